@@ -1,0 +1,16 @@
+"""gpunet: a Keras-compatible deep-learning library on CuPy (GPU) or NumPy (CPU).
+
+Swap ``keras`` for ``gpunet`` in the import lines::
+
+    from gpunet.models import Sequential
+    from gpunet.layers import Dense
+"""
+__version__ = "0.1.0"
+
+from . import backend
+from . import activations, initializers, regularizers, constraints, losses, metrics, optimizers
+from . import layers, callbacks, models, utils
+from .models import Sequential
+
+__all__ = ["backend", "activations", "initializers", "regularizers", "constraints", "losses", "metrics",
+           "optimizers", "layers", "callbacks", "models", "utils", "Sequential", "__version__"]

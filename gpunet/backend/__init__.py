@@ -1,0 +1,108 @@
+"""Backend selection: which array library gpunet computes with.
+
+``set_backend("auto" | "numpy" | "cupy")``, the ``use_backend(...)`` context
+manager, or the ``GPUNET_BACKEND`` environment variable. "auto" picks CuPy only
+when ``cupy.cuda.is_available()`` is true, else NumPy.
+"""
+import contextlib
+import os
+
+from .base import Backend
+from .numpy_backend import NumpyBackend
+from .cupy_backend import CupyBackend, cupy_unavailable_reason
+from . import random
+
+_BACKENDS = {"numpy": NumpyBackend, "cupy": CupyBackend}
+_instances = {}
+_current = None
+_floatx = "float32"
+_epsilon = 1e-7
+
+
+def _instance(name):
+    if name not in _instances:
+        _instances[name] = _BACKENDS[name]()
+    return _instances[name]
+
+
+def resolve(name):
+    """The backend instance for "auto", "numpy" or "cupy" (or a Backend)."""
+    if isinstance(name, Backend):
+        return name
+    if not isinstance(name, str) or name.lower() not in ("auto", "numpy", "cupy"):
+        raise ValueError(f"Unknown backend {name!r}: expected one of 'auto', 'numpy', 'cupy'.")
+    name = name.lower()
+    if name == "auto":
+        name = "cupy" if cupy_unavailable_reason() is None else "numpy"
+    return _instance(name)
+
+
+def set_backend(name):
+    """Select the backend for new layers and models; returns it."""
+    global _current
+    _current = resolve(name)
+    return _current
+
+
+def get_backend():
+    """The current backend (chosen from ``GPUNET_BACKEND``, default "auto", on first use)."""
+    global _current
+    if _current is None:
+        _current = resolve(os.environ.get("GPUNET_BACKEND", "auto") or "auto")
+    return _current
+
+
+def backend():
+    """Keras's ``backend.backend()``: the current backend's name."""
+    return get_backend().name
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    """Use a backend inside a ``with`` block, then restore the previous one."""
+    global _current
+    previous = _current
+    _current = resolve(name)
+    try:
+        yield _current
+    finally:
+        _current = previous
+
+
+def floatx():
+    """The default float type as a string, "float32" unless set."""
+    return _floatx
+
+
+def set_floatx(value):
+    global _floatx
+    if value not in ("float16", "float32", "float64"):
+        raise ValueError(f"Unknown floatx {value!r}: expected 'float16', 'float32' or 'float64'.")
+    _floatx = value
+
+
+def epsilon():
+    """Keras's fuzz factor (1e-7)."""
+    return _epsilon
+
+
+def set_epsilon(value):
+    global _epsilon
+    _epsilon = float(value)
+
+
+def get_value(x):
+    """Keras's ``K.get_value``: a number from a variable-like value."""
+    return x.numpy() if hasattr(x, "numpy") else x
+
+
+def set_value(obj, value):
+    """Keras's ``K.set_value(model.optimizer.lr, v)`` works on gpunet's hyperparameters."""
+    if not hasattr(obj, "assign"):
+        raise TypeError(f"set_value expects a gpunet variable (with .assign), received {type(obj).__name__}")
+    obj.assign(value)
+
+
+__all__ = ["Backend", "NumpyBackend", "CupyBackend", "set_backend", "get_backend", "use_backend",
+           "floatx", "set_floatx", "epsilon", "set_epsilon", "random", "backend", "resolve",
+           "get_value", "set_value", "cupy_unavailable_reason"]

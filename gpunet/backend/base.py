@@ -1,0 +1,148 @@
+"""The array operations gpunet needs, written once against an array module.
+
+`Backend` is the reference behaviour: every method is plain array-module code
+(``self.xp`` is ``numpy`` or ``cupy``). `CupyBackend` overrides only the
+methods that have a custom CUDA kernel. Layers, losses, metrics and optimizers
+call these methods and never import numpy or cupy themselves.
+"""
+from .activation_ops import ActivationOps
+from .optimizer_ops import OptimizerOps
+from . import random as _random
+
+
+class Backend(ActivationOps, OptimizerOps):
+    """Reference array operations. Subclasses set ``name`` and ``xp``."""
+
+    name = "base"
+    device = "cpu"
+    xp = None
+
+    # ---- arrays and transfers -------------------------------------------------
+    def asarray(self, x, dtype=None):
+        """Return ``x`` as an array of this backend (no copy when possible)."""
+        return self.xp.asarray(x, dtype=dtype)
+
+    def to_host(self, x):
+        """Return ``x`` as a NumPy array (the API edge: predict output, saving)."""
+        return x
+
+    def zeros(self, shape, dtype):
+        return self.xp.zeros(shape, dtype=dtype)
+
+    def ones(self, shape, dtype):
+        return self.xp.ones(shape, dtype=dtype)
+
+    def empty(self, shape, dtype):
+        return self.xp.empty(shape, dtype=dtype)
+
+    def full(self, shape, value, dtype):
+        return self.xp.full(shape, value, dtype=dtype)
+
+    def copy(self, x):
+        return self.xp.array(x, copy=True)
+
+    def concatenate(self, arrays, axis=0):
+        return self.xp.concatenate(arrays, axis=axis)
+
+    def take(self, x, indices, out=None):
+        """Rows of ``x`` at ``indices`` (batch gathering)."""
+        return self.xp.take(x, indices, axis=0, out=out)
+
+    def to_scalar(self, x):
+        """A Python float from a 0-d array (one device sync on the GPU)."""
+        return float(x)
+
+    # ---- linear algebra -------------------------------------------------------
+    def matmul(self, a, b, trans_a=False, trans_b=False, out=None):
+        """``op(a) @ op(b)`` where ``op`` transposes when asked; writes into ``out``."""
+        if trans_a:
+            a = a.T
+        if trans_b:
+            b = b.T
+        return self.xp.matmul(a, b, out=out)
+
+    def bias_add(self, x, b, out=None):
+        return self.xp.add(x, b, out=out)
+
+    def dense_forward(self, x, w, b, activation, params):
+        """Fused ``y = act(x @ w + b)``. Returns ``(y, z)``: ``z`` is the
+        pre-activation the backward pass needs (None where it needs only ``y``).
+
+        x: (M, K), w: (K, N), b: (N,) or None; ``activation`` is a Keras name,
+        ``params`` its keyword arguments.
+        """
+        z = self.xp.matmul(x, w)
+        if b is not None:
+            z += b
+        if activation == "linear":
+            return z, None
+        y = self.activation_forward(activation, z, params)
+        return y, (None if self.output_suffices(activation) else z)
+
+    def dense_backward(self, dy, x, w, z, y, activation, params, dw, db, need_dx=True):
+        """Backward of `dense_forward`: writes ``dW = x^T dZ`` into ``dw`` and
+        ``db = sum(dZ)`` into ``db`` (either may be None: frozen or no bias),
+        returns ``dX = dZ w^T`` (or None when ``need_dx`` is false)."""
+        dz = dy if activation == "linear" else self.activation_backward(activation, dy, z, y, params)
+        if dw is not None:
+            self.xp.matmul(x.T, dz, out=dw)
+        if db is not None:
+            dz.sum(axis=0, out=db)
+        if not need_dx:
+            return None
+        return self.xp.matmul(dz, w.T)
+
+    # ---- elementwise and reductions ---------------------------------------------
+    def add(self, a, b, out=None):
+        return self.xp.add(a, b, out=out)
+
+    def multiply(self, a, b, out=None):
+        return self.xp.multiply(a, b, out=out)
+
+    def sum(self, x, axis=None, keepdims=False):
+        return self.xp.sum(x, axis=axis, keepdims=keepdims)
+
+    def mean(self, x, axis=None, keepdims=False):
+        return self.xp.mean(x, axis=axis, keepdims=keepdims)
+
+    def var(self, x, axis=None, keepdims=False):
+        return self.xp.var(x, axis=axis, keepdims=keepdims)
+
+    def max(self, x, axis=None, keepdims=False):
+        return self.xp.max(x, axis=axis, keepdims=keepdims)
+
+    def argmax(self, x, axis=-1):
+        return self.xp.argmax(x, axis=axis)
+
+    def sqrt(self, x, out=None):
+        return self.xp.sqrt(x, out=out)
+
+    def isfinite_all(self, x):
+        return bool(self.xp.isfinite(x).all())
+
+    # ---- random numbers (host generator: repeatable and saved for resume) -------
+    def random_uniform(self, shape, minval, maxval, dtype):
+        return self.asarray(_random.generator().uniform(minval, maxval, size=shape), dtype)
+
+    def random_normal(self, shape, mean, stddev, dtype):
+        return self.asarray(_random.generator().normal(mean, stddev, size=shape), dtype)
+
+    def random_truncated_normal(self, shape, mean, stddev, dtype):
+        """Normal draws re-drawn until within two standard deviations (as Keras)."""
+        gen = _random.generator()
+        out = gen.normal(0.0, 1.0, size=shape)
+        bad = abs(out) > 2.0
+        while bad.any():
+            out[bad] = gen.normal(0.0, 1.0, size=int(bad.sum()))
+            bad = abs(out) > 2.0
+        return self.asarray(out * stddev + mean, dtype)
+
+    def permutation(self, n):
+        """A host index permutation (shuffling happens on the host side)."""
+        return _random.generator().permutation(n)
+
+    def dropout_mask(self, shape, rate, dtype, generator=None):
+        """Inverted-dropout mask: 0 with probability ``rate``, else ``1/(1-rate)``.
+        ``generator`` is a layer's own seeded generator (Dropout(seed=...))."""
+        keep = (generator or _random.generator()).random(size=shape) >= rate
+        return self.asarray(keep * (1.0 / (1.0 - rate)), dtype)

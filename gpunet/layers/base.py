@@ -1,0 +1,213 @@
+"""`Layer` and `Weight`: what every gpunet layer is made of.
+
+A layer owns its config, its weights (with their gradients) and a backend
+reference (``self.ops``). ``forward(x, training)`` computes the output and keeps
+what ``backward(dy)`` needs; ``backward`` writes weight gradients into
+``weight.grad`` and returns the gradient with respect to the input.
+"""
+import re
+
+from .. import backend as B
+from .. import initializers, regularizers, constraints
+
+_name_counts = {}
+
+
+def unique_name(base):
+    """Keras's layer naming: ``dense``, ``dense_1``, ``dense_2``, ..."""
+    n = _name_counts.get(base, 0)
+    _name_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def reset_names():
+    """Forget generated names (``gpunet.backend.clear_session`` equivalent)."""
+    _name_counts.clear()
+
+
+def snake_case(name):
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+class Weight:
+    """A layer variable: its value, its gradient buffer and how it is trained.
+
+    ``value`` may be a view into the model's flat parameter buffer, so it is
+    always updated in place (`assign`), never rebound by user code.
+    """
+
+    __slots__ = ("name", "value", "grad", "trainable", "regularizer", "constraint", "layer")
+
+    def __init__(self, layer, name, value, trainable=True, regularizer=None, constraint=None):
+        self.layer = layer
+        self.name = name
+        self.value = value
+        self.grad = None
+        self.trainable = trainable
+        self.regularizer = regularizer
+        self.constraint = constraint
+
+    @property
+    def path(self):
+        """``layer_name/weight_name``: the key used for saving and optimizer slots."""
+        return f"{self.layer.name}/{self.name}"
+
+    @property
+    def shape(self):
+        return tuple(self.value.shape)
+
+    def numpy(self):
+        return self.layer.ops.to_host(self.value).copy()
+
+    def assign(self, array):
+        """Copy ``array`` into the weight in place, after checking its shape."""
+        shape = tuple(getattr(array, "shape", ()))
+        if shape != self.shape:
+            raise ValueError(f"Layer '{self.layer.name}' weight '{self.name}' has shape {self.shape}, "
+                             f"received an array of shape {shape}.")
+        self.value[...] = self.layer.ops.asarray(array, dtype=self.value.dtype)
+
+    def __repr__(self):
+        return f"<Weight {self.path} shape={self.shape} trainable={self.trainable}>"
+
+
+class Layer:
+    """Base class of gpunet layers, with Keras's constructor arguments."""
+
+    _allowed_kwargs = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "batch_shape")
+
+    def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
+        unknown = set(kwargs) - set(self._allowed_kwargs)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {sorted(unknown)}")
+        self.name = name if name is not None else unique_name(snake_case(type(self).__name__))
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"A layer name must be a non-empty string, received {name!r}")
+        self.trainable = bool(trainable)
+        self.dtype = _dtype_name(dtype)
+        self.ops = B.get_backend()
+        self.built = False
+        self._weights = []
+        self.input_shape = None
+        self.output_shape = None
+        self.batch_input_shape = _batch_input_shape(kwargs)
+        self.activity_regularizer = None
+
+    # ---- weights ------------------------------------------------------------
+    def add_weight(self, name, shape, initializer="zeros", regularizer=None, constraint=None, trainable=True):
+        init = initializers.get(initializer)
+        value = self.ops.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
+        w = Weight(self, name, value, trainable, regularizers.get(regularizer), constraints.get(constraint))
+        self._weights.append(w)
+        return w
+
+    @property
+    def weights(self):
+        """All weights, trainable first (Keras order within the layer is kept)."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self._weights if w.trainable and self.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self._weights if not (w.trainable and self.trainable)]
+
+    def get_weights(self):
+        """The weights as a list of NumPy arrays, in Keras's order."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, arrays):
+        """Set the weights from NumPy arrays; checks every shape before assigning any."""
+        weights = self.weights
+        arrays = list(arrays)
+        if len(arrays) != len(weights):
+            raise ValueError(f"Layer '{self.name}' expects {len(weights)} weight arrays, received {len(arrays)}.")
+        for w, a in zip(weights, arrays):
+            if tuple(getattr(a, "shape", ())) != w.shape:
+                raise ValueError(f"Layer '{self.name}' weight '{w.name}' has shape {w.shape}, "
+                                 f"received an array of shape {tuple(getattr(a, 'shape', ()))}.")
+        for w, a in zip(weights, arrays):
+            w.assign(a)
+
+    def count_params(self):
+        total = 0
+        for w in self._weights:
+            n = 1
+            for d in w.shape:
+                n *= d
+            total += n
+        return total
+
+    # ---- building and running ------------------------------------------------
+    def build(self, input_shape):
+        """Create the weights for inputs of ``input_shape`` (batch dimension included)."""
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy, need_dx=True):
+        raise NotImplementedError
+
+    def __call__(self, x, training=False):
+        """Apply the layer to an array (building it on first use); returns a backend array."""
+        x = self.ops.asarray(x)
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+        return self.forward(x, training)
+
+    def to_backend(self, ops):
+        """Move this layer's weights to another backend (``model.to``)."""
+        for w in self._weights:
+            w.value = ops.asarray(self.ops.to_host(w.value))
+            w.grad = None
+        self.ops = ops
+
+    # ---- config ---------------------------------------------------------------
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.batch_input_shape is not None:
+            config["batch_input_shape"] = list(self.batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def _dtype_name(dtype):
+    if dtype is None:
+        return B.floatx()
+    if isinstance(dtype, dict):  # Keras 3 DTypePolicy / Keras 2 Policy dict
+        dtype = dtype.get("config", {}).get("name", B.floatx())
+    name = getattr(dtype, "name", None) or getattr(dtype, "__name__", None) or str(dtype)
+    if name.startswith("mixed_"):
+        name = "float32"
+    if name not in ("float16", "float32", "float64"):
+        raise ValueError(f"Unsupported layer dtype {dtype!r}: expected 'float16', 'float32' or 'float64'.")
+    return name
+
+
+def _batch_input_shape(kwargs):
+    """Keras's input-shape arguments, normalized to a batch shape tuple or None."""
+    if kwargs.get("batch_input_shape") is not None:
+        return tuple(kwargs["batch_input_shape"])
+    if kwargs.get("batch_shape") is not None:
+        return tuple(kwargs["batch_shape"])
+    batch = kwargs.get("batch_size")
+    if kwargs.get("input_shape") is not None:
+        return (batch,) + tuple(kwargs["input_shape"])
+    if kwargs.get("input_dim") is not None:
+        return (batch, int(kwargs["input_dim"]))
+    return None

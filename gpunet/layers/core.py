@@ -1,0 +1,260 @@
+"""Core layers: InputLayer/Input, Dense, Activation, Dropout, Flatten, Reshape."""
+from .. import activations
+from .. import regularizers
+from ..backend import random as _random
+from .base import Layer
+
+
+def _prod(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+class InputLayer(Layer):
+    """Declares the model's input shape (Keras's ``InputLayer``); has no weights."""
+
+    def __init__(self, input_shape=None, batch_size=None, dtype=None, name=None, batch_input_shape=None,
+                 shape=None, batch_shape=None, sparse=None, ragged=None, **kwargs):
+        kwargs.pop("input_tensor", None)
+        kwargs.pop("optional", None)
+        if shape is not None and input_shape is None:
+            input_shape = shape
+        super().__init__(name=name, dtype=dtype, input_shape=input_shape, batch_size=batch_size,
+                         batch_input_shape=batch_input_shape, batch_shape=batch_shape, **kwargs)
+        if self.batch_input_shape is None:
+            raise ValueError("InputLayer needs input_shape=, shape= or batch_input_shape=.")
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy, need_dx=True):
+        return dy
+
+    def get_config(self):
+        return {"batch_input_shape": list(self.batch_input_shape), "dtype": self.dtype,
+                "sparse": False, "ragged": False, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None, **kwargs):
+    """Keras's ``Input(shape=...)``: for Sequential models, an `InputLayer`."""
+    return InputLayer(input_shape=shape, batch_size=batch_size, name=name, dtype=dtype,
+                      batch_shape=batch_shape, **kwargs)
+
+
+class Dense(Layer):
+    """Densely connected layer: ``activation(dot(x, kernel) + bias)`` on the last axis.
+
+    Example: ``Dense(12, input_dim=8, kernel_initializer='uniform', activation='relu')``.
+    On the CuPy backend this runs as one fused kernel.
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            try:
+                if int(units) == units and int(units) > 0:
+                    units = int(units)
+                else:
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise ValueError(f"Dense expects a positive integer `units`, received {units!r}") from None
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        # Resolve names now so that a typo fails at construction, not at build.
+        from .. import initializers, constraints
+        initializers.get(kernel_initializer), initializers.get(bias_initializer)
+        regularizers.get(kernel_regularizer), regularizers.get(bias_regularizer)
+        constraints.get(kernel_constraint), constraints.get(bias_constraint)
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+        if width is None:
+            raise ValueError(f"Dense layer '{self.name}' needs a known last input dimension, received {input_shape}")
+        self.kernel = self.add_weight("kernel", (width, self.units), self.kernel_initializer,
+                                      self.kernel_regularizer, self.kernel_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+                                        self.bias_regularizer, self.bias_constraint)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False):
+        w = self.kernel.value
+        if x.shape[-1] != w.shape[0]:
+            raise ValueError(f"Dense layer '{self.name}' expects input width {w.shape[0]}, received "
+                             f"{x.shape[-1]} (input shape {tuple(x.shape)}).")
+        lead = x.shape[:-1]
+        if x.ndim != 2:
+            x = x.reshape(-1, x.shape[-1])
+        act = self.activation
+        y, z = self.ops.dense_forward(x, w, None if self.bias is None else self.bias.value, act.name, act.params)
+        self._x, self._z, self._y, self._lead = x, z, y, lead
+        if len(lead) != 1:
+            y = y.reshape(lead + (self.units,))
+        return y
+
+    def backward(self, dy, need_dx=True):
+        if dy.ndim != 2:
+            dy = dy.reshape(-1, self.units)
+        act = self.activation
+        dx = self.ops.dense_backward(dy, self._x, self.kernel.value, self._z, self._y, act.name, act.params,
+                                     self.kernel.grad, None if self.bias is None else self.bias.grad, need_dx)
+        if dx is not None and len(self._lead) != 1:
+            dx = dx.reshape(self._lead + (dx.shape[-1],))
+        return dx
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _serialize_init(self.kernel_initializer),
+            "bias_initializer": _serialize_init(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(regularizers.get(self.kernel_regularizer)),
+            "bias_regularizer": regularizers.serialize(regularizers.get(self.bias_regularizer)),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": _serialize_constraint(self.kernel_constraint),
+            "bias_constraint": _serialize_constraint(self.bias_constraint),
+        })
+        return config
+
+
+def _serialize_init(identifier):
+    from .. import initializers
+    return initializers.serialize(initializers.get(identifier))
+
+
+def _serialize_constraint(identifier):
+    from .. import constraints
+    return constraints.serialize(constraints.get(identifier))
+
+
+class Activation(Layer):
+    """Applies an activation function: ``Activation('relu')``."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def forward(self, x, training=False):
+        act = self.activation
+        y = self.ops.activation_forward(act.name, x, act.params)
+        self._x, self._y = x, y
+        return y
+
+    def backward(self, dy, need_dx=True):
+        act = self.activation
+        return self.ops.activation_backward(act.name, dy, self._x, self._y, act.params)
+
+    def get_config(self):
+        config = super().get_config()
+        config["activation"] = activations.serialize(self.activation)
+        return config
+
+
+class Dropout(Layer):
+    """Sets a fraction ``rate`` of inputs to 0 while training, scaling the rest by ``1/(1-rate)``."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        rate = float(rate)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout rate must be in [0, 1), received {rate}")
+        self.rate = rate
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._generator = None if seed is None else _random.make_generator(seed)
+        self._mask = None
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0.0:
+            self._mask = None
+            return x
+        shape = x.shape
+        if self.noise_shape is not None:
+            shape = tuple(x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+        self._mask = self.ops.dropout_mask(shape, self.rate, x.dtype, self._generator)
+        return x * self._mask
+
+    def backward(self, dy, need_dx=True):
+        return dy if self._mask is None else dy * self._mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
+                       "seed": self.seed})
+        return config
+
+
+class Flatten(Layer):
+    """Flattens every dimension but the batch."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        return (input_shape[0], None if None in rest else _prod(rest))
+
+    def forward(self, x, training=False):
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy, need_dx=True):
+        return dy.reshape(self._shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["data_format"] = self.data_format or "channels_last"
+        return config
+
+
+class Reshape(Layer):
+    """Reshapes inputs to ``target_shape`` (batch dimension excluded; one -1 allowed)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        if sum(1 for d in self.target_shape if d == -1) > 1:
+            raise ValueError(f"Reshape target_shape may hold at most one -1, received {self.target_shape}")
+
+    def compute_output_shape(self, input_shape):
+        target = list(self.target_shape)
+        if -1 in target and None not in input_shape[1:]:
+            known = _prod(d for d in target if d != -1)
+            total = _prod(input_shape[1:])
+            if total % known:
+                raise ValueError(f"Reshape cannot turn input shape {tuple(input_shape[1:])} into {self.target_shape}")
+            target[target.index(-1)] = total // known
+        elif None not in input_shape[1:] and _prod(input_shape[1:]) != _prod(target):
+            raise ValueError(f"Reshape cannot turn input shape {tuple(input_shape[1:])} into {self.target_shape}")
+        return (input_shape[0],) + tuple(target)
+
+    def forward(self, x, training=False):
+        self._shape = x.shape
+        return x.reshape((x.shape[0],) + self.target_shape)
+
+    def backward(self, dy, need_dx=True):
+        return dy.reshape(self._shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["target_shape"] = list(self.target_shape)
+        return config

@@ -1,0 +1,110 @@
+"""BatchNormalization."""
+from .base import Layer
+
+
+class BatchNormalization(Layer):
+    """Normalizes over the batch while training and with moving statistics at inference.
+
+    Weights (Keras order): gamma, beta (trainable), moving_mean, moving_variance.
+    A frozen layer (``trainable=False``) always uses the moving statistics, as in Keras 2.1+.
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, synchronized=False, **kwargs):
+        for legacy in ("renorm", "renorm_clipping", "renorm_momentum", "fused", "virtual_batch_size", "adjustment"):
+            kwargs.pop(legacy, None)
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            if len(axis) != 1:
+                raise ValueError(f"BatchNormalization supports a single axis, received {axis}")
+            axis = axis[0]
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.moving_mean_initializer = moving_mean_initializer
+        self.moving_variance_initializer = moving_variance_initializer
+        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
+        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        axis = self.axis % len(input_shape)
+        dim = input_shape[axis]
+        if dim is None:
+            raise ValueError(f"BatchNormalization '{self.name}' needs a known size on axis {self.axis}, "
+                             f"received input shape {input_shape}")
+        shape = (dim,)
+        if self.scale:
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
+                                         self.gamma_constraint)
+        if self.center:
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer,
+                                        self.beta_constraint)
+        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer,
+                                               trainable=False)
+        self._reduce = tuple(i for i in range(len(input_shape)) if i != axis)
+        self._bshape = tuple(dim if i == axis else 1 for i in range(len(input_shape)))
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        ops, bshape = self.ops, self._bshape
+        gamma = None if self.gamma is None else self.gamma.value.reshape(bshape)
+        beta = None if self.beta is None else self.beta.value.reshape(bshape)
+        if training and self.trainable:
+            mean = ops.mean(x, axis=self._reduce, keepdims=True)
+            xc = x - mean
+            var = ops.mean(xc * xc, axis=self._reduce, keepdims=True)
+            m = self.momentum
+            mm, mv = self.moving_mean.value, self.moving_variance.value
+            mm *= m
+            mm += (1 - m) * mean.reshape(mm.shape)
+            mv *= m
+            mv += (1 - m) * var.reshape(mv.shape)
+        else:
+            mean = self.moving_mean.value.reshape(bshape)
+            var = self.moving_variance.value.reshape(bshape)
+            xc = x - mean
+        inv = 1.0 / ops.sqrt(var + self.epsilon)
+        xhat = xc * inv
+        y = xhat if gamma is None else xhat * gamma
+        if beta is not None:
+            y = y + beta
+        self._xhat, self._inv, self._training = xhat, inv, bool(training and self.trainable)
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, dy, need_dx=True):
+        ops, axes = self.ops, self._reduce
+        xhat, inv = self._xhat, self._inv
+        if self.gamma is not None and self.gamma.grad is not None:
+            self.gamma.grad[...] = ops.sum(dy * xhat, axis=axes).reshape(self.gamma.shape)
+        if self.beta is not None and self.beta.grad is not None:
+            self.beta.grad[...] = ops.sum(dy, axis=axes).reshape(self.beta.shape)
+        if not need_dx:
+            return None
+        dxhat = dy if self.gamma is None else dy * self.gamma.value.reshape(self._bshape)
+        if not self._training:
+            return dxhat * inv
+        return inv * (dxhat - ops.mean(dxhat, axis=axes, keepdims=True)
+                      - xhat * ops.mean(dxhat * xhat, axis=axes, keepdims=True))
+
+    def get_config(self):
+        from .. import initializers, regularizers, constraints
+        config = super().get_config()
+        config.update({
+            "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+            "center": self.center, "scale": self.scale,
+            "beta_initializer": initializers.serialize(initializers.get(self.beta_initializer)),
+            "gamma_initializer": initializers.serialize(initializers.get(self.gamma_initializer)),
+            "moving_mean_initializer": initializers.serialize(initializers.get(self.moving_mean_initializer)),
+            "moving_variance_initializer": initializers.serialize(initializers.get(self.moving_variance_initializer)),
+            "beta_regularizer": regularizers.serialize(regularizers.get(self.beta_regularizer)),
+            "gamma_regularizer": regularizers.serialize(regularizers.get(self.gamma_regularizer)),
+            "beta_constraint": constraints.serialize(constraints.get(self.beta_constraint)),
+            "gamma_constraint": constraints.serialize(constraints.get(self.gamma_constraint)),
+        })
+        return config

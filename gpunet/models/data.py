@@ -1,0 +1,124 @@
+"""The API edge: user data in, NumPy out. The one place that converts.
+
+Accepts NumPy arrays, nested lists, pandas objects (anything with
+``to_numpy``), and arrays of the model's own backend. Floats are cast to the
+model's dtype; 1-D labels become a column where the model has one output unit.
+"""
+import numbers
+
+import numpy
+
+
+def check_batch_size(batch_size, default):
+    if batch_size is None:
+        return default
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}")
+    return int(batch_size)
+
+
+def _host(x, what):
+    if x is None:
+        raise ValueError(f"{what} is required, received None.")
+    if hasattr(x, "to_numpy"):
+        x = x.to_numpy()
+    if type(x).__module__.startswith("cupy"):
+        return x
+    try:
+        arr = numpy.asarray(x)
+    except ValueError as exc:
+        raise ValueError(f"{what} must be an array or a rectangular nested list: {exc}") from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must hold numbers, received an array of dtype {arr.dtype}")
+    return arr
+
+
+def to_input(ops, x, dtype):
+    """User inputs as a backend array of ``dtype`` with at least 2 dimensions."""
+    arr = _host(x, "x")
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim == 0:
+        raise ValueError(f"x must be an array with a batch dimension, received a scalar {x!r}")
+    return ops.asarray(arr, dtype=dtype)
+
+
+def to_output(ops, y):
+    """Backend array to NumPy (``predict``'s return value)."""
+    return ops.to_host(y)
+
+
+def _targets(ops, y, loss_fn, out_shape, n, dtype):
+    arr = _host(y, "y")
+    if arr.shape[:1] != (n,):
+        raise ValueError(f"x and y must have the same number of samples: x has {n}, "
+                         f"y has {arr.shape[0] if arr.ndim else 'none'} (y shape {arr.shape}).")
+    if getattr(loss_fn, "sparse_labels", False):
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValueError(f"{loss_fn.name} expects integer class labels of shape ({n},), received {arr.shape}")
+        classes = out_shape[-1]
+        if arr.size and (arr.min() < 0 or arr.max() >= classes):
+            raise ValueError(f"{loss_fn.name} labels must lie in [0, {classes - 1}] for a model with {classes} "
+                             f"outputs, received values from {arr.min()} to {arr.max()}")
+        return ops.asarray(arr, dtype="int64")
+    want = tuple(out_shape[1:])
+    if arr.ndim == 1 and want == (1,):
+        arr = arr.reshape(-1, 1)
+    if tuple(arr.shape[1:]) != want:
+        raise ValueError(f"Targets y have shape {arr.shape} but the model's output has shape "
+                         f"{(None,) + want} (loss {loss_fn.name}).")
+    return ops.asarray(arr, dtype=dtype)
+
+
+def _class_weights(y_host, class_weight):
+    if y_host.ndim == 2 and y_host.shape[1] > 1:
+        classes = y_host.argmax(axis=1)
+    else:
+        classes = numpy.rint(y_host.reshape(-1)).astype(numpy.int64)
+    try:
+        return numpy.array([class_weight[int(c)] for c in classes], dtype=numpy.float64)
+    except KeyError as exc:
+        raise ValueError(f"class_weight has no entry for class {exc.args[0]}; it has {sorted(class_weight)}") from None
+
+
+def prepare(ops, model, x, y, sample_weight, class_weight):
+    """(x, y, sample_weight) as backend arrays ready for the training loop."""
+    dtype = model._input_dtype()
+    xs = to_input(ops, x, dtype)
+    n = xs.shape[0]
+    if not model.built:
+        model.build((None,) + tuple(xs.shape[1:]))
+    ys = _targets(ops, y, model._loss_fn, model.output_shape, n, dtype)
+    sw = None
+    if sample_weight is not None:
+        sw = numpy.asarray(_host(sample_weight, "sample_weight"), dtype=numpy.float64).reshape(-1)
+        if sw.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},), received {sw.shape}")
+    if class_weight:
+        cw = _class_weights(numpy.asarray(ops.to_host(ys)), class_weight)
+        sw = cw if sw is None else sw * cw
+    return xs, ys, None if sw is None else ops.asarray(sw, dtype=dtype)
+
+
+def prepare_validation(ops, model, validation_data):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
+                         f"received {type(validation_data).__name__}")
+    vx, vy = validation_data[0], validation_data[1]
+    vsw = validation_data[2] if len(validation_data) == 3 else None
+    return prepare(ops, model, vx, vy, vsw, None)
+
+
+def split(xs, ys, sws, validation_split):
+    """Keras's validation_split: the last fraction of the data, taken before shuffling."""
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(f"validation_split must be in (0, 1), received {validation_split}")
+    n = xs.shape[0]
+    cut = int(n * (1.0 - validation_split))
+    if cut == 0 or cut == n:
+        raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
+                         f"out of {n}")
+    val = (xs[cut:], ys[cut:], None if sws is None else sws[cut:])
+    return xs[:cut], ys[:cut], None if sws is None else sws[:cut], val

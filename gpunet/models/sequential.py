@@ -1,0 +1,197 @@
+"""`Sequential`: a linear stack of layers (Keras's ``keras.models.Sequential``)."""
+from .. import backend as B
+from ..layers.base import Layer, unique_name
+from ..layers.core import InputLayer
+from .training import TrainingMixin
+from . import summary as _summary
+
+
+class Sequential(TrainingMixin):
+    """A linear stack of layers.
+
+    Example::
+
+        model = Sequential()
+        model.add(Dense(12, input_dim=8, activation="relu"))
+        model.add(Dense(1, activation="sigmoid"))
+        model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+        model.fit(X, Y, epochs=150, batch_size=10)
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        self.name = name or unique_name("sequential")
+        self.ops = B.get_backend()
+        self._layers = []
+        self._input_layer = None
+        self._trainable = bool(trainable)
+        self.built = False
+        self._init_training_state()
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- structure ------------------------------------------------------------
+    @property
+    def layers(self):
+        """The layers, without the InputLayer (as in Keras)."""
+        return list(self._layers)
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = self._trainable
+
+    @property
+    def input_shape(self):
+        if self._input_layer is not None:
+            return self._input_layer.batch_input_shape
+        return self._layers[0].input_shape if self.built else None
+
+    @property
+    def output_shape(self):
+        if not self.built:
+            raise AttributeError("The model has not been built yet: call build(input_shape) or fit/predict first.")
+        return self._layers[-1].output_shape if self._layers else self.input_shape
+
+    def add(self, layer):
+        """Append a layer. A name already in the model is rejected here, not at save time."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a gpunet Layer, received {type(layer).__name__}: {layer!r}")
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError("An InputLayer can only be the first layer of a Sequential model.")
+            self._input_layer = layer
+            layer.ops = self.ops
+            self._build_from(layer.batch_input_shape)
+            return
+        names = {l.name for l in self._layers}
+        if self._input_layer is not None:
+            names.add(self._input_layer.name)
+        if layer.name in names:
+            raise ValueError(f"Layer names must be unique: the model already has a layer named '{layer.name}'.")
+        layer.ops = self.ops
+        if not self._layers and self._input_layer is None and layer.batch_input_shape is not None:
+            self._input_layer = InputLayer(batch_input_shape=layer.batch_input_shape, dtype=layer.dtype,
+                                           name=layer.name + "_input")
+            self._input_layer.ops = self.ops
+        self._layers.append(layer)
+        self._invalidate()
+        if self.built or self._input_layer is not None:
+            self._build_from(self.input_shape)
+
+    def pop(self):
+        """Remove the last layer."""
+        if not self._layers:
+            raise TypeError("There are no layers in the model to pop.")
+        layer = self._layers.pop()
+        self._invalidate()
+        return layer
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index (among ``layers``)."""
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"Layer index {index} is out of range: the model has {len(self._layers)} layers.")
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name!r}. Existing layers are: {[l.name for l in self._layers]}.")
+
+    def build(self, input_shape=None):
+        """Create every layer's weights for inputs of ``input_shape`` (batch dim included)."""
+        if input_shape is None:
+            input_shape = self.input_shape
+        if input_shape is None:
+            raise ValueError("build() needs an input_shape, e.g. model.build((None, 8)).")
+        self._build_from(tuple(input_shape))
+
+    def _build_from(self, shape):
+        shape = tuple(shape)
+        for layer in self._layers:
+            if not layer.built:
+                layer.build(shape)
+            elif layer.input_shape is not None and tuple(layer.input_shape[1:]) != shape[1:]:
+                raise ValueError(f"Layer '{layer.name}' was built for input shape {layer.input_shape}, "
+                                 f"received {shape}.")
+            shape = layer.compute_output_shape(shape)
+        self.built = bool(self._layers) or self._input_layer is not None
+        if self.built and self.optimizer is not None:
+            self._pack()
+
+    # ---- weights ----------------------------------------------------------------
+    @property
+    def weights(self):
+        return [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    def get_weights(self):
+        """All weights as NumPy arrays, layer by layer, in Keras's order."""
+        return [a for layer in self._layers for a in layer.get_weights()]
+
+    def set_weights(self, arrays):
+        """Set all weights from NumPy arrays; every shape is checked before any is assigned."""
+        arrays = list(arrays)
+        weights = self.weights
+        if len(arrays) != len(weights):
+            raise ValueError(f"Model '{self.name}' has {len(weights)} weights, received {len(arrays)} arrays.")
+        for w, a in zip(weights, arrays):
+            if tuple(getattr(a, "shape", ())) != w.shape:
+                raise ValueError(f"Layer '{w.layer.name}' weight '{w.name}' has shape {w.shape}, "
+                                 f"received an array of shape {tuple(getattr(a, 'shape', ()))}.")
+        for w, a in zip(weights, arrays):
+            w.assign(a)
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self._layers)
+
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Print a Keras-style table of layers, output shapes and parameter counts."""
+        _summary.print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+    # ---- config -----------------------------------------------------------------
+    def get_config(self):
+        """Keras 2's Sequential config: ``{"name", "layers": [{"class_name", "config"}, ...]}``."""
+        layers = []
+        if self._input_layer is not None:
+            layers.append({"class_name": "InputLayer", "config": self._input_layer.get_config()})
+        for layer in self._layers:
+            layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
+        return {"name": self.name, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..saving import registry
+        return registry.sequential_from_config(config, custom_objects)
+
+    # ---- devices ------------------------------------------------------------------
+    def to(self, device):
+        """Move parameters and optimizer state to "cpu" (NumPy) or "gpu" (CuPy); returns self."""
+        names = {"cpu": "numpy", "numpy": "numpy", "gpu": "cupy", "cuda": "cupy", "cupy": "cupy"}
+        if device not in names:
+            raise ValueError(f"model.to expects 'cpu' or 'gpu', received {device!r}")
+        ops = B.resolve(names[device])
+        if ops is self.ops:
+            return self
+        slots = self._host_slots()
+        for layer in ([self._input_layer] if self._input_layer else []) + self._layers:
+            layer.to_backend(ops)
+        self.ops = ops
+        if self.optimizer is not None and self.built:
+            self._pack()
+            self._restore_host_slots(slots)
+        return self
+
+    def __repr__(self):
+        return f"<Sequential name={self.name}, {len(self._layers)} layers>"

@@ -1,0 +1,48 @@
+"""``model.summary()`` in Keras 2's layout."""
+
+
+def _shape_str(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def print_summary(model, line_length=None, positions=None, print_fn=None):
+    print_fn = print_fn or print
+    line_length = line_length or 65
+    positions = positions or [0.45, 0.85, 1.0]
+    if positions[-1] <= 1:
+        positions = [int(line_length * p) for p in positions]
+    cols = ["Layer (type)", "Output Shape", "Param #"]
+
+    def row(fields):
+        line = ""
+        for i, field in enumerate(fields):
+            if i > 0:
+                line = line[:-1] + " "
+            line += str(field)
+            line = line[:positions[i]]
+            line += " " * (positions[i] - len(line))
+        print_fn(line)
+
+    print_fn(f'Model: "{model.name}"')
+    print_fn("_" * line_length)
+    row(cols)
+    print_fn("=" * line_length)
+    for i, layer in enumerate(model.layers):
+        shape = _shape_str(layer.output_shape) if layer.built else "(unbuilt)"
+        row([f"{layer.name} ({type(layer).__name__})", shape, layer.count_params() if layer.built else "0 (unbuilt)"])
+        print_fn(("=" if i == len(model.layers) - 1 else "_") * line_length)
+    if not model.layers:
+        print_fn("=" * line_length)
+    trainable = sum(_count(w.shape) for w in model.trainable_weights)
+    non_trainable = sum(_count(w.shape) for w in model.non_trainable_weights)
+    print_fn(f"Total params: {trainable + non_trainable:,}")
+    print_fn(f"Trainable params: {trainable:,}")
+    print_fn(f"Non-trainable params: {non_trainable:,}")
+    print_fn("_" * line_length)
+
+
+def _count(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n

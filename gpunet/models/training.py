@@ -1,0 +1,342 @@
+"""compile / fit / evaluate / predict: the training loop shared by models.
+
+Trainable weights live in one flat parameter buffer (and one flat gradient
+buffer) with per-layer views, so an optimizer step is a handful of vectorized
+operations whatever the number of layers.
+"""
+
+from .. import backend as B
+from .. import losses as _losses, metrics as _metrics, optimizers as _optimizers
+from ..callbacks import CallbackList, History
+from . import data as _data
+
+_NOT_COMPILED = ("You must compile your model before {what}: call "
+                 "`model.compile(optimizer, loss, metrics)` first (a model built by model_from_json, "
+                 "model_from_yaml or load_model(compile=False) is not compiled).")
+
+
+class TrainingMixin:
+    def _init_training_state(self):
+        self.optimizer = None
+        self.loss = None
+        self._loss_fn = None
+        self._metrics = []
+        self._compile_args = None
+        self._params = self._grads = None
+        self._layout = []
+        self.stop_training = False
+        self.history = None
+
+    def _invalidate(self):
+        self._params = self._grads = None
+
+    # ---- compile ------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=None, steps_per_execution=None, jit_compile=None, **kwargs):
+        """Configure training: optimizer, loss and metrics (names or objects, as in Keras)."""
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='binary_crossentropy'.")
+        loss_fn = _losses.get(loss)
+        opt = _optimizers.get(optimizer)
+        metric_ids = list(metrics or [])
+        if isinstance(metrics, dict):
+            raise ValueError("Sequential models have one output: pass metrics as a list, e.g. ['accuracy'].")
+        ms = [_metrics.get(m, loss_fn) for m in metric_ids]
+        ms += [_metrics.get(m, loss_fn) for m in (weighted_metrics or [])]
+        names = [m.name for m in ms]
+        if len(set(names)) != len(names) or "loss" in names:
+            raise ValueError(f"Metric names must be unique and not 'loss', received {names}")
+        self.optimizer, self.loss, self._loss_fn, self._metrics = opt, loss, loss_fn, ms
+        self._compile_args = {"loss": loss, "metrics": metric_ids, "weighted_metrics": weighted_metrics,
+                              "loss_weights": loss_weights}
+        if self.built:
+            self._pack()
+
+    @property
+    def metrics_names(self):
+        """``['loss', <metric names>]`` as Keras 2 prints them."""
+        return ["loss"] + [m.name for m in self._metrics]
+
+    @property
+    def metrics(self):
+        return list(self._metrics)
+
+    def _check_compiled(self, what):
+        if self._loss_fn is None or self.optimizer is None:
+            raise RuntimeError(_NOT_COMPILED.format(what=what))
+
+    # ---- parameter packing ---------------------------------------------------------------
+    def _pack(self):
+        """Move every trainable weight into one flat buffer (views per weight) and build
+        the optimizer over it. Weight values are copied, so nothing is lost."""
+        ops = self.ops
+        weights = self.trainable_weights
+        for w in self.non_trainable_weights:
+            w.grad = None
+        dtypes = {str(w.value.dtype) for w in weights}
+        if len(dtypes) > 1:
+            raise ValueError(f"All trainable weights must share one dtype, found {sorted(dtypes)}")
+        dtype = dtypes.pop() if dtypes else B.floatx()
+        total = sum(_size(w.shape) for w in weights)
+        params, grads = ops.empty((total,), dtype), ops.zeros((total,), dtype)
+        layout, offset = [], 0
+        for w in weights:
+            n = _size(w.shape)
+            view = params[offset:offset + n].reshape(w.shape)
+            view[...] = w.value
+            w.value = view
+            w.grad = grads[offset:offset + n].reshape(w.shape)
+            layout.append((w.path, offset, w.shape))
+            offset += n
+        self._params, self._grads, self._layout = params, grads, layout
+        self._regularized = [w for l in self._layers for w in l._weights if w.regularizer is not None]
+        self._constrained = [w for w in weights if w.constraint is not None]
+        self._activity = [l for l in self._layers if getattr(l, "activity_regularizer", None) is not None]
+        self.optimizer.build(ops, params, layout)
+
+    def _host_slots(self):
+        if self.optimizer is None or self._params is None:
+            return None
+        return {name: self.ops.to_host(buf).copy() for name, buf in self.optimizer.slots().items()}
+
+    def _restore_host_slots(self, slots):
+        for name, host in (slots or {}).items():
+            self.optimizer.slots()[name][...] = self.ops.asarray(host)
+
+    def _ensure_ready(self, x_shape, train):
+        if not self.built:
+            self.build((None,) + tuple(x_shape[1:]))
+        expected = self.input_shape
+        if expected is not None and tuple(expected[1:]) != tuple(x_shape[1:]):
+            raise ValueError(f"Model '{self.name}' expects input shape {tuple(expected)}, "
+                             f"received input of shape {tuple(x_shape)}.")
+        if train and self._params is None:
+            self._pack()
+
+    # ---- one batch -----------------------------------------------------------------------
+    def _forward(self, x, training):
+        penalty = 0.0
+        for layer in self._layers:
+            x = layer.forward(x, training)
+            if training and layer.activity_regularizer is not None:
+                penalty += self.ops.to_scalar(layer.activity_regularizer(x)) / x.shape[0]
+                layer._activity_output = x
+        return x, penalty
+
+    def _weight_penalty(self, add_gradient):
+        total = 0.0
+        for w in self._regularized:
+            total += self.ops.to_scalar(w.regularizer(w.value))
+            if add_gradient and w.grad is not None:
+                w.grad += w.regularizer.gradient(w.value)
+        return total
+
+    def _train_batch(self, x, y, sw):
+        out, penalty = self._forward(x, True)
+        loss, dy = self._loss_fn.compute(self.ops, y, out, sw)
+        layers = self._layers
+        for i in range(len(layers) - 1, -1, -1):
+            layer = layers[i]
+            if layer.activity_regularizer is not None:
+                dy = dy + layer.activity_regularizer.gradient(layer._activity_output) / dy.shape[0]
+            dy = layer.backward(dy, i > 0)
+        if self._regularized:
+            penalty += self._weight_penalty(True)
+        self.optimizer.apply(self._params, self._grads)
+        for w in self._constrained:
+            w.value[...] = w.constraint(w.value)
+        for m in self._metrics:
+            m.update(self.ops, y, out, sw)
+        return self.ops.to_scalar(loss) + penalty
+
+    def _test_batch(self, x, y, sw):
+        out, _ = self._forward(x, False)
+        loss = self._loss_fn.compute(self.ops, y, out, sw)[0]
+        for m in self._metrics:
+            m.update(self.ops, y, out, sw)
+        return self.ops.to_scalar(loss)
+
+    def _logs(self, loss, prefix=""):
+        logs = {prefix + "loss": loss}
+        for m in self._metrics:
+            logs[prefix + m.name] = m.result()
+        return logs
+
+    # ---- public loops ----------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
+            initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
+            validation_freq=1, **kwargs):
+        """Train for ``epochs`` epochs; returns a `History` (Keras's arguments and defaults)."""
+        if kwargs.pop("nb_epoch", None) is not None:
+            raise TypeError("nb_epoch was renamed epochs in Keras 2: use fit(..., epochs=N).")
+        if kwargs:
+            raise TypeError(f"fit() got unexpected keyword argument(s): {sorted(kwargs)}")
+        self._check_compiled("training it (fit)")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        batch_size = _data.check_batch_size(batch_size, 32)
+        ops = self.ops
+        xs, ys, sws = _data.prepare(ops, self, x, y, sample_weight, class_weight)
+        self._ensure_ready(xs.shape, train=True)
+        val = None
+        if validation_data is not None:
+            val = _data.prepare_validation(ops, self, validation_data)
+        elif validation_split:
+            xs, ys, sws, val = _data.split(xs, ys, sws, validation_split)
+        n = xs.shape[0]
+        steps = (n + batch_size - 1) // batch_size
+        history = History()
+        cbs = CallbackList(_default_callbacks(callbacks, verbose, history), self,
+                           {"verbose": verbose, "epochs": epochs, "steps": steps, "batch_size": batch_size,
+                            "samples": n, "do_validation": val is not None})
+        self.stop_training = False
+        self.history = history
+        want_batches = cbs.wants_train_batches
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            for m in self._metrics:
+                m.reset_state()
+            if shuffle and n > 1:
+                idx = ops.permutation(n)
+                ex, ey = ops.take(xs, idx), ops.take(ys, idx)
+                esw = None if sws is None else ops.take(sws, idx)
+            else:
+                ex, ey, esw = xs, ys, sws
+            total, seen = 0.0, 0
+            for step in range(steps):
+                lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+                if want_batches:
+                    cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
+                loss = self._train_batch(ex[lo:hi], ey[lo:hi], None if esw is None else esw[lo:hi])
+                total += loss * (hi - lo)
+                seen += hi - lo
+                if want_batches:
+                    cbs.on_train_batch_end(step, self._logs(total / seen))
+                if self.stop_training:
+                    break
+            logs = self._logs(total / max(seen, 1))
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                vlogs = self._evaluate_arrays(*val, validation_batch_size or batch_size, None)
+                logs.update({"val_" + k: v for k, v in vlogs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return history
+
+    def _evaluate_arrays(self, x, y, sw, batch_size, cbs):
+        for m in self._metrics:
+            m.reset_state()
+        n = x.shape[0]
+        total = 0.0
+        for step, lo in enumerate(range(0, n, batch_size)):
+            hi = min(n, lo + batch_size)
+            if cbs is not None:
+                cbs.on_test_batch_begin(step)
+            total += self._test_batch(x[lo:hi], y[lo:hi], None if sw is None else sw[lo:hi]) * (hi - lo)
+            if cbs is not None:
+                cbs.on_test_batch_end(step, self._logs(total / hi))
+        loss = total / max(n, 1)
+        if self._regularized:
+            loss += self._weight_penalty(False)
+        return self._logs(loss)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False, **kwargs):
+        """Loss (and metrics) on ``x, y``: a scalar without metrics, else ``[loss, *metrics]``."""
+        self._check_compiled("evaluating it (evaluate)")
+        batch_size = _data.check_batch_size(batch_size, 32)
+        xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, None)
+        self._ensure_ready(xs.shape, train=False)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        cbs = None
+        if callbacks or verbose:
+            steps = (xs.shape[0] + batch_size - 1) // batch_size
+            cbs = CallbackList(_default_callbacks(callbacks, verbose, None, mode="test"), self,
+                               {"verbose": verbose, "epochs": 1, "steps": steps})
+            cbs.on_test_begin()
+        logs = self._evaluate_arrays(xs, ys, sws, batch_size, cbs)
+        if cbs is not None:
+            cbs.on_test_end(logs)
+        return _result(logs, return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
+        """Outputs for ``x`` as a NumPy array, computed in batches (inference mode)."""
+        batch_size = _data.check_batch_size(batch_size, 32)
+        ops = self.ops
+        xs = _data.to_input(ops, x, self._input_dtype())
+        self._ensure_ready(xs.shape, train=False)
+        outs = [self._forward(xs[lo:lo + batch_size], False)[0] for lo in range(0, xs.shape[0], batch_size)]
+        if not outs:
+            return _data.to_output(ops, ops.zeros((0,) + tuple(self.output_shape[1:]), self._input_dtype()))
+        return _data.to_output(ops, outs[0] if len(outs) == 1 else ops.concatenate(outs))
+
+    def __call__(self, x, training=False):
+        """Apply the model to an array; returns a backend array (Keras's ``model(x)``)."""
+        xs = _data.to_input(self.ops, x, self._input_dtype())
+        self._ensure_ready(xs.shape, train=False)
+        return self._forward(xs, training)[0]
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True,
+                       return_dict=False):
+        """One gradient step on one batch; returns the loss (and metrics) for it."""
+        self._check_compiled("training it (train_on_batch)")
+        xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, class_weight)
+        self._ensure_ready(xs.shape, train=True)
+        if reset_metrics:
+            for m in self._metrics:
+                m.reset_state()
+        loss = self._train_batch(xs, ys, sws)
+        return _result(self._logs(loss), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
+        """Loss (and metrics) for one batch, without training."""
+        self._check_compiled("evaluating it (test_on_batch)")
+        xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, None)
+        self._ensure_ready(xs.shape, train=False)
+        if reset_metrics:
+            for m in self._metrics:
+                m.reset_state()
+        loss = self._test_batch(xs, ys, sws)
+        if self._regularized:
+            loss += self._weight_penalty(False)
+        return _result(self._logs(loss), return_dict)
+
+    def predict_on_batch(self, x):
+        """Outputs for one batch, as NumPy."""
+        xs = _data.to_input(self.ops, x, self._input_dtype())
+        self._ensure_ready(xs.shape, train=False)
+        return _data.to_output(self.ops, self._forward(xs, False)[0])
+
+    def _input_dtype(self):
+        layers = self._layers
+        return layers[0].dtype if layers else B.floatx()
+
+
+def _size(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _result(logs, return_dict):
+    if return_dict:
+        return dict(logs)
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def _default_callbacks(callbacks, verbose, history, mode="train"):
+    from ..callbacks import ProgbarLogger
+    cbs = list(callbacks or [])
+    for cb in cbs:
+        if not hasattr(cb, "set_model"):
+            raise TypeError(f"callbacks must be gpunet Callback instances, received {type(cb).__name__}")
+    if verbose and not any(isinstance(cb, ProgbarLogger) for cb in cbs):
+        cbs.insert(0, ProgbarLogger())
+    if history is not None:
+        cbs.append(history)
+    return cbs
