@@ -1,0 +1,35 @@
+"""Test helpers: finite-difference gradient checks (float64, random upstream gradient)."""
+import numpy
+
+
+def numeric_gradient(f, x, eps=1e-6):
+    """Central differences of the scalar function ``f`` at the float64 array ``x`` (modified in place, restored)."""
+    grad = numpy.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        fp = f()
+        flat[i] = old - eps
+        fm = f()
+        flat[i] = old
+        gflat[i] = (fp - fm) / (2 * eps)
+    return grad
+
+
+def check_gradient(forward, backward, x, seed=0, rtol=1e-5, atol=1e-7, eps=1e-6):
+    """Check ``backward(dy)`` against finite differences of ``sum(forward(x) * dy)``.
+
+    ``forward(x)`` returns an array; ``backward(dy)`` returns d(sum(y*dy))/dx for the
+    last forward call. ``dy`` is random (an all-ones gradient hides transposition bugs).
+    Raises AssertionError with the worst mismatch.
+    """
+    rng = numpy.random.default_rng(seed)
+    x = numpy.array(x, dtype=numpy.float64)
+    y = numpy.asarray(forward(x))
+    dy = rng.standard_normal(y.shape)
+    forward(x)
+    analytic = numpy.asarray(backward(dy))
+    numeric = numeric_gradient(lambda: float(numpy.sum(numpy.asarray(forward(x)) * dy)), x, eps)
+    numpy.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol)
+    return analytic, numeric

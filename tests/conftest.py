@@ -1,0 +1,43 @@
+import os
+
+import pytest
+
+import gpunet
+from gpunet import backend as B
+from gpunet.backend import cupy_unavailable_reason
+
+SHARED = os.environ.get("GPUNET_SHARED") or os.path.join(os.path.dirname(__file__), "..", "..", "shared")
+DATA = os.path.join(SHARED, "data")
+FIXTURES = os.path.join(SHARED, "keras_fixtures")
+
+_CUPY_REASON = cupy_unavailable_reason()
+
+BACKENDS = [
+    pytest.param("numpy", id="numpy"),
+    pytest.param("cupy", id="cupy", marks=[pytest.mark.gpu,
+                 pytest.mark.skipif(_CUPY_REASON is not None, reason=f"no CUDA: {_CUPY_REASON}")]),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def ops(request):
+    """Each test runs once per backend; the CuPy case is marked `gpu` and skipped without CUDA."""
+    with B.use_backend(request.param) as backend:
+        yield backend
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state():
+    """Each test starts with the default float type, a fixed seed and fresh layer names."""
+    from gpunet.layers.base import reset_names
+    reset_names()
+    gpunet.utils.set_random_seed(1234)
+    yield
+    B.set_floatx("float32")
+
+
+def shared_path(*parts):
+    path = os.path.join(SHARED, *parts)
+    if not os.path.exists(path):
+        pytest.fail(f"missing shared file {path}: CI runs with ../shared beside the clone")
+    return path
