@@ -1,4 +1,36 @@
 """Keras models (``from gpunet.models import Sequential, model_from_json, load_model``)."""
 from .sequential import Sequential
 
-__all__ = ["Sequential"]
+
+def model_from_json(json_string, custom_objects=None):
+    """Rebuild an (uncompiled) model from ``model.to_json()`` output, gpunet's or Keras's."""
+    from ..saving.json_yaml import model_from_json as _load
+    return _load(json_string, custom_objects=custom_objects)
+
+
+def model_from_yaml(yaml_string, custom_objects=None):
+    """Rebuild an (uncompiled) model from YAML, read with a safe loader (no code runs)."""
+    from ..saving.json_yaml import model_from_yaml as _load
+    return _load(yaml_string, custom_objects=custom_objects)
+
+
+def model_from_config(config, custom_objects=None):
+    """Rebuild a model from a config dict (``{"class_name", "config"}``)."""
+    from ..saving.config import model_from_config as _load
+    return _load(config, custom_objects=custom_objects)
+
+
+def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None, **kwargs):
+    """Save a whole model: architecture, weights, training config, optimizer state."""
+    from ..saving.model_io import save_model as _save
+    return _save(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
+                 save_format=save_format, **kwargs)
+
+
+def load_model(filepath, custom_objects=None, compile=True, **kwargs):
+    """Load a model saved by gpunet or Keras (.h5 or .keras; detected from the content)."""
+    from ..saving.model_io import load_model as _load
+    return _load(filepath, custom_objects=custom_objects, compile=compile, **kwargs)
+
+
+__all__ = ["Sequential", "model_from_json", "model_from_yaml", "model_from_config", "save_model", "load_model"]

@@ -3,10 +3,11 @@ from .. import backend as B
 from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
 from .training import TrainingMixin
+from ..saving.mixin import SavingMixin
 from . import summary as _summary
 
 
-class Sequential(TrainingMixin):
+class Sequential(TrainingMixin, SavingMixin):
     """A linear stack of layers.
 
     Example::
