@@ -1,8 +1,294 @@
-"""ProgbarLogger (minimal placeholder; see contract)."""
+"""`Progbar` (``gpunet.utils.Progbar``) and `ProgbarLogger`: the Keras 2 progress bar.
+
+The text follows tf.keras 2.x byte for byte (bar width 30, ``ETA: 0s``, ``ms/step``,
+``%.4f``/``%.4e`` values). One deliberate difference: on a stream that is not a terminal
+(a log file, CI, pytest's capture) only each bar's final line is written, where tf.keras
+on Linux writes every ``\\b``/``\\r`` redraw into the log.
+"""
+import operator
+import os
+import sys
+import time
+
 from .base import Callback
+
+# Monotonic, so that a clock change never shows a negative ETA; tests replace it.
+_clock = time.monotonic
+
+
+class _AllNames:
+    """Stands for "every metric is stateful": gpunet's logs are already running averages."""
+
+    def __contains__(self, name):
+        return True
+
+
+def _is_dynamic():
+    out = sys.stdout
+    return bool((hasattr(out, "isatty") and out.isatty()) or "ipykernel" in sys.modules
+                or "PYCHARM_HOSTED" in os.environ)
+
+
+def _write(message):
+    # Looked up at call time: pytest's capsys and user redirection swap sys.stdout.
+    sys.stdout.write(message)
+    sys.stdout.flush()
+
+
+def _format_value(value, signed):
+    # tf.keras quirk kept on purpose: verbose=1 compares abs(value), verbose=2 the signed value.
+    value = float(value)
+    return f" {value:.4f}" if (abs(value) if signed else value) > 1e-3 else f" {value:.4e}"
+
+
+def _format_time(seconds, unit_name):
+    if seconds >= 1 or seconds == 0:
+        return f" {seconds:.0f}s/{unit_name}"
+    if seconds >= 1e-3:
+        return f" {seconds * 1e3:.0f}ms/{unit_name}"
+    return f" {seconds * 1e6:.0f}us/{unit_name}"
+
+
+def _format_eta(eta):
+    if eta > 3600:
+        return "%d:%02d:%02d" % (eta // 3600, (eta % 3600) // 60, eta % 60)
+    if eta > 60:
+        return "%d:%02d" % (eta // 60, eta % 60)
+    return "%ds" % eta
+
+
+class Progbar:
+    """Displays a progress bar (Keras's ``keras.utils.Progbar``).
+
+    Args:
+        target: total number of steps expected, None if unknown.
+        width: bar width in characters.
+        verbose: 0 (silent), 1 (bar), 2 (one line when finished).
+        interval: minimum seconds between two redraws.
+        stateful_metrics: names whose values are shown as given; others are
+            averaged over the steps seen.
+        unit_name: what a step is called in ``ms/step``.
+    """
+
+    def __init__(self, target, width=30, verbose=1, interval=0.05, stateful_metrics=None, unit_name="step"):
+        if target is not None:
+            try:
+                steps = operator.index(target)
+            except TypeError:
+                steps = -1
+            if steps < 0:
+                raise ValueError(f"Progbar target must be a non-negative int or None, received {target!r}")
+            target = steps
+        self.target = target
+        self.width = width
+        self.verbose = verbose
+        self.interval = interval
+        self.unit_name = unit_name
+        self.stateful_metrics = stateful_metrics if isinstance(stateful_metrics, _AllNames) \
+            else set(stateful_metrics or ())
+        self._dynamic_display = _is_dynamic()
+        self._total_width = 0
+        self._seen_so_far = 0
+        self._values = {}
+        self._values_order = []
+        self._start = _clock()
+        self._last_update = None
+        self._time_at_epoch_start = self._start
+        self._time_at_epoch_end = None
+        self._time_after_first_step = None
+
+    def update(self, current, values=None, finalize=None):
+        """Move the bar to step ``current``; ``values``: ``[(name, value), ...]``.
+
+        ``finalize`` (default: ``current >= target``) writes the closing line.
+        """
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
+        for k, v in values or ():
+            if k not in self._values:
+                self._values_order.append(k)
+            if k in self.stateful_metrics:
+                self._values[k] = [v, 1]
+            else:
+                # max(..., 1): a finalizing call repeats the last step and must still count.
+                base = max(current - self._seen_so_far, 1)
+                if k in self._values:
+                    self._values[k][0] += v * base
+                    self._values[k][1] += base
+                else:
+                    self._values[k] = [v * base, base]
+        self._seen_so_far = current
+        now = _clock()
+        if current == self.target:
+            self._time_at_epoch_end = now
+        if self.verbose == 1:
+            # Throttled, and nothing is formatted for the updates that are skipped.
+            if not finalize and (not self._dynamic_display or
+                                 (self._last_update is not None and now - self._last_update < self.interval)):
+                return
+            _write(self._bar_message(current, now, finalize))
+        elif self.verbose == 2 and finalize:
+            _write(self._summary_message(current, now))
+        self._last_update = now
+
+    def add(self, n, values=None):
+        """Advance the bar by ``n`` steps."""
+        self.update(self._seen_so_far + n, values)
+
+    def _average(self, k):
+        total, count = self._values[k]
+        return total / max(1, count)
+
+    def _bar_message(self, current, now, finalize):
+        prev_total_width = self._total_width
+        message = "\b" * prev_total_width + "\r" if self._dynamic_display else ""
+        if self.target is not None:
+            digits = len(str(self.target))
+            bar = ("%" + str(digits) + "d/%d [") % (current, self.target)
+            prog = current / self.target if self.target else 1.0
+            prog_width = int(self.width * prog)
+            if prog_width > 0:
+                bar += "=" * (prog_width - 1) + (">" if current < self.target else "=")
+            bar += "." * (self.width - prog_width) + "]"
+        else:
+            bar = "%7d/Unknown" % current
+        self._total_width = len(bar)
+        time_per_unit = self._step_duration(current, now)
+        if self.target is None or finalize:
+            info = f" - {now - self._start:.0f}s" + _format_time(time_per_unit, self.unit_name)
+        else:
+            info = " - ETA: " + _format_eta(time_per_unit * (self.target - current))
+        for k in self._values_order:
+            info += f" - {k}:" + _format_value(self._average(k), signed=False)
+        self._total_width += len(info)
+        if prev_total_width > self._total_width:
+            # Blank out the tail of a longer previous line.
+            info += " " * (prev_total_width - self._total_width)
+        return message + bar + info + ("\n" if finalize else "")
+
+    def _summary_message(self, current, now):
+        target = self.target if self.target is not None else current
+        info = ("%" + str(len(str(target))) + "d/%d") % (current, target) + f" - {now - self._start:.0f}s"
+        for k in self._values_order:
+            info += f" - {k}:" + _format_value(self._average(k), signed=True)
+        if self._time_at_epoch_end is not None:
+            per_epoch = self._time_at_epoch_end - self._time_at_epoch_start
+            self._time_at_epoch_start, self._time_at_epoch_end = now, None
+            info += " -" + _format_time(per_epoch, "epoch")
+            info += " -" + _format_time(per_epoch / max(target, 1), self.unit_name)
+            info += "\n"
+        return info
+
+    def _step_duration(self, current, now):
+        # The first step (graph building, allocation, cache warm-up) is left out of the
+        # estimate once later steps exist, as in Keras.
+        if not current:
+            return 0
+        if self._time_after_first_step is not None and current > 1:
+            per_unit = (now - self._time_after_first_step) / (current - 1)
+        else:
+            per_unit = (now - self._start) / current
+        if current == 1:
+            self._time_after_first_step = now
+        return per_unit
 
 
 class ProgbarLogger(Callback):
+    """Prints the progress bar and metrics during ``fit``, ``evaluate`` and ``predict``.
+
+    Args:
+        count_mode: ``"samples"`` or ``"steps"``: whether the bar counts samples or
+            batches (``fit`` and ``evaluate`` add a ``"steps"`` one when ``verbose`` is on).
+        stateful_metrics: accepted for Keras compatibility; gpunet's logs are
+            running averages already, so every value is displayed as given.
+    """
+
+    def __init__(self, count_mode="samples", stateful_metrics=None):
+        super().__init__()
+        if count_mode not in ("samples", "steps"):
+            raise ValueError(f"Unknown `count_mode`: {count_mode!r}. Expected values are ['samples', 'steps']")
+        self.use_steps = count_mode == "steps"
+        self.stateful_metrics = set(stateful_metrics or ())
+        self.seen = 0
+        self.progbar = None
+        self.target = None
+        self.verbose = 1
+        self.epochs = 1
+        self._count_samples = False
+        self._called_in_fit = False
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.verbose = params.get("verbose", 1)
+        self.epochs = params.get("epochs", 1)
+        # Sample counting needs the sample count; evaluate's params give only steps.
+        self._count_samples = not self.use_steps and "samples" in params and "batch_size" in params
+        self.target = params["samples"] if self._count_samples else params.get("steps")
+
+    def _implements_train_batch_hooks(self):
+        # verbose=2 prints once per epoch: the training loop can skip batch hooks.
+        return self.verbose == 1
+
+    _implements_test_batch_hooks = _implements_predict_batch_hooks = _implements_train_batch_hooks
+
+    def on_train_begin(self, logs=None):
+        # Validation inside fit is silent, as in Keras.
+        self._called_in_fit = True
+
+    def on_train_end(self, logs=None):
+        self._called_in_fit = False
+
+    def on_test_begin(self, logs=None):
+        if not self._called_in_fit:
+            self._reset_progbar()
+
+    def on_predict_begin(self, logs=None):
+        self._reset_progbar()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._reset_progbar()
+        if self.verbose and self.epochs > 1:
+            _write(f"Epoch {epoch + 1}/{self.epochs}\n")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batch_update(batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self._called_in_fit:
+            self._batch_update(batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._batch_update(batch, None)
+
     def on_epoch_end(self, epoch, logs=None):
-        if self.params.get("verbose"):
-            print(f"Epoch {epoch + 1}/{self.params['epochs']} - " + " - ".join(f"{k}: {v:.4f}" for k, v in (logs or {}).items()))
+        self._finalize(logs)
+
+    def on_test_end(self, logs=None):
+        if not self._called_in_fit:
+            self._finalize(logs)
+
+    def on_predict_end(self, logs=None):
+        self._finalize(None)
+
+    def _reset_progbar(self):
+        self.seen = 0
+        self.progbar = Progbar(self.target, verbose=self.verbose, stateful_metrics=_AllNames(),
+                               unit_name="sample" if self._count_samples else "step")
+
+    def _batch_update(self, batch, logs):
+        if self.verbose != 1:
+            return
+        if self.progbar is None:
+            self._reset_progbar()
+        if self._count_samples:
+            self.seen = min((batch + 1) * self.params["batch_size"], self.params["samples"])
+        else:
+            self.seen = batch + 1
+        self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
+
+    def _finalize(self, logs):
+        if self.progbar is None:
+            self._reset_progbar()
+        if self.progbar.target is None:
+            self.progbar.target = self.target = self.seen
+        self.progbar.update(self.progbar.target, list((logs or {}).items()), finalize=True)
