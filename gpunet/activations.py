@@ -4,65 +4,188 @@ Contract used by layers: ``get(identifier)`` returns an `ActivationSpec` with
 ``name`` (the backend method name: ``ops.<name>`` / ``ops.<name>_backward``)
 and ``params`` (its keyword arguments); ``serialize(spec)`` gives what Keras
 writes in a config. The module-level functions (``relu(x)``, ...) apply an
-activation to an array with the current backend, as ``keras.activations`` does.
+activation to an array with the current backend, as ``keras.activations`` does::
+
+    from gpunet import activations
+    activations.relu([-1.0, 2.0, 9.0], max_value=6.0)   # array([0., 2., 6.])
+    activations.get("silu")                              # ActivationSpec('swish', {})
 """
 from . import backend as B
+from .backend.activation_ops import ACTIVATION_NAMES
 
-_ALIASES = {None: "linear", "silu": "swish"}
-_NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax")
+# Other spellings Keras accepts for the same function.
+_ALIASES = {"silu": "swish"}
+VALID_NAMES = tuple(sorted(set(ACTIVATION_NAMES) | set(_ALIASES)))
 
 
 class ActivationSpec:
-    __slots__ = ("name", "params")
+    """An activation by backend name plus keyword parameters; callable on arrays.
 
-    def __init__(self, name, params=None):
+    ``keras_name`` is the spelling a config writes (``"silu"`` stays ``"silu"``).
+    """
+    __slots__ = ("name", "params", "keras_name")
+
+    def __init__(self, name, params=None, keras_name=None):
         self.name = name
         self.params = dict(params or {})
+        self.keras_name = keras_name or name
 
     def __call__(self, x):
         ops = B.get_backend()
-        return ops.activation_forward(self.name, ops.asarray(x), self.params)
+        x = ops.asarray(x)
+        if x.dtype.kind != "f":  # Keras computes integer input in floatx
+            x = ops.asarray(x, dtype=B.floatx())
+        return ops.activation_forward(self.name, x, self.params)
 
     def __eq__(self, other):
         return isinstance(other, ActivationSpec) and (self.name, self.params) == (other.name, other.params)
+
+    def __hash__(self):
+        return hash(self.name)
 
     def __repr__(self):
         return f"ActivationSpec({self.name!r}, {self.params!r})"
 
 
+def _name_from_dict(identifier):
+    # Keras 3: {"module": "keras.activations", "class_name": "function", "config": "relu", ...};
+    # older dicts: {"class_name": "relu"} or {"class_name": ..., "config": {"name": "relu"}}.
+    config = identifier.get("config")
+    if isinstance(config, str):
+        return config
+    if isinstance(config, dict) and isinstance(config.get("name"), str):
+        return config["name"]
+    return identifier.get("class_name")
+
+
 def get(identifier):
-    """An `ActivationSpec` from a name, None (linear), a spec or one of this module's functions."""
+    """An `ActivationSpec` from a Keras name, None (linear), a spec, a config dict or
+    one of this module's functions (``gpunet.activations.relu``).
+
+    Raises ValueError for an unknown name (listing the valid ones) and TypeError
+    for other objects (gpunet needs the backward of every activation).
+    """
     if isinstance(identifier, ActivationSpec):
         return identifier
-    if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
+    if identifier is None:
+        return ActivationSpec("linear")
+    if isinstance(identifier, dict):
+        identifier = _name_from_dict(identifier)
+    elif callable(identifier) and not isinstance(identifier, str):
+        if getattr(identifier, "__module__", None) != __name__ or identifier.__name__ not in VALID_NAMES:
+            raise TypeError(f"Could not interpret activation function identifier {identifier!r}: gpunet accepts "
+                            f"the names {list(VALID_NAMES)} or the functions of gpunet.activations.")
         identifier = identifier.__name__
-    if isinstance(identifier, dict):  # Keras 3 may write {"class_name": "relu", ...}
-        identifier = identifier.get("config", {}).get("name", identifier.get("class_name"))
+    if not isinstance(identifier, str):
+        raise TypeError(f"Could not interpret activation function identifier {identifier!r}: expected a name "
+                        f"such as 'relu', None, a dict config or a gpunet.activations function.")
     name = _ALIASES.get(identifier, identifier)
-    if name not in _NAMES:
-        raise ValueError(f"Unknown activation {identifier!r}. Valid names: {sorted(_NAMES)}")
-    return ActivationSpec(name)
+    if name not in ACTIVATION_NAMES:
+        raise ValueError(f"Unknown activation {identifier!r}. Valid names: {list(VALID_NAMES)}")
+    return ActivationSpec(name, keras_name=identifier)
 
 
 def serialize(spec):
-    return spec.name
+    """What Keras writes for this activation in a layer config: its name string."""
+    return get(spec).keras_name
+
+
+def deserialize(name):
+    """Keras's ``activations.deserialize``: the spec for a name or config."""
+    return get(name)
+
+
+def _apply(name, x, **params):
+    return ActivationSpec(name, params)(x)
 
 
 def linear(x):
-    return ActivationSpec("linear")(x)
+    """Identity: returns ``x`` as a backend array."""
+    return _apply("linear", x)
 
 
 def relu(x, alpha=0.0, max_value=None, threshold=0.0):
-    return ActivationSpec("relu", {"alpha": alpha, "max_value": max_value, "threshold": threshold})(x)
+    """Rectified linear unit with Keras's options: ``max_value`` for ``x >= max_value``,
+    ``x`` for ``threshold < x < max_value``, ``alpha * (x - threshold)`` otherwise."""
+    return _apply("relu", x, alpha=alpha, max_value=max_value, threshold=threshold)
+
+
+def leaky_relu(x, alpha=0.2, negative_slope=None):
+    """``x`` for ``x > 0``, else ``alpha * x`` (Keras 3 calls ``alpha`` ``negative_slope``)."""
+    return _apply("leaky_relu", x, alpha=alpha if negative_slope is None else negative_slope)
+
+
+def relu6(x):
+    """``min(max(x, 0), 6)``."""
+    return _apply("relu6", x)
 
 
 def sigmoid(x):
-    return ActivationSpec("sigmoid")(x)
+    """``1 / (1 + exp(-x))``."""
+    return _apply("sigmoid", x)
+
+
+def hard_sigmoid(x):
+    """Keras 2's piecewise-linear sigmoid ``clip(0.2 * x + 0.5, 0, 1)``."""
+    return _apply("hard_sigmoid", x)
 
 
 def tanh(x):
-    return ActivationSpec("tanh")(x)
+    """Hyperbolic tangent."""
+    return _apply("tanh", x)
 
 
 def softmax(x, axis=-1):
-    return ActivationSpec("softmax", {"axis": axis})(x)
+    """``exp(x) / sum(exp(x))`` along ``axis``."""
+    return _apply("softmax", x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    """``log(softmax(x))`` along ``axis``, computed stably."""
+    return _apply("log_softmax", x, axis=axis)
+
+
+def softplus(x):
+    """``log(exp(x) + 1)``."""
+    return _apply("softplus", x)
+
+
+def softsign(x):
+    """``x / (abs(x) + 1)``."""
+    return _apply("softsign", x)
+
+
+def elu(x, alpha=1.0):
+    """Exponential linear unit: ``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+    return _apply("elu", x, alpha=alpha)
+
+
+def selu(x):
+    """Scaled ELU: ``scale * elu(x, alpha)`` with Keras's constants (1.0507..., 1.6732...)."""
+    return _apply("selu", x)
+
+
+def exponential(x):
+    """``exp(x)``."""
+    return _apply("exponential", x)
+
+
+def swish(x):
+    """``x * sigmoid(x)``."""
+    return _apply("swish", x)
+
+
+def silu(x):
+    """``x * sigmoid(x)`` (Keras's other name for swish)."""
+    return _apply("swish", x)
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit ``x * P(X <= x)``, X ~ N(0, 1); ``approximate=True`` uses
+    ``0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``."""
+    return _apply("gelu", x, approximate=bool(approximate))
+
+
+def mish(x):
+    """``x * tanh(softplus(x))``."""
+    return _apply("mish", x)

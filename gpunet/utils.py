@@ -4,6 +4,7 @@ import random as _pyrandom
 import numpy
 
 from .backend import random as _random
+from .callbacks.progbar import Progbar
 
 
 def set_random_seed(seed):

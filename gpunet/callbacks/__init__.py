@@ -1,5 +1,11 @@
 """Keras callbacks (``from gpunet.callbacks import EarlyStopping``)."""
 from .base import Callback, CallbackList, History
+from .csv_logger import CSVLogger
+from .early_stopping import EarlyStopping
+from .lambda_callback import LambdaCallback
+from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .progbar import ProgbarLogger
+from .terminate_on_nan import TerminateOnNaN
 
-__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger"]
+__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
+           "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "LambdaCallback"]

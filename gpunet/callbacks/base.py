@@ -39,7 +39,18 @@ _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", 
 
 
 def _overrides(cb, hook):
-    return getattr(type(cb), hook, None) is not getattr(Callback, hook)
+    # An instance attribute (LambdaCallback's functions) overrides as much as a method does.
+    impl = getattr(cb, hook, None)
+    return getattr(impl, "__func__", impl) is not getattr(Callback, hook)
+
+
+def _wants(cb, kind, hooks):
+    """Keras's ``cb._implements_<kind>_batch_hooks()`` where defined (ProgbarLogger at
+    verbose=2 declines), else whether ``cb`` overrides one of ``hooks``."""
+    probe = getattr(cb, f"_implements_{kind}_batch_hooks", None)
+    if probe is not None:
+        return bool(probe())
+    return any(_overrides(cb, h) for h in hooks)
 
 
 class CallbackList:
@@ -51,9 +62,9 @@ class CallbackList:
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
-        self.wants_train_batches = any(_overrides(cb, h) for cb in self.callbacks for h in _BATCH_HOOKS)
-        self.wants_test_batches = any(_overrides(cb, h) for cb in self.callbacks
-                                      for h in ("on_test_batch_begin", "on_test_batch_end"))
+        self.wants_train_batches = any(_wants(cb, "train", _BATCH_HOOKS) for cb in self.callbacks)
+        self.wants_test_batches = any(_wants(cb, "test", ("on_test_batch_begin", "on_test_batch_end"))
+                                      for cb in self.callbacks)
 
     def _call(self, hook, *args):
         for cb in self.callbacks:

@@ -35,10 +35,11 @@ def _write(message):
     sys.stdout.flush()
 
 
-def _format_value(value, signed):
-    # tf.keras quirk kept on purpose: verbose=1 compares abs(value), verbose=2 the signed value.
+def _format_value(value, use_abs):
+    # tf.keras quirk kept on purpose: verbose=1 compares abs(value) with 1e-3, verbose=2 the
+    # signed value (so verbose=2 shows negatives as %.4e).
     value = float(value)
-    return f" {value:.4f}" if (abs(value) if signed else value) > 1e-3 else f" {value:.4e}"
+    return f" {value:.4f}" if (abs(value) if use_abs else value) > 1e-3 else f" {value:.4e}"
 
 
 def _format_time(seconds, unit_name):
@@ -122,7 +123,8 @@ class Progbar:
         if current == self.target:
             self._time_at_epoch_end = now
         if self.verbose == 1:
-            # Throttled, and nothing is formatted for the updates that are skipped.
+            # Redraws are throttled (a log file gets only the final line), and nothing is
+            # formatted for an update that is not shown.
             if not finalize and (not self._dynamic_display or
                                  (self._last_update is not None and now - self._last_update < self.interval)):
                 return
@@ -159,7 +161,7 @@ class Progbar:
         else:
             info = " - ETA: " + _format_eta(time_per_unit * (self.target - current))
         for k in self._values_order:
-            info += f" - {k}:" + _format_value(self._average(k), signed=False)
+            info += f" - {k}:" + _format_value(self._average(k), use_abs=True)
         self._total_width += len(info)
         if prev_total_width > self._total_width:
             # Blank out the tail of a longer previous line.
@@ -170,7 +172,7 @@ class Progbar:
         target = self.target if self.target is not None else current
         info = ("%" + str(len(str(target))) + "d/%d") % (current, target) + f" - {now - self._start:.0f}s"
         for k in self._values_order:
-            info += f" - {k}:" + _format_value(self._average(k), signed=True)
+            info += f" - {k}:" + _format_value(self._average(k), use_abs=False)
         if self._time_at_epoch_end is not None:
             per_epoch = self._time_at_epoch_end - self._time_at_epoch_start
             self._time_at_epoch_start, self._time_at_epoch_end = now, None
@@ -226,8 +228,9 @@ class ProgbarLogger(Callback):
         self.target = params["samples"] if self._count_samples else params.get("steps")
 
     def _implements_train_batch_hooks(self):
-        # verbose=2 prints once per epoch: the training loop can skip batch hooks.
-        return self.verbose == 1
+        # Only a verbose=1 bar on a terminal draws between epochs: otherwise the training
+        # loop can skip the batch hooks (and building their logs) altogether.
+        return self.verbose == 1 and _is_dynamic()
 
     _implements_test_batch_hooks = _implements_predict_batch_hooks = _implements_train_batch_hooks
 
@@ -280,6 +283,8 @@ class ProgbarLogger(Callback):
             return
         if self.progbar is None:
             self._reset_progbar()
+        if not self.progbar._dynamic_display:
+            return
         if self._count_samples:
             self.seen = min((batch + 1) * self.params["batch_size"], self.params["samples"])
         else:

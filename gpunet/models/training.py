@@ -335,8 +335,9 @@ def _default_callbacks(callbacks, verbose, history, mode="train"):
     for cb in cbs:
         if not hasattr(cb, "set_model"):
             raise TypeError(f"callbacks must be gpunet Callback instances, received {type(cb).__name__}")
-    if verbose and not any(isinstance(cb, ProgbarLogger) for cb in cbs):
-        cbs.insert(0, ProgbarLogger())
     if history is not None:
         cbs.append(history)
+    # Last, as in tf.keras: the bar then shows what other callbacks add to the logs (`lr`).
+    if verbose and not any(isinstance(cb, ProgbarLogger) for cb in cbs):
+        cbs.append(ProgbarLogger(count_mode="steps"))
     return cbs

@@ -32,3 +32,7 @@ class UnknownObjectError(SavingError, ValueError):
 
 class UnsafeConfigError(SavingError, ValueError):
     """A config or YAML document asks for something that could run code (a module path, bytecode, a Python tag)."""
+
+
+class InvalidConfigError(SavingError, ValueError):
+    """Text or a dict that is not a model config gpunet can rebuild: bad JSON/YAML, missing keys, wrong types."""

@@ -1,0 +1,91 @@
+"""Shared fixtures of the benchmark suites.
+
+- ``--smoke`` or ``GPUNET_BENCH_SMOKE=1``: small sizes, each benchmark run once
+  (CI runs the suites this way, to prove they work, not to time them).
+- ``framework``: parametrized over gpunet and its peers (PyTorch, Keras 3 on
+  torch, tf-keras); a peer that is not installed is skipped with a message.
+- ``run_bench(benchmark, fn, ...)``: times ``fn`` with the suite's rounds, and
+  records what the report needs (suite, case, framework, unit, work per call).
+"""
+import os
+
+import pytest
+
+# Keras 3 picks its backend when first imported; the peer is Keras 3 on torch.
+os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from . import peers as _peers  # noqa: E402
+from .machine import machine_info as _machine_info  # noqa: E402
+from .workloads import Sizes, smoke_from_env  # noqa: E402
+
+_loaded = {}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--smoke", action="store_true", default=False,
+                     help="gpunet benchmarks: small sizes, each benchmark run once (also GPUNET_BENCH_SMOKE=1)")
+
+
+def pytest_configure(config):
+    # Keras 3 on torch warns about NumPy 2's copy keyword on every batch; it says nothing about speed.
+    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword")
+
+
+def is_smoke(config):
+    return bool(config.getoption("--smoke", default=False)) or smoke_from_env()
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info["gpunet_bench"] = _machine_info()
+    machine_info["gpunet_bench"]["smoke"] = is_smoke(config)
+
+
+@pytest.fixture(scope="session")
+def smoke(request):
+    return is_smoke(request.config)
+
+
+@pytest.fixture(scope="session")
+def sizes(smoke):
+    return Sizes.get(smoke)
+
+
+def load_peer(name):
+    """The adapter for ``name``, or a skip saying why it cannot run (cached per session)."""
+    if name not in _loaded:
+        try:
+            _loaded[name] = _peers.load(name)
+        except _peers.Missing as exc:
+            _loaded[name] = exc
+    got = _loaded[name]
+    if isinstance(got, Exception):
+        pytest.skip(str(got))
+    return got
+
+
+@pytest.fixture(params=_peers.FRAMEWORKS)
+def framework(request):
+    return load_peer(request.param)
+
+
+@pytest.fixture
+def run_bench(smoke):
+    """``run_bench(benchmark, fn, suite=, case=, framework=, unit=, work=, rounds=)``.
+
+    ``unit`` is "us/step" (``work`` steps per call), "samples/s" (``work`` samples per
+    call) or "ms" (time of one call). ``rounds=None`` lets pytest-benchmark calibrate
+    (micro-benchmarks); otherwise ``rounds`` timed calls after one warm-up call.
+    Smoke mode runs ``fn`` once.
+    """
+    def run(benchmark, fn, *, suite, case, framework, unit, work=1, rounds=None, warmup=1):
+        benchmark.group = f"{suite}: {case}"
+        benchmark.extra_info.update({"suite": suite, "case": case, "framework": framework, "unit": unit,
+                                     "work": work, "smoke": smoke})
+        if smoke:
+            return benchmark.pedantic(fn, rounds=1, iterations=1, warmup_rounds=0)
+        if rounds is None:
+            return benchmark(fn)
+        return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=warmup)
+
+    return run

@@ -1,0 +1,86 @@
+"""The machine a benchmark ran on: CPU, cores, BLAS and its threads, versions."""
+import datetime
+import importlib
+import os
+import platform
+import sys
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _blas():
+    """BLAS libraries loaded in this process with their thread counts (threadpoolctl when
+    installed, else what ``numpy.show_config`` says it was built against)."""
+    import numpy  # noqa: F401  (loads NumPy's BLAS so that threadpoolctl sees it)
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        threadpool_info = None
+    if threadpool_info is not None:
+        return [{k: info.get(k) for k in ("user_api", "internal_api", "version", "num_threads", "architecture",
+                                           "threading_layer", "prefix")} for info in threadpool_info()]
+    try:
+        cfg = numpy.show_config(mode="dicts")
+        blas = cfg.get("Build Dependencies", {}).get("blas", {})
+        return [{"user_api": "blas", "internal_api": blas.get("name"), "version": blas.get("version"),
+                 "num_threads": os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+                 or "default (threadpoolctl not installed)"}]
+    except Exception as exc:  # numpy < 1.26 has no mode="dicts"
+        return [{"user_api": "blas", "internal_api": f"unknown ({exc})"}]
+
+
+def _version(module):
+    try:
+        mod = importlib.import_module(module)
+    except Exception:
+        return None
+    return getattr(mod, "__version__", "?")
+
+
+def machine_info():
+    """A JSON-able dict describing this machine and the versions in this environment."""
+    versions = {"python": platform.python_version()}
+    for name, module in (("numpy", "numpy"), ("gpunet", "gpunet"), ("h5py", "h5py"), ("torch", "torch"),
+                         ("keras", "keras"), ("tf_keras", "tf_keras"), ("tensorflow", "tensorflow"),
+                         ("cupy", "cupy"), ("pytest_benchmark", "pytest_benchmark")):
+        if name in ("torch", "keras", "tf_keras", "tensorflow", "cupy") and module not in sys.modules:
+            # Importing a peer only to print its version costs seconds; ask the metadata.
+            versions[name] = _dist_version(name)
+        else:
+            versions[name] = _version(module)
+    info = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "platform": platform.platform(),
+        "blas": _blas(),
+        "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+                       if k in os.environ},
+        "versions": versions,
+    }
+    if "torch" in sys.modules:
+        info["torch_threads"] = sys.modules["torch"].get_num_threads()
+    return info
+
+
+def _dist_version(name):
+    from importlib import metadata
+    dist = {"torch": "torch", "keras": "keras", "tf_keras": "tf-keras", "tensorflow": "tensorflow",
+            "cupy": None}[name]
+    candidates = [dist] if dist else ["cupy-cuda12x", "cupy-cuda13x", "cupy"]
+    for cand in candidates:
+        try:
+            return metadata.version(cand)
+        except metadata.PackageNotFoundError:
+            continue
+    return None

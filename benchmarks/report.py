@@ -1,0 +1,330 @@
+"""Run the benchmark suites and write ``benchmarks/RESULTS.md`` and ``benchmarks/results.png``.
+
+Usage (from the repository root)::
+
+    python -m benchmarks.report                  # full run (several minutes), writes the results
+    python -m benchmarks.report --smoke          # tiny sizes, each benchmark once (checks the pipeline)
+    python -m benchmarks.report --from-json F    # re-render from a pytest-benchmark JSON file
+    python -m benchmarks.report -- -k seed       # extra arguments after -- go to pytest
+
+Every number is from one run, so ratios compare frameworks measured side by side
+on the same machine. Ratios are "gpunet speedup": the peer's time over gpunet's
+(for throughputs, gpunet's samples/s over the peer's); above 1, gpunet is faster.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+if __package__ in (None, ""):  # run as a script: python benchmarks/report.py
+    sys.path.insert(0, ROOT)
+    __package__ = "benchmarks"  # noqa: A001
+
+from .workloads import SMOKE_ENV, TARGETS  # noqa: E402
+
+SUITE_ORDER = ["seed", "wide", "predict", "optimizer", "save_load", "gpu dense forward", "gpu dense backward",
+               "gpu training steps"]
+SUITE_TITLES = {"seed": "Seed workload (Pima MLP, batch 10, Adam)", "wide": "Wide MLP training (batch 128, Adam)",
+                "predict": "predict (batch 1024)", "optimizer": "Adam step", "save_load": "save + load_model",
+                "gpu dense forward": "GPU Dense forward", "gpu dense backward": "GPU Dense backward",
+                "gpu training steps": "GPU training steps"}
+# In each suite the first of these that was measured is the subject; every other result is a baseline.
+SUBJECTS = ("gpunet", "gpunet fused", "gpunet cupy")
+PEER_ORDER = ("torch", "keras3", "tf_keras", "h5py", "gpunet unfused", "gpunet numpy")
+PEER_TITLES = {"torch": "PyTorch (eager)", "keras3": "Keras 3 (torch)", "tf_keras": "tf-keras", "h5py": "raw h5py",
+               "gpunet unfused": "unfused CuPy", "gpunet numpy": "gpunet NumPy"}
+LOWER_IS_BETTER = {"us/step": True, "ms": True, "samples/s": False}
+
+
+# ---- running ------------------------------------------------------------------------------------
+
+def run_suites(json_path, smoke, pytest_args):
+    env = dict(os.environ)
+    if smoke:
+        env[SMOKE_ENV] = "1"
+    cmd = [sys.executable, "-m", "pytest", os.path.relpath(HERE, ROOT), "-q", "-rs", "-p", "no:cacheprovider",
+           f"--benchmark-json={json_path}", "--benchmark-columns=min,median,max,rounds,iterations"]
+    cmd += list(pytest_args)
+    print("running:", " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sys.stdout.write(proc.stdout[-6000:])
+    if proc.returncode not in (0, 5):
+        raise SystemExit(f"the benchmark suites failed (pytest exit {proc.returncode}); no results written")
+    return proc.stdout
+
+
+def skip_reasons(pytest_output):
+    """``[(location, reason)]`` from pytest's ``-rs`` short summary."""
+    out = []
+    for line in (pytest_output or "").splitlines():
+        m = re.match(r"SKIPPED \[(\d+)\] (\S+?):(\d+): (.*)", line.strip())
+        if m:
+            out.append((f"{m.group(2)} ({m.group(1)} test{'s' if m.group(1) != '1' else ''})", m.group(4)))
+    return out
+
+
+# ---- results --------------------------------------------------------------------------------------
+
+def measurements(data):
+    """``{(suite, case): {framework: (value, unit)}}`` from a pytest-benchmark JSON document."""
+    rows = {}
+    for bench in data.get("benchmarks", []):
+        info = bench.get("extra_info") or {}
+        if "suite" not in info:
+            continue
+        median, work, unit = bench["stats"]["median"], info.get("work", 1), info["unit"]
+        if unit == "us/step":
+            value = median / work * 1e6
+        elif unit == "samples/s":
+            value = work / median
+        elif unit == "ms":
+            value = median * 1e3
+        else:
+            raise ValueError(f"unknown unit {unit!r} in {bench['name']}")
+        rows.setdefault((info["suite"], info["case"]), {})[info["framework"]] = (value, unit)
+    return rows
+
+
+def speedup(subject, baseline):
+    """Subject's speedup over baseline (> 1: subject faster), from two (value, unit) pairs."""
+    (v_s, unit), (v_b, _) = subject, baseline
+    if not v_s or not v_b:
+        return None
+    return v_b / v_s if LOWER_IS_BETTER[unit] else v_s / v_b
+
+
+def subject_of(results):
+    for name in SUBJECTS:
+        if name in results:
+            return name
+    return None
+
+
+def _sorted_rows(rows):
+    def key(item):
+        (suite, case), _ = item
+        order = SUITE_ORDER.index(suite) if suite in SUITE_ORDER else len(SUITE_ORDER)
+        numbers = [int(n) for n in re.findall(r"\d+", case)]
+        return order, numbers, case
+    return sorted(rows.items(), key=key)
+
+
+def check_targets(rows):
+    """``[(target, measured, holds)]``; measured None (and holds None) when not measured."""
+    out = []
+    for t in TARGETS:
+        matching = [(case, res) for (suite, case), res in rows.items()
+                    if suite == t.suite and (not t.case or case == t.case)]
+        measured = holds = None
+        for _, res in matching:
+            if "gpunet" not in res:
+                continue
+            if t.peer:
+                if t.peer in res:
+                    measured = speedup(res["gpunet"], res[t.peer])
+                    holds = measured is not None and measured >= t.min_speedup * (1 - 1e-9)
+            else:
+                measured = res["gpunet"][0]
+                holds = measured <= t.max_value
+        out.append((t, measured, holds))
+    return out
+
+
+def _fmt(value, unit):
+    if value is None:
+        return "n/a"
+    if unit == "samples/s":
+        return f"{value:,.0f} samples/s"
+    if value >= 100:
+        return f"{value:,.0f} {unit}"
+    if value >= 10:
+        return f"{value:.1f} {unit}"
+    return f"{value:.2f} {unit}"
+
+
+def _fmt_ratio(r):
+    return "n/a" if r is None else (f"{r:.1f}x" if r >= 10 else f"{r:.2f}x")
+
+
+def _target_required(t):
+    peer = PEER_TITLES.get(t.peer, t.peer)
+    if t.peer and t.min_speedup < 1:
+        return f"gpunet time <= {1 / t.min_speedup:.2f}x {peer}'s"
+    if t.peer:
+        return f"gpunet speedup >= {t.min_speedup:.2f}x vs {peer}"
+    return f"<= {t.max_value:g} us/step"
+
+
+def _target_measured(t, measured):
+    if not t.peer:
+        return f"{measured:.1f} us/step"
+    if t.min_speedup < 1:
+        return f"gpunet time = {1 / measured:.2f}x {PEER_TITLES.get(t.peer, t.peer)}'s"
+    return f"{_fmt_ratio(measured)}"
+
+
+def render_markdown(data, skips=(), png_name=None, smoke=False):
+    machine = (data.get("machine_info") or {}).get("gpunet_bench") or {}
+    rows = measurements(data)
+    date = machine.get("date") or data.get("datetime", "?")
+    lines = ["# gpunet benchmark results", ""]
+    if smoke or machine.get("smoke"):
+        lines += ["**Smoke run**: tiny sizes, each benchmark run once. These numbers say nothing about speed.", ""]
+    lines += [f"Run on {date} by `python -m benchmarks.report`; every number below comes from that one run, "
+              "so each ratio compares frameworks measured side by side on the same machine.", ""]
+    lines += ["## Machine", ""]
+    lines += [f"- CPU: {machine.get('cpu', '?')}, {machine.get('usable_cpus', '?')} usable of "
+              f"{machine.get('logical_cpus', '?')} logical CPUs; {machine.get('platform', '')}"]
+    for lib in machine.get("blas", []):
+        lines.append(f"- {lib.get('user_api')}: {lib.get('internal_api')} {lib.get('version') or ''} "
+                     f"({lib.get('architecture') or ''}), {lib.get('num_threads')} threads"
+                     f"{' — ' + lib['prefix'] if lib.get('prefix') else ''}")
+    if machine.get("torch_threads") is not None:
+        lines.append(f"- PyTorch intra-op threads: {machine['torch_threads']}")
+    if machine.get("thread_env"):
+        lines.append(f"- thread environment: {machine['thread_env']}")
+    versions = machine.get("versions", {})
+    lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
+    lines += ["", "## gpunet against its peers", "",
+              "Each peer cell: the peer's number, then **gpunet's speedup** over it (peer time / gpunet time; "
+              "above 1x, gpunet is faster). Medians over the rounds of pytest-benchmark.", ""]
+    peers = [p for p in PEER_ORDER if any(p in res for res in rows.values())]
+    header = ["suite", "case", "gpunet"] + [PEER_TITLES.get(p, p) for p in peers]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (suite, case), res in _sorted_rows(rows):
+        subj = subject_of(res)
+        cells = [SUITE_TITLES.get(suite, suite), case,
+                 (f"{_fmt(*res[subj])}" + ("" if subj == "gpunet" else f" ({subj})")) if subj else "not run"]
+        for p in peers:
+            if p not in res:
+                cells.append("—")
+                continue
+            r = speedup(res[subj], res[p]) if subj else None
+            cells.append(f"{_fmt(*res[p])} (**{_fmt_ratio(r)}**)")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## Targets (issue 5)", "", "| target | required | measured | holds |", "|---|---|---|---|"]
+    for t, measured, holds in check_targets(rows):
+        if measured is None:
+            shown, mark = "not measured", "—"
+        else:
+            shown = _target_measured(t, measured)
+            mark = "yes" if holds else "**no**"
+        lines.append(f"| {t.text} | {_target_required(t)} | {shown} | {mark} |")
+    if skips:
+        lines += ["", "## Skipped", ""]
+        lines += [f"- `{where}`: {reason}" for where, reason in skips]
+    if png_name:
+        lines += ["", "## Plot", "", f"![gpunet speedup over each peer]({png_name})"]
+    lines += ["", "Rerun: `pip install -e '.[benchmarks]'` then `python -m benchmarks.report` "
+              "(`pytest benchmarks/` runs the suites alone; `GPUNET_BENCH_SMOKE=1` shrinks them).", ""]
+    return "\n".join(lines)
+
+
+def render_plot(data, path):
+    """A PNG of gpunet's speedup over each peer, per case (log scale, targets marked)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot written (pip install matplotlib, or "
+              "pip install 'gpunet[benchmarks]')", file=sys.stderr)
+        return False
+    rows = measurements(data)
+    targets = {(t.suite, t.peer): t.min_speedup for t, _, _ in check_targets(rows) if t.peer}
+    labels, values, colors, marks = [], [], [], []
+    palette = {"torch": "#ee4c2c", "keras3": "#d00000", "tf_keras": "#ff8f00", "h5py": "#4a6fa5",
+               "gpunet unfused": "#76b900", "gpunet numpy": "#013243"}
+    for (suite, case), res in _sorted_rows(rows):
+        subj = subject_of(res)
+        if subj is None:
+            continue
+        for p in PEER_ORDER:
+            if p in res:
+                r = speedup(res[subj], res[p])
+                if r is None:
+                    continue
+                labels.append(f"{SUITE_TITLES.get(suite, suite)}\n{case} vs {PEER_TITLES.get(p, p)}")
+                values.append(r)
+                colors.append(palette.get(p, "#888888"))
+                marks.append(targets.get((suite, p)))
+    fig, ax = plt.subplots(figsize=(10, 0.55 * max(len(values), 1) + 1.5))
+    y = list(range(len(values)))[::-1]
+    ax.barh(y, values, color=colors)
+    for yi, v, m in zip(y, values, marks):
+        ax.text(v, yi, f" {_fmt_ratio(v)}", va="center", fontsize=8)
+        if m:
+            ax.plot([m, m], [yi - 0.4, yi + 0.4], color="black", linewidth=2)
+    ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("gpunet speedup (peer time / gpunet time; > 1: gpunet faster). Black ticks: targets")
+    machine = (data.get("machine_info") or {}).get("gpunet_bench") or {}
+    ax.set_title(f"gpunet vs peers — {machine.get('cpu', '')}, {machine.get('usable_cpus', '?')} CPUs, "
+                 f"{(machine.get('date') or '')[:10]}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+def write_report(data, out_dir, skips=(), smoke=False):
+    os.makedirs(out_dir, exist_ok=True)
+    png = os.path.join(out_dir, "results.png")
+    have_png = render_plot(data, png)
+    md = render_markdown(data, skips, "results.png" if have_png else None, smoke)
+    md_path = os.path.join(out_dir, "RESULTS.md")
+    with open(md_path, "w") as f:
+        f.write(md)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump({"machine_info": data.get("machine_info"), "datetime": data.get("datetime"),
+                   "skipped": [list(s) for s in skips],
+                   "benchmarks": [{"name": b["name"], "group": b.get("group"), "extra_info": b.get("extra_info"),
+                                   "stats": {k: b["stats"][k] for k in ("min", "median", "mean", "max", "rounds",
+                                                                        "iterations") if k in b["stats"]}}
+                                  for b in data.get("benchmarks", [])]}, f, indent=1)
+    return md_path, (png if have_png else None)
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, each benchmark once")
+    parser.add_argument("--from-json", metavar="FILE", help="render from a pytest-benchmark JSON file, run nothing")
+    parser.add_argument("--out-dir", default=HERE, help="where RESULTS.md, results.png, results.json go "
+                                                         "(default: benchmarks/)")
+    args = parser.parse_args(argv)
+    skips = []
+    if args.from_json:
+        with open(args.from_json) as f:
+            data = json.load(f)
+        skips = [tuple(s) for s in data.get("skipped", [])]
+    else:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            json_path = os.path.join(tmp, "bench.json")
+            output = run_suites(json_path, args.smoke, extra)
+            skips = skip_reasons(output)
+            if not os.path.exists(json_path):
+                raise SystemExit("pytest wrote no benchmark JSON (was every benchmark skipped or deselected?)")
+            with open(json_path) as f:
+                data = json.load(f)
+    md, png = write_report(data, args.out_dir, skips, args.smoke)
+    print(f"wrote {md}" + (f" and {png}" if png else ""))
+    for t, measured, holds in check_targets(measurements(data)):
+        state = "not measured" if measured is None else ("holds" if holds else "MISSED")
+        print(f"  target: {t.text}: {state}" + ("" if measured is None else f" ({measured:.3g})"))
+
+
+if __name__ == "__main__":
+    main()

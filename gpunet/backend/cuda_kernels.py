@@ -1,0 +1,239 @@
+"""The CUDA kernels of the CuPy backend: launch plans and loading.
+
+A *plan* (`Launch`) is a kernel name expression, a grid, a block and the argument
+tuple, computed by plain Python from array shapes and dtypes. `CupyBackend` runs
+plans on the GPU through `CupyLauncher`; the tests run the very same plans through
+a g++ build of the same sources (tests/cuda_emulator.py), so the geometry checked
+on the CPU is the geometry used on the GPU.
+
+Arguments follow CuPy's packing: arrays are device pointers, scalars are NumPy
+scalars of the kernel parameter's exact C type (``int32`` for ``int``, ``int64``
+for ``long long``, the array dtype for ``T``), and a null pointer is
+``uint64(0)``. Nothing compiles at import: each module compiles on first use,
+once per process (`CupyLauncher`).
+"""
+import threading
+from typing import NamedTuple
+
+import numpy
+
+from .kernel_source import MODULE_FILES, module_source
+
+# Kernel names per module; each is instantiated for float and double.
+KERNELS = {
+    "dense": ("dense_forward", "dense_backward", "bias_act", "act_backward_db", "softmax_forward",
+              "softmax_backward"),
+    "optimizers": ("sgd_update", "adam_update", "rmsprop_update"),
+}
+_MODULE_OF = {k: m for m, ks in KERNELS.items() for k in ks}
+_CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
+KERNEL_DTYPES = tuple(_CTYPE)
+
+# activations.cuh's codes. leaky_relu and relu6 are relu with parameters set.
+ACT_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "hard_sigmoid": 3, "tanh": 4, "elu": 5, "selu": 6,
+             "softplus": 7, "softsign": 8, "swish": 9, "gelu": 10, "exponential": 11}
+_HAS_MAX, _APPROXIMATE = 1, 2
+# What the backward pass reads: "mask" (uint8), "y", "z" (the pre-activation) or "none".
+_AUX = {"linear": "none", "relu": "mask", "sigmoid": "y", "tanh": "y", "exponential": "y"}
+
+NULL = numpy.uint64(0)
+TILE = 64          # gemm_tile.cuh's GN_BM: a block computes a TILE x TILE tile
+TILE_BLOCK = (16, 16, 1)
+ELEMENTWISE_BLOCK = 256
+BLOCKS_PER_SM = 8  # grid cap of the grid-stride kernels: enough blocks to fill every SM
+
+
+def name_expressions(module):
+    """Every name expression of a module, as given to NVRTC and to the emulation."""
+    return [f"{k}<{t}>" for k in KERNELS[module] for t in ("float", "double")]
+
+
+class Launch(NamedTuple):
+    module: str
+    kernel: str        # a name expression, e.g. "dense_forward<float>"
+    grid: tuple
+    block: tuple
+    args: tuple
+
+
+class ActSpec(NamedTuple):
+    code: int
+    alpha: float
+    max_value: float
+    threshold: float
+    flags: int
+    aux: str           # what dense_forward keeps for the backward pass
+    softmax: bool      # the GEMM applies no activation; a softmax kernel follows
+
+
+def activation_spec(name, params):
+    """The kernel form of a Keras activation, or None where no kernel implements it
+    (the backend then runs the reference code)."""
+    p = dict(params or {})
+    alpha, max_value, threshold = 0.0, None, 0.0
+    if name == "softmax":
+        if p.get("axis", -1) not in (-1, 1):
+            return None
+        return ActSpec(0, 0.0, 0.0, 0.0, 0, "y", True)
+    if name == "relu":
+        alpha = float(p.pop("alpha", 0.0) or 0.0)
+        max_value = p.pop("max_value", None)
+        threshold = float(p.pop("threshold", 0.0) or 0.0)
+    elif name == "leaky_relu":
+        alpha = float(p.pop("alpha", p.pop("negative_slope", 0.2)))
+        name = "relu"
+    elif name == "relu6":
+        max_value, name = 6.0, "relu"
+    elif name == "elu":
+        alpha = float(p.pop("alpha", 1.0))
+    flags = 0
+    if name == "gelu" and p.pop("approximate", False):
+        flags |= _APPROXIMATE
+    if name not in ACT_CODES or p:  # an unknown name or parameter: leave it to the reference
+        return None
+    if max_value is not None:
+        flags |= _HAS_MAX
+    return ActSpec(ACT_CODES[name], alpha, float(max_value or 0.0), threshold, flags,
+                   _AUX.get(name, "z"), False)
+
+
+def _ptr(a):
+    return NULL if a is None else a
+
+
+def _kernel(name, dtype):
+    return f"{name}<{_CTYPE[numpy.dtype(dtype)]}>"
+
+
+def _act_args(spec, dtype):
+    t = numpy.dtype(dtype).type
+    return (numpy.int32(spec.code), t(spec.alpha), t(spec.max_value), t(spec.threshold), numpy.int32(spec.flags))
+
+
+def _cdiv(a, b):
+    return -(-a // b)
+
+
+def _grid_stride(n, sm_count):
+    return (max(1, min(_cdiv(n, ELEMENTWISE_BLOCK), BLOCKS_PER_SM * sm_count)), 1, 1)
+
+
+# ---- plans: dense_forward.cu, dense_backward.cu, bias_act.cu, softmax.cu ------------------------
+def plan_dense_forward(x, w, b, y, z, mask, spec):
+    """y = act(x w + b) in one launch; z / mask (or None) keep what backward reads."""
+    (M, K), N = x.shape, w.shape[1]
+    return Launch("dense", _kernel("dense_forward", x.dtype), (_cdiv(M, TILE), _cdiv(N, TILE), 1), TILE_BLOCK,
+                  (x, w, _ptr(b), y, _ptr(z), _ptr(mask), numpy.int32(M), numpy.int32(N), numpy.int32(K))
+                  + _act_args(spec, x.dtype))
+
+
+def dw_splits(M, K, N, sm_count):
+    """S, the batch splits of dense_backward's dW / db reduction: enough blocks
+    to fill every SM twice, while each split still reduces 256 rows or more."""
+    tiles = _cdiv(K, TILE) * _cdiv(N, TILE)
+    return max(1, min(_cdiv(M, 256), _cdiv(2 * sm_count, tiles)))
+
+
+def plan_dense_backward(dy, x, w, z, y, mask, dw, db, dx, spec, splits=1):
+    """dW, db and dX (each None when not wanted) in one launch; see dense_backward.cu.
+    With ``splits`` S > 1, dw is (S, K, N) and db (S, N): partial sums to add up."""
+    (M, K), N = x.shape, w.shape[1]
+    tn = _cdiv(N, TILE)
+    tiles_w = splits * (_cdiv(K, TILE) * tn if dw is not None else (tn if db is not None else 0))
+    tiles_x = _cdiv(M, TILE) * _cdiv(K, TILE) if dx is not None else 0
+    return Launch("dense", _kernel("dense_backward", x.dtype), (tiles_w + tiles_x, 1, 1), TILE_BLOCK,
+                  (dy, x, w, _ptr(z), _ptr(y), _ptr(mask), _ptr(dw), _ptr(db), _ptr(dx),
+                   numpy.int32(M), numpy.int32(N), numpy.int32(K), numpy.int32(splits), numpy.int32(tiles_w))
+                  + _act_args(spec, x.dtype))
+
+
+def plan_bias_act(y, b, z, mask, spec, sm_count):
+    """y = act(y + b) in place after a cuBLAS GEMM."""
+    M, N = y.shape
+    return Launch("dense", _kernel("bias_act", y.dtype), _grid_stride(M * N, sm_count), (ELEMENTWISE_BLOCK, 1, 1),
+                  (y, _ptr(b), _ptr(z), _ptr(mask), numpy.int64(M * N), numpy.int32(N)) + _act_args(spec, y.dtype))
+
+
+def db_row_blocks(M, N, sm_count):
+    """G, the block rows of act_backward_db: enough blocks to fill the GPU, but
+    each block row still sums at least 8 rows per thread."""
+    col_blocks = _cdiv(N, 32)
+    return max(1, min(_cdiv(M, 64), _cdiv(BLOCKS_PER_SM * sm_count, col_blocks)))
+
+
+def plan_act_backward_db(dy, z, y, mask, dz, db_part, spec, rows_blocks):
+    """dz = dy act'(...) and (db_part not None) its column sums, (G, N) partials."""
+    M, N = dy.shape
+    return Launch("dense", _kernel("act_backward_db", dy.dtype), (_cdiv(N, 32), rows_blocks, 1), (32, 8, 1),
+                  (dy, _ptr(z), _ptr(y), _ptr(mask), dz, _ptr(db_part), numpy.int32(M), numpy.int32(N))
+                  + _act_args(spec, dy.dtype))
+
+
+def _row_grid(M, sm_count):
+    return (max(1, min(_cdiv(M, 8), BLOCKS_PER_SM * sm_count)), 1, 1)
+
+
+def plan_softmax_forward(x, y, sm_count):
+    M, N = x.shape
+    return Launch("dense", _kernel("softmax_forward", x.dtype), _row_grid(M, sm_count), (32, 8, 1),
+                  (x, y, numpy.int32(M), numpy.int32(N)))
+
+
+def plan_softmax_backward(dy, y, dz, sm_count):
+    M, N = y.shape
+    return Launch("dense", _kernel("softmax_backward", y.dtype), _row_grid(M, sm_count), (32, 8, 1),
+                  (dy, y, dz, numpy.int32(M), numpy.int32(N)))
+
+
+# ---- plans: optimizers.cu ----------------------------------------------------------------------------
+def plan_sgd(p, g, velocity, lr, momentum, nesterov, sm_count):
+    t = p.dtype.type
+    return Launch("optimizers", _kernel("sgd_update", p.dtype), _grid_stride(p.size, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1),
+                  (p, g, _ptr(velocity), numpy.int64(p.size), t(lr), t(momentum), numpy.int32(bool(nesterov))))
+
+
+def plan_adam(p, g, m, v, vhat, alpha, beta_1, beta_2, epsilon, sm_count):
+    """``alpha`` is the bias-corrected step size the reference computes on the host."""
+    t = p.dtype.type
+    return Launch("optimizers", _kernel("adam_update", p.dtype), _grid_stride(p.size, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1),
+                  (p, g, m, v, _ptr(vhat), numpy.int64(p.size), t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(epsilon)))
+
+
+def plan_rmsprop(p, g, rms, mom, mg, lr, rho, momentum, epsilon, sm_count):
+    t = p.dtype.type
+    return Launch("optimizers", _kernel("rmsprop_update", p.dtype), _grid_stride(p.size, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1),
+                  (p, g, rms, _ptr(mom), _ptr(mg), numpy.int64(p.size), t(lr), t(rho), t(1.0 - rho), t(momentum),
+                   t(epsilon)))
+
+
+# ---- loading -------------------------------------------------------------------------------------------
+_modules = {}
+_lock = threading.Lock()
+
+
+def _module(name):
+    """The compiled RawModule of a kernel module: built on first use, then cached
+    for the life of the process (CuPy also caches the binary on disk)."""
+    mod = _modules.get(name)
+    if mod is None:
+        with _lock:
+            mod = _modules.get(name)
+            if mod is None:
+                import cupy
+                mod = cupy.RawModule(code=module_source(name), options=("-std=c++17",),
+                                     name_expressions=name_expressions(name))
+                _modules[name] = mod
+    return mod
+
+
+class CupyLauncher:
+    """Runs plans on the current CUDA device and stream."""
+
+    def __call__(self, plan):
+        _module(plan.module).get_function(plan.kernel)(plan.grid, plan.block, plan.args)
+
+
+assert set(KERNELS) == set(MODULE_FILES)

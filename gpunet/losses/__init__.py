@@ -1,0 +1,211 @@
+"""Keras loss functions and classes.
+
+Contract used by the training loop: ``get(identifier)`` returns a `Loss` with
+``name`` (Keras's function name) and ``compute(ops, y_true, y_pred, sample_weight)``
+returning ``(loss, dy_pred)``: the batch loss with Keras's default reduction
+(sum of weighted per-sample losses divided by their number) as a 0-d backend
+array, and its gradient with respect to ``y_pred``.
+
+As in Keras, each loss exists as a class (``BinaryCrossentropy(from_logits=True)``,
+called as ``loss(y_true, y_pred, sample_weight=None)`` for the reduced value) and
+as a function returning per-sample values::
+
+    from gpunet import losses
+    losses.binary_crossentropy([[0.0, 1.0]], [[0.2, 0.7]])   # array([0.2899...])
+    model.compile("adam", loss="mse")                         # or losses.MeanSquaredError()
+"""
+from .base import Loss, REDUCTIONS
+from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
+from .regression import (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+                         MeanSquaredLogarithmicError, LogCosh, Huber, CosineSimilarity, Hinge, SquaredHinge,
+                         CategoricalHinge, KLDivergence, Poisson)
+
+# Keras's function names (first: the canonical one, used as Loss.name) and their aliases.
+_FUNCTIONS = {
+    "binary_crossentropy": (BinaryCrossentropy, ("bce", "BCE")),
+    "categorical_crossentropy": (CategoricalCrossentropy, ()),
+    "sparse_categorical_crossentropy": (SparseCategoricalCrossentropy, ()),
+    "mean_squared_error": (MeanSquaredError, ("mse", "MSE")),
+    "mean_absolute_error": (MeanAbsoluteError, ("mae", "MAE")),
+    "mean_absolute_percentage_error": (MeanAbsolutePercentageError, ("mape", "MAPE")),
+    "mean_squared_logarithmic_error": (MeanSquaredLogarithmicError, ("msle", "MSLE")),
+    "hinge": (Hinge, ()),
+    "squared_hinge": (SquaredHinge, ()),
+    "categorical_hinge": (CategoricalHinge, ()),
+    "log_cosh": (LogCosh, ("logcosh",)),
+    "kl_divergence": (KLDivergence, ("kld", "KLD", "kullback_leibler_divergence")),
+    "poisson": (Poisson, ()),
+    "cosine_similarity": (CosineSimilarity, ()),
+    "huber": (Huber, ("huber_loss",)),
+}
+_BY_NAME = {alias: (canonical, cls) for canonical, (cls, aliases) in _FUNCTIONS.items()
+            for alias in (canonical,) + aliases}
+_CLASSES = {cls.__name__: cls for cls, _ in _FUNCTIONS.values()}
+VALID_NAMES = tuple(sorted(_BY_NAME)) + tuple(sorted(_CLASSES))
+
+
+# ---- function-style losses: per-sample values, as keras.losses.<name>(y_true, y_pred) ---------------
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Per-sample binary crossentropy (mean over the last axis)."""
+    return BinaryCrossentropy(from_logits, label_smoothing, axis).call(y_true, y_pred)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Per-sample categorical crossentropy for one-hot ``y_true``."""
+    return CategoricalCrossentropy(from_logits, label_smoothing, axis).call(y_true, y_pred)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, ignore_class=None):
+    """Per-sample categorical crossentropy for integer labels ``y_true``."""
+    return SparseCategoricalCrossentropy(from_logits, axis, ignore_class=ignore_class).call(y_true, y_pred)
+
+
+def mean_squared_error(y_true, y_pred):
+    """Per-sample ``mean((y_true - y_pred) ** 2)``."""
+    return MeanSquaredError().call(y_true, y_pred)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """Per-sample ``mean(abs(y_true - y_pred))``."""
+    return MeanAbsoluteError().call(y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """Per-sample ``100 * mean(abs((y_true - y_pred) / y_true))`` (denominator at least eps)."""
+    return MeanAbsolutePercentageError().call(y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """Per-sample ``mean((log(y_pred + 1) - log(y_true + 1)) ** 2)`` (arguments at least eps)."""
+    return MeanSquaredLogarithmicError().call(y_true, y_pred)
+
+
+def hinge(y_true, y_pred):
+    """Per-sample ``mean(max(1 - y_true * y_pred, 0))``."""
+    return Hinge().call(y_true, y_pred)
+
+
+def squared_hinge(y_true, y_pred):
+    """Per-sample ``mean(max(1 - y_true * y_pred, 0) ** 2)``."""
+    return SquaredHinge().call(y_true, y_pred)
+
+
+def categorical_hinge(y_true, y_pred):
+    """Per-sample ``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)``."""
+    return CategoricalHinge().call(y_true, y_pred)
+
+
+def log_cosh(y_true, y_pred):
+    """Per-sample ``mean(log(cosh(y_pred - y_true)))``."""
+    return LogCosh().call(y_true, y_pred)
+
+
+def kl_divergence(y_true, y_pred):
+    """Per-sample Kullback-Leibler divergence ``sum(y_true * log(y_true / y_pred))``."""
+    return KLDivergence().call(y_true, y_pred)
+
+
+def poisson(y_true, y_pred):
+    """Per-sample ``mean(y_pred - y_true * log(y_pred + eps))``."""
+    return Poisson().call(y_true, y_pred)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """Per-sample negative cosine similarity (-1: same direction)."""
+    return CosineSimilarity(axis).call(y_true, y_pred)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Per-sample Huber loss with threshold ``delta``."""
+    return Huber(delta).call(y_true, y_pred)
+
+
+bce = BCE = binary_crossentropy
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
+huber_loss = huber
+
+_FUNCTION_OBJECTS = {f.__name__: f for f in (
+    binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, mean_squared_error,
+    mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error, hinge, squared_hinge,
+    categorical_hinge, log_cosh, kl_divergence, poisson, cosine_similarity, huber)}
+
+
+def _unknown(identifier):
+    return ValueError(f"Unknown loss {identifier!r}. Valid names: {list(VALID_NAMES)}")
+
+
+def _from_name(name):
+    canonical, cls = _BY_NAME[name]
+    loss = cls(name=canonical)
+    loss._keras_identifier = name  # serialize() writes the user's spelling back, as Keras 2 does
+    return loss
+
+
+def _from_dict(config):
+    # Keras 2: {"class_name": "BinaryCrossentropy", "config": {...}}; Keras 3 adds "module" and
+    # "registered_name", and writes functions as {"class_name": "function", "config": "mse"}.
+    class_name, inner = config.get("class_name"), config.get("config")
+    if isinstance(inner, str):
+        class_name, inner = inner, None
+    if class_name in _BY_NAME and not inner:
+        return _from_name(class_name)
+    cls = _CLASSES.get(class_name)
+    if cls is None:
+        raise _unknown(class_name)
+    kwargs = {k: v for k, v in (inner or {}).items() if k not in ("fn", "dtype")}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"Invalid config for loss {class_name}: {exc}") from None
+
+
+def get(identifier):
+    """A `Loss` from a Keras name (``"mse"``), a `Loss`, a class of this module, a function of
+    this module (``gpunet.losses.mse``) or a config dict. Unknown names raise ValueError."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier in _BY_NAME:
+            return _from_name(identifier)
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+        raise _unknown(identifier)
+    if isinstance(identifier, dict):
+        return _from_dict(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier):
+        fn = _FUNCTION_OBJECTS.get(getattr(identifier, "__name__", None))
+        if fn is identifier:
+            return _from_name(identifier.__name__)
+        raise TypeError(f"gpunet cannot train with the function {identifier!r}: it needs each loss's gradient. "
+                        "Pass a name, a gpunet.losses function or class, or subclass gpunet.losses.Loss "
+                        "(implement _forward returning per-sample values and their gradient).")
+    raise TypeError(f"Could not interpret loss identifier {identifier!r}: expected a name such as "
+                    "'binary_crossentropy', a gpunet.losses.Loss or a config dict.")
+
+
+def serialize(loss):
+    """What Keras 2 writes in ``training_config["loss"]``: the name as given for built-ins
+    (``"mse"`` stays ``"mse"``), else ``{"class_name": ..., "config": ...}``."""
+    identifier = getattr(loss, "_keras_identifier", None)
+    if identifier is not None:
+        return identifier
+    if isinstance(loss, Loss):
+        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return serialize(get(loss))
+
+
+def deserialize(config):
+    """A `Loss` from what `serialize` wrote."""
+    return get(config)
+
+
+__all__ = ["Loss", "REDUCTIONS", "get", "serialize", "deserialize", "VALID_NAMES"] + sorted(_CLASSES) + sorted(
+    _FUNCTION_OBJECTS) + ["bce", "BCE", "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD",
+                          "kullback_leibler_divergence", "logcosh", "huber_loss"]

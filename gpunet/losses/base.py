@@ -1,0 +1,149 @@
+"""`Loss`: per-sample values and their gradient, reduced the way Keras reduces them."""
+from .. import backend as B
+
+# Keras 2 names ("auto" = "sum_over_batch_size") plus Keras 3's; None is Keras 3's "none".
+REDUCTIONS = ("auto", "sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none")
+
+
+class Loss:
+    """Base class of gpunet's losses (Keras's ``keras.losses.Loss``).
+
+    Subclasses implement ``_forward(ops, y_true, y_pred, need_grad)`` returning
+    ``(values, grad)``: the per-sample losses (``y_pred.shape[:-1]``) and, when
+    asked, their derivative with respect to ``y_pred`` (``y_pred``'s shape).
+
+    The training loop calls `compute`; users call the loss like Keras::
+
+        bce = BinaryCrossentropy(from_logits=True)
+        bce([[0.0], [1.0]], [[-2.0], [3.0]])       # 0-d backend array
+    """
+
+    name = None
+    #: True when ``y_true`` holds integer class indices (shape ``y_pred.shape[:-1]``).
+    sparse_labels = False
+
+    def __init__(self, reduction="auto", name=None):
+        if reduction is None:
+            reduction = "none"
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"Invalid reduction {reduction!r} for {type(self).__name__}. "
+                             f"Expected one of {list(REDUCTIONS)}.")
+        self.reduction = reduction
+        if name is not None:
+            self.name = name
+
+    # ---- per-sample values ------------------------------------------------------------
+    def _forward(self, ops, y_true, y_pred, need_grad):
+        raise NotImplementedError
+
+    def per_sample(self, ops, y_true, y_pred):
+        """Per-sample losses (``y_pred.shape[:-1]``) of backend arrays of matching shapes."""
+        return self._forward(ops, self._prepare_true(ops, y_true, y_pred), y_pred, False)[0]
+
+    def _prepare_true(self, ops, y_true, y_pred):
+        if y_true.dtype != y_pred.dtype:
+            y_true = y_true.astype(y_pred.dtype)
+        return y_true
+
+    # ---- reduction: what the training loop calls ---------------------------------------
+    def compute(self, ops, y_true, y_pred, sample_weight=None):
+        """``(loss, dy_pred)``: the reduced batch loss (0-d backend array) and its exact
+        gradient with respect to ``y_pred``. ``sample_weight`` has shape ``(N,)`` or None.
+
+        The default reduction is Keras's ``sum_over_batch_size``: the sum of the weighted
+        per-sample losses divided by their number (not by the sum of the weights).
+        """
+        values, grad = self._forward(ops, self._prepare_true(ops, y_true, y_pred), y_pred, True)
+        w = None
+        if sample_weight is not None:
+            w = _expand(sample_weight, values.ndim).astype(y_pred.dtype, copy=False)
+            values = values * w
+            grad *= w[..., None]
+        scale = self._scale(values.size, w, values.shape)
+        grad *= scale
+        return ops.sum(values) * scale, grad
+
+    def _scale(self, size, w, shape):
+        if self.reduction == "sum":
+            return 1.0
+        if self.reduction == "mean_with_sample_weight" and w is not None:
+            total = float(w.sum()) * (size / max(w.size, 1))
+            return 1.0 / total if total else 0.0
+        return 1.0 / size if size else 0.0
+
+    # ---- Keras-style calls -----------------------------------------------------------------
+    def _arrays(self, y_true, y_pred):
+        ops = B.get_backend()
+        y_pred = ops.asarray(y_pred)
+        if y_pred.dtype.kind != "f":
+            y_pred = ops.asarray(y_pred, dtype=B.floatx())
+        if y_pred.ndim == 0:
+            raise ValueError(f"{self.name} expects y_pred with at least one dimension, received a scalar.")
+        y_true = ops.asarray(y_true)
+        if self.sparse_labels:
+            y_true = _check_labels(ops, self.name, y_true, y_pred)
+        else:
+            if tuple(y_true.shape) != tuple(y_pred.shape):
+                if y_true.size != y_pred.size:
+                    raise ValueError(f"{self.name}: y_true and y_pred must have the same shape, received "
+                                     f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}")
+                y_true = y_true.reshape(y_pred.shape)  # Keras squeezes/expands (N,) against (N, 1)
+            y_true = y_true.astype(y_pred.dtype, copy=False)
+        return ops, y_true, y_pred
+
+    def call(self, y_true, y_pred):
+        """Per-sample losses as a backend array (Keras's ``Loss.call``)."""
+        ops, y_true, y_pred = self._arrays(y_true, y_pred)
+        return self._forward(ops, y_true, y_pred, False)[0]
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The reduced loss (0-d backend array; per-sample values when ``reduction="none"``)."""
+        ops, y_true, y_pred = self._arrays(y_true, y_pred)
+        sw = None
+        if sample_weight is not None:
+            sw = ops.asarray(sample_weight, dtype=y_pred.dtype)
+            batch = tuple(y_pred.shape[:-1])
+            if sw.ndim > len(batch) or tuple(sw.shape) != batch[:sw.ndim]:
+                if sw.size != 1:
+                    raise ValueError(f"{self.name}: sample_weight of shape {tuple(sw.shape)} does not match the "
+                                     f"per-sample losses of shape {batch}.")
+                sw = ops.full(batch, float(sw.reshape(())), y_pred.dtype)
+        if self.reduction == "none":
+            values = self._forward(ops, y_true, y_pred, False)[0]
+            return values if sw is None else values * _expand(sw, values.ndim)
+        return self.compute(ops, y_true, y_pred, sw)[0]
+
+    # ---- config ------------------------------------------------------------------------------
+    def get_config(self):
+        """Keras's config: ``name``, ``reduction`` and the loss's own arguments."""
+        return {"reduction": self.reduction, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _expand(w, ndim):
+    """Sample weights of shape (N,) broadcast against per-sample losses of rank ``ndim``."""
+    return w.reshape(tuple(w.shape) + (1,) * (ndim - w.ndim)) if ndim > w.ndim else w
+
+
+def _check_labels(ops, name, y_true, y_pred):
+    """Integer class labels of shape ``y_pred.shape[:-1]``, checked against the class count."""
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true.reshape(y_true.shape[:-1])
+    if tuple(y_true.shape) != tuple(y_pred.shape[:-1]):
+        raise ValueError(f"{name} expects integer labels of shape {tuple(y_pred.shape[:-1])} for y_pred of shape "
+                         f"{tuple(y_pred.shape)}, received y_true of shape {tuple(y_true.shape)}")
+    labels = y_true.astype("int64", copy=False)
+    if y_true.dtype.kind == "f" and bool((labels != y_true).any()):
+        raise ValueError(f"{name} expects integer class labels, received non-integer values.")
+    classes = y_pred.shape[-1]
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+        raise ValueError(f"{name} labels must lie in [0, {classes - 1}] for {classes} classes, received "
+                         f"values from {int(labels.min())} to {int(labels.max())}")
+    return labels

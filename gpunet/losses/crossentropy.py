@@ -1,0 +1,189 @@
+"""Crossentropy losses, in probability space or from logits.
+
+Probability space follows Keras 3 (``keras/src/backend/*/nn.py``): clip ``y_pred``
+to ``[eps, 1 - eps]`` with ``eps = backend.epsilon()`` (1e-7), then take the log;
+categorical losses first divide ``y_pred`` by its sum over the class axis. Where
+the clip is active the gradient is 0, as TensorFlow's and PyTorch's clip gradients.
+
+tf-keras 2.x differs in two ways, both immaterial for unsaturated outputs:
+``backend.binary_crossentropy`` computes ``log(clip(p) + eps)`` (an extra ``+ eps``),
+and inside ``fit``/``evaluate`` it sees through a sigmoid or softmax output layer
+(``output._keras_logits``) and computes the loss from the logits with no clipping.
+The plain ``log(clip(p))`` form is the one that agrees with both: with saved
+tf-keras 2.21 and Keras 3.15 models (sigmoid + binary and softmax + categorical)
+it reproduces both ``evaluate`` losses to about 1e-7.
+"""
+from .. import backend as B
+from .base import Loss
+
+
+def _check_axis(axis):
+    if axis != -1:
+        raise ValueError(f"gpunet crossentropy losses reduce the last axis only: expected axis=-1, received {axis!r}")
+    return axis
+
+
+def _log_softmax(xp, z):
+    """``(log_softmax(z), softmax(z))`` over the last axis, stable for any logits."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    e = xp.exp(shifted)
+    total = e.sum(axis=-1, keepdims=True)
+    shifted -= xp.log(total)
+    e /= total
+    return shifted, e
+
+
+class BinaryCrossentropy(Loss):
+    """``-mean(y * log(p) + (1 - y) * log(1 - p))`` over the last axis.
+
+    ``label_smoothing`` squeezes the labels towards 0.5: ``y * (1 - ls) + 0.5 * ls``.
+    With ``from_logits=True`` ``y_pred`` holds logits ``z``: ``max(z, 0) - z * y + log(1 + exp(-|z|))``.
+    """
+
+    name = "binary_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="auto", name=None):
+        super().__init__(reduction, name)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+        self.axis = _check_axis(axis)
+
+    def _forward(self, ops, y_true, y_pred, need_grad):
+        xp = ops.xp
+        y = y_true
+        if self.label_smoothing:
+            y = y * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        inv_n = 1.0 / y_pred.shape[-1]
+        grad = None
+        if self.from_logits:
+            z = y_pred
+            values = xp.abs(z)
+            xp.negative(values, out=values)
+            xp.exp(values, out=values)
+            xp.log1p(values, out=values)
+            values += xp.maximum(z, 0)
+            values -= z * y
+            if need_grad:
+                grad = ops.sigmoid(z)
+                grad -= y
+                grad *= inv_n
+            return values.mean(axis=-1), grad
+        eps = B.epsilon()
+        p = xp.clip(y_pred, eps, 1.0 - eps)
+        q = 1.0 - p
+        values = y * xp.log(p)
+        values += (1.0 - y) * xp.log(q)
+        values = values.mean(axis=-1)
+        xp.negative(values, out=values)
+        if need_grad:
+            grad = (1.0 - y) / q
+            grad -= y / p
+            grad *= (y_pred >= eps) & (y_pred <= 1.0 - eps)
+            grad *= inv_n
+        return values, grad
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(from_logits=self.from_logits, label_smoothing=self.label_smoothing, axis=self.axis)
+        return config
+
+
+class CategoricalCrossentropy(Loss):
+    """``-sum(y * log(p))`` over the last axis for one-hot (or soft) labels ``y``.
+
+    ``y_pred`` is normalized to sum to 1 and clipped to ``[eps, 1 - eps]``; with
+    ``from_logits=True`` it holds logits and ``log_softmax`` is used instead.
+    ``label_smoothing`` mixes the labels with the uniform distribution: ``y * (1 - ls) + ls / classes``.
+    """
+
+    name = "categorical_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="auto", name=None):
+        super().__init__(reduction, name)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+        self.axis = _check_axis(axis)
+
+    def _forward(self, ops, y_true, y_pred, need_grad):
+        xp = ops.xp
+        y = y_true
+        if self.label_smoothing:
+            y = y * (1.0 - self.label_smoothing) + self.label_smoothing / y_pred.shape[-1]
+        grad = None
+        if self.from_logits:
+            log_p, p = _log_softmax(xp, y_pred)
+            values = -(y * log_p).sum(axis=-1)
+            if need_grad:  # softmax(z) * sum(y) - y
+                grad = p * y.sum(axis=-1, keepdims=True)
+                grad -= y
+            return values, grad
+        eps = B.epsilon()
+        total = y_pred.sum(axis=-1, keepdims=True)
+        q = y_pred / total
+        qc = xp.clip(q, eps, 1.0 - eps)
+        values = -(y * xp.log(qc)).sum(axis=-1)
+        if need_grad:
+            # d/dp_k of -sum_j y_j log(clip(p_j / s)) = (g_k + sum_j y_j m_j) / s, g_j = -y_j m_j / q_j,
+            # m_j = 1 where the clip is inactive: the normalization's own gradient included.
+            ym = y * ((q >= eps) & (q <= 1.0 - eps))
+            grad = ym.sum(axis=-1, keepdims=True) - ym / qc
+            grad /= total
+        return values, grad
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(from_logits=self.from_logits, label_smoothing=self.label_smoothing, axis=self.axis)
+        return config
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Categorical crossentropy for integer labels: ``-log(p[label])`` (normalized and clipped
+    as `CategoricalCrossentropy`). ``y_true`` holds class indices of shape ``y_pred.shape[:-1]``.
+    """
+
+    name = "sparse_categorical_crossentropy"
+    sparse_labels = True
+
+    def __init__(self, from_logits=False, axis=-1, reduction="auto", name=None, ignore_class=None):
+        super().__init__(reduction, name)
+        if ignore_class is not None:
+            raise ValueError("gpunet's SparseCategoricalCrossentropy does not support ignore_class "
+                             f"(received ignore_class={ignore_class!r}); expected None.")
+        self.from_logits = bool(from_logits)
+        self.axis = _check_axis(axis)
+        self.ignore_class = None
+
+    def _prepare_true(self, ops, y_true, y_pred):
+        if y_true.ndim == y_pred.ndim:
+            y_true = y_true.reshape(y_true.shape[:-1])
+        return y_true.astype("int64", copy=False)
+
+    def _forward(self, ops, y_true, y_pred, need_grad):
+        xp = ops.xp
+        idx = y_true[..., None]
+        onehot = None
+        if need_grad:
+            onehot = xp.arange(y_pred.shape[-1]) == idx
+        if self.from_logits:
+            log_p, p = _log_softmax(xp, y_pred)
+            values = -xp.take_along_axis(log_p, idx, axis=-1)[..., 0]
+            if need_grad:
+                p -= onehot
+            return values, p
+        eps = B.epsilon()
+        total = y_pred.sum(axis=-1, keepdims=True)
+        q = xp.take_along_axis(y_pred, idx, axis=-1) / total
+        qc = xp.clip(q, eps, 1.0 - eps)
+        values = -xp.log(qc)[..., 0]
+        grad = None
+        if need_grad:  # CategoricalCrossentropy's gradient with a one-hot y
+            inside = ((q >= eps) & (q <= 1.0 - eps)).astype(y_pred.dtype)
+            grad = onehot / qc
+            xp.subtract(1.0, grad, out=grad)
+            grad *= inside / total
+        return values, grad
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(from_logits=self.from_logits, axis=self.axis, ignore_class=self.ignore_class)
+        return config

@@ -1,0 +1,149 @@
+"""Keras metrics.
+
+Contract: ``get(identifier, loss)`` returns a `Metric` (``"accuracy"``/``"acc"``
+resolved from the loss and shapes as Keras does); ``metric.name`` is the key Keras 2
+shows in ``metrics_names`` and ``History`` (the string as given: ``metrics=["mse"]``
+shows ``"mse"``). A metric accumulates a weighted mean over batches:
+``reset_state()``, ``update(ops, y_true, y_pred, sample_weight)``, ``result()``
+(a Python float). As in Keras there are classes (``BinaryAccuracy(threshold=0.7)``)
+and per-sample functions (``binary_accuracy(y_true, y_pred)``)::
+
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy", "mse"])
+    # model.metrics_names == ["loss", "accuracy", "mse"]; accuracy is binary_accuracy here
+"""
+from .. import losses as _losses
+from .base import Metric, MeanMetricWrapper, RootMeanSquaredError, _Resolved
+from .classes import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+                      TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
+                      MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Hinge, SquaredHinge,
+                      CategoricalHinge, LogCoshError, KLDivergence, Poisson, CosineSimilarity, BinaryCrossentropy,
+                      CategoricalCrossentropy, SparseCategoricalCrossentropy)
+from .functions import (accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+                        top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, cosine_similarity,
+                        PUBLIC as _PUBLIC, ALIASES as _ALIASES)
+
+# Keras's metrics module re-exports these loss functions.
+from ..losses import (binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy,
+                      mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
+                      mean_squared_logarithmic_error, hinge, squared_hinge, categorical_hinge, poisson,
+                      kl_divergence, log_cosh, huber)
+
+acc = ACC = accuracy
+bce = BCE = binary_crossentropy
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
+cosine_proximity = cosine_similarity
+
+_CLASSES = {cls.__name__: cls for cls in (
+    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, RootMeanSquaredError, Hinge, SquaredHinge, CategoricalHinge, LogCoshError,
+    KLDivergence, Poisson, CosineSimilarity, BinaryCrossentropy, CategoricalCrossentropy,
+    SparseCategoricalCrossentropy)}
+_AUTO = {"accuracy": "accuracy", "acc": "accuracy", "crossentropy": "crossentropy", "ce": "crossentropy"}
+VALID_NAMES = tuple(sorted(_AUTO)) + tuple(sorted(set(_PUBLIC) | set(_ALIASES))) + tuple(sorted(_CLASSES))
+
+
+def _unknown(identifier):
+    return ValueError(f"Unknown metric {identifier!r}. Valid names: {list(VALID_NAMES)}")
+
+
+def _from_string(name, loss):
+    if name.lower() in _AUTO:  # tf-keras matches these case-insensitively, keeping the spelling as the name
+        return _Resolved(name, _AUTO[name.lower()], loss)
+    canonical = _ALIASES.get(name, name)
+    if canonical in _PUBLIC:
+        metric = MeanMetricWrapper(_PUBLIC[canonical], name=name)
+        metric._fn_name = canonical  # Keras's metric function name, e.g. "logcosh" rather than "log_cosh"
+        return metric
+    if name in _CLASSES:
+        return _CLASSES[name]()
+    raise _unknown(name)
+
+
+def _from_dict(config, loss):
+    # tf-keras writes {"class_name": "MeanMetricWrapper", "config": {"name": "accuracy", "fn": "binary_accuracy"}};
+    # Keras 3 adds "module"/"registered_name" and writes functions as {"class_name": "function", "config": "mse"}.
+    class_name, inner = config.get("class_name"), config.get("config")
+    if isinstance(inner, str):
+        return _from_string(inner, loss)
+    inner = dict(inner or {})
+    if class_name == "MeanMetricWrapper":
+        fn = inner.pop("fn", None)
+        canonical = _ALIASES.get(fn, fn)
+        if canonical not in _PUBLIC:
+            raise _unknown(fn)
+        metric = MeanMetricWrapper(_PUBLIC[canonical], **inner)
+        metric._fn_name = canonical
+        return metric
+    if class_name in _CLASSES:
+        try:
+            return _CLASSES[class_name](**inner)
+        except TypeError as exc:
+            raise ValueError(f"Invalid config for metric {class_name}: {exc}") from None
+    if isinstance(class_name, str) and not inner:
+        return _from_string(class_name, loss)
+    raise _unknown(class_name)
+
+
+def get(identifier, loss=None):
+    """A `Metric` from a name (``"accuracy"``, ``"mse"``, ``"BinaryAccuracy"``), a `Metric`, a
+    metric class, a function (gpunet's or your own ``fn(y_true, y_pred)`` of backend arrays) or
+    a config dict. ``loss`` (a `gpunet.losses.Loss`) decides what ``"accuracy"`` means."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        return _from_string(identifier, loss)
+    if isinstance(identifier, dict):
+        return _from_dict(identifier, loss)
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, _losses.Loss):
+        return MeanMetricWrapper(_loss_values(identifier), name=identifier.name)
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
+    raise TypeError(f"Could not interpret metric identifier {identifier!r}: expected a name such as "
+                    "'accuracy', a gpunet.metrics.Metric, a function or a config dict.")
+
+
+def _loss_values(loss):
+    def values(y_true, y_pred):
+        from .. import backend as B
+        return loss.per_sample(B.get_backend(), y_true, y_pred)
+    values.__name__ = loss.name
+    return values
+
+
+def serialize(metric):
+    """Keras 2's form for ``training_config["metrics"]``: ``{"class_name": "MeanMetricWrapper",
+    "config": {"name", "dtype", "fn"}}`` for metrics made from names or functions, else
+    ``{"class_name": <class>, "config": get_config()}``. An ``"accuracy"`` metric must have
+    been resolved (by training, evaluating or `_Resolved.resolve_for`)."""
+    if type(metric) in (MeanMetricWrapper, _Resolved):
+        fn = metric._fn_name
+        if fn is None:
+            raise ValueError(f"Metric {metric.name!r} is not resolved yet: call resolve_for(y_true_shape, "
+                             "y_pred_shape) or run the model once before serializing it.")
+        config = {"name": metric.name, "dtype": metric.dtype, "fn": fn}
+        config.update(metric._fn_kwargs)
+        return {"class_name": "MeanMetricWrapper", "config": config}
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config, loss=None):
+    """A `Metric` from what `serialize` wrote (or a name)."""
+    return get(config, loss)
+
+
+__all__ = (["Metric", "MeanMetricWrapper", "get", "serialize", "deserialize", "VALID_NAMES"] + sorted(_CLASSES)
+           + ["accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+              "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "cosine_similarity",
+              "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+              "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+              "mean_squared_logarithmic_error", "hinge", "squared_hinge", "categorical_hinge", "poisson",
+              "kl_divergence", "log_cosh", "huber", "acc", "bce", "mse", "mae", "mape", "msle", "kld",
+              "logcosh", "cosine_proximity"])

@@ -1,0 +1,180 @@
+"""Stateful metrics: a weighted mean of per-sample values accumulated over batches."""
+import re
+
+from .. import backend as B
+
+
+def _snake(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Metric:
+    """Base class of gpunet's metrics (Keras's ``keras.metrics.Metric``).
+
+    The training loop calls ``reset_state()``, then ``update(ops, y_true, y_pred,
+    sample_weight)`` for every batch and ``result()`` (a Python float) when it reports.
+    Users may call the Keras-style ``update_state(y_true, y_pred, sample_weight=None)``::
+
+        m = BinaryAccuracy()
+        m.update_state([[1], [0]], [[0.7], [0.8]])
+        m.result()    # 0.5
+    """
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or _snake(type(self).__name__)
+        self.dtype = dtype or B.floatx()
+        self.reset_state()
+
+    def reset_state(self):
+        """Forget everything accumulated (Keras calls this at each epoch start)."""
+        self._total = 0.0
+        self._count = 0.0
+
+    reset_states = reset_state  # Keras 2's older name
+
+    def update(self, ops, y_true, y_pred, sample_weight=None):
+        """Accumulate one batch of backend arrays; no host synchronization."""
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Keras-style update with array-likes, on the current backend."""
+        ops = B.get_backend()
+        y_pred = ops.asarray(y_pred)
+        if y_pred.dtype.kind != "f":
+            y_pred = ops.asarray(y_pred, dtype=B.floatx())
+        y_true = ops.asarray(y_true)
+        if y_true.dtype.kind in "fb" and y_true.dtype != y_pred.dtype:
+            y_true = y_true.astype(y_pred.dtype)
+        if sample_weight is not None:
+            sample_weight = ops.asarray(sample_weight, dtype=y_pred.dtype)
+        self.update(ops, y_true, y_pred, sample_weight)
+
+    def result(self):
+        """The weighted mean so far, as a Python float (0.0 before any sample)."""
+        count = float(self._count)
+        return float(self._total) / count if count else 0.0
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Keras's stateful call: update, then return the result."""
+        self.update_state(y_true, y_pred, sample_weight)
+        return self.result()
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"
+
+
+class MeanMetricWrapper(Metric):
+    """The weighted mean of ``fn``'s per-sample values (Keras's ``MeanMetricWrapper``).
+
+    ``fn(y_true, y_pred, **kwargs)`` may be a gpunet.metrics or gpunet.losses function
+    or your own function of backend arrays.
+    """
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        from . import functions
+        self._fn_name = getattr(fn, "__name__", None)
+        self._fn = functions.internal(fn)
+        self._fn_kwargs = kwargs
+        super().__init__(name or self._fn_name, dtype)
+
+    def _values(self, ops, y_true, y_pred):
+        return self._fn(ops, y_true, y_pred, **self._fn_kwargs)
+
+    def update(self, ops, y_true, y_pred, sample_weight=None):
+        xp = ops.xp
+        v = self._values(ops, y_true, y_pred)
+        # Sums in float64 on the device: exact for counts, no host round trip per batch.
+        if sample_weight is None:
+            self._total = self._total + xp.sum(v, dtype=xp.float64)
+            self._count = self._count + v.size
+            return
+        w = sample_weight
+        if v.ndim > w.ndim:
+            w = w.reshape(tuple(w.shape) + (1,) * (v.ndim - w.ndim))
+        self._total = self._total + xp.sum(v * w, dtype=xp.float64)
+        self._count = self._count + xp.sum(w, dtype=xp.float64) * (v.size // max(w.size, 1))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self._fn_kwargs)
+        return config
+
+
+class RootMeanSquaredError(MeanMetricWrapper):
+    """``sqrt(weighted mean of (y_true - y_pred) ** 2)`` over all values seen."""
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        from .functions import squared_error
+        super().__init__(squared_error, name, dtype)
+
+    def result(self):
+        return super().result() ** 0.5
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+class _Resolved(MeanMetricWrapper):
+    """``"accuracy"``/``"acc"`` or ``"crossentropy"``/``"ce"``: the binary, categorical or sparse
+    version, chosen as Keras 2 does. The user's spelling is the name.
+
+    Keras 2.0-2.3 (``training_utils.get_metric_function``) picks binary when the loss is
+    binary_crossentropy or the output has one unit, sparse when the loss is
+    sparse_categorical_crossentropy, else categorical; tf-keras 2.x decides from the shapes
+    alone (sparse when ``y_true`` has lower rank, or last dimension 1 against several
+    outputs). Both rules are applied, the loss first; they differ only for a multi-unit
+    output trained with binary_crossentropy (binary here, as in Keras 2.0-2.3).
+    """
+
+    def __init__(self, name, kind, loss=None, dtype=None):
+        self._kind = kind
+        self._loss_name = getattr(loss, "name", None) if loss is not None else None
+        self._loss_kind = _loss_kind(loss)
+        super().__init__(_unresolved, name, dtype)
+        self._fn, self._fn_name = _unresolved, None
+        if self._loss_kind in ("binary", "sparse"):
+            self._resolve(self._loss_kind)
+
+    def _resolve(self, which):
+        from . import functions
+        self._fn_name = functions.RESOLVED[self._kind][which]
+        self._fn = functions.internal(functions.PUBLIC[self._fn_name])
+
+    def resolve_for(self, y_true_shape, y_pred_shape):
+        """Fix the underlying function for targets/outputs of these shapes; returns its Keras name."""
+        if self._fn is _unresolved:
+            binary = y_pred_shape[-1] == 1
+            sparse = (len(y_true_shape) < len(y_pred_shape)
+                      or (y_true_shape[-1] == 1 and y_pred_shape[-1] > 1))
+            self._resolve("binary" if binary else "sparse" if sparse else "categorical")
+        return self._fn_name
+
+    def _values(self, ops, y_true, y_pred):
+        if self._fn is _unresolved:
+            self.resolve_for(tuple(y_true.shape), tuple(y_pred.shape))
+        return self._fn(ops, y_true, y_pred)
+
+    @property
+    def fn_name(self):
+        """The resolved Keras function name (e.g. ``"binary_accuracy"``), None until known."""
+        return None if self._fn is _unresolved else self._fn_name
+
+
+def _unresolved(ops, y_true, y_pred):
+    raise AssertionError("unresolved metric")  # _Resolved._values resolves before calling
+
+
+def _loss_kind(loss):
+    from .. import losses
+    if isinstance(loss, losses.BinaryCrossentropy):
+        return "binary"
+    if isinstance(loss, losses.SparseCategoricalCrossentropy) or getattr(loss, "sparse_labels", False):
+        return "sparse"
+    return None

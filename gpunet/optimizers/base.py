@@ -1,0 +1,278 @@
+"""`Optimizer`: Keras's optimizer API over one flat parameter buffer.
+
+Contract used by models: after compile the model packs its trainable weights
+into one flat array ``params`` (and their gradients into ``grads``), calls
+``opt.build(ops, params, layout)`` (``layout``: list of ``(path, offset,
+shape)``), then ``opt.apply(params, grads)`` once per batch. The math lives in
+backend methods (``ops.adam_update`` ...), one call per step over the whole
+buffer; this module only folds the scalars.
+"""
+import re
+
+from .hyperparameter import Hyperparameter, check_number
+
+# Keras 3 / tf.keras 2.11+ config keys gpunet accepts when they ask for nothing
+# (value: predicate on the received value).
+_NOOP_KWARGS = {
+    "is_legacy_optimizer": lambda v: True,
+    "jit_compile": lambda v: True,
+    "use_ema": lambda v: not v,
+    "ema_momentum": lambda v: True,
+    "ema_overwrite_frequency": lambda v: True,
+    "loss_scale_factor": lambda v: v is None or v == 1,
+    "gradient_accumulation_steps": lambda v: v is None or v == 1,
+}
+
+
+class Optimizer:
+    """Base class: common Keras arguments, state, config and the step driver.
+
+    Args:
+        learning_rate: a number (``lr=`` accepted, Keras 2's spelling).
+        name: the optimizer's name (defaults to the class name).
+        clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
+        clipnorm: rescale each weight's gradient to a norm of at most ``clipnorm``.
+        global_clipnorm: rescale all gradients so their global norm is at most this.
+        weight_decay: Keras 3's decoupled decay ``p -= p * lr * weight_decay`` before each step.
+        decay: Keras 2's inverse-time decay, ``lr_t = lr / (1 + decay * iterations)``.
+    """
+
+    _hyper_names = ()  # the subclass's config keys, also its attribute names
+
+    def __init__(self, learning_rate, name=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 weight_decay=None, **kwargs):
+        cls = type(self).__name__
+        if "lr" in kwargs:  # Keras 2: `lr` wins over `learning_rate`
+            learning_rate = kwargs.pop("lr")
+        decay = kwargs.pop("decay", None)
+        for key in [k for k in kwargs if k in _NOOP_KWARGS]:
+            value = kwargs.pop(key)
+            if not _NOOP_KWARGS[key](value):
+                raise ValueError(f"{cls}: gpunet does not implement {key}={value!r}; leave it at its default.")
+        if kwargs:
+            allowed = ["learning_rate", "lr", "name", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay",
+                       "decay", *self._hyper_names]
+            raise TypeError(f"{cls} got unexpected keyword argument(s) {sorted(kwargs)}. Allowed: {allowed}.")
+        self._learning_rate = Hyperparameter("learning_rate", learning_rate, cls)
+        self.decay = self._check_decay(decay)
+        self.name = cls if name is None else str(name)
+        self.clipnorm = check_number(clipnorm, "clipnorm", cls, low=0.0, allow_none=True)
+        self.clipvalue = check_number(clipvalue, "clipvalue", cls, low=0.0, allow_none=True)
+        self.global_clipnorm = check_number(global_clipnorm, "global_clipnorm", cls, low=0.0, allow_none=True)
+        if self.clipnorm is not None and self.global_clipnorm is not None:
+            raise ValueError(f"{cls} cannot accept both clipnorm and global_clipnorm, received "
+                             f"clipnorm={self.clipnorm}, global_clipnorm={self.global_clipnorm}.")
+        self.weight_decay = check_number(weight_decay, "weight_decay", cls, low=0.0, allow_none=True)
+        self.iterations = 0
+        self.ops = None
+        self._slots = {}
+        self._size = self._dtype = None
+        self._bounds = []
+        self._paths = []
+        self._gbuf = None
+        self._exclude = None
+        self._decay_mask = None
+        self._pending = None
+
+    def _check_decay(self, decay):
+        return check_number(decay, "decay", type(self).__name__, low=0.0, allow_none=True) or 0.0
+
+    # ---- hyperparameters ------------------------------------------------------------------
+    @property
+    def learning_rate(self):
+        """The learning rate as a `Hyperparameter` (``float()`` it); assign a number to change it."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate.assign(value)
+
+    lr = learning_rate  # Keras 2's alias
+
+    @property
+    def slot_names(self):
+        """The per-parameter state buffers, by Keras 2 name (e.g. ``("m", "v")``)."""
+        return ()
+
+    def _slot_init(self, name):
+        return 0.0
+
+    # ---- build and step --------------------------------------------------------------------
+    def build(self, ops, params, layout=None):
+        """Allocate the slots over the flat buffer ``params`` (``layout``: ``(path, offset, shape)``
+        per weight). Called again (recompile, ``model.to``), it keeps slot values whose size matches."""
+        if getattr(params, "ndim", None) != 1:
+            raise ValueError(f"{self.name}.build expects a flat (1-D) parameter buffer, "
+                             f"received shape {getattr(params, 'shape', type(params).__name__)}.")
+        n, dtype = params.shape[0], params.dtype
+        layout = list(layout) if layout is not None else [("params", 0, (n,))]
+        bounds = [(int(off), int(off) + _size(shape)) for _, off, shape in layout]
+        if sum(b - a for a, b in bounds) != n:
+            raise ValueError(f"{self.name}.build: layout covers {sum(b - a for a, b in bounds)} parameters, "
+                             f"the flat buffer has {n}.")
+        slots = {}
+        for name in self.slot_names:
+            old = self._slots.get(name)
+            if old is not None and old.shape == (n,):
+                if self.ops is not ops or old.dtype != dtype:
+                    old = ops.asarray(self.ops.to_host(old), dtype=dtype)
+                slots[name] = old
+            else:
+                slots[name] = ops.full((n,), self._slot_init(name), dtype)
+        self.ops, self._slots, self._size, self._bounds, self._dtype = ops, slots, n, bounds, dtype
+        self._paths = [path for path, _, _ in layout]
+        self._gbuf = None
+        self._build_decay_mask()
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._check_slots(pending)
+            self._assign_slots(pending)
+
+    def apply(self, params, grads):
+        """One step in place: clip ``grads`` (into a private buffer), then update ``params``
+        and the slots; ``iterations`` counts the steps."""
+        if self.ops is None:
+            raise RuntimeError(f"{self.name}.apply called before build(ops, params, layout).")
+        if self.clipvalue is not None or self.clipnorm is not None or self.global_clipnorm is not None:
+            grads = self._clip(grads)
+        lr = self._learning_rate.value
+        if self.decay:
+            lr = lr / (1.0 + self.decay * self.iterations)
+        self.iterations += 1
+        if self.weight_decay:
+            self._apply_weight_decay(params, lr)
+        self._update(params, grads, lr, self.iterations)
+
+    def _update(self, params, grads, lr, t):
+        raise NotImplementedError
+
+    def _clip(self, grads):
+        ops, out = self.ops, self._gbuf
+        if out is None or out.shape != grads.shape or out.dtype != grads.dtype:
+            out = self._gbuf = ops.empty(grads.shape, grads.dtype)
+        src = grads
+        if self.clipvalue is not None:
+            src = ops.clip_by_value(src, self.clipvalue, out)
+        if self.clipnorm is not None:
+            src = ops.clip_by_norm(src, self.clipnorm, self._bounds, out)
+        if self.global_clipnorm is not None:
+            src = ops.clip_by_global_norm(src, self.global_clipnorm, out)
+        return src
+
+    def _apply_weight_decay(self, params, lr):
+        self.ops.apply_weight_decay(params, lr * self.weight_decay, self._decay_mask)
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Keras 3: no weight decay for the weights in ``var_list`` (gpunet Weights) or whose
+        path (``"dense/bias"``) contains any string of ``var_names`` (regular expressions)."""
+        patterns = [re.escape(w.path) for w in var_list or []] + list(var_names or [])
+        self._exclude = re.compile("|".join(patterns)) if patterns else None
+        if self.ops is not None:
+            self._build_decay_mask()
+
+    def _build_decay_mask(self):
+        self._decay_mask = None
+        if self._exclude is None or self.ops is None:
+            return
+        ops, dtype = self.ops, self._dtype
+        self._decay_mask = ops.concatenate([ops.full((b - a,), 0.0 if self._exclude.search(p) else 1.0, dtype)
+                                            for p, (a, b) in zip(self._paths, self._bounds)])
+
+    # ---- state (saving and exact resume) ---------------------------------------------------
+    def slots(self):
+        """``{slot_name: flat backend array}``: the live slot buffers (empty before build)."""
+        return self._slots
+
+    def get_state(self):
+        """Everything a resume needs: ``{"iterations", "learning_rate", <scalar state>,
+        "slots": {name: NumPy flat array}}``."""
+        state = {"iterations": int(self.iterations), "learning_rate": self._learning_rate.value}
+        state.update(self._scalar_state())
+        state["slots"] = {n: self.ops.to_host(b).copy() for n, b in self._slots.items()}
+        return state
+
+    def set_state(self, state):
+        """Restore `get_state`'s dict. Everything is checked first: on a mismatch a ValueError
+        names it and nothing changes. Before build, slots are kept and restored by `build`."""
+        if not isinstance(state, dict) or "iterations" not in state:
+            raise ValueError(f"{self.name}.set_state expects a dict from get_state() with 'iterations', "
+                             f"received {state if not isinstance(state, dict) else sorted(state)!r}.")
+        iterations = state["iterations"]
+        try:
+            valid = not isinstance(iterations, bool) and int(iterations) == iterations and iterations >= 0
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise ValueError(f"{self.name}.set_state: iterations must be a non-negative integer, "
+                             f"received {iterations!r}.")
+        lr = self._learning_rate.value
+        if state.get("learning_rate") is not None:
+            lr = check_number(state["learning_rate"], "learning_rate", f"{self.name}.set_state", low=0.0)
+        scalars = self._check_scalar_state(state, int(iterations))
+        slots = state.get("slots") or {}
+        if not isinstance(slots, dict):
+            raise ValueError(f"{self.name}.set_state: 'slots' must be a dict of arrays, "
+                             f"received {type(slots).__name__}.")
+        if slots and set(slots) != set(self.slot_names):
+            raise ValueError(f"{self.name}.set_state: the state has slots {sorted(slots)}, this {type(self).__name__}"
+                             f" ({self._describe()}) has {sorted(self.slot_names)}.")
+        if slots and self.ops is not None:
+            self._check_slots(slots)
+        self.iterations = int(iterations)
+        self._learning_rate.value = lr
+        self._set_scalar_state(scalars)
+        if slots and self.ops is not None:
+            self._assign_slots(slots)
+        elif slots:
+            self._pending = dict(slots)
+
+    def _check_slots(self, slots):
+        for name, arr in slots.items():
+            size = getattr(arr, "size", None)
+            if size != self._size:
+                raise ValueError(f"{self.name}: optimizer slot '{name}' holds {size} values, the model has "
+                                 f"{self._size} trainable parameters; the saved optimizer state does not match.")
+
+    def _assign_slots(self, slots):
+        for name, arr in slots.items():
+            buf = self._slots[name]
+            buf[...] = self.ops.asarray(arr, dtype=buf.dtype).reshape(-1)
+
+    def _scalar_state(self):
+        return {}
+
+    def _check_scalar_state(self, state, iterations):
+        return {}
+
+    def _set_scalar_state(self, values):
+        pass
+
+    def _describe(self):
+        return ", ".join(f"{k}={getattr(self, k)!r}" for k in self._hyper_names)
+
+    # ---- config --------------------------------------------------------------------------------
+    def get_config(self):
+        """Keras's config: name, learning_rate, the optimizer's own arguments, and the
+        common ones (Keras 3 keys); ``decay`` only when set (Keras 2)."""
+        config = {"name": self.name, "learning_rate": self._learning_rate.value}
+        config.update((k, getattr(self, k)) for k in self._hyper_names)
+        if self.decay:
+            config["decay"] = self.decay
+        config.update(weight_decay=self.weight_decay, clipnorm=self.clipnorm,
+                      global_clipnorm=self.global_clipnorm, clipvalue=self.clipvalue)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild from `get_config` (or a Keras 2 / Keras 3 optimizer config)."""
+        return cls(**dict(config))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} learning_rate={self._learning_rate.value!r}>"
+
+
+def _size(shape):
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n

@@ -1,0 +1,260 @@
+"""Where saved bytes come from and go to: format sniffing, sources, atomic writes.
+
+Formats are told apart by content (pitfall 23): the HDF5 signature or the zip
+magic in the first bytes, never the extension. Every write lands in a temporary
+file in the target's own folder, is flushed and fsynced, then renamed over the
+target with `os.replace`, so a crash or a kill mid-save leaves the previous file
+whole (pitfall 24). HDF5 files are opened without file locks (pitfall 25): the
+rename makes concurrent readers safe.
+"""
+import contextlib
+import io
+import os
+import re
+import secrets
+
+import h5py
+
+from .errors import CorruptModelFileError
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive
+
+# libver low bound 1.8: metadata checksums (bit flips in headers are caught) and
+# attributes over 64 KB in dense storage; every HDF5 since 2008 reads it.
+H5_LIBVER = ("v108", "v108")
+
+
+def sniff(head):
+    """The format of a file from its first bytes: "hdf5", "zip", "json", "yaml", "empty" or "unknown"."""
+    if not head:
+        return "empty"
+    if head.startswith(HDF5_SIGNATURE):
+        return "hdf5"
+    if head.startswith(ZIP_SIGNATURES):
+        return "zip"
+    text = head.lstrip()
+    if text[:1] in (b"{", b"["):
+        return "json"
+    if text[:1].isalpha() or text[:3] == b"---":
+        return "yaml"
+    return "unknown"
+
+
+def describe(target):
+    """A name for ``target`` in messages: its path, or what kind of object it is."""
+    if isinstance(target, (h5py.File, h5py.Group)):
+        return getattr(target.file, "filename", "<h5py object>")
+    if isinstance(target, (str, os.PathLike)):
+        return os.fsdecode(target)
+    name = getattr(target, "name", None)
+    return name if isinstance(name, str) else f"<{type(target).__name__}>"
+
+
+def is_path(target):
+    return isinstance(target, (str, os.PathLike))
+
+
+class Source:
+    """A readable saved file: ``kind`` ("hdf5" or "zip"), ``name`` for messages, and the
+    opened object (``h5`` for HDF5, ``zip_bytes`` file object for zip archives)."""
+
+    def __init__(self, kind, name, h5=None, fileobj=None):
+        self.kind, self.name, self.h5, self.fileobj = kind, name, h5, fileobj
+
+    def corrupt(self, problem):
+        return CorruptModelFileError(self.name, problem)
+
+
+@contextlib.contextmanager
+def open_source(target):
+    """Open ``target`` (path, os.PathLike, h5py File/Group or binary file object) for reading.
+
+    Yields a `Source`. Raises FileNotFoundError for a missing path and
+    `CorruptModelFileError` for anything that is not a readable HDF5 file or zip archive.
+    """
+    if isinstance(target, (h5py.File, h5py.Group)):
+        yield Source("hdf5", describe(target), h5=target)
+        return
+    name = describe(target)
+    if is_path(target):
+        path = os.fsdecode(target)
+        if os.path.isdir(path):
+            raise CorruptModelFileError(name, "this is a folder, not a saved model file "
+                                        "(gpunet reads .h5/.hdf5 files and .keras archives)")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No file or directory found at {path!r}")
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+        kind = _check_kind(name, head, size)
+        if kind == "zip":
+            with open(path, "rb") as fh:
+                yield Source("zip", name, fileobj=fh)
+            return
+        h5 = _open_h5(name, path, size)
+        try:
+            yield Source("hdf5", name, h5=h5)
+        finally:
+            h5.close()
+        return
+    if not all(hasattr(target, a) for a in ("read", "seek", "tell")):
+        raise TypeError(f"Expected a path, an os.PathLike, an h5py.File/Group or a binary file object, "
+                        f"received {type(target).__name__}")
+    start = target.tell()
+    head = target.read(8)
+    size = target.seek(0, io.SEEK_END) - start
+    target.seek(start)
+    if isinstance(head, str):
+        raise TypeError(f"{name}: the file object is in text mode; open it with 'rb'")
+    kind = _check_kind(name, head, size)
+    if kind == "zip":
+        yield Source("zip", name, fileobj=target)
+        return
+    # h5py needs the image to begin at offset 0 of the object it reads.
+    fileobj = target if start == 0 else io.BytesIO(target.read())
+    h5 = _open_h5(name, fileobj, size)
+    try:
+        yield Source("hdf5", name, h5=h5)
+    finally:
+        h5.close()
+
+
+def _check_kind(name, head, size):
+    kind = sniff(head)
+    if kind in ("hdf5", "zip"):
+        return kind
+    if kind == "empty":
+        raise CorruptModelFileError(name, "the file is empty (0 bytes): a save was interrupted or the "
+                                    "download failed")
+    if kind in ("json", "yaml"):
+        raise CorruptModelFileError(name, f"detected {kind.upper()} text, not a saved model: architecture-only "
+                                    f"files load with gpunet.models.model_from_{kind}()")
+    raise CorruptModelFileError(name, f"bad signature {head!r}: neither an HDF5 file (\\x89HDF) nor a "
+                                f".keras zip archive (PK\\x03\\x04); {size} bytes")
+
+
+_TRUNCATED = re.compile(r"eof = (\d+), stored_eof = (\d+)")
+
+
+def _open_h5(name, target, size):
+    try:
+        return h5py.File(target, "r", locking=False)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CorruptModelFileError(name, h5_problem(exc, size)) from None
+
+
+def h5_problem(exc, size=None):
+    """A readable sentence for an h5py/HDF5 error (truncation gets the expected vs actual size)."""
+    text = str(exc)
+    match = _TRUNCATED.search(text)
+    if match:
+        return (f"truncated: the file has {match.group(1)} bytes, its HDF5 header says "
+                f"{match.group(2)} bytes")
+    if "signature" in text:
+        return "bad HDF5 signature or superblock"
+    if size is not None:
+        return f"damaged HDF5 structure ({size} bytes): {text}"
+    return f"damaged HDF5 structure: {text}"
+
+
+# ---- writing ---------------------------------------------------------------------------------
+def check_target(target, overwrite):
+    """Refuse to replace an existing path when ``overwrite`` is False (never prompts)."""
+    if is_path(target) and not overwrite and os.path.exists(target):
+        raise FileExistsError(f"{os.fsdecode(target)!r} already exists and overwrite=False")
+
+
+@contextlib.contextmanager
+def atomic_path(target, overwrite=True):
+    """Yield a temporary path beside ``target``; on success it replaces ``target`` atomically.
+
+    The parent folder is created when missing. On any error the temporary file
+    is removed and ``target`` is untouched.
+    """
+    check_target(target, overwrite)
+    path = os.path.abspath(os.fsdecode(target))
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    base = os.path.basename(path)
+    # A short prefix keeps the name under the 255-byte limit for long file names.
+    tmp = os.path.join(folder, f".{base[:40]}.{secrets.token_hex(6)}.tmp")
+    # O_EXCL: never clobber a file someone else created; mode 0o666 lets umask apply,
+    # so the final file gets the same permissions as a plain open() would give it.
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o666)
+    os.close(fd)
+    try:
+        yield tmp
+        _fsync_file(tmp)
+        check_target(target, overwrite)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+def _fsync_file(path):
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder):
+    if os.name != "posix":
+        return  # Windows cannot open a directory for fsync; os.replace is atomic there too.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_h5(target, overwrite=True):
+    """Yield a writable h5py.File for ``target`` (path, file object or open h5py File/Group).
+
+    Paths go through `atomic_path`; file objects receive the bytes only once the
+    whole file is written. An open h5py object is written in place (the caller
+    owns it), and what was added is removed again if the write fails.
+    """
+    if isinstance(target, (h5py.File, h5py.Group)):
+        before_keys, before_attrs = set(target.keys()), set(target.attrs.keys())
+        try:
+            yield target
+        except BaseException:
+            for key in set(target.keys()) - before_keys:
+                del target[key]
+            for key in set(target.attrs.keys()) - before_attrs:
+                del target.attrs[key]
+            raise
+        return
+    if is_path(target):
+        with atomic_path(target, overwrite) as tmp:
+            with h5py.File(tmp, "w", libver=H5_LIBVER, locking=False) as h5:
+                yield h5
+        return
+    with atomic_stream(target) as buffer:
+        with h5py.File(buffer, "w", libver=H5_LIBVER) as h5:
+            yield h5
+
+
+@contextlib.contextmanager
+def atomic_stream(target):
+    """Yield a BytesIO; its bytes are written to the binary file object ``target`` on success."""
+    if not hasattr(target, "write"):
+        raise TypeError(f"Expected a path, an os.PathLike, an h5py.File/Group or a writable binary file object, "
+                        f"received {type(target).__name__}")
+    buffer = io.BytesIO()
+    yield buffer
+    target.write(buffer.getbuffer())
+    if hasattr(target, "flush"):
+        target.flush()

@@ -1,0 +1,326 @@
+"""Keras's legacy HDF5 layout (``model.save("x.h5")`` / ``save_weights("x.h5")``), read and write.
+
+Layout, as tf.keras 2 writes it::
+
+    /                      attrs model_config, training_config, keras_version, backend
+    /model_weights         attrs layer_names, backend, keras_version
+    /model_weights/<layer> attrs weight_names = ["<layer>/kernel:0", ...]
+    /model_weights/<layer>/<layer>/kernel:0
+    /optimizer_weights     attrs weight_names = ["Adam/iter:0", "Adam/dense/kernel/m:0", ...]
+
+A weights-only file is the ``model_weights`` group at the root. gpunet adds
+attributes Keras ignores: ``gpunet_format_version``, ``gpunet_version``,
+``gpunet_sum64`` (a checksum per dataset, so flipped bits are caught), and per
+optimizer dataset ``gpunet_param`` / ``gpunet_slot`` (the parameter path and
+slot, so optimizer state is matched by name, never by list position).
+Name lists too long for one HDF5 attribute are split Keras's way
+(``layer_names0``, ``layer_names1``, ...); strings are read whatever h5py or
+Keras version wrote them (bytes, numpy.bytes_, str, fixed or variable length).
+"""
+import json
+import zlib
+
+import numpy as np
+import h5py
+
+FORMAT_VERSION = 1
+HDF5_OBJECT_HEADER_LIMIT = 64512  # Keras's constant: below HDF5's 64 KB header message limit
+NUMERIC_KINDS = "biuf"
+
+
+# ---- strings and attributes -----------------------------------------------------------------
+def text(value):
+    """One string from an HDF5 attribute value of any flavour (bytes, numpy.bytes_, str, 0-d array)."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).decode("utf-8")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return text(value.reshape(()).item())
+    if isinstance(value, h5py.Empty):
+        return ""
+    raise ValueError(f"expected a string attribute, found {type(value).__name__} {value!r:.80}")
+
+
+def text_list(value):
+    """A list of strings from an attribute holding an array (or a single string)."""
+    if isinstance(value, np.ndarray):
+        if value.size == 0:
+            return []
+        return [text(v) for v in value.reshape(-1)]
+    if isinstance(value, h5py.Empty):
+        return []
+    return [text(value)]
+
+
+def save_attributes(group, name, strings):
+    """Store a list of strings as ``name`` or, past Keras's header limit, as ``name0``, ``name1``...
+
+    Written as UTF-8 bytes (fixed length), which every Keras version decodes.
+    """
+    data = np.array([s.encode("utf-8") for s in strings], dtype=bytes) if strings else np.zeros((0,), "S1")
+    too_long = [s for s in strings if len(s.encode("utf-8")) > HDF5_OBJECT_HEADER_LIMIT]
+    if too_long:
+        raise ValueError(f"a name longer than {HDF5_OBJECT_HEADER_LIMIT} bytes cannot be saved: {too_long[0][:80]!r}...")
+    chunks = max(1, -(-data.nbytes // HDF5_OBJECT_HEADER_LIMIT))
+    parts = np.array_split(data, chunks)
+    while any(p.nbytes > HDF5_OBJECT_HEADER_LIMIT for p in parts):
+        chunks += 1
+        parts = np.array_split(data, chunks)
+    if chunks == 1:
+        group.attrs[name] = data
+        return
+    for i, part in enumerate(parts):
+        group.attrs[f"{name}{i}"] = part
+
+
+def load_attributes(group, name):
+    """The list saved by `save_attributes` (or by Keras), whole or in chunks; [] when absent."""
+    if name in group.attrs:
+        return text_list(group.attrs[name])
+    out, i = [], 0
+    while f"{name}{i}" in group.attrs:
+        out.extend(text_list(group.attrs[f"{name}{i}"]))
+        i += 1
+    return out
+
+
+def has_attributes(group, name):
+    return name in group.attrs or f"{name}0" in group.attrs
+
+
+def json_attr(group, name):
+    """A JSON attribute as a dict (None when absent)."""
+    if name not in group.attrs:
+        return None
+    raw = text(group.attrs[name])
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"attribute {name!r} is not valid JSON ({exc})") from None
+
+
+def put_json(group, name, value, sums):
+    """Write ``value`` as a JSON attribute and record its CRC in ``sums``."""
+    raw = json.dumps(value).encode("utf-8")
+    group.attrs[name] = raw
+    sums[name] = zlib.crc32(raw)
+
+
+def check_json_sums(group):
+    """Verify the CRCs gpunet stored for its JSON attributes (a flipped bit there is an error)."""
+    if "gpunet_attr_crc" not in group.attrs:
+        return
+    sums = json.loads(text(group.attrs["gpunet_attr_crc"]))
+    for name, crc in sums.items():
+        raw = group.attrs.get(name)
+        if raw is None or zlib.crc32(text(raw).encode("utf-8")) != crc:
+            raise ValueError(f"attribute {name!r} fails its checksum")
+
+
+# ---- names --------------------------------------------------------------------------------------
+def escape(name):
+    """A layer or weight name as one HDF5 path component ('/' and ':' cannot appear there)."""
+    out = name.replace("%", "%25").replace("/", "%2F").replace(":", "%3A")
+    return out.replace(".", "%2E") if set(out) == {"."} else out
+
+
+def unescape(name):
+    return name.replace("%2E", ".").replace("%3A", ":").replace("%2F", "/").replace("%25", "%")
+
+
+def short_weight_name(name):
+    """``"sequential/dense/kernel"`` or ``"dense/kernel:0"`` -> ``"kernel"``."""
+    return name.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+# ---- arrays ---------------------------------------------------------------------------------------
+def little_endian(array):
+    """A C-contiguous little-endian NumPy array (what gpunet writes, whatever the platform)."""
+    array = np.asarray(array)
+    if array.dtype.byteorder == ">" or (array.dtype.byteorder == "=" and not np.little_endian):
+        array = array.astype(array.dtype.newbyteorder("<"))
+    return np.ascontiguousarray(array)
+
+
+def sum64(array):
+    """A fast checksum of an array's bytes: the sum of its 64-bit words (mod 2**64) plus the tail.
+    Any single flipped bit changes it."""
+    raw = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    words = raw.size // 8
+    total = int(raw[:words * 8].view(np.uint64).sum(dtype=np.uint64)) if words else 0
+    tail = int.from_bytes(raw[words * 8:].tobytes(), "little")
+    return (total + tail + raw.size) % (1 << 64)
+
+
+def write_array(group, name, array):
+    """One contiguous, uncompressed dataset with its checksum; returns it."""
+    array = little_endian(array)
+    ds = group.create_dataset(name, data=array)
+    ds.attrs["gpunet_sum64"] = np.uint64(sum64(array))
+    return ds
+
+
+class FileWeight:
+    """A weight stored in a file: its name, shape and dtype, read on demand (and verified)."""
+
+    def __init__(self, name, dataset, shape=None):
+        if not isinstance(dataset, h5py.Dataset):
+            raise ValueError(f"weight {name!r} is a {type(dataset).__name__}, not a dataset")
+        if dataset.dtype.kind not in NUMERIC_KINDS:
+            raise ValueError(f"weight {name!r} has non-numeric dtype {dataset.dtype}")
+        if dataset.is_virtual or dataset.external:
+            raise ValueError(f"weight {name!r} points outside the file (external or virtual dataset)")
+        self.name, self.dataset = name, dataset
+        self.shape = tuple(dataset.shape) if shape is None else tuple(shape)
+        self.dtype = dataset.dtype
+        self.short = short_weight_name(name)
+
+    def read(self):
+        """The array, in the file's dtype, with its checksum verified when it has one."""
+        ds = self.dataset
+        array = np.empty(ds.shape, ds.dtype)
+        if array.size:
+            ds.read_direct(array)
+        self._verify(array)
+        return array.reshape(self.shape)
+
+    def read_into(self, dest):
+        """Read straight into the NumPy array ``dest`` (same dtype, C-contiguous), verified."""
+        if dest.dtype != self.dtype or not dest.flags.c_contiguous or dest.size != self.dataset.size:
+            dest[...] = self.read().reshape(dest.shape)
+            return
+        if dest.size:
+            self.dataset.read_direct(dest.reshape(self.dataset.shape))
+        self._verify(dest)
+
+    def _verify(self, array):
+        expected = self.dataset.attrs.get("gpunet_sum64")
+        if expected is not None and int(expected) != sum64(array):
+            raise ValueError(f"weight {self.name!r} fails its checksum (damaged data)")
+
+
+class FileLayer:
+    """A layer's weights as stored: ``name`` (real layer name, or None when the file has none),
+    ``key`` (its group in the file) and ``weights`` (list of `FileWeight`)."""
+
+    def __init__(self, name, key, weights):
+        self.name, self.key, self.weights = name, key, weights
+
+
+# ---- weights (model_weights group or a weights-only file) -------------------------------------
+def write_weights(group, layers, keras_version, backend):
+    """Write ``layers`` (list of ``(layer_name, [(weight_name, host_array)])``) in Keras's layout."""
+    save_attributes(group, "layer_names", [escape(name) for name, _ in layers])
+    group.attrs["backend"] = backend.encode("utf-8")
+    group.attrs["keras_version"] = keras_version.encode("utf-8")
+    # Keras sorts groups by name so that names sharing a prefix are created in order.
+    for name, weights in sorted(layers, key=lambda item: escape(item[0])):
+        key = escape(name)
+        g = group.create_group(key)
+        names = [f"{key}/{escape(w)}:0" for w, _ in weights]
+        save_attributes(g, "weight_names", names)
+        for wname, (_, array) in zip(names, weights):
+            write_array(g, wname, array)
+    top = group.create_group("top_level_model_weights")
+    save_attributes(top, "weight_names", [])
+
+
+def read_weights(group, escaped):
+    """The `FileLayer` list of a legacy weights group (``escaped``: the file is gpunet's)."""
+    if not has_attributes(group, "layer_names"):
+        raise ValueError("no 'layer_names' attribute: not a Keras weights group")
+    layers = []
+    for key in load_attributes(group, "layer_names"):
+        if key not in group:
+            raise ValueError(f"layer {key!r} is listed in layer_names but has no group")
+        g = group[key]
+        weights = [FileWeight(w, g[w]) for w in load_attributes(g, "weight_names")]
+        layers.append(FileLayer(unescape(key) if escaped else key, key, weights))
+    return layers
+
+
+# ---- optimizer weights ------------------------------------------------------------------------------
+def write_optimizer(h5, entries):
+    """``entries``: list of ``(keras_name, array, param_path or None, slot or None)``, in order."""
+    group = h5.create_group("optimizer_weights")
+    save_attributes(group, "weight_names", [name for name, _, _, _ in entries])
+    for name, array, param, slot in entries:
+        ds = write_array(group, name, array)
+        if param is not None:
+            ds.attrs["gpunet_param"] = param.encode("utf-8")
+            ds.attrs["gpunet_slot"] = slot.encode("utf-8")
+
+
+def read_optimizer(h5):
+    """``[(name, FileWeight, param_path or None, slot or None)]`` from ``optimizer_weights``."""
+    if "optimizer_weights" not in h5:
+        return []
+    group = h5["optimizer_weights"]
+    out = []
+    for name in load_attributes(group, "weight_names"):
+        ds = group[name]
+        param = text(ds.attrs["gpunet_param"]) if "gpunet_param" in ds.attrs else None
+        slot = text(ds.attrs["gpunet_slot"]) if "gpunet_slot" in ds.attrs else None
+        out.append((name, FileWeight(name, ds), param, slot))
+    return out
+
+
+# ---- whole files --------------------------------------------------------------------------------------
+def gpunet_version_of(h5):
+    """The gpunet format version a file was written with (None for Keras's files)."""
+    if "gpunet_format_version" not in h5.attrs:
+        return None
+    version = int(np.asarray(h5.attrs["gpunet_format_version"]).reshape(()))
+    if version > FORMAT_VERSION:
+        written = text(h5.attrs.get("gpunet_version", b"a newer version"))
+        raise ValueError(f"saved with gpunet {written} (file format {version}); this gpunet reads format "
+                         f"{FORMAT_VERSION} and older: upgrade gpunet")
+    return version
+
+
+def stamp(h5, gpunet_version):
+    h5.attrs["gpunet_format_version"] = np.int64(FORMAT_VERSION)
+    h5.attrs["gpunet_version"] = gpunet_version.encode("utf-8")
+
+
+def write_model_file(h5, meta, layers, optimizer_entries, gpunet_version):
+    """Write a whole model. ``meta``: ``{"model_config", "training_config" (or None),
+    "keras_version", "backend", "gpunet_rng", "gpunet_optimizer" (or None)}``."""
+    sums = {}
+    put_json(h5, "model_config", meta["model_config"], sums)
+    for key in ("training_config", "gpunet_rng", "gpunet_optimizer"):
+        if meta.get(key) is not None:
+            put_json(h5, key, meta[key], sums)
+    h5.attrs["keras_version"] = meta["keras_version"].encode("utf-8")
+    h5.attrs["backend"] = meta["backend"].encode("utf-8")
+    stamp(h5, gpunet_version)
+    h5.attrs["gpunet_attr_crc"] = json.dumps(sums).encode("utf-8")
+    write_weights(h5.create_group("model_weights"), layers, meta["keras_version"], meta["backend"])
+    if optimizer_entries:
+        write_optimizer(h5, optimizer_entries)
+
+
+def read_model_file(h5):
+    """Everything in a legacy whole-model file, arrays left in the file until read."""
+    gpunet = gpunet_version_of(h5) is not None
+    check_json_sums(h5)
+    if "model_config" not in h5.attrs:
+        if has_attributes(h5, "layer_names"):
+            raise ValueError("no model_config: this is a weights-only file; build the model and call "
+                             "model.load_weights() instead")
+        raise ValueError("no model_config attribute: not a Keras/gpunet model file")
+    if "model_weights" not in h5:
+        raise ValueError("missing 'model_weights' group")
+    return {
+        "config": json_attr(h5, "model_config"),
+        "training_config": json_attr(h5, "training_config"),
+        "keras_version": text(h5.attrs.get("keras_version", b"1")),
+        "gpunet": gpunet,
+        "rng": json_attr(h5, "gpunet_rng"),
+        "optimizer_meta": json_attr(h5, "gpunet_optimizer"),
+        "layers": read_weights(h5["model_weights"], gpunet),
+        "optimizer": read_optimizer(h5),
+        "optimizer_positional": None,
+        "v3": False,
+    }

@@ -1,0 +1,258 @@
+"""Keras 3's formats: the ``.keras`` zip archive and the ``.weights.h5`` layout, read and write.
+
+A ``.keras`` file is a zip (stored, not compressed) of ``config.json`` (the
+Keras 3 model config with ``compile_config``), ``metadata.json`` and
+``model.weights.h5``. That weights file (also what Keras 3's ``save_weights``
+writes to ``*.weights.h5``) addresses objects by attribute path, not by name::
+
+    /layers/<snake_class>[_k]/vars/0, 1, ...   attrs name = the layer's name (Keras >= 3.?)
+    /optimizer/vars/0, 1, ...                  iteration, learning_rate, slots in Keras 3 order
+    /vars                                      the model's own (none for Sequential)
+
+Layer keys count classes in model order (``dense``, ``dense_1``, ``batch_normalization``);
+the InputLayer is not a layer there. tf.keras 2.13 wrote ``_layer_checkpoint_dependencies``
+instead of ``layers``; both are read.
+"""
+import contextlib
+import datetime
+import io
+import json
+import re
+import zipfile
+
+import h5py
+from . import hdf5_legacy as h5l
+
+CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME = "config.json", "metadata.json", "model.weights.h5"
+KERAS3_VERSION = "3.0.0"  # the schema gpunet writes: Keras 3's, readable by every 3.x
+_MAX_CONFIG_BYTES = 1 << 28
+_MAX_EXPANSION = 1000
+
+
+def to_snake_case(name):
+    """Keras 3's ``naming.to_snake_case`` (keys of the weights layout)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def layer_keys(layers):
+    """Keras 3's keys for a model's layers: class name in snake case, numbered per class."""
+    used, keys = {}, []
+    for layer in layers:
+        base = to_snake_case(type(layer).__name__)
+        if base in used:
+            used[base] += 1
+            keys.append(f"{base}_{used[base]}")
+        else:
+            used[base] = 0
+            keys.append(base)
+    return keys
+
+
+# ---- the weights layout -------------------------------------------------------------------------
+def write_weights(h5, model_name, layers, optimizer=None, meta=None, gpunet_version="0"):
+    """Write the Keras 3 layout.
+
+    ``layers``: ``[(key, layer_name, [host_array, ...])]``; ``optimizer``: ``(name, [(array, path, slot)])``
+    or None; ``meta``: gpunet attributes to add (``{"gpunet_rng": ..., "gpunet_optimizer": ...}``).
+    """
+    h5.create_group("vars").attrs["name"] = model_name
+    group = h5.create_group("layers")
+    for key, name, arrays in layers:
+        vars_ = group.create_group(key).create_group("vars")
+        vars_.attrs["name"] = name
+        for i, array in enumerate(arrays):
+            h5l.write_array(vars_, str(i), array)
+    if optimizer is not None:
+        opt_name, entries = optimizer
+        vars_ = h5.create_group("optimizer").create_group("vars")
+        vars_.attrs["name"] = opt_name
+        for i, (array, path, slot) in enumerate(entries):
+            ds = h5l.write_array(vars_, str(i), array)
+            if path is not None:
+                ds.attrs["gpunet_param"] = path.encode("utf-8")
+                ds.attrs["gpunet_slot"] = slot.encode("utf-8")
+    h5l.stamp(h5, gpunet_version)
+    sums = {}
+    for key, value in (meta or {}).items():
+        if value is not None:
+            h5l.put_json(h5, key, value, sums)
+    h5.attrs["gpunet_attr_crc"] = json.dumps(sums).encode("utf-8")
+
+
+def is_v3_weights(h5):
+    """True for Keras 3's layout (and tf.keras 2.13's variant of it)."""
+    return "layers" in h5 or "_layer_checkpoint_dependencies" in h5 or (
+        "vars" in h5 and "layer_names" not in h5.attrs and "model_weights" not in h5)
+
+
+def _vars(group):
+    """The datasets of a ``vars`` group in numeric order."""
+    keys = sorted(group.keys(), key=lambda k: (len(k), k))
+    if any(not k.isdigit() for k in keys):
+        raise ValueError(f"unexpected entries in {group.name}: {keys[:5]}")
+    return [h5l.FileWeight(f"{group.name}/{k}", group[k]) for k in keys]
+
+
+def read_weights(h5):
+    """The `FileLayer` list of a Keras 3 weights file (``name`` None where the file has no names)."""
+    h5l.gpunet_version_of(h5)
+    h5l.check_json_sums(h5)
+    root = h5["layers"] if "layers" in h5 else h5.get("_layer_checkpoint_dependencies", {})
+    layers = []
+    for key in root.keys():
+        group = root[key]
+        if not isinstance(group, h5py.Group):
+            raise ValueError(f"{group.name} is not a group")
+        vars_ = group.get("vars")
+        name = h5l.text(vars_.attrs["name"]) if vars_ is not None and "name" in vars_.attrs else None
+        layers.append(h5l.FileLayer(name, key, _vars(vars_) if vars_ is not None else []))
+    return layers
+
+
+def read_optimizer(h5):
+    """``(named, positional, optimizer_name)``: gpunet-tagged arrays as ``[(name, FileWeight, path, slot)]``,
+    else the arrays in order for positional matching."""
+    if "optimizer" not in h5 or "vars" not in h5["optimizer"]:
+        return [], None, None
+    vars_ = h5["optimizer"]["vars"]
+    name = h5l.text(vars_.attrs["name"]) if "name" in vars_.attrs else None
+    items = _vars(vars_)
+    tagged = [w for w in items if "gpunet_param" in w.dataset.attrs]
+    if items and tagged:
+        named = []
+        for w in items:
+            attrs = w.dataset.attrs
+            param = h5l.text(attrs["gpunet_param"]) if "gpunet_param" in attrs else None
+            slot = h5l.text(attrs["gpunet_slot"]) if "gpunet_slot" in attrs else None
+            named.append((w.name, w, param, slot))
+        return named, None, name
+    return [], items, name
+
+
+# ---- configs --------------------------------------------------------------------------------------
+_OBJECT_MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers",
+                   "constraint": "keras.constraints"}
+
+
+def _policy(dtype):
+    if isinstance(dtype, dict):
+        return dtype
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": dtype or "float32"},
+            "registered_name": None}
+
+
+def _object(key, value):
+    for suffix, module in _OBJECT_MODULES.items():
+        if key.endswith(suffix) and isinstance(value, dict) and "class_name" in value and "module" not in value:
+            return {"module": module, "class_name": value["class_name"], "config": value.get("config", {}),
+                    "registered_name": None}
+    return value
+
+
+def keras3_config(model_config, compile_config=None):
+    """Keras 3's config (``config.json``) from a Keras 2 Sequential config dict."""
+    inner = model_config["config"]
+    entries = inner if isinstance(inner, list) else inner.get("layers", [])
+    layers, input_shape = [], None
+    for entry in entries:
+        cls, cfg = entry["class_name"], dict(entry.get("config", {}))
+        shape = cfg.pop("batch_input_shape", None) or cfg.pop("batch_shape", None)
+        if cls == "InputLayer":
+            input_shape = list(shape)
+            cfg = {"batch_shape": input_shape, "dtype": cfg.get("dtype") or "float32", "sparse": False,
+                   "ragged": False, "name": cfg["name"]}
+        else:
+            if shape is not None and input_shape is None:
+                input_shape = list(shape)
+                layers.append({"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+                               "config": {"batch_shape": input_shape, "dtype": "float32", "sparse": False,
+                                          "ragged": False, "name": cfg["name"] + "_input"}})
+            cfg = {k: _object(k, v) for k, v in cfg.items()}
+            cfg["dtype"] = _policy(cfg.get("dtype"))
+        layers.append({"module": "keras.layers", "class_name": cls, "config": cfg, "registered_name": None})
+    name = inner.get("name", "sequential") if isinstance(inner, dict) else "sequential"
+    out = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+           "config": {"name": name, "trainable": inner.get("trainable", True) if isinstance(inner, dict) else True,
+                      "dtype": _policy("float32"), "layers": layers}}
+    if input_shape is not None:
+        out["config"]["build_input_shape"] = input_shape
+        out["build_config"] = {"input_shape": input_shape}
+    if compile_config is not None:
+        out["compile_config"] = compile_config
+    return out
+
+
+def metadata(gpunet_version):
+    return {"keras_version": KERAS3_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+            "gpunet_version": gpunet_version, "gpunet_format_version": h5l.FORMAT_VERSION}
+
+
+# ---- the archive --------------------------------------------------------------------------------------
+def write_archive(fileobj, config, meta, write_h5):
+    """Write a ``.keras`` archive to ``fileobj``; ``write_h5(h5)`` fills ``model.weights.h5``."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w", libver=("v108", "v108")) as h5:
+        write_h5(h5)
+    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        zf.writestr(METADATA_NAME, json.dumps(meta))
+        zf.writestr(CONFIG_NAME, json.dumps(config))
+        zf.writestr(WEIGHTS_NAME, buffer.getbuffer())
+
+
+def _member(zf, name):
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise ValueError(f"the archive has no {name} (members: {zf.namelist()[:10]})") from None
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > _MAX_EXPANSION * max(info.compress_size, 1):
+        raise ValueError(f"{name} would expand {info.compress_size} bytes to {info.file_size}: refused")
+    if name != WEIGHTS_NAME and info.file_size > _MAX_CONFIG_BYTES:
+        raise ValueError(f"{name} declares {info.file_size} bytes: refused")
+    return zf.read(name)  # zipfile checks the CRC-32 of what it reads
+
+
+def _json_member(zf, name):
+    raw = _member(zf, name)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{name} is not valid JSON ({exc})") from None
+
+
+@contextlib.contextmanager
+def open_archive(fileobj):
+    """Yield ``(config, metadata, h5)`` of a ``.keras`` archive; ``h5`` is its open weights file."""
+    with zipfile.ZipFile(fileobj, "r") as zf:
+        config = _json_member(zf, CONFIG_NAME)
+        meta = _json_member(zf, METADATA_NAME) if METADATA_NAME in zf.namelist() else {}
+        weights = io.BytesIO(_member(zf, WEIGHTS_NAME))
+    if not isinstance(config, dict):
+        raise ValueError(f"{CONFIG_NAME} holds a {type(config).__name__}, not a model config")
+    with h5py.File(weights, "r") as h5:
+        yield config, meta, h5
+
+
+def read_archive_contents(config, meta, h5):
+    """The same dict as `hdf5_legacy.read_model_file`, from an open archive."""
+    if not isinstance(meta, dict):
+        meta = {}
+    version = meta.get("gpunet_format_version")
+    if isinstance(version, int) and version > h5l.FORMAT_VERSION:
+        raise ValueError(f"saved with gpunet {meta.get('gpunet_version')} (file format {version}); this gpunet "
+                         f"reads format {h5l.FORMAT_VERSION} and older: upgrade gpunet")
+    named, positional, opt_name = read_optimizer(h5)
+    return {
+        "config": config,
+        "training_config": config.get("compile_config") or None,
+        "keras_version": str(meta.get("keras_version", "3")),
+        "gpunet": h5l.gpunet_version_of(h5) is not None,
+        "layers": read_weights(h5),
+        "rng": h5l.json_attr(h5, "gpunet_rng"),
+        "optimizer_meta": h5l.json_attr(h5, "gpunet_optimizer"),
+        "optimizer": named,
+        "optimizer_positional": positional,
+        "optimizer_name": opt_name,
+        "v3": True,
+    }

@@ -1,0 +1,346 @@
+"""Whole-model and weights files: ``save_model``/``load_model``, ``save_weights``/``load_weights``.
+
+Formats, chosen by content when reading (never by extension):
+
+* ``.h5`` / anything else: Keras's legacy HDF5 layout (`hdf5_legacy`), which tf.keras 2 and Keras 3 read;
+* ``.keras``: Keras 3's zip archive (`keras_zip`); ``*.weights.h5`` for weights: Keras 3's weights layout.
+
+Every array is written once, contiguous, uncompressed, little-endian, from host
+memory (one device-to-host copy); files hold no pickles and no device information.
+Writes are atomic (`files.atomic_path`). Loading checks every shape before it
+assigns anything, so a failed load changes nothing.
+"""
+import contextlib
+import json
+import logging
+import zipfile
+
+import numpy as np
+
+from . import config as _config, files, hdf5_legacy, keras_zip, optimizer_state
+from .errors import CorruptModelFileError, SavingError
+from .training_config import compile_from_training_config, training_config
+from .weight_matching import LoadReport, input_shape_for, match_weights
+
+log = logging.getLogger("gpunet.saving")
+_FORMATS = {"h5": "h5", "hdf5": "h5", "keras": "keras"}
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "load_optimizer_state", "LoadReport"]
+
+
+def _version():
+    from .. import __version__
+    return __version__
+
+
+# ---- what a model holds, on the host ------------------------------------------------------------
+def _ready(model):
+    """Make sure the flat parameter layout exists when there is an optimizer to save."""
+    if model.optimizer is not None and model.built and model._params is None:
+        model._pack()
+
+
+def _host_weights(model):
+    """``[(layer, [(Weight, host_array)])]``. Packed trainable weights come from one host copy of the
+    flat buffer (one device transfer on the GPU, no copy at all on the CPU)."""
+    flat = model.ops.to_host(model._params) if model._params is not None else None
+    offsets = {path: (off, shape) for path, off, shape in model._layout} if flat is not None else {}
+    out = []
+    for layer in model.layers:
+        arrays = []
+        for w in layer.weights:
+            if w.path in offsets:
+                off, shape = offsets[w.path]
+                arrays.append((w, flat[off:off + int(np.prod(shape, dtype=np.int64))].reshape(shape)))
+            else:
+                arrays.append((w, model.ops.to_host(w.value)))
+        out.append((layer, arrays))
+    return out
+
+
+def _rng_state(model):
+    from ..backend import random as _random
+    layers = {l.name: l._generator.bit_generator.state for l in model.layers
+              if getattr(l, "_generator", None) is not None}
+    return {"global": _random.get_state(), "layers": layers}
+
+
+def _restore_rng(model, state):
+    from ..backend import random as _random
+    for layer in model.layers:
+        saved = state.get("layers", {}).get(layer.name)
+        if saved is not None and getattr(layer, "_generator", None) is not None:
+            layer._generator.bit_generator.state = saved
+    if state.get("global") is not None:
+        _random.set_state(state["global"])
+
+
+def _format(filepath, save_format, weights):
+    if save_format is not None:
+        fmt = _FORMATS.get(str(save_format).lower())
+        if fmt is None:
+            raise ValueError(f"Unknown save_format {save_format!r}: gpunet writes 'h5' (Keras's HDF5 layout) or "
+                             f"'keras' ({'Keras 3 weights layout' if weights else 'Keras 3 .keras archive'}).")
+        return fmt
+    name = files.describe(filepath).lower() if files.is_path(filepath) else ""
+    if weights:
+        return "keras" if name.endswith(".weights.h5") else "h5"
+    return "keras" if name.endswith(".keras") else "h5"
+
+
+# ---- saving ------------------------------------------------------------------------------------------
+def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None, **kwargs):
+    """Save architecture, weights, training config, optimizer state and the random state.
+
+    Args:
+        model: a gpunet model.
+        filepath: str or os.PathLike (missing folders are created), an open ``h5py.File``,
+            or a writable binary file object (``io.BytesIO``).
+        overwrite: if False and the path exists, raise FileExistsError (never prompts).
+        include_optimizer: also save the optimizer's config and state (for resuming).
+        save_format: "h5" or "keras"; by default ".keras" paths get a Keras 3 archive, others HDF5.
+
+    Example::
+
+        model.save("my_model.h5"); model = load_model("my_model.h5")
+    """
+    _no_kwargs("save_model", kwargs)
+    fmt = _format(filepath, save_format, weights=False)
+    _ready(model)
+    cfg = _config.model_to_config(model)
+    model_config = {k: v for k, v in cfg.items() if k not in ("keras_version", "backend")}
+    training = training_config(model) if include_optimizer else None
+    with_opt = include_optimizer and model.optimizer is not None
+    meta = {"gpunet_rng": _rng_state(model),
+            "gpunet_optimizer": optimizer_state.scalar_state(model.optimizer) if with_opt else None}
+    weights = _host_weights(model)
+    slots = with_opt and model._params is not None
+    if fmt == "keras":
+        compile_config = None
+        if training is not None:
+            compile_config = {"optimizer": dict(training["optimizer_config"], module="keras.optimizers",
+                                                registered_name=None),
+                              "loss": training["loss"], "loss_weights": training["loss_weights"],
+                              "metrics": training["metrics"], "weighted_metrics": training["weighted_metrics"],
+                              "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+        archive_config = keras_zip.keras3_config(model_config, compile_config)
+        keys = keras_zip.layer_keys(model.layers)
+        layers = [(k, layer.name, [a for _, a in arrays]) for k, (layer, arrays) in zip(keys, weights)]
+        opt = (model.optimizer.name, optimizer_state.keras3_vars(model)) if slots else None
+
+        def fill(h5):
+            keras_zip.write_weights(h5, model.name, layers, opt, meta, _version())
+        _write_archive(filepath, overwrite, archive_config, keras_zip.metadata(_version()), fill)
+        return
+    meta.update(model_config=model_config, training_config=training, keras_version=cfg["keras_version"],
+                backend=cfg["backend"])
+    layers = [(layer.name, [(w.name, a) for w, a in arrays]) for layer, arrays in weights]
+    entries = optimizer_state.h5_entries(model) if slots else []
+    with files.atomic_h5(filepath, overwrite) as h5:
+        hdf5_legacy.write_model_file(h5, meta, layers, entries, _version())
+
+
+def _write_archive(filepath, overwrite, config, meta, fill):
+    if files.is_path(filepath):
+        with files.atomic_path(filepath, overwrite) as tmp, open(tmp, "wb") as fh:
+            keras_zip.write_archive(fh, config, meta, fill)
+    elif hasattr(filepath, "write") and not hasattr(filepath, "attrs"):
+        with files.atomic_stream(filepath) as buffer:
+            keras_zip.write_archive(buffer, config, meta, fill)
+    else:
+        raise TypeError(f"A .keras archive is written to a path or a binary file object, not "
+                        f"{type(filepath).__name__}; use save_format='h5' for an h5py.File.")
+
+
+def save_weights(model, filepath, overwrite=True, save_format=None, **kwargs):
+    """Save the weights only.
+
+    ``*.weights.h5`` paths (or ``save_format="keras"``) get Keras 3's weights layout, which
+    Keras 3 and tf.keras 2.13+ require for that name; everything else Keras 2's HDF5 layout
+    (``layer_names``, ``<layer>/<layer>/kernel:0``). Same targets as `save_model`.
+    """
+    _no_kwargs("save_weights", kwargs)
+    fmt = _format(filepath, save_format, weights=True)
+    _ready(model)
+    weights = _host_weights(model)
+    if fmt == "keras":
+        keys = keras_zip.layer_keys(model.layers)
+        layers = [(k, layer.name, [a for _, a in arrays]) for k, (layer, arrays) in zip(keys, weights)]
+        opt = None
+        if model.optimizer is not None and model._params is not None:
+            opt = (model.optimizer.name, optimizer_state.keras3_vars(model))
+        meta = {"gpunet_optimizer": optimizer_state.scalar_state(model.optimizer) if opt else None}
+        with files.atomic_h5(filepath, overwrite) as h5:
+            keras_zip.write_weights(h5, model.name, layers, opt, meta, _version())
+        return
+    layers = [(layer.name, [(w.name, a) for w, a in arrays]) for layer, arrays in weights]
+    with files.atomic_h5(filepath, overwrite) as h5:
+        hdf5_legacy.write_weights(h5, layers, _config.KERAS_VERSION, _config.BACKEND)
+        hdf5_legacy.stamp(h5, _version())
+
+
+def _no_kwargs(func, kwargs, ignored=()):
+    unknown = sorted(k for k in kwargs if k not in ignored)
+    if unknown:
+        raise TypeError(f"{func}() got unexpected keyword argument(s) {unknown}")
+
+
+# ---- reading --------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _reading(src):
+    """Errors raised while reading the file's content become `CorruptModelFileError` naming the file."""
+    try:
+        yield
+    except SavingError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError, IndexError, EOFError,
+            zipfile.BadZipFile, OverflowError, MemoryError) as exc:
+        problem = files.h5_problem(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, zipfile.BadZipFile):
+            problem = f"damaged or truncated zip archive ({exc})"
+        raise CorruptModelFileError(src.name, problem) from None
+
+
+@contextlib.contextmanager
+def _contents(src, whole_model):
+    """The parsed file (see `hdf5_legacy.read_model_file`); weights-only files when not ``whole_model``."""
+    with contextlib.ExitStack() as stack:
+        with _reading(src):
+            if src.kind == "zip":
+                config, meta, h5 = stack.enter_context(keras_zip.open_archive(src.fileobj))
+                contents = keras_zip.read_archive_contents(config, meta, h5)
+            elif whole_model or "model_weights" in src.h5:
+                contents = hdf5_legacy.read_model_file(src.h5)
+            else:
+                contents = _weights_only(src.h5)
+        yield contents
+
+
+def _weights_only(h5):
+    if keras_zip.is_v3_weights(h5):
+        named, positional, opt_name = keras_zip.read_optimizer(h5)
+        return {"layers": keras_zip.read_weights(h5), "config": None, "v3": True, "optimizer": named,
+                "optimizer_positional": positional, "optimizer_meta": hdf5_legacy.json_attr(h5, "gpunet_optimizer")}
+    escaped = hdf5_legacy.gpunet_version_of(h5) is not None
+    return {"layers": hdf5_legacy.read_weights(h5, escaped), "config": None, "v3": False,
+            "optimizer": hdf5_legacy.read_optimizer(h5), "optimizer_positional": None, "optimizer_meta": None}
+
+
+def _is_v3(contents):
+    return contents.get("v3", False)
+
+
+def load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=False, **kwargs):
+    """Load weights saved by gpunet or Keras (any of its layouts) into ``model``; returns a `LoadReport`.
+
+    Args:
+        filepath: path, os.PathLike, h5py File/Group or binary file object (format read from content).
+        by_name: match layers by name (transfer learning) instead of by position.
+        skip_mismatch: skip weights whose shape differs (listed in ``report.shape_mismatch``)
+            instead of raising ValueError; applies with and without ``by_name``.
+        reshape: Keras 2's option: a weight with the right number of values but another shape
+            is reshaped to fit.
+
+    Every shape is checked before any weight is assigned: a failed load changes nothing.
+    An unbuilt model is built first, from the input shape in the file (config or first weight).
+
+    Example::
+
+        report = model.load_weights("weights.h5", by_name=True)
+        print(report.missing_in_file)
+    """
+    _no_kwargs("load_weights", kwargs)
+    with files.open_source(filepath) as src, _contents(src, whole_model=False) as contents:
+        if not model.built:
+            model.build(input_shape_for(model, contents, by_name))
+        pairs, report = match_weights(model, contents["layers"], by_name, skip_mismatch, reshape,
+                                      v3=_is_v3(contents))
+        with _reading(src):
+            arrays = [fw.read() for _, fw, _ in pairs]
+    for (w, _, shape), array in zip(pairs, arrays):
+        w.assign(array.reshape(shape))
+    report.source = src.name
+    report.log(log)
+    return report
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, **kwargs):
+    """Load a model saved by gpunet or Keras (legacy ``.h5`` or ``.keras``; format read from content).
+
+    Returns the model compiled (loss, metrics, optimizer config and state) when the file has a
+    training config and ``compile`` is True; ``compile=False`` never reads the training config.
+    The random generator state saved by gpunet is restored last, so training resumes exactly.
+    ``safe_mode`` is accepted for Keras 3 compatibility; gpunet never runs code from a file.
+    """
+    _no_kwargs("load_model", kwargs)
+    with files.open_source(filepath) as src, _contents(src, whole_model=True) as contents:
+        if contents["config"] is None:
+            raise CorruptModelFileError(src.name, "no model config: this is a weights-only file; build the model "
+                                        "and call model.load_weights()")
+        model = _config.model_from_config(contents["config"], custom_objects)
+        training = contents["training_config"] if compile else None
+        if training:
+            compile_from_training_config(model, training, custom_objects, contents)
+        if not model.built and any(layer.weights for layer in contents["layers"]):
+            model.build(input_shape_for(model, contents, False))
+        pairs, _ = match_weights(model, contents["layers"], False, False, False, v3=_is_v3(contents))
+        with _reading(src):
+            for w, fw, shape in pairs:
+                if isinstance(w.value, np.ndarray) and tuple(w.value.shape) == tuple(fw.shape):
+                    fw.read_into(w.value)  # straight into the new model's memory: no extra copy
+                else:
+                    w.assign(fw.read().reshape(shape))
+            if training and model.optimizer is not None:
+                _restore_optimizer(model, contents, pairs, strict=True, name=src.name)
+    if contents.get("rng") is not None:
+        _restore_rng(model, contents["rng"])
+    return model
+
+
+def _restore_optimizer(model, contents, pairs, strict, name):
+    _ready(model)
+    found = _optimizer_items(model, contents, pairs)
+    meta = contents.get("optimizer_meta")
+    if not found and meta is None:
+        return []
+    try:
+        state, restored = optimizer_state.build_state(model, found, meta, strict=strict)
+        model.optimizer.set_state(state)
+    except (ValueError, TypeError) as exc:
+        if contents.get("optimizer_inferred"):
+            log.warning("%s: the optimizer state in the file does not fit %s built with default arguments "
+                        "(the file has no optimizer config); it starts fresh: %s", name, model.optimizer, exc)
+            return []
+        raise SavingError(f"Could not restore the optimizer state saved in {name!r}: {exc}. Load with "
+                          f"compile=False, or compile again, to start with a fresh optimizer.") from None
+    return restored
+
+
+def _optimizer_items(model, contents, pairs):
+    if contents.get("optimizer_positional"):
+        return optimizer_state.positional(model, contents["optimizer_positional"])
+    table = optimizer_state.aliases([(fw.name, w.path) for w, fw, _ in pairs])
+    found = []
+    for name, fw, param, slot in contents.get("optimizer") or []:
+        if param is not None:
+            found.append(("slot", (param, slot), fw))
+        else:
+            kind, value = optimizer_state.parse_name(name, model.optimizer, table)
+            if kind is not None:
+                found.append((kind, value, fw))
+    return found
+
+
+def load_optimizer_state(model, filepath, strict=False):
+    """Restore optimizer state (slots by parameter path, iterations, learning rate) from a file saved by
+    gpunet or Keras into the compiled ``model``, matching layers by name.
+
+    With ``strict=False`` parameters the file does not cover keep their current slot values (a model
+    rebuilt with extra or re-frozen layers). Returns the parameter paths restored.
+    """
+    if model.optimizer is None:
+        raise RuntimeError("load_optimizer_state needs a compiled model (call model.compile first).")
+    with files.open_source(filepath) as src, _contents(src, whole_model=False) as contents:
+        pairs, _ = match_weights(model, contents["layers"], True, True, False, v3=_is_v3(contents))
+        with _reading(src):
+            return _restore_optimizer(model, contents, pairs, strict=strict, name=src.name)

@@ -1,0 +1,244 @@
+"""Optimizer state in files <-> gpunet optimizer state, matched by parameter path.
+
+gpunet's optimizers keep one flat slot buffer per slot name ("m", "v", ...)
+over the model's flat parameter buffer; ``model._layout`` says which slice is
+which parameter ("dense/kernel"). Files hold one array per (parameter, slot),
+named the way some Keras wrote them:
+
+* Keras 2 (tf.keras <= 2.10):   ``Adam/iter:0``, ``Adam/dense/kernel/m:0``
+* tf.keras 2.11+:                ``iteration:0``, ``Adam/m/dense/kernel:0``
+* Keras 3 (legacy .h5):          ``adam/iteration``, ``adam/sequential_dense_kernel_momentum``
+* Keras 3 (.keras/.weights.h5):  positional ``optimizer/vars/0..N``
+
+gpunet writes Keras 2 names, in the order Keras 3 lists its optimizer variables
+(so Keras 3 restores them too), and tags every array with its parameter path
+and slot, so that gpunet matches state by name, never by list position.
+"""
+import numpy as np
+
+from .hdf5_legacy import escape
+
+# Keras 2 slot name -> (tf.keras 2.11+ name, Keras 3 name), per optimizer class.
+_ALIASES = {
+    "Adam": {"m": ("m", "momentum"), "v": ("v", "velocity"), "vhat": ("vhat", "velocity_hat")},
+    "AdamW": {"m": ("m", "momentum"), "v": ("v", "velocity"), "vhat": ("vhat", "velocity_hat")},
+    "Adamax": {"m": ("m", "momentum"), "v": ("u", "norm")},
+    "Nadam": {"m": ("m", "momentum"), "v": ("v", "velocity")},
+    "SGD": {"momentum": ("m", "momentum")},
+    "RMSprop": {"rms": ("velocity", "velocity"), "momentum": ("momentum", "momentum"),
+                "mg": ("average_gradient", "average_gradient")},
+    "Adagrad": {"accumulator": ("accumulator", "accumulator")},
+    "Adadelta": {"accum_grad": ("accumulated_grad", "accumulated_grad"),
+                 "accum_var": ("accumulated_delta_var", "accumulated_delta_var")},
+}
+# The order Keras 3 (and tf.keras 2.11+) creates slot variables: groups of slots
+# interleaved per parameter, one group after the other.
+_GROUPS = {
+    "Adam": [("m", "v"), ("vhat",)], "AdamW": [("m", "v"), ("vhat",)], "Adamax": [("m", "v")],
+    "Nadam": [("m", "v")], "SGD": [("momentum",)], "RMSprop": [("rms",), ("momentum",), ("mg",)],
+    "Adagrad": [("accumulator",)], "Adadelta": [("accum_grad", "accum_var")],
+}
+# Keras 3 tracks one scalar after the slots for these (Nadam's momentum-schedule product).
+_TRAILING_SCALARS = {"Nadam": "m_schedule"}
+_CLASS_BY_KERAS_NAME = {k.lower().replace("_", ""): k for k in _ALIASES}
+
+
+def keras_class(optimizer):
+    """The Keras class name gpunet's optimizer corresponds to ("Adam", "SGD", ...)."""
+    for cls in type(optimizer).__mro__:
+        if cls.__name__ in _ALIASES:
+            return cls.__name__
+    return type(optimizer).__name__
+
+
+def class_from_keras_name(name):
+    """"adam", "rm_sprop", "SGD" -> the Keras class name, or None."""
+    return _CLASS_BY_KERAS_NAME.get(str(name).lower().replace("_", ""))
+
+
+def _params(model):
+    """``[(path, offset, shape, layer_name, weight_name)]`` for the trainable weights, in layout order."""
+    weights = model.trainable_weights
+    out = []
+    for (path, offset, shape), w in zip(model._layout, weights):
+        if path != w.path:
+            raise RuntimeError(f"model layout out of date: {path} vs {w.path}")
+        out.append((path, int(offset), tuple(shape), w.layer.name, w.name))
+    return out
+
+
+def _slot_order(optimizer):
+    names = tuple(optimizer.slot_names)
+    groups = [tuple(s for s in g if s in names) for g in _GROUPS.get(keras_class(optimizer), [names])]
+    groups = [g for g in groups if g]
+    missing = [s for s in names if not any(s in g for g in groups)]
+    return groups + ([tuple(missing)] if missing else [])
+
+
+def scalar_state(optimizer):
+    """The optimizer's state without slots: iterations, learning rate and scalar extras (JSON-ready)."""
+    state = {"iterations": int(optimizer.iterations), "learning_rate": float(optimizer.learning_rate)}
+    extra = getattr(optimizer, "_scalar_state", None)  # avoids get_state()'s copy of every slot
+    state.update(extra() if extra is not None else
+                 {k: v for k, v in optimizer.get_state().items() if k not in state and k != "slots"})
+    return {"class_name": keras_class(optimizer), "slot_names": list(optimizer.slot_names), **state}
+
+
+def _host_slots(model):
+    opt = model.optimizer
+    return {name: model.ops.to_host(buf) for name, buf in opt.slots().items()}
+
+
+def _ordered(model):
+    """``[(path, slot, host_view, layer_name, weight_name)]`` in Keras 3's variable order."""
+    slots = _host_slots(model)
+    params = _params(model)
+    out = []
+    for group in _slot_order(model.optimizer):
+        for path, off, shape, lname, wname in params:
+            n = int(np.prod(shape, dtype=np.int64))
+            for slot in group:
+                out.append((path, slot, slots[slot][off:off + n].reshape(shape), lname, wname))
+    return out
+
+
+def h5_entries(model):
+    """What ``optimizer_weights`` holds for a gpunet model: ``[(keras2_name, array, path, slot)]``."""
+    opt = model.optimizer
+    prefix = escape(opt.name)
+    entries = [(f"{prefix}/iter:0", np.array(opt.iterations, np.int64), None, None),
+               (f"{prefix}/learning_rate:0", np.array(float(opt.learning_rate), np.float32), None, None)]
+    for path, slot, array, lname, wname in _ordered(model):
+        entries.append((f"{prefix}/{escape(lname)}/{escape(wname)}/{slot}:0", array, path, slot))
+    extra = _TRAILING_SCALARS.get(keras_class(opt))
+    scalars = scalar_state(opt)
+    if extra and extra in scalars:
+        entries.append((f"{prefix}/{extra}:0", np.array(scalars[extra], np.float32), None, None))
+    return entries
+
+
+def keras3_vars(model):
+    """``optimizer/vars`` of the Keras 3 layout: ``[(array, path, slot)]``, positional."""
+    return [(array, path, slot) for name, array, path, slot in h5_entries(model)]
+
+
+# ---- reading ----------------------------------------------------------------------------------
+def aliases(pairs):
+    """Map every spelling of a Keras variable name to a gpunet parameter path.
+
+    ``pairs``: ``[(keras_variable_name, gpunet_path)]``, e.g. ``("sequential/dense/kernel", "dense/kernel")``.
+    """
+    table = {}
+    for name, path in pairs:
+        base = name.split(":", 1)[0]
+        table[base] = path
+        table[base.replace("/", "_")] = path
+    return table
+
+
+def parse_name(name, optimizer, table):
+    """``(kind, value)`` for one optimizer array name: ("iterations", None), ("learning_rate", None),
+    ("scalar", key), ("slot", (path, slot)) or (None, None) when it means nothing to gpunet."""
+    base = name.split(":", 1)[0]
+    rest = base.split("/", 1)[1] if "/" in base else base
+    if rest in ("iter", "iteration", "iterations"):
+        return "iterations", None
+    if rest in ("learning_rate", "lr"):
+        return "learning_rate", None
+    if rest in ("u_product", "m_schedule"):
+        return "scalar", "m_schedule"
+    slots = _ALIASES.get(keras_class(optimizer), {})
+    names = [s for s in optimizer.slot_names]
+    parts = rest.split("/")
+    if len(parts) >= 2 and parts[-1] in names and "/".join(parts[:-1]) in table:  # Keras 2
+        return "slot", (table["/".join(parts[:-1])], parts[-1])
+    for slot in names:  # tf.keras 2.11+: <slot>/<variable>
+        tfk = slots.get(slot, (slot, slot))[0]
+        if parts[0] == tfk and "/".join(parts[1:]) in table:
+            return "slot", (table["/".join(parts[1:])], slot)
+    # Keras 3: <variable with _ for />_<slot>; longest slot name first ("velocity_hat" before "velocity").
+    for slot in sorted(names, key=lambda s: -len(slots.get(s, (s, s))[1])):
+        k3 = slots.get(slot, (slot, slot))[1]
+        if rest.endswith("_" + k3) and rest[:-len(k3) - 1] in table:
+            return "slot", (table[rest[:-len(k3) - 1]], slot)
+    return None, None
+
+
+def positional(model, arrays):
+    """Name the arrays of Keras 3's ``optimizer/vars`` (``[FileWeight]`` in order): returns
+    ``[(kind, value, FileWeight)]`` as `parse_name` would, or raises ValueError."""
+    opt = model.optimizer
+    items = list(arrays)
+    out = []
+    if items and items[0].shape == () and items[0].dtype.kind in "iu":
+        out.append(("iterations", None, items.pop(0)))
+    if items and items[0].shape == () and items[0].dtype.kind == "f":
+        out.append(("learning_rate", None, items.pop(0)))
+    expected = [(path, slot, shape) for group in _slot_order(opt) for path, _, shape, _, _ in _params(model)
+                for slot in group]
+    if len(items) < len(expected):
+        raise ValueError(f"the file's optimizer has {len(items)} slot arrays, {type(opt).__name__} "
+                         f"({', '.join(opt.slot_names) or 'no slots'}) over {len(_params(model))} trainable "
+                         f"weights needs {len(expected)}")
+    for (path, slot, shape), item in zip(expected, items):
+        if tuple(item.shape) != tuple(shape):
+            raise ValueError(f"optimizer slot {slot!r} of {path} has shape {tuple(item.shape)} in the file, "
+                             f"the model's weight has shape {tuple(shape)}")
+        out.append(("slot", (path, slot), item))
+    extra = items[len(expected):]
+    trailing = _TRAILING_SCALARS.get(keras_class(opt))
+    if trailing and len(extra) == 1 and extra[0].shape == ():
+        out.append(("scalar", trailing, extra[0]))
+    elif extra:
+        raise ValueError(f"the file's optimizer has {len(extra)} more arrays than {type(opt).__name__} uses")
+    return out
+
+
+def build_state(model, found, meta=None, strict=True):
+    """The ``set_state`` dict from named file arrays.
+
+    ``found``: ``[(kind, value, FileWeight)]`` (see `parse_name`). ``meta``: gpunet's
+    saved scalar state, authoritative for iterations and learning rate when present.
+    With ``strict``, every slot of every trainable parameter must be in the file;
+    otherwise missing ones keep their current values. Returns ``(state, restored_paths)``.
+    """
+    opt = model.optimizer
+    if meta is not None and meta.get("class_name") not in (None, keras_class(opt)):
+        raise ValueError(f"the file holds {meta['class_name']} state, the model's optimizer is "
+                         f"{keras_class(opt)}")
+    params = {p[0]: p for p in _params(model)}
+    current = _host_slots(model)
+    total = sum(int(np.prod(p[2], dtype=np.int64)) for p in params.values())
+    slots = {name: np.empty((total,), current[name].dtype) for name in opt.slot_names}
+    done = set()
+    state = {"iterations": int(opt.iterations), "learning_rate": float(opt.learning_rate)}
+    for kind, value, item in found:
+        if kind == "iterations":
+            state["iterations"] = int(np.asarray(item.read()).reshape(()))
+        elif kind == "learning_rate":
+            state["learning_rate"] = float(np.asarray(item.read()).reshape(()))
+        elif kind == "scalar":
+            state[value] = float(np.asarray(item.read()).reshape(()))
+        elif kind == "slot":
+            path, slot = value
+            if path not in params or slot not in slots:
+                continue
+            _, off, shape, _, _ = params[path]
+            if tuple(item.shape) != tuple(shape):
+                raise ValueError(f"optimizer slot {slot!r} of {path} has shape {tuple(item.shape)} in the file, "
+                                 f"the weight has shape {tuple(shape)}")
+            n = int(np.prod(shape, dtype=np.int64))
+            item.read_into(slots[slot][off:off + n])
+            done.add((path, slot))
+    for path, (_, off, shape, _, _) in params.items():
+        n = int(np.prod(shape, dtype=np.int64))
+        for slot in opt.slot_names:
+            if (path, slot) in done:
+                continue
+            if strict:
+                raise ValueError(f"the file has no optimizer slot {slot!r} for weight {path}")
+            slots[slot][off:off + n] = current[slot][off:off + n]
+    if meta is not None:
+        state.update({k: v for k, v in meta.items() if k not in ("class_name", "slot_names")})
+    state["slots"] = slots
+    return state, sorted({path for path, _ in done})

@@ -1,0 +1,64 @@
+// Row-wise softmax for Dense(activation="softmax"): the GEMM writes x w + b, then
+//
+// softmax_forward<T>: y[m, :] = exp(x[m, :] - max) / sum(exp(x[m, :] - max)).
+//   x, y (M, N) row-major; y may be x (in place: each element is read and then
+//   written by the same thread, after the row's reductions).
+// softmax_backward<T>: dz[m, :] = y[m, :] (dy[m, :] - sum(dy[m, :] y[m, :])).
+//   dy, y, dz (M, N) row-major; dz may be dy.
+// Launch (both): block (32, 8): 8 rows at a time, 32 threads across each row;
+// grid min(ceil(M / 8), 8 SMs), grid-stride over groups of 8 rows. The loop bound
+// is the same for every thread of a block, so the barriers inside stay uniform.
+
+// Reduces v over the 32 threads of this row (threadIdx.y) through red; every
+// thread of the block must call it.
+template <typename T, bool IS_MAX>
+__device__ __forceinline__ T row_reduce(T (&red)[8][33], T v) {
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    red[ty][tx] = v;
+    __syncthreads();
+    for (int h = 16; h > 0; h >>= 1) {
+        if (tx < h) red[ty][tx] = IS_MAX ? gn_max(red[ty][tx], red[ty][tx + h]) : red[ty][tx] + red[ty][tx + h];
+        __syncthreads();
+    }
+    v = red[ty][0];
+    __syncthreads();  // red is reused by the next reduction
+    return v;
+}
+
+template <typename T>
+__global__ void softmax_forward(const T* x, T* y, int M, int N) {
+    __shared__ T red[8][33];
+    for (long long r0 = (long long)blockIdx.x * 8; r0 < M; r0 += (long long)gridDim.x * 8) {
+        const long long r = r0 + threadIdx.y;
+        const bool live = r < M;
+        const T* xr = x + r * N;
+        T mx = gn_lowest<T>();
+        if (live)
+            for (int c = threadIdx.x; c < N; c += 32) mx = gn_max(mx, xr[c]);
+        mx = row_reduce<T, true>(red, mx);
+        T sum = T(0);
+        if (live)
+            for (int c = threadIdx.x; c < N; c += 32) sum += gn_exp(xr[c] - mx);
+        sum = row_reduce<T, false>(red, sum);
+        if (live)
+            for (int c = threadIdx.x; c < N; c += 32) y[r * N + c] = gn_exp(xr[c] - mx) / sum;
+    }
+}
+
+template <typename T>
+__global__ void softmax_backward(const T* dy, const T* __restrict__ y, T* dz, int M, int N) {
+    __shared__ T red[8][33];
+    for (long long r0 = (long long)blockIdx.x * 8; r0 < M; r0 += (long long)gridDim.x * 8) {
+        const long long r = r0 + threadIdx.y;
+        const bool live = r < M;
+        T dot = T(0);
+        if (live)
+            for (int c = threadIdx.x; c < N; c += 32) dot += dy[r * N + c] * y[r * N + c];
+        dot = row_reduce<T, false>(red, dot);
+        if (live)
+            for (int c = threadIdx.x; c < N; c += 32) {
+                const long long o = r * N + c;
+                dz[o] = y[o] * (dy[o] - dot);
+            }
+    }
+}

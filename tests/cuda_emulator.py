@@ -1,0 +1,113 @@
+"""Runs gpunet's CUDA kernels on the CPU: the kernel modules' exact source text
+(kernel_source.module_source, the string NVRTC compiles) built by g++ under
+tests/cuda_emulation.h, and launched from the same plans (cuda_kernels.Launch)
+the CuPy backend launches.
+
+    emu = KernelEmulator(build_dir)
+    emu(plan)                     # like CupyLauncher()(plan), on NumPy arrays
+"""
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy
+
+from gpunet.backend import cuda_kernels
+from gpunet.backend.kernel_source import module_source
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HEADER = os.path.join(HERE, "cuda_emulation.h")
+CXX = os.environ.get("CXX", "g++")
+CXXFLAGS = ["-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-Wall", "-Wno-unknown-pragmas"]
+
+ERRORS = {1: "barrier deadlock: some thread of a block never reached a __syncthreads() the others wait at",
+          2: "launch geometry outside CUDA's limits",
+          3: "arguments do not match the kernel's parameters (count, kind or size)",
+          4: "no such kernel in the module"}
+
+
+class KernelError(RuntimeError):
+    pass
+
+
+def harness_source(module):
+    """A translation unit: the emulation header, the module's source, and one
+    C entry point that looks a kernel up by its name expression."""
+    lines = [f'#include "{HEADER}"', "", module_source(module), "",
+             'extern "C" int gn_launch(const char* name, const unsigned* geom, void** args, int nargs,',
+             '                         const char* kinds, const int* sizes, int workers) {']
+    for expr in cuda_kernels.name_expressions(module):
+        lines.append(f'    if (std::strcmp(name, "{expr}") == 0)')
+        lines.append(f"        return gn_emu::launch(&{expr}, geom, args, nargs, kinds, sizes, workers);")
+    lines += ["    return 4;", "}", ""]
+    return "\n".join(lines)
+
+
+def compile_library(source, build_dir, tag):
+    """Builds source into a shared library under build_dir, reusing an earlier
+    build of the same text (header, flags and compiler included) when present."""
+    with open(HEADER, "rb") as f:
+        header = f.read()
+    key = hashlib.sha256(source.encode() + header + " ".join([CXX] + CXXFLAGS).encode()).hexdigest()[:16]
+    lib = os.path.join(build_dir, f"{tag}-{key}.so")
+    if not os.path.exists(lib):
+        os.makedirs(build_dir, exist_ok=True)
+        cpp = os.path.join(build_dir, f"{tag}-{key}.cpp")
+        with open(cpp, "w") as f:
+            f.write(source)
+        tmp = f"{lib}.{os.getpid()}.tmp"
+        proc = subprocess.run([CXX, *CXXFLAGS, "-o", tmp, cpp], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise KernelError(f"g++ failed on {cpp}:\n{proc.stderr[-4000:]}")
+        os.replace(tmp, lib)
+    return lib
+
+
+def have_compiler():
+    return shutil.which(CXX) is not None
+
+
+class KernelEmulator:
+    """Launches plans on NumPy arrays; ``workers`` OS threads share the blocks."""
+
+    def __init__(self, build_dir, workers=None):
+        self.workers = workers or min(4, os.cpu_count() or 1)
+        modules = list(cuda_kernels.KERNELS)
+        with ThreadPoolExecutor(len(modules)) as pool:  # g++ runs are independent
+            libs = pool.map(lambda m: compile_library(harness_source(m), build_dir, f"emu-{m}"), modules)
+        self._libs = {}
+        for module, path in zip(modules, libs):
+            lib = ctypes.CDLL(path)
+            lib.gn_launch.restype = ctypes.c_int
+            lib.gn_launch.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_void_p),
+                                      ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+            self._libs[module] = lib
+        self.launches = []  # (kernel, grid, block) of every launch, for tests of the dispatch
+
+    def __call__(self, plan):
+        values, kinds, sizes = [], [], []
+        for a in plan.args:
+            if isinstance(a, numpy.ndarray):
+                if not a.flags.c_contiguous:
+                    raise KernelError(f"{plan.kernel}: array arguments must be C-contiguous")
+                values.append(ctypes.c_void_p(a.ctypes.data))
+                kinds.append("p")
+                sizes.append(ctypes.sizeof(ctypes.c_void_p))
+            elif isinstance(a, numpy.generic) and a.dtype.kind in "iuf":
+                # the bytes CuPy would pack for this scalar
+                values.append(ctypes.create_string_buffer(a.tobytes(), a.dtype.itemsize))
+                kinds.append({"i": "i", "u": "I", "f": "f"}[a.dtype.kind])
+                sizes.append(a.dtype.itemsize)
+            else:
+                raise KernelError(f"{plan.kernel}: argument {a!r} is neither an array nor a NumPy scalar; "
+                                  "CuPy would guess its C type")
+        ptrs = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
+        geom = (ctypes.c_uint * 6)(*plan.grid, *plan.block)
+        rc = self._libs[plan.module].gn_launch(plan.kernel.encode(), geom, ptrs, len(values), "".join(kinds).encode(),
+                                               (ctypes.c_int * len(sizes))(*sizes), self.workers)
+        if rc != 0:
+            raise KernelError(f"{plan.kernel} grid={plan.grid} block={plan.block}: {ERRORS.get(rc, rc)}")
+        self.launches.append((plan.kernel, tuple(plan.grid), tuple(plan.block)))
