@@ -7,11 +7,10 @@ optimizer step. ``axis`` may be an int or a list of ints, as in Keras.
 import inspect
 
 from . import backend as B
-from .backend.init_ops import with_init_ops
 
 
 def _ops():
-    return with_init_ops(B.get_backend())
+    return B.get_backend()
 
 
 def _axis(axis):

@@ -11,13 +11,12 @@ import numbers
 
 from . import backend as B
 from .backend import random as _random
-from .backend.init_ops import with_init_ops
 
 _FLOATS = ("float16", "float32", "float64")
 
 
 def _ops():
-    return with_init_ops(B.get_backend())
+    return B.get_backend()
 
 
 def _dtype(dtype, float_only=False):

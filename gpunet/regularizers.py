@@ -12,13 +12,12 @@ import numbers
 import struct
 
 from . import backend as B
-from .backend.init_ops import with_init_ops
 
 _STRUCT_FORMAT = {"float16": "e", "float32": "f", "float64": "d"}
 
 
 def _ops():
-    return with_init_ops(B.get_backend())
+    return B.get_backend()
 
 
 def _penalty_factor(value, name):

@@ -6,12 +6,14 @@
 
 __device__ __forceinline__ float gn_exp(float v) { return expf(v); }
 __device__ __forceinline__ double gn_exp(double v) { return exp(v); }
+__device__ __forceinline__ float gn_expm1(float v) { return expm1f(v); }
+__device__ __forceinline__ double gn_expm1(double v) { return expm1(v); }
 __device__ __forceinline__ float gn_log1p(float v) { return log1pf(v); }
 __device__ __forceinline__ double gn_log1p(double v) { return log1p(v); }
 __device__ __forceinline__ float gn_tanh(float v) { return tanhf(v); }
 __device__ __forceinline__ double gn_tanh(double v) { return tanh(v); }
-__device__ __forceinline__ float gn_erf(float v) { return erff(v); }
-__device__ __forceinline__ double gn_erf(double v) { return erf(v); }
+__device__ __forceinline__ float gn_erfc(float v) { return erfcf(v); }
+__device__ __forceinline__ double gn_erfc(double v) { return erfc(v); }
 __device__ __forceinline__ float gn_sqrt(float v) { return sqrtf(v); }
 __device__ __forceinline__ double gn_sqrt(double v) { return sqrt(v); }
 __device__ __forceinline__ float gn_abs(float v) { return fabsf(v); }

@@ -84,9 +84,9 @@ def test_dropout_mask_rate_and_scale(ops):
 
 def test_set_random_seed_repeats_draws(ops):
     gpunet.utils.set_random_seed(11)
-    a = ops.to_host(ops.random_normal((5,), 0.0, 1.0, "float64"))
+    a = ops.to_host(ops.draw_normal((5,), 0.0, 1.0, "float64"))
     gpunet.utils.set_random_seed(11)
-    b = ops.to_host(ops.random_normal((5,), 0.0, 1.0, "float64"))
+    b = ops.to_host(ops.draw_normal((5,), 0.0, 1.0, "float64"))
     assert np.array_equal(a, b)
 
 

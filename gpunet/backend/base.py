@@ -7,10 +7,11 @@ call these methods and never import numpy or cupy themselves.
 """
 from .activation_ops import ActivationOps
 from .optimizer_ops import OptimizerOps
+from .init_ops import InitOps
 from . import random as _random
 
 
-class Backend(ActivationOps, OptimizerOps):
+class Backend(ActivationOps, OptimizerOps, InitOps):
     """Reference array operations. Subclasses set ``name`` and ``xp``."""
 
     name = "base"
@@ -121,22 +122,7 @@ class Backend(ActivationOps, OptimizerOps):
         return bool(self.xp.isfinite(x).all())
 
     # ---- random numbers (host generator: repeatable and saved for resume) -------
-    def random_uniform(self, shape, minval, maxval, dtype):
-        return self.asarray(_random.generator().uniform(minval, maxval, size=shape), dtype)
-
-    def random_normal(self, shape, mean, stddev, dtype):
-        return self.asarray(_random.generator().normal(mean, stddev, size=shape), dtype)
-
-    def random_truncated_normal(self, shape, mean, stddev, dtype):
-        """Normal draws re-drawn until within two standard deviations (as Keras)."""
-        gen = _random.generator()
-        out = gen.normal(0.0, 1.0, size=shape)
-        bad = abs(out) > 2.0
-        while bad.any():
-            out[bad] = gen.normal(0.0, 1.0, size=int(bad.sum()))
-            bad = abs(out) > 2.0
-        return self.asarray(out * stddev + mean, dtype)
-
+    # Weight draws (draw_uniform, draw_normal, ...) live in InitOps.
     def permutation(self, n):
         """A host index permutation (shuffling happens on the host side)."""
         return _random.generator().permutation(n)

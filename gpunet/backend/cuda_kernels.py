@@ -29,12 +29,19 @@ _MODULE_OF = {k: m for m, ks in KERNELS.items() for k in ks}
 _CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
 KERNEL_DTYPES = tuple(_CTYPE)
 
-# activations.cuh's codes. leaky_relu and relu6 are relu with parameters set.
+# activations.cuh's codes, and what each backward reads besides dy: "mask" (uint8,
+# stored by the forward), "z" (the pre-activation, stored by the forward), "y"
+# (the output, which the layer keeps anyway), or both "z" and "y".
 ACT_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "hard_sigmoid": 3, "tanh": 4, "elu": 5, "selu": 6,
-             "softplus": 7, "softsign": 8, "swish": 9, "gelu": 10, "exponential": 11}
+             "softplus": 7, "softsign": 8, "swish": 9, "gelu": 10, "exponential": 11, "leaky_relu": 12,
+             "relu6": 13, "mish": 14}
+_READS = {"linear": "", "relu": "mask", "leaky_relu": "mask", "relu6": "mask", "sigmoid": "y",
+          "hard_sigmoid": "y", "tanh": "y", "softplus": "y", "selu": "y", "exponential": "y", "elu": "zy",
+          "softsign": "z", "swish": "z", "gelu": "z", "mish": "z"}
+_PARAMS = {"relu": ("alpha", "max_value", "threshold"), "leaky_relu": ("alpha",), "elu": ("alpha",),
+           "gelu": ("approximate",), "softmax": ("axis",)}
+_DEFAULTS = {"leaky_relu": {"alpha": 0.2}, "elu": {"alpha": 1.0}}
 _HAS_MAX, _APPROXIMATE = 1, 2
-# What the backward pass reads: "mask" (uint8), "y", "z" (the pre-activation) or "none".
-_AUX = {"linear": "none", "relu": "mask", "sigmoid": "y", "tanh": "y", "exponential": "y"}
 
 NULL = numpy.uint64(0)
 TILE = 64          # gemm_tile.cuh's GN_BM: a block computes a TILE x TILE tile
@@ -62,39 +69,28 @@ class ActSpec(NamedTuple):
     max_value: float
     threshold: float
     flags: int
-    aux: str           # what dense_forward keeps for the backward pass
+    keep: str          # what dense_forward stores for the backward pass: "mask", "z" or ""
+    needs_y: bool      # whether the backward reads the output y
     softmax: bool      # the GEMM applies no activation; a softmax kernel follows
 
 
 def activation_spec(name, params):
-    """The kernel form of a Keras activation, or None where no kernel implements it
-    (the backend then runs the reference code)."""
-    p = dict(params or {})
-    alpha, max_value, threshold = 0.0, None, 0.0
+    """The kernel form of an activation (a name of ActivationOps and its keyword
+    arguments), or None where no kernel implements it: the backend then runs the
+    reference code."""
+    params = dict(params or {})
     if name == "softmax":
-        if p.get("axis", -1) not in (-1, 1):
-            return None
-        return ActSpec(0, 0.0, 0.0, 0.0, 0, "y", True)
-    if name == "relu":
-        alpha = float(p.pop("alpha", 0.0) or 0.0)
-        max_value = p.pop("max_value", None)
-        threshold = float(p.pop("threshold", 0.0) or 0.0)
-    elif name == "leaky_relu":
-        alpha = float(p.pop("alpha", p.pop("negative_slope", 0.2)))
-        name = "relu"
-    elif name == "relu6":
-        max_value, name = 6.0, "relu"
-    elif name == "elu":
-        alpha = float(p.pop("alpha", 1.0))
-    flags = 0
-    if name == "gelu" and p.pop("approximate", False):
-        flags |= _APPROXIMATE
-    if name not in ACT_CODES or p:  # an unknown name or parameter: leave it to the reference
+        ok = set(params) <= {"axis"} and params.get("axis", -1) in (-1, 1)
+        return ActSpec(0, 0.0, 0.0, 0.0, 0, "", True, True) if ok else None
+    if name not in ACT_CODES or not set(params) <= set(_PARAMS.get(name, ())):
         return None
-    if max_value is not None:
-        flags |= _HAS_MAX
-    return ActSpec(ACT_CODES[name], alpha, float(max_value or 0.0), threshold, flags,
-                   _AUX.get(name, "z"), False)
+    p = {**_DEFAULTS.get(name, {}), **params}
+    max_value = p.get("max_value")
+    flags = (_HAS_MAX if max_value is not None else 0) | (_APPROXIMATE if p.get("approximate") else 0)
+    reads = _READS[name]
+    return ActSpec(ACT_CODES[name], float(p.get("alpha") or 0.0), float(max_value or 0.0),
+                   float(p.get("threshold") or 0.0), flags, "mask" if "mask" in reads else ("z" if "z" in reads else ""),
+                   "y" in reads, False)
 
 
 def _ptr(a):

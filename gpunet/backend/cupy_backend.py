@@ -108,8 +108,8 @@ class CupyBackend(Backend):
         x, w, b = (self._contiguous(a, dtype) for a in (x, w, b))
         (M, Kd), N = x.shape, w.shape[1]
         y = xp.empty((M, N), dtype=dtype)
-        z = xp.empty((M, N), dtype=dtype) if spec.aux == "z" else None
-        mask = xp.empty((M, N), dtype="uint8") if spec.aux == "mask" else None
+        z = xp.empty((M, N), dtype=dtype) if spec.keep == "z" else None
+        mask = xp.empty((M, N), dtype="uint8") if spec.keep == "mask" else None
         if self._fused(M, N, Kd, forward=True):
             self.launch(K.plan_dense_forward(x, w, b, y, z, mask, spec))
         else:
@@ -129,9 +129,9 @@ class CupyBackend(Backend):
         xp, dtype = self.xp, x.dtype
         dy, x, w = (self._contiguous(a, dtype) for a in (dy, x, w))
         (M, Kd), N = x.shape, w.shape[1]
-        mask = z if spec.aux == "mask" else None
-        z = z if spec.aux == "z" else None
-        y = y if spec.aux == "y" else None
+        mask = z if spec.keep == "mask" else None
+        z = z if spec.keep == "z" else None
+        y = self._contiguous(y, dtype) if spec.needs_y else None
         if spec.softmax:  # dZ = y (dy - sum(dy y)) has a row reduction: its own kernel, then linear
             dz = xp.empty_like(dy)
             self.launch(K.plan_softmax_backward(dy, y, dz, self.sm_count))

@@ -67,24 +67,3 @@ class InitOps:
 
     def maximum(self, a, b):
         return self.xp.maximum(a, b)
-
-
-class _Lent:
-    """A backend seen through `InitOps` (for a Backend class that does not inherit it)."""
-
-    __slots__ = ("_ops",)
-
-    def __init__(self, ops):
-        self._ops = ops
-
-    def __getattr__(self, name):
-        attr = getattr(InitOps, name, None)
-        if callable(attr):
-            # Bound to the view, so that InitOps methods calling one another also resolve here.
-            return attr.__get__(self)
-        return getattr(self._ops, name)
-
-
-def with_init_ops(ops):
-    """``ops`` itself when its class inherits `InitOps`, else a view that lends it `InitOps`'s methods."""
-    return ops if isinstance(ops, InitOps) else _Lent(ops)

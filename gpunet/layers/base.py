@@ -96,7 +96,8 @@ class Layer:
 
     # ---- weights ------------------------------------------------------------
     def add_weight(self, name, shape, initializer="zeros", regularizer=None, constraint=None, trainable=True):
-        init = initializers.get(initializer)
+        # Keras: a None initializer means the default, glorot_uniform.
+        init = initializers.get(initializer) or initializers.get("glorot_uniform")
         value = self.ops.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
         w = Weight(self, name, value, trainable, regularizers.get(regularizer), constraints.get(constraint))
         self._weights.append(w)

@@ -55,7 +55,9 @@ class MeanSquaredLogarithmicError(Loss):
         values = (d * d).mean(axis=-1)
         grad = None
         if need_grad:
-            grad = d * ((2.0 / y_pred.shape[-1]) * (y_pred >= eps)) / p1
+            grad = d * (y_pred >= eps)
+            grad *= 2.0 / y_pred.shape[-1]
+            grad /= p1
         return values, grad
 
 

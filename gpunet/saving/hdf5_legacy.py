@@ -161,6 +161,10 @@ def write_array(group, name, array):
     return ds
 
 
+class DamagedData(ValueError):
+    """Stored bytes that fail their checksum."""
+
+
 class FileWeight:
     """A weight stored in a file: its name, shape and dtype, read on demand (and verified)."""
 
@@ -197,7 +201,7 @@ class FileWeight:
     def _verify(self, array):
         expected = self.dataset.attrs.get("gpunet_sum64")
         if expected is not None and int(expected) != sum64(array):
-            raise ValueError(f"weight {self.name!r} fails its checksum (damaged data)")
+            raise DamagedData(f"weight {self.name!r} fails its checksum (damaged data)")
 
 
 class FileLayer:

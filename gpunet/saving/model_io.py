@@ -299,14 +299,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, **kw
 
 def _restore_optimizer(model, contents, pairs, strict, name):
     _ready(model)
-    found = _optimizer_items(model, contents, pairs)
     meta = contents.get("optimizer_meta")
-    if not found and meta is None:
-        return []
     try:
+        found = _optimizer_items(model, contents, pairs)
+        if not found and meta is None:
+            return []
         state, restored = optimizer_state.build_state(model, found, meta, strict=strict)
         model.optimizer.set_state(state)
     except (ValueError, TypeError) as exc:
+        if isinstance(exc, hdf5_legacy.DamagedData):
+            raise
         if contents.get("optimizer_inferred"):
             log.warning("%s: the optimizer state in the file does not fit %s built with default arguments "
                         "(the file has no optimizer config); it starts fresh: %s", name, model.optimizer, exc)

@@ -1,0 +1,133 @@
+"""The compile settings in a file: Keras 2's ``training_config`` and Keras 3's ``compile_config``.
+
+Written as Keras 2 writes it: ``{"loss", "metrics", "weighted_metrics", "loss_weights",
+"optimizer_config": {"class_name", "config"}}``. Read from tf.keras 2 (nested metric lists,
+``MeanMetricWrapper`` dicts, ``Custom>Adam``), Keras 3 (``module``/``registered_name`` keys,
+``"optimizer"`` instead of ``"optimizer_config"``) and gpunet. A name that cannot be
+resolved raises an error naming it and the two ways out: ``custom_objects`` or ``compile=False``.
+"""
+import logging
+
+from . import optimizer_state
+from .errors import UnknownObjectError
+
+log = logging.getLogger("gpunet.saving")
+
+
+def training_config(model):
+    """Keras 2's ``training_config`` for a compiled model, or None when it is not compiled."""
+    from .. import losses, metrics as _metrics, optimizers
+    args = model._compile_args
+    if model.optimizer is None or args is None:
+        return None
+
+    def metric(m):
+        return m if isinstance(m, (str, dict)) else _metrics.serialize(_metrics.get(m))
+    loss = args["loss"]
+    return {"loss": loss if isinstance(loss, (str, dict)) else losses.serialize(model._loss_fn),
+            "metrics": [metric(m) for m in args.get("metrics") or []],
+            "weighted_metrics": [metric(m) for m in args.get("weighted_metrics") or []] or None,
+            "loss_weights": args.get("loss_weights"),
+            "optimizer_config": optimizers.serialize(model.optimizer)}
+
+
+def _flatten(metrics):
+    """tf.keras nests metrics per output (``[[m1, m2]]``) or keys them by output name."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        metrics = list(metrics.values())
+    if not isinstance(metrics, (list, tuple)):
+        return [metrics]
+    out = []
+    for m in metrics:
+        out.extend(_flatten(m) if isinstance(m, (list, tuple, dict)) and not _is_object_config(m) else [m])
+    return out
+
+
+def _is_object_config(value):
+    return isinstance(value, dict) and "class_name" in value
+
+
+def _name_of(identifier):
+    if isinstance(identifier, dict):
+        inner = identifier.get("config")
+        if identifier.get("class_name") == "MeanMetricWrapper" and isinstance(inner, dict):
+            return inner.get("fn") or inner.get("name")
+        return inner if isinstance(inner, str) else identifier.get("class_name")
+    return identifier if isinstance(identifier, str) else repr(identifier)
+
+
+def _custom(identifier, custom_objects):
+    """``identifier`` replaced by what ``custom_objects`` gives for its name, if anything."""
+    name = _name_of(identifier)
+    obj = custom_objects.get(name) if isinstance(name, str) else None
+    if obj is None:
+        return identifier
+    if isinstance(obj, type):
+        inner = identifier.get("config") if isinstance(identifier, dict) else None
+        if isinstance(inner, dict):
+            return obj.from_config(inner) if hasattr(obj, "from_config") else obj(**inner)
+        return obj()
+    return obj
+
+
+def _unresolved(kind, identifier, exc):
+    name = _name_of(identifier)
+    return UnknownObjectError(
+        f"The file's training config uses the {kind} {name!r}, which gpunet cannot resolve ({exc}). Pass it "
+        f"with custom_objects={{'{name}': ...}}, or load with compile=False to get the model without its "
+        f"training configuration.")
+
+
+def _inferred_optimizer(contents):
+    """Keras 3 sometimes saves no optimizer in ``compile_config``; its weights file still names it."""
+    name = contents.get("optimizer_name")
+    cls = optimizer_state.class_from_keras_name(name) if name else None
+    if cls is None:
+        return "rmsprop"  # what Keras 3's compile() uses by default
+    config = {}
+    items = contents.get("optimizer_positional") or []
+    if len(items) > 1 and items[1].shape == () and items[1].dtype.kind == "f":
+        try:
+            config["learning_rate"] = float(items[1].read())
+        except (OSError, ValueError):
+            pass  # keep the default; the corrupt array is reported when the state is restored
+    return {"class_name": cls, "config": config}
+
+
+def compile_from_training_config(model, config, custom_objects=None, contents=None):
+    """Compile ``model`` as the file's training config says (loss, metrics, optimizer config)."""
+    from .. import losses, metrics as _metrics, optimizers
+    custom = dict(custom_objects or {})
+    contents = contents if contents is not None else {}
+    loss_id = _custom(config.get("loss"), custom)
+    try:
+        loss = losses.get(loss_id)
+    except (ValueError, TypeError) as exc:
+        raise _unresolved("loss", config.get("loss"), exc) from None
+    resolved = {}
+    for key in ("metrics", "weighted_metrics"):
+        resolved[key] = []
+        for m in _flatten(config.get(key)):
+            m2 = _custom(m, custom)
+            try:
+                _metrics.get(m2, loss)
+            except (ValueError, TypeError) as exc:
+                raise _unresolved("metric", m, exc) from None
+            resolved[key].append(m2)
+    opt_config = config.get("optimizer_config") or config.get("optimizer")
+    if opt_config is None:
+        opt_config = _inferred_optimizer(contents)
+        contents["optimizer_inferred"] = True
+        log.warning("The file's compile config has no optimizer; compiling with %s as the file's weights "
+                    "name it, with default arguments.", opt_config)
+    if isinstance(opt_config, dict) and opt_config.get("class_name") in custom:
+        optimizer = _custom(opt_config, custom)
+    else:
+        try:
+            optimizer = optimizers.get(opt_config)
+        except (ValueError, TypeError) as exc:
+            raise _unresolved("optimizer", opt_config, exc) from None
+    model.compile(optimizer=optimizer, loss=loss_id, metrics=resolved["metrics"],
+                  weighted_metrics=resolved["weighted_metrics"] or None, loss_weights=config.get("loss_weights"))

@@ -1,0 +1,182 @@
+"""Which weight in a file goes into which weight of a model, and the `LoadReport` saying so.
+
+Three ways to match, as Keras does them:
+
+* Keras 2 layout, ``by_name=False``: the layers that have weights, in order (topological);
+* Keras 3 layout, ``by_name=False``: by key (class name + count: ``dense_1``), as Keras 3 does;
+* ``by_name=True``: by layer name (transfer learning), whatever the layout.
+
+Nothing is read or assigned here: the caller reads every matched array once
+all shapes have been checked, so a mismatch never leaves a half-loaded model.
+"""
+import numpy as np
+
+from .keras_zip import layer_keys
+
+# Layers whose output shape equals their input shape (an input shape can be seen through them).
+_SHAPE_PRESERVING = ("Dropout", "Activation")
+
+
+class LoadReport:
+    """What ``load_weights`` did.
+
+    Attributes:
+        loaded: parameter paths (``"dense/kernel"``) that received values.
+        missing_in_file: model weights the file has no value for (``by_name=True``).
+        unexpected_in_file: weights in the file that no model weight took (``by_name=True``).
+        shape_mismatch: ``(path, model_shape, file_shape)`` for weights skipped with
+            ``skip_mismatch=True`` (``file_shape`` is None when the weight counts differ).
+        reshaped: paths loaded through ``reshape=True``.
+        source: the file.
+    """
+
+    def __init__(self):
+        self.loaded, self.missing_in_file, self.unexpected_in_file = [], [], []
+        self.shape_mismatch, self.reshaped = [], []
+        self.source = None
+
+    @property
+    def complete(self):
+        """True when every model weight was loaded and nothing in the file was left over."""
+        return not (self.missing_in_file or self.unexpected_in_file or self.shape_mismatch)
+
+    def summary(self):
+        """One line: counts, with the names of what was not loaded."""
+        def names(items, n=5):
+            items = [i[0] if isinstance(i, tuple) else i for i in items]
+            more = f", +{len(items) - n} more" if len(items) > n else ""
+            return f" ({', '.join(items[:n])}{more})" if items else ""
+        return (f"Loaded {len(self.loaded)} weights from {self.source}; "
+                f"{len(self.missing_in_file)} missing in file{names(self.missing_in_file)}, "
+                f"{len(self.unexpected_in_file)} unexpected in file{names(self.unexpected_in_file)}, "
+                f"{len(self.shape_mismatch)} shape mismatches{names(self.shape_mismatch)}"
+                + (f", {len(self.reshaped)} reshaped" if self.reshaped else ""))
+
+    def log(self, logger):
+        logger.log(20 if self.complete else 30, "%s", self.summary())
+
+    def __repr__(self):
+        return f"<LoadReport {self.summary()}>"
+
+
+def _paths(layer):
+    return [w.path for w in layer.weights]
+
+
+def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshape=False, v3=False):
+    """``(pairs, report)``: ``pairs`` is ``[(Weight, FileWeight, target_shape)]``.
+
+    Raises ValueError naming layer, weight and both shapes on a mismatch (unless
+    ``skip_mismatch``), and naming the layers that differ when the structures do not fit.
+    """
+    report = LoadReport()
+    layers = model.layers
+    if by_name:
+        if v3 and any(fl.name is None for fl in file_layers if fl.weights):
+            raise ValueError("This Keras 3 weights file records no layer names (written by an older Keras): "
+                             "load it with by_name=False, which matches layers by class and position.")
+        table = {fl.name: fl for fl in file_layers if fl.weights}
+        couples = []
+        for layer in layers:
+            fl = table.pop(layer.name, None) if layer.weights else None
+            if fl is None:
+                report.missing_in_file.extend(_paths(layer))
+            else:
+                couples.append((layer, fl))
+        report.unexpected_in_file.extend(f"{fl.name}/{fw.short}" for fl in table.values() for fw in fl.weights)
+    elif v3:
+        table = {fl.key: fl for fl in file_layers}
+        couples, missing = [], []
+        for key, layer in zip(layer_keys(layers), layers):
+            fl = table.pop(key, None)
+            if layer.weights and (fl is None or not fl.weights):
+                missing.append(f"{layer.name} ({key})")
+            elif layer.weights:
+                couples.append((layer, fl))
+            elif fl is not None and fl.weights:
+                table[key] = fl
+        extra = [key for key, fl in table.items() if fl.weights]
+        if missing or extra:
+            raise ValueError(f"The weights file does not fit model '{model.name}': model layers with no weights "
+                             f"in the file: {missing}; layers in the file the model does not have: {extra}. "
+                             "Keras 3 weights files match layers by class and position; use by_name=True to "
+                             "match layer names.")
+    else:
+        mine = [layer for layer in layers if layer.weights]
+        theirs = [fl for fl in file_layers if fl.weights]
+        if len(mine) != len(theirs):
+            mine_names = [layer.name for layer in mine]
+            their_names = [fl.name for fl in theirs]
+            raise ValueError(
+                f"You are trying to load a weight file with {len(theirs)} layers with weights into model "
+                f"'{model.name}', which has {len(mine)} layers with weights. Only in the model: "
+                f"{[n for n in mine_names if n not in their_names]}; only in the file: "
+                f"{[n for n in their_names if n not in mine_names]} (model: {mine_names}; file: {their_names}).")
+        couples = list(zip(mine, theirs))
+    pairs = []
+    for layer, fl in couples:
+        _pair(layer, fl, pairs, report, skip_mismatch, reshape)
+    report.loaded = [w.path for w, _, _ in pairs]
+    return pairs, report
+
+
+def _pair(layer, fl, pairs, report, skip_mismatch, reshape):
+    weights, stored = layer.weights, fl.weights
+    label = fl.name or fl.key
+    if len(weights) != len(stored):
+        if skip_mismatch:
+            report.shape_mismatch.extend((w.path, w.shape, None) for w in weights)
+            return
+        raise ValueError(f"Layer '{layer.name}' has {len(weights)} weights {[w.name for w in weights]}, the file's "
+                         f"layer '{label}' has {len(stored)}: {[fw.name for fw in stored]}.")
+    for w, fw in zip(weights, stored):
+        if tuple(fw.shape) == tuple(w.shape):
+            pairs.append((w, fw, w.shape))
+        elif reshape and int(np.prod(fw.shape)) == int(np.prod(w.shape)):
+            pairs.append((w, fw, w.shape))
+            report.reshaped.append(w.path)
+        elif skip_mismatch:
+            report.shape_mismatch.append((w.path, tuple(w.shape), tuple(fw.shape)))
+        else:
+            hint = " (reshape=True needs the same number of values)" if reshape else ""
+            raise ValueError(f"Shape mismatch in layer '{layer.name}' for weight '{w.name}': the model expects "
+                             f"shape {tuple(w.shape)}, the file's weight '{fw.name}' (layer '{label}') has shape "
+                             f"{tuple(fw.shape)}{hint}. Pass skip_mismatch=True to skip it.")
+
+
+def config_input_shape(config):
+    """The batch input shape recorded in a Keras 2 or 3 model config, or None."""
+    if not isinstance(config, dict):
+        return None
+    shape = (config.get("build_config") or {}).get("input_shape")
+    inner = config.get("config")
+    if shape is None and isinstance(inner, dict):
+        shape = inner.get("build_input_shape")
+    entries = inner if isinstance(inner, list) else (inner or {}).get("layers", []) if isinstance(inner, dict) else []
+    if shape is None and entries and isinstance(entries[0], dict):
+        first = entries[0].get("config") or {}
+        shape = first.get("batch_input_shape") or first.get("batch_shape")
+    return tuple(shape) if isinstance(shape, (list, tuple)) and shape else None
+
+
+def input_shape_for(model, contents, by_name):
+    """The input shape to build an unbuilt ``model`` with, from a file's config or first weight."""
+    shape = config_input_shape(contents.get("config"))
+    if shape is not None:
+        return shape
+    layers = model.layers
+    lead = 0
+    while lead < len(layers) and type(layers[lead]).__name__ in _SHAPE_PRESERVING:
+        lead += 1
+    first = layers[lead] if lead < len(layers) else None
+    if first is not None and type(first).__name__ in ("Dense", "BatchNormalization"):
+        stored = [fl for fl in contents["layers"] if fl.weights]
+        if by_name:
+            stored = [fl for fl in stored if fl.name == first.name]
+        elif contents.get("v3"):
+            key = layer_keys(layers)[lead]
+            stored = [fl for fl in stored if fl.key == key]
+        if stored and len(stored[0].weights[0].shape) >= 1:
+            return (None, int(stored[0].weights[0].shape[0]))
+    raise ValueError(f"Model '{model.name}' is not built and the file does not record its input shape: call "
+                     "model.build(input_shape), e.g. model.build((None, 8)), before load_weights().")
