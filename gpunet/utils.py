@@ -31,3 +31,16 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     out = numpy.zeros((y.shape[0], num_classes), dtype=dtype)
     out[numpy.arange(y.shape[0]), y] = 1
     return out.reshape(shape + (num_classes,))
+
+
+def register_serializable(package="Custom", name=None):
+    """Class decorator: make a custom layer, loss or activation loadable without ``custom_objects``
+    (Keras 3's ``keras.saving.register_keras_serializable``)."""
+    from .saving.registry import register_serializable as _register
+    return _register(package=package, name=name)
+
+
+def custom_object_scope(*scopes):
+    """Context manager in which the given ``{"Name": cls}`` dicts resolve like ``custom_objects``."""
+    from .saving.registry import custom_object_scope as _scope
+    return _scope(*scopes)

@@ -9,20 +9,24 @@
 // grid min(ceil(M / 8), 8 SMs), grid-stride over groups of 8 rows. The loop bound
 // is the same for every thread of a block, so the barriers inside stay uniform.
 
-// Reduces v over the 32 threads of this row (threadIdx.y) through red; every
-// thread of the block must call it.
+// Reduces v over the 32 threads of this row (threadIdx.y); every thread of the
+// block must call it. Lane 0 combines the row's 32 values and leaves the result
+// in the spare column 32: two barriers per reduction rather than a tree's six.
+// One buffer serves consecutive reductions without a third barrier: the next
+// call's stores go to columns 0..31, and column 32 is rewritten only after the
+// next call's first barrier, which every thread reaches after reading it.
 template <typename T, bool IS_MAX>
 __device__ __forceinline__ T row_reduce(T (&red)[8][33], T v) {
     const int tx = threadIdx.x, ty = threadIdx.y;
     red[ty][tx] = v;
     __syncthreads();
-    for (int h = 16; h > 0; h >>= 1) {
-        if (tx < h) red[ty][tx] = IS_MAX ? gn_max(red[ty][tx], red[ty][tx + h]) : red[ty][tx] + red[ty][tx + h];
-        __syncthreads();
+    if (tx == 0) {
+        T acc = red[ty][0];
+        for (int i = 1; i < 32; ++i) acc = IS_MAX ? gn_max(acc, red[ty][i]) : acc + red[ty][i];
+        red[ty][32] = acc;
     }
-    v = red[ty][0];
-    __syncthreads();  // red is reused by the next reduction
-    return v;
+    __syncthreads();
+    return red[ty][32];
 }
 
 template <typename T>

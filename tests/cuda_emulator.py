@@ -5,6 +5,7 @@ the CuPy backend launches.
 
     emu = KernelEmulator(build_dir)
     emu(plan)                     # like CupyLauncher()(plan), on NumPy arrays
+    EmulatedCupyBackend(emu)      # CupyBackend's own code, on NumPy arrays and emu
 """
 import ctypes
 import hashlib
@@ -14,10 +15,13 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy
+import pytest
 
 from gpunet.backend import cuda_kernels
+from gpunet.backend.cupy_backend import CupyBackend
 from gpunet.backend.kernel_source import module_source
 
+H100_SMS = 132  # emulated launches get the geometry an H100 would
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = os.path.join(HERE, "cuda_emulation.h")
 CXX = os.environ.get("CXX", "g++")
@@ -63,6 +67,9 @@ def compile_library(source, build_dir, tag):
         if proc.returncode != 0:
             raise KernelError(f"g++ failed on {cpp}:\n{proc.stderr[-4000:]}")
         os.replace(tmp, lib)
+        for old in os.listdir(build_dir):  # earlier builds of this tag are dead weight
+            if old.startswith(tag + "-") and not old.startswith(f"{tag}-{key}"):
+                os.remove(os.path.join(build_dir, old))
     return lib
 
 
@@ -111,3 +118,23 @@ class KernelEmulator:
         if rc != 0:
             raise KernelError(f"{plan.kernel} grid={plan.grid} block={plan.block}: {ERRORS.get(rc, rc)}")
         self.launches.append((plan.kernel, tuple(plan.grid), tuple(plan.block)))
+
+
+class EmulatedCupyBackend(CupyBackend):
+    """CupyBackend's Python code (dispatch, buffers, plans) with NumPy for CuPy
+    and the emulator for the GPU: what it computes is what the GPU would."""
+
+    def __init__(self, emulator, sm_count=H100_SMS, dense_path="auto"):
+        self.xp = numpy
+        self.launch = emulator
+        self.sm_count = sm_count
+        self.allow_tf32 = False
+        self.dense_path = dense_path
+
+
+@pytest.fixture(scope="session")
+def emulator(request):
+    """The kernels built once per session (and cached across sessions in pytest's cache)."""
+    if not have_compiler():
+        pytest.fail(f"{CXX} not found: the kernel tests compile kernels/*.cu with g++ (CXX to choose another)")
+    return KernelEmulator(str(request.config.cache.mkdir("gpunet-kernel-emulator")))

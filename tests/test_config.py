@@ -196,9 +196,10 @@ def test_saving_errors_are_value_errors():
 
 def test_to_plain_converts_numpy_values_and_tuples():
     value = {"f": np.float32(0.5), "i": np.int64(3), "b": np.bool_(True), "z": np.array(2.5),
-             "a": np.arange(3, dtype="int16"), "t": (1, (np.float64(2.0), None)), np.str_("k"): "v"}
+             "a": np.arange(3, dtype="int16"), "t": (1, (np.float64(2.0), None)), np.str_("k"): "v", "d": np.dtype("float64"), "c": np.float16}
     plain = C.to_plain(value)
-    assert plain == {"f": 0.5, "i": 3, "b": True, "z": 2.5, "a": [0, 1, 2], "t": [1, [2.0, None]], "k": "v"}
+    assert plain == {"f": 0.5, "i": 3, "b": True, "z": 2.5, "a": [0, 1, 2], "t": [1, [2.0, None]], "k": "v",
+                     "d": "float64", "c": "float16"}
     assert type(plain["i"]) is int and type(plain["f"]) is float and type(plain["b"]) is bool
     assert json.loads(json.dumps(plain)) == plain
 

@@ -210,8 +210,9 @@ def _models(draw):
     model = Sequential(name=draw(st.none() | _NAMES))
     if start == "input_layer":
         model.add(InputLayer(input_shape=(width,), dtype=dtype))
+    frozen = draw(st.lists(st.booleans(), min_size=count, max_size=count))
     for i, factory in enumerate(factories):
-        kwargs = {"dtype": dtype}
+        kwargs = {"dtype": dtype, "trainable": not frozen[i]}
         if names:
             kwargs["name"] = names[i]
         if i == 0 and start == "input_shape":
@@ -229,3 +230,10 @@ def test_generated_models_round_trip_through_json_and_yaml(model):
     assert from_json.get_config() == config
     assert from_yaml.get_config() == config
     assert from_json.built == model.built
+
+
+def test_python2_unicode_tags_read_as_plain_strings():
+    with open(shared_path("keras_fixtures", "seed_keras202_model.yaml"), encoding="utf-8") as f:
+        text = f.read().replace("name: dense_1", "name: !!python/unicode 'dense_1'")
+    assert "!!python/unicode" in text
+    assert model_from_yaml(text).layers[0].name == "dense_1"

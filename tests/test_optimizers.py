@@ -380,6 +380,8 @@ def test_keras_configs_load():
     nadam = optimizers.get(keras_2_0)
     assert float(nadam.lr) == 0.002 and nadam.epsilon == 1e-8 and nadam.decay == 0.0
     assert isinstance(optimizers.get(legacy_tf_keras), RMSprop)
+    # tf.keras 2.0-2.10 wrote Nadam's momentum-schedule decay as "decay": 0.004; it never decayed the lr
+    assert optimizers.get({"class_name": "Nadam", "config": {"learning_rate": 0.002, "decay": 0.004}}).decay == 0.0
 
 
 # ---- build, state and exact resume ---------------------------------------------------------------------------
@@ -448,6 +450,7 @@ def test_set_state_before_build_is_restored_by_build(ops):
     p0, grads = _problem(6)
     _run(source, ops, "float64", p0, grads)
     target = Adagrad()
+    assert target.get_state() == {"iterations": 0, "learning_rate": 0.001, "slots": {}}
     target.set_state(source.get_state())
     assert target.iterations == STEPS
     target.build(ops, _dev(ops, p0, "float64"), LAYOUT)

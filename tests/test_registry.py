@@ -219,3 +219,31 @@ def test_user_lambda_class_is_allowed_when_the_user_supplies_it():
 
     model = model_from_config(_with_layer(KERAS2_LAMBDA), custom_objects={"Lambda": Lambda})
     assert isinstance(model.layers[-1], Lambda)
+
+
+def test_keras_layer_gpunet_lacks_lists_gpunet_layers():
+    entry = {"module": "keras.layers", "class_name": "Conv2D", "config": {"name": "conv", "filters": 3}}
+    with pytest.raises(UnknownObjectError, match=r"'Conv2D' \(saved from module 'keras.layers'\) in layer 2 "
+                                                 r"'conv'\. gpunet's built-in layers are \[.*'Dense'"):
+        model_from_config(_with_layer(entry))
+
+
+def test_tf_keras_registered_class_name_resolves_by_its_plain_name():
+    entry = {"class_name": "Custom>Scale", "config": {"name": "s", "factor": 5.0}}
+    assert model_from_config(_with_layer(entry), custom_objects={"Scale": Scale}).layers[-1].factor == 5.0
+    with pytest.raises(UnknownObjectError, match=r"custom_objects=\{'Scale': Scale\}"):
+        model_from_config(_with_layer(entry))
+
+
+def test_nested_models_are_refused_clearly():
+    entry = {"class_name": "Sequential", "config": {"name": "inner", "layers": []}}
+    with pytest.raises(ValueError, match="layer 2 'inner' is a nested Sequential model"):
+        model_from_config(_with_layer(entry))
+
+
+def test_builtin_initializer_with_bad_arguments_is_not_called_unknown():
+    entry = {"class_name": "Dense", "config": {"name": "e", "units": 1, "kernel_initializer": {
+        "class_name": "RandomUniform", "config": {"minval": -1, "spread": 3}}}}
+    with pytest.raises(ValueError, match=r"initializer 'RandomUniform' in layer 2 'e'.*spread") as info:
+        model_from_config(_with_layer(entry))
+    assert not isinstance(info.value, UnknownObjectError)

@@ -9,6 +9,8 @@ The formulas are Keras 2's (tf-keras); a fused CUDA kernel must match them.
 import contextlib
 import math
 
+from .erfc import erfc
+
 # Activations whose derivative is a function of the output alone.
 _OUTPUT_ONLY = frozenset({"linear", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax",
                           "exponential", "softplus", "selu", "relu6"})
@@ -16,37 +18,13 @@ _OUTPUT_ONLY = frozenset({"linear", "sigmoid", "hard_sigmoid", "tanh", "softmax"
 ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax",
                     "softplus", "softsign", "elu", "selu", "exponential", "swish", "gelu", "leaky_relu",
                     "relu6", "mish")
+_KNOWN = frozenset(ACTIVATION_NAMES)
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 _GELU_C = math.sqrt(2.0 / math.pi)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-# W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969),
-# as in Netlib SPECFUN CALERF. NumPy has no erf, and an array-op version runs on every backend.
-_ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03,
-          1.85777706184603153e-1)
-_ERF_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03, 2.84423683343917062e03)
-_ERF_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01, 2.98635138197400131e02,
-          8.81952221241769090e02, 1.71204761263407058e03, 2.05107837782607147e03, 1.23033935479799725e03,
-          2.15311535474403846e-8)
-_ERF_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02, 1.62138957456669019e03,
-          3.29079923573345963e03, 4.36261909014324716e03, 3.43936767414372164e03, 1.23033935480374942e03)
-_ERF_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2,
-          6.58749161529837803e-4, 1.63153871373020978e-2)
-_ERF_Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1, 6.05183413124413191e-2,
-          2.33520497626869185e-3)
-_INV_SQRT_PI = 5.6418958354775628695e-1
-
-
-def _rational(t, num, den):
-    """Cody's ``(num[-1] t^k + num[0] t^(k-1) + ... + num[k-1]) / (t^k + den[0] t^(k-1) + ... + den[k-1])``."""
-    xnum, xden = num[-1] * t, t
-    for i in range(len(den) - 1):
-        xnum = (xnum + num[i]) * t
-        xden = (xden + den[i]) * t
-    return (xnum + num[len(den) - 1]) / (xden + den[-1])
 
 
 class ActivationOps:
@@ -63,14 +41,14 @@ class ActivationOps:
         return self._activation(name, "_backward")(dy, x, y, **params)
 
     def _activation(self, name, suffix=""):
-        if name not in ACTIVATION_NAMES:
+        if name not in _KNOWN:
             raise ValueError(f"Unknown activation {name!r}. Valid names: {sorted(ACTIVATION_NAMES)}")
         return getattr(self, name + suffix)
 
     def _quiet(self):
-        # exp overflowing to inf (or 1/0 in an unused branch) gives the right result here; NumPy would warn.
+        # exp overflowing to inf gives the right limit in these formulas; NumPy would warn.
         errstate = getattr(self.xp, "errstate", None)
-        return errstate(over="ignore", invalid="ignore", divide="ignore") if errstate else contextlib.nullcontext()
+        return errstate(over="ignore") if errstate else contextlib.nullcontext()
 
     def linear(self, x):
         return x
@@ -273,7 +251,7 @@ class ActivationOps:
             y = self.xp.tanh(_GELU_C * (x + 0.044715 * (x * x * x)))
             y += 1
         else:
-            y = self._erfc(x * -_INV_SQRT2)  # 1 + erf(x / sqrt 2), accurate in the negative tail too
+            y = erfc(self.xp, x * -_INV_SQRT2)  # 1 + erf(x / sqrt 2), accurate in the negative tail too
         y *= x
         y *= 0.5
         return y
@@ -290,7 +268,7 @@ class ActivationOps:
             dx += dt
             dx *= 0.5
         else:
-            dx = self._erfc(x * -_INV_SQRT2)
+            dx = erfc(self.xp, x * -_INV_SQRT2)
             dx *= 0.5  # Phi(x)
             pdf = x * x
             pdf *= -0.5
@@ -299,19 +277,3 @@ class ActivationOps:
             dx += pdf
         dx *= dy
         return dx
-
-    def _erfc(self, x):
-        """Complementary error function, elementwise (Cody's three intervals)."""
-        xp = self.xp
-        with self._quiet():  # every branch is computed everywhere; the unused ones may overflow
-            a = xp.abs(x)
-            z = a * a
-            small = 1 - x * _rational(z, _ERF_A, _ERF_B)
-            # exp(-a^2) as exp(-s^2) exp(-(a - s)(a + s)) with s = a rounded down to 1/16: no cancellation
-            s = xp.floor(a * 16) / 16
-            tail = xp.exp(-(s * s)) * xp.exp(-((a - s) * (a + s)))
-            r = 1 / z
-            big = (_INV_SQRT_PI - r * _rational(r, _ERF_P, _ERF_Q)) / a
-            large = tail * xp.where(a <= 4.0, _rational(a, _ERF_C, _ERF_D), big)
-            large = xp.where(x < 0, 2 - large, large)
-            return xp.where(a <= 0.46875, small, large).astype(x.dtype, copy=False)

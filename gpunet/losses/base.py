@@ -147,3 +147,10 @@ def _check_labels(ops, name, y_true, y_pred):
         raise ValueError(f"{name} labels must lie in [0, {classes - 1}] for {classes} classes, received "
                          f"values from {int(labels.min())} to {int(labels.max())}")
     return labels
+
+
+def check_last_axis(loss, y_pred):
+    """gpunet's losses reduce the last axis; ``axis`` may name it as -1 or ``ndim - 1``."""
+    if loss.axis not in (-1, y_pred.ndim - 1):
+        raise ValueError(f"{type(loss).__name__} in gpunet reduces the last axis only: expected axis=-1 (or "
+                         f"{y_pred.ndim - 1} for {y_pred.ndim}-d predictions), received axis={loss.axis!r}")

@@ -14,12 +14,12 @@ tf-keras 2.21 and Keras 3.15 models (sigmoid + binary and softmax + categorical)
 it reproduces both ``evaluate`` losses to about 1e-7.
 """
 from .. import backend as B
-from .base import Loss
+from .base import Loss, check_last_axis
 
 
 def _check_axis(axis):
-    if axis != -1:
-        raise ValueError(f"gpunet crossentropy losses reduce the last axis only: expected axis=-1, received {axis!r}")
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise ValueError(f"axis must be an integer (the class axis), received {axis!r}")
     return axis
 
 
@@ -49,6 +49,7 @@ class BinaryCrossentropy(Loss):
         self.axis = _check_axis(axis)
 
     def _forward(self, ops, y_true, y_pred, need_grad):
+        check_last_axis(self, y_pred)
         xp = ops.xp
         y = y_true
         if self.label_smoothing:
@@ -105,6 +106,7 @@ class CategoricalCrossentropy(Loss):
         self.axis = _check_axis(axis)
 
     def _forward(self, ops, y_true, y_pred, need_grad):
+        check_last_axis(self, y_pred)
         xp = ops.xp
         y = y_true
         if self.label_smoothing:
@@ -159,6 +161,7 @@ class SparseCategoricalCrossentropy(Loss):
         return y_true.astype("int64", copy=False)
 
     def _forward(self, ops, y_true, y_pred, need_grad):
+        check_last_axis(self, y_pred)
         xp = ops.xp
         idx = y_true[..., None]
         onehot = None

@@ -6,7 +6,7 @@ gradient to ``a`` where ``a >= b``, ``abs`` has gradient ``sign`` (0 at 0).
 import math
 
 from .. import backend as B
-from .base import Loss
+from .base import Loss, check_last_axis
 
 
 class MeanSquaredError(Loss):
@@ -104,11 +104,10 @@ class CosineSimilarity(Loss):
 
     def __init__(self, axis=-1, reduction="auto", name=None):
         super().__init__(reduction, name)
-        if axis != -1:
-            raise ValueError(f"gpunet's CosineSimilarity reduces the last axis only: expected axis=-1, received {axis!r}")
         self.axis = axis
 
     def _forward(self, ops, y_true, y_pred, need_grad):
+        check_last_axis(self, y_pred)
         xp = ops.xp
         # tf.linalg.l2_normalize: x / sqrt(max(sum(x**2), 1e-12))
         ss = (y_pred * y_pred).sum(axis=-1, keepdims=True)

@@ -135,7 +135,6 @@ class _Resolved(MeanMetricWrapper):
 
     def __init__(self, name, kind, loss=None, dtype=None):
         self._kind = kind
-        self._loss_name = getattr(loss, "name", None) if loss is not None else None
         self._loss_kind = _loss_kind(loss)
         super().__init__(_unresolved, name, dtype)
         self._fn, self._fn_name = _unresolved, None
@@ -173,6 +172,8 @@ def _unresolved(ops, y_true, y_pred):
 
 def _loss_kind(loss):
     from .. import losses
+    if isinstance(loss, (str, dict)):
+        loss = losses.get(loss)
     if isinstance(loss, losses.BinaryCrossentropy):
         return "binary"
     if isinstance(loss, losses.SparseCategoricalCrossentropy) or getattr(loss, "sparse_labels", False):

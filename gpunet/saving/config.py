@@ -11,6 +11,8 @@ constructor, which rejects unknown keywords with a `TypeError`.
 import inspect
 import numbers
 
+import numpy as np
+
 from . import registry
 from .errors import InvalidConfigError, SavingError
 
@@ -103,6 +105,10 @@ def to_plain(value, path="config"):
         return {_plain_key(k, path): to_plain(v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, type):
+        return registry.serialize_object(value)  # a class (np.float32, a user class): its name
+    if isinstance(value, np.dtype):
+        return value.name
     if hasattr(value, "dtype") and callable(getattr(value, "tolist", None)):
         return to_plain(value.tolist(), path)  # NumPy scalar or array, CuPy array: tolist() is host data
     if callable(getattr(value, "item", None)):
@@ -193,6 +199,10 @@ def layer_from_entry(entry, custom_objects=None, index=None):
     where = f"{at} {config.get('name')!r}" if config.get("name") is not None else at
     registry.check_safe(entry, where, custom_objects)
     class_name = entry.get("class_name")
+    if class_name in ("Sequential", "Functional", "Model") and \
+            registry.get_registered_object(class_name, custom_objects) is None:
+        raise InvalidConfigError(f"{where} is a nested {class_name} model: gpunet's Sequential holds layers "
+                                 f"only; rebuild it with the inner model's layers added directly.")
     cls = registry.resolve(class_name, "layer", entry.get("module"), entry.get("registered_name"),
                            custom_objects, where=where)
     builtin = registry.builtin_layer_classes().get(class_name) is cls

@@ -9,10 +9,12 @@ Layout, as tf.keras 2 writes it::
     /optimizer_weights     attrs weight_names = ["Adam/iter:0", "Adam/dense/kernel/m:0", ...]
 
 A weights-only file is the ``model_weights`` group at the root. gpunet adds
-attributes Keras ignores: ``gpunet_format_version``, ``gpunet_version``,
-``gpunet_sum64`` (a checksum per dataset, so flipped bits are caught), and per
-optimizer dataset ``gpunet_param`` / ``gpunet_slot`` (the parameter path and
-slot, so optimizer state is matched by name, never by list position).
+attributes Keras ignores: ``gpunet_format_version``, ``gpunet_version``, and on
+each group of datasets ``gpunet_sum64`` (one checksum per dataset, in the order
+of ``weight_names``, so flipped bits are caught). Names are escaped (`escape`),
+which makes gpunet's optimizer names ``<opt>/<layer>/<weight>/<slot>:0``
+unambiguous: optimizer state is matched by parameter path, never by position.
+One checksum attribute per group (not per dataset) keeps 5,000-layer saves fast.
 Name lists too long for one HDF5 attribute are split Keras's way
 (``layer_names0``, ``layer_names1``, ...); strings are read whatever h5py or
 Keras version wrote them (bytes, numpy.bytes_, str, fixed or variable length).
@@ -140,25 +142,39 @@ def little_endian(array):
     array = np.asarray(array)
     if array.dtype.byteorder == ">" or (array.dtype.byteorder == "=" and not np.little_endian):
         array = array.astype(array.dtype.newbyteorder("<"))
-    return np.ascontiguousarray(array)
+    # Not np.ascontiguousarray: it turns 0-d arrays (iteration counters) into shape (1,).
+    return array if array.flags.c_contiguous else array.copy(order="C")
 
 
 def sum64(array):
     """A fast checksum of an array's bytes: the sum of its 64-bit words (mod 2**64) plus the tail.
     Any single flipped bit changes it."""
-    raw = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    array = np.asarray(array)
+    raw = (array if array.flags.c_contiguous else array.copy(order="C")).reshape(-1).view(np.uint8)
     words = raw.size // 8
     total = int(raw[:words * 8].view(np.uint64).sum(dtype=np.uint64)) if words else 0
     tail = int.from_bytes(raw[words * 8:].tobytes(), "little")
     return (total + tail + raw.size) % (1 << 64)
 
 
-def write_array(group, name, array):
-    """One contiguous, uncompressed dataset with its checksum; returns it."""
-    array = little_endian(array)
-    ds = group.create_dataset(name, data=array)
-    ds.attrs["gpunet_sum64"] = np.uint64(sum64(array))
-    return ds
+def write_arrays(group, items):
+    """Contiguous, uncompressed datasets ``[(name, array)]`` plus the group's checksum list."""
+    sums = []
+    for name, array in items:
+        array = little_endian(array)
+        group.create_dataset(name, data=array)
+        sums.append(sum64(array))
+    group.attrs["gpunet_sum64"] = np.array(sums, dtype=np.uint64)
+
+
+def checksums(group, count):
+    """The checksums `write_arrays` stored for ``group`` (Nones for files without them)."""
+    if "gpunet_sum64" not in group.attrs:
+        return [None] * count
+    sums = np.asarray(group.attrs["gpunet_sum64"]).reshape(-1)
+    if sums.size != count:
+        raise ValueError(f"{group.name}: {sums.size} checksums for {count} datasets")
+    return [int(v) for v in sums]
 
 
 class DamagedData(ValueError):
@@ -168,15 +184,15 @@ class DamagedData(ValueError):
 class FileWeight:
     """A weight stored in a file: its name, shape and dtype, read on demand (and verified)."""
 
-    def __init__(self, name, dataset, shape=None):
+    def __init__(self, name, dataset, checksum=None):
         if not isinstance(dataset, h5py.Dataset):
             raise ValueError(f"weight {name!r} is a {type(dataset).__name__}, not a dataset")
         if dataset.dtype.kind not in NUMERIC_KINDS:
             raise ValueError(f"weight {name!r} has non-numeric dtype {dataset.dtype}")
         if dataset.is_virtual or dataset.external:
             raise ValueError(f"weight {name!r} points outside the file (external or virtual dataset)")
-        self.name, self.dataset = name, dataset
-        self.shape = tuple(dataset.shape) if shape is None else tuple(shape)
+        self.name, self.dataset, self.checksum = name, dataset, checksum
+        self.shape = tuple(dataset.shape)
         self.dtype = dataset.dtype
         self.short = short_weight_name(name)
 
@@ -199,8 +215,7 @@ class FileWeight:
         self._verify(dest)
 
     def _verify(self, array):
-        expected = self.dataset.attrs.get("gpunet_sum64")
-        if expected is not None and int(expected) != sum64(array):
+        if self.checksum is not None and self.checksum != sum64(array):
             raise DamagedData(f"weight {self.name!r} fails its checksum (damaged data)")
 
 
@@ -224,8 +239,7 @@ def write_weights(group, layers, keras_version, backend):
         g = group.create_group(key)
         names = [f"{key}/{escape(w)}:0" for w, _ in weights]
         save_attributes(g, "weight_names", names)
-        for wname, (_, array) in zip(names, weights):
-            write_array(g, wname, array)
+        write_arrays(g, [(wname, array) for wname, (_, array) in zip(names, weights)])
     top = group.create_group("top_level_model_weights")
     save_attributes(top, "weight_names", [])
 
@@ -239,34 +253,40 @@ def read_weights(group, escaped):
         if key not in group:
             raise ValueError(f"layer {key!r} is listed in layer_names but has no group")
         g = group[key]
-        weights = [FileWeight(w, g[w]) for w in load_attributes(g, "weight_names")]
+        names = load_attributes(g, "weight_names")
+        weights = [FileWeight(w, g[w], c) for w, c in zip(names, checksums(g, len(names)))]
         layers.append(FileLayer(unescape(key) if escaped else key, key, weights))
     return layers
 
 
 # ---- optimizer weights ------------------------------------------------------------------------------
 def write_optimizer(h5, entries):
-    """``entries``: list of ``(keras_name, array, param_path or None, slot or None)``, in order."""
+    """``entries``: list of ``(keras_name, array, param_path or None, slot or None)``, in order.
+    gpunet's names already say path and slot (see `gpunet_slot_of`)."""
     group = h5.create_group("optimizer_weights")
     save_attributes(group, "weight_names", [name for name, _, _, _ in entries])
-    for name, array, param, slot in entries:
-        ds = write_array(group, name, array)
-        if param is not None:
-            ds.attrs["gpunet_param"] = param.encode("utf-8")
-            ds.attrs["gpunet_slot"] = slot.encode("utf-8")
+    write_arrays(group, [(name, array) for name, array, _, _ in entries])
 
 
-def read_optimizer(h5):
-    """``[(name, FileWeight, param_path or None, slot or None)]`` from ``optimizer_weights``."""
+def gpunet_slot_of(name):
+    """``(param_path, slot)`` from gpunet's escaped ``<opt>/<layer>/<weight>/<slot>:0``, else (None, None)."""
+    parts = name.split(":", 1)[0].split("/")
+    if len(parts) != 4:
+        return None, None
+    return f"{unescape(parts[1])}/{unescape(parts[2])}", parts[3]
+
+
+def read_optimizer(h5, escaped):
+    """``[(name, FileWeight, param_path or None, slot or None)]`` from ``optimizer_weights``
+    (paths and slots only for gpunet's files, ``escaped``; Keras's names are parsed later)."""
     if "optimizer_weights" not in h5:
         return []
     group = h5["optimizer_weights"]
+    names = load_attributes(group, "weight_names")
     out = []
-    for name in load_attributes(group, "weight_names"):
-        ds = group[name]
-        param = text(ds.attrs["gpunet_param"]) if "gpunet_param" in ds.attrs else None
-        slot = text(ds.attrs["gpunet_slot"]) if "gpunet_slot" in ds.attrs else None
-        out.append((name, FileWeight(name, ds), param, slot))
+    for name, checksum in zip(names, checksums(group, len(names))):
+        param, slot = gpunet_slot_of(name) if escaped else (None, None)
+        out.append((name, FileWeight(name, group[name], checksum), param, slot))
     return out
 
 
@@ -324,7 +344,7 @@ def read_model_file(h5):
         "rng": json_attr(h5, "gpunet_rng"),
         "optimizer_meta": json_attr(h5, "gpunet_optimizer"),
         "layers": read_weights(h5["model_weights"], gpunet),
-        "optimizer": read_optimizer(h5),
+        "optimizer": read_optimizer(h5, gpunet),
         "optimizer_positional": None,
         "v3": False,
     }

@@ -38,9 +38,14 @@ def to_snake_case(name):
 
 def layer_keys(layers):
     """Keras 3's keys for a model's layers: class name in snake case, numbered per class."""
+    return keys_for_classes(type(layer).__name__ for layer in layers)
+
+
+def keys_for_classes(class_names):
+    """`layer_keys` from class names (``["Dense", "Dense"]`` -> ``["dense", "dense_1"]``)."""
     used, keys = {}, []
-    for layer in layers:
-        base = to_snake_case(type(layer).__name__)
+    for class_name in class_names:
+        base = to_snake_case(class_name)
         if base in used:
             used[base] += 1
             keys.append(f"{base}_{used[base]}")
@@ -62,17 +67,15 @@ def write_weights(h5, model_name, layers, optimizer=None, meta=None, gpunet_vers
     for key, name, arrays in layers:
         vars_ = group.create_group(key).create_group("vars")
         vars_.attrs["name"] = name
-        for i, array in enumerate(arrays):
-            h5l.write_array(vars_, str(i), array)
+        h5l.write_arrays(vars_, [(str(i), array) for i, array in enumerate(arrays)])
     if optimizer is not None:
         opt_name, entries = optimizer
         vars_ = h5.create_group("optimizer").create_group("vars")
         vars_.attrs["name"] = opt_name
-        for i, (array, path, slot) in enumerate(entries):
-            ds = h5l.write_array(vars_, str(i), array)
-            if path is not None:
-                ds.attrs["gpunet_param"] = path.encode("utf-8")
-                ds.attrs["gpunet_slot"] = slot.encode("utf-8")
+        h5l.write_arrays(vars_, [(str(i), array) for i, (array, _, _) in enumerate(entries)])
+        # Which parameter and slot each positional array is: gpunet restores by path.
+        vars_.attrs["gpunet_slots"] = json.dumps([[path, slot] if path else None
+                                                   for _, path, slot in entries]).encode("utf-8")
     h5l.stamp(h5, gpunet_version)
     sums = {}
     for key, value in (meta or {}).items():
@@ -92,7 +95,8 @@ def _vars(group):
     keys = sorted(group.keys(), key=lambda k: (len(k), k))
     if any(not k.isdigit() for k in keys):
         raise ValueError(f"unexpected entries in {group.name}: {keys[:5]}")
-    return [h5l.FileWeight(f"{group.name}/{k}", group[k]) for k in keys]
+    sums = h5l.checksums(group, len(keys))
+    return [h5l.FileWeight(f"{group.name}/{k}", group[k], c) for k, c in zip(keys, sums)]
 
 
 def read_weights(h5):
@@ -119,14 +123,11 @@ def read_optimizer(h5):
     vars_ = h5["optimizer"]["vars"]
     name = h5l.text(vars_.attrs["name"]) if "name" in vars_.attrs else None
     items = _vars(vars_)
-    tagged = [w for w in items if "gpunet_param" in w.dataset.attrs]
-    if items and tagged:
-        named = []
-        for w in items:
-            attrs = w.dataset.attrs
-            param = h5l.text(attrs["gpunet_param"]) if "gpunet_param" in attrs else None
-            slot = h5l.text(attrs["gpunet_slot"]) if "gpunet_slot" in attrs else None
-            named.append((w.name, w, param, slot))
+    if "gpunet_slots" in vars_.attrs:
+        tags = json.loads(h5l.text(vars_.attrs["gpunet_slots"]))
+        if not isinstance(tags, list) or len(tags) != len(items):
+            raise ValueError(f"{vars_.name}: gpunet_slots does not list the {len(items)} arrays")
+        named = [(w.name, w, *(tag if tag else (None, None))) for w, tag in zip(items, tags)]
         return named, None, name
     return [], items, name
 
@@ -248,6 +249,7 @@ def read_archive_contents(config, meta, h5):
         "training_config": config.get("compile_config") or None,
         "keras_version": str(meta.get("keras_version", "3")),
         "gpunet": h5l.gpunet_version_of(h5) is not None,
+        "gpunet_version": meta.get("gpunet_version"),
         "layers": read_weights(h5),
         "rng": h5l.json_attr(h5, "gpunet_rng"),
         "optimizer_meta": h5l.json_attr(h5, "gpunet_optimizer"),

@@ -186,6 +186,14 @@ def _no_kwargs(func, kwargs, ignored=()):
 
 
 # ---- reading --------------------------------------------------------------------------------------
+def _no_initializers():
+    """gpunet.layers.base.skip_initializers() where the layers provide it (random initial values of a
+    big model take longer to draw than the file takes to read)."""
+    from ..layers import base
+    skip = getattr(base, "skip_initializers", None)
+    return skip() if skip is not None else contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def _reading(src):
     """Errors raised while reading the file's content become `CorruptModelFileError` naming the file."""
@@ -223,7 +231,8 @@ def _weights_only(h5):
                 "optimizer_positional": positional, "optimizer_meta": hdf5_legacy.json_attr(h5, "gpunet_optimizer")}
     escaped = hdf5_legacy.gpunet_version_of(h5) is not None
     return {"layers": hdf5_legacy.read_weights(h5, escaped), "config": None, "v3": False,
-            "optimizer": hdf5_legacy.read_optimizer(h5), "optimizer_positional": None, "optimizer_meta": None}
+            "optimizer": hdf5_legacy.read_optimizer(h5, escaped), "optimizer_positional": None,
+            "optimizer_meta": None}
 
 
 def _is_v3(contents):
@@ -277,7 +286,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, **kw
         if contents["config"] is None:
             raise CorruptModelFileError(src.name, "no model config: this is a weights-only file; build the model "
                                         "and call model.load_weights()")
-        model = _config.model_from_config(contents["config"], custom_objects)
+        with _no_initializers():  # every weight is overwritten from the file: skip drawing initial values
+            model = _config.model_from_config(contents["config"], custom_objects)
         training = contents["training_config"] if compile else None
         if training:
             compile_from_training_config(model, training, custom_objects, contents)

@@ -10,7 +10,7 @@ regularizers, constraints, activations, losses, metrics and optimizers.
 import sys
 import threading
 
-from .errors import UnknownObjectError, UnsafeConfigError
+from .errors import InvalidConfigError, UnknownObjectError, UnsafeConfigError
 
 _GLOBAL_OBJECTS = {}   # "package>name" and plain "name" -> class or function
 _GLOBAL_NAMES = {}     # class or function -> "package>name"
@@ -59,7 +59,7 @@ def get_registered_name(obj):
 
 def get_registered_object(name, custom_objects=None):
     """The class or function registered, scoped or passed in ``custom_objects`` under ``name``; else None."""
-    if name is None:
+    if not isinstance(name, str):
         return None
     for table in [custom_objects or {}] + list(reversed(getattr(_scope, "stack", []))) + [_GLOBAL_OBJECTS]:
         if name in table:
@@ -117,15 +117,20 @@ def _is_library(module):
 
 def unknown_object_error(class_name, kind, module=None, where=None):
     """The `UnknownObjectError` for a class no table knows: names the class, module, layer and the fix."""
-    ident = class_name if str(class_name).isidentifier() else "MyClass"
+    plain = str(class_name).rsplit(">", 1)[-1]  # tf.keras 2 wrote "Package>Name" as the class name
+    ident = plain if plain.isidentifier() else "MyClass"
     parts = [f"Unknown {kind} class {class_name!r}"]
     if module:
         parts.append(f"(saved from module {module!r})")
     if where:
         parts.append(f"in {where}")
+    hint = ""
+    if kind == "layer" and module is not None and _is_library(module):
+        hint = f" gpunet's built-in layers are {list(_LAYER_NAMES)}; a Keras layer outside them needs your own " \
+               f"implementation."
     return UnknownObjectError(
-        " ".join(parts) + f". gpunet never imports modules named in a file: pass the class when loading, "
-        f"e.g. custom_objects={{'{class_name}': {ident}}}, or decorate it with "
+        " ".join(parts) + f".{hint} gpunet never imports modules named in a file: pass the class when loading, "
+        f"e.g. custom_objects={{'{plain}': {ident}}}, or decorate it with "
         f"@gpunet.utils.register_serializable() before loading.")
 
 
@@ -146,7 +151,7 @@ def resolve(class_name, kind="layer", module=None, registered_name=None, custom_
     if not isinstance(class_name, str) or not class_name:
         raise UnknownObjectError(f"A {kind} config needs a non-empty 'class_name' string"
                                  f"{' in ' + where if where else ''}, received {class_name!r}.")
-    for key in (registered_name, class_name):
+    for key in (registered_name, class_name, class_name.rsplit(">", 1)[-1]):
         obj = get_registered_object(key, custom_objects)
         if obj is not None:
             return obj
@@ -209,7 +214,12 @@ def _get_builtin(identifier, kind, class_name, module, where):
     try:
         return _builtin_module(kind).get(identifier)
     except (ValueError, TypeError, KeyError) as exc:
-        raise unknown_object_error(class_name, kind, module, where) from exc
+        text = str(exc)
+        if "unknown" in text.lower() or "could not interpret" in text.lower():
+            raise unknown_object_error(class_name, kind, module, where) from exc
+        # A known class with bad arguments: say so, instead of calling it unknown.
+        raise InvalidConfigError(f"Cannot build {kind} {class_name!r}{' in ' + where if where else ''}: {text}"
+                                 ) from exc
 
 
 def serialize_object(obj):

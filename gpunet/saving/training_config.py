@@ -24,11 +24,14 @@ def training_config(model):
     def metric(m):
         return m if isinstance(m, (str, dict)) else _metrics.serialize(_metrics.get(m))
     loss = args["loss"]
+    optimizer = optimizers.serialize(model.optimizer)
+    # tf.keras 2 rebuilds "Adam" as its legacy optimizer, which rejects weight_decay even as None.
+    optimizer["config"] = {k: v for k, v in optimizer["config"].items() if not (k == "weight_decay" and v is None)}
     return {"loss": loss if isinstance(loss, (str, dict)) else losses.serialize(model._loss_fn),
             "metrics": [metric(m) for m in args.get("metrics") or []],
             "weighted_metrics": [metric(m) for m in args.get("weighted_metrics") or []] or None,
             "loss_weights": args.get("loss_weights"),
-            "optimizer_config": optimizers.serialize(model.optimizer)}
+            "optimizer_config": optimizer}
 
 
 def _flatten(metrics):

@@ -1,0 +1,155 @@
+"""What ``gpunet inspect FILE`` and ``gpunet convert SRC DST`` do (the argparse side is gpunet/cli.py)."""
+import os
+
+import numpy as np
+
+from . import files, hdf5_legacy, keras_zip
+from .errors import CorruptModelFileError
+from .model_io import _contents, _reading
+
+_ARCHITECTURE_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def _entries(config):
+    inner = (config or {}).get("config")
+    entries = inner if isinstance(inner, list) else (inner or {}).get("layers", []) if isinstance(inner, dict) else []
+    return [e for e in entries if isinstance(e, dict) and e.get("class_name") != "InputLayer"]
+
+
+def _ordered(layers, config, v3):
+    """Keras 3 files list layers alphabetically by key; the config gives the model's order."""
+    if not v3 or config is None:
+        return layers
+    keys = keras_zip.keys_for_classes(e.get("class_name", "") for e in _entries(config))
+    rank = {key: i for i, key in enumerate(keys)}
+    return sorted(layers, key=lambda layer: rank.get(layer.key, len(rank)))
+
+
+def inspect(path):
+    """A human-readable description of a saved file: format, who wrote it, layers with their
+    weight shapes, parameter count, training config and whether optimizer state is present.
+
+    Raises FileNotFoundError or `CorruptModelFileError` (naming the problem) for bad files.
+    """
+    with files.open_source(path) as src:
+        size = os.path.getsize(path) if files.is_path(path) else None
+        with _contents(src, whole_model=False) as c, _reading(src):
+            lines = [f"File: {src.name}" + (f" ({size} bytes)" if size is not None else "")]
+            if src.kind == "zip":
+                kind = "Keras 3 .keras archive (config.json + model.weights.h5)"
+            elif c.get("v3"):
+                kind = "Keras 3 weights layout (.weights.h5)"
+            elif c.get("config") is not None:
+                kind = "Keras HDF5, legacy layout (whole model: config, weights" + (
+                    ", training config)" if c.get("training_config") else ")")
+            else:
+                kind = "Keras HDF5, legacy layout (weights only)"
+            lines.append(f"Format: {kind}")
+            lines.append(f"Written by: {_writer(src, c)}")
+            config = c.get("config")
+            if config is not None:
+                inner = config.get("config")
+                name = inner.get("name") if isinstance(inner, dict) else None
+                lines.append(f"Model: {config.get('class_name', '?')}" + (f" '{name}'" if name else ""))
+            classes = {(e.get("config") or {}).get("name"): e.get("class_name") for e in _entries(config)}
+            lines.append("Layers:")
+            total = 0
+            for layer in _ordered(c["layers"], config, c.get("v3")):
+                shapes = [tuple(int(d) for d in w.shape) for w in layer.weights]
+                count = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+                total += count
+                label = layer.name if layer.name is not None else layer.key
+                cls = classes.get(layer.name) or (layer.key if c.get("v3") else None)
+                lines.append(f"  {label}" + (f" ({cls})" if cls and cls != label else "")
+                             + f": {', '.join(str(s) for s in shapes) or 'no weights'}; {count:,} params")
+            lines.append(f"Total params: {total:,}")
+            training = c.get("training_config")
+            if training:
+                opt = training.get("optimizer_config") or training.get("optimizer")
+                opt_name = opt.get("class_name") if isinstance(opt, dict) else opt
+                lines.append(f"Training config: loss={training.get('loss')!r}, metrics={training.get('metrics')!r}, "
+                             f"optimizer={opt_name}")
+            lines.append("Optimizer state: " + _optimizer_summary(c))
+    return "\n".join(lines)
+
+
+def _writer(src, c):
+    h5 = src.h5
+    if h5 is not None and "gpunet_version" in h5.attrs:
+        version = hdf5_legacy.text(h5.attrs["gpunet_version"])
+        keras = hdf5_legacy.text(h5.attrs["keras_version"]) if "keras_version" in h5.attrs else None
+        return f"gpunet {version} (format {hdf5_legacy.gpunet_version_of(h5)})" + (
+            f", Keras {keras} schema" if keras else "")
+    if c.get("gpunet_version"):
+        return f"gpunet {c['gpunet_version']} (Keras 3 schema)"
+    if h5 is not None and "keras_version" in h5.attrs:
+        backend = hdf5_legacy.text(h5.attrs["backend"]) if "backend" in h5.attrs else "?"
+        return f"Keras {hdf5_legacy.text(h5.attrs['keras_version'])} (backend {backend})"
+    if c.get("keras_version"):
+        return f"Keras {c['keras_version']}"
+    return "unknown (no version attributes)"
+
+
+def _optimizer_summary(c):
+    meta = c.get("optimizer_meta") or {}
+    named, positional = c.get("optimizer") or [], c.get("optimizer_positional") or []
+    count = len(named) + len(positional)
+    if not count and not meta:
+        return "absent"
+    parts = [meta["class_name"]] if meta.get("class_name") else ([c["optimizer_name"]] if c.get("optimizer_name")
+                                                                 else [])
+    if "iterations" in meta:
+        parts.append(f"iterations {meta['iterations']}")
+    parts.append(f"{count} arrays")
+    return "present (" + ", ".join(parts) + ")"
+
+
+def convert(src, dst):
+    """Convert between formats; returns the list of files written.
+
+    The rule, by the destination's name:
+
+    * ``*.json`` / ``*.yaml`` / ``*.yml``: the architecture as text, plus the weights beside it in
+      ``<stem>.weights.h5`` (Keras 3 weights layout): ``convert model.h5 model.json`` writes
+      ``model.json`` and ``model.weights.h5``;
+    * ``*.keras``: a Keras 3 archive; ``*.weights.h5``: weights only (Keras 3 layout);
+    * anything else (``.h5``, ``.hdf5``...): a whole model in Keras's legacy HDF5 layout.
+
+    ``src`` is a whole-model file (HDF5 or ``.keras``, told apart by content; training config
+    and optimizer state are kept), or a JSON/YAML architecture whose weights lie beside it in
+    ``<stem>.weights.h5`` or ``<stem>.h5``.
+    """
+    from ..models import load_model, model_from_json, model_from_yaml
+    src, dst = os.fspath(src), os.fspath(dst)
+    if os.path.abspath(src) == os.path.abspath(dst):
+        raise ValueError(f"convert: source and destination are the same file: {src!r}")
+    stem_src, ext_src = os.path.splitext(src)
+    if ext_src.lower() in _ARCHITECTURE_SUFFIXES:
+        with open(src, encoding="utf-8") as fh:
+            text = fh.read()
+        model = (model_from_json if ext_src.lower() == ".json" else model_from_yaml)(text)
+        weights = [p for p in (stem_src + ".weights.h5", stem_src + ".h5") if os.path.exists(p)]
+        if not weights:
+            raise FileNotFoundError(f"convert: {src!r} holds the architecture only; its weights were looked for "
+                                    f"in {stem_src + '.weights.h5'!r} and {stem_src + '.h5'!r}")
+        model.load_weights(weights[0])
+    else:
+        with files.open_source(src) as source, _contents(source, whole_model=False) as contents:
+            if contents.get("config") is None:
+                raise CorruptModelFileError(source.name, "weights only (no architecture): convert needs a whole "
+                                            "model file, or a .json/.yaml architecture with its weights beside it")
+        model = load_model(src)
+    lower = dst.lower()
+    stem_dst, ext_dst = os.path.splitext(dst)
+    if ext_dst.lower() in _ARCHITECTURE_SUFFIXES:
+        text = model.to_json(indent=2) if ext_dst.lower() == ".json" else model.to_yaml()
+        weights_path = stem_dst + ".weights.h5"
+        model.save_weights(weights_path)
+        with files.atomic_path(dst) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return [dst, weights_path]
+    if lower.endswith(".weights.h5"):
+        model.save_weights(dst)
+    else:
+        model.save(dst)
+    return [dst]

@@ -1,0 +1,84 @@
+"""The fused optimizer kernels (kernels/optimizers.cu) against the NumPy reference
+(OptimizerOps), under the CUDA emulation with the launches CupyBackend makes."""
+import numpy
+import pytest
+
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from gpunet.backend import NumpyBackend
+from kernel_cases import DTYPES, guarded, intact
+
+WAVE_THREADS = 132 * 2048  # every thread an H100 holds at once
+SIZES = [1, 1001, 2 * WAVE_THREADS + 7]  # the last needs the grid-stride loop: more elements than threads
+STEPS = 3
+
+# (method, slot names, hyperparameters)
+CASES = [
+    ("sgd_update", (), dict(lr=0.05, momentum=0.0, nesterov=False)),
+    ("sgd_update", ("velocity",), dict(lr=0.05, momentum=0.9, nesterov=False)),
+    ("sgd_update", ("velocity",), dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("adam_update", ("m", "v"), dict(lr=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
+    ("adam_update", ("m", "v", "vhat"), dict(lr=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-7)),
+    ("rmsprop_update", ("rms",), dict(lr=0.01, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False)),
+    ("rmsprop_update", ("rms", "mom"), dict(lr=0.01, rho=0.9, momentum=0.5, epsilon=1e-7, centered=False)),
+    ("rmsprop_update", ("rms", "mg"), dict(lr=0.01, rho=0.8, momentum=0.0, epsilon=1e-7, centered=True)),
+    ("rmsprop_update", ("rms", "mom", "mg"), dict(lr=0.01, rho=0.9, momentum=0.9, epsilon=1e-7, centered=True)),
+]
+ALL_SLOTS = {"sgd_update": ("velocity",), "adam_update": ("m", "v", "vhat"), "rmsprop_update": ("rms", "mom", "mg")}
+
+
+def case_id(case):
+    method, slots, hyper = case
+    extras = [k for k in ("nesterov", "centered") if hyper.get(k)]
+    return "-".join([method.split("_")[0], *slots, *extras])
+
+
+def run_steps(ops, method, slots, hyper, n, dtype, launches=None):
+    """STEPS updates with fresh random gradients; returns the parameters and slots."""
+    rng = numpy.random.default_rng(7)
+    p = guarded(rng.standard_normal(n).astype(dtype))
+    state = {s: guarded(numpy.zeros(n, dtype)) for s in slots}  # as Optimizer.build makes them
+    for t in range(1, STEPS + 1):
+        g = guarded(rng.standard_normal(n).astype(dtype))
+        args = [state.get(s) for s in ALL_SLOTS[method]]
+        if method == "adam_update":
+            getattr(ops, method)(p, g, *args, t=t, **hyper)
+        else:
+            getattr(ops, method)(p, g, *args, **hyper)
+        if launches is not None:
+            assert len(launches) == t, "one fused launch per step"
+        assert intact(g)
+    assert intact(p) and all(intact(a) for a in state.values()), "a kernel wrote outside its buffer"
+    return p, state
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_kernel_optimizer_matches_numpy(emulator, case, dtype, n):
+    method, slots, hyper = case
+    emulator.launches.clear()
+    got_p, got_state = run_steps(EmulatedCupyBackend(emulator), method, slots, hyper, n, dtype, emulator.launches)
+    ref_p, ref_state = run_steps(NumpyBackend(), method, slots, hyper, n, dtype)
+    assert emulator.launches[0][0] == f"{method}<{'float' if dtype == numpy.float32 else 'double'}>"
+    # same operations in the same order as the reference: only rounding of the CPU's libm may differ
+    rtol = 1e-6 if dtype == numpy.float32 else 1e-14
+    assert numpy.isfinite(ref_p).all()
+    numpy.testing.assert_allclose(got_p, ref_p, rtol=rtol, atol=rtol)
+    for s in slots:
+        numpy.testing.assert_allclose(got_state[s], ref_state[s], rtol=rtol, atol=rtol, err_msg=s)
+
+
+def test_kernel_optimizer_grid_is_capped_and_strides(emulator):
+    """A buffer larger than a wave of threads gets a wave-sized grid whose threads loop."""
+    emulator.launches.clear()
+    run_steps(EmulatedCupyBackend(emulator), *CASES[3], SIZES[-1], numpy.float32)
+    _, grid, block = emulator.launches[0]
+    assert grid[0] * block[0] < SIZES[-1]
+
+
+def test_kernel_optimizer_mixed_dtypes_fall_back(emulator):
+    emulator.launches.clear()
+    ops = EmulatedCupyBackend(emulator)
+    p, g = numpy.ones(5, numpy.float32), numpy.full(5, 2.0, numpy.float64)
+    ops.sgd_update(p, g, None, lr=0.5, momentum=0.0, nesterov=False)
+    assert emulator.launches == [] and (p == 0).all()
