@@ -20,6 +20,8 @@ from .machine import machine_info as _machine_info  # noqa: E402
 from .workloads import Sizes, smoke_from_env  # noqa: E402
 
 _loaded = {}
+# The machine may be shared: other processes' load distorts timings (BLAS threads spin), so it is recorded.
+_LOAD_AT_START = os.getloadavg() if hasattr(os, "getloadavg") else None
 
 
 def pytest_addoption(parser):
@@ -39,6 +41,8 @@ def is_smoke(config):
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["gpunet_bench"] = _machine_info()
     machine_info["gpunet_bench"]["smoke"] = is_smoke(config)
+    machine_info["gpunet_bench"]["load_start"] = _LOAD_AT_START
+    machine_info["gpunet_bench"]["load_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
 
 
 @pytest.fixture(scope="session")

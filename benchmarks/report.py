@@ -147,6 +147,10 @@ def _fmt(value, unit):
     return f"{value:.2f} {unit}"
 
 
+def _fmt_load(load):
+    return ", ".join(f"{v:.2f}" for v in load)
+
+
 def _fmt_ratio(r):
     return "n/a" if r is None else (f"{r:.1f}x" if r >= 10 else f"{r:.2f}x")
 
@@ -188,6 +192,15 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
         lines.append(f"- PyTorch intra-op threads: {machine['torch_threads']}")
     if machine.get("thread_env"):
         lines.append(f"- thread environment: {machine['thread_env']}")
+    load_start, load_end = machine.get("load_start"), machine.get("load_end")
+    if load_start and load_end:
+        cpus = machine.get("usable_cpus") or 1
+        lines.append(f"- load average (1, 5, 15 min) at the start of the run: {_fmt_load(load_start)}, at the end: "
+                     f"{_fmt_load(load_end)}")
+        if max(load_start[0], load_end[0]) > 0.5 * cpus:
+            lines.append(f"- **warning**: other processes were using the CPUs during this run (load above "
+                         f"{0.5 * cpus:g} on {cpus} CPUs); multithreaded BLAS and OpenMP timings suffer most. "
+                         "Rerun on an idle machine for numbers to quote.")
     versions = machine.get("versions", {})
     lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     lines += ["", "## gpunet against its peers", "",

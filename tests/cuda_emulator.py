@@ -37,13 +37,13 @@ class KernelError(RuntimeError):
     pass
 
 
-def harness_source(module):
-    """A translation unit: the emulation header, the module's source, and one
-    C entry point that looks a kernel up by its name expression."""
-    lines = [f'#include "{HEADER}"', "", module_source(module), "",
+def harness_source(source, names):
+    """A translation unit: the emulation header, a module's source, and one C
+    entry point that looks a kernel up by its name expression."""
+    lines = [f'#include "{HEADER}"', "", source, "",
              'extern "C" int gn_launch(const char* name, const unsigned* geom, void** args, int nargs,',
              '                         const char* kinds, const int* sizes, int workers) {']
-    for expr in cuda_kernels.name_expressions(module):
+    for expr in names:
         lines.append(f'    if (std::strcmp(name, "{expr}") == 0)')
         lines.append(f"        return gn_emu::launch(&{expr}, geom, args, nargs, kinds, sizes, workers);")
     lines += ["    return 4;", "}", ""]
@@ -80,11 +80,13 @@ def have_compiler():
 class KernelEmulator:
     """Launches plans on NumPy arrays; ``workers`` OS threads share the blocks."""
 
-    def __init__(self, build_dir, workers=None):
+    def __init__(self, build_dir, workers=None, modules=None):
+        """``modules``: {name: (source, name expressions)}; gpunet's own by default."""
         self.workers = workers or min(4, os.cpu_count() or 1)
-        modules = list(cuda_kernels.KERNELS)
+        if modules is None:
+            modules = {m: (module_source(m), cuda_kernels.name_expressions(m)) for m in cuda_kernels.KERNELS}
         with ThreadPoolExecutor(len(modules)) as pool:  # g++ runs are independent
-            libs = pool.map(lambda m: compile_library(harness_source(m), build_dir, f"emu-{m}"), modules)
+            libs = pool.map(lambda m: compile_library(harness_source(*modules[m]), build_dir, f"emu-{m}"), modules)
         self._libs = {}
         for module, path in zip(modules, libs):
             lib = ctypes.CDLL(path)

@@ -1,0 +1,95 @@
+"""Every kernel module compiles for sm_80 and sm_90 class GPUs with every name
+expression instantiated: through CuPy's own NVRTC (what runs on a user's GPU) and
+through nvcc --ptx. The checker is tested too: broken kernels must fail it."""
+import pytest
+
+from gpunet.backend import cuda_kernels
+from gpunet.backend.kernel_source import MODULE_FILES, kernel_dir, module_source
+from kernel_compile import ARCHS, CompileError, nvcc_path, nvcc_ptx, nvrtc_ptx
+
+MODULES = sorted(cuda_kernels.KERNELS)
+needs_nvcc = pytest.mark.skipif(nvcc_path() is None, reason="nvcc is not on the PATH")
+
+# A kernel that compiles as float but not as double: only instantiation finds it.
+BROKEN_ON_DOUBLE = """
+template <typename T> struct Only;
+template <> struct Only<float> { static __device__ float one() { return 1.0f; } };
+template <typename T> __global__ void k(T* a) { a[threadIdx.x] = Only<T>::one(); }
+"""
+SYNTAX_ERROR = "template <typename T> __global__ void k(T* a) { a[threadIdx.x] = 1 }\n"
+NEEDS_A_HEADER = "#include <cuda_fp16.h>\ntemplate <typename T> __global__ void k(T* a) { a[0] = T(0); }\n"
+GOOD = "template <typename T> __global__ void k(T* a) { a[threadIdx.x] = T(2) * a[threadIdx.x]; }\n"
+NAMES = ["k<float>", "k<double>"]
+
+
+@pytest.fixture(scope="module")
+def nvrtc_results():
+    return {}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("module", MODULES)
+def test_kernel_module_compiles_with_nvrtc(module, arch, nvrtc_results):
+    names = cuda_kernels.name_expressions(module)
+    ptx, lowered = nvrtc_ptx(module_source(module), names, arch)
+    assert set(lowered) == set(names)
+    assert f".target sm_{arch.split('_')[1]}" in ptx
+    nvrtc_results[module] = lowered
+
+
+@needs_nvcc
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("module", MODULES)
+def test_kernel_module_compiles_with_nvcc(module, arch, tmp_path, nvrtc_results):
+    names = cuda_kernels.name_expressions(module)
+    lowered = nvrtc_results.get(module) or nvrtc_ptx(module_source(module), names, arch)[1]
+    nvcc_ptx(module_source(module), names, arch, str(tmp_path), lowered)
+
+
+BROKEN = [(BROKEN_ON_DOUBLE, "Only<double>"), (SYNTAX_ERROR, "expected a"), (NEEDS_A_HEADER, "cuda_fp16.h")]
+BROKEN_IDS = ["broken-on-double", "syntax-error", "toolkit-header"]
+
+
+@pytest.mark.parametrize("source, why", BROKEN, ids=BROKEN_IDS)
+def test_kernel_checker_rejects_broken_kernels_nvrtc(source, why):
+    with pytest.raises(CompileError, match=why):
+        nvrtc_ptx(source, NAMES, ARCHS[0])
+
+
+def test_kernel_checker_needs_every_instantiation():
+    """The float half of BROKEN_ON_DOUBLE is fine: only instantiating double finds the error."""
+    nvrtc_ptx(BROKEN_ON_DOUBLE, NAMES[:1], ARCHS[0])
+
+
+@needs_nvcc
+@pytest.mark.parametrize("source, why", BROKEN[:2], ids=BROKEN_IDS[:2])
+def test_kernel_checker_rejects_broken_kernels_nvcc(source, why, tmp_path):
+    with pytest.raises(CompileError, match=why):
+        nvcc_ptx(source, NAMES, ARCHS[0], str(tmp_path))
+
+
+def test_kernel_checker_rejects_a_name_that_is_no_kernel():
+    with pytest.raises(CompileError, match="non-__global__"):
+        nvrtc_ptx(GOOD + "template <typename T> __device__ T twice(T v) { return v + v; }\n",
+                  NAMES + ["twice<float>"], ARCHS[0])
+
+
+def test_kernel_checker_accepts_a_good_kernel(tmp_path):
+    ptx, lowered = nvrtc_ptx(GOOD, NAMES, ARCHS[1])
+    assert len(set(lowered.values())) == 2
+    if nvcc_path():
+        nvcc_ptx(GOOD, NAMES, ARCHS[1], str(tmp_path), lowered)
+
+
+def test_kernel_sources_name_no_toolkit_header():
+    """NVRTC ships no toolkit headers, and a module is one string: no #include at all."""
+    for module, files in MODULE_FILES.items():
+        for name in files:
+            with open(f"{kernel_dir()}/{name}") as f:
+                assert "#include" not in f.read(), name
+
+
+def test_kernel_every_source_file_belongs_to_a_module():
+    import os
+    on_disk = {f for f in os.listdir(kernel_dir()) if f.endswith((".cu", ".cuh"))}
+    assert on_disk == {f for files in MODULE_FILES.values() for f in files}

