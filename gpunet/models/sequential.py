@@ -185,13 +185,11 @@ class Sequential(TrainingMixin, SavingMixin):
         ops = B.resolve(names[device])
         if ops is self.ops:
             return self
-        slots = self._host_slots()
         for layer in ([self._input_layer] if self._input_layer else []) + self._layers:
             layer.to_backend(ops)
         self.ops = ops
         if self.optimizer is not None and self.built:
-            self._pack()
-            self._restore_host_slots(slots)
+            self._pack()  # optimizer.build carries its slots over to the new backend
         return self
 
     def __repr__(self):

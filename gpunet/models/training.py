@@ -94,15 +94,6 @@ class TrainingMixin:
         self._activity = [l for l in self._layers if getattr(l, "activity_regularizer", None) is not None]
         self.optimizer.build(ops, params, layout)
 
-    def _host_slots(self):
-        if self.optimizer is None or self._params is None:
-            return None
-        return {name: self.ops.to_host(buf).copy() for name, buf in self.optimizer.slots().items()}
-
-    def _restore_host_slots(self, slots):
-        for name, host in (slots or {}).items():
-            self.optimizer.slots()[name][...] = self.ops.asarray(host)
-
     def _ensure_ready(self, x_shape, train):
         if not self.built:
             self.build((None,) + tuple(x_shape[1:]))

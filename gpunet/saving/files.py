@@ -134,7 +134,7 @@ def _check_kind(name, head, size):
                                 f".keras zip archive (PK\\x03\\x04); {size} bytes")
 
 
-_TRUNCATED = re.compile(r"eof = (\d+), stored_eof = (\d+)")
+_TRUNCATED = re.compile(r"\beof = (\d+).*?stored_eof = (\d+)")
 
 
 def _open_h5(name, target, size):
