@@ -236,15 +236,13 @@ def test_shape_mismatch_matrix(tmp_path, by_name, skip_mismatch, fname):
 def test_reshape_loads_same_sized_weights_like_keras_2(tmp_path):
     src = Sequential([Dense(6, input_dim=2, name="a")])
     src.save_weights(tmp_path / "w.h5")
-    dst = Sequential([Reshape((1, 2), input_shape=(2,), name="r"), Dense(6, name="a")])
-    with pytest.raises(ValueError, match="Shape mismatch"):
-        dst.load_weights(tmp_path / "w.h5")
+    dst = Sequential([Dense(6, input_dim=2, name="a")])
     with h5py.File(tmp_path / "w.h5", "r+") as f:  # store the kernel as (3, 4): 12 values, like (2, 6)
         data = f["a/a/kernel:0"][()].reshape(3, 4)
-        sums = f["a"].attrs["gpunet_sum64"]
         del f["a/a/kernel:0"]
         f["a"].create_dataset("a/kernel:0", data=data)
-        f["a"].attrs["gpunet_sum64"] = sums
+    with pytest.raises(ValueError, match=r"Shape mismatch .* \(2, 6\).* \(3, 4\)"):
+        dst.load_weights(tmp_path / "w.h5")
     report = dst.load_weights(tmp_path / "w.h5", reshape=True)
     assert report.reshaped == ["a/kernel"]
     assert np.array_equal(dst.get_layer("a").get_weights()[0], src.get_weights()[0])
@@ -286,7 +284,8 @@ def test_unbuilt_model_whose_input_cannot_be_inferred_asks_for_build(tmp_path):
     with pytest.raises(ValueError, match=r"model.build\(input_shape\)"):
         fresh.load_weights(tmp_path / "w.h5")
     fresh.build((None, 2, 3))
-    assert fresh.load_weights(tmp_path / "w.h5").loaded == ["dense/kernel", "dense/bias"]
+    name = fresh.layers[1].name
+    assert fresh.load_weights(tmp_path / "w.h5").loaded == [f"{name}/kernel", f"{name}/bias"]
 
 
 def test_load_model_of_a_weights_file_says_so(tmp_path):

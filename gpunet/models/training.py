@@ -8,7 +8,7 @@ operations whatever the number of layers.
 from .. import backend as B
 from .. import losses as _losses, metrics as _metrics, optimizers as _optimizers
 from ..callbacks import CallbackList, History
-from . import data as _data
+from ..backend import edge as _data
 
 _NOT_COMPILED = ("You must compile your model before {what}: call "
                  "`model.compile(optimizer, loss, metrics)` first (a model built by model_from_json, "
