@@ -174,7 +174,7 @@ def test_weights_through_bytesio():
     buffer.seek(0)
     fresh = every_layer_model()
     report = fresh.load_weights(buffer)
-    assert len(report.loaded) == 6 and np.array_equal(fresh.predict(X, verbose=0), model.predict(X, verbose=0))
+    assert len(report.loaded) == 8 and np.array_equal(fresh.predict(X, verbose=0), model.predict(X, verbose=0))
 
 
 @pytest.mark.parametrize("name", ["model.h5", "model.hdf5", "model.bin", "model", "model.keras.h5"])

@@ -1,5 +1,6 @@
-"""The API edge: the one place that converts user data (NumPy arrays, lists,
-pandas objects) into backend arrays, and `predict` output back into NumPy.
+"""The API edge: the one place that converts user data into backend arrays and
+`predict` output back into NumPy.
+
 Accepts NumPy arrays, nested lists, pandas objects (anything with
 ``to_numpy``), and arrays of the model's own backend. Floats are cast to the
 model's dtype; 1-D labels become a column where the model has one output unit.

@@ -35,13 +35,14 @@ def inspect(path):
         size = os.path.getsize(path) if files.is_path(path) else None
         with _contents(src, whole_model=False) as c, _reading(src):
             lines = [f"File: {src.name}" + (f" ({size} bytes)" if size is not None else "")]
+            training = c["training_config"]() if "training_config" in c else None
             if src.kind == "zip":
                 kind = "Keras 3 .keras archive (config.json + model.weights.h5)"
             elif c.get("v3"):
                 kind = "Keras 3 weights layout (.weights.h5)"
             elif c.get("config") is not None:
                 kind = "Keras HDF5, legacy layout (whole model: config, weights" + (
-                    ", training config)" if c.get("training_config") else ")")
+                    ", training config)" if training else ")")
             else:
                 kind = "Keras HDF5, legacy layout (weights only)"
             lines.append(f"Format: {kind}")
@@ -63,7 +64,6 @@ def inspect(path):
                 lines.append(f"  {label}" + (f" ({cls})" if cls and cls != label else "")
                              + f": {', '.join(str(s) for s in shapes) or 'no weights'}; {count:,} params")
             lines.append(f"Total params: {total:,}")
-            training = c.get("training_config")
             if training:
                 opt = training.get("optimizer_config") or training.get("optimizer")
                 opt_name = opt.get("class_name") if isinstance(opt, dict) else opt

@@ -109,12 +109,15 @@ def put_json(group, name, value, sums):
     sums[name] = zlib.crc32(raw)
 
 
-def check_json_sums(group):
-    """Verify the CRCs gpunet stored for its JSON attributes (a flipped bit there is an error)."""
+def check_json_sums(group, names=None):
+    """Verify the CRCs gpunet stored for its JSON attributes (a flipped bit there is an error);
+    only those in ``names`` when given."""
     if "gpunet_attr_crc" not in group.attrs:
         return
     sums = json.loads(text(group.attrs["gpunet_attr_crc"]))
     for name, crc in sums.items():
+        if names is not None and name not in names:
+            continue
         raw = group.attrs.get(name)
         if raw is None or zlib.crc32(text(raw).encode("utf-8")) != crc:
             raise ValueError(f"attribute {name!r} fails its checksum")
@@ -325,10 +328,15 @@ def write_model_file(h5, meta, layers, optimizer_entries, gpunet_version):
         write_optimizer(h5, optimizer_entries)
 
 
+def _training_config(h5):
+    check_json_sums(h5, ("training_config",))
+    return json_attr(h5, "training_config")
+
+
 def read_model_file(h5):
     """Everything in a legacy whole-model file, arrays left in the file until read."""
     gpunet = gpunet_version_of(h5) is not None
-    check_json_sums(h5)
+    check_json_sums(h5, ("model_config", "gpunet_rng", "gpunet_optimizer"))
     if "model_config" not in h5.attrs:
         if has_attributes(h5, "layer_names"):
             raise ValueError("no model_config: this is a weights-only file; build the model and call "
@@ -338,7 +346,7 @@ def read_model_file(h5):
         raise ValueError("missing 'model_weights' group")
     return {
         "config": json_attr(h5, "model_config"),
-        "training_config": json_attr(h5, "training_config"),
+        "training_config": lambda: _training_config(h5),  # read only when compiling
         "keras_version": text(h5.attrs.get("keras_version", b"1")),
         "gpunet": gpunet,
         "rng": json_attr(h5, "gpunet_rng"),

@@ -246,7 +246,7 @@ def read_archive_contents(config, meta, h5):
     named, positional, opt_name = read_optimizer(h5)
     return {
         "config": config,
-        "training_config": config.get("compile_config") or None,
+        "training_config": lambda: config.get("compile_config") or None,
         "keras_version": str(meta.get("keras_version", "3")),
         "gpunet": h5l.gpunet_version_of(h5) is not None,
         "gpunet_version": meta.get("gpunet_version"),

@@ -288,7 +288,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, **kw
                                         "and call model.load_weights()")
         with _no_initializers():  # every weight is overwritten from the file: skip drawing initial values
             model = _config.model_from_config(contents["config"], custom_objects)
-        training = contents["training_config"] if compile else None
+        training = None
+        if compile:
+            with _reading(src):
+                training = contents["training_config"]()
         if training:
             compile_from_training_config(model, training, custom_objects, contents)
         if not model.built and any(layer.weights for layer in contents["layers"]):
