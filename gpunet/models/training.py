@@ -1,21 +1,19 @@
-"""compile / fit / evaluate / predict: the training loop shared by models.
+"""compile / fit / evaluate / predict: the Keras training API shared by models.
 
-Trainable weights live in one flat parameter buffer (and one flat gradient
-buffer) with per-layer views, so an optimizer step is a handful of vectorized
-operations whatever the number of layers.
+The per-batch work (flat parameters, forward, backward, optimizer step) is in engine.py.
 """
-
 from .. import backend as B
 from .. import losses as _losses, metrics as _metrics, optimizers as _optimizers
 from ..callbacks import CallbackList, History
 from ..backend import edge as _data
+from .engine import EngineMixin
 
 _NOT_COMPILED = ("You must compile your model before {what}: call "
                  "`model.compile(optimizer, loss, metrics)` first (a model built by model_from_json, "
                  "model_from_yaml or load_model(compile=False) is not compiled).")
 
 
-class TrainingMixin:
+class TrainingMixin(EngineMixin):
     def _init_training_state(self):
         self.optimizer = None
         self.loss = None
@@ -64,94 +62,6 @@ class TrainingMixin:
     def _check_compiled(self, what):
         if self._loss_fn is None or self.optimizer is None:
             raise RuntimeError(_NOT_COMPILED.format(what=what))
-
-    # ---- parameter packing ---------------------------------------------------------------
-    def _pack(self):
-        """Move every trainable weight into one flat buffer (views per weight) and build
-        the optimizer over it. Weight values are copied, so nothing is lost."""
-        ops = self.ops
-        weights = self.trainable_weights
-        for w in self.non_trainable_weights:
-            w.grad = None
-        dtypes = {str(w.value.dtype) for w in weights}
-        if len(dtypes) > 1:
-            raise ValueError(f"All trainable weights must share one dtype, found {sorted(dtypes)}")
-        dtype = dtypes.pop() if dtypes else B.floatx()
-        total = sum(_size(w.shape) for w in weights)
-        params, grads = ops.empty((total,), dtype), ops.zeros((total,), dtype)
-        layout, offset = [], 0
-        for w in weights:
-            n = _size(w.shape)
-            view = params[offset:offset + n].reshape(w.shape)
-            view[...] = w.value
-            w.value = view
-            w.grad = grads[offset:offset + n].reshape(w.shape)
-            layout.append((w.path, offset, w.shape))
-            offset += n
-        self._params, self._grads, self._layout = params, grads, layout
-        self._regularized = [w for l in self._layers for w in l._weights if w.regularizer is not None]
-        self._constrained = [w for w in weights if w.constraint is not None]
-        self._activity = [l for l in self._layers if getattr(l, "activity_regularizer", None) is not None]
-        self.optimizer.build(ops, params, layout)
-
-    def _ensure_ready(self, x_shape, train):
-        if not self.built:
-            self.build((None,) + tuple(x_shape[1:]))
-        expected = self.input_shape
-        if expected is not None and tuple(expected[1:]) != tuple(x_shape[1:]):
-            raise ValueError(f"Model '{self.name}' expects input shape {tuple(expected)}, "
-                             f"received input of shape {tuple(x_shape)}.")
-        if train and self._params is None:
-            self._pack()
-
-    # ---- one batch -----------------------------------------------------------------------
-    def _forward(self, x, training):
-        penalty = 0.0
-        for layer in self._layers:
-            x = layer.forward(x, training)
-            if training and layer.activity_regularizer is not None:
-                penalty += self.ops.to_scalar(layer.activity_regularizer(x)) / x.shape[0]
-                layer._activity_output = x
-        return x, penalty
-
-    def _weight_penalty(self, add_gradient):
-        total = 0.0
-        for w in self._regularized:
-            total += self.ops.to_scalar(w.regularizer(w.value))
-            if add_gradient and w.grad is not None:
-                w.grad += w.regularizer.gradient(w.value)
-        return total
-
-    def _train_batch(self, x, y, sw):
-        out, penalty = self._forward(x, True)
-        loss, dy = self._loss_fn.compute(self.ops, y, out, sw)
-        layers = self._layers
-        for i in range(len(layers) - 1, -1, -1):
-            layer = layers[i]
-            if layer.activity_regularizer is not None:
-                dy = dy + layer.activity_regularizer.gradient(layer._activity_output) / dy.shape[0]
-            dy = layer.backward(dy, i > 0)
-        if self._regularized:
-            penalty += self._weight_penalty(True)
-        self.optimizer.apply(self._params, self._grads)
-        for w in self._constrained:
-            w.value[...] = w.constraint(w.value)
-        for m in self._metrics:
-            m.update(self.ops, y, out, sw)
-        return self.ops.to_scalar(loss) + penalty
-
-    def _test_batch(self, x, y, sw):
-        out, _ = self._forward(x, False)
-        loss = self._loss_fn.compute(self.ops, y, out, sw)[0]
-        for m in self._metrics:
-            m.update(self.ops, y, out, sw)
-        return self.ops.to_scalar(loss)
-
-    def _logs(self, loss, prefix=""):
-        logs = {prefix + "loss": loss}
-        for m in self._metrics:
-            logs[prefix + m.name] = m.result()
-        return logs
 
     # ---- public loops ----------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -304,13 +214,6 @@ class TrainingMixin:
     def _input_dtype(self):
         layers = self._layers
         return layers[0].dtype if layers else B.floatx()
-
-
-def _size(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _result(logs, return_dict):
