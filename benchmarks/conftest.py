@@ -27,11 +27,41 @@ _LOAD_AT_START = os.getloadavg() if hasattr(os, "getloadavg") else None
 def pytest_addoption(parser):
     parser.addoption("--smoke", action="store_true", default=False,
                      help="gpunet benchmarks: small sizes, each benchmark run once (also GPUNET_BENCH_SMOKE=1)")
+    parser.addoption("--bench-frameworks", default=None, metavar="NAMES",
+                     help="gpunet benchmarks: run only these frameworks (comma-separated: gpunet, torch, keras3, "
+                          "tf_keras, h5py); the report runs each in its own process")
 
 
 def pytest_configure(config):
     # Keras 3 on torch warns about NumPy 2's copy keyword on every batch; it says nothing about speed.
     config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword")
+    config.addinivalue_line("markers", "framework(name): the framework a non-parametrized benchmark measures")
+
+
+_ORDER = {name: i for i, name in enumerate(_peers.FRAMEWORKS + ("h5py",))}
+
+
+def framework_of(item):
+    """The framework a benchmark item measures: its ``framework`` parameter, else its marker, else gpunet."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "framework" in callspec.params:
+        return callspec.params["framework"]
+    marker = item.get_closest_marker("framework")
+    return marker.args[0] if marker else "gpunet"
+
+
+def pytest_collection_modifyitems(config, items):
+    """gpunet's benchmarks first, then each peer's (a peer's idle thread pools, once imported, can spin and
+    steal CPU from whatever runs next); ``--bench-frameworks`` keeps only those named."""
+    wanted = config.getoption("--bench-frameworks")
+    if wanted:
+        names = {n.strip() for n in wanted.split(",") if n.strip()}
+        keep = [it for it in items if framework_of(it) in names]
+        drop = [it for it in items if framework_of(it) not in names]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    items.sort(key=lambda it: _ORDER.get(framework_of(it), len(_ORDER)))
 
 
 def is_smoke(config):

@@ -64,8 +64,9 @@ def machine_info():
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "platform": platform.platform(),
         "blas": _blas(),
-        "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-                       if k in os.environ},
+        # OPENBLAS_CORETYPE matters as much as the thread count: it picks the kernels (Haswell: AVX2 only).
+        "thread_env": {k: v for k, v in sorted(os.environ.items())
+                       if k.startswith(("OMP_", "OPENBLAS_", "MKL_", "KMP_", "GOTO", "TF_NUM_", "GPUNET_"))},
         "versions": versions,
     }
     if "torch" in sys.modules:

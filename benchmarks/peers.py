@@ -125,14 +125,15 @@ class TorchPeer:
         net.train()
         for _ in range(epochs):
             perm = torch.randperm(n)
+            ex, ey = xt[perm], yt[perm]  # shuffled once per epoch, then contiguous slices (as gpunet does)
             total = 0.0
             for lo in range(0, n, batch_size):
-                idx = perm[lo:lo + batch_size]
-                loss = lossf(net(xt[idx]), yt[idx])
+                xb, yb = ex[lo:lo + batch_size], ey[lo:lo + batch_size]
+                loss = lossf(net(xb), yb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += loss.item() * idx.shape[0]
+                total += loss.item() * xb.shape[0]
 
     def predict(self, model, x, batch_size):
         torch = self.torch

@@ -43,29 +43,112 @@ LOWER_IS_BETTER = {"us/step": True, "ms": True, "samples/s": False}
 
 # ---- running ------------------------------------------------------------------------------------
 
-def run_suites(json_path, smoke, pytest_args):
+def _cpu_busy_seconds():
+    """CPU seconds all processes have used so far (from /proc/stat), or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in (fields + ["0"] * 8)[:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_seconds():
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def busy_fraction(seconds=1.0):
+    """Share of the machine's CPUs that other processes use right now (sampled over ``seconds``)."""
+    import time
+    a = _cpu_busy_seconds()
+    if a is None:
+        return None
+    time.sleep(seconds)
+    return max(0.0, (_cpu_busy_seconds() - a) / (seconds * (os.cpu_count() or 1)))
+
+
+def wait_for_idle(limit_s, threshold=0.10):
+    """Wait up to ``limit_s`` seconds for other processes to use less than ``threshold`` of the CPUs."""
+    import time
+    deadline = time.monotonic() + limit_s
+    busy = busy_fraction()
+    while busy is not None and busy > threshold and time.monotonic() < deadline:
+        print(f"  waiting for an idle machine: other processes use {busy:.0%} of the CPUs", flush=True)
+        busy = busy_fraction(5.0)
+    return busy
+
+
+# Each group runs in its own process: a framework's thread pools (OpenMP, Eigen, BLAS) spin for a
+# while after use and would steal CPU from the next framework measured in the same process.
+GROUPS = (("gpunet", "h5py"), ("torch",), ("keras3",), ("tf_keras",))
+
+
+def run_suites(json_dir, smoke, pytest_args, groups=GROUPS, wait_idle=0):
+    """Run the suites, one process per framework group; returns (merged JSON data, pytest output).
+
+    Each group's run is accounted: the CPU time other processes took meanwhile (``/proc/stat``
+    minus this run's own) is recorded as ``others_cpu_share``, since a shared machine distorts timings."""
+    import time
     env = dict(os.environ)
     if smoke:
         env[SMOKE_ENV] = "1"
-    cmd = [sys.executable, "-m", "pytest", os.path.relpath(HERE, ROOT), "-q", "-rs", "-p", "no:cacheprovider",
-           f"--benchmark-json={json_path}", "--benchmark-columns=min,median,max,rounds,iterations"]
-    cmd += list(pytest_args)
-    print("running:", " ".join(cmd), flush=True)
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sys.stdout.write(proc.stdout[-6000:])
-    if proc.returncode not in (0, 5):
-        raise SystemExit(f"the benchmark suites failed (pytest exit {proc.returncode}); no results written")
-    return proc.stdout
+    merged, outputs, contention = None, [], []
+    for i, group in enumerate(groups):
+        if wait_idle:
+            wait_for_idle(wait_idle)
+        busy0, own0, wall0 = _cpu_busy_seconds(), _children_seconds(), time.monotonic()
+        json_path = os.path.join(json_dir, f"bench{i}.json")
+        cmd = [sys.executable, "-m", "pytest", os.path.relpath(HERE, ROOT), "-q", "-rs", "-p", "no:cacheprovider",
+               f"--bench-frameworks={','.join(group)}", f"--benchmark-json={json_path}",
+               "--benchmark-columns=min,median,max,rounds,iterations"]
+        cmd += list(pytest_args)
+        print("running:", " ".join(cmd), flush=True)
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wall = time.monotonic() - wall0
+        if busy0 is not None and wall > 0:
+            others = (_cpu_busy_seconds() - busy0) - (_children_seconds() - own0)
+            share = max(0.0, others / (wall * (os.cpu_count() or 1)))
+            contention.append({"group": ",".join(group), "seconds": round(wall, 1), "others_cpu_share": round(share, 3)})
+            print(f"  other processes used {share:.0%} of the CPUs during this group", flush=True)
+        sys.stdout.write(proc.stdout[-3000:])
+        outputs.append(proc.stdout)
+        if proc.returncode not in (0, 5):
+            raise SystemExit(f"the benchmark suites failed for {group} (pytest exit {proc.returncode}); "
+                             "no results written")
+        if not os.path.exists(json_path):
+            continue
+        with open(json_path) as f:
+            data = json.load(f)
+        if merged is None:
+            merged = data
+        else:
+            merged["benchmarks"].extend(data.get("benchmarks", []))
+            info = (data.get("machine_info") or {}).get("gpunet_bench") or {}
+            mine = merged.setdefault("machine_info", {}).setdefault("gpunet_bench", {})
+            for key in ("torch_threads",):
+                if info.get(key) is not None:
+                    mine[key] = info[key]
+            if info.get("load_end") is not None:
+                mine["load_end"] = info["load_end"]
+            for lib in info.get("blas", []):
+                if lib not in mine.setdefault("blas", []):
+                    mine["blas"].append(lib)
+    if merged is not None:
+        merged.setdefault("machine_info", {}).setdefault("gpunet_bench", {})["contention"] = contention
+    return merged, "\n".join(outputs)
 
 
 def skip_reasons(pytest_output):
-    """``[(location, reason)]`` from pytest's ``-rs`` short summary."""
-    out = []
+    """``[(where, reason)]`` from pytest's ``-rs`` short summaries, one entry per file and reason."""
+    counts = {}
     for line in (pytest_output or "").splitlines():
         m = re.match(r"SKIPPED \[(\d+)\] (\S+?):(\d+): (.*)", line.strip())
         if m:
-            out.append((f"{m.group(2)} ({m.group(1)} test{'s' if m.group(1) != '1' else ''})", m.group(4)))
-    return out
+            key = (m.group(2), m.group(4))
+            counts[key] = counts.get(key, 0) + int(m.group(1))
+    return [(f"{path} ({n} test{'s' if n != 1 else ''})", reason) for (path, reason), n in counts.items()]
 
 
 # ---- results --------------------------------------------------------------------------------------
@@ -147,6 +230,23 @@ def _fmt(value, unit):
     return f"{value:.2f} {unit}"
 
 
+CONTENTION_LIMIT = 0.10
+
+
+def is_noisy(machine):
+    """A sentence when other processes took a noticeable share of the CPUs during the run, else ''."""
+    worst = max((c.get("others_cpu_share", 0.0) for c in machine.get("contention") or []), default=None)
+    if worst is not None:
+        if worst > CONTENTION_LIMIT:
+            return f"other processes used up to {worst:.0%} of the CPUs during this run."
+        return ""
+    load = machine.get("load_start")  # pytest run directly: only the load average is known
+    cpus = machine.get("usable_cpus") or 1
+    if load and load[0] > 0.5 * cpus:
+        return f"the load average was {load[0]:.2f} on {cpus} CPUs when the run started."
+    return ""
+
+
 def _fmt_load(load):
     return ", ".join(f"{v:.2f}" for v in load)
 
@@ -191,16 +291,20 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
     if machine.get("torch_threads") is not None:
         lines.append(f"- PyTorch intra-op threads: {machine['torch_threads']}")
     if machine.get("thread_env"):
-        lines.append(f"- thread environment: {machine['thread_env']}")
+        lines.append("- BLAS/thread environment: " + ", ".join(f"`{k}={v}`" for k, v in machine["thread_env"].items()))
     load_start, load_end = machine.get("load_start"), machine.get("load_end")
     if load_start and load_end:
-        cpus = machine.get("usable_cpus") or 1
         lines.append(f"- load average (1, 5, 15 min) at the start of the run: {_fmt_load(load_start)}, at the end: "
                      f"{_fmt_load(load_end)}")
-        if max(load_start[0], load_end[0]) > 0.5 * cpus:
-            lines.append(f"- **warning**: other processes were using the CPUs during this run (load above "
-                         f"{0.5 * cpus:g} on {cpus} CPUs); multithreaded BLAS and OpenMP timings suffer most. "
-                         "Rerun on an idle machine for numbers to quote.")
+    contention = machine.get("contention") or []
+    if contention:
+        lines.append("- CPU share used by other processes while each group ran: " + ", ".join(
+            f"{c['group']} {c['others_cpu_share']:.0%}" for c in contention))
+    noisy = is_noisy(machine)
+    if noisy:
+        lines.append(f"- **warning: {noisy}** Two-thread BLAS and OpenMP pools collapse when a core is taken "
+                     "away (a peer can look 10-30x slower), so the targets below are marked unreliable. "
+                     "Rerun on an idle machine for numbers to quote.")
     versions = machine.get("versions", {})
     lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     lines += ["", "## gpunet against its peers", "",
@@ -227,6 +331,8 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
         else:
             shown = _target_measured(t, measured)
             mark = "yes" if holds else "**no**"
+            if noisy and t.peer:
+                mark += " (unreliable: shared machine)"
         lines.append(f"| {t.text} | {_target_required(t)} | {shown} | {mark} |")
     if skips:
         lines += ["", "## Skipped", ""]
@@ -316,6 +422,9 @@ def main(argv=None):
     parser.add_argument("--from-json", metavar="FILE", help="render from a pytest-benchmark JSON file, run nothing")
     parser.add_argument("--out-dir", default=HERE, help="where RESULTS.md, results.png, results.json go "
                                                          "(default: benchmarks/)")
+    parser.add_argument("--wait-idle", type=float, default=60.0, metavar="SECONDS",
+                        help="before each framework's run, wait up to this long for other processes to leave the "
+                             "CPUs idle (default 60; 0: do not wait)")
     args = parser.parse_args(argv)
     skips = []
     if args.from_json:
@@ -325,13 +434,10 @@ def main(argv=None):
     else:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp:
-            json_path = os.path.join(tmp, "bench.json")
-            output = run_suites(json_path, args.smoke, extra)
-            skips = skip_reasons(output)
-            if not os.path.exists(json_path):
-                raise SystemExit("pytest wrote no benchmark JSON (was every benchmark skipped or deselected?)")
-            with open(json_path) as f:
-                data = json.load(f)
+            data, output = run_suites(tmp, args.smoke, extra, wait_idle=0 if args.smoke else args.wait_idle)
+        skips = skip_reasons(output)
+        if data is None:
+            raise SystemExit("pytest wrote no benchmark JSON (was every benchmark skipped or deselected?)")
     md, png = write_report(data, args.out_dir, skips, args.smoke)
     print(f"wrote {md}" + (f" and {png}" if png else ""))
     for t, measured, holds in check_targets(measurements(data)):

@@ -53,6 +53,7 @@ def test_save_load_gpunet(benchmark, arrays, sizes, run_bench, tmp_path):
               framework="gpunet", unit="ms", rounds=sizes.save_rounds)
 
 
+@pytest.mark.framework("h5py")
 def test_save_load_h5py(benchmark, arrays, sizes, run_bench, tmp_path):
     import h5py
     spec, weights = arrays

@@ -5,6 +5,7 @@ initializer called with ``(shape, dtype=None)`` returns a backend array. Unseede
 ones draw from gpunet's global generator (``gpunet.utils.set_random_seed``); one
 built with ``seed=`` gives the same values on every call.
 """
+import functools
 import inspect
 import math
 import numbers
@@ -79,8 +80,13 @@ class Initializer:
         return None if seed is None else _random.make_generator(seed % 2**64)
 
 
+@functools.lru_cache(maxsize=None)  # inspect.signature is slow and asked once per layer on load
+def _init_params(cls):
+    return inspect.signature(cls.__init__).parameters
+
+
 def _check_keys(cls, config):
-    params = inspect.signature(cls.__init__).parameters
+    params = _init_params(cls)
     unknown = sorted(set(config) - set(params) - {"self"})
     if unknown and not any(p.kind == p.VAR_KEYWORD for p in params.values()):
         raise TypeError(f"{cls.__name__} config has unexpected key(s) {unknown}; "

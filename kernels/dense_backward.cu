@@ -26,11 +26,11 @@
 //   blocks [tiles_w, tiles_w + tiles_x): one 64 x 64 tile of dX each,
 //     tiles_x = ceil(M / 64) ceil(K / 64) (0 when dx is null), reducing over N.
 template <typename T>
-__global__ void dense_backward(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ w,
-                               const T* __restrict__ z, const T* __restrict__ y,
-                               const unsigned char* __restrict__ mask, T* __restrict__ dw,
-                               T* __restrict__ db, T* __restrict__ dx, int M, int N, int K, int splits, int tiles_w,
-                               int act, T alpha, T max_value, T threshold, int flags) {
+__global__ void __launch_bounds__(GN_TILE_THREADS)
+dense_backward(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ z,
+               const T* __restrict__ y, const unsigned char* __restrict__ mask, T* __restrict__ dw,
+               T* __restrict__ db, T* __restrict__ dx, int M, int N, int K, int splits, int tiles_w, int act,
+               T alpha, T max_value, T threshold, int flags) {
     __shared__ GemmSmem<T> s;
     const ActParams<T> p = {act, alpha, max_value, threshold, flags};
     const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * 16 + tx;

@@ -12,9 +12,10 @@
 // blocks, y only 65535). The bias add and the activation run in the epilogue, on
 // registers, so z never makes a round trip through memory unless it is kept.
 template <typename T>
-__global__ void dense_forward(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b,
-                              T* __restrict__ y, T* __restrict__ z, unsigned char* __restrict__ mask,
-                              int M, int N, int K, int act, T alpha, T max_value, T threshold, int flags) {
+__global__ void __launch_bounds__(GN_TILE_THREADS)
+dense_forward(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b, T* __restrict__ y,
+              T* __restrict__ z, unsigned char* __restrict__ mask, int M, int N, int K, int act, T alpha,
+              T max_value, T threshold, int flags) {
     __shared__ GemmSmem<T> s;
     const ActParams<T> p = {act, alpha, max_value, threshold, flags};
     const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * 16 + tx;

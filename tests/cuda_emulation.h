@@ -1,7 +1,8 @@
 // A small CUDA emulation so that g++ compiles gpunet's kernels/*.cu unchanged and
 // runs them on the CPU with a real launch geometry (see tests/cuda_emulator.py).
 //
-// - __global__ / __device__ / __forceinline__ become plain (inline) functions.
+// - __global__ / __device__ / __forceinline__ become plain (inline) functions;
+//   __launch_bounds__ (a register budget for the GPU's compiler) vanishes.
 // - blockIdx, threadIdx, blockDim, gridDim are thread-local variables the
 //   scheduler sets before it runs each emulated thread.
 // - Every emulated thread of a block is a fiber with its own stack;
@@ -36,6 +37,7 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define __launch_bounds__(...)
 #define __shared__ static thread_local
 
 struct uint3 {

@@ -133,10 +133,20 @@ class EmulatedCupyBackend(CupyBackend):
         self.allow_tf32 = False
         self.dense_path = dense_path
 
+    def to_host(self, x):  # the device-to-host copy, here a no-op
+        return numpy.asarray(x)
 
-@pytest.fixture(scope="session")
-def emulator(request):
-    """The kernels built once per session (and cached across sessions in pytest's cache)."""
+
+def build_dir(request, tmp_path_factory):
+    """pytest's cache directory (builds survive across runs), or a session temp dir
+    when the cache is off (-p no:cacheprovider)."""
     if not have_compiler():
         pytest.fail(f"{CXX} not found: the kernel tests compile kernels/*.cu with g++ (CXX to choose another)")
-    return KernelEmulator(str(request.config.cache.mkdir("gpunet-kernel-emulator")))
+    cache = getattr(request.config, "cache", None)
+    return str(cache.mkdir("gpunet-kernel-emulator") if cache else tmp_path_factory.mktemp("kernel-emulator"))
+
+
+@pytest.fixture(scope="session")
+def emulator(request, tmp_path_factory):
+    """gpunet's kernel modules built once per session (and cached across sessions)."""
+    return KernelEmulator(build_dir(request, tmp_path_factory))

@@ -13,8 +13,9 @@ ACTIVATIONS = [
 
 WAVE_BLOCKS = 132 * 8  # an H100 wave: 132 SMs, at most 8 resident blocks of 256 threads each
 # (M, N, K): odd sizes around the 64 x 64 x 16 tiles, M = N = K = 1, and a batch whose
-# forward grid (ceil(M / 64) blocks for N <= 64) is larger than a wave.
-SHAPES = [(1, 1, 1), (7, 13, 5), (65, 129, 33), (257, 70, 3), (64 * WAVE_BLOCKS + 5, 3, 2)]
+# forward grid (ceil(M / 64) blocks for N <= 64) is larger than a wave, with more
+# outputs (M N) than a wave has threads, so the grid-stride kernels loop too.
+SHAPES = [(1, 1, 1), (7, 13, 5), (65, 129, 33), (257, 70, 3), (64 * WAVE_BLOCKS + 5, 5, 2)]
 DTYPES = [numpy.float32, numpy.float64]
 TOL = {numpy.float32: 3e-5, numpy.float64: 1e-12}
 
@@ -68,3 +69,42 @@ def dense_inputs(shape, dtype, seed=0):
     b = rng.standard_normal(N) * 0.5
     dy = rng.standard_normal((M, N))  # random, not ones: ones would hide transposition mistakes
     return tuple(guarded(a.astype(dtype)) for a in (x, w, b, dy))
+
+
+# Whole models: hidden sizes off the tile grid, every activation family, every fused optimizer.
+MODELS = [("relu", "tanh", "softmax"), ("gelu", "swish", "sigmoid"), ("elu", "selu", "linear"),
+          ("leaky_relu", "relu6", "softplus")]
+OPTIMIZERS = [{"class_name": "Adam", "config": {"learning_rate": 0.01}},
+              {"class_name": "SGD", "config": {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}},
+              {"class_name": "RMSprop", "config": {"learning_rate": 0.005, "momentum": 0.5, "centered": True}}]
+
+
+def train(ops, activations, optimizer, epochs=3):
+    """Trains a 7-33-65-3 MLP on ``ops`` from seeded weights and data (floatx as
+    set); returns the loss history and the final weights as NumPy arrays."""
+    import gpunet
+    from gpunet import backend as B
+    from gpunet.layers import Dense
+    from gpunet.models import Sequential
+
+    rng = numpy.random.default_rng(3)
+    x = rng.standard_normal((300, 7))
+    y = numpy.eye(3)[rng.integers(0, 3, 300)] if activations[-1] == "softmax" else rng.random((300, 3))
+    loss = "categorical_crossentropy" if activations[-1] == "softmax" else "mse"
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(11)
+        model = Sequential([Dense(33, input_dim=7, activation=activations[0]), Dense(65, activation=activations[1]),
+                            Dense(3, activation=activations[2])])
+        model.compile(optimizer=gpunet.optimizers.get(optimizer), loss=loss)
+        history = model.fit(x, y, batch_size=32, epochs=epochs, shuffle=False, verbose=0)
+        return history.history["loss"], model.get_weights()
+
+
+def assert_same_training(got, ref, floatx):
+    """float64 agrees to rounding; float32 to what three epochs of differently
+    ordered float32 sums allow (Adam's normalized steps magnify rounding of tiny gradients)."""
+    tol = 1e-9 if floatx == "float64" else 5e-3
+    numpy.testing.assert_allclose(got[0], ref[0], rtol=tol, err_msg="loss history")
+    assert len(got[1]) == len(ref[1])
+    for g, r in zip(got[1], ref[1]):
+        numpy.testing.assert_allclose(g, r, rtol=tol, atol=tol, err_msg="weights")

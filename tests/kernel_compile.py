@@ -11,7 +11,11 @@ import re
 import shutil
 import subprocess
 
+from gpunet.backend import cuda_kernels
+
 ARCHS = ("compute_80", "compute_90")
+# cuda_kernels' RawModule options, plus the one CuPy's compiler adds to every NVRTC run
+CUPY_OPTIONS = cuda_kernels.NVRTC_OPTIONS + ("--device-as-default-execution-space",)
 
 
 class CompileError(RuntimeError):
@@ -30,7 +34,7 @@ def nvrtc_ptx(source, names, arch):
         for name in names:
             nvrtc.addNameExpression(prog, name)
         try:
-            nvrtc.compileProgram(prog, [f"--gpu-architecture={arch}", "-std=c++17"])
+            nvrtc.compileProgram(prog, [f"--gpu-architecture={arch}", *CUPY_OPTIONS])
         except nvrtc.NVRTCError as exc:
             raise CompileError(f"NVRTC ({arch}): {exc}\n{nvrtc.getProgramLog(prog)}") from None
         lowered = {name: nvrtc.getLoweredName(prog, name) for name in names}
@@ -67,3 +71,31 @@ def nvcc_ptx(source, names, arch, workdir, lowered=None):
         if missing:
             raise CompileError(f"nvcc ({arch}): no kernel entry for {missing}")
     return ptx
+
+
+def nvcc_resources(source, names, sm, workdir):
+    """ptxas's resource report for each kernel compiled for a real GPU (``sm`` e.g.
+    "sm_90"): {mangled name: {"registers", "smem", "spill"}}."""
+    refs = ", ".join(f"(void*)&{name}" for name in names)
+    path = os.path.join(workdir, f"gpunet_kernels_{sm}.cu")
+    with open(path, "w") as f:
+        f.write(source + f"\n\nvoid* gpunet_instantiate[] = {{{refs}}};\n")
+    proc = subprocess.run([nvcc_path(), "-cubin", f"-arch={sm}", "-std=c++17", "--resource-usage", "-o",
+                           path[:-3] + ".cubin", path], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CompileError(f"nvcc ({sm}): exit {proc.returncode}\n{proc.stderr[-4000:]}")
+    usage, current = {}, None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        m = re.search(r"Function properties for (\S+)", line)
+        if m:
+            current = usage.setdefault(m.group(1), {"registers": 0, "smem": 0, "spill": 0})
+            continue
+        if current is None:
+            continue
+        if (m := re.search(r"(\d+) bytes spill stores", line)):
+            current["spill"] = int(m.group(1))
+        if (m := re.search(r"Used (\d+) registers", line)):
+            current["registers"] = int(m.group(1))
+        if (m := re.search(r"(\d+) bytes smem", line)):
+            current["smem"] = int(m.group(1))
+    return usage

@@ -5,7 +5,7 @@ import pytest
 
 from gpunet.backend import cuda_kernels
 from gpunet.backend.kernel_source import MODULE_FILES, kernel_dir, module_source
-from kernel_compile import ARCHS, CompileError, nvcc_path, nvcc_ptx, nvrtc_ptx
+from kernel_compile import ARCHS, CompileError, nvcc_path, nvcc_ptx, nvcc_resources, nvrtc_ptx
 
 MODULES = sorted(cuda_kernels.KERNELS)
 needs_nvcc = pytest.mark.skipif(nvcc_path() is None, reason="nvcc is not on the PATH")
@@ -48,6 +48,22 @@ def test_kernel_module_compiles_with_nvcc(module, arch, tmp_path, nvrtc_results)
 
 BROKEN = [(BROKEN_ON_DOUBLE, "Only<double>"), (SYNTAX_ERROR, "expected a"), (NEEDS_A_HEADER, "cuda_fp16.h")]
 BROKEN_IDS = ["broken-on-double", "syntax-error", "toolkit-header"]
+
+
+@needs_nvcc
+@pytest.mark.parametrize("sm", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("module", MODULES)
+def test_kernel_resources_fit_their_launches(module, sm, tmp_path):
+    """What ptxas allots each kernel lets its block launch on these GPUs: every
+    kernel runs 256 threads a block, an SM has 64K registers, and static shared
+    memory stops at 48 KiB; and no kernel spills registers to local memory."""
+    names = cuda_kernels.name_expressions(module)
+    usage = nvcc_resources(module_source(module), names, sm, str(tmp_path))
+    assert len(usage) == len(names)
+    for kernel, u in usage.items():
+        assert u["registers"] * 256 <= 65536, (kernel, u)
+        assert u["smem"] <= 48 * 1024, (kernel, u)
+        assert u["spill"] == 0, (kernel, u)
 
 
 @pytest.mark.parametrize("source, why", BROKEN, ids=BROKEN_IDS)
@@ -93,3 +109,4 @@ def test_kernel_every_source_file_belongs_to_a_module():
     import os
     on_disk = {f for f in os.listdir(kernel_dir()) if f.endswith((".cu", ".cuh"))}
     assert on_disk == {f for files in MODULE_FILES.values() for f in files}
+    assert set(MODULE_FILES) == set(cuda_kernels.KERNELS)

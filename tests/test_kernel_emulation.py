@@ -4,7 +4,7 @@ what would be undefined or rejected on a GPU fails here rather than passing."""
 import numpy
 import pytest
 
-from cuda_emulator import KernelEmulator, KernelError, have_compiler
+from cuda_emulator import KernelEmulator, KernelError, build_dir
 from gpunet.backend.cuda_kernels import Launch
 
 SOURCE = r"""
@@ -53,12 +53,9 @@ KERNELS = ["reverse", "reverse_racy", "divergent", "early_exit", "ids", "own_sha
 
 
 @pytest.fixture(scope="module")
-def emu(request):
-    if not have_compiler():
-        pytest.fail("g++ not found: the kernel tests need it")
+def emu(request, tmp_path_factory):
     names = [f"{k}<{t}>" for k in KERNELS for t in ("float", "double")]
-    return KernelEmulator(str(request.config.cache.mkdir("gpunet-kernel-emulator")), workers=2,
-                          modules={"selftest": (SOURCE, names)})
+    return KernelEmulator(build_dir(request, tmp_path_factory), workers=2, modules={"selftest": (SOURCE, names)})
 
 
 def launch(emu, kernel, grid, block, *args):

@@ -60,7 +60,7 @@ def test_kernel_sources_found_in_an_installed_wheel(wheel, tmp_path):
 
 def test_kernel_sources_found_in_the_checkout():
     assert kernel_source.kernel_dir() in (os.path.join(ROOT, "kernels"), os.path.join(ROOT, "gpunet", "_kernels"))
-    assert "__global__ void dense_forward" in kernel_source.module_source("dense")
+    assert "\ndense_forward(const T* __restrict__ x" in kernel_source.module_source("dense")
 
 
 def test_kernel_source_names_what_is_missing(monkeypatch, tmp_path):

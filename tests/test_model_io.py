@@ -12,6 +12,7 @@ import pytest
 import gpunet
 from gpunet.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer, Reshape
 from gpunet.models import Sequential, load_model, model_from_json, model_from_yaml, save_model
+from gpunet.saving import h5_store
 from gpunet.saving.errors import CorruptModelFileError, UnknownObjectError
 from gpunet.saving.model_io import LoadReport
 
@@ -116,7 +117,7 @@ def test_include_optimizer_false_gives_an_uncompiled_model(tmp_path):
 
 def _with_unknown_loss(path):
     with h5py.File(path, "r+") as f:
-        text = gpunet.saving.hdf5_legacy.text(f.attrs["training_config"])
+        text = h5_store.text(f.attrs["training_config"])
         f.attrs["training_config"] = text.replace('"categorical_crossentropy"', '"my_focal_loss"')
         del f.attrs["gpunet_attr_crc"]  # a deliberate edit, not damage
 
@@ -300,3 +301,13 @@ def test_unknown_keyword_arguments_are_rejected(tmp_path):
         model.save(tmp_path / "m.h5", save_traces=False)
     with pytest.raises(TypeError, match="bogus"):
         load_model(tmp_path / "m.h5", bogus=1)
+
+
+
+def test_load_weights_from_an_open_group_of_a_whole_model_file(tmp_path):
+    model = Sequential([Dense(3, input_dim=2, name="a/b"), Dense(1, name="c")])
+    model.save(tmp_path / "m.h5")
+    fresh = Sequential([Dense(3, input_dim=2, name="a/b"), Dense(1, name="c")])
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        report = fresh.load_weights(f["model_weights"], by_name=True)
+    assert report.loaded == ["a/b/kernel", "a/b/bias", "c/kernel", "c/bias"]

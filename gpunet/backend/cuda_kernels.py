@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy
 
-from .kernel_source import MODULE_FILES, module_source
+from .kernel_source import module_source
 
 # Kernel names per module; each is instantiated for float and double.
 KERNELS = {
@@ -25,7 +25,6 @@ KERNELS = {
               "softmax_backward"),
     "optimizers": ("sgd_update", "adam_update", "rmsprop_update"),
 }
-_MODULE_OF = {k: m for m, ks in KERNELS.items() for k in ks}
 _CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
 KERNEL_DTYPES = tuple(_CTYPE)
 
@@ -46,8 +45,10 @@ _HAS_MAX, _APPROXIMATE = 1, 2
 NULL = numpy.uint64(0)
 TILE = 64          # gemm_tile.cuh's GN_BM: a block computes a TILE x TILE tile
 TILE_BLOCK = (16, 16, 1)
+MAX_N = 65535 * TILE  # dense_forward puts N's tiles on gridDim.y
 ELEMENTWISE_BLOCK = 256
 BLOCKS_PER_SM = 8  # grid cap of the grid-stride kernels: enough blocks to fill every SM
+NVRTC_OPTIONS = ("-std=c++17",)
 
 
 def name_expressions(module):
@@ -106,19 +107,19 @@ def _act_args(spec, dtype):
     return (numpy.int32(spec.code), t(spec.alpha), t(spec.max_value), t(spec.threshold), numpy.int32(spec.flags))
 
 
-def _cdiv(a, b):
+def cdiv(a, b):
     return -(-a // b)
 
 
 def _grid_stride(n, sm_count):
-    return (max(1, min(_cdiv(n, ELEMENTWISE_BLOCK), BLOCKS_PER_SM * sm_count)), 1, 1)
+    return (max(1, min(cdiv(n, ELEMENTWISE_BLOCK), BLOCKS_PER_SM * sm_count)), 1, 1)
 
 
 # ---- plans: dense_forward.cu, dense_backward.cu, bias_act.cu, softmax.cu ------------------------
 def plan_dense_forward(x, w, b, y, z, mask, spec):
     """y = act(x w + b) in one launch; z / mask (or None) keep what backward reads."""
     (M, K), N = x.shape, w.shape[1]
-    return Launch("dense", _kernel("dense_forward", x.dtype), (_cdiv(M, TILE), _cdiv(N, TILE), 1), TILE_BLOCK,
+    return Launch("dense", _kernel("dense_forward", x.dtype), (cdiv(M, TILE), cdiv(N, TILE), 1), TILE_BLOCK,
                   (x, w, _ptr(b), y, _ptr(z), _ptr(mask), numpy.int32(M), numpy.int32(N), numpy.int32(K))
                   + _act_args(spec, x.dtype))
 
@@ -126,17 +127,17 @@ def plan_dense_forward(x, w, b, y, z, mask, spec):
 def dw_splits(M, K, N, sm_count):
     """S, the batch splits of dense_backward's dW / db reduction: enough blocks
     to fill every SM twice, while each split still reduces 256 rows or more."""
-    tiles = _cdiv(K, TILE) * _cdiv(N, TILE)
-    return max(1, min(_cdiv(M, 256), _cdiv(2 * sm_count, tiles)))
+    tiles = cdiv(K, TILE) * cdiv(N, TILE)
+    return max(1, min(cdiv(M, 256), cdiv(2 * sm_count, tiles)))
 
 
 def plan_dense_backward(dy, x, w, z, y, mask, dw, db, dx, spec, splits=1):
     """dW, db and dX (each None when not wanted) in one launch; see dense_backward.cu.
     With ``splits`` S > 1, dw is (S, K, N) and db (S, N): partial sums to add up."""
     (M, K), N = x.shape, w.shape[1]
-    tn = _cdiv(N, TILE)
-    tiles_w = splits * (_cdiv(K, TILE) * tn if dw is not None else (tn if db is not None else 0))
-    tiles_x = _cdiv(M, TILE) * _cdiv(K, TILE) if dx is not None else 0
+    tn = cdiv(N, TILE)
+    tiles_w = splits * (cdiv(K, TILE) * tn if dw is not None else (tn if db is not None else 0))
+    tiles_x = cdiv(M, TILE) * cdiv(K, TILE) if dx is not None else 0
     return Launch("dense", _kernel("dense_backward", x.dtype), (tiles_w + tiles_x, 1, 1), TILE_BLOCK,
                   (dy, x, w, _ptr(z), _ptr(y), _ptr(mask), _ptr(dw), _ptr(db), _ptr(dx),
                    numpy.int32(M), numpy.int32(N), numpy.int32(K), numpy.int32(splits), numpy.int32(tiles_w))
@@ -153,20 +154,20 @@ def plan_bias_act(y, b, z, mask, spec, sm_count):
 def db_row_blocks(M, N, sm_count):
     """G, the block rows of act_backward_db: enough blocks to fill the GPU, but
     each block row still sums at least 8 rows per thread."""
-    col_blocks = _cdiv(N, 32)
-    return max(1, min(_cdiv(M, 64), _cdiv(BLOCKS_PER_SM * sm_count, col_blocks)))
+    col_blocks = cdiv(N, 32)
+    return max(1, min(cdiv(M, 64), cdiv(BLOCKS_PER_SM * sm_count, col_blocks)))
 
 
 def plan_act_backward_db(dy, z, y, mask, dz, db_part, spec, rows_blocks):
     """dz = dy act'(...) and (db_part not None) its column sums, (G, N) partials."""
     M, N = dy.shape
-    return Launch("dense", _kernel("act_backward_db", dy.dtype), (_cdiv(N, 32), rows_blocks, 1), (32, 8, 1),
+    return Launch("dense", _kernel("act_backward_db", dy.dtype), (cdiv(N, 32), rows_blocks, 1), (32, 8, 1),
                   (dy, _ptr(z), _ptr(y), _ptr(mask), dz, _ptr(db_part), numpy.int32(M), numpy.int32(N))
                   + _act_args(spec, dy.dtype))
 
 
 def _row_grid(M, sm_count):
-    return (max(1, min(_cdiv(M, 8), BLOCKS_PER_SM * sm_count)), 1, 1)
+    return (max(1, min(cdiv(M, 8), BLOCKS_PER_SM * sm_count)), 1, 1)
 
 
 def plan_softmax_forward(x, y, sm_count):
@@ -219,7 +220,7 @@ def _module(name):
             mod = _modules.get(name)
             if mod is None:
                 import cupy
-                mod = cupy.RawModule(code=module_source(name), options=("-std=c++17",),
+                mod = cupy.RawModule(code=module_source(name), options=NVRTC_OPTIONS,
                                      name_expressions=name_expressions(name))
                 _modules[name] = mod
     return mod
@@ -231,5 +232,3 @@ class CupyLauncher:
     def __call__(self, plan):
         _module(plan.module).get_function(plan.kernel)(plan.grid, plan.block, plan.args)
 
-
-assert set(KERNELS) == set(MODULE_FILES)

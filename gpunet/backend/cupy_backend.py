@@ -16,8 +16,13 @@ Dense dispatch (the rule; constants below):
   the write and re-read of x w that the cuBLAS path pays;
 * otherwise cuBLAS (``cupy.matmul``) for the GEMMs plus one fused bias+activation
   kernel forward, and one fused dZ + db kernel backward. float32 GEMMs use
-  TF32 only when ``allow_tf32`` is set (``GPUNET_ALLOW_TF32=1``); off by default,
-  as in PyTorch, because it rounds inputs to 10 mantissa bits.
+  TF32 only when the user allows it: ``allow_tf32`` (``GPUNET_ALLOW_TF32=1``), or
+  CuPy's own ``CUPY_TF32=1``. Off by default, as in PyTorch: TF32 rounds the
+  inputs to 10 mantissa bits.
+
+What ``dense_forward`` returns as ``z`` is this backend's own business (layers
+hand it back to ``dense_backward`` untouched): a uint8 mask for the relu family,
+the pre-activation where the derivative needs it, None where y suffices.
 
 The constants are estimates from the kernels' arithmetic (a 64 x 64 tile of
 CUDA-core FMAs against cuBLAS at full rate, and one launch against two);
@@ -77,7 +82,7 @@ class CupyBackend(Backend):
             return self.dense_path == "fused"
         if M * N * Kd <= FUSED_MAX_MACS:
             return True
-        return forward and Kd <= FUSED_MAX_K and K._cdiv(M, K.TILE) * K._cdiv(N, K.TILE) >= self.sm_count
+        return forward and Kd <= FUSED_MAX_K and K.cdiv(M, K.TILE) * K.cdiv(N, K.TILE) >= self.sm_count
 
     def _matmul(self, a, b, out=None):
         if not (self.allow_tf32 and a.dtype == "float32"):
@@ -95,7 +100,7 @@ class CupyBackend(Backend):
         backward both see (x, w, the activation), so that the z forward returns
         (a relu mask, say) always reaches a backward that reads it the same way."""
         return (spec is not None and x.dtype in K.KERNEL_DTYPES and w.dtype == x.dtype and x.ndim == 2
-                and x.shape[0] > 0 and w.shape[1] > 0 and max(x.shape + w.shape) < 2**31)
+                and x.shape[0] > 0 and 0 < w.shape[1] <= K.MAX_N and max(x.shape + w.shape) < 2**31)
 
     def _contiguous(self, a, dtype):
         return None if a is None else self.xp.ascontiguousarray(a, dtype=dtype)

@@ -1,5 +1,6 @@
 """Keras callbacks (``from gpunet.callbacks import EarlyStopping``)."""
 from .base import Callback, CallbackList, History
+from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
 from .lambda_callback import LambdaCallback
@@ -8,4 +9,5 @@ from .progbar import ProgbarLogger
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
-           "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "LambdaCallback"]
+           "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "LambdaCallback",
+           "ModelCheckpoint"]

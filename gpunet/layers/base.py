@@ -5,7 +5,9 @@ reference (``self.ops``). ``forward(x, training)`` computes the output and keeps
 what ``backward(dy)`` needs; ``backward`` writes weight gradients into
 ``weight.grad`` and returns the gradient with respect to the input.
 """
+import contextlib
 import re
+import threading
 
 from .. import backend as B
 from .. import initializers, regularizers, constraints
@@ -18,6 +20,22 @@ def unique_name(base):
     n = _name_counts.get(base, 0)
     _name_counts[base] = n + 1
     return base if n == 0 else f"{base}_{n}"
+
+
+_skip = threading.local()
+
+
+@contextlib.contextmanager
+def skip_initializers():
+    """Inside this block ``add_weight`` allocates zeros instead of running initializers:
+    loaders use it because the file's values overwrite every weight anyway (and drawing
+    random values for a big model takes longer than reading it)."""
+    previous = getattr(_skip, "on", False)
+    _skip.on = True
+    try:
+        yield
+    finally:
+        _skip.on = previous
 
 
 def reset_names():
@@ -98,7 +116,10 @@ class Layer:
     def add_weight(self, name, shape, initializer="zeros", regularizer=None, constraint=None, trainable=True):
         # Keras: a None initializer means the default, glorot_uniform.
         init = initializers.get(initializer) or initializers.get("glorot_uniform")
-        value = self.ops.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
+        if getattr(_skip, "on", False):
+            value = self.ops.zeros(tuple(shape), self.dtype)
+        else:
+            value = self.ops.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
         w = Weight(self, name, value, trainable, regularizers.get(regularizer), constraints.get(constraint))
         self._weights.append(w)
         return w

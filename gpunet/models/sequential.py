@@ -23,6 +23,7 @@ class Sequential(TrainingMixin, SavingMixin):
         self.name = name or unique_name("sequential")
         self.ops = B.get_backend()
         self._layers = []
+        self._layer_names = set()
         self._input_layer = None
         self._trainable = bool(trainable)
         self.built = False
@@ -69,10 +70,8 @@ class Sequential(TrainingMixin, SavingMixin):
             layer.ops = self.ops
             self._build_from(layer.batch_input_shape)
             return
-        names = {l.name for l in self._layers}
-        if self._input_layer is not None:
-            names.add(self._input_layer.name)
-        if layer.name in names:
+        input_name = self._input_layer.name if self._input_layer is not None else None
+        if layer.name in self._layer_names or layer.name == input_name:
             raise ValueError(f"Layer names must be unique: the model already has a layer named '{layer.name}'.")
         layer.ops = self.ops
         if not self._layers and self._input_layer is None and layer.batch_input_shape is not None:
@@ -80,8 +79,12 @@ class Sequential(TrainingMixin, SavingMixin):
                                            name=layer.name + "_input")
             self._input_layer.ops = self.ops
         self._layers.append(layer)
+        self._layer_names.add(layer.name)
         self._invalidate()
-        if self.built or self._input_layer is not None:
+        if self.built and len(self._layers) > 1:
+            # Only the new layer needs building: adding n layers stays O(n).
+            self._build_from(self._layers[-2].output_shape, start=len(self._layers) - 1)
+        elif self.built or self._input_layer is not None:
             self._build_from(self.input_shape)
 
     def pop(self):
@@ -89,6 +92,7 @@ class Sequential(TrainingMixin, SavingMixin):
         if not self._layers:
             raise TypeError("There are no layers in the model to pop.")
         layer = self._layers.pop()
+        self._layer_names.discard(layer.name)
         self._invalidate()
         return layer
 
@@ -111,9 +115,9 @@ class Sequential(TrainingMixin, SavingMixin):
             raise ValueError("build() needs an input_shape, e.g. model.build((None, 8)).")
         self._build_from(tuple(input_shape))
 
-    def _build_from(self, shape):
+    def _build_from(self, shape, start=0):
         shape = tuple(shape)
-        for layer in self._layers:
+        for layer in self._layers[start:]:
             if not layer.built:
                 layer.build(shape)
             elif layer.input_shape is not None and tuple(layer.input_shape[1:]) != shape[1:]:

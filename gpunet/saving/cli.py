@@ -3,9 +3,9 @@ import os
 
 import numpy as np
 
-from . import files, hdf5_legacy, keras_zip
+from . import files, h5_store, keras_zip
 from .errors import CorruptModelFileError
-from .model_io import _contents, _reading
+from .readers import contents as _contents, reading as _reading
 
 _ARCHITECTURE_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -76,15 +76,15 @@ def inspect(path):
 def _writer(src, c):
     h5 = src.h5
     if h5 is not None and "gpunet_version" in h5.attrs:
-        version = hdf5_legacy.text(h5.attrs["gpunet_version"])
-        keras = hdf5_legacy.text(h5.attrs["keras_version"]) if "keras_version" in h5.attrs else None
-        return f"gpunet {version} (format {hdf5_legacy.gpunet_version_of(h5)})" + (
+        version = h5_store.text(h5.attrs["gpunet_version"])
+        keras = h5_store.text(h5.attrs["keras_version"]) if "keras_version" in h5.attrs else None
+        return f"gpunet {version} (format {h5_store.gpunet_version_of(h5)})" + (
             f", Keras {keras} schema" if keras else "")
     if c.get("gpunet_version"):
         return f"gpunet {c['gpunet_version']} (Keras 3 schema)"
     if h5 is not None and "keras_version" in h5.attrs:
-        backend = hdf5_legacy.text(h5.attrs["backend"]) if "backend" in h5.attrs else "?"
-        return f"Keras {hdf5_legacy.text(h5.attrs['keras_version'])} (backend {backend})"
+        backend = h5_store.text(h5.attrs["backend"]) if "backend" in h5.attrs else "?"
+        return f"Keras {h5_store.text(h5.attrs['keras_version'])} (backend {backend})"
     if c.get("keras_version"):
         return f"Keras {c['keras_version']}"
     return "unknown (no version attributes)"

@@ -8,6 +8,7 @@ dicts, ``module`` inside initializer dicts), with or without the
 dropped only while they hold their inert value; anything else reaches the layer
 constructor, which rejects unknown keywords with a `TypeError`.
 """
+import functools
 import inspect
 import numbers
 
@@ -215,6 +216,7 @@ def layer_from_entry(entry, custom_objects=None, index=None):
         raise type(exc)(f"Cannot rebuild {where} ({class_name}): {exc}") from exc
 
 
+@functools.lru_cache(maxsize=None)  # signatures are slow; a 5,000-layer load asks per layer
 def _accepted_kwargs(cls):
     names = set()
     for klass in cls.__mro__:
@@ -224,7 +226,7 @@ def _accepted_kwargs(cls):
             names.update(p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
         names.update(getattr(klass, "_allowed_kwargs", ()))
     names.discard("self")
-    return names
+    return frozenset(names)
 
 
 def normalize_layer_config(cls, config, custom_objects=None, where="a layer"):

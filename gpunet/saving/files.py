@@ -57,13 +57,10 @@ def is_path(target):
 
 class Source:
     """A readable saved file: ``kind`` ("hdf5" or "zip"), ``name`` for messages, and the
-    opened object (``h5`` for HDF5, ``zip_bytes`` file object for zip archives)."""
+    opened object (``h5``: an h5py File/Group; ``fileobj``: the zip archive's binary file)."""
 
     def __init__(self, kind, name, h5=None, fileobj=None):
         self.kind, self.name, self.h5, self.fileobj = kind, name, h5, fileobj
-
-    def corrupt(self, problem):
-        return CorruptModelFileError(self.name, problem)
 
 
 @contextlib.contextmanager

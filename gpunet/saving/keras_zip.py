@@ -21,12 +21,12 @@ import re
 import zipfile
 
 import h5py
-from . import hdf5_legacy as h5l
+from . import h5_store as h5s
 
 CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME = "config.json", "metadata.json", "model.weights.h5"
 KERAS3_VERSION = "3.0.0"  # the schema gpunet writes: Keras 3's, readable by every 3.x
 _MAX_CONFIG_BYTES = 1 << 28
-_MAX_EXPANSION = 1000
+_MAX_EXPANSION = 100  # deflate of real configs and weights stays far below this ratio
 
 
 def to_snake_case(name):
@@ -67,20 +67,20 @@ def write_weights(h5, model_name, layers, optimizer=None, meta=None, gpunet_vers
     for key, name, arrays in layers:
         vars_ = group.create_group(key).create_group("vars")
         vars_.attrs["name"] = name
-        h5l.write_arrays(vars_, [(str(i), array) for i, array in enumerate(arrays)])
+        h5s.write_arrays(vars_, [(str(i), array) for i, array in enumerate(arrays)])
     if optimizer is not None:
         opt_name, entries = optimizer
         vars_ = h5.create_group("optimizer").create_group("vars")
         vars_.attrs["name"] = opt_name
-        h5l.write_arrays(vars_, [(str(i), array) for i, (array, _, _) in enumerate(entries)])
+        h5s.write_arrays(vars_, [(str(i), array) for i, (array, _, _) in enumerate(entries)])
         # Which parameter and slot each positional array is: gpunet restores by path.
         vars_.attrs["gpunet_slots"] = json.dumps([[path, slot] if path else None
                                                    for _, path, slot in entries]).encode("utf-8")
-    h5l.stamp(h5, gpunet_version)
+    h5s.stamp(h5, gpunet_version)
     sums = {}
     for key, value in (meta or {}).items():
         if value is not None:
-            h5l.put_json(h5, key, value, sums)
+            h5s.put_json(h5, key, value, sums)
     h5.attrs["gpunet_attr_crc"] = json.dumps(sums).encode("utf-8")
 
 
@@ -95,14 +95,14 @@ def _vars(group):
     keys = sorted(group.keys(), key=lambda k: (len(k), k))
     if any(not k.isdigit() for k in keys):
         raise ValueError(f"unexpected entries in {group.name}: {keys[:5]}")
-    sums = h5l.checksums(group, len(keys))
-    return [h5l.FileWeight(f"{group.name}/{k}", group[k], c) for k, c in zip(keys, sums)]
+    sums = h5s.checksums(group, len(keys))
+    return [h5s.FileWeight(f"{group.name}/{k}", group[k], c) for k, c in zip(keys, sums)]
 
 
 def read_weights(h5):
     """The `FileLayer` list of a Keras 3 weights file (``name`` None where the file has no names)."""
-    h5l.gpunet_version_of(h5)
-    h5l.check_json_sums(h5)
+    h5s.gpunet_version_of(h5)
+    h5s.check_json_sums(h5)
     root = h5["layers"] if "layers" in h5 else h5.get("_layer_checkpoint_dependencies", {})
     layers = []
     for key in root.keys():
@@ -110,8 +110,8 @@ def read_weights(h5):
         if not isinstance(group, h5py.Group):
             raise ValueError(f"{group.name} is not a group")
         vars_ = group.get("vars")
-        name = h5l.text(vars_.attrs["name"]) if vars_ is not None and "name" in vars_.attrs else None
-        layers.append(h5l.FileLayer(name, key, _vars(vars_) if vars_ is not None else []))
+        name = h5s.text(vars_.attrs["name"]) if vars_ is not None and "name" in vars_.attrs else None
+        layers.append(h5s.FileLayer(name, key, _vars(vars_) if vars_ is not None else []))
     return layers
 
 
@@ -121,10 +121,10 @@ def read_optimizer(h5):
     if "optimizer" not in h5 or "vars" not in h5["optimizer"]:
         return [], None, None
     vars_ = h5["optimizer"]["vars"]
-    name = h5l.text(vars_.attrs["name"]) if "name" in vars_.attrs else None
+    name = h5s.text(vars_.attrs["name"]) if "name" in vars_.attrs else None
     items = _vars(vars_)
     if "gpunet_slots" in vars_.attrs:
-        tags = json.loads(h5l.text(vars_.attrs["gpunet_slots"]))
+        tags = json.loads(h5s.text(vars_.attrs["gpunet_slots"]))
         if not isinstance(tags, list) or len(tags) != len(items):
             raise ValueError(f"{vars_.name}: gpunet_slots does not list the {len(items)} arrays")
         named = [(w.name, w, *(tag if tag else (None, None))) for w, tag in zip(items, tags)]
@@ -187,7 +187,7 @@ def keras3_config(model_config, compile_config=None):
 
 def metadata(gpunet_version):
     return {"keras_version": KERAS3_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-            "gpunet_version": gpunet_version, "gpunet_format_version": h5l.FORMAT_VERSION}
+            "gpunet_version": gpunet_version, "gpunet_format_version": h5s.FORMAT_VERSION}
 
 
 # ---- the archive --------------------------------------------------------------------------------------
@@ -240,19 +240,19 @@ def read_archive_contents(config, meta, h5):
     if not isinstance(meta, dict):
         meta = {}
     version = meta.get("gpunet_format_version")
-    if isinstance(version, int) and version > h5l.FORMAT_VERSION:
+    if isinstance(version, int) and version > h5s.FORMAT_VERSION:
         raise ValueError(f"saved with gpunet {meta.get('gpunet_version')} (file format {version}); this gpunet "
-                         f"reads format {h5l.FORMAT_VERSION} and older: upgrade gpunet")
+                         f"reads format {h5s.FORMAT_VERSION} and older: upgrade gpunet")
     named, positional, opt_name = read_optimizer(h5)
     return {
         "config": config,
         "training_config": lambda: config.get("compile_config") or None,
         "keras_version": str(meta.get("keras_version", "3")),
-        "gpunet": h5l.gpunet_version_of(h5) is not None,
+        "gpunet": h5s.gpunet_version_of(h5) is not None,
         "gpunet_version": meta.get("gpunet_version"),
         "layers": read_weights(h5),
-        "rng": h5l.json_attr(h5, "gpunet_rng"),
-        "optimizer_meta": h5l.json_attr(h5, "gpunet_optimizer"),
+        "rng": h5s.json_attr(h5, "gpunet_rng"),
+        "optimizer_meta": h5s.json_attr(h5, "gpunet_optimizer"),
         "optimizer": named,
         "optimizer_positional": positional,
         "optimizer_name": opt_name,

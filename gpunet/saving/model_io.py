@@ -11,15 +11,13 @@ Writes are atomic (`files.atomic_path`). Loading checks every shape before it
 assigns anything, so a failed load changes nothing.
 """
 import contextlib
-import json
 import logging
-import zipfile
 
 import numpy as np
 
-from . import config as _config, files, hdf5_legacy, keras_zip, optimizer_state
+from . import config as _config, files, h5_store, hdf5_legacy, keras_zip, optimizer_state, readers
 from .errors import CorruptModelFileError, SavingError
-from .training_config import compile_from_training_config, training_config
+from .training_config import compile_from_training_config, keras3_compile_config, training_config
 from .weight_matching import LoadReport, input_shape_for, match_weights
 
 log = logging.getLogger("gpunet.saving")
@@ -116,14 +114,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     weights = _host_weights(model)
     slots = with_opt and model._params is not None
     if fmt == "keras":
-        compile_config = None
-        if training is not None:
-            compile_config = {"optimizer": dict(training["optimizer_config"], module="keras.optimizers",
-                                                registered_name=None),
-                              "loss": training["loss"], "loss_weights": training["loss_weights"],
-                              "metrics": training["metrics"], "weighted_metrics": training["weighted_metrics"],
-                              "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
-        archive_config = keras_zip.keras3_config(model_config, compile_config)
+        archive_config = keras_zip.keras3_config(model_config, keras3_compile_config(training))
         keys = keras_zip.layer_keys(model.layers)
         layers = [(k, layer.name, [a for _, a in arrays]) for k, (layer, arrays) in zip(keys, weights)]
         opt = (model.optimizer.name, optimizer_state.keras3_vars(model)) if slots else None
@@ -194,51 +185,6 @@ def _no_initializers():
     return skip() if skip is not None else contextlib.nullcontext()
 
 
-@contextlib.contextmanager
-def _reading(src):
-    """Errors raised while reading the file's content become `CorruptModelFileError` naming the file."""
-    try:
-        yield
-    except SavingError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError, IndexError, EOFError,
-            zipfile.BadZipFile, OverflowError, MemoryError) as exc:
-        problem = files.h5_problem(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, zipfile.BadZipFile):
-            problem = f"damaged or truncated zip archive ({exc})"
-        raise CorruptModelFileError(src.name, problem) from None
-
-
-@contextlib.contextmanager
-def _contents(src, whole_model):
-    """The parsed file (see `hdf5_legacy.read_model_file`); weights-only files when not ``whole_model``."""
-    with contextlib.ExitStack() as stack:
-        with _reading(src):
-            if src.kind == "zip":
-                config, meta, h5 = stack.enter_context(keras_zip.open_archive(src.fileobj))
-                contents = keras_zip.read_archive_contents(config, meta, h5)
-            elif whole_model or "model_weights" in src.h5:
-                contents = hdf5_legacy.read_model_file(src.h5)
-            else:
-                contents = _weights_only(src.h5)
-        yield contents
-
-
-def _weights_only(h5):
-    if keras_zip.is_v3_weights(h5):
-        named, positional, opt_name = keras_zip.read_optimizer(h5)
-        return {"layers": keras_zip.read_weights(h5), "config": None, "v3": True, "optimizer": named,
-                "optimizer_positional": positional, "optimizer_meta": hdf5_legacy.json_attr(h5, "gpunet_optimizer")}
-    escaped = hdf5_legacy.gpunet_version_of(h5) is not None
-    return {"layers": hdf5_legacy.read_weights(h5, escaped), "config": None, "v3": False,
-            "optimizer": hdf5_legacy.read_optimizer(h5, escaped), "optimizer_positional": None,
-            "optimizer_meta": None}
-
-
-def _is_v3(contents):
-    return contents.get("v3", False)
-
-
 def load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=False, **kwargs):
     """Load weights saved by gpunet or Keras (any of its layouts) into ``model``; returns a `LoadReport`.
 
@@ -259,12 +205,12 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=Fa
         print(report.missing_in_file)
     """
     _no_kwargs("load_weights", kwargs)
-    with files.open_source(filepath) as src, _contents(src, whole_model=False) as contents:
+    with files.open_source(filepath) as src, readers.contents(src, whole_model=False) as contents:
         if not model.built:
             model.build(input_shape_for(model, contents, by_name))
         pairs, report = match_weights(model, contents["layers"], by_name, skip_mismatch, reshape,
-                                      v3=_is_v3(contents))
-        with _reading(src):
+                                      v3=contents["v3"])
+        with readers.reading(src):
             arrays = [fw.read() for _, fw, _ in pairs]
     for (w, _, shape), array in zip(pairs, arrays):
         w.assign(array.reshape(shape))
@@ -282,7 +228,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, **kw
     ``safe_mode`` is accepted for Keras 3 compatibility; gpunet never runs code from a file.
     """
     _no_kwargs("load_model", kwargs)
-    with files.open_source(filepath) as src, _contents(src, whole_model=True) as contents:
+    with files.open_source(filepath) as src, readers.contents(src, whole_model=True) as contents:
         if contents["config"] is None:
             raise CorruptModelFileError(src.name, "no model config: this is a weights-only file; build the model "
                                         "and call model.load_weights()")
@@ -290,14 +236,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, **kw
             model = _config.model_from_config(contents["config"], custom_objects)
         training = None
         if compile:
-            with _reading(src):
+            with readers.reading(src):
                 training = contents["training_config"]()
         if training:
             compile_from_training_config(model, training, custom_objects, contents)
         if not model.built and any(layer.weights for layer in contents["layers"]):
             model.build(input_shape_for(model, contents, False))
-        pairs, _ = match_weights(model, contents["layers"], False, False, False, v3=_is_v3(contents))
-        with _reading(src):
+        pairs, _ = match_weights(model, contents["layers"], False, False, False, v3=contents["v3"])
+        with readers.reading(src):
             for w, fw, shape in pairs:
                 if isinstance(w.value, np.ndarray) and tuple(w.value.shape) == tuple(fw.shape):
                     fw.read_into(w.value)  # straight into the new model's memory: no extra copy
@@ -320,7 +266,7 @@ def _restore_optimizer(model, contents, pairs, strict, name):
         state, restored = optimizer_state.build_state(model, found, meta, strict=strict)
         model.optimizer.set_state(state)
     except (ValueError, TypeError) as exc:
-        if isinstance(exc, hdf5_legacy.DamagedData):
+        if isinstance(exc, h5_store.DamagedData):
             raise
         if contents.get("optimizer_inferred"):
             log.warning("%s: the optimizer state in the file does not fit %s built with default arguments "
@@ -355,7 +301,7 @@ def load_optimizer_state(model, filepath, strict=False):
     """
     if model.optimizer is None:
         raise RuntimeError("load_optimizer_state needs a compiled model (call model.compile first).")
-    with files.open_source(filepath) as src, _contents(src, whole_model=False) as contents:
-        pairs, _ = match_weights(model, contents["layers"], True, True, False, v3=_is_v3(contents))
-        with _reading(src):
+    with files.open_source(filepath) as src, readers.contents(src, whole_model=False) as contents:
+        pairs, _ = match_weights(model, contents["layers"], True, True, False, v3=contents["v3"])
+        with readers.reading(src):
             return _restore_optimizer(model, contents, pairs, strict=strict, name=src.name)

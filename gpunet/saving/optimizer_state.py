@@ -206,10 +206,11 @@ def build_state(model, found, meta=None, strict=True):
     if meta is not None and meta.get("class_name") not in (None, keras_class(opt)):
         raise ValueError(f"the file holds {meta['class_name']} state, the model's optimizer is "
                          f"{keras_class(opt)}")
-    params = {p[0]: p for p in _params(model)}
-    current = _host_slots(model)
+    built = model._params is not None  # an unbuilt model has no slots yet: scalars only
+    params = {p[0]: p for p in _params(model)} if built else {}
+    current = _host_slots(model) if built else {}
     total = sum(int(np.prod(p[2], dtype=np.int64)) for p in params.values())
-    slots = {name: np.empty((total,), current[name].dtype) for name in opt.slot_names}
+    slots = {name: np.empty((total,), current[name].dtype) for name in opt.slot_names} if built else {}
     done = set()
     state = {"iterations": int(opt.iterations), "learning_rate": float(opt.learning_rate)}
     for kind, value, item in found:
@@ -240,5 +241,6 @@ def build_state(model, found, meta=None, strict=True):
             slots[slot][off:off + n] = current[slot][off:off + n]
     if meta is not None:
         state.update({k: v for k, v in meta.items() if k not in ("class_name", "slot_names")})
-    state["slots"] = slots
+    if built:
+        state["slots"] = slots
     return state, sorted({path for path, _ in done})

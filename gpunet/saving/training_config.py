@@ -34,6 +34,16 @@ def training_config(model):
             "optimizer_config": optimizer}
 
 
+def keras3_compile_config(training):
+    """Keras 3's ``compile_config`` (in ``.keras`` archives) from a Keras 2 ``training_config``, or None."""
+    if training is None:
+        return None
+    optimizer = dict(training["optimizer_config"], module="keras.optimizers", registered_name=None)
+    return {"optimizer": optimizer, "loss": training["loss"], "loss_weights": training["loss_weights"],
+            "metrics": training["metrics"], "weighted_metrics": training["weighted_metrics"],
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
 def _flatten(metrics):
     """tf.keras nests metrics per output (``[[m1, m2]]``) or keys them by output name."""
     if metrics is None:

@@ -1,0 +1,140 @@
+"""Check and time gpunet's CUDA kernels on this machine's GPU, in one go.
+
+    python benchmarks/gpu_check.py            # checks, then timings
+    python benchmarks/gpu_check.py --quick    # fewer shapes and repeats
+
+1. Compiles every kernel module (NVRTC through CuPy, as on first use) and reports
+   how long that took.
+2. Runs the GPU tests (tests/test_cupy_backend.py: every kernel against the NumPy
+   backend on both Dense paths, the optimizer steps, whole models trained on both
+   backends).
+3. Times Dense forward + backward through the fused kernels and through cuBLAS
+   plus the elementwise kernels for a range of layer sizes, prints which wins and
+   what the dispatch rule in gpunet/backend/cupy_backend.py picks, so the rule's
+   constants can be set from measurements.
+4. Times each fused optimizer step against the reference array-op code.
+
+Exit status 0 when every check passed.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+DENSE_SHAPES = [(32, 64, 32), (128, 256, 128), (1024, 10, 512), (512, 512, 512), (4096, 256, 64),
+                (70000, 16, 8), (2048, 1024, 1024), (8192, 4096, 1024), (32768, 768, 768)]
+QUICK_SHAPES = DENSE_SHAPES[:4]
+
+
+def gpu_time(fn, repeats):
+    """Median milliseconds of fn() on the current stream (after two warm-up calls)."""
+    import cupy
+    for _ in range(2):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(cupy.cuda.get_elapsed_time(start, stop))
+    return sorted(times)[len(times) // 2]
+
+
+def compile_all():
+    from gpunet.backend import cuda_kernels as K
+    for module in K.KERNELS:
+        t = time.perf_counter()
+        mod = K._module(module)
+        for name in K.name_expressions(module):
+            mod.get_function(name)
+        print(f"  {module}: {len(K.name_expressions(module))} kernels ready in {time.perf_counter() - t:.2f} s")
+
+
+def time_dense(ops, shapes, repeats, activation="relu"):
+    import numpy
+    from gpunet.backend import cupy_backend as CB
+    print(f"\n  Dense {activation}, float32, forward + backward (ms, median of {repeats}); TF32 off")
+    print(f"  {'M x N x K':>20} {'fused':>9} {'cublas':>9}  faster   rule picks")
+    rng = numpy.random.default_rng(0)
+    for M, N, K in shapes:
+        x, w, b, dy = (ops.asarray(a, dtype="float32") for a in (
+            rng.standard_normal((M, K)), rng.standard_normal((K, N)) / K ** 0.5, rng.standard_normal(N) * 0.1,
+            rng.standard_normal((M, N))))
+        dw, db = ops.empty((K, N), "float32"), ops.empty((N,), "float32")
+
+        def step():
+            y, z = ops.dense_forward(x, w, b, activation, {})
+            ops.dense_backward(dy, x, w, z, y, activation, {}, dw, db, True)
+
+        ms = {}
+        for path in ("fused", "cublas"):
+            ops.dense_path = path
+            ms[path] = gpu_time(step, repeats)
+        ops.dense_path = "auto"
+        picks = ("fused" if ops._fused(M, N, K, True) else "cublas", "fused" if ops._fused(M, N, K, False) else "cublas")
+        pick = picks[0] if picks[0] == picks[1] else f"{picks[0]} fwd / {picks[1]} bwd"
+        best = min(ms, key=ms.get)
+        print(f"  {f'{M}x{N}x{K}':>20} {ms['fused']:9.3f} {ms['cublas']:9.3f}  {best:7}  {pick}"
+              f"{'' if best in pick else '   <- rule disagrees'}")
+    print(f"  (rule: fused when M*N*K <= {CB.FUSED_MAX_MACS}, or forward with K <= {CB.FUSED_MAX_K} "
+          "and a tile per SM)")
+
+
+def time_optimizers(ops, n, repeats):
+    import numpy
+    from gpunet.backend.base import Backend
+    print(f"\n  optimizer step over {n:,} float32 parameters (ms, median of {repeats})")
+    rng = numpy.random.default_rng(1)
+    p, g = (ops.asarray(rng.standard_normal(n), dtype="float32") for _ in range(2))
+    z = lambda: ops.zeros((n,), "float32")  # noqa: E731 (fresh slots per optimizer)
+    cases = {"adam_update": ((p, g, z(), z(), None), dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, t=3)),
+             "sgd_update": ((p, g, z()), dict(lr=0.01, momentum=0.9, nesterov=True)),
+             "rmsprop_update": ((p, g, z(), z(), None), dict(lr=1e-3, rho=0.9, momentum=0.5, epsilon=1e-7,
+                                                             centered=False))}
+    for method, (args, hyper) in cases.items():
+        fused = gpu_time(lambda: getattr(ops, method)(*args, **hyper), repeats)
+        reference = gpu_time(lambda: getattr(Backend, method)(ops, *args, **hyper), repeats)
+        print(f"  {method:>15}: fused {fused:8.3f}   array ops {reference:8.3f}   x{reference / fused:5.1f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
+    parser.add_argument("--no-tests", action="store_true", help="skip the GPU test run")
+    args = parser.parse_args()
+    from gpunet.backend import cupy_unavailable_reason, resolve
+    reason = cupy_unavailable_reason()
+    if reason:
+        print(f"No GPU to check: {reason}")
+        return 2
+    import cupy
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+    print(f"GPU: {props['name'].decode()}, {props['multiProcessorCount']} SMs, CuPy {cupy.__version__}, "
+          f"CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}")
+    print("\n1. compiling the kernel modules")
+    compile_all()
+    status = 0
+    if not args.no_tests:
+        print("\n2. GPU tests")
+        cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", os.path.join(ROOT, "tests", "test_cupy_backend.py")]
+        if args.quick:
+            cmd += ["-k", "not 67589 and not float64"]
+        status = subprocess.call(cmd, cwd=ROOT)
+    ops = resolve("cupy")
+    repeats = 5 if args.quick else 20
+    print("\n3. Dense timings")
+    time_dense(ops, QUICK_SHAPES if args.quick else DENSE_SHAPES, repeats)
+    print("\n4. optimizer timings")
+    time_optimizers(ops, 1_000_000 if args.quick else 10_000_000, repeats)
+    print("\nall checks passed" if status == 0 else f"\nGPU tests FAILED (pytest exit {status})")
+    return 0 if status == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

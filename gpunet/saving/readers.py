@@ -1,0 +1,57 @@
+"""Opening a saved file's content, whatever its format, with damage reported as such.
+
+`contents` parses a source (see `files.open_source`) into one dict for every
+layout: ``layers`` (`h5_store.FileLayer` list, arrays still in the file),
+``config``, ``training_config`` (a callable: only compiling reads it),
+``optimizer`` / ``optimizer_positional`` / ``optimizer_meta``, ``rng`` and
+``v3`` (Keras 3's weights layout). `reading` turns any error raised while the
+file's bytes are read into a `CorruptModelFileError` naming the file.
+"""
+import contextlib
+import zipfile
+
+from . import files, h5_store, hdf5_legacy, keras_zip
+from .errors import CorruptModelFileError, SavingError
+
+
+@contextlib.contextmanager
+def reading(src):
+    """Errors raised while reading the file's content become `CorruptModelFileError` naming the file."""
+    try:
+        yield
+    except SavingError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError, IndexError, EOFError,
+            zipfile.BadZipFile, OverflowError, MemoryError) as exc:
+        problem = files.h5_problem(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, zipfile.BadZipFile):
+            problem = f"damaged or truncated zip archive ({exc})"
+        raise CorruptModelFileError(src.name, problem) from None
+
+
+@contextlib.contextmanager
+def contents(src, whole_model):
+    """The parsed file (see `hdf5_legacy.read_model_file`); also weights-only files unless ``whole_model``.
+    The file stays open until the ``with`` block ends (arrays are read on demand)."""
+    with contextlib.ExitStack() as stack:
+        with reading(src):
+            if src.kind == "zip":
+                config, meta, h5 = stack.enter_context(keras_zip.open_archive(src.fileobj))
+                parsed = keras_zip.read_archive_contents(config, meta, h5)
+            elif whole_model or "model_weights" in src.h5:
+                parsed = hdf5_legacy.read_model_file(src.h5)
+            else:
+                parsed = weights_only(src.h5)
+        yield parsed
+
+
+def weights_only(h5):
+    """`contents` of a weights file (Keras 2 legacy layout or Keras 3 ``.weights.h5`` layout)."""
+    if keras_zip.is_v3_weights(h5):
+        named, positional, _ = keras_zip.read_optimizer(h5)
+        return {"layers": keras_zip.read_weights(h5), "config": None, "v3": True, "optimizer": named,
+                "optimizer_positional": positional, "optimizer_meta": h5_store.json_attr(h5, "gpunet_optimizer")}
+    escaped = h5_store.gpunet_version_of(h5.file) is not None  # h5 may be a group of a gpunet file
+    return {"layers": hdf5_legacy.read_weights(h5, escaped), "config": None, "v3": False,
+            "optimizer": hdf5_legacy.read_optimizer(h5, escaped), "optimizer_positional": None,
+            "optimizer_meta": None}

@@ -1,0 +1,115 @@
+"""Real Keras 3 (torch backend, CPU) reads gpunet's files, and gpunet reads what Keras 3 writes now.
+
+Needs ``pip install keras torch`` (CI installs both); skipped with the reason otherwise.
+"""
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # must precede the first `import keras`
+
+import numpy as np
+import pytest
+
+from gpunet.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, Reshape
+from gpunet.models import Sequential, load_model
+
+keras = pytest.importorskip("keras", reason="Keras 3 is not installed: pip install keras torch")
+if keras.backend.backend() != "torch":
+    pytest.skip(f"Keras runs on {keras.backend.backend()!r}; these tests expect KERAS_BACKEND=torch",
+                allow_module_level=True)
+
+RNG = np.random.RandomState(8)
+X = RNG.rand(48, 8).astype("float32")
+Y = np.eye(3)[RNG.randint(0, 3, 48)].astype("float32")
+
+
+def gpunet_model():
+    model = Sequential([Dense(12, input_dim=8, activation="relu"), BatchNormalization(), Dropout(0.2),
+                        Reshape((3, 4)), Flatten(), Activation("tanh"), Dense(3, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.fit(X, Y, epochs=3, batch_size=16, verbose=0)
+    return model
+
+
+def _close(a, b):
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("ext", [".h5", ".keras"])
+def test_keras_loads_gpunet_model_files_with_optimizer_state(tmp_path, ext):
+    model = gpunet_model()
+    model.save(tmp_path / ("m" + ext))
+    k = keras.models.load_model(str(tmp_path / ("m" + ext)))
+    _close(np.asarray(k.predict(X, verbose=0)), model.predict(X, verbose=0))
+    assert int(k.optimizer.iterations) == model.optimizer.iterations == 9
+    if ext == ".h5":
+        return  # Keras 3's legacy loader builds a Sequential's optimizer over no variables: no slots to fill
+    # Keras 3 restored the moments too: its first "momentum" variable is gpunet's m of dense/kernel.
+    first = [v for v in k.optimizer.variables if "momentum" in v.path][0]
+    m = model.optimizer.get_state()["slots"]["m"][:96].reshape(8, 12)
+    _close(np.asarray(first.numpy()), m)
+
+
+@pytest.mark.parametrize("weights", ["w.weights.h5", "w.h5"])
+def test_keras_loads_gpunet_json_and_weights(tmp_path, weights):
+    model = gpunet_model()
+    model.save_weights(tmp_path / weights)
+    k = keras.models.model_from_json(model.to_json())
+    k.load_weights(str(tmp_path / weights))
+    _close(np.asarray(k.predict(X, verbose=0)), model.predict(X, verbose=0))
+
+
+def keras_model():
+    keras.utils.set_random_seed(3)
+    k = keras.Sequential([keras.Input((8,)), keras.layers.Dense(12, activation="relu"),
+                          keras.layers.BatchNormalization(), keras.layers.Dense(3, activation="softmax")])
+    k.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adam(0.01), metrics=["accuracy"])
+    k.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    return k
+
+
+def test_gpunet_loads_what_keras_writes_now(tmp_path):
+    k = keras_model()
+    k.save(str(tmp_path / "k.keras"))
+    k.save(str(tmp_path / "k.h5"))
+    k.save_weights(str(tmp_path / "k.weights.h5"))
+    expected = np.asarray(k.predict(X, verbose=0))
+    for name in ("k.keras", "k.h5"):
+        _close(load_model(tmp_path / name).predict(X, verbose=0), expected)
+    arch = load_model(tmp_path / "k.h5", compile=False)
+    fresh = Sequential.from_config(arch.get_config())
+    assert fresh.load_weights(tmp_path / "k.weights.h5").complete
+    _close(fresh.predict(X, verbose=0), expected)
+
+
+def test_training_continues_from_keras_optimizer_state(tmp_path):
+    k = keras_model()
+    k.save(str(tmp_path / "k.h5"))
+    g = load_model(tmp_path / "k.h5")
+    assert g.optimizer.iterations == int(k.optimizer.iterations) == 6
+    k.fit(X, Y, epochs=2, batch_size=48, shuffle=False, verbose=0)
+    g.fit(X, Y, epochs=2, batch_size=48, shuffle=False, verbose=0)
+    for a, b in zip(g.get_weights(), [np.asarray(v.numpy()) for v in k.weights]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+OPTIMIZERS = {
+    "adam-amsgrad": lambda O: O.Adam(amsgrad=True), "sgd-momentum": lambda O: O.SGD(0.01, momentum=0.9),
+    "rmsprop-centered": lambda O: O.RMSprop(momentum=0.5, centered=True), "adagrad": lambda O: O.Adagrad(),
+    "adadelta": lambda O: O.Adadelta(), "adamax": lambda O: O.Adamax(), "nadam": lambda O: O.Nadam(),
+    "adamw": lambda O: O.AdamW(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_keras_resumes_every_optimizer_from_a_gpunet_archive(tmp_path, name):
+    import gpunet
+    model = Sequential([Dense(3, input_dim=8), Dense(3)])
+    model.compile(loss="mse", optimizer=OPTIMIZERS[name](gpunet.optimizers))
+    model.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    model.save(tmp_path / "m.keras")
+    k = keras.models.load_model(str(tmp_path / "m.keras"))
+    assert int(k.optimizer.iterations) == model.optimizer.iterations == 6
+    k.fit(X, Y, epochs=1, batch_size=48, shuffle=False, verbose=0)
+    model.fit(X, Y, epochs=1, batch_size=48, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), k.weights):  # one more step from the same state, same result
+        np.testing.assert_allclose(a, np.asarray(b.numpy()), rtol=1e-5, atol=1e-6)
