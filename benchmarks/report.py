@@ -247,6 +247,19 @@ def is_noisy(machine):
     return ""
 
 
+def noisy_frameworks(machine):
+    """Frameworks whose group ran while other processes took more than CONTENTION_LIMIT of the CPUs
+    (every framework when only a high load average is known)."""
+    contention = machine.get("contention") or []
+    if not contention:
+        return {"*"} if is_noisy(machine) else set()
+    out = set()
+    for c in contention:
+        if c.get("others_cpu_share", 0.0) > CONTENTION_LIMIT:
+            out.update(c["group"].split(","))
+    return out
+
+
 def _fmt_load(load):
     return ", ".join(f"{v:.2f}" for v in load)
 
@@ -303,15 +316,20 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
     noisy = is_noisy(machine)
     if noisy:
         lines.append(f"- **warning: {noisy}** Two-thread BLAS and OpenMP pools collapse when a core is taken "
-                     "away (a peer can look 10-30x slower), so the targets below are marked unreliable. "
-                     "Rerun on an idle machine for numbers to quote.")
+                     "away (a framework can look 10-30x slower), so the results measured then are marked † and "
+                     "the targets that use them unreliable. Rerun on an idle machine for numbers to quote.")
     versions = machine.get("versions", {})
     lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     lines += ["", "## gpunet against its peers", "",
               "Each peer cell: the peer's number, then **gpunet's speedup** over it (peer time / gpunet time; "
               "above 1x, gpunet is faster). Medians over the rounds of pytest-benchmark.", ""]
     peers = [p for p in PEER_ORDER if any(p in res for res in rows.values())]
-    header = ["suite", "case", "gpunet"] + [PEER_TITLES.get(p, p) for p in peers]
+    noisy_fw = noisy_frameworks(machine)
+
+    def title(name):
+        return PEER_TITLES.get(name, name) + (" †" if name in noisy_fw or "*" in noisy_fw else "")
+
+    header = ["suite", "case", title("gpunet")] + [title(p) for p in peers]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (suite, case), res in _sorted_rows(rows):
         subj = subject_of(res)
@@ -324,6 +342,9 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
             r = speedup(res[subj], res[p]) if subj else None
             cells.append(f"{_fmt(*res[p])} (**{_fmt_ratio(r)}**)")
         lines.append("| " + " | ".join(cells) + " |")
+    if noisy_fw:
+        lines += ["", "† measured while other processes used more than "
+                  f"{CONTENTION_LIMIT:.0%} of the CPUs: not to be quoted."]
     lines += ["", "## Targets (issue 5)", "", "| target | required | measured | holds |", "|---|---|---|---|"]
     for t, measured, holds in check_targets(rows):
         if measured is None:
@@ -331,7 +352,7 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
         else:
             shown = _target_measured(t, measured)
             mark = "yes" if holds else "**no**"
-            if noisy and t.peer:
+            if noisy_fw & {"*", "gpunet", t.peer or "gpunet"}:
                 mark += " (unreliable: shared machine)"
         lines.append(f"| {t.text} | {_target_required(t)} | {shown} | {mark} |")
     if skips:

@@ -46,3 +46,20 @@ def test_demo_rejects_a_csv_with_the_wrong_columns(tmp_path):
                            str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode != 0
     assert "must have 9 columns (8 features + 0/1 label), found 3" in proc.stderr
+
+
+def test_inspect_and_convert_commands(tmp_path):
+    from gpunet.models import Sequential
+    from gpunet.layers import Dense
+    model = Sequential([Dense(3, input_dim=4, activation="relu"), Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    model.save(tmp_path / "m.h5")
+    run = lambda *args: subprocess.run([sys.executable, "-m", "gpunet.cli", *args], capture_output=True, text=True)
+    proc = run("inspect", str(tmp_path / "m.h5"))
+    assert proc.returncode == 0, proc.stderr
+    assert "dense" in proc.stdout and "19" in proc.stdout  # 4*3+3 + 3*1+1 parameters
+    proc = run("convert", str(tmp_path / "m.h5"), str(tmp_path / "m.keras"))
+    assert proc.returncode == 0 and "wrote" in proc.stdout and (tmp_path / "m.keras").stat().st_size > 0
+    (tmp_path / "junk.h5").write_bytes(b"not a model at all")
+    proc = run("inspect", str(tmp_path / "junk.h5"))
+    assert proc.returncode == 1 and "junk.h5" in proc.stderr and "Traceback" not in proc.stderr
