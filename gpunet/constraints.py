@@ -7,6 +7,7 @@ optimizer step. ``axis`` may be an int or a list of ints, as in Keras.
 import inspect
 
 from . import backend as B
+from .config_checks import check_config_keys, serialize_object
 
 
 def _ops():
@@ -35,12 +36,7 @@ class Constraint:
     @classmethod
     def from_config(cls, config):
         """Build a constraint from `get_config`'s dict."""
-        params = inspect.signature(cls.__init__).parameters
-        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-            unknown = sorted(set(config) - set(params) - {"self"})
-            if unknown:
-                raise TypeError(f"{cls.__name__} config has unexpected key(s) {unknown}; "
-                                f"expected keys among {sorted(set(params) - {'self', 'args', 'kwargs'})}.")
+        check_config_keys(cls, config)
         return cls(**config)
 
 
@@ -177,8 +173,4 @@ def get(identifier):
 
 def serialize(constraint):
     """tf.keras 2's ``{"class_name": ..., "config": ...}``, None, or a plain function's name."""
-    if constraint is None:
-        return None
-    if isinstance(constraint, Constraint) or hasattr(constraint, "get_config"):
-        return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
-    return getattr(constraint, "__name__", type(constraint).__name__)
+    return serialize_object(constraint)

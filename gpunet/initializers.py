@@ -5,12 +5,12 @@ initializer called with ``(shape, dtype=None)`` returns a backend array. Unseede
 ones draw from gpunet's global generator (``gpunet.utils.set_random_seed``); one
 built with ``seed=`` gives the same values on every call.
 """
-import functools
 import inspect
 import math
 import numbers
 
 from . import backend as B
+from .config_checks import check_config_keys, serialize_object
 from .backend import random as _random
 
 _FLOATS = ("float16", "float32", "float64")
@@ -71,26 +71,13 @@ class Initializer:
         """Build an initializer from `get_config`'s dict (a legacy ``dtype`` key is ignored, as in Keras)."""
         config = dict(config)
         config.pop("dtype", None)
-        _check_keys(cls, config)
+        check_config_keys(cls, config)
         return cls(**config)
 
     def _generator(self):
         seed = getattr(self, "seed", None)
         # A fresh generator per call: a seeded initializer repeats its values, as in Keras 2.
         return None if seed is None else _random.make_generator(seed % 2**64)
-
-
-@functools.lru_cache(maxsize=None)  # inspect.signature is slow and asked once per layer on load
-def _init_params(cls):
-    return inspect.signature(cls.__init__).parameters
-
-
-def _check_keys(cls, config):
-    params = _init_params(cls)
-    unknown = sorted(set(config) - set(params) - {"self"})
-    if unknown and not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        raise TypeError(f"{cls.__name__} config has unexpected key(s) {unknown}; "
-                        f"expected keys among {sorted(set(params) - {'self'})}.")
 
 
 class Zeros(Initializer):
@@ -329,8 +316,4 @@ def get(identifier):
 
 def serialize(initializer):
     """tf.keras 2's form: ``{"class_name": ..., "config": ...}`` (a plain function gives its name)."""
-    if initializer is None:
-        return None
-    if isinstance(initializer, Initializer) or hasattr(initializer, "get_config"):
-        return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
-    return getattr(initializer, "__name__", type(initializer).__name__)
+    return serialize_object(initializer)

@@ -12,6 +12,7 @@ import numbers
 import struct
 
 from . import backend as B
+from .config_checks import check_config_keys, serialize_object
 
 _STRUCT_FORMAT = {"float16": "e", "float32": "f", "float64": "d"}
 
@@ -57,12 +58,7 @@ class Regularizer:
     @classmethod
     def from_config(cls, config):
         """Build a regularizer from `get_config`'s dict."""
-        params = inspect.signature(cls.__init__).parameters
-        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-            unknown = sorted(set(config) - set(params) - {"self"})
-            if unknown:
-                raise TypeError(f"{cls.__name__} config has unexpected key(s) {unknown}; "
-                                f"expected keys among {sorted(set(params) - {'self'})}.")
+        check_config_keys(cls, config)
         return cls(**config)
 
 
@@ -217,6 +213,4 @@ def get(identifier):
 
 def serialize(regularizer):
     """tf.keras 2's ``{"class_name": ..., "config": ...}``, or None."""
-    if regularizer is None:
-        return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return serialize_object(regularizer)
