@@ -130,11 +130,14 @@ def test_batch_normalization_options_gpunet_lacks_are_errors(key, value, message
         model_from_config(config)
 
 
-def test_unknown_layer_keyword_is_a_type_error_naming_layer_and_key():
+def test_unknown_layer_keyword_warns_naming_layer_and_key_and_strict_refuses_it():
     config = json.loads(_fixture_text("json", "keras2_seed_mlp.json"))
-    config["config"]["layers"][2]["config"]["unitz"] = 3
-    with pytest.raises(TypeError, match=r"layer 2 'dense_1' \(Dense\).*unitz"):
-        model_from_config(config)
+    config["config"]["layers"][2]["config"].update(unitz=3, future_option="x")
+    with pytest.warns(UserWarning, match=r"\['unitz', 'future_option'\] of layer 2 'dense_1' \(Dense\).*strict=True"):
+        model = model_from_config(config)
+    assert [l.units for l in model.layers] == [12, 8, 1]
+    with pytest.raises(TypeError, match=r"layer 2 'dense_1' \(Dense\).*\['unitz', 'future_option'\]"):
+        model_from_config(config, strict=True)
 
 
 @pytest.mark.parametrize("policy,dtype", [

@@ -58,17 +58,24 @@ def test_weights_file_has_layer_names_at_the_root(tmp_path):
         assert "model_config" not in f.attrs and "dense/dense/bias:0" in f
 
 
-@pytest.mark.parametrize("order", [("a/b", "a"), ("a", "a/b")])
+@pytest.mark.parametrize("order", [("a/b", "a"), ("a", "a/b"), ("conv1", "conv1/bn"), ("conv1/bn", "conv1")])
 def test_slash_names_are_escaped_and_round_trip_in_either_order(tmp_path, order):
     model = small(names=order)
     model.save(tmp_path / "m.h5")
+    model.save(tmp_path / "m.keras")
+    model.save_weights(tmp_path / "w.weights.h5")
     with h5py.File(tmp_path / "m.h5", "r") as f:
-        assert "a%2Fb" in f["model_weights"]
-    loaded = load_model(tmp_path / "m.h5")
-    assert [l.name for l in loaded.layers] == list(order)
-    assert np.array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
-    fresh = small(names=order)
-    assert fresh.load_weights(tmp_path / "m.h5", by_name=True).complete
+        escaped = [n.replace("/", "%2F") for n in order]
+        assert h5l.load_attributes(f["model_weights"], "layer_names") == escaped
+        assert all(f"{n}/{n}/kernel:0" in f["model_weights"] for n in escaped)
+    for name in ("m.h5", "m.keras"):
+        loaded = load_model(tmp_path / name)
+        assert [l.name for l in loaded.layers] == list(order)
+        assert np.array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    for name in ("m.h5", "w.weights.h5"):
+        fresh = small(names=order)
+        assert fresh.load_weights(tmp_path / name, by_name=True).complete
+        assert np.array_equal(fresh.predict(X, verbose=0), model.predict(X, verbose=0))
 
 
 def test_unicode_names_and_paths(tmp_path):
@@ -145,15 +152,22 @@ def test_five_thousand_long_named_layers_with_adam_save_and_load(tmp_path):
     model = Sequential([Dense(1, use_bias=False, name=n) for n in names])
     model.build((None, 1))
     model.compile(loss="mse", optimizer="adam")
+    model.fit(np.ones((2, 1), "float32"), np.ones((2, 1), "float32"), epochs=1, verbose=0)
     model.save(tmp_path / "big.h5")
+    model.save_weights(tmp_path / "w.h5")
     with h5py.File(tmp_path / "big.h5", "r") as f:
         assert "layer_names0" in f["model_weights"].attrs  # over 64 KB: Keras's chunks
         assert h5l.load_attributes(f["model_weights"], "layer_names") == names
         assert len(h5l.load_attributes(f["optimizer_weights"], "weight_names")) == 2 + 2 * 5000
         assert len(h5s.text(f.attrs["model_config"])) > 64 * 1024
+    loaded = load_model(tmp_path / "big.h5")
+    assert [l.name for l in loaded.layers] == names and loaded.optimizer.iterations == 1
+    slots = loaded.optimizer.get_state()["slots"]
+    assert all(np.array_equal(slots[k], v) for k, v in model.optimizer.get_state()["slots"].items())
+    assert np.array_equal(loaded.get_weights()[-1], model.get_weights()[-1])
     fresh = Sequential([Dense(1, use_bias=False, name=n) for n in names])
     fresh.build((None, 1))
-    report = fresh.load_weights(tmp_path / "big.h5")
+    report = fresh.load_weights(tmp_path / "w.h5")
     assert len(report.loaded) == 5000 and report.complete
 
 

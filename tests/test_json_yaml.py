@@ -211,13 +211,21 @@ def _models(draw):
     if start == "input_layer":
         model.add(InputLayer(input_shape=(width,), dtype=dtype))
     frozen = draw(st.lists(st.booleans(), min_size=count, max_size=count))
+    # Some of the layers may sit in a nested Sequential (frozen or not): layers[lo:hi].
+    lo = draw(st.integers(0, count - 1))
+    hi = draw(st.integers(lo + 1, count)) if draw(st.booleans()) else lo
+    inner, freeze_inner = (Sequential(name="nested_model_x") if hi > lo else None), draw(st.booleans())
     for i, factory in enumerate(factories):
         kwargs = {"dtype": dtype, "trainable": not frozen[i]}
         if names:
             kwargs["name"] = names[i]
         if i == 0 and start == "input_shape":
             kwargs["input_shape"] = (width,)
-        model.add(factory(**kwargs))
+        (inner if inner is not None and lo <= i < hi else model).add(factory(**kwargs))
+        if inner is not None and i == hi - 1:
+            if freeze_inner:
+                inner.trainable = False
+            model.add(inner)
     return model
 
 

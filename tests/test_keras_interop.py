@@ -113,3 +113,53 @@ def test_keras_resumes_every_optimizer_from_a_gpunet_archive(tmp_path, name):
     model.fit(X, Y, epochs=1, batch_size=48, shuffle=False, verbose=0)
     for a, b in zip(model.get_weights(), k.weights):  # one more step from the same state, same result
         np.testing.assert_allclose(a, np.asarray(b.numpy()), rtol=1e-5, atol=1e-6)
+
+
+# ---- nested models (a Sequential as a layer), both ways ----------------------------------------------
+def gpunet_nested():
+    inner = Sequential([Dense(6, input_dim=8, activation="relu", name="d1"), BatchNormalization(name="bn"),
+                        Sequential([Dense(5, name="deep"), Activation("tanh", name="act")], name="deeper")],
+                       name="inner")
+    inner.layers[0].trainable = False
+    model = Sequential([inner, Dense(3, activation="softmax", name="d2")], name="outer")
+    model.compile(loss="mse", optimizer="adam")  # written "mean_squared_error": Keras 3 cannot rebuild "mse"
+    model.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    return model
+
+
+@pytest.mark.parametrize("how", ["m.h5", "m.keras", "w.h5", "w.weights.h5"])
+def test_keras_loads_gpunet_nested_models(tmp_path, how):
+    model = gpunet_nested()
+    if how.startswith("m"):
+        model.save(tmp_path / how)
+        k = keras.models.load_model(str(tmp_path / how))
+        assert int(k.optimizer.iterations) == model.optimizer.iterations == 6
+    else:
+        model.save_weights(tmp_path / how)
+        k = keras.models.model_from_json(model.to_json())
+        k.load_weights(str(tmp_path / how))
+    assert [type(l).__name__ for l in k.layers] == ["Sequential", "Dense"]
+    assert k.layers[0].layers[0].trainable is False
+    _close(np.asarray(k.predict(X, verbose=0)), model.predict(X, verbose=0))
+
+
+def test_gpunet_loads_keras_nested_models(tmp_path):
+    keras.utils.set_random_seed(5)
+    inner = keras.Sequential([keras.layers.Dense(6, activation="relu", name="d1"),
+                              keras.layers.BatchNormalization(name="bn")], name="inner")
+    k = keras.Sequential([keras.Input((8,)), inner, keras.layers.Dense(3, name="d2")], name="outer")
+    inner.layers[0].trainable = False
+    k.compile(loss="mean_squared_error", optimizer="adam")
+    k.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    for name in ("k.keras", "k.h5", "k.weights.h5"):
+        (k.save_weights if name.endswith(".weights.h5") else k.save)(str(tmp_path / name))
+    expected = np.asarray(k.predict(X, verbose=0))
+    for name in ("k.keras", "k.h5"):
+        g = load_model(tmp_path / name)
+        assert [l.name for l in g.layers] == ["inner", "d2"] and g.get_layer("inner").layers[0].trainable is False
+        assert g.optimizer.iterations == 6
+        _close(g.predict(X, verbose=0), expected)
+    fresh = load_model(tmp_path / "k.h5", compile=False)
+    fresh.set_weights([np.zeros_like(w) for w in fresh.get_weights()])
+    assert fresh.load_weights(tmp_path / "k.weights.h5").complete
+    _close(fresh.predict(X, verbose=0), expected)

@@ -235,9 +235,18 @@ def test_tf_keras_registered_class_name_resolves_by_its_plain_name():
         model_from_config(_with_layer(entry))
 
 
-def test_nested_models_are_refused_clearly():
+def test_nested_functional_and_empty_models_are_refused_clearly():
+    entry = {"class_name": "Functional", "config": {"name": "inner", "layers": []}}
+    with pytest.raises(ValueError, match="layer 2 'inner' is a nested functional Keras Functional"):
+        model_from_config(_with_layer(entry))
     entry = {"class_name": "Sequential", "config": {"name": "inner", "layers": []}}
-    with pytest.raises(ValueError, match="layer 2 'inner' is a nested Sequential model"):
+    with pytest.raises(ValueError, match="Cannot add the empty Sequential 'inner'"):
+        model_from_config(_with_layer(entry))
+
+
+def test_nested_sequential_from_a_module_to_import_is_refused():
+    entry = {"module": "os", "class_name": "Sequential", "config": {"name": "inner", "layers": []}}
+    with pytest.raises(UnsafeConfigError, match="from module 'os'"):
         model_from_config(_with_layer(entry))
 
 

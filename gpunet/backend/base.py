@@ -5,6 +5,8 @@
 methods that have a custom CUDA kernel. Layers, losses, metrics and optimizers
 call these methods and never import numpy or cupy themselves.
 """
+import numpy as _numpy
+
 from .activation_ops import ActivationOps
 from .optimizer_ops import OptimizerOps
 from .init_ops import InitOps
@@ -101,7 +103,24 @@ class Backend(ActivationOps, OptimizerOps, InitOps):
         return self.xp.multiply(a, b, out=out)
 
     def sum(self, x, axis=None, keepdims=False):
+        if self.xp is _numpy:  # the same reduction, without np.sum's Python-level dispatch (~1 us)
+            return _numpy.add.reduce(x, axis=axis, keepdims=keepdims)
         return self.xp.sum(x, axis=axis, keepdims=keepdims)
+
+    def batch_sums(self, x, batch_size, dtype=None):
+        """Sums of ``x`` over consecutive batches of ``batch_size`` rows (the last may be
+        shorter), as a 1-D array: each equals summing that batch alone (the same pairwise
+        reduction over the same values), for a whole epoch in one or two calls."""
+        xp, n = self.xp, x.shape[0]
+        full = n - n % batch_size
+        parts = []
+        if full:
+            parts.append(x[:full].reshape(full // batch_size, -1).sum(axis=1, dtype=dtype))
+        if n > full:
+            parts.append(x[full:].reshape(1, -1).sum(axis=1, dtype=dtype))
+        if len(parts) == 1:
+            return parts[0]
+        return xp.concatenate(parts) if parts else xp.zeros((0,), dtype or x.dtype)
 
     def mean(self, x, axis=None, keepdims=False):
         return self.xp.mean(x, axis=axis, keepdims=keepdims)

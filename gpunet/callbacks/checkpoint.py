@@ -2,6 +2,7 @@
 import math
 import os
 import string
+import tempfile
 import warnings
 
 from .base import Callback
@@ -26,8 +27,9 @@ class ModelCheckpoint(Callback):
         save_freq: "epoch", or an integer number of batches between saves.
         initial_value_threshold: ``monitor`` must beat this value before the first save.
 
-    Missing folders are created, and an unwritable folder is reported, when training
-    starts, not after the first epoch. Every save is atomic: a crash mid-save keeps the
+    A folder that can never be created (a file in the way, no write permission) is reported
+    when the callback is constructed; missing folders are created, and a write is tried, when
+    training starts, not after the first epoch. Every save is atomic: a crash mid-save keeps the
     previous checkpoint. A failing save raises; it is never silently skipped.
 
     Example::
@@ -76,15 +78,40 @@ class ModelCheckpoint(Callback):
         self._epoch = 0
         self._batches = 0
         self._epochs_since = 0
+        self._check_folder()
 
-    # ---- folder check before training ---------------------------------------------------------
+    # ---- folder checks: when constructed, and before training -------------------------------------
+    def _check_folder(self):
+        """Raise now if the folder can never be created: a file stands in its way, or the deepest
+        existing folder is not writable."""
+        folder = self._static_folder()
+        if folder is None:
+            return
+        existing = folder
+        while not os.path.isdir(existing):
+            if os.path.lexists(existing):
+                raise NotADirectoryError(f"ModelCheckpoint cannot save under {folder!r} (from filepath "
+                                         f"{self.filepath!r}): {existing!r} is a file, not a folder.")
+            parent = os.path.dirname(existing)
+            if parent == existing:
+                return
+            existing = parent
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(f"ModelCheckpoint cannot write to {existing!r} (from filepath {self.filepath!r}).")
+
     def on_train_begin(self, logs=None):
         folder = self._static_folder()
         if folder is None:
             return
+        self._check_folder()
         os.makedirs(folder, exist_ok=True)
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise PermissionError(f"ModelCheckpoint cannot write to {folder!r} (from filepath {self.filepath!r}).")
+        try:  # a real write: permissions can say yes where a read-only mount or a quota says no
+            fd, probe = tempfile.mkstemp(prefix=".gpunet-write-check-", dir=folder)
+            os.close(fd)
+            os.remove(probe)
+        except OSError as exc:
+            raise PermissionError(f"ModelCheckpoint cannot write to {folder!r} (from filepath {self.filepath!r}): "
+                                  f"{exc}") from None
 
     def _static_folder(self):
         """The folder part of ``filepath`` when it holds no template field (else None)."""

@@ -63,6 +63,31 @@ class Loss:
         grad *= scale
         return ops.sum(values) * scale, grad
 
+    def batch_losses(self, ops, y_true, y_pred, sample_weight, batch_size):
+        """`compute`'s loss for each consecutive batch of ``batch_size`` samples (the last may
+        be shorter), as a list of floats. Per-sample values do not depend on the batch, so
+        an epoch's worth of outputs takes a few calls instead of a few per batch."""
+        values = self._forward(ops, self._prepare_true(ops, y_true, y_pred), y_pred, False)[0]
+        n = values.shape[0]
+        if n == 0:
+            return []
+        w = None
+        if sample_weight is not None:
+            w = _expand(sample_weight, values.ndim).astype(y_pred.dtype, copy=False)
+            values = values * w
+        per_sample = values.size // n
+        if w is None:  # one scale per batch size
+            full, rest = divmod(n, batch_size)
+            scales = [self._scale(batch_size * per_sample, None, None)] * full
+            if rest:
+                scales.append(self._scale(rest * per_sample, None, None))
+        else:
+            scales = [self._scale((min(n, lo + batch_size) - lo) * per_sample, w[lo:lo + batch_size], None)
+                      for lo in range(0, n, batch_size)]
+        sums = ops.batch_sums(values, batch_size)
+        # float32 sums times float32 scales: what `compute`'s ``sum(values) * scale`` rounds to
+        return ops.to_host(sums * ops.asarray(scales, dtype=sums.dtype)).tolist()
+
     def _scale(self, size, w, shape):
         if self.reduction == "sum":
             return 1.0

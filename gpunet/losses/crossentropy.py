@@ -33,6 +33,16 @@ def _log_softmax(xp, z):
     return shifted, e
 
 
+def _mean_last(xp, values):
+    """``values.mean(axis=-1)`` (a fresh array), computed as np.mean does it."""
+    n = values.shape[-1]
+    if n == 1:
+        return values.reshape(values.shape[:-1])  # x / 1 == x
+    total = values.sum(axis=-1)
+    xp.divide(total, n, out=total)
+    return total
+
+
 class BinaryCrossentropy(Loss):
     """``-mean(y * log(p) + (1 - y) * log(1 - p))`` over the last axis.
 
@@ -68,13 +78,17 @@ class BinaryCrossentropy(Loss):
                 grad = ops.sigmoid(z)
                 grad -= y
                 grad *= inv_n
-            return values.mean(axis=-1), grad
+            return _mean_last(xp, values), grad
         eps = B.epsilon()
-        p = xp.clip(y_pred, eps, 1.0 - eps)
-        q = 1.0 - p
-        values = y * xp.log(p)
+        # clip as maximum then minimum, and mean as add.reduce then divide: the same values
+        # without np.clip's and np.mean's Python-level wrappers (most of a small batch's loss).
+        p = xp.maximum(y_pred, eps)
+        xp.minimum(p, 1.0 - eps, out=p)
+        q = xp.subtract(1.0, p)
+        values = xp.log(p)
+        values *= y
         values += (1.0 - y) * xp.log(q)
-        values = values.mean(axis=-1)
+        values = _mean_last(xp, values)
         xp.negative(values, out=values)
         if need_grad:
             grad = (1.0 - y) / q

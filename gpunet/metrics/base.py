@@ -36,6 +36,13 @@ class Metric:
         """Accumulate one batch of backend arrays; no host synchronization."""
         raise NotImplementedError
 
+    def update_batches(self, ops, y_true, y_pred, sample_weight, batch_size):
+        """`update` for each consecutive batch of ``batch_size`` samples in turn (the last
+        may be shorter): the training loop's way to hand over an epoch at once."""
+        for lo in range(0, y_pred.shape[0], batch_size):
+            hi = lo + batch_size
+            self.update(ops, y_true[lo:hi], y_pred[lo:hi], None if sample_weight is None else sample_weight[lo:hi])
+
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Keras-style update with array-likes, on the current backend."""
         ops = B.get_backend()
@@ -101,6 +108,34 @@ class MeanMetricWrapper(Metric):
         self._total = self._total + xp.sum(v * w, dtype=xp.float64)
         self._count = self._count + xp.sum(w, dtype=xp.float64) * (v.size // max(w.size, 1))
 
+    def update_batches(self, ops, y_true, y_pred, sample_weight, batch_size):
+        """As `update` batch after batch, with each function call and sum made once for all
+        batches. Only for gpunet's own functions, whose values are per sample (a user's
+        function may compute over the whole batch), and only where `update` is this class's."""
+        from . import functions
+        cls = type(self)
+        if (not functions.per_sample(self._fn) or cls.update is not MeanMetricWrapper.update
+                or cls._values.__module__ != __name__):
+            return super().update_batches(ops, y_true, y_pred, sample_weight, batch_size)
+        xp = ops.xp
+        v = self._values(ops, y_true, y_pred)
+        n = v.shape[0]
+        sizes = [min(batch_size, n - lo) * (v.size // max(n, 1)) for lo in range(0, n, batch_size)]
+        if sample_weight is None:
+            sums, counts = ops.batch_sums(v, batch_size, xp.float64), sizes
+        else:
+            w = sample_weight
+            if v.ndim > w.ndim:
+                w = w.reshape(tuple(w.shape) + (1,) * (v.ndim - w.ndim))
+            sums = ops.batch_sums(v * w, batch_size, xp.float64)
+            w_sums = ops.to_host(ops.batch_sums(w, batch_size, xp.float64)).tolist()
+            counts = [ws * (size // max(min(batch_size, n - lo), 1))
+                      for ws, size, lo in zip(w_sums, sizes, range(0, n, batch_size))]
+        total, count = self._total, self._count
+        for s, c in zip(ops.to_host(sums).tolist(), counts):  # batch by batch, in `update`'s order
+            total, count = total + s, count + c
+        self._total, self._count = total, count
+
     def get_config(self):
         config = super().get_config()
         config.update(self._fn_kwargs)
@@ -145,6 +180,11 @@ class _Resolved(MeanMetricWrapper):
         from . import functions
         self._fn_name = functions.RESOLVED[self._kind][which]
         self._fn = functions.internal(functions.PUBLIC[self._fn_name])
+
+    def update_batches(self, ops, y_true, y_pred, sample_weight, batch_size):
+        if self._fn is _unresolved:
+            self.resolve_for(tuple(y_true.shape), tuple(y_pred.shape))
+        super().update_batches(ops, y_true, y_pred, sample_weight, batch_size)
 
     def resolve_for(self, y_true_shape, y_pred_shape):
         """Fix the underlying function for targets/outputs of these shapes; returns its Keras name."""

@@ -60,6 +60,7 @@ def _cosine_similarity(ops, y_true, y_pred, axis=-1):
 def _via_loss(cls):
     def per_sample(ops, y_true, y_pred, **kwargs):
         return cls(**kwargs).per_sample(ops, y_true, y_pred)
+    per_sample.per_sample = True
     return per_sample
 
 
@@ -151,6 +152,15 @@ RESOLVED = {
     "crossentropy": {"binary": "binary_crossentropy", "categorical": "categorical_crossentropy",
                      "sparse": "sparse_categorical_crossentropy"},
 }
+
+
+_PER_SAMPLE = frozenset(_INTERNAL.values())
+
+
+def per_sample(fn):
+    """True for gpunet's internal functions: each sample's value depends on that sample
+    alone, so several batches may be computed in one call."""
+    return fn in _PER_SAMPLE or getattr(fn, "per_sample", False) is True
 
 
 def internal(fn):

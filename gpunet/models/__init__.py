@@ -2,22 +2,27 @@
 from .sequential import Sequential
 
 
-def model_from_json(json_string, custom_objects=None):
-    """Rebuild an (uncompiled) model from ``model.to_json()`` output, gpunet's or Keras's."""
+def model_from_json(json_string, custom_objects=None, strict=False):
+    """Rebuild an (uncompiled) model from ``model.to_json()`` output, gpunet's or Keras's.
+
+    Layer arguments gpunet does not know (from another Keras version) are dropped with a warning
+    listing them; ``strict=True`` makes them an error. Example: ``model = model_from_json(text)``.
+    """
     from ..saving.json_yaml import model_from_json as _load
-    return _load(json_string, custom_objects=custom_objects)
+    return _load(json_string, custom_objects=custom_objects, strict=strict)
 
 
-def model_from_yaml(yaml_string, custom_objects=None):
-    """Rebuild an (uncompiled) model from YAML, read with a safe loader (no code runs)."""
+def model_from_yaml(yaml_string, custom_objects=None, strict=False):
+    """Rebuild an (uncompiled) model from YAML, read with a safe loader (no code runs); ``strict`` as
+    in `model_from_json`."""
     from ..saving.json_yaml import model_from_yaml as _load
-    return _load(yaml_string, custom_objects=custom_objects)
+    return _load(yaml_string, custom_objects=custom_objects, strict=strict)
 
 
-def model_from_config(config, custom_objects=None):
-    """Rebuild a model from a config dict (``{"class_name", "config"}``)."""
+def model_from_config(config, custom_objects=None, strict=False):
+    """Rebuild a model from a config dict (``{"class_name", "config"}``); ``strict`` as in `model_from_json`."""
     from ..saving.config import model_from_config as _load
-    return _load(config, custom_objects=custom_objects)
+    return _load(config, custom_objects=custom_objects, strict=strict)
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None, **kwargs):
@@ -28,7 +33,12 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
 
 
 def load_model(filepath, custom_objects=None, compile=True, **kwargs):
-    """Load a model saved by gpunet or Keras (.h5 or .keras; detected from the content)."""
+    """Load a model saved by gpunet or Keras (.h5 or .keras; detected from the content).
+
+    Returns it compiled when the file holds a training config (``compile=False`` never reads it).
+    Also accepts ``safe_mode`` (Keras 3's; gpunet never runs code from a file) and ``strict`` (as in
+    `model_from_json`). Example: ``model = load_model("model.h5")``.
+    """
     from ..saving.model_io import load_model as _load
     return _load(filepath, custom_objects=custom_objects, compile=compile, **kwargs)
 

@@ -5,6 +5,7 @@ buffer) with per-layer views, so an optimizer step is a handful of vectorized
 operations whatever the number of layers.
 """
 from .. import backend as B
+from .dense_plan import build_plan
 
 
 class EngineMixin:
@@ -36,6 +37,17 @@ class EngineMixin:
         self._constrained = [w for w in weights if w.constraint is not None]
         self._activity = [l for l in self._layers if getattr(l, "activity_regularizer", None) is not None]
         self.optimizer.build(ops, params, layout)
+        self._plan = None
+
+    def _train_plan(self):
+        """The fused step of dense_plan.py when the model qualifies, else None (the layer
+        path). Built on first use after each pack; rebuilt if the model changed since."""
+        plan = self._plan
+        if plan is False:
+            return None
+        if plan is None or not plan.matches(self):
+            plan = self._plan = build_plan(self) or False
+        return plan or None
 
     def _ensure_ready(self, x_shape, train):
         if not self.built:
@@ -48,14 +60,17 @@ class EngineMixin:
             self._pack()
 
     # ---- one batch -----------------------------------------------------------------------
-    def _forward(self, x, training):
-        penalty = 0.0
+    def _forward(self, x, training, penalty=True):
+        """The output, and the activity regularizers' penalty (in training and in evaluation,
+        as Keras adds ``model.losses`` to both; 0.0 with ``penalty=False``: predict)."""
+        total = 0.0
         for layer in self._layers:
             x = layer.forward(x, training)
-            if training and layer.activity_regularizer is not None:
-                penalty += self.ops.to_scalar(layer.activity_regularizer(x)) / x.shape[0]
-                layer._activity_output = x
-        return x, penalty
+            if penalty and layer.activity_regularizer is not None:
+                total += self.ops.to_scalar(layer.activity_regularizer(x)) / x.shape[0]
+                if training:
+                    layer._activity_output = x
+        return x, total
 
     def _weight_penalty(self, add_gradient):
         total = 0.0
@@ -84,11 +99,11 @@ class EngineMixin:
         return self.ops.to_scalar(loss) + penalty
 
     def _test_batch(self, x, y, sw):
-        out, _ = self._forward(x, False)
+        out, penalty = self._forward(x, False)
         loss = self._loss_fn.compute(self.ops, y, out, sw)[0]
         for m in self._metrics:
             m.update(self.ops, y, out, sw)
-        return self.ops.to_scalar(loss)
+        return self.ops.to_scalar(loss) + penalty
 
     def _logs(self, loss, prefix=""):
         logs = {prefix + "loss": loss}

@@ -3,12 +3,13 @@ from .. import backend as B
 from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
 from .training import TrainingMixin
+from .nesting import NestingMixin, InnerActivity
 from ..saving.mixin import SavingMixin
 from . import summary as _summary
 
 
-class Sequential(TrainingMixin, SavingMixin):
-    """A linear stack of layers.
+class Sequential(NestingMixin, TrainingMixin, SavingMixin, Layer):
+    """A linear stack of layers; also a layer itself, so a Sequential can be nested in another.
 
     Example::
 
@@ -17,7 +18,12 @@ class Sequential(TrainingMixin, SavingMixin):
         model.add(Dense(1, activation="sigmoid"))
         model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
         model.fit(X, Y, epochs=150, batch_size=10)
+
+    Layer names are unique across the whole model, nested models included (so each weight's
+    ``path``, ``"<layer>/<weight>"``, names it alone in files and optimizer state).
     """
+
+    _nests_layers = True  # saving and weight matching walk into a nested Sequential
 
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
@@ -27,6 +33,8 @@ class Sequential(TrainingMixin, SavingMixin):
         self._input_layer = None
         self._trainable = bool(trainable)
         self.built = False
+        self._activity_proxy = InnerActivity(self)
+        self._packed = []
         self._init_training_state()
         for layer in layers or []:
             self.add(layer)
@@ -73,6 +81,12 @@ class Sequential(TrainingMixin, SavingMixin):
         input_name = self._input_layer.name if self._input_layer is not None else None
         if layer.name in self._layer_names or layer.name == input_name:
             raise ValueError(f"Layer names must be unique: the model already has a layer named '{layer.name}'.")
+        inner = []
+        if isinstance(layer, NestingMixin):
+            inner = self._check_nested(layer)
+            if layer.ops is not self.ops:
+                layer.to_backend(self.ops)
+            layer._invalidate()  # its weights move into this model's buffer when it packs
         layer.ops = self.ops
         if not self._layers and self._input_layer is None and layer.batch_input_shape is not None:
             self._input_layer = InputLayer(batch_input_shape=layer.batch_input_shape, dtype=layer.dtype,
@@ -80,6 +94,7 @@ class Sequential(TrainingMixin, SavingMixin):
             self._input_layer.ops = self.ops
         self._layers.append(layer)
         self._layer_names.add(layer.name)
+        self._layer_names.update(inner)
         self._invalidate()
         if self.built and len(self._layers) > 1:
             # Only the new layer needs building: adding n layers stays O(n).
@@ -93,6 +108,8 @@ class Sequential(TrainingMixin, SavingMixin):
             raise TypeError("There are no layers in the model to pop.")
         layer = self._layers.pop()
         self._layer_names.discard(layer.name)
+        if isinstance(layer, NestingMixin):
+            self._layer_names.difference_update(layer._names_in_tree())
         self._invalidate()
         return layer
 
@@ -131,15 +148,26 @@ class Sequential(TrainingMixin, SavingMixin):
     # ---- weights ----------------------------------------------------------------
     @property
     def weights(self):
+        """Every weight, layer by layer (as Keras's ``Model.weights`` and ``get_weights``)."""
         return [w for layer in self._layers for w in layer.weights]
 
     @property
     def trainable_weights(self):
+        """The trainable weights; none while the model itself is frozen (``trainable=False``), as in Keras."""
+        if not self._trainable:
+            return []
         return [w for layer in self._layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self):
+        if not self._trainable:
+            return self.weights
         return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    @property
+    def _weights(self):
+        """Every `Weight` object of every layer below (regularizers are found through it)."""
+        return [w for layer in self._layers for w in layer._weights]
 
     def get_weights(self):
         """All weights as NumPy arrays, layer by layer, in Keras's order."""
@@ -173,7 +201,10 @@ class Sequential(TrainingMixin, SavingMixin):
             layers.append({"class_name": "InputLayer", "config": self._input_layer.get_config()})
         for layer in self._layers:
             layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
-        return {"name": self.name, "layers": layers}
+        config = {"name": self.name, "layers": layers}
+        if not self._trainable:
+            config["trainable"] = False
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

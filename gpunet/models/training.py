@@ -7,6 +7,7 @@ from .. import losses as _losses, metrics as _metrics, optimizers as _optimizers
 from ..callbacks import CallbackList, History
 from ..backend import edge as _data
 from .engine import EngineMixin
+from .dense_plan import EpochTally
 
 _NOT_COMPILED = ("You must compile your model before {what}: call "
                  "`model.compile(optimizer, loss, metrics)` first (a model built by model_from_json, "
@@ -21,12 +22,14 @@ class TrainingMixin(EngineMixin):
         self._metrics = []
         self._compile_args = None
         self._params = self._grads = None
+        self._plan = None
         self._layout = []
         self.stop_training = False
         self.history = None
 
     def _invalidate(self):
         self._params = self._grads = None
+        self._plan = None
 
     # ---- compile ------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
@@ -92,32 +95,19 @@ class TrainingMixin(EngineMixin):
                             "samples": n, "do_validation": val is not None})
         self.stop_training = False
         self.history = history
-        want_batches = cbs.wants_train_batches
         cbs.on_train_begin()
         logs = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             for m in self._metrics:
                 m.reset_state()
-            if shuffle and n > 1:
-                idx = ops.permutation(n)
-                ex, ey = ops.take(xs, idx), ops.take(ys, idx)
-                esw = None if sws is None else ops.take(sws, idx)
+            order = ops.permutation(n) if shuffle and n > 1 else None
+            plan = self._train_plan()
+            if plan is not None:
+                loss = self._plan_epoch(plan, xs, ys, sws, order, batch_size, steps, cbs)
             else:
-                ex, ey, esw = xs, ys, sws
-            total, seen = 0.0, 0
-            for step in range(steps):
-                lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
-                if want_batches:
-                    cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
-                loss = self._train_batch(ex[lo:hi], ey[lo:hi], None if esw is None else esw[lo:hi])
-                total += loss * (hi - lo)
-                seen += hi - lo
-                if want_batches:
-                    cbs.on_train_batch_end(step, self._logs(total / seen))
-                if self.stop_training:
-                    break
-            logs = self._logs(total / max(seen, 1))
+                loss = self._layer_epoch(xs, ys, sws, order, batch_size, steps, cbs)
+            logs = self._logs(loss)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vlogs = self._evaluate_arrays(*val, validation_batch_size or batch_size, None)
                 logs.update({"val_" + k: v for k, v in vlogs.items()})
@@ -126,6 +116,49 @@ class TrainingMixin(EngineMixin):
                 break
         cbs.on_train_end(logs)
         return history
+
+    def _layer_epoch(self, xs, ys, sws, order, batch_size, steps, cbs):
+        """One epoch layer by layer (`_train_batch`); returns the epoch's loss."""
+        ops, n, want_batches = self.ops, xs.shape[0], cbs.wants_train_batches
+        if order is not None:
+            xs, ys = ops.take(xs, order), ops.take(ys, order)
+            sws = None if sws is None else ops.take(sws, order)
+        total, seen = 0.0, 0
+        for step in range(steps):
+            lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+            if want_batches:
+                cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
+            loss = self._train_batch(xs[lo:hi], ys[lo:hi], None if sws is None else sws[lo:hi])
+            total += loss * (hi - lo)
+            seen += hi - lo
+            if want_batches:
+                cbs.on_train_batch_end(step, self._logs(total / seen))
+            if self.stop_training:
+                break
+        return total / max(seen, 1)
+
+    def _plan_epoch(self, plan, xs, ys, sws, order, batch_size, steps, cbs):
+        """One epoch through the fused step (dense_plan.py); returns the epoch's loss. The
+        loss and metrics are tallied batch by batch only when a callback wants batch logs,
+        else once for the epoch (the same values either way)."""
+        n, want_batches, train_step = xs.shape[0], cbs.wants_train_batches, plan.step
+        plan.load(xs, ys, sws, order)
+        tally = EpochTally(self, plan, batch_size)
+        done = 0
+        for step in range(steps):
+            lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+            if want_batches:
+                cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
+            train_step(lo, hi)
+            done = hi
+            if want_batches:
+                tally.add(lo, hi)
+                cbs.on_train_batch_end(step, self._logs(tally.loss))
+            if self.stop_training:
+                break
+        if not want_batches:
+            tally.add(0, done)
+        return tally.loss
 
     def _evaluate_arrays(self, x, y, sw, batch_size, cbs):
         for m in self._metrics:
@@ -169,7 +202,7 @@ class TrainingMixin(EngineMixin):
         ops = self.ops
         xs = _data.to_input(ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
-        outs = [self._forward(xs[lo:lo + batch_size], False)[0] for lo in range(0, xs.shape[0], batch_size)]
+        outs = [self._forward(xs[lo:lo + batch_size], False, False)[0] for lo in range(0, xs.shape[0], batch_size)]
         if not outs:
             return _data.to_output(ops, ops.zeros((0,) + tuple(self.output_shape[1:]), self._input_dtype()))
         return _data.to_output(ops, outs[0] if len(outs) == 1 else ops.concatenate(outs))
@@ -178,7 +211,7 @@ class TrainingMixin(EngineMixin):
         """Apply the model to an array; returns a backend array (Keras's ``model(x)``)."""
         xs = _data.to_input(self.ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
-        return self._forward(xs, training)[0]
+        return self._forward(xs, training, False)[0]
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True,
                        return_dict=False):
@@ -189,7 +222,16 @@ class TrainingMixin(EngineMixin):
         if reset_metrics:
             for m in self._metrics:
                 m.reset_state()
-        loss = self._train_batch(xs, ys, sws)
+        n = xs.shape[0]
+        plan = self._train_plan() if n else None
+        if plan is None:
+            loss = self._train_batch(xs, ys, sws)
+        else:  # as fit would train this batch, so the two agree bit for bit
+            plan.load(xs, ys, sws)
+            plan.step(0, n)
+            tally = EpochTally(self, plan, n)
+            tally.add(0, n)
+            loss = tally.loss
         return _result(self._logs(loss), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
@@ -209,7 +251,7 @@ class TrainingMixin(EngineMixin):
         """Outputs for one batch, as NumPy."""
         xs = _data.to_input(self.ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
-        return _data.to_output(self.ops, self._forward(xs, False)[0])
+        return _data.to_output(self.ops, self._forward(xs, False, False)[0])
 
     def _input_dtype(self):
         layers = self._layers

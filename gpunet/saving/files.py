@@ -11,13 +11,13 @@ import contextlib
 import io
 import os
 import re
-import secrets
 
 import h5py
 
+from . import damage, tempfiles
 from .errors import CorruptModelFileError
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+HDF5_SIGNATURE = damage.HDF5_SIGNATURE
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive
 
 # libver low bound 1.8: metadata checksums (bit flips in headers are caught) and
@@ -83,7 +83,7 @@ def open_source(target):
             raise FileNotFoundError(f"No file or directory found at {path!r}")
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            head = fh.read(damage.HEAD_BYTES)
         kind = _check_kind(name, head, size)
         if kind == "zip":
             with open(path, "rb") as fh:
@@ -99,7 +99,7 @@ def open_source(target):
         raise TypeError(f"Expected a path, an os.PathLike, an h5py.File/Group or a binary file object, "
                         f"received {type(target).__name__}")
     start = target.tell()
-    head = target.read(8)
+    head = target.read(damage.HEAD_BYTES)
     size = target.seek(0, io.SEEK_END) - start
     target.seek(start)
     if isinstance(head, str):
@@ -119,15 +119,23 @@ def open_source(target):
 
 def _check_kind(name, head, size):
     kind = sniff(head)
-    if kind in ("hdf5", "zip"):
+    if kind == "hdf5":
+        problem = damage.hdf5_truncation(head, size)
+        if problem is not None:
+            raise CorruptModelFileError(name, problem)
         return kind
+    if kind == "zip":
+        return kind
+    cut = damage.signature_prefix(head)
+    if cut is not None:
+        raise CorruptModelFileError(name, damage.truncated_signature(cut, size))
     if kind == "empty":
         raise CorruptModelFileError(name, "the file is empty (0 bytes): a save was interrupted or the "
                                     "download failed")
     if kind in ("json", "yaml"):
         raise CorruptModelFileError(name, f"detected {kind.upper()} text, not a saved model: architecture-only "
                                     f"files load with gpunet.models.model_from_{kind}()")
-    raise CorruptModelFileError(name, f"bad signature {head!r}: neither an HDF5 file (\\x89HDF) nor a "
+    raise CorruptModelFileError(name, f"bad signature {head[:8]!r}: neither an HDF5 file (\\x89HDF) nor a "
                                 f".keras zip archive (PK\\x03\\x04); {size} bytes")
 
 
@@ -167,19 +175,15 @@ def atomic_path(target, overwrite=True):
     """Yield a temporary path beside ``target``; on success it replaces ``target`` atomically.
 
     The parent folder is created when missing. On any error the temporary file
-    is removed and ``target`` is untouched.
+    is removed and ``target`` is untouched. After a successful save, temporary files that
+    killed saves of the same target left behind are removed (see `tempfiles`).
     """
     check_target(target, overwrite)
     path = os.path.abspath(os.fsdecode(target))
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     base = os.path.basename(path)
-    # A short prefix keeps the name under the 255-byte limit for long file names.
-    tmp = os.path.join(folder, f".{base[:40]}.{secrets.token_hex(6)}.tmp")
-    # O_EXCL: never clobber a file someone else created; mode 0o666 lets umask apply,
-    # so the final file gets the same permissions as a plain open() would give it.
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o666)
-    os.close(fd)
+    tmp, lock = tempfiles.create(folder, base)
     try:
         yield tmp
         _fsync_file(tmp)
@@ -189,7 +193,11 @@ def atomic_path(target, overwrite=True):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
     _fsync_dir(folder)
+    tempfiles.remove_stale(folder, base)
 
 
 def _fsync_file(path):

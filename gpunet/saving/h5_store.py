@@ -165,10 +165,15 @@ class FileWeight:
 
 class FileLayer:
     """A layer's weights as stored: ``name`` (real layer name, or None when the file has none),
-    ``key`` (its group in the file) and ``weights`` (list of `FileWeight`)."""
+    ``key`` (its group in the file) and ``weights`` (list of `FileWeight`).
 
-    def __init__(self, name, key, weights):
-        self.name, self.key, self.weights = name, key, weights
+    A nested model in Keras 3's layout has ``children`` (its layers, as FileLayers; ``weights``
+    then lists theirs, in order); elsewhere ``children`` is None. ``escaped``: gpunet wrote the
+    names (see `hdf5_legacy.escape`)."""
+
+    def __init__(self, name, key, weights, children=None, escaped=False):
+        self.name, self.key, self.children, self.escaped = name, key, children, escaped
+        self.weights = weights if children is None else weights + [w for c in children for w in c.weights]
 
 
 # ---- versions -------------------------------------------------------------------------------------

@@ -78,17 +78,19 @@ def unescape(name):
 
 # ---- weights (model_weights group or a weights-only file) -------------------------------------
 def write_weights(group, layers, keras_version, backend):
-    """Write ``layers`` (list of ``(layer_name, [(weight_name, host_array)])``) in Keras's layout."""
+    """Write ``layers`` in Keras's layout: ``[(layer_name, [(weight_name, host_array)])]``, where a weight
+    may also be ``(owner_layer_name, weight_name, host_array)``: a nested model's weights are named after
+    their own layer, ``<nested>/<inner>/kernel:0``, as tf.keras 2 writes them."""
     save_attributes(group, "layer_names", [escape(name) for name, _ in layers])
     group.attrs["backend"] = backend.encode("utf-8")
     group.attrs["keras_version"] = keras_version.encode("utf-8")
     # Keras sorts groups by name so that names sharing a prefix are created in order.
     for name, weights in sorted(layers, key=lambda item: escape(item[0])):
-        key = escape(name)
-        g = group.create_group(key)
-        names = [f"{key}/{escape(w)}:0" for w, _ in weights]
+        g = group.create_group(escape(name))
+        items = [w if len(w) == 3 else (name, *w) for w in weights]
+        names = [f"{escape(owner)}/{escape(wname)}:0" for owner, wname, _ in items]
         save_attributes(g, "weight_names", names)
-        write_arrays(g, [(wname, array) for wname, (_, array) in zip(names, weights)])
+        write_arrays(g, [(wname, array) for wname, (_, _, array) in zip(names, items)])
     top = group.create_group("top_level_model_weights")
     save_attributes(top, "weight_names", [])
 
@@ -104,7 +106,7 @@ def read_weights(group, escaped):
         g = group[key]
         names = load_attributes(g, "weight_names")
         weights = [FileWeight(w, g[w], c) for w, c in zip(names, checksums(g, len(names)))]
-        layers.append(FileLayer(unescape(key) if escaped else key, key, weights))
+        layers.append(FileLayer(unescape(key) if escaped else key, key, weights, escaped=escaped))
     return layers
 
 

@@ -34,8 +34,9 @@ def model_to_yaml(model, **kwargs):
     return yaml.safe_dump(_config.model_to_config(model), **kwargs)
 
 
-def model_from_json(json_string, custom_objects=None):
-    """Rebuild an uncompiled model from JSON written by gpunet or Keras (any version)."""
+def model_from_json(json_string, custom_objects=None, strict=False):
+    """Rebuild an uncompiled model from JSON written by gpunet or Keras (any version).
+    ``strict=True``: unknown layer arguments are an error instead of a warning."""
     text = _as_text(json_string, "model_from_json", "JSON")
     try:
         config = json.loads(text)
@@ -43,11 +44,12 @@ def model_from_json(json_string, custom_objects=None):
         raise InvalidConfigError(f"model_from_json: the text is not valid JSON ({exc.msg} at line {exc.lineno} "
                                  f"column {exc.colno}); it starts with {text[:_EXCERPT]!r}.{_file_hint(text)}"
                                  ) from None
-    return _config.model_from_config(_check_document(config, "model_from_json", text), custom_objects)
+    return _config.model_from_config(_check_document(config, "model_from_json", text), custom_objects, strict)
 
 
-def model_from_yaml(yaml_string, custom_objects=None):
-    """Rebuild an uncompiled model from YAML written by gpunet or Keras 2, with a safe loader (no code runs)."""
+def model_from_yaml(yaml_string, custom_objects=None, strict=False):
+    """Rebuild an uncompiled model from YAML written by gpunet or Keras 2, with a safe loader (no code runs).
+    ``strict=True``: unknown layer arguments are an error instead of a warning."""
     text = _as_text(yaml_string, "model_from_yaml", "YAML")
     try:
         config = yaml.load(text, Loader=ModelConfigLoader)  # noqa: S506 - a SafeLoader subclass
@@ -55,7 +57,7 @@ def model_from_yaml(yaml_string, custom_objects=None):
         raise InvalidConfigError(f"model_from_yaml: the text is not valid YAML ({_yaml_problem(exc)}); it starts "
                                  f"with {text[:_EXCERPT]!r}.{_file_hint(text)}") from None
     _check_size(config)
-    return _config.model_from_config(_check_document(config, "model_from_yaml", text), custom_objects)
+    return _config.model_from_config(_check_document(config, "model_from_yaml", text), custom_objects, strict)
 
 
 def _as_text(value, func, fmt):

@@ -59,15 +59,13 @@ def keys_for_classes(class_names):
 def write_weights(h5, model_name, layers, optimizer=None, meta=None, gpunet_version="0"):
     """Write the Keras 3 layout.
 
-    ``layers``: ``[(key, layer_name, [host_array, ...])]``; ``optimizer``: ``(name, [(array, path, slot)])``
-    or None; ``meta``: gpunet attributes to add (``{"gpunet_rng": ..., "gpunet_optimizer": ...}``).
+    ``layers``: ``[(key, layer_name, [host_array, ...], children)]`` where ``children`` is None, or for
+    a nested model the same list for its layers (written under ``layers/<key>/layers/...``, as Keras 3
+    does); ``optimizer``: ``(name, [(array, path, slot)])`` or None; ``meta``: gpunet attributes to add
+    (``{"gpunet_rng": ..., "gpunet_optimizer": ...}``).
     """
     h5.create_group("vars").attrs["name"] = model_name
-    group = h5.create_group("layers")
-    for key, name, arrays in layers:
-        vars_ = group.create_group(key).create_group("vars")
-        vars_.attrs["name"] = name
-        h5s.write_arrays(vars_, [(str(i), array) for i, array in enumerate(arrays)])
+    _write_layers(h5.create_group("layers"), layers)
     if optimizer is not None:
         opt_name, entries = optimizer
         vars_ = h5.create_group("optimizer").create_group("vars")
@@ -82,6 +80,16 @@ def write_weights(h5, model_name, layers, optimizer=None, meta=None, gpunet_vers
         if value is not None:
             h5s.put_json(h5, key, value, sums)
     h5.attrs["gpunet_attr_crc"] = json.dumps(sums).encode("utf-8")
+
+
+def _write_layers(group, layers):
+    for key, name, arrays, *children in layers:
+        layer_group = group.create_group(key)
+        vars_ = layer_group.create_group("vars")
+        vars_.attrs["name"] = name
+        h5s.write_arrays(vars_, [(str(i), array) for i, array in enumerate(arrays)])
+        if children and children[0] is not None:
+            _write_layers(layer_group.create_group("layers"), children[0])
 
 
 def is_v3_weights(h5):
@@ -103,7 +111,19 @@ def read_weights(h5):
     """The `FileLayer` list of a Keras 3 weights file (``name`` None where the file has no names)."""
     h5s.gpunet_version_of(h5)
     h5s.check_json_sums(h5)
-    root = h5["layers"] if "layers" in h5 else h5.get("_layer_checkpoint_dependencies", {})
+    return _read_layers(_layers_group(h5) or {}, depth=0)
+
+
+def _layers_group(group):
+    for name in ("layers", "_layer_checkpoint_dependencies"):  # the second: tf.keras 2.13
+        if name in group:
+            return group[name]
+    return None
+
+
+def _read_layers(root, depth):
+    if depth > 64:
+        raise ValueError(f"{root.name}: models nested more than 64 deep")
     layers = []
     for key in root.keys():
         group = root[key]
@@ -111,7 +131,9 @@ def read_weights(h5):
             raise ValueError(f"{group.name} is not a group")
         vars_ = group.get("vars")
         name = h5s.text(vars_.attrs["name"]) if vars_ is not None and "name" in vars_.attrs else None
-        layers.append(h5s.FileLayer(name, key, _vars(vars_) if vars_ is not None else []))
+        inner = _layers_group(group)
+        children = _read_layers(inner, depth + 1) if isinstance(inner, h5py.Group) else None
+        layers.append(h5s.FileLayer(name, key, _vars(vars_) if vars_ is not None else [], children))
     return layers
 
 
@@ -154,11 +176,20 @@ def _object(key, value):
 
 def keras3_config(model_config, compile_config=None):
     """Keras 3's config (``config.json``) from a Keras 2 Sequential config dict."""
-    inner = model_config["config"]
+    out = _keras3_sequential(model_config["config"])
+    if compile_config is not None:
+        out["compile_config"] = compile_config
+    return out
+
+
+def _keras3_sequential(inner):
     entries = inner if isinstance(inner, list) else inner.get("layers", [])
     layers, input_shape = [], None
     for entry in entries:
         cls, cfg = entry["class_name"], dict(entry.get("config", {}))
+        if cls == "Sequential":  # a nested model
+            layers.append(_keras3_sequential(cfg))
+            continue
         shape = cfg.pop("batch_input_shape", None) or cfg.pop("batch_shape", None)
         if cls == "InputLayer":
             input_shape = list(shape)
@@ -172,7 +203,8 @@ def keras3_config(model_config, compile_config=None):
                                           "ragged": False, "name": cfg["name"] + "_input"}})
             cfg = {k: _object(k, v) for k, v in cfg.items()}
             cfg["dtype"] = _policy(cfg.get("dtype"))
-        layers.append({"module": "keras.layers", "class_name": cls, "config": cfg, "registered_name": None})
+        layers.append({"module": "keras.layers", "class_name": cls, "config": cfg,
+                       "registered_name": entry.get("registered_name")})
     name = inner.get("name", "sequential") if isinstance(inner, dict) else "sequential"
     out = {"module": "keras", "class_name": "Sequential", "registered_name": None,
            "config": {"name": name, "trainable": inner.get("trainable", True) if isinstance(inner, dict) else True,
@@ -180,8 +212,6 @@ def keras3_config(model_config, compile_config=None):
     if input_shape is not None:
         out["config"]["build_input_shape"] = input_shape
         out["build_config"] = {"input_shape": input_shape}
-    if compile_config is not None:
-        out["compile_config"] = compile_config
     return out
 
 

@@ -8,14 +8,15 @@ Formats, chosen by content when reading (never by extension):
 Every array is written once, contiguous, uncompressed, little-endian, from host
 memory (one device-to-host copy); files hold no pickles and no device information.
 Writes are atomic (`files.atomic_path`). Loading checks every shape before it
-assigns anything, so a failed load changes nothing.
+assigns anything, so a failed load changes nothing. Nested models (a Sequential used as a
+layer) are written in each layout the way Keras writes them (`model_state`).
 """
 import contextlib
 import logging
 
 import numpy as np
 
-from . import config as _config, files, h5_store, hdf5_legacy, keras_zip, optimizer_state, readers
+from . import config as _config, files, h5_store, hdf5_legacy, keras_zip, model_state, optimizer_state, readers
 from .errors import CorruptModelFileError, SavingError
 from .training_config import compile_from_training_config, keras3_compile_config, training_config
 from .weight_matching import LoadReport, input_shape_for, match_weights
@@ -29,48 +30,6 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "load_opt
 def _version():
     from .. import __version__
     return __version__
-
-
-# ---- what a model holds, on the host ------------------------------------------------------------
-def _ready(model):
-    """Make sure the flat parameter layout exists when there is an optimizer to save."""
-    if model.optimizer is not None and model.built and model._params is None:
-        model._pack()
-
-
-def _host_weights(model):
-    """``[(layer, [(Weight, host_array)])]``. Packed trainable weights come from one host copy of the
-    flat buffer (one device transfer on the GPU, no copy at all on the CPU)."""
-    flat = model.ops.to_host(model._params) if model._params is not None else None
-    offsets = {path: (off, shape) for path, off, shape in model._layout} if flat is not None else {}
-    out = []
-    for layer in model.layers:
-        arrays = []
-        for w in layer.weights:
-            if w.path in offsets:
-                off, shape = offsets[w.path]
-                arrays.append((w, flat[off:off + int(np.prod(shape, dtype=np.int64))].reshape(shape)))
-            else:
-                arrays.append((w, model.ops.to_host(w.value)))
-        out.append((layer, arrays))
-    return out
-
-
-def _rng_state(model):
-    from ..backend import random as _random
-    layers = {l.name: l._generator.bit_generator.state for l in model.layers
-              if getattr(l, "_generator", None) is not None}
-    return {"global": _random.get_state(), "layers": layers}
-
-
-def _restore_rng(model, state):
-    from ..backend import random as _random
-    for layer in model.layers:
-        saved = state.get("layers", {}).get(layer.name)
-        if saved is not None and getattr(layer, "_generator", None) is not None:
-            layer._generator.bit_generator.state = saved
-    if state.get("global") is not None:
-        _random.set_state(state["global"])
 
 
 def _format(filepath, save_format, weights):
@@ -104,19 +63,19 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     """
     _no_kwargs("save_model", kwargs)
     fmt = _format(filepath, save_format, weights=False)
-    _ready(model)
+    model_state.ready(model)
+    model_state.check_unique_paths(model)
     cfg = _config.model_to_config(model)
     model_config = {k: v for k, v in cfg.items() if k not in ("keras_version", "backend")}
     training = training_config(model) if include_optimizer else None
     with_opt = include_optimizer and model.optimizer is not None
-    meta = {"gpunet_rng": _rng_state(model),
+    meta = {"gpunet_rng": model_state.rng_state(model),
             "gpunet_optimizer": optimizer_state.scalar_state(model.optimizer) if with_opt else None}
-    weights = _host_weights(model)
+    host = model_state.host_reader(model)
     slots = with_opt and model._params is not None
     if fmt == "keras":
         archive_config = keras_zip.keras3_config(model_config, keras3_compile_config(training))
-        keys = keras_zip.layer_keys(model.layers)
-        layers = [(k, layer.name, [a for _, a in arrays]) for k, (layer, arrays) in zip(keys, weights)]
+        layers = model_state.keras3_layers(model.layers, host)
         opt = (model.optimizer.name, optimizer_state.keras3_vars(model)) if slots else None
 
         def fill(h5):
@@ -125,7 +84,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
         return
     meta.update(model_config=model_config, training_config=training, keras_version=cfg["keras_version"],
                 backend=cfg["backend"])
-    layers = [(layer.name, [(w.name, a) for w, a in arrays]) for layer, arrays in weights]
+    layers = model_state.legacy_layers(model, host)
     entries = optimizer_state.h5_entries(model) if slots else []
     with files.atomic_h5(filepath, overwrite) as h5:
         hdf5_legacy.write_model_file(h5, meta, layers, entries, _version())
@@ -152,11 +111,11 @@ def save_weights(model, filepath, overwrite=True, save_format=None, **kwargs):
     """
     _no_kwargs("save_weights", kwargs)
     fmt = _format(filepath, save_format, weights=True)
-    _ready(model)
-    weights = _host_weights(model)
+    model_state.ready(model)
+    model_state.check_unique_paths(model)
+    host = model_state.host_reader(model)
     if fmt == "keras":
-        keys = keras_zip.layer_keys(model.layers)
-        layers = [(k, layer.name, [a for _, a in arrays]) for k, (layer, arrays) in zip(keys, weights)]
+        layers = model_state.keras3_layers(model.layers, host)
         opt = None
         if model.optimizer is not None and model._params is not None:
             opt = (model.optimizer.name, optimizer_state.keras3_vars(model))
@@ -164,9 +123,9 @@ def save_weights(model, filepath, overwrite=True, save_format=None, **kwargs):
         with files.atomic_h5(filepath, overwrite) as h5:
             keras_zip.write_weights(h5, model.name, layers, opt, meta, _version())
         return
-    layers = [(layer.name, [(w.name, a) for w, a in arrays]) for layer, arrays in weights]
     with files.atomic_h5(filepath, overwrite) as h5:
-        hdf5_legacy.write_weights(h5, layers, _config.KERAS_VERSION, _config.BACKEND)
+        hdf5_legacy.write_weights(h5, model_state.legacy_layers(model, host), _config.KERAS_VERSION,
+                                  _config.BACKEND)
         hdf5_legacy.stamp(h5, _version())
 
 
@@ -219,13 +178,14 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=Fa
     return report
 
 
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, **kwargs):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, strict=False, **kwargs):
     """Load a model saved by gpunet or Keras (legacy ``.h5`` or ``.keras``; format read from content).
 
     Returns the model compiled (loss, metrics, optimizer config and state) when the file has a
     training config and ``compile`` is True; ``compile=False`` never reads the training config.
     The random generator state saved by gpunet is restored last, so training resumes exactly.
     ``safe_mode`` is accepted for Keras 3 compatibility; gpunet never runs code from a file.
+    Layer arguments gpunet does not know give a warning listing them, or with ``strict=True`` an error.
     """
     _no_kwargs("load_model", kwargs)
     with files.open_source(filepath) as src, readers.contents(src, whole_model=True) as contents:
@@ -233,7 +193,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, **kw
             raise CorruptModelFileError(src.name, "no model config: this is a weights-only file; build the model "
                                         "and call model.load_weights()")
         with _no_initializers():  # every weight is overwritten from the file: skip drawing initial values
-            model = _config.model_from_config(contents["config"], custom_objects)
+            model = _config.model_from_config(contents["config"], custom_objects, strict)
         training = None
         if compile:
             with readers.reading(src):
@@ -252,12 +212,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, **kw
             if training and model.optimizer is not None:
                 _restore_optimizer(model, contents, pairs, strict=True, name=src.name)
     if contents.get("rng") is not None:
-        _restore_rng(model, contents["rng"])
+        model_state.restore_rng(model, contents["rng"])
     return model
 
 
 def _restore_optimizer(model, contents, pairs, strict, name):
-    _ready(model)
+    model_state.ready(model)
     meta = contents.get("optimizer_meta")
     try:
         found = _optimizer_items(model, contents, pairs)

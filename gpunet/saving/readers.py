@@ -10,7 +10,7 @@ file's bytes are read into a `CorruptModelFileError` naming the file.
 import contextlib
 import zipfile
 
-from . import files, h5_store, hdf5_legacy, keras_zip
+from . import damage, files, h5_store, hdf5_legacy, keras_zip
 from .errors import CorruptModelFileError, SavingError
 
 
@@ -25,7 +25,8 @@ def reading(src):
             zipfile.BadZipFile, OverflowError, MemoryError) as exc:
         problem = files.h5_problem(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
         if isinstance(exc, zipfile.BadZipFile):
-            problem = f"damaged or truncated zip archive ({exc})"
+            cut = damage.zip_truncation(src.fileobj) if src.fileobj is not None else None
+            problem = cut or f"damaged zip archive ({exc})"
         raise CorruptModelFileError(src.name, problem) from None
 
 

@@ -115,6 +115,11 @@ def _is_library(module):
     return module is None or str(module).split(".", 1)[0] in _LIBRARY_MODULES
 
 
+def library_module(module):
+    """True when a config's ``module`` is None or Keras's/gpunet's own (never a module to import)."""
+    return _is_library(module)
+
+
 def unknown_object_error(class_name, kind, module=None, where=None):
     """The `UnknownObjectError` for a class no table knows: names the class, module, layer and the fix."""
     plain = str(class_name).rsplit(">", 1)[-1]  # tf.keras 2 wrote "Package>Name" as the class name

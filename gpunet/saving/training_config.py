@@ -13,6 +13,14 @@ from .errors import UnknownObjectError
 
 log = logging.getLogger("gpunet.saving")
 
+# Loss aliases written under their full names: Keras 3's HDF5 loader cannot rebuild the short ones
+# ("Could not deserialize 'keras.metrics.mse'", even from its own files); every Keras reads these.
+_LOSS_NAMES = {"mse": "mean_squared_error", "MSE": "mean_squared_error", "mae": "mean_absolute_error",
+               "MAE": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
+               "MAPE": "mean_absolute_percentage_error", "msle": "mean_squared_logarithmic_error",
+               "MSLE": "mean_squared_logarithmic_error", "kld": "kl_divergence", "KLD": "kl_divergence",
+               "kullback_leibler_divergence": "kl_divergence", "logcosh": "log_cosh"}
+
 
 def training_config(model):
     """Keras 2's ``training_config`` for a compiled model, or None when it is not compiled."""
@@ -27,6 +35,8 @@ def training_config(model):
     optimizer = optimizers.serialize(model.optimizer)
     # tf.keras 2 rebuilds "Adam" as its legacy optimizer, which rejects weight_decay even as None.
     optimizer["config"] = {k: v for k, v in optimizer["config"].items() if not (k == "weight_decay" and v is None)}
+    if isinstance(loss, str):
+        loss = _LOSS_NAMES.get(loss, loss)
     return {"loss": loss if isinstance(loss, (str, dict)) else losses.serialize(model._loss_fn),
             "metrics": [metric(m) for m in args.get("metrics") or []],
             "weighted_metrics": [metric(m) for m in args.get("weighted_metrics") or []] or None,

@@ -6,11 +6,17 @@ Three ways to match, as Keras does them:
 * Keras 3 layout, ``by_name=False``: by key (class name + count: ``dense_1``), as Keras 3 does;
 * ``by_name=True``: by layer name (transfer learning), whatever the layout.
 
+A nested model (a Sequential used as a layer) is one layer at its level. Inside it, Keras 3's
+layout matches its layers by key again; Keras's HDF5 layout stores its weights in one group,
+trainable first, named ``<inner layer>/<weight>``: they are matched by those names when they
+all fit, else by position (Keras's way).
+
 Nothing is read or assigned here: the caller reads every matched array once
 all shapes have been checked, so a mismatch never leaves a half-loaded model.
 """
 import numpy as np
 
+from .hdf5_legacy import unescape
 from .keras_zip import layer_keys
 
 # Layers whose output shape equals their input shape (an input shape can be seen through them).
@@ -59,6 +65,17 @@ class LoadReport:
         return f"<LoadReport {self.summary()}>"
 
 
+def sublayers(layer):
+    """The layers of a nested model (a Sequential used as a layer), else None."""
+    return layer.layers if getattr(type(layer), "_nests_layers", False) else None
+
+
+def legacy_order(layer):
+    """The order of a layer's weights in Keras's HDF5 layout: trainable first (for a nested model,
+    the trainable weights of all its layers, then all the others), as Keras writes and reads them."""
+    return layer.trainable_weights + layer.non_trainable_weights
+
+
 def _paths(layer):
     return [w.path for w in layer.weights]
 
@@ -85,22 +102,7 @@ def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshap
                 couples.append((layer, fl))
         report.unexpected_in_file.extend(f"{fl.name}/{fw.short}" for fl in table.values() for fw in fl.weights)
     elif v3:
-        table = {fl.key: fl for fl in file_layers}
-        couples, missing = [], []
-        for key, layer in zip(layer_keys(layers), layers):
-            fl = table.pop(key, None)
-            if layer.weights and (fl is None or not fl.weights):
-                missing.append(f"{layer.name} ({key})")
-            elif layer.weights:
-                couples.append((layer, fl))
-            elif fl is not None and fl.weights:
-                table[key] = fl
-        extra = [key for key, fl in table.items() if fl.weights]
-        if missing or extra:
-            raise ValueError(f"The weights file does not fit model '{model.name}': model layers with no weights "
-                             f"in the file: {missing}; layers in the file the model does not have: {extra}. "
-                             "Keras 3 weights files match layers by class and position; use by_name=True to "
-                             "match layer names.")
+        couples = _v3_couples(model.name, layers, file_layers)
     else:
         mine = [layer for layer in layers if layer.weights]
         theirs = [fl for fl in file_layers if fl.weights]
@@ -120,15 +122,67 @@ def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshap
     return pairs, report
 
 
+def _v3_couples(owner, layers, file_layers):
+    """Keras 3's layout: ``layers`` and the file's layers paired by key (class name + count)."""
+    table = {fl.key: fl for fl in file_layers}
+    couples, missing = [], []
+    for key, layer in zip(layer_keys(layers), layers):
+        fl = table.pop(key, None)
+        if layer.weights and (fl is None or not fl.weights):
+            missing.append(f"{layer.name} ({key})")
+        elif layer.weights:
+            couples.append((layer, fl))
+        elif fl is not None and fl.weights:
+            table[key] = fl
+    extra = [key for key, fl in table.items() if fl.weights]
+    if missing or extra:
+        raise ValueError(f"The weights file does not fit model '{owner}': model layers with no weights "
+                         f"in the file: {missing}; layers in the file the model does not have: {extra}. "
+                         "Keras 3 weights files match layers by class and position; use by_name=True to "
+                         "match layer names.")
+    return couples
+
+
+def _by_owner(weights, stored, escaped):
+    """``weights`` in the file's order when the file's names (``<inner layer>/<weight>``) name each one
+    of them, so that a nested model frozen differently still loads right; None otherwise."""
+    table = {(w.layer.name, w.name): w for w in weights}
+    out = []
+    for fw in stored:
+        parts = fw.name.split(":", 1)[0].split("/")
+        if len(parts) < 2:
+            return None
+        key = (unescape(parts[-2]), unescape(parts[-1])) if escaped else (parts[-2], parts[-1])
+        w = table.pop(key, None)
+        if w is None:
+            return None
+        out.append(w)
+    return out
+
+
 def _pair(layer, fl, pairs, report, skip_mismatch, reshape):
-    weights, stored = layer.weights, fl.weights
+    inner = sublayers(layer)
     label = fl.name or fl.key
+    if fl.children is not None and inner is not None:  # Keras 3 layout: the nested model's layers by key
+        for sub, child in _v3_couples(layer.name, inner, fl.children):
+            _pair(sub, child, pairs, report, skip_mismatch, reshape)
+        return
+    if fl.children is not None:
+        if skip_mismatch:
+            report.shape_mismatch.extend((w.path, w.shape, None) for w in layer.weights)
+            return
+        raise ValueError(f"Layer '{layer.name}' is a {type(layer).__name__}, the file's layer '{label}' is a "
+                         f"nested model with layers {[c.name or c.key for c in fl.children]}.")
+    weights, stored = (legacy_order(layer) if inner is not None else layer.weights), fl.weights
     if len(weights) != len(stored):
         if skip_mismatch:
             report.shape_mismatch.extend((w.path, w.shape, None) for w in weights)
             return
-        raise ValueError(f"Layer '{layer.name}' has {len(weights)} weights {[w.name for w in weights]}, the file's "
+        names = [w.path if inner is not None else w.name for w in weights]
+        raise ValueError(f"Layer '{layer.name}' has {len(weights)} weights {names}, the file's "
                          f"layer '{label}' has {len(stored)}: {[fw.name for fw in stored]}.")
+    if inner is not None:
+        weights = _by_owner(weights, stored, fl.escaped) or weights
     for w, fw in zip(weights, stored):
         if tuple(fw.shape) == tuple(w.shape):
             pairs.append((w, fw, w.shape))
@@ -139,7 +193,8 @@ def _pair(layer, fl, pairs, report, skip_mismatch, reshape):
             report.shape_mismatch.append((w.path, tuple(w.shape), tuple(fw.shape)))
         else:
             hint = " (reshape=True needs the same number of values)" if reshape else ""
-            raise ValueError(f"Shape mismatch in layer '{layer.name}' for weight '{w.name}': the model expects "
+            where = f"'{w.layer.name}' (in nested model '{layer.name}')" if inner is not None else f"'{layer.name}'"
+            raise ValueError(f"Shape mismatch in layer {where} for weight '{w.name}': the model expects "
                              f"shape {tuple(w.shape)}, the file's weight '{fw.name}' (layer '{label}') has shape "
                              f"{tuple(fw.shape)}{hint}. Pass skip_mismatch=True to skip it.")
 

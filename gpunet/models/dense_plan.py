@@ -1,0 +1,246 @@
+"""`DensePlan`: the training step of a stack of Dense layers on the NumPy backend, fused.
+
+Why: at small batches a step costs per-call overhead, not arithmetic. The Pima MLP
+(8-12-8-1, batch 10, 221 parameters) needs some 40 NumPy calls a step at 0.3 to 1 us
+each, and the layer-by-layer path adds as many again: fresh temporaries, a bias add
+and a bias sum per layer, Python floats NumPy must convert on every call, the loss
+values and metrics of every batch. The plan instead
+
+- folds each bias into its kernel. Kernel (K, N) and bias (N,) are adjacent in the
+  flat parameter buffer, so ``[kernel; bias]`` is one (K+1, N) view, and each layer's
+  input is kept with a trailing column of ones: one matmul gives ``x @ kernel + bias``,
+  and in the backward pass one matmul gives the kernel and bias gradients together;
+- writes every intermediate into buffers made once per batch size, and passes
+  constants as 0-d arrays of the working dtype;
+- fuses a sigmoid output with binary cross-entropy: the gradient with respect to the
+  logits is ``(p - y) / n``, 0 where the loss clips ``p`` (what the chain rule through
+  the clipped loss and the sigmoid gives, without either backward pass);
+- keeps the epoch's outputs (``outputs``), so that the loss values and metrics are
+  computed once per epoch (`EpochTally`) unless a callback wants them per batch.
+
+It computes what the layer path computes up to rounding (the folded bias is summed in
+another order). fit and train_on_batch both use it, so runs stay repeatable bit for bit.
+"""
+import numpy
+
+from .. import backend as B
+from ..backend.base import Backend
+from ..layers.core import Dense
+from ..losses.crossentropy import BinaryCrossentropy
+
+_FLOATS = (numpy.dtype("float32"), numpy.dtype("float64"))
+_dot, _maximum, _copyto, _putmask = numpy.dot, numpy.maximum, numpy.copyto, numpy.putmask
+_less_equal, _greater, _multiply = numpy.less_equal, numpy.greater, numpy.multiply
+# Up to this many values putmask zeroes relu's gradient fastest (less per-call overhead than
+# multiplying by the mask); beyond, its per-value branch on a random mask makes it the slowest.
+_SMALL = 1024
+
+
+def build_plan(model):
+    """A `DensePlan` for ``model`` (compiled and packed), or None where the layer path must run:
+    another backend or kernels, a layer other than Dense, no bias, a frozen layer, an
+    activity regularizer, float16, or inputs that are not 2-D."""
+    ops, params = model.ops, model._params
+    if (ops.xp is not numpy or type(ops).dense_forward is not Backend.dense_forward
+            or type(ops).dense_backward is not Backend.dense_backward):
+        return None
+    layers = model._layers
+    if not layers or params is None or params.dtype not in _FLOATS or len(layers[0].input_shape) != 2:
+        return None
+    offsets = {path: offset for path, offset, _ in model._layout}
+    for layer in layers:
+        if type(layer) is not Dense or layer.bias is None or layer.activity_regularizer is not None:
+            return None
+        kernel = offsets.get(layer.kernel.path)
+        if kernel is None or offsets.get(layer.bias.path) != kernel + layer.kernel.value.size:
+            return None
+    return DensePlan(model, offsets)
+
+
+class _Layer:
+    """One Dense layer as the plan runs it."""
+
+    def __init__(self, layer, params, grads, offset):
+        k, n = layer.kernel.shape
+        self.w = params[offset:offset + (k + 1) * n].reshape(k + 1, n)  # [kernel; bias]
+        self.kernel_t = self.w[:k].T  # for the input gradient, dz @ kernel.T
+        self.g = grads[offset:offset + (k + 1) * n].reshape(k + 1, n)
+        self.act, self.params = layer.activation.name, layer.activation.params
+        self.relu = self.act == "relu" and not self.params  # in place; others through the backend's ops
+        self.units = n
+        self.source = (layer.kernel.value, layer.bias.value, layer.activation)
+
+
+class _Buffers:
+    """Everything one batch size needs, allocated once, laid out as the step walks it:
+    ``forward`` per hidden layer ``(i, layer, z, out, a)``: pre-activation ``z``, the next
+    layer's input ``a`` (ones in its last column) and ``out``, the rest of ``a``, where the
+    activation goes; ``backward`` per layer from the last to the second ``(layer, a, da, i)``:
+    its input, and the gradient buffer of the layer below (``i``)."""
+
+    def __init__(self, plan, size):
+        dtype, layers = plan.dtype, plan.layers
+        self.z = [numpy.empty((size, layer.units), dtype) for layer in layers]
+        self.dz = [numpy.empty((size, layer.units), dtype) for layer in layers]
+        self.mask = [numpy.empty((size, layer.units), bool) for layer in layers]
+        self.y = [None] * len(layers)  # outputs of activations run by the backend's ops
+        inputs = [None] + [numpy.ones((size, layer.units + 1), dtype) for layer in layers[:-1]]
+        self.forward = [(i, layer, self.z[i], inputs[i + 1][:, :-1], inputs[i + 1])
+                        for i, layer in enumerate(layers[:-1])]
+        self.backward = [(layers[i], inputs[i], self.dz[i - 1], i - 1) for i in range(len(layers) - 1, 0, -1)]
+        self.clipped = numpy.empty((size, layers[-1].units), bool)
+        self.scale = numpy.empty((), dtype)  # the fused gradient's 1 / n, before sample weights
+        if plan.fused:
+            self.scale[()] = plan.loss._scale(size, None, None) / layers[-1].units
+
+
+class DensePlan:
+    """A model's fused training step (see the module docstring). ``load`` the data of an
+    epoch, then ``step(lo, hi)`` per batch; ``outputs[lo:hi]`` keeps each batch's outputs."""
+
+    def __init__(self, model, offsets):
+        self.model, self.ops, self.loss = model, model.ops, model._loss_fn
+        self.params, self.grads = model._params, model._grads
+        self.dtype = self.params.dtype
+        self.layers = [_Layer(l, self.params, self.grads, offsets[l.kernel.path]) for l in model._layers]
+        loss, last = self.loss, self.layers[-1]
+        self.fused = (type(loss) is BinaryCrossentropy and not loss.from_logits and not loss.label_smoothing
+                      and last.act == "sigmoid" and loss.reduction != "mean_with_sample_weight")
+        self.apply = model.optimizer.apply
+        self.x = self.y = self.sw = self.outputs = None
+        self.penalties = []
+        self._buffers = {}
+        d = self.dtype
+        self.zero, self.one = numpy.zeros((), d), numpy.ones((), d)
+        # -z is clamped here before exp: sigmoid(z) < 1e-38 below it, far under the loss's clip
+        self.exp_max = numpy.array(numpy.floor(numpy.log(numpy.finfo(d).max)), d)
+        self.eps, self.one_minus_eps = numpy.empty((), d), numpy.empty((), d)
+
+    def matches(self, model):
+        """Whether the model still is what the plan was built for (same layers, weight
+        arrays, activations, loss and optimizer); else it must be built again."""
+        return (model._params is self.params and model._loss_fn is self.loss
+                and model.optimizer.apply == self.apply and len(model._layers) == len(self.layers)
+                and all(l.kernel.value is p.source[0] and l.bias.value is p.source[1] and l.activation is p.source[2]
+                        and l.activity_regularizer is None for l, p in zip(model._layers, self.layers)))
+
+    def load(self, x, y, sample_weight, order=None):
+        """Copy the samples (rows ``order`` when given: the epoch's shuffle) into the plan's
+        buffers, x beside a column of ones; forget the previous epoch's penalties."""
+        n, width = x.shape[0], x.shape[1]
+        if self.x is None or self.x.shape[0] != n or self.y.shape[1:] != y.shape[1:] or self.y.dtype != y.dtype:
+            self.x = numpy.ones((n, width + 1), self.dtype)
+            self.y = numpy.empty(y.shape, y.dtype)
+            self.outputs = numpy.empty((n, self.layers[-1].units), self.dtype)
+        self.sw = None if sample_weight is None else numpy.empty(sample_weight.shape, sample_weight.dtype)
+        for src, dst in ((x, self.x[:, :width]), (y, self.y), (sample_weight, self.sw)):
+            if src is None:
+                continue
+            if order is None:
+                dst[...] = src
+            else:
+                numpy.take(src, order, axis=0, out=dst)
+        eps = B.epsilon()  # read per epoch, as the loss reads it per call
+        self.eps[()], self.one_minus_eps[()] = eps, 1.0 - eps
+        self.penalties = []
+
+    def step(self, lo, hi):
+        """Train on loaded samples ``lo:hi``: forward, gradient, backward, optimizer step."""
+        b = self._buffers.get(hi - lo) or self._allocate(hi - lo)
+        x = a = self.x[lo:hi]
+        zero, ops = self.zero, self.ops
+        for i, layer, z, out, nxt in b.forward:  # hidden layers, into the next one's input
+            _dot(a, layer.w, out=z)
+            if layer.relu:  # z becomes relu(z), contiguous then copied (faster than writing out directly)
+                _maximum(z, zero, out=z)
+                _copyto(out, z)
+            else:
+                b.y[i] = ops.activation_forward(layer.act, z, layer.params)
+                _copyto(out, b.y[i])
+            a = nxt
+        dz = self._output_gradient(b, a, lo, hi)
+        for layer, a, da, i in b.backward:
+            _dot(a.T, dz, out=layer.g)
+            _dot(dz, layer.kernel_t, out=da)
+            below = self.layers[i]
+            if below.relu and da.size <= _SMALL:  # 0 where relu(z) <= 0, i.e. where z <= 0
+                _less_equal(b.z[i], zero, out=b.mask[i])
+                _putmask(da, b.mask[i], zero)
+                dz = da
+            elif below.relu:
+                _greater(b.z[i], zero, out=b.mask[i])
+                _multiply(da, b.mask[i], out=da)
+                dz = da
+            else:
+                dz = ops.activation_backward(below.act, da, b.z[i], b.y[i], below.params)
+        _dot(x.T, dz, out=self.layers[0].g)
+        model = self.model
+        if model._regularized:
+            self.penalties.append(model._weight_penalty(True))
+        self.apply(self.params, self.grads)
+        for w in model._constrained:
+            w.value[...] = w.constraint(w.value)
+
+    def _output_gradient(self, b, a, lo, hi):
+        """The last layer's forward from its input ``a`` into ``outputs[lo:hi]``, and the
+        loss gradient with respect to its pre-activation."""
+        layer, z, p = self.layers[-1], b.z[-1], self.outputs[lo:hi]
+        _dot(a, layer.w, out=z)
+        sw = None if self.sw is None else self.sw[lo:hi]
+        if not self.fused:
+            y = self.ops.activation_forward(layer.act, z, layer.params)
+            _copyto(p, y)
+            dy = self.loss.compute(self.ops, self.y[lo:hi], p, sw)[1]
+            return self.ops.activation_backward(layer.act, dy, z, p, layer.params)
+        # sigmoid as the backend computes it, 1 / (1 + exp(-z)), with -z clamped (no overflow)
+        numpy.negative(z, out=p)
+        numpy.minimum(p, self.exp_max, out=p)
+        numpy.exp(p, out=p)
+        numpy.add(p, self.one, out=p)
+        numpy.reciprocal(p, out=p)
+        dz, low, high = b.dz[-1], b.clipped, b.mask[-1]
+        numpy.subtract(p, self.y[lo:hi], out=dz)
+        numpy.less(p, self.eps, out=low)  # the loss clips p to [eps, 1 - eps]: no gradient there
+        numpy.greater(p, self.one_minus_eps, out=high)
+        numpy.logical_or(low, high, out=low)
+        _putmask(dz, low, self.zero)
+        if sw is not None:
+            numpy.multiply(dz, sw.reshape((-1,) + (1,) * (dz.ndim - 1)), out=dz)
+        numpy.multiply(dz, b.scale, out=dz)
+        return dz
+
+    def _allocate(self, size):
+        b = self._buffers[size] = _Buffers(self, size)
+        return b
+
+
+class EpochTally:
+    """The loss and metrics of batches trained by a plan, as the layer path reports them:
+    the loss is the batch-size-weighted mean of the batch losses, each with the weight
+    penalty of its step; metrics are updated batch by batch. ``add`` takes any run of
+    whole batches: one per step when callbacks want batch logs, else the whole epoch."""
+
+    def __init__(self, model, plan, batch_size):
+        self.model, self.plan, self.batch_size = model, plan, batch_size
+        self.total, self.seen = 0.0, 0
+
+    def add(self, lo, hi):
+        """Count the batches of samples ``lo:hi`` (``lo`` at a batch boundary)."""
+        plan, bs, ops = self.plan, self.batch_size, self.plan.ops
+        y, p = plan.y[lo:hi], plan.outputs[lo:hi]
+        sw = None if plan.sw is None else plan.sw[lo:hi]
+        losses = plan.loss.batch_losses(ops, y, p, sw, bs)
+        if plan.penalties:
+            first = lo // bs
+            losses = [loss + pen for loss, pen in zip(losses, plan.penalties[first:first + len(losses)])]
+        full, rest = divmod(hi - lo, bs)
+        total = self.total
+        for loss, size in zip(losses, [bs] * full + [rest]):  # in order, as the layer path adds them
+            total += loss * size
+        self.total, self.seen = total, self.seen + hi - lo
+        for m in self.model._metrics:
+            m.update_batches(ops, y, p, sw, bs)
+
+    @property
+    def loss(self):
+        return self.total / max(self.seen, 1)

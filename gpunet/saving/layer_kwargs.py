@@ -1,0 +1,121 @@
+"""A built-in layer's Keras 2/3 config -> keyword arguments of the gpunet class.
+
+Keras options gpunet has no use for are dropped only while they hold their inert
+value (anything else is an error naming the option); keys gpunet does not know at all
+are dropped with a warning that lists them, or refused with ``strict=True``.
+"""
+import functools
+import inspect
+import warnings
+
+from . import registry
+from .errors import InvalidConfigError
+
+_NESTED_KINDS = (("_initializer", "initializer"), ("_regularizer", "regularizer"), ("_constraint", "constraint"))
+_POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy", "Policy", "PolicyV1")
+
+
+def _is_none(v):
+    return v is None
+
+
+def _anything(v):
+    return True
+
+
+def _falsy(v):
+    return v is None or v is False
+
+
+# Keras options gpunet does not implement: key -> (value that means "off", why it matters otherwise).
+_INERT_OPTIONS = {
+    "autocast": (_anything, ""),  # gpunet always computes in the layer's dtype
+    "quantization_config": (_is_none, "quantized layers are not supported"),
+    "lora_rank": (_is_none, "LoRA-enabled layers are not supported"),
+    "lora_alpha": (_anything, ""),
+    "renorm": (_falsy, "batch renormalization is not supported"),
+    "renorm_clipping": (_anything, ""),
+    "renorm_momentum": (_anything, ""),
+    "fused": (_anything, ""),  # an implementation choice of TensorFlow
+    "virtual_batch_size": (_is_none, "ghost batch normalization is not supported"),
+    "adjustment": (_is_none, "BatchNormalization adjustment functions are not supported"),
+    "sparse": (_falsy, "sparse inputs are not supported"),
+    "ragged": (_falsy, "ragged inputs are not supported"),
+    "optional": (_falsy, "optional inputs are not supported"),
+    "input_tensor": (_is_none, "InputLayer(input_tensor=...) is not supported"),
+    "input_dtype": (_anything, ""),  # Keras 1 / 2.0 spelling; the layer's dtype is used
+    "activity_regularizer": (_is_none, "only Dense supports activity_regularizer"),
+}
+# Keys of initializer configs that Keras 3 writes and gpunet does not need while None.
+_INERT_INIT_KEYS = ("input_axes", "output_axes")
+
+
+@functools.lru_cache(maxsize=None)  # signatures are slow; a 5,000-layer load asks per layer
+def _accepted_kwargs(cls):
+    names = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            params = inspect.signature(init).parameters.values()
+            names.update(p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
+        names.update(getattr(klass, "_allowed_kwargs", ()))
+    names.discard("self")
+    return frozenset(names)
+
+
+def normalize_layer_config(cls, config, custom_objects=None, where="a layer", strict=False):
+    """Keras 2/3 config of a built-in layer → keyword arguments of the gpunet class.
+
+    Drops the Keras-only options listed in ``_INERT_OPTIONS`` while they are inert
+    (and raises a `ValueError` naming the option otherwise), turns dtype policies
+    into dtype names, and resolves nested initializer/regularizer/constraint/activation
+    configs through the registry (so user classes in ``custom_objects`` work).
+    """
+    accepted = _accepted_kwargs(cls)
+    out, unknown = {}, []
+    for key, value in config.items():
+        if key not in accepted and key in _INERT_OPTIONS:
+            inert, why = _INERT_OPTIONS[key]
+            if not inert(value):
+                raise InvalidConfigError(f"Cannot rebuild {where} ({cls.__name__}): Keras option {key}={value!r} "
+                                           f"is not supported by gpunet ({why}).")
+            continue
+        if key not in accepted:
+            unknown.append(key)
+            continue
+        out[key] = _normalize_value(key, value, custom_objects, where)
+    if unknown and strict:
+        raise TypeError(f"Cannot rebuild {where} ({cls.__name__}): unknown argument(s) {unknown} "
+                        f"(strict=True).")
+    if unknown:
+        warnings.warn(f"Ignoring argument(s) {unknown} of {where} ({cls.__name__}): gpunet's {cls.__name__} does "
+                      "not know them (written by another Keras version?). Pass strict=True to make this an "
+                      "error.", UserWarning, stacklevel=2)
+    return out
+
+
+def _normalize_value(key, value, custom_objects, where):
+    if key == "dtype" and isinstance(value, dict):
+        if value.get("class_name") not in _POLICY_CLASSES:
+            raise InvalidConfigError(f"Cannot rebuild {where}: dtype policy {value.get('class_name')!r} is not "
+                                       f"supported (expected one of {list(_POLICY_CLASSES)}).")
+        return (value.get("config") or {}).get("name")
+    kind = next((k for suffix, k in _NESTED_KINDS if key.endswith(suffix)), None)
+    if key == "activation":
+        kind = "activation"
+    if kind is None:
+        return value
+    if isinstance(value, str):
+        user = registry.get_registered_object(value, custom_objects)
+        if user is None:
+            return value  # a built-in name: the layer resolves it (and names it if unknown)
+        return user() if isinstance(user, type) else user
+    if isinstance(value, dict):
+        if kind == "initializer" and isinstance(value.get("config"), dict):
+            inner = dict(value["config"])
+            for k in _INERT_INIT_KEYS:
+                if inner.get(k, 0) is None:
+                    del inner[k]
+            value = dict(value, config=inner)
+        return registry.deserialize(value, kind, custom_objects, where=f"{where}, argument {key}")
+    return value

@@ -1,0 +1,93 @@
+"""What a model holds, gathered for a file: weights as host arrays (in each layout's structure) and
+the random generators' state; and the random state restored on load.
+
+Nested models (a Sequential used as a layer) are walked into: Keras's HDF5 layout keeps one
+group per top-level layer (a nested model's weights in it, trainable first, named after their
+own layer), Keras 3's layout one group per layer at every level.
+"""
+import numpy as np
+
+from .keras_zip import layer_keys
+from .weight_matching import legacy_order, sublayers
+
+
+def ready(model):
+    """Make sure the flat parameter buffer is current when there is an optimizer to save: packed when
+    compiled, and packed again when another model (a nested or shared layer trained on its own)
+    took the weights into its buffer since."""
+    current = getattr(model, "_packing_current", None)
+    if model._params is not None and current is not None and not current():
+        model._invalidate()
+    if model.optimizer is not None and model.built and model._params is None:
+        model._pack()
+
+
+def host_reader(model):
+    """A function giving any weight's value as a host (NumPy) array. Packed trainable weights come from
+    one host copy of the flat buffer (one device transfer on the GPU, no copy at all on the CPU)."""
+    flat = model.ops.to_host(model._params) if model._params is not None else None
+    offsets = {path: (off, shape) for path, off, shape in model._layout} if flat is not None else {}
+
+    def host(w):
+        if w.path in offsets:
+            off, shape = offsets[w.path]
+            return flat[off:off + int(np.prod(shape, dtype=np.int64))].reshape(shape)
+        return w.layer.ops.to_host(w.value)
+    return host
+
+
+def check_unique_paths(model):
+    """Every weight path must be unique (layer names are unique across nested models); a nested
+    model changed after it was added could break that, and a file must never mix two weights up."""
+    seen, twice = set(), []
+    for w in model.weights:
+        if w.path in seen:
+            twice.append(w.path)
+        seen.add(w.path)
+    if twice:
+        raise ValueError(f"Model '{model.name}' has several weights named {sorted(set(twice))}: layer names must "
+                         "be unique across the model and the models nested in it; rename the layers.")
+
+
+def legacy_layers(model, host):
+    """``[(layer_name, [(owner_layer_name, weight_name, host_array)])]`` for Keras's HDF5 layout."""
+    return [(layer.name, [(w.layer.name, w.name, host(w)) for w in legacy_order(layer)]) for layer in model.layers]
+
+
+def keras3_layers(layers, host):
+    """``[(key, layer_name, [host_array], children)]`` for Keras 3's layout (children: a nested model's)."""
+    out = []
+    for key, layer in zip(layer_keys(layers), layers):
+        inner = sublayers(layer)
+        if inner is not None:
+            out.append((key, layer.name, [], keras3_layers(inner, host)))
+        else:
+            out.append((key, layer.name, [host(w) for w in layer.weights], None))
+    return out
+
+
+def all_layers(layers):
+    """Every layer, those inside nested models included (depth first)."""
+    for layer in layers:
+        yield layer
+        inner = sublayers(layer)
+        if inner is not None:
+            yield from all_layers(inner)
+
+
+def rng_state(model):
+    from ..backend import random as _random
+    layers = {l.name: l._generator.bit_generator.state for l in all_layers(model.layers)
+              if getattr(l, "_generator", None) is not None}
+    return {"global": _random.get_state(), "layers": layers}
+
+
+def restore_rng(model, state):
+    from ..backend import random as _random
+    saved_layers = state.get("layers", {})
+    for layer in all_layers(model.layers):
+        saved = saved_layers.get(layer.name)
+        if saved is not None and getattr(layer, "_generator", None) is not None:
+            layer._generator.bit_generator.state = saved
+    if state.get("global") is not None:
+        _random.set_state(state["global"])

@@ -1,0 +1,98 @@
+"""fit/evaluate options not covered elsewhere: validation_data, activity regularization,
+validation_freq, shuffle=False, and Keras's handling of trainable after compile."""
+import numpy as np
+import pytest
+
+import gpunet
+from gpunet.models import Sequential
+from gpunet.layers import Dense
+from gpunet import regularizers
+
+
+def data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3))
+    return x, (x[:, 0] > 0).astype("float64")
+
+
+def test_validation_data_gives_val_keys_equal_to_evaluate():
+    x, y = data()
+    vx, vy = data(17, seed=1)
+    model = Sequential([Dense(4, input_dim=3, activation="relu"), Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    h = model.fit(x, y, epochs=2, batch_size=8, verbose=0, validation_data=(vx, vy))
+    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    loss, acc = model.evaluate(vx, vy, batch_size=8, verbose=0)
+    assert h.history["val_loss"][-1] == pytest.approx(loss, rel=1e-6)
+    assert h.history["val_accuracy"][-1] == acc
+    with pytest.raises(ValueError, match="validation_data must be a tuple"):
+        model.fit(x, y, verbose=0, validation_data=vx)
+
+
+def test_validation_freq_only_validates_on_those_epochs():
+    x, y = data()
+    model = Sequential([Dense(1, input_dim=3, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    seen = []
+    cb = gpunet.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append("val_loss" in logs))
+    model.fit(x, y, epochs=4, verbose=0, validation_split=0.25, validation_freq=2, callbacks=[cb])
+    assert seen == [False, True, False, True]
+
+
+def test_activity_regularizer_adds_mean_penalty_to_loss_in_fit_and_evaluate():
+    x, y = data(10)
+    model = Sequential([Dense(2, input_dim=3, activity_regularizer=regularizers.l2(0.5),
+                              kernel_initializer="ones"),
+                        Dense(1, activation="sigmoid", kernel_initializer="ones")])
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    plain = Sequential([Dense(2, input_dim=3, kernel_initializer="ones"),
+                        Dense(1, activation="sigmoid", kernel_initializer="ones")])
+    plain.compile(loss="binary_crossentropy", optimizer="sgd")
+    hidden = x @ np.ones((3, 2))
+    penalty = 0.5 * (hidden.astype("float32") ** 2).sum() / len(x)  # Keras: sum / batch size
+    got, want = model.evaluate(x, y, batch_size=10, verbose=0), plain.evaluate(x, y, batch_size=10, verbose=0)
+    assert got == pytest.approx(want + penalty, rel=1e-5)
+    first = model.fit(x, y, epochs=1, batch_size=10, verbose=0, shuffle=False).history["loss"][0]
+    assert first == pytest.approx(want + penalty, rel=1e-5)
+
+
+def test_activity_regularizer_gradient_pulls_activations_down():
+    x, y = data(30)
+    after = {}
+    for reg in (None, regularizers.l1(1.0)):
+        gpunet.utils.set_random_seed(1)
+        model = Sequential([Dense(4, input_dim=3, activity_regularizer=reg), Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy", optimizer=gpunet.optimizers.Adam(0.05))
+        model.fit(x, y, epochs=30, verbose=0)
+        after[reg is None] = float(np.abs(model.ops.to_host(model.layers[0](x))).mean())
+    # without the penalty the hidden activations grow; with it they shrink towards 0
+    assert after[True] > 1.0 and after[False] < 0.15
+
+
+def test_shuffle_false_is_order_preserving_and_differs_from_shuffled():
+    x, y = data(32)
+    runs = {}
+    for shuffle in (False, True):
+        gpunet.utils.set_random_seed(3)
+        m = Sequential([Dense(1, input_dim=3, activation="sigmoid")])
+        m.compile(loss="binary_crossentropy", optimizer="sgd")
+        m.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=shuffle)
+        runs[shuffle] = m.get_weights()[0]
+    gpunet.utils.set_random_seed(3)
+    m = Sequential([Dense(1, input_dim=3, activation="sigmoid")])
+    m.compile(loss="binary_crossentropy", optimizer="sgd")
+    for lo in range(0, 32, 4):
+        m.train_on_batch(x[lo:lo + 4], y[lo:lo + 4])
+    assert np.array_equal(m.get_weights()[0], runs[False])
+    assert not np.array_equal(runs[False], runs[True])
+
+
+def test_freezing_a_layer_then_recompiling_keeps_it_fixed():
+    x, y = data()
+    model = Sequential([Dense(4, input_dim=3, activation="relu"), Dense(1, activation="sigmoid")])
+    model.layers[0].trainable = False
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    frozen = model.layers[0].get_weights()
+    model.fit(x, y, epochs=2, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(frozen, model.layers[0].get_weights()))
+    assert not np.array_equal(model.layers[1].get_weights()[0], np.zeros((4, 1)))
