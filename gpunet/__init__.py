@@ -11,6 +11,7 @@ from . import backend
 from . import activations, initializers, regularizers, constraints, losses, metrics, optimizers
 from . import layers, callbacks, models, utils
 from .models import Sequential
+from .utils import register_serializable
 
 __all__ = ["backend", "activations", "initializers", "regularizers", "constraints", "losses", "metrics",
-           "optimizers", "layers", "callbacks", "models", "utils", "Sequential", "__version__"]
+           "optimizers", "layers", "callbacks", "models", "utils", "Sequential", "register_serializable", "__version__"]
