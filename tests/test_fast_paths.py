@@ -1,4 +1,4 @@
-"""The fused training step of Dense stacks (gpunet/models/dense_plan.py) and what it relies
+"""The fused training step of Dense stacks (gpunet/backend/dense_plan.py) and what it relies
 on: it trains as the layer-by-layer path does, its fused sigmoid + binary cross-entropy
 gradient is the exact derivative of the loss, and the losses and metrics it reports once
 per epoch equal those reported batch by batch."""
@@ -13,7 +13,7 @@ from gpunet import constraints, losses, metrics, regularizers
 from gpunet.callbacks import Callback
 from gpunet.layers import BatchNormalization, Dense, Dropout
 from gpunet.models import Sequential, load_model
-from gpunet.models.dense_plan import build_plan
+from gpunet.backend.dense_plan import build_plan
 from gpunet.testing import numeric_gradient
 
 RNG = np.random.default_rng(0)

@@ -38,6 +38,17 @@ def skip_initializers():
         _skip.on = previous
 
 
+def reserve_name(name):
+    """Mark ``name`` (read from a file) as taken: names generated later in this process skip it,
+    so new layers can join or nest a loaded model without a name clash."""
+    match = re.fullmatch(r"(.+?)(?:_(\d+))?", name) if isinstance(name, str) else None
+    if match is None:
+        return
+    prefix, number = match.group(1), int(match.group(2) or 0)
+    if _name_counts.get(prefix, 0) <= number:
+        _name_counts[prefix] = number + 1
+
+
 def reset_names():
     """Forget generated names (``gpunet.backend.clear_session`` equivalent)."""
     _name_counts.clear()

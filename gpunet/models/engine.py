@@ -5,7 +5,7 @@ buffer) with per-layer views, so an optimizer step is a handful of vectorized
 operations whatever the number of layers.
 """
 from .. import backend as B
-from .dense_plan import build_plan
+from ..backend.dense_plan import build_plan
 
 
 class EngineMixin:
@@ -40,7 +40,7 @@ class EngineMixin:
         self._plan = None
 
     def _train_plan(self):
-        """The fused step of dense_plan.py when the model qualifies, else None (the layer
+        """The fused step of backend/dense_plan.py when the model qualifies, else None (the layer
         path). Built on first use after each pack; rebuilt if the model changed since."""
         plan = self._plan
         if plan is False:

@@ -7,7 +7,7 @@ from .. import losses as _losses, metrics as _metrics, optimizers as _optimizers
 from ..callbacks import CallbackList, History
 from ..backend import edge as _data
 from .engine import EngineMixin
-from .dense_plan import EpochTally
+from ..backend.dense_plan import EpochTally
 
 _NOT_COMPILED = ("You must compile your model before {what}: call "
                  "`model.compile(optimizer, loss, metrics)` first (a model built by model_from_json, "
@@ -138,7 +138,7 @@ class TrainingMixin(EngineMixin):
         return total / max(seen, 1)
 
     def _plan_epoch(self, plan, xs, ys, sws, order, batch_size, steps, cbs):
-        """One epoch through the fused step (dense_plan.py); returns the epoch's loss. The
+        """One epoch through the fused step (backend/dense_plan.py); returns the epoch's loss. The
         loss and metrics are tallied batch by batch only when a callback wants batch logs,
         else once for the epoch (the same values either way)."""
         n, want_batches, train_step = xs.shape[0], cbs.wants_train_batches, plan.step

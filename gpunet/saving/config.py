@@ -8,11 +8,11 @@ dicts, ``module`` inside initializer dicts), with or without the
 nested model. How a built-in layer's keys become arguments is in `layer_kwargs`.
 """
 import numbers
-import re
 
 import numpy as np
 
 from . import registry
+from ..layers.base import reserve_name
 from .errors import InvalidConfigError, SavingError
 from .layer_kwargs import normalize_layer_config
 
@@ -157,7 +157,7 @@ def sequential_from_inner_config(inner, custom_objects=None, strict=False, _dept
         raise InvalidConfigError(f"A Sequential config must be a dict or a list of layers, received "
                                    f"{type(inner).__name__}.")
     model = Sequential(name=inner.get("name"))
-    reserve_name(model.name)
+    reserve_name(model.name)  # a name read from a file is taken: later layers skip it
     for index, entry in enumerate(entries):
         model.add(layer_from_entry(entry, custom_objects, index=index, strict=strict, _depth=_depth))
     if inner.get("trainable") is False:
@@ -166,18 +166,6 @@ def sequential_from_inner_config(inner, custom_objects=None, strict=False, _dept
     if not model.built and isinstance(shape, (list, tuple)) and shape:
         model.build(tuple(shape))
     return model
-
-
-def reserve_name(name):
-    """A layer name read from a file is taken: names generated later in this process skip it, so that
-    new layers can join a loaded model (or nest it) without a name clash."""
-    from ..layers import base
-    match = re.fullmatch(r"(.+?)(?:_(\d+))?", name) if isinstance(name, str) else None
-    if match is None:
-        return
-    prefix, number = match.group(1), int(match.group(2) or 0)
-    if base._name_counts.get(prefix, 0) <= number:
-        base._name_counts[prefix] = number + 1
 
 
 def layer_from_entry(entry, custom_objects=None, index=None, strict=False, _depth=0):

@@ -24,7 +24,7 @@ another order). fit and train_on_batch both use it, so runs stay repeatable bit 
 import numpy
 
 from .. import backend as B
-from ..backend.base import Backend
+from .base import Backend
 from ..layers.core import Dense
 from ..losses.crossentropy import BinaryCrossentropy
 
