@@ -113,3 +113,12 @@ def test_set_value_and_get_value():
     assert B.get_value(v) == 0.5
     with pytest.raises(TypeError, match="expects a gpunet variable"):
         B.set_value(3.0, 1.0)
+
+
+def test_bias_add_broadcasts_over_rows_and_writes_out(ops):
+    x = ops.asarray(np.arange(6, dtype="float32").reshape(2, 3))
+    b = ops.asarray(np.array([10, 20, 30], dtype="float32"))
+    out = ops.empty((2, 3), "float32")
+    res = ops.bias_add(x, b, out=out)
+    assert ops.to_host(res).tolist() == [[10, 21, 32], [13, 24, 35]]
+    assert ops.to_host(out).tolist() == [[10, 21, 32], [13, 24, 35]]
