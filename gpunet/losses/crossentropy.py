@@ -43,7 +43,23 @@ def _mean_last(xp, values):
     return total
 
 
-class BinaryCrossentropy(Loss):
+class _LabelSmoothedCrossentropy(Loss):
+    """What the binary and categorical cross-entropies share: Keras's ``from_logits``,
+    ``label_smoothing`` and ``axis`` arguments and their config."""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="auto", name=None):
+        super().__init__(reduction, name)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+        self.axis = _check_axis(axis)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(from_logits=self.from_logits, label_smoothing=self.label_smoothing, axis=self.axis)
+        return config
+
+
+class BinaryCrossentropy(_LabelSmoothedCrossentropy):
     """``-mean(y * log(p) + (1 - y) * log(1 - p))`` over the last axis.
 
     ``label_smoothing`` squeezes the labels towards 0.5: ``y * (1 - ls) + 0.5 * ls``.
@@ -51,12 +67,6 @@ class BinaryCrossentropy(Loss):
     """
 
     name = "binary_crossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="auto", name=None):
-        super().__init__(reduction, name)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-        self.axis = _check_axis(axis)
 
     def _forward(self, ops, y_true, y_pred, need_grad):
         check_last_axis(self, y_pred)
@@ -97,13 +107,8 @@ class BinaryCrossentropy(Loss):
             grad *= inv_n
         return values, grad
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(from_logits=self.from_logits, label_smoothing=self.label_smoothing, axis=self.axis)
-        return config
 
-
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_LabelSmoothedCrossentropy):
     """``-sum(y * log(p))`` over the last axis for one-hot (or soft) labels ``y``.
 
     ``y_pred`` is normalized to sum to 1 and clipped to ``[eps, 1 - eps]``; with
@@ -112,12 +117,6 @@ class CategoricalCrossentropy(Loss):
     """
 
     name = "categorical_crossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="auto", name=None):
-        super().__init__(reduction, name)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-        self.axis = _check_axis(axis)
 
     def _forward(self, ops, y_true, y_pred, need_grad):
         check_last_axis(self, y_pred)
@@ -145,11 +144,6 @@ class CategoricalCrossentropy(Loss):
             grad = ym.sum(axis=-1, keepdims=True) - ym / qc
             grad /= total
         return values, grad
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(from_logits=self.from_logits, label_smoothing=self.label_smoothing, axis=self.axis)
-        return config
 
 
 class SparseCategoricalCrossentropy(Loss):
