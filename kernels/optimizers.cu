@@ -8,12 +8,19 @@
 // reference folds them (1 - beta_1, Adam's bias-corrected step size alpha, ...),
 // so both do the same arithmetic in the same order.
 //
+// Inside a captured step (gpunet/backend/gpu_plan.py) the per-step scalar (SGD's and
+// RMSprop's learning rate, Adam's alpha) cannot be baked into the graph: there ``table``
+// is non-null and the scalar is ``table[*index]``, one value per step of the epoch
+// written by the host beforehand, ``*index`` the step's position in the epoch.
+//
 // Launch (all): block 256, 1-D grid min(ceil(n / 256), 8 SMs), grid-stride loop.
 
 // Keras SGD: v = momentum v - lr g; p += v (Nesterov: p += momentum v - lr g).
 template <typename T>
 __global__ void sgd_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ velocity,
-                           long long n, T lr, T momentum, int nesterov) {
+                           long long n, T lr, T momentum, int nesterov, const T* table,
+                           const long long* index) {
+    if (table) lr = table[*index];
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         const T step = g[i] * lr;
@@ -32,7 +39,8 @@ __global__ void sgd_update(T* __restrict__ p, const T* __restrict__ g, T* __rest
 template <typename T>
 __global__ void adam_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v,
                             T* __restrict__ vhat, long long n, T alpha, T one_minus_beta_1,
-                            T one_minus_beta_2, T epsilon) {
+                            T one_minus_beta_2, T epsilon, const T* table, const long long* index) {
+    if (table) alpha = table[*index];
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         const T gi = g[i];
@@ -55,7 +63,9 @@ __global__ void adam_update(T* __restrict__ p, const T* __restrict__ g, T* __res
 template <typename T>
 __global__ void rmsprop_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ rms,
                                T* __restrict__ mom, T* __restrict__ mg, long long n, T lr, T rho,
-                               T one_minus_rho, T momentum, T epsilon) {
+                               T one_minus_rho, T momentum, T epsilon, const T* table,
+                               const long long* index) {
+    if (table) lr = table[*index];
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         const T gi = g[i];

@@ -183,27 +183,33 @@ def plan_softmax_backward(dy, y, dz, sm_count):
 
 
 # ---- plans: optimizers.cu ----------------------------------------------------------------------------
-def plan_sgd(p, g, velocity, lr, momentum, nesterov, sm_count):
+def plan_sgd(p, g, velocity, lr, momentum, nesterov, sm_count, table=None, index=None):
+    """With ``table`` (per-step learning rates) and ``index`` (a device int64), lr is
+    ``table[index[0]]``, read on the device: a captured step replays with each step's value."""
     t = p.dtype.type
     return Launch("optimizers", _kernel("sgd_update", p.dtype), _grid_stride(p.size, sm_count),
                   (ELEMENTWISE_BLOCK, 1, 1),
-                  (p, g, _ptr(velocity), numpy.int64(p.size), t(lr), t(momentum), numpy.int32(bool(nesterov))))
+                  (p, g, _ptr(velocity), numpy.int64(p.size), t(lr), t(momentum), numpy.int32(bool(nesterov)),
+                   _ptr(table), _ptr(index)))
 
 
-def plan_adam(p, g, m, v, vhat, alpha, beta_1, beta_2, epsilon, sm_count):
-    """``alpha`` is the bias-corrected step size the reference computes on the host."""
+def plan_adam(p, g, m, v, vhat, alpha, beta_1, beta_2, epsilon, sm_count, table=None, index=None):
+    """``alpha`` is the bias-corrected step size the reference computes on the host (or, with
+    ``table``, ``table[index[0]]``, as `plan_sgd`)."""
     t = p.dtype.type
     return Launch("optimizers", _kernel("adam_update", p.dtype), _grid_stride(p.size, sm_count),
                   (ELEMENTWISE_BLOCK, 1, 1),
-                  (p, g, m, v, _ptr(vhat), numpy.int64(p.size), t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(epsilon)))
+                  (p, g, m, v, _ptr(vhat), numpy.int64(p.size), t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(epsilon),
+                   _ptr(table), _ptr(index)))
 
 
-def plan_rmsprop(p, g, rms, mom, mg, lr, rho, momentum, epsilon, sm_count):
+def plan_rmsprop(p, g, rms, mom, mg, lr, rho, momentum, epsilon, sm_count, table=None, index=None):
+    """``table``, ``index``: as `plan_sgd`."""
     t = p.dtype.type
     return Launch("optimizers", _kernel("rmsprop_update", p.dtype), _grid_stride(p.size, sm_count),
                   (ELEMENTWISE_BLOCK, 1, 1),
                   (p, g, rms, _ptr(mom), _ptr(mg), numpy.int64(p.size), t(lr), t(rho), t(1.0 - rho), t(momentum),
-                   t(epsilon)))
+                   t(epsilon), _ptr(table), _ptr(index)))
 
 
 # ---- loading -------------------------------------------------------------------------------------------
