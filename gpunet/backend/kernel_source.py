@@ -14,6 +14,7 @@ MODULE_FILES = {
     "dense": ("gn_math.cuh", "activations.cuh", "gemm_tile.cuh", "dense_forward.cu", "dense_backward.cu",
               "bias_act.cu", "softmax.cu"),
     "optimizers": ("gn_math.cuh", "optimizers.cu"),
+    "step": ("gn_math.cuh", "softmax.cu", "step.cu"),  # softmax.cu for its row_reduce
 }
 
 _HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,0 +1,73 @@
+"""Launch plans of kernels/step.cu (the batch gather and the fused loss gradient), and
+which loss kernel serves a model's output activation and loss.
+
+Plans are `cuda_kernels.Launch` tuples, run by `CupyLauncher` on a GPU and by the
+g++ emulation in the tests, like every other kernel's.
+"""
+import numpy
+
+from .cuda_kernels import ELEMENTWISE_BLOCK, Launch, _grid_stride, _kernel, _ptr, _row_grid
+
+# kernels/step.cu's LossKind
+BCE_SIGMOID, CCE_SOFTMAX, SCCE_SOFTMAX, BCE, CCE, SCCE, MSE, MAE, BCE_LOGITS, CCE_LOGITS, SCCE_LOGITS = range(11)
+SPARSE_KINDS = (SCCE_SOFTMAX, SCCE, SCCE_LOGITS)
+
+
+class LossKernel:
+    """How a plan ends its forward pass: ``kind`` (step.cu's LossKind) and ``fused``, the
+    activation the loss kernel applies itself (then the last Dense layer runs linear)."""
+
+    def __init__(self, kind, fused):
+        self.kind, self.fused = kind, fused
+
+    @property
+    def sparse(self):
+        return self.kind in SPARSE_KINDS
+
+
+def loss_kernel(activation, params, loss):
+    """The `LossKernel` for a last layer's activation (name, params) and a compiled loss
+    object, or None where no loss kernel computes it (the plan is then not used):
+    label smoothing, another reduction than Keras's default, an axis other than the last,
+    a loss without a kernel (hinge, Huber, ...)."""
+    from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, MeanAbsoluteError, MeanSquaredError,
+                          SparseCategoricalCrossentropy)
+    cls = type(loss)
+    if getattr(loss, "reduction", None) not in ("auto", "sum_over_batch_size"):
+        return None
+    if getattr(loss, "label_smoothing", 0.0) or getattr(loss, "axis", -1) != -1:
+        return None
+    logits = getattr(loss, "from_logits", False)
+    table = {BinaryCrossentropy: (BCE, BCE_LOGITS, "sigmoid", BCE_SIGMOID),
+             CategoricalCrossentropy: (CCE, CCE_LOGITS, "softmax", CCE_SOFTMAX),
+             SparseCategoricalCrossentropy: (SCCE, SCCE_LOGITS, "softmax", SCCE_SOFTMAX),
+             MeanSquaredError: (MSE, None, None, None), MeanAbsoluteError: (MAE, None, None, None)}
+    if cls not in table:
+        return None
+    plain, from_logits, fusable, fused_kind = table[cls]
+    if logits:
+        return LossKernel(from_logits, None)
+    if activation == fusable and not params:
+        return LossKernel(fused_kind, activation)
+    return LossKernel(plain, None)
+
+
+def plan_batch_gather(x, y, sw, order, xb, yb, swb, state, rows, stride, sm_count):
+    """The batch ``state[0]`` (``stride`` rows apart; rows ``order[...]`` when shuffled) of
+    the epoch's x, y, sw into the batch buffers; ``rows`` rows (the last batch may be short)."""
+    kx, ky = x.shape[1], y.shape[1]
+    return Launch("step", _kernel("batch_gather", x.dtype), _grid_stride(rows * max(kx, ky), sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1),
+                  (x, y, _ptr(sw), _ptr(order), xb, yb, _ptr(swb), state, numpy.int32(rows), numpy.int64(stride),
+                   numpy.int32(kx), numpy.int32(ky)))
+
+
+def plan_loss_grad(kernel, z, y, sw, out, dz, state, stride, eps, scale, sm_count):
+    """The model's outputs into ``out`` (the epoch's, at batch ``state[1]``) and the loss
+    gradient into ``dz``, for a batch of ``z.shape[0]`` rows; see step.cu."""
+    M, N = z.shape
+    t = z.dtype.type
+    exp_max = numpy.floor(numpy.log(numpy.finfo(z.dtype).max))
+    return Launch("step", _kernel("loss_grad", z.dtype), _row_grid(M, sm_count), (32, 8, 1),
+                  (numpy.int32(kernel.kind), z, y, _ptr(sw), out, dz, state, numpy.int32(M), numpy.int32(N),
+                   numpy.int64(stride), t(eps), t(scale), t(exp_max)))

@@ -1,0 +1,137 @@
+"""kernels/step.cu under the CPU emulation: the batch gather and the fused loss
+gradient against the NumPy backend's losses and activations, on odd shapes,
+float32 and float64, with NaN and inf among the inputs."""
+import numpy
+import pytest
+
+from cuda_emulator import H100_SMS, emulator  # noqa: F401 (fixture)
+from gpunet import backend as B
+from gpunet import losses
+from gpunet.backend import step_kernels as S
+from kernel_cases import DTYPES, TOL, guarded, intact
+
+LOSSES = [  # (output activation, loss)
+    ("sigmoid", losses.BinaryCrossentropy()), ("softmax", losses.CategoricalCrossentropy()),
+    ("softmax", losses.SparseCategoricalCrossentropy()), ("relu", losses.BinaryCrossentropy()),
+    ("tanh", losses.CategoricalCrossentropy()), ("sigmoid", losses.SparseCategoricalCrossentropy()),
+    ("linear", losses.MeanSquaredError()), ("relu", losses.MeanAbsoluteError()),
+    ("linear", losses.BinaryCrossentropy(from_logits=True)),
+    ("linear", losses.CategoricalCrossentropy(from_logits=True)),
+    ("linear", losses.SparseCategoricalCrossentropy(from_logits=True)),
+]
+SHAPES = [(1, 1), (7, 3), (19, 45), (33, 1)]
+
+
+def _case_id(case):
+    act, loss = case
+    return f"{act}-{loss.name}{'-logits' if getattr(loss, 'from_logits', False) else ''}"
+
+
+def _data(rng, act, loss, M, N, dtype, weighted):
+    z = rng.normal(scale=2.0, size=(M, N)).astype(dtype)
+    kernel = S.loss_kernel(act, {}, loss)
+    if kernel.sparse:
+        y = rng.integers(0, N, size=(M, 1)).astype(dtype)
+    elif loss.name == "categorical_crossentropy":
+        y = numpy.eye(N, dtype=dtype)[rng.integers(0, N, size=M)]
+    else:
+        y = rng.uniform(size=(M, N)).astype(dtype).round()
+    sw = rng.uniform(0.5, 2.0, size=M).astype(dtype) if weighted else None
+    return kernel, z, y, sw
+
+
+def _reference(ops, act, loss, kernel, z, y, sw):
+    """(outputs, dz) as the layer path computes them: the Dense activation, then the loss."""
+    if kernel.fused or kernel.kind in (S.BCE_LOGITS, S.CCE_LOGITS, S.SCCE_LOGITS, S.MSE):
+        a = act if kernel.fused else "linear"
+    else:
+        a = "linear"  # plain kinds get the already-activated output as z
+    p = ops.activation_forward(a, z, {})
+    dy = loss.compute(ops, y, p, sw)[1]
+    return p, ops.activation_backward(a, dy, z, p, {})
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+@pytest.mark.parametrize("case", LOSSES, ids=_case_id)
+def test_loss_grad_matches_the_losses(emulator, case, dtype, shape, weighted):
+    act, loss = case
+    M, N = shape
+    rng = numpy.random.default_rng(M * 100 + N)
+    kernel, z, y, sw = _data(rng, act, loss, M, N, dtype, weighted)
+    if not kernel.fused and kernel.kind in (S.BCE, S.CCE, S.SCCE, S.MAE):
+        z = B.resolve("numpy").activation_forward(act, z, {})  # the Dense layer's activated output
+    stride, batch = M + 3, 2  # the batch's rows sit at 2 * stride in the epoch's outputs
+    out = guarded(numpy.full((3 * stride, N), 7.0, dtype))
+    dz = guarded(numpy.empty((M, N), dtype))
+    state = numpy.array([-5, batch], numpy.int64)
+    scale = 1.0 / M
+    emulator(S.plan_loss_grad(kernel, guarded(z), guarded(y), None if sw is None else guarded(sw), out, dz, state,
+                              stride, B.epsilon(), scale, H100_SMS))
+    ref_p, ref_dz = _reference(B.resolve("numpy"), act, loss, kernel, z, y, sw)
+    tol = TOL[dtype]
+    numpy.testing.assert_allclose(out[batch * stride:batch * stride + M], ref_p, rtol=tol, atol=tol)
+    numpy.testing.assert_allclose(dz, ref_dz, rtol=tol * 10, atol=tol * 10 * max(1.0, abs(ref_dz).max()))
+    assert (out[:batch * stride] == 7.0).all() and (out[batch * stride + M:] == 7.0).all()
+    assert intact(out) and intact(dz)
+    assert state.tolist() == [batch + 1, batch], "loss_grad advances state[0] past the batch it read from state[1]"
+
+
+@pytest.mark.parametrize("case", LOSSES, ids=_case_id)
+def test_loss_grad_propagates_nan_and_inf(emulator, case):
+    """A NaN in a row's logits makes that row's gradient NaN (as NumPy's does) and leaves
+    the other rows alone; an inf gives what the reference gives."""
+    act, loss = case
+    dtype, M, N = numpy.float64, 4, 3
+    kernel, z, y, sw = _data(numpy.random.default_rng(5), act, loss, M, N, dtype, False)
+    if not kernel.fused and kernel.kind in (S.BCE, S.CCE, S.SCCE, S.MAE):
+        z = B.resolve("numpy").activation_forward(act, z, {})
+    z[1, 0] = numpy.nan
+    z[2, 1] = numpy.inf if kernel.kind not in (S.BCE, S.CCE, S.SCCE) else 0.5
+    out, dz = numpy.empty((M, N), dtype), numpy.empty((M, N), dtype)
+    emulator(S.plan_loss_grad(kernel, z, y, None, out, dz, numpy.zeros(2, numpy.int64), M, B.epsilon(), 1.0 / M,
+                              H100_SMS))
+    with numpy.errstate(all="ignore"):
+        ref_p, ref_dz = _reference(B.resolve("numpy"), act, loss, kernel, z, y, None)
+    assert numpy.isnan(dz[1]).any() and numpy.isnan(ref_dz[1]).any()
+    numpy.testing.assert_array_equal(numpy.isnan(dz), numpy.isnan(ref_dz))
+    finite = numpy.isfinite(ref_dz)
+    numpy.testing.assert_allclose(dz[finite], ref_dz[finite], rtol=1e-10, atol=1e-12)
+    numpy.testing.assert_allclose(dz[[0, 3]], ref_dz[[0, 3]], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shuffled", [False, True], ids=["in-order", "shuffled"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_batch_gather_takes_the_batch_in_state(emulator, shuffled, weighted):
+    rng = numpy.random.default_rng(3)
+    n, kx, ky, stride = 23, 5, 2, 7
+    x, y = rng.normal(size=(n, kx)), rng.normal(size=(n, ky))
+    sw = rng.uniform(size=n) if weighted else None
+    order = rng.permutation(n).astype(numpy.int64) if shuffled else None
+    rows_of = order if shuffled else numpy.arange(n)
+    for batch, rows in ((0, stride), (2, stride), (3, n - 3 * stride)):  # the last batch is short
+        xb, yb = guarded(numpy.zeros((rows, kx))), guarded(numpy.zeros((rows, ky)))
+        swb = guarded(numpy.zeros(rows)) if weighted else None
+        state = numpy.array([batch, -1], numpy.int64)
+        emulator(S.plan_batch_gather(x, y, sw, order, xb, yb, swb, state, rows, stride, H100_SMS))
+        picked = rows_of[batch * stride:batch * stride + rows]
+        numpy.testing.assert_array_equal(xb, x[picked])
+        numpy.testing.assert_array_equal(yb, y[picked])
+        if weighted:
+            numpy.testing.assert_array_equal(swb, sw[picked])
+        assert state.tolist() == [batch, batch] and intact(xb) and intact(yb)
+
+
+@pytest.mark.parametrize("activation,loss,expected", [
+    ("sigmoid", losses.BinaryCrossentropy(), (S.BCE_SIGMOID, "sigmoid")),
+    ("softmax", losses.CategoricalCrossentropy(), (S.CCE_SOFTMAX, "softmax")),
+    ("relu", losses.MeanSquaredError(), (S.MSE, None)),
+    ("linear", losses.BinaryCrossentropy(from_logits=True), (S.BCE_LOGITS, None)),
+    ("sigmoid", losses.BinaryCrossentropy(label_smoothing=0.1), None),
+    ("sigmoid", losses.BinaryCrossentropy(reduction="sum"), None),
+    ("linear", losses.Huber(), None),
+])
+def test_loss_kernel_choice(activation, loss, expected):
+    got = S.loss_kernel(activation, {}, loss)
+    assert (None if got is None else (got.kind, got.fused)) == expected
