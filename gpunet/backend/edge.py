@@ -9,6 +9,8 @@ import numbers
 
 import numpy
 
+from .upload import to_device  # host arrays go through pinned staging on a GPU (upload.py)
+
 
 def check_batch_size(batch_size, default):
     if batch_size is None:
@@ -41,7 +43,7 @@ def to_input(ops, x, dtype):
         arr = arr.reshape(-1, 1)
     if arr.ndim == 0:
         raise ValueError(f"x must be an array with a batch dimension, received a scalar {x!r}")
-    return ops.asarray(arr, dtype=dtype)
+    return to_device(ops, arr, dtype)
 
 
 def to_output(ops, y):
@@ -63,14 +65,14 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype):
         if arr.size and (arr.min() < 0 or arr.max() >= classes):
             raise ValueError(f"{loss_fn.name} labels must lie in [0, {classes - 1}] for a model with {classes} "
                              f"outputs, received values from {arr.min()} to {arr.max()}")
-        return ops.asarray(arr, dtype="int64")
+        return to_device(ops, arr, "int64")
     want = tuple(out_shape[1:])
     if arr.ndim == 1 and want == (1,):
         arr = arr.reshape(-1, 1)
     if tuple(arr.shape[1:]) != want:
         raise ValueError(f"Targets y have shape {arr.shape} but the model's output has shape "
                          f"{(None,) + want} (loss {loss_fn.name}).")
-    return ops.asarray(arr, dtype=dtype)
+    return to_device(ops, arr, dtype)
 
 
 def _class_weights(y_host, class_weight):
@@ -100,7 +102,7 @@ def prepare(ops, model, x, y, sample_weight, class_weight):
     if class_weight:
         cw = _class_weights(numpy.asarray(ops.to_host(ys)), class_weight)
         sw = cw if sw is None else sw * cw
-    return xs, ys, None if sw is None else ops.asarray(sw, dtype=dtype)
+    return xs, ys, None if sw is None else to_device(ops, sw, dtype)
 
 
 def prepare_validation(ops, model, validation_data):
