@@ -12,6 +12,8 @@ activation to an array with the current backend, as ``keras.activations`` does::
 """
 from . import backend as B
 from .backend.activation_ops import ACTIVATION_NAMES
+from .autodiff.tensor import is_tensor
+from .autodiff import nn as autodiff_nn
 
 # Other spellings Keras accepts for the same function.
 _ALIASES = {"silu": "swish"}
@@ -31,6 +33,8 @@ class ActivationSpec:
         self.keras_name = keras_name or name
 
     def __call__(self, x):
+        if is_tensor(x):
+            return autodiff_nn.activation(self.name, x, **self.params)
         ops = B.get_backend()
         x = ops.asarray(x)
         if x.dtype.kind != "f":  # Keras computes integer input in floatx
@@ -96,6 +100,8 @@ def deserialize(name):
 
 
 def _apply(name, x, **params):
+    if is_tensor(x):  # user code on gpunet tensors: record the Backend's backward on the tape
+        return autodiff_nn.activation(name, x, **params)
     return ActivationSpec(name, params)(x)
 
 

@@ -103,6 +103,11 @@ def set_value(obj, value):
     obj.assign(value)
 
 
-__all__ = ["Backend", "NumpyBackend", "CupyBackend", "set_backend", "get_backend", "use_backend",
+# Keras 2's K.* tensor functions (K.mean, K.square, ...). Imported last, and they shadow builtins
+# (sum, max, abs, ...) in this module's namespace: code in this file must not use those builtins.
+from . import keras_functions as _keras_functions  # noqa: E402
+from .keras_functions import *  # noqa: E402,F401,F403
+
+__all__ = _keras_functions.__all__ + ["Backend", "NumpyBackend", "CupyBackend", "set_backend", "get_backend", "use_backend",
            "floatx", "set_floatx", "epsilon", "set_epsilon", "random", "backend", "resolve",
            "get_value", "set_value", "cupy_unavailable_reason"]

@@ -1,5 +1,7 @@
 """`Loss`: per-sample values and their gradient, reduced the way Keras reduces them."""
 from .. import backend as B
+from ..autodiff.tensor import is_tensor
+from ..autodiff.nn import loss_values
 
 # Keras 2 names ("auto" = "sum_over_batch_size") plus Keras 3's; None is Keras 3's "none".
 REDUCTIONS = ("auto", "sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none")
@@ -117,7 +119,10 @@ class Loss:
         return ops, y_true, y_pred
 
     def call(self, y_true, y_pred):
-        """Per-sample losses as a backend array (Keras's ``Loss.call``)."""
+        """Per-sample losses as a backend array (Keras's ``Loss.call``); on gpunet tensors, a
+        tensor whose gradient for ``y_pred`` is this loss's own (so user code can build on it)."""
+        if is_tensor(y_true) or is_tensor(y_pred):
+            return loss_values(self, y_true, y_pred)
         ops, y_true, y_pred = self._arrays(y_true, y_pred)
         return self._forward(ops, y_true, y_pred, False)[0]
 

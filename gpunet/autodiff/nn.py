@@ -1,0 +1,83 @@
+"""Neural-network ops on tensors: activations (the Backend's own forward and backward,
+so the same formulas as the built-in layers; ``gpunet.activations.relu(tensor)`` and the
+others come here) and Keras 2's backend cross-entropies.
+
+``relu`` passes no gradient at 0 (TensorFlow's subgradient), ``relu(max_value=m)``
+passes it inside ``[0, m]``; the other activations are differentiable.
+"""
+from .. import backend as B
+from .tensor import Tensor, lift, raw, result
+from . import elementwise as E
+from . import reductions as R
+
+
+def activation(name, x, **params):
+    """The Backend activation ``name`` (``"relu"``, ``"softmax"``, ...) applied to ``x``."""
+    t = lift(x)
+    ops = B.get_backend()
+    data = t.data
+    if data.dtype.kind != "f":
+        data = data.astype(B.floatx())
+    out = ops.activation_forward(name, data, params)
+    return result(out, (t, lambda g: ops.activation_backward(name, g, data, out, params)))
+
+
+def binary_crossentropy(target, output, from_logits=False):
+    """Keras 2's ``K.binary_crossentropy``: elementwise (not averaged over the last axis).
+    Probabilities are clipped to ``[eps, 1 - eps]`` and ``eps`` is added inside the logs, as
+    tf.keras 2 does; with ``from_logits`` it is TensorFlow's stable
+    ``max(x, 0) - x * z + log(1 + exp(-|x|))``."""
+    if from_logits:
+        x = lift(output)
+        stable = E.log(E.add(1.0, E.exp(E.negative(E.abs(x)))))
+        return E.add(E.subtract(E.maximum(x, 0.0), E.multiply(x, target)), stable)
+    eps = B.epsilon()
+    p = E.clip(output, eps, 1.0 - eps)
+    positive = E.multiply(target, E.log(E.add(p, eps)))
+    negative = E.multiply(E.subtract(1.0, target), E.log(E.add(E.subtract(1.0, p), eps)))
+    return E.negative(E.add(positive, negative))
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """Keras 2's ``K.categorical_crossentropy``: ``-sum(target * log(output), axis)`` with
+    ``output`` renormalized to sum to 1 and clipped to ``[eps, 1 - eps]``; with
+    ``from_logits``, ``-sum(target * log_softmax(output), axis)``."""
+    if from_logits:
+        return E.negative(R.sum(E.multiply(target, log_softmax(output, axis=axis)), axis=axis))
+    eps = B.epsilon()
+    p = E.divide(output, R.sum(output, axis=axis, keepdims=True))
+    p = E.clip(p, eps, 1.0 - eps)
+    return E.negative(R.sum(E.multiply(target, E.log(p)), axis=axis))
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """`categorical_crossentropy` for integer class labels ``target``."""
+    out = lift(output)
+    labels = raw(target)
+    if labels.ndim == out.ndim and labels.shape[-1] == 1:
+        labels = labels.reshape(labels.shape[:-1])
+    classes = out.shape[axis]
+    one_hot = B.get_backend().xp.eye(classes, dtype=out.dtype)[labels.astype("int64")]
+    if axis not in (-1, out.ndim - 1):
+        one_hot = B.get_backend().xp.moveaxis(one_hot, -1, axis)
+    return categorical_crossentropy(one_hot, out, from_logits=from_logits, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return activation("log_softmax", x, axis=axis)
+
+
+def loss_values(loss, y_true, y_pred):
+    """The per-sample values of a gpunet `Loss` (``losses.mse(...)`` called on tensors), with the
+    loss's own gradient for ``y_pred``. ``y_true`` is data: it gets no gradient."""
+    truth, pred = lift(y_true), lift(y_pred)
+    if truth.requires_grad:
+        raise ValueError(f"gpunet's {loss.name} differentiates with respect to y_pred only, but y_true needs a "
+                         f"gradient here; write the loss with gpunet.ops (K.*) functions instead.")
+    ops, yt, yp = loss._arrays(truth.data, pred.data)
+    values, grad = loss._forward(ops, yt, yp, pred.requires_grad)
+    return result(values, (pred, lambda g: grad * g.reshape(tuple(g.shape) + (1,) * (grad.ndim - g.ndim))))
+
+
+__all__ = ["activation", "binary_crossentropy", "categorical_crossentropy",
+           "sparse_categorical_crossentropy", "loss_values", "Tensor"]

@@ -1,0 +1,117 @@
+"""Reductions over an axis, several axes or all of them, with their vector-Jacobian products.
+
+``max``/``min`` share the gradient equally among tied maxima (TensorFlow's choice);
+``std`` at zero variance has an undefined derivative (``nan``, as in TensorFlow).
+``any``/``all``/``argmax``/``argmin`` give constants.
+"""
+import builtins
+
+from .. import backend as B
+from .tensor import Tensor, lift, raw, result
+from . import elementwise as E
+
+
+def _axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ValueError(f"Reduction axis {a} is out of range for a tensor of rank {ndim}.")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def _expand(g, shape, axes, keepdims):
+    """``g`` (the reduced shape) broadcast back over ``shape``."""
+    if not keepdims:
+        kept = [1 if i in axes else n for i, n in enumerate(shape)]
+        g = g.reshape(kept)
+    return B.get_backend().xp.broadcast_to(g, shape)
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
+    """Sum over ``axis`` (an int, a tuple of ints or None for all)."""
+    t = lift(x)
+    shape, axes = t.shape, _axes(axis, t.ndim)
+    out = t.data.sum(axis=axes, keepdims=keepdims)
+    return result(out, (t, lambda g: _expand(g, shape, axes, keepdims)))
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean over ``axis``."""
+    t = lift(x)
+    shape, axes = t.shape, _axes(axis, t.ndim)
+    count = 1
+    for a in axes:
+        count *= shape[a]
+    out = t.data.mean(axis=axes, keepdims=keepdims)
+    return result(out, (t, lambda g: _expand(g / count, shape, axes, keepdims)))
+
+
+def _extreme(x, axis, keepdims, reducer):
+    t = lift(x)
+    shape, axes = t.shape, _axes(axis, t.ndim)
+    data = t.data
+    out_kept = getattr(data, reducer)(axis=axes, keepdims=True)
+    out = out_kept if keepdims else out_kept.reshape([n for i, n in enumerate(shape) if i not in axes])
+
+    def vjp(g):
+        hit = data == out_kept
+        share = hit / hit.sum(axis=axes, keepdims=True)
+        return share.astype(data.dtype, copy=False) * _expand(g, shape, axes, keepdims)
+    return result(out, (t, vjp))
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    """Maximum over ``axis``; tied maxima share the gradient equally."""
+    return _extreme(x, axis, keepdims, "max")
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    """Minimum over ``axis``; tied minima share the gradient equally."""
+    return _extreme(x, axis, keepdims, "min")
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product over ``axis`` (gradient ``prod / x``, so exact only where ``x`` has no zeros)."""
+    t = lift(x)
+    shape, axes = t.shape, _axes(axis, t.ndim)
+    out_kept = t.data.prod(axis=axes, keepdims=True)
+    out = out_kept if keepdims else out_kept.reshape([n for i, n in enumerate(shape) if i not in axes])
+    return result(out, (t, lambda g: _expand(g, shape, axes, keepdims) * (out_kept / t.data)))
+
+
+def var(x, axis=None, keepdims=False):
+    """Population variance over ``axis`` (Keras's ``K.var``), built from `mean` and `square`."""
+    centred = E.subtract(x, mean(x, axis=axis, keepdims=True))
+    return mean(E.square(centred), axis=axis, keepdims=keepdims)
+
+
+def std(x, axis=None, keepdims=False):
+    """Population standard deviation over ``axis`` (``sqrt(var)``)."""
+    return E.sqrt(var(x, axis=axis, keepdims=keepdims))
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001
+    """True where any value along ``axis`` is non-zero (a constant)."""
+    data = raw(x)
+    return Tensor(data.astype(bool).any(axis=_axes(axis, data.ndim), keepdims=keepdims))
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001
+    """True where every value along ``axis`` is non-zero (a constant)."""
+    data = raw(x)
+    return Tensor(data.astype(bool).all(axis=_axes(axis, data.ndim), keepdims=keepdims))
+
+
+def argmax(x, axis=-1):
+    """Index of the largest value along ``axis`` (a constant)."""
+    return Tensor(B.get_backend().xp.argmax(raw(x), axis=axis))
+
+
+def argmin(x, axis=-1):
+    """Index of the smallest value along ``axis`` (a constant)."""
+    return Tensor(B.get_backend().xp.argmin(raw(x), axis=axis))

@@ -1,0 +1,147 @@
+"""Shape ops (reshape, transpose, concatenate, indexing) and matrix products, with their
+vector-Jacobian products."""
+from .. import backend as B
+from .tensor import Tensor, lift, raw, result, unbroadcast
+
+
+def reshape(x, shape):
+    """``x`` with a new shape (one -1 allowed)."""
+    t = lift(x)
+    source = t.shape
+    return result(t.data.reshape(tuple(shape)), (t, lambda g: g.reshape(source)))
+
+
+def flatten(x):
+    """``x`` as one dimension."""
+    return reshape(x, (-1,))
+
+
+def batch_flatten(x):
+    """``x`` as ``(batch, everything else)``."""
+    return reshape(x, (lift(x).shape[0], -1))
+
+
+def expand_dims(x, axis=-1):
+    """``x`` with a new axis of length 1 at ``axis``."""
+    t = lift(x)
+    source = t.shape
+    return result(B.get_backend().xp.expand_dims(t.data, axis), (t, lambda g: g.reshape(source)))
+
+
+def squeeze(x, axis):
+    """``x`` without the length-1 axis ``axis``."""
+    t = lift(x)
+    source = t.shape
+    return result(B.get_backend().xp.squeeze(t.data, axis=axis), (t, lambda g: g.reshape(source)))
+
+
+def transpose(x, axes=None):
+    """``x`` with its axes reversed (Keras's ``K.transpose``) or permuted as ``axes``."""
+    t = lift(x)
+    perm = tuple(range(t.ndim))[::-1] if axes is None else tuple(int(a) % t.ndim for a in axes)
+    inverse = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return result(t.data.transpose(perm), (t, lambda g: g.transpose(inverse)))
+
+
+def permute_dimensions(x, pattern):
+    """Keras 2's name for `transpose` with a permutation."""
+    return transpose(x, pattern)
+
+
+def concatenate(tensors, axis=-1):
+    """The tensors joined along ``axis`` (Keras's default: the last)."""
+    ts = [lift(t) for t in tensors]
+    if not ts:
+        raise ValueError("concatenate needs at least one tensor, received an empty list.")
+    ndim = ts[0].ndim
+    ax = axis % ndim if ndim else 0
+    xp = B.get_backend().xp
+    out = xp.concatenate([t.data for t in ts], axis=ax)
+    bounds, offset = [], 0
+    for t in ts:
+        bounds.append((offset, offset + t.shape[ax]))
+        offset += t.shape[ax]
+
+    def piece(lo, hi):
+        index = (slice(None),) * ax + (slice(lo, hi),)
+        return lambda g: g[index]
+    return result(out, *[(t, piece(lo, hi)) for t, (lo, hi) in zip(ts, bounds)])
+
+
+def stack(tensors, axis=0):
+    """The tensors stacked along a new axis."""
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+def _basic(index):
+    """True when ``index`` selects without repeating an element (ints, slices, ..., None)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
+
+
+def getitem(x, index):
+    """``x[index]``: slices, ints, ``None``, ``...``, integer or boolean arrays. Elements picked
+    several times (repeated integer indices) receive the sum of their gradients."""
+    t = lift(x)
+    if isinstance(index, tuple):
+        index = tuple(raw(i) if isinstance(i, Tensor) else i for i in index)
+    elif isinstance(index, Tensor):
+        index = index.data
+    data = t.data
+    basic = _basic(index)
+
+    def vjp(g):
+        xp = B.get_backend().xp
+        full = xp.zeros(data.shape, g.dtype)
+        if basic:
+            full[index] = g
+        else:
+            xp.add.at(full, index, g)
+        return full
+    return result(data[index], (t, vjp))
+
+
+def _swap_last(a):
+    return a if a.ndim < 2 else a.swapaxes(-1, -2)
+
+
+def matmul(a, b):
+    """The matrix product ``a @ b`` (NumPy's rules: batch dimensions broadcast)."""
+    ta, tb = lift(a), lift(b)
+    x, y = ta.data, tb.data
+    xp = B.get_backend().xp
+    out = xp.matmul(x, y)
+    # 1-D operands are promoted as matmul does: (K,) -> (1, K) on the left, (K, 1) on the right.
+    x2 = x[None, :] if x.ndim == 1 else x
+    y2 = y[:, None] if y.ndim == 1 else y
+    out_shape = list(out.shape)
+    if x.ndim == 1:
+        out_shape.insert(len(out_shape) - (0 if y.ndim == 1 else 1), 1)
+    if y.ndim == 1:
+        out_shape.append(1)
+
+    def grad_a(g):
+        ga = xp.matmul(g.reshape(out_shape), _swap_last(y2))
+        return unbroadcast(ga, x2.shape).reshape(x.shape)
+
+    def grad_b(g):
+        gb = xp.matmul(_swap_last(x2), g.reshape(out_shape))
+        return unbroadcast(gb, y2.shape).reshape(y.shape)
+    return result(out, (ta, grad_a), (tb, grad_b))
+
+
+def dot(a, b):
+    """Keras's ``K.dot``: the matrix product for 1-D and 2-D ``b`` (``(..., K) . (K, M)``);
+    ``b`` of higher rank is refused (use `batch_dot`-style `matmul` explicitly)."""
+    tb = lift(b)
+    if tb.ndim > 2:
+        raise ValueError(f"K.dot in gpunet multiplies by a 1-D or 2-D tensor, received one of shape {tb.shape}; "
+                         f"use gpunet.ops.matmul for batched products.")
+    return matmul(a, tb)
+
+
+def batch_dot(x, y):
+    """Keras's ``K.batch_dot`` for 3-D tensors: ``x[i] @ y[i]`` for each ``i``."""
+    return matmul(x, y)

@@ -1,0 +1,83 @@
+"""Running the tape backwards: reverse-mode gradients of tensors recorded by the ops.
+
+Each op stores, per operand that needs a gradient, a vector-Jacobian product
+``vjp(g)``. `gradients` visits the recorded graph once in reverse topological order,
+summing the contributions that reach each tensor, so a value used twice gets both.
+"""
+import contextlib
+
+from .. import backend as B
+from .tensor import Tensor, lift
+
+
+def _reverse_topological(root):
+    order, seen, stack = [], {id(root)}, [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for parent, _ in node.parents:
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def gradients(output, inputs, upstream=None):
+    """d(sum(output * upstream))/d(input) for each of ``inputs`` (tensors made with
+    ``requires_grad=True``), as backend arrays; zeros for an input ``output`` does not use.
+    ``upstream`` defaults to ones (for a scalar loss: the plain gradient)."""
+    ops = B.get_backend()
+    output = lift(output)
+    if upstream is None:
+        upstream = ops.ones(output.shape, output.dtype)
+    elif tuple(upstream.shape) != output.shape:
+        raise ValueError(f"The upstream gradient has shape {tuple(upstream.shape)}, the output {output.shape}.")
+    grads = {id(output): upstream}
+    wanted = {id(t) for t in inputs}
+    for node in _reverse_topological(output):
+        g = grads.get(id(node))
+        if g is None or not node.parents:
+            continue
+        if id(node) not in wanted:
+            del grads[id(node)]  # intermediate: free it as soon as it has been passed on
+        for parent, vjp in node.parents:
+            contribution = vjp(g)
+            key = id(parent)
+            previous = grads.get(key)
+            grads[key] = contribution if previous is None else previous + contribution
+    out = []
+    for t in inputs:
+        g = grads.get(id(t))
+        if g is None:
+            g = ops.zeros(t.shape, t.dtype)
+        elif tuple(g.shape) != t.shape:  # a scalar's gradient may arrive as a 0-d array of another shape
+            g = g.reshape(t.shape)
+        out.append(g.astype(t.dtype, copy=False) if g.dtype != t.dtype else g)
+    return out
+
+
+def vjp(fn, *arrays, ops=None):
+    """Run ``fn`` on tensors of ``arrays`` and return ``(output array, backward)``:
+    ``backward(dy)`` gives the gradient with respect to each of ``arrays``. ``ops`` (a
+    Backend) is used inside ``fn`` and ``backward`` when given (a layer's own backend)."""
+    scope = B.use_backend(ops) if ops is not None else contextlib.nullcontext()
+    with scope:
+        inputs = [Tensor(a, requires_grad=True) for a in arrays]
+        output = lift(fn(*inputs))
+
+    def backward(dy):
+        with B.use_backend(ops) if ops is not None else contextlib.nullcontext():
+            return gradients(output, inputs, dy)
+    return output.data, backward
+
+
+def grad(fn):
+    """``grad(f)(*arrays)``: the gradients of the scalar ``f(*tensors)`` with respect to each array."""
+    def gradient(*arrays):
+        inputs = [Tensor(B.get_backend().asarray(a), requires_grad=True) for a in arrays]
+        return gradients(fn(*inputs), inputs)
+    return gradient
