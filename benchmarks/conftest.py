@@ -108,18 +108,19 @@ def run_bench(smoke):
     """``run_bench(benchmark, fn, suite=, case=, framework=, unit=, work=, rounds=)``.
 
     ``unit`` is "us/step" (``work`` steps per call), "samples/s" (``work`` samples per
-    call) or "ms" (time of one call). ``rounds=None`` lets pytest-benchmark calibrate
+    call), "TFLOP/s" (``work`` TFLOPs per call) or "ms" (time of one call). ``setup``
+    (untimed, before each call) returns the call's ``(args, kwargs)``. ``rounds=None`` lets pytest-benchmark calibrate
     (micro-benchmarks); otherwise ``rounds`` timed calls after one warm-up call.
     Smoke mode runs ``fn`` once.
     """
-    def run(benchmark, fn, *, suite, case, framework, unit, work=1, rounds=None, warmup=1):
+    def run(benchmark, fn, *, suite, case, framework, unit, work=1, rounds=None, warmup=1, setup=None):
         benchmark.group = f"{suite}: {case}"
         benchmark.extra_info.update({"suite": suite, "case": case, "framework": framework, "unit": unit,
                                      "work": work, "smoke": smoke})
         if smoke:
-            return benchmark.pedantic(fn, rounds=1, iterations=1, warmup_rounds=0)
-        if rounds is None:
+            return benchmark.pedantic(fn, rounds=1, iterations=1, warmup_rounds=0, setup=setup)
+        if rounds is None and setup is None:
             return benchmark(fn)
-        return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=warmup)
+        return benchmark.pedantic(fn, rounds=rounds or 3, iterations=1, warmup_rounds=warmup, setup=setup)
 
     return run

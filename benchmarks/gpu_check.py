@@ -1,7 +1,7 @@
 """Check and time gpunet's CUDA kernels on this machine's GPU, in one go.
 
-    python benchmarks/gpu_check.py            # checks, then timings
-    python benchmarks/gpu_check.py --quick    # fewer shapes and repeats
+    python benchmarks/gpu_check.py            # checks, then timings (under 5 minutes on an H200)
+    python benchmarks/gpu_check.py --quick    # fewer shapes and repeats, small workloads
 
 1. Compiles every kernel module (NVRTC through CuPy, as on first use) and reports
    how long that took.
@@ -13,8 +13,11 @@
    what the dispatch rule in gpunet/backend/cupy_backend.py picks, so the rule's
    constants can be set from measurements.
 4. Times each fused optimizer step against the reference array-op code.
+5. Times issue 8's five workloads for gpunet on CuPy and PyTorch on CUDA, from host
+   NumPy arrays with the upload timed (benchmarks/gpu_workloads.py, as test_gpu.py
+   runs them), and prints the ratios against the issue's targets.
 
-Exit status 0 when every check passed.
+Exit status 0 when every check passed (a missed speed target is reported, not failed).
 """
 import argparse
 import os
@@ -82,8 +85,7 @@ def time_dense(ops, shapes, repeats, activation="relu"):
         best = min(ms, key=ms.get)
         print(f"  {f'{M}x{N}x{K}':>20} {ms['fused']:9.3f} {ms['cublas']:9.3f}  {best:7}  {pick}"
               f"{'' if best in pick else '   <- rule disagrees'}")
-    print(f"  (rule: fused when M*N*K <= {CB.FUSED_MAX_MACS}, or forward with K <= {CB.FUSED_MAX_K} "
-          "and a tile per SM)")
+    print(f"  (rule: {CB.RULE})")
 
 
 def time_optimizers(ops, n, repeats):
@@ -103,10 +105,37 @@ def time_optimizers(ops, n, repeats):
         print(f"  {method:>15}: fused {fused:8.3f}   array ops {reference:8.3f}   x{reference / fused:5.1f}")
 
 
+def run_workloads(sizes, rounds, peers=None, cases=None):
+    """Time every (workload, implementation) of gpu_workloads.CASES and print them with gpunet's
+    ratios and issue 8's targets; returns the report's rows. ``peers``: {impl: adapter} to
+    replace implementations (a CPU stand-in in tests); ``cases``: a subset of the cases."""
+    from benchmarks import gpu_workloads as G
+    from benchmarks import report as R
+    from benchmarks.workloads import GPU_CASES, GPU_SUITE, GPU_TARGETS
+    rows = {}
+    for key, impl in cases or G.CASES:
+        peer = (peers or {}).get(impl)
+        reason = None if peer else G.unavailable(impl)
+        if reason:
+            print(f"  {GPU_CASES[key]:>44}  {impl:>18}: skipped ({reason})")
+            continue
+        timed = G.prepare(key, impl, sizes, peer)
+        value = G.value(timed, G.time_case(timed, rounds))
+        rows.setdefault((GPU_SUITE, GPU_CASES[key]), {})[impl] = (value, timed.unit)
+        print(f"  {GPU_CASES[key]:>44}  {impl:>18}: {R._fmt(value, timed.unit)}", flush=True)
+    print("\n  targets (issue 8)")
+    for t, measured, holds in R.check_targets(rows, GPU_TARGETS):
+        shown = "not measured" if measured is None else R._target_measured(t, measured)
+        state = "" if measured is None else ("  holds" if holds else "  MISSED")
+        print(f"  {t.text}: {shown}{state}")
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
     parser.add_argument("--no-tests", action="store_true", help="skip the GPU test run")
+    parser.add_argument("--no-workloads", action="store_true", help="skip the workloads against PyTorch")
     args = parser.parse_args()
     from gpunet.backend import cupy_unavailable_reason, resolve
     reason = cupy_unavailable_reason()
@@ -132,6 +161,11 @@ def main():
     time_dense(ops, QUICK_SHAPES if args.quick else DENSE_SHAPES, repeats)
     print("\n4. optimizer timings")
     time_optimizers(ops, 1_000_000 if args.quick else 10_000_000, repeats)
+    if not args.no_workloads:
+        from benchmarks.workloads import Sizes
+        print("\n5. workloads against PyTorch on CUDA (from host NumPy arrays, upload timed)")
+        sizes = Sizes.get(args.quick)
+        run_workloads(sizes, 1 if args.quick else sizes.gpu_rounds)
     print("\nall checks passed" if status == 0 else f"\nGPU tests FAILED (pytest exit {status})")
     return 0 if status == 0 else 1
 

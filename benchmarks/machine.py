@@ -71,7 +71,25 @@ def machine_info():
     }
     if "torch" in sys.modules:
         info["torch_threads"] = sys.modules["torch"].get_num_threads()
+    info["gpu"], info["gpu_absent"] = gpu_info()
     return info
+
+
+def gpu_info():
+    """``(description, None)`` of the CUDA GPU CuPy would use, or ``(None, why there is none)``."""
+    from gpunet.backend import cupy_unavailable_reason
+    reason = cupy_unavailable_reason()
+    if reason is not None:
+        return None, reason
+    import cupy
+    runtime = cupy.cuda.runtime
+    props = runtime.getDeviceProperties(cupy.cuda.Device().id)
+
+    def version(v):
+        return f"{v // 1000}.{v % 1000 // 10}"
+    return {"name": props["name"].decode(), "sms": props["multiProcessorCount"],
+            "memory_gib": round(props["totalGlobalMem"] / 2**30, 1), "driver_cuda": version(runtime.driverGetVersion()),
+            "runtime_cuda": version(runtime.runtimeGetVersion()), "cupy": cupy.__version__}, None
 
 
 def _dist_version(name):

@@ -11,8 +11,8 @@ why (the conftest turns that into a skip). Each adapter offers:
   parameter tensors of those shapes with those (fixed) gradients.
 
 PyTorch runs eager on the CPU (its idiomatic loop: ``zero_grad``, ``backward``,
-``step``, ``loss.item()``), with its fused logits losses (BCEWithLogits,
-CrossEntropy) standing for sigmoid/softmax + cross-entropy, as tf.keras does inside.
+``step``, ``loss.item()``) and, for the GPU workloads, on CUDA (`TorchCudaPeer`), with
+its fused logits losses (BCEWithLogits, CrossEntropy) standing for sigmoid/softmax + cross-entropy, as tf.keras does inside.
 Keras 3 runs on its torch backend, tf-keras on TensorFlow; both through ``fit``/``predict``.
 """
 import os
@@ -31,7 +31,8 @@ class Missing(Exception):
 
 def load(name):
     try:
-        return {"gpunet": GpunetPeer, "torch": TorchPeer, "keras3": Keras3Peer, "tf_keras": TfKerasPeer}[name]()
+        return {"gpunet": GpunetPeer, "torch": TorchPeer, "keras3": Keras3Peer, "tf_keras": TfKerasPeer,
+                "torch cuda": TorchCudaPeer}[name]()
     except ImportError as exc:
         raise Missing(f"{name} is not installed ({exc}); pip install 'gpunet[benchmarks]' to compare with it")
 
@@ -67,6 +68,12 @@ class GpunetPeer:
     def predict(self, model, x, batch_size):
         return model.predict(x, batch_size=batch_size, verbose=0)
 
+    def sync(self):
+        """Wait for the device's queued work (a no-op on the CPU)."""
+        if self.backend == "cupy":
+            import cupy
+            cupy.cuda.Device().synchronize()
+
     def adam_step(self, shapes, grads):
         """gpunet's optimizer contract: one flat parameter buffer, ``build`` then ``apply``."""
         from gpunet.optimizers import Adam
@@ -87,12 +94,13 @@ class GpunetPeer:
 
 class TorchPeer:
     name = "torch"
+    device = None  # the CPU; TorchCudaPeer: "cuda"
 
     def __init__(self):
         import torch
         self.torch = torch
 
-    def mlp(self, spec, weights, compile=True):
+    def mlp(self, spec, weights, compile=True, **adam_options):
         torch, nn = self.torch, self.torch.nn
         mods, last_act = [], None
         width = spec.input_dim
@@ -114,26 +122,32 @@ class TorchPeer:
         loss = {"binary_crossentropy": nn.BCEWithLogitsLoss, "categorical_crossentropy": nn.CrossEntropyLoss,
                 "mse": nn.MSELoss}[spec.loss]()
         opt = torch.optim.Adam(net.parameters(), lr=ADAM["learning_rate"], betas=(ADAM["beta_1"], ADAM["beta_2"]),
-                               eps=ADAM["epsilon"])
+                               eps=ADAM["epsilon"], **adam_options)
         return {"net": net, "loss": loss, "opt": opt, "last_act": last_act}
 
     def fit(self, model, x, y, epochs, batch_size):
-        torch = self.torch
+        """The idiomatic loop: on the CPU ``loss.item()`` per step; on a GPU the data moved there
+        inside ``fit`` (as gpunet uploads inside ``fit``) and the loss kept on the device, read
+        once per epoch."""
+        torch, dev = self.torch, self.device
         net, lossf, opt = model["net"], model["loss"], model["opt"]
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        if dev is not None:
+            xt, yt = xt.to(dev), yt.to(dev)
         n = xt.shape[0]
         net.train()
         for _ in range(epochs):
-            perm = torch.randperm(n)
+            perm = torch.randperm(n, device=dev)
             ex, ey = xt[perm], yt[perm]  # shuffled once per epoch, then contiguous slices (as gpunet does)
-            total = 0.0
+            total = 0.0 if dev is None else torch.zeros((), device=dev)
             for lo in range(0, n, batch_size):
                 xb, yb = ex[lo:lo + batch_size], ey[lo:lo + batch_size]
                 loss = lossf(net(xb), yb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += loss.item() * xb.shape[0]
+                total += (loss.item() if dev is None else loss.detach()) * xb.shape[0]
+            float(total)
 
     def predict(self, model, x, batch_size):
         torch = self.torch
@@ -143,13 +157,17 @@ class TorchPeer:
         outs = []
         with torch.inference_mode():
             for lo in range(0, xt.shape[0], batch_size):
-                out = net(xt[lo:lo + batch_size])
+                batch = xt[lo:lo + batch_size]
+                out = net(batch if self.device is None else batch.to(self.device))
                 if act == "softmax":
                     out = torch.softmax(out, dim=-1)
                 elif act == "sigmoid":
                     out = torch.sigmoid(out)
                 outs.append(out)
-        return torch.cat(outs).numpy()
+        return torch.cat(outs).cpu().numpy()
+
+    def sync(self):
+        """Nothing to wait for on the CPU."""
 
     def adam_step(self, shapes, grads):
         torch = self.torch
@@ -159,6 +177,52 @@ class TorchPeer:
         opt = torch.optim.Adam(params, lr=ADAM["learning_rate"], betas=(ADAM["beta_1"], ADAM["beta_2"]),
                                eps=ADAM["epsilon"])
         return opt.step
+
+
+class TorchCudaPeer(TorchPeer):
+    """PyTorch eager on a CUDA GPU, in its idiomatic loop (`TorchPeer.fit`): the data moved to the
+    GPU with ``.to("cuda")`` inside ``fit``, shuffled there with ``randperm``, the loss kept on
+    the device and read once per epoch. TF32 off, as gpunet's."""
+
+    name = "torch cuda"
+
+    def __init__(self):
+        super().__init__()
+        if not self.torch.cuda.is_available():
+            raise Missing(f"PyTorch {self.torch.__version__} has no usable CUDA device")
+        self.torch.backends.cuda.matmul.allow_tf32 = False
+        self.device = "cuda"
+
+    def mlp(self, spec, weights, compile=True, **adam_options):
+        """As `TorchPeer.mlp`, on the GPU; ``capturable=True`` for a CUDA-graph step (`graph_step`)."""
+        model = super().mlp(spec, weights, compile, **adam_options)
+        model["net"].to(self.device)  # moves the parameters in place: the optimizer keeps them
+        return model
+
+    def graph_step(self, model, x, y):
+        """PyTorch's best case for a tiny step: one training step on the batch ``x, y`` captured
+        as a CUDA graph (capturable Adam), returned as its zero-argument replay."""
+        torch = self.torch
+        net, lossf, opt = model["net"], model["loss"], model["opt"]
+        xb, yb = torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)
+
+        def step():
+            opt.zero_grad(set_to_none=False)
+            lossf(net(xb), yb).backward()
+            opt.step()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up off the default stream, as capture requires
+            for _ in range(3):
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            step()
+        return graph.replay
+
+    def sync(self):
+        self.torch.cuda.synchronize()
 
 
 # ---- Keras 3 (torch backend) and tf-keras ----------------------------------------------------------

@@ -25,20 +25,23 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/report.py
     sys.path.insert(0, ROOT)
     __package__ = "benchmarks"  # noqa: A001
 
-from .workloads import SMOKE_ENV, TARGETS  # noqa: E402
+from .workloads import GPU_TARGETS, SMOKE_ENV, TARGETS  # noqa: E402
 
-SUITE_ORDER = ["seed", "wide", "predict", "optimizer", "save_load", "gpu dense forward", "gpu dense backward",
-               "gpu training steps"]
+SUITE_ORDER = ["seed", "wide", "predict", "optimizer", "save_load", "gpu workloads", "gpu dense forward",
+               "gpu dense backward", "gpu training steps"]
 SUITE_TITLES = {"seed": "Seed workload (Pima MLP, batch 10, Adam)", "wide": "Wide MLP training (batch 128, Adam)",
                 "predict": "predict (batch 1024)", "optimizer": "Adam step", "save_load": "save + load_model",
-                "gpu dense forward": "GPU Dense forward", "gpu dense backward": "GPU Dense backward",
+                "gpu workloads": "GPU workloads (from host arrays, upload timed)", "gpu dense forward": "GPU Dense forward", "gpu dense backward": "GPU Dense backward",
                 "gpu training steps": "GPU training steps"}
 # In each suite the first of these that was measured is the subject; every other result is a baseline.
 SUBJECTS = ("gpunet", "gpunet fused", "gpunet cupy")
-PEER_ORDER = ("torch", "keras3", "tf_keras", "h5py", "gpunet unfused", "gpunet numpy")
+PEER_ORDER = ("torch", "keras3", "tf_keras", "h5py", "gpunet unfused", "gpunet numpy", "gpunet cupy eager",
+              "torch cuda", "torch cuda graph")
 PEER_TITLES = {"torch": "PyTorch (eager)", "keras3": "Keras 3 (torch)", "tf_keras": "tf-keras", "h5py": "raw h5py",
-               "gpunet unfused": "unfused CuPy", "gpunet numpy": "gpunet NumPy"}
-LOWER_IS_BETTER = {"us/step": True, "ms": True, "samples/s": False}
+               "gpunet unfused": "unfused CuPy", "gpunet numpy": "gpunet NumPy", "gpunet cupy": "gpunet CuPy",
+               "gpunet cupy eager": "gpunet CuPy without graphs", "torch cuda": "PyTorch CUDA (eager)",
+               "torch cuda graph": "PyTorch CUDA-graph replay"}
+LOWER_IS_BETTER = {"us/step": True, "ms": True, "samples/s": False, "TFLOP/s": False}
 
 
 # ---- running ------------------------------------------------------------------------------------
@@ -163,7 +166,7 @@ def measurements(data):
         median, work, unit = bench["stats"]["median"], info.get("work", 1), info["unit"]
         if unit == "us/step":
             value = median / work * 1e6
-        elif unit == "samples/s":
+        elif unit in ("samples/s", "TFLOP/s"):
             value = work / median
         elif unit == "ms":
             value = median * 1e3
@@ -197,22 +200,22 @@ def _sorted_rows(rows):
     return sorted(rows.items(), key=key)
 
 
-def check_targets(rows):
+def check_targets(rows, targets=TARGETS):
     """``[(target, measured, holds)]``; measured None (and holds None) when not measured."""
     out = []
-    for t in TARGETS:
+    for t in targets:
         matching = [(case, res) for (suite, case), res in rows.items()
                     if suite == t.suite and (not t.case or case == t.case)]
         measured = holds = None
         for _, res in matching:
-            if "gpunet" not in res:
+            if t.subject not in res:
                 continue
             if t.peer:
                 if t.peer in res:
-                    measured = speedup(res["gpunet"], res[t.peer])
+                    measured = speedup(res[t.subject], res[t.peer])
                     holds = measured is not None and measured >= t.min_speedup * (1 - 1e-9)
             else:
-                measured = res["gpunet"][0]
+                measured = res[t.subject][0]
                 holds = measured <= t.max_value
         out.append((t, measured, holds))
     return out
@@ -285,6 +288,71 @@ def _target_measured(t, measured):
     return f"{_fmt_ratio(measured)}"
 
 
+def _is_gpu(suite):
+    return suite.startswith("gpu ")
+
+
+def _results_table(rows, noisy_fw):
+    """The markdown table of ``rows``: each case's subject, then each peer with gpunet's speedup."""
+    peers = [p for p in PEER_ORDER if any(p in res for res in rows.values())]
+
+    def title(name):
+        return PEER_TITLES.get(name, name) + (" †" if name in noisy_fw or "*" in noisy_fw else "")
+
+    header = ["suite", "case", title("gpunet")] + [title(p) for p in peers]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (suite, case), res in _sorted_rows(rows):
+        subj = subject_of(res)
+        cells = [SUITE_TITLES.get(suite, suite), case,
+                 (f"{_fmt(*res[subj])}" + ("" if subj == "gpunet" else f" ({PEER_TITLES.get(subj, subj)})"))
+                 if subj else "not run"]
+        for p in peers:
+            if p not in res:
+                cells.append("—")
+                continue
+            r = speedup(res[subj], res[p]) if subj else None
+            cells.append(f"{_fmt(*res[p])} (**{_fmt_ratio(r)}**)")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _targets_table(checked, noisy_fw=()):
+    lines = ["| target | required | measured | holds |", "|---|---|---|---|"]
+    for t, measured, holds in checked:
+        if measured is None:
+            shown, mark = "not measured", "—"
+        else:
+            shown = _target_measured(t, measured)
+            mark = "yes" if holds else "**no**"
+            if set(noisy_fw) & {"*", "gpunet", t.peer or "gpunet"}:
+                mark += " (unreliable: shared machine)"
+        lines.append(f"| {t.text} | {_target_required(t)} | {shown} | {mark} |")
+    return lines
+
+
+def _gpu_section(machine, gpu_rows):
+    """The GPU part: the device and versions, gpunet on CuPy against PyTorch on CUDA, issue 8's targets;
+    or, without a GPU, a plain statement that none was measured."""
+    gpu, versions = machine.get("gpu"), machine.get("versions", {})
+    lines = ["", "## GPU", ""]
+    if gpu:
+        lines.append(f"- device: {gpu['name']} ({gpu['sms']} SMs, {gpu['memory_gib']} GiB); CUDA runtime "
+                     f"{gpu['runtime_cuda']} (driver supports CUDA {gpu['driver_cuda']}); CuPy {gpu['cupy']}; "
+                     f"PyTorch {versions.get('torch') or 'not installed'}")
+    else:
+        why = machine.get("gpu_absent") or "no GPU information was recorded"
+        lines.append(f"No CUDA GPU was present for this run ({why}): the GPU suites were skipped and this "
+                     "file holds no GPU figure. On a machine with one, `python -m benchmarks.report` adds them; "
+                     "`python benchmarks/gpu_check.py` checks the kernels and prints the same workloads in "
+                     "under 5 minutes.")
+    if gpu_rows:
+        lines += ["", "Training and predict start from host NumPy arrays, upload inside the timed region, for "
+                  "both. The ratio in each peer cell is gpunet CuPy's speedup over it.", ""]
+        lines += _results_table(gpu_rows, ())
+    lines += ["", "### GPU targets (issue 8)", ""] + _targets_table(check_targets(gpu_rows, GPU_TARGETS))
+    return lines
+
+
 def render_markdown(data, skips=(), png_name=None, smoke=False):
     machine = (data.get("machine_info") or {}).get("gpunet_bench") or {}
     rows = measurements(data)
@@ -323,38 +391,15 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
     lines += ["", "## gpunet against its peers", "",
               "Each peer cell: the peer's number, then **gpunet's speedup** over it (peer time / gpunet time; "
               "above 1x, gpunet is faster). Medians over the rounds of pytest-benchmark.", ""]
-    peers = [p for p in PEER_ORDER if any(p in res for res in rows.values())]
     noisy_fw = noisy_frameworks(machine)
-
-    def title(name):
-        return PEER_TITLES.get(name, name) + (" †" if name in noisy_fw or "*" in noisy_fw else "")
-
-    header = ["suite", "case", title("gpunet")] + [title(p) for p in peers]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for (suite, case), res in _sorted_rows(rows):
-        subj = subject_of(res)
-        cells = [SUITE_TITLES.get(suite, suite), case,
-                 (f"{_fmt(*res[subj])}" + ("" if subj == "gpunet" else f" ({subj})")) if subj else "not run"]
-        for p in peers:
-            if p not in res:
-                cells.append("—")
-                continue
-            r = speedup(res[subj], res[p]) if subj else None
-            cells.append(f"{_fmt(*res[p])} (**{_fmt_ratio(r)}**)")
-        lines.append("| " + " | ".join(cells) + " |")
+    cpu_rows = {k: v for k, v in rows.items() if not _is_gpu(k[0])}
+    gpu_rows = {k: v for k, v in rows.items() if _is_gpu(k[0])}
+    lines += _results_table(cpu_rows, noisy_fw)
     if noisy_fw:
         lines += ["", "† measured while other processes used more than "
                   f"{CONTENTION_LIMIT:.0%} of the CPUs: not to be quoted."]
-    lines += ["", "## Targets (issue 5)", "", "| target | required | measured | holds |", "|---|---|---|---|"]
-    for t, measured, holds in check_targets(rows):
-        if measured is None:
-            shown, mark = "not measured", "—"
-        else:
-            shown = _target_measured(t, measured)
-            mark = "yes" if holds else "**no**"
-            if noisy_fw & {"*", "gpunet", t.peer or "gpunet"}:
-                mark += " (unreliable: shared machine)"
-        lines.append(f"| {t.text} | {_target_required(t)} | {shown} | {mark} |")
+    lines += ["", "## Targets (issue 5)", ""] + _targets_table(check_targets(cpu_rows), noisy_fw)
+    lines += _gpu_section(machine, gpu_rows)
     if skips:
         lines += ["", "## Skipped", ""]
         lines += [f"- `{where}`: {reason}" for where, reason in skips]
@@ -461,7 +506,8 @@ def main(argv=None):
             raise SystemExit("pytest wrote no benchmark JSON (was every benchmark skipped or deselected?)")
     md, png = write_report(data, args.out_dir, skips, args.smoke)
     print(f"wrote {md}" + (f" and {png}" if png else ""))
-    for t, measured, holds in check_targets(measurements(data)):
+    rows = measurements(data)
+    for t, measured, holds in check_targets(rows) + check_targets(rows, GPU_TARGETS):
         state = "not measured" if measured is None else ("holds" if holds else "MISSED")
         print(f"  target: {t.text}: {state}" + ("" if measured is None else f" ({measured:.3g})"))
 

@@ -1,19 +1,34 @@
-"""Suite 6, GPU (skipped without CUDA): the CuPy backend's fused Dense forward and
-backward (``ops.dense_forward`` / ``ops.dense_backward``) against the same computation
-in plain CuPy (``cupy.matmul`` + bias + activation, unfused), and whole-model training
-steps per backend (NumPy vs CuPy) on the seed and wide workloads."""
+"""Suite 6, GPU (skipped without CUDA): the five workloads of issue 8 for gpunet on CuPy
+and PyTorch on CUDA, from host NumPy arrays with the upload timed (gpu_workloads.py);
+the CuPy backend's fused Dense forward and backward (``ops.dense_forward`` /
+``ops.dense_backward``) against the same computation in plain CuPy (``cupy.matmul`` +
+bias + activation, unfused); and whole-model training steps per backend (NumPy vs CuPy)
+on the seed and wide workloads."""
 import pytest
 
 from gpunet.backend import cupy_unavailable_reason
 
-from . import peers
-from .workloads import PIMA, WIDE, initial_weights, mnist_like, pima_data
+from . import gpu_workloads, peers
+from .workloads import GPU_CASES, GPU_SUITE, PIMA, WIDE, initial_weights, mnist_like, pima_data
 
 _REASON = cupy_unavailable_reason()
 pytestmark = pytest.mark.skipif(_REASON is not None, reason=f"no CUDA: {_REASON}")
 
 SHAPES = [(10, 8, 12), (128, 784, 256), (1024, 1024, 1024), (4096, 1024, 4096), (32768, 768, 768)]
 SMOKE_SHAPES = SHAPES[:2]
+
+
+@pytest.mark.parametrize("key, impl", [
+    pytest.param(key, impl, id=f"{key}-{impl.replace(' ', '_')}",
+                 marks=pytest.mark.framework(gpu_workloads.FRAMEWORK[impl]))
+    for key, impl in gpu_workloads.CASES])
+def test_gpu_workload(benchmark, key, impl, sizes, run_bench):
+    reason = gpu_workloads.unavailable(impl)
+    if reason:
+        pytest.skip(f"{impl} cannot run here: {reason}")
+    timed = gpu_workloads.prepare(key, impl, sizes)
+    run_bench(benchmark, timed.fn, suite=GPU_SUITE, case=GPU_CASES[key], framework=impl, unit=timed.unit,
+              work=timed.work, rounds=sizes.gpu_rounds, setup=timed.setup)
 
 
 def _ids(shape):

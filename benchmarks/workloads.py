@@ -35,6 +35,13 @@ class Sizes:
     save_width: int = 4096         # 3 Dense(4096) layers on 4096 inputs: 50.3M parameters
     save_rounds: int = 3
     gpu_wide_samples: int = 16384
+    # the GPU workloads of issue 8 (gpu_workloads.py), as the H200 measurements ran them
+    gpu_seed_epochs: int = 3
+    gpu_wide_b128_rows: int = 16384
+    gpu_wide_b1024_rows: int = 65536
+    gpu_big_rows: int = 32768
+    gpu_epochs: int = 2
+    gpu_rounds: int = 3
 
     @classmethod
     def get(cls, smoke):
@@ -42,7 +49,8 @@ class Sizes:
             return cls(smoke=False)
         return cls(smoke=True, seed_epochs=1, seed_rounds=1, wide_samples=512, wide_rounds=1,
                    predict_rows=2048, predict_rounds=1, opt_sizes=(10_000,), save_width=128, save_rounds=1,
-                   gpu_wide_samples=512)
+                   gpu_wide_samples=512, gpu_seed_epochs=1, gpu_wide_b128_rows=512, gpu_wide_b1024_rows=2048,
+                   gpu_big_rows=4096, gpu_epochs=1, gpu_rounds=1)
 
 
 @dataclass(frozen=True)
@@ -73,9 +81,12 @@ WIDE = MLP("wide 784-512-512-10", 784, ((512, "relu"), (512, "relu"), (10, "soft
            "categorical_crossentropy")
 
 
-def save_mlp(width):
+def save_mlp(width, name="save"):
     """The save/load network: 3 Dense(width) layers on ``width`` inputs (50.3M parameters at 4096)."""
-    return MLP(f"save {width}x3", width, ((width, "relu"), (width, "relu"), (width, "linear")), "mse")
+    return MLP(f"{name} {width}x3", width, ((width, "relu"), (width, "relu"), (width, "linear")), "mse")
+
+
+BIG = save_mlp(4096, "mlp")  # the GPU's arithmetic-bound workload: 6 * 50.3M FLOPs per sample trained
 
 
 def initial_weights(mlp, seed=0):
@@ -134,6 +145,7 @@ class Target:
     min_speedup: float = None
     max_value: float = None
     text: str = ""
+    subject: str = "gpunet"  # whose result the target is about
 
 
 TARGETS = (
@@ -144,4 +156,29 @@ TARGETS = (
     Target("optimizer", "adam 221 params in 6 tensors", "", max_value=15.0,
            text="Adam over 221 parameters in 6 tensors: <= 15 us/step"),
     Target("save_load", "", "h5py", min_speedup=1 / 1.5, text="save + load_model: <= 1.5x raw h5py"),
+)
+
+
+# ---- GPU targets (issue 8; H200 or similar), on the "gpu workloads" suite (gpu_workloads.py) ----------
+
+GPU_SUITE = "gpu workloads"
+GPU_CASES = {"seed": f"{PIMA.name} batch 10", "wide_b128": f"{WIDE.name} batch 128",
+             "wide_b1024": f"{WIDE.name} batch 1024", "big": f"{BIG.name} batch 4096 fp32",
+             "predict_first": "predict 60k x 784 batch 1024, first call", "predict_warm": "predict 60k x 784 batch 1024, warm"}
+
+
+def _gpu(key, peer, text, min_speedup=None, max_value=None, subject="gpunet cupy"):
+    return Target(GPU_SUITE, GPU_CASES[key], peer, min_speedup, max_value, text, subject)
+
+
+GPU_TARGETS = (
+    _gpu("seed", "", "Pima, batch 10: <= 40 us/step with CUDA graphs", max_value=40.0),
+    _gpu("seed", "", "Pima, batch 10: <= 100 us/step eager", max_value=100.0, subject="gpunet cupy eager"),
+    _gpu("seed", "torch cuda", "Pima, batch 10: >= 40x PyTorch eager on CUDA", 40.0),
+    _gpu("seed", "torch cuda graph", "Pima, batch 10: >= 2x PyTorch's CUDA-graph replay", 2.0),
+    _gpu("wide_b128", "torch cuda", "wide, batch 128: >= 4x PyTorch eager", 4.0),
+    _gpu("wide_b1024", "torch cuda", "wide, batch 1024: >= 3x PyTorch eager", 3.0),
+    _gpu("big", "torch cuda", "4096x3 fp32, batch 4096: >= 0.95x PyTorch, upload included", 0.95),
+    _gpu("predict_first", "torch cuda", "predict, first call: >= 1.5x PyTorch", 1.5),
+    _gpu("predict_warm", "torch cuda", "predict, warm: >= 1.5x PyTorch", 1.5),
 )
