@@ -68,3 +68,62 @@ def test_report_renders_from_the_smoke_json(smoke_run):
         assert t.text in md
     if png is not None:
         assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def _benchmarks_module(name):
+    sys.path.insert(0, ROOT)
+    try:
+        import importlib
+        return importlib.import_module(f"benchmarks.{name}")
+    finally:
+        sys.path.remove(ROOT)
+
+
+def test_gpu_workloads_run_end_to_end_with_cpu_peers_standing_in(capsys):
+    """gpu_check's workload part (the same calls test_gpu.py times) on the CPU: gpunet's NumPy
+    backend and PyTorch on the CPU stand in for CuPy and CUDA; the 50M-parameter workload is
+    only prepared (too big for CI's CPUs). Without CUDA the CUDA-graph replay is skipped, saying why."""
+    import dataclasses
+    torch = pytest.importorskip("torch")
+    peers, G, W = (_benchmarks_module(n) for n in ("peers", "gpu_workloads", "workloads"))
+    check = _benchmarks_module("gpu_check")
+    sizes = dataclasses.replace(W.Sizes.get(True), gpu_wide_b1024_rows=1024, predict_rows=1024, gpu_big_rows=8)
+    stand_in = {"gpunet cupy": peers.GpunetPeer("numpy"), "gpunet cupy eager": peers.GpunetPeer("numpy"),
+                "torch cuda": peers.TorchPeer()}
+    cases = [c for c in G.CASES if c[0] != "big"]
+    if torch.cuda.is_available():
+        cases = [c for c in cases if c[1] != "torch cuda graph"]
+    rows = check.run_workloads(sizes, 1, stand_in, cases)
+    out = capsys.readouterr().out
+    measured = {(case, impl) for (_, case), res in rows.items() for impl in res}
+    assert {(W.GPU_CASES[k], i) for k, i in cases if i != "torch cuda graph"} == measured
+    assert "torch cuda graph: skipped (" in out or torch.cuda.is_available()
+    seed = rows[(W.GPU_SUITE, W.GPU_CASES["seed"])]
+    assert seed["gpunet cupy"][1] == "us/step" and seed["gpunet cupy"][0] > 0
+    assert "targets (issue 8)" in out and "wide, batch 128: >= 4x PyTorch eager: " in out
+    big = G.prepare("big", "torch cuda", sizes, stand_in["torch cuda"])
+    assert big.unit == "TFLOP/s" and big.work == pytest.approx(6 * W.BIG.n_params * 8 / 1e12)
+
+
+def test_report_has_a_gpu_section_with_device_versions_and_ratios():
+    report, W = _benchmarks_module("report"), _benchmarks_module("workloads")
+    case = W.GPU_CASES["wide_b128"]
+
+    def bench(impl, seconds, work):
+        return {"name": impl, "stats": {"median": seconds}, "extra_info": {
+            "suite": W.GPU_SUITE, "case": case, "framework": impl, "unit": "samples/s", "work": work}}
+    gpu = {"name": "NVIDIA H200", "sms": 132, "memory_gib": 139.8, "driver_cuda": "13.0", "runtime_cuda": "13.2",
+           "cupy": "14.2.0"}
+    data = {"benchmarks": [bench("gpunet cupy", 0.05, 32768), bench("torch cuda", 0.25, 32768)],
+            "machine_info": {"gpunet_bench": {"gpu": gpu, "versions": {"torch": "2.11.0+cu130"}}}}
+    md = report.render_markdown(data)
+    gpu_part = md[md.index("## GPU"):]
+    assert "NVIDIA H200 (132 SMs, 139.8 GiB); CUDA runtime 13.2" in gpu_part and "PyTorch 2.11.0+cu130" in gpu_part
+    assert "655,360 samples/s" in gpu_part and "131,072 samples/s (**5.00x**)" in gpu_part
+    assert "| wide, batch 128: >= 4x PyTorch eager | gpunet speedup >= 4.00x vs PyTorch CUDA (eager) | 5.00x | yes |" \
+        in gpu_part
+    assert "No CUDA GPU" not in md and case not in md[:md.index("## GPU")]
+    data["machine_info"]["gpunet_bench"] = {"gpu_absent": "CuPy is installed but no usable CUDA GPU was found"}
+    data["benchmarks"] = []
+    md = report.render_markdown(data)
+    assert "No CUDA GPU was present for this run (CuPy is installed but no usable CUDA GPU was found)" in md
