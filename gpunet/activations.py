@@ -12,7 +12,7 @@ activation to an array with the current backend, as ``keras.activations`` does::
 """
 from . import backend as B
 from .backend.activation_ops import ACTIVATION_NAMES
-from .autodiff.tensor import is_tensor
+from .autodiff import Tensor, is_tensor, value_of, vjp
 from .autodiff import nn as autodiff_nn
 
 # Other spellings Keras accepts for the same function.
@@ -26,6 +26,8 @@ class ActivationSpec:
     ``keras_name`` is the spelling a config writes (``"silu"`` stays ``"silu"``).
     """
     __slots__ = ("name", "params", "keras_name")
+    #: True for a user's function (`FunctionActivation`): layers run it on the tape.
+    custom = False
 
     def __init__(self, name, params=None, keras_name=None):
         self.name = name
@@ -62,12 +64,62 @@ def _name_from_dict(identifier):
     return identifier.get("class_name")
 
 
-def get(identifier):
-    """An `ActivationSpec` from a Keras name, None (linear), a spec, a config dict or
-    one of this module's functions (``gpunet.activations.relu``).
+class FunctionActivation(ActivationSpec):
+    """A user's activation function ``fn(x)`` of tensors (`gpunet.ops` / ``K.*``); layers run it on
+    the tape, so its gradient needs no code. ``name`` is its registered or own name (what a
+    config records: never its code)."""
+    __slots__ = ("fn",)
+    custom = True
 
-    Raises ValueError for an unknown name (listing the valid ones) and TypeError
-    for other objects (gpunet needs the backward of every activation).
+    def __init__(self, fn):
+        from .saving.registry import get_registered_name
+        name = get_registered_name(fn)
+        # "user:" keeps a function named like a built-in ("tanh") from ever meaning the built-in's kernel.
+        super().__init__("user:" + name, keras_name=name)
+        self.fn = fn
+
+    def __call__(self, x):
+        if is_tensor(x):
+            return self.fn(x)
+        ops = B.get_backend()
+        x = ops.asarray(x)
+        if x.dtype.kind != "f":
+            x = ops.asarray(x, dtype=B.floatx())
+        return value_of(self.fn(Tensor(x)))
+
+    def forward(self, ops, x):
+        """``(y, backward)`` for the array ``x`` on ``ops``; ``backward(dy)`` returns ``dx``."""
+        y, backward = vjp(self.fn, x, ops=ops)
+        if y.dtype != x.dtype or tuple(y.shape) != tuple(x.shape):
+            raise ValueError(f"Activation {self.keras_name!r} returned {y.dtype} values of shape {tuple(y.shape)} for "
+                             f"{x.dtype} input of shape {tuple(x.shape)}: an activation keeps shape and dtype.")
+        return y, lambda dy: backward(dy)[0]
+
+    def __eq__(self, other):
+        return isinstance(other, FunctionActivation) and other.fn is self.fn
+
+    def __hash__(self):
+        return hash(self.fn)
+
+    def __repr__(self):
+        return f"FunctionActivation({self.keras_name!r})"
+
+
+def _unknown(identifier):
+    return ValueError(f"Unknown activation {identifier!r}. Valid names: {list(VALID_NAMES)}. If it is your own "
+                      f"function, pass it (Dense(..., activation=fn)) or, when loading, "
+                      f"custom_objects={{{identifier!r}: fn}}, or decorate it with "
+                      f"@gpunet.utils.register_serializable().")
+
+
+def get(identifier):
+    """An `ActivationSpec` from a Keras name, None (linear), a spec, a config dict, one of this
+    module's functions (``gpunet.activations.relu``) or your own function of tensors
+    (a `FunctionActivation`; a name registered with ``register_serializable`` or passed in
+    ``custom_objects`` while loading resolves to it).
+
+    Raises ValueError for an unknown name (listing the valid ones) and TypeError for
+    objects that are not names or functions.
     """
     if isinstance(identifier, ActivationSpec):
         return identifier
@@ -75,17 +127,20 @@ def get(identifier):
         return ActivationSpec("linear")
     if isinstance(identifier, dict):
         identifier = _name_from_dict(identifier)
-    elif callable(identifier) and not isinstance(identifier, str):
+    elif callable(identifier) and not isinstance(identifier, (str, type)):
         if getattr(identifier, "__module__", None) != __name__ or identifier.__name__ not in VALID_NAMES:
-            raise TypeError(f"Could not interpret activation function identifier {identifier!r}: gpunet accepts "
-                            f"the names {list(VALID_NAMES)} or the functions of gpunet.activations.")
+            return FunctionActivation(identifier)
         identifier = identifier.__name__
     if not isinstance(identifier, str):
         raise TypeError(f"Could not interpret activation function identifier {identifier!r}: expected a name "
-                        f"such as 'relu', None, a dict config or a gpunet.activations function.")
+                        f"such as 'relu', None, a dict config or a function.")
     name = _ALIASES.get(identifier, identifier)
     if name not in ACTIVATION_NAMES:
-        raise ValueError(f"Unknown activation {identifier!r}. Valid names: {list(VALID_NAMES)}")
+        from .saving.registry import get_registered_object
+        user = get_registered_object(identifier)
+        if user is None or isinstance(user, type) or not callable(user):
+            raise _unknown(identifier)
+        return FunctionActivation(user)
     return ActivationSpec(name, keras_name=identifier)
 
 

@@ -196,7 +196,7 @@ def test_unknown_activation_names_it_and_lists_valid_names():
     with pytest.raises(ValueError, match=r"Unknown activation 'relu7'\. Valid names: \[.*'gelu'.*'relu6'"):
         activations.get("relu7")
     with pytest.raises(TypeError, match="Could not interpret activation"):
-        activations.get(abs)
+        activations.get(b"relu")
     with pytest.raises(TypeError, match="Could not interpret activation"):
         activations.get(3)
     with pytest.raises(ValueError, match="Unknown activation 'nope'"):

@@ -52,7 +52,8 @@ def build_plan(model):
         return None
     offsets = {path: offset for path, offset, _ in model._layout}
     for layer in layers:
-        if type(layer) is not Dense or layer.bias is None or layer.activity_regularizer is not None:
+        if (type(layer) is not Dense or layer.bias is None or layer.activity_regularizer is not None
+                or layer.activation.custom):  # a user's activation runs on the tape: the layer path
             return None
         kernel = offsets.get(layer.kernel.path)
         if kernel is None or offsets.get(layer.bias.path) != kernel + layer.kernel.value.size:
@@ -127,7 +128,11 @@ class DensePlan:
                 and all(l.kernel.value is p.source[0] and l.bias.value is p.source[1] and l.activation is p.source[2]
                         and l.activity_regularizer is None for l, p in zip(model._layers, self.layers)))
 
-    def load(self, x, y, sample_weight, order=None):
+    def accepts(self, x, y):
+        """Every shape the layer path accepts (GpuPlan's is narrower)."""
+        return True
+
+    def load(self, x, y, sample_weight, order=None, batch_size=None):
         """Copy the samples (rows ``order`` when given: the epoch's shuffle) into the plan's
         buffers, x beside a column of ones; forget the previous epoch's penalties."""
         n, width = x.shape[0], x.shape[1]
@@ -236,6 +241,9 @@ class EpochTally:
     def add(self, lo, hi):
         """Count the batches of samples ``lo:hi`` (``lo`` at a batch boundary)."""
         plan, bs, ops = self.plan, self.batch_size, self.plan.ops
+        publish = getattr(plan, "publish", None)  # a GPU plan's outputs come from its own stream
+        if publish is not None:
+            publish()
         y, p = plan.y[lo:hi], plan.outputs[lo:hi]
         sw = None if plan.sw is None else plan.sw[lo:hi]
         losses = plan.loss.batch_losses(ops, y, p, sw, bs)

@@ -11,6 +11,8 @@ import threading
 
 from .. import backend as B
 from .. import initializers, regularizers, constraints
+from ..autodiff.tensor import Operators, is_tensor
+from . import user_code
 
 _name_counts = {}
 
@@ -59,14 +61,16 @@ def snake_case(name):
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
 
 
-class Weight:
+class Weight(Operators):
     """A layer variable: its value, its gradient buffer and how it is trained.
 
     ``value`` may be a view into the model's flat parameter buffer, so it is
-    always updated in place (`assign`), never rebound by user code.
+    always updated in place (`assign`), never rebound by user code. In a user
+    layer's ``call`` a weight acts as a tensor (``inputs @ self.kernel``,
+    ``K.dot(inputs, self.kernel)``): ``tensor`` is then its place on the tape.
     """
 
-    __slots__ = ("name", "value", "grad", "trainable", "regularizer", "constraint", "layer")
+    __slots__ = ("name", "value", "grad", "trainable", "regularizer", "constraint", "layer", "tensor")
 
     def __init__(self, layer, name, value, trainable=True, regularizer=None, constraint=None):
         self.layer = layer
@@ -76,6 +80,11 @@ class Weight:
         self.trainable = trainable
         self.regularizer = regularizer
         self.constraint = constraint
+        self.tensor = None
+
+    @property
+    def dtype(self):
+        return self.value.dtype
 
     @property
     def path(self):
@@ -102,9 +111,28 @@ class Weight:
 
 
 class Layer:
-    """Base class of gpunet layers, with Keras's constructor arguments."""
+    """Base class of gpunet layers, with Keras's constructor arguments.
+
+    Write your own as in Keras: ``build(input_shape)`` creates weights with `add_weight`,
+    ``call(inputs)`` computes the output with `gpunet.ops` / ``K.*`` functions (or
+    operators on the weights), ``get_config()`` adds the constructor's arguments for
+    saving. The gradient of ``call`` comes from the tape (gpunet.autodiff); gpunet's own
+    layers instead define ``forward``/``backward`` by hand.
+    """
 
     _allowed_kwargs = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "batch_shape")
+    _uses_call = False
+    _call_takes_training = False
+    _in_user_build = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._uses_call = cls.call is not Layer.call and cls.forward is Layer.forward
+        if cls._uses_call:
+            cls._call_takes_training = user_code.takes_training(cls.call)
+            build = cls.__dict__.get("build")
+            if build is not None and not getattr(build, "finishes_build", False):
+                cls.build = user_code.finishing_build(build)
 
     def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
         unknown = set(kwargs) - set(self._allowed_kwargs)
@@ -124,8 +152,27 @@ class Layer:
         self.activity_regularizer = None
 
     # ---- weights ------------------------------------------------------------
-    def add_weight(self, name, shape, initializer="zeros", regularizer=None, constraint=None, trainable=True):
-        # Keras: a None initializer means the default, glorot_uniform.
+    def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, trainable=True,
+                   dtype=None, **kwargs):
+        """Create a weight (Keras's arguments; ``name`` defaults to ``variable``, ``variable_1``, ...).
+        A None initializer is Keras's default, glorot_uniform. ``dtype`` must be the layer's."""
+        kwargs.pop("use_resource", None), kwargs.pop("autocast", None), kwargs.pop("aggregation", None)
+        kwargs.pop("synchronization", None)
+        if kwargs:
+            raise TypeError(f"add_weight got unexpected keyword argument(s): {sorted(kwargs)}")
+        if shape is None:
+            raise ValueError(f"Layer '{self.name}': add_weight needs a shape, e.g. shape=(input_shape[-1], units).")
+        if dtype is not None and _dtype_name(dtype) != self.dtype:
+            raise ValueError(f"Layer '{self.name}': add_weight dtype {dtype!r} differs from the layer's dtype "
+                             f"{self.dtype!r}; gpunet keeps one dtype per layer (pass dtype= to the layer).")
+        if name is None:
+            taken = {w.name for w in self._weights}
+            name = next(n for n in (f"variable_{i}" if i else "variable" for i in range(len(taken) + 1))
+                        if n not in taken)
+        if any(w.name == name for w in self._weights):
+            raise ValueError(f"Layer '{self.name}' already has a weight named {name!r}: weight names must be unique "
+                             f"within a layer (they are its keys in saved files).")
+        shape = tuple(int(d) for d in shape)
         init = initializers.get(initializer) or initializers.get("glorot_uniform")
         if getattr(_skip, "on", False):
             value = self.ops.zeros(tuple(shape), self.dtype)
@@ -178,20 +225,40 @@ class Layer:
     def build(self, input_shape):
         """Create the weights for inputs of ``input_shape`` (batch dimension included)."""
         self.input_shape = tuple(input_shape)
+        if self._in_user_build:  # a user's build calling super().build(): shapes are set once it returns
+            return
         self.output_shape = self.compute_output_shape(self.input_shape)
         self.built = True
 
     def compute_output_shape(self, input_shape):
+        """The output shape for ``input_shape``; a layer with ``call`` finds it by running ``call`` once."""
+        if self._uses_call:
+            return user_code.infer_output_shape(self, input_shape)
         return tuple(input_shape)
 
+    def call(self, inputs, training=None):
+        """Keras-style computation on tensors; define it (with ``build``) in your own layers."""
+        raise NotImplementedError(f"{type(self).__name__} defines neither call(inputs) nor forward/backward.")
+
     def forward(self, x, training=False):
-        raise NotImplementedError
+        """The output for the backend array ``x``; runs ``call`` on the tape in user layers."""
+        if self._uses_call:
+            return user_code.tape_forward(self, x, training)
+        raise NotImplementedError(f"{type(self).__name__} defines neither call(inputs) nor forward/backward.")
 
     def backward(self, dy, need_dx=True):
-        raise NotImplementedError
+        """The input gradient for ``dy``, writing weight gradients into ``weight.grad``."""
+        if self._uses_call:
+            return user_code.tape_backward(self, dy, need_dx)
+        raise NotImplementedError(f"{type(self).__name__} defines neither call(inputs) nor forward/backward.")
 
     def __call__(self, x, training=False):
-        """Apply the layer to an array (building it on first use); returns a backend array."""
+        """Apply the layer to an array (building it on first use); returns a backend array.
+        On a tensor (inside another layer's ``call``) a user layer returns a tensor."""
+        if is_tensor(x) and self._uses_call:
+            if not self.built:
+                self.build((None,) + tuple(x.shape[1:]))
+            return user_code.run_call(self, x, training)
         x = self.ops.asarray(x)
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))

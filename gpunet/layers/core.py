@@ -102,7 +102,13 @@ class Dense(Layer):
         if x.ndim != 2:
             x = x.reshape(-1, x.shape[-1])
         act = self.activation
-        y, z = self.ops.dense_forward(x, w, None if self.bias is None else self.bias.value, act.name, act.params)
+        b = None if self.bias is None else self.bias.value
+        if act.custom:  # the user's function runs on the tape after the (fused) linear part
+            z = self.ops.dense_forward(x, w, b, "linear", {})[0]
+            y, self._act_backward = act.forward(self.ops, z)
+            z = None
+        else:
+            y, z = self.ops.dense_forward(x, w, b, act.name, act.params)
         self._x, self._z, self._y, self._lead = x, z, y, lead
         if len(lead) != 1:
             y = y.reshape(lead + (self.units,))
@@ -112,7 +118,10 @@ class Dense(Layer):
         if dy.ndim != 2:
             dy = dy.reshape(-1, self.units)
         act = self.activation
-        dx = self.ops.dense_backward(dy, self._x, self.kernel.value, self._z, self._y, act.name, act.params,
+        name, params = act.name, act.params
+        if act.custom:
+            dy, name, params = self._act_backward(dy), "linear", {}
+        dx = self.ops.dense_backward(dy, self._x, self.kernel.value, self._z, self._y, name, params,
                                      self.kernel.grad, None if self.bias is None else self.bias.grad, need_dx)
         if dx is not None and len(self._lead) != 1:
             dx = dx.reshape(self._lead + (dx.shape[-1],))
@@ -154,12 +163,17 @@ class Activation(Layer):
 
     def forward(self, x, training=False):
         act = self.activation
+        if act.custom:
+            y, self._act_backward = act.forward(self.ops, x)
+            return y
         y = self.ops.activation_forward(act.name, x, act.params)
         self._x, self._y = x, y
         return y
 
     def backward(self, dy, need_dx=True):
         act = self.activation
+        if act.custom:
+            return self._act_backward(dy)
         return self.ops.activation_backward(act.name, dy, self._x, self._y, act.params)
 
     def get_config(self):

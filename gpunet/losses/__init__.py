@@ -15,6 +15,7 @@ as a function returning per-sample values::
     model.compile("adam", loss="mse")                         # or losses.MeanSquaredError()
 """
 from .base import Loss, REDUCTIONS
+from .function_loss import FunctionLoss
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .regression import (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
                          MeanSquaredLogarithmicError, LogCosh, Huber, CosineSimilarity, Hinge, SquaredHinge,
@@ -136,7 +137,9 @@ _FUNCTION_OBJECTS = {f.__name__: f for f in (
 
 
 def _unknown(identifier):
-    return ValueError(f"Unknown loss {identifier!r}. Valid names: {list(VALID_NAMES)}")
+    return ValueError(f"Unknown loss {identifier!r}. Valid names: {list(VALID_NAMES)}. If it is your own function, "
+                      f"pass it (compile(loss=fn)) or, when loading, custom_objects={{{identifier!r}: fn}}, or "
+                      f"decorate it with @gpunet.utils.register_serializable().")
 
 
 def _from_name(name):
@@ -156,7 +159,10 @@ def _from_dict(config):
         return _from_name(class_name)
     cls = _CLASSES.get(class_name)
     if cls is None:
-        raise _unknown(class_name)
+        user = _registered(class_name)
+        if user is None:
+            raise _unknown(class_name)
+        return get(user)
     kwargs = {k: v for k, v in (inner or {}).items() if k not in ("fn", "dtype")}
     try:
         return cls(**kwargs)
@@ -174,7 +180,10 @@ def get(identifier):
             return _from_name(identifier)
         if identifier in _CLASSES:
             return _CLASSES[identifier]()
-        raise _unknown(identifier)
+        user = _registered(identifier)
+        if user is None:
+            raise _unknown(identifier)
+        return get(user)
     if isinstance(identifier, dict):
         return _from_dict(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Loss):
@@ -183,19 +192,26 @@ def get(identifier):
         fn = _FUNCTION_OBJECTS.get(getattr(identifier, "__name__", None))
         if fn is identifier:
             return _from_name(identifier.__name__)
-        raise TypeError(f"gpunet cannot train with the function {identifier!r}: it needs each loss's gradient. "
-                        "Pass a name, a gpunet.losses function or class, or subclass gpunet.losses.Loss "
-                        "(implement _forward returning per-sample values and their gradient).")
+        return FunctionLoss(identifier)  # the user's function: its gradient comes from the tape
     raise TypeError(f"Could not interpret loss identifier {identifier!r}: expected a name such as "
                     "'binary_crossentropy', a gpunet.losses.Loss or a config dict.")
 
 
+def _registered(name):
+    from ..saving.registry import get_registered_object
+    return get_registered_object(name)
+
+
 def serialize(loss):
     """What Keras 2 writes in ``training_config["loss"]``: the name as given for built-ins
-    (``"mse"`` stays ``"mse"``), else ``{"class_name": ..., "config": ...}``."""
+    (``"mse"`` stays ``"mse"``), a user function's registered or own name (never its code),
+    else ``{"class_name": ..., "config": ...}``."""
     identifier = getattr(loss, "_keras_identifier", None)
     if identifier is not None:
         return identifier
+    if isinstance(loss, FunctionLoss):
+        from ..saving.registry import get_registered_name
+        return get_registered_name(loss.fn)
     if isinstance(loss, Loss):
         return {"class_name": type(loss).__name__, "config": loss.get_config()}
     return serialize(get(loss))
@@ -206,6 +222,6 @@ def deserialize(config):
     return get(config)
 
 
-__all__ = ["Loss", "REDUCTIONS", "get", "serialize", "deserialize", "VALID_NAMES"] + sorted(_CLASSES) + sorted(
+__all__ = ["Loss", "FunctionLoss", "REDUCTIONS", "get", "serialize", "deserialize", "VALID_NAMES"] + sorted(_CLASSES) + sorted(
     _FUNCTION_OBJECTS) + ["bce", "BCE", "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD",
                           "kullback_leibler_divergence", "logcosh", "huber_loss"]

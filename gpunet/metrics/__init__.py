@@ -49,7 +49,9 @@ VALID_NAMES = tuple(sorted(_AUTO)) + tuple(sorted(set(_PUBLIC) | set(_ALIASES)))
 
 
 def _unknown(identifier):
-    return ValueError(f"Unknown metric {identifier!r}. Valid names: {list(VALID_NAMES)}")
+    return ValueError(f"Unknown metric {identifier!r}. Valid names: {list(VALID_NAMES)}. If it is your own "
+                      f"function, pass it (metrics=[fn]) or, when loading, custom_objects={{{identifier!r}: fn}}, "
+                      f"or decorate it with @gpunet.utils.register_serializable().")
 
 
 def _from_string(name, loss):
@@ -62,7 +64,11 @@ def _from_string(name, loss):
         return metric
     if name in _CLASSES:
         return _CLASSES[name]()
-    raise _unknown(name)
+    from ..saving.registry import get_registered_object
+    user = get_registered_object(name)  # a function registered with register_serializable
+    if user is None or isinstance(user, str):
+        raise _unknown(name)
+    return get(user, loss)
 
 
 def _from_dict(config, loss):
@@ -105,7 +111,10 @@ def get(identifier, loss=None):
     if isinstance(identifier, _losses.Loss):
         return MeanMetricWrapper(_loss_values(identifier), name=identifier.name)
     if callable(identifier):
-        return MeanMetricWrapper(identifier)
+        metric = MeanMetricWrapper(identifier)
+        if metric._fn_name not in _PUBLIC or _PUBLIC[metric._fn_name] is not identifier:
+            metric._user_fn = identifier  # the History key is its name; saving writes that name
+        return metric
     raise TypeError(f"Could not interpret metric identifier {identifier!r}: expected a name such as "
                     "'accuracy', a gpunet.metrics.Metric, a function or a config dict.")
 
@@ -123,6 +132,10 @@ def serialize(metric):
     "config": {"name", "dtype", "fn"}}`` for metrics made from names or functions, else
     ``{"class_name": <class>, "config": get_config()}``. An ``"accuracy"`` metric must have
     been resolved (by training, evaluating or `_Resolved.resolve_for`)."""
+    user = getattr(metric, "_user_fn", None)
+    if user is not None and not metric._fn_kwargs:
+        from ..saving.registry import get_registered_name
+        return get_registered_name(user)  # Keras writes a user's metric function by its name, never its code
     if type(metric) in (MeanMetricWrapper, _Resolved):
         fn = metric._fn_name
         if fn is None:

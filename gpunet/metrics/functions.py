@@ -6,6 +6,7 @@ take array-likes on the current backend and return floats, as ``keras.metrics.<n
 """
 from .. import backend as B
 from .. import losses as _losses
+from ..autodiff import value_of
 
 
 def _sparse_labels(y_true, y_pred):
@@ -175,6 +176,7 @@ def internal(fn):
             pass
 
     def user_fn(ops, y_true, y_pred, **kwargs):
-        return ops.asarray(fn(y_true, y_pred, **kwargs))
+        with B.use_backend(ops):  # K.* / gpunet.ops calls in the function compute on this backend
+            return ops.asarray(value_of(fn(y_true, y_pred, **kwargs)))
     user_fn.__name__ = getattr(fn, "__name__", "metric")
     return user_fn

@@ -19,7 +19,7 @@ _scope = threading.local()
 # Where each kind of object lives in gpunet; their ``get()`` accepts names and config dicts.
 _KIND_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints",
                  "activation": "activations", "loss": "losses", "metric": "metrics", "optimizer": "optimizers"}
-_LAYER_NAMES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization")
+_LAYER_NAMES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization", "Lambda")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 
@@ -61,9 +61,12 @@ def get_registered_object(name, custom_objects=None):
     """The class or function registered, scoped or passed in ``custom_objects`` under ``name``; else None."""
     if not isinstance(name, str):
         return None
-    for table in [custom_objects or {}] + list(reversed(getattr(_scope, "stack", []))) + [_GLOBAL_OBJECTS]:
-        if name in table:
-            return table[name]
+    tables = [custom_objects or {}] + list(reversed(getattr(_scope, "stack", []))) + [_GLOBAL_OBJECTS]
+    # "Package>name" (what a registered function is saved as) is also found by its plain name.
+    for key in (name, name.rsplit(">", 1)[-1]) if ">" in name else (name,):
+        for table in tables:
+            if key in table:
+                return table[key]
     return None
 
 
@@ -137,6 +140,23 @@ def unknown_object_error(class_name, kind, module=None, where=None):
         " ".join(parts) + f".{hint} gpunet never imports modules named in a file: pass the class when loading, "
         f"e.g. custom_objects={{'{plain}': {ident}}}, or decorate it with "
         f"@gpunet.utils.register_serializable() before loading.")
+
+
+def unsafe_error(what, where):
+    """The `UnsafeConfigError` refusing ``what`` (code or an import in a file) at ``where``."""
+    return _refuse(what, where)
+
+
+def _lambda_carries_code(config):
+    """True unless a Lambda config names its functions only (what gpunet and Keras write for a
+    ``def`` function): Keras 2 marshals a lambda's bytecode, Keras 3 writes ``__lambda__``."""
+    if not isinstance(config, dict):
+        return True
+    if "lambda" in (config.get("function_type"), config.get("output_shape_type")):
+        return True
+    function = config.get("function")
+    return not (isinstance(function, str) or (isinstance(function, dict) and function.get("class_name") == "function"
+                                              and isinstance(function.get("config"), str)))
 
 
 def _refuse(what, where):
@@ -249,9 +269,10 @@ _CODE_KEYS = ("__lambda__", "__passive_serialization__")
 def check_safe(node, where=None, custom_objects=None, _path="config"):
     """Raise `UnsafeConfigError` if a config tree carries code: lambdas, bytecode, passive objects.
 
-    Function references (``{"class_name": "function"}``) and ``Lambda`` layers are allowed only
-    when their name is the user's own (``custom_objects`` or registered): the user then
-    supplies the code, the file never does.
+    Function references (``{"class_name": "function"}``) are allowed only when their name is
+    the user's own (``custom_objects`` or registered); a ``Lambda`` layer only when its
+    function is such a name (resolved when the layer is rebuilt): the user then supplies
+    the code, the file never does.
     """
     stack = [(node, _path)]
     while stack:
@@ -265,9 +286,9 @@ def check_safe(node, where=None, custom_objects=None, _path="config"):
             user = any(isinstance(k, str) and get_registered_object(k, custom_objects) is not None for k in keys)
             if cls == "__lambda__" or (item.get("function_type") == "lambda" and not user):
                 raise _refuse(f"a lambda (Python bytecode) at {path}", where)
-            if cls == "Lambda" and not user:
-                raise _refuse(f"a Lambda layer at {path} (its function is Python bytecode or a module "
-                              f"reference); rewrite it as a custom Layer subclass", where)
+            if cls == "Lambda" and not user and _lambda_carries_code(item.get("config")):
+                raise _refuse(f"a Lambda layer at {path} whose function is Python bytecode, not a name; save it "
+                              f"from a named function (def) and pass that function in custom_objects", where)
             module = item.get("module")
             if cls == "function" and not user and (module is None or not _is_library(module)):
                 raise _refuse(f"a reference to function {item.get('config')!r} from module {module!r} at {path}",

@@ -1,0 +1,96 @@
+"""Keras-style layers written by users (``build`` with ``add_weight``, then ``call``) trained
+through the tape: the forward pass records, the backward pass replays it for the input
+and every trainable weight. gpunet's built-in layers never come here (they define
+``forward``/``backward`` by hand).
+
+Inside ``call`` the layer's weights are tensors: ``K.dot(inputs, self.kernel)`` or
+``inputs @ self.kernel`` record the product with the kernel's gradient.
+"""
+import functools
+import inspect
+
+from .. import backend as B
+from ..autodiff import Tensor, gradients, lift
+
+
+def takes_training(call):
+    """True when ``call`` accepts a ``training`` argument (Keras passes it when it can)."""
+    try:
+        params = inspect.signature(call).parameters
+    except (TypeError, ValueError):
+        return False
+    return "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def finishing_build(user_build):
+    """Wrap a user's ``build`` so the layer ends up built whether or not it calls
+    ``super().build(input_shape)`` (Keras 3 code does not): shapes and ``built`` are set
+    after the weights exist, so the output shape can be found by running ``call``."""
+    @functools.wraps(user_build)
+    def build(self, input_shape):
+        self._in_user_build = True
+        try:
+            user_build(self, input_shape)
+        finally:
+            self._in_user_build = False
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.built = True
+    build.finishes_build = True
+    return build
+
+
+def run_call(layer, x, training):
+    """``layer.call(x)`` with the right ``training`` argument; returns a tensor."""
+    if layer._call_takes_training:
+        return lift(layer.call(x, training=training))
+    return lift(layer.call(x))
+
+
+def infer_output_shape(layer, input_shape):
+    """The output shape from running ``call`` once on zeros (one sample; unknown sizes as 1),
+    as Keras infers it by tracing."""
+    ops = layer.ops
+    probe = tuple(1 if d is None else d for d in (1,) + tuple(input_shape[1:]))
+    with B.use_backend(ops):
+        out = run_call(layer, Tensor(ops.zeros(probe, layer.dtype)), False)
+    return (input_shape[0],) + tuple(out.shape[1:])
+
+
+def tape_forward(layer, x, training):
+    """The output array of ``call``; in training, the tape is kept for `tape_backward`."""
+    weights = layer._weights
+    trainable = {id(w) for w in layer.trainable_weights} if training else ()
+    with B.use_backend(layer.ops):
+        for w in weights:
+            w.tensor = Tensor(w.value, requires_grad=id(w) in trainable)
+        inputs = Tensor(x, requires_grad=bool(training))
+        try:
+            out = run_call(layer, inputs, training)
+        finally:
+            recorded = [(w, w.tensor) for w in weights if w.tensor.requires_grad]
+            for w in weights:
+                w.tensor = None
+    layer._tape = (out, inputs, recorded) if training else None
+    y = out.data
+    if y.dtype.kind == "f" and y.dtype != x.dtype and x.dtype.kind == "f":
+        y = y.astype(x.dtype)  # NumPy float64 constants in user code must not widen the model's dtype
+    return y
+
+
+def tape_backward(layer, dy, need_dx):
+    """Replay the tape of the last training forward: weight gradients into ``weight.grad``,
+    returns the input gradient (None when ``need_dx`` is false)."""
+    tape = getattr(layer, "_tape", None)
+    if tape is None:
+        raise RuntimeError(f"Layer '{layer.name}': backward() needs a forward(x, training=True) first.")
+    out, inputs, recorded = tape
+    layer._tape = None
+    with B.use_backend(layer.ops):
+        grads = gradients(out, [inputs] + [t for _, t in recorded], dy.astype(out.dtype, copy=False))
+    for (w, _), g in zip(recorded, grads[1:]):
+        if w.grad is not None:
+            w.grad[...] = g
+    if not need_dx:
+        return None
+    return layer.ops.xp.ascontiguousarray(grads[0])
