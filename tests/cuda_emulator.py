@@ -133,7 +133,10 @@ class EmulatedCupyBackend(CupyBackend):
         self.allow_tf32 = False
         self.dense_path = dense_path
 
+    host_reads = 0  # device-to-host copies so far (tests of the GPU plan's budget count them)
+
     def to_host(self, x):  # the device-to-host copy, here a no-op
+        self.host_reads += 1
         return numpy.asarray(x)
 
 

@@ -127,7 +127,7 @@ def to_device(ops, array, dtype=None):
 
 def transport_for(ops):
     """The CUDA transport of a CuPy backend (one per process), or None on the host."""
-    if ops.device != "gpu":
+    if ops.device != "gpu" or getattr(ops.xp, "__name__", "") != "cupy":  # the emulated backend: NumPy
         return None
     global _CUDA
     if _CUDA is None:

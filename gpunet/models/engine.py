@@ -6,6 +6,7 @@ operations whatever the number of layers.
 """
 from .. import backend as B
 from ..backend.dense_plan import build_plan
+from ..backend.gpu_plan import build_gpu_plan
 
 
 class EngineMixin:
@@ -40,13 +41,14 @@ class EngineMixin:
         self._plan = None
 
     def _train_plan(self):
-        """The fused step of backend/dense_plan.py when the model qualifies, else None (the layer
-        path). Built on first use after each pack; rebuilt if the model changed since."""
+        """The fused step when the model qualifies (backend/dense_plan.py on NumPy, backend/gpu_plan.py
+        on CuPy), else None (the layer path). Built on first use after each pack; rebuilt if the
+        model changed since."""
         plan = self._plan
         if plan is False:
             return None
         if plan is None or not plan.matches(self):
-            plan = self._plan = build_plan(self) or False
+            plan = self._plan = build_plan(self) or build_gpu_plan(self) or False
         return plan or None
 
     def _ensure_ready(self, x_shape, train):

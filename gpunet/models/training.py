@@ -103,7 +103,7 @@ class TrainingMixin(EngineMixin):
                 m.reset_state()
             order = ops.permutation(n) if shuffle and n > 1 else None
             plan = self._train_plan()
-            if plan is not None:
+            if plan is not None and plan.accepts(xs, ys):
                 loss = self._plan_epoch(plan, xs, ys, sws, order, batch_size, steps, cbs)
             else:
                 loss = self._layer_epoch(xs, ys, sws, order, batch_size, steps, cbs)
@@ -142,7 +142,7 @@ class TrainingMixin(EngineMixin):
         loss and metrics are tallied batch by batch only when a callback wants batch logs,
         else once for the epoch (the same values either way)."""
         n, want_batches, train_step = xs.shape[0], cbs.wants_train_batches, plan.step
-        plan.load(xs, ys, sws, order)
+        plan.load(xs, ys, sws, order, batch_size)
         tally = EpochTally(self, plan, batch_size)
         done = 0
         for step in range(steps):
@@ -224,7 +224,7 @@ class TrainingMixin(EngineMixin):
                 m.reset_state()
         n = xs.shape[0]
         plan = self._train_plan() if n else None
-        if plan is None:
+        if plan is None or not plan.accepts(xs, ys):
             loss = self._train_batch(xs, ys, sws)
         else:  # as fit would train this batch, so the two agree bit for bit
             plan.load(xs, ys, sws)

@@ -1,0 +1,61 @@
+"""The optimizer's launch inside a GPU training step (gpu_plan.py): one fused update over the
+flat parameter buffer, its per-step scalar (learning rate, Adam's bias-corrected alpha) read
+from a device table so that a captured step replays with each step's value.
+
+The scalars are computed on the host exactly as `Optimizer.apply` and
+`CupyBackend.adam_update` compute them (Keras 2's inverse-time ``decay`` included), so a
+plan's step and the layer path's step do the same arithmetic.
+"""
+from . import cuda_kernels as K
+
+_KINDS = {"SGD": "sgd", "Adam": "adam", "RMSprop": "rmsprop"}
+
+
+def optimizer_kind(optimizer):
+    """"sgd", "adam" or "rmsprop" where a fused update with a device table serves this
+    optimizer, else None (gradient clipping, weight decay, other optimizers, subclasses)."""
+    kind = _KINDS.get(type(optimizer).__name__)
+    if kind is None or type(optimizer).__module__.split(".")[0] != "gpunet":
+        return None
+    if optimizer.clipvalue is not None or optimizer.clipnorm is not None or optimizer.global_clipnorm is not None:
+        return None
+    if optimizer.weight_decay:
+        return None
+    return kind
+
+
+class StepOptimizer:
+    """`launch(table, index)`: the update of one step; `scalars(first_t, count)`: the table's
+    values for the steps whose iteration counts are ``first_t, first_t + 1, ...``."""
+
+    def __init__(self, optimizer, params, grads, sm_count):
+        self.optimizer, self.kind = optimizer, optimizer_kind(optimizer)
+        self.params, self.grads, self.sm_count = params, grads, sm_count
+
+    def ready(self, ops):
+        s = self.optimizer.slots()
+        slots = [s.get(n) for n in ("m", "v", "vhat", "momentum", "rms", "mg")]
+        return self.kind is not None and ops._flat_ready(self.params, self.grads, *slots)
+
+    def launch(self, table, index):
+        o, p, g, s, sm = self.optimizer, self.params, self.grads, self.optimizer.slots(), self.sm_count
+        if self.kind == "sgd":
+            return K.plan_sgd(p, g, s.get("momentum"), 0.0, o.momentum, o.nesterov, sm, table, index)
+        if self.kind == "adam":
+            return K.plan_adam(p, g, s["m"], s["v"], s.get("vhat"), 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table,
+                               index)
+        mg = s.get("mg") if o.centered else None
+        return K.plan_rmsprop(p, g, s["rms"], s.get("momentum"), mg, 0.0, o.rho, o.momentum, o.epsilon, sm, table,
+                              index)
+
+    def scalars(self, first_t, count):
+        """Python floats, one per step; ``t`` is the iteration count after the step (1 first)."""
+        o = self.optimizer
+        base = o.learning_rate.value
+        out = []
+        for t in range(first_t, first_t + count):
+            lr = base / (1.0 + o.decay * (t - 1)) if o.decay else base
+            if self.kind == "adam":
+                lr = lr * (1.0 - o.beta_2**t) ** 0.5 / (1.0 - o.beta_1**t)
+            out.append(lr)
+        return out

@@ -1,0 +1,286 @@
+"""`GpuPlan`: the training step of a stack of Dense layers on the CuPy backend, as one
+fixed list of kernel launches (the CuPy counterpart of dense_plan.py).
+
+Why: on a GPU a small step costs launches, not arithmetic (the Pima MLP's step was
+some 60 CuPy launches, 587 us on an H200, for 4.5 us of launch floor each). The plan
+
+- allocates every buffer once per batch size, and computes the step's launches once, as
+  plain Python data (`cuda_kernels.Launch`): the tests run the same list through the
+  kernels' CPU emulation and count it;
+- runs a step as: the batch gather (step.cu), one launch per Dense layer forward, the
+  loss kernel (the output activation, the loss's gradient and the model's outputs in
+  one launch), one launch per Dense layer backward, and the optimizer's fused update:
+  2 L + 3 launches for L layers, none of which the host waits for;
+- keeps the batch's position, and the per-step optimizer scalars, in device memory, so
+  the same launches can be captured once as a CUDA graph and replayed (gpu_graphs.py);
+- keeps the epoch's outputs on the device; the loss and metrics are computed from them
+  once per epoch (`EpochTally`), or per step when a callback asks for batch logs.
+
+A layer whose GEMMs run faster on cuBLAS (the backend's dispatch rule) runs there, at
+the cost of a few more launches and of capture: CuPy refuses cuBLAS inside a capture.
+"""
+from contextlib import nullcontext
+
+import numpy
+
+from . import cuda_kernels as K
+from . import step_kernels as S
+from .gpu_optimizer import StepOptimizer
+from .gpu_graphs import GraphRunner
+
+
+def build_gpu_plan(model):
+    """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
+    layer path must run: a layer other than Dense, regularizers, constraints, an activation
+    or loss without a kernel, an optimizer without a fused update, float16, non-2-D input."""
+    from ..layers.core import Dense
+    from .cupy_backend import CupyBackend
+    ops, params, layers = model.ops, model._params, model._layers
+    if not isinstance(ops, CupyBackend) or params is None or not layers:
+        return None
+    if params.dtype not in K.KERNEL_DTYPES or len(layers[0].input_shape) != 2:
+        return None
+    if model._regularized or model._constrained or model._activity:
+        return None
+    for layer in layers:
+        if type(layer) is not Dense or not layer.trainable or layer.kernel.value.dtype != params.dtype:
+            return None
+    *hidden, last = layers
+    if any(K.activation_spec(l.activation.name, l.activation.params) is None for l in hidden):
+        return None
+    loss = S.loss_kernel(last.activation.name, last.activation.params, model._loss_fn)
+    if loss is None or (loss.fused is None and K.activation_spec(last.activation.name, last.activation.params) is None):
+        return None
+    if loss.fused is None and K.activation_spec(last.activation.name, last.activation.params).softmax:
+        return None  # the loss kernel takes softmax's gradient itself (fused kinds)
+    opt = StepOptimizer(model.optimizer, params, model._grads, ops.sm_count)
+    if not opt.ready(ops):
+        return None
+    return GpuPlan(model, loss, opt)
+
+
+class _Layer:
+    def __init__(self, layer, spec):
+        self.w, self.b = layer.kernel.value, None if layer.bias is None else layer.bias.value
+        self.dw, self.db = layer.kernel.grad, None if layer.bias is None else layer.bias.grad
+        self.spec, self.units = spec, self.w.shape[1]
+        self.source = (layer.kernel.value, layer.bias.value if layer.bias is not None else None, layer.activation)
+
+
+class _Step:
+    """The buffers and launches of one (rows, stride): ``rows`` samples a step, ``stride`` the
+    epoch's batch size (the last batch may be shorter)."""
+
+    def __init__(self, plan, rows, stride):
+        ops, xp, dtype, sm = plan.ops, plan.ops.xp, plan.dtype, plan.ops.sm_count
+        empty = lambda shape, dt=dtype: xp.empty(shape, dtype=dt)  # noqa: E731
+        self.rows, self.stride = rows, stride
+        self.xb = empty((rows, plan.width))
+        self.yb = empty((rows, plan.y_width))
+        self.swb = empty((rows,)) if plan.weighted else None
+        self.entries = []  # Launch tuples, or callables for cuBLAS work
+        gather = S.plan_batch_gather(plan.x, plan.y_src, plan.sw_src, plan.order, self.xb, self.yb, self.swb, plan.state,
+                                     rows, stride, sm)
+        self.entries.append(gather)
+        acts, keeps, a = [], [], self.xb
+        for layer in plan.layers:  # forward
+            out = empty((rows, layer.units))
+            keep = empty((rows, layer.units), "uint8") if layer.spec.keep == "mask" else (
+                empty((rows, layer.units)) if layer.spec.keep == "z" else None)
+            self.entries += plan.forward_entries(a, layer, out, keep)
+            acts.append(a)
+            keeps.append(keep)
+            a = out
+        self.z_last = a
+        self.dz = [empty((rows, layer.units)) for layer in plan.layers]
+        scale = 1.0 / rows
+        self.entries.append(S.plan_loss_grad(plan.loss_kernel, a, self.yb, self.swb, plan.outputs, self.dz[-1],
+                                             plan.state, stride, plan.eps, scale, sm))
+        for i in range(len(plan.layers) - 1, -1, -1):  # backward
+            layer = plan.layers[i]
+            dx = self.dz[i - 1] if i > 0 else None
+            y = self.z_last if i == len(plan.layers) - 1 else acts[i + 1]
+            self.entries += plan.backward_entries(self.dz[i], acts[i], layer, keeps[i], y, dx)
+        self.entries.append(plan.optimizer.launch(plan.table, plan.state[1:2]))
+        self.launches = sum(1 for e in self.entries if isinstance(e, K.Launch))
+        self.capturable = self.launches == len(self.entries)  # no cuBLAS call inside
+        self.graph = None
+
+
+class GpuPlan:
+    """A model's GPU training step. ``load`` an epoch's data, then ``step(lo, hi)`` per batch;
+    ``outputs[lo:hi]`` holds each batch's outputs (on the device) for `EpochTally`."""
+
+    def __init__(self, model, loss_kernel, optimizer):
+        self.model, self.ops, self.loss = model, model.ops, model._loss_fn
+        self.loss_kernel, self.optimizer = loss_kernel, optimizer
+        self.params, self.dtype = model._params, model._params.dtype
+        *hidden, last = model._layers
+        specs = [K.activation_spec(l.activation.name, l.activation.params) for l in hidden]
+        last_spec = K.activation_spec("linear", {}) if loss_kernel.fused else \
+            K.activation_spec(last.activation.name, last.activation.params)
+        self.layers = [_Layer(l, s) for l, s in zip(model._layers, specs + [last_spec])]
+        self.apply = model.optimizer.apply
+        self.width = self.layers[0].w.shape[0]
+        xp = self.ops.xp
+        self.state = xp.zeros((2,), dtype="int64")  # step.cu: [next batch, current batch]
+        self.table = None  # per-step optimizer scalars of the epoch
+        # x, y_src, sw_src: the data the gather reads; y, sw: the epoch's targets and weights in
+        # training order, and outputs the model's outputs, which EpochTally reads
+        self.x = self.y_src = self.sw_src = self.order = self.outputs = self.y = self.sw = None
+        self.penalties = []
+        self.weighted = False
+        self.y_width = 1
+        self._steps = {}
+        self._graphs = GraphRunner(self.ops)
+        self.stream = self._graphs.stream
+        self.eps = 1e-7
+        self._next = 0
+        self._lr = None
+        self._order_buf, self._sources, self._converted = None, None, {}
+
+    # ---- what fit sees ----------------------------------------------------------------------------
+    def matches(self, model):
+        """Whether the model is still what the plan was built for (see DensePlan.matches)."""
+        return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
+                and model.optimizer.apply == self.apply and len(model._layers) == len(self.layers)
+                and all(l.kernel.value is p.source[0] and l.activation is p.source[2]
+                        and (l.bias.value if l.bias is not None else None) is p.source[1]
+                        for l, p in zip(model._layers, self.layers)))
+
+    def accepts(self, x, y):
+        """Whether arrays of these shapes fit the kernels (else the layer path runs, and reports
+        any mismatch as the loss does)."""
+        n = x.shape[0]
+        if n == 0 or y.shape[0] != n or x.ndim != 2 or x.shape[1] != self.width:
+            return False
+        width = 1 if y.ndim == 1 else int(numpy.prod(y.shape[1:]))
+        return width == (1 if self.loss_kernel.sparse else self.layers[-1].units)
+
+    def load(self, x, y, sample_weight, order=None, batch_size=None):
+        """The epoch's data (device arrays, used in place) and shuffle ``order`` (host indices or
+        None); resets the batch position and writes the epoch's optimizer scalars."""
+        from .. import backend as B
+        xp = self.ops.xp
+        n = x.shape[0]
+        batch_size = batch_size or n
+        steps = -(-n // batch_size)
+        self._graphs.wait_for_current()
+        with self._stream():
+            # The steps' launches point at these buffers: same sources, same buffers (no rebuild,
+            # no recapture); the order is copied into a buffer of its own each epoch.
+            x_src = self._resident("x", x, (n, self.width))
+            y_src = self._resident("y", y, (n, -1))
+            sw_src = None if sample_weight is None else self._resident("sw", sample_weight, (n,))
+            self.weighted, self.y_width = sw_src is not None, y_src.shape[1]
+            if order is not None and (self._order_buf is None or self._order_buf.shape[0] != n):
+                self._order_buf = xp.empty((n,), dtype="int64")
+            if order is not None:
+                self._write(self._order_buf, order)
+            order_dev = None if order is None else self._order_buf
+            sources = (x_src, y_src, sw_src, order_dev)
+            same = self._sources is not None and all(a is b for a, b in zip(sources, self._sources))
+            if not same or self.outputs is None or self.outputs.shape[0] != n or self.eps != B.epsilon():
+                self._sources = sources
+                self.x, self.y_src, self.sw_src, self.order = sources
+                self.outputs = xp.empty((n, self.layers[-1].units), dtype=self.dtype)
+                self._steps.clear()
+            # what EpochTally reads: the epoch's targets and weights in training order
+            self.y = y if order is None else xp.take(y, order_dev, axis=0)
+            self.sw = None if sample_weight is None else (
+                sample_weight if order is None else xp.take(sample_weight, order_dev, axis=0))
+            if self.table is None or self.table.shape[0] < steps:
+                self.table = xp.empty((max(steps, 1),), dtype=self.dtype)
+                self._steps.clear()
+            self.eps = B.epsilon()
+            self._write(self.state, [0, 0])
+            self._write_table(0, steps)
+        self._next, self._batch, self._n = 0, batch_size, n
+        self.penalties = []
+
+    def step(self, lo, hi):
+        """Train on the batch ``lo:hi`` of the loaded epoch (batches must come in order)."""
+        if lo != self._next * self._batch:
+            raise RuntimeError(f"GpuPlan.step: batches run in order; expected the batch at {self._next * self._batch}, "
+                               f"received {lo}:{hi}.")
+        opt = self.model.optimizer
+        if opt.learning_rate.value != self._lr:  # a callback changed it mid-epoch: rewrite the rest
+            with self._stream():
+                self._write_table(self._next, self.table.shape[0] - self._next)
+        key = (hi - lo, self._batch)
+        step = self._steps.get(key) or self._build(key)
+        with self._stream():
+            self._graphs.run(step, self.ops.launch, replay=hi - lo == self._batch)
+        opt.iterations += 1
+        self._next += 1
+
+    def publish(self):
+        """Make the caller's current stream wait for the plan's work (outputs, weights)."""
+        self._graphs.publish()
+
+    # ---- building ---------------------------------------------------------------------------------
+    def _build(self, key):
+        if len(self._steps) >= 4:
+            del self._steps[next(iter(self._steps))]
+        with self._stream():
+            step = self._steps[key] = _Step(self, *key)
+        return step
+
+    def forward_entries(self, x, layer, y, keep):
+        ops = self.ops
+        M, Kd, N = x.shape[0], x.shape[1], layer.units
+        mask = keep if layer.spec.keep == "mask" else None
+        z = keep if layer.spec.keep == "z" else None
+        if ops._fused(M, N, Kd, forward=True):
+            ws = self._workspace(K.forward_workspace(M, N, Kd, self.dtype, ops.sm_count))
+            return [K.dense_forward_launch(x, layer.w, layer.b, y, z, mask, layer.spec, ops.sm_count, ws)]
+        entries = [lambda: ops._matmul(x, layer.w, out=y)]
+        if layer.b is not None or layer.spec.code != K.ACT_CODES["linear"]:
+            entries.append(K.plan_bias_act(y, layer.b, z, mask, layer.spec, ops.sm_count))
+        return entries
+
+    def backward_entries(self, dy, x, layer, keep, y, dx):
+        ops = self.ops
+        M, Kd, N = x.shape[0], x.shape[1], layer.units
+        mask = keep if layer.spec.keep == "mask" else None
+        z = keep if layer.spec.keep == "z" else None
+        y = y if layer.spec.needs_y else None
+        if ops._fused(M, N, Kd, forward=False):
+            need = (layer.dw is not None, layer.db is not None, dx is not None)
+            ws = self._workspace(K.backward_workspace(M, N, Kd, self.dtype, ops.sm_count, *need))
+            return [K.dense_backward_launch(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec,
+                                            ops.sm_count, ws)]
+        return [lambda: ops._cublas_backward(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec)]
+
+    def _resident(self, name, array, shape):
+        """``array`` reshaped, C-contiguous, of the plan's dtype: itself where it already is, else a
+        converted copy kept while the same source array comes back (fit's every epoch)."""
+        kept = self._converted.get(name)
+        if kept is not None and kept[0] is array:
+            return kept[1]
+        out = self.ops.xp.ascontiguousarray(array.reshape(shape), dtype=self.dtype)
+        self._converted[name] = (array, out)
+        return out
+
+    def _workspace(self, shapes):
+        """Zeroed buffers the kernels keep their split partials and counters in (left zeroed)."""
+        return [self.ops.xp.zeros(shape, dtype=dtype) for shape, dtype in shapes]
+
+    def _stream(self):
+        return self.stream if self.stream is not None else nullcontext()
+
+    @staticmethod
+    def _write(dst, values):
+        """Host values into a device array, on the current stream (a NumPy array in emulation)."""
+        host = numpy.asarray(values, dtype=dst.dtype)
+        if isinstance(dst, numpy.ndarray):
+            dst[...] = host
+        else:
+            dst.set(host)
+
+    def _write_table(self, first, count):
+        opt = self.model.optimizer
+        values = self.optimizer.scalars(opt.iterations + 1, count)
+        self._lr = opt.learning_rate.value
+        if count:
+            self._write(self.table[first:first + count], values)
