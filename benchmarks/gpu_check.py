@@ -1,6 +1,6 @@
 """Check and time gpunet's CUDA kernels on this machine's GPU, in one go.
 
-    python benchmarks/gpu_check.py            # checks, then timings (under 5 minutes on an H200)
+    python benchmarks/gpu_check.py            # checks, then timings (sized for under 5 minutes)
     python benchmarks/gpu_check.py --quick    # fewer shapes and repeats, small workloads
 
 1. Compiles every kernel module (NVRTC through CuPy, as on first use) and reports

@@ -343,8 +343,8 @@ def _gpu_section(machine, gpu_rows):
         why = machine.get("gpu_absent") or "no GPU information was recorded"
         lines.append(f"No CUDA GPU was present for this run ({why}): the GPU suites were skipped and this "
                      "file holds no GPU figure. On a machine with one, `python -m benchmarks.report` adds them; "
-                     "`python benchmarks/gpu_check.py` checks the kernels and prints the same workloads in "
-                     "under 5 minutes.")
+                     "`python benchmarks/gpu_check.py` checks the kernels and times the same workloads (sized for "
+                     "under 5 minutes).")
     if gpu_rows:
         lines += ["", "Training and predict start from host NumPy arrays, upload inside the timed region, for "
                   "both. The ratio in each peer cell is gpunet CuPy's speedup over it.", ""]
