@@ -175,8 +175,15 @@ class DeviceData:
         tr.compute_wait(slot["uploaded"])      # the step on this batch runs after its DMA
 
     def close(self):
-        """Wait for every DMA out of this data's pinned buffers, then let them go."""
+        """Wait for every DMA out of this data's pinned buffers, then let them go (the pinned
+        memory pool would hand them out again while a DMA still reads them)."""
         for slots in self._slots.values():
             for slot in slots:
                 self.transport.host_wait(slot["uploaded"])
         self._slots = {}
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: CUDA may already be gone
+            pass

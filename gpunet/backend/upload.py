@@ -67,6 +67,7 @@ class _Staging:
     """Two pinned byte buffers reused by every upload, each with the event of its last DMA."""
 
     def __init__(self, transport, nbytes):
+        nbytes = -(-nbytes // 64) * 64  # viewable as any dtype
         self.slots = [transport.pinned((nbytes,), numpy.uint8) for _ in range(2)]
         self.events = [transport.new_event() for _ in range(2)]
         self.nbytes = nbytes
