@@ -17,6 +17,7 @@ from gpunet.layers import Dense, Layer
 from gpunet.models import Sequential, load_model, model_from_json, model_from_yaml
 from gpunet.saving import h5_store
 from gpunet.saving.errors import UnsafeConfigError
+from gpunet.testing import edit_saved_config
 
 X = np.random.RandomState(9).rand(10, 3).astype("float32")
 Y = np.random.RandomState(10).rand(10, 2).astype("float32")
@@ -63,21 +64,7 @@ UNSAFE_ENTRIES = {
 
 
 def _with_entry_in_file(path, entry):
-    if str(path).endswith(".h5"):
-        with h5py.File(path, "r+") as f:
-            config = json.loads(h5_store.text(f.attrs["model_config"]))
-            config["config"]["layers"].append(entry)
-            f.attrs["model_config"] = json.dumps(config)
-            del f.attrs["gpunet_attr_crc"]  # a crafted file, not a damaged one
-        return
-    with zipfile.ZipFile(path) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    config = json.loads(members["config.json"])
-    config["config"]["layers"].append(entry)
-    members["config.json"] = json.dumps(config).encode()
-    with zipfile.ZipFile(path, "w") as zf:
-        for n, data in members.items():
-            zf.writestr(n, data)
+    edit_saved_config(path, lambda config: config["config"]["layers"].append(entry))
 
 
 @pytest.mark.parametrize("entry", list(UNSAFE_ENTRIES.values()), ids=list(UNSAFE_ENTRIES))
