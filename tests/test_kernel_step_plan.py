@@ -10,69 +10,7 @@ from gpunet import backend as B
 from gpunet.backend.gpu_plan import GpuPlan
 from gpunet.layers import Dense, Dropout
 from gpunet.models import Sequential
-
-# name: (layer sizes, activations, loss, metrics, input width, batch, weighted)
-CASES = {
-    "pima": ((12, 8, 1), ("relu", "relu", "sigmoid"), "binary_crossentropy", ["accuracy"], 8, 10, False),
-    "wide-reduced": ((48, 40, 10), ("relu", "relu", "softmax"), "categorical_crossentropy", ["accuracy"], 78, 32,
-                     False),
-    "softmax-sparse": ((20, 5), ("tanh", "softmax"), "sparse_categorical_crossentropy", ["accuracy"], 6, 16, True),
-    "mse": ((17, 3), ("gelu", "linear"), "mse", ["mae"], 5, 9, False),
-    "mae-relu-out": ((9, 2), ("elu", "relu"), "mae", [], 4, 8, True),
-    "logits": ((11, 4), ("swish", "linear"), gpunet.losses.CategoricalCrossentropy(from_logits=True), ["accuracy"],
-               5, 12, False),
-}
-N_SAMPLES = 101  # not a multiple of any batch size: every epoch ends with a short batch
-
-
-def _data(case):
-    sizes, acts, loss, _, width, _, weighted = CASES[case]
-    rng = numpy.random.default_rng(7)
-    x = rng.standard_normal((N_SAMPLES, width))
-    units = sizes[-1]
-    name = loss if isinstance(loss, str) else loss.name
-    if name == "sparse_categorical_crossentropy":
-        y = rng.integers(0, units, N_SAMPLES)
-    elif "crossentropy" in name and units > 1:
-        y = numpy.eye(units)[rng.integers(0, units, N_SAMPLES)]
-    elif "crossentropy" in name:
-        y = (x[:, :1] + 0.3 * rng.standard_normal((N_SAMPLES, 1)) > 0).astype(float)
-    else:
-        y = rng.standard_normal((N_SAMPLES, units))
-    sw = rng.uniform(0.2, 2.0, N_SAMPLES) if weighted else None
-    return x, y, sw
-
-
-def _model(case, ops):
-    sizes, acts, loss, metrics, width, _, _ = CASES[case]
-    with B.use_backend(ops):
-        gpunet.utils.set_random_seed(5)
-        layers = [Dense(sizes[0], input_dim=width, activation=acts[0])]
-        layers += [Dense(n, activation=a) for n, a in zip(sizes[1:], acts[1:])]
-        model = Sequential(layers)
-        model.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss=loss, metrics=list(metrics))
-    return model
-
-
-def _fit(case, ops, epochs=3, callbacks=None):
-    x, y, sw = _data(case)
-    model = _model(case, ops)
-    with B.use_backend(ops):
-        gpunet.utils.set_random_seed(9)  # the same shuffles on both backends
-        history = model.fit(x, y, sample_weight=sw, batch_size=CASES[case][5], epochs=epochs, verbose=0,
-                            callbacks=callbacks)
-    return model, history.history
-
-
-def _assert_close(got, ref, floatx):
-    tol = 1e-10 if floatx == "float64" else 1e-5
-    (gm, gh), (rm, rh) = got, ref
-    assert gh.keys() == rh.keys()
-    for key in rh:
-        numpy.testing.assert_allclose(gh[key], rh[key], rtol=tol, atol=tol, err_msg=key)
-    for g, r in zip(gm.get_weights(), rm.get_weights()):
-        numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol * 10, err_msg="weights")
-
+from plan_cases import CASES, N_SAMPLES, assert_close as _assert_close, data as _data, fit as _fit, model as _model
 
 @pytest.mark.parametrize("floatx", ["float32", "float64"])
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -161,3 +99,65 @@ def test_models_outside_the_plan_take_the_layer_path(emulator, change):
                       loss="huber" if change == "huber" else "binary_crossentropy")
         model.fit(numpy.ones((8, 4)), numpy.ones((8, 1)), epochs=1, verbose=0)
     assert model._train_plan() is None
+
+
+@pytest.mark.parametrize("case", ["pima", "wide-reduced", "softmax-sparse"])
+def test_predict_and_evaluate_through_the_forward_plan(emulator, case):
+    """predict writes every batch into one output array (L launches a batch, one more for a
+    softmax output); evaluate reads the device a fixed number of times; both equal NumPy."""
+    B.set_floatx("float64")
+    x, y, sw = _data(case)
+    batch = CASES[case][5]
+    results = {}
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        model = _model(case, ops)
+        with B.use_backend(ops):
+            emulator.launches.clear()
+            before = getattr(ops, "host_reads", 0)
+            pred = model.predict(x, batch_size=batch, verbose=0)
+            launches = len(emulator.launches)
+            scores = model.evaluate(x, y, sample_weight=sw, batch_size=batch, verbose=0)
+            reads = getattr(ops, "host_reads", 0) - before
+        results[ops.name] = (pred, scores, launches, reads)
+    (pred, scores, launches, reads), (ref_pred, ref_scores, _, _) = results["cupy"], results["numpy"]
+    assert isinstance(pred, numpy.ndarray) and pred.shape == ref_pred.shape
+    numpy.testing.assert_allclose(pred, ref_pred, rtol=1e-10, atol=1e-12)
+    numpy.testing.assert_allclose(scores, ref_scores, rtol=1e-10)
+    steps, layers = -(-N_SAMPLES // batch), len(CASES[case][0])
+    assert launches == steps * (layers + (CASES[case][1][-1] == "softmax"))
+    # predict's output, evaluate's loss and each metric (twice when weighted: values and weights)
+    assert reads <= 2 + len(CASES[case][3]) * (1 + (sw is not None)), reads
+
+
+def test_evaluate_batch_callbacks_see_running_logs(emulator):
+    B.set_floatx("float64")
+    x, y, _ = _data("pima")
+    logs = {}
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        model = _model("pima", ops)
+        seen = []
+        cb = gpunet.callbacks.LambdaCallback(on_test_batch_end=lambda batch, l: seen.append(dict(l)))
+        with B.use_backend(ops):
+            model.evaluate(x, y, batch_size=10, verbose=0, callbacks=[cb])
+        logs[ops.name] = seen
+    assert len(logs["cupy"]) == len(logs["numpy"]) == 11
+    for g, r in zip(logs["cupy"], logs["numpy"]):
+        numpy.testing.assert_allclose(list(g.values()), list(r.values()), rtol=1e-10)
+
+
+def test_nan_input_stops_training_through_the_plan(emulator, monkeypatch):
+    """NaN propagates through the plan's kernels as through NumPy: TerminateOnNaN fires in the
+    batch that holds the NaN row, and History records the NaN epoch, as on NumPy."""
+    monkeypatch.setenv("GPUNET_CHECK_FINITE", "0")  # the input check would refuse the NaN first
+    B.set_floatx("float32")
+    histories = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        x, y, _ = _data("pima")
+        x[3, 2] = numpy.nan
+        net = _model("pima", ops)
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(2)
+            histories.append(net.fit(x, y, epochs=5, batch_size=10, verbose=0,
+                                     callbacks=[gpunet.callbacks.TerminateOnNaN()]).history)
+    assert len(histories[0]["loss"]) == 1 and numpy.isnan(histories[0]["loss"][0])
+    assert histories[0].keys() == histories[1].keys() and numpy.isnan(histories[1]["loss"][0])

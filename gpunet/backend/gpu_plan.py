@@ -72,7 +72,7 @@ class _Step:
     epoch's batch size (the last batch may be shorter)."""
 
     def __init__(self, plan, rows, stride):
-        ops, xp, dtype, sm = plan.ops, plan.ops.xp, plan.dtype, plan.ops.sm_count
+        xp, dtype, sm = plan.ops.xp, plan.dtype, plan.ops.sm_count
         empty = lambda shape, dt=dtype: xp.empty(shape, dtype=dt)  # noqa: E731
         self.rows, self.stride = rows, stride
         self.xb = empty((rows, plan.width))

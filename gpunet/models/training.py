@@ -8,6 +8,7 @@ from ..callbacks import CallbackList, History
 from ..backend import edge as _data
 from .engine import EngineMixin
 from ..backend.dense_plan import EpochTally
+from .plan_inference import plan_evaluate, plan_predict
 
 _NOT_COMPILED = ("You must compile your model before {what}: call "
                  "`model.compile(optimizer, loss, metrics)` first (a model built by model_from_json, "
@@ -161,6 +162,9 @@ class TrainingMixin(EngineMixin):
         return tally.loss
 
     def _evaluate_arrays(self, x, y, sw, batch_size, cbs):
+        logs = plan_evaluate(self, x, y, sw, batch_size, cbs)  # CuPy: all batches, then one read
+        if logs is not None:
+            return logs
         for m in self._metrics:
             m.reset_state()
         n = x.shape[0]
@@ -202,6 +206,9 @@ class TrainingMixin(EngineMixin):
         ops = self.ops
         xs = _data.to_input(ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
+        out = plan_predict(self, xs, batch_size)  # CuPy: every batch into one device array
+        if out is not None:
+            return _data.to_output(ops, out)
         outs = [self._forward(xs[lo:lo + batch_size], False, False)[0] for lo in range(0, xs.shape[0], batch_size)]
         if not outs:
             return _data.to_output(ops, ops.zeros((0,) + tuple(self.output_shape[1:]), self._input_dtype()))

@@ -1,0 +1,85 @@
+"""`GpuForward`: inference for a stack of Dense layers on the CuPy backend (predict, evaluate).
+
+One launch per layer per batch (two for a softmax output: the GEMM, then the row
+softmax), every batch's output written straight into its rows of one output array:
+no per-layer allocations, no concatenation, no host read until the caller asks.
+The same kernels as training (`cuda_kernels.dense_forward_launch`), each layer with
+its own activation.
+"""
+from contextlib import nullcontext
+
+from . import cuda_kernels as K
+
+
+def build_gpu_forward(model):
+    """A `GpuForward` for ``model`` (built) on a CuPy backend, or None where the layer path runs."""
+    from ..layers.core import Dense
+    from .cupy_backend import CupyBackend
+    ops, layers = model.ops, model._layers
+    if not isinstance(ops, CupyBackend) or not layers or len(layers[0].input_shape or ()) != 2:
+        return None
+    dtype = layers[0].kernel.value.dtype if type(layers[0]) is Dense else None
+    if dtype not in K.KERNEL_DTYPES:
+        return None
+    specs = []
+    for layer in layers:
+        if type(layer) is not Dense or layer.kernel.value.dtype != dtype or layer.activity_regularizer is not None:
+            return None
+        spec = K.activation_spec(layer.activation.name, layer.activation.params)
+        if spec is None:
+            return None
+        specs.append(spec)
+    return GpuForward(model, specs, dtype)
+
+
+class GpuForward:
+    """``run(x, out, batch_size)``: ``out[:] = model(x)`` batch by batch (device arrays)."""
+
+    def __init__(self, model, specs, dtype):
+        self.model, self.ops, self.specs, self.dtype = model, model.ops, specs, dtype
+        self.sources = [(l.kernel.value, None if l.bias is None else l.bias.value, l.activation) for l in model._layers]
+        self._buffers = {}
+
+    def matches(self, model):
+        return model.ops is self.ops and len(model._layers) == len(self.sources) and all(
+            l.kernel.value is s[0] and (None if l.bias is None else l.bias.value) is s[1] and l.activation is s[2]
+            for l, s in zip(model._layers, self.sources))
+
+    def accepts(self, x):
+        return x.ndim == 2 and x.shape[1] == self.sources[0][0].shape[0] and x.dtype == self.dtype
+
+    def run(self, x, out, batch_size, stream=None):
+        """Every batch of ``x`` (n, K) through the layers into ``out`` (n, units), on ``stream``."""
+        with stream if stream is not None else nullcontext():
+            for lo in range(0, x.shape[0], batch_size):
+                hi = min(x.shape[0], lo + batch_size)
+                for launch in self.launches(x[lo:hi], out[lo:hi]):
+                    self.ops.launch(launch)
+
+    def launches(self, x, out):
+        """The launches of one batch (x and out contiguous row blocks)."""
+        rows, sm = x.shape[0], self.ops.sm_count
+        hidden, workspaces = self._allocate(rows)
+        plans, a = [], x
+        for i, ((w, b, _), spec) in enumerate(zip(self.sources, self.specs)):
+            y = out if i == len(self.specs) - 1 else hidden[i]
+            # inference: no z and no mask kept for a backward pass (null pointers)
+            plans.append(K.dense_forward_launch(a, w, b, y, None, None, spec, sm, workspaces[i]))
+            if spec.softmax:
+                plans.append(K.plan_softmax_forward(y, y, sm))
+            a = y
+        return plans
+
+    def _allocate(self, rows):
+        got = self._buffers.get(rows)
+        if got is None:
+            if len(self._buffers) >= 4:
+                del self._buffers[next(iter(self._buffers))]
+            xp, sm = self.ops.xp, self.ops.sm_count
+            hidden = [xp.empty((rows, w.shape[1]), dtype=self.dtype) for w, _, _ in self.sources[:-1]]
+            workspaces = []
+            for w, _, _ in self.sources:
+                shapes = K.forward_workspace(rows, w.shape[1], w.shape[0], self.dtype, sm)
+                workspaces.append([xp.zeros(s, dtype=d) for s, d in shapes])
+            got = self._buffers[rows] = (hidden, workspaces)
+        return got

@@ -1,0 +1,69 @@
+"""Models, data and checks shared by the tests of the GPU step plan (emulated and on a GPU)."""
+import numpy
+
+import gpunet
+from gpunet import backend as B
+from gpunet.layers import Dense
+from gpunet.models import Sequential
+
+# name: (layer sizes, activations, loss, metrics, input width, batch, weighted)
+CASES = {
+    "pima": ((12, 8, 1), ("relu", "relu", "sigmoid"), "binary_crossentropy", ["accuracy"], 8, 10, False),
+    "wide-reduced": ((48, 40, 10), ("relu", "relu", "softmax"), "categorical_crossentropy", ["accuracy"], 78, 32,
+                     False),
+    "softmax-sparse": ((20, 5), ("tanh", "softmax"), "sparse_categorical_crossentropy", ["accuracy"], 6, 16, True),
+    "mse": ((17, 3), ("gelu", "linear"), "mse", ["mae"], 5, 9, False),
+    "mae-relu-out": ((9, 2), ("elu", "relu"), "mae", [], 4, 8, True),
+    "logits": ((11, 4), ("swish", "linear"), gpunet.losses.CategoricalCrossentropy(from_logits=True), ["accuracy"],
+               5, 12, False),
+}
+N_SAMPLES = 101  # not a multiple of any batch size: every epoch ends with a short batch
+
+
+def data(case):
+    sizes, acts, loss, _, width, _, weighted = CASES[case]
+    rng = numpy.random.default_rng(7)
+    x = rng.standard_normal((N_SAMPLES, width))
+    units = sizes[-1]
+    name = loss if isinstance(loss, str) else loss.name
+    if name == "sparse_categorical_crossentropy":
+        y = rng.integers(0, units, N_SAMPLES)
+    elif "crossentropy" in name and units > 1:
+        y = numpy.eye(units)[rng.integers(0, units, N_SAMPLES)]
+    elif "crossentropy" in name:
+        y = (x[:, :1] + 0.3 * rng.standard_normal((N_SAMPLES, 1)) > 0).astype(float)
+    else:
+        y = rng.standard_normal((N_SAMPLES, units))
+    sw = rng.uniform(0.2, 2.0, N_SAMPLES) if weighted else None
+    return x, y, sw
+
+
+def model(case, ops):
+    sizes, acts, loss, metrics, width, _, _ = CASES[case]
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(5)
+        layers = [Dense(sizes[0], input_dim=width, activation=acts[0])]
+        layers += [Dense(n, activation=a) for n, a in zip(sizes[1:], acts[1:])]
+        net = Sequential(layers)
+        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss=loss, metrics=list(metrics))
+    return net
+
+
+def fit(case, ops, epochs=3, callbacks=None):
+    x, y, sw = data(case)
+    net = model(case, ops)
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(9)  # the same shuffles on both backends
+        history = net.fit(x, y, sample_weight=sw, batch_size=CASES[case][5], epochs=epochs, verbose=0,
+                            callbacks=callbacks)
+    return net, history.history
+
+
+def assert_close(got, ref, floatx):
+    tol = 1e-10 if floatx == "float64" else 1e-5
+    (gm, gh), (rm, rh) = got, ref
+    assert gh.keys() == rh.keys()
+    for key in rh:
+        numpy.testing.assert_allclose(gh[key], rh[key], rtol=tol, atol=tol, err_msg=key)
+    for g, r in zip(gm.get_weights(), rm.get_weights()):
+        numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol * 10, err_msg="weights")

@@ -1,0 +1,73 @@
+"""The GPU step plan on a real GPU (marked `gpu`, skipped without CUDA): CUDA-graph
+replay equals eager execution bit for bit, an epoch on CuPy equals NumPy, the cuBLAS
+path runs eagerly, predict and evaluate agree."""
+import numpy
+import pytest
+
+from gpunet import backend as B
+from gpunet.backend import cupy_unavailable_reason
+from plan_cases import CASES, assert_close, data, fit, model
+
+_REASON = cupy_unavailable_reason()
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(_REASON is not None, reason=f"no CUDA: {_REASON}")]
+
+
+@pytest.fixture
+def cupy_ops():
+    return B.resolve("cupy")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_graph_replay_equals_eager_bit_for_bit(cupy_ops, case, monkeypatch):
+    from gpunet.backend.gpu_plan import GpuPlan
+    monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "0")
+    eager_model, eager = fit(case, cupy_ops)
+    monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "1")
+    graph_model, graphed = fit(case, cupy_ops)
+    assert isinstance(graph_model._plan, GpuPlan)
+    assert graph_model._plan._graphs.captures >= 1, "the full batches' step was captured"
+    assert eager_model._plan._graphs.captures == 0
+    assert eager == graphed
+    for g, e in zip(graph_model.get_weights(), eager_model.get_weights()):
+        numpy.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_epochs_on_cupy_equal_numpy(cupy_ops, case, floatx):
+    B.set_floatx(floatx)
+    assert_close(fit(case, cupy_ops), fit(case, B.resolve("numpy")), floatx)
+
+
+def test_cublas_layers_run_eagerly_and_agree(cupy_ops, monkeypatch):
+    """A plan whose GEMMs go to cuBLAS is never captured (CuPy refuses cuBLAS in a capture)."""
+    monkeypatch.setattr(type(cupy_ops), "dense_path", "cublas")
+    got = fit("wide-reduced", cupy_ops)
+    assert got[0]._plan._graphs.captures == 0
+    assert_close(got, fit("wide-reduced", B.resolve("numpy")), "float32")
+
+
+@pytest.mark.parametrize("case", ["pima", "wide-reduced", "softmax-sparse"])
+def test_predict_and_evaluate_on_cupy(cupy_ops, case):
+    x, y, sw = data(case)
+    results = []
+    for ops in (cupy_ops, B.resolve("numpy")):
+        net = model(case, ops)
+        with B.use_backend(ops):
+            results.append((net.predict(x, batch_size=16, verbose=0),
+                            net.evaluate(x, y, sample_weight=sw, batch_size=16, verbose=0)))
+    numpy.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
+    numpy.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5)
+
+
+def test_nan_input_stops_training_on_cupy(cupy_ops, monkeypatch):
+    """NaN propagates through the plan's kernels as through NumPy: TerminateOnNaN fires."""
+    import gpunet
+    monkeypatch.setenv("GPUNET_CHECK_FINITE", "0")  # the input check would refuse the NaN first
+    x, y, _ = data("pima")
+    x[3, 2] = numpy.nan
+    net = model("pima", cupy_ops)
+    with B.use_backend(cupy_ops):
+        history = net.fit(x, y, epochs=5, batch_size=10, verbose=0,
+                          callbacks=[gpunet.callbacks.TerminateOnNaN()])
+    assert len(history.history["loss"]) == 1 and numpy.isnan(history.history["loss"][0])
