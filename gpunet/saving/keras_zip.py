@@ -167,6 +167,11 @@ def _policy(dtype):
 
 
 def _object(key, value):
+    from ..activations import VALID_NAMES
+    if key == "activation" and isinstance(value, str) and value not in VALID_NAMES:
+        # A user's function: Keras 3 resolves a plain string only among its built-ins, a function
+        # reference through custom_objects / its registry (no module: nothing for it to import).
+        return {"class_name": "function", "config": value.rsplit(">", 1)[-1], "registered_name": value}
     for suffix, module in _OBJECT_MODULES.items():
         if key.endswith(suffix) and isinstance(value, dict) and "class_name" in value and "module" not in value:
             return {"module": module, "class_name": value["class_name"], "config": value.get("config", {}),

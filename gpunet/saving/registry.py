@@ -230,7 +230,7 @@ def _resolve_function(name, registered_name, module, kind, custom_objects, where
             obj = get_registered_object(key, custom_objects)
             if obj is not None:
                 return obj
-    if isinstance(name, str) and _is_library(module) and module is not None:
+    if isinstance(name, str) and _is_library(module):  # no module (nothing to import) or Keras's own
         return _get_builtin(name, kind, name, module, where)
     raise _refuse(f"a reference to function {name!r} from module {module!r}", where)
 
@@ -290,7 +290,7 @@ def check_safe(node, where=None, custom_objects=None, _path="config"):
                 raise _refuse(f"a Lambda layer at {path} whose function is Python bytecode, not a name; save it "
                               f"from a named function (def) and pass that function in custom_objects", where)
             module = item.get("module")
-            if cls == "function" and not user and (module is None or not _is_library(module)):
+            if cls == "function" and not user and not _is_library(module):
                 raise _refuse(f"a reference to function {item.get('config')!r} from module {module!r} at {path}",
                               where)
             if not user:  # a user class's config is the user's to interpret: nothing in it runs here
