@@ -3,12 +3,13 @@ from .. import backend as B
 from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
 from .training import TrainingMixin
+from .legacy_predict import LegacyPredictMixin
 from .nesting import NestingMixin, InnerActivity
 from ..saving.mixin import SavingMixin
 from . import summary as _summary
 
 
-class Sequential(NestingMixin, TrainingMixin, SavingMixin, Layer):
+class Sequential(NestingMixin, TrainingMixin, LegacyPredictMixin, SavingMixin, Layer):
     """A linear stack of layers; also a layer itself, so a Sequential can be nested in another.
 
     Example::
