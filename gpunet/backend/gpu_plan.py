@@ -53,7 +53,10 @@ def build_gpu_plan(model):
         return None
     if loss.fused is None and K.activation_spec(last.activation.name, last.activation.params).softmax:
         return None  # the loss kernel takes softmax's gradient itself (fused kinds)
-    opt = StepOptimizer(model.optimizer, params, model._grads, ops.sm_count)
+    # A data-parallel wrapper (gpunet.distribute) hands over the optimizer it wraps, and
+    # averages the gradients between the backward pass and the update.
+    inner = getattr(model.optimizer, "inner", model.optimizer)
+    opt = StepOptimizer(inner, params, model._grads, ops.sm_count)
     if not opt.ready(ops):
         return None
     return GpuPlan(model, loss, opt)
@@ -101,6 +104,9 @@ class _Step:
             dx = self.dz[i - 1] if i > 0 else None
             y = self.z_last if i == len(plan.layers) - 1 else acts[i + 1]
             self.entries += plan.backward_entries(self.dz[i], acts[i], layer, keeps[i], y, dx)
+        reduce = getattr(plan.model.optimizer, "allreduce_gradients", None)
+        if reduce is not None:  # a collective between backward and update: not captured
+            self.entries.append(lambda: reduce(plan.model._grads))
         self.entries.append(plan.optimizer.launch(plan.table, plan.state[1:2]))
         self.launches = sum(1 for e in self.entries if isinstance(e, K.Launch))
         self.capturable = self.launches == len(self.entries)  # no cuBLAS call inside
@@ -203,7 +209,7 @@ class GpuPlan:
         if lo != self._next * self._batch:
             raise RuntimeError(f"GpuPlan.step: batches run in order; expected the batch at {self._next * self._batch}, "
                                f"received {lo}:{hi}.")
-        opt = self.model.optimizer
+        opt = self.optimizer.optimizer
         if opt.learning_rate.value != self._lr:  # a callback changed it mid-epoch: rewrite the rest
             with self._stream():
                 self._write_table(self._next, self.table.shape[0] - self._next)
@@ -279,7 +285,7 @@ class GpuPlan:
             dst.set(host)
 
     def _write_table(self, first, count):
-        opt = self.model.optimizer
+        opt = self.optimizer.optimizer
         values = self.optimizer.scalars(opt.iterations + 1, count)
         self._lr = opt.learning_rate.value
         if count:
