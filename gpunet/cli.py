@@ -6,6 +6,9 @@ import sys
 import numpy
 
 PIMA_COLUMNS = 9  # 8 features + the 0/1 label, no header (the seeds' CSV format)
+PIMA_HINT = ("the seed tutorial's Pima Indians diabetes CSV (768 rows: 8 numeric feature columns + a 0/1 label, "
+             "comma-separated, no header) is not shipped with gpunet; it is published with the tutorial, e.g. "
+             "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv")
 
 
 def synthetic_pima(n=768, seed=7):
@@ -37,7 +40,7 @@ def load_csv(path):
     try:
         data = numpy.loadtxt(path, delimiter=",", ndmin=2)
     except (OSError, ValueError) as exc:
-        raise SystemExit(f"gpunet demo: cannot read {path}: {exc}")
+        raise SystemExit(f"gpunet demo: cannot read {path}: {exc}\n({PIMA_HINT})")
     if data.shape[1] != PIMA_COLUMNS:
         raise SystemExit(f"gpunet demo: {path} must have {PIMA_COLUMNS} columns (8 features + 0/1 label), "
                          f"found {data.shape[1]}")
@@ -55,8 +58,8 @@ def demo(args):
         print(f"Data: {args.data} ({dataset.shape[0]} rows)")
     else:
         dataset = synthetic_pima(seed=args.seed)
-        print("Data: synthetic Pima-shaped data set generated in code (768 rows, 8 features + 0/1 label); "
-              "use --data pima-indians-diabetes.csv for the real one.")
+        print("Data: synthetic Pima-shaped data set generated in code (768 rows, 8 features + 0/1 label). "
+              f"For the real one pass --data FILE: {PIMA_HINT}.")
     X, Y = dataset[:, 0:8], dataset[:, 8]
 
     model = Sequential()
@@ -106,12 +109,21 @@ def demo(args):
 
 def inspect(args):
     from .saving.cli import inspect as _inspect
+    from .saving.architecture_file import describe
     from .saving.errors import SavingError
     try:
         print(_inspect(args.file))
     except (SavingError, OSError, ValueError) as exc:
-        print(f"gpunet inspect: {exc}", file=sys.stderr)
-        return 1
+        try:  # not a model or weights file: a JSON/YAML architecture (model.to_json()) is described instead
+            text = describe(args.file)
+        except (SavingError, ValueError, TypeError) as arch_exc:
+            print(f"gpunet inspect: {args.file} is a model architecture file that cannot be rebuilt: {arch_exc}",
+                  file=sys.stderr)
+            return 1
+        if text is None:
+            print(f"gpunet inspect: {exc}", file=sys.stderr)
+            return 1
+        print(text)
     return 0
 
 
@@ -131,17 +143,24 @@ def convert(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="gpunet", description="gpunet: Keras-compatible deep learning on "
                                      "CuPy (GPU) or NumPy (CPU).")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"gpunet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="train the tutorial's Pima network, save it every way, reload and re-evaluate")
-    p.add_argument("--data", help="CSV in the seed's format (8 features + 0/1 label, no header); "
-                   "default: a synthetic Pima-shaped data set")
-    p.add_argument("--epochs", type=int, default=150)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--out", default="gpunet-demo", help="folder for the saved files (default: ./gpunet-demo)")
-    p.add_argument("--verbose", type=int, default=0, choices=[0, 1, 2])
+    p = sub.add_parser("demo", help="train the tutorial's Pima network, save it every way, reload and re-evaluate",
+                       description="Train the seed tutorial's Pima Indians network (Dense 12/8/1, Adam, batch 10), "
+                       "save it as JSON/YAML + weights and as a full model, reload each and re-evaluate.")
+    p.add_argument("--data", metavar="FILE", help="CSV in the seed's format: 8 feature columns + a 0/1 label, "
+                   "comma-separated, no header, e.g. pima-indians-diabetes.csv (not shipped with gpunet: "
+                   "see the tutorial). Default: a synthetic, deterministic Pima-shaped data set generated in code")
+    p.add_argument("--epochs", type=int, default=150, help="training epochs (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=7,
+                   help="random seed for the data, initial weights and shuffles (default: %(default)s)")
+    p.add_argument("--out", default="gpunet-demo", help="folder for the saved files (default: ./%(default)s)")
+    p.add_argument("--verbose", type=int, default=0, choices=[0, 1, 2],
+                   help="0 silent, 1 progress bar, 2 one line per epoch (default: %(default)s)")
     p.set_defaults(func=demo)
-    p = sub.add_parser("inspect", help="describe a saved model or weights file")
-    p.add_argument("file")
+    p = sub.add_parser("inspect", help="describe a saved model, weights or JSON/YAML architecture file")
+    p.add_argument("file", help="a .h5, .keras, .weights.h5, or a model.json / model.yaml architecture")
     p.set_defaults(func=inspect)
     p = sub.add_parser("convert", help="convert between .h5, .keras and JSON/YAML + weights")
     p.add_argument("src")
