@@ -237,3 +237,25 @@ def test_user_code_trains_on_each_backend(ops):
     history = model.fit(X, Y, epochs=3, batch_size=16, verbose=0).history
     assert model.ops is ops
     assert history["loss"][-1] < history["loss"][0]
+
+
+def test_add_weight_errors_name_the_layer_and_the_problem():
+    layer = Dense(2, name="d")
+    layer.add_weight(name="w", shape=(2,))
+    with pytest.raises(ValueError, match=r"Layer 'd' already has a weight named 'w'"):
+        layer.add_weight(name="w", shape=(3,))
+    with pytest.raises(ValueError, match=r"Layer 'd': add_weight needs a shape"):
+        layer.add_weight(name="v")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\): \['colour'\]"):
+        layer.add_weight(name="v", shape=(1,), colour="red")
+    with pytest.raises(ValueError, match=r"add_weight dtype 'float64' differs from the layer's dtype 'float32'"):
+        layer.add_weight(name="v", shape=(1,), dtype="float64")
+    assert layer.add_weight(shape=(1,), use_resource=True).name == "variable"
+
+
+def test_a_layer_without_call_or_forward_says_so():
+    class Empty(Layer):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Empty defines neither call"):
+        Empty()(np.zeros((1, 2), "float32"))

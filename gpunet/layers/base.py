@@ -156,23 +156,10 @@ class Layer:
                    dtype=None, **kwargs):
         """Create a weight (Keras's arguments; ``name`` defaults to ``variable``, ``variable_1``, ...).
         A None initializer is Keras's default, glorot_uniform. ``dtype`` must be the layer's."""
-        kwargs.pop("use_resource", None), kwargs.pop("autocast", None), kwargs.pop("aggregation", None)
-        kwargs.pop("synchronization", None)
-        if kwargs:
-            raise TypeError(f"add_weight got unexpected keyword argument(s): {sorted(kwargs)}")
-        if shape is None:
-            raise ValueError(f"Layer '{self.name}': add_weight needs a shape, e.g. shape=(input_shape[-1], units).")
         if dtype is not None and _dtype_name(dtype) != self.dtype:
             raise ValueError(f"Layer '{self.name}': add_weight dtype {dtype!r} differs from the layer's dtype "
                              f"{self.dtype!r}; gpunet keeps one dtype per layer (pass dtype= to the layer).")
-        if name is None:
-            taken = {w.name for w in self._weights}
-            name = next(n for n in (f"variable_{i}" if i else "variable" for i in range(len(taken) + 1))
-                        if n not in taken)
-        if any(w.name == name for w in self._weights):
-            raise ValueError(f"Layer '{self.name}' already has a weight named {name!r}: weight names must be unique "
-                             f"within a layer (they are its keys in saved files).")
-        shape = tuple(int(d) for d in shape)
+        name, shape = user_code.weight_name_and_shape(self, name, shape, kwargs)
         init = initializers.get(initializer) or initializers.get("glorot_uniform")
         if getattr(_skip, "on", False):
             value = self.ops.zeros(tuple(shape), self.dtype)

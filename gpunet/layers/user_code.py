@@ -22,6 +22,25 @@ def takes_training(call):
     return "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+_INERT_WEIGHT_ARGS = ("use_resource", "autocast", "aggregation", "synchronization")  # tf.keras's, no effect here
+
+
+def weight_name_and_shape(layer, name, shape, kwargs):
+    """`Layer.add_weight`'s checked name (``variable``, ``variable_1``, ... when None, as Keras 3) and shape."""
+    unknown = sorted(k for k in kwargs if k not in _INERT_WEIGHT_ARGS)
+    if unknown:
+        raise TypeError(f"add_weight got unexpected keyword argument(s): {unknown}")
+    if shape is None:
+        raise ValueError(f"Layer '{layer.name}': add_weight needs a shape, e.g. shape=(input_shape[-1], units).")
+    taken = {w.name for w in layer._weights}
+    if name is None:
+        name = next(n for n in (f"variable_{i}" if i else "variable" for i in range(len(taken) + 1)) if n not in taken)
+    if name in taken:
+        raise ValueError(f"Layer '{layer.name}' already has a weight named {name!r}: weight names must be unique "
+                         f"within a layer (they are its keys in saved files).")
+    return name, tuple(int(d) for d in shape)
+
+
 def finishing_build(user_build):
     """Wrap a user's ``build`` so the layer ends up built whether or not it calls
     ``super().build(input_shape)`` (Keras 3 code does not): shapes and ``built`` are set

@@ -142,11 +142,6 @@ def unknown_object_error(class_name, kind, module=None, where=None):
         f"@gpunet.utils.register_serializable() before loading.")
 
 
-def unsafe_error(what, where):
-    """The `UnsafeConfigError` refusing ``what`` (code or an import in a file) at ``where``."""
-    return _refuse(what, where)
-
-
 def _lambda_carries_code(config):
     """True unless a Lambda config names its functions only (what gpunet and Keras write for a
     ``def`` function): Keras 2 marshals a lambda's bytecode, Keras 3 writes ``__lambda__``."""
@@ -164,6 +159,9 @@ def _refuse(what, where):
     return UnsafeConfigError(f"Refusing to load {what}{loc}: gpunet never imports modules named in a file and never "
                              f"runs code stored in one. Define the object in Python and pass it with "
                              f"custom_objects= or @gpunet.utils.register_serializable().")
+
+
+unsafe_error = _refuse  # the UnsafeConfigError refusing ``what`` (code or an import in a file) at ``where``
 
 
 def resolve(class_name, kind="layer", module=None, registered_name=None, custom_objects=None, where=None):
