@@ -330,9 +330,10 @@ def _targets_table(checked, noisy_fw=()):
     return lines
 
 
-def _gpu_section(machine, gpu_rows):
+def _gpu_section(machine, gpu_rows, skips=()):
     """The GPU part: the device and versions, gpunet on CuPy against PyTorch on CUDA, issue 8's targets;
-    or, without a GPU, a plain statement that none was measured."""
+    or, without a GPU, a plain statement that none was measured (and why: the machine's record, else
+    the GPU suite's skip reason)."""
     gpu, versions = machine.get("gpu"), machine.get("versions", {})
     lines = ["", "## GPU", ""]
     if gpu:
@@ -340,8 +341,9 @@ def _gpu_section(machine, gpu_rows):
                      f"{gpu['runtime_cuda']} (driver supports CUDA {gpu['driver_cuda']}); CuPy {gpu['cupy']}; "
                      f"PyTorch {versions.get('torch') or 'not installed'}")
     else:
-        why = machine.get("gpu_absent") or "no GPU information was recorded"
-        lines.append(f"No CUDA GPU was present for this run ({why}): the GPU suites were skipped and this "
+        skipped = [reason for where, reason in skips if "test_gpu.py" in where]
+        why = machine.get("gpu_absent") or (skipped[0] if skipped else "no GPU information was recorded")
+        lines.append(f"No CUDA GPU was present for this run ({why.rstrip('.')}): the GPU suites were skipped and this "
                      "file holds no GPU figure. On a machine with one, `python -m benchmarks.report` adds them; "
                      "`python benchmarks/gpu_check.py` checks the kernels and times the same workloads (sized for "
                      "under 5 minutes).")
@@ -399,7 +401,7 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
         lines += ["", "† measured while other processes used more than "
                   f"{CONTENTION_LIMIT:.0%} of the CPUs: not to be quoted."]
     lines += ["", "## Targets (issue 5)", ""] + _targets_table(check_targets(cpu_rows), noisy_fw)
-    lines += _gpu_section(machine, gpu_rows)
+    lines += _gpu_section(machine, gpu_rows, skips)
     if skips:
         lines += ["", "## Skipped", ""]
         lines += [f"- `{where}`: {reason}" for where, reason in skips]
