@@ -173,3 +173,39 @@ __global__ void loss_grad(int kind, const T* z, const T* __restrict__ y, const T
         }
     }
 }
+
+// Dropout inside a step: keep each value with probability 1 - rate, scaled by 1 / (1 - rate)
+// (Keras's inverted dropout; `scale` is that factor as the reference rounds it). The draw is a
+// counter-based hash of (state[2], the epoch's seed; salt, the layer; state[1], the batch;
+// the element's index): the same launch replayed draws a fresh mask for every batch, and a
+// seeded run draws the same masks again. m keeps the factor applied (0 or scale) for backward.
+__device__ __forceinline__ unsigned long long gn_splitmix(unsigned long long h) {
+    h += 0x9E3779B97F4A7C15ULL;
+    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    h = (h ^ (h >> 27)) * 0x94D049BB133111EBULL;
+    return h ^ (h >> 31);
+}
+
+// y = x * m, m[i] = (u_i >= rate) ? scale : 0, u_i uniform in [0, 1) from the hash above.
+// Launch (both dropout kernels): block 256, 1-D grid-stride grid.
+template <typename T>
+__global__ void dropout_forward(const T* __restrict__ x, T* __restrict__ y, T* __restrict__ m, long long n,
+                                double rate, T scale, const long long* state, long long salt) {
+    const unsigned long long key =
+        gn_splitmix(gn_splitmix((unsigned long long)state[2] ^ gn_splitmix((unsigned long long)salt)) ^
+                    (unsigned long long)state[1]);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const double u = (double)(gn_splitmix(key ^ (unsigned long long)i) >> 11) * (1.0 / 9007199254740992.0);
+        const T mi = u >= rate ? scale : T(0);
+        m[i] = mi;
+        y[i] = x[i] * mi;
+    }
+}
+
+// g *= m in place: the gradient through the dropout of the forward pass.
+template <typename T>
+__global__ void dropout_backward(T* g, const T* __restrict__ m, long long n) {
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) g[i] *= m[i];
+}

@@ -135,3 +135,32 @@ def test_batch_gather_takes_the_batch_in_state(emulator, shuffled, weighted):
 def test_loss_kernel_choice(activation, loss, expected):
     got = S.loss_kernel(activation, {}, loss)
     assert (None if got is None else (got.kind, got.fused)) == expected
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+def test_dropout_kernels(emulator, dtype):
+    """Masks are 0 or 1 / (1 - rate), kept at the rate's odds, fresh for each batch and layer,
+    the same again for the same seed and batch; y = x m exactly; backward multiplies by m."""
+    rate, n = 0.3, 20011
+    x = numpy.random.default_rng(1).standard_normal(n).astype(dtype)
+    x[5] = numpy.nan
+
+    def draw(batch, seed, salt):
+        y, m = guarded(numpy.empty(n, dtype)), guarded(numpy.empty(n, dtype))
+        emulator(S.plan_dropout_forward(x, y, m, rate, numpy.array([0, batch, seed], numpy.int64), salt, H100_SMS))
+        assert intact(y) and intact(m)
+        return y.copy(), m.copy()
+
+    y, m = draw(3, 77, 1)
+    scale = dtype(1.0 / (1.0 - rate))
+    assert set(numpy.unique(m)) == {dtype(0), scale}
+    assert abs((m == 0).mean() - rate) < 0.015
+    numpy.testing.assert_array_equal(y, x * m)  # NaN stays NaN, kept or not
+    same_y, same_m = draw(3, 77, 1)
+    numpy.testing.assert_array_equal(same_m, m)
+    for other in (draw(4, 77, 1)[1], draw(3, 78, 1)[1], draw(3, 77, 2)[1]):
+        assert 0.3 < (other != m).mean() < 0.55  # independent masks differ in 2 r (1 - r) = 42% of places
+    g = guarded(numpy.random.default_rng(2).standard_normal(n).astype(dtype))
+    expected = g * m
+    emulator(S.plan_dropout_backward(g, m, H100_SMS))
+    numpy.testing.assert_array_equal(g, expected)

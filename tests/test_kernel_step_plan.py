@@ -87,13 +87,13 @@ def test_learning_rate_schedule_reaches_the_device(emulator):
     assert got[0].optimizer.iterations == ref[0].optimizer.iterations == 3 * 12
 
 
-@pytest.mark.parametrize("change", ["dropout", "regularizer", "clipnorm", "huber"])
+@pytest.mark.parametrize("change", ["dropout-noise-shape", "regularizer", "clipnorm", "huber"])
 def test_models_outside_the_plan_take_the_layer_path(emulator, change):
     ops = EmulatedCupyBackend(emulator)
     with B.use_backend(ops):
         layers = [Dense(6, input_dim=4, activation="relu",
                         kernel_regularizer="l2" if change == "regularizer" else None)]
-        layers += [Dropout(0.3)] if change == "dropout" else []
+        layers += [Dropout(0.3, noise_shape=(None, 1))] if change == "dropout-noise-shape" else []
         model = Sequential(layers + [Dense(1, activation="sigmoid")])
         model.compile(optimizer=gpunet.optimizers.Adam(clipnorm=1.0 if change == "clipnorm" else None),
                       loss="huber" if change == "huber" else "binary_crossentropy")
@@ -161,3 +161,51 @@ def test_nan_input_stops_training_through_the_plan(emulator, monkeypatch):
                                      callbacks=[gpunet.callbacks.TerminateOnNaN()]).history)
     assert len(histories[0]["loss"]) == 1 and numpy.isnan(histories[0]["loss"][0])
     assert histories[0].keys() == histories[1].keys() and numpy.isnan(histories[1]["loss"][0])
+
+
+def test_dropout_in_the_plan_trains_as_the_layer_path_with_its_masks(emulator, monkeypatch):
+    """Dropout runs inside the plan (a launch forward, one backward) with masks drawn on the
+    device; given the same masks, the NumPy layer path trains to the same weights."""
+    B.set_floatx("float64")
+    masks = []
+
+    def recording(plan):
+        emulator(plan)
+        if plan.kernel.startswith("dropout_forward"):
+            masks.append(numpy.array(plan.args[2]))
+
+    def build(ops):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(4)
+            net = Sequential([Dropout(0.2, input_shape=(6,)), Dense(16, activation="relu"), Dropout(0.5),
+                              Dense(8, activation="tanh"), Dropout(0.25), Dense(1, activation="sigmoid")])
+            net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        return net
+
+    rng = numpy.random.default_rng(0)
+    x, y = rng.standard_normal((45, 6)), (rng.random((45, 1)) > 0.5).astype(float)
+    ops = EmulatedCupyBackend(recording)
+    emulator.launches.clear()
+    got = build(ops)
+    with B.use_backend(ops):
+        got_history = got.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+    assert isinstance(got._plan, GpuPlan)
+    steps = 2 * 6
+    assert len(masks) == 3 * steps
+    assert len(emulator.launches) == steps * (2 * 3 + 3 + 3 + 2)  # gather, loss, update; Dense 2x3; dropout 2+2+1
+    for mask, rate in zip(masks, [0.2, 0.5, 0.25] * steps):
+        assert set(numpy.unique(mask)) <= {0.0, 1.0 / (1.0 - rate)}
+    kept = numpy.mean([(m != 0).mean() for m in masks[1::3]])
+    assert 0.4 < kept < 0.6, kept  # rate 0.5
+    assert not all((a == b).all() for a, b in zip(masks[1::3], masks[4::3])), "a fresh mask every step"
+
+    replay = iter(masks)
+    monkeypatch.setattr(type(B.resolve("numpy")), "dropout_mask",
+                        lambda self, shape, rate, dtype, generator=None: next(replay))
+    ref = build(B.resolve("numpy"))
+    ref_history = ref.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+    numpy.testing.assert_allclose(got_history["loss"], ref_history["loss"], rtol=1e-10)
+    for g, r in zip(got.get_weights(), ref.get_weights()):
+        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+    pred = got.predict(x, verbose=0)  # inference: no dropout
+    numpy.testing.assert_allclose(pred, ref.predict(x, verbose=0), rtol=1e-10)

@@ -13,10 +13,13 @@ from . import cuda_kernels as K
 
 def build_gpu_forward(model):
     """A `GpuForward` for ``model`` (built) on a CuPy backend, or None where the layer path runs."""
-    from ..layers.core import Dense
+    from ..layers.core import Dense, Dropout
     from .cupy_backend import CupyBackend
-    ops, layers = model.ops, model._layers
-    if not isinstance(ops, CupyBackend) or not layers or len(layers[0].input_shape or ()) != 2:
+    ops = model.ops
+    if not isinstance(ops, CupyBackend) or not model._layers or len(model._layers[0].input_shape or ()) != 2:
+        return None
+    layers = [l for l in model._layers if type(l) is not Dropout]  # the identity in inference
+    if not layers:
         return None
     dtype = layers[0].kernel.value.dtype if type(layers[0]) is Dense else None
     if dtype not in K.KERNEL_DTYPES:
@@ -37,13 +40,16 @@ class GpuForward:
 
     def __init__(self, model, specs, dtype):
         self.model, self.ops, self.specs, self.dtype = model, model.ops, specs, dtype
-        self.sources = [(l.kernel.value, None if l.bias is None else l.bias.value, l.activation) for l in model._layers]
+        self.sources = [(l.kernel.value, None if l.bias is None else l.bias.value, l.activation)
+                        for l in _dense(model)]
         self._buffers = {}
+        self.count = len(model._layers)
 
     def matches(self, model):
-        return model.ops is self.ops and len(model._layers) == len(self.sources) and all(
+        dense = _dense(model)
+        return model.ops is self.ops and len(dense) == len(self.sources) and all(
             l.kernel.value is s[0] and (None if l.bias is None else l.bias.value) is s[1] and l.activation is s[2]
-            for l, s in zip(model._layers, self.sources))
+            for l, s in zip(dense, self.sources)) and len(model._layers) == self.count
 
     def accepts(self, x):
         return x.ndim == 2 and x.shape[1] == self.sources[0][0].shape[0] and x.dtype == self.dtype
@@ -83,3 +89,7 @@ class GpuForward:
                 workspaces.append([xp.zeros(s, dtype=d) for s, d in shapes])
             got = self._buffers[rows] = (hidden, workspaces)
         return got
+
+
+def _dense(model):
+    return [l for l in model._layers if hasattr(l, "kernel")]

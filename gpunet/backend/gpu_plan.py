@@ -27,13 +27,15 @@ from . import cuda_kernels as K
 from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_graphs import GraphRunner
+from .gpu_step import DenseEntry, DropoutEntry, Step
 
 
 def build_gpu_plan(model):
     """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
-    layer path must run: a layer other than Dense, regularizers, constraints, an activation
-    or loss without a kernel, an optimizer without a fused update, float16, non-2-D input."""
-    from ..layers.core import Dense
+    layer path must run: a layer other than Dense and Dropout, regularizers, constraints, an
+    activation or loss without a kernel, an optimizer without a fused update, float16,
+    non-2-D input."""
+    from ..layers.core import Dense, Dropout
     from .cupy_backend import CupyBackend
     ops, params, layers = model.ops, model._params, model._layers
     if not isinstance(ops, CupyBackend) or params is None or not layers:
@@ -43,9 +45,14 @@ def build_gpu_plan(model):
     if model._regularized or model._constrained or model._activity:
         return None
     for layer in layers:
+        if type(layer) is Dropout and layer.noise_shape is None:
+            continue
         if type(layer) is not Dense or not layer.trainable or layer.kernel.value.dtype != params.dtype:
             return None
-    *hidden, last = layers
+    dense = [l for l in layers if type(l) is Dense]
+    if not dense or dense[-1] is not layers[-1]:
+        return None  # dropout on the output: left to the layer path
+    *hidden, last = dense
     if any(K.activation_spec(l.activation.name, l.activation.params) is None for l in hidden):
         return None
     loss = S.loss_kernel(last.activation.name, last.activation.params, model._loss_fn)
@@ -62,57 +69,6 @@ def build_gpu_plan(model):
     return GpuPlan(model, loss, opt)
 
 
-class _Layer:
-    def __init__(self, layer, spec):
-        self.w, self.b = layer.kernel.value, None if layer.bias is None else layer.bias.value
-        self.dw, self.db = layer.kernel.grad, None if layer.bias is None else layer.bias.grad
-        self.spec, self.units = spec, self.w.shape[1]
-        self.source = (layer.kernel.value, layer.bias.value if layer.bias is not None else None, layer.activation)
-
-
-class _Step:
-    """The buffers and launches of one (rows, stride): ``rows`` samples a step, ``stride`` the
-    epoch's batch size (the last batch may be shorter)."""
-
-    def __init__(self, plan, rows, stride):
-        xp, dtype, sm = plan.ops.xp, plan.dtype, plan.ops.sm_count
-        empty = lambda shape, dt=dtype: xp.empty(shape, dtype=dt)  # noqa: E731
-        self.rows, self.stride = rows, stride
-        self.xb = empty((rows, plan.width))
-        self.yb = empty((rows, plan.y_width))
-        self.swb = empty((rows,)) if plan.weighted else None
-        self.entries = []  # Launch tuples, or callables for cuBLAS work
-        gather = S.plan_batch_gather(plan.x, plan.y_src, plan.sw_src, plan.order, self.xb, self.yb, self.swb, plan.state,
-                                     rows, stride, sm)
-        self.entries.append(gather)
-        acts, keeps, a = [], [], self.xb
-        for layer in plan.layers:  # forward
-            out = empty((rows, layer.units))
-            keep = empty((rows, layer.units), "uint8") if layer.spec.keep == "mask" else (
-                empty((rows, layer.units)) if layer.spec.keep == "z" else None)
-            self.entries += plan.forward_entries(a, layer, out, keep)
-            acts.append(a)
-            keeps.append(keep)
-            a = out
-        self.z_last = a
-        self.dz = [empty((rows, layer.units)) for layer in plan.layers]
-        scale = 1.0 / rows
-        self.entries.append(S.plan_loss_grad(plan.loss_kernel, a, self.yb, self.swb, plan.outputs, self.dz[-1],
-                                             plan.state, stride, plan.eps, scale, sm))
-        for i in range(len(plan.layers) - 1, -1, -1):  # backward
-            layer = plan.layers[i]
-            dx = self.dz[i - 1] if i > 0 else None
-            y = self.z_last if i == len(plan.layers) - 1 else acts[i + 1]
-            self.entries += plan.backward_entries(self.dz[i], acts[i], layer, keeps[i], y, dx)
-        reduce = getattr(plan.model.optimizer, "allreduce_gradients", None)
-        if reduce is not None:  # a collective between backward and update: not captured
-            self.entries.append(lambda: reduce(plan.model._grads))
-        self.entries.append(plan.optimizer.launch(plan.table, plan.state[1:2]))
-        self.launches = sum(1 for e in self.entries if isinstance(e, K.Launch))
-        self.capturable = self.launches == len(self.entries)  # no cuBLAS call inside
-        self.graph = None
-
-
 class GpuPlan:
     """A model's GPU training step. ``load`` an epoch's data, then ``step(lo, hi)`` per batch;
     ``outputs[lo:hi]`` holds each batch's outputs (on the device) for `EpochTally`."""
@@ -121,15 +77,23 @@ class GpuPlan:
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.loss_kernel, self.optimizer = loss_kernel, optimizer
         self.params, self.dtype = model._params, model._params.dtype
-        *hidden, last = model._layers
-        specs = [K.activation_spec(l.activation.name, l.activation.params) for l in hidden]
-        last_spec = K.activation_spec("linear", {}) if loss_kernel.fused else \
-            K.activation_spec(last.activation.name, last.activation.params)
-        self.layers = [_Layer(l, s) for l, s in zip(model._layers, specs + [last_spec])]
+        self.sequence = []  # DenseEntry / DropoutEntry in model order (Dropout(0) left out)
+        for i, layer in enumerate(model._layers):
+            if not hasattr(layer, "kernel"):
+                if layer.rate:
+                    self.sequence.append(DropoutEntry(layer, i * 7919 + (layer.seed or 0)))
+                continue
+            act = layer.activation
+            fused = loss_kernel.fused and layer is model._layers[-1]  # the loss kernel activates it
+            spec = K.activation_spec("linear", {}) if fused else K.activation_spec(act.name, act.params)
+            self.sequence.append(DenseEntry(layer, spec))
+        self.layers = [e for e in self.sequence if isinstance(e, DenseEntry)]
+        self.dropouts = [e for e in self.sequence if isinstance(e, DropoutEntry)]
+        self._dropout_layers = [l for l in model._layers if not hasattr(l, "kernel")]
         self.apply = model.optimizer.apply
         self.width = self.layers[0].w.shape[0]
         xp = self.ops.xp
-        self.state = xp.zeros((2,), dtype="int64")  # step.cu: [next batch, current batch]
+        self.state = xp.zeros((3,), dtype="int64")  # step.cu: [next batch, current batch, dropout seed]
         self.table = None  # per-step optimizer scalars of the epoch
         # x, y_src, sw_src: the data the gather reads; y, sw: the epoch's targets and weights in
         # training order, and outputs the model's outputs, which EpochTally reads
@@ -148,11 +112,14 @@ class GpuPlan:
     # ---- what fit sees ----------------------------------------------------------------------------
     def matches(self, model):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
+        dense = [l for l in model._layers if hasattr(l, "kernel")]
         return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
-                and model.optimizer.apply == self.apply and len(model._layers) == len(self.layers)
+                and model.optimizer.apply == self.apply and len(dense) == len(self.layers)
                 and all(l.kernel.value is p.source[0] and l.activation is p.source[2]
                         and (l.bias.value if l.bias is not None else None) is p.source[1]
-                        for l, p in zip(model._layers, self.layers)))
+                        for l, p in zip(dense, self.layers))
+                and [l for l in model._layers if not hasattr(l, "kernel")] == self._dropout_layers
+                and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts))
 
     def accepts(self, x, y):
         """Whether arrays of these shapes fit the kernels (else the layer path runs, and reports
@@ -199,7 +166,7 @@ class GpuPlan:
                 self.table = xp.empty((max(steps, 1),), dtype=self.dtype)
                 self._steps.clear()
             self.eps = B.epsilon()
-            self._write(self.state, [0, 0])
+            self._write(self.state, [0, 0, self._dropout_seed()])
             self._write_table(0, steps)
         self._next, self._batch, self._n = 0, batch_size, n
         self.penalties = []
@@ -229,34 +196,8 @@ class GpuPlan:
         if len(self._steps) >= 4:
             del self._steps[next(iter(self._steps))]
         with self._stream():
-            step = self._steps[key] = _Step(self, *key)
+            step = self._steps[key] = Step(self, *key)
         return step
-
-    def forward_entries(self, x, layer, y, keep):
-        ops = self.ops
-        M, Kd, N = x.shape[0], x.shape[1], layer.units
-        mask = keep if layer.spec.keep == "mask" else None
-        z = keep if layer.spec.keep == "z" else None
-        if ops._fused(M, N, Kd, forward=True):
-            ws = self._workspace(K.forward_workspace(M, N, Kd, self.dtype, ops.sm_count))
-            return [K.dense_forward_launch(x, layer.w, layer.b, y, z, mask, layer.spec, ops.sm_count, ws)]
-        entries = [lambda: ops._matmul(x, layer.w, out=y)]
-        if layer.b is not None or layer.spec.code != K.ACT_CODES["linear"]:
-            entries.append(K.plan_bias_act(y, layer.b, z, mask, layer.spec, ops.sm_count))
-        return entries
-
-    def backward_entries(self, dy, x, layer, keep, y, dx):
-        ops = self.ops
-        M, Kd, N = x.shape[0], x.shape[1], layer.units
-        mask = keep if layer.spec.keep == "mask" else None
-        z = keep if layer.spec.keep == "z" else None
-        y = y if layer.spec.needs_y else None
-        if ops._fused(M, N, Kd, forward=False):
-            need = (layer.dw is not None, layer.db is not None, dx is not None)
-            ws = self._workspace(K.backward_workspace(M, N, Kd, self.dtype, ops.sm_count, *need))
-            return [K.dense_backward_launch(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec,
-                                            ops.sm_count, ws)]
-        return [lambda: ops._cublas_backward(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec)]
 
     def _resident(self, name, array, shape):
         """``array`` reshaped, C-contiguous, of the plan's dtype: itself where it already is, else a
@@ -268,12 +209,16 @@ class GpuPlan:
         self._converted[name] = (array, out)
         return out
 
-    def _workspace(self, shapes):
-        """Zeroed buffers the kernels keep their split partials and counters in (left zeroed)."""
-        return [self.ops.xp.zeros(shape, dtype=dtype) for shape, dtype in shapes]
-
     def _stream(self):
         return self.stream if self.stream is not None else nullcontext()
+
+    def _dropout_seed(self):
+        """A fresh seed per epoch for the Dropout kernels, from gpunet's generator (repeatable
+        with set_random_seed); none is drawn without Dropout, so other runs' draws are unchanged."""
+        if not self.dropouts:
+            return 0
+        from . import random as _random
+        return int(_random.generator().integers(0, 2**62))
 
     @staticmethod
     def _write(dst, values):

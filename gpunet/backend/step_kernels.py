@@ -71,3 +71,18 @@ def plan_loss_grad(kernel, z, y, sw, out, dz, state, stride, eps, scale, sm_coun
     return Launch("step", _kernel("loss_grad", z.dtype), _row_grid(M, sm_count), (32, 8, 1),
                   (numpy.int32(kernel.kind), z, y, _ptr(sw), out, dz, state, numpy.int32(M), numpy.int32(N),
                    numpy.int64(stride), t(eps), t(scale), t(exp_max)))
+
+
+def plan_dropout_forward(x, y, m, rate, state, salt, sm_count):
+    """``y = x * m`` with a fresh inverted-dropout mask ``m`` per batch (see step.cu); ``salt``
+    tells the plan's Dropout layers apart."""
+    t = x.dtype.type
+    return Launch("step", _kernel("dropout_forward", x.dtype), _grid_stride(x.size, sm_count), (ELEMENTWISE_BLOCK, 1, 1),
+                  (x, y, m, numpy.int64(x.size), numpy.float64(rate), t(1.0 / (1.0 - rate)), state,
+                   numpy.int64(salt)))
+
+
+def plan_dropout_backward(g, m, sm_count):
+    """``g *= m``: the gradient through the forward pass's dropout, in place."""
+    return Launch("step", _kernel("dropout_backward", g.dtype), _grid_stride(g.size, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1), (g, m, numpy.int64(g.size)))

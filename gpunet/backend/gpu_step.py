@@ -1,0 +1,111 @@
+"""One GPU training step of a `GpuPlan` (gpu_plan.py): its buffers and its launches.
+
+A `Step` is built once per (rows, stride) and holds, in order, what one step runs:
+the batch gather; per layer its forward (a Dense layer: one launch, or a cuBLAS GEMM and
+a bias+activation launch; a Dropout layer: one launch); the loss kernel; per layer in
+reverse its backward; the gradient average of a data-parallel run (if any); the
+optimizer's update. Entries are `cuda_kernels.Launch` tuples or, for cuBLAS and
+collectives, callables; only a step of launches alone can be captured as a CUDA graph.
+"""
+from . import cuda_kernels as K
+from . import step_kernels as S
+
+
+class DenseEntry:
+    """A Dense layer as the plan runs it (``spec``: its activation's kernel form)."""
+
+    def __init__(self, layer, spec):
+        self.w, self.b = layer.kernel.value, None if layer.bias is None else layer.bias.value
+        self.dw, self.db = layer.kernel.grad, None if layer.bias is None else layer.bias.grad
+        self.spec, self.units = spec, self.w.shape[1]
+        self.source = (layer.kernel.value, self.b, layer.activation)
+
+
+class DropoutEntry:
+    """A Dropout layer (rate > 0) as the plan runs it; ``salt`` tells its masks from others'."""
+
+    def __init__(self, layer, salt):
+        self.rate, self.salt = layer.rate, salt
+        self.source = (layer, layer.rate, layer.noise_shape)
+
+
+class Step:
+    """The buffers and launches of ``rows`` samples a step in an epoch of batches of ``stride``."""
+
+    def __init__(self, plan, rows, stride):
+        xp, dtype, sm = plan.ops.xp, plan.dtype, plan.ops.sm_count
+        empty = lambda shape, dt=dtype: xp.empty(shape, dtype=dt)  # noqa: E731
+        self.rows, self.stride, self.graph = rows, stride, None
+        self.xb, self.yb = empty((rows, plan.width)), empty((rows, plan.y_width))
+        self.swb = empty((rows,)) if plan.weighted else None
+        self.masks = []  # each Dropout layer's (rows, width) mask, in forward order
+        entries = [S.plan_batch_gather(plan.x, plan.y_src, plan.sw_src, plan.order, self.xb, self.yb, self.swb,
+                                       plan.state, rows, stride, sm)]
+        # forward; `grad` is the buffer that will hold the gradient with respect to `a`
+        # (None for the model's input, whose gradient nobody needs)
+        a, grad, done = self.xb, None, []
+        for entry in plan.sequence:
+            if isinstance(entry, DropoutEntry):
+                out, mask = empty(a.shape), empty(a.shape)
+                entries.append(S.plan_dropout_forward(a, out, mask, entry.rate, plan.state, entry.salt, sm))
+                self.masks.append(mask)
+                done.append((entry, grad, mask))
+                a = out  # the gradient with respect to out lands in `grad`, then is masked in place
+                continue
+            out = empty((rows, entry.units))
+            keep = {"mask": lambda: empty(out.shape, "uint8"), "z": lambda: empty(out.shape)}.get(entry.spec.keep)
+            keep = keep() if keep else None
+            entries += forward_entries(plan, a, entry, out, keep)
+            out_grad = empty(out.shape)
+            done.append((entry, a, grad, keep, out, out_grad))
+            a, grad = out, out_grad
+        entries.append(S.plan_loss_grad(plan.loss_kernel, a, self.yb, self.swb, plan.outputs, grad, plan.state, stride,
+                                        plan.eps, 1.0 / rows, sm))
+        for record in reversed(done):  # backward
+            if isinstance(record[0], DropoutEntry):
+                _, g, mask = record
+                if g is not None:
+                    entries.append(S.plan_dropout_backward(g, mask, sm))
+                continue
+            entry, x, x_grad, keep, out, out_grad = record
+            entries += backward_entries(plan, out_grad, x, entry, keep, out, x_grad)
+        reduce = getattr(plan.model.optimizer, "allreduce_gradients", None)
+        if reduce is not None:  # a collective between backward and update: not captured
+            entries.append(lambda: reduce(plan.model._grads))
+        entries.append(plan.optimizer.launch(plan.table, plan.state[1:2]))
+        self.entries = entries
+        self.launches = sum(1 for e in entries if isinstance(e, K.Launch))
+        self.capturable = self.launches == len(entries)  # no cuBLAS call, no collective
+
+
+def workspace(plan, shapes):
+    """Zeroed buffers for the Dense kernels' split partials and counters (they leave them zeroed)."""
+    return [plan.ops.xp.zeros(shape, dtype=dtype) for shape, dtype in shapes]
+
+
+def forward_entries(plan, x, layer, y, keep):
+    ops = plan.ops
+    M, Kd, N = x.shape[0], x.shape[1], layer.units
+    mask = keep if layer.spec.keep == "mask" else None
+    z = keep if layer.spec.keep == "z" else None
+    if ops._fused(M, N, Kd, forward=True):
+        ws = workspace(plan, K.forward_workspace(M, N, Kd, plan.dtype, ops.sm_count))
+        return [K.dense_forward_launch(x, layer.w, layer.b, y, z, mask, layer.spec, ops.sm_count, ws)]
+    entries = [lambda: ops._matmul(x, layer.w, out=y)]
+    if layer.b is not None or layer.spec.code != K.ACT_CODES["linear"]:
+        entries.append(K.plan_bias_act(y, layer.b, z, mask, layer.spec, ops.sm_count))
+    return entries
+
+
+def backward_entries(plan, dy, x, layer, keep, y, dx):
+    ops = plan.ops
+    M, Kd, N = x.shape[0], x.shape[1], layer.units
+    mask = keep if layer.spec.keep == "mask" else None
+    z = keep if layer.spec.keep == "z" else None
+    y = y if layer.spec.needs_y else None
+    if ops._fused(M, N, Kd, forward=False):
+        need = (layer.dw is not None, layer.db is not None, dx is not None)
+        ws = workspace(plan, K.backward_workspace(M, N, Kd, plan.dtype, ops.sm_count, *need))
+        return [K.dense_backward_launch(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec, ops.sm_count,
+                                        ws)]
+    return [lambda: ops._cublas_backward(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec)]
