@@ -131,7 +131,7 @@ def convert(args):
     from .saving.cli import convert as _convert
     from .saving.errors import SavingError
     try:
-        written = _convert(args.src, args.dst)
+        written = _convert(args.src, args.dst, overwrite=args.overwrite)
     except (SavingError, OSError, ValueError) as exc:
         print(f"gpunet convert: {exc}", file=sys.stderr)
         return 1
@@ -165,6 +165,8 @@ def main(argv=None):
     p = sub.add_parser("convert", help="convert between .h5, .keras and JSON/YAML + weights")
     p.add_argument("src")
     p.add_argument("dst")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace DST (and the DST.weights.h5 of a .json/.yaml DST) when it exists")
     p.set_defaults(func=convert)
     args = parser.parse_args(argv)
     return args.func(args)

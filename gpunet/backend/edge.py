@@ -1,5 +1,5 @@
 """The API edge: the one place that converts user data into backend arrays and
-`predict` output back into NumPy.
+`predict` output back into NumPy; training data is checked on the way (`input_checks`).
 
 Accepts NumPy arrays, nested lists, pandas objects (anything with
 ``to_numpy``), and arrays of the model's own backend. Floats are cast to the
@@ -9,6 +9,8 @@ import numbers
 
 import numpy
 
+from . import input_checks
+from .input_checks import check_epochs  # noqa: F401 - fit's argument check, beside check_batch_size
 from .upload import to_device  # host arrays go through pinned staging on a GPU (upload.py)
 
 
@@ -51,8 +53,8 @@ def to_output(ops, y):
     return ops.to_host(y)
 
 
-def _targets(ops, y, loss_fn, out_shape, n, dtype):
-    arr = _host(y, "y")
+def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y"):
+    arr = _host(y, what)
     if arr.shape[:1] != (n,):
         raise ValueError(f"x and y must have the same number of samples: x has {n}, "
                          f"y has {arr.shape[0] if arr.ndim else 'none'} (y shape {arr.shape}).")
@@ -61,10 +63,7 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype):
             arr = arr[:, 0]
         if arr.ndim != 1:
             raise ValueError(f"{loss_fn.name} expects integer class labels of shape ({n},), received {arr.shape}")
-        classes = out_shape[-1]
-        if arr.size and (arr.min() < 0 or arr.max() >= classes):
-            raise ValueError(f"{loss_fn.name} labels must lie in [0, {classes - 1}] for a model with {classes} "
-                             f"outputs, received values from {arr.min()} to {arr.max()}")
+        input_checks.check_sparse_labels(arr, out_shape[-1], loss_fn.name, what)
         return to_device(ops, arr, "int64")
     want = tuple(out_shape[1:])
     if arr.ndim == 1 and want == (1,):
@@ -86,19 +85,25 @@ def _class_weights(y_host, class_weight):
         raise ValueError(f"class_weight has no entry for class {exc.args[0]}; it has {sorted(class_weight)}") from None
 
 
-def prepare(ops, model, x, y, sample_weight, class_weight):
-    """(x, y, sample_weight) as backend arrays ready for the training loop."""
+def prepare(ops, model, x, y, sample_weight, class_weight, role=""):
+    """(x, y, sample_weight) as backend arrays ready for the training loop, checked (see
+    `input_checks`): at least one sample, no NaN or inf, sparse labels in range. ``role`` prefixes
+    the arrays' names in messages ("validation_data ")."""
     dtype = model._input_dtype()
     xs = to_input(ops, x, dtype)
     n = xs.shape[0]
+    input_checks.check_not_empty(n, f"{role}x")
+    input_checks.check_finite(ops, xs, f"{role}x")  # after the cast: 1e300 is inf in float32
     if not model.built:
         model.build((None,) + tuple(xs.shape[1:]))
-    ys = _targets(ops, y, model._loss_fn, model.output_shape, n, dtype)
+    ys = _targets(ops, y, model._loss_fn, model.output_shape, n, dtype, f"{role}y")
+    input_checks.check_finite(ops, ys, f"{role}y")
     sw = None
     if sample_weight is not None:
-        sw = numpy.asarray(_host(sample_weight, "sample_weight"), dtype=numpy.float64).reshape(-1)
+        sw = numpy.asarray(_host(sample_weight, f"{role}sample_weight"), dtype=numpy.float64).reshape(-1)
         if sw.shape != (n,):
-            raise ValueError(f"sample_weight must have shape ({n},), received {sw.shape}")
+            raise ValueError(f"{role}sample_weight must have shape ({n},), received {sw.shape}")
+        input_checks.check_finite(None, sw, f"{role}sample_weight")
     if class_weight:
         cw = _class_weights(numpy.asarray(ops.to_host(ys)), class_weight)
         sw = cw if sw is None else sw * cw
@@ -111,7 +116,7 @@ def prepare_validation(ops, model, validation_data):
                          f"received {type(validation_data).__name__}")
     vx, vy = validation_data[0], validation_data[1]
     vsw = validation_data[2] if len(validation_data) == 3 else None
-    return prepare(ops, model, vx, vy, vsw, None)
+    return prepare(ops, model, vx, vy, vsw, None, role="validation_data ")
 
 
 def split(xs, ys, sws, validation_split):

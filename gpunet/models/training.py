@@ -80,6 +80,7 @@ class TrainingMixin(EngineMixin):
         self._check_compiled("training it (fit)")
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = _data.check_batch_size(batch_size, 32)
+        epochs, initial_epoch = _data.check_epochs(epochs, initial_epoch)
         ops = self.ops
         xs, ys, sws = _data.prepare(ops, self, x, y, sample_weight, class_weight)
         self._ensure_ready(xs.shape, train=True)

@@ -3,7 +3,8 @@ the layers, their output shapes and parameter counts, and that the weights live 
 import json
 import os
 
-_MAX_BYTES = 1 << 28
+from . import file_guards, limits
+from .errors import SavingError
 
 
 def read_architecture(path):
@@ -12,17 +13,14 @@ def read_architecture(path):
     initial weights; nothing in the file is run (the loaders are the safe ones)."""
     from ..layers.base import skip_initializers
     from ..models import model_from_json, model_from_yaml
-    try:
-        if os.path.getsize(path) > _MAX_BYTES:
-            return None
-        with open(path, "rb") as f:
-            text = f.read().decode("utf-8")
-    except (OSError, UnicodeDecodeError, TypeError):
+    try:  # a regular file only (a FIFO would block a plain open), within the config size limit
+        text = file_guards.read_text(path, limits.current().max_config_bytes, "architecture file")
+    except (OSError, TypeError, SavingError):
         return None
     is_json = text.lstrip().startswith("{")
     try:
         parsed = json.loads(text) if is_json else None
-    except ValueError:
+    except (ValueError, RecursionError):  # 100,000-deep JSON: not an architecture to describe
         return None
     if is_json and not (isinstance(parsed, dict) and "class_name" in parsed):
         return None

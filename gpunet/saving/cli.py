@@ -1,9 +1,7 @@
 """What ``gpunet inspect FILE`` and ``gpunet convert SRC DST`` do (the argparse side is gpunet/cli.py)."""
 import os
 
-import numpy as np
-
-from . import files, h5_store, keras_zip
+from . import file_guards, files, h5_store, keras_zip, limits
 from .errors import CorruptModelFileError
 from .readers import contents as _contents, reading as _reading
 
@@ -32,7 +30,7 @@ def inspect(path):
     Raises FileNotFoundError or `CorruptModelFileError` (naming the problem) for bad files.
     """
     with files.open_source(path) as src:
-        size = os.path.getsize(path) if files.is_path(path) else None
+        size = src.size if files.is_path(path) else None
         with _contents(src, whole_model=False) as c, _reading(src):
             lines = [f"File: {src.name}" + (f" ({size} bytes)" if size is not None else "")]
             training = c["training_config"]() if "training_config" in c else None
@@ -57,7 +55,7 @@ def inspect(path):
             total = 0
             for layer in _ordered(c["layers"], config, c.get("v3")):
                 shapes = [tuple(int(d) for d in w.shape) for w in layer.weights]
-                count = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+                count = sum(limits.count(s) for s in shapes)  # Python ints: (2**40, 2**40) is 2**80
                 total += count
                 label = layer.name if layer.name is not None else layer.key
                 cls = classes.get(layer.name) or (layer.key if c.get("v3") else None)
@@ -76,15 +74,15 @@ def inspect(path):
 def _writer(src, c):
     h5 = src.h5
     if h5 is not None and "gpunet_version" in h5.attrs:
-        version = h5_store.text(h5.attrs["gpunet_version"])
-        keras = h5_store.text(h5.attrs["keras_version"]) if "keras_version" in h5.attrs else None
+        version = h5_store.text(h5_store.attr(h5, "gpunet_version"))
+        keras = h5_store.text(h5_store.attr(h5, "keras_version")) if "keras_version" in h5.attrs else None
         return f"gpunet {version} (format {h5_store.gpunet_version_of(h5)})" + (
             f", Keras {keras} schema" if keras else "")
     if c.get("gpunet_version"):
         return f"gpunet {c['gpunet_version']} (Keras 3 schema)"
     if h5 is not None and "keras_version" in h5.attrs:
-        backend = h5_store.text(h5.attrs["backend"]) if "backend" in h5.attrs else "?"
-        return f"Keras {h5_store.text(h5.attrs['keras_version'])} (backend {backend})"
+        backend = h5_store.text(h5_store.attr(h5, "backend")) if "backend" in h5.attrs else "?"
+        return f"Keras {h5_store.text(h5_store.attr(h5, 'keras_version'))} (backend {backend})"
     if c.get("keras_version"):
         return f"Keras {c['keras_version']}"
     return "unknown (no version attributes)"
@@ -104,7 +102,7 @@ def _optimizer_summary(c):
     return "present (" + ", ".join(parts) + ")"
 
 
-def convert(src, dst):
+def convert(src, dst, overwrite=False):
     """Convert between formats; returns the list of files written.
 
     The rule, by the destination's name:
@@ -117,16 +115,27 @@ def convert(src, dst):
 
     ``src`` is a whole-model file (HDF5 or ``.keras``, told apart by content; training config
     and optimizer state are kept), or a JSON/YAML architecture whose weights lie beside it in
-    ``<stem>.weights.h5`` or ``<stem>.h5``.
+    ``<stem>.weights.h5`` or ``<stem>.h5``. A file that would be written and exists already
+    (the destination, or the ``<stem>.weights.h5`` of a JSON/YAML destination) raises
+    FileExistsError naming it, before anything is read, unless ``overwrite`` is True.
     """
     from ..models import load_model, model_from_json, model_from_yaml
     src, dst = os.fspath(src), os.fspath(dst)
     if os.path.abspath(src) == os.path.abspath(dst):
         raise ValueError(f"convert: source and destination are the same file: {src!r}")
+    stem_dst, ext_dst = os.path.splitext(dst)
+    architecture = ext_dst.lower() in _ARCHITECTURE_SUFFIXES
+    targets = [dst, stem_dst + ".weights.h5"] if architecture else [dst]
+    if os.path.abspath(src) in [os.path.abspath(t) for t in targets]:
+        raise ValueError(f"convert: the destination {dst!r} would overwrite the source {src!r}")
+    existing = [t for t in targets if os.path.lexists(t)]
+    if existing and not overwrite:
+        raise FileExistsError(f"convert: {', '.join(repr(t) for t in existing)} already exist"
+                              f"{'s' if len(existing) == 1 else ''}; pass --overwrite (overwrite=True) to replace "
+                              f"{'it' if len(existing) == 1 else 'them'}")
     stem_src, ext_src = os.path.splitext(src)
     if ext_src.lower() in _ARCHITECTURE_SUFFIXES:
-        with open(src, encoding="utf-8") as fh:
-            text = fh.read()
+        text = file_guards.read_text(src, limits.current().max_config_bytes, "architecture file")
         model = (model_from_json if ext_src.lower() == ".json" else model_from_yaml)(text)
         weights = [p for p in (stem_src + ".weights.h5", stem_src + ".h5") if os.path.exists(p)]
         if not weights:
@@ -139,17 +148,15 @@ def convert(src, dst):
                 raise CorruptModelFileError(source.name, "weights only (no architecture): convert needs a whole "
                                             "model file, or a .json/.yaml architecture with its weights beside it")
         model = load_model(src)
-    lower = dst.lower()
-    stem_dst, ext_dst = os.path.splitext(dst)
-    if ext_dst.lower() in _ARCHITECTURE_SUFFIXES:
+    if architecture:
         text = model.to_json(indent=2) if ext_dst.lower() == ".json" else model.to_yaml()
-        weights_path = stem_dst + ".weights.h5"
-        model.save_weights(weights_path)
-        with files.atomic_path(dst) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        weights_path = targets[1]
+        model.save_weights(weights_path, overwrite=overwrite)
+        with files.atomic_path(dst, overwrite) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
-        return [dst, weights_path]
-    if lower.endswith(".weights.h5"):
-        model.save_weights(dst)
+        return targets
+    if dst.lower().endswith(".weights.h5"):
+        model.save_weights(dst, overwrite=overwrite)
     else:
-        model.save(dst)
+        model.save(dst, overwrite=overwrite)
     return [dst]

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from . import registry
+from . import limits, registry
 from ..layers.base import reserve_name
 from .errors import InvalidConfigError, SavingError
 from .layer_kwargs import normalize_layer_config
@@ -136,7 +136,7 @@ def model_from_config(config, custom_objects=None, strict=False):
             model = cls.from_config(config["config"])
     build_config = config.get("build_config")
     if isinstance(build_config, dict) and build_config.get("input_shape") and not getattr(model, "built", True):
-        model.build(tuple(build_config["input_shape"]))
+        model.build(limits.check_shape(build_config["input_shape"], "build_config.input_shape"))
     return model
 
 
@@ -159,13 +159,28 @@ def sequential_from_inner_config(inner, custom_objects=None, strict=False, _dept
     model = Sequential(name=inner.get("name"))
     reserve_name(model.name)  # a name read from a file is taken: later layers skip it
     for index, entry in enumerate(entries):
-        model.add(layer_from_entry(entry, custom_objects, index=index, strict=strict, _depth=_depth))
+        layer = layer_from_entry(entry, custom_objects, index=index, strict=strict, _depth=_depth)
+        _check_kernel_size(model, layer, index)
+        model.add(layer)
     if inner.get("trainable") is False:
         model.trainable = False
     shape = inner.get("build_input_shape")
     if not model.built and isinstance(shape, (list, tuple)) and shape:
-        model.build(tuple(shape))
+        model.build(limits.check_shape(shape, "build_input_shape"))
     return model
+
+
+def _check_kernel_size(model, layer, index):
+    """A layer with ``units`` (Dense) allocates width x units values when it is added to a built model:
+    refused here, before the allocation, when that is more than `limits.ConfigLimits.max_weight_values`."""
+    units = getattr(layer, "units", None)
+    if not isinstance(units, int):
+        return
+    shape = model.output_shape if model.built and model.layers else (
+        model.input_shape if model.built else getattr(layer, "batch_input_shape", None))
+    width = shape[-1] if isinstance(shape, tuple) and shape and isinstance(shape[-1], int) else None
+    if width is not None:
+        limits.check_weight_shape((width, units), f"layer {index} {layer.name!r}: the kernel")
 
 
 def layer_from_entry(entry, custom_objects=None, index=None, strict=False, _depth=0):

@@ -36,3 +36,21 @@ class UnsafeConfigError(SavingError, ValueError):
 
 class InvalidConfigError(SavingError, ValueError):
     """Text or a dict that is not a model config gpunet can rebuild: bad JSON/YAML, missing keys, wrong types."""
+
+
+class FileContentError(SavingError, ValueError):
+    """A readable file whose content does not make the model asked for (or does not fit the model given):
+    ``path`` is the file, ``field`` the part of it (``model_config``, ``model_weights``...), ``problem``
+    what is wrong; all three appear in the message."""
+
+    def __init__(self, path, field, problem):
+        self.path, self.field, self.problem = path, field, problem
+        super().__init__(f"{str(path)!r}, {field}: {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.field, self.problem))
+
+
+class UnknownArgumentError(InvalidConfigError, TypeError):
+    """A layer config holds an argument gpunet does not know and ``strict=True`` was asked
+    (a TypeError, like Python's own for an unexpected keyword argument)."""

@@ -14,7 +14,7 @@ import re
 
 import h5py
 
-from . import damage, tempfiles
+from . import damage, file_guards, targets, tempfiles
 from .errors import CorruptModelFileError
 
 HDF5_SIGNATURE = damage.HDF5_SIGNATURE
@@ -56,11 +56,12 @@ def is_path(target):
 
 
 class Source:
-    """A readable saved file: ``kind`` ("hdf5" or "zip"), ``name`` for messages, and the
-    opened object (``h5``: an h5py File/Group; ``fileobj``: the zip archive's binary file)."""
+    """A readable saved file: ``kind`` ("hdf5" or "zip"), ``name`` for messages, the opened object
+    (``h5``: an h5py File/Group; ``fileobj``: the zip archive's binary file) and ``size`` in bytes
+    (None for an h5py object)."""
 
-    def __init__(self, kind, name, h5=None, fileobj=None):
-        self.kind, self.name, self.h5, self.fileobj = kind, name, h5, fileobj
+    def __init__(self, kind, name, h5=None, fileobj=None, size=None):
+        self.kind, self.name, self.h5, self.fileobj, self.size = kind, name, h5, fileobj, size
 
 
 @contextlib.contextmanager
@@ -68,36 +69,39 @@ def open_source(target):
     """Open ``target`` (path, os.PathLike, h5py File/Group or binary file object) for reading.
 
     Yields a `Source`. Raises FileNotFoundError for a missing path and
-    `CorruptModelFileError` for anything that is not a readable HDF5 file or zip archive.
+    `CorruptModelFileError` for anything that is not a readable HDF5 file or zip archive: a path
+    that is not a regular file (FIFO, device, folder) is refused before anything is read from it,
+    and an HDF5 file with a link to another file is refused before any object is read.
     """
     if isinstance(target, (h5py.File, h5py.Group)):
-        yield Source("hdf5", describe(target), h5=target)
+        name = describe(target)
+        with _h5_errors(name):
+            file_guards.check_links(target, name)
+        yield Source("hdf5", name, h5=target)
         return
     name = describe(target)
     if is_path(target):
-        path = os.fsdecode(target)
-        if os.path.isdir(path):
-            raise CorruptModelFileError(name, "this is a folder, not a saved model file "
-                                        "(gpunet reads .h5/.hdf5 files and .keras archives)")
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"No file or directory found at {path!r}")
-        size = os.path.getsize(path)
-        with open(path, "rb") as fh:
+        fd, st = file_guards.open_regular(target, name)
+        with os.fdopen(fd, "rb", buffering=0) as fh:
             head = fh.read(damage.HEAD_BYTES)
-        kind = _check_kind(name, head, size)
-        if kind == "zip":
-            with open(path, "rb") as fh:
-                yield Source("zip", name, fileobj=fh)
-            return
-        h5 = _open_h5(name, path, size)
-        try:
-            yield Source("hdf5", name, h5=h5)
-        finally:
-            h5.close()
+            kind = _check_kind(name, head, st.st_size)
+            if kind == "zip":
+                fh.seek(0)
+                yield Source("zip", name, fileobj=fh, size=st.st_size)
+                return
+            with _h5_errors(name, st.st_size):
+                h5 = file_guards.open_h5(fh, locking=False)
+            try:
+                with _h5_errors(name, st.st_size):
+                    file_guards.check_links(h5, name)
+                yield Source("hdf5", name, h5=h5, size=st.st_size)
+            finally:
+                h5.close()
         return
     if not all(hasattr(target, a) for a in ("read", "seek", "tell")):
         raise TypeError(f"Expected a path, an os.PathLike, an h5py.File/Group or a binary file object, "
                         f"received {type(target).__name__}")
+    file_guards.check_fileobj(target, name)
     start = target.tell()
     head = target.read(damage.HEAD_BYTES)
     size = target.seek(0, io.SEEK_END) - start
@@ -106,15 +110,27 @@ def open_source(target):
         raise TypeError(f"{name}: the file object is in text mode; open it with 'rb'")
     kind = _check_kind(name, head, size)
     if kind == "zip":
-        yield Source("zip", name, fileobj=target)
+        yield Source("zip", name, fileobj=target, size=size)
         return
     # h5py needs the image to begin at offset 0 of the object it reads.
     fileobj = target if start == 0 else io.BytesIO(target.read())
     h5 = _open_h5(name, fileobj, size)
     try:
-        yield Source("hdf5", name, h5=h5)
+        with _h5_errors(name, size):
+            file_guards.check_links(h5, name)
+        yield Source("hdf5", name, h5=h5, size=size)
     finally:
         h5.close()
+
+
+@contextlib.contextmanager
+def _h5_errors(name, size=None):
+    try:
+        yield
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        if isinstance(exc, CorruptModelFileError):
+            raise
+        raise CorruptModelFileError(name, h5_problem(exc, size)) from None
 
 
 def _check_kind(name, head, size):
@@ -164,30 +180,32 @@ def h5_problem(exc, size=None):
 
 
 # ---- writing ---------------------------------------------------------------------------------
-def check_target(target, overwrite):
-    """Refuse to replace an existing path when ``overwrite`` is False (never prompts)."""
-    if is_path(target) and not overwrite and os.path.exists(target):
-        raise FileExistsError(f"{os.fsdecode(target)!r} already exists and overwrite=False")
-
-
 @contextlib.contextmanager
 def atomic_path(target, overwrite=True):
     """Yield a temporary path beside ``target``; on success it replaces ``target`` atomically.
 
     The parent folder is created when missing. On any error the temporary file
-    is removed and ``target`` is untouched. After a successful save, temporary files that
-    killed saves of the same target left behind are removed (see `tempfiles`).
+    is removed and ``target`` is untouched; a failed write raises OSError with its errno and the
+    target's path. The new file keeps the replaced one's mode (and owner where allowed); a symbolic
+    link is followed (see `targets`). After a successful save, temporary files that killed saves of
+    the same target left behind are removed (see `tempfiles`).
     """
-    check_target(target, overwrite)
-    path = os.path.abspath(os.fsdecode(target))
+    path, existing = targets.resolve(target, overwrite)
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     base = os.path.basename(path)
-    tmp, lock = tempfiles.create(folder, base)
+    tmp, lock = tempfiles.create(folder, base, targets.temp_mode(existing))
     try:
-        yield tmp
-        _fsync_file(tmp)
-        check_target(target, overwrite)
+        try:
+            yield tmp
+            _fsync_file(tmp)
+            targets.carry_over(tmp, existing)
+        except (OSError, RuntimeError) as exc:
+            error = targets.write_error(exc, path)
+            if error is None:
+                raise
+            raise error from exc
+        targets.resolve(target, overwrite)  # still allowed (another process may have made it read-only)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

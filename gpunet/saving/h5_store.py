@@ -13,6 +13,9 @@ import zlib
 import numpy as np
 import h5py
 
+from . import limits
+from .errors import InvalidConfigError
+
 FORMAT_VERSION = 1  # gpunet_format_version: bump the major on incompatible layout changes
 NUMERIC_KINDS = "biuf"
 
@@ -42,15 +45,32 @@ def text_list(value):
     return [text(value)]
 
 
+_MISSING = object()
+
+
+def attr(group, name, default=_MISSING):
+    """``group.attrs[name]``, refused before it is read when it declares more bytes than any config may
+    have (`limits.ConfigLimits.max_config_bytes`): h5py allocates what the attribute declares."""
+    if name not in group.attrs:
+        if default is _MISSING:
+            raise KeyError(f"{group.name}: no attribute {name!r}")
+        return default
+    aid = h5py.h5a.open(group.id, name.encode("utf-8"))
+    declared = limits.count(aid.shape or ()) * max(aid.dtype.itemsize, 1)
+    if declared > limits.current().max_config_bytes:
+        raise ValueError(f"attribute {name!r} of {group.name} declares {aid.shape} values of {aid.dtype} "
+                         f"({declared} bytes), more than the limit of {limits.current().max_config_bytes} bytes")
+    return group.attrs[name]
+
+
 def json_attr(group, name):
-    """A JSON attribute as a dict (None when absent)."""
+    """A JSON attribute (None when absent), bounded like every config (see `limits`)."""
     if name not in group.attrs:
         return None
-    raw = text(group.attrs[name])
     try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"attribute {name!r} is not valid JSON ({exc})") from None
+        return limits.parse_json(text(attr(group, name)), f"attribute {name!r}")
+    except InvalidConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def put_json(group, name, value, sums):
@@ -65,11 +85,13 @@ def check_json_sums(group, names=None):
     only those in ``names`` when given."""
     if "gpunet_attr_crc" not in group.attrs:
         return
-    sums = json.loads(text(group.attrs["gpunet_attr_crc"]))
+    sums = limits.parse_json(text(attr(group, "gpunet_attr_crc")), "attribute 'gpunet_attr_crc'")
+    if not isinstance(sums, dict):
+        raise ValueError("attribute 'gpunet_attr_crc' is not a JSON object")
     for name, crc in sums.items():
         if names is not None and name not in names:
             continue
-        raw = group.attrs.get(name)
+        raw = attr(group, name, None)
         if raw is None or zlib.crc32(text(raw).encode("utf-8")) != crc:
             raise ValueError(f"attribute {name!r} fails its checksum")
 
@@ -115,7 +137,7 @@ def checksums(group, count):
     """The checksums `write_arrays` stored for ``group`` (Nones for files without them)."""
     if "gpunet_sum64" not in group.attrs:
         return [None] * count
-    sums = np.asarray(group.attrs["gpunet_sum64"]).reshape(-1)
+    sums = np.asarray(attr(group, "gpunet_sum64")).reshape(-1)
     if sums.size != count:
         raise ValueError(f"{group.name}: {sums.size} checksums for {count} datasets")
     return [int(v) for v in sums]
@@ -181,9 +203,9 @@ def gpunet_version_of(h5):
     """The gpunet format version a file was written with (None for Keras's files)."""
     if "gpunet_format_version" not in h5.attrs:
         return None
-    version = int(np.asarray(h5.attrs["gpunet_format_version"]).reshape(()))
+    version = int(np.asarray(attr(h5, "gpunet_format_version")).reshape(()))
     if version > FORMAT_VERSION:
-        written = text(h5.attrs.get("gpunet_version", b"a newer version"))
+        written = text(attr(h5, "gpunet_version", b"a newer version"))
         raise ValueError(f"saved with gpunet {written} (file format {version}); this gpunet reads format "
                          f"{FORMAT_VERSION} and older: upgrade gpunet")
     return version

@@ -22,7 +22,7 @@ import json
 
 import numpy as np
 
-from .h5_store import (FileLayer, FileWeight, check_json_sums, checksums, gpunet_version_of,
+from .h5_store import (FileLayer, attr, FileWeight, check_json_sums, checksums, gpunet_version_of,
                        json_attr, put_json, stamp, text, text_list, write_arrays)
 
 HDF5_OBJECT_HEADER_LIMIT = 64512  # Keras's constant: below HDF5's 64 KB header message limit
@@ -53,10 +53,10 @@ def save_attributes(group, name, strings):
 def load_attributes(group, name):
     """The list saved by `save_attributes` (or by Keras), whole or in chunks; [] when absent."""
     if name in group.attrs:
-        return text_list(group.attrs[name])
+        return text_list(attr(group, name))
     out, i = [], 0
     while f"{name}{i}" in group.attrs:
-        out.extend(text_list(group.attrs[f"{name}{i}"]))
+        out.extend(text_list(attr(group, f"{name}{i}")))
         i += 1
     return out
 
@@ -178,7 +178,7 @@ def read_model_file(h5):
     return {
         "config": json_attr(h5, "model_config"),
         "training_config": lambda: _training_config(h5),  # read only when compiling
-        "keras_version": text(h5.attrs.get("keras_version", b"1")),
+        "keras_version": text(attr(h5, "keras_version", b"1")),
         "gpunet": gpunet,
         "rng": json_attr(h5, "gpunet_rng"),
         "optimizer_meta": json_attr(h5, "gpunet_optimizer"),

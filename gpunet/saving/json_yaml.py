@@ -11,14 +11,11 @@ import json
 
 import yaml
 
-from . import config as _config
+from . import config as _config, limits
 from .errors import InvalidConfigError, UnsafeConfigError
 
 # Longest excerpt of bad text quoted in an error message.
 _EXCERPT = 80
-# Node budget when walking a YAML document: aliases can make a tiny text expand
-# exponentially ("billion laughs"); Keras configs have a few thousand nodes at most.
-_MAX_YAML_NODES = 1_000_000
 
 
 def model_to_json(model, **kwargs):
@@ -38,12 +35,17 @@ def model_from_json(json_string, custom_objects=None, strict=False):
     """Rebuild an uncompiled model from JSON written by gpunet or Keras (any version).
     ``strict=True``: unknown layer arguments are an error instead of a warning."""
     text = _as_text(json_string, "model_from_json", "JSON")
+    limits.check_text_size(len(text), "model_from_json: the text")
     try:
         config = json.loads(text)
+    except RecursionError:
+        raise InvalidConfigError(f"model_from_json: the text is nested too deep to parse (at most "
+                                 f"{limits.current().max_depth} levels).") from None
     except json.JSONDecodeError as exc:
         raise InvalidConfigError(f"model_from_json: the text is not valid JSON ({exc.msg} at line {exc.lineno} "
                                  f"column {exc.colno}); it starts with {text[:_EXCERPT]!r}.{_file_hint(text)}"
                                  ) from None
+    limits.check_tree(config, "model_from_json")
     return _config.model_from_config(_check_document(config, "model_from_json", text), custom_objects, strict)
 
 
@@ -51,12 +53,16 @@ def model_from_yaml(yaml_string, custom_objects=None, strict=False):
     """Rebuild an uncompiled model from YAML written by gpunet or Keras 2, with a safe loader (no code runs).
     ``strict=True``: unknown layer arguments are an error instead of a warning."""
     text = _as_text(yaml_string, "model_from_yaml", "YAML")
+    limits.check_text_size(len(text), "model_from_yaml: the text")
     try:
         config = yaml.load(text, Loader=ModelConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise InvalidConfigError(f"model_from_yaml: the text is nested too deep to parse (at most "
+                                 f"{limits.current().max_depth} levels).") from None
     except yaml.YAMLError as exc:
         raise InvalidConfigError(f"model_from_yaml: the text is not valid YAML ({_yaml_problem(exc)}); it starts "
                                  f"with {text[:_EXCERPT]!r}.{_file_hint(text)}") from None
-    _check_size(config)
+    limits.check_tree(config, "model_from_yaml")  # aliases ("billion laughs") count at each use
     return _config.model_from_config(_check_document(config, "model_from_yaml", text), custom_objects, strict)
 
 
@@ -95,20 +101,6 @@ def _check_document(config, func, text):
         raise InvalidConfigError(f"{func}: expected a model config (a mapping with 'class_name' and 'config'), "
                                  f"received a {type(config).__name__}: {text[:_EXCERPT]!r}.")
     return config
-
-
-def _check_size(node):
-    seen, stack = 0, [node]
-    while stack:
-        item = stack.pop()
-        seen += 1
-        if seen > _MAX_YAML_NODES:
-            raise InvalidConfigError(f"model_from_yaml: the document expands to more than {_MAX_YAML_NODES} values "
-                                     f"(through YAML aliases); no model config is that large.")
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
 
 
 class ModelConfigLoader(yaml.SafeLoader):

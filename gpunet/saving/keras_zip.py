@@ -21,11 +21,11 @@ import re
 import zipfile
 
 import h5py
-from . import h5_store as h5s
+from . import file_guards, limits, h5_store as h5s
 
 CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME = "config.json", "metadata.json", "model.weights.h5"
 KERAS3_VERSION = "3.0.0"  # the schema gpunet writes: Keras 3's, readable by every 3.x
-_MAX_CONFIG_BYTES = 1 << 28
+_MEMBERS = (CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME)
 _MAX_EXPANSION = 100  # deflate of real configs and weights stays far below this ratio
 
 
@@ -130,7 +130,7 @@ def _read_layers(root, depth):
         if not isinstance(group, h5py.Group):
             raise ValueError(f"{group.name} is not a group")
         vars_ = group.get("vars")
-        name = h5s.text(vars_.attrs["name"]) if vars_ is not None and "name" in vars_.attrs else None
+        name = h5s.text(h5s.attr(vars_, "name")) if vars_ is not None and "name" in vars_.attrs else None
         inner = _layers_group(group)
         children = _read_layers(inner, depth + 1) if isinstance(inner, h5py.Group) else None
         layers.append(h5s.FileLayer(name, key, _vars(vars_) if vars_ is not None else [], children))
@@ -143,10 +143,10 @@ def read_optimizer(h5):
     if "optimizer" not in h5 or "vars" not in h5["optimizer"]:
         return [], None, None
     vars_ = h5["optimizer"]["vars"]
-    name = h5s.text(vars_.attrs["name"]) if "name" in vars_.attrs else None
+    name = h5s.text(h5s.attr(vars_, "name")) if "name" in vars_.attrs else None
     items = _vars(vars_)
     if "gpunet_slots" in vars_.attrs:
-        tags = json.loads(h5s.text(vars_.attrs["gpunet_slots"]))
+        tags = limits.parse_json(h5s.text(h5s.attr(vars_, "gpunet_slots")), f"{vars_.name} gpunet_slots")
         if not isinstance(tags, list) or len(tags) != len(items):
             raise ValueError(f"{vars_.name}: gpunet_slots does not list the {len(items)} arrays")
         named = [(w.name, w, *(tag if tag else (None, None))) for w, tag in zip(items, tags)]
@@ -237,6 +237,22 @@ def write_archive(fileobj, config, meta, write_h5):
         zf.writestr(WEIGHTS_NAME, buffer.getbuffer())
 
 
+def _check_members(zf):
+    """Exactly the members gpunet reads, each once: a second ``config.json`` would be the one zipfile
+    reads while unzip and scanners show the first; anything else has no business in the archive."""
+    names = zf.namelist()
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"the archive holds {twice} more than once: refused (which copy is read "
+                         f"depends on the reader)")
+    if CONFIG_NAME not in names:
+        raise ValueError(f"the archive has no {CONFIG_NAME} (members: {names[:10]})")
+    unexpected = [n for n in names if n not in _MEMBERS]
+    if unexpected:
+        raise ValueError(f"unexpected archive member(s) {unexpected[:10]}: a .keras archive holds only "
+                         f"{list(_MEMBERS)}")
+
+
 def _member(zf, name):
     try:
         info = zf.getinfo(name)
@@ -244,29 +260,32 @@ def _member(zf, name):
         raise ValueError(f"the archive has no {name} (members: {zf.namelist()[:10]})") from None
     if info.compress_type != zipfile.ZIP_STORED and info.file_size > _MAX_EXPANSION * max(info.compress_size, 1):
         raise ValueError(f"{name} would expand {info.compress_size} bytes to {info.file_size}: refused")
-    if name != WEIGHTS_NAME and info.file_size > _MAX_CONFIG_BYTES:
-        raise ValueError(f"{name} declares {info.file_size} bytes: refused")
-    return zf.read(name)  # zipfile checks the CRC-32 of what it reads
+    if name != WEIGHTS_NAME:
+        limits.check_text_size(info.file_size, f"archive member {name}")
+    return zf.read(name)  # zipfile checks the CRC-32 of what it reads, and stops at the declared size
 
 
 def _json_member(zf, name):
     raw = _member(zf, name)
     try:
-        return json.loads(raw.decode("utf-8"))
-    except ValueError as exc:
-        raise ValueError(f"{name} is not valid JSON ({exc})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name} is not valid JSON (not UTF-8: {exc.reason} at byte {exc.start})") from None
+    return limits.parse_json(text, name)
 
 
 @contextlib.contextmanager
-def open_archive(fileobj):
+def open_archive(fileobj, name="<archive>"):
     """Yield ``(config, metadata, h5)`` of a ``.keras`` archive; ``h5`` is its open weights file."""
     with zipfile.ZipFile(fileobj, "r") as zf:
+        _check_members(zf)
         config = _json_member(zf, CONFIG_NAME)
         meta = _json_member(zf, METADATA_NAME) if METADATA_NAME in zf.namelist() else {}
         weights = io.BytesIO(_member(zf, WEIGHTS_NAME))
     if not isinstance(config, dict):
         raise ValueError(f"{CONFIG_NAME} holds a {type(config).__name__}, not a model config")
     with h5py.File(weights, "r") as h5:
+        file_guards.check_links(h5, f"{name}, member {WEIGHTS_NAME}")
         yield config, meta, h5
 
 

@@ -8,8 +8,8 @@ import functools
 import inspect
 import warnings
 
-from . import registry
-from .errors import InvalidConfigError
+from . import limits, registry
+from .errors import InvalidConfigError, UnknownArgumentError
 
 _NESTED_KINDS = (("_initializer", "initializer"), ("_regularizer", "regularizer"), ("_constraint", "constraint"))
 _POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy", "Policy", "PolicyV1")
@@ -85,7 +85,7 @@ def normalize_layer_config(cls, config, custom_objects=None, where="a layer", st
             continue
         out[key] = _normalize_value(key, value, custom_objects, where)
     if unknown and strict:
-        raise TypeError(f"Cannot rebuild {where} ({cls.__name__}): unknown argument(s) {unknown} "
+        raise UnknownArgumentError(f"Cannot rebuild {where} ({cls.__name__}): unknown argument(s) {unknown} "
                         f"(strict=True).")
     if unknown:
         warnings.warn(f"Ignoring argument(s) {unknown} of {where} ({cls.__name__}): gpunet's {cls.__name__} does "
@@ -94,7 +94,24 @@ def normalize_layer_config(cls, config, custom_objects=None, where="a layer", st
     return out
 
 
+_SIZE_KEYS = ("units", "input_dim")
+_SHAPE_KEYS = ("batch_input_shape", "batch_shape", "input_shape", "shape")
+
+
+def _check_sizes(key, value, where):
+    """Sizes that a config makes gpunet allocate: positive ints below `limits` (10**12 units, Infinity,
+    -3 or "8" are refused here, before any layer exists)."""
+    if key in _SIZE_KEYS:
+        return limits.check_dim(value, f"{where}, argument {key}", allow_none=key == "input_dim")
+    if key in _SHAPE_KEYS and value is not None:
+        return list(limits.check_shape(value, f"{where}, argument {key}"))
+    if key == "target_shape":
+        return list(limits.check_shape(value, f"{where}, argument {key}", wildcard=-1))
+    return value
+
+
 def _normalize_value(key, value, custom_objects, where):
+    value = _check_sizes(key, value, where)
     if key == "dtype" and isinstance(value, dict):
         if value.get("class_name") not in _POLICY_CLASSES:
             raise InvalidConfigError(f"Cannot rebuild {where}: dtype policy {value.get('class_name')!r} is not "

@@ -165,10 +165,11 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=Fa
     """
     _no_kwargs("load_weights", kwargs)
     with files.open_source(filepath) as src, readers.contents(src, whole_model=False) as contents:
-        if not model.built:
-            model.build(input_shape_for(model, contents, by_name))
-        pairs, report = match_weights(model, contents["layers"], by_name, skip_mismatch, reshape,
-                                      v3=contents["v3"])
+        with readers.naming(src.name, "model_weights"):
+            if not model.built:
+                model.build(input_shape_for(model, contents, by_name))
+            pairs, report = match_weights(model, contents["layers"], by_name, skip_mismatch, reshape,
+                                          v3=contents["v3"])
         with readers.reading(src):
             arrays = [fw.read() for _, fw, _ in pairs]
     for (w, _, shape), array in zip(pairs, arrays):
@@ -192,17 +193,24 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, stri
         if contents["config"] is None:
             raise CorruptModelFileError(src.name, "no model config: this is a weights-only file; build the model "
                                         "and call model.load_weights()")
-        with _no_initializers():  # every weight is overwritten from the file: skip drawing initial values
+        zipped = src.kind == "zip"
+        with _no_initializers(), readers.naming(src.name, "config.json" if zipped else "model_config"):
+            # every weight is overwritten from the file: no initial values are drawn
             model = _config.model_from_config(contents["config"], custom_objects, strict)
         training = None
         if compile:
             with readers.reading(src):
                 training = contents["training_config"]()
-        if training:
-            compile_from_training_config(model, training, custom_objects, contents)
-        if not model.built and any(layer.weights for layer in contents["layers"]):
-            model.build(input_shape_for(model, contents, False))
-        pairs, _ = match_weights(model, contents["layers"], False, False, False, v3=contents["v3"])
+        if training is not None:
+            with readers.naming(src.name, "compile_config" if zipped else "training_config"):
+                if not isinstance(training, dict):
+                    raise TypeError(f"expected a JSON object, found {type(training).__name__}")
+                if training:
+                    compile_from_training_config(model, training, custom_objects, contents)
+        with readers.naming(src.name, "model_weights"):
+            if not model.built and any(layer.weights for layer in contents["layers"]):
+                model.build(input_shape_for(model, contents, False))
+            pairs, _ = match_weights(model, contents["layers"], False, False, False, v3=contents["v3"])
         with readers.reading(src):
             for w, fw, shape in pairs:
                 if isinstance(w.value, np.ndarray) and tuple(w.value.shape) == tuple(fw.shape):
@@ -212,13 +220,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, stri
             if training and model.optimizer is not None:
                 _restore_optimizer(model, contents, pairs, strict=True, name=src.name)
     if contents.get("rng") is not None:
-        model_state.restore_rng(model, contents["rng"])
+        with readers.naming(src.name, "gpunet_rng"):
+            model_state.restore_rng(model, contents["rng"])
     return model
 
 
 def _restore_optimizer(model, contents, pairs, strict, name):
     model_state.ready(model)
     meta = contents.get("optimizer_meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise CorruptModelFileError(name, f"gpunet_optimizer: expected a JSON object, found {type(meta).__name__}")
     try:
         found = _optimizer_items(model, contents, pairs)
         if not found and meta is None:
@@ -262,6 +273,7 @@ def load_optimizer_state(model, filepath, strict=False):
     if model.optimizer is None:
         raise RuntimeError("load_optimizer_state needs a compiled model (call model.compile first).")
     with files.open_source(filepath) as src, readers.contents(src, whole_model=False) as contents:
-        pairs, _ = match_weights(model, contents["layers"], True, True, False, v3=contents["v3"])
+        with readers.naming(src.name, "model_weights"):
+            pairs, _ = match_weights(model, contents["layers"], True, True, False, v3=contents["v3"])
         with readers.reading(src):
             return _restore_optimizer(model, contents, pairs, strict=strict, name=src.name)

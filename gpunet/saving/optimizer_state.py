@@ -194,6 +194,18 @@ def positional(model, arrays):
     return out
 
 
+def _scalar(item, what):
+    """One number from a file array that must hold one (shape () or (1,)): checked before it is read,
+    so that an array declaring 2**34 values is refused instead of allocated."""
+    if tuple(item.shape) not in ((), (1,)):
+        raise ValueError(f"the optimizer's {what} ({item.name}) must be a scalar of shape () or (1,), the file's "
+                         f"has shape {tuple(item.shape)}")
+    value = np.asarray(item.read()).reshape(())
+    if not np.isfinite(value):
+        raise ValueError(f"the optimizer's {what} ({item.name}) is {value}, not a finite number")
+    return value
+
+
 def build_state(model, found, meta=None, strict=True):
     """The ``set_state`` dict from named file arrays.
 
@@ -215,11 +227,11 @@ def build_state(model, found, meta=None, strict=True):
     state = {"iterations": int(opt.iterations), "learning_rate": float(opt.learning_rate)}
     for kind, value, item in found:
         if kind == "iterations":
-            state["iterations"] = int(np.asarray(item.read()).reshape(()))
+            state["iterations"] = int(_scalar(item, "iterations"))
         elif kind == "learning_rate":
-            state["learning_rate"] = float(np.asarray(item.read()).reshape(()))
+            state["learning_rate"] = float(_scalar(item, "learning_rate"))
         elif kind == "scalar":
-            state[value] = float(np.asarray(item.read()).reshape(()))
+            state[value] = float(_scalar(item, value))
         elif kind == "slot":
             path, slot = value
             if path not in params or slot not in slots:

@@ -11,7 +11,11 @@ import contextlib
 import zipfile
 
 from . import damage, files, h5_store, hdf5_legacy, keras_zip
-from .errors import CorruptModelFileError, SavingError
+from .errors import CorruptModelFileError, FileContentError, SavingError
+
+
+_PYTHON_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError, IndexError, EOFError,
+                  zipfile.BadZipFile, OverflowError, MemoryError, RecursionError, ZeroDivisionError)
 
 
 @contextlib.contextmanager
@@ -19,15 +23,45 @@ def reading(src):
     """Errors raised while reading the file's content become `CorruptModelFileError` naming the file."""
     try:
         yield
-    except SavingError:
+    except CorruptModelFileError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError, IndexError, EOFError,
-            zipfile.BadZipFile, OverflowError, MemoryError) as exc:
+    except SavingError as exc:  # a config limit, a bad JSON attribute...: the file's fault, named as such
+        raise CorruptModelFileError(src.name, str(exc)) from None
+    except _PYTHON_ERRORS as exc:
         problem = files.h5_problem(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
         if isinstance(exc, zipfile.BadZipFile):
             cut = damage.zip_truncation(src.fileobj) if src.fileobj is not None else None
             problem = cut or f"damaged zip archive ({exc})"
         raise CorruptModelFileError(src.name, problem) from None
+
+
+@contextlib.contextmanager
+def naming(name, field):
+    """Any error raised while the file's ``field`` (its model config, training config...) is used
+    becomes one of gpunet's errors naming the file and the field: a `SavingError` keeps its class,
+    a plain ValueError becomes `FileContentError`, and a Python error underneath (TypeError on a
+    value of the wrong type, AttributeError, KeyError, OverflowError, RecursionError...)
+    `CorruptModelFileError`."""
+    try:
+        yield
+    except CorruptModelFileError:
+        raise
+    except SavingError as exc:
+        text = str(exc)
+        if repr(name) in text or str(name) in text:
+            raise
+        try:
+            renamed = type(exc)(f"{name!r}, {field}: {text}")
+        except TypeError:
+            renamed = FileContentError(name, field, text)
+        raise renamed.with_traceback(exc.__traceback__) from None
+    except ValueError as exc:
+        if type(exc) is ValueError:
+            raise FileContentError(name, field, str(exc)) from None
+        raise CorruptModelFileError(name, f"{field}: {type(exc).__name__}: {exc}") from None
+    except (KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError, ZeroDivisionError,
+            MemoryError) as exc:
+        raise CorruptModelFileError(name, f"{field}: {type(exc).__name__}: {exc}") from None
 
 
 @contextlib.contextmanager
@@ -37,7 +71,7 @@ def contents(src, whole_model):
     with contextlib.ExitStack() as stack:
         with reading(src):
             if src.kind == "zip":
-                config, meta, h5 = stack.enter_context(keras_zip.open_archive(src.fileobj))
+                config, meta, h5 = stack.enter_context(keras_zip.open_archive(src.fileobj, src.name))
                 parsed = keras_zip.read_archive_contents(config, meta, h5)
             elif whole_model or "model_weights" in src.h5:
                 parsed = hdf5_legacy.read_model_file(src.h5)

@@ -29,15 +29,15 @@ def _prefix(base):
     return f".{base[:_PREFIX_CHARS]}."
 
 
-def create(folder, base):
+def create(folder, base, mode=0o666):
     """Create a new temporary file for target ``base`` in ``folder``; returns ``(path, fd)``.
 
     ``fd`` holds the file's lock until it is closed (None where files cannot be locked): close
-    it only once the file has been renamed or removed."""
+    it only once the file has been renamed or removed. ``mode`` goes through the umask, as for
+    ``open()``: 0o666 gives a new file the permissions a plain open() would give it."""
     path = os.path.join(folder, f"{_prefix(base)}{secrets.token_hex(6)}.tmp")
-    # O_EXCL: never clobber a file someone else created; mode 0o666 lets umask apply,
-    # so the final file gets the same permissions as a plain open() would give it.
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o666)
+    # O_EXCL: never clobber a file someone else created.
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), mode)
     if fcntl is None:
         os.close(fd)  # Windows: an open handle would block the final rename
         return path, None

@@ -14,8 +14,7 @@ all fit, else by position (Keras's way).
 Nothing is read or assigned here: the caller reads every matched array once
 all shapes have been checked, so a mismatch never leaves a half-loaded model.
 """
-import numpy as np
-
+from . import limits
 from .hdf5_legacy import unescape
 from .keras_zip import layer_keys
 
@@ -186,7 +185,7 @@ def _pair(layer, fl, pairs, report, skip_mismatch, reshape):
     for w, fw in zip(weights, stored):
         if tuple(fw.shape) == tuple(w.shape):
             pairs.append((w, fw, w.shape))
-        elif reshape and int(np.prod(fw.shape)) == int(np.prod(w.shape)):
+        elif reshape and limits.count(fw.shape) == limits.count(w.shape):
             pairs.append((w, fw, w.shape))
             report.reshaped.append(w.path)
         elif skip_mismatch:
@@ -211,7 +210,9 @@ def config_input_shape(config):
     if shape is None and entries and isinstance(entries[0], dict):
         first = entries[0].get("config") or {}
         shape = first.get("batch_input_shape") or first.get("batch_shape")
-    return tuple(shape) if isinstance(shape, (list, tuple)) and shape else None
+    if not isinstance(shape, (list, tuple)) or not shape:
+        return None
+    return limits.check_shape(shape, "the model's input shape")
 
 
 def input_shape_for(model, contents, by_name):
@@ -232,6 +233,7 @@ def input_shape_for(model, contents, by_name):
             key = layer_keys(layers)[lead]
             stored = [fl for fl in stored if fl.key == key]
         if stored and len(stored[0].weights[0].shape) >= 1:
-            return (None, int(stored[0].weights[0].shape[0]))
+            width = stored[0].weights[0].shape[0]
+            return (None, limits.check_dim(width, f"the input width of the file's weight {stored[0].weights[0].name!r}"))
     raise ValueError(f"Model '{model.name}' is not built and the file does not record its input shape: call "
                      "model.build(input_shape), e.g. model.build((None, 8)), before load_weights().")
