@@ -12,7 +12,8 @@ why (the conftest turns that into a skip). Each adapter offers:
 
 PyTorch runs eager on the CPU (its idiomatic loop: ``zero_grad``, ``backward``,
 ``step``, ``loss.item()``) and, for the GPU workloads, on CUDA (`TorchCudaPeer`), with
-its fused logits losses (BCEWithLogits, CrossEntropy) standing for sigmoid/softmax + cross-entropy, as tf.keras does inside.
+its fused logits losses (BCEWithLogits, CrossEntropy) standing for sigmoid/softmax +
+cross-entropy, as tf.keras does inside.
 Keras 3 runs on its torch backend, tf-keras on TensorFlow; both through ``fit``/``predict``.
 """
 import os

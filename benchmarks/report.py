@@ -31,7 +31,8 @@ SUITE_ORDER = ["seed", "wide", "predict", "optimizer", "save_load", "gpu workloa
                "gpu dense backward", "gpu training steps"]
 SUITE_TITLES = {"seed": "Seed workload (Pima MLP, batch 10, Adam)", "wide": "Wide MLP training (batch 128, Adam)",
                 "predict": "predict (batch 1024)", "optimizer": "Adam step", "save_load": "save + load_model",
-                "gpu workloads": "GPU workloads (from host arrays, upload timed)", "gpu dense forward": "GPU Dense forward", "gpu dense backward": "GPU Dense backward",
+                "gpu workloads": "GPU workloads (from host arrays, upload timed)",
+                "gpu dense forward": "GPU Dense forward", "gpu dense backward": "GPU Dense backward",
                 "gpu training steps": "GPU training steps"}
 # In each suite the first of these that was measured is the subject; every other result is a baseline.
 SUBJECTS = ("gpunet", "gpunet fused", "gpunet cupy")

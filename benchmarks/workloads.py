@@ -164,7 +164,8 @@ TARGETS = (
 GPU_SUITE = "gpu workloads"
 GPU_CASES = {"seed": f"{PIMA.name} batch 10", "wide_b128": f"{WIDE.name} batch 128",
              "wide_b1024": f"{WIDE.name} batch 1024", "big": f"{BIG.name} batch 4096 fp32",
-             "predict_first": "predict 60k x 784 batch 1024, first call", "predict_warm": "predict 60k x 784 batch 1024, warm"}
+             "predict_first": "predict 60k x 784 batch 1024, first call",
+             "predict_warm": "predict 60k x 784 batch 1024, warm"}
 
 
 def _gpu(key, peer, text, min_speedup=None, max_value=None, subject="gpunet cupy"):
