@@ -90,9 +90,11 @@ class FunctionActivation(ActivationSpec):
     def forward(self, ops, x):
         """``(y, backward)`` for the array ``x`` on ``ops``; ``backward(dy)`` returns ``dx``."""
         y, backward = vjp(self.fn, x, ops=ops)
-        if y.dtype != x.dtype or tuple(y.shape) != tuple(x.shape):
+        if tuple(y.shape) != tuple(x.shape) or y.dtype.kind != "f":
             raise ValueError(f"Activation {self.keras_name!r} returned {y.dtype} values of shape {tuple(y.shape)} for "
-                             f"{x.dtype} input of shape {tuple(x.shape)}: an activation keeps shape and dtype.")
+                             f"input of shape {tuple(x.shape)}: an activation returns floats of its input's shape.")
+        if y.dtype != x.dtype:  # a NumPy float64 constant in the function must not widen the layer's dtype
+            y = y.astype(x.dtype)
         return y, lambda dy: backward(dy)[0]
 
     def __eq__(self, other):

@@ -259,3 +259,19 @@ def test_a_layer_without_call_or_forward_says_so():
 
     with pytest.raises(NotImplementedError, match="Empty defines neither call"):
         Empty()(np.zeros((1, 2), "float32"))
+
+
+def test_a_layer_may_update_its_non_trainable_weight_in_call():
+    class Counter(Layer):
+        def build(self, input_shape):
+            self.calls = self.add_weight(name="calls", shape=(), initializer="zeros", trainable=False)
+
+        def call(self, inputs, training=None):
+            if training:
+                self.calls.assign(self.calls + 1.0)
+            return inputs * 1.0
+
+    model = Sequential([Dense(2, input_dim=5), Counter()])
+    model.compile("sgd", "mse")
+    model.fit(X, np.zeros((60, 2), "float32"), epochs=2, batch_size=20, verbose=0)
+    assert float(model.layers[1].calls.numpy()) == 6.0

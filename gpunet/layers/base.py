@@ -11,7 +11,7 @@ import threading
 
 from .. import backend as B
 from .. import initializers, regularizers, constraints
-from ..autodiff.tensor import Operators, is_tensor
+from ..autodiff.tensor import Operators, is_tensor, value_of
 from . import user_code
 
 _name_counts = {}
@@ -99,7 +99,8 @@ class Weight(Operators):
         return self.layer.ops.to_host(self.value).copy()
 
     def assign(self, array):
-        """Copy ``array`` into the weight in place, after checking its shape."""
+        """Copy ``array`` (or a tensor's values: no gradient flows through) into the weight in place."""
+        array = value_of(array)
         shape = tuple(getattr(array, "shape", ()))
         if shape != self.shape:
             raise ValueError(f"Layer '{self.layer.name}' weight '{self.name}' has shape {self.shape}, "
