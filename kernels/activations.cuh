@@ -62,8 +62,12 @@ template <typename T>
 __device__ __forceinline__ T act_forward(const ActParams<T>& p, T z, unsigned char* mask) {
     switch (p.code) {
     case GN_RELU: {
-        // Keras's order: z above the threshold, clipped to [0, max_value], minus alpha (threshold - z)+
-        T y = z > p.threshold ? z : T(0);
+        // The reference's formulas (ActivationOps.relu), so NaN and inf come out where
+        // they do there: maximum(z, 0) with the default parameters (NaN stays NaN),
+        // else Keras's z (z > threshold), clipped to [0, max_value], minus
+        // alpha (threshold - z)+ (z (z > threshold) is NaN for z = NaN or -inf).
+        const bool plain = p.alpha == T(0) && p.threshold == T(0);
+        T y = plain ? gn_max(z, T(0)) : z * T(z > p.threshold ? 1 : 0);
         bool pass = z > p.threshold;
         if (p.flags & GN_HAS_MAX) {
             y = gn_min(gn_max(y, T(0)), p.max_value);
@@ -98,14 +102,18 @@ template <typename T>
 __device__ __forceinline__ T act_backward(const ActParams<T>& p, T dy, const T* z, const T* y,
                                           const unsigned char* mask, long long i) {
     switch (p.code) {
-    case GN_RELU:
-    case GN_LEAKY_RELU:
-    case GN_RELU6: {
+    // The masked gradients multiply by 0 or 1 rather than pick 0, as the reference
+    // does: a NaN or inf dy gives NaN where the gradient is cut, there as here.
+    case GN_RELU: {
         const unsigned char m = mask[i];
-        return (m & 1) ? dy : ((m & 2) ? dy * p.alpha : T(0));
+        T d = dy * T(m & 1);
+        if (p.alpha != T(0)) d += dy * p.alpha * T((m >> 1) & 1);
+        return d;
     }
+    case GN_LEAKY_RELU: return (mask[i] & 1) ? dy : dy * p.alpha;
+    case GN_RELU6: return dy * T(mask[i] & 1);
     case GN_SIGMOID: { const T s = y[i]; return (T(1) - s) * s * dy; }
-    case GN_HARD_SIGMOID: { const T s = y[i]; return (s > T(0) && s < T(1)) ? dy * T(0.2) : T(0); }
+    case GN_HARD_SIGMOID: { const T s = y[i]; return dy * T(0.2) * T(s > T(0) && s < T(1) ? 1 : 0); }
     case GN_TANH: { const T t = y[i]; return (T(1) - t * t) * dy; }
     case GN_ELU: return z[i] > T(0) ? dy : (y[i] + p.alpha) * dy;
     case GN_SELU: {

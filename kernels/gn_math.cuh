@@ -18,8 +18,10 @@ __device__ __forceinline__ float gn_sqrt(float v) { return sqrtf(v); }
 __device__ __forceinline__ double gn_sqrt(double v) { return sqrt(v); }
 __device__ __forceinline__ float gn_abs(float v) { return fabsf(v); }
 __device__ __forceinline__ double gn_abs(double v) { return fabs(v); }
-template <typename T> __device__ __forceinline__ T gn_max(T a, T b) { return a > b ? a : b; }
-template <typename T> __device__ __forceinline__ T gn_min(T a, T b) { return a < b ? a : b; }
+// NaN in either operand gives NaN, as numpy.maximum / minimum (and PyTorch, TensorFlow)
+// do; CUDA's fmaxf / fminf and a bare a > b ? a : b would drop it.
+template <typename T> __device__ __forceinline__ T gn_max(T a, T b) { return (a > b || a != a) ? a : b; }
+template <typename T> __device__ __forceinline__ T gn_min(T a, T b) { return (a < b || a != a) ? a : b; }
 // The most negative finite value: a start for running maxima (INFINITY needs a header).
 template <typename T> __device__ __forceinline__ T gn_lowest();
 template <> __device__ __forceinline__ float gn_lowest<float>() { return -3.402823466e+38f; }

@@ -16,7 +16,10 @@
 //   took another branch) is undefined behaviour on a GPU; here the launch fails
 //   with a deadlock error instead of hanging.
 // - Blocks are spread over a few OS threads; they share nothing but global memory,
-//   as on the GPU.
+//   as on the GPU. atomicAdd is a real atomic read-modify-write (std::atomic_ref)
+//   and __threadfence a real fence, so blocks that meet through a counter in
+//   global memory (the split reductions) are ordered as on the GPU, and a missing
+//   atomic or fence is a data race here too.
 #pragma once
 
 #include <math.h>
@@ -272,3 +275,11 @@ int launch(void (*kernel)(P...), const unsigned* geom, void** args, int nargs, c
 }  // namespace gn_emu
 
 inline void __syncthreads() { gn_emu::syncthreads(); }
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+template <typename T>
+inline T __ldcg(const T* p) { return *p; }  // an L2-only load on the GPU; memory is coherent here
+template <typename I>
+inline I atomicAdd(I* address, I value) {
+    static_assert(std::is_integral_v<I>, "the emulation has integer atomics only");
+    return std::atomic_ref<I>(*address).fetch_add(value, std::memory_order_seq_cst);
+}

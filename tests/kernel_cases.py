@@ -55,20 +55,46 @@ def assert_close(got, ref, dtype, what):
     got, ref = numpy.asarray(got), numpy.asarray(ref)
     assert got.shape == ref.shape, f"{what}: shape {got.shape} != {ref.shape}"
     assert got.dtype == ref.dtype, f"{what}: dtype {got.dtype} != {ref.dtype}"
-    scale = max(1.0, float(numpy.abs(ref).max(initial=0.0)))
+    # NaN where the reference has NaN and nowhere else, the same infinities (assert_allclose
+    # checks both); the scale from the finite values only
+    scale = max(1.0, float(numpy.abs(ref[numpy.isfinite(ref)]).max(initial=0.0)))
     numpy.testing.assert_allclose(got, ref, rtol=TOL[dtype], atol=TOL[dtype] * scale, err_msg=what)
 
 
-def dense_inputs(shape, dtype, seed=0):
+def dense_inputs(shape, dtype, seed=0, nonfinite=False):
     """x, w, b, dy for a Dense layer of shape (M, N, K), with w scaled so the
-    pre-activations are O(1) (exponential and softplus stay in range)."""
+    pre-activations are O(1) (exponential and softplus stay in range).
+    ``nonfinite``: x[0, 0] = NaN, x[-1, -1] = inf and dy[-1, 0] = -inf (where
+    the shape has room), so NaN and inf reach every kernel's inputs."""
     M, N, K = shape
     rng = numpy.random.default_rng(seed)
     x = rng.standard_normal((M, K))
     w = rng.standard_normal((K, N)) / numpy.sqrt(K)
     b = rng.standard_normal(N) * 0.5
     dy = rng.standard_normal((M, N))  # random, not ones: ones would hide transposition mistakes
+    if nonfinite:
+        x[0, 0] = numpy.nan
+        if M * K > 1:
+            x[-1, -1] = numpy.inf
+        if M > 1:
+            dy[-1, 0] = -numpy.inf
     return tuple(guarded(a.astype(dtype)) for a in (x, w, b, dy))
+
+
+# Pre-activations each activation treats specially (NaN, the infinities, 0, relu's
+# threshold 0.25 and max_value 1.5 of ACTIVATIONS, relu6's 6, both sides of each),
+# crossed with upstream gradients finite and not: elementwise_inputs.
+SPECIAL_Z = [numpy.nan, numpy.inf, -numpy.inf, 0.0, -0.5, 0.25, 0.3, 1.5, 1.7, 6.0, 7.0, -3.0, -40.0, 40.0]
+SPECIAL_DY = [1.3, -0.7, numpy.inf, -numpy.inf, numpy.nan]
+
+
+def elementwise_inputs(dtype):
+    """x, w, b, dy for a Dense layer whose pre-activation z = x w + b is exactly x
+    (K = N = 1, w = 1, b = 0), so dX = dZ: every (z, dy) pair of SPECIAL_Z x
+    SPECIAL_DY checks act and act' elementwise, through the real Dense launches."""
+    z, g = numpy.meshgrid(SPECIAL_Z, SPECIAL_DY, indexing="ij")
+    x, dy = z.reshape(-1, 1), g.reshape(-1, 1)
+    return tuple(guarded(a.astype(dtype)) for a in (x, numpy.ones((1, 1)), numpy.zeros(1), dy))
 
 
 # Whole models: hidden sizes off the tile grid, every activation family, every fused optimizer.

@@ -8,18 +8,18 @@ import pytest
 from cuda_emulator import EmulatedCupyBackend, H100_SMS, emulator  # noqa: F401 (fixture)
 from gpunet.backend import NumpyBackend
 from gpunet.backend import cuda_kernels as K
-from kernel_cases import (ACTIVATIONS, DTYPES, SHAPES, WAVE_BLOCKS, act_id, assert_close, dense_inputs, guarded,
-                          intact, shape_id)
+from kernel_cases import (ACTIVATIONS, DTYPES, SHAPES, SPECIAL_DY, SPECIAL_Z, WAVE_BLOCKS, act_id, assert_close,
+                          dense_inputs, elementwise_inputs, guarded, intact, shape_id)
 
 REF = NumpyBackend()
 
 
-def run_dense(ops, shape, dtype, activation, params, use_bias=True, need_dx=True):
-    """Forward and backward of one Dense layer; dw / db written into views of one
-    flat gradient buffer, as a model's training step does."""
-    x, w, b, dy = dense_inputs(shape, dtype)
+def run_dense(ops, inputs, activation, params, use_bias=True, need_dx=True):
+    """Forward and backward of one Dense layer on inputs (x, w, b, dy); dw / db
+    written into views of one flat gradient buffer, as a model's training step does."""
+    x, w, b, dy = inputs
     b = b if use_bias else None
-    M, N, K_ = shape
+    (M, K_), N, dtype = x.shape, w.shape[1], x.dtype
     y, z = ops.dense_forward(x, w, b, activation, params)
     grads = guarded(numpy.zeros(K_ * N + N, dtype=dtype))
     dw, db = grads[:K_ * N].reshape(K_, N), (grads[K_ * N:] if use_bias else None)
@@ -28,9 +28,13 @@ def run_dense(ops, shape, dtype, activation, params, use_bias=True, need_dx=True
     return y, dx, dw, (db if use_bias else None)
 
 
-def check_against_reference(ops, shape, dtype, activation, params, **kw):
-    got = run_dense(ops, shape, dtype, activation, params, **kw)
-    ref = run_dense(REF, shape, dtype, activation, params, **kw)
+def check_against_reference(ops, shape, dtype, activation, params, inputs=None, **kw):
+    """The kernels' y, dX, dW, db against the NumPy backend's, NaN and inf included;
+    ``inputs`` (x, w, b, dy) default to dense_inputs(shape, dtype)."""
+    inputs = inputs if inputs is not None else dense_inputs(shape, dtype)
+    with numpy.errstate(invalid="ignore", over="ignore"):  # NaN and inf inputs are the point there
+        got = run_dense(ops, inputs, activation, params, **kw)
+        ref = run_dense(REF, inputs, activation, params, **kw)
     for what, g, r in zip(("y", "dx", "dw", "db"), got, ref):
         if r is None:
             assert g is None, what
@@ -66,17 +70,42 @@ def test_kernel_dense_grid_exceeds_a_wave(emulator):
     ops = EmulatedCupyBackend(emulator, dense_path="fused")
     shape = SHAPES[-1]
     emulator.launches.clear()
-    run_dense(ops, shape, numpy.float32, "tanh", {})
+    run_dense(ops, dense_inputs(shape, numpy.float32), "tanh", {})
     grids = {kernel.split("<")[0]: grid for kernel, grid, _ in emulator.launches}
     assert grids["dense_forward"][0] * grids["dense_forward"][1] > WAVE_BLOCKS
     assert grids["dense_backward"][0] > WAVE_BLOCKS
-    assert K.dw_splits(shape[0], shape[2], shape[1], H100_SMS) > 1
+    assert K._backward_geometry(shape[0], shape[1], shape[2], H100_SMS, True, True, True)[0] > 1
+
+
+@pytest.mark.parametrize("path", ["fused", "cublas"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+@pytest.mark.parametrize("case", ACTIVATIONS, ids=act_id)
+def test_kernel_dense_nan_and_inf_elementwise(emulator, case, dtype, path):
+    """Every activation and its derivative on NaN, +-inf and the values each treats
+    specially, crossed with NaN / inf upstream gradients: NaN and inf exactly where
+    the NumPy reference has them (relu and the clamps used to turn NaN into 0)."""
+    ops = EmulatedCupyBackend(emulator, dense_path=path)
+    check_against_reference(ops, (len(SPECIAL_Z) * len(SPECIAL_DY), 1, 1), dtype, *case,
+                            inputs=elementwise_inputs(dtype))
+
+
+@pytest.mark.parametrize("path", ["fused", "cublas"])
+@pytest.mark.parametrize("shape", [(7, 13, 5), (65, 129, 33)], ids=shape_id)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+@pytest.mark.parametrize("case", ACTIVATIONS, ids=act_id)
+def test_kernel_dense_nan_and_inf_inputs(emulator, case, dtype, shape, path):
+    """A NaN and an inf in x and a -inf in dy: through the GEMMs, the bias, the
+    activation, softmax's row max and the backward, as the NumPy reference."""
+    ops = EmulatedCupyBackend(emulator, dense_path=path)
+    check_against_reference(ops, shape, dtype, *case, inputs=dense_inputs(shape, dtype, nonfinite=True))
 
 
 def test_kernel_dense_auto_dispatch_follows_the_rule(emulator):
-    """Small layers take the fused kernels, large ones cuBLAS + one elementwise kernel."""
-    ops = EmulatedCupyBackend(emulator)
+    """Small layers take the fused kernels, large ones cuBLAS + one elementwise kernel
+    (here on a GPU of 2 SMs, where the fused kernels' throughput runs out early)."""
     for shape, fused in (((8, 16, 4), True), ((512, 256, 256), False)):
+        ops = EmulatedCupyBackend(emulator, sm_count=2)
+        assert ops._fused(shape[0], shape[1], shape[2], True) == fused
         emulator.launches.clear()
         check_against_reference(ops, shape, numpy.float32, "swish", {})
         kernels = [k.split("<")[0] for k, _, _ in emulator.launches]

@@ -48,8 +48,14 @@ template <typename T> __global__ void own_shared(T* out) {
     __syncthreads();
     out[blockIdx.x * blockDim.x + threadIdx.x] = word;
 }
+// Thread 0 of every block takes a ticket; every thread counts itself into total.
+template <typename T> __global__ void tickets(int* counter, int* total, T* out) {
+    if (threadIdx.x == 0) out[blockIdx.x] = T(atomicAdd(counter, 1));
+    __threadfence();
+    atomicAdd(total, 1);
+}
 """
-KERNELS = ["reverse", "reverse_racy", "divergent", "early_exit", "ids", "own_shared"]
+KERNELS = ["reverse", "reverse_racy", "divergent", "early_exit", "ids", "own_shared", "tickets"]
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +129,13 @@ def test_kernel_emulation_rejects_python_scalars_and_unknown_kernels(emu):
         launch(emu, "reverse<float>", (1, 1, 1), (256, 1, 1), x, x.copy(), 8)
     with pytest.raises(KernelError, match="no such kernel"):
         launch(emu, "reverse<int>", (1, 1, 1), (256, 1, 1), x, x.copy(), numpy.int32(8))
+
+
+def test_kernel_emulation_atomics_are_atomic_across_blocks(emu):
+    """Blocks run on several OS threads at once: every ticket is handed out exactly
+    once and no increment is lost (a plain read-modify-write would lose some)."""
+    counter, total = numpy.zeros(1, numpy.int32), numpy.zeros(1, numpy.int32)
+    out = numpy.full(3000, -1.0, numpy.float64)
+    launch(emu, "tickets<double>", (3000, 1, 1), (64, 1, 1), counter, total, out)
+    numpy.testing.assert_array_equal(numpy.sort(out), numpy.arange(3000))
+    assert counter[0] == 3000 and total[0] == 3000 * 64

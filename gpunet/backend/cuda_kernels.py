@@ -12,6 +12,7 @@ for ``long long``, the array dtype for ``T``), and a null pointer is
 ``uint64(0)``. Nothing compiles at import: each module compiles on first use,
 once per process (`CupyLauncher`).
 """
+import math
 import threading
 from typing import NamedTuple
 
@@ -116,35 +117,129 @@ def _grid_stride(n, sm_count):
     return (max(1, min(cdiv(n, ELEMENTWISE_BLOCK), BLOCKS_PER_SM * sm_count)), 1, 1)
 
 
-# ---- plans: dense_forward.cu, dense_backward.cu, bias_act.cu, softmax.cu ------------------------
-def plan_dense_forward(x, w, b, y, z, mask, spec):
-    """y = act(x w + b) in one launch; z / mask (or None) keep what backward reads."""
+# ---- plans: dense_forward.cu, dense_backward.cu --------------------------------------------------
+# The Dense plan functions the step plan and CupyBackend share. Every layer shape runs
+# in exactly one launch forward and one backward: where a reduction is split over
+# several blocks (split-K forward; batch splits for dW / db, N splits for dX), the
+# last block of each tile adds the partials up in the same launch (gemm_tile.cuh),
+# in a fixed order, so results repeat bit for bit. The caller allocates the
+# workspace once per layer shape (`forward_workspace` / `backward_workspace`,
+# zero-filled) and passes it to every launch; each launch leaves it ready for the
+# next (counters back at 0), so a captured CUDA graph can replay it as is.
+MAX_SPLITS = 256      # partial tiles the last block of a tile adds up (also gridDim.z forward)
+MIN_SPLIT_CHUNKS = 3  # each split walks >= 3 chunks of GN_BK = 16: shorter, the adding costs what the split saves
+GATHER_RATIO = 20     # a chunk's walk takes about as long as adding 20 partials: S <= sqrt(20 chunks)
+CHUNK = 16            # gemm_tile.cuh's GN_BK
+_I32 = numpy.dtype(numpy.int32)
+
+
+def reduction_splits(tiles, n, sm_count):
+    """S, the blocks that share the length-``n`` reduction of each of ``tiles`` output
+    tiles: enough blocks for two per SM, each walking at least MIN_SPLIT_CHUNKS
+    chunks, and no more than balances the walk (chunks / S) against the last
+    block's adding (S partials): S <= sqrt(GATHER_RATIO chunks); evened out so that
+    no split is empty."""
+    chunks = cdiv(n, CHUNK)
+    s = min(cdiv(2 * sm_count, max(tiles, 1)), chunks // MIN_SPLIT_CHUNKS, math.isqrt(GATHER_RATIO * chunks),
+            MAX_SPLITS)
+    return 1 if s <= 1 else cdiv(chunks, cdiv(chunks, s))
+
+
+def forward_splits(M, N, K, sm_count):
+    """S of dense_forward's split-K: > 1 only where the output has few tiles (a
+    small batch) and K is long, so that one block per tile would leave SMs idle."""
+    return reduction_splits(cdiv(M, TILE) * cdiv(N, TILE), K, sm_count)
+
+
+def forward_workspace(M, N, K, dtype, sm_count):
+    """What `dense_forward_launch` needs for an (M, K) x (K, N) layer of ``dtype`` on a
+    GPU of ``sm_count`` SMs: a list of (shape, dtype), in order, for the caller to
+    allocate once, zero-filled, and pass as ``ws`` to every launch of that shape.
+    Empty when the layer needs no split (S = 1); else [(S, M, N) partials of
+    ``dtype``, (tiles,) int32 counters]."""
+    S = forward_splits(M, N, K, sm_count)
+    if S == 1:
+        return []
+    return [((S, M, N), numpy.dtype(dtype)), ((cdiv(M, TILE) * cdiv(N, TILE),), _I32)]
+
+
+def _check_workspace(what, ws, expected):
+    got = [(tuple(a.shape), numpy.dtype(a.dtype)) for a in ws]
+    if got != [(tuple(sh), numpy.dtype(dt)) for sh, dt in expected]:
+        raise ValueError(f"{what}: the workspace does not fit this layer shape: expected {expected} "
+                         f"(shape, dtype) from {what.replace('launch', 'workspace')}, received {got}")
+
+
+def dense_forward_launch(x, w, b, y, z, mask, spec, sm_count, ws):
+    """One launch of dense_forward: ``y = act(x w + b)``, ``z`` (pre-activation) and
+    ``mask`` (relu family, uint8) written where not None, as ``spec.keep`` asks.
+
+    x (M, K), w (K, N), y / z (M, N) C-contiguous of one float dtype, b (N,) or
+    None; ``spec`` from `activation_spec` (for softmax the launch writes x w + b and
+    the caller runs `plan_softmax_forward` or fuses softmax into its loss);
+    ``ws``: arrays shaped as `forward_workspace(M, N, K, x.dtype, sm_count)`.
+    Returns the `Launch`."""
     (M, K), N = x.shape, w.shape[1]
-    return Launch("dense", _kernel("dense_forward", x.dtype), (cdiv(M, TILE), cdiv(N, TILE), 1), TILE_BLOCK,
-                  (x, w, _ptr(b), y, _ptr(z), _ptr(mask), numpy.int32(M), numpy.int32(N), numpy.int32(K))
-                  + _act_args(spec, x.dtype))
+    S = forward_splits(M, N, K, sm_count)
+    _check_workspace("dense_forward_launch", ws, forward_workspace(M, N, K, x.dtype, sm_count))
+    part, count = (ws[0], ws[1]) if S > 1 else (NULL, NULL)
+    return Launch("dense", _kernel("dense_forward", x.dtype), (cdiv(M, TILE), cdiv(N, TILE), S), TILE_BLOCK,
+                  (x, w, _ptr(b), y, _ptr(z), _ptr(mask), part, count, numpy.int32(M), numpy.int32(N),
+                   numpy.int32(K), numpy.int32(S)) + _act_args(spec, x.dtype))
 
 
-def dw_splits(M, K, N, sm_count):
-    """S, the batch splits of dense_backward's dW / db reduction: enough blocks
-    to fill every SM twice, while each split still reduces 256 rows or more."""
-    tiles = cdiv(K, TILE) * cdiv(N, TILE)
-    return max(1, min(cdiv(M, 256), cdiv(2 * sm_count, tiles)))
-
-
-def plan_dense_backward(dy, x, w, z, y, mask, dw, db, dx, spec, splits=1):
-    """dW, db and dX (each None when not wanted) in one launch; see dense_backward.cu.
-    With ``splits`` S > 1, dw is (S, K, N) and db (S, N): partial sums to add up."""
-    (M, K), N = x.shape, w.shape[1]
+def _backward_geometry(M, N, K, sm_count, need_dw, need_db, need_dx):
+    """(Sw, dW-side tiles, Sx, dX tiles) of dense_backward."""
     tn = cdiv(N, TILE)
-    tiles_w = splits * (cdiv(K, TILE) * tn if dw is not None else (tn if db is not None else 0))
-    tiles_x = cdiv(M, TILE) * cdiv(K, TILE) if dx is not None else 0
-    return Launch("dense", _kernel("dense_backward", x.dtype), (tiles_w + tiles_x, 1, 1), TILE_BLOCK,
-                  (dy, x, w, _ptr(z), _ptr(y), _ptr(mask), _ptr(dw), _ptr(db), _ptr(dx),
-                   numpy.int32(M), numpy.int32(N), numpy.int32(K), numpy.int32(splits), numpy.int32(tiles_w))
-                  + _act_args(spec, x.dtype))
+    tiles_w = cdiv(K, TILE) * tn if need_dw else (tn if need_db else 0)
+    tiles_x = cdiv(M, TILE) * cdiv(K, TILE) if need_dx else 0
+    sw = reduction_splits(tiles_w, M, sm_count) if tiles_w else 1
+    sx = reduction_splits(tiles_x, N, sm_count) if tiles_x else 1
+    return sw, tiles_w, sx, tiles_x
 
 
+def backward_workspace(M, N, K, dtype, sm_count, need_dw, need_db, need_dx):
+    """What `dense_backward_launch` needs (see `forward_workspace`): in this order, each
+    only where used, [(Sw, K, N) dW partials, (Sw, N) db partials, (dW-side tiles,)
+    int32 counters] when the batch is split for dW / db (Sw > 1), then [(Sx, M, K)
+    dX partials, (dX tiles,) int32 counters] when N is split for dX (Sx > 1)."""
+    dtype = numpy.dtype(dtype)
+    sw, tiles_w, sx, tiles_x = _backward_geometry(M, N, K, sm_count, need_dw, need_db, need_dx)
+    ws = []
+    if sw > 1:
+        ws += [((sw, K, N), dtype)] if need_dw else []
+        ws += [((sw, N), dtype)] if need_db else []
+        ws += [((tiles_w,), _I32)]
+    if sx > 1:
+        ws += [((sx, M, K), dtype), ((tiles_x,), _I32)]
+    return ws
+
+
+def dense_backward_launch(dy, x, w, z, y, mask, dw, db, dx, spec, sm_count, ws):
+    """One launch of dense_backward: dW (K, N), db (N,) and dX (M, K), each written
+    where not None (at least one must be), from dy (M, N), x, w and what the forward
+    kept (z, y, mask per ``spec``; for softmax the caller passes dZ as dy and the
+    linear spec). All C-contiguous of x's dtype; ``ws``: arrays shaped as
+    `backward_workspace(M, N, K, x.dtype, sm_count, dw is not None, db is not None,
+    dx is not None)`. Returns the `Launch`."""
+    (M, K), N = x.shape, w.shape[1]
+    need = (dw is not None, db is not None, dx is not None)
+    if not any(need):
+        raise ValueError("dense_backward_launch: nothing to compute (dw, db and dx are all None)")
+    sw, tiles_w, sx, tiles_x = _backward_geometry(M, N, K, sm_count, *need)
+    _check_workspace("dense_backward_launch", ws, backward_workspace(M, N, K, x.dtype, sm_count, *need))
+    it = iter(ws)
+    dw_part = next(it) if sw > 1 and need[0] else NULL
+    db_part = next(it) if sw > 1 and need[1] else NULL
+    count_w = next(it) if sw > 1 else NULL
+    dx_part, count_x = (next(it), next(it)) if sx > 1 else (NULL, NULL)
+    return Launch("dense", _kernel("dense_backward", x.dtype), (sw * tiles_w + sx * tiles_x, 1, 1), TILE_BLOCK,
+                  (dy, x, w, _ptr(z), _ptr(y), _ptr(mask), _ptr(dw), _ptr(db), _ptr(dx), dw_part, db_part, dx_part,
+                   count_w, count_x, numpy.int32(M), numpy.int32(N), numpy.int32(K), numpy.int32(sw),
+                   numpy.int32(sw * tiles_w), numpy.int32(sx)) + _act_args(spec, x.dtype))
+
+
+# ---- plans: bias_act.cu, softmax.cu (the cuBLAS path and softmax) ----------------------------------
 def plan_bias_act(y, b, z, mask, spec, sm_count):
     """y = act(y + b) in place after a cuBLAS GEMM."""
     M, N = y.shape

@@ -5,37 +5,89 @@ Dense layers and the Adam / SGD / RMSprop steps run gpunet's own kernels
 kernel does not cover (float16, an unknown activation, a non-contiguous
 gradient buffer), runs the reference code of `Backend` on CuPy arrays.
 
-Dense dispatch (the rule; constants below):
+Dense dispatch (the rule; constants and their source below): each Dense layer
+runs either
 
-* the fused kernels (one launch forward: GEMM + bias + activation; one launch
-  backward: dW, db and dX with the activation's derivative in the loads) when
-  the layer is small, M N K <= FUSED_MAX_MACS: there launch latency dominates
-  and one launch beats cuBLAS's GEMM plus an elementwise pass;
-* forward also when K <= FUSED_MAX_K and the output has at least one tile per SM:
-  with so short a reduction the GEMM is bound by memory, and the epilogue saves
-  the write and re-read of x w that the cuBLAS path pays;
-* otherwise cuBLAS (``cupy.matmul``) for the GEMMs plus one fused bias+activation
-  kernel forward, and one fused dZ + db kernel backward. float32 GEMMs use
-  TF32 only when the user allows it: ``allow_tf32`` (``GPUNET_ALLOW_TF32=1``), or
-  CuPy's own ``CUPY_TF32=1``. Off by default, as in PyTorch: TF32 rounds the
-  inputs to 10 mantissa bits.
+* gpunet's fused kernels: forward one launch (GEMM + bias + activation, with
+  split-K where the output has few tiles and K is long), backward one launch (dW,
+  db and dX with the activation's derivative in the loads; split reductions
+  added up in the same launch), through cuda_kernels.dense_forward_launch /
+  dense_backward_launch, the functions the GPU step plan calls too; or
+* cuBLAS (``cupy.matmul``) for the GEMMs plus one fused bias+activation kernel
+  forward, and one fused dZ + db kernel backward. float32 GEMMs use TF32 only
+  when the user allows it: ``allow_tf32`` (``GPUNET_ALLOW_TF32=1``), or CuPy's own
+  ``CUPY_TF32=1``. Off by default, as in PyTorch: TF32 rounds the inputs to 10
+  mantissa bits.
 
-What ``dense_forward`` returns as ``z`` is this backend's own business (layers
-hand it back to ``dense_backward`` untouched): a uint8 mask for the relu family,
-the pre-activation where the derivative needs it, None where y suffices.
-
-The constants are estimates from the kernels' arithmetic (a 64 x 64 tile of
-CUDA-core FMAs against cuBLAS at full rate, and one launch against two);
-benchmarks/gpu_check.py times both paths on a GPU and prints the measured
-crossover to set them from.
+whichever a cost model of both (`fused_cost_us`, `cublas_cost_us`) says is
+faster, forward and backward decided apart. What ``dense_forward`` returns as
+``z`` is this backend's own business (layers hand it back to ``dense_backward``
+untouched): a uint8 mask for the relu family, the pre-activation where the
+derivative needs it, None where y suffices; both paths keep the same.
 """
 import os
 
 from . import cuda_kernels as K
 from .base import Backend
 
-FUSED_MAX_MACS = 1 << 22
-FUSED_MAX_K = 64
+# The cost model's constants, in microseconds as timed from Python (CUDA events around one
+# eager call), fitted to the measured crossover: NVIDIA H200 (132 SMs), CuPy 14.2.0 / CUDA
+# runtime 13.2, TF32 off, 2026-11-29; ../shared/measurements/h200-2026-11-29/gpu_probe.log
+# part C (float32 relu, 38 shapes from M = 10 to 65536, forward and backward timed apart,
+# median of 15). With the kernels measured there (no split-K forward, no dX split, host-side
+# sums), the model picks the measured faster path on all 38 forward shapes and 36 of 38
+# backward ones; the two others (128x1024x1024: 0.202 vs 0.196 ms; 1024x512x512: 0.166 vs
+# 0.152) are within 9%, and today's backward is faster on both than the one measured.
+# tests/test_kernel_dispatch.py reads the table and checks this. The split variants were not
+# measured: the model prices them from the same constants (a chain of chunks S times
+# shorter, the same total work, SPLIT_ADD_US per extra split).
+FUSED_FIXED_US = (36.0, 36.0)       # forward, backward: one launch
+FUSED_CHUNK_US = (1.7, 2.0)         # one block's walk through one GN_BK = 16 chunk: the latency of a chain
+FUSED_BLOCK_CHUNK_US = (1.6, 1.8)   # the same per SM when SMs are full: the throughput of the grid
+SPLIT_ADD_US = 0.1                  # the last block adding one more partial tile
+CUBLAS_FIXED_US = (70.0, 100.0)     # matmul + bias_act; act_backward_db + the matmuls
+CUBLAS_DB_SUM_US = 90.0             # the partial-db sum act_backward_db needs above 64 rows
+CUBLAS_MACS_PER_US = 28e6           # FP32 SGEMM, TF32 off
+HBM_BYTES_PER_US = 2e6              # what either path's passes over memory achieve
+RULE = ("fused vs cuBLAS from a cost model fitted to gpu_probe.log part C (H200, 2026-11-29); "
+        "see gpunet/backend/cupy_backend.py")
+
+
+def _chain_and_work(tiles, n, splits):
+    """(the longest chain of chunks one block walks, the grid's total block-chunks)."""
+    chunks = K.cdiv(n, K.CHUNK)
+    return K.cdiv(chunks, splits), tiles * chunks
+
+
+def fused_cost_us(M, N, Kd, forward, sm_count, itemsize=4, need=(True, True, True), splits=None):
+    """Estimated time of the fused kernel (one launch) for an (M, Kd) x (Kd, N) layer;
+    ``need`` = (dw, db, dx) for the backward. ``splits`` overrides the kernels' own
+    split counts, S forward or (Sw, Sx) backward (to price other geometries)."""
+    f = 0 if forward else 1
+    if forward:
+        S = splits or K.forward_splits(M, N, Kd, sm_count)
+        chain, work = _chain_and_work(K.cdiv(M, K.TILE) * K.cdiv(N, K.TILE), Kd, S)
+        extra, nbytes = S - 1, itemsize * (M * Kd + Kd * N + M * N) + M * N
+    else:
+        sw, tiles_w, sx, tiles_x = K._backward_geometry(M, N, Kd, sm_count, *need)
+        sw, sx = splits or (sw, sx)
+        cw, ww = _chain_and_work(tiles_w, M, sw)
+        cx, wx = _chain_and_work(tiles_x, N, sx)
+        chain, work, extra = max(cw, cx), ww + wx, (sw - 1) + (sx - 1)
+        nbytes = itemsize * (M * N + 2 * M * Kd + 2 * Kd * N) + M * N
+    return (FUSED_FIXED_US[f] + extra * SPLIT_ADD_US
+            + max(FUSED_CHUNK_US[f] * chain, FUSED_BLOCK_CHUNK_US[f] * work / sm_count, nbytes / HBM_BYTES_PER_US))
+
+
+def cublas_cost_us(M, N, Kd, forward, sm_count, itemsize=4, need=(True, True, True)):
+    """Estimated time of the cuBLAS path (matmuls plus the elementwise kernels)."""
+    if forward:
+        macs, nbytes = M * N * Kd, itemsize * (M * Kd + Kd * N + 3 * M * N) + M * N
+        return CUBLAS_FIXED_US[0] + max(macs / CUBLAS_MACS_PER_US, nbytes / HBM_BYTES_PER_US)
+    macs = M * N * Kd * (need[0] + need[2])
+    nbytes = itemsize * (3 * M * N + 2 * M * Kd + 2 * Kd * N + M * Kd + Kd * N) + M * N
+    db_sum = CUBLAS_DB_SUM_US if need[1] and K.db_row_blocks(M, N, sm_count) > 1 else 0.0
+    return CUBLAS_FIXED_US[1] + db_sum + max(macs / CUBLAS_MACS_PER_US, nbytes / HBM_BYTES_PER_US)
 
 
 def cupy_unavailable_reason():
@@ -77,12 +129,24 @@ class CupyBackend(Backend):
         return self.xp.asarray(x, dtype=dtype)
 
     # ---- Dense -------------------------------------------------------------------------------------
-    def _fused(self, M, N, Kd, forward):
+    def _fused(self, M, N, Kd, forward, need=(True, True, True), itemsize=4):
+        """Whether this layer shape runs the fused kernels (forward or backward)."""
         if self.dense_path != "auto":
             return self.dense_path == "fused"
-        if M * N * Kd <= FUSED_MAX_MACS:
-            return True
-        return forward and Kd <= FUSED_MAX_K and K.cdiv(M, K.TILE) * K.cdiv(N, K.TILE) >= self.sm_count
+        args = (M, N, Kd, forward, self.sm_count, itemsize, need)
+        return fused_cost_us(*args) <= cublas_cost_us(*args)
+
+    def _workspace(self, key, entries):
+        """The split workspace for one layer shape: allocated zero-filled on first use,
+        then reused (each launch leaves its counters at 0). A few shapes are kept."""
+        cache = self.__dict__.setdefault("_workspaces", {})
+        ws = cache.pop(key, None)
+        if ws is None:
+            ws = [self.xp.zeros(shape, dtype) for shape, dtype in entries]
+            if len(cache) >= 32:
+                cache.pop(next(iter(cache)))
+        cache[key] = ws  # most recently used last
+        return ws
 
     def _matmul(self, a, b, out=None):
         if not (self.allow_tf32 and a.dtype == "float32"):
@@ -115,8 +179,9 @@ class CupyBackend(Backend):
         y = xp.empty((M, N), dtype=dtype)
         z = xp.empty((M, N), dtype=dtype) if spec.keep == "z" else None
         mask = xp.empty((M, N), dtype="uint8") if spec.keep == "mask" else None
-        if self._fused(M, N, Kd, forward=True):
-            self.launch(K.plan_dense_forward(x, w, b, y, z, mask, spec))
+        if self._fused(M, N, Kd, True, itemsize=x.itemsize):
+            ws = self._workspace(("forward", M, N, Kd, dtype), K.forward_workspace(M, N, Kd, dtype, self.sm_count))
+            self.launch(K.dense_forward_launch(x, w, b, y, z, mask, spec, self.sm_count, ws))
         else:
             self._matmul(x, w, out=y)
             if b is not None or spec.code != K.ACT_CODES["linear"]:
@@ -145,26 +210,17 @@ class CupyBackend(Backend):
         dw_out = dw if dw is None or (dw.flags.c_contiguous and dw.dtype == dtype) else xp.empty(dw.shape, dtype)
         db_out = db if db is None or (db.flags.c_contiguous and db.dtype == dtype) else xp.empty(db.shape, dtype)
         dx = xp.empty((M, Kd), dtype=dtype) if need_dx else None
-        if self._fused(M, N, Kd, forward=False):
-            self._fused_backward(dy, x, w, z, y, mask, dw_out, db_out, dx, spec)
+        need = (dw is not None, db is not None, need_dx)
+        if self._fused(M, N, Kd, False, need, x.itemsize):
+            ws = self._workspace(("backward", M, N, Kd, dtype) + need,
+                                 K.backward_workspace(M, N, Kd, dtype, self.sm_count, *need))
+            self.launch(K.dense_backward_launch(dy, x, w, z, y, mask, dw_out, db_out, dx, spec, self.sm_count, ws))
         else:
             self._cublas_backward(dy, x, w, z, y, mask, dw_out, db_out, dx, spec)
         for out, work in ((dw, dw_out), (db, db_out)):
             if out is not work:
                 out[...] = work
         return dx
-
-    def _fused_backward(self, dy, x, w, z, y, mask, dw, db, dx, spec):
-        (M, Kd), N = x.shape, w.shape[1]
-        s = K.dw_splits(M, Kd, N, self.sm_count)
-        dw_part = dw if (dw is None or s == 1) else self.xp.empty((s, Kd, N), dtype=x.dtype)
-        db_part = db if (db is None or s == 1) else self.xp.empty((s, N), dtype=x.dtype)
-        self.launch(K.plan_dense_backward(dy, x, w, z, y, mask, dw_part, db_part, dx, spec, s))
-        if s > 1:  # add up the batch splits' partial sums
-            if dw is not None:
-                dw_part.sum(axis=0, out=dw)
-            if db is not None:
-                db_part.sum(axis=0, out=db)
 
     def _cublas_backward(self, dy, x, w, z, y, mask, dw, db, dx, spec):
         M, N = dy.shape

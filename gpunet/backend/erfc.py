@@ -35,7 +35,9 @@ def erfc(xp, x):
     errstate = getattr(xp, "errstate", None)
     # every interval's formula is evaluated everywhere; the unused ones may overflow or divide by 0
     with errstate(over="ignore", invalid="ignore", divide="ignore") if errstate else contextlib.nullcontext():
-        a = xp.abs(x)
+        # |x| capped where erfc has long underflowed (erfc(27) < 1e-308): erfc(+-inf) is then
+        # 0 and 2, not the NaN of exp(-inf) * exp(inf - inf); NaN stays NaN
+        a = xp.minimum(xp.abs(x), 40.0)
         z = a * a
         small = 1 - x * _rational(z, _A, _B)  # |x| <= 0.46875: 1 - erf(x)
         # exp(-a^2) as exp(-s^2) exp(-(a - s)(a + s)), s = a rounded down to 1/16: no loss of precision
