@@ -6,6 +6,7 @@ from .. import backend as B
 from .. import losses as _losses, metrics as _metrics, optimizers as _optimizers
 from ..callbacks import CallbackList, History
 from ..backend import edge as _data
+from ..distribute import sharding as _dist
 from .engine import EngineMixin
 from ..backend.dense_plan import EpochTally
 from .plan_inference import plan_evaluate, plan_predict
@@ -90,7 +91,8 @@ class TrainingMixin(EngineMixin):
         elif validation_split:
             xs, ys, sws, val = _data.split(xs, ys, sws, validation_split)
         n = xs.shape[0]
-        steps = (n + batch_size - 1) // batch_size
+        shard = _dist.fit_shard(self, n, batch_size)  # data-parallel: this rank's share (gpunet.distribute)
+        steps = shard.steps if shard else (n + batch_size - 1) // batch_size
         history = History()
         cbs = CallbackList(_default_callbacks(callbacks, verbose, history), self,
                            {"verbose": verbose, "epochs": epochs, "steps": steps, "batch_size": batch_size,
@@ -104,12 +106,13 @@ class TrainingMixin(EngineMixin):
             for m in self._metrics:
                 m.reset_state()
             order = ops.permutation(n) if shuffle and n > 1 else None
+            exs, eys, esws, order = shard.epoch(xs, ys, sws, order) if shard else (xs, ys, sws, order)
             plan = self._train_plan()
-            if plan is not None and plan.accepts(xs, ys):
-                loss = self._plan_epoch(plan, xs, ys, sws, order, batch_size, steps, cbs)
+            if plan is not None and plan.accepts(exs, eys):
+                loss = self._plan_epoch(plan, exs, eys, esws, order, batch_size, steps, cbs)
             else:
-                loss = self._layer_epoch(xs, ys, sws, order, batch_size, steps, cbs)
-            logs = self._logs(loss)
+                loss = self._layer_epoch(exs, eys, esws, order, batch_size, steps, cbs)
+            logs = shard.logs(loss) if shard else self._logs(loss)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vlogs = self._evaluate_arrays(*val, validation_batch_size or batch_size, None)
                 logs.update({"val_" + k: v for k, v in vlogs.items()})
@@ -163,6 +166,8 @@ class TrainingMixin(EngineMixin):
         return tally.loss
 
     def _evaluate_arrays(self, x, y, sw, batch_size, cbs):
+        if _dist.shards(self):  # a block per rank, sums and counts reduced
+            return _dist.evaluate(self, x, y, sw, batch_size, cbs)
         logs = plan_evaluate(self, x, y, sw, batch_size, cbs)  # CuPy: all batches, then one read
         if logs is not None:
             return logs
@@ -207,6 +212,8 @@ class TrainingMixin(EngineMixin):
         ops = self.ops
         xs = _data.to_input(ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
+        if _dist.shards(self):  # a block per rank, gathered on every rank
+            return _dist.predict(self, xs, batch_size)
         out = plan_predict(self, xs, batch_size)  # CuPy: every batch into one device array
         if out is not None:
             return _data.to_output(ops, out)
@@ -284,4 +291,4 @@ def _default_callbacks(callbacks, verbose, history, mode="train"):
     # Last, as in tf.keras: the bar then shows what other callbacks add to the logs (`lr`).
     if verbose and not any(isinstance(cb, ProgbarLogger) for cb in cbs):
         cbs.append(ProgbarLogger(count_mode="steps"))
-    return cbs
+    return _dist.rank_callbacks(cbs)  # data-parallel: rank 0 alone prints and writes files

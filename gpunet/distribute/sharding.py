@@ -1,0 +1,179 @@
+"""fit, evaluate and predict across the ranks (the hooks gpunet/models/training.py calls).
+
+fit: with N ranks and ``batch_size=B`` each step trains on a global batch of N*B samples, taken in
+the order of one shuffle drawn on rank 0 and broadcast; rank r trains on the r-th B of them. The
+step count is the same on every rank. A last, shorter global batch of m samples is split as evenly
+as the ranks allow, each rank's gradient weighted by its share (its samples / m); a rank left
+without a sample (m < N) trains on one sample of weight 0, so it still takes part in the step.
+The epoch's loss and metrics are reduced as sums and counts, so History is the same on every rank
+and equals one process's History with ``batch_size=N*B`` (to rounding).
+
+evaluate and predict: each rank takes a contiguous block of the samples; evaluate reduces sums
+and counts, predict gathers the outputs on every rank. Both assume every rank passes the same
+arrays, as fit does.
+"""
+import threading
+import warnings
+
+import numpy
+
+from . import runtime
+from .optimizer import StepWeights, is_distributed
+
+_local = threading.local()  # set while a rank evaluates or predicts its own block
+_warned = set()
+
+
+def _world():
+    world = runtime.current()
+    if world is None or world.size == 1 or getattr(_local, "inside", False):
+        return None
+    return world
+
+
+def shards(model):
+    """Whether evaluate/predict split their samples over the ranks (a job of several ranks)."""
+    return _world() is not None
+
+
+def fit_shard(model, n, batch_size):
+    """The `FitShard` of a data-parallel fit, or None (one process, or an optimizer that does not
+    average: then every rank trains on all the data by itself, with a one-time warning)."""
+    world = _world()
+    if world is None:
+        return None
+    if not is_distributed(model.optimizer):
+        if "optimizer" not in _warned:
+            _warned.add("optimizer")
+            warnings.warn(f"gpunet.distribute is initialised with {world.size} ranks but the model's optimizer is "
+                          f"not a DistributedOptimizer: each rank trains on all the data by itself. Wrap it: "
+                          f"model.compile(optimizer=gpunet.distribute.DistributedOptimizer(opt), ...).", stacklevel=3)
+        return None
+    return FitShard(model, world, n, batch_size)
+
+
+def _block(n, world):
+    q, rem = divmod(n, world.size)
+    lo = world.rank * q + min(world.rank, rem)
+    return lo, lo + q + (1 if world.rank < rem else 0)
+
+
+class FitShard:
+    """This rank's share of every global batch of a fit (see the module docstring).
+
+    ``steps``: the epoch's step count (every rank's); ``epoch(...)`` gives the epoch's local arrays
+    in training order; ``logs(loss)`` reduces the epoch's loss and metrics over the ranks."""
+
+    def __init__(self, model, world, n, batch_size):
+        self.model, self.world, self.n, self.batch = model, world, n, batch_size
+        self.global_batch = batch_size * world.size
+        self.steps = -(-n // self.global_batch)
+        self.local_n, self.padded, self.pad_loss = 0, 0, 0.0
+
+    def epoch(self, xs, ys, sws, order):
+        """``(x, y, sample_weight, None)``: this rank's samples of the epoch, step after step, in the
+        order of rank 0's shuffle ``order`` (None: no shuffle)."""
+        ops, model = self.model.ops, self.model
+        if order is None:
+            order = numpy.arange(self.n)
+        else:  # every rank drew one; rank 0's is the epoch's
+            order = self.world.bcast_(numpy.ascontiguousarray(order, dtype=numpy.int64))
+        idx, weights, padded = self._indices(order)
+        rows = ops.asarray(idx)
+        exs, eys = ops.take(xs, rows), ops.take(ys, rows)
+        esws = None if sws is None else ops.take(sws, rows)
+        if padded:
+            if esws is None:
+                esws = ops.ones((idx.shape[0],), model._input_dtype())
+            esws[-1] = 0  # the padding sample: no loss, no metric, no gradient
+        self.local_n, self.padded, self.pad_loss = idx.shape[0], padded, 0.0
+        model.optimizer._schedule = StepWeights(weights, self._on_empty)
+        return exs, eys, esws, None
+
+    def _indices(self, order):
+        n, size, rank, batch = self.n, self.world.size, self.world.rank, self.batch
+        full = n // self.global_batch
+        parts = [order[:full * self.global_batch].reshape(full, size, batch)[:, rank, :].reshape(-1)]
+        weights = [1.0 / size] * full
+        padded = 0
+        rest = n - full * self.global_batch
+        if rest:
+            q, rem = divmod(rest, size)
+            sizes = [q + (1 if r < rem else 0) for r in range(size)]
+            start = full * self.global_batch + sum(sizes[:rank])
+            if sizes[rank]:
+                parts.append(order[start:start + sizes[rank]])
+                weights.append(sizes[rank] / rest)
+            else:
+                parts.append(order[start - 1:start])  # any real sample, weighted 0
+                weights.append(0.0)
+                padded = 1
+        return numpy.concatenate(parts), weights, padded
+
+    def _on_empty(self):
+        """The padding step's loss as fit tallies it (its data loss is 0, penalties are not):
+        taken out of the epoch's loss in `logs`. Called between the backward pass and the update."""
+        model, ops = self.model, self.model.ops
+        loss = model._weight_penalty(False) if model._regularized else 0.0
+        for layer in getattr(model, "_activity", None) or []:
+            out = getattr(layer, "_activity_output", None)
+            if out is not None:
+                loss += ops.to_scalar(layer.activity_regularizer(out)) / out.shape[0]
+        self.pad_loss = loss
+
+    def logs(self, loss):
+        """The epoch's logs from this rank's mean ``loss``: sums and counts over every rank."""
+        model = self.model
+        model.optimizer._schedule = None
+        return _reduced_logs(model, self.world, loss * self.local_n - self.pad_loss, self.local_n - self.padded)
+
+
+def _reduced_logs(model, world, loss_sum, count):
+    values = [loss_sum, count]
+    for m in model._metrics:
+        values += [float(m._total), float(m._count)]
+    sums = world.sum_floats(values)
+    for i, m in enumerate(model._metrics):
+        m._total, m._count = sums[2 + 2 * i], sums[3 + 2 * i]
+    return model._logs(sums[0] / max(sums[1], 1.0))
+
+
+def evaluate(model, x, y, sw, batch_size, cbs):
+    """evaluate's logs over every rank's block (the same on every rank)."""
+    world = _world()
+    lo, hi = _block(x.shape[0], world)
+    for m in model._metrics:
+        m.reset_state()
+    loss = 0.0
+    if hi > lo:
+        _local.inside = True
+        try:
+            loss = model._evaluate_arrays(x[lo:hi], y[lo:hi], None if sw is None else sw[lo:hi], batch_size,
+                                          cbs)["loss"]
+        finally:
+            _local.inside = False
+    return _reduced_logs(model, world, loss * (hi - lo), hi - lo)
+
+
+def predict(model, xs, batch_size):
+    """predict's outputs for all of ``xs`` (a NumPy array, on every rank)."""
+    world = _world()
+    lo, hi = _block(xs.shape[0], world)
+    _local.inside = True
+    try:
+        if hi > lo:
+            out = model.predict(xs[lo:hi], batch_size=batch_size, verbose=0)
+        else:
+            out = numpy.zeros((0,) + tuple(model.output_shape[1:]), model._input_dtype())
+    finally:
+        _local.inside = False
+    return world.allgather_rows(out)
+
+
+def rank_callbacks(callbacks):
+    """``callbacks`` less those that print or write files, on every rank but 0."""
+    world = runtime.current()
+    if world is None or world.rank == 0:
+        return callbacks
+    from ..callbacks import CSVLogger, ModelCheckpoint, ProgbarLogger
+    return [cb for cb in callbacks if not isinstance(cb, (CSVLogger, ModelCheckpoint, ProgbarLogger))]
