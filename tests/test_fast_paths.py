@@ -1,7 +1,11 @@
 """The fused training step of Dense stacks (gpunet/backend/dense_plan.py) and what it relies
 on: it trains as the layer-by-layer path does, its fused sigmoid + binary cross-entropy
 gradient is the exact derivative of the loss, and the losses and metrics it reports once
-per epoch equal those reported batch by batch."""
+per epoch equal those reported batch by batch.
+
+dense_plan.py is the NumPy backend's step, so these tests select the NumPy backend (the
+default "auto" picks CuPy on a GPU machine); the tests that take ``ops`` hold for the
+training paths of every backend and run on each."""
 import warnings
 
 import numpy as np
@@ -18,6 +22,15 @@ from gpunet.testing import numeric_gradient
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((53, 5))
+
+
+@pytest.fixture
+def numpy_backend():
+    with B.use_backend("numpy") as backend:
+        yield backend
+
+
+pytestmark = pytest.mark.usefixtures("numpy_backend")
 
 
 def _targets(loss, units, n=53, seed=1):
@@ -90,7 +103,7 @@ def test_plan_trains_as_the_layer_path(acts, units, loss, weighted):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_batch_logs_or_not_give_identical_history_and_weights(weighted):
+def test_batch_logs_or_not_give_identical_history_and_weights(ops, weighted):
     x = np.random.default_rng(3).standard_normal((77, 5)).astype("float32")
     y = (x[:, :2].sum(1) > 0).astype("float32")
     sw = np.random.default_rng(4).random(77) if weighted else None
@@ -125,9 +138,8 @@ def test_batch_losses_equal_compute_per_batch():
     assert losses.BinaryCrossentropy().batch_losses(ops, y[:0], p[:0], None, 10) == []
 
 
-def test_update_batches_equals_update_per_batch():
+def test_update_batches_equals_update_per_batch(ops):
     rng = np.random.default_rng(6)
-    ops = B.get_backend()
     y = ops.asarray((rng.random((47, 1)) > 0.5), dtype="float32")
     p = ops.asarray(rng.random((47, 1)), dtype="float32")
     sw = ops.asarray(rng.random(47), dtype="float32")
@@ -218,7 +230,7 @@ def test_fused_gradient_is_the_exact_derivative_of_the_loss():
     np.testing.assert_allclose(ops.to_host(model._grads), numeric, rtol=1e-6, atol=1e-9)
 
 
-def test_fit_and_train_on_batch_agree_bit_for_bit():
+def test_fit_and_train_on_batch_agree_bit_for_bit(ops):
     x, y = _saturating_batch(_model(("relu", "relu", "sigmoid"), (6, 4, 1), "binary_crossentropy"), 40)
     runs = []
     for by_batch in (False, True):
@@ -286,7 +298,7 @@ def test_plan_follows_changes_to_the_model():
     assert model._plan is None
 
 
-def test_saturated_outputs_train_without_warnings():
+def test_saturated_outputs_train_without_warnings(ops):
     model = _model(("relu", "sigmoid"), (4, 1), "binary_crossentropy")
     x, y = _saturating_batch(model, 20)
     model.set_weights([w * 1e4 for w in model.get_weights()])  # logits far beyond exp's range

@@ -287,7 +287,7 @@ def test_float64_and_dtype_checks(ops):
         I.GlorotUniform()((2, 2), dtype="int32")
 
 
-def test_bad_shape_and_seed():
+def test_bad_shape_and_seed(ops):
     with pytest.raises(ValueError, match=r"shape must be a tuple of non-negative ints, received \(2, -1\)"):
         I.GlorotUniform()((2, -1))
     with pytest.raises(ValueError, match="received 5"):
@@ -296,7 +296,7 @@ def test_bad_shape_and_seed():
         I.RandomUniform(seed="3")
     seed = I.RandomUniform(seed=np.int64(3)).get_config()["seed"]
     assert seed == 3 and type(seed) is int  # JSON-serializable
-    np.testing.assert_array_equal(I.HeUniform(seed=-5)((3,)), I.HeUniform(seed=-5)((3,)))
+    np.testing.assert_array_equal(_host(ops, (3,), I.HeUniform(seed=-5)), _host(ops, (3,), I.HeUniform(seed=-5)))
 
 
 def test_dense_uses_initializers(ops):

@@ -1,6 +1,7 @@
 """Whole models trained through CupyBackend's code with the kernels emulated on
 the CPU, against the NumPy backend: the dispatch, the buffers (flat parameter and
 gradient views, relu masks, batch splits) and every fused optimizer together."""
+import numpy
 import pytest
 
 from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
@@ -19,3 +20,27 @@ def test_kernel_model_trains_like_numpy(emulator, activations, optimizer, floatx
     assert_same_training(got, ref, floatx)
     kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
     assert {"dense_forward", "dense_backward", optimizer["class_name"].lower() + "_update"} <= kernels
+
+
+def test_kernel_model_terminate_on_nan_stops_at_the_bad_batch(emulator, capsys, monkeypatch):
+    """A NaN input row reaches the loss through the kernels as it does on NumPy (relu
+    once turned it into 0 on the GPU, and TerminateOnNaN never fired there)."""
+    from gpunet.callbacks import LambdaCallback, TerminateOnNaN
+    from gpunet.layers import Dense
+    from gpunet.models import Sequential
+
+    monkeypatch.setenv("GPUNET_CHECK_FINITE", "0")  # fit refuses NaN data unless told
+    rng = numpy.random.RandomState(0)
+    x = rng.rand(40, 3).astype("float32")
+    y = (x.sum(axis=1) > 1.5).astype("float32")
+    x[9] = numpy.nan  # in batch 2 with batch_size=4 and no shuffling
+    batches = []
+    emulator.launches.clear()
+    with B.use_backend(EmulatedCupyBackend(emulator)):
+        model = Sequential([Dense(4, input_dim=3, activation="relu"), Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy", optimizer="adam")
+        history = model.fit(x, y, epochs=5, batch_size=4, shuffle=False, verbose=0,
+                            callbacks=[TerminateOnNaN(), LambdaCallback(on_batch_end=lambda b, logs: batches.append(b))])
+    assert capsys.readouterr().out == "Batch 2: Invalid loss, terminating training\n"
+    assert batches == [0, 1, 2] and numpy.isnan(history.history["loss"][0])
+    assert "dense_forward<float>" in {k for k, _, _ in emulator.launches}
