@@ -9,8 +9,9 @@ import pytest
 
 from gpunet import backend as B
 from gpunet.backend import NumpyBackend, cupy_unavailable_reason
+from gpunet.backend import cuda_kernels as K
 from kernel_cases import (ACTIVATIONS, DTYPES, MODELS, OPTIMIZERS, SHAPES, TOL, act_id, assert_close,
-                          assert_same_training, dense_inputs, shape_id, train)
+                          assert_same_training, dense_inputs, elementwise_inputs, shape_id, train)
 
 _REASON = cupy_unavailable_reason()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(_REASON is not None, reason=f"no CUDA: {_REASON}")]
@@ -25,12 +26,15 @@ def cupy_ops():
     ops.dense_path = "auto"
 
 
-def dense_round_trip(ops, shape, dtype, activation, params):
-    x, w, b, dy = (ops.asarray(a) for a in dense_inputs(shape, dtype))
-    M, N, K = shape
-    y, z = ops.dense_forward(x, w, b, activation, params)
-    dw, db = ops.zeros((K, N), dtype), ops.zeros((N,), dtype)
-    dx = ops.dense_backward(dy, x, w, z, y, activation, params, dw, db, True)
+def dense_round_trip(ops, shape, dtype, activation, params, inputs=None):
+    inputs = dense_inputs(shape, dtype) if inputs is None else inputs
+    x, w, b, dy = (ops.asarray(a) for a in inputs)
+    (M, Kd), N = x.shape, w.shape[1]
+    with numpy.errstate(invalid="ignore", over="ignore"):
+        y, z = ops.dense_forward(x, w, b, activation, params)
+    dw, db = ops.zeros((Kd, N), dtype), ops.zeros((N,), dtype)
+    with numpy.errstate(invalid="ignore", over="ignore"):
+        dx = ops.dense_backward(dy, x, w, z, y, activation, params, dw, db, True)
     return [ops.to_host(a) for a in (y, dx, dw, db)]
 
 
@@ -44,6 +48,43 @@ def test_gpu_dense_matches_numpy(cupy_ops, case, dtype, shape, path):
     ref = dense_round_trip(REF, shape, dtype, *case)
     for what, g, r in zip(("y", "dx", "dw", "db"), got, ref):
         assert_close(g, r, dtype, f"{case} {shape} {path}: {what}")
+
+
+@pytest.mark.parametrize("path", ["fused", "cublas"])
+@pytest.mark.parametrize("inputs", ["elementwise", "dense"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+@pytest.mark.parametrize("case", ACTIVATIONS, ids=act_id)
+def test_gpu_dense_nan_and_inf_as_numpy(cupy_ops, case, dtype, inputs, path):
+    """NaN and inf come out where NumPy's reference puts them (kernel_cases)."""
+    cupy_ops.dense_path = path
+    shape = (65, 129, 33)
+    data = elementwise_inputs(dtype) if inputs == "elementwise" else dense_inputs(shape, dtype, nonfinite=True)
+    got = dense_round_trip(cupy_ops, shape, dtype, *case, inputs=data)
+    ref = dense_round_trip(REF, shape, dtype, *case, inputs=data)
+    for what, g, r in zip(("y", "dx", "dw", "db"), got, ref):
+        assert_close(g, r, dtype, f"{case} {inputs} {path}: {what}")
+
+
+@pytest.mark.parametrize("M", [10, 128, 1024])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+def test_gpu_split_kernels_on_the_wide_network(cupy_ops, M, dtype):
+    """784-512-512-10's layers through the fused kernels (split-K forward, split
+    backward reductions finished in the same launch on real concurrent blocks): NumPy's
+    results, the same bits on every repeat, the workspace counters back at 0."""
+    cupy_ops.dense_path = "fused"
+    for Kd, N in ((784, 512), (512, 512), (512, 10)):
+        shape = (M, N, Kd)
+        ref = dense_round_trip(REF, shape, dtype, "relu", {})
+        runs = [dense_round_trip(cupy_ops, shape, dtype, "relu", {}) for _ in range(3)]
+        for what, g, r in zip(("y", "dx", "dw", "db"), runs[0], ref):
+            assert_close(g, r, dtype, f"{shape}: {what}")
+        for run in runs[1:]:
+            assert all(a.tobytes() == b.tobytes() for a, b in zip(run, runs[0])), shape
+    assert K.forward_splits(10, 512, 784, cupy_ops.sm_count) > 1 or cupy_ops.sm_count < 8
+    for ws in cupy_ops._workspaces.values():
+        for a in ws:
+            if a.dtype == numpy.int32:
+                assert int((a != 0).sum()) == 0
 
 
 def test_gpu_tf32_is_off_by_default(cupy_ops):
