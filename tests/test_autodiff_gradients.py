@@ -215,3 +215,15 @@ def test_subgradients_at_kinks(ops):
     with np.errstate(divide="ignore"):
         assert grad_of(ops, O.sqrt, np.array([0.0, 4.0]))[0].tolist() == [np.inf, 0.25]
     assert grad_of(ops, lambda t: O.cast(t > 0, "float64") * t, x)[0].tolist() == [0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("reduction", ["auto", "sum", "none"])
+def test_loss_objects_called_on_tensors_reduce_on_the_tape(ops, reduction):
+    target = ops.asarray(rand(4, 3))
+    weights = ops.asarray(positive(4))
+    loss = losses.MeanSquaredError(reduction=reduction)
+    check(ops, lambda p: loss(target, p, sample_weight=weights), rand(4, 3))
+    pred = rand(4, 3)
+    got = loss(Tensor(target), Tensor(ops.asarray(pred)), sample_weight=weights)
+    np.testing.assert_allclose(_host(ops, got.data), _host(ops, loss(target, ops.asarray(pred), weights)),
+                               rtol=1e-12)

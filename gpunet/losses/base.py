@@ -127,7 +127,11 @@ class Loss:
         return self._forward(ops, y_true, y_pred, False)[0]
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The reduced loss (0-d backend array; per-sample values when ``reduction="none"``)."""
+        """The reduced loss (0-d backend array; per-sample values when ``reduction="none"``); on
+        gpunet tensors a tensor, so a loss object can be used inside a custom loss."""
+        if is_tensor(y_true) or is_tensor(y_pred):
+            from .function_loss import reduce_values
+            return reduce_values(self, loss_values(self, y_true, y_pred), sample_weight)
         ops, y_true, y_pred = self._arrays(y_true, y_pred)
         sw = None
         if sample_weight is not None:

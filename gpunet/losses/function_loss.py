@@ -14,6 +14,17 @@ from ..autodiff import elementwise as E, reductions as R
 from .base import Loss, _expand
 
 
+def reduce_values(loss, values, sample_weight=None):
+    """The tensor ``values`` weighted and reduced as ``loss.reduction`` says (Keras's rules; on the tape)."""
+    if sample_weight is not None:
+        w = lift(sample_weight).data.astype(values.dtype, copy=False)
+        values = E.multiply(values, _expand(w, values.ndim) if values.ndim else w)
+    if loss.reduction == "none":
+        return values
+    scale = loss._scale(values.size, None if sample_weight is None else lift(sample_weight).data, values.shape)
+    return E.multiply(R.sum(values), scale)
+
+
 class FunctionLoss(Loss):
     """A loss from a function ``fn(y_true, y_pred)`` of tensors; ``name`` is the function's name."""
 
@@ -50,12 +61,7 @@ class FunctionLoss(Loss):
         y_true = self._prepare_true(ops, y_true, y_pred)
         with B.use_backend(ops):
             pred = Tensor(y_pred, requires_grad=True)
-            values = self._values(y_true, pred)
-            if sample_weight is not None:
-                w = sample_weight.astype(y_pred.dtype, copy=False)
-                values = E.multiply(values, _expand(w, values.ndim) if values.ndim else w)
-            scale = self._scale(values.size, None if sample_weight is None else sample_weight, values.shape)
-            loss = E.multiply(R.sum(values), scale)
+            loss = reduce_values(self, self._values(y_true, pred), sample_weight)
             grad = gradients(loss, [pred])[0]
         return loss.data.astype(y_pred.dtype, copy=False), grad
 
