@@ -53,3 +53,12 @@ def test_inspect_still_rejects_text_that_is_no_model(tmp_path, capsys):
     path.write_text('{"hello": 1}')
     assert main(["inspect", str(path)]) == 1
     assert "Corrupt or unreadable model file" in capsys.readouterr().err
+
+
+def test_inspect_names_what_an_architecture_file_needs(tmp_path, capsys):
+    path = tmp_path / "model.json"
+    path.write_text('{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "MyLayer", '
+                    '"config": {"name": "mine", "batch_input_shape": [null, 3]}}]}}')
+    assert main(["inspect", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "is a model architecture file that cannot be rebuilt" in err and "'MyLayer'" in err
