@@ -100,6 +100,26 @@ def test_kernel_dense_nan_and_inf_inputs(emulator, case, dtype, shape, path):
     check_against_reference(ops, shape, dtype, *case, inputs=dense_inputs(shape, dtype, nonfinite=True))
 
 
+@pytest.mark.parametrize("path", ["fused", "cublas"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+def test_kernel_softmax_rows_with_nan_and_inf(emulator, dtype, path):
+    """Rows of 37 holding one NaN, +inf or -inf among finite values (z = x exactly: w =
+    I, b = 0): the row's max and sum carry NaN wherever NumPy's softmax does, whatever
+    lane of the reduction the value falls in."""
+    rows = []
+    for pos in (0, 1, 17, 31, 32, 36):
+        for bad in (numpy.nan, numpy.inf, -numpy.inf):
+            row = numpy.random.default_rng(pos).standard_normal(37)
+            row[pos] = bad
+            rows.append(row)
+    x = numpy.array(rows + [numpy.full(37, -numpy.inf), numpy.linspace(-3, 3, 37)])
+    dy = numpy.random.default_rng(1).standard_normal(x.shape)
+    dy[-1, 5] = numpy.nan
+    inputs = tuple(guarded(a.astype(dtype)) for a in (x, numpy.eye(37), numpy.zeros(37), dy))
+    check_against_reference(EmulatedCupyBackend(emulator, dense_path=path), x.shape + (37,), dtype, "softmax", {},
+                            inputs=inputs)
+
+
 def test_kernel_dense_auto_dispatch_follows_the_rule(emulator):
     """Small layers take the fused kernels, large ones cuBLAS + one elementwise kernel
     (here on a GPU of 2 SMs, where the fused kernels' throughput runs out early)."""

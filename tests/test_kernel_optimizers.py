@@ -82,3 +82,29 @@ def test_kernel_optimizer_mixed_dtypes_fall_back(emulator):
     p, g = numpy.ones(5, numpy.float32), numpy.full(5, 2.0, numpy.float64)
     ops.sgd_update(p, g, None, lr=0.5, momentum=0.0, nesterov=False)
     assert emulator.launches == [] and (p == 0).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_kernel_optimizer_nan_and_inf_as_numpy(emulator, case, dtype):
+    """Gradients holding NaN and +-inf: NaN (and inf) in exactly the parameters and
+    slots where the reference puts them, amsgrad's running max included."""
+    method, slots, hyper = case
+    start = numpy.random.default_rng(11).standard_normal(300).astype(dtype)
+    results = []
+    for ops in (EmulatedCupyBackend(emulator), NumpyBackend()):
+        p = start.copy()
+        state = {s: numpy.zeros(300, dtype) for s in slots}
+        for t in (1, 2):
+            g = numpy.random.default_rng(t).standard_normal(300).astype(dtype)
+            g[[3, 50, 51, 299]] = [numpy.nan, numpy.inf, -numpy.inf, numpy.nan if t == 2 else 1.0]
+            args = [state.get(s) for s in ALL_SLOTS[method]]
+            with numpy.errstate(invalid="ignore", over="ignore"):
+                getattr(ops, method)(p, g, *args, **(dict(hyper, t=t) if method == "adam_update" else hyper))
+        results.append((p, state))
+    (got_p, got_state), (ref_p, ref_state) = results
+    assert numpy.isnan(ref_p).any()
+    rtol = 1e-6 if dtype == numpy.float32 else 1e-14
+    numpy.testing.assert_allclose(got_p, ref_p, rtol=rtol, atol=rtol)
+    for s in slots:
+        numpy.testing.assert_allclose(got_state[s], ref_state[s], rtol=rtol, atol=rtol, err_msg=s)
