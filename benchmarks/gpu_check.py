@@ -29,7 +29,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 DENSE_SHAPES = [(32, 64, 32), (128, 256, 128), (1024, 10, 512), (512, 512, 512), (4096, 256, 64),
-                (70000, 16, 8), (2048, 1024, 1024), (8192, 4096, 1024), (32768, 768, 768)]
+                (70000, 16, 8), (2048, 1024, 1024), (8192, 4096, 1024), (32768, 768, 768),
+                # the wide network's layers at batch 10 to 1024: split-K forward, split backward reductions
+                (10, 512, 784), (128, 512, 784), (128, 512, 512), (128, 10, 512), (1024, 512, 784)]
 QUICK_SHAPES = DENSE_SHAPES[:4]
 
 
