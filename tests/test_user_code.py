@@ -275,3 +275,22 @@ def test_a_layer_may_update_its_non_trainable_weight_in_call():
     model.compile("sgd", "mse")
     model.fit(X, np.zeros((60, 2), "float32"), epochs=2, batch_size=20, verbose=0)
     assert float(model.layers[1].calls.numpy()) == 6.0
+
+
+def test_keras_style_loss_subclass_with_call_trains_like_the_builtin():
+    class ScaledMSE(gpunet.losses.Loss):
+        def __init__(self, factor=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, y_true, y_pred):
+            return self.factor * K.mean(K.square(y_pred - y_true), axis=-1)
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    builtin, h1 = train(two_layers(), "mse", sample_weight=SW)
+    custom, h2 = train(two_layers(), ScaledMSE(1.0), sample_weight=SW)
+    assert_same_weights(builtin, custom)
+    assert custom._loss_fn.name == "scaled_mse"
+    np.testing.assert_allclose(float(ScaledMSE(2.0)([[1.0, 2.0]], [[0.0, 0.0]])), 5.0)

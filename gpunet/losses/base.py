@@ -12,7 +12,9 @@ class Loss:
 
     Subclasses implement ``_forward(ops, y_true, y_pred, need_grad)`` returning
     ``(values, grad)``: the per-sample losses (``y_pred.shape[:-1]``) and, when
-    asked, their derivative with respect to ``y_pred`` (``y_pred``'s shape).
+    asked, their derivative with respect to ``y_pred`` (``y_pred``'s shape); or, as in
+    Keras, ``call(y_true, y_pred)`` on tensors (`gpunet.ops` / ``K.*``), whose gradient
+    then comes from the tape.
 
     The training loop calls `compute`; users call the loss like Keras::
 
@@ -33,10 +35,16 @@ class Loss:
         self.reduction = reduction
         if name is not None:
             self.name = name
+        elif self.name is None:  # a user's subclass: Keras names it after the class
+            from ..layers.base import snake_case
+            self.name = snake_case(type(self).__name__)
 
     # ---- per-sample values ------------------------------------------------------------
     def _forward(self, ops, y_true, y_pred, need_grad):
-        raise NotImplementedError
+        if type(self).call is not Loss.call:  # a Keras-style subclass: its call() runs on the tape
+            from .function_loss import FunctionLoss
+            return FunctionLoss(self.call)._forward(ops, y_true, y_pred, need_grad)
+        raise NotImplementedError(f"{type(self).__name__} defines neither call(y_true, y_pred) nor _forward.")
 
     def per_sample(self, ops, y_true, y_pred):
         """Per-sample losses (``y_pred.shape[:-1]``) of backend arrays of matching shapes."""
