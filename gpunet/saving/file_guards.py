@@ -2,8 +2,8 @@
 
 A path is opened once, with ``O_NONBLOCK`` so that a FIFO or a device cannot block the open, and
 its type is checked with ``fstat`` on that descriptor (not on the path, which could be swapped in
-between). Everything afterwards reads through that descriptor: the zip reader and h5py (through
-its file-object driver, as fast as its own for the large contiguous reads of weights) alike.
+between). Everything afterwards reads through that descriptor: the zip reader directly, h5py
+through ``/proc/self/fd/N`` or its file-object driver (see `open_h5`).
 
 HDF5 links are checked before any object is read: an external link (or a user-defined one) makes
 HDF5 open another file, so a model file could read any HDF5 file its user can read. Soft links
@@ -15,6 +15,8 @@ import stat
 import h5py
 
 from .errors import CorruptModelFileError
+
+_PROC_FD = "/proc/self/fd"
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -90,9 +92,18 @@ def check_fileobj(target, name):
 
 
 def open_h5(fileobj, **kwargs):
-    """An h5py File reading through ``fileobj`` (the descriptor `open_regular` checked): h5py's
-    file-object driver, so no second open of the path can reach another file (a FIFO swapped in
-    meanwhile), and a reader keeps its file when a save renames a new one over the path."""
+    """An h5py File reading the file open on ``fileobj`` (the descriptor `open_regular` checked), never
+    another file put at its path meanwhile.
+
+    Through ``/proc/self/fd/N`` where there is one (HDF5's own driver on the very same open file);
+    through h5py's file-object driver otherwise, or when a save renamed a new file over the path
+    since (HDF5 then cannot resolve the descriptor's path, and the reader keeps its file)."""
+    proc = f"{_PROC_FD}/{fileobj.fileno()}"
+    if os.path.isdir(_PROC_FD):
+        try:
+            return h5py.File(proc, "r", **kwargs)
+        except OSError:
+            fileobj.seek(0)
     return h5py.File(fileobj, "r", **kwargs)
 
 
