@@ -104,6 +104,7 @@ UNARY = {
     "getitem ellipsis": (lambda a: a[..., -1], rand(2, 3, 4)),
     "getitem repeated indices": (lambda a: a[np.array([0, 2, 0, 0])], rand(3, 4)),
     "getitem boolean mask": (lambda a: a[np.array([True, False, True])], rand(3, 2)),
+    "getitem list and column list": (lambda a: a[[2, 0, 2]][:, [1, 1, 0]], rand(3, 2)),
     "relu": (O.relu, away_from_zero(3, 4)),
     "relu alpha max_value threshold": (lambda a: O.relu(a, alpha=0.1, max_value=1.5, threshold=0.2),
                                       np.array([-1.7, -0.3, 0.35, 0.9, 1.3, 1.8, 2.5])),

@@ -1,7 +1,7 @@
 """Shape ops (reshape, transpose, concatenate, indexing) and matrix products, with their
 vector-Jacobian products."""
 from .. import backend as B
-from .tensor import Tensor, lift, raw, result, unbroadcast
+from .tensor import Tensor, lift, result, unbroadcast
 
 
 def reshape(x, shape):
@@ -85,12 +85,14 @@ def getitem(x, index):
     """``x[index]``: slices, ints, ``None``, ``...``, integer or boolean arrays. Elements picked
     several times (repeated integer indices) receive the sum of their gradients."""
     t = lift(x)
-    if isinstance(index, tuple):
-        index = tuple(raw(i) if isinstance(i, Tensor) else i for i in index)
-    elif isinstance(index, Tensor):
-        index = index.data
-    data = t.data
     basic = _basic(index)
+    if not basic:  # index arrays (NumPy, lists, tensors) as arrays of the data's backend (CuPy wants its own)
+        ops = B.get_backend()
+        items = index if isinstance(index, tuple) else (index,)
+        items = tuple(i if i is None or i is Ellipsis or isinstance(i, (int, slice)) else ops.asarray(i.data if isinstance(i, Tensor) else i)
+                      for i in items)
+        index = items if isinstance(index, tuple) else items[0]
+    data = t.data
 
     def vjp(g):
         xp = B.get_backend().xp
