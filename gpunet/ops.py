@@ -36,6 +36,7 @@ __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor
            "less", "less_equal", "equal", "not_equal", "sum", "mean", "max", "min", "prod", "var", "std", "any",
            "all", "argmax", "argmin", "reshape", "flatten", "batch_flatten", "expand_dims", "squeeze",
            "transpose", "permute_dimensions", "concatenate", "stack", "getitem", "matmul", "dot", "batch_dot",
-           "activation", "selu", "gelu", "swish", "leaky_relu", "relu", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax", "softplus",
+           "activation", "selu", "gelu", "swish", "leaky_relu", "relu", "sigmoid", "hard_sigmoid", "tanh",
+           "softmax", "log_softmax", "softplus",
            "softsign", "elu", "binary_crossentropy", "categorical_crossentropy",
            "sparse_categorical_crossentropy"]

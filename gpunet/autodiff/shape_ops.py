@@ -89,8 +89,8 @@ def getitem(x, index):
     if not basic:  # index arrays (NumPy, lists, tensors) as arrays of the data's backend (CuPy wants its own)
         ops = B.get_backend()
         items = index if isinstance(index, tuple) else (index,)
-        items = tuple(i if i is None or i is Ellipsis or isinstance(i, (int, slice)) else ops.asarray(i.data if isinstance(i, Tensor) else i)
-                      for i in items)
+        items = tuple(i if i is None or i is Ellipsis or isinstance(i, (int, slice))
+                      else ops.asarray(i.data if isinstance(i, Tensor) else i) for i in items)
         index = items if isinstance(index, tuple) else items[0]
     data = t.data
 

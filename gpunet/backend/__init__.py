@@ -108,6 +108,6 @@ def set_value(obj, value):
 from . import keras_functions as _keras_functions  # noqa: E402
 from .keras_functions import *  # noqa: E402,F401,F403
 
-__all__ = _keras_functions.__all__ + ["Backend", "NumpyBackend", "CupyBackend", "set_backend", "get_backend", "use_backend",
-           "floatx", "set_floatx", "epsilon", "set_epsilon", "random", "backend", "resolve",
-           "get_value", "set_value", "cupy_unavailable_reason"]
+__all__ = _keras_functions.__all__ + [
+    "Backend", "NumpyBackend", "CupyBackend", "set_backend", "get_backend", "use_backend", "floatx", "set_floatx",
+    "epsilon", "set_epsilon", "random", "backend", "resolve", "get_value", "set_value", "cupy_unavailable_reason"]

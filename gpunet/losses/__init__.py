@@ -222,6 +222,7 @@ def deserialize(config):
     return get(config)
 
 
-__all__ = ["Loss", "FunctionLoss", "REDUCTIONS", "get", "serialize", "deserialize", "VALID_NAMES"] + sorted(_CLASSES) + sorted(
-    _FUNCTION_OBJECTS) + ["bce", "BCE", "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD",
-                          "kullback_leibler_divergence", "logcosh", "huber_loss"]
+__all__ = (["Loss", "FunctionLoss", "REDUCTIONS", "get", "serialize", "deserialize", "VALID_NAMES"]
+           + sorted(_CLASSES) + sorted(_FUNCTION_OBJECTS)
+           + ["bce", "BCE", "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD",
+              "kullback_leibler_divergence", "logcosh", "huber_loss"])
