@@ -294,3 +294,17 @@ def test_keras_style_loss_subclass_with_call_trains_like_the_builtin():
     assert_same_weights(builtin, custom)
     assert custom._loss_fn.name == "scaled_mse"
     np.testing.assert_allclose(float(ScaledMSE(2.0)([[1.0, 2.0]], [[0.0, 0.0]])), 5.0)
+
+
+def test_overriding_call_in_a_subclass_of_a_builtin_layer_runs_that_call():
+    class DoubledDense(Dense):
+        def call(self, inputs):
+            return 2.0 * K.dot(inputs, self.kernel) + self.bias
+
+    gpunet.utils.set_random_seed(1)
+    model = Sequential([DoubledDense(3, input_dim=5)])
+    kernel, bias = model.layers[0].get_weights()
+    np.testing.assert_allclose(model.predict(X[:4], verbose=0), 2.0 * X[:4] @ kernel + bias, rtol=1e-6)
+    model.compile("sgd", "mse")
+    model.fit(X, np.zeros((60, 3), "float32"), epochs=1, batch_size=20, verbose=0)
+    assert not np.array_equal(model.layers[0].get_weights()[0], kernel)

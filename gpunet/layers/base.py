@@ -128,12 +128,7 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._uses_call = cls.call is not Layer.call and cls.forward is Layer.forward
-        if cls._uses_call:
-            cls._call_takes_training = user_code.takes_training(cls.call)
-            build = cls.__dict__.get("build")
-            if build is not None and not getattr(build, "finishes_build", False):
-                cls.build = user_code.finishing_build(build)
+        user_code.setup_subclass(cls, Layer)
 
     def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
         unknown = set(kwargs) - set(self._allowed_kwargs)

@@ -13,6 +13,24 @@ from .. import backend as B
 from ..autodiff import Tensor, gradients, lift
 
 
+def setup_subclass(cls, base):
+    """Mark a Layer subclass whose ``call`` is its most derived computation (a user's layer, or a user's
+    subclass of a built-in overriding ``call``): it then runs ``call`` on the tape, and its ``build``
+    is wrapped by `finishing_build`."""
+    def owner(name):
+        return next(k for k in cls.__mro__ if name in k.__dict__)
+    call_owner, forward_owner = owner("call"), owner("forward")
+    cls._uses_call = call_owner is not base and issubclass(call_owner, forward_owner)
+    if not cls._uses_call:
+        return
+    if forward_owner is not base:  # call overrides a built-in's hand-written passes
+        cls.forward, cls.backward = base.forward, base.backward
+    cls._call_takes_training = takes_training(cls.call)
+    build = cls.__dict__.get("build")
+    if build is not None and not getattr(build, "finishes_build", False):
+        cls.build = finishing_build(build)
+
+
 def takes_training(call):
     """True when ``call`` accepts a ``training`` argument (Keras passes it when it can)."""
     try:
