@@ -10,21 +10,23 @@
 // advances state[0]. No launch both reads and writes one word, so no block of a
 // launch can see another block's write: no atomics, no fences.
 
-// xb[r, :] = x[row(r), :], yb[r, :] = y[row(r), :], swb[r] = sw[row(r)] for the batch's
-// rows r < rows, row(r) = order[b * stride + r] (order null: b * stride + r), b = state[0].
+// xb[r, :] = x[xrow(r), :], yb[r, :] = y[row(r), :], swb[r] = sw[row(r)] for the batch's rows
+// r < rows, row(r) = order[b * stride + r] (order null: b * stride + r), b = state[0]; xrow(r) is
+// row(r) with x_stride for stride (x_stride 0: x holds just this batch, streamed in by the host).
 // Launch: block 256, 1-D grid-stride grid.
 template <typename T>
 __global__ void batch_gather(const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ sw,
                              const long long* __restrict__ order, T* __restrict__ xb, T* __restrict__ yb,
-                             T* __restrict__ swb, long long* state, int rows, long long stride, int kx, int ky) {
+                             T* __restrict__ swb, long long* state, int rows, long long stride,
+                             long long x_stride, int kx, int ky) {
     const long long b = state[0];
     if (blockIdx.x == 0 && threadIdx.x == 0) state[1] = b;
-    const long long first = b * stride;
+    const long long first = b * stride, x_first = b * x_stride;
     const long long step = (long long)gridDim.x * blockDim.x;
     const long long start = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     for (long long i = start; i < (long long)rows * kx; i += step) {
         const long long r = i / kx, c = i - r * kx;
-        const long long src = order ? order[first + r] : first + r;
+        const long long src = order ? order[x_first + r] : x_first + r;
         xb[i] = x[src * kx + c];
     }
     for (long long i = start; i < (long long)rows * ky; i += step) {

@@ -71,3 +71,46 @@ def test_nan_input_stops_training_on_cupy(cupy_ops, monkeypatch):
         history = net.fit(x, y, epochs=5, batch_size=10, verbose=0,
                           callbacks=[gpunet.callbacks.TerminateOnNaN()])
     assert len(history.history["loss"]) == 1 and numpy.isnan(history.history["loss"][0])
+
+
+def test_capture_refused_runs_eagerly_and_warns_once(cupy_ops, monkeypatch):
+    """A step CuPy cannot capture (here: cuBLAS inside, marked capturable by force) warns once,
+    runs its launches eagerly and trains exactly as an eager run."""
+    import warnings
+    from gpunet.backend import gpu_graphs, gpu_step
+    monkeypatch.setattr(type(cupy_ops), "dense_path", "cublas")
+    monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "0")
+    eager = fit("wide-reduced", cupy_ops)
+    monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "1")
+    monkeypatch.setattr(gpu_graphs.GraphRunner, "_warned", False)
+    original = gpu_step.Step.__init__
+
+    def forced(self, *args):
+        original(self, *args)
+        self.capturable = True  # CuPy will refuse the cuBLAS call inside the capture
+
+    monkeypatch.setattr(gpu_step.Step, "__init__", forced)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = fit("wide-reduced", cupy_ops)
+    assert [str(w.message) for w in caught if "could not capture" in str(w.message)].__len__() == 1
+    assert got[1] == eager[1]
+    for g, e in zip(got[0].get_weights(), eager[0].get_weights()):
+        numpy.testing.assert_array_equal(g, e)
+
+
+def test_streamed_data_trains_exactly_as_resident(cupy_ops):
+    """x above the device-data share streams batch by batch through pinned buffers and trains
+    to the same weights, bit for bit, as x resident on the GPU."""
+    import gpunet
+    runs = []
+    for fraction in (1e-9, 1.0):
+        x, y, sw = data("pima")
+        net = model("pima", cupy_ops)
+        with B.use_backend(cupy_ops):
+            gpunet.utils.set_random_seed(9)
+            history = net.fit(x, y, batch_size=10, epochs=3, verbose=0, device_data_fraction=fraction)
+        runs.append((history.history, net.get_weights()))
+    assert runs[0][0] == runs[1][0]
+    for s, r in zip(runs[0][1], runs[1][1]):
+        numpy.testing.assert_array_equal(s, r)

@@ -130,19 +130,21 @@ class GpuPlan:
         width = 1 if y.ndim == 1 else int(numpy.prod(y.shape[1:]))
         return width == (1 if self.loss_kernel.sparse else self.layers[-1].units)
 
-    def load(self, x, y, sample_weight, order=None, batch_size=None):
+    def load(self, x, y, sample_weight, order=None, batch_size=None, streamed_rows=None):
         """The epoch's data (device arrays, used in place) and shuffle ``order`` (host indices or
-        None); resets the batch position and writes the epoch's optimizer scalars."""
+        None); resets the batch position and writes the epoch's optimizer scalars. Streamed
+        (``x`` None, ``streamed_rows`` samples): each `step` brings its batch of x, and y and
+        sample_weight are already in the epoch's order."""
         from .. import backend as B
         xp = self.ops.xp
-        n = x.shape[0]
+        n = streamed_rows if x is None else x.shape[0]
         batch_size = batch_size or n
         steps = -(-n // batch_size)
         self._graphs.wait_for_current()
         with self._stream():
             # The steps' launches point at these buffers: same sources, same buffers (no rebuild,
             # no recapture); the order is copied into a buffer of its own each epoch.
-            x_src = self._resident("x", x, (n, self.width))
+            x_src = None if x is None else self._resident("x", x, (n, self.width))
             y_src = self._resident("y", y, (n, -1))
             sw_src = None if sample_weight is None else self._resident("sw", sample_weight, (n,))
             self.weighted, self.y_width = sw_src is not None, y_src.shape[1]
@@ -171,8 +173,13 @@ class GpuPlan:
         self._next, self._batch, self._n = 0, batch_size, n
         self.penalties = []
 
-    def step(self, lo, hi):
-        """Train on the batch ``lo:hi`` of the loaded epoch (batches must come in order)."""
+    def stream_context(self):
+        """The plan's stream as the current one (streamed batches are uploaded against it)."""
+        return self._stream()
+
+    def step(self, lo, hi, x_batch=None):
+        """Train on the batch ``lo:hi`` of the loaded epoch (batches must come in order);
+        ``x_batch``: its rows of x, when the epoch is streamed (a buffer the step reads)."""
         if lo != self._next * self._batch:
             raise RuntimeError(f"GpuPlan.step: batches run in order; expected the batch at {self._next * self._batch}, "
                                f"received {lo}:{hi}.")
@@ -180,8 +187,8 @@ class GpuPlan:
         if opt.learning_rate.value != self._lr:  # a callback changed it mid-epoch: rewrite the rest
             with self._stream():
                 self._write_table(self._next, self.table.shape[0] - self._next)
-        key = (hi - lo, self._batch)
-        step = self._steps.get(key) or self._build(key)
+        key = (hi - lo, self._batch, None if x_batch is None else _address(x_batch))
+        step = self._steps.get(key) or self._build(key, x_batch)
         with self._stream():
             self._graphs.run(step, self.ops.launch, replay=hi - lo == self._batch)
         opt.iterations += 1
@@ -192,11 +199,11 @@ class GpuPlan:
         self._graphs.publish()
 
     # ---- building ---------------------------------------------------------------------------------
-    def _build(self, key):
+    def _build(self, key, x_batch=None):
         if len(self._steps) >= 4:
             del self._steps[next(iter(self._steps))]
         with self._stream():
-            step = self._steps[key] = Step(self, *key)
+            step = self._steps[key] = Step(self, key[0], key[1], x_batch)
         return step
 
     def _resident(self, name, array, shape):
@@ -235,3 +242,10 @@ class GpuPlan:
         self._lr = opt.learning_rate.value
         if count:
             self._write(self.table[first:first + count], values)
+
+
+def _address(a):
+    """Where a device (or, emulated, NumPy) array's data starts: a step built for one streamed
+    buffer serves every batch streamed into it."""
+    data = getattr(a, "data", None)
+    return data.ptr if hasattr(data, "ptr") else a.ctypes.data

@@ -30,17 +30,19 @@ class DropoutEntry:
 
 
 class Step:
-    """The buffers and launches of ``rows`` samples a step in an epoch of batches of ``stride``."""
+    """The buffers and launches of ``rows`` samples a step in an epoch of batches of ``stride``;
+    ``x_batch``: the buffer a streamed epoch brings each batch's x in (None: the epoch's x)."""
 
-    def __init__(self, plan, rows, stride):
+    def __init__(self, plan, rows, stride, x_batch=None):
         xp, dtype, sm = plan.ops.xp, plan.dtype, plan.ops.sm_count
         empty = lambda shape, dt=dtype: xp.empty(shape, dtype=dt)  # noqa: E731
         self.rows, self.stride, self.graph = rows, stride, None
         self.xb, self.yb = empty((rows, plan.width)), empty((rows, plan.y_width))
         self.swb = empty((rows,)) if plan.weighted else None
         self.masks = []  # each Dropout layer's (rows, width) mask, in forward order
-        entries = [S.plan_batch_gather(plan.x, plan.y_src, plan.sw_src, plan.order, self.xb, self.yb, self.swb,
-                                       plan.state, rows, stride, sm)]
+        x, x_stride = (plan.x, None) if x_batch is None else (x_batch, 0)  # streamed: x holds this batch
+        entries = [S.plan_batch_gather(x, plan.y_src, plan.sw_src, plan.order, self.xb, self.yb, self.swb,
+                                       plan.state, rows, stride, sm, x_stride)]
         # forward; `grad` is the buffer that will hold the gradient with respect to `a`
         # (None for the model's input, whose gradient nobody needs)
         a, grad, done = self.xb, None, []

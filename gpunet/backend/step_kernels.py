@@ -52,14 +52,15 @@ def loss_kernel(activation, params, loss):
     return LossKernel(plain, None)
 
 
-def plan_batch_gather(x, y, sw, order, xb, yb, swb, state, rows, stride, sm_count):
+def plan_batch_gather(x, y, sw, order, xb, yb, swb, state, rows, stride, sm_count, x_stride=None):
     """The batch ``state[0]`` (``stride`` rows apart; rows ``order[...]`` when shuffled) of
-    the epoch's x, y, sw into the batch buffers; ``rows`` rows (the last batch may be short)."""
+    the epoch's x, y, sw into the batch buffers; ``rows`` rows (the last batch may be short).
+    ``x_stride=0``: x holds only this batch (streamed), its rows taken from 0."""
     kx, ky = x.shape[1], y.shape[1]
     return Launch("step", _kernel("batch_gather", x.dtype), _grid_stride(rows * max(kx, ky), sm_count),
                   (ELEMENTWISE_BLOCK, 1, 1),
                   (x, y, _ptr(sw), _ptr(order), xb, yb, _ptr(swb), state, numpy.int32(rows), numpy.int64(stride),
-                   numpy.int32(kx), numpy.int32(ky)))
+                   numpy.int64(stride if x_stride is None else x_stride), numpy.int32(kx), numpy.int32(ky)))
 
 
 def plan_loss_grad(kernel, z, y, sw, out, dz, state, stride, eps, scale, sm_count):

@@ -10,6 +10,7 @@ from ..distribute import sharding as _dist
 from .engine import EngineMixin
 from ..backend.dense_plan import EpochTally
 from .plan_inference import plan_evaluate, plan_predict
+from . import streaming as _stream
 
 _NOT_COMPILED = ("You must compile your model before {what}: call "
                  "`model.compile(optimizer, loss, metrics)` first (a model built by model_from_json, "
@@ -72,8 +73,10 @@ class TrainingMixin(EngineMixin):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
             initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
-            validation_freq=1, **kwargs):
-        """Train for ``epochs`` epochs; returns a `History` (Keras's arguments and defaults)."""
+            validation_freq=1, device_data_fraction=None, **kwargs):
+        """Train for ``epochs`` epochs; returns a `History` (Keras's arguments and defaults).
+        ``device_data_fraction``: gpunet's own; on a GPU, the share of free device memory the
+        training data may take before it is streamed batch by batch (models/streaming.py)."""
         if kwargs.pop("nb_epoch", None) is not None:
             raise TypeError("nb_epoch was renamed epochs in Keras 2: use fit(..., epochs=N).")
         if kwargs:
@@ -83,13 +86,12 @@ class TrainingMixin(EngineMixin):
         batch_size = _data.check_batch_size(batch_size, 32)
         epochs, initial_epoch = _data.check_epochs(epochs, initial_epoch)
         ops = self.ops
-        xs, ys, sws = _data.prepare(ops, self, x, y, sample_weight, class_weight)
+        split = 0.0 if validation_data is not None else validation_split
+        xs, ys, sws, val, stream = _stream.fit_data(self, x, y, sample_weight, class_weight, split,
+                                                    device_data_fraction, shuffle)
         self._ensure_ready(xs.shape, train=True)
-        val = None
         if validation_data is not None:
             val = _data.prepare_validation(ops, self, validation_data)
-        elif validation_split:
-            xs, ys, sws, val = _data.split(xs, ys, sws, validation_split)
         n = xs.shape[0]
         shard = _dist.fit_shard(self, n, batch_size)  # data-parallel: this rank's share (gpunet.distribute)
         steps = shard.steps if shard else (n + batch_size - 1) // batch_size
@@ -108,7 +110,10 @@ class TrainingMixin(EngineMixin):
             order = ops.permutation(n) if shuffle and n > 1 else None
             exs, eys, esws, order = shard.epoch(xs, ys, sws, order) if shard else (xs, ys, sws, order)
             plan = self._train_plan()
-            if plan is not None and plan.accepts(exs, eys):
+            if stream is not None and not shard:  # x too large for the device: batches stream in
+                usable = plan if plan is not None and plan.accepts(exs, eys) else None
+                loss = _stream.run_epoch(self, usable, stream, eys, esws, order, batch_size, cbs)
+            elif plan is not None and plan.accepts(exs, eys):
                 loss = self._plan_epoch(plan, exs, eys, esws, order, batch_size, steps, cbs)
             else:
                 loss = self._layer_epoch(exs, eys, esws, order, batch_size, steps, cbs)

@@ -1,0 +1,88 @@
+"""fit's data on a GPU: resident, or streamed batch by batch when it does not fit.
+
+`fit_data` prepares x, y and sample weights as fit needs them. On a CuPy backend given host
+(NumPy) inputs, the arrays are checked on the host first (no device copy, no sync), then
+`DeviceData` (backend/device_data.py) decides: x is uploaded once (resident) when it fits in
+``device_data_fraction`` of the free device memory (``GPUNET_DEVICE_DATA_FRACTION``, default
+0.5), else it stays on the host and `epoch` streams each batch's rows through double-buffered
+pinned buffers while the previous batch trains. Targets and sample weights, one row per
+sample and usually small, are always uploaded. A streamed epoch trains on exactly the batches
+a resident one does, through the GPU step plan or the layer path.
+"""
+import numpy
+
+from .. import backend as B
+from ..backend import edge as _data
+from ..backend.dense_plan import EpochTally
+from ..backend.device_data import DeviceData, data_fraction
+from ..backend.upload import to_device, transport_for
+
+
+def fit_data(model, x, y, sample_weight, class_weight, validation_split, fraction, shuffle):
+    """``(xs, ys, sws, val, stream)``: the training arrays, the validation split's arrays (None
+    without ``validation_split``) and the `DeviceData` to stream x from (None: resident)."""
+    ops = model.ops
+    fraction = data_fraction(fraction)  # a bad value fails on every backend, before any work
+    host_x = isinstance(x, numpy.ndarray) or isinstance(x, (list, tuple))
+    if not host_x or transport_for(ops) is None:
+        xs, ys, sws = _data.prepare(ops, model, x, y, sample_weight, class_weight)
+        return _split(xs, ys, sws, validation_split) + (None,)
+    host = B.resolve("numpy")
+    xs, ys, sws = _data.prepare(host, model, x, y, sample_weight, class_weight)
+    xs, ys, sws, val = _split(xs, ys, sws, validation_split)
+    if val is not None:
+        val = tuple(None if a is None else to_device(ops, a) for a in val)
+    ys, sws = to_device(ops, ys), None if sws is None else to_device(ops, sws)
+    data = DeviceData(ops, (xs,), shuffle=shuffle, fraction=fraction)
+    if data.resident:
+        return data.arrays[0], ys, sws, val, None
+    return xs, ys, sws, val, data
+
+
+def _split(xs, ys, sws, validation_split):
+    if not validation_split:
+        return xs, ys, sws, None
+    return _data.split(xs, ys, sws, validation_split)
+
+
+def run_epoch(model, plan, data, ys, sws, order, batch_size, cbs):
+    """One epoch with x streamed from the host (``data``); returns the epoch's loss. ``plan``:
+    the GPU step plan, or None for the layer path. Same batches, same values as resident."""
+    ops = model.ops
+    if order is not None:
+        idx = to_device(ops, numpy.asarray(order, dtype=numpy.int64))
+        ys, sws = ops.take(ys, idx), None if sws is None else ops.take(sws, idx)
+    if plan is None:
+        return _layer_batches(model, data, ys, sws, order, batch_size, cbs)
+    plan.load(None, ys, sws, None, batch_size, streamed_rows=data.n)
+    tally = EpochTally(model, plan, batch_size)
+    want, done = cbs.wants_train_batches, 0
+    with plan.stream_context():  # the current stream: each batch's upload is ordered against its step
+        for batch in data.batches(batch_size, order):
+            if want:
+                cbs.on_train_batch_begin(batch.step, {"batch": batch.step, "size": batch.hi - batch.lo})
+            plan.step(batch.lo, batch.hi, x_batch=batch.arrays[0])
+            done = batch.hi
+            if want:
+                tally.add(batch.lo, batch.hi)
+                cbs.on_train_batch_end(batch.step, model._logs(tally.loss))
+            if model.stop_training:
+                break
+    if not want:
+        tally.add(0, done)
+    return tally.loss
+
+
+def _layer_batches(model, data, ys, sws, order, batch_size, cbs):
+    want, total, seen = cbs.wants_train_batches, 0.0, 0
+    for batch in data.batches(batch_size, order):
+        lo, hi = batch.lo, batch.hi
+        if want:
+            cbs.on_train_batch_begin(batch.step, {"batch": batch.step, "size": hi - lo})
+        loss = model._train_batch(batch.arrays[0], ys[lo:hi], None if sws is None else sws[lo:hi])
+        total, seen = total + loss * (hi - lo), seen + hi - lo
+        if want:
+            cbs.on_train_batch_end(batch.step, model._logs(total / seen))
+        if model.stop_training:
+            break
+    return total / max(seen, 1)

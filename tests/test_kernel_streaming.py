@@ -1,0 +1,56 @@
+"""fit with x streamed batch by batch (models/streaming.py) against x resident on the device:
+the GPU step plan and the layer path, under the CPU emulation of the kernels, with the
+upload's NumPy stand-in (upload.SimulatedTransport: copies land only when waited for)."""
+import numpy
+import pytest
+
+import gpunet
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from gpunet import backend as B
+from gpunet.backend import upload
+from gpunet.backend.gpu_plan import GpuPlan
+from gpunet.models import streaming
+from plan_cases import CASES, data, model
+
+
+def _fit(ops, case, monkeypatch, free_bytes, layer_path=False, **kwargs):
+    transport = upload.SimulatedTransport(free_bytes=free_bytes)
+    monkeypatch.setattr(upload, "transport_for", lambda o: transport)
+    monkeypatch.setattr(streaming, "transport_for", lambda o: transport)
+    x, y, sw = data(case)
+    net = model(case, ops)
+    if layer_path:  # gradient clipping: no fused update, the layer path trains
+        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01, clipnorm=1.0), loss=CASES[case][2],
+                    metrics=CASES[case][3])
+    seen = []
+    cb = gpunet.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(logs["loss"]))
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(9)
+        history = net.fit(x, y, sample_weight=sw, batch_size=CASES[case][5], epochs=3, verbose=0,
+                          callbacks=[cb], **kwargs)
+    return net, history.history, seen, transport
+
+
+@pytest.mark.parametrize("layer_path", [False, True], ids=["plan", "layer-path"])
+@pytest.mark.parametrize("case", ["pima", "softmax-sparse"])
+def test_streamed_x_trains_exactly_as_resident(emulator, monkeypatch, case, layer_path):
+    B.set_floatx("float64")
+    ops = EmulatedCupyBackend(emulator)
+    streamed = _fit(ops, case, monkeypatch, free_bytes=1024, layer_path=layer_path)
+    assert streamed[3].queue, "x went through the double-buffered uploads"
+    resident = _fit(ops, case, monkeypatch, free_bytes=1 << 40, layer_path=layer_path)
+    assert isinstance(streamed[0]._plan, GpuPlan) != layer_path
+    assert streamed[1] == resident[1] and streamed[2] == resident[2]
+    for s, r in zip(streamed[0].get_weights(), resident[0].get_weights()):
+        numpy.testing.assert_array_equal(s, r)
+
+
+def test_device_data_fraction_argument(emulator, monkeypatch):
+    """fit's device_data_fraction decides residency (here 1e-6 of 1 MB: streamed), and a value
+    outside (0, 1] is refused by name before any training."""
+    B.set_floatx("float64")
+    ops = EmulatedCupyBackend(emulator)
+    net, history, _, transport = _fit(ops, "pima", monkeypatch, free_bytes=1 << 20, device_data_fraction=1e-6)
+    assert transport.queue and len(history["loss"]) == 3
+    with pytest.raises(ValueError, match="device_data_fraction must be a number in \\(0, 1\\], received 1.5"):
+        _fit(ops, "pima", monkeypatch, free_bytes=1 << 20, device_data_fraction=1.5)
