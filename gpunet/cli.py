@@ -1,4 +1,4 @@
-"""The ``gpunet`` command: ``demo``, ``inspect FILE``, ``convert SRC DST``."""
+"""The ``gpunet`` command: ``demo``, ``inspect FILE``, ``convert SRC DST``, ``run -n N SCRIPT``."""
 import argparse
 import os
 import sys
@@ -140,6 +140,15 @@ def convert(args):
     return 0
 
 
+def run_distributed(args):
+    from .distribute.launcher import run
+    try:
+        return run(args.np, [args.script], args.args, args.mpiexec, args.hosts, args.dry_run)
+    except (OSError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="gpunet", description="gpunet: Keras-compatible deep learning on "
                                      "CuPy (GPU) or NumPy (CPU).")
@@ -168,6 +177,15 @@ def main(argv=None):
     p.add_argument("--overwrite", action="store_true",
                    help="replace DST (and the DST.weights.h5 of a .json/.yaml DST) when it exists")
     p.set_defaults(func=convert)
+    p = sub.add_parser("run", help="run a training script on N ranks (gpunet.distribute) through mpiexec",
+                       description="Run SCRIPT on N ranks: mpiexec -n N <this python> -m mpi4py SCRIPT ARGS.")
+    p.add_argument("-n", "-np", dest="np", type=int, required=True, help="number of ranks (processes)")
+    p.add_argument("--hosts", help="machines to run on, as mpiexec takes them (e.g. node1:4,node2:4)")
+    p.add_argument("--mpiexec", help="the mpiexec to use (default: the one beside this Python, else on PATH)")
+    p.add_argument("--dry-run", action="store_true", help="print the mpiexec command instead of running it")
+    p.add_argument("script", help="the training script")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+    p.set_defaults(func=run_distributed)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -63,7 +63,7 @@ class World:
     # ---- collectives on arrays (in place) ---------------------------------------------------------
     def allreduce_(self, buf):
         """``buf`` (NumPy or CuPy, contiguous) becomes the sum of every rank's ``buf``."""
-        if self.size == 1:
+        if self.size == 1 and self.nccl is None:  # (NCCL runs even alone: its one-rank check)
             return buf
         with watchdog.collective("allreduce"):
             if not is_device(buf):

@@ -53,11 +53,7 @@ def _use_gpus(world, nccl):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # CuPy warns at import when the NCCL library is missing
         from cupy.cuda import nccl as _nccl
-    if not _nccl.available:
-        if nccl:
-            raise RuntimeError("gpunet.distribute.init(nccl=True): NCCL is not installed for CuPy. Install it with "
-                               "pip install 'gpunet[cuda12]' (or nvidia-nccl-cu12 / nvidia-nccl-cu13 beside CuPy), "
-                               "or pass nccl=False to average through host memory over MPI.")
+    if nccl is None and not _nccl.available:
         if world.rank == 0:
             warnings.warn("gpunet.distribute: NCCL is not installed for CuPy, so gradients are averaged through "
                           "host memory over MPI (slower). Install nvidia-nccl-cu12 (or -cu13) beside CuPy, e.g. "
@@ -73,6 +69,10 @@ def _use_gpus(world, nccl):
             f"most {len(set(buses))} rank(s) per machine (gpunet run -n {len(set(buses))} ...), give each rank its "
             f"own GPU (CUDA_VISIBLE_DEVICES), or pass init(nccl=False) / GPUNET_DIST_NCCL=0 to average through host "
             f"memory over MPI instead.")
+    if not _nccl.available:
+        raise RuntimeError("gpunet.distribute.init(nccl=True): NCCL is not installed for CuPy. Install it with "
+                           "pip install 'gpunet[cuda12]' (or nvidia-nccl-cu12 / nvidia-nccl-cu13 beside CuPy), "
+                           "or pass nccl=False to average through host memory over MPI.")
     uid = world.bcast_object(_nccl.get_unique_id() if world.rank == 0 else None)
     world.nccl = _nccl.NcclCommunicator(world.size, uid, world.rank)
 

@@ -17,7 +17,7 @@ import warnings
 
 import numpy
 
-from . import runtime
+from . import runtime, watchdog
 from .optimizer import StepWeights, is_distributed
 
 _local = threading.local()  # set while a rank evaluates or predicts its own block
@@ -88,6 +88,7 @@ class FitShard:
             esws[-1] = 0  # the padding sample: no loss, no metric, no gradient
         self.local_n, self.padded, self.pad_loss = idx.shape[0], padded, 0.0
         model.optimizer._schedule = StepWeights(weights, self._on_empty)
+        watchdog.busy[0] = "a fit epoch"
         return exs, eys, esws, None
 
     def _indices(self, order):
@@ -125,6 +126,7 @@ class FitShard:
         """The epoch's logs from this rank's mean ``loss``: sums and counts over every rank."""
         model = self.model
         model.optimizer._schedule = None
+        watchdog.busy[0] = None
         return _reduced_logs(model, self.world, loss * self.local_n - self.pad_loss, self.local_n - self.padded)
 
 

@@ -9,6 +9,7 @@
 Watching the time spent in one blocking collective costs two clock reads a step; polling
 non-blocking collectives instead measured 3-4x slower here.
 """
+import atexit
 import faulthandler
 import os
 import sys
@@ -17,6 +18,7 @@ import time
 
 DEFAULT_TIMEOUT = 300.0
 _waiting = [None]  # (what, since) while this rank is inside a collective, else None
+busy = [None]  # what this rank is in the middle of ("a fit epoch"), for the message when it exits there
 
 
 def timeout_seconds():
@@ -79,3 +81,11 @@ def install_excepthook(world):
         world.abort(1)
 
     sys.excepthook = hook
+
+    def leaving():
+        if busy[0] is not None:
+            sys.stderr.write(f"gpunet.distribute: rank {world.rank} of {world.size} exits in the middle of "
+                             f"{busy[0]}: the other ranks wait for it, then abort after GPUNET_DIST_TIMEOUT.\n")
+            sys.stderr.flush()
+
+    atexit.register(leaving)

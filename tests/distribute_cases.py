@@ -1,0 +1,55 @@
+"""Models and data shared by tests/test_distribute.py and the ranks it launches
+(tests/distribute_worker.py): the same definitions on both sides of the comparison."""
+import numpy
+
+import gpunet
+from gpunet import backend as B
+from gpunet.layers import Dense
+from gpunet.models import Sequential
+
+BATCH = 4  # per rank; one process trains with 2 * BATCH
+
+
+def data(n, width=8, seed=0, dtype="float64"):
+    rng = numpy.random.default_rng(seed)
+    x = rng.normal(size=(n, width)).astype(dtype)
+    y = (x[:, :1] + 0.5 * x[:, 1:2] > 0).astype(dtype)
+    return x, y
+
+
+def model(kind, seed, floatx="float64"):
+    """``"plan"``: Dense only (NumPy's fused plan); ``"layers"``: with regularizers, which the layer
+    path trains (activity regularizer) and whose penalties enter the loss."""
+    B.set_floatx(floatx)
+    gpunet.utils.set_random_seed(seed)
+    if kind == "plan":
+        return Sequential([Dense(16, input_dim=8, activation="relu"), Dense(1, activation="sigmoid")])
+    return Sequential([Dense(12, input_dim=8, activation="tanh", kernel_regularizer="l2",
+                             activity_regularizer=gpunet.regularizers.l1(1e-3)),
+                       Dense(1, activation="sigmoid")])
+
+
+def optimizer(name):
+    if name == "adam":
+        return gpunet.optimizers.Adam(0.01)
+    return gpunet.optimizers.SGD(0.05, momentum=0.9, nesterov=True)
+
+
+# name: (model kind, optimizer, samples, epochs, float type). The samples leave a short last global
+# batch: 3 of 8 (both ranks have some), and 1 of 8 (rank 1 has none: its padded, zero-weight step).
+CASES = {
+    "adam64": ("plan", "adam", 2 * BATCH * 32 + 3, 2, "float64"),
+    "sgd64": ("layers", "sgd", 2 * BATCH * 32 + 1, 2, "float64"),
+    "adam32": ("plan", "adam", 2 * BATCH * 30, 1, "float32"),
+}
+
+
+def reference(case):
+    """One process, ``batch_size=2*BATCH``: (model, History.history)."""
+    kind, opt, n, epochs, floatx = CASES[case]
+    x, y = data(n, dtype=floatx)
+    m = model(kind, 7, floatx)
+    m.compile(optimizer=optimizer(opt), loss="binary_crossentropy", metrics=["accuracy"])
+    history = m.fit(x, y, batch_size=2 * BATCH, epochs=epochs, verbose=0, validation_data=data(37, seed=1,
+                                                                                              dtype=floatx))
+    return m, history.history

@@ -1,0 +1,113 @@
+"""One rank of the data-parallel tests (tests/test_distribute.py launches 2 with mpirun).
+
+    python distribute_worker.py CASE OUT
+
+writes ``OUT/<what>_r<rank>.npz`` (weights, History, results) for the test to compare, and files
+named with the rank, so the test sees which rank wrote what.
+"""
+import json
+import os
+import sys
+
+import numpy
+
+import gpunet
+import gpunet.distribute as dist
+from gpunet.callbacks import CSVLogger, LambdaCallback, ModelCheckpoint
+from gpunet.models import load_model
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import distribute_cases as C  # noqa: E402
+
+
+def dump(out, what, model, history=None, **extra):
+    r = dist.rank()
+    numpy.savez(os.path.join(out, f"{what}_r{r}.npz"), params=numpy.asarray(model._params),
+                iterations=model.optimizer.iterations, **extra)
+    if history is not None:
+        with open(os.path.join(out, f"{what}_history_r{r}.json"), "w") as f:
+            json.dump(history, f)
+
+
+def train(out):
+    """The three CASES: each rank built from a different seed (the broadcast repairs it)."""
+    for case, (kind, opt, n, epochs, floatx) in C.CASES.items():
+        x, y = C.data(n, dtype=floatx)
+        m = C.model(kind, 7 + 100 * dist.rank(), floatx)
+        m.compile(optimizer=dist.DistributedOptimizer(C.optimizer(opt)), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+        h = m.fit(x, y, batch_size=C.BATCH, epochs=epochs, verbose=0, validation_data=C.data(37, seed=1, dtype=floatx),
+                  callbacks=[dist.BroadcastGlobalVariablesCallback(0)])
+        xe, ye = C.data(29, seed=2, dtype=floatx)
+        dump(out, case, m, h.history, evaluate=numpy.asarray(m.evaluate(xe, ye, batch_size=5, verbose=0)),
+             predict=m.predict(xe, batch_size=5))
+
+
+def files(out):
+    """Callbacks that print or write, save, warmup, metric averaging, then resume from a checkpoint."""
+    r = dist.rank()
+    x, y = C.data(2 * C.BATCH * 6, dtype="float64")
+    m = C.model("plan", 7, "float64")
+    m.compile(optimizer=dist.DistributedOptimizer(C.optimizer("sgd")), loss="binary_crossentropy",
+              metrics=["accuracy"])
+    add_rank = LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(rank_value=float(r)))
+    cbs = [dist.BroadcastGlobalVariablesCallback(0), add_rank, dist.MetricAverageCallback(),
+           dist.LearningRateWarmupCallback(warmup_epochs=2, verbose=1),
+           ModelCheckpoint(os.path.join(out, f"ckpt_r{r}.h5")), CSVLogger(os.path.join(out, f"log_r{r}.csv"))]
+    h = m.fit(x, y, batch_size=C.BATCH, epochs=3, verbose=2, callbacks=cbs)
+    m.save(os.path.join(out, f"model_r{r}.h5"))
+    dump(out, "files", m, h.history)
+
+    # resume: 2 epochs, save, load on every rank, 2 more == 4 straight
+    def fresh():
+        m = C.model("layers", 11, "float64")
+        m.compile(optimizer=dist.DistributedOptimizer(C.optimizer("adam")), loss="binary_crossentropy")
+        return m
+    x, y = C.data(2 * C.BATCH * 5 + 1)
+    straight = fresh()
+    straight.fit(x, y, batch_size=C.BATCH, epochs=4, verbose=0, callbacks=[dist.BroadcastGlobalVariablesCallback(0)])
+    first = fresh()
+    first.fit(x, y, batch_size=C.BATCH, epochs=2, verbose=0, callbacks=[dist.BroadcastGlobalVariablesCallback(0)])
+    path = os.path.join(out, "resume.h5")
+    first.save(path)  # rank 0 writes
+    dist.barrier()
+    resumed = load_model(path)
+    resumed.compile(optimizer=dist.DistributedOptimizer(resumed.optimizer), loss="binary_crossentropy")
+    resumed.fit(x, y, batch_size=C.BATCH, epochs=4, initial_epoch=2, verbose=0,
+                callbacks=[dist.BroadcastGlobalVariablesCallback(0)])
+    dump(out, "straight", straight)
+    dump(out, "resumed", resumed)
+
+
+def fault(out, kind):
+    """A rank that fails in the middle of training (rank 1, at its third step)."""
+    r = dist.rank()
+    x, y = C.data(2 * C.BATCH * 50)
+    m = C.model("plan", 7, "float64")
+    m.compile(optimizer=dist.DistributedOptimizer(C.optimizer("adam")), loss="binary_crossentropy")
+
+    def on_batch(batch, logs):
+        if r != 1 or batch != 2:
+            return
+        if kind == "raise":
+            raise ValueError("rank 1 fails on purpose")
+        if kind == "exit":
+            sys.exit(0)
+        if kind == "short":
+            m.stop_training = True  # leaves the epoch one step early: the others wait for its step
+        if kind == "kill":
+            os.kill(os.getpid(), 9)
+    m.fit(x, y, batch_size=C.BATCH, epochs=3, verbose=0, callbacks=[LambdaCallback(on_batch_end=on_batch)])
+    if kind == "short" and r == 1:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    case, out = sys.argv[1], sys.argv[2]
+    dist.init()
+    if case == "train":
+        train(out)
+    elif case == "files":
+        files(out)
+    else:
+        fault(out, case)

@@ -1,0 +1,212 @@
+"""gpunet.distribute on 2 real ranks: mpirun starts tests/distribute_worker.py, which writes what
+each rank ended with; these tests compare it with one process training on the global batch
+(tests/distribute_cases.py defines both sides). NumPy backend; the NCCL cases need GPUs."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy
+import pytest
+
+import distribute_cases as C
+from conftest import _CUPY_REASON
+from gpunet.distribute import launcher
+from gpunet.models import load_model
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, "distribute_worker.py")
+TIMEOUT = 180  # seconds for one launch; a hang fails the test instead of the suite
+
+
+def _env(**extra):
+    env = dict(os.environ, GPUNET_BACKEND="numpy", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def _mpirun(*args, **env):
+    """Plain ``mpirun -n 2 python worker.py ARGS`` (the flags a local Open MPI run needs as root)."""
+    cmd = launcher.command(2, [WORKER])
+    cmd = cmd[:cmd.index(sys.executable)] + [sys.executable, WORKER, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=_env(**env))
+
+
+def _load(out, what, rank):
+    data = dict(numpy.load(os.path.join(out, f"{what}_r{rank}.npz")))
+    path = os.path.join(out, f"{what}_history_r{rank}.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            data["history"] = json.load(f)
+    return data
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The CASES trained on 2 ranks, launched as a user would: ``gpunet run -n 2 worker.py``."""
+    out = str(tmp_path_factory.mktemp("distribute_train"))
+    gpunet = os.path.join(os.path.dirname(sys.executable), "gpunet")
+    proc = subprocess.run([gpunet, "run", "-n", "2", WORKER, "train", out], capture_output=True, text=True,
+                          timeout=TIMEOUT, env=_env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(C.CASES))
+def test_two_ranks_equal_one_process_on_the_global_batch(trained, case):
+    floatx = C.CASES[case][4]
+    tol = 1e-12 if floatx == "float64" else 1e-4
+    ref, ref_history = C.reference(case)
+    r0, r1 = _load(trained, case, 0), _load(trained, case, 1)
+    # the broadcast repaired different initial weights (seeds 7 and 107), then every step kept them equal
+    assert numpy.array_equal(r0["params"], r1["params"])
+    assert r0["params"].dtype == numpy.dtype(floatx)
+    numpy.testing.assert_allclose(r0["params"], ref._params, rtol=0, atol=tol)
+    assert int(r0["iterations"]) == int(r1["iterations"]) == ref.optimizer.iterations
+    assert r0["history"] == r1["history"]  # History identical on every rank ...
+    assert sorted(r0["history"]) == sorted(ref_history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    for key, values in ref_history.items():  # ... and one process's on the global batch
+        numpy.testing.assert_allclose(r0["history"][key], values, rtol=0, atol=tol)
+    xe, ye = C.data(29, seed=2, dtype=floatx)  # 29 samples: blocks of 15 and 14
+    numpy.testing.assert_allclose(r0["evaluate"], ref.evaluate(xe, ye, batch_size=5, verbose=0), rtol=0, atol=tol)
+    numpy.testing.assert_array_equal(r0["evaluate"], r1["evaluate"])
+    numpy.testing.assert_allclose(r0["predict"], ref.predict(xe, batch_size=5), rtol=0, atol=tol)
+    assert r0["predict"].shape == (29, 1)
+
+
+@pytest.fixture(scope="module")
+def files_run(tmp_path_factory):
+    """Callbacks, saving and a resume on 2 ranks, launched as plain ``mpirun -n 2 python worker.py``."""
+    out = str(tmp_path_factory.mktemp("distribute_files"))
+    proc = _mpirun("files", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, proc.stdout
+
+
+def test_only_rank_0_prints_and_writes_files(files_run):
+    out, stdout = files_run
+    written = sorted(f for f in os.listdir(out) if not f.endswith((".npz", ".json")))
+    assert written == ["ckpt_r0.h5", "log_r0.csv", "model_r0.h5", "resume.h5"]
+    assert stdout.count("Epoch 1/3") == 1 and stdout.count("Epoch 3/3") == 1
+    assert stdout.count("finished gradual learning rate warmup") == 1
+    with open(os.path.join(out, "log_r0.csv")) as f:
+        assert f.readline().strip() == "epoch,accuracy,loss,lr,rank_value"
+        assert len(f.readlines()) == 3
+
+
+def test_history_callbacks_and_a_saved_file_loads_in_one_process(files_run):
+    out, _ = files_run
+    h0, h1 = _load(out, "files", 0)["history"], _load(out, "files", 1)["history"]
+    assert h0 == h1
+    assert h0["rank_value"] == [0.5, 0.5, 0.5]  # MetricAverageCallback: (0 + 1) / 2
+    # warmup over 2 epochs of 6 steps from 0.05 / 2: Horovod's rate after each epoch's last step
+    numpy.testing.assert_allclose(h0["lr"], [0.05 / 2 * ((1.0 - 1 / 6 + 1 / 6) / 2 + 1), 0.05, 0.05], rtol=1e-15)
+    model = load_model(os.path.join(out, "model_r0.h5"))  # saved by a DistributedOptimizer: a plain SGD
+    assert type(model.optimizer).__module__ == "gpunet.optimizers.gradient_descent"
+    assert not hasattr(model.optimizer, "allreduce_gradients")
+    assert model.optimizer.iterations == 18 and model.optimizer.momentum == 0.9
+    numpy.testing.assert_array_equal(model._params, _load(out, "files", 0)["params"])
+
+
+def test_resume_from_a_checkpoint_on_2_ranks_equals_an_uninterrupted_run(files_run):
+    out, _ = files_run
+    straight = [_load(out, "straight", r) for r in (0, 1)]
+    resumed = [_load(out, "resumed", r) for r in (0, 1)]
+    for r in (0, 1):
+        numpy.testing.assert_array_equal(resumed[r]["params"], straight[0]["params"])
+        assert int(resumed[r]["iterations"]) == int(straight[r]["iterations"]) == 4 * 6
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("raise", "rank 1 of 2 failed with ValueError"),
+    ("exit", "rank 1 of 2 exits in the middle of a fit epoch"),
+    ("short", "rank 1"),
+    ("kill", "rank 1"),
+])
+def test_a_failing_rank_ends_the_job_non_zero_naming_it(kind, says, tmp_path):
+    start = time.monotonic()
+    proc = _mpirun(kind, str(tmp_path), GPUNET_DIST_TIMEOUT="3")
+    assert proc.returncode != 0
+    assert time.monotonic() - start < 60
+    assert says in proc.stdout + proc.stderr, proc.stderr[-3000:]
+
+
+# ---- GPU: NCCL and host staging (CuPy) ---------------------------------------------------------------
+_GPU = [pytest.mark.gpu, pytest.mark.skipif(_CUPY_REASON is not None, reason=f"no CUDA: {_CUPY_REASON}")]
+
+
+def _gpu_run(n, code, out, **env):
+    script = os.path.join(out, "gpu_case.py")
+    with open(script, "w") as f:
+        f.write(code)
+    cmd = launcher.command(n, [script])
+    cmd = cmd[:cmd.index(sys.executable)] + [sys.executable, script, out]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT,
+                          env=_env(GPUNET_BACKEND="cupy", **env))
+
+
+_GPU_CASE = f"""
+import sys, numpy
+sys.path.insert(0, {HERE!r})
+import gpunet.distribute as dist, distribute_cases as C
+world = dist.init()
+x, y = C.data(2 * C.BATCH * 8 + 3)
+m = C.model("plan", 7, "float64")
+m.compile(optimizer=dist.DistributedOptimizer(C.optimizer("adam")), loss="binary_crossentropy")
+m.fit(x, y, batch_size=C.BATCH * 2 // dist.size(), epochs=2, verbose=0,
+      callbacks=[dist.BroadcastGlobalVariablesCallback(0)])
+numpy.save(sys.argv[1] + "/gpu_r%d.npy" % dist.rank(), m._params.get())
+import cupy
+print("nccl", world.nccl is not None, "mean", dist.allreduce(cupy.arange(4.0) * (dist.rank() + 1)).get().tolist())
+"""
+
+
+def _nccl_available():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from cupy.cuda import nccl
+    return nccl.available
+
+
+def _numpy_reference():
+    x, y = C.data(2 * C.BATCH * 8 + 3)
+    m = C.model("plan", 7, "float64")
+    m.compile(optimizer=C.optimizer("adam"), loss="binary_crossentropy")
+    m.fit(x, y, batch_size=2 * C.BATCH, epochs=2, verbose=0)
+    return m._params
+
+
+@pytest.mark.parametrize("dummy", [pytest.param(0, marks=_GPU)])
+def test_gpu_one_rank_nccl_end_to_end(dummy, tmp_path):
+    if not _nccl_available():
+        pytest.skip("NCCL is not installed beside CuPy: pip install nvidia-nccl-cu12 (the cuda12 extra)")
+    proc = _gpu_run(1, _GPU_CASE, str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "nccl True mean [0.0, 1.0, 2.0, 3.0]" in proc.stdout
+    numpy.testing.assert_allclose(numpy.load(tmp_path / "gpu_r0.npy"), _numpy_reference(), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dummy", [pytest.param(0, marks=_GPU)])
+def test_gpu_two_ranks_through_host_staging_on_one_gpu_match_numpy(dummy, tmp_path):
+    proc = _gpu_run(2, _GPU_CASE, str(tmp_path), GPUNET_DIST_NCCL="0", CUDA_VISIBLE_DEVICES="0")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("nccl False mean [0.0, 1.5, 3.0, 4.5]") == 2  # (1x + 2x) / 2 on both ranks
+    r0, r1 = numpy.load(tmp_path / "gpu_r0.npy"), numpy.load(tmp_path / "gpu_r1.npy")
+    numpy.testing.assert_array_equal(r0, r1)
+    numpy.testing.assert_allclose(r0, _numpy_reference(), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dummy", [pytest.param(0, marks=_GPU)])
+def test_gpu_two_nccl_ranks_on_one_gpu_raise_a_clear_error(dummy, tmp_path):
+    proc = _gpu_run(2, _GPU_CASE, str(tmp_path), GPUNET_DIST_NCCL="1", CUDA_VISIBLE_DEVICES="0")
+    assert proc.returncode != 0
+    assert "NCCL needs one GPU per rank" in proc.stderr and "GPUNET_DIST_NCCL=0" in proc.stderr
+
+
+def test_mpiexec_is_installed_for_ci():
+    """The test extra brings mpi4py and Open MPI: these tests run, never skip."""
+    assert shutil.which(launcher.find_mpiexec())
+    import mpi4py  # noqa: F401
