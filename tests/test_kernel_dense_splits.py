@@ -119,6 +119,13 @@ def test_kernel_split_workspace_of_another_shape_is_refused():
         K.dense_forward_launch(x, w, b, y, None, None, spec, SMS, wrong)
     with pytest.raises(ValueError, match="nothing to compute"):
         K.dense_backward_launch(y, x, w, None, y, None, None, None, None, spec, SMS, [])
+    with pytest.raises(ValueError, match=r"y must have shape \(7, 13\), received \(13, 7\)"):
+        K.dense_forward_launch(x, w, b, y.reshape(13, 7), None, None, spec, SMS, [])
+    with pytest.raises(ValueError, match=r"expected x \(M, K\) and w \(K, N\) of one dtype.*float64"):
+        K.dense_forward_launch(x, w.astype(numpy.float64), b, y, None, None, spec, SMS, [])
+    half = x.astype(numpy.float16)
+    with pytest.raises(ValueError, match="the kernels take float32 or float64, received float16"):
+        K.dense_forward_launch(half, w.astype(numpy.float16), None, y.astype(numpy.float16), None, None, spec, SMS, [])
 
 
 def test_kernel_workspaces_of_the_wide_network_on_an_h100():

@@ -12,6 +12,7 @@ for ``long long``, the array dtype for ``T``), and a null pointer is
 ``uint64(0)``. Nothing compiles at import: each module compiles on first use,
 once per process (`CupyLauncher`).
 """
+import functools
 import math
 import threading
 from typing import NamedTuple
@@ -104,6 +105,7 @@ def _kernel(name, dtype):
     return f"{name}<{_CTYPE[numpy.dtype(dtype)]}>"
 
 
+@functools.lru_cache(maxsize=256)
 def _act_args(spec, dtype):
     t = numpy.dtype(dtype).type
     return (numpy.int32(spec.code), t(spec.alpha), t(spec.max_value), t(spec.threshold), numpy.int32(spec.flags))
@@ -151,23 +153,51 @@ def forward_splits(M, N, K, sm_count):
     return reduction_splits(cdiv(M, TILE) * cdiv(N, TILE), K, sm_count)
 
 
+@functools.lru_cache(maxsize=1024)
+def _forward_geometry(M, N, K, dtype, sm_count):
+    """(grid, workspace entries, the kernel's int arguments, kernel name) of one layer shape."""
+    _check_layer("dense_forward_launch", M, N, K, dtype)
+    S = forward_splits(M, N, K, sm_count)
+    ws = () if S == 1 else (((S, M, N), numpy.dtype(dtype)), ((cdiv(M, TILE) * cdiv(N, TILE),), _I32))
+    return ((cdiv(M, TILE), cdiv(N, TILE), S), ws, tuple(numpy.int32(v) for v in (M, N, K, S)),
+            _kernel("dense_forward", dtype))
+
+
 def forward_workspace(M, N, K, dtype, sm_count):
     """What `dense_forward_launch` needs for an (M, K) x (K, N) layer of ``dtype`` on a
     GPU of ``sm_count`` SMs: a list of (shape, dtype), in order, for the caller to
     allocate once, zero-filled, and pass as ``ws`` to every launch of that shape.
     Empty when the layer needs no split (S = 1); else [(S, M, N) partials of
     ``dtype``, (tiles,) int32 counters]."""
-    S = forward_splits(M, N, K, sm_count)
-    if S == 1:
-        return []
-    return [((S, M, N), numpy.dtype(dtype)), ((cdiv(M, TILE) * cdiv(N, TILE),), _I32)]
+    return list(_forward_geometry(M, N, K, numpy.dtype(dtype), sm_count)[1])
+
+
+def _check_layer(what, M, N, K, dtype):
+    """The layer shape and dtype the kernels launch (checked once per shape: the geometry is cached)."""
+    if numpy.dtype(dtype) not in _CTYPE:
+        raise ValueError(f"{what}: the kernels take float32 or float64, received {numpy.dtype(dtype)}")
+    if not (0 < M < 2**31 and 0 < N <= MAX_N and 0 < K < 2**31):
+        raise ValueError(f"{what}: layer shape ({M}, {K}) x ({K}, {N}) is outside what the kernels launch "
+                         f"(M, K >= 1, 1 <= N <= {MAX_N}, every size < 2**31)")
+
+
+def _check_shapes(what, x, w, outs):
+    """x (M, K) and w (K, N) of one dtype, and each output (name, array or None, shape) as expected."""
+    xs, wsh = x.shape, w.shape
+    if len(xs) != 2 or len(wsh) != 2 or xs[1] != wsh[0] or x.dtype != w.dtype:
+        raise ValueError(f"{what}: expected x (M, K) and w (K, N) of one dtype; received x {tuple(xs)} {x.dtype} "
+                         f"and w {tuple(wsh)} {w.dtype}")
+    for name, a, shape in outs:
+        if a is not None and a.shape != shape:
+            raise ValueError(f"{what}: {name} must have shape {shape}, received {tuple(a.shape)}")
 
 
 def _check_workspace(what, ws, expected):
+    if len(ws) == len(expected) and all(a.shape == sh and a.dtype == dt for a, (sh, dt) in zip(ws, expected)):
+        return
     got = [(tuple(a.shape), numpy.dtype(a.dtype)) for a in ws]
-    if got != [(tuple(sh), numpy.dtype(dt)) for sh, dt in expected]:
-        raise ValueError(f"{what}: the workspace does not fit this layer shape: expected {expected} "
-                         f"(shape, dtype) from {what.replace('launch', 'workspace')}, received {got}")
+    raise ValueError(f"{what}: the workspace does not fit this layer shape: expected {list(expected)} "
+                     f"(shape, dtype) from {what.replace('launch', 'workspace')}, received {got}")
 
 
 def dense_forward_launch(x, w, b, y, z, mask, spec, sm_count, ws):
@@ -180,12 +210,13 @@ def dense_forward_launch(x, w, b, y, z, mask, spec, sm_count, ws):
     ``ws``: arrays shaped as `forward_workspace(M, N, K, x.dtype, sm_count)`.
     Returns the `Launch`."""
     (M, K), N = x.shape, w.shape[1]
-    S = forward_splits(M, N, K, sm_count)
-    _check_workspace("dense_forward_launch", ws, forward_workspace(M, N, K, x.dtype, sm_count))
-    part, count = (ws[0], ws[1]) if S > 1 else (NULL, NULL)
-    return Launch("dense", _kernel("dense_forward", x.dtype), (cdiv(M, TILE), cdiv(N, TILE), S), TILE_BLOCK,
-                  (x, w, _ptr(b), y, _ptr(z), _ptr(mask), part, count, numpy.int32(M), numpy.int32(N),
-                   numpy.int32(K), numpy.int32(S)) + _act_args(spec, x.dtype))
+    _check_shapes("dense_forward_launch", x, w, (("b", b, (N,)), ("y", y, (M, N)), ("z", z, (M, N)),
+                                                 ("mask", mask, (M, N))))
+    grid, expected, ints, kernel = _forward_geometry(M, N, K, x.dtype, sm_count)
+    _check_workspace("dense_forward_launch", ws, expected)
+    part, count = (ws[0], ws[1]) if expected else (NULL, NULL)
+    return Launch("dense", kernel, grid, TILE_BLOCK,
+                  (x, w, _ptr(b), y, _ptr(z), _ptr(mask), part, count) + ints + _act_args(spec, x.dtype))
 
 
 def _backward_geometry(M, N, K, sm_count, need_dw, need_db, need_dx):
@@ -198,21 +229,33 @@ def _backward_geometry(M, N, K, sm_count, need_dw, need_db, need_dx):
     return sw, tiles_w, sx, tiles_x
 
 
+@functools.lru_cache(maxsize=1024)
+def _backward_plan(M, N, K, dtype, sm_count, need):
+    """(grid, workspace entries, which workspace slot feeds each kernel pointer, the
+    kernel's int arguments, kernel name) of one layer shape."""
+    _check_layer("dense_backward_launch", M, N, K, dtype)
+    sw, tiles_w, sx, tiles_x = _backward_geometry(M, N, K, sm_count, *need)
+    dtype = numpy.dtype(dtype)
+    ws, slots = [], {}
+    for role, entry, used in (("dw_part", ((sw, K, N), dtype), sw > 1 and need[0]),
+                              ("db_part", ((sw, N), dtype), sw > 1 and need[1]),
+                              ("count_w", ((tiles_w,), _I32), sw > 1),
+                              ("dx_part", ((sx, M, K), dtype), sx > 1), ("count_x", ((tiles_x,), _I32), sx > 1)):
+        if used:
+            slots[role] = len(ws)
+            ws.append(entry)
+    order = tuple(slots.get(r) for r in ("dw_part", "db_part", "dx_part", "count_w", "count_x"))
+    ints = tuple(numpy.int32(v) for v in (M, N, K, sw, sw * tiles_w, sx))
+    return (sw * tiles_w + sx * tiles_x, 1, 1), tuple(ws), order, ints, _kernel("dense_backward", dtype)
+
+
 def backward_workspace(M, N, K, dtype, sm_count, need_dw, need_db, need_dx):
     """What `dense_backward_launch` needs (see `forward_workspace`): in this order, each
     only where used, [(Sw, K, N) dW partials, (Sw, N) db partials, (dW-side tiles,)
     int32 counters] when the batch is split for dW / db (Sw > 1), then [(Sx, M, K)
     dX partials, (dX tiles,) int32 counters] when N is split for dX (Sx > 1)."""
-    dtype = numpy.dtype(dtype)
-    sw, tiles_w, sx, tiles_x = _backward_geometry(M, N, K, sm_count, need_dw, need_db, need_dx)
-    ws = []
-    if sw > 1:
-        ws += [((sw, K, N), dtype)] if need_dw else []
-        ws += [((sw, N), dtype)] if need_db else []
-        ws += [((tiles_w,), _I32)]
-    if sx > 1:
-        ws += [((sx, M, K), dtype), ((tiles_x,), _I32)]
-    return ws
+    need = (bool(need_dw), bool(need_db), bool(need_dx))
+    return list(_backward_plan(M, N, K, numpy.dtype(dtype), sm_count, need)[1])
 
 
 def dense_backward_launch(dy, x, w, z, y, mask, dw, db, dx, spec, sm_count, ws):
@@ -223,20 +266,17 @@ def dense_backward_launch(dy, x, w, z, y, mask, dw, db, dx, spec, sm_count, ws):
     `backward_workspace(M, N, K, x.dtype, sm_count, dw is not None, db is not None,
     dx is not None)`. Returns the `Launch`."""
     (M, K), N = x.shape, w.shape[1]
+    _check_shapes("dense_backward_launch", x, w, (("dy", dy, (M, N)), ("dw", dw, (K, N)), ("db", db, (N,)),
+                                                  ("dx", dx, (M, K))))
     need = (dw is not None, db is not None, dx is not None)
     if not any(need):
         raise ValueError("dense_backward_launch: nothing to compute (dw, db and dx are all None)")
-    sw, tiles_w, sx, tiles_x = _backward_geometry(M, N, K, sm_count, *need)
-    _check_workspace("dense_backward_launch", ws, backward_workspace(M, N, K, x.dtype, sm_count, *need))
-    it = iter(ws)
-    dw_part = next(it) if sw > 1 and need[0] else NULL
-    db_part = next(it) if sw > 1 and need[1] else NULL
-    count_w = next(it) if sw > 1 else NULL
-    dx_part, count_x = (next(it), next(it)) if sx > 1 else (NULL, NULL)
-    return Launch("dense", _kernel("dense_backward", x.dtype), (sw * tiles_w + sx * tiles_x, 1, 1), TILE_BLOCK,
-                  (dy, x, w, _ptr(z), _ptr(y), _ptr(mask), _ptr(dw), _ptr(db), _ptr(dx), dw_part, db_part, dx_part,
-                   count_w, count_x, numpy.int32(M), numpy.int32(N), numpy.int32(K), numpy.int32(sw),
-                   numpy.int32(sw * tiles_w), numpy.int32(sx)) + _act_args(spec, x.dtype))
+    grid, expected, order, ints, kernel = _backward_plan(M, N, K, x.dtype, sm_count, need)
+    _check_workspace("dense_backward_launch", ws, expected)
+    parts = tuple(NULL if i is None else ws[i] for i in order)
+    return Launch("dense", kernel, grid, TILE_BLOCK,
+                  (dy, x, w, _ptr(z), _ptr(y), _ptr(mask), _ptr(dw), _ptr(db), _ptr(dx)) + parts + ints
+                  + _act_args(spec, x.dtype))
 
 
 # ---- plans: bias_act.cu, softmax.cu (the cuBLAS path and softmax) ----------------------------------
