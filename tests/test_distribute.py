@@ -210,3 +210,22 @@ def test_mpiexec_is_installed_for_ci():
     """The test extra brings mpi4py and Open MPI: these tests run, never skip."""
     assert shutil.which(launcher.find_mpiexec())
     import mpi4py  # noqa: F401
+
+
+def test_the_readme_script_runs_on_2_ranks(tmp_path):
+    """README's "Training on several GPUs or machines" script, as written, with `gpunet run -n 2`."""
+    import re
+    with open(os.path.join(HERE, "..", "README.md")) as f:
+        readme = f.read()
+    section = readme[readme.index("## Training on several GPUs or machines"):]
+    (tmp_path / "train.py").write_text(re.search(r"```python\n(.*?)```", section, re.S).group(1))
+    assert "gpunet run -n 4 train.py" in section and "mpirun -n 4 python train.py" in section
+    gpunet = os.path.join(os.path.dirname(sys.executable), "gpunet")
+    proc = subprocess.run([gpunet, "run", "-n", "2", "train.py"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=TIMEOUT, env=_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("on 2 rank(s)") == 1 and proc.stdout.count("Epoch 30/30") == 1
+    accuracy = float(re.search(r"accuracy (\S+) on 2 rank", proc.stdout).group(1))
+    assert accuracy > 0.75
+    assert sorted(os.listdir(tmp_path)) == ["pima-checkpoint.h5", "pima.h5", "train.py"]
+    assert load_model(tmp_path / "pima.h5").optimizer.iterations == 30 * 39
