@@ -30,8 +30,9 @@ def _with(array, row, value, col=0):
 @pytest.mark.parametrize("call", ["fit", "train_on_batch", "evaluate", "validation_data"])
 @pytest.mark.parametrize("where, value, kind", [("x", np.nan, "NaN"), ("y", np.inf, "inf"),
                                                 ("sample_weight", -np.inf, "-inf"), ("x", 1e300, "inf")])
-def test_non_finite_data_is_refused_naming_the_array_and_first_bad_row(call, where, value, kind):
+def test_non_finite_data_is_refused_naming_the_array_and_first_bad_row(ops, call, where, value, kind):
     model = model_()
+    assert model.ops is ops
     before = [w.copy() for w in model.get_weights()]
     data = {"x": X, "y": Y, "sample_weight": np.ones(20)}
     data[where] = _with(data[where], 13, value)
@@ -69,7 +70,7 @@ def test_huge_finite_values_whose_sum_overflows_pass():
 @pytest.mark.parametrize("label, message", [(np.nan, "row 5 holds nan"), (1.5, "row 5 holds 1.5"),
                                             (np.inf, r"values from 0.0 to inf \(y row 5 holds inf\)"),
                                             (-1, r"\[0, 2\].*y row 5 holds -1"), (3, r"\[0, 2\].*y row 5 holds 3")])
-def test_sparse_labels_must_be_integers_in_range(label, message, monkeypatch):
+def test_sparse_labels_must_be_integers_in_range(ops, label, message, monkeypatch):
     monkeypatch.setenv("GPUNET_CHECK_FINITE", "0")  # checked whatever the finite check says
     y = np.arange(20) % 3
     y = _with(y.astype("float64" if isinstance(label, float) else "int64"), 5, label)
@@ -80,7 +81,7 @@ def test_sparse_labels_must_be_integers_in_range(label, message, monkeypatch):
 
 
 @pytest.mark.parametrize("call", ["fit", "evaluate", "train_on_batch"])
-def test_empty_data_is_refused(call):
+def test_empty_data_is_refused(ops, call):
     model = model_()
     x, y = np.zeros((0, 3), "float32"), np.zeros((0, 2), "float32")
     with pytest.raises(ValueError, match=r"x is empty \(0 samples\)"):
