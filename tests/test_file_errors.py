@@ -96,6 +96,21 @@ def test_a_kernel_too_big_to_allocate_is_refused_unless_the_limit_is_raised(tmp_
         model_from_json(json.dumps(config))
 
 
+def test_a_weights_file_cannot_make_an_unbuilt_model_allocate_a_huge_kernel(tmp_path):
+    with h5py.File(tmp_path / "w.h5", "w") as f:
+        f.attrs["layer_names"] = np.array([b"a", b"b"])
+        for name, shape in (("a", (2 ** 26, 64)), ("b", (64, 2))):
+            g = f.create_group(name)
+            g.attrs["weight_names"] = np.array([f"{name}/kernel:0".encode(), f"{name}/bias:0".encode()])
+            g.create_dataset(f"{name}/kernel:0", shape=shape, dtype="f4", chunks=(1, 1))
+            g.create_dataset(f"{name}/bias:0", shape=shape[1:], dtype="f4")
+    model = Sequential([Dense(64, name="a"), Dense(2, name="b")])  # unbuilt: the file gives the input width
+    start = time.perf_counter()
+    with pytest.raises(SavingError, match=r"layer 'a': the kernel: shape \(67108864, 64\).*max_weight_values") as err:
+        model.load_weights(tmp_path / "w.h5")
+    assert str(tmp_path / "w.h5") in str(err.value) and not model.built and time.perf_counter() - start < 10
+
+
 def test_inspect_counts_parameters_with_python_ints(tmp_path):
     with h5py.File(tmp_path / "w.h5", "w") as f:
         f.attrs["layer_names"] = np.array([b"big"])

@@ -216,7 +216,33 @@ def config_input_shape(config):
 
 
 def input_shape_for(model, contents, by_name):
-    """The input shape to build an unbuilt ``model`` with, from a file's config or first weight."""
+    """The input shape to build an unbuilt ``model`` with, from a file's config or first weight; the
+    kernels that building would allocate are checked against `limits` first."""
+    shape = _input_shape_for(model, contents, by_name)
+    check_kernels(model.layers, shape)
+    return shape
+
+
+def check_kernels(layers, shape):
+    """Refuse, before anything is allocated, a Dense chain whose kernels building from ``shape`` would
+    make larger than `limits.ConfigLimits.max_weight_values` (units and the input width come from a file)."""
+    width = shape[-1] if shape and isinstance(shape[-1], int) else None
+    for layer in layers:
+        inner = sublayers(layer)
+        if inner is not None:
+            check_kernels(inner, (None, width))
+            width = next((l.units for l in reversed(inner) if isinstance(getattr(l, "units", None), int)), width)
+            continue
+        units = getattr(layer, "units", None)
+        if isinstance(units, int):
+            if width is not None:
+                limits.check_weight_shape((width, units), f"layer {layer.name!r}: the kernel")
+            width = units
+        elif type(layer).__name__ not in _SHAPE_PRESERVING + ("BatchNormalization",):
+            return  # Flatten, Reshape...: the width after it is not known here
+
+
+def _input_shape_for(model, contents, by_name):
     shape = config_input_shape(contents.get("config"))
     if shape is not None:
         return shape
