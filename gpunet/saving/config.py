@@ -15,6 +15,7 @@ from . import limits, registry
 from ..layers.base import reserve_name
 from .errors import InvalidConfigError, SavingError
 from .layer_kwargs import normalize_layer_config
+from .weight_matching import check_kernels
 
 # Written in every config. Keras readers only test whether the version starts with "1"
 # (Keras 1 weight conversion); "2.15.0" says "Keras 2 schema", which is what
@@ -160,7 +161,7 @@ def sequential_from_inner_config(inner, custom_objects=None, strict=False, _dept
     reserve_name(model.name)  # a name read from a file is taken: later layers skip it
     for index, entry in enumerate(entries):
         layer = layer_from_entry(entry, custom_objects, index=index, strict=strict, _depth=_depth)
-        _check_kernel_size(model, layer, index)
+        _check_kernel_size(model, layer)
         model.add(layer)
     if inner.get("trainable") is False:
         model.trainable = False
@@ -170,17 +171,13 @@ def sequential_from_inner_config(inner, custom_objects=None, strict=False, _dept
     return model
 
 
-def _check_kernel_size(model, layer, index):
+def _check_kernel_size(model, layer):
     """A layer with ``units`` (Dense) allocates width x units values when it is added to a built model:
     refused here, before the allocation, when that is more than `limits.ConfigLimits.max_weight_values`."""
-    units = getattr(layer, "units", None)
-    if not isinstance(units, int):
-        return
     shape = model.output_shape if model.built and model.layers else (
         model.input_shape if model.built else getattr(layer, "batch_input_shape", None))
-    width = shape[-1] if isinstance(shape, tuple) and shape and isinstance(shape[-1], int) else None
-    if width is not None:
-        limits.check_weight_shape((width, units), f"layer {index} {layer.name!r}: the kernel")
+    if isinstance(shape, tuple) and shape:
+        check_kernels([layer], shape)
 
 
 def layer_from_entry(entry, custom_objects=None, index=None, strict=False, _depth=0):
