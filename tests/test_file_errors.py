@@ -62,7 +62,7 @@ def test_optimizer_scalars_declaring_huge_arrays_are_refused_unread(tmp_path, na
     _edit_h5(tmp_path / "m.h5", edit)
     assert (tmp_path / "m.h5").stat().st_size < 100_000
     message = _quick(lambda: load_model(tmp_path / "m.h5"))
-    assert str(tmp_path / "m.h5") in message and f"must be a scalar of shape () or (1,)" in message
+    assert str(tmp_path / "m.h5") in message and "must be a scalar of shape () or (1,)" in message
     assert str(shape) in message and "MemoryError" not in message
 
 

@@ -2,11 +2,9 @@
 members, configs nested 100,000 deep, arrays declaring 2**34 values): gpunet reads only the named
 regular file, never follows a link out of it, never hangs, never allocates from a size the file
 declares, and names the file and the field in one error family. (Saving: test_safe_saves.py.)"""
-import io
 import json
 import os
 import threading
-import time
 import zipfile
 
 import h5py
@@ -15,10 +13,9 @@ import pytest
 
 from gpunet.cli import main as cli_main
 from gpunet.layers import Dense
-from gpunet.models import Sequential, load_model, model_from_json, model_from_yaml
-from gpunet.saving import config_limits, h5_store
+from gpunet.models import Sequential, load_model
 from gpunet.saving.cli import inspect
-from gpunet.saving.errors import CorruptModelFileError, InvalidConfigError, SavingError
+from gpunet.saving.errors import CorruptModelFileError
 
 X = np.random.RandomState(3).rand(8, 3).astype("float32")
 
