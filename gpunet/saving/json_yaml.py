@@ -39,8 +39,8 @@ def model_from_json(json_string, custom_objects=None, strict=False):
     try:
         config = json.loads(text)
     except RecursionError:
-        raise InvalidConfigError(f"model_from_json: the text is nested too deep to parse (at most "
-                                 f"{limits.current().max_depth} levels).") from None
+        raise InvalidConfigError(f"model_from_json: the text is nested too deep to parse (deeper than "
+                                 f"Python's parser can go; configs may nest {limits.current().max_depth} levels).") from None
     except json.JSONDecodeError as exc:
         raise InvalidConfigError(f"model_from_json: the text is not valid JSON ({exc.msg} at line {exc.lineno} "
                                  f"column {exc.colno}); it starts with {text[:_EXCERPT]!r}.{_file_hint(text)}"
@@ -57,8 +57,8 @@ def model_from_yaml(yaml_string, custom_objects=None, strict=False):
     try:
         config = yaml.load(text, Loader=ModelConfigLoader)  # noqa: S506 - a SafeLoader subclass
     except RecursionError:
-        raise InvalidConfigError(f"model_from_yaml: the text is nested too deep to parse (at most "
-                                 f"{limits.current().max_depth} levels).") from None
+        raise InvalidConfigError(f"model_from_yaml: the text is nested too deep to parse (deeper than "
+                                 f"Python's parser can go; configs may nest {limits.current().max_depth} levels).") from None
     except yaml.YAMLError as exc:
         raise InvalidConfigError(f"model_from_yaml: the text is not valid YAML ({_yaml_problem(exc)}); it starts "
                                  f"with {text[:_EXCERPT]!r}.{_file_hint(text)}") from None

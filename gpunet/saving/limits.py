@@ -26,7 +26,7 @@ class ConfigLimits:
     """The bounds in force (see the module's docstring); ``config_limits(...)`` changes them."""
     max_config_bytes: int = 16 << 20
     max_nodes: int = 2_000_000
-    max_depth: int = 200
+    max_depth: int = 512  # 64 nested Sequentials (gpunet's limit) are 200 levels of JSON
     max_string: int = 1 << 20
     max_dim: int = 1 << 26
     max_weight_values: int = 1 << 31
@@ -99,8 +99,8 @@ def parse_json(text, what):
     try:
         value = json.loads(text)
     except RecursionError:
-        raise InvalidConfigError(f"{what}: nested too deep to parse (more than "
-                                 f"{current().max_depth} levels allowed).") from None
+        raise InvalidConfigError(f"{what}: nested too deep to parse (deeper than Python's parser can go; "
+                                 f"configs may nest {current().max_depth} levels).") from None
     except (ValueError, TypeError) as exc:
         raise InvalidConfigError(f"{what} is not valid JSON ({exc})") from None
     return check_tree(value, what)

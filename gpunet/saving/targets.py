@@ -52,7 +52,8 @@ def _check_link(path):
     link = os.lstat(path)
     folder = os.stat(os.path.dirname(path))
     sticky_shared = folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
-    if sticky_shared and link.st_uid not in (os.geteuid(), folder.st_uid):
+    me = os.geteuid() if hasattr(os, "geteuid") else link.st_uid  # Windows: no owners to compare
+    if sticky_shared and link.st_uid not in (me, folder.st_uid):
         raise PermissionError(errno.EACCES, "refusing to follow a symbolic link another user owns in a shared "
                               "sticky folder (it could point anywhere the saving user may write)", path)
 
