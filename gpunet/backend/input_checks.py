@@ -36,7 +36,7 @@ def check_finite(ops, arr, what):
     if arr is None or arr.dtype.kind not in "fc" or arr.size == 0 or not finite_check_enabled():
         return
     with numpy.errstate(over="ignore", invalid="ignore"):  # an overflowing sum is handled below
-        total = float(arr.sum())
+        total = float(arr.sum(dtype="float32" if arr.dtype.itemsize < 4 else None))  # float16 overflows at 65504
     if math.isfinite(total):
         return
     host = numpy.asarray(ops.to_host(arr)) if ops is not None else numpy.asarray(arr)
