@@ -132,5 +132,7 @@ def check_links(group, name):
     bad = outside_link(group)
     if bad is not None:
         path, kind = bad
-        raise CorruptModelFileError(name, f"{path} is {kind} to another file: refused (gpunet reads only the "
-                                          f"file it was given)")
+        link = group.file.get(path, getlink=True)  # the link itself, not followed
+        target = f" ({link.filename}:{link.path})" if isinstance(link, h5py.ExternalLink) else ""
+        raise CorruptModelFileError(name, f"{path} is {kind} to another file{target}: refused (gpunet reads "
+                                          f"only the file it was given)")
