@@ -147,3 +147,11 @@ def test_convert_refuses_an_existing_destination_unless_overwrite(tmp_path, caps
     assert (tmp_path / existing).read_bytes() != b"precious"
     if dst.endswith(".keras") or dst.endswith(".h5"):
         assert np.array_equal(load_model(tmp_path / dst).predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+def test_convert_refuses_a_destination_that_is_the_source_through_a_link(tmp_path):
+    model_().save(tmp_path / "src.h5")
+    os.symlink(tmp_path / "src.h5", tmp_path / "alias.h5")
+    before = (tmp_path / "src.h5").read_bytes()
+    assert cli_main(["convert", str(tmp_path / "src.h5"), str(tmp_path / "alias.h5"), "--overwrite"]) == 1
+    assert (tmp_path / "src.h5").read_bytes() == before

@@ -121,13 +121,11 @@ def convert(src, dst, overwrite=False):
     """
     from ..models import load_model, model_from_json, model_from_yaml
     src, dst = os.fspath(src), os.fspath(dst)
-    if os.path.abspath(src) == os.path.abspath(dst):
-        raise ValueError(f"convert: source and destination are the same file: {src!r}")
     stem_dst, ext_dst = os.path.splitext(dst)
     architecture = ext_dst.lower() in _ARCHITECTURE_SUFFIXES
     targets = [dst, stem_dst + ".weights.h5"] if architecture else [dst]
-    if os.path.abspath(src) in [os.path.abspath(t) for t in targets]:
-        raise ValueError(f"convert: the destination {dst!r} would overwrite the source {src!r}")
+    if os.path.realpath(src) in [os.path.realpath(t) for t in targets]:  # links resolved
+        raise ValueError(f"convert: source and destination are the same file: {src!r} (writing {targets})")
     existing = [t for t in targets if os.path.lexists(t)]
     if existing and not overwrite:
         raise FileExistsError(f"convert: {', '.join(repr(t) for t in existing)} already exist"
