@@ -36,8 +36,7 @@ def resolve(target, overwrite):
     except FileNotFoundError:
         return path, None
     if not overwrite:
-        raise FileExistsError(errno.EEXIST, f"{os.fsdecode(target)!r} already exists and overwrite=False",
-                              os.fsdecode(target))
+        raise FileExistsError(errno.EEXIST, "the file already exists and overwrite=False", os.fsdecode(target))
     if not stat.S_ISREG(st.st_mode):
         code = errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL
         raise OSError(code, f"cannot save over {kind_of(st.st_mode)}: gpunet replaces only regular files", path)
