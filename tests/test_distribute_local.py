@@ -51,6 +51,8 @@ def test_one_rank_trains_exactly_as_the_wrapped_optimizer_and_saves_it_plainly(w
     assert wrapped[1] == plain[1]
     opt = wrapped[0].optimizer
     assert dist.is_distributed(opt) and type(opt).__name__ == "Adam" and opt.inner.iterations == opt.iterations == 44
+    # alone, the wrapper adds nothing to a step: the wrapped apply, no collective for the GPU plan to call
+    assert type(opt).apply is gpunet.optimizers.Adam.apply and not hasattr(opt, "allreduce_gradients")
     assert gpunet.optimizers.serialize(opt) == gpunet.optimizers.serialize(plain[0].optimizer)
     wrapped[0].save(tmp_path / "m.h5")
     loaded = load_model(tmp_path / "m.h5")

@@ -13,14 +13,23 @@ from . import runtime
 _SUBCLASSES = {}
 
 
-class _Distributed:
-    """Mixed in before the wrapped class: ``apply`` averages first (before clipping), then updates."""
+class _Wrapped:
+    """Mixed in before the wrapped class. Alone (a job of one rank) it changes nothing: the step
+    costs what the wrapped optimizer's costs, and the GPU plan keeps its whole step in one graph."""
     __slots__ = ()
 
     @property
     def inner(self):
         """The wrapped optimizer (same state as this wrapper)."""
         return self._inner
+
+    def __repr__(self):
+        return f"<DistributedOptimizer({super().__repr__()}) on {self._world.size} rank(s)>"
+
+
+class _Distributed(_Wrapped):
+    """Several ranks: ``apply`` averages first (before clipping), then updates."""
+    __slots__ = ()
 
     def apply(self, params, grads):
         """Average ``grads`` over the ranks in place (one collective), then the wrapped update."""
@@ -31,8 +40,6 @@ class _Distributed:
         """``grads`` (the flat gradient buffer, NumPy or CuPy) becomes the mean over the ranks of
         every rank's gradient, weighted by its share of the global batch where fit says so."""
         world = self._world
-        if world.size == 1:
-            return grads
         schedule = self._schedule
         weight = schedule.next_weight() if schedule is not None else None
         if weight is None:  # train_on_batch, or a step outside fit's schedule: equal shares
@@ -44,9 +51,6 @@ class _Distributed:
             grads *= weight
         world.allreduce_(grads)
         return grads
-
-    def __repr__(self):
-        return f"<DistributedOptimizer({super().__repr__()}) on {self._world.size} rank(s)>"
 
 
 def DistributedOptimizer(optimizer, **kwargs):
@@ -64,12 +68,12 @@ def DistributedOptimizer(optimizer, **kwargs):
                         f"{sorted(kwargs)}.")
     world = runtime.world()
     opt = _optimizers.get(optimizer)
-    if isinstance(opt, _Distributed):
+    if isinstance(opt, _Wrapped):
         return opt
-    cls = type(opt)
-    sub = _SUBCLASSES.get(cls)
+    cls, mixin = type(opt), _Distributed if world.size > 1 else _Wrapped
+    sub = _SUBCLASSES.get((cls, mixin))
     if sub is None:
-        sub = _SUBCLASSES[cls] = type(cls.__name__, (_Distributed, cls), {
+        sub = _SUBCLASSES[cls, mixin] = type(cls.__name__, (mixin, cls), {
             "__slots__": ("_inner", "_world", "_schedule"), "__module__": cls.__module__,
             "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
     wrapper = object.__new__(sub)
@@ -80,7 +84,7 @@ def DistributedOptimizer(optimizer, **kwargs):
 
 def is_distributed(optimizer):
     """Whether ``optimizer`` is a `DistributedOptimizer`."""
-    return isinstance(optimizer, _Distributed)
+    return isinstance(optimizer, _Wrapped)
 
 
 class StepWeights:

@@ -80,6 +80,8 @@ class FitShard:
             order = self.world.bcast_(numpy.ascontiguousarray(order, dtype=numpy.int64))
         idx, weights, padded = self._indices(order)
         rows = ops.asarray(idx)
+        # Fresh arrays each epoch: the GPU plan caches converted copies by array identity, so
+        # refilling one array in place could hand it last epoch's rows (it rebuilds its steps instead).
         exs, eys = ops.take(xs, rows), ops.take(ys, rows)
         esws = None if sws is None else ops.take(sws, rows)
         if padded:
