@@ -87,7 +87,7 @@ def files_run(tmp_path_factory):
 
 def test_only_rank_0_prints_and_writes_files(files_run):
     out, stdout = files_run
-    written = sorted(f for f in os.listdir(out) if not f.endswith((".npz", ".json")))
+    written = sorted(f for f in os.listdir(out) if not f.endswith((".npz", ".json", ".txt")))
     assert written == ["ckpt_r0.h5", "log_r0.csv", "model_r0.h5", "resume.h5"]
     assert stdout.count("Epoch 1/3") == 1 and stdout.count("Epoch 3/3") == 1
     assert stdout.count("finished gradual learning rate warmup") == 1
@@ -108,6 +108,15 @@ def test_history_callbacks_and_a_saved_file_loads_in_one_process(files_run):
     assert not hasattr(model.optimizer, "allreduce_gradients")
     assert model.optimizer.iterations == 18 and model.optimizer.momentum == 0.9
     numpy.testing.assert_array_equal(model._params, _load(out, "files", 0)["params"])
+
+
+def test_ranks_passing_different_data_to_fit_are_refused_on_every_rank(files_run):
+    out, _ = files_run
+    for r in (0, 1):
+        with open(os.path.join(out, f"refused_r{r}.txt")) as f:
+            message = f.read()
+        assert "every rank must pass the same samples and batch_size" in message
+        assert "rank 0: 24 samples, batch_size 4" in message and "rank 1: 24 samples, batch_size 4" in message
 
 
 def test_resume_from_a_checkpoint_on_2_ranks_equals_an_uninterrupted_run(files_run):

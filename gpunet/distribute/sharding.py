@@ -14,6 +14,7 @@ arrays, as fit does.
 """
 import threading
 import warnings
+import zlib
 
 import numpy
 
@@ -69,11 +70,32 @@ class FitShard:
         self.global_batch = batch_size * world.size
         self.steps = -(-n // self.global_batch)
         self.local_n, self.padded, self.pad_loss = 0, 0, 0.0
+        self.checked = False
+
+    def _check_same_data(self, xs, ys, sws):
+        """Every rank must pass the same samples and batch size (a rank given other data, or data
+        it sharded itself, would take other steps, or another share): a ValueError on every rank."""
+        ops = self.model.ops
+        rows = ops.asarray(numpy.linspace(0, self.n - 1, min(self.n, 64)).astype(numpy.int64))
+        crc = 0
+        for a in (xs, ys, sws):
+            if a is not None:
+                crc = zlib.crc32(numpy.ascontiguousarray(ops.to_host(ops.take(a, rows))).tobytes(), crc)
+        seen = self.world.allgather_object((self.n, self.batch, crc))
+        self.checked = True
+        if any(s != seen[0] for s in seen):
+            ranks = "; ".join(f"rank {r}: {n} samples, batch_size {b}, sample checksum {c:08x}"
+                              for r, (n, b, c) in enumerate(seen))
+            raise ValueError(f"fit on {self.world.size} ranks gives each rank its share of every global batch, so every "
+                             f"rank must pass the same samples and batch_size (not data it sharded itself); the "
+                             f"ranks passed different ones ({ranks}).")
 
     def epoch(self, xs, ys, sws, order):
         """``(x, y, sample_weight, None)``: this rank's samples of the epoch, step after step, in the
         order of rank 0's shuffle ``order`` (None: no shuffle)."""
         ops, model = self.model.ops, self.model
+        if not self.checked:
+            self._check_same_data(xs, ys, sws)
         if order is None:
             order = numpy.arange(self.n)
         else:  # every rank drew one; rank 0's is the epoch's
