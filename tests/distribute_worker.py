@@ -63,7 +63,14 @@ def files(out):
         f.write(refused)
     h = m.fit(x, y, batch_size=C.BATCH, epochs=3, verbose=2, callbacks=cbs)
     m.save(os.path.join(out, f"model_r{r}.h5"))
-    dump(out, "files", m, h.history)
+    if r == 1:  # rank 1's weights and optimizer state drift; the broadcast gives it rank 0's again
+        m._params += 1.0
+        m.optimizer.iterations += 5
+        m.optimizer.learning_rate = 0.123
+        m.optimizer.slots()["momentum"] += 1.0
+    dist.broadcast_weights(m, root=0)
+    dump(out, "files", m, h.history, momentum=numpy.asarray(m.optimizer.slots()["momentum"]),
+         lr=float(m.optimizer.learning_rate))
 
     # resume: 2 epochs, save, load on every rank, 2 more == 4 straight
     def fresh():

@@ -31,7 +31,8 @@ def _mpirun(*args, **env):
     """Plain ``mpirun -n 2 python worker.py ARGS`` (the flags a local Open MPI run needs as root)."""
     cmd = launcher.command(2, [WORKER])
     cmd = cmd[:cmd.index(sys.executable)] + [sys.executable, WORKER, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=_env(**env))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=_env(**env),
+                          stdin=subprocess.DEVNULL)
 
 
 def _load(out, what, rank):
@@ -49,7 +50,7 @@ def trained(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("distribute_train"))
     gpunet = os.path.join(os.path.dirname(sys.executable), "gpunet")
     proc = subprocess.run([gpunet, "run", "-n", "2", WORKER, "train", out], capture_output=True, text=True,
-                          timeout=TIMEOUT, env=_env())
+                          timeout=TIMEOUT, env=_env(), stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
 
@@ -110,6 +111,14 @@ def test_history_callbacks_and_a_saved_file_loads_in_one_process(files_run):
     numpy.testing.assert_array_equal(model._params, _load(out, "files", 0)["params"])
 
 
+def test_broadcast_gives_every_rank_the_roots_weights_and_optimizer_state(files_run):
+    out, _ = files_run
+    r0, r1 = _load(out, "files", 0), _load(out, "files", 1)
+    for key in ("params", "momentum", "iterations", "lr"):
+        numpy.testing.assert_array_equal(r1[key], r0[key])
+    assert int(r0["iterations"]) == 18 and float(r0["lr"]) == 0.05 and numpy.abs(r0["momentum"]).max() > 0
+
+
 def test_ranks_passing_different_data_to_fit_are_refused_on_every_rank(files_run):
     out, _ = files_run
     for r in (0, 1):
@@ -152,7 +161,7 @@ def _gpu_run(n, code, out, **env):
         f.write(code)
     cmd = launcher.command(n, [script])
     cmd = cmd[:cmd.index(sys.executable)] + [sys.executable, script, out]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT,
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
                           env=_env(GPUNET_BACKEND="cupy", **env))
 
 
@@ -231,7 +240,7 @@ def test_the_readme_script_runs_on_2_ranks(tmp_path):
     assert "gpunet run -n 4 train.py" in section and "mpirun -n 4 python train.py" in section
     gpunet = os.path.join(os.path.dirname(sys.executable), "gpunet")
     proc = subprocess.run([gpunet, "run", "-n", "2", "train.py"], capture_output=True, text=True, cwd=tmp_path,
-                          timeout=TIMEOUT, env=_env())
+                          timeout=TIMEOUT, env=_env(), stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("on 2 rank(s)") == 1 and proc.stdout.count("Epoch 30/30") == 1
     accuracy = float(re.search(r"accuracy (\S+) on 2 rank", proc.stdout).group(1))
