@@ -57,18 +57,16 @@ dense_backward(const T* __restrict__ dy, const T* __restrict__ x, const T* __res
         split_range(M, splits_w, split, &m_begin, &m_end);
         const bool do_db = db && k0 == 0 && ty == 0;
         T dbacc[4] = {T(0), T(0), T(0), T(0)};
-        for (long long m0 = m_begin; m0 < m_end; m0 += GN_BK) {
-            const int ml = gn_imin(GN_BK, m_end - m0);
-            if (dw) load_ifast(s.a, ml, rows, tid, [=](int kk, int i) { return x[(m0 + kk) * K + k0 + i]; });
-            load_ifast(s.b, ml, cols, tid, [=](int kk, int j) { return dz(m0 + kk, n0 + j); });
-            __syncthreads();
-            if (dw) tile_mma(s, acc, tx, ty);
-            if (do_db)
-                for (int kk = 0; kk < GN_BK; ++kk)
+        tile_walk<false, false>(
+            s, m_begin, m_end, rows, cols, tid, dw != nullptr,
+            [=](long long m0, int kk, int i) { return x[(m0 + kk) * K + k0 + i]; },
+            [=](long long m0, int kk, int j) { return dz(m0 + kk, n0 + j); }, [&] {
+                if (dw) tile_mma(s, acc, tx, ty);
+                if (do_db)
+                    for (int kk = 0; kk < GN_BK; ++kk)
 #pragma unroll
-                    for (int j = 0; j < 4; ++j) dbacc[j] += s.b[kk][tile_col(tx, j)];
-            __syncthreads();
-        }
+                        for (int j = 0; j < 4; ++j) dbacc[j] += s.b[kk][tile_col(tx, j)];
+            });
         if (splits_w > 1) {
             const long long origin = (long long)k0 * N + n0;
             if (dw) tile_store_part(acc, dw_part + split * (long long)K * N + origin, N, rows, cols, tx, ty);
@@ -109,14 +107,10 @@ dense_backward(const T* __restrict__ dy, const T* __restrict__ x, const T* __res
     const int rows = gn_imin(GN_BM, M - m0), cols = gn_imin(GN_BM, K - k0);
     long long n_begin, n_end;
     split_range(N, splits_x, split, &n_begin, &n_end);
-    for (long long n0 = n_begin; n0 < n_end; n0 += GN_BK) {
-        const int nl = gn_imin(GN_BK, n_end - n0);
-        load_kfast(s.a, nl, rows, tid, [=](int kk, int i) { return dz(m0 + i, n0 + kk); });
-        load_kfast(s.b, nl, cols, tid, [=](int kk, int j) { return w[(long long)(k0 + j) * N + n0 + kk]; });
-        __syncthreads();
-        tile_mma(s, acc, tx, ty);
-        __syncthreads();
-    }
+    tile_walk<true, true>(
+        s, n_begin, n_end, rows, cols, tid, true, [=](long long n0, int kk, int i) { return dz(m0 + i, n0 + kk); },
+        [=](long long n0, int kk, int j) { return w[(long long)(k0 + j) * N + n0 + kk]; },
+        [&] { tile_mma(s, acc, tx, ty); });
     if (splits_x > 1) {
         const long long slice = (long long)M * K, origin = m0 * K + k0;
         tile_store_part(acc, dx_part + split * slice + origin, K, rows, cols, tx, ty);

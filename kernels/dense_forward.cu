@@ -33,14 +33,10 @@ dense_forward(const T* __restrict__ x, const T* __restrict__ w, const T* __restr
     split_range(K, splits, split, &k_begin, &k_end);
     T acc[4][4] = {};
 
-    for (long long k0 = k_begin; k0 < k_end; k0 += GN_BK) {
-        const int kl = gn_imin(GN_BK, k_end - k0);
-        load_kfast(s.a, kl, rows, tid, [=](int kk, int i) { return x[(row0 + i) * K + k0 + kk]; });
-        load_ifast(s.b, kl, cols, tid, [=](int kk, int j) { return w[(k0 + kk) * N + col0 + j]; });
-        __syncthreads();
-        tile_mma(s, acc, tx, ty);
-        __syncthreads();  // before the next chunk overwrites the tiles
-    }
+    tile_walk<true, false>(
+        s, k_begin, k_end, rows, cols, tid, true,
+        [=](long long k0, int kk, int i) { return x[(row0 + i) * K + k0 + kk]; },
+        [=](long long k0, int kk, int j) { return w[(k0 + kk) * N + col0 + j]; }, [&] { tile_mma(s, acc, tx, ty); });
 
     if (splits > 1) {
         const long long slice = (long long)M * N, origin = row0 * N + col0;

@@ -12,10 +12,10 @@
 // reads rather than 8; a warp's stores of a pair cover 128 contiguous bytes.
 // tile_row / tile_col are that mapping; everything indexes through them.
 //
-// Loaders take a functor f(kk, i) giving the element at tile-local position (the
+// Loads take a functor f(kk, i) giving the element at tile-local position (the
 // callers bake in the tile origin, the layout and, for dZ, the activation's
 // derivative) and write zero outside the matrix, so the multiply needs no bounds.
-// "ifast" / "kfast" says which index is contiguous in global memory: consecutive
+// KFAST says whether kk (else i) is contiguous in global memory: consecutive
 // threads take consecutive addresses, so every load is coalesced.
 
 #define GN_BM 64
@@ -32,19 +32,27 @@ struct alignas(16) GemmSmem {
 __device__ __forceinline__ int tile_row(int ty, int i) { return 4 * ty + i; }
 __device__ __forceinline__ int tile_col(int tx, int j) { return 2 * tx + (j & 1) + 32 * (j >> 1); }
 
-template <typename T, typename F>
-__device__ __forceinline__ void load_ifast(T (&dst)[GN_BK][GN_LD], int kk_lim, int i_lim, int tid, F f) {
-    for (int e = tid; e < GN_BK * GN_BM; e += GN_TILE_THREADS) {
-        int kk = e / GN_BM, i = e % GN_BM;
-        dst[kk][i] = (kk < kk_lim && i < i_lim) ? f(kk, i) : T(0);
+#define GN_PER_THREAD (GN_BK * GN_BM / GN_TILE_THREADS)  // elements of a staged tile each thread moves
+
+// One thread's share of a chunk's tile, fetched from global memory into registers:
+// element e = tid + 256 q sits at (kk, i) = (e / 64, e % 64) when i is the fast index
+// in global memory, (e % 16, e / 16) when kk is (KFAST). Zero outside the matrix.
+template <bool KFAST, typename T, typename F>
+__device__ __forceinline__ void fetch_tile(T (&r)[GN_PER_THREAD], int kk_lim, int i_lim, int tid, F f) {
+#pragma unroll
+    for (int q = 0; q < GN_PER_THREAD; ++q) {
+        const int e = tid + q * GN_TILE_THREADS;
+        const int kk = KFAST ? e % GN_BK : e / GN_BM, i = KFAST ? e / GN_BK : e % GN_BM;
+        r[q] = (kk < kk_lim && i < i_lim) ? f(kk, i) : T(0);
     }
 }
 
-template <typename T, typename F>
-__device__ __forceinline__ void load_kfast(T (&dst)[GN_BK][GN_LD], int kk_lim, int i_lim, int tid, F f) {
-    for (int e = tid; e < GN_BK * GN_BM; e += GN_TILE_THREADS) {
-        int kk = e % GN_BK, i = e / GN_BK;
-        dst[kk][i] = (kk < kk_lim && i < i_lim) ? f(kk, i) : T(0);
+template <bool KFAST, typename T>
+__device__ __forceinline__ void stage_tile(T (&dst)[GN_BK][GN_LD], const T (&r)[GN_PER_THREAD], int tid) {
+#pragma unroll
+    for (int q = 0; q < GN_PER_THREAD; ++q) {
+        const int e = tid + q * GN_TILE_THREADS;
+        dst[KFAST ? e % GN_BK : e / GN_BM][KFAST ? e / GN_BK : e % GN_BM] = r[q];
     }
 }
 
@@ -65,6 +73,32 @@ __device__ __forceinline__ void tile_mma(const GemmSmem<T>& s, T (&acc)[4][4], i
 }
 
 __device__ __forceinline__ int gn_imin(long long a, long long b) { return (int)(a < b ? a : b); }
+
+// Walks a reduction [begin, end) in chunks of GN_BK, software-pipelined: the next
+// chunk's global loads are in flight while the current chunk multiplies, so a
+// block's chain of chunks costs about one load latency per chunk, not load plus
+// multiply. fa(c0, kk, i) / fb(c0, kk, j) give the elements of the chunk starting
+// at c0 (a is skipped when use_a is false); body() runs on each staged chunk
+// (tile_mma and the like). Every thread of the block must call it.
+template <bool A_KFAST, bool B_KFAST, typename T, typename FA, typename FB, typename Body>
+__device__ __forceinline__ void tile_walk(GemmSmem<T>& s, long long begin, long long end, int a_lim, int b_lim,
+                                          int tid, bool use_a, FA fa, FB fb, Body body) {
+    T ra[GN_PER_THREAD], rb[GN_PER_THREAD];
+    auto fetch = [&](long long c0) {
+        const int kl = gn_imin(GN_BK, end - c0);
+        if (use_a) fetch_tile<A_KFAST>(ra, kl, a_lim, tid, [&](int kk, int i) { return fa(c0, kk, i); });
+        fetch_tile<B_KFAST>(rb, kl, b_lim, tid, [&](int kk, int j) { return fb(c0, kk, j); });
+    };
+    if (begin < end) fetch(begin);
+    for (long long c0 = begin; c0 < end; c0 += GN_BK) {
+        if (use_a) stage_tile<A_KFAST>(s.a, ra, tid);
+        stage_tile<B_KFAST>(s.b, rb, tid);
+        __syncthreads();
+        if (c0 + GN_BK < end) fetch(c0 + GN_BK);
+        body();
+        __syncthreads();  // before the next chunk overwrites the tiles
+    }
+}
 
 // ---- splitting a tile's reduction over several blocks, reduced in the same launch ----
 //

@@ -40,7 +40,11 @@ from .base import Backend
 # 0.152) are within 9%, and today's backward is faster on both than the one measured.
 # tests/test_kernel_dispatch.py reads the table and checks this. The split variants were not
 # measured: the model prices them from the same constants (a chain of chunks S times
-# shorter, the same total work, SPLIT_ADD_US per extra split).
+# shorter, the same total work, SPLIT_ADD_US per extra split). The tile loop has also
+# changed since (3 vectorized shared reads per 16 FMAs instead of 8, the next chunk's
+# loads in flight during the multiply), which should make FUSED_CHUNK_US and
+# FUSED_BLOCK_CHUNK_US smaller: until benchmarks/gpu_check.py has re-timed it, the rule
+# errs towards cuBLAS.
 FUSED_FIXED_US = (36.0, 36.0)       # forward, backward: one launch
 FUSED_CHUNK_US = (1.7, 2.0)         # one block's walk through one GN_BK = 16 chunk: the latency of a chain
 FUSED_BLOCK_CHUNK_US = (1.6, 1.8)   # the same per SM when SMs are full: the throughput of the grid
