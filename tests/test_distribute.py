@@ -139,9 +139,9 @@ def test_resume_from_a_checkpoint_on_2_ranks_equals_an_uninterrupted_run(files_r
 
 @pytest.mark.parametrize("kind, says", [
     ("raise", "rank 1 of 2 failed with ValueError"),
-    ("exit", "rank 1 of 2 exits in the middle of a fit epoch"),
-    ("short", "rank 1"),
-    ("kill", "rank 1"),
+    ("exit", "rank 1 of 2 exits in the middle of a fit epoch"),  # and rank 0 waits in a gradient average
+    ("short", "rank 1 of 2 has waited more than 3 s in the epoch's loss and metrics"),
+    ("kill", "process rank 1 with PID"),  # Open MPI's own report
 ])
 def test_a_failing_rank_ends_the_job_non_zero_naming_it(kind, says, tmp_path):
     start = time.monotonic()
@@ -149,6 +149,8 @@ def test_a_failing_rank_ends_the_job_non_zero_naming_it(kind, says, tmp_path):
     assert proc.returncode != 0
     assert time.monotonic() - start < 60
     assert says in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    if kind in ("exit", "short"):  # the rank left waiting says where, with its stacks
+        assert "rank 0 of 2 has waited more than 3 s in the gradient average of step 4" in proc.stderr
 
 
 # ---- GPU: NCCL and host staging (CuPy) ---------------------------------------------------------------

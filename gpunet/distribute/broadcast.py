@@ -16,7 +16,7 @@ def broadcast_weights(model, root=0):
         return
     params = getattr(model, "_params", None)
     if params is not None:  # packed: every trainable weight is a view of one flat buffer
-        world.bcast_(params, root)
+        world.bcast_(params, root, "broadcast_weights")
     else:
         for w in model.trainable_weights:
             _bcast_value(world, w, root)
@@ -43,7 +43,7 @@ def broadcast_optimizer_state(optimizer, root=0):
         return
     scalars = {"iterations": int(optimizer.iterations), "learning_rate": float(optimizer.learning_rate),
                **optimizer._scalar_state(), "slots": sorted(optimizer.slots())}
-    scalars = world.bcast_object(scalars, root)
+    scalars = world.bcast_object(scalars, root, "broadcast_weights")
     if sorted(optimizer.slots()) != scalars["slots"]:
         raise RuntimeError(f"broadcast_weights: rank {world.rank}'s optimizer has slots {sorted(optimizer.slots())}, "
                            f"rank {root}'s has {scalars['slots']}: the ranks compiled different optimizers.")

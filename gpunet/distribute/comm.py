@@ -56,16 +56,21 @@ class World:
         self.rank, self.size = mpi_comm.Get_rank(), mpi_comm.Get_size()
         self.local = mpi_comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.local_rank, self.local_size = self.local.Get_rank(), self.local.Get_size()
+        # Bookkeeping (shuffles, loss sums, checks) on a communicator of its own: a rank that is a step
+        # ahead or behind then waits (and the watchdog names both sides) instead of matching another
+        # rank's gradient average with its loss sums.
+        self.meta = mpi_comm.Dup()
         query = getattr(MPI, "Query_cuda_support", None)
         self.cuda_aware = bool(query()) if query is not None else os.environ.get("GPUNET_MPI_CUDA_AWARE") == "1"
         self._staging_warned = False
 
     # ---- collectives on arrays (in place) ---------------------------------------------------------
-    def allreduce_(self, buf):
-        """``buf`` (NumPy or CuPy, contiguous) becomes the sum of every rank's ``buf``."""
+    def allreduce_(self, buf, what="an allreduce"):
+        """``buf`` (NumPy or CuPy, contiguous) becomes the sum of every rank's ``buf``; ``what`` names
+        it in the watchdog's message."""
         if self.size == 1 and self.nccl is None:  # (NCCL runs even alone: its one-rank check)
             return buf
-        with watchdog.collective("allreduce"):
+        with watchdog.collective(what):
             if not is_device(buf):
                 self.mpi.Allreduce(self._in_place(), buf)
             elif self.nccl is not None:
@@ -82,11 +87,11 @@ class World:
                 buf.set(host)
         return buf
 
-    def bcast_(self, buf, root=0):
+    def bcast_(self, buf, root=0, what="a broadcast"):
         """``buf`` becomes ``root``'s ``buf`` on every rank."""
         if self.size == 1:
             return buf
-        with watchdog.collective("broadcast"):
+        with watchdog.collective(what):
             if not is_device(buf):
                 self.mpi.Bcast(buf, root=root)
             elif self.nccl is not None:
@@ -100,35 +105,38 @@ class World:
                 buf.set(host)
         return buf
 
-    def bcast_object(self, obj, root=0):
+    def bcast_object(self, obj, root=0, what="a broadcast"):
         if self.size == 1:
             return obj
-        with watchdog.collective("broadcast"):
-            return self.mpi.bcast(obj, root=root)
+        with watchdog.collective(what):
+            return self.meta.bcast(obj, root=root)
 
-    def sum_floats(self, values):
+    def sum_floats(self, values, what="a sum over the ranks"):
         """The element-wise sum over ranks of a list of Python floats (in float64)."""
         buf = numpy.asarray([float(v) for v in values], dtype=numpy.float64)
-        return [float(v) for v in self.allreduce_(buf)]
+        if self.size > 1:
+            with watchdog.collective(what):
+                self.meta.Allreduce(self._in_place(), buf)
+        return [float(v) for v in buf]
 
     def allgather_rows(self, host):
         """Every rank's NumPy array ``host`` (same trailing shape), concatenated in rank order."""
         if self.size == 1:
             return host
         host = numpy.ascontiguousarray(host)
-        with watchdog.collective("allgather"):
-            rows = self.mpi.allgather(host.shape[0])
+        with watchdog.collective("gathering predict's outputs"):
+            rows = self.meta.allgather(host.shape[0])
             row = int(numpy.prod(host.shape[1:], dtype=numpy.int64))
             out = numpy.empty((sum(rows),) + host.shape[1:], host.dtype)
             counts = [r * row for r in rows]
-            self.mpi.Allgatherv(host, [out, counts])
+            self.meta.Allgatherv(host, [out, counts])
         return out
 
-    def allgather_object(self, obj):
+    def allgather_object(self, obj, what="an allgather"):
         if self.size == 1:
             return [obj]
-        with watchdog.collective("allgather"):
-            return self.mpi.allgather(obj)
+        with watchdog.collective(what):
+            return self.meta.allgather(obj)
 
     def _in_place(self):
         return import_mpi().IN_PLACE

@@ -49,7 +49,7 @@ class _Distributed(_Wrapped):
             grads.fill(0)  # a rank with no sample in this step: its (padded) gradient must not count
         elif weight != 1.0:
             grads *= weight
-        world.allreduce_(grads)
+        world.allreduce_(grads, ("the gradient average of step", schedule.index if schedule else "(train_on_batch)"))
         return grads
 
 

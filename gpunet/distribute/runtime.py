@@ -73,7 +73,7 @@ def _use_gpus(world, nccl):
         raise RuntimeError("gpunet.distribute.init(nccl=True): NCCL is not installed for CuPy. Install it with "
                            "pip install 'gpunet[cuda12]' (or nvidia-nccl-cu12 / nvidia-nccl-cu13 beside CuPy), "
                            "or pass nccl=False to average through host memory over MPI.")
-    uid = world.bcast_object(_nccl.get_unique_id() if world.rank == 0 else None)
+    uid = world.bcast_object(_nccl.get_unique_id() if world.rank == 0 else None, what="init's NCCL id")
     world.nccl = _nccl.NcclCommunicator(world.size, uid, world.rank)
 
 

@@ -81,13 +81,13 @@ class FitShard:
         for a in (xs, ys, sws):
             if a is not None:
                 crc = zlib.crc32(numpy.ascontiguousarray(ops.to_host(ops.take(a, rows))).tobytes(), crc)
-        seen = self.world.allgather_object((self.n, self.batch, crc))
+        seen = self.world.allgather_object((self.n, self.batch, crc), "fit's check of the data")
         self.checked = True
         if any(s != seen[0] for s in seen):
             ranks = "; ".join(f"rank {r}: {n} samples, batch_size {b}, sample checksum {c:08x}"
                               for r, (n, b, c) in enumerate(seen))
-            raise ValueError(f"fit on {self.world.size} ranks gives each rank its share of every global batch, so every "
-                             f"rank must pass the same samples and batch_size (not data it sharded itself); the "
+            raise ValueError(f"fit on {self.world.size} ranks gives each rank its share of every global batch, so "
+                             f"every rank must pass the same samples and batch_size (not data it sharded itself); the "
                              f"ranks passed different ones ({ranks}).")
 
     def epoch(self, xs, ys, sws, order):
@@ -99,7 +99,7 @@ class FitShard:
         if order is None:
             order = numpy.arange(self.n)
         else:  # every rank drew one; rank 0's is the epoch's
-            order = self.world.bcast_(numpy.ascontiguousarray(order, dtype=numpy.int64))
+            order = self.world.bcast_(numpy.ascontiguousarray(order, dtype=numpy.int64), what="the epoch's shuffle")
         idx, weights, padded = self._indices(order)
         rows = ops.asarray(idx)
         # Fresh arrays each epoch: the GPU plan caches converted copies by array identity, so
@@ -151,14 +151,15 @@ class FitShard:
         model = self.model
         model.optimizer._schedule = None
         watchdog.busy[0] = None
-        return _reduced_logs(model, self.world, loss * self.local_n - self.pad_loss, self.local_n - self.padded)
+        return _reduced_logs(model, self.world, loss * self.local_n - self.pad_loss, self.local_n - self.padded,
+                             "the epoch's loss and metrics")
 
 
-def _reduced_logs(model, world, loss_sum, count):
+def _reduced_logs(model, world, loss_sum, count, what="evaluate's loss and metrics"):
     values = [loss_sum, count]
     for m in model._metrics:
         values += [float(m._total), float(m._count)]
-    sums = world.sum_floats(values)
+    sums = world.sum_floats(values, what)
     for i, m in enumerate(model._metrics):
         m._total, m._count = sums[2 + 2 * i], sums[3 + 2 * i]
     return model._logs(sums[0] / max(sums[1], 1.0))

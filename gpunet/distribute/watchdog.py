@@ -3,8 +3,10 @@
 - An uncaught exception on any rank prints its traceback, names the rank and aborts the whole
   job (`install_excepthook`): the other ranks would otherwise wait in their next collective forever.
 - A collective that waits longer than ``GPUNET_DIST_TIMEOUT`` seconds (default 300) means another
-  rank has stopped taking part (it exited early, hangs, or was cut off): one daemon thread per
-  process sees it, prints this rank's stacks and aborts the job with a non-zero exit.
+  rank is not taking part (it exited early, hangs, was cut off, or is in another collective: one
+  step short): one daemon thread per process sees it, prints what this rank waits in and its
+  stacks, and aborts the job with a non-zero exit after a grace period in which the other waiting
+  ranks say the same, so that the message names both sides.
 
 Watching the time spent in one blocking collective costs two clock reads a step; polling
 non-blocking collectives instead measured 3-4x slower here.
@@ -17,6 +19,7 @@ import threading
 import time
 
 DEFAULT_TIMEOUT = 300.0
+GRACE = 2.0
 _waiting = [None]  # (what, since) while this rank is inside a collective, else None
 busy = [None]  # what this rank is in the middle of ("a fit epoch"), for the message when it exits there
 
@@ -58,11 +61,13 @@ def start(world, timeout):
             waiting = _waiting[0]
             if waiting is None or time.monotonic() - waiting[1] <= timeout:
                 continue
+            what = " ".join(map(str, waiting[0])) if isinstance(waiting[0], tuple) else waiting[0]
             sys.stderr.write(f"\ngpunet.distribute: rank {world.rank} of {world.size} has waited more than "
-                             f"{timeout:g} s in {waiting[0]} (GPUNET_DIST_TIMEOUT): another rank stopped taking part "
-                             f"(it exited, hangs or died). Aborting the job. Stacks of rank {world.rank}:\n")
+                             f"{timeout:g} s in {what} (GPUNET_DIST_TIMEOUT): another rank is not taking part "
+                             f"(it exited, hangs, died, or is at another step). Aborting the job. Stacks of rank {world.rank}:\n")
             sys.stderr.flush()
             faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            time.sleep(GRACE)  # the other waiting ranks time out about now: let them say where they wait
             world.abort(1)
 
     thread = threading.Thread(target=watch, name="gpunet-distribute-watchdog", daemon=True)
