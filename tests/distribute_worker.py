@@ -54,13 +54,16 @@ def files(out):
     cbs = [dist.BroadcastGlobalVariablesCallback(0), add_rank, dist.MetricAverageCallback(),
            dist.LearningRateWarmupCallback(warmup_epochs=2, verbose=1),
            ModelCheckpoint(os.path.join(out, f"ckpt_r{r}.h5")), CSVLogger(os.path.join(out, f"log_r{r}.csv"))]
-    try:  # data each rank sharded itself: refused on every rank, nothing trained
-        m.fit(x[r::2], y[r::2], batch_size=C.BATCH, epochs=1, verbose=0)
-        refused = ""
-    except ValueError as exc:
-        refused = str(exc)
-    with open(os.path.join(out, f"refused_r{r}.txt"), "w") as f:
-        f.write(refused)
+    refused = []  # data each rank sharded itself: refused on every rank, nothing trained
+    for call in (lambda: m.fit(x[r::2], y[r::2], batch_size=C.BATCH, epochs=1, verbose=0),
+                 lambda: m.evaluate(x[r::2], y[r::2], verbose=0), lambda: m.predict(x[r:])):
+        try:
+            call()
+            refused.append("")
+        except ValueError as exc:
+            refused.append(str(exc))
+    with open(os.path.join(out, f"refused_r{r}.json"), "w") as f:
+        json.dump(refused, f)
     h = m.fit(x, y, batch_size=C.BATCH, epochs=3, verbose=2, callbacks=cbs)
     m.save(os.path.join(out, f"model_r{r}.h5"))
     if r == 1:  # rank 1's weights and optimizer state drift; the broadcast gives it rank 0's again

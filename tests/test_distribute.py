@@ -88,7 +88,7 @@ def files_run(tmp_path_factory):
 
 def test_only_rank_0_prints_and_writes_files(files_run):
     out, stdout = files_run
-    written = sorted(f for f in os.listdir(out) if not f.endswith((".npz", ".json", ".txt")))
+    written = sorted(f for f in os.listdir(out) if not f.endswith((".npz", ".json")))
     assert written == ["ckpt_r0.h5", "log_r0.csv", "model_r0.h5", "resume.h5"]
     assert stdout.count("Epoch 1/3") == 1 and stdout.count("Epoch 3/3") == 1
     assert stdout.count("finished gradual learning rate warmup") == 1
@@ -122,10 +122,13 @@ def test_broadcast_gives_every_rank_the_roots_weights_and_optimizer_state(files_
 def test_ranks_passing_different_data_to_fit_are_refused_on_every_rank(files_run):
     out, _ = files_run
     for r in (0, 1):
-        with open(os.path.join(out, f"refused_r{r}.txt")) as f:
-            message = f.read()
-        assert "every rank must pass the same samples and batch_size" in message
-        assert "rank 0: 24 samples, batch_size 4" in message and "rank 1: 24 samples, batch_size 4" in message
+        with open(os.path.join(out, f"refused_r{r}.json")) as f:
+            fit, evaluate, predict = json.load(f)
+        for what, message in (("fit", fit), ("evaluate", evaluate), ("predict", predict)):
+            assert message.startswith(f"{what} on 2 ranks splits the samples between the ranks itself, so every "
+                                      f"rank must pass the same samples and batch_size")
+        assert "rank 0: 24 samples, batch_size 4" in fit and "rank 1: 24 samples, batch_size 4" in fit
+        assert "rank 0: 48 samples, batch_size 32" in predict and "rank 1: 47 samples, batch_size 32" in predict
 
 
 def test_resume_from_a_checkpoint_on_2_ranks_equals_an_uninterrupted_run(files_run):

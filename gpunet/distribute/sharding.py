@@ -53,6 +53,25 @@ def fit_shard(model, n, batch_size):
     return FitShard(model, world, n, batch_size)
 
 
+def check_same_data(world, ops, arrays, batch_size, what):
+    """Every rank must pass the same samples and batch size: a rank given other data, or data it
+    sharded itself, would take other steps or another share. A ValueError on every rank if not."""
+    n = arrays[0].shape[0]
+    rows = ops.asarray(numpy.linspace(0, n - 1, min(n, 64)).astype(numpy.int64))
+    crc = 0
+    for a in arrays:
+        if a is not None and n:
+            crc = zlib.crc32(numpy.ascontiguousarray(ops.to_host(ops.take(a, rows))).tobytes(), crc)
+    seen = world.allgather_object((n, batch_size, crc), f"{what}'s check of the data")
+    if any(s != seen[0] for s in seen):
+        ranks = "; ".join(f"rank {r}: {n} samples, batch_size {b}, sample checksum {c:08x}"
+                          for r, (n, b, c) in enumerate(seen))
+        raise ValueError(f"{what} on {world.size} ranks splits the samples between the ranks itself, so every rank "
+                         f"must pass the same samples and batch_size (not data it sharded itself); the ranks passed "
+                         f"different ones ({ranks}).")
+    return True
+
+
 def _block(n, world):
     q, rem = divmod(n, world.size)
     lo = world.rank * q + min(world.rank, rem)
@@ -72,30 +91,12 @@ class FitShard:
         self.local_n, self.padded, self.pad_loss = 0, 0, 0.0
         self.checked = False
 
-    def _check_same_data(self, xs, ys, sws):
-        """Every rank must pass the same samples and batch size (a rank given other data, or data
-        it sharded itself, would take other steps, or another share): a ValueError on every rank."""
-        ops = self.model.ops
-        rows = ops.asarray(numpy.linspace(0, self.n - 1, min(self.n, 64)).astype(numpy.int64))
-        crc = 0
-        for a in (xs, ys, sws):
-            if a is not None:
-                crc = zlib.crc32(numpy.ascontiguousarray(ops.to_host(ops.take(a, rows))).tobytes(), crc)
-        seen = self.world.allgather_object((self.n, self.batch, crc), "fit's check of the data")
-        self.checked = True
-        if any(s != seen[0] for s in seen):
-            ranks = "; ".join(f"rank {r}: {n} samples, batch_size {b}, sample checksum {c:08x}"
-                              for r, (n, b, c) in enumerate(seen))
-            raise ValueError(f"fit on {self.world.size} ranks gives each rank its share of every global batch, so "
-                             f"every rank must pass the same samples and batch_size (not data it sharded itself); the "
-                             f"ranks passed different ones ({ranks}).")
-
     def epoch(self, xs, ys, sws, order):
         """``(x, y, sample_weight, None)``: this rank's samples of the epoch, step after step, in the
         order of rank 0's shuffle ``order`` (None: no shuffle)."""
         ops, model = self.model.ops, self.model
         if not self.checked:
-            self._check_same_data(xs, ys, sws)
+            self.checked = check_same_data(self.world, ops, (xs, ys, sws), self.batch, "fit")
         if order is None:
             order = numpy.arange(self.n)
         else:  # every rank drew one; rank 0's is the epoch's
@@ -168,6 +169,7 @@ def _reduced_logs(model, world, loss_sum, count, what="evaluate's loss and metri
 def evaluate(model, x, y, sw, batch_size, cbs):
     """evaluate's logs over every rank's block (the same on every rank)."""
     world = _world()
+    check_same_data(world, model.ops, (x, y, sw), batch_size, "evaluate")
     lo, hi = _block(x.shape[0], world)
     for m in model._metrics:
         m.reset_state()
@@ -185,6 +187,7 @@ def evaluate(model, x, y, sw, batch_size, cbs):
 def predict(model, xs, batch_size):
     """predict's outputs for all of ``xs`` (a NumPy array, on every rank)."""
     world = _world()
+    check_same_data(world, model.ops, (xs,), batch_size, "predict")
     lo, hi = _block(xs.shape[0], world)
     _local.inside = True
     try:
