@@ -31,14 +31,25 @@ def init(nccl=None):
         world = comm.World(MPI.COMM_WORLD)
     else:
         world = comm.World(None)
-    from .. import backend as B
-    if B.get_backend().name == "cupy":
+    if _backend_is_cupy():
         _use_gpus(world, nccl)
     if world.size > 1:
         watchdog.install_excepthook(world)
         watchdog.start(world, timeout)
     _world = world
     return world
+
+
+def _backend_is_cupy():
+    """Whether gpunet computes on CuPy, answered without making the backend: it must be made after
+    this rank's GPU is chosen, or its streams and memory would sit on GPU 0 for every rank."""
+    from .. import backend as B
+    current = B._current  # the backend chosen so far (set_backend), if any
+    if current is not None:
+        return current.name == "cupy"
+    name = (os.environ.get("GPUNET_BACKEND") or "auto").lower()
+    # (where CuPy cannot run, the backend itself says why when it is made)
+    return name in ("cupy", "auto") and B.cupy_unavailable_reason() is None
 
 
 def _use_gpus(world, nccl):
