@@ -12,7 +12,6 @@ import numpy
 import pytest
 
 import distribute_cases as C
-from conftest import _CUPY_REASON
 from gpunet.distribute import launcher
 from gpunet.models import load_model
 
@@ -157,7 +156,6 @@ def test_a_failing_rank_ends_the_job_non_zero_naming_it(kind, says, tmp_path):
 
 
 # ---- GPU: NCCL and host staging (CuPy) ---------------------------------------------------------------
-_GPU = [pytest.mark.gpu, pytest.mark.skipif(_CUPY_REASON is not None, reason=f"no CUDA: {_CUPY_REASON}")]
 
 
 def _gpu_run(n, code, out, **env):
@@ -202,8 +200,8 @@ def _numpy_reference():
     return m._params
 
 
-@pytest.mark.parametrize("dummy", [pytest.param(0, marks=_GPU)])
-def test_gpu_one_rank_nccl_end_to_end(dummy, tmp_path):
+@pytest.mark.gpu
+def test_gpu_one_rank_nccl_end_to_end(tmp_path):
     if not _nccl_available():
         pytest.skip("NCCL is not installed beside CuPy: pip install nvidia-nccl-cu12 (the cuda12 extra)")
     proc = _gpu_run(1, _GPU_CASE, str(tmp_path))
@@ -212,8 +210,8 @@ def test_gpu_one_rank_nccl_end_to_end(dummy, tmp_path):
     numpy.testing.assert_allclose(numpy.load(tmp_path / "gpu_r0.npy"), _numpy_reference(), rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("dummy", [pytest.param(0, marks=_GPU)])
-def test_gpu_two_ranks_through_host_staging_on_one_gpu_match_numpy(dummy, tmp_path):
+@pytest.mark.gpu
+def test_gpu_two_ranks_through_host_staging_on_one_gpu_match_numpy(tmp_path):
     proc = _gpu_run(2, _GPU_CASE, str(tmp_path), GPUNET_DIST_NCCL="0", CUDA_VISIBLE_DEVICES="0")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("nccl False mean [0.0, 1.5, 3.0, 4.5]") == 2  # (1x + 2x) / 2 on both ranks
@@ -222,8 +220,8 @@ def test_gpu_two_ranks_through_host_staging_on_one_gpu_match_numpy(dummy, tmp_pa
     numpy.testing.assert_allclose(r0, _numpy_reference(), rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("dummy", [pytest.param(0, marks=_GPU)])
-def test_gpu_two_nccl_ranks_on_one_gpu_raise_a_clear_error(dummy, tmp_path):
+@pytest.mark.gpu
+def test_gpu_two_nccl_ranks_on_one_gpu_raise_a_clear_error(tmp_path):
     proc = _gpu_run(2, _GPU_CASE, str(tmp_path), GPUNET_DIST_NCCL="1", CUDA_VISIBLE_DEVICES="0")
     assert proc.returncode != 0
     assert "NCCL needs one GPU per rank" in proc.stderr and "GPUNET_DIST_NCCL=0" in proc.stderr
