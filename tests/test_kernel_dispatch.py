@@ -80,3 +80,9 @@ def test_large_layers_keep_cublas():
 def test_forced_paths_override_the_rule():
     assert EmulatedCupyBackend(None, dense_path="fused")._fused(65536, 1024, 1024, True)
     assert not EmulatedCupyBackend(None, dense_path="cublas")._fused(10, 8, 8, False)
+
+
+def test_a_backward_without_dx_costs_only_its_dw_grid():
+    """The first layer wants no dX: its dW grid of one chunk per block is all there is."""
+    first = CB.fused_cost_us(10, 512, 784, False, H200_SMS, need=(True, True, False))
+    assert first < CB.FUSED_FIXED_US[1] + 5 < CB.fused_cost_us(10, 512, 784, False, H200_SMS)

@@ -58,7 +58,10 @@ RULE = ("fused vs cuBLAS from a cost model fitted to gpu_probe.log part C (H200,
 
 
 def _chain_and_work(tiles, n, splits):
-    """(the longest chain of chunks one block walks, the grid's total block-chunks)."""
+    """(the longest chain of chunks one block walks, the grid's total block-chunks);
+    (0, 0) for a part of the grid that has no tiles (no dX wanted, say)."""
+    if tiles == 0:
+        return 0, 0
     chunks = K.cdiv(n, K.CHUNK)
     return K.cdiv(chunks, splits), tiles * chunks
 
