@@ -9,7 +9,7 @@ import pytest
 
 from gpunet import backend as B
 from gpunet.backend import NumpyBackend, cupy_unavailable_reason
-from gpunet.backend import cuda_kernels as K
+from gpunet.backend import dense_launch as DL
 from kernel_cases import (ACTIVATIONS, DTYPES, MODELS, OPTIMIZERS, SHAPES, TOL, act_id, assert_close,
                           assert_same_training, dense_inputs, elementwise_inputs, shape_id, train)
 
@@ -80,7 +80,7 @@ def test_gpu_split_kernels_on_the_wide_network(cupy_ops, M, dtype):
             assert_close(g, r, dtype, f"{shape}: {what}")
         for run in runs[1:]:
             assert all(a.tobytes() == b.tobytes() for a, b in zip(run, runs[0])), shape
-    assert K.forward_splits(10, 512, 784, cupy_ops.sm_count) > 1 or cupy_ops.sm_count < 8
+    assert DL.forward_splits(10, 512, 784, cupy_ops.sm_count) > 1 or cupy_ops.sm_count < 8
     for ws in cupy_ops._workspaces.values():
         for a in ws:
             if a.dtype == numpy.int32:

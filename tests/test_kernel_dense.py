@@ -8,6 +8,7 @@ import pytest
 from cuda_emulator import EmulatedCupyBackend, H100_SMS, emulator  # noqa: F401 (fixture)
 from gpunet.backend import NumpyBackend
 from gpunet.backend import cuda_kernels as K
+from gpunet.backend import dense_launch as DL
 from kernel_cases import (ACTIVATIONS, DTYPES, SHAPES, SPECIAL_DY, SPECIAL_Z, WAVE_BLOCKS, act_id, assert_close,
                           dense_inputs, elementwise_inputs, guarded, intact, shape_id)
 
@@ -74,7 +75,7 @@ def test_kernel_dense_grid_exceeds_a_wave(emulator):
     grids = {kernel.split("<")[0]: grid for kernel, grid, _ in emulator.launches}
     assert grids["dense_forward"][0] * grids["dense_forward"][1] > WAVE_BLOCKS
     assert grids["dense_backward"][0] > WAVE_BLOCKS
-    assert K._backward_geometry(shape[0], shape[1], shape[2], H100_SMS, True, True, True)[0] > 1
+    assert DL._backward_geometry(shape[0], shape[1], shape[2], H100_SMS, True, True, True)[0] > 1
 
 
 @pytest.mark.parametrize("path", ["fused", "cublas"])

@@ -9,6 +9,7 @@ import pytest
 
 from cuda_emulator import EmulatedCupyBackend, KernelEmulator, build_dir, emulator  # noqa: F401 (fixture)
 from gpunet.backend import cuda_kernels as K
+from gpunet.backend import dense_launch as DL
 from kernel_cases import DTYPES, act_id, dense_inputs, guarded, intact
 from test_kernel_dense import check_against_reference
 
@@ -23,7 +24,7 @@ CASES = [("relu", {"alpha": 0.1, "max_value": 1.5, "threshold": 0.25}), ("elu", 
 
 def splits(shape, sm_count=SMS):
     M, N, Kd = shape
-    return K.forward_splits(M, N, Kd, sm_count), K._backward_geometry(M, N, Kd, sm_count, True, True, True)
+    return DL.forward_splits(M, N, Kd, sm_count), DL._backward_geometry(M, N, Kd, sm_count, True, True, True)
 
 
 def test_kernel_split_shapes_do_split():
@@ -38,9 +39,9 @@ def test_kernel_splits_never_leave_a_split_empty():
     for sm in (2, 132):
         for tiles in (1, 3, 17, 300):
             for n in range(1, 5000, 37):
-                s = K.reduction_splits(tiles, n, sm)
-                chunks = K.cdiv(n, K.CHUNK)
-                assert 1 <= s <= K.MAX_SPLITS and (s - 1) * K.cdiv(chunks, s) < chunks, (tiles, n, sm, s)
+                s = DL.reduction_splits(tiles, n, sm)
+                chunks = K.cdiv(n, DL.CHUNK)
+                assert 1 <= s <= DL.MAX_SPLITS and (s - 1) * K.cdiv(chunks, s) < chunks, (tiles, n, sm, s)
 
 
 @pytest.mark.parametrize("nonfinite", [False, True], ids=["finite", "nan-inf"])
@@ -114,18 +115,18 @@ def test_kernel_split_workspace_of_another_shape_is_refused():
     x, w, b, _ = dense_inputs((7, 13, 200), numpy.float32)
     y = numpy.empty((7, 13), numpy.float32)
     spec = K.activation_spec("tanh", {})
-    wrong = [numpy.zeros(shape, dtype) for shape, dtype in K.forward_workspace(8, 13, 200, numpy.float32, SMS)]
+    wrong = [numpy.zeros(shape, dtype) for shape, dtype in DL.forward_workspace(8, 13, 200, numpy.float32, SMS)]
     with pytest.raises(ValueError, match=r"workspace does not fit this layer shape: expected \[\(\(4, 7, 13\)"):
-        K.dense_forward_launch(x, w, b, y, None, None, spec, SMS, wrong)
+        DL.dense_forward_launch(x, w, b, y, None, None, spec, SMS, wrong)
     with pytest.raises(ValueError, match="nothing to compute"):
-        K.dense_backward_launch(y, x, w, None, y, None, None, None, None, spec, SMS, [])
+        DL.dense_backward_launch(y, x, w, None, y, None, None, None, None, spec, SMS, [])
     with pytest.raises(ValueError, match=r"y must have shape \(7, 13\), received \(13, 7\)"):
-        K.dense_forward_launch(x, w, b, y.reshape(13, 7), None, None, spec, SMS, [])
+        DL.dense_forward_launch(x, w, b, y.reshape(13, 7), None, None, spec, SMS, [])
     with pytest.raises(ValueError, match=r"expected x \(M, K\) and w \(K, N\) of one dtype.*float64"):
-        K.dense_forward_launch(x, w.astype(numpy.float64), b, y, None, None, spec, SMS, [])
+        DL.dense_forward_launch(x, w.astype(numpy.float64), b, y, None, None, spec, SMS, [])
     half = x.astype(numpy.float16)
     with pytest.raises(ValueError, match="the kernels take float32 or float64, received float16"):
-        K.dense_forward_launch(half, w.astype(numpy.float16), None, y.astype(numpy.float16), None, None, spec, SMS, [])
+        DL.dense_forward_launch(half, w.astype(numpy.float16), None, y.astype(numpy.float16), None, None, spec, SMS, [])
 
 
 def test_kernel_workspaces_of_the_wide_network_on_an_h100():
@@ -133,9 +134,9 @@ def test_kernel_workspaces_of_the_wide_network_on_an_h100():
     split dX where N = 512; the workspace stays a few MB."""
     layers = [(784, 512), (512, 512), (512, 10)]
     for Kd, N in layers:
-        assert K.forward_splits(128, N, Kd, 132) > 1
-    assert K._backward_geometry(128, 512, 512, 132, True, True, True)[2] > 1
+        assert DL.forward_splits(128, N, Kd, 132) > 1
+    assert DL._backward_geometry(128, 512, 512, 132, True, True, True)[2] > 1
     total = sum(numpy.prod(shape) * numpy.dtype(dt).itemsize for Kd, N in layers
-                for shape, dt in K.forward_workspace(128, N, Kd, numpy.float32, 132)
-                + K.backward_workspace(128, N, Kd, numpy.float32, 132, True, True, True))
+                for shape, dt in DL.forward_workspace(128, N, Kd, numpy.float32, 132)
+                + DL.backward_workspace(128, N, Kd, numpy.float32, 132, True, True, True))
     assert total < 16 * 2**20

@@ -11,7 +11,7 @@ runs either
 * gpunet's fused kernels: forward one launch (GEMM + bias + activation, with
   split-K where the output has few tiles and K is long), backward one launch (dW,
   db and dX with the activation's derivative in the loads; split reductions
-  added up in the same launch), through cuda_kernels.dense_forward_launch /
+  added up in the same launch), through dense_launch.dense_forward_launch /
   dense_backward_launch, the functions the GPU step plan calls too; or
 * cuBLAS (``cupy.matmul``) for the GEMMs plus one fused bias+activation kernel
   forward, and one fused dZ + db kernel backward. float32 GEMMs use TF32 only
@@ -28,6 +28,8 @@ derivative needs it, None where y suffices; both paths keep the same.
 import os
 
 from . import cuda_kernels as K
+
+from . import dense_launch as DL
 from .base import Backend
 
 # The cost model's constants, in microseconds as timed from Python (CUDA events around one
@@ -62,7 +64,7 @@ def _chain_and_work(tiles, n, splits):
     (0, 0) for a part of the grid that has no tiles (no dX wanted, say)."""
     if tiles == 0:
         return 0, 0
-    chunks = K.cdiv(n, K.CHUNK)
+    chunks = K.cdiv(n, DL.CHUNK)
     return K.cdiv(chunks, splits), tiles * chunks
 
 
@@ -72,11 +74,11 @@ def fused_cost_us(M, N, Kd, forward, sm_count, itemsize=4, need=(True, True, Tru
     split counts, S forward or (Sw, Sx) backward (to price other geometries)."""
     f = 0 if forward else 1
     if forward:
-        S = splits or K.forward_splits(M, N, Kd, sm_count)
+        S = splits or DL.forward_splits(M, N, Kd, sm_count)
         chain, work = _chain_and_work(K.cdiv(M, K.TILE) * K.cdiv(N, K.TILE), Kd, S)
         extra, nbytes = S - 1, itemsize * (M * Kd + Kd * N + M * N) + M * N
     else:
-        sw, tiles_w, sx, tiles_x = K._backward_geometry(M, N, Kd, sm_count, *need)
+        sw, tiles_w, sx, tiles_x = DL._backward_geometry(M, N, Kd, sm_count, *need)
         sw, sx = splits or (sw, sx)
         cw, ww = _chain_and_work(tiles_w, M, sw)
         cx, wx = _chain_and_work(tiles_x, N, sx)
@@ -187,8 +189,8 @@ class CupyBackend(Backend):
         z = xp.empty((M, N), dtype=dtype) if spec.keep == "z" else None
         mask = xp.empty((M, N), dtype="uint8") if spec.keep == "mask" else None
         if self._fused(M, N, Kd, True, itemsize=x.itemsize):
-            ws = self._workspace(("forward", M, N, Kd, dtype), K.forward_workspace(M, N, Kd, dtype, self.sm_count))
-            self.launch(K.dense_forward_launch(x, w, b, y, z, mask, spec, self.sm_count, ws))
+            ws = self._workspace(("forward", M, N, Kd, dtype), DL.forward_workspace(M, N, Kd, dtype, self.sm_count))
+            self.launch(DL.dense_forward_launch(x, w, b, y, z, mask, spec, self.sm_count, ws))
         else:
             self._matmul(x, w, out=y)
             if b is not None or spec.code != K.ACT_CODES["linear"]:
@@ -220,8 +222,8 @@ class CupyBackend(Backend):
         need = (dw is not None, db is not None, need_dx)
         if self._fused(M, N, Kd, False, need, x.itemsize):
             ws = self._workspace(("backward", M, N, Kd, dtype) + need,
-                                 K.backward_workspace(M, N, Kd, dtype, self.sm_count, *need))
-            self.launch(K.dense_backward_launch(dy, x, w, z, y, mask, dw_out, db_out, dx, spec, self.sm_count, ws))
+                                 DL.backward_workspace(M, N, Kd, dtype, self.sm_count, *need))
+            self.launch(DL.dense_backward_launch(dy, x, w, z, y, mask, dw_out, db_out, dx, spec, self.sm_count, ws))
         else:
             self._cublas_backward(dy, x, w, z, y, mask, dw_out, db_out, dx, spec)
         for out, work in ((dw, dw_out), (db, db_out)):

@@ -3,12 +3,14 @@
 One launch per layer per batch (two for a softmax output: the GEMM, then the row
 softmax), every batch's output written straight into its rows of one output array:
 no per-layer allocations, no concatenation, no host read until the caller asks.
-The same kernels as training (`cuda_kernels.dense_forward_launch`), each layer with
+The same kernels as training (`dense_launch.dense_forward_launch`), each layer with
 its own activation.
 """
 from contextlib import nullcontext
 
 from . import cuda_kernels as K
+
+from . import dense_launch as DL
 
 
 def build_gpu_forward(model):
@@ -70,7 +72,7 @@ class GpuForward:
         for i, ((w, b, _), spec) in enumerate(zip(self.sources, self.specs)):
             y = out if i == len(self.specs) - 1 else hidden[i]
             # inference: no z and no mask kept for a backward pass (null pointers)
-            plans.append(K.dense_forward_launch(a, w, b, y, None, None, spec, sm, workspaces[i]))
+            plans.append(DL.dense_forward_launch(a, w, b, y, None, None, spec, sm, workspaces[i]))
             if spec.softmax:
                 plans.append(K.plan_softmax_forward(y, y, sm))
             a = y
@@ -85,7 +87,7 @@ class GpuForward:
             hidden = [xp.empty((rows, w.shape[1]), dtype=self.dtype) for w, _, _ in self.sources[:-1]]
             workspaces = []
             for w, _, _ in self.sources:
-                shapes = K.forward_workspace(rows, w.shape[1], w.shape[0], self.dtype, sm)
+                shapes = DL.forward_workspace(rows, w.shape[1], w.shape[0], self.dtype, sm)
                 workspaces.append([xp.zeros(s, dtype=d) for s, d in shapes])
             got = self._buffers[rows] = (hidden, workspaces)
         return got

@@ -8,6 +8,7 @@ optimizer's update. Entries are `cuda_kernels.Launch` tuples or, for cuBLAS and
 collectives, callables; only a step of launches alone can be captured as a CUDA graph.
 """
 from . import cuda_kernels as K
+from . import dense_launch as DL
 from . import step_kernels as S
 
 
@@ -91,8 +92,8 @@ def forward_entries(plan, x, layer, y, keep):
     mask = keep if layer.spec.keep == "mask" else None
     z = keep if layer.spec.keep == "z" else None
     if ops._fused(M, N, Kd, forward=True):
-        ws = workspace(plan, K.forward_workspace(M, N, Kd, plan.dtype, ops.sm_count))
-        return [K.dense_forward_launch(x, layer.w, layer.b, y, z, mask, layer.spec, ops.sm_count, ws)]
+        ws = workspace(plan, DL.forward_workspace(M, N, Kd, plan.dtype, ops.sm_count))
+        return [DL.dense_forward_launch(x, layer.w, layer.b, y, z, mask, layer.spec, ops.sm_count, ws)]
     entries = [lambda: ops._matmul(x, layer.w, out=y)]
     if layer.b is not None or layer.spec.code != K.ACT_CODES["linear"]:
         entries.append(K.plan_bias_act(y, layer.b, z, mask, layer.spec, ops.sm_count))
@@ -107,7 +108,7 @@ def backward_entries(plan, dy, x, layer, keep, y, dx):
     y = y if layer.spec.needs_y else None
     if ops._fused(M, N, Kd, forward=False):
         need = (layer.dw is not None, layer.db is not None, dx is not None)
-        ws = workspace(plan, K.backward_workspace(M, N, Kd, plan.dtype, ops.sm_count, *need))
-        return [K.dense_backward_launch(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec, ops.sm_count,
+        ws = workspace(plan, DL.backward_workspace(M, N, Kd, plan.dtype, ops.sm_count, *need))
+        return [DL.dense_backward_launch(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec, ops.sm_count,
                                         ws)]
     return [lambda: ops._cublas_backward(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec)]
