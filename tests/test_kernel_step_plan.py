@@ -209,3 +209,23 @@ def test_dropout_in_the_plan_trains_as_the_layer_path_with_its_masks(emulator, m
         numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
     pred = got.predict(x, verbose=0)  # inference: no dropout
     numpy.testing.assert_allclose(pred, ref.predict(x, verbose=0), rtol=1e-10)
+
+
+def test_arrays_refilled_in_place_between_fits_are_read_afresh(emulator):
+    """The plan keeps converted copies (integer labels as floats) in buffers of its own: a
+    caller refilling its arrays in place between fits trains on the new values, as on NumPy."""
+    B.set_floatx("float64")
+    results = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        x, y, sw = _data("softmax-sparse")
+        net = _model("softmax-sparse", ops)
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(3)
+            net.fit(x, y, sample_weight=sw, batch_size=16, epochs=1, verbose=0)
+            y[:] = (y + 1) % 5
+            x *= -1.0
+            second = net.fit(x, y, sample_weight=sw, batch_size=16, epochs=1, verbose=0).history
+        results.append((second, net.get_weights()))
+    numpy.testing.assert_allclose(results[0][0]["loss"], results[1][0]["loss"], rtol=1e-10)
+    for g, r in zip(results[0][1], results[1][1]):
+        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)

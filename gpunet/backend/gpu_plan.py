@@ -154,7 +154,8 @@ class GpuPlan:
                 self._write(self._order_buf, order)
             order_dev = None if order is None else self._order_buf
             sources = (x_src, y_src, sw_src, order_dev)
-            same = self._sources is not None and all(a is b for a, b in zip(sources, self._sources))
+            # the same memory as last epoch: the steps built (and graphs captured) still read it
+            same = self._sources is not None and all(_same_memory(a, b) for a, b in zip(sources, self._sources))
             if not same or self.outputs is None or self.outputs.shape[0] != n or self.eps != B.epsilon():
                 self._sources = sources
                 self.x, self.y_src, self.sw_src, self.order = sources
@@ -207,14 +208,17 @@ class GpuPlan:
         return step
 
     def _resident(self, name, array, shape):
-        """``array`` reshaped, C-contiguous, of the plan's dtype: itself where it already is, else a
-        converted copy kept while the same source array comes back (fit's every epoch)."""
-        kept = self._converted.get(name)
-        if kept is not None and kept[0] is array:
-            return kept[1]
-        out = self.ops.xp.ascontiguousarray(array.reshape(shape), dtype=self.dtype)
-        self._converted[name] = (array, out)
-        return out
+        """``array`` as the kernels read it: C-contiguous, of the plan's dtype, ``shape``. Itself
+        where it already is (no copy); else converted into a buffer of the plan's, refilled at
+        every load (so an array the caller refills in place is read afresh)."""
+        a = array.reshape(shape)
+        if a.dtype == self.dtype and a.flags.c_contiguous:
+            return a
+        buf = self._converted.get(name)
+        if buf is None or buf.shape != a.shape:
+            buf = self._converted[name] = self.ops.xp.empty(a.shape, dtype=self.dtype)
+        buf[...] = a
+        return buf
 
     def _stream(self):
         return self.stream if self.stream is not None else nullcontext()
@@ -249,3 +253,9 @@ def _address(a):
     buffer serves every batch streamed into it."""
     data = getattr(a, "data", None)
     return data.ptr if hasattr(data, "ptr") else a.ctypes.data
+
+
+def _same_memory(a, b):
+    if a is None or b is None:
+        return a is b
+    return _address(a) == _address(b) and a.shape == b.shape and a.dtype == b.dtype
