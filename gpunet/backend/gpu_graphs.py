@@ -9,7 +9,8 @@ for the Pima MLP's step on an H200 against some 600 us of Python launches.
 - The first run of a step is eager: it compiles and loads the kernel modules, which
   must not happen inside a capture.
 - A step with a cuBLAS call is never captured (CuPy refuses cuBLAS during capture),
-  nor the last, shorter batch of an epoch (it runs once per epoch).
+  nor the last, shorter batch of an epoch (it runs once per epoch). A data-parallel
+  step's gradient average runs between two graphs (`Between`).
 - Capture that fails for any other reason warns once and the plan runs eagerly; the
   step's launches did not run during the failed capture, so it runs them then.
 - ``GPUNET_CUDA_GRAPHS=0`` turns capture off.
@@ -38,29 +39,39 @@ class GraphRunner:
         self.captures = 0  # graphs captured (tests and benchmarks read it)
 
     def run(self, step, launch, replay):
-        """One step: the captured graph when there is one (``replay``: a full batch), else the
-        launches one by one, capturing them first where that is possible and allowed."""
-        if step.graph is not None and replay:
-            step.graph.launch(self.stream)
+        """One step: its captured graph(s) when there are (``replay``: a full batch), else the
+        launches one by one, capturing them first where that is possible and allowed. A step
+        with `Between` entries (a data-parallel gradient average) is captured in segments: a
+        graph for the launches before it, one for those after, the collective run between."""
+        graphs = getattr(step, "graphs", None)
+        if graphs is not None and replay:
+            _run_segments(graphs, launch, self.stream)
             return
         if (replay and step.capturable and self.cupy is not None and graphs_enabled()
                 and getattr(step, "eager_runs", 0) >= 1):
-            graph = self._capture(step, launch)
-            if graph is not None:
-                step.graph = graph
-                graph.launch(self.stream)
+            graphs = self._capture(step, launch)
+            if graphs is not None:
+                step.graphs = graphs
+                _run_segments(graphs, launch, self.stream)
                 return
         _run_entries(step.entries, launch)
         step.eager_runs = getattr(step, "eager_runs", 0) + 1
 
     def _capture(self, step, launch):
-        stream = self.stream
+        """The step's segments, each run of launches as a graph; None (and a warning, once)
+        where CuPy refuses. Nothing runs during capture: the caller then runs the step."""
+        stream, segments = self.stream, []
         try:
-            stream.begin_capture()
-            try:
-                _run_entries(step.entries, launch)
-            finally:
-                graph = stream.end_capture()
+            for part in _segments(step.entries):
+                if isinstance(part, Between):
+                    segments.append(part)
+                    continue
+                stream.begin_capture()
+                try:
+                    _run_entries(part, launch)
+                finally:
+                    graph = stream.end_capture()
+                segments.append(graph)
         except Exception as exc:  # noqa: BLE001 - any refusal means: run eagerly
             step.capturable = False
             if not GraphRunner._warned:
@@ -69,8 +80,8 @@ class GraphRunner:
                               f"{exc}); running its kernels one by one (slower for small models). Set "
                               "GPUNET_CUDA_GRAPHS=0 to skip the attempt.", RuntimeWarning, stacklevel=4)
             return None
-        self.captures += 1
-        return graph
+        self.captures += sum(1 for part in segments if not isinstance(part, Between))
+        return segments
 
     def publish(self):
         """The caller's current stream waits for everything queued on the plan's stream."""
@@ -82,6 +93,41 @@ class GraphRunner:
         (uploads, weights set by the user). Call it outside the plan's stream context."""
         if self.cupy is not None:
             self.stream.wait_event(self.cupy.cuda.get_current_stream().record())
+
+
+class Between:
+    """A step entry run between captured graphs, never inside one (a collective over the
+    gradients: MPI, or NCCL outside capture)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self):
+        self.fn()
+
+
+def _segments(entries):
+    """Runs of launches, split at `Between` entries."""
+    parts, run = [], []
+    for entry in entries:
+        if isinstance(entry, Between):
+            if run:
+                parts.append(run)
+            parts.append(entry)
+            run = []
+        else:
+            run.append(entry)
+    if run:
+        parts.append(run)
+    return parts
+
+
+def _run_segments(segments, launch, stream):
+    for part in segments:
+        if isinstance(part, Between):
+            part()
+        else:
+            part.launch(stream)
 
 
 def _run_entries(entries, launch):

@@ -5,11 +5,13 @@ the batch gather; per layer its forward (a Dense layer: one launch, or a cuBLAS 
 a bias+activation launch; a Dropout layer: one launch); the loss kernel; per layer in
 reverse its backward; the gradient average of a data-parallel run (if any); the
 optimizer's update. Entries are `cuda_kernels.Launch` tuples or, for cuBLAS and
-collectives, callables; only a step of launches alone can be captured as a CUDA graph.
+collectives, callables; a step of launches (and collectives, run between graphs) can be
+captured as CUDA graphs, one with a cuBLAS call cannot.
 """
 from . import cuda_kernels as K
 from . import dense_launch as DL
 from . import step_kernels as S
+from .gpu_graphs import Between
 
 
 class DenseEntry:
@@ -37,7 +39,7 @@ class Step:
     def __init__(self, plan, rows, stride, x_batch=None):
         xp, dtype, sm = plan.ops.xp, plan.dtype, plan.ops.sm_count
         empty = lambda shape, dt=dtype: xp.empty(shape, dtype=dt)  # noqa: E731
-        self.rows, self.stride, self.graph = rows, stride, None
+        self.rows, self.stride, self.graphs = rows, stride, None  # gpu_graphs.GraphRunner's
         self.xb, self.yb = empty((rows, plan.width)), empty((rows, plan.y_width))
         self.swb = empty((rows,)) if plan.weighted else None
         self.masks = []  # each Dropout layer's (rows, width) mask, in forward order
@@ -73,12 +75,13 @@ class Step:
             entry, x, x_grad, keep, out, out_grad = record
             entries += backward_entries(plan, out_grad, x, entry, keep, out, x_grad)
         reduce = getattr(plan.model.optimizer, "allreduce_gradients", None)
-        if reduce is not None:  # a collective between backward and update: not captured
-            entries.append(lambda: reduce(plan.model._grads))
+        if reduce is not None:  # a collective between backward and update: between two graphs
+            entries.append(Between(lambda: reduce(plan.model._grads)))
         entries.append(plan.optimizer.launch(plan.table, plan.state[1:2]))
         self.entries = entries
         self.launches = sum(1 for e in entries if isinstance(e, K.Launch))
-        self.capturable = self.launches == len(entries)  # no cuBLAS call, no collective
+        # launches and collectives only: no cuBLAS call, which CuPy refuses inside a capture
+        self.capturable = all(isinstance(e, (K.Launch, Between)) for e in entries)
 
 
 def workspace(plan, shapes):
