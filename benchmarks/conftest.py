@@ -6,6 +6,8 @@
   torch, tf-keras); a peer that is not installed is skipped with a message.
 - ``run_bench(benchmark, fn, ...)``: times ``fn`` with the suite's rounds, and
   records what the report needs (suite, case, framework, unit, work per call).
+- ``record_rounds(benchmark, seconds, ...)``: records rounds timed elsewhere (in the ranks of an
+  mpirun job, or interleaved with another case) as that benchmark's result.
 """
 import os
 
@@ -124,3 +126,28 @@ def run_bench(smoke):
         return benchmark.pedantic(fn, rounds=rounds or 3, iterations=1, warmup_rounds=warmup, setup=setup)
 
     return run
+
+
+@pytest.fixture
+def record_rounds(smoke):
+    """``record_rounds(benchmark, seconds, iterations=1, suite=, case=, framework=, unit=, work=, **extra)``.
+
+    For rounds pytest-benchmark cannot time itself: those of ranks started by mpirun (timed inside
+    the ranks, between barriers) and those interleaved with another case in one loop (so that both
+    see the same machine). ``seconds`` are the measured rounds of ``iterations`` calls each; they
+    become the benchmark's statistics (per call), exactly as if pytest-benchmark had timed them.
+    """
+    def record(benchmark, seconds, *, iterations=1, suite, case, framework, unit, work=1, **extra):
+        benchmark.group = f"{suite}: {case}"
+        benchmark.extra_info.update({"suite": suite, "case": case, "framework": framework, "unit": unit,
+                                     "work": work, "smoke": smoke, "timed_by": "the benchmark's own loop", **extra})
+        if not seconds or min(seconds) <= 0:
+            raise ValueError(f"{suite}: {case}: {framework}: expected positive round times, received {seconds!r}")
+        # pytest-benchmark has no public call for rounds timed outside it; _make_stats is what its
+        # own pedantic mode fills (and the smoke test fails if a new release renames it).
+        benchmark._mode = "record_rounds(...)"
+        stats = benchmark._make_stats(iterations)
+        for s in seconds:
+            stats.update(s)
+
+    return record

@@ -26,6 +26,8 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/report.py
     __package__ = "benchmarks"  # noqa: A001
 
 from .workloads import GPU_TARGETS, SMOKE_ENV, TARGETS  # noqa: E402
+from .distribute_report import (WRAPPER_TARGET, WRAPPER_TARGET_TEXT, data_parallel_section,  # noqa: E402
+                                is_data_parallel, wrapper_ratio)
 
 SUITE_ORDER = ["seed", "wide", "predict", "optimizer", "save_load", "gpu workloads", "gpu dense forward",
                "gpu dense backward", "gpu training steps"]
@@ -395,7 +397,7 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
               "Each peer cell: the peer's number, then **gpunet's speedup** over it (peer time / gpunet time; "
               "above 1x, gpunet is faster). Medians over the rounds of pytest-benchmark.", ""]
     noisy_fw = noisy_frameworks(machine)
-    cpu_rows = {k: v for k, v in rows.items() if not _is_gpu(k[0])}
+    cpu_rows = {k: v for k, v in rows.items() if not _is_gpu(k[0]) and not is_data_parallel(k[0])}
     gpu_rows = {k: v for k, v in rows.items() if _is_gpu(k[0])}
     lines += _results_table(cpu_rows, noisy_fw)
     if noisy_fw:
@@ -403,6 +405,7 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
                   f"{CONTENTION_LIMIT:.0%} of the CPUs: not to be quoted."]
     lines += ["", "## Targets (issue 5)", ""] + _targets_table(check_targets(cpu_rows), noisy_fw)
     lines += _gpu_section(machine, gpu_rows, skips)
+    lines += data_parallel_section(data, machine, skips)  # its own tables: ranks, not peers
     if skips:
         lines += ["", "## Skipped", ""]
         lines += [f"- `{where}`: {reason}" for where, reason in skips]
@@ -513,6 +516,9 @@ def main(argv=None):
     for t, measured, holds in check_targets(rows) + check_targets(rows, GPU_TARGETS):
         state = "not measured" if measured is None else ("holds" if holds else "MISSED")
         print(f"  target: {t.text}: {state}" + ("" if measured is None else f" ({measured:.3g})"))
+    ratio = wrapper_ratio(data)
+    print(f"  target: {WRAPPER_TARGET_TEXT}: " + ("not measured" if ratio is None else
+                                                  f"{'holds' if ratio <= WRAPPER_TARGET else 'MISSED'} ({ratio:.3f}x)"))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,11 @@ def test_every_suite_runs_once_in_smoke_mode(smoke_run):
     # gpunet itself always runs the suites that need nothing but gpunet's core.
     for suite in ("seed", "predict", "optimizer"):
         assert "gpunet" in by_suite.get(suite, ()), (suite, by_suite)
+    # the data-parallel suite (issue 10): the test extra installs mpi4py and Open MPI, so its 2 ranks run
+    assert by_suite["allreduce"] == {"gpunet.distribute, 2 ranks", "copy + add bound"}, by_suite
+    assert by_suite["distributed optimizer"] == {"without DistributedOptimizer", "with DistributedOptimizer"}
+    assert by_suite["data-parallel scaling"] == {"1 rank, 1 BLAS thread", "1 rank, all BLAS threads",
+                                                 "2 ranks, 1 BLAS thread each"}
     # a skip always says why
     for line in proc.stdout.splitlines():
         if line.startswith("SKIPPED"):
@@ -64,6 +69,10 @@ def test_report_renders_from_the_smoke_json(smoke_run):
     md = open(md_path).read()
     assert "Smoke run" in md and "## Machine" in md and "## Targets" in md
     assert "| Seed workload" in md
+    dp = md[md.index("## Data-parallel (gpunet.distribute, issue 10)"):]
+    assert "**This machine has" in dp and "| 4 KB float32 |" in dp and "| 64 KB float32 |" in dp
+    assert "| 2 ranks, 1 BLAS thread each |" in dp and "<= 1.03x: " in dp
+    assert "allreduce" not in md[:md.index("## Data-parallel")]  # not a peer comparison: its own section
     for t in report.TARGETS:
         assert t.text in md
     if png is not None:
@@ -127,3 +136,51 @@ def test_report_has_a_gpu_section_with_device_versions_and_ratios():
     data["benchmarks"] = []
     md = report.render_markdown(data)
     assert "No CUDA GPU was present for this run (CuPy is installed but no usable CUDA GPU was found)" in md
+
+
+def test_data_parallel_benchmarks_skip_saying_why_without_mpiexec():
+    """Where no mpiexec can be found, the N-rank cases skip with the reason and how to install MPI."""
+    env = dict(os.environ, GPUNET_BENCH_SMOKE="1", GPUNET_MPIEXEC=os.path.join(ROOT, "no-such-mpiexec"))
+    cmd = [sys.executable, "-m", "pytest", "benchmarks/test_distribute.py", "-q", "-rs", "-p", "no:cacheprovider",
+           "-k", "allreduce_2_ranks or fit_n_ranks", "--benchmark-disable"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("9 skipped"), proc.stdout[-4000:]
+    assert "N-rank benchmarks need mpi4py and an mpiexec (gpunet run: mpiexec " in proc.stdout
+    assert "no-such-mpiexec' not found or not executable); install them with: pip install 'gpunet[mpi]'" \
+        in proc.stdout
+
+
+def test_data_parallel_section_figures():
+    """The section's arithmetic: bandwidth, ratio to the bound, the wrapper's target, scaling efficiency."""
+    report = _benchmarks_module("report")
+
+    def bench(suite, case, framework, median, **info):
+        return {"name": framework, "stats": {"median": median}, "extra_info": {
+            "suite": suite, "case": case, "framework": framework, "unit": info.pop("unit", "us/step"),
+            "work": info.pop("work", 1), **info}}
+    wide = "wide 784-512-512-10 fit, global batch 256"
+    data = {"benchmarks": [
+        bench("allreduce", "4 MB float32", "gpunet.distribute, 2 ranks", 2e-3, bytes=4 << 20, ranks=2),
+        bench("allreduce", "4 MB float32", "copy + add bound", 5e-4, bytes=4 << 20),
+        bench("distributed optimizer", "wide, 1 rank", "without DistributedOptimizer", 0.5, work=100, ranks=1),
+        bench("distributed optimizer", "wide, 1 rank", "with DistributedOptimizer", 0.52, work=100, ranks=1),
+        bench("data-parallel scaling", wide, "1 rank, 1 BLAS thread", 1.0, unit="samples/s", work=16384, ranks=1,
+              blas_threads="1"),
+        bench("data-parallel scaling", wide, "2 ranks, 1 BLAS thread each", 0.64, unit="samples/s", work=16384,
+              ranks=2, blas_threads="1")],
+        "machine_info": {"gpunet_bench": {"usable_cpus": 2, "contention": [
+            {"group": "gpunet,h5py", "others_cpu_share": 0.25}]}}}
+    md = report.render_markdown(data)
+    dp = md[md.index("## Data-parallel"):]
+    assert "**This machine has 2 CPU cores, shared with other work (other processes used up to 25% of them" in dp
+    assert "indicative only" in dp
+    assert "| 4 MB float32 | 2.00 ms | 2.10 GB/s | 500.0 us | 8.39 GB/s | **4.0x** |" in dp
+    assert "| wide, 1 rank | 5,000 us/step | 5,200 us/step | **1.040x** | <= 1.03x: **missed** |" in dp
+    assert f"| {wide} | 1 rank, 1 BLAS thread | 16,384 | 1.00x | 100% |" in dp
+    assert f"| {wide} | 2 ranks, 1 BLAS thread each | 25,600 | 1.56x | 78% |" in dp
+    assert "4 MB" not in md[:md.index("## Data-parallel")]
+    data["benchmarks"] = []
+    md = report.render_markdown(data, skips=[("benchmarks/test_distribute.py (9 tests)", "no mpiexec")])
+    assert "## Data-parallel (gpunet.distribute, issue 10)\n\nNot measured in this run: no mpiexec." in md
