@@ -28,6 +28,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/report.py
 from .workloads import GPU_TARGETS, SMOKE_ENV, TARGETS  # noqa: E402
 from .distribute_report import (WRAPPER_TARGET, WRAPPER_TARGET_TEXT, data_parallel_section,  # noqa: E402
                                 is_data_parallel, wrapper_ratio)
+from .runs import merge_runs, merged_note  # noqa: E402
 
 SUITE_ORDER = ["seed", "wide", "predict", "optimizer", "save_load", "gpu workloads", "gpu dense forward",
                "gpu dense backward", "gpu training steps"]
@@ -365,8 +366,10 @@ def render_markdown(data, skips=(), png_name=None, smoke=False):
     lines = ["# gpunet benchmark results", ""]
     if smoke or machine.get("smoke"):
         lines += ["**Smoke run**: tiny sizes, each benchmark run once. These numbers say nothing about speed.", ""]
-    lines += [f"Run on {date} by `python -m benchmarks.report`; every number below comes from that one run, "
+    one_run = "that one run" if not machine.get("merged_runs") else "that one run but for the suites named next"
+    lines += [f"Run on {date} by `python -m benchmarks.report`; every number below comes from {one_run}, "
               "so each ratio compares frameworks measured side by side on the same machine.", ""]
+    lines += merged_note(machine)
     lines += ["## Machine", ""]
     lines += [f"- CPU: {machine.get('cpu', '?')}, {machine.get('usable_cpus', '?')} usable of "
               f"{machine.get('logical_cpus', '?')} logical CPUs; {machine.get('platform', '')}"]
@@ -497,6 +500,8 @@ def main(argv=None):
     parser.add_argument("--wait-idle", type=float, default=60.0, metavar="SECONDS",
                         help="before each framework's run, wait up to this long for other processes to leave the "
                              "CPUs idle (default 60; 0: do not wait)")
+    parser.add_argument("--merge", metavar="FILE", help="render over FILE (an earlier results.json): the suites this "
+                        "run measured replace FILE's, the others are kept (e.g. -- -k test_distribute)")
     args = parser.parse_args(argv)
     skips = []
     if args.from_json:
@@ -510,6 +515,10 @@ def main(argv=None):
         skips = skip_reasons(output)
         if data is None:
             raise SystemExit("pytest wrote no benchmark JSON (was every benchmark skipped or deselected?)")
+    if args.merge:
+        with open(args.merge) as f:
+            earlier = json.load(f)
+        data, skips = merge_runs(earlier, data, [tuple(s) for s in earlier.get("skipped", [])], skips)
     md, png = write_report(data, args.out_dir, skips, args.smoke)
     print(f"wrote {md}" + (f" and {png}" if png else ""))
     rows = measurements(data)

@@ -184,3 +184,32 @@ def test_data_parallel_section_figures():
     data["benchmarks"] = []
     md = report.render_markdown(data, skips=[("benchmarks/test_distribute.py (9 tests)", "no mpiexec")])
     assert "## Data-parallel (gpunet.distribute, issue 10)\n\nNot measured in this run: no mpiexec." in md
+
+
+def test_merge_replaces_the_rerun_suites_and_says_when():
+    """``report --merge``: a rerun suite's figures replace the earlier run's, the others stay, and the
+    file says which suites were measured when (the data-parallel section gives its own run's load)."""
+    report = _benchmarks_module("report")
+
+    def bench(suite, framework, median):
+        return {"name": framework, "stats": {"median": median}, "extra_info": {
+            "suite": suite, "case": "c", "framework": framework, "unit": "us/step", "work": 1, "bytes": 4096}}
+    earlier = {"benchmarks": [bench("seed", "gpunet", 2e-5), bench("allreduce", "copy + add bound", 9.0)],
+               "machine_info": {"gpunet_bench": {"date": "2026-11-24T01:45", "usable_cpus": 2, "load_start": [0.1]}}}
+    later = {"benchmarks": [bench("allreduce", "copy + add bound", 1e-6),
+                            bench("allreduce", "gpunet.distribute, 2 ranks", 4e-6)],
+             "machine_info": {"gpunet_bench": {"date": "2026-11-29T21:00", "usable_cpus": 2, "load_start": [1.5]}}}
+    gpu_skip = ("benchmarks/test_gpu.py (24 tests)", "no CUDA")
+    data, skips = report.merge_runs(earlier, later, [gpu_skip, ("benchmarks/test_distribute.py (3 tests)", "old")],
+                                    [("benchmarks/test_distribute.py (6 tests)", "smoke mode")])
+    assert skips == [gpu_skip, ("benchmarks/test_distribute.py (6 tests)", "smoke mode")]
+    assert sorted((b["extra_info"]["suite"], b["stats"]["median"]) for b in data["benchmarks"]) == \
+        [("allreduce", 1e-6), ("allreduce", 4e-6), ("seed", 2e-5)]
+    md = report.render_markdown(data, skips)
+    assert "Run on 2026-11-24T01:45 " in md and "that one run but for the suites named next" in md
+    assert "The suites `allreduce` were measured again on 2026-11-29T21:00 and replace" in md
+    dp = md[md.index("## Data-parallel"):]
+    assert "Measured on 2026-11-29T21:00, after the rest of this file." in dp
+    assert "(load average 1.50 when the run started)" in dp and "| 4.0 us | 1.02 GB/s | 1.0 us |" in dp
+    with pytest.raises(ValueError, match="this run measured no suite"):
+        report.merge_runs(earlier, {"benchmarks": []})
