@@ -6,6 +6,8 @@ Usage (from the repository root)::
     python -m benchmarks.report --smoke          # tiny sizes, each benchmark once (checks the pipeline)
     python -m benchmarks.report --from-json F    # re-render from a pytest-benchmark JSON file
     python -m benchmarks.report -- -k seed       # extra arguments after -- go to pytest
+    python -m benchmarks.report --merge benchmarks/results.json -- -k test_distribute
+                                                 # rerun some suites, keep the earlier run's others
 
 Every number is from one run, so ratios compare frameworks measured side by side
 on the same machine. Ratios are "gpunet speedup": the peer's time over gpunet's
