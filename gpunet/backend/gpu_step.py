@@ -94,7 +94,7 @@ def forward_entries(plan, x, layer, y, keep):
     M, Kd, N = x.shape[0], x.shape[1], layer.units
     mask = keep if layer.spec.keep == "mask" else None
     z = keep if layer.spec.keep == "z" else None
-    if ops._fused(M, N, Kd, forward=True):
+    if ops._fused(M, N, Kd, True, itemsize=x.itemsize):
         ws = workspace(plan, DL.forward_workspace(M, N, Kd, plan.dtype, ops.sm_count))
         return [DL.dense_forward_launch(x, layer.w, layer.b, y, z, mask, layer.spec, ops.sm_count, ws)]
     entries = [lambda: ops._matmul(x, layer.w, out=y)]
@@ -109,8 +109,8 @@ def backward_entries(plan, dy, x, layer, keep, y, dx):
     mask = keep if layer.spec.keep == "mask" else None
     z = keep if layer.spec.keep == "z" else None
     y = y if layer.spec.needs_y else None
-    if ops._fused(M, N, Kd, forward=False):
-        need = (layer.dw is not None, layer.db is not None, dx is not None)
+    need = (layer.dw is not None, layer.db is not None, dx is not None)
+    if ops._fused(M, N, Kd, False, need, x.itemsize):
         ws = workspace(plan, DL.backward_workspace(M, N, Kd, plan.dtype, ops.sm_count, *need))
         return [DL.dense_backward_launch(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec, ops.sm_count,
                                         ws)]
