@@ -1,0 +1,74 @@
+"""One epoch of training, and one pass of evaluation, as fit and evaluate run them: layer by
+layer, through a fused step plan (dense_plan.py on NumPy, gpu_plan.py on CuPy), or through
+the GPU inference plan; the per-batch work itself is in engine.py."""
+from ..backend.dense_plan import EpochTally
+from ..distribute import sharding as _dist
+from .engine import EngineMixin
+from .plan_inference import plan_evaluate
+
+
+class EpochMixin(EngineMixin):
+    def _layer_epoch(self, xs, ys, sws, order, batch_size, steps, cbs):
+        """One epoch layer by layer (`_train_batch`); returns the epoch's loss."""
+        ops, n, want_batches = self.ops, xs.shape[0], cbs.wants_train_batches
+        if order is not None:
+            xs, ys = ops.take(xs, order), ops.take(ys, order)
+            sws = None if sws is None else ops.take(sws, order)
+        total, seen = 0.0, 0
+        for step in range(steps):
+            lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+            if want_batches:
+                cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
+            loss = self._train_batch(xs[lo:hi], ys[lo:hi], None if sws is None else sws[lo:hi])
+            total += loss * (hi - lo)
+            seen += hi - lo
+            if want_batches:
+                cbs.on_train_batch_end(step, self._logs(total / seen))
+            if self.stop_training:
+                break
+        return total / max(seen, 1)
+
+    def _plan_epoch(self, plan, xs, ys, sws, order, batch_size, steps, cbs):
+        """One epoch through the fused step (backend/dense_plan.py); returns the epoch's loss. The
+        loss and metrics are tallied batch by batch only when a callback wants batch logs,
+        else once for the epoch (the same values either way)."""
+        n, want_batches, train_step = xs.shape[0], cbs.wants_train_batches, plan.step
+        plan.load(xs, ys, sws, order, batch_size)
+        tally = EpochTally(self, plan, batch_size)
+        done = 0
+        for step in range(steps):
+            lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+            if want_batches:
+                cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
+            train_step(lo, hi)
+            done = hi
+            if want_batches:
+                tally.add(lo, hi)
+                cbs.on_train_batch_end(step, self._logs(tally.loss))
+            if self.stop_training:
+                break
+        if not want_batches:
+            tally.add(0, done)
+        return tally.loss
+
+    def _evaluate_arrays(self, x, y, sw, batch_size, cbs):
+        if _dist.shards(self):  # a block per rank, sums and counts reduced
+            return _dist.evaluate(self, x, y, sw, batch_size, cbs)
+        logs = plan_evaluate(self, x, y, sw, batch_size, cbs)  # CuPy: all batches, then one read
+        if logs is not None:
+            return logs
+        for m in self._metrics:
+            m.reset_state()
+        n = x.shape[0]
+        total = 0.0
+        for step, lo in enumerate(range(0, n, batch_size)):
+            hi = min(n, lo + batch_size)
+            if cbs is not None:
+                cbs.on_test_batch_begin(step)
+            total += self._test_batch(x[lo:hi], y[lo:hi], None if sw is None else sw[lo:hi]) * (hi - lo)
+            if cbs is not None:
+                cbs.on_test_batch_end(step, self._logs(total / hi))
+        loss = total / max(n, 1)
+        if self._regularized:
+            loss += self._weight_penalty(False)
+        return self._logs(loss)
