@@ -7,7 +7,8 @@
    how long that took.
 2. Runs the GPU tests (tests/test_cupy_backend.py: every kernel against the NumPy
    backend on both Dense paths, the optimizer steps, whole models trained on both
-   backends).
+   backends; tests/test_gpu_plan.py: the training step plan, graph replay bit for bit
+   against eager, streamed against resident data).
 3. Times Dense forward + backward through the fused kernels and through cuBLAS
    plus the elementwise kernels for a range of layer sizes, prints which wins and
    what the dispatch rule in gpunet/backend/cupy_backend.py picks, so the rule's
@@ -153,7 +154,8 @@ def main():
     status = 0
     if not args.no_tests:
         print("\n2. GPU tests")
-        cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", os.path.join(ROOT, "tests", "test_cupy_backend.py")]
+        cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", os.path.join(ROOT, "tests", "test_cupy_backend.py"),
+               os.path.join(ROOT, "tests", "test_gpu_plan.py")]
         if args.quick:
             cmd += ["-k", "not 67589 and not float64"]
         status = subprocess.call(cmd, cwd=ROOT)
