@@ -37,7 +37,20 @@ class TrainingMixin(EpochMixin):
     # ---- compile ------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 run_eagerly=None, steps_per_execution=None, jit_compile=None, **kwargs):
-        """Configure training: optimizer, loss and metrics (names or objects, as in Keras)."""
+        """Configure training (Keras 2's arguments).
+
+        Args:
+            optimizer: a name (``"adam"``), a `gpunet.optimizers.Optimizer` or a config dict.
+            loss: a name, a `gpunet.losses.Loss`, or your ``f(y_true, y_pred)`` of tensors returning
+                per-sample values or a scalar (trained through gpunet.autodiff).
+            metrics: names (``"accuracy"`` is resolved from the loss), `Metric` objects or functions, logged
+                under their names (a function's ``__name__``); ``weighted_metrics`` also apply sample weights.
+            loss_weights, run_eagerly, steps_per_execution, jit_compile: accepted for Keras compatibility.
+
+        Raises:
+            ValueError: no loss, metrics given as a dict, duplicate metric names (or "loss"), an unknown name.
+            TypeError: an identifier that is neither a name, a function nor a gpunet object.
+        """
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='binary_crossentropy'.")
         loss_fn = _losses.get(loss)
@@ -74,9 +87,33 @@ class TrainingMixin(EpochMixin):
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
             initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
             validation_freq=1, device_data_fraction=None, **kwargs):
-        """Train for ``epochs`` epochs; returns a `History` (Keras's arguments and defaults).
-        ``device_data_fraction``: gpunet's own; on a GPU, the share of free device memory the
-        training data may take before it is streamed batch by batch (models/streaming.py)."""
+        """Train for ``epochs`` epochs (Keras 2's arguments and defaults).
+
+        Args:
+            x, y: inputs and targets (array-likes, samples first).
+            batch_size: samples per gradient step (default 32).
+            epochs: train epochs ``initial_epoch`` .. ``epochs - 1`` (resuming after `load_model` is exact).
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch ("auto": 1).
+            callbacks: `gpunet.callbacks.Callback` instances.
+            validation_split: fraction of the samples, taken from the end before shuffling, to validate on.
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``; overrides the split.
+            shuffle: reshuffle the training samples every epoch.
+            class_weight, sample_weight: ``{class: weight}`` / per-sample ``(n,)`` weights of the loss.
+            validation_freq, validation_batch_size: validate every N epochs, in batches of this size.
+            steps_per_epoch, validation_steps: accepted for Keras compatibility (arrays are used whole).
+            device_data_fraction: gpunet's own: on a GPU, the share of free device memory the training
+                data may take before it is streamed batch by batch (models/streaming.py).
+
+        Returns:
+            A `History`: ``history.history`` maps ``loss``, each metric and their ``val_`` versions to
+            per-epoch values.
+
+        Raises:
+            RuntimeError: the model is not compiled.
+            TypeError: ``nb_epoch`` (Keras 1) or another unknown keyword argument.
+            ValueError: inputs, targets, weights, ``batch_size``, ``epochs`` or ``validation_split`` that do not fit
+                (the message says what was expected and what was received).
+        """
         if kwargs.pop("nb_epoch", None) is not None:
             raise TypeError("nb_epoch was renamed epochs in Keras 2: use fit(..., epochs=N).")
         if kwargs:
@@ -129,7 +166,21 @@ class TrainingMixin(EpochMixin):
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
-        """Loss (and metrics) on ``x, y``: a scalar without metrics, else ``[loss, *metrics]``."""
+        """The loss and metrics on ``x, y`` in inference mode, batch by batch.
+
+        Args:
+            x, y: inputs and targets; sample_weight: per-sample weights ``(n,)``.
+            batch_size: samples per batch (default 32); verbose: 0 silent, 1 progress bar ("auto": 1).
+            callbacks: `Callback` instances (``on_test_*``); steps: accepted for Keras compatibility.
+            return_dict: return ``{"loss": ..., <metric>: ...}``.
+
+        Returns:
+            The loss (a float) without metrics, else ``[loss, *metrics]`` in ``metrics_names`` order.
+
+        Raises:
+            RuntimeError: the model is not compiled.
+            ValueError: inputs, targets or weights of the wrong shape, or a bad ``batch_size``.
+        """
         self._check_compiled("evaluating it (evaluate)")
         batch_size = _data.check_batch_size(batch_size, 32)
         xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, None)
@@ -147,7 +198,18 @@ class TrainingMixin(EpochMixin):
         return _result(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
-        """Outputs for ``x`` as a NumPy array, computed in batches (inference mode)."""
+        """The outputs for ``x`` in inference mode (no Dropout, BatchNormalization's moving statistics).
+
+        Args:
+            x: inputs (array-like, samples first); batch_size: samples per batch (default 32).
+            verbose, steps, callbacks: accepted for Keras compatibility.
+
+        Returns:
+            A NumPy array of shape ``(n,) + output_shape[1:]``, copied to the host from a GPU.
+
+        Raises:
+            ValueError: ``x`` is not numeric, is a scalar, or does not match the model's input shape.
+        """
         batch_size = _data.check_batch_size(batch_size, 32)
         ops = self.ops
         xs = _data.to_input(ops, x, self._input_dtype())
