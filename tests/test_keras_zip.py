@@ -9,7 +9,7 @@ import pytest
 
 from gpunet.layers import Activation, BatchNormalization, Dense, Dropout
 from gpunet.models import Sequential, load_model
-from gpunet.saving import keras_zip
+from gpunet.saving import keras3_config, keras_zip
 from gpunet.saving.errors import CorruptModelFileError
 
 X = np.random.RandomState(3).rand(20, 5).astype("float32")
@@ -125,7 +125,7 @@ def test_keras3_config_conversion_adds_input_layer_for_input_dim():
         {"class_name": "Dense", "config": {"name": "d", "units": 2, "batch_input_shape": [None, 3],
                                            "dtype": "float32", "kernel_initializer": {"class_name": "Zeros",
                                                                                       "config": {}}}}]}}
-    out = keras_zip.keras3_config(config)
+    out = keras3_config.keras3_config(config)
     layers = out["config"]["layers"]
     assert [l["class_name"] for l in layers] == ["InputLayer", "Dense"]
     assert layers[0]["config"]["batch_shape"] == [None, 3]

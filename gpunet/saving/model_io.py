@@ -16,7 +16,8 @@ import logging
 
 import numpy as np
 
-from . import config as _config, files, h5_store, hdf5_legacy, keras_zip, model_state, optimizer_state, readers
+from . import config as _config, files, h5_store, hdf5_legacy, keras3_config, keras_zip, model_state, optimizer_state
+from . import readers
 from .errors import CorruptModelFileError, SavingError
 from .training_config import compile_from_training_config, keras3_compile_config, training_config
 from .weight_matching import LoadReport, input_shape_for, match_weights
@@ -74,13 +75,13 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     host = model_state.host_reader(model)
     slots = with_opt and model._params is not None
     if fmt == "keras":
-        archive_config = keras_zip.keras3_config(model_config, keras3_compile_config(training))
+        archive_config = keras3_config.keras3_config(model_config, keras3_compile_config(training))
         layers = model_state.keras3_layers(model.layers, host)
         opt = (model.optimizer.name, optimizer_state.keras3_vars(model)) if slots else None
 
         def fill(h5):
             keras_zip.write_weights(h5, model.name, layers, opt, meta, _version())
-        _write_archive(filepath, overwrite, archive_config, keras_zip.metadata(_version()), fill)
+        _write_archive(filepath, overwrite, archive_config, keras3_config.metadata(_version()), fill)
         return
     meta.update(model_config=model_config, training_config=training, keras_version=cfg["keras_version"],
                 backend=cfg["backend"])

@@ -1,0 +1,75 @@
+"""Keras 3's ``config.json`` and ``metadata.json`` for a ``.keras`` archive, from gpunet's Keras 2
+Sequential config (the archive itself and its weights: keras_zip.py)."""
+import datetime
+
+from . import h5_store as h5s
+
+KERAS3_VERSION = "3.0.0"  # the schema gpunet writes: Keras 3's, readable by every 3.x
+_OBJECT_MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers",
+                   "constraint": "keras.constraints"}
+
+
+def _policy(dtype):
+    if isinstance(dtype, dict):
+        return dtype
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": dtype or "float32"},
+            "registered_name": None}
+
+
+def _object(key, value):
+    from ..activations import VALID_NAMES
+    if key == "activation" and isinstance(value, str) and value not in VALID_NAMES:
+        # A user's function: Keras 3 resolves a plain string only among its built-ins, a function
+        # reference through custom_objects / its registry (no module: nothing for it to import).
+        return {"class_name": "function", "config": value.rsplit(">", 1)[-1], "registered_name": value}
+    for suffix, module in _OBJECT_MODULES.items():
+        if key.endswith(suffix) and isinstance(value, dict) and "class_name" in value and "module" not in value:
+            return {"module": module, "class_name": value["class_name"], "config": value.get("config", {}),
+                    "registered_name": None}
+    return value
+
+
+def keras3_config(model_config, compile_config=None):
+    """Keras 3's config (``config.json``) from a Keras 2 Sequential config dict."""
+    out = _keras3_sequential(model_config["config"])
+    if compile_config is not None:
+        out["compile_config"] = compile_config
+    return out
+
+
+def _keras3_sequential(inner):
+    entries = inner if isinstance(inner, list) else inner.get("layers", [])
+    layers, input_shape = [], None
+    for entry in entries:
+        cls, cfg = entry["class_name"], dict(entry.get("config", {}))
+        if cls == "Sequential":  # a nested model
+            layers.append(_keras3_sequential(cfg))
+            continue
+        shape = cfg.pop("batch_input_shape", None) or cfg.pop("batch_shape", None)
+        if cls == "InputLayer":
+            input_shape = list(shape)
+            cfg = {"batch_shape": input_shape, "dtype": cfg.get("dtype") or "float32", "sparse": False,
+                   "ragged": False, "name": cfg["name"]}
+        else:
+            if shape is not None and input_shape is None:
+                input_shape = list(shape)
+                layers.append({"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+                               "config": {"batch_shape": input_shape, "dtype": "float32", "sparse": False,
+                                          "ragged": False, "name": cfg["name"] + "_input"}})
+            cfg = {k: _object(k, v) for k, v in cfg.items()}
+            cfg["dtype"] = _policy(cfg.get("dtype"))
+        layers.append({"module": "keras.layers", "class_name": cls, "config": cfg,
+                       "registered_name": entry.get("registered_name")})
+    name = inner.get("name", "sequential") if isinstance(inner, dict) else "sequential"
+    out = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+           "config": {"name": name, "trainable": inner.get("trainable", True) if isinstance(inner, dict) else True,
+                      "dtype": _policy("float32"), "layers": layers}}
+    if input_shape is not None:
+        out["config"]["build_input_shape"] = input_shape
+        out["build_config"] = {"input_shape": input_shape}
+    return out
+
+
+def metadata(gpunet_version):
+    return {"keras_version": KERAS3_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+            "gpunet_version": gpunet_version, "gpunet_format_version": h5s.FORMAT_VERSION}
