@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from . import limits, registry
+from . import config_safety, limits, registry
 from ..layers.base import reserve_name
 from .errors import InvalidConfigError, SavingError
 from .layer_kwargs import normalize_layer_config
@@ -122,7 +122,7 @@ def model_from_config(config, custom_objects=None, strict=False):
     if version.startswith("1."):
         raise InvalidConfigError(f"This config was written by Keras {version}: Keras 1 configs "
                                    f"(output_dim=, init=...) are not supported; load it with Keras 2 and re-save.")
-    registry.check_safe(config, "the model config", custom_objects)
+    config_safety.check_safe(config, "the model config", custom_objects)
     class_name, module = config["class_name"], config.get("module")
     if class_name in ("Model", "Functional") and registry.get_registered_object(class_name, custom_objects) is None:
         raise InvalidConfigError(f"This config holds a functional Keras {class_name}; gpunet rebuilds "
@@ -189,7 +189,7 @@ def layer_from_entry(entry, custom_objects=None, index=None, strict=False, _dept
                                    f"{at} is {str(entry)[:200]!r}.")
     config = entry["config"]
     where = f"{at} {config.get('name')!r}" if config.get("name") is not None else at
-    registry.check_safe(entry, where, custom_objects)
+    config_safety.check_safe(entry, where, custom_objects)
     class_name = entry.get("class_name")
     user = registry.get_registered_object(entry.get("registered_name") or class_name, custom_objects)
     if class_name in ("Functional", "Model") and user is None:

@@ -10,6 +10,7 @@ regularizers, constraints, activations, losses, metrics and optimizers.
 import sys
 import threading
 
+from . import config_safety
 from .errors import InvalidConfigError, UnknownObjectError, UnsafeConfigError
 
 _GLOBAL_OBJECTS = {}   # "package>name" and plain "name" -> class or function
@@ -142,18 +143,6 @@ def unknown_object_error(class_name, kind, module=None, where=None):
         f"@gpunet.utils.register_serializable() before loading.")
 
 
-def _lambda_carries_code(config):
-    """True unless a Lambda config names its functions only (what gpunet and Keras write for a
-    ``def`` function): Keras 2 marshals a lambda's bytecode, Keras 3 writes ``__lambda__``."""
-    if not isinstance(config, dict):
-        return True
-    if "lambda" in (config.get("function_type"), config.get("output_shape_type")):
-        return True
-    function = config.get("function")
-    return not (isinstance(function, str) or (isinstance(function, dict) and function.get("class_name") == "function"
-                                              and isinstance(function.get("config"), str)))
-
-
 def _refuse(what, where):
     loc = f" in {where}" if where else ""
     return UnsafeConfigError(f"Refusing to load {what}{loc}: gpunet never imports modules named in a file and never "
@@ -204,7 +193,7 @@ def deserialize(identifier, kind, custom_objects=None, where=None):
     if isinstance(identifier, str):
         obj = get_registered_object(identifier, custom_objects)
         return obj if obj is not None else _get_builtin(identifier, kind, identifier, None, where)
-    check_safe(identifier, where, custom_objects)
+    config_safety.check_safe(identifier, where, custom_objects)
     class_name, module = identifier.get("class_name"), identifier.get("module")
     inner = identifier.get("config")
     if class_name == "function":
@@ -258,43 +247,6 @@ def serialize_object(obj):
     if cls in _GLOBAL_NAMES:
         entry["registered_name"] = _GLOBAL_NAMES[cls]
     return entry
-
-
-# Markers of serialized code or of objects rebuilt outside the registry (Keras 2 and 3 spellings).
-_CODE_KEYS = ("__lambda__", "__passive_serialization__")
-
-
-def check_safe(node, where=None, custom_objects=None, _path="config"):
-    """Raise `UnsafeConfigError` if a config tree carries code: lambdas, bytecode, passive objects.
-
-    Function references (``{"class_name": "function"}``) are allowed only when their name is
-    the user's own (``custom_objects`` or registered); a ``Lambda`` layer only when its
-    function is such a name (resolved when the layer is rebuilt): the user then supplies
-    the code, the file never does.
-    """
-    stack = [(node, _path)]
-    while stack:
-        item, path = stack.pop()
-        if isinstance(item, dict):
-            for key in _CODE_KEYS:
-                if key in item:
-                    raise _refuse(f"a {key!r} entry (serialized Python code or object) at {path}", where)
-            cls = item.get("class_name")
-            keys = (item.get("registered_name"), item.get("config") if cls == "function" else cls)
-            user = any(isinstance(k, str) and get_registered_object(k, custom_objects) is not None for k in keys)
-            if cls == "__lambda__" or (item.get("function_type") == "lambda" and not user):
-                raise _refuse(f"a lambda (Python bytecode) at {path}", where)
-            if cls == "Lambda" and not user and _lambda_carries_code(item.get("config")):
-                raise _refuse(f"a Lambda layer at {path} whose function is Python bytecode, not a name; save it "
-                              f"from a named function (def) and pass that function in custom_objects", where)
-            module = item.get("module")
-            if cls == "function" and not user and not _is_library(module):
-                raise _refuse(f"a reference to function {item.get('config')!r} from module {module!r} at {path}",
-                              where)
-            if not user:  # a user class's config is the user's to interpret: nothing in it runs here
-                stack.extend((v, f"{path}.{k}") for k, v in item.items())
-        elif isinstance(item, (list, tuple)):
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
 
 
 def layer_from_config(entry, custom_objects=None):
