@@ -70,38 +70,38 @@ class World:
         it in the watchdog's message."""
         if self.size == 1 and self.nccl is None:  # (NCCL runs even alone: its one-rank check)
             return buf
-        with watchdog.collective(what):
-            if not is_device(buf):
-                self.mpi.Allreduce(self._in_place(), buf)
-            elif self.nccl is not None:
-                from cupy.cuda import nccl
-                stream = _current_stream()
-                self.nccl.allReduce(buf.data.ptr, buf.data.ptr, buf.size, _nccl_dtype(buf.dtype), nccl.NCCL_SUM,
-                                    stream.ptr)
-            elif self.cuda_aware:
-                _current_stream().synchronize()
-                self.mpi.Allreduce(self._in_place(), buf)
-            else:
-                host = self._stage(buf)
-                self.mpi.Allreduce(self._in_place(), host)
-                buf.set(host)
-        return buf
+
+        def nccl_sum(stream):
+            from cupy.cuda import nccl
+            self.nccl.allReduce(buf.data.ptr, buf.data.ptr, buf.size, _nccl_dtype(buf.dtype), nccl.NCCL_SUM, stream.ptr)
+
+        return self._in_place_collective(buf, what, lambda b: self.mpi.Allreduce(self._in_place(), b), nccl_sum)
 
     def bcast_(self, buf, root=0, what="a broadcast"):
         """``buf`` becomes ``root``'s ``buf`` on every rank."""
         if self.size == 1:
             return buf
+
+        def nccl_bcast(stream):
+            self.nccl.bcast(buf.data.ptr, buf.size, _nccl_dtype(buf.dtype), root, stream.ptr)
+
+        return self._in_place_collective(buf, what, lambda b: self.mpi.Bcast(b, root=root), nccl_bcast)
+
+    def _in_place_collective(self, buf, what, mpi_call, nccl_call):
+        """One in-place collective on ``buf``, on the path its memory allows: MPI on host memory;
+        NCCL on the current stream for device memory; a CUDA-aware MPI after the stream is done
+        with it; else staged through host memory (warned once, in `_stage`)."""
         with watchdog.collective(what):
             if not is_device(buf):
-                self.mpi.Bcast(buf, root=root)
+                mpi_call(buf)
             elif self.nccl is not None:
-                self.nccl.bcast(buf.data.ptr, buf.size, _nccl_dtype(buf.dtype), root, _current_stream().ptr)
+                nccl_call(_current_stream())
             elif self.cuda_aware:
                 _current_stream().synchronize()
-                self.mpi.Bcast(buf, root=root)
+                mpi_call(buf)
             else:
                 host = self._stage(buf)
-                self.mpi.Bcast(host, root=root)
+                mpi_call(host)
                 buf.set(host)
         return buf
 
