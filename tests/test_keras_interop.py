@@ -2,20 +2,14 @@
 
 Needs ``pip install keras torch`` (CI installs both); skipped with the reason otherwise.
 """
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "torch")  # must precede the first `import keras`
-
 import numpy as np
 import pytest
 
 from gpunet.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, Reshape
 from gpunet.models import Sequential, load_model
+from keras_support import keras_on_torch
 
-keras = pytest.importorskip("keras", reason="Keras 3 is not installed: pip install keras torch")
-if keras.backend.backend() != "torch":
-    pytest.skip(f"Keras runs on {keras.backend.backend()!r}; these tests expect KERAS_BACKEND=torch",
-                allow_module_level=True)
+keras = keras_on_torch()
 
 RNG = np.random.RandomState(8)
 X = RNG.rand(48, 8).astype("float32")

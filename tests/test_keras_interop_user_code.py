@@ -1,20 +1,14 @@
 """Real Keras 3 loads gpunet files that name a user's loss and activation, given Keras functions of
 the same names in custom_objects (CI's interop extra: keras + torch CPU)."""
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "torch")  # must precede the first `import keras`
-
 import numpy as np
 import pytest
 
 import gpunet.backend as K
 from gpunet.layers import Activation, Dense
 from gpunet.models import Sequential, load_model
+from keras_support import keras_on_torch
 
-keras = pytest.importorskip("keras", reason="Keras 3 is not installed: pip install keras torch")
-if keras.backend.backend() != "torch":
-    pytest.skip(f"Keras runs on {keras.backend.backend()!r}; these tests expect KERAS_BACKEND=torch",
-                allow_module_level=True)
+keras = keras_on_torch()
 
 RNG = np.random.RandomState(5)
 X = RNG.rand(40, 4).astype("float32")
