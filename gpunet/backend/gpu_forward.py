@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from . import cuda_kernels as K
 
 from . import dense_launch as DL
+from .gpu_step import workspace
 
 
 def build_gpu_forward(model):
@@ -85,10 +86,8 @@ class GpuForward:
                 del self._buffers[next(iter(self._buffers))]
             xp, sm = self.ops.xp, self.ops.sm_count
             hidden = [xp.empty((rows, w.shape[1]), dtype=self.dtype) for w, _, _ in self.sources[:-1]]
-            workspaces = []
-            for w, _, _ in self.sources:
-                shapes = DL.forward_workspace(rows, w.shape[1], w.shape[0], self.dtype, sm)
-                workspaces.append([xp.zeros(s, dtype=d) for s, d in shapes])
+            workspaces = [workspace(self, DL.forward_workspace(rows, w.shape[1], w.shape[0], self.dtype, sm))
+                          for w, _, _ in self.sources]
             got = self._buffers[rows] = (hidden, workspaces)
         return got
 

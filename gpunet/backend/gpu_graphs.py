@@ -28,7 +28,7 @@ def graphs_enabled():
 
 
 class GraphRunner:
-    """Runs `_Step`s on one stream (None on the emulated backend: no streams, no graphs)."""
+    """Runs `gpu_step.Step`s on one stream (None on the emulated backend: no streams, no graphs)."""
 
     _warned = False
 
@@ -43,19 +43,18 @@ class GraphRunner:
         launches one by one, capturing them first where that is possible and allowed. A step
         with `Between` entries (a data-parallel gradient average) is captured in segments: a
         graph for the launches before it, one for those after, the collective run between."""
-        graphs = getattr(step, "graphs", None)
-        if graphs is not None and replay:
-            _run_segments(graphs, launch, self.stream)
+        if step.graphs is not None and replay:
+            _run_segments(step.graphs, launch, self.stream)
             return
         if (replay and step.capturable and self.cupy is not None and graphs_enabled()
-                and getattr(step, "eager_runs", 0) >= 1):
+                and step.eager_runs >= 1):
             graphs = self._capture(step, launch)
             if graphs is not None:
                 step.graphs = graphs
                 _run_segments(graphs, launch, self.stream)
                 return
         _run_entries(step.entries, launch)
-        step.eager_runs = getattr(step, "eager_runs", 0) + 1
+        step.eager_runs += 1
 
     def _capture(self, step, launch):
         """The step's segments, each run of launches as a graph; None (and a warning, once)

@@ -171,7 +171,7 @@ class GpuPlan:
             self.eps = B.epsilon()
             self._write(self.state, [0, 0, self._dropout_seed()])
             self._write_table(0, steps)
-        self._next, self._batch, self._n = 0, batch_size, n
+        self._next, self._batch = 0, batch_size
         self.penalties = []
 
     def stream_context(self):

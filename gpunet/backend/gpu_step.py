@@ -39,7 +39,8 @@ class Step:
     def __init__(self, plan, rows, stride, x_batch=None):
         xp, dtype, sm = plan.ops.xp, plan.dtype, plan.ops.sm_count
         empty = lambda shape, dt=dtype: xp.empty(shape, dtype=dt)  # noqa: E731
-        self.rows, self.stride, self.graphs = rows, stride, None  # gpu_graphs.GraphRunner's
+        self.rows, self.stride = rows, stride
+        self.graphs, self.eager_runs = None, 0  # gpu_graphs.GraphRunner's: captured segments, eager runs
         self.xb, self.yb = empty((rows, plan.width)), empty((rows, plan.y_width))
         self.swb = empty((rows,)) if plan.weighted else None
         self.masks = []  # each Dropout layer's (rows, width) mask, in forward order

@@ -126,6 +126,11 @@ def to_device(ops, array, dtype=None):
     return upload(ops, array, dtype).ready()
 
 
+def is_host_data(x):
+    """Whether ``x`` is data in host memory that gpunet would upload (a NumPy array or nested lists)."""
+    return isinstance(x, (numpy.ndarray, list, tuple))
+
+
 def transport_for(ops):
     """The CUDA transport of a CuPy backend (one per process), or None on the host."""
     if ops.device != "gpu" or getattr(ops.xp, "__name__", "") != "cupy":  # the emulated backend: NumPy

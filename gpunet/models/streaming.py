@@ -9,13 +9,11 @@ pinned buffers while the previous batch trains. Targets and sample weights, one 
 sample and usually small, are always uploaded. A streamed epoch trains on exactly the batches
 a resident one does, through the GPU step plan or the layer path.
 """
-import numpy
-
 from .. import backend as B
 from ..backend import edge as _data
 from ..backend.dense_plan import EpochTally
 from ..backend.device_data import DeviceData, data_fraction
-from ..backend.upload import to_device, transport_for
+from ..backend.upload import is_host_data, to_device, transport_for
 
 
 def fit_data(model, x, y, sample_weight, class_weight, validation_split, fraction, shuffle):
@@ -23,8 +21,7 @@ def fit_data(model, x, y, sample_weight, class_weight, validation_split, fractio
     without ``validation_split``) and the `DeviceData` to stream x from (None: resident)."""
     ops = model.ops
     fraction = data_fraction(fraction)  # a bad value fails on every backend, before any work
-    host_x = isinstance(x, numpy.ndarray) or isinstance(x, (list, tuple))
-    if not host_x or transport_for(ops) is None:
+    if not is_host_data(x) or transport_for(ops) is None:
         xs, ys, sws = _data.prepare(ops, model, x, y, sample_weight, class_weight)
         return _split(xs, ys, sws, validation_split) + (None,)
     host = B.resolve("numpy")
@@ -50,7 +47,7 @@ def run_epoch(model, plan, data, ys, sws, order, batch_size, cbs):
     the GPU step plan, or None for the layer path. Same batches, same values as resident."""
     ops = model.ops
     if order is not None:
-        idx = to_device(ops, numpy.asarray(order, dtype=numpy.int64))
+        idx = to_device(ops, order, "int64")
         ys, sws = ops.take(ys, idx), None if sws is None else ops.take(sws, idx)
     if plan is None:
         return _layer_batches(model, data, ys, sws, order, batch_size, cbs)
