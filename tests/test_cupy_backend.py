@@ -23,7 +23,7 @@ REF = NumpyBackend()
 def cupy_ops():
     ops = B.resolve("cupy")
     yield ops
-    ops.dense_path = "auto"
+    vars(ops).pop("dense_path", None)  # back to the class's "auto" (an instance value would outlive the test)
 
 
 def dense_round_trip(ops, shape, dtype, activation, params, inputs=None):
@@ -74,8 +74,10 @@ def test_gpu_split_kernels_on_the_wide_network(cupy_ops, M, dtype):
     cupy_ops.dense_path = "fused"
     for Kd, N in ((784, 512), (512, 512), (512, 10)):
         shape = (M, N, Kd)
-        ref = dense_round_trip(REF, shape, dtype, "relu", {})
-        runs = [dense_round_trip(cupy_ops, shape, dtype, "relu", {}) for _ in range(3)]
+        # tanh, not relu: among 500k pre-activations in float32 a few fall within rounding of 0, where
+        # relu' flips between summation orders and moves a whole row of dX (seen on an H200)
+        ref = dense_round_trip(REF, shape, dtype, "tanh", {})
+        runs = [dense_round_trip(cupy_ops, shape, dtype, "tanh", {}) for _ in range(3)]
         for what, g, r in zip(("y", "dx", "dw", "db"), runs[0], ref):
             assert_close(g, r, dtype, f"{shape}: {what}")
         for run in runs[1:]:

@@ -41,7 +41,7 @@ def test_epochs_on_cupy_equal_numpy(cupy_ops, case, floatx):
 
 def test_cublas_layers_run_eagerly_and_agree(cupy_ops, monkeypatch):
     """A plan whose GEMMs go to cuBLAS is never captured (CuPy refuses cuBLAS in a capture)."""
-    monkeypatch.setattr(type(cupy_ops), "dense_path", "cublas")
+    monkeypatch.setattr(cupy_ops, "dense_path", "cublas")
     got = fit("wide-reduced", cupy_ops)
     assert got[0]._plan._graphs.captures == 0
     assert_close(got, fit("wide-reduced", B.resolve("numpy")), "float32")
@@ -78,7 +78,7 @@ def test_capture_refused_runs_eagerly_and_warns_once(cupy_ops, monkeypatch):
     runs its launches eagerly and trains exactly as an eager run."""
     import warnings
     from gpunet.backend import gpu_graphs, gpu_step
-    monkeypatch.setattr(type(cupy_ops), "dense_path", "cublas")
+    monkeypatch.setattr(cupy_ops, "dense_path", "cublas")
     monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "0")
     eager = fit("wide-reduced", cupy_ops)
     monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "1")

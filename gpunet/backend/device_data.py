@@ -144,7 +144,9 @@ class DeviceData:
                     for a in self.arrays]
             device = [None if a is None else tr.device_empty((batch_size,) + a.shape[1:], a.dtype)
                       for a in self.arrays]
-            slots.append({"host": host, "device": device, "uploaded": tr.new_event(), "consumed": tr.new_event()})
+            slot = {"host": host, "device": device, "uploaded": tr.new_event(), "consumed": tr.new_event()}
+            tr.record_compute(slot["consumed"])  # fresh pool memory may still be written by queued kernels
+            slots.append(slot)
         self.close()  # one batch size at a time: the previous one's buffers go, once their DMAs are done
         self._slots = {batch_size: slots}
         return slots

@@ -90,6 +90,11 @@ def upload_chunked(transport, host, dtype=None, chunk_bytes=CHUNK_BYTES):
     step = chunk_rows(row_bytes(host.shape, dtype), chunk_bytes)
     bounds = windows(n, step)
     staging = transport.staging(step * row_bytes(host.shape, dtype))
+    # CuPy's pool may hand `out` memory that kernels already queued on the compute stream still
+    # write (an intermediate freed a moment ago): the DMAs must start after them (seen on an H200).
+    allocated = transport.new_event()
+    transport.record_compute(allocated)
+    transport.side_wait(allocated)
     events = []
     for k, (lo, hi) in enumerate(bounds):
         slot = k % 2
