@@ -16,14 +16,24 @@ from gpunet.distribute import launcher
 from gpunet.models import load_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
 WORKER = os.path.join(HERE, "distribute_worker.py")
 TIMEOUT = 180  # seconds for one launch; a hang fails the test instead of the suite
 
 
 def _env(**extra):
-    env = dict(os.environ, GPUNET_BACKEND="numpy", PYTHONUNBUFFERED="1")
+    # the ranks import this checkout's gpunet from any working directory (a relative PYTHONPATH=. would not)
+    env = dict(os.environ, GPUNET_BACKEND="numpy", PYTHONUNBUFFERED="1",
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.update(extra)
     return env
+
+
+def _gpunet_command():
+    """``gpunet`` as a user types it: the console script beside this Python where gpunet is
+    installed, else ``python -m gpunet`` (a source checkout on PYTHONPATH has no console script)."""
+    script = os.path.join(os.path.dirname(sys.executable), "gpunet")
+    return [script] if os.path.exists(script) else [sys.executable, "-m", "gpunet"]
 
 
 def _mpirun(*args, **env):
@@ -47,9 +57,8 @@ def _load(out, what, rank):
 def trained(tmp_path_factory):
     """The CASES trained on 2 ranks, launched as a user would: ``gpunet run -n 2 worker.py``."""
     out = str(tmp_path_factory.mktemp("distribute_train"))
-    gpunet = os.path.join(os.path.dirname(sys.executable), "gpunet")
-    proc = subprocess.run([gpunet, "run", "-n", "2", WORKER, "train", out], capture_output=True, text=True,
-                          timeout=TIMEOUT, env=_env(), stdin=subprocess.DEVNULL)
+    proc = subprocess.run([*_gpunet_command(), "run", "-n", "2", WORKER, "train", out], capture_output=True,
+                          text=True, timeout=TIMEOUT, env=_env(), stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
 
@@ -241,9 +250,8 @@ def test_the_readme_script_runs_on_2_ranks(tmp_path):
     section = readme[readme.index("## Training on several GPUs or machines"):]
     (tmp_path / "train.py").write_text(re.search(r"```python\n(.*?)```", section, re.S).group(1))
     assert "gpunet run -n 4 train.py" in section and "mpirun -n 4 python train.py" in section
-    gpunet = os.path.join(os.path.dirname(sys.executable), "gpunet")
-    proc = subprocess.run([gpunet, "run", "-n", "2", "train.py"], capture_output=True, text=True, cwd=tmp_path,
-                          timeout=TIMEOUT, env=_env(), stdin=subprocess.DEVNULL)
+    proc = subprocess.run([*_gpunet_command(), "run", "-n", "2", "train.py"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=TIMEOUT, env=_env(), stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("on 2 rank(s)") == 1 and proc.stdout.count("Epoch 30/30") == 1
     accuracy = float(re.search(r"accuracy (\S+) on 2 rank", proc.stdout).group(1))
