@@ -12,6 +12,7 @@ import numpy
 import pytest
 
 import distribute_cases as C
+from gpunet import backend as B
 from gpunet.distribute import launcher
 from gpunet.models import load_model
 
@@ -63,8 +64,15 @@ def trained(tmp_path_factory):
     return out
 
 
+@pytest.fixture
+def numpy_here():
+    """The ranks train on NumPy (_env); their one-process reference does too, whatever "auto" picks here."""
+    with B.use_backend("numpy"):
+        yield
+
+
 @pytest.mark.parametrize("case", sorted(C.CASES))
-def test_two_ranks_equal_one_process_on_the_global_batch(trained, case):
+def test_two_ranks_equal_one_process_on_the_global_batch(trained, numpy_here, case):
     floatx = C.CASES[case][4]
     tol = 1e-12 if floatx == "float64" else 1e-4
     ref, ref_history = C.reference(case)
@@ -116,7 +124,7 @@ def test_history_callbacks_and_a_saved_file_loads_in_one_process(files_run):
     assert type(model.optimizer).__module__ == "gpunet.optimizers.gradient_descent"
     assert not hasattr(model.optimizer, "allreduce_gradients")
     assert model.optimizer.iterations == 18 and model.optimizer.momentum == 0.9
-    numpy.testing.assert_array_equal(model._params, _load(out, "files", 0)["params"])
+    numpy.testing.assert_array_equal(model.ops.to_host(model._params), _load(out, "files", 0)["params"])
 
 
 def test_broadcast_gives_every_rank_the_roots_weights_and_optimizer_state(files_run):
@@ -202,11 +210,13 @@ def _nccl_available():
 
 
 def _numpy_reference():
+    """The GPU ranks' training in one process on the NumPy backend (not "auto", which is CuPy there)."""
     x, y = C.data(2 * C.BATCH * 8 + 3)
-    m = C.model("plan", 7, "float64")
-    m.compile(optimizer=C.optimizer("adam"), loss="binary_crossentropy")
-    m.fit(x, y, batch_size=2 * C.BATCH, epochs=2, verbose=0)
-    return m._params
+    with B.use_backend("numpy"):
+        m = C.model("plan", 7, "float64")
+        m.compile(optimizer=C.optimizer("adam"), loss="binary_crossentropy")
+        m.fit(x, y, batch_size=2 * C.BATCH, epochs=2, verbose=0)
+    return m.ops.to_host(m._params)
 
 
 @pytest.mark.gpu
