@@ -44,6 +44,34 @@ def test_chunked_upload_delivers_every_row(make, dtype):
     numpy.testing.assert_array_equal(out, want)
 
 
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_staging_copies_split_over_threads_deliver_every_row(monkeypatch, threads):
+    """copy_rows over several threads: the same bytes as one numpy.copyto, casts included,
+    for row counts that do not divide evenly (and fewer rows than threads)."""
+    monkeypatch.setenv("GPUNET_UPLOAD_THREADS", str(threads))
+    rng = numpy.random.default_rng(1)
+    for rows in (1, 2, 7, 1001):
+        src = rng.standard_normal((rows, 5))
+        dst = numpy.full((rows, 5), numpy.nan, "float32")
+        U.copy_rows(dst, src, min_bytes=0)
+        numpy.testing.assert_array_equal(dst, src.astype("float32"))
+    monkeypatch.setattr(U, "PARALLEL_BYTES", 0)
+    host = rng.standard_normal((999, 7))
+    out = U.upload_chunked(U.SimulatedTransport(), host, "float32", chunk_bytes=28 * 100).ready()
+    numpy.testing.assert_array_equal(out, host.astype("float32"))
+
+
+def test_copies_into_fresh_device_memory_wait_for_queued_compute():
+    """The side stream waits for the compute stream before its first DMA: CuPy's pool can hand
+    out memory that kernels queued on the compute stream still write (an H200 run got garbage)."""
+    tr = U.SimulatedTransport()
+    U.upload_chunked(tr, numpy.ones((100, 4), "float32"), chunk_bytes=16 * 10)
+    kinds = [entry[0] for entry in tr.log]
+    first_upload = kinds.index("upload")
+    assert kinds[:first_upload] == ["record_compute", "side_wait"]
+    assert tr.log[0][1] == tr.log[1][1]  # the event the compute stream recorded
+
+
 def test_ready_for_leading_rows_leaves_later_chunks_in_flight():
     host = numpy.arange(4000, dtype="float32").reshape(1000, 4)
     tr = U.SimulatedTransport()

@@ -7,7 +7,8 @@ instead copies the host array chunk by chunk into two pinned staging buffers and
 issues each chunk's DMA on a non-blocking side stream. What overlaps with what:
 
 - the host's copy (and dtype cast) of chunk k+1 into one staging buffer runs while
-  the DMA of chunk k out of the other one runs on the side stream;
+  the DMA of chunk k out of the other one runs on the side stream; that copy is split
+  over several threads (`copy_threads`), as one thread's memcpy is the slowest link;
 - every DMA runs beside whatever the compute stream (CuPy's current stream) already
   has queued: kernels of the previous step, epoch or model build keep the GPU busy;
 - the compute stream waits on an event recorded after the last chunk (`Upload.ready`),
@@ -24,10 +25,14 @@ Everything but the CUDA calls is plain Python over a `Transport`; `SimulatedTran
 runs it on NumPy with copies deferred until an event is waited on (as an asynchronous
 DMA reads its source late), so the bookkeeping is tested on the CPU.
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy
 
-CHUNK_BYTES = 16 << 20  # per staging buffer: ~0.3 ms of DMA, ~1-2 ms of host memcpy
-SMALL_BYTES = 1 << 20   # below this, one plain (pageable) copy
+CHUNK_BYTES = 16 << 20    # per staging buffer: ~0.3 ms of DMA, ~1-2 ms of host memcpy
+SMALL_BYTES = 1 << 20     # below this, one plain (pageable) copy
+PARALLEL_BYTES = 4 << 20  # below this, one thread fills a staging buffer
 
 
 def chunk_rows(row_bytes, chunk_bytes=CHUNK_BYTES):
@@ -77,6 +82,30 @@ class _Staging:
         return self.slots[slot].view(dtype)[:count].reshape(shape)
 
 
+def copy_threads():
+    """Host threads that fill a staging buffer: one memcpy thread reaches a fraction of a
+    server's memory bandwidth (NumPy releases the GIL while it copies); half the cores, at most 8."""
+    env = os.environ.get("GPUNET_UPLOAD_THREADS")
+    return max(1, int(env)) if env else max(1, min(8, (os.cpu_count() or 1) // 2))
+
+
+_pool = None
+
+
+def copy_rows(dst, src, min_bytes=PARALLEL_BYTES):
+    """``dst[...] = src`` (cast as needed), split by rows over `copy_threads` threads when large."""
+    threads = min(copy_threads(), src.shape[0] if src.ndim else 1)
+    if threads <= 1 or dst.nbytes < min_bytes:
+        numpy.copyto(dst, src, casting="unsafe")
+        return
+    global _pool
+    if _pool is None or _pool._max_workers < threads:
+        _pool = ThreadPoolExecutor(threads, thread_name_prefix="gpunet-upload")
+    bounds = windows(src.shape[0], -(-src.shape[0] // threads))
+    for future in [_pool.submit(numpy.copyto, dst[lo:hi], src[lo:hi], casting="unsafe") for lo, hi in bounds]:
+        future.result()
+
+
 def upload_chunked(transport, host, dtype=None, chunk_bytes=CHUNK_BYTES):
     """Start the upload of NumPy array ``host`` (cast to ``dtype``) through ``transport``'s
     pinned staging buffers; returns an `Upload`."""
@@ -100,7 +129,7 @@ def upload_chunked(transport, host, dtype=None, chunk_bytes=CHUNK_BYTES):
         slot = k % 2
         transport.host_wait(staging.events[slot])  # its previous DMA must be done before refilling it
         buf = staging.view(slot, (hi - lo,) + host.shape[1:], dtype)
-        numpy.copyto(buf, host[lo:hi], casting="unsafe")  # the cast (e.g. float64 -> float32) in the same pass
+        copy_rows(buf, host[lo:hi])  # the cast (e.g. float64 -> float32) in the same pass
         transport.upload(out[lo:hi], buf)
         transport.record_side(staging.events[slot])
         event = transport.new_event()
