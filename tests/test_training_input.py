@@ -3,6 +3,7 @@ pass; GPUNET_CHECK_FINITE=0 skips it), integer epochs, integer labels in range f
 import numpy as np
 import pytest
 
+import gpunet
 from gpunet.layers import Dense
 from gpunet.models import Sequential
 
@@ -103,3 +104,28 @@ def test_epochs_and_batch_size_must_be_integers(kwargs, message):
         model_().fit(X, Y, verbose=0, **kwargs)
     history = model_().fit(X, Y, epochs=np.int64(2), batch_size=np.int32(8), verbose=0)
     assert len(history.history["loss"]) == 2
+
+
+def test_the_backends_own_arrays_train_as_the_same_host_arrays_do(ops):
+    """x, y and sample_weight already on the device (CuPy arrays on a GPU, which NumPy refuses to
+    read) train, validate and weight classes exactly as the same NumPy arrays; a wrong
+    sample_weight shape is still named."""
+    sw = RNG.rand(20)
+
+    def run(to):
+        gpunet.utils.set_random_seed(3)
+        model = model_()
+        history = model.fit(to(X), to(Y), sample_weight=to(sw), class_weight={0: 1.0, 1: 3.0}, batch_size=8,
+                            epochs=2, shuffle=False, verbose=0, validation_data=(to(X), to(Y), to(sw)))
+        loss = model.train_on_batch(to(X[:8]), to(Y[:8]), sample_weight=to(sw[:8]), class_weight={0: 2.0, 1: 1.0})
+        with pytest.raises(ValueError, match=r"sample_weight must have shape \(8,\), received \(7,\)"):
+            model.train_on_batch(to(X[:8]), to(Y[:8]), sample_weight=to(sw[:7]))
+        return history.history, loss, model.get_weights()
+
+    host, device = run(np.asarray), run(ops.asarray)
+    assert sorted(device[0]) == ["loss", "val_loss"]
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(device[0][key], host[0][key], rtol=1e-6)
+    np.testing.assert_allclose(device[1], host[1], rtol=1e-6)
+    for a, b in zip(device[2], host[2]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

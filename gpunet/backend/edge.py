@@ -100,14 +100,23 @@ def prepare(ops, model, x, y, sample_weight, class_weight, role=""):
     input_checks.check_finite(ops, ys, f"{role}y")
     sw = None
     if sample_weight is not None:
-        sw = numpy.asarray(_host(sample_weight, f"{role}sample_weight"), dtype=numpy.float64).reshape(-1)
-        if sw.shape != (n,):
-            raise ValueError(f"{role}sample_weight must have shape ({n},), received {sw.shape}")
-        input_checks.check_finite(None, sw, f"{role}sample_weight")
+        sw = _sample_weights(ops, sample_weight, n, f"{role}sample_weight")
     if class_weight:
         cw = _class_weights(numpy.asarray(ops.to_host(ys)), class_weight)
-        sw = cw if sw is None else sw * cw
+        sw = cw if sw is None else sw * (cw if isinstance(sw, numpy.ndarray) else ops.asarray(cw))
     return xs, ys, None if sw is None else to_device(ops, sw, dtype)
+
+
+def _sample_weights(ops, sample_weight, n, what):
+    """Flat float64 weights, checked: a NumPy array, or the backend's own array where one was
+    passed (a CuPy batch stays on the device: NumPy cannot read it, and a round trip would wait)."""
+    sw = _host(sample_weight, what)
+    sw = (numpy.asarray(sw, dtype=numpy.float64) if isinstance(sw, numpy.ndarray)
+          else ops.asarray(sw, dtype="float64")).reshape(-1)
+    if sw.shape != (n,):
+        raise ValueError(f"{what} must have shape ({n},), received {tuple(sw.shape)}")
+    input_checks.check_finite(ops, sw, what)
+    return sw
 
 
 def prepare_validation(ops, model, validation_data):
