@@ -19,7 +19,9 @@ def cupy_ops():
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_graph_replay_equals_eager_bit_for_bit(cupy_ops, case, monkeypatch):
+    from gpunet.backend import gpu_graphs
     from gpunet.backend.gpu_plan import GpuPlan
+    monkeypatch.setattr(gpu_graphs, "UNROLL", 3)  # graphs of 3 steps within these short epochs
     monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "0")
     eager_model, eager = fit(case, cupy_ops)
     monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "1")
@@ -27,6 +29,7 @@ def test_graph_replay_equals_eager_bit_for_bit(cupy_ops, case, monkeypatch):
     assert isinstance(graph_model._plan, GpuPlan)
     assert graph_model._plan._graphs.captures >= 1, "the full batches' step was captured"
     assert eager_model._plan._graphs.captures == 0
+    assert any(step.unrolled for step in graph_model._plan._steps.values()), "full batches replayed 3 steps a graph"
     assert eager == graphed
     for g, e in zip(graph_model.get_weights(), eager_model.get_weights()):
         numpy.testing.assert_array_equal(g, e)

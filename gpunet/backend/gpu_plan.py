@@ -195,6 +195,25 @@ class GpuPlan:
         opt.iterations += 1
         self._next += 1
 
+    def run_steps(self, first, count):
+        """Train on ``count`` full batches from batch ``first`` on: what as many `step` calls do,
+        with the same launches and values, in fewer host calls (`GraphRunner.run_many`). For
+        epochs whose batches no callback looks at."""
+        if first != self._next:
+            raise RuntimeError(f"GpuPlan.run_steps: batches run in order; expected batch {self._next}, received {first}.")
+        if count <= 0:
+            return
+        opt = self.optimizer.optimizer
+        if opt.learning_rate.value != self._lr:
+            with self._stream():
+                self._write_table(self._next, self.table.shape[0] - self._next)
+        key = (self._batch, self._batch, None)
+        step = self._steps.get(key) or self._build(key)
+        with self._stream():
+            self._graphs.run_many(step, self.ops.launch, count)
+        opt.iterations += count
+        self._next += count
+
     def publish(self):
         """Make the caller's current stream wait for the plan's work (outputs, weights)."""
         self._graphs.publish()

@@ -40,7 +40,8 @@ class Step:
         xp, dtype, sm = plan.ops.xp, plan.dtype, plan.ops.sm_count
         empty = lambda shape, dt=dtype: xp.empty(shape, dtype=dt)  # noqa: E731
         self.rows, self.stride = rows, stride
-        self.graphs, self.eager_runs = None, 0  # gpu_graphs.GraphRunner's: captured segments, eager runs
+        # gpu_graphs.GraphRunner's: captured segments, eager runs, segments of UNROLL steps (False: refused)
+        self.graphs, self.eager_runs, self.unrolled = None, 0, None
         self.xb, self.yb = empty((rows, plan.width)), empty((rows, plan.y_width))
         self.swb = empty((rows,)) if plan.weighted else None
         self.masks = []  # each Dropout layer's (rows, width) mask, in forward order

@@ -35,8 +35,13 @@ class EpochMixin(EngineMixin):
         n, want_batches, train_step = xs.shape[0], cbs.wants_train_batches, plan.step
         plan.load(xs, ys, sws, order, batch_size)
         tally = EpochTally(self, plan, batch_size)
-        done = 0
-        for step in range(steps):
+        done = first = 0
+        run_steps = getattr(plan, "run_steps", None)  # the GPU plan: many full batches per host call
+        if run_steps is not None and not want_batches:
+            first = min(steps, n // batch_size)
+            run_steps(0, first)
+            done = first * batch_size
+        for step in range(first, steps):
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             if want_batches:
                 cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
