@@ -94,15 +94,23 @@ def wait_for_idle(limit_s, threshold=0.10):
 GROUPS = (("gpunet", "h5py"), ("torch",), ("keras3",), ("tf_keras",))
 
 
+def suite_env(smoke):
+    """The environment of a process that runs the suites: this one's, less pytest-xdist's worker
+    variables (pytest-benchmark times nothing in a process that sees them, so a report started from
+    a parallel test run would measure nothing), with ``SMOKE_ENV`` set in smoke mode."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    if smoke:
+        env[SMOKE_ENV] = "1"
+    return env
+
+
 def run_suites(json_dir, smoke, pytest_args, groups=GROUPS, wait_idle=0):
     """Run the suites, one process per framework group; returns (merged JSON data, pytest output).
 
     Each group's run is accounted: the CPU time other processes took meanwhile (``/proc/stat``
     minus this run's own) is recorded as ``others_cpu_share``, since a shared machine distorts timings."""
     import time
-    env = dict(os.environ)
-    if smoke:
-        env[SMOKE_ENV] = "1"
+    env = suite_env(smoke)
     merged, outputs, contention = None, [], []
     for i, group in enumerate(groups):
         if wait_idle:
