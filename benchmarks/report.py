@@ -104,8 +104,26 @@ def suite_env(smoke):
     return env
 
 
+def read_group_json(path):
+    """A group's pytest-benchmark JSON, or None where the group measured nothing: then the file is
+    absent or empty (some pytest-benchmark releases create it when they parse ``--benchmark-json``
+    and write it only if a benchmark ran, e.g. when every one was deselected or skipped)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"{path} is not pytest-benchmark JSON ({exc}); no results written") from None
+
+
 def run_suites(json_dir, smoke, pytest_args, groups=GROUPS, wait_idle=0):
     """Run the suites, one process per framework group; returns (merged JSON data, pytest output).
+    A group that measured nothing (every benchmark deselected or skipped) contributes nothing.
 
     Each group's run is accounted: the CPU time other processes took meanwhile (``/proc/stat``
     minus this run's own) is recorded as ``others_cpu_share``, since a shared machine distorts timings."""
@@ -134,10 +152,9 @@ def run_suites(json_dir, smoke, pytest_args, groups=GROUPS, wait_idle=0):
         if proc.returncode not in (0, 5):
             raise SystemExit(f"the benchmark suites failed for {group} (pytest exit {proc.returncode}); "
                              "no results written")
-        if not os.path.exists(json_path):
+        data = read_group_json(json_path)
+        if data is None:
             continue
-        with open(json_path) as f:
-            data = json.load(f)
         if merged is None:
             merged = data
         else:

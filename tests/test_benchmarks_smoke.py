@@ -222,3 +222,20 @@ def test_merge_replaces_the_rerun_suites_and_says_when():
     assert "(load average 1.50 when the run started)" in dp and "| 4.0 us | 1.02 GB/s | 1.0 us |" in dp
     with pytest.raises(ValueError, match="this run measured no suite"):
         report.merge_runs(earlier, {"benchmarks": []})
+
+
+def test_a_group_that_measured_nothing_contributes_nothing(tmp_path):
+    """run_suites over a group that measures (gpunet's Adam step) and one whose every benchmark is
+    deselected, its JSON file left empty as some pytest-benchmark releases leave it: the results are
+    the first group's, and no error. A damaged file is refused, naming it."""
+    report = _benchmarks_module("report")
+    (tmp_path / "bench1.json").write_text("")  # the second group's file, created and never written
+    data, _ = report.run_suites(str(tmp_path), True, ["-k", "test_adam_step and gpunet and pima"],
+                                groups=(("gpunet",), ("keras3",)))
+    assert [(b["extra_info"]["suite"], b["extra_info"]["framework"]) for b in data["benchmarks"]] == \
+        [("optimizer", "gpunet")]
+    assert [c["group"] for c in data["machine_info"]["gpunet_bench"]["contention"]] == ["gpunet", "keras3"]
+    assert report.read_group_json(str(tmp_path / "absent.json")) is None
+    (tmp_path / "bad.json").write_text('{"benchmarks": [')
+    with pytest.raises(SystemExit, match=r"bad.json is not pytest-benchmark JSON \(Expecting value"):
+        report.read_group_json(str(tmp_path / "bad.json"))
