@@ -13,12 +13,17 @@
 // xb[r, :] = x[xrow(r), :], yb[r, :] = y[row(r), :], swb[r] = sw[row(r)] for the batch's rows
 // r < rows, row(r) = order[b * stride + r] (order null: b * stride + r), b = state[0]; xrow(r) is
 // row(r) with x_stride for stride (x_stride 0: x holds just this batch, streamed in by the host).
+// x, y, sw and order are read from sources[0..3] (addresses; 0 for null) in device memory, not
+// passed as arguments: a captured graph then serves every epoch's data, wherever it lies.
 // Launch: block 256, 1-D grid-stride grid.
 template <typename T>
-__global__ void batch_gather(const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ sw,
-                             const long long* __restrict__ order, T* __restrict__ xb, T* __restrict__ yb,
-                             T* __restrict__ swb, long long* state, int rows, long long stride,
+__global__ void batch_gather(const unsigned long long* __restrict__ sources, T* __restrict__ xb,
+                             T* __restrict__ yb, T* __restrict__ swb, long long* state, int rows, long long stride,
                              long long x_stride, int kx, int ky) {
+    const T* __restrict__ x = reinterpret_cast<const T*>(sources[0]);
+    const T* __restrict__ y = reinterpret_cast<const T*>(sources[1]);
+    const T* __restrict__ sw = reinterpret_cast<const T*>(sources[2]);
+    const long long* __restrict__ order = reinterpret_cast<const long long*>(sources[3]);
     const long long b = state[0];
     if (blockIdx.x == 0 && threadIdx.x == 0) state[1] = b;
     const long long first = b * stride, x_first = b * x_stride;

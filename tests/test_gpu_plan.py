@@ -141,3 +141,24 @@ def test_gradient_average_runs_between_two_captured_graphs(cupy_ops):
     assert runs[0][0] == runs[1][0]
     for g, e in zip(runs[1][1], runs[0][1]):
         numpy.testing.assert_array_equal(g, e)
+
+
+def test_a_second_fit_on_fresh_arrays_replays_the_captured_graphs(cupy_ops, monkeypatch):
+    """fit again on new arrays (new device memory) replays the graphs captured in the first fit,
+    repointed at the new data: no capture, and the same weights as an eager run, bit for bit."""
+    runs = []
+    for graphs in ("0", "1"):
+        monkeypatch.setenv("GPUNET_CUDA_GRAPHS", graphs)
+        x, y, _ = data("pima")
+        net = model("pima", cupy_ops)
+        with B.use_backend(cupy_ops):
+            net.fit(x, y, batch_size=10, epochs=2, verbose=0)
+            captured = net._plan._graphs.captures
+            rng = numpy.random.default_rng(4)
+            x2, y2 = rng.standard_normal(x.shape), (rng.uniform(size=y.shape) > 0.5).astype(float)
+            history = net.fit(x2, y2, batch_size=10, epochs=2, verbose=0).history
+        assert net._plan._graphs.captures == captured, "the second fit captured nothing new"
+        runs.append((history, net.get_weights()))
+    assert runs[0][0] == runs[1][0]
+    for g, e in zip(runs[1][1], runs[0][1]):
+        numpy.testing.assert_array_equal(g, e)

@@ -114,7 +114,8 @@ def test_batch_gather_takes_the_batch_in_state(emulator, shuffled, weighted):
         xb, yb = guarded(numpy.zeros((rows, kx))), guarded(numpy.zeros((rows, ky)))
         swb = guarded(numpy.zeros(rows)) if weighted else None
         state = numpy.array([batch, -1], numpy.int64)
-        emulator(S.plan_batch_gather(x, y, sw, order, xb, yb, swb, state, rows, stride, H100_SMS))
+        sources = S.source_addresses(x, y, sw, order)
+        emulator(S.plan_batch_gather(sources, xb, yb, swb, state, rows, stride, H100_SMS))
         picked = rows_of[batch * stride:batch * stride + rows]
         numpy.testing.assert_array_equal(xb, x[picked])
         numpy.testing.assert_array_equal(yb, y[picked])

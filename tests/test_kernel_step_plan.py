@@ -228,3 +228,28 @@ def test_arrays_refilled_in_place_between_fits_are_read_afresh(emulator):
     numpy.testing.assert_allclose(results[0][0]["loss"], results[1][0]["loss"], rtol=1e-10)
     for g, r in zip(results[0][1], results[1][1]):
         numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+
+
+def test_fits_on_fresh_arrays_reuse_the_steps_and_read_the_new_data(emulator):
+    """fit called again on other arrays of the same layout (a training loop of fit(epochs=1),
+    a rank's next shard) keeps its built steps (their captured graphs, on a GPU) and points
+    their gathers at the new data: it trains as NumPy does, with no step rebuilt."""
+    B.set_floatx("float64")
+    results = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        x, y, sw = _data("pima")
+        net = _model("pima", ops)
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(3)
+            net.fit(x, y, sample_weight=sw, batch_size=10, epochs=1, verbose=0)
+            built = dict(getattr(net._plan, "_steps", {}))
+            rng = numpy.random.default_rng(11)  # new values in new memory; the first arrays stay alive
+            x2, y2 = rng.standard_normal(x.shape), (rng.uniform(size=y.shape) > 0.5).astype(float)
+            for shuffle in (True, False):
+                second = net.fit(x2, y2, batch_size=10, epochs=1, shuffle=shuffle, verbose=0).history
+        if isinstance(ops, EmulatedCupyBackend):
+            assert built and all(net._plan._steps[key] is step for key, step in built.items()), "no step rebuilt"
+        results.append((second, net.get_weights(), x))
+    numpy.testing.assert_allclose(results[0][0]["loss"], results[1][0]["loss"], rtol=1e-10)
+    for g, r in zip(results[0][1], results[1][1]):
+        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)

@@ -107,7 +107,7 @@ class GpuPlan:
         self.eps = 1e-7
         self._next = 0
         self._lr = None
-        self._order_buf, self._sources, self._converted = None, None, {}
+        self._order_buf, self._layout, self._converted = None, None, {}
 
     # ---- what fit sees ----------------------------------------------------------------------------
     def matches(self, model):
@@ -153,14 +153,17 @@ class GpuPlan:
             if order is not None:
                 self._write(self._order_buf, order)
             order_dev = None if order is None else self._order_buf
-            sources = (x_src, y_src, sw_src, order_dev)
-            # the same memory as last epoch: the steps built (and graphs captured) still read it
-            same = self._sources is not None and all(_same_memory(a, b) for a, b in zip(sources, self._sources))
-            if not same or self.outputs is None or self.outputs.shape[0] != n or self.eps != B.epsilon():
-                self._sources = sources
-                self.x, self.y_src, self.sw_src, self.order = sources
+            # kept alive here: the steps' gathers read them through their address tables
+            self.x, self.y_src, self.sw_src, self.order = x_src, y_src, sw_src, order_dev
+            # steps built (and graphs captured) for the same layout serve this epoch's data, wherever
+            # it lies (fit called again on fresh arrays, a rank's new shard): only their tables change
+            layout = (n, self.y_width, self.weighted, B.epsilon())
+            if layout != self._layout or self.outputs is None:
+                self._layout = layout
                 self.outputs = xp.empty((n, self.layers[-1].units), dtype=self.dtype)
                 self._steps.clear()
+            for built in self._steps.values():
+                built.point_at(self)
             # what EpochTally reads: the epoch's targets and weights in training order
             self.y = y if order is None else xp.take(y, order_dev, axis=0)
             self.sw = None if sample_weight is None else (
@@ -188,7 +191,7 @@ class GpuPlan:
         if opt.learning_rate.value != self._lr:  # a callback changed it mid-epoch: rewrite the rest
             with self._stream():
                 self._write_table(self._next, self.table.shape[0] - self._next)
-        key = (hi - lo, self._batch, None if x_batch is None else _address(x_batch))
+        key = (hi - lo, self._batch, None if x_batch is None else S.address(x_batch))
         step = self._steps.get(key) or self._build(key, x_batch)
         with self._stream():
             self._graphs.run(step, self.ops.launch, replay=hi - lo == self._batch)
@@ -265,16 +268,3 @@ class GpuPlan:
         self._lr = opt.learning_rate.value
         if count:
             self._write(self.table[first:first + count], values)
-
-
-def _address(a):
-    """Where a device (or, emulated, NumPy) array's data starts: a step built for one streamed
-    buffer serves every batch streamed into it."""
-    data = getattr(a, "data", None)
-    return data.ptr if hasattr(data, "ptr") else a.ctypes.data
-
-
-def _same_memory(a, b):
-    if a is None or b is None:
-        return a is b
-    return _address(a) == _address(b) and a.shape == b.shape and a.dtype == b.dtype

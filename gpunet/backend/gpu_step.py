@@ -45,9 +45,11 @@ class Step:
         self.xb, self.yb = empty((rows, plan.width)), empty((rows, plan.y_width))
         self.swb = empty((rows,)) if plan.weighted else None
         self.masks = []  # each Dropout layer's (rows, width) mask, in forward order
-        x, x_stride = (plan.x, None) if x_batch is None else (x_batch, 0)  # streamed: x holds this batch
-        entries = [S.plan_batch_gather(x, plan.y_src, plan.sw_src, plan.order, self.xb, self.yb, self.swb,
-                                       plan.state, rows, stride, sm, x_stride)]
+        self.x_batch = x_batch  # streamed: the buffer that holds each batch's x
+        self.sources = empty((4,), "uint64")  # where the gather reads x, y, sw, order: see point_at
+        self.point_at(plan)
+        entries = [S.plan_batch_gather(self.sources, self.xb, self.yb, self.swb, plan.state, rows, stride, sm,
+                                       None if x_batch is None else 0)]
         # forward; `grad` is the buffer that will hold the gradient with respect to `a`
         # (None for the model's input, whose gradient nobody needs)
         a, grad, done = self.xb, None, []
@@ -84,6 +86,13 @@ class Step:
         self.launches = sum(1 for e in entries if isinstance(e, K.Launch))
         # launches and collectives only: no cuBLAS call, which CuPy refuses inside a capture
         self.capturable = all(isinstance(e, (K.Launch, Between)) for e in entries)
+
+
+    def point_at(self, plan):
+        """Make the step's gather read the plan's current epoch data (on the plan's stream, before
+        the step runs): a step built, or captured, for one epoch's arrays serves the next one's."""
+        x = plan.x if self.x_batch is None else self.x_batch
+        plan._write(self.sources, S.source_addresses(x, plan.y_src, plan.sw_src, plan.order))
 
 
 def workspace(plan, shapes):

@@ -52,15 +52,30 @@ def loss_kernel(activation, params, loss):
     return LossKernel(plain, None)
 
 
-def plan_batch_gather(x, y, sw, order, xb, yb, swb, state, rows, stride, sm_count, x_stride=None):
+def source_addresses(x, y, sw, order):
+    """What `plan_batch_gather`'s ``sources`` table holds: the arrays' addresses (0 for None), as
+    uint64. x and y of the batch buffers' dtype and widths, sw (n,) of that dtype, order (n,)
+    int64, all C-contiguous; the caller keeps them alive while the table points at them."""
+    return numpy.array([0 if a is None else address(a) for a in (x, y, sw, order)], dtype=numpy.uint64)
+
+
+def plan_batch_gather(sources, xb, yb, swb, state, rows, stride, sm_count, x_stride=None):
     """The batch ``state[0]`` (``stride`` rows apart; rows ``order[...]`` when shuffled) of
-    the epoch's x, y, sw into the batch buffers; ``rows`` rows (the last batch may be short).
+    the epoch's x, y, sw into the batch buffers xb, yb, swb; ``rows`` rows (the last batch
+    may be short). x, y, sw, order come from ``sources``, a (4,) uint64 device array holding
+    `source_addresses`: rewriting it points the same launch (or captured graph) at new data.
     ``x_stride=0``: x holds only this batch (streamed), its rows taken from 0."""
-    kx, ky = x.shape[1], y.shape[1]
-    return Launch("step", _kernel("batch_gather", x.dtype), _grid_stride(rows * max(kx, ky), sm_count),
+    kx, ky = xb.shape[1], yb.shape[1]
+    return Launch("step", _kernel("batch_gather", xb.dtype), _grid_stride(rows * max(kx, ky), sm_count),
                   (ELEMENTWISE_BLOCK, 1, 1),
-                  (x, y, _ptr(sw), _ptr(order), xb, yb, _ptr(swb), state, numpy.int32(rows), numpy.int64(stride),
+                  (sources, xb, yb, _ptr(swb), state, numpy.int32(rows), numpy.int64(stride),
                    numpy.int64(stride if x_stride is None else x_stride), numpy.int32(kx), numpy.int32(ky)))
+
+
+def address(a):
+    """Where a device (or, emulated, NumPy) array's data starts."""
+    data = getattr(a, "data", None)
+    return data.ptr if hasattr(data, "ptr") else a.ctypes.data  # CuPy, or NumPy in emulation
 
 
 def plan_loss_grad(kernel, z, y, sw, out, dz, state, stride, eps, scale, sm_count):
