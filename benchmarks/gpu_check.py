@@ -29,11 +29,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-DENSE_SHAPES = [(32, 64, 32), (128, 256, 128), (1024, 10, 512), (512, 512, 512), (4096, 256, 64),
-                (70000, 16, 8), (2048, 1024, 1024), (8192, 4096, 1024), (32768, 768, 768),
-                # the wide network's layers at batch 10 to 1024: split-K forward, split backward reductions
-                (10, 512, 784), (128, 512, 784), (128, 512, 512), (128, 10, 512), (1024, 512, 784)]
-QUICK_SHAPES = DENSE_SHAPES[:4]
+# (M, N, K): gpu_probe.log part C's grid (H200, 2026-11-29), which the dispatch rule was fitted to,
+# plus the wide network's last layer; benchmarks/dense_timings_h200.txt holds this table's last run
+DENSE_SHAPES = [(M, N, K) for M in (10, 128, 1024, 8192, 65536)
+                for K, N in ((8, 12), (64, 64), (784, 512), (512, 512), (1024, 1024), (4096, 4096), (16, 1024),
+                             (1024, 10), (512, 10))
+                if not (K == 4096 and M > 1024)]
+QUICK_SHAPES = [(32, 64, 32), (128, 256, 128), (1024, 10, 512), (512, 512, 512)]
 
 
 def gpu_time(fn, repeats):
@@ -63,32 +65,34 @@ def compile_all():
 
 
 def time_dense(ops, shapes, repeats, activation="relu"):
+    """Dense forward and backward apart, fused kernels against cuBLAS + the elementwise kernels, and
+    what the dispatch rule picks: the table the rule's constants are fitted to (cupy_backend.py)."""
     import numpy
     from gpunet.backend import cupy_backend as CB
-    print(f"\n  Dense {activation}, float32, forward + backward (ms, median of {repeats}); TF32 off")
-    print(f"  {'M x N x K':>20} {'fused':>9} {'cublas':>9}  faster   rule picks")
+    print(f"\n  Dense {activation}, float32, forward and backward apart (ms, median of {repeats}); TF32 off")
+    print(f"  {'M':>6} {'K':>5} {'N':>5} {'fwdF':>8} {'fwdC':>8} {'bwdF':>8} {'bwdC':>8}  fwd bwd  rule")
     rng = numpy.random.default_rng(0)
+    disagree = 0
     for M, N, K in shapes:
         x, w, b, dy = (ops.asarray(a, dtype="float32") for a in (
             rng.standard_normal((M, K)), rng.standard_normal((K, N)) / K ** 0.5, rng.standard_normal(N) * 0.1,
             rng.standard_normal((M, N))))
         dw, db = ops.empty((K, N), "float32"), ops.empty((N,), "float32")
-
-        def step():
-            y, z = ops.dense_forward(x, w, b, activation, {})
-            ops.dense_backward(dy, x, w, z, y, activation, {}, dw, db, True)
-
         ms = {}
         for path in ("fused", "cublas"):
             ops.dense_path = path
-            ms[path] = gpu_time(step, repeats)
-        ops.dense_path = "auto"
-        picks = ("fused" if ops._fused(M, N, K, True) else "cublas", "fused" if ops._fused(M, N, K, False) else "cublas")
-        pick = picks[0] if picks[0] == picks[1] else f"{picks[0]} fwd / {picks[1]} bwd"
-        best = min(ms, key=ms.get)
-        print(f"  {f'{M}x{N}x{K}':>20} {ms['fused']:9.3f} {ms['cublas']:9.3f}  {best:7}  {pick}"
-              f"{'' if best in pick else '   <- rule disagrees'}")
-    print(f"  (rule: {CB.RULE})")
+            y, z = ops.dense_forward(x, w, b, activation, {})
+            ms["fwd", path] = gpu_time(lambda: ops.dense_forward(x, w, b, activation, {}), repeats)
+            ms["bwd", path] = gpu_time(lambda: ops.dense_backward(dy, x, w, z, y, activation, {}, dw, db, True),
+                                       repeats)
+        vars(ops).pop("dense_path", None)
+        won = ["F" if ms[d, "fused"] < ms[d, "cublas"] else "C" for d in ("fwd", "bwd")]
+        picks = ["F" if ops._fused(M, N, K, d == "fwd") else "C" for d in ("fwd", "bwd")]
+        mark = "" if picks == won else "  <- rule picks " + "/".join(picks)
+        disagree += picks != won
+        print(f"  {M:>6} {K:>5} {N:>5} {ms['fwd', 'fused']:8.3f} {ms['fwd', 'cublas']:8.3f} {ms['bwd', 'fused']:8.3f} "
+              f"{ms['bwd', 'cublas']:8.3f}   {won[0]}   {won[1]}{mark}")
+    print(f"  (rule: {CB.RULE}; disagrees on {disagree} of {len(shapes)} shapes)")
 
 
 def time_optimizers(ops, n, repeats):
