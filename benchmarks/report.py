@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/report.py
 from .workloads import GPU_TARGETS, SMOKE_ENV, TARGETS  # noqa: E402
 from .distribute_report import (WRAPPER_TARGET, WRAPPER_TARGET_TEXT, data_parallel_section,  # noqa: E402
                                 is_data_parallel, wrapper_ratio)
-from .runs import merge_runs, merged_note  # noqa: E402
+from .runs import merge_runs, merged_note, run_of  # noqa: E402
 
 SUITE_ORDER = ["seed", "wide", "predict", "optimizer", "save_load", "gpu workloads", "gpu dense forward",
                "gpu dense backward", "gpu training steps"]
@@ -365,15 +365,19 @@ def _gpu_section(machine, gpu_rows, skips=()):
     """The GPU part: the device and versions, gpunet on CuPy against PyTorch on CUDA, issue 8's targets;
     or, without a GPU, a plain statement that none was measured (and why: the machine's record, else
     the GPU suite's skip reason)."""
-    gpu, versions = machine.get("gpu"), machine.get("versions", {})
+    run = next((run_of(machine, s) for s in SUITE_ORDER if _is_gpu(s) and run_of(machine, s) is not machine), machine)
+    gpu, versions = run.get("gpu"), run.get("versions", {})
     lines = ["", "## GPU", ""]
+    if run is not machine:
+        lines += [f"Measured on {run['date']}, after the rest of this file, on {run.get('usable_cpus', '?')} "
+                  f"usable CPUs ({run.get('cpu') or 'CPU not recorded'}).", ""]
     if gpu:
         lines.append(f"- device: {gpu['name']} ({gpu['sms']} SMs, {gpu['memory_gib']} GiB); CUDA runtime "
                      f"{gpu['runtime_cuda']} (driver supports CUDA {gpu['driver_cuda']}); CuPy {gpu['cupy']}; "
                      f"PyTorch {versions.get('torch') or 'not installed'}")
     else:
         skipped = [reason for where, reason in skips if "test_gpu.py" in where]
-        why = machine.get("gpu_absent") or (skipped[0] if skipped else "no GPU information was recorded")
+        why = run.get("gpu_absent") or (skipped[0] if skipped else "no GPU information was recorded")
         lines.append(f"No CUDA GPU was present for this run ({why.rstrip('.')}): the GPU suites were skipped and this "
                      "file holds no GPU figure. On a machine with one, `python -m benchmarks.report` adds them; "
                      "`python benchmarks/gpu_check.py` checks the kernels and times the same workloads (sized for "

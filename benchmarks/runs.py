@@ -7,6 +7,12 @@ ratios stay within one run, since every ratio compares cases of one suite.
 """
 
 
+# what a merged run keeps of its machine record: enough to render its own suites' sections (the GPU
+# section needs the device and the versions of the run that measured it, not the header run's)
+RUN_KEYS = ("date", "usable_cpus", "load_start", "load_end", "contention", "smoke", "cpu", "logical_cpus",
+            "platform", "versions", "gpu", "gpu_absent")
+
+
 def _suite(bench):
     return (bench.get("extra_info") or {}).get("suite")
 
@@ -26,8 +32,7 @@ def merge_runs(earlier, later, earlier_skips=(), later_skips=()):
     kept_runs = [dict(r, suites=[s for s in r["suites"] if s not in suites]) for r in machine.get("merged_runs", [])]
     info = _machine(later)
     machine["merged_runs"] = [r for r in kept_runs if r["suites"]] + [dict(
-        {k: info.get(k) for k in ("date", "usable_cpus", "load_start", "load_end", "contention", "smoke")},
-        suites=suites)]
+        {k: info.get(k) for k in RUN_KEYS if k in info}, suites=suites)]
     data = dict(earlier, machine_info=dict(earlier.get("machine_info") or {}, gpunet_bench=machine))
     data["benchmarks"] = [b for b in earlier.get("benchmarks", []) if _suite(b) not in suites] + \
         list(later.get("benchmarks", []))

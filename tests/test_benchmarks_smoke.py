@@ -224,6 +224,31 @@ def test_merge_replaces_the_rerun_suites_and_says_when():
         report.merge_runs(earlier, {"benchmarks": []})
 
 
+def test_merged_gpu_suites_render_with_the_gpu_of_the_run_that_measured_them():
+    """GPU suites rerun on a GPU machine over a CPU machine's file: the GPU section names that run's
+    device and versions (the header's machine had none), not "no CUDA GPU was present"."""
+    report = _benchmarks_module("report")
+
+    def bench(suite, framework, median):
+        return {"name": framework, "stats": {"median": median}, "extra_info": {
+            "suite": suite, "case": "pima 8-12-8-1 batch 10", "framework": framework, "unit": "us/step",
+            "work": 1}}
+    earlier = {"benchmarks": [bench("seed", "gpunet", 2e-5)], "machine_info": {"gpunet_bench": {
+        "date": "2026-11-24T01:45", "usable_cpus": 2, "gpu": None, "gpu_absent": "no CUDA here",
+        "versions": {"torch": "2.13.0+cpu"}}}}
+    gpu = {"name": "NVIDIA H200", "sms": 132, "memory_gib": 140.4, "driver_cuda": "13.0", "runtime_cuda": "13.2",
+           "cupy": "14.2.0"}
+    later = {"benchmarks": [bench("gpu workloads", "gpunet cupy", 4e-5), bench("gpu workloads", "torch cuda", 2e-3)],
+             "machine_info": {"gpunet_bench": {"date": "2026-11-29T22:33", "usable_cpus": 16, "gpu": gpu,
+                                               "gpu_absent": None, "versions": {"torch": "2.11.0+cu130"}}}}
+    data, skips = report.merge_runs(earlier, later)
+    gpu_md = report.render_markdown(data, skips)
+    gpu_md = gpu_md[gpu_md.index("## GPU"):]
+    assert "- device: NVIDIA H200 (132 SMs, 140.4 GiB); CUDA runtime 13.2" in gpu_md
+    assert "PyTorch 2.11.0+cu130" in gpu_md and "Measured on 2026-11-29T22:33, after the rest" in gpu_md
+    assert "No CUDA GPU was present" not in gpu_md and "(**50.0x**)" in gpu_md
+
+
 def test_a_group_that_measured_nothing_contributes_nothing(tmp_path):
     """run_suites over a group that measures (gpunet's Adam step) and one whose every benchmark is
     deselected, its JSON file left empty as some pytest-benchmark releases leave it: the results are
