@@ -29,7 +29,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-# (M, N, K): gpu_probe.log part C's grid (H200, 2026-11-29), which the dispatch rule was fitted to,
+# (M, N, K): gpu_probe.log part C's grid (../shared/measurements/h200-2026-11-29), as the dispatch rule's table,
 # plus the wide network's last layer; benchmarks/dense_timings_h200.txt holds this table's last run
 DENSE_SHAPES = [(M, N, K) for M in (10, 128, 1024, 8192, 65536)
                 for K, N in ((8, 12), (64, 64), (784, 512), (512, 512), (1024, 1024), (4096, 4096), (16, 1024),

@@ -33,29 +33,27 @@ from . import dense_launch as DL
 from .base import Backend
 
 # The cost model's constants, in microseconds as timed from Python (CUDA events around one
-# eager call), fitted to the measured crossover: NVIDIA H200 (132 SMs), CuPy 14.2.0 / CUDA
-# runtime 13.2, TF32 off, 2026-11-29; ../shared/measurements/h200-2026-11-29/gpu_probe.log
-# part C (float32 relu, 38 shapes from M = 10 to 65536, forward and backward timed apart,
-# median of 15). With the kernels measured there (no split-K forward, no dX split, host-side
-# sums), the model picks the measured faster path on all 38 forward shapes and 36 of 38
-# backward ones; the two others (128x1024x1024: 0.202 vs 0.196 ms; 1024x512x512: 0.166 vs
-# 0.152) are within 9%, and today's backward is faster on both than the one measured.
-# tests/test_kernel_dispatch.py reads the table and checks this. The split variants were not
-# measured: the model prices them from the same constants (a chain of chunks S times
-# shorter, the same total work, SPLIT_ADD_US per extra split). The tile loop has also
-# changed since (3 vectorized shared reads per 16 FMAs instead of 8, the next chunk's
-# loads in flight during the multiply), which should make FUSED_CHUNK_US and
-# FUSED_BLOCK_CHUNK_US smaller: until benchmarks/gpu_check.py has re-timed it, the rule
-# errs towards cuBLAS.
-FUSED_FIXED_US = (36.0, 36.0)       # forward, backward: one launch
-FUSED_CHUNK_US = (1.7, 2.0)         # one block's walk through one GN_BK = 16 chunk: the latency of a chain
-FUSED_BLOCK_CHUNK_US = (1.6, 1.8)   # the same per SM when SMs are full: the throughput of the grid
-SPLIT_ADD_US = 0.1                  # the last block adding one more partial tile
-CUBLAS_FIXED_US = (70.0, 100.0)     # matmul + bias_act; act_backward_db + the matmuls
-CUBLAS_DB_SUM_US = 90.0             # the partial-db sum act_backward_db needs above 64 rows
-CUBLAS_MACS_PER_US = 28e6           # FP32 SGEMM, TF32 off
-HBM_BYTES_PER_US = 2e6              # what either path's passes over memory achieve
-RULE = ("fused vs cuBLAS from a cost model fitted to gpu_probe.log part C (H200, 2026-11-29); "
+# eager call), fitted to benchmarks/dense_timings_h200.txt: NVIDIA H200 (132 SMs), CuPy 14.2.0 /
+# CUDA runtime 13.2, TF32 off, 2026-11-29, today's kernels (split-K forward, split dW/db and dX
+# reduced in the launch), float32 relu, 43 shapes from M = 10 to 65536, forward and backward
+# timed apart (benchmarks/gpu_check.py part 3 prints that table). On it the model picks the
+# measured faster path on every one of the 86 decisions but ties within 5% (8192x1024x10
+# forward: 0.080 vs 0.081 ms), and every estimate is within 1.9x of the time measured;
+# tests/test_kernel_dispatch.py reads the table and checks both. Two decisions sit within 1%
+# of the model's crossover (1024x784x512 forward, 8192x16x1024 backward). The fixed costs
+# are mostly Python and launch overhead; inside a captured step the fused kernels cost less,
+# and a cuBLAS layer also costs the step its capture (gpu_plan.py), so the rule errs towards
+# cuBLAS there.
+FUSED_FIXED_US = (44.32, 41.71)       # forward, backward: one launch
+FUSED_CHUNK_US = (2.816, 4.945)       # one block's walk through one GN_BK = 16 chunk: the latency of a chain
+FUSED_BLOCK_CHUNK_US = (0.6437, 1.484)  # the same per SM when SMs are full: the throughput of the grid
+SPLIT_ADD_US = 0.442                  # the last block adding one more partial tile: a fixed part
+SPLIT_ADD_ELEM_US = 0.0700            # and a part per value each thread adds (a 64 x 64 tile: 16)
+CUBLAS_FIXED_US = (78.54, 130.0)      # matmul + bias_act; act_backward_db + the matmuls
+CUBLAS_DB_SUM_US = 69.76              # the partial-db sum act_backward_db needs above 64 rows
+CUBLAS_MACS_PER_US = 24.51e6          # FP32 SGEMM, TF32 off
+HBM_BYTES_PER_US = 2.943e6            # what either path's passes over memory achieve
+RULE = ("fused vs cuBLAS from a cost model fitted to benchmarks/dense_timings_h200.txt (H200, 2026-11-29); "
         "see gpunet/backend/cupy_backend.py")
 
 
@@ -76,16 +74,23 @@ def fused_cost_us(M, N, Kd, forward, sm_count, itemsize=4, need=(True, True, Tru
     if forward:
         S = splits or DL.forward_splits(M, N, Kd, sm_count)
         chain, work = _chain_and_work(K.cdiv(M, K.TILE) * K.cdiv(N, K.TILE), Kd, S)
-        extra, nbytes = S - 1, itemsize * (M * Kd + Kd * N + M * N) + M * N
+        adding, nbytes = _adding_us(S, M, N), itemsize * (M * Kd + Kd * N + M * N) + M * N
     else:
         sw, tiles_w, sx, tiles_x = DL._backward_geometry(M, N, Kd, sm_count, *need)
         sw, sx = splits or (sw, sx)
         cw, ww = _chain_and_work(tiles_w, M, sw)
         cx, wx = _chain_and_work(tiles_x, N, sx)
-        chain, work, extra = max(cw, cx), ww + wx, (sw - 1) + (sx - 1)
+        chain, work = max(cw, cx), ww + wx
+        adding = max(_adding_us(sw, Kd, N) if tiles_w else 0.0, _adding_us(sx, M, Kd) if tiles_x else 0.0)
         nbytes = itemsize * (M * N + 2 * M * Kd + 2 * Kd * N) + M * N
-    return (FUSED_FIXED_US[f] + extra * SPLIT_ADD_US
+    return (FUSED_FIXED_US[f] + adding
             + max(FUSED_CHUNK_US[f] * chain, FUSED_BLOCK_CHUNK_US[f] * work / sm_count, nbytes / HBM_BYTES_PER_US))
+
+
+def _adding_us(splits, rows, cols):
+    """The last block of a split tile adding the other splits' partials (rows x cols, at most a tile)."""
+    per_thread = min(rows, K.TILE) * min(cols, K.TILE) / (K.TILE_BLOCK[0] * K.TILE_BLOCK[1])
+    return (splits - 1) * (SPLIT_ADD_US + SPLIT_ADD_ELEM_US * per_thread)
 
 
 def cublas_cost_us(M, N, Kd, forward, sm_count, itemsize=4, need=(True, True, True)):
