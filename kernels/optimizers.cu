@@ -8,10 +8,11 @@
 // reference folds them (1 - beta_1, Adam's bias-corrected step size alpha, ...),
 // so both do the same arithmetic in the same order.
 //
-// Inside a captured step (gpunet/backend/gpu_plan.py) the per-step scalar (SGD's and
-// RMSprop's learning rate, Adam's alpha) cannot be baked into the graph: there ``table``
-// is non-null and the scalar is ``table[*index]``, one value per step of the epoch
-// written by the host beforehand, ``*index`` the step's position in the epoch.
+// Inside a captured step (gpunet/backend/gpu_plan.py) the per-step scalars cannot be baked
+// into the graph: there ``table`` is non-null, with two values per step of the epoch written
+// by the host beforehand, ``*index`` the step's position in the epoch: table[2 * *index] is
+// SGD's and RMSprop's learning rate or Adam's alpha, table[2 * *index + 1] the momentum of
+// SGD and RMSprop (a callback may change it for one step: Horovod's momentum correction).
 //
 // Launch (all): block 256, 1-D grid min(ceil(n / 256), 8 SMs), grid-stride loop.
 
@@ -20,7 +21,10 @@ template <typename T>
 __global__ void sgd_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ velocity,
                            long long n, T lr, T momentum, int nesterov, const T* table,
                            const long long* index) {
-    if (table) lr = table[*index];
+    if (table) {
+        lr = table[2 * *index];
+        momentum = table[2 * *index + 1];
+    }
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         const T step = g[i] * lr;
@@ -40,7 +44,7 @@ template <typename T>
 __global__ void adam_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v,
                             T* __restrict__ vhat, long long n, T alpha, T one_minus_beta_1,
                             T one_minus_beta_2, T epsilon, const T* table, const long long* index) {
-    if (table) alpha = table[*index];
+    if (table) alpha = table[2 * *index];
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         const T gi = g[i];
@@ -65,7 +69,10 @@ __global__ void rmsprop_update(T* __restrict__ p, const T* __restrict__ g, T* __
                                T* __restrict__ mom, T* __restrict__ mg, long long n, T lr, T rho,
                                T one_minus_rho, T momentum, T epsilon, const T* table,
                                const long long* index) {
-    if (table) lr = table[*index];
+    if (table) {
+        lr = table[2 * *index];
+        momentum = table[2 * *index + 1];
+    }
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         const T gi = g[i];

@@ -86,6 +86,40 @@ def test_learning_rate_schedule_reaches_the_device(emulator):
     assert got[0].optimizer.iterations == ref[0].optimizer.iterations == 3 * 12
 
 
+def test_momentum_and_hyperparameters_changed_by_callbacks_reach_the_device(emulator, request):
+    """SGD's momentum is read from the device table as the learning rate is: the warmup callback's
+    momentum correction (a changed momentum for each step whose rate changes) trains as on NumPy;
+    a hyperparameter the launch bakes in (Nesterov, Adam's beta_1) changed between fits rebuilds
+    the steps instead of training with the old value."""
+    from gpunet import distribute
+    B.set_floatx("float64")
+    runs = []
+    distribute.shutdown()
+    distribute.init()  # one process: the warmup callback asks for the world's size
+    request.addfinalizer(distribute.shutdown)
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        x, y, _ = _data("pima")
+        net = _model("pima", ops)
+        with B.use_backend(ops):
+            net.compile(optimizer=gpunet.optimizers.SGD(learning_rate=0.05, momentum=0.9), loss="binary_crossentropy")
+            gpunet.utils.set_random_seed(3)
+            warm = distribute.LearningRateWarmupCallback(initial_lr=0.05, warmup_epochs=2, momentum_correction=True)
+            first = net.fit(x, y, batch_size=10, epochs=3, verbose=0, callbacks=[warm]).history
+            net.optimizer.nesterov = True
+            second = net.fit(x, y, batch_size=10, epochs=1, verbose=0).history
+            net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
+            net.fit(x, y, batch_size=10, epochs=1, verbose=0)
+            net.optimizer.beta_1 = 0.5
+            third = net.fit(x, y, batch_size=10, epochs=1, verbose=0).history
+        if isinstance(ops, EmulatedCupyBackend):
+            assert isinstance(net._plan, GpuPlan), "the model trained through the GPU plan"
+        runs.append(((first, second, third), net.get_weights()))
+    for got, ref in zip(runs[0][0], runs[1][0]):
+        numpy.testing.assert_allclose(got["loss"], ref["loss"], rtol=1e-10)
+    for g, r in zip(runs[0][1], runs[1][1]):
+        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("change", ["dropout-noise-shape", "regularizer", "clipnorm", "huber"])
 def test_models_outside_the_plan_take_the_layer_path(emulator, change):
     ops = EmulatedCupyBackend(emulator)

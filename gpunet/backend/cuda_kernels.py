@@ -159,8 +159,9 @@ def plan_softmax_backward(dy, y, dz, sm_count):
 
 # ---- plans: optimizers.cu ----------------------------------------------------------------------------
 def plan_sgd(p, g, velocity, lr, momentum, nesterov, sm_count, table=None, index=None):
-    """With ``table`` (per-step learning rates) and ``index`` (a device int64), lr is
-    ``table[index[0]]``, read on the device: a captured step replays with each step's value."""
+    """With ``table`` ((steps, 2): each step's learning rate and momentum) and ``index`` (a device
+    int64), lr and momentum are ``table[index[0]]``, read on the device: a captured step replays
+    with each step's values."""
     t = p.dtype.type
     return Launch("optimizers", _kernel("sgd_update", p.dtype), _grid_stride(p.size, sm_count),
                   (ELEMENTWISE_BLOCK, 1, 1),
@@ -170,7 +171,7 @@ def plan_sgd(p, g, velocity, lr, momentum, nesterov, sm_count, table=None, index
 
 def plan_adam(p, g, m, v, vhat, alpha, beta_1, beta_2, epsilon, sm_count, table=None, index=None):
     """``alpha`` is the bias-corrected step size the reference computes on the host (or, with
-    ``table``, ``table[index[0]]``, as `plan_sgd`)."""
+    ``table``, ``table[index[0], 0]``, as `plan_sgd`)."""
     t = p.dtype.type
     return Launch("optimizers", _kernel("adam_update", p.dtype), _grid_stride(p.size, sm_count),
                   (ELEMENTWISE_BLOCK, 1, 1),

@@ -1,6 +1,6 @@
 """The optimizer's launch inside a GPU training step (gpu_plan.py): one fused update over the
-flat parameter buffer, its per-step scalar (learning rate, Adam's bias-corrected alpha) read
-from a device table so that a captured step replays with each step's value.
+flat parameter buffer, its per-step scalars (learning rate or Adam's bias-corrected alpha, and
+the momentum) read from a device table so that a captured step replays with each step's values.
 
 The scalars are computed on the host exactly as `Optimizer.apply` and
 `CupyBackend.adam_update` compute them (Keras 2's inverse-time ``decay`` included), so a
@@ -49,13 +49,30 @@ class StepOptimizer:
                               index)
 
     def scalars(self, first_t, count):
-        """Python floats, one per step; ``t`` is the iteration count after the step (1 first)."""
+        """The table's rows, [scalar, momentum] per step (Python floats); ``t`` is the iteration
+        count after the step (1 first)."""
         o = self.optimizer
-        base = o.learning_rate.value
+        base, momentum = o.learning_rate.value, self.momentum()
         out = []
         for t in range(first_t, first_t + count):
             lr = base / (1.0 + o.decay * (t - 1)) if o.decay else base
             if self.kind == "adam":
                 lr = lr * (1.0 - o.beta_2**t) ** 0.5 / (1.0 - o.beta_1**t)
-            out.append(lr)
+            out.append((lr, momentum))
         return out
+
+    def momentum(self):
+        return 0.0 if self.kind == "adam" else float(self.optimizer.momentum)
+
+    def per_step(self):
+        """What the table holds, as the optimizer has it now: a change means rewriting the table."""
+        return self.optimizer.learning_rate.value, self.momentum()
+
+    def baked(self):
+        """The hyperparameters the launch bakes in: a change means rebuilding the steps."""
+        o = self.optimizer
+        if self.kind == "sgd":
+            return (o.nesterov,)
+        if self.kind == "adam":
+            return o.beta_1, o.beta_2, o.epsilon, o.amsgrad
+        return o.rho, o.epsilon, o.centered

@@ -94,7 +94,7 @@ class GpuPlan:
         self.width = self.layers[0].w.shape[0]
         xp = self.ops.xp
         self.state = xp.zeros((3,), dtype="int64")  # step.cu: [next batch, current batch, dropout seed]
-        self.table = None  # per-step optimizer scalars of the epoch
+        self.table = None  # per-step optimizer scalars of the epoch: (steps, 2)
         # x, y_src, sw_src: the data the gather reads; y, sw: the epoch's targets and weights in
         # training order, and outputs the model's outputs, which EpochTally reads
         self.x = self.y_src = self.sw_src = self.order = self.outputs = self.y = self.sw = None
@@ -106,7 +106,7 @@ class GpuPlan:
         self.stream = self._graphs.stream
         self.eps = 1e-7
         self._next = 0
-        self._lr = None
+        self._per_step, self._baked = None, optimizer.baked()
         self._order_buf, self._layout, self._converted = None, None, {}
 
     # ---- what fit sees ----------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class GpuPlan:
             self.sw = None if sample_weight is None else (
                 sample_weight if order is None else xp.take(sample_weight, order_dev, axis=0))
             if self.table is None or self.table.shape[0] < steps:
-                self.table = xp.empty((max(steps, 1),), dtype=self.dtype)
+                self.table = xp.empty((max(steps, 1), 2), dtype=self.dtype)  # gpu_optimizer.scalars' rows
                 self._steps.clear()
             self.eps = B.epsilon()
             self._write(self.state, [0, 0, self._dropout_seed()])
@@ -187,10 +187,7 @@ class GpuPlan:
         if lo != self._next * self._batch:
             raise RuntimeError(f"GpuPlan.step: batches run in order; expected the batch at {self._next * self._batch}, "
                                f"received {lo}:{hi}.")
-        opt = self.optimizer.optimizer
-        if opt.learning_rate.value != self._lr:  # a callback changed it mid-epoch: rewrite the rest
-            with self._stream():
-                self._write_table(self._next, self.table.shape[0] - self._next)
+        opt = self._follow_optimizer()
         key = (hi - lo, self._batch, None if x_batch is None else S.address(x_batch))
         step = self._steps.get(key) or self._build(key, x_batch)
         with self._stream():
@@ -206,16 +203,25 @@ class GpuPlan:
             raise RuntimeError(f"GpuPlan.run_steps: batches run in order; expected batch {self._next}, received {first}.")
         if count <= 0:
             return
-        opt = self.optimizer.optimizer
-        if opt.learning_rate.value != self._lr:
-            with self._stream():
-                self._write_table(self._next, self.table.shape[0] - self._next)
+        opt = self._follow_optimizer()
         key = (self._batch, self._batch, None)
         step = self._steps.get(key) or self._build(key)
         with self._stream():
             self._graphs.run_many(step, self.ops.launch, count)
         opt.iterations += count
         self._next += count
+
+    def _follow_optimizer(self):
+        """Take in what a callback changed on the optimizer since the last step: a learning rate or
+        momentum (the table from this step on is rewritten), another hyperparameter (the steps,
+        which bake it in, are rebuilt). Returns the optimizer."""
+        if self.optimizer.baked() != self._baked:
+            self._baked = self.optimizer.baked()
+            self._steps.clear()
+        if self.optimizer.per_step() != self._per_step:
+            with self._stream():
+                self._write_table(self._next, self.table.shape[0] - self._next)
+        return self.optimizer.optimizer
 
     def publish(self):
         """Make the caller's current stream wait for the plan's work (outputs, weights)."""
@@ -265,6 +271,6 @@ class GpuPlan:
     def _write_table(self, first, count):
         opt = self.optimizer.optimizer
         values = self.optimizer.scalars(opt.iterations + 1, count)
-        self._lr = opt.learning_rate.value
+        self._per_step = self.optimizer.per_step()
         if count:
             self._write(self.table[first:first + count], values)
