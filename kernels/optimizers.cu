@@ -18,6 +18,19 @@
 
 // Keras SGD: v = momentum v - lr g; p += v (Nesterov: p += momentum v - lr g).
 template <typename T>
+__device__ __forceinline__ void sgd_element(T* p, const T* g, T* velocity, long long i, T lr, T momentum,
+                                            int nesterov) {
+    const T step = g[i] * lr;
+    if (!velocity) {
+        p[i] -= step;
+        return;
+    }
+    const T v = velocity[i] * momentum - step;
+    velocity[i] = v;
+    p[i] = nesterov ? (p[i] - step) + v * momentum : p[i] + v;
+}
+
+template <typename T>
 __global__ void sgd_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ velocity,
                            long long n, T lr, T momentum, int nesterov, const T* table,
                            const long long* index) {
@@ -26,44 +39,61 @@ __global__ void sgd_update(T* __restrict__ p, const T* __restrict__ g, T* __rest
         momentum = table[2 * *index + 1];
     }
     const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        const T step = g[i] * lr;
-        if (!velocity) {
-            p[i] -= step;
-            continue;
-        }
-        const T v = velocity[i] * momentum - step;
-        velocity[i] = v;
-        p[i] = nesterov ? (p[i] - step) + v * momentum : p[i] + v;
-    }
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        sgd_element(p, g, velocity, i, lr, momentum, nesterov);
 }
 
 // Keras Adam: m += (g - m)(1 - beta_1); v += (g^2 - v)(1 - beta_2);
 // vhat = max(vhat, v) (amsgrad, vhat non-null); p -= alpha m / (sqrt(v or vhat) + epsilon).
+template <typename T>
+__device__ __forceinline__ void adam_element(T* p, const T* g, T* m, T* v, T* vhat, long long i, T alpha,
+                                             T one_minus_beta_1, T one_minus_beta_2, T epsilon) {
+    const T gi = g[i];
+    const T mi = m[i] + (gi - m[i]) * one_minus_beta_1;
+    T vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
+    m[i] = mi;
+    v[i] = vi;
+    if (vhat) {
+        vi = gn_max(vhat[i], vi);
+        vhat[i] = vi;
+    }
+    p[i] -= mi / (gn_sqrt(vi) + epsilon) * alpha;
+}
+
 template <typename T>
 __global__ void adam_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v,
                             T* __restrict__ vhat, long long n, T alpha, T one_minus_beta_1,
                             T one_minus_beta_2, T epsilon, const T* table, const long long* index) {
     if (table) alpha = table[2 * *index];
     const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        const T gi = g[i];
-        const T mi = m[i] + (gi - m[i]) * one_minus_beta_1;
-        T vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
-        m[i] = mi;
-        v[i] = vi;
-        if (vhat) {
-            vi = gn_max(vhat[i], vi);
-            vhat[i] = vi;
-        }
-        p[i] -= mi / (gn_sqrt(vi) + epsilon) * alpha;
-    }
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        adam_element(p, g, m, v, vhat, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon);
 }
 
 // Keras RMSprop: rms = rho rms + (1 - rho) g^2; centered (mg non-null):
 // mg = rho mg + (1 - rho) g; step = lr g / sqrt(rms - mg^2 + epsilon) (no mg^2
 // unless centered); with momentum (mom non-null) mom = momentum mom + step, p -= mom;
 // else p -= step.
+template <typename T>
+__device__ __forceinline__ void rmsprop_element(T* p, const T* g, T* rms, T* mom, T* mg, long long i, T lr,
+                                                T rho, T one_minus_rho, T momentum, T epsilon) {
+    const T gi = g[i];
+    const T r = rms[i] * rho + gi * gi * one_minus_rho;
+    rms[i] = r;
+    T d = r;
+    if (mg) {
+        const T c = mg[i] * rho + gi * one_minus_rho;
+        mg[i] = c;
+        d = r - c * c;
+    }
+    T step = gi / gn_sqrt(d + epsilon) * lr;
+    if (mom) {
+        step = mom[i] * momentum + step;
+        mom[i] = step;
+    }
+    p[i] -= step;
+}
+
 template <typename T>
 __global__ void rmsprop_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ rms,
                                T* __restrict__ mom, T* __restrict__ mg, long long n, T lr, T rho,
@@ -74,21 +104,6 @@ __global__ void rmsprop_update(T* __restrict__ p, const T* __restrict__ g, T* __
         momentum = table[2 * *index + 1];
     }
     const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        const T gi = g[i];
-        const T r = rms[i] * rho + gi * gi * one_minus_rho;
-        rms[i] = r;
-        T d = r;
-        if (mg) {
-            const T c = mg[i] * rho + gi * one_minus_rho;
-            mg[i] = c;
-            d = r - c * c;
-        }
-        T step = gi / gn_sqrt(d + epsilon) * lr;
-        if (mom) {
-            step = mom[i] * momentum + step;
-            mom[i] = step;
-        }
-        p[i] -= step;
-    }
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        rmsprop_element(p, g, rms, mom, mg, i, lr, rho, one_minus_rho, momentum, epsilon);
 }

@@ -69,18 +69,34 @@ __device__ __forceinline__ T gn_label(const T* yr, int c, int kind, bool sparse)
 // y is (M, N), or (M, 1) class indices for the sparse kinds. Advances state[0].
 // Launch: block (32, 8), a row per threadIdx.y; grid min(ceil(M / 8), 8 SMs), grid-stride.
 template <typename T>
+__device__ void loss_rows(T (&red)[8][33], int kind, const T* z, const T* y, const T* sw, T* out, T* dz,
+                          long long cur, int M, int N, long long stride, T eps, T scale, T exp_max,
+                          long long first_row, long long row_step);
+
+template <typename T>
 __global__ void loss_grad(int kind, const T* z, const T* __restrict__ y, const T* __restrict__ sw,
                           T* __restrict__ out, T* dz, long long* state, int M, int N, long long stride, T eps,
                           T scale, T exp_max) {
     __shared__ T red[8][33];
     const long long cur = state[1];
     if (blockIdx.x == 0 && threadIdx.x == 0 && threadIdx.y == 0) state[0] = cur + 1;
+    loss_rows(red, kind, z, y, sw, out, dz, cur, M, N, stride, eps, scale, exp_max, (long long)blockIdx.x * 8,
+              (long long)gridDim.x * 8);
+}
+
+// loss_grad's work for the rows first_row, first_row + row_step, ... (8 at a time, a row per
+// threadIdx.y, 32 threads across it; every thread of the block must call it): also the fused
+// single-block step's loss (mlp_step.cu), with z, y, sw and dz in shared memory.
+template <typename T>
+__device__ void loss_rows(T (&red)[8][33], int kind, const T* z, const T* y, const T* sw, T* out, T* dz,
+                          long long cur, int M, int N, long long stride, T eps, T scale, T exp_max,
+                          long long first_row, long long row_step) {
     const bool sparse = kind == GN_SCCE_SOFTMAX || kind == GN_SCCE || kind == GN_SCCE_LOGITS;
     const bool softmax = kind == GN_CCE_SOFTMAX || kind == GN_SCCE_SOFTMAX || kind == GN_CCE_LOGITS ||
                          kind == GN_SCCE_LOGITS;
     const int ky = sparse ? 1 : N;
     const T inv_n = T(1) / T(N);
-    for (long long r0 = (long long)blockIdx.x * 8; r0 < M; r0 += (long long)gridDim.x * 8) {
+    for (long long r0 = first_row; r0 < M; r0 += row_step) {
         const long long r = r0 + threadIdx.y;
         const bool live = r < M;
         const T* zr = z + r * N;

@@ -22,9 +22,12 @@ def test_kernel_model_trains_like_numpy(emulator, activations, optimizer, floatx
     assert {"dense_forward", "dense_backward", optimizer["class_name"].lower() + "_update"} <= kernels
 
 
-def test_kernel_model_terminate_on_nan_stops_at_the_bad_batch(emulator, capsys, monkeypatch):
+@pytest.mark.parametrize("fused_step, kernel", [("0", "dense_forward<float>"), ("1", "mlp_step<float>")])
+def test_kernel_model_terminate_on_nan_stops_at_the_bad_batch(emulator, capsys, monkeypatch, fused_step, kernel):
     """A NaN input row reaches the loss through the kernels as it does on NumPy (relu
-    once turned it into 0 on the GPU, and TerminateOnNaN never fired there)."""
+    once turned it into 0 on the GPU, and TerminateOnNaN never fired there): through the
+    multi-launch step and through the one-launch step of small models."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
     from gpunet.callbacks import LambdaCallback, TerminateOnNaN
     from gpunet.layers import Dense
     from gpunet.models import Sequential
@@ -43,4 +46,4 @@ def test_kernel_model_terminate_on_nan_stops_at_the_bad_batch(emulator, capsys, 
                             callbacks=[TerminateOnNaN(), LambdaCallback(on_batch_end=lambda b, logs: batches.append(b))])
     assert capsys.readouterr().out == "Batch 2: Invalid loss, terminating training\n"
     assert batches == [0, 1, 2] and numpy.isnan(history.history["loss"][0])
-    assert "dense_forward<float>" in {k for k, _, _ in emulator.launches}
+    assert kernel in {k for k, _, _ in emulator.launches}

@@ -12,23 +12,36 @@ from gpunet.layers import Dense, Dropout
 from gpunet.models import Sequential
 from plan_cases import CASES, N_SAMPLES, assert_close as _assert_close, data as _data, fit as _fit, model as _model
 
+# the cases small enough for the single-launch step (gpu_fused_step.py)
+FUSED = {"pima", "softmax-sparse", "mse", "mae-relu-out", "logits"}
+
+
+@pytest.mark.parametrize("fused_step", ["1", "0"], ids=["one-launch", "multi-launch"])
 @pytest.mark.parametrize("floatx", ["float32", "float64"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_plan_trains_like_numpy(emulator, case, floatx):
+def test_plan_trains_like_numpy(emulator, case, floatx, fused_step, monkeypatch):
+    """Both forms of the step, one launch for small models and 2 L + 3 launches, train as NumPy."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
     B.set_floatx(floatx)
     emulator.launches.clear()
     ops = EmulatedCupyBackend(emulator)
     got = _fit(case, ops)
     assert isinstance(got[0]._plan, GpuPlan), "the model trained through the GPU plan"
     kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
-    assert {"batch_gather", "loss_grad", "dense_forward", "dense_backward", "adam_update"} <= kernels
+    if fused_step == "1" and case in FUSED:
+        assert kernels == {"mlp_step"}
+    else:
+        assert {"batch_gather", "loss_grad", "dense_forward", "dense_backward", "adam_update"} <= kernels
+        assert fused_step == "1" or "mlp_step" not in kernels  # (a short last batch may fit in one block)
     _assert_close(got, _fit(case, B.resolve("numpy")), floatx)
 
 
-@pytest.mark.parametrize("case", ["pima", "wide-reduced"])
-def test_launch_budget_and_no_host_read_inside_an_epoch(emulator, case):
-    """Each step is at most 2 L + 3 launches; an epoch reads the device a fixed number of
-    times (its loss and metrics at the end), however many steps it has."""
+@pytest.mark.parametrize("case, fused_step", [("pima", "0"), ("wide-reduced", "0"), ("pima", "1")])
+def test_launch_budget_and_no_host_read_inside_an_epoch(emulator, case, fused_step, monkeypatch):
+    """Each step is 2 L + 3 launches, or one for a model small enough for the one-launch step;
+    an epoch reads the device a fixed number of times (its loss and metrics at the end),
+    however many steps it has."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
     B.set_floatx("float32")
     ops = EmulatedCupyBackend(emulator)
     x, y, sw = _data(case)
@@ -42,7 +55,8 @@ def test_launch_budget_and_no_host_read_inside_an_epoch(emulator, case):
             before = ops.host_reads
             model.fit(x, y, sample_weight=sw, batch_size=batch, epochs=1, verbose=0)
         steps = -(-N_SAMPLES // batch)
-        assert len(emulator.launches) == steps * (2 * layers + 3), (len(emulator.launches), steps)
+        per_step = 1 if fused_step == "1" else 2 * layers + 3
+        assert len(emulator.launches) == steps * per_step, (len(emulator.launches), steps)
         reads.append(ops.host_reads - before)
     assert reads[0] == reads[1] <= 1 + len(CASES[case][3]), reads
 
@@ -92,32 +106,22 @@ def test_momentum_and_hyperparameters_changed_by_callbacks_reach_the_device(emul
     a hyperparameter the launch bakes in (Nesterov, Adam's beta_1) changed between fits rebuilds
     the steps instead of training with the old value."""
     from gpunet import distribute
-    B.set_floatx("float64")
-    runs = []
     distribute.shutdown()
     distribute.init()  # one process: the warmup callback asks for the world's size
     request.addfinalizer(distribute.shutdown)
-    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
-        x, y, _ = _data("pima")
-        net = _model("pima", ops)
-        with B.use_backend(ops):
-            net.compile(optimizer=gpunet.optimizers.SGD(learning_rate=0.05, momentum=0.9), loss="binary_crossentropy")
-            gpunet.utils.set_random_seed(3)
-            warm = distribute.LearningRateWarmupCallback(initial_lr=0.05, warmup_epochs=2, momentum_correction=True)
-            first = net.fit(x, y, batch_size=10, epochs=3, verbose=0, callbacks=[warm]).history
-            net.optimizer.nesterov = True
-            second = net.fit(x, y, batch_size=10, epochs=1, verbose=0).history
-            net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
-            net.fit(x, y, batch_size=10, epochs=1, verbose=0)
-            net.optimizer.beta_1 = 0.5
-            third = net.fit(x, y, batch_size=10, epochs=1, verbose=0).history
-        if isinstance(ops, EmulatedCupyBackend):
-            assert isinstance(net._plan, GpuPlan), "the model trained through the GPU plan"
-        runs.append(((first, second, third), net.get_weights()))
-    for got, ref in zip(runs[0][0], runs[1][0]):
-        numpy.testing.assert_allclose(got["loss"], ref["loss"], rtol=1e-10)
-    for g, r in zip(runs[0][1], runs[1][1]):
-        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+
+    def train(net, ops, x, y, sw):
+        net.compile(optimizer=gpunet.optimizers.SGD(learning_rate=0.05, momentum=0.9), loss="binary_crossentropy")
+        gpunet.utils.set_random_seed(3)
+        warm = distribute.LearningRateWarmupCallback(initial_lr=0.05, warmup_epochs=2, momentum_correction=True)
+        first = net.fit(x, y, batch_size=10, epochs=3, verbose=0, callbacks=[warm]).history
+        net.optimizer.nesterov = True
+        second = net.fit(x, y, batch_size=10, epochs=1, verbose=0).history
+        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
+        net.fit(x, y, batch_size=10, epochs=1, verbose=0)
+        net.optimizer.beta_1 = 0.5
+        return first, second, net.fit(x, y, batch_size=10, epochs=1, verbose=0).history
+    _agree_with_numpy(emulator, "pima", train)
 
 
 @pytest.mark.parametrize("change", ["dropout-noise-shape", "regularizer", "clipnorm", "huber"])
@@ -247,43 +251,64 @@ def test_dropout_in_the_plan_trains_as_the_layer_path_with_its_masks(emulator, m
 def test_arrays_refilled_in_place_between_fits_are_read_afresh(emulator):
     """The plan keeps converted copies (integer labels as floats) in buffers of its own: a
     caller refilling its arrays in place between fits trains on the new values, as on NumPy."""
-    B.set_floatx("float64")
-    results = []
-    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
-        x, y, sw = _data("softmax-sparse")
-        net = _model("softmax-sparse", ops)
-        with B.use_backend(ops):
-            gpunet.utils.set_random_seed(3)
-            net.fit(x, y, sample_weight=sw, batch_size=16, epochs=1, verbose=0)
-            y[:] = (y + 1) % 5
-            x *= -1.0
-            second = net.fit(x, y, sample_weight=sw, batch_size=16, epochs=1, verbose=0).history
-        results.append((second, net.get_weights()))
-    numpy.testing.assert_allclose(results[0][0]["loss"], results[1][0]["loss"], rtol=1e-10)
-    for g, r in zip(results[0][1], results[1][1]):
-        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+    def train(net, ops, x, y, sw):
+        gpunet.utils.set_random_seed(3)
+        net.fit(x, y, sample_weight=sw, batch_size=16, epochs=1, verbose=0)
+        y[:] = (y + 1) % 5
+        x *= -1.0
+        return [net.fit(x, y, sample_weight=sw, batch_size=16, epochs=1, verbose=0).history]
+    _agree_with_numpy(emulator, "softmax-sparse", train)
 
 
 def test_fits_on_fresh_arrays_reuse_the_steps_and_read_the_new_data(emulator):
     """fit called again on other arrays of the same layout (a training loop of fit(epochs=1),
     a rank's next shard) keeps its built steps (their captured graphs, on a GPU) and points
     their gathers at the new data: it trains as NumPy does, with no step rebuilt."""
+    built = {}
+
+    def train(net, ops, x, y, sw):
+        gpunet.utils.set_random_seed(3)
+        net.fit(x, y, sample_weight=sw, batch_size=10, epochs=1, verbose=0)
+        built.update(getattr(net._plan, "_steps", {}) if not built else {})
+        rng = numpy.random.default_rng(11)  # new values in new memory; the first arrays stay alive
+        x2, y2 = rng.standard_normal(x.shape), (rng.uniform(size=y.shape) > 0.5).astype(float)
+        return [net.fit(x2, y2, batch_size=10, epochs=1, shuffle=shuffle, verbose=0).history for shuffle in (1, 0)]
+    net = _agree_with_numpy(emulator, "pima", train)
+    assert built and all(net._plan._steps[key] is step for key, step in built.items()), "no step rebuilt"
+
+
+@pytest.mark.parametrize("fused_step", ["1", "0"], ids=["one-launch", "multi-launch"])
+@pytest.mark.parametrize("make", [
+    lambda o: o.SGD(learning_rate=0.05), lambda o: o.SGD(learning_rate=0.05, momentum=0.8, nesterov=True),
+    lambda o: o.Adam(learning_rate=0.01, amsgrad=True), lambda o: o.RMSprop(learning_rate=0.01),
+    lambda o: o.RMSprop(learning_rate=0.01, momentum=0.5, centered=True)],
+    ids=["sgd", "sgd-nesterov", "adam-amsgrad", "rmsprop", "rmsprop-centered-momentum"])
+def test_every_fused_optimizer_trains_like_numpy_in_both_step_forms(emulator, make, fused_step, monkeypatch):
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
+
+    def train(net, ops, x, y, sw):
+        net.compile(optimizer=make(gpunet.optimizers), loss="binary_crossentropy", metrics=["accuracy"])
+        gpunet.utils.set_random_seed(3)
+        return [net.fit(x, y, batch_size=10, epochs=2, verbose=0).history]
+    _agree_with_numpy(emulator, "pima", train)
+
+
+def _agree_with_numpy(emulator, case, train):
+    """``train(net, ops, x, y, sw)`` (returning a list of History dicts) on the emulated GPU and on
+    NumPy, in float64, from the same model: every history value and weight agree (1e-10, 1e-9).
+    Returns the emulated model."""
     B.set_floatx("float64")
-    results = []
+    runs = []
     for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
-        x, y, sw = _data("pima")
-        net = _model("pima", ops)
+        x, y, sw = _data(case)
+        net = _model(case, ops)
         with B.use_backend(ops):
-            gpunet.utils.set_random_seed(3)
-            net.fit(x, y, sample_weight=sw, batch_size=10, epochs=1, verbose=0)
-            built = dict(getattr(net._plan, "_steps", {}))
-            rng = numpy.random.default_rng(11)  # new values in new memory; the first arrays stay alive
-            x2, y2 = rng.standard_normal(x.shape), (rng.uniform(size=y.shape) > 0.5).astype(float)
-            for shuffle in (True, False):
-                second = net.fit(x2, y2, batch_size=10, epochs=1, shuffle=shuffle, verbose=0).history
-        if isinstance(ops, EmulatedCupyBackend):
-            assert built and all(net._plan._steps[key] is step for key, step in built.items()), "no step rebuilt"
-        results.append((second, net.get_weights(), x))
-    numpy.testing.assert_allclose(results[0][0]["loss"], results[1][0]["loss"], rtol=1e-10)
-    for g, r in zip(results[0][1], results[1][1]):
+            runs.append((train(net, ops, x, y, sw), net.get_weights(), net))
+    for got, ref in zip(runs[0][0], runs[1][0]):
+        assert got.keys() == ref.keys()
+        for key in ref:
+            numpy.testing.assert_allclose(got[key], ref[key], rtol=1e-10, err_msg=key)
+    for g, r in zip(runs[0][1], runs[1][1]):
         numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+    assert isinstance(runs[0][2]._plan, GpuPlan), "the model trained through the GPU plan"
+    return runs[0][2]

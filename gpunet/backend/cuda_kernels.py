@@ -25,7 +25,8 @@ KERNELS = {
     "dense": ("dense_forward", "dense_backward", "bias_act", "act_backward_db", "softmax_forward",
               "softmax_backward"),
     "optimizers": ("sgd_update", "adam_update", "rmsprop_update"),
-    "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward"),  # the GPU step plan's own (gpu_plan.py, step_kernels.py)
+    # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
+    "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step"),
 }
 _CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
 KERNEL_DTYPES = tuple(_CTYPE)

@@ -18,6 +18,8 @@ some 60 CuPy launches, 587 us on an H200, for 4.5 us of launch floor each). The 
 
 A layer whose GEMMs run faster on cuBLAS (the backend's dispatch rule) runs there, at
 the cost of a few more launches and of capture: CuPy refuses cuBLAS inside a capture.
+A model small enough for one block's shared memory runs each step as a single launch
+(gpu_fused_step.py) with the same buffers, tables and bookkeeping.
 """
 from contextlib import nullcontext
 

@@ -11,6 +11,7 @@ captured as CUDA graphs, one with a cuBLAS call cannot.
 from . import cuda_kernels as K
 from . import dense_launch as DL
 from . import step_kernels as S
+from .gpu_fused_step import fused_step_launch
 from .gpu_graphs import Between
 
 
@@ -48,6 +49,10 @@ class Step:
         self.x_batch = x_batch  # streamed: the buffer that holds each batch's x
         self.sources = empty((4,), "uint64")  # where the gather reads x, y, sw, order: see point_at
         self.point_at(plan)
+        fused = fused_step_launch(plan, self, rows, stride, None if x_batch is None else 0)
+        if fused is not None:  # a small model: the whole step in one launch (gpu_fused_step.py)
+            self.entries, self.launches, self.capturable = [fused], 1, True
+            return
         entries = [S.plan_batch_gather(self.sources, self.xb, self.yb, self.swb, plan.state, rows, stride, sm,
                                        None if x_batch is None else 0)]
         # forward; `grad` is the buffer that will hold the gradient with respect to `a`

@@ -14,7 +14,8 @@ MODULE_FILES = {
     "dense": ("gn_math.cuh", "activations.cuh", "gemm_tile.cuh", "dense_forward.cu", "dense_backward.cu",
               "bias_act.cu", "softmax.cu"),
     "optimizers": ("gn_math.cuh", "optimizers.cu"),
-    "step": ("gn_math.cuh", "softmax.cu", "step.cu"),  # softmax.cu for its row_reduce
+    # softmax.cu for its row_reduce; activations.cuh and optimizers.cu for the single-block step
+    "step": ("gn_math.cuh", "activations.cuh", "softmax.cu", "optimizers.cu", "step.cu", "mlp_step.cu"),
 }
 
 _HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,0 +1,104 @@
+"""The single-launch training step of a small Dense stack (kernels/mlp_step.cu).
+
+A `gpu_step.Step` is 2L + 3 launches; for a model as small as the tutorials' Pima MLP each of
+them is a few microseconds of latency and almost no arithmetic, so the step costs its launch
+count. Where the batch, every layer's activations and the gradients fit in one block's shared
+memory, `fused_step_launch` gives the whole step as one launch of one block instead, with the
+same gather (the Step's address table), the same loss kernel code, the same optimizer
+arithmetic and the same device table of per-step scalars, so graphs, `run_many` and the
+epoch's bookkeeping work unchanged. ``GPUNET_FUSED_STEP=0`` turns it off.
+"""
+import os
+
+import numpy
+
+from . import cuda_kernels as K
+from . import step_kernels as S
+
+VALUES = 4096         # mlp_step.cu's GN_MLP_VALUES: shared-memory values (x, y, sw, Z, A per layer, 2 dA)
+MASKS = 4096          # GN_MLP_MASKS: the relu family's masks
+META = 10             # GN_MLP_META: ints per layer
+MAX_LAYERS = 8
+MAX_MACS = 1 << 18    # one block's arithmetic per step: above this the multi-launch step is faster
+MAX_PARAMS = 1 << 16  # the optimizer's loop over the flat buffer, on one block
+_OPT_KIND = {"sgd": 0, "adam": 1, "rmsprop": 2}
+
+
+def enabled():
+    return os.environ.get("GPUNET_FUSED_STEP", "1").strip() != "0"
+
+
+def layout(rows, kx, ky, weighted, layers):
+    """Shared-memory offsets for a batch of ``rows`` and ``layers`` [(K, N)]: (x_off, y_off,
+    sw_off, [(in_off, z_off, a_off, mask_off)], d0_off, d1_off, values used, masks used)."""
+    x_off, y_off = 0, rows * kx
+    sw_off = y_off + rows * ky if weighted else -1
+    off = y_off + rows * ky + (rows if weighted else 0)
+    moff, prev, per_layer = 0, x_off, []
+    for _, n in layers:
+        per_layer.append((prev, off, off + rows * n, moff))
+        prev, off, moff = off + rows * n, off + 2 * rows * n, moff + rows * n
+    width = rows * max([n for _, n in layers] + [k for k, _ in layers[1:]])
+    return x_off, y_off, sw_off, per_layer, off, off + width, off + 2 * width, moff
+
+
+def fused_step_launch(plan, step, rows, stride, x_stride):
+    """The step of ``rows`` samples (epoch stride ``stride``; ``x_stride`` as batch_gather's)
+    as one mlp_step launch, or None where the multi-launch step must run: Dropout, a softmax
+    hidden layer, a data-parallel gradient average, shared memory or arithmetic too large for
+    one block, or ``GPUNET_FUSED_STEP=0``."""
+    opt = plan.optimizer
+    if (not enabled() or plan.dropouts or len(plan.layers) > MAX_LAYERS or plan.params.size > MAX_PARAMS
+            or getattr(plan.model.optimizer, "allreduce_gradients", None) is not None
+            or any(e.spec.softmax for e in plan.layers)):
+        return None
+    shapes = [(e.w.shape[0], e.w.shape[1]) for e in plan.layers]
+    if 3 * rows * sum(k * n for k, n in shapes) > MAX_MACS:
+        return None
+    x_off, y_off, sw_off, per_layer, d0, d1, used, masks = layout(rows, plan.width, plan.y_width, plan.weighted,
+                                                                  shapes)
+    if used > VALUES or masks > MASKS:
+        return None
+    offsets = [_offset(plan.params, e.w) for e in plan.layers] + [_offset(plan.params, e.b) for e in plan.layers
+                                                                    if e.b is not None]
+    if any(o is None for o in offsets):
+        return None
+    meta, actp = [], []
+    for e, (k, n), (in_off, z_off, a_off, m_off) in zip(plan.layers, shapes, per_layer):
+        b_off = -1 if e.b is None else _offset(plan.params, e.b)
+        meta += [k, n, _offset(plan.params, e.w), b_off, e.spec.code, e.spec.flags, in_off, z_off, a_off, m_off]
+        actp += [e.spec.alpha, e.spec.max_value, e.spec.threshold]
+    xp, dtype = plan.ops.xp, plan.dtype
+    step.fused_meta, step.fused_actp = xp.empty((len(meta),), dtype="int32"), xp.empty((len(actp),), dtype=dtype)
+    plan._write(step.fused_meta, meta)
+    plan._write(step.fused_actp, actp)
+    t = numpy.dtype(dtype).type
+    exp_max = numpy.floor(numpy.log(numpy.finfo(dtype).max))
+    kind, slots, c, flag = _optimizer_args(opt)
+    i32 = numpy.int32
+    return K.Launch("step", K._kernel("mlp_step", dtype), (1, 1, 1), (32, 8, 1), (
+        step.sources, plan.params, plan.model._grads, step.fused_meta, step.fused_actp, i32(len(plan.layers)),
+        i32(x_off), i32(y_off), i32(sw_off), i32(d0), i32(d1), i32(plan.loss_kernel.kind), plan.outputs, plan.state,
+        i32(rows), numpy.int64(stride), numpy.int64(stride if x_stride is None else x_stride), i32(plan.width),
+        i32(plan.y_width), t(plan.eps), t(1.0 / rows), t(exp_max), i32(kind), *(K._ptr(s) for s in slots),
+        numpy.int64(plan.params.size), *(t(v) for v in c), i32(flag), plan.table))
+
+
+def _offset(params, a):
+    """Where view ``a`` starts in the flat buffer ``params``, in elements; None when it is not a
+    C-contiguous view inside it."""
+    delta = S.address(a) - S.address(params)
+    if not a.flags.c_contiguous or delta % params.itemsize or not 0 <= delta // params.itemsize <= params.size - a.size:
+        return None
+    return delta // params.itemsize
+
+
+def _optimizer_args(step_optimizer):
+    """(kind, (s1, s2, s3), (c1, c2, c3), flag) as mlp_step.cu takes them."""
+    o, s = step_optimizer.optimizer, step_optimizer.optimizer.slots()
+    kind = step_optimizer.kind
+    if kind == "sgd":
+        return 0, (s.get("momentum"), None, None), (0.0, 0.0, 0.0), int(bool(o.nesterov))
+    if kind == "adam":
+        return 1, (s["m"], s["v"], s.get("vhat")), (1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon), 0
+    return 2, (s["rms"], s.get("momentum"), s.get("mg") if o.centered else None), (o.rho, 1.0 - o.rho, o.epsilon), 0

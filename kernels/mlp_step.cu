@@ -1,0 +1,136 @@
+// mlp_step<T>: a whole training step of a small stack of Dense layers in one launch of one
+// block (gpunet/backend/gpu_fused_step.py decides when a model is small enough).
+//
+// Why: a small model's step is latency, not arithmetic. As 2L + 3 launches (gpu_plan.py) the
+// Pima MLP's step costs ~40 us on an H200 even replayed from a CUDA graph, ~4.5 us a kernel;
+// here the batch, every activation and every gradient of the batch stay in shared memory, and
+// the step is one kernel: the gather, the forward pass, the loss gradient (step.cu's
+// loss_rows), the backward pass (dW and db into the flat gradient buffer) and the optimizer's
+// update over the flat parameter buffer (optimizers.cu's element functions), with barriers
+// between the phases. The arithmetic is the multi-launch plan's, term for term; only the
+// order of the sums in the products differs.
+//
+// sources: the gather's (4,) address table (x, y, sw, order), as batch_gather reads it.
+// meta: GN_MLP_META ints per layer: K, N, w_off, b_off (-1: no bias; offsets into params /
+//   grads), act code, act flags, in_off (A_{l-1}), z_off, a_off (A_l), mask_off; the first
+//   five are shared-memory value offsets, mask_off into the mask buffer. actp: per layer
+//   alpha, max_value, threshold. x_off, y_off, sw_off (-1: none): the gathered batch;
+//   d0_off, d1_off: two gradient buffers of rows x (the widest layer) values.
+// The loss takes A_L (the last layer's output as the plan computes it: linear when the loss
+// kernel applies the activation itself) and writes dL/dA_L into d0; each layer's dZ is then
+// act_backward of its dA, in place.
+// The optimizer (opt_kind 0 SGD, 1 Adam, 2 RMSprop) reads this step's scalars from table
+// (two per step, as the multi-launch plan's: the rate or Adam's alpha, and the momentum);
+// s1, s2, s3: its slots (SGD velocity; Adam m, v, vhat; RMSprop rms, momentum, mg), null
+// where unused; c1, c2, c3: Adam 1 - beta_1, 1 - beta_2, epsilon; RMSprop rho, 1 - rho,
+// epsilon; flag: SGD's nesterov.
+// state: as the multi-launch plan's: reads state[0], sets state[1] to it and advances state[0].
+// Launch: grid (1, 1, 1), block (32, 8, 1).
+#define GN_MLP_VALUES 4096
+#define GN_MLP_MASKS 4096
+#define GN_MLP_META 10
+
+template <typename T>
+__global__ void __launch_bounds__(256)
+mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, const int* __restrict__ meta,
+         const T* __restrict__ actp, int L, int x_off, int y_off, int sw_off, int d0_off, int d1_off, int loss_kind,
+         T* out, long long* state, int rows, long long stride, long long x_stride, int kx, int ky, T eps, T scale,
+         T exp_max, int opt_kind, T* s1, T* s2, T* s3, long long n_params, T c1, T c2, T c3, int flag,
+         const T* __restrict__ table) {
+    __shared__ T buf[GN_MLP_VALUES];
+    __shared__ unsigned char masks[GN_MLP_MASKS];
+    __shared__ T red[8][33];
+    const int tid = threadIdx.y * 32 + threadIdx.x, nt = 256;
+    const long long b = state[0];
+    const T* x = reinterpret_cast<const T*>(sources[0]);
+    const T* y = reinterpret_cast<const T*>(sources[1]);
+    const T* sw = reinterpret_cast<const T*>(sources[2]);
+    const long long* order = reinterpret_cast<const long long*>(sources[3]);
+    const long long first = b * stride, x_first = b * x_stride;
+    for (int i = tid; i < rows * kx; i += nt) {
+        const int r = i / kx, c = i - r * kx;
+        buf[x_off + i] = x[(order ? order[x_first + r] : x_first + r) * kx + c];
+    }
+    for (int i = tid; i < rows * ky; i += nt) {
+        const int r = i / ky, c = i - r * ky;
+        buf[y_off + i] = y[(order ? order[first + r] : first + r) * ky + c];
+    }
+    if (sw_off >= 0)
+        for (int r = tid; r < rows; r += nt) buf[sw_off + r] = sw[order ? order[first + r] : first + r];
+    __syncthreads();  // every thread has read state[0]
+    if (tid == 0) {
+        state[1] = b;
+        state[0] = b + 1;
+    }
+
+    for (int l = 0; l < L; ++l) {  // forward: Z = A W + b, A_l = act(Z)
+        const int* m = meta + l * GN_MLP_META;
+        const int K = m[0], N = m[1];
+        const ActParams<T> p = {m[4], actp[l * 3], actp[l * 3 + 1], actp[l * 3 + 2], m[5]};
+        const T* A = buf + m[6];
+        const T* W = params + m[2];
+        for (int i = tid; i < rows * N; i += nt) {
+            const int r = i / N, n = i - r * N;
+            T acc = T(0);
+            for (int k = 0; k < K; ++k) acc += A[r * K + k] * W[(long long)k * N + n];
+            if (m[3] >= 0) acc += params[m[3] + n];
+            unsigned char mk = 0;
+            buf[m[7] + i] = acc;
+            buf[m[8] + i] = act_forward(p, acc, &mk);
+            masks[m[9] + i] = mk;
+        }
+        __syncthreads();
+    }
+
+    const int* last = meta + (L - 1) * GN_MLP_META;
+    loss_rows(red, loss_kind, buf + last[8], buf + y_off, sw_off >= 0 ? buf + sw_off : (const T*)nullptr, out,
+              buf + d0_off, b, rows, last[1], stride, eps, scale, exp_max, 0LL, 8LL);
+    __syncthreads();
+
+    int cur = d0_off, other = d1_off;
+    for (int l = L - 1; l >= 0; --l) {  // backward: dZ = act'(dA); dW = A^T dZ; db = sum dZ; dA_{l-1} = dZ W^T
+        const int* m = meta + l * GN_MLP_META;
+        const int K = m[0], N = m[1];
+        const ActParams<T> p = {m[4], actp[l * 3], actp[l * 3 + 1], actp[l * 3 + 2], m[5]};
+        const T* A = buf + m[6];
+        const T* W = params + m[2];
+        T* dz = buf + cur;
+        for (int i = tid; i < rows * N; i += nt) dz[i] = act_backward(p, dz[i], buf + m[7], buf + m[8], masks + m[9], i);
+        __syncthreads();
+        for (int i = tid; i < K * N; i += nt) {
+            const int k = i / N, n = i - k * N;
+            T acc = T(0);
+            for (int r = 0; r < rows; ++r) acc += A[r * K + k] * dz[r * N + n];
+            grads[m[2] + i] = acc;
+        }
+        if (m[3] >= 0)
+            for (int n = tid; n < N; n += nt) {
+                T acc = T(0);
+                for (int r = 0; r < rows; ++r) acc += dz[r * N + n];
+                grads[m[3] + n] = acc;
+            }
+        if (l > 0) {
+            T* dprev = buf + other;
+            for (int i = tid; i < rows * K; i += nt) {
+                const int r = i / K, k = i - r * K;
+                T acc = T(0);
+                for (int n = 0; n < N; ++n) acc += dz[r * N + n] * W[(long long)k * N + n];
+                dprev[i] = acc;
+            }
+        }
+        __syncthreads();  // the gradients are written, and no thread reads W any more
+        const int swap = cur;
+        cur = other;
+        other = swap;
+    }
+
+    const T scalar = table[2 * b], momentum = table[2 * b + 1];
+    for (long long i = tid; i < n_params; i += nt) {
+        if (opt_kind == 0)
+            sgd_element(params, grads, s1, i, scalar, momentum, flag);
+        else if (opt_kind == 1)
+            adam_element(params, grads, s1, s2, s3, i, scalar, c1, c2, c3);
+        else
+            rmsprop_element(params, grads, s1, s2, s3, i, scalar, c1, c2, momentum, c3);
+    }
+}
