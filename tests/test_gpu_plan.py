@@ -119,6 +119,21 @@ def test_streamed_data_trains_exactly_as_resident(cupy_ops):
         numpy.testing.assert_array_equal(s, r)
 
 
+def test_streamed_predict_and_evaluate_equal_resident(cupy_ops):
+    """predict and evaluate on x above the device-data share stream it through pinned buffers
+    and give what resident x gives, bit for bit."""
+    x, y, sw = data("softmax-sparse")
+    net = model("softmax-sparse", cupy_ops)
+    runs = []
+    with B.use_backend(cupy_ops):
+        for fraction in (1e-9, 1.0):
+            runs.append((net.predict(x, batch_size=16, verbose=0, device_data_fraction=fraction),
+                         net.evaluate(x, y, sample_weight=sw, batch_size=16, verbose=0, return_dict=True,
+                                      device_data_fraction=fraction)))
+    numpy.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+
+
 def test_gradient_average_runs_between_two_captured_graphs(cupy_ops):
     """A data-parallel optimizer's collective sits between the backward launches and the update:
     the step is captured as two graphs around it, and trains as the eager step does."""

@@ -54,3 +54,37 @@ def test_device_data_fraction_argument(emulator, monkeypatch):
     assert transport.queue and len(history["loss"]) == 3
     with pytest.raises(ValueError, match="device_data_fraction must be a number in \\(0, 1\\], received 1.5"):
         _fit(ops, "pima", monkeypatch, free_bytes=1 << 20, device_data_fraction=1.5)
+
+
+@pytest.mark.parametrize("layer_path", [False, True], ids=["forward-plan", "layer-path"])
+@pytest.mark.parametrize("case", ["pima", "softmax-sparse"])
+def test_predict_and_evaluate_stream_x_that_does_not_fit(emulator, monkeypatch, case, layer_path):
+    """predict and evaluate on host x above the device's share stream it batch by batch through
+    the double-buffered uploads, and give what resident x gives, bit for bit (with batch
+    callbacks too); an argument outside (0, 1] is refused by name."""
+    B.set_floatx("float64")
+    ops = EmulatedCupyBackend(emulator)
+    x, y, sw = data(case)
+    net = model(case, ops)
+    if layer_path:  # an activity regularizer: no forward plan, the layer path runs
+        net.layers[0].activity_regularizer = gpunet.regularizers.l2(0.01)
+    results, seen = [], []
+    for free in (1024, 1 << 40):
+        transport = upload.SimulatedTransport(free_bytes=free)
+        monkeypatch.setattr(upload, "transport_for", lambda o: transport)
+        monkeypatch.setattr(streaming, "transport_for", lambda o: transport)
+        cb = gpunet.callbacks.LambdaCallback(on_test_batch_end=lambda b, logs: seen.append((free, logs["loss"])))
+        with B.use_backend(ops):
+            got = (net.predict(x, batch_size=16, verbose=0),
+                   net.evaluate(x, y, sample_weight=sw, batch_size=16, verbose=0, return_dict=True),
+                   net.evaluate(x, y, sample_weight=sw, batch_size=16, verbose=0, callbacks=[cb], return_dict=True))
+        copies = len(transport.queue)  # streamed: a copy per batch of each call; resident: a chunk per call
+        assert copies >= 3 * 7 if free == 1024 else copies <= 3, (free, copies)
+        results.append(got)
+    numpy.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1] == results[0][2] == results[1][2]
+    assert [l for f, l in seen if f == 1024] == [l for f, l in seen if f != 1024] and len(seen) == 2 * 7
+    assert (getattr(net, "_gpu_forward", None) or None) is None if layer_path else net._gpu_forward
+    with pytest.raises(ValueError, match="device_data_fraction must be a number in \\(0, 1\\], received 0"):
+        with B.use_backend(ops):
+            net.predict(x, device_data_fraction=0)

@@ -4,7 +4,7 @@ the GPU inference plan; the per-batch work itself is in engine.py."""
 from ..backend.dense_plan import EpochTally
 from ..distribute import sharding as _dist
 from .engine import EngineMixin
-from .plan_inference import plan_evaluate
+from .plan_inference import evaluate_batches
 
 
 class EpochMixin(EngineMixin):
@@ -56,24 +56,14 @@ class EpochMixin(EngineMixin):
             tally.add(0, done)
         return tally.loss
 
-    def _evaluate_arrays(self, x, y, sw, batch_size, cbs):
+    def _evaluate_arrays(self, x, y, sw, batch_size, cbs, stream=None):
+        """evaluate's logs over resident ``x``, or over x streamed from ``stream`` (a `DeviceData`;
+        ``x`` is then its host array)."""
         if _dist.shards(self):  # a block per rank, sums and counts reduced
-            return _dist.evaluate(self, x, y, sw, batch_size, cbs)
-        logs = plan_evaluate(self, x, y, sw, batch_size, cbs)  # CuPy: all batches, then one read
-        if logs is not None:
-            return logs
-        for m in self._metrics:
-            m.reset_state()
+            return _dist.evaluate(self, x if stream is None else self.ops.asarray(x), y, sw, batch_size, cbs)
         n = x.shape[0]
-        total = 0.0
-        for step, lo in enumerate(range(0, n, batch_size)):
-            hi = min(n, lo + batch_size)
-            if cbs is not None:
-                cbs.on_test_batch_begin(step)
-            total += self._test_batch(x[lo:hi], y[lo:hi], None if sw is None else sw[lo:hi]) * (hi - lo)
-            if cbs is not None:
-                cbs.on_test_batch_end(step, self._logs(total / hi))
-        loss = total / max(n, 1)
-        if self._regularized:
-            loss += self._weight_penalty(False)
-        return self._logs(loss)
+        if stream is None:
+            batches = ((lo, min(n, lo + batch_size), x[lo:lo + batch_size]) for lo in range(0, n, batch_size))
+        else:
+            batches = ((b.lo, b.hi, b.arrays[0]) for b in stream.batches(batch_size))
+        return evaluate_batches(self, batches, n, x, y, sw, batch_size, cbs)

@@ -1,6 +1,7 @@
 """predict and evaluate through `GpuForward` (backend/gpu_forward.py) on the CuPy backend:
 the model's outputs for all batches written into one device array, the loss and metrics
-computed from them as fit's epochs compute them (`EpochTally`), then read once."""
+computed from them as fit's epochs compute them (`EpochTally`), then read once; the layer
+path batch by batch otherwise. x may be resident or streamed batch by batch (`DeviceData`)."""
 from types import SimpleNamespace
 
 from ..backend.dense_plan import EpochTally
@@ -25,29 +26,53 @@ def plan_predict(model, xs, batch_size):
     return out
 
 
-def plan_evaluate(model, x, y, sw, batch_size, cbs):
-    """``model._logs`` of the loss and metrics on ``x, y`` (the layer path's values), or None
-    where the layer path must run. Batch callbacks, when given, get running logs per batch."""
-    fwd = forward_plan(model, x)
-    if fwd is None or y.shape[0] != x.shape[0]:
-        return None
+def predict_batches(model, data, batch_size):
+    """predict's outputs (a device array) for x streamed batch by batch (`DeviceData`): each
+    batch through the forward plan into its rows of one output array, or the layer path."""
+    fwd = forward_plan(model, data.arrays[0])
+    ops = model.ops
+    if fwd is not None:
+        out = ops.xp.empty((data.n, model._layers[-1].units), dtype=fwd.dtype)
+        for batch in data.batches(batch_size):
+            fwd.run(batch.arrays[0], out[batch.lo:batch.hi], batch_size)
+        return out
+    # copied: a layer stack may hand back a view of the batch buffer, which the stream refills
+    outs = [ops.xp.array(model._forward(batch.arrays[0], False, False)[0], copy=True)
+            for batch in data.batches(batch_size)]
+    return outs[0] if len(outs) == 1 else ops.concatenate(outs)
+
+
+def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs):
+    """``model._logs`` of the loss and metrics over ``batches``, ``(lo, hi, x rows)`` in order
+    covering ``n`` samples of inputs shaped like ``like`` (resident slices, or streamed batch
+    buffers). Through the forward plan where it serves (every batch's outputs into one device
+    array, the loss and metrics computed from it as fit's epochs do, read once), else batch by
+    batch on the layer path. Batch callbacks, when given, get running logs per batch."""
+    fwd = forward_plan(model, like) if y.shape[0] == n else None
     for m in model._metrics:
         m.reset_state()
-    n = x.shape[0]
-    out = model.ops.xp.empty((n, model._layers[-1].units), dtype=x.dtype)
-    outputs = SimpleNamespace(y=y, outputs=out, sw=sw, penalties=[], loss=model._loss_fn, ops=model.ops)
-    tally = EpochTally(model, outputs, batch_size)
-    if cbs is None:
-        fwd.run(x, out, batch_size)
-        tally.add(0, n)
-    else:
-        for step, lo in enumerate(range(0, n, batch_size)):
-            hi = min(n, lo + batch_size)
+    if fwd is not None:
+        out = model.ops.xp.empty((n, model._layers[-1].units), dtype=fwd.dtype)
+        outputs = SimpleNamespace(y=y, outputs=out, sw=sw, penalties=[], loss=model._loss_fn, ops=model.ops)
+        tally = EpochTally(model, outputs, batch_size)
+    total = 0.0
+    for step, (lo, hi, xb) in enumerate(batches):
+        if cbs is not None:
             cbs.on_test_batch_begin(step)
-            fwd.run(x[lo:hi], out[lo:hi], batch_size)
-            tally.add(lo, hi)
-            cbs.on_test_batch_end(step, model._logs(tally.loss))
-    loss = tally.loss
+        if fwd is not None:
+            fwd.run(xb, out[lo:hi], batch_size)
+            if cbs is not None:
+                tally.add(lo, hi)
+        else:
+            total += model._test_batch(xb, y[lo:hi], None if sw is None else sw[lo:hi]) * (hi - lo)
+        if cbs is not None:
+            cbs.on_test_batch_end(step, model._logs(tally.loss if fwd is not None else total / hi))
+    if fwd is not None:
+        if cbs is None:
+            tally.add(0, n)
+        loss = tally.loss
+    else:
+        loss = total / max(n, 1)
     if model._regularized:
         loss += model._weight_penalty(False)
     return model._logs(loss)

@@ -1,4 +1,5 @@
-"""fit's data on a GPU: resident, or streamed batch by batch when it does not fit.
+"""fit's data on a GPU (and evaluate's and predict's): resident, or streamed batch by batch
+when it does not fit.
 
 `fit_data` prepares x, y and sample weights as fit needs them. On a CuPy backend given host
 (NumPy) inputs, the arrays are checked on the host first (no device copy, no sync), then
@@ -34,6 +35,18 @@ def fit_data(model, x, y, sample_weight, class_weight, validation_split, fractio
     if data.resident:
         return data.arrays[0], ys, sws, val, None
     return xs, ys, sws, val, data
+
+
+def predict_data(model, x, fraction):
+    """``(xs, stream)`` for predict: x on the device (``stream`` None), or, on a GPU, host data
+    above ``fraction`` of the free device memory checked on the host and streamed from there."""
+    ops = model.ops
+    fraction = data_fraction(fraction)
+    if not is_host_data(x) or transport_for(ops) is None:
+        return _data.to_input(ops, x, model._input_dtype()), None
+    xs = _data.to_input(B.resolve("numpy"), x, model._input_dtype())
+    data = DeviceData(ops, (xs,), shuffle=False, fraction=fraction)
+    return (data.arrays[0], None) if data.resident else (xs, data)
 
 
 def _split(xs, ys, sws, validation_split):

@@ -9,7 +9,7 @@ from ..backend import edge as _data
 from ..distribute import sharding as _dist
 from ..backend.dense_plan import EpochTally
 from .epochs import EpochMixin
-from .plan_inference import plan_predict
+from .plan_inference import plan_predict, predict_batches
 from . import streaming as _stream
 
 _NOT_COMPILED = ("You must compile your model before {what}: call "
@@ -165,7 +165,7 @@ class TrainingMixin(EpochMixin):
         return history
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False, **kwargs):
+                 callbacks=None, return_dict=False, device_data_fraction=None, **kwargs):
         """The loss and metrics on ``x, y`` in inference mode, batch by batch.
 
         Args:
@@ -173,6 +173,8 @@ class TrainingMixin(EpochMixin):
             batch_size: samples per batch (default 32); verbose: 0 silent, 1 progress bar ("auto": 1).
             callbacks: `Callback` instances (``on_test_*``); steps: accepted for Keras compatibility.
             return_dict: return ``{"loss": ..., <metric>: ...}``.
+            device_data_fraction: on a GPU, the share of free device memory x may take (as in
+                ``fit``); larger host data is streamed batch by batch.
 
         Returns:
             The loss (a float) without metrics, else ``[loss, *metrics]`` in ``metrics_names`` order.
@@ -183,7 +185,7 @@ class TrainingMixin(EpochMixin):
         """
         self._check_compiled("evaluating it (evaluate)")
         batch_size = _data.check_batch_size(batch_size, 32)
-        xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, None)
+        xs, ys, sws, _, stream = _stream.fit_data(self, x, y, sample_weight, None, None, device_data_fraction, False)
         self._ensure_ready(xs.shape, train=False)
         verbose = 1 if verbose == "auto" else int(verbose)
         cbs = None
@@ -192,17 +194,20 @@ class TrainingMixin(EpochMixin):
             cbs = CallbackList(_default_callbacks(callbacks, verbose, None, mode="test"), self,
                                {"verbose": verbose, "epochs": 1, "steps": steps})
             cbs.on_test_begin()
-        logs = self._evaluate_arrays(xs, ys, sws, batch_size, cbs)
+        logs = self._evaluate_arrays(xs, ys, sws, batch_size, cbs, stream)
         if cbs is not None:
             cbs.on_test_end(logs)
         return _result(logs, return_dict)
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, device_data_fraction=None,
+                **kwargs):
         """The outputs for ``x`` in inference mode (no Dropout, BatchNormalization's moving statistics).
 
         Args:
             x: inputs (array-like, samples first); batch_size: samples per batch (default 32).
             verbose, steps, callbacks: accepted for Keras compatibility.
+            device_data_fraction: on a GPU, the share of free device memory x may take (as in
+                ``fit``); larger host data is streamed batch by batch.
 
         Returns:
             A NumPy array of shape ``(n,) + output_shape[1:]``, copied to the host from a GPU.
@@ -212,10 +217,14 @@ class TrainingMixin(EpochMixin):
         """
         batch_size = _data.check_batch_size(batch_size, 32)
         ops = self.ops
-        xs = _data.to_input(ops, x, self._input_dtype())
+        xs, stream = _stream.predict_data(self, x, device_data_fraction)
         self._ensure_ready(xs.shape, train=False)
+        if stream is not None and _dist.shards(self):
+            xs, stream = ops.asarray(xs), None
         if _dist.shards(self):  # a block per rank, gathered on every rank
             return _dist.predict(self, xs, batch_size)
+        if stream is not None:  # larger than the device's share: batch by batch from the host
+            return _data.to_output(ops, predict_batches(self, stream, batch_size))
         out = plan_predict(self, xs, batch_size)  # CuPy: every batch into one device array
         if out is not None:
             return _data.to_output(ops, out)
