@@ -26,15 +26,35 @@ class Metric:
         self.reset_state()
 
     def reset_state(self):
-        """Forget everything accumulated (Keras calls this at each epoch start)."""
+        """Forget everything accumulated (Keras calls this at each epoch start): gpunet's running
+        mean, and every variable made with `add_weight` back to its initial value."""
         self._total = 0.0
         self._count = 0.0
+        for variable in getattr(self, "_variables", ()):
+            variable.reset()
+
+    def add_weight(self, name, shape=(), initializer="zeros", dtype=None, **kwargs):
+        """A state variable for a Keras-style subclass (``update_state`` / ``result``): a
+        `MetricVariable` of ``shape``, initialised by ``initializer`` and reset to that value by
+        `reset_state`. ``aggregation``, ``synchronization`` and the like are accepted and ignored."""
+        from .. import initializers
+        from .state import MetricVariable
+        ops = B.get_backend()
+        value = initializers.get(initializer)(tuple(shape), dtype or self.dtype)
+        variable = MetricVariable(ops, name, ops.asarray(value, dtype=dtype or self.dtype))
+        self.__dict__.setdefault("_variables", []).append(variable)
+        return variable
 
     reset_states = reset_state  # Keras 2's older name
 
     def update(self, ops, y_true, y_pred, sample_weight=None):
-        """Accumulate one batch of backend arrays; no host synchronization."""
-        raise NotImplementedError
+        """Accumulate one batch of backend arrays; no host synchronization. A Keras-style
+        subclass defines ``update_state`` instead, which the training loop then calls."""
+        if type(self).update_state is not Metric.update_state:
+            self.update_state(y_true, y_pred, sample_weight)
+            return
+        raise NotImplementedError(f"{type(self).__name__} must define update_state(y_true, y_pred, "
+                                  "sample_weight=None) and result(), as a Keras metric does")
 
     def update_batches(self, ops, y_true, y_pred, sample_weight, batch_size):
         """`update` for each consecutive batch of ``batch_size`` samples in turn (the last

@@ -7,6 +7,7 @@ operations whatever the number of layers.
 from .. import backend as B
 from ..backend.dense_plan import build_plan
 from ..backend.gpu_plan import build_gpu_plan
+from ..autodiff.tensor import value_of
 
 
 class EngineMixin:
@@ -110,7 +111,8 @@ class EngineMixin:
     def _logs(self, loss, prefix=""):
         logs = {prefix + "loss": loss}
         for m in self._metrics:
-            logs[prefix + m.name] = m.result()
+            result = m.result()  # a user's Keras-style metric may return a tensor or an array
+            logs[prefix + m.name] = result if isinstance(result, float) else float(self.ops.to_host(value_of(result)))
         return logs
 
 
