@@ -155,3 +155,49 @@ def test_convert_refuses_a_destination_that_is_the_source_through_a_link(tmp_pat
     before = (tmp_path / "src.h5").read_bytes()
     assert cli_main(["convert", str(tmp_path / "src.h5"), str(tmp_path / "alias.h5"), "--overwrite"]) == 1
     assert (tmp_path / "src.h5").read_bytes() == before
+
+
+def test_a_folder_the_user_cannot_write_is_named_in_the_error_not_the_temporary_file():
+    """As a user without write access to the folder (root saves from a child process turned
+    'nobody'), save raises PermissionError naming the target and the folder, never the temporary
+    file it could not create, and leaves nothing behind."""
+    import shutil
+    import tempfile
+    from gpunet.layers import Dense
+    from gpunet.models import Sequential
+    top = tempfile.mkdtemp(prefix="gpunet-perm-")  # world-traversable, unlike pytest's tmp_path
+    try:
+        os.chmod(top, 0o755)
+        folder = os.path.join(top, "readonly")
+        os.mkdir(folder, 0o555)
+        os.chmod(folder, 0o555)
+        target = os.path.join(folder, "model.h5")
+        model = Sequential([Dense(1, input_dim=2)])
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: drop root, try the save, report, exit without running pytest's teardown
+            try:
+                os.close(read)
+                if os.geteuid() == 0:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                try:
+                    model.save(target)
+                    message = "saved"
+                except PermissionError as exc:
+                    message = f"filename {exc.filename}\nmessage {exc}"
+                except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                    message = f"other {type(exc).__name__}: {exc}"
+                os.write(write, message.encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as f:
+            out = f.read()
+        os.waitpid(pid, 0)
+        assert f"filename {target}" in out, out
+        assert f"cannot write into the folder '{folder}'" in out and ".tmp" not in out, out
+        assert os.listdir(folder) == []
+    finally:
+        os.chmod(os.path.join(top, "readonly"), 0o755)
+        shutil.rmtree(top)

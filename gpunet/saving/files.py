@@ -194,7 +194,10 @@ def atomic_path(target, overwrite=True):
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     base = os.path.basename(path)
-    tmp, lock = tempfiles.create(folder, base, targets.temp_mode(existing))
+    try:
+        tmp, lock = tempfiles.create(folder, base, targets.temp_mode(existing))
+    except OSError as exc:  # name what the user asked for, not the temporary file's name
+        raise type(exc)(exc.errno, f"{exc.strerror}: cannot write into the folder {folder!r}", path) from exc
     try:
         try:
             yield tmp
