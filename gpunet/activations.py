@@ -10,6 +10,8 @@ activation to an array with the current backend, as ``keras.activations`` does::
     activations.relu([-1.0, 2.0, 9.0], max_value=6.0)   # array([0., 2., 6.])
     activations.get("silu")                              # ActivationSpec('swish', {})
 """
+import functools
+
 from . import backend as B
 from .backend.activation_ops import ACTIVATION_NAMES
 from .autodiff import Tensor, is_tensor, value_of, vjp
@@ -77,6 +79,12 @@ class FunctionActivation(ActivationSpec):
         # "user:" keeps a function named like a built-in ("tanh") from ever meaning the built-in's kernel.
         super().__init__("user:" + name, keras_name=name)
         self.fn = fn
+
+    @property
+    def nameless(self):
+        """Whether the function has no name a saved config could refer to: an unregistered
+        lambda or functools.partial (their configs would say "<lambda>" or "partial")."""
+        return self.keras_name == "<lambda>" or (isinstance(self.fn, functools.partial) and self.keras_name == "partial")
 
     def __call__(self, x):
         if is_tensor(x):

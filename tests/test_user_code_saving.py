@@ -151,6 +151,21 @@ def test_anonymous_lambda_cannot_be_saved_and_says_why(tmp_path):
     assert not os.path.exists(tmp_path / "m.h5")
 
 
+@pytest.mark.parametrize("ext", [".h5", ".keras", ".json"])
+@pytest.mark.parametrize("make", [lambda: (lambda x: K.tanh(x)), lambda: __import__("functools").partial(K.relu, alpha=0.1)],
+                         ids=["lambda", "partial"])
+def test_a_nameless_activation_is_refused_before_anything_is_written(tmp_path, ext, make):
+    """A lambda or functools.partial activation would be saved as "<lambda>" / "partial", which no
+    load resolves: save and to_json refuse it, name the layer and say what to do; nothing is written."""
+    model = Sequential([Dense(2, input_dim=3, activation=make(), name="hidden"), Dense(1)])
+    path = tmp_path / f"m{ext}"
+    with pytest.raises(ValueError, match=r"Layer 'hidden' \(Dense\) has the activation .* no name a saved model can "
+                                         r"refer to .*def my_activation"):
+        path.write_text(model.to_json()) if ext == ".json" else model.save(path)
+    assert not os.path.exists(path) and os.listdir(tmp_path) == []
+    model.save_weights(tmp_path / "w.weights.h5")  # the weights alone need no names
+
+
 MARSHALLED = ["4wEAAAAAAAAAAQAAAAIAAABDAAAAcwgAAAB8AGQBFABTACkCTukCAAAAqQA=", None, None]
 
 

@@ -35,6 +35,7 @@ def model_to_config(model):
     """
     if not hasattr(model, "get_config"):
         raise TypeError(f"model_to_config expects a gpunet model, received {type(model).__name__}: {model!r}")
+    _refuse_nameless_functions(model)
     inner = to_plain(model.get_config(), "config")
     _annotate(inner, list(getattr(model, "layers", [])))
     cls = type(model)
@@ -44,6 +45,20 @@ def model_to_config(model):
     if cls is not Sequential:
         out["registered_name"] = registry.get_registered_name(cls)
     return out
+
+
+def _refuse_nameless_functions(model):
+    """A lambda or functools.partial activation would be saved as "<lambda>" or "partial", which
+    no load can resolve (Keras writes such files): refuse before anything is written."""
+    for layer in getattr(model, "layers", []):
+        act = getattr(layer, "activation", None)
+        if getattr(act, "nameless", False):
+            raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) has the activation {act.fn!r}, which has no "
+                             "name a saved model can refer to (a lambda or functools.partial): define it with def "
+                             "(def my_activation(x): ...) and load with custom_objects={'my_activation': "
+                             "my_activation}, or decorate it with @gpunet.utils.register_serializable().")
+        if hasattr(layer, "layers"):
+            _refuse_nameless_functions(layer)
 
 
 def _annotate(inner, layers):
