@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Everything a GPU machine should check, in one go (about 4 minutes on an H200), logs into one folder:
+#   bash benchmarks/gpu_session.sh [OUTDIR]        (default: gpu-session-logs; GPUNET_SHARED as for the tests)
+# 1. the README's test suite with CuPy as "auto" (pytest-xdist when installed), 2. the GPU benchmarks
+#    rendered over benchmarks/results.json into OUTDIR/RESULTS.md, 3. gpu_check.py's Dense table
+#    (benchmarks/dense_timings_h200.txt's format) and optimizer timings.
+# Without pip (as on a bare GPU image) it runs from the source tree: PYTHONPATH is the checkout.
+set -u
+cd "$(dirname "$0")/.."
+OUT=${1:-gpu-session-logs}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$(pwd)${PYTHONPATH:+:$PYTHONPATH}"
+PY=${PYTHON:-python3}
+{ date; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
+  "$PY" -c "import cupy, numpy; print('cupy', cupy.__version__, 'numpy', numpy.__version__)"; } > "$OUT/env.txt" 2>&1
+XDIST=$("$PY" -c "import xdist" 2>/dev/null && echo "-n 8")
+echo "== suite"; SECONDS=0
+timeout "${T_SUITE:-300}" "$PY" -m pytest -q $XDIST -p no:cacheprovider -rfE tests > "$OUT/suite.log" 2>&1
+echo "suite rc=$? in ${SECONDS}s" | tee -a "$OUT/suite.log"; tail -3 "$OUT/suite.log"
+echo "== report"; SECONDS=0
+timeout "${T_REPORT:-200}" "$PY" -m benchmarks.report --merge benchmarks/results.json --out-dir "$OUT" --wait-idle 0 \
+    -- -k test_gpu > "$OUT/report.log" 2>&1
+echo "report rc=$? in ${SECONDS}s" | tee -a "$OUT/report.log"
+echo "== gpu_check"; SECONDS=0
+timeout "${T_CHECK:-120}" "$PY" benchmarks/gpu_check.py --no-tests --no-workloads > "$OUT/gpu_check.log" 2>&1
+echo "check rc=$? in ${SECONDS}s" | tee -a "$OUT/gpu_check.log"
+grep -A14 "^### GPU targets" "$OUT/RESULTS.md" 2>/dev/null
