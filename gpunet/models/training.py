@@ -173,8 +173,7 @@ class TrainingMixin(EpochMixin):
             batch_size: samples per batch (default 32); verbose: 0 silent, 1 progress bar ("auto": 1).
             callbacks: `Callback` instances (``on_test_*``); steps: accepted for Keras compatibility.
             return_dict: return ``{"loss": ..., <metric>: ...}``.
-            device_data_fraction: on a GPU, the share of free device memory x may take (as in
-                ``fit``); larger host data is streamed batch by batch.
+            device_data_fraction: as in ``fit``: on a GPU, larger host x is streamed batch by batch.
 
         Returns:
             The loss (a float) without metrics, else ``[loss, *metrics]`` in ``metrics_names`` order.
@@ -199,15 +198,13 @@ class TrainingMixin(EpochMixin):
             cbs.on_test_end(logs)
         return _result(logs, return_dict)
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, device_data_fraction=None,
-                **kwargs):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, device_data_fraction=None, **kw):
         """The outputs for ``x`` in inference mode (no Dropout, BatchNormalization's moving statistics).
 
         Args:
             x: inputs (array-like, samples first); batch_size: samples per batch (default 32).
             verbose, steps, callbacks: accepted for Keras compatibility.
-            device_data_fraction: on a GPU, the share of free device memory x may take (as in
-                ``fit``); larger host data is streamed batch by batch.
+            device_data_fraction: as in ``fit``: on a GPU, larger host x is streamed batch by batch.
 
         Returns:
             A NumPy array of shape ``(n,) + output_shape[1:]``, copied to the host from a GPU.
@@ -219,10 +216,8 @@ class TrainingMixin(EpochMixin):
         ops = self.ops
         xs, stream = _stream.predict_data(self, x, device_data_fraction)
         self._ensure_ready(xs.shape, train=False)
-        if stream is not None and _dist.shards(self):
-            xs, stream = ops.asarray(xs), None
         if _dist.shards(self):  # a block per rank, gathered on every rank
-            return _dist.predict(self, xs, batch_size)
+            return _dist.predict(self, xs if stream is None else ops.asarray(xs), batch_size)
         if stream is not None:  # larger than the device's share: batch by batch from the host
             return _data.to_output(ops, predict_batches(self, stream, batch_size))
         out = plan_predict(self, xs, batch_size)  # CuPy: every batch into one device array
