@@ -13,7 +13,8 @@
    plus the elementwise kernels for a range of layer sizes, prints which wins and
    what the dispatch rule in gpunet/backend/cupy_backend.py picks, so the rule's
    constants can be set from measurements.
-4. Times each fused optimizer step against the reference array-op code.
+4. Times each fused optimizer step against the reference array-op code, and the three GEMMs of
+   a 4096-wide Dense layer in CuPy's layout against PyTorch's (the 4096x3 workload's gap).
 5. Times issue 8's five workloads for gpunet on CuPy and PyTorch on CUDA, from host
    NumPy arrays with the upload timed (benchmarks/gpu_workloads.py, as test_gpu.py
    runs them), and prints the ratios against the issue's targets.
@@ -112,6 +113,41 @@ def time_optimizers(ops, n, repeats):
         print(f"  {method:>15}: fused {fused:8.3f}   array ops {reference:8.3f}   x{reference / fused:5.1f}")
 
 
+def time_gemm_layouts(n, repeats):
+    """A Dense layer's three GEMMs at M = K = N = ``n``, float32, TF32 off: gpunet's layout (w is
+    (K, N): x @ w, x.T @ dz, dz @ w.T through cupy.matmul) against PyTorch's (W is (N, K): x @ W.T,
+    dz.T @ x, dz @ W through torch.matmul), to place the 4096x3 workload's gap with PyTorch."""
+    import cupy
+    try:
+        import torch
+    except ImportError:
+        print("  skipped: PyTorch is not installed")
+        return
+    torch.backends.cuda.matmul.allow_tf32 = False
+    x, w, dz = (cupy.random.standard_normal((n, n), dtype=cupy.float32) for _ in range(3))
+    tx, tw, tdz = (torch.randn(n, n, device="cuda") for _ in range(3))
+    flop = 2.0 * n ** 3
+    cases = {"cupy x @ w": lambda: cupy.matmul(x, w), "cupy x.T @ dz": lambda: cupy.matmul(x.T, dz),
+             "cupy dz @ w.T": lambda: cupy.matmul(dz, w.T), "torch x @ W.T": lambda: torch.matmul(tx, tw.T),
+             "torch dz.T @ x": lambda: torch.matmul(tdz.T, tx), "torch dz @ W": lambda: torch.matmul(tdz, tw)}
+    for name, fn in cases.items():
+        if name.startswith("torch"):
+            torch.cuda.synchronize()
+            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            fn(), fn()
+            times = []
+            for _ in range(repeats):
+                start.record()
+                fn()
+                stop.record()
+                stop.synchronize()
+                times.append(start.elapsed_time(stop))
+            ms = sorted(times)[len(times) // 2]
+        else:
+            ms = gpu_time(fn, repeats)
+        print(f"  {name:>16}: {ms:8.3f} ms  {flop / ms / 1e9:6.1f} TFLOP/s")
+
+
 def run_workloads(sizes, rounds, peers=None, cases=None):
     """Time every (workload, implementation) of gpu_workloads.CASES and print them with gpunet's
     ratios and issue 8's targets; returns the report's rows. ``peers``: {impl: adapter} to
@@ -169,6 +205,8 @@ def main():
     time_dense(ops, QUICK_SHAPES if args.quick else DENSE_SHAPES, repeats)
     print("\n4. optimizer timings")
     time_optimizers(ops, 1_000_000 if args.quick else 10_000_000, repeats)
+    print("\n4b. the 4096x3 MLP's GEMMs, CuPy against PyTorch, as each lays out its weights")
+    time_gemm_layouts(1024 if args.quick else 4096, repeats)
     if not args.no_workloads:
         from benchmarks.workloads import Sizes
         print("\n5. workloads against PyTorch on CUDA (from host NumPy arrays, upload timed)")
