@@ -124,7 +124,7 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
         other = swap;
     }
 
-    const T scalar = table[2 * b], momentum = table[2 * b + 1];
+    const T scalar = gn_table_rate(table, b), momentum = gn_table_momentum(table, b);
     for (long long i = tid; i < n_params; i += nt) {
         if (opt_kind == 0)
             sgd_element(params, grads, s1, i, scalar, momentum, flag);

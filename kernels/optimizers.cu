@@ -16,6 +16,12 @@
 //
 // Launch (all): block 256, 1-D grid min(ceil(n / 256), 8 SMs), grid-stride loop.
 
+// The step's row of the plan's table: its rate (or Adam's alpha), and its momentum.
+template <typename T>
+__device__ __forceinline__ T gn_table_rate(const T* table, long long step) { return table[2 * step]; }
+template <typename T>
+__device__ __forceinline__ T gn_table_momentum(const T* table, long long step) { return table[2 * step + 1]; }
+
 // Keras SGD: v = momentum v - lr g; p += v (Nesterov: p += momentum v - lr g).
 template <typename T>
 __device__ __forceinline__ void sgd_element(T* p, const T* g, T* velocity, long long i, T lr, T momentum,
@@ -35,8 +41,8 @@ __global__ void sgd_update(T* __restrict__ p, const T* __restrict__ g, T* __rest
                            long long n, T lr, T momentum, int nesterov, const T* table,
                            const long long* index) {
     if (table) {
-        lr = table[2 * *index];
-        momentum = table[2 * *index + 1];
+        lr = gn_table_rate(table, *index);
+        momentum = gn_table_momentum(table, *index);
     }
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
@@ -64,7 +70,7 @@ template <typename T>
 __global__ void adam_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v,
                             T* __restrict__ vhat, long long n, T alpha, T one_minus_beta_1,
                             T one_minus_beta_2, T epsilon, const T* table, const long long* index) {
-    if (table) alpha = table[2 * *index];
+    if (table) alpha = gn_table_rate(table, *index);
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
         adam_element(p, g, m, v, vhat, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon);
@@ -100,8 +106,8 @@ __global__ void rmsprop_update(T* __restrict__ p, const T* __restrict__ g, T* __
                                T one_minus_rho, T momentum, T epsilon, const T* table,
                                const long long* index) {
     if (table) {
-        lr = table[2 * *index];
-        momentum = table[2 * *index + 1];
+        lr = gn_table_rate(table, *index);
+        momentum = gn_table_momentum(table, *index);
     }
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)

@@ -59,14 +59,12 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
                                                                   shapes)
     if used > VALUES or masks > MASKS:
         return None
-    offsets = [_offset(plan.params, e.w) for e in plan.layers] + [_offset(plan.params, e.b) for e in plan.layers
-                                                                    if e.b is not None]
-    if any(o is None for o in offsets):
-        return None
     meta, actp = [], []
     for e, (k, n), (in_off, z_off, a_off, m_off) in zip(plan.layers, shapes, per_layer):
-        b_off = -1 if e.b is None else _offset(plan.params, e.b)
-        meta += [k, n, _offset(plan.params, e.w), b_off, e.spec.code, e.spec.flags, in_off, z_off, a_off, m_off]
+        w_off, b_off = _offset(plan.params, e.w), -1 if e.b is None else _offset(plan.params, e.b)
+        if w_off is None or b_off is None:
+            return None
+        meta += [k, n, w_off, b_off, e.spec.code, e.spec.flags, in_off, z_off, a_off, m_off]
         actp += [e.spec.alpha, e.spec.max_value, e.spec.threshold]
     xp, dtype = plan.ops.xp, plan.dtype
     step.fused_meta, step.fused_actp = xp.empty((len(meta),), dtype="int32"), xp.empty((len(actp),), dtype=dtype)

@@ -43,16 +43,16 @@ class Step:
         self.rows, self.stride = rows, stride
         # gpu_graphs.GraphRunner's: captured segments, eager runs, segments of UNROLL steps (False: refused)
         self.graphs, self.eager_runs, self.unrolled = None, 0, None
-        self.xb, self.yb = empty((rows, plan.width)), empty((rows, plan.y_width))
-        self.swb = empty((rows,)) if plan.weighted else None
         self.masks = []  # each Dropout layer's (rows, width) mask, in forward order
         self.x_batch = x_batch  # streamed: the buffer that holds each batch's x
         self.sources = empty((4,), "uint64")  # where the gather reads x, y, sw, order: see point_at
         self.point_at(plan)
         fused = fused_step_launch(plan, self, rows, stride, None if x_batch is None else 0)
-        if fused is not None:  # a small model: the whole step in one launch (gpu_fused_step.py)
+        if fused is not None:  # a small model: the whole step in one launch, its buffers in shared memory
             self.entries, self.launches, self.capturable = [fused], 1, True
             return
+        self.xb, self.yb = empty((rows, plan.width)), empty((rows, plan.y_width))
+        self.swb = empty((rows,)) if plan.weighted else None
         entries = [S.plan_batch_gather(self.sources, self.xb, self.yb, self.swb, plan.state, rows, stride, sm,
                                        None if x_batch is None else 0)]
         # forward; `grad` is the buffer that will hold the gradient with respect to `a`

@@ -89,7 +89,7 @@ def copy_threads():
     return max(1, int(env)) if env else max(1, min(8, (os.cpu_count() or 1) // 2))
 
 
-_pool = None
+_pool, _pool_threads = None, 0
 
 
 def copy_rows(dst, src, min_bytes=PARALLEL_BYTES):
@@ -98,9 +98,9 @@ def copy_rows(dst, src, min_bytes=PARALLEL_BYTES):
     if threads <= 1 or dst.nbytes < min_bytes:
         numpy.copyto(dst, src, casting="unsafe")
         return
-    global _pool
-    if _pool is None or _pool._max_workers < threads:
-        _pool = ThreadPoolExecutor(threads, thread_name_prefix="gpunet-upload")
+    global _pool, _pool_threads
+    if _pool_threads < threads:
+        _pool, _pool_threads = ThreadPoolExecutor(threads, thread_name_prefix="gpunet-upload"), threads
     bounds = windows(src.shape[0], -(-src.shape[0] // threads))
     for future in [_pool.submit(numpy.copyto, dst[lo:hi], src[lo:hi], casting="unsafe") for lo, hi in bounds]:
         future.result()
