@@ -18,6 +18,9 @@
 5. Times issue 8's five workloads for gpunet on CuPy and PyTorch on CUDA, from host
    NumPy arrays with the upload timed (benchmarks/gpu_workloads.py, as test_gpu.py
    runs them), and prints the ratios against the issue's targets.
+6. Takes apart what is left of issue 8's gaps (benchmarks/gpu_diagnose.py): the 4096x3
+   workload phase by phase, the upload every way, the one-launch step against the
+   multi-launch step over model sizes.
 
 Exit status 0 when every check passed (a missed speed target is reported, not failed).
 """
@@ -179,6 +182,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
     parser.add_argument("--no-tests", action="store_true", help="skip the GPU test run")
     parser.add_argument("--no-workloads", action="store_true", help="skip the workloads against PyTorch")
+    parser.add_argument("--no-diagnose", action="store_true", help="skip part 6 (gpu_diagnose.py)")
     args = parser.parse_args()
     from gpunet.backend import cupy_unavailable_reason, resolve
     reason = cupy_unavailable_reason()
@@ -212,6 +216,10 @@ def main():
         print("\n5. workloads against PyTorch on CUDA (from host NumPy arrays, upload timed)")
         sizes = Sizes.get(args.quick)
         run_workloads(sizes, 1 if args.quick else sizes.gpu_rounds)
+    if not args.no_diagnose:
+        from benchmarks import gpu_diagnose
+        print("\n6. where the time goes (gpu_diagnose.py)")
+        gpu_diagnose.main(["--quick"] if args.quick else [])
     print("\nall checks passed" if status == 0 else f"\nGPU tests FAILED (pytest exit {status})")
     return 0 if status == 0 else 1
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Everything a GPU machine should check, in one go (about 4 minutes on an H200), logs into one folder:
+# Everything a GPU machine should check, in one go (about 5 minutes on an H200), logs into one folder:
 #   bash benchmarks/gpu_session.sh [OUTDIR]        (default: gpu-session-logs; GPUNET_SHARED as for the tests)
 # 1. the README's test suite with CuPy as "auto" (pytest-xdist when installed), 2. the GPU benchmarks
 #    rendered over benchmarks/results.json into OUTDIR/RESULTS.md, 3. gpu_check.py's Dense table
-#    (benchmarks/dense_timings_h200.txt's format) and optimizer timings.
+#    (benchmarks/dense_timings_h200.txt's format) and optimizer timings, 4. gpu_diagnose.py: the 4096x3
+#    workload phase by phase, the upload every way, the one-launch step's size limits.
 # Without pip (as on a bare GPU image) it runs from the source tree: PYTHONPATH is the checkout.
 set -u
 cd "$(dirname "$0")/.."
@@ -22,6 +23,9 @@ timeout "${T_REPORT:-200}" "$PY" -m benchmarks.report --merge benchmarks/results
     -- -k test_gpu > "$OUT/report.log" 2>&1
 echo "report rc=$? in ${SECONDS}s" | tee -a "$OUT/report.log"
 echo "== gpu_check"; SECONDS=0
-timeout "${T_CHECK:-120}" "$PY" benchmarks/gpu_check.py --no-tests --no-workloads > "$OUT/gpu_check.log" 2>&1
+timeout "${T_CHECK:-120}" "$PY" benchmarks/gpu_check.py --no-tests --no-workloads --no-diagnose > "$OUT/gpu_check.log" 2>&1
 echo "check rc=$? in ${SECONDS}s" | tee -a "$OUT/gpu_check.log"
+echo "== gpu_diagnose"; SECONDS=0
+timeout "${T_DIAG:-150}" "$PY" benchmarks/gpu_diagnose.py > "$OUT/gpu_diagnose.log" 2>&1
+echo "diagnose rc=$? in ${SECONDS}s" | tee -a "$OUT/gpu_diagnose.log"
 grep -A14 "^### GPU targets" "$OUT/RESULTS.md" 2>/dev/null

@@ -132,7 +132,8 @@ class TorchPeer:
         once per epoch."""
         torch, dev = self.torch, self.device
         net, lossf, opt = model["net"], model["loss"], model["opt"]
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        # tensors already on the device are used as they are (gpu_diagnose's resident case)
+        xt, yt = (a if torch.is_tensor(a) else torch.from_numpy(a) for a in (x, y))
         if dev is not None:
             xt, yt = xt.to(dev), yt.to(dev)
         n = xt.shape[0]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from benchmarks_import import benchmarks_module
 
 pytest.importorskip("pytest_benchmark", reason="pytest-benchmark is not installed (pip install -e '.[test]')")
 
@@ -22,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     json_path = out / "bench.json"
-    env = _benchmarks_module("report").suite_env(smoke=True)  # not an xdist worker's: benchmarks would time nothing
+    env = benchmarks_module("report").suite_env(smoke=True)  # not an xdist worker's: benchmarks would time nothing
     cmd = [sys.executable, "-m", "pytest", "benchmarks", "-q", "-rs", "-p", "no:cacheprovider",
            f"--benchmark-json={json_path}"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -59,11 +60,7 @@ def test_every_suite_runs_once_in_smoke_mode(smoke_run):
 def test_report_renders_from_the_smoke_json(smoke_run):
     proc, json_path, out = smoke_run
     assert proc.returncode == 0, proc.stdout[-8000:]
-    sys.path.insert(0, ROOT)
-    try:
-        from benchmarks import report
-    finally:
-        sys.path.remove(ROOT)
+    report = benchmarks_module("report")
     data = json.loads(json_path.read_text())
     md_path, png = report.write_report(data, str(out / "report"), report.skip_reasons(proc.stdout), smoke=True)
     md = open(md_path).read()
@@ -79,18 +76,11 @@ def test_report_renders_from_the_smoke_json(smoke_run):
         assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def _benchmarks_module(name):
-    sys.path.insert(0, ROOT)
-    try:
-        import importlib
-        return importlib.import_module(f"benchmarks.{name}")
-    finally:
-        sys.path.remove(ROOT)
 
 
 def _scaling_ranks():
     """The scaling case's N: this machine's usable cores, 2 to 8 (8 on a 16-core GPU machine)."""
-    return _benchmarks_module("test_distribute").scaling_ranks()
+    return benchmarks_module("test_distribute").scaling_ranks()
 
 
 def test_gpu_workloads_run_end_to_end_with_cpu_peers_standing_in(capsys):
@@ -99,8 +89,8 @@ def test_gpu_workloads_run_end_to_end_with_cpu_peers_standing_in(capsys):
     only prepared (too big for CI's CPUs). Without CUDA the CUDA-graph replay is skipped, saying why."""
     import dataclasses
     torch = pytest.importorskip("torch")
-    peers, G, W = (_benchmarks_module(n) for n in ("peers", "gpu_workloads", "workloads"))
-    check = _benchmarks_module("gpu_check")
+    peers, G, W = (benchmarks_module(n) for n in ("peers", "gpu_workloads", "workloads"))
+    check = benchmarks_module("gpu_check")
     sizes = dataclasses.replace(W.Sizes.get(True), gpu_wide_b1024_rows=1024, predict_rows=1024, gpu_big_rows=8)
     stand_in = {"gpunet cupy": peers.GpunetPeer("numpy"), "gpunet cupy eager": peers.GpunetPeer("numpy"),
                 "torch cuda": peers.TorchPeer()}
@@ -120,7 +110,7 @@ def test_gpu_workloads_run_end_to_end_with_cpu_peers_standing_in(capsys):
 
 
 def test_report_has_a_gpu_section_with_device_versions_and_ratios():
-    report, W = _benchmarks_module("report"), _benchmarks_module("workloads")
+    report, W = benchmarks_module("report"), benchmarks_module("workloads")
     case = W.GPU_CASES["wide_b128"]
 
     def bench(impl, seconds, work):
@@ -159,7 +149,7 @@ def test_data_parallel_benchmarks_skip_saying_why_without_mpiexec():
 
 def test_data_parallel_section_figures():
     """The section's arithmetic: bandwidth, ratio to the bound, the wrapper's target, scaling efficiency."""
-    report = _benchmarks_module("report")
+    report = benchmarks_module("report")
 
     def bench(suite, case, framework, median, **info):
         return {"name": framework, "stats": {"median": median}, "extra_info": {
@@ -198,7 +188,7 @@ def test_data_parallel_section_figures():
 def test_merge_replaces_the_rerun_suites_and_says_when():
     """``report --merge``: a rerun suite's figures replace the earlier run's, the others stay, and the
     file says which suites were measured when (the data-parallel section gives its own run's load)."""
-    report = _benchmarks_module("report")
+    report = benchmarks_module("report")
 
     def bench(suite, framework, median):
         return {"name": framework, "stats": {"median": median}, "extra_info": {
@@ -227,7 +217,7 @@ def test_merge_replaces_the_rerun_suites_and_says_when():
 def test_merged_gpu_suites_render_with_the_gpu_of_the_run_that_measured_them():
     """GPU suites rerun on a GPU machine over a CPU machine's file: the GPU section names that run's
     device and versions (the header's machine had none), not "no CUDA GPU was present"."""
-    report = _benchmarks_module("report")
+    report = benchmarks_module("report")
 
     def bench(suite, framework, median):
         return {"name": framework, "stats": {"median": median}, "extra_info": {
@@ -253,7 +243,7 @@ def test_a_group_that_measured_nothing_contributes_nothing(tmp_path):
     """run_suites over a group that measures (gpunet's Adam step) and one whose every benchmark is
     deselected, its JSON file left empty as some pytest-benchmark releases leave it: the results are
     the first group's, and no error. A damaged file is refused, naming it."""
-    report = _benchmarks_module("report")
+    report = benchmarks_module("report")
     (tmp_path / "bench1.json").write_text("")  # the second group's file, created and never written
     data, _ = report.run_suites(str(tmp_path), True, ["-k", "test_adam_step and gpunet and pima"],
                                 groups=(("gpunet",), ("keras3",)))

@@ -1,0 +1,264 @@
+"""Where the GPU time goes: the measurements that place issue 8's open gaps (gpu_check part 6).
+
+    python benchmarks/gpu_diagnose.py [--quick]      (benchmarks/gpu_session.sh runs it too)
+
+6a. The 4096x3 workload (0.87x PyTorch on the last H200 run, target 0.95x) taken apart, for
+    gpunet and PyTorch alike: the upload alone, `fit` on data already on the device, and `fit`
+    from host arrays; then where gpunet's host time goes in that last call (cProfile). Resident
+    against resident tells whether the GEMMs lag; upload + resident against the whole tells
+    what the upload costs inside `fit` and whether it overlaps.
+6b. The upload of that workload's x (512 MB of float32) every way there is: CuPy's plain copy
+    from pageable memory, `to_device` as it stands, `upload_chunked` over chunk sizes and copy
+    threads, the host array pinned in place (cudaHostRegister) and copied in one DMA, and
+    PyTorch's ``.to("cuda")``: GiB/s each, to set upload.py's CHUNK_BYTES and copy threads.
+6c. The one-launch step (gpu_fused_step.py) against the multi-launch step over model sizes,
+    with its MAX_MACS / MAX_PARAMS limits lifted, to set them from measurements.
+
+Every part takes the backend and the device synchronization as arguments, so that
+tests/test_benchmarks_smoke.py runs the same code on the CPU (NumPy, the kernels' emulation).
+"""
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+from contextlib import contextmanager
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import numpy  # noqa: E402
+
+GIB = float(1 << 30)
+# (input width, hidden and output widths, batch): Pima's 8-12-8-1 at growing batches, then wider
+# stacks at batches that keep them inside mlp_step.cu's 4096 shared values
+FUSED_CASES = [(8, (12, 8, 1), 10), (8, (12, 8, 1), 32), (16, (32, 32, 1), 16), (32, (64, 32, 1), 8),
+               (64, (128, 64, 1), 4), (128, (256, 128, 1), 2)]
+CHUNKS_MB = (4, 16, 64)
+THREADS = (1, 4, 8, 16)
+
+
+def median_seconds(fn, rounds, sync, warmup=1):
+    """Median wall seconds of ``rounds`` calls of fn() (device synchronized after each), after
+    ``warmup`` untimed calls."""
+    times = []
+    for i in range(warmup + rounds):
+        t = time.perf_counter()
+        fn()
+        sync()
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
+@contextmanager
+def env(name, value):
+    """Environment variable ``name`` set to ``value`` (None: unset) inside the block."""
+    before = os.environ.get(name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = str(value)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+# ---- 6a ------------------------------------------------------------------------------------------
+
+def big_breakdown(sizes, gpunet_peer, torch_peer=None, rounds=3, top=12, workload=None):
+    """Print and return {(framework, phase): seconds} for the 4096x3 workload (``sizes``' rows);
+    ``workload``: another (spec, x, y, batch, epochs) in its place (a small one for tests)."""
+    from benchmarks import gpu_workloads as G
+    from benchmarks.workloads import initial_weights
+    from gpunet.backend.upload import to_device
+    spec, x, y, batch, epochs = workload or G._training("big", sizes)
+    flop = 6 * spec.n_params * epochs * x.shape[0]
+    out = {}
+    ops = gpunet_peer.B.resolve(gpunet_peer.backend)
+    model = gpunet_peer.mlp(spec, initial_weights(spec))
+    resident = {}
+
+    def upload():
+        resident["x"], resident["y"] = to_device(ops, x), to_device(ops, y)
+    phases = {"upload x, y": upload,
+              "fit, data on the device": lambda: gpunet_peer.fit(model, resident["x"], resident["y"], epochs, batch),
+              "fit from host arrays": lambda: gpunet_peer.fit(model, x, y, epochs, batch)}
+    upload()
+    for phase, fn in phases.items():
+        out["gpunet", phase] = median_seconds(fn, rounds, gpunet_peer.sync)
+    if torch_peer is not None:
+        torch = torch_peer.torch
+        tmodel = torch_peer.mlp(spec, initial_weights(spec))
+        dev = torch_peer.device
+
+        def tupload():
+            resident["tx"], resident["ty"] = (torch.from_numpy(a).to(dev) if dev else torch.from_numpy(a)
+                                              for a in (x, y))
+        tupload()
+        tphases = {"upload x, y": tupload,
+                   "fit, data on the device": lambda: torch_peer.fit(tmodel, resident["tx"], resident["ty"], epochs,
+                                                                     batch),
+                   "fit from host arrays": lambda: torch_peer.fit(tmodel, x, y, epochs, batch)}
+        for phase, fn in tphases.items():
+            out["torch", phase] = median_seconds(fn, rounds, torch_peer.sync)
+    print(f"  {spec.name}, batch {batch}, {x.shape[0]} rows x {epochs} epochs ({x.nbytes * 2 / 1e6:.0f} MB of x and y);"
+          f" median of {rounds}")
+    for (framework, phase), s in out.items():
+        rate = f"{flop / s / 1e12:7.1f} TFLOP/s" if phase.startswith("fit") else f"{x.nbytes * 2 / s / GIB:7.1f} GiB/s"
+        print(f"  {framework:>7}  {phase:>26}: {s * 1e3:9.1f} ms  {rate}")
+    for framework in ("gpunet", "torch"):
+        if (framework, "fit from host arrays") in out:
+            extra = out[framework, "fit from host arrays"] - out[framework, "fit, data on the device"]
+            print(f"  {framework:>7}  host arrays cost {extra * 1e3:.1f} ms over resident data "
+                  f"(the upload alone: {out[framework, 'upload x, y'] * 1e3:.1f} ms)")
+    profile = cProfile.Profile()
+    profile.enable()
+    gpunet_peer.fit(model, x, y, epochs, batch)
+    gpunet_peer.sync()
+    profile.disable()
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(top)
+    print(f"\n  gpunet fit from host arrays under cProfile, top {top} by own time:")
+    print("\n".join("    " + line for line in text.getvalue().splitlines() if line.strip()))
+    return out
+
+
+# ---- 6b ------------------------------------------------------------------------------------------
+
+def upload_sweep(ops, transport, rows, width, sync, rounds=3, torch_peer=None, chunks_mb=CHUNKS_MB, threads=THREADS):
+    """Print and return {way: GiB/s} for uploading a (rows, width) float32 host array."""
+    from gpunet.backend import upload as U
+    x = numpy.full((rows, width), 1.5, dtype=numpy.float32)  # touched: no page faults inside the timing
+    ways = {"plain copy (pageable)": lambda: ops.xp.asarray(x),
+            "to_device as it stands": lambda: U.to_device(ops, x)}
+    for mb in chunks_mb:
+        for n in threads:
+            ways[f"chunks of {mb} MB, {n} copy threads"] = (
+                lambda mb=mb, n=n: _with_threads(n, lambda: U.upload_chunked(transport, x, chunk_bytes=mb << 20).ready()))
+    if type(transport).__name__ == "CudaTransport":
+        ways["pinned in place (cudaHostRegister), one DMA"] = lambda: _registered_copy(x)
+    if torch_peer is not None and torch_peer.device:
+        torch = torch_peer.torch
+        ways['torch .to("cuda") (pageable)'] = lambda: torch.from_numpy(x).to(torch_peer.device)
+        ways["torch pin_memory() then .to(non_blocking)"] = (
+            lambda: torch.from_numpy(x).pin_memory().to(torch_peer.device, non_blocking=True))
+    out = {}
+    print(f"  upload of a ({rows}, {width}) float32 host array ({x.nbytes / 1e6:.0f} MB), median of {rounds}; "
+          f"to_device uses {U.CHUNK_BYTES >> 20} MB chunks and {U.copy_threads()} threads")
+    for way, fn in ways.items():
+        sync_all = (lambda: (sync(), torch_peer.sync())) if way.startswith("torch") else sync
+        out[way] = x.nbytes / median_seconds(fn, rounds, sync_all) / GIB
+        print(f"  {way:>48}: {out[way]:6.1f} GiB/s", flush=True)
+    if hasattr(_registered_copy, "last_register_s"):
+        print(f"  (of the in-place copy, cudaHostRegister alone took {_registered_copy.last_register_s * 1e3:.1f} ms)")
+    return out
+
+
+def _with_threads(n, fn):
+    with env("GPUNET_UPLOAD_THREADS", n):
+        return fn()
+
+
+def _registered_copy(x):
+    """Pin the host array in place, copy it in one DMA, unpin: no staging copy on the host."""
+    import cupy
+    runtime = cupy.cuda.runtime
+    ptr = x.ctypes.data
+    t = time.perf_counter()
+    runtime.hostRegister(ptr, x.nbytes, 0)
+    registered = time.perf_counter() - t
+    try:
+        out = cupy.empty(x.shape, x.dtype)
+        runtime.memcpy(out.data.ptr, ptr, x.nbytes, runtime.memcpyHostToDevice)
+    finally:
+        runtime.hostUnregister(ptr)
+    _registered_copy.last_register_s = registered
+    return out
+
+
+# ---- 6c ------------------------------------------------------------------------------------------
+
+def fused_step_sweep(ops, sync, cases=FUSED_CASES, steps=64, epochs=2, rounds=3):
+    """Print and return {(case, "1"|"0"): us per step}: the one-launch step (limits lifted) against
+    the multi-launch step, each case trained ``epochs`` epochs of ``steps`` batches."""
+    from gpunet import backend as B
+    from gpunet.backend import gpu_fused_step as FS
+    from gpunet.layers import Dense
+    from gpunet.models import Sequential
+    rng = numpy.random.default_rng(0)
+    out = {}
+    print(f"  us per training step (Adam, mse; {steps} steps x {epochs} epochs a call, median of {rounds}); "
+          f"limits today: MAX_MACS {FS.MAX_MACS}, MAX_PARAMS {FS.MAX_PARAMS}, VALUES {FS.VALUES}")
+    print(f"  {'model':>20} {'batch':>5} {'MACs':>8} {'params':>7} {'values':>6} {'one':>8} {'multi':>8}  one launch?")
+    lifted = {"MAX_MACS": 1 << 40, "MAX_PARAMS": 1 << 40}
+    saved = {k: getattr(FS, k) for k in lifted}
+    try:
+        for width, units, batch in cases:
+            x = rng.standard_normal((steps * batch, width)).astype("float32")
+            y = rng.standard_normal((steps * batch, units[-1])).astype("float32")
+            shapes = list(zip((width,) + units[:-1], units))
+            macs = 3 * batch * sum(k * n for k, n in shapes)
+            params = sum(k * n + n for k, n in shapes)
+            values = FS.layout(batch, width, units[-1], False, shapes)[6]
+            row, used = {}, None
+            for mode in ("1", "0"):
+                with B.use_backend(ops), env("GPUNET_FUSED_STEP", mode):
+                    model = Sequential([Dense(n, activation="relu" if i < len(units) - 1 else "linear",
+                                              **({"input_dim": width} if i == 0 else {})) for i, n in enumerate(units)])
+                    model.compile(optimizer="adam", loss="mse")
+                    for name, value in lifted.items():
+                        setattr(FS, name, value)
+                    fit = lambda: model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=True, verbose=0)  # noqa: E731
+                    row[mode] = median_seconds(fit, rounds, sync) / (steps * epochs) * 1e6
+                    if mode == "1":
+                        built = getattr(model._plan, "_steps", {}).values()
+                        used = bool(built) and all(s.launches == 1 for s in built)
+                out[(width, units, batch), mode] = row[mode]
+            name = "-".join(str(v) for v in (width,) + units)
+            print(f"  {name:>20} {batch:>5} {macs:>8} {params:>7} {values:>6} {row['1']:8.1f} {row['0']:8.1f}  "
+                  f"{'yes' if used else 'no'}", flush=True)
+    finally:
+        for name, value in saved.items():
+            setattr(FS, name, value)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one round")
+    args = parser.parse_args(argv)
+    from benchmarks import peers
+    from benchmarks.workloads import Sizes
+    from gpunet.backend import cupy_unavailable_reason, resolve
+    from gpunet.backend.upload import transport_for
+    reason = cupy_unavailable_reason()
+    if reason:
+        print(f"No GPU to diagnose: {reason}")
+        return 2
+    import cupy
+    sync = cupy.cuda.Device().synchronize
+    try:
+        torch_peer = peers.load("torch cuda")
+    except peers.Missing as exc:
+        print(f"  (PyTorch left out: {exc})")
+        torch_peer = None
+    ops, sizes, rounds = resolve("cupy"), Sizes.get(args.quick), 1 if args.quick else 3
+    print("\n6a. the 4096x3 workload taken apart")
+    big_breakdown(sizes, peers.GpunetPeer(backend="cupy"), torch_peer, rounds)
+    print("\n6b. host-to-device upload, every way")
+    upload_sweep(ops, transport_for(ops), 4096 if args.quick else 32768, 4096, sync, rounds, torch_peer)
+    print("\n6c. the one-launch step against the multi-launch step")
+    fused_step_sweep(ops, sync, FUSED_CASES[:2] if args.quick else FUSED_CASES, rounds=rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""benchmarks/gpu_diagnose.py (gpu_check part 6) runs end to end on the CPU, so that a GPU
+session's minutes are not lost to a crash in it: NumPy and PyTorch on the CPU stand in for
+CuPy and CUDA, the simulated transport for the CUDA one, the kernels' emulation for the GPU
+plan. The figures it prints are timings and are not checked; what it measured is."""
+import dataclasses
+import os
+
+import numpy
+import pytest
+
+from benchmarks_import import benchmarks_module
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from gpunet import backend as B
+from gpunet.backend import gpu_fused_step as FS
+from gpunet.backend.upload import SimulatedTransport
+
+def test_big_breakdown_times_every_phase_of_both_frameworks(capsys):
+    pytest.importorskip("torch")
+    D, peers, W = benchmarks_module("gpu_diagnose"), benchmarks_module("peers"), benchmarks_module("workloads")
+    spec = W.save_mlp(32, "small")
+    rng = numpy.random.default_rng(0)
+    x, y = (rng.standard_normal((256, 32)).astype("float32") for _ in range(2))
+    sizes = dataclasses.replace(W.Sizes.get(True), gpu_big_rows=256)
+    got = D.big_breakdown(sizes, peers.GpunetPeer("numpy"), peers.TorchPeer(), rounds=1, top=5,
+                          workload=(spec, x, y, 64, 1))
+    phases = ("upload x, y", "fit, data on the device", "fit from host arrays")
+    assert set(got) == {(f, p) for f in ("gpunet", "torch") for p in phases}
+    assert all(s > 0 for s in got.values())
+    out = capsys.readouterr().out
+    assert "gpunet  host arrays cost" in out and "torch  host arrays cost" in out
+    assert "under cProfile, top 5 by own time" in out and "ncalls" in out
+
+
+def test_torch_fit_takes_tensors_already_in_place():
+    """The resident case hands PyTorch's loop tensors; it trains on them as on NumPy arrays."""
+    torch = pytest.importorskip("torch")
+    peers, W = benchmarks_module("peers"), benchmarks_module("workloads")
+    spec = W.save_mlp(8, "tiny")
+    rng = numpy.random.default_rng(1)
+    x, y = (rng.standard_normal((32, 8)).astype("float32") for _ in range(2))
+    results = []
+    for data in ((x, y), (torch.from_numpy(x), torch.from_numpy(y))):
+        peer = peers.TorchPeer()
+        torch.manual_seed(0)  # the shuffle's randperm
+        model = peer.mlp(spec, W.initial_weights(spec))
+        peer.fit(model, *data, 2, 8)
+        results.append(numpy.concatenate([p.detach().numpy().ravel() for p in model["net"].parameters()]))
+    numpy.testing.assert_array_equal(results[0], results[1])
+    assert not numpy.array_equal(results[0], numpy.concatenate(
+        [w.ravel() if w.ndim == 1 else w.T.ravel() for w in W.initial_weights(spec)]))
+
+
+def test_upload_sweep_tries_every_chunk_size_and_thread_count(capsys):
+    D = benchmarks_module("gpu_diagnose")
+    threads_before = os.environ.get("GPUNET_UPLOAD_THREADS")
+    got = D.upload_sweep(B.resolve("numpy"), SimulatedTransport(), 64, 1024, lambda: None, rounds=1,
+                         chunks_mb=(1, 4), threads=(1, 2))
+    assert set(got) == {"plain copy (pageable)", "to_device as it stands", "chunks of 1 MB, 1 copy threads",
+                        "chunks of 1 MB, 2 copy threads", "chunks of 4 MB, 1 copy threads",
+                        "chunks of 4 MB, 2 copy threads"}
+    assert all(v > 0 for v in got.values())
+    assert os.environ.get("GPUNET_UPLOAD_THREADS") == threads_before
+    assert "to_device uses 16 MB chunks" in capsys.readouterr().out
+
+
+def test_fused_step_sweep_times_both_step_forms_and_restores_the_limits(emulator, capsys):  # noqa: F811
+    D = benchmarks_module("gpu_diagnose")
+    B.set_floatx("float32")
+    before, env_before = (FS.MAX_MACS, FS.MAX_PARAMS), os.environ.get("GPUNET_FUSED_STEP")
+    cases = [(8, (12, 8, 1), 10), (128, (256, 128, 1), 2)]  # the second is over today's MAX_MACS and MAX_PARAMS
+    got = D.fused_step_sweep(EmulatedCupyBackend(emulator), lambda: None, cases, steps=3, epochs=1, rounds=1)
+    assert set(got) == {(c, m) for c in cases for m in ("1", "0")}
+    assert (FS.MAX_MACS, FS.MAX_PARAMS) == before
+    assert os.environ.get("GPUNET_FUSED_STEP") == env_before
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.strip().startswith(("8-12-8-1", "128-256-128-1"))]
+    assert len(lines) == 2 and all(l.rstrip().endswith("yes") for l in lines), lines
+    macs, params = 3 * 2 * (128 * 256 + 256 * 128 + 128), (128 + 1) * 256 + (256 + 1) * 128 + 128 + 1
+    assert macs > before[0] and params > before[1]  # the lifted limits let it take one launch
