@@ -8,8 +8,10 @@
 // - Every emulated thread of a block is a fiber with its own stack;
 //   __syncthreads() parks the fiber until every thread of the block has arrived,
 //   so it is a real barrier: code after it sees what every thread wrote before it.
-//   Fibers run in order of their linear thread id between barriers, so a missing
-//   barrier shows up as stale shared-memory reads.
+//   Fibers run in order of their linear thread id between barriers (in reverse
+//   order when the environment variable GN_EMU_REVERSE is 1), so a missing barrier
+//   shows up as stale shared-memory reads: a read of what a later thread writes in
+//   one order, of what an earlier one writes in the other.
 // - __shared__ variables are static thread_local: one copy per OS worker thread,
 //   and a worker runs one block at a time, so one copy per running block.
 // - A barrier that some thread of the block never reaches (it returned first, or
@@ -132,6 +134,7 @@ struct Block {
     unsigned arrived = 0;     // threads waiting at the current barrier
     unsigned generation = 0;  // barriers completed
     unsigned long progress = 0;
+    bool reverse = false;     // run fibers from the last thread id to the first
 };
 
 inline thread_local Block* g_block = nullptr;
@@ -173,7 +176,8 @@ inline bool run_block(Block& b) {
     while (live > 0) {
         const unsigned long before = b.progress;
         live = 0;
-        for (unsigned i = 0; i < n; ++i) {
+        for (unsigned k = 0; k < n; ++k) {
+            const unsigned i = b.reverse ? n - 1 - k : k;
             if (b.fibers[i].done) continue;
             b.current = i;
             threadIdx = b.fibers[i].tid;
@@ -200,8 +204,11 @@ inline int run_grid(dim3 grid, dim3 block, void (*body)(void*), void* arg, int w
     const unsigned nthreads = block.x * block.y * block.z;
     std::atomic<unsigned long long> next{0};
     std::atomic<int> status{0};
+    const char* order = std::getenv("GN_EMU_REVERSE");
+    const bool reverse = order != nullptr && order[0] == '1';
     auto worker = [&]() {
         Block b;
+        b.reverse = reverse;
         b.fibers.resize(nthreads);
         b.stacks.resize(std::size_t(nthreads) * kStackBytes);
         b.body = body;

@@ -1,11 +1,19 @@
 """The CUDA emulation itself (tests/cuda_emulation.h): its barrier is a real
 barrier, shared memory is per block, the built-in indices cover the launch, and
-what would be undefined or rejected on a GPU fails here rather than passing."""
+what would be undefined or rejected on a GPU fails here rather than passing; run
+with threads in reverse order, gpunet's kernels still agree with NumPy."""
+import os
+import re
+import subprocess
+import sys
+
 import numpy
 import pytest
 
 from cuda_emulator import KernelEmulator, KernelError, build_dir
 from gpunet.backend.cuda_kernels import Launch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 SOURCE = r"""
 // out[b * 256 + i] = in[b * 256 + 255 - i], through shared memory: needs the barrier.
@@ -22,6 +30,14 @@ template <typename T> __global__ void reverse_racy(const T* in, T* out, int n) {
     const int i = threadIdx.x, o = blockIdx.x * 256;
     s[i] = o + i < n ? in[o + i] : T(0);
     if (o + i < n) out[o + i] = s[255 - i];
+}
+// out[i] = in[i - 1] through shared memory without the barrier: each thread reads the slot the
+// thread before it writes, which forward order happens to run first and reverse order does not.
+template <typename T> __global__ void shift_racy(const T* in, T* out) {
+    __shared__ T s[256];
+    const int i = threadIdx.x;
+    s[i] = in[i];
+    out[i] = i > 0 ? s[i - 1] : T(0);
 }
 // A barrier only some threads reach.
 template <typename T> __global__ void divergent(T* out) {
@@ -55,7 +71,7 @@ template <typename T> __global__ void tickets(int* counter, int* total, T* out) 
     atomicAdd(total, 1);
 }
 """
-KERNELS = ["reverse", "reverse_racy", "divergent", "early_exit", "ids", "own_shared", "tickets"]
+KERNELS = ["reverse", "reverse_racy", "shift_racy", "divergent", "early_exit", "ids", "own_shared", "tickets"]
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +101,35 @@ def test_kernel_emulation_exposes_a_missing_barrier(emu):
     launch(emu, "reverse_racy<double>", (2, 1, 1), (256, 1, 1), x, out, numpy.int32(512))
     expected = numpy.concatenate([x[255::-1], x[:255:-1]])
     assert not numpy.array_equal(out, expected)
+
+
+def test_kernel_emulation_reverse_order_exposes_a_race_forward_order_hides(emu, monkeypatch):
+    """GN_EMU_REVERSE=1 runs a block's threads from the last id to the first between barriers,
+    so a thread reading what a lower-numbered one writes without a barrier reads a stale value."""
+    out = numpy.zeros(256, numpy.float32)
+    for order, start in (("0", 1.0), ("1", 1001.0)):  # new values: shared memory outlives a launch
+        monkeypatch.setenv("GN_EMU_REVERSE", order)
+        x = numpy.arange(start, start + 256, dtype=numpy.float32)
+        launch(emu, "shift_racy<float>", (1, 1, 1), (256, 1, 1), x, out)
+        expected = numpy.concatenate([[0.0], x[:-1]]).astype(numpy.float32)
+        if order == "0":
+            numpy.testing.assert_array_equal(out, expected)  # hidden: thread i - 1 ran first
+        else:
+            assert (out[1:] != expected[1:]).all()  # every thread read last launch's value
+
+
+def test_kernels_agree_with_numpy_with_threads_run_in_reverse_order():
+    """The kernel tests that check numerics (Dense, the step kernels, the one-launch step, the
+    optimizers, streaming) pass with each block's threads run in reverse order too: no kernel
+    leans on forward order to hide a missing barrier."""
+    modules = ["test_kernel_dense.py", "test_kernel_dense_splits.py", "test_kernel_step.py", "test_kernel_step_plan.py",
+               "test_kernel_optimizers.py", "test_kernel_streaming.py"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GN_EMU_"))}
+    env["GN_EMU_REVERSE"] = "1"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *modules], cwd=HERE, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert proc.returncode == 0 and re.search(r"^\d+ passed", summary), proc.stdout[-6000:]
 
 
 @pytest.mark.parametrize("kernel", ["divergent<float>", "early_exit<float>"])
