@@ -139,6 +139,10 @@ class EmulatedCupyBackend(CupyBackend):
         self.host_reads += 1
         return numpy.asarray(x)
 
+    def to_scalar(self, x):  # a device read too
+        self.host_reads += 1
+        return float(x)
+
 
 def build_dir(request, tmp_path_factory):
     """pytest's cache directory (builds survive across runs), or a session temp dir

@@ -47,3 +47,48 @@ def test_kernel_model_terminate_on_nan_stops_at_the_bad_batch(emulator, capsys, 
     assert capsys.readouterr().out == "Batch 2: Invalid loss, terminating training\n"
     assert batches == [0, 1, 2] and numpy.isnan(history.history["loss"][0])
     assert kernel in {k for k, _, _ in emulator.launches}
+
+
+def test_layer_path_reads_the_loss_once_an_epoch_on_a_gpu(emulator):
+    """A model the step plan does not take (BatchNormalization in it) trains layer by layer.
+    On a GPU its epoch's loss stays on the device until the epoch ends, so the host never
+    waits for a batch, unless a callback wants batch logs; the losses are the same bit for
+    bit either way, and NumPy's (float64)."""
+    from gpunet.callbacks import LambdaCallback
+    from gpunet.layers import BatchNormalization, Dense
+    from gpunet.models import Sequential
+
+    B.set_floatx("float64")
+    rng = numpy.random.RandomState(3)
+    x = rng.rand(40, 4)
+    y = (x.sum(axis=1) > 2.0).astype("float64")
+    start, evaluate_reads = None, {}
+
+    def run(ops, batch_size, callbacks=()):
+        nonlocal start
+        with B.use_backend(ops):
+            model = Sequential([Dense(6, input_dim=4, activation="relu"), BatchNormalization(),
+                                Dense(1, activation="sigmoid")])
+            model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+            start = start or model.get_weights()
+            model.set_weights(start)
+            before = getattr(ops, "host_reads", 0)
+            history = model.fit(x, y, epochs=3, batch_size=batch_size, shuffle=False, verbose=0,
+                                callbacks=list(callbacks))
+            reads = getattr(ops, "host_reads", 0) - before
+            history.history["evaluate"] = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+            evaluate_reads[batch_size, bool(callbacks)] = getattr(ops, "host_reads", 0) - before - reads
+        assert not getattr(model, "_plan", None), "the layer path trained it"
+        return history.history, reads
+
+    gpu = EmulatedCupyBackend(emulator)
+    reference, _ = run(B.resolve("numpy"), 4)
+    per_epoch, reads_4 = run(gpu, 4)
+    _, reads_8 = run(gpu, 8)
+    per_batch, reads_logged = run(gpu, 4, [LambdaCallback(on_batch_end=lambda b, logs: None)])
+    assert per_epoch == per_batch  # the sum kept on the device is the sum read batch by batch
+    for key, values in reference.items():  # (the kernels' GEMMs sum in another order than NumPy's BLAS)
+        numpy.testing.assert_allclose(per_epoch[key], values, rtol=1e-12)
+    assert reads_4 == reads_8 == 3, (reads_4, reads_8)  # 10 or 5 batches an epoch: one read each epoch
+    assert reads_logged == 3 * 10  # each batch's running loss, for its logs
+    assert evaluate_reads[4, False] == evaluate_reads[8, False]  # evaluate too reads once, not per batch

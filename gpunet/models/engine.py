@@ -84,6 +84,13 @@ class EngineMixin:
         return total
 
     def _train_batch(self, x, y, sw):
+        """Train on one batch; returns its loss as a Python float (one device read)."""
+        loss, penalty = self._train_batch_terms(x, y, sw)
+        return self.ops.to_scalar(loss) + penalty
+
+    def _train_batch_terms(self, x, y, sw):
+        """Train on one batch; returns (the loss as a backend 0-d array, the regularizers'
+        penalty as a float): nothing is read from the device but what a regularizer adds."""
         out, penalty = self._forward(x, True)
         loss, dy = self._loss_fn.compute(self.ops, y, out, sw)
         layers = self._layers
@@ -99,14 +106,20 @@ class EngineMixin:
             w.value[...] = w.constraint(w.value)
         for m in self._metrics:
             m.update(self.ops, y, out, sw)
-        return self.ops.to_scalar(loss) + penalty
+        return loss, penalty
 
     def _test_batch(self, x, y, sw):
+        """Evaluate one batch; returns its loss as a Python float (one device read)."""
+        loss, penalty = self._test_batch_terms(x, y, sw)
+        return self.ops.to_scalar(loss) + penalty
+
+    def _test_batch_terms(self, x, y, sw):
+        """Evaluate one batch; returns (the loss as a backend 0-d array, the penalty as a float)."""
         out, penalty = self._forward(x, False)
         loss = self._loss_fn.compute(self.ops, y, out, sw)[0]
         for m in self._metrics:
             m.update(self.ops, y, out, sw)
-        return self.ops.to_scalar(loss) + penalty
+        return loss, penalty
 
     def _logs(self, loss, prefix=""):
         logs = {prefix + "loss": loss}
@@ -121,3 +134,30 @@ def _size(shape):
     for d in shape:
         n *= d
     return n
+
+
+class LossSum:
+    """An epoch's running loss, weighted by batch rows, on the layer-by-layer path. Where a
+    callback wants batch logs each batch's loss is read at once (the running mean is
+    reported); otherwise, on a GPU, the sum stays on the device and is read once, at the
+    end of the epoch, so the host queues the next batches instead of waiting for each one.
+    The sum is taken in float64 either way, in the same order: the same value bit for bit."""
+
+    def __init__(self, ops, per_batch):
+        self.ops, self.seen, self._host, self._device = ops, 0, 0.0, None
+        self._on_device = not per_batch and ops.device == "gpu"
+
+    def add(self, loss, penalty, rows):
+        """Add a batch of ``rows`` samples: its loss (a 0-d array) and regularizer penalty (a float)."""
+        self.seen += rows
+        if not self._on_device:
+            self._host += (self.ops.to_scalar(loss) + penalty) * rows
+            return
+        term = (self.ops.asarray(loss, dtype="float64") + penalty) * rows  # the host's arithmetic, in order
+        self._device = term if self._device is None else self._device + term
+
+    @property
+    def mean(self):
+        """The mean loss so far (reads the device once when the sum is kept there)."""
+        total = self._host if self._device is None else self.ops.to_scalar(self._device)
+        return total / max(self.seen, 1)

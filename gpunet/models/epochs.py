@@ -3,7 +3,7 @@ layer, through a fused step plan (dense_plan.py on NumPy, gpu_plan.py on CuPy), 
 the GPU inference plan; the per-batch work itself is in engine.py."""
 from ..backend.dense_plan import EpochTally
 from ..distribute import sharding as _dist
-from .engine import EngineMixin
+from .engine import EngineMixin, LossSum
 from .plan_inference import evaluate_batches
 
 
@@ -14,19 +14,17 @@ class EpochMixin(EngineMixin):
         if order is not None:
             xs, ys = ops.take(xs, order), ops.take(ys, order)
             sws = None if sws is None else ops.take(sws, order)
-        total, seen = 0.0, 0
+        losses = LossSum(ops, want_batches)
         for step in range(steps):
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             if want_batches:
                 cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
-            loss = self._train_batch(xs[lo:hi], ys[lo:hi], None if sws is None else sws[lo:hi])
-            total += loss * (hi - lo)
-            seen += hi - lo
+            losses.add(*self._train_batch_terms(xs[lo:hi], ys[lo:hi], None if sws is None else sws[lo:hi]), hi - lo)
             if want_batches:
-                cbs.on_train_batch_end(step, self._logs(total / seen))
+                cbs.on_train_batch_end(step, self._logs(losses.mean))
             if self.stop_training:
                 break
-        return total / max(seen, 1)
+        return losses.mean
 
     def _plan_epoch(self, plan, xs, ys, sws, order, batch_size, steps, cbs):
         """One epoch through the fused step (backend/dense_plan.py); returns the epoch's loss. The

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from ..backend.dense_plan import EpochTally
 from ..backend.gpu_forward import build_gpu_forward
+from .engine import LossSum
 
 
 def forward_plan(model, xs):
@@ -55,7 +56,7 @@ def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs):
         out = model.ops.xp.empty((n, model._layers[-1].units), dtype=fwd.dtype)
         outputs = SimpleNamespace(y=y, outputs=out, sw=sw, penalties=[], loss=model._loss_fn, ops=model.ops)
         tally = EpochTally(model, outputs, batch_size)
-    total = 0.0
+    losses = LossSum(model.ops, per_batch=cbs is not None)
     for step, (lo, hi, xb) in enumerate(batches):
         if cbs is not None:
             cbs.on_test_batch_begin(step)
@@ -64,15 +65,15 @@ def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs):
             if cbs is not None:
                 tally.add(lo, hi)
         else:
-            total += model._test_batch(xb, y[lo:hi], None if sw is None else sw[lo:hi]) * (hi - lo)
+            losses.add(*model._test_batch_terms(xb, y[lo:hi], None if sw is None else sw[lo:hi]), hi - lo)
         if cbs is not None:
-            cbs.on_test_batch_end(step, model._logs(tally.loss if fwd is not None else total / hi))
+            cbs.on_test_batch_end(step, model._logs(tally.loss if fwd is not None else losses.mean))
     if fwd is not None:
         if cbs is None:
             tally.add(0, n)
         loss = tally.loss
     else:
-        loss = total / max(n, 1)
+        loss = losses.mean
     if model._regularized:
         loss += model._weight_penalty(False)
     return model._logs(loss)

@@ -15,6 +15,7 @@ from ..backend import edge as _data
 from ..backend.dense_plan import EpochTally
 from ..backend.device_data import DeviceData, data_fraction
 from ..backend.upload import is_host_data, to_device, transport_for
+from .engine import LossSum
 
 
 def fit_data(model, x, y, sample_weight, class_weight, validation_split, fraction, shuffle):
@@ -84,15 +85,15 @@ def run_epoch(model, plan, data, ys, sws, order, batch_size, cbs):
 
 
 def _layer_batches(model, data, ys, sws, order, batch_size, cbs):
-    want, total, seen = cbs.wants_train_batches, 0.0, 0
+    want = cbs.wants_train_batches
+    losses = LossSum(model.ops, want)
     for batch in data.batches(batch_size, order):
         lo, hi = batch.lo, batch.hi
         if want:
             cbs.on_train_batch_begin(batch.step, {"batch": batch.step, "size": hi - lo})
-        loss = model._train_batch(batch.arrays[0], ys[lo:hi], None if sws is None else sws[lo:hi])
-        total, seen = total + loss * (hi - lo), seen + hi - lo
+        losses.add(*model._train_batch_terms(batch.arrays[0], ys[lo:hi], None if sws is None else sws[lo:hi]), hi - lo)
         if want:
-            cbs.on_train_batch_end(batch.step, model._logs(total / seen))
+            cbs.on_train_batch_end(batch.step, model._logs(losses.mean))
         if model.stop_training:
             break
-    return total / max(seen, 1)
+    return losses.mean
