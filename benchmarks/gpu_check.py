@@ -14,7 +14,8 @@
    what the dispatch rule in gpunet/backend/cupy_backend.py picks, so the rule's
    constants can be set from measurements.
 4. Times each fused optimizer step against the reference array-op code, and the three GEMMs of
-   a 4096-wide Dense layer in CuPy's layout against PyTorch's (the 4096x3 workload's gap).
+   a 4096-wide Dense layer in CuPy's layout against PyTorch's (the 4096x3 workload's gap), and
+   one such GEMM through cupy.matmul, cublasSgemm directly, and with a 32 MiB cuBLAS workspace.
 5. Times issue 8's five workloads for gpunet on CuPy and PyTorch on CUDA, from host
    NumPy arrays with the upload timed (benchmarks/gpu_workloads.py, as test_gpu.py
    runs them), and prints the ratios against the issue's targets.
@@ -151,6 +152,63 @@ def time_gemm_layouts(n, repeats):
         print(f"  {name:>16}: {ms:8.3f} ms  {flop / ms / 1e9:6.1f} TFLOP/s")
 
 
+def gemm_variants(n, repeats):
+    """One (n, n) @ (n, n) float32 GEMM three ways on CuPy's cuBLAS handle: ``cupy.matmul`` as
+    gpunet calls it, ``cublasSgemm`` called directly, and ``cupy.matmul`` again after giving the
+    handle a 32 MiB workspace (as PyTorch gives its handles): whether the call or the workspace,
+    rather than the layout, is what a gap with PyTorch's GEMMs comes from. Returns {way: TFLOP/s}."""
+    import cupy
+    import numpy
+    from cupy_backends.cuda.libs import cublas
+    a, b = (cupy.random.standard_normal((n, n), dtype=cupy.float32) for _ in range(2))
+    c = cupy.empty((n, n), dtype=cupy.float32)
+    handle = cupy.cuda.device.get_cublas_handle()
+    one, zero = numpy.ones(1, numpy.float32), numpy.zeros(1, numpy.float32)
+
+    def direct():  # row-major c = a @ b is column-major c^T = b^T a^T: no transposes, b first
+        cublas.sgemm(handle, cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, n, n, n, one.ctypes.data, b.data.ptr, n,
+                     a.data.ptr, n, zero.ctypes.data, c.data.ptr, n)
+    out, flop = {}, 2.0 * n ** 3
+    ways = [("cupy.matmul", lambda: cupy.matmul(a, b, out=c)), ("cublasSgemm directly", direct)]
+    workspace = cupy.empty((32 << 20,), dtype=cupy.uint8)  # alive while the handle may use it
+    try:
+        for way, fn in ways + [("cupy.matmul, 32 MiB workspace", None)]:
+            try:
+                if fn is None:
+                    _set_workspace(cublas, handle, workspace.data.ptr, workspace.nbytes)
+                    fn = ways[0][1]
+                out[way] = flop / gpu_time(fn, repeats) / 1e9
+                print(f"  {way:>32}: {out[way]:6.1f} TFLOP/s", flush=True)
+            except Exception as exc:  # noqa: BLE001 - a CuPy without the call: say so, go on
+                print(f"  {way:>32}: not measured ({type(exc).__name__}: {exc})")
+    finally:  # back to cuBLAS's own workspace: later parts time gpunet as users run it
+        try:
+            _set_workspace(cublas, handle, 0, 0)
+        except Exception:  # noqa: BLE001 - never set
+            pass
+        cupy.cuda.Device().synchronize()
+    if out:  # the last way's product is right (a corner, against a GEMM of its own)
+        numpy.testing.assert_allclose(cupy.asnumpy(c[:4, :4]), cupy.asnumpy(a[:4] @ b[:, :4]), rtol=1e-3, atol=1e-2)
+    return out
+
+
+def _set_workspace(cublas, handle, ptr, nbytes):
+    """cublasSetWorkspace: CuPy's binding where it has one (not 14.2), else the library's symbol."""
+    if hasattr(cublas, "setWorkspace"):
+        return cublas.setWorkspace(handle, ptr, nbytes)
+    import ctypes
+    for name in ("libcublas.so.13", "libcublas.so.12"):  # already loaded by CuPy: the same library
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        status = lib.cublasSetWorkspace_v2(ctypes.c_void_p(handle), ctypes.c_void_p(ptr), ctypes.c_size_t(nbytes))
+        if status != 0:
+            raise RuntimeError(f"cublasSetWorkspace_v2 returned status {status}")
+        return None
+    raise RuntimeError("no libcublas.so.13 or .so.12 to call cublasSetWorkspace_v2 in")
+
+
 def run_workloads(sizes, rounds, peers=None, cases=None):
     """Time every (workload, implementation) of gpu_workloads.CASES and print them with gpunet's
     ratios and issue 8's targets; returns the report's rows. ``peers``: {impl: adapter} to
@@ -211,6 +269,7 @@ def main():
     time_optimizers(ops, 1_000_000 if args.quick else 10_000_000, repeats)
     print("\n4b. the 4096x3 MLP's GEMMs, CuPy against PyTorch, as each lays out its weights")
     time_gemm_layouts(1024 if args.quick else 4096, repeats)
+    gemm_variants(1024 if args.quick else 4096, repeats)
     if not args.no_workloads:
         from benchmarks.workloads import Sizes
         print("\n5. workloads against PyTorch on CUDA (from host NumPy arrays, upload timed)")
