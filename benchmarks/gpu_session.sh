@@ -6,6 +6,8 @@
 #    (benchmarks/dense_timings_h200.txt's format) and optimizer timings, 4. gpu_diagnose.py: the 4096x3
 #    workload phase by phase, the upload every way, the one-launch step's size limits.
 # Without pip (as on a bare GPU image) it runs from the source tree: PYTHONPATH is the checkout.
+# PARTS picks parts (default "suite report check diagnose"; e.g. PARTS="check diagnose" for a
+# second call where one call may run 10 minutes at most); T_SUITE, T_REPORT, T_CHECK, T_DIAG cap each.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${1:-gpu-session-logs}
@@ -14,18 +16,28 @@ export PYTHONUNBUFFERED=1 PYTHONPATH="$(pwd)${PYTHONPATH:+:$PYTHONPATH}"
 PY=${PYTHON:-python3}
 { date; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
   "$PY" -c "import cupy, numpy; print('cupy', cupy.__version__, 'numpy', numpy.__version__)"; } > "$OUT/env.txt" 2>&1
+PARTS=" ${PARTS:-suite report check diagnose} "
 XDIST=$("$PY" -c "import xdist" 2>/dev/null && echo "-n 8")
-echo "== suite"; SECONDS=0
-timeout "${T_SUITE:-300}" "$PY" -m pytest -q $XDIST -p no:cacheprovider -rfE tests > "$OUT/suite.log" 2>&1
-echo "suite rc=$? in ${SECONDS}s" | tee -a "$OUT/suite.log"; tail -3 "$OUT/suite.log"
-echo "== report"; SECONDS=0
-timeout "${T_REPORT:-200}" "$PY" -m benchmarks.report --merge benchmarks/results.json --out-dir "$OUT" --wait-idle 0 \
-    -- -k test_gpu > "$OUT/report.log" 2>&1
-echo "report rc=$? in ${SECONDS}s" | tee -a "$OUT/report.log"
-echo "== gpu_check"; SECONDS=0
-timeout "${T_CHECK:-120}" "$PY" benchmarks/gpu_check.py --no-tests --no-workloads --no-diagnose > "$OUT/gpu_check.log" 2>&1
-echo "check rc=$? in ${SECONDS}s" | tee -a "$OUT/gpu_check.log"
-echo "== gpu_diagnose"; SECONDS=0
-timeout "${T_DIAG:-150}" "$PY" benchmarks/gpu_diagnose.py > "$OUT/gpu_diagnose.log" 2>&1
-echo "diagnose rc=$? in ${SECONDS}s" | tee -a "$OUT/gpu_diagnose.log"
-grep -A14 "^### GPU targets" "$OUT/RESULTS.md" 2>/dev/null
+if [[ $PARTS == *" suite "* ]]; then
+  echo "== suite"; SECONDS=0
+  timeout "${T_SUITE:-300}" "$PY" -m pytest -q $XDIST -p no:cacheprovider -rfE tests > "$OUT/suite.log" 2>&1
+  echo "suite rc=$? in ${SECONDS}s" | tee -a "$OUT/suite.log"; tail -3 "$OUT/suite.log"
+fi
+if [[ $PARTS == *" report "* ]]; then
+  echo "== report"; SECONDS=0
+  timeout "${T_REPORT:-200}" "$PY" -m benchmarks.report --merge benchmarks/results.json --out-dir "$OUT" \
+      --wait-idle 0 -- -k test_gpu > "$OUT/report.log" 2>&1
+  echo "report rc=$? in ${SECONDS}s" | tee -a "$OUT/report.log"
+fi
+if [[ $PARTS == *" check "* ]]; then
+  echo "== gpu_check"; SECONDS=0
+  timeout "${T_CHECK:-120}" "$PY" benchmarks/gpu_check.py --no-tests --no-workloads --no-diagnose \
+      > "$OUT/gpu_check.log" 2>&1
+  echo "check rc=$? in ${SECONDS}s" | tee -a "$OUT/gpu_check.log"
+fi
+if [[ $PARTS == *" diagnose "* ]]; then
+  echo "== gpu_diagnose"; SECONDS=0
+  timeout "${T_DIAG:-150}" "$PY" benchmarks/gpu_diagnose.py > "$OUT/gpu_diagnose.log" 2>&1
+  echo "diagnose rc=$? in ${SECONDS}s" | tee -a "$OUT/gpu_diagnose.log"
+fi
+grep -A14 "^### GPU targets" "$OUT/RESULTS.md" 2>/dev/null || echo "(no RESULTS.md in $OUT: the report did not run)"

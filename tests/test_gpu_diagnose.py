@@ -4,6 +4,7 @@ CuPy and CUDA, the simulated transport for the CUDA one, the kernels' emulation 
 plan. The figures it prints are timings and are not checked; what it measured is."""
 import dataclasses
 import os
+import sys
 
 import numpy
 import pytest
@@ -76,3 +77,22 @@ def test_fused_step_sweep_times_both_step_forms_and_restores_the_limits(emulator
     assert len(lines) == 2 and all(l.rstrip().endswith("yes") for l in lines), lines
     macs, params = 3 * 2 * (128 * 256 + 256 * 128 + 128), (128 + 1) * 256 + (256 + 1) * 128 + 128 + 1
     assert macs > before[0] and params > before[1]  # the lifted limits let it take one launch
+
+
+def test_gpu_session_runs_only_the_parts_asked_for(tmp_path):
+    """benchmarks/gpu_session.sh with PARTS="diagnose": only gpu_diagnose runs, its log and
+    exit status land in the folder (here, without a GPU, it says there is none)."""
+    import subprocess
+    from gpunet.backend import cupy_unavailable_reason
+    if cupy_unavailable_reason() is None:
+        pytest.skip("on a GPU machine this would time the whole diagnosis: gpu_session.sh is run there itself")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path)], cwd=root, text=True, timeout=300,
+                          env=dict(env, PARTS="diagnose", PYTHON=sys.executable), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
+    assert proc.returncode == 0, proc.stdout
+    assert "== gpu_diagnose" in proc.stdout and "== suite" not in proc.stdout and "== report" not in proc.stdout
+    log = (tmp_path / "gpu_diagnose.log").read_text()
+    assert "No GPU to diagnose" in log and "diagnose rc=2 in" in log
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["env.txt", "gpu_diagnose.log"]
