@@ -25,7 +25,7 @@ import numpy
 
 from .. import backend as B
 from .base import Backend
-from ..layers.core import Dense
+from .layer_stack import dense_stack, same_stack
 from ..losses.crossentropy import BinaryCrossentropy
 
 _FLOATS = (numpy.dtype("float32"), numpy.dtype("float64"))
@@ -41,8 +41,9 @@ _SMALL = 1024
 
 def build_plan(model):
     """A `DensePlan` for ``model`` (compiled and packed), or None where the layer path must run:
-    another backend or kernels, a layer other than Dense, no bias, a frozen layer, an
-    activity regularizer, float16, or inputs that are not 2-D."""
+    another backend or kernels, a layer other than Dense (an Activation layer right after a
+    linear Dense is folded into it: layer_stack.py), no bias, a frozen layer, an activity
+    regularizer, float16, or inputs that are not 2-D."""
     ops, params = model.ops, model._params
     if (ops.xp is not numpy or type(ops).dense_forward is not Backend.dense_forward
             or type(ops).dense_backward is not Backend.dense_backward):
@@ -51,28 +52,34 @@ def build_plan(model):
     if not layers or params is None or params.dtype not in _FLOATS or len(layers[0].input_shape) != 2:
         return None
     offsets = {path: offset for path, offset, _ in model._layout}
-    for layer in layers:
-        if (type(layer) is not Dense or layer.bias is None or layer.activity_regularizer is not None
-                or layer.activation.custom):  # a user's activation runs on the tape: the layer path
+    stack = dense_stack(layers)
+    if stack is None:
+        return None
+    for entry in stack:
+        layer = entry.layer
+        if (layer.bias is None or layer.activity_regularizer is not None
+                or entry.activation.custom):  # a user's activation runs on the tape: the layer path
             return None
         kernel = offsets.get(layer.kernel.path)
         if kernel is None or offsets.get(layer.bias.path) != kernel + layer.kernel.value.size:
             return None
-    return DensePlan(model, offsets)
+    return DensePlan(model, offsets, stack)
 
 
 class _Layer:
     """One Dense layer as the plan runs it."""
 
-    def __init__(self, layer, params, grads, offset):
+    def __init__(self, entry, params, grads, offset):
+        """``entry``: a `layer_stack.Folded` (the Dense layer and the activation it applies)."""
+        layer = entry.layer
         k, n = layer.kernel.shape
         self.w = params[offset:offset + (k + 1) * n].reshape(k + 1, n)  # [kernel; bias]
         self.kernel_t = self.w[:k].T  # for the input gradient, dz @ kernel.T
         self.g = grads[offset:offset + (k + 1) * n].reshape(k + 1, n)
-        self.act, self.params = layer.activation.name, layer.activation.params
+        self.act, self.params = entry.activation.name, entry.activation.params
         self.relu = self.act == "relu" and not self.params  # in place; others through the backend's ops
         self.units = n
-        self.source = (layer.kernel.value, layer.bias.value, layer.activation)
+        self.source = entry.source
 
 
 class _Buffers:
@@ -102,11 +109,11 @@ class DensePlan:
     """A model's fused training step (see the module docstring). ``load`` the data of an
     epoch, then ``step(lo, hi)`` per batch; ``outputs[lo:hi]`` keeps each batch's outputs."""
 
-    def __init__(self, model, offsets):
+    def __init__(self, model, offsets, stack):
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.params, self.grads = model._params, model._grads
         self.dtype = self.params.dtype
-        self.layers = [_Layer(l, self.params, self.grads, offsets[l.kernel.path]) for l in model._layers]
+        self.layers = [_Layer(e, self.params, self.grads, offsets[e.layer.kernel.path]) for e in stack]
         loss, last = self.loss, self.layers[-1]
         self.fused = (type(loss) is BinaryCrossentropy and not loss.from_logits and not loss.label_smoothing
                       and last.act == "sigmoid" and loss.reduction != "mean_with_sample_weight")
@@ -123,10 +130,10 @@ class DensePlan:
     def matches(self, model):
         """Whether the model still is what the plan was built for (same layers, weight
         arrays, activations, loss and optimizer); else it must be built again."""
+        stack = dense_stack(model._layers)
         return (model._params is self.params and model._loss_fn is self.loss
-                and model.optimizer.apply == self.apply and len(model._layers) == len(self.layers)
-                and all(l.kernel.value is p.source[0] and l.bias.value is p.source[1] and l.activation is p.source[2]
-                        and l.activity_regularizer is None for l, p in zip(model._layers, self.layers)))
+                and model.optimizer.apply == self.apply and same_stack(stack, [p.source for p in self.layers])
+                and all(e.layer.activity_regularizer is None for e in stack))
 
     def accepts(self, x, y):
         """Every shape the layer path accepts (GpuPlan's is narrower)."""

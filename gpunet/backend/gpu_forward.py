@@ -12,47 +12,46 @@ from . import cuda_kernels as K
 
 from . import dense_launch as DL
 from .gpu_step import workspace
+from .layer_stack import dense_stack, same_stack
 
 
 def build_gpu_forward(model):
     """A `GpuForward` for ``model`` (built) on a CuPy backend, or None where the layer path runs."""
-    from ..layers.core import Dense, Dropout
     from .cupy_backend import CupyBackend
     ops = model.ops
     if not isinstance(ops, CupyBackend) or not model._layers or len(model._layers[0].input_shape or ()) != 2:
         return None
-    layers = [l for l in model._layers if type(l) is not Dropout]  # the identity in inference
-    if not layers:
+    stack = _stack(model)
+    if not stack:
         return None
-    dtype = layers[0].kernel.value.dtype if type(layers[0]) is Dense else None
+    dtype = stack[0].layer.kernel.value.dtype
     if dtype not in K.KERNEL_DTYPES:
         return None
     specs = []
-    for layer in layers:
-        if type(layer) is not Dense or layer.kernel.value.dtype != dtype or layer.activity_regularizer is not None:
+    for entry in stack:
+        layer, act = entry.layer, entry.activation
+        if layer.kernel.value.dtype != dtype or layer.activity_regularizer is not None:
             return None
-        spec = K.activation_spec(layer.activation.name, layer.activation.params)
+        spec = K.activation_spec(act.name, act.params)
         if spec is None:
             return None
         specs.append(spec)
-    return GpuForward(model, specs, dtype)
+    return GpuForward(model, stack, specs, dtype)
 
 
 class GpuForward:
     """``run(x, out, batch_size)``: ``out[:] = model(x)`` batch by batch (device arrays)."""
 
-    def __init__(self, model, specs, dtype):
+    def __init__(self, model, stack, specs, dtype):
         self.model, self.ops, self.specs, self.dtype = model, model.ops, specs, dtype
-        self.sources = [(l.kernel.value, None if l.bias is None else l.bias.value, l.activation)
-                        for l in _dense(model)]
+        self.sources = [e.source for e in stack]  # (kernel, bias, activation, folded Activation layer)
+        self.units = self.sources[-1][0].shape[1]  # the model's output width
         self._buffers = {}
         self.count = len(model._layers)
 
     def matches(self, model):
-        dense = _dense(model)
-        return model.ops is self.ops and len(dense) == len(self.sources) and all(
-            l.kernel.value is s[0] and (None if l.bias is None else l.bias.value) is s[1] and l.activation is s[2]
-            for l, s in zip(dense, self.sources)) and len(model._layers) == self.count
+        return (model.ops is self.ops and len(model._layers) == self.count
+                and same_stack(_stack(model), self.sources))
 
     def accepts(self, x):
         return x.ndim == 2 and x.shape[1] == self.sources[0][0].shape[0] and x.dtype == self.dtype
@@ -70,7 +69,7 @@ class GpuForward:
         rows, sm = x.shape[0], self.ops.sm_count
         hidden, workspaces = self._allocate(rows)
         plans, a = [], x
-        for i, ((w, b, _), spec) in enumerate(zip(self.sources, self.specs)):
+        for i, ((w, b, _, _), spec) in enumerate(zip(self.sources, self.specs)):
             y = out if i == len(self.specs) - 1 else hidden[i]
             # inference: no z and no mask kept for a backward pass (null pointers)
             plans.append(DL.dense_forward_launch(a, w, b, y, None, None, spec, sm, workspaces[i]))
@@ -85,12 +84,15 @@ class GpuForward:
             if len(self._buffers) >= 4:
                 del self._buffers[next(iter(self._buffers))]
             xp, sm = self.ops.xp, self.ops.sm_count
-            hidden = [xp.empty((rows, w.shape[1]), dtype=self.dtype) for w, _, _ in self.sources[:-1]]
-            workspaces = [workspace(self, DL.forward_workspace(rows, w.shape[1], w.shape[0], self.dtype, sm))
-                          for w, _, _ in self.sources]
+            hidden = [xp.empty((rows, s[0].shape[1]), dtype=self.dtype) for s in self.sources[:-1]]
+            workspaces = [workspace(self, DL.forward_workspace(rows, s[0].shape[1], s[0].shape[0], self.dtype, sm))
+                          for s in self.sources]
             got = self._buffers[rows] = (hidden, workspaces)
         return got
 
 
-def _dense(model):
-    return [l for l in model._layers if hasattr(l, "kernel")]
+def _stack(model):
+    """The model's Dense layers with their activations (Activation layers folded in), Dropout
+    being the identity in inference; None where another layer needs the layer path."""
+    from ..layers.core import Dropout
+    return dense_stack([l for l in model._layers if type(l) is not Dropout])

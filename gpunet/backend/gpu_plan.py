@@ -30,6 +30,7 @@ from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_graphs import GraphRunner
 from .gpu_step import DenseEntry, DropoutEntry, Step
+from .layer_stack import Folded, dense_entries, dense_stack, same_stack
 
 
 def build_gpu_plan(model):
@@ -37,7 +38,7 @@ def build_gpu_plan(model):
     layer path must run: a layer other than Dense and Dropout, regularizers, constraints, an
     activation or loss without a kernel, an optimizer without a fused update, float16,
     non-2-D input."""
-    from ..layers.core import Dense, Dropout
+    from ..layers.core import Dropout
     from .cupy_backend import CupyBackend
     ops, params, layers = model.ops, model._params, model._layers
     if not isinstance(ops, CupyBackend) or params is None or not layers:
@@ -46,21 +47,26 @@ def build_gpu_plan(model):
         return None
     if model._regularized or model._constrained or model._activity:
         return None
-    for layer in layers:
-        if type(layer) is Dropout and layer.noise_shape is None:
-            continue
-        if type(layer) is not Dense or not layer.trainable or layer.kernel.value.dtype != params.dtype:
+    stack = dense_stack(layers, passthrough=(Dropout,))  # an Activation layer after a linear Dense: folded
+    if stack is None:
+        return None
+    for entry in stack:
+        if isinstance(entry, Dropout):
+            if entry.noise_shape is not None:
+                return None
+        elif not entry.layer.trainable or entry.layer.kernel.value.dtype != params.dtype:
             return None
-    dense = [l for l in layers if type(l) is Dense]
-    if not dense or dense[-1] is not layers[-1]:
+    dense = dense_entries(stack)
+    if not dense or dense[-1] is not stack[-1]:
         return None  # dropout on the output: left to the layer path
     *hidden, last = dense
-    if any(K.activation_spec(l.activation.name, l.activation.params) is None for l in hidden):
+    if any(K.activation_spec(e.activation.name, e.activation.params) is None for e in hidden):
         return None
-    loss = S.loss_kernel(last.activation.name, last.activation.params, model._loss_fn)
-    if loss is None or (loss.fused is None and K.activation_spec(last.activation.name, last.activation.params) is None):
+    act = last.activation
+    loss = S.loss_kernel(act.name, act.params, model._loss_fn)
+    if loss is None or (loss.fused is None and K.activation_spec(act.name, act.params) is None):
         return None
-    if loss.fused is None and K.activation_spec(last.activation.name, last.activation.params).softmax:
+    if loss.fused is None and K.activation_spec(act.name, act.params).softmax:
         return None  # the loss kernel takes softmax's gradient itself (fused kinds)
     # A data-parallel wrapper (gpunet.distribute) hands over the optimizer it wraps, and
     # averages the gradients between the backward pass and the update.
@@ -68,30 +74,30 @@ def build_gpu_plan(model):
     opt = StepOptimizer(inner, params, model._grads, ops.sm_count)
     if not opt.ready(ops):
         return None
-    return GpuPlan(model, loss, opt)
+    return GpuPlan(model, loss, opt, stack)
 
 
 class GpuPlan:
     """A model's GPU training step. ``load`` an epoch's data, then ``step(lo, hi)`` per batch;
     ``outputs[lo:hi]`` holds each batch's outputs (on the device) for `EpochTally`."""
 
-    def __init__(self, model, loss_kernel, optimizer):
+    def __init__(self, model, loss_kernel, optimizer, stack):
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.loss_kernel, self.optimizer = loss_kernel, optimizer
         self.params, self.dtype = model._params, model._params.dtype
         self.sequence = []  # DenseEntry / DropoutEntry in model order (Dropout(0) left out)
-        for i, layer in enumerate(model._layers):
-            if not hasattr(layer, "kernel"):
-                if layer.rate:
-                    self.sequence.append(DropoutEntry(layer, i * 7919 + (layer.seed or 0)))
+        for entry in stack:  # layer_stack.dense_stack's: Folded Dense layers and Dropout layers
+            if not isinstance(entry, Folded):
+                if entry.rate:  # the salt keeps the model position it always had
+                    self.sequence.append(DropoutEntry(entry, model._layers.index(entry) * 7919 + (entry.seed or 0)))
                 continue
-            act = layer.activation
-            fused = loss_kernel.fused and layer is model._layers[-1]  # the loss kernel activates it
+            act = entry.activation
+            fused = loss_kernel.fused and entry is stack[-1]  # the loss kernel activates it
             spec = K.activation_spec("linear", {}) if fused else K.activation_spec(act.name, act.params)
-            self.sequence.append(DenseEntry(layer, spec))
+            self.sequence.append(DenseEntry(entry, spec))
         self.layers = [e for e in self.sequence if isinstance(e, DenseEntry)]
         self.dropouts = [e for e in self.sequence if isinstance(e, DropoutEntry)]
-        self._dropout_layers = [l for l in model._layers if not hasattr(l, "kernel")]
+        self._dropout_layers = [e for e in stack if not isinstance(e, Folded)]
         self.apply = model.optimizer.apply
         self.width = self.layers[0].w.shape[0]
         xp = self.ops.xp
@@ -114,13 +120,11 @@ class GpuPlan:
     # ---- what fit sees ----------------------------------------------------------------------------
     def matches(self, model):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
-        dense = [l for l in model._layers if hasattr(l, "kernel")]
+        from ..layers.core import Dropout
+        stack = dense_stack(model._layers, passthrough=(Dropout,))
         return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
-                and model.optimizer.apply == self.apply and len(dense) == len(self.layers)
-                and all(l.kernel.value is p.source[0] and l.activation is p.source[2]
-                        and (l.bias.value if l.bias is not None else None) is p.source[1]
-                        for l, p in zip(dense, self.layers))
-                and [l for l in model._layers if not hasattr(l, "kernel")] == self._dropout_layers
+                and model.optimizer.apply == self.apply
+                and same_stack(stack, [p.source for p in self.layers], self._dropout_layers)
                 and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts))
 
     def accepts(self, x, y):

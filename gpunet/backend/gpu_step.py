@@ -16,13 +16,15 @@ from .gpu_graphs import Between
 
 
 class DenseEntry:
-    """A Dense layer as the plan runs it (``spec``: its activation's kernel form)."""
+    """A Dense layer as the plan runs it: ``folded``, a `layer_stack.Folded` (the layer and the
+    activation it applies); ``spec``: that activation's kernel form."""
 
-    def __init__(self, layer, spec):
+    def __init__(self, folded, spec):
+        layer = folded.layer
         self.w, self.b = layer.kernel.value, None if layer.bias is None else layer.bias.value
         self.dw, self.db = layer.kernel.grad, None if layer.bias is None else layer.bias.grad
         self.spec, self.units = spec, self.w.shape[1]
-        self.source = (layer.kernel.value, self.b, layer.activation)
+        self.source = folded.source
 
 
 class DropoutEntry:

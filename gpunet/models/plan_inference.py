@@ -22,7 +22,7 @@ def plan_predict(model, xs, batch_size):
     fwd = forward_plan(model, xs)
     if fwd is None:
         return None
-    out = model.ops.xp.empty((xs.shape[0], model._layers[-1].units), dtype=xs.dtype)
+    out = model.ops.xp.empty((xs.shape[0], fwd.units), dtype=xs.dtype)
     fwd.run(xs, out, batch_size)
     return out
 
@@ -33,7 +33,7 @@ def predict_batches(model, data, batch_size):
     fwd = forward_plan(model, data.arrays[0])
     ops = model.ops
     if fwd is not None:
-        out = ops.xp.empty((data.n, model._layers[-1].units), dtype=fwd.dtype)
+        out = ops.xp.empty((data.n, fwd.units), dtype=fwd.dtype)
         for batch in data.batches(batch_size):
             fwd.run(batch.arrays[0], out[batch.lo:batch.hi], batch_size)
         return out
@@ -53,7 +53,7 @@ def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs):
     for m in model._metrics:
         m.reset_state()
     if fwd is not None:
-        out = model.ops.xp.empty((n, model._layers[-1].units), dtype=fwd.dtype)
+        out = model.ops.xp.empty((n, fwd.units), dtype=fwd.dtype)
         outputs = SimpleNamespace(y=y, outputs=out, sw=sw, penalties=[], loss=model._loss_fn, ops=model.ops)
         tally = EpochTally(model, outputs, batch_size)
     losses = LossSum(model.ops, per_batch=cbs is not None)

@@ -1,0 +1,67 @@
+"""A model's layers as the fused plans run them: Dense layers, each with the activation it applies.
+
+Keras 2 code often gives an activation its own layer, ``Dense(64)`` then ``Activation('relu')``
+(the Sequential guide's first example). The plans (dense_plan.py on NumPy, gpu_plan.py and
+gpu_forward.py on CuPy) fold such an Activation layer into the Dense layer before it, when that
+layer's own activation is linear: the pair computes exactly what ``Dense(64, activation='relu')``
+computes, so it trains and predicts on the same fast path instead of layer by layer.
+"""
+
+
+class Folded:
+    """A Dense ``layer`` and the ``activation`` the plans apply after it: its own, or that of
+    the Activation layer ``folded`` into it (None when nothing was folded)."""
+
+    __slots__ = ("layer", "activation", "folded")
+
+    def __init__(self, layer, activation, folded=None):
+        self.layer, self.activation, self.folded = layer, activation, folded
+
+    @property
+    def source(self):
+        """What a plan built from this entry depends on (compared by identity in ``matches``)."""
+        layer = self.layer
+        return layer.kernel.value, None if layer.bias is None else layer.bias.value, self.activation, self.folded
+
+
+def dense_stack(layers, passthrough=()):
+    """``layers`` as the plans run them: a `Folded` per Dense layer, an Activation layer that
+    directly follows a Dense layer with a linear activation folded into it, and layers whose
+    type is in ``passthrough`` (Dropout, for the training plan) kept as they are. None when any
+    other layer is there (an Activation after anything else, say): the layer path runs it."""
+    from ..layers.core import Activation, Dense
+    stack = []
+    for layer in layers:
+        kind = type(layer)
+        if kind is Dense:
+            stack.append(Folded(layer, layer.activation))
+        elif kind is Activation and _foldable(stack[-1] if stack else None, layer):
+            stack[-1] = Folded(stack[-1].layer, layer.activation, layer)
+        elif kind in passthrough:
+            stack.append(layer)
+        else:
+            return None
+    return stack
+
+
+def _foldable(previous, layer):
+    return (isinstance(previous, Folded) and previous.folded is None and previous.activation.name == "linear"
+            and not previous.activation.custom and not previous.activation.params
+            and layer.activity_regularizer is None and previous.layer.activity_regularizer is None)
+
+
+def dense_entries(stack):
+    """The `Folded` entries of a stack, in order."""
+    return [e for e in stack if isinstance(e, Folded)]
+
+
+def same_stack(stack, sources, others=None):
+    """Whether ``stack`` (a model's current `dense_stack`, or None) is the one a plan was built
+    from: its Dense entries' ``sources`` in order and, when given, the ``others`` it kept."""
+    if stack is None:
+        return False
+    dense = dense_entries(stack)
+    if len(dense) != len(sources) or not all(
+            all(a is b for a, b in zip(e.source, s)) for e, s in zip(dense, sources)):
+        return False
+    return others is None or [e for e in stack if not isinstance(e, Folded)] == others
