@@ -51,6 +51,15 @@ def test_list_constructor_input_layer_pop_get_layer():
         model.add("dense")
 
 
+def test_top_level_input_and_sequential_as_keras_exports_them():
+    """``keras.Sequential([keras.Input(shape=(4,)), ...])`` (the Keras 2 and 3 guides' first
+    model) with ``keras`` swapped for ``gpunet``."""
+    import gpunet
+    model = gpunet.Sequential([gpunet.Input(shape=(4,)), gpunet.layers.Dense(2)])
+    assert model.input_shape == (None, 4) and model.output_shape == (None, 2)
+    assert gpunet.Input is gpunet.layers.Input
+
+
 def test_deferred_build_on_first_fit():
     model = Sequential([Dense(4, activation="relu"), Dense(1, activation="sigmoid")])
     assert not model.built
