@@ -25,7 +25,7 @@ import numpy
 
 from .. import backend as B
 from .base import Backend
-from .layer_stack import dense_stack, same_stack
+from .layer_stack import as_rows, dense_stack, same_stack, takes_rows
 from ..losses.crossentropy import BinaryCrossentropy
 
 _FLOATS = (numpy.dtype("float32"), numpy.dtype("float64"))
@@ -49,7 +49,7 @@ def build_plan(model):
             or type(ops).dense_backward is not Backend.dense_backward):
         return None
     layers = model._layers
-    if not layers or params is None or params.dtype not in _FLOATS or len(layers[0].input_shape) != 2:
+    if not layers or params is None or params.dtype not in _FLOATS or not takes_rows(layers):
         return None
     offsets = {path: offset for path, offset, _ in model._layout}
     stack = dense_stack(layers)
@@ -142,6 +142,7 @@ class DensePlan:
     def load(self, x, y, sample_weight, order=None, batch_size=None):
         """Copy the samples (rows ``order`` when given: the epoch's shuffle) into the plan's
         buffers, x beside a column of ones; forget the previous epoch's penalties."""
+        x = as_rows(x)  # a model with a leading Flatten: each sample one row
         n, width = x.shape[0], x.shape[1]
         if self.x is None or self.x.shape[0] != n or self.y.shape[1:] != y.shape[1:] or self.y.dtype != y.dtype:
             self.x = numpy.ones((n, width + 1), self.dtype)

@@ -12,14 +12,14 @@ from . import cuda_kernels as K
 
 from . import dense_launch as DL
 from .gpu_step import workspace
-from .layer_stack import dense_stack, same_stack
+from .layer_stack import as_rows, dense_stack, same_stack, takes_rows
 
 
 def build_gpu_forward(model):
     """A `GpuForward` for ``model`` (built) on a CuPy backend, or None where the layer path runs."""
     from .cupy_backend import CupyBackend
     ops = model.ops
-    if not isinstance(ops, CupyBackend) or not model._layers or len(model._layers[0].input_shape or ()) != 2:
+    if not isinstance(ops, CupyBackend) or not takes_rows(model._layers):
         return None
     stack = _stack(model)
     if not stack:
@@ -54,10 +54,13 @@ class GpuForward:
                 and same_stack(_stack(model), self.sources))
 
     def accepts(self, x):
-        return x.ndim == 2 and x.shape[1] == self.sources[0][0].shape[0] and x.dtype == self.dtype
+        return (x.ndim >= 2 and x.shape[0] * self.sources[0][0].shape[0] == x.size  # rows of the first layer's width
+                and x.dtype == self.dtype)
 
     def run(self, x, out, batch_size, stream=None):
-        """Every batch of ``x`` (n, K) through the layers into ``out`` (n, units), on ``stream``."""
+        """Every batch of ``x`` (n, K), or (n, ...) of K values a sample, through the layers into
+        ``out`` (n, units), on ``stream``."""
+        x = as_rows(x)
         with stream if stream is not None else nullcontext():
             for lo in range(0, x.shape[0], batch_size):
                 hi = min(x.shape[0], lo + batch_size)

@@ -30,7 +30,7 @@ from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_graphs import GraphRunner
 from .gpu_step import DenseEntry, DropoutEntry, Step
-from .layer_stack import Folded, dense_entries, dense_stack, same_stack
+from .layer_stack import Folded, dense_entries, dense_stack, same_stack, takes_rows
 
 
 def build_gpu_plan(model):
@@ -43,7 +43,7 @@ def build_gpu_plan(model):
     ops, params, layers = model.ops, model._params, model._layers
     if not isinstance(ops, CupyBackend) or params is None or not layers:
         return None
-    if params.dtype not in K.KERNEL_DTYPES or len(layers[0].input_shape) != 2:
+    if params.dtype not in K.KERNEL_DTYPES or not takes_rows(layers):
         return None
     if model._regularized or model._constrained or model._activity:
         return None
@@ -131,8 +131,8 @@ class GpuPlan:
         """Whether arrays of these shapes fit the kernels (else the layer path runs, and reports
         any mismatch as the loss does)."""
         n = x.shape[0]
-        if n == 0 or y.shape[0] != n or x.ndim != 2 or x.shape[1] != self.width:
-            return False
+        if n == 0 or y.shape[0] != n or x.ndim < 2 or int(numpy.prod(x.shape[1:])) != self.width:
+            return False  # (more than 2-D: a leading Flatten's input, read as rows)
         width = 1 if y.ndim == 1 else int(numpy.prod(y.shape[1:]))
         return width == (1 if self.loss_kernel.sparse else self.layers[-1].units)
 

@@ -4,8 +4,11 @@ Keras 2 code often gives an activation its own layer, ``Dense(64)`` then ``Activ
 (the Sequential guide's first example). The plans (dense_plan.py on NumPy, gpu_plan.py and
 gpu_forward.py on CuPy) fold such an Activation layer into the Dense layer before it, when that
 layer's own activation is linear: the pair computes exactly what ``Dense(64, activation='relu')``
-computes, so it trains and predicts on the same fast path instead of layer by layer.
+computes, so it trains and predicts on the same fast path instead of layer by layer. Likewise a
+leading ``Flatten`` (the TensorFlow beginner tutorial's ``Flatten(input_shape=(28, 28))``) is the
+plans' own view of each sample as one row, and a Flatten of rows is the identity.
 """
+from ..layers.core import Activation, Dense, Flatten
 
 
 class Folded:
@@ -29,7 +32,6 @@ def dense_stack(layers, passthrough=()):
     directly follows a Dense layer with a linear activation folded into it, and layers whose
     type is in ``passthrough`` (Dropout, for the training plan) kept as they are. None when any
     other layer is there (an Activation after anything else, say): the layer path runs it."""
-    from ..layers.core import Activation, Dense
     stack = []
     for layer in layers:
         kind = type(layer)
@@ -37,11 +39,24 @@ def dense_stack(layers, passthrough=()):
             stack.append(Folded(layer, layer.activation))
         elif kind is Activation and _foldable(stack[-1] if stack else None, layer):
             stack[-1] = Folded(stack[-1].layer, layer.activation, layer)
+        elif kind is Flatten and (not stack or len(layer.input_shape or ()) == 2):
+            continue  # the plans read each sample as one row already
         elif kind in passthrough:
             stack.append(layer)
         else:
             return None
     return stack
+
+
+def takes_rows(layers):
+    """Whether the model's input reaches its first Dense layer as rows of features: 2-D input,
+    or any input through a leading Flatten (the plans then read each sample as one row)."""
+    return bool(layers) and (len(layers[0].input_shape or ()) == 2 or type(layers[0]) is Flatten)
+
+
+def as_rows(x):
+    """``x`` (samples first) as a 2-D array of one row per sample: a view where ``x`` is contiguous."""
+    return x if x.ndim == 2 else x.reshape(x.shape[0], -1)
 
 
 def _foldable(previous, layer):

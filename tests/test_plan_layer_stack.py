@@ -1,6 +1,7 @@
 """Keras 2's ``Dense(n)`` + ``Activation(a)`` trains and predicts on the fused plans, folded
 into one Dense layer (gpunet/backend/layer_stack.py), and computes exactly what
-``Dense(n, activation=a)`` computes: on the NumPy plan and on the GPU plan (kernels emulated)."""
+``Dense(n, activation=a)`` computes; a leading ``Flatten`` feeds them each sample as one row,
+as 2-D input would: on the NumPy plan and on the GPU plan (kernels emulated)."""
 import numpy
 import pytest
 
@@ -9,7 +10,7 @@ from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
 from gpunet.backend.dense_plan import DensePlan
 from gpunet.backend.gpu_plan import GpuPlan
-from gpunet.layers import Activation, Dense, Dropout
+from gpunet.layers import Activation, Dense, Dropout, Flatten
 from gpunet.models import Sequential
 from plan_cases import CASES, data
 
@@ -99,3 +100,81 @@ def test_changing_a_folded_activation_rebuilds_the_plan(emulator, backend):
     assert nets[0]._plan is not first and isinstance(nets[0]._plan, PLAN[backend])
     assert got[0] == want[0]
     numpy.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "gpu"])
+def test_a_leading_flatten_trains_on_the_plan_as_rows_would(emulator, backend):
+    """The TensorFlow beginner tutorial's ``Flatten(input_shape=(28, 28))`` first (here 6 x 5):
+    the same training, predictions and evaluation as 2-D input of 30 features, on the plan."""
+    B.set_floatx("float64")
+    ops = OPS[backend](emulator)
+    rng = numpy.random.default_rng(4)
+    x = rng.standard_normal((90, 6, 5))
+    y = rng.integers(0, 4, 90)
+    results, nets = [], []
+    for flat in (False, True):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(5)
+            first = [Flatten(input_shape=(6, 5))] if flat else []
+            net = Sequential(first + [Dense(16, activation="relu", **({} if flat else {"input_dim": 30})),
+                                      Flatten(), Dense(4), Activation("softmax")])
+            net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            data = x if flat else x.reshape(90, 30)
+            gpunet.utils.set_random_seed(9)
+            history = net.fit(data, y, batch_size=16, epochs=3, verbose=0)
+            results.append((history.history, net.predict(data, verbose=0), net.evaluate(data, y, verbose=0)))
+        nets.append(net)
+    assert isinstance(nets[1]._plan, PLAN[backend]), "the fused plan trained it"
+    assert results[0][0] == results[1][0]
+    numpy.testing.assert_array_equal(results[0][1], results[1][1])
+    assert results[0][2] == results[1][2]
+    if backend == "gpu":
+        assert nets[1]._gpu_forward, "predict and evaluate ran on the GPU inference plan"
+
+
+def test_the_beginner_tutorial_model_takes_the_gpu_plan(emulator):
+    """Flatten, Dense(relu), Dropout, Dense(softmax) with sparse labels, as the tutorial has it
+    (at 8 x 8 pixels): the GPU step plan trains it and the loss falls."""
+    B.set_floatx("float32")
+    ops = EmulatedCupyBackend(emulator)
+    rng = numpy.random.default_rng(2)
+    y = rng.integers(0, 10, 200)
+    x = rng.standard_normal((200, 8, 8)).astype("float32") * 0.3
+    x[numpy.arange(200), y % 8, y // 8 * 4] += 2.0  # each class lights its own pixel
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(1)
+        net = Sequential([Flatten(input_shape=(8, 8)), Dense(32, activation="relu"), Dropout(0.2),
+                          Dense(10, activation="softmax")])
+        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"])
+        losses = net.fit(x, y, batch_size=20, epochs=5, verbose=0).history["loss"]
+    assert isinstance(net._plan, GpuPlan)
+    assert losses[-1] < losses[0] * 0.5, losses
+
+
+def test_a_leading_flatten_streams_as_resident(emulator, monkeypatch):
+    """x of (samples, 6, 5) too large for the device's share streams batch by batch into the GPU
+    plan through a leading Flatten, and trains exactly as resident x does."""
+    from gpunet.backend import upload
+    from gpunet.models import streaming
+    B.set_floatx("float64")
+    ops = EmulatedCupyBackend(emulator)
+    rng = numpy.random.default_rng(4)
+    x, y = rng.standard_normal((90, 6, 5)), rng.integers(0, 4, 90)
+    runs = []
+    for free in (1024, 1 << 40):
+        transport = upload.SimulatedTransport(free_bytes=free)
+        monkeypatch.setattr(upload, "transport_for", lambda o: transport)
+        monkeypatch.setattr(streaming, "transport_for", lambda o: transport)
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(5)
+            net = Sequential([Flatten(input_shape=(6, 5)), Dense(16, activation="relu"), Dense(4, activation="softmax")])
+            net.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            gpunet.utils.set_random_seed(9)
+            runs.append((net.fit(x, y, batch_size=16, epochs=2, verbose=0).history, net.get_weights(),
+                         len(transport.queue)))
+        assert isinstance(net._plan, GpuPlan)
+    assert runs[0][2] >= 2 * 6 and runs[1][2] <= 2  # streamed: a copy per batch; resident: one upload
+    assert runs[0][0] == runs[1][0]
+    for s, r in zip(runs[0][1], runs[1][1]):
+        numpy.testing.assert_array_equal(s, r)
