@@ -8,14 +8,20 @@ import pytest
 import gpunet
 from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
+from gpunet.backend import cupy_unavailable_reason
 from gpunet.backend.dense_plan import DensePlan
 from gpunet.backend.gpu_plan import GpuPlan
 from gpunet.layers import Activation, Dense, Dropout, Flatten
 from gpunet.models import Sequential
 from plan_cases import CASES, data
 
-OPS = {"numpy": lambda emu: B.resolve("numpy"), "gpu": lambda emu: EmulatedCupyBackend(emu)}
-PLAN = {"numpy": DensePlan, "gpu": GpuPlan}
+OPS = {"numpy": lambda emu: B.resolve("numpy"), "gpu": lambda emu: EmulatedCupyBackend(emu),
+       "cupy": lambda emu: B.resolve("cupy")}
+PLAN = {"numpy": DensePlan, "gpu": GpuPlan, "cupy": GpuPlan}
+_NO_CUDA = cupy_unavailable_reason()
+# the NumPy plan, the GPU plan with its kernels emulated, and (marked gpu) on a real GPU
+BACKENDS = ["numpy", "gpu", pytest.param("cupy", marks=[pytest.mark.gpu, pytest.mark.skipif(
+    _NO_CUDA is not None, reason=f"no CUDA: {_NO_CUDA}")])]
 
 
 def build(case, ops, separate, extra=()):
@@ -41,7 +47,7 @@ def train(net, ops, case, epochs=3):
 
 
 @pytest.mark.parametrize("case", ["pima", "wide-reduced", "softmax-sparse", "mse"])
-@pytest.mark.parametrize("backend", ["numpy", "gpu"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_an_activation_layer_trains_folded_into_the_dense_before_it(emulator, backend, case):
     B.set_floatx("float64")
     ops = OPS[backend](emulator)
@@ -56,7 +62,7 @@ def test_an_activation_layer_trains_folded_into_the_dense_before_it(emulator, ba
     assert want[2] == got[2]
     for a, b in zip(joined.get_weights(), separate.get_weights()):
         numpy.testing.assert_array_equal(a, b)
-    if backend == "gpu":
+    if backend != "numpy":
         assert separate._gpu_forward, "predict and evaluate ran on the GPU inference plan"
     layer_names = [layer["class_name"] for layer in separate.get_config()["layers"]]
     assert layer_names.count("Activation") == len(joined.layers)  # the model itself is unchanged
@@ -102,7 +108,7 @@ def test_changing_a_folded_activation_rebuilds_the_plan(emulator, backend):
     numpy.testing.assert_array_equal(got[1], want[1])
 
 
-@pytest.mark.parametrize("backend", ["numpy", "gpu"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_leading_flatten_trains_on_the_plan_as_rows_would(emulator, backend):
     """The TensorFlow beginner tutorial's ``Flatten(input_shape=(28, 28))`` first (here 6 x 5):
     the same training, predictions and evaluation as 2-D input of 30 features, on the plan."""
@@ -128,7 +134,7 @@ def test_a_leading_flatten_trains_on_the_plan_as_rows_would(emulator, backend):
     assert results[0][0] == results[1][0]
     numpy.testing.assert_array_equal(results[0][1], results[1][1])
     assert results[0][2] == results[1][2]
-    if backend == "gpu":
+    if backend != "numpy":
         assert nets[1]._gpu_forward, "predict and evaluate ran on the GPU inference plan"
 
 
