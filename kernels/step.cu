@@ -1,5 +1,6 @@
-// The two kernels of a training step that are neither a Dense layer nor the
-// optimizer (gpunet/backend/gpu_plan.py): the batch's rows in, the loss's gradient out.
+// The kernels of a training step that are neither a Dense layer nor the optimizer
+// (gpunet/backend/gpu_plan.py): the batch's rows in, the loss's gradient out, dropout,
+// and weight regularization.
 //
 // A captured step (a CUDA graph) replays the same launches with the same arguments
 // every time, so nothing that changes from step to step may be an argument. The
@@ -231,4 +232,33 @@ template <typename T>
 __global__ void dropout_backward(T* g, const T* __restrict__ m, long long n) {
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) g[i] *= m[i];
+}
+
+// A weight's L1 / L2 regularization inside a step (Keras's kernel_regularizer and
+// bias_regularizer, L1L2 and its L1 and L2 forms): its gradient added to the weight's
+// gradient, g += l1 sign(w), then g += 2 l2 w (as gpunet/regularizers.py adds them), and its
+// penalty, l1 |w| + l2 w^2, summed per block into partial[state[1] * row_stride + col + block]:
+// the step's row, summed across in a fixed order when the epoch is tallied (no atomics, so a
+// run repeats bit for bit). Launch: block 256, 1-D grid-stride grid.
+template <typename T>
+__global__ void reg_grad(const T* __restrict__ w, T* g, long long n, T l1, T l2, T* partial, const long long* state,
+                         long long row_stride, long long col) {
+    __shared__ T red[256];
+    T acc = T(0);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const T v = w[i];
+        T gi = g[i];
+        if (l1 != T(0)) gi += l1 * (v > T(0) ? T(1) : (v < T(0) ? T(-1) : v * T(0)));  // v * 0: NaN stays NaN
+        if (l2 != T(0)) gi += (T(2) * l2) * v;
+        g[i] = gi;
+        acc += l1 * gn_abs(v) + l2 * (v * v);
+    }
+    red[threadIdx.x] = acc;
+    __syncthreads();
+    for (int half = 128; half > 0; half >>= 1) {
+        if (threadIdx.x < half) red[threadIdx.x] += red[threadIdx.x + half];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) partial[state[1] * row_stride + col + blockIdx.x] = red[0];
 }

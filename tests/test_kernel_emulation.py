@@ -120,10 +120,10 @@ def test_kernel_emulation_reverse_order_exposes_a_race_forward_order_hides(emu, 
 
 def test_kernels_agree_with_numpy_with_threads_run_in_reverse_order():
     """The kernel tests that check numerics (Dense, the step kernels, the one-launch step, the
-    optimizers, streaming) pass with each block's threads run in reverse order too: no kernel
+    optimizers, streaming, regularizers) pass with each block's threads run in reverse order too: no kernel
     leans on forward order to hide a missing barrier."""
     modules = ["test_kernel_dense.py", "test_kernel_dense_splits.py", "test_kernel_step.py", "test_kernel_step_plan.py",
-               "test_kernel_optimizers.py", "test_kernel_streaming.py"]
+               "test_kernel_optimizers.py", "test_kernel_streaming.py", "test_kernel_regularizers.py"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GN_EMU_"))}
     env["GN_EMU_REVERSE"] = "1"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *modules], cwd=HERE, env=env,

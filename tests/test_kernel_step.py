@@ -165,3 +165,37 @@ def test_dropout_kernels(emulator, dtype):
     expected = g * m
     emulator(S.plan_dropout_backward(g, m, H100_SMS))
     numpy.testing.assert_array_equal(g, expected)
+
+
+@pytest.mark.parametrize("n", [1, 255, 257, 70001])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+@pytest.mark.parametrize("l1, l2", [(0.0, 0.01), (0.02, 0.0), (0.003, 0.05)])
+def test_reg_grad_kernel(emulator, dtype, n, l1, l2):
+    """The regularizer's gradient added as gpunet.regularizers.L1L2 computes it, and its penalty
+    in the step's row of per-block partials; NaN in a weight stays NaN in its gradient and the
+    penalty, inf gives inf."""
+    from gpunet import regularizers
+    rng = numpy.random.default_rng(n)
+    w = rng.standard_normal(n).astype(dtype)
+    w[0] = 0.0
+    if n > 300:
+        w[7], w[300] = numpy.nan, -numpy.inf
+    g = guarded(rng.standard_normal(n).astype(dtype))
+    blocks = S.reg_blocks(n, H100_SMS)
+    partial = numpy.full((3, blocks + 2), -7.0, dtype)
+    state = numpy.array([2, 1, 0], numpy.int64)  # batch 1 of the epoch: row 1
+    expected_g = g.copy()
+    with B.use_backend("numpy"), numpy.errstate(invalid="ignore"):
+        reg = regularizers.L1L2(l1=l1, l2=l2)
+        expected_g += reg.gradient(w)
+        expected_penalty = float(reg(w))
+    emulator(S.plan_reg_grad(w, g, reg.l1, reg.l2, partial, state, 1, H100_SMS))
+    assert intact(g)
+    numpy.testing.assert_allclose(g, expected_g, rtol=TOL[dtype], atol=TOL[dtype])
+    assert (partial[[0, 2]] == -7.0).all() and partial[1, 0] == -7.0 and partial[1, blocks + 1] == -7.0
+    got = float(partial[1, 1:blocks + 1].astype(numpy.float64).sum())
+    if n > 300:
+        assert numpy.isnan(got) and numpy.isnan(g[7]) == (l1 != 0 or l2 != 0)
+        assert g[300] == (-numpy.inf if l2 else expected_g[300])
+    else:
+        assert got == pytest.approx(expected_penalty, rel=TOL[dtype] * 10)

@@ -124,12 +124,12 @@ def test_momentum_and_hyperparameters_changed_by_callbacks_reach_the_device(emul
     _agree_with_numpy(emulator, "pima", train)
 
 
-@pytest.mark.parametrize("change", ["dropout-noise-shape", "regularizer", "clipnorm", "huber"])
+@pytest.mark.parametrize("change", ["dropout-noise-shape", "orthogonal-regularizer", "clipnorm", "huber"])
 def test_models_outside_the_plan_take_the_layer_path(emulator, change):
     ops = EmulatedCupyBackend(emulator)
     with B.use_backend(ops):
-        layers = [Dense(6, input_dim=4, activation="relu",
-                        kernel_regularizer="l2" if change == "regularizer" else None)]
+        regularizer = gpunet.regularizers.OrthogonalRegularizer() if change == "orthogonal-regularizer" else None
+        layers = [Dense(6, input_dim=4, activation="relu", kernel_regularizer=regularizer)]
         layers += [Dropout(0.3, noise_shape=(None, 1))] if change == "dropout-noise-shape" else []
         model = Sequential(layers + [Dense(1, activation="sigmoid")])
         model.compile(optimizer=gpunet.optimizers.Adam(clipnorm=1.0 if change == "clipnorm" else None),

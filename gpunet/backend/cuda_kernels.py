@@ -26,7 +26,7 @@ KERNELS = {
               "softmax_backward"),
     "optimizers": ("sgd_update", "adam_update", "rmsprop_update"),
     # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
-    "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step"),
+    "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step", "reg_grad"),
 }
 _CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
 KERNEL_DTYPES = tuple(_CTYPE)

@@ -255,9 +255,10 @@ class EpochTally:
         y, p = plan.y[lo:hi], plan.outputs[lo:hi]
         sw = None if plan.sw is None else plan.sw[lo:hi]
         losses = plan.loss.batch_losses(ops, y, p, sw, bs)
-        if plan.penalties:
+        penalties = plan.penalties  # (a GPU plan reads them from the device: once)
+        if penalties:
             first = lo // bs
-            losses = [loss + pen for loss, pen in zip(losses, plan.penalties[first:first + len(losses)])]
+            losses = [loss + pen for loss, pen in zip(losses, penalties[first:first + len(losses)])]
         full, rest = divmod(hi - lo, bs)
         total = self.total
         for loss, size in zip(losses, [bs] * full + [rest]):  # in order, as the layer path adds them

@@ -29,6 +29,7 @@ from . import cuda_kernels as K
 from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_graphs import GraphRunner
+from .gpu_regularizers import StepPenalties, regularized_weights
 from .gpu_step import DenseEntry, DropoutEntry, Step
 from .layer_stack import Folded, dense_entries, dense_stack, same_stack, takes_rows
 
@@ -45,8 +46,11 @@ def build_gpu_plan(model):
         return None
     if params.dtype not in K.KERNEL_DTYPES or not takes_rows(layers):
         return None
-    if model._regularized or model._constrained or model._activity:
+    if model._constrained or model._activity:
         return None
+    regs = regularized_weights(model)  # L1 / L2 kernel and bias regularizers: a launch each (gpu_regularizers.py)
+    if regs is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
+        return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
     stack = dense_stack(layers, passthrough=(Dropout,))  # an Activation layer after a linear Dense: folded
     if stack is None:
         return None
@@ -74,14 +78,14 @@ def build_gpu_plan(model):
     opt = StepOptimizer(inner, params, model._grads, ops.sm_count)
     if not opt.ready(ops):
         return None
-    return GpuPlan(model, loss, opt, stack)
+    return GpuPlan(model, loss, opt, stack, regs)
 
 
 class GpuPlan:
     """A model's GPU training step. ``load`` an epoch's data, then ``step(lo, hi)`` per batch;
     ``outputs[lo:hi]`` holds each batch's outputs (on the device) for `EpochTally`."""
 
-    def __init__(self, model, loss_kernel, optimizer, stack):
+    def __init__(self, model, loss_kernel, optimizer, stack, regs=()):
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.loss_kernel, self.optimizer = loss_kernel, optimizer
         self.params, self.dtype = model._params, model._params.dtype
@@ -106,7 +110,7 @@ class GpuPlan:
         # x, y_src, sw_src: the data the gather reads; y, sw: the epoch's targets and weights in
         # training order, and outputs the model's outputs, which EpochTally reads
         self.x = self.y_src = self.sw_src = self.order = self.outputs = self.y = self.sw = None
-        self.penalties = []
+        self.regs = StepPenalties(self.ops, regs) if regs else None
         self.weighted = False
         self.y_width = 1
         self._steps = {}
@@ -118,6 +122,12 @@ class GpuPlan:
         self._order_buf, self._layout, self._converted = None, None, {}
 
     # ---- what fit sees ----------------------------------------------------------------------------
+    @property
+    def penalties(self):
+        """The regularizers' penalty of each step trained so far this epoch, as `EpochTally` adds
+        them to the batch losses ([] without regularizers)."""
+        return [] if self.regs is None else self.regs.values(self._next)
+
     def matches(self, model):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
         from ..layers.core import Dropout
@@ -125,7 +135,8 @@ class GpuPlan:
         return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
                 and model.optimizer.apply == self.apply
                 and same_stack(stack, [p.source for p in self.layers], self._dropout_layers)
-                and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts))
+                and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts)
+                and (self.regs.matches(model) if self.regs is not None else not model._regularized))
 
     def accepts(self, x, y):
         """Whether arrays of these shapes fit the kernels (else the layer path runs, and reports
@@ -177,11 +188,12 @@ class GpuPlan:
             if self.table is None or self.table.shape[0] < steps:
                 self.table = xp.empty((max(steps, 1), 2), dtype=self.dtype)  # gpu_optimizer.scalars' rows
                 self._steps.clear()
+            if self.regs is not None and self.regs.ensure(steps):
+                self._steps.clear()
             self.eps = B.epsilon()
             self._write(self.state, [0, 0, self._dropout_seed()])
             self._write_table(0, steps)
         self._next, self._batch = 0, batch_size
-        self.penalties = []
 
     def stream_context(self):
         """The plan's stream as the current one (streamed batches are uploaded against it)."""

@@ -85,6 +85,8 @@ class Step:
                 continue
             entry, x, x_grad, keep, out, out_grad = record
             entries += backward_entries(plan, out_grad, x, entry, keep, out, x_grad)
+        if plan.regs is not None:  # the regularizers' gradients, before any averaging (as the layer path)
+            entries += plan.regs.launches(plan.state)
         reduce = getattr(plan.model.optimizer, "allreduce_gradients", None)
         if reduce is not None:  # a collective between backward and update: between two graphs
             entries.append(Between(lambda: reduce(plan.model._grads)))

@@ -89,6 +89,20 @@ def plan_loss_grad(kernel, z, y, sw, out, dz, state, stride, eps, scale, sm_coun
                    numpy.int64(stride), t(eps), t(scale), t(exp_max)))
 
 
+def reg_blocks(n, sm_count):
+    """How many per-block penalty partials `plan_reg_grad` writes for a weight of ``n`` values."""
+    return _grid_stride(n, sm_count)[0]
+
+
+def plan_reg_grad(w, g, l1, l2, partial, state, col, sm_count):
+    """``g += l1 sign(w) + 2 l2 w`` and the penalty ``l1 |w| + l2 w^2`` summed per block into
+    ``partial[state[1], col:col + reg_blocks(w.size)]`` (see step.cu)."""
+    t = w.dtype.type
+    return Launch("step", _kernel("reg_grad", w.dtype), _grid_stride(w.size, sm_count), (ELEMENTWISE_BLOCK, 1, 1),
+                  (w, g, numpy.int64(w.size), t(l1), t(l2), partial, state, numpy.int64(partial.shape[1]),
+                   numpy.int64(col)))
+
+
 def plan_dropout_forward(x, y, m, rate, state, salt, sm_count):
     """``y = x * m`` with a fresh inverted-dropout mask ``m`` per batch (see step.cu); ``salt``
     tells the plan's Dropout layers apart."""

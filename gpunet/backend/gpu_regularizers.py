@@ -1,0 +1,66 @@
+"""Weight regularization inside the GPU step plan: Keras's ``kernel_regularizer`` and
+``bias_regularizer`` in their L1L2, L1 and L2 forms (the ones Keras code uses).
+
+Each regularized weight adds one launch to the step (kernels/step.cu's ``reg_grad``), after
+the backward pass and before the optimizer's update, as the layer path adds the gradient
+(gpunet/models/engine.py). Its penalty, which Keras adds to each batch's loss, is summed per
+block into the step's row of a (steps, blocks) device array; the epoch's tally sums each row
+in a fixed order and reads the rows once (`StepPenalties.values`), so no step waits on the host.
+Other regularizers (orthogonal, a user's own) leave the model to the layer path.
+"""
+from . import step_kernels as S
+
+
+def regularized_weights(model):
+    """``[(weight, l1, l2)]`` for the model's regularized weights, or None when one of them has
+    a regularizer the kernel does not compute (then the layer path trains the model)."""
+    from ..regularizers import L1L2
+    found = []
+    for w in model._regularized:
+        r = w.regularizer
+        if not isinstance(r, L1L2) or type(r).__call__ is not L1L2.__call__ or type(r).gradient is not L1L2.gradient:
+            return None
+        found.append((w, r.l1, r.l2))
+    return found
+
+
+class StepPenalties:
+    """The regularized weights of a plan, their launches, and the epoch's per-step penalties."""
+
+    def __init__(self, ops, regs):
+        self.ops, self.regs, self.cols, width = ops, regs, [], 0
+        for w, _, _ in regs:
+            self.cols.append(width)
+            width += S.reg_blocks(w.value.size, ops.sm_count)
+        self.width = width
+        self.partial = None  # (steps, width): each step's per-block penalty sums
+        self._source = _source(regs)
+
+    def matches(self, model):
+        """Whether the model's regularized weights and factors are still these."""
+        regs = regularized_weights(model)
+        return regs is not None and _source(regs) == self._source
+
+    def ensure(self, steps):
+        """Room for ``steps`` steps' rows; True when the buffer was replaced (steps built with the
+        old one must be built again: their launches point at it)."""
+        if self.partial is not None and self.partial.shape[0] >= steps:
+            return False
+        dtype = self.regs[0][0].value.dtype
+        self.partial = self.ops.xp.zeros((max(steps, 1), self.width), dtype=dtype)
+        return True
+
+    def launches(self, state):
+        """The step's launches: one per regularized weight (its gradient and its penalty's partials)."""
+        return [S.plan_reg_grad(w.value, w.grad, l1, l2, self.partial, state, col, self.ops.sm_count)
+                for (w, l1, l2), col in zip(self.regs, self.cols)]
+
+    def values(self, count):
+        """The penalties of the epoch's first ``count`` steps, as Python floats (one device read)."""
+        if count <= 0:
+            return []
+        return [float(v) for v in self.ops.to_host(self.partial[:count].sum(axis=1))]
+
+
+def _source(regs):
+    return [(id(w), id(w.value), id(w.regularizer), l1, l2) for w, l1, l2 in regs]
