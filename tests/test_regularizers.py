@@ -171,3 +171,21 @@ def test_penalty_gradient_drives_training(ops):
     # Keras's first Adam step: lr * sqrt(1 - beta_2) * g / (sqrt(1 - beta_2) * |g| + epsilon)
     step = lr * math.sqrt(1 - beta_2) * g / (math.sqrt(1 - beta_2) * np.abs(g) + eps)
     np.testing.assert_allclose(model.layers[0].kernel.numpy(), kernel - step, rtol=1e-5)
+
+
+def test_layer_attributes_are_the_objects_the_weights_use():
+    """As in Keras, ``Dense(kernel_regularizer='l2').kernel_regularizer`` is an L2 object, the
+    one the kernel's penalty uses: changing its factor changes the penalty; likewise constraints."""
+    from gpunet import constraints
+    layer = Dense(2, input_dim=3, kernel_regularizer="l2", bias_regularizer=R.L1(0.5), kernel_constraint="max_norm")
+    assert isinstance(layer.kernel_regularizer, R.L2) and layer.kernel_regularizer.l2 == pytest.approx(0.01)
+    assert isinstance(layer.kernel_constraint, constraints.MaxNorm) and layer.bias_constraint is None
+    model = Sequential([layer])
+    assert layer.kernel.regularizer is layer.kernel_regularizer and layer.bias.regularizer is layer.bias_regularizer
+    assert layer.kernel.constraint is layer.kernel_constraint
+    model.set_weights([np.ones((3, 2), "float32"), np.zeros(2, "float32")])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((4, 3), "float32"), np.zeros((4, 2), "float32")
+    before = model.evaluate(x, y, verbose=0)
+    layer.kernel_regularizer.l2 = 0.5
+    assert before == pytest.approx(0.01 * 6, rel=1e-5) and model.evaluate(x, y, verbose=0) == pytest.approx(3.0)

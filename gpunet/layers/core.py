@@ -67,16 +67,15 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
-        # Resolve names now so that a typo fails at construction, not at build.
+        # As Keras: the regularizer and constraint objects (a name resolved now, so that a typo
+        # fails at construction), the very ones the weights get, so changing a factor takes effect.
         from .. import initializers, constraints
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         initializers.get(kernel_initializer), initializers.get(bias_initializer)
-        regularizers.get(kernel_regularizer), regularizers.get(bias_regularizer)
-        constraints.get(kernel_constraint), constraints.get(bias_constraint)
         self.kernel = self.bias = None
 
     def build(self, input_shape):
