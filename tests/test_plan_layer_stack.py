@@ -184,3 +184,41 @@ def test_a_leading_flatten_streams_as_resident(emulator, monkeypatch):
     assert runs[0][0] == runs[1][0]
     for s, r in zip(runs[0][1], runs[1][1]):
         numpy.testing.assert_array_equal(s, r)
+
+
+@pytest.mark.parametrize("rates", [(0.3,), (0.5, 0.0), (0.2, 0.4)], ids=["one", "rate-0", "two"])
+def test_dropout_between_dense_layers_trains_on_the_numpy_plan_as_layer_by_layer(rates, monkeypatch):
+    """The beginner tutorial's Dropout on the NumPy plan: the same masks as the layer path draws
+    (same generator, same order, a seeded layer's own generator too), so the same training."""
+    from gpunet.models import engine
+    B.set_floatx("float64")
+    x, y, _ = data("wide-reduced")
+    runs = []
+    for plan in (True, False):
+        if not plan:
+            monkeypatch.setattr(engine, "build_plan", lambda model: None)
+        gpunet.utils.set_random_seed(5)
+        drops = [Dropout(rates[0])] + [Dropout(r, seed=11) for r in rates[1:]]
+        net = Sequential([Flatten(input_shape=(78,)), Dense(48, activation="relu"), drops[0], Dense(40),
+                          Activation("tanh")] + drops[1:] + [Dense(10, activation="softmax")])
+        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss="categorical_crossentropy",
+                    metrics=["accuracy"])
+        gpunet.utils.set_random_seed(9)
+        history = net.fit(x, y, batch_size=32, epochs=3, verbose=0).history
+        runs.append((history, net.get_weights(), net._plan))
+    assert isinstance(runs[0][2], DensePlan) and runs[1][2] is False
+    for key in runs[1][0]:
+        numpy.testing.assert_allclose(runs[0][0][key], runs[1][0][key], rtol=1e-12, err_msg=key)
+    for p, l in zip(runs[0][1], runs[1][1]):
+        numpy.testing.assert_allclose(p, l, rtol=1e-10, atol=1e-12)
+
+
+def test_dropout_on_the_input_or_output_keeps_the_numpy_layer_path():
+    x, y, _ = data("pima")
+    for layers in ([Dropout(0.2, input_shape=(8,)), Dense(4), Dense(1, activation="sigmoid")],
+                   [Dense(4, input_dim=8), Dense(1, activation="sigmoid"), Dropout(0.2)],
+                   [Dense(4, input_dim=8), Dropout(0.2, noise_shape=(None, 1)), Dense(1, activation="sigmoid")]):
+        net = Sequential(layers)
+        net.compile(optimizer="sgd", loss="binary_crossentropy")
+        net.fit(x, y, epochs=1, verbose=0)
+        assert net._plan is False

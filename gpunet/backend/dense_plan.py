@@ -16,7 +16,8 @@ values and metrics of every batch. The plan instead
   logits is ``(p - y) / n``, 0 where the loss clips ``p`` (what the chain rule through
   the clipped loss and the sigmoid gives, without either backward pass);
 - keeps the epoch's outputs (``outputs``), so that the loss values and metrics are
-  computed once per epoch (`EpochTally`) unless a callback wants them per batch.
+  computed once per epoch (`EpochTally`) unless a callback wants them per batch;
+- applies a Dropout between Dense layers in place, drawing its masks as the layer path does.
 
 It computes what the layer path computes up to rounding (the folded bias is summed in
 another order). fit and train_on_batch both use it, so runs stay repeatable bit for bit.
@@ -25,7 +26,8 @@ import numpy
 
 from .. import backend as B
 from .base import Backend
-from .layer_stack import as_rows, dense_stack, same_stack, takes_rows
+from .layer_stack import Folded, as_rows, dense_entries, dense_stack, same_stack, takes_rows
+from ..layers.core import Dropout
 from ..losses.crossentropy import BinaryCrossentropy
 
 _FLOATS = (numpy.dtype("float32"), numpy.dtype("float64"))
@@ -41,9 +43,9 @@ _SMALL = 1024
 
 def build_plan(model):
     """A `DensePlan` for ``model`` (compiled and packed), or None where the layer path must run:
-    another backend or kernels, a layer other than Dense (an Activation layer right after a
-    linear Dense is folded into it: layer_stack.py), no bias, a frozen layer, an activity
-    regularizer, float16, or inputs that are not 2-D."""
+    another backend or kernels, a layer other than Dense and Dropout between Dense layers (an
+    Activation layer right after a linear Dense is folded into it, a leading Flatten reads
+    rows: layer_stack.py), no bias, a frozen layer, an activity regularizer, float16."""
     ops, params = model.ops, model._params
     if (ops.xp is not numpy or type(ops).dense_forward is not Backend.dense_forward
             or type(ops).dense_backward is not Backend.dense_backward):
@@ -52,10 +54,10 @@ def build_plan(model):
     if not layers or params is None or params.dtype not in _FLOATS or not takes_rows(layers):
         return None
     offsets = {path: offset for path, offset, _ in model._layout}
-    stack = dense_stack(layers)
-    if stack is None:
+    stack = dense_stack(layers, passthrough=(Dropout,))
+    if stack is None or not _dropouts_between(stack):
         return None
-    for entry in stack:
+    for entry in dense_entries(stack):
         layer = entry.layer
         if (layer.bias is None or layer.activity_regularizer is not None
                 or entry.activation.custom):  # a user's activation runs on the tape: the layer path
@@ -64,6 +66,14 @@ def build_plan(model):
         if kernel is None or offsets.get(layer.bias.path) != kernel + layer.kernel.value.size:
             return None
     return DensePlan(model, offsets, stack)
+
+
+def _dropouts_between(stack):
+    """Whether every Dropout (its whole input dropped, noise_shape None) sits between two Dense
+    layers: dropout on the input or the output is left to the layer path."""
+    dense = [i for i, e in enumerate(stack) if isinstance(e, Folded)]
+    return all(isinstance(e, Folded) or (e.noise_shape is None and dense[0] < i < dense[-1])
+               for i, e in enumerate(stack))
 
 
 class _Layer:
@@ -113,7 +123,15 @@ class DensePlan:
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.params, self.grads = model._params, model._grads
         self.dtype = self.params.dtype
-        self.layers = [_Layer(e, self.params, self.grads, offsets[e.layer.kernel.path]) for e in stack]
+        self.layers = [_Layer(e, self.params, self.grads, offsets[e.layer.kernel.path]) for e in dense_entries(stack)]
+        # the Dropout layers after each hidden layer, drawing their masks as the layer path does (in
+        # model order, a batch at a time, from the same generators; a rate of 0 draws nothing)
+        self.dropouts, self.drops = [e for e in stack if not isinstance(e, Folded)], [[] for _ in self.layers]
+        self._rates = [(d.rate, d.noise_shape) for d in self.dropouts]
+        for i, e in enumerate(stack):
+            if not isinstance(e, Folded) and e.rate:
+                self.drops[sum(isinstance(f, Folded) for f in stack[:i]) - 1].append(e)
+        self._dropping = any(self.drops)
         loss, last = self.loss, self.layers[-1]
         self.fused = (type(loss) is BinaryCrossentropy and not loss.from_logits and not loss.label_smoothing
                       and last.act == "sigmoid" and loss.reduction != "mean_with_sample_weight")
@@ -130,10 +148,12 @@ class DensePlan:
     def matches(self, model):
         """Whether the model still is what the plan was built for (same layers, weight
         arrays, activations, loss and optimizer); else it must be built again."""
-        stack = dense_stack(model._layers)
+        stack = dense_stack(model._layers, passthrough=(Dropout,))
         return (model._params is self.params and model._loss_fn is self.loss
-                and model.optimizer.apply == self.apply and same_stack(stack, [p.source for p in self.layers])
-                and all(e.layer.activity_regularizer is None for e in stack))
+                and model.optimizer.apply == self.apply
+                and same_stack(stack, [p.source for p in self.layers], self.dropouts)
+                and [(d.rate, d.noise_shape) for d in self.dropouts] == self._rates
+                and all(e.layer.activity_regularizer is None for e in dense_entries(stack)))
 
     def accepts(self, x, y):
         """Every shape the layer path accepts (GpuPlan's is narrower)."""
@@ -169,6 +189,7 @@ class DensePlan:
         b = self._buffers.get(hi - lo) or self._allocate(hi - lo)
         x = a = self.x[lo:hi]
         zero, ops = self.zero, self.ops
+        masks = [()] * len(self.layers) if self._dropping else None  # each hidden layer's dropout masks
         for i, layer, z, out, nxt in b.forward:  # hidden layers, into the next one's input
             _dot(a, layer.w, out=z)
             if layer.relu:  # z becomes relu(z), contiguous then copied (faster than writing out directly)
@@ -177,11 +198,17 @@ class DensePlan:
             else:
                 b.y[i] = ops.activation_forward(layer.act, z, layer.params)
                 _copyto(out, b.y[i])
+            if masks:
+                masks[i] = [ops.dropout_mask(out.shape, d.rate, self.dtype, d._generator) for d in self.drops[i]]
+                for m in masks[i]:
+                    _multiply(out, m, out=out)
             a = nxt
         dz = self._output_gradient(b, a, lo, hi)
         for layer, a, da, i in b.backward:
             _dot(a.T, dz, out=layer.g)
             _dot(dz, layer.kernel_t, out=da)
+            for m in masks[i] if masks else ():  # through the dropout of the layer below's output
+                _multiply(da, m, out=da)
             below = self.layers[i]
             if below.relu and da.size <= _SMALL:  # 0 where relu(z) <= 0, i.e. where z <= 0
                 _less_equal(b.z[i], zero, out=b.mask[i])
