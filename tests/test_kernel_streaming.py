@@ -88,3 +88,37 @@ def test_predict_and_evaluate_stream_x_that_does_not_fit(emulator, monkeypatch, 
     with pytest.raises(ValueError, match="device_data_fraction must be a number in \\(0, 1\\], received 0"):
         with B.use_backend(ops):
             net.predict(x, device_data_fraction=0)
+
+
+@pytest.mark.parametrize("free", [1 << 40, 1024], ids=["resident", "streamed"])
+@pytest.mark.parametrize("where", ["x-train", "x-validation", "y-train", "y-validation"])
+def test_nan_in_host_data_is_refused_naming_the_users_row(emulator, monkeypatch, free, where):
+    """On a GPU, host x and y are checked for NaN and inf once uploaded (a sum on the device,
+    no pass over the data on the host) unless x streams; either way the error names the row of
+    the caller's array, in the training or the validation part, before any weight changes."""
+    from gpunet.backend import input_checks
+    B.set_floatx("float64")
+    ops = EmulatedCupyBackend(emulator)
+    transport = upload.SimulatedTransport(free_bytes=free)
+    monkeypatch.setattr(upload, "transport_for", lambda o: transport)
+    monkeypatch.setattr(streaming, "transport_for", lambda o: transport)
+    host_passes = []
+    real = input_checks.check_finite
+    monkeypatch.setattr(input_checks, "check_finite", lambda o, a, what: (host_passes.append(what), real(o, a, what)))
+    x, y, _ = data("pima")
+    row = 97 if where.endswith("validation") else 12  # 101 samples: rows 80 on are validation_split=0.2's
+    if where.startswith("x"):
+        x = x.copy()
+        x[row, 3] = numpy.nan
+    else:
+        y = y.copy()
+        y[row, 0] = numpy.inf
+    net = model("pima", ops)
+    before = [w.copy() for w in net.get_weights()]
+    name, kind = ("x", "NaN") if where.startswith("x") else ("y", "inf")
+    with B.use_backend(ops), pytest.raises(ValueError, match=f"^{name} holds {kind} at row {row} \\(1 row"):
+        net.fit(x, y, batch_size=10, epochs=1, verbose=0, validation_split=0.2)
+    for b, a in zip(before, net.get_weights()):
+        numpy.testing.assert_array_equal(b, a)
+    searched = [w for w in host_passes if w in ("x", "y")]
+    assert searched == ([name] if free == 1 << 40 else (["x"] if name == "x" else ["x", "y"]))

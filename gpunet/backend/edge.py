@@ -85,19 +85,22 @@ def _class_weights(y_host, class_weight):
         raise ValueError(f"class_weight has no entry for class {exc.args[0]}; it has {sorted(class_weight)}") from None
 
 
-def prepare(ops, model, x, y, sample_weight, class_weight, role=""):
+def prepare(ops, model, x, y, sample_weight, class_weight, role="", finite=True):
     """(x, y, sample_weight) as backend arrays ready for the training loop, checked (see
     `input_checks`): at least one sample, no NaN or inf, sparse labels in range. ``role`` prefixes
-    the arrays' names in messages ("validation_data ")."""
+    the arrays' names in messages ("validation_data "). ``finite=False`` leaves x and y's finite
+    check to the caller (who checks them on the device once uploaded: `check_finite_uploaded`)."""
     dtype = model._input_dtype()
     xs = to_input(ops, x, dtype)
     n = xs.shape[0]
     input_checks.check_not_empty(n, f"{role}x")
-    input_checks.check_finite(ops, xs, f"{role}x")  # after the cast: 1e300 is inf in float32
+    if finite:
+        input_checks.check_finite(ops, xs, f"{role}x")  # after the cast: 1e300 is inf in float32
     if not model.built:
         model.build((None,) + tuple(xs.shape[1:]))
     ys = _targets(ops, y, model._loss_fn, model.output_shape, n, dtype, f"{role}y")
-    input_checks.check_finite(ops, ys, f"{role}y")
+    if finite:
+        input_checks.check_finite(ops, ys, f"{role}y")
     sw = None
     if sample_weight is not None:
         sw = _sample_weights(ops, sample_weight, n, f"{role}sample_weight")

@@ -35,9 +35,7 @@ def check_finite(ops, arr, what):
     backend or NumPy arrays). Skipped when ``GPUNET_CHECK_FINITE=0``."""
     if arr is None or arr.dtype.kind not in "fc" or arr.size == 0 or not finite_check_enabled():
         return
-    with numpy.errstate(over="ignore", invalid="ignore"):  # an overflowing sum is handled below
-        total = float(arr.sum(dtype="float32" if arr.dtype.itemsize < 4 else None))  # float16 overflows at 65504
-    if math.isfinite(total):
+    if sum_is_finite(arr):
         return
     host = numpy.asarray(ops.to_host(arr)) if ops is not None else numpy.asarray(arr)
     rows = _bad_rows(~numpy.isfinite(host))
@@ -49,6 +47,25 @@ def check_finite(ops, arr, what):
     raise ValueError(f"{what} holds {' and '.join(kinds)} at row {row} ({int(rows.sum())} row(s) in all): training "
                      f"on it would make every weight NaN. Clean the data, or set the environment variable "
                      f"GPUNET_CHECK_FINITE=0 to skip this check.")
+
+
+def sum_is_finite(arr):
+    """Whether ``arr``'s sum is finite, so that it holds no NaN or inf: one reduction, on the
+    array's own device (a sum of huge finite values may overflow: then the caller searches)."""
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(float(arr.sum(dtype="float32" if arr.dtype.itemsize < 4 else None)))  # float16: 65504
+
+
+def check_finite_uploaded(parts, host, what):
+    """`check_finite` for the host array ``host`` whose rows ``parts`` (device arrays: its upload,
+    split or not; None allowed) hold: the sums run on the device, with no pass over the data on
+    the host; only where one is not finite is ``host`` searched, so that the message names the
+    row of the caller's array."""
+    if host is None or host.dtype.kind not in "fc" or host.size == 0 or not finite_check_enabled():
+        return
+    if all(p is None or p.size == 0 or sum_is_finite(p) for p in parts):
+        return
+    check_finite(None, host, what)
 
 
 def check_sparse_labels(arr, classes, loss_name, what="y"):

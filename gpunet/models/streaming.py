@@ -12,6 +12,7 @@ a resident one does, through the GPU step plan or the layer path.
 """
 from .. import backend as B
 from ..backend import edge as _data
+from ..backend import input_checks
 from ..backend.dense_plan import EpochTally
 from ..backend.device_data import DeviceData, data_fraction
 from ..backend.upload import is_host_data, to_device, transport_for
@@ -27,12 +28,21 @@ def fit_data(model, x, y, sample_weight, class_weight, validation_split, fractio
         xs, ys, sws = _data.prepare(ops, model, x, y, sample_weight, class_weight)
         return _split(xs, ys, sws, validation_split) + (None,)
     host = B.resolve("numpy")
-    xs, ys, sws = _data.prepare(host, model, x, y, sample_weight, class_weight)
+    # NaN and inf are looked for on the device once x and y are there (a reduction each, where a
+    # single-threaded host pass over 512 MB takes some 50 ms); on the host only when x streams
+    xs, ys, sws = _data.prepare(host, model, x, y, sample_weight, class_weight, finite=False)
+    whole_x, whole_y = xs, ys
     xs, ys, sws, val = _split(xs, ys, sws, validation_split)
     if val is not None:
         val = tuple(None if a is None else to_device(ops, a) for a in val)
     ys, sws = to_device(ops, ys), None if sws is None else to_device(ops, sws)
     data = DeviceData(ops, (xs,), shuffle=shuffle, fraction=fraction)
+    val_x, val_y = (None, None) if val is None else val[:2]
+    if data.resident:
+        input_checks.check_finite_uploaded((data.arrays[0], val_x), whole_x, "x")
+    else:
+        input_checks.check_finite(host, whole_x, "x")
+    input_checks.check_finite_uploaded((ys, val_y), whole_y, "y")
     if data.resident:
         return data.arrays[0], ys, sws, val, None
     return xs, ys, sws, val, data
