@@ -4,6 +4,7 @@ gradient views, relu masks, batch splits) and every fused optimizer together."""
 import numpy
 import pytest
 
+import gpunet
 from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
 from kernel_cases import MODELS, OPTIMIZERS, assert_same_training, train
@@ -92,3 +93,34 @@ def test_layer_path_reads_the_loss_once_an_epoch_on_a_gpu(emulator):
     assert reads_4 == reads_8 == 3, (reads_4, reads_8)  # 10 or 5 batches an epoch: one read each epoch
     assert reads_logged == 3 * 10  # each batch's running loss, for its logs
     assert evaluate_reads[4, False] == evaluate_reads[8, False]  # evaluate too reads once, not per batch
+
+
+_NO_CUDA = B.cupy_unavailable_reason()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(_NO_CUDA is not None, reason=f"no CUDA: {_NO_CUDA}")
+def test_layer_path_on_a_real_gpu_equals_numpy():
+    """A BatchNormalization model (the layer path) on CuPy: the loss kept on the device gives
+    NumPy's history and evaluation, with and without batch logs."""
+    from gpunet.callbacks import LambdaCallback
+    from gpunet.layers import BatchNormalization, Dense
+    from gpunet.models import Sequential
+
+    B.set_floatx("float64")
+    rng = numpy.random.RandomState(3)
+    x = rng.rand(60, 4)
+    y = (x.sum(axis=1) > 2.0).astype("float64")
+    runs = []
+    for backend, callbacks in (("numpy", []), ("cupy", []), ("cupy", [LambdaCallback(on_batch_end=lambda b, l: None)])):
+        with B.use_backend(backend):
+            gpunet.utils.set_random_seed(1)
+            model = Sequential([Dense(6, input_dim=4, activation="relu"), BatchNormalization(),
+                                Dense(1, activation="sigmoid")])
+            model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+            history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0, callbacks=callbacks)
+            runs.append((history.history, model.evaluate(x, y, batch_size=8, verbose=0)))
+    for got in runs[1:]:
+        for key, values in runs[0][0].items():
+            numpy.testing.assert_allclose(got[0][key], values, rtol=1e-10, err_msg=key)
+        numpy.testing.assert_allclose(got[1], runs[0][1], rtol=1e-10)
