@@ -11,7 +11,7 @@
 // Inside a captured step (gpunet/backend/gpu_plan.py) the per-step scalars cannot be baked
 // into the graph: there ``table`` is non-null, with two values per step of the epoch written
 // by the host beforehand, ``*index`` the step's position in the epoch: table[2 * *index] is
-// SGD's and RMSprop's learning rate or Adam's alpha, table[2 * *index + 1] the momentum of
+// SGD's, RMSprop's and Adagrad's learning rate or Adam's alpha, table[2 * *index + 1] the momentum of
 // SGD and RMSprop (a callback may change it for one step: Horovod's momentum correction).
 //
 // Launch (all): block 256, 1-D grid min(ceil(n / 256), 8 SMs), grid-stride loop.
@@ -112,4 +112,22 @@ __global__ void rmsprop_update(T* __restrict__ p, const T* __restrict__ g, T* __
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
         rmsprop_element(p, g, rms, mom, mg, i, lr, rho, one_minus_rho, momentum, epsilon);
+}
+
+// Keras Adagrad: acc += g^2; p -= lr g / sqrt(acc + epsilon).
+template <typename T>
+__device__ __forceinline__ void adagrad_element(T* p, const T* g, T* acc, long long i, T lr, T epsilon) {
+    const T gi = g[i];
+    const T a = acc[i] + gi * gi;
+    acc[i] = a;
+    p[i] -= gi / gn_sqrt(a + epsilon) * lr;
+}
+
+template <typename T>
+__global__ void adagrad_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ acc, long long n, T lr,
+                               T epsilon, const T* table, const long long* index) {
+    if (table) lr = gn_table_rate(table, *index);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        adagrad_element(p, g, acc, i, lr, epsilon);
 }

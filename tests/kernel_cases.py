@@ -102,7 +102,8 @@ MODELS = [("relu", "tanh", "softmax"), ("gelu", "swish", "sigmoid"), ("elu", "se
           ("leaky_relu", "relu6", "softplus")]
 OPTIMIZERS = [{"class_name": "Adam", "config": {"learning_rate": 0.01}},
               {"class_name": "SGD", "config": {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}},
-              {"class_name": "RMSprop", "config": {"learning_rate": 0.005, "momentum": 0.5, "centered": True}}]
+              {"class_name": "RMSprop", "config": {"learning_rate": 0.005, "momentum": 0.5, "centered": True}},
+              {"class_name": "Adagrad", "config": {"learning_rate": 0.05}}]
 
 
 def train(ops, activations, optimizer, epochs=3):

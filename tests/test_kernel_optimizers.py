@@ -22,8 +22,10 @@ CASES = [
     ("rmsprop_update", ("rms", "mom"), dict(lr=0.01, rho=0.9, momentum=0.5, epsilon=1e-7, centered=False)),
     ("rmsprop_update", ("rms", "mg"), dict(lr=0.01, rho=0.8, momentum=0.0, epsilon=1e-7, centered=True)),
     ("rmsprop_update", ("rms", "mom", "mg"), dict(lr=0.01, rho=0.9, momentum=0.9, epsilon=1e-7, centered=True)),
+    ("adagrad_update", ("accumulator",), dict(lr=0.05, epsilon=1e-7)),
 ]
-ALL_SLOTS = {"sgd_update": ("velocity",), "adam_update": ("m", "v", "vhat"), "rmsprop_update": ("rms", "mom", "mg")}
+ALL_SLOTS = {"sgd_update": ("velocity",), "adam_update": ("m", "v", "vhat"), "rmsprop_update": ("rms", "mom", "mg"),
+             "adagrad_update": ("accumulator",)}
 
 
 def case_id(case):

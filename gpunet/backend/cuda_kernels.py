@@ -24,7 +24,7 @@ from .kernel_source import module_source
 KERNELS = {
     "dense": ("dense_forward", "dense_backward", "bias_act", "act_backward_db", "softmax_forward",
               "softmax_backward"),
-    "optimizers": ("sgd_update", "adam_update", "rmsprop_update"),
+    "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update"),
     # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
     "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step", "reg_grad"),
 }
@@ -187,6 +187,14 @@ def plan_rmsprop(p, g, rms, mom, mg, lr, rho, momentum, epsilon, sm_count, table
                   (ELEMENTWISE_BLOCK, 1, 1),
                   (p, g, rms, _ptr(mom), _ptr(mg), numpy.int64(p.size), t(lr), t(rho), t(1.0 - rho), t(momentum),
                    t(epsilon), _ptr(table), _ptr(index)))
+
+
+def plan_adagrad(p, g, accumulator, lr, epsilon, sm_count, table=None, index=None):
+    """``table``, ``index``: as `plan_sgd`."""
+    t = p.dtype.type
+    return Launch("optimizers", _kernel("adagrad_update", p.dtype), _grid_stride(p.size, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1),
+                  (p, g, accumulator, numpy.int64(p.size), t(lr), t(epsilon), _ptr(table), _ptr(index)))
 
 
 # ---- loading -------------------------------------------------------------------------------------------

@@ -276,3 +276,8 @@ class CupyBackend(Backend):
         if not self._flat_ready(p, g, rms, mom, mg):
             return super().rmsprop_update(p, g, rms, mom, mg, lr, rho, momentum, epsilon, centered)
         self.launch(K.plan_rmsprop(p, g, rms, mom, mg, lr, rho, momentum, epsilon, self.sm_count))
+
+    def adagrad_update(self, p, g, accumulator, lr, epsilon):
+        if not self._flat_ready(p, g, accumulator):
+            return super().adagrad_update(p, g, accumulator, lr, epsilon)
+        self.launch(K.plan_adagrad(p, g, accumulator, lr, epsilon, self.sm_count))

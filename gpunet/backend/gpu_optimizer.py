@@ -8,11 +8,11 @@ plan's step and the layer path's step do the same arithmetic.
 """
 from . import cuda_kernels as K
 
-_KINDS = {"SGD": "sgd", "Adam": "adam", "RMSprop": "rmsprop"}
+_KINDS = {"SGD": "sgd", "Adam": "adam", "RMSprop": "rmsprop", "Adagrad": "adagrad"}
 
 
 def optimizer_kind(optimizer):
-    """"sgd", "adam" or "rmsprop" where a fused update with a device table serves this
+    """"sgd", "adam", "rmsprop" or "adagrad" where a fused update with a device table serves this
     optimizer, else None (gradient clipping, weight decay, other optimizers, subclasses)."""
     kind = _KINDS.get(type(optimizer).__name__)
     if kind is None or type(optimizer).__module__.split(".")[0] != "gpunet":
@@ -34,7 +34,7 @@ class StepOptimizer:
 
     def ready(self, ops):
         s = self.optimizer.slots()
-        slots = [s.get(n) for n in ("m", "v", "vhat", "momentum", "rms", "mg")]
+        slots = [s.get(n) for n in ("m", "v", "vhat", "momentum", "rms", "mg", "accumulator")]
         return self.kind is not None and ops._flat_ready(self.params, self.grads, *slots)
 
     def launch(self, table, index):
@@ -44,6 +44,8 @@ class StepOptimizer:
         if self.kind == "adam":
             return K.plan_adam(p, g, s["m"], s["v"], s.get("vhat"), 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table,
                                index)
+        if self.kind == "adagrad":
+            return K.plan_adagrad(p, g, s["accumulator"], 0.0, o.epsilon, sm, table, index)
         mg = s.get("mg") if o.centered else None
         return K.plan_rmsprop(p, g, s["rms"], s.get("momentum"), mg, 0.0, o.rho, o.momentum, o.epsilon, sm, table,
                               index)
@@ -62,7 +64,7 @@ class StepOptimizer:
         return out
 
     def momentum(self):
-        return 0.0 if self.kind == "adam" else float(self.optimizer.momentum)
+        return 0.0 if self.kind in ("adam", "adagrad") else float(self.optimizer.momentum)
 
     def per_step(self):
         """What the table holds, as the optimizer has it now: a change means rewriting the table."""
@@ -75,4 +77,6 @@ class StepOptimizer:
             return (o.nesterov,)
         if self.kind == "adam":
             return o.beta_1, o.beta_2, o.epsilon, o.amsgrad
+        if self.kind == "adagrad":
+            return (o.epsilon,)
         return o.rho, o.epsilon, o.centered
