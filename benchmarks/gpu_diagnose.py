@@ -4,7 +4,7 @@
 
 6a. The 4096x3 workload (0.87x PyTorch on the last H200 run, target 0.95x) taken apart, for
     gpunet and PyTorch alike: the upload alone, `fit` on data already on the device, and `fit`
-    from host arrays; then where gpunet's host time goes in that last call (cProfile). Resident
+    from host arrays (for gpunet also fit's data preparation: upload and checks, no training); then where gpunet's host time goes in that last call (cProfile). Resident
     against resident tells whether the GEMMs lag; upload + resident against the whole tells
     what the upload costs inside `fit` and whether it overlaps.
 6b. The upload of that workload's x (512 MB of float32) every way there is: CuPy's plain copy
@@ -88,7 +88,9 @@ def big_breakdown(sizes, gpunet_peer, torch_peer=None, rounds=3, top=12, workloa
 
     def upload():
         resident["x"], resident["y"] = to_device(ops, x), to_device(ops, y)
+    from gpunet.models import streaming
     phases = {"upload x, y": upload,
+              "fit's data preparation": lambda: streaming.fit_data(model, x, y, None, None, None, None, True),
               "fit, data on the device": lambda: gpunet_peer.fit(model, resident["x"], resident["y"], epochs, batch),
               "fit from host arrays": lambda: gpunet_peer.fit(model, x, y, epochs, batch)}
     upload()
@@ -112,7 +114,8 @@ def big_breakdown(sizes, gpunet_peer, torch_peer=None, rounds=3, top=12, workloa
     print(f"  {spec.name}, batch {batch}, {x.shape[0]} rows x {epochs} epochs ({x.nbytes * 2 / 1e6:.0f} MB of x and y);"
           f" median of {rounds}")
     for (framework, phase), s in out.items():
-        rate = f"{flop / s / 1e12:7.1f} TFLOP/s" if phase.startswith("fit") else f"{x.nbytes * 2 / s / GIB:7.1f} GiB/s"
+        trains = phase in ("fit, data on the device", "fit from host arrays")
+        rate = f"{flop / s / 1e12:7.1f} TFLOP/s" if trains else f"{x.nbytes * 2 / s / GIB:7.1f} GiB/s"
         print(f"  {framework:>7}  {phase:>26}: {s * 1e3:9.1f} ms  {rate}")
     for framework in ("gpunet", "torch"):
         if (framework, "fit from host arrays") in out:
