@@ -111,7 +111,8 @@ def time_optimizers(ops, n, repeats):
              "sgd_update": ((p, g, z()), dict(lr=0.01, momentum=0.9, nesterov=True)),
              "rmsprop_update": ((p, g, z(), z(), None), dict(lr=1e-3, rho=0.9, momentum=0.5, epsilon=1e-7,
                                                              centered=False)),
-             "adagrad_update": ((p, g, z()), dict(lr=1e-3, epsilon=1e-7))}
+             "adagrad_update": ((p, g, z()), dict(lr=1e-3, epsilon=1e-7)),
+             "adamax_update": ((p, g, z(), z()), dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, t=3))}
     for method, (args, hyper) in cases.items():
         fused = gpu_time(lambda: getattr(ops, method)(*args, **hyper), repeats)
         reference = gpu_time(lambda: getattr(Backend, method)(ops, *args, **hyper), repeats)

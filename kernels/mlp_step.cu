@@ -19,11 +19,12 @@
 // The loss takes A_L (the last layer's output as the plan computes it: linear when the loss
 // kernel applies the activation itself) and writes dL/dA_L into d0; each layer's dZ is then
 // act_backward of its dA, in place.
-// The optimizer (opt_kind 0 SGD, 1 Adam, 2 RMSprop, 3 Adagrad) reads this step's scalars from table
+// The optimizer (opt_kind 0 SGD, 1 Adam, 2 RMSprop, 3 Adagrad, 4 Adamax) reads this step's scalars from table
 // (two per step, as the multi-launch plan's: the rate or Adam's alpha, and the momentum);
 // s1, s2, s3: its slots (SGD velocity; Adam m, v, vhat; RMSprop rms, momentum, mg), null
 // where unused (Adagrad: s1 its accumulator); c1, c2, c3: Adam 1 - beta_1, 1 - beta_2, epsilon;
-// RMSprop rho, 1 - rho, epsilon; Adagrad c3 epsilon; flag: SGD's nesterov.
+// RMSprop rho, 1 - rho, epsilon; Adagrad c3 epsilon; Adamax (s1 m, s2 v) 1 - beta_1, beta_2,
+// epsilon; flag: SGD's nesterov.
 // state: as the multi-launch plan's: reads state[0], sets state[1] to it and advances state[0].
 // Launch: grid (1, 1, 1), block (32, 8, 1).
 #define GN_MLP_VALUES 4096
@@ -132,6 +133,8 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
             adam_element(params, grads, s1, s2, s3, i, scalar, c1, c2, c3);
         else if (opt_kind == 3)
             adagrad_element(params, grads, s1, i, scalar, c3);
+        else if (opt_kind == 4)
+            adamax_element(params, grads, s1, s2, i, scalar, c1, c2, c3);
         else
             rmsprop_element(params, grads, s1, s2, s3, i, scalar, c1, c2, momentum, c3);
     }

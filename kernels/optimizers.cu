@@ -11,7 +11,7 @@
 // Inside a captured step (gpunet/backend/gpu_plan.py) the per-step scalars cannot be baked
 // into the graph: there ``table`` is non-null, with two values per step of the epoch written
 // by the host beforehand, ``*index`` the step's position in the epoch: table[2 * *index] is
-// SGD's, RMSprop's and Adagrad's learning rate or Adam's alpha, table[2 * *index + 1] the momentum of
+// SGD's, RMSprop's and Adagrad's learning rate, Adam's alpha or Adamax's lr_t, table[2 * *index + 1] the momentum of
 // SGD and RMSprop (a callback may change it for one step: Horovod's momentum correction).
 //
 // Launch (all): block 256, 1-D grid min(ceil(n / 256), 8 SMs), grid-stride loop.
@@ -130,4 +130,27 @@ __global__ void adagrad_update(T* __restrict__ p, const T* __restrict__ g, T* __
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
         adagrad_element(p, g, acc, i, lr, epsilon);
+}
+
+// Keras Adamax: m += (g - m)(1 - beta_1); v = max(beta_2 v, |g|); p -= lr_t m / (v + epsilon), with
+// lr_t = lr / (1 - beta_1^t) folded on the host (or the table's rate).
+template <typename T>
+__device__ __forceinline__ void adamax_element(T* p, const T* g, T* m, T* v, long long i, T lr_t, T one_minus_beta_1,
+                                               T beta_2, T epsilon) {
+    const T gi = g[i];
+    const T mi = m[i] + (gi - m[i]) * one_minus_beta_1;
+    const T vi = gn_max(v[i] * beta_2, gn_abs(gi));
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= mi / (vi + epsilon) * lr_t;
+}
+
+template <typename T>
+__global__ void adamax_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v,
+                              long long n, T lr_t, T one_minus_beta_1, T beta_2, T epsilon, const T* table,
+                              const long long* index) {
+    if (table) lr_t = gn_table_rate(table, *index);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        adamax_element(p, g, m, v, i, lr_t, one_minus_beta_1, beta_2, epsilon);
 }

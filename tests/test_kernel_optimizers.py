@@ -23,9 +23,10 @@ CASES = [
     ("rmsprop_update", ("rms", "mg"), dict(lr=0.01, rho=0.8, momentum=0.0, epsilon=1e-7, centered=True)),
     ("rmsprop_update", ("rms", "mom", "mg"), dict(lr=0.01, rho=0.9, momentum=0.9, epsilon=1e-7, centered=True)),
     ("adagrad_update", ("accumulator",), dict(lr=0.05, epsilon=1e-7)),
+    ("adamax_update", ("m", "v"), dict(lr=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
 ]
 ALL_SLOTS = {"sgd_update": ("velocity",), "adam_update": ("m", "v", "vhat"), "rmsprop_update": ("rms", "mom", "mg"),
-             "adagrad_update": ("accumulator",)}
+             "adagrad_update": ("accumulator",), "adamax_update": ("m", "v")}
 
 
 def case_id(case):
@@ -42,7 +43,7 @@ def run_steps(ops, method, slots, hyper, n, dtype, launches=None):
     for t in range(1, STEPS + 1):
         g = guarded(rng.standard_normal(n).astype(dtype))
         args = [state.get(s) for s in ALL_SLOTS[method]]
-        if method == "adam_update":
+        if method in ("adam_update", "adamax_update"):
             getattr(ops, method)(p, g, *args, t=t, **hyper)
         else:
             getattr(ops, method)(p, g, *args, **hyper)
@@ -102,7 +103,8 @@ def test_kernel_optimizer_nan_and_inf_as_numpy(emulator, case, dtype):
             g[[3, 50, 51, 299]] = [numpy.nan, numpy.inf, -numpy.inf, numpy.nan if t == 2 else 1.0]
             args = [state.get(s) for s in ALL_SLOTS[method]]
             with numpy.errstate(invalid="ignore", over="ignore"):
-                getattr(ops, method)(p, g, *args, **(dict(hyper, t=t) if method == "adam_update" else hyper))
+                timed = method in ("adam_update", "adamax_update")  # (these take the step count)
+                getattr(ops, method)(p, g, *args, **(dict(hyper, t=t) if timed else hyper))
         results.append((p, state))
     (got_p, got_state), (ref_p, ref_state) = results
     assert numpy.isnan(ref_p).any()

@@ -24,7 +24,7 @@ from .kernel_source import module_source
 KERNELS = {
     "dense": ("dense_forward", "dense_backward", "bias_act", "act_backward_db", "softmax_forward",
               "softmax_backward"),
-    "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update"),
+    "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update"),
     # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
     "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step", "reg_grad"),
 }
@@ -195,6 +195,15 @@ def plan_adagrad(p, g, accumulator, lr, epsilon, sm_count, table=None, index=Non
     return Launch("optimizers", _kernel("adagrad_update", p.dtype), _grid_stride(p.size, sm_count),
                   (ELEMENTWISE_BLOCK, 1, 1),
                   (p, g, accumulator, numpy.int64(p.size), t(lr), t(epsilon), _ptr(table), _ptr(index)))
+
+
+def plan_adamax(p, g, m, v, lr_t, beta_1, beta_2, epsilon, sm_count, table=None, index=None):
+    """``lr_t``: lr / (1 - beta_1^t), as the reference folds it (or, with ``table``, as `plan_sgd`)."""
+    t = p.dtype.type
+    return Launch("optimizers", _kernel("adamax_update", p.dtype), _grid_stride(p.size, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1),
+                  (p, g, m, v, numpy.int64(p.size), t(lr_t), t(1.0 - beta_1), t(beta_2), t(epsilon), _ptr(table),
+                   _ptr(index)))
 
 
 # ---- loading -------------------------------------------------------------------------------------------

@@ -277,6 +277,11 @@ class CupyBackend(Backend):
             return super().rmsprop_update(p, g, rms, mom, mg, lr, rho, momentum, epsilon, centered)
         self.launch(K.plan_rmsprop(p, g, rms, mom, mg, lr, rho, momentum, epsilon, self.sm_count))
 
+    def adamax_update(self, p, g, m, v, lr, beta_1, beta_2, epsilon, t):
+        if not self._flat_ready(p, g, m, v):
+            return super().adamax_update(p, g, m, v, lr, beta_1, beta_2, epsilon, t)
+        self.launch(K.plan_adamax(p, g, m, v, lr / (1.0 - beta_1**t), beta_1, beta_2, epsilon, self.sm_count))
+
     def adagrad_update(self, p, g, accumulator, lr, epsilon):
         if not self._flat_ready(p, g, accumulator):
             return super().adagrad_update(p, g, accumulator, lr, epsilon)

@@ -21,7 +21,7 @@ META = 10             # GN_MLP_META: ints per layer
 MAX_LAYERS = 8
 MAX_MACS = 1 << 18    # one block's arithmetic per step: above this the multi-launch step is faster
 MAX_PARAMS = 1 << 16  # the optimizer's loop over the flat buffer, on one block
-_OPT_KIND = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3}
+_OPT_KIND = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "adamax": 4}
 
 
 def enabled():
@@ -102,4 +102,6 @@ def _optimizer_args(step_optimizer):
         return 1, (s["m"], s["v"], s.get("vhat")), (1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon), 0
     if kind == "adagrad":
         return 3, (s["accumulator"], None, None), (0.0, 0.0, o.epsilon), 0
+    if kind == "adamax":
+        return 4, (s["m"], s["v"], None), (1.0 - o.beta_1, o.beta_2, o.epsilon), 0
     return 2, (s["rms"], s.get("momentum"), s.get("mg") if o.centered else None), (o.rho, 1.0 - o.rho, o.epsilon), 0

@@ -8,11 +8,11 @@ plan's step and the layer path's step do the same arithmetic.
 """
 from . import cuda_kernels as K
 
-_KINDS = {"SGD": "sgd", "Adam": "adam", "RMSprop": "rmsprop", "Adagrad": "adagrad"}
+_KINDS = {"SGD": "sgd", "Adam": "adam", "RMSprop": "rmsprop", "Adagrad": "adagrad", "Adamax": "adamax"}
 
 
 def optimizer_kind(optimizer):
-    """"sgd", "adam", "rmsprop" or "adagrad" where a fused update with a device table serves this
+    """"sgd", "adam", "rmsprop", "adagrad" or "adamax" where a fused update with a device table serves this
     optimizer, else None (gradient clipping, weight decay, other optimizers, subclasses)."""
     kind = _KINDS.get(type(optimizer).__name__)
     if kind is None or type(optimizer).__module__.split(".")[0] != "gpunet":
@@ -46,6 +46,8 @@ class StepOptimizer:
                                index)
         if self.kind == "adagrad":
             return K.plan_adagrad(p, g, s["accumulator"], 0.0, o.epsilon, sm, table, index)
+        if self.kind == "adamax":
+            return K.plan_adamax(p, g, s["m"], s["v"], 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
         mg = s.get("mg") if o.centered else None
         return K.plan_rmsprop(p, g, s["rms"], s.get("momentum"), mg, 0.0, o.rho, o.momentum, o.epsilon, sm, table,
                               index)
@@ -60,11 +62,13 @@ class StepOptimizer:
             lr = base / (1.0 + o.decay * (t - 1)) if o.decay else base
             if self.kind == "adam":
                 lr = lr * (1.0 - o.beta_2**t) ** 0.5 / (1.0 - o.beta_1**t)
+            elif self.kind == "adamax":
+                lr = lr / (1.0 - o.beta_1**t)
             out.append((lr, momentum))
         return out
 
     def momentum(self):
-        return 0.0 if self.kind in ("adam", "adagrad") else float(self.optimizer.momentum)
+        return 0.0 if self.kind in ("adam", "adagrad", "adamax") else float(self.optimizer.momentum)
 
     def per_step(self):
         """What the table holds, as the optimizer has it now: a change means rewriting the table."""
@@ -79,4 +83,6 @@ class StepOptimizer:
             return o.beta_1, o.beta_2, o.epsilon, o.amsgrad
         if self.kind == "adagrad":
             return (o.epsilon,)
+        if self.kind == "adamax":
+            return o.beta_1, o.beta_2, o.epsilon
         return o.rho, o.epsilon, o.centered
