@@ -154,3 +154,33 @@ __global__ void adamax_update(T* __restrict__ p, const T* __restrict__ g, T* __r
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
         adamax_element(p, g, m, v, i, lr_t, one_minus_beta_1, beta_2, epsilon);
 }
+
+// Keras's weight constraints after the update, on a (K, N) weight with its vectors along axis 0
+// (a Dense kernel's columns; a bias is K = its length, N = 1), one thread a column:
+// mode 0 NonNeg: w *= (w >= 0); otherwise norms = sqrt(sum_k w^2) (rows in order, as NumPy
+// sums along axis 0), desired = mode 1 MaxNorm: clip(norms, 0, a); mode 2 UnitNorm: 1 (the
+// weight divided by eps + norms); mode 3 MinMaxNorm: rate clip(norms, a, b) + (1 - rate) norms
+// (1 - rate folded on the host, as the reference rounds it);
+// then w *= desired / (eps + norms), as gpunet/constraints.py computes it.
+template <typename T>
+__global__ void constrain_columns(T* w, long long K, long long N, int mode, T a, T b, T rate, T one_minus_rate,
+                                  T eps) {
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x; n < N; n += stride) {
+        if (mode == 0) {
+            for (long long k = 0; k < K; ++k) w[k * N + n] *= w[k * N + n] >= T(0) ? T(1) : T(0);
+            continue;
+        }
+        T sq = T(0);
+        for (long long k = 0; k < K; ++k) sq += w[k * N + n] * w[k * N + n];
+        const T norm = gn_sqrt(sq);
+        if (mode == 2) {
+            for (long long k = 0; k < K; ++k) w[k * N + n] /= eps + norm;
+            continue;
+        }
+        const T desired = mode == 1 ? gn_min(gn_max(norm, T(0)), a)
+                                    : rate * gn_min(gn_max(norm, a), b) + one_minus_rate * norm;
+        const T factor = desired / (eps + norm);
+        for (long long k = 0; k < K; ++k) w[k * N + n] *= factor;
+    }
+}

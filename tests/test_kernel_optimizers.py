@@ -112,3 +112,30 @@ def test_kernel_optimizer_nan_and_inf_as_numpy(emulator, case, dtype):
     numpy.testing.assert_allclose(got_p, ref_p, rtol=rtol, atol=rtol)
     for s in slots:
         numpy.testing.assert_allclose(got_state[s], ref_state[s], rtol=rtol, atol=rtol, err_msg=s)
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (33, 1), (5, 300), (130, 65)])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+@pytest.mark.parametrize("make", [lambda C: C.MaxNorm(0.7), lambda C: C.NonNeg(), lambda C: C.UnitNorm(),
+                                  lambda C: C.MinMaxNorm(0.2, 0.9, rate=0.6)],
+                         ids=["max-norm", "non-neg", "unit-norm", "min-max-norm"])
+def test_constraint_kernel_matches_the_reference(emulator, make, dtype, shape):
+    """constrain_columns against gpunet.constraints on NumPy, a column per thread (a bias: one
+    vector), with NaN and inf in a column: they stay in it, the other columns are untouched by them."""
+    from gpunet import backend as B
+    from gpunet import constraints as C
+    from gpunet.backend import cuda_kernels as K
+    c = make(C)
+    rng = numpy.random.default_rng(len(shape) * 100 + shape[0])
+    w = guarded((rng.standard_normal(shape) * 0.5).astype(dtype).reshape(-1)).reshape(shape)
+    if w.ndim == 2 and w.shape[1] > 2:
+        w[0, 1], w[1, 2] = numpy.nan, numpy.inf
+    with B.use_backend("numpy"), numpy.errstate(invalid="ignore", over="ignore"):
+        expected = numpy.asarray(c(w.copy()))
+    kind = type(c).__name__
+    a, b, rate = {"MaxNorm": (0.7, 0.0, 1.0), "NonNeg": (0.0, 0.0, 1.0), "UnitNorm": (0.0, 0.0, 1.0),
+                  "MinMaxNorm": (0.2, 0.9, 0.6)}[kind]
+    emulator(K.plan_constrain(w, K.CONSTRAINT_MODES[kind], a, b, rate, B.epsilon(), 132))
+    assert intact(w.reshape(-1))
+    tol = 1e-6 if dtype == numpy.float32 else 1e-13
+    numpy.testing.assert_allclose(w, expected, rtol=tol, atol=tol)  # NaN where the reference has NaN

@@ -117,3 +117,40 @@ def test_regularized_models_train_on_a_real_gpu_as_on_numpy(floatx):
     for key in ref[1]:
         numpy.testing.assert_allclose(got[1][key], ref[1][key], rtol=tol, err_msg=key)
     numpy.testing.assert_allclose(got[3], ref[3], rtol=tol)
+
+
+CONSTRAINTS = {
+    "max-norm": ({"kernel_constraint": gpunet.constraints.MaxNorm(0.6)}, {"bias_constraint": "max_norm"}),
+    "non-neg": ({"kernel_constraint": "non_neg"}, {}),
+    "unit-norm": ({}, {"kernel_constraint": gpunet.constraints.UnitNorm()}),
+    "min-max-norm": ({"kernel_constraint": gpunet.constraints.MinMaxNorm(0.3, 0.8, rate=0.7)}, {}),
+}
+
+
+@pytest.mark.parametrize("floatx", ["float64", "float32"])
+@pytest.mark.parametrize("cons", sorted(CONSTRAINTS))
+def test_constrained_models_train_on_the_gpu_plan_as_on_numpy(emulator, cons, floatx):
+    """MaxNorm, NonNeg, UnitNorm and MinMaxNorm project the weights after every update inside the
+    GPU step (optimizers.cu's constrain_columns), with a regularizer beside them, as on NumPy."""
+    B.set_floatx(floatx)
+    hidden, last = CONSTRAINTS[cons]
+    regs = (dict(hidden, bias_regularizer="l2"), last)
+    emulator.launches.clear()
+    got, ref = run(EmulatedCupyBackend(emulator), regs), run(B.resolve("numpy"), regs)
+    assert isinstance(got[0]._plan, GpuPlan), "the GPU plan trained it"
+    assert "constrain_columns" in {k.split("<")[0] for k, _, _ in emulator.launches}
+    tol = 1e-10 if floatx == "float64" else 2e-5
+    for key in ref[1]:
+        numpy.testing.assert_allclose(got[1][key], ref[1][key], rtol=tol, err_msg=key)
+    for g, r in zip(got[0].get_weights(), ref[0].get_weights()):
+        numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)
+    if cons == "non-neg":
+        assert (got[0].get_weights()[0] >= 0).all()
+
+
+def test_a_constraint_without_a_kernel_keeps_the_layer_path(emulator):
+    net = build(EmulatedCupyBackend(emulator), {"kernel_constraint": gpunet.constraints.MaxNorm(2, axis=1)}, {})
+    x, y, _ = data("pima")
+    with B.use_backend(net.ops):
+        net.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    assert net._plan is False

@@ -24,7 +24,8 @@ from .kernel_source import module_source
 KERNELS = {
     "dense": ("dense_forward", "dense_backward", "bias_act", "act_backward_db", "softmax_forward",
               "softmax_backward"),
-    "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update"),
+    "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update",
+                   "constrain_columns"),
     # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
     "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step", "reg_grad"),
 }
@@ -204,6 +205,19 @@ def plan_adamax(p, g, m, v, lr_t, beta_1, beta_2, epsilon, sm_count, table=None,
                   (ELEMENTWISE_BLOCK, 1, 1),
                   (p, g, m, v, numpy.int64(p.size), t(lr_t), t(1.0 - beta_1), t(beta_2), t(epsilon), _ptr(table),
                    _ptr(index)))
+
+
+CONSTRAINT_MODES = {"NonNeg": 0, "MaxNorm": 1, "UnitNorm": 2, "MinMaxNorm": 3}
+
+
+def plan_constrain(w, mode, a, b, rate, eps, sm_count):
+    """A weight constraint in place over ``w``'s vectors along axis 0 (see optimizers.cu):
+    ``mode`` a `CONSTRAINT_MODES` value, ``a``, ``b`` the bounds, ``rate`` MinMaxNorm's."""
+    t = w.dtype.type
+    K, N = (w.shape[0], 1) if w.ndim == 1 else w.shape
+    return Launch("optimizers", _kernel("constrain_columns", w.dtype), _grid_stride(N, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1),
+                  (w, numpy.int64(K), numpy.int64(N), numpy.int32(mode), t(a), t(b), t(rate), t(1 - rate), t(eps)))
 
 
 # ---- loading -------------------------------------------------------------------------------------------

@@ -29,16 +29,16 @@ from . import cuda_kernels as K
 from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_graphs import GraphRunner
-from .gpu_regularizers import StepPenalties, regularized_weights
+from .gpu_regularizers import StepConstraints, StepPenalties, constrained_weights, regularized_weights
 from .gpu_step import DenseEntry, DropoutEntry, Step
 from .layer_stack import Folded, dense_entries, dense_stack, same_stack, takes_rows
 
 
 def build_gpu_plan(model):
     """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
-    layer path must run: a layer other than Dense and Dropout, regularizers, constraints, an
-    activation or loss without a kernel, an optimizer without a fused update, float16,
-    non-2-D input."""
+    layer path must run: a layer other than Dense and Dropout (layer_stack.py), activity
+    regularizers, a regularizer or constraint without a kernel (gpu_regularizers.py), an
+    activation or loss without a kernel, an optimizer without a fused update, float16."""
     from ..layers.core import Dropout
     from .cupy_backend import CupyBackend
     ops, params, layers = model.ops, model._params, model._layers
@@ -46,10 +46,11 @@ def build_gpu_plan(model):
         return None
     if params.dtype not in K.KERNEL_DTYPES or not takes_rows(layers):
         return None
-    if model._constrained or model._activity:
+    if model._activity:
         return None
     regs = regularized_weights(model)  # L1 / L2 kernel and bias regularizers: a launch each (gpu_regularizers.py)
-    if regs is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
+    cons = constrained_weights(model)  # MaxNorm, NonNeg, UnitNorm, MinMaxNorm: likewise
+    if regs is None or cons is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
         return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
     stack = dense_stack(layers, passthrough=(Dropout,))  # an Activation layer after a linear Dense: folded
     if stack is None:
@@ -78,14 +79,14 @@ def build_gpu_plan(model):
     opt = StepOptimizer(inner, params, model._grads, ops.sm_count)
     if not opt.ready(ops):
         return None
-    return GpuPlan(model, loss, opt, stack, regs)
+    return GpuPlan(model, loss, opt, stack, regs, cons)
 
 
 class GpuPlan:
     """A model's GPU training step. ``load`` an epoch's data, then ``step(lo, hi)`` per batch;
     ``outputs[lo:hi]`` holds each batch's outputs (on the device) for `EpochTally`."""
 
-    def __init__(self, model, loss_kernel, optimizer, stack, regs=()):
+    def __init__(self, model, loss_kernel, optimizer, stack, regs=(), cons=()):
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.loss_kernel, self.optimizer = loss_kernel, optimizer
         self.params, self.dtype = model._params, model._params.dtype
@@ -111,6 +112,7 @@ class GpuPlan:
         # training order, and outputs the model's outputs, which EpochTally reads
         self.x = self.y_src = self.sw_src = self.order = self.outputs = self.y = self.sw = None
         self.regs = StepPenalties(self.ops, regs) if regs else None
+        self.constraints = StepConstraints(self.ops, cons) if cons else None
         self.weighted = False
         self.y_width = 1
         self._steps = {}
@@ -136,7 +138,8 @@ class GpuPlan:
                 and model.optimizer.apply == self.apply
                 and same_stack(stack, [p.source for p in self.layers], self._dropout_layers)
                 and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts)
-                and (self.regs.matches(model) if self.regs is not None else not model._regularized))
+                and (self.regs.matches(model) if self.regs is not None else not model._regularized)
+                and (self.constraints.matches(model) if self.constraints is not None else not model._constrained))
 
     def accepts(self, x, y):
         """Whether arrays of these shapes fit the kernels (else the layer path runs, and reports

@@ -1,5 +1,6 @@
-"""Weight regularization inside the GPU step plan: Keras's ``kernel_regularizer`` and
-``bias_regularizer`` in their L1L2, L1 and L2 forms (the ones Keras code uses).
+"""Weight regularization and constraints inside the GPU step plan: Keras's ``kernel_regularizer``
+and ``bias_regularizer`` in their L1L2, L1 and L2 forms (the ones Keras code uses), and the
+MaxNorm, NonNeg, UnitNorm and MinMaxNorm constraints along axis 0 (`StepConstraints`).
 
 Each regularized weight adds one launch to the step (kernels/step.cu's ``reg_grad``), after
 the backward pass and before the optimizer's update, as the layer path adds the gradient
@@ -8,6 +9,7 @@ block into the step's row of a (steps, blocks) device array; the epoch's tally s
 in a fixed order and reads the rows once (`StepPenalties.values`), so no step waits on the host.
 Other regularizers (orthogonal, a user's own) leave the model to the layer path.
 """
+from . import cuda_kernels as K
 from . import step_kernels as S
 
 
@@ -64,3 +66,41 @@ class StepPenalties:
 
 def _source(regs):
     return [(id(w), id(w.value), id(w.regularizer), l1, l2) for w, l1, l2 in regs]
+
+
+def constrained_weights(model):
+    """``[(weight, mode, a, b, rate)]`` (cuda_kernels.plan_constrain's arguments) for the model's
+    constrained weights, or None when a constraint has no kernel: another class or a subclass, an
+    axis other than 0, a weight that is not 1-D or 2-D (then the layer path trains the model)."""
+    from .. import constraints as C
+    found = []
+    for w in model._constrained:
+        c = w.constraint
+        if type(c) not in (C.MaxNorm, C.NonNeg, C.UnitNorm, C.MinMaxNorm) or w.value.ndim not in (1, 2):
+            return None
+        if not isinstance(c, C.NonNeg) and c.axis not in (0, [0], (0,)):
+            return None
+        a, b, rate = {C.MaxNorm: lambda: (c.max_value, 0.0, 1.0), C.NonNeg: lambda: (0.0, 0.0, 1.0),
+                      C.UnitNorm: lambda: (0.0, 0.0, 1.0),
+                      C.MinMaxNorm: lambda: (c.min_value, c.max_value, c.rate)}[type(c)]()
+        found.append((w, K.CONSTRAINT_MODES[type(c).__name__], a, b, rate))
+    return found
+
+
+class StepConstraints:
+    """The constrained weights of a plan: a launch each after the optimizer's update, as the layer
+    path projects them after each step."""
+
+    def __init__(self, ops, cons):
+        self.ops, self.cons, self._source = ops, cons, _constraint_source(cons)
+
+    def matches(self, model):
+        cons = constrained_weights(model)
+        return cons is not None and _constraint_source(cons) == self._source
+
+    def launches(self, eps):
+        return [K.plan_constrain(w.value, mode, a, b, rate, eps, self.ops.sm_count) for w, mode, a, b, rate in self.cons]
+
+
+def _constraint_source(cons):
+    return [(id(w), id(w.value), id(w.constraint), mode, a, b, rate) for w, mode, a, b, rate in cons]

@@ -91,6 +91,8 @@ class Step:
         if reduce is not None:  # a collective between backward and update: between two graphs
             entries.append(Between(lambda: reduce(plan.model._grads)))
         entries.append(plan.optimizer.launch(plan.table, plan.state[1:2]))
+        if plan.constraints is not None:  # projected after the update, as the layer path does
+            entries += plan.constraints.launches(plan.eps)
         self.entries = entries
         self.launches = sum(1 for e in entries if isinstance(e, K.Launch))
         # launches and collectives only: no cuBLAS call, which CuPy refuses inside a capture
