@@ -4,9 +4,10 @@
 
 6a. The 4096x3 workload (0.87x PyTorch on the last H200 run, target 0.95x) taken apart, for
     gpunet and PyTorch alike: the upload alone, `fit` on data already on the device, and `fit`
-    from host arrays (for gpunet also fit's data preparation: upload and checks, no training); then where gpunet's host time goes in that last call (cProfile). Resident
-    against resident tells whether the GEMMs lag; upload + resident against the whole tells
-    what the upload costs inside `fit` and whether it overlaps.
+    from host arrays (for gpunet also fit's data preparation: upload and checks, no training);
+    then where gpunet's host time goes in that last call (cProfile). Resident against resident
+    tells whether the GEMMs lag; upload + resident against the whole tells what the upload costs
+    inside `fit` and whether it overlaps.
 6b. The upload of that workload's x (512 MB of float32) every way there is: CuPy's plain copy
     from pageable memory, `to_device` as it stands, `upload_chunked` over chunk sizes and copy
     threads, the host array pinned in place (cudaHostRegister) and copied in one DMA, and
@@ -15,7 +16,7 @@
     with its MAX_MACS / MAX_PARAMS limits lifted, to set them from measurements.
 
 Every part takes the backend and the device synchronization as arguments, so that
-tests/test_benchmarks_smoke.py runs the same code on the CPU (NumPy, the kernels' emulation).
+tests/test_gpu_diagnose.py runs the same code on the CPU (NumPy, the kernels' emulation).
 """
 import argparse
 import cProfile
@@ -24,13 +25,14 @@ import os
 import pstats
 import sys
 import time
-from contextlib import contextmanager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import numpy  # noqa: E402
+
+from benchmarks import gpu_workloads as G  # noqa: E402
 
 GIB = float(1 << 30)
 # (input width, hidden and output widths, batch): Pima's 8-12-8-1 at growing batches, then wider
@@ -43,32 +45,8 @@ THREADS = (1, 4, 8, 16)
 
 def median_seconds(fn, rounds, sync, warmup=1):
     """Median wall seconds of ``rounds`` calls of fn() (device synchronized after each), after
-    ``warmup`` untimed calls."""
-    times = []
-    for i in range(warmup + rounds):
-        t = time.perf_counter()
-        fn()
-        sync()
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
-    return sorted(times)[len(times) // 2]
-
-
-@contextmanager
-def env(name, value):
-    """Environment variable ``name`` set to ``value`` (None: unset) inside the block."""
-    before = os.environ.get(name)
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = str(value)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
+    ``warmup`` untimed calls: gpu_workloads.time_case, gpu_check's timer."""
+    return G.time_case(G.Timed(lambda: (fn(), sync()), 0, "s"), rounds, warmup)
 
 
 # ---- 6a ------------------------------------------------------------------------------------------
@@ -76,7 +54,6 @@ def env(name, value):
 def big_breakdown(sizes, gpunet_peer, torch_peer=None, rounds=3, top=12, workload=None):
     """Print and return {(framework, phase): seconds} for the 4096x3 workload (``sizes``' rows);
     ``workload``: another (spec, x, y, batch, epochs) in its place (a small one for tests)."""
-    from benchmarks import gpu_workloads as G
     from benchmarks.workloads import initial_weights
     from gpunet.backend.upload import to_device
     spec, x, y, batch, epochs = workload or G._training("big", sizes)
@@ -166,7 +143,7 @@ def upload_sweep(ops, transport, rows, width, sync, rounds=3, torch_peer=None, c
 
 
 def _with_threads(n, fn):
-    with env("GPUNET_UPLOAD_THREADS", n):
+    with G.env("GPUNET_UPLOAD_THREADS", n):
         return fn()
 
 
@@ -213,7 +190,7 @@ def fused_step_sweep(ops, sync, cases=FUSED_CASES, steps=64, epochs=2, rounds=3)
             values = FS.layout(batch, width, units[-1], False, shapes)[6]
             row, used = {}, None
             for mode in ("1", "0"):
-                with B.use_backend(ops), env("GPUNET_FUSED_STEP", mode):
+                with B.use_backend(ops), G.env("GPUNET_FUSED_STEP", mode):
                     model = Sequential([Dense(n, activation="relu" if i < len(units) - 1 else "linear",
                                               **({"input_dim": width} if i == 0 else {})) for i, n in enumerate(units)])
                     model.compile(optimizer="adam", loss="mse")

@@ -13,7 +13,7 @@ from a CUDA graph on a static batch already on the GPU: PyTorch's best case, as
 ../shared/measurements/h200-2026-11-29/scripts/gpu_probe.py timed it).
 """
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy
@@ -59,20 +59,25 @@ def _peer(impl):
 
 
 @contextmanager
-def _graphs(impl):
-    """``GPUNET_CUDA_GRAPHS=0`` during an eager gpunet call."""
-    if impl != "gpunet cupy eager":
-        yield
-        return
-    before = os.environ.get("GPUNET_CUDA_GRAPHS")
-    os.environ["GPUNET_CUDA_GRAPHS"] = "0"
+def env(name, value):
+    """Environment variable ``name`` set to ``value`` (None: unset) inside the block."""
+    before = os.environ.get(name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = str(value)
     try:
         yield
     finally:
         if before is None:
-            del os.environ["GPUNET_CUDA_GRAPHS"]
+            os.environ.pop(name, None)
         else:
-            os.environ["GPUNET_CUDA_GRAPHS"] = before
+            os.environ[name] = before
+
+
+def _graphs(impl):
+    """``GPUNET_CUDA_GRAPHS=0`` during an eager gpunet call."""
+    return env("GPUNET_CUDA_GRAPHS", "0") if impl == "gpunet cupy eager" else nullcontext()
 
 
 def _training(key, sizes):

@@ -128,9 +128,12 @@ class DensePlan:
         # model order, a batch at a time, from the same generators; a rate of 0 draws nothing)
         self.dropouts, self.drops = [e for e in stack if not isinstance(e, Folded)], [[] for _ in self.layers]
         self._rates = [(d.rate, d.noise_shape) for d in self.dropouts]
-        for i, e in enumerate(stack):
-            if not isinstance(e, Folded) and e.rate:
-                self.drops[sum(isinstance(f, Folded) for f in stack[:i]) - 1].append(e)
+        below = -1  # the Dense layer a Dropout follows
+        for e in stack:
+            if isinstance(e, Folded):
+                below += 1
+            elif e.rate:
+                self.drops[below].append(e)
         self._dropping = any(self.drops)
         loss, last = self.loss, self.layers[-1]
         self.fused = (type(loss) is BinaryCrossentropy and not loss.from_logits and not loss.label_smoothing

@@ -54,8 +54,8 @@ class GpuForward:
                 and same_stack(_stack(model), self.sources))
 
     def accepts(self, x):
-        return (x.ndim >= 2 and x.shape[0] * self.sources[0][0].shape[0] == x.size  # rows of the first layer's width
-                and x.dtype == self.dtype)
+        width = self.sources[0][0].shape[0]  # the first layer's input: a row per sample, whatever x's shape
+        return x.ndim >= 2 and x.shape[0] * width == x.size and x.dtype == self.dtype
 
     def run(self, x, out, batch_size, stream=None):
         """Every batch of ``x`` (n, K), or (n, ...) of K values a sample, through the layers into

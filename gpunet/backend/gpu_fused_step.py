@@ -45,12 +45,11 @@ def layout(rows, kx, ky, weighted, layers):
 def fused_step_launch(plan, step, rows, stride, x_stride):
     """The step of ``rows`` samples (epoch stride ``stride``; ``x_stride`` as batch_gather's)
     as one mlp_step launch, or None where the multi-launch step must run: Dropout, regularizers,
-    constraints, a softmax hidden layer, a data-parallel gradient average, shared memory or arithmetic too large for
-    one block, or ``GPUNET_FUSED_STEP=0``."""
+    constraints, a softmax hidden layer, a data-parallel gradient average, shared memory or
+    arithmetic too large for one block, or ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
     if (not enabled() or plan.dropouts or plan.regs is not None or plan.constraints is not None
-            or len(plan.layers) > MAX_LAYERS
-            or plan.params.size > MAX_PARAMS
+            or len(plan.layers) > MAX_LAYERS or plan.params.size > MAX_PARAMS
             or getattr(plan.model.optimizer, "allreduce_gradients", None) is not None
             or any(e.spec.softmax for e in plan.layers)):
         return None
@@ -94,15 +93,17 @@ def _offset(params, a):
 
 
 def _optimizer_args(step_optimizer):
-    """(kind, (s1, s2, s3), (c1, c2, c3), flag) as mlp_step.cu takes them."""
+    """(kind, (s1, s2, s3), (c1, c2, c3), flag) as mlp_step.cu takes them (kind: `_OPT_KIND`)."""
     o, s = step_optimizer.optimizer, step_optimizer.optimizer.slots()
-    kind = step_optimizer.kind
+    kind, flag = step_optimizer.kind, 0
     if kind == "sgd":
-        return 0, (s.get("momentum"), None, None), (0.0, 0.0, 0.0), int(bool(o.nesterov))
-    if kind == "adam":
-        return 1, (s["m"], s["v"], s.get("vhat")), (1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon), 0
-    if kind == "adagrad":
-        return 3, (s["accumulator"], None, None), (0.0, 0.0, o.epsilon), 0
-    if kind == "adamax":
-        return 4, (s["m"], s["v"], None), (1.0 - o.beta_1, o.beta_2, o.epsilon), 0
-    return 2, (s["rms"], s.get("momentum"), s.get("mg") if o.centered else None), (o.rho, 1.0 - o.rho, o.epsilon), 0
+        slots, c, flag = (s.get("momentum"), None, None), (0.0, 0.0, 0.0), int(bool(o.nesterov))
+    elif kind == "adam":
+        slots, c = (s["m"], s["v"], s.get("vhat")), (1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon)
+    elif kind == "adagrad":
+        slots, c = (s["accumulator"], None, None), (0.0, 0.0, o.epsilon)
+    elif kind == "adamax":
+        slots, c = (s["m"], s["v"], None), (1.0 - o.beta_1, o.beta_2, o.epsilon)
+    else:
+        slots, c = (s["rms"], s.get("momentum"), s.get("mg") if o.centered else None), (o.rho, 1.0 - o.rho, o.epsilon)
+    return _OPT_KIND[kind], slots, c, flag

@@ -12,8 +12,8 @@ _KINDS = {"SGD": "sgd", "Adam": "adam", "RMSprop": "rmsprop", "Adagrad": "adagra
 
 
 def optimizer_kind(optimizer):
-    """"sgd", "adam", "rmsprop", "adagrad" or "adamax" where a fused update with a device table serves this
-    optimizer, else None (gradient clipping, weight decay, other optimizers, subclasses)."""
+    """"sgd", "adam", "rmsprop", "adagrad" or "adamax" where a fused update with a device table
+    serves this optimizer, else None (gradient clipping, weight decay, other optimizers, subclasses)."""
     kind = _KINDS.get(type(optimizer).__name__)
     if kind is None or type(optimizer).__module__.split(".")[0] != "gpunet":
         return None

@@ -33,9 +33,7 @@ def _bad_rows(bad):
 def check_finite(ops, arr, what):
     """Raise ValueError naming ``what`` and the first row holding NaN or inf (float arrays only;
     backend or NumPy arrays). Skipped when ``GPUNET_CHECK_FINITE=0``."""
-    if arr is None or arr.dtype.kind not in "fc" or arr.size == 0 or not finite_check_enabled():
-        return
-    if sum_is_finite(arr):
+    if not _to_check(arr) or sum_is_finite(arr):
         return
     host = numpy.asarray(ops.to_host(arr)) if ops is not None else numpy.asarray(arr)
     rows = _bad_rows(~numpy.isfinite(host))
@@ -61,11 +59,13 @@ def check_finite_uploaded(parts, host, what):
     split or not; None allowed) hold: the sums run on the device, with no pass over the data on
     the host; only where one is not finite is ``host`` searched, so that the message names the
     row of the caller's array."""
-    if host is None or host.dtype.kind not in "fc" or host.size == 0 or not finite_check_enabled():
-        return
-    if all(p is None or p.size == 0 or sum_is_finite(p) for p in parts):
-        return
-    check_finite(None, host, what)
+    if _to_check(host) and not all(p is None or p.size == 0 or sum_is_finite(p) for p in parts):
+        check_finite(None, host, what)
+
+
+def _to_check(arr):
+    """Whether the finite check looks at ``arr``: a non-empty float array, the check enabled."""
+    return arr is not None and arr.dtype.kind in "fc" and arr.size > 0 and finite_check_enabled()
 
 
 def check_sparse_labels(arr, classes, loss_name, what="y"):
