@@ -25,7 +25,7 @@ KERNELS = {
     "dense": ("dense_forward", "dense_backward", "bias_act", "act_backward_db", "softmax_forward",
               "softmax_backward"),
     "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update",
-                   "constrain_columns"),
+                   "constrain_columns", "clip_value", "segment_sum_squares", "segment_clip_norm", "weight_decay"),
     # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
     "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step", "reg_grad"),
 }

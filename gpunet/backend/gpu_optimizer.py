@@ -7,19 +7,19 @@ The scalars are computed on the host exactly as `Optimizer.apply` and
 plan's step and the layer path's step do the same arithmetic.
 """
 from . import cuda_kernels as K
+from .gpu_grad_transforms import StepGradTransforms
 
-_KINDS = {"SGD": "sgd", "Adam": "adam", "RMSprop": "rmsprop", "Adagrad": "adagrad", "Adamax": "adamax"}
+# AdamW is Adam after the decay launch (gpu_grad_transforms.py), as its layer path does
+_KINDS = {"SGD": "sgd", "Adam": "adam", "AdamW": "adam", "RMSprop": "rmsprop", "Adagrad": "adagrad",
+          "Adamax": "adamax"}
 
 
 def optimizer_kind(optimizer):
     """"sgd", "adam", "rmsprop", "adagrad" or "adamax" where a fused update with a device table
-    serves this optimizer, else None (gradient clipping, weight decay, other optimizers, subclasses)."""
+    serves this optimizer (its clipping and weight decay as launches before it), else None
+    (other optimizers, and subclasses: a user's subclass may change what apply does)."""
     kind = _KINDS.get(type(optimizer).__name__)
     if kind is None or type(optimizer).__module__.split(".")[0] != "gpunet":
-        return None
-    if optimizer.clipvalue is not None or optimizer.clipnorm is not None or optimizer.global_clipnorm is not None:
-        return None
-    if optimizer.weight_decay:
         return None
     return kind
 
@@ -31,11 +31,35 @@ class StepOptimizer:
     def __init__(self, optimizer, params, grads, sm_count):
         self.optimizer, self.kind = optimizer, optimizer_kind(optimizer)
         self.params, self.grads, self.sm_count = params, grads, sm_count
+        self._transforms, self._transforms_key = None, None
 
     def ready(self, ops):
         s = self.optimizer.slots()
         slots = [s.get(n) for n in ("m", "v", "vhat", "momentum", "rms", "mg", "accumulator")]
         return self.kind is not None and ops._flat_ready(self.params, self.grads, *slots)
+
+    def transforms(self, ops):
+        """The clip and weight-decay launches' owner (`StepGradTransforms`), rebuilt when what they
+        bake in changed; None when the optimizer neither clips nor decays."""
+        o = self.optimizer
+        if not StepGradTransforms.needed(o):
+            self._transforms = self._transforms_key = None
+            return None
+        key = StepGradTransforms.key(o)
+        if key != self._transforms_key:
+            self._transforms, self._transforms_key = StepGradTransforms(ops, o, self.params, self.grads), key
+        return self._transforms
+
+    def launches(self, ops, table, index):
+        """The step's launches from the averaged gradients on: clipping, weight decay, the update."""
+        transforms = self.transforms(ops)
+        return (transforms.launches(index) if transforms is not None else []) + [self.launch(table, index)]
+
+    def write_factors(self, ops, first, count, rows):
+        """The weight-decay factors of these steps (see `StepGradTransforms.write`); True when the
+        steps must be built again."""
+        transforms = self.transforms(ops)
+        return transforms is not None and transforms.write(first, count, rows)
 
     def launch(self, table, index):
         o, p, g, s, sm = self.optimizer, self.params, self.grads, self.optimizer.slots(), self.sm_count
@@ -71,18 +95,20 @@ class StepOptimizer:
         return 0.0 if self.kind in ("adam", "adagrad", "adamax") else float(self.optimizer.momentum)
 
     def per_step(self):
-        """What the table holds, as the optimizer has it now: a change means rewriting the table."""
-        return self.optimizer.learning_rate.value, self.momentum()
+        """What the tables hold, as the optimizer has it now: a change means rewriting them."""
+        return self.optimizer.learning_rate.value, self.momentum(), self.optimizer.weight_decay
 
     def baked(self):
-        """The hyperparameters the launch bakes in: a change means rebuilding the steps."""
+        """The hyperparameters the launches bake in: a change means rebuilding the steps."""
         o = self.optimizer
         if self.kind == "sgd":
-            return (o.nesterov,)
-        if self.kind == "adam":
-            return o.beta_1, o.beta_2, o.epsilon, o.amsgrad
-        if self.kind == "adagrad":
-            return (o.epsilon,)
-        if self.kind == "adamax":
-            return o.beta_1, o.beta_2, o.epsilon
-        return o.rho, o.epsilon, o.centered
+            own = (o.nesterov,)
+        elif self.kind == "adam":
+            own = o.beta_1, o.beta_2, o.epsilon, o.amsgrad
+        elif self.kind == "adagrad":
+            own = (o.epsilon,)
+        elif self.kind == "adamax":
+            own = o.beta_1, o.beta_2, o.epsilon
+        else:
+            own = o.rho, o.epsilon, o.centered
+        return own + StepGradTransforms.key(o)

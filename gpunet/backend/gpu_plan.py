@@ -239,6 +239,7 @@ class GpuPlan:
         if self.optimizer.baked() != self._baked:
             self._baked = self.optimizer.baked()
             self._steps.clear()
+            self._per_step = None  # and the tables rewritten: the weight-decay factors may be new
         if self.optimizer.per_step() != self._per_step:
             with self._stream():
                 self._write_table(self._next, self.table.shape[0] - self._next)
@@ -280,14 +281,7 @@ class GpuPlan:
         from . import random as _random
         return int(_random.generator().integers(0, 2**62))
 
-    @staticmethod
-    def _write(dst, values):
-        """Host values into a device array, on the current stream (a NumPy array in emulation)."""
-        host = numpy.asarray(values, dtype=dst.dtype)
-        if isinstance(dst, numpy.ndarray):
-            dst[...] = host
-        else:
-            dst.set(host)
+    _write = staticmethod(S.write_host)
 
     def _write_table(self, first, count):
         opt = self.optimizer.optimizer
@@ -295,3 +289,5 @@ class GpuPlan:
         self._per_step = self.optimizer.per_step()
         if count:
             self._write(self.table[first:first + count], values)
+        if self.optimizer.write_factors(self.ops, first, count, self.table.shape[0]):
+            self._steps.clear()

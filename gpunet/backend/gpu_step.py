@@ -90,7 +90,7 @@ class Step:
         reduce = getattr(plan.model.optimizer, "allreduce_gradients", None)
         if reduce is not None:  # a collective between backward and update: between two graphs
             entries.append(Between(lambda: reduce(plan.model._grads)))
-        entries.append(plan.optimizer.launch(plan.table, plan.state[1:2]))
+        entries += plan.optimizer.launches(plan.ops, plan.table, plan.state[1:2])
         if plan.constraints is not None:  # projected after the update, as the layer path does
             entries += plan.constraints.launches(plan.eps)
         self.entries = entries

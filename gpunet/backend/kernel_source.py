@@ -13,7 +13,7 @@ import os
 MODULE_FILES = {
     "dense": ("gn_math.cuh", "activations.cuh", "gemm_tile.cuh", "dense_forward.cu", "dense_backward.cu",
               "bias_act.cu", "softmax.cu"),
-    "optimizers": ("gn_math.cuh", "optimizers.cu"),
+    "optimizers": ("gn_math.cuh", "optimizers.cu", "grad_transforms.cu"),
     # softmax.cu for its row_reduce; activations.cuh and optimizers.cu for the single-block step
     "step": ("gn_math.cuh", "activations.cuh", "softmax.cu", "optimizers.cu", "step.cu", "mlp_step.cu"),
 }

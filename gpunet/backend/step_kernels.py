@@ -52,6 +52,15 @@ def loss_kernel(activation, params, loss):
     return LossKernel(plain, None)
 
 
+def write_host(dst, values):
+    """Host values into a device array, on the current stream (a NumPy array in emulation)."""
+    host = numpy.asarray(values, dtype=dst.dtype)
+    if isinstance(dst, numpy.ndarray):
+        dst[...] = host
+    else:
+        dst.set(host)
+
+
 def source_addresses(x, y, sw, order):
     """What `plan_batch_gather`'s ``sources`` table holds: the arrays' addresses (0 for None), as
     uint64. x and y of the batch buffers' dtype and widths, sw (n,) of that dtype, order (n,)
