@@ -112,7 +112,9 @@ def time_optimizers(ops, n, repeats):
              "rmsprop_update": ((p, g, z(), z(), None), dict(lr=1e-3, rho=0.9, momentum=0.5, epsilon=1e-7,
                                                              centered=False)),
              "adagrad_update": ((p, g, z()), dict(lr=1e-3, epsilon=1e-7)),
-             "adamax_update": ((p, g, z(), z()), dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, t=3))}
+             "adamax_update": ((p, g, z(), z()), dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, t=3)),
+             "nadam_update": ((p, g, z(), z()), dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, t=3, u_t=0.86,
+                                                     u_next=0.87, u_product=0.65))}
     for method, (args, hyper) in cases.items():
         fused = gpu_time(lambda: getattr(ops, method)(*args, **hyper), repeats)
         reference = gpu_time(lambda: getattr(Backend, method)(ops, *args, **hyper), repeats)

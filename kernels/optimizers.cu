@@ -155,6 +155,32 @@ __global__ void adamax_update(T* __restrict__ p, const T* __restrict__ g, T* __r
         adamax_element(p, g, m, v, i, lr_t, one_minus_beta_1, beta_2, epsilon);
 }
 
+// Keras Nadam: Adam's moments, then p -= lr (m a + g b) / (sqrt(v c) + epsilon), where the host folds
+// the momentum schedule into a = u_next / (1 - u_product u_next), b = (1 - u_t) / (1 - u_product)
+// and c = 1 / (1 - beta_2^t), as the reference rounds them. Its table rows are 4 wide:
+// table[4 * *index + 0..3] = lr, a, b, c (the schedule changes every step).
+template <typename T>
+__global__ void nadam_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v,
+                             long long n, T lr, T a, T b, T c, T one_minus_beta_1, T one_minus_beta_2, T epsilon,
+                             const T* table, const long long* index) {
+    if (table) {
+        const T* row = table + 4 * *index;
+        lr = row[0];
+        a = row[1];
+        b = row[2];
+        c = row[3];
+    }
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const T gi = g[i];
+        const T mi = m[i] + (gi - m[i]) * one_minus_beta_1;
+        const T vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= (mi * a + gi * b) / (gn_sqrt(vi * c) + epsilon) * lr;
+    }
+}
+
 // Keras's weight constraints after the update, on a (K, N) weight with its vectors along axis 0
 // (a Dense kernel's columns; a bias is K = its length, N = 1), one thread a column:
 // mode 0 NonNeg: w *= (w >= 0); otherwise norms = sqrt(sum_k w^2) (rows in order, as NumPy

@@ -104,7 +104,8 @@ OPTIMIZERS = [{"class_name": "Adam", "config": {"learning_rate": 0.01}},
               {"class_name": "SGD", "config": {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}},
               {"class_name": "RMSprop", "config": {"learning_rate": 0.005, "momentum": 0.5, "centered": True}},
               {"class_name": "Adagrad", "config": {"learning_rate": 0.05}},
-              {"class_name": "Adamax", "config": {"learning_rate": 0.01}}]
+              {"class_name": "Adamax", "config": {"learning_rate": 0.01}},
+              {"class_name": "Nadam", "config": {"learning_rate": 0.01}}]
 
 
 def train(ops, activations, optimizer, epochs=3):

@@ -103,6 +103,7 @@ OPTIMIZERS = {
                                                                   clipvalue=0.2, clipnorm=0.1),
     "adamax-global-and-decay": lambda: gpunet.optimizers.Adamax(learning_rate=0.01, global_clipnorm=0.5,
                                                                 weight_decay=0.01),
+    "nadam-clipvalue-and-decay": lambda: gpunet.optimizers.Nadam(learning_rate=0.01, clipvalue=0.1, weight_decay=0.01),
 }
 
 

@@ -24,9 +24,22 @@ CASES = [
     ("rmsprop_update", ("rms", "mom", "mg"), dict(lr=0.01, rho=0.9, momentum=0.9, epsilon=1e-7, centered=True)),
     ("adagrad_update", ("accumulator",), dict(lr=0.05, epsilon=1e-7)),
     ("adamax_update", ("m", "v"), dict(lr=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
+    ("nadam_update", ("m", "v"), dict(lr=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
 ]
 ALL_SLOTS = {"sgd_update": ("velocity",), "adam_update": ("m", "v", "vhat"), "rmsprop_update": ("rms", "mom", "mg"),
-             "adagrad_update": ("accumulator",), "adamax_update": ("m", "v")}
+             "adagrad_update": ("accumulator",), "adamax_update": ("m", "v"), "nadam_update": ("m", "v")}
+
+
+def call(ops, method, p, g, args, hyper, t):
+    """One update of step ``t`` as the optimizer classes call it (Nadam's schedule folded in as
+    gpunet.optimizers.Nadam folds it)."""
+    if method in ("adam_update", "adamax_update"):
+        return getattr(ops, method)(p, g, *args, t=t, **hyper)
+    if method == "nadam_update":
+        u = [hyper["beta_1"] * (1.0 - 0.5 * 0.96**k) for k in range(1, t + 2)]
+        return ops.nadam_update(p, g, *args, t=t, u_t=u[t - 1], u_next=u[t], u_product=float(numpy.prod(u[:t])),
+                                **hyper)
+    return getattr(ops, method)(p, g, *args, **hyper)
 
 
 def case_id(case):
@@ -42,11 +55,7 @@ def run_steps(ops, method, slots, hyper, n, dtype, launches=None):
     state = {s: guarded(numpy.zeros(n, dtype)) for s in slots}  # as Optimizer.build makes them
     for t in range(1, STEPS + 1):
         g = guarded(rng.standard_normal(n).astype(dtype))
-        args = [state.get(s) for s in ALL_SLOTS[method]]
-        if method in ("adam_update", "adamax_update"):
-            getattr(ops, method)(p, g, *args, t=t, **hyper)
-        else:
-            getattr(ops, method)(p, g, *args, **hyper)
+        call(ops, method, p, g, [state.get(s) for s in ALL_SLOTS[method]], hyper, t)
         if launches is not None:
             assert len(launches) == t, "one fused launch per step"
         assert intact(g)
@@ -101,10 +110,8 @@ def test_kernel_optimizer_nan_and_inf_as_numpy(emulator, case, dtype):
         for t in (1, 2):
             g = numpy.random.default_rng(t).standard_normal(300).astype(dtype)
             g[[3, 50, 51, 299]] = [numpy.nan, numpy.inf, -numpy.inf, numpy.nan if t == 2 else 1.0]
-            args = [state.get(s) for s in ALL_SLOTS[method]]
             with numpy.errstate(invalid="ignore", over="ignore"):
-                timed = method in ("adam_update", "adamax_update")  # (these take the step count)
-                getattr(ops, method)(p, g, *args, **(dict(hyper, t=t) if timed else hyper))
+                call(ops, method, p, g, [state.get(s) for s in ALL_SLOTS[method]], hyper, t)
         results.append((p, state))
     (got_p, got_state), (ref_p, ref_state) = results
     assert numpy.isnan(ref_p).any()

@@ -24,7 +24,7 @@ from .kernel_source import module_source
 KERNELS = {
     "dense": ("dense_forward", "dense_backward", "bias_act", "act_backward_db", "softmax_forward",
               "softmax_backward"),
-    "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update",
+    "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update", "nadam_update",
                    "constrain_columns", "clip_value", "segment_sum_squares", "segment_clip_norm", "weight_decay"),
     # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
     "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step", "reg_grad"),
@@ -205,6 +205,20 @@ def plan_adamax(p, g, m, v, lr_t, beta_1, beta_2, epsilon, sm_count, table=None,
                   (ELEMENTWISE_BLOCK, 1, 1),
                   (p, g, m, v, numpy.int64(p.size), t(lr_t), t(1.0 - beta_1), t(beta_2), t(epsilon), _ptr(table),
                    _ptr(index)))
+
+
+def nadam_scalars(lr, beta_1, beta_2, t, u_t, u_next, u_product):
+    """nadam_update's (lr, a, b, c) of step ``t``, folded as `OptimizerOps.nadam_update` folds them."""
+    return lr, u_next / (1.0 - u_product * u_next), (1.0 - u_t) / (1.0 - u_product), 1.0 / (1.0 - beta_2**t)
+
+
+def plan_nadam(p, g, m, v, scalars, beta_1, beta_2, epsilon, sm_count, table=None, index=None):
+    """``scalars``: `nadam_scalars`' four values (or, with ``table``, ``table[index[0]]``, rows of 4)."""
+    t = p.dtype.type
+    return Launch("optimizers", _kernel("nadam_update", p.dtype), _grid_stride(p.size, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1),
+                  (p, g, m, v, numpy.int64(p.size), *(t(s) for s in scalars), t(1.0 - beta_1), t(1.0 - beta_2),
+                   t(epsilon), _ptr(table), _ptr(index)))
 
 
 CONSTRAINT_MODES = {"NonNeg": 0, "MaxNorm": 1, "UnitNorm": 2, "MinMaxNorm": 3}

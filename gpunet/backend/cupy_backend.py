@@ -282,6 +282,12 @@ class CupyBackend(Backend):
             return super().adamax_update(p, g, m, v, lr, beta_1, beta_2, epsilon, t)
         self.launch(K.plan_adamax(p, g, m, v, lr / (1.0 - beta_1**t), beta_1, beta_2, epsilon, self.sm_count))
 
+    def nadam_update(self, p, g, m, v, lr, beta_1, beta_2, epsilon, t, u_t, u_next, u_product):
+        if not self._flat_ready(p, g, m, v):
+            return super().nadam_update(p, g, m, v, lr, beta_1, beta_2, epsilon, t, u_t, u_next, u_product)
+        scalars = K.nadam_scalars(lr, beta_1, beta_2, t, u_t, u_next, u_product)
+        self.launch(K.plan_nadam(p, g, m, v, scalars, beta_1, beta_2, epsilon, self.sm_count))
+
     def adagrad_update(self, p, g, accumulator, lr, epsilon):
         if not self._flat_ready(p, g, accumulator):
             return super().adagrad_update(p, g, accumulator, lr, epsilon)

@@ -11,11 +11,11 @@ from .gpu_grad_transforms import StepGradTransforms
 
 # AdamW is Adam after the decay launch (gpu_grad_transforms.py), as its layer path does
 _KINDS = {"SGD": "sgd", "Adam": "adam", "AdamW": "adam", "RMSprop": "rmsprop", "Adagrad": "adagrad",
-          "Adamax": "adamax"}
+          "Adamax": "adamax", "Nadam": "nadam"}
 
 
 def optimizer_kind(optimizer):
-    """"sgd", "adam", "rmsprop", "adagrad" or "adamax" where a fused update with a device table
+    """"sgd", "adam", "rmsprop", "adagrad", "adamax" or "nadam" where a fused update with a device table
     serves this optimizer (its clipping and weight decay as launches before it), else None
     (other optimizers, and subclasses: a user's subclass may change what apply does)."""
     kind = _KINDS.get(type(optimizer).__name__)
@@ -72,18 +72,30 @@ class StepOptimizer:
             return K.plan_adagrad(p, g, s["accumulator"], 0.0, o.epsilon, sm, table, index)
         if self.kind == "adamax":
             return K.plan_adamax(p, g, s["m"], s["v"], 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
+        if self.kind == "nadam":
+            return K.plan_nadam(p, g, s["m"], s["v"], (0.0,) * 4, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
         mg = s.get("mg") if o.centered else None
         return K.plan_rmsprop(p, g, s["rms"], s.get("momentum"), mg, 0.0, o.rho, o.momentum, o.epsilon, sm, table,
                               index)
 
+    @property
+    def table_width(self):
+        """Values per step in the device table: [rate, momentum], or Nadam's (lr, a, b, c)."""
+        return 4 if self.kind == "nadam" else 2
+
     def scalars(self, first_t, count):
-        """The table's rows, [scalar, momentum] per step (Python floats); ``t`` is the iteration
-        count after the step (1 first)."""
+        """The table's rows, [scalar, momentum] per step (Nadam: `cuda_kernels.nadam_scalars`),
+        Python floats; ``t`` is the iteration count after the step (1 first)."""
         o = self.optimizer
         base, momentum = o.learning_rate.value, self.momentum()
-        out = []
+        out, u_product = [], getattr(o, "m_schedule", 1.0)
         for t in range(first_t, first_t + count):
             lr = base / (1.0 + o.decay * (t - 1)) if o.decay else base
+            if self.kind == "nadam":  # the schedule as Nadam._update runs it, step after step
+                u_t, u_next = o.beta_1 * (1.0 - 0.5 * 0.96**t), o.beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+                u_product *= u_t
+                out.append(K.nadam_scalars(lr, o.beta_1, o.beta_2, t, u_t, u_next, u_product))
+                continue
             if self.kind == "adam":
                 lr = lr * (1.0 - o.beta_2**t) ** 0.5 / (1.0 - o.beta_1**t)
             elif self.kind == "adamax":
@@ -92,7 +104,18 @@ class StepOptimizer:
         return out
 
     def momentum(self):
-        return 0.0 if self.kind in ("adam", "adagrad", "adamax") else float(self.optimizer.momentum)
+        return 0.0 if self.kind in ("adam", "adagrad", "adamax", "nadam") else float(self.optimizer.momentum)
+
+    def advance(self, count):
+        """The host's record of ``count`` steps run on the device: the iteration count, and
+        Nadam's schedule product (saved with the model, and read by the next table)."""
+        o = self.optimizer
+        if self.kind == "nadam":
+            for _ in range(count):
+                o.m_schedule *= o.beta_1 * (1.0 - 0.5 * 0.96 ** (o.iterations + 1))
+                o.iterations += 1
+            return
+        o.iterations += count
 
     def per_step(self):
         """What the tables hold, as the optimizer has it now: a change means rewriting them."""
@@ -107,7 +130,7 @@ class StepOptimizer:
             own = o.beta_1, o.beta_2, o.epsilon, o.amsgrad
         elif self.kind == "adagrad":
             own = (o.epsilon,)
-        elif self.kind == "adamax":
+        elif self.kind in ("adamax", "nadam"):
             own = o.beta_1, o.beta_2, o.epsilon
         else:
             own = o.rho, o.epsilon, o.centered

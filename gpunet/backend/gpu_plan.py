@@ -107,7 +107,7 @@ class GpuPlan:
         self.width = self.layers[0].w.shape[0]
         xp = self.ops.xp
         self.state = xp.zeros((3,), dtype="int64")  # step.cu: [next batch, current batch, dropout seed]
-        self.table = None  # per-step optimizer scalars of the epoch: (steps, 2)
+        self.table = None  # per-step optimizer scalars of the epoch: (steps, optimizer.table_width)
         # x, y_src, sw_src: the data the gather reads; y, sw: the epoch's targets and weights in
         # training order, and outputs the model's outputs, which EpochTally reads
         self.x = self.y_src = self.sw_src = self.order = self.outputs = self.y = self.sw = None
@@ -189,7 +189,7 @@ class GpuPlan:
             self.sw = None if sample_weight is None else (
                 sample_weight if order is None else xp.take(sample_weight, order_dev, axis=0))
             if self.table is None or self.table.shape[0] < steps:
-                self.table = xp.empty((max(steps, 1), 2), dtype=self.dtype)  # gpu_optimizer.scalars' rows
+                self.table = xp.empty((max(steps, 1), self.optimizer.table_width), dtype=self.dtype)  # scalars' rows
                 self._steps.clear()
             if self.regs is not None and self.regs.ensure(steps):
                 self._steps.clear()
@@ -208,12 +208,12 @@ class GpuPlan:
         if lo != self._next * self._batch:
             raise RuntimeError(f"GpuPlan.step: batches run in order; expected the batch at {self._next * self._batch}, "
                                f"received {lo}:{hi}.")
-        opt = self._follow_optimizer()
+        self._follow_optimizer()
         key = (hi - lo, self._batch, None if x_batch is None else S.address(x_batch))
         step = self._steps.get(key) or self._build(key, x_batch)
         with self._stream():
             self._graphs.run(step, self.ops.launch, replay=hi - lo == self._batch)
-        opt.iterations += 1
+        self.optimizer.advance(1)
         self._next += 1
 
     def run_steps(self, first, count):
@@ -224,18 +224,18 @@ class GpuPlan:
             raise RuntimeError(f"GpuPlan.run_steps: batches run in order; expected batch {self._next}, received {first}.")
         if count <= 0:
             return
-        opt = self._follow_optimizer()
+        self._follow_optimizer()
         key = (self._batch, self._batch, None)
         step = self._steps.get(key) or self._build(key)
         with self._stream():
             self._graphs.run_many(step, self.ops.launch, count)
-        opt.iterations += count
+        self.optimizer.advance(count)
         self._next += count
 
     def _follow_optimizer(self):
         """Take in what a callback changed on the optimizer since the last step: a learning rate or
         momentum (the table from this step on is rewritten), another hyperparameter (the steps,
-        which bake it in, are rebuilt). Returns the optimizer."""
+        which bake it in, are rebuilt)."""
         if self.optimizer.baked() != self._baked:
             self._baked = self.optimizer.baked()
             self._steps.clear()
@@ -243,7 +243,6 @@ class GpuPlan:
         if self.optimizer.per_step() != self._per_step:
             with self._stream():
                 self._write_table(self._next, self.table.shape[0] - self._next)
-        return self.optimizer.optimizer
 
     def publish(self):
         """Make the caller's current stream wait for the plan's work (outputs, weights)."""
