@@ -51,7 +51,7 @@ def test_kernel_model_terminate_on_nan_stops_at_the_bad_batch(emulator, capsys, 
 
 
 def test_layer_path_reads_the_loss_once_an_epoch_on_a_gpu(emulator):
-    """A model the step plan does not take (BatchNormalization in it) trains layer by layer.
+    """A model the step plan does not take (a frozen BatchNormalization layer in it) trains layer by layer.
     On a GPU its epoch's loss stays on the device until the epoch ends, so the host never
     waits for a batch, unless a callback wants batch logs; the losses are the same bit for
     bit either way, and NumPy's (float64)."""
@@ -68,7 +68,7 @@ def test_layer_path_reads_the_loss_once_an_epoch_on_a_gpu(emulator):
     def run(ops, batch_size, callbacks=()):
         nonlocal start
         with B.use_backend(ops):
-            model = Sequential([Dense(6, input_dim=4, activation="relu"), BatchNormalization(),
+            model = Sequential([Dense(6, input_dim=4, activation="relu"), BatchNormalization(trainable=False),
                                 Dense(1, activation="sigmoid")])
             model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
             start = start or model.get_weights()
@@ -101,7 +101,7 @@ _NO_CUDA = B.cupy_unavailable_reason()
 @pytest.mark.gpu
 @pytest.mark.skipif(_NO_CUDA is not None, reason=f"no CUDA: {_NO_CUDA}")
 def test_layer_path_on_a_real_gpu_equals_numpy():
-    """A BatchNormalization model (the layer path) on CuPy: the loss kept on the device gives
+    """A frozen BatchNormalization model (the layer path) on CuPy: the loss kept on the device gives
     NumPy's history and evaluation, with and without batch logs."""
     from gpunet.callbacks import LambdaCallback
     from gpunet.layers import BatchNormalization, Dense
@@ -115,7 +115,7 @@ def test_layer_path_on_a_real_gpu_equals_numpy():
     for backend, callbacks in (("numpy", []), ("cupy", []), ("cupy", [LambdaCallback(on_batch_end=lambda b, l: None)])):
         with B.use_backend(backend):
             gpunet.utils.set_random_seed(1)
-            model = Sequential([Dense(6, input_dim=4, activation="relu"), BatchNormalization(),
+            model = Sequential([Dense(6, input_dim=4, activation="relu"), BatchNormalization(trainable=False),
                                 Dense(1, activation="sigmoid")])
             model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
             history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0, callbacks=callbacks)

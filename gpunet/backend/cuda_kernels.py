@@ -27,7 +27,8 @@ KERNELS = {
     "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update", "nadam_update",
                    "constrain_columns", "clip_value", "segment_sum_squares", "segment_clip_norm", "weight_decay"),
     # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
-    "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step", "reg_grad"),
+    "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step", "reg_grad", "bn_forward",
+             "bn_backward"),
 }
 _CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
 KERNEL_DTYPES = tuple(_CTYPE)

@@ -26,17 +26,19 @@ from contextlib import nullcontext
 import numpy
 
 from . import cuda_kernels as K
+from . import gpu_batch_norm as BN
 from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_graphs import GraphRunner
 from .gpu_regularizers import StepConstraints, StepPenalties, constrained_weights, regularized_weights
 from .gpu_step import DenseEntry, DropoutEntry, Step
-from .layer_stack import Folded, dense_entries, dense_stack, same_stack, takes_rows
+from .layer_stack import Folded, FoldedNorm, dense_entries, dense_stack, same_stack, takes_rows
 
 
 def build_gpu_plan(model):
     """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
-    layer path must run: a layer other than Dense and Dropout (layer_stack.py), activity
+    layer path must run: a layer other than Dense, Dropout and BatchNormalization (layer_stack.py;
+    gpu_batch_norm.py for which BatchNormalization layers qualify), activity
     regularizers, a regularizer or constraint without a kernel (gpu_regularizers.py), an
     activation or loss without a kernel, an optimizer without a fused update, float16."""
     from ..layers.core import Dropout
@@ -52,12 +54,16 @@ def build_gpu_plan(model):
     cons = constrained_weights(model)  # MaxNorm, NonNeg, UnitNorm, MinMaxNorm: likewise
     if regs is None or cons is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
         return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
-    stack = dense_stack(layers, passthrough=(Dropout,))  # an Activation layer after a linear Dense: folded
+    # an Activation layer after a linear Dense or a BatchNormalization layer: folded into it
+    stack = dense_stack(layers, passthrough=(Dropout,), normalization=True)
     if stack is None:
         return None
     for entry in stack:
         if isinstance(entry, Dropout):
             if entry.noise_shape is not None:
+                return None
+        elif isinstance(entry, FoldedNorm):
+            if not BN.plannable(entry, params.dtype):
                 return None
         elif not entry.layer.trainable or entry.layer.kernel.value.dtype != params.dtype:
             return None
@@ -91,7 +97,11 @@ class GpuPlan:
         self.loss_kernel, self.optimizer = loss_kernel, optimizer
         self.params, self.dtype = model._params, model._params.dtype
         self.sequence = []  # DenseEntry / DropoutEntry in model order (Dropout(0) left out)
-        for entry in stack:  # layer_stack.dense_stack's: Folded Dense layers and Dropout layers
+        for entry in stack:  # layer_stack.dense_stack's: Folded Dense layers, FoldedNorm and Dropout layers
+            if isinstance(entry, FoldedNorm):
+                act = entry.activation
+                self.sequence.append(BN.NormEntry(entry, K.activation_spec(act.name, act.params)))
+                continue
             if not isinstance(entry, Folded):
                 if entry.rate:  # the salt keeps the model position it always had
                     self.sequence.append(DropoutEntry(entry, model._layers.index(entry) * 7919 + (entry.seed or 0)))
@@ -102,7 +112,8 @@ class GpuPlan:
             self.sequence.append(DenseEntry(entry, spec))
         self.layers = [e for e in self.sequence if isinstance(e, DenseEntry)]
         self.dropouts = [e for e in self.sequence if isinstance(e, DropoutEntry)]
-        self._dropout_layers = [e for e in stack if not isinstance(e, Folded)]
+        self.norms = [e for e in self.sequence if isinstance(e, BN.NormEntry)]
+        self._others = [e for e in stack if not isinstance(e, Folded)]  # Dropout layers and FoldedNorm
         self.apply = model.optimizer.apply
         self.width = self.layers[0].w.shape[0]
         xp = self.ops.xp
@@ -133,10 +144,10 @@ class GpuPlan:
     def matches(self, model):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
         from ..layers.core import Dropout
-        stack = dense_stack(model._layers, passthrough=(Dropout,))
+        stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True)
         return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
                 and model.optimizer.apply == self.apply
-                and same_stack(stack, [p.source for p in self.layers], self._dropout_layers)
+                and same_stack(stack, [p.source for p in self.layers], self._others)
                 and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts)
                 and (self.regs.matches(model) if self.regs is not None else not model._regularized)
                 and (self.constraints.matches(model) if self.constraints is not None else not model._constrained))

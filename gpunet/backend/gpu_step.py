@@ -2,14 +2,16 @@
 
 A `Step` is built once per (rows, stride) and holds, in order, what one step runs:
 the batch gather; per layer its forward (a Dense layer: one launch, or a cuBLAS GEMM and
-a bias+activation launch; a Dropout layer: one launch); the loss kernel; per layer in
-reverse its backward; the gradient average of a data-parallel run (if any); the
-optimizer's update. Entries are `cuda_kernels.Launch` tuples or, for cuBLAS and
+a bias+activation launch; a Dropout or BatchNormalization layer: one launch); the loss
+kernel; per layer in reverse its backward; the regularizers' gradients; the gradient average
+of a data-parallel run (if any); gradient clipping and weight decay; the optimizer's update;
+the constraints. Entries are `cuda_kernels.Launch` tuples or, for cuBLAS and
 collectives, callables; a step of launches (and collectives, run between graphs) can be
 captured as CUDA graphs, one with a cuBLAS call cannot.
 """
 from . import cuda_kernels as K
 from . import dense_launch as DL
+from . import gpu_batch_norm as BN
 from . import step_kernels as S
 from .gpu_fused_step import fused_step_launch
 from .gpu_graphs import Between
@@ -68,9 +70,16 @@ class Step:
                 done.append((entry, grad, mask))
                 a = out  # the gradient with respect to out lands in `grad`, then is masked in place
                 continue
+            if isinstance(entry, BN.NormEntry):
+                out, xhat, inv = empty((rows, entry.units)), empty((rows, entry.units)), empty((entry.units,))
+                keep = _keep(entry.spec, out.shape, empty)
+                entries.append(BN.forward_launch(entry, a, out, xhat, inv, keep, sm))
+                out_grad = empty(out.shape)
+                done.append((entry, grad, xhat, inv, keep, out, out_grad))
+                a, grad = out, out_grad
+                continue
             out = empty((rows, entry.units))
-            keep = {"mask": lambda: empty(out.shape, "uint8"), "z": lambda: empty(out.shape)}.get(entry.spec.keep)
-            keep = keep() if keep else None
+            keep = _keep(entry.spec, out.shape, empty)
             entries += forward_entries(plan, a, entry, out, keep)
             out_grad = empty(out.shape)
             done.append((entry, a, grad, keep, out, out_grad))
@@ -82,6 +91,10 @@ class Step:
                 _, g, mask = record
                 if g is not None:
                     entries.append(S.plan_dropout_backward(g, mask, sm))
+                continue
+            if isinstance(record[0], BN.NormEntry):
+                entry, x_grad, xhat, inv, keep, out, out_grad = record
+                entries.append(BN.backward_launch(entry, out_grad, xhat, inv, keep, out, x_grad))
                 continue
             entry, x, x_grad, keep, out, out_grad = record
             entries += backward_entries(plan, out_grad, x, entry, keep, out, x_grad)
@@ -104,6 +117,11 @@ class Step:
         the step runs): a step built, or captured, for one epoch's arrays serves the next one's."""
         x = plan.x if self.x_batch is None else self.x_batch
         plan._write(self.sources, S.source_addresses(x, plan.y_src, plan.sw_src, plan.order))
+
+
+def _keep(spec, shape, empty):
+    """The buffer the forward fills for an activation's backward: its mask, its input z, or None."""
+    return {"mask": lambda: empty(shape, "uint8"), "z": lambda: empty(shape)}.get(spec.keep, lambda: None)()
 
 
 def workspace(plan, shapes):

@@ -8,7 +8,11 @@ computes, so it trains and predicts on the same fast path instead of layer by la
 leading ``Flatten`` (the TensorFlow beginner tutorial's ``Flatten(input_shape=(28, 28))``) is the
 plans' own view of each sample as one row, and a Flatten of rows is the identity.
 """
+from .. import activations
 from ..layers.core import Activation, Dense, Flatten
+from ..layers.normalization import BatchNormalization
+
+_LINEAR = activations.get("linear")
 
 
 class Folded:
@@ -27,18 +31,40 @@ class Folded:
         return layer.kernel.value, None if layer.bias is None else layer.bias.value, self.activation, self.folded
 
 
-def dense_stack(layers, passthrough=()):
+class FoldedNorm:
+    """A BatchNormalization ``layer`` and the ``activation`` the GPU plan applies after it (that of
+    an Activation layer ``folded`` into it, else linear). Equal to another for the same layers
+    with the same settings: a plan built from one serves a model whose stack has the other."""
+
+    __slots__ = ("layer", "activation", "folded", "settings")
+
+    def __init__(self, layer, activation=_LINEAR, folded=None):
+        self.layer, self.activation, self.folded = layer, activation, folded
+        self.settings = (layer.trainable, layer.momentum, layer.epsilon, layer.center, layer.scale, layer.axis)
+
+    def __eq__(self, other):
+        return (type(other) is FoldedNorm and self.layer is other.layer and self.activation is other.activation
+                and self.folded is other.folded and self.settings == other.settings)
+
+    __hash__ = None
+
+
+def dense_stack(layers, passthrough=(), normalization=False):
     """``layers`` as the plans run them: a `Folded` per Dense layer, an Activation layer that
     directly follows a Dense layer with a linear activation folded into it, and layers whose
-    type is in ``passthrough`` (Dropout, for the training plan) kept as they are. None when any
-    other layer is there (an Activation after anything else, say): the layer path runs it."""
+    type is in ``passthrough`` (Dropout, for the training plan) kept as they are; with
+    ``normalization`` (the GPU training plan) a `FoldedNorm` per BatchNormalization layer, an
+    Activation layer right after it folded in likewise. None when any other layer is there (an
+    Activation after anything else, say): the layer path runs it."""
     stack = []
     for layer in layers:
         kind = type(layer)
         if kind is Dense:
             stack.append(Folded(layer, layer.activation))
+        elif kind is BatchNormalization and normalization:
+            stack.append(FoldedNorm(layer))
         elif kind is Activation and _foldable(stack[-1] if stack else None, layer):
-            stack[-1] = Folded(stack[-1].layer, layer.activation, layer)
+            stack[-1] = type(stack[-1])(stack[-1].layer, layer.activation, layer)
         elif kind is Flatten and (not stack or len(layer.input_shape or ()) == 2):
             continue  # the plans read each sample as one row already
         elif kind in passthrough:
@@ -60,8 +86,9 @@ def as_rows(x):
 
 
 def _foldable(previous, layer):
-    return (isinstance(previous, Folded) and previous.folded is None and previous.activation.name == "linear"
-            and not previous.activation.custom and not previous.activation.params
+    return (isinstance(previous, (Folded, FoldedNorm)) and previous.folded is None
+            and previous.activation.name == "linear" and not previous.activation.custom
+            and not previous.activation.params
             and layer.activity_regularizer is None and previous.layer.activity_regularizer is None)
 
 

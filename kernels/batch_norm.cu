@@ -1,0 +1,105 @@
+// BatchNormalization (training mode) inside the GPU step plan, with the activation that follows it
+// (Keras's Dense(64), BatchNormalization(), Activation('relu')), as gpunet/layers/normalization.py
+// computes it over a batch of M rows of N features:
+//   mean = sum(x) / M;  var = sum((x - mean)^2) / M;  inv = 1 / sqrt(var + eps)
+//   xhat = (x - mean) inv;  y = act(xhat gamma + beta)
+//   moving_mean = moving_mean momentum + (1 - momentum) mean (moving_variance likewise, with var)
+// and its backward from dy (the gradient of the activated output), dz = dy act'(...):
+//   dgamma = sum(dz xhat);  dbeta = sum(dz);  dxhat = dz gamma
+//   dx = inv ((dxhat - sum(dxhat) / M) - xhat sum(dxhat xhat) / M)
+// gamma, beta (and dgamma, dbeta) null: scale=False, center=False. Column sums run in a fixed
+// order (no atomics): a run repeats bit for bit.
+// Launch (both): block (32, 8); grid (ceil(N / 32)). Block bx owns columns 32 bx + tx (a warp
+// reads 32 consecutive values of a row) and every row, thread row ty taking rows ty, ty + 8, ...
+
+// The column's total of the block's 8 row partials, in row order; every thread gets it.
+template <typename T>
+__device__ __forceinline__ T gn_column_total(T (*part)[33], T partial) {
+    part[threadIdx.y][threadIdx.x] = partial;
+    __syncthreads();
+    T total = part[0][threadIdx.x];
+    for (int r = 1; r < 8; ++r) total += part[r][threadIdx.x];
+    __syncthreads();  // part is reused by the next total
+    return total;
+}
+
+template <typename T>
+__global__ void bn_forward(const T* __restrict__ x, T* __restrict__ y, T* __restrict__ xhat, T* __restrict__ inv,
+                           const T* __restrict__ gamma, const T* __restrict__ beta, T* moving_mean, T* moving_var,
+                           T* __restrict__ z, unsigned char* __restrict__ mask, int M, int N, T momentum,
+                           T one_minus_momentum, T eps, int act, T alpha, T max_value, T threshold, int flags) {
+    __shared__ T part[8][33];
+    const ActParams<T> p = {act, alpha, max_value, threshold, flags};
+    const int n = blockIdx.x * 32 + threadIdx.x;
+    const bool live = n < N;
+    T s = T(0);
+    if (live)
+        for (long long m = threadIdx.y; m < M; m += 8) s += x[m * N + n];
+    const T mean = gn_column_total(part, s) / T(M);
+    s = T(0);
+    if (live)
+        for (long long m = threadIdx.y; m < M; m += 8) {
+            const T c = x[m * N + n] - mean;
+            s += c * c;
+        }
+    const T var = gn_column_total(part, s) / T(M);
+    const T iv = T(1) / gn_sqrt(var + eps);
+    if (!live) return;  // no barrier below
+    if (threadIdx.y == 0) {
+        inv[n] = iv;
+        moving_mean[n] = moving_mean[n] * momentum + one_minus_momentum * mean;
+        moving_var[n] = moving_var[n] * momentum + one_minus_momentum * var;
+    }
+    for (long long m = threadIdx.y; m < M; m += 8) {
+        const long long o = m * N + n;
+        const T h = (x[o] - mean) * iv;
+        xhat[o] = h;
+        T v = gamma ? h * gamma[n] : h;
+        if (beta) v += beta[n];
+        if (z) z[o] = v;
+        unsigned char k = 0;
+        y[o] = act_forward(p, v, &k);
+        if (mask) mask[o] = k;
+    }
+}
+
+template <typename T>
+__global__ void bn_backward(const T* __restrict__ dy, const T* __restrict__ xhat, const T* __restrict__ inv,
+                            const T* __restrict__ gamma, T* __restrict__ dgamma, T* __restrict__ dbeta,
+                            T* __restrict__ dx, const T* __restrict__ z, const T* __restrict__ y,
+                            const unsigned char* __restrict__ mask, int M, int N, int act, T alpha, T max_value,
+                            T threshold, int flags) {
+    __shared__ T part[8][33];
+    const ActParams<T> p = {act, alpha, max_value, threshold, flags};
+    const int n = blockIdx.x * 32 + threadIdx.x;
+    const bool live = n < N;
+    const T g = gamma && live ? gamma[n] : T(1);
+    T s_dz = T(0), s_dzx = T(0), s_dh = T(0), s_dhx = T(0);
+    if (live)
+        for (long long m = threadIdx.y; m < M; m += 8) {
+            const long long o = m * N + n;
+            const T d = act_backward(p, dy[o], z, y, mask, o), h = xhat[o];
+            const T dh = gamma ? d * g : d;
+            s_dz += d;
+            s_dzx += d * h;
+            s_dh += dh;
+            s_dhx += dh * h;
+        }
+    s_dz = gn_column_total(part, s_dz);
+    s_dzx = gn_column_total(part, s_dzx);
+    s_dh = gn_column_total(part, s_dh);
+    s_dhx = gn_column_total(part, s_dhx);
+    if (!live) return;
+    if (threadIdx.y == 0) {
+        if (dgamma) dgamma[n] = s_dzx;
+        if (dbeta) dbeta[n] = s_dz;
+    }
+    if (!dx) return;
+    const T mean_dh = s_dh / T(M), mean_dhx = s_dhx / T(M), iv = inv[n];
+    for (long long m = threadIdx.y; m < M; m += 8) {
+        const long long o = m * N + n;
+        const T d = act_backward(p, dy[o], z, y, mask, o), h = xhat[o];
+        const T dh = gamma ? d * g : d;
+        dx[o] = iv * ((dh - mean_dh) - h * mean_dhx);
+    }
+}
