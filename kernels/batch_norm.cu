@@ -103,3 +103,22 @@ __global__ void bn_backward(const T* __restrict__ dy, const T* __restrict__ xhat
         dx[o] = iv * ((dh - mean_dh) - h * mean_dhx);
     }
 }
+
+// Inference (predict, evaluate; and a frozen layer): the moving statistics instead of the batch's,
+// y = act(((x - moving_mean) inv) gamma + beta), inv = 1 / sqrt(moving_var + eps), as the layer
+// computes it outside training. y may be x. Launch: block 256, 1-D grid-stride grid over M N.
+template <typename T>
+__global__ void bn_inference(const T* x, T* y, const T* __restrict__ gamma, const T* __restrict__ beta,
+                             const T* __restrict__ moving_mean, const T* __restrict__ moving_var, long long total,
+                             int N, T eps, int act, T alpha, T max_value, T threshold, int flags) {
+    const ActParams<T> p = {act, alpha, max_value, threshold, flags};
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long o = (long long)blockIdx.x * blockDim.x + threadIdx.x; o < total; o += stride) {
+        const int n = (int)(o % N);
+        const T h = (x[o] - moving_mean[n]) * (T(1) / gn_sqrt(moving_var[n] + eps));
+        T v = gamma ? h * gamma[n] : h;
+        if (beta) v += beta[n];
+        unsigned char k = 0;
+        y[o] = act_forward(p, v, &k);
+    }
+}

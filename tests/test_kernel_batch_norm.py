@@ -83,6 +83,27 @@ def test_kernels_match_the_layer_forward_and_backward(emulator, dtype, shape, ac
     assert all(intact(a) for a in (y, xhat, dx, inv, mm, mv) + tuple(a for a in (gamma, beta) if a is not None))
 
 
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "linear"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+def test_inference_kernel_matches_the_layer_in_place(emulator, dtype, shape, act):
+    """bn_inference (predict, evaluate) against the layer outside training, with NaN and inf in x,
+    written over its own input as the forward plan may."""
+    B.set_floatx(numpy.dtype(dtype).name)
+    M, N = shape
+    x = numpy.random.default_rng(N).standard_normal(shape).astype(dtype)
+    x[0, 0], x[M - 1, N - 1] = numpy.nan, -numpy.inf
+    bn = reference(x, x, act, center=True, scale=N != 12, dtype=dtype)[0]  # its weights, random
+    with B.use_backend("numpy"), numpy.errstate(invalid="ignore", over="ignore"):
+        ref = Activation(act).forward(bn.forward(x, training=False), training=False)
+    buf = guarded(x.reshape(-1)).reshape(shape)
+    spec = K.activation_spec(act, {})
+    emulator(BN.inference_launch(FoldedNorm(bn), spec, buf, buf, 132))
+    tol = dict(rtol=2e-6, atol=2e-6) if dtype == numpy.float32 else dict(rtol=1e-13, atol=1e-13)
+    numpy.testing.assert_allclose(buf, ref, **tol)
+    assert numpy.array_equal(numpy.isnan(buf), numpy.isnan(ref)) and intact(buf)
+
+
 MODELS = {
     # Keras's usual order: Dense (linear), BatchNormalization, Activation
     "dense-bn-relu": lambda: [Dense(12, input_dim=8), BatchNormalization(), Activation("relu"),
@@ -144,6 +165,30 @@ def assert_same_weights(got, ref, floatx, tol):
     for g, r, w in zip(got.get_weights(), ref.get_weights(), ref.weights):
         if floatx == "float64" or w.path not in washed:
             numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol, err_msg=w.path)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_predict_and_evaluate_of_normalized_models_run_through_the_forward_plan(emulator, name):
+    """After training, predict and evaluate run each BatchNormalization layer as one launch with
+    its moving statistics (a frozen one too), and equal the layer path on NumPy."""
+    B.set_floatx("float64")
+    x, y, _ = data("pima")
+    results = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        net = build(ops, name)
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(9)
+            net.fit(x, y, batch_size=10, epochs=2, verbose=0)
+            next(l for l in net.layers if isinstance(l, BatchNormalization)).trainable = False  # inference: the same
+            emulator.launches.clear()
+            results.append((net.predict(x, batch_size=32, verbose=0), net.evaluate(x, y, batch_size=32, verbose=0),
+                            [k.split("<")[0] for k, _, _ in emulator.launches]))
+    (pred, scores, kernels), (ref_pred, ref_scores, _) = results
+    norms = sum(isinstance(l, BatchNormalization) for l in MODELS[name]())
+    batches = -(-len(x) // 32)
+    assert kernels.count("bn_inference") == 2 * norms * batches  # predict's batches, then evaluate's
+    numpy.testing.assert_allclose(pred, ref_pred, rtol=1e-10, atol=1e-12)
+    numpy.testing.assert_allclose(scores, ref_scores, rtol=1e-10)
 
 
 def test_a_changed_momentum_rebuilds_and_frozen_or_final_normalization_keeps_the_layer_path(emulator):

@@ -36,16 +36,32 @@ class NormEntry:
 def plannable(entry, dtype):
     """Whether a `FoldedNorm` can run in the plan: trainable, over the last axis of rows, its
     weights of the plan's dtype, its activation one the kernels have (softmax excepted)."""
+    return inferable(entry, dtype) and entry.layer.trainable
+
+
+def inferable(entry, dtype):
+    """Whether a `FoldedNorm` can run in the forward plan (predict, evaluate): over the last axis of
+    rows, its weights of the plan's dtype, its activation one the kernels have (softmax excepted).
+    Frozen or not: inference always normalizes with the moving statistics."""
     layer = entry.layer
-    if not isinstance(entry, FoldedNorm) or not layer.trainable or layer.axis not in (-1, 1):
-        return False
-    if len(layer.input_shape or ()) != 2:
+    if not isinstance(entry, FoldedNorm) or layer.axis not in (-1, 1) or len(layer.input_shape or ()) != 2:
         return False
     weights = [w for w in (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance) if w is not None]
-    if any(w.value.dtype != dtype for w in weights):
+    if any(w.value.dtype != dtype for w in weights) or layer.activity_regularizer is not None:
         return False
     spec = K.activation_spec(entry.activation.name, entry.activation.params)
     return spec is not None and not spec.softmax
+
+
+def inference_launch(entry, spec, x, y, sm_count):
+    """``y = act(normalized x)`` with the layer's moving statistics (``y`` may be ``x``)."""
+    layer, t = entry.layer, x.dtype.type
+    value = lambda w: None if w is None else w.value  # noqa: E731
+    return K.Launch("step", K._kernel("bn_inference", x.dtype), K._grid_stride(x.size, sm_count),
+                    (K.ELEMENTWISE_BLOCK, 1, 1),
+                    (x, y, K._ptr(value(layer.gamma)), K._ptr(value(layer.beta)), layer.moving_mean.value,
+                     layer.moving_variance.value, numpy.int64(x.size), numpy.int32(x.shape[1]), t(layer.epsilon))
+                    + K._act_args(spec, x.dtype))
 
 
 def forward_launch(entry, x, y, xhat, inv, keep, sm_count):

@@ -4,15 +4,17 @@ One launch per layer per batch (two for a softmax output: the GEMM, then the row
 softmax), every batch's output written straight into its rows of one output array:
 no per-layer allocations, no concatenation, no host read until the caller asks.
 The same kernels as training (`dense_launch.dense_forward_launch`), each layer with
-its own activation.
+its own activation; a BatchNormalization layer is one elementwise launch with its
+moving statistics (gpu_batch_norm.inference_launch).
 """
 from contextlib import nullcontext
 
 from . import cuda_kernels as K
 
 from . import dense_launch as DL
+from . import gpu_batch_norm as BN
 from .gpu_step import workspace
-from .layer_stack import as_rows, dense_stack, same_stack, takes_rows
+from .layer_stack import Folded, as_rows, dense_stack, same_stack, takes_rows
 
 
 def build_gpu_forward(model):
@@ -22,15 +24,19 @@ def build_gpu_forward(model):
     if not isinstance(ops, CupyBackend) or not takes_rows(model._layers):
         return None
     stack = _stack(model)
-    if not stack:
+    dense = [e for e in stack or () if isinstance(e, Folded)]
+    if not dense:
         return None
-    dtype = stack[0].layer.kernel.value.dtype
+    dtype = dense[0].layer.kernel.value.dtype
     if dtype not in K.KERNEL_DTYPES:
         return None
     specs = []
     for entry in stack:
         layer, act = entry.layer, entry.activation
-        if layer.kernel.value.dtype != dtype or layer.activity_regularizer is not None:
+        if not isinstance(entry, Folded):
+            if not BN.inferable(entry, dtype):
+                return None
+        elif layer.kernel.value.dtype != dtype or layer.activity_regularizer is not None:
             return None
         spec = K.activation_spec(act.name, act.params)
         if spec is None:
@@ -44,17 +50,20 @@ class GpuForward:
 
     def __init__(self, model, stack, specs, dtype):
         self.model, self.ops, self.specs, self.dtype = model, model.ops, specs, dtype
-        self.sources = [e.source for e in stack]  # (kernel, bias, activation, folded Activation layer)
-        self.units = self.sources[-1][0].shape[1]  # the model's output width
+        self.stack = stack  # Folded Dense layers and FoldedNorm BatchNormalization layers
+        self.sources = [e.source for e in stack if isinstance(e, Folded)]  # (kernel, bias, activation, Activation)
+        self.norms = [e for e in stack if not isinstance(e, Folded)]
+        self.widths = [_width(stack[0], 0)] + [_width(e, 1) for e in stack]  # each entry's input, then output
+        self.units = self.widths[-1]  # the model's output width
         self._buffers = {}
         self.count = len(model._layers)
 
     def matches(self, model):
         return (model.ops is self.ops and len(model._layers) == self.count
-                and same_stack(_stack(model), self.sources))
+                and same_stack(_stack(model), self.sources, self.norms))
 
     def accepts(self, x):
-        width = self.sources[0][0].shape[0]  # the first layer's input: a row per sample, whatever x's shape
+        width = self.widths[0]  # the first layer's input: a row per sample, whatever x's shape
         return x.ndim >= 2 and x.shape[0] * width == x.size and x.dtype == self.dtype
 
     def run(self, x, out, batch_size, stream=None):
@@ -72,8 +81,13 @@ class GpuForward:
         rows, sm = x.shape[0], self.ops.sm_count
         hidden, workspaces = self._allocate(rows)
         plans, a = [], x
-        for i, ((w, b, _, _), spec) in enumerate(zip(self.sources, self.specs)):
+        for i, (entry, spec) in enumerate(zip(self.stack, self.specs)):
             y = out if i == len(self.specs) - 1 else hidden[i]
+            if not isinstance(entry, Folded):
+                plans.append(BN.inference_launch(entry, spec, a, y, sm))
+                a = y
+                continue
+            w, b = entry.source[:2]
             # inference: no z and no mask kept for a backward pass (null pointers)
             plans.append(DL.dense_forward_launch(a, w, b, y, None, None, spec, sm, workspaces[i]))
             if spec.softmax:
@@ -87,15 +101,23 @@ class GpuForward:
             if len(self._buffers) >= 4:
                 del self._buffers[next(iter(self._buffers))]
             xp, sm = self.ops.xp, self.ops.sm_count
-            hidden = [xp.empty((rows, s[0].shape[1]), dtype=self.dtype) for s in self.sources[:-1]]
-            workspaces = [workspace(self, DL.forward_workspace(rows, s[0].shape[1], s[0].shape[0], self.dtype, sm))
-                          for s in self.sources]
+            hidden = [xp.empty((rows, n), dtype=self.dtype) for n in self.widths[1:-1]]
+            workspaces = [workspace(self, DL.forward_workspace(rows, n, k, self.dtype, sm))
+                          if isinstance(e, Folded) else None
+                          for e, k, n in zip(self.stack, self.widths, self.widths[1:])]
             got = self._buffers[rows] = (hidden, workspaces)
         return got
 
 
 def _stack(model):
-    """The model's Dense layers with their activations (Activation layers folded in), Dropout
-    being the identity in inference; None where another layer needs the layer path."""
+    """The model's Dense and BatchNormalization layers with their activations (Activation layers
+    folded in), Dropout being the identity in inference; None where another layer needs the layer path."""
     from ..layers.core import Dropout
-    return dense_stack([l for l in model._layers if type(l) is not Dropout])
+    return dense_stack([l for l in model._layers if type(l) is not Dropout], normalization=True)
+
+
+def _width(entry, side):
+    """An entry's input (``side`` 0) or output (1) width."""
+    if isinstance(entry, Folded):
+        return entry.layer.kernel.value.shape[side]
+    return entry.layer.moving_mean.value.shape[0]
