@@ -1,0 +1,87 @@
+"""Random models on the GPU step plan (kernels emulated on the CPU) against the NumPy backend:
+Dense stacks with BatchNormalization, Activation layers, Dropout(0), regularizers, constraints,
+every fused optimizer with clipping and weight decay, and the plan's losses, drawn by hypothesis.
+Whatever the draw, the plan must train it (or leave it to the layer path) exactly as NumPy does."""
+import numpy
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import gpunet
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from gpunet import backend as B
+from gpunet.backend.gpu_plan import GpuPlan
+from gpunet.layers import Activation, BatchNormalization, Dense, Dropout
+from gpunet.models import Sequential
+
+HIDDEN_ACTS = ["relu", "tanh", "sigmoid", "elu", "linear", "gelu", "softplus"]
+OUTPUTS = {"binary_crossentropy": (1, "sigmoid"), "categorical_crossentropy": (3, "softmax"),
+           "sparse_categorical_crossentropy": (3, "softmax"), "mse": (2, "linear"), "mae": (2, "linear")}
+OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam"]
+
+layer_spec = st.fixed_dictionaries({
+    "units": st.integers(1, 40), "activation": st.sampled_from(HIDDEN_ACTS),
+    "split_activation": st.booleans(),  # Dense(n) then Activation(act) instead of Dense(n, activation=act)
+    "norm": st.sampled_from([None, "before-activation", "after-activation"]),
+    "center": st.booleans(), "scale": st.booleans(), "dropout": st.booleans(),
+    "regularizer": st.sampled_from([None, "l2", "l1"]), "constraint": st.sampled_from([None, "max_norm", "non_neg"])})
+model_spec = st.fixed_dictionaries({
+    "input_norm": st.booleans(), "layers": st.lists(layer_spec, min_size=1, max_size=3),
+    "loss": st.sampled_from(sorted(OUTPUTS)), "optimizer": st.sampled_from(OPTIMIZERS),
+    "clip": st.sampled_from([None, "clipvalue", "clipnorm", "global_clipnorm"]), "decay": st.booleans(),
+    "batch": st.integers(1, 40), "weighted": st.booleans()})
+
+
+def build(ops, spec, width):
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(5)
+        layers = [BatchNormalization(input_shape=(width,))] if spec["input_norm"] else []
+        for i, ls in enumerate(spec["layers"]):
+            kw = dict(input_dim=width) if i == 0 and not layers else {}
+            split = ls["split_activation"] or ls["norm"] == "before-activation"
+            layers.append(Dense(ls["units"], activation=None if split else ls["activation"],
+                                kernel_regularizer=ls["regularizer"], kernel_constraint=ls["constraint"], **kw))
+            norm = [BatchNormalization(center=ls["center"], scale=ls["scale"], momentum=0.8)] if ls["norm"] else []
+            act = [Activation(ls["activation"])] if split else []
+            layers += norm + act if ls["norm"] == "before-activation" else act + norm
+            layers += [Dropout(0.0)] if ls["dropout"] else []
+        units, act = OUTPUTS[spec["loss"]]
+        net = Sequential(layers + [Dense(units, activation=act)])
+        extra = {spec["clip"]: 0.05} if spec["clip"] else {}
+        if spec["decay"] or spec["optimizer"] == "AdamW":
+            extra["weight_decay"] = 0.01
+        net.compile(optimizer=getattr(gpunet.optimizers, spec["optimizer"])(learning_rate=0.01, **extra),
+                    loss=spec["loss"], metrics=["mae" if spec["loss"] in ("mse", "mae") else "accuracy"])
+    return net
+
+
+def data(spec, width=5, n=23):
+    rng = numpy.random.default_rng(len(spec["layers"]) * 7 + spec["batch"])
+    x = rng.standard_normal((n, width)) * 2 + 1
+    units = OUTPUTS[spec["loss"]][0]
+    y = {"binary_crossentropy": lambda: (rng.random((n, 1)) > 0.5) * 1.0,
+         "categorical_crossentropy": lambda: numpy.eye(units)[rng.integers(0, units, n)],
+         "sparse_categorical_crossentropy": lambda: rng.integers(0, units, n)}.get(
+        spec["loss"], lambda: rng.standard_normal((n, units)))()
+    return x, y, rng.uniform(0.5, 2, n) if spec["weighted"] else None
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(spec=model_spec)
+def test_random_models_train_on_the_plan_as_on_numpy(emulator, spec):
+    B.set_floatx("float64")
+    x, y, sw = data(spec)
+    runs = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        net = build(ops, spec, x.shape[1])
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(9)
+            history = net.fit(x, y, sample_weight=sw, batch_size=spec["batch"], epochs=2, verbose=0).history
+            runs.append((net, history, net.predict(x, verbose=0), net.evaluate(x, y, sample_weight=sw, verbose=0)))
+    (net, history, pred, scores), (ref, ref_history, ref_pred, ref_scores) = runs
+    assert isinstance(net._plan, GpuPlan), "every drawn model is one the plan takes"
+    for key in ref_history:
+        numpy.testing.assert_allclose(history[key], ref_history[key], rtol=1e-8, atol=1e-10, err_msg=key)
+    numpy.testing.assert_allclose(pred, ref_pred, rtol=1e-7, atol=1e-9)
+    numpy.testing.assert_allclose(scores, ref_scores, rtol=1e-7, atol=1e-9)
+    for g, r, w in zip(net.get_weights(), ref.get_weights(), ref.weights):
+        numpy.testing.assert_allclose(g, r, rtol=1e-7, atol=1e-8, err_msg=w.path)
