@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(256)
 mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, const int* __restrict__ meta,
          const T* __restrict__ actp, int L, int x_off, int y_off, int sw_off, int d0_off, int d1_off, int loss_kind,
          T* out, long long* state, int rows, long long stride, long long x_stride, int kx, int ky, T eps, T scale,
-         T exp_max, int opt_kind, T* s1, T* s2, T* s3, long long n_params, T c1, T c2, T c3, int flag,
+         T exp_max, T delta, int opt_kind, T* s1, T* s2, T* s3, long long n_params, T c1, T c2, T c3, int flag,
          const T* __restrict__ table) {
     __shared__ T buf[GN_MLP_VALUES];
     __shared__ unsigned char masks[GN_MLP_MASKS];
@@ -85,7 +85,7 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
 
     const int* last = meta + (L - 1) * GN_MLP_META;
     loss_rows(red, loss_kind, buf + last[8], buf + y_off, sw_off >= 0 ? buf + sw_off : (const T*)nullptr, out,
-              buf + d0_off, b, rows, last[1], stride, eps, scale, exp_max, 0LL, 8LL);
+              buf + d0_off, b, rows, last[1], stride, eps, scale, exp_max, delta, 0LL, 8LL);
     __syncthreads();
 
     int cur = d0_off, other = d1_off;

@@ -50,7 +50,8 @@ __global__ void batch_gather(const unsigned long long* __restrict__ sources, T* 
 // from_logits losses (z holds logits, which are also the model's outputs).
 enum LossKind {
     GN_BCE_SIGMOID = 0, GN_CCE_SOFTMAX = 1, GN_SCCE_SOFTMAX = 2, GN_BCE = 3, GN_CCE = 4, GN_SCCE = 5,
-    GN_MSE = 6, GN_MAE = 7, GN_BCE_LOGITS = 8, GN_CCE_LOGITS = 9, GN_SCCE_LOGITS = 10
+    GN_MSE = 6, GN_MAE = 7, GN_BCE_LOGITS = 8, GN_CCE_LOGITS = 9, GN_SCCE_LOGITS = 10, GN_HUBER = 11,
+    GN_LOG_COSH = 12
 };
 
 template <typename T>
@@ -71,17 +72,17 @@ __device__ __forceinline__ T gn_label(const T* yr, int c, int kind, bool sparse)
 // Launch: block (32, 8), a row per threadIdx.y; grid min(ceil(M / 8), 8 SMs), grid-stride.
 template <typename T>
 __device__ void loss_rows(T (&red)[8][33], int kind, const T* z, const T* y, const T* sw, T* out, T* dz,
-                          long long cur, int M, int N, long long stride, T eps, T scale, T exp_max,
+                          long long cur, int M, int N, long long stride, T eps, T scale, T exp_max, T delta,
                           long long first_row, long long row_step);
 
 template <typename T>
 __global__ void loss_grad(int kind, const T* z, const T* __restrict__ y, const T* __restrict__ sw,
                           T* __restrict__ out, T* dz, long long* state, int M, int N, long long stride, T eps,
-                          T scale, T exp_max) {
+                          T scale, T exp_max, T delta) {
     __shared__ T red[8][33];
     const long long cur = state[1];
     if (blockIdx.x == 0 && threadIdx.x == 0 && threadIdx.y == 0) state[0] = cur + 1;
-    loss_rows(red, kind, z, y, sw, out, dz, cur, M, N, stride, eps, scale, exp_max, (long long)blockIdx.x * 8,
+    loss_rows(red, kind, z, y, sw, out, dz, cur, M, N, stride, eps, scale, exp_max, delta, (long long)blockIdx.x * 8,
               (long long)gridDim.x * 8);
 }
 
@@ -90,7 +91,7 @@ __global__ void loss_grad(int kind, const T* z, const T* __restrict__ y, const T
 // single-block step's loss (mlp_step.cu), with z, y, sw and dz in shared memory.
 template <typename T>
 __device__ void loss_rows(T (&red)[8][33], int kind, const T* z, const T* y, const T* sw, T* out, T* dz,
-                          long long cur, int M, int N, long long stride, T eps, T scale, T exp_max,
+                          long long cur, int M, int N, long long stride, T eps, T scale, T exp_max, T delta,
                           long long first_row, long long row_step) {
     const bool sparse = kind == GN_SCCE_SOFTMAX || kind == GN_SCCE || kind == GN_SCCE_LOGITS;
     const bool softmax = kind == GN_CCE_SOFTMAX || kind == GN_SCCE_SOFTMAX || kind == GN_CCE_LOGITS ||
@@ -187,6 +188,13 @@ __device__ void loss_rows(T (&red)[8][33], int kind, const T* z, const T* y, con
             } else if (kind == GN_MSE) {
                 outr[c] = zc;
                 g = (zc - yc) * (T(2) * inv_n);
+            } else if (kind == GN_HUBER) {  // d = p - y: d where |d| <= delta, else delta sign(d); / N
+                outr[c] = zc;
+                const T d = zc - yc;
+                g = (gn_abs(d) <= delta ? d : delta * (d > T(0) ? T(1) : (d < T(0) ? T(-1) : d * T(0)))) * inv_n;
+            } else if (kind == GN_LOG_COSH) {  // tanh(p - y) / N
+                outr[c] = zc;
+                g = gn_tanh(zc - yc) * inv_n;
             } else {  // GN_MAE: sign(p - y) / N, 0 where p == y
                 outr[c] = zc;
                 const T d = zc - yc;

@@ -14,7 +14,8 @@ from gpunet.models import Sequential
 
 HIDDEN_ACTS = ["relu", "tanh", "sigmoid", "elu", "linear", "gelu", "softplus"]
 OUTPUTS = {"binary_crossentropy": (1, "sigmoid"), "categorical_crossentropy": (3, "softmax"),
-           "sparse_categorical_crossentropy": (3, "softmax"), "mse": (2, "linear"), "mae": (2, "linear")}
+           "sparse_categorical_crossentropy": (3, "softmax"), "mse": (2, "linear"), "mae": (2, "linear"),
+           "huber": (2, "linear"), "log_cosh": (3, "tanh")}
 OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam"]
 
 layer_spec = st.fixed_dictionaries({
@@ -53,7 +54,7 @@ def build(ops, spec, width):
         if spec["decay"] or spec["optimizer"] == "AdamW":
             extra["weight_decay"] = 0.01
         net.compile(optimizer=getattr(gpunet.optimizers, spec["optimizer"])(learning_rate=0.01, **extra),
-                    loss=spec["loss"], metrics=["mae" if spec["loss"] in ("mse", "mae") else "accuracy"])
+                    loss=spec["loss"], metrics=["accuracy" if "crossentropy" in spec["loss"] else "mae"])
     return net
 
 

@@ -7,6 +7,7 @@ import pytest
 import gpunet
 from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
+from gpunet.backend import step_kernels as S
 from gpunet.backend.gpu_plan import GpuPlan
 from gpunet.layers import Dense, Dropout
 from gpunet.models import Sequential
@@ -128,7 +129,7 @@ class UsersAdam(gpunet.optimizers.Adam):
     """A user's subclass: its apply may do anything, so no fused update stands in for it."""
 
 
-@pytest.mark.parametrize("change", ["dropout-noise-shape", "orthogonal-regularizer", "users-optimizer", "huber"])
+@pytest.mark.parametrize("change", ["dropout-noise-shape", "orthogonal-regularizer", "users-optimizer", "hinge"])
 def test_models_outside_the_plan_take_the_layer_path(emulator, change):
     ops = EmulatedCupyBackend(emulator)
     with B.use_backend(ops):
@@ -137,7 +138,7 @@ def test_models_outside_the_plan_take_the_layer_path(emulator, change):
         layers += [Dropout(0.3, noise_shape=(None, 1))] if change == "dropout-noise-shape" else []
         model = Sequential(layers + [Dense(1, activation="sigmoid")])
         model.compile(optimizer=UsersAdam() if change == "users-optimizer" else gpunet.optimizers.Adam(),
-                      loss="huber" if change == "huber" else "binary_crossentropy")
+                      loss="hinge" if change == "hinge" else "binary_crossentropy")
         model.fit(numpy.ones((8, 4)), numpy.ones((8, 1)), epochs=1, verbose=0)
     assert model._train_plan() is None
 
@@ -319,3 +320,19 @@ def _agree_with_numpy(emulator, case, train):
         numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
     assert isinstance(runs[0][2]._plan, GpuPlan), "the model trained through the GPU plan"
     return runs[0][2]
+
+
+@pytest.mark.parametrize("fused_step", ["1", "0"], ids=["one-launch", "multi-launch"])
+@pytest.mark.parametrize("loss", ["huber-0.3", "log_cosh"])
+def test_huber_and_log_cosh_train_on_the_plan_like_numpy(emulator, loss, fused_step, monkeypatch):
+    """Huber (its delta a kernel argument) and log-cosh have loss kernels: the plan trains with them
+    in both step forms as NumPy does."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
+    made = gpunet.losses.Huber(delta=0.3) if loss.startswith("huber") else loss
+
+    def train(net, ops, x, y, sw):
+        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss=made, metrics=["mae"])
+        gpunet.utils.set_random_seed(3)
+        return [net.fit(x, y, batch_size=10, epochs=2, verbose=0).history]
+    net = _agree_with_numpy(emulator, "pima", train)
+    assert net._plan.loss_kernel.kind == (S.HUBER if loss.startswith("huber") else S.LOG_COSH)

@@ -81,7 +81,7 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
         step.sources, plan.params, plan.model._grads, step.fused_meta, step.fused_actp, i32(len(plan.layers)),
         i32(x_off), i32(y_off), i32(sw_off), i32(d0), i32(d1), i32(plan.loss_kernel.kind), plan.outputs, plan.state,
         i32(rows), numpy.int64(stride), numpy.int64(stride if x_stride is None else x_stride), i32(plan.width),
-        i32(plan.y_width), t(plan.eps), t(1.0 / rows), t(exp_max), i32(kind), *(K._ptr(s) for s in slots),
+        i32(plan.y_width), t(plan.eps), t(1.0 / rows), t(exp_max), t(plan.loss_kernel.delta), i32(kind), *(K._ptr(s) for s in slots),
         numpy.int64(plan.params.size), *(t(v) for v in c), i32(flag), plan.table))
 
 

@@ -9,16 +9,18 @@ import numpy
 from .cuda_kernels import ELEMENTWISE_BLOCK, Launch, _grid_stride, _kernel, _ptr, _row_grid
 
 # kernels/step.cu's LossKind
-BCE_SIGMOID, CCE_SOFTMAX, SCCE_SOFTMAX, BCE, CCE, SCCE, MSE, MAE, BCE_LOGITS, CCE_LOGITS, SCCE_LOGITS = range(11)
+(BCE_SIGMOID, CCE_SOFTMAX, SCCE_SOFTMAX, BCE, CCE, SCCE, MSE, MAE, BCE_LOGITS, CCE_LOGITS, SCCE_LOGITS, HUBER,
+ LOG_COSH) = range(13)
 SPARSE_KINDS = (SCCE_SOFTMAX, SCCE, SCCE_LOGITS)
 
 
 class LossKernel:
     """How a plan ends its forward pass: ``kind`` (step.cu's LossKind) and ``fused``, the
-    activation the loss kernel applies itself (then the last Dense layer runs linear)."""
+    activation the loss kernel applies itself (then the last Dense layer runs linear);
+    ``delta``: Huber's."""
 
-    def __init__(self, kind, fused):
-        self.kind, self.fused = kind, fused
+    def __init__(self, kind, fused, delta=0.0):
+        self.kind, self.fused, self.delta = kind, fused, delta
 
     @property
     def sparse(self):
@@ -29,9 +31,9 @@ def loss_kernel(activation, params, loss):
     """The `LossKernel` for a last layer's activation (name, params) and a compiled loss
     object, or None where no loss kernel computes it (the plan is then not used):
     label smoothing, another reduction than Keras's default, an axis other than the last,
-    a loss without a kernel (hinge, Huber, ...)."""
-    from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, MeanAbsoluteError, MeanSquaredError,
-                          SparseCategoricalCrossentropy)
+    a loss without a kernel (hinge, Poisson, ...)."""
+    from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, LogCosh, MeanAbsoluteError,
+                          MeanSquaredError, SparseCategoricalCrossentropy)
     cls = type(loss)
     if getattr(loss, "reduction", None) not in ("auto", "sum_over_batch_size"):
         return None
@@ -41,10 +43,13 @@ def loss_kernel(activation, params, loss):
     table = {BinaryCrossentropy: (BCE, BCE_LOGITS, "sigmoid", BCE_SIGMOID),
              CategoricalCrossentropy: (CCE, CCE_LOGITS, "softmax", CCE_SOFTMAX),
              SparseCategoricalCrossentropy: (SCCE, SCCE_LOGITS, "softmax", SCCE_SOFTMAX),
-             MeanSquaredError: (MSE, None, None, None), MeanAbsoluteError: (MAE, None, None, None)}
+             MeanSquaredError: (MSE, None, None, None), MeanAbsoluteError: (MAE, None, None, None),
+             Huber: (HUBER, None, None, None), LogCosh: (LOG_COSH, None, None, None)}
     if cls not in table:
         return None
     plain, from_logits, fusable, fused_kind = table[cls]
+    if cls is Huber:
+        return LossKernel(HUBER, None, loss.delta)
     if logits:
         return LossKernel(from_logits, None)
     if activation == fusable and not params:
@@ -95,7 +100,7 @@ def plan_loss_grad(kernel, z, y, sw, out, dz, state, stride, eps, scale, sm_coun
     exp_max = numpy.floor(numpy.log(numpy.finfo(z.dtype).max))
     return Launch("step", _kernel("loss_grad", z.dtype), _row_grid(M, sm_count), (32, 8, 1),
                   (numpy.int32(kernel.kind), z, y, _ptr(sw), out, dz, state, numpy.int32(M), numpy.int32(N),
-                   numpy.int64(stride), t(eps), t(scale), t(exp_max)))
+                   numpy.int64(stride), t(eps), t(scale), t(exp_max), t(kernel.delta)))
 
 
 def reg_blocks(n, sm_count):
