@@ -8,6 +8,8 @@ __device__ __forceinline__ float gn_exp(float v) { return expf(v); }
 __device__ __forceinline__ double gn_exp(double v) { return exp(v); }
 __device__ __forceinline__ float gn_expm1(float v) { return expm1f(v); }
 __device__ __forceinline__ double gn_expm1(double v) { return expm1(v); }
+__device__ __forceinline__ float gn_log(float v) { return logf(v); }
+__device__ __forceinline__ double gn_log(double v) { return log(v); }
 __device__ __forceinline__ float gn_log1p(float v) { return log1pf(v); }
 __device__ __forceinline__ double gn_log1p(double v) { return log1p(v); }
 __device__ __forceinline__ float gn_tanh(float v) { return tanhf(v); }

@@ -51,7 +51,7 @@ __global__ void batch_gather(const unsigned long long* __restrict__ sources, T* 
 enum LossKind {
     GN_BCE_SIGMOID = 0, GN_CCE_SOFTMAX = 1, GN_SCCE_SOFTMAX = 2, GN_BCE = 3, GN_CCE = 4, GN_SCCE = 5,
     GN_MSE = 6, GN_MAE = 7, GN_BCE_LOGITS = 8, GN_CCE_LOGITS = 9, GN_SCCE_LOGITS = 10, GN_HUBER = 11,
-    GN_LOG_COSH = 12
+    GN_LOG_COSH = 12, GN_MAPE = 13, GN_MSLE = 14, GN_KLD = 15, GN_POISSON = 16
 };
 
 template <typename T>
@@ -195,6 +195,22 @@ __device__ void loss_rows(T (&red)[8][33], int kind, const T* z, const T* y, con
             } else if (kind == GN_LOG_COSH) {  // tanh(p - y) / N
                 outr[c] = zc;
                 g = gn_tanh(zc - yc) * inv_n;
+            } else if (kind == GN_MAPE) {  // sign(p - y) (100 / N) / max(|y|, eps)
+                outr[c] = zc;
+                const T d = zc - yc;
+                g = (d > T(0) ? T(1) : (d < T(0) ? T(-1) : d * T(0))) * (T(100.0 / N) / gn_max(gn_abs(yc), eps));
+            } else if (kind == GN_MSLE) {  // d = log(max(p, eps) + 1) - log(max(y, eps) + 1): 2 d / N / (max(p, eps) + 1)
+                outr[c] = zc;
+                const T p1 = gn_max(zc, eps) + T(1);
+                const T d = gn_log(p1) - gn_log(gn_max(yc, eps) + T(1));
+                g = d * T(zc >= eps ? 1 : 0) * (T(2) * inv_n) / p1;
+            } else if (kind == GN_KLD) {  // -clip(y, eps, 1) / clip(p, eps, 1), 0 where p is clipped; no 1 / N
+                outr[c] = zc;
+                const T yv = gn_min(gn_max(yc, eps), T(1)), pv = gn_min(gn_max(zc, eps), T(1));
+                g = -(yv / pv) * T(zc >= eps && zc <= T(1) ? 1 : 0);
+            } else if (kind == GN_POISSON) {  // (1 - y / (p + eps)) / N
+                outr[c] = zc;
+                g = (T(1) - yc / (zc + eps)) * inv_n;
             } else {  // GN_MAE: sign(p - y) / N, 0 where p == y
                 outr[c] = zc;
                 const T d = zc - yc;

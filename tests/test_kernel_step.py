@@ -19,8 +19,12 @@ LOSSES = [  # (output activation, loss)
     ("linear", losses.CategoricalCrossentropy(from_logits=True)),
     ("linear", losses.SparseCategoricalCrossentropy(from_logits=True)),
     ("linear", losses.Huber()), ("tanh", losses.Huber(delta=0.3)), ("linear", losses.LogCosh()),
+    ("linear", losses.MeanAbsolutePercentageError()), ("relu", losses.MeanSquaredLogarithmicError()),
+    ("sigmoid", losses.KLDivergence()), ("softplus", losses.Poisson()),
 ]
 SHAPES = [(1, 1), (7, 3), (19, 45), (33, 1)]
+# the kinds that take the Dense layer's activated output (no activation of their own)
+PLAIN = (S.BCE, S.CCE, S.SCCE, S.MAE, S.HUBER, S.LOG_COSH, S.MAPE, S.MSLE, S.KLD, S.POISSON)
 
 
 def _case_id(case):
@@ -62,7 +66,7 @@ def test_loss_grad_matches_the_losses(emulator, case, dtype, shape, weighted):
     M, N = shape
     rng = numpy.random.default_rng(M * 100 + N)
     kernel, z, y, sw = _data(rng, act, loss, M, N, dtype, weighted)
-    if not kernel.fused and kernel.kind in (S.BCE, S.CCE, S.SCCE, S.MAE, S.HUBER, S.LOG_COSH):
+    if not kernel.fused and kernel.kind in PLAIN:
         z = B.resolve("numpy").activation_forward(act, z, {})  # the Dense layer's activated output
     stride, batch = M + 3, 2  # the batch's rows sit at 2 * stride in the epoch's outputs
     out = guarded(numpy.full((3 * stride, N), 7.0, dtype))
@@ -87,7 +91,7 @@ def test_loss_grad_propagates_nan_and_inf(emulator, case):
     act, loss = case
     dtype, M, N = numpy.float64, 4, 3
     kernel, z, y, sw = _data(numpy.random.default_rng(5), act, loss, M, N, dtype, False)
-    if not kernel.fused and kernel.kind in (S.BCE, S.CCE, S.SCCE, S.MAE, S.HUBER, S.LOG_COSH):
+    if not kernel.fused and kernel.kind in PLAIN:
         z = B.resolve("numpy").activation_forward(act, z, {})
     z[1, 0] = numpy.nan
     z[2, 1] = numpy.inf if kernel.kind not in (S.BCE, S.CCE, S.SCCE) else 0.5
@@ -135,6 +139,8 @@ def test_batch_gather_takes_the_batch_in_state(emulator, shuffled, weighted):
     ("sigmoid", losses.BinaryCrossentropy(reduction="sum"), None),
     ("linear", losses.Huber(delta=0.5), (S.HUBER, None)),
     ("linear", losses.LogCosh(), (S.LOG_COSH, None)),
+    ("relu", losses.Poisson(), (S.POISSON, None)),
+    ("softmax", losses.KLDivergence(), (S.KLD, None)),  # (the plan then leaves it to the layer path)
     ("linear", losses.Hinge(), None),
 ])
 def test_loss_kernel_choice(activation, loss, expected):

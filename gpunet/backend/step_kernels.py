@@ -10,7 +10,7 @@ from .cuda_kernels import ELEMENTWISE_BLOCK, Launch, _grid_stride, _kernel, _ptr
 
 # kernels/step.cu's LossKind
 (BCE_SIGMOID, CCE_SOFTMAX, SCCE_SOFTMAX, BCE, CCE, SCCE, MSE, MAE, BCE_LOGITS, CCE_LOGITS, SCCE_LOGITS, HUBER,
- LOG_COSH) = range(13)
+ LOG_COSH, MAPE, MSLE, KLD, POISSON) = range(17)
 SPARSE_KINDS = (SCCE_SOFTMAX, SCCE, SCCE_LOGITS)
 
 
@@ -32,8 +32,9 @@ def loss_kernel(activation, params, loss):
     object, or None where no loss kernel computes it (the plan is then not used):
     label smoothing, another reduction than Keras's default, an axis other than the last,
     a loss without a kernel (hinge, Poisson, ...)."""
-    from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, LogCosh, MeanAbsoluteError,
-                          MeanSquaredError, SparseCategoricalCrossentropy)
+    from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, LogCosh,
+                          MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
+                          MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy)
     cls = type(loss)
     if getattr(loss, "reduction", None) not in ("auto", "sum_over_batch_size"):
         return None
@@ -44,7 +45,9 @@ def loss_kernel(activation, params, loss):
              CategoricalCrossentropy: (CCE, CCE_LOGITS, "softmax", CCE_SOFTMAX),
              SparseCategoricalCrossentropy: (SCCE, SCCE_LOGITS, "softmax", SCCE_SOFTMAX),
              MeanSquaredError: (MSE, None, None, None), MeanAbsoluteError: (MAE, None, None, None),
-             Huber: (HUBER, None, None, None), LogCosh: (LOG_COSH, None, None, None)}
+             Huber: (HUBER, None, None, None), LogCosh: (LOG_COSH, None, None, None),
+             MeanAbsolutePercentageError: (MAPE, None, None, None), MeanSquaredLogarithmicError: (MSLE, None, None, None),
+             KLDivergence: (KLD, None, None, None), Poisson: (POISSON, None, None, None)}
     if cls not in table:
         return None
     plain, from_logits, fusable, fused_kind = table[cls]
