@@ -40,19 +40,23 @@ __global__ void segment_sum_squares(const T* g, const long long* blocks, T* part
 }
 
 // g *= c / max(sqrt(sum of the segment's partials), c). Every block of a segment sums its
-// partials in the same order, so all of them scale by the same factor.
+// partials (up to 8 per SM) the same way, a strided share per thread then a tree, so all of
+// them scale by the same factor.
 template <typename T>
 __global__ void segment_clip_norm(T* g, const long long* blocks, const T* partial, T c) {
-    __shared__ T scale;
+    __shared__ T red[256];
     const long long* b = blocks + 4 * (long long)blockIdx.x;
     const long long lo = b[0], hi = b[1], j = b[2], nb = b[3];
-    if (threadIdx.x == 0) {
-        T sum = T(0);
-        for (long long k = blockIdx.x - j; k < blockIdx.x - j + nb; ++k) sum += partial[k];
-        scale = c / gn_max(gn_sqrt(sum), c);
-    }
+    const T* mine = partial + (blockIdx.x - j);
+    T acc = T(0);
+    for (long long k = threadIdx.x; k < nb; k += blockDim.x) acc += mine[k];
+    red[threadIdx.x] = acc;
     __syncthreads();
-    const T s = scale;
+    for (int half = 128; half > 0; half >>= 1) {
+        if (threadIdx.x < half) red[threadIdx.x] += red[threadIdx.x + half];
+        __syncthreads();
+    }
+    const T s = c / gn_max(gn_sqrt(red[0]), c);
     for (long long i = lo + j * blockDim.x + threadIdx.x; i < hi; i += nb * blockDim.x) g[i] *= s;
 }
 

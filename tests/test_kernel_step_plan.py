@@ -336,3 +336,21 @@ def test_huber_and_log_cosh_train_on_the_plan_like_numpy(emulator, loss, fused_s
         return [net.fit(x, y, batch_size=10, epochs=2, verbose=0).history]
     net = _agree_with_numpy(emulator, "pima", train)
     assert net._plan.loss_kernel.kind == (S.HUBER if loss.startswith("huber") else S.LOG_COSH)
+
+
+def test_a_changed_huber_delta_or_keras2_decay_takes_effect_as_on_numpy(emulator):
+    """Huber's delta is baked into the steps (the plan is rebuilt when it changes); Keras 2's
+    inverse-time ``decay`` is in the per-step table (rewritten when it changes)."""
+    def train(net, ops, x, y, sw):
+        loss = gpunet.losses.Huber(delta=1.0)
+        net.compile(optimizer=gpunet.optimizers.SGD(learning_rate=0.05, decay=0.01), loss=loss)
+        gpunet.utils.set_random_seed(3)
+        first = net.fit(x, y, batch_size=10, epochs=1, verbose=0).history
+        built = net._plan
+        loss.delta = 0.05
+        net.optimizer.decay = 0.5
+        second = net.fit(x, y, batch_size=10, epochs=1, verbose=0).history
+        if isinstance(built, GpuPlan):
+            assert net._plan is not built and net._plan.loss_kernel.delta == 0.05
+        return [first, second]
+    _agree_with_numpy(emulator, "pima", train)

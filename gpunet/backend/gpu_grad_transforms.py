@@ -7,7 +7,9 @@ before its update, in its order: clipvalue (one launch), clipnorm or global_clip
 segments' partial sums of squares, then the scale), weight decay (one, its factor read per
 step from a device table: the decayed learning rate changes it step by step). The arithmetic
 is `optimizer_ops`'s: ``c / max(norm, c)``; ``p *= 1 - lr * weight_decay``, or with an
-exclusion mask ``p -= (mask * lr * weight_decay) * p``.
+exclusion mask ``p -= (mask * lr * weight_decay) * p``. Unlike the layer path, which clips into
+a buffer of the optimizer's, the plan clips the model's gradient buffer in place: nothing reads
+it after the update, and the next backward pass overwrites it.
 """
 import numpy
 

@@ -119,7 +119,8 @@ class StepOptimizer:
 
     def per_step(self):
         """What the tables hold, as the optimizer has it now: a change means rewriting them."""
-        return self.optimizer.learning_rate.value, self.momentum(), self.optimizer.weight_decay
+        o = self.optimizer
+        return o.learning_rate.value, self.momentum(), o.weight_decay, o.decay
 
     def baked(self):
         """The hyperparameters the launches bake in: a change means rebuilding the steps."""

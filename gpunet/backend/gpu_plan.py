@@ -146,6 +146,7 @@ class GpuPlan:
         from ..layers.core import Dropout
         stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True)
         return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
+                and getattr(self.loss, "delta", 0.0) == self.loss_kernel.delta  # Huber's, baked into the steps
                 and model.optimizer.apply == self.apply
                 and same_stack(stack, [p.source for p in self.layers], self._others)
                 and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts)
