@@ -9,16 +9,17 @@
 //   dx = inv ((dxhat - sum(dxhat) / M) - xhat sum(dxhat xhat) / M)
 // gamma, beta (and dgamma, dbeta) null: scale=False, center=False. Column sums run in a fixed
 // order (no atomics): a run repeats bit for bit.
-// Launch (both): block (32, 8); grid (ceil(N / 32)). Block bx owns columns 32 bx + tx (a warp
-// reads 32 consecutive values of a row) and every row, thread row ty taking rows ty, ty + 8, ...
+// Launch (both): block (32, R), R = 8 or, for tall batches, 32 (more loads in flight per
+// column); grid (ceil(N / 32)). Block bx owns columns 32 bx + tx (a warp reads 32 consecutive
+// values of a row) and every row, thread row ty taking rows ty, ty + R, ...
 
-// The column's total of the block's 8 row partials, in row order; every thread gets it.
+// The column's total of the block's R row partials, in row order; every thread gets it.
 template <typename T>
 __device__ __forceinline__ T gn_column_total(T (*part)[33], T partial) {
     part[threadIdx.y][threadIdx.x] = partial;
     __syncthreads();
     T total = part[0][threadIdx.x];
-    for (int r = 1; r < 8; ++r) total += part[r][threadIdx.x];
+    for (int r = 1; r < (int)blockDim.y; ++r) total += part[r][threadIdx.x];
     __syncthreads();  // part is reused by the next total
     return total;
 }
@@ -28,17 +29,17 @@ __global__ void bn_forward(const T* __restrict__ x, T* __restrict__ y, T* __rest
                            const T* __restrict__ gamma, const T* __restrict__ beta, T* moving_mean, T* moving_var,
                            T* __restrict__ z, unsigned char* __restrict__ mask, int M, int N, T momentum,
                            T one_minus_momentum, T eps, int act, T alpha, T max_value, T threshold, int flags) {
-    __shared__ T part[8][33];
+    __shared__ T part[32][33];
     const ActParams<T> p = {act, alpha, max_value, threshold, flags};
     const int n = blockIdx.x * 32 + threadIdx.x;
     const bool live = n < N;
     T s = T(0);
     if (live)
-        for (long long m = threadIdx.y; m < M; m += 8) s += x[m * N + n];
+        for (long long m = threadIdx.y; m < M; m += blockDim.y) s += x[m * N + n];
     const T mean = gn_column_total(part, s) / T(M);
     s = T(0);
     if (live)
-        for (long long m = threadIdx.y; m < M; m += 8) {
+        for (long long m = threadIdx.y; m < M; m += blockDim.y) {
             const T c = x[m * N + n] - mean;
             s += c * c;
         }
@@ -50,7 +51,7 @@ __global__ void bn_forward(const T* __restrict__ x, T* __restrict__ y, T* __rest
         moving_mean[n] = moving_mean[n] * momentum + one_minus_momentum * mean;
         moving_var[n] = moving_var[n] * momentum + one_minus_momentum * var;
     }
-    for (long long m = threadIdx.y; m < M; m += 8) {
+    for (long long m = threadIdx.y; m < M; m += blockDim.y) {
         const long long o = m * N + n;
         const T h = (x[o] - mean) * iv;
         xhat[o] = h;
@@ -69,14 +70,14 @@ __global__ void bn_backward(const T* __restrict__ dy, const T* __restrict__ xhat
                             T* __restrict__ dx, const T* __restrict__ z, const T* __restrict__ y,
                             const unsigned char* __restrict__ mask, int M, int N, int act, T alpha, T max_value,
                             T threshold, int flags) {
-    __shared__ T part[8][33];
+    __shared__ T part[32][33];
     const ActParams<T> p = {act, alpha, max_value, threshold, flags};
     const int n = blockIdx.x * 32 + threadIdx.x;
     const bool live = n < N;
     const T g = gamma && live ? gamma[n] : T(1);
     T s_dz = T(0), s_dzx = T(0), s_dh = T(0), s_dhx = T(0);
     if (live)
-        for (long long m = threadIdx.y; m < M; m += 8) {
+        for (long long m = threadIdx.y; m < M; m += blockDim.y) {
             const long long o = m * N + n;
             const T d = act_backward(p, dy[o], z, y, mask, o), h = xhat[o];
             const T dh = gamma ? d * g : d;
@@ -96,7 +97,7 @@ __global__ void bn_backward(const T* __restrict__ dy, const T* __restrict__ xhat
     }
     if (!dx) return;
     const T mean_dh = s_dh / T(M), mean_dhx = s_dhx / T(M), iv = inv[n];
-    for (long long m = threadIdx.y; m < M; m += 8) {
+    for (long long m = threadIdx.y; m < M; m += blockDim.y) {
         const long long o = m * N + n;
         const T d = act_backward(p, dy[o], z, y, mask, o), h = xhat[o];
         const T dh = gamma ? d * g : d;

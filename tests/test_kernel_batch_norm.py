@@ -17,7 +17,8 @@ from gpunet.models import Sequential
 from kernel_cases import DTYPES, guarded, intact
 from plan_cases import data
 
-SHAPES = [(1, 3), (10, 12), (37, 70)]  # one row (variance 0); a partial 32-column block; several blocks
+# one row (variance 0); a partial 32-column block; several blocks; a tall batch (32 thread rows)
+SHAPES = [(1, 3), (10, 12), (37, 70), (300, 33)]
 ACTS = ["linear", "relu", "tanh", "gelu"]  # kept: nothing, mask, y, z
 
 
@@ -67,8 +68,10 @@ def test_kernels_match_the_layer_forward_and_backward(emulator, dtype, shape, ac
     y, xhat, dx = (guarded(numpy.zeros(M * N, dtype)).reshape(shape) for _ in range(3))
     inv = guarded(numpy.zeros(N, dtype))
     keep = {"mask": numpy.zeros(shape, numpy.uint8), "z": numpy.zeros(shape, dtype)}.get(entry.spec.keep)
+    emulator.launches.clear()
     emulator(BN.forward_launch(entry, xg, y, xhat, inv, keep, 132))
     emulator(BN.backward_launch(entry, dyg, xhat, inv, keep, y, dx))
+    assert [b for _, _, b in emulator.launches] == [(32, 32 if M >= 256 else 8, 1)] * 2
     tol = dict(rtol=2e-5, atol=2e-5) if dtype == numpy.float32 else dict(rtol=1e-10, atol=1e-12)
     numpy.testing.assert_allclose(y, ref_y, **tol, err_msg="y")
     numpy.testing.assert_allclose(dx, ref_dx, **tol, err_msg="dx")

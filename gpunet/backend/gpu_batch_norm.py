@@ -64,6 +64,12 @@ def inference_launch(entry, spec, x, y, sm_count):
                     + K._act_args(spec, x.dtype))
 
 
+def _block(rows):
+    """bn_forward's and bn_backward's block: 8 thread rows, or 32 for a tall batch (the block walks
+    every row of its 32 columns, so more rows in flight hide more memory latency)."""
+    return (32, 32 if rows >= 256 else 8, 1)
+
+
 def forward_launch(entry, x, y, xhat, inv, keep, sm_count):
     """The training forward of ``x`` (rows, units) into ``y``, keeping ``xhat`` and ``inv`` (units,)
     for the backward, and what the activation's backward reads (``keep``: its mask or z)."""
@@ -71,7 +77,7 @@ def forward_launch(entry, x, y, xhat, inv, keep, sm_count):
     t, layer = x.dtype.type, entry.layer
     mask = keep if entry.spec.keep == "mask" else None
     z = keep if entry.spec.keep == "z" else None
-    return K.Launch("step", K._kernel("bn_forward", x.dtype), (K.cdiv(N, 32), 1, 1), (32, 8, 1),
+    return K.Launch("step", K._kernel("bn_forward", x.dtype), (K.cdiv(N, 32), 1, 1), _block(M),
                     (x, y, xhat, inv, K._ptr(entry.gamma), K._ptr(entry.beta), entry.moving_mean, entry.moving_var,
                      K._ptr(z), K._ptr(mask), numpy.int32(M), numpy.int32(N), t(layer.momentum),
                      t(1 - layer.momentum), t(layer.epsilon)) + K._act_args(entry.spec, x.dtype))
@@ -84,7 +90,7 @@ def backward_launch(entry, dy, xhat, inv, keep, y, dx):
     mask = keep if entry.spec.keep == "mask" else None
     z = keep if entry.spec.keep == "z" else None
     y = y if entry.spec.needs_y else None
-    return K.Launch("step", K._kernel("bn_backward", dy.dtype), (K.cdiv(N, 32), 1, 1), (32, 8, 1),
+    return K.Launch("step", K._kernel("bn_backward", dy.dtype), (K.cdiv(N, 32), 1, 1), _block(M),
                     (dy, xhat, inv, K._ptr(entry.gamma), K._ptr(entry.dgamma), K._ptr(entry.dbeta), K._ptr(dx),
                      K._ptr(z), K._ptr(y), K._ptr(mask), numpy.int32(M), numpy.int32(N))
                     + K._act_args(entry.spec, dy.dtype))
