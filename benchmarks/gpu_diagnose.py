@@ -14,6 +14,9 @@
     PyTorch's ``.to("cuda")``: GiB/s each, to set upload.py's CHUNK_BYTES and copy threads.
 6c. The one-launch step (gpu_fused_step.py) against the multi-launch step over model sizes,
     with its MAX_MACS / MAX_PARAMS limits lifted, to set them from measurements.
+6d. Models the step plan took in after the last GPU run (BatchNormalization, AdamW with
+    clipnorm, Nadam, Huber) on the plan and on the layer path: what the plan saves there, and
+    whether batch_norm.cu's column-per-thread kernels hold up on tall batches.
 
 Every part takes the backend and the device synchronization as arguments, so that
 tests/test_gpu_diagnose.py runs the same code on the CPU (NumPy, the kernels' emulation).
@@ -211,6 +214,50 @@ def fused_step_sweep(ops, sync, cases=FUSED_CASES, steps=64, epochs=2, rounds=3)
     return out
 
 
+# ---- 6d ------------------------------------------------------------------------------------------
+
+# name: (layers (a list of constructors), optimizer, loss); all on 784 inputs, 10 outputs
+def _beyond_dense_cases():
+    from gpunet import losses, optimizers
+    from gpunet.layers import Activation, BatchNormalization, Dense
+    dense_bn = lambda: [Dense(256, input_dim=784), BatchNormalization(), Activation("relu"),  # noqa: E731
+                        Dense(256), BatchNormalization(), Activation("relu"), Dense(10)]
+    plain = lambda: [Dense(256, input_dim=784, activation="relu"), Dense(256, activation="relu"),  # noqa: E731
+                     Dense(10)]
+    return {"dense-bn-relu, adam": (dense_bn, lambda: optimizers.Adam(), "mse"),
+            "adamw + clipnorm": (plain, lambda: optimizers.AdamW(clipnorm=1.0), "mse"),
+            "nadam, huber": (plain, lambda: optimizers.Nadam(), losses.Huber())}
+
+
+def beyond_dense_sweep(ops, sync, batches=(128, 2048), steps=16, epochs=2, rounds=3, cases=None):
+    """Print and return {(case, batch, "plan"|"layers"): us per step}: each case trained on the GPU
+    step plan and, forced, on the layer path."""
+    from gpunet import backend as B
+    from gpunet.models import Sequential
+    cases = cases or _beyond_dense_cases()
+    rng = numpy.random.default_rng(0)
+    out = {}
+    print(f"  us per training step ({steps} steps x {epochs} epochs a call, median of {rounds})")
+    print(f"  {'model':>22} {'batch':>5} {'plan':>9} {'layers':>9}")
+    for name, (layers, optimizer, loss) in cases.items():
+        for batch in batches:
+            x = rng.standard_normal((steps * batch, 784)).astype("float32")
+            y = rng.standard_normal((steps * batch, 10)).astype("float32")
+            row = {}
+            for path in ("plan", "layers"):
+                with B.use_backend(ops):
+                    model = Sequential(layers())
+                    model.compile(optimizer=optimizer(), loss=loss)
+                    if path == "layers":
+                        model._plan = False  # what a model outside the plan gets
+                    fit = lambda: model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)  # noqa: E731
+                    row[path] = out[name, batch, path] = median_seconds(fit, rounds, sync) / (steps * epochs) * 1e6
+                    if path == "plan" and not model._plan:
+                        print(f"  ({name}: the plan did not take it)")
+            print(f"  {name:>22} {batch:>5} {row['plan']:9.1f} {row['layers']:9.1f}", flush=True)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
@@ -237,6 +284,8 @@ def main(argv=None):
     upload_sweep(ops, transport_for(ops), 4096 if args.quick else 32768, 4096, sync, rounds, torch_peer)
     print("\n6c. the one-launch step against the multi-launch step")
     fused_step_sweep(ops, sync, FUSED_CASES[:2] if args.quick else FUSED_CASES, rounds=rounds)
+    print("\n6d. models the plan took in since the last GPU run: on the plan and on the layer path")
+    beyond_dense_sweep(ops, sync, (128,) if args.quick else (128, 2048), rounds=rounds)
     return 0
 
 

@@ -96,3 +96,15 @@ def test_gpu_session_runs_only_the_parts_asked_for(tmp_path):
     log = (tmp_path / "gpu_diagnose.log").read_text()
     assert "No GPU to diagnose" in log and "diagnose rc=2 in" in log
     assert sorted(p.name for p in tmp_path.iterdir()) == ["env.txt", "gpu_diagnose.log"]
+
+
+def test_beyond_dense_sweep_times_the_plan_and_the_layer_path(emulator, capsys):  # noqa: F811
+    D = benchmarks_module("gpu_diagnose")
+    B.set_floatx("float32")
+    cases = D._beyond_dense_cases()
+    got = D.beyond_dense_sweep(EmulatedCupyBackend(emulator), lambda: None, batches=(4,), steps=2, epochs=1,
+                               rounds=1, cases=cases)
+    assert set(got) == {(name, 4, path) for name in cases for path in ("plan", "layers")}
+    assert all(v > 0 for v in got.values())
+    out = capsys.readouterr().out
+    assert "did not take it" not in out and all(name in out for name in cases)
