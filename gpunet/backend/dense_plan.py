@@ -17,7 +17,10 @@ values and metrics of every batch. The plan instead
   the clipped loss and the sigmoid gives, without either backward pass);
 - keeps the epoch's outputs (``outputs``), so that the loss values and metrics are
   computed once per epoch (`EpochTally`) unless a callback wants them per batch;
-- applies a Dropout between Dense layers in place, drawing its masks as the layer path does.
+- applies a Dropout between Dense layers in place, drawing its masks as the layer path does;
+- runs a BatchNormalization between Dense layers (with the activation folded after it) through
+  the layer's own forward and backward, so a Keras ``Dense(64)``, ``BatchNormalization()``,
+  ``Activation('relu')`` stack keeps the fused step (a Dropout may follow it, not precede it).
 
 It computes what the layer path computes up to rounding (the folded bias is summed in
 another order). fit and train_on_batch both use it, so runs stay repeatable bit for bit.
@@ -25,8 +28,9 @@ another order). fit and train_on_batch both use it, so runs stay repeatable bit 
 import numpy
 
 from .. import backend as B
+from . import norm_chain as NC
 from .base import Backend
-from .layer_stack import Folded, as_rows, dense_entries, dense_stack, same_stack, takes_rows
+from .layer_stack import Folded, FoldedNorm, as_rows, dense_entries, dense_stack, same_stack, takes_rows
 from ..layers.core import Dropout
 from ..losses.crossentropy import BinaryCrossentropy
 
@@ -43,9 +47,10 @@ _SMALL = 1024
 
 def build_plan(model):
     """A `DensePlan` for ``model`` (compiled and packed), or None where the layer path must run:
-    another backend or kernels, a layer other than Dense and Dropout between Dense layers (an
-    Activation layer right after a linear Dense is folded into it, a leading Flatten reads
-    rows: layer_stack.py), no bias, a frozen layer, an activity regularizer, float16."""
+    another backend or kernels, a layer other than Dense, Dropout and BatchNormalization between
+    Dense layers (an Activation layer right after a linear Dense or a BatchNormalization is folded
+    into it, a leading Flatten reads rows: layer_stack.py), no bias, a frozen layer, an activity
+    regularizer, a user's activation, float16."""
     ops, params = model.ops, model._params
     if (ops.xp is not numpy or type(ops).dense_forward is not Backend.dense_forward
             or type(ops).dense_backward is not Backend.dense_backward):
@@ -54,9 +59,12 @@ def build_plan(model):
     if not layers or params is None or params.dtype not in _FLOATS or not takes_rows(layers):
         return None
     offsets = {path: offset for path, offset, _ in model._layout}
-    stack = dense_stack(layers, passthrough=(Dropout,))
-    if stack is None or not _dropouts_between(stack):
+    stack = dense_stack(layers, passthrough=(Dropout,), normalization=True)
+    if stack is None or not _between(stack):
         return None
+    for entry in stack:
+        if isinstance(entry, FoldedNorm) and not NC.plannable(entry, params.dtype):
+            return None
     for entry in dense_entries(stack):
         layer = entry.layer
         if (layer.bias is None or layer.activity_regularizer is not None
@@ -68,12 +76,19 @@ def build_plan(model):
     return DensePlan(model, offsets, stack)
 
 
-def _dropouts_between(stack):
-    """Whether every Dropout (its whole input dropped, noise_shape None) sits between two Dense
-    layers: dropout on the input or the output is left to the layer path."""
+def _between(stack):
+    """Whether every Dropout (its whole input dropped, noise_shape None) and BatchNormalization sits
+    between two Dense layers, the normalizations of a gap before its dropouts: dropout or
+    normalization on the input or the output is left to the layer path."""
     dense = [i for i, e in enumerate(stack) if isinstance(e, Folded)]
-    return all(isinstance(e, Folded) or (e.noise_shape is None and dense[0] < i < dense[-1])
-               for i, e in enumerate(stack))
+    for i, e in enumerate(stack):
+        if isinstance(e, Folded):
+            continue
+        if not dense[0] < i < dense[-1] or (isinstance(e, Dropout) and e.noise_shape is not None):
+            return False
+        if isinstance(e, FoldedNorm) and isinstance(stack[i - 1], Dropout):
+            return False
+    return True
 
 
 class _Layer:
@@ -126,15 +141,23 @@ class DensePlan:
         self.layers = [_Layer(e, self.params, self.grads, offsets[e.layer.kernel.path]) for e in dense_entries(stack)]
         # the Dropout layers after each hidden layer, drawing their masks as the layer path does (in
         # model order, a batch at a time, from the same generators; a rate of 0 draws nothing)
-        self.dropouts, self.drops = [e for e in stack if not isinstance(e, Folded)], [[] for _ in self.layers]
+        self.others = [e for e in stack if not isinstance(e, Folded)]  # Dropout layers and FoldedNorm, in order
+        self.dropouts, self.drops = [e for e in stack if isinstance(e, Dropout)], [[] for _ in self.layers]
         self._rates = [(d.rate, d.noise_shape) for d in self.dropouts]
-        below = -1  # the Dense layer a Dropout follows
+        # the BatchNormalization layers after each hidden layer, before its dropouts (FoldedNorm)
+        self.norm_entries, self.norms = [e for e in stack if isinstance(e, FoldedNorm)], [[] for _ in self.layers]
+        below = -1  # the Dense layer a Dropout or BatchNormalization follows
         for e in stack:
             if isinstance(e, Folded):
                 below += 1
+            elif isinstance(e, FoldedNorm):
+                self.norms[below].append(e)
             elif e.rate:
                 self.drops[below].append(e)
+        for layer, norms in zip(self.layers, self.norms):
+            layer.relu = layer.relu and not norms  # the in-place relu reads z; a normalization sits between
         self._dropping = any(self.drops)
+        self._normalizing = any(self.norms)
         loss, last = self.loss, self.layers[-1]
         self.fused = (type(loss) is BinaryCrossentropy and not loss.from_logits and not loss.label_smoothing
                       and last.act == "sigmoid" and loss.reduction != "mean_with_sample_weight")
@@ -151,10 +174,10 @@ class DensePlan:
     def matches(self, model):
         """Whether the model still is what the plan was built for (same layers, weight
         arrays, activations, loss and optimizer); else it must be built again."""
-        stack = dense_stack(model._layers, passthrough=(Dropout,))
+        stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True)
         return (model._params is self.params and model._loss_fn is self.loss
                 and model.optimizer.apply == self.apply
-                and same_stack(stack, [p.source for p in self.layers], self.dropouts)
+                and same_stack(stack, [p.source for p in self.layers], self.others)
                 and [(d.rate, d.noise_shape) for d in self.dropouts] == self._rates
                 and all(e.layer.activity_regularizer is None for e in dense_entries(stack)))
 
@@ -193,6 +216,7 @@ class DensePlan:
         x = a = self.x[lo:hi]
         zero, ops = self.zero, self.ops
         masks = [()] * len(self.layers) if self._dropping else None  # each hidden layer's dropout masks
+        chains = [()] * len(self.layers) if self._normalizing else None  # each one's normalizations
         for i, layer, z, out, nxt in b.forward:  # hidden layers, into the next one's input
             _dot(a, layer.w, out=z)
             if layer.relu:  # z becomes relu(z), contiguous then copied (faster than writing out directly)
@@ -200,7 +224,10 @@ class DensePlan:
                 _copyto(out, z)
             else:
                 b.y[i] = ops.activation_forward(layer.act, z, layer.params)
-                _copyto(out, b.y[i])
+                h = b.y[i]
+                if chains and self.norms[i]:
+                    chains[i], h = NC.forward(ops, self.norms[i], h)
+                _copyto(out, h)
             if masks:
                 masks[i] = [ops.dropout_mask(out.shape, d.rate, self.dtype, d._generator) for d in self.drops[i]]
                 for m in masks[i]:
@@ -213,6 +240,8 @@ class DensePlan:
             for m in masks[i] if masks else ():  # through the dropout of the layer below's output
                 _multiply(da, m, out=da)
             below = self.layers[i]
+            if chains and chains[i]:
+                da = NC.backward(ops, chains[i], da)
             if below.relu and da.size <= _SMALL:  # 0 where relu(z) <= 0, i.e. where z <= 0
                 _less_equal(b.z[i], zero, out=b.mask[i])
                 _putmask(da, b.mask[i], zero)
@@ -264,39 +293,3 @@ class DensePlan:
             del self._buffers[next(iter(self._buffers))]
         b = self._buffers[size] = _Buffers(self, size)
         return b
-
-
-class EpochTally:
-    """The loss and metrics of batches trained by a plan, as the layer path reports them:
-    the loss is the batch-size-weighted mean of the batch losses, each with the weight
-    penalty of its step; metrics are updated batch by batch. ``add`` takes any run of
-    whole batches: one per step when callbacks want batch logs, else the whole epoch."""
-
-    def __init__(self, model, plan, batch_size):
-        self.model, self.plan, self.batch_size = model, plan, batch_size
-        self.total, self.seen = 0.0, 0
-
-    def add(self, lo, hi):
-        """Count the batches of samples ``lo:hi`` (``lo`` at a batch boundary)."""
-        plan, bs, ops = self.plan, self.batch_size, self.plan.ops
-        publish = getattr(plan, "publish", None)  # a GPU plan's outputs come from its own stream
-        if publish is not None:
-            publish()
-        y, p = plan.y[lo:hi], plan.outputs[lo:hi]
-        sw = None if plan.sw is None else plan.sw[lo:hi]
-        losses = plan.loss.batch_losses(ops, y, p, sw, bs)
-        penalties = plan.penalties  # (a GPU plan reads them from the device: once)
-        if penalties:
-            first = lo // bs
-            losses = [loss + pen for loss, pen in zip(losses, penalties[first:first + len(losses)])]
-        full, rest = divmod(hi - lo, bs)
-        total = self.total
-        for loss, size in zip(losses, [bs] * full + [rest]):  # in order, as the layer path adds them
-            total += loss * size
-        self.total, self.seen = total, self.seen + hi - lo
-        for m in self.model._metrics:
-            m.update_batches(ops, y, p, sw, bs)
-
-    @property
-    def loss(self):
-        return self.total / max(self.seen, 1)

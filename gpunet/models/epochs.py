@@ -1,7 +1,7 @@
 """One epoch of training, and one pass of evaluation, as fit and evaluate run them: layer by
 layer, through a fused step plan (dense_plan.py on NumPy, gpu_plan.py on CuPy), or through
 the GPU inference plan; the per-batch work itself is in engine.py."""
-from ..backend.dense_plan import EpochTally
+from ..backend.epoch_tally import EpochTally
 from ..distribute import sharding as _dist
 from .engine import EngineMixin, LossSum
 from .plan_inference import evaluate_batches

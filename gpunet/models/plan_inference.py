@@ -4,7 +4,7 @@ computed from them as fit's epochs compute them (`EpochTally`), then read once; 
 path batch by batch otherwise. x may be resident or streamed batch by batch (`DeviceData`)."""
 from types import SimpleNamespace
 
-from ..backend.dense_plan import EpochTally
+from ..backend.epoch_tally import EpochTally
 from ..backend.gpu_forward import build_gpu_forward
 from .engine import LossSum
 

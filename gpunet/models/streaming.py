@@ -13,7 +13,7 @@ a resident one does, through the GPU step plan or the layer path.
 from .. import backend as B
 from ..backend import edge as _data
 from ..backend import input_checks
-from ..backend.dense_plan import EpochTally
+from ..backend.epoch_tally import EpochTally
 from ..backend.device_data import DeviceData, data_fraction
 from ..backend.upload import is_host_data, to_device, transport_for
 from .engine import LossSum

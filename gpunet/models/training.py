@@ -7,7 +7,7 @@ from .. import losses as _losses, metrics as _metrics, optimizers as _optimizers
 from ..callbacks import CallbackList, History
 from ..backend import edge as _data
 from ..distribute import sharding as _dist
-from ..backend.dense_plan import EpochTally
+from ..backend.epoch_tally import EpochTally
 from .epochs import EpochMixin
 from .plan_inference import plan_predict, predict_batches
 from . import streaming as _stream

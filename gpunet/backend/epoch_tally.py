@@ -1,0 +1,38 @@
+"""`EpochTally`: an epoch's loss and metrics from the outputs a fused plan kept (dense_plan.py on
+NumPy, gpu_plan.py on CuPy), computed once per epoch, or per batch when a callback asks."""
+
+
+class EpochTally:
+    """The loss and metrics of batches trained by a plan, as the layer path reports them:
+    the loss is the batch-size-weighted mean of the batch losses, each with the weight
+    penalty of its step; metrics are updated batch by batch. ``add`` takes any run of
+    whole batches: one per step when callbacks want batch logs, else the whole epoch."""
+
+    def __init__(self, model, plan, batch_size):
+        self.model, self.plan, self.batch_size = model, plan, batch_size
+        self.total, self.seen = 0.0, 0
+
+    def add(self, lo, hi):
+        """Count the batches of samples ``lo:hi`` (``lo`` at a batch boundary)."""
+        plan, bs, ops = self.plan, self.batch_size, self.plan.ops
+        publish = getattr(plan, "publish", None)  # a GPU plan's outputs come from its own stream
+        if publish is not None:
+            publish()
+        y, p = plan.y[lo:hi], plan.outputs[lo:hi]
+        sw = None if plan.sw is None else plan.sw[lo:hi]
+        losses = plan.loss.batch_losses(ops, y, p, sw, bs)
+        penalties = plan.penalties  # (a GPU plan reads them from the device: once)
+        if penalties:
+            first = lo // bs
+            losses = [loss + pen for loss, pen in zip(losses, penalties[first:first + len(losses)])]
+        full, rest = divmod(hi - lo, bs)
+        total = self.total
+        for loss, size in zip(losses, [bs] * full + [rest]):  # in order, as the layer path adds them
+            total += loss * size
+        self.total, self.seen = total, self.seen + hi - lo
+        for m in self.model._metrics:
+            m.update_batches(ops, y, p, sw, bs)
+
+    @property
+    def loss(self):
+        return self.total / max(self.seen, 1)
