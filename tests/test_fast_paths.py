@@ -272,7 +272,7 @@ def test_models_the_plan_does_not_cover_train_layer_by_layer():
 
     assert build_plan(compiled(Dense(3, input_dim=4), Dense(1, activation="sigmoid"))) is not None
     assert build_plan(compiled(Dense(3, input_dim=4), Dropout(0.5), Dense(1))) is not None  # (test_plan_layer_stack)
-    assert build_plan(compiled(Dropout(0.5, input_shape=(4,)), Dense(3), Dense(1))) is None
+    assert build_plan(compiled(Dropout(0.5, input_shape=(4,)), Dense(3), Dense(1))) is not None  # (its own test)
     assert build_plan(compiled(Dense(3, input_dim=4), BatchNormalization(), Dense(1))) is not None  # (test_plan_norms)
     assert build_plan(compiled(Dense(3, input_dim=4), BatchNormalization(trainable=False), Dense(1))) is None
     assert build_plan(compiled(Dense(3, input_dim=4), Dropout(0.2), BatchNormalization(), Dense(1))) is None

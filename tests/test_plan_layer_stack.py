@@ -186,37 +186,64 @@ def test_a_leading_flatten_streams_as_resident(emulator, monkeypatch):
         numpy.testing.assert_array_equal(s, r)
 
 
-@pytest.mark.parametrize("rates", [(0.3,), (0.5, 0.0), (0.2, 0.4)], ids=["one", "rate-0", "two"])
-def test_dropout_between_dense_layers_trains_on_the_numpy_plan_as_layer_by_layer(rates, monkeypatch):
-    """The beginner tutorial's Dropout on the NumPy plan: the same masks as the layer path draws
-    (same generator, same order, a seeded layer's own generator too), so the same training."""
+def _plan_and_layer_path(make, x, y, batch_size, monkeypatch):
+    """(history, weights, plan) of the model ``make()`` builds, trained on the NumPy plan, then on
+    the layer path, from the same seeds."""
     from gpunet.models import engine
-    B.set_floatx("float64")
-    x, y, _ = data("wide-reduced")
     runs = []
     for plan in (True, False):
         if not plan:
             monkeypatch.setattr(engine, "build_plan", lambda model: None)
         gpunet.utils.set_random_seed(5)
-        drops = [Dropout(rates[0])] + [Dropout(r, seed=11) for r in rates[1:]]
-        net = Sequential([Flatten(input_shape=(78,)), Dense(48, activation="relu"), drops[0], Dense(40),
-                          Activation("tanh")] + drops[1:] + [Dense(10, activation="softmax")])
-        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss="categorical_crossentropy",
-                    metrics=["accuracy"])
+        net = make()
         gpunet.utils.set_random_seed(9)
-        history = net.fit(x, y, batch_size=32, epochs=3, verbose=0).history
+        history = net.fit(x, y, batch_size=batch_size, epochs=3, verbose=0).history
         runs.append((history, net.get_weights(), net._plan))
     assert isinstance(runs[0][2], DensePlan) and runs[1][2] is False
     for key in runs[1][0]:
         numpy.testing.assert_allclose(runs[0][0][key], runs[1][0][key], rtol=1e-12, err_msg=key)
     for p, l in zip(runs[0][1], runs[1][1]):
         numpy.testing.assert_allclose(p, l, rtol=1e-10, atol=1e-12)
+    return runs
 
 
-def test_dropout_on_the_input_or_output_keeps_the_numpy_layer_path():
+@pytest.mark.parametrize("rates", [(0.3,), (0.5, 0.0), (0.2, 0.4)], ids=["one", "rate-0", "two"])
+def test_dropout_between_dense_layers_trains_on_the_numpy_plan_as_layer_by_layer(rates, monkeypatch):
+    """The beginner tutorial's Dropout on the NumPy plan: the same masks as the layer path draws
+    (same generator, same order, a seeded layer's own generator too), so the same training."""
+    B.set_floatx("float64")
+    x, y, _ = data("wide-reduced")
+
+    def make():
+        drops = [Dropout(rates[0])] + [Dropout(r, seed=11) for r in rates[1:]]
+        net = Sequential([Flatten(input_shape=(78,)), Dense(48, activation="relu"), drops[0], Dense(40),
+                          Activation("tanh")] + drops[1:] + [Dense(10, activation="softmax")])
+        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss="categorical_crossentropy",
+                    metrics=["accuracy"])
+        return net
+    _plan_and_layer_path(make, x, y, 32, monkeypatch)
+
+
+@pytest.mark.parametrize("rates", [(0.2,), (0.3, 0.1)], ids=["one", "two"])
+def test_dropout_on_the_input_trains_on_the_numpy_plan_as_layer_by_layer(rates, monkeypatch):
+    """Keras's "dropout on the visible layer" (Dropout(0.2, input_shape=(60,)) on the sonar data)
+    on the NumPy plan: the input's masks drawn first, as the layer path draws them; the epoch's
+    copy of x stays whole (a second epoch sees the original inputs)."""
+    B.set_floatx("float64")
     x, y, _ = data("pima")
-    for layers in ([Dropout(0.2, input_shape=(8,)), Dense(4), Dense(1, activation="sigmoid")],
-                   [Dense(4, input_dim=8), Dense(1, activation="sigmoid"), Dropout(0.2)],
+
+    def make():
+        net = Sequential([Dropout(rates[0], input_shape=(8,))] + [Dropout(r, seed=3) for r in rates[1:]]
+                         + [Dense(12, activation="relu"), Dropout(0.3), Dense(1, activation="sigmoid")])
+        net.compile(optimizer=gpunet.optimizers.SGD(learning_rate=0.05, momentum=0.8), loss="binary_crossentropy")
+        return net
+    runs = _plan_and_layer_path(make, x, y, 10, monkeypatch)
+    assert sorted(map(tuple, runs[0][2].x[:, :8])) == sorted(map(tuple, x))  # the last epoch's shuffle of x, whole
+
+
+def test_dropout_on_the_output_keeps_the_numpy_layer_path():
+    x, y, _ = data("pima")
+    for layers in ([Dense(4, input_dim=8), Dense(1, activation="sigmoid"), Dropout(0.2)],
                    [Dense(4, input_dim=8), Dropout(0.2, noise_shape=(None, 1)), Dense(1, activation="sigmoid")]):
         net = Sequential(layers)
         net.compile(optimizer="sgd", loss="binary_crossentropy")

@@ -17,7 +17,8 @@ values and metrics of every batch. The plan instead
   the clipped loss and the sigmoid gives, without either backward pass);
 - keeps the epoch's outputs (``outputs``), so that the loss values and metrics are
   computed once per epoch (`EpochTally`) unless a callback wants them per batch;
-- applies a Dropout between Dense layers in place, drawing its masks as the layer path does;
+- applies a Dropout between Dense layers in place, or on the input (into a copy of the batch:
+  Keras's "dropout on the visible layer"), drawing its masks as the layer path does;
 - runs a BatchNormalization between Dense layers (with the activation folded after it) through
   the layer's own forward and backward, so a Keras ``Dense(64)``, ``BatchNormalization()``,
   ``Activation('relu')`` stack keeps the fused step (a Dropout may follow it, not precede it).
@@ -77,14 +78,16 @@ def build_plan(model):
 
 
 def _between(stack):
-    """Whether every Dropout (its whole input dropped, noise_shape None) and BatchNormalization sits
-    between two Dense layers, the normalizations of a gap before its dropouts: dropout or
-    normalization on the input or the output is left to the layer path."""
+    """Whether every Dropout (its whole input dropped, noise_shape None) sits between two Dense
+    layers or before the first, and every BatchNormalization between two Dense layers, the
+    normalizations of a gap before its dropouts: dropout on the output, and normalization on the
+    input or the output, are left to the layer path."""
     dense = [i for i, e in enumerate(stack) if isinstance(e, Folded)]
     for i, e in enumerate(stack):
         if isinstance(e, Folded):
             continue
-        if not dense[0] < i < dense[-1] or (isinstance(e, Dropout) and e.noise_shape is not None):
+        first = isinstance(e, Dropout) and i < dense[0]
+        if not (first or dense[0] < i < dense[-1]) or (isinstance(e, Dropout) and e.noise_shape is not None):
             return False
         if isinstance(e, FoldedNorm) and isinstance(stack[i - 1], Dropout):
             return False
@@ -125,6 +128,8 @@ class _Buffers:
                         for i, layer in enumerate(layers[:-1])]
         self.backward = [(layers[i], inputs[i], self.dz[i - 1], i - 1) for i in range(len(layers) - 1, 0, -1)]
         self.clipped = numpy.empty((size, layers[-1].units), bool)
+        # the batch after the input's dropout (the column of ones copied along with it)
+        self.xin = numpy.empty((size, layers[0].w.shape[0]), dtype) if plan.input_drops else None
         self.scale = numpy.empty((), dtype)  # the fused gradient's 1 / n, before sample weights
         if plan.fused:
             self.scale[()] = plan.loss._scale(size, None, None) / layers[-1].units
@@ -146,6 +151,7 @@ class DensePlan:
         self._rates = [(d.rate, d.noise_shape) for d in self.dropouts]
         # the BatchNormalization layers after each hidden layer, before its dropouts (FoldedNorm)
         self.norm_entries, self.norms = [e for e in stack if isinstance(e, FoldedNorm)], [[] for _ in self.layers]
+        self.input_drops = []  # Dropout layers on the model's input
         below = -1  # the Dense layer a Dropout or BatchNormalization follows
         for e in stack:
             if isinstance(e, Folded):
@@ -153,7 +159,7 @@ class DensePlan:
             elif isinstance(e, FoldedNorm):
                 self.norms[below].append(e)
             elif e.rate:
-                self.drops[below].append(e)
+                (self.drops[below] if below >= 0 else self.input_drops).append(e)
         for layer, norms in zip(self.layers, self.norms):
             layer.relu = layer.relu and not norms  # the in-place relu reads z; a normalization sits between
         self._dropping = any(self.drops)
@@ -213,7 +219,7 @@ class DensePlan:
     def step(self, lo, hi):
         """Train on loaded samples ``lo:hi``: forward, gradient, backward, optimizer step."""
         b = self._buffers.get(hi - lo) or self._allocate(hi - lo)
-        x = a = self.x[lo:hi]
+        x = a = self.x[lo:hi] if not self.input_drops else self._drop_input(b, self.x[lo:hi])
         zero, ops = self.zero, self.ops
         masks = [()] * len(self.layers) if self._dropping else None  # each hidden layer's dropout masks
         chains = [()] * len(self.layers) if self._normalizing else None  # each one's normalizations
@@ -259,6 +265,15 @@ class DensePlan:
         self.apply(self.params, self.grads)
         for w in model._constrained:
             w.value[...] = w.constraint(w.value)
+
+    def _drop_input(self, b, x):
+        """The batch ``x`` (ones in its last column) through the input's Dropout layers, into the
+        batch buffer ``b.xin`` (the epoch's copy stays whole), masks drawn as the layer path draws them."""
+        xin, rows = b.xin, b.xin[:, :-1]
+        _copyto(xin, x)
+        for d in self.input_drops:
+            _multiply(rows, self.ops.dropout_mask(rows.shape, d.rate, self.dtype, d._generator), out=rows)
+        return xin
 
     def _output_gradient(self, b, a, lo, hi):
         """The last layer's forward from its input ``a`` into ``outputs[lo:hi]``, and the
