@@ -53,6 +53,24 @@ def _wants(cb, kind, hooks):
     return any(_overrides(cb, h) for h in hooks)
 
 
+class DeferredLogs:
+    """A training batch's logs, computed when first asked for (`resolve`). The training loop hands
+    these to the batch hooks only when every callback that looks at batches accepts them (gpunet's
+    own ProgbarLogger, which draws at most every 0.05 s): the loss and metrics, which on a GPU
+    wait for the device, are then tallied only for the batches a redraw shows."""
+
+    __slots__ = ("_make", "_logs")
+
+    def __init__(self, make):
+        self._make, self._logs = make, None
+
+    def resolve(self):
+        """The logs dict (computed once)."""
+        if self._logs is None:
+            self._logs = self._make()
+        return self._logs
+
+
 class CallbackList:
     """Calls each hook on every callback in order. Batch hooks are skipped when
     no callback overrides them: the training loop then does no per-batch work."""
@@ -63,6 +81,10 @@ class CallbackList:
             cb.set_model(model)
             cb.set_params(params)
         self.wants_train_batches = any(_wants(cb, "train", _BATCH_HOOKS) for cb in self.callbacks)
+        # whether train batch hooks may be handed `DeferredLogs` (every callback that wants them takes them)
+        self.defers_train_batches = self.wants_train_batches and all(
+            getattr(cb, "_accepts_deferred_batch_logs", False) for cb in self.callbacks
+            if _wants(cb, "train", _BATCH_HOOKS))
         self.wants_test_batches = any(_wants(cb, "test", ("on_test_batch_begin", "on_test_batch_end"))
                                       for cb in self.callbacks)
 

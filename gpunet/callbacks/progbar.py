@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from .base import Callback
+from .base import Callback, DeferredLogs
 
 # Monotonic, so that a clock change never shows a negative ETA; tests replace it.
 _clock = time.monotonic
@@ -99,25 +99,18 @@ class Progbar:
         self._time_after_first_step = None
 
     def update(self, current, values=None, finalize=None):
-        """Move the bar to step ``current``; ``values``: ``[(name, value), ...]``.
+        """Move the bar to step ``current``; ``values``: ``[(name, value), ...]``, or a function
+        returning that list, called only if this update draws the bar (gpunet's training loop
+        then computes a batch's logs only for the redraws).
 
         ``finalize`` (default: ``current >= target``) writes the closing line.
         """
         if finalize is None:
             finalize = self.target is not None and current >= self.target
-        for k, v in values or ():
-            if k not in self._values:
-                self._values_order.append(k)
-            if k in self.stateful_metrics:
-                self._values[k] = [v, 1]
-            else:
-                # max(..., 1): a finalizing call repeats the last step and must still count.
-                base = max(current - self._seen_so_far, 1)
-                if k in self._values:
-                    self._values[k][0] += v * base
-                    self._values[k][1] += base
-                else:
-                    self._values[k] = [v * base, base]
+        # max(..., 1): a finalizing call repeats the last step and must still count.
+        base = max(current - self._seen_so_far, 1)
+        if not callable(values):
+            self._store(values, base)
         self._seen_so_far = current
         now = _clock()
         if current == self.target:
@@ -128,10 +121,26 @@ class Progbar:
             if not finalize and (not self._dynamic_display or
                                  (self._last_update is not None and now - self._last_update < self.interval)):
                 return
+            if callable(values):
+                self._store(values(), base)
             _write(self._bar_message(current, now, finalize))
         elif self.verbose == 2 and finalize:
+            if callable(values):
+                self._store(values(), base)
             _write(self._summary_message(current, now))
         self._last_update = now
+
+    def _store(self, values, base):
+        for k, v in values or ():
+            if k not in self._values:
+                self._values_order.append(k)
+            if k in self.stateful_metrics:
+                self._values[k] = [v, 1]
+            elif k in self._values:
+                self._values[k][0] += v * base
+                self._values[k][1] += base
+            else:
+                self._values[k] = [v * base, base]
 
     def add(self, n, values=None):
         """Advance the bar by ``n`` steps."""
@@ -227,6 +236,9 @@ class ProgbarLogger(Callback):
         self._count_samples = not self.use_steps and "samples" in params and "batch_size" in params
         self.target = params["samples"] if self._count_samples else params.get("steps")
 
+    # training batch logs may come as `DeferredLogs`: resolved only for the batches a redraw shows
+    _accepts_deferred_batch_logs = True
+
     def _implements_train_batch_hooks(self):
         # Only a verbose=1 bar on a terminal draws between epochs: otherwise the training
         # loop can skip the batch hooks (and building their logs) altogether.
@@ -289,6 +301,9 @@ class ProgbarLogger(Callback):
             self.seen = min((batch + 1) * self.params["batch_size"], self.params["samples"])
         else:
             self.seen = batch + 1
+        if isinstance(logs, DeferredLogs):  # computed only if this update draws
+            self.progbar.update(self.seen, lambda: list(logs.resolve().items()), finalize=False)
+            return
         self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
 
     def _finalize(self, logs):

@@ -2,6 +2,7 @@
 layer, through a fused step plan (dense_plan.py on NumPy, gpu_plan.py on CuPy), or through
 the GPU inference plan; the per-batch work itself is in engine.py."""
 from ..backend.epoch_tally import EpochTally
+from ..callbacks.base import DeferredLogs
 from ..distribute import sharding as _dist
 from .engine import EngineMixin, LossSum
 from .plan_inference import evaluate_batches
@@ -11,17 +12,19 @@ class EpochMixin(EngineMixin):
     def _layer_epoch(self, xs, ys, sws, order, batch_size, steps, cbs):
         """One epoch layer by layer (`_train_batch`); returns the epoch's loss."""
         ops, n, want_batches = self.ops, xs.shape[0], cbs.wants_train_batches
+        defer = cbs.defers_train_batches  # the logs read only when a progress bar redraws
         if order is not None:
             xs, ys = ops.take(xs, order), ops.take(ys, order)
             sws = None if sws is None else ops.take(sws, order)
-        losses = LossSum(ops, want_batches)
+        losses = LossSum(ops, want_batches and not defer)
         for step in range(steps):
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             if want_batches:
                 cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
             losses.add(*self._train_batch_terms(xs[lo:hi], ys[lo:hi], None if sws is None else sws[lo:hi]), hi - lo)
             if want_batches:
-                cbs.on_train_batch_end(step, self._logs(losses.mean))
+                logs = DeferredLogs(lambda: self._logs(losses.mean)) if defer else self._logs(losses.mean)
+                cbs.on_train_batch_end(step, logs)
             if self.stop_training:
                 break
         return losses.mean
@@ -31,9 +34,10 @@ class EpochMixin(EngineMixin):
         loss and metrics are tallied batch by batch only when a callback wants batch logs,
         else once for the epoch (the same values either way)."""
         n, want_batches, train_step = xs.shape[0], cbs.wants_train_batches, plan.step
+        defer = cbs.defers_train_batches  # batches tallied only when a progress bar redraws
         plan.load(xs, ys, sws, order, batch_size)
         tally = EpochTally(self, plan, batch_size)
-        done = first = 0
+        done = first = tallied = 0
         run_steps = getattr(plan, "run_steps", None)  # the GPU plan: many full batches per host call
         if run_steps is not None and not want_batches:
             first = min(steps, n // batch_size)
@@ -45,13 +49,22 @@ class EpochMixin(EngineMixin):
                 cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
             train_step(lo, hi)
             done = hi
-            if want_batches:
+            if want_batches and defer:
+                def logs(hi=hi):
+                    nonlocal tallied
+                    if tallied < hi:  # every batch since the last redraw, in one go
+                        tally.add(tallied, hi)
+                        tallied = hi
+                    return self._logs(tally.loss)
+                cbs.on_train_batch_end(step, DeferredLogs(logs))
+            elif want_batches:
                 tally.add(lo, hi)
+                tallied = hi
                 cbs.on_train_batch_end(step, self._logs(tally.loss))
             if self.stop_training:
                 break
-        if not want_batches:
-            tally.add(0, done)
+        if tallied < done:
+            tally.add(tallied, done)
         return tally.loss
 
     def _evaluate_arrays(self, x, y, sw, batch_size, cbs, stream=None):

@@ -1,0 +1,129 @@
+"""A progress bar on a terminal (Keras's default, verbose=1) looks at every training batch but
+draws at most every 0.05 s: its batch logs come as `DeferredLogs`, tallied only for the batches
+a redraw shows, so the loss and metrics are not computed (on a GPU: waited for) per batch. What
+it draws, the epoch logs and the training are those of a bar that reads every batch."""
+import io
+import sys
+
+import numpy
+import pytest
+
+import gpunet
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from gpunet import backend as B
+from gpunet.backend import epoch_tally
+from gpunet.callbacks import LambdaCallback
+from gpunet.callbacks import progbar as progbar_module
+from gpunet.callbacks.base import DeferredLogs
+from gpunet.layers import BatchNormalization, Dense
+from gpunet.models import Sequential
+
+
+_TALLY_ADD = epoch_tally.EpochTally.add
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+class Clock:
+    def __init__(self, step):
+        self.now, self.step = 0.0, step
+
+    def __call__(self):
+        self.now += self.step
+        return self.now
+
+
+def _fit(monkeypatch, clock_step, ops=None, layer_path=False, callbacks=(), verbose=1):
+    """A Pima-sized fit on a terminal whose clock advances ``clock_step`` per reading: (History,
+    the last frame drawn, how many times the epoch tally ran, the weights)."""
+    monkeypatch.setattr(progbar_module, "_clock", Clock(clock_step))
+    monkeypatch.delenv("PYCHARM_HOSTED", raising=False)
+    out = Terminal()
+    monkeypatch.setattr(sys, "stdout", out)
+    adds = []
+    monkeypatch.setattr(epoch_tally.EpochTally, "add", lambda self, lo, hi: (adds.append((lo, hi)),
+                                                                              _TALLY_ADD(self, lo, hi))[1])
+    rng = numpy.random.default_rng(2)
+    x, y = rng.standard_normal((95, 8)), (rng.random((95, 1)) > 0.5) * 1.0
+    with B.use_backend(ops or B.resolve("numpy")):
+        gpunet.utils.set_random_seed(5)
+        layers = [Dense(12, input_dim=8, activation="relu"), Dense(1, activation="sigmoid")]
+        if layer_path:  # a frozen BatchNormalization: no plan takes it
+            layers.insert(1, BatchNormalization(trainable=False))
+        net = Sequential(layers)
+        net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        gpunet.utils.set_random_seed(9)
+        history = net.fit(x, y, batch_size=5, epochs=2, verbose=verbose, callbacks=list(callbacks)).history
+    monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+    frames = out.getvalue().replace("\b", "").split("\r")
+    return history, frames, adds, net.get_weights(), net
+
+
+@pytest.mark.parametrize("path", ["numpy-plan", "layer-path"])
+def test_a_throttled_bar_tallies_only_what_it_draws_and_trains_the_same(monkeypatch, path):
+    B.set_floatx("float64")
+    lazy = _fit(monkeypatch, 0.01, layer_path=path == "layer-path")  # a redraw every 5 batches or so
+    every = _fit(monkeypatch, 1.0, layer_path=path == "layer-path")  # every batch is drawn
+    silent = _fit(monkeypatch, 1.0, layer_path=path == "layer-path", verbose=0)
+    assert lazy[0] == every[0] == silent[0]
+    for a, b in zip(lazy[3], silent[3]):
+        numpy.testing.assert_array_equal(a, b)
+    drawn = [f for f in lazy[1] if "/19 [" in f]
+    assert 2 * 2 < len(drawn) < 2 * 19, "some batches drawn, not all"
+    assert lazy[1][-1].endswith(every[1][-1].split(" - ", 2)[-1])  # the closing line's values
+    if path == "numpy-plan":
+        assert isinstance(lazy[4]._plan, gpunet.backend.dense_plan.DensePlan)
+        assert len(every[2]) == 2 * 19 and len(lazy[2]) < len(every[2]), (len(lazy[2]), len(every[2]))
+        ends = [0]  # each epoch's batches tallied in order, each once, in runs that end where the next starts
+        for lo, hi in lazy[2]:
+            assert lo == (ends[-1] if lo else 0) and hi > lo
+            ends.append(hi)
+        assert ends.count(95) == 2
+    # each drawn frame shows the running loss up to its batch, as an every-batch bar draws it
+    every_by_step = _by_epoch_and_step(every[1])
+    lazy_by_step = _by_epoch_and_step(lazy[1])
+    assert lazy_by_step and all(every_by_step[key] == values for key, values in lazy_by_step.items())
+
+
+def _by_epoch_and_step(frames):
+    """{(epoch, step): the values drawn} of a fit's progress-bar frames (ETA frames only)."""
+    found, epoch, last = {}, 0, 0
+    for frame in frames:
+        if "ETA" not in frame:
+            continue
+        step = int(frame.strip().split("/")[0])
+        epoch, last = epoch + (step <= last), step
+        found[epoch, step] = frame.split(" - loss")[1]
+    return found
+
+
+def test_a_callback_that_reads_batches_gets_a_dict_every_batch(monkeypatch):
+    B.set_floatx("float64")
+    seen = []
+    log = LambdaCallback(on_batch_end=lambda batch, logs: seen.append(logs))
+    history, _, adds, _, _ = _fit(monkeypatch, 0.01, callbacks=[log])
+    assert len(seen) == 2 * 19 and all(type(logs) is dict for logs in seen)
+    assert len(adds) == 2 * 19  # tallied batch by batch, as before
+    assert seen[18]["loss"] == pytest.approx(history["loss"][0], rel=1e-12)
+
+
+def test_deferred_logs_resolve_once():
+    calls = []
+    logs = DeferredLogs(lambda: calls.append(1) or {"loss": 0.5})
+    assert logs.resolve() == {"loss": 0.5} and logs.resolve() is logs.resolve() and calls == [1]
+
+
+def test_on_the_gpu_plan_a_throttled_bar_reads_the_device_only_when_it_draws(emulator, monkeypatch):
+    B.set_floatx("float64")
+    ops = EmulatedCupyBackend(emulator)
+    before = ops.host_reads
+    lazy = _fit(monkeypatch, 0.01, ops=ops)
+    lazy_reads = ops.host_reads - before
+    every = _fit(monkeypatch, 1.0, ops=ops)
+    every_reads = ops.host_reads - before - lazy_reads
+    assert isinstance(lazy[4]._plan, gpunet.backend.gpu_plan.GpuPlan)
+    assert lazy[0] == every[0]
+    assert lazy_reads < every_reads / 2, (lazy_reads, every_reads)
