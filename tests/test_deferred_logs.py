@@ -117,7 +117,13 @@ def test_deferred_logs_resolve_once():
 
 
 def test_on_the_gpu_plan_a_throttled_bar_reads_the_device_only_when_it_draws(emulator, monkeypatch):
+    """...and the full batches run 16 to a host call (one graph replay on a GPU), their hooks
+    around the run, as without a bar."""
+    from gpunet.backend.gpu_plan import GpuPlan
     B.set_floatx("float64")
+    runs, real_run_steps = [], GpuPlan.run_steps
+    monkeypatch.setattr(GpuPlan, "run_steps", lambda self, first, count: (runs.append((first, count)),
+                                                                          real_run_steps(self, first, count))[1])
     ops = EmulatedCupyBackend(emulator)
     before = ops.host_reads
     lazy = _fit(monkeypatch, 0.01, ops=ops)
@@ -127,3 +133,5 @@ def test_on_the_gpu_plan_a_throttled_bar_reads_the_device_only_when_it_draws(emu
     assert isinstance(lazy[4]._plan, gpunet.backend.gpu_plan.GpuPlan)
     assert lazy[0] == every[0]
     assert lazy_reads < every_reads / 2, (lazy_reads, every_reads)
+    # 95 samples in batches of 5: 19 full batches an epoch, run 16 then 3 per host call, both fits
+    assert runs == [(0, 16), (16, 3)] * 4

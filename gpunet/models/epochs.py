@@ -7,6 +7,8 @@ from ..distribute import sharding as _dist
 from .engine import EngineMixin, LossSum
 from .plan_inference import evaluate_batches
 
+_CHUNK = 16  # full batches per host call on the GPU plan while a progress bar defers its logs (a graph's UNROLL)
+
 
 class EpochMixin(EngineMixin):
     def _layer_epoch(self, xs, ys, sws, order, batch_size, steps, cbs):
@@ -38,11 +40,32 @@ class EpochMixin(EngineMixin):
         plan.load(xs, ys, sws, order, batch_size)
         tally = EpochTally(self, plan, batch_size)
         done = first = tallied = 0
+
+        def deferred(hi):
+            def logs():
+                nonlocal tallied
+                if tallied < hi:  # every batch since the last redraw, in one go
+                    tally.add(tallied, hi)
+                    tallied = hi
+                return self._logs(tally.loss)
+            return DeferredLogs(logs)
         run_steps = getattr(plan, "run_steps", None)  # the GPU plan: many full batches per host call
-        if run_steps is not None and not want_batches:
+        if run_steps is not None and (defer or not want_batches):
             first = min(steps, n // batch_size)
-            run_steps(0, first)
-            done = first * batch_size
+            # with deferred logs only gpunet's progress bar looks at batches (it takes no action
+            # between them): the hooks of a run of CHUNK batches come around the run
+            chunk = first if not want_batches else _CHUNK
+            for c0 in range(0, first, max(chunk, 1)):
+                count = min(chunk, first - c0)
+                for step in range(c0, c0 + count) if want_batches else ():
+                    cbs.on_train_batch_begin(step, {"batch": step, "size": batch_size})
+                run_steps(c0, count)
+                done = (c0 + count) * batch_size
+                for step in range(c0, c0 + count) if want_batches else ():
+                    cbs.on_train_batch_end(step, deferred((step + 1) * batch_size))
+                if self.stop_training:
+                    first = steps
+                    break
         for step in range(first, steps):
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             if want_batches:
@@ -50,13 +73,7 @@ class EpochMixin(EngineMixin):
             train_step(lo, hi)
             done = hi
             if want_batches and defer:
-                def logs(hi=hi):
-                    nonlocal tallied
-                    if tallied < hi:  # every batch since the last redraw, in one go
-                        tally.add(tallied, hi)
-                        tallied = hi
-                    return self._logs(tally.loss)
-                cbs.on_train_batch_end(step, DeferredLogs(logs))
+                cbs.on_train_batch_end(step, deferred(hi))
             elif want_batches:
                 tally.add(lo, hi)
                 tallied = hi
