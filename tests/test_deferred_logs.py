@@ -96,7 +96,7 @@ def _by_epoch_and_step(frames):
             continue
         step = int(frame.strip().split("/")[0])
         epoch, last = epoch + (step <= last), step
-        found[epoch, step] = frame.split(" - loss")[1]
+        found[epoch, step] = frame.split(" - loss")[1].rstrip()  # (padding depends on the line before)
     return found
 
 
@@ -135,3 +135,29 @@ def test_on_the_gpu_plan_a_throttled_bar_reads_the_device_only_when_it_draws(emu
     assert lazy_reads < every_reads / 2, (lazy_reads, every_reads)
     # 95 samples in batches of 5: 19 full batches an epoch, run 16 then 3 per host call, both fits
     assert runs == [(0, 16), (16, 3)] * 4
+
+
+@pytest.mark.parametrize("path", ["numpy", "gpu-forward-plan"])
+def test_evaluate_on_a_terminal_tallies_only_what_the_bar_draws(emulator, monkeypatch, path):
+    B.set_floatx("float64")
+    ops = EmulatedCupyBackend(emulator) if path == "gpu-forward-plan" else B.resolve("numpy")
+    _, _, _, _, net = _fit(monkeypatch, 1.0, ops=ops, verbose=0)
+    rng = numpy.random.default_rng(3)
+    x, y = rng.standard_normal((95, 8)), (rng.random((95, 1)) > 0.5) * 1.0
+    results = {}
+    for name, step, verbose in (("lazy", 0.01, 1), ("every", 1.0, 1), ("silent", 1.0, 0)):
+        monkeypatch.setattr(progbar_module, "_clock", Clock(step))
+        out = Terminal()
+        monkeypatch.setattr(sys, "stdout", out)
+        adds = []
+        monkeypatch.setattr(epoch_tally.EpochTally, "add", lambda self, lo, hi: (adds.append((lo, hi)),
+                                                                                  _TALLY_ADD(self, lo, hi))[1])
+        with B.use_backend(ops):
+            scores = net.evaluate(x, y, batch_size=5, verbose=verbose)
+        monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+        results[name] = (scores, adds, _by_epoch_and_step(out.getvalue().replace("\b", "").split("\r")))
+    assert results["lazy"][0] == results["every"][0] == results["silent"][0]
+    if path == "gpu-forward-plan":
+        assert len(results["every"][1]) == 19 and 1 < len(results["lazy"][1]) < 19 and results["silent"][1] == [(0, 95)]
+    lazy_frames = results["lazy"][2]
+    assert lazy_frames and all(results["every"][2][key] == v for key, v in lazy_frames.items())

@@ -85,8 +85,10 @@ class CallbackList:
         self.defers_train_batches = self.wants_train_batches and all(
             getattr(cb, "_accepts_deferred_batch_logs", False) for cb in self.callbacks
             if _wants(cb, "train", _BATCH_HOOKS))
-        self.wants_test_batches = any(_wants(cb, "test", ("on_test_batch_begin", "on_test_batch_end"))
-                                      for cb in self.callbacks)
+        test_hooks = ("on_test_batch_begin", "on_test_batch_end")
+        self.wants_test_batches = any(_wants(cb, "test", test_hooks) for cb in self.callbacks)
+        self.defers_test_batches = self.wants_test_batches and all(
+            getattr(cb, "_accepts_deferred_batch_logs", False) for cb in self.callbacks if _wants(cb, "test", test_hooks))
 
     def _call(self, hook, *args):
         for cb in self.callbacks:

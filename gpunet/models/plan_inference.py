@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from ..backend.epoch_tally import EpochTally
 from ..backend.gpu_forward import build_gpu_forward
+from ..callbacks.base import DeferredLogs
 from .engine import LossSum
 
 
@@ -52,25 +53,36 @@ def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs):
     fwd = forward_plan(model, like) if y.shape[0] == n else None
     for m in model._metrics:
         m.reset_state()
+    if cbs is not None and not cbs.wants_test_batches:
+        cbs = None  # no callback looks at batches: none of their logs is computed
+    defer = cbs is not None and cbs.defers_test_batches  # logs computed only for a progress bar's redraws
     if fwd is not None:
         out = model.ops.xp.empty((n, fwd.units), dtype=fwd.dtype)
         outputs = SimpleNamespace(y=y, outputs=out, sw=sw, penalties=[], loss=model._loss_fn, ops=model.ops)
         tally = EpochTally(model, outputs, batch_size)
-    losses = LossSum(model.ops, per_batch=cbs is not None)
+    losses = LossSum(model.ops, per_batch=cbs is not None and not defer)
+    tallied = 0
+
+    def running(hi):
+        nonlocal tallied
+        if fwd is None:
+            return model._logs(losses.mean)
+        if tallied < hi:  # every batch since the last read, in one go
+            tally.add(tallied, hi)
+            tallied = hi
+        return model._logs(tally.loss)
     for step, (lo, hi, xb) in enumerate(batches):
         if cbs is not None:
             cbs.on_test_batch_begin(step)
         if fwd is not None:
             fwd.run(xb, out[lo:hi], batch_size)
-            if cbs is not None:
-                tally.add(lo, hi)
         else:
             losses.add(*model._test_batch_terms(xb, y[lo:hi], None if sw is None else sw[lo:hi]), hi - lo)
         if cbs is not None:
-            cbs.on_test_batch_end(step, model._logs(tally.loss if fwd is not None else losses.mean))
+            cbs.on_test_batch_end(step, DeferredLogs(lambda hi=hi: running(hi)) if defer else running(hi))
     if fwd is not None:
-        if cbs is None:
-            tally.add(0, n)
+        if tallied < n:
+            tally.add(tallied, n)
         loss = tally.loss
     else:
         loss = losses.mean
