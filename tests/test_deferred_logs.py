@@ -161,3 +161,27 @@ def test_evaluate_on_a_terminal_tallies_only_what_the_bar_draws(emulator, monkey
         assert len(results["every"][1]) == 19 and 1 < len(results["lazy"][1]) < 19 and results["silent"][1] == [(0, 95)]
     lazy_frames = results["lazy"][2]
     assert lazy_frames and all(results["every"][2][key] == v for key, v in lazy_frames.items())
+
+
+@pytest.mark.parametrize("layer_path", [False, True], ids=["plan", "layer-path"])
+def test_a_streamed_epoch_defers_the_bars_logs_too(emulator, monkeypatch, layer_path):
+    """x above the device share streams batch by batch (models/streaming.py): the bar's logs are
+    deferred there as well, and training is that of resident data with a bar drawing every batch."""
+    from gpunet.backend import upload
+    from gpunet.models import streaming
+    B.set_floatx("float64")
+    results, streamed_epochs, real_run_epoch = [], [], streaming.run_epoch
+    monkeypatch.setattr(streaming, "run_epoch", lambda *a: (streamed_epochs.append(1), real_run_epoch(*a))[1])
+    for free, step in ((256, 0.01), (1 << 40, 1.0)):  # streamed with a throttled bar; resident, every batch
+        transport = upload.SimulatedTransport(free_bytes=free)
+        monkeypatch.setattr(upload, "transport_for", lambda o: transport)
+        monkeypatch.setattr(streaming, "transport_for", lambda o: transport)
+        before = len(streamed_epochs)
+        results.append(_fit(monkeypatch, step, ops=EmulatedCupyBackend(emulator), layer_path=layer_path)
+                       + (len(streamed_epochs) > before,))
+    (streamed, *_, was_streamed), (resident, *_, was_resident) = results[0], results[1]
+    assert was_streamed and not was_resident
+    assert streamed == resident
+    assert len(results[0][2]) < len(results[1][2]) or layer_path  # fewer tallies when deferred (plan)
+    lazy = _by_epoch_and_step(results[0][1])
+    assert lazy and all(_by_epoch_and_step(results[1][1])[key] == v for key, v in lazy.items())

@@ -2,8 +2,8 @@
 layer, through a fused step plan (dense_plan.py on NumPy, gpu_plan.py on CuPy), or through
 the GPU inference plan; the per-batch work itself is in engine.py."""
 from ..backend.epoch_tally import EpochTally
-from ..callbacks.base import DeferredLogs
 from ..distribute import sharding as _dist
+from .batch_logs import TallyCursor, running_logs
 from .engine import EngineMixin, LossSum
 from .plan_inference import evaluate_batches
 
@@ -25,8 +25,7 @@ class EpochMixin(EngineMixin):
                 cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
             losses.add(*self._train_batch_terms(xs[lo:hi], ys[lo:hi], None if sws is None else sws[lo:hi]), hi - lo)
             if want_batches:
-                logs = DeferredLogs(lambda: self._logs(losses.mean)) if defer else self._logs(losses.mean)
-                cbs.on_train_batch_end(step, logs)
+                cbs.on_train_batch_end(step, running_logs(self, losses, defer))
             if self.stop_training:
                 break
         return losses.mean
@@ -38,17 +37,8 @@ class EpochMixin(EngineMixin):
         n, want_batches, train_step = xs.shape[0], cbs.wants_train_batches, plan.step
         defer = cbs.defers_train_batches  # batches tallied only when a progress bar redraws
         plan.load(xs, ys, sws, order, batch_size)
-        tally = EpochTally(self, plan, batch_size)
-        done = first = tallied = 0
-
-        def deferred(hi):
-            def logs():
-                nonlocal tallied
-                if tallied < hi:  # every batch since the last redraw, in one go
-                    tally.add(tallied, hi)
-                    tallied = hi
-                return self._logs(tally.loss)
-            return DeferredLogs(logs)
+        cursor = TallyCursor(self, EpochTally(self, plan, batch_size))
+        done = first = 0
         run_steps = getattr(plan, "run_steps", None)  # the GPU plan: many full batches per host call
         if run_steps is not None and (defer or not want_batches):
             first = min(steps, n // batch_size)
@@ -62,7 +52,7 @@ class EpochMixin(EngineMixin):
                 run_steps(c0, count)
                 done = (c0 + count) * batch_size
                 for step in range(c0, c0 + count) if want_batches else ():
-                    cbs.on_train_batch_end(step, deferred((step + 1) * batch_size))
+                    cbs.on_train_batch_end(step, cursor.batch_logs((step + 1) * batch_size, True))
                 if self.stop_training:
                     first = steps
                     break
@@ -72,17 +62,11 @@ class EpochMixin(EngineMixin):
                 cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
             train_step(lo, hi)
             done = hi
-            if want_batches and defer:
-                cbs.on_train_batch_end(step, deferred(hi))
-            elif want_batches:
-                tally.add(lo, hi)
-                tallied = hi
-                cbs.on_train_batch_end(step, self._logs(tally.loss))
+            if want_batches:
+                cbs.on_train_batch_end(step, cursor.batch_logs(hi, defer))
             if self.stop_training:
                 break
-        if tallied < done:
-            tally.add(tallied, done)
-        return tally.loss
+        return cursor.finish(done)
 
     def _evaluate_arrays(self, x, y, sw, batch_size, cbs, stream=None):
         """evaluate's logs over resident ``x``, or over x streamed from ``stream`` (a `DeviceData`;

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from ..backend.epoch_tally import EpochTally
 from ..backend.gpu_forward import build_gpu_forward
-from ..callbacks.base import DeferredLogs
+from .batch_logs import TallyCursor, running_logs
 from .engine import LossSum
 
 
@@ -59,18 +59,8 @@ def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs):
     if fwd is not None:
         out = model.ops.xp.empty((n, fwd.units), dtype=fwd.dtype)
         outputs = SimpleNamespace(y=y, outputs=out, sw=sw, penalties=[], loss=model._loss_fn, ops=model.ops)
-        tally = EpochTally(model, outputs, batch_size)
+        cursor = TallyCursor(model, EpochTally(model, outputs, batch_size))
     losses = LossSum(model.ops, per_batch=cbs is not None and not defer)
-    tallied = 0
-
-    def running(hi):
-        nonlocal tallied
-        if fwd is None:
-            return model._logs(losses.mean)
-        if tallied < hi:  # every batch since the last read, in one go
-            tally.add(tallied, hi)
-            tallied = hi
-        return model._logs(tally.loss)
     for step, (lo, hi, xb) in enumerate(batches):
         if cbs is not None:
             cbs.on_test_batch_begin(step)
@@ -79,13 +69,9 @@ def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs):
         else:
             losses.add(*model._test_batch_terms(xb, y[lo:hi], None if sw is None else sw[lo:hi]), hi - lo)
         if cbs is not None:
-            cbs.on_test_batch_end(step, DeferredLogs(lambda hi=hi: running(hi)) if defer else running(hi))
-    if fwd is not None:
-        if tallied < n:
-            tally.add(tallied, n)
-        loss = tally.loss
-    else:
-        loss = losses.mean
+            cbs.on_test_batch_end(step, cursor.batch_logs(hi, defer) if fwd is not None
+                                  else running_logs(model, losses, defer))
+    loss = cursor.finish(n) if fwd is not None else losses.mean
     if model._regularized:
         loss += model._weight_penalty(False)
     return model._logs(loss)

@@ -16,6 +16,7 @@ from ..backend import input_checks
 from ..backend.epoch_tally import EpochTally
 from ..backend.device_data import DeviceData, data_fraction
 from ..backend.upload import is_host_data, to_device, transport_for
+from .batch_logs import TallyCursor, running_logs
 from .engine import LossSum
 
 
@@ -77,7 +78,7 @@ def run_epoch(model, plan, data, ys, sws, order, batch_size, cbs):
     if plan is None:
         return _layer_batches(model, data, ys, sws, order, batch_size, cbs)
     plan.load(None, ys, sws, None, batch_size, streamed_rows=data.n)
-    tally = EpochTally(model, plan, batch_size)
+    cursor = TallyCursor(model, EpochTally(model, plan, batch_size))
     want, done = cbs.wants_train_batches, 0
     with plan.stream_context():  # the current stream: each batch's upload is ordered against its step
         for batch in data.batches(batch_size, order):
@@ -86,25 +87,22 @@ def run_epoch(model, plan, data, ys, sws, order, batch_size, cbs):
             plan.step(batch.lo, batch.hi, x_batch=batch.arrays[0])
             done = batch.hi
             if want:
-                tally.add(batch.lo, batch.hi)
-                cbs.on_train_batch_end(batch.step, model._logs(tally.loss))
+                cbs.on_train_batch_end(batch.step, cursor.batch_logs(batch.hi, cbs.defers_train_batches))
             if model.stop_training:
                 break
-    if not want:
-        tally.add(0, done)
-    return tally.loss
+    return cursor.finish(done)
 
 
 def _layer_batches(model, data, ys, sws, order, batch_size, cbs):
-    want = cbs.wants_train_batches
-    losses = LossSum(model.ops, want)
+    want, defer = cbs.wants_train_batches, cbs.defers_train_batches
+    losses = LossSum(model.ops, want and not defer)
     for batch in data.batches(batch_size, order):
         lo, hi = batch.lo, batch.hi
         if want:
             cbs.on_train_batch_begin(batch.step, {"batch": batch.step, "size": hi - lo})
         losses.add(*model._train_batch_terms(batch.arrays[0], ys[lo:hi], None if sws is None else sws[lo:hi]), hi - lo)
         if want:
-            cbs.on_train_batch_end(batch.step, model._logs(losses.mean))
+            cbs.on_train_batch_end(batch.step, running_logs(model, losses, defer))
         if model.stop_training:
             break
     return losses.mean
