@@ -238,3 +238,26 @@ def test_batch_normalization_trains_on_a_real_gpu_as_on_numpy(floatx):
     for key in ref[1]:
         numpy.testing.assert_allclose(got[1][key], ref[1][key], rtol=tol, err_msg=key)
     assert_same_weights(got[0], ref[0], floatx, tol)
+
+
+def test_momentum_changed_by_a_callback_mid_epoch_takes_effect_at_once(emulator):
+    """A batch callback that sets a layer's momentum (and epsilon) at batch 3: the GPU plan rebuilds
+    its steps before the next one, so the moving statistics follow as on NumPy."""
+    B.set_floatx("float64")
+    x, y, _ = data("pima")
+    results = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        net = build(ops, "dense-bn-relu")
+
+        def change(batch, logs, net=net):
+            if batch == 3:
+                net.layers[1].momentum, net.layers[1].epsilon = 0.5, 0.01
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(9)
+            history = net.fit(x, y, batch_size=10, epochs=1, verbose=0,
+                              callbacks=[gpunet.callbacks.LambdaCallback(on_batch_end=change)]).history
+        results.append((history, net))
+    (got, net), (ref, ref_net) = results
+    assert isinstance(net._plan, GpuPlan)
+    numpy.testing.assert_allclose(got["loss"], ref["loss"], rtol=1e-10)
+    assert_same_weights(net, ref_net, "float64", 1e-9)

@@ -31,6 +31,15 @@ class NormEntry:
         self.dgamma = None if layer.gamma is None else layer.gamma.grad
         self.dbeta = None if layer.beta is None else layer.beta.grad
         self.moving_mean, self.moving_var = layer.moving_mean.value, layer.moving_variance.value
+        self.baked = (layer.momentum, layer.epsilon)  # what the launches carry
+
+    def changed(self):
+        """Whether momentum or epsilon changed since the launches were built (then they are rebuilt)."""
+        now = (self.layer.momentum, self.layer.epsilon)
+        if now == self.baked:
+            return False
+        self.baked = now
+        return True
 
 
 def plannable(entry, dtype):

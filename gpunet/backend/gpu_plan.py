@@ -245,11 +245,13 @@ class GpuPlan:
         self._next += count
 
     def _follow_optimizer(self):
-        """Take in what a callback changed on the optimizer since the last step: a learning rate or
-        momentum (the table from this step on is rewritten), another hyperparameter (the steps,
-        which bake it in, are rebuilt)."""
+        """Take in what a callback changed since the last step: the optimizer's learning rate or
+        momentum (the table from this step on is rewritten), another of its hyperparameters or a
+        BatchNormalization layer's momentum or epsilon (the steps, which bake it in, are rebuilt)."""
         if self.optimizer.baked() != self._baked:
             self._baked = self.optimizer.baked()
+            self._steps.clear()
+        if self.norms and [e for e in self.norms if e.changed()]:  # a callback set a layer's momentum or epsilon
             self._steps.clear()
             self._per_step = None  # and the tables rewritten: the weight-decay factors may be new
         if self.optimizer.per_step() != self._per_step:
