@@ -220,3 +220,26 @@ def test_clipped_and_decayed_models_train_on_a_real_gpu_as_on_numpy(optimizer):
     got, ref = run(B.resolve("cupy"), optimizer, batch_logs=True), run(B.resolve("numpy"), optimizer, batch_logs=True)
     assert isinstance(got[0]._plan, GpuPlan)
     assert_agree(got, ref, "float64")
+
+
+def test_clipping_switched_on_by_a_callback_mid_epoch_keeps_the_decay(emulator):
+    """A batch callback turns clipnorm on (new clip launches, a new decay-factor table) while AdamW
+    decays: the factors of the rest of the epoch are written before the rebuilt steps run."""
+    B.set_floatx("float64")
+    results = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        net = build(ops, "adamw")
+
+        def switch(batch, logs, net=net):
+            if batch == 3:
+                net.optimizer.clipnorm = 0.01
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(9)
+            x, y, _ = data("pima")
+            history = net.fit(x, y, batch_size=10, epochs=2, verbose=0,
+                              callbacks=[gpunet.callbacks.LambdaCallback(on_batch_end=switch)]).history
+        results.append((history, net.get_weights(), net))
+    assert isinstance(results[0][2]._plan, GpuPlan)
+    numpy.testing.assert_allclose(results[0][0]["loss"], results[1][0]["loss"], rtol=1e-10)
+    for g, r in zip(results[0][1], results[1][1]):
+        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)

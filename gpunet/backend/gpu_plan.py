@@ -251,9 +251,9 @@ class GpuPlan:
         if self.optimizer.baked() != self._baked:
             self._baked = self.optimizer.baked()
             self._steps.clear()
+            self._per_step = None  # and the tables rewritten: the weight-decay factors may be new
         if self.norms and [e for e in self.norms if e.changed()]:  # a callback set a layer's momentum or epsilon
             self._steps.clear()
-            self._per_step = None  # and the tables rewritten: the weight-decay factors may be new
         if self.optimizer.per_step() != self._per_step:
             with self._stream():
                 self._write_table(self._next, self.table.shape[0] - self._next)
