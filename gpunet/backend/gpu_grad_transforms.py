@@ -111,6 +111,9 @@ class StepGradTransforms:
             out += plan_clip_norm(self.grads, self._blocks, self._partial,
                                   o.clipnorm if o.clipnorm is not None else o.global_clipnorm)
         if o.weight_decay:
+            if self.factors is None:  # a null table would make the kernel decay by its 0.0 argument: p *= 0
+                raise RuntimeError("StepGradTransforms.launches: the weight-decay factors were not written "
+                                   "(call write before building the steps).")
             out.append(plan_weight_decay(self.params, o._decay_mask, 0.0, sm, self.factors, index))
         return out
 
