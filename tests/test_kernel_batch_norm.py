@@ -224,11 +224,8 @@ def test_a_changed_momentum_rebuilds_and_frozen_or_final_normalization_keeps_the
         assert net._plan is False
 
 
-_NO_CUDA = B.cupy_unavailable_reason()
-
 
 @pytest.mark.gpu
-@pytest.mark.skipif(_NO_CUDA is not None, reason=f"no CUDA: {_NO_CUDA}")
 @pytest.mark.parametrize("floatx", ["float64", "float32"])
 def test_batch_normalization_trains_on_a_real_gpu_as_on_numpy(floatx):
     B.set_floatx(floatx)

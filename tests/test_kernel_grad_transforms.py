@@ -209,11 +209,8 @@ def test_clipping_beside_dropout_repeats_and_a_user_subclass_keeps_the_layer_pat
     assert net._plan is False
 
 
-_NO_CUDA = B.cupy_unavailable_reason()
-
 
 @pytest.mark.gpu
-@pytest.mark.skipif(_NO_CUDA is not None, reason=f"no CUDA: {_NO_CUDA}")
 @pytest.mark.parametrize("optimizer", ["adam-clipnorm", "adamw-excluding-biases", "sgd-decay-clipvalue-and-norm"])
 def test_clipped_and_decayed_models_train_on_a_real_gpu_as_on_numpy(optimizer):
     B.set_floatx("float64")

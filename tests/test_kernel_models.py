@@ -95,11 +95,8 @@ def test_layer_path_reads_the_loss_once_an_epoch_on_a_gpu(emulator):
     assert evaluate_reads[4, False] == evaluate_reads[8, False]  # evaluate too reads once, not per batch
 
 
-_NO_CUDA = B.cupy_unavailable_reason()
-
 
 @pytest.mark.gpu
-@pytest.mark.skipif(_NO_CUDA is not None, reason=f"no CUDA: {_NO_CUDA}")
 def test_layer_path_on_a_real_gpu_equals_numpy():
     """A frozen BatchNormalization model (the layer path) on CuPy: the loss kept on the device gives
     NumPy's history and evaluation, with and without batch logs."""

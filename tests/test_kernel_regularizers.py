@@ -103,11 +103,8 @@ def test_a_changed_factor_rebuilds_the_plan(emulator):
         numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
 
 
-_NO_CUDA = B.cupy_unavailable_reason()
-
 
 @pytest.mark.gpu
-@pytest.mark.skipif(_NO_CUDA is not None, reason=f"no CUDA: {_NO_CUDA}")
 @pytest.mark.parametrize("floatx", ["float64", "float32"])
 def test_regularized_models_train_on_a_real_gpu_as_on_numpy(floatx):
     B.set_floatx(floatx)

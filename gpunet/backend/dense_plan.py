@@ -149,8 +149,7 @@ class DensePlan:
         self.others = [e for e in stack if not isinstance(e, Folded)]  # Dropout layers and FoldedNorm, in order
         self.dropouts, self.drops = [e for e in stack if isinstance(e, Dropout)], [[] for _ in self.layers]
         self._rates = [(d.rate, d.noise_shape) for d in self.dropouts]
-        # the BatchNormalization layers after each hidden layer, before its dropouts (FoldedNorm)
-        self.norm_entries, self.norms = [e for e in stack if isinstance(e, FoldedNorm)], [[] for _ in self.layers]
+        self.norms = [[] for _ in self.layers]  # each hidden layer's BatchNormalization layers (FoldedNorm)
         self.input_drops = []  # Dropout layers on the model's input
         below = -1  # the Dense layer a Dropout or BatchNormalization follows
         for e in stack:

@@ -44,9 +44,10 @@ def layout(rows, kx, ky, weighted, layers):
 
 def fused_step_launch(plan, step, rows, stride, x_stride):
     """The step of ``rows`` samples (epoch stride ``stride``; ``x_stride`` as batch_gather's)
-    as one mlp_step launch, or None where the multi-launch step must run: Dropout, BatchNormalization, regularizers,
-    constraints, gradient clipping or weight decay, Nadam (its table rows are 4 wide), a softmax hidden layer, a data-parallel gradient average, shared memory or
-    arithmetic too large for one block, or ``GPUNET_FUSED_STEP=0``."""
+    as one mlp_step launch, or None where the multi-launch step must run: Dropout,
+    BatchNormalization, regularizers, constraints, gradient clipping or weight decay, Nadam (its
+    table rows are 4 wide), a softmax hidden layer, a data-parallel gradient average, shared
+    memory or arithmetic too large for one block, or ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
     if (not enabled() or plan.dropouts or plan.norms or plan.regs is not None or plan.constraints is not None
             or plan.optimizer.transforms(plan.ops) is not None
@@ -81,8 +82,8 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
         step.sources, plan.params, plan.model._grads, step.fused_meta, step.fused_actp, i32(len(plan.layers)),
         i32(x_off), i32(y_off), i32(sw_off), i32(d0), i32(d1), i32(plan.loss_kernel.kind), plan.outputs, plan.state,
         i32(rows), numpy.int64(stride), numpy.int64(stride if x_stride is None else x_stride), i32(plan.width),
-        i32(plan.y_width), t(plan.eps), t(1.0 / rows), t(exp_max), t(plan.loss_kernel.delta), i32(kind), *(K._ptr(s) for s in slots),
-        numpy.int64(plan.params.size), *(t(v) for v in c), i32(flag), plan.table))
+        i32(plan.y_width), t(plan.eps), t(1.0 / rows), t(exp_max), t(plan.loss_kernel.delta), i32(kind),
+        *(K._ptr(s) for s in slots), numpy.int64(plan.params.size), *(t(v) for v in c), i32(flag), plan.table))
 
 
 def _offset(params, a):

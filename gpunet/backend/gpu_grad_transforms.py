@@ -40,7 +40,8 @@ def plan_clip_norm(g, blocks, partial, c):
     """The two launches scaling each segment of ``g`` by ``c / max(norm, c)``: ``blocks`` a device
     copy of `segment_blocks`, ``partial`` a device buffer of as many values as it has rows."""
     grid = (blocks.shape[0], 1, 1)
-    return [K.Launch("optimizers", K._kernel("segment_sum_squares", g.dtype), grid, (BLOCK, 1, 1), (g, blocks, partial)),
+    return [K.Launch("optimizers", K._kernel("segment_sum_squares", g.dtype), grid, (BLOCK, 1, 1),
+                     (g, blocks, partial)),
             K.Launch("optimizers", K._kernel("segment_clip_norm", g.dtype), grid, (BLOCK, 1, 1),
                      (g, blocks, partial, g.dtype.type(c)))]
 

@@ -31,7 +31,7 @@ def loss_kernel(activation, params, loss):
     """The `LossKernel` for a last layer's activation (name, params) and a compiled loss
     object, or None where no loss kernel computes it (the plan is then not used):
     label smoothing, another reduction than Keras's default, an axis other than the last,
-    a loss without a kernel (hinge, Poisson, ...)."""
+    a loss without a kernel (the hinge losses, cosine similarity, a user's own)."""
     from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, LogCosh,
                           MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
                           MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy)
@@ -46,7 +46,8 @@ def loss_kernel(activation, params, loss):
              SparseCategoricalCrossentropy: (SCCE, SCCE_LOGITS, "softmax", SCCE_SOFTMAX),
              MeanSquaredError: (MSE, None, None, None), MeanAbsoluteError: (MAE, None, None, None),
              Huber: (HUBER, None, None, None), LogCosh: (LOG_COSH, None, None, None),
-             MeanAbsolutePercentageError: (MAPE, None, None, None), MeanSquaredLogarithmicError: (MSLE, None, None, None),
+             MeanAbsolutePercentageError: (MAPE, None, None, None),
+             MeanSquaredLogarithmicError: (MSLE, None, None, None),
              KLDivergence: (KLD, None, None, None), Poisson: (POISSON, None, None, None)}
     if cls not in table:
         return None

@@ -80,15 +80,16 @@ class CallbackList:
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
-        self.wants_train_batches = any(_wants(cb, "train", _BATCH_HOOKS) for cb in self.callbacks)
-        # whether train batch hooks may be handed `DeferredLogs` (every callback that wants them takes them)
-        self.defers_train_batches = self.wants_train_batches and all(
-            getattr(cb, "_accepts_deferred_batch_logs", False) for cb in self.callbacks
-            if _wants(cb, "train", _BATCH_HOOKS))
-        test_hooks = ("on_test_batch_begin", "on_test_batch_end")
-        self.wants_test_batches = any(_wants(cb, "test", test_hooks) for cb in self.callbacks)
-        self.defers_test_batches = self.wants_test_batches and all(
-            getattr(cb, "_accepts_deferred_batch_logs", False) for cb in self.callbacks if _wants(cb, "test", test_hooks))
+        self.wants_train_batches, self.defers_train_batches = self._batch_interest("train", _BATCH_HOOKS)
+        self.wants_test_batches, self.defers_test_batches = self._batch_interest(
+            "test", ("on_test_batch_begin", "on_test_batch_end"))
+
+    def _batch_interest(self, kind, hooks):
+        """(whether any callback looks at ``kind`` batches, whether every one that does takes
+        `DeferredLogs`)."""
+        wanting = [cb for cb in self.callbacks if _wants(cb, kind, hooks)]
+        return bool(wanting), bool(wanting) and all(getattr(cb, "_accepts_deferred_batch_logs", False)
+                                                    for cb in wanting)
 
     def _call(self, hook, *args):
         for cb in self.callbacks:

@@ -115,18 +115,17 @@ class Progbar:
         now = _clock()
         if current == self.target:
             self._time_at_epoch_end = now
+        # Redraws are throttled (a log file gets only the final line), and nothing is
+        # formatted (nor, given as a function, computed) for an update that is not shown.
+        throttled = self._last_update is not None and now - self._last_update < self.interval
+        if self.verbose == 1 and not finalize and (not self._dynamic_display or throttled):
+            return
+        shown = self.verbose == 1 or (self.verbose == 2 and finalize)
+        if shown and callable(values):
+            self._store(values(), base)
         if self.verbose == 1:
-            # Redraws are throttled (a log file gets only the final line), and nothing is
-            # formatted for an update that is not shown.
-            if not finalize and (not self._dynamic_display or
-                                 (self._last_update is not None and now - self._last_update < self.interval)):
-                return
-            if callable(values):
-                self._store(values(), base)
             _write(self._bar_message(current, now, finalize))
-        elif self.verbose == 2 and finalize:
-            if callable(values):
-                self._store(values(), base)
+        elif shown:
             _write(self._summary_message(current, now))
         self._last_update = now
 

@@ -11,11 +11,15 @@ class TallyCursor:
     def __init__(self, model, tally):
         self.model, self.tally, self.tallied = model, tally, 0
 
-    def logs(self, hi):
-        """The running logs of the batches before sample ``hi`` (those not tallied yet, in one go)."""
+    def _tally_to(self, hi):
+        """Tally the batches before sample ``hi`` not tallied yet, in one go."""
         if self.tallied < hi:
             self.tally.add(self.tallied, hi)
             self.tallied = hi
+
+    def logs(self, hi):
+        """The running logs of the batches before sample ``hi``."""
+        self._tally_to(hi)
         return self.model._logs(self.tally.loss)
 
     def batch_logs(self, hi, defer):
@@ -24,9 +28,7 @@ class TallyCursor:
 
     def finish(self, done):
         """The loss over the first ``done`` samples, every batch tallied."""
-        if self.tallied < done:
-            self.tally.add(self.tallied, done)
-            self.tallied = done
+        self._tally_to(done)
         return self.tally.loss
 
 
