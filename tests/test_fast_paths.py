@@ -17,7 +17,7 @@ from gpunet import constraints, losses, metrics, regularizers
 from gpunet.callbacks import Callback
 from gpunet.layers import BatchNormalization, Dense, Dropout
 from gpunet.models import Sequential, load_model
-from gpunet.backend.dense_plan import build_plan
+from gpunet.backend.dense_plan import DensePlan, build_plan
 from gpunet.testing import numeric_gradient
 
 RNG = np.random.default_rng(0)
@@ -136,6 +136,23 @@ def test_batch_losses_equal_compute_per_batch():
                     for lo in range(0, 47, 10)]
             assert got == want, (loss, sw is None)
     assert losses.BinaryCrossentropy().batch_losses(ops, y[:0], p[:0], None, 10) == []
+    # The hinge losses read 0/1 labels as -1/1 only in a batch whose every label is 0 or 1 (Keras):
+    # batch_losses converts batch by batch, as compute on each batch alone does.
+    y = _mixed_hinge_labels(ops, 47, 2)
+    p = ops.asarray(rng.standard_normal((47, 2)), dtype="float32")
+    for loss in (losses.Hinge(), losses.SquaredHinge()):
+        for sw in (None, ops.asarray(rng.random(47), dtype="float32")):
+            got = loss.batch_losses(ops, y, p, sw, 10)
+            want = [float(loss.compute(ops, y[lo:lo + 10], p[lo:lo + 10], None if sw is None else sw[lo:lo + 10])[0])
+                    for lo in range(0, 47, 10)]
+            assert got == want, (loss, sw is None)
+
+
+def _mixed_hinge_labels(ops, n, units):
+    """0/1 labels, but the third batch of 10 holds a soft label (0.5): Keras converts every batch but that one."""
+    y = (np.random.default_rng(8).random((n, units)) > 0.5).astype("float32")
+    y[25, 0] = 0.5
+    return ops.asarray(y)
 
 
 def test_update_batches_equals_update_per_batch(ops):
@@ -147,14 +164,41 @@ def test_update_batches_equals_update_per_batch(ops):
     def user_fn(y_true, y_pred):  # may use the whole batch: updated batch by batch, never in one call
         return (y_pred - y_true.mean()) ** 2
 
+    hinge_y = _mixed_hinge_labels(ops, 47, 1)
     for make in (lambda: metrics.get("accuracy", losses.get("binary_crossentropy")), lambda: metrics.get("mse"),
-                 lambda: metrics.MeanMetricWrapper(user_fn)):
+                 lambda: metrics.MeanMetricWrapper(user_fn), lambda: metrics.get("hinge"),
+                 lambda: metrics.SquaredHinge()):
+        labels = hinge_y if "hinge" in make().name else y
         for w in (None, sw):
             one, each = make(), make()
-            one.update_batches(ops, y, p, w, 10)
+            one.update_batches(ops, labels, p, w, 10)
             for lo in range(0, 47, 10):
-                each.update(ops, y[lo:lo + 10], p[lo:lo + 10], None if w is None else w[lo:lo + 10])
+                each.update(ops, labels[lo:lo + 10], p[lo:lo + 10], None if w is None else w[lo:lo + 10])
             assert one.result() == each.result()
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_hinge_losses_on_the_plan_report_what_the_layer_path_reports(loss):
+    """The plan tallies an epoch's loss and metrics at once; with labels that Keras converts in some
+    batches and not in others, its history and evaluate still equal the layer path's."""
+    ops = B.get_backend()
+    x = np.random.default_rng(3).standard_normal((47, 5)).astype("float32")
+    y = ops.to_host(_mixed_hinge_labels(ops, 47, 1))
+    results = []
+    for layer_path in (False, True):
+        model = _model(("tanh", "tanh"), (6, 1), loss, metric_names=("hinge", "squared_hinge"))
+        if layer_path:
+            _layer_path(model)
+        history = model.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0).history
+        assert isinstance(model._plan, DensePlan) != layer_path
+        results.append((history, model.evaluate(x, y, batch_size=10, verbose=0)))
+    (plan, plan_eval), (layers, layer_eval) = results
+    for key in layers:  # (the plan's tanh rounds a little differently: float32 outputs)
+        assert plan[key] == pytest.approx(layers[key], rel=1e-6), key
+    assert plan_eval == pytest.approx(layer_eval, rel=1e-6)
+    whole = _model(("tanh", "tanh"), (6, 1), loss).evaluate(x, y, batch_size=47, verbose=0)
+    parts = _model(("tanh", "tanh"), (6, 1), loss).evaluate(x, y, batch_size=10, verbose=0)
+    assert whole != pytest.approx(parts, rel=1e-3), "the soft label's batch is read differently"
 
 
 def test_batch_sums_equal_each_batch_summed_alone():

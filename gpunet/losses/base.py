@@ -25,6 +25,10 @@ class Loss:
     name = None
     #: True when ``y_true`` holds integer class indices (shape ``y_pred.shape[:-1]``).
     sparse_labels = False
+    #: True when what a sample's label means depends on the rest of its batch (Keras's hinge
+    #: losses turn 0/1 labels into -1/1 only where every label of the batch is 0 or 1): then
+    #: `batch_losses` prepares the labels batch by batch (`_batch_labels`).
+    labels_per_batch = False
 
     def __init__(self, reduction="auto", name=None):
         if reduction is None:
@@ -77,7 +81,10 @@ class Loss:
         """`compute`'s loss for each consecutive batch of ``batch_size`` samples (the last may
         be shorter), as a list of floats. Per-sample values do not depend on the batch, so
         an epoch's worth of outputs takes a few calls instead of a few per batch."""
-        values = self._forward(ops, self._prepare_true(ops, y_true, y_pred), y_pred, False)[0]
+        y_true = self._prepare_true(ops, y_true, y_pred)
+        if self.labels_per_batch:
+            y_true = self._batch_labels(ops, y_true, batch_size)
+        values = self._forward(ops, y_true, y_pred, False)[0]
         n = values.shape[0]
         if n == 0:
             return []
@@ -97,6 +104,11 @@ class Loss:
         sums = ops.batch_sums(values, batch_size)
         # float32 sums times float32 scales: what `compute`'s ``sum(values) * scale`` rounds to
         return ops.to_host(sums * ops.asarray(scales, dtype=sums.dtype)).tolist()
+
+    def _batch_labels(self, ops, y_true, batch_size):
+        """``y_true`` as each batch of ``batch_size`` rows, passed alone, would be read (for
+        `labels_per_batch` losses; their `_forward` must leave labels so prepared unchanged)."""
+        return y_true
 
     def _scale(self, size, w, shape):
         if self.reduction == "sum":

@@ -130,12 +130,27 @@ class CosineSimilarity(Loss):
 
 def _hinge_labels(xp, y_true):
     # Keras converts {0, 1} labels to {-1, 1} when every label in the batch is 0 or 1;
-    # xp.where on a 0-d condition keeps this on the device.
+    # xp.where on a 0-d condition keeps this on the device. Converting twice changes nothing
+    # (converted labels are -1 and 1, and all 1 stays 1), which `_HingeLabels` relies on.
     is_binary = ((y_true == 0) | (y_true == 1)).all()
     return xp.where(is_binary, 2.0 * y_true - 1.0, y_true).astype(y_true.dtype, copy=False)
 
 
-class Hinge(Loss):
+class _HingeLabels(Loss):
+    """The hinge losses' labels, converted batch by batch when an epoch is tallied at once."""
+    labels_per_batch = True
+
+    def _batch_labels(self, ops, y_true, batch_size):
+        xp, n = ops.xp, y_true.shape[0]
+        if n == 0:
+            return y_true
+        other = ((y_true != 0) & (y_true != 1)).reshape(n, -1).sum(axis=1)  # non-0/1 labels per sample
+        binary = xp.repeat(ops.batch_sums(other, batch_size) == 0, batch_size)[:n]
+        binary = binary.reshape((n,) + (1,) * (y_true.ndim - 1))
+        return xp.where(binary, 2.0 * y_true - 1.0, y_true).astype(y_true.dtype, copy=False)
+
+
+class Hinge(_HingeLabels):
     """``mean(max(1 - y_true * y_pred, 0))`` over the last axis; labels -1/1 (0/1 are converted)."""
     name = "hinge"
 
@@ -148,7 +163,7 @@ class Hinge(Loss):
         return values, grad
 
 
-class SquaredHinge(Loss):
+class SquaredHinge(_HingeLabels):
     """``mean(max(1 - y_true * y_pred, 0) ** 2)`` over the last axis; labels -1/1 (0/1 are converted)."""
     name = "squared_hinge"
 

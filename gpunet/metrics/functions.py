@@ -61,7 +61,7 @@ def _cosine_similarity(ops, y_true, y_pred, axis=-1):
 def _via_loss(cls):
     def per_sample(ops, y_true, y_pred, **kwargs):
         return cls(**kwargs).per_sample(ops, y_true, y_pred)
-    per_sample.per_sample = True
+    per_sample.per_sample = not cls.labels_per_batch  # (the hinge losses': batch by batch)
     return per_sample
 
 
