@@ -84,8 +84,8 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
     }
 
     const int* last = meta + (L - 1) * GN_MLP_META;
-    loss_rows(red, loss_kind, buf + last[8], buf + y_off, sw_off >= 0 ? buf + sw_off : (const T*)nullptr, out,
-              buf + d0_off, b, rows, last[1], stride, eps, scale, exp_max, delta, 0LL, 8LL);
+    loss_rows<T, false>(red, loss_kind, buf + last[8], buf + y_off, sw_off >= 0 ? buf + sw_off : (const T*)nullptr,
+                        out, buf + d0_off, b, rows, last[1], stride, eps, scale, exp_max, delta, 0LL, 8LL);
     __syncthreads();
 
     int cur = d0_off, other = d1_off;

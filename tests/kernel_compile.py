@@ -75,7 +75,8 @@ def nvcc_ptx(source, names, arch, workdir, lowered=None):
 
 def nvcc_resources(source, names, sm, workdir):
     """ptxas's resource report for each kernel compiled for a real GPU (``sm`` e.g.
-    "sm_90"): {mangled name: {"registers", "smem", "spill"}}."""
+    "sm_90"): {mangled name: {"registers", "smem", "spill", "entry"}}; ``entry`` is False for a
+    device function ptxas kept as a call (``__noinline__``)."""
     refs = ", ".join(f"(void*)&{name}" for name in names)
     path = os.path.join(workdir, f"gpunet_kernels_{sm}.cu")
     with open(path, "w") as f:
@@ -84,11 +85,14 @@ def nvcc_resources(source, names, sm, workdir):
                            path[:-3] + ".cubin", path], capture_output=True, text=True)
     if proc.returncode != 0:
         raise CompileError(f"nvcc ({sm}): exit {proc.returncode}\n{proc.stderr[-4000:]}")
-    usage, current = {}, None
+    usage, current, entries = {}, None, set()
     for line in (proc.stdout + proc.stderr).splitlines():
+        if (m := re.search(r"Compiling entry function '([^']+)'", line)):
+            entries.add(m.group(1))
         m = re.search(r"Function properties for (\S+)", line)
         if m:
-            current = usage.setdefault(m.group(1), {"registers": 0, "smem": 0, "spill": 0})
+            current = usage.setdefault(m.group(1), {"registers": 0, "smem": 0, "spill": 0,
+                                                    "entry": m.group(1) in entries})
             continue
         if current is None:
             continue

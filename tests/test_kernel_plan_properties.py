@@ -20,7 +20,8 @@ HIDDEN_ACTS = ["tanh", "sigmoid", "elu", "linear", "gelu", "softplus"]
 OUTPUTS = {"binary_crossentropy": (1, "sigmoid"), "categorical_crossentropy": (3, "softmax"),
            "sparse_categorical_crossentropy": (3, "softmax"), "mse": (2, "linear"), "mae": (2, "linear"),
            "huber": (2, "linear"), "log_cosh": (3, "tanh"), "mape": (2, "linear"), "msle": (2, "softplus"),
-           "kld": (3, "sigmoid"), "poisson": (2, "softplus")}
+           "kld": (3, "sigmoid"), "poisson": (2, "softplus"), "hinge": (1, "tanh"), "squared_hinge": (2, "linear"),
+           "categorical_hinge": (3, "linear"), "cosine_similarity": (3, "linear")}
 OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam"]
 
 layer_spec = st.fixed_dictionaries({
@@ -68,7 +69,9 @@ def data(spec, width=5, n=23):
     x = rng.standard_normal((n, width)) * 2 + 1
     units = OUTPUTS[spec["loss"]][0]
     y = {"binary_crossentropy": lambda: (rng.random((n, 1)) > 0.5) * 1.0,
+         "hinge": lambda: (rng.random((n, 1)) > 0.5) * 1.0, "squared_hinge": lambda: (rng.random((n, 2)) > 0.5) * 1.0,
          "categorical_crossentropy": lambda: numpy.eye(units)[rng.integers(0, units, n)],
+         "categorical_hinge": lambda: numpy.eye(units)[rng.integers(0, units, n)],
          "sparse_categorical_crossentropy": lambda: rng.integers(0, units, n)}.get(
         spec["loss"], lambda: rng.standard_normal((n, units)))()
     return x, y, rng.uniform(0.5, 2, n) if spec["weighted"] else None

@@ -1,4 +1,4 @@
-"""kernels/step.cu under the CPU emulation: the batch gather and the fused loss
+"""kernels/step.cu and loss.cu under the CPU emulation: the batch gather and the fused loss
 gradient against the NumPy backend's losses and activations, on odd shapes,
 float32 and float64, with NaN and inf among the inputs."""
 import numpy
@@ -21,10 +21,15 @@ LOSSES = [  # (output activation, loss)
     ("linear", losses.Huber()), ("tanh", losses.Huber(delta=0.3)), ("linear", losses.LogCosh()),
     ("linear", losses.MeanAbsolutePercentageError()), ("relu", losses.MeanSquaredLogarithmicError()),
     ("sigmoid", losses.KLDivergence()), ("softplus", losses.Poisson()),
+    ("tanh", losses.Hinge()), ("linear", losses.SquaredHinge()), ("relu", losses.CategoricalHinge()),
+    ("linear", losses.CategoricalHinge()), ("linear", losses.CosineSimilarity()),
 ]
 SHAPES = [(1, 1), (7, 3), (19, 45), (33, 1)]
 # the kinds that take the Dense layer's activated output (no activation of their own)
-PLAIN = (S.BCE, S.CCE, S.SCCE, S.MAE, S.HUBER, S.LOG_COSH, S.MAPE, S.MSLE, S.KLD, S.POISSON)
+PLAIN = (S.BCE, S.CCE, S.SCCE, S.MAE, S.HUBER, S.LOG_COSH, S.MAPE, S.MSLE, S.KLD, S.POISSON, S.HINGE,
+         S.SQUARED_HINGE, S.CATEGORICAL_HINGE, S.COSINE)
+# their gradient has no NaN where a prediction is NaN (NumPy's mask of the margin is False there, as TF's is)
+MASKED_NAN = (S.HINGE, S.CATEGORICAL_HINGE)
 
 
 def _case_id(case):
@@ -38,7 +43,7 @@ def _data(rng, act, loss, M, N, dtype, weighted):
     kernel = S.loss_kernel(act, {}, loss)
     if kernel.sparse:
         y = rng.integers(0, N, size=(M, 1)).astype(dtype)
-    elif loss.name == "categorical_crossentropy":
+    elif loss.name in ("categorical_crossentropy", "categorical_hinge"):
         y = numpy.eye(N, dtype=dtype)[rng.integers(0, N, size=M)]
     else:
         y = rng.uniform(size=(M, N)).astype(dtype).round()
@@ -100,11 +105,38 @@ def test_loss_grad_propagates_nan_and_inf(emulator, case):
                               H100_SMS))
     with numpy.errstate(all="ignore"):
         ref_p, ref_dz = _reference(B.resolve("numpy"), act, loss, kernel, z, y, None)
-    assert numpy.isnan(dz[1]).any() and numpy.isnan(ref_dz[1]).any()
+    assert numpy.isnan(ref_dz[1]).any() != (kernel.kind in MASKED_NAN)
     numpy.testing.assert_array_equal(numpy.isnan(dz), numpy.isnan(ref_dz))
     finite = numpy.isfinite(ref_dz)
     numpy.testing.assert_allclose(dz[finite], ref_dz[finite], rtol=1e-10, atol=1e-12)
     numpy.testing.assert_allclose(dz[[0, 3]], ref_dz[[0, 3]], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("labels", ["zero-one", "signs", "one-soft-label", "all-ones"])
+@pytest.mark.parametrize("loss", [losses.Hinge(), losses.SquaredHinge()], ids=lambda l: l.name)
+def test_hinge_kernels_decide_the_labels_over_the_whole_batch(emulator, loss, labels):
+    """Keras reads 0/1 labels as -1/1 only when every label of the batch is 0 or 1: the kernel decides
+    over all of the batch's rows (one block; the soft label sits in the last row, past the first
+    block's 8)."""
+    M, N = 37, 2
+    rng = numpy.random.default_rng(11)
+    y = rng.integers(0, 2, size=(M, N)).astype(numpy.float64)
+    if labels == "signs":
+        y = 2 * y - 1
+    elif labels == "one-soft-label":
+        y[-1, -1] = 0.5
+    elif labels == "all-ones":
+        y[...] = 1.0
+    z = rng.normal(size=(M, N))
+    kernel = S.loss_kernel("linear", {}, loss)
+    plan = S.plan_loss_grad(kernel, z, y, None, numpy.empty((M, N)), dz := numpy.empty((M, N)),
+                            numpy.zeros(2, numpy.int64), M, B.epsilon(), 1.0 / M, H100_SMS)
+    assert plan.grid == (1, 1, 1)
+    emulator(plan)
+    ref = loss.compute(B.resolve("numpy"), y, z)[1]
+    numpy.testing.assert_allclose(dz, ref, rtol=1e-12, atol=1e-15)
+    converted = loss.compute(B.resolve("numpy"), 2 * y - 1, z)[1]
+    assert numpy.allclose(dz, converted) == (labels in ("zero-one", "all-ones")), "converted where Keras converts"
 
 
 @pytest.mark.parametrize("shuffled", [False, True], ids=["in-order", "shuffled"])
@@ -141,7 +173,9 @@ def test_batch_gather_takes_the_batch_in_state(emulator, shuffled, weighted):
     ("linear", losses.LogCosh(), (S.LOG_COSH, None)),
     ("relu", losses.Poisson(), (S.POISSON, None)),
     ("softmax", losses.KLDivergence(), (S.KLD, None)),  # (the plan then leaves it to the layer path)
-    ("linear", losses.Hinge(), None),
+    ("linear", losses.Hinge(), (S.HINGE, None)),
+    ("tanh", losses.CosineSimilarity(), (S.COSINE, None)),
+    ("tanh", losses.CosineSimilarity(axis=0), None),
 ])
 def test_loss_kernel_choice(activation, loss, expected):
     got = S.loss_kernel(activation, {}, loss)

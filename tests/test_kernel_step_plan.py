@@ -129,7 +129,12 @@ class UsersAdam(gpunet.optimizers.Adam):
     """A user's subclass: its apply may do anything, so no fused update stands in for it."""
 
 
-@pytest.mark.parametrize("change", ["dropout-noise-shape", "orthogonal-regularizer", "users-optimizer", "hinge"])
+def users_loss(y_true, y_pred):
+    """A user's own loss function: no kernel computes it."""
+    return gpunet.backend.mean(gpunet.backend.square(y_pred - y_true), axis=-1)
+
+
+@pytest.mark.parametrize("change", ["dropout-noise-shape", "orthogonal-regularizer", "users-optimizer", "users-loss"])
 def test_models_outside_the_plan_take_the_layer_path(emulator, change):
     ops = EmulatedCupyBackend(emulator)
     with B.use_backend(ops):
@@ -138,7 +143,7 @@ def test_models_outside_the_plan_take_the_layer_path(emulator, change):
         layers += [Dropout(0.3, noise_shape=(None, 1))] if change == "dropout-noise-shape" else []
         model = Sequential(layers + [Dense(1, activation="sigmoid")])
         model.compile(optimizer=UsersAdam() if change == "users-optimizer" else gpunet.optimizers.Adam(),
-                      loss="hinge" if change == "hinge" else "binary_crossentropy")
+                      loss=users_loss if change == "users-loss" else "binary_crossentropy")
         model.fit(numpy.ones((8, 4)), numpy.ones((8, 1)), epochs=1, verbose=0)
     assert model._train_plan() is None
 
@@ -336,6 +341,29 @@ def test_huber_and_log_cosh_train_on_the_plan_like_numpy(emulator, loss, fused_s
         return [net.fit(x, y, batch_size=10, epochs=2, verbose=0).history]
     net = _agree_with_numpy(emulator, "pima", train)
     assert net._plan.loss_kernel.kind == (S.HUBER if loss.startswith("huber") else S.LOG_COSH)
+
+
+@pytest.mark.parametrize("loss, kind", [("hinge", S.HINGE), ("squared_hinge", S.SQUARED_HINGE),
+                                        ("categorical_hinge", S.CATEGORICAL_HINGE),
+                                        ("cosine_similarity", S.COSINE)])
+def test_hinge_and_cosine_losses_train_on_the_plan_like_numpy(emulator, loss, kind):
+    """The hinge losses and cosine similarity have loss kernels (the multi-launch step's: mlp_step
+    leaves them out). The hinge labels are 0/1 except one soft label: Keras converts every batch
+    but the one holding it, and so do the kernel and the epoch's tally."""
+    emulator.launches.clear()
+    case = "pima" if kind in (S.HINGE, S.SQUARED_HINGE) else "logits"  # (linear outputs, one-hot labels)
+
+    def train(net, ops, x, y, sw):
+        if kind in (S.HINGE, S.SQUARED_HINGE):
+            y = y.copy()
+            y[57] = 0.5  # batch 5 of 10 (shuffled off: the same batch every epoch)
+        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss=loss, metrics=[loss])
+        return [net.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0).history,
+                {"evaluate": net.evaluate(x, y, batch_size=10, verbose=0)}]
+    net = _agree_with_numpy(emulator, case, train)
+    assert net._plan.loss_kernel.kind == kind
+    kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
+    assert "loss_grad" in kernels and "mlp_step" not in kernels
 
 
 def test_a_changed_huber_delta_or_keras2_decay_takes_effect_as_on_numpy(emulator):

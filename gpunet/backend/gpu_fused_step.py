@@ -46,10 +46,12 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
     """The step of ``rows`` samples (epoch stride ``stride``; ``x_stride`` as batch_gather's)
     as one mlp_step launch, or None where the multi-launch step must run: Dropout,
     BatchNormalization, regularizers, constraints, gradient clipping or weight decay, Nadam (its
-    table rows are 4 wide), a softmax hidden layer, a data-parallel gradient average, shared
-    memory or arithmetic too large for one block, or ``GPUNET_FUSED_STEP=0``."""
+    table rows are 4 wide), a softmax hidden layer, the hinge losses and cosine similarity (left
+    out of mlp_step.cu's loss rows), a data-parallel gradient average, shared memory or arithmetic
+    too large for one block, or ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
     if (not enabled() or plan.dropouts or plan.norms or plan.regs is not None or plan.constraints is not None
+            or plan.loss_kernel.kind in (S.HINGE, S.SQUARED_HINGE, S.CATEGORICAL_HINGE, S.COSINE)
             or plan.optimizer.transforms(plan.ops) is not None
             or plan.optimizer.kind not in _OPT_KIND
             or len(plan.layers) > MAX_LAYERS or plan.params.size > MAX_PARAMS

@@ -15,7 +15,7 @@ MODULE_FILES = {
               "bias_act.cu", "softmax.cu"),
     "optimizers": ("gn_math.cuh", "optimizers.cu", "grad_transforms.cu"),
     # softmax.cu for its row_reduce; activations.cuh and optimizers.cu for the single-block step
-    "step": ("gn_math.cuh", "activations.cuh", "softmax.cu", "optimizers.cu", "step.cu", "mlp_step.cu",
+    "step": ("gn_math.cuh", "activations.cuh", "softmax.cu", "optimizers.cu", "step.cu", "loss.cu", "mlp_step.cu",
              "batch_norm.cu"),
 }
 

@@ -1,5 +1,6 @@
-"""Launch plans of kernels/step.cu (the batch gather and the fused loss gradient), and
-which loss kernel serves a model's output activation and loss.
+"""Launch plans of kernels/step.cu (the batch gather, dropout, regularizers) and
+kernels/loss.cu (the fused loss gradient), and which loss kernel serves a model's output
+activation and loss.
 
 Plans are `cuda_kernels.Launch` tuples, run by `CupyLauncher` on a GPU and by the
 g++ emulation in the tests, like every other kernel's.
@@ -8,10 +9,12 @@ import numpy
 
 from .cuda_kernels import ELEMENTWISE_BLOCK, Launch, _grid_stride, _kernel, _ptr, _row_grid
 
-# kernels/step.cu's LossKind
+# kernels/loss.cu's LossKind
 (BCE_SIGMOID, CCE_SOFTMAX, SCCE_SOFTMAX, BCE, CCE, SCCE, MSE, MAE, BCE_LOGITS, CCE_LOGITS, SCCE_LOGITS, HUBER,
- LOG_COSH, MAPE, MSLE, KLD, POISSON) = range(17)
+ LOG_COSH, MAPE, MSLE, KLD, POISSON, HINGE, SQUARED_HINGE, CATEGORICAL_HINGE, COSINE) = range(21)
 SPARSE_KINDS = (SCCE_SOFTMAX, SCCE, SCCE_LOGITS)
+# Keras's hinge losses decide per batch whether 0/1 labels mean -1/1: their loss kernel runs as one block
+WHOLE_BATCH_KINDS = (HINGE, SQUARED_HINGE)
 
 
 class LossKernel:
@@ -31,10 +34,11 @@ def loss_kernel(activation, params, loss):
     """The `LossKernel` for a last layer's activation (name, params) and a compiled loss
     object, or None where no loss kernel computes it (the plan is then not used):
     label smoothing, another reduction than Keras's default, an axis other than the last,
-    a loss without a kernel (the hinge losses, cosine similarity, a user's own)."""
-    from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, LogCosh,
-                          MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
-                          MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy)
+    a loss without a kernel (a user's own)."""
+    from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, CosineSimilarity, Hinge,
+                          Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
+                          MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy,
+                          SquaredHinge)
     cls = type(loss)
     if getattr(loss, "reduction", None) not in ("auto", "sum_over_batch_size"):
         return None
@@ -48,7 +52,9 @@ def loss_kernel(activation, params, loss):
              Huber: (HUBER, None, None, None), LogCosh: (LOG_COSH, None, None, None),
              MeanAbsolutePercentageError: (MAPE, None, None, None),
              MeanSquaredLogarithmicError: (MSLE, None, None, None),
-             KLDivergence: (KLD, None, None, None), Poisson: (POISSON, None, None, None)}
+             KLDivergence: (KLD, None, None, None), Poisson: (POISSON, None, None, None),
+             Hinge: (HINGE, None, None, None), SquaredHinge: (SQUARED_HINGE, None, None, None),
+             CategoricalHinge: (CATEGORICAL_HINGE, None, None, None), CosineSimilarity: (COSINE, None, None, None)}
     if cls not in table:
         return None
     plain, from_logits, fusable, fused_kind = table[cls]
@@ -98,11 +104,12 @@ def address(a):
 
 def plan_loss_grad(kernel, z, y, sw, out, dz, state, stride, eps, scale, sm_count):
     """The model's outputs into ``out`` (the epoch's, at batch ``state[1]``) and the loss
-    gradient into ``dz``, for a batch of ``z.shape[0]`` rows; see step.cu."""
+    gradient into ``dz``, for a batch of ``z.shape[0]`` rows; see loss.cu."""
     M, N = z.shape
     t = z.dtype.type
     exp_max = numpy.floor(numpy.log(numpy.finfo(z.dtype).max))
-    return Launch("step", _kernel("loss_grad", z.dtype), _row_grid(M, sm_count), (32, 8, 1),
+    grid = (1, 1, 1) if kernel.kind in WHOLE_BATCH_KINDS else _row_grid(M, sm_count)
+    return Launch("step", _kernel("loss_grad", z.dtype), grid, (32, 8, 1),
                   (numpy.int32(kernel.kind), z, y, _ptr(sw), out, dz, state, numpy.int32(M), numpy.int32(N),
                    numpy.int64(stride), t(eps), t(scale), t(exp_max), t(kernel.delta)))
 
