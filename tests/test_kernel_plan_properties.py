@@ -16,11 +16,11 @@ from gpunet.models import Sequential
 # rounding noise (another summation order on each backend) a later relu passes or cuts by its sign,
 # and a BatchNormalization blows up to O(1); both backends are right, and differ. The other kernel
 # tests cover the relu family.
-HIDDEN_ACTS = ["tanh", "sigmoid", "elu", "linear", "gelu", "softplus"]
+HIDDEN_ACTS = ["tanh", "sigmoid", "elu", "linear", "gelu", "softplus", "softmax"]
 OUTPUTS = {"binary_crossentropy": (1, "sigmoid"), "categorical_crossentropy": (3, "softmax"),
            "sparse_categorical_crossentropy": (3, "softmax"), "mse": (2, "linear"), "mae": (2, "linear"),
            "huber": (2, "linear"), "log_cosh": (3, "tanh"), "mape": (2, "linear"), "msle": (2, "softplus"),
-           "kld": (3, "sigmoid"), "poisson": (2, "softplus"), "hinge": (1, "tanh"), "squared_hinge": (2, "linear"),
+           "kld": (3, "softmax"), "poisson": (2, "softplus"), "hinge": (1, "tanh"), "squared_hinge": (2, "linear"),
            "categorical_hinge": (3, "linear"), "cosine_similarity": (3, "linear")}
 OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam"]
 
@@ -43,6 +43,8 @@ def build(ops, spec, width):
         layers = [BatchNormalization(input_shape=(width,))] if spec["input_norm"] else []
         for i, ls in enumerate(spec["layers"]):
             kw = dict(input_dim=width) if i == 0 and not layers else {}
+            if ls["norm"] == "before-activation" and ls["activation"] == "softmax":
+                ls = dict(ls, norm="after-activation")  # a softmax folded into a normalization keeps the layer path
             split = ls["split_activation"] or ls["norm"] == "before-activation"
             # NonNeg can zero a whole column, which BatchNormalization then sees as constant: its
             # normalized values are rounding noise around 0, and a relu after it passes or cuts the

@@ -366,6 +366,39 @@ def test_hinge_and_cosine_losses_train_on_the_plan_like_numpy(emulator, loss, ki
     assert "loss_grad" in kernels and "mlp_step" not in kernels
 
 
+@pytest.mark.parametrize("hidden, loss", [("softmax", "categorical_crossentropy"), ("tanh", "kld"), ("tanh", "mse"),
+                                          ("softmax", "binary_crossentropy"), ("tanh", "categorical_hinge"),
+                                          ("tanh", "cosine_similarity")])
+def test_softmax_layers_train_on_the_plan_like_numpy(emulator, hidden, loss):
+    """A softmax layer runs as a linear Dense launch and a row softmax, and backward as a softmax
+    backward then a linear Dense backward: in a hidden layer (which the plan once ran as linear),
+    and on the output with a loss whose kernel takes the activated output (KL divergence, MSE, ...)."""
+    B.set_floatx("float64")
+    x, y, _ = _data("logits")  # (its 4 one-hot targets)
+    runs = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        emulator.launches.clear()
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(5)
+            net = Sequential([Dense(7, input_dim=x.shape[1], activation=hidden), Dense(4, activation="softmax")])
+            net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss=loss, metrics=["accuracy"])
+            history = net.fit(x, y, batch_size=12, epochs=2, verbose=0).history
+            runs.append((history, net.evaluate(x, y, batch_size=12, verbose=0), net.get_weights(), net._plan))
+        if len(runs) == 1:
+            kernels = [k.split("<")[0] for k, _, _ in emulator.launches]
+    (got, got_eval, got_w, plan), (ref, ref_eval, ref_w, _) = runs
+    assert isinstance(plan, GpuPlan)
+    for key in ref:
+        numpy.testing.assert_allclose(got[key], ref[key], rtol=1e-10, err_msg=key)
+    numpy.testing.assert_allclose(got_eval, ref_eval, rtol=1e-10)
+    for g, r in zip(got_w, ref_w):
+        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+    softmax_layers = (hidden == "softmax") + (loss != "categorical_crossentropy")  # (that loss's kernel: its own)
+    steps = 2 * -(-N_SAMPLES // 12)
+    assert kernels.count("softmax_backward") == steps * softmax_layers
+    assert kernels.count("mlp_step") == 0
+
+
 def test_a_changed_huber_delta_or_keras2_decay_takes_effect_as_on_numpy(emulator):
     """Huber's delta is baked into the steps (the plan is rebuilt when it changes); Keras 2's
     inverse-time ``decay`` is in the per-step table (rewritten when it changes)."""

@@ -76,9 +76,7 @@ def build_gpu_plan(model):
     act = last.activation
     loss = S.loss_kernel(act.name, act.params, model._loss_fn)
     if loss is None or (loss.fused is None and K.activation_spec(act.name, act.params) is None):
-        return None
-    if loss.fused is None and K.activation_spec(act.name, act.params).softmax:
-        return None  # the loss kernel takes softmax's gradient itself (fused kinds)
+        return None  # (a softmax output with another loss: a softmax launch each way around the loss kernel)
     # A data-parallel wrapper (gpunet.distribute) hands over the optimizer it wraps, and
     # averages the gradients between the backward pass and the update.
     inner = getattr(model.optimizer, "inner", model.optimizer)

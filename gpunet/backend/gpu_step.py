@@ -136,22 +136,32 @@ def forward_entries(plan, x, layer, y, keep):
     z = keep if layer.spec.keep == "z" else None
     if ops._fused(M, N, Kd, True, itemsize=x.itemsize):
         ws = workspace(plan, DL.forward_workspace(M, N, Kd, plan.dtype, ops.sm_count))
-        return [DL.dense_forward_launch(x, layer.w, layer.b, y, z, mask, layer.spec, ops.sm_count, ws)]
+        return ([DL.dense_forward_launch(x, layer.w, layer.b, y, z, mask, layer.spec, ops.sm_count, ws)]
+                + _softmax(layer.spec, y, ops.sm_count))
     entries = [lambda: ops._matmul(x, layer.w, out=y)]
     if layer.b is not None or layer.spec.code != K.ACT_CODES["linear"]:
         entries.append(K.plan_bias_act(y, layer.b, z, mask, layer.spec, ops.sm_count))
-    return entries
+    return entries + _softmax(layer.spec, y, ops.sm_count)
+
+
+def _softmax(spec, y, sm_count):
+    """A softmax layer's row softmax, in place after its (linear) Dense launch."""
+    return [K.plan_softmax_forward(y, y, sm_count)] if spec.softmax else []
 
 
 def backward_entries(plan, dy, x, layer, keep, y, dx):
     ops = plan.ops
     M, Kd, N = x.shape[0], x.shape[1], layer.units
-    mask = keep if layer.spec.keep == "mask" else None
-    z = keep if layer.spec.keep == "z" else None
-    y = y if layer.spec.needs_y else None
+    spec, entries = layer.spec, []
+    if spec.softmax:  # dz = y (dy - sum(dy y)) in place (a row reduction: its own launch), then linear
+        entries.append(K.plan_softmax_backward(dy, y, dy, ops.sm_count))
+        spec = K.activation_spec("linear", {})
+    mask = keep if spec.keep == "mask" else None
+    z = keep if spec.keep == "z" else None
+    y = y if spec.needs_y else None
     need = (layer.dw is not None, layer.db is not None, dx is not None)
     if ops._fused(M, N, Kd, False, need, x.itemsize):
         ws = workspace(plan, DL.backward_workspace(M, N, Kd, plan.dtype, ops.sm_count, *need))
-        return [DL.dense_backward_launch(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec, ops.sm_count,
-                                        ws)]
-    return [lambda: ops._cublas_backward(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, layer.spec)]
+        return entries + [DL.dense_backward_launch(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, spec,
+                                                   ops.sm_count, ws)]
+    return entries + [lambda: ops._cublas_backward(dy, x, layer.w, z, y, mask, layer.dw, layer.db, dx, spec)]
