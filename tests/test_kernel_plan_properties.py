@@ -16,7 +16,7 @@ from gpunet.models import Sequential
 # rounding noise (another summation order on each backend) a later relu passes or cuts by its sign,
 # and a BatchNormalization blows up to O(1); both backends are right, and differ. The other kernel
 # tests cover the relu family.
-HIDDEN_ACTS = ["tanh", "sigmoid", "elu", "linear", "gelu", "softplus", "softmax"]
+HIDDEN_ACTS = ["tanh", "sigmoid", "elu", "linear", "gelu", "softplus", "softmax", "selu", "softsign", "swish"]
 OUTPUTS = {"binary_crossentropy": (1, "sigmoid"), "categorical_crossentropy": (3, "softmax"),
            "sparse_categorical_crossentropy": (3, "softmax"), "mse": (2, "linear"), "mae": (2, "linear"),
            "huber": (2, "linear"), "log_cosh": (3, "tanh"), "mape": (2, "linear"), "msle": (2, "softplus"),
@@ -25,7 +25,7 @@ OUTPUTS = {"binary_crossentropy": (1, "sigmoid"), "categorical_crossentropy": (3
 OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam"]
 
 layer_spec = st.fixed_dictionaries({
-    "units": st.integers(1, 40), "activation": st.sampled_from(HIDDEN_ACTS),
+    "units": st.integers(1, 40), "activation": st.sampled_from(HIDDEN_ACTS), "use_bias": st.booleans(),
     "split_activation": st.booleans(),  # Dense(n) then Activation(act) instead of Dense(n, activation=act)
     "norm": st.sampled_from([None, "before-activation", "after-activation"]),
     "center": st.booleans(), "scale": st.booleans(), "dropout": st.booleans(),
@@ -51,7 +51,8 @@ def build(ops, spec, width):
             # gradient by the sign of that noise (both backends are right; they differ by a kink)
             constraint = None if ls["norm"] and ls["constraint"] == "non_neg" else ls["constraint"]
             layers.append(Dense(ls["units"], activation=None if split else ls["activation"],
-                                kernel_regularizer=ls["regularizer"], kernel_constraint=constraint, **kw))
+                                use_bias=ls["use_bias"], kernel_regularizer=ls["regularizer"],
+                                kernel_constraint=constraint, **kw))
             norm = [BatchNormalization(center=ls["center"], scale=ls["scale"], momentum=0.8)] if ls["norm"] else []
             act = [Activation(ls["activation"])] if split else []
             layers += norm + act if ls["norm"] == "before-activation" else act + norm
