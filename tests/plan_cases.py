@@ -16,7 +16,10 @@ CASES = {
     "mae-relu-out": ((9, 2), ("elu", "relu"), "mae", [], 4, 8, True),
     "logits": ((11, 4), ("swish", "linear"), gpunet.losses.CategoricalCrossentropy(from_logits=True), ["accuracy"],
                5, 12, False),
+    "hinge": ((10, 1), ("elu", "tanh"), "hinge", ["accuracy"], 6, 10, False),
+    "softmax-kld": ((12, 8, 3), ("softmax", "tanh", "softmax"), "kld", ["accuracy"], 5, 16, True),
 }
+ONE_HOT = ("kld", "categorical_hinge", "cosine_similarity")  # besides the categorical cross-entropies
 N_SAMPLES = 101  # not a multiple of any batch size: every epoch ends with a short batch
 
 
@@ -28,9 +31,9 @@ def data(case):
     name = loss if isinstance(loss, str) else loss.name
     if name == "sparse_categorical_crossentropy":
         y = rng.integers(0, units, N_SAMPLES)
-    elif "crossentropy" in name and units > 1:
+    elif name in ONE_HOT or ("crossentropy" in name and units > 1):
         y = numpy.eye(units)[rng.integers(0, units, N_SAMPLES)]
-    elif "crossentropy" in name:
+    elif "crossentropy" in name or name == "hinge":
         y = (x[:, :1] + 0.3 * rng.standard_normal((N_SAMPLES, 1)) > 0).astype(float)
     else:
         y = rng.standard_normal((N_SAMPLES, units))
