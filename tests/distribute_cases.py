@@ -4,7 +4,7 @@ import numpy
 
 import gpunet
 from gpunet import backend as B
-from gpunet.layers import Dense
+from gpunet.layers import Activation, BatchNormalization, Dense
 from gpunet.models import Sequential
 
 BATCH = 4  # per rank; one process trains with 2 * BATCH
@@ -19,11 +19,17 @@ def data(n, width=8, seed=0, dtype="float64"):
 
 def model(kind, seed, floatx="float64"):
     """``"plan"``: Dense only (NumPy's fused plan); ``"layers"``: with regularizers, which the layer
-    path trains (activity regularizer) and whose penalties enter the loss."""
+    path trains (activity regularizer) and whose penalties enter the loss; ``"syncbn"``: a
+    BatchNormalization(synchronized=True) between Dense layers."""
     B.set_floatx(floatx)
     gpunet.utils.set_random_seed(seed)
     if kind == "plan":
         return Sequential([Dense(16, input_dim=8, activation="relu"), Dense(1, activation="sigmoid")])
+    if kind in ("syncbn", "syncbn-plan"):  # the global batch's statistics on every rank
+        # (without a bias before it, the layer path; with one, NumPy's fused plan)
+        return Sequential([Dense(12, input_dim=8, use_bias=kind == "syncbn-plan"),
+                           BatchNormalization(synchronized=True, momentum=0.8), Activation("tanh"),
+                           Dense(1, activation="sigmoid")])
     return Sequential([Dense(12, input_dim=8, activation="tanh", kernel_regularizer="l2",
                              activity_regularizer=gpunet.regularizers.l1(1e-3)),
                        Dense(1, activation="sigmoid")])
@@ -41,6 +47,9 @@ CASES = {
     "adam64": ("plan", "adam", 2 * BATCH * 32 + 3, 2, "float64"),
     "sgd64": ("layers", "sgd", 2 * BATCH * 32 + 1, 2, "float64"),
     "adam32": ("plan", "adam", 2 * BATCH * 30, 1, "float32"),
+    "syncbn-padded64": ("syncbn", "adam", 2 * BATCH * 32 + 1, 2, "float64"),
+    "syncbn-uneven64": ("syncbn", "sgd", 2 * BATCH * 32 + 3, 2, "float64"),
+    "syncbn-plan64": ("syncbn-plan", "adam", 2 * BATCH * 32 + 1, 2, "float64"),
 }
 
 

@@ -30,7 +30,7 @@ def dump(out, what, model, history=None, **extra):
 
 
 def train(out):
-    """The three CASES: each rank built from a different seed (the broadcast repairs it)."""
+    """The CASES: each rank built from a different seed (the broadcast repairs it)."""
     for case, (kind, opt, n, epochs, floatx) in C.CASES.items():
         x, y = C.data(n, dtype=floatx)
         m = C.model(kind, 7 + 100 * dist.rank(), floatx)
@@ -40,7 +40,7 @@ def train(out):
                   callbacks=[dist.BroadcastGlobalVariablesCallback(0)])
         xe, ye = C.data(29, seed=2, dtype=floatx)
         dump(out, case, m, h.history, evaluate=numpy.asarray(m.evaluate(xe, ye, batch_size=5, verbose=0)),
-             predict=m.predict(xe, batch_size=5))
+             predict=m.predict(xe, batch_size=5), path=type(m._plan).__name__)  # the fused plan, or bool: the layers
 
 
 def files(out):

@@ -75,8 +75,11 @@ def numpy_here():
 def test_two_ranks_equal_one_process_on_the_global_batch(trained, numpy_here, case):
     floatx = C.CASES[case][4]
     tol = 1e-12 if floatx == "float64" else 1e-4
+    if case == "syncbn-plan64":  # the bias before the normalization: its gradient is rounding noise alone
+        tol = 1e-10
     ref, ref_history = C.reference(case)
     r0, r1 = _load(trained, case, 0), _load(trained, case, 1)
+    assert str(r0["path"]) == ("DensePlan" if C.CASES[case][0] in ("plan", "syncbn-plan") else "bool")
     # the broadcast repaired different initial weights (seeds 7 and 107), then every step kept them equal
     assert numpy.array_equal(r0["params"], r1["params"])
     assert r0["params"].dtype == numpy.dtype(floatx)

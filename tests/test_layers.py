@@ -173,6 +173,24 @@ def test_batchnorm_weights_order_and_frozen_uses_moving_stats(ops):
     assert np.array_equal(ops.to_host(layer.moving_mean.value), [0, 0])
 
 
+def test_batchnorm_synchronized_round_trips_and_is_local_in_one_process(ops):
+    """synchronized=True is kept in the config (Keras 3's key, absent by default as in Keras 2's
+    configs); without several ranks it computes what an unsynchronized layer computes."""
+    assert "synchronized" not in BatchNormalization().get_config()
+    sync = BatchNormalization(synchronized=True, momentum=0.5)
+    config = sync.get_config()
+    assert config["synchronized"] is True and BatchNormalization.from_config(config).synchronized
+    plain = BatchNormalization(momentum=0.5)
+    x = ops.asarray(np.random.default_rng(3).standard_normal((6, 3)).astype("float32"))
+    dy = ops.asarray(np.random.default_rng(4).standard_normal((6, 3)).astype("float32"))
+    for layer in (sync, plain):
+        layer.build((None, 3))
+    np.testing.assert_array_equal(ops.to_host(sync.forward(x, training=True)),
+                                  ops.to_host(plain.forward(x, training=True)))
+    np.testing.assert_array_equal(ops.to_host(sync.backward(dy)), ops.to_host(plain.backward(dy)))
+    np.testing.assert_array_equal(ops.to_host(sync.moving_variance.value), ops.to_host(plain.moving_variance.value))
+
+
 def test_input_layer_and_input():
     layer = Input(shape=(8,))
     assert isinstance(layer, InputLayer) and layer.batch_input_shape == (None, 8)

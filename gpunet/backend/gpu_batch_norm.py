@@ -44,8 +44,10 @@ class NormEntry:
 
 def plannable(entry, dtype):
     """Whether a `FoldedNorm` can run in the plan: trainable, over the last axis of rows, its
-    weights of the plan's dtype, its activation one the kernels have (softmax excepted)."""
-    return inferable(entry, dtype) and entry.layer.trainable
+    weights of the plan's dtype, its activation one the kernels have (softmax excepted); not
+    synchronized over several ranks (its statistics need collectives: the layer path)."""
+    from ..distribute.batch_stats import synchronized_world
+    return inferable(entry, dtype) and entry.layer.trainable and synchronized_world(entry.layer) is None
 
 
 def inferable(entry, dtype):

@@ -98,3 +98,7 @@ class StepWeights:
         i = self.index
         self.index = i + 1
         return self.weights[i] if i < len(self.weights) else None
+
+    def peek(self):
+        """The current step's weight (what `next_weight` will return), not advancing."""
+        return self.weights[self.index] if self.index < len(self.weights) else None

@@ -88,6 +88,20 @@ def _use_gpus(world, nccl):
     world.nccl = _nccl.NcclCommunicator(world.size, uid, world.rank)
 
 
+_schedule = None  # fit's per-step shares (optimizer.StepWeights) during a distributed epoch
+
+
+def set_schedule(schedule):
+    """fit's `optimizer.StepWeights` for the epoch under way (None after it): what synchronized
+    BatchNormalization layers read their rank's share of a step from."""
+    global _schedule
+    _schedule = schedule
+
+
+def current_schedule():
+    return _schedule
+
+
 def shutdown():
     """Leave the job: later calls need `init` again (MPI itself stays up until the process exits)."""
     global _world

@@ -113,6 +113,7 @@ class FitShard:
             esws[-1] = 0  # the padding sample: no loss, no metric, no gradient
         self.local_n, self.padded, self.pad_loss = idx.shape[0], padded, 0.0
         model.optimizer._schedule = StepWeights(weights, self._on_empty)
+        runtime.set_schedule(model.optimizer._schedule)  # (synchronized BatchNormalization reads the shares)
         watchdog.busy[0] = "a fit epoch"
         return exs, eys, esws, None
 
@@ -151,6 +152,7 @@ class FitShard:
         """The epoch's logs from this rank's mean ``loss``: sums and counts over every rank."""
         model = self.model
         model.optimizer._schedule = None
+        runtime.set_schedule(None)
         watchdog.busy[0] = None
         return _reduced_logs(model, self.world, loss * self.local_n - self.pad_loss, self.local_n - self.padded,
                              "the epoch's loss and metrics")

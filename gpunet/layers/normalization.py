@@ -7,6 +7,9 @@ class BatchNormalization(Layer):
 
     Weights (Keras order): gamma, beta (trainable), moving_mean, moving_variance.
     A frozen layer (``trainable=False``) always uses the moving statistics, as in Keras 2.1+.
+    ``synchronized=True``: under `gpunet.distribute`, training normalizes with the statistics of
+    every rank's rows together (gpunet/distribute/batch_stats.py), as Keras's
+    SyncBatchNormalization does; in a single process it changes nothing.
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -29,7 +32,9 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = moving_variance_initializer
         self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
         self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
+        self.synchronized = bool(synchronized)
         self.gamma = self.beta = None
+        self._world = None  # the ranks a synchronized training step shares its statistics with
 
     def build(self, input_shape):
         axis = self.axis % len(input_shape)
@@ -55,10 +60,16 @@ class BatchNormalization(Layer):
         ops, bshape = self.ops, self._bshape
         gamma = None if self.gamma is None else self.gamma.value.reshape(bshape)
         beta = None if self.beta is None else self.beta.value.reshape(bshape)
+        self._world = None
         if training and self.trainable:
-            mean = ops.mean(x, axis=self._reduce, keepdims=True)
-            xc = x - mean
-            var = ops.mean(xc * xc, axis=self._reduce, keepdims=True)
+            from ..distribute.batch_stats import moments, synchronized_world
+            self._world = synchronized_world(self)
+            if self._world is not None:  # the global batch's statistics (distribute/batch_stats.py)
+                mean, var, xc = moments(ops, self._world, x, self._reduce, bshape)
+            else:
+                mean = ops.mean(x, axis=self._reduce, keepdims=True)
+                xc = x - mean
+                var = ops.mean(xc * xc, axis=self._reduce, keepdims=True)
             m = self.momentum
             mm, mv = self.moving_mean.value, self.moving_variance.value
             mm *= m
@@ -89,6 +100,9 @@ class BatchNormalization(Layer):
         dxhat = dy if self.gamma is None else dy * self.gamma.value.reshape(self._bshape)
         if not self._training:
             return dxhat * inv
+        if self._world is not None:
+            from ..distribute.batch_stats import dx
+            return dx(ops, self._world, dxhat, xhat, inv, axes, self._bshape)
         return inv * (dxhat - ops.mean(dxhat, axis=axes, keepdims=True)
                       - xhat * ops.mean(dxhat * xhat, axis=axes, keepdims=True))
 
@@ -107,4 +121,6 @@ class BatchNormalization(Layer):
             "beta_constraint": constraints.serialize(constraints.get(self.beta_constraint)),
             "gamma_constraint": constraints.serialize(constraints.get(self.gamma_constraint)),
         })
+        if self.synchronized:  # (Keras 3's key; left out when False, as Keras 2 configs have no such key)
+            config["synchronized"] = True
         return config
