@@ -399,6 +399,35 @@ def test_softmax_layers_train_on_the_plan_like_numpy(emulator, hidden, loss):
     assert kernels.count("mlp_step") == 0
 
 
+SLOT_OF = {"centered": "mg", "amsgrad": "vhat", "momentum": "momentum"}
+
+
+@pytest.mark.parametrize("optimizer, flag, on, off", [
+    ("RMSprop", "centered", True, False), ("Adam", "amsgrad", True, False), ("SGD", "momentum", 0.9, 0.0),
+    ("RMSprop", "momentum", 0.5, 0.0)])
+def test_a_slot_switched_on_or_off_after_build_trains_as_on_numpy(emulator, optimizer, flag, on, off, tmp_path):
+    """A hyperparameter that needs a slot, switched on between fits, makes the slot (at its initial
+    value) and uses it, on both backends (Keras fails there); switched off, the slot stays unused
+    and is not saved, so the file loads into the optimizer its config describes."""
+    slot = SLOT_OF[flag]
+
+    def train(net, ops, x, y, sw):
+        net.compile(optimizer=getattr(gpunet.optimizers, optimizer)(learning_rate=0.01), loss="binary_crossentropy")
+        histories = [net.fit(x, y, batch_size=10, epochs=1, verbose=0).history]
+        assert slot not in net.optimizer.slots()
+        for value in (on, off):
+            setattr(net.optimizer, flag, value)
+            histories.append(net.fit(x, y, batch_size=10, epochs=1, verbose=0).history)
+            if value == on:
+                assert numpy.abs(ops.to_host(net.optimizer.slots()[slot])).max() > 0, "the new slot was used"
+        path = str(tmp_path / f"{type(ops).__name__}.h5")
+        net.save(path)
+        loaded = gpunet.models.load_model(path)
+        assert getattr(loaded.optimizer, flag) == off and slot not in loaded.optimizer.get_state()["slots"]
+        return histories
+    _agree_with_numpy(emulator, "pima", train)
+
+
 def test_a_changed_huber_delta_or_keras2_decay_takes_effect_as_on_numpy(emulator):
     """Huber's delta is baked into the steps (the plan is rebuilt when it changes); Keras 2's
     inverse-time ``decay`` is in the per-step table (rewritten when it changes)."""

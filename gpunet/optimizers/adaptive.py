@@ -33,16 +33,16 @@ class RMSprop(Optimizer):
         self.momentum = check_number(momentum, "momentum", "RMSprop", 0.0, 1.0)
         self.epsilon = _epsilon(epsilon, "RMSprop")
         self.centered = bool(centered)
-        self._use_momentum = self.momentum > 0
 
     @property
     def slot_names(self):
-        return ("rms",) + (("momentum",) if self._use_momentum else ()) + (("mg",) if self.centered else ())
+        return ("rms",) + (("momentum",) if self.momentum > 0 else ()) + (("mg",) if self.centered else ())
 
     def _update(self, params, grads, lr, t):
         s = self._slots
-        self.ops.rmsprop_update(params, grads, s["rms"], s.get("momentum"), s.get("mg"), lr, self.rho,
-                                self.momentum, self.epsilon, self.centered)
+        self.ops.rmsprop_update(params, grads, s["rms"], s.get("momentum") if self.momentum > 0 else None,
+                                s.get("mg") if self.centered else None, lr, self.rho, self.momentum, self.epsilon,
+                                self.centered)
 
 
 class Adagrad(Optimizer):

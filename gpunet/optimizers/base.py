@@ -133,6 +133,7 @@ class Optimizer:
         and the slots; ``iterations`` counts the steps."""
         if self.ops is None:
             raise RuntimeError(f"{self.name}.apply called before build(ops, params, layout).")
+        self._grow_slots()
         if self.clipvalue is not None or self.clipnorm is not None or self.global_clipnorm is not None:
             grads = self._clip(grads)
         lr = self._learning_rate.value
@@ -181,14 +182,26 @@ class Optimizer:
     # ---- state (saving and exact resume) ---------------------------------------------------
     def slots(self):
         """``{slot_name: flat backend array}``: the live slot buffers (empty before build)."""
+        self._grow_slots()
         return self._slots
+
+    def _grow_slots(self):
+        """Make the slots a hyperparameter switched on after build needs (a momentum, RMSprop's
+        ``centered``, Adam's ``amsgrad``), at their initial values, as build would have made them.
+        Keras fails there (its update reads variables it never built); gpunet goes on. A slot
+        switched off stays, unused and unsaved, and resumes if switched on again."""
+        if self.ops is None:
+            return
+        for name in self.slot_names:
+            if name not in self._slots:
+                self._slots[name] = self.ops.full((self._size,), self._slot_init(name), self._dtype)
 
     def get_state(self):
         """Everything a resume needs: ``{"iterations", "learning_rate", <scalar state>,
         "slots": {name: NumPy flat array}}``."""
         state = {"iterations": int(self.iterations), "learning_rate": self._learning_rate.value}
         state.update(self._scalar_state())
-        state["slots"] = {n: self.ops.to_host(b).copy() for n, b in self._slots.items()}
+        state["slots"] = {n: self.ops.to_host(b).copy() for n, b in self.slots().items() if n in self.slot_names}
         return state
 
     def set_state(self, state):

@@ -28,11 +28,11 @@ class SGD(Optimizer):
         super().__init__(learning_rate, name=name, **kwargs)
         self.momentum = check_number(momentum, "momentum", "SGD", 0.0, 1.0)
         self.nesterov = bool(nesterov)
-        self._use_momentum = self.momentum > 0
 
     @property
     def slot_names(self):
-        return ("momentum",) if self._use_momentum else ()
+        return ("momentum",) if self.momentum > 0 else ()
 
     def _update(self, params, grads, lr, t):
-        self.ops.sgd_update(params, grads, self._slots.get("momentum"), lr, self.momentum, self.nesterov)
+        momentum = self._slots.get("momentum") if self.momentum > 0 else None
+        self.ops.sgd_update(params, grads, momentum, lr, self.momentum, self.nesterov)
