@@ -33,6 +33,11 @@ def numpy_backend():
 pytestmark = pytest.mark.usefixtures("numpy_backend")
 
 
+@pytest.fixture
+def f64():
+    B.set_floatx("float64")  # (conftest sets float32 back after each test)
+
+
 def _targets(loss, units, n=53, seed=1):
     rng = np.random.default_rng(seed)
     if loss == "binary_crossentropy":
@@ -199,6 +204,125 @@ def test_hinge_losses_on_the_plan_report_what_the_layer_path_reports(loss):
     whole = _model(("tanh", "tanh"), (6, 1), loss).evaluate(x, y, batch_size=47, verbose=0)
     parts = _model(("tanh", "tanh"), (6, 1), loss).evaluate(x, y, batch_size=10, verbose=0)
     assert whole != pytest.approx(parts, rel=1e-3), "the soft label's batch is read differently"
+
+
+class CenteredMSE(losses.Loss):
+    """A Keras-style loss whose per-sample values depend on the rest of the batch (its mean label)."""
+
+    def call(self, y_true, y_pred):
+        return gpunet.ops.mean(gpunet.ops.square(y_pred - gpunet.ops.mean(y_true, axis=0)), axis=-1)
+
+
+def _plan_and_layer_path(make_model, x, y, fits=1, between=None, **fit_kw):
+    """(history per fit, weights, evaluate, the plan) on NumPy's plan and on the layer path, from one seed."""
+    runs = []
+    for layer_path in (False, True):
+        gpunet.utils.set_random_seed(4)
+        model = make_model()
+        if layer_path:
+            _layer_path(model)
+        histories = []
+        for i in range(fits):
+            histories.append(model.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0, **fit_kw).history)
+            if between is not None and i < fits - 1:
+                between(model)
+        runs.append((histories, model.get_weights(), model.evaluate(x, y, batch_size=10, verbose=0), model._plan))
+    return runs
+
+
+def _assert_same_run(runs, rtol=1e-12):
+    (h, w, e, _), (h_ref, w_ref, e_ref, _) = runs
+    for got, ref in zip(h, h_ref):
+        for key in ref:
+            np.testing.assert_allclose(got[key], ref[key], rtol=rtol, err_msg=key)
+    for g, r in zip(w, w_ref):
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=1e-14)
+    np.testing.assert_allclose(e, e_ref, rtol=rtol)
+
+
+def test_the_plan_reports_a_batch_dependent_loss_subclass_batch_by_batch(f64):
+    """A Loss subclass's call may mix a batch's samples: the epoch's tally runs it per batch."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((30, 4)), rng.standard_normal((30, 1))
+
+    def make():
+        model = Sequential([Dense(3, input_dim=4, activation="tanh"), Dense(1)])
+        model.compile(loss=CenteredMSE(), optimizer="sgd")
+        return model
+    runs = _plan_and_layer_path(make, x, y)
+    assert isinstance(runs[0][3], DensePlan)
+    _assert_same_run(runs)
+
+
+@pytest.mark.parametrize("where", ["dropout", "flatten"])
+def test_an_activity_regularizer_on_any_layer_keeps_the_layer_path(f64, where):
+    """Its penalty and gradient are the layer path's: no plan takes the model, whatever the layer."""
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((30, 4)), (rng.random((30, 1)) > 0.5) * 1.0
+
+    def make():
+        first = Dropout(0.0, input_shape=(4,)) if where == "dropout" else gpunet.layers.Flatten(input_shape=(4,))
+        first.activity_regularizer = regularizers.l2(0.5)
+        model = Sequential([first, Dense(3, activation="tanh"), Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy", optimizer="adam")
+        return model
+    runs = _plan_and_layer_path(make, x, y)
+    assert runs[0][3] is False, "no plan"
+    _assert_same_run(runs)
+
+
+@pytest.mark.parametrize("layer", ["dropout", "batch-norm", "flatten"])
+def test_a_model_without_a_dense_layer_trains_on_the_layer_path(f64, layer):
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((20, 4)), rng.random((20, 4))
+    make_layer = {"dropout": lambda: Dropout(0.5, input_shape=(4,)),
+                  "batch-norm": lambda: BatchNormalization(input_shape=(4,)),
+                  "flatten": lambda: gpunet.layers.Flatten(input_shape=(4,))}[layer]
+
+    def make():
+        model = Sequential([make_layer()])
+        model.compile(loss="mse", optimizer="sgd")
+        return model
+    runs = _plan_and_layer_path(make, x, y)
+    assert runs[0][3] is False
+    _assert_same_run(runs)
+
+
+@pytest.mark.parametrize("setting, value", [("label_smoothing", 0.3), ("reduction", "sum"), ("from_logits", True)])
+def test_a_loss_changed_in_place_between_fits_rebuilds_the_plan(f64, setting, value):
+    """The plan bakes its loss's settings in (the fused sigmoid step, the gradient's scale): a loss
+    changed in place is a new plan, trained as the layer path trains it."""
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((30, 4)), (rng.random((30, 1)) > 0.5) * 1.0
+
+    def make():
+        model = Sequential([Dense(3, input_dim=4, activation="tanh"), Dense(1, activation="sigmoid")])
+        model.compile(loss=losses.BinaryCrossentropy(), optimizer="adam", metrics=["accuracy"])
+        return model
+    runs = _plan_and_layer_path(make, x, y, fits=2, between=lambda m: setattr(m._loss_fn, setting, value))
+    assert isinstance(runs[0][3], DensePlan)
+    _assert_same_run(runs, rtol=1e-9)  # (the fused sigmoid step rounds a little differently)
+
+
+def test_nan_spreads_through_the_plan_as_through_the_layer_path(f64, monkeypatch):
+    """A NaN label (the finite check off) reaches the same weights on both paths: relu's gradient is
+    da * (z > 0), which keeps the NaN of da where z <= 0 too (a mask that zeroes would drop it)."""
+    monkeypatch.setenv("GPUNET_CHECK_FINITE", "0")
+    x, y = np.random.default_rng(0).standard_normal((20, 4)), np.random.default_rng(1).standard_normal((20, 1))
+    y[3, 0] = np.nan
+    weights = []
+    for layer_path in (False, True):
+        gpunet.utils.set_random_seed(1)
+        model = Sequential([Dense(5, input_dim=4, activation="relu"), Dense(1)])
+        model.compile(loss="mse", optimizer="sgd")
+        if layer_path:
+            _layer_path(model)
+        model.fit(x, y, batch_size=20, epochs=1, shuffle=False, verbose=0)  # one step
+        assert isinstance(model._plan, DensePlan) != layer_path
+        weights.append(model.get_weights())
+    for got, ref in zip(*weights):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    assert np.isnan(weights[0][0]).all(), "every first-layer weight: the NaN row of da reaches every column"
 
 
 def test_batch_sums_equal_each_batch_summed_alone():

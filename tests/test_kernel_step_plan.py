@@ -399,6 +399,61 @@ def test_softmax_layers_train_on_the_plan_like_numpy(emulator, hidden, loss):
     assert kernels.count("mlp_step") == 0
 
 
+class ChangeAtBatch(gpunet.callbacks.Callback):
+    """Changes the model through ``change(model)`` at the start of batch 2."""
+
+    def __init__(self, change):
+        super().__init__()
+        self.change = change
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 2:
+            self.change(self.model)
+
+
+MID_EPOCH = {
+    "epsilon": (None, None, "categorical_crossentropy", lambda m: B.set_epsilon(0.3)),
+    "l2-factor": (lambda: gpunet.regularizers.L2(0.01), None, "categorical_crossentropy",
+                  lambda m: setattr(m.layers[0].kernel_regularizer, "l2", 0.5)),
+    "max-norm": (None, lambda: gpunet.constraints.MaxNorm(2.0), "categorical_crossentropy",
+                 lambda m: setattr(m.layers[0].kernel_constraint, "max_value", 0.2)),
+    "huber-delta": (None, None, "huber", lambda m: setattr(m._loss_fn, "delta", 0.1)),
+}
+
+
+@pytest.mark.parametrize("what", sorted(MID_EPOCH))
+def test_a_change_a_batch_callback_makes_mid_epoch_applies_from_the_next_step(emulator, what):
+    """Keras's epsilon, a regularizer's factor, a constraint's bound or Huber's delta set by a batch
+    callback mid-epoch: the GPU plan rebuilds its steps and trains the rest of the epoch with the new
+    value, as NumPy does from the next batch."""
+    regularizer, constraint, loss, change = MID_EPOCH[what]
+    B.set_floatx("float64")
+    rng = numpy.random.default_rng(3)
+    x = rng.standard_normal((41, 5))
+    y = numpy.eye(3)[rng.integers(0, 3, 41)] if loss != "huber" else rng.standard_normal((41, 3))
+    runs = []
+    try:
+        for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+            with B.use_backend(ops):
+                gpunet.utils.set_random_seed(1)
+                net = Sequential([Dense(7, input_dim=5, activation="tanh",
+                                        kernel_regularizer=regularizer() if regularizer else None,
+                                        kernel_constraint=constraint() if constraint else None),
+                                  Dense(3, activation="softmax" if loss != "huber" else "linear")])
+                net.compile(loss=gpunet.losses.Huber(delta=2.0) if loss == "huber" else loss, optimizer="adam")
+                gpunet.utils.set_random_seed(9)
+                history = net.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[ChangeAtBatch(change)]).history
+                runs.append((history["loss"], net.get_weights(), net._plan))
+            B.set_epsilon(1e-7)
+    finally:
+        B.set_epsilon(1e-7)
+    (got, got_w, plan), (ref, ref_w, _) = runs
+    assert isinstance(plan, GpuPlan)
+    numpy.testing.assert_allclose(got, ref, rtol=1e-10)
+    for g, r in zip(got_w, ref_w):
+        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+
+
 SLOT_OF = {"centered": "mg", "amsgrad": "vhat", "momentum": "momentum"}
 
 

@@ -31,7 +31,8 @@ import numpy
 from .. import backend as B
 from . import norm_chain as NC
 from .base import Backend
-from .layer_stack import Folded, FoldedNorm, as_rows, dense_entries, dense_stack, same_stack, takes_rows
+from .layer_stack import (Folded, FoldedNorm, as_rows, dense_entries, dense_stack, loss_settings, same_stack,
+                          takes_rows)
 from ..layers.core import Dropout
 from ..losses.crossentropy import BinaryCrossentropy
 
@@ -40,10 +41,7 @@ _FLOATS = (numpy.dtype("float32"), numpy.dtype("float64"))
 _dot, _maximum, _minimum, _copyto, _putmask = numpy.dot, numpy.maximum, numpy.minimum, numpy.copyto, numpy.putmask
 _add, _subtract, _multiply, _negative = numpy.add, numpy.subtract, numpy.multiply, numpy.negative
 _exp, _reciprocal, _logical_or = numpy.exp, numpy.reciprocal, numpy.logical_or
-_less, _less_equal, _greater = numpy.less, numpy.less_equal, numpy.greater
-# Up to this many values putmask zeroes relu's gradient fastest (less per-call overhead than
-# multiplying by the mask); beyond, its per-value branch on a random mask makes it the slowest.
-_SMALL = 1024
+_less, _greater = numpy.less, numpy.greater
 
 
 def build_plan(model):
@@ -61,8 +59,8 @@ def build_plan(model):
         return None
     offsets = {path: offset for path, offset, _ in model._layout}
     stack = dense_stack(layers, passthrough=(Dropout,), normalization=True)
-    if stack is None or not _between(stack):
-        return None
+    if stack is None or not dense_entries(stack) or not _between(stack):
+        return None  # (no Dense layer at all: the layer path)
     for entry in stack:
         if isinstance(entry, FoldedNorm) and not NC.plannable(entry, params.dtype):
             return None
@@ -164,6 +162,7 @@ class DensePlan:
         self._dropping = any(self.drops)
         self._normalizing = any(self.norms)
         loss, last = self.loss, self.layers[-1]
+        self._loss_settings = loss_settings(loss)
         self.fused = (type(loss) is BinaryCrossentropy and not loss.from_logits and not loss.label_smoothing
                       and last.act == "sigmoid" and loss.reduction != "mean_with_sample_weight")
         self.apply = model.optimizer.apply
@@ -181,6 +180,7 @@ class DensePlan:
         arrays, activations, loss and optimizer); else it must be built again."""
         stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True)
         return (model._params is self.params and model._loss_fn is self.loss
+                and loss_settings(self.loss) == self._loss_settings
                 and model.optimizer.apply == self.apply
                 and same_stack(stack, [p.source for p in self.layers], self.others)
                 and [(d.rate, d.noise_shape) for d in self.dropouts] == self._rates
@@ -247,11 +247,7 @@ class DensePlan:
             below = self.layers[i]
             if chains and chains[i]:
                 da = NC.backward(ops, chains[i], da)
-            if below.relu and da.size <= _SMALL:  # 0 where relu(z) <= 0, i.e. where z <= 0
-                _less_equal(b.z[i], zero, out=b.mask[i])
-                _putmask(da, b.mask[i], zero)
-                dz = da
-            elif below.relu:
+            if below.relu:  # da * (z > 0), as the reference: a NaN in da or z stays NaN (putmask would not)
                 _greater(b.z[i], zero, out=b.mask[i])
                 _multiply(da, b.mask[i], out=da)
                 dz = da

@@ -29,10 +29,11 @@ from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
 from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
+from .gpu_plan_follow import FollowChanges
 from .gpu_graphs import GraphRunner
 from .gpu_regularizers import StepConstraints, StepPenalties, constrained_weights, regularized_weights
 from .gpu_step import DenseEntry, DropoutEntry, Step
-from .layer_stack import Folded, FoldedNorm, dense_entries, dense_stack, same_stack, takes_rows
+from .layer_stack import Folded, FoldedNorm, dense_entries, dense_stack, loss_settings, same_stack, takes_rows
 
 
 def build_gpu_plan(model):
@@ -86,13 +87,14 @@ def build_gpu_plan(model):
     return GpuPlan(model, loss, opt, stack, regs, cons)
 
 
-class GpuPlan:
+class GpuPlan(FollowChanges):
     """A model's GPU training step. ``load`` an epoch's data, then ``step(lo, hi)`` per batch;
     ``outputs[lo:hi]`` holds each batch's outputs (on the device) for `EpochTally`."""
 
     def __init__(self, model, loss_kernel, optimizer, stack, regs=(), cons=()):
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.loss_kernel, self.optimizer = loss_kernel, optimizer
+        self._loss_settings = loss_settings(self.loss)
         self.params, self.dtype = model._params, model._params.dtype
         self.sequence = []  # DenseEntry / DropoutEntry in model order (Dropout(0) left out)
         for entry in stack:  # layer_stack.dense_stack's: Folded Dense layers, FoldedNorm and Dropout layers
@@ -144,7 +146,7 @@ class GpuPlan:
         from ..layers.core import Dropout
         stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True)
         return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
-                and getattr(self.loss, "delta", 0.0) == self.loss_kernel.delta  # Huber's, baked into the steps
+                and loss_settings(self.loss) == self._loss_settings  # (label smoothing, Huber's delta, ...)
                 and model.optimizer.apply == self.apply
                 and same_stack(stack, [p.source for p in self.layers], self._others)
                 and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts)
@@ -219,6 +221,7 @@ class GpuPlan:
             raise RuntimeError(f"GpuPlan.step: batches run in order; expected the batch at {self._next * self._batch}, "
                                f"received {lo}:{hi}.")
         self._follow_optimizer()
+        self._follow_model()
         key = (hi - lo, self._batch, None if x_batch is None else S.address(x_batch))
         step = self._steps.get(key) or self._build(key, x_batch)
         with self._stream():
@@ -231,30 +234,18 @@ class GpuPlan:
         with the same launches and values, in fewer host calls (`GraphRunner.run_many`). For
         epochs whose batches no callback looks at."""
         if first != self._next:
-            raise RuntimeError(f"GpuPlan.run_steps: batches run in order; expected batch {self._next}, received {first}.")
+            raise RuntimeError(f"GpuPlan.run_steps: batches run in order; expected batch {self._next}, "
+                               f"received {first}.")
         if count <= 0:
             return
         self._follow_optimizer()
+        self._follow_model()
         key = (self._batch, self._batch, None)
         step = self._steps.get(key) or self._build(key)
         with self._stream():
             self._graphs.run_many(step, self.ops.launch, count)
         self.optimizer.advance(count)
         self._next += count
-
-    def _follow_optimizer(self):
-        """Take in what a callback changed since the last step: the optimizer's learning rate or
-        momentum (the table from this step on is rewritten), another of its hyperparameters or a
-        BatchNormalization layer's momentum or epsilon (the steps, which bake it in, are rebuilt)."""
-        if self.optimizer.baked() != self._baked:
-            self._baked = self.optimizer.baked()
-            self._steps.clear()
-            self._per_step = None  # and the tables rewritten: the weight-decay factors may be new
-        if self.norms and [e for e in self.norms if e.changed()]:  # a callback set a layer's momentum or epsilon
-            self._steps.clear()
-        if self.optimizer.per_step() != self._per_step:
-            with self._stream():
-                self._write_table(self._next, self.table.shape[0] - self._next)
 
     def publish(self):
         """Make the caller's current stream wait for the plan's work (outputs, weights)."""

@@ -43,6 +43,15 @@ class StepPenalties:
         regs = regularized_weights(model)
         return regs is not None and _source(regs) == self._source
 
+    def refresh(self, model):
+        """Take in new factors of the same weights' regularizers (a callback's change); True when
+        they changed, and the steps must be built again."""
+        regs = regularized_weights(model)
+        if regs is None or _source(regs) == self._source or _weights(regs) != _weights(self.regs):
+            return False
+        self.regs, self._source = regs, _source(regs)
+        return True
+
     def ensure(self, steps):
         """Room for ``steps`` steps' rows; True when the buffer was replaced (steps built with the
         old one must be built again: their launches point at it)."""
@@ -62,6 +71,10 @@ class StepPenalties:
         if count <= 0:
             return []
         return [float(v) for v in self.ops.to_host(self.partial[:count].sum(axis=1))]
+
+
+def _weights(entries):
+    return [id(entry[0]) for entry in entries]
 
 
 def _source(regs):
@@ -97,6 +110,14 @@ class StepConstraints:
     def matches(self, model):
         cons = constrained_weights(model)
         return cons is not None and _constraint_source(cons) == self._source
+
+    def refresh(self, model):
+        """Take in new bounds of the same weights' constraints; True when they changed."""
+        cons = constrained_weights(model)
+        if cons is None or _constraint_source(cons) == self._source or _weights(cons) != _weights(self.cons):
+            return False
+        self.cons, self._source = cons, _constraint_source(cons)
+        return True
 
     def launches(self, eps):
         return [K.plan_constrain(w.value, mode, a, b, rate, eps, self.ops.sm_count) for w, mode, a, b, rate in self.cons]

@@ -55,9 +55,12 @@ def dense_stack(layers, passthrough=(), normalization=False):
     type is in ``passthrough`` (Dropout, for the training plan) kept as they are; with
     ``normalization`` (the GPU training plan) a `FoldedNorm` per BatchNormalization layer, an
     Activation layer right after it folded in likewise. None when any other layer is there (an
-    Activation after anything else, say): the layer path runs it."""
+    Activation after anything else, say), or where any layer has an activity regularizer (its
+    penalty and gradient are the layer path's): the layer path runs it."""
     stack = []
     for layer in layers:
+        if getattr(layer, "activity_regularizer", None) is not None:
+            return None
         kind = type(layer)
         if kind is Dense:
             stack.append(Folded(layer, layer.activation))
@@ -90,6 +93,16 @@ def _foldable(previous, layer):
             and previous.activation.name == "linear" and not previous.activation.custom
             and not previous.activation.params
             and layer.activity_regularizer is None and previous.layer.activity_regularizer is None)
+
+
+def loss_settings(loss):
+    """What a plan bakes in of its compiled loss: its config (label smoothing, reduction,
+    from_logits, Huber's delta, ...), compared by `matches` so that a loss changed in place
+    rebuilds the plan."""
+    try:
+        return loss.get_config()
+    except Exception:  # noqa: BLE001 - a user's loss whose config fails: compared by identity alone
+        return None
 
 
 def dense_entries(stack):

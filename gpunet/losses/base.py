@@ -80,7 +80,12 @@ class Loss:
     def batch_losses(self, ops, y_true, y_pred, sample_weight, batch_size):
         """`compute`'s loss for each consecutive batch of ``batch_size`` samples (the last may
         be shorter), as a list of floats. Per-sample values do not depend on the batch, so
-        an epoch's worth of outputs takes a few calls instead of a few per batch."""
+        an epoch's worth of outputs takes a few calls instead of a few per batch. A Keras-style
+        subclass's ``call`` may mix a batch's samples: it runs batch by batch."""
+        if type(self).call is not Loss.call:
+            return [float(self.compute(ops, y_true[lo:lo + batch_size], y_pred[lo:lo + batch_size],
+                                       None if sample_weight is None else sample_weight[lo:lo + batch_size])[0])
+                    for lo in range(0, y_pred.shape[0], batch_size)]
         y_true = self._prepare_true(ops, y_true, y_pred)
         if self.labels_per_batch:
             y_true = self._batch_labels(ops, y_true, batch_size)
