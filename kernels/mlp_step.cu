@@ -4,7 +4,7 @@
 // Why: a small model's step is latency, not arithmetic. As 2L + 3 launches (gpu_plan.py) the
 // Pima MLP's step costs ~40 us on an H200 even replayed from a CUDA graph, ~4.5 us a kernel;
 // here the batch, every activation and every gradient of the batch stay in shared memory, and
-// the step is one kernel: the gather, the forward pass, the loss gradient (step.cu's
+// the step is one kernel: the gather, the forward pass, the loss gradient (loss.cu's
 // loss_rows), the backward pass (dW and db into the flat gradient buffer) and the optimizer's
 // update over the flat parameter buffer (optimizers.cu's element functions), with barriers
 // between the phases. The arithmetic is the multi-launch plan's, term for term; only the
