@@ -62,3 +62,37 @@ def reference(case):
     history = m.fit(x, y, batch_size=2 * BATCH, epochs=epochs, verbose=0, validation_data=data(37, seed=1,
                                                                                               dtype=floatx))
     return m, history.history
+
+
+class SummedMAE(gpunet.metrics.Metric):
+    """A Keras-style stateful metric: its state in add_weight variables (summed over the ranks)."""
+
+    def __init__(self, name="summed_mae", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_weight("total", initializer="zeros")
+        self.count = self.add_weight("count", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.total.assign_add(B.sum(B.abs(y_true - y_pred)))
+        self.count.assign_add(float(y_true.shape[0]))
+
+    def result(self):
+        return self.total / self.count
+
+
+def extras_model(seed, norm=False):
+    """A small model for the extras: with an unsynchronized BatchNormalization when ``norm``."""
+    B.set_floatx("float64")
+    gpunet.utils.set_random_seed(seed)
+    middle = [BatchNormalization(momentum=0.7)] if norm else []
+    m = Sequential([Dense(6, input_dim=8, activation="tanh")] + middle + [Dense(1, activation="sigmoid")])
+    m.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy", SummedMAE()])
+    return m
+
+
+def hinge_evaluation_data():
+    """29 samples whose labels are 0/1 but for one soft label in the fourth batch of 4 (Keras converts
+    0/1 hinge labels batch by batch): evaluate must batch exactly as one process does."""
+    x, y = data(29, seed=3)
+    y[13, 0] = 0.5
+    return x, y

@@ -97,9 +97,11 @@ def files(out):
 
 
 def fault(out, kind):
-    """A rank that fails in the middle of training (rank 1, at its third step)."""
+    """A rank that fails in the middle of training (rank 1, at its third step); "stop": every rank
+    has the callback and rank 1's stops training there (every rank then stops with it); "short":
+    rank 1 alone has it (the other ranks cannot know, and wait)."""
     r = dist.rank()
-    x, y = C.data(2 * C.BATCH * 50)
+    x, y = C.data(2 * C.BATCH * 50 + 1)  # (a padded last step: rank 1 has no sample in it)
     m = C.model("plan", 7, "float64")
     m.compile(optimizer=dist.DistributedOptimizer(C.optimizer("adam")), loss="binary_crossentropy")
 
@@ -110,13 +112,59 @@ def fault(out, kind):
             raise ValueError("rank 1 fails on purpose")
         if kind == "exit":
             sys.exit(0)
-        if kind == "short":
-            m.stop_training = True  # leaves the epoch one step early: the others wait for its step
+        if kind in ("short", "stop"):
+            m.stop_training = True  # leaves the epoch after this step
         if kind == "kill":
             os.kill(os.getpid(), 9)
-    m.fit(x, y, batch_size=C.BATCH, epochs=3, verbose=0, callbacks=[LambdaCallback(on_batch_end=on_batch)])
+    callbacks = [LambdaCallback(on_batch_end=on_batch)] if kind != "short" or r == 1 else []
+    h = m.fit(x, y, batch_size=C.BATCH, epochs=3, verbose=0, callbacks=callbacks)
+    if kind == "stop":
+        dump(out, "stop", m, h.history)
     if kind == "short" and r == 1:
         sys.exit(0)
+
+
+def extras(out):
+    """Stateful metrics, evaluate's batches, BatchNormalization's moving statistics, refusals and
+    messages: results or error messages per rank, in extras_r<rank>.json / .npz."""
+    r, results = dist.rank(), {}
+    x, y = C.data(2 * C.BATCH * 12 + 3)  # (an uneven last batch; no padded step: SummedMAE ignores weights)
+    xe, ye = C.data(29, seed=2)
+    m = C.extras_model(7 + r)  # (different seeds: the broadcast makes them equal)
+    m.compile(optimizer=dist.DistributedOptimizer(m.optimizer), loss="binary_crossentropy",
+              metrics=["accuracy", C.SummedMAE()])
+    scheduler = gpunet.callbacks.LearningRateScheduler(lambda epoch, lr: lr, verbose=1)
+    results["history"] = m.fit(x, y, batch_size=C.BATCH, epochs=2, verbose=0,
+                               callbacks=[dist.BroadcastGlobalVariablesCallback(0), scheduler]).history
+    results["evaluate"] = m.evaluate(xe, ye, batch_size=5, verbose=0)
+    m.compile(optimizer=dist.DistributedOptimizer(gpunet.optimizers.Adam(0.01)), loss="hinge")
+    results["hinge_evaluate"] = m.evaluate(*C.hinge_evaluation_data(), batch_size=4, verbose=0)
+    bn = C.extras_model(7 + r, norm=True)  # unsynchronized: each rank's own batch statistics
+    bn.compile(optimizer=dist.DistributedOptimizer(bn.optimizer), loss="binary_crossentropy")
+    bn.fit(x, y, batch_size=C.BATCH, epochs=2, verbose=0, callbacks=[dist.BroadcastGlobalVariablesCallback(0)])
+    moving = numpy.concatenate([numpy.asarray(w) for w in bn.layers[1].get_weights()[2:]])
+    numpy.savez(os.path.join(out, f"extras_r{r}.npz"), moving=moving, predict=bn.predict(xe, batch_size=5),
+                params=numpy.asarray(m._params))
+    bn.save(os.path.join(out, f"extras_bn_r{r}.h5"))
+    refusals = {
+        "sum-reduction": lambda: (m.compile(optimizer=dist.DistributedOptimizer(gpunet.optimizers.SGD()),
+                                            loss=gpunet.losses.BinaryCrossentropy(reduction="sum")),
+                                  m.fit(x, y, batch_size=C.BATCH, epochs=1, verbose=0)),
+        "shuffle": lambda: (m.compile(optimizer=dist.DistributedOptimizer(gpunet.optimizers.SGD()),
+                                      loss="binary_crossentropy"),
+                            m.fit(x, y, batch_size=C.BATCH, epochs=1, verbose=0, shuffle=r == 0)),
+        "labels": lambda: m.fit(x, numpy.where(numpy.arange(len(y))[:, None] == 1 + r, 1 - y, y),
+                                batch_size=C.BATCH, epochs=1, verbose=0),
+        "model": lambda: dist.broadcast_weights(C.extras_model(1, norm=r == 0)),
+    }
+    for name, call in refusals.items():
+        try:
+            call()
+            results[name] = ""
+        except (ValueError, RuntimeError) as exc:
+            results[name] = f"{type(exc).__name__}: {exc}"
+    with open(os.path.join(out, f"extras_r{r}.json"), "w") as f:
+        json.dump(results, f)
 
 
 if __name__ == "__main__":
@@ -126,5 +174,7 @@ if __name__ == "__main__":
         train(out)
     elif case == "files":
         files(out)
+    elif case == "extras":
+        extras(out)
     else:
         fault(out, case)

@@ -11,9 +11,12 @@ import time
 import numpy
 import pytest
 
+import gpunet
+
 import distribute_cases as C
 from gpunet import backend as B
 from gpunet.distribute import launcher
+from gpunet.callbacks import LambdaCallback
 from gpunet.models import load_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -96,13 +99,19 @@ def test_two_ranks_equal_one_process_on_the_global_batch(trained, numpy_here, ca
     assert r0["predict"].shape == (29, 1)
 
 
-@pytest.fixture(scope="module")
-def files_run(tmp_path_factory):
-    """Callbacks, saving and a resume on 2 ranks, launched as plain ``mpirun -n 2 python worker.py``."""
-    out = str(tmp_path_factory.mktemp("distribute_files"))
-    proc = _mpirun("files", out)
+def _job(tmp_path_factory, case):
+    """tests/distribute_worker.py's ``case`` on 2 ranks (plain ``mpirun -n 2 python worker.py``):
+    (its output folder, the job's stdout)."""
+    out = str(tmp_path_factory.mktemp(f"distribute_{case}"))
+    proc = _mpirun(case, out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out, proc.stdout
+
+
+@pytest.fixture(scope="module")
+def files_run(tmp_path_factory):
+    """Callbacks, saving and a resume on 2 ranks."""
+    return _job(tmp_path_factory, "files")
 
 
 def test_only_rank_0_prints_and_writes_files(files_run):
@@ -145,7 +154,7 @@ def test_ranks_passing_different_data_to_fit_are_refused_on_every_rank(files_run
             fit, evaluate, predict = json.load(f)
         for what, message in (("fit", fit), ("evaluate", evaluate), ("predict", predict)):
             assert message.startswith(f"{what} on 2 ranks splits the samples between the ranks itself, so every "
-                                      f"rank must pass the same samples and batch_size")
+                                      f"rank must pass the same samples, batch_size and settings")
         assert "rank 0: 24 samples, batch_size 4" in fit and "rank 1: 24 samples, batch_size 4" in fit
         assert "rank 0: 48 samples, batch_size 32" in predict and "rank 1: 47 samples, batch_size 32" in predict
 
@@ -161,8 +170,8 @@ def test_resume_from_a_checkpoint_on_2_ranks_equals_an_uninterrupted_run(files_r
 
 @pytest.mark.parametrize("kind, says", [
     ("raise", "rank 1 of 2 failed with ValueError"),
-    ("exit", "rank 1 of 2 exits in the middle of a fit epoch"),  # and rank 0 waits in a gradient average
-    ("short", "rank 1 of 2 has waited more than 3 s in the epoch's loss and metrics"),
+    ("exit", "rank 1 of 2 exits in the middle of a fit epoch"),  # and rank 0 waits for its stop vote
+    ("short", "rank 1 of 2 has waited more than 3 s in the epoch's loss and metrics"),  # its callback alone
     ("kill", "process rank 1 with PID"),  # Open MPI's own report
 ])
 def test_a_failing_rank_ends_the_job_non_zero_naming_it(kind, says, tmp_path):
@@ -171,8 +180,88 @@ def test_a_failing_rank_ends_the_job_non_zero_naming_it(kind, says, tmp_path):
     assert proc.returncode != 0
     assert time.monotonic() - start < 60
     assert says in proc.stdout + proc.stderr, proc.stderr[-3000:]
-    if kind in ("exit", "short"):  # the rank left waiting says where, with its stacks
+    if kind == "exit":  # the rank left waiting says where, with its stacks
+        assert "rank 0 of 2 has waited more than 3 s in the ranks' agreement to stop at a batch" in proc.stderr
+    if kind == "short":
         assert "rank 0 of 2 has waited more than 3 s in the gradient average of step 4" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def extras_run(tmp_path_factory):
+    """Stateful metrics, evaluate's batches, BatchNormalization's statistics, refusals, messages."""
+    return _job(tmp_path_factory, "extras")
+
+
+def _extras(out, rank):
+    with open(os.path.join(out, f"extras_r{rank}.json")) as f:
+        return json.load(f), dict(numpy.load(os.path.join(out, f"extras_r{rank}.npz")))
+
+
+def test_stateful_metrics_and_evaluate_batches_equal_one_process(extras_run, numpy_here):
+    """A Keras-style metric's add_weight state is summed over the ranks (History and evaluate), and
+    evaluate gives each rank whole batches (the hinge labels' per-batch conversion sees one
+    process's batches)."""
+    (r0, a0), (r1, _) = _extras(extras_run[0], 0), _extras(extras_run[0], 1)
+    ref = C.extras_model(7)
+    history = ref.fit(*C.data(2 * C.BATCH * 12 + 3), batch_size=2 * C.BATCH, epochs=2, verbose=0,
+                      callbacks=[gpunet.callbacks.LearningRateScheduler(lambda epoch, lr: lr)]).history
+    assert r0["history"] == r1["history"] and "summed_mae" in r0["history"]
+    for key, values in history.items():
+        numpy.testing.assert_allclose(r0["history"][key], values, rtol=1e-12, err_msg=key)
+    numpy.testing.assert_allclose(a0["params"], ref._params, rtol=0, atol=1e-12)
+    xe, ye = C.data(29, seed=2)
+    numpy.testing.assert_allclose(r0["evaluate"], ref.evaluate(xe, ye, batch_size=5, verbose=0), rtol=1e-12)
+    ref.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="hinge")
+    hinge = ref.evaluate(*C.hinge_evaluation_data(), batch_size=4, verbose=0)
+    assert r0["hinge_evaluate"] == r1["hinge_evaluate"]
+    numpy.testing.assert_allclose(r0["hinge_evaluate"], hinge, rtol=1e-12)
+
+
+def test_unsynchronized_moving_statistics_are_averaged_so_every_rank_predicts_alike(extras_run, numpy_here):
+    """Each rank normalizes with its own batches, and the moving statistics are averaged at each
+    epoch's end: every rank holds the same ones, and the job's predict is the saved model's."""
+    out = extras_run[0]
+    (_, a0), (_, a1) = _extras(out, 0), _extras(out, 1)
+    numpy.testing.assert_array_equal(a0["moving"], a1["moving"])
+    numpy.testing.assert_array_equal(a0["predict"], a1["predict"])
+    saved = load_model(os.path.join(out, "extras_bn_r0.h5"))
+    numpy.testing.assert_allclose(a0["predict"], saved.predict(C.data(29, seed=2)[0], batch_size=5), rtol=1e-12)
+
+
+@pytest.mark.parametrize("case, says", [
+    ("sum-reduction", "ValueError: fit on 2 ranks averages each rank's mean loss gradient"),
+    ("shuffle", "ValueError: fit on 2 ranks splits the samples between the ranks itself"),
+    ("labels", "ValueError: fit on 2 ranks splits the samples between the ranks itself"),
+    ("model", "RuntimeError: broadcast_weights: the ranks built different models or optimizers"),
+])
+def test_mismatched_calls_are_refused_on_every_rank(extras_run, case, says):
+    """Refused up front on every rank, with the same message, instead of one rank failing inside a
+    collective while the others wait (or, for the shuffle, training on different batches)."""
+    r0, r1 = _extras(extras_run[0], 0)[0], _extras(extras_run[0], 1)[0]
+    assert r0[case].startswith(says) and r1[case].startswith(says), (r0[case], r1[case])
+
+
+def test_callback_messages_print_on_rank_0_only(extras_run):
+    assert extras_run[1].count("LearningRateScheduler setting learning rate") == 2  # 2 epochs, one rank
+
+
+def test_a_stop_at_a_batch_on_one_rank_stops_every_rank_there(tmp_path, numpy_here):
+    """Rank 1's callback stops training at its third batch (the callback is on every rank, as the
+    same script gives it): every rank stops after that step, and the epoch's loss covers the
+    samples trained (what one process stopping there reports)."""
+    proc = _mpirun("stop", str(tmp_path), GPUNET_DIST_TIMEOUT="20")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    r0, r1 = _load(str(tmp_path), "stop", 0), _load(str(tmp_path), "stop", 1)
+    assert int(r0["iterations"]) == int(r1["iterations"]) == 3
+    numpy.testing.assert_array_equal(r0["params"], r1["params"])
+    assert r0["history"] == r1["history"] and len(r0["history"]["loss"]) == 1
+    x, y = C.data(2 * C.BATCH * 50 + 1)  # one process, stopped after the same three (global) batches
+    ref = C.model("plan", 7, "float64")
+    ref.compile(optimizer=C.optimizer("adam"), loss="binary_crossentropy")
+    stop = LambdaCallback(on_batch_end=lambda batch, logs: setattr(ref, "stop_training", batch == 2))
+    history = ref.fit(x, y, batch_size=2 * C.BATCH, epochs=3, verbose=0, callbacks=[stop]).history
+    numpy.testing.assert_allclose(r0["params"], ref._params, rtol=0, atol=1e-12)
+    numpy.testing.assert_allclose(r0["history"]["loss"], history["loss"], rtol=1e-12)
 
 
 # ---- GPU: NCCL and host staging (CuPy) ---------------------------------------------------------------

@@ -89,3 +89,20 @@ def test_a_saved_model_with_the_metric_loads_with_custom_objects(tmp_path, ext):
     from gpunet.saving.errors import UnknownObjectError
     with pytest.raises(UnknownObjectError, match="uses the metric 'TotalAbsoluteError'"):
         gpunet.models.load_model(path)
+
+
+def test_a_function_returning_one_value_per_batch_weighs_it_by_the_batch_weight(ops):
+    """A metric function that returns a single value for the batch (no per-sample axis): with sample
+    weights, Keras's Mean adds value * sum(w) and counts sum(w); gpunet counted 0 (a result of inf/0)."""
+    def batch_mse(y_true, y_pred):
+        return K.mean(K.square(y_pred - y_true))
+
+    metric = gpunet.metrics.MeanMetricWrapper(batch_mse)
+    rng = numpy.random.default_rng(0)
+    batches = [(rng.random((4, 1)), rng.random((4, 1)), rng.random(4)) for _ in range(3)]
+    with B.use_backend(ops):
+        for y, p, w in batches:
+            metric.update_state(y, p, sample_weight=w)
+    values = [numpy.mean((p - y) ** 2) for y, p, _ in batches]
+    weights = [w.sum() for _, _, w in batches]
+    assert metric.result() == pytest.approx(numpy.dot(values, weights) / sum(weights), rel=1e-5)

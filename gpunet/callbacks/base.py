@@ -53,6 +53,14 @@ def _wants(cb, kind, hooks):
     return any(_overrides(cb, h) for h in hooks)
 
 
+def say(message):
+    """Print a callback's message: on rank 0 alone under gpunet.distribute (every rank runs the
+    same callbacks; one message per job, as the progress bar)."""
+    from ..distribute import runtime
+    if runtime.is_root():
+        print(message)
+
+
 class DeferredLogs:
     """A training batch's logs, computed when first asked for (`resolve`). The training loop hands
     these to the batch hooks only when every callback that looks at batches accepts them (gpunet's
@@ -81,6 +89,9 @@ class CallbackList:
             cb.set_model(model)
             cb.set_params(params)
         self.wants_train_batches, self.defers_train_batches = self._batch_interest("train", _BATCH_HOOKS)
+        # whether a callback that looks at batches might set stop_training there (gpunet's loggers do not)
+        self.may_stop_at_batches = any(_wants(cb, "train", _BATCH_HOOKS) and not getattr(cb, "_never_stops", False)
+                                       for cb in self.callbacks)
         self.wants_test_batches, self.defers_test_batches = self._batch_interest(
             "test", ("on_test_batch_begin", "on_test_batch_end"))
 

@@ -5,7 +5,7 @@ import string
 import tempfile
 import warnings
 
-from .base import Callback
+from .base import Callback, say
 
 
 def _improves(mode, current, best):
@@ -37,6 +37,8 @@ class ModelCheckpoint(Callback):
         model.fit(X, Y, validation_split=0.2, epochs=50,
                   callbacks=[ModelCheckpoint("ckpt/best.h5", monitor="val_loss", save_best_only=True)])
     """
+
+    _never_stops = True  # its batch hooks never set stop_training (distribute/sharding.agree_to_stop)
 
     def __new__(cls, *args, **kwargs):
         # Only a batch-frequency checkpoint needs per-batch calls; the subclass that has the
@@ -141,14 +143,14 @@ class ModelCheckpoint(Callback):
                 return
             if not _improves(self.mode, current, self.best):
                 if self.verbose > 0:
-                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                    say(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
                 return
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
+                say(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
                       f"saving model to {path}")
             self.best = current
         elif self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+            say(f"\nEpoch {epoch + 1}: saving model to {path}")
         if self.save_weights_only:
             self.model.save_weights(path, overwrite=True)
         else:

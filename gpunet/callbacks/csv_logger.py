@@ -31,6 +31,8 @@ class CSVLogger(Callback):
         append: True: add to an existing file (no second header); False: overwrite it.
     """
 
+    _never_stops = True  # its batch hooks never set stop_training (distribute/sharding.agree_to_stop)
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         if not isinstance(separator, str) or len(separator) != 1:

@@ -213,6 +213,8 @@ class ProgbarLogger(Callback):
             running averages already, so every value is displayed as given.
     """
 
+    _never_stops = True  # its batch hooks never set stop_training (distribute/sharding.agree_to_stop)
+
     def __init__(self, count_mode="samples", stateful_metrics=None):
         super().__init__()
         if count_mode not in ("samples", "steps"):

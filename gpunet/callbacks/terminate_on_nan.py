@@ -1,7 +1,7 @@
 """`TerminateOnNaN`: stop training as soon as the loss becomes NaN or infinite."""
 import math
 
-from .base import Callback
+from .base import Callback, say
 
 
 class TerminateOnNaN(Callback):
@@ -12,5 +12,5 @@ class TerminateOnNaN(Callback):
         if loss is not None:
             loss = float(loss)
             if math.isnan(loss) or math.isinf(loss):
-                print(f"Batch {batch}: Invalid loss, terminating training")
+                say(f"Batch {batch}: Invalid loss, terminating training")
                 self.model.stop_training = True

@@ -14,6 +14,7 @@ def broadcast_weights(model, root=0):
                            f"first layer with input_shape) or let BroadcastGlobalVariablesCallback do it in fit.")
     if world.size == 1:
         return
+    _check_same_model(world, model)
     params = getattr(model, "_params", None)
     if params is not None:  # packed: every trainable weight is a view of one flat buffer
         world.bcast_(params, root, "broadcast_weights")
@@ -24,6 +25,27 @@ def broadcast_weights(model, root=0):
         _bcast_value(world, w, root)
     if getattr(model, "optimizer", None) is not None:
         broadcast_optimizer_state(model.optimizer, root)
+
+
+def _signature(model):
+    weights = [(w.path, tuple(w.value.shape), str(w.value.dtype)) for w in model.weights]
+    optimizer = getattr(model, "optimizer", None)
+    slots = sorted(optimizer.slots()) if optimizer is not None else []
+    return weights, slots
+
+
+def _check_same_model(world, model):
+    """Every rank must broadcast into the same weights and optimizer slots: checked first on every
+    rank (one small collective), so a mismatch is a RuntimeError everywhere, not one rank failing
+    inside the broadcast while the others wait in it."""
+    seen = world.allgather_object(_signature(model), "broadcast_weights' check of the models")
+    if any(s != seen[0] for s in seen):
+        diff = next(r for r, s in enumerate(seen) if s != seen[0])
+        (w0, s0), (wr, sr) = seen[0], seen[diff]
+        what = (f"weights {[(p, s) for p, s, _ in w0]} vs {[(p, s) for p, s, _ in wr]}" if w0 != wr
+                else f"optimizer slots {s0} vs {sr}")
+        raise RuntimeError(f"broadcast_weights: the ranks built different models or optimizers (rank 0 vs rank {diff}: "
+                           f"{what}); every rank must build and compile the same model.")
 
 
 def _bcast_value(world, weight, root):

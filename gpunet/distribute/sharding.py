@@ -8,9 +8,16 @@ without a sample (m < N) trains on one sample of weight 0, so it still takes par
 The epoch's loss and metrics are reduced as sums and counts, so History is the same on every rank
 and equals one process's History with ``batch_size=N*B`` (to rounding).
 
-evaluate and predict: each rank takes a contiguous block of the samples; evaluate reduces sums
-and counts, predict gathers the outputs on every rank. Both assume every rank passes the same
-arrays, as fit does.
+evaluate and predict: each rank takes a contiguous block of whole batches (so every batch is one
+process's batch); evaluate reduces sums and counts, predict gathers the outputs on every rank.
+Both assume every rank passes the same arrays, as fit does.
+
+Besides the loss: a Keras-style metric's state variables (``add_weight``) are summed over the
+ranks, as Keras's distribution strategies aggregate them; unsynchronized BatchNormalization
+layers' moving statistics are averaged at each epoch's end (what Keras's mirrored variables do
+step by step: the update is linear, so the average at the end is the same), so every rank holds,
+predicts with and saves the same model. A callback that stops training at a batch on one rank
+stops it on every rank at that batch. Batch logs are each rank's own; epoch logs are global.
 """
 import threading
 import warnings
@@ -37,12 +44,19 @@ def shards(model):
     return _world() is not None
 
 
-def fit_shard(model, n, batch_size):
+def fit_shard(model, n, batch_size, settings=()):
     """The `FitShard` of a data-parallel fit, or None (one process, or an optimizer that does not
-    average: then every rank trains on all the data by itself, with a one-time warning)."""
+    average: then every rank trains on all the data by itself, with a one-time warning).
+    ``settings``: fit's other arguments every rank must pass alike (epochs, initial_epoch)."""
     world = _world()
     if world is None:
         return None
+    reduction = getattr(model._loss_fn, "reduction", "auto")
+    if reduction not in ("auto", "sum_over_batch_size"):
+        raise ValueError(f"fit on {world.size} ranks averages each rank's mean loss gradient, which equals one "
+                         f"process's only for Keras's default reduction ('sum_over_batch_size'); the loss "
+                         f"'{model._loss_fn.name}' has reduction={reduction!r}. Use the default reduction (scale the "
+                         f"learning rate instead of summing).")
     if not is_distributed(model.optimizer):
         if "optimizer" not in _warned:
             _warned.add("optimizer")
@@ -50,32 +64,49 @@ def fit_shard(model, n, batch_size):
                           f"not a DistributedOptimizer: each rank trains on all the data by itself. Wrap it: "
                           f"model.compile(optimizer=gpunet.distribute.DistributedOptimizer(opt), ...).", stacklevel=3)
         return None
-    return FitShard(model, world, n, batch_size)
+    return FitShard(model, world, n, batch_size, settings)
 
 
-def check_same_data(world, ops, arrays, batch_size, what):
-    """Every rank must pass the same samples and batch size: a rank given other data, or data it
-    sharded itself, would take other steps or another share. A ValueError on every rank if not."""
+def check_same_data(world, ops, arrays, batch_size, what, settings=()):
+    """Every rank must pass the same samples, batch size and ``settings``: a rank given other data,
+    or data it sharded itself, would take other steps or another share. A ValueError on every rank
+    if not. The checksum covers 64 rows of x spread over it, and all of y and the sample weights."""
     n = arrays[0].shape[0]
     rows = ops.asarray(numpy.linspace(0, n - 1, min(n, 64)).astype(numpy.int64))
     crc = 0
-    for a in arrays:
+    for i, a in enumerate(arrays):
         if a is not None and n:
-            crc = zlib.crc32(numpy.ascontiguousarray(ops.to_host(ops.take(a, rows))).tobytes(), crc)
-    seen = world.allgather_object((n, batch_size, crc), f"{what}'s check of the data")
+            part = a if i else ops.take(a, rows)  # (labels and weights are small: all of them)
+            crc = zlib.crc32(numpy.ascontiguousarray(ops.to_host(part)).tobytes(), crc)
+    seen = world.allgather_object((n, batch_size, crc, tuple(settings)), f"{what}'s check of the data")
     if any(s != seen[0] for s in seen):
-        ranks = "; ".join(f"rank {r}: {n} samples, batch_size {b}, sample checksum {c:08x}"
-                          for r, (n, b, c) in enumerate(seen))
+        ranks = "; ".join(f"rank {r}: {n} samples, batch_size {b}, data checksum {c:08x}, settings {s}"
+                          for r, (n, b, c, s) in enumerate(seen))
         raise ValueError(f"{what} on {world.size} ranks splits the samples between the ranks itself, so every rank "
-                         f"must pass the same samples and batch_size (not data it sharded itself); the ranks passed "
-                         f"different ones ({ranks}).")
+                         f"must pass the same samples, batch_size and settings (not data it sharded itself); the "
+                         f"ranks passed different ones ({ranks}).")
     return True
 
 
-def _block(n, world):
-    q, rem = divmod(n, world.size)
-    lo = world.rank * q + min(world.rank, rem)
-    return lo, lo + q + (1 if world.rank < rem else 0)
+def _block(n, world, batch_size):
+    """This rank's samples ``lo:hi``: a contiguous run of whole batches (the last may be short)."""
+    batches = -(-n // max(1, batch_size))
+    q, rem = divmod(batches, world.size)
+    first = world.rank * q + min(world.rank, rem)
+    last = first + q + (1 if world.rank < rem else 0)
+    return min(n, first * batch_size), min(n, last * batch_size)
+
+
+def agree_to_stop(model):
+    """At a batch's end in a data-parallel fit whose every rank has a callback that may stop it there
+    (`FitShard.plan_stops`): whether any rank's callbacks stopped training; then every rank stops
+    at this batch, in step. One small collective per batch."""
+    shard = getattr(model, "_fit_shard", None)
+    if shard is None or not shard.stops_agreed:
+        return model.stop_training
+    flag = float(bool(model.stop_training))
+    model.stop_training = shard.world.sum_floats([flag], "the ranks' agreement to stop at a batch")[0] > 0
+    return model.stop_training
 
 
 class FitShard:
@@ -84,19 +115,34 @@ class FitShard:
     ``steps``: the epoch's step count (every rank's); ``epoch(...)`` gives the epoch's local arrays
     in training order; ``logs(loss)`` reduces the epoch's loss and metrics over the ranks."""
 
-    def __init__(self, model, world, n, batch_size):
-        self.model, self.world, self.n, self.batch = model, world, n, batch_size
+    def __init__(self, model, world, n, batch_size, settings=()):
+        self.model, self.world, self.n, self.batch, self.settings = model, world, n, batch_size, tuple(settings)
         self.global_batch = batch_size * world.size
         self.steps = -(-n // self.global_batch)
         self.local_n, self.padded, self.pad_loss = 0, 0, 0.0
         self.checked = False
+        self.stops_agreed = False
+
+    def plan_stops(self, may_stop):
+        """Whether the ranks agree, batch by batch, on a stop a callback sets mid-epoch (`agree_to_stop`):
+        when every rank has a callback that may stop at a batch (``may_stop``, CallbackList's
+        may_stop_at_batches). A rank alone with one (a callback added on rank 0 only) cannot be
+        agreed with: the other ranks make no such call; a stop it sets mid-epoch would leave them
+        waiting (the watchdog then ends the job), so a warning says so."""
+        flags = self.world.allgather_object(bool(may_stop), "fit's check of the callbacks")
+        self.stops_agreed = all(flags)
+        if any(flags) and not all(flags) and self.world.rank == 0:
+            warnings.warn("gpunet.distribute: some ranks have a callback that looks at batches (and may stop training "
+                          "mid-epoch) and others do not; give every rank the same callbacks, or a mid-epoch stop on "
+                          "one rank leaves the others waiting.", stacklevel=3)
 
     def epoch(self, xs, ys, sws, order):
         """``(x, y, sample_weight, None)``: this rank's samples of the epoch, step after step, in the
         order of rank 0's shuffle ``order`` (None: no shuffle)."""
         ops, model = self.model.ops, self.model
         if not self.checked:
-            self.checked = check_same_data(self.world, ops, (xs, ys, sws), self.batch, "fit")
+            self.checked = check_same_data(self.world, ops, (xs, ys, sws), self.batch, "fit",
+                                           self.settings + (("shuffle", order is not None),))
         if order is None:
             order = numpy.arange(self.n)
         else:  # every rank drew one; rank 0's is the epoch's
@@ -148,13 +194,17 @@ class FitShard:
                 loss += ops.to_scalar(layer.activity_regularizer(out)) / out.shape[0]
         self.pad_loss = loss
 
-    def logs(self, loss):
-        """The epoch's logs from this rank's mean ``loss``: sums and counts over every rank."""
+    def logs(self, loss, seen=None):
+        """The epoch's logs from this rank's mean ``loss`` over its first ``seen`` samples (all of
+        them unless a callback stopped the epoch): sums and counts over every rank."""
         model = self.model
         model.optimizer._schedule = None
         runtime.set_schedule(None)
         watchdog.busy[0] = None
-        return _reduced_logs(model, self.world, loss * self.local_n - self.pad_loss, self.local_n - self.padded,
+        seen = self.local_n if seen is None else seen
+        padded = self.padded if seen == self.local_n else 0  # (the padding sample is the epoch's last)
+        average_moving_statistics(model, self.world)
+        return _reduced_logs(model, self.world, loss * seen - (self.pad_loss if padded else 0.0), seen - padded,
                              "the epoch's loss and metrics")
 
 
@@ -165,14 +215,35 @@ def _reduced_logs(model, world, loss_sum, count, what="evaluate's loss and metri
     sums = world.sum_floats(values, what)
     for i, m in enumerate(model._metrics):
         m._total, m._count = sums[2 + 2 * i], sums[3 + 2 * i]
+        _sum_variables(m, world, what)
     return model._logs(sums[0] / max(sums[1], 1.0))
+
+
+def _sum_variables(metric, world, what):
+    """A Keras-style metric's state variables (``add_weight``) summed over the ranks, in place."""
+    for variable in getattr(metric, "_variables", ()):
+        buf = variable.value if variable.value.flags.c_contiguous else variable.value.copy()
+        world.allreduce_(buf, what)
+        if buf is not variable.value:
+            variable.value[...] = buf
+
+
+def average_moving_statistics(model, world):
+    """Every unsynchronized BatchNormalization layer's moving mean and variance averaged over the
+    ranks (module docstring), in place."""
+    from ..layers.normalization import BatchNormalization
+    for layer in model._layers:
+        if isinstance(layer, BatchNormalization) and layer.built and not layer.synchronized:
+            for w in (layer.moving_mean, layer.moving_variance):
+                world.allreduce_(w.value, "the BatchNormalization moving statistics' average")
+                w.value /= world.size
 
 
 def evaluate(model, x, y, sw, batch_size, cbs):
     """evaluate's logs over every rank's block (the same on every rank)."""
     world = _world()
     check_same_data(world, model.ops, (x, y, sw), batch_size, "evaluate")
-    lo, hi = _block(x.shape[0], world)
+    lo, hi = _block(x.shape[0], world, batch_size)
     for m in model._metrics:
         m.reset_state()
     loss = 0.0
@@ -190,7 +261,7 @@ def predict(model, xs, batch_size):
     """predict's outputs for all of ``xs`` (a NumPy array, on every rank)."""
     world = _world()
     check_same_data(world, model.ops, (xs,), batch_size, "predict")
-    lo, hi = _block(xs.shape[0], world)
+    lo, hi = _block(xs.shape[0], world, batch_size)
     _local.inside = True
     try:
         if hi > lo:

@@ -126,7 +126,9 @@ class MeanMetricWrapper(Metric):
         if v.ndim > w.ndim:
             w = w.reshape(tuple(w.shape) + (1,) * (v.ndim - w.ndim))
         self._total = self._total + xp.sum(v * w, dtype=xp.float64)
-        self._count = self._count + xp.sum(w, dtype=xp.float64) * (v.size // max(w.size, 1))
+        # each weight counts once per value it weighs (a function returning one value for the batch
+        # weighs it by the batch's total weight, as Keras's Mean does)
+        self._count = self._count + xp.sum(w, dtype=xp.float64) * max(1, v.size // max(w.size, 1))
 
     def update_batches(self, ops, y_true, y_pred, sample_weight, batch_size):
         """As `update` batch after batch, with each function call and sum made once for all

@@ -15,6 +15,7 @@ class EpochMixin(EngineMixin):
         """One epoch layer by layer (`_train_batch`); returns the epoch's loss."""
         ops, n, want_batches = self.ops, xs.shape[0], cbs.wants_train_batches
         defer = cbs.defers_train_batches  # the logs read only when a progress bar redraws
+        self._epoch_seen = 0  # samples trained so far this epoch (a callback may stop it early)
         if order is not None:
             xs, ys = ops.take(xs, order), ops.take(ys, order)
             sws = None if sws is None else ops.take(sws, order)
@@ -24,8 +25,10 @@ class EpochMixin(EngineMixin):
             if want_batches:
                 cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
             losses.add(*self._train_batch_terms(xs[lo:hi], ys[lo:hi], None if sws is None else sws[lo:hi]), hi - lo)
+            self._epoch_seen = hi
             if want_batches:
                 cbs.on_train_batch_end(step, running_logs(self, losses, defer))
+                _dist.agree_to_stop(self)
             if self.stop_training:
                 break
         return losses.mean
@@ -38,7 +41,7 @@ class EpochMixin(EngineMixin):
         defer = cbs.defers_train_batches  # batches tallied only when a progress bar redraws
         plan.load(xs, ys, sws, order, batch_size)
         cursor = TallyCursor(self, EpochTally(self, plan, batch_size))
-        done = first = 0
+        done = first = self._epoch_seen = 0
         run_steps = getattr(plan, "run_steps", None)  # the GPU plan: many full batches per host call
         if run_steps is not None and (defer or not want_batches):
             first = min(steps, n // batch_size)
@@ -50,7 +53,7 @@ class EpochMixin(EngineMixin):
                 for step in range(c0, c0 + count) if want_batches else ():
                     cbs.on_train_batch_begin(step, {"batch": step, "size": batch_size})
                 run_steps(c0, count)
-                done = (c0 + count) * batch_size
+                done = self._epoch_seen = (c0 + count) * batch_size
                 for step in range(c0, c0 + count) if want_batches else ():
                     cbs.on_train_batch_end(step, cursor.batch_logs((step + 1) * batch_size, True))
                 if self.stop_training:
@@ -61,9 +64,10 @@ class EpochMixin(EngineMixin):
             if want_batches:
                 cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
             train_step(lo, hi)
-            done = hi
+            done = self._epoch_seen = hi
             if want_batches:
                 cbs.on_train_batch_end(step, cursor.batch_logs(hi, defer))
+                _dist.agree_to_stop(self)
             if self.stop_training:
                 break
         return cursor.finish(done)

@@ -130,7 +130,8 @@ class TrainingMixin(EpochMixin):
         if validation_data is not None:
             val = _data.prepare_validation(ops, self, validation_data)
         n = xs.shape[0]
-        shard = _dist.fit_shard(self, n, batch_size)  # data-parallel: this rank's share (gpunet.distribute)
+        # data-parallel: this rank's share (gpunet.distribute); every rank must pass these alike
+        shard = _dist.fit_shard(self, n, batch_size, (("epochs", epochs), ("initial_epoch", initial_epoch)))
         steps = shard.steps if shard else (n + batch_size - 1) // batch_size
         history = History()
         cbs = CallbackList(_default_callbacks(callbacks, verbose, history), self,
@@ -138,6 +139,9 @@ class TrainingMixin(EpochMixin):
                             "samples": n, "do_validation": val is not None})
         self.stop_training = False
         self.history = history
+        self._fit_shard = shard
+        if shard:
+            shard.plan_stops(cbs.may_stop_at_batches)
         cbs.on_train_begin()
         logs = {}
         for epoch in range(initial_epoch, epochs):
@@ -154,13 +158,14 @@ class TrainingMixin(EpochMixin):
                 loss = self._plan_epoch(plan, exs, eys, esws, order, batch_size, steps, cbs)
             else:
                 loss = self._layer_epoch(exs, eys, esws, order, batch_size, steps, cbs)
-            logs = shard.logs(loss) if shard else self._logs(loss)
+            logs = shard.logs(loss, self._epoch_seen) if shard else self._logs(loss)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vlogs = self._evaluate_arrays(*val, validation_batch_size or batch_size, None)
                 logs.update({"val_" + k: v for k, v in vlogs.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        self._fit_shard = None
         cbs.on_train_end(logs)
         return history
 
