@@ -29,6 +29,10 @@ def _host(x, what):
         x = x.to_numpy()
     if type(x).__module__.startswith("cupy"):
         return x
+    if not isinstance(x, (numpy.ndarray, numpy.generic, list, tuple, numbers.Number)) and not hasattr(x, "__array__"):
+        # (numpy.asarray on an object that indexes without end, a Sequence say, fills memory)
+        raise TypeError(f"{what} must be an array (NumPy, a nested list, pandas); received a {type(x).__name__}. "
+                        f"Batches from a generator or a gpunet.utils.Sequence go to fit/evaluate/predict as x.")
     try:
         arr = numpy.asarray(x)
     except ValueError as exc:

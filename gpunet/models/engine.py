@@ -75,6 +75,14 @@ class EngineMixin:
                     layer._activity_output = x
         return x, total
 
+    @property
+    def losses(self):
+        """Keras's ``model.losses``: each weight regularizer's penalty on the current weights, as a
+        0-d backend array (a layer's ``activity_regularizer`` enters the loss in fit and evaluate,
+        computed from that batch's outputs)."""
+        return [w.regularizer(w.value) for layer in self._layers for w in layer._weights
+                if w.regularizer is not None]
+
     def _weight_penalty(self, add_gradient):
         total = 0.0
         for w in self._regularized:

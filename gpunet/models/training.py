@@ -10,6 +10,7 @@ from ..distribute import sharding as _dist
 from ..backend.epoch_tally import EpochTally
 from .epochs import EpochMixin
 from .plan_inference import plan_predict, predict_batches
+from . import batch_sources as _src
 from . import streaming as _stream
 
 _NOT_COMPILED = ("You must compile your model before {what}: call "
@@ -17,7 +18,7 @@ _NOT_COMPILED = ("You must compile your model before {what}: call "
                  "model_from_yaml or load_model(compile=False) is not compiled).")
 
 
-class TrainingMixin(EpochMixin):
+class TrainingMixin(EpochMixin, _src.GeneratorMixin):
     def _init_training_state(self):
         self.optimizer = None
         self.loss = None
@@ -90,7 +91,8 @@ class TrainingMixin(EpochMixin):
         """Train for ``epochs`` epochs (Keras 2's arguments and defaults).
 
         Args:
-            x, y: inputs and targets (array-likes, samples first).
+            x, y: inputs and targets (array-likes, samples first); or x a generator / iterator yielding
+                ``(x, y)`` or ``(x, y, sample_weight)`` batches, or a `gpunet.utils.Sequence` (y then None).
             batch_size: samples per gradient step (default 32).
             epochs: train epochs ``initial_epoch`` .. ``epochs - 1`` (resuming after `load_model` is exact).
             verbose: 0 silent, 1 progress bar, 2 one line per epoch ("auto": 1).
@@ -100,7 +102,10 @@ class TrainingMixin(EpochMixin):
             shuffle: reshuffle the training samples every epoch.
             class_weight, sample_weight: ``{class: weight}`` / per-sample ``(n,)`` weights of the loss.
             validation_freq, validation_batch_size: validate every N epochs, in batches of this size.
-            steps_per_epoch, validation_steps: accepted for Keras compatibility (arrays are used whole).
+            steps_per_epoch: batches per epoch: of a generator (default: until it ends, the first
+                epoch), of a Sequence (default: its length), or of arrays (then taken from one stream
+                through the data, reshuffled at each pass, as tf.keras does). validation_steps: likewise
+                for a validation generator or Sequence.
             device_data_fraction: gpunet's own: on a GPU, the share of free device memory the training
                 data may take before it is streamed batch by batch (models/streaming.py).
 
@@ -116,12 +121,18 @@ class TrainingMixin(EpochMixin):
         """
         if kwargs.pop("nb_epoch", None) is not None:
             raise TypeError("nb_epoch was renamed epochs in Keras 2: use fit(..., epochs=N).")
+        for ignored in ("max_queue_size", "workers", "use_multiprocessing"):  # Keras 2's, for generators
+            kwargs.pop(ignored, None)
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword argument(s): {sorted(kwargs)}")
         self._check_compiled("training it (fit)")
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = _data.check_batch_size(batch_size, 32)
         epochs, initial_epoch = _data.check_epochs(epochs, initial_epoch)
+        if _src.is_batch_source(x) or steps_per_epoch is not None:
+            return self._fit_batches(x, y, sample_weight, batch_size, epochs, verbose, callbacks, validation_split,
+                                     validation_data, shuffle, class_weight, initial_epoch, steps_per_epoch,
+                                     validation_steps, validation_batch_size, validation_freq)
         ops = self.ops
         split = 0.0 if validation_data is not None else validation_split
         xs, ys, sws, val, stream = _stream.fit_data(self, x, y, sample_weight, class_weight, split,
@@ -189,6 +200,14 @@ class TrainingMixin(EpochMixin):
         """
         self._check_compiled("evaluating it (evaluate)")
         batch_size = _data.check_batch_size(batch_size, 32)
+        for ignored in ("max_queue_size", "workers", "use_multiprocessing"):
+            kwargs.pop(ignored, None)
+        if _src.is_batch_source(x):
+            verbose = 1 if verbose == "auto" else int(verbose)
+            cbs = None
+            if callbacks:
+                cbs = CallbackList(_default_callbacks(callbacks, 0, None, mode="test"), self, {"verbose": 0})
+            return _result(_src.evaluate_source(self, _src._Batches(x, steps, what="evaluate"), cbs), return_dict)
         xs, ys, sws, _, stream = _stream.fit_data(self, x, y, sample_weight, None, None, device_data_fraction, False)
         self._ensure_ready(xs.shape, train=False)
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -219,6 +238,8 @@ class TrainingMixin(EpochMixin):
         """
         batch_size = _data.check_batch_size(batch_size, 32)
         ops = self.ops
+        if _src.is_batch_source(x):
+            return _src.predict_source(self, _src._Batches(x, steps, what="predict"))
         xs, stream = _stream.predict_data(self, x, device_data_fraction)
         self._ensure_ready(xs.shape, train=False)
         if _dist.shards(self):  # a block per rank, gathered on every rank

@@ -1,0 +1,90 @@
+"""Keras utilities (``gpunet.utils``)."""
+import random as _pyrandom
+
+import numpy
+
+from ..backend import random as _random
+from ..callbacks.progbar import Progbar  # noqa: F401 - keras.utils.Progbar
+
+
+def set_random_seed(seed):
+    """Seed gpunet, NumPy and Python's ``random`` at once (Keras's ``utils.set_random_seed``).
+
+    Same seed: same initial weights, shuffles, dropout masks and trained weights, bit for bit on the CPU.
+    """
+    _random.set_seed(seed)
+    numpy.random.seed(seed % 2**32)
+    _pyrandom.seed(seed)
+
+
+def to_categorical(y, num_classes=None, dtype="float32"):
+    """One-hot encode integer class labels (Keras's ``to_categorical``)."""
+    y = numpy.asarray(y, dtype="int64")
+    shape = y.shape
+    if shape and shape[-1] == 1 and len(shape) > 1:
+        shape = shape[:-1]
+    y = y.reshape(-1)
+    if num_classes is None:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"to_categorical labels must lie in [0, {num_classes - 1}], received {y.min()}..{y.max()}")
+    out = numpy.zeros((y.shape[0], num_classes), dtype=dtype)
+    out[numpy.arange(y.shape[0]), y] = 1
+    return out.reshape(shape + (num_classes,))
+
+
+class Sequence:
+    """Batches by index (Keras's ``keras.utils.Sequence``): subclass it with ``__len__`` (batches
+    per epoch) and ``__getitem__(index)`` returning ``(x, y)`` or ``(x, y, sample_weight)``; fit,
+    evaluate and predict take it as ``x`` (fit shuffles the batch order each epoch unless
+    ``shuffle=False``, then calls ``on_epoch_end``)."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index), returning a batch")
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __len__(), the batches per epoch")
+
+    def on_epoch_end(self):
+        """Called at each epoch's end (reshuffle your samples here if you like)."""
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+
+def register_serializable(package="Custom", name=None):
+    """Class decorator: make a custom layer, loss or activation loadable without ``custom_objects``
+    (Keras 3's ``keras.saving.register_keras_serializable``)."""
+    from ..saving.registry import register_serializable as _register
+    return _register(package=package, name=name)
+
+
+def custom_object_scope(*scopes):
+    """Context manager in which the given ``{"Name": cls}`` dicts resolve like ``custom_objects``."""
+    from ..saving.registry import custom_object_scope as _scope
+    return _scope(*scopes)
+
+
+def normalize(x, axis=-1, order=2):
+    """``x`` divided by its ``order``-norm along ``axis`` (Keras's ``utils.normalize``; zero norms stay 0)."""
+    x = numpy.asarray(x)
+    norm = numpy.atleast_1d(numpy.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / numpy.expand_dims(norm, axis)
+
+
+def get_custom_objects():
+    """The global ``{name: object}`` table that loading consults after ``custom_objects`` (Keras's
+    ``utils.get_custom_objects``): ``get_custom_objects()["my_loss"] = my_loss`` registers it."""
+    from ..saving.registry import _GLOBAL_OBJECTS
+    return _GLOBAL_OBJECTS
+
+
+def plot_model(model, to_file="model.png", **kwargs):
+    """Keras's ``plot_model`` draws with pydot and Graphviz; gpunet has no such dependency. As
+    tf.keras does when pydot is missing, this says so and returns None (``model.summary()``
+    prints the same structure as text)."""
+    print("You must install pydot (`pip install pydot`) and install graphviz "
+          "(see instructions at https://graphviz.gitlab.io/download/) for plot_model to work. "
+          "gpunet does not draw models; model.summary() describes it as text.")
