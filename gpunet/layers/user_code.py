@@ -8,6 +8,7 @@ Inside ``call`` the layer's weights are tensors: ``K.dot(inputs, self.kernel)`` 
 """
 import functools
 import inspect
+import warnings
 
 from .. import backend as B
 from ..autodiff import Tensor, gradients, lift
@@ -85,12 +86,14 @@ def run_call(layer, x, training):
 
 
 def infer_output_shape(layer, input_shape):
-    """The output shape from running ``call`` once on zeros (one sample; unknown sizes as 1),
-    as Keras infers it by tracing."""
+    """The output shape from running ``call`` once on ones (one sample; unknown sizes as 1), as
+    Keras infers it by tracing; the probe's values mean nothing, so warnings about them (a
+    division by a zero norm, say) are not shown."""
     ops = layer.ops
     probe = tuple(1 if d is None else d for d in (1,) + tuple(input_shape[1:]))
-    with B.use_backend(ops):
-        out = run_call(layer, Tensor(ops.zeros(probe, layer.dtype)), False)
+    with B.use_backend(ops), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = run_call(layer, Tensor(ops.ones(probe, layer.dtype)), False)
     return (input_shape[0],) + tuple(out.shape[1:])
 
 
