@@ -11,12 +11,15 @@ Subgradients at non-differentiable points are TensorFlow's; see each function.
 from .autodiff import Tensor, is_tensor, gradients, vjp, grad
 from .autodiff.elementwise import (add, subtract, multiply, divide, power, negative, square, sqrt, abs, exp,
                                    log, clip, maximum, minimum, where, switch, sign, cast, ones_like, zeros_like,
-                                   greater, greater_equal, less, less_equal, equal, not_equal)
-from .autodiff.reductions import sum, mean, max, min, prod, var, std, any, all, argmax, argmin
+                                   greater, greater_equal, less, less_equal, equal, not_equal, round,
+                                   stop_gradient)
+from .autodiff.reductions import (sum, mean, max, min, prod, var, std, any, all, argmax, argmin, cumsum, cumprod,
+                                  logsumexp)
 from .autodiff.shape_ops import (reshape, flatten, batch_flatten, expand_dims, squeeze, transpose,
-                                 permute_dimensions, concatenate, stack, getitem, matmul, dot, batch_dot)
+                                 permute_dimensions, concatenate, stack, getitem, matmul, dot, batch_dot, shape,
+                                 reverse, tile, repeat_elements, gather)
 from .autodiff.nn import (activation, binary_crossentropy, categorical_crossentropy,
-                          sparse_categorical_crossentropy)
+                          sparse_categorical_crossentropy, l2_normalize, one_hot)
 # On tensors these record their Backend backward (autodiff.nn.activation); on arrays they return arrays.
 from .activations import (relu, sigmoid, hard_sigmoid, tanh, softmax, log_softmax, softplus, softsign, elu, selu,
                           gelu, swish, leaky_relu)
@@ -39,4 +42,5 @@ __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor
            "activation", "selu", "gelu", "swish", "leaky_relu", "relu", "sigmoid", "hard_sigmoid", "tanh",
            "softmax", "log_softmax", "softplus",
            "softsign", "elu", "binary_crossentropy", "categorical_crossentropy",
-           "sparse_categorical_crossentropy"]
+           "sparse_categorical_crossentropy", "round", "stop_gradient", "cumsum", "cumprod", "logsumexp", "shape",
+           "reverse", "tile", "repeat_elements", "gather", "l2_normalize", "one_hot"]

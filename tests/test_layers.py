@@ -207,3 +207,13 @@ def test_set_weights_checks_all_shapes_first(ops):
         layer.set_weights([np.ones((3, 2)), np.ones(3)])
     for a, b in zip(before, layer.get_weights()):
         assert np.array_equal(a, b)
+
+
+def test_clear_session_restarts_layer_names():
+    """K.clear_session() in a K-fold loop: each fold's model is dense, dense_1 again, as in Keras."""
+    from gpunet.models import Sequential
+    names = []
+    for _ in range(2):
+        B.clear_session()
+        names.append([layer.name for layer in Sequential([Dense(2, input_dim=3), Dense(1)]).layers])
+    assert names == [["dense", "dense_1"], ["dense", "dense_1"]]

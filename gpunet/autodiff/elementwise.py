@@ -5,8 +5,8 @@ Keras 2 trains with): ``abs`` and ``sign`` give 0 at 0; ``maximum(a, b)`` passes
 gradient to ``a`` where ``a >= b`` and ``minimum(a, b)`` where ``a <= b``; ``clip``
 passes it where ``min_value <= x <= max_value`` (bounds included); ``sqrt`` at 0 and
 ``log`` at 0 give ``inf``, ``x ** p`` at 0 gives ``p * 0 ** (p - 1)``.
-Comparisons, ``sign``, ``cast`` to a non-float type, ``ones_like``/``zeros_like``
-give constants (no gradient).
+Comparisons, ``sign``, ``round``, ``cast`` to a non-float type, ``ones_like``/``zeros_like``
+and ``stop_gradient`` give constants (no gradient).
 """
 from .. import backend as B
 from .tensor import Tensor, lift, raw, result, unbroadcast
@@ -178,6 +178,18 @@ def switch(condition, then_expression, else_expression):
 def sign(x):
     """-1, 0 or 1 by the sign of ``x``; a constant (zero gradient almost everywhere)."""
     return Tensor(_xp().sign(raw(x)))
+
+
+def round(x):  # noqa: A001 (Keras's name)
+    """``x`` rounded to the nearest integer, halves to even (TensorFlow's ``tf.round``); a constant."""
+    return Tensor(_xp().round(lift(x).data))
+
+
+def stop_gradient(variables):
+    """``variables``' values as constants: no gradient flows back through them (a list for a list or tuple)."""
+    if isinstance(variables, (list, tuple)):
+        return [stop_gradient(v) for v in variables]
+    return Tensor(lift(variables).data)
 
 
 def cast(x, dtype):

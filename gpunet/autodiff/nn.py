@@ -63,6 +63,21 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     return categorical_crossentropy(one_hot, out, from_logits=from_logits, axis=axis)
 
 
+def l2_normalize(x, axis=None):
+    """``x / sqrt(max(sum(x ** 2, axis), 1e-12))``, as ``tf.linalg.l2_normalize`` (``axis=None``:
+    all values); the floor passes no gradient to the norm where it is active."""
+    squares = R.sum(E.square(x), axis=axis, keepdims=True)
+    return E.divide(x, E.sqrt(E.maximum(squares, 1e-12)))
+
+
+def one_hot(indices, num_classes):
+    """Keras 2's ``K.one_hot``: float32 one-hot vectors along a new last axis; an index outside
+    ``[0, num_classes)`` gives zeros (as ``tf.one_hot``). A constant."""
+    labels = lift(indices).data.astype("int64")
+    classes = B.get_backend().xp.arange(int(num_classes))
+    return Tensor((labels[..., None] == classes).astype("float32"))
+
+
 def log_softmax(x, axis=-1):
     return activation("log_softmax", x, axis=axis)
 
@@ -80,4 +95,4 @@ def loss_values(loss, y_true, y_pred):
 
 
 __all__ = ["activation", "binary_crossentropy", "categorical_crossentropy",
-           "sparse_categorical_crossentropy", "loss_values", "Tensor"]
+           "sparse_categorical_crossentropy", "l2_normalize", "one_hot", "loss_values", "Tensor"]

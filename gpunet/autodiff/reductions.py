@@ -2,6 +2,8 @@
 
 ``max``/``min`` share the gradient equally among tied maxima (TensorFlow's choice);
 ``std`` at zero variance has an undefined derivative (``nan``, as in TensorFlow).
+``cumsum``/``cumprod`` run along one axis (Keras 2's default: the first); ``logsumexp``'s
+gradient is the softmax over its axes.
 ``any``/``all``/``argmax``/``argmin`` give constants.
 """
 import builtins
@@ -82,6 +84,44 @@ def prod(x, axis=None, keepdims=False):
     out_kept = t.data.prod(axis=axes, keepdims=True)
     out = out_kept if keepdims else out_kept.reshape([n for i, n in enumerate(shape) if i not in axes])
     return result(out, (t, lambda g: _expand(g, shape, axes, keepdims) * (out_kept / t.data)))
+
+
+def _reverse_cumsum(xp, g, axis):
+    """Running sums of ``g`` from the end of ``axis`` (the transpose of a running sum)."""
+    return xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)
+
+
+def cumsum(x, axis=0):
+    """Running sum along ``axis`` (Keras 2's ``K.cumsum``: the first axis unless told)."""
+    t = lift(x)
+    (ax,) = _axes(axis, t.ndim)
+    xp = B.get_backend().xp
+    out = xp.cumsum(t.data, axis=ax, dtype=t.data.dtype)
+    return result(out, (t, lambda g: _reverse_cumsum(xp, g, ax)))
+
+
+def cumprod(x, axis=0):
+    """Running product along ``axis`` (the first unless told). The gradient is TensorFlow's,
+    ``reverse_cumsum(g * cumprod) / x``: exact where ``x`` has no zeros (as `prod`)."""
+    t = lift(x)
+    (ax,) = _axes(axis, t.ndim)
+    xp, data = B.get_backend().xp, t.data
+    out = xp.cumprod(data, axis=ax, dtype=data.dtype)
+    return result(out, (t, lambda g: _reverse_cumsum(xp, g * out, ax) / data))
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed stably as ``tf.reduce_logsumexp`` (the finite
+    maximum subtracted first); the gradient is the softmax of ``x`` over ``axis``."""
+    t = lift(x)
+    shape, axes = t.shape, _axes(axis, t.ndim)
+    xp, data = B.get_backend().xp, t.data
+    top = data.max(axis=axes, keepdims=True)
+    top = xp.where(xp.isfinite(top), top, 0).astype(data.dtype, copy=False)
+    with xp.errstate(divide="ignore") if hasattr(xp, "errstate") else E._null():
+        out_kept = xp.log(xp.exp(data - top).sum(axis=axes, keepdims=True)) + top
+    out = out_kept if keepdims else out_kept.reshape([n for i, n in enumerate(shape) if i not in axes])
+    return result(out, (t, lambda g: _expand(g, shape, axes, keepdims) * xp.exp(data - out_kept)))
 
 
 def var(x, axis=None, keepdims=False):

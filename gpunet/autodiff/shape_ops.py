@@ -1,7 +1,22 @@
-"""Shape ops (reshape, transpose, concatenate, indexing) and matrix products, with their
+"""Shape ops (reshape, transpose, concatenate, indexing, tiling) and matrix products, with their
 vector-Jacobian products."""
 from .. import backend as B
-from .tensor import Tensor, lift, result, unbroadcast
+from .tensor import Tensor, lift, result, unbroadcast, value_of
+
+
+def _ints(values):
+    """Counts or a shape as a tuple of Python ints: an int, a sequence (whose items may be 0-d
+    tensors, e.g. ``K.shape(x)[0]``) or a 1-D tensor."""
+    if isinstance(values, Tensor):
+        values = values.numpy().reshape(-1).tolist()
+    elif isinstance(values, int):
+        values = (values,)
+    return tuple(int(v) for v in values)
+
+
+def shape(x):
+    """The shape of ``x`` as a 1-D int32 tensor (Keras 2's ``K.shape``; ``K.int_shape`` gives a tuple)."""
+    return Tensor(B.get_backend().asarray(lift(x).shape, dtype="int32"))
 
 
 def reshape(x, shape):
@@ -73,6 +88,49 @@ def concatenate(tensors, axis=-1):
 def stack(tensors, axis=0):
     """The tensors stacked along a new axis."""
     return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+def reverse(x, axes):
+    """``x`` reversed along ``axes`` (an int or a list of ints)."""
+    t = lift(x)
+    xp, dims = B.get_backend().xp, _ints(axes)
+    return result(xp.flip(t.data, axis=dims), (t, lambda g: xp.flip(g, axis=dims)))
+
+
+def tile(x, n):
+    """``x`` repeated ``n[i]`` times along each axis ``i`` (``n``: one count per axis, or an int for
+    a 1-D ``x``, as Keras 2's ``K.tile``); the gradient sums the copies."""
+    t = lift(x)
+    reps, source = _ints(n), t.shape
+    if len(reps) != t.ndim:
+        raise ValueError(f"tile needs one repeat count per axis: x has shape {source}, received n={reps}.")
+    interleaved = tuple(d for pair in zip(reps, source) for d in pair)
+    copies = tuple(range(0, 2 * len(source), 2))
+    return result(B.get_backend().xp.tile(t.data, reps), (t, lambda g: g.reshape(interleaved).sum(axis=copies)))
+
+
+def repeat_elements(x, rep, axis):
+    """Each slice of ``x`` along ``axis`` repeated ``rep`` times in place (``numpy.repeat``:
+    ``[a, b]`` becomes ``[a, a, b, b]``); the gradient sums the repeats."""
+    t = lift(x)
+    source, rep = t.shape, int(rep)
+    if not -t.ndim <= axis < t.ndim:
+        raise ValueError(f"repeat_elements axis {axis} is out of range for a tensor of rank {t.ndim}.")
+    ax = axis % t.ndim
+    split = source[:ax] + (source[ax], rep) + source[ax + 1:]
+    out = B.get_backend().xp.repeat(t.data, rep, axis=ax)
+    return result(out, (t, lambda g: g.reshape(split).sum(axis=ax + 1)))
+
+
+def gather(reference, indices):
+    """Keras 2's ``K.gather``: ``reference``'s slices along the first axis at ``indices`` (an int or
+    an integer array or tensor of any shape); a slice picked several times gets the sum of its gradients."""
+    if not isinstance(indices, int):
+        indices = B.get_backend().asarray(value_of(indices))
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"gather takes integer indices, received an array of {indices.dtype}; "
+                            f"cast them first (K.cast(indices, 'int32')).")
+    return getitem(reference, indices)
 
 
 def _basic(index):

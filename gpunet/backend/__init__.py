@@ -69,6 +69,14 @@ def use_backend(name):
         _current = previous
 
 
+def clear_session():
+    """Keras's ``K.clear_session()``: forget generated layer names (the next model's layers are
+    ``dense``, ``dense_1``, ... again), as K-fold and grid-search loops expect. Models already made
+    keep working; gpunet has no graph to reset."""
+    from ..layers.base import reset_names
+    reset_names()
+
+
 def floatx():
     """The default float type as a string, "float32" unless set."""
     return _floatx
@@ -110,4 +118,5 @@ from .keras_functions import *  # noqa: E402,F401,F403
 
 __all__ = _keras_functions.__all__ + [
     "Backend", "NumpyBackend", "CupyBackend", "set_backend", "get_backend", "use_backend", "floatx", "set_floatx",
-    "epsilon", "set_epsilon", "random", "backend", "resolve", "get_value", "set_value", "cupy_unavailable_reason"]
+    "epsilon", "set_epsilon", "random", "backend", "resolve", "get_value", "set_value", "cupy_unavailable_reason",
+    "clear_session"]

@@ -52,7 +52,7 @@ def reserve_name(name):
 
 
 def reset_names():
-    """Forget generated names (``gpunet.backend.clear_session`` equivalent)."""
+    """Forget generated names (what ``gpunet.backend.clear_session`` does)."""
     _name_counts.clear()
 
 
