@@ -4,15 +4,20 @@ Keras 2 code often gives an activation its own layer, ``Dense(64)`` then ``Activ
 (the Sequential guide's first example). The plans (dense_plan.py on NumPy, gpu_plan.py and
 gpu_forward.py on CuPy) fold such an Activation layer into the Dense layer before it, when that
 layer's own activation is linear: the pair computes exactly what ``Dense(64, activation='relu')``
-computes, so it trains and predicts on the same fast path instead of layer by layer. Likewise a
+computes, so it trains and predicts on the same fast path instead of layer by layer. Keras 2's
+advanced activation layers (``LeakyReLU(0.1)``, ``ReLU(max_value=...)``, ``ELU``, ``Softmax``,
+``ThresholdedReLU``) fold the same way, as the activation with parameters they compute
+(``layer.activation``: leaky_relu with alpha 0.1, ...). Likewise a
 leading ``Flatten`` (the TensorFlow beginner tutorial's ``Flatten(input_shape=(28, 28))``) is the
 plans' own view of each sample as one row, and a Flatten of rows is the identity.
 """
 from .. import activations
+from ..layers.advanced_activations import FOLDABLE as _ADVANCED
 from ..layers.core import Activation, Dense, Flatten
 from ..layers.normalization import BatchNormalization
 
 _LINEAR = activations.get("linear")
+_ACTIVATION_LAYERS = (Activation,) + _ADVANCED  # layers that apply an activation alone: ``layer.activation``
 
 
 class Folded:
@@ -50,9 +55,10 @@ class FoldedNorm:
 
 
 def dense_stack(layers, passthrough=(), normalization=False):
-    """``layers`` as the plans run them: a `Folded` per Dense layer, an Activation layer that
-    directly follows a Dense layer with a linear activation folded into it, and layers whose
-    type is in ``passthrough`` (Dropout, for the training plan) kept as they are; with
+    """``layers`` as the plans run them: a `Folded` per Dense layer, an Activation layer (or an
+    advanced activation layer: LeakyReLU, ReLU, ...) that directly follows a Dense layer with a
+    linear activation folded into it, and layers whose type is in ``passthrough`` (Dropout, for
+    the training plan) kept as they are; with
     ``normalization`` (the GPU training plan) a `FoldedNorm` per BatchNormalization layer, an
     Activation layer right after it folded in likewise. None when any other layer is there (an
     Activation after anything else, say), or where any layer has an activity regularizer (its
@@ -66,7 +72,7 @@ def dense_stack(layers, passthrough=(), normalization=False):
             stack.append(Folded(layer, layer.activation))
         elif kind is BatchNormalization and normalization:
             stack.append(FoldedNorm(layer))
-        elif kind is Activation and _foldable(stack[-1] if stack else None, layer):
+        elif kind in _ACTIVATION_LAYERS and _foldable(stack[-1] if stack else None, layer):
             stack[-1] = type(stack[-1])(stack[-1].layer, layer.activation, layer)
         elif kind is Flatten and (not stack or len(layer.input_shape or ()) == 2):
             continue  # the plans read each sample as one row already

@@ -37,8 +37,9 @@ def _write(message):
 
 def _format_value(value, use_abs):
     # tf.keras quirk kept on purpose: verbose=1 compares abs(value) with 1e-3, verbose=2 the
-    # signed value (so verbose=2 shows negatives as %.4e).
-    value = float(value)
+    # signed value (so verbose=2 shows negatives as %.4e). A metric with one value per threshold
+    # shows their mean, as tf.keras's bar does.
+    value = float(value) if getattr(value, "size", 1) == 1 else float(sum(value.flat) / value.size)
     return f" {value:.4f}" if (abs(value) if use_abs else value) > 1e-3 else f" {value:.4e}"
 
 

@@ -3,6 +3,7 @@ from .base import Layer, Weight
 from .core import InputLayer, Input, Dense, Activation, Dropout, Flatten, Reshape
 from .normalization import BatchNormalization
 from .lambda_layer import Lambda
+from .advanced_activations import LeakyReLU, ReLU, ELU, Softmax, ThresholdedReLU, PReLU
 
 __all__ = ["Layer", "Weight", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
-           "BatchNormalization", "Lambda"]
+           "BatchNormalization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU"]

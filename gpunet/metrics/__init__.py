@@ -6,7 +6,8 @@ shows in ``metrics_names`` and ``History`` (the string as given: ``metrics=["mse
 shows ``"mse"``). A metric accumulates a weighted mean over batches:
 ``reset_state()``, ``update(ops, y_true, y_pred, sample_weight)``, ``result()``
 (a Python float). As in Keras there are classes (``BinaryAccuracy(threshold=0.7)``)
-and per-sample functions (``binary_accuracy(y_true, y_pred)``)::
+and per-sample functions (``binary_accuracy(y_true, y_pred)``). `Precision`, `Recall` and
+`AUC` (also ``metrics=["AUC"]``, ``"auc"``, ...) keep confusion-matrix counts instead::
 
     model.compile("adam", "binary_crossentropy", metrics=["accuracy", "mse"])
     # model.metrics_names == ["loss", "accuracy", "mse"]; accuracy is binary_accuracy here
@@ -18,6 +19,8 @@ from .classes import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCateg
                       MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Hinge, SquaredHinge,
                       CategoricalHinge, LogCoshError, KLDivergence, Poisson, CosineSimilarity, BinaryCrossentropy,
                       CategoricalCrossentropy, SparseCategoricalCrossentropy)
+from .confusion import Precision, Recall
+from .auc import AUC
 from .functions import (accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
                         top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, cosine_similarity,
                         PUBLIC as _PUBLIC, ALIASES as _ALIASES)
@@ -43,9 +46,12 @@ _CLASSES = {cls.__name__: cls for cls in (
     SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError, RootMeanSquaredError, Hinge, SquaredHinge, CategoricalHinge, LogCoshError,
     KLDivergence, Poisson, CosineSimilarity, BinaryCrossentropy, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy)}
+    SparseCategoricalCrossentropy, Precision, Recall, AUC)}
+# Keras 3 also takes these classes by their snake-case names (tf.keras 2 only as "AUC", ...).
+_SNAKE_CLASSES = {"precision": Precision, "recall": Recall, "auc": AUC}
 _AUTO = {"accuracy": "accuracy", "acc": "accuracy", "crossentropy": "crossentropy", "ce": "crossentropy"}
-VALID_NAMES = tuple(sorted(_AUTO)) + tuple(sorted(set(_PUBLIC) | set(_ALIASES))) + tuple(sorted(_CLASSES))
+VALID_NAMES = (tuple(sorted(_AUTO)) + tuple(sorted(set(_PUBLIC) | set(_ALIASES))) + tuple(sorted(_CLASSES))
+               + tuple(sorted(_SNAKE_CLASSES)))
 
 
 def _unknown(identifier):
@@ -64,6 +70,8 @@ def _from_string(name, loss):
         return metric
     if name in _CLASSES:
         return _CLASSES[name]()
+    if name in _SNAKE_CLASSES:
+        return _SNAKE_CLASSES[name]()
     from ..saving.registry import get_registered_object
     user = get_registered_object(name)  # a function registered with register_serializable
     if user is None or isinstance(user, str):

@@ -34,6 +34,15 @@ class MetricVariable(Operators):
     def reset(self):
         self.value[...] = self._initial
 
+    def to_backend(self, ops):
+        """Move the variable (its value and initial value) to the backend ``ops``, if not there."""
+        if ops is not self.ops:
+            old = self.ops
+            self.value = ops.asarray(old.to_host(self.value))
+            self._initial = ops.asarray(old.to_host(self._initial))
+            self.ops = ops
+        return self
+
     def numpy(self):
         return self.ops.to_host(self.value).copy()
 

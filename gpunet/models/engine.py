@@ -133,7 +133,11 @@ class EngineMixin:
         logs = {prefix + "loss": loss}
         for m in self._metrics:
             result = m.result()  # a user's Keras-style metric may return a tensor or an array
-            logs[prefix + m.name] = result if isinstance(result, float) else float(self.ops.to_host(value_of(result)))
+            if not isinstance(result, float):
+                host = self.ops.to_host(value_of(result))
+                # one value per threshold (Precision(thresholds=[...])) stays an array, as tf.keras logs it
+                result = float(host) if getattr(host, "size", 1) == 1 else host.copy()
+            logs[prefix + m.name] = result
         return logs
 
 

@@ -7,6 +7,8 @@ from . import h5_store as h5s
 KERAS3_VERSION = "3.0.0"  # the schema gpunet writes: Keras 3's, readable by every 3.x
 _OBJECT_MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers",
                    "constraint": "keras.constraints"}
+# tf.keras 2 arguments that Keras 3 renamed (gpunet's layers take both names).
+_RENAMED = {"LeakyReLU": {"alpha": "negative_slope"}}
 
 
 def _policy(dtype):
@@ -56,7 +58,8 @@ def _keras3_sequential(inner):
                 layers.append({"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
                                "config": {"batch_shape": input_shape, "dtype": "float32", "sparse": False,
                                           "ragged": False, "name": cfg["name"] + "_input"}})
-            cfg = {k: _object(k, v) for k, v in cfg.items()}
+            renamed = _RENAMED.get(cls, {})
+            cfg = {renamed.get(k, k): _object(k, v) for k, v in cfg.items()}
             cfg["dtype"] = _policy(cfg.get("dtype"))
         layers.append({"module": "keras.layers", "class_name": cls, "config": cfg,
                        "registered_name": entry.get("registered_name")})

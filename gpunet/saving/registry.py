@@ -20,7 +20,8 @@ _scope = threading.local()
 # Where each kind of object lives in gpunet; their ``get()`` accepts names and config dicts.
 _KIND_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints",
                  "activation": "activations", "loss": "losses", "metric": "metrics", "optimizer": "optimizers"}
-_LAYER_NAMES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization", "Lambda")
+_LAYER_NAMES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization", "Lambda",
+                "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 

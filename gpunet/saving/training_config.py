@@ -49,9 +49,20 @@ def keras3_compile_config(training):
     if training is None:
         return None
     optimizer = dict(training["optimizer_config"], module="keras.optimizers", registered_name=None)
+    metrics, weighted = (None if training[k] is None else [_keras3_metric(m) for m in training[k]]
+                         for k in ("metrics", "weighted_metrics"))
     return {"optimizer": optimizer, "loss": training["loss"], "loss_weights": training["loss_weights"],
-            "metrics": training["metrics"], "weighted_metrics": training["weighted_metrics"],
+            "metrics": metrics, "weighted_metrics": weighted,
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
+def _keras3_metric(entry):
+    """A built-in metric class's config as Keras 3 resolves it (``"module": "keras.metrics"``:
+    without it Keras 3 looks for a registered class of that name and finds none)."""
+    from ..metrics import _CLASSES
+    if isinstance(entry, dict) and "module" not in entry and _CLASSES.get(entry.get("class_name")) is not None:
+        return dict(entry, module="keras.metrics", registered_name=None)
+    return entry
 
 
 def _flatten(metrics):
