@@ -45,6 +45,10 @@ class ActivationSpec:
             x = ops.asarray(x, dtype=B.floatx())
         return ops.activation_forward(self.name, x, self.params)
 
+    @property
+    def __name__(self):  # Keras's layer.activation is a function: code reads its __name__ ("relu")
+        return self.keras_name
+
     def __eq__(self, other):
         return isinstance(other, ActivationSpec) and (self.name, self.params) == (other.name, other.params)
 

@@ -208,3 +208,11 @@ def test_output_suffices_only_where_backward_uses_the_output(ops):
                 "selu", "relu6"}
     names = {c[0] for c in CASES}
     assert {n for n in names if ops.output_suffices(n)} == expected
+
+
+def test_a_layers_activation_has_a_functions_name():
+    """Keras code prints ``layer.activation.__name__`` (a function there): the activation's name here."""
+    from gpunet.layers import Dense
+    assert Dense(2, activation="relu").activation.__name__ == "relu"
+    assert Dense(2).activation.__name__ == "linear"
+    assert Dense(2, activation="silu").activation.__name__ == "silu"
