@@ -101,15 +101,14 @@ def _optimizer_args(step_optimizer):
     """(kind, (s1, s2, s3), (c1, c2, c3), flag) as mlp_step.cu takes them (kind: `_OPT_KIND`)."""
     o, s = step_optimizer.optimizer, step_optimizer.optimizer.slots()
     kind, flag = step_optimizer.kind, 0
-    momentum = s.get("momentum") if "momentum" in o.slot_names else None  # (a slot switched off: unused)
     if kind == "sgd":
-        slots, c, flag = (momentum, None, None), (0.0, 0.0, 0.0), int(bool(o.nesterov))
+        slots, c, flag = (s.get("momentum"), None, None), (0.0, 0.0, 0.0), int(bool(o.nesterov))
     elif kind == "adam":
-        slots, c = (s["m"], s["v"], s.get("vhat") if o.amsgrad else None), (1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon)
+        slots, c = (s["m"], s["v"], s.get("vhat")), (1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon)
     elif kind == "adagrad":
         slots, c = (s["accumulator"], None, None), (0.0, 0.0, o.epsilon)
     elif kind == "adamax":
         slots, c = (s["m"], s["v"], None), (1.0 - o.beta_1, o.beta_2, o.epsilon)
     else:
-        slots, c = (s["rms"], momentum, s.get("mg") if o.centered else None), (o.rho, 1.0 - o.rho, o.epsilon)
+        slots, c = (s["rms"], s.get("momentum"), s.get("mg") if o.centered else None), (o.rho, 1.0 - o.rho, o.epsilon)
     return _OPT_KIND[kind], slots, c, flag

@@ -63,12 +63,11 @@ class StepOptimizer:
 
     def launch(self, table, index):
         o, p, g, s, sm = self.optimizer, self.params, self.grads, self.optimizer.slots(), self.sm_count
-        momentum = s.get("momentum") if "momentum" in o.slot_names else None  # (a slot switched off: unused)
         if self.kind == "sgd":
-            return K.plan_sgd(p, g, momentum, 0.0, o.momentum, o.nesterov, sm, table, index)
+            return K.plan_sgd(p, g, s.get("momentum"), 0.0, o.momentum, o.nesterov, sm, table, index)
         if self.kind == "adam":
-            vhat = s.get("vhat") if o.amsgrad else None
-            return K.plan_adam(p, g, s["m"], s["v"], vhat, 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
+            return K.plan_adam(p, g, s["m"], s["v"], s.get("vhat"), 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table,
+                               index)
         if self.kind == "adagrad":
             return K.plan_adagrad(p, g, s["accumulator"], 0.0, o.epsilon, sm, table, index)
         if self.kind == "adamax":
@@ -76,7 +75,7 @@ class StepOptimizer:
         if self.kind == "nadam":
             return K.plan_nadam(p, g, s["m"], s["v"], (0.0,) * 4, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
         mg = s.get("mg") if o.centered else None
-        return K.plan_rmsprop(p, g, s["rms"], momentum, mg, 0.0, o.rho, o.momentum, o.epsilon, sm, table,
+        return K.plan_rmsprop(p, g, s["rms"], s.get("momentum"), mg, 0.0, o.rho, o.momentum, o.epsilon, sm, table,
                               index)
 
     @property

@@ -54,8 +54,8 @@ class Adam(_Moments):
 
     def _update(self, params, grads, lr, t):
         s = self._slots
-        vhat = s.get("vhat") if self.amsgrad else None  # (a slot switched off stays, unused)
-        self.ops.adam_update(params, grads, s["m"], s["v"], vhat, lr, self.beta_1, self.beta_2, self.epsilon, t)
+        self.ops.adam_update(params, grads, s["m"], s["v"], s.get("vhat"), lr, self.beta_1, self.beta_2,
+                             self.epsilon, t)
 
 
 class AdamW(Adam):
@@ -84,9 +84,8 @@ class AdamW(Adam):
         s = self._slots
         if self._decay_mask is not None or not self.weight_decay:
             return super()._update(params, grads, lr, t)
-        vhat = s.get("vhat") if self.amsgrad else None
-        self.ops.adamw_update(params, grads, s["m"], s["v"], vhat, lr, self.weight_decay, self.beta_1, self.beta_2,
-                              self.epsilon, t)
+        self.ops.adamw_update(params, grads, s["m"], s["v"], s.get("vhat"), lr, self.weight_decay, self.beta_1,
+                              self.beta_2, self.epsilon, t)
 
 
 class Adamax(_Moments):

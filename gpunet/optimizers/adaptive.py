@@ -40,9 +40,8 @@ class RMSprop(Optimizer):
 
     def _update(self, params, grads, lr, t):
         s = self._slots
-        self.ops.rmsprop_update(params, grads, s["rms"], s.get("momentum") if self.momentum > 0 else None,
-                                s.get("mg") if self.centered else None, lr, self.rho, self.momentum, self.epsilon,
-                                self.centered)
+        self.ops.rmsprop_update(params, grads, s["rms"], s.get("momentum"), s.get("mg"), lr, self.rho,
+                                self.momentum, self.epsilon, self.centered)
 
 
 class Adagrad(Optimizer):

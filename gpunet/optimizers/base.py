@@ -66,6 +66,7 @@ class Optimizer:
         self.iterations = 0
         self.ops = None
         self._slots = {}
+        self._dormant = {}  # slots whose setting was switched off after build (see _sync_slots)
         self._size = self._dtype = None
         self._bounds = []
         self._paths = []
@@ -120,6 +121,7 @@ class Optimizer:
             else:
                 slots[name] = ops.full((n,), self._slot_init(name), dtype)
         self.ops, self._slots, self._size, self._bounds, self._dtype = ops, slots, n, bounds, dtype
+        self._dormant = {}
         self._paths = [path for path, _, _ in layout]
         self._gbuf = None
         self._build_decay_mask()
@@ -133,7 +135,7 @@ class Optimizer:
         and the slots; ``iterations`` counts the steps."""
         if self.ops is None:
             raise RuntimeError(f"{self.name}.apply called before build(ops, params, layout).")
-        self._grow_slots()
+        self._sync_slots()
         if self.clipvalue is not None or self.clipnorm is not None or self.global_clipnorm is not None:
             grads = self._clip(grads)
         lr = self._learning_rate.value
@@ -182,26 +184,34 @@ class Optimizer:
     # ---- state (saving and exact resume) ---------------------------------------------------
     def slots(self):
         """``{slot_name: flat backend array}``: the live slot buffers (empty before build)."""
-        self._grow_slots()
+        self._sync_slots()
         return self._slots
 
-    def _grow_slots(self):
-        """Make the slots a hyperparameter switched on after build needs (a momentum, RMSprop's
-        ``centered``, Adam's ``amsgrad``), at their initial values, as build would have made them.
-        Keras fails there (its update reads variables it never built); gpunet goes on. A slot
-        switched off stays, unused and unsaved, and resumes if switched on again."""
+    def _sync_slots(self):
+        """Keep ``_slots`` exactly the slots the settings use now, so every update reads
+        ``slots.get(name)`` as None for a setting that is off. A slot switched on after build (a
+        momentum, RMSprop's ``centered``, Adam's ``amsgrad``) is made at its initial value, as
+        build would have made it (Keras fails there: its update reads variables it never built);
+        one switched off is set aside, unsaved, and resumes if switched on again."""
         if self.ops is None:
             return
-        for name in self.slot_names:
+        names = self.slot_names
+        if len(names) == len(self._slots) and all(name in self._slots for name in names):
+            return
+        for name in [n for n in self._slots if n not in names]:
+            self._dormant[name] = self._slots.pop(name)
+        for name in names:
             if name not in self._slots:
-                self._slots[name] = self.ops.full((self._size,), self._slot_init(name), self._dtype)
+                kept = self._dormant.pop(name, None)
+                self._slots[name] = (kept if kept is not None
+                                     else self.ops.full((self._size,), self._slot_init(name), self._dtype))
 
     def get_state(self):
         """Everything a resume needs: ``{"iterations", "learning_rate", <scalar state>,
         "slots": {name: NumPy flat array}}``."""
         state = {"iterations": int(self.iterations), "learning_rate": self._learning_rate.value}
         state.update(self._scalar_state())
-        state["slots"] = {n: self.ops.to_host(b).copy() for n, b in self.slots().items() if n in self.slot_names}
+        state["slots"] = {n: self.ops.to_host(b).copy() for n, b in self.slots().items()}
         return state
 
     def set_state(self, state):

@@ -34,5 +34,4 @@ class SGD(Optimizer):
         return ("momentum",) if self.momentum > 0 else ()
 
     def _update(self, params, grads, lr, t):
-        momentum = self._slots.get("momentum") if self.momentum > 0 else None
-        self.ops.sgd_update(params, grads, momentum, lr, self.momentum, self.nesterov)
+        self.ops.sgd_update(params, grads, self._slots.get("momentum"), lr, self.momentum, self.nesterov)
