@@ -16,6 +16,8 @@ with ``S1_r = sum(dxhat)``, ``S2_r = sum(dxhat * xhat)`` over rank ``r``'s rows:
 global batch. A rank whose share of a step is empty (fit's padded step, weight 0) adds nothing
 to any sum; its own gradients are dropped by the optimizer.
 """
+import math
+
 from . import runtime
 
 
@@ -43,7 +45,7 @@ def moments(ops, world, x, axes, bshape):
     over ``axes``), a padded step's rows left out."""
     _, real = _share(world)
     xp = ops.xp
-    features = _features(bshape)
+    features = math.prod(bshape)
     sums = ops.sum(x, axis=axes).reshape(-1) if real else xp.zeros((features,), x.dtype)
     buf = xp.concatenate([sums, xp.asarray([x.size // features if real else 0], dtype=x.dtype)])
     world.allreduce_(buf, "a synchronized BatchNormalization's batch mean")
@@ -51,7 +53,6 @@ def moments(ops, world, x, axes, bshape):
     mean = (buf[:-1] / total).reshape(bshape)
     xc = x - mean
     sq = ops.sum(xc * xc, axis=axes).reshape(-1) if real else xp.zeros_like(sums)
-    sq = xp.ascontiguousarray(sq)
     world.allreduce_(sq, "a synchronized BatchNormalization's batch variance")
     return mean, (sq / total).reshape(bshape), xc
 
@@ -60,21 +61,12 @@ def dx(ops, world, dxhat, xhat, inv, axes, bshape):
     """The gradient with respect to this rank's rows (module docstring)."""
     weight, real = _share(world)
     xp = ops.xp
-    n = dxhat.size // _features(bshape)
+    n = dxhat.size // math.prod(bshape)
     a1 = ops.sum(dxhat, axis=axes).reshape(-1)
     a2 = ops.sum(dxhat * xhat, axis=axes).reshape(-1)
-    buf = xp.concatenate([a1, a2]) * (weight if real else 0.0)
-    buf = xp.ascontiguousarray(buf.astype(dxhat.dtype, copy=False))
+    buf = (xp.concatenate([a1, a2]) * (weight if real else 0.0)).astype(dxhat.dtype, copy=False)
     world.allreduce_(buf, "a synchronized BatchNormalization's gradient sums")
     if not real:
         return xp.zeros_like(dxhat)
     k = buf.shape[0] // 2
     return inv * (dxhat - (buf[:k] / n).reshape(bshape) - xhat * (buf[k:] / n).reshape(bshape))
-
-
-def _features(bshape):
-    """How many features the layer normalizes (its statistics' size)."""
-    size = 1
-    for d in bshape:
-        size *= d
-    return size

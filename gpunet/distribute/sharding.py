@@ -220,12 +220,10 @@ def _reduced_logs(model, world, loss_sum, count, what="evaluate's loss and metri
 
 
 def _sum_variables(metric, world, what):
-    """A Keras-style metric's state variables (``add_weight``) summed over the ranks, in place."""
+    """A Keras-style metric's state variables (``add_weight``: contiguous arrays) summed over the
+    ranks, in place."""
     for variable in getattr(metric, "_variables", ()):
-        buf = variable.value if variable.value.flags.c_contiguous else variable.value.copy()
-        world.allreduce_(buf, what)
-        if buf is not variable.value:
-            variable.value[...] = buf
+        world.allreduce_(variable.value, what)
 
 
 def average_moving_statistics(model, world):
