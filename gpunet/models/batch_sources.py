@@ -98,13 +98,9 @@ def fit_source(model, batches, epochs, verbose, callbacks, validation, validatio
     cbs = CallbackList(_default_callbacks(callbacks, verbose, history), model,
                        {"verbose": verbose, "epochs": epochs, "steps": batches.steps,
                         "do_validation": validation is not None})
-    model.stop_training, model.history, logs = False, history, {}
-    cbs.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
-        cbs.on_epoch_begin(epoch)
-        for m in model._metrics:
-            m.reset_state()
-        want, defer = cbs.wants_train_batches, cbs.defers_train_batches
+    want, defer = cbs.wants_train_batches, cbs.defers_train_batches
+
+    def run_epoch(epoch):
         losses, step = LossSum(model.ops, want and not defer), 0
         for batch in batches.epoch():
             xs, ys, sws = _data.prepare(model.ops, model, *_unpack(batch, "fit"), class_weight)
@@ -119,18 +115,16 @@ def fit_source(model, batches, epochs, verbose, callbacks, validation, validatio
                 break
         if step == 0:
             warnings.warn("fit: the input ran out of data before this epoch; training stops (give the generator "
-                          "steps_per_epoch * epochs batches, or repeat it).", RuntimeWarning, stacklevel=3)
-            break
-        logs = model._logs(losses.mean)
-        if validation is not None and (epoch + 1) % validation_freq == 0:
-            vlogs = (evaluate_source(model, validation) if isinstance(validation, _Batches)
-                     else model._evaluate_arrays(*validation, val_batch_size, None))
-            logs.update({"val_" + k: v for k, v in vlogs.items()})
-        cbs.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
-    cbs.on_train_end(logs)
-    return history
+                          "steps_per_epoch * epochs batches, or repeat it).", RuntimeWarning, stacklevel=5)
+            return None
+        return model._logs(losses.mean)
+
+    validate = None
+    if isinstance(validation, _Batches):
+        validate = lambda: evaluate_source(model, validation)  # noqa: E731
+    elif validation is not None:
+        validate = lambda: model._evaluate_arrays(*validation, val_batch_size, None)  # noqa: E731
+    return model._train_epochs(cbs, history, initial_epoch, epochs, run_epoch, validate, validation_freq)
 
 
 def evaluate_source(model, batches, cbs=None):

@@ -11,6 +11,28 @@ _CHUNK = 16  # full batches per host call on the GPU plan while a progress bar d
 
 
 class EpochMixin(EngineMixin):
+    def _train_epochs(self, cbs, history, initial_epoch, epochs, run_epoch, validate, validation_freq):
+        """fit's loop over epochs, whatever the data: ``run_epoch(epoch)`` trains one and returns its
+        logs (None: no data was left, training stops); ``validate()`` gives the validation logs
+        (None: no validation), every ``validation_freq`` epochs."""
+        self.stop_training, self.history, logs = False, history, {}
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            for m in self._metrics:
+                m.reset_state()
+            epoch_logs = run_epoch(epoch)
+            if epoch_logs is None:
+                break
+            logs = epoch_logs
+            if validate is not None and (epoch + 1) % validation_freq == 0:
+                logs.update({"val_" + k: v for k, v in validate().items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return history
+
     def _layer_epoch(self, xs, ys, sws, order, batch_size, steps, cbs):
         """One epoch layer by layer (`_train_batch`); returns the epoch's loss."""
         ops, n, want_batches = self.ops, xs.shape[0], cbs.wants_train_batches

@@ -148,17 +148,11 @@ class TrainingMixin(EpochMixin, _src.GeneratorMixin):
         cbs = CallbackList(_default_callbacks(callbacks, verbose, history), self,
                            {"verbose": verbose, "epochs": epochs, "steps": steps, "batch_size": batch_size,
                             "samples": n, "do_validation": val is not None})
-        self.stop_training = False
-        self.history = history
         self._fit_shard = shard
         if shard:
             shard.plan_stops(cbs.may_stop_at_batches)
-        cbs.on_train_begin()
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            for m in self._metrics:
-                m.reset_state()
+
+        def run_epoch(epoch):
             order = ops.permutation(n) if shuffle and n > 1 else None
             exs, eys, esws, order = shard.epoch(xs, ys, sws, order) if shard else (xs, ys, sws, order)
             plan = self._train_plan()
@@ -169,15 +163,12 @@ class TrainingMixin(EpochMixin, _src.GeneratorMixin):
                 loss = self._plan_epoch(plan, exs, eys, esws, order, batch_size, steps, cbs)
             else:
                 loss = self._layer_epoch(exs, eys, esws, order, batch_size, steps, cbs)
-            logs = shard.logs(loss, self._epoch_seen) if shard else self._logs(loss)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                vlogs = self._evaluate_arrays(*val, validation_batch_size or batch_size, None)
-                logs.update({"val_" + k: v for k, v in vlogs.items()})
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
+            return shard.logs(loss, self._epoch_seen) if shard else self._logs(loss)
+
+        validate = None if val is None else lambda: self._evaluate_arrays(*val, validation_batch_size or batch_size,
+                                                                          None)
+        history = self._train_epochs(cbs, history, initial_epoch, epochs, run_epoch, validate, validation_freq)
         self._fit_shard = None
-        cbs.on_train_end(logs)
         return history
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
