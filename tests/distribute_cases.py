@@ -6,6 +6,7 @@ import gpunet
 from gpunet import backend as B
 from gpunet.layers import Activation, BatchNormalization, Dense
 from gpunet.models import Sequential
+from metric_cases import TotalAbsoluteError
 
 BATCH = 4  # per rank; one process trains with 2 * BATCH
 
@@ -64,20 +65,9 @@ def reference(case):
     return m, history.history
 
 
-class SummedMAE(gpunet.metrics.Metric):
+def SummedMAE():
     """A Keras-style stateful metric: its state in add_weight variables (summed over the ranks)."""
-
-    def __init__(self, name="summed_mae", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.total = self.add_weight("total", initializer="zeros")
-        self.count = self.add_weight("count", initializer="zeros")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        self.total.assign_add(B.sum(B.abs(y_true - y_pred)))
-        self.count.assign_add(float(y_true.shape[0]))
-
-    def result(self):
-        return self.total / self.count
+    return TotalAbsoluteError(name="summed_mae")
 
 
 def extras_model(seed, norm=False):
