@@ -143,8 +143,17 @@ def extras(out):
     bn.compile(optimizer=dist.DistributedOptimizer(bn.optimizer), loss="binary_crossentropy")
     bn.fit(x, y, batch_size=C.BATCH, epochs=2, verbose=0, callbacks=[dist.BroadcastGlobalVariablesCallback(0)])
     moving = numpy.concatenate([numpy.asarray(w) for w in bn.layers[1].get_weights()[2:]])
+    xp, yp = C.data(2 * C.BATCH * 5 + 1)  # a last global batch of 1 sample: rank 1 takes a padded step
+    padded = C.extras_model(7 + r, norm=True)
+    padded.compile(optimizer=dist.DistributedOptimizer(padded.optimizer), loss="binary_crossentropy")
+    kernels = []  # the first Dense layer's weights at each step (the same on every rank)
+    record = gpunet.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs: kernels.append(
+        numpy.concatenate([numpy.ravel(w) for w in padded.layers[0].get_weights()])))
+    padded.fit(xp, yp, batch_size=C.BATCH, epochs=2, shuffle=False, verbose=0,
+               callbacks=[dist.BroadcastGlobalVariablesCallback(0), record])
     numpy.savez(os.path.join(out, f"extras_r{r}.npz"), moving=moving, predict=bn.predict(xe, batch_size=5),
-                params=numpy.asarray(m._params))
+                params=numpy.asarray(m._params), padded_steps=numpy.asarray(kernels),
+                padded_moving=numpy.concatenate([numpy.asarray(w) for w in padded.layers[1].get_weights()[2:]]))
     bn.save(os.path.join(out, f"extras_bn_r{r}.h5"))
     refusals = {
         "sum-reduction": lambda: (m.compile(optimizer=dist.DistributedOptimizer(gpunet.optimizers.SGD()),

@@ -228,6 +228,30 @@ def test_unsynchronized_moving_statistics_are_averaged_so_every_rank_predicts_al
     numpy.testing.assert_allclose(a0["predict"], saved.predict(C.data(29, seed=2)[0], batch_size=5), rtol=1e-12)
 
 
+def test_a_padded_step_leaves_the_moving_statistics_alone(extras_run, numpy_here):
+    """A rank without a sample in the last global batch trains one sample at weight 0: its
+    BatchNormalization's moving statistics must not move. Expected: each rank's statistics
+    replayed from its real rows and the weights the run recorded at each step (momentum 0.7,
+    averaged over the ranks at each epoch's end)."""
+    (_, a0), (_, a1) = _extras(extras_run[0], 0), _extras(extras_run[0], 1)
+    numpy.testing.assert_array_equal(a0["padded_moving"], a1["padded_moving"])
+    x, _ = C.data(2 * C.BATCH * 5 + 1)
+    steps, units = a0["padded_steps"], 6
+    assert steps.shape == (12, 8 * units + units)  # 6 steps an epoch, 2 epochs
+    mean, var = numpy.zeros((2, units)), numpy.ones((2, units))
+    for step, weights in enumerate(steps):
+        start = (step % 6) * 2 * C.BATCH
+        share = [x[start:start + C.BATCH], x[start + C.BATCH:start + 2 * C.BATCH]]  # last step: 1 row, 0 rows
+        for rank, rows in enumerate(share):
+            if len(rows):
+                h = numpy.tanh(rows @ weights[:8 * units].reshape(8, units) + weights[8 * units:])
+                mean[rank] = 0.7 * mean[rank] + 0.3 * h.mean(axis=0)
+                var[rank] = 0.7 * var[rank] + 0.3 * h.var(axis=0)
+        if step % 6 == 5:
+            mean[:], var[:] = mean.mean(axis=0), var.mean(axis=0)
+    numpy.testing.assert_allclose(a0["padded_moving"], numpy.concatenate([mean[0], var[0]]), rtol=1e-12)
+
+
 @pytest.mark.parametrize("case, says", [
     ("sum-reduction", "ValueError: fit on 2 ranks averages each rank's mean loss gradient"),
     ("shuffle", "ValueError: fit on 2 ranks splits the samples between the ranks itself"),

@@ -89,14 +89,17 @@ def is_distributed(optimizer):
 
 class StepWeights:
     """Each step's weight of this rank's gradient in the global mean: its samples over the step's
-    global batch. fit sets one per epoch; ``on_empty`` runs for a step where this rank has none."""
+    global batch. fit sets one per epoch; ``on_empty`` runs for a step where this rank has none,
+    ``before_empty`` at the update of the step before it (its forward pass not yet run)."""
 
-    def __init__(self, weights, on_empty):
-        self.weights, self.on_empty, self.index = weights, on_empty, 0
+    def __init__(self, weights, on_empty, before_empty=None):
+        self.weights, self.on_empty, self.before_empty, self.index = weights, on_empty, before_empty, 0
 
     def next_weight(self):
         i = self.index
         self.index = i + 1
+        if self.before_empty is not None and i + 1 < len(self.weights) and self.weights[i + 1] == 0.0:
+            self.before_empty()
         return self.weights[i] if i < len(self.weights) else None
 
     def peek(self):

@@ -4,7 +4,8 @@ fit: with N ranks and ``batch_size=B`` each step trains on a global batch of N*B
 the order of one shuffle drawn on rank 0 and broadcast; rank r trains on the r-th B of them. The
 step count is the same on every rank. A last, shorter global batch of m samples is split as evenly
 as the ranks allow, each rank's gradient weighted by its share (its samples / m); a rank left
-without a sample (m < N) trains on one sample of weight 0, so it still takes part in the step.
+without a sample (m < N) trains on one sample of weight 0, so it still takes part in the step
+(its BatchNormalization moving statistics are put back as they were before that step).
 The epoch's loss and metrics are reduced as sums and counts, so History is the same on every rank
 and equals one process's History with ``batch_size=N*B`` (to rounding).
 
@@ -122,6 +123,7 @@ class FitShard:
         self.local_n, self.padded, self.pad_loss = 0, 0, 0.0
         self.checked = False
         self.stops_agreed = False
+        self.kept = []  # (moving statistic, its value before this epoch's padded step)
 
     def plan_stops(self, may_stop):
         """Whether the ranks agree, batch by batch, on a stop a callback sets mid-epoch (`agree_to_stop`):
@@ -158,7 +160,9 @@ class FitShard:
                 esws = ops.ones((idx.shape[0],), model._input_dtype())
             esws[-1] = 0  # the padding sample: no loss, no metric, no gradient
         self.local_n, self.padded, self.pad_loss = idx.shape[0], padded, 0.0
-        model.optimizer._schedule = StepWeights(weights, self._on_empty)
+        model.optimizer._schedule = StepWeights(weights, self._on_empty, self._keep_moving_statistics)
+        if weights[0] == 0.0:  # the epoch is one padded step
+            self._keep_moving_statistics()
         runtime.set_schedule(model.optimizer._schedule)  # (synchronized BatchNormalization reads the shares)
         watchdog.busy[0] = "a fit epoch"
         return exs, eys, esws, None
@@ -183,9 +187,19 @@ class FitShard:
                 padded = 1
         return numpy.concatenate(parts), weights, padded
 
+    def _keep_moving_statistics(self):
+        """Unsynchronized BatchNormalization's moving statistics before the padded step: its one
+        sample (weight 0) must not move them (`_on_empty` puts these back)."""
+        self.kept = [(w.value, w.value.copy()) for layer in _unsynchronized_norms(self.model)
+                     for w in (layer.moving_mean, layer.moving_variance)]
+
     def _on_empty(self):
         """The padding step's loss as fit tallies it (its data loss is 0, penalties are not):
-        taken out of the epoch's loss in `logs`. Called between the backward pass and the update."""
+        taken out of the epoch's loss in `logs`; the moving statistics as before the step. Called
+        between the backward pass and the update."""
+        for value, before in self.kept:
+            value[...] = before  # in place: the GPU plan's launches and graphs hold these buffers
+        self.kept = []
         model, ops = self.model, self.model.ops
         loss = model._weight_penalty(False) if model._regularized else 0.0
         for layer in getattr(model, "_activity", None) or []:
@@ -201,6 +215,7 @@ class FitShard:
         model.optimizer._schedule = None
         runtime.set_schedule(None)
         watchdog.busy[0] = None
+        self.kept = []  # (a stop before the padded step)
         seen = self.local_n if seen is None else seen
         padded = self.padded if seen == self.local_n else 0  # (the padding sample is the epoch's last)
         average_moving_statistics(model, self.world)
@@ -229,12 +244,16 @@ def _sum_variables(metric, world, what):
 def average_moving_statistics(model, world):
     """Every unsynchronized BatchNormalization layer's moving mean and variance averaged over the
     ranks (module docstring), in place."""
+    for layer in _unsynchronized_norms(model):
+        for w in (layer.moving_mean, layer.moving_variance):
+            world.allreduce_(w.value, "the BatchNormalization moving statistics' average")
+            w.value /= world.size
+
+
+def _unsynchronized_norms(model):
     from ..layers.normalization import BatchNormalization
-    for layer in model._layers:
-        if isinstance(layer, BatchNormalization) and layer.built and not layer.synchronized:
-            for w in (layer.moving_mean, layer.moving_variance):
-                world.allreduce_(w.value, "the BatchNormalization moving statistics' average")
-                w.value /= world.size
+    return [layer for layer in model._layers
+            if isinstance(layer, BatchNormalization) and layer.built and not layer.synchronized]
 
 
 def evaluate(model, x, y, sw, batch_size, cbs):
