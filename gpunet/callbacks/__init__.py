@@ -1,4 +1,5 @@
 """Keras callbacks (``from gpunet.callbacks import EarlyStopping``)."""
+from .backup_and_restore import BackupAndRestore
 from .base import Callback, CallbackList, History
 from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
@@ -10,4 +11,4 @@ from .terminate_on_nan import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "LambdaCallback",
-           "ModelCheckpoint"]
+           "ModelCheckpoint", "BackupAndRestore"]

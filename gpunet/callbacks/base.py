@@ -94,6 +94,8 @@ class CallbackList:
                                        for cb in self.callbacks)
         self.wants_test_batches, self.defers_test_batches = self._batch_interest(
             "test", ("on_test_batch_begin", "on_test_batch_end"))
+        self.wants_predict_batches, self.defers_predict_batches = self._batch_interest(
+            "predict", ("on_predict_batch_begin", "on_predict_batch_end"))
 
     def _batch_interest(self, kind, hooks):
         """(whether any callback looks at ``kind`` batches, whether every one that does takes
@@ -103,6 +105,10 @@ class CallbackList:
                                                     for cb in wanting)
 
     def _call(self, hook, *args):
+        # tf.keras hands every hook a dict, never None (``CallbackList._process_logs``): a
+        # callback may write ``logs["key"]`` in on_epoch_begin or on_train_begin.
+        if args[-1] is None:
+            args = args[:-1] + ({},)
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
 
@@ -116,10 +122,12 @@ class CallbackList:
     def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
 
     def on_train_batch_begin(self, batch, logs=None):
+        logs = {} if logs is None else logs  # the same dict for both names of the hook
         self._call("on_train_batch_begin", batch, logs)
         self._call("on_batch_begin", batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
+        logs = {} if logs is None else logs
         self._call("on_train_batch_end", batch, logs)
         self._call("on_batch_end", batch, logs)
 

@@ -20,8 +20,9 @@ def _cell(value):
 class CSVLogger(Callback):
     """Writes one row per epoch to ``filename`` (Keras's ``CSVLogger``).
 
-    The header is ``epoch`` then the logs keys in sorted order (``val_*`` columns are
-    included from the start when validating, even if the first epoch had none);
+    The header is ``epoch`` then the logs keys in sorted order, then, when the first epoch
+    has no ``val_*`` key, a ``val_`` column for each of them, as tf.keras writes it (with
+    ``validation_freq > 1`` later epochs fill them; without validation they stay ``NA``);
     a missing value is written ``NA``. Each row is written whole and flushed, so a
     crash leaves every finished epoch in the file.
 
@@ -58,10 +59,10 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs.keys())
-            if self.params.get("do_validation") and not any(k.startswith("val_") for k in self.keys):
-                # validation_freq > 1: the first epoch has no val_* keys, later ones do.
-                names = getattr(self.model, "metrics_names", None) or self.keys
-                self.keys += ["val_" + k for k in sorted(names)]
+            if not any(k.startswith("val_") for k in self.keys):
+                # tf.keras 2.x adds a val_ column for every key when the first epoch has none
+                # (for validation_freq > 1, and also without validation: those cells stay NA).
+                self.keys += ["val_" + k for k in self.keys]
             if self.append_header:
                 self._write_row(["epoch"] + self.keys)
         self._write_row([epoch] + [_cell(logs.get(k, "NA")) for k in self.keys])

@@ -50,12 +50,14 @@ class LearningRateScheduler(Callback):
         self.verbose = verbose
 
     def on_epoch_begin(self, epoch, logs=None):
-        lr = _get_lr(self.model)
+        # The rate as Keras reads it from its float32 variable: a schedule(epoch, lr) returning
+        # lr * 0.5 then gives (and prints) what tf.keras's gives, e.g. 0.10000000149011612.
+        lr = _logged_lr(self.model)
         lr = self.schedule(epoch, lr) if _takes_lr(self.schedule) else self.schedule(epoch)
         if isinstance(lr, numpy.ndarray) and lr.ndim == 0:
             lr = lr[()]
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
-            raise ValueError(f'The output of the "schedule" function should be float. Got: {lr!r}')
+            raise ValueError(f'The output of the "schedule" function should be float. Got: {lr}')
         self.model.optimizer.learning_rate = float(lr)
         if self.verbose > 0:
             say(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
@@ -135,9 +137,11 @@ class ReduceLROnPlateau(Callback):
                 old_lr = _get_lr(self.model)
                 # Compared in float32, the precision Keras keeps the rate in.
                 if numpy.float32(old_lr) > numpy.float32(self.min_lr):
-                    new_lr = max(old_lr * self.factor, self.min_lr)
-                    self.model.optimizer.learning_rate = new_lr
+                    # In float32, as Keras computes it from its variable; a NumPy float32 prints as
+                    # the Python float it widens to ("0.05000000074505806"), as tf.keras's message.
+                    new_lr = max(numpy.float32(old_lr) * numpy.float32(self.factor), self.min_lr)
+                    self.model.optimizer.learning_rate = float(new_lr)
                     if self.verbose > 0:
-                        say(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+                        say(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {float(new_lr)}.")
                     self.cooldown_counter = self.cooldown
                     self.wait = 0

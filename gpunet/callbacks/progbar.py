@@ -242,9 +242,9 @@ class ProgbarLogger(Callback):
     _accepts_deferred_batch_logs = True
 
     def _implements_train_batch_hooks(self):
-        # Only a verbose=1 bar on a terminal draws between epochs: otherwise the training
-        # loop can skip the batch hooks (and building their logs) altogether.
-        return self.verbose == 1 and _is_dynamic()
+        # Only a verbose=1 bar on a terminal draws between epochs: otherwise the loop skips the batch
+        # hooks (and their logs), unless the number of batches is unknown: the final line counts them.
+        return (self.verbose == 1 and _is_dynamic()) or (self.verbose and self.target is None)
 
     _implements_test_batch_hooks = _implements_predict_batch_hooks = _implements_train_batch_hooks
 
@@ -293,16 +293,16 @@ class ProgbarLogger(Callback):
                                unit_name="sample" if self._count_samples else "step")
 
     def _batch_update(self, batch, logs):
+        if self._count_samples:
+            self.seen = min((batch + 1) * self.params["batch_size"], self.params["samples"])
+        else:
+            self.seen = batch + 1
         if self.verbose != 1:
             return
         if self.progbar is None:
             self._reset_progbar()
         if not self.progbar._dynamic_display:
             return
-        if self._count_samples:
-            self.seen = min((batch + 1) * self.params["batch_size"], self.params["samples"])
-        else:
-            self.seen = batch + 1
         if isinstance(logs, DeferredLogs):  # computed only if this update draws
             self.progbar.update(self.seen, lambda: list(logs.resolve().items()), finalize=False)
             return

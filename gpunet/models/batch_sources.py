@@ -106,7 +106,7 @@ def fit_source(model, batches, epochs, verbose, callbacks, validation, validatio
             xs, ys, sws = _data.prepare(model.ops, model, *_unpack(batch, "fit"), class_weight)
             model._ensure_ready(xs.shape, train=True)
             if want:
-                cbs.on_train_batch_begin(step, {"batch": step, "size": xs.shape[0]})
+                cbs.on_train_batch_begin(step)
             losses.add(*model._train_batch_terms(xs, ys, sws), xs.shape[0])
             if want:
                 cbs.on_train_batch_end(step, running_logs(model, losses, defer))
@@ -121,9 +121,9 @@ def fit_source(model, batches, epochs, verbose, callbacks, validation, validatio
 
     validate = None
     if isinstance(validation, _Batches):
-        validate = lambda: evaluate_source(model, validation)  # noqa: E731
+        validate = lambda cbs: evaluate_source(model, validation, cbs)  # noqa: E731
     elif validation is not None:
-        validate = lambda: model._evaluate_arrays(*validation, val_batch_size, None)  # noqa: E731
+        validate = lambda cbs: model._evaluate_arrays(*validation, val_batch_size, cbs)  # noqa: E731
     return model._train_epochs(cbs, history, initial_epoch, epochs, run_epoch, validate, validation_freq)
 
 
@@ -132,7 +132,10 @@ def evaluate_source(model, batches, cbs=None):
     _no_distribute(model, "evaluate")
     for m in model._metrics:
         m.reset_state()
-    losses = LossSum(model.ops, cbs is not None)
+    if cbs is not None and not cbs.wants_test_batches:
+        cbs = None  # no callback looks at batches: none of their logs is computed
+    defer = cbs is not None and cbs.defers_test_batches
+    losses = LossSum(model.ops, cbs is not None and not defer)
     for step, batch in enumerate(batches.epoch()):
         xs, ys, sws = _data.prepare(model.ops, model, *_unpack(batch, "evaluate"), None)
         model._ensure_ready(xs.shape, train=False)
@@ -140,25 +143,34 @@ def evaluate_source(model, batches, cbs=None):
             cbs.on_test_batch_begin(step)
         losses.add(*model._test_batch_terms(xs, ys, sws), xs.shape[0])
         if cbs is not None:
-            cbs.on_test_batch_end(step, running_logs(model, losses, False))
+            cbs.on_test_batch_end(step, running_logs(model, losses, defer))
     loss = losses.mean
     if model._regularized:
         loss += model._weight_penalty(False)
     return model._logs(loss)
 
 
-def predict_source(model, batches):
-    """predict's outputs (NumPy) for one epoch of `_Batches` ``batches``."""
+def predict_source(model, batches, cbs=None):
+    """predict's outputs (NumPy) for one epoch of `_Batches` ``batches``; ``cbs``: the predict
+    `CallbackList` (or None)."""
+    from .predict_loop import batch_end_logs
     _no_distribute(model, "predict")
     ops, outs = model.ops, []
-    for batch in batches.epoch():
+    want = cbs is not None and cbs.wants_predict_batches
+    if cbs is not None:
+        cbs.on_predict_begin()
+    for step, batch in enumerate(batches.epoch()):
         x = batch[0] if isinstance(batch, tuple) else batch
         xs = _data.to_input(ops, x, model._input_dtype())
         model._ensure_ready(xs.shape, train=False)
+        if want:
+            cbs.on_predict_batch_begin(step)
         outs.append(model._forward(xs, False, False)[0])
-    if not outs:
-        return _data.to_output(ops, ops.zeros((0,) + tuple(model.output_shape[1:]), model._input_dtype()))
-    return _data.to_output(ops, outs[0] if len(outs) == 1 else ops.concatenate(outs))
+        if want:
+            cbs.on_predict_batch_end(step, batch_end_logs(ops, outs[-1], cbs.defers_predict_batches))
+    if cbs is not None:
+        cbs.on_predict_end()
+    return model._joined(outs)
 
 
 class GeneratorMixin:

@@ -10,13 +10,25 @@ from .plan_inference import evaluate_batches
 _CHUNK = 16  # full batches per host call on the GPU plan while a progress bar defers its logs (a graph's UNROLL)
 
 
+def _validates(epoch, freq):
+    """Whether fit validates after 0-based ``epoch``: every ``freq`` epochs, or after those listed."""
+    if isinstance(freq, int):
+        return (epoch + 1) % freq == 0
+    return epoch + 1 in freq
+
+
 class EpochMixin(EngineMixin):
     def _train_epochs(self, cbs, history, initial_epoch, epochs, run_epoch, validate, validation_freq):
         """fit's loop over epochs, whatever the data: ``run_epoch(epoch)`` trains one and returns its
-        logs (None: no data was left, training stops); ``validate()`` gives the validation logs
-        (None: no validation), every ``validation_freq`` epochs."""
+        logs (None: no data was left, training stops); ``validate(cbs)`` gives the validation logs,
+        calling the test batch hooks of ``cbs`` (None: no validation), every ``validation_freq``
+        epochs (an int, or the 1-based epochs to validate after, as in Keras)."""
         self.stop_training, self.history, logs = False, history, {}
+        self._batch_loss = (0.0, 0)  # train_on_batch's running loss restarts, as Keras's loss metric
+        self._initial_epoch = None
         cbs.on_train_begin()
+        if self._initial_epoch is not None:  # a BackupAndRestore restored a later epoch's state
+            initial_epoch, self._initial_epoch = self._initial_epoch, None
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             for m in self._metrics:
@@ -25,8 +37,12 @@ class EpochMixin(EngineMixin):
             if epoch_logs is None:
                 break
             logs = epoch_logs
-            if validate is not None and (epoch + 1) % validation_freq == 0:
-                logs.update({"val_" + k: v for k, v in validate().items()})
+            if validate is not None and _validates(epoch, validation_freq):
+                # the callbacks see validation as an evaluate inside fit (on_test_*), as in tf.keras
+                cbs.on_test_begin()
+                val_logs = validate(cbs)
+                cbs.on_test_end(val_logs)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
@@ -45,7 +61,7 @@ class EpochMixin(EngineMixin):
         for step in range(steps):
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             if want_batches:
-                cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
+                cbs.on_train_batch_begin(step)
             losses.add(*self._train_batch_terms(xs[lo:hi], ys[lo:hi], None if sws is None else sws[lo:hi]), hi - lo)
             self._epoch_seen = hi
             if want_batches:
@@ -73,7 +89,7 @@ class EpochMixin(EngineMixin):
             for c0 in range(0, first, max(chunk, 1)):
                 count = min(chunk, first - c0)
                 for step in range(c0, c0 + count) if want_batches else ():
-                    cbs.on_train_batch_begin(step, {"batch": step, "size": batch_size})
+                    cbs.on_train_batch_begin(step)
                 run_steps(c0, count)
                 done = self._epoch_seen = (c0 + count) * batch_size
                 for step in range(c0, c0 + count) if want_batches else ():
@@ -84,7 +100,7 @@ class EpochMixin(EngineMixin):
         for step in range(first, steps):
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             if want_batches:
-                cbs.on_train_batch_begin(step, {"batch": step, "size": hi - lo})
+                cbs.on_train_batch_begin(step)
             train_step(lo, hi)
             done = self._epoch_seen = hi
             if want_batches:

@@ -83,7 +83,7 @@ def run_epoch(model, plan, data, ys, sws, order, batch_size, cbs):
     with plan.stream_context():  # the current stream: each batch's upload is ordered against its step
         for batch in data.batches(batch_size, order):
             if want:
-                cbs.on_train_batch_begin(batch.step, {"batch": batch.step, "size": batch.hi - batch.lo})
+                cbs.on_train_batch_begin(batch.step)
             plan.step(batch.lo, batch.hi, x_batch=batch.arrays[0])
             done = batch.hi
             if want:
@@ -99,7 +99,7 @@ def _layer_batches(model, data, ys, sws, order, batch_size, cbs):
     for batch in data.batches(batch_size, order):
         lo, hi = batch.lo, batch.hi
         if want:
-            cbs.on_train_batch_begin(batch.step, {"batch": batch.step, "size": hi - lo})
+            cbs.on_train_batch_begin(batch.step)
         losses.add(*model._train_batch_terms(batch.arrays[0], ys[lo:hi], None if sws is None else sws[lo:hi]), hi - lo)
         if want:
             cbs.on_train_batch_end(batch.step, running_logs(model, losses, defer))

@@ -9,7 +9,7 @@ from ..backend import edge as _data
 from ..distribute import sharding as _dist
 from ..backend.epoch_tally import EpochTally
 from .epochs import EpochMixin
-from .plan_inference import plan_predict, predict_batches
+from .predict_loop import PredictMixin
 from . import batch_sources as _src
 from . import streaming as _stream
 
@@ -18,7 +18,7 @@ _NOT_COMPILED = ("You must compile your model before {what}: call "
                  "model_from_yaml or load_model(compile=False) is not compiled).")
 
 
-class TrainingMixin(EpochMixin, _src.GeneratorMixin):
+class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
     def _init_training_state(self):
         self.optimizer = None
         self.loss = None
@@ -30,6 +30,7 @@ class TrainingMixin(EpochMixin, _src.GeneratorMixin):
         self._layout = []
         self.stop_training = False
         self.history = None
+        self._batch_loss = (0.0, 0)  # train_on_batch/test_on_batch's running loss: (sum, rows)
 
     def _invalidate(self):
         self._params = self._grads = None
@@ -165,8 +166,8 @@ class TrainingMixin(EpochMixin, _src.GeneratorMixin):
                 loss = self._layer_epoch(exs, eys, esws, order, batch_size, steps, cbs)
             return shard.logs(loss, self._epoch_seen) if shard else self._logs(loss)
 
-        validate = None if val is None else lambda: self._evaluate_arrays(*val, validation_batch_size or batch_size,
-                                                                          None)
+        validate = None if val is None else lambda cbs: self._evaluate_arrays(*val, validation_batch_size or batch_size,
+                                                                              cbs)
         history = self._train_epochs(cbs, history, initial_epoch, epochs, run_epoch, validate, validation_freq)
         self._fit_shard = None
         return history
@@ -193,57 +194,24 @@ class TrainingMixin(EpochMixin, _src.GeneratorMixin):
         batch_size = _data.check_batch_size(batch_size, 32)
         for ignored in ("max_queue_size", "workers", "use_multiprocessing"):
             kwargs.pop(ignored, None)
-        if _src.is_batch_source(x):
-            verbose = 1 if verbose == "auto" else int(verbose)
-            cbs = None
-            if callbacks:
-                cbs = CallbackList(_default_callbacks(callbacks, 0, None, mode="test"), self, {"verbose": 0})
-            return _result(_src.evaluate_source(self, _src._Batches(x, steps, what="evaluate"), cbs), return_dict)
-        xs, ys, sws, _, stream = _stream.fit_data(self, x, y, sample_weight, None, None, device_data_fraction, False)
-        self._ensure_ready(xs.shape, train=False)
         verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = None
-        if callbacks or verbose:
-            steps = (xs.shape[0] + batch_size - 1) // batch_size
-            cbs = CallbackList(_default_callbacks(callbacks, verbose, None, mode="test"), self,
-                               {"verbose": verbose, "epochs": 1, "steps": steps})
+        self._batch_loss = (0.0, 0)
+        if _src.is_batch_source(x):
+            batches = _src._Batches(x, steps, what="evaluate")
+            cbs = _test_callbacks(self, callbacks, verbose, batches.steps)
+            run = lambda: _src.evaluate_source(self, batches, cbs)  # noqa: E731
+        else:
+            xs, ys, sws, _, stream = _stream.fit_data(self, x, y, sample_weight, None, None, device_data_fraction,
+                                                      False)
+            self._ensure_ready(xs.shape, train=False)
+            cbs = _test_callbacks(self, callbacks, verbose, (xs.shape[0] + batch_size - 1) // batch_size)
+            run = lambda: self._evaluate_arrays(xs, ys, sws, batch_size, cbs, stream)  # noqa: E731
+        if cbs is not None:
             cbs.on_test_begin()
-        logs = self._evaluate_arrays(xs, ys, sws, batch_size, cbs, stream)
+        logs = run()
         if cbs is not None:
             cbs.on_test_end(logs)
         return _result(logs, return_dict)
-
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, device_data_fraction=None, **kw):
-        """The outputs for ``x`` in inference mode (no Dropout, BatchNormalization's moving statistics).
-
-        Args:
-            x: inputs (array-like, samples first); batch_size: samples per batch (default 32).
-            verbose, steps, callbacks: accepted for Keras compatibility.
-            device_data_fraction: as in ``fit``: on a GPU, larger host x is streamed batch by batch.
-
-        Returns:
-            A NumPy array of shape ``(n,) + output_shape[1:]``, copied to the host from a GPU.
-
-        Raises:
-            ValueError: ``x`` is not numeric, is a scalar, or does not match the model's input shape.
-        """
-        batch_size = _data.check_batch_size(batch_size, 32)
-        ops = self.ops
-        if _src.is_batch_source(x):
-            return _src.predict_source(self, _src._Batches(x, steps, what="predict"))
-        xs, stream = _stream.predict_data(self, x, device_data_fraction)
-        self._ensure_ready(xs.shape, train=False)
-        if _dist.shards(self):  # a block per rank, gathered on every rank
-            return _dist.predict(self, xs if stream is None else ops.asarray(xs), batch_size)
-        if stream is not None:  # larger than the device's share: batch by batch from the host
-            return _data.to_output(ops, predict_batches(self, stream, batch_size))
-        out = plan_predict(self, xs, batch_size)  # CuPy: every batch into one device array
-        if out is not None:
-            return _data.to_output(ops, out)
-        outs = [self._forward(xs[lo:lo + batch_size], False, False)[0] for lo in range(0, xs.shape[0], batch_size)]
-        if not outs:
-            return _data.to_output(ops, ops.zeros((0,) + tuple(self.output_shape[1:]), self._input_dtype()))
-        return _data.to_output(ops, outs[0] if len(outs) == 1 else ops.concatenate(outs))
 
     def __call__(self, x, training=False):
         """Apply the model to an array; returns a backend array (Keras's ``model(x)``)."""
@@ -258,8 +226,7 @@ class TrainingMixin(EpochMixin, _src.GeneratorMixin):
         xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, class_weight)
         self._ensure_ready(xs.shape, train=True)
         if reset_metrics:
-            for m in self._metrics:
-                m.reset_state()
+            self.reset_metrics()
         n = xs.shape[0]
         plan = self._train_plan() if n else None
         if plan is None or not plan.accepts(xs, ys):
@@ -270,7 +237,7 @@ class TrainingMixin(EpochMixin, _src.GeneratorMixin):
             tally = EpochTally(self, plan, n)
             tally.add(0, n)
             loss = tally.loss
-        return _result(self._logs(loss), return_dict)
+        return _result(self._logs(self._running_loss(loss, n)), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
         """Loss (and metrics) for one batch, without training."""
@@ -278,18 +245,25 @@ class TrainingMixin(EpochMixin, _src.GeneratorMixin):
         xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, None)
         self._ensure_ready(xs.shape, train=False)
         if reset_metrics:
-            for m in self._metrics:
-                m.reset_state()
+            self.reset_metrics()
         loss = self._test_batch(xs, ys, sws)
         if self._regularized:
             loss += self._weight_penalty(False)
-        return _result(self._logs(loss), return_dict)
+        return _result(self._logs(self._running_loss(loss, xs.shape[0])), return_dict)
 
-    def predict_on_batch(self, x):
-        """Outputs for one batch, as NumPy."""
-        xs = _data.to_input(self.ops, x, self._input_dtype())
-        self._ensure_ready(xs.shape, train=False)
-        return _data.to_output(self.ops, self._forward(xs, False, False)[0])
+    def reset_metrics(self):
+        """Reset the metrics, and the loss that ``train_on_batch``/``test_on_batch`` average over the
+        batches since (with ``reset_metrics=False``), as Keras's ``model.reset_metrics()``."""
+        for m in self._metrics:
+            m.reset_state()
+        self._batch_loss = (0.0, 0)
+
+    def _running_loss(self, loss, rows):
+        """The mean loss, weighted by rows, over the batches since the last `reset_metrics` (Keras
+        keeps the loss in a `Mean` metric updated with the batch size as its weight)."""
+        total, count = getattr(self, "_batch_loss", (0.0, 0))  # (a model from before this attribute)
+        self._batch_loss = (total + loss * rows, count + rows)
+        return self._batch_loss[0] / max(self._batch_loss[1], 1)
 
     def _input_dtype(self):
         layers = self._layers
@@ -301,6 +275,14 @@ def _result(logs, return_dict):
         return dict(logs)
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
+
+
+def _test_callbacks(model, callbacks, verbose, steps):
+    """evaluate's `CallbackList` (with a progress bar when ``verbose``), or None when neither."""
+    if not callbacks and not verbose:
+        return None
+    return CallbackList(_default_callbacks(callbacks, verbose, None, mode="test"), model,
+                        {"verbose": verbose, "epochs": 1, "steps": steps})
 
 
 def _default_callbacks(callbacks, verbose, history, mode="train"):

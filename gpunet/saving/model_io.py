@@ -255,8 +255,8 @@ def _optimizer_items(model, contents, pairs):
     table = optimizer_state.aliases([(fw.name, w.path) for w, fw, _ in pairs])
     found = []
     for name, fw, param, slot in contents.get("optimizer") or []:
-        if param is not None:
-            found.append(("slot", (param, slot), fw))
+        if param is not None:  # gpunet's own layout: the file's parameter path (a layer renamed: matched by position)
+            found.append(("slot", (table.get(param, param), slot), fw))
         else:
             kind, value = optimizer_state.parse_name(name, model.optimizer, table)
             if kind is not None:
@@ -264,9 +264,10 @@ def _optimizer_items(model, contents, pairs):
     return found
 
 
-def load_optimizer_state(model, filepath, strict=False):
+def load_optimizer_state(model, filepath, strict=False, by_name=True):
     """Restore optimizer state (slots by parameter path, iterations, learning rate) from a file saved by
-    gpunet or Keras into the compiled ``model``, matching layers by name.
+    gpunet or Keras into the compiled ``model``, matching layers by name (``by_name=False``: by
+    position, as `load_weights` does by default: the same architecture, other layer names).
 
     With ``strict=False`` parameters the file does not cover keep their current slot values (a model
     rebuilt with extra or re-frozen layers). Returns the parameter paths restored.
@@ -275,6 +276,6 @@ def load_optimizer_state(model, filepath, strict=False):
         raise RuntimeError("load_optimizer_state needs a compiled model (call model.compile first).")
     with files.open_source(filepath) as src, readers.contents(src, whole_model=False) as contents:
         with readers.naming(src.name, "model_weights"):
-            pairs, _ = match_weights(model, contents["layers"], True, True, False, v3=contents["v3"])
+            pairs, _ = match_weights(model, contents["layers"], by_name, by_name, False, v3=contents["v3"])
         with readers.reading(src):
             return _restore_optimizer(model, contents, pairs, strict=strict, name=src.name)
