@@ -71,10 +71,14 @@ __device__ __forceinline__ T act_forward(const ActParams<T>& p, T z, unsigned ch
         bool pass = z > p.threshold;
         if (p.flags & GN_HAS_MAX) {
             y = gn_min(gn_max(y, T(0)), p.max_value);
-            pass = pass && z >= T(0) && z <= p.max_value;  // the clip passes gradient inside [0, max]
+            // the clip passes gradient inside [0, max], except tf-keras's relu6 (max 6, threshold 0)
+            const bool relu6 = p.max_value == T(6) && p.threshold == T(0);
+            pass = pass && z >= T(0) && (relu6 ? z < p.max_value : z <= p.max_value);
         }
         if (p.alpha != T(0)) y -= gn_max(p.threshold - z, T(0)) * p.alpha;
-        *mask = (unsigned char)((pass ? 1 : 0) | (z < p.threshold ? 2 : 0));
+        // alpha alone is tf.nn.leaky_relu in tf-keras: the negative slope at 0 too
+        const bool leaky = p.alpha != T(0) && !(p.flags & GN_HAS_MAX) && p.threshold == T(0);
+        *mask = (unsigned char)((pass ? 1 : 0) | ((leaky ? z <= T(0) : z < p.threshold) ? 2 : 0));
         return y;
     }
     case GN_LEAKY_RELU: *mask = (unsigned char)(z > T(0) ? 1 : 2); return z > T(0) ? z : z * p.alpha;
@@ -118,7 +122,7 @@ __device__ __forceinline__ T act_backward(const ActParams<T>& p, T dy, const T* 
     case GN_ELU: return z[i] > T(0) ? dy : (y[i] + p.alpha) * dy;
     case GN_SELU: {
         const T s = y[i];
-        return (s > T(0) ? T(GN_SELU_SCALE) : s + T(GN_SELU_SCALE * GN_SELU_ALPHA)) * dy;
+        return (s >= T(0) ? T(GN_SELU_SCALE) : s + T(GN_SELU_SCALE * GN_SELU_ALPHA)) * dy;  // SeluGrad
     }
     case GN_SOFTPLUS: return -(gn_expm1(-y[i]) * dy);  // sigmoid(z) = 1 - exp(-y)
     case GN_SOFTSIGN: { T d = gn_abs(z[i]) + T(1); return dy / (d * d); }

@@ -217,3 +217,16 @@ def test_clear_session_restarts_layer_names():
         B.clear_session()
         names.append([layer.name for layer in Sequential([Dense(2, input_dim=3), Dense(1)]).layers])
     assert names == [["dense", "dense_1"], ["dense", "dense_1"]]
+
+
+def test_batchnorm_checks_its_input_and_refuses_keras2_options_it_lacks(ops):
+    bn = BatchNormalization()
+    bn(np.ones((2, 4), "float32"), training=True)
+    with pytest.raises(ValueError, match=r"rank 2 with 4 features on axis -1, received input shape \(2, 5\)"):
+        bn(np.ones((2, 5), "float32"), training=True)
+    # ignored as Keras 2 configs carry them at their defaults; a value that changes the output is refused
+    BatchNormalization(renorm=False, fused=True, virtual_batch_size=None, adjustment=None, renorm_momentum=0.9)
+    with pytest.raises(ValueError, match="does not implement renorm=True"):
+        BatchNormalization(renorm=True)
+    with pytest.raises(ValueError, match="virtual_batch_size=8"):
+        BatchNormalization(virtual_batch_size=8)

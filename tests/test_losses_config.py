@@ -53,8 +53,10 @@ def test_bad_identifiers_raise_clear_errors():
         losses.get(3)
     with pytest.raises(ValueError, match=r"Invalid reduction 'average'.*'sum_over_batch_size'"):
         losses.MeanSquaredError(reduction="average")
-    with pytest.raises(ValueError, match=r"reduces the last axis only.*received axis=0"):
-        losses.categorical_crossentropy(np.eye(3), np.full((3, 3), 1 / 3), axis=0)
+    per_class = losses.categorical_crossentropy(np.eye(3), np.full((3, 3), 1 / 3), axis=0)  # Keras reduces axis 0
+    np.testing.assert_allclose(B.get_backend().to_host(per_class), [np.log(3)] * 3, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"axis=2 is out of range for y_pred of rank 2"):
+        losses.CategoricalCrossentropy(axis=2)(np.eye(3), np.full((3, 3), 1 / 3))
     cos = losses.cosine_similarity([[1.0, 0.0]], [[2.0, 0.0]], axis=1)
     np.testing.assert_allclose(B.get_backend().to_host(cos), [-1.0])
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\].*from 0 to 3"):

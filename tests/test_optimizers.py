@@ -72,7 +72,8 @@ def ref_rmsprop(p, grads, lr, rho, momentum=0.0, epsilon=1e-7, centered=False):
     return p, slots
 
 
-def ref_adam(p, grads, lr, beta_1, beta_2, epsilon, amsgrad=False, weight_decay=0.0, decay_mask=1.0):
+def ref_adam(p, grads, lr, beta_1, beta_2, epsilon, amsgrad=False, weight_decay=0.0, decay_mask=1.0,
+             adaptive_epsilon=False):
     m, v, vhat = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
     for t, g in enumerate(grads, 1):
         p = p - p * weight_decay * lr * decay_mask
@@ -80,7 +81,8 @@ def ref_adam(p, grads, lr, beta_1, beta_2, epsilon, amsgrad=False, weight_decay=
         v = beta_2 * v + (1 - beta_2) * g**2
         vhat = np.maximum(vhat, v)
         alpha = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        p = p - alpha * m / (np.sqrt(vhat if amsgrad else v) + epsilon)
+        eps = epsilon * np.sqrt(1 - beta_2**t) if adaptive_epsilon else epsilon  # tf.keras 2.16+ option
+        p = p - alpha * m / (np.sqrt(vhat if amsgrad else v) + eps)
     return p, dict({"m": m, "v": v}, **({"vhat": vhat} if amsgrad else {}))
 
 
@@ -140,6 +142,8 @@ CASES = [  # (id, optimizer factory, reference)
      lambda p, gs: ref_adam(p, gs, 0.05, 0.8, 0.95, 0.01)),
     ("adam_amsgrad", lambda: Adam(0.05, beta_1=0.8, beta_2=0.95, epsilon=0.01, amsgrad=True),
      lambda p, gs: ref_adam(p, gs, 0.05, 0.8, 0.95, 0.01, amsgrad=True)),
+    ("adam_adaptive_epsilon", lambda: Adam(0.05, beta_1=0.8, beta_2=0.95, epsilon=0.01, adaptive_epsilon=True),
+     lambda p, gs: ref_adam(p, gs, 0.05, 0.8, 0.95, 0.01, adaptive_epsilon=True)),
     ("adamw", lambda: AdamW(0.05, weight_decay=0.3, beta_1=0.8, beta_2=0.95, epsilon=0.01),
      lambda p, gs: ref_adam(p, gs, 0.05, 0.8, 0.95, 0.01, weight_decay=0.3)),
     ("adamw_amsgrad", lambda: AdamW(0.05, weight_decay=0.3, beta_1=0.8, beta_2=0.95, epsilon=0.01, amsgrad=True),
@@ -322,6 +326,7 @@ def test_learning_rate_change_takes_effect_next_step(ops):
 
 @pytest.mark.parametrize("opt", [SGD(0.2, momentum=0.5, nesterov=True, clipnorm=2.0), RMSprop(0.01, centered=True),
                                  Adam(0.002, amsgrad=True, name="my_adam", clipvalue=1.0), Adagrad(0.3, 0.0),
+                                 Adam(0.002, adaptive_epsilon=True, name="adaptive"),
                                  Adadelta(1.0, rho=0.9), Adamax(0.01, decay=0.1), Nadam(0.002),
                                  AdamW(0.01, weight_decay=0.1, global_clipnorm=5.0)], ids=lambda o: o.name)
 def test_config_round_trip(opt):
@@ -503,3 +508,12 @@ def test_sequential_trains_with_each_optimizer_by_name(ops, name):
     losses = history.history["loss"]
     assert all(b < a for a, b in zip(losses, losses[1:])), losses
     assert model.optimizer.iterations == 5 * 4
+
+
+def test_adaptive_epsilon_keeps_adam_off_the_fused_gpu_update():
+    # the GPU plan's kernels take epsilon once; a per-step epsilon must train layer by layer
+    from gpunet.backend.gpu_optimizer import optimizer_kind
+    assert optimizer_kind(Adam()) == "adam"
+    assert optimizer_kind(Adam(adaptive_epsilon=True)) is None
+    with pytest.raises(AttributeError):
+        Adam().adaptive_epsilon = True  # set at construction only: a built plan could not see a change

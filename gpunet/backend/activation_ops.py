@@ -27,6 +27,16 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
+def _relu6(max_value, threshold):
+    """Whether tf-keras's relu(max_value=..., threshold=...) runs as tf.nn.relu6 (kink at 6 cut)."""
+    return max_value == 6 and threshold == 0
+
+
+def _leaky(alpha, max_value, threshold):
+    """Whether tf-keras's relu(alpha=...) runs as tf.nn.leaky_relu (gradient alpha at 0)."""
+    return alpha != 0 and max_value is None and threshold == 0
+
+
 class ActivationOps:
     def output_suffices(self, name):
         """True when ``name``'s backward needs only the output ``y`` (``x`` may be None)."""
@@ -79,11 +89,13 @@ class ActivationOps:
         if alpha == 0.0 and max_value is None and threshold == 0.0:
             return dy * (x > 0)
         passed = x > threshold
-        if max_value is not None:  # the clip passes gradient inside [0, max_value], as TF's clip does
-            passed &= (x >= 0) & (x <= max_value)
+        if max_value is not None:  # the clip passes gradient inside [0, max_value], as TF's clip does,
+            # except that tf-keras computes max_value 6 as tf.nn.relu6 (threshold 0), cut at 6 itself
+            passed &= (x >= 0) & ((x < max_value) if _relu6(max_value, threshold) else (x <= max_value))
         dx = dy * passed
         if alpha != 0.0:
-            dx += (dy * alpha) * (x < threshold)
+            # tf-keras computes alpha alone as tf.nn.leaky_relu, whose gradient at 0 is alpha
+            dx += (dy * alpha) * ((x <= 0) if _leaky(alpha, max_value, threshold) else (x < threshold))
         return dx
 
     def leaky_relu(self, x, alpha=0.2):
@@ -204,7 +216,7 @@ class ActivationOps:
 
     def selu_backward(self, dy, x, y):
         dx = y + _SELU_SCALE * _SELU_ALPHA
-        self.xp.copyto(dx, _SELU_SCALE, where=y > 0)
+        self.xp.copyto(dx, _SELU_SCALE, where=y >= 0)  # TensorFlow's SeluGrad: scale at 0
         dx *= dy
         return dx
 

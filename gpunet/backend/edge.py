@@ -67,7 +67,8 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y"):
             arr = arr[:, 0]
         if arr.ndim != 1:
             raise ValueError(f"{loss_fn.name} expects integer class labels of shape ({n},), received {arr.shape}")
-        input_checks.check_sparse_labels(arr, out_shape[-1], loss_fn.name, what)
+        input_checks.check_sparse_labels(arr, out_shape[-1], loss_fn.name, what,
+                                         getattr(loss_fn, "ignore_class", None))
         return to_device(ops, arr, "int64")
     want = tuple(out_shape[1:])
     if arr.ndim == 1 and want == (1,):

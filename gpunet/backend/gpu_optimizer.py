@@ -21,6 +21,10 @@ def optimizer_kind(optimizer):
     kind = _KINDS.get(type(optimizer).__name__)
     if kind is None or type(optimizer).__module__.split(".")[0] != "gpunet":
         return None
+    if getattr(optimizer, "adaptive_epsilon", False):  # epsilon varies per step; the kernels bake it in
+        return None
+    if getattr(optimizer, "_lr_schedule", None) is not None:  # a schedule's rate: computed on the host per step
+        return None
     return kind
 
 

@@ -68,10 +68,15 @@ def _to_check(arr):
     return arr is not None and arr.dtype.kind in "fc" and arr.size > 0 and finite_check_enabled()
 
 
-def check_sparse_labels(arr, classes, loss_name, what="y"):
-    """Class indices for a sparse loss: integer-valued, finite, in ``[0, classes)``; names the first bad row."""
+def check_sparse_labels(arr, classes, loss_name, what="y", ignore_class=None):
+    """Class indices for a sparse loss: integer-valued, finite, in ``[0, classes)`` (or the loss's
+    ``ignore_class``, which may lie outside); names the first bad row."""
     if arr.size == 0:
         return
+    if ignore_class is not None:
+        arr = arr[arr != ignore_class]
+        if arr.size == 0:
+            return
     if arr.dtype.kind == "f":
         bad = ~(arr == arr.round())  # NaN fails too; inf is caught by the range check below
         if bool(bad.any()):

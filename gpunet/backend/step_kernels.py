@@ -34,7 +34,7 @@ def loss_kernel(activation, params, loss):
     """The `LossKernel` for a last layer's activation (name, params) and a compiled loss
     object, or None where no loss kernel computes it (the plan is then not used):
     label smoothing, another reduction than Keras's default, an axis other than the last,
-    a loss without a kernel (a user's own)."""
+    ignore_class, a loss without a kernel (a user's own)."""
     from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, CosineSimilarity, Hinge,
                           Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
                           MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy,
@@ -43,6 +43,8 @@ def loss_kernel(activation, params, loss):
     if getattr(loss, "reduction", None) not in ("auto", "sum_over_batch_size"):
         return None
     if getattr(loss, "label_smoothing", 0.0) or getattr(loss, "axis", -1) != -1:
+        return None
+    if getattr(loss, "ignore_class", None) is not None:  # the sparse kernels know no ignored label
         return None
     logits = getattr(loss, "from_logits", False)
     table = {BinaryCrossentropy: (BCE, BCE_LOGITS, "sigmoid", BCE_SIGMOID),

@@ -82,8 +82,8 @@ class LeakyReLU(_ActivationLayer):
 class ReLU(_ActivationLayer):
     """Keras 2's ``ReLU(max_value=None, negative_slope=0.0, threshold=0.0)``: ``x`` for
     ``threshold < x``, clipped to ``max_value`` when given, ``negative_slope * (x - threshold)``
-    below the threshold. (One subgradient differs from tf.keras's: with ``max_value=6`` and a
-    negative slope tf.keras clips through relu6, which passes no gradient at x = 6 exactly.)"""
+    below the threshold. Subgradients at the kinks are tf.keras's (its relu6 when ``max_value=6``
+    and ``threshold=0``: none at x = 6 exactly; its leaky relu for a slope alone: the slope at 0)."""
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)

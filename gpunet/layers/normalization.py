@@ -16,8 +16,13 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
                  beta_constraint=None, gamma_constraint=None, synchronized=False, **kwargs):
-        for legacy in ("renorm", "renorm_clipping", "renorm_momentum", "fused", "virtual_batch_size", "adjustment"):
+        for legacy in ("renorm_clipping", "renorm_momentum", "fused"):  # no effect unless renorm, or speed only
             kwargs.pop(legacy, None)
+        for legacy in ("renorm", "virtual_batch_size", "adjustment"):  # Keras 2 options that change the output
+            value = kwargs.pop(legacy, None)
+            if value:
+                raise ValueError(f"BatchNormalization: gpunet does not implement {legacy}={value!r}; "
+                                 f"leave it at its default ({'False' if legacy == 'renorm' else 'None'}).")
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)):
             if len(axis) != 1:
@@ -58,6 +63,11 @@ class BatchNormalization(Layer):
 
     def forward(self, x, training=False):
         ops, bshape = self.ops, self._bshape
+        if x.ndim != len(bshape) or x.shape[self.axis] != self.moving_mean.shape[0]:
+            # Keras's input-spec check; without it the moving averages fail on a reshape deep inside
+            raise ValueError(f"BatchNormalization layer '{self.name}' expects inputs of rank {len(bshape)} with "
+                             f"{self.moving_mean.shape[0]} features on axis {self.axis}, received input shape "
+                             f"{tuple(x.shape)}.")
         gamma = None if self.gamma is None else self.gamma.value.reshape(bshape)
         beta = None if self.beta is None else self.beta.value.reshape(bshape)
         self._world = None

@@ -91,6 +91,9 @@ class Loss:
             y_true = self._batch_labels(ops, y_true, batch_size)
         values = self._forward(ops, y_true, y_pred, False)[0]
         n = values.shape[0]
+        if n != y_pred.shape[0]:
+            raise ValueError(f"{self.name} with axis={getattr(self, 'axis', -1)!r} reduces the batch axis: its values "
+                             "are not per sample, so it cannot be the loss of a model (use a later axis).")
         if n == 0:
             return []
         w = None
@@ -133,7 +136,8 @@ class Loss:
             raise ValueError(f"{self.name} expects y_pred with at least one dimension, received a scalar.")
         y_true = ops.asarray(y_true)
         if self.sparse_labels:
-            y_true = _check_labels(ops, self.name, y_true, y_pred)
+            y_true = _check_labels(ops, self.name, y_true, y_pred, getattr(self, "axis", -1),
+                                   getattr(self, "ignore_class", None))
         else:
             if tuple(y_true.shape) != tuple(y_pred.shape):
                 if y_true.size != y_pred.size:
@@ -161,7 +165,9 @@ class Loss:
         sw = None
         if sample_weight is not None:
             sw = ops.asarray(sample_weight, dtype=y_pred.dtype)
-            batch = tuple(y_pred.shape[:-1])
+            batch = _values_shape(self, y_pred)
+            if sw.ndim == len(batch) + 1 and sw.shape[-1] == 1:
+                sw = sw.reshape(sw.shape[:-1])  # Keras squeezes (N, 1) weights against (N,) losses
             if sw.ndim > len(batch) or tuple(sw.shape) != batch[:sw.ndim]:
                 if sw.size != 1:
                     raise ValueError(f"{self.name}: sample_weight of shape {tuple(sw.shape)} does not match the "
@@ -191,25 +197,53 @@ def _expand(w, ndim):
     return w.reshape(tuple(w.shape) + (1,) * (ndim - w.ndim)) if ndim > w.ndim else w
 
 
-def _check_labels(ops, name, y_true, y_pred):
-    """Integer class labels of shape ``y_pred.shape[:-1]``, checked against the class count."""
+def _check_labels(ops, name, y_true, y_pred, axis=-1, ignore_class=None):
+    """Integer class labels of shape ``y_pred``'s without its class ``axis``, checked against the
+    class count (a label equal to ``ignore_class`` may lie outside it)."""
+    batch = _shape_without(y_pred.shape, axis)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = y_true.reshape(y_true.shape[:-1])
-    if tuple(y_true.shape) != tuple(y_pred.shape[:-1]):
-        raise ValueError(f"{name} expects integer labels of shape {tuple(y_pred.shape[:-1])} for y_pred of shape "
+    if tuple(y_true.shape) != batch:
+        raise ValueError(f"{name} expects integer labels of shape {batch} for y_pred of shape "
                          f"{tuple(y_pred.shape)}, received y_true of shape {tuple(y_true.shape)}")
     labels = y_true.astype("int64", copy=False)
     if y_true.dtype.kind == "f" and bool((labels != y_true).any()):
         raise ValueError(f"{name} expects integer class labels, received non-integer values.")
-    classes = y_pred.shape[-1]
-    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+    checked = labels if ignore_class is None else labels[labels != ignore_class]
+    classes = y_pred.shape[axis]
+    if checked.size and (int(checked.min()) < 0 or int(checked.max()) >= classes):
         raise ValueError(f"{name} labels must lie in [0, {classes - 1}] for {classes} classes, received "
-                         f"values from {int(labels.min())} to {int(labels.max())}")
+                         f"values from {int(checked.min())} to {int(checked.max())}")
     return labels
 
 
-def check_last_axis(loss, y_pred):
-    """gpunet's losses reduce the last axis; ``axis`` may name it as -1 or ``ndim - 1``."""
-    if loss.axis not in (-1, y_pred.ndim - 1):
-        raise ValueError(f"{type(loss).__name__} in gpunet reduces the last axis only: expected axis=-1 (or "
-                         f"{y_pred.ndim - 1} for {y_pred.ndim}-d predictions), received axis={loss.axis!r}")
+def _shape_without(shape, axis):
+    axis = axis % len(shape) if -len(shape) <= axis < len(shape) else len(shape) - 1
+    return tuple(shape[:axis]) + tuple(shape[axis + 1:])
+
+
+def _values_shape(loss, y_pred):
+    """The shape of ``loss``'s per-sample values for ``y_pred``: without its reduced axis."""
+    return _shape_without(tuple(y_pred.shape), getattr(loss, "axis", -1))
+
+
+def along_axis(forward):
+    """``_forward`` of a loss with Keras's ``axis`` argument, reducing that axis of ``y_pred``
+    (and of ``y_true``, unless it holds sparse labels): the axis is moved last for ``forward``
+    and the gradient moved back, as TensorFlow transposes it."""
+    def wrapped(loss, ops, y_true, y_pred, need_grad):
+        axis = loss.axis
+        if not -y_pred.ndim <= axis < y_pred.ndim:
+            raise ValueError(f"{type(loss).__name__}: axis={axis!r} is out of range for y_pred of rank {y_pred.ndim}")
+        axis %= y_pred.ndim
+        if axis == y_pred.ndim - 1:
+            return forward(loss, ops, y_true, y_pred, need_grad)
+        xp = ops.xp
+        if not loss.sparse_labels:
+            y_true = xp.moveaxis(y_true, axis, -1)
+        values, grad = forward(loss, ops, y_true, xp.moveaxis(y_pred, axis, -1), need_grad)
+        if grad is not None:
+            grad = xp.ascontiguousarray(xp.moveaxis(grad, -1, axis))
+        return values, grad
+    wrapped.__doc__ = forward.__doc__
+    return wrapped

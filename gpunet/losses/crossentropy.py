@@ -14,7 +14,7 @@ tf-keras 2.21 and Keras 3.15 models (sigmoid + binary and softmax + categorical)
 it reproduces both ``evaluate`` losses to about 1e-7.
 """
 from .. import backend as B
-from .base import Loss, check_last_axis
+from .base import Loss, along_axis
 
 
 def _check_axis(axis):
@@ -68,8 +68,8 @@ class BinaryCrossentropy(_LabelSmoothedCrossentropy):
 
     name = "binary_crossentropy"
 
+    @along_axis
     def _forward(self, ops, y_true, y_pred, need_grad):
-        check_last_axis(self, y_pred)
         xp = ops.xp
         y = y_true
         if self.label_smoothing:
@@ -118,8 +118,8 @@ class CategoricalCrossentropy(_LabelSmoothedCrossentropy):
 
     name = "categorical_crossentropy"
 
+    @along_axis
     def _forward(self, ops, y_true, y_pred, need_grad):
-        check_last_axis(self, y_pred)
         xp = ops.xp
         y = y_true
         if self.label_smoothing:
@@ -149,6 +149,9 @@ class CategoricalCrossentropy(_LabelSmoothedCrossentropy):
 class SparseCategoricalCrossentropy(Loss):
     """Categorical crossentropy for integer labels: ``-log(p[label])`` (normalized and clipped
     as `CategoricalCrossentropy`). ``y_true`` holds class indices of shape ``y_pred.shape[:-1]``.
+
+    ``ignore_class`` (tf.keras 2.10+): samples whose label is that value get loss 0 and no
+    gradient, and Keras's default reduction divides by the number of the others.
     """
 
     name = "sparse_categorical_crossentropy"
@@ -156,20 +159,32 @@ class SparseCategoricalCrossentropy(Loss):
 
     def __init__(self, from_logits=False, axis=-1, reduction="auto", name=None, ignore_class=None):
         super().__init__(reduction, name)
-        if ignore_class is not None:
-            raise ValueError("gpunet's SparseCategoricalCrossentropy does not support ignore_class "
-                             f"(received ignore_class={ignore_class!r}); expected None.")
+        if ignore_class is not None and (isinstance(ignore_class, bool) or int(ignore_class) != ignore_class):
+            raise ValueError(f"ignore_class must be an integer label or None, received {ignore_class!r}")
         self.from_logits = bool(from_logits)
         self.axis = _check_axis(axis)
-        self.ignore_class = None
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
 
     def _prepare_true(self, ops, y_true, y_pred):
         if y_true.ndim == y_pred.ndim:
             y_true = y_true.reshape(y_true.shape[:-1])
         return y_true.astype("int64", copy=False)
 
+    @along_axis
     def _forward(self, ops, y_true, y_pred, need_grad):
-        check_last_axis(self, y_pred)
+        xp = ops.xp
+        keep = None
+        if self.ignore_class is not None:
+            keep = y_true != self.ignore_class
+            y_true = xp.where(keep, y_true, 0)  # any class in range; its values are zeroed below
+        values, grad = self._labelled(ops, y_true, y_pred, need_grad)
+        if keep is not None:
+            values = values * keep
+            if grad is not None:
+                grad *= keep[..., None]
+        return values, grad
+
+    def _labelled(self, ops, y_true, y_pred, need_grad):
         xp = ops.xp
         idx = y_true[..., None]
         onehot = None
@@ -193,6 +208,32 @@ class SparseCategoricalCrossentropy(Loss):
             xp.subtract(1.0, grad, out=grad)
             grad *= inside / total
         return values, grad
+
+    # With ignore_class, tf.keras weighs the kept values by total / kept (losses_utils.apply_valid_mask)
+    # under its default reduction: the batch's mean is over the kept values alone.
+    def _kept_factor(self, ops, y_true, lo=0, hi=None):
+        labels = y_true[lo:hi]
+        kept = float((labels != self.ignore_class).sum())
+        return labels.size / kept if kept else 0.0
+
+    def _rescales(self):
+        return self.ignore_class is not None and self.reduction in ("auto", "sum_over_batch_size")
+
+    def compute(self, ops, y_true, y_pred, sample_weight=None):
+        loss, grad = super().compute(ops, y_true, y_pred, sample_weight)
+        if self._rescales():
+            factor = self._kept_factor(ops, self._prepare_true(ops, y_true, y_pred))
+            loss = loss * y_pred.dtype.type(factor)
+            grad *= factor
+        return loss, grad
+
+    def batch_losses(self, ops, y_true, y_pred, sample_weight, batch_size):
+        values = super().batch_losses(ops, y_true, y_pred, sample_weight, batch_size)
+        if self._rescales():
+            labels = self._prepare_true(ops, y_true, y_pred)
+            values = [v * self._kept_factor(ops, labels, lo, lo + batch_size)
+                      for v, lo in zip(values, range(0, y_pred.shape[0], batch_size))]
+        return values
 
     def get_config(self):
         config = super().get_config()

@@ -6,7 +6,7 @@ gradient to ``a`` where ``a >= b``, ``abs`` has gradient ``sign`` (0 at 0).
 import math
 
 from .. import backend as B
-from .base import Loss, check_last_axis
+from .base import Loss, along_axis
 
 
 class MeanSquaredError(Loss):
@@ -106,8 +106,8 @@ class CosineSimilarity(Loss):
         super().__init__(reduction, name)
         self.axis = axis
 
+    @along_axis
     def _forward(self, ops, y_true, y_pred, need_grad):
-        check_last_axis(self, y_pred)
         xp = ops.xp
         # tf.linalg.l2_normalize: x / sqrt(max(sum(x**2), 1e-12))
         ss = (y_pred * y_pred).sum(axis=-1, keepdims=True)

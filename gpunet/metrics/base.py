@@ -72,6 +72,8 @@ class Metric:
         y_true = ops.asarray(y_true)
         if y_true.dtype.kind in "fb" and y_true.dtype != y_pred.dtype:
             y_true = y_true.astype(y_pred.dtype)
+        if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+            y_true = y_true.reshape(tuple(y_true.shape) + (1,))  # Keras squeezes (N, 1) against (N,); fit reshapes so
         if sample_weight is not None:
             sample_weight = ops.asarray(sample_weight, dtype=y_pred.dtype)
         self.update(ops, y_true, y_pred, sample_weight)
@@ -122,9 +124,7 @@ class MeanMetricWrapper(Metric):
             self._total = self._total + xp.sum(v, dtype=xp.float64)
             self._count = self._count + v.size
             return
-        w = sample_weight
-        if v.ndim > w.ndim:
-            w = w.reshape(tuple(w.shape) + (1,) * (v.ndim - w.ndim))
+        w = _weights_for(sample_weight, v)
         self._total = self._total + xp.sum(v * w, dtype=xp.float64)
         # each weight counts once per value it weighs (a function returning one value for the batch
         # weighs it by the batch's total weight, as Keras's Mean does)
@@ -146,9 +146,7 @@ class MeanMetricWrapper(Metric):
         if sample_weight is None:
             sums, counts = ops.batch_sums(v, batch_size, xp.float64), sizes
         else:
-            w = sample_weight
-            if v.ndim > w.ndim:
-                w = w.reshape(tuple(w.shape) + (1,) * (v.ndim - w.ndim))
+            w = _weights_for(sample_weight, v)
             sums = ops.batch_sums(v * w, batch_size, xp.float64)
             w_sums = ops.to_host(ops.batch_sums(w, batch_size, xp.float64)).tolist()
             counts = [ws * (size // max(min(batch_size, n - lo), 1))
@@ -162,6 +160,17 @@ class MeanMetricWrapper(Metric):
         config = super().get_config()
         config.update(self._fn_kwargs)
         return config
+
+
+def _weights_for(w, v):
+    """Sample weights shaped against the values ``v`` as Keras's ``squeeze_or_expand_dimensions``
+    does: ``(N, 1)`` weights for ``(N,)`` values lose their last axis (else they would broadcast
+    to ``(N, N)``), lower-rank weights gain trailing axes."""
+    if w.ndim == v.ndim + 1 and w.shape[-1] == 1:
+        w = w.reshape(w.shape[:-1])
+    if v.ndim > w.ndim:
+        w = w.reshape(tuple(w.shape) + (1,) * (v.ndim - w.ndim))
+    return w
 
 
 class RootMeanSquaredError(MeanMetricWrapper):

@@ -15,7 +15,7 @@ class BinaryAccuracy(MeanMetricWrapper):
     """How often ``y_pred > threshold`` matches the 0/1 labels."""
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
-        super().__init__(F.binary_accuracy, name, dtype, threshold=threshold)
+        super().__init__(F.binary_matches, name, dtype, threshold=threshold)
         self.threshold = threshold
 
 

@@ -21,6 +21,12 @@ def _binary_accuracy(ops, y_true, y_pred, threshold=0.5):
     return matches[..., 0] if matches.ndim > 1 and matches.shape[-1] == 1 else matches.mean(axis=-1)
 
 
+def _binary_matches(ops, y_true, y_pred, threshold=0.5):
+    # What tf.keras's BinaryAccuracy class averages (metrics_utils.binary_matches): one value per
+    # element, so that (N, C) sample weights weigh each element.
+    return y_true == (y_pred > threshold)
+
+
 def _categorical_accuracy(ops, y_true, y_pred):
     return ops.xp.argmax(y_true, axis=-1) == ops.xp.argmax(y_pred, axis=-1)
 
@@ -87,6 +93,11 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     return _apply(_binary_accuracy, y_true, y_pred, threshold=threshold)
 
 
+def binary_matches(y_true, y_pred, threshold=0.5):
+    """Elementwise 1.0 where ``y_pred > threshold`` equals the 0/1 label (`BinaryAccuracy`'s values)."""
+    return _apply(_binary_matches, y_true, y_pred, threshold=threshold)
+
+
 def categorical_accuracy(y_true, y_pred):
     """Per-sample 1.0 where ``argmax(y_pred)`` equals ``argmax(y_true)`` (one-hot labels)."""
     return _apply(_categorical_accuracy, y_true, y_pred)
@@ -117,7 +128,8 @@ def squared_error(y_true, y_pred):
     return _apply(_squared_error, y_true, y_pred)
 
 
-_INTERNAL = {accuracy: _accuracy, binary_accuracy: _binary_accuracy, categorical_accuracy: _categorical_accuracy,
+_INTERNAL = {accuracy: _accuracy, binary_accuracy: _binary_accuracy, binary_matches: _binary_matches,
+             categorical_accuracy: _categorical_accuracy,
              sparse_categorical_accuracy: _sparse_categorical_accuracy,
              top_k_categorical_accuracy: _top_k_categorical_accuracy,
              sparse_top_k_categorical_accuracy: _sparse_top_k_categorical_accuracy,

@@ -12,6 +12,7 @@ from .base import Optimizer
 from .gradient_descent import SGD
 from .adaptive import RMSprop, Adagrad, Adadelta
 from .adam import Adam, AdamW, Adamax, Nadam
+from . import schedules
 
 RMSProp = RMSprop  # tf.keras alias
 
@@ -67,4 +68,4 @@ def get(identifier):
 
 
 __all__ = ["Optimizer", "Hyperparameter", "SGD", "RMSprop", "RMSProp", "Adagrad", "Adadelta", "Adam", "AdamW",
-           "Adamax", "Nadam", "get", "serialize", "deserialize"]
+           "Adamax", "Nadam", "get", "serialize", "deserialize", "schedules"]

@@ -31,6 +31,10 @@ class Adam(_Moments):
     Args:
         learning_rate: default 0.001. beta_1: default 0.9. beta_2: default 0.999.
         epsilon: default 1e-07. amsgrad: default False.
+        adaptive_epsilon: tf.keras 2.16+'s option, default False: epsilon scaled by
+            ``sqrt(1 - beta_2^t)`` at step t, i.e. the paper's form with epsilon added to the
+            bias-corrected ``sqrt(v_hat)``. Set at construction only; such an Adam trains layer
+            by layer on a GPU (the fused plans bake epsilon in).
         **kwargs: `Optimizer`'s common arguments (name, clipnorm, clipvalue,
             global_clipnorm, weight_decay, lr, decay).
 
@@ -44,18 +48,34 @@ class Adam(_Moments):
     _hyper_names = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name=None,
-                 **kwargs):
+                 adaptive_epsilon=False, **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, name=name, **kwargs)
         self.amsgrad = bool(amsgrad)
+        self._adaptive_epsilon = bool(adaptive_epsilon)
+
+    @property
+    def adaptive_epsilon(self):
+        """tf.keras's ``adaptive_epsilon`` (read-only: the GPU plan is chosen knowing it)."""
+        return self._adaptive_epsilon
 
     @property
     def slot_names(self):
         return ("m", "v", "vhat") if self.amsgrad else ("m", "v")
 
+    def _epsilon_at(self, t):
+        # tf_keras 2.21 adam.py: epsilon_hat = epsilon * sqrt(1 - beta_2_power) when adaptive_epsilon
+        return self.epsilon * (1.0 - self.beta_2**t) ** 0.5 if self._adaptive_epsilon else self.epsilon
+
     def _update(self, params, grads, lr, t):
         s = self._slots
         self.ops.adam_update(params, grads, s["m"], s["v"], s.get("vhat"), lr, self.beta_1, self.beta_2,
-                             self.epsilon, t)
+                             self._epsilon_at(t), t)
+
+    def get_config(self):
+        config = super().get_config()
+        if self._adaptive_epsilon:  # tf.keras 2.21 never writes it; only a non-default value needs saying
+            config["adaptive_epsilon"] = True
+        return config
 
 
 class AdamW(Adam):
@@ -85,7 +105,7 @@ class AdamW(Adam):
         if self._decay_mask is not None or not self.weight_decay:
             return super()._update(params, grads, lr, t)
         self.ops.adamw_update(params, grads, s["m"], s["v"], s.get("vhat"), lr, self.weight_decay, self.beta_1,
-                              self.beta_2, self.epsilon, t)
+                              self.beta_2, self._epsilon_at(t), t)
 
 
 class Adamax(_Moments):

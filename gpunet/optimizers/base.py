@@ -9,7 +9,9 @@ buffer; this module only folds the scalars.
 """
 import re
 
-from .hyperparameter import Hyperparameter, check_number
+from .hyperparameter import Hyperparameter, ScheduledRate, check_number
+from .schedules import LearningRateSchedule
+from . import schedules as _schedules
 
 # Keras 3 / tf.keras 2.11+ config keys gpunet accepts when they ask for nothing
 # (value: predicate on the received value).
@@ -28,7 +30,9 @@ class Optimizer:
     """Base class: common Keras arguments, state, config and the step driver.
 
     Args:
-        learning_rate: a number (``lr=`` accepted, Keras 2's spelling).
+        learning_rate: a number (``lr=`` accepted, Keras 2's spelling), or a
+            `gpunet.optimizers.schedules.LearningRateSchedule` (each step's rate is
+            ``schedule(iterations)``; it cannot be assigned then, as in Keras).
         name: the optimizer's name (defaults to the class name).
         clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
         clipnorm: rescale each weight's gradient to a norm of at most ``clipnorm``.
@@ -53,7 +57,12 @@ class Optimizer:
             allowed = ["learning_rate", "lr", "name", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay",
                        "decay", *self._hyper_names]
             raise TypeError(f"{cls} got unexpected keyword argument(s) {sorted(kwargs)}. Allowed: {allowed}.")
-        self._learning_rate = Hyperparameter("learning_rate", learning_rate, cls)
+        if isinstance(learning_rate, dict):  # a config's serialized schedule
+            learning_rate = _schedules.deserialize(learning_rate)
+        if isinstance(learning_rate, LearningRateSchedule):
+            self._learning_rate = ScheduledRate(learning_rate, cls)
+        else:
+            self._learning_rate = Hyperparameter("learning_rate", learning_rate, cls)
         self.decay = self._check_decay(decay)
         self.name = cls if name is None else str(name)
         self.clipnorm = check_number(clipnorm, "clipnorm", cls, low=0.0, allow_none=True)
@@ -86,7 +95,16 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self._learning_rate.assign(value)
+        if isinstance(value, LearningRateSchedule):  # Keras 3 lets a schedule replace the rate
+            self._learning_rate = ScheduledRate(value, type(self).__name__)
+            self._learning_rate.follow(self.iterations)
+        else:
+            self._learning_rate.assign(value)
+
+    @property
+    def _lr_schedule(self):
+        """The `LearningRateSchedule` the rate follows, or None for a constant rate."""
+        return getattr(self._learning_rate, "schedule", None)
 
     lr = learning_rate  # Keras 2's alias
 
@@ -138,10 +156,11 @@ class Optimizer:
         self._sync_slots()
         if self.clipvalue is not None or self.clipnorm is not None or self.global_clipnorm is not None:
             grads = self._clip(grads)
-        lr = self._learning_rate.value
+        lr = self._learning_rate.follow(self.iterations)
         if self.decay:
             lr = lr / (1.0 + self.decay * self.iterations)
         self.iterations += 1
+        self._learning_rate.follow(self.iterations)
         if self.weight_decay:
             self._apply_weight_decay(params, lr)
         self._update(params, grads, lr, self.iterations)
@@ -243,6 +262,7 @@ class Optimizer:
             self._check_slots(slots)
         self.iterations = int(iterations)
         self._learning_rate.value = lr
+        self._learning_rate.follow(self.iterations)  # a scheduled rate: from the iterations, not the state
         self._set_scalar_state(scalars)
         if slots and self.ops is not None:
             self._assign_slots(slots)
@@ -277,7 +297,9 @@ class Optimizer:
     def get_config(self):
         """Keras's config: name, learning_rate, the optimizer's own arguments, and the
         common ones (Keras 3 keys); ``decay`` only when set (Keras 2)."""
-        config = {"name": self.name, "learning_rate": self._learning_rate.value}
+        schedule = self._lr_schedule
+        config = {"name": self.name,
+                  "learning_rate": self._learning_rate.value if schedule is None else _schedules.serialize(schedule)}
         config.update((k, getattr(self, k)) for k in self._hyper_names)
         if self.decay:
             config["decay"] = self.decay

@@ -21,9 +21,10 @@ def check_number(value, name, owner, low=None, high=None, high_open=False, allow
         if isinstance(value, (str, bytes, dict, list, tuple)) or not hasattr(value, "__float__") or \
                 getattr(value, "size", 1) != 1:
             expected = "a number" + (" or None" if allow_none else "")
-            hint = (" gpunet optimizers take a constant learning rate: change it during training with the "
-                    "LearningRateScheduler or ReduceLROnPlateau callback."
-                    if name == "learning_rate" and (callable(value) or isinstance(value, dict)) else "")
+            hint = (" A learning rate that changes step by step is a gpunet.optimizers.schedules."
+                    "LearningRateSchedule (ExponentialDecay, ...); epoch by epoch, the LearningRateScheduler "
+                    "or ReduceLROnPlateau callback."
+                    if name == "learning_rate" and callable(value) else "")
             raise TypeError(f"{owner} expects {name} to be {expected}, received {value!r} "
                             f"(of type {type(value).__name__}).{hint}")
     value = float(value)
@@ -56,6 +57,10 @@ class Hyperparameter:
     def __init__(self, name, value, owner="Optimizer", low=0.0):
         self.name, self._owner, self._low = name, owner, low
         self.value = check_number(value, name, owner, low=low)
+
+    def follow(self, iterations):
+        """The rate of the next step (a constant one; `base.ScheduledRate` overrides this)."""
+        return self.value
 
     def assign(self, value):
         """Set the value (a number); returns self."""
@@ -116,3 +121,27 @@ for _name, _op in (("eq", lambda a, b: a == b), ("ne", lambda a, b: a != b), ("l
                    ("le", lambda a, b: a <= b), ("gt", lambda a, b: a > b), ("ge", lambda a, b: a >= b)):
     setattr(Hyperparameter, f"__{_name}__", _binary(_op))
 del _name, _op
+
+
+class ScheduledRate(Hyperparameter):
+    """An optimizer's rate that follows a `LearningRateSchedule`: reads as the rate of the next
+    step; assigning a number raises TypeError (Keras's rule), assigning a schedule replaces it."""
+    __slots__ = ("schedule",)
+
+    def __init__(self, schedule, owner):
+        self.name, self._owner, self._low, self.schedule = "learning_rate", owner, 0.0, schedule
+        self.value = self._checked(schedule(0))
+
+    def follow(self, iterations):
+        """The rate of the step after ``iterations`` steps (kept as this value); returns it."""
+        self.value = self._checked(self.schedule(iterations))
+        return self.value
+
+    def _checked(self, value):
+        return check_number(value, f"the learning rate {type(self.schedule).__name__} gives", self._owner, low=0.0)
+
+    def assign(self, value):
+        raise TypeError(f"{self._owner}'s learning rate follows a {type(self.schedule).__name__} schedule, so it "
+                        f"cannot be set to {value!r} (as in Keras). Create the optimizer with a number as "
+                        f"learning_rate to change it during training (LearningRateScheduler, ReduceLROnPlateau), "
+                        f"or assign another schedule to optimizer.learning_rate.")

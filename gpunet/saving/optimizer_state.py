@@ -106,8 +106,9 @@ def h5_entries(model):
     """What ``optimizer_weights`` holds for a gpunet model: ``[(keras2_name, array, path, slot)]``."""
     opt = model.optimizer
     prefix = escape(opt.name)
-    entries = [(f"{prefix}/iter:0", np.array(opt.iterations, np.int64), None, None),
-               (f"{prefix}/learning_rate:0", np.array(float(opt.learning_rate), np.float32), None, None)]
+    entries = [(f"{prefix}/iter:0", np.array(opt.iterations, np.int64), None, None)]
+    if getattr(opt, "_lr_schedule", None) is None:  # (Keras has no rate variable for a scheduled one)
+        entries.append((f"{prefix}/learning_rate:0", np.array(float(opt.learning_rate), np.float32), None, None))
     for path, slot, array, lname, wname in _ordered(model):
         entries.append((f"{prefix}/{escape(lname)}/{escape(wname)}/{slot}:0", array, path, slot))
     extra = _TRAILING_SCALARS.get(keras_class(opt))
