@@ -293,8 +293,12 @@ def test_fits_on_fresh_arrays_reuse_the_steps_and_read_the_new_data(emulator):
     lambda o: o.SGD(learning_rate=0.05), lambda o: o.SGD(learning_rate=0.05, momentum=0.8, nesterov=True),
     lambda o: o.Adam(learning_rate=0.01, amsgrad=True), lambda o: o.RMSprop(learning_rate=0.01),
     lambda o: o.RMSprop(learning_rate=0.01, momentum=0.5, centered=True), lambda o: o.Adagrad(learning_rate=0.05),
-    lambda o: o.Adamax(learning_rate=0.01), lambda o: o.Nadam(learning_rate=0.01)],
-    ids=["sgd", "sgd-nesterov", "adam-amsgrad", "rmsprop", "rmsprop-centered-momentum", "adagrad", "adamax", "nadam"])
+    lambda o: o.Adamax(learning_rate=0.01), lambda o: o.Nadam(learning_rate=0.01),
+    lambda o: o.Adam(learning_rate=o.schedules.CosineDecayRestarts(0.02, 7, alpha=0.1)),
+    lambda o: o.AdamW(learning_rate=o.schedules.PiecewiseConstantDecay([5, 11], [0.03, 0.01, 0.002]),
+                      weight_decay=0.1, clipnorm=0.5)],
+    ids=["sgd", "sgd-nesterov", "adam-amsgrad", "rmsprop", "rmsprop-centered-momentum", "adagrad", "adamax", "nadam",
+         "adam-cosine-restarts", "adamw-piecewise-clipped"])
 def test_every_fused_optimizer_trains_like_numpy_in_both_step_forms(emulator, make, fused_step, monkeypatch):
     monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
 

@@ -129,7 +129,12 @@ def test_files_go_both_ways_with_keras(tmp_path):
     assert float(np.abs(B.get_backend().to_host(momentum)).sum()) > 0  # the slots came with it
 
 
-def test_the_gpu_plan_leaves_a_scheduled_optimizer_to_the_host():
-    from gpunet.backend.gpu_optimizer import optimizer_kind
-    assert optimizer_kind(Adam(schedules.ExponentialDecay(0.1, 3, 0.5))) is None
-    assert optimizer_kind(Adam(0.1)) is not None
+def test_the_gpu_plan_writes_each_steps_scheduled_rate_ahead():
+    """The plan's device table holds an epoch's per-step scalars, computed on the host before it
+    runs: each row is the schedule's rate at that step (emulated plans train with them in
+    test_kernel_step_plan's optimizer cases)."""
+    from gpunet.backend.gpu_optimizer import StepOptimizer
+    opt = SGD(learning_rate=schedules.PiecewiseConstantDecay([1, 2], [0.5, 0.25, 0.125]), momentum=0.5, decay=1.0)
+    opt.iterations = 1
+    rows = StepOptimizer(opt, None, None, 1).scalars(first_t=opt.iterations + 1, count=3)
+    assert rows == [(0.5 / 2, 0.5), (0.25 / 3, 0.5), (0.125 / 4, 0.5)]  # the schedule, then Keras 2's decay

@@ -58,7 +58,7 @@ def decay_factor(optimizer, t):
     """The weight-decay factor of the step whose iteration count is ``t`` (1 first), as
     `Optimizer.apply` rounds it: ``1 - lr_t * weight_decay``, or ``lr_t * weight_decay`` where
     an exclusion mask multiplies it in."""
-    lr = optimizer.learning_rate.value
+    lr = optimizer.rate_at(t - 1)
     if optimizer.decay:
         lr = lr / (1.0 + optimizer.decay * (t - 1))
     rate = lr * optimizer.weight_decay

@@ -23,8 +23,6 @@ def optimizer_kind(optimizer):
         return None
     if getattr(optimizer, "adaptive_epsilon", False):  # epsilon varies per step; the kernels bake it in
         return None
-    if getattr(optimizer, "_lr_schedule", None) is not None:  # a schedule's rate: computed on the host per step
-        return None
     return kind
 
 
@@ -91,10 +89,11 @@ class StepOptimizer:
         """The table's rows, [scalar, momentum] per step (Nadam: `cuda_kernels.nadam_scalars`),
         Python floats; ``t`` is the iteration count after the step (1 first)."""
         o = self.optimizer
-        base, momentum = o.learning_rate.value, self.momentum()
+        momentum = self.momentum()
         out, u_product = [], getattr(o, "m_schedule", 1.0)
         for t in range(first_t, first_t + count):
-            lr = base / (1.0 + o.decay * (t - 1)) if o.decay else base
+            lr = o.rate_at(t - 1)  # (a LearningRateSchedule's rate of that step)
+            lr = lr / (1.0 + o.decay * (t - 1)) if o.decay else lr
             if self.kind == "nadam":  # the schedule as Nadam._update runs it, step after step
                 u_t, u_next = o.beta_1 * (1.0 - 0.5 * 0.96**t), o.beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
                 u_product *= u_t
@@ -124,7 +123,8 @@ class StepOptimizer:
     def per_step(self):
         """What the tables hold, as the optimizer has it now: a change means rewriting them."""
         o = self.optimizer
-        return o.learning_rate.value, self.momentum(), o.weight_decay, o.decay
+        rate = o.learning_rate.value if o._lr_schedule is None else o._lr_schedule  # (a schedule: the object)
+        return rate, self.momentum(), o.weight_decay, o.decay
 
     def baked(self):
         """The hyperparameters the launches bake in, and the slots they use: a change means

@@ -101,6 +101,12 @@ class Optimizer:
         else:
             self._learning_rate.assign(value)
 
+    def rate_at(self, iterations):
+        """The learning rate of the step after ``iterations`` steps, before Keras 2's ``decay``
+        (the GPU plan writes a whole epoch's rates ahead of its steps)."""
+        schedule = self._lr_schedule
+        return self._learning_rate.value if schedule is None else self._learning_rate._checked(schedule(iterations))
+
     @property
     def _lr_schedule(self):
         """The `LearningRateSchedule` the rate follows, or None for a constant rate."""
