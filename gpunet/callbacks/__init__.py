@@ -7,8 +7,9 @@ from .early_stopping import EarlyStopping
 from .lambda_callback import LambdaCallback
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .progbar import ProgbarLogger
+from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "LambdaCallback",
-           "ModelCheckpoint", "BackupAndRestore"]
+           "ModelCheckpoint", "BackupAndRestore", "TensorBoard"]
