@@ -26,11 +26,15 @@ GRADS = [[RNG.normal(0, 1, s) * RNG.choice([0.01, 0.3, 3.0], s) for s in SHAPES]
 
 @pytest.fixture
 def float64():
+    # Keras 3 keeps the dtype policy of the session's first model: clear it on the way in and out,
+    # or the next test file's Keras models stay float64 (test_keras_interop after this file).
     old = keras.backend.floatx()
+    keras.utils.clear_session()
     keras.backend.set_floatx("float64")
     B.set_floatx("float64")  # (conftest restores gpunet's float32)
     yield
     keras.backend.set_floatx(old)
+    keras.utils.clear_session()
 
 
 OPT_CASES = [  # (class, kwargs): every optimizer and option of README's list

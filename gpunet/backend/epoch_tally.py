@@ -8,9 +8,12 @@ class EpochTally:
     penalty of its step; metrics are updated batch by batch. ``add`` takes any run of
     whole batches: one per step when callbacks want batch logs, else the whole epoch."""
 
-    def __init__(self, model, plan, batch_size):
+    def __init__(self, model, plan, batch_size, plain_weights=None):
         self.model, self.plan, self.batch_size = model, plan, batch_size
         self.total, self.seen = 0.0, 0
+        # ``plain_weights(sw, lo, hi)``: the weights of the metrics that are not weighted_metrics for
+        # samples lo:hi (None: each counts 1); fit's gives the padding sample of a data-parallel epoch 0
+        self.plain_weights = plain_weights
 
     def add(self, lo, hi):
         """Count the batches of samples ``lo:hi`` (``lo`` at a batch boundary)."""
@@ -30,8 +33,10 @@ class EpochTally:
         for loss, size in zip(losses, [bs] * full + [rest]):  # in order, as the layer path adds them
             total += loss * size
         self.total, self.seen = total, self.seen + hi - lo
-        for m in self.model._metrics:
-            m.update_batches(ops, y, p, sw, bs)
+        plain = None if self.plain_weights is None else self.plain_weights(sw, lo, hi)
+        for m, weighted in zip(self.model._metrics, self.model._metric_weighted):
+            # weighted_metrics take the sample weights, the others count each sample once (tf.keras 2)
+            m.update_batches(ops, y, p, sw if weighted else plain, bs)
 
     @property
     def loss(self):

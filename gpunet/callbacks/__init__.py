@@ -6,7 +6,7 @@ from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
 from .lambda_callback import LambdaCallback
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
-from .progbar import ProgbarLogger
+from .progbar_logger import ProgbarLogger
 from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 

@@ -90,8 +90,11 @@ nothing else is in it.
             self._save(epoch + 1, None)
 
     def _save(self, epoch, batch):
+        from ..distribute import runtime
         from ..saving import files
         from ..saving.model_io import save_model
+        if not runtime.is_root():  # gpunet.distribute: rank 0 writes the one backup every rank restores
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._path):
             os.replace(self._path, self._previous)
@@ -101,10 +104,13 @@ nothing else is in it.
 
     def on_train_end(self, logs=None):
         # (an interrupted fit raises past this hook: the backup stays for the next one)
-        if self.delete_checkpoint:  # only its own files: Keras removes the whole folder, whatever else it holds
+        from ..distribute import runtime
+        if self.delete_checkpoint and runtime.is_root():  # only its own files: Keras removes the whole folder
             for path in (self._path, self._previous):
-                if os.path.exists(path):
+                try:
                     os.remove(path)
+                except FileNotFoundError:
+                    pass
             try:
                 os.rmdir(self.backup_dir)
             except OSError:  # not empty (the user's files), or gone

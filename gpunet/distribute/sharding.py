@@ -120,7 +120,8 @@ class FitShard:
         self.model, self.world, self.n, self.batch, self.settings = model, world, n, batch_size, tuple(settings)
         self.global_batch = batch_size * world.size
         self.steps = -(-n // self.global_batch)
-        self.local_n, self.padded, self.pad_loss = 0, 0, 0.0
+        # real_rows: in a padded epoch, its samples before the padding one (no metric counts that)
+        self.local_n, self.padded, self.pad_loss, self.real_rows = 0, 0, 0.0, None
         self.checked = False
         self.stops_agreed = False
         self.kept = []  # (moving statistic, its value before this epoch's padded step)
@@ -160,6 +161,7 @@ class FitShard:
                 esws = ops.ones((idx.shape[0],), model._input_dtype())
             esws[-1] = 0  # the padding sample: no loss, no metric, no gradient
         self.local_n, self.padded, self.pad_loss = idx.shape[0], padded, 0.0
+        self.real_rows = idx.shape[0] - padded if padded else None
         model.optimizer._schedule = StepWeights(weights, self._on_empty, self._keep_moving_statistics)
         if weights[0] == 0.0:  # the epoch is one padded step
             self._keep_moving_statistics()
@@ -215,7 +217,7 @@ class FitShard:
         model.optimizer._schedule = None
         runtime.set_schedule(None)
         watchdog.busy[0] = None
-        self.kept = []  # (a stop before the padded step)
+        self.kept, self.real_rows = [], None  # (a stop before the padded step; validation has no padding)
         seen = self.local_n if seen is None else seen
         padded = self.padded if seen == self.local_n else 0  # (the padding sample is the epoch's last)
         average_moving_statistics(model, self.world)
@@ -295,5 +297,5 @@ def rank_callbacks(callbacks):
     world = runtime.current()
     if world is None or world.rank == 0:
         return callbacks
-    from ..callbacks import CSVLogger, ModelCheckpoint, ProgbarLogger
-    return [cb for cb in callbacks if not isinstance(cb, (CSVLogger, ModelCheckpoint, ProgbarLogger))]
+    from ..callbacks import CSVLogger, ModelCheckpoint, ProgbarLogger, TensorBoard
+    return [cb for cb in callbacks if not isinstance(cb, (CSVLogger, ModelCheckpoint, ProgbarLogger, TensorBoard))]

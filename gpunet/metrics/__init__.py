@@ -127,6 +127,26 @@ def get(identifier, loss=None):
                     "'accuracy', a gpunet.metrics.Metric, a function or a config dict.")
 
 
+def compiled(metrics, weighted_metrics, loss=None):
+    """compile's metrics, ``metrics`` then ``weighted_metrics`` (identifiers as `get` takes), and
+    whether each takes the sample weights: weighted_metrics only, as in tf.keras 2 and Keras 3. A
+    weighted metric named as one in ``metrics`` is renamed ``weighted_<name>`` (the object too, as
+    tf.keras 2 does). Raises ValueError on duplicate names (or "loss") and on one object in both."""
+    plain = [get(m, loss) for m in metrics or []]
+    weighted = [get(m, loss) for m in weighted_metrics or []]
+    if any(w is m for w in weighted for m in plain):
+        raise ValueError("A Metric object cannot be in both metrics and weighted_metrics (it would be updated "
+                         "twice per batch): pass two instances.")
+    names = [m.name for m in plain]
+    renamed = ["weighted_" + w.name if w.name in names else w.name for w in weighted]
+    names += renamed
+    if len(set(names)) != len(names) or "loss" in names:
+        raise ValueError(f"Metric names must be unique and not 'loss', received {names}")
+    for w, name in zip(weighted, renamed):
+        w.name = name
+    return plain + weighted, [False] * len(plain) + [True] * len(weighted)
+
+
 def _loss_values(loss):
     def values(y_true, y_pred):
         from .. import backend as B

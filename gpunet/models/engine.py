@@ -96,9 +96,10 @@ class EngineMixin:
         loss, penalty = self._train_batch_terms(x, y, sw)
         return self.ops.to_scalar(loss) + penalty
 
-    def _train_batch_terms(self, x, y, sw):
+    def _train_batch_terms(self, x, y, sw, plain_sw=None):
         """Train on one batch; returns (the loss as a backend 0-d array, the regularizers'
-        penalty as a float): nothing is read from the device but what a regularizer adds."""
+        penalty as a float): nothing is read from the device but what a regularizer adds.
+        ``plain_sw``: the weights of the metrics that are not weighted_metrics (`_update_metrics`)."""
         out, penalty = self._forward(x, True)
         loss, dy = self._loss_fn.compute(self.ops, y, out, sw)
         layers = self._layers
@@ -112,8 +113,7 @@ class EngineMixin:
         self.optimizer.apply(self._params, self._grads)
         for w in self._constrained:
             w.value[...] = w.constraint(w.value)
-        for m in self._metrics:
-            m.update(self.ops, y, out, sw)
+        self._update_metrics(y, out, sw, plain_sw)
         return loss, penalty
 
     def _test_batch(self, x, y, sw):
@@ -125,9 +125,15 @@ class EngineMixin:
         """Evaluate one batch; returns (the loss as a backend 0-d array, the penalty as a float)."""
         out, penalty = self._forward(x, False)
         loss = self._loss_fn.compute(self.ops, y, out, sw)[0]
-        for m in self._metrics:
-            m.update(self.ops, y, out, sw)
+        self._update_metrics(y, out, sw)
         return loss, penalty
+
+    def _update_metrics(self, y, out, sw, plain_sw=None):
+        """Update each metric with one batch: compile's weighted_metrics with the sample weights
+        ``sw``, the others unweighted, as in tf.keras 2 and Keras 3 (``plain_sw``: None, but 0 for
+        the padding sample of a data-parallel fit, see epochs.py's `_plain_weights`)."""
+        for m, weighted in zip(self._metrics, self._metric_weighted):
+            m.update(self.ops, y, out, sw if weighted else plain_sw)
 
     def _logs(self, loss, prefix=""):
         logs = {prefix + "loss": loss}

@@ -62,7 +62,9 @@ class EpochMixin(EngineMixin):
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             if want_batches:
                 cbs.on_train_batch_begin(step)
-            losses.add(*self._train_batch_terms(xs[lo:hi], ys[lo:hi], None if sws is None else sws[lo:hi]), hi - lo)
+            sw = None if sws is None else sws[lo:hi]
+            losses.add(*self._train_batch_terms(xs[lo:hi], ys[lo:hi], sw, _plain_weights(self, sw, lo, hi)),
+                       hi - lo)
             self._epoch_seen = hi
             if want_batches:
                 cbs.on_train_batch_end(step, running_logs(self, losses, defer))
@@ -78,7 +80,8 @@ class EpochMixin(EngineMixin):
         n, want_batches, train_step = xs.shape[0], cbs.wants_train_batches, plan.step
         defer = cbs.defers_train_batches  # batches tallied only when a progress bar redraws
         plan.load(xs, ys, sws, order, batch_size)
-        cursor = TallyCursor(self, EpochTally(self, plan, batch_size))
+        plain = lambda sw, lo, hi: _plain_weights(self, sw, lo, hi)  # noqa: E731
+        cursor = TallyCursor(self, EpochTally(self, plan, batch_size, plain))
         done = first = self._epoch_seen = 0
         run_steps = getattr(plan, "run_steps", None)  # the GPU plan: many full batches per host call
         if run_steps is not None and (defer or not want_batches):
@@ -121,3 +124,15 @@ class EpochMixin(EngineMixin):
         else:
             batches = ((b.lo, b.hi, b.arrays[0]) for b in stream.batches(batch_size))
         return evaluate_batches(self, batches, n, x, y, sw, batch_size, cbs)
+
+
+def _plain_weights(model, sw, lo, hi):
+    """The weights of the metrics that are not weighted_metrics for samples ``lo:hi`` of a fit epoch
+    (``sw``: theirs): None (each sample counts 1), but 0 for a data-parallel epoch's padding sample
+    (gpunet/distribute/sharding.py: weight 0, the last of the epoch), which no metric counts."""
+    real = getattr(getattr(model, "_fit_shard", None), "real_rows", None)
+    if real is None or hi <= real or sw is None:  # (a padded epoch always has sample weights)
+        return None
+    plain = model.ops.ones((hi - lo,), sw.dtype)
+    plain[max(real - lo, 0):] = 0
+    return plain

@@ -24,6 +24,7 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         self.loss = None
         self._loss_fn = None
         self._metrics = []
+        self._metric_weighted = []  # per metric: whether it is one of compile's weighted_metrics
         self._compile_args = None
         self._params = self._grads = None
         self._plan = None
@@ -46,7 +47,9 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
             loss: a name, a `gpunet.losses.Loss`, or your ``f(y_true, y_pred)`` of tensors returning
                 per-sample values or a scalar (trained through gpunet.autodiff).
             metrics: names (``"accuracy"`` is resolved from the loss), `Metric` objects or functions, logged
-                under their names (a function's ``__name__``); ``weighted_metrics`` also apply sample weights.
+                under their names (a function's ``__name__``); each sample counts once, whatever its weight.
+            weighted_metrics: likewise, weighted by ``sample_weight`` and ``class_weight``; logged after
+                ``metrics``, one named as a metric there is renamed ``weighted_<name>`` (as in tf.keras 2).
             loss_weights, run_eagerly, steps_per_execution, jit_compile: accepted for Keras compatibility.
 
         Raises:
@@ -60,12 +63,9 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         metric_ids = list(metrics or [])
         if isinstance(metrics, dict):
             raise ValueError("Sequential models have one output: pass metrics as a list, e.g. ['accuracy'].")
-        ms = [_metrics.get(m, loss_fn) for m in metric_ids]
-        ms += [_metrics.get(m, loss_fn) for m in (weighted_metrics or [])]
-        names = [m.name for m in ms]
-        if len(set(names)) != len(names) or "loss" in names:
-            raise ValueError(f"Metric names must be unique and not 'loss', received {names}")
+        ms, weighted = _metrics.compiled(metric_ids, weighted_metrics, loss_fn)
         self.optimizer, self.loss, self._loss_fn, self._metrics = opt, loss, loss_fn, ms
+        self._metric_weighted = weighted  # which metrics take the sample (and class) weights
         self._compile_args = {"loss": loss, "metrics": metric_ids, "weighted_metrics": weighted_metrics,
                               "loss_weights": loss_weights}
         if self.built:
