@@ -12,7 +12,7 @@ import pytest
 
 from gpunet import activations, losses, metrics
 import gpunet.backend as B
-from tests.keras_support import keras_on_torch
+from keras_support import keras_on_torch
 
 keras = keras_on_torch()
 import torch  # noqa: E402  (Keras on torch is installed, so torch is)
