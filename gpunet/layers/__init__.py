@@ -4,6 +4,11 @@ from .core import InputLayer, Input, Dense, Activation, Dropout, Flatten, Reshap
 from .normalization import BatchNormalization
 from .lambda_layer import Lambda
 from .advanced_activations import LeakyReLU, ReLU, ELU, Softmax, ThresholdedReLU, PReLU
+from .noise import GaussianNoise, GaussianDropout, AlphaDropout
+from .regularization import ActivityRegularization, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
+from .reshaping import RepeatVector, Permute
 
 __all__ = ["Layer", "Weight", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
-           "BatchNormalization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU"]
+           "BatchNormalization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
+           "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
+           "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute"]

@@ -57,8 +57,9 @@ def reset_names():
 
 
 def snake_case(name):
+    """tf.keras 2's ``to_snake_case`` (Keras 3's too): ``SpatialDropout1D`` -> ``spatial_dropout1d``."""
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 class Weight(Operators):

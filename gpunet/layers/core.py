@@ -271,3 +271,17 @@ class Reshape(Layer):
         config = super().get_config()
         config["target_shape"] = list(self.target_shape)
         return config
+
+
+_MOVED = {"ActivityRegularization": "regularization", "SpatialDropout1D": "regularization",
+          "SpatialDropout2D": "regularization", "SpatialDropout3D": "regularization",
+          "RepeatVector": "reshaping", "Permute": "reshaping"}
+
+
+def __getattr__(name):
+    """Keras 2 kept these in ``keras.layers.core`` (tf.keras 2.21 still re-exports them there);
+    looked up on first use, as their modules import this one."""
+    if name in _MOVED:
+        import importlib
+        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

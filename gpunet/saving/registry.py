@@ -21,7 +21,9 @@ _scope = threading.local()
 _KIND_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints",
                  "activation": "activations", "loss": "losses", "metric": "metrics", "optimizer": "optimizers"}
 _LAYER_NAMES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization", "Lambda",
-                "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU")
+                "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU", "ActivityRegularization",
+                "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
+                "SpatialDropout3D", "RepeatVector", "Permute")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 

@@ -19,7 +19,9 @@ from .hdf5_legacy import unescape
 from .keras_zip import layer_keys
 
 # Layers whose output shape equals their input shape (an input shape can be seen through them).
-_SHAPE_PRESERVING = ("Dropout", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU")
+_SHAPE_PRESERVING = ("Dropout", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU",
+                     "ActivityRegularization", "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
+                     "SpatialDropout2D", "SpatialDropout3D")
 
 
 class LoadReport:
