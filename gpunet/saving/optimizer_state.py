@@ -10,9 +10,19 @@ named the way some Keras wrote them:
 * Keras 3 (legacy .h5):          ``adam/iteration``, ``adam/sequential_dense_kernel_momentum``
 * Keras 3 (.keras/.weights.h5):  positional ``optimizer/vars/0..N``
 
-gpunet writes Keras 2 names, in the order Keras 3 lists its optimizer variables
-(so Keras 3 restores them too), and tags every array with its parameter path
-and slot, so that gpunet matches state by name, never by list position.
+gpunet's ``.h5`` lists them in the layout tf.keras 2.21 restores. Its load_model rebuilds
+a config without ``is_legacy_optimizer`` (gpunet's, which Keras 3 needs: it rejects that
+key) as tf.keras's *legacy* optimizer, and restores ``optimizer_weights`` by position:
+``set_weights`` needs exactly ``[iter] + one group per slot, over every trainable weight``
+(legacy Adam: all ``m``, then all ``v``), same length, same shapes. So gpunet writes that,
+with those names (``Adam/dense/kernel/m:0``), for the optimizers whose legacy form has no
+other variable. Nadam (legacy keeps a ``momentum_cache`` scalar where Keras 3 reads its
+learning rate) and AdamW (tf.keras has no legacy AdamW: it cannot load the file) keep
+Keras 3's order, ``[iter, learning_rate] + slots (+ u_product)``, which tf.keras rejects
+whole. Keras 3 builds no slots from a legacy .h5, only iteration and learning rate: it
+restores the iteration from either layout (the learning rate is in the config too). The
+``.keras`` archive keeps Keras 3's order (`keras3_vars`). gpunet itself reads names
+(parameter path and slot) and ``gpunet_optimizer``'s scalars, never list positions.
 """
 import numpy as np
 
@@ -40,6 +50,8 @@ _GROUPS = {
 }
 # Keras 3 tracks one scalar after the slots for these (Nadam's momentum-schedule product).
 _TRAILING_SCALARS = {"Nadam": "m_schedule"}
+# The classes tf.keras 2.21 restores from gpunet's .h5 (as its legacy optimizer): not Nadam, not AdamW.
+_TF_KERAS_LEGACY = ("SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "Adamax")
 _CLASS_BY_KERAS_NAME = {k.lower().replace("_", ""): k for k in _ALIASES}
 
 
@@ -89,12 +101,13 @@ def _host_slots(model):
     return {name: model.ops.to_host(buf) for name, buf in opt.slots().items()}
 
 
-def _ordered(model):
-    """``[(path, slot, host_view, layer_name, weight_name)]`` in Keras 3's variable order."""
+def _ordered(model, groups=None):
+    """``[(path, slot, host_view, layer_name, weight_name)]`` in Keras 3's variable order (slot ``groups``
+    interleaved per parameter, one group after the other), or in that of the ``groups`` given."""
     slots = _host_slots(model)
     params = _params(model)
     out = []
-    for group in _slot_order(model.optimizer):
+    for group in groups or _slot_order(model.optimizer):
         for path, off, shape, lname, wname in params:
             n = int(np.prod(shape, dtype=np.int64))
             for slot in group:
@@ -102,25 +115,46 @@ def _ordered(model):
     return out
 
 
-def h5_entries(model):
-    """What ``optimizer_weights`` holds for a gpunet model: ``[(keras2_name, array, path, slot)]``."""
-    opt = model.optimizer
-    prefix = escape(opt.name)
-    entries = [(f"{prefix}/iter:0", np.array(opt.iterations, np.int64), None, None)]
-    if getattr(opt, "_lr_schedule", None) is None:  # (Keras has no rate variable for a scheduled one)
-        entries.append((f"{prefix}/learning_rate:0", np.array(float(opt.learning_rate), np.float32), None, None))
-    for path, slot, array, lname, wname in _ordered(model):
-        entries.append((f"{prefix}/{escape(lname)}/{escape(wname)}/{slot}:0", array, path, slot))
+def _trailing(opt):
     extra = _TRAILING_SCALARS.get(keras_class(opt))
     scalars = scalar_state(opt)
-    if extra and extra in scalars:
-        entries.append((f"{prefix}/{extra}:0", np.array(scalars[extra], np.float32), None, None))
-    return entries
+    return [(extra, np.array(scalars[extra], np.float32))] if extra and extra in scalars else []
 
 
 def keras3_vars(model):
-    """``optimizer/vars`` of the Keras 3 layout: ``[(array, path, slot)]``, positional."""
-    return [(array, path, slot) for name, array, path, slot in h5_entries(model)]
+    """``optimizer/vars`` of the Keras 3 layout: ``[(array, path, slot)]``, positional, Keras 3's order:
+    iteration, learning rate (none for a schedule), slots, trailing scalars."""
+    opt = model.optimizer
+    out = [(np.array(opt.iterations, np.int64), None, None)]
+    if getattr(opt, "_lr_schedule", None) is None:
+        out.append((np.array(float(opt.learning_rate), np.float32), None, None))
+    out += [(array, path, slot) for path, slot, array, _, _ in _ordered(model)]
+    return out + [(array, None, None) for _, array in _trailing(opt)]
+
+
+def _tf_keras_layout(model):
+    """Whether ``optimizer_weights`` can take tf.keras 2.21's legacy layout (see the module docstring).
+    Not when the first trainable weight is a scalar: Keras 3 would read its first slot as the rate."""
+    params = _params(model)
+    return keras_class(model.optimizer) in _TF_KERAS_LEGACY and not (params and params[0][2] == ())
+
+
+def h5_entries(model):
+    """What ``optimizer_weights`` holds for a gpunet model: ``[(keras2_name, array, path, slot)]``, in order."""
+    opt = model.optimizer
+    prefix = escape(opt.name)
+    entries = [(f"{prefix}/iter:0", np.array(opt.iterations, np.int64), None, None)]
+    if _tf_keras_layout(model):
+        ordered = _ordered(model, [(slot,) for slot in opt.slot_names])
+    else:
+        if getattr(opt, "_lr_schedule", None) is None:  # (Keras has no rate variable for a scheduled one)
+            entries.append((f"{prefix}/learning_rate:0", np.array(float(opt.learning_rate), np.float32), None, None))
+        ordered = _ordered(model)
+    for path, slot, array, lname, wname in ordered:
+        entries.append((f"{prefix}/{escape(lname)}/{escape(wname)}/{slot}:0", array, path, slot))
+    if not _tf_keras_layout(model):
+        entries += [(f"{prefix}/{name}:0", array, None, None) for name, array in _trailing(opt)]
+    return entries
 
 
 # ---- reading ----------------------------------------------------------------------------------
@@ -187,12 +221,19 @@ def positional(model, arrays):
                              f"the model's weight has shape {tuple(shape)}")
         out.append(("slot", (path, slot), item))
     extra = items[len(expected):]
+    if keras_class(opt) == "SGD" and not expected and _unused_momentum(model, extra):
+        extra = []  # tf.keras 2.11+'s SGD keeps "m" at momentum=0 too (the last step, times 0 next step)
     trailing = _TRAILING_SCALARS.get(keras_class(opt))
     if trailing and len(extra) == 1 and extra[0].shape == ():
         out.append(("scalar", trailing, extra[0]))
     elif extra:
         raise ValueError(f"the file's optimizer has {len(extra)} more arrays than {type(opt).__name__} uses")
     return out
+
+
+def _unused_momentum(model, extra):
+    shapes = [tuple(shape) for _, _, shape, _, _ in _params(model)]
+    return len(extra) == len(shapes) and all(tuple(e.shape) == s for e, s in zip(extra, shapes))
 
 
 def _scalar(item, what):
