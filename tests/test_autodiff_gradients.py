@@ -228,3 +228,35 @@ def test_loss_objects_called_on_tensors_reduce_on_the_tape(ops, reduction):
     got = loss(Tensor(target), Tensor(ops.asarray(pred)), sample_weight=weights)
     np.testing.assert_allclose(_host(ops, got.data), _host(ops, loss(target, ops.asarray(pred), weights)),
                                rtol=1e-12)
+
+
+# ---- a value reached by paths of different lengths: every path's gradient must arrive ---------------------
+def _focal(y_true, y_pred):
+    # the tutorials' focal loss: pt reaches the loss through pow and through log, and y_pred
+    # reaches pt directly and through 1 - y_pred
+    y_pred = O.clip(y_pred, 1e-7, 1 - 1e-7)
+    pt = O.switch(O.equal(y_true, 1), y_pred, 1 - y_pred)
+    return -O.mean(O.pow(1.0 - pt, 2) * O.log(pt), axis=-1)
+
+
+def _antirectifier(x):
+    # keras.io's Lambda example: x feeds the mean subtracted from it
+    x = x - O.mean(x, axis=1, keepdims=True)
+    x = O.l2_normalize(x, axis=1)
+    return O.concatenate([O.relu(x), O.relu(-x)], axis=1)
+
+
+def test_shared_subexpressions_on_paths_of_different_lengths(ops):
+    c = lambda t: t * 1.0  # noqa: E731 - an intermediate node, used twice below
+    assert grad_of(ops, lambda t: (lambda u: u + (1 - u) * 3)(c(t)), np.ones(3))[0].tolist() == [-2.0] * 3
+    mask = ops.asarray(np.array([1.0, 0.0, 1.0, 0.0]))
+    assert grad_of(ops, lambda t: (lambda u: O.switch(O.equal(mask, 1), u, -u))(c(t)), np.ones(4))[0].tolist() == \
+        [1.0, -1.0, 1.0, -1.0]
+    y_true = ops.asarray(np.array([[1.0], [0.0], [1.0], [0.0]]))
+    got = check(ops, lambda p: _focal(y_true, p), np.array([[0.3], [0.6], [0.9], [0.2]]))[0]
+    # tf.keras 2.21 (tf.GradientTape) on the same function, mean over the batch: scale back by 4
+    np.testing.assert_allclose(_host(ops, vjp(lambda p: O.mean(_focal(y_true, p)),
+                                              ops.asarray(np.array([[0.3], [0.6], [0.9], [0.2]])))[1](
+        ops.asarray(np.array(1.0)))[0]).ravel(), [-0.8297238, 0.4998873, -0.00804581, 0.03481435], rtol=1e-5)
+    assert got.shape == (4, 1)
+    check(ops, _antirectifier, rand(3, 5))

@@ -188,3 +188,19 @@ def test_regressor_scores_minus_the_loss():
     estimator.fit(features, target)
     assert estimator.score(features, target) == pytest.approx(-estimator.model.evaluate(features, target, verbose=0))
     assert estimator.predict(features).shape == (150,) and estimator.predict(features[:1]).shape == (1,)
+
+
+def test_regressor_in_a_standardized_pipeline():
+    # the regression tutorial: Pipeline([StandardScaler, KerasRegressor]) under cross_val_score;
+    # scikit-learn >= 1.6 asks the pipeline whether its last step is fitted before scoring
+    x, _ = _csv("iris.csv")
+    features, target = np.hstack([x[:, :3], x[:, :1]]), x[:, 3]
+    pipeline = Pipeline([("standardize", StandardScaler()),
+                         ("mlp", KerasRegressor(build_fn=regression_model, epochs=3, batch_size=10, verbose=0))])
+    scores = cross_val_score(pipeline, features, target, cv=KFold(3, shuffle=True, random_state=7))
+    assert scores.shape == (3,) and np.isfinite(scores).all() and (scores < 0).all()
+    pipeline.fit(features, target)
+    assert pipeline.predict(features[:3]).shape == (3,)
+    assert pipeline.score(features, target) == pytest.approx(
+        -pipeline.named_steps["mlp"].model.evaluate(StandardScaler().fit_transform(features), target, verbose=0),
+        rel=1e-5)

@@ -11,16 +11,21 @@ from .tensor import Tensor, lift
 
 
 def _reverse_topological(root):
-    order, seen, stack = [], {id(root)}, [(root, False)]
+    # Depth-first post-order. A node is marked when it is expanded, not when it is pushed: marking
+    # on push let a tensor reached by two paths of different lengths (``x - K.mean(x)``) come out
+    # before one of its users, so that user's gradient arrived after x's had been passed on.
+    order, expanded_ids, stack = [], set(), [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        if id(node) in expanded_ids:
+            continue
+        expanded_ids.add(id(node))
         stack.append((node, True))
         for parent, _ in node.parents:
-            if id(parent) not in seen:
-                seen.add(id(parent))
+            if id(parent) not in expanded_ids:
                 stack.append((parent, False))
     order.reverse()
     return order

@@ -43,4 +43,23 @@ def load_model(filepath, custom_objects=None, compile=True, **kwargs):
     return _load(filepath, custom_objects=custom_objects, compile=compile, **kwargs)
 
 
-__all__ = ["Sequential", "model_from_json", "model_from_yaml", "model_from_config", "save_model", "load_model"]
+def clone_model(model, input_tensors=None, clone_function=None):
+    """Keras's ``clone_model`` for a `Sequential`: a new, uncompiled model of the same layers (same
+    configs and names) with newly initialized weights, as in Keras (copy them with
+    ``clone.set_weights(model.get_weights())``). ``clone_function(layer)`` makes each new layer
+    (default: ``layer.__class__.from_config(layer.get_config())``). ``input_tensors`` belongs to
+    Keras's functional API, which gpunet does not have."""
+    if input_tensors is not None:
+        raise ValueError("gpunet's clone_model takes no input_tensors: it clones Sequential models only")
+    if not isinstance(model, Sequential):
+        raise ValueError(f"clone_model expects a Sequential model, received {type(model).__name__}")
+    if clone_function is None:
+        def clone_function(layer):
+            return layer.__class__.from_config(layer.get_config())
+    clone = Sequential([clone_function(layer) for layer in model.layers], name=model.name)
+    if model.built and not clone.built:  # the input shape came from an InputLayer, not from a layer's config
+        clone.build(model.input_shape)
+    return clone
+
+
+__all__ = ["Sequential", "clone_model", "model_from_json", "model_from_yaml", "model_from_config", "save_model", "load_model"]

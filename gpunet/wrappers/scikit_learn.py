@@ -87,6 +87,11 @@ class BaseWrapper(_Estimator):
         self.sk_params.update(params)
         return self
 
+    def __sklearn_is_fitted__(self):
+        # scikit-learn's check_is_fitted (run by Pipeline.predict and .score since 1.6) otherwise
+        # looks for a trailing-underscore attribute, which KerasRegressor never sets.
+        return hasattr(self, "model")
+
     def filter_sk_params(self, fn, override=None):
         """The ``sk_params`` entries ``fn`` takes, updated with ``override``."""
         res = {name: value for name, value in self.sk_params.items() if _takes(fn, name)}
