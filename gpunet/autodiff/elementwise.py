@@ -8,6 +8,8 @@ passes it where ``min_value <= x <= max_value`` (bounds included); ``sqrt`` at 0
 Comparisons, ``sign``, ``round``, ``cast`` to a non-float type, ``ones_like``/``zeros_like``
 and ``stop_gradient`` give constants (no gradient).
 """
+import builtins
+
 from .. import backend as B
 from .tensor import Tensor, lift, raw, result, unbroadcast
 
@@ -25,6 +27,15 @@ def _binary(a, b):
 
 def _shape(t):
     return t.shape if isinstance(t, Tensor) else ()
+
+
+def _floating(a):
+    """``a`` as a tensor of floats: integer and boolean input is computed in floatx, as Keras 3's
+    ``exp``/``log``/``sqrt``/``mean`` do (NumPy would widen it to float64). Such input is a constant."""
+    t = lift(a)
+    if t.data.dtype.kind in "fc":
+        return t
+    return Tensor(t.data.astype(B.floatx()))
 
 
 def add(a, b):
@@ -57,7 +68,8 @@ def divide(a, b):
 
 
 def power(a, b):
-    """``a ** b`` (Keras's ``K.pow``); the gradient for ``b`` is ``a ** b * log(a)``."""
+    """``a ** b`` (Keras's ``K.pow``); the gradient for ``b`` is ``a ** b * log(a)``, 0 where
+    ``a <= 0`` (TensorFlow's)."""
     ta, tb, x, y = _binary(a, b)
     sa, sb = _shape(ta), _shape(tb)
     out = x ** y
@@ -67,8 +79,12 @@ def power(a, b):
         return unbroadcast(g * y * x ** (y - 1), sa)
 
     def grad_exponent(g):
-        with xp.errstate(divide="ignore", invalid="ignore") if hasattr(xp, "errstate") else _null():
-            return unbroadcast(g * out * xp.log(x), sb)
+        # TensorFlow's choice: 0 where the base is not positive (log undefined there) instead of
+        # NaN from out * log(x), which would poison a trained exponent whenever a base is 0.
+        base = xp.asarray(x)
+        positive = base > 0
+        log_base = xp.log(xp.where(positive, base, 1))
+        return unbroadcast(g * xp.where(positive, out * log_base, 0), sb)
     return result(out, (ta, grad_base), (tb, grad_exponent))
 
 
@@ -92,7 +108,7 @@ def square(a):
 
 def sqrt(a):
     """Square root; gradient ``inf`` at 0 (as TensorFlow)."""
-    t = lift(a)
+    t = _floating(a)
     xp = _xp()
     out = xp.sqrt(t.data)
 
@@ -111,14 +127,14 @@ def abs(a):  # noqa: A001 (Keras's name)
 
 def exp(a):
     """``e ** a``."""
-    t = lift(a)
+    t = _floating(a)
     out = _xp().exp(t.data)
     return result(out, (t, lambda g: g * out))
 
 
 def log(a):
     """Natural logarithm; gradient ``1 / a`` (``inf`` at 0)."""
-    t = lift(a)
+    t = _floating(a)
     xp = _xp()
     with xp.errstate(divide="ignore") if hasattr(xp, "errstate") else _null():
         out = xp.log(t.data)
@@ -134,7 +150,10 @@ def clip(x, min_value=None, max_value=None):
     lo = -float("inf") if min_value is None else raw(min_value)
     hi = float("inf") if max_value is None else raw(max_value)
     if min_value is not None and max_value is not None:
-        hi = xp.maximum(hi, lo) if not isinstance(hi, float) or not isinstance(lo, float) else max(hi, lo)
+        # Python numbers stay Python numbers: xp.maximum(1, 0) is an int64 array, which would widen
+        # float32 input to float64 (K.clip(y_pred, 0, 1)).
+        numbers = isinstance(hi, (int, float)) and isinstance(lo, (int, float))
+        hi = builtins.max(hi, lo) if numbers else xp.maximum(hi, lo)
     out = xp.clip(data, lo, hi)
     return result(out, (t, lambda g: g * ((data >= lo) & (data <= hi))))
 
@@ -161,9 +180,11 @@ def minimum(a, b):
 
 def where(condition, x, y):
     """``x`` where ``condition`` holds, else ``y`` (Keras 3's ``ops.where``); each gets the
-    gradient where it was chosen."""
+    gradient where it was chosen. Two Python numbers give floatx values, as in Keras."""
     xp = _xp()
     cond = raw(condition)
+    if isinstance(x, (bool, int, float)) and isinstance(y, (bool, int, float)):
+        x = lift(x)  # else xp.where(cond, 1.0, 0.0) would be float64
     ta, tb, a, b = _binary(x, y)
     sa, sb = _shape(ta), _shape(tb)
     return result(xp.where(cond, a, b), (ta, lambda g: unbroadcast(xp.where(cond, g, 0), sa)),
@@ -171,8 +192,19 @@ def where(condition, x, y):
 
 
 def switch(condition, then_expression, else_expression):
-    """Keras 2's ``K.switch``: `where` (a scalar condition picks one whole branch)."""
-    return where(condition, then_expression, else_expression)
+    """Keras 2's ``K.switch``: `where`, where a scalar condition picks one whole branch and a
+    condition of rank 2 or more but below the branches' rank is extended by trailing axes (tf.keras
+    2's reshape and tile: a ``(batch, steps)`` mask selects whole feature vectors of ``(batch, steps,
+    features)``); a rank-1 condition broadcasts as in NumPy, as there. Branches may be callables."""
+    then_expression = then_expression() if callable(then_expression) else then_expression
+    else_expression = else_expression() if callable(else_expression) else else_expression
+    cond = raw(condition)
+    cond = cond if hasattr(cond, "ndim") else B.get_backend().asarray(cond)
+    ranks = [len(_shape(e if isinstance(e, (bool, int, float)) else lift(e)))
+             for e in (then_expression, else_expression)]
+    if 1 < cond.ndim < builtins.max(ranks):
+        cond = cond.reshape(tuple(cond.shape) + (1,) * (builtins.max(ranks) - cond.ndim))
+    return where(cond, then_expression, else_expression)
 
 
 def sign(x):

@@ -18,6 +18,12 @@ def activation(name, x, **params):
     data = t.data
     if data.dtype.kind != "f":
         data = data.astype(B.floatx())
+    if data.ndim == 0:
+        # The Backend's activations work in place (``xp.exp(y, out=y)``), which a 0-d array's
+        # operations (NumPy scalars) refuse: K.sigmoid(K.mean(x)) runs on one value of shape (1,).
+        out = ops.activation_forward(name, data.reshape(1), params)
+        return result(out.reshape(()), (t, lambda g: ops.activation_backward(
+            name, g.reshape(1), data.reshape(1), out, params).reshape(())))
     out = ops.activation_forward(name, data, params)
     return result(out, (t, lambda g: ops.activation_backward(name, g, data, out, params)))
 
@@ -28,9 +34,15 @@ def binary_crossentropy(target, output, from_logits=False):
     tf.keras 2 does; with ``from_logits`` it is TensorFlow's stable
     ``max(x, 0) - x * z + log(1 + exp(-|x|))``."""
     if from_logits:
+        # Written as tf.nn.sigmoid_cross_entropy_with_logits is, with one where for both pieces:
+        # maximum(x, 0) and -abs(x) would take their subgradients (1 and 0) at x == 0 and give
+        # 1 - z there instead of the derivative sigmoid(0) - z.
         x = lift(output)
-        stable = E.log(E.add(1.0, E.exp(E.negative(E.abs(x)))))
-        return E.add(E.subtract(E.maximum(x, 0.0), E.multiply(x, target)), stable)
+        non_negative = E.greater_equal(x, 0.0)
+        relu_x = E.where(non_negative, x, E.zeros_like(x))
+        minus_abs = E.where(non_negative, E.negative(x), x)
+        stable = E.log(E.add(1.0, E.exp(minus_abs)))
+        return E.add(E.subtract(relu_x, E.multiply(x, target)), stable)
     eps = B.epsilon()
     p = E.clip(output, eps, 1.0 - eps)
     positive = E.multiply(target, E.log(E.add(p, eps)))

@@ -26,6 +26,11 @@ def _axes(axis, ndim):
     return tuple(sorted(set(out)))
 
 
+def _flat(x):
+    from .shape_ops import flatten
+    return flatten(x)
+
+
 def _expand(g, shape, axes, keepdims):
     """``g`` (the reduced shape) broadcast back over ``shape``."""
     if not keepdims:
@@ -43,8 +48,8 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
 
 
 def mean(x, axis=None, keepdims=False):
-    """Mean over ``axis``."""
-    t = lift(x)
+    """Mean over ``axis``; integer and boolean input gives floatx (Keras 3's ``ops.mean``)."""
+    t = E._floating(x)
     shape, axes = t.shape, _axes(axis, t.ndim)
     count = 1
     for a in axes:
@@ -77,13 +82,30 @@ def min(x, axis=None, keepdims=False):  # noqa: A001
     return _extreme(x, axis, keepdims, "min")
 
 
+def _product_of_others(xp, data, axes):
+    """For each value, the product of the other values over ``axes``: exclusive running products
+    from both ends (TensorFlow's reduce_prod gradient), so zeros give exact values, not ``0 / 0``."""
+    keep = [i for i in range(data.ndim) if i not in axes]
+    perm = keep + list(axes)
+    moved = data.transpose(perm)
+    flat = moved.reshape(moved.shape[:len(keep)] + (-1,))
+    if flat.shape[-1] == 0:
+        return xp.zeros(data.shape, data.dtype)
+    ones = xp.ones(flat.shape[:-1] + (1,), data.dtype)
+    left = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    inverse = [perm.index(i) for i in range(data.ndim)]
+    return (left * right).reshape(moved.shape).transpose(inverse)
+
+
 def prod(x, axis=None, keepdims=False):
-    """Product over ``axis`` (gradient ``prod / x``, so exact only where ``x`` has no zeros)."""
+    """Product over ``axis``; the gradient is the product of the other values (exact with zeros)."""
     t = lift(x)
     shape, axes = t.shape, _axes(axis, t.ndim)
+    xp = B.get_backend().xp
     out_kept = t.data.prod(axis=axes, keepdims=True)
     out = out_kept if keepdims else out_kept.reshape([n for i, n in enumerate(shape) if i not in axes])
-    return result(out, (t, lambda g: _expand(g, shape, axes, keepdims) * (out_kept / t.data)))
+    return result(out, (t, lambda g: _expand(g, shape, axes, keepdims) * _product_of_others(xp, t.data, axes)))
 
 
 def _reverse_cumsum(xp, g, axis):
@@ -92,17 +114,23 @@ def _reverse_cumsum(xp, g, axis):
 
 
 def cumsum(x, axis=0):
-    """Running sum along ``axis`` (Keras 2's ``K.cumsum``: the first axis unless told)."""
+    """Running sum along ``axis`` (Keras 2's ``K.cumsum``: the first axis unless told; None: over
+    the flattened values, as Keras 3's ``ops.cumsum``)."""
+    if axis is None:
+        x, axis = _flat(x), 0
     t = lift(x)
     (ax,) = _axes(axis, t.ndim)
     xp = B.get_backend().xp
-    out = xp.cumsum(t.data, axis=ax, dtype=t.data.dtype)
+    # booleans count as int32 (Keras 3); cumsum in bool's own dtype would be a running logical or
+    out = xp.cumsum(t.data, axis=ax, dtype="int32" if t.data.dtype.kind == "b" else t.data.dtype)
     return result(out, (t, lambda g: _reverse_cumsum(xp, g, ax)))
 
 
 def cumprod(x, axis=0):
     """Running product along ``axis`` (the first unless told). The gradient is TensorFlow's,
-    ``reverse_cumsum(g * cumprod) / x``: exact where ``x`` has no zeros (as `prod`)."""
+    ``reverse_cumsum(g * cumprod) / x``: exact only where ``x`` has no zeros. None: flattened."""
+    if axis is None:
+        x, axis = _flat(x), 0
     t = lift(x)
     (ax,) = _axes(axis, t.ndim)
     xp, data = B.get_backend().xp, t.data
@@ -113,7 +141,7 @@ def cumprod(x, axis=0):
 def logsumexp(x, axis=None, keepdims=False):
     """``log(sum(exp(x)))`` over ``axis``, computed stably as ``tf.reduce_logsumexp`` (the finite
     maximum subtracted first); the gradient is the softmax of ``x`` over ``axis``."""
-    t = lift(x)
+    t = E._floating(x)
     shape, axes = t.shape, _axes(axis, t.ndim)
     xp, data = B.get_backend().xp, t.data
     top = data.max(axis=axes, keepdims=True)
@@ -126,6 +154,7 @@ def logsumexp(x, axis=None, keepdims=False):
 
 def var(x, axis=None, keepdims=False):
     """Population variance over ``axis`` (Keras's ``K.var``), built from `mean` and `square`."""
+    x = E._floating(x)
     centred = E.subtract(x, mean(x, axis=axis, keepdims=True))
     return mean(E.square(centred), axis=axis, keepdims=keepdims)
 

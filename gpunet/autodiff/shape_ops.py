@@ -20,10 +20,11 @@ def shape(x):
 
 
 def reshape(x, shape):
-    """``x`` with a new shape (one -1 allowed)."""
+    """``x`` with a new shape (one -1 allowed): a tuple whose items may be 0-d tensors, or a 1-D
+    tensor (``K.reshape(x, (K.shape(x)[0], -1))``, ``K.reshape(x, K.shape(y))``)."""
     t = lift(x)
     source = t.shape
-    return result(t.data.reshape(tuple(shape)), (t, lambda g: g.reshape(source)))
+    return result(t.data.reshape(_ints(shape)), (t, lambda g: g.reshape(source)))
 
 
 def flatten(x):
@@ -202,6 +203,31 @@ def dot(a, b):
     return matmul(a, tb)
 
 
-def batch_dot(x, y):
-    """Keras's ``K.batch_dot`` for 3-D tensors: ``x[i] @ y[i]`` for each ``i``."""
-    return matmul(x, y)
+def batch_dot(x, y, axes=None):
+    """Keras 2's ``K.batch_dot``: for each sample ``i``, ``x[i]`` and ``y[i]`` contracted over
+    ``axes = (x's axis, y's axis)`` (an int: the same for both; None: x's last with y's last for a
+    2-D ``y``, else with y's second to last, so 3-D inputs give ``x[i] @ y[i]``). The result has
+    ``x``'s other axes, then ``y``'s; two 2-D inputs give ``(batch, 1)``, as tf.keras."""
+    tx, ty = lift(x), lift(y)
+    if tx.ndim < 2 or ty.ndim < 2:
+        raise ValueError(f"batch_dot needs inputs of rank 2 or more, received shapes {tx.shape} and {ty.shape}.")
+    if tx.shape[0] != ty.shape[0]:
+        raise ValueError(f"batch_dot needs the same batch size, received shapes {tx.shape} and {ty.shape}.")
+    if axes is None:
+        axes = (tx.ndim - 1, ty.ndim - 1 if ty.ndim == 2 else ty.ndim - 2)
+    elif isinstance(axes, int):
+        axes = (axes, axes)
+    ax, ay = int(axes[0]) % tx.ndim, int(axes[1]) % ty.ndim
+    if 0 in (ax, ay) or tx.shape[ax] != ty.shape[ay]:
+        raise ValueError(f"batch_dot cannot contract axis {ax} of shape {tx.shape} with axis {ay} of {ty.shape} "
+                         f"(axis 0 is the batch; the lengths must match).")
+    # x as (batch, rest, K), y as (batch, K, rest): one batched matmul, then the rest unfolded.
+    x_perm = [0] + [i for i in range(1, tx.ndim) if i != ax] + [ax]
+    y_perm = [0, ay] + [i for i in range(1, ty.ndim) if i != ay]
+    x_rest = tuple(tx.shape[i] for i in x_perm[1:-1])
+    y_rest = tuple(ty.shape[i] for i in y_perm[2:])
+    batch, depth = tx.shape[0], tx.shape[ax]
+    x3 = reshape(transpose(tx, x_perm), (batch, -1, depth))
+    y3 = reshape(transpose(ty, y_perm), (batch, depth, -1))
+    out_shape = (batch,) + x_rest + y_rest
+    return reshape(matmul(x3, y3), out_shape if len(out_shape) > 1 else (batch, 1))
