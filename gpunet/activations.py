@@ -43,6 +43,8 @@ class ActivationSpec:
         x = ops.asarray(x)
         if x.dtype.kind != "f":  # Keras computes integer input in floatx
             x = ops.asarray(x, dtype=B.floatx())
+        if x.ndim == 0:  # (NumPy's ufuncs give a 0-d array back as a scalar, which out= refuses)
+            return ops.activation_forward(self.name, x.reshape(1), self.params).reshape(())
         return ops.activation_forward(self.name, x, self.params)
 
     @property

@@ -216,3 +216,13 @@ def test_a_layers_activation_has_a_functions_name():
     assert Dense(2, activation="relu").activation.__name__ == "relu"
     assert Dense(2).activation.__name__ == "linear"
     assert Dense(2, activation="silu").activation.__name__ == "silu"
+
+
+@pytest.mark.parametrize("name,params,ref,kinks", CASES, ids=IDS)
+def test_a_scalar_input_gives_a_0d_result(name, params, ref, kinks):
+    """Keras's activations take a Python or NumPy scalar too (NumPy's ufuncs hand a 0-d array
+    back as a scalar, which in-place kernels refused): activations.sigmoid(np.float64(0.5))."""
+    got = ActivationSpec(name, params)(np.float64(0.5))
+    assert np.shape(got) == ()
+    np.testing.assert_allclose(B.get_backend().to_host(got), ref(np.array([0.5]))[0], rtol=1e-12)
+    assert float(activations.sigmoid(0.0)) == 0.5
