@@ -139,6 +139,12 @@ def extras(out):
     results["evaluate"] = m.evaluate(xe, ye, batch_size=5, verbose=0)
     m.compile(optimizer=dist.DistributedOptimizer(gpunet.optimizers.Adam(0.01)), loss="hinge")
     results["hinge_evaluate"] = m.evaluate(*C.hinge_evaluation_data(), batch_size=4, verbose=0)
+    scheduled = C.extras_model(7 + r)  # a LearningRateSchedule: the broadcast must not assign the rate
+    scheduled.compile(optimizer=dist.DistributedOptimizer(gpunet.optimizers.Adam(
+        gpunet.optimizers.schedules.ExponentialDecay(0.01, 5, 0.5))), loss="binary_crossentropy")
+    scheduled.fit(x, y, batch_size=C.BATCH, epochs=1, verbose=0, callbacks=[dist.BroadcastGlobalVariablesCallback(0)])
+    results["scheduled"] = [scheduled.optimizer.iterations, float(scheduled.optimizer.learning_rate),
+                             float(numpy.abs(numpy.concatenate([w.ravel() for w in scheduled.get_weights()])).sum())]
     bn = C.extras_model(7 + r, norm=True)  # unsynchronized: each rank's own batch statistics
     bn.compile(optimizer=dist.DistributedOptimizer(bn.optimizer), loss="binary_crossentropy")
     bn.fit(x, y, batch_size=C.BATCH, epochs=2, verbose=0, callbacks=[dist.BroadcastGlobalVariablesCallback(0)])

@@ -230,6 +230,13 @@ def test_unsynchronized_moving_statistics_are_averaged_so_every_rank_predicts_al
     numpy.testing.assert_allclose(a0["predict"], saved.predict(C.data(29, seed=2)[0], batch_size=5), rtol=1e-12)
 
 
+def test_a_scheduled_optimizer_is_broadcast_and_follows_its_schedule(extras_run, numpy_here):
+    (r0, _), (r1, _) = _extras(extras_run[0], 0), _extras(extras_run[0], 1)
+    iterations, rate, _ = r0["scheduled"]
+    assert r0["scheduled"] == r1["scheduled"]  # the same weights on both ranks
+    assert iterations == 13 and rate == pytest.approx(0.01 * 0.5 ** (13 / 5))  # 99 samples, global batch 8
+
+
 def test_a_padded_step_leaves_the_moving_statistics_alone(extras_run, numpy_here):
     """A rank without a sample in the last global batch trains one sample at weight 0: its
     BatchNormalization's moving statistics must not move. Expected: each rank's statistics

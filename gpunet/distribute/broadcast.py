@@ -70,7 +70,9 @@ def broadcast_optimizer_state(optimizer, root=0):
         raise RuntimeError(f"broadcast_weights: rank {world.rank}'s optimizer has slots {sorted(optimizer.slots())}, "
                            f"rank {root}'s has {scalars['slots']}: the ranks compiled different optimizers.")
     optimizer.iterations = scalars["iterations"]
-    optimizer.learning_rate = scalars["learning_rate"]
+    if optimizer._lr_schedule is None:
+        optimizer.learning_rate = scalars["learning_rate"]
+    optimizer._learning_rate.follow(optimizer.iterations)  # (a schedule's rate follows the iterations)
     optimizer._set_scalar_state(optimizer._check_scalar_state(scalars, scalars["iterations"]))
     for name in scalars["slots"]:
         world.bcast_(optimizer.slots()[name], root)
