@@ -16,6 +16,7 @@ import gpunet
 from gpunet.layers import Dense
 from gpunet.models import Sequential, load_model
 from gpunet.saving import hdf5_legacy
+from tf_keras_fixtures.cases import optimizers
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tf_keras_fixtures")
 EXPECTED = np.load(os.path.join(HERE, "expected.npz"))
@@ -28,15 +29,7 @@ FILES = [(c, ext) for c in CASES for ext in (".h5", ".keras") if os.path.exists(
 SLOTS = {"SGD": {"m": "momentum"}, "Adamax": {"u": "v"},
          "RMSprop": {"velocity": "rms", "average_gradient": "mg"},
          "Adadelta": {"accumulated_grad": "accum_grad", "accumulated_delta_var": "accum_var"}}
-O = gpunet.optimizers
-GPUNET = {
-    "sgd": lambda: O.SGD(0.05), "sgd-momentum": lambda: O.SGD(0.05, momentum=0.9, nesterov=True),
-    "adam-amsgrad": lambda: O.Adam(0.01, amsgrad=True),
-    "rmsprop-centered": lambda: O.RMSprop(0.01, momentum=0.5, centered=True),
-    "adagrad": lambda: O.Adagrad(0.05), "adadelta": lambda: O.Adadelta(0.5), "adamax": lambda: O.Adamax(0.01),
-    "nadam": lambda: O.Nadam(0.01), "adamw": lambda: O.AdamW(0.01, weight_decay=0.01),
-    "adam-schedule": lambda: O.Adam(O.schedules.ExponentialDecay(0.02, 3, 0.5)),
-}
+GPUNET = optimizers(gpunet.optimizers)
 
 
 def flat(model):

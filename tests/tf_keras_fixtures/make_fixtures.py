@@ -19,32 +19,19 @@ import h5py
 import numpy as np
 import tf_keras as keras
 
+from cases import LEGACY_CASES, X, Y, optimizers  # (this folder: the script runs from here)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 O = keras.optimizers
-CASES = {
-    "sgd": lambda: O.SGD(0.05), "sgd-momentum": lambda: O.SGD(0.05, momentum=0.9, nesterov=True),
-    "adam": lambda: O.Adam(0.01), "adam-amsgrad": lambda: O.Adam(0.01, amsgrad=True),
-    "rmsprop": lambda: O.RMSprop(0.01), "rmsprop-centered": lambda: O.RMSprop(0.01, momentum=0.5, centered=True),
-    "adagrad": lambda: O.Adagrad(0.05), "adadelta": lambda: O.Adadelta(0.5), "adamax": lambda: O.Adamax(0.01),
-    "nadam": lambda: O.Nadam(0.01), "adamw": lambda: O.AdamW(0.01, weight_decay=0.01),
-    "adam-schedule": lambda: O.Adam(O.schedules.ExponentialDecay(0.02, 3, 0.5)),
-}
+CASES = optimizers(O)
 # .keras archives only where their positional optimizer list differs from the others': SGD's unused
 # momentum buffers, no learning rate under a schedule, Nadam's missing u_product, several slot groups.
 ARCHIVES = ("sgd", "adam-schedule", "nadam", "rmsprop-centered", "adam-amsgrad")
-X = np.random.RandomState(0).rand(24, 5).astype("float32")
-Y = np.random.RandomState(1).rand(24, 2).astype("float32")
 
 
 # tf.keras's legacy optimizers (what its load_model builds from a config without "is_legacy_optimizer",
 # such as gpunet's): legacy_layout.json keeps the optimizer_weights list each writes, [[name, shape]].
-LEGACY = {
-    "sgd": lambda: O.legacy.SGD(0.05), "sgd-momentum": lambda: O.legacy.SGD(0.05, momentum=0.9, nesterov=True),
-    "adam-amsgrad": lambda: O.legacy.Adam(0.01, amsgrad=True),
-    "rmsprop-centered": lambda: O.legacy.RMSprop(0.01, momentum=0.5, centered=True),
-    "adagrad": lambda: O.legacy.Adagrad(0.05), "adadelta": lambda: O.legacy.Adadelta(0.5),
-    "adamax": lambda: O.legacy.Adamax(0.01), "nadam": lambda: O.legacy.Nadam(0.01),
-}
+LEGACY = {case: make for case, make in optimizers(O.legacy).items() if case in LEGACY_CASES}
 
 
 def build():

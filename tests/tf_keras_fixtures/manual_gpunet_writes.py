@@ -2,16 +2,9 @@
 import sys, numpy as np, gpunet
 from gpunet.models import Sequential
 from gpunet.layers import Dense, BatchNormalization
+from cases import X, Y, optimizers  # (this folder: the script runs from here)
 O = gpunet.optimizers
-CASES = {
-    "sgd": lambda: O.SGD(0.05), "sgd-momentum": lambda: O.SGD(0.05, momentum=0.9, nesterov=True),
-    "adam": lambda: O.Adam(0.01), "adam-amsgrad": lambda: O.Adam(0.01, amsgrad=True),
-    "rmsprop": lambda: O.RMSprop(0.01), "rmsprop-centered": lambda: O.RMSprop(0.01, momentum=0.5, centered=True),
-    "adagrad": lambda: O.Adagrad(0.05), "adadelta": lambda: O.Adadelta(0.5), "adamax": lambda: O.Adamax(0.01),
-    "nadam": lambda: O.Nadam(0.01), "adamw": lambda: O.AdamW(0.01, weight_decay=0.01),
-    "adam-schedule": lambda: O.Adam(O.schedules.ExponentialDecay(0.02, 3, 0.5)),
-}
-X = np.random.RandomState(0).rand(24, 5).astype("float32"); Y = np.random.RandomState(1).rand(24, 2).astype("float32")
+CASES = optimizers(O)
 out = sys.argv[1]
 res = {"X": X, "Y": Y}
 for name, f in CASES.items():
