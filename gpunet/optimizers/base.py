@@ -105,8 +105,7 @@ class Optimizer(OptimizerState):
     def rate_at(self, iterations):
         """The learning rate of the step after ``iterations`` steps, before Keras 2's ``decay``
         (the GPU plan writes a whole epoch's rates ahead of its steps)."""
-        schedule = self._lr_schedule
-        return self._learning_rate.value if schedule is None else self._learning_rate._checked(schedule(iterations))
+        return self._learning_rate.at(iterations)
 
     @property
     def _lr_schedule(self):

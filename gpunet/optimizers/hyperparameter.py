@@ -58,8 +58,13 @@ class Hyperparameter:
         self.name, self._owner, self._low = name, owner, low
         self.value = check_number(value, name, owner, low=low)
 
+    def at(self, iterations):
+        """The value for the step after ``iterations`` steps: constant here; `ScheduledRate`'s
+        follows its schedule."""
+        return self.value
+
     def follow(self, iterations):
-        """The rate of the next step (a constant one; `base.ScheduledRate` overrides this)."""
+        """Keep `at(iterations)` as the value (the rate of the next step); returns it."""
         return self.value
 
     def assign(self, value):
@@ -130,15 +135,15 @@ class ScheduledRate(Hyperparameter):
 
     def __init__(self, schedule, owner):
         self.name, self._owner, self._low, self.schedule = "learning_rate", owner, 0.0, schedule
-        self.value = self._checked(schedule(0))
+        self.value = self.at(0)
+
+    def at(self, iterations):
+        return check_number(self.schedule(iterations), f"the learning rate {type(self.schedule).__name__} gives",
+                            self._owner, low=0.0)
 
     def follow(self, iterations):
-        """The rate of the step after ``iterations`` steps (kept as this value); returns it."""
-        self.value = self._checked(self.schedule(iterations))
+        self.value = self.at(iterations)
         return self.value
-
-    def _checked(self, value):
-        return check_number(value, f"the learning rate {type(self.schedule).__name__} gives", self._owner, low=0.0)
 
     def assign(self, value):
         raise TypeError(f"{self._owner}'s learning rate follows a {type(self.schedule).__name__} schedule, so it "
