@@ -5,6 +5,8 @@ of every rank's rows together (Keras's ``SyncBatchNormalization``), so the ranks
 process would on the global batch, and their moving statistics stay equal. Each layer's training
 step then costs three collectives: the sums for the mean, then the squared deviations for the
 variance (two passes, as one process computes them), and in backward the two gradient sums.
+Unsynchronized layers' moving statistics are averaged over the ranks at each epoch's end instead
+(`average_moving_statistics`, called by sharding.FitShard).
 
 The backward pass must fit `DistributedOptimizer`'s average, which weights rank ``r``'s gradient by
 its share ``w_r`` of the global batch. Rank ``s`` (``n_s`` rows) therefore returns
@@ -70,3 +72,19 @@ def dx(ops, world, dxhat, xhat, inv, axes, bshape):
         return xp.zeros_like(dxhat)
     k = buf.shape[0] // 2
     return inv * (dxhat - (buf[:k] / n).reshape(bshape) - xhat * (buf[k:] / n).reshape(bshape))
+
+
+def average_moving_statistics(model, world):
+    """Every unsynchronized BatchNormalization layer's moving mean and variance averaged over the
+    ranks (module docstring), in place."""
+    for layer in unsynchronized_norms(model):
+        for w in (layer.moving_mean, layer.moving_variance):
+            world.allreduce_(w.value, "the BatchNormalization moving statistics' average")
+            w.value /= world.size
+
+
+def unsynchronized_norms(model):
+    """The model's built BatchNormalization layers that normalize with each rank's own batch."""
+    from ..layers.normalization import BatchNormalization
+    return [layer for layer in model._layers
+            if isinstance(layer, BatchNormalization) and layer.built and not layer.synchronized]

@@ -27,6 +27,7 @@ import zlib
 import numpy
 
 from . import runtime, watchdog
+from .batch_stats import average_moving_statistics, unsynchronized_norms
 from .optimizer import StepWeights, is_distributed
 
 _local = threading.local()  # set while a rank evaluates or predicts its own block
@@ -192,7 +193,7 @@ class FitShard:
     def _keep_moving_statistics(self):
         """Unsynchronized BatchNormalization's moving statistics before the padded step: its one
         sample (weight 0) must not move them (`_on_empty` puts these back)."""
-        self.kept = [(w.value, w.value.copy()) for layer in _unsynchronized_norms(self.model)
+        self.kept = [(w.value, w.value.copy()) for layer in unsynchronized_norms(self.model)
                      for w in (layer.moving_mean, layer.moving_variance)]
 
     def _on_empty(self):
@@ -241,21 +242,6 @@ def _sum_variables(metric, world, what):
     ranks, in place."""
     for variable in getattr(metric, "_variables", ()):
         world.allreduce_(variable.value, what)
-
-
-def average_moving_statistics(model, world):
-    """Every unsynchronized BatchNormalization layer's moving mean and variance averaged over the
-    ranks (module docstring), in place."""
-    for layer in _unsynchronized_norms(model):
-        for w in (layer.moving_mean, layer.moving_variance):
-            world.allreduce_(w.value, "the BatchNormalization moving statistics' average")
-            w.value /= world.size
-
-
-def _unsynchronized_norms(model):
-    from ..layers.normalization import BatchNormalization
-    return [layer for layer in model._layers
-            if isinstance(layer, BatchNormalization) and layer.built and not layer.synchronized]
 
 
 def evaluate(model, x, y, sw, batch_size, cbs):
