@@ -12,6 +12,7 @@ from gpunet import backend as B
 from gpunet.layers import (ActivityRegularization, AlphaDropout, Dense, Dropout, Flatten, GaussianDropout,
                            GaussianNoise, Permute, RepeatVector, SpatialDropout1D)
 from gpunet.models import Sequential, load_model
+from resume_check import straight_and_resumed
 
 RNG = np.random.default_rng(3)
 X = RNG.standard_normal((45, 12))
@@ -115,17 +116,10 @@ def _all_layers(seed=4):
 @pytest.mark.parametrize("ext", [".h5", ".keras"])
 def test_save_load_fit_resumes_the_noise_bit_for_bit(tmp_path, ext):
     x, y = X.astype("float32"), Y.astype("float32")
-    gpunet.utils.set_random_seed(5)
-    straight = _all_layers()
-    straight.fit(x, y, epochs=4, batch_size=16, verbose=0)
-    gpunet.utils.set_random_seed(5)
-    first = _all_layers()
-    first.fit(x, y, epochs=2, batch_size=16, verbose=0)
-    first.save(tmp_path / ("m" + ext))
-    gpunet.utils.set_random_seed(999)  # the file's generator states (global and per layer) win
-    resumed = load_model(tmp_path / ("m" + ext))
+    # the file's generator states (global and per layer) win over the seeding after the save
+    straight, first, resumed, _ = straight_and_resumed(_all_layers, x, y, tmp_path / ("m" + ext), epochs=4,
+                                                       split=2, batch_size=16, seed=5)
     assert [layer.get_config() for layer in resumed.layers[1:]] == [layer.get_config() for layer in first.layers[1:]]
-    resumed.fit(x, y, epochs=4, initial_epoch=2, batch_size=16, verbose=0)
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         assert np.array_equal(a, b)
 

@@ -13,6 +13,7 @@ from gpunet.layers import Activation, BatchNormalization, Dense, Dropout
 from gpunet.layers.base import reset_names
 from gpunet.models import Sequential, load_model, model_from_json, model_from_yaml
 from gpunet.saving import hdf5_legacy as h5l
+from resume_check import straight_and_resumed
 
 RNG = np.random.RandomState(4)
 X = RNG.rand(40, 3).astype("float32")
@@ -101,16 +102,8 @@ def test_nested_model_round_trips_through_every_save_path(tmp_path, how):
 
 @pytest.mark.parametrize("ext", [".h5", ".keras"])
 def test_resuming_a_nested_model_is_bit_identical(tmp_path, ext):
-    gpunet.utils.set_random_seed(11)
-    straight = nested()
-    straight.fit(X, Y, epochs=4, batch_size=8, verbose=0)
-    gpunet.utils.set_random_seed(11)
-    first = nested()
-    first.fit(X, Y, epochs=2, batch_size=8, verbose=0)
-    first.save(tmp_path / ("m" + ext))
-    gpunet.utils.set_random_seed(99)
-    resumed = load_model(tmp_path / ("m" + ext))
-    resumed.fit(X, Y, epochs=4, initial_epoch=2, batch_size=8, verbose=0)
+    straight, _, resumed, _ = straight_and_resumed(nested, X, Y, tmp_path / ("m" + ext), epochs=4, split=2,
+                                                   batch_size=8, seed=11)
     assert resumed.optimizer.iterations == straight.optimizer.iterations == 20
     assert _same_weights(straight, resumed)
 

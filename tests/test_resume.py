@@ -10,6 +10,7 @@ from gpunet.models import Sequential, load_model
 from gpunet.saving import h5_store
 from gpunet.saving.errors import SavingError
 from gpunet.saving.model_io import load_optimizer_state
+from resume_check import straight_and_resumed
 
 RNG = np.random.RandomState(1)
 X = RNG.rand(90, 6).astype("float32")
@@ -32,19 +33,9 @@ def test_save_load_fit_is_bit_identical_to_training_straight_through(tmp_path, e
                "rmsprop-centered": gpunet.optimizers.RMSprop(0.01, momentum=0.5, centered=True)}[optimizer]
         return build(opt)
 
-    gpunet.utils.set_random_seed(5)
-    straight = make()
-    straight.fit(X, Y, epochs=5, batch_size=16, verbose=0)  # shuffle and Dropout on
-
-    gpunet.utils.set_random_seed(5)
-    first = make()
-    first.fit(X, Y, epochs=2, batch_size=16, verbose=0)
-    first.save(tmp_path / ("ckpt" + ext))
-    del first
-    gpunet.utils.set_random_seed(999)  # whatever happened since, the file's generator state wins
-    resumed = load_model(tmp_path / ("ckpt" + ext))
-    history = resumed.fit(X, Y, epochs=5, initial_epoch=2, batch_size=16, verbose=0)
-
+    # shuffle and Dropout on; whatever was seeded since the save, the file's generator state wins
+    straight, _, resumed, history = straight_and_resumed(make, X, Y, tmp_path / ("ckpt" + ext), epochs=5, split=2,
+                                                         batch_size=16, seed=5)
     assert history.epoch == [2, 3, 4]  # epoch numbering continues
     assert resumed.optimizer.iterations == straight.optimizer.iterations == 30
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
