@@ -5,8 +5,6 @@ import os
 import time
 import warnings
 
-import numpy
-
 from .base import Callback
 
 
@@ -93,7 +91,7 @@ class TensorBoard(Callback):
 
     def _scalars(self, run, prefix, logs, step, suffix=""):
         for name, value in logs.items():
-            if isinstance(value, numpy.ndarray) and value.ndim == 0:
+            if getattr(value, "ndim", None) == 0:  # (a 0-d array: its number)
                 value = value.item()
             if isinstance(value, numbers.Real) and not isinstance(value, bool):  # (a metric's array: not a scalar)
                 self._write(run, self._tb["scalar_pb"](f"{prefix}{name}{suffix}", float(value)), step)
@@ -156,7 +154,7 @@ class TensorBoard(Callback):
         ops = self.model.ops
         for layer in self.model.layers:
             for weight in layer.weights:
-                values = numpy.asarray(ops.to_host(weight.value), dtype="float64")
+                values = ops.to_host(weight.value).astype("float64")
                 self._write("train", self._tb["histogram_pb"](f"{weight.path}_0/histogram", values), epoch)
 
     def on_test_end(self, logs=None):
