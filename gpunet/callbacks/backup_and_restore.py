@@ -61,11 +61,13 @@ nothing else is in it.
                     raise kind(f"BackupAndRestore could not restore the backup {path!r}: {exc}") from exc
 
     def _restore(self, path):
-        from ..saving import model_state
+        from ..saving import h5_store, model_state
         from ..saving.model_io import load_optimizer_state
-        with h5py.File(path, "r") as h5:
-            state = json.loads(h5.attrs[_EPOCH_ATTR])
-            rng = json.loads(h5.attrs["gpunet_rng"]) if "gpunet_rng" in h5.attrs else None
+        with h5py.File(path, "r") as h5:  # (the bounded, checksummed reads load_model makes of these attributes)
+            h5_store.check_json_sums(h5, ["gpunet_rng"])
+            state, rng = h5_store.json_attr(h5, _EPOCH_ATTR), h5_store.json_attr(h5, "gpunet_rng")
+        if not isinstance(state, dict) or "epoch" not in state:
+            raise KeyError(f"no {_EPOCH_ATTR!r} attribute holding the epoch")
         model = self.model
         model.load_weights(path)
         if model.optimizer is not None:
