@@ -92,10 +92,10 @@ def fit_source(model, batches, epochs, verbose, callbacks, validation, validatio
                initial_epoch, val_batch_size):
     """fit's epochs over `_Batches` ``batches``; ``validation``: None, prepared arrays, or `_Batches`."""
     from ..callbacks import CallbackList, History
-    from .training import _default_callbacks
+    from .callback_setup import default_callbacks
     _no_distribute(model, "fit")
     history = History()
-    cbs = CallbackList(_default_callbacks(callbacks, verbose, history), model,
+    cbs = CallbackList(default_callbacks(callbacks, verbose, history), model,
                        {"verbose": verbose, "epochs": epochs, "steps": batches.steps,
                         "do_validation": validation is not None})
     want, defer = cbs.wants_train_batches, cbs.defers_train_batches

@@ -5,21 +5,12 @@ outputs>}``, on_predict_end) and its progress bar (``verbose``, "auto" = 1, as t
 The batch hooks are called only when a callback looks at batches; otherwise the whole of x
 takes the fast route (the GPU inference plan into one device array, or the layer path)."""
 from ..backend import edge as _data
-from ..callbacks import CallbackList
 from ..callbacks.base import DeferredLogs
 from ..distribute import sharding as _dist
+from .callback_setup import one_pass_callbacks
 from .plan_inference import forward_plan, plan_predict, predict_batches
 from . import batch_sources as _src
 from . import streaming as _stream
-
-
-def predict_callbacks(model, callbacks, verbose, steps):
-    """The predict `CallbackList` (with a progress bar when ``verbose``), or None when neither."""
-    if not callbacks and not verbose:
-        return None
-    from .training import _default_callbacks
-    return CallbackList(_default_callbacks(callbacks, verbose, None, mode="predict"), model,
-                        {"verbose": verbose, "epochs": 1, "steps": steps})
 
 
 def batch_end_logs(ops, outputs, defer):
@@ -52,10 +43,10 @@ class PredictMixin:
         verbose = 1 if verbose == "auto" else int(verbose)
         if _src.is_batch_source(x):
             batches = _src._Batches(x, steps, what="predict")
-            return _src.predict_source(self, batches, predict_callbacks(self, callbacks, verbose, batches.steps))
+            return _src.predict_source(self, batches, one_pass_callbacks(self, callbacks, verbose, batches.steps))
         xs, stream = _stream.predict_data(self, x, device_data_fraction)
         self._ensure_ready(xs.shape, train=False)
-        cbs = predict_callbacks(self, callbacks, verbose, -(-xs.shape[0] // batch_size))
+        cbs = one_pass_callbacks(self, callbacks, verbose, -(-xs.shape[0] // batch_size))
         if cbs is not None:
             cbs.on_predict_begin()
         if cbs is not None and cbs.wants_predict_batches and not _dist.shards(self):

@@ -8,6 +8,7 @@ from ..callbacks import CallbackList, History
 from ..backend import edge as _data
 from ..distribute import sharding as _dist
 from ..backend.epoch_tally import EpochTally
+from .callback_setup import default_callbacks, one_pass_callbacks
 from .epochs import EpochMixin
 from .predict_loop import PredictMixin
 from . import batch_sources as _src
@@ -146,7 +147,7 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         shard = _dist.fit_shard(self, n, batch_size, (("epochs", epochs), ("initial_epoch", initial_epoch)))
         steps = shard.steps if shard else (n + batch_size - 1) // batch_size
         history = History()
-        cbs = CallbackList(_default_callbacks(callbacks, verbose, history), self,
+        cbs = CallbackList(default_callbacks(callbacks, verbose, history), self,
                            {"verbose": verbose, "epochs": epochs, "steps": steps, "batch_size": batch_size,
                             "samples": n, "do_validation": val is not None})
         self._fit_shard = shard
@@ -198,13 +199,13 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         self._batch_loss = (0.0, 0)
         if _src.is_batch_source(x):
             batches = _src._Batches(x, steps, what="evaluate")
-            cbs = _test_callbacks(self, callbacks, verbose, batches.steps)
+            cbs = one_pass_callbacks(self, callbacks, verbose, batches.steps)
             run = lambda: _src.evaluate_source(self, batches, cbs)  # noqa: E731
         else:
             xs, ys, sws, _, stream = _stream.fit_data(self, x, y, sample_weight, None, None, device_data_fraction,
                                                       False)
             self._ensure_ready(xs.shape, train=False)
-            cbs = _test_callbacks(self, callbacks, verbose, (xs.shape[0] + batch_size - 1) // batch_size)
+            cbs = one_pass_callbacks(self, callbacks, verbose, (xs.shape[0] + batch_size - 1) // batch_size)
             run = lambda: self._evaluate_arrays(xs, ys, sws, batch_size, cbs, stream)  # noqa: E731
         if cbs is not None:
             cbs.on_test_begin()
@@ -275,25 +276,3 @@ def _result(logs, return_dict):
         return dict(logs)
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
-
-
-def _test_callbacks(model, callbacks, verbose, steps):
-    """evaluate's `CallbackList` (with a progress bar when ``verbose``), or None when neither."""
-    if not callbacks and not verbose:
-        return None
-    return CallbackList(_default_callbacks(callbacks, verbose, None, mode="test"), model,
-                        {"verbose": verbose, "epochs": 1, "steps": steps})
-
-
-def _default_callbacks(callbacks, verbose, history, mode="train"):
-    from ..callbacks import ProgbarLogger
-    cbs = list(callbacks or [])
-    for cb in cbs:
-        if not hasattr(cb, "set_model"):
-            raise TypeError(f"callbacks must be gpunet Callback instances, received {type(cb).__name__}")
-    if history is not None:
-        cbs.append(history)
-    # Last, as in tf.keras: the bar then shows what other callbacks add to the logs (`lr`).
-    if verbose and not any(isinstance(cb, ProgbarLogger) for cb in cbs):
-        cbs.append(ProgbarLogger(count_mode="steps"))
-    return _dist.rank_callbacks(cbs)  # data-parallel: rank 0 alone prints and writes files
