@@ -12,9 +12,14 @@
 //
 // sources: the gather's (4,) address table (x, y, sw, order), as batch_gather reads it.
 // meta: GN_MLP_META ints per layer: K, N, w_off, b_off (-1: no bias; offsets into params /
-//   grads), act code, act flags, in_off (A_{l-1}), z_off, a_off (A_l), mask_off; the first
-//   five are shared-memory value offsets, mask_off into the mask buffer. actp: per layer
-//   alpha, max_value, threshold. x_off, y_off, sw_off (-1: none): the gathered batch;
+//   grads), act code, act flags, in_off (the layer's input), z_off, a_off (A_l), mask_off,
+//   drop_src, drop_mask; in_off, z_off, a_off and drop_src are shared-memory value offsets,
+//   mask_off and drop_mask into the mask buffer. A Dropout in front of the layer (drop_src >= 0:
+//   A_{l-1}, or the batch's x, before the dropout) writes its kept values, scaled, at in_off and
+//   its keep flags at drop_mask, drawn as step.cu's dropout_forward draws them (its rate in
+//   drop_rates[l], its salt in drop_salts[l], the epoch's seed in state[2]): the same masks as the
+//   multi-launch step's. actp: per layer alpha, max_value, threshold and the dropout's scale
+//   1 / (1 - rate). x_off, y_off, sw_off (-1: none): the gathered batch;
 //   d0_off, d1_off: two gradient buffers of rows x (the widest layer) values.
 // The loss takes A_L (the last layer's output as the plan computes it: linear when the loss
 // kernel applies the activation itself) and writes dL/dA_L into d0; each layer's dZ is then
@@ -29,12 +34,13 @@
 // Launch: grid (1, 1, 1), block (32, 8, 1).
 #define GN_MLP_VALUES 4096
 #define GN_MLP_MASKS 4096
-#define GN_MLP_META 10
+#define GN_MLP_META 12
 
 template <typename T>
 __global__ void __launch_bounds__(256)
 mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, const int* __restrict__ meta,
-         const T* __restrict__ actp, int L, int x_off, int y_off, int sw_off, int d0_off, int d1_off, int loss_kind,
+         const T* __restrict__ actp, const double* __restrict__ drop_rates, const long long* __restrict__ drop_salts,
+         int L, int x_off, int y_off, int sw_off, int d0_off, int d1_off, int loss_kind,
          T* out, long long* state, int rows, long long stride, long long x_stride, int kx, int ky, T eps, T scale,
          T exp_max, T delta, int opt_kind, T* s1, T* s2, T* s3, long long n_params, T c1, T c2, T c3, int flag,
          const T* __restrict__ table) {
@@ -64,10 +70,21 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
         state[0] = b + 1;
     }
 
-    for (int l = 0; l < L; ++l) {  // forward: Z = A W + b, A_l = act(Z)
+    for (int l = 0; l < L; ++l) {  // forward: [dropout,] Z = A W + b, A_l = act(Z)
         const int* m = meta + l * GN_MLP_META;
         const int K = m[0], N = m[1];
-        const ActParams<T> p = {m[4], actp[l * 3], actp[l * 3 + 1], actp[l * 3 + 2], m[5]};
+        const ActParams<T> p = {m[4], actp[l * 4], actp[l * 4 + 1], actp[l * 4 + 2], m[5]};
+        if (m[10] >= 0) {
+            const unsigned long long key = gn_dropout_key(state[2], drop_salts[l], b);
+            const double rate = drop_rates[l];
+            const T scale = actp[l * 4 + 3];
+            for (int i = tid; i < rows * K; i += nt) {
+                const bool keep = gn_dropout_keep(key, i, rate);
+                masks[m[11] + i] = keep;
+                buf[m[6] + i] = buf[m[10] + i] * (keep ? scale : T(0));
+            }
+            __syncthreads();
+        }
         const T* A = buf + m[6];
         const T* W = params + m[2];
         for (int i = tid; i < rows * N; i += nt) {
@@ -92,7 +109,7 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
     for (int l = L - 1; l >= 0; --l) {  // backward: dZ = act'(dA); dW = A^T dZ; db = sum dZ; dA_{l-1} = dZ W^T
         const int* m = meta + l * GN_MLP_META;
         const int K = m[0], N = m[1];
-        const ActParams<T> p = {m[4], actp[l * 3], actp[l * 3 + 1], actp[l * 3 + 2], m[5]};
+        const ActParams<T> p = {m[4], actp[l * 4], actp[l * 4 + 1], actp[l * 4 + 2], m[5]};
         const T* A = buf + m[6];
         const T* W = params + m[2];
         T* dz = buf + cur;
@@ -110,13 +127,14 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
                 for (int r = 0; r < rows; ++r) acc += dz[r * N + n];
                 grads[m[3] + n] = acc;
             }
-        if (l > 0) {
+        if (l > 0) {  // (through the dropout in front: the gradient times its mask, as dropout_backward)
             T* dprev = buf + other;
+            const T scale = actp[l * 4 + 3];
             for (int i = tid; i < rows * K; i += nt) {
                 const int r = i / K, k = i - r * K;
                 T acc = T(0);
                 for (int n = 0; n < N; ++n) acc += dz[r * N + n] * W[(long long)k * N + n];
-                dprev[i] = acc;
+                dprev[i] = m[10] >= 0 ? acc * (masks[m[11] + i] ? scale : T(0)) : acc;
             }
         }
         __syncthreads();  // the gradients are written, and no thread reads W any more

@@ -56,18 +56,27 @@ __device__ __forceinline__ unsigned long long gn_splitmix(unsigned long long h) 
     return h ^ (h >> 31);
 }
 
+// The draw's key for one layer's mask of one batch, and whether element i is kept: shared with
+// mlp_step.cu's one-block step, so both forms of a step draw the same masks.
+__device__ __forceinline__ unsigned long long gn_dropout_key(long long seed, long long salt, long long batch) {
+    return gn_splitmix(gn_splitmix((unsigned long long)seed ^ gn_splitmix((unsigned long long)salt)) ^
+                       (unsigned long long)batch);
+}
+
+__device__ __forceinline__ bool gn_dropout_keep(unsigned long long key, long long i, double rate) {
+    const double u = (double)(gn_splitmix(key ^ (unsigned long long)i) >> 11) * (1.0 / 9007199254740992.0);
+    return u >= rate;
+}
+
 // y = x * m, m[i] = (u_i >= rate) ? scale : 0, u_i uniform in [0, 1) from the hash above.
 // Launch (both dropout kernels): block 256, 1-D grid-stride grid.
 template <typename T>
 __global__ void dropout_forward(const T* __restrict__ x, T* __restrict__ y, T* __restrict__ m, long long n,
                                 double rate, T scale, const long long* state, long long salt) {
-    const unsigned long long key =
-        gn_splitmix(gn_splitmix((unsigned long long)state[2] ^ gn_splitmix((unsigned long long)salt)) ^
-                    (unsigned long long)state[1]);
+    const unsigned long long key = gn_dropout_key(state[2], salt, state[1]);
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        const double u = (double)(gn_splitmix(key ^ (unsigned long long)i) >> 11) * (1.0 / 9007199254740992.0);
-        const T mi = u >= rate ? scale : T(0);
+        const T mi = gn_dropout_keep(key, i, rate) ? scale : T(0);
         m[i] = mi;
         y[i] = x[i] * mi;
     }

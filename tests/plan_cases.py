@@ -3,7 +3,7 @@ import numpy
 
 import gpunet
 from gpunet import backend as B
-from gpunet.layers import Dense
+from gpunet.layers import Dense, Dropout
 from gpunet.models import Sequential
 
 # name: (layer sizes, activations, loss, metrics, input width, batch, weighted)
@@ -70,3 +70,19 @@ def assert_close(got, ref, floatx):
         numpy.testing.assert_allclose(gh[key], rh[key], rtol=tol, atol=tol, err_msg=key)
     for g, r in zip(gm.get_weights(), rm.get_weights()):
         numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol * 10, err_msg="weights")
+
+
+def dropout_net(ops, layers=None):
+    """A small binary classifier with Dropout in front of its first layer and between layers
+    (small enough for the one-launch step), seeded."""
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(4)
+        net = Sequential(layers or [Dropout(0.2, input_shape=(6,)), Dense(16, activation="relu"), Dropout(0.5),
+                                    Dense(8, activation="tanh"), Dropout(0.25), Dense(1, activation="sigmoid")])
+        net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return net
+
+
+def dropout_data():
+    rng = numpy.random.default_rng(0)
+    return rng.standard_normal((45, 6)), (rng.random((45, 1)) > 0.5).astype(float)

@@ -6,7 +6,7 @@ import pytest
 
 from gpunet import backend as B
 from gpunet.backend import cupy_unavailable_reason
-from plan_cases import CASES, assert_close, data, fit, model
+from plan_cases import CASES, assert_close, data, dropout_data, dropout_net, fit, model
 
 _REASON = cupy_unavailable_reason()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(_REASON is not None, reason=f"no CUDA: {_REASON}")]
@@ -177,3 +177,23 @@ def test_a_second_fit_on_fresh_arrays_replays_the_captured_graphs(cupy_ops, monk
     assert runs[0][0] == runs[1][0]
     for g, e in zip(runs[1][1], runs[0][1]):
         numpy.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("graphs", ["1", "0"])
+def test_dropout_one_launch_step_draws_the_multi_launch_steps_masks(cupy_ops, monkeypatch, graphs):
+    """mlp_step with Dropout in front of its layers draws the masks the multi-launch step's
+    dropout_forward draws: the same training to float64 rounding, replayed or eager."""
+    B.set_floatx("float64")
+    monkeypatch.setenv("GPUNET_CUDA_GRAPHS", graphs)
+    x, y = dropout_data()
+    runs = []
+    for fused in ("1", "0"):
+        monkeypatch.setenv("GPUNET_FUSED_STEP", fused)
+        net = dropout_net(cupy_ops)
+        with B.use_backend(cupy_ops):
+            runs.append((net.fit(x, y, batch_size=8, epochs=3, verbose=0).history["loss"], net.get_weights()))
+        launches = {step.launches for step in net._plan._steps.values()}
+        assert (launches == {1}) == (fused == "1"), launches
+    numpy.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-11)
+    for a, b in zip(runs[0][1], runs[1][1]):
+        numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)

@@ -11,7 +11,8 @@ from gpunet.backend import step_kernels as S
 from gpunet.backend.gpu_plan import GpuPlan
 from gpunet.layers import Dense, Dropout
 from gpunet.models import Sequential
-from plan_cases import CASES, N_SAMPLES, assert_close as _assert_close, data as _data, fit as _fit, model as _model
+from plan_cases import (CASES, N_SAMPLES, assert_close as _assert_close, data as _data, dropout_data, dropout_net,
+                        fit as _fit, model as _model)
 
 # the cases small enough for the single-launch step (gpu_fused_step.py)
 FUSED = {"pima", "softmax-sparse", "mse", "mae-relu-out", "logits"}
@@ -211,8 +212,9 @@ def test_nan_input_stops_training_through_the_plan(emulator, monkeypatch):
 
 
 def test_dropout_in_the_plan_trains_as_the_layer_path_with_its_masks(emulator, monkeypatch):
-    """Dropout runs inside the plan (a launch forward, one backward) with masks drawn on the
-    device; given the same masks, the NumPy layer path trains to the same weights."""
+    """Dropout runs inside the multi-launch step (a launch forward, one backward) with masks
+    drawn on the device; given the same masks, the NumPy layer path trains to the same weights."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", "0")
     B.set_floatx("float64")
     masks = []
 
@@ -221,16 +223,8 @@ def test_dropout_in_the_plan_trains_as_the_layer_path_with_its_masks(emulator, m
         if plan.kernel.startswith("dropout_forward"):
             masks.append(numpy.array(plan.args[2]))
 
-    def build(ops):
-        with B.use_backend(ops):
-            gpunet.utils.set_random_seed(4)
-            net = Sequential([Dropout(0.2, input_shape=(6,)), Dense(16, activation="relu"), Dropout(0.5),
-                              Dense(8, activation="tanh"), Dropout(0.25), Dense(1, activation="sigmoid")])
-            net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-        return net
-
-    rng = numpy.random.default_rng(0)
-    x, y = rng.standard_normal((45, 6)), (rng.random((45, 1)) > 0.5).astype(float)
+    build = dropout_net
+    x, y = dropout_data()
     ops = EmulatedCupyBackend(recording)
     emulator.launches.clear()
     got = build(ops)
@@ -256,6 +250,49 @@ def test_dropout_in_the_plan_trains_as_the_layer_path_with_its_masks(emulator, m
         numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
     pred = got.predict(x, verbose=0)  # inference: no dropout
     numpy.testing.assert_allclose(pred, ref.predict(x, verbose=0), rtol=1e-10)
+
+
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+def test_dropout_in_the_one_launch_step_draws_the_multi_launch_steps_masks(emulator, monkeypatch, floatx):
+    """A small model with Dropout (in front of its first layer and between layers) trains as one
+    mlp_step launch a step, drawing the masks the multi-launch step draws: the same losses and
+    weights, to the order of the sums."""
+    B.set_floatx(floatx)
+    x, y = dropout_data()
+    runs = {}
+    for fused in ("1", "0"):
+        monkeypatch.setenv("GPUNET_FUSED_STEP", fused)
+        ops = EmulatedCupyBackend(emulator)
+        emulator.launches.clear()
+        net = dropout_net(ops)
+        with B.use_backend(ops):
+            history = net.fit(x, y, batch_size=8, epochs=3, verbose=0).history
+        kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
+        assert isinstance(net._plan, GpuPlan)
+        assert (kernels == {"mlp_step"}) == (fused == "1"), kernels
+        runs[fused] = history, net.get_weights()
+    tol = dict(rtol=2e-5, atol=1e-6) if floatx == "float32" else dict(rtol=1e-11, atol=1e-13)
+    numpy.testing.assert_allclose(runs["1"][0]["loss"], runs["0"][0]["loss"], **tol)
+    for a, b in zip(runs["1"][1], runs["0"][1]):
+        numpy.testing.assert_allclose(a, b, **tol)
+    assert not numpy.allclose(runs["1"][1][0], dropout_net(B.resolve("numpy")).get_weights()[0]), "it trained"
+
+
+def test_two_dropouts_in_a_row_take_the_multi_launch_step(emulator, monkeypatch):
+    """The one-block step has room for one mask in front of a layer: two Dropout layers in a
+    row run as the multi-launch step, and train as they do there."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", "1")
+    B.set_floatx("float64")
+    rng = numpy.random.default_rng(1)
+    x, y = rng.standard_normal((30, 6)), (rng.random((30, 1)) > 0.5).astype(float)
+    ops = EmulatedCupyBackend(emulator)
+    emulator.launches.clear()
+    net = dropout_net(ops, [Dense(8, input_dim=6, activation="relu"), Dropout(0.3), Dropout(0.4),
+                             Dense(1, activation="sigmoid")])
+    with B.use_backend(ops):
+        net.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    kernels = [k.split("<")[0] for k, _, _ in emulator.launches]
+    assert "mlp_step" not in kernels and kernels.count("dropout_forward") == 2 * 3
 
 
 def test_arrays_refilled_in_place_between_fits_are_read_afresh(emulator):

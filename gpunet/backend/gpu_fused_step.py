@@ -16,8 +16,8 @@ from . import cuda_kernels as K
 from . import step_kernels as S
 
 VALUES = 4096         # mlp_step.cu's GN_MLP_VALUES: shared-memory values (x, y, sw, Z, A per layer, 2 dA)
-MASKS = 4096          # GN_MLP_MASKS: the relu family's masks
-META = 10             # GN_MLP_META: ints per layer
+MASKS = 4096          # GN_MLP_MASKS: the relu family's masks and the dropouts' keep flags
+META = 12             # GN_MLP_META: ints per layer
 MAX_LAYERS = 8
 MAX_MACS = 1 << 18    # one block's arithmetic per step: above this the multi-launch step is faster
 MAX_PARAMS = 1 << 16  # the optimizer's loop over the flat buffer, on one block
@@ -28,15 +28,20 @@ def enabled():
     return os.environ.get("GPUNET_FUSED_STEP", "1").strip() != "0"
 
 
-def layout(rows, kx, ky, weighted, layers):
-    """Shared-memory offsets for a batch of ``rows`` and ``layers`` [(K, N)]: (x_off, y_off,
-    sw_off, [(in_off, z_off, a_off, mask_off)], d0_off, d1_off, values used, masks used)."""
+def layout(rows, kx, ky, weighted, layers, dropped=None):
+    """Shared-memory offsets for a batch of ``rows`` and ``layers`` [(K, N)], ``dropped[l]``
+    true where a Dropout sits in front of layer l: (x_off, y_off, sw_off, [(in_off, z_off,
+    a_off, mask_off, drop_src, drop_mask)], d0_off, d1_off, values used, masks used); drop_src
+    and drop_mask are -1 for a layer without a dropout."""
     x_off, y_off = 0, rows * kx
     sw_off = y_off + rows * ky if weighted else -1
     off = y_off + rows * ky + (rows if weighted else 0)
     moff, prev, per_layer = 0, x_off, []
-    for _, n in layers:
-        per_layer.append((prev, off, off + rows * n, moff))
+    for (k, n), drop in zip(layers, dropped or [False] * len(layers)):
+        src, dmask = -1, -1
+        if drop:  # the kept values in a region of their own: A_{l-1} stays for its layer's backward
+            src, dmask, prev, off, moff = prev, moff, off, off + rows * k, moff + rows * k
+        per_layer.append((prev, off, off + rows * n, moff, src, dmask))
         prev, off, moff = off + rows * n, off + 2 * rows * n, moff + rows * n
     width = rows * max([n for _, n in layers] + [k for k, _ in layers[1:]])
     return x_off, y_off, sw_off, per_layer, off, off + width, off + 2 * width, moff
@@ -44,13 +49,14 @@ def layout(rows, kx, ky, weighted, layers):
 
 def fused_step_launch(plan, step, rows, stride, x_stride):
     """The step of ``rows`` samples (epoch stride ``stride``; ``x_stride`` as batch_gather's)
-    as one mlp_step launch, or None where the multi-launch step must run: Dropout,
-    BatchNormalization, regularizers, constraints, gradient clipping or weight decay, Nadam (its
+    as one mlp_step launch, or None where the multi-launch step must run: two Dropout layers
+    in a row, BatchNormalization, regularizers, constraints, gradient clipping or weight decay, Nadam (its
     table rows are 4 wide), a softmax hidden layer, the hinge losses and cosine similarity (left
     out of mlp_step.cu's loss rows), a data-parallel gradient average, shared memory or arithmetic
     too large for one block, or ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
-    if (not enabled() or plan.dropouts or plan.norms or plan.regs is not None or plan.constraints is not None
+    dropped = _dropped(plan)
+    if (not enabled() or dropped is None or plan.norms or plan.regs is not None or plan.constraints is not None
             or plan.loss_kernel.kind in (S.HINGE, S.SQUARED_HINGE, S.CATEGORICAL_HINGE, S.COSINE)
             or plan.optimizer.transforms(plan.ops) is not None
             or plan.optimizer.kind not in _OPT_KIND
@@ -62,30 +68,49 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
     if 3 * rows * sum(k * n for k, n in shapes) > MAX_MACS:
         return None
     x_off, y_off, sw_off, per_layer, d0, d1, used, masks = layout(rows, plan.width, plan.y_width, plan.weighted,
-                                                                  shapes)
+                                                                  shapes, [d is not None for d in dropped])
     if used > VALUES or masks > MASKS:
         return None
     meta, actp = [], []
-    for e, (k, n), (in_off, z_off, a_off, m_off) in zip(plan.layers, shapes, per_layer):
+    for e, (k, n), offsets, drop in zip(plan.layers, shapes, per_layer, dropped):
         w_off, b_off = _offset(plan.params, e.w), -1 if e.b is None else _offset(plan.params, e.b)
         if w_off is None or b_off is None:
             return None
-        meta += [k, n, w_off, b_off, e.spec.code, e.spec.flags, in_off, z_off, a_off, m_off]
-        actp += [e.spec.alpha, e.spec.max_value, e.spec.threshold]
+        meta += [k, n, w_off, b_off, e.spec.code, e.spec.flags, *offsets]
+        actp += [e.spec.alpha, e.spec.max_value, e.spec.threshold, 0.0 if drop is None else 1.0 / (1.0 - drop.rate)]
     xp, dtype = plan.ops.xp, plan.dtype
     step.fused_meta, step.fused_actp = xp.empty((len(meta),), dtype="int32"), xp.empty((len(actp),), dtype=dtype)
+    step.fused_rates, step.fused_salts = xp.empty((len(dropped),), dtype="float64"), xp.empty((len(dropped),), "int64")
     plan._write(step.fused_meta, meta)
     plan._write(step.fused_actp, actp)
+    plan._write(step.fused_rates, [0.0 if d is None else d.rate for d in dropped])
+    plan._write(step.fused_salts, [0 if d is None else d.salt for d in dropped])
     t = numpy.dtype(dtype).type
     exp_max = numpy.floor(numpy.log(numpy.finfo(dtype).max))
     kind, slots, c, flag = _optimizer_args(opt)
     i32 = numpy.int32
     return K.Launch("step", K._kernel("mlp_step", dtype), (1, 1, 1), (32, 8, 1), (
-        step.sources, plan.params, plan.model._grads, step.fused_meta, step.fused_actp, i32(len(plan.layers)),
+        step.sources, plan.params, plan.model._grads, step.fused_meta, step.fused_actp, step.fused_rates,
+        step.fused_salts, i32(len(plan.layers)),
         i32(x_off), i32(y_off), i32(sw_off), i32(d0), i32(d1), i32(plan.loss_kernel.kind), plan.outputs, plan.state,
         i32(rows), numpy.int64(stride), numpy.int64(stride if x_stride is None else x_stride), i32(plan.width),
         i32(plan.y_width), t(plan.eps), t(1.0 / rows), t(exp_max), t(plan.loss_kernel.delta), i32(kind),
         *(K._ptr(s) for s in slots), numpy.int64(plan.params.size), *(t(v) for v in c), i32(flag), plan.table))
+
+
+def _dropped(plan):
+    """The DropoutEntry in front of each Dense layer of the plan (None: none), or None where two
+    sit in front of one layer (the one-block step has room for one mask there)."""
+    dropped, pending = [], None
+    for entry in plan.sequence:
+        if entry in plan.dropouts:
+            if pending is not None:
+                return None
+            pending = entry
+        else:
+            dropped.append(pending)
+            pending = None
+    return dropped
 
 
 def _offset(params, a):
