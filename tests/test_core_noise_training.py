@@ -27,6 +27,7 @@ CASES = {
     "spatial_dropout": lambda: [RepeatVector(3), SpatialDropout1D(0.3), Flatten()],
     "permute": lambda: [RepeatVector(2), Permute((2, 1)), Flatten()],
 }
+INFERENCE_IDENTITY = ("gaussian_noise", "gaussian_dropout", "alpha_dropout")
 OPS = {"numpy": lambda emu: B.resolve("numpy"), "gpu": lambda emu: EmulatedCupyBackend(emu)}
 
 
@@ -58,7 +59,9 @@ def test_the_plans_decline_and_training_is_the_layer_paths(emulator, f64, backen
     net, forced = _net(ops, CASES[case]()), _net(ops, CASES[case]())
     forced._train_plan = lambda: None  # what fit does for a model no plan covers
     got, want = _train(net, ops), _train(forced, ops)
-    assert net._plan is False and not getattr(net, "_gpu_forward", None)
+    assert net._plan is False
+    # predict and evaluate: the GPU forward plan leaves out the layers that are the identity there
+    assert bool(getattr(net, "_gpu_forward", None)) == (backend == "gpu" and case in INFERENCE_IDENTITY)
     assert got[0] == want[0] and got[2] == want[2]  # histories and evaluate, bit for bit
     np.testing.assert_array_equal(got[1], want[1])
     for a, b in zip(got[3], want[3]):
@@ -164,3 +167,29 @@ def test_gpunet_loads_keras3s_files(tmp_path):
         assert net.evaluate(x, y, batch_size=45, verbose=0) == \
                pytest.approx(k.evaluate(x, y, batch_size=45, verbose=0), rel=1e-5)
         net.fit(x, y, epochs=1, batch_size=16, verbose=0)  # and it trains on
+
+
+def test_gpu_predict_and_evaluate_leave_the_noise_layers_out(emulator, f64):
+    """On the GPU predict and evaluate run the Dense stack's forward plan, the noise and dropout
+    layers left out, as the layer path computes them; a subclass of a noise layer keeps the
+    layer path (it may do more in inference)."""
+    class LoudNoise(GaussianNoise):
+        pass
+
+    ops = EmulatedCupyBackend(emulator)
+    middle = lambda: [GaussianNoise(0.2), GaussianDropout(0.3), Dense(5, activation="relu"),  # noqa: E731
+                      AlphaDropout(0.1), Dropout(0.4)]
+    net, ref = _net(ops, middle()), _net(B.resolve("numpy"), middle())
+    _train(net, ops)
+    ref.set_weights(net.get_weights())
+    emulator.launches.clear()
+    with B.use_backend(ops):
+        pred, scores = net.predict(X, verbose=0), net.evaluate(X, Y, verbose=0)
+    kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
+    assert "dense_forward" in kernels and net._gpu_forward
+    np.testing.assert_allclose(pred, ref.predict(X, verbose=0), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(scores, ref.evaluate(X, Y, verbose=0), rtol=1e-12)
+    loud = _net(ops, [LoudNoise(0.2)])
+    with B.use_backend(ops):
+        loud.predict(X, verbose=0)
+    assert loud._gpu_forward is False

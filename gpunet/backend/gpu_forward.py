@@ -5,7 +5,7 @@ softmax), every batch's output written straight into its rows of one output arra
 no per-layer allocations, no concatenation, no host read until the caller asks.
 The same kernels as training (`dense_launch.dense_forward_launch`), each layer with
 its own activation; a BatchNormalization layer is one elementwise launch with its
-moving statistics (gpu_batch_norm.inference_launch).
+moving statistics (gpu_batch_norm.inference_launch); Dropout and the noise layers are left out.
 """
 from contextlib import nullcontext
 
@@ -111,9 +111,20 @@ class GpuForward:
 
 def _stack(model):
     """The model's Dense and BatchNormalization layers with their activations (Activation layers
-    folded in), Dropout being the identity in inference; None where another layer needs the layer path."""
+    folded in), leaving out the layers that are the identity in inference (Dropout, the noise
+    layers); None where another layer needs the layer path."""
+    skipped = _identity_in_inference()
+    return dense_stack([l for l in model._layers if type(l) not in skipped], normalization=True)
+
+
+def _identity_in_inference():
+    """The layer types whose inference output is their input: these types exactly (a subclass
+    may do more in inference)."""
     from ..layers.core import Dropout
-    return dense_stack([l for l in model._layers if type(l) is not Dropout], normalization=True)
+    from ..layers.noise import AlphaDropout, GaussianDropout, GaussianNoise
+    from ..layers.regularization import SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
+    return (Dropout, GaussianNoise, GaussianDropout, AlphaDropout, SpatialDropout1D, SpatialDropout2D,
+            SpatialDropout3D)
 
 
 def _width(entry, side):
