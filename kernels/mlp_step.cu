@@ -32,7 +32,9 @@
 // epsilon; flag: SGD's nesterov.
 // state: as the multi-launch plan's: reads state[0], sets state[1] to it and advances state[0].
 // Launch: grid (1, 1, 1), block (32, 8, 1).
-#define GN_MLP_VALUES 4096
+// 32 KiB of values: 8192 in float32, 4096 in float64; with the masks and the reduction rows,
+// under the 48 KiB of static shared memory a block may have.
+#define GN_MLP_BYTES 32768
 #define GN_MLP_MASKS 4096
 #define GN_MLP_META 12
 
@@ -44,7 +46,7 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
          T* out, long long* state, int rows, long long stride, long long x_stride, int kx, int ky, T eps, T scale,
          T exp_max, T delta, int opt_kind, T* s1, T* s2, T* s3, long long n_params, T c1, T c2, T c3, int flag,
          const T* __restrict__ table) {
-    __shared__ T buf[GN_MLP_VALUES];
+    __shared__ T buf[GN_MLP_BYTES / sizeof(T)];
     __shared__ unsigned char masks[GN_MLP_MASKS];
     __shared__ T red[8][33];
     const int tid = threadIdx.y * 32 + threadIdx.x, nt = 256;

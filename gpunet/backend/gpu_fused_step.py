@@ -15,7 +15,7 @@ import numpy
 from . import cuda_kernels as K
 from . import step_kernels as S
 
-VALUES = 4096         # mlp_step.cu's GN_MLP_VALUES: shared-memory values (x, y, sw, Z, A per layer, 2 dA)
+VALUE_BYTES = 32768   # mlp_step.cu's GN_MLP_BYTES: shared-memory values (x, y, sw, Z, A per layer, 2 dA)
 MASKS = 4096          # GN_MLP_MASKS: the relu family's masks and the dropouts' keep flags
 META = 12             # GN_MLP_META: ints per layer
 MAX_LAYERS = 8
@@ -26,6 +26,11 @@ _OPT_KIND = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "adamax": 4}
 
 def enabled():
     return os.environ.get("GPUNET_FUSED_STEP", "1").strip() != "0"
+
+
+def values(dtype):
+    """How many values of ``dtype`` the block's value buffer holds."""
+    return VALUE_BYTES // numpy.dtype(dtype).itemsize
 
 
 def layout(rows, kx, ky, weighted, layers, dropped=None):
@@ -69,7 +74,7 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
         return None
     x_off, y_off, sw_off, per_layer, d0, d1, used, masks = layout(rows, plan.width, plan.y_width, plan.weighted,
                                                                   shapes, [d is not None for d in dropped])
-    if used > VALUES or masks > MASKS:
+    if used > values(plan.dtype) or masks > MASKS:
         return None
     meta, actp = [], []
     for e, (k, n), offsets, drop in zip(plan.layers, shapes, per_layer, dropped):
