@@ -30,11 +30,17 @@
 // where unused (Adagrad: s1 its accumulator); c1, c2, c3: Adam 1 - beta_1, 1 - beta_2, epsilon;
 // RMSprop rho, 1 - rho, epsilon; Adagrad c3 epsilon; Adamax (s1 m, s2 v) 1 - beta_1, beta_2,
 // epsilon; flag: SGD's nesterov.
+// Weight regularizers and constraints, as the multi-launch step's reg_grad and constrain_columns
+// launches: wmeta holds 4 long longs and wpar 4 values per weight, the n_regs regularized weights
+// first (offset, size, col, blocks; l1, l2, -, -), then the n_cons constrained ones (offset, K, N,
+// mode; a, b, rate, 1 - rate). A regularizer adds its gradient after the backward pass and writes
+// its penalty, summed over the block, into partial[b * row_stride + col] (its other blocks' cells
+// zero: the row is this step's alone); a constraint projects its weight after the update.
 // state: as the multi-launch plan's: reads state[0], sets state[1] to it and advances state[0].
 // Launch: grid (1, 1, 1), block (32, 8, 1).
-// 32 KiB of values: 8192 in float32, 4096 in float64; with the masks and the reduction rows,
+// 40 KiB of values: 10240 in float32, 5120 in float64; with the masks and the reduction rows,
 // under the 48 KiB of static shared memory a block may have.
-#define GN_MLP_BYTES 32768
+#define GN_MLP_BYTES 40960
 #define GN_MLP_MASKS 4096
 #define GN_MLP_META 12
 
@@ -45,7 +51,8 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
          int L, int x_off, int y_off, int sw_off, int d0_off, int d1_off, int loss_kind,
          T* out, long long* state, int rows, long long stride, long long x_stride, int kx, int ky, T eps, T scale,
          T exp_max, T delta, int opt_kind, T* s1, T* s2, T* s3, long long n_params, T c1, T c2, T c3, int flag,
-         const T* __restrict__ table) {
+         const T* __restrict__ table, const long long* __restrict__ wmeta, const T* __restrict__ wpar, int n_regs,
+         int n_cons, T* partial, long long row_stride) {
     __shared__ T buf[GN_MLP_BYTES / sizeof(T)];
     __shared__ unsigned char masks[GN_MLP_MASKS];
     __shared__ T red[8][33];
@@ -145,6 +152,18 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
         other = swap;
     }
 
+    for (int r = 0; r < n_regs; ++r) {  // the regularizers' gradients, before the update
+        const long long* d = wmeta + r * 4;
+        T acc = T(0);
+        for (long long i = tid; i < d[1]; i += nt) acc += gn_reg_element(params + d[0], grads + d[0], i, wpar[r * 4],
+                                                                         wpar[r * 4 + 1]);
+        T* flat = &red[0][0];
+        flat[tid] = acc;
+        gn_block_sum_256(flat, tid);
+        for (long long j = tid; j < d[3]; j += nt) partial[b * row_stride + d[2] + j] = j == 0 ? flat[0] : T(0);
+        __syncthreads();  // flat is read before the next weight's sums overwrite it
+    }
+
     const T scalar = gn_table_rate(table, b), momentum = gn_table_momentum(table, b);
     for (long long i = tid; i < n_params; i += nt) {
         if (opt_kind == 0)
@@ -157,5 +176,12 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
             adamax_element(params, grads, s1, s2, i, scalar, c1, c2, c3);
         else
             rmsprop_element(params, grads, s1, s2, s3, i, scalar, c1, c2, momentum, c3);
+    }
+    if (n_cons > 0) __syncthreads();  // every column's values updated before a thread reads its norm
+    for (int c = n_regs; c < n_regs + n_cons; ++c) {
+        const long long* d = wmeta + c * 4;
+        const T* q = wpar + c * 4;
+        for (long long n = tid; n < d[2]; n += nt)
+            gn_constrain_column(params + d[0], d[1], d[2], n, (int)d[3], q[0], q[1], q[2], q[3], eps);
     }
 }

@@ -188,25 +188,30 @@ __global__ void nadam_update(T* __restrict__ p, const T* __restrict__ g, T* __re
 // weight divided by eps + norms); mode 3 MinMaxNorm: rate clip(norms, a, b) + (1 - rate) norms
 // (1 - rate folded on the host, as the reference rounds it);
 // then w *= desired / (eps + norms), as gpunet/constraints.py computes it.
+// Column n of w (shared with mlp_step.cu's one-block step).
+template <typename T>
+__device__ __forceinline__ void gn_constrain_column(T* w, long long K, long long N, long long n, int mode, T a, T b,
+                                                    T rate, T one_minus_rate, T eps) {
+    if (mode == 0) {
+        for (long long k = 0; k < K; ++k) w[k * N + n] *= w[k * N + n] >= T(0) ? T(1) : T(0);
+        return;
+    }
+    T sq = T(0);
+    for (long long k = 0; k < K; ++k) sq += w[k * N + n] * w[k * N + n];
+    const T norm = gn_sqrt(sq);
+    if (mode == 2) {
+        for (long long k = 0; k < K; ++k) w[k * N + n] /= eps + norm;
+        return;
+    }
+    const T desired = mode == 1 ? gn_min(gn_max(norm, T(0)), a) : rate * gn_min(gn_max(norm, a), b) + one_minus_rate * norm;
+    const T factor = desired / (eps + norm);
+    for (long long k = 0; k < K; ++k) w[k * N + n] *= factor;
+}
+
 template <typename T>
 __global__ void constrain_columns(T* w, long long K, long long N, int mode, T a, T b, T rate, T one_minus_rate,
                                   T eps) {
     const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x; n < N; n += stride) {
-        if (mode == 0) {
-            for (long long k = 0; k < K; ++k) w[k * N + n] *= w[k * N + n] >= T(0) ? T(1) : T(0);
-            continue;
-        }
-        T sq = T(0);
-        for (long long k = 0; k < K; ++k) sq += w[k * N + n] * w[k * N + n];
-        const T norm = gn_sqrt(sq);
-        if (mode == 2) {
-            for (long long k = 0; k < K; ++k) w[k * N + n] /= eps + norm;
-            continue;
-        }
-        const T desired = mode == 1 ? gn_min(gn_max(norm, T(0)), a)
-                                    : rate * gn_min(gn_max(norm, a), b) + one_minus_rate * norm;
-        const T factor = desired / (eps + norm);
-        for (long long k = 0; k < K; ++k) w[k * N + n] *= factor;
-    }
+    for (long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x; n < N; n += stride)
+        gn_constrain_column(w, K, N, n, mode, a, b, rate, one_minus_rate, eps);
 }

@@ -95,25 +95,37 @@ __global__ void dropout_backward(T* g, const T* __restrict__ m, long long n) {
 // penalty, l1 |w| + l2 w^2, summed per block into partial[state[1] * row_stride + col + block]:
 // the step's row, summed across in a fixed order when the epoch is tallied (no atomics, so a
 // run repeats bit for bit). Launch: block 256, 1-D grid-stride grid.
+// One element's share (shared with mlp_step.cu): its gradient term added to g[i], its penalty returned.
+template <typename T>
+__device__ __forceinline__ T gn_reg_element(const T* __restrict__ w, T* g, long long i, T l1, T l2) {
+    const T v = w[i];
+    T gi = g[i];
+    if (l1 != T(0)) gi += l1 * (v > T(0) ? T(1) : (v < T(0) ? T(-1) : v * T(0)));  // v * 0: NaN stays NaN
+    if (l2 != T(0)) gi += (T(2) * l2) * v;
+    g[i] = gi;
+    return l1 * gn_abs(v) + l2 * (v * v);
+}
+
+// A block's 256 values red[tid] summed in a fixed tree order into red[0] (every thread returns
+// after the last barrier).
+template <typename T>
+__device__ __forceinline__ void gn_block_sum_256(T* red, int tid) {
+    __syncthreads();
+    for (int half = 128; half > 0; half >>= 1) {
+        if (tid < half) red[tid] += red[tid + half];
+        __syncthreads();
+    }
+}
+
 template <typename T>
 __global__ void reg_grad(const T* __restrict__ w, T* g, long long n, T l1, T l2, T* partial, const long long* state,
                          long long row_stride, long long col) {
     __shared__ T red[256];
     T acc = T(0);
     const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        const T v = w[i];
-        T gi = g[i];
-        if (l1 != T(0)) gi += l1 * (v > T(0) ? T(1) : (v < T(0) ? T(-1) : v * T(0)));  // v * 0: NaN stays NaN
-        if (l2 != T(0)) gi += (T(2) * l2) * v;
-        g[i] = gi;
-        acc += l1 * gn_abs(v) + l2 * (v * v);
-    }
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        acc += gn_reg_element(w, g, i, l1, l2);
     red[threadIdx.x] = acc;
-    __syncthreads();
-    for (int half = 128; half > 0; half >>= 1) {
-        if (threadIdx.x < half) red[threadIdx.x] += red[threadIdx.x + half];
-        __syncthreads();
-    }
+    gn_block_sum_256(red, (int)threadIdx.x);
     if (threadIdx.x == 0) partial[state[1] * row_stride + col + blockIdx.x] = red[0];
 }

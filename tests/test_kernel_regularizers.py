@@ -45,17 +45,34 @@ def run(ops, regs, batch_logs=False):
     return net, history, seen, evaluated
 
 
+def _step_kernels(emulator, fused_step, multi_launch_kernel):
+    """Which form of the step trained: mlp_step alone, or the multi-launch step with its launch
+    per weight (``multi_launch_kernel``)."""
+    kernels = {k.split("<")[0] for k, _, _ in emulator.launches} - {"dense_forward"}  # (evaluate's forward plan)
+    if fused_step == "1":
+        assert kernels == {"mlp_step"}, kernels
+    else:
+        assert multi_launch_kernel in kernels and "mlp_step" not in kernels, kernels
+
+
+FUSED_STEP = pytest.mark.parametrize("fused_step", ["1", "0"], ids=["one-launch", "multi-launch"])
+
+
+@FUSED_STEP
 @pytest.mark.parametrize("batch_logs", [False, True], ids=["epoch-logs", "batch-logs"])
 @pytest.mark.parametrize("floatx", ["float64", "float32"])
 @pytest.mark.parametrize("regs", sorted(REGULARIZERS))
-def test_regularized_models_train_on_the_gpu_plan_as_on_numpy(emulator, regs, floatx, batch_logs):
+def test_regularized_models_train_on_the_gpu_plan_as_on_numpy(emulator, regs, floatx, batch_logs, fused_step,
+                                                             monkeypatch):
+    """Both forms of the step add the regularizers' gradients and penalties as NumPy does: the
+    one-launch step (mlp_step) for a model this small, a reg_grad launch per weight otherwise."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
     B.set_floatx(floatx)
     emulator.launches.clear()
     got = run(EmulatedCupyBackend(emulator), REGULARIZERS[regs], batch_logs)
     ref = run(B.resolve("numpy"), REGULARIZERS[regs], batch_logs)
     assert isinstance(got[0]._plan, GpuPlan), "the GPU plan trained it"
-    kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
-    assert "reg_grad" in kernels and "mlp_step" not in kernels  # the multi-launch step, a launch per weight
+    _step_kernels(emulator, fused_step, "reg_grad")
     tol = 1e-10 if floatx == "float64" else 2e-5
     for key in ref[1]:
         numpy.testing.assert_allclose(got[1][key], ref[1][key], rtol=tol, err_msg=key)
@@ -124,18 +141,21 @@ CONSTRAINTS = {
 }
 
 
+@FUSED_STEP
 @pytest.mark.parametrize("floatx", ["float64", "float32"])
 @pytest.mark.parametrize("cons", sorted(CONSTRAINTS))
-def test_constrained_models_train_on_the_gpu_plan_as_on_numpy(emulator, cons, floatx):
+def test_constrained_models_train_on_the_gpu_plan_as_on_numpy(emulator, cons, floatx, fused_step, monkeypatch):
     """MaxNorm, NonNeg, UnitNorm and MinMaxNorm project the weights after every update inside the
-    GPU step (optimizers.cu's constrain_columns), with a regularizer beside them, as on NumPy."""
+    GPU step (optimizers.cu's constrain_columns, or its column function inside mlp_step), with a
+    regularizer beside them, as on NumPy."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
     B.set_floatx(floatx)
     hidden, last = CONSTRAINTS[cons]
     regs = (dict(hidden, bias_regularizer="l2"), last)
     emulator.launches.clear()
     got, ref = run(EmulatedCupyBackend(emulator), regs), run(B.resolve("numpy"), regs)
     assert isinstance(got[0]._plan, GpuPlan), "the GPU plan trained it"
-    assert "constrain_columns" in {k.split("<")[0] for k, _, _ in emulator.launches}
+    _step_kernels(emulator, fused_step, "constrain_columns")
     tol = 1e-10 if floatx == "float64" else 2e-5
     for key in ref[1]:
         numpy.testing.assert_allclose(got[1][key], ref[1][key], rtol=tol, err_msg=key)
@@ -151,3 +171,69 @@ def test_a_constraint_without_a_kernel_keeps_the_layer_path(emulator):
     with B.use_backend(net.ops):
         net.fit(x, y, batch_size=10, epochs=1, verbose=0)
     assert net._plan is False
+
+
+def _sonar():
+    import os
+    from conftest import DATA
+    path = os.path.join(DATA, "sonar.csv")
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is missing (../shared beside the clone, or GPUNET_SHARED)")
+    rows = numpy.genfromtxt(path, delimiter=",", dtype=str)
+    return rows[:, :-1].astype("float64"), (rows[:, -1] == "M").astype("float64")
+
+
+def _sonar_runs(ops, monkeypatch):
+    """{"1"|"0": (history, weights, one launch a step?)}: the sonar tutorial's network trained 3
+    epochs with GPUNET_FUSED_STEP at each value."""
+    x, y = _sonar()
+    max_norm = gpunet.constraints.MaxNorm(3)
+    runs = {}
+    for fused in ("1", "0"):
+        monkeypatch.setenv("GPUNET_FUSED_STEP", fused)
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(7)
+            net = Sequential([Dropout(0.2, input_shape=(60,)),
+                              Dense(60, activation="relu", kernel_constraint=max_norm, kernel_regularizer="l2"),
+                              Dropout(0.2), Dense(30, activation="relu", kernel_constraint=max_norm), Dropout(0.2),
+                              Dense(1, activation="sigmoid")])
+            net.compile(loss="binary_crossentropy", optimizer=gpunet.optimizers.SGD(0.01, momentum=0.8),
+                        metrics=["accuracy"])
+            history = net.fit(x, y, epochs=3, batch_size=16, verbose=0).history
+        assert isinstance(net._plan, GpuPlan)
+        runs[fused] = history, net.get_weights(), all(s.launches == 1 for s in net._plan._steps.values())
+    return runs
+
+
+def _assert_same_training(runs, floatx):
+    tol = dict(rtol=3e-5, atol=1e-6) if floatx == "float32" else dict(rtol=1e-11, atol=1e-13)
+    for key in runs["0"][0]:
+        numpy.testing.assert_allclose(runs["1"][0][key], runs["0"][0][key], err_msg=key, **tol)
+    for a, b in zip(runs["1"][1], runs["0"][1]):
+        numpy.testing.assert_allclose(a, b, **tol)
+    assert numpy.sqrt((runs["1"][1][0] ** 2).sum(axis=0)).max() <= 3.0 + 1e-5
+
+
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+def test_the_sonar_dropout_tutorial_trains_in_one_launch_as_in_many(emulator, monkeypatch, floatx):
+    """The sonar tutorial's network (Dropout on the input and after each hidden layer, MaxNorm(3)
+    kernels, SGD with momentum), with an L2 regularizer whose penalty spans several blocks' cells:
+    one mlp_step launch a step in float32, the same training as the multi-launch step (same masks,
+    same penalties); in float64 the batch does not fit one block."""
+    from gpunet.backend import step_kernels as S
+    B.set_floatx(floatx)
+    ops = EmulatedCupyBackend(emulator)
+    assert S.reg_blocks(60 * 60, ops.sm_count) > 1
+    emulator.launches.clear()
+    runs = _sonar_runs(ops, monkeypatch)
+    assert runs["1"][2] == (floatx == "float32") and not runs["0"][2]
+    assert ("mlp_step" in {k.split("<")[0] for k, _, _ in emulator.launches}) == (floatx == "float32")
+    _assert_same_training(runs, floatx)
+
+
+@pytest.mark.gpu
+def test_the_sonar_dropout_tutorial_trains_in_one_launch_as_in_many_on_a_real_gpu(monkeypatch):
+    B.set_floatx("float32")
+    runs = _sonar_runs(B.resolve("cupy"), monkeypatch)
+    assert runs["1"][2] and not runs["0"][2]
+    _assert_same_training(runs, "float32")

@@ -5,8 +5,9 @@ them is a few microseconds of latency and almost no arithmetic, so the step cost
 count. Where the batch, every layer's activations and the gradients fit in one block's shared
 memory, `fused_step_launch` gives the whole step as one launch of one block instead, with the
 same gather (the Step's address table), the same loss kernel code, the same optimizer
-arithmetic and the same device table of per-step scalars, so graphs, `run_many` and the
-epoch's bookkeeping work unchanged. ``GPUNET_FUSED_STEP=0`` turns it off.
+arithmetic, the same dropout masks, regularizer penalties and constraint projections, and the
+same device table of per-step scalars, so graphs, `run_many` and the epoch's bookkeeping work
+unchanged. ``GPUNET_FUSED_STEP=0`` turns it off.
 """
 import os
 
@@ -15,7 +16,7 @@ import numpy
 from . import cuda_kernels as K
 from . import step_kernels as S
 
-VALUE_BYTES = 32768   # mlp_step.cu's GN_MLP_BYTES: shared-memory values (x, y, sw, Z, A per layer, 2 dA)
+VALUE_BYTES = 40960   # mlp_step.cu's GN_MLP_BYTES: shared-memory values (x, y, sw, Z, A per layer, 2 dA)
 MASKS = 4096          # GN_MLP_MASKS: the relu family's masks and the dropouts' keep flags
 META = 12             # GN_MLP_META: ints per layer
 MAX_LAYERS = 8
@@ -55,13 +56,13 @@ def layout(rows, kx, ky, weighted, layers, dropped=None):
 def fused_step_launch(plan, step, rows, stride, x_stride):
     """The step of ``rows`` samples (epoch stride ``stride``; ``x_stride`` as batch_gather's)
     as one mlp_step launch, or None where the multi-launch step must run: two Dropout layers
-    in a row, BatchNormalization, regularizers, constraints, gradient clipping or weight decay, Nadam (its
+    in a row, BatchNormalization, gradient clipping or weight decay, Nadam (its
     table rows are 4 wide), a softmax hidden layer, the hinge losses and cosine similarity (left
     out of mlp_step.cu's loss rows), a data-parallel gradient average, shared memory or arithmetic
     too large for one block, or ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
     dropped = _dropped(plan)
-    if (not enabled() or dropped is None or plan.norms or plan.regs is not None or plan.constraints is not None
+    if (not enabled() or dropped is None or plan.norms
             or plan.loss_kernel.kind in (S.HINGE, S.SQUARED_HINGE, S.CATEGORICAL_HINGE, S.COSINE)
             or plan.optimizer.transforms(plan.ops) is not None
             or plan.optimizer.kind not in _OPT_KIND
@@ -90,6 +91,15 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
     plan._write(step.fused_actp, actp)
     plan._write(step.fused_rates, [0.0 if d is None else d.rate for d in dropped])
     plan._write(step.fused_salts, [0 if d is None else d.salt for d in dropped])
+    weights = _weight_rows(plan)
+    if weights is None:
+        return None
+    (wmeta, wpar), n_regs, n_cons = weights
+    step.fused_wmeta = xp.empty((max(len(wmeta), 1),), dtype="int64")
+    step.fused_wpar = xp.empty((max(len(wpar), 1),), dtype=dtype)
+    plan._write(step.fused_wmeta[:len(wmeta)], wmeta)
+    plan._write(step.fused_wpar[:len(wpar)], wpar)
+    partial = plan.regs.partial if plan.regs is not None else None
     t = numpy.dtype(dtype).type
     exp_max = numpy.floor(numpy.log(numpy.finfo(dtype).max))
     kind, slots, c, flag = _optimizer_args(opt)
@@ -100,7 +110,31 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
         i32(x_off), i32(y_off), i32(sw_off), i32(d0), i32(d1), i32(plan.loss_kernel.kind), plan.outputs, plan.state,
         i32(rows), numpy.int64(stride), numpy.int64(stride if x_stride is None else x_stride), i32(plan.width),
         i32(plan.y_width), t(plan.eps), t(1.0 / rows), t(exp_max), t(plan.loss_kernel.delta), i32(kind),
-        *(K._ptr(s) for s in slots), numpy.int64(plan.params.size), *(t(v) for v in c), i32(flag), plan.table))
+        *(K._ptr(s) for s in slots), numpy.int64(plan.params.size), *(t(v) for v in c), i32(flag), plan.table,
+        step.fused_wmeta, step.fused_wpar, i32(n_regs), i32(n_cons), K._ptr(partial),
+        numpy.int64(0 if partial is None else partial.shape[1])))
+
+
+def _weight_rows(plan):
+    """((wmeta, wpar), n_regs, n_cons): mlp_step.cu's rows for the plan's regularized weights, then
+    its constrained ones; None when one of them is not a view of the flat buffer."""
+    wmeta, wpar = [], []
+    regs = [] if plan.regs is None else list(zip(plan.regs.regs, plan.regs.cols))
+    for (w, l1, l2), col in regs:
+        off = _offset(plan.params, w.value)
+        if off is None:
+            return None
+        wmeta += [off, w.value.size, col, S.reg_blocks(w.value.size, plan.ops.sm_count)]
+        wpar += [l1, l2, 0.0, 0.0]
+    cons = [] if plan.constraints is None else plan.constraints.cons
+    for w, mode, a, b, rate in cons:
+        off = _offset(plan.params, w.value)
+        if off is None:
+            return None
+        k, n = (w.value.shape[0], 1) if w.value.ndim == 1 else w.value.shape
+        wmeta += [off, k, n, mode]
+        wpar += [a, b, rate, 1 - rate]
+    return (wmeta, wpar), len(regs), len(cons)
 
 
 def _dropped(plan):
