@@ -24,12 +24,18 @@
 // The loss takes A_L (the last layer's output as the plan computes it: linear when the loss
 // kernel applies the activation itself) and writes dL/dA_L into d0; each layer's dZ is then
 // act_backward of its dA, in place.
-// The optimizer (opt_kind 0 SGD, 1 Adam, 2 RMSprop, 3 Adagrad, 4 Adamax) reads this step's scalars from table
-// (two per step, as the multi-launch plan's: the rate or Adam's alpha, and the momentum);
+// The optimizer (opt_kind 0 SGD, 1 Adam, 2 RMSprop, 3 Adagrad, 4 Adamax, 5 Nadam) reads this step's scalars
+// from table (two per step, as the multi-launch plan's: the rate or Adam's alpha, and the momentum;
+// Nadam's rows are 4 wide: lr, a, b, c);
 // s1, s2, s3: its slots (SGD velocity; Adam m, v, vhat; RMSprop rms, momentum, mg), null
 // where unused (Adagrad: s1 its accumulator); c1, c2, c3: Adam 1 - beta_1, 1 - beta_2, epsilon;
 // RMSprop rho, 1 - rho, epsilon; Adagrad c3 epsilon; Adamax (s1 m, s2 v) 1 - beta_1, beta_2,
-// epsilon; flag: SGD's nesterov.
+// epsilon; Nadam (s1 m, s2 v) 1 - beta_1, 1 - beta_2, epsilon; flag: SGD's nesterov.
+// Before the update, as grad_transforms.cu's launches in the optimizer's order: clip_flags bit 0,
+// g = clip(g, -clip_value, clip_value); then n_segs norm clips, each a row (lo, hi, -, -) of wmeta
+// after the weights' rows (clipnorm: one per weight; global_clipnorm: the whole buffer), g *=
+// clip_norm / max(norm, clip_norm); then, where decay_factors is non-null, the weight decay of
+// factor decay_factors[b] (decay_mask non-null: p -= (mask * factor) * p; else p *= factor).
 // Weight regularizers and constraints, as the multi-launch step's reg_grad and constrain_columns
 // launches: wmeta holds 4 long longs and wpar 4 values per weight, the n_regs regularized weights
 // first (offset, size, col, blocks; l1, l2, -, -), then the n_cons constrained ones (offset, K, N,
@@ -52,7 +58,8 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
          T* out, long long* state, int rows, long long stride, long long x_stride, int kx, int ky, T eps, T scale,
          T exp_max, T delta, int opt_kind, T* s1, T* s2, T* s3, long long n_params, T c1, T c2, T c3, int flag,
          const T* __restrict__ table, const long long* __restrict__ wmeta, const T* __restrict__ wpar, int n_regs,
-         int n_cons, T* partial, long long row_stride) {
+         int n_cons, T* partial, long long row_stride, int clip_flags, T clip_value, T clip_norm, int n_segs,
+         const T* __restrict__ decay_factors, const T* __restrict__ decay_mask) {
     __shared__ T buf[GN_MLP_BYTES / sizeof(T)];
     __shared__ unsigned char masks[GN_MLP_MASKS];
     __shared__ T red[8][33];
@@ -164,6 +171,33 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
         __syncthreads();  // flat is read before the next weight's sums overwrite it
     }
 
+    if (clip_flags & 1) {
+        for (long long i = tid; i < n_params; i += nt) {
+            const T v = grads[i];
+            grads[i] = v < -clip_value ? -clip_value : (v > clip_value ? clip_value : v);
+        }
+        __syncthreads();
+    }
+    for (int s = 0; s < n_segs; ++s) {
+        const long long* d = wmeta + (n_regs + n_cons + s) * 4;
+        T acc = T(0);
+        for (long long i = d[0] + tid; i < d[1]; i += nt) acc += grads[i] * grads[i];
+        T* flat = &red[0][0];
+        flat[tid] = acc;
+        gn_block_sum_256(flat, tid);
+        const T scale = clip_norm / gn_max(gn_sqrt(flat[0]), clip_norm);
+        for (long long i = d[0] + tid; i < d[1]; i += nt) grads[i] *= scale;
+        __syncthreads();  // flat[0] is read before the next segment's sums overwrite it
+    }
+    if (decay_factors) {
+        const T factor = decay_factors[b];
+        for (long long i = tid; i < n_params; i += nt) {
+            if (decay_mask) params[i] -= (decay_mask[i] * factor) * params[i];
+            else params[i] *= factor;
+        }
+        __syncthreads();
+    }
+
     const T scalar = gn_table_rate(table, b), momentum = gn_table_momentum(table, b);
     for (long long i = tid; i < n_params; i += nt) {
         if (opt_kind == 0)
@@ -174,6 +208,8 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
             adagrad_element(params, grads, s1, i, scalar, c3);
         else if (opt_kind == 4)
             adamax_element(params, grads, s1, s2, i, scalar, c1, c2, c3);
+        else if (opt_kind == 5)
+            nadam_element(params, grads, s1, s2, i, table + 4 * b, c1, c2, c3);
         else
             rmsprop_element(params, grads, s1, s2, s3, i, scalar, c1, c2, momentum, c3);
     }

@@ -160,25 +160,25 @@ __global__ void adamax_update(T* __restrict__ p, const T* __restrict__ g, T* __r
 // and c = 1 / (1 - beta_2^t), as the reference rounds them. Its table rows are 4 wide:
 // table[4 * *index + 0..3] = lr, a, b, c (the schedule changes every step).
 template <typename T>
+__device__ __forceinline__ void nadam_element(T* p, const T* g, T* m, T* v, long long i, const T* row,
+                                              T one_minus_beta_1, T one_minus_beta_2, T epsilon) {
+    const T gi = g[i];
+    const T mi = m[i] + (gi - m[i]) * one_minus_beta_1;
+    const T vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= (mi * row[1] + gi * row[2]) / (gn_sqrt(vi * row[3]) + epsilon) * row[0];
+}
+
+template <typename T>
 __global__ void nadam_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v,
                              long long n, T lr, T a, T b, T c, T one_minus_beta_1, T one_minus_beta_2, T epsilon,
                              const T* table, const long long* index) {
-    if (table) {
-        const T* row = table + 4 * *index;
-        lr = row[0];
-        a = row[1];
-        b = row[2];
-        c = row[3];
-    }
+    const T given[4] = {lr, a, b, c};
+    const T* row = table ? table + 4 * *index : given;
     const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        const T gi = g[i];
-        const T mi = m[i] + (gi - m[i]) * one_minus_beta_1;
-        const T vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= (mi * a + gi * b) / (gn_sqrt(vi * c) + epsilon) * lr;
-    }
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        nadam_element(p, g, m, v, i, row, one_minus_beta_1, one_minus_beta_2, epsilon);
 }
 
 // Keras's weight constraints after the update, on a (K, N) weight with its vectors along axis 0

@@ -143,9 +143,14 @@ def assert_agree(got, ref, floatx):
         numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)
 
 
+@pytest.mark.parametrize("fused_step", ["1", "0"], ids=["one-launch", "multi-launch"])
 @pytest.mark.parametrize("floatx", ["float64", "float32"])
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
-def test_clipped_and_decayed_models_train_on_the_gpu_plan_as_on_numpy(emulator, optimizer, floatx):
+def test_clipped_and_decayed_models_train_on_the_gpu_plan_as_on_numpy(emulator, optimizer, floatx, fused_step,
+                                                                      monkeypatch):
+    """Both forms of the step clip and decay as NumPy does, Nadam included: the one-launch step
+    (mlp_step) for a model this small, the transforms' own launches otherwise."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
     B.set_floatx(floatx)
     emulator.launches.clear()
     got = run(EmulatedCupyBackend(emulator), optimizer, batch_logs=floatx == "float64")
@@ -153,10 +158,13 @@ def test_clipped_and_decayed_models_train_on_the_gpu_plan_as_on_numpy(emulator, 
     assert isinstance(got[0]._plan, GpuPlan), "the GPU plan trained it"
     kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
     o = got[0].optimizer
-    assert ("clip_value" in kernels) == (o.clipvalue is not None)
-    assert ("segment_clip_norm" in kernels) == (o.clipnorm is not None or o.global_clipnorm is not None)
-    assert ("weight_decay" in kernels) == bool(o.weight_decay)
-    assert "mlp_step" not in kernels  # the multi-launch step: the one-block step has no transforms
+    if fused_step == "1":
+        assert kernels == {"mlp_step"}, kernels
+    else:
+        assert ("clip_value" in kernels) == (o.clipvalue is not None)
+        assert ("segment_clip_norm" in kernels) == (o.clipnorm is not None or o.global_clipnorm is not None)
+        assert ("weight_decay" in kernels) == bool(o.weight_decay)
+        assert "mlp_step" not in kernels
     assert_agree(got, ref, floatx)
     plain = run(B.resolve("numpy"), "adam-clipnorm", epochs=1)
     assert not numpy.allclose(plain[0].get_weights()[0], got[0].get_weights()[0]), "the transforms changed training"
@@ -211,8 +219,11 @@ def test_clipping_beside_dropout_repeats_and_a_user_subclass_keeps_the_layer_pat
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("optimizer", ["adam-clipnorm", "adamw-excluding-biases", "sgd-decay-clipvalue-and-norm"])
-def test_clipped_and_decayed_models_train_on_a_real_gpu_as_on_numpy(optimizer):
+@pytest.mark.parametrize("fused_step", ["1", "0"], ids=["one-launch", "multi-launch"])
+@pytest.mark.parametrize("optimizer", ["adam-clipnorm", "adamw-excluding-biases", "sgd-decay-clipvalue-and-norm",
+                                       "nadam-clipvalue-and-decay"])
+def test_clipped_and_decayed_models_train_on_a_real_gpu_as_on_numpy(optimizer, fused_step, monkeypatch):
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
     B.set_floatx("float64")
     got, ref = run(B.resolve("cupy"), optimizer, batch_logs=True), run(B.resolve("numpy"), optimizer, batch_logs=True)
     assert isinstance(got[0]._plan, GpuPlan)

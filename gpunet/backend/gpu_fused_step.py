@@ -22,7 +22,7 @@ META = 12             # GN_MLP_META: ints per layer
 MAX_LAYERS = 8
 MAX_MACS = 1 << 18    # one block's arithmetic per step: above this the multi-launch step is faster
 MAX_PARAMS = 1 << 16  # the optimizer's loop over the flat buffer, on one block
-_OPT_KIND = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "adamax": 4}
+_OPT_KIND = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "adamax": 4, "nadam": 5}
 
 
 def enabled():
@@ -56,15 +56,13 @@ def layout(rows, kx, ky, weighted, layers, dropped=None):
 def fused_step_launch(plan, step, rows, stride, x_stride):
     """The step of ``rows`` samples (epoch stride ``stride``; ``x_stride`` as batch_gather's)
     as one mlp_step launch, or None where the multi-launch step must run: two Dropout layers
-    in a row, BatchNormalization, gradient clipping or weight decay, Nadam (its
-    table rows are 4 wide), a softmax hidden layer, the hinge losses and cosine similarity (left
+    in a row, BatchNormalization, a softmax hidden layer, the hinge losses and cosine similarity (left
     out of mlp_step.cu's loss rows), a data-parallel gradient average, shared memory or arithmetic
     too large for one block, or ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
     dropped = _dropped(plan)
     if (not enabled() or dropped is None or plan.norms
             or plan.loss_kernel.kind in (S.HINGE, S.SQUARED_HINGE, S.CATEGORICAL_HINGE, S.COSINE)
-            or plan.optimizer.transforms(plan.ops) is not None
             or plan.optimizer.kind not in _OPT_KIND
             or len(plan.layers) > MAX_LAYERS or plan.params.size > MAX_PARAMS
             or getattr(plan.model.optimizer, "allreduce_gradients", None) is not None
@@ -95,6 +93,11 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
     if weights is None:
         return None
     (wmeta, wpar), n_regs, n_cons = weights
+    transforms = plan.optimizer.transforms(plan.ops)
+    clip_flags, clip_value, clip_norm, segments, factors, mask = _transform_args(plan.optimizer.optimizer, transforms,
+                                                                                plan.params.size)
+    for lo, hi in segments:
+        wmeta += [lo, hi, 0, 0]
     step.fused_wmeta = xp.empty((max(len(wmeta), 1),), dtype="int64")
     step.fused_wpar = xp.empty((max(len(wpar), 1),), dtype=dtype)
     plan._write(step.fused_wmeta[:len(wmeta)], wmeta)
@@ -112,7 +115,22 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
         i32(plan.y_width), t(plan.eps), t(1.0 / rows), t(exp_max), t(plan.loss_kernel.delta), i32(kind),
         *(K._ptr(s) for s in slots), numpy.int64(plan.params.size), *(t(v) for v in c), i32(flag), plan.table,
         step.fused_wmeta, step.fused_wpar, i32(n_regs), i32(n_cons), K._ptr(partial),
-        numpy.int64(0 if partial is None else partial.shape[1])))
+        numpy.int64(0 if partial is None else partial.shape[1]), i32(clip_flags), t(clip_value), t(clip_norm),
+        i32(len(segments)), K._ptr(factors), K._ptr(mask)))
+
+
+def _transform_args(o, transforms, size):
+    """(clip_flags, clip_value, clip_norm, norm-clip segments [(lo, hi)], decay factors table,
+    decay mask) as mlp_step takes them, from the optimizer ``o`` and its `StepGradTransforms`."""
+    if transforms is None:
+        return 0, 0.0, 0.0, [], None, None
+    segments = list(o._bounds) if o.clipnorm is not None else [(0, size)] if o.global_clipnorm is not None else []
+    norm = o.clipnorm if o.clipnorm is not None else o.global_clipnorm
+    factors = transforms.factors if o.weight_decay else None
+    if o.weight_decay and factors is None:
+        raise RuntimeError("fused_step_launch: the weight-decay factors were not written (call write first).")
+    return (int(o.clipvalue is not None), o.clipvalue or 0.0, norm or 0.0, segments, factors,
+            o._decay_mask if o.weight_decay else None)
 
 
 def _weight_rows(plan):
@@ -173,6 +191,8 @@ def _optimizer_args(step_optimizer):
         slots, c = (s["accumulator"], None, None), (0.0, 0.0, o.epsilon)
     elif kind == "adamax":
         slots, c = (s["m"], s["v"], None), (1.0 - o.beta_1, o.beta_2, o.epsilon)
+    elif kind == "nadam":
+        slots, c = (s["m"], s["v"], None), (1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon)
     else:
         slots, c = (s["rms"], s.get("momentum"), s.get("mg") if o.centered else None), (o.rho, 1.0 - o.rho, o.epsilon)
     return _OPT_KIND[kind], slots, c, flag
