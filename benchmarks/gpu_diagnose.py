@@ -17,6 +17,8 @@
 6d. Models the step plan took in after the last GPU run (BatchNormalization, AdamW with
     clipnorm, Nadam, Huber) on the plan and on the layer path: what the plan saves there, and
     whether batch_norm.cu's column-per-thread kernels hold up on tall batches.
+6e. predict through the one-launch forward (gpu_fused_forward.py) against the forward plan's
+    launches per batch, over model sizes, its MAX_PARAMS limit lifted, to set it from measurements.
 
 Every part takes the backend and the device synchronization as arguments, so that
 tests/test_gpu_diagnose.py runs the same code on the CPU (NumPy, the kernels' emulation).
@@ -259,6 +261,49 @@ def beyond_dense_sweep(ops, sync, batches=(128, 2048), steps=16, epochs=2, round
     return out
 
 
+# ---- 6e ------------------------------------------------------------------------------------------
+
+# (input width, hidden and output widths): Pima, sonar, iris, then wider stacks
+FORWARD_CASES = [(8, (12, 8, 1)), (60, (60, 30, 1)), (4, (8, 3)), (64, (128, 64, 1)), (784, (128, 10)),
+                 (784, (256, 256, 10))]
+
+
+def fused_forward_sweep(ops, sync, cases=FORWARD_CASES, rows=20000, batch=32, rounds=3):
+    """Print and return {(case, "1"|"0"): us per predict call} of ``rows`` resident rows at
+    ``batch``: the one-launch forward (limit lifted) against the per-batch launches."""
+    from gpunet import backend as B
+    from gpunet.backend import gpu_fused_forward as FF
+    from gpunet.layers import Dense
+    from gpunet.models import Sequential
+    rng = numpy.random.default_rng(0)
+    out = {}
+    print(f"  us per predict of {rows} rows at batch {batch} (median of {rounds}); limit today: MAX_PARAMS "
+          f"{FF.MAX_PARAMS}")
+    print(f"  {'model':>20} {'params':>8} {'one':>10} {'per batch':>10}  one launch?")
+    saved = FF.MAX_PARAMS
+    try:
+        for width, units in cases:
+            x = ops.asarray(rng.standard_normal((rows, width)).astype("float32"))
+            row, used = {}, None
+            for mode in ("1", "0"):
+                with B.use_backend(ops), G.env("GPUNET_FUSED_FORWARD", mode):
+                    FF.MAX_PARAMS = 1 << 40
+                    model = Sequential([Dense(n, activation="relu" if i < len(units) - 1 else "sigmoid",
+                                              **({"input_dim": width} if i == 0 else {})) for i, n in enumerate(units)])
+                    model.compile(optimizer="adam", loss="mse")
+                    predict = lambda: model.predict(x, batch_size=batch, verbose=0)  # noqa: E731
+                    row[mode] = out[(width, units), mode] = median_seconds(predict, rounds, sync) * 1e6
+                    if mode == "1":
+                        used = bool(model._gpu_forward) and model._gpu_forward.fused is not None
+            name = "-".join(str(v) for v in (width,) + units)
+            params = sum(k * n + n for k, n in zip((width,) + units[:-1], units))
+            print(f"  {name:>20} {params:>8} {row['1']:10.1f} {row['0']:10.1f}  {'yes' if used else 'no'}",
+                  flush=True)
+    finally:
+        FF.MAX_PARAMS = saved
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
@@ -287,6 +332,9 @@ def main(argv=None):
     fused_step_sweep(ops, sync, FUSED_CASES[:2] if args.quick else FUSED_CASES, rounds=rounds)
     print("\n6d. models the plan took in since the last GPU run: on the plan and on the layer path")
     beyond_dense_sweep(ops, sync, (128,) if args.quick else (128, 2048), rounds=rounds)
+    print("\n6e. predict: the one-launch forward against the per-batch launches")
+    fused_forward_sweep(ops, sync, FORWARD_CASES[:2] if args.quick else FORWARD_CASES,
+                        rows=2000 if args.quick else 20000, rounds=rounds)
     return 0
 
 

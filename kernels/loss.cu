@@ -142,15 +142,7 @@ __device__ void loss_rows(T (&red)[8][33], int kind, const T* z, const T* y, con
         const T w = (live && sw) ? sw[r] * scale : scale;
         // Every thread of the block takes every reduction (the barriers inside must be uniform).
         T mx = gn_lowest<T>(), total = T(1);
-        if (softmax) {
-            if (live)
-                for (int c = threadIdx.x; c < N; c += 32) mx = gn_max(mx, zr[c]);
-            mx = row_reduce<T, true>(red, mx);
-            T s = T(0);
-            if (live)
-                for (int c = threadIdx.x; c < N; c += 32) s += gn_exp(zr[c] - mx);
-            total = row_reduce<T, false>(red, s);
-        }
+        if (softmax) total = gn_row_exp_sum(red, zr, live, N, &mx);
         if (kind == GN_CCE_LOGITS || kind == GN_SCCE_LOGITS) {  // softmax(z) sum(y) - y
             T ys = T(0);
             if (live && kind == GN_CCE_LOGITS)

@@ -29,23 +29,36 @@ __device__ __forceinline__ T row_reduce(T (&red)[8][33], T v) {
     return red[ty][32];
 }
 
+// This thread's row of a group of 8 (live: a real row): its max into *mx, and the sum of
+// exp(x - max) returned; every thread of the block calls it. Shared with loss.cu's softmax losses.
+template <typename T>
+__device__ __forceinline__ T gn_row_exp_sum(T (&red)[8][33], const T* xr, bool live, int N, T* mx) {
+    T m = gn_lowest<T>();
+    if (live)
+        for (int c = threadIdx.x; c < N; c += 32) m = gn_max(m, xr[c]);
+    m = row_reduce<T, true>(red, m);
+    T sum = T(0);
+    if (live)
+        for (int c = threadIdx.x; c < N; c += 32) sum += gn_exp(xr[c] - m);
+    *mx = m;
+    return row_reduce<T, false>(red, sum);
+}
+
+// This thread's row of a group of 8 softmaxed; yr may be xr. Shared with mlp_forward.cu.
+template <typename T>
+__device__ __forceinline__ void gn_softmax_row(T (&red)[8][33], const T* xr, T* yr, bool live, int N) {
+    T mx;
+    const T sum = gn_row_exp_sum(red, xr, live, N, &mx);
+    if (live)
+        for (int c = threadIdx.x; c < N; c += 32) yr[c] = gn_exp(xr[c] - mx) / sum;
+}
+
 template <typename T>
 __global__ void softmax_forward(const T* x, T* y, int M, int N) {
     __shared__ T red[8][33];
     for (long long r0 = (long long)blockIdx.x * 8; r0 < M; r0 += (long long)gridDim.x * 8) {
         const long long r = r0 + threadIdx.y;
-        const bool live = r < M;
-        const T* xr = x + r * N;
-        T mx = gn_lowest<T>();
-        if (live)
-            for (int c = threadIdx.x; c < N; c += 32) mx = gn_max(mx, xr[c]);
-        mx = row_reduce<T, true>(red, mx);
-        T sum = T(0);
-        if (live)
-            for (int c = threadIdx.x; c < N; c += 32) sum += gn_exp(xr[c] - mx);
-        sum = row_reduce<T, false>(red, sum);
-        if (live)
-            for (int c = threadIdx.x; c < N; c += 32) y[r * N + c] = gn_exp(xr[c] - mx) / sum;
+        gn_softmax_row(red, x + r * N, y + r * N, r < M, N);
     }
 }
 

@@ -108,3 +108,17 @@ def test_beyond_dense_sweep_times_the_plan_and_the_layer_path(emulator, capsys):
     assert all(v > 0 for v in got.values())
     out = capsys.readouterr().out
     assert "did not take it" not in out and all(name in out for name in cases)
+
+
+def test_fused_forward_sweep_times_both_forward_forms_and_restores_the_limit(emulator, capsys):  # noqa: F811
+    from gpunet.backend import gpu_fused_forward as FF
+    D = benchmarks_module("gpu_diagnose")
+    B.set_floatx("float32")
+    before, env_before = FF.MAX_PARAMS, os.environ.get("GPUNET_FUSED_FORWARD")
+    cases = [(8, (12, 8, 1)), (300, (250, 3))]  # the second is over today's MAX_PARAMS
+    got = D.fused_forward_sweep(EmulatedCupyBackend(emulator), lambda: None, cases, rows=40, batch=16, rounds=1)
+    assert set(got) == {(c, m) for c in cases for m in ("1", "0")} and all(v > 0 for v in got.values())
+    assert FF.MAX_PARAMS == before and os.environ.get("GPUNET_FUSED_FORWARD") == env_before
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.strip().startswith(("8-12-8-1", "300-250-3"))]
+    assert len(lines) == 2 and all(l.rstrip().endswith("yes") for l in lines), lines
+    assert 300 * 250 > before  # the lifted limit let it take one launch

@@ -48,7 +48,7 @@ def run(ops, regs, batch_logs=False):
 def _step_kernels(emulator, fused_step, multi_launch_kernel):
     """Which form of the step trained: mlp_step alone, or the multi-launch step with its launch
     per weight (``multi_launch_kernel``)."""
-    kernels = {k.split("<")[0] for k, _, _ in emulator.launches} - {"dense_forward"}  # (evaluate's forward plan)
+    kernels = {k.split("<")[0] for k, _, _ in emulator.launches} - {"dense_forward", "mlp_forward"}  # (evaluate)
     if fused_step == "1":
         assert kernels == {"mlp_step"}, kernels
     else:

@@ -149,10 +149,13 @@ def test_models_outside_the_plan_take_the_layer_path(emulator, change):
     assert model._train_plan() is None
 
 
+@pytest.mark.parametrize("fused_forward", ["1", "0"], ids=["one-launch", "per-batch"])
 @pytest.mark.parametrize("case", ["pima", "wide-reduced", "softmax-sparse"])
-def test_predict_and_evaluate_through_the_forward_plan(emulator, case):
-    """predict writes every batch into one output array (L launches a batch, one more for a
-    softmax output); evaluate reads the device a fixed number of times; both equal NumPy."""
+def test_predict_and_evaluate_through_the_forward_plan(emulator, case, fused_forward, monkeypatch):
+    """predict writes every batch into one output array (a small model: one mlp_forward launch
+    for all the rows, as evaluate without batch callbacks; else L launches a batch, one more
+    for a softmax output); evaluate reads the device a fixed number of times; both equal NumPy."""
+    monkeypatch.setenv("GPUNET_FUSED_FORWARD", fused_forward)
     B.set_floatx("float64")
     x, y, sw = _data(case)
     batch = CASES[case][5]
@@ -163,8 +166,10 @@ def test_predict_and_evaluate_through_the_forward_plan(emulator, case):
             emulator.launches.clear()
             before = getattr(ops, "host_reads", 0)
             pred = model.predict(x, batch_size=batch, verbose=0)
-            launches = len(emulator.launches)
+            launches = [k for k, _, _ in emulator.launches]
+            emulator.launches.clear()
             scores = model.evaluate(x, y, sample_weight=sw, batch_size=batch, verbose=0)
+            launches = (launches, [k for k, _, _ in emulator.launches])
             reads = getattr(ops, "host_reads", 0) - before
         results[ops.name] = (pred, scores, launches, reads)
     (pred, scores, launches, reads), (ref_pred, ref_scores, _, _) = results["cupy"], results["numpy"]
@@ -172,7 +177,11 @@ def test_predict_and_evaluate_through_the_forward_plan(emulator, case):
     numpy.testing.assert_allclose(pred, ref_pred, rtol=1e-10, atol=1e-12)
     numpy.testing.assert_allclose(scores, ref_scores, rtol=1e-10)
     steps, layers = -(-N_SAMPLES // batch), len(CASES[case][0])
-    assert launches == steps * (layers + (CASES[case][1][-1] == "softmax"))
+    if fused_forward == "1":
+        assert launches == (["mlp_forward<double>"], ["mlp_forward<double>"]), launches
+    else:
+        assert len(launches[0]) == steps * (layers + (CASES[case][1][-1] == "softmax"))
+        assert "mlp_forward<double>" not in launches[0] + launches[1]
     # predict's output, evaluate's loss and each metric (twice when weighted: values and weights)
     assert reads <= 2 + len(CASES[case][3]) * (1 + (sw is not None)), reads
 

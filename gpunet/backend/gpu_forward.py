@@ -1,7 +1,8 @@
 """`GpuForward`: inference for a stack of Dense layers on the CuPy backend (predict, evaluate).
 
 One launch per layer per batch (two for a softmax output: the GEMM, then the row
-softmax), every batch's output written straight into its rows of one output array:
+softmax), or for a small model one launch for all the rows (gpu_fused_forward.py), every
+batch's output written straight into its rows of one output array:
 no per-layer allocations, no concatenation, no host read until the caller asks.
 The same kernels as training (`dense_launch.dense_forward_launch`), each layer with
 its own activation; a BatchNormalization layer is one elementwise launch with its
@@ -13,6 +14,7 @@ from . import cuda_kernels as K
 
 from . import dense_launch as DL
 from . import gpu_batch_norm as BN
+from .gpu_fused_forward import build_fused_forward
 from .gpu_step import workspace
 from .layer_stack import Folded, as_rows, dense_stack, same_stack, takes_rows
 
@@ -57,6 +59,7 @@ class GpuForward:
         self.units = self.widths[-1]  # the model's output width
         self._buffers = {}
         self.count = len(model._layers)
+        self.fused = build_fused_forward(self)  # a small model: every row in one launch
 
     def matches(self, model):
         return (model.ops is self.ops and len(model._layers) == self.count
@@ -71,6 +74,10 @@ class GpuForward:
         ``out`` (n, units), on ``stream``."""
         x = as_rows(x)
         with stream if stream is not None else nullcontext():
+            if self.fused is not None:  # rows are independent: batches need not be launches
+                if x.shape[0]:
+                    self.ops.launch(self.fused.launch(x, out))
+                return
             for lo in range(0, x.shape[0], batch_size):
                 hi = min(x.shape[0], lo + batch_size)
                 for launch in self.launches(x[lo:hi], out[lo:hi]):

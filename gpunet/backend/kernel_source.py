@@ -16,7 +16,7 @@ MODULE_FILES = {
     "optimizers": ("gn_math.cuh", "optimizers.cu", "grad_transforms.cu"),
     # softmax.cu for its row_reduce; activations.cuh and optimizers.cu for the single-block step
     "step": ("gn_math.cuh", "activations.cuh", "softmax.cu", "optimizers.cu", "step.cu", "loss.cu", "mlp_step.cu",
-             "batch_norm.cu"),
+             "batch_norm.cu", "mlp_forward.cu"),
 }
 
 _HERE = os.path.dirname(os.path.abspath(__file__))

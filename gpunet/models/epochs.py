@@ -123,7 +123,7 @@ class EpochMixin(EngineMixin):
             batches = ((lo, min(n, lo + batch_size), x[lo:lo + batch_size]) for lo in range(0, n, batch_size))
         else:
             batches = ((b.lo, b.hi, b.arrays[0]) for b in stream.batches(batch_size))
-        return evaluate_batches(self, batches, n, x, y, sw, batch_size, cbs)
+        return evaluate_batches(self, batches, n, x, y, sw, batch_size, cbs, x if stream is None else None)
 
 
 def _plain_weights(model, sw, lo, hi):
