@@ -5,6 +5,7 @@ import numpy
 
 from ..backend import random as _random
 from ..callbacks.progbar import Progbar  # noqa: F401 - keras.utils.Progbar
+from .data_utils import get_file  # noqa: F401 - keras.utils.get_file
 
 
 def set_random_seed(seed):
