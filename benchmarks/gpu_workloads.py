@@ -151,3 +151,9 @@ def value(timed, seconds):
     if timed.unit == "us/step":
         return seconds / timed.work * 1e6
     return timed.work / seconds
+
+
+def median_seconds(fn, rounds, sync, warmup=1):
+    """Median wall seconds of ``rounds`` calls of fn() (device synchronized after each), after
+    ``warmup`` untimed calls: `time_case`, gpu_check's timer."""
+    return time_case(Timed(lambda: (fn(), sync()), 0, "s"), rounds, warmup)

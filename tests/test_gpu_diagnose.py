@@ -65,11 +65,11 @@ def test_upload_sweep_tries_every_chunk_size_and_thread_count(capsys):
 
 
 def test_fused_step_sweep_times_both_step_forms_and_restores_the_limits(emulator, capsys):  # noqa: F811
-    D = benchmarks_module("gpu_diagnose")
+    S = benchmarks_module("gpu_plan_sweeps")
     B.set_floatx("float32")
     before, env_before = (FS.MAX_MACS, FS.MAX_PARAMS), os.environ.get("GPUNET_FUSED_STEP")
     cases = [(8, (12, 8, 1), 10), (128, (256, 128, 1), 2)]  # the second is over today's MAX_MACS and MAX_PARAMS
-    got = D.fused_step_sweep(EmulatedCupyBackend(emulator), lambda: None, cases, steps=3, epochs=1, rounds=1)
+    got = S.fused_step_sweep(EmulatedCupyBackend(emulator), lambda: None, cases, steps=3, epochs=1, rounds=1)
     assert set(got) == {(c, m) for c in cases for m in ("1", "0")}
     assert (FS.MAX_MACS, FS.MAX_PARAMS) == before
     assert os.environ.get("GPUNET_FUSED_STEP") == env_before
@@ -99,10 +99,10 @@ def test_gpu_session_runs_only_the_parts_asked_for(tmp_path):
 
 
 def test_beyond_dense_sweep_times_the_plan_and_the_layer_path(emulator, capsys):  # noqa: F811
-    D = benchmarks_module("gpu_diagnose")
+    S = benchmarks_module("gpu_plan_sweeps")
     B.set_floatx("float32")
-    cases = D._beyond_dense_cases()
-    got = D.beyond_dense_sweep(EmulatedCupyBackend(emulator), lambda: None, batches=(4,), steps=2, epochs=1,
+    cases = S._beyond_dense_cases()
+    got = S.beyond_dense_sweep(EmulatedCupyBackend(emulator), lambda: None, batches=(4,), steps=2, epochs=1,
                                rounds=1, cases=cases)
     assert set(got) == {(name, 4, path) for name in cases for path in ("plan", "layers")}
     assert all(v > 0 for v in got.values())
@@ -112,11 +112,11 @@ def test_beyond_dense_sweep_times_the_plan_and_the_layer_path(emulator, capsys):
 
 def test_fused_forward_sweep_times_both_forward_forms_and_restores_the_limit(emulator, capsys):  # noqa: F811
     from gpunet.backend import gpu_fused_forward as FF
-    D = benchmarks_module("gpu_diagnose")
+    S = benchmarks_module("gpu_plan_sweeps")
     B.set_floatx("float32")
     before, env_before = FF.MAX_PARAMS, os.environ.get("GPUNET_FUSED_FORWARD")
     cases = [(8, (12, 8, 1)), (300, (250, 3))]  # the second is over today's MAX_PARAMS
-    got = D.fused_forward_sweep(EmulatedCupyBackend(emulator), lambda: None, cases, rows=40, batch=16, rounds=1)
+    got = S.fused_forward_sweep(EmulatedCupyBackend(emulator), lambda: None, cases, rows=40, batch=16, rounds=1)
     assert set(got) == {(c, m) for c in cases for m in ("1", "0")} and all(v > 0 for v in got.values())
     assert FF.MAX_PARAMS == before and os.environ.get("GPUNET_FUSED_FORWARD") == env_before
     lines = [l for l in capsys.readouterr().out.splitlines() if l.strip().startswith(("8-12-8-1", "300-250-3"))]

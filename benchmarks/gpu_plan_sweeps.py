@@ -1,0 +1,145 @@
+"""gpu_diagnose.py's parts 6c-6e: the plan's one-launch forms against their multi-launch forms, and
+the models the plan took in, over model sizes (see gpu_diagnose.py's docstring)."""
+import numpy
+
+from benchmarks import gpu_workloads as G
+from benchmarks.gpu_workloads import median_seconds
+
+# (input width, hidden and output widths, batch): Pima's 8-12-8-1 at growing batches, then wider
+# stacks (the sonar tutorial's 60-60-30-1 among them) at batches that keep them inside
+# mlp_step.cu's 40 KiB of shared values (10,240 in float32)
+FUSED_CASES = [(8, (12, 8, 1), 10), (8, (12, 8, 1), 32), (8, (12, 8, 1), 64), (16, (32, 32, 1), 16),
+               (32, (64, 32, 1), 8), (60, (60, 30, 1), 16), (64, (128, 64, 1), 4), (128, (256, 128, 1), 2)]
+
+# ---- 6c ------------------------------------------------------------------------------------------
+
+def fused_step_sweep(ops, sync, cases=FUSED_CASES, steps=64, epochs=2, rounds=3):
+    """Print and return {(case, "1"|"0"): us per step}: the one-launch step (limits lifted) against
+    the multi-launch step, each case trained ``epochs`` epochs of ``steps`` batches."""
+    from gpunet import backend as B
+    from gpunet.backend import gpu_fused_step as FS
+    from gpunet.layers import Dense
+    from gpunet.models import Sequential
+    rng = numpy.random.default_rng(0)
+    out = {}
+    print(f"  us per training step (Adam, mse; {steps} steps x {epochs} epochs a call, median of {rounds}); "
+          f"limits today: MAX_MACS {FS.MAX_MACS}, MAX_PARAMS {FS.MAX_PARAMS}, VALUES {FS.values('float32')} (float32)")
+    print(f"  {'model':>20} {'batch':>5} {'MACs':>8} {'params':>7} {'values':>6} {'one':>8} {'multi':>8}  one launch?")
+    lifted = {"MAX_MACS": 1 << 40, "MAX_PARAMS": 1 << 40}
+    saved = {k: getattr(FS, k) for k in lifted}
+    try:
+        for width, units, batch in cases:
+            x = rng.standard_normal((steps * batch, width)).astype("float32")
+            y = rng.standard_normal((steps * batch, units[-1])).astype("float32")
+            shapes = list(zip((width,) + units[:-1], units))
+            macs = 3 * batch * sum(k * n for k, n in shapes)
+            params = sum(k * n + n for k, n in shapes)
+            values = FS.layout(batch, width, units[-1], False, shapes)[6]
+            row, used = {}, None
+            for mode in ("1", "0"):
+                with B.use_backend(ops), G.env("GPUNET_FUSED_STEP", mode):
+                    model = Sequential([Dense(n, activation="relu" if i < len(units) - 1 else "linear",
+                                              **({"input_dim": width} if i == 0 else {})) for i, n in enumerate(units)])
+                    model.compile(optimizer="adam", loss="mse")
+                    for name, value in lifted.items():
+                        setattr(FS, name, value)
+                    fit = lambda: model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=True, verbose=0)  # noqa: E731
+                    row[mode] = median_seconds(fit, rounds, sync) / (steps * epochs) * 1e6
+                    if mode == "1":
+                        built = getattr(model._plan, "_steps", {}).values()
+                        used = bool(built) and all(s.launches == 1 for s in built)
+                out[(width, units, batch), mode] = row[mode]
+            name = "-".join(str(v) for v in (width,) + units)
+            print(f"  {name:>20} {batch:>5} {macs:>8} {params:>7} {values:>6} {row['1']:8.1f} {row['0']:8.1f}  "
+                  f"{'yes' if used else 'no'}", flush=True)
+    finally:
+        for name, value in saved.items():
+            setattr(FS, name, value)
+    return out
+
+
+# ---- 6d ------------------------------------------------------------------------------------------
+
+# name: (layers (a list of constructors), optimizer, loss); all on 784 inputs, 10 outputs
+def _beyond_dense_cases():
+    from gpunet import losses, optimizers
+    from gpunet.layers import Activation, BatchNormalization, Dense
+    dense_bn = lambda: [Dense(256, input_dim=784), BatchNormalization(), Activation("relu"),  # noqa: E731
+                        Dense(256), BatchNormalization(), Activation("relu"), Dense(10)]
+    plain = lambda: [Dense(256, input_dim=784, activation="relu"), Dense(256, activation="relu"),  # noqa: E731
+                     Dense(10)]
+    return {"dense-bn-relu, adam": (dense_bn, lambda: optimizers.Adam(), "mse"),
+            "adamw + clipnorm": (plain, lambda: optimizers.AdamW(clipnorm=1.0), "mse"),
+            "nadam, huber": (plain, lambda: optimizers.Nadam(), losses.Huber())}
+
+
+def beyond_dense_sweep(ops, sync, batches=(128, 2048), steps=16, epochs=2, rounds=3, cases=None):
+    """Print and return {(case, batch, "plan"|"layers"): us per step}: each case trained on the GPU
+    step plan and, forced, on the layer path."""
+    from gpunet import backend as B
+    from gpunet.models import Sequential
+    cases = cases or _beyond_dense_cases()
+    rng = numpy.random.default_rng(0)
+    out = {}
+    print(f"  us per training step ({steps} steps x {epochs} epochs a call, median of {rounds})")
+    print(f"  {'model':>22} {'batch':>5} {'plan':>9} {'layers':>9}")
+    for name, (layers, optimizer, loss) in cases.items():
+        for batch in batches:
+            x = rng.standard_normal((steps * batch, 784)).astype("float32")
+            y = rng.standard_normal((steps * batch, 10)).astype("float32")
+            row = {}
+            for path in ("plan", "layers"):
+                with B.use_backend(ops):
+                    model = Sequential(layers())
+                    model.compile(optimizer=optimizer(), loss=loss)
+                    if path == "layers":
+                        model._plan = False  # what a model outside the plan gets
+                    fit = lambda: model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)  # noqa: E731
+                    row[path] = out[name, batch, path] = median_seconds(fit, rounds, sync) / (steps * epochs) * 1e6
+                    if path == "plan" and not model._plan:
+                        print(f"  ({name}: the plan did not take it)")
+            print(f"  {name:>22} {batch:>5} {row['plan']:9.1f} {row['layers']:9.1f}", flush=True)
+    return out
+
+
+# ---- 6e ------------------------------------------------------------------------------------------
+
+# (input width, hidden and output widths): Pima, sonar, iris, then wider stacks
+FORWARD_CASES = [(8, (12, 8, 1)), (60, (60, 30, 1)), (4, (8, 3)), (64, (128, 64, 1)), (784, (128, 10)),
+                 (784, (256, 256, 10))]
+
+
+def fused_forward_sweep(ops, sync, cases=FORWARD_CASES, rows=20000, batch=32, rounds=3):
+    """Print and return {(case, "1"|"0"): us per predict call} of ``rows`` resident rows at
+    ``batch``: the one-launch forward (limit lifted) against the per-batch launches."""
+    from gpunet import backend as B
+    from gpunet.backend import gpu_fused_forward as FF
+    from gpunet.layers import Dense
+    from gpunet.models import Sequential
+    rng = numpy.random.default_rng(0)
+    out = {}
+    print(f"  us per predict of {rows} rows at batch {batch} (median of {rounds}); limit today: MAX_PARAMS "
+          f"{FF.MAX_PARAMS}")
+    print(f"  {'model':>20} {'params':>8} {'one':>10} {'per batch':>10}  one launch?")
+    saved = FF.MAX_PARAMS
+    try:
+        for width, units in cases:
+            x = ops.asarray(rng.standard_normal((rows, width)).astype("float32"))
+            row, used = {}, None
+            for mode in ("1", "0"):
+                with B.use_backend(ops), G.env("GPUNET_FUSED_FORWARD", mode):
+                    FF.MAX_PARAMS = 1 << 40
+                    model = Sequential([Dense(n, activation="relu" if i < len(units) - 1 else "sigmoid",
+                                              **({"input_dim": width} if i == 0 else {})) for i, n in enumerate(units)])
+                    model.compile(optimizer="adam", loss="mse")
+                    predict = lambda: model.predict(x, batch_size=batch, verbose=0)  # noqa: E731
+                    row[mode] = out[(width, units), mode] = median_seconds(predict, rounds, sync) * 1e6
+                    if mode == "1":
+                        used = bool(model._gpu_forward) and model._gpu_forward.fused is not None
+            name = "-".join(str(v) for v in (width,) + units)
+            params = sum(k * n + n for k, n in zip((width,) + units[:-1], units))
+            print(f"  {name:>20} {params:>8} {row['1']:10.1f} {row['0']:10.1f}  {'yes' if used else 'no'}",
+                  flush=True)
+    finally:
+        FF.MAX_PARAMS = saved
+    return out
