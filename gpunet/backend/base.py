@@ -55,6 +55,38 @@ class Backend(ActivationOps, OptimizerOps, InitOps):
         """A Python float from a 0-d array (one device sync on the GPU)."""
         return float(x)
 
+    # ---- embedding lookups ------------------------------------------------------
+    def as_indices(self, x, limit, what):
+        """``x`` (integers, or integer-valued floats: fit hands inputs over in the layer's dtype) as
+        int64 row indices into a table of ``limit`` rows. Anything else is a ValueError that starts
+        with ``what`` and names the first bad value, where it is and the range: NumPy would wrap a
+        negative index around and CuPy any out-of-range one, reading the wrong row silently. Costs
+        one reduction (one device read on a GPU) when every index is good."""
+        xp = self.xp
+        if x.dtype.kind == "f":
+            # NaN fails every comparison; inf fails the range test
+            good = (x >= 0) & (x < limit) & (x == xp.floor(x))
+        elif x.dtype.kind in "iub":
+            good = (x >= 0) & (x < limit)
+        else:
+            raise ValueError(f"{what} expects integer indices, received an array of dtype {x.dtype}.")
+        if not bool(good.all()):
+            host = _numpy.asarray(self.to_host(x))
+            at = tuple(int(i) for i in _numpy.argwhere(~_numpy.asarray(self.to_host(good)))[0])
+            value = host[at].item()
+            if x.dtype.kind == "f" and _numpy.isfinite(value) and value != int(value):
+                raise ValueError(f"{what} expects integer indices, received {value!r} at input position {at} "
+                                 f"(tf.keras would truncate it to {int(value)}).")
+            raise ValueError(f"{what} expects indices in [0, {limit}) (input_dim={limit}), received {value!r} "
+                             f"at input position {at}.")
+        return x.astype("int64", copy=False)
+
+    def scatter_add_rows(self, out, indices, values):
+        """``out[indices[i]] += values[i]`` for every i, repeated indices adding up (NumPy's ``add.at``;
+        CuPy's runs on atomics): the gradient of ``take(out, indices)``. ``values`` has
+        ``indices.shape + out.shape[1:]``."""
+        self.xp.add.at(out, indices.reshape(-1), values.reshape((indices.size,) + tuple(out.shape[1:])))
+
     # ---- linear algebra -------------------------------------------------------
     def matmul(self, a, b, trans_a=False, trans_b=False, out=None):
         """``op(a) @ op(b)`` where ``op`` transposes when asked; writes into ``out``."""

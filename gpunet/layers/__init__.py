@@ -7,8 +7,11 @@ from .advanced_activations import LeakyReLU, ReLU, ELU, Softmax, ThresholdedReLU
 from .noise import GaussianNoise, GaussianDropout, AlphaDropout
 from .regularization import ActivityRegularization, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
 from .reshaping import RepeatVector, Permute
+from .embedding import Embedding
+from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 
 __all__ = ["Layer", "Weight", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
            "BatchNormalization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
-           "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute"]
+           "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
+           "GlobalMaxPooling1D"]

@@ -8,6 +8,7 @@ from .. import backend as B
 from ..backend.dense_plan import build_plan
 from ..backend.gpu_plan import build_gpu_plan
 from ..autodiff.tensor import value_of
+from ..layers import masking
 
 
 class EngineMixin:
@@ -56,7 +57,8 @@ class EngineMixin:
         if not self.built:
             self.build((None,) + tuple(x_shape[1:]))
         expected = self.input_shape
-        if expected is not None and tuple(expected[1:]) != tuple(x_shape[1:]):
+        if expected is not None and (len(expected) != len(x_shape) or any(
+                e is not None and e != d for e, d in zip(expected[1:], x_shape[1:]))):  # None: any size
             raise ValueError(f"Model '{self.name}' expects input shape {tuple(expected)}, "
                              f"received input of shape {tuple(x_shape)}.")
         if train and self._params is None:
@@ -66,13 +68,18 @@ class EngineMixin:
     def _forward(self, x, training, penalty=True):
         """The output, and the activity regularizers' penalty (in training and in evaluation,
         as Keras adds ``model.losses`` to both; 0.0 with ``penalty=False``: predict)."""
-        total = 0.0
+        total, mask = 0.0, None
         for layer in self._layers:
-            x = layer.forward(x, training)
+            if mask is None and not getattr(layer, "mask_zero", False):
+                x = layer.forward(x, training)
+            else:  # an Embedding(mask_zero=True) and the layers after it: tf.keras 2's mask rules
+                x, mask = masking.forward(layer, x, mask, training)
             if penalty and layer.activity_regularizer is not None:
                 total += self.ops.to_scalar(layer.activity_regularizer(x)) / x.shape[0]
                 if training:
                     layer._activity_output = x
+        if mask is not None and penalty:  # (predict passes penalty=False: it computes no loss)
+            raise masking.output_mask_error(self)
         return x, total
 
     @property

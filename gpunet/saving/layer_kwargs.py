@@ -84,6 +84,8 @@ def normalize_layer_config(cls, config, custom_objects=None, where="a layer", st
             unknown.append(key)
             continue
         out[key] = _normalize_value(key, value, custom_objects, where)
+    if isinstance(out.get("input_dim"), int) and isinstance(out.get("output_dim"), int):  # Embedding's table
+        limits.check_weight_shape((out["input_dim"], out["output_dim"]), f"{where}: the embeddings")
     if unknown and strict:
         raise UnknownArgumentError(f"Cannot rebuild {where} ({cls.__name__}): unknown argument(s) {unknown} "
                         f"(strict=True).")
@@ -94,7 +96,7 @@ def normalize_layer_config(cls, config, custom_objects=None, where="a layer", st
     return out
 
 
-_SIZE_KEYS = ("units", "input_dim")
+_SIZE_KEYS = ("units", "input_dim", "output_dim")
 _SHAPE_KEYS = ("batch_input_shape", "batch_shape", "input_shape", "shape")
 
 
@@ -105,6 +107,10 @@ def _check_sizes(key, value, where):
         return limits.check_dim(value, f"{where}, argument {key}", allow_none=key == "input_dim")
     if key in _SHAPE_KEYS and value is not None:
         return list(limits.check_shape(value, f"{where}, argument {key}"))
+    if key == "input_length" and value is not None:  # Embedding's sequence length(s)
+        if isinstance(value, (list, tuple)):
+            return list(limits.check_shape(value, f"{where}, argument {key}"))
+        return limits.check_dim(value, f"{where}, argument {key}")
     if key == "target_shape":
         return list(limits.check_shape(value, f"{where}, argument {key}", wildcard=-1))
     return value

@@ -23,7 +23,8 @@ _KIND_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "
 _LAYER_NAMES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization", "Lambda",
                 "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU", "ActivityRegularization",
                 "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
-                "SpatialDropout3D", "RepeatVector", "Permute")
+                "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
+                "GlobalMaxPooling1D")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 

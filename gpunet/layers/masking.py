@@ -1,0 +1,84 @@
+"""Masks in a Sequential model, by tf.keras 2.21's rules: what a mask does at each layer.
+
+An ``Embedding(mask_zero=True)`` makes a mask, True where its input index is not 0 (padding). The
+model's forward pass (models/engine.py) hands it on from layer to layer with `forward`:
+
+* layers that tf.keras 2 lets a mask through unchanged (``supports_masking`` and the default
+  ``compute_mask``: Dense, Activation, Dropout, BatchNormalization in inference, the noise and
+  advanced activation layers, ActivityRegularization, SpatialDropout), and any layer whose own
+  ``supports_masking`` attribute is True (a user's layer, as Keras's default ``compute_mask``),
+  compute as without it and pass it on;
+* ``GlobalAveragePooling1D`` takes it: the mean over the unmasked steps (and no gradient to the
+  padded ones); the mask ends there;
+* every other layer drops it, as tf.keras 2 does, silently: Flatten, Reshape, Permute, RepeatVector,
+  Lambda, GlobalMaxPooling1D (its maximum covers the padded steps too);
+* where tf.keras would use the mask in a way gpunet does not implement, NotImplementedError:
+  BatchNormalization in training (batch statistics over the unmasked steps only), Softmax, a
+  user's layer whose ``call`` takes a ``mask``, a nested Sequential; and a mask that reaches the
+  model's output in fit or evaluate (tf.keras weights the loss and metrics by it; predict works).
+"""
+import functools
+import inspect
+
+# tf.keras 2.21's layers with supports_masking=True and the default compute_mask, by gpunet class name
+_PASSING = ("Dense", "Activation", "Dropout", "BatchNormalization", "GaussianNoise", "GaussianDropout",
+            "AlphaDropout", "LeakyReLU", "ReLU", "ELU", "ThresholdedReLU", "PReLU", "ActivityRegularization",
+            "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
+_WHY = {"BatchNormalization": "tf.keras computes the batch statistics over the unmasked steps only",
+        "Softmax": "tf.keras adds a large negative number to the masked entries first"}
+
+
+@functools.lru_cache(maxsize=None)
+def _classes(names):
+    from .. import layers  # looked up at first use: the layer modules stay free to import this one
+    return tuple(getattr(layers, name) for name in names)
+
+
+@functools.lru_cache(maxsize=None)
+def _call_takes_mask(cls):
+    try:
+        return "mask" in inspect.signature(cls.call).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _refuse(layer, why):
+    return NotImplementedError(f"Layer '{layer.name}' ({type(layer).__name__}) receives the mask of an "
+                               f"Embedding(mask_zero=True) before it, and {why}: gpunet does not implement that. "
+                               "Use mask_zero=False, or put a layer that drops the mask (e.g. Flatten) or "
+                               "takes it (GlobalAveragePooling1D) before it.")
+
+
+def forward(layer, x, mask, training):
+    """``layer``'s output for ``x`` whose mask is ``mask`` (None, or a boolean (batch, steps) array),
+    and the mask after it. The model calls this only where there is a mask, or a layer makes one."""
+    if getattr(layer, "_mask_aware", False):  # Embedding, GlobalAveragePooling1D
+        return layer.forward(x, training, mask=mask), layer.compute_mask(x, mask)
+    if getattr(layer, "_nests_layers", False):
+        raise _refuse(layer, "masks do not cross into a nested model in gpunet")
+    for name, cls in zip(_WHY, _classes(tuple(_WHY))):
+        if isinstance(layer, cls) and (training or name != "BatchNormalization"):
+            raise _refuse(layer, _WHY[name])
+    if getattr(layer, "_uses_call", False) and _call_takes_mask(type(layer)):
+        raise _refuse(layer, "its call() takes the mask, which gpunet does not pass")
+    y = layer.forward(x, training)
+    passes = getattr(layer, "supports_masking", None)
+    if passes is None:
+        passes = isinstance(layer, _classes(_PASSING))
+    return y, (mask if passes else None)
+
+
+def output_mask_error(model):
+    """The error for a mask that reaches ``model``'s output in fit or evaluate."""
+    return NotImplementedError(
+        f"The output of model '{model.name}' carries the mask of an Embedding(mask_zero=True): tf.keras would "
+        "weight the loss and metrics by it (a loss per unpadded step), which gpunet does not implement. "
+        "Reduce the steps first (e.g. GlobalAveragePooling1D, which uses the mask), or use mask_zero=False.")
+
+
+def makes_masks(layers):
+    """Whether any of ``layers`` (nested models' included) makes a mask."""
+    for layer in layers:
+        if getattr(layer, "mask_zero", False) or makes_masks(getattr(layer, "_layers", ())):
+            return True
+    return False
