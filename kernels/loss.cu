@@ -112,8 +112,8 @@ __device__ __forceinline__ void loss_row_reduced(T (&red)[8][33], int kind, cons
 // loss_grad's work for the rows first_row, first_row + row_step, ... (8 at a time, a row per
 // threadIdx.y, 32 threads across it; every thread of the block must call it): also the fused
 // single-block step's loss (mlp_step.cu), with z, y, sw and dz in shared memory, which leaves
-// out the hinge kinds and cosine similarity (HINGE_KINDS false: inside mlp_step<double> their
-// code makes ptxas spill registers; gpu_fused_step.py sends those models to loss_grad).
+// out the hinge kinds and cosine similarity in double (HINGE_KINDS false: inside mlp_step<double>
+// their code makes ptxas spill registers; gpu_fused_step.py sends those models to loss_grad).
 template <typename T, bool HINGE_KINDS>
 __device__ void loss_rows(T (&red)[8][33], int kind, const T* z, const T* y, const T* sw, T* out, T* dz,
                           long long cur, int M, int N, long long stride, T eps, T scale, T exp_max, T delta,

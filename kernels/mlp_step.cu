@@ -117,7 +117,8 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
     }
 
     const int* last = meta + (L - 1) * GN_MLP_META;
-    loss_rows<T, false>(red, loss_kind, buf + last[8], buf + y_off, sw_off >= 0 ? buf + sw_off : (const T*)nullptr,
+    // (the hinge kinds and cosine similarity in float only: in double they make ptxas spill registers)
+    loss_rows<T, sizeof(T) == 4>(red, loss_kind, buf + last[8], buf + y_off, sw_off >= 0 ? buf + sw_off : (const T*)nullptr,
                         out, buf + d0_off, b, rows, last[1], stride, eps, scale, exp_max, delta, 0LL, 8LL);
     __syncthreads();
 

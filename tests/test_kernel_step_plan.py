@@ -16,6 +16,7 @@ from plan_cases import (CASES, N_SAMPLES, assert_close as _assert_close, data as
 
 # the cases small enough for the single-launch step (gpu_fused_step.py)
 FUSED = {"pima", "softmax-sparse", "mse", "mae-relu-out", "logits"}
+FUSED_IN_FLOAT32 = {"hinge"}  # (mlp_step<double> leaves the hinge losses to loss_grad)
 
 
 @pytest.mark.parametrize("fused_step", ["1", "0"], ids=["one-launch", "multi-launch"])
@@ -30,7 +31,7 @@ def test_plan_trains_like_numpy(emulator, case, floatx, fused_step, monkeypatch)
     got = _fit(case, ops)
     assert isinstance(got[0]._plan, GpuPlan), "the model trained through the GPU plan"
     kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
-    if fused_step == "1" and case in FUSED:
+    if fused_step == "1" and (case in FUSED or case in FUSED_IN_FLOAT32 and floatx == "float32"):
         assert kernels == {"mlp_step"}
     else:
         assert {"batch_gather", "loss_grad", "dense_forward", "dense_backward", "adam_update"} <= kernels
@@ -425,7 +426,7 @@ def test_huber_and_log_cosh_train_on_the_plan_like_numpy(emulator, loss, fused_s
                                         ("cosine_similarity", S.COSINE)])
 def test_hinge_and_cosine_losses_train_on_the_plan_like_numpy(emulator, loss, kind):
     """The hinge losses and cosine similarity have loss kernels (the multi-launch step's: mlp_step
-    leaves them out). The hinge labels are 0/1 except one soft label: Keras converts every batch
+    leaves them out in float64). The hinge labels are 0/1 except one soft label: Keras converts every batch
     but the one holding it, and so do the kernel and the epoch's tally."""
     emulator.launches.clear()
     case = "pima" if kind in (S.HINGE, S.SQUARED_HINGE) else "logits"  # (linear outputs, one-hot labels)
@@ -441,6 +442,35 @@ def test_hinge_and_cosine_losses_train_on_the_plan_like_numpy(emulator, loss, ki
     assert net._plan.loss_kernel.kind == kind
     kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
     assert "loss_grad" in kernels and "mlp_step" not in kernels
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge", "categorical_hinge", "cosine_similarity"])
+def test_hinge_and_cosine_losses_take_the_one_launch_step_in_float32(emulator, loss, monkeypatch):
+    """In float32 mlp_step computes the hinge losses and cosine similarity itself (in float64 their
+    code would spill registers: loss_grad runs them), as the multi-launch step does, the soft label's
+    batch included."""
+    B.set_floatx("float32")
+    case = "pima" if loss in ("hinge", "squared_hinge") else "logits"
+    runs = {}
+    for fused in ("1", "0"):
+        monkeypatch.setenv("GPUNET_FUSED_STEP", fused)
+        ops = EmulatedCupyBackend(emulator)
+        x, y, _ = _data(case)
+        if case == "pima":
+            y = y.copy()
+            y[57] = 0.5
+        net = _model(case, ops)
+        emulator.launches.clear()
+        with B.use_backend(ops):
+            net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss=loss, metrics=[loss])
+            history = net.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0).history
+        kernels = {k.split("<")[0] for k, _, _ in emulator.launches} - {"mlp_forward", "dense_forward"}
+        assert (kernels == {"mlp_step"}) == (fused == "1"), kernels
+        runs[fused] = history, net.get_weights()
+    for key in runs["0"][0]:
+        numpy.testing.assert_allclose(runs["1"][0][key], runs["0"][0][key], rtol=2e-5, err_msg=key)
+    for a, b in zip(runs["1"][1], runs["0"][1]):
+        numpy.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
 
 
 @pytest.mark.parametrize("hidden, loss", [("softmax", "categorical_crossentropy"), ("tanh", "kld"), ("tanh", "mse"),

@@ -56,13 +56,14 @@ def layout(rows, kx, ky, weighted, layers, dropped=None):
 def fused_step_launch(plan, step, rows, stride, x_stride):
     """The step of ``rows`` samples (epoch stride ``stride``; ``x_stride`` as batch_gather's)
     as one mlp_step launch, or None where the multi-launch step must run: two Dropout layers
-    in a row, BatchNormalization, a softmax hidden layer, the hinge losses and cosine similarity (left
-    out of mlp_step.cu's loss rows), a data-parallel gradient average, shared memory or arithmetic
+    in a row, BatchNormalization, a softmax hidden layer, the hinge losses and cosine similarity in
+    float64 (left out of mlp_step<double>'s loss rows), a data-parallel gradient average, shared memory or arithmetic
     too large for one block, or ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
     dropped = _dropped(plan)
     if (not enabled() or dropped is None or plan.norms
-            or plan.loss_kernel.kind in (S.HINGE, S.SQUARED_HINGE, S.CATEGORICAL_HINGE, S.COSINE)
+            or (plan.loss_kernel.kind in (S.HINGE, S.SQUARED_HINGE, S.CATEGORICAL_HINGE, S.COSINE)
+                and numpy.dtype(plan.dtype) != numpy.float32)
             or plan.optimizer.kind not in _OPT_KIND
             or len(plan.layers) > MAX_LAYERS or plan.params.size > MAX_PARAMS
             or getattr(plan.model.optimizer, "allreduce_gradients", None) is not None
