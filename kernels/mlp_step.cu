@@ -13,7 +13,8 @@
 // sources: the gather's (4,) address table (x, y, sw, order), as batch_gather reads it.
 // meta: GN_MLP_META ints per layer: K, N, w_off, b_off (-1: no bias; offsets into params /
 //   grads), act code, act flags, in_off (the layer's input), z_off, a_off (A_l), mask_off,
-//   drop_src, drop_mask; in_off, z_off, a_off and drop_src are shared-memory value offsets,
+//   drop_src, drop_mask, softmax (1: A_l is the row softmax of Z, as softmax.cu's kernels compute
+//   it forward and backward); in_off, z_off, a_off and drop_src are shared-memory value offsets,
 //   mask_off and drop_mask into the mask buffer. A Dropout in front of the layer (drop_src >= 0:
 //   A_{l-1}, or the batch's x, before the dropout) writes its kept values, scaled, at in_off and
 //   its keep flags at drop_mask, drawn as step.cu's dropout_forward draws them (its rate in
@@ -48,7 +49,7 @@
 // under the 48 KiB of static shared memory a block may have.
 #define GN_MLP_BYTES 40960
 #define GN_MLP_MASKS 4096
-#define GN_MLP_META 12
+#define GN_MLP_META 13
 
 template <typename T>
 __global__ void __launch_bounds__(256)
@@ -114,6 +115,13 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
             masks[m[9] + i] = mk;
         }
         __syncthreads();
+        if (m[12]) {  // (the act code is linear: A_l holds Z, softmaxed in place row by row)
+            for (int g = 0; g < rows; g += 8) {
+                T* ar = buf + m[8] + (long long)(g + threadIdx.y) * N;
+                gn_softmax_row(red, ar, ar, g + (int)threadIdx.y < rows, N);
+            }
+            __syncthreads();
+        }
     }
 
     const int* last = meta + (L - 1) * GN_MLP_META;
@@ -130,7 +138,22 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
         const T* A = buf + m[6];
         const T* W = params + m[2];
         T* dz = buf + cur;
-        for (int i = tid; i < rows * N; i += nt) dz[i] = act_backward(p, dz[i], buf + m[7], buf + m[8], masks + m[9], i);
+        if (m[12]) {  // softmax_backward's rows: dZ = A (dA - sum(dA A))
+            for (int g = 0; g < rows; g += 8) {
+                const int r = g + threadIdx.y;
+                const bool live = r < rows;
+                const T* ar = buf + m[8] + (long long)r * N;
+                T* dr = dz + (long long)r * N;
+                T dot = T(0);
+                if (live)
+                    for (int c = threadIdx.x; c < N; c += 32) dot += dr[c] * ar[c];
+                dot = row_reduce<T, false>(red, dot);
+                if (live)
+                    for (int c = threadIdx.x; c < N; c += 32) dr[c] = ar[c] * (dr[c] - dot);
+            }
+        } else {
+            for (int i = tid; i < rows * N; i += nt) dz[i] = act_backward(p, dz[i], buf + m[7], buf + m[8], masks + m[9], i);
+        }
         __syncthreads();
         for (int i = tid; i < K * N; i += nt) {
             const int k = i / N, n = i - k * N;

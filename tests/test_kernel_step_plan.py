@@ -15,7 +15,7 @@ from plan_cases import (CASES, N_SAMPLES, assert_close as _assert_close, data as
                         fit as _fit, model as _model)
 
 # the cases small enough for the single-launch step (gpu_fused_step.py)
-FUSED = {"pima", "softmax-sparse", "mse", "mae-relu-out", "logits"}
+FUSED = {"pima", "softmax-sparse", "mse", "mae-relu-out", "logits", "softmax-kld"}
 FUSED_IN_FLOAT32 = {"hinge"}  # (mlp_step<double> leaves the hinge losses to loss_grad)
 
 
@@ -476,10 +476,13 @@ def test_hinge_and_cosine_losses_take_the_one_launch_step_in_float32(emulator, l
 @pytest.mark.parametrize("hidden, loss", [("softmax", "categorical_crossentropy"), ("tanh", "kld"), ("tanh", "mse"),
                                           ("softmax", "binary_crossentropy"), ("tanh", "categorical_hinge"),
                                           ("tanh", "cosine_similarity")])
-def test_softmax_layers_train_on_the_plan_like_numpy(emulator, hidden, loss):
+@pytest.mark.parametrize("fused_step", ["1", "0"], ids=["one-launch", "multi-launch"])
+def test_softmax_layers_train_on_the_plan_like_numpy(emulator, hidden, loss, fused_step, monkeypatch):
     """A softmax layer runs as a linear Dense launch and a row softmax, and backward as a softmax
     backward then a linear Dense backward: in a hidden layer (which the plan once ran as linear),
-    and on the output with a loss whose kernel takes the activated output (KL divergence, MSE, ...)."""
+    and on the output with a loss whose kernel takes the activated output (KL divergence, MSE, ...);
+    inside mlp_step, the same rows in shared memory."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
     B.set_floatx("float64")
     x, y, _ = _data("logits")  # (its 4 one-hot targets)
     runs = []
@@ -502,6 +505,9 @@ def test_softmax_layers_train_on_the_plan_like_numpy(emulator, hidden, loss):
         numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
     softmax_layers = (hidden == "softmax") + (loss != "categorical_crossentropy")  # (that loss's kernel: its own)
     steps = 2 * -(-N_SAMPLES // 12)
+    if fused_step == "1" and loss not in ("categorical_hinge", "cosine_similarity"):  # (float64: loss_grad's)
+        assert set(kernels) - {"mlp_forward"} == {"mlp_step"}, set(kernels)
+        return
     assert kernels.count("softmax_backward") == steps * softmax_layers
     assert kernels.count("mlp_step") == 0
 

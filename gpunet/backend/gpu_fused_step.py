@@ -18,7 +18,7 @@ from . import step_kernels as S
 
 VALUE_BYTES = 40960   # mlp_step.cu's GN_MLP_BYTES: shared-memory values (x, y, sw, Z, A per layer, 2 dA)
 MASKS = 4096          # GN_MLP_MASKS: the relu family's masks and the dropouts' keep flags
-META = 12             # GN_MLP_META: ints per layer
+META = 13             # GN_MLP_META: ints per layer
 MAX_LAYERS = 8
 MAX_MACS = 1 << 18    # one block's arithmetic per step: above this the multi-launch step is faster
 MAX_PARAMS = 1 << 16  # the optimizer's loop over the flat buffer, on one block
@@ -56,7 +56,7 @@ def layout(rows, kx, ky, weighted, layers, dropped=None):
 def fused_step_launch(plan, step, rows, stride, x_stride):
     """The step of ``rows`` samples (epoch stride ``stride``; ``x_stride`` as batch_gather's)
     as one mlp_step launch, or None where the multi-launch step must run: two Dropout layers
-    in a row, BatchNormalization, a softmax hidden layer, the hinge losses and cosine similarity in
+    in a row, BatchNormalization, the hinge losses and cosine similarity in
     float64 (left out of mlp_step<double>'s loss rows), a data-parallel gradient average, shared memory or arithmetic
     too large for one block, or ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
@@ -66,8 +66,7 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
                 and numpy.dtype(plan.dtype) != numpy.float32)
             or plan.optimizer.kind not in _OPT_KIND
             or len(plan.layers) > MAX_LAYERS or plan.params.size > MAX_PARAMS
-            or getattr(plan.model.optimizer, "allreduce_gradients", None) is not None
-            or any(e.spec.softmax for e in plan.layers)):
+            or getattr(plan.model.optimizer, "allreduce_gradients", None) is not None):
         return None
     shapes = [(e.w.shape[0], e.w.shape[1]) for e in plan.layers]
     if 3 * rows * sum(k * n for k, n in shapes) > MAX_MACS:
@@ -81,7 +80,7 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
         w_off, b_off = _offset(plan.params, e.w), -1 if e.b is None else _offset(plan.params, e.b)
         if w_off is None or b_off is None:
             return None
-        meta += [k, n, w_off, b_off, e.spec.code, e.spec.flags, *offsets]
+        meta += [k, n, w_off, b_off, e.spec.code, e.spec.flags, *offsets, int(e.spec.softmax)]
         actp += [e.spec.alpha, e.spec.max_value, e.spec.threshold, 0.0 if drop is None else 1.0 / (1.0 - drop.rate)]
     xp, dtype = plan.ops.xp, plan.dtype
     step.fused_meta, step.fused_actp = xp.empty((len(meta),), dtype="int32"), xp.empty((len(actp),), dtype=dtype)
