@@ -122,3 +122,26 @@ def test_fused_forward_sweep_times_both_forward_forms_and_restores_the_limit(emu
     lines = [l for l in capsys.readouterr().out.splitlines() if l.strip().startswith(("8-12-8-1", "300-250-3"))]
     assert len(lines) == 2 and all(l.rstrip().endswith("yes") for l in lines), lines
     assert 300 * 250 > before  # the lifted limit let it take one launch
+
+
+def test_gpu_session_runs_the_suite_in_shards_without_xdist(tmp_path):
+    """Without pytest-xdist (a bare GPU image) the suite part deals the test files to
+    SUITE_SHARDS pytest processes side by side; suite.log gathers each shard's summary and status."""
+    import subprocess
+    try:
+        import xdist  # noqa: F401
+        pytest.skip("pytest-xdist is installed: gpu_session.sh runs the suite with -n 8 instead")
+    except ImportError:
+        pass
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    files = "tests/test_get_file.py tests/test_kernel_wheel.py tests/test_datasets.py"
+    proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path)], cwd=root, text=True, timeout=300,
+                          env=dict(env, PARTS="suite", PYTHON=sys.executable, SUITE_FILES=files, SUITE_SHARDS="2"),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.returncode == 0, proc.stdout
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["env.txt", "suite.0.log", "suite.1.log", "suite.log"], names
+    log = (tmp_path / "suite.log").read_text()
+    assert "shard 0 rc=0 (2 files)" in log and "shard 1 rc=0 (1 files)" in log and "suite (2 shards)" in log
+    assert all(" passed" in (tmp_path / f"suite.{k}.log").read_text() for k in (0, 1))
