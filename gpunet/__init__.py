@@ -9,11 +9,11 @@ __version__ = "0.1.0"
 
 from . import backend
 from . import activations, initializers, regularizers, constraints, losses, metrics, optimizers
-from . import layers, callbacks, models, utils, datasets
+from . import layers, callbacks, models, utils, datasets, preprocessing
 from .layers import Input
 from .models import Sequential
 from .utils import register_serializable
 
 __all__ = ["backend", "activations", "initializers", "regularizers", "constraints", "losses", "metrics",
-           "optimizers", "layers", "callbacks", "models", "utils", "datasets", "Input", "Sequential", "register_serializable",
-           "__version__"]
+           "optimizers", "layers", "callbacks", "models", "utils", "datasets", "preprocessing", "Input", "Sequential",
+           "register_serializable", "__version__"]

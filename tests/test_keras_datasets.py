@@ -25,6 +25,7 @@ def tf_keras_dataset(name, monkeypatch, get_file):
     """tf.keras 2's dataset module ``name`` with its ``get_file`` replaced, or a skip saying why
     not (tests call this after their gpunet-only checks, so those run without tf_keras)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # tf_keras imports Keras 3: keep the interop tests' backend
     pytest.importorskip("tf_keras", reason="tf_keras is not installed (pip install tf_keras): the comparison "
                                            "with tf.keras 2's loader needs it")
     module = importlib.import_module(f"tf_keras.src.datasets.{name}")

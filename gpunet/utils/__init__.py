@@ -89,3 +89,7 @@ def plot_model(model, to_file="model.png", **kwargs):
     print("You must install pydot (`pip install pydot`) and install graphviz "
           "(see instructions at https://graphviz.gitlab.io/download/) for plot_model to work. "
           "gpunet does not draw models; model.summary() describes it as text.")
+
+
+# At the end: gpunet.preprocessing's TimeseriesGenerator subclasses Sequence above.
+from ..preprocessing.padding import pad_sequences  # noqa: E402,F401 - keras.utils.pad_sequences (tf.keras 2.9+)
