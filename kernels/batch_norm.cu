@@ -24,28 +24,35 @@ __device__ __forceinline__ T gn_column_total(T (*part)[33], T partial) {
     return total;
 }
 
+// Column n's batch mean and biased variance over the M rows of x (M, N), thread row ty summing
+// rows ty, ty + blockDim.y, ...: every thread of the block calls it (live: n is a real column).
+// bn_forward's and mlp_step's, so the one-launch step sums as the multi-launch one does.
 template <typename T>
-__global__ void bn_forward(const T* __restrict__ x, T* __restrict__ y, T* __restrict__ xhat, T* __restrict__ inv,
-                           const T* __restrict__ gamma, const T* __restrict__ beta, T* moving_mean, T* moving_var,
-                           T* __restrict__ z, unsigned char* __restrict__ mask, int M, int N, T momentum,
-                           T one_minus_momentum, T eps, int act, T alpha, T max_value, T threshold, int flags) {
-    __shared__ T part[32][33];
-    const ActParams<T> p = {act, alpha, max_value, threshold, flags};
-    const int n = blockIdx.x * 32 + threadIdx.x;
-    const bool live = n < N;
+__device__ __forceinline__ void gn_bn_stats(T (*part)[33], const T* x, int M, int N, int n, bool live, T* mean,
+                                            T* var) {
     T s = T(0);
     if (live)
         for (long long m = threadIdx.y; m < M; m += blockDim.y) s += x[m * N + n];
-    const T mean = gn_column_total(part, s) / T(M);
+    const T mu = gn_column_total(part, s) / T(M);
     s = T(0);
     if (live)
         for (long long m = threadIdx.y; m < M; m += blockDim.y) {
-            const T c = x[m * N + n] - mean;
+            const T c = x[m * N + n] - mu;
             s += c * c;
         }
-    const T var = gn_column_total(part, s) / T(M);
+    *mean = mu;
+    *var = gn_column_total(part, s) / T(M);
+}
+
+// Column n normalized, scaled, shifted and activated into y, keeping xhat, inv and what the
+// activation's backward reads (z, mask: null where it reads neither); thread row 0 keeps inv and
+// moves the moving statistics. No barrier: live threads only.
+template <typename T>
+__device__ __forceinline__ void gn_bn_normalize(const ActParams<T>& p, const T* x, T* y, T* xhat, T* inv,
+                                                const T* gamma, const T* beta, T* moving_mean, T* moving_var, T* z,
+                                                unsigned char* mask, int M, int N, int n, T mean, T var, T momentum,
+                                                T one_minus_momentum, T eps) {
     const T iv = T(1) / gn_sqrt(var + eps);
-    if (!live) return;  // no barrier below
     if (threadIdx.y == 0) {
         inv[n] = iv;
         moving_mean[n] = moving_mean[n] * momentum + one_minus_momentum * mean;
@@ -64,16 +71,18 @@ __global__ void bn_forward(const T* __restrict__ x, T* __restrict__ y, T* __rest
     }
 }
 
+// bn_backward's four column sums of column n: dz, dz xhat, dxhat, dxhat xhat.
 template <typename T>
-__global__ void bn_backward(const T* __restrict__ dy, const T* __restrict__ xhat, const T* __restrict__ inv,
-                            const T* __restrict__ gamma, T* __restrict__ dgamma, T* __restrict__ dbeta,
-                            T* __restrict__ dx, const T* __restrict__ z, const T* __restrict__ y,
-                            const unsigned char* __restrict__ mask, int M, int N, int act, T alpha, T max_value,
-                            T threshold, int flags) {
-    __shared__ T part[32][33];
-    const ActParams<T> p = {act, alpha, max_value, threshold, flags};
-    const int n = blockIdx.x * 32 + threadIdx.x;
-    const bool live = n < N;
+struct GnBnSums {
+    T dz, dzx, dh, dhx;
+};
+
+// Column n's sums from dy through the activation (z, y, mask: what its backward reads); every
+// thread of the block calls it.
+template <typename T>
+__device__ __forceinline__ GnBnSums<T> gn_bn_sums(T (*part)[33], const ActParams<T>& p, const T* dy, const T* xhat,
+                                                  const T* gamma, const T* z, const T* y, const unsigned char* mask,
+                                                  int M, int N, int n, bool live) {
     const T g = gamma && live ? gamma[n] : T(1);
     T s_dz = T(0), s_dzx = T(0), s_dh = T(0), s_dhx = T(0);
     if (live)
@@ -90,19 +99,59 @@ __global__ void bn_backward(const T* __restrict__ dy, const T* __restrict__ xhat
     s_dzx = gn_column_total(part, s_dzx);
     s_dh = gn_column_total(part, s_dh);
     s_dhx = gn_column_total(part, s_dhx);
-    if (!live) return;
+    return {s_dz, s_dzx, s_dh, s_dhx};
+}
+
+// dgamma, dbeta (thread row 0; null: none) and, unless dx is null, dx of column n from its sums.
+// dx may be dy: each element is read, then written, by one thread. No barrier: live threads only.
+template <typename T>
+__device__ __forceinline__ void gn_bn_input_grad(const ActParams<T>& p, const GnBnSums<T>& s, const T* dy,
+                                                 const T* xhat, T iv, const T* gamma, T* dgamma, T* dbeta, T* dx,
+                                                 const T* z, const T* y, const unsigned char* mask, int M, int N,
+                                                 int n) {
     if (threadIdx.y == 0) {
-        if (dgamma) dgamma[n] = s_dzx;
-        if (dbeta) dbeta[n] = s_dz;
+        if (dgamma) dgamma[n] = s.dzx;
+        if (dbeta) dbeta[n] = s.dz;
     }
     if (!dx) return;
-    const T mean_dh = s_dh / T(M), mean_dhx = s_dhx / T(M), iv = inv[n];
+    const T g = gamma ? gamma[n] : T(1);
+    const T mean_dh = s.dh / T(M), mean_dhx = s.dhx / T(M);
     for (long long m = threadIdx.y; m < M; m += blockDim.y) {
         const long long o = m * N + n;
         const T d = act_backward(p, dy[o], z, y, mask, o), h = xhat[o];
         const T dh = gamma ? d * g : d;
         dx[o] = iv * ((dh - mean_dh) - h * mean_dhx);
     }
+}
+
+template <typename T>
+__global__ void bn_forward(const T* __restrict__ x, T* __restrict__ y, T* __restrict__ xhat, T* __restrict__ inv,
+                           const T* __restrict__ gamma, const T* __restrict__ beta, T* moving_mean, T* moving_var,
+                           T* __restrict__ z, unsigned char* __restrict__ mask, int M, int N, T momentum,
+                           T one_minus_momentum, T eps, int act, T alpha, T max_value, T threshold, int flags) {
+    __shared__ T part[32][33];
+    const ActParams<T> p = {act, alpha, max_value, threshold, flags};
+    const int n = blockIdx.x * 32 + threadIdx.x;
+    const bool live = n < N;
+    T mean, var;
+    gn_bn_stats(part, x, M, N, n, live, &mean, &var);
+    if (live)
+        gn_bn_normalize(p, x, y, xhat, inv, gamma, beta, moving_mean, moving_var, z, mask, M, N, n, mean, var,
+                        momentum, one_minus_momentum, eps);
+}
+
+template <typename T>
+__global__ void bn_backward(const T* __restrict__ dy, const T* __restrict__ xhat, const T* __restrict__ inv,
+                            const T* __restrict__ gamma, T* __restrict__ dgamma, T* __restrict__ dbeta,
+                            T* __restrict__ dx, const T* __restrict__ z, const T* __restrict__ y,
+                            const unsigned char* __restrict__ mask, int M, int N, int act, T alpha, T max_value,
+                            T threshold, int flags) {
+    __shared__ T part[32][33];
+    const ActParams<T> p = {act, alpha, max_value, threshold, flags};
+    const int n = blockIdx.x * 32 + threadIdx.x;
+    const bool live = n < N;
+    const GnBnSums<T> s = gn_bn_sums(part, p, dy, xhat, gamma, z, y, mask, M, N, n, live);
+    if (live) gn_bn_input_grad(p, s, dy, xhat, inv[n], gamma, dgamma, dbeta, dx, z, y, mask, M, N, n);
 }
 
 // Inference (predict, evaluate; and a frozen layer): the moving statistics instead of the batch's,

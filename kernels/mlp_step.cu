@@ -14,14 +14,25 @@
 // meta: GN_MLP_META ints per layer: K, N, w_off, b_off (-1: no bias; offsets into params /
 //   grads), act code, act flags, in_off (the layer's input), z_off, a_off (A_l), mask_off,
 //   drop_src, drop_mask, softmax (1: A_l is the row softmax of Z, as softmax.cu's kernels compute
-//   it forward and backward); in_off, z_off, a_off and drop_src are shared-memory value offsets,
-//   mask_off and drop_mask into the mask buffer. A Dropout in front of the layer (drop_src >= 0:
+//   it forward and backward), then a BatchNormalization after the layer: bn_out (-1: none; its
+//   activated output, what the next layer reads), bn_xhat, bn_z (-1: its activation keeps no z),
+//   bn_mask (-1: no mask), bn_inv, gamma_off, beta_off (-1: scale=False / center=False; offsets
+//   into params / grads), its act code, its act flags; in_off, z_off, a_off, drop_src and the
+//   bn_ offsets but bn_mask are shared-memory value offsets, mask_off, drop_mask and bn_mask into
+//   the mask buffer. A Dropout in front of the layer (drop_src >= 0:
 //   A_{l-1}, or the batch's x, before the dropout) writes its kept values, scaled, at in_off and
 //   its keep flags at drop_mask, drawn as step.cu's dropout_forward draws them (its rate in
 //   drop_rates[l], its salt in drop_salts[l], the epoch's seed in state[2]): the same masks as the
-//   multi-launch step's. actp: per layer alpha, max_value, threshold and the dropout's scale
-//   1 / (1 - rate). x_off, y_off, sw_off (-1: none): the gathered batch;
+//   multi-launch step's. actp: GN_MLP_ACTP values per layer: alpha, max_value, threshold, the
+//   dropout's scale 1 / (1 - rate), then the BatchNormalization's: its activation's alpha,
+//   max_value, threshold, momentum, 1 - momentum (as the host computes it for bn_forward) and
+//   epsilon. moving: per layer the addresses of the BatchNormalization's moving_mean and
+//   moving_variance (0, 0: none). x_off, y_off, sw_off (-1: none): the gathered batch;
 //   d0_off, d1_off: two gradient buffers of rows x (the widest layer) values.
+// A BatchNormalization runs as batch_norm.cu's bn_forward and bn_backward do with a block of 8
+// thread rows, 32 columns at a time (its column functions; the same sums in the same order):
+// after A_l, the batch statistics, the moving averages, xhat, the activation; backward, its
+// gradient (arriving where dA_l would) becomes dgamma, dbeta and, in place, dA_l.
 // The loss takes A_L (the last layer's output as the plan computes it: linear when the loss
 // kernel applies the activation itself) and writes dL/dA_L into d0; each layer's dZ is then
 // act_backward of its dA, in place.
@@ -49,10 +60,13 @@
 // under the 48 KiB of static shared memory a block may have.
 #define GN_MLP_BYTES 40960
 #define GN_MLP_MASKS 4096
-#define GN_MLP_META 13
+#define GN_MLP_META 22
+#define GN_MLP_ACTP 10
 
+// (256, 1): one block is all it ever runs, so ptxas may give it the registers it wants; aiming at
+// more blocks per SM it held mlp_step<double> to 80 and spilled once BatchNormalization came in.
 template <typename T>
-__global__ void __launch_bounds__(256)
+__global__ void __launch_bounds__(256, 1)
 mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, const int* __restrict__ meta,
          const T* __restrict__ actp, const double* __restrict__ drop_rates, const long long* __restrict__ drop_salts,
          int L, int x_off, int y_off, int sw_off, int d0_off, int d1_off, int loss_kind,
@@ -60,7 +74,8 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
          T exp_max, T delta, int opt_kind, T* s1, T* s2, T* s3, long long n_params, T c1, T c2, T c3, int flag,
          const T* __restrict__ table, const long long* __restrict__ wmeta, const T* __restrict__ wpar, int n_regs,
          int n_cons, T* partial, long long row_stride, int clip_flags, T clip_value, T clip_norm, int n_segs,
-         const T* __restrict__ decay_factors, const T* __restrict__ decay_mask) {
+         const T* __restrict__ decay_factors, const T* __restrict__ decay_mask,
+         const unsigned long long* __restrict__ moving) {
     __shared__ T buf[GN_MLP_BYTES / sizeof(T)];
     __shared__ unsigned char masks[GN_MLP_MASKS];
     __shared__ T red[8][33];
@@ -90,11 +105,12 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
     for (int l = 0; l < L; ++l) {  // forward: [dropout,] Z = A W + b, A_l = act(Z)
         const int* m = meta + l * GN_MLP_META;
         const int K = m[0], N = m[1];
-        const ActParams<T> p = {m[4], actp[l * 4], actp[l * 4 + 1], actp[l * 4 + 2], m[5]};
+        const T* ap = actp + l * GN_MLP_ACTP;
+        const ActParams<T> p = {m[4], ap[0], ap[1], ap[2], m[5]};
         if (m[10] >= 0) {
             const unsigned long long key = gn_dropout_key(state[2], drop_salts[l], b);
             const double rate = drop_rates[l];
-            const T scale = actp[l * 4 + 3];
+            const T scale = ap[3];
             for (int i = tid; i < rows * K; i += nt) {
                 const bool keep = gn_dropout_keep(key, i, rate);
                 masks[m[11] + i] = keep;
@@ -122,6 +138,24 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
             }
             __syncthreads();
         }
+        if (m[13] >= 0) {  // the BatchNormalization after it normalizes A_l into bn_out
+            const ActParams<T> q = {m[20], ap[4], ap[5], ap[6], m[21]};
+            T* mm = reinterpret_cast<T*>(moving[2 * l]);
+            T* mv = reinterpret_cast<T*>(moving[2 * l + 1]);
+            for (int c0 = 0; c0 < N; c0 += 32) {  // (a bound every thread shares: the sums' barriers)
+                const int n = c0 + threadIdx.x;
+                T mean, var;
+                gn_bn_stats(red, buf + m[8], rows, N, n, n < N, &mean, &var);
+                if (n < N)
+                    gn_bn_normalize(q, buf + m[8], buf + m[13], buf + m[14], buf + m[17],
+                                    m[18] >= 0 ? params + m[18] : (const T*)nullptr,
+                                    m[19] >= 0 ? params + m[19] : (const T*)nullptr, mm, mv,
+                                    m[15] >= 0 ? buf + m[15] : (T*)nullptr,
+                                    m[16] >= 0 ? masks + m[16] : (unsigned char*)nullptr, rows, N, n, mean, var,
+                                    ap[7], ap[8], ap[9]);
+            }
+            __syncthreads();
+        }
     }
 
     const int* last = meta + (L - 1) * GN_MLP_META;
@@ -134,10 +168,27 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
     for (int l = L - 1; l >= 0; --l) {  // backward: dZ = act'(dA); dW = A^T dZ; db = sum dZ; dA_{l-1} = dZ W^T
         const int* m = meta + l * GN_MLP_META;
         const int K = m[0], N = m[1];
-        const ActParams<T> p = {m[4], actp[l * 4], actp[l * 4 + 1], actp[l * 4 + 2], m[5]};
+        const T* ap = actp + l * GN_MLP_ACTP;
+        const ActParams<T> p = {m[4], ap[0], ap[1], ap[2], m[5]};
         const T* A = buf + m[6];
         const T* W = params + m[2];
         T* dz = buf + cur;
+        if (m[13] >= 0) {  // bn_backward: the gradient of bn_out becomes dgamma, dbeta and dA_l, in place
+            const ActParams<T> q = {m[20], ap[4], ap[5], ap[6], m[21]};
+            const T* gamma = m[18] >= 0 ? params + m[18] : (const T*)nullptr;
+            const T* bz = m[15] >= 0 ? buf + m[15] : (const T*)nullptr;
+            const unsigned char* bmask = m[16] >= 0 ? masks + m[16] : (const unsigned char*)nullptr;
+            for (int c0 = 0; c0 < N; c0 += 32) {
+                const int n = c0 + threadIdx.x;
+                const GnBnSums<T> s = gn_bn_sums(red, q, dz, buf + m[14], gamma, bz, buf + m[13], bmask, rows, N, n,
+                                                 n < N);
+                if (n < N)
+                    gn_bn_input_grad(q, s, dz, buf + m[14], buf[m[17] + n], gamma,
+                                     m[18] >= 0 ? grads + m[18] : (T*)nullptr, m[19] >= 0 ? grads + m[19] : (T*)nullptr,
+                                     dz, bz, buf + m[13], bmask, rows, N, n);
+            }
+            __syncthreads();  // dA_l's columns are whole before its rows are read
+        }
         if (m[12]) {  // softmax_backward's rows: dZ = A (dA - sum(dA A))
             for (int g = 0; g < rows; g += 8) {
                 const int r = g + threadIdx.y;
@@ -169,7 +220,7 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
             }
         if (l > 0) {  // (through the dropout in front: the gradient times its mask, as dropout_backward)
             T* dprev = buf + other;
-            const T scale = actp[l * 4 + 3];
+            const T scale = ap[3];
             for (int i = tid; i < rows * K; i += nt) {
                 const int r = i / K, k = i - r * K;
                 T acc = T(0);

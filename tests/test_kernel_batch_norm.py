@@ -142,7 +142,10 @@ def run(ops, name, epochs=3, batch_logs=False):
 
 @pytest.mark.parametrize("floatx", ["float64", "float32"])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_models_with_batch_normalization_train_on_the_gpu_plan_as_on_numpy(emulator, name, floatx):
+def test_models_with_batch_normalization_train_on_the_gpu_plan_as_on_numpy(emulator, name, floatx, monkeypatch):
+    """The multi-launch step's bn_forward and bn_backward launches (the one-launch step, which takes
+    two of these models: test_kernel_fused_batch_norm.py)."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", "0")
     B.set_floatx(floatx)
     emulator.launches.clear()
     got = run(EmulatedCupyBackend(emulator), name, batch_logs=floatx == "float64")

@@ -124,7 +124,7 @@ def test_kernels_agree_with_numpy_with_threads_run_in_reverse_order():
     leans on forward order to hide a missing barrier."""
     modules = ["test_kernel_dense.py", "test_kernel_dense_splits.py", "test_kernel_step.py", "test_kernel_step_plan.py",
                "test_kernel_optimizers.py", "test_kernel_streaming.py", "test_kernel_regularizers.py",
-               "test_kernel_fused_forward.py"]
+               "test_kernel_fused_forward.py", "test_kernel_batch_norm.py", "test_kernel_fused_batch_norm.py"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GN_EMU_"))}
     env["GN_EMU_REVERSE"] = "1"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *modules], cwd=HERE, env=env,

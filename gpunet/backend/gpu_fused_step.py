@@ -7,7 +7,8 @@ memory, `fused_step_launch` gives the whole step as one launch of one block inst
 same gather (the Step's address table), the same loss kernel code, the same optimizer
 arithmetic, the same dropout masks, regularizer penalties and constraint projections, and the
 same device table of per-step scalars, so graphs, `run_many` and the epoch's bookkeeping work
-unchanged. ``GPUNET_FUSED_STEP=0`` turns it off.
+unchanged; a BatchNormalization right after a Dense layer runs inside that layer's stage, as
+bn_forward and bn_backward compute it (gpu_fused_norm.py). ``GPUNET_FUSED_STEP=0`` turns it off.
 """
 import os
 
@@ -15,10 +16,12 @@ import numpy
 
 from . import cuda_kernels as K
 from . import step_kernels as S
+from .gpu_fused_norm import norm_args, stages
 
 VALUE_BYTES = 40960   # mlp_step.cu's GN_MLP_BYTES: shared-memory values (x, y, sw, Z, A per layer, 2 dA)
 MASKS = 4096          # GN_MLP_MASKS: the relu family's masks and the dropouts' keep flags
-META = 13             # GN_MLP_META: ints per layer
+META = 22             # GN_MLP_META: ints per layer
+ACTP = 10             # GN_MLP_ACTP: values per layer
 MAX_LAYERS = 8
 MAX_MACS = 1 << 18    # one block's arithmetic per step: above this the multi-launch step is faster
 MAX_PARAMS = 1 << 16  # the optimizer's loop over the flat buffer, on one block
@@ -34,21 +37,31 @@ def values(dtype):
     return VALUE_BYTES // numpy.dtype(dtype).itemsize
 
 
-def layout(rows, kx, ky, weighted, layers, dropped=None):
+def layout(rows, kx, ky, weighted, layers, dropped=None, normed=None):
     """Shared-memory offsets for a batch of ``rows`` and ``layers`` [(K, N)], ``dropped[l]``
-    true where a Dropout sits in front of layer l: (x_off, y_off, sw_off, [(in_off, z_off,
-    a_off, mask_off, drop_src, drop_mask)], d0_off, d1_off, values used, masks used); drop_src
-    and drop_mask are -1 for a layer without a dropout."""
+    true where a Dropout sits in front of layer l, ``normed[l]`` None or, where a
+    BatchNormalization follows layer l, what its activation keeps (`ActSpec.keep`): (x_off,
+    y_off, sw_off, [(in_off, z_off, a_off, mask_off, drop_src, drop_mask, bn_out, bn_xhat, bn_z,
+    bn_mask, bn_inv)], d0_off, d1_off, values used, masks used); drop_src and drop_mask are -1
+    for a layer without a dropout, the bn_ offsets -1 without a BatchNormalization (bn_z, bn_mask
+    where its activation keeps no z or mask)."""
     x_off, y_off = 0, rows * kx
     sw_off = y_off + rows * ky if weighted else -1
     off = y_off + rows * ky + (rows if weighted else 0)
     moff, prev, per_layer = 0, x_off, []
-    for (k, n), drop in zip(layers, dropped or [False] * len(layers)):
+    for (k, n), drop, keep in zip(layers, dropped or [False] * len(layers), normed or [None] * len(layers)):
         src, dmask = -1, -1
         if drop:  # the kept values in a region of their own: A_{l-1} stays for its layer's backward
             src, dmask, prev, off, moff = prev, moff, off, off + rows * k, moff + rows * k
-        per_layer.append((prev, off, off + rows * n, moff, src, dmask))
+        dense = (prev, off, off + rows * n, moff, src, dmask)
         prev, off, moff = off + rows * n, off + 2 * rows * n, moff + rows * n
+        norm = (-1,) * 5
+        if keep is not None:  # xhat, the activated output (the next layer's input), its z, inv (n)
+            z = keep == "z"
+            norm = (off + rows * n, off, off + 2 * rows * n if z else -1, moff if keep == "mask" else -1,
+                    off + (2 + z) * rows * n)
+            prev, off, moff = norm[0], off + (2 + z) * rows * n + n, moff + (rows * n if keep == "mask" else 0)
+        per_layer.append(dense + norm)
     width = rows * max([n for _, n in layers] + [k for k, _ in layers[1:]])
     return x_off, y_off, sw_off, per_layer, off, off + width, off + 2 * width, moff
 
@@ -56,12 +69,15 @@ def layout(rows, kx, ky, weighted, layers, dropped=None):
 def fused_step_launch(plan, step, rows, stride, x_stride):
     """The step of ``rows`` samples (epoch stride ``stride``; ``x_stride`` as batch_gather's)
     as one mlp_step launch, or None where the multi-launch step must run: two Dropout layers
-    in a row, BatchNormalization, the hinge losses and cosine similarity in
-    float64 (left out of mlp_step<double>'s loss rows), a data-parallel gradient average, shared memory or arithmetic
-    too large for one block, or ``GPUNET_FUSED_STEP=0``."""
+    in a row; a BatchNormalization anywhere but right after a Dense layer (first in the model,
+    after a Dropout or after another BatchNormalization: mlp_step normalizes a layer's output in
+    its stage), or whose gamma or beta is not a view of the flat buffers; the hinge losses and
+    cosine similarity in float64 (left out of mlp_step<double>'s loss rows), a data-parallel
+    gradient average, shared memory or arithmetic too large for one block, or
+    ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
-    dropped = _dropped(plan)
-    if (not enabled() or dropped is None or plan.norms
+    staged = stages(plan)
+    if (not enabled() or staged is None
             or (plan.loss_kernel.kind in (S.HINGE, S.SQUARED_HINGE, S.CATEGORICAL_HINGE, S.COSINE)
                 and numpy.dtype(plan.dtype) != numpy.float32)
             or plan.optimizer.kind not in _OPT_KIND
@@ -71,22 +87,29 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
     shapes = [(e.w.shape[0], e.w.shape[1]) for e in plan.layers]
     if 3 * rows * sum(k * n for k, n in shapes) > MAX_MACS:
         return None
-    x_off, y_off, sw_off, per_layer, d0, d1, used, masks = layout(rows, plan.width, plan.y_width, plan.weighted,
-                                                                  shapes, [d is not None for d in dropped])
+    dropped, normed = staged
+    x_off, y_off, sw_off, per_layer, d0, d1, used, masks = layout(
+        rows, plan.width, plan.y_width, plan.weighted, shapes, [d is not None for d in dropped],
+        [None if e is None else e.spec.keep for e in normed])
     if used > values(plan.dtype) or masks > MASKS:
         return None
-    meta, actp = [], []
-    for e, (k, n), offsets, drop in zip(plan.layers, shapes, per_layer, dropped):
+    meta, actp, moving = [], [], []
+    for e, (k, n), offsets, drop, norm in zip(plan.layers, shapes, per_layer, dropped, normed):
         w_off, b_off = _offset(plan.params, e.w), -1 if e.b is None else _offset(plan.params, e.b)
-        if w_off is None or b_off is None:
+        bn = norm_args(plan, norm, _offset)
+        if w_off is None or b_off is None or bn is None:
             return None
-        meta += [k, n, w_off, b_off, e.spec.code, e.spec.flags, *offsets, int(e.spec.softmax)]
-        actp += [e.spec.alpha, e.spec.max_value, e.spec.threshold, 0.0 if drop is None else 1.0 / (1.0 - drop.rate)]
+        meta += [k, n, w_off, b_off, e.spec.code, e.spec.flags, *offsets[:6], int(e.spec.softmax), *offsets[6:], *bn[0]]
+        actp += [e.spec.alpha, e.spec.max_value, e.spec.threshold, 0.0 if drop is None else 1.0 / (1.0 - drop.rate),
+                 *bn[1]]
+        moving += bn[2]
     xp, dtype = plan.ops.xp, plan.dtype
     step.fused_meta, step.fused_actp = xp.empty((len(meta),), dtype="int32"), xp.empty((len(actp),), dtype=dtype)
     step.fused_rates, step.fused_salts = xp.empty((len(dropped),), dtype="float64"), xp.empty((len(dropped),), "int64")
+    step.fused_moving = xp.empty((len(moving),), dtype="uint64")
     plan._write(step.fused_meta, meta)
     plan._write(step.fused_actp, actp)
+    plan._write(step.fused_moving, moving)
     plan._write(step.fused_rates, [0.0 if d is None else d.rate for d in dropped])
     plan._write(step.fused_salts, [0 if d is None else d.salt for d in dropped])
     weights = _weight_rows(plan)
@@ -116,7 +139,7 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
         *(K._ptr(s) for s in slots), numpy.int64(plan.params.size), *(t(v) for v in c), i32(flag), plan.table,
         step.fused_wmeta, step.fused_wpar, i32(n_regs), i32(n_cons), K._ptr(partial),
         numpy.int64(0 if partial is None else partial.shape[1]), i32(clip_flags), t(clip_value), t(clip_norm),
-        i32(len(segments)), K._ptr(factors), K._ptr(mask)))
+        i32(len(segments)), K._ptr(factors), K._ptr(mask), step.fused_moving))
 
 
 def _transform_args(o, transforms, size):
@@ -153,21 +176,6 @@ def _weight_rows(plan):
         wmeta += [off, k, n, mode]
         wpar += [a, b, rate, 1 - rate]
     return (wmeta, wpar), len(regs), len(cons)
-
-
-def _dropped(plan):
-    """The DropoutEntry in front of each Dense layer of the plan (None: none), or None where two
-    sit in front of one layer (the one-block step has room for one mask there)."""
-    dropped, pending = [], None
-    for entry in plan.sequence:
-        if entry in plan.dropouts:
-            if pending is not None:
-                return None
-            pending = entry
-        else:
-            dropped.append(pending)
-            pending = None
-    return dropped
 
 
 def _offset(params, a):

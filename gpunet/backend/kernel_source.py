@@ -14,9 +14,10 @@ MODULE_FILES = {
     "dense": ("gn_math.cuh", "activations.cuh", "gemm_tile.cuh", "dense_forward.cu", "dense_backward.cu",
               "bias_act.cu", "softmax.cu"),
     "optimizers": ("gn_math.cuh", "optimizers.cu", "grad_transforms.cu"),
-    # softmax.cu for its row_reduce; activations.cuh and optimizers.cu for the single-block step
-    "step": ("gn_math.cuh", "activations.cuh", "softmax.cu", "optimizers.cu", "step.cu", "loss.cu", "mlp_step.cu",
-             "batch_norm.cu", "mlp_forward.cu"),
+    # softmax.cu for its row_reduce; activations.cuh and optimizers.cu for the single-block step;
+    # batch_norm.cu before mlp_step.cu, which runs its column functions
+    "step": ("gn_math.cuh", "activations.cuh", "softmax.cu", "optimizers.cu", "step.cu", "loss.cu", "batch_norm.cu",
+             "mlp_step.cu", "mlp_forward.cu"),
 }
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
