@@ -25,6 +25,20 @@ def _needs_cuda(item):
     return any(str(m.kwargs.get("reason", "")).startswith("no CUDA") for m in item.iter_markers("skipif"))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--gpu-dryrun", action="store_true",
+                     help="run the gpu-marked tests without a GPU, on CupyBackend's code with the kernels "
+                          "emulated (tests/gpu_dryrun.py); tests marked real_gpu stay skipped")
+
+
+def pytest_configure(config):
+    global _CUPY_REASON
+    if config.getoption("--gpu-dryrun"):
+        import gpu_dryrun
+        gpu_dryrun.install(config)
+        _CUPY_REASON = None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """Without CUDA every GPU test is skipped from this one line, so that ``pytest -ra``
@@ -32,6 +46,9 @@ def pytest_runtest_setup(item):
     rather than one line per test; the count still shows them all as skipped."""
     if _CUPY_REASON is not None and _needs_cuda(item):
         pytest.skip(f"no CUDA: {_CUPY_REASON}")
+    if item.get_closest_marker("real_gpu") is not None and item.config.getoption("--gpu-dryrun"):
+        pytest.skip("needs a real GPU (streams, pinned memory, graph capture, NCCL or the driver): "
+                    "the --gpu-dryrun emulation has none")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -89,6 +89,7 @@ def test_gpu_split_kernels_on_the_wide_network(cupy_ops, M, dtype):
                 assert int((a != 0).sum()) == 0
 
 
+@pytest.mark.real_gpu
 def test_gpu_tf32_is_off_by_default(cupy_ops):
     """A float32 cuBLAS GEMM keeps float32 accuracy unless TF32 is allowed."""
     if os.environ.get("CUPY_TF32") == "1":

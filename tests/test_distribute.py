@@ -354,6 +354,7 @@ def test_gpu_one_rank_nccl_end_to_end(tmp_path):
     numpy.testing.assert_allclose(numpy.load(tmp_path / "gpu_r0.npy"), _numpy_reference(), rtol=0, atol=1e-10)
 
 
+@pytest.mark.real_gpu
 @pytest.mark.gpu
 def test_gpu_two_ranks_through_host_staging_on_one_gpu_match_numpy(tmp_path):
     proc = _gpu_run(2, _GPU_CASE, str(tmp_path), GPUNET_DIST_NCCL="0", CUDA_VISIBLE_DEVICES="0")
@@ -364,6 +365,7 @@ def test_gpu_two_ranks_through_host_staging_on_one_gpu_match_numpy(tmp_path):
     numpy.testing.assert_allclose(r0, _numpy_reference(), rtol=0, atol=1e-10)
 
 
+@pytest.mark.real_gpu
 @pytest.mark.gpu
 def test_gpu_two_nccl_ranks_on_one_gpu_raise_a_clear_error(tmp_path):
     proc = _gpu_run(2, _GPU_CASE, str(tmp_path), GPUNET_DIST_NCCL="1", CUDA_VISIBLE_DEVICES="0")

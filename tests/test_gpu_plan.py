@@ -17,6 +17,7 @@ def cupy_ops():
     return B.resolve("cupy")
 
 
+@pytest.mark.real_gpu
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_graph_replay_equals_eager_bit_for_bit(cupy_ops, case, monkeypatch):
     from gpunet.backend import gpu_graphs
@@ -76,6 +77,7 @@ def test_nan_input_stops_training_on_cupy(cupy_ops, monkeypatch):
     assert len(history.history["loss"]) == 1 and numpy.isnan(history.history["loss"][0])
 
 
+@pytest.mark.real_gpu
 def test_capture_refused_runs_eagerly_and_warns_once(cupy_ops, monkeypatch):
     """A step CuPy cannot capture (here: cuBLAS inside, marked capturable by force) warns once,
     runs its launches eagerly and trains exactly as an eager run."""
@@ -134,6 +136,7 @@ def test_streamed_predict_and_evaluate_equal_resident(cupy_ops):
     assert runs[0][1] == runs[1][1]
 
 
+@pytest.mark.real_gpu
 def test_gradient_average_runs_between_two_captured_graphs(cupy_ops):
     """A data-parallel optimizer's collective sits between the backward launches and the update:
     the step is captured as two graphs around it, and trains as the eager step does."""

@@ -111,6 +111,7 @@ def test_to_device_on_numpy_returns_the_host_array_when_the_dtype_matches():
 
 # ---- on a GPU ---------------------------------------------------------------------------------
 
+@pytest.mark.real_gpu
 @pytest.mark.gpu
 @pytest.mark.skipif(_REASON is not None, reason=f"no CUDA: {_REASON}")
 @pytest.mark.parametrize("nbytes", [4 << 10, 48 << 20], ids=["small", "chunked"])
@@ -124,6 +125,7 @@ def test_to_device_on_cupy_uploads_host_arrays(nbytes, dtype):
     numpy.testing.assert_array_equal(cupy.asnumpy(out), host.astype(dtype))
 
 
+@pytest.mark.real_gpu
 @pytest.mark.gpu
 @pytest.mark.skipif(_REASON is not None, reason=f"no CUDA: {_REASON}")
 def test_to_device_on_cupy_uses_cupy_arrays_in_place():
@@ -136,6 +138,7 @@ def test_to_device_on_cupy_uses_cupy_arrays_in_place():
     assert y.dtype == numpy.float64 and bool((y == x).all())
 
 
+@pytest.mark.real_gpu
 @pytest.mark.gpu
 @pytest.mark.skipif(_REASON is not None, reason=f"no CUDA: {_REASON}")
 def test_upload_overlaps_queued_compute_and_orders_later_work():

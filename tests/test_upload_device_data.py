@@ -51,6 +51,7 @@ def assert_same_batches(a, b):
                 numpy.testing.assert_array_equal(p, q)
 
 
+@pytest.mark.real_gpu
 @pytest.mark.parametrize("shuffle", [True, False], ids=["shuffled", "in-order"])
 @pytest.mark.parametrize("sample_weight", [True, False], ids=["sw", "no-sw"])
 def test_streamed_epochs_equal_resident_ones(device, shuffle, sample_weight):
@@ -143,6 +144,7 @@ def test_data_fraction_from_argument_environment_or_default(monkeypatch):
         data_fraction(0)
 
 
+@pytest.mark.real_gpu
 def test_training_on_streamed_batches_equals_training_on_resident_ones(device):
     """The same model trained batch by batch (train_on_batch) from a streamed and from a
     resident DeviceData ends with the same weights, bit for bit."""
