@@ -68,6 +68,19 @@ def _fresh_state():
     B.set_floatx("float32")
 
 
+@pytest.fixture
+def f64():
+    """float64 for this test (`_fresh_state` sets float32 back after it)."""
+    B.set_floatx("float64")
+
+
+@pytest.fixture(scope="module")
+def tfk():
+    """tf_keras (Keras 2.x on TensorFlow), or a skip saying why not."""
+    from keras_support import tf_keras_or_skip
+    return tf_keras_or_skip()
+
+
 def shared_path(*parts):
     path = os.path.join(SHARED, *parts)
     if not os.path.exists(path):

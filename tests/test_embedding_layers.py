@@ -5,7 +5,6 @@ tf.keras 2.21 from the same weights, tf.keras 2.21's mask rules layer by layer, 
 both ways with both Kerases, index and argument errors, the fused plans declining, and the
 IMDB-style models end to end."""
 import json
-import os
 import warnings
 
 import numpy as np
@@ -29,18 +28,6 @@ Y = (X.sum(1) > np.median(X.sum(1))).astype("float64")[:, None]
 MASKED_ROWS = slice(1, None)
 emulator = cuda_emulator.emulator  # the fixture: gpunet's kernels compiled for the host
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:tf_keras.*")  # "HDF5 ... is considered legacy"
-
-
-@pytest.fixture
-def f64():
-    B.set_floatx("float64")  # (conftest sets float32 back after each test)
-
-
-@pytest.fixture(scope="module")
-def tfk():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "torch")  # TensorFlow imports Keras 3: on torch, as keras_support wants
-    return pytest.importorskip("tf_keras", reason="tf_keras 2.x is not installed (pip install tf_keras)")
 
 
 @pytest.fixture(scope="module")

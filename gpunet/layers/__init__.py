@@ -9,9 +9,10 @@ from .regularization import ActivityRegularization, SpatialDropout1D, SpatialDro
 from .reshaping import RepeatVector, Permute
 from .embedding import Embedding
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
+from .masking_layer import Masking
 
 __all__ = ["Layer", "Weight", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
            "BatchNormalization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
-           "GlobalMaxPooling1D"]
+           "GlobalMaxPooling1D", "Masking"]

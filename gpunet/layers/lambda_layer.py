@@ -30,7 +30,8 @@ class Lambda(Layer):
             raise TypeError(f"Lambda expects a function, received {function!r}")
         if mask is not None:
             raise ValueError("Lambda(mask=...) is not supported: gpunet makes masks only in Embedding(mask_zero=True) "
-                             "and passes them by tf.keras 2's rules (layers/masking.py); a Lambda drops them.")
+                             "and Masking, and passes them by tf.keras 2's rules (layers/masking.py); a Lambda "
+                             "drops them.")
         self.function = function
         self.arguments = dict(arguments or {})
         self._output_shape = output_shape

@@ -1,6 +1,7 @@
 """Masks in a Sequential model, by tf.keras 2.21's rules: what a mask does at each layer.
 
-An ``Embedding(mask_zero=True)`` makes a mask, True where its input index is not 0 (padding). The
+An ``Embedding(mask_zero=True)`` makes a mask, True where its input index is not 0 (padding), and so
+does a ``Masking`` layer (True where a step holds a value other than its ``mask_value``). The
 model's forward pass (models/engine.py) hands it on from layer to layer with `forward`:
 
 * layers that tf.keras 2 lets a mask through unchanged (``supports_masking`` and the default
@@ -44,8 +45,8 @@ def _call_takes_mask(cls):
 
 def _refuse(layer, why):
     return NotImplementedError(f"Layer '{layer.name}' ({type(layer).__name__}) receives the mask of an "
-                               f"Embedding(mask_zero=True) before it, and {why}: gpunet does not implement that. "
-                               "Use mask_zero=False, or put a layer that drops the mask (e.g. Flatten) or "
+                               f"Embedding(mask_zero=True) or Masking layer before it, and {why}: gpunet does not "
+                               "implement that. Use mask_zero=False, or put a layer that drops the mask (e.g. Flatten) or "
                                "takes it (GlobalAveragePooling1D) before it.")
 
 
@@ -71,7 +72,8 @@ def forward(layer, x, mask, training):
 def output_mask_error(model):
     """The error for a mask that reaches ``model``'s output in fit or evaluate."""
     return NotImplementedError(
-        f"The output of model '{model.name}' carries the mask of an Embedding(mask_zero=True): tf.keras would "
+        f"The output of model '{model.name}' carries the mask of an Embedding(mask_zero=True) or a Masking layer: "
+        "tf.keras would "
         "weight the loss and metrics by it (a loss per unpadded step), which gpunet does not implement. "
         "Reduce the steps first (e.g. GlobalAveragePooling1D, which uses the mask), or use mask_zero=False.")
 
@@ -79,6 +81,11 @@ def output_mask_error(model):
 def makes_masks(layers):
     """Whether any of ``layers`` (nested models' included) makes a mask."""
     for layer in layers:
-        if getattr(layer, "mask_zero", False) or makes_masks(getattr(layer, "_layers", ())):
+        if makes_mask(layer) or makes_masks(getattr(layer, "_layers", ())):
             return True
     return False
+
+
+def makes_mask(layer):
+    """Whether ``layer`` starts a mask: an ``Embedding(mask_zero=True)`` or a ``Masking`` layer."""
+    return bool(getattr(layer, "mask_zero", False) or getattr(layer, "_makes_mask", False))

@@ -70,9 +70,9 @@ class EngineMixin:
         as Keras adds ``model.losses`` to both; 0.0 with ``penalty=False``: predict)."""
         total, mask = 0.0, None
         for layer in self._layers:
-            if mask is None and not getattr(layer, "mask_zero", False):
+            if mask is None and not masking.makes_mask(layer):
                 x = layer.forward(x, training)
-            else:  # an Embedding(mask_zero=True) and the layers after it: tf.keras 2's mask rules
+            else:  # an Embedding(mask_zero=True) or Masking and the layers after it: tf.keras 2's rules
                 x, mask = masking.forward(layer, x, mask, training)
             if penalty and layer.activity_regularizer is not None:
                 total += self.ops.to_scalar(layer.activity_regularizer(x)) / x.shape[0]

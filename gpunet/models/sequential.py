@@ -87,8 +87,9 @@ class Sequential(NestingMixin, TrainingMixin, LegacyPredictMixin, SavingMixin, L
         if isinstance(layer, NestingMixin):
             inner = self._check_nested(layer)
             if masking.makes_masks(layer._layers):
-                raise NotImplementedError(f"Cannot nest model '{layer.name}': it holds an Embedding(mask_zero=True), "
-                                          "and gpunet's masks do not cross nested models (layers/masking.py).")
+                raise NotImplementedError(f"Cannot nest model '{layer.name}': it holds an Embedding(mask_zero=True) "
+                                          "or Masking, and gpunet's masks do not cross nested models "
+                                          "(layers/masking.py).")
             if layer.ops is not self.ops:
                 layer.to_backend(self.ops)
             layer._invalidate()  # its weights move into this model's buffer when it packs
