@@ -191,16 +191,9 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
         }
         if (m[12]) {  // softmax_backward's rows: dZ = A (dA - sum(dA A))
             for (int g = 0; g < rows; g += 8) {
-                const int r = g + threadIdx.y;
-                const bool live = r < rows;
-                const T* ar = buf + m[8] + (long long)r * N;
-                T* dr = dz + (long long)r * N;
-                T dot = T(0);
-                if (live)
-                    for (int c = threadIdx.x; c < N; c += 32) dot += dr[c] * ar[c];
-                dot = row_reduce<T, false>(red, dot);
-                if (live)
-                    for (int c = threadIdx.x; c < N; c += 32) dr[c] = ar[c] * (dr[c] - dot);
+                const long long r = g + threadIdx.y;
+                T* dr = dz + r * N;
+                gn_softmax_backward_row(red, dr, buf + m[8] + r * N, dr, r < rows, N);
             }
         } else {
             for (int i = tid; i < rows * N; i += nt) dz[i] = act_backward(p, dz[i], buf + m[7], buf + m[8], masks + m[9], i);

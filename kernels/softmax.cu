@@ -62,20 +62,24 @@ __global__ void softmax_forward(const T* x, T* y, int M, int N) {
     }
 }
 
+// This thread's row of a group of 8: dzr = yr (dyr - sum(dyr yr)); dzr may be dyr. Every thread
+// of the block calls it. Shared with mlp_step.cu's softmax layers.
+template <typename T>
+__device__ __forceinline__ void gn_softmax_backward_row(T (&red)[8][33], const T* dyr, const T* yr, T* dzr,
+                                                        bool live, int N) {
+    T dot = T(0);
+    if (live)
+        for (int c = threadIdx.x; c < N; c += 32) dot += dyr[c] * yr[c];
+    dot = row_reduce<T, false>(red, dot);
+    if (live)
+        for (int c = threadIdx.x; c < N; c += 32) dzr[c] = yr[c] * (dyr[c] - dot);
+}
+
 template <typename T>
 __global__ void softmax_backward(const T* dy, const T* __restrict__ y, T* dz, int M, int N) {
     __shared__ T red[8][33];
     for (long long r0 = (long long)blockIdx.x * 8; r0 < M; r0 += (long long)gridDim.x * 8) {
         const long long r = r0 + threadIdx.y;
-        const bool live = r < M;
-        T dot = T(0);
-        if (live)
-            for (int c = threadIdx.x; c < N; c += 32) dot += dy[r * N + c] * y[r * N + c];
-        dot = row_reduce<T, false>(red, dot);
-        if (live)
-            for (int c = threadIdx.x; c < N; c += 32) {
-                const long long o = r * N + c;
-                dz[o] = y[o] * (dy[o] - dot);
-            }
+        gn_softmax_backward_row(red, dy + r * N, y + r * N, dz + r * N, r < M, N);
     }
 }

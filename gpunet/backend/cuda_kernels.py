@@ -225,11 +225,17 @@ def plan_nadam(p, g, m, v, scalars, beta_1, beta_2, epsilon, sm_count, table=Non
 CONSTRAINT_MODES = {"NonNeg": 0, "MaxNorm": 1, "UnitNorm": 2, "MinMaxNorm": 3}
 
 
+def constrained_columns(w):
+    """(K, N): a constrained weight as constrain_columns sees it, N vectors of K values along
+    axis 0 (a bias: one vector)."""
+    return (w.shape[0], 1) if w.ndim == 1 else w.shape
+
+
 def plan_constrain(w, mode, a, b, rate, eps, sm_count):
     """A weight constraint in place over ``w``'s vectors along axis 0 (see optimizers.cu):
     ``mode`` a `CONSTRAINT_MODES` value, ``a``, ``b`` the bounds, ``rate`` MinMaxNorm's."""
     t = w.dtype.type
-    K, N = (w.shape[0], 1) if w.ndim == 1 else w.shape
+    K, N = constrained_columns(w)
     return Launch("optimizers", _kernel("constrain_columns", w.dtype), _grid_stride(N, sm_count),
                   (ELEMENTWISE_BLOCK, 1, 1),
                   (w, numpy.int64(K), numpy.int64(N), numpy.int32(mode), t(a), t(b), t(rate), t(1 - rate), t(eps)))

@@ -13,7 +13,6 @@ import numpy
 
 from . import cuda_kernels as K
 from . import step_kernels as S
-from .layer_stack import Folded
 
 VALUE_BYTES = 40960   # mlp_forward.cu's GN_FWD_BYTES: two buffers of rows_per_block x width values
 MAX_ROWS = 64         # rows a block takes at a time
@@ -30,9 +29,7 @@ def build_fused_forward(fwd):
     """A `FusedForward` for ``fwd`` (a `GpuForward`), or None where its launches must run: a
     BatchNormalization layer, too many layers or weights, a layer too wide for a group of
     MIN_ROWS rows in shared memory, or ``GPUNET_FUSED_FORWARD=0``."""
-    if not enabled() or fwd.norms or len(fwd.stack) > MAX_LAYERS:
-        return None
-    if not all(isinstance(e, Folded) for e in fwd.stack):
+    if not enabled() or fwd.norms or len(fwd.stack) > MAX_LAYERS:  # (norms: the stack's non-Dense entries)
         return None
     if sum(e.layer.kernel.value.size for e in fwd.stack) > MAX_PARAMS:
         return None

@@ -93,6 +93,9 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
         [None if e is None else e.spec.keep for e in normed])
     if used > values(plan.dtype) or masks > MASKS:
         return None
+    weights = _weight_rows(plan)  # (before any buffer is allocated for a launch that may not be)
+    if weights is None:
+        return None
     meta, actp, moving = [], [], []
     for e, (k, n), offsets, drop, norm in zip(plan.layers, shapes, per_layer, dropped, normed):
         w_off, b_off = _offset(plan.params, e.w), -1 if e.b is None else _offset(plan.params, e.b)
@@ -112,13 +115,9 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
     plan._write(step.fused_moving, moving)
     plan._write(step.fused_rates, [0.0 if d is None else d.rate for d in dropped])
     plan._write(step.fused_salts, [0 if d is None else d.salt for d in dropped])
-    weights = _weight_rows(plan)
-    if weights is None:
-        return None
     (wmeta, wpar), n_regs, n_cons = weights
     transforms = plan.optimizer.transforms(plan.ops)
-    clip_flags, clip_value, clip_norm, segments, factors, mask = _transform_args(plan.optimizer.optimizer, transforms,
-                                                                                plan.params.size)
+    clip_flags, clip_value, clip_norm, segments, factors, mask = _transform_args(plan.optimizer.optimizer, transforms)
     for lo, hi in segments:
         wmeta += [lo, hi, 0, 0]
     step.fused_wmeta = xp.empty((max(len(wmeta), 1),), dtype="int64")
@@ -142,18 +141,13 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
         i32(len(segments)), K._ptr(factors), K._ptr(mask), step.fused_moving))
 
 
-def _transform_args(o, transforms, size):
+def _transform_args(o, transforms):
     """(clip_flags, clip_value, clip_norm, norm-clip segments [(lo, hi)], decay factors table,
     decay mask) as mlp_step takes them, from the optimizer ``o`` and its `StepGradTransforms`."""
     if transforms is None:
         return 0, 0.0, 0.0, [], None, None
-    segments = list(o._bounds) if o.clipnorm is not None else [(0, size)] if o.global_clipnorm is not None else []
-    norm = o.clipnorm if o.clipnorm is not None else o.global_clipnorm
-    factors = transforms.factors if o.weight_decay else None
-    if o.weight_decay and factors is None:
-        raise RuntimeError("fused_step_launch: the weight-decay factors were not written (call write first).")
-    return (int(o.clipvalue is not None), o.clipvalue or 0.0, norm or 0.0, segments, factors,
-            o._decay_mask if o.weight_decay else None)
+    return (int(o.clipvalue is not None), o.clipvalue or 0.0, transforms.clip_norm or 0.0, transforms.segments,
+            transforms.decay_factors(), o._decay_mask if o.weight_decay else None)
 
 
 def _weight_rows(plan):
@@ -172,7 +166,7 @@ def _weight_rows(plan):
         off = _offset(plan.params, w.value)
         if off is None:
             return None
-        k, n = (w.value.shape[0], 1) if w.value.ndim == 1 else w.value.shape
+        k, n = K.constrained_columns(w.value)
         wmeta += [off, k, n, mode]
         wpar += [a, b, rate, 1 - rate]
     return (wmeta, wpar), len(regs), len(cons)

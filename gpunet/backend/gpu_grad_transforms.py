@@ -72,13 +72,14 @@ class StepGradTransforms:
         self.ops, self.optimizer, self.params, self.grads = ops, optimizer, params, grads
         self.factors = None  # (steps,): each step's weight-decay factor
         self._blocks = self._partial = None
-        segments = None
+        # the norm clip's segments: each weight's (clipnorm), or the whole buffer (global_clipnorm)
+        self.segments = []
         if optimizer.clipnorm is not None:
-            segments = optimizer._bounds
+            self.segments = list(optimizer._bounds)
         elif optimizer.global_clipnorm is not None:
-            segments = [(0, grads.size)]
-        if segments:
-            blocks = segment_blocks(segments, ops.sm_count)
+            self.segments = [(0, grads.size)]
+        if self.segments:
+            blocks = segment_blocks(self.segments, ops.sm_count)
             self._blocks = ops.xp.empty(blocks.shape, dtype="int64")
             _write(self._blocks, blocks)
             self._partial = ops.xp.empty((blocks.shape[0],), dtype=grads.dtype)
@@ -109,14 +110,25 @@ class StepGradTransforms:
         if o.clipvalue is not None:
             out.append(plan_clip_value(self.grads, o.clipvalue, sm))
         if self._blocks is not None:
-            out += plan_clip_norm(self.grads, self._blocks, self._partial,
-                                  o.clipnorm if o.clipnorm is not None else o.global_clipnorm)
+            out += plan_clip_norm(self.grads, self._blocks, self._partial, self.clip_norm)
         if o.weight_decay:
-            if self.factors is None:  # a null table would make the kernel decay by its 0.0 argument: p *= 0
-                raise RuntimeError("StepGradTransforms.launches: the weight-decay factors were not written "
-                                   "(call write before building the steps).")
-            out.append(plan_weight_decay(self.params, o._decay_mask, 0.0, sm, self.factors, index))
+            out.append(plan_weight_decay(self.params, o._decay_mask, 0.0, sm, self.decay_factors(), index))
         return out
+
+    @property
+    def clip_norm(self):
+        """The norm the segments are clipped to (clipnorm or global_clipnorm), None without."""
+        o = self.optimizer
+        return o.clipnorm if o.clipnorm is not None else o.global_clipnorm
+
+    def decay_factors(self):
+        """The per-step weight-decay factor table (None without weight decay), once written."""
+        if not self.optimizer.weight_decay:
+            return None
+        if self.factors is None:  # a null table would make the kernel decay by its 0.0 argument: p *= 0
+            raise RuntimeError("StepGradTransforms: the weight-decay factors were not written "
+                               "(call write before building the steps).")
+        return self.factors
 
     @staticmethod
     def key(optimizer):
