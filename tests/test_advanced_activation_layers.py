@@ -18,11 +18,6 @@ from gpunet.models import Sequential, load_model, model_from_json, model_from_ya
 from gpunet.testing import check_gradient, numeric_gradient
 
 
-@pytest.fixture
-def f64():
-    B.set_floatx("float64")  # (conftest sets float32 back after each test)
-
-
 def _softmax(x, axis=-1):
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)

@@ -46,11 +46,6 @@ def _train(net, ops, epochs=3):
         return history, net.predict(X, verbose=0), net.evaluate(X, Y, verbose=0), net.get_weights()
 
 
-@pytest.fixture
-def f64():
-    B.set_floatx("float64")  # (conftest sets float32 back after each test)
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("backend", ["numpy", "gpu"])
 def test_the_plans_decline_and_training_is_the_layer_paths(emulator, f64, backend, case):

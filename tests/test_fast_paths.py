@@ -33,11 +33,6 @@ def numpy_backend():
 pytestmark = pytest.mark.usefixtures("numpy_backend")
 
 
-@pytest.fixture
-def f64():
-    B.set_floatx("float64")  # (conftest sets float32 back after each test)
-
-
 def _targets(loss, units, n=53, seed=1):
     rng = np.random.default_rng(seed)
     if loss == "binary_crossentropy":

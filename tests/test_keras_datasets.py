@@ -19,15 +19,13 @@ from file_server import keras_home, make_tar, server, sha256  # noqa: F401 (fixt
 from gpunet.datasets import boston_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters
 from gpunet.datasets._safe_load import load_batch
 from gpunet.utils import data_utils
+from keras_support import tf_keras_or_skip
 
 
 def tf_keras_dataset(name, monkeypatch, get_file):
     """tf.keras 2's dataset module ``name`` with its ``get_file`` replaced, or a skip saying why
     not (tests call this after their gpunet-only checks, so those run without tf_keras)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "torch")  # tf_keras imports Keras 3: keep the interop tests' backend
-    pytest.importorskip("tf_keras", reason="tf_keras is not installed (pip install tf_keras): the comparison "
-                                           "with tf.keras 2's loader needs it")
+    tf_keras_or_skip()
     module = importlib.import_module(f"tf_keras.src.datasets.{name}")
     monkeypatch.setattr(module, "get_file", get_file)
     return module

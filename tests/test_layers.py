@@ -6,13 +6,6 @@ from gpunet.layers import Dense, Activation, Dropout, Flatten, Reshape, BatchNor
 from gpunet.testing import check_gradient
 
 
-@pytest.fixture
-def f64():
-    B.set_floatx("float64")
-    yield
-    B.set_floatx("float32")
-
-
 def _layer_grad_checks(ops, layer, x, weights=True):
     """Finite-difference checks of dx and of every trainable weight's gradient."""
     layer.build((None,) + x.shape[1:])

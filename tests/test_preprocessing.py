@@ -8,7 +8,6 @@ import collections
 import hashlib
 import itertools
 import json
-import os
 import random
 
 import numpy as np
@@ -18,13 +17,12 @@ from hypothesis import given, settings, strategies as st
 import gpunet
 from gpunet.preprocessing import sequence, text
 from gpunet.preprocessing.text import Tokenizer, tokenizer_from_json
+from keras_support import tf_keras_or_skip
 
 
 @pytest.fixture(scope="module")
 def tfk():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads (through tf_keras)
-    os.environ.setdefault("KERAS_BACKEND", "torch")  # TensorFlow imports Keras 3: on torch, as keras_support wants
-    pytest.importorskip("tf_keras", reason="tf_keras 2.x is not installed (pip install tf_keras)")
+    tf_keras_or_skip()
     from tf_keras.preprocessing import sequence as tf_sequence, text as tf_text
     return tf_text, tf_sequence
 

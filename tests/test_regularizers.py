@@ -13,13 +13,6 @@ from gpunet.testing import check_gradient
 F32_001 = 0.009999999776482582  # float32(0.01), what tf.keras 2 stores and writes
 
 
-@pytest.fixture
-def f64():
-    B.set_floatx("float64")
-    yield
-    B.set_floatx("float32")
-
-
 X = np.array([[1.0, -2.0], [3.0, -0.5]])
 
 
