@@ -31,6 +31,7 @@ import numpy
 from .. import backend as B
 from . import norm_chain as NC
 from .base import Backend
+from .dense_plan_buffers import BatchBuffers, DenseLayerView
 from .layer_stack import (Folded, FoldedNorm, as_rows, dense_entries, dense_stack, loss_settings, same_stack,
                           takes_rows)
 from ..layers.core import Dropout
@@ -92,47 +93,6 @@ def _between(stack):
     return True
 
 
-class _Layer:
-    """One Dense layer as the plan runs it."""
-
-    def __init__(self, entry, params, grads, offset):
-        """``entry``: a `layer_stack.Folded` (the Dense layer and the activation it applies)."""
-        layer = entry.layer
-        k, n = layer.kernel.shape
-        self.w = params[offset:offset + (k + 1) * n].reshape(k + 1, n)  # [kernel; bias]
-        self.kernel_t = self.w[:k].T  # for the input gradient, dz @ kernel.T
-        self.g = grads[offset:offset + (k + 1) * n].reshape(k + 1, n)
-        self.act, self.params = entry.activation.name, entry.activation.params
-        self.relu = self.act == "relu" and not self.params  # in place; others through the backend's ops
-        self.units = n
-        self.source = entry.source
-
-
-class _Buffers:
-    """Everything one batch size needs, allocated once, laid out as the step walks it:
-    ``forward`` per hidden layer ``(i, layer, z, out, a)``: pre-activation ``z``, the next
-    layer's input ``a`` (ones in its last column) and ``out``, the rest of ``a``, where the
-    activation goes; ``backward`` per layer from the last to the second ``(layer, a, da, i)``:
-    its input, and the gradient buffer of the layer below (``i``)."""
-
-    def __init__(self, plan, size):
-        dtype, layers = plan.dtype, plan.layers
-        self.z = [numpy.empty((size, layer.units), dtype) for layer in layers]
-        self.dz = [numpy.empty((size, layer.units), dtype) for layer in layers]
-        self.mask = [numpy.empty((size, layer.units), bool) for layer in layers]
-        self.y = [None] * len(layers)  # outputs of activations run by the backend's ops
-        inputs = [None] + [numpy.ones((size, layer.units + 1), dtype) for layer in layers[:-1]]
-        self.forward = [(i, layer, self.z[i], inputs[i + 1][:, :-1], inputs[i + 1])
-                        for i, layer in enumerate(layers[:-1])]
-        self.backward = [(layers[i], inputs[i], self.dz[i - 1], i - 1) for i in range(len(layers) - 1, 0, -1)]
-        self.clipped = numpy.empty((size, layers[-1].units), bool)
-        # the batch after the input's dropout (the column of ones copied along with it)
-        self.xin = numpy.empty((size, layers[0].w.shape[0]), dtype) if plan.input_drops else None
-        self.scale = numpy.empty((), dtype)  # the fused gradient's 1 / n, before sample weights
-        if plan.fused:
-            self.scale[()] = plan.loss._scale(size, None, None) / layers[-1].units
-
-
 class DensePlan:
     """A model's fused training step (see the module docstring). ``load`` the data of an
     epoch, then ``step(lo, hi)`` per batch; ``outputs[lo:hi]`` keeps each batch's outputs."""
@@ -141,7 +101,7 @@ class DensePlan:
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.params, self.grads = model._params, model._grads
         self.dtype = self.params.dtype
-        self.layers = [_Layer(e, self.params, self.grads, offsets[e.layer.kernel.path]) for e in dense_entries(stack)]
+        self.layers = [DenseLayerView(e, self.params, self.grads, offsets[e.layer.kernel.path]) for e in dense_entries(stack)]
         # the Dropout layers after each hidden layer, drawing their masks as the layer path does (in
         # model order, a batch at a time, from the same generators; a rate of 0 draws nothing)
         self.others = [e for e in stack if not isinstance(e, Folded)]  # Dropout layers and FoldedNorm, in order
@@ -301,5 +261,5 @@ class DensePlan:
     def _allocate(self, size):
         if len(self._buffers) >= 4:  # fit needs two sizes (full and last batch); keep a few, not every size seen
             del self._buffers[next(iter(self._buffers))]
-        b = self._buffers[size] = _Buffers(self, size)
+        b = self._buffers[size] = BatchBuffers(self, size)
         return b
