@@ -11,9 +11,9 @@ from . import backend
 from . import activations, initializers, regularizers, constraints, losses, metrics, optimizers
 from . import layers, callbacks, models, utils, datasets, preprocessing
 from .layers import Input
-from .models import Sequential
+from .models import Sequential, Model
 from .utils import register_serializable
 
 __all__ = ["backend", "activations", "initializers", "regularizers", "constraints", "losses", "metrics",
-           "optimizers", "layers", "callbacks", "models", "utils", "datasets", "preprocessing", "Input", "Sequential",
+           "optimizers", "layers", "callbacks", "models", "utils", "datasets", "preprocessing", "Input", "Sequential", "Model",
            "register_serializable", "__version__"]

@@ -183,7 +183,7 @@ def test_keras3_frozen_model_stays_frozen():
     ({"class_name": "Sequential", "config": {"name": "x"}}, InvalidConfigError, "needs a 'layers' list"),
     ({"class_name": "Sequential", "config": 3}, InvalidConfigError, "dict or a list of layers"),
     ({"class_name": "Sequential", "config": [["Dense"]]}, InvalidConfigError, "layer 0 is"),
-    ({"class_name": "Model", "config": {"layers": []}}, InvalidConfigError, "Sequential models only"),
+    ({"class_name": "Model", "config": {"layers": []}}, InvalidConfigError, "input_layers. must list"),
     ({"class_name": "Sequential", "config": [], "keras_version": "1.2.2"}, InvalidConfigError, "Keras 1"),
 ])
 def test_malformed_configs_get_clear_errors(config, error, message):

@@ -185,8 +185,9 @@ def test_batchnorm_synchronized_round_trips_and_is_local_in_one_process(ops):
 
 
 def test_input_layer_and_input():
-    layer = Input(shape=(8,))
-    assert isinstance(layer, InputLayer) and layer.batch_input_shape == (None, 8)
+    tensor = Input(shape=(8,))  # Keras's Input() is a symbolic tensor made by an InputLayer
+    layer = tensor._keras_history.layer
+    assert isinstance(layer, InputLayer) and layer.batch_input_shape == (None, 8) and tensor.shape == (None, 8)
     assert layer.get_config()["batch_input_shape"] == [None, 8]
     with pytest.raises(ValueError, match="needs input_shape"):
         InputLayer()

@@ -58,10 +58,17 @@ class Backend(ActivationOps, OptimizerOps, InitOps):
     # ---- embedding lookups ------------------------------------------------------
     def as_indices(self, x, limit, what):
         """``x`` (integers, or integer-valued floats: fit hands inputs over in the layer's dtype) as
-        int64 row indices into a table of ``limit`` rows. Anything else is a ValueError that starts
-        with ``what`` and names the first bad value, where it is and the range: NumPy would wrap a
-        negative index around and CuPy any out-of-range one, reading the wrong row silently. Costs
-        one reduction (one device read on a GPU) when every index is good."""
+        int64 row indices into a table of ``limit`` rows: `check_indices` then `to_indices`."""
+        self.check_indices(x, limit, what)
+        return self.to_indices(x)
+
+    def check_indices(self, x, limit, what):
+        """Raise a ValueError unless every value of ``x`` is an integer (or an integer-valued float) in
+        ``[0, limit)``: the message starts with ``what`` and names the first bad value, where it is
+        and the range. NumPy would wrap a negative index around and CuPy any out-of-range one, reading
+        the wrong row silently. Costs one reduction (one device read, so a sync, on a GPU) when every
+        index is good: fit, evaluate and predict check a model's whole input once with it
+        (models/checked_input.py) rather than every batch."""
         xp = self.xp
         if x.dtype.kind == "f":
             # NaN fails every comparison; inf fails the range test
@@ -79,6 +86,9 @@ class Backend(ActivationOps, OptimizerOps, InitOps):
                                  f"(tf.keras would truncate it to {int(value)}).")
             raise ValueError(f"{what} expects indices in [0, {limit}) (input_dim={limit}), received {value!r} "
                              f"at input position {at}.")
+
+    def to_indices(self, x):
+        """``x``, already checked by `check_indices`, as int64 row indices (no copy when it is int64)."""
         return x.astype("int64", copy=False)
 
     def scatter_add_rows(self, out, indices, values):
@@ -168,6 +178,50 @@ class Backend(ActivationOps, OptimizerOps, InitOps):
 
     def sqrt(self, x, out=None):
         return self.xp.sqrt(x, out=out)
+
+    # ---- merge layers (layers/merge.py) -------------------------------------------
+    def maximum(self, a, b, out=None):
+        """Elementwise maximum with broadcasting (NaN propagates, as in TensorFlow)."""
+        return self.xp.maximum(a, b, out=out)
+
+    def minimum(self, a, b, out=None):
+        """Elementwise minimum with broadcasting (NaN propagates, as in TensorFlow)."""
+        return self.xp.minimum(a, b, out=out)
+
+    def batch_matmul(self, a, b, trans_a=False, trans_b=False):
+        """``op(a) @ op(b)`` over stacks of matrices (``(..., M, K) @ (..., K, N)``), where ``op``
+        swaps the last two axes when asked (`matmul`'s ``.T`` would reverse the batch axes too)."""
+        if trans_a:
+            a = a.swapaxes(-1, -2)
+        if trans_b:
+            b = b.swapaxes(-1, -2)
+        return self.xp.matmul(a, b)
+
+    def sum_to_shape(self, x, shape):
+        """``x`` summed down to ``shape``, which broadcasts to ``x.shape`` (NumPy's rules: extra
+        leading axes and size-1 axes are summed over): the gradient of broadcasting an array of
+        ``shape``. Returns ``x`` itself when the shapes already match."""
+        shape = tuple(shape)
+        lead = x.ndim - len(shape)
+        if lead > 0:
+            x = self.sum(x, axis=tuple(range(lead)))
+        axes = tuple(i for i, (want, have) in enumerate(zip(shape, x.shape)) if want == 1 and have != 1)
+        if axes:
+            x = self.sum(x, axis=axes, keepdims=True)
+        return x
+
+    def split(self, x, sizes, axis):
+        """``x`` cut along ``axis`` into consecutive pieces of ``sizes`` (which add up to
+        ``x.shape[axis]``): the gradient of `concatenate`. Each piece is a fresh C-contiguous
+        copy, so later code (kernels wanting contiguous buffers, in-place accumulation) may use
+        it freely."""
+        axis = axis % x.ndim
+        pieces, start = [], 0
+        for size in sizes:
+            index = (slice(None),) * axis + (slice(start, start + size),)
+            pieces.append(x[index].copy())
+            start += size
+        return pieces
 
     def isfinite_all(self, x):
         return bool(self.xp.isfinite(x).all())

@@ -10,9 +10,12 @@ from .reshaping import RepeatVector, Permute
 from .embedding import Embedding
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from .masking_layer import Masking
+from .merge import (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, add, subtract, multiply,
+                    average, maximum, minimum, concatenate, dot)
 
 __all__ = ["Layer", "Weight", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
            "BatchNormalization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
-           "GlobalMaxPooling1D", "Masking"]
+           "GlobalMaxPooling1D", "Masking", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+           "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]

@@ -12,7 +12,7 @@ import threading
 from .. import backend as B
 from .. import initializers, regularizers, constraints
 from ..autodiff.tensor import Operators, is_tensor, value_of
-from . import user_code
+from . import symbolic, user_code
 
 _name_counts = {}
 
@@ -238,7 +238,10 @@ class Layer:
 
     def __call__(self, x, training=False):
         """Apply the layer to an array (building it on first use); returns a backend array.
-        On a tensor (inside another layer's ``call``) a user layer returns a tensor."""
+        On a tensor (inside another layer's ``call``) a user layer returns a tensor; on a symbolic
+        `KerasTensor` (``Dense(4)(Input((8,)))``) the call is recorded for a functional `Model`."""
+        if symbolic.is_symbolic(x):
+            return symbolic.call_layer(self, x, training)
         if is_tensor(x) and self._uses_call:
             if not self.built:
                 self.build((None,) + tuple(x.shape[1:]))

@@ -3,6 +3,7 @@ from .. import activations
 from .. import regularizers
 from ..backend import random as _random
 from .base import Layer
+from . import symbolic
 
 
 def _prod(shape):
@@ -25,6 +26,8 @@ class InputLayer(Layer):
                          batch_input_shape=batch_input_shape, batch_shape=batch_shape, **kwargs)
         if self.batch_input_shape is None:
             raise ValueError("InputLayer needs input_shape=, shape= or batch_input_shape=.")
+        self.input_shape = self.output_shape = self.batch_input_shape  # as Keras: built when made
+        self.built = True
 
     def forward(self, x, training=False):
         return x
@@ -38,9 +41,12 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None, **kwargs):
-    """Keras's ``Input(shape=...)``: for Sequential models, an `InputLayer`."""
-    return InputLayer(input_shape=shape, batch_size=batch_size, name=name, dtype=dtype,
-                      batch_shape=batch_shape, **kwargs)
+    """Keras's ``Input(shape=...)``: a symbolic tensor (`KerasTensor`) of that shape, batch
+    dimension first. Call layers on it and pass it to ``gpunet.models.Model(inputs, outputs)``, or
+    put it first in a Sequential (``Sequential([Input((8,)), Dense(1)])``)."""
+    layer = InputLayer(input_shape=shape, batch_size=batch_size, name=name, dtype=dtype,
+                       batch_shape=batch_shape, **kwargs)
+    return symbolic.input_tensor(layer)
 
 
 class Dense(Layer):

@@ -8,9 +8,12 @@ each index ``i``. tf.keras 2.21's semantics and config (``input_length`` sets th
 Indices may come as integers or as integer-valued floats (fit and predict hand inputs over in the
 first layer's dtype); anything else, or an index outside ``[0, input_dim)``, is a ValueError naming
 the value and where it is (tf.keras on the CPU refuses out-of-range indices too, but truncates 1.5
-to 1; gpunet refuses it). The weight's gradient is dense, summed over repeated indices, as Keras 3's;
-tf.keras 2.21 hands its optimizers sparse slices, which they apply to the same effect (duplicates
-summed first, every row's slots decayed).
+to 1; gpunet refuses it). Where the layer is a model's first, fit, evaluate and predict check
+their whole x once, before the first batch (layers/model_input.py): no batch trains before a bad
+index fails the call, and the batches skip the check (a reduction, and on a GPU a sync, each); the
+position named is then the value's in x. The weight's gradient is dense, summed over repeated
+indices, as Keras 3's; tf.keras 2.21 hands its optimizers sparse slices, which they apply to the
+same effect (duplicates summed first, every row's slots decayed).
 
 ``mask_zero=True`` makes index 0 padding: the layer then emits a mask that the next layers of the
 Sequential see as Keras 2 lets them (layers/masking.py). Train layer by layer: the fused plans run
@@ -19,6 +22,7 @@ Dense stacks only.
 import numbers
 
 from .. import constraints, regularizers
+from . import model_input
 from .base import Layer
 from .core import _serialize_constraint, _serialize_init
 
@@ -103,8 +107,26 @@ class Embedding(Layer):
         """Keras's mask for ``inputs``: True where the index is not 0; None without ``mask_zero``."""
         return (inputs != 0) if self.mask_zero else None
 
+    def check_model_input(self, ops, x):
+        """Raise the ValueError a batch of ``x`` would raise in `forward`, for the whole of a model's
+        input at once (``ops``: the backend ``x`` lives on). fit, evaluate and predict call this once
+        where this layer is the model's first (layers/model_input.py); their batches then skip the
+        per-batch check, a reduction and, on a GPU, a sync each."""
+        ops.check_indices(x, self.input_dim, self._what())
+
+    def _what(self):
+        return f"Embedding layer '{self.name}'"
+
+    def __call__(self, *args, **kwargs):
+        # a direct call's x was checked by no fit/evaluate/predict, even one running (a callback's call)
+        with model_input.trusting(None):
+            return super().__call__(*args, **kwargs)
+
     def forward(self, x, training=False, mask=None):
-        self._ids = self.ops.as_indices(x, self.input_dim, f"Embedding layer '{self.name}'")
+        if model_input.is_checked(self):  # the running fit/evaluate/predict checked all of its x
+            self._ids = self.ops.to_indices(x)
+        else:
+            self._ids = self.ops.as_indices(x, self.input_dim, self._what())
         self._x_shape, self._x_dtype = x.shape, x.dtype
         return self.ops.take(self.embeddings.value, self._ids)
 

@@ -1,5 +1,6 @@
 """Keras models (``from gpunet.models import Sequential, model_from_json, load_model``)."""
 from .sequential import Sequential
+from .functional import Functional, Model
 
 
 def model_from_json(json_string, custom_objects=None, strict=False):
@@ -44,22 +45,24 @@ def load_model(filepath, custom_objects=None, compile=True, **kwargs):
 
 
 def clone_model(model, input_tensors=None, clone_function=None):
-    """Keras's ``clone_model`` for a `Sequential`: a new, uncompiled model of the same layers (same
-    configs and names) with newly initialized weights, as in Keras (copy them with
-    ``clone.set_weights(model.get_weights())``). ``clone_function(layer)`` makes each new layer
-    (default: ``layer.__class__.from_config(layer.get_config())``). ``input_tensors`` belongs to
-    Keras's functional API, which gpunet does not have."""
+    """Keras's ``clone_model`` for a `Sequential` or a functional `Model`: a new, uncompiled model of
+    the same layers (same configs and names, the same graph) with newly initialized weights, as in
+    Keras (copy them with ``clone.set_weights(model.get_weights())``). ``clone_function(layer)``
+    makes each new layer (default: ``layer.__class__.from_config(layer.get_config())``).
+    ``input_tensors`` (new inputs to build the clone on) is not supported."""
     if input_tensors is not None:
-        raise ValueError("gpunet's clone_model takes no input_tensors: it clones Sequential models only")
+        raise ValueError("gpunet's clone_model takes no input_tensors: the clone gets inputs like the model's")
     if not isinstance(model, Sequential):
-        raise ValueError(f"clone_model expects a Sequential model, received {type(model).__name__}")
+        raise ValueError(f"clone_model expects a Sequential or a functional Model, received {type(model).__name__}")
     if clone_function is None:
         def clone_function(layer):
             return layer.__class__.from_config(layer.get_config())
+    if isinstance(model, Functional):
+        return model._clone(clone_function)
     clone = Sequential([clone_function(layer) for layer in model.layers], name=model.name)
     if model.built and not clone.built:  # the input shape came from an InputLayer, not from a layer's config
         clone.build(model.input_shape)
     return clone
 
 
-__all__ = ["Sequential", "clone_model", "model_from_json", "model_from_yaml", "model_from_config", "save_model", "load_model"]
+__all__ = ["Sequential", "Model", "Functional", "clone_model", "model_from_json", "model_from_yaml", "model_from_config", "save_model", "load_model"]

@@ -14,6 +14,7 @@ from ..backend import edge as _data
 from ..backend import random as _random
 from ..distribute import sharding as _dist
 from .batch_logs import running_logs
+from .checked_input import checked_input
 from .engine import LossSum
 
 
@@ -136,14 +137,15 @@ def evaluate_source(model, batches, cbs=None):
         cbs = None  # no callback looks at batches: none of their logs is computed
     defer = cbs is not None and cbs.defers_test_batches
     losses = LossSum(model.ops, cbs is not None and not defer)
-    for step, batch in enumerate(batches.epoch()):
-        xs, ys, sws = _data.prepare(model.ops, model, *_unpack(batch, "evaluate"), None)
-        model._ensure_ready(xs.shape, train=False)
-        if cbs is not None:
-            cbs.on_test_batch_begin(step)
-        losses.add(*model._test_batch_terms(xs, ys, sws), xs.shape[0])
-        if cbs is not None:
-            cbs.on_test_batch_end(step, running_logs(model, losses, defer))
+    with checked_input(model):  # batch by batch: each is checked by its layers (even as fit's validation)
+        for step, batch in enumerate(batches.epoch()):
+            xs, ys, sws = _data.prepare(model.ops, model, *_unpack(batch, "evaluate"), None)
+            model._ensure_ready(xs.shape, train=False)
+            if cbs is not None:
+                cbs.on_test_batch_begin(step)
+            losses.add(*model._test_batch_terms(xs, ys, sws), xs.shape[0])
+            if cbs is not None:
+                cbs.on_test_batch_end(step, running_logs(model, losses, defer))
     loss = losses.mean
     if model._regularized:
         loss += model._weight_penalty(False)
@@ -159,15 +161,16 @@ def predict_source(model, batches, cbs=None):
     want = cbs is not None and cbs.wants_predict_batches
     if cbs is not None:
         cbs.on_predict_begin()
-    for step, batch in enumerate(batches.epoch()):
-        x = batch[0] if isinstance(batch, tuple) else batch
-        xs = _data.to_input(ops, x, model._input_dtype())
-        model._ensure_ready(xs.shape, train=False)
-        if want:
-            cbs.on_predict_batch_begin(step)
-        outs.append(model._forward(xs, False, False)[0])
-        if want:
-            cbs.on_predict_batch_end(step, batch_end_logs(ops, outs[-1], cbs.defers_predict_batches))
+    with checked_input(model):  # batch by batch: each is checked by its layers
+        for step, batch in enumerate(batches.epoch()):
+            x = batch[0] if isinstance(batch, tuple) else batch
+            xs = _data.to_input(ops, x, model._input_dtype())
+            model._ensure_ready(xs.shape, train=False)
+            if want:
+                cbs.on_predict_batch_begin(step)
+            outs.append(model._forward(xs, False, False)[0])
+            if want:
+                cbs.on_predict_batch_end(step, batch_end_logs(ops, outs[-1], cbs.defers_predict_batches))
     if cbs is not None:
         cbs.on_predict_end()
     return model._joined(outs)
@@ -190,7 +193,7 @@ class GeneratorMixin:
                 raise ValueError("fit: validation_split needs arrays; with a generator or Sequence pass "
                                  "validation_data.")
             batches = _Batches(x, steps_per_epoch, shuffle=shuffle)
-            weights, validation = class_weight, None
+            weights, validation, whole = class_weight, None, ()  # (its batches are checked one by one)
         else:
             split = 0.0 if validation_data is not None else validation_split
             xs, ys, sws, val, _ = _stream.fit_data(self, x, y, sample_weight, class_weight, split, None, False)
@@ -198,13 +201,16 @@ class GeneratorMixin:
             stream = array_stream(xs, ys, sws, batch_size, shuffle and shuffle != "batch", epochs - initial_epoch,
                                   self.ops)
             batches, weights = _Batches(stream, steps_per_epoch), None  # (class weights are in sws already)
-            validation = val  # validation_split's arrays, prepared (None without)
+            validation, whole = val, (xs,)  # validation_split's arrays, prepared (None without)
         if is_batch_source(validation_data):
             validation = _Batches(validation_data, validation_steps, what="validation")
         elif validation_data is not None:
             validation = _data.prepare_validation(self.ops, self, validation_data)
-        return fit_source(self, batches, epochs, verbose, callbacks, validation, validation_freq, weights,
-                          initial_epoch, validation_batch_size or batch_size)
+        if whole and isinstance(validation, tuple):  # validation arrays run in the same call: checked with x
+            whole += (validation[0],)
+        with checked_input(self, *whole):  # x's arrays checked once, before any step
+            return fit_source(self, batches, epochs, verbose, callbacks, validation, validation_freq, weights,
+                              initial_epoch, validation_batch_size or batch_size)
 
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
                       validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,

@@ -82,6 +82,16 @@ class EngineMixin:
             raise masking.output_mask_error(self)
         return x, total
 
+    def _backward(self, dy):
+        """Back from the loss gradient ``dy`` through every layer, writing the weights' gradients
+        (the first layer's input gradient is not computed: nothing needs it)."""
+        layers = self._layers
+        for i in range(len(layers) - 1, -1, -1):
+            layer = layers[i]
+            if layer.activity_regularizer is not None:
+                dy = dy + layer.activity_regularizer.gradient(layer._activity_output) / dy.shape[0]
+            dy = layer.backward(dy, i > 0)
+
     @property
     def losses(self):
         """Keras's ``model.losses``: each weight regularizer's penalty on the current weights, as a
@@ -109,12 +119,7 @@ class EngineMixin:
         ``plain_sw``: the weights of the metrics that are not weighted_metrics (`_update_metrics`)."""
         out, penalty = self._forward(x, True)
         loss, dy = self._loss_fn.compute(self.ops, y, out, sw)
-        layers = self._layers
-        for i in range(len(layers) - 1, -1, -1):
-            layer = layers[i]
-            if layer.activity_regularizer is not None:
-                dy = dy + layer.activity_regularizer.gradient(layer._activity_output) / dy.shape[0]
-            dy = layer.backward(dy, i > 0)
+        self._backward(dy)
         if self._regularized:
             penalty += self._weight_penalty(True)
         self.optimizer.apply(self._params, self._grads)

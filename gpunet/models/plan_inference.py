@@ -12,6 +12,8 @@ from .engine import LossSum
 
 def forward_plan(model, xs):
     """The model's `GpuForward` when it serves inputs like ``xs``, else None (the layer path)."""
+    if not getattr(model, "_chain", True):  # a functional graph with merge layers: the layer path
+        return None
     fwd = getattr(model, "_gpu_forward", None)
     if fwd is None or fwd is False or not fwd.matches(model):
         fwd = model._gpu_forward = build_gpu_forward(model) or False

@@ -8,6 +8,7 @@ from ..backend import edge as _data
 from ..callbacks.base import DeferredLogs
 from ..distribute import sharding as _dist
 from .callback_setup import one_pass_callbacks
+from .checked_input import checked_input
 from .plan_inference import forward_plan, plan_predict, predict_batches
 from . import batch_sources as _src
 from . import streaming as _stream
@@ -47,14 +48,15 @@ class PredictMixin:
         xs, stream = _stream.predict_data(self, x, device_data_fraction)
         self._ensure_ready(xs.shape, train=False)
         cbs = one_pass_callbacks(self, callbacks, verbose, -(-xs.shape[0] // batch_size))
-        if cbs is not None:
-            cbs.on_predict_begin()
-        if cbs is not None and cbs.wants_predict_batches and not _dist.shards(self):
-            out = self._predict_batches_with_hooks(xs, stream, batch_size, cbs)
-        else:
-            out = self._predict_arrays(xs, stream, batch_size)
-        if cbs is not None:
-            cbs.on_predict_end()
+        with checked_input(self, xs):  # x checked once, not every batch
+            if cbs is not None:
+                cbs.on_predict_begin()
+            if cbs is not None and cbs.wants_predict_batches and not _dist.shards(self):
+                out = self._predict_batches_with_hooks(xs, stream, batch_size, cbs)
+            else:
+                out = self._predict_arrays(xs, stream, batch_size)
+            if cbs is not None:
+                cbs.on_predict_end()
         return out
 
     def _predict_arrays(self, xs, stream, batch_size):
@@ -103,4 +105,5 @@ class PredictMixin:
         """Outputs for one batch, as NumPy."""
         xs = _data.to_input(self.ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
-        return _data.to_output(self.ops, self._forward(xs, False, False)[0])
+        with checked_input(self):  # one batch: its layers check it as they go
+            return _data.to_output(self.ops, self._forward(xs, False, False)[0])

@@ -2,6 +2,7 @@
 from .. import backend as B
 from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
+from ..layers.symbolic import KerasTensor
 from ..layers import masking
 from .training import TrainingMixin
 from .legacy_predict import LegacyPredictMixin
@@ -70,7 +71,10 @@ class Sequential(NestingMixin, TrainingMixin, LegacyPredictMixin, SavingMixin, L
         return self._layers[-1].output_shape if self._layers else self.input_shape
 
     def add(self, layer):
-        """Append a layer. A name already in the model is rejected here, not at save time."""
+        """Append a layer (or the tensor of an ``Input(...)``, which declares the input shape). A name
+        already in the model is rejected here, not at save time."""
+        if isinstance(layer, KerasTensor) and isinstance(layer._keras_history.layer, InputLayer):
+            layer = layer._keras_history.layer  # Keras 2 and 3 accept Sequential([Input((8,)), ...])
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a gpunet Layer, received {type(layer).__name__}: {layer!r}")
         if isinstance(layer, InputLayer):
@@ -80,11 +84,30 @@ class Sequential(NestingMixin, TrainingMixin, LegacyPredictMixin, SavingMixin, L
             layer.ops = self.ops
             self._build_from(layer.batch_input_shape)
             return
+        self._admit(layer)
+        if not self._layers and self._input_layer is None and layer.batch_input_shape is not None:
+            self._input_layer = InputLayer(batch_input_shape=layer.batch_input_shape, dtype=layer.dtype,
+                                           name=layer.name + "_input")
+            self._input_layer.ops = self.ops
+        self._layers.append(layer)
+        self._invalidate()
+        if self.built and len(self._layers) > 1:
+            # Only the new layer needs building: adding n layers stays O(n).
+            self._build_from(self._layers[-2].output_shape, start=len(self._layers) - 1)
+        elif self.built or self._input_layer is not None:
+            self._build_from(self.input_shape)
+
+    def _admit(self, layer):
+        """Check that ``layer`` may join this model (a unique name; a nested model that fits), move it
+        to this model's backend and take its names (returned: the nested model's layers' too)."""
         input_name = self._input_layer.name if self._input_layer is not None else None
         if layer.name in self._layer_names or layer.name == input_name:
             raise ValueError(f"Layer names must be unique: the model already has a layer named '{layer.name}'.")
         inner = []
         if isinstance(layer, NestingMixin):
+            if getattr(layer, "_is_graph", False):
+                raise NotImplementedError(f"Cannot use the functional model '{layer.name}' as a layer of another "
+                                          "model: gpunet nests Sequential models only.")
             inner = self._check_nested(layer)
             if masking.makes_masks(layer._layers):
                 raise NotImplementedError(f"Cannot nest model '{layer.name}': it holds an Embedding(mask_zero=True) "
@@ -94,19 +117,9 @@ class Sequential(NestingMixin, TrainingMixin, LegacyPredictMixin, SavingMixin, L
                 layer.to_backend(self.ops)
             layer._invalidate()  # its weights move into this model's buffer when it packs
         layer.ops = self.ops
-        if not self._layers and self._input_layer is None and layer.batch_input_shape is not None:
-            self._input_layer = InputLayer(batch_input_shape=layer.batch_input_shape, dtype=layer.dtype,
-                                           name=layer.name + "_input")
-            self._input_layer.ops = self.ops
-        self._layers.append(layer)
         self._layer_names.add(layer.name)
         self._layer_names.update(inner)
-        self._invalidate()
-        if self.built and len(self._layers) > 1:
-            # Only the new layer needs building: adding n layers stays O(n).
-            self._build_from(self._layers[-2].output_shape, start=len(self._layers) - 1)
-        elif self.built or self._input_layer is not None:
-            self._build_from(self.input_shape)
+        return inner
 
     def pop(self):
         """Remove the last layer."""

@@ -6,12 +6,16 @@ def _shape_str(shape):
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None):
+    """A functional model (``model._nodes``) gets Keras 2's fourth column, "Connected to", with a
+    line per input a layer takes (``dense[0][0]``)."""
     print_fn = print_fn or print
-    line_length = line_length or 65
-    positions = positions or [0.45, 0.85, 1.0]
+    graph = hasattr(model, "_nodes")
+    line_length = line_length or (98 if graph else 65)
+    positions = positions or ([0.33, 0.55, 0.67, 1.0] if graph else [0.45, 0.85, 1.0])
     if positions[-1] <= 1:
         positions = [int(line_length * p) for p in positions]
-    cols = ["Layer (type)", "Output Shape", "Param #"]
+    cols = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if graph else [])
+    inbound = {id(n.layer): [f"{t.node.layer.name}[0][0]" for t in n.inputs] for n in getattr(model, "_nodes", [])}
 
     def row(fields):
         line = ""
@@ -29,7 +33,11 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
     print_fn("=" * line_length)
     for i, layer in enumerate(model.layers):
         shape = _shape_str(layer.output_shape) if layer.built else "(unbuilt)"
-        row([f"{layer.name} ({type(layer).__name__})", shape, layer.count_params() if layer.built else "0 (unbuilt)"])
+        fields = [f"{layer.name} ({type(layer).__name__})", shape, layer.count_params() if layer.built else "0 (unbuilt)"]
+        sources = inbound.get(id(layer), [])
+        row(fields + [sources[0] if sources else ""] if graph else fields)
+        for source in sources[1:]:
+            row(["", "", "", source])
         print_fn(("=" if i == len(model.layers) - 1 else "_") * line_length)
     if not model.layers:
         print_fn("=" * line_length)

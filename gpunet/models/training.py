@@ -8,7 +8,9 @@ from ..callbacks import CallbackList, History
 from ..backend import edge as _data
 from ..distribute import sharding as _dist
 from ..backend.epoch_tally import EpochTally
+from ..layers import symbolic
 from .callback_setup import default_callbacks, one_pass_callbacks
+from .checked_input import checked_input
 from .epochs import EpochMixin
 from .predict_loop import PredictMixin
 from . import batch_sources as _src
@@ -169,7 +171,8 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
 
         validate = None if val is None else lambda cbs: self._evaluate_arrays(*val, validation_batch_size or batch_size,
                                                                               cbs)
-        history = self._train_epochs(cbs, history, initial_epoch, epochs, run_epoch, validate, validation_freq)
+        with checked_input(self, xs, None if val is None else val[0]):  # x checked once, before any step
+            history = self._train_epochs(cbs, history, initial_epoch, epochs, run_epoch, validate, validation_freq)
         self._fit_shard = None
         return history
 
@@ -197,6 +200,7 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
             kwargs.pop(ignored, None)
         verbose = 1 if verbose == "auto" else int(verbose)
         self._batch_loss = (0.0, 0)
+        whole = ()  # the arrays to check once (a generator's batches are checked one by one)
         if _src.is_batch_source(x):
             batches = _src._Batches(x, steps, what="evaluate")
             cbs = one_pass_callbacks(self, callbacks, verbose, batches.steps)
@@ -207,18 +211,24 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
             self._ensure_ready(xs.shape, train=False)
             cbs = one_pass_callbacks(self, callbacks, verbose, (xs.shape[0] + batch_size - 1) // batch_size)
             run = lambda: self._evaluate_arrays(xs, ys, sws, batch_size, cbs, stream)  # noqa: E731
-        if cbs is not None:
-            cbs.on_test_begin()
-        logs = run()
-        if cbs is not None:
-            cbs.on_test_end(logs)
+            whole = (xs,)
+        with checked_input(self, *whole):
+            if cbs is not None:
+                cbs.on_test_begin()
+            logs = run()
+            if cbs is not None:
+                cbs.on_test_end(logs)
         return _result(logs, return_dict)
 
     def __call__(self, x, training=False):
-        """Apply the model to an array; returns a backend array (Keras's ``model(x)``)."""
+        """Apply the model to an array; returns a backend array (Keras's ``model(x)``). On a symbolic
+        tensor (``model(Input((8,)))``) the call is recorded for a functional `Model`, as a layer's."""
+        if symbolic.is_symbolic(x):
+            return symbolic.call_layer(self, x, training)
         xs = _data.to_input(self.ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
-        return self._forward(xs, training, False)[0]
+        with checked_input(self):  # one batch: its layers check it as they go
+            return self._forward(xs, training, False)[0]
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True,
                        return_dict=False):
@@ -231,7 +241,8 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         n = xs.shape[0]
         plan = self._train_plan() if n else None
         if plan is None or not plan.accepts(xs, ys):
-            loss = self._train_batch(xs, ys, sws)
+            with checked_input(self):  # one batch: its layers check it as they go
+                loss = self._train_batch(xs, ys, sws)
         else:  # as fit would train this batch, so the two agree bit for bit
             plan.load(xs, ys, sws)
             plan.step(0, n)
@@ -247,7 +258,8 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         self._ensure_ready(xs.shape, train=False)
         if reset_metrics:
             self.reset_metrics()
-        loss = self._test_batch(xs, ys, sws)
+        with checked_input(self):  # one batch: its layers check it as they go
+            loss = self._test_batch(xs, ys, sws)
         if self._regularized:
             loss += self._weight_penalty(False)
         return _result(self._logs(self._running_loss(loss, xs.shape[0])), return_dict)

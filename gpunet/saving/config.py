@@ -16,6 +16,7 @@ from ..layers.base import reserve_name
 from .errors import InvalidConfigError, SavingError
 from .layer_kwargs import normalize_layer_config
 from .weight_matching import check_kernels
+from .functional_config import functional_from_config
 
 # Written in every config. Keras readers only test whether the version starts with "1"
 # (Keras 1 weight conversion); "2.15.0" says "Keras 2 schema", which is what
@@ -40,9 +41,14 @@ def model_to_config(model):
     _annotate(inner, list(getattr(model, "layers", [])))
     cls = type(model)
     from ..models.sequential import Sequential
+    from ..models.functional import Functional
     out = {"class_name": cls.__name__, "config": inner, "keras_version": KERAS_VERSION, "backend": BACKEND,
-           "module": "keras" if cls is Sequential else cls.__module__}
-    if cls is not Sequential:
+           "module": cls.__module__}
+    if cls in (Sequential, Functional):  # where Keras 3 finds the class (tf.keras 2 reads the class name alone)
+        out["module"] = "keras" if cls is Sequential else "keras.src.models.functional"
+    if cls is Functional:
+        out["registered_name"] = None
+    elif cls is not Sequential:
         out["registered_name"] = registry.get_registered_name(cls)
     return out
 
@@ -139,15 +145,18 @@ def model_from_config(config, custom_objects=None, strict=False):
                                    f"(output_dim=, init=...) are not supported; load it with Keras 2 and re-save.")
     config_safety.check_safe(config, "the model config", custom_objects)
     class_name, module = config["class_name"], config.get("module")
-    if class_name in ("Model", "Functional") and registry.get_registered_object(class_name, custom_objects) is None:
-        raise InvalidConfigError(f"This config holds a functional Keras {class_name}; gpunet rebuilds "
-                                   f"Sequential models only.")
-    cls = registry.resolve(class_name, "model", module, config.get("registered_name"), custom_objects,
-                           where="the model config")
     from ..models.sequential import Sequential
+    from ..models.functional import Functional
+    if class_name in ("Model", "Functional") and registry.get_registered_object(class_name, custom_objects) is None:
+        cls = Functional
+    else:
+        cls = registry.resolve(class_name, "model", module, config.get("registered_name"), custom_objects,
+                               where="the model config")
     with registry.custom_object_scope(custom_objects or {}):
         if cls is Sequential:
             model = sequential_from_inner_config(config["config"], custom_objects, strict)
+        elif cls is Functional:
+            model = functional_from_config(config["config"], custom_objects, strict)
         else:
             model = cls.from_config(config["config"])
     build_config = config.get("build_config")

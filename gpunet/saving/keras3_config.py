@@ -32,11 +32,41 @@ def _object(key, value):
 
 
 def keras3_config(model_config, compile_config=None):
-    """Keras 3's config (``config.json``) from a Keras 2 Sequential config dict."""
-    out = _keras3_sequential(model_config["config"])
+    """Keras 3's config (``config.json``) from a Keras 2 Sequential or Functional config dict."""
+    if model_config.get("class_name") == "Functional":
+        out = _keras3_functional(model_config["config"])
+    else:
+        out = _keras3_sequential(model_config["config"])
     if compile_config is not None:
         out["compile_config"] = compile_config
     return out
+
+
+def _keras3_functional(inner):
+    """Keras 3 reads tf.keras 2's ``inbound_nodes`` lists as they are: only the layers' own configs change."""
+    layers = []
+    for entry in inner["layers"]:
+        layer = _keras3_layer(entry["class_name"], dict(entry.get("config", {})), entry.get("registered_name"))
+        layer.update(name=entry["name"], inbound_nodes=entry["inbound_nodes"])
+        layers.append(layer)
+    config = {"name": inner["name"], "trainable": inner.get("trainable", True), "layers": layers,
+              "input_layers": inner["input_layers"], "output_layers": inner["output_layers"]}
+    return {"module": "keras.src.models.functional", "class_name": "Functional", "registered_name": None,
+            "config": config}
+
+
+def _keras3_layer(cls, cfg, registered_name):
+    """One layer's Keras 3 entry, its input shape dropped unless it is an InputLayer (Keras 3's
+    layers take theirs from the InputLayer before them)."""
+    shape = cfg.pop("batch_input_shape", None) or cfg.pop("batch_shape", None)
+    if cls == "InputLayer":
+        cfg = {"batch_shape": list(shape), "dtype": cfg.get("dtype") or "float32", "sparse": False,
+               "ragged": False, "name": cfg["name"]}
+    else:
+        renamed = _RENAMED.get(cls, {})
+        cfg = {renamed.get(k, k): _object(k, v) for k, v in cfg.items()}
+        cfg["dtype"] = _policy(cfg.get("dtype"))
+    return {"module": "keras.layers", "class_name": cls, "config": cfg, "registered_name": registered_name}
 
 
 def _keras3_sequential(inner):
@@ -47,22 +77,13 @@ def _keras3_sequential(inner):
         if cls == "Sequential":  # a nested model
             layers.append(_keras3_sequential(cfg))
             continue
-        shape = cfg.pop("batch_input_shape", None) or cfg.pop("batch_shape", None)
-        if cls == "InputLayer":
+        shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
+        if cls != "InputLayer" and shape is not None and input_shape is None:
+            layers.append(_keras3_layer("InputLayer", {"batch_input_shape": shape, "dtype": "float32",
+                                                       "name": cfg["name"] + "_input"}, None))
+        if shape is not None and input_shape is None:
             input_shape = list(shape)
-            cfg = {"batch_shape": input_shape, "dtype": cfg.get("dtype") or "float32", "sparse": False,
-                   "ragged": False, "name": cfg["name"]}
-        else:
-            if shape is not None and input_shape is None:
-                input_shape = list(shape)
-                layers.append({"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-                               "config": {"batch_shape": input_shape, "dtype": "float32", "sparse": False,
-                                          "ragged": False, "name": cfg["name"] + "_input"}})
-            renamed = _RENAMED.get(cls, {})
-            cfg = {renamed.get(k, k): _object(k, v) for k, v in cfg.items()}
-            cfg["dtype"] = _policy(cfg.get("dtype"))
-        layers.append({"module": "keras.layers", "class_name": cls, "config": cfg,
-                       "registered_name": entry.get("registered_name")})
+        layers.append(_keras3_layer(cls, cfg, entry.get("registered_name")))
     name = inner.get("name", "sequential") if isinstance(inner, dict) else "sequential"
     out = {"module": "keras", "class_name": "Sequential", "registered_name": None,
            "config": {"name": name, "trainable": inner.get("trainable", True) if isinstance(inner, dict) else True,

@@ -24,7 +24,8 @@ _LAYER_NAMES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Resh
                 "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU", "ActivityRegularization",
                 "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
                 "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
-                "GlobalMaxPooling1D", "Masking")
+                "GlobalMaxPooling1D", "Masking", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+                "Concatenate", "Dot")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 

@@ -1,0 +1,126 @@
+"""Symbolic tensors for Keras's functional API: ``x = Input((8,)); y = Dense(4)(x)``.
+
+Calling a layer on a `KerasTensor` (or a list of them, for a merge layer) builds the layer for
+that shape, records a `Node` (which tensors went in) on the layer, and returns the output's
+`KerasTensor`. `gpunet.models.Model(inputs, outputs)` then walks the nodes back from its outputs
+(models/graph.py). No arithmetic happens here: a KerasTensor has a shape and a dtype only.
+"""
+from collections import namedtuple
+
+KerasHistory = namedtuple("KerasHistory", ["layer", "node_index", "tensor_index"])
+
+
+class KerasTensor:
+    """The symbolic output of a layer: its ``shape`` (batch dimension first, None where any size
+    goes), ``dtype`` and the layer call it came from (``_keras_history``, as in Keras)."""
+
+    def __init__(self, shape, dtype, history, name=None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self._keras_history = history
+        self.name = name or history.layer.name
+
+    @property
+    def node(self):
+        return nodes_of(self._keras_history.layer)[self._keras_history.node_index]
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape} dtype={self.dtype} (created by layer '{self.name}')>"
+
+    def __array__(self, *args, **kwargs):
+        # np.asarray(Input(...)) would otherwise make a 0-d object array and fail far from here
+        raise TypeError(f"{self!r} is symbolic: it has no values. Build a model with "
+                        "gpunet.models.Model(inputs, outputs) and call predict() on arrays.")
+
+    def __bool__(self):
+        raise TypeError(f"{self!r} is symbolic: it has no truth value.")
+
+
+class Node:
+    """One call of ``layer``: the tensors it received (``inputs``, in call order; empty for an
+    InputLayer), whether they came as a list (a merge layer's), and the tensor it returned."""
+
+    def __init__(self, layer, inputs, as_list):
+        self.layer = layer
+        self.inputs = list(inputs)
+        self.as_list = as_list
+        self.output = None
+
+    @property
+    def is_input(self):
+        return not self.inputs
+
+
+def nodes_of(layer):
+    """The layer's calls on symbolic tensors so far (Keras's ``layer._inbound_nodes``)."""
+    nodes = layer.__dict__.get("_inbound_nodes")
+    if nodes is None:
+        nodes = layer.__dict__["_inbound_nodes"] = []
+    return nodes
+
+
+def is_symbolic(x):
+    """True for a KerasTensor, or a list/tuple holding one."""
+    if isinstance(x, KerasTensor):
+        return True
+    return isinstance(x, (list, tuple)) and any(isinstance(t, KerasTensor) for t in x)
+
+
+def input_tensor(layer):
+    """The output tensor of an `InputLayer` (made once, at its first request)."""
+    nodes = nodes_of(layer)
+    if not nodes:
+        node = Node(layer, [], False)
+        node.output = KerasTensor(layer.batch_input_shape, layer.dtype, KerasHistory(layer, 0, 0))
+        nodes.append(node)
+    return nodes[0].output
+
+
+def call_layer(layer, inputs, training=False):
+    """``layer(inputs)`` on symbolic inputs: build the layer, record the call, return its output."""
+    from .core import InputLayer
+    if isinstance(layer, InputLayer):
+        raise TypeError(f"InputLayer '{layer.name}' cannot be called on a tensor: Input() makes the model's inputs.")
+    multi = getattr(layer, "_multi_input", False)
+    as_list = isinstance(inputs, (list, tuple))
+    if as_list:
+        tensors = list(inputs)
+        bad = [t for t in tensors if not isinstance(t, KerasTensor)]
+        if bad:
+            raise TypeError(f"Layer '{layer.name}' was called on a list mixing symbolic tensors and "
+                            f"{type(bad[0]).__name__}: every input of a functional model must come from "
+                            "Input() or from another layer's call.")
+        if not multi:
+            if len(tensors) != 1:
+                raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}) takes one input tensor, received a "
+                                f"list of {len(tensors)}. Merge them first, e.g. with Concatenate()([a, b]).")
+            as_list, inputs = False, tensors[0]
+    elif multi:
+        raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}) merges several inputs: call it on a list "
+                        f"of tensors, e.g. {type(layer).__name__}()([a, b]); received one tensor {inputs!r}.")
+    tensors = list(inputs) if as_list else [inputs]
+    shapes = [t.shape for t in tensors]
+    shape = shapes if as_list else shapes[0]
+    if not layer.built:
+        layer.build(shape)
+    else:
+        _check_built_for(layer, shape)
+    out_shape = layer.compute_output_shape(shape)
+    nodes = nodes_of(layer)
+    node = Node(layer, tensors, as_list)
+    node.output = KerasTensor(out_shape, layer.dtype, KerasHistory(layer, len(nodes), 0))
+    nodes.append(node)
+    return node.output
+
+
+def _check_built_for(layer, shape):
+    """A layer built before (by an earlier call) takes only inputs of the shape it was built for."""
+    built = layer.input_shape
+    if built is None:
+        return
+    pairs = list(zip(built, shape)) if isinstance(shape, list) else [(built, shape)]
+    for want, got in pairs:
+        if len(want) != len(got) or any(a is not None and b is not None and a != b
+                                         for a, b in zip(want[1:], got[1:])):
+            raise ValueError(f"Layer '{layer.name}' was built for input shape {built}, received a tensor of "
+                             f"shape {shape}.")

@@ -1,0 +1,208 @@
+"""Keras's functional API: ``Model(inputs, outputs)`` over a graph of layer calls.
+
+Example::
+
+    inputs = Input(shape=(8,))
+    h = Dense(12, activation="relu")(inputs)
+    skip = Dense(12)(inputs)
+    outputs = Dense(1, activation="sigmoid")(Add()([h, skip]))
+    model = Model(inputs, outputs)
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+
+A functional model trains, evaluates, predicts and saves as a `Sequential` does (it is one, run
+in graph order instead of list order): the engine's ``_forward``/``_backward`` walk the layer
+calls (models/graph.py), and a graph that is a plain chain of layers keeps the fused plans.
+Saved configs are tf.keras 2's ("Functional", ``inbound_nodes``); Keras 3's are read too.
+
+Not yet: several inputs or outputs, a layer used twice (shared layers), masks
+(Embedding(mask_zero=True), Masking), a functional model nested in another model.
+"""
+from ..layers.base import unique_name
+from ..layers import masking
+from . import graph as _graph
+from . import summary as _summary
+from .sequential import Sequential
+
+
+class Functional(Sequential):
+    """A model from symbolic tensors: ``Model(inputs=Input((8,)), outputs=<a layer's output>)``.
+
+    Args:
+        inputs: the ``Input()`` tensor (or a list holding it).
+        outputs: the output tensor (or a list holding it).
+        name: the model's name (default ``"model"``, ``"model_1"``, ... as in tf.keras 2).
+
+    Raises:
+        TypeError: inputs or outputs that are not symbolic tensors.
+        ValueError: an input not made by ``Input()``, a graph that does not connect the inputs to
+            the outputs, duplicate layer names.
+        NotImplementedError: what gpunet's functional models do not do yet (see the module doc).
+    """
+
+    _is_graph = True
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if inputs is None or outputs is None:
+            raise NotImplementedError("gpunet.models.Model needs inputs= and outputs= (the functional API); "
+                                      "subclassing Model with a call() method is not supported: write the layers "
+                                      "as a Sequential or a functional graph.")
+        kwargs.pop("dynamic", None)  # tf.keras 2's, no meaning here
+        if kwargs:
+            raise TypeError(f"Model() got unexpected keyword argument(s): {sorted(kwargs)}")
+        ins, outs = _graph.as_tensor_list(inputs, "inputs"), _graph.as_tensor_list(outputs, "outputs")
+        if len(ins) != 1 or len(outs) != 1:
+            raise NotImplementedError(f"gpunet's functional models take one input and one output for now; received "
+                                      f"{len(ins)} input(s) and {len(outs)} output(s).")
+        nodes = _graph.map_graph(ins, outs)
+        _graph.check_layers_used_once(nodes)
+        super().__init__(name=name or unique_name("model"))
+        self._inputs, self._outputs = ins, outs
+        self._input_layer = ins[0].node.layer
+        self._input_layer.ops = self.ops
+        self._nodes = [n for n in nodes if not n.is_input]
+        for node in self._nodes:
+            self._admit(node.layer)
+        self._layers = [n.layer for n in self._nodes]
+        if masking.makes_masks(self._layers):
+            raise NotImplementedError(f"Model '{self.name}' holds an Embedding(mask_zero=True) or a Masking layer: "
+                                      "gpunet's functional models do not carry masks yet; use a Sequential.")
+        # no merge layer: each call takes the one before it, so the model is a chain the fused plans can run
+        self._chain = all(not n.as_list for n in self._nodes)
+        self.built = True
+        if not trainable:
+            self.trainable = False
+
+    # ---- structure ------------------------------------------------------------
+    @property
+    def layers(self):
+        """The layers in Keras's order (by depth from the inputs), the InputLayer first, as in Keras."""
+        return [self._input_layer] + list(self._layers)
+
+    @property
+    def inputs(self):
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        return self._inputs[0]
+
+    @property
+    def output(self):
+        return self._outputs[0]
+
+    @property
+    def output_shape(self):
+        return self._outputs[0].shape
+
+    def add(self, layer):
+        raise TypeError(f"Model '{self.name}' is a functional model: it has no add(); call the layer on a tensor "
+                        "and build a new Model(inputs, outputs).")
+
+    def pop(self):
+        raise TypeError(f"Model '{self.name}' is a functional model: it has no pop().")
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in ``layers`` (the InputLayer is index 0, as in Keras)."""
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"Layer index {index} is out of range: the model has {len(layers)} layers.")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name!r}. Existing layers are: {[l.name for l in layers]}.")
+
+    def build(self, input_shape=None):
+        """A functional model is built when it is made; ``input_shape`` must agree with its input."""
+        if input_shape is not None:
+            want, got = self.input_shape, tuple(input_shape)
+            if len(want) != len(got) or any(a is not None and b is not None and a != b
+                                             for a, b in zip(want[1:], got[1:])):
+                raise ValueError(f"Model '{self.name}' takes inputs of shape {want}, received build({got}).")
+        self._build_from(self.input_shape)
+
+    def _build_from(self, shape, start=0):
+        if self.optimizer is not None:
+            self._pack()
+
+    def _input_dtype(self):
+        return self._input_layer.dtype
+
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Keras 2's functional summary: layer, output shape, parameters and the layers it is connected to."""
+        _summary.print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+    # ---- running ------------------------------------------------------------------
+    def _train_plan(self):
+        return super()._train_plan() if self._chain else None
+
+    def _forward(self, x, training, penalty=True):
+        """The output for ``x``, each layer call in graph order, and the activity penalty (as the engine's)."""
+        values, total = {id(self._inputs[0]): x}, 0.0
+        for node in self._nodes:
+            layer = node.layer
+            args = [values[id(t)] for t in node.inputs]
+            out = layer.forward(args if node.as_list else args[0], training)
+            if penalty and layer.activity_regularizer is not None:
+                total += self.ops.to_scalar(layer.activity_regularizer(out)) / out.shape[0]
+                if training:
+                    layer._activity_output = out
+            values[id(node.output)] = out
+        return values[id(self._outputs[0])], total
+
+    def _backward(self, dy):
+        """Back through the calls in reverse order; a tensor used by several layers sums their gradients."""
+        grads = {id(self._outputs[0]): dy}
+        for node in reversed(self._nodes):
+            layer, g = node.layer, grads.pop(id(node.output))
+            if layer.activity_regularizer is not None:
+                g = g + layer.activity_regularizer.gradient(layer._activity_output) / g.shape[0]
+            need = any(not t.node.is_input for t in node.inputs)
+            dx = layer.backward(g, need)
+            if not need:
+                continue
+            for t, d in zip(node.inputs, dx if node.as_list else [dx]):
+                if t.node.is_input:
+                    continue
+                key = id(t)
+                if key in grads:
+                    grads[key] = grads[key] + d
+                elif any(d is other for other in grads.values()):
+                    # (Add hands the same array to each input; a layer's backward may work in place on its dy)
+                    grads[key] = self.ops.xp.array(d, copy=True)
+                else:
+                    grads[key] = d
+
+    def _clone(self, clone_function):
+        """`clone_model`: the same graph of new layers, ``clone_function(layer)`` each (a new Input of
+        the same shape, dtype and name for the InputLayer)."""
+        from ..layers.core import Input
+        old = self._input_layer
+        tensors = {id(self._inputs[0]): Input(batch_shape=old.batch_input_shape, dtype=old.dtype, name=old.name)}
+        for node in self._nodes:
+            layer = clone_function(node.layer)
+            args = [tensors[id(t)] for t in node.inputs]
+            tensors[id(node.output)] = layer(args if node.as_list else args[0])
+        return Functional(tensors[id(self._inputs[0])], tensors[id(self._outputs[0])], name=self.name)
+
+    # ---- config -----------------------------------------------------------------
+    def get_config(self):
+        """tf.keras 2's functional config: layers with their ``inbound_nodes``, ``input_layers``, ``output_layers``."""
+        from ..saving.functional_config import functional_config
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..saving.functional_config import functional_from_config
+        return functional_from_config(config, custom_objects)
+
+    def __repr__(self):
+        return f"<Functional name={self.name}, {len(self._layers)} layers>"
+
+
+Model = Functional

@@ -1,0 +1,79 @@
+"""The layer graph of a functional `Model`: which layer calls lead from its inputs to its outputs,
+in the order Keras lists them (tf.keras 2's ``_map_graph_network``: by decreasing depth, ties in
+the order a depth-first walk back from the outputs first meets each layer)."""
+from ..layers.core import InputLayer
+from ..layers.symbolic import KerasTensor
+
+
+def as_tensor_list(tensors, what):
+    """``tensors`` (one KerasTensor, or a list/tuple of them) as a list; a clear TypeError otherwise."""
+    items = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
+    if isinstance(tensors, dict):
+        raise TypeError(f"Model {what} given as a dict: gpunet takes a tensor or a list of tensors.")
+    for t in items:
+        if not isinstance(t, KerasTensor):
+            raise TypeError(f"Model {what} must be symbolic tensors from Input() or from calling a layer on one, "
+                            f"received {type(t).__name__}: {t!r}")
+    if not items:
+        raise ValueError(f"Model {what} are empty: give at least one tensor.")
+    return items
+
+
+def map_graph(inputs, outputs):
+    """The nodes from ``inputs`` to ``outputs``, ordered by decreasing depth (a valid order to run them).
+
+    Raises ValueError for an input that is not an ``Input()``, a cycle, or an output that needs a
+    tensor the inputs do not give ("graph disconnected", as Keras says)."""
+    for t in inputs:
+        node = t.node
+        if not isinstance(node.layer, InputLayer):
+            raise ValueError(f"Model inputs must come from gpunet.Input(); {t!r} is the output of layer "
+                             f"'{node.layer.name}' ({type(node.layer).__name__}).")
+    finished, in_progress, order, first_seen = set(), set(), [], {}
+
+    def visit(tensor):
+        node = tensor.node
+        if id(node) in finished:
+            return
+        if id(node) in in_progress:
+            raise ValueError(f"Tensor {tensor!r} from layer '{node.layer.name}' is part of a cycle.")
+        first_seen.setdefault(id(node.layer), len(first_seen))
+        in_progress.add(id(node))
+        for t in node.inputs:
+            visit(t)
+        in_progress.discard(id(node))
+        finished.add(id(node))
+        order.append(node)
+
+    for t in outputs:
+        visit(t)
+    input_nodes = {id(t.node) for t in inputs}
+    for node in order:  # every input of the model is an Input(); every Input() met must be a model input
+        if node.is_input and id(node) not in input_nodes:
+            raise ValueError(f"Graph disconnected: cannot obtain value for tensor {node.output!r} at layer "
+                             f"'{node.layer.name}': pass it in the model's inputs. The model's inputs are "
+                             f"{[t.node.layer.name for t in inputs]}.")
+    depth = {}
+    for node in reversed(order):
+        d = depth.setdefault(id(node), 0)
+        for t in node.inputs:
+            depth[id(t.node)] = max(depth.get(id(t.node), 0), d + 1)
+    for t in inputs:  # an input no output depends on still belongs to the model
+        if id(t.node) not in depth:
+            depth[id(t.node)] = 0
+            order.append(t.node)
+            first_seen.setdefault(id(t.node.layer), -1)
+    return sorted(order, key=lambda n: (-depth[id(n)], first_seen.get(id(n.layer), -1)))
+
+
+def check_layers_used_once(nodes):
+    """gpunet's layers keep one call's values for backward: a layer may appear once in a model."""
+    seen = {}
+    for node in nodes:
+        other = seen.get(id(node.layer))
+        if other is not None:
+            raise NotImplementedError(f"Layer '{node.layer.name}' is called more than once in this model (shared "
+                                      "layers): gpunet's layers keep one call's values for their gradient, so each "
+                                      "layer may be used once per model. Use two layers, or share weights after "
+                                      "training with set_weights().")
+        seen[id(node.layer)] = node

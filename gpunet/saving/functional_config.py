@@ -1,0 +1,159 @@
+"""Functional model configs: gpunet's `Functional` to tf.keras 2's config, and tf.keras 2's or
+Keras 3's config back to a model.
+
+tf.keras 2 (what gpunet writes)::
+
+    {"name": "model", "trainable": true,
+     "layers": [{"class_name": "InputLayer", "config": {...}, "name": "input_1", "inbound_nodes": []},
+                {"class_name": "Dense", "config": {...}, "name": "dense",
+                 "inbound_nodes": [[["input_1", 0, 0, {}]]]}, ...],
+     "input_layers": [["input_1", 0, 0]], "output_layers": [["dense", 0, 0]]}
+
+Keras 3 writes each node as ``{"args": [<tensor> or [<tensor>, ...]], "kwargs": {}}`` where a
+tensor is ``{"class_name": "__keras_tensor__", "config": {"keras_history": [layer, node, index]}}``,
+and a single input or output as ``["input_layer", 0, 0]`` rather than a list of them.
+"""
+from ..layers.base import reserve_name
+from ..layers.symbolic import input_tensor
+from .errors import InvalidConfigError
+from .weight_matching import check_kernels
+
+
+def functional_config(model):
+    """tf.keras 2's config for ``model`` (a `gpunet.models.Functional`)."""
+    nodes = {id(model._input_layer): model._inputs[0].node}
+    nodes.update({id(n.layer): n for n in model._nodes})
+    layers = []
+    for layer in model.layers:
+        node = nodes[id(layer)]
+        inbound = [] if node.is_input else [[[t.node.layer.name, 0, 0, {}] for t in node.inputs]]
+        layers.append({"class_name": type(layer).__name__, "config": layer.get_config(), "name": layer.name,
+                       "inbound_nodes": inbound})
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "input_layers": [[t.node.layer.name, 0, 0] for t in model._inputs],
+            "output_layers": [[t.node.layer.name, 0, 0] for t in model._outputs]}
+
+
+def functional_from_config(inner, custom_objects=None, strict=False):
+    """A `Functional` model from its inner config (tf.keras 2's or Keras 3's, see the module doc)."""
+    from ..models.functional import Functional
+    from .config import layer_from_entry
+    if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
+        raise InvalidConfigError("A functional model config needs a 'layers' list, received "
+                                 f"{type(inner).__name__}" + (f" (keys found: {sorted(map(str, inner))})"
+                                                              if isinstance(inner, dict) else "") + ".")
+    layers, pending = {}, []
+    for index, entry in enumerate(inner["layers"]):
+        layer = layer_from_entry(entry, custom_objects, index=index, strict=strict)
+        name = entry.get("name") or layer.name
+        if name in layers:
+            raise InvalidConfigError(f"The functional config has two layers named {name!r}.")
+        layers[name] = layer
+        calls = _calls(entry.get("inbound_nodes") or [], name)
+        if len(calls) > 1:
+            raise NotImplementedError(f"Layer {name!r} is called {len(calls)} times in this model (a shared layer): "
+                                      "gpunet's functional models use each layer once.")
+        pending.append((name, layer, calls[0] if calls else None))
+    tensors = {}
+    for name, layer, call in pending:
+        if call is None:
+            if type(layer).__name__ != "InputLayer":
+                raise InvalidConfigError(f"Layer {name!r} has no inbound node and is not an InputLayer.")
+            tensors[(name, 0, 0)] = input_tensor(layer)
+    while len(tensors) < len(pending):
+        progress = False
+        for name, layer, call in pending:
+            if (name, 0, 0) in tensors or not all(ref in tensors for ref in call[0]):
+                continue
+            args = [tensors[ref] for ref in call[0]]
+            if not call[1] and len(args) == 1:
+                check_kernels([layer], args[0].shape)  # refuse a huge Dense before its weights are allocated
+            tensors[(name, 0, 0)] = layer(args if call[1] else args[0])
+            progress = True
+        if not progress:
+            missing = sorted(n for n, _, c in pending if (n, 0, 0) not in tensors)
+            raise InvalidConfigError(f"The functional config's layers {missing} take inputs that no layer of the "
+                                     "config makes (or form a cycle).")
+    inputs = [_tensor(tensors, ref, "input_layers") for ref in _refs(inner.get("input_layers"), "input_layers")]
+    outputs = [_tensor(tensors, ref, "output_layers") for ref in _refs(inner.get("output_layers"), "output_layers")]
+    name = inner.get("name")
+    if name is not None:
+        reserve_name(name)
+    model = Functional(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                       name=name)
+    if inner.get("trainable") is False:
+        model.trainable = False
+    return model
+
+
+def _calls(nodes, name):
+    """Each call of a layer as ``([(layer, node, tensor), ...], as_list)``, from either format."""
+    if not isinstance(nodes, list):
+        raise InvalidConfigError(f"Layer {name!r}: 'inbound_nodes' must be a list, received {type(nodes).__name__}.")
+    calls = []
+    for node in nodes:
+        if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+            args = node.get("args") or []
+            _check_kwargs(node.get("kwargs") or {}, name)
+            if len(args) != 1:
+                raise InvalidConfigError(f"Layer {name!r}: a call with {len(args)} positional arguments; gpunet's "
+                                         "layers take one (a tensor or a list of tensors).")
+            first = args[0]
+            as_list = isinstance(first, list)
+            refs = [_keras3_ref(t, name) for t in (first if as_list else [first])]
+            calls.append((refs, as_list))
+        elif isinstance(node, list):  # tf.keras 2: [[layer, node, tensor, kwargs], ...]
+            refs = []
+            for item in node:
+                if not isinstance(item, list) or len(item) not in (3, 4):
+                    raise InvalidConfigError(f"Layer {name!r}: an inbound node entry must be [layer, node_index, "
+                                             f"tensor_index, kwargs], received {str(item)[:120]}.")
+                if len(item) == 4 and isinstance(item[3], dict):
+                    _check_kwargs(item[3], name)
+                refs.append(_ref(item[:3], f"layer {name!r}'s inbound nodes"))
+            calls.append((refs, len(refs) > 1))
+        else:
+            raise InvalidConfigError(f"Layer {name!r}: an inbound node must be a list or a dict, received "
+                                     f"{type(node).__name__}.")
+    return calls
+
+
+def _check_kwargs(kwargs, name):
+    """A call's keyword arguments: ``training`` and ``mask=None`` mean nothing here; others are refused."""
+    other = {k: v for k, v in kwargs.items() if k != "training" and not (k == "mask" and v is None)}
+    if other:
+        raise NotImplementedError(f"Layer {name!r} is called with {sorted(other)}: gpunet's functional models "
+                                  "pass no keyword arguments to their layers.")
+
+
+def _keras3_ref(tensor, name):
+    if not isinstance(tensor, dict) or tensor.get("class_name") != "__keras_tensor__":
+        raise InvalidConfigError(f"Layer {name!r}: its call's arguments must be Keras tensors "
+                                 f"(class_name '__keras_tensor__'), received {str(tensor)[:120]}.")
+    return _ref((tensor.get("config") or {}).get("keras_history"), f"layer {name!r}'s keras_history")
+
+
+def _ref(item, where):
+    if (not isinstance(item, (list, tuple)) or len(item) != 3 or not isinstance(item[0], str)
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in item[1:])):
+        raise InvalidConfigError(f"{where}: expected [layer_name, node_index, tensor_index], received {str(item)[:120]}.")
+    if item[1] != 0 or item[2] != 0:
+        raise NotImplementedError(f"{where} refer to {list(item)}: gpunet's functional models use each layer "
+                                  "once, with one output (node 0, tensor 0).")
+    return tuple(item)
+
+
+def _refs(value, key):
+    """``input_layers``/``output_layers``: a list of refs, or Keras 3's single ref."""
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise InvalidConfigError(f"The functional config's {key!r} must list [layer_name, 0, 0] entries, received "
+                                 f"{str(value)[:120]}.")
+    return [_ref(v, key) for v in value]
+
+
+def _tensor(tensors, ref, key):
+    if ref not in tensors:
+        raise InvalidConfigError(f"The functional config's {key!r} names {list(ref)}, which is not a layer of it.")
+    return tensors[ref]
