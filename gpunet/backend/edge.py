@@ -70,7 +70,8 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y"):
         input_checks.check_sparse_labels(arr, out_shape[-1], loss_fn.name, what,
                                          getattr(loss_fn, "ignore_class", None))
         return to_device(ops, arr, "int64")
-    want = tuple(out_shape[1:])
+    # (several outputs' targets come packed side by side: their loss says the packed width)
+    want = tuple(getattr(loss_fn, "packed_target_shape", None) or out_shape[1:])
     if arr.ndim == 1 and want == (1,):
         arr = arr.reshape(-1, 1)
     if tuple(arr.shape[1:]) != want:

@@ -56,13 +56,21 @@ class EngineMixin:
     def _ensure_ready(self, x_shape, train):
         if not self.built:
             self.build((None,) + tuple(x_shape[1:]))
-        expected = self.input_shape
+        expected = self._data_input_shape()
         if expected is not None and (len(expected) != len(x_shape) or any(
                 e is not None and e != d for e, d in zip(expected[1:], x_shape[1:]))):  # None: any size
             raise ValueError(f"Model '{self.name}' expects input shape {tuple(expected)}, "
                              f"received input of shape {tuple(x_shape)}.")
         if train and self._params is None:
             self._pack()
+
+    def _data_input_shape(self):
+        """The shape of the x arrays fit/evaluate/predict hand the model (a functional model with several
+        inputs takes them packed into one: models/functional_io.py)."""
+        return self.input_shape
+
+    def _data_output_shape(self):
+        return self.output_shape
 
     # ---- one batch -----------------------------------------------------------------------
     def _forward(self, x, training, penalty=True):

@@ -14,22 +14,26 @@ in graph order instead of list order): the engine's ``_forward``/``_backward`` w
 calls (models/graph.py), and a graph that is a plain chain of layers keeps the fused plans.
 Saved configs are tf.keras 2's ("Functional", ``inbound_nodes``); Keras 3's are read too.
 
-Not yet: several inputs or outputs, a layer used twice (shared layers), masks
-(Embedding(mask_zero=True), Masking), a functional model nested in another model.
+Several inputs or outputs: x and y as lists or dicts, predict returning a list
+(models/functional_io.py, models/multi_output.py).
+
+Not yet: a layer used twice (shared layers), masks (Embedding(mask_zero=True), Masking), a
+functional model nested in another model.
 """
 from ..layers.base import unique_name
 from ..layers import masking
 from . import graph as _graph
 from . import summary as _summary
+from .functional_io import MultiIOMixin
 from .sequential import Sequential
 
 
-class Functional(Sequential):
+class Functional(MultiIOMixin, Sequential):
     """A model from symbolic tensors: ``Model(inputs=Input((8,)), outputs=<a layer's output>)``.
 
     Args:
-        inputs: the ``Input()`` tensor (or a list holding it).
-        outputs: the output tensor (or a list holding it).
+        inputs: an ``Input()`` tensor, or a list of them.
+        outputs: a tensor, or a list of them (several: compile takes a loss per output).
         name: the model's name (default ``"model"``, ``"model_1"``, ... as in tf.keras 2).
 
     Raises:
@@ -50,24 +54,29 @@ class Functional(Sequential):
         if kwargs:
             raise TypeError(f"Model() got unexpected keyword argument(s): {sorted(kwargs)}")
         ins, outs = _graph.as_tensor_list(inputs, "inputs"), _graph.as_tensor_list(outputs, "outputs")
-        if len(ins) != 1 or len(outs) != 1:
-            raise NotImplementedError(f"gpunet's functional models take one input and one output for now; received "
-                                      f"{len(ins)} input(s) and {len(outs)} output(s).")
         nodes = _graph.map_graph(ins, outs)
         _graph.check_layers_used_once(nodes)
         super().__init__(name=name or unique_name("model"))
         self._inputs, self._outputs = ins, outs
+        self._in_layout = _graph.packed_layout(ins, "input") if len(ins) > 1 else None
+        self._out_layout = _graph.packed_layout(outs, "output") if len(outs) > 1 else None
         self._input_layer = ins[0].node.layer
-        self._input_layer.ops = self.ops
+        for t in ins[1:]:
+            if t.node.layer.name in self._layer_names or t.node.layer.name == self._input_layer.name:
+                raise ValueError(f"Layer names must be unique: the model has two inputs named '{t.node.layer.name}'.")
+            self._layer_names.add(t.node.layer.name)
+        for t in ins:
+            t.node.layer.ops = self.ops
         self._nodes = [n for n in nodes if not n.is_input]
         for node in self._nodes:
             self._admit(node.layer)
+        self._all_layers = [n.layer for n in nodes]
         self._layers = [n.layer for n in self._nodes]
         if masking.makes_masks(self._layers):
             raise NotImplementedError(f"Model '{self.name}' holds an Embedding(mask_zero=True) or a Masking layer: "
                                       "gpunet's functional models do not carry masks yet; use a Sequential.")
-        # no merge layer: each call takes the one before it, so the model is a chain the fused plans can run
-        self._chain = all(not n.as_list for n in self._nodes)
+        # one input, one output, no merge layer: each call takes the one before it, a chain the fused plans run
+        self._chain = len(ins) == 1 and len(outs) == 1 and all(not n.as_list for n in self._nodes)
         self.built = True
         if not trainable:
             self.trainable = False
@@ -75,8 +84,8 @@ class Functional(Sequential):
     # ---- structure ------------------------------------------------------------
     @property
     def layers(self):
-        """The layers in Keras's order (by depth from the inputs), the InputLayer first, as in Keras."""
-        return [self._input_layer] + list(self._layers)
+        """The layers in Keras's order (by depth from the inputs), InputLayers included, as in Keras."""
+        return list(self._all_layers)
 
     @property
     def inputs(self):
@@ -95,8 +104,21 @@ class Functional(Sequential):
         return self._outputs[0]
 
     @property
+    def input_shape(self):
+        shapes = [t.shape for t in self._inputs]
+        return shapes if len(shapes) > 1 else shapes[0]
+
+    @property
     def output_shape(self):
-        return self._outputs[0].shape
+        shapes = [t.shape for t in self._outputs]
+        return shapes if len(shapes) > 1 else shapes[0]
+
+    def _data_input_shape(self):
+        """The shape of the x the loops see: several inputs come packed side by side (functional_io.py)."""
+        return (None, self._in_layout[-1][0] + self._in_layout[-1][1]) if self._in_layout else self.input_shape
+
+    def _data_output_shape(self):
+        return (None, self._out_layout[-1][0] + self._out_layout[-1][1]) if self._out_layout else self.output_shape
 
     def add(self, layer):
         raise TypeError(f"Model '{self.name}' is a functional model: it has no add(); call the layer on a tensor "
@@ -119,12 +141,12 @@ class Functional(Sequential):
 
     def build(self, input_shape=None):
         """A functional model is built when it is made; ``input_shape`` must agree with its input."""
-        if input_shape is not None:
+        if input_shape is not None and not self._in_layout:
             want, got = self.input_shape, tuple(input_shape)
             if len(want) != len(got) or any(a is not None and b is not None and a != b
                                              for a, b in zip(want[1:], got[1:])):
                 raise ValueError(f"Model '{self.name}' takes inputs of shape {want}, received build({got}).")
-        self._build_from(self.input_shape)
+        self._build_from(None)
 
     def _build_from(self, shape, start=0):
         if self.optimizer is not None:
@@ -143,7 +165,13 @@ class Functional(Sequential):
 
     def _forward(self, x, training, penalty=True):
         """The output for ``x``, each layer call in graph order, and the activity penalty (as the engine's)."""
-        values, total = {id(self._inputs[0]): x}, 0.0
+        if self._in_layout:  # several inputs, packed side by side (functional_io.py)
+            n = x.shape[0]
+            values = {id(t): x[:, o:o + w].reshape((n,) + shape) for t, (o, w, shape) in zip(self._inputs,
+                                                                                              self._in_layout)}
+        else:
+            values = {id(self._inputs[0]): x}
+        total = 0.0
         for node in self._nodes:
             layer = node.layer
             args = [values[id(t)] for t in node.inputs]
@@ -153,11 +181,21 @@ class Functional(Sequential):
                 if training:
                     layer._activity_output = out
             values[id(node.output)] = out
+        if self._out_layout:  # packed side by side: MultiOutputLoss and predict split them again
+            outs = [values[id(t)] for t in self._outputs]
+            return self.ops.concatenate([o.reshape(o.shape[0], -1) for o in outs], axis=1), total
         return values[id(self._outputs[0])], total
 
     def _backward(self, dy):
         """Back through the calls in reverse order; a tensor used by several layers sums their gradients."""
-        grads = {id(self._outputs[0]): dy}
+        grads = {}
+        if self._out_layout:
+            n = dy.shape[0]
+            for t, (o, w, shape) in zip(self._outputs, self._out_layout):
+                part = dy[:, o:o + w].reshape((n,) + shape)
+                grads[id(t)] = grads[id(t)] + part if id(t) in grads else part
+        else:
+            grads[id(self._outputs[0])] = dy
         for node in reversed(self._nodes):
             layer, g = node.layer, grads.pop(id(node.output))
             if layer.activity_regularizer is not None:

@@ -77,3 +77,20 @@ def check_layers_used_once(nodes):
                                       "layer may be used once per model. Use two layers, or share weights after "
                                       "training with set_weights().")
         seen[id(node.layer)] = node
+
+
+def packed_layout(tensors, what):
+    """``[(offset, width, shape)]`` of several inputs or outputs packed side by side (functional_io.py):
+    each needs a known shape after the batch axis."""
+    layout, offset = [], 0
+    for t in tensors:
+        shape = tuple(t.shape[1:])
+        if any(d is None for d in shape):
+            raise NotImplementedError(f"A model with several {what}s needs each {what}'s shape known after the batch "
+                                      f"axis; {t!r} has {t.shape}.")
+        width = 1
+        for d in shape:
+            width *= d
+        layout.append((offset, width, shape))
+        offset += width
+    return layout

@@ -98,7 +98,7 @@ class PredictMixin:
         """The batches' outputs as one NumPy array (an empty one for no batches)."""
         ops = self.ops
         if not outs:
-            return _data.to_output(ops, ops.zeros((0,) + tuple(self.output_shape[1:]), self._input_dtype()))
+            return _data.to_output(ops, ops.zeros((0,) + tuple(self._data_output_shape()[1:]), self._input_dtype()))
         return _data.to_output(ops, outs[0] if len(outs) == 1 else ops.concatenate(outs))
 
     def predict_on_batch(self, x):

@@ -21,7 +21,7 @@ from .weight_matching import check_kernels
 
 def functional_config(model):
     """tf.keras 2's config for ``model`` (a `gpunet.models.Functional`)."""
-    nodes = {id(model._input_layer): model._inputs[0].node}
+    nodes = {id(t.node.layer): t.node for t in model._inputs}
     nodes.update({id(n.layer): n for n in model._nodes})
     layers = []
     for layer in model.layers:

@@ -30,27 +30,54 @@ def training_config(model):
         return None
 
     def metric(m):
+        if isinstance(m, (list, tuple)):  # one list per output
+            return [metric(v) for v in m]
+        if isinstance(m, dict) and not _is_object_config(m):  # keyed by output name
+            return {k: metric(v) for k, v in m.items()}
         return m if isinstance(m, (str, dict)) else _metrics.serialize(_metrics.get(m))
+
+    def one_loss(value):
+        if value is None or _is_object_config(value):
+            return value
+        if isinstance(value, str):
+            return _LOSS_NAMES.get(value, value)
+        return losses.serialize(losses.get(value))
     loss = args["loss"]
     optimizer = optimizers.serialize(model.optimizer)
     # tf.keras 2 rebuilds "Adam" as its legacy optimizer, which rejects weight_decay even as None.
     optimizer["config"] = {k: v for k, v in optimizer["config"].items() if not (k == "weight_decay" and v is None)}
-    if isinstance(loss, str):
+    if isinstance(loss, (list, tuple)):  # several outputs: as the user gave them, a list or a dict
+        loss = [one_loss(v) for v in loss]
+    elif isinstance(loss, dict) and not _is_object_config(loss):
+        loss = {k: one_loss(v) for k, v in loss.items()}
+    elif isinstance(loss, str):
         loss = _LOSS_NAMES.get(loss, loss)
-    return {"loss": loss if isinstance(loss, (str, dict)) else losses.serialize(model._loss_fn),
-            "metrics": [metric(m) for m in args.get("metrics") or []],
-            "weighted_metrics": [metric(m) for m in args.get("weighted_metrics") or []] or None,
+    elif not isinstance(loss, dict):
+        loss = losses.serialize(model._loss_fn)
+    metrics, weighted = (args.get(k) for k in ("metrics", "weighted_metrics"))
+    if getattr(model, "_multi_out", False):
+        metrics, weighted = _per_output_lists(model, False), _per_output_lists(model, True) or None
+    return {"loss": loss,
+            "metrics": metric(metrics) if isinstance(metrics, dict) else [metric(m) for m in metrics or []],
+            "weighted_metrics": (metric(weighted) if isinstance(weighted, dict)
+                                 else [metric(m) for m in weighted or []] or None),
             "loss_weights": args.get("loss_weights"),
             "optimizer_config": optimizer}
 
 
-def keras3_compile_config(training):
-    """Keras 3's ``compile_config`` (in ``.keras`` archives) from a Keras 2 ``training_config``, or None."""
+def keras3_compile_config(training, model=None):
+    """Keras 3's ``compile_config`` (in ``.keras`` archives) from a Keras 2 ``training_config``, or None.
+    A model with several outputs gives its metrics as compile took them, one list per output (Keras 3
+    refuses a flat list there, and knows no MeanMetricWrapper)."""
     if training is None:
         return None
     optimizer = dict(training["optimizer_config"], module="keras.optimizers", registered_name=None)
-    metrics, weighted = (None if training[k] is None else [_keras3_metric(m) for m in training[k]]
+    metrics, weighted = (None if training[k] is None else _keras3_metric(training[k])
                          for k in ("metrics", "weighted_metrics"))
+    if getattr(model, "_multi_out", False):
+        args = model._compile_args
+        metrics, weighted = (None if args.get(k) is None else _keras3_metric(_as_written(args[k], len(model._outputs)))
+                             for k in ("metrics", "weighted_metrics"))
     return {"optimizer": optimizer, "loss": training["loss"], "loss_weights": training["loss_weights"],
             "metrics": metrics, "weighted_metrics": weighted,
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
@@ -60,6 +87,10 @@ def _keras3_metric(entry):
     """A built-in metric class's config as Keras 3 resolves it (``"module": "keras.metrics"``:
     without it Keras 3 looks for a registered class of that name and finds none)."""
     from ..metrics import _CLASSES
+    if isinstance(entry, (list, tuple)):  # a list, or one per output
+        return [_keras3_metric(m) for m in entry]
+    if isinstance(entry, dict) and not _is_object_config(entry):  # keyed by output name
+        return {k: _keras3_metric(m) for k, m in entry.items()}
     if isinstance(entry, dict) and "module" not in entry and _CLASSES.get(entry.get("class_name")) is not None:
         return dict(entry, module="keras.metrics", registered_name=None)
     return entry
@@ -77,6 +108,53 @@ def _flatten(metrics):
     for m in metrics:
         out.extend(_flatten(m) if isinstance(m, (list, tuple, dict)) and not _is_object_config(m) else [m])
     return out
+
+
+def _as_written(ids, outputs):
+    """compile's per-output metrics as a file holds them: a flat list repeated for every output,
+    objects serialized (names stay names)."""
+    from .. import metrics as _metrics
+
+    def one(m):
+        return m if isinstance(m, (str, dict)) else _metrics.serialize(_metrics.get(m))
+    if isinstance(ids, dict):
+        return {k: [one(m) for m in (v if isinstance(v, (list, tuple)) else [v])] for k, v in ids.items()}
+    ids = list(ids)
+    if ids and all(isinstance(v, (list, tuple)) for v in ids):
+        return [[one(m) for m in v] for v in ids]
+    return [[one(m) for m in ids] for _ in range(outputs)]
+
+
+def _per_output_lists(model, weighted):
+    """A model with several outputs: its metrics (or weighted metrics) as tf.keras 2 writes them, one
+    list per output of each metric resolved and named for its output ({"class_name":
+    "MeanMetricWrapper", "config": {"name": "o1_accuracy", "fn": "binary_accuracy"}}). tf.keras 2
+    reads a plain ``["accuracy"]`` back without the names' prefixes, and logs 0 for it."""
+    from .. import metrics as _metrics
+    from ..models.multi_output import OutputMetric
+    lists = [[] for _ in model._outputs]
+    for m, flag in zip(model._metrics, model._metric_weighted):
+        if not isinstance(m, OutputMetric) or flag != weighted:
+            continue
+        inner = m.metric
+        if getattr(inner, "_fn_name", "") is None:  # "accuracy" before any batch: resolved from the shapes
+            out = tuple(model._outputs[m._index].shape[1:])
+            sparse = getattr(model._loss_fn.losses[m._index], "sparse_labels", False)
+            inner.resolve_for((1,) if sparse else (1,) + out, (1,) + out)
+        entry = _metrics.serialize(inner)
+        if isinstance(entry, dict) and isinstance(entry.get("config"), dict):
+            entry = dict(entry, config=dict(entry["config"], name=m.name))
+        lists[m._index].append(entry)
+    return lists if any(lists) else []
+
+
+def _nested_custom(value, custom):
+    """`_custom` over a model's per-output lists or dicts of losses or metrics."""
+    if isinstance(value, (list, tuple)):
+        return [_nested_custom(v, custom) for v in value]
+    if isinstance(value, dict) and not _is_object_config(value):
+        return {k: _nested_custom(v, custom) for k, v in value.items()}
+    return None if value is None else _custom(value, custom)
 
 
 def _is_object_config(value):
@@ -135,21 +213,25 @@ def compile_from_training_config(model, config, custom_objects=None, contents=No
     from .. import losses, metrics as _metrics, optimizers
     custom = dict(custom_objects or {})
     contents = contents if contents is not None else {}
-    loss_id = _custom(config.get("loss"), custom)
-    try:
-        loss = losses.get(loss_id)
-    except (ValueError, TypeError) as exc:
-        raise _unresolved("loss", config.get("loss"), exc) from None
-    resolved = {}
-    for key in ("metrics", "weighted_metrics"):
-        resolved[key] = []
-        for m in _flatten(config.get(key)):
-            m2 = _custom(m, custom)
-            try:
-                _metrics.get(m2, loss)
-            except (ValueError, TypeError) as exc:
-                raise _unresolved("metric", m, exc) from None
-            resolved[key].append(m2)
+    if getattr(model, "_multi_out", False):  # per-output losses and metrics: compile checks them
+        resolved = {key: _nested_custom(config.get(key), custom) for key in ("loss", "metrics", "weighted_metrics")}
+        loss_id = resolved["loss"]
+    else:
+        loss_id = _custom(config.get("loss"), custom)
+        try:
+            loss = losses.get(loss_id)
+        except (ValueError, TypeError) as exc:
+            raise _unresolved("loss", config.get("loss"), exc) from None
+        resolved = {}
+        for key in ("metrics", "weighted_metrics"):
+            resolved[key] = []
+            for m in _flatten(config.get(key)):
+                m2 = _custom(m, custom)
+                try:
+                    _metrics.get(m2, loss)
+                except (ValueError, TypeError) as exc:
+                    raise _unresolved("metric", m, exc) from None
+                resolved[key].append(m2)
     opt_config = config.get("optimizer_config") or config.get("optimizer")
     if opt_config is None:
         opt_config = _inferred_optimizer(contents)

@@ -1,0 +1,80 @@
+"""Several inputs (or targets) as one array, for functional models with several inputs or outputs.
+
+fit, evaluate and predict move one array through shuffling, batching, validation splits,
+streaming and data-parallel sharding. A model with several inputs gets them packed side by side
+(each flattened to ``(n, width)``, in the model's input order) and splits each batch again
+(models/functional.py), so every one of those paths serves it unchanged; targets of several
+outputs likewise (models/multi_output.py). Packing copies the data once per call.
+"""
+import numpy
+
+from . import input_checks
+from .edge import _host
+
+
+def parts_in_order(data, names, what):
+    """``data`` as a list in ``names``' order: a list or tuple of ``len(names)`` arrays, or a dict
+    keyed by those names (Keras's forms). Raises ValueError naming what was expected."""
+    if isinstance(data, dict):
+        unknown = sorted(set(map(str, data)) - set(names))
+        missing = [n for n in names if n not in data]
+        if unknown or missing:
+            raise ValueError(f"{what} given as a dict must have the keys {names}; "
+                             + (f"unknown {unknown}" if unknown else "") + ("; " if unknown and missing else "")
+                             + (f"missing {missing}" if missing else "") + ".")
+        return [data[n] for n in names]
+    if isinstance(data, (list, tuple)) and len(data) == len(names) and not _is_number_row(data):
+        return list(data)
+    received = f"a list of {len(data)}" if isinstance(data, (list, tuple)) else f"one {type(data).__name__}"
+    raise ValueError(f"The model has {len(names)} {what.split()[-1]}s {names}: pass {what} as a list of "
+                     f"{len(names)} arrays or a dict keyed by those names; received {received}.")
+
+
+def _is_number_row(data):
+    return all(isinstance(v, (int, float)) for v in data)
+
+
+def pack(ops, parts, specs, what, dtype):
+    """One ``(n, sum of widths)`` array of ``dtype`` from ``parts``, and its layout.
+
+    ``specs``: per part ``(name, trailing_shape, sparse)``, ``trailing_shape`` the shape after the
+    batch axis the part must have; ``sparse``: None, or ``(classes, loss_name)`` for integer labels
+    of a sparse loss (shape ``(n,)`` or ``(n, 1)``, kept as one column). A 1-D part where one column
+    is expected becomes that column. Returns ``(packed, layout)``, layout ``[(offset, width, shape)]``.
+    """
+    arrays, rows = [], None
+    for part, (name, shape, sparse) in zip(parts, specs):
+        arr = _host(part, f"{what} {name!r}")
+        if arr.ndim == 0:
+            raise ValueError(f"{what} {name!r} must be an array with a batch dimension, received a scalar.")
+        if sparse is not None:
+            if arr.ndim == 2 and arr.shape[1] == 1:
+                arr = arr[:, 0]
+            if arr.ndim != 1:
+                raise ValueError(f"{sparse[1]} for output {name!r} expects integer class labels of shape "
+                                 f"({arr.shape[0]},), received {tuple(arr.shape)}.")
+            if isinstance(arr, numpy.ndarray):
+                input_checks.check_sparse_labels(arr, sparse[0], sparse[1], f"{what} {name!r}")
+            shape = (1,)
+        if arr.ndim == 1 and tuple(shape) == (1,):
+            arr = arr.reshape(-1, 1)
+        if tuple(arr.shape[1:]) != tuple(shape):
+            raise ValueError(f"{what} {name!r} has shape {tuple(arr.shape)}, the model expects {(None,) + tuple(shape)}.")
+        if rows is not None and arr.shape[0] != rows:
+            raise ValueError(f"All {what} arrays must have the same number of samples: {specs[0][0]!r} has {rows}, "
+                             f"{name!r} has {arr.shape[0]}.")
+        rows = arr.shape[0]
+        arrays.append(arr)
+    layout, offset = [], 0
+    for arr, (_, shape, sparse) in zip(arrays, specs):
+        width = 1
+        for d in arr.shape[1:]:
+            width *= d
+        layout.append((offset, width, tuple(arr.shape[1:])))
+        offset += width
+    flat = [a.reshape(rows, -1) for a in arrays]
+    if all(isinstance(a, numpy.ndarray) for a in flat):
+        packed = numpy.concatenate([a.astype(dtype, copy=False) for a in flat], axis=1)
+    else:  # a part already on the device: join them there
+        packed = ops.concatenate([ops.asarray(a, dtype=dtype) for a in flat], axis=1)
+    return packed, layout

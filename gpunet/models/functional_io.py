@@ -1,0 +1,173 @@
+"""The training API of a functional model with several inputs or outputs.
+
+Keras takes such a model's ``x`` as a list of arrays (one per input, in ``model.inputs`` order) or a
+dict keyed by input layer name, and ``y`` likewise per output; ``predict`` returns a list of
+arrays, one per output. gpunet packs the parts side by side into one array on the way in
+(backend/io_packing.py) and hands that to the ordinary loops, so batching, shuffling, validation,
+streaming, callbacks and data-parallel training are the single-input ones; the model splits each
+batch into its inputs, packs its outputs (models/functional.py) and `MultiOutputLoss` splits the
+targets (models/multi_output.py).
+"""
+import inspect
+
+from ..backend import io_packing
+from .multi_output import compile_outputs
+from .batch_sources import is_batch_source
+from .training import TrainingMixin
+
+
+def _arguments(method, args, kwargs):
+    bound = inspect.signature(method).bind(None, *args, **kwargs)
+    arguments = dict(bound.arguments)
+    arguments.pop(next(iter(inspect.signature(method).parameters)))  # self
+    extra = arguments.pop("kwargs", {})
+    arguments.update(extra)
+    return arguments
+
+
+class MultiIOMixin:
+    """Overrides of compile/fit/evaluate/predict/... that pack several inputs or targets (see module doc)."""
+
+    @property
+    def _multi_in(self):
+        return len(self._inputs) > 1
+
+    @property
+    def _multi_out(self):
+        return len(self._outputs) > 1
+
+    # ---- compile --------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                **kwargs):
+        if not self._multi_out:
+            return super().compile(optimizer, loss, metrics, loss_weights, weighted_metrics, **kwargs)
+        from .. import optimizers as _optimizers
+        loss_fn, objects, flags = compile_outputs(self.output_names, self._out_layout, loss, loss_weights, metrics,
+                                                  weighted_metrics)
+        self.optimizer, self.loss, self._loss_fn = _optimizers.get(optimizer), loss, loss_fn
+        self._metrics, self._metric_weighted = objects, flags
+        self._compile_args = {"loss": loss, "metrics": metrics, "weighted_metrics": weighted_metrics,
+                              "loss_weights": loss_weights}
+        if self.built:
+            self._pack()
+
+    @property
+    def output_names(self):
+        return [t.node.layer.name for t in self._outputs]
+
+    @property
+    def input_names(self):
+        return [t.node.layer.name for t in self._inputs]
+
+    # ---- packing ----------------------------------------------------------------------
+    def _pack_x(self, x):
+        if not self._multi_in or x is None:
+            return x
+        names = self.input_names
+        parts = io_packing.parts_in_order(x, names, "x input")
+        specs = [(name, t.shape[1:], None) for name, t in zip(names, self._inputs)]
+        return io_packing.pack(self.ops, parts, specs, "x input", self._input_dtype())[0]
+
+    def _pack_y(self, y):
+        if not self._multi_out or y is None:
+            return y
+        names, loss = self.output_names, self._loss_fn
+        parts = io_packing.parts_in_order(y, names, "y output")
+        specs = [(name, t.shape[1:], (t.shape[-1], fn.name) if getattr(fn, "sparse_labels", False) else None)
+                 for name, t, fn in zip(names, self._outputs, loss.losses)]
+        packed, layout = io_packing.pack(self.ops, parts, specs, "y output", self._input_dtype())
+        if loss.target_layout is not None and layout != loss.target_layout:
+            raise ValueError(f"The targets' shapes {[shape for _, _, shape in layout]} differ from those this model "
+                             f"was trained with ({[shape for _, _, shape in loss.target_layout]}).")
+        loss.target_layout = layout
+        return packed
+
+    def _check_weights(self, sample_weight, class_weight):
+        if self._multi_out and isinstance(sample_weight, (list, tuple, dict)):
+            raise NotImplementedError("Per-output sample weights are not supported yet: pass one sample_weight "
+                                      "array, which weights every output's loss.")
+        if self._multi_out and class_weight:
+            raise ValueError("class_weight is only supported for models with a single output (as in tf.keras).")
+
+    def _pack_batch(self, batch):
+        if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
+            self._check_weights(batch[2] if len(batch) == 3 else None, None)
+            return (self._pack_x(batch[0]), self._pack_y(batch[1])) + tuple(batch[2:])
+        return batch
+
+    def _packed_source(self, source, with_targets=True):
+        pack = self._pack_batch if with_targets else (
+            lambda b: self._pack_x(b[0] if isinstance(b, tuple) and len(b) in (1, 2, 3) else b))
+        if hasattr(source, "__next__"):
+            return (pack(b) for b in source)
+        return _PackedSequence(source, pack)
+
+    def _pack_call(self, method, args, kwargs, targets=True):
+        a = _arguments(method, args, kwargs)
+        if not (self._multi_in or self._multi_out):
+            return a
+        self._check_weights(a.get("sample_weight"), a.get("class_weight"))
+        if is_batch_source(a.get("x")):
+            a["x"] = self._packed_source(a["x"], targets)
+        else:
+            a["x"] = self._pack_x(a.get("x"))
+            if targets:
+                a["y"] = self._pack_y(a.get("y"))
+        val = a.get("validation_data")
+        if val is not None and not is_batch_source(val) and isinstance(val, (tuple, list)) and len(val) in (2, 3):
+            a["validation_data"] = self._pack_batch(val)
+        elif is_batch_source(val):
+            a["validation_data"] = self._packed_source(val)
+        return a
+
+    # ---- the loops ---------------------------------------------------------------------
+    def fit(self, *args, **kwargs):
+        return TrainingMixin.fit(self, **self._pack_call(TrainingMixin.fit, args, kwargs))
+
+    def evaluate(self, *args, **kwargs):
+        return TrainingMixin.evaluate(self, **self._pack_call(TrainingMixin.evaluate, args, kwargs))
+
+    def train_on_batch(self, *args, **kwargs):
+        return TrainingMixin.train_on_batch(self, **self._pack_call(TrainingMixin.train_on_batch, args, kwargs))
+
+    def test_on_batch(self, *args, **kwargs):
+        return TrainingMixin.test_on_batch(self, **self._pack_call(TrainingMixin.test_on_batch, args, kwargs))
+
+    def predict(self, *args, **kwargs):
+        from .predict_loop import PredictMixin
+        a = self._pack_call(PredictMixin.predict, args, kwargs, targets=False)
+        return self._split_outputs(PredictMixin.predict(self, **a))
+
+    def predict_on_batch(self, x):
+        from .predict_loop import PredictMixin
+        return self._split_outputs(PredictMixin.predict_on_batch(self, self._pack_x(x)))
+
+    def __call__(self, x, training=False):
+        from ..layers import symbolic
+        if symbolic.is_symbolic(x):
+            return TrainingMixin.__call__(self, x, training)
+        return self._split_outputs(TrainingMixin.__call__(self, self._pack_x(x), training))
+
+    def _split_outputs(self, out):
+        """predict's packed outputs as Keras returns them: a list, one array per output."""
+        if not self._multi_out:
+            return out
+        n = out.shape[0]
+        return [out[:, offset:offset + width].reshape((n,) + tuple(shape)) for offset, width, shape in self._out_layout]
+
+
+class _PackedSequence:
+    """A `Sequence` whose batches are packed for the model (len, getitem and on_epoch_end passed on)."""
+
+    def __init__(self, sequence, pack):
+        self._sequence, self._pack = sequence, pack
+
+    def __len__(self):
+        return len(self._sequence)
+
+    def __getitem__(self, index):
+        return self._pack(self._sequence[index])
+
+    def on_epoch_end(self):
+        if hasattr(self._sequence, "on_epoch_end"):
+            self._sequence.on_epoch_end()

@@ -1,0 +1,154 @@
+"""compile for a functional model with several outputs, as tf.keras 2 does it.
+
+``loss``: one identifier for every output, a list (one per output) or a dict keyed by output
+layer name (an output left out trains on no loss); ``loss_weights``: a list or dict of floats;
+``metrics``: a list applied to every output, a list of lists, or a dict of lists. The total loss is
+the weighted sum of the outputs' losses. Logs, History keys and ``metrics_names`` are tf.keras 2's:
+``loss``, ``<output>_loss`` for each output (before its weight), then ``<output>_<metric>``.
+
+The engine sees one loss (`MultiOutputLoss`) over the outputs packed side by side (the model's
+forward packs them, `Functional._backward` splits the gradient) and targets packed the same way
+(backend/io_packing.py): each output's columns go to its own loss and metrics.
+"""
+import copy
+
+from .. import losses as _losses, metrics as _metrics
+from ..metrics.base import Metric
+
+
+def per_output(value, names, what, default=None):
+    """One entry per output from a single value, a list or a dict keyed by output name."""
+    if isinstance(value, dict):
+        unknown = sorted(set(map(str, value)) - set(names))
+        if unknown:
+            raise ValueError(f"compile's {what} dict has keys {unknown} that are not outputs of the model; its outputs "
+                             f"are {names}.")
+        return [value.get(n, default) for n in names]
+    if isinstance(value, (list, tuple)) and what != "metrics":
+        if len(value) != len(names):
+            raise ValueError(f"compile's {what} list has {len(value)} entries; the model has {len(names)} outputs "
+                             f"{names}.")
+        return list(value)
+    return [value if value is not None else default] * len(names)
+
+
+class MultiOutputLoss:
+    """The weighted sum of each output's loss, over packed outputs and targets."""
+
+    name = "loss"
+    sparse_labels = False
+
+    def __init__(self, names, losses, weights, out_layout):
+        self.names, self.losses, self.weights, self.out_layout = names, losses, weights, out_layout
+        self.target_layout = None  # set when targets are packed (their widths: a sparse label is one column)
+        self.last = [None] * len(names)
+
+    @property
+    def packed_target_shape(self):
+        return (sum(width for _, width, _ in self.target_layout),)
+
+    def target_part(self, ops, y, i):
+        """Output ``i``'s targets, as the single-output path hands them to a loss."""
+        offset, width, shape = self.target_layout[i]
+        part = y[:, offset:offset + width]
+        if getattr(self.losses[i], "sparse_labels", False):
+            return ops.asarray(part[:, 0], dtype="int64")
+        return part.reshape((part.shape[0],) + tuple(shape))
+
+    def output_part(self, out, i):
+        offset, width, shape = self.out_layout[i]
+        return out[:, offset:offset + width].reshape((out.shape[0],) + tuple(shape))
+
+    def compute(self, ops, y, out, sample_weight=None):
+        total, grads, n = None, [], out.shape[0]
+        for i, (loss, weight) in enumerate(zip(self.losses, self.weights)):
+            if loss is None:
+                self.last[i] = None
+                grads.append(ops.zeros((n, self.out_layout[i][1]), out.dtype))
+                continue
+            value, grad = loss.compute(ops, self.target_part(ops, y, i), self.output_part(out, i), sample_weight)
+            self.last[i] = value
+            total = value * weight if total is None else total + value * weight
+            grads.append((grad * weight if weight != 1 else grad).reshape(n, -1))
+        if total is None:
+            total = ops.zeros((), out.dtype)
+        return total, ops.concatenate(grads, axis=1)
+
+
+class OutputLoss(Metric):
+    """``<output>_loss``: that output's loss (before its weight), averaged over samples as the total is."""
+
+    def __init__(self, composite, index):
+        self._composite, self._index = composite, index
+        super().__init__(f"{composite.names[index]}_loss")
+
+    def update(self, ops, y_true, y_pred, sample_weight=None):
+        value = self._composite.last[self._index]
+        if value is not None:
+            n = y_pred.shape[0]
+            self._total = self._total + value * n
+            self._count += n
+
+
+class OutputMetric(Metric):
+    """A metric of one output: it sees that output's columns of the packed targets and outputs."""
+
+    def __init__(self, metric, composite, index):
+        self.metric, self._composite, self._index = metric, composite, index
+        prefix = f"{composite.names[index]}_"
+        # a metric read back from a Keras file is named for its output already ("o1_accuracy")
+        super().__init__(metric.name if metric.name.startswith(prefix) else prefix + metric.name)
+
+    def reset_state(self):
+        self.metric.reset_state()
+
+    def update(self, ops, y_true, y_pred, sample_weight=None):
+        self.metric.update(ops, self._composite.target_part(ops, y_true, self._index),
+                           self._composite.output_part(y_pred, self._index), sample_weight)
+
+    def result(self):
+        return self.metric.result()
+
+
+def compile_outputs(names, out_layout, loss, loss_weights, metrics, weighted_metrics):
+    """``(loss_fn, metric objects, weighted flags)`` for a model with outputs ``names``."""
+    loss_ids = per_output(loss, names, "loss")
+    if all(l is None for l in loss_ids):
+        raise ValueError("compile() needs a loss, e.g. loss='binary_crossentropy' (or one per output).")
+    loss_fns = [None if l is None else _losses.get(l) for l in loss_ids]
+    weights = [1.0 if w is None else float(w) for w in per_output(loss_weights, names, "loss_weights", 1.0)]
+    composite = MultiOutputLoss(names, loss_fns, weights, out_layout)
+    objects = [OutputLoss(composite, i) for i in range(len(names)) if loss_fns[i] is not None]
+    flags = [True] * len(objects)
+    for ids, weighted in ((metrics, False), (weighted_metrics, True)):
+        for i, entry in enumerate(_metric_lists(ids, names)):
+            for m in entry:
+                metric = _metrics.get(_fresh(m, i), loss_fns[i])
+                objects.append(OutputMetric(metric, composite, i))
+                flags.append(weighted)
+    seen = [m.name for m in objects]
+    if len(set(seen)) != len(seen):
+        raise ValueError(f"Metric names must be unique, received {seen}")
+    return composite, objects, flags
+
+
+def _metric_lists(ids, names):
+    """Each output's metric identifiers: a flat list applies to every output (tf.keras 2)."""
+    if ids is None:
+        return [[] for _ in names]
+    if isinstance(ids, dict):
+        return [list(v) if isinstance(v, (list, tuple)) else ([] if v is None else [v])
+                for v in per_output(ids, names, "metrics")]
+    ids = list(ids)
+    if ids and all(isinstance(v, (list, tuple)) for v in ids):
+        if len(ids) != len(names):
+            raise ValueError(f"compile's metrics list of lists has {len(ids)} entries; the model has {len(names)} "
+                             f"outputs {names}.")
+        return [list(v) for v in ids]
+    return [ids for _ in names]
+
+
+def _fresh(identifier, index):
+    """A Metric object given once for several outputs is copied for each after the first (each
+    output keeps its own totals)."""
+    return copy.deepcopy(identifier) if isinstance(identifier, Metric) and index > 0 else identifier
