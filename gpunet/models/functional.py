@@ -17,12 +17,15 @@ Saved configs are tf.keras 2's ("Functional", ``inbound_nodes``); Keras 3's are 
 Several inputs or outputs: x and y as lists or dicts, predict returning a list
 (models/functional_io.py, models/multi_output.py).
 
-Not yet: a layer used twice (shared layers), masks (Embedding(mask_zero=True), Masking), a
-functional model nested in another model.
+A layer called on several tensors shares its weights between the calls (models/graph_run.py).
+
+Not yet: masks (Embedding(mask_zero=True), Masking), a functional model nested in another model,
+a nested model called twice.
 """
 from ..layers.base import unique_name
 from ..layers import masking
 from . import graph as _graph
+from . import graph_run as _run
 from . import summary as _summary
 from .functional_io import MultiIOMixin
 from .sequential import Sequential
@@ -54,8 +57,8 @@ class Functional(MultiIOMixin, Sequential):
         if kwargs:
             raise TypeError(f"Model() got unexpected keyword argument(s): {sorted(kwargs)}")
         ins, outs = _graph.as_tensor_list(inputs, "inputs"), _graph.as_tensor_list(outputs, "outputs")
-        nodes = _graph.map_graph(ins, outs)
-        _graph.check_layers_used_once(nodes)
+        nodes, ordered = _graph.map_graph(ins, outs)
+        _graph.check_shared_layers(nodes)
         super().__init__(name=name or unique_name("model"))
         self._inputs, self._outputs = ins, outs
         self._in_layout = _graph.packed_layout(ins, "input") if len(ins) > 1 else None
@@ -68,15 +71,20 @@ class Functional(MultiIOMixin, Sequential):
         for t in ins:
             t.node.layer.ops = self.ops
         self._nodes = [n for n in nodes if not n.is_input]
-        for node in self._nodes:
-            self._admit(node.layer)
-        self._all_layers = [n.layer for n in nodes]
-        self._layers = [n.layer for n in self._nodes]
+        self._runners = []  # the layers (or copies of a shared one) that ran the last forward's calls
+        inputs = {id(t.node.layer) for t in ins}
+        self._all_layers = ordered
+        self._layers = [l for l in ordered if id(l) not in inputs]
+        for layer in self._layers:
+            self._admit(layer)
+        calls = [id(n.layer) for n in self._nodes]
+        self._shared = {key for key in calls if calls.count(key) > 1}
         if masking.makes_masks(self._layers):
             raise NotImplementedError(f"Model '{self.name}' holds an Embedding(mask_zero=True) or a Masking layer: "
                                       "gpunet's functional models do not carry masks yet; use a Sequential.")
         # one input, one output, no merge layer: each call takes the one before it, a chain the fused plans run
-        self._chain = len(ins) == 1 and len(outs) == 1 and all(not n.as_list for n in self._nodes)
+        self._chain = (len(ins) == 1 and len(outs) == 1 and not self._shared
+                       and all(not n.as_list for n in self._nodes))
         self.built = True
         if not trainable:
             self.trainable = False
@@ -165,68 +173,28 @@ class Functional(MultiIOMixin, Sequential):
 
     def _forward(self, x, training, penalty=True):
         """The output for ``x``, each layer call in graph order, and the activity penalty (as the engine's)."""
-        if self._in_layout:  # several inputs, packed side by side (functional_io.py)
-            n = x.shape[0]
-            values = {id(t): x[:, o:o + w].reshape((n,) + shape) for t, (o, w, shape) in zip(self._inputs,
-                                                                                              self._in_layout)}
-        else:
-            values = {id(self._inputs[0]): x}
-        total = 0.0
-        for node in self._nodes:
-            layer = node.layer
-            args = [values[id(t)] for t in node.inputs]
-            out = layer.forward(args if node.as_list else args[0], training)
-            if penalty and layer.activity_regularizer is not None:
-                total += self.ops.to_scalar(layer.activity_regularizer(out)) / out.shape[0]
-                if training:
-                    layer._activity_output = out
-            values[id(node.output)] = out
-        if self._out_layout:  # packed side by side: MultiOutputLoss and predict split them again
-            outs = [values[id(t)] for t in self._outputs]
-            return self.ops.concatenate([o.reshape(o.shape[0], -1) for o in outs], axis=1), total
-        return values[id(self._outputs[0])], total
+        return _run.forward(self, x, training, penalty)
 
     def _backward(self, dy):
-        """Back through the calls in reverse order; a tensor used by several layers sums their gradients."""
-        grads = {}
-        if self._out_layout:
-            n = dy.shape[0]
-            for t, (o, w, shape) in zip(self._outputs, self._out_layout):
-                part = dy[:, o:o + w].reshape((n,) + shape)
-                grads[id(t)] = grads[id(t)] + part if id(t) in grads else part
-        else:
-            grads[id(self._outputs[0])] = dy
-        for node in reversed(self._nodes):
-            layer, g = node.layer, grads.pop(id(node.output))
-            if layer.activity_regularizer is not None:
-                g = g + layer.activity_regularizer.gradient(layer._activity_output) / g.shape[0]
-            need = any(not t.node.is_input for t in node.inputs)
-            dx = layer.backward(g, need)
-            if not need:
-                continue
-            for t, d in zip(node.inputs, dx if node.as_list else [dx]):
-                if t.node.is_input:
-                    continue
-                key = id(t)
-                if key in grads:
-                    grads[key] = grads[key] + d
-                elif any(d is other for other in grads.values()):
-                    # (Add hands the same array to each input; a layer's backward may work in place on its dy)
-                    grads[key] = self.ops.xp.array(d, copy=True)
-                else:
-                    grads[key] = d
+        """Back through the calls in reverse order (models/graph_run.py)."""
+        _run.backward(self, dy)
 
     def _clone(self, clone_function):
-        """`clone_model`: the same graph of new layers, ``clone_function(layer)`` each (a new Input of
-        the same shape, dtype and name for the InputLayer)."""
+        """`clone_model`: the same graph of new layers, ``clone_function(layer)`` each (one per layer,
+        however many calls it has; new Inputs of the same shapes, dtypes and names)."""
         from ..layers.core import Input
-        old = self._input_layer
-        tensors = {id(self._inputs[0]): Input(batch_shape=old.batch_input_shape, dtype=old.dtype, name=old.name)}
+        tensors, clones = {}, {}
+        for t in self._inputs:
+            old = t.node.layer
+            tensors[id(t)] = Input(batch_shape=old.batch_input_shape, dtype=old.dtype, name=old.name)
         for node in self._nodes:
-            layer = clone_function(node.layer)
+            layer = clones.get(id(node.layer))
+            if layer is None:
+                layer = clones[id(node.layer)] = clone_function(node.layer)
             args = [tensors[id(t)] for t in node.inputs]
             tensors[id(node.output)] = layer(args if node.as_list else args[0])
-        return Functional(tensors[id(self._inputs[0])], tensors[id(self._outputs[0])], name=self.name)
+        ins, outs = [tensors[id(t)] for t in self._inputs], [tensors[id(t)] for t in self._outputs]
+        return Functional(ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0], name=self.name)
 
     # ---- config -----------------------------------------------------------------
     def get_config(self):

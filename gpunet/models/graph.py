@@ -2,7 +2,7 @@
 in the order Keras lists them (tf.keras 2's ``_map_graph_network``: by decreasing depth, ties in
 the order a depth-first walk back from the outputs first meets each layer)."""
 from ..layers.core import InputLayer
-from ..layers.symbolic import KerasTensor
+from ..layers.symbolic import KerasTensor, nodes_of
 
 
 def as_tensor_list(tensors, what):
@@ -63,20 +63,25 @@ def map_graph(inputs, outputs):
             depth[id(t.node)] = 0
             order.append(t.node)
             first_seen.setdefault(id(t.node.layer), -1)
-    return sorted(order, key=lambda n: (-depth[id(n)], first_seen.get(id(n.layer), -1)))
+    nodes = sorted(order, key=lambda n: (-depth[id(n)], first_seen.get(id(n.layer), -1)))
+    layer_depth, layers = {}, {}
+    for node in nodes:  # a layer called several times (a shared layer) sits at its deepest call
+        key = id(node.layer)
+        layer_depth[key] = max(layer_depth.get(key, 0), depth[id(node)])
+        layers[key] = node.layer
+    ordered = sorted(layers.values(), key=lambda l: (-layer_depth[id(l)], first_seen.get(id(l), -1)))
+    return nodes, ordered
 
 
-def check_layers_used_once(nodes):
-    """gpunet's layers keep one call's values for backward: a layer may appear once in a model."""
-    seen = {}
+def check_shared_layers(nodes):
+    """A layer may be called several times (shared weights), but not a nested model: its inner layers
+    would each need a copy per call (see `Functional._forward`)."""
+    seen = set()
     for node in nodes:
-        other = seen.get(id(node.layer))
-        if other is not None:
-            raise NotImplementedError(f"Layer '{node.layer.name}' is called more than once in this model (shared "
-                                      "layers): gpunet's layers keep one call's values for their gradient, so each "
-                                      "layer may be used once per model. Use two layers, or share weights after "
-                                      "training with set_weights().")
-        seen[id(node.layer)] = node
+        if id(node.layer) in seen and getattr(type(node.layer), "_nests_layers", False):
+            raise NotImplementedError(f"Model '{node.layer.name}' is called more than once in this model: gpunet "
+                                      "shares single layers between calls, not nested models.")
+        seen.add(id(node.layer))
 
 
 def packed_layout(tensors, what):
@@ -94,3 +99,14 @@ def packed_layout(tensors, what):
         layout.append((offset, width, shape))
         offset += width
     return layout
+
+
+def call_indices(model):
+    """``{id(node): k}``: each call's index among its layer's calls in ``model`` (in the order they
+    were made), what Keras's configs and summaries name a call by (``dense[1][0]``)."""
+    mine = {id(n) for n in model._nodes} | {id(t.node) for t in model._inputs}
+    out = {}
+    for layer in model.layers:
+        for k, node in enumerate(n for n in nodes_of(layer) if id(n) in mine):
+            out[id(node)] = k
+    return out

@@ -15,7 +15,12 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
     if positions[-1] <= 1:
         positions = [int(line_length * p) for p in positions]
     cols = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if graph else [])
-    inbound = {id(n.layer): [f"{t.node.layer.name}[0][0]" for t in n.inputs] for n in getattr(model, "_nodes", [])}
+    inbound = {}
+    if graph:
+        from .graph import call_indices
+        index = call_indices(model)
+        for n in model._nodes:  # a shared layer: every call's inputs
+            inbound.setdefault(id(n.layer), []).extend(f"{t.node.layer.name}[{index[id(t.node)]}][0]" for t in n.inputs)
 
     def row(fields):
         line = ""

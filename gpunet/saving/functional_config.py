@@ -20,18 +20,22 @@ from .weight_matching import check_kernels
 
 
 def functional_config(model):
-    """tf.keras 2's config for ``model`` (a `gpunet.models.Functional`)."""
-    nodes = {id(t.node.layer): t.node for t in model._inputs}
-    nodes.update({id(n.layer): n for n in model._nodes})
+    """tf.keras 2's config for ``model`` (a `gpunet.models.Functional`); a shared layer lists a node per call."""
+    from ..models.graph import call_indices
+    index = call_indices(model)
+
+    def ref(t):
+        return [t.node.layer.name, index[id(t.node)], 0]
+    calls = {}
+    for node in model._nodes:
+        calls.setdefault(id(node.layer), []).append(node)
     layers = []
     for layer in model.layers:
-        node = nodes[id(layer)]
-        inbound = [] if node.is_input else [[[t.node.layer.name, 0, 0, {}] for t in node.inputs]]
+        nodes = sorted(calls.get(id(layer), []), key=lambda n: index[id(n)])
         layers.append({"class_name": type(layer).__name__, "config": layer.get_config(), "name": layer.name,
-                       "inbound_nodes": inbound})
+                       "inbound_nodes": [[ref(t) + [{}] for t in n.inputs] for n in nodes]})
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": [[t.node.layer.name, 0, 0] for t in model._inputs],
-            "output_layers": [[t.node.layer.name, 0, 0] for t in model._outputs]}
+            "input_layers": [ref(t) for t in model._inputs], "output_layers": [ref(t) for t in model._outputs]}
 
 
 def functional_from_config(inner, custom_objects=None, strict=False):
@@ -49,29 +53,28 @@ def functional_from_config(inner, custom_objects=None, strict=False):
         if name in layers:
             raise InvalidConfigError(f"The functional config has two layers named {name!r}.")
         layers[name] = layer
-        calls = _calls(entry.get("inbound_nodes") or [], name)
-        if len(calls) > 1:
-            raise NotImplementedError(f"Layer {name!r} is called {len(calls)} times in this model (a shared layer): "
-                                      "gpunet's functional models use each layer once.")
-        pending.append((name, layer, calls[0] if calls else None))
-    tensors = {}
-    for name, layer, call in pending:
-        if call is None:
+        pending.append((name, layer, _calls(entry.get("inbound_nodes") or [], name)))
+    tensors, made = {}, {}
+    for name, layer, calls in pending:
+        if not calls:
             if type(layer).__name__ != "InputLayer":
                 raise InvalidConfigError(f"Layer {name!r} has no inbound node and is not an InputLayer.")
             tensors[(name, 0, 0)] = input_tensor(layer)
-    while len(tensors) < len(pending):
+        made[name] = 0
+    # a layer's calls in order (a shared layer's k-th call makes its node k), each once its inputs exist
+    while any(made[name] < len(calls) for name, _, calls in pending):
         progress = False
-        for name, layer, call in pending:
-            if (name, 0, 0) in tensors or not all(ref in tensors for ref in call[0]):
-                continue
-            args = [tensors[ref] for ref in call[0]]
-            if not call[1] and len(args) == 1:
-                check_kernels([layer], args[0].shape)  # refuse a huge Dense before its weights are allocated
-            tensors[(name, 0, 0)] = layer(args if call[1] else args[0])
-            progress = True
+        for name, layer, calls in pending:
+            while made[name] < len(calls) and all(ref in tensors for ref in calls[made[name]][0]):
+                refs, as_list = calls[made[name]]
+                args = [tensors[ref] for ref in refs]
+                if not as_list and len(args) == 1 and not layer.built:
+                    check_kernels([layer], args[0].shape)  # refuse a huge Dense before its weights are allocated
+                tensors[(name, made[name], 0)] = layer(args if as_list else args[0])
+                made[name] += 1
+                progress = True
         if not progress:
-            missing = sorted(n for n, _, c in pending if (n, 0, 0) not in tensors)
+            missing = sorted(n for n, _, calls in pending if made[n] < len(calls))
             raise InvalidConfigError(f"The functional config's layers {missing} take inputs that no layer of the "
                                      "config makes (or form a cycle).")
     inputs = [_tensor(tensors, ref, "input_layers") for ref in _refs(inner.get("input_layers"), "input_layers")]
@@ -137,9 +140,8 @@ def _ref(item, where):
     if (not isinstance(item, (list, tuple)) or len(item) != 3 or not isinstance(item[0], str)
             or not all(isinstance(i, int) and not isinstance(i, bool) for i in item[1:])):
         raise InvalidConfigError(f"{where}: expected [layer_name, node_index, tensor_index], received {str(item)[:120]}.")
-    if item[1] != 0 or item[2] != 0:
-        raise NotImplementedError(f"{where} refer to {list(item)}: gpunet's functional models use each layer "
-                                  "once, with one output (node 0, tensor 0).")
+    if item[2] != 0 or item[1] < 0:
+        raise NotImplementedError(f"{where} refer to {list(item)}: gpunet's layers have one output (tensor 0).")
     return tuple(item)
 
 

@@ -1,0 +1,89 @@
+"""Running a functional model's layer calls: forward in graph order, backward in reverse.
+
+A layer keeps what its backward needs from its last forward (``self._x``...). A layer called
+several times in one model (a shared layer: one set of weights) therefore runs its second and
+later calls on shallow copies of itself (`copy.copy`: the same `Weight` objects, its own record
+of the call), and its weight gradients, which a backward writes rather than adds, are gathered
+call by call and summed. A tensor read by several layers gets the sum of their gradients.
+"""
+import copy
+
+
+def forward(model, x, training, penalty=True):
+    """``(output, activity penalty)`` as the engine's ``_forward``; several inputs come packed side
+    by side in ``x`` and several outputs go out packed (models/functional_io.py)."""
+    ops = model.ops
+    if model._in_layout:
+        n = x.shape[0]
+        values = {id(t): x[:, o:o + w].reshape((n,) + shape) for t, (o, w, shape) in zip(model._inputs,
+                                                                                          model._in_layout)}
+    else:
+        values = {id(model._inputs[0]): x}
+    total, runners, seen = 0.0, [], set()
+    for node in model._nodes:
+        layer = node.layer
+        runner = copy.copy(layer) if id(layer) in seen else layer
+        seen.add(id(layer))
+        runners.append(runner)
+        args = [values[id(t)] for t in node.inputs]
+        out = runner.forward(args if node.as_list else args[0], training)
+        if penalty and layer.activity_regularizer is not None:
+            total += ops.to_scalar(layer.activity_regularizer(out)) / out.shape[0]
+            if training:
+                runner._activity_output = out
+        values[id(node.output)] = out
+    model._runners = runners
+    if model._out_layout:
+        outs = [values[id(t)] for t in model._outputs]
+        return ops.concatenate([o.reshape(o.shape[0], -1) for o in outs], axis=1), total
+    return values[id(model._outputs[0])], total
+
+
+def backward(model, dy):
+    """The weights' gradients for the output gradient ``dy`` (packed, for several outputs)."""
+    ops = model.ops
+    grads = {}
+    if model._out_layout:
+        n = dy.shape[0]
+        for t, (o, w, shape) in zip(model._outputs, model._out_layout):
+            part = dy[:, o:o + w].reshape((n,) + shape)
+            grads[id(t)] = grads[id(t)] + part if id(t) in grads else part
+    else:
+        grads[id(model._outputs[0])] = dy
+    sums = {}  # a shared layer's weight gradients, summed over its calls
+    for node, runner in zip(reversed(model._nodes), reversed(model._runners)):
+        layer, g = node.layer, grads.pop(id(node.output))
+        if layer.activity_regularizer is not None:
+            g = g + layer.activity_regularizer.gradient(runner._activity_output) / g.shape[0]
+        need = any(not t.node.is_input for t in node.inputs)
+        shared = id(layer) in model._shared
+        weights = [w for w in layer._weights if w.grad is not None] if shared else ()
+        for w in weights:
+            w.grad[...] = 0  # (this call's share alone, whether the layer writes or adds its gradient)
+        dx = runner.backward(g, need)
+        if weights:
+            previous = sums.get(id(layer))
+            if previous is None:
+                sums[id(layer)] = [ops.xp.array(w.grad, copy=True) for w in weights]
+            else:
+                for total, w in zip(previous, weights):
+                    total += w.grad
+        if not need:
+            continue
+        for t, d in zip(node.inputs, dx if node.as_list else [dx]):
+            if t.node.is_input:
+                continue
+            key = id(t)
+            if key in grads:
+                grads[key] = grads[key] + d
+            elif shared or any(d is other for other in grads.values()):
+                # Add hands one array to each input, and a shared layer's copies may return buffers it
+                # reuses: a layer's backward may work in place on its dy
+                grads[key] = ops.xp.array(d, copy=True)
+            else:
+                grads[key] = d
+    for node in model._nodes:
+        totals = sums.pop(id(node.layer), None)
+        if totals is not None:
+            for w, total in zip([w for w in node.layer._weights if w.grad is not None], totals):
+                w.grad[...] = total
