@@ -145,8 +145,6 @@ def test_what_is_not_supported_yet_says_so():
     model = Model(x, Dense(2)(x))
     with pytest.raises(TypeError, match="has no add"):
         model.add(Dense(1))
-    with pytest.raises(NotImplementedError, match="nests Sequential models only"):
-        Sequential([model])
 
 
 def test_built_layer_refuses_another_shape():

@@ -237,7 +237,7 @@ def test_tf_keras_registered_class_name_resolves_by_its_plain_name():
 
 def test_nested_functional_and_empty_models_are_refused_clearly():
     entry = {"class_name": "Functional", "config": {"name": "inner", "layers": []}}
-    with pytest.raises(ValueError, match="layer 2 'inner' is a nested functional Keras Functional"):
+    with pytest.raises(ValueError, match="functional config's 'input_layers' must list"):
         model_from_config(_with_layer(entry))
     entry = {"class_name": "Sequential", "config": {"name": "inner", "layers": []}}
     with pytest.raises(ValueError, match="Cannot add the empty Sequential 'inner'"):

@@ -179,6 +179,27 @@ class Functional(MultiIOMixin, Sequential):
         """Back through the calls in reverse order (models/graph_run.py)."""
         _run.backward(self, dy)
 
+    # ---- as a layer of another model (one input, one output) ------------------------------
+    def compute_output_shape(self, input_shape):
+        if self._in_layout or self._out_layout:
+            raise NotImplementedError(f"Model '{self.name}' has several inputs or outputs: gpunet nests functional "
+                                      "models of one input and one output.")
+        self.build(input_shape)  # (checks the shape)
+        return tuple(input_shape[:1]) + tuple(self._outputs[0].shape[1:])
+
+    def forward(self, x, training=False):
+        return _run.forward(self, x, training, penalty=False)[0]
+
+    def backward(self, dy, need_dx=True):
+        return _run.backward(self, dy, need_dx)
+
+    def _activity_penalty(self):
+        total = 0.0
+        for node, runner in zip(self._nodes, self._runners):
+            if node.layer.activity_regularizer is not None:
+                total += self.ops.to_scalar(node.layer.activity_regularizer(runner._activity_output))
+        return total
+
     def _clone(self, clone_function):
         """`clone_model`: the same graph of new layers, ``clone_function(layer)`` each (one per layer,
         however many calls it has; new Inputs of the same shapes, dtypes and names)."""

@@ -27,10 +27,10 @@ def forward(model, x, training, penalty=True):
         runners.append(runner)
         args = [values[id(t)] for t in node.inputs]
         out = runner.forward(args if node.as_list else args[0], training)
-        if penalty and layer.activity_regularizer is not None:
-            total += ops.to_scalar(layer.activity_regularizer(out)) / out.shape[0]
-            if training:
-                runner._activity_output = out
+        if layer.activity_regularizer is not None:
+            if penalty:
+                total += ops.to_scalar(layer.activity_regularizer(out)) / out.shape[0]
+            runner._activity_output = out  # (for backward; and for the penalty when nested in another model)
         values[id(node.output)] = out
     model._runners = runners
     if model._out_layout:
@@ -39,8 +39,9 @@ def forward(model, x, training, penalty=True):
     return values[id(model._outputs[0])], total
 
 
-def backward(model, dy):
-    """The weights' gradients for the output gradient ``dy`` (packed, for several outputs)."""
+def backward(model, dy, need_dx=False):
+    """The weights' gradients for the output gradient ``dy`` (packed, for several outputs); with
+    ``need_dx``, returns the gradient with respect to the (one) input, as a nested model's backward."""
     ops = model.ops
     grads = {}
     if model._out_layout:
@@ -55,7 +56,7 @@ def backward(model, dy):
         layer, g = node.layer, grads.pop(id(node.output))
         if layer.activity_regularizer is not None:
             g = g + layer.activity_regularizer.gradient(runner._activity_output) / g.shape[0]
-        need = any(not t.node.is_input for t in node.inputs)
+        need = need_dx or any(not t.node.is_input for t in node.inputs)
         shared = id(layer) in model._shared
         weights = [w for w in layer._weights if w.grad is not None] if shared else ()
         for w in weights:
@@ -71,7 +72,7 @@ def backward(model, dy):
         if not need:
             continue
         for t, d in zip(node.inputs, dx if node.as_list else [dx]):
-            if t.node.is_input:
+            if t.node.is_input and not need_dx:
                 continue
             key = id(t)
             if key in grads:
@@ -87,3 +88,6 @@ def backward(model, dy):
         if totals is not None:
             for w, total in zip([w for w in node.layer._weights if w.grad is not None], totals):
                 w.grad[...] = total
+    if need_dx:
+        t = model._inputs[0]
+        return grads[id(t)] if id(t) in grads else ops.zeros((dy.shape[0],) + tuple(t.shape[1:]), dy.dtype)

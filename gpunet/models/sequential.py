@@ -105,9 +105,10 @@ class Sequential(NestingMixin, TrainingMixin, LegacyPredictMixin, SavingMixin, L
             raise ValueError(f"Layer names must be unique: the model already has a layer named '{layer.name}'.")
         inner = []
         if isinstance(layer, NestingMixin):
-            if getattr(layer, "_is_graph", False):
+            if getattr(layer, "_is_graph", False) and (layer._in_layout or layer._out_layout):
                 raise NotImplementedError(f"Cannot use the functional model '{layer.name}' as a layer of another "
-                                          "model: gpunet nests Sequential models only.")
+                                          "model: it has several inputs or outputs (gpunet nests models of one "
+                                          "input and one output).")
             inner = self._check_nested(layer)
             if masking.makes_masks(layer._layers):
                 raise NotImplementedError(f"Cannot nest model '{layer.name}': it holds an Embedding(mask_zero=True) "

@@ -72,10 +72,11 @@ def _annotate(inner, layers):
     when it was registered under a name other than its __name__; nested models say they are Keras's
     Sequential (``"module": "keras"``, which Keras 3 needs), and their layers are annotated too."""
     from ..models.sequential import Sequential
+    from ..models.functional import Functional
     entries = inner.get("layers", []) if isinstance(inner, dict) else []
     for entry, layer in zip(entries[len(entries) - len(layers):], layers):
-        if type(layer) is Sequential:
-            entry["module"] = "keras"
+        if type(layer) in (Sequential, Functional):
+            entry["module"] = "keras" if type(layer) is Sequential else "keras.src.models.functional"
             _annotate(entry["config"], list(layer.layers))
             continue
         registered = registry.get_registered_name(type(layer))
@@ -217,8 +218,9 @@ def layer_from_entry(entry, custom_objects=None, index=None, strict=False, _dept
     class_name = entry.get("class_name")
     user = registry.get_registered_object(entry.get("registered_name") or class_name, custom_objects)
     if class_name in ("Functional", "Model") and user is None:
-        raise InvalidConfigError(f"{where} is a nested functional Keras {class_name}: gpunet nests Sequential "
-                                 f"models only; rebuild it as a Sequential.")
+        if _depth > 64:
+            raise InvalidConfigError("Models nested more than 64 deep: refused.")
+        return functional_from_config(config, custom_objects, strict, _depth + 1)
     if class_name == "Sequential" and user is None and registry.library_module(entry.get("module")):
         return sequential_from_inner_config(config, custom_objects, strict, _depth + 1)
     cls = registry.resolve(class_name, "layer", entry.get("module"), entry.get("registered_name"),

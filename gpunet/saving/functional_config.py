@@ -24,8 +24,8 @@ def functional_config(model):
     from ..models.graph import call_indices
     index = call_indices(model)
 
-    def ref(t):
-        return [t.node.layer.name, index[id(t.node)], 0]
+    def ref(t):  # tf.keras 2 counts a nested model's own first node: its calls are 1, 2, ...
+        return [t.node.layer.name, index[id(t.node)] + nests(t.node.layer), 0]
     calls = {}
     for node in model._nodes:
         calls.setdefault(id(node.layer), []).append(node)
@@ -38,7 +38,7 @@ def functional_config(model):
             "input_layers": [ref(t) for t in model._inputs], "output_layers": [ref(t) for t in model._outputs]}
 
 
-def functional_from_config(inner, custom_objects=None, strict=False):
+def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
     """A `Functional` model from its inner config (tf.keras 2's or Keras 3's, see the module doc)."""
     from ..models.functional import Functional
     from .config import layer_from_entry
@@ -48,12 +48,17 @@ def functional_from_config(inner, custom_objects=None, strict=False):
                                                               if isinstance(inner, dict) else "") + ".")
     layers, pending = {}, []
     for index, entry in enumerate(inner["layers"]):
-        layer = layer_from_entry(entry, custom_objects, index=index, strict=strict)
+        layer = layer_from_entry(entry, custom_objects, index=index, strict=strict, _depth=_depth)
         name = entry.get("name") or layer.name
         if name in layers:
             raise InvalidConfigError(f"The functional config has two layers named {name!r}.")
         layers[name] = layer
         pending.append((name, layer, _calls(entry.get("inbound_nodes") or [], name)))
+    # tf.keras 2's lists count a nested model's own first node (its calls are 1, 2, ...); Keras 3's don't
+    legacy = not any(isinstance(node, dict) for entry in inner["layers"] for node in entry.get("inbound_nodes") or [])
+    nested = {name for name, layer, _ in pending if nests(layer)} if legacy else set()
+    pending = [(name, layer, [([_renumber(r, nested) for r in refs], as_list) for refs, as_list in calls])
+               for name, layer, calls in pending]
     tensors, made = {}, {}
     for name, layer, calls in pending:
         if not calls:
@@ -77,8 +82,8 @@ def functional_from_config(inner, custom_objects=None, strict=False):
             missing = sorted(n for n, _, calls in pending if made[n] < len(calls))
             raise InvalidConfigError(f"The functional config's layers {missing} take inputs that no layer of the "
                                      "config makes (or form a cycle).")
-    inputs = [_tensor(tensors, ref, "input_layers") for ref in _refs(inner.get("input_layers"), "input_layers")]
-    outputs = [_tensor(tensors, ref, "output_layers") for ref in _refs(inner.get("output_layers"), "output_layers")]
+    inputs, outputs = ([_tensor(tensors, _renumber(ref, nested), key) for ref in _refs(inner.get(key), key)]
+                       for key in ("input_layers", "output_layers"))
     name = inner.get("name")
     if name is not None:
         reserve_name(name)
@@ -119,6 +124,21 @@ def _calls(nodes, name):
             raise InvalidConfigError(f"Layer {name!r}: an inbound node must be a list or a dict, received "
                                      f"{type(node).__name__}.")
     return calls
+
+
+def nests(layer):
+    """1 for a nested model (a Sequential or functional model used as a layer), else 0."""
+    return 1 if getattr(type(layer), "_nests_layers", False) else 0
+
+
+def _renumber(ref, nested):
+    """A tf.keras 2 reference to a nested model's call, counted from 0 as gpunet and Keras 3 do."""
+    if ref[0] not in nested:
+        return ref
+    if ref[1] < 1:
+        raise InvalidConfigError(f"The config refers to {list(ref)}: tf.keras 2 numbers a nested model's calls "
+                                 "from 1 (node 0 is the model's own).")
+    return (ref[0], ref[1] - 1, ref[2])
 
 
 def _check_kwargs(kwargs, name):

@@ -31,26 +31,53 @@ def _object(key, value):
     return value
 
 
-def keras3_config(model_config, compile_config=None):
-    """Keras 3's config (``config.json``) from a Keras 2 Sequential or Functional config dict."""
+def keras3_config(model_config, compile_config=None, model=None):
+    """Keras 3's config (``config.json``) from a Keras 2 Sequential or Functional config dict of
+    ``model`` (a functional model's call records give the tensors' shapes Keras 3's nodes name)."""
     if model_config.get("class_name") == "Functional":
-        out = _keras3_functional(model_config["config"])
+        out = _keras3_functional(model_config["config"], model)
     else:
-        out = _keras3_sequential(model_config["config"])
+        out = _keras3_sequential(model_config["config"], model)
     if compile_config is not None:
         out["compile_config"] = compile_config
     return out
 
 
-def _keras3_functional(inner):
-    """Keras 3 reads tf.keras 2's ``inbound_nodes`` lists as they are: only the layers' own configs change."""
+def _keras3_functional(inner, model):
+    """Keras 3's functional config: each call as ``{"args": [<tensor> or [<tensor>, ...]], "kwargs": {}}``,
+    a tensor as ``{"class_name": "__keras_tensor__", "config": {"shape", "dtype", "keras_history"}}``, a
+    nested model's calls counted from 0 (tf.keras 2 counts them from 1)."""
+    from ..models.graph import call_indices
+    from .functional_config import nests
+    index = call_indices(model)
+    tensors = {}  # (layer, tf.keras 2's call number) -> Keras 3's tensor
+    for node in [t.node for t in model._inputs] + model._nodes:
+        k = index[id(node)]
+        tensors[(node.layer.name, k + nests(node.layer))] = {
+            "class_name": "__keras_tensor__", "config": {"shape": list(node.output.shape), "dtype": node.output.dtype,
+                                                         "keras_history": [node.layer.name, k, 0]}}
+
+    def args(call):
+        refs = [tensors[(ref[0], ref[1])] for ref in call]
+        return [refs if len(refs) > 1 else refs[0]]
     layers = []
     for entry in inner["layers"]:
-        layer = _keras3_layer(entry["class_name"], dict(entry.get("config", {})), entry.get("registered_name"))
-        layer.update(name=entry["name"], inbound_nodes=entry["inbound_nodes"])
+        cls, cfg = entry["class_name"], dict(entry.get("config", {}))
+        if cls == "Sequential":  # a nested model
+            layer = _keras3_sequential(cfg, model.get_layer(entry["name"]))
+        elif cls in ("Functional", "Model"):
+            layer = _keras3_functional(cfg, model.get_layer(entry["name"]))
+        else:
+            layer = _keras3_layer(cls, cfg, entry.get("registered_name"))
+        layer.update(name=entry["name"], inbound_nodes=[{"args": args(call), "kwargs": {}}
+                                                        for call in entry["inbound_nodes"]])
         layers.append(layer)
+
+    def refs(key):
+        out = [tensors[(ref[0], ref[1])]["config"]["keras_history"] for ref in inner[key]]
+        return out if len(out) > 1 else out[0]  # Keras 3 writes one input or output unlisted
     config = {"name": inner["name"], "trainable": inner.get("trainable", True), "layers": layers,
-              "input_layers": inner["input_layers"], "output_layers": inner["output_layers"]}
+              "input_layers": refs("input_layers"), "output_layers": refs("output_layers")}
     return {"module": "keras.src.models.functional", "class_name": "Functional", "registered_name": None,
             "config": config}
 
@@ -69,13 +96,16 @@ def _keras3_layer(cls, cfg, registered_name):
     return {"module": "keras.layers", "class_name": cls, "config": cfg, "registered_name": registered_name}
 
 
-def _keras3_sequential(inner):
+def _keras3_sequential(inner, model=None):
     entries = inner if isinstance(inner, list) else inner.get("layers", [])
     layers, input_shape = [], None
     for entry in entries:
         cls, cfg = entry["class_name"], dict(entry.get("config", {}))
         if cls == "Sequential":  # a nested model
-            layers.append(_keras3_sequential(cfg))
+            layers.append(_keras3_sequential(cfg, model.get_layer(cfg["name"]) if model is not None else None))
+            continue
+        if cls in ("Functional", "Model"):
+            layers.append(_keras3_functional(cfg, model.get_layer(cfg["name"])))
             continue
         shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
         if cls != "InputLayer" and shape is not None and input_shape is None:

@@ -75,7 +75,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     host = model_state.host_reader(model)
     slots = with_opt and model._params is not None
     if fmt == "keras":
-        archive_config = keras3_config.keras3_config(model_config, keras3_compile_config(training, model))
+        archive_config = keras3_config.keras3_config(model_config, keras3_compile_config(training, model), model)
         layers = model_state.keras3_layers(model.layers, host)
         opt = (model.optimizer.name, optimizer_state.keras3_vars(model)) if slots else None
 
