@@ -19,8 +19,11 @@ Several inputs or outputs: x and y as lists or dicts, predict returning a list
 
 A layer called on several tensors shares its weights between the calls (models/graph_run.py).
 
-Not yet: masks (Embedding(mask_zero=True), Masking), a functional model nested in another model,
-a nested model called twice.
+A functional model of one input and one output is also a layer: ``x = base(inputs)`` in another
+functional model, or a layer of a Sequential.
+
+Not yet: masks (Embedding(mask_zero=True), Masking), a nested model called twice, a nested model
+with several inputs or outputs.
 """
 from ..layers.base import unique_name
 from ..layers import masking
