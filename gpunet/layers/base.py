@@ -207,8 +207,9 @@ class Layer:
 
     # ---- building and running ------------------------------------------------
     def build(self, input_shape):
-        """Create the weights for inputs of ``input_shape`` (batch dimension included)."""
-        self.input_shape = tuple(input_shape)
+        """Create the weights for inputs of ``input_shape`` (batch dimension included; a list of
+        shapes for a layer called on several tensors)."""
+        self.input_shape = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else tuple(input_shape)
         if self._in_user_build:  # a user's build calling super().build(): shapes are set once it returns
             return
         self.output_shape = self.compute_output_shape(self.input_shape)

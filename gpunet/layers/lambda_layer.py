@@ -43,9 +43,10 @@ class Lambda(Layer):
         spec = self._output_shape
         if spec is None:
             return super().compute_output_shape(input_shape)
+        several = isinstance(input_shape, list)  # a Lambda over several tensors (the functional API)
         if callable(spec):
-            return tuple(spec(tuple(input_shape)))
-        return (input_shape[0],) + tuple(spec)
+            return tuple(spec([tuple(s) for s in input_shape] if several else tuple(input_shape)))
+        return ((input_shape[0][0] if several else input_shape[0]),) + tuple(spec)
 
     def get_config(self):
         config = super().get_config()

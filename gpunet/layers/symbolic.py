@@ -81,7 +81,9 @@ def call_layer(layer, inputs, training=False):
     from .core import InputLayer
     if isinstance(layer, InputLayer):
         raise TypeError(f"InputLayer '{layer.name}' cannot be called on a tensor: Input() makes the model's inputs.")
-    multi = getattr(layer, "_multi_input", False)
+    # merge layers, and layers written with call() (Lambda, a user's layer), which take a list as Keras's do
+    multi = getattr(layer, "_multi_input", False) or (getattr(layer, "_uses_call", False)
+                                                       and isinstance(inputs, (list, tuple)))
     as_list = isinstance(inputs, (list, tuple))
     if as_list:
         tensors = list(inputs)

@@ -71,7 +71,7 @@ def finishing_build(user_build):
             user_build(self, input_shape)
         finally:
             self._in_user_build = False
-        self.input_shape = tuple(input_shape)
+        self.input_shape = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else tuple(input_shape)
         self.output_shape = self.compute_output_shape(self.input_shape)
         self.built = True
     build.finishes_build = True
@@ -90,11 +90,13 @@ def infer_output_shape(layer, input_shape):
     Keras infers it by tracing; the probe's values mean nothing, so warnings about them (a
     division by a zero norm, say) are not shown."""
     ops = layer.ops
-    probe = tuple(1 if d is None else d for d in (1,) + tuple(input_shape[1:]))
+    several = isinstance(input_shape, list)  # a call on several tensors (the functional API)
+    shapes = input_shape if several else [input_shape]
+    probes = [Tensor(ops.ones(tuple(1 if d is None else d for d in (1,) + tuple(s[1:])), layer.dtype)) for s in shapes]
     with B.use_backend(ops), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        out = run_call(layer, Tensor(ops.ones(probe, layer.dtype)), False)
-    return (input_shape[0],) + tuple(out.shape[1:])
+        out = run_call(layer, probes if several else probes[0], False)
+    return (shapes[0][0],) + tuple(out.shape[1:])
 
 
 def tape_forward(layer, x, training):
@@ -104,7 +106,9 @@ def tape_forward(layer, x, training):
     with B.use_backend(layer.ops):
         for w in weights:
             w.tensor = Tensor(w.value, requires_grad=id(w) in trainable)
-        inputs = Tensor(x, requires_grad=bool(training))
+        several = isinstance(x, list)  # a call on several tensors (the functional API)
+        inputs = [Tensor(a, requires_grad=bool(training)) for a in x] if several else Tensor(x, requires_grad=bool(training))
+        x = x[0] if several else x
         try:
             out = run_call(layer, inputs, training)
         finally:
@@ -126,11 +130,14 @@ def tape_backward(layer, dy, need_dx):
         raise RuntimeError(f"Layer '{layer.name}': backward() needs a forward(x, training=True) first.")
     out, inputs, recorded = tape
     layer._tape = None
+    several = isinstance(inputs, list)
+    sources = inputs if several else [inputs]
     with B.use_backend(layer.ops):
-        grads = gradients(out, [inputs] + [t for _, t in recorded], dy.astype(out.dtype, copy=False))
-    for (w, _), g in zip(recorded, grads[1:]):
+        grads = gradients(out, sources + [t for _, t in recorded], dy.astype(out.dtype, copy=False))
+    for (w, _), g in zip(recorded, grads[len(sources):]):
         if w.grad is not None:
             w.grad[...] = g
     if not need_dx:
-        return None
-    return layer.ops.xp.ascontiguousarray(grads[0])
+        return [None] * len(sources) if several else None
+    dxs = [layer.ops.xp.ascontiguousarray(g) for g in grads[:len(sources)]]
+    return dxs if several else dxs[0]
