@@ -4,7 +4,7 @@ import pytest
 
 import gpunet
 from gpunet import backend as B
-from gpunet.layers import Add, Concatenate, Dense, Dropout, Embedding, Input
+from gpunet.layers import Add, Dense, Dropout, Input
 from gpunet.models import Model, Sequential
 
 from conftest import DATA
@@ -139,9 +139,6 @@ def test_what_is_not_supported_yet_says_so():
     body = Sequential([Dense(3)], name="body")
     with pytest.raises(NotImplementedError, match="shares single layers between calls, not nested models"):
         Model(x, Add()([body(x), body(x)]))
-    ids = Input((5,))
-    with pytest.raises(NotImplementedError, match="do not carry masks"):
-        Model(ids, Dense(1)(gpunet.layers.Flatten()(Embedding(10, 2, mask_zero=True)(ids))))
     model = Model(x, Dense(2)(x))
     with pytest.raises(TypeError, match="has no add"):
         model.add(Dense(1))

@@ -22,11 +22,12 @@ A layer called on several tensors shares its weights between the calls (models/g
 A functional model of one input and one output is also a layer: ``x = base(inputs)`` in another
 functional model, or a layer of a Sequential.
 
-Not yet: masks (Embedding(mask_zero=True), Masking), a nested model called twice, a nested model
-with several inputs or outputs.
+Masks (Embedding(mask_zero=True), Masking) pass from call to call by tf.keras 2's rules
+(layers/masking.py; merge layers combine them).
+
+Not yet: a nested model called twice, a nested model with several inputs or outputs.
 """
 from ..layers.base import unique_name
-from ..layers import masking
 from . import graph as _graph
 from . import graph_run as _run
 from . import summary as _summary
@@ -82,9 +83,6 @@ class Functional(MultiIOMixin, Sequential):
             self._admit(layer)
         calls = [id(n.layer) for n in self._nodes]
         self._shared = {key for key in calls if calls.count(key) > 1}
-        if masking.makes_masks(self._layers):
-            raise NotImplementedError(f"Model '{self.name}' holds an Embedding(mask_zero=True) or a Masking layer: "
-                                      "gpunet's functional models do not carry masks yet; use a Sequential.")
         # one input, one output, no merge layer: each call takes the one before it, a chain the fused plans run
         self._chain = (len(ins) == 1 and len(outs) == 1 and not self._shared
                        and all(not n.as_list for n in self._nodes))

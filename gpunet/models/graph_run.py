@@ -8,6 +8,8 @@ call by call and summed. A tensor read by several layers gets the sum of their g
 """
 import copy
 
+from ..layers import masking
+
 
 def forward(model, x, training, penalty=True):
     """``(output, activity penalty)`` as the engine's ``_forward``; several inputs come packed side
@@ -19,24 +21,42 @@ def forward(model, x, training, penalty=True):
                                                                                           model._in_layout)}
     else:
         values = {id(model._inputs[0]): x}
-    total, runners, seen = 0.0, [], set()
+    total, runners, seen, masks = 0.0, [], set(), {}
     for node in model._nodes:
         layer = node.layer
         runner = copy.copy(layer) if id(layer) in seen else layer
         seen.add(id(layer))
         runners.append(runner)
         args = [values[id(t)] for t in node.inputs]
-        out = runner.forward(args if node.as_list else args[0], training)
+        out, masks[id(node.output)] = _call(runner, node, args, [masks.get(id(t)) for t in node.inputs], training)
         if layer.activity_regularizer is not None:
             if penalty:
                 total += ops.to_scalar(layer.activity_regularizer(out)) / out.shape[0]
             runner._activity_output = out  # (for backward; and for the penalty when nested in another model)
         values[id(node.output)] = out
     model._runners = runners
+    if penalty and any(masks.get(id(t)) is not None for t in model._outputs):  # (predict passes penalty=False)
+        raise masking.output_mask_error(model)
     if model._out_layout:
         outs = [values[id(t)] for t in model._outputs]
         return ops.concatenate([o.reshape(o.shape[0], -1) for o in outs], axis=1), total
     return values[id(model._outputs[0])], total
+
+
+def _call(runner, node, args, in_masks, training):
+    """One call's output and the mask it hands on (tf.keras 2's rules: layers/masking.py)."""
+    if node.as_list:
+        out = runner.forward(args, training)
+        if all(m is None for m in in_masks):
+            return out, None
+        if not getattr(runner, "_multi_input", False):  # a Lambda or a user's layer over several tensors
+            raise NotImplementedError(f"Layer '{runner.name}' receives the mask of an Embedding(mask_zero=True) or "
+                                      "Masking layer on one of its inputs: gpunet hands masks on through merge layers "
+                                      "only.")
+        return out, runner.compute_mask(args, in_masks)
+    if in_masks[0] is None and not masking.makes_mask(runner):
+        return runner.forward(args[0], training), None
+    return masking.forward(runner, args[0], in_masks[0], training)
 
 
 def backward(model, dy, need_dx=False):
