@@ -106,11 +106,12 @@ class Functional(MultiIOMixin, Sequential):
 
     @property
     def input(self):
-        return self._inputs[0]
+        """The input tensor (a list of them for several inputs), as in Keras."""
+        return self._inputs[0] if len(self._inputs) == 1 else list(self._inputs)
 
     @property
     def output(self):
-        return self._outputs[0]
+        return self._outputs[0] if len(self._outputs) == 1 else list(self._outputs)
 
     @property
     def input_shape(self):
