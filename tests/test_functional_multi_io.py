@@ -119,8 +119,8 @@ def test_gradients_match_finite_differences(f64, ops):
     (lambda m, d: m.fit([d[0], d[1][:10]], [d[2], d[3]], verbose=0), ValueError, "same number of samples"),
     (lambda m, d: m.fit([d[0], d[0]], [d[2], d[3]], verbose=0), ValueError, r"'b_in' has shape \(120, 4\)"),
     (lambda m, d: m.fit([d[0], d[1]], [d[2], d[3] + 7], verbose=0), ValueError, "o2"),
-    (lambda m, d: m.fit([d[0], d[1]], [d[2], d[3]], sample_weight=[d[2], d[2]], verbose=0), NotImplementedError,
-     "Per-output sample weights"),
+    (lambda m, d: m.fit([d[0], d[1]], [d[2], d[3]], sample_weight=[d[2]], verbose=0), ValueError,
+     "one entry per output"),  # (per-output weights: tests/test_functional_sample_weights.py)
     (lambda m, d: m.fit([d[0], d[1]], [d[2], d[3]], class_weight={0: 1, 1: 2}, verbose=0), ValueError,
      "single output"),
 ])

@@ -109,20 +109,26 @@ def prepare(ops, model, x, y, sample_weight, class_weight, role="", finite=True)
         input_checks.check_finite(ops, ys, f"{role}y")
     sw = None
     if sample_weight is not None:
-        sw = _sample_weights(ops, sample_weight, n, f"{role}sample_weight")
+        sw = _sample_weights(ops, sample_weight, n, f"{role}sample_weight",
+                             getattr(model._loss_fn, "weight_columns", None))
     if class_weight:
         cw = _class_weights(numpy.asarray(ops.to_host(ys)), class_weight)
         sw = cw if sw is None else sw * (cw if isinstance(sw, numpy.ndarray) else ops.asarray(cw))
     return xs, ys, None if sw is None else to_device(ops, sw, dtype)
 
 
-def _sample_weights(ops, sample_weight, n, what):
+def _sample_weights(ops, sample_weight, n, what, columns=None):
     """Flat float64 weights, checked: a NumPy array, or the backend's own array where one was
-    passed (a CuPy batch stays on the device: NumPy cannot read it, and a round trip would wait)."""
+    passed (a CuPy batch stays on the device: NumPy cannot read it, and a round trip would wait).
+    ``columns``: a model with several outputs says their number (its loss's ``weight_columns``):
+    weights per output then come as one ``(n, columns)`` array (backend/io_packing.py's
+    `pack_weights`), kept 2-D; one ``(n,)`` array still weights every output."""
     sw = _host(sample_weight, what)
     sw = (numpy.asarray(sw, dtype=numpy.float64) if isinstance(sw, numpy.ndarray)
-          else ops.asarray(sw, dtype="float64")).reshape(-1)
-    if sw.shape != (n,):
+          else ops.asarray(sw, dtype="float64"))
+    if not (columns and sw.ndim == 2 and sw.shape == (n, columns)):
+        sw = sw.reshape(-1)
+    if sw.shape != (n,) and not (columns and sw.shape == (n, columns)):
         raise ValueError(f"{what} must have shape ({n},), received {tuple(sw.shape)}")
     input_checks.check_finite(ops, sw, what)
     return sw

@@ -4,7 +4,8 @@ fit, evaluate and predict move one array through shuffling, batching, validation
 streaming and data-parallel sharding. A model with several inputs gets them packed side by side
 (each flattened to ``(n, width)``, in the model's input order) and splits each batch again
 (models/functional.py), so every one of those paths serves it unchanged; targets of several
-outputs likewise (models/multi_output.py). Packing copies the data once per call.
+outputs likewise (models/multi_output.py), and per-output sample weights one column per output
+(`pack_weights`). Packing copies the data once per call.
 """
 import numpy
 
@@ -31,7 +32,7 @@ def parts_in_order(data, names, what):
 
 
 def _is_number_row(data):
-    return all(isinstance(v, (int, float)) for v in data)
+    return all(isinstance(v, (int, float, numpy.number)) for v in data)
 
 
 def pack(ops, parts, specs, what, dtype):
@@ -78,3 +79,53 @@ def pack(ops, parts, specs, what, dtype):
     else:  # a part already on the device: join them there
         packed = ops.concatenate([ops.asarray(a, dtype=dtype) for a in flat], axis=1)
     return packed, layout
+
+
+def pack_weights(ops, sample_weight, names, rows, what="sample_weight"):
+    """A model with several outputs: its ``sample_weight`` as the loops take it, checked against
+    ``rows`` samples (the targets'). One array ``(n,)`` (or ``(n, 1)``) weights every output, as
+    in tf.keras 2, and is returned as given; a list of one array per output (None: that output
+    unweighted) or a dict keyed by output name (an output left out: unweighted) becomes one
+    float64 array ``(n, len(names))``, output ``i``'s weights in column ``i`` (ones where
+    unweighted; `MultiOutputLoss.weight_part` takes them apart), or None where no output is
+    weighted. Raises ValueError naming what was expected and what was received."""
+    if sample_weight is None:
+        return None
+    per_output = isinstance(sample_weight, dict) or (
+        isinstance(sample_weight, (list, tuple)) and not _is_number_row(sample_weight))
+    if not per_output:
+        arr = _host(sample_weight, what)
+        if arr.ndim == 0 or arr.shape[0] != rows or (arr.ndim > 1 and arr.shape[1:] != (1,)):
+            raise ValueError(f"{what} given as one array weights every output and must have shape ({rows},); "
+                             f"received {tuple(arr.shape)}. For weights per output pass a list of "
+                             f"{len(names)} arrays ({rows},) or a dict keyed by the output names {names}.")
+        return arr
+    if isinstance(sample_weight, dict):
+        unknown = sorted(set(map(str, sample_weight)) - set(names))
+        if unknown:
+            raise ValueError(f"{what} given as a dict has keys {unknown} that are not outputs of the model; its "
+                             f"outputs are {names}.")
+        parts = [sample_weight.get(n) for n in names]
+    else:
+        if len(sample_weight) != len(names):
+            raise ValueError(f"{what} given as a list must have one entry per output: the model has {len(names)} "
+                             f"outputs {names}, received a list of {len(sample_weight)}.")
+        parts = list(sample_weight)
+    if all(p is None for p in parts):
+        return None
+    columns = []
+    for name, part in zip(names, parts):
+        if part is None:
+            columns.append(None)
+            continue
+        arr = _host(part, f"{what} for output {name!r}")
+        if arr.ndim == 0 or arr.shape[0] != rows or (arr.ndim > 1 and arr.shape[1:] != (1,)):
+            raise ValueError(f"{what} for output {name!r} must have shape ({rows},), one weight per sample; "
+                             f"received {tuple(arr.shape)}.")
+        columns.append(arr.reshape(rows, 1))
+    if all(c is None or isinstance(c, numpy.ndarray) for c in columns):
+        return numpy.concatenate([numpy.ones((rows, 1)) if c is None else c.astype(numpy.float64, copy=False)
+                                  for c in columns], axis=1)
+    # a part already on the device: join them there
+    return ops.concatenate([ops.ones((rows, 1), "float64") if c is None else ops.asarray(c, dtype="float64")
+                            for c in columns], axis=1)

@@ -252,6 +252,25 @@ class Layer:
             self.build((None,) + tuple(x.shape[1:]))
         return self.forward(x, training)
 
+    # ---- the functional API's view of the layer's calls ---------------------------
+    @property
+    def input(self):
+        """The symbolic tensor(s) of the layer's one call (Keras's ``layer.input``), e.g. for
+        ``Model(model.input, model.get_layer("dense").output)``."""
+        return symbolic.call_of(self, None, "input")
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's one call (Keras's ``layer.output``)."""
+        return symbolic.call_of(self, None, "output")
+
+    def get_input_at(self, node_index):
+        """The input tensor(s) of the layer's call ``node_index`` (a shared layer has several)."""
+        return symbolic.call_of(self, node_index, "input")
+
+    def get_output_at(self, node_index):
+        return symbolic.call_of(self, node_index, "output")
+
     def to_backend(self, ops):
         """Move this layer's weights to another backend (``model.to``)."""
         for w in self._weights:

@@ -59,6 +59,27 @@ def nodes_of(layer):
     return nodes
 
 
+def call_of(layer, index, what):
+    """``layer.input``/``layer.output`` (``index`` None: its one call) or ``get_input_at``/``get_output_at``."""
+    nodes = nodes_of(layer)
+    if not nodes:
+        raise AttributeError(f"Layer '{layer.name}' is not connected: it has no {what} tensor (it was never called "
+                             "on a tensor, nor is it in a model with a known input shape).")
+    if index is None:
+        if len(nodes) > 1:
+            raise AttributeError(f"Layer '{layer.name}' has been called {len(nodes)} times, so its {what} is ambiguous: "
+                                 f"use get_{what}_at(node_index).")
+        index = 0
+    if not -len(nodes) <= index < len(nodes):
+        raise ValueError(f"Layer '{layer.name}' has {len(nodes)} call(s); received node_index={index}.")
+    node = nodes[index]
+    if what == "output":
+        return node.output
+    if node.is_input:
+        return node.output  # an InputLayer's input is its output, as in Keras
+    return list(node.inputs) if node.as_list else node.inputs[0]
+
+
 def is_symbolic(x):
     """True for a KerasTensor, or a list/tuple holding one."""
     if isinstance(x, KerasTensor):

@@ -6,7 +6,9 @@ arrays, one per output. gpunet packs the parts side by side into one array on th
 (backend/io_packing.py) and hands that to the ordinary loops, so batching, shuffling, validation,
 streaming, callbacks and data-parallel training are the single-input ones; the model splits each
 batch into its inputs, packs its outputs (models/functional.py) and `MultiOutputLoss` splits the
-targets (models/multi_output.py).
+targets (models/multi_output.py). ``sample_weight`` for several outputs is one array (every
+output) or, as in tf.keras 2, a list or dict of one array per output: those are packed as one
+column per output (`io_packing.pack_weights`), which the loss and per-output metrics split again.
 """
 import inspect
 
@@ -82,17 +84,23 @@ class MultiIOMixin:
         loss.target_layout = layout
         return packed
 
-    def _check_weights(self, sample_weight, class_weight):
-        if self._multi_out and isinstance(sample_weight, (list, tuple, dict)):
-            raise NotImplementedError("Per-output sample weights are not supported yet: pass one sample_weight "
-                                      "array, which weights every output's loss.")
+    def _check_weights(self, class_weight):
         if self._multi_out and class_weight:
             raise ValueError("class_weight is only supported for models with a single output (as in tf.keras).")
 
-    def _pack_batch(self, batch):
+    def _pack_weights(self, sample_weight, y, what="sample_weight"):
+        """``sample_weight`` as the loops take it (``y``: the packed targets, which give the rows):
+        one array for every output, or one column per output (`io_packing.pack_weights`)."""
+        if not self._multi_out or sample_weight is None or y is None:
+            return sample_weight  # (without y, fit says y is missing)
+        return io_packing.pack_weights(self.ops, sample_weight, self.output_names, y.shape[0], what)
+
+    def _pack_batch(self, batch, role=""):
         if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
-            self._check_weights(batch[2] if len(batch) == 3 else None, None)
-            return (self._pack_x(batch[0]), self._pack_y(batch[1])) + tuple(batch[2:])
+            x, y = self._pack_x(batch[0]), self._pack_y(batch[1])
+            if len(batch) == 2:
+                return x, y
+            return x, y, self._pack_weights(batch[2], y, f"{role}sample_weight")
         return batch
 
     def _packed_source(self, source, with_targets=True):
@@ -106,16 +114,18 @@ class MultiIOMixin:
         a = _arguments(method, args, kwargs)
         if not (self._multi_in or self._multi_out):
             return a
-        self._check_weights(a.get("sample_weight"), a.get("class_weight"))
+        self._check_weights(a.get("class_weight"))
         if is_batch_source(a.get("x")):
             a["x"] = self._packed_source(a["x"], targets)
         else:
             a["x"] = self._pack_x(a.get("x"))
             if targets:
                 a["y"] = self._pack_y(a.get("y"))
+                if a.get("sample_weight") is not None:
+                    a["sample_weight"] = self._pack_weights(a["sample_weight"], a["y"])
         val = a.get("validation_data")
         if val is not None and not is_batch_source(val) and isinstance(val, (tuple, list)) and len(val) in (2, 3):
-            a["validation_data"] = self._pack_batch(val)
+            a["validation_data"] = self._pack_batch(val, "validation_data ")
         elif is_batch_source(val):
             a["validation_data"] = self._packed_source(val)
         return a

@@ -4,7 +4,14 @@
 layer name (an output left out trains on no loss); ``loss_weights``: a list or dict of floats;
 ``metrics``: a list applied to every output, a list of lists, or a dict of lists. The total loss is
 the weighted sum of the outputs' losses. Logs, History keys and ``metrics_names`` are tf.keras 2's:
-``loss``, ``<output>_loss`` for each output (before its weight), then ``<output>_<metric>``.
+``loss``, ``<output>_loss`` for each output (before its weight), then for each output its metrics
+``<output>_<metric>`` and its weighted metrics (``<output>_weighted_<metric>`` where a metric of
+that output has the name already).
+
+``sample_weight`` comes as one array ``(n,)``, which weights every output, or as one column per
+output ``(n, outputs)`` (fit's list or dict of weights per output, packed by
+backend/io_packing.py's `pack_weights`): each output's loss and weighted metrics then take their
+column, as tf.keras 2 gives each output its own weights.
 
 The engine sees one loss (`MultiOutputLoss`) over the outputs packed side by side (the model's
 forward packs them, `Functional._backward` splits the gradient) and targets packed the same way
@@ -38,6 +45,11 @@ class MultiOutputLoss:
     name = "loss"
     sparse_labels = False
 
+    @property
+    def weight_columns(self):
+        """How many columns sample weights per output come in (backend/edge.py keeps them 2-D)."""
+        return len(self.names)
+
     def __init__(self, names, losses, weights, out_layout):
         self.names, self.losses, self.weights, self.out_layout = names, losses, weights, out_layout
         self.target_layout = None  # set when targets are packed (their widths: a sparse label is one column)
@@ -59,6 +71,13 @@ class MultiOutputLoss:
         offset, width, shape = self.out_layout[i]
         return out[:, offset:offset + width].reshape((out.shape[0],) + tuple(shape))
 
+    @staticmethod
+    def weight_part(sample_weight, i):
+        """Output ``i``'s sample weights: None, one array ``(n,)`` for every output, or column ``i``."""
+        if sample_weight is None or sample_weight.ndim == 1:
+            return sample_weight
+        return sample_weight[:, i]
+
     def compute(self, ops, y, out, sample_weight=None):
         total, grads, n = None, [], out.shape[0]
         for i, (loss, weight) in enumerate(zip(self.losses, self.weights)):
@@ -66,7 +85,8 @@ class MultiOutputLoss:
                 self.last[i] = None
                 grads.append(ops.zeros((n, self.out_layout[i][1]), out.dtype))
                 continue
-            value, grad = loss.compute(ops, self.target_part(ops, y, i), self.output_part(out, i), sample_weight)
+            value, grad = loss.compute(ops, self.target_part(ops, y, i), self.output_part(out, i),
+                                       self.weight_part(sample_weight, i))
             self.last[i] = value
             total = value * weight if total is None else total + value * weight
             grads.append((grad * weight if weight != 1 else grad).reshape(n, -1))
@@ -104,7 +124,8 @@ class OutputMetric(Metric):
 
     def update(self, ops, y_true, y_pred, sample_weight=None):
         self.metric.update(ops, self._composite.target_part(ops, y_true, self._index),
-                           self._composite.output_part(y_pred, self._index), sample_weight)
+                           self._composite.output_part(y_pred, self._index),
+                           self._composite.weight_part(sample_weight, self._index))
 
     def result(self):
         return self.metric.result()
@@ -120,11 +141,25 @@ def compile_outputs(names, out_layout, loss, loss_weights, metrics, weighted_met
     composite = MultiOutputLoss(names, loss_fns, weights, out_layout)
     objects = [OutputLoss(composite, i) for i in range(len(names)) if loss_fns[i] is not None]
     flags = [True] * len(objects)
-    for ids, weighted in ((metrics, False), (weighted_metrics, True)):
-        for i, entry in enumerate(_metric_lists(ids, names)):
+    plain_lists, weighted_lists = _metric_lists(metrics, names), _metric_lists(weighted_metrics, names)
+    for i, name in enumerate(names):  # each output's metrics, then its weighted metrics (tf.keras 2's order)
+        own = []
+        for entry, weighted in ((plain_lists[i], False), (weighted_lists[i], True)):
             for m in entry:
                 metric = _metrics.get(_fresh(m, i), loss_fns[i])
-                objects.append(OutputMetric(metric, composite, i))
+                if any(metric is o.metric for o in own):
+                    raise ValueError("A Metric object cannot be in both metrics and weighted_metrics (it would be "
+                                     "updated twice per batch): pass two instances.")
+                out = OutputMetric(metric, composite, i)
+                if weighted and any(o.name == out.name for o in own):
+                    # tf.keras 2: a weighted metric named as one of that output's metrics logs as
+                    # "<output>_weighted_<name>"
+                    prefix = f"{name}_"
+                    base = metric.name[len(prefix):] if metric.name.startswith(prefix) else metric.name
+                    metric.name = f"{prefix}weighted_{base}"
+                    out = OutputMetric(metric, composite, i)
+                own.append(out)
+                objects.append(out)
                 flags.append(weighted)
     seen = [m.name for m in objects]
     if len(set(seen)) != len(seen):

@@ -2,6 +2,7 @@
 from .. import backend as B
 from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
+from ..layers import symbolic
 from ..layers.symbolic import KerasTensor
 from ..layers import masking
 from .training import TrainingMixin
@@ -38,6 +39,7 @@ class Sequential(NestingMixin, TrainingMixin, LegacyPredictMixin, SavingMixin, L
         self.built = False
         self._activity_proxy = InnerActivity(self)
         self._packed = []
+        self._chain_tensors = []  # the symbolic outputs of the InputLayer and each layer (layer.output)
         self._init_training_state()
         for layer in layers or []:
             self.add(layer)
@@ -162,8 +164,50 @@ class Sequential(NestingMixin, TrainingMixin, LegacyPredictMixin, SavingMixin, L
                                  f"received {shape}.")
             shape = layer.compute_output_shape(shape)
         self.built = bool(self._layers) or self._input_layer is not None
+        self._connect()
         if self.built and self.optimizer is not None:
             self._pack()
+
+    def _connect(self):
+        """Call the layers on symbolic tensors, from the InputLayer's on, as Keras's Sequential does once
+        its input shape is known: ``model.input`` and each ``layer.output`` then exist (for
+        ``Model(model.input, model.layers[-2].output)``, a feature extractor)."""
+        if self._input_layer is None:
+            return
+        tensors = self._chain_tensors
+        if not tensors:
+            tensors.append(symbolic.input_tensor(self._input_layer))
+        del tensors[len(self._layers) + 1:]  # (after a pop)
+        for layer in self._layers[len(tensors) - 1:]:
+            try:
+                tensors.append(symbolic.call_layer(layer, tensors[-1]))
+            except (TypeError, ValueError, NotImplementedError) as exc:
+                # the model itself was built: only layer.output stays unavailable from here on
+                self._chain_error = f"layer '{layer.name}' could not be called on a symbolic tensor ({exc})"
+                return
+
+    @property
+    def input(self):
+        """The model's symbolic input tensor (once its input shape is known), as in Keras."""
+        if not self._chain_tensors:
+            raise AttributeError(f"Model '{self.name}' has no input tensor yet: give it an input shape (Input(...) "
+                                 "or input_shape= on its first layer) or build it first.")
+        return self._chain_tensors[0]
+
+    @property
+    def output(self):
+        self.input  # noqa: B018 - the same error before the input shape is known
+        if len(self._chain_tensors) <= len(self._layers):
+            raise AttributeError(f"Model '{self.name}' has no output tensor: {getattr(self, '_chain_error', '')}")
+        return self._chain_tensors[len(self._layers)]
+
+    @property
+    def inputs(self):
+        return [self.input]
+
+    @property
+    def outputs(self):
+        return [self.output]
 
     # ---- weights ----------------------------------------------------------------
     @property

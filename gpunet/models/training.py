@@ -104,7 +104,8 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
             validation_split: fraction of the samples, taken from the end before shuffling, to validate on.
             validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``; overrides the split.
             shuffle: reshuffle the training samples every epoch.
-            class_weight, sample_weight: ``{class: weight}`` / per-sample ``(n,)`` weights of the loss.
+            class_weight, sample_weight: ``{class: weight}`` / per-sample ``(n,)`` weights of the loss (a
+                functional model with several outputs also takes a list or dict of them, one per output).
             validation_freq, validation_batch_size: validate every N epochs, in batches of this size.
             steps_per_epoch: batches per epoch: of a generator (default: until it ends, the first
                 epoch), of a Sequence (default: its length), or of arrays (then taken from one stream
@@ -181,7 +182,7 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         """The loss and metrics on ``x, y`` in inference mode, batch by batch.
 
         Args:
-            x, y: inputs and targets; sample_weight: per-sample weights ``(n,)``.
+            x, y: inputs and targets; sample_weight: per-sample weights ``(n,)`` (or one per output).
             batch_size: samples per batch (default 32); verbose: 0 silent, 1 progress bar ("auto": 1).
             callbacks: `Callback` instances (``on_test_*``); steps: accepted for Keras compatibility.
             return_dict: return ``{"loss": ..., <metric>: ...}``.
