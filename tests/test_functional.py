@@ -8,6 +8,7 @@ from gpunet.layers import Add, Dense, Dropout, Input
 from gpunet.models import Model, Sequential
 
 from conftest import DATA
+from graph_gradients import check_model_gradients
 
 
 def _pima():
@@ -66,20 +67,7 @@ def test_gradients_match_finite_differences(f64, ops):
     rng = np.random.default_rng(3)
     x = ops.asarray(rng.normal(size=(5, 8)))
     g = rng.normal(size=(5, 1))
-    model._ensure_ready(x.shape, train=True)
-    model._grads[...] = 0
-    model._forward(x, True)
-    model._backward(ops.asarray(g))
-    analytic = ops.to_host(model._grads).copy()
-    params = model._params
-    for i in rng.choice(params.shape[0], 25, replace=False):
-        keep = float(ops.to_host(params[i:i + 1])[0])
-        vals = []
-        for step in (1e-6, -1e-6):
-            params[i:i + 1] = keep + step
-            vals.append(float((ops.to_host(model._forward(x, False)[0]) * g).sum()))
-        params[i:i + 1] = keep
-        np.testing.assert_allclose(analytic[i], (vals[0] - vals[1]) / 2e-6, rtol=1e-5, atol=1e-8)
+    check_model_gradients(model, ops, x, g, count=25)
 
 
 def test_a_chain_runs_the_fused_plan_and_equals_sequential():

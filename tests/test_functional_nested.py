@@ -7,6 +7,7 @@ import gpunet
 from gpunet.models import load_model, model_from_json
 
 from keras_support import keras_on_torch
+from graph_gradients import check_model_gradients
 
 
 def _base(lib):
@@ -55,20 +56,7 @@ def test_gradient_through_the_nested_graph(f64, ops):
     model.compile(loss="mse", optimizer="sgd")
     rng = np.random.default_rng(6)
     x, g = ops.asarray(rng.normal(size=(4, 8))), rng.normal(size=(4, 1))
-    model._ensure_ready(x.shape, train=True)
-    model._grads[...] = 0
-    model._forward(x, True)
-    model._backward(ops.asarray(g))
-    analytic = ops.to_host(model._grads).copy()
-    params = model._params
-    for i in rng.choice(params.shape[0], 30, replace=False):
-        keep = float(ops.to_host(params[i:i + 1])[0])
-        vals = []
-        for step in (1e-6, -1e-6):
-            params[i:i + 1] = keep + step
-            vals.append(float((ops.to_host(model._forward(x, False)[0]) * g).sum()))
-        params[i:i + 1] = keep
-        np.testing.assert_allclose(analytic[i], (vals[0] - vals[1]) / 2e-6, rtol=1e-5, atol=1e-8)
+    check_model_gradients(model, ops, x, g, count=30)
 
 
 @pytest.mark.parametrize("kind", ["sequential", "functional"])

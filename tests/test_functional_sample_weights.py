@@ -7,16 +7,7 @@ import pytest
 
 import gpunet
 
-
-def _model(lib):
-    """Two inputs, two heads (sigmoid, softmax), as in test_functional_multi_io.py."""
-    L = lib.layers
-    a, b = lib.Input((4,), name="a_in"), lib.Input((3,), name="b_in")
-    h = L.concatenate([L.Dense(5, activation="relu", name="da")(a), L.Dense(5, activation="tanh", name="db")(b)],
-                      name="cat")
-    o1 = L.Dense(1, activation="sigmoid", name="o1")(h)
-    o2 = L.Dense(3, activation="softmax", name="o2")(L.Dense(4, activation="relu", name="mid")(h))
-    return lib.Model([a, b], [o1, o2])
+from test_functional_multi_io import _two_by_two as _model  # two inputs, two heads (sigmoid, softmax)
 
 
 def _compile(model, lib):

@@ -9,6 +9,7 @@ import gpunet
 from gpunet.models import load_model, model_from_json
 
 from keras_support import keras_on_torch
+from graph_gradients import check_model_gradients
 
 
 def _siamese(lib):
@@ -56,20 +57,7 @@ def test_gradients_sum_over_the_calls(f64, ops):
     model.compile(loss="mse", optimizer="sgd")
     rng = np.random.default_rng(2)
     x, g = ops.asarray(rng.normal(size=(5, 12))), rng.normal(size=(5, 1))
-    model._ensure_ready(x.shape, train=True)
-    model._grads[...] = 0
-    model._forward(x, True)
-    model._backward(ops.asarray(g))
-    analytic = ops.to_host(model._grads).copy()
-    params = model._params
-    for i in range(params.shape[0]):
-        keep = float(ops.to_host(params[i:i + 1])[0])
-        vals = []
-        for step in (1e-6, -1e-6):
-            params[i:i + 1] = keep + step
-            vals.append(float((ops.to_host(model._forward(x, False)[0]) * g).sum()))
-        params[i:i + 1] = keep
-        np.testing.assert_allclose(analytic[i], (vals[0] - vals[1]) / 2e-6, rtol=1e-5, atol=1e-8)
+    check_model_gradients(model, ops, x, g)
 
 
 def test_config_names_each_call(tfk):
