@@ -155,3 +155,20 @@ def test_clone_model_rebuilds_the_graph():
     clone.set_weights(model.get_weights())
     x = _pima()[0][:20]
     np.testing.assert_array_equal(clone.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_the_readme_example_runs_as_written(capsys):
+    """README's "The functional API" block, on the Pima data, with its 150 epochs cut to 3."""
+    import os
+    import re
+    with open(os.path.join(os.path.dirname(__file__), "..", "README.md")) as f:
+        section = f.read().split("## The functional API", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert "epochs=150" in code
+    X, Y = _pima()
+    scope = {"X": X, "Y": Y}
+    exec(compile(code.replace("epochs=150", "epochs=3"), "README.md", "exec"), scope)
+    model = scope["model"]
+    assert [type(l).__name__ for l in model.layers] == ["InputLayer", "Dense", "Dense", "Add", "Dense"]
+    assert "Epoch 3/3" in capsys.readouterr().out
+    assert model.evaluate(X, Y, verbose=0)[1] > 0.6
