@@ -12,7 +12,8 @@ import threading
 from .. import backend as B
 from .. import initializers, regularizers, constraints
 from ..autodiff.tensor import Operators, is_tensor, value_of
-from . import symbolic, user_code
+from . import sublayers, symbolic, user_code
+from .layer_args import _batch_input_shape, _dtype_name
 
 _name_counts = {}
 
@@ -214,6 +215,8 @@ class Layer:
             return
         self.output_shape = self.compute_output_shape(self.input_shape)
         self.built = True
+        if self._uses_call:  # a user layer without its own build: its sublayers' weights are its own too
+            sublayers.adopt_weights(self)
 
     def compute_output_shape(self, input_shape):
         """The output shape for ``input_shape``; a layer with ``call`` finds it by running ``call`` once."""
@@ -237,7 +240,7 @@ class Layer:
             return user_code.tape_backward(self, dy, need_dx)
         raise NotImplementedError(f"{type(self).__name__} defines neither call(inputs) nor forward/backward.")
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         """Apply the layer to an array (building it on first use); returns a backend array.
         On a tensor (inside another layer's ``call``) a user layer returns a tensor; on a symbolic
         `KerasTensor` (``Dense(4)(Input((8,)))``) the call is recorded for a functional `Model`."""
@@ -247,10 +250,12 @@ class Layer:
             if not self.built:
                 self.build((None,) + tuple(x.shape[1:]))
             return user_code.run_call(self, x, training)
+        if is_tensor(x):  # a built-in layer inside a user's call(): on the tape too
+            return sublayers.call_on_tape(self, x, training)
         x = self.ops.asarray(x)
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
-        return self.forward(x, training)
+        return self.forward(x, bool(training))
 
     # ---- the functional API's view of the layer's calls ---------------------------
     @property
@@ -291,30 +296,3 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
-
-
-def _dtype_name(dtype):
-    if dtype is None:
-        return B.floatx()
-    if isinstance(dtype, dict):  # Keras 3 DTypePolicy / Keras 2 Policy dict
-        dtype = dtype.get("config", {}).get("name", B.floatx())
-    name = getattr(dtype, "name", None) or getattr(dtype, "__name__", None) or str(dtype)
-    if name.startswith("mixed_"):
-        name = "float32"
-    if name not in ("float16", "float32", "float64"):
-        raise ValueError(f"Unsupported layer dtype {dtype!r}: expected 'float16', 'float32' or 'float64'.")
-    return name
-
-
-def _batch_input_shape(kwargs):
-    """Keras's input-shape arguments, normalized to a batch shape tuple or None."""
-    if kwargs.get("batch_input_shape") is not None:
-        return tuple(kwargs["batch_input_shape"])
-    if kwargs.get("batch_shape") is not None:
-        return tuple(kwargs["batch_shape"])
-    batch = kwargs.get("batch_size")
-    if kwargs.get("input_shape") is not None:
-        return (batch,) + tuple(kwargs["input_shape"])
-    if kwargs.get("input_dim") is not None:
-        return (batch, int(kwargs["input_dim"]))
-    return None

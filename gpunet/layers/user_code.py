@@ -12,6 +12,7 @@ import warnings
 
 from .. import backend as B
 from ..autodiff import Tensor, gradients, lift
+from . import sublayers
 
 
 def setup_subclass(cls, base):
@@ -74,6 +75,7 @@ def finishing_build(user_build):
         self.input_shape = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else tuple(input_shape)
         self.output_shape = self.compute_output_shape(self.input_shape)
         self.built = True
+        sublayers.adopt_weights(self)  # (sublayers are built by now: the output shape ran call once)
     build.finishes_build = True
     return build
 
@@ -101,8 +103,9 @@ def infer_output_shape(layer, input_shape):
 
 def tape_forward(layer, x, training):
     """The output array of ``call``; in training, the tape is kept for `tape_backward`."""
-    weights = layer._weights
+    weights = [w for w in layer._weights if sublayers.on_tape(w)]  # (built-in sublayers' go through their backward)
     trainable = {id(w) for w in layer.trainable_weights} if training else ()
+    token = sublayers.training_scope(training)
     with B.use_backend(layer.ops):
         for w in weights:
             w.tensor = Tensor(w.value, requires_grad=id(w) in trainable)
@@ -115,6 +118,7 @@ def tape_forward(layer, x, training):
             recorded = [(w, w.tensor) for w in weights if w.tensor.requires_grad]
             for w in weights:
                 w.tensor = None
+            sublayers.reset_training(token)
     layer._tape = (out, inputs, recorded) if training else None
     y = out.data
     if y.dtype.kind == "f" and y.dtype != x.dtype and x.dtype.kind == "f":
@@ -132,6 +136,7 @@ def tape_backward(layer, dy, need_dx):
     layer._tape = None
     several = isinstance(inputs, list)
     sources = inputs if several else [inputs]
+    sublayers.zero_grads(layer)
     with B.use_backend(layer.ops):
         grads = gradients(out, sources + [t for _, t in recorded], dy.astype(out.dtype, copy=False))
     for (w, _), g in zip(recorded, grads[len(sources):]):

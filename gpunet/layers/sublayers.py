@@ -1,0 +1,85 @@
+"""Layers inside a user's layer: ``self.dense = Dense(4)`` in ``__init__``, ``self.dense(x)`` in ``call``.
+
+As in Keras, their weights are the outer layer's too (`adopt_weights`, after its build: they are
+trained, saved and counted with it), and a built-in layer called on a tape tensor inside ``call``
+(`call_on_tape`) records its hand-written backward on the tape: the input gradient flows back
+through it and its weights' gradients are summed over its calls (each call runs on a shallow copy
+of the layer, with its own record of the call, as a shared layer in a functional model does).
+Whether such a call trains (Dropout, BatchNormalization) follows the outer ``call``'s ``training``
+unless the call passes its own.
+"""
+import contextvars
+import copy
+
+from ..autodiff import Tensor, lift
+
+_TRAINING = contextvars.ContextVar("gpunet_outer_call_training", default=False)
+
+
+def found_in(layer):
+    """The layers held in ``layer``'s attributes (directly, or in a list, tuple or dict)."""
+    from .base import Layer
+    out = []
+    for value in vars(layer).values():
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, Layer) and item is not layer and all(item is not o for o in out):
+                out.append(item)
+    return out
+
+
+def adopt_weights(layer):
+    """Append the weights of ``layer``'s sublayers (their own sublayers' included) to its own, in
+    the order Keras lists them: the layer's own first, then each sublayer's in attribute order."""
+    known = {id(w) for w in layer._weights}
+    for sub in found_in(layer):
+        for w in sub._weights:
+            if id(w) not in known:
+                layer._weights.append(w)
+                known.add(id(w))
+
+
+def on_tape(weight):
+    """Whether a weight takes part in the tape as a tensor (a user layer's), rather than through a
+    built-in sublayer's hand-written backward."""
+    return getattr(weight.layer, "_uses_call", False)
+
+
+def call_on_tape(layer, x, training=None):
+    """A built-in layer (hand-written forward/backward) called on tape tensor ``x`` inside a user's ``call``."""
+    x = lift(x)
+    if not layer.built:
+        layer.build((None,) + tuple(x.shape[1:]))
+    training = _TRAINING.get() if training is None else bool(training)
+    runner = copy.copy(layer)
+    y = runner.forward(x.data, training)
+    if not (training or x.requires_grad):
+        return Tensor(y)
+    weights = [w for w in layer._weights if w.grad is not None]  # the model's packed weights
+    ops = layer.ops
+
+    def vjp(g):
+        earlier = [ops.xp.array(w.grad, copy=True) for w in weights]  # other calls' share, already summed
+        dx = runner.backward(g, x.requires_grad)
+        for w, before in zip(weights, earlier):
+            w.grad += before
+        return dx if x.requires_grad else ops.zeros((), g.dtype)
+    # without an input gradient to pass, a leaf of its own keeps the call on the tape for its weights
+    parent = x if x.requires_grad else Tensor(ops.zeros((), y.dtype), requires_grad=True)
+    return Tensor(y, requires_grad=True, parents=((parent, vjp),))
+
+
+def zero_grads(layer):
+    """Before a user layer's backward: its built-in sublayers' gradients start from 0 (summed over calls)."""
+    for w in layer._weights:
+        if w.grad is not None and not on_tape(w):
+            w.grad[...] = 0
+
+
+def training_scope(training):
+    """Set the outer call's ``training`` for the sublayers called inside it; returns the token to reset."""
+    return _TRAINING.set(bool(training))
+
+
+def reset_training(token):
+    _TRAINING.reset(token)
