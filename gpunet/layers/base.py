@@ -174,11 +174,13 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        return [w for w in self._weights if w.trainable and self.trainable]
+        # (a sublayer's weights, adopted by a user's layer: the sublayer's own trainable flag counts too)
+        return [w for w in self._weights if w.trainable and self.trainable and (w.layer is self or w.layer.trainable)]
 
     @property
     def non_trainable_weights(self):
-        return [w for w in self._weights if not (w.trainable and self.trainable)]
+        return [w for w in self._weights
+                if not (w.trainable and self.trainable and (w.layer is self or w.layer.trainable))]
 
     def get_weights(self):
         """The weights as a list of NumPy arrays, in Keras's order."""

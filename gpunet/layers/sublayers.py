@@ -16,14 +16,15 @@ from ..autodiff import Tensor, lift
 _TRAINING = contextvars.ContextVar("gpunet_outer_call_training", default=False)
 
 
-def found_in(layer):
-    """The layers held in ``layer``'s attributes (directly, or in a list, tuple or dict)."""
+def found_in(layer, skip=()):
+    """The layers held in ``layer``'s attributes (directly, or in a list, tuple or dict), but ``skip``."""
     from .base import Layer
     out = []
     for value in vars(layer).values():
         items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
         for item in items:
-            if isinstance(item, Layer) and item is not layer and all(item is not o for o in out):
+            if (isinstance(item, Layer) and item is not layer and all(item is not o for o in out)
+                    and all(item is not s for s in skip)):
                 out.append(item)
     return out
 
@@ -32,7 +33,8 @@ def adopt_weights(layer):
     """Append the weights of ``layer``'s sublayers (their own sublayers' included) to its own, in
     the order Keras lists them: the layer's own first, then each sublayer's in attribute order."""
     known = {id(w) for w in layer._weights}
-    for sub in found_in(layer):
+    tracked = getattr(layer, "_tracked_layers", None)  # (a subclassed model's call holder: the model's layers)
+    for sub in tracked() if tracked is not None else found_in(layer):
         for w in sub._weights:
             if id(w) not in known:
                 layer._weights.append(w)

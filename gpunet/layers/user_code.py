@@ -19,6 +19,10 @@ def setup_subclass(cls, base):
     """Mark a Layer subclass whose ``call`` is its most derived computation (a user's layer, or a user's
     subclass of a built-in overriding ``call``): it then runs ``call`` on the tape, and its ``build``
     is wrapped by `finishing_build`."""
+    if getattr(cls, "_nests_layers", False):  # a model (a subclassed Model's call runs through models/model.py)
+        cls._uses_call = False
+        return
+
     def owner(name):
         return next(k for k in cls.__mro__ if name in k.__dict__)
     call_owner, forward_owner = owner("call"), owner("forward")

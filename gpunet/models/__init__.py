@@ -1,6 +1,7 @@
 """Keras models (``from gpunet.models import Sequential, model_from_json, load_model``)."""
 from .sequential import Sequential
-from .functional import Functional, Model
+from .model import Model
+from .functional import Functional
 
 
 def model_from_json(json_string, custom_objects=None, strict=False):
@@ -59,6 +60,9 @@ def clone_model(model, input_tensors=None, clone_function=None):
             return layer.__class__.from_config(layer.get_config())
     if isinstance(model, Functional):
         return model._clone(clone_function)
+    if isinstance(model, Model):
+        raise ValueError(f"clone_model expects a Sequential or a functional Model, received the subclassed model "
+                         f"'{model.name}' ({type(model).__name__}): make a new instance of its class instead.")
     clone = Sequential([clone_function(layer) for layer in model.layers], name=model.name)
     if model.built and not clone.built:  # the input shape came from an InputLayer, not from a layer's config
         clone.build(model.input_shape)

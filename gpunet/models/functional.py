@@ -32,10 +32,11 @@ from . import graph as _graph
 from . import graph_run as _run
 from . import summary as _summary
 from .functional_io import MultiIOMixin
+from .model import Model
 from .sequential import Sequential
 
 
-class Functional(MultiIOMixin, Sequential):
+class Functional(MultiIOMixin, Model):
     """A model from symbolic tensors: ``Model(inputs=Input((8,)), outputs=<a layer's output>)``.
 
     Args:
@@ -51,19 +52,19 @@ class Functional(MultiIOMixin, Sequential):
     """
 
     _is_graph = True
+    _builds_on_call = False
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         if inputs is None or outputs is None:
-            raise NotImplementedError("gpunet.models.Model needs inputs= and outputs= (the functional API); "
-                                      "subclassing Model with a call() method is not supported: write the layers "
-                                      "as a Sequential or a functional graph.")
+            raise NotImplementedError("gpunet.models.Model needs inputs= and outputs= (the functional API), or "
+                                      "a subclass of Model that writes call() (models/model.py).")
         kwargs.pop("dynamic", None)  # tf.keras 2's, no meaning here
         if kwargs:
             raise TypeError(f"Model() got unexpected keyword argument(s): {sorted(kwargs)}")
         ins, outs = _graph.as_tensor_list(inputs, "inputs"), _graph.as_tensor_list(outputs, "outputs")
         nodes, ordered = _graph.map_graph(ins, outs)
         _graph.check_shared_layers(nodes)
-        super().__init__(name=name or unique_name("model"))
+        Sequential.__init__(self, name=name or unique_name("model"))
         self._inputs, self._outputs = ins, outs
         self._in_layout = _graph.packed_layout(ins, "input") if len(ins) > 1 else None
         self._out_layout = _graph.packed_layout(outs, "output") if len(outs) > 1 else None
@@ -233,5 +234,3 @@ class Functional(MultiIOMixin, Sequential):
     def __repr__(self):
         return f"<Functional name={self.name}, {len(self._layers)} layers>"
 
-
-Model = Functional

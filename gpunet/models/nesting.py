@@ -26,7 +26,7 @@ class NestingMixin:
         """Refuse a Sequential that cannot be nested here; returns the names it brings."""
         if model is self or any(m is self for m in model._models_in_tree()):
             raise ValueError(f"Cannot add model '{model.name}' to itself (directly or through a nested model).")
-        if not model._layers:
+        if not model._layers and not getattr(model, "_builds_on_call", False):
             raise ValueError(f"Cannot add the empty Sequential '{model.name}' as a layer: add layers to it first.")
         names = list(model._names_in_tree())
         clash = sorted(set(names) & (self._layer_names | {model.name}))

@@ -1,0 +1,114 @@
+"""Keras's ``Model``: ``Model(inputs, outputs)`` is a functional model (models/functional.py); a
+subclass that writes its layers in ``__init__`` and its computation in ``call`` is a subclassed
+model, as in Keras::
+
+    class TwoLayers(Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = Dense(12, activation="relu")
+            self.out = Dense(1, activation="sigmoid")
+
+        def call(self, inputs, training=None):
+            return self.out(self.hidden(inputs))
+
+A subclassed model is built at its first call (fit, predict, ``model(x)``, ``build``): its ``call``
+runs on the tape (gpunet.autodiff) through a hidden layer that holds it, each built-in layer
+recording its hand-written backward (layers/sublayers.py), so it trains, evaluates, predicts and
+saves its weights (``save_weights``/``load_weights``) as a Sequential does, layer by layer. As in
+tf.keras 2, its architecture cannot be saved (``save`` to .h5, ``to_json``): Keras has no config
+for Python code.
+"""
+import weakref
+
+from ..layers.base import Layer, snake_case, unique_name
+from ..layers import sublayers
+from .sequential import Sequential
+
+_NO_CONFIG = ("Model '{name}' is a subclassed model: its architecture is Python code, which Keras's "
+              "formats cannot hold (tf.keras 2 refuses too). Save its weights with save_weights() and "
+              "rebuild it in code, or write it as a Sequential or functional model.")
+
+
+class Model(Sequential):
+    """``Model(inputs, outputs)``: a `Functional` model; subclass it with ``call`` for a subclassed model."""
+
+    _builds_on_call = True  # (its layers exist once call has run: it may be nested before that)
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model:
+            from .functional import Functional
+            cls = Functional  # (Python then runs Functional.__init__ with the same arguments)
+        return object.__new__(cls)
+
+    def __init__(self, *args, name=None, trainable=True, **kwargs):
+        if args or kwargs.get("inputs") is not None or kwargs.get("outputs") is not None:
+            raise NotImplementedError("A subclass of Model built from inputs= and outputs= is not supported: "
+                                      "use Model(inputs, outputs) itself, or write call().")
+        kwargs.pop("dynamic", None)
+        if kwargs:
+            raise TypeError(f"Model() got unexpected keyword argument(s): {sorted(kwargs)}")
+        if type(self).call is Layer.call:
+            raise NotImplementedError(f"{type(self).__name__} subclasses Model but defines no call(inputs): write "
+                                      "call(), or build the model with Model(inputs, outputs).")
+        super().__init__(name=name or unique_name(snake_case(type(self).__name__)), trainable=trainable)
+
+    @property
+    def layers(self):
+        """The layers the model holds in its attributes (in the order they were set), as Keras tracks them."""
+        return sublayers.found_in(self, skip=tuple(self._layers))
+
+    def build(self, input_shape=None):
+        """Build for inputs of ``input_shape``: runs ``call`` once, which creates the layers' weights."""
+        if input_shape is None:
+            raise ValueError(f"Model '{self.name}' is a subclassed model: build() needs an input_shape, e.g. "
+                             "model.build((None, 8)).")
+        if not self._layers:
+            holder = _CallLayer(self)
+            holder.ops = self.ops
+            self._layers = [holder]
+            self._layer_names.add(holder.name)
+        self._layers[0].build(tuple(input_shape))
+        self.built = True
+        if self.optimizer is not None:
+            self._pack()
+
+    def _ensure_ready(self, x_shape, train):
+        if not self._layers:
+            self.build((None,) + tuple(x_shape[1:]))
+        super()._ensure_ready(x_shape, train)
+
+    def add(self, layer):
+        raise TypeError(f"Model '{self.name}' is a subclassed model: set its layers as attributes in __init__.")
+
+    def pop(self):
+        raise TypeError(f"Model '{self.name}' is a subclassed model: it has no pop().")
+
+    def get_config(self):
+        raise NotImplementedError(_NO_CONFIG.format(name=self.name))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name} (subclassed)>"
+
+
+class _CallLayer(Layer):
+    """The layer that runs a subclassed model's ``call`` on the tape; the model's layers are its sublayers."""
+
+    def __init__(self, model):
+        super().__init__(name=model.name + "_call")
+        self._owner = weakref.ref(model)  # (not a Layer attribute: the model is not its sublayer)
+        self._model_takes_training = "training" in _parameters(type(model).call)
+
+    def call(self, inputs, training=None):
+        model = self._owner()
+        return model.call(inputs, training=training) if self._model_takes_training else model.call(inputs)
+
+    def _tracked_layers(self):
+        return self._owner().layers
+
+
+def _parameters(fn):
+    import inspect
+    try:
+        return inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
