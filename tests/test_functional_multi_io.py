@@ -190,3 +190,20 @@ def test_gpunet_keras_file_loads_in_keras3(tmp_path):
     assert set(got) == set(want)
     for key in want:
         np.testing.assert_allclose(got[key], want[key], rtol=1e-4, err_msg=key)
+
+
+def test_one_input_and_output_by_name_or_in_a_list_of_one():
+    x, y = _data(40)[0], _data(40)[2]
+    inp = gpunet.Input((4,), name="features")
+    model = gpunet.Model(inp, gpunet.layers.Dense(1, activation="sigmoid", name="score")(inp))
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    start = model.get_weights()
+    model.fit({"features": x}, {"score": y}, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    by_name = model.get_weights()
+    model.set_weights(start)
+    model.fit([x], [y], epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(by_name, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(model.predict({"features": x}, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match=r"unknown \['other'\]"):
+        model.predict({"other": x}, verbose=0)

@@ -63,7 +63,9 @@ class MultiIOMixin:
 
     # ---- packing ----------------------------------------------------------------------
     def _pack_x(self, x):
-        if not self._multi_in or x is None:
+        if not self._multi_in:
+            return _single(x, self.input_names, "x input")
+        if x is None:
             return x
         names = self.input_names
         parts = io_packing.parts_in_order(x, names, "x input")
@@ -71,7 +73,9 @@ class MultiIOMixin:
         return io_packing.pack(self.ops, parts, specs, "x input", self._input_dtype())[0]
 
     def _pack_y(self, y):
-        if not self._multi_out or y is None:
+        if not self._multi_out:
+            return _single(y, self.output_names, "y output")
+        if y is None:
             return y
         names, loss = self.output_names, self._loss_fn
         parts = io_packing.parts_in_order(y, names, "y output")
@@ -113,6 +117,10 @@ class MultiIOMixin:
     def _pack_call(self, method, args, kwargs, targets=True):
         a = _arguments(method, args, kwargs)
         if not (self._multi_in or self._multi_out):
+            if not is_batch_source(a.get("x")):  # one input and output: Keras takes them in a dict or a list of one too
+                a["x"] = self._pack_x(a.get("x"))
+                if targets:
+                    a["y"] = self._pack_y(a.get("y"))
             return a
         self._check_weights(a.get("class_weight"))
         if is_batch_source(a.get("x")):
@@ -164,6 +172,16 @@ class MultiIOMixin:
             return out
         n = out.shape[0]
         return [out[:, offset:offset + width].reshape((n,) + tuple(shape)) for offset, width, shape in self._out_layout]
+
+
+def _single(data, names, what):
+    """A model's one input (or target) given as Keras also takes it: in a dict keyed by the layer's
+    name, or as a list holding one array; anything else as it is."""
+    if isinstance(data, dict):
+        return io_packing.parts_in_order(data, names, what)[0]
+    if isinstance(data, (list, tuple)) and len(data) == 1 and hasattr(data[0], "shape"):
+        return data[0]
+    return data
 
 
 class _PackedSequence:
