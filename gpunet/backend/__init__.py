@@ -115,8 +115,9 @@ def set_value(obj, value):
 # (sum, max, abs, ...) in this module's namespace: code in this file must not use those builtins.
 from . import keras_functions as _keras_functions  # noqa: E402
 from .keras_functions import *  # noqa: E402,F401,F403
+from .graph_functions import function, learning_phase  # noqa: E402
 
 __all__ = _keras_functions.__all__ + [
     "Backend", "NumpyBackend", "CupyBackend", "set_backend", "get_backend", "use_backend", "floatx", "set_floatx",
     "epsilon", "set_epsilon", "random", "backend", "resolve", "get_value", "set_value", "cupy_unavailable_reason",
-    "clear_session"]
+    "clear_session", "function", "learning_phase"]

@@ -29,7 +29,9 @@ def constant(value, dtype=None, shape=None, name=None):
 
 
 def int_shape(x):
-    """The shape of a tensor, weight or array as a tuple of ints."""
+    """The shape of a tensor, weight or array as a tuple of ints (None where a symbolic tensor's size is open)."""
+    if hasattr(x, "_keras_history"):  # an Input() or a layer's output in the functional API
+        return tuple(x.shape)
     return tuple(_lift(x).shape)
 
 
