@@ -221,3 +221,24 @@ def test_a_gpu_models_host_data_is_checked_on_the_host(ops, monkeypatch):
     with module.checked_input(model, X, None):
         pass
     assert seen == [B.resolve("numpy")]
+
+
+def test_a_functional_models_embeddings_on_its_inputs_are_checked_once(ops, checks):
+    """A shared Embedding over two inputs (packed side by side) and one over a third: each input's
+    columns are checked once per fit, not per batch; a bad index in the second input fails the fit
+    before any step."""
+    from gpunet.layers import Input, concatenate
+    from gpunet.models import Model
+    gpunet.utils.set_random_seed(5)
+    a, b, c = Input((LEN,), name="a"), Input((LEN,), name="b"), Input((LEN,), name="c")
+    shared, own = Embedding(VOCAB, 3, name="shared"), Embedding(VOCAB, 2, name="own")
+    pooled = [GlobalAveragePooling1D()(t) for t in (shared(a), shared(b), own(c))]
+    model = Model([a, b, c], Dense(1, activation="sigmoid")(concatenate(pooled)))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit([X, X[::-1], X], Y, batch_size=BATCH, epochs=2, verbose=0)
+    assert checks == [(N, LEN)] * 3  # one per input, for the whole fit
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=rf"received {VOCAB}\.0 at input position \({N - 1}, 4\)"):
+        model.fit([X, BAD, X], Y, batch_size=BATCH, verbose=0)
+    for w, v in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(w, v)

@@ -19,14 +19,17 @@ _trusted = contextvars.ContextVar("gpunet_checked_model_input", default=None)
 
 
 def is_checked(layer):
-    """Whether the running fit/evaluate/predict call has checked ``layer``'s every input already."""
-    return _trusted.get() is layer
+    """Whether the running fit/evaluate/predict call has checked ``layer``'s every input already.
+    A shared layer's later calls in a functional model run on shallow copies of it (models/graph_run.py),
+    which hold the same weight list: they count as the layer."""
+    trusted = _trusted.get()
+    return trusted is not None and any(layer is t or layer._weights is t._weights for t in trusted)
 
 
 @contextlib.contextmanager
-def trusting(layer):
-    """Within the block, `is_checked` is True for ``layer`` only (for no layer when None)."""
-    token = _trusted.set(layer)
+def trusting(layers):
+    """Within the block, `is_checked` is True for ``layers`` only (a layer, a tuple of them, or None: none)."""
+    token = _trusted.set(None if layers is None else tuple(layers) if isinstance(layers, (list, tuple)) else (layers,))
     try:
         yield
     finally:
