@@ -124,9 +124,6 @@ def test_what_is_not_supported_yet_says_so():
     with pytest.raises(NotImplementedError, match="needs each input's shape known"):
         Model([a, Input((3,))], Dense(1)(gpunet.layers.GlobalAveragePooling1D()(a)))
     x = Input((3,))
-    body = Sequential([Dense(3)], name="body")
-    with pytest.raises(NotImplementedError, match="shares single layers between calls, not nested models"):
-        Model(x, Add()([body(x), body(x)]))
     model = Model(x, Dense(2)(x))
     with pytest.raises(TypeError, match="has no add"):
         model.add(Dense(1))

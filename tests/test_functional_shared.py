@@ -113,3 +113,45 @@ def test_a_layer_applied_twice_in_a_row_takes_the_layer_path():
     expected = np.maximum(np.maximum(data @ w + bias, 0) @ w + bias, 0) @ model.layers[-1].get_weights()[0]
     np.testing.assert_allclose(model.predict(data, verbose=0), expected + model.layers[-1].get_weights()[1],
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["functional", "sequential"])
+def test_a_nested_model_called_twice(tfk, kind):
+    """Keras's mnist_siamese shape: one base network applied to two inputs, then a distance."""
+    def build(lib):
+        L = lib.layers
+        if kind == "functional":
+            i = lib.Input((6,))
+            base = lib.Model(i, L.Dense(4, activation="relu", name="b2")(L.Dense(5, activation="tanh", name="b1")(i)),
+                             name="base")
+        else:
+            base = lib.Sequential([L.Dense(5, activation="tanh", name="b1"), L.Dense(4, activation="relu", name="b2")],
+                                  name="base")
+        a, b = lib.Input((6,), name="left"), lib.Input((6,), name="right")
+        diff = L.subtract([base(a), base(b)], name="diff")
+        return lib.Model([a, b], L.Dense(1, activation="sigmoid", name="out")(diff))
+    a, b, y = _data()
+    model, ref = build(gpunet), build(tfk)
+    model.set_weights(ref.get_weights())
+    for m, lib in ((model, gpunet), (ref, tfk)):
+        m.compile(optimizer=lib.optimizers.SGD(0.1, momentum=0.9), loss="binary_crossentropy")
+    h = model.fit([a, b], y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    r = ref.fit([a, b], y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    np.testing.assert_allclose(h.history["loss"], r.history["loss"], rtol=1e-4)
+    for got, want in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    again = model_from_json(ref.to_json())
+    again.set_weights(ref.get_weights())
+    np.testing.assert_allclose(again.predict([a, b], verbose=0), ref.predict([a, b], verbose=0), rtol=1e-5, atol=1e-6)
+    assert json.loads(model.to_json())["config"]["layers"][3]["inbound_nodes"] == \
+        json.loads(ref.to_json())["config"]["layers"][3]["inbound_nodes"]
+
+
+def test_gradients_through_a_nested_model_called_twice(f64, ops):
+    i = gpunet.Input((6,))
+    base = gpunet.Model(i, gpunet.layers.Dense(4, activation="tanh")(i), name="base")
+    a, b = gpunet.Input((6,)), gpunet.Input((6,))
+    model = gpunet.Model([a, b], gpunet.layers.Dense(1)(gpunet.layers.multiply([base(a), base(b)])))
+    model.compile(loss="mse", optimizer="sgd")
+    rng = np.random.default_rng(9)
+    check_model_gradients(model, ops, ops.asarray(rng.normal(size=(4, 12))), rng.normal(size=(4, 1)))

@@ -25,7 +25,7 @@ functional model, or a layer of a Sequential.
 Masks (Embedding(mask_zero=True), Masking) pass from call to call by tf.keras 2's rules
 (layers/masking.py; merge layers combine them).
 
-Not yet: a nested model called twice, a nested model with several inputs or outputs.
+Not yet: a nested model with several inputs or outputs.
 """
 from ..layers.base import unique_name
 from . import graph as _graph
@@ -63,7 +63,6 @@ class Functional(MultiIOMixin, Model):
             raise TypeError(f"Model() got unexpected keyword argument(s): {sorted(kwargs)}")
         ins, outs = _graph.as_tensor_list(inputs, "inputs"), _graph.as_tensor_list(outputs, "outputs")
         nodes, ordered = _graph.map_graph(ins, outs)
-        _graph.check_shared_layers(nodes)
         Sequential.__init__(self, name=name or unique_name("model"))
         self._inputs, self._outputs = ins, outs
         self._in_layout = _graph.packed_layout(ins, "input") if len(ins) > 1 else None

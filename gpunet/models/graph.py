@@ -73,17 +73,6 @@ def map_graph(inputs, outputs):
     return nodes, ordered
 
 
-def check_shared_layers(nodes):
-    """A layer may be called several times (shared weights), but not a nested model: its inner layers
-    would each need a copy per call (see `Functional._forward`)."""
-    seen = set()
-    for node in nodes:
-        if id(node.layer) in seen and getattr(type(node.layer), "_nests_layers", False):
-            raise NotImplementedError(f"Model '{node.layer.name}' is called more than once in this model: gpunet "
-                                      "shares single layers between calls, not nested models.")
-        seen.add(id(node.layer))
-
-
 def packed_layout(tensors, what):
     """``[(offset, width, shape)]`` of several inputs or outputs packed side by side (functional_io.py):
     each needs a known shape after the batch axis."""

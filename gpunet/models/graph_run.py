@@ -11,6 +11,15 @@ import copy
 from ..layers import masking
 
 
+def call_copy(layer):
+    """A shallow copy of ``layer`` to run one more call on: the same weights, its own record of the
+    call. A nested model's copy runs its own layers on copies in turn (``_inner_copies``)."""
+    runner = copy.copy(layer)
+    if getattr(type(layer), "_nests_layers", False):
+        runner._inner_copies = True
+    return runner
+
+
 def forward(model, x, training, penalty=True):
     """``(output, activity penalty)`` as the engine's ``_forward``; several inputs come packed side
     by side in ``x`` and several outputs go out packed (models/functional_io.py)."""
@@ -22,9 +31,10 @@ def forward(model, x, training, penalty=True):
     else:
         values = {id(model._inputs[0]): x}
     total, runners, seen, masks = 0.0, [], set(), {}
+    copies = getattr(model, "_inner_copies", False)  # this model is itself a copy: a nested model's 2nd call
     for node in model._nodes:
         layer = node.layer
-        runner = copy.copy(layer) if id(layer) in seen else layer
+        runner = call_copy(layer) if copies or id(layer) in seen else layer
         seen.add(id(layer))
         runners.append(runner)
         args = [values[id(t)] for t in node.inputs]

@@ -58,8 +58,17 @@ class NestingMixin:
             shape = layer.compute_output_shape(shape)
         return shape
 
+    def _layers_to_run(self):
+        """The layers a forward runs: copies of them where this model is itself a copy, running a second
+        call of a model shared in a functional graph (models/graph_run.py)."""
+        if getattr(self, "_inner_copies", False):
+            from .graph_run import call_copy
+            return [call_copy(layer) for layer in self._layers]
+        return self._layers
+
     def forward(self, x, training=False):
-        for layer in self._layers:
+        self._ran = layers = self._layers_to_run()
+        for layer in layers:
             x = layer.forward(x, training)
             if layer.activity_regularizer is not None:
                 layer._activity_output = x  # for the penalty (computed only if asked) and backward
@@ -69,13 +78,13 @@ class NestingMixin:
         """The inner layers' activity penalties on their last outputs (nested models' included),
         not yet divided by the batch size."""
         total = 0.0
-        for layer in self._layers:
+        for layer in getattr(self, "_ran", self._layers):
             if layer.activity_regularizer is not None:
                 total += self.ops.to_scalar(layer.activity_regularizer(layer._activity_output))
         return total
 
     def backward(self, dy, need_dx=True):
-        layers = self._layers
+        layers = getattr(self, "_ran", self._layers)
         for i in range(len(layers) - 1, -1, -1):
             layer = layers[i]
             if layer.activity_regularizer is not None:  # as the engine does for the outer model's layers
