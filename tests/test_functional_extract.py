@@ -66,3 +66,16 @@ def test_unconnected_layers_and_unknown_shapes_say_so():
     popped = Sequential([Input((3,)), Dense(2), Dense(1)])
     popped.pop()
     assert popped.output is popped.layers[-1].output and popped.output.shape == (None, 2)
+
+
+def test_a_sequential_built_from_its_data_has_symbolic_tensors_too():
+    """tf.keras 2 gives a Sequential without an Input its graph at the first batch; gpunet's config
+    stays as it was (its layers only)."""
+    model = Sequential([Dense(4, activation="relu", name="h"), Dense(1, name="o")])
+    model.compile(loss="mse", optimizer="sgd")
+    x = np.random.default_rng(1).normal(size=(12, 3)).astype("float32")
+    model.fit(x, x[:, :1], verbose=0)
+    features = Model(model.input, model.get_layer("h").output)
+    w, b = model.get_layer("h").get_weights()
+    np.testing.assert_allclose(features.predict(x, verbose=0), np.maximum(x @ w + b, 0), rtol=1e-5, atol=1e-6)
+    assert [e["class_name"] for e in model.get_config()["layers"]] == ["Dense", "Dense"]

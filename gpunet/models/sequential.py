@@ -155,7 +155,7 @@ class Sequential(NestingMixin, TrainingMixin, LegacyPredictMixin, SavingMixin, L
         self._build_from(tuple(input_shape))
 
     def _build_from(self, shape, start=0):
-        shape = tuple(shape)
+        shape = input_shape = tuple(shape)
         for layer in self._layers[start:]:
             if not layer.built:
                 layer.build(shape)
@@ -164,19 +164,24 @@ class Sequential(NestingMixin, TrainingMixin, LegacyPredictMixin, SavingMixin, L
                                  f"received {shape}.")
             shape = layer.compute_output_shape(shape)
         self.built = bool(self._layers) or self._input_layer is not None
-        self._connect()
+        self._connect(None if start else input_shape)
         if self.built and self.optimizer is not None:
             self._pack()
 
-    def _connect(self):
+    def _connect(self, input_shape=None):
         """Call the layers on symbolic tensors, from the InputLayer's on, as Keras's Sequential does once
         its input shape is known: ``model.input`` and each ``layer.output`` then exist (for
-        ``Model(model.input, model.layers[-2].output)``, a feature extractor)."""
-        if self._input_layer is None:
-            return
+        ``Model(model.input, model.layers[-2].output)``, a feature extractor). A model built from a
+        shape alone (``build``, or its first batch) gets an InputLayer for that, as tf.keras 2 does,
+        but outside its layers and its config (which stay as they were; tf.keras 2 lists it there)."""
         tensors = self._chain_tensors
         if not tensors:
-            tensors.append(symbolic.input_tensor(self._input_layer))
+            source = self._input_layer
+            if source is None and input_shape is not None and self._layers:
+                source = InputLayer(batch_input_shape=input_shape, dtype=self._layers[0].dtype)
+            if source is None:
+                return
+            tensors.append(symbolic.input_tensor(source))
         del tensors[len(self._layers) + 1:]  # (after a pop)
         for layer in self._layers[len(tensors) - 1:]:
             try:
