@@ -47,24 +47,47 @@ def on_tape(weight):
     return getattr(weight.layer, "_uses_call", False)
 
 
+def call_copy(layer):
+    """A shallow copy of ``layer`` to run one more call on: the same weights, its own record of the
+    call. A nested model's copy runs its own layers on copies in turn (``_inner_copies``)."""
+    runner = copy.copy(layer)
+    if getattr(type(layer), "_nests_layers", False):
+        runner._inner_copies = True
+    return runner
+
+
+def summed_weights(layer):
+    """The weights of ``layer`` whose gradients a backward writes (the model's packed ones)."""
+    return [w for w in layer._weights if w.grad is not None]
+
+
+def backward_adding(runner, weights, dy, need_dx):
+    """``runner.backward(dy, need_dx)`` for one call of a layer called several times: ``weights``'
+    gradients keep what the earlier calls' backwards left in them (a backward writes its gradient
+    rather than adding it), so after the last call they hold the sum. Start them from 0."""
+    ops = runner.ops
+    earlier = [ops.xp.array(w.grad, copy=True) for w in weights]
+    dx = runner.backward(dy, need_dx)
+    for w, before in zip(weights, earlier):
+        w.grad += before
+    return dx
+
+
 def call_on_tape(layer, x, training=None):
     """A built-in layer (hand-written forward/backward) called on tape tensor ``x`` inside a user's ``call``."""
     x = lift(x)
     if not layer.built:
         layer.build((None,) + tuple(x.shape[1:]))
     training = _TRAINING.get() if training is None else bool(training)
-    runner = copy.copy(layer)
+    runner = call_copy(layer)
     y = runner.forward(x.data, training)
     if not (training or x.requires_grad):
         return Tensor(y)
-    weights = [w for w in layer._weights if w.grad is not None]  # the model's packed weights
+    weights = summed_weights(layer)
     ops = layer.ops
 
-    def vjp(g):
-        earlier = [ops.xp.array(w.grad, copy=True) for w in weights]  # other calls' share, already summed
-        dx = runner.backward(g, x.requires_grad)
-        for w, before in zip(weights, earlier):
-            w.grad += before
+    def vjp(g):  # (zero_grads started the weights' gradients from 0 before the outer backward)
+        dx = backward_adding(runner, weights, g, x.requires_grad)
         return dx if x.requires_grad else ops.zeros((), g.dtype)
     # without an input gradient to pass, a leaf of its own keeps the call on the tape for its weights
     parent = x if x.requires_grad else Tensor(ops.zeros((), y.dtype), requires_grad=True)

@@ -75,7 +75,7 @@ class Functional(MultiIOMixin, Model):
         for t in ins:
             t.node.layer.ops = self.ops
         self._nodes = [n for n in nodes if not n.is_input]
-        self._runners = []  # the layers (or copies of a shared one) that ran the last forward's calls
+        self._ran = []  # the layers (or copies of a shared one) that ran the last forward's calls
         inputs = {id(t.node.layer) for t in ins}
         self._all_layers = ordered
         self._layers = [l for l in ordered if id(l) not in inputs]
@@ -194,13 +194,6 @@ class Functional(MultiIOMixin, Model):
 
     def backward(self, dy, need_dx=True):
         return _run.backward(self, dy, need_dx)
-
-    def _activity_penalty(self):
-        total = 0.0
-        for node, runner in zip(self._nodes, self._runners):
-            if node.layer.activity_regularizer is not None:
-                total += self.ops.to_scalar(node.layer.activity_regularizer(runner._activity_output))
-        return total
 
     def _clone(self, clone_function):
         """`clone_model`: the same graph of new layers, ``clone_function(layer)`` each (one per layer,

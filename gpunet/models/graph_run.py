@@ -6,18 +6,8 @@ later calls on shallow copies of itself (`copy.copy`: the same `Weight` objects,
 of the call), and its weight gradients, which a backward writes rather than adds, are gathered
 call by call and summed. A tensor read by several layers gets the sum of their gradients.
 """
-import copy
-
 from ..layers import masking
-
-
-def call_copy(layer):
-    """A shallow copy of ``layer`` to run one more call on: the same weights, its own record of the
-    call. A nested model's copy runs its own layers on copies in turn (``_inner_copies``)."""
-    runner = copy.copy(layer)
-    if getattr(type(layer), "_nests_layers", False):
-        runner._inner_copies = True
-    return runner
+from ..layers.sublayers import backward_adding, call_copy, summed_weights
 
 
 def forward(model, x, training, penalty=True):
@@ -44,7 +34,7 @@ def forward(model, x, training, penalty=True):
                 total += ops.to_scalar(layer.activity_regularizer(out)) / out.shape[0]
             runner._activity_output = out  # (for backward; and for the penalty when nested in another model)
         values[id(node.output)] = out
-    model._runners = runners
+    model._ran = runners  # (NestingMixin's _activity_penalty reads them, as a nested model's)
     if penalty and any(masks.get(id(t)) is not None for t in model._outputs):  # (predict passes penalty=False)
         raise masking.output_mask_error(model)
     if model._out_layout:
@@ -81,24 +71,17 @@ def backward(model, dy, need_dx=False):
             grads[id(t)] = grads[id(t)] + part if id(t) in grads else part
     else:
         grads[id(model._outputs[0])] = dy
-    sums = {}  # a shared layer's weight gradients, summed over its calls
-    for node, runner in zip(reversed(model._nodes), reversed(model._runners)):
+    shared = {id(n.layer): n.layer for n in model._nodes if id(n.layer) in model._shared}
+    for layer in shared.values():  # a shared layer's weight gradients: summed over its calls from 0
+        for w in summed_weights(layer):
+            w.grad[...] = 0
+    for node, runner in zip(reversed(model._nodes), reversed(model._ran)):
         layer, g = node.layer, grads.pop(id(node.output))
         if layer.activity_regularizer is not None:
             g = g + layer.activity_regularizer.gradient(runner._activity_output) / g.shape[0]
         need = need_dx or any(not t.node.is_input for t in node.inputs)
-        shared = id(layer) in model._shared
-        weights = [w for w in layer._weights if w.grad is not None] if shared else ()
-        for w in weights:
-            w.grad[...] = 0  # (this call's share alone, whether the layer writes or adds its gradient)
-        dx = runner.backward(g, need)
-        if weights:
-            previous = sums.get(id(layer))
-            if previous is None:
-                sums[id(layer)] = [ops.xp.array(w.grad, copy=True) for w in weights]
-            else:
-                for total, w in zip(previous, weights):
-                    total += w.grad
+        is_shared = id(layer) in shared
+        dx = backward_adding(runner, summed_weights(layer), g, need) if is_shared else runner.backward(g, need)
         if not need:
             continue
         for t, d in zip(node.inputs, dx if node.as_list else [dx]):
@@ -107,17 +90,12 @@ def backward(model, dy, need_dx=False):
             key = id(t)
             if key in grads:
                 grads[key] = grads[key] + d
-            elif shared or any(d is other for other in grads.values()):
+            elif is_shared or any(d is other for other in grads.values()):
                 # Add hands one array to each input, and a shared layer's copies may return buffers it
                 # reuses: a layer's backward may work in place on its dy
                 grads[key] = ops.xp.array(d, copy=True)
             else:
                 grads[key] = d
-    for node in model._nodes:
-        totals = sums.pop(id(node.layer), None)
-        if totals is not None:
-            for w, total in zip([w for w in node.layer._weights if w.grad is not None], totals):
-                w.grad[...] = total
     if need_dx:
         t = model._inputs[0]
         return grads[id(t)] if id(t) in grads else ops.zeros((dy.shape[0],) + tuple(t.shape[1:]), dy.dtype)

@@ -62,7 +62,7 @@ class NestingMixin:
         """The layers a forward runs: copies of them where this model is itself a copy, running a second
         call of a model shared in a functional graph (models/graph_run.py)."""
         if getattr(self, "_inner_copies", False):
-            from .graph_run import call_copy
+            from ..layers.sublayers import call_copy
             return [call_copy(layer) for layer in self._layers]
         return self._layers
 
