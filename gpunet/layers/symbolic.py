@@ -136,6 +136,12 @@ def call_layer(layer, inputs, training=False):
     return node.output
 
 
+def shapes_agree(want, got):
+    """Whether shape ``got`` fits ``want``: the same rank, and every size after the batch axis equal
+    where both are known (None: any)."""
+    return len(want) == len(got) and all(a is None or b is None or a == b for a, b in zip(want[1:], got[1:]))
+
+
 def _check_built_for(layer, shape):
     """A layer built before (by an earlier call) takes only inputs of the shape it was built for."""
     built = layer.input_shape
@@ -143,7 +149,6 @@ def _check_built_for(layer, shape):
         return
     pairs = list(zip(built, shape)) if isinstance(shape, list) else [(built, shape)]
     for want, got in pairs:
-        if len(want) != len(got) or any(a is not None and b is not None and a != b
-                                         for a, b in zip(want[1:], got[1:])):
+        if not shapes_agree(want, got):
             raise ValueError(f"Layer '{layer.name}' was built for input shape {built}, received a tensor of "
                              f"shape {shape}.")

@@ -28,6 +28,7 @@ Masks (Embedding(mask_zero=True), Masking) pass from call to call by tf.keras 2'
 Not yet: a nested model with several inputs or outputs.
 """
 from ..layers.base import unique_name
+from ..layers.symbolic import shapes_agree
 from . import graph as _graph
 from . import graph_run as _run
 from . import summary as _summary
@@ -153,8 +154,7 @@ class Functional(MultiIOMixin, Model):
         """A functional model is built when it is made; ``input_shape`` must agree with its input."""
         if input_shape is not None and not self._in_layout:
             want, got = self.input_shape, tuple(input_shape)
-            if len(want) != len(got) or any(a is not None and b is not None and a != b
-                                             for a, b in zip(want[1:], got[1:])):
+            if not shapes_agree(want, got):
                 raise ValueError(f"Model '{self.name}' takes inputs of shape {want}, received build({got}).")
         self._build_from(None)
 
