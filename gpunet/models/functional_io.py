@@ -46,12 +46,8 @@ class MultiIOMixin:
         from .. import optimizers as _optimizers
         loss_fn, objects, flags = compile_outputs(self.output_names, self._out_layout, loss, loss_weights, metrics,
                                                   weighted_metrics)
-        self.optimizer, self.loss, self._loss_fn = _optimizers.get(optimizer), loss, loss_fn
-        self._metrics, self._metric_weighted = objects, flags
-        self._compile_args = {"loss": loss, "metrics": metrics, "weighted_metrics": weighted_metrics,
-                              "loss_weights": loss_weights}
-        if self.built:
-            self._pack()
+        self._set_compiled(_optimizers.get(optimizer), loss, loss_fn, objects, flags, metrics, weighted_metrics,
+                           loss_weights)
 
     @property
     def output_names(self):

@@ -67,9 +67,15 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         if isinstance(metrics, dict):
             raise ValueError("Sequential models have one output: pass metrics as a list, e.g. ['accuracy'].")
         ms, weighted = _metrics.compiled(metric_ids, weighted_metrics, loss_fn)
-        self.optimizer, self.loss, self._loss_fn, self._metrics = opt, loss, loss_fn, ms
+        self._set_compiled(opt, loss, loss_fn, ms, weighted, metric_ids, weighted_metrics, loss_weights)
+
+    def _set_compiled(self, optimizer, loss, loss_fn, metric_objects, weighted, metrics, weighted_metrics,
+                      loss_weights):
+        """compile's outcome: the optimizer, the loss as given and as a loss object, the metric objects and
+        which of them take the sample weights, and compile's arguments as saving writes them back."""
+        self.optimizer, self.loss, self._loss_fn, self._metrics = optimizer, loss, loss_fn, metric_objects
         self._metric_weighted = weighted  # which metrics take the sample (and class) weights
-        self._compile_args = {"loss": loss, "metrics": metric_ids, "weighted_metrics": weighted_metrics,
+        self._compile_args = {"loss": loss, "metrics": metrics, "weighted_metrics": weighted_metrics,
                               "loss_weights": loss_weights}
         if self.built:
             self._pack()
