@@ -1,4 +1,5 @@
-"""The functional tests' gradient check: a model's backward against central differences in float64."""
+"""The functional and subclassing tests' shared checks: a model's backward against central differences in
+float64, and a model trained side by side with tf.keras."""
 import numpy as np
 
 
@@ -23,3 +24,17 @@ def check_model_gradients(model, ops, x, upstream, count=None, seed=0):
         params[i:i + 1] = keep
         np.testing.assert_allclose(analytic[i], (values[0] - values[1]) / 2e-6, rtol=1e-5, atol=1e-8,
                                    err_msg=f"parameter {i}")
+
+
+def assert_trains_alike(model, ref, x, y, epochs=3, history_atol=1e-5, weight_atol=1e-5):
+    """``model`` (gpunet) and ``ref`` (tf.keras), compiled alike from the same weights, trained side by
+    side (batches of 16, no shuffling): every History entry to rtol 1e-4 (and ``history_atol``), every
+    weight to rtol 1e-4 (and ``weight_atol``). Returns the two Histories."""
+    h = model.fit(x, y, epochs=epochs, batch_size=16, shuffle=False, verbose=0)
+    r = ref.fit(x, y, epochs=epochs, batch_size=16, shuffle=False, verbose=0)
+    assert set(r.history) <= set(h.history), (sorted(h.history), sorted(r.history))
+    for key in r.history:
+        np.testing.assert_allclose(h.history[key], r.history[key], rtol=1e-4, atol=history_atol, err_msg=key)
+    for got, want in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=weight_atol)
+    return h, r
