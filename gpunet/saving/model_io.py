@@ -17,7 +17,7 @@ import logging
 import numpy as np
 
 from . import config as _config, files, h5_store, hdf5_legacy, keras3_config, keras_zip, model_state, optimizer_state
-from . import readers
+from . import optimizer_names, readers
 from .errors import CorruptModelFileError, SavingError
 from .training_config import compile_from_training_config, keras3_compile_config, training_config
 from .weight_matching import LoadReport, input_shape_for, match_weights
@@ -252,13 +252,13 @@ def _restore_optimizer(model, contents, pairs, strict, name):
 def _optimizer_items(model, contents, pairs):
     if contents.get("optimizer_positional"):
         return optimizer_state.positional(model, contents["optimizer_positional"])
-    table = optimizer_state.aliases([(fw.name, w.path) for w, fw, _ in pairs])
+    table = optimizer_names.aliases([(fw.name, w.path) for w, fw, _ in pairs])
     found = []
     for name, fw, param, slot in contents.get("optimizer") or []:
         if param is not None:  # gpunet's own layout: the file's parameter path (a layer renamed: matched by position)
             found.append(("slot", (table.get(param, param), slot), fw))
         else:
-            kind, value = optimizer_state.parse_name(name, model.optimizer, table)
+            kind, value = optimizer_names.parse_name(name, model.optimizer, table)
             if kind is not None:
                 found.append((kind, value, fw))
     return found
