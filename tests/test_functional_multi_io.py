@@ -207,3 +207,14 @@ def test_one_input_and_output_by_name_or_in_a_list_of_one():
     np.testing.assert_array_equal(model.predict({"features": x}, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(ValueError, match=r"unknown \['other'\]"):
         model.predict({"other": x}, verbose=0)
+
+
+def test_sparse_labels_of_one_output_are_checked_as_a_single_outputs_are():
+    xa, xb, y1, y2 = _data()
+    model = _two_by_two(gpunet)
+    _compile(model, gpunet)
+    with pytest.raises(ValueError, match=r"expects integer class labels of shape \(120,\) in y output 'o2', "
+                                         r"received \(120, 2\)"):
+        model.fit([xa, xb], [y1, np.stack([y2, y2], axis=1)], verbose=0)
+    with pytest.raises(ValueError, match=r"expects integer class labels in y output 'o2'; row 0 holds 0.5"):
+        model.fit([xa, xb], [y1, np.full(120, 0.5)], verbose=0)

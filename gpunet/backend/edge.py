@@ -63,13 +63,7 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y"):
         raise ValueError(f"x and y must have the same number of samples: x has {n}, "
                          f"y has {arr.shape[0] if arr.ndim else 'none'} (y shape {arr.shape}).")
     if getattr(loss_fn, "sparse_labels", False):
-        if arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        if arr.ndim != 1:
-            raise ValueError(f"{loss_fn.name} expects integer class labels of shape ({n},), received {arr.shape}")
-        input_checks.check_sparse_labels(arr, out_shape[-1], loss_fn.name, what,
-                                         getattr(loss_fn, "ignore_class", None))
-        return to_device(ops, arr, "int64")
+        return to_device(ops, sparse_labels(arr, loss_fn, out_shape[-1], what), "int64")
     # (several outputs' targets come packed side by side: their loss says the packed width)
     want = tuple(getattr(loss_fn, "packed_target_shape", None) or out_shape[1:])
     if arr.ndim == 1 and want == (1,):
@@ -78,6 +72,18 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y"):
         raise ValueError(f"Targets y have shape {arr.shape} but the model's output has shape "
                          f"{(None,) + want} (loss {loss_fn.name}).")
     return to_device(ops, arr, dtype)
+
+
+def sparse_labels(arr, loss_fn, classes, what):
+    """A sparse loss's targets as one ``(n,)`` array of class labels (``(n, 1)`` taken too), checked:
+    integers in ``[0, classes)`` or the loss's ``ignore_class`` (`input_checks.check_sparse_labels`)."""
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{loss_fn.name} expects integer class labels of shape ({arr.shape[0]},) in {what}, "
+                         f"received {tuple(arr.shape)}")
+    input_checks.check_sparse_labels(arr, classes, loss_fn.name, what, getattr(loss_fn, "ignore_class", None))
+    return arr
 
 
 def _class_weights(y_host, class_weight):

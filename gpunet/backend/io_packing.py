@@ -9,8 +9,7 @@ outputs likewise (models/multi_output.py), and per-output sample weights one col
 """
 import numpy
 
-from . import input_checks
-from .edge import _host
+from .edge import _host, sparse_labels
 
 
 def parts_in_order(data, names, what):
@@ -39,8 +38,8 @@ def pack(ops, parts, specs, what, dtype):
     """One ``(n, sum of widths)`` array of ``dtype`` from ``parts``, and its layout.
 
     ``specs``: per part ``(name, trailing_shape, sparse)``, ``trailing_shape`` the shape after the
-    batch axis the part must have; ``sparse``: None, or ``(classes, loss_name)`` for integer labels
-    of a sparse loss (shape ``(n,)`` or ``(n, 1)``, kept as one column). A 1-D part where one column
+    batch axis the part must have; ``sparse``: None, or ``(classes, loss)`` for integer labels of a
+    sparse loss (shape ``(n,)`` or ``(n, 1)``, checked as edge.py checks them, kept as one column). A 1-D part where one column
     is expected becomes that column. Returns ``(packed, layout)``, layout ``[(offset, width, shape)]``.
     """
     arrays, rows = [], None
@@ -49,13 +48,7 @@ def pack(ops, parts, specs, what, dtype):
         if arr.ndim == 0:
             raise ValueError(f"{what} {name!r} must be an array with a batch dimension, received a scalar.")
         if sparse is not None:
-            if arr.ndim == 2 and arr.shape[1] == 1:
-                arr = arr[:, 0]
-            if arr.ndim != 1:
-                raise ValueError(f"{sparse[1]} for output {name!r} expects integer class labels of shape "
-                                 f"({arr.shape[0]},), received {tuple(arr.shape)}.")
-            if isinstance(arr, numpy.ndarray):
-                input_checks.check_sparse_labels(arr, sparse[0], sparse[1], f"{what} {name!r}")
+            arr = sparse_labels(arr, sparse[1], sparse[0], f"{what} {name!r}")
             shape = (1,)
         if arr.ndim == 1 and tuple(shape) == (1,):
             arr = arr.reshape(-1, 1)

@@ -75,7 +75,7 @@ class MultiIOMixin:
             return y
         names, loss = self.output_names, self._loss_fn
         parts = io_packing.parts_in_order(y, names, "y output")
-        specs = [(name, t.shape[1:], (t.shape[-1], fn.name) if getattr(fn, "sparse_labels", False) else None)
+        specs = [(name, t.shape[1:], (t.shape[-1], fn) if getattr(fn, "sparse_labels", False) else None)
                  for name, t, fn in zip(names, self._outputs, loss.losses)]
         packed, layout = io_packing.pack(self.ops, parts, specs, "y output", self._input_dtype())
         if loss.target_layout is not None and layout != loss.target_layout:
