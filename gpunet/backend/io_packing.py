@@ -34,6 +34,18 @@ def _is_number_row(data):
     return all(isinstance(v, (int, float, numpy.number)) for v in data)
 
 
+def layout_of(shapes):
+    """``[(offset, width, shape)]`` of parts of these shapes (after the batch axis) packed side by side."""
+    layout, offset = [], 0
+    for shape in shapes:
+        width = 1
+        for d in shape:
+            width *= d
+        layout.append((offset, width, tuple(shape)))
+        offset += width
+    return layout
+
+
 def pack(ops, parts, specs, what, dtype):
     """One ``(n, sum of widths)`` array of ``dtype`` from ``parts``, and its layout.
 
@@ -59,13 +71,7 @@ def pack(ops, parts, specs, what, dtype):
                              f"{name!r} has {arr.shape[0]}.")
         rows = arr.shape[0]
         arrays.append(arr)
-    layout, offset = [], 0
-    for arr, (_, shape, sparse) in zip(arrays, specs):
-        width = 1
-        for d in arr.shape[1:]:
-            width *= d
-        layout.append((offset, width, tuple(arr.shape[1:])))
-        offset += width
+    layout = layout_of([arr.shape[1:] for arr in arrays])
     flat = [a.reshape(rows, -1) for a in arrays]
     if all(isinstance(a, numpy.ndarray) for a in flat):
         packed = numpy.concatenate([a.astype(dtype, copy=False) for a in flat], axis=1)

@@ -1,6 +1,7 @@
 """The layer graph of a functional `Model`: which layer calls lead from its inputs to its outputs,
 in the order Keras lists them (tf.keras 2's ``_map_graph_network``: by decreasing depth, ties in
 the order a depth-first walk back from the outputs first meets each layer)."""
+from ..backend.io_packing import layout_of
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor, nodes_of
 
@@ -76,18 +77,11 @@ def map_graph(inputs, outputs):
 def packed_layout(tensors, what):
     """``[(offset, width, shape)]`` of several inputs or outputs packed side by side (functional_io.py):
     each needs a known shape after the batch axis."""
-    layout, offset = [], 0
     for t in tensors:
-        shape = tuple(t.shape[1:])
-        if any(d is None for d in shape):
+        if any(d is None for d in t.shape[1:]):
             raise NotImplementedError(f"A model with several {what}s needs each {what}'s shape known after the batch "
                                       f"axis; {t!r} has {t.shape}.")
-        width = 1
-        for d in shape:
-            width *= d
-        layout.append((offset, width, shape))
-        offset += width
-    return layout
+    return layout_of([t.shape[1:] for t in tensors])
 
 
 def call_indices(model):
