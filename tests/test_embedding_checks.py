@@ -198,16 +198,16 @@ def test_masking_computes_its_mask_once_a_batch(ops, monkeypatch):
     original = layer._mask_of
     monkeypatch.setattr(layer, "_mask_of", lambda x: made.append(x.shape) or original(x))
     np.testing.assert_array_equal(model.predict(XM, batch_size=4, verbose=0), reference)
-    assert len(made) == 3  # 3 batches, one mask each (forward's, handed to compute_mask)
+    assert len(made) == 3  # 3 batches, one mask each (forward_and_mask's: layers/masking.py asks for both at once)
     model.fit(XM, YM, batch_size=4, epochs=2, verbose=0)
     assert len(made) == 3 + 6
-    # compute_mask on its own, or after forward on another input, computes the mask itself
+    # forward and compute_mask called on their own each compute the mask once
     x = layer.ops.asarray(XM)
     layer.forward(x)
     want = ~np.all(XM == 0.0, axis=-1)
     np.testing.assert_array_equal(layer.ops.to_host(layer.compute_mask(x)), want)
-    np.testing.assert_array_equal(layer.ops.to_host(layer.compute_mask(x)), want)  # taken once: recomputed
-    assert len(made) == 3 + 6 + 2
+    np.testing.assert_array_equal(layer.ops.to_host(layer.compute_mask(x)), want)
+    assert len(made) == 3 + 6 + 3
     layer.forward(x)
     np.testing.assert_array_equal(layer.ops.to_host(layer.compute_mask(layer.ops.asarray(XM[:6]))), want[:6])
 

@@ -53,7 +53,10 @@ def _refuse(layer, why):
 def forward(layer, x, mask, training):
     """``layer``'s output for ``x`` whose mask is ``mask`` (None, or a boolean (batch, steps) array),
     and the mask after it. The model calls this only where there is a mask, or a layer makes one."""
-    if getattr(layer, "_mask_aware", False):  # Embedding, GlobalAveragePooling1D
+    if getattr(layer, "_mask_aware", False):  # Embedding, GlobalAveragePooling1D, Masking
+        both = getattr(layer, "forward_and_mask", None)  # (a layer whose forward makes its mask anyway)
+        if both is not None:
+            return both(x, training, mask)
         return layer.forward(x, training, mask=mask), layer.compute_mask(x, mask)
     if getattr(layer, "_nests_layers", False):
         raise _refuse(layer, "masks do not cross into a nested model in gpunet")

@@ -26,26 +26,23 @@ class Masking(Layer):
             raise ValueError(f"Masking expects a number `mask_value`, received {mask_value!r}")
         self.mask_value = mask_value
 
-    _last = None  # (the input forward last saw, its mask) until compute_mask takes it
-
     def compute_mask(self, inputs, mask=None):
         """True where a step holds a value other than ``mask_value`` (tf.keras's ``reduce_any``
         over the last axis); a NaN feature counts as one."""
-        last, self._last = self._last, None
-        if last is not None and last[0] is inputs:
-            # the model asks right after forward on the same batch: forward's mask serves (one
-            # reduction a batch, not two). Taken once: a refilled buffer is the same object.
-            return last[1]
         return self._mask_of(inputs)
 
     def _mask_of(self, inputs):
         return (inputs != self.mask_value).any(axis=-1)
 
     def forward(self, x, training=False, mask=None):
+        return self.forward_and_mask(x, training, mask)[0]
+
+    def forward_and_mask(self, x, training=False, mask=None):
+        """The output and the mask it hands on, from one reduction: what a model's forward asks for
+        (layers/masking.py), rather than forward and then compute_mask."""
         keep = self._mask_of(x)
-        self._last = (x, keep)
         self._keep = keep[..., None].astype(x.dtype)
-        return x * self._keep
+        return x * self._keep, keep
 
     def backward(self, dy, need_dx=True):
         return dy * self._keep if need_dx else None
