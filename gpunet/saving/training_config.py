@@ -24,17 +24,10 @@ _LOSS_NAMES = {"mse": "mean_squared_error", "MSE": "mean_squared_error", "mae": 
 
 def training_config(model):
     """Keras 2's ``training_config`` for a compiled model, or None when it is not compiled."""
-    from .. import losses, metrics as _metrics, optimizers
+    from .. import losses, optimizers
     args = model._compile_args
     if model.optimizer is None or args is None:
         return None
-
-    def metric(m):
-        if isinstance(m, (list, tuple)):  # one list per output
-            return [metric(v) for v in m]
-        if isinstance(m, dict) and not _is_object_config(m):  # keyed by output name
-            return {k: metric(v) for k, v in m.items()}
-        return m if isinstance(m, (str, dict)) else _metrics.serialize(_metrics.get(m))
 
     def one_loss(value):
         if value is None or _is_object_config(value):
@@ -50,17 +43,18 @@ def training_config(model):
         loss = [one_loss(v) for v in loss]
     elif isinstance(loss, dict) and not _is_object_config(loss):
         loss = {k: one_loss(v) for k, v in loss.items()}
-    elif isinstance(loss, str):
-        loss = _LOSS_NAMES.get(loss, loss)
-    elif not isinstance(loss, dict):
+    elif isinstance(loss, (str, dict)):
+        loss = one_loss(loss)
+    else:
         loss = losses.serialize(model._loss_fn)
-    metrics, weighted = (args.get(k) for k in ("metrics", "weighted_metrics"))
-    if getattr(model, "_multi_out", False):
+    if getattr(model, "_multi_out", False):  # already serialized, one list per output
         metrics, weighted = _per_output_lists(model, False), _per_output_lists(model, True) or None
+    else:
+        metrics = [_serialized_metric(m) for m in args.get("metrics") or []]
+        weighted = [_serialized_metric(m) for m in args.get("weighted_metrics") or []] or None
     return {"loss": loss,
-            "metrics": metric(metrics) if isinstance(metrics, dict) else [metric(m) for m in metrics or []],
-            "weighted_metrics": (metric(weighted) if isinstance(weighted, dict)
-                                 else [metric(m) for m in weighted or []] or None),
+            "metrics": metrics,
+            "weighted_metrics": weighted,
             "loss_weights": args.get("loss_weights"),
             "optimizer_config": optimizer}
 
@@ -110,13 +104,16 @@ def _flatten(metrics):
     return out
 
 
+def _serialized_metric(identifier):
+    """A compile metric as a file holds it: names and config dicts as they are, objects serialized."""
+    from .. import metrics as _metrics
+    return identifier if isinstance(identifier, (str, dict)) else _metrics.serialize(_metrics.get(identifier))
+
+
 def _as_written(ids, outputs):
     """compile's per-output metrics as a file holds them: a flat list repeated for every output,
     objects serialized (names stay names)."""
-    from .. import metrics as _metrics
-
-    def one(m):
-        return m if isinstance(m, (str, dict)) else _metrics.serialize(_metrics.get(m))
+    one = _serialized_metric
     if isinstance(ids, dict):
         return {k: [one(m) for m in (v if isinstance(v, (list, tuple)) else [v])] for k, v in ids.items()}
     ids = list(ids)
