@@ -31,6 +31,19 @@ def convert_to_tensor(x, dtype=None):
     return lift(x, dtype)
 
 
+def _on_symbolic_tensors():
+    """Make the ops record themselves as layers on symbolic tensors (``K.square(Input((3,)))``:
+    layers/symbolic_ops.py). The activations stay as they are: layers serialize them by identity."""
+    from .layers.symbolic import accepts_symbolic
+    from .layers.symbolic_ops import install_operators
+    skip = {"Tensor", "is_tensor", "gradients", "vjp", "grad", "relu", "sigmoid", "hard_sigmoid", "tanh", "softmax",
+            "log_softmax", "softplus", "softsign", "elu", "selu", "gelu", "swish", "leaky_relu"}
+    for name in __all__:
+        if name not in skip:
+            globals()[name] = accepts_symbolic(globals()[name])
+    install_operators()
+
+
 pow = power  # noqa: A001 (Keras's K.pow)
 
 __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor", "add", "subtract", "multiply",
@@ -44,3 +57,4 @@ __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor
            "softsign", "elu", "binary_crossentropy", "categorical_crossentropy",
            "sparse_categorical_crossentropy", "round", "stop_gradient", "cumsum", "cumprod", "logsumexp", "shape",
            "reverse", "tile", "repeat_elements", "gather", "l2_normalize", "one_hot"]
+_on_symbolic_tensors()

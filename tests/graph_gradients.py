@@ -1,5 +1,6 @@
 """The functional and subclassing tests' shared checks: a model's backward against central differences in
-float64, and a model trained side by side with tf.keras."""
+float64, the whole loss's gradient (added losses included) likewise, and a model trained side by side
+with tf.keras."""
 import numpy as np
 
 
@@ -26,15 +27,41 @@ def check_model_gradients(model, ops, x, upstream, count=None, seed=0):
                                    err_msg=f"parameter {i}")
 
 
-def assert_trains_alike(model, ref, x, y, epochs=3, history_atol=1e-5, weight_atol=1e-5):
+def check_loss_gradient(model, x, y=None, points=1, seed=0):
+    """The whole training loss's gradient (compiled loss, added losses, regularizers) against central
+    differences of ``test_on_batch``, at ``points`` random entries of each weight (float64, a model whose
+    training and inference passes agree). One SGD step at learning rate 1 takes the gradient off the
+    weights. ``model`` is recompiled with that optimizer, its loss kept."""
+    import gpunet
+    model.compile(optimizer=gpunet.optimizers.SGD(1.0), loss=model.loss)
+    before = [w.copy() for w in model.get_weights()]
+    model.train_on_batch(x, y)
+    step = [b - a for b, a in zip(before, model.get_weights())]
+    rng = np.random.default_rng(seed)
+    for i, w in enumerate(before):
+        for idx in [tuple(rng.integers(0, s) for s in w.shape) for _ in range(points)]:
+            values = []
+            for sign in (1, -1):
+                trial = [v.copy() for v in before]
+                trial[i][idx] += sign * 1e-6
+                model.set_weights(trial)
+                values.append(model.test_on_batch(x, y))
+            np.testing.assert_allclose(step[i][idx], (values[0] - values[1]) / 2e-6, rtol=1e-6, atol=1e-9,
+                                       err_msg=f"weight {i} at {idx}")
+
+
+def assert_trains_alike(model, ref, x, y, epochs=3, history_atol=1e-5, weight_atol=1e-5, validation_data=None,
+                        weights=None):
     """``model`` (gpunet) and ``ref`` (tf.keras), compiled alike from the same weights, trained side by
-    side (batches of 16, no shuffling): every History entry to rtol 1e-4 (and ``history_atol``), every
-    weight to rtol 1e-4 (and ``weight_atol``). Returns the two Histories."""
-    h = model.fit(x, y, epochs=epochs, batch_size=16, shuffle=False, verbose=0)
-    r = ref.fit(x, y, epochs=epochs, batch_size=16, shuffle=False, verbose=0)
+    side (batches of 16, no shuffling; ``y`` None for a model trained on its added losses): every History
+    entry to rtol 1e-4 (and ``history_atol``), every weight to rtol 1e-4 (and ``weight_atol``); ``weights``
+    (a function of a model) picks which. Returns the two Histories."""
+    h = model.fit(x, y, epochs=epochs, batch_size=16, shuffle=False, verbose=0, validation_data=validation_data)
+    r = ref.fit(x, y, epochs=epochs, batch_size=16, shuffle=False, verbose=0, validation_data=validation_data)
     assert set(r.history) <= set(h.history), (sorted(h.history), sorted(r.history))
     for key in r.history:
         np.testing.assert_allclose(h.history[key], r.history[key], rtol=1e-4, atol=history_atol, err_msg=key)
-    for got, want in zip(model.get_weights(), ref.get_weights()):
+    weights = weights or (lambda m: m.get_weights())
+    for got, want in zip(weights(model), weights(ref)):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=weight_atol)
     return h, r

@@ -80,7 +80,10 @@ def test_files_both_ways(tmp_path, tfk, kind, ext):
 
 
 def test_what_does_not_nest_says_so():
+    """A model of several inputs nests in functional models (test_functional_nested_multi_io.py), not in a
+    Sequential, which hands each layer one tensor."""
     a, b = gpunet.Input((3,)), gpunet.Input((3,))
     two = gpunet.Model([a, b], gpunet.layers.add([a, b]))
-    with pytest.raises(NotImplementedError, match="several inputs or outputs"):
+    with pytest.raises(ValueError, match="Cannot add the functional model 'model' to a Sequential model: it has "
+                                         "several inputs or outputs. Call it on tensors in a functional model"):
         gpunet.Sequential([two])

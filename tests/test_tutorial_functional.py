@@ -130,13 +130,18 @@ def _digits(rng, per_class):
     return images, labels.astype("uint8")
 
 
-def test_keras_mnist_siamese_example_runs_with_gpunet_imports(tmp_path, monkeypatch, capsys):
+def cached_digits(tmp_path, monkeypatch, seed, per_class_train, per_class_test):
+    """`_digits` as ``mnist.load_data()``'s data set, in a private Keras cache."""
     from gpunet.datasets import mnist
-    set_random_seed(3)
-    rng = np.random.default_rng(4)
-    (x_train, y_train), (x_test, y_test) = _digits(rng, 40), _digits(rng, 10)
+    rng = np.random.default_rng(seed)
+    (x_train, y_train), (x_test, y_test) = _digits(rng, per_class_train), _digits(rng, per_class_test)
     _cached_dataset(mnist, "mnist.npz", {"x_train": x_train, "y_train": y_train, "x_test": x_test,
                                          "y_test": y_test}, tmp_path, monkeypatch)
+
+
+def test_keras_mnist_siamese_example_runs_with_gpunet_imports(tmp_path, monkeypatch, capsys):
+    set_random_seed(3)
+    cached_digits(tmp_path, monkeypatch, 4, 40, 10)
     scope = {}
     exec(_gpunet_imports(MNIST_SIAMESE), scope)
     model = scope["model"]

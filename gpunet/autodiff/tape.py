@@ -10,11 +10,11 @@ from .. import backend as B
 from .tensor import Tensor, lift
 
 
-def _reverse_topological(root):
-    # Depth-first post-order. A node is marked when it is expanded, not when it is pushed: marking
+def _reverse_topological(roots):
+    # Depth-first post-order (over every root: a post-order of the whole walk is still topological). A node is marked when it is expanded, not when it is pushed: marking
     # on push let a tensor reached by two paths of different lengths (``x - K.mean(x)``) come out
     # before one of its users, so that user's gradient arrived after x's had been passed on.
-    order, expanded_ids, stack = [], set(), [(root, False)]
+    order, expanded_ids, stack = [], set(), [(root, False) for root in reversed(roots)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -34,16 +34,22 @@ def _reverse_topological(root):
 def gradients(output, inputs, upstream=None):
     """d(sum(output * upstream))/d(input) for each of ``inputs`` (tensors made with
     ``requires_grad=True``), as backend arrays; zeros for an input ``output`` does not use.
-    ``upstream`` defaults to ones (for a scalar loss: the plain gradient)."""
+    ``upstream`` defaults to ones (for a scalar loss: the plain gradient). ``output`` may be a
+    list of tensors, with ``upstream`` a list (None for ones) of one array each: the gradient of
+    the sum of their terms (a layer's output and the losses its ``call`` added)."""
     ops = B.get_backend()
-    output = lift(output)
-    if upstream is None:
-        upstream = ops.ones(output.shape, output.dtype)
-    elif tuple(upstream.shape) != output.shape:
-        raise ValueError(f"The upstream gradient has shape {tuple(upstream.shape)}, the output {output.shape}.")
-    grads = {id(output): upstream}
+    several = isinstance(output, list)
+    outputs = [lift(o) for o in output] if several else [lift(output)]
+    upstreams = list(upstream) if several and upstream is not None else [upstream] * len(outputs)
+    grads = {}
+    for out, up in zip(outputs, upstreams):
+        if up is None:
+            up = ops.ones(out.shape, out.dtype)
+        elif tuple(up.shape) != out.shape:
+            raise ValueError(f"The upstream gradient has shape {tuple(up.shape)}, the output {out.shape}.")
+        grads[id(out)] = grads[id(out)] + up if id(out) in grads else up
     wanted = {id(t) for t in inputs}
-    for node in _reverse_topological(output):
+    for node in _reverse_topological(outputs):
         g = grads.get(id(node))
         if g is None or not node.parents:
             continue

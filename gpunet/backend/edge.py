@@ -58,6 +58,11 @@ def to_output(ops, y):
 
 
 def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y"):
+    if getattr(loss_fn, "takes_no_targets", False):  # compile(loss=None): y is not read, as in Keras
+        rows = n if y is None else len(_host(y, what))
+        if rows != n:
+            raise ValueError(f"x and y must have the same number of samples: x has {n}, y has {rows}.")
+        return ops.zeros((n, 0), dtype)
     arr = _host(y, what)
     if arr.shape[:1] != (n,):
         raise ValueError(f"x and y must have the same number of samples: x has {n}, "

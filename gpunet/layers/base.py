@@ -12,7 +12,7 @@ import threading
 from .. import backend as B
 from .. import initializers, regularizers, constraints
 from ..autodiff.tensor import Operators, is_tensor, value_of
-from . import sublayers, symbolic, user_code
+from . import added_losses, sublayers, symbolic, user_code
 from .layer_args import _batch_input_shape, _dtype_name
 
 _name_counts = {}
@@ -258,6 +258,23 @@ class Layer:
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
         return self.forward(x, bool(training))
+
+    # ---- losses a layer adds (Keras's add_loss: layers/added_losses.py) ---------------
+    def add_loss(self, losses, inputs=None, **kwargs):
+        """Add a loss term to the model's loss: inside ``call``, a tensor computed from the call
+        (``self.add_loss(1e-2 * K.mean(K.square(inputs)))``); anywhere, a zero-argument callable
+        computed again at each step (``lambda: K.sum(K.abs(self.kernel))``). ``inputs`` is accepted
+        for Keras 2 compatibility; a non-scalar loss counts as the sum of its values."""
+        added_losses.add(self, losses)
+
+    @property
+    def losses(self):
+        """Keras's ``layer.losses``: the weight regularizers' penalties on the current weights, the
+        losses the layer's last call added, and its callable losses computed now (0-d arrays)."""
+        out = [w.regularizer(w.value) for w in self._weights if w.regularizer is not None]
+        out += [self.ops.xp.sum(v) for v in self.__dict__.get("_call_losses", ())]
+        fns = self.__dict__.get("_callable_losses", ())
+        return out + [added_losses.callable_terms(self.ops, [fn], (), False) for fn in fns]
 
     # ---- the functional API's view of the layer's calls ---------------------------
     @property

@@ -3,8 +3,10 @@
 Calling a layer on a `KerasTensor` (or a list of them, for a merge layer) builds the layer for
 that shape, records a `Node` (which tensors went in) on the layer, and returns the output's
 `KerasTensor`. `gpunet.models.Model(inputs, outputs)` then walks the nodes back from its outputs
-(models/graph.py). No arithmetic happens here: a KerasTensor has a shape and a dtype only.
+(models/graph.py). No arithmetic happens here: a KerasTensor has a shape and a dtype only; an op
+on one (``K.square(x)``, ``2 * x``) is recorded as a layer (symbolic_ops.py).
 """
+import functools
 from collections import namedtuple
 
 KerasHistory = namedtuple("KerasHistory", ["layer", "node_index", "tensor_index"])
@@ -35,6 +37,9 @@ class KerasTensor:
     def __bool__(self):
         raise TypeError(f"{self!r} is symbolic: it has no truth value.")
 
+    def __iter__(self):  # (without it, Python would iterate by indexing, recording an op per element)
+        raise TypeError(f"{self!r} is symbolic: it cannot be iterated. Index it (x[:, 0]) or split it with a layer.")
+
 
 class Node:
     """One call of ``layer``: the tensors it received (``inputs``, in call order; empty for an
@@ -45,6 +50,11 @@ class Node:
         self.inputs = list(inputs)
         self.as_list = as_list
         self.output = None
+        self.several = None  # a call of a model with several outputs: their tensors (`output` is the first)
+
+    @property
+    def outputs(self):
+        return self.several if self.several is not None else [self.output]
 
     @property
     def is_input(self):
@@ -87,6 +97,18 @@ def is_symbolic(x):
     return isinstance(x, (list, tuple)) and any(isinstance(t, KerasTensor) for t in x)
 
 
+def accepts_symbolic(fn):
+    """``fn`` that, given a symbolic tensor among its arguments (or in a list argument), records the call
+    as a layer of the graph and returns its symbolic output (symbolic_ops.py); otherwise it is ``fn``."""
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if any(is_symbolic(a) for a in args) or (kwargs and any(is_symbolic(v) for v in kwargs.values())):
+            from .symbolic_ops import apply
+            return apply(fn, args, kwargs)
+        return fn(*args, **kwargs)
+    return op
+
+
 def input_tensor(layer):
     """The output tensor of an `InputLayer` (made once, at its first request)."""
     nodes = nodes_of(layer)
@@ -118,6 +140,9 @@ def call_layer(layer, inputs, training=False):
                 raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}) takes one input tensor, received a "
                                 f"list of {len(tensors)}. Merge them first, e.g. with Concatenate()([a, b]).")
             as_list, inputs = False, tensors[0]
+    elif multi and getattr(type(layer), "_nests_layers", False):
+        raise ValueError(f"Model '{layer.name}' takes {len(layer.inputs)} input tensors: call it on a list of them, "
+                         f"e.g. {layer.name}([a, b]); received one tensor {inputs!r}.")
     elif multi:
         raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}) merges several inputs: call it on a list "
                         f"of tensors, e.g. {type(layer).__name__}()([a, b]); received one tensor {inputs!r}.")
@@ -131,6 +156,11 @@ def call_layer(layer, inputs, training=False):
     out_shape = layer.compute_output_shape(shape)
     nodes = nodes_of(layer)
     node = Node(layer, tensors, as_list)
+    if getattr(layer, "_several_outputs", False):  # a functional model with several outputs, nested
+        node.several = [KerasTensor(s, layer.dtype, KerasHistory(layer, len(nodes), k)) for k, s in enumerate(out_shape)]
+        node.output = node.several[0]
+        nodes.append(node)
+        return list(node.several)
     node.output = KerasTensor(out_shape, layer.dtype, KerasHistory(layer, len(nodes), 0))
     nodes.append(node)
     return node.output

@@ -12,7 +12,7 @@ import warnings
 
 from .. import backend as B
 from ..autodiff import Tensor, gradients, lift
-from . import sublayers
+from . import added_losses, sublayers
 
 
 def setup_subclass(cls, base):
@@ -85,10 +85,13 @@ def finishing_build(user_build):
 
 
 def run_call(layer, x, training):
-    """``layer.call(x)`` with the right ``training`` argument; returns a tensor."""
-    if layer._call_takes_training:
-        return lift(layer.call(x, training=training))
-    return lift(layer.call(x))
+    """``layer.call(x)`` with the right ``training`` argument; returns a tensor. The losses the call
+    adds (``self.add_loss``) become the layer's ``losses`` and go to the call or step around it."""
+    with added_losses.collecting() as losses:
+        out = layer.call(x, training=training) if layer._call_takes_training else layer.call(x)
+    layer._call_losses = [t.data for t in losses]
+    added_losses.hand_on(losses)
+    return lift(out)
 
 
 def infer_output_shape(layer, input_shape):
@@ -99,7 +102,7 @@ def infer_output_shape(layer, input_shape):
     several = isinstance(input_shape, list)  # a call on several tensors (the functional API)
     shapes = input_shape if several else [input_shape]
     probes = [Tensor(ops.ones(tuple(1 if d is None else d for d in (1,) + tuple(s[1:])), layer.dtype)) for s in shapes]
-    with B.use_backend(ops), warnings.catch_warnings():
+    with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting():  # (a probe's losses: dropped)
         warnings.simplefilter("ignore", RuntimeWarning)
         out = run_call(layer, probes if several else probes[0], False)
     return (shapes[0][0],) + tuple(out.shape[1:])
@@ -114,16 +117,20 @@ def tape_forward(layer, x, training):
         for w in weights:
             w.tensor = Tensor(w.value, requires_grad=id(w) in trainable)
         several = isinstance(x, list)  # a call on several tensors (the functional API)
-        inputs = [Tensor(a, requires_grad=bool(training)) for a in x] if several else Tensor(x, requires_grad=bool(training))
+        data = getattr(layer, "_data_inputs", None) or ()  # which inputs are a model's own (graph_run.py): no gradient
+        needs = [bool(training) and not (i < len(data) and data[i]) for i in range(len(x) if several else 1)]
+        inputs = [Tensor(a, requires_grad=n) for a, n in zip(x, needs)] if several else Tensor(x, requires_grad=needs[0])
         x = x[0] if several else x
         try:
-            out = run_call(layer, inputs, training)
+            with added_losses.collecting() as losses:  # what call() adds with self.add_loss
+                out = run_call(layer, inputs, training)
         finally:
             recorded = [(w, w.tensor) for w in weights if w.tensor.requires_grad]
             for w in weights:
                 w.tensor = None
             sublayers.reset_training(token)
-    layer._tape = (out, inputs, recorded) if training else None
+    layer._tape = (out, inputs, recorded, losses) if training else None
+    added_losses.hand_on(losses)
     y = out.data
     if y.dtype.kind == "f" and y.dtype != x.dtype and x.dtype.kind == "f":
         y = y.astype(x.dtype)  # NumPy float64 constants in user code must not widen the model's dtype
@@ -136,17 +143,19 @@ def tape_backward(layer, dy, need_dx):
     tape = getattr(layer, "_tape", None)
     if tape is None:
         raise RuntimeError(f"Layer '{layer.name}': backward() needs a forward(x, training=True) first.")
-    out, inputs, recorded = tape
+    out, inputs, recorded, losses = tape
     layer._tape = None
     several = isinstance(inputs, list)
     sources = inputs if several else [inputs]
     sublayers.zero_grads(layer)
     with B.use_backend(layer.ops):
-        grads = gradients(out, sources + [t for _, t in recorded], dy.astype(out.dtype, copy=False))
+        # the losses call() added count once each in the model's loss: their upstream gradient is 1
+        grads = gradients([out] + losses, sources + [t for _, t in recorded],
+                          [dy.astype(out.dtype, copy=False)] + [None] * len(losses))
     for (w, _), g in zip(recorded, grads[len(sources):]):
         if w.grad is not None:
             w.grad[...] = g
     if not need_dx:
         return [None] * len(sources) if several else None
-    dxs = [layer.ops.xp.ascontiguousarray(g) for g in grads[:len(sources)]]
+    dxs = [layer.ops.xp.ascontiguousarray(g) if g.ndim else g for g in grads[:len(sources)]]  # (it makes 0-d 1-d)
     return dxs if several else dxs[0]

@@ -14,7 +14,8 @@ as a function returning per-sample values::
     losses.binary_crossentropy([[0.0, 1.0]], [[0.2, 0.7]])   # array([0.2899...])
     model.compile("adam", loss="mse")                         # or losses.MeanSquaredError()
 """
-from .base import Loss, REDUCTIONS
+from .base import Loss, REDUCTIONS, AddedLossesOnly
+from ..layers.symbolic import accepts_symbolic  # (on Input()'s tensors, a loss function is a layer of the graph)
 from .function_loss import FunctionLoss
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .regression import (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
@@ -46,76 +47,91 @@ VALID_NAMES = tuple(sorted(_BY_NAME)) + tuple(sorted(_CLASSES))
 
 
 # ---- function-style losses: per-sample values, as keras.losses.<name>(y_true, y_pred) ---------------
+@accepts_symbolic
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Per-sample binary crossentropy (mean over the last axis)."""
     return BinaryCrossentropy(from_logits, label_smoothing, axis).call(y_true, y_pred)
 
 
+@accepts_symbolic
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Per-sample categorical crossentropy for one-hot ``y_true``."""
     return CategoricalCrossentropy(from_logits, label_smoothing, axis).call(y_true, y_pred)
 
 
+@accepts_symbolic
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, ignore_class=None):
     """Per-sample categorical crossentropy for integer labels ``y_true``."""
     return SparseCategoricalCrossentropy(from_logits, axis, ignore_class=ignore_class).call(y_true, y_pred)
 
 
+@accepts_symbolic
 def mean_squared_error(y_true, y_pred):
     """Per-sample ``mean((y_true - y_pred) ** 2)``."""
     return MeanSquaredError().call(y_true, y_pred)
 
 
+@accepts_symbolic
 def mean_absolute_error(y_true, y_pred):
     """Per-sample ``mean(abs(y_true - y_pred))``."""
     return MeanAbsoluteError().call(y_true, y_pred)
 
 
+@accepts_symbolic
 def mean_absolute_percentage_error(y_true, y_pred):
     """Per-sample ``100 * mean(abs((y_true - y_pred) / y_true))`` (denominator at least eps)."""
     return MeanAbsolutePercentageError().call(y_true, y_pred)
 
 
+@accepts_symbolic
 def mean_squared_logarithmic_error(y_true, y_pred):
     """Per-sample ``mean((log(y_pred + 1) - log(y_true + 1)) ** 2)`` (arguments at least eps)."""
     return MeanSquaredLogarithmicError().call(y_true, y_pred)
 
 
+@accepts_symbolic
 def hinge(y_true, y_pred):
     """Per-sample ``mean(max(1 - y_true * y_pred, 0))``."""
     return Hinge().call(y_true, y_pred)
 
 
+@accepts_symbolic
 def squared_hinge(y_true, y_pred):
     """Per-sample ``mean(max(1 - y_true * y_pred, 0) ** 2)``."""
     return SquaredHinge().call(y_true, y_pred)
 
 
+@accepts_symbolic
 def categorical_hinge(y_true, y_pred):
     """Per-sample ``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)``."""
     return CategoricalHinge().call(y_true, y_pred)
 
 
+@accepts_symbolic
 def log_cosh(y_true, y_pred):
     """Per-sample ``mean(log(cosh(y_pred - y_true)))``."""
     return LogCosh().call(y_true, y_pred)
 
 
+@accepts_symbolic
 def kl_divergence(y_true, y_pred):
     """Per-sample Kullback-Leibler divergence ``sum(y_true * log(y_true / y_pred))``."""
     return KLDivergence().call(y_true, y_pred)
 
 
+@accepts_symbolic
 def poisson(y_true, y_pred):
     """Per-sample ``mean(y_pred - y_true * log(y_pred + eps))``."""
     return Poisson().call(y_true, y_pred)
 
 
+@accepts_symbolic
 def cosine_similarity(y_true, y_pred, axis=-1):
     """Per-sample negative cosine similarity (-1: same direction)."""
     return CosineSimilarity(axis).call(y_true, y_pred)
 
 
+@accepts_symbolic
 def huber(y_true, y_pred, delta=1.0):
     """Per-sample Huber loss with threshold ``delta``."""
     return Huber(delta).call(y_true, y_pred)

@@ -29,6 +29,8 @@ class Loss:
     #: losses turn 0/1 labels into -1/1 only where every label of the batch is 0 or 1): then
     #: `batch_losses` prepares the labels batch by batch (`_batch_labels`).
     labels_per_batch = False
+    #: True for `AddedLossesOnly` (``compile(loss=None)``): fit needs no targets.
+    takes_no_targets = False
 
     def __init__(self, reduction="auto", name=None):
         if reduction is None:
@@ -247,3 +249,21 @@ def along_axis(forward):
         return values, grad
     wrapped.__doc__ = forward.__doc__
     return wrapped
+
+
+class AddedLossesOnly(Loss):
+    """What ``compile(loss=None)`` trains on: no compiled loss, so the model's loss is only what
+    its layers add (``add_loss``: layers/added_losses.py), and ``y`` is not needed. Its value is 0
+    and its gradient with respect to the output is 0."""
+
+    name = "loss"
+    takes_no_targets = True
+
+    def compute(self, ops, y_true, y_pred, sample_weight=None):
+        return ops.zeros((), y_pred.dtype), ops.zeros(y_pred.shape, y_pred.dtype)
+
+    def batch_losses(self, ops, y_true, y_pred, sample_weight, batch_size):
+        return [0.0] * ((y_pred.shape[0] + batch_size - 1) // batch_size)
+
+    def get_config(self):
+        return None

@@ -8,7 +8,7 @@ from .. import backend as B
 from ..backend.dense_plan import build_plan
 from ..backend.gpu_plan import build_gpu_plan
 from ..autodiff.tensor import value_of
-from ..layers import masking
+from ..layers import added_losses, masking
 
 
 class EngineMixin:
@@ -47,8 +47,8 @@ class EngineMixin:
         on CuPy), else None (the layer path). Built on first use after each pack; rebuilt if the
         model changed since."""
         plan = self._plan
-        if plan is False:
-            return None
+        if plan is False or getattr(self._loss_fn, 'takes_no_targets', False) or added_losses.callables(self):
+            return None  # (the plans compute the compiled loss only; added losses take the layer path)
         if plan is None or not plan.matches(self):
             plan = self._plan = build_plan(self) or build_gpu_plan(self) or False
         return plan or None
@@ -102,11 +102,15 @@ class EngineMixin:
 
     @property
     def losses(self):
-        """Keras's ``model.losses``: each weight regularizer's penalty on the current weights, as a
-        0-d backend array (a layer's ``activity_regularizer`` enters the loss in fit and evaluate,
-        computed from that batch's outputs)."""
-        return [w.regularizer(w.value) for layer in self._layers for w in layer._weights
-                if w.regularizer is not None]
+        """Keras's ``model.losses``: each weight regularizer's penalty on the current weights, the
+        losses the layers' calls added in the last batch (``add_loss``), and the callable losses
+        computed now, as 0-d backend arrays (a layer's ``activity_regularizer`` enters the loss in
+        fit and evaluate, computed from that batch's outputs)."""
+        out = [w.regularizer(w.value) for layer in self._layers for w in layer._weights
+               if w.regularizer is not None]
+        out += [self.ops.xp.sum(v) for v in self.__dict__.get("_last_added", ())]
+        fns = added_losses.callables(self)
+        return out + [added_losses.callable_terms(self.ops, [fn], (), False) for fn in fns]
 
     def _weight_penalty(self, add_gradient):
         total = 0.0
@@ -125,9 +129,11 @@ class EngineMixin:
         """Train on one batch; returns (the loss as a backend 0-d array, the regularizers'
         penalty as a float): nothing is read from the device but what a regularizer adds.
         ``plain_sw``: the weights of the metrics that are not weighted_metrics (`_update_metrics`)."""
-        out, penalty = self._forward(x, True)
+        with added_losses.collecting() as added:
+            out, penalty = self._forward(x, True)
         loss, dy = self._loss_fn.compute(self.ops, y, out, sw)
         self._backward(dy)
+        loss = self._with_added_losses(loss, added, True)
         if self._regularized:
             penalty += self._weight_penalty(True)
         self.optimizer.apply(self._params, self._grads)
@@ -143,10 +149,26 @@ class EngineMixin:
 
     def _test_batch_terms(self, x, y, sw):
         """Evaluate one batch; returns (the loss as a backend 0-d array, the penalty as a float)."""
-        out, penalty = self._forward(x, False)
-        loss = self._loss_fn.compute(self.ops, y, out, sw)[0]
+        with added_losses.collecting() as added:
+            out, penalty = self._forward(x, False)
+        loss = self._with_added_losses(self._loss_fn.compute(self.ops, y, out, sw)[0], added, False)
         self._update_metrics(y, out, sw)
         return loss, penalty
+
+    def _with_added_losses(self, loss, added, train):
+        """The batch's loss plus the losses its forward added (``added``: tensors) and the callable
+        losses (in training, after the backward pass: their weight gradients are added to it). Stays
+        on the device. Raises ValueError when ``compile(loss=None)`` left nothing to train on."""
+        self._last_added = [t.data for t in added]
+        terms = [added_losses.total(self.ops, added),
+                 added_losses.callable_terms(self.ops, added_losses.callables(self), self.trainable_weights, train)]
+        terms = [t for t in terms if t is not None]
+        if not terms and getattr(self._loss_fn, 'takes_no_targets', False):
+            raise ValueError(f"Model '{self.name}' has no loss to train on: it was compiled with loss=None and none of "
+                             "its layers added a loss (add_loss). Pass a loss to compile(), e.g. loss='mse'.")
+        for t in terms:
+            loss = loss + t.astype(loss.dtype, copy=False)
+        return loss
 
     def _update_metrics(self, y, out, sw, plain_sw=None):
         """Update each metric with one batch: compile's weighted_metrics with the sample weights

@@ -75,21 +75,48 @@ class Functional(MultiIOMixin, Model):
             self._layer_names.add(t.node.layer.name)
         for t in ins:
             t.node.layer.ops = self.ops
-        self._nodes = [n for n in nodes if not n.is_input]
-        self._ran = []  # the layers (or copies of a shared one) that ran the last forward's calls
-        inputs = {id(t.node.layer) for t in ins}
-        self._all_layers = ordered
-        self._layers = [l for l in ordered if id(l) not in inputs]
-        for layer in self._layers:
-            self._admit(layer)
-        calls = [id(n.layer) for n in self._nodes]
-        self._shared = {key for key in calls if calls.count(key) > 1}
-        # one input, one output, no merge layer: each call takes the one before it, a chain the fused plans run
-        self._chain = (len(ins) == 1 and len(outs) == 1 and not self._shared
-                       and all(not n.as_list for n in self._nodes))
+        self._loss_tensors = []  # symbolic losses given to add_loss: computed with the outputs, summed into the loss
+        self._loss_shapes = []  # (their values' shapes in the last forward)
+        self._all_layers = []
+        self._set_graph(nodes, ordered)
         self.built = True
         if not trainable:
             self.trainable = False
+
+    def _set_graph(self, nodes, ordered):
+        """Take the layer calls ``nodes`` (and the layers, in Keras's order) from the inputs to the outputs
+        and the added losses."""
+        self._nodes = [n for n in nodes if not n.is_input]
+        self._ran = []  # the layers (or copies of a shared one) that ran the last forward's calls
+        calls = [id(n.layer) for n in self._nodes]
+        # A layer of a nested model may also be called here directly (the Keras VAE example's add_loss on
+        # its encoder's z_mean): it stays the nested model's layer (not one of this model's), its direct
+        # calls run on copies, and its gradients and the nested model's are summed, as a shared layer's.
+        nested = [l for l in ordered if getattr(type(l), "_nests_layers", False)]
+        below = {id(m): {id(l) for l in _all_below(m)} for m in nested}
+        self._copied = {key for key in calls if any(key in ids for ids in below.values())}
+        self._shared = {key for key in calls if calls.count(key) > 1} | self._copied
+        self._shared |= {id(m) for m in nested if below[id(m)] & self._copied}
+        known, inputs = {id(l) for l in self._all_layers}, {id(t.node.layer) for t in self._inputs}
+        self._all_layers = [l for l in ordered if id(l) not in self._copied]
+        self._layers = [l for l in self._all_layers if id(l) not in inputs]
+        for layer in self._layers:
+            if id(layer) not in known:
+                self._admit(layer)
+        # one input, one output, no merge layer: each call takes the one before it, a chain the fused plans run
+        self._chain = (len(self._inputs) == 1 and len(self._outputs) == 1 and not self._shared
+                       and not self._loss_tensors and all(not n.as_list for n in self._nodes))
+
+    def _add_symbolic_loss(self, tensor):
+        """``model.add_loss(t)`` for a tensor ``t`` computed from the model's inputs (``K.mean(kl)``): its
+        layers join the model, and each batch's value of ``t`` (summed, if not a scalar) joins the loss."""
+        if any(tensor is t for t in self._loss_tensors):
+            return
+        nodes, ordered = _graph.map_graph(self._inputs, self._outputs + self._loss_tensors + [tensor])
+        self._loss_tensors.append(tensor)
+        known = {id(l) for l in self._all_layers}  # the layers keep their order; the loss's come after them (tf.keras)
+        self._set_graph(nodes, self._all_layers + [l for l in ordered if id(l) not in known])
+        self._invalidate()
 
     # ---- structure ------------------------------------------------------------
     @property
@@ -181,18 +208,43 @@ class Functional(MultiIOMixin, Model):
         """Back through the calls in reverse order (models/graph_run.py)."""
         _run.backward(self, dy)
 
-    # ---- as a layer of another model (one input, one output) ------------------------------
+    # ---- as a layer of another model ---------------------------------------------------
+    @property
+    def _multi_input(self):
+        """Called on a list of tensors, one per input (symbolic.call_layer)."""
+        return bool(self._in_layout)
+
+    @property
+    def _several_outputs(self):
+        """A call returns a list of tensors, one per output (symbolic.call_layer)."""
+        return bool(self._out_layout)
+
     def compute_output_shape(self, input_shape):
-        if self._in_layout or self._out_layout:
-            raise NotImplementedError(f"Model '{self.name}' has several inputs or outputs: gpunet nests functional "
-                                      "models of one input and one output.")
-        self.build(input_shape)  # (checks the shape)
-        return tuple(input_shape[:1]) + tuple(self._outputs[0].shape[1:])
+        """The output shape (a list of them for several outputs) for ``input_shape`` (a list of them
+        for several inputs), each checked against the model's inputs."""
+        shapes = list(input_shape) if self._in_layout else [tuple(input_shape)]
+        if len(shapes) != len(self._inputs) or not all(isinstance(s, (list, tuple)) for s in shapes):
+            raise ValueError(f"Model '{self.name}' takes {len(self._inputs)} input tensors, received {input_shape}.")
+        for t, shape in zip(self._inputs, shapes):
+            if not shapes_agree(t.shape, tuple(shape)):
+                raise ValueError(f"Model '{self.name}' takes inputs of shape {[t.shape for t in self._inputs]}, "
+                                 f"received {input_shape}.")
+        outs = [tuple(shapes[0][:1]) + tuple(t.shape[1:]) for t in self._outputs]
+        return outs if self._out_layout else outs[0]
 
     def forward(self, x, training=False):
-        return _run.forward(self, x, training, penalty=False)[0]
+        """As a nested model: several inputs come as a list (packed here as fit packs them), several
+        outputs go out as a list."""
+        if self._in_layout:
+            x = self.ops.concatenate([a.reshape(a.shape[0], -1) for a in x], axis=1)
+        out = _run.forward(self, x, training, penalty=False)[0]
+        if self._out_layout:
+            return [out[:, o:o + w].reshape((out.shape[0],) + shape) for o, w, shape in self._out_layout]
+        return out
 
     def backward(self, dy, need_dx=True):
+        if self._out_layout:  # one gradient per output: packed as the outputs were
+            dy = self.ops.concatenate([g.reshape(g.shape[0], -1) for g in dy], axis=1)
         return _run.backward(self, dy, need_dx)
 
     def _clone(self, clone_function):
@@ -226,3 +278,10 @@ class Functional(MultiIOMixin, Model):
     def __repr__(self):
         return f"<Functional name={self.name}, {len(self._layers)} layers>"
 
+
+def _all_below(model):
+    """Every layer inside ``model``, those of the models nested in it included."""
+    for layer in model._layers:
+        yield layer
+        if getattr(type(layer), "_nests_layers", False):
+            yield from _all_below(layer)

@@ -89,7 +89,9 @@ def call_indices(model):
     were made), what Keras's configs and summaries name a call by (``dense[1][0]``)."""
     mine = {id(n) for n in model._nodes} | {id(t.node) for t in model._inputs}
     out = {}
-    for layer in model.layers:
+    layers = {id(l): l for l in model.layers}
+    layers.update((id(n.layer), n.layer) for n in model._nodes)  # (a nested model's layer called here too)
+    for layer in layers.values():
         for k, node in enumerate(n for n in nodes_of(layer) if id(n) in mine):
             out[id(node)] = k
     return out

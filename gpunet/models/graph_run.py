@@ -6,7 +6,8 @@ later calls on shallow copies of itself (`copy.copy`: the same `Weight` objects,
 of the call), and its weight gradients, which a backward writes rather than adds, are gathered
 call by call and summed. A tensor read by several layers gets the sum of their gradients.
 """
-from ..layers import masking
+from ..autodiff import Tensor
+from ..layers import added_losses, masking
 from ..layers.sublayers import backward_adding, call_copy, summed_weights
 
 
@@ -24,17 +25,32 @@ def forward(model, x, training, penalty=True):
     copies = getattr(model, "_inner_copies", False)  # this model is itself a copy: a nested model's 2nd call
     for node in model._nodes:
         layer = node.layer
-        runner = call_copy(layer) if copies or id(layer) in seen else layer
+        runner = call_copy(layer) if copies or id(layer) in seen or id(layer) in model._copied else layer
         seen.add(id(layer))
         runners.append(runner)
         args = [values[id(t)] for t in node.inputs]
+        on_tape = runner._uses_call
+        if on_tape:  # (a loss function on the model's input: y_true, needing no gradient; for this call only)
+            runner._data_inputs = [t.node.is_input for t in node.inputs]
         out, masks[id(node.output)] = _call(runner, node, args, [masks.get(id(t)) for t in node.inputs], training)
+        if on_tape:
+            runner._data_inputs = None
+        if node.several is not None:  # a nested model with several outputs: a list of them
+            if layer.activity_regularizer is not None:
+                raise NotImplementedError(f"Model '{layer.name}' has several outputs and activity regularizers: "
+                                          "gpunet does not nest such a model yet.")
+            runner._out_specs = [(o.shape, o.dtype) for o in out]  # (zeros for those no layer reads, in backward)
+            values.update((id(t), o) for t, o in zip(node.several, out))
+            continue
         if layer.activity_regularizer is not None:
             if penalty:
                 total += ops.to_scalar(layer.activity_regularizer(out)) / out.shape[0]
             runner._activity_output = out  # (for backward; and for the penalty when nested in another model)
         values[id(node.output)] = out
     model._ran = runners  # (NestingMixin's _activity_penalty reads them, as a nested model's)
+    if model._loss_tensors:  # model.add_loss(symbolic tensor): to the step around this forward (if any)
+        model._loss_shapes = [values[id(t)].shape for t in model._loss_tensors]
+        added_losses.hand_on([Tensor(values[id(t)]) for t in model._loss_tensors])
     if penalty and any(masks.get(id(t)) is not None for t in model._outputs):  # (predict passes penalty=False)
         raise masking.output_mask_error(model)
     if model._out_layout:
@@ -71,13 +87,21 @@ def backward(model, dy, need_dx=False):
             grads[id(t)] = grads[id(t)] + part if id(t) in grads else part
     else:
         grads[id(model._outputs[0])] = dy
+    for t, shape in zip(model._loss_tensors, model._loss_shapes):  # each added loss counts once in the loss
+        one = ops.ones(shape, dy.dtype)
+        grads[id(t)] = grads[id(t)] + one if id(t) in grads else one
     shared = {id(n.layer): n.layer for n in model._nodes if id(n.layer) in model._shared}
     for layer in shared.values():  # a shared layer's weight gradients: summed over its calls from 0
         for w in summed_weights(layer):
             w.grad[...] = 0
     for node, runner in zip(reversed(model._nodes), reversed(model._ran)):
-        layer, g = node.layer, grads.pop(id(node.output))
-        if layer.activity_regularizer is not None:
+        layer = node.layer
+        if node.several is not None:
+            g = [grads.pop(id(t)) if id(t) in grads else ops.zeros(*spec) for t, spec in zip(node.several,
+                                                                                          runner._out_specs)]
+        else:
+            g = grads.pop(id(node.output))
+        if node.several is None and layer.activity_regularizer is not None:
             g = g + layer.activity_regularizer.gradient(runner._activity_output) / g.shape[0]
         need = need_dx or any(not t.node.is_input for t in node.inputs)
         is_shared = id(layer) in shared
@@ -96,6 +120,7 @@ def backward(model, dy, need_dx=False):
                 grads[key] = ops.xp.array(d, copy=True)
             else:
                 grads[key] = d
-    if need_dx:
-        t = model._inputs[0]
-        return grads[id(t)] if id(t) in grads else ops.zeros((dy.shape[0],) + tuple(t.shape[1:]), dy.dtype)
+    if need_dx:  # (one gradient per input, for a nested model with several)
+        dxs = [grads[id(t)] if id(t) in grads else ops.zeros((dy.shape[0],) + tuple(t.shape[1:]), dy.dtype)
+               for t in model._inputs]
+        return dxs if model._in_layout else dxs[0]

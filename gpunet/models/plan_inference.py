@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from ..backend.epoch_tally import EpochTally
 from ..backend.gpu_forward import build_gpu_forward
+from ..layers import added_losses
 from .batch_logs import TallyCursor, running_logs
 from .engine import LossSum
 
@@ -54,7 +55,8 @@ def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs, whole=None
     batch on the layer path. Batch callbacks, when given, get running logs per batch. ``whole``:
     the resident x the batches slice, run in one call of the forward plan when no callback
     looks at batches."""
-    fwd = forward_plan(model, like) if y.shape[0] == n else None
+    # (the forward plan computes the compiled loss only: a model with callable losses takes the layer path)
+    fwd = forward_plan(model, like) if y.shape[0] == n and not added_losses.callables(model) else None
     for m in model._metrics:
         m.reset_state()
     if cbs is not None and not cbs.wants_test_batches:

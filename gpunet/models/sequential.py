@@ -107,10 +107,11 @@ class Sequential(SymbolicChainMixin, NestingMixin, TrainingMixin, LegacyPredictM
             raise ValueError(f"Layer names must be unique: the model already has a layer named '{layer.name}'.")
         inner = []
         if isinstance(layer, NestingMixin):
-            if getattr(layer, "_is_graph", False) and (layer._in_layout or layer._out_layout):
-                raise NotImplementedError(f"Cannot use the functional model '{layer.name}' as a layer of another "
-                                          "model: it has several inputs or outputs (gpunet nests models of one "
-                                          "input and one output).")
+            if (getattr(layer, "_is_graph", False) and (layer._in_layout or layer._out_layout)
+                    and not getattr(self, "_is_graph", False)):
+                raise ValueError(f"Cannot add the functional model '{layer.name}' to a Sequential model: it has "
+                                 "several inputs or outputs. Call it on tensors in a functional model instead "
+                                 "(outputs = model([a, b])).")
             inner = self._check_nested(layer)
             if masking.makes_masks(layer._layers):
                 raise NotImplementedError(f"Cannot nest model '{layer.name}': it holds an Embedding(mask_zero=True) "

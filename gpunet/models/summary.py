@@ -2,6 +2,8 @@
 
 
 def _shape_str(shape):
+    if isinstance(shape, list):  # several outputs, as tf.keras 2 prints them
+        return "[" + ", ".join(_shape_str(s) for s in shape) + "]"
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -20,7 +22,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
         from .graph import call_indices
         index = call_indices(model)
         for n in model._nodes:  # a shared layer: every call's inputs
-            inbound.setdefault(id(n.layer), []).extend(f"{t.node.layer.name}[{index[id(t.node)]}][0]" for t in n.inputs)
+            inbound.setdefault(id(n.layer), []).extend(f"{t.node.layer.name}[{index[id(t.node)]}][{t._keras_history.tensor_index}]" for t in n.inputs)
 
     def row(fields):
         line = ""

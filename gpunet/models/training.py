@@ -8,7 +8,7 @@ from ..callbacks import CallbackList, History
 from ..backend import edge as _data
 from ..distribute import sharding as _dist
 from ..backend.epoch_tally import EpochTally
-from ..layers import symbolic
+from ..layers import added_losses, symbolic
 from .callback_setup import default_callbacks, one_pass_callbacks
 from .checked_input import checked_input
 from .epochs import EpochMixin
@@ -48,7 +48,8 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         Args:
             optimizer: a name (``"adam"``), a `gpunet.optimizers.Optimizer` or a config dict.
             loss: a name, a `gpunet.losses.Loss`, or your ``f(y_true, y_pred)`` of tensors returning
-                per-sample values or a scalar (trained through gpunet.autodiff).
+                per-sample values or a scalar (trained through gpunet.autodiff); None: the model trains on
+                the losses its layers add (``add_loss``) alone, and fit takes no ``y``.
             metrics: names (``"accuracy"`` is resolved from the loss), `Metric` objects or functions, logged
                 under their names (a function's ``__name__``); each sample counts once, whatever its weight.
             weighted_metrics: likewise, weighted by ``sample_weight`` and ``class_weight``; logged after
@@ -56,12 +57,10 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
             loss_weights, run_eagerly, steps_per_execution, jit_compile: accepted for Keras compatibility.
 
         Raises:
-            ValueError: no loss, metrics given as a dict, duplicate metric names (or "loss"), an unknown name.
+            ValueError: metrics without a loss, metrics given as a dict, duplicate metric names (or "loss"), an unknown name.
             TypeError: an identifier that is neither a name, a function nor a gpunet object.
         """
-        if loss is None:
-            raise ValueError("compile() needs a loss, e.g. loss='binary_crossentropy'.")
-        loss_fn = _losses.get(loss)
+        loss_fn = _losses.get(loss) if loss is not None else _no_compiled_loss(metrics, weighted_metrics)
         opt = _optimizers.get(optimizer)
         metric_ids = list(metrics or [])
         if isinstance(metrics, dict):
@@ -234,8 +233,10 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
             return symbolic.call_layer(self, x, training)
         xs = _data.to_input(self.ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
-        with checked_input(self):  # one batch: its layers check it as they go
-            return self._forward(xs, training, False)[0]
+        with checked_input(self), added_losses.collecting() as added:  # one batch: its layers check it as they go
+            out = self._forward(xs, training, False)[0]
+        self._last_added = [t.data for t in added]  # (model.losses: this call's, as in Keras)
+        return out
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True,
                        return_dict=False):
@@ -288,6 +289,15 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
     def _input_dtype(self):
         layers = self._layers
         return layers[0].dtype if layers else B.floatx()
+
+
+def _no_compiled_loss(metrics, weighted_metrics):
+    """compile(loss=None): the model's added losses only (Keras allows it for models that add_loss)."""
+    if metrics or weighted_metrics:
+        raise ValueError("compile(loss=None) trains on the losses the model's layers add (add_loss) and takes no "
+                         f"targets, so it takes no metrics either; received metrics={metrics!r}"
+                         f"{'' if not weighted_metrics else f', weighted_metrics={weighted_metrics!r}'}.")
+    return _losses.AddedLossesOnly()
 
 
 def _result(logs, return_dict):

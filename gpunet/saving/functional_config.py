@@ -24,8 +24,14 @@ def functional_config(model):
     from ..models.graph import call_indices
     index = call_indices(model)
 
+    if model._copied:
+        inner = next(n.layer.name for n in model._nodes if id(n.layer) in model._copied)
+        raise NotImplementedError(f"Model '{model.name}' calls layer '{inner}' of a model nested in it directly "
+                                  "(through a tensor of the nested model's own graph): gpunet cannot write such a "
+                                  "config yet. Save the weights alone (save_weights).")
+
     def ref(t):  # tf.keras 2 counts a nested model's own first node: its calls are 1, 2, ...
-        return [t.node.layer.name, index[id(t.node)] + nests(t.node.layer), 0]
+        return [t.node.layer.name, index[id(t.node)] + nests(t.node.layer), t._keras_history.tensor_index]
     calls = {}
     for node in model._nodes:
         calls.setdefault(id(node.layer), []).append(node)
@@ -75,7 +81,9 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
                 args = [tensors[ref] for ref in refs]
                 if not as_list and len(args) == 1 and not layer.built:
                     check_kernels([layer], args[0].shape)  # refuse a huge Dense before its weights are allocated
-                tensors[(name, made[name], 0)] = layer(args if as_list else args[0])
+                out = layer(args if as_list else args[0])  # (a list: a nested model with several outputs)
+                for k, t in enumerate(out if isinstance(out, list) else [out]):
+                    tensors[(name, made[name], k)] = t
                 made[name] += 1
                 progress = True
         if not progress:
@@ -160,8 +168,9 @@ def _ref(item, where):
     if (not isinstance(item, (list, tuple)) or len(item) != 3 or not isinstance(item[0], str)
             or not all(isinstance(i, int) and not isinstance(i, bool) for i in item[1:])):
         raise InvalidConfigError(f"{where}: expected [layer_name, node_index, tensor_index], received {str(item)[:120]}.")
-    if item[2] != 0 or item[1] < 0:
-        raise NotImplementedError(f"{where} refer to {list(item)}: gpunet's layers have one output (tensor 0).")
+    if item[2] < 0 or item[1] < 0:
+        raise InvalidConfigError(f"{where}: [layer_name, node_index, tensor_index] counts from 0, received "
+                                 f"{list(item)}.")
     return tuple(item)
 
 

@@ -53,12 +53,13 @@ def _keras3_functional(inner, model):
     tensors = {}  # (layer, tf.keras 2's call number) -> Keras 3's tensor
     for node in [t.node for t in model._inputs] + model._nodes:
         k = index[id(node)]
-        tensors[(node.layer.name, k + nests(node.layer))] = {
-            "class_name": "__keras_tensor__", "config": {"shape": list(node.output.shape), "dtype": node.output.dtype,
-                                                         "keras_history": [node.layer.name, k, 0]}}
+        for i, out in enumerate(node.outputs):
+            tensors[(node.layer.name, k + nests(node.layer), i)] = {
+                "class_name": "__keras_tensor__", "config": {"shape": list(out.shape), "dtype": out.dtype,
+                                                             "keras_history": [node.layer.name, k, i]}}
 
     def args(call):
-        refs = [tensors[(ref[0], ref[1])] for ref in call]
+        refs = [tensors[(ref[0], ref[1], ref[2])] for ref in call]
         return [refs if len(refs) > 1 else refs[0]]
     layers = []
     for entry in inner["layers"]:
@@ -74,7 +75,7 @@ def _keras3_functional(inner, model):
         layers.append(layer)
 
     def refs(key):
-        out = [tensors[(ref[0], ref[1])]["config"]["keras_history"] for ref in inner[key]]
+        out = [tensors[(ref[0], ref[1], ref[2])]["config"]["keras_history"] for ref in inner[key]]
         return out if len(out) > 1 else out[0]  # Keras 3 writes one input or output unlisted
     config = {"name": inner["name"], "trainable": inner.get("trainable", True), "layers": layers,
               "input_layers": refs("input_layers"), "output_layers": refs("output_layers")}

@@ -249,7 +249,8 @@ def build_state(model, found, meta=None, strict=True):
         for slot in opt.slot_names:
             if (path, slot) in done:
                 continue
-            if strict:
+            # (an optimizer that never stepped has no slots in tf.keras's files, just iteration 0: fresh is exact)
+            if strict and (done or state["iterations"] != 0):
                 raise ValueError(f"the file has no optimizer slot {slot!r} for weight {path}")
             slots[slot][off:off + n] = current[slot][off:off + n]
     if meta is not None:

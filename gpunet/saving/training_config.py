@@ -45,6 +45,8 @@ def training_config(model):
         loss = {k: one_loss(v) for k, v in loss.items()}
     elif isinstance(loss, (str, dict)):
         loss = one_loss(loss)
+    elif getattr(model._loss_fn, "takes_no_targets", False):
+        loss = None  # compile(loss=None): the model's added losses only
     else:
         loss = losses.serialize(model._loss_fn)
     if getattr(model, "_multi_out", False):  # already serialized, one list per output
@@ -216,7 +218,7 @@ def compile_from_training_config(model, config, custom_objects=None, contents=No
     else:
         loss_id = _custom(config.get("loss"), custom)
         try:
-            loss = losses.get(loss_id)
+            loss = losses.get(loss_id) if loss_id is not None else None  # None: compile(loss=None)
         except (ValueError, TypeError) as exc:
             raise _unresolved("loss", config.get("loss"), exc) from None
         resolved = {}

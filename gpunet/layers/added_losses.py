@@ -1,0 +1,127 @@
+"""Keras's ``add_loss``: loss terms a layer's ``call`` (or a user) adds to the model's loss.
+
+- Inside ``call`` (a user's layer, run on the tape): ``self.add_loss(K.mean(...))`` adds a tensor
+  computed from that call's inputs and weights. It joins the loss of the batch in fit, evaluate and
+  train_on_batch, and its gradient flows back through the layer's tape (user_code.py).
+- Anywhere, a zero-argument callable (``layer.add_loss(lambda: 1e-3 * K.sum(K.square(layer.kernel)))``)
+  is kept and computed again at every step, on the current weights, with their gradients.
+- On a functional model, a symbolic tensor built from the model's tensors
+  (``vae.add_loss(K.mean(kl))``) is computed from each batch (models/functional.py).
+
+A non-scalar loss counts as the sum of its values (as Keras 3 reduces it; tf.keras 2 expected
+scalars). Unlike the compiled loss it is not divided by the batch size: write ``K.mean`` for that.
+"""
+from contextlib import contextmanager
+
+from .. import backend as B
+from ..autodiff import Tensor, gradients, lift
+from ..autodiff.tensor import Operators
+from . import symbolic
+
+_added_count = [0]  # callable losses added so far, anywhere: models look theirs up again when it changes
+_frames = []  # the calls running now, innermost last: each collects the loss tensors its call adds
+
+
+@contextmanager
+def collecting():
+    """Collect the loss tensors added while the block runs (a list, filled as they are added)."""
+    frame = []
+    _frames.append(frame)
+    try:
+        yield frame
+    finally:
+        _frames.pop()
+
+
+def hand_on(losses):
+    """Pass a finished call's losses to the call or the model step around it, if any."""
+    if _frames and losses:
+        _frames[-1].extend(losses)
+
+
+def add(owner, losses):
+    """``owner.add_loss(losses)``: a tensor, a zero-argument callable, or a list of them."""
+    items = list(losses) if isinstance(losses, (list, tuple)) else [losses]
+    for loss in items:
+        if loss is None:
+            continue
+        if symbolic.is_symbolic(loss):
+            adder = getattr(owner, "_add_symbolic_loss", None)
+            if adder is None:
+                raise ValueError(f"add_loss on layer '{owner.name}' received the symbolic tensor {loss!r}: a layer "
+                                 "adds losses computed in its call(); a functional Model (Model(inputs, outputs)) "
+                                 "takes a loss built from its symbolic tensors.")
+            adder(loss)
+        elif callable(loss) and not isinstance(loss, (Tensor, Operators)):
+            owner.__dict__.setdefault("_callable_losses", []).append(loss)
+            _added_count[0] += 1
+        elif _frames:
+            _frames[-1].append(_checked(lift(loss), f"'{owner.name}'"))
+        else:
+            raise ValueError(f"add_loss on '{owner.name}' outside call() received {type(loss).__name__}: a loss added "
+                             f"outside call() must be a zero-argument callable (lambda: ...), computed again at "
+                             f"each step; a tensor is added from inside the layer's call().")
+
+
+def _checked(tensor, where):
+    if tensor.dtype.kind != "f":
+        raise ValueError(f"add_loss on {where} received a tensor of dtype {tensor.dtype}; a loss must be "
+                         f"floating point.")
+    return tensor
+
+
+def callables(model):
+    """The zero-argument callable losses of ``model`` and of every layer in it (looked up again only
+    after a callable was added somewhere: a step asks each time)."""
+    cached = model.__dict__.get("_callables_seen")
+    if cached is not None and cached[0] == _added_count[0]:
+        return cached[1]
+    found = [fn for layer in _walk(model) for fn in layer.__dict__.get("_callable_losses", ())]
+    model.__dict__["_callables_seen"] = (_added_count[0], found)
+    return found
+
+
+def _walk(root):
+    from .sublayers import found_in
+    seen, stack = set(), [root]
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        yield layer
+        stack.extend(reversed(found_in(layer)))
+
+
+def total(ops, tensors):
+    """The sum of loss tensors' values as a 0-d array of the backend (nothing is read to the host)."""
+    result = None
+    for t in tensors:
+        value = ops.xp.sum(t.data) if t.data.ndim else t.data
+        result = value if result is None else result + value
+    return result
+
+
+def callable_terms(ops, fns, weights, add_gradient):
+    """Run the callable losses ``fns`` on the current ``weights``; returns their sum (a 0-d array, or
+    None when there are none), adding each trainable weight's gradient to ``weight.grad`` when asked."""
+    if not fns:
+        return None
+    from ..autodiff.reductions import sum as _sum
+    live = [w for w in weights if w.grad is not None] if add_gradient else []
+    with B.use_backend(ops):
+        for w in live:
+            w.tensor = Tensor(w.value, requires_grad=True)
+        try:
+            summed = None
+            for fn in fns:
+                value = _checked(lift(fn()), f"(the callable {getattr(fn, '__name__', fn)!r})")
+                value = _sum(value) if value.data.ndim else value
+                summed = value if summed is None else summed + value
+        finally:
+            tensors = [w.tensor for w in live]
+            for w in live:
+                w.tensor = None
+        for w, g in zip(live, gradients(summed, tensors) if live else ()):
+            w.grad += g
+    return summed.data

@@ -1,0 +1,111 @@
+"""Tensor ops on symbolic tensors: ``x = Input((8,)); y = K.square(Dense(4)(x)) * 2`` records the ops
+as layers of the graph, as tf.keras 2 does (its ``TFOpLambda`` layers).
+
+`gpunet.ops` functions, their ``K.*`` names, the function forms of the losses and metrics and the
+arithmetic operators of a `KerasTensor` come here when an argument is symbolic (symbolic.py's
+`accepts_symbolic`).
+The call becomes an `OpLayer`: a layer whose ``call`` runs the op on the tape with the other
+arguments as they were given, so its gradient comes from the tape. Its output shape is found by
+running it on small probes. Such a layer is not written to configs: gpunet saves functions by name,
+and an op's arguments (a constant, an axis) would need a format of their own. Wrap the op in a
+``Lambda`` of a named function to save the model, or save its weights.
+"""
+import warnings
+
+from .. import backend as B
+from ..autodiff import Tensor
+from .base import Layer, unique_name
+from .symbolic import KerasTensor, call_layer
+
+
+class _Slot:
+    """Where the k-th symbolic tensor goes among an op's arguments."""
+
+    def __init__(self, index):
+        self.index = index
+
+
+def _template(value, tensors):
+    """``value`` with each KerasTensor replaced by a `_Slot` (the tensor appended to ``tensors``)."""
+    if isinstance(value, KerasTensor):
+        tensors.append(value)
+        return _Slot(len(tensors) - 1)
+    if isinstance(value, (list, tuple)) and any(isinstance(v, KerasTensor) for v in value):
+        return type(value)(_template(v, tensors) for v in value)
+    return value
+
+
+def _filled(value, arrays):
+    if isinstance(value, _Slot):
+        return arrays[value.index]
+    if isinstance(value, (list, tuple)):
+        return type(value)(_filled(v, arrays) for v in value)
+    return value
+
+
+def apply(fn, args, kwargs):
+    """Record ``fn(*args, **kwargs)`` (some arguments symbolic) as an `OpLayer` call."""
+    tensors = []
+    args = [_template(a, tensors) for a in args]
+    kwargs = {k: _template(v, tensors) for k, v in kwargs.items()}
+    layer = OpLayer(fn, args, kwargs, name=unique_name(f"ops.{fn.__name__}"))
+    return call_layer(layer, tensors if len(tensors) > 1 else tensors[0])
+
+
+class OpLayer(Layer):
+    """One op of `gpunet.ops` on symbolic tensors, as a layer of the functional graph (see the module
+    docstring); ``args``/``kwargs`` hold the op's other arguments, `_Slot` where a tensor goes."""
+
+    def __init__(self, function, args, kwargs, **layer_kwargs):
+        super().__init__(**layer_kwargs)
+        self.function, self.args, self.kwargs = function, args, kwargs
+
+    def call(self, inputs):
+        arrays = list(inputs) if isinstance(inputs, list) else [inputs]
+        return self.function(*[_filled(a, arrays) for a in self.args],
+                             **{k: _filled(v, arrays) for k, v in self.kwargs.items()})
+
+    def compute_output_shape(self, input_shape):
+        """Run the op on probes of two batch sizes: an axis whose size follows the batch's is the batch
+        axis (None), so a reduction over the batch (``K.mean(x)``: a scalar) keeps no batch axis."""
+        several = isinstance(input_shape, list)
+        shapes = input_shape if several else [input_shape]
+        outs = [self._probe(shapes, n) for n in (2, 3)]
+        if len(outs[0]) != len(outs[1]):
+            raise ValueError(f"Layer '{self.name}': the op's output rank depends on the batch size.")
+        return tuple(a if a == b else None for a, b in zip(*outs))
+
+    def _probe(self, shapes, n):
+        ops = self.ops
+        probes = [Tensor(ops.ones(tuple(n if i == 0 and d is None else (1 if d is None else d)
+                                        for i, d in enumerate(s)), self.dtype)) for s in shapes]
+        from . import added_losses
+        with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = self.call(probes if len(probes) > 1 else probes[0])
+        return tuple(getattr(out, "shape", ()))
+
+    def get_config(self):
+        raise NotImplementedError(
+            f"Layer '{self.name}' is the op {self.function.__name__} applied to symbolic tensors: gpunet cannot write "
+            f"such a layer to a config (JSON, YAML, a full model file) yet. Wrap the op in a Lambda of a named "
+            f"function (Lambda(my_fn)), or save the weights alone (save_weights).")
+
+
+def _operator(fn, reflected=False):
+    def method(self, other):
+        return apply(fn, [other, self] if reflected else [self, other], {})
+    return method
+
+
+def install_operators():
+    """Give `KerasTensor` Python's arithmetic operators (``2 * x``, ``x[:, 0]``, ``-x``): each records an op."""
+    from ..autodiff import elementwise as E, shape_ops as S
+    for name, fn in (("add", E.add), ("sub", E.subtract), ("mul", E.multiply), ("truediv", E.divide),
+                     ("pow", E.power), ("matmul", S.matmul)):
+        setattr(KerasTensor, f"__{name}__", _operator(fn))
+        setattr(KerasTensor, f"__r{name}__", _operator(fn, reflected=True))
+    KerasTensor.__neg__ = lambda self: apply(E.negative, [self], {})
+    KerasTensor.__abs__ = lambda self: apply(E.abs, [self], {})
+    KerasTensor.__getitem__ = lambda self, key: apply(S.getitem, [self, key], {})
+    KerasTensor.__array_ufunc__ = None  # numpy scalars on the left defer to the reflected operator

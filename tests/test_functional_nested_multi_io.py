@@ -1,0 +1,134 @@
+"""Functional models with several inputs or outputs used as layers of another functional model
+(``p, q = inner([a, b])``), and a nested model's layer also called directly by the outer model (the
+Keras VAE example's loss on its encoder's ``z_mean``); against tf.keras 2.21 and central differences."""
+import numpy as np
+import pytest
+
+import gpunet
+from gpunet import backend as K
+from gpunet.models import load_model
+
+from graph_gradients import assert_trains_alike, check_loss_gradient, check_model_gradients
+
+
+def _outer(lib):
+    layers = lib.layers
+    a, b = lib.Input((4,), name="a"), lib.Input((3,), name="b")
+    h = layers.Concatenate(name="join")([layers.Dense(5, activation="tanh", name="da")(a),
+                                         layers.Dense(5, activation="tanh", name="db")(b)])
+    inner = lib.Model([a, b], [layers.Dense(2, name="o1")(h), layers.Dense(1, name="o2")(h)], name="inner")
+    x1, x2 = lib.Input((4,), name="x1"), lib.Input((3,), name="x2")
+    p, q = inner([x1, x2])
+    out = layers.Dense(1, name="head")(layers.Concatenate(name="cat")([p, q]))
+    return lib.Model([x1, x2], [out, q], name="outer")
+
+
+def _data(n=64):
+    rng = np.random.default_rng(8)
+    x1, x2 = rng.normal(size=(n, 4)).astype("float32"), rng.normal(size=(n, 3)).astype("float32")
+    return [x1, x2], [x1[:, :1] - x2[:, 1:2], x2[:, :1] * 0.5]
+
+
+def test_nested_model_with_several_inputs_and_outputs_trains_as_in_tf_keras(tfk):
+    x, y = _data()
+    model, ref = _outer(gpunet), _outer(tfk)
+    assert [l.name for l in model.layers] == [l.name for l in ref.layers]
+    model.set_weights(ref.get_weights())
+    for got, want in zip(model.predict(x, verbose=0), ref.predict(x, verbose=0)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for m, lib in ((model, gpunet), (ref, tfk)):
+        m.compile(optimizer=lib.optimizers.Adam(0.01), loss=["mse", "mae"], loss_weights=[1.0, 0.5])
+    assert_trains_alike(model, ref, x, y)
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "inner (Functional)              [(None, 2), (None, 1 78" in text and "inner[0][1]" in text  # (the column is cut, as tf.keras cuts it)
+
+
+def test_files_with_a_nested_multi_output_model_go_both_ways_with_tf_keras(tfk, tmp_path):
+    x, _ = _data(16)
+    model = _outer(gpunet)
+    model.compile(optimizer="adam", loss="mse")
+    model.save(str(tmp_path / "g.h5"))
+    theirs = tfk.models.load_model(str(tmp_path / "g.h5"))
+    for got, want in zip(theirs.predict(x, verbose=0), model.predict(x, verbose=0)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    ref = _outer(tfk)
+    ref.compile(optimizer="adam", loss="mse")
+    ref.save(str(tmp_path / "t.h5"))
+    mine = load_model(str(tmp_path / "t.h5"))
+    for got, want in zip(mine.predict(x, verbose=0), ref.predict(x, verbose=0)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    model.save(str(tmp_path / "g.keras"))
+    again = load_model(str(tmp_path / "g.keras"))
+    for got, want in zip(again.predict(x, verbose=0), model.predict(x, verbose=0)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_nested_multi_io_gradients_match_central_differences(f64, ops):
+    x, _ = _data(6)
+    model = _outer(gpunet)
+    model.compile(optimizer="sgd", loss="mse")
+    packed = np.concatenate(x, axis=1)
+    check_model_gradients(model, ops, ops.asarray(packed), np.random.default_rng(1).normal(size=(6, 2)))
+
+
+def _vae(lib, scale=0.1):
+    """The Keras 2.2 VAE example's graph with a deterministic sampling step (so two libraries agree)."""
+    Kb, layers = lib.backend, lib.layers
+
+    def sampling(args):
+        z_mean, z_log_var = args
+        return z_mean + Kb.exp(0.5 * z_log_var) * scale
+
+    inputs = lib.Input((6,), name="encoder_input")
+    h = layers.Dense(5, activation="relu", name="enc")(inputs)
+    z_mean = layers.Dense(2, name="z_mean")(h)
+    z_log_var = layers.Dense(2, name="z_log_var")(h)
+    z = layers.Lambda(sampling, output_shape=(2,), name="z")([z_mean, z_log_var])
+    encoder = lib.Model(inputs, [z_mean, z_log_var, z], name="encoder")
+    latent = lib.Input((2,), name="z_sampling")
+    decoder = lib.Model(latent, layers.Dense(6, activation="sigmoid", name="out")(
+        layers.Dense(5, activation="relu", name="dec")(latent)), name="decoder")
+    outputs = decoder(encoder(inputs)[2])
+    vae = lib.Model(inputs, outputs, name="vae_mlp")
+    reconstruction = lib.losses.binary_crossentropy(inputs, outputs) * 6
+    kl = -0.5 * Kb.sum(1 + z_log_var - Kb.square(z_mean) - Kb.exp(z_log_var), axis=-1)
+    vae.add_loss(Kb.mean(reconstruction + kl))
+    return vae, encoder, decoder
+
+
+def test_loss_on_a_nested_encoders_own_tensors_trains_as_in_tf_keras(tfk):
+    x = 1 / (1 + np.exp(-np.random.default_rng(4).normal(size=(64, 6)).astype("float32")))
+    (vae, enc, dec), (rvae, renc, rdec) = _vae(gpunet), _vae(tfk)
+    enc.set_weights(renc.get_weights())
+    dec.set_weights(rdec.get_weights())
+    assert vae.count_params() == enc.count_params() + dec.count_params()  # the encoder's layers count once
+    for m, lib in ((vae, gpunet), (rvae, tfk)):
+        m.compile(optimizer=lib.optimizers.Adam(0.01))
+    assert_trains_alike(vae, rvae, x, None, validation_data=(x[:32], None),
+                        weights=lambda m: m.get_layer("encoder").get_weights() + m.get_layer("decoder").get_weights())
+
+
+def test_vae_gradients_match_central_differences(f64, ops):
+    """The encoder's layers run twice a step (inside the encoder, and for the loss on its z_mean and
+    z_log_var): one SGD step at rate 1 takes the summed gradient; central differences agree."""
+    x = 1 / (1 + np.exp(-np.random.default_rng(5).normal(size=(8, 6))))
+    vae = _vae(gpunet)[0]
+    vae.compile(optimizer="sgd")
+    check_loss_gradient(vae, x, points=2)
+
+
+def test_what_is_refused_says_why(tmp_path):
+    model = _outer(gpunet)
+    inner = model.get_layer("inner")
+    with pytest.raises(ValueError, match="Cannot add the functional model 'inner' to a Sequential model: it has "
+                                         "several inputs or outputs"):
+        gpunet.Sequential([inner])
+    with pytest.raises(ValueError, match="Model 'inner' takes 2 input tensors: call it on a list of them"):
+        inner(gpunet.Input((4,)))
+    vae = _vae(gpunet)[0]
+    vae.compile(optimizer="adam")
+    with pytest.raises(NotImplementedError, match="Model 'vae_mlp' calls layer 'enc' of a model nested in it directly"):
+        vae.to_json()
+    assert K.int_shape(vae.output) == (None, 6)
