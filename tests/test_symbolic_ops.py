@@ -1,13 +1,12 @@
 """Ops on the functional API's symbolic tensors (``K.square(x) * 2``, ``losses.mse(inputs, outputs)``),
 recorded as layers as tf.keras 2 records them, and ``model.add_loss`` of such a tensor (the Keras VAE
 examples' loss); against tf.keras 2.21 and central differences."""
-import os
-
 import numpy as np
 import pytest
 
 import gpunet
 from gpunet import backend as K
+from gpunet.saving.errors import UnknownObjectError
 
 from graph_gradients import assert_trains_alike, check_loss_gradient, check_model_gradients
 
@@ -109,22 +108,50 @@ def test_gradients_through_ops_and_added_loss_match_central_differences(f64, ops
     check_loss_gradient(model, x, x[:, :1])
 
 
-def test_model_with_op_layers_refuses_configs_but_saves_weights(tmp_path):
-    x = _data(8)
+@pytest.mark.parametrize("make", [_ops_model, _vae_like])
+def test_op_layers_and_added_losses_go_both_ways_with_tf_keras_files(tfk, tmp_path, make):
+    """tf.keras 2's TFOpLambda, SlicingOpLambda and AddLoss layers, written and read by name."""
+    x = 1 / (1 + np.exp(-_data(24)))
+    y = x[:, :1] if make is _ops_model else None
+    loss = "mse" if make is _ops_model else None
+    model, ref = make(gpunet), make(tfk)
+    for m, lib in ((model, gpunet), (ref, tfk)):
+        m.compile(optimizer=lib.optimizers.Adam(0.01), loss=loss)
+        m.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        m.save(str(tmp_path / f"{lib.__name__}.h5"))
+    theirs = tfk.models.load_model(str(tmp_path / "gpunet.h5"))
+    mine = gpunet.models.load_model(str(tmp_path / "tf_keras.h5"))
+    for loaded, saved in ((theirs, model), (mine, ref)):
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), saved.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), saved.evaluate(x, y, verbose=0), rtol=1e-5)
+    # and training resumes where it stopped, from gpunet's own file
+    again = gpunet.models.load_model(str(tmp_path / "gpunet.h5"))
+    a = model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    b = again.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert gpunet.models.model_from_json(model.to_json()).count_params() == model.count_params()
+
+
+def test_ops_that_files_cannot_hold_are_refused_before_writing(tmp_path):
     model = _vae_like(gpunet)
     model.compile(optimizer="adam")
-    path = tmp_path / "vae.h5"
+    path = tmp_path / "vae.keras"
     path.write_bytes(b"keep me")
-    with pytest.raises(NotImplementedError, match="is the op .* applied to symbolic tensors: gpunet cannot write"):
+    with pytest.raises(NotImplementedError, match="Keras 3's .keras format has no TFOpLambda or AddLoss layer. "
+                                                  "Save it as .h5 or JSON/YAML"):
         model.save(str(path))
     assert path.read_bytes() == b"keep me"  # the refused save left the file as it was
-    with pytest.raises(NotImplementedError, match="Wrap the op in a Lambda of a named function"):
-        model.to_json()
-    model.save_weights(str(tmp_path / "w.h5"))
-    other = _vae_like(gpunet)
+    inputs = gpunet.Input((4,))
+    odd = gpunet.Model(inputs, K.l2_normalize(gpunet.layers.Dense(3)(inputs), axis=-1))
+    with pytest.raises(NotImplementedError, match="is the op l2_normalize applied to symbolic tensors, which gpunet "
+                                                  "cannot write to a config .* Wrap the op in a Lambda"):
+        odd.to_json()
+    odd.save_weights(str(tmp_path / "w.h5"))  # the weights alone save
+    again = gpunet.Input((4,))
+    other = gpunet.Model(again, K.l2_normalize(gpunet.layers.Dense(3)(again), axis=-1))
     other.load_weights(str(tmp_path / "w.h5"))
-    np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
-    assert not os.path.exists(tmp_path / "vae.h5.tmp")
+    x = _data(5, 4)
+    np.testing.assert_array_equal(other.predict(x, verbose=0), odd.predict(x, verbose=0))
 
 
 def test_added_loss_from_outside_the_model_is_refused():
@@ -134,3 +161,36 @@ def test_added_loss_from_outside_the_model_is_refused():
         model.add_loss(K.mean(other))
     model.compile(optimizer="sgd", loss="mse")  # the refused loss left the model as it was
     assert len(model.layers) == 2
+
+
+def test_tf_keras_files_with_tensorflow_ops_load_and_save_again(tfk, tmp_path):
+    """TensorFlow functions a tf.keras model calls directly (tf.nn.relu, tf.expand_dims, ...) are read by name
+    into gpunet's ops, and written back as tf.keras wrote them."""
+    import tensorflow as tf
+    inputs = tfk.Input((5,))
+    h = tfk.layers.Dense(4)(inputs)
+    out = tf.nn.softmax(tf.nn.relu(h) + tf.math.tanh(h), axis=-1)
+    ref = tfk.Model(inputs, tf.math.sigmoid(tf.expand_dims(out, axis=1) * 3.0))
+    ref.save(str(tmp_path / "t.h5"))
+    mine = gpunet.models.load_model(str(tmp_path / "t.h5"))
+    x = _data(4, 5)
+    np.testing.assert_allclose(mine.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    mine.save(str(tmp_path / "g.h5"))
+    back = tfk.models.load_model(str(tmp_path / "g.h5"))
+    np.testing.assert_allclose(back.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    unknown = tfk.Model(inputs, tf.math.cumsum(h, axis=-1))
+    unknown.save(str(tmp_path / "u.h5"))
+    with pytest.raises(UnknownObjectError, match="is the TensorFlow op 'math.cumsum', which gpunet does not have; "
+                                                 "it reads \\['__operators__.add'"):
+        gpunet.models.load_model(str(tmp_path / "u.h5"))
+
+
+def test_clone_model_keeps_the_ops_and_the_added_loss():
+    x = _data(8)
+    model = _vae_like(gpunet)
+    clone = gpunet.models.clone_model(model)
+    assert [l.name for l in clone.layers] == [l.name for l in model.layers] and len(clone._loss_tensors) == 1
+    clone.set_weights(model.get_weights())
+    for m in (model, clone):
+        m.compile(optimizer="sgd")
+    np.testing.assert_allclose(clone.evaluate(x, verbose=0), model.evaluate(x, verbose=0), rtol=1e-6)

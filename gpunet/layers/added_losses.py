@@ -125,3 +125,24 @@ def callable_terms(ops, fns, weights, add_gradient):
         for w, g in zip(live, gradients(summed, tensors) if live else ()):
             w.grad += g
     return summed.data
+
+
+class AddLossMixin:
+    """`Layer`'s ``add_loss`` and ``losses`` (a model overrides ``losses`` with its layers')."""
+
+    def add_loss(self, losses, inputs=None, **kwargs):
+        """Add a loss term to the model's loss: inside ``call``, a tensor computed from the call
+        (``self.add_loss(1e-2 * K.mean(K.square(inputs)))``); anywhere, a zero-argument callable
+        computed again at each step (``lambda: K.sum(K.abs(self.kernel))``); on a functional model, a
+        symbolic tensor of its graph. ``inputs`` is accepted for Keras 2 compatibility; a non-scalar
+        loss counts as the sum of its values."""
+        add(self, losses)
+
+    @property
+    def losses(self):
+        """Keras's ``layer.losses``: the weight regularizers' penalties on the current weights, the
+        losses the layer's last call added, and its callable losses computed now (0-d arrays)."""
+        out = [w.regularizer(w.value) for w in self._weights if w.regularizer is not None]
+        out += [self.ops.xp.sum(v) for v in self.__dict__.get("_call_losses", ())]
+        fns = self.__dict__.get("_callable_losses", ())
+        return out + [callable_terms(self.ops, [fn], (), False) for fn in fns]

@@ -113,7 +113,7 @@ class Weight(Operators):
         return f"<Weight {self.path} shape={self.shape} trainable={self.trainable}>"
 
 
-class Layer:
+class Layer(added_losses.AddLossMixin):
     """Base class of gpunet layers, with Keras's constructor arguments.
 
     Write your own as in Keras: ``build(input_shape)`` creates weights with `add_weight`,
@@ -258,23 +258,6 @@ class Layer:
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
         return self.forward(x, bool(training))
-
-    # ---- losses a layer adds (Keras's add_loss: layers/added_losses.py) ---------------
-    def add_loss(self, losses, inputs=None, **kwargs):
-        """Add a loss term to the model's loss: inside ``call``, a tensor computed from the call
-        (``self.add_loss(1e-2 * K.mean(K.square(inputs)))``); anywhere, a zero-argument callable
-        computed again at each step (``lambda: K.sum(K.abs(self.kernel))``). ``inputs`` is accepted
-        for Keras 2 compatibility; a non-scalar loss counts as the sum of its values."""
-        added_losses.add(self, losses)
-
-    @property
-    def losses(self):
-        """Keras's ``layer.losses``: the weight regularizers' penalties on the current weights, the
-        losses the layer's last call added, and its callable losses computed now (0-d arrays)."""
-        out = [w.regularizer(w.value) for w in self._weights if w.regularizer is not None]
-        out += [self.ops.xp.sum(v) for v in self.__dict__.get("_call_losses", ())]
-        fns = self.__dict__.get("_callable_losses", ())
-        return out + [added_losses.callable_terms(self.ops, [fn], (), False) for fn in fns]
 
     # ---- the functional API's view of the layer's calls ---------------------------
     @property

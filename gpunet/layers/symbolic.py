@@ -97,12 +97,20 @@ def is_symbolic(x):
     return isinstance(x, (list, tuple)) and any(isinstance(t, KerasTensor) for t in x)
 
 
-def accepts_symbolic(fn):
+def accepts_symbolic(fn=None, *, symbolic=None):
     """``fn`` that, given a symbolic tensor among its arguments (or in a list argument), records the call
-    as a layer of the graph and returns its symbolic output (symbolic_ops.py); otherwise it is ``fn``."""
+    as a layer of the graph and returns its symbolic output (symbolic_ops.py); otherwise it is ``fn``.
+    ``symbolic``: what to call on symbolic arguments instead (a loss written with ops that configs can
+    hold, as tf.keras 2 records it), or None when it returns None (arguments it does not decompose)."""
+    if fn is None:
+        return lambda f: accepts_symbolic(f, symbolic=symbolic)
+
     @functools.wraps(fn)
     def op(*args, **kwargs):
         if any(is_symbolic(a) for a in args) or (kwargs and any(is_symbolic(v) for v in kwargs.values())):
+            out = symbolic(*args, **kwargs) if symbolic is not None else None
+            if out is not None:
+                return out
             from .symbolic_ops import apply
             return apply(fn, args, kwargs)
         return fn(*args, **kwargs)

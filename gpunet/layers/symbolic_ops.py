@@ -6,9 +6,9 @@ arithmetic operators of a `KerasTensor` come here when an argument is symbolic (
 `accepts_symbolic`).
 The call becomes an `OpLayer`: a layer whose ``call`` runs the op on the tape with the other
 arguments as they were given, so its gradient comes from the tape. Its output shape is found by
-running it on small probes. Such a layer is not written to configs: gpunet saves functions by name,
-and an op's arguments (a constant, an axis) would need a format of their own. Wrap the op in a
-``Lambda`` of a named function to save the model, or save its weights.
+running it on small probes. Configs hold it as tf.keras 2 writes it, a ``TFOpLambda`` naming a TensorFlow
+function, for the ops in saving/op_layers.py's table; for another op, saving says which and how to
+wrap it in a ``Lambda`` of a named function instead.
 """
 import warnings
 
@@ -18,28 +18,29 @@ from .base import Layer, unique_name
 from .symbolic import KerasTensor, call_layer
 
 
-class _Slot:
-    """Where the k-th symbolic tensor goes among an op's arguments."""
+class Slot:
+    """Where the k-th symbolic tensor goes among an op's arguments (saving/op_layers.py writes and reads them)."""
 
     def __init__(self, index):
         self.index = index
 
 
 def _template(value, tensors):
-    """``value`` with each KerasTensor replaced by a `_Slot` (the tensor appended to ``tensors``)."""
+    """``value`` with each KerasTensor replaced by a `Slot` (the tensor appended to ``tensors``)."""
     if isinstance(value, KerasTensor):
         tensors.append(value)
-        return _Slot(len(tensors) - 1)
+        return Slot(len(tensors) - 1)
     if isinstance(value, (list, tuple)) and any(isinstance(v, KerasTensor) for v in value):
         return type(value)(_template(v, tensors) for v in value)
     return value
 
 
-def _filled(value, arrays):
-    if isinstance(value, _Slot):
+def filled(value, arrays):
+    """``value`` with each `Slot` replaced by its entry of ``arrays``."""
+    if isinstance(value, Slot):
         return arrays[value.index]
     if isinstance(value, (list, tuple)):
-        return type(value)(_filled(v, arrays) for v in value)
+        return type(value)(filled(v, arrays) for v in value)
     return value
 
 
@@ -54,7 +55,7 @@ def apply(fn, args, kwargs):
 
 class OpLayer(Layer):
     """One op of `gpunet.ops` on symbolic tensors, as a layer of the functional graph (see the module
-    docstring); ``args``/``kwargs`` hold the op's other arguments, `_Slot` where a tensor goes."""
+    docstring); ``args``/``kwargs`` hold the op's other arguments, `Slot` where a tensor goes."""
 
     def __init__(self, function, args, kwargs, **layer_kwargs):
         super().__init__(**layer_kwargs)
@@ -62,8 +63,8 @@ class OpLayer(Layer):
 
     def call(self, inputs):
         arrays = list(inputs) if isinstance(inputs, list) else [inputs]
-        return self.function(*[_filled(a, arrays) for a in self.args],
-                             **{k: _filled(v, arrays) for k, v in self.kwargs.items()})
+        return self.function(*[filled(a, arrays) for a in self.args],
+                             **{k: filled(v, arrays) for k, v in self.kwargs.items()})
 
     def compute_output_shape(self, input_shape):
         """Run the op on probes of two batch sizes: an axis whose size follows the batch's is the batch
@@ -86,10 +87,9 @@ class OpLayer(Layer):
         return tuple(getattr(out, "shape", ()))
 
     def get_config(self):
-        raise NotImplementedError(
-            f"Layer '{self.name}' is the op {self.function.__name__} applied to symbolic tensors: gpunet cannot write "
-            f"such a layer to a config (JSON, YAML, a full model file) yet. Wrap the op in a Lambda of a named "
-            f"function (Lambda(my_fn)), or save the weights alone (save_weights).")
+        """tf.keras 2's ``TFOpLambda`` config (saving/op_layers.py); NotImplementedError for an op it has not."""
+        from ..saving.op_layers import op_config
+        return op_config(self)
 
 
 def _operator(fn, reflected=False):

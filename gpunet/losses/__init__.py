@@ -47,7 +47,23 @@ VALID_NAMES = tuple(sorted(_BY_NAME)) + tuple(sorted(_CLASSES))
 
 
 # ---- function-style losses: per-sample values, as keras.losses.<name>(y_true, y_pred) ---------------
-@accepts_symbolic
+def _ops_binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """On symbolic tensors: the mean of K.binary_crossentropy, the ops tf.keras 2 records (configs hold them)."""
+    if label_smoothing:
+        return None
+    from .. import ops
+    return ops.mean(ops.binary_crossentropy(y_true, y_pred, from_logits=from_logits), axis=axis)
+
+
+def _ops_mean_error(square):
+    def values(y_true, y_pred):  # on symbolic tensors: ops configs can hold
+        from .. import ops
+        diff = ops.subtract(y_pred, y_true)
+        return ops.mean(ops.square(diff) if square else ops.abs(diff), axis=-1)
+    return values
+
+
+@accepts_symbolic(symbolic=_ops_binary_crossentropy)
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Per-sample binary crossentropy (mean over the last axis)."""
     return BinaryCrossentropy(from_logits, label_smoothing, axis).call(y_true, y_pred)
@@ -65,13 +81,13 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, 
     return SparseCategoricalCrossentropy(from_logits, axis, ignore_class=ignore_class).call(y_true, y_pred)
 
 
-@accepts_symbolic
+@accepts_symbolic(symbolic=_ops_mean_error(square=True))
 def mean_squared_error(y_true, y_pred):
     """Per-sample ``mean((y_true - y_pred) ** 2)``."""
     return MeanSquaredError().call(y_true, y_pred)
 
 
-@accepts_symbolic
+@accepts_symbolic(symbolic=_ops_mean_error(square=False))
 def mean_absolute_error(y_true, y_pred):
     """Per-sample ``mean(abs(y_true - y_pred))``."""
     return MeanAbsoluteError().call(y_true, y_pred)

@@ -259,6 +259,16 @@ class AddedLossesOnly(Loss):
     name = "loss"
     takes_no_targets = True
 
+    @classmethod
+    def checked(cls, metrics, weighted_metrics):
+        """compile(loss=None)'s loss; metrics need targets, so there are none (Keras allows loss=None for
+        models that add losses)."""
+        if metrics or weighted_metrics:
+            raise ValueError("compile(loss=None) trains on the losses the model's layers add (add_loss) and takes no "
+                             f"targets, so it takes no metrics either; received metrics={metrics!r}"
+                             f"{'' if not weighted_metrics else f', weighted_metrics={weighted_metrics!r}'}.")
+        return cls()
+
     def compute(self, ops, y_true, y_pred, sample_weight=None):
         return ops.zeros((), y_pred.dtype), ops.zeros(y_pred.shape, y_pred.dtype)
 

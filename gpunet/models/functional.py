@@ -251,18 +251,27 @@ class Functional(MultiIOMixin, Model):
         """`clone_model`: the same graph of new layers, ``clone_function(layer)`` each (one per layer,
         however many calls it has; new Inputs of the same shapes, dtypes and names)."""
         from ..layers.core import Input
+        from ..layers.symbolic_ops import OpLayer
+        if self._copied:
+            raise NotImplementedError(f"Model '{self.name}' calls layers of a model nested in it directly: clone_model "
+                                      "cannot keep them shared with the nested model's clone.")
         tensors, clones = {}, {}
         for t in self._inputs:
             old = t.node.layer
             tensors[id(t)] = Input(batch_shape=old.batch_input_shape, dtype=old.dtype, name=old.name)
         for node in self._nodes:
             layer = clones.get(id(node.layer))
-            if layer is None:
-                layer = clones[id(node.layer)] = clone_function(node.layer)
+            if layer is None:  # (an op's arguments are in its call, not in its config: the op is kept)
+                layer = clones[id(node.layer)] = (OpLayer(node.layer.function, node.layer.args, node.layer.kwargs,
+                                                          name=node.layer.name)
+                                                  if isinstance(node.layer, OpLayer) else clone_function(node.layer))
             args = [tensors[id(t)] for t in node.inputs]
             tensors[id(node.output)] = layer(args if node.as_list else args[0])
         ins, outs = [tensors[id(t)] for t in self._inputs], [tensors[id(t)] for t in self._outputs]
-        return Functional(ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0], name=self.name)
+        clone = Functional(ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0], name=self.name)
+        for t in self._loss_tensors:
+            clone.add_loss(tensors[id(t)])
+        return clone
 
     # ---- config -----------------------------------------------------------------
     def get_config(self):

@@ -60,7 +60,7 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
             ValueError: metrics without a loss, metrics given as a dict, duplicate metric names (or "loss"), an unknown name.
             TypeError: an identifier that is neither a name, a function nor a gpunet object.
         """
-        loss_fn = _losses.get(loss) if loss is not None else _no_compiled_loss(metrics, weighted_metrics)
+        loss_fn = _losses.get(loss) if loss is not None else _losses.AddedLossesOnly.checked(metrics, weighted_metrics)
         opt = _optimizers.get(optimizer)
         metric_ids = list(metrics or [])
         if isinstance(metrics, dict):
@@ -289,15 +289,6 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
     def _input_dtype(self):
         layers = self._layers
         return layers[0].dtype if layers else B.floatx()
-
-
-def _no_compiled_loss(metrics, weighted_metrics):
-    """compile(loss=None): the model's added losses only (Keras allows it for models that add_loss)."""
-    if metrics or weighted_metrics:
-        raise ValueError("compile(loss=None) trains on the losses the model's layers add (add_loss) and takes no "
-                         f"targets, so it takes no metrics either; received metrics={metrics!r}"
-                         f"{'' if not weighted_metrics else f', weighted_metrics={weighted_metrics!r}'}.")
-    return _losses.AddedLossesOnly()
 
 
 def _result(logs, return_dict):

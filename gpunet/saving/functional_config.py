@@ -15,6 +15,8 @@ and a single input or output as ``["input_layer", 0, 0]`` rather than a list of 
 """
 from ..layers.base import reserve_name
 from ..layers.symbolic import input_tensor
+from ..layers.symbolic_ops import OpLayer
+from . import op_layers
 from .errors import InvalidConfigError
 from .weight_matching import check_kernels
 
@@ -38,8 +40,17 @@ def functional_config(model):
     layers = []
     for layer in model.layers:
         nodes = sorted(calls.get(id(layer), []), key=lambda n: index[id(n)])
+        if isinstance(layer, OpLayer):  # tf.keras 2's TFOpLambda: the op's arguments are in its node
+            layers.append({"class_name": op_layers.op_class(layer), "config": layer.get_config(), "name": layer.name,
+                           "inbound_nodes": [op_layers.node_entry(layer, n, ref) for n in nodes]})
+            continue
         layers.append({"class_name": type(layer).__name__, "config": layer.get_config(), "name": layer.name,
                        "inbound_nodes": [[ref(t) + [{}] for t in n.inputs] for n in nodes]})
+    for k, t in enumerate(model._loss_tensors):  # model.add_loss(tensor): tf.keras 2's AddLoss layers, last
+        name = "add_loss" if k == 0 else f"add_loss_{k}"
+        layers.append({"class_name": "AddLoss", "config": {"name": name, "trainable": True, "dtype": t.dtype,
+                                                           "unconditional": False},
+                       "name": name, "inbound_nodes": [[ref(t) + [{}]]]})
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
             "input_layers": [ref(t) for t in model._inputs], "output_layers": [ref(t) for t in model._outputs]}
 
@@ -52,14 +63,27 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
         raise InvalidConfigError("A functional model config needs a 'layers' list, received "
                                  f"{type(inner).__name__}" + (f" (keys found: {sorted(map(str, inner))})"
                                                               if isinstance(inner, dict) else "") + ".")
-    layers, pending = {}, []
+    layers, pending, added = {}, [], []
     for index, entry in enumerate(inner["layers"]):
-        layer = layer_from_entry(entry, custom_objects, index=index, strict=strict, _depth=_depth)
+        kind = entry.get("class_name") if isinstance(entry, dict) else None
+        if kind == "AddLoss":  # model.add_loss(tensor): the tensor is added once the model is made
+            added.extend(ref for refs, _ in _calls(entry.get("inbound_nodes") or [], "AddLoss") for ref in refs)
+            continue
+        if kind in op_layers.OP_CLASSES:
+            layer, calls = op_layers.read_op_layer(entry), []
+            nodes = entry.get("inbound_nodes") or []
+            if len(nodes) != 1:
+                raise InvalidConfigError(f"Op layer {layer.name!r} must have one inbound node, it has {len(nodes)}.")
+            refs, layer.args, layer.kwargs = op_layers.parse_node(layer, nodes[0])
+            calls = [(refs, len(refs) > 1)]
+        else:
+            layer = layer_from_entry(entry, custom_objects, index=index, strict=strict, _depth=_depth)
+            calls = None
         name = entry.get("name") or layer.name
         if name in layers:
             raise InvalidConfigError(f"The functional config has two layers named {name!r}.")
         layers[name] = layer
-        pending.append((name, layer, _calls(entry.get("inbound_nodes") or [], name)))
+        pending.append((name, layer, calls if calls is not None else _calls(entry.get("inbound_nodes") or [], name)))
     # tf.keras 2's lists count a nested model's own first node (its calls are 1, 2, ...); Keras 3's don't
     legacy = not any(isinstance(node, dict) for entry in inner["layers"] for node in entry.get("inbound_nodes") or [])
     nested = {name for name, layer, _ in pending if nests(layer)} if legacy else set()
@@ -97,6 +121,8 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
         reserve_name(name)
     model = Functional(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
                        name=name)
+    for ref in added:
+        model.add_loss(_tensor(tensors, _renumber(ref, nested), "AddLoss"))
     if inner.get("trainable") is False:
         model.trainable = False
     return model
