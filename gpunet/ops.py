@@ -33,11 +33,11 @@ def convert_to_tensor(x, dtype=None):
 
 def _on_symbolic_tensors():
     """Make the ops record themselves as layers on symbolic tensors (``K.square(Input((3,)))``:
-    layers/symbolic_ops.py). The activations stay as they are: layers serialize them by identity."""
+    layers/symbolic_ops.py). The activations' wrappers keep their module and name, by which
+    ``Dense(activation=K.relu)`` still finds the built-in (activations.get)."""
     from .layers.symbolic import accepts_symbolic
     from .layers.symbolic_ops import install_operators
-    skip = {"Tensor", "is_tensor", "gradients", "vjp", "grad", "relu", "sigmoid", "hard_sigmoid", "tanh", "softmax",
-            "log_softmax", "softplus", "softsign", "elu", "selu", "gelu", "swish", "leaky_relu"}
+    skip = {"Tensor", "is_tensor", "gradients", "vjp", "grad"}
     for name in __all__:
         if name not in skip:
             globals()[name] = accepts_symbolic(globals()[name])

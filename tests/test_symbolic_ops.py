@@ -17,11 +17,12 @@ def _data(n=64, features=6):
 
 
 def _ops_model(lib):
-    """Arithmetic, K functions, slicing and a reduction over features inside the model's outputs."""
+    """Arithmetic, K functions (activations too), slicing and a reduction over features inside the model's
+    outputs."""
     Kb = lib.backend
     inputs = lib.Input((6,))
     h = lib.layers.Dense(4, activation="tanh", name="h")(inputs)
-    mixed = 2.0 * h - Kb.square(h) / 4 + inputs[:, :4] + 1
+    mixed = 2.0 * h - Kb.square(h) / 4 + inputs[:, :4] + 1 + Kb.relu(h) * Kb.sigmoid(h)
     scale = Kb.sum(Kb.exp(-Kb.abs(h)), axis=-1, keepdims=True)
     out = lib.layers.Dense(1, name="out")(mixed * scale)
     return lib.Model(inputs, out)
@@ -137,7 +138,7 @@ def test_ops_that_files_cannot_hold_are_refused_before_writing(tmp_path):
     model.compile(optimizer="adam")
     path = tmp_path / "vae.keras"
     path.write_bytes(b"keep me")
-    with pytest.raises(NotImplementedError, match="Keras 3's .keras format has no TFOpLambda or AddLoss layer. "
+    with pytest.raises(NotImplementedError, match="Keras 3's .keras format has no TFOpLambda, AddLoss or AddMetric layer. "
                                                   "Save it as .h5 or JSON/YAML"):
         model.save(str(path))
     assert path.read_bytes() == b"keep me"  # the refused save left the file as it was

@@ -1,4 +1,5 @@
-"""Keras's ``add_loss``: loss terms a layer's ``call`` (or a user) adds to the model's loss.
+"""Keras's ``add_loss`` (and ``add_metric``): loss terms a layer's ``call`` (or a user) adds to the model's
+loss, and values it logs.
 
 - Inside ``call`` (a user's layer, run on the tape): ``self.add_loss(K.mean(...))`` adds a tensor
   computed from that call's inputs and weights. It joins the loss of the batch in fit, evaluate and
@@ -22,10 +23,19 @@ _added_count = [0]  # callable losses added so far, anywhere: models look theirs
 _frames = []  # the calls running now, innermost last: each collects the loss tensors its call adds
 
 
+class Frame(list):
+    """The loss tensors added during a call or a step (the list itself), and its ``metrics``: the
+    ``(name, tensor)`` pairs given to ``add_metric``."""
+
+    def __init__(self, losses=(), metrics=()):
+        super().__init__(losses)
+        self.metrics = list(metrics)
+
+
 @contextmanager
 def collecting():
-    """Collect the loss tensors added while the block runs (a list, filled as they are added)."""
-    frame = []
+    """Collect the loss tensors (and metric values) added while the block runs, in a `Frame`."""
+    frame = Frame()
     _frames.append(frame)
     try:
         yield frame
@@ -33,10 +43,33 @@ def collecting():
         _frames.pop()
 
 
-def hand_on(losses):
-    """Pass a finished call's losses to the call or the model step around it, if any."""
-    if _frames and losses:
-        _frames[-1].extend(losses)
+def hand_on(frame):
+    """Pass a finished call's `Frame` to the call or the model step around it, if any."""
+    if _frames:
+        _frames[-1].extend(frame)
+        _frames[-1].metrics.extend(frame.metrics)
+
+
+def add_metric(owner, value, name, aggregation):
+    """``owner.add_metric(value, name)``: a tensor of a call, logged as its mean over each epoch's batches
+    (tf.keras 2's ``Mean``); on a functional model, a symbolic tensor of its graph."""
+    if aggregation not in (None, "mean"):
+        raise ValueError(f"add_metric on '{owner.name}': gpunet logs the mean of the values (aggregation='mean'), "
+                         f"received aggregation={aggregation!r}.")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"add_metric on '{owner.name}' needs a name for the metric (add_metric(value, name='kl')), "
+                         f"received name={name!r}.")
+    if symbolic.is_symbolic(value):
+        adder = getattr(owner, "_add_symbolic_metric", None)
+        if adder is None:
+            raise ValueError(f"add_metric on layer '{owner.name}' received the symbolic tensor {value!r}: a layer adds "
+                             "metrics computed in its call(); a functional Model takes one built from its tensors.")
+        adder(value, name)
+    elif _frames:
+        _frames[-1].metrics.append((name, _checked(lift(value), f"'{owner.name}'")))
+    else:
+        raise ValueError(f"add_metric on '{owner.name}' outside call() received {type(value).__name__}: a layer adds "
+                         "a metric of the tensors of its call().")
 
 
 def add(owner, losses):
@@ -128,7 +161,13 @@ def callable_terms(ops, fns, weights, add_gradient):
 
 
 class AddLossMixin:
-    """`Layer`'s ``add_loss`` and ``losses`` (a model overrides ``losses`` with its layers')."""
+    """`Layer`'s ``add_loss``, ``losses`` (a model overrides it with its layers') and ``add_metric``."""
+
+    def add_metric(self, value, name=None, aggregation=None, **kwargs):
+        """Log ``value`` (a tensor of this call; on a functional model, a symbolic tensor of its graph)
+        under ``name`` in fit and evaluate: its mean over the epoch's batches, as tf.keras 2's ``Mean``
+        (``val_<name>`` for validation)."""
+        add_metric(self, value, name, aggregation)
 
     def add_loss(self, losses, inputs=None, **kwargs):
         """Add a loss term to the model's loss: inside ``call``, a tensor computed from the call

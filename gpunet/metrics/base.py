@@ -250,3 +250,15 @@ def _loss_kind(loss):
     if isinstance(loss, losses.SparseCategoricalCrossentropy) or getattr(loss, "sparse_labels", False):
         return "sparse"
     return None
+
+
+class AddedMean(Metric):
+    """A value a layer or model logs with ``add_metric``: the mean of its values over the epoch's
+    batches (tf.keras 2's ``Mean``), fed by the step (`add_values`), not from targets and outputs."""
+
+    def update(self, ops, y_true, y_pred, sample_weight=None):
+        pass  # (the training loop's per-batch call: this metric's values come from the forward pass)
+
+    def add_values(self, ops, values):
+        self._total = self._total + ops.xp.sum(values, dtype="float64")
+        self._count += values.size

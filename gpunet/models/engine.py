@@ -9,6 +9,7 @@ from ..backend.dense_plan import build_plan
 from ..backend.gpu_plan import build_gpu_plan
 from ..autodiff.tensor import value_of
 from ..layers import added_losses, masking
+from ..metrics.base import AddedMean
 
 
 class EngineMixin:
@@ -158,8 +159,11 @@ class EngineMixin:
     def _with_added_losses(self, loss, added, train):
         """The batch's loss plus the losses its forward added (``added``: tensors) and the callable
         losses (in training, after the backward pass: their weight gradients are added to it). Stays
-        on the device. Raises ValueError when ``compile(loss=None)`` left nothing to train on."""
+        on the device. The values the forward gave ``add_metric`` (``added.metrics``) update their
+        `AddedMean` metrics. Raises ValueError when ``compile(loss=None)`` left nothing to train on."""
         self._last_added = [t.data for t in added]
+        for name, value in added.metrics:
+            self._added_metric(name).add_values(self.ops, value.data)
         terms = [added_losses.total(self.ops, added),
                  added_losses.callable_terms(self.ops, added_losses.callables(self), self.trainable_weights, train)]
         terms = [t for t in terms if t is not None]
@@ -169,6 +173,22 @@ class EngineMixin:
         for t in terms:
             loss = loss + t.astype(loss.dtype, copy=False)
         return loss
+
+    def _added_metric(self, name):
+        """The `AddedMean` logging ``name`` (``add_metric``), made at its first value, after the compiled
+        metrics (as tf.keras 2 lists them)."""
+        for m in self._metrics:
+            if m.name == name:
+                if not isinstance(m, AddedMean):
+                    raise ValueError(f"add_metric's name {name!r} is already a compiled metric's of model "
+                                     f"'{self.name}'.")
+                return m
+        if name == "loss":
+            raise ValueError("add_metric cannot log a metric named 'loss': History keeps that name for the loss.")
+        metric = AddedMean(name)
+        self._metrics.append(metric)
+        self._metric_weighted.append(False)
+        return metric
 
     def _update_metrics(self, y, out, sw, plain_sw=None):
         """Update each metric with one batch: compile's weighted_metrics with the sample weights

@@ -77,6 +77,7 @@ class Functional(MultiIOMixin, Model):
             t.node.layer.ops = self.ops
         self._loss_tensors = []  # symbolic losses given to add_loss: computed with the outputs, summed into the loss
         self._loss_shapes = []  # (their values' shapes in the last forward)
+        self._metric_tensors = []  # (name, symbolic tensor) given to add_metric: logged as their means
         self._all_layers = []
         self._set_graph(nodes, ordered)
         self.built = True
@@ -105,16 +106,31 @@ class Functional(MultiIOMixin, Model):
                 self._admit(layer)
         # one input, one output, no merge layer: each call takes the one before it, a chain the fused plans run
         self._chain = (len(self._inputs) == 1 and len(self._outputs) == 1 and not self._shared
-                       and not self._loss_tensors and all(not n.as_list for n in self._nodes))
+                       and not self._loss_tensors and not self._metric_tensors
+                       and all(not n.as_list for n in self._nodes))
 
     def _add_symbolic_loss(self, tensor):
         """``model.add_loss(t)`` for a tensor ``t`` computed from the model's inputs (``K.mean(kl)``): its
         layers join the model, and each batch's value of ``t`` (summed, if not a scalar) joins the loss."""
         if any(tensor is t for t in self._loss_tensors):
             return
-        nodes, ordered = _graph.map_graph(self._inputs, self._outputs + self._loss_tensors + [tensor])
-        self._loss_tensors.append(tensor)
-        known = {id(l) for l in self._all_layers}  # the layers keep their order; the loss's come after them (tf.keras)
+        self._grow_graph(self._loss_tensors, tensor)
+
+    def _add_symbolic_metric(self, tensor, name):
+        """``model.add_metric(t, name)``: ``t``'s mean over each epoch's batches is logged as ``name``."""
+        if any(name == n for n, _ in self._metric_tensors):
+            raise ValueError(f"Model '{self.name}' already has a metric named {name!r} (add_metric).")
+        self._grow_graph(self._metric_tensors, (name, tensor))
+
+    def _grow_graph(self, into, item):
+        """Append ``item`` to ``into`` (the added losses or metrics) and take the calls it needs into the
+        graph; the layers keep their order, the new ones come after them (as tf.keras inserts them).
+        Raises, changing nothing, for a tensor of another graph."""
+        extra = self._loss_tensors + [t for _, t in self._metric_tensors]
+        tensor = item[1] if isinstance(item, tuple) else item
+        nodes, ordered = _graph.map_graph(self._inputs, self._outputs + extra + [tensor])
+        into.append(item)
+        known = {id(l) for l in self._all_layers}
         self._set_graph(nodes, self._all_layers + [l for l in ordered if id(l) not in known])
         self._invalidate()
 
@@ -271,6 +287,8 @@ class Functional(MultiIOMixin, Model):
         clone = Functional(ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0], name=self.name)
         for t in self._loss_tensors:
             clone.add_loss(tensors[id(t)])
+        for name, t in self._metric_tensors:
+            clone.add_metric(tensors[id(t)], name)
         return clone
 
     # ---- config -----------------------------------------------------------------

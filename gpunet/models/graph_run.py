@@ -48,9 +48,10 @@ def forward(model, x, training, penalty=True):
             runner._activity_output = out  # (for backward; and for the penalty when nested in another model)
         values[id(node.output)] = out
     model._ran = runners  # (NestingMixin's _activity_penalty reads them, as a nested model's)
-    if model._loss_tensors:  # model.add_loss(symbolic tensor): to the step around this forward (if any)
+    if model._loss_tensors or model._metric_tensors:  # model.add_loss/add_metric: to the step around (if any)
         model._loss_shapes = [values[id(t)].shape for t in model._loss_tensors]
-        added_losses.hand_on([Tensor(values[id(t)]) for t in model._loss_tensors])
+        added_losses.hand_on(added_losses.Frame([Tensor(values[id(t)]) for t in model._loss_tensors],
+                                                [(name, Tensor(values[id(t)])) for name, t in model._metric_tensors]))
     if penalty and any(masks.get(id(t)) is not None for t in model._outputs):  # (predict passes penalty=False)
         raise masking.output_mask_error(model)
     if model._out_layout:
@@ -99,8 +100,10 @@ def backward(model, dy, need_dx=False):
         if node.several is not None:
             g = [grads.pop(id(t)) if id(t) in grads else ops.zeros(*spec) for t, spec in zip(node.several,
                                                                                           runner._out_specs)]
-        else:
+        elif id(node.output) in grads:
             g = grads.pop(id(node.output))
+        else:  # a call only a metric reads (model.add_metric): nothing flows back
+            continue
         if node.several is None and layer.activity_regularizer is not None:
             g = g + layer.activity_regularizer.gradient(runner._activity_output) / g.shape[0]
         need = need_dx or any(not t.node.is_input for t in node.inputs)

@@ -46,10 +46,14 @@ def functional_config(model):
             continue
         layers.append({"class_name": type(layer).__name__, "config": layer.get_config(), "name": layer.name,
                        "inbound_nodes": [[ref(t) + [{}] for t in n.inputs] for n in nodes]})
-    for k, t in enumerate(model._loss_tensors):  # model.add_loss(tensor): tf.keras 2's AddLoss layers, last
-        name = "add_loss" if k == 0 else f"add_loss_{k}"
-        layers.append({"class_name": "AddLoss", "config": {"name": name, "trainable": True, "dtype": t.dtype,
-                                                           "unconditional": False},
+    # model.add_loss(t) and add_metric(t, name): tf.keras 2's AddLoss and AddMetric layers, last
+    added = [("AddLoss", "add_loss", t, {"unconditional": False}) for t in model._loss_tensors]
+    added += [("AddMetric", "add_metric", t, {"aggregation": "mean", "metric_name": metric})
+              for metric, t in model._metric_tensors]
+    for k, (cls, base, t, extra) in enumerate(added):
+        same = sum(1 for a in added[:k] if a[0] == cls)
+        name = base if same == 0 else f"{base}_{same}"
+        layers.append({"class_name": cls, "config": {"name": name, "trainable": True, "dtype": t.dtype, **extra},
                        "name": name, "inbound_nodes": [[ref(t) + [{}]]]})
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
             "input_layers": [ref(t) for t in model._inputs], "output_layers": [ref(t) for t in model._outputs]}
@@ -66,8 +70,11 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
     layers, pending, added = {}, [], []
     for index, entry in enumerate(inner["layers"]):
         kind = entry.get("class_name") if isinstance(entry, dict) else None
-        if kind == "AddLoss":  # model.add_loss(tensor): the tensor is added once the model is made
-            added.extend(ref for refs, _ in _calls(entry.get("inbound_nodes") or [], "AddLoss") for ref in refs)
+        if kind in ("AddLoss", "AddMetric"):  # model.add_loss/add_metric(tensor): added once the model is made
+            metric = (entry.get("config") or {}).get("metric_name") if kind == "AddMetric" else None
+            if kind == "AddMetric" and not isinstance(metric, str):
+                raise InvalidConfigError(f"An AddMetric layer needs a metric_name, received {str(metric)[:80]}.")
+            added.extend((ref, metric) for refs, _ in _calls(entry.get("inbound_nodes") or [], kind) for ref in refs)
             continue
         if kind in op_layers.OP_CLASSES:
             layer, calls = op_layers.read_op_layer(entry), []
@@ -121,8 +128,12 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
         reserve_name(name)
     model = Functional(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
                        name=name)
-    for ref in added:
-        model.add_loss(_tensor(tensors, _renumber(ref, nested), "AddLoss"))
+    for ref, metric in added:
+        tensor = _tensor(tensors, _renumber(ref, nested), "AddMetric" if metric else "AddLoss")
+        if metric:
+            model.add_metric(tensor, metric)
+        else:
+            model.add_loss(tensor)
     if inner.get("trainable") is False:
         model.trainable = False
     return model

@@ -50,11 +50,11 @@ def _keras3_functional(inner, model):
     from ..models.graph import call_indices
     from .functional_config import nests
     from .op_layers import OP_CLASSES
-    ops = [e["name"] for e in inner["layers"] if e.get("class_name") in OP_CLASSES + ("AddLoss",)]
+    ops = [e["name"] for e in inner["layers"] if e.get("class_name") in OP_CLASSES + ("AddLoss", "AddMetric")]
     if ops:
-        raise NotImplementedError(f"Model '{model.name}' holds ops on symbolic tensors or an added loss ({ops[0]}): "
-                                  "Keras 3's .keras format has no TFOpLambda or AddLoss layer. Save it as .h5 or "
-                                  "JSON/YAML (tf.keras 2's format), or save its weights.")
+        raise NotImplementedError(f"Model '{model.name}' holds ops on symbolic tensors or an added loss or metric "
+                                  f"({ops[0]}): Keras 3's .keras format has no TFOpLambda, AddLoss or AddMetric "
+                                  "layer. Save it as .h5 or JSON/YAML (tf.keras 2's format), or save its weights.")
     index = call_indices(model)
     tensors = {}  # (layer, tf.keras 2's call number) -> Keras 3's tensor
     for node in [t.node for t in model._inputs] + model._nodes:
