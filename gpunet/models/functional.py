@@ -99,6 +99,7 @@ class Functional(MultiIOMixin, Model):
         self._shared = {key for key in calls if calls.count(key) > 1} | self._copied
         self._shared |= {id(m) for m in nested if below[id(m)] & self._copied}
         known, inputs = {id(l) for l in self._all_layers}, {id(t.node.layer) for t in self._inputs}
+        self._ordered = ordered  # (configs list the copied layers too, as tf.keras 2 does)
         self._all_layers = [l for l in ordered if id(l) not in self._copied]
         self._layers = [l for l in self._all_layers if id(l) not in inputs]
         for layer in self._layers:

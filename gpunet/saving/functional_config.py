@@ -26,19 +26,13 @@ def functional_config(model):
     from ..models.graph import call_indices
     index = call_indices(model)
 
-    if model._copied:
-        inner = next(n.layer.name for n in model._nodes if id(n.layer) in model._copied)
-        raise NotImplementedError(f"Model '{model.name}' calls layer '{inner}' of a model nested in it directly "
-                                  "(through a tensor of the nested model's own graph): gpunet cannot write such a "
-                                  "config yet. Save the weights alone (save_weights).")
-
     def ref(t):  # tf.keras 2 counts a nested model's own first node: its calls are 1, 2, ...
         return [t.node.layer.name, index[id(t.node)] + nests(t.node.layer), t._keras_history.tensor_index]
     calls = {}
     for node in model._nodes:
         calls.setdefault(id(node.layer), []).append(node)
     layers = []
-    for layer in model.layers:
+    for layer in model._ordered:  # (with the layers of a nested model it also calls directly, as tf.keras 2 lists them)
         nodes = sorted(calls.get(id(layer), []), key=lambda n: index[id(n)])
         if isinstance(layer, OpLayer):  # tf.keras 2's TFOpLambda: the op's arguments are in its node
             layers.append({"class_name": op_layers.op_class(layer), "config": layer.get_config(), "name": layer.name,
@@ -91,6 +85,7 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
             raise InvalidConfigError(f"The functional config has two layers named {name!r}.")
         layers[name] = layer
         pending.append((name, layer, calls if calls is not None else _calls(entry.get("inbound_nodes") or [], name)))
+    _link_nested_twins(layers, pending)
     # tf.keras 2's lists count a nested model's own first node (its calls are 1, 2, ...); Keras 3's don't
     legacy = not any(isinstance(node, dict) for entry in inner["layers"] for node in entry.get("inbound_nodes") or [])
     nested = {name for name, layer, _ in pending if nests(layer)} if legacy else set()
@@ -137,6 +132,23 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
     if inner.get("trainable") is False:
         model.trainable = False
     return model
+
+
+def _link_nested_twins(layers, pending):
+    """A layer listed both at the top of the config and inside a nested model of it (a model that calls its
+    nested encoder's ``z_mean`` directly, which tf.keras 2 lists twice) is one layer: the nested model's.
+    tf.keras 2 makes two layers of it when it reads such a file, whose weights then train apart."""
+    inner = {}
+    for layer in layers.values():
+        if nests(layer):
+            from ..models.functional import _all_below
+            for sub in _all_below(layer):
+                inner.setdefault(sub.name, sub)
+    for i, (name, layer, calls) in enumerate(pending):
+        twin = inner.get(name)
+        if twin is not None and not nests(layer) and type(twin) is type(layer):
+            layers[name] = twin
+            pending[i] = (name, twin, calls)
 
 
 def _calls(nodes, name):

@@ -8,7 +8,7 @@ own layer), Keras 3's layout one group per layer at every level.
 import numpy as np
 
 from .keras_zip import layer_keys
-from .weight_matching import legacy_order, sublayers
+from .weight_matching import hdf5_layers, legacy_order, sublayers
 
 
 def ready(model):
@@ -51,7 +51,7 @@ def check_unique_paths(model):
 
 def legacy_layers(model, host):
     """``[(layer_name, [(owner_layer_name, weight_name, host_array)])]`` for Keras's HDF5 layout."""
-    return [(layer.name, [(w.layer.name, w.name, host(w)) for w in legacy_order(layer)]) for layer in model.layers]
+    return [(layer.name, [(w.layer.name, w.name, host(w)) for w in legacy_order(layer)]) for layer in hdf5_layers(model)]
 
 
 def keras3_layers(layers, host):

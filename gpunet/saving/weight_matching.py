@@ -88,7 +88,7 @@ def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshap
     ``skip_mismatch``), and naming the layers that differ when the structures do not fit.
     """
     report = LoadReport()
-    layers = model.layers
+    layers = model.layers if v3 else hdf5_layers(model)
     if by_name:
         if v3 and any(fl.name is None for fl in file_layers if fl.weights):
             raise ValueError("This Keras 3 weights file records no layer names (written by an older Keras): "
@@ -121,6 +121,12 @@ def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshap
         _pair(layer, fl, pairs, report, skip_mismatch, reshape)
     report.loaded = [w.path for w, _, _ in pairs]
     return pairs, report
+
+
+def hdf5_layers(model):
+    """The layers Keras's HDF5 layout lists: ``model.layers``, and for a functional model that calls a nested
+    model's layer directly (the VAE's loss on its encoder's ``z_mean``) that layer again, as tf.keras 2 does."""
+    return getattr(model, "_ordered", None) or model.layers
 
 
 def _v3_couples(owner, layers, file_layers):
