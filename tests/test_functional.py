@@ -169,3 +169,16 @@ def test_the_readme_example_runs_as_written(capsys):
     assert [type(l).__name__ for l in model.layers] == ["InputLayer", "Dense", "Dense", "Add", "Dense"]
     assert "Epoch 3/3" in capsys.readouterr().out
     assert model.evaluate(X, Y, verbose=0)[1] > 0.6
+
+
+def test_inputs_are_named_as_in_tf_keras_2(tfk):
+    """tf.keras 2 numbers unnamed Input()s from 1 (input_1, input_2); a name read from a file is taken."""
+    from gpunet.layers.base import reset_names
+    tfk.backend.clear_session()
+    reset_names()
+    mine = [gpunet.Input((3,)).name, gpunet.Input((2,)).name]
+    theirs = [tfk.Input((3,)).name, tfk.Input((2,)).name]
+    assert mine == theirs == ["input_1", "input_2"]
+    named = gpunet.Input((3,), name="input_7")
+    loaded = gpunet.models.model_from_json(gpunet.Model(named, gpunet.layers.Dense(1)(named)).to_json())
+    assert loaded.layers[0].name == "input_7" and gpunet.Input((3,)).name == "input_8"

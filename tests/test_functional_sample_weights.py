@@ -161,7 +161,7 @@ def test_zero_weights_for_an_output_leave_its_loss_out_of_the_gradient():
     (lambda d: np.stack([d[4], d[5]], 1), r"one array weights every output and must have shape \(96,\); "
                                           r"received \(96, 2\)"),
     (lambda d: d[4][:50], r"received \(50,\)"),
-    (lambda d: [d[4], np.full(96, np.nan)], "sample_weight"),
+    (lambda d: [d[4], np.full(96, np.nan)], r"sample_weight for output 'o2' holds NaN at row 0"),
 ])
 def test_bad_weights_are_refused_before_training(sw, match):
     model = _model(gpunet)

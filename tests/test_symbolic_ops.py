@@ -66,6 +66,8 @@ def test_symbolic_shapes_follow_the_op():
     assert K.concatenate([x, 2 * x], axis=-1).shape == (None, 5, 6)
     assert (np.float32(2.0) * x).shape == (None, 5, 3)  # NumPy's scalar defers to the tensor's operator
     assert K.int_shape(K.square(x)) == (None, 5, 3)
+    steps = gpunet.Input((None, 3))  # an unknown length stays unknown
+    assert K.sum(steps, axis=1).shape == (None, 3) and K.sum(steps, axis=-1).shape == (None, None)
 
 
 def test_added_symbolic_loss_trains_without_targets_as_in_tf_keras(tfk):

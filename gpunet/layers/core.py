@@ -2,7 +2,7 @@
 from .. import activations
 from .. import regularizers
 from ..backend import random as _random
-from .base import Layer
+from .base import Layer, _name_counts
 from . import symbolic
 
 
@@ -11,6 +11,14 @@ def _prod(shape):
     for d in shape:
         n *= d
     return n
+
+
+def keras2_input_name():
+    """An ``Input()``'s default name as tf.keras 2 makes it, numbered from 1: ``input_1``, ``input_2``, ...
+    (Keras 3 says ``input_layer``, ``input_layer_1``; names read from files are taken either way)."""
+    n = max(_name_counts.get("input", 0), 1)
+    _name_counts["input"] = n + 1
+    return f"input_{n}"
 
 
 class InputLayer(Layer):
@@ -22,6 +30,8 @@ class InputLayer(Layer):
         kwargs.pop("optional", None)
         if shape is not None and input_shape is None:
             input_shape = shape
+        if name is None:
+            name = keras2_input_name()
         super().__init__(name=name, dtype=dtype, input_shape=input_shape, batch_size=batch_size,
                          batch_input_shape=batch_input_shape, batch_shape=batch_shape, **kwargs)
         if self.batch_input_shape is None:

@@ -67,8 +67,8 @@ class OpLayer(Layer):
                              **{k: filled(v, arrays) for k, v in self.kwargs.items()})
 
     def compute_output_shape(self, input_shape):
-        """Run the op on probes of two batch sizes: an axis whose size follows the batch's is the batch
-        axis (None), so a reduction over the batch (``K.mean(x)``: a scalar) keeps no batch axis."""
+        """Run the op on probes of two sizes: an axis whose size follows the unknown sizes' is unknown
+        (None), so a reduction over the batch (``K.mean(x)``: a scalar) keeps no batch axis."""
         several = isinstance(input_shape, list)
         shapes = input_shape if several else [input_shape]
         outs = [self._probe(shapes, n) for n in (2, 3)]
@@ -78,8 +78,8 @@ class OpLayer(Layer):
 
     def _probe(self, shapes, n):
         ops = self.ops
-        probes = [Tensor(ops.ones(tuple(n if i == 0 and d is None else (1 if d is None else d)
-                                        for i, d in enumerate(s)), self.dtype)) for s in shapes]
+        probes = [Tensor(ops.ones(tuple((n if i == 0 else n + 2) if d is None else d for i, d in enumerate(s)),
+                                  self.dtype)) for s in shapes]
         from . import added_losses
         with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting():
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -12,6 +12,7 @@ import inspect
 
 from .. import activations as A
 from ..autodiff import elementwise as E, nn, reductions as R, shape_ops as S
+from ..layers.base import reserve_name
 from .errors import InvalidConfigError, UnknownObjectError
 
 
@@ -146,6 +147,7 @@ def read_op_layer(entry):
     fn, _ = _BY_TF[tf_name]
     layer = OpLayer(fn, [], {}, name=name, dtype=config.get("dtype"))
     layer.tf_function = tf_name
+    reserve_name(name)  # (ops made later get other names)
     return layer
 
 
