@@ -103,7 +103,11 @@ def test_gradients_match_finite_differences(f64, ops):
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda m, d: m.fit([d[0]], [d[2], d[3]], verbose=0), ValueError, r"has 2 inputs \['a_in', 'b_in'\]"),
-    (lambda m, d: m.fit({"a_in": d[0], "c": d[1]}, [d[2], d[3]], verbose=0), ValueError, r"unknown \['c'\]"),
+    (lambda m, d: m.fit({"a_in": d[0], "c": d[1]}, [d[2], d[3]], verbose=0), ValueError,
+     r"x input given as a dict has keys \['c'\] that are not inputs of the model and no entry for \['b_in'\]; its "
+     r"inputs are \['a_in', 'b_in'\]"),
+    (lambda m, d: m.fit([d[0], d[1]], {"o1": d[2]}, verbose=0), ValueError,
+     r"y output given as a dict has no entry for \['o2'\]; its outputs are \['o1', 'o2'\]"),
     (lambda m, d: m.fit([d[0], d[1][:10]], [d[2], d[3]], verbose=0), ValueError, "same number of samples"),
     (lambda m, d: m.fit([d[0], d[0]], [d[2], d[3]], verbose=0), ValueError, r"'b_in' has shape \(120, 4\)"),
     (lambda m, d: m.fit([d[0], d[1]], [d[2], d[3] + 7], verbose=0), ValueError, "o2"),
@@ -127,7 +131,8 @@ def test_compile_per_output_dicts_and_errors():
     model.compile("adam", loss={"o1": "binary_crossentropy", "o2": "sparse_categorical_crossentropy"},
                   metrics={"o2": ["accuracy"]}, loss_weights={"o2": 2.0})
     assert model.metrics_names == ["loss", "o1_loss", "o2_loss", "o2_accuracy"]
-    with pytest.raises(ValueError, match=r"keys \['o3'\] that are not outputs"):
+    with pytest.raises(ValueError, match=r"compile's loss given as a dict has keys \['o3'\] that are not outputs of "
+                                         r"the model; its outputs are \['o1', 'o2'\]"):
         model.compile("adam", loss={"o3": "mse"})
     with pytest.raises(ValueError, match="list has 3 entries; the model has 2 outputs"):
         model.compile("adam", loss=["mse"] * 3)
@@ -205,7 +210,8 @@ def test_one_input_and_output_by_name_or_in_a_list_of_one():
     for a, b in zip(by_name, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(model.predict({"features": x}, verbose=0), model.predict(x, verbose=0))
-    with pytest.raises(ValueError, match=r"unknown \['other'\]"):
+    with pytest.raises(ValueError, match=r"x input given as a dict has keys \['other'\] that are not inputs of the "
+                                         r"model and no entry for \['features'\]"):
         model.predict({"other": x}, verbose=0)
 
 

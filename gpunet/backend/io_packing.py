@@ -13,16 +13,22 @@ from .edge import _host, sparse_labels
 from .input_checks import check_finite
 
 
+def check_keys(data, names, what, kind, required=False):
+    """A dict keyed by the model's input or output names (``kind``: "inputs" or "outputs"): raise
+    ValueError listing its keys that are none of ``names`` and, when ``required``, the names it lacks."""
+    unknown = sorted(set(map(str, data)) - set(names))
+    missing = [n for n in names if n not in data] if required else []
+    if unknown or missing:
+        problems = ([f"keys {unknown} that are not {kind} of the model"] if unknown else []) + (
+            [f"no entry for {missing}"] if missing else [])
+        raise ValueError(f"{what} given as a dict has {' and '.join(problems)}; its {kind} are {names}.")
+
+
 def parts_in_order(data, names, what):
     """``data`` as a list in ``names``' order: a list or tuple of ``len(names)`` arrays, or a dict
     keyed by those names (Keras's forms). Raises ValueError naming what was expected."""
     if isinstance(data, dict):
-        unknown = sorted(set(map(str, data)) - set(names))
-        missing = [n for n in names if n not in data]
-        if unknown or missing:
-            raise ValueError(f"{what} given as a dict must have the keys {names}; "
-                             + (f"unknown {unknown}" if unknown else "") + ("; " if unknown and missing else "")
-                             + (f"missing {missing}" if missing else "") + ".")
+        check_keys(data, names, what, what.split()[-1] + "s", required=True)
         return [data[n] for n in names]
     if isinstance(data, (list, tuple)) and len(data) == len(names) and not _is_number_row(data):
         return list(data)
@@ -101,10 +107,7 @@ def pack_weights(ops, sample_weight, names, rows, what="sample_weight"):
                              f"{len(names)} arrays ({rows},) or a dict keyed by the output names {names}.")
         return arr
     if isinstance(sample_weight, dict):
-        unknown = sorted(set(map(str, sample_weight)) - set(names))
-        if unknown:
-            raise ValueError(f"{what} given as a dict has keys {unknown} that are not outputs of the model; its "
-                             f"outputs are {names}.")
+        check_keys(sample_weight, names, what, "outputs")
         parts = [sample_weight.get(n) for n in names]
     else:
         if len(sample_weight) != len(names):

@@ -20,16 +20,14 @@ forward packs them, `Functional._backward` splits the gradient) and targets pack
 import copy
 
 from .. import losses as _losses, metrics as _metrics
+from ..backend import io_packing
 from ..metrics.base import Metric
 
 
 def per_output(value, names, what, default=None):
     """One entry per output from a single value, a list or a dict keyed by output name."""
     if isinstance(value, dict):
-        unknown = sorted(set(map(str, value)) - set(names))
-        if unknown:
-            raise ValueError(f"compile's {what} dict has keys {unknown} that are not outputs of the model; its outputs "
-                             f"are {names}.")
+        io_packing.check_keys(value, names, f"compile's {what}", "outputs")
         return [value.get(n, default) for n in names]
     if isinstance(value, (list, tuple)) and what != "metrics":
         if len(value) != len(names):
