@@ -52,6 +52,7 @@ class MultiOutputLoss:
         self.names, self.losses, self.weights, self.out_layout = names, losses, weights, out_layout
         self.target_layout = None  # set when targets are packed (their widths: a sparse label is one column)
         self.last = [None] * len(names)
+        self._labels = [(None, None)] * len(names)  # per sparse output: (the batch's targets, its int64 labels)
 
     @property
     def packed_target_shape(self):
@@ -61,8 +62,12 @@ class MultiOutputLoss:
         """Output ``i``'s targets, as the single-output path hands them to a loss."""
         offset, width, shape = self.target_layout[i]
         part = y[:, offset:offset + width]
-        if getattr(self.losses[i], "sparse_labels", False):
-            return ops.asarray(part[:, 0], dtype="int64")
+        if getattr(self.losses[i], "sparse_labels", False):  # converted once a batch (`compute` starts it)
+            seen, labels = self._labels[i]
+            if seen is not y:
+                labels = ops.asarray(part[:, 0], dtype="int64")
+                self._labels[i] = (y, labels)
+            return labels
         return part.reshape((part.shape[0],) + tuple(shape))
 
     def output_part(self, out, i):
@@ -77,6 +82,9 @@ class MultiOutputLoss:
         return sample_weight[:, i]
 
     def compute(self, ops, y, out, sample_weight=None):
+        # a new batch: labels converted for an earlier one are dropped, even where the targets come in the same
+        # (refilled) buffer; this batch's metrics then reuse this batch's
+        self._labels = [(None, None)] * len(self.names)
         total, grads, n = None, [], out.shape[0]
         for i, (loss, weight) in enumerate(zip(self.losses, self.weights)):
             if loss is None:
