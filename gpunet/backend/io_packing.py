@@ -53,6 +53,17 @@ def layout_of(shapes):
     return layout
 
 
+def unpacked(arr, layout):
+    """The parts ``arr`` holds side by side as ``layout`` (`layout_of`) says, each in its own shape (views)."""
+    n = arr.shape[0]
+    return [arr[:, offset:offset + width].reshape((n,) + tuple(shape)) for offset, width, shape in layout]
+
+
+def packed(ops, parts):
+    """Backend arrays (batch first) side by side in one 2-D array: what `unpacked` takes apart."""
+    return ops.concatenate([p.reshape(p.shape[0], -1) for p in parts], axis=1)
+
+
 def pack(ops, parts, specs, what, dtype):
     """One ``(n, sum of widths)`` array of ``dtype`` from ``parts``, and its layout.
 

@@ -27,6 +27,7 @@ Masks (Embedding(mask_zero=True), Masking) pass from call to call by tf.keras 2'
 
 Not yet: a nested model with several inputs or outputs.
 """
+from ..backend.io_packing import packed, unpacked
 from ..layers.base import unique_name
 from ..layers.symbolic import shapes_agree
 from . import graph as _graph
@@ -94,7 +95,7 @@ class Functional(MultiIOMixin, Model):
         # its encoder's z_mean): it stays the nested model's layer (not one of this model's), its direct
         # calls run on copies, and its gradients and the nested model's are summed, as a shared layer's.
         nested = [l for l in ordered if getattr(type(l), "_nests_layers", False)]
-        below = {id(m): {id(l) for l in _all_below(m)} for m in nested}
+        below = {id(m): {id(l) for l in m._layers_in_tree()} for m in nested}
         self._copied = {key for key in calls if any(key in ids for ids in below.values())}
         self._shared = {key for key in calls if calls.count(key) > 1} | self._copied
         self._shared |= {id(m) for m in nested if below[id(m)] & self._copied}
@@ -252,22 +253,17 @@ class Functional(MultiIOMixin, Model):
     def forward(self, x, training=False):
         """As a nested model: several inputs come as a list (packed here as fit packs them), several
         outputs go out as a list."""
-        if self._in_layout:
-            x = self.ops.concatenate([a.reshape(a.shape[0], -1) for a in x], axis=1)
-        out = _run.forward(self, x, training, penalty=False)[0]
-        if self._out_layout:
-            return [out[:, o:o + w].reshape((out.shape[0],) + shape) for o, w, shape in self._out_layout]
-        return out
+        out = _run.forward(self, packed(self.ops, x) if self._in_layout else x, training, penalty=False)[0]
+        return unpacked(out, self._out_layout) if self._out_layout else out
 
     def backward(self, dy, need_dx=True):
-        if self._out_layout:  # one gradient per output: packed as the outputs were
-            dy = self.ops.concatenate([g.reshape(g.shape[0], -1) for g in dy], axis=1)
-        return _run.backward(self, dy, need_dx)
+        # (one gradient per output: packed as the outputs were)
+        return _run.backward(self, packed(self.ops, dy) if self._out_layout else dy, need_dx)
 
     def _clone(self, clone_function):
         """`clone_model`: the same graph of new layers, ``clone_function(layer)`` each (one per layer,
         however many calls it has; new Inputs of the same shapes, dtypes and names)."""
-        from ..layers.core import Input
+        from ..layers.input_layer import Input
         from ..layers.symbolic_ops import OpLayer
         if self._copied:
             raise NotImplementedError(f"Model '{self.name}' calls layers of a model nested in it directly: clone_model "
@@ -305,11 +301,3 @@ class Functional(MultiIOMixin, Model):
 
     def __repr__(self):
         return f"<Functional name={self.name}, {len(self._layers)} layers>"
-
-
-def _all_below(model):
-    """Every layer inside ``model``, those of the models nested in it included."""
-    for layer in model._layers:
-        yield layer
-        if getattr(type(layer), "_nests_layers", False):
-            yield from _all_below(layer)

@@ -164,10 +164,7 @@ class MultiIOMixin:
 
     def _split_outputs(self, out):
         """predict's packed outputs as Keras returns them: a list, one array per output."""
-        if not self._multi_out:
-            return out
-        n = out.shape[0]
-        return [out[:, offset:offset + width].reshape((n,) + tuple(shape)) for offset, width, shape in self._out_layout]
+        return io_packing.unpacked(out, self._out_layout) if self._multi_out else out
 
 
 def _single(data, names, what):

@@ -7,6 +7,7 @@ of the call), and its weight gradients, which a backward writes rather than adds
 call by call and summed. A tensor read by several layers gets the sum of their gradients.
 """
 from ..autodiff import Tensor
+from ..backend.io_packing import packed, unpacked
 from ..layers import added_losses, masking
 from ..layers.sublayers import backward_adding, call_copy, summed_weights
 
@@ -16,9 +17,7 @@ def forward(model, x, training, penalty=True):
     by side in ``x`` and several outputs go out packed (models/functional_io.py)."""
     ops = model.ops
     if model._in_layout:
-        n = x.shape[0]
-        values = {id(t): x[:, o:o + w].reshape((n,) + shape) for t, (o, w, shape) in zip(model._inputs,
-                                                                                          model._in_layout)}
+        values = {id(t): part for t, part in zip(model._inputs, unpacked(x, model._in_layout))}
     else:
         values = {id(model._inputs[0]): x}
     total, runners, seen, masks = 0.0, [], set(), {}
@@ -55,8 +54,7 @@ def forward(model, x, training, penalty=True):
     if penalty and any(masks.get(id(t)) is not None for t in model._outputs):  # (predict passes penalty=False)
         raise masking.output_mask_error(model)
     if model._out_layout:
-        outs = [values[id(t)] for t in model._outputs]
-        return ops.concatenate([o.reshape(o.shape[0], -1) for o in outs], axis=1), total
+        return packed(ops, [values[id(t)] for t in model._outputs]), total
     return values[id(model._outputs[0])], total
 
 
@@ -82,9 +80,7 @@ def backward(model, dy, need_dx=False):
     ops = model.ops
     grads = {}
     if model._out_layout:
-        n = dy.shape[0]
-        for t, (o, w, shape) in zip(model._outputs, model._out_layout):
-            part = dy[:, o:o + w].reshape((n,) + shape)
+        for t, part in zip(model._outputs, unpacked(dy, model._out_layout)):
             grads[id(t)] = grads[id(t)] + part if id(t) in grads else part
     else:
         grads[id(model._outputs[0])] = dy

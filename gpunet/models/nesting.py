@@ -9,18 +9,19 @@ from .. import backend as B
 
 
 class NestingMixin:
+    def _layers_in_tree(self):
+        """Every layer below this model, those inside nested models included (depth first)."""
+        for layer in self._layers:
+            yield layer
+            if isinstance(layer, NestingMixin):
+                yield from layer._layers_in_tree()
+
     def _names_in_tree(self):
         """The names of every layer below this model, those inside nested models included."""
-        for layer in self._layers:
-            yield layer.name
-            if isinstance(layer, NestingMixin):
-                yield from layer._names_in_tree()
+        return (layer.name for layer in self._layers_in_tree())
 
     def _models_in_tree(self):
-        for layer in self._layers:
-            if isinstance(layer, NestingMixin):
-                yield layer
-                yield from layer._models_in_tree()
+        return (layer for layer in self._layers_in_tree() if isinstance(layer, NestingMixin))
 
     def _check_nested(self, model):
         """Refuse a Sequential that cannot be nested here; returns the names it brings."""

@@ -141,8 +141,7 @@ def _link_nested_twins(layers, pending):
     inner = {}
     for layer in layers.values():
         if nests(layer):
-            from ..models.functional import _all_below
-            for sub in _all_below(layer):
+            for sub in layer._layers_in_tree():
                 inner.setdefault(sub.name, sub)
     for i, (name, layer, calls) in enumerate(pending):
         twin = inner.get(name)
