@@ -135,6 +135,11 @@ def total(ops, tensors):
     return result
 
 
+def listed(ops, arrays, fns):
+    """``losses``' entries for added terms (0-d arrays): each loss a call added (summed), each callable's value now."""
+    return [ops.xp.sum(v) for v in arrays] + [callable_terms(ops, [fn], (), False) for fn in fns]
+
+
 def callable_terms(ops, fns, weights, add_gradient):
     """Run the callable losses ``fns`` on the current ``weights``; returns their sum (a 0-d array, or
     None when there are none), adding each trainable weight's gradient to ``weight.grad`` when asked."""
@@ -182,6 +187,4 @@ class AddLossMixin:
         """Keras's ``layer.losses``: the weight regularizers' penalties on the current weights, the
         losses the layer's last call added, and its callable losses computed now (0-d arrays)."""
         out = [w.regularizer(w.value) for w in self._weights if w.regularizer is not None]
-        out += [self.ops.xp.sum(v) for v in self.__dict__.get("_call_losses", ())]
-        fns = self.__dict__.get("_callable_losses", ())
-        return out + [callable_terms(self.ops, [fn], (), False) for fn in fns]
+        return out + listed(self.ops, self.__dict__.get("_call_losses", ()), self.__dict__.get("_callable_losses", ()))

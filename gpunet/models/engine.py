@@ -48,7 +48,7 @@ class EngineMixin:
         on CuPy), else None (the layer path). Built on first use after each pack; rebuilt if the
         model changed since."""
         plan = self._plan
-        if plan is False or getattr(self._loss_fn, 'takes_no_targets', False) or added_losses.callables(self):
+        if plan is False or getattr(self._loss_fn, "takes_no_targets", False) or added_losses.callables(self):
             return None  # (the plans compute the compiled loss only; added losses take the layer path)
         if plan is None or not plan.matches(self):
             plan = self._plan = build_plan(self) or build_gpu_plan(self) or False
@@ -109,9 +109,7 @@ class EngineMixin:
         fit and evaluate, computed from that batch's outputs)."""
         out = [w.regularizer(w.value) for layer in self._layers for w in layer._weights
                if w.regularizer is not None]
-        out += [self.ops.xp.sum(v) for v in self.__dict__.get("_last_added", ())]
-        fns = added_losses.callables(self)
-        return out + [added_losses.callable_terms(self.ops, [fn], (), False) for fn in fns]
+        return out + added_losses.listed(self.ops, self.__dict__.get("_last_added", ()), added_losses.callables(self))
 
     def _weight_penalty(self, add_gradient):
         total = 0.0
@@ -164,10 +162,11 @@ class EngineMixin:
         self._last_added = [t.data for t in added]
         for name, value in added.metrics:
             self._added_metric(name).add_values(self.ops, value.data)
+        fns = added_losses.callables(self)  # (trainable_weights only then: this runs every step of the layer path)
         terms = [added_losses.total(self.ops, added),
-                 added_losses.callable_terms(self.ops, added_losses.callables(self), self.trainable_weights, train)]
+                 added_losses.callable_terms(self.ops, fns, self.trainable_weights, train) if fns else None]
         terms = [t for t in terms if t is not None]
-        if not terms and getattr(self._loss_fn, 'takes_no_targets', False):
+        if not terms and getattr(self._loss_fn, "takes_no_targets", False):
             raise ValueError(f"Model '{self.name}' has no loss to train on: it was compiled with loss=None and none of "
                              "its layers added a loss (add_loss). Pass a loss to compile(), e.g. loss='mse'.")
         for t in terms:

@@ -153,7 +153,7 @@ def read_op_layer(entry):
 
 def parse_node(layer, node):
     """``(refs, args, kwargs)`` of the op's call from its tf.keras 2 inbound node: the tensors it takes, and
-    gpunet's arguments with `_Slot` markers (symbolic_ops.py) where those tensors go."""
+    gpunet's arguments with `Slot` markers (symbolic_ops.py) where those tensors go."""
     from ..layers.symbolic_ops import Slot
     fn, tf_params = _BY_TF[layer.tf_function]
     refs = []
@@ -179,12 +179,7 @@ def parse_node(layer, node):
     if unknown:
         raise NotImplementedError(f"Layer {layer.name!r} ({layer.tf_function}) is called with {unknown}: gpunet reads "
                                   f"{list(tf_params[1:])}.")
-    args = [first] + [tensor_or_value(extra[p]) for p in tf_params[1:] if p in extra]
-    given = [p for p in tf_params[1:] if p in extra]
-    if layer.tf_function == "__operators__.getitem":
-        args[1] = _index(extra.get("slice_spec"), layer.name)
-    kwargs = {}
-    names = list(inspect.signature(fn).parameters)
-    for p, value in zip(given, args[1:]):
-        kwargs[names[tf_params.index(p)]] = value
+    names = list(inspect.signature(fn).parameters)  # gpunet's, in the order of tf_params
+    kwargs = {names[i]: _index(extra[p], layer.name) if p == "slice_spec" else tensor_or_value(extra[p])
+              for i, p in enumerate(tf_params) if i and p in extra}
     return refs, [first], kwargs
