@@ -1,6 +1,7 @@
 """Keras layers (``from gpunet.layers import Dense``)."""
 from .base import Layer, Weight
-from .core import InputLayer, Input, Dense, Activation, Dropout, Flatten, Reshape
+from .input_layer import InputLayer, Input
+from .core import Dense, Activation, Dropout, Flatten, Reshape
 from .normalization import BatchNormalization
 from .lambda_layer import Lambda
 from .advanced_activations import LeakyReLU, ReLU, ELU, Softmax, ThresholdedReLU, PReLU

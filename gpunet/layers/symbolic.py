@@ -129,7 +129,7 @@ def input_tensor(layer):
 
 def call_layer(layer, inputs, training=False):
     """``layer(inputs)`` on symbolic inputs: build the layer, record the call, return its output."""
-    from .core import InputLayer
+    from .input_layer import InputLayer
     if isinstance(layer, InputLayer):
         raise TypeError(f"InputLayer '{layer.name}' cannot be called on a tensor: Input() makes the model's inputs.")
     # merge layers, and layers written with call() (Lambda, a user's layer), which take a list as Keras's do

@@ -2,7 +2,7 @@
 in the order Keras lists them (tf.keras 2's ``_map_graph_network``: by decreasing depth, ties in
 the order a depth-first walk back from the outputs first meets each layer)."""
 from ..backend.io_packing import layout_of
-from ..layers.core import InputLayer
+from ..layers.input_layer import InputLayer
 from ..layers.symbolic import KerasTensor, nodes_of
 
 

@@ -1,7 +1,7 @@
 """`Sequential`: a linear stack of layers (Keras's ``keras.models.Sequential``)."""
 from .. import backend as B
 from ..layers.base import Layer, unique_name
-from ..layers.core import InputLayer
+from ..layers.input_layer import InputLayer
 from ..layers.symbolic import KerasTensor
 from ..layers import masking
 from .training import TrainingMixin

@@ -2,7 +2,7 @@
 known: ``model.input``, ``model.output`` and each layer's ``layer.output`` (layers/symbolic.py), for
 ``Model(model.input, model.layers[-2].output)``, a feature extractor sharing the model's layers."""
 from ..layers import symbolic
-from ..layers.core import InputLayer
+from ..layers.input_layer import InputLayer
 
 
 class SymbolicChainMixin:
