@@ -32,8 +32,8 @@ from .. import backend as B
 from . import norm_chain as NC
 from .base import Backend
 from .dense_plan_buffers import BatchBuffers, DenseLayerView
-from .layer_stack import (Folded, FoldedNorm, as_rows, dense_entries, dense_stack, loss_settings, same_stack,
-                          takes_rows)
+from .layer_stack import (Folded, FoldedNorm, as_rows, dense_entries, dense_stack, input_prelude, loss_settings,
+                          run_prelude, same_stack, takes_rows)
 from ..layers.core import Dropout
 from ..losses.crossentropy import BinaryCrossentropy
 
@@ -59,7 +59,7 @@ def build_plan(model):
     if not layers or params is None or params.dtype not in _FLOATS or not takes_rows(layers):
         return None
     offsets = {path: offset for path, offset, _ in model._layout}
-    stack = dense_stack(layers, passthrough=(Dropout,), normalization=True)
+    stack = dense_stack(layers, passthrough=(Dropout,), normalization=NC.NORMS, prelude=True)
     if stack is None or not dense_entries(stack) or not _between(stack):
         return None  # (no Dense layer at all: the layer path)
     for entry in stack:
@@ -101,6 +101,7 @@ class DensePlan:
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.params, self.grads = model._params, model._grads
         self.dtype = self.params.dtype
+        self.prelude = input_prelude(model._layers)  # Normalization/Rescaling run over x as it is loaded
         self.layers = [DenseLayerView(e, self.params, self.grads, offsets[e.layer.kernel.path]) for e in dense_entries(stack)]
         # the Dropout layers after each hidden layer, drawing their masks as the layer path does (in
         # model order, a batch at a time, from the same generators; a rate of 0 draws nothing)
@@ -138,8 +139,10 @@ class DensePlan:
     def matches(self, model):
         """Whether the model still is what the plan was built for (same layers, weight
         arrays, activations, loss and optimizer); else it must be built again."""
-        stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True)
+        stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=NC.NORMS, prelude=True)
+        prelude = input_prelude(model._layers)
         return (model._params is self.params and model._loss_fn is self.loss
+                and len(prelude) == len(self.prelude) and all(a is b for a, b in zip(prelude, self.prelude))
                 and loss_settings(self.loss) == self._loss_settings
                 and model.optimizer.apply == self.apply
                 and same_stack(stack, [p.source for p in self.layers], self.others)
@@ -153,7 +156,7 @@ class DensePlan:
     def load(self, x, y, sample_weight, order=None, batch_size=None):
         """Copy the samples (rows ``order`` when given: the epoch's shuffle) into the plan's
         buffers, x beside a column of ones; forget the previous epoch's penalties."""
-        x = as_rows(x)  # a model with a leading Flatten: each sample one row
+        x = as_rows(run_prelude(self.prelude, x))  # a model with a leading Flatten: each sample one row
         n, width = x.shape[0], x.shape[1]
         if self.x is None or self.x.shape[0] != n or self.y.shape[1:] != y.shape[1:] or self.y.dtype != y.dtype:
             self.x = numpy.ones((n, width + 1), self.dtype)

@@ -55,8 +55,9 @@ def inferable(entry, dtype):
     rows, its weights of the plan's dtype, its activation one the kernels have (softmax excepted).
     Frozen or not: inference always normalizes with the moving statistics."""
     layer = entry.layer
-    if not isinstance(entry, FoldedNorm) or layer.axis not in (-1, 1) or len(layer.input_shape or ()) != 2:
-        return False
+    if (not isinstance(entry, FoldedNorm) or type(layer).__name__ != "BatchNormalization" or layer.axis not in (-1, 1)
+            or len(layer.input_shape or ()) != 2):
+        return False  # (the kernels are BatchNormalization's)
     weights = [w for w in (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance) if w is not None]
     if any(w.value.dtype != dtype for w in weights) or layer.activity_regularizer is not None:
         return False

@@ -16,7 +16,7 @@ from . import dense_launch as DL
 from . import gpu_batch_norm as BN
 from .gpu_fused_forward import build_fused_forward
 from .gpu_step import workspace
-from .layer_stack import Folded, as_rows, dense_stack, same_stack, takes_rows
+from .layer_stack import Folded, as_rows, dense_stack, input_prelude, run_prelude, same_stack, takes_rows
 
 
 def build_gpu_forward(model):
@@ -59,10 +59,13 @@ class GpuForward:
         self.units = self.widths[-1]  # the model's output width
         self._buffers = {}
         self.count = len(model._layers)
+        self.prelude = input_prelude(model._layers)  # Normalization/Rescaling run over x first
         self.fused = build_fused_forward(self)  # a small model: every row in one launch
 
     def matches(self, model):
+        prelude = input_prelude(model._layers)
         return (model.ops is self.ops and len(model._layers) == self.count
+                and len(prelude) == len(self.prelude) and all(a is b for a, b in zip(prelude, self.prelude))
                 and same_stack(_stack(model), self.sources, self.norms))
 
     def accepts(self, x):
@@ -72,8 +75,8 @@ class GpuForward:
     def run(self, x, out, batch_size, stream=None):
         """Every batch of ``x`` (n, K), or (n, ...) of K values a sample, through the layers into
         ``out`` (n, units), on ``stream``."""
-        x = as_rows(x)
         with stream if stream is not None else nullcontext():
+            x = as_rows(run_prelude(self.prelude, x))
             if self.fused is not None:  # rows are independent: batches need not be launches
                 if x.shape[0]:
                     self.ops.launch(self.fused.launch(x, out))
@@ -121,7 +124,7 @@ def _stack(model):
     folded in), leaving out the layers that are the identity in inference (Dropout, the noise
     layers); None where another layer needs the layer path."""
     skipped = _identity_in_inference()
-    return dense_stack([l for l in model._layers if type(l) not in skipped], normalization=True)
+    return dense_stack([l for l in model._layers if type(l) not in skipped], normalization=True, prelude=True)
 
 
 def _identity_in_inference():

@@ -33,7 +33,8 @@ from .gpu_plan_follow import FollowChanges
 from .gpu_graphs import GraphRunner
 from .gpu_regularizers import StepConstraints, StepPenalties, constrained_weights, regularized_weights
 from .gpu_step import DenseEntry, DropoutEntry, Step
-from .layer_stack import Folded, FoldedNorm, dense_entries, dense_stack, loss_settings, same_stack, takes_rows
+from .layer_stack import (Folded, FoldedNorm, dense_entries, dense_stack, input_prelude, loss_settings, run_prelude,
+                          same_stack, takes_rows)
 
 
 def build_gpu_plan(model):
@@ -56,7 +57,7 @@ def build_gpu_plan(model):
     if regs is None or cons is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
         return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
     # an Activation layer after a linear Dense or a BatchNormalization layer: folded into it
-    stack = dense_stack(layers, passthrough=(Dropout,), normalization=True)
+    stack = dense_stack(layers, passthrough=(Dropout,), normalization=True, prelude=True)
     if stack is None:
         return None
     for entry in stack:
@@ -96,6 +97,7 @@ class GpuPlan(FollowChanges):
         self.loss_kernel, self.optimizer = loss_kernel, optimizer
         self._loss_settings = loss_settings(self.loss)
         self.params, self.dtype = model._params, model._params.dtype
+        self.prelude = input_prelude(model._layers)  # Normalization/Rescaling run over x as it is loaded
         self.sequence = []  # DenseEntry / DropoutEntry in model order (Dropout(0) left out)
         for entry in stack:  # layer_stack.dense_stack's: Folded Dense layers, FoldedNorm and Dropout layers
             if isinstance(entry, FoldedNorm):
@@ -144,8 +146,10 @@ class GpuPlan(FollowChanges):
     def matches(self, model):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
         from ..layers.core import Dropout
-        stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True)
+        stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True, prelude=True)
+        prelude = input_prelude(model._layers)
         return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
+                and len(prelude) == len(self.prelude) and all(a is b for a, b in zip(prelude, self.prelude))
                 and loss_settings(self.loss) == self._loss_settings  # (label smoothing, Huber's delta, ...)
                 and model.optimizer.apply == self.apply
                 and same_stack(stack, [p.source for p in self.layers], self._others)
@@ -176,7 +180,7 @@ class GpuPlan(FollowChanges):
         with self._stream():
             # The steps' launches point at these buffers: same sources, same buffers (no rebuild,
             # no recapture); the order is copied into a buffer of its own each epoch.
-            x_src = None if x is None else self._resident("x", x, (n, self.width))
+            x_src = None if x is None else self._resident("x", run_prelude(self.prelude, x), (n, self.width))
             y_src = self._resident("y", y, (n, -1))
             sw_src = None if sample_weight is None else self._resident("sw", sample_weight, (n,))
             self.weighted, self.y_width = sw_src is not None, y_src.shape[1]
@@ -222,6 +226,10 @@ class GpuPlan(FollowChanges):
                                f"received {lo}:{hi}.")
         self._follow_optimizer()
         self._follow_model()
+        if x_batch is not None and self.prelude:  # a streamed batch: normalized into a buffer of the plan's
+            with self._stream():
+                x_batch = self._resident(("prelude", x_batch.shape), run_prelude(self.prelude, x_batch),
+                                         x_batch.shape)
         key = (hi - lo, self._batch, None if x_batch is None else S.address(x_batch))
         step = self._steps.get(key) or self._build(key, x_batch)
         with self._stream():

@@ -10,6 +10,12 @@ advanced activation layers (``LeakyReLU(0.1)``, ``ReLU(max_value=...)``, ``ELU``
 (``layer.activation``: leaky_relu with alpha 0.1, ...). Likewise a
 leading ``Flatten`` (the TensorFlow beginner tutorial's ``Flatten(input_shape=(28, 28))``) is the
 plans' own view of each sample as one row, and a Flatten of rows is the identity.
+
+Leading ``Normalization`` and ``Rescaling`` layers (the TensorFlow regression tutorial's
+``Sequential([normalizer, Dense(64, 'relu'), ...])``) have no trainable weights and keep the
+input's shape: the plans that take them (``dense_stack(..., prelude=True)``) run them over the
+data as it is loaded (`input_prelude`, `run_prelude`), by the layers' own forward, so each sample
+gets the values the layer path would give it, and train the Dense stack after them.
 """
 from .. import activations
 from ..layers.advanced_activations import FOLDABLE as _ADVANCED
@@ -37,7 +43,8 @@ class Folded:
 
 
 class FoldedNorm:
-    """A BatchNormalization ``layer`` and the ``activation`` the GPU plan applies after it (that of
+    """A BatchNormalization (or, in NumPy's plan, LayerNormalization) ``layer`` and the ``activation``
+    the plans apply after it (that of
     an Activation layer ``folded`` into it, else linear). Equal to another for the same layers
     with the same settings: a plan built from one serves a model whose stack has the other."""
 
@@ -45,7 +52,9 @@ class FoldedNorm:
 
     def __init__(self, layer, activation=_LINEAR, folded=None):
         self.layer, self.activation, self.folded = layer, activation, folded
-        self.settings = (layer.trainable, layer.momentum, layer.epsilon, layer.center, layer.scale, layer.axis)
+        axis = layer.axis
+        self.settings = (layer.trainable, getattr(layer, "momentum", None), layer.epsilon, layer.center, layer.scale,
+                         tuple(axis) if isinstance(axis, list) else axis)
 
     def __eq__(self, other):
         return (type(other) is FoldedNorm and self.layer is other.layer and self.activation is other.activation
@@ -54,7 +63,27 @@ class FoldedNorm:
     __hash__ = None
 
 
-def dense_stack(layers, passthrough=(), normalization=False):
+def input_prelude(layers):
+    """The leading Normalization and Rescaling layers of ``layers`` (these exact types, built,
+    shape-preserving): what a plan runs over its input before the Dense stack."""
+    from ..layers.preprocessing import Normalization, Rescaling
+    prelude = []
+    for layer in layers:
+        if (type(layer) not in (Normalization, Rescaling) or not layer.built or layer.input_shape is None
+                or tuple(layer.output_shape) != tuple(layer.input_shape) or layer.activity_regularizer is not None):
+            break
+        prelude.append(layer)
+    return prelude
+
+
+def run_prelude(prelude, x):
+    """``x`` through the `input_prelude` layers, in inference mode (``x`` itself when there are none)."""
+    for layer in prelude:
+        x = layer.forward(x, False)
+    return x
+
+
+def dense_stack(layers, passthrough=(), normalization=False, prelude=False):
     """``layers`` as the plans run them: a `Folded` per Dense layer, an Activation layer (or an
     advanced activation layer: LeakyReLU, ReLU, ...) that directly follows a Dense layer with a
     linear activation folded into it, and layers whose type is in ``passthrough`` (Dropout, for
@@ -62,15 +91,19 @@ def dense_stack(layers, passthrough=(), normalization=False):
     ``normalization`` (the GPU training plan) a `FoldedNorm` per BatchNormalization layer, an
     Activation layer right after it folded in likewise. None when any other layer is there (an
     Activation after anything else, say), or where any layer has an activity regularizer (its
-    penalty and gradient are the layer path's): the layer path runs it."""
+    penalty and gradient are the layer path's): the layer path runs it. With ``prelude`` the
+    `input_prelude` layers are left out (the caller runs them over its input). ``normalization``
+    may also name the normalization layer types to take (NumPy's plan takes LayerNormalization
+    too, by the layer's own code; the GPU plans' kernels are BatchNormalization's)."""
+    norms = (BatchNormalization,) if normalization is True else tuple(normalization or ())
     stack = []
-    for layer in layers:
+    for layer in layers[len(input_prelude(layers)):] if prelude else layers:
         if getattr(layer, "activity_regularizer", None) is not None:
             return None
         kind = type(layer)
         if kind is Dense:
             stack.append(Folded(layer, layer.activation))
-        elif kind is BatchNormalization and normalization:
+        elif kind in norms:
             stack.append(FoldedNorm(layer))
         elif kind in _ACTIVATION_LAYERS and _foldable(stack[-1] if stack else None, layer):
             stack[-1] = type(stack[-1])(stack[-1].layer, layer.activation, layer)

@@ -1,14 +1,18 @@
-"""The BatchNormalization layers between two Dense layers of NumPy's fused step (dense_plan.py),
-each with the activation folded after it, run through the layer's own training forward and
-backward: the very arithmetic of the layer path, inside the plan's step."""
+"""The BatchNormalization and LayerNormalization layers between two Dense layers of NumPy's fused
+step (dense_plan.py), each with the activation folded after it, run through the layer's own
+training forward and backward: the very arithmetic of the layer path, inside the plan's step."""
+from ..layers.layer_normalization import LayerNormalization
+from ..layers.normalization import BatchNormalization
+
+NORMS = (BatchNormalization, LayerNormalization)  # the normalization layers NumPy's plan takes
 
 
 def plannable(entry, dtype):
-    """Whether the plan runs a `layer_stack.FoldedNorm`: trainable (a frozen layer normalizes
-    with its moving statistics), over rows' features, of the plan's dtype, its folded activation
+    """Whether the plan runs a `layer_stack.FoldedNorm`: trainable (a frozen BatchNormalization
+    normalizes with its moving statistics), over rows' features, of the plan's dtype, its folded activation
     not a user's."""
     layer = entry.layer
-    return (layer.trainable and layer.axis in (-1, 1) and len(layer.input_shape or ()) == 2
+    return (layer.trainable and layer.axis in (-1, 1, [1]) and len(layer.input_shape or ()) == 2
             and layer.activity_regularizer is None and not entry.activation.custom
             and all(w.value.dtype == dtype for w in layer.weights))
 

@@ -255,3 +255,13 @@ def __getattr__(name):
         import importlib
         return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class Identity(Layer):
+    """Returns its input unchanged (a placeholder, e.g. where a model's variant has no layer)."""
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy, need_dx=True):
+        return dy if need_dx else None

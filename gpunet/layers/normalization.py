@@ -48,12 +48,7 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization '{self.name}' needs a known size on axis {self.axis}, "
                              f"received input shape {input_shape}")
         shape = (dim,)
-        if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
-                                         self.gamma_constraint)
-        if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer,
-                                        self.beta_constraint)
+        add_gamma_beta(self, shape)
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer,
                                                trainable=False)
@@ -101,10 +96,7 @@ class BatchNormalization(Layer):
     def backward(self, dy, need_dx=True):
         ops, axes = self.ops, self._reduce
         xhat, inv = self._xhat, self._inv
-        if self.gamma is not None and self.gamma.grad is not None:
-            self.gamma.grad[...] = ops.sum(dy * xhat, axis=axes).reshape(self.gamma.shape)
-        if self.beta is not None and self.beta.grad is not None:
-            self.beta.grad[...] = ops.sum(dy, axis=axes).reshape(self.beta.shape)
+        gamma_beta_gradients(self, dy, xhat, axes)
         if not need_dx:
             return None
         dxhat = dy if self.gamma is None else dy * self.gamma.value.reshape(self._bshape)
@@ -117,20 +109,50 @@ class BatchNormalization(Layer):
                       - xhat * ops.mean(dxhat * xhat, axis=axes, keepdims=True))
 
     def get_config(self):
-        from .. import initializers, regularizers, constraints
+        from .. import initializers
         config = super().get_config()
-        config.update({
-            "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
-            "center": self.center, "scale": self.scale,
-            "beta_initializer": initializers.serialize(initializers.get(self.beta_initializer)),
-            "gamma_initializer": initializers.serialize(initializers.get(self.gamma_initializer)),
+        config.update({"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                       "center": self.center, "scale": self.scale})
+        config.update(gamma_beta_config(self, {
             "moving_mean_initializer": initializers.serialize(initializers.get(self.moving_mean_initializer)),
-            "moving_variance_initializer": initializers.serialize(initializers.get(self.moving_variance_initializer)),
-            "beta_regularizer": regularizers.serialize(regularizers.get(self.beta_regularizer)),
-            "gamma_regularizer": regularizers.serialize(regularizers.get(self.gamma_regularizer)),
-            "beta_constraint": constraints.serialize(constraints.get(self.beta_constraint)),
-            "gamma_constraint": constraints.serialize(constraints.get(self.gamma_constraint)),
-        })
+            "moving_variance_initializer": initializers.serialize(initializers.get(self.moving_variance_initializer))}))
         if self.synchronized:  # (Keras 3's key; left out when False, as Keras 2 configs have no such key)
             config["synchronized"] = True
         return config
+
+
+def add_gamma_beta(layer, shape):
+    """A normalization layer's trainable scale (``gamma``, if ``layer.scale``) and offset (``beta``,
+    if ``layer.center``), of ``shape``, from the layer's initializers, regularizers and constraints."""
+    if layer.scale:
+        layer.gamma = layer.add_weight("gamma", shape, layer.gamma_initializer, layer.gamma_regularizer,
+                                       layer.gamma_constraint)
+    if layer.center:
+        layer.beta = layer.add_weight("beta", shape, layer.beta_initializer, layer.beta_regularizer,
+                                      layer.beta_constraint)
+
+
+def gamma_beta_gradients(layer, dy, xhat, axes):
+    """Write gamma's and beta's gradients (those that train) for output gradient ``dy`` of
+    normalized ``xhat``, summed over ``axes`` (those the weights are shared along)."""
+    ops = layer.ops
+    if layer.gamma is not None and layer.gamma.grad is not None:
+        layer.gamma.grad[...] = ops.sum(dy * xhat, axis=axes).reshape(layer.gamma.shape)
+    if layer.beta is not None and layer.beta.grad is not None:
+        layer.beta.grad[...] = ops.sum(dy, axis=axes).reshape(layer.beta.shape)
+
+
+def gamma_beta_config(layer, more_initializers=None):
+    """The config entries of gamma's and beta's initializers (then ``more_initializers``),
+    regularizers and constraints, in Keras's order."""
+    from .. import initializers, regularizers, constraints
+    config = {"beta_initializer": initializers.serialize(initializers.get(layer.beta_initializer)),
+              "gamma_initializer": initializers.serialize(initializers.get(layer.gamma_initializer))}
+    config.update(more_initializers or {})
+    config.update({
+        "beta_regularizer": regularizers.serialize(regularizers.get(layer.beta_regularizer)),
+        "gamma_regularizer": regularizers.serialize(regularizers.get(layer.gamma_regularizer)),
+        "beta_constraint": constraints.serialize(constraints.get(layer.beta_constraint)),
+        "gamma_constraint": constraints.serialize(constraints.get(layer.gamma_constraint)),
+    })
+    return config

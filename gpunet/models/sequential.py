@@ -1,9 +1,10 @@
 """`Sequential`: a linear stack of layers (Keras's ``keras.models.Sequential``)."""
 from .. import backend as B
-from ..layers.base import Layer, unique_name
+from ..layers.base import Layer
+from ..layers.naming import unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import KerasTensor
-from ..layers import masking
+from ..layers import input_spec, masking
 from .training import TrainingMixin
 from .legacy_predict import LegacyPredictMixin
 from .nesting import NestingMixin, InnerActivity
@@ -158,8 +159,10 @@ class Sequential(SymbolicChainMixin, NestingMixin, TrainingMixin, LegacyPredictM
     def _build_from(self, shape, start=0):
         shape = input_shape = tuple(shape)
         for layer in self._layers[start:]:
+            input_spec.check(layer, shape)
             if not layer.built:
                 layer.build(shape)
+                input_spec.check(layer, shape)
             elif layer.input_shape is not None and tuple(layer.input_shape[1:]) != shape[1:]:
                 raise ValueError(f"Layer '{layer.name}' was built for input shape {layer.input_shape}, "
                                  f"received {shape}.")
@@ -226,6 +229,11 @@ class Sequential(SymbolicChainMixin, NestingMixin, TrainingMixin, LegacyPredictM
         for layer in self._layers:
             layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
         config = {"name": self.name, "layers": layers}
+        first = self._layers[0] if self._layers else None
+        if self._input_layer is None and first is not None and first.built and first.batch_input_shape is None:
+            # built by build()/fit without an input shape: tf.keras 2 records the shape it was built for
+            # (without it only a leading Dense's kernel tells a reader the input width)
+            config["build_input_shape"] = list(first.input_shape)
         if not self._trainable:
             config["trainable"] = False
         return config

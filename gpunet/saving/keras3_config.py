@@ -44,7 +44,7 @@ def keras3_config(model_config, compile_config=None, model=None):
 
 
 def _keras3_functional(inner, model):
-    """Keras 3's functional config: each call as ``{"args": [<tensor> or [<tensor>, ...]], "kwargs": {}}``,
+    """Keras 3's functional config: each call as ``{"args": [<tensor> or [<tensor>, ...]], "kwargs": {...}}``,
     a tensor as ``{"class_name": "__keras_tensor__", "config": {"shape", "dtype", "keras_history"}}``, a
     nested model's calls counted from 0 (tf.keras 2 counts them from 1)."""
     from ..models.graph import call_indices
@@ -76,7 +76,8 @@ def _keras3_functional(inner, model):
             layer = _keras3_functional(cfg, model.get_layer(entry["name"]))
         else:
             layer = _keras3_layer(cls, cfg, entry.get("registered_name"))
-        layer.update(name=entry["name"], inbound_nodes=[{"args": args(call), "kwargs": {}}
+        layer.update(name=entry["name"], inbound_nodes=[{"args": args(call), "kwargs": dict(call[0][3])
+                                                         if call and len(call[0]) > 3 else {}}
                                                         for call in entry["inbound_nodes"]])
         layers.append(layer)
 
@@ -121,6 +122,8 @@ def _keras3_sequential(inner, model=None):
         if shape is not None and input_shape is None:
             input_shape = list(shape)
         layers.append(_keras3_layer(cls, cfg, entry.get("registered_name")))
+    if input_shape is None and isinstance(inner, dict) and inner.get("build_input_shape"):
+        input_shape = list(inner["build_input_shape"])  # built by fit/build without an input shape
     name = inner.get("name", "sequential") if isinstance(inner, dict) else "sequential"
     out = {"module": "keras", "class_name": "Sequential", "registered_name": None,
            "config": {"name": name, "trainable": inner.get("trainable", True) if isinstance(inner, dict) else True,

@@ -25,7 +25,8 @@ _LAYER_NAMES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Resh
                 "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
                 "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
                 "GlobalMaxPooling1D", "Masking", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-                "Concatenate", "Dot")
+                "Concatenate", "Dot", "Identity", "LayerNormalization", "UnitNormalization", "Normalization",
+                "Rescaling")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 
