@@ -61,7 +61,7 @@ def ops(request):
 @pytest.fixture(autouse=True)
 def _fresh_state():
     """Each test starts with the default float type, a fixed seed and fresh layer names."""
-    from gpunet.layers.base import reset_names
+    from gpunet.layers.naming import reset_names
     reset_names()
     gpunet.utils.set_random_seed(1234)
     yield

@@ -173,7 +173,7 @@ def test_the_readme_example_runs_as_written(capsys):
 
 def test_inputs_are_named_as_in_tf_keras_2(tfk):
     """tf.keras 2 numbers unnamed Input()s from 1 (input_1, input_2); a name read from a file is taken."""
-    from gpunet.layers.base import reset_names
+    from gpunet.layers.naming import reset_names
     tfk.backend.clear_session()
     reset_names()
     mine = [gpunet.Input((3,)).name, gpunet.Input((2,)).name]

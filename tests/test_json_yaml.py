@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import shared_path
 from gpunet.layers import Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer, Layer, Reshape
-from gpunet.layers.base import reset_names
+from gpunet.layers.naming import reset_names
 from gpunet.models import Sequential, model_from_json, model_from_yaml
 from gpunet.saving.errors import InvalidConfigError, UnsafeConfigError
 

@@ -10,7 +10,7 @@ import pytest
 
 import gpunet
 from gpunet.layers import Activation, BatchNormalization, Dense, Dropout
-from gpunet.layers.base import reset_names
+from gpunet.layers.naming import reset_names
 from gpunet.models import Sequential, load_model, model_from_json, model_from_yaml
 from gpunet.saving import hdf5_legacy as h5l
 from resume_check import straight_and_resumed

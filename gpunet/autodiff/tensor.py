@@ -147,6 +147,15 @@ class Tensor(Operators):
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({self.data!r}{grad})"
 
+    # == and != compare elementwise, as TensorFlow 2's tensors do (the Keras guide's metric writes
+    # ``K.cast(y_true, "int32") == K.cast(y_pred, "int32")``). A layer's Weight keeps Python's
+    # identity comparison: weights are looked up in lists.
+    def __eq__(self, other):
+        return _math().equal(self, other)
+
+    def __ne__(self, other):
+        return _math().not_equal(self, other)
+
     __hash__ = object.__hash__  # comparisons return tensors, so identity hashing
 
 

@@ -73,7 +73,7 @@ def clear_session():
     """Keras's ``K.clear_session()``: forget generated layer names (the next model's layers are
     ``dense``, ``dense_1``, ... again), as K-fold and grid-search loops expect. Models already made
     keep working; gpunet has no graph to reset."""
-    from ..layers.base import reset_names
+    from ..layers.naming import reset_names
     reset_names()
 
 

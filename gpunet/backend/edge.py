@@ -71,12 +71,19 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y"):
         return to_device(ops, sparse_labels(arr, loss_fn, out_shape[-1], what), "int64")
     # (several outputs' targets come packed side by side: their loss says the packed width)
     want = tuple(getattr(loss_fn, "packed_target_shape", None) or out_shape[1:])
-    if arr.ndim == 1 and want == (1,):
-        arr = arr.reshape(-1, 1)
-    if tuple(arr.shape[1:]) != want:
+    if arr.ndim == 1 and (want == (1,) or _users_loss(loss_fn)):
+        arr = arr.reshape(-1, 1)  # (a user's loss gets 1-D targets as a column, as tf.keras 2's expand_1d)
+    if tuple(arr.shape[1:]) != want and not _users_loss(loss_fn):  # (a user's loss may take any targets)
         raise ValueError(f"Targets y have shape {arr.shape} but the model's output has shape "
                          f"{(None,) + want} (loss {loss_fn.name}).")
     return to_device(ops, arr, dtype)
+
+
+def _users_loss(loss_fn):
+    """Whether the compiled loss is the user's (a function, or a `Loss` subclass of theirs): its targets
+    need not have the output's shape (sparse labels for a softmax output, say), as in tf.keras."""
+    from ..losses.function_loss import FunctionLoss
+    return isinstance(loss_fn, FunctionLoss) or not type(loss_fn).__module__.startswith("gpunet.")
 
 
 def sparse_labels(arr, loss_fn, classes, what):

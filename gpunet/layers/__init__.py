@@ -1,8 +1,11 @@
 """Keras layers (``from gpunet.layers import Dense``)."""
 from .base import Layer, Weight
+from .input_spec import InputSpec
 from .input_layer import InputLayer, Input
-from .core import Dense, Activation, Dropout, Flatten, Reshape
+from .core import Dense, Activation, Dropout, Flatten, Reshape, Identity
 from .normalization import BatchNormalization
+from .layer_normalization import LayerNormalization, UnitNormalization
+from .preprocessing import Normalization, Rescaling
 from .lambda_layer import Lambda
 from .advanced_activations import LeakyReLU, ReLU, ELU, Softmax, ThresholdedReLU, PReLU
 from .noise import GaussianNoise, GaussianDropout, AlphaDropout
@@ -14,8 +17,8 @@ from .masking_layer import Masking
 from .merge import (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, add, subtract, multiply,
                     average, maximum, minimum, concatenate, dot)
 
-__all__ = ["Layer", "Weight", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
-           "BatchNormalization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
+__all__ = ["Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Identity",
+           "BatchNormalization", "LayerNormalization", "UnitNormalization", "Normalization", "Rescaling", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
            "GlobalMaxPooling1D", "Masking", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",

@@ -6,24 +6,14 @@ what ``backward(dy)`` needs; ``backward`` writes weight gradients into
 ``weight.grad`` and returns the gradient with respect to the input.
 """
 import contextlib
-import re
 import threading
 
 from .. import backend as B
 from .. import initializers, regularizers, constraints
 from ..autodiff.tensor import Operators, is_tensor, value_of
-from . import added_losses, sublayers, symbolic, user_code
+from . import added_losses, input_spec, sublayers, symbolic, user_code
 from .layer_args import _batch_input_shape, _dtype_name
-
-_name_counts = {}
-
-
-def unique_name(base):
-    """Keras's layer naming: ``dense``, ``dense_1``, ``dense_2``, ..."""
-    n = _name_counts.get(base, 0)
-    _name_counts[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"
-
+from .naming import snake_case, unique_name
 
 _skip = threading.local()
 
@@ -39,28 +29,6 @@ def skip_initializers():
         yield
     finally:
         _skip.on = previous
-
-
-def reserve_name(name):
-    """Mark ``name`` (read from a file) as taken: names generated later in this process skip it,
-    so new layers can join or nest a loaded model without a name clash."""
-    match = re.fullmatch(r"(.+?)(?:_(\d+))?", name) if isinstance(name, str) else None
-    if match is None:
-        return
-    prefix, number = match.group(1), int(match.group(2) or 0)
-    if _name_counts.get(prefix, 0) <= number:
-        _name_counts[prefix] = number + 1
-
-
-def reset_names():
-    """Forget generated names (what ``gpunet.backend.clear_session`` does)."""
-    _name_counts.clear()
-
-
-def snake_case(name):
-    """tf.keras 2's ``to_snake_case`` (Keras 3's too): ``SpatialDropout1D`` -> ``spatial_dropout1d``."""
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 class Weight(Operators):
@@ -108,6 +76,16 @@ class Weight(Operators):
             raise ValueError(f"Layer '{self.layer.name}' weight '{self.name}' has shape {self.shape}, "
                              f"received an array of shape {shape}.")
         self.value[...] = self.layer.ops.asarray(array, dtype=self.value.dtype)
+
+    def assign_add(self, delta):
+        """Add ``delta`` (an array, tensor or number) to the weight in place (Keras's variable method)."""
+        self.value += self.layer.ops.asarray(value_of(delta), dtype=self.value.dtype)
+        return self
+
+    def assign_sub(self, delta):
+        """Subtract ``delta`` from the weight in place."""
+        self.value -= self.layer.ops.asarray(value_of(delta), dtype=self.value.dtype)
+        return self
 
     def __repr__(self):
         return f"<Weight {self.path} shape={self.shape} trainable={self.trainable}>"
@@ -248,6 +226,8 @@ class Layer(added_losses.AddLossMixin):
         `KerasTensor` (``Dense(4)(Input((8,)))``) the call is recorded for a functional `Model`."""
         if symbolic.is_symbolic(x):
             return symbolic.call_layer(self, x, training)
+        if isinstance(x, (list, tuple)) and x and self._uses_call:  # your layer on several tensors or arrays
+            return user_code.call_on_several(self, x, training)
         if is_tensor(x) and self._uses_call:
             if not self.built:
                 self.build((None,) + tuple(x.shape[1:]))
@@ -255,9 +235,11 @@ class Layer(added_losses.AddLossMixin):
         if is_tensor(x):  # a built-in layer inside a user's call(): on the tape too
             return sublayers.call_on_tape(self, x, training)
         x = self.ops.asarray(x)
+        input_spec.check(self, x.shape)
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
-        return self.forward(x, bool(training))
+            input_spec.check(self, x.shape)  # (a spec build() sets, as Keras's Dense does)
+        return self.ops.eager(self.forward(x, bool(training)))  # (with tf.keras 2's .numpy())
 
     # ---- the functional API's view of the layer's calls ---------------------------
     @property

@@ -1,5 +1,7 @@
 """`InputLayer` and `Input()`: the model's inputs (a symbolic tensor for the functional API)."""
-from .base import Layer, _name_counts
+from .base import Layer
+from .layer_args import input_dtype_name
+from .naming import _name_counts
 from . import symbolic
 
 
@@ -22,8 +24,9 @@ class InputLayer(Layer):
             input_shape = shape
         if name is None:
             name = keras2_input_name()
-        super().__init__(name=name, dtype=dtype, input_shape=input_shape, batch_size=batch_size,
+        super().__init__(name=name, input_shape=input_shape, batch_size=batch_size,
                          batch_input_shape=batch_input_shape, batch_shape=batch_shape, **kwargs)
+        self.dtype = input_dtype_name(dtype)
         if self.batch_input_shape is None:
             raise ValueError("InputLayer needs input_shape=, shape= or batch_input_shape=.")
         self.input_shape = self.output_shape = self.batch_input_shape  # as Keras: built when made

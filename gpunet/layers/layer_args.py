@@ -15,6 +15,16 @@ def _dtype_name(dtype):
     return name
 
 
+_INPUT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
+
+
+def input_dtype_name(dtype):
+    """An ``Input``'s dtype: a float type as any layer's, or an integer type (token ids for an
+    Embedding: ``Input(shape=(None,), dtype="int32")``), kept for its config and summary."""
+    name = getattr(dtype, "name", None) or getattr(dtype, "__name__", None) or (None if dtype is None else str(dtype))
+    return name if name in _INPUT_DTYPES else _dtype_name(dtype)
+
+
 def _batch_input_shape(kwargs):
     """Keras's input-shape arguments, normalized to a batch shape tuple or None."""
     if kwargs.get("batch_input_shape") is not None:

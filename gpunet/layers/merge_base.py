@@ -94,7 +94,7 @@ class _Merge(Layer):
         return self._validate(self._shape_list(input_shape))
 
     # ---- running -----------------------------------------------------------------------
-    def __call__(self, inputs, training=False):
+    def __call__(self, inputs, training=None):
         """Apply the layer to a list of arrays (building it on first use); returns a backend array.
         A list holding symbolic tensors of the functional API goes to `Layer.__call__`."""
         if not isinstance(inputs, (list, tuple)):
@@ -110,7 +110,7 @@ class _Merge(Layer):
         xs = [self.ops.asarray(x) for x in inputs]
         if not self.built:
             self.build([(None,) + tuple(x.shape[1:]) for x in xs])
-        return self.forward(xs, training)
+        return self.ops.eager(self.forward(xs, bool(training)))  # (with tf.keras 2's .numpy())
 
     def _check_inputs(self, xs):
         """``xs`` as a list of arrays with a batch axis, as many as the layer was built for; returns

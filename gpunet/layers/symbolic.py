@@ -51,6 +51,10 @@ class Node:
         self.as_list = as_list
         self.output = None
         self.several = None  # a call of a model with several outputs: their tensors (`output` is the first)
+        # ``layer(x, training=False)``: that call always runs in inference (a frozen base model's
+        # BatchNormalization in the transfer-learning guide), True always in training (Monte Carlo
+        # dropout); None follows fit/predict, as Keras bakes an explicit argument into the call
+        self.training = None
 
     @property
     def outputs(self):
@@ -127,7 +131,7 @@ def input_tensor(layer):
     return nodes[0].output
 
 
-def call_layer(layer, inputs, training=False):
+def call_layer(layer, inputs, training=None):
     """``layer(inputs)`` on symbolic inputs: build the layer, record the call, return its output."""
     from .input_layer import InputLayer
     if isinstance(layer, InputLayer):
@@ -157,13 +161,17 @@ def call_layer(layer, inputs, training=False):
     tensors = list(inputs) if as_list else [inputs]
     shapes = [t.shape for t in tensors]
     shape = shapes if as_list else shapes[0]
+    from .input_spec import check
+    check(layer, shape)
     if not layer.built:
         layer.build(shape)
+        check(layer, shape)
     else:
         _check_built_for(layer, shape)
     out_shape = layer.compute_output_shape(shape)
     nodes = nodes_of(layer)
     node = Node(layer, tensors, as_list)
+    node.training = None if training is None else bool(training)
     if getattr(layer, "_several_outputs", False):  # a functional model with several outputs, nested
         node.several = [KerasTensor(s, layer.dtype, KerasHistory(layer, len(nodes), k)) for k, s in enumerate(out_shape)]
         node.output = node.several[0]

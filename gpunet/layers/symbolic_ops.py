@@ -14,7 +14,8 @@ import warnings
 
 from .. import backend as B
 from ..autodiff import Tensor
-from .base import Layer, unique_name
+from .base import Layer
+from .naming import unique_name
 from .symbolic import KerasTensor, call_layer
 
 

@@ -12,6 +12,7 @@ import warnings
 
 from .. import backend as B
 from ..autodiff import Tensor, gradients, lift
+from ..autodiff.tensor import is_tensor
 from . import added_losses, sublayers
 
 
@@ -94,6 +95,18 @@ def run_call(layer, x, training):
     return lift(out)
 
 
+def call_on_several(layer, parts, training):
+    """``layer(parts)`` for a layer with ``call`` given a list or tuple: its ``call`` receives them as
+    they came (the Keras guide's ``self.sampling((z_mean, z_log_var))``). Tensors (inside another
+    layer's ``call``) give a tensor; arrays give an array, as a call on one array does."""
+    if not layer.built:
+        layer.build([(None,) + tuple(p.shape[1:]) for p in parts])
+    if any(is_tensor(p) for p in parts):
+        return run_call(layer, type(parts)(lift(p) for p in parts), training)
+    ops = layer.ops
+    return ops.eager(layer.forward([ops.asarray(p) for p in parts], bool(training)))
+
+
 def infer_output_shape(layer, input_shape):
     """The output shape from running ``call`` once on ones (one sample; unknown sizes as 1), as
     Keras infers it by tracing; the probe's values mean nothing, so warnings about them (a
@@ -102,10 +115,31 @@ def infer_output_shape(layer, input_shape):
     several = isinstance(input_shape, list)  # a call on several tensors (the functional API)
     shapes = input_shape if several else [input_shape]
     probes = [Tensor(ops.ones(tuple(1 if d is None else d for d in (1,) + tuple(s[1:])), layer.dtype)) for s in shapes]
-    with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting():  # (a probe's losses: dropped)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out = run_call(layer, probes if several else probes[0], False)
+    # a call that updates state (the Keras guide's ComputeSum: self.total.assign_add(...)) must not keep
+    # what the probe added: the state (non-trainable weights) that exists now is put back afterwards
+    saved = [(w, ops.copy(w.value)) for w in _weights_in(layer) if not w.trainable]
+    try:
+        with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting():  # (a probe's losses: dropped)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = run_call(layer, probes if several else probes[0], False)
+    finally:
+        for w, value in saved:
+            w.value[...] = value
     return (shapes[0][0],) + tuple(out.shape[1:])
+
+
+def _weights_in(layer, seen=None):
+    """The weights of ``layer`` and of the layers its attributes hold, each once."""
+    seen = set() if seen is None else seen
+    if id(layer) in seen:
+        return []
+    seen.add(id(layer))
+    found = list(getattr(layer, "_weights", ()))
+    for value in vars(layer).values():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if hasattr(item, "_weights") and hasattr(item, "call"):
+                found += _weights_in(item, seen)
+    return found
 
 
 def tape_forward(layer, x, training):

@@ -42,7 +42,7 @@ class Loss:
         if name is not None:
             self.name = name
         elif self.name is None:  # a user's subclass: Keras names it after the class
-            from ..layers.base import snake_case
+            from ..layers.naming import snake_case
             self.name = snake_case(type(self).__name__)
 
     # ---- per-sample values ------------------------------------------------------------
@@ -177,8 +177,8 @@ class Loss:
                 sw = ops.full(batch, float(sw.reshape(())), y_pred.dtype)
         if self.reduction == "none":
             values = self._forward(ops, y_true, y_pred, False)[0]
-            return values if sw is None else values * _expand(sw, values.ndim)
-        return self.compute(ops, y_true, y_pred, sw)[0]
+            return ops.eager(values if sw is None else values * _expand(sw, values.ndim))
+        return ops.eager(self.compute(ops, y_true, y_pred, sw)[0])  # (with tf.keras 2's .numpy())
 
     # ---- config ------------------------------------------------------------------------------
     def get_config(self):

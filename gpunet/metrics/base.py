@@ -23,7 +23,11 @@ class Metric:
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
         self.dtype = dtype or B.floatx()
-        self.reset_state()
+        # the running mean starts empty; reset_state is not called here, as Keras does not call it: a
+        # subclass's override reads the variables its __init__ makes after this (Keras's guide's
+        # CategoricalTruePositives resets self.true_positives)
+        self._total = 0.0
+        self._count = 0.0
 
     def reset_state(self):
         """Forget everything accumulated (Keras calls this at each epoch start): gpunet's running
@@ -51,7 +55,8 @@ class Metric:
         """Accumulate one batch of backend arrays; no host synchronization. A Keras-style
         subclass defines ``update_state`` instead, which the training loop then calls."""
         if type(self).update_state is not Metric.update_state:
-            self.update_state(y_true, y_pred, sample_weight)
+            from .functions import as_column  # 1-D targets and weights as tf.keras 2 hands them over: (n, 1)
+            self.update_state(as_column(y_true), y_pred, None if sample_weight is None else as_column(sample_weight))
             return
         raise NotImplementedError(f"{type(self).__name__} must define update_state(y_true, y_pred, "
                                   "sample_weight=None) and result(), as a Keras metric does")

@@ -189,6 +189,12 @@ def internal(fn):
 
     def user_fn(ops, y_true, y_pred, **kwargs):
         with B.use_backend(ops):  # K.* / gpunet.ops calls in the function compute on this backend
-            return ops.asarray(value_of(fn(y_true, y_pred, **kwargs)))
+            return ops.asarray(value_of(fn(as_column(y_true), y_pred, **kwargs)))
     user_fn.__name__ = getattr(fn, "__name__", "metric")
     return user_fn
+
+
+def as_column(y):
+    """1-D targets (sparse labels, one value a sample) as a column ``(n, 1)``: what tf.keras 2 hands a
+    user's metric (its ``expand_1d``), which may then compare them with ``(n, 1)`` predictions."""
+    return y.reshape(-1, 1) if getattr(y, "ndim", 0) == 1 else y

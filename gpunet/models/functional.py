@@ -19,16 +19,16 @@ Several inputs or outputs: x and y as lists or dicts, predict returning a list
 
 A layer called on several tensors shares its weights between the calls (models/graph_run.py).
 
-A functional model of one input and one output is also a layer: ``x = base(inputs)`` in another
-functional model, or a layer of a Sequential.
+A functional model is also a layer: ``x = base(inputs)`` in another functional model (several
+inputs or outputs too), or a layer of a Sequential; ``base(inputs, training=False)`` keeps that
+call in inference mode (symbolic.Node.training).
 
 Masks (Embedding(mask_zero=True), Masking) pass from call to call by tf.keras 2's rules
 (layers/masking.py; merge layers combine them).
-
-Not yet: a nested model with several inputs or outputs.
 """
+from .. import backend as B
 from ..backend.io_packing import packed, unpacked
-from ..layers.base import unique_name
+from ..layers.naming import unique_name
 from ..layers.symbolic import shapes_agree
 from . import graph as _graph
 from . import graph_run as _run
@@ -109,7 +109,7 @@ class Functional(MultiIOMixin, Model):
         # one input, one output, no merge layer: each call takes the one before it, a chain the fused plans run
         self._chain = (len(self._inputs) == 1 and len(self._outputs) == 1 and not self._shared
                        and not self._loss_tensors and not self._metric_tensors
-                       and all(not n.as_list for n in self._nodes))
+                       and all(not n.as_list and n.training is None for n in self._nodes))
 
     def _add_symbolic_loss(self, tensor):
         """``model.add_loss(t)`` for a tensor ``t`` computed from the model's inputs (``K.mean(kl)``): its
@@ -208,7 +208,8 @@ class Functional(MultiIOMixin, Model):
             self._pack()
 
     def _input_dtype(self):
-        return self._input_layer.dtype
+        dtype = self._input_layer.dtype  # integer inputs (an Embedding's ids) are read as floats, as every input
+        return dtype if dtype.startswith("float") else B.floatx()
 
     def summary(self, line_length=None, positions=None, print_fn=None):
         """Keras 2's functional summary: layer, output shape, parameters and the layers it is connected to."""

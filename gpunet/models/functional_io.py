@@ -156,7 +156,7 @@ class MultiIOMixin:
         from .predict_loop import PredictMixin
         return self._split_outputs(PredictMixin.predict_on_batch(self, self._pack_x(x)))
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         from ..layers import symbolic
         if symbolic.is_symbolic(x):
             return TrainingMixin.__call__(self, x, training)

@@ -31,7 +31,8 @@ def forward(model, x, training, penalty=True):
         on_tape = runner._uses_call
         if on_tape:  # (a loss function on the model's input: y_true, needing no gradient; for this call only)
             runner._data_inputs = [t.node.is_input for t in node.inputs]
-        out, masks[id(node.output)] = _call(runner, node, args, [masks.get(id(t)) for t in node.inputs], training)
+        mode = training if node.training is None else node.training  # (a training= given in the call: kept)
+        out, masks[id(node.output)] = _call(runner, node, args, [masks.get(id(t)) for t in node.inputs], mode)
         if on_tape:
             runner._data_inputs = None
         if node.several is not None:  # a nested model with several outputs: a list of them

@@ -20,7 +20,8 @@ for Python code.
 """
 import weakref
 
-from ..layers.base import Layer, snake_case, unique_name
+from ..layers.base import Layer
+from ..layers.naming import snake_case, unique_name
 from ..layers import sublayers
 from .sequential import Sequential
 
@@ -85,6 +86,19 @@ class Model(Sequential):
 
     def get_config(self):
         raise NotImplementedError(_NO_CONFIG.format(name=self.name))
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Keras's ``Model.from_config``: a functional model's config (``model.get_config()``, with
+        ``layers``, ``input_layers`` and ``output_layers``) builds that graph again; a subclass's own
+        config (its ``get_config()``) goes to its constructor."""
+        if isinstance(config, dict) and "input_layers" in config and "layers" in config:
+            from .functional import Functional
+            return Functional.from_config(config, custom_objects)
+        if cls is Model:
+            raise ValueError("Model.from_config expects a functional model's config (keys 'layers', 'input_layers' "
+                             f"and 'output_layers'), received keys {sorted(config) if isinstance(config, dict) else config!r}.")
+        return cls(**config)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name} (subclassed)>"

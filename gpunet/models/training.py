@@ -226,17 +226,18 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
                 cbs.on_test_end(logs)
         return _result(logs, return_dict)
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         """Apply the model to an array; returns a backend array (Keras's ``model(x)``). On a symbolic
-        tensor (``model(Input((8,)))``) the call is recorded for a functional `Model`, as a layer's."""
+        tensor (``model(Input((8,)))``) the call is recorded for a functional `Model`, as a layer's
+        (``training=False`` there: that call always runs in inference, as in Keras)."""
         if symbolic.is_symbolic(x):
             return symbolic.call_layer(self, x, training)
         xs = _data.to_input(self.ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
         with checked_input(self), added_losses.collecting() as added:  # one batch: its layers check it as they go
-            out = self._forward(xs, training, False)[0]
+            out = self._forward(xs, bool(training), False)[0]
         self._last_added = [t.data for t in added]  # (model.losses: this call's, as in Keras)
-        return out
+        return self.ops.eager(out)  # (with tf.keras 2's .numpy())
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True,
                        return_dict=False):

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from . import config_safety, limits, registry
-from ..layers.base import reserve_name
+from ..layers.naming import reserve_name
 from .errors import InvalidConfigError, SavingError
 from .layer_kwargs import normalize_layer_config
 from .weight_matching import check_kernels

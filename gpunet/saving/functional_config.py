@@ -13,7 +13,7 @@ Keras 3 writes each node as ``{"args": [<tensor> or [<tensor>, ...]], "kwargs": 
 tensor is ``{"class_name": "__keras_tensor__", "config": {"keras_history": [layer, node, index]}}``,
 and a single input or output as ``["input_layer", 0, 0]`` rather than a list of them.
 """
-from ..layers.base import reserve_name
+from ..layers.naming import reserve_name
 from ..layers.symbolic import input_tensor
 from ..layers.symbolic_ops import OpLayer
 from . import op_layers
@@ -39,7 +39,7 @@ def functional_config(model):
                            "inbound_nodes": [op_layers.node_entry(layer, n, ref) for n in nodes]})
             continue
         layers.append({"class_name": type(layer).__name__, "config": layer.get_config(), "name": layer.name,
-                       "inbound_nodes": [[ref(t) + [{}] for t in n.inputs] for n in nodes]})
+                       "inbound_nodes": [[ref(t) + [call_kwargs(n)] for t in n.inputs] for n in nodes]})
     # model.add_loss(t) and add_metric(t, name): tf.keras 2's AddLoss and AddMetric layers, last
     added = [("AddLoss", "add_loss", t, {"unconditional": False}) for t in model._loss_tensors]
     added += [("AddMetric", "add_metric", t, {"aggregation": "mean", "metric_name": metric})
@@ -68,7 +68,7 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
             metric = (entry.get("config") or {}).get("metric_name") if kind == "AddMetric" else None
             if kind == "AddMetric" and not isinstance(metric, str):
                 raise InvalidConfigError(f"An AddMetric layer needs a metric_name, received {str(metric)[:80]}.")
-            added.extend((ref, metric) for refs, _ in _calls(entry.get("inbound_nodes") or [], kind) for ref in refs)
+            added.extend((ref, metric) for refs, *_ in _calls(entry.get("inbound_nodes") or [], kind) for ref in refs)
             continue
         if kind in op_layers.OP_CLASSES:
             layer, calls = op_layers.read_op_layer(entry), []
@@ -76,7 +76,7 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
             if len(nodes) != 1:
                 raise InvalidConfigError(f"Op layer {layer.name!r} must have one inbound node, it has {len(nodes)}.")
             refs, layer.args, layer.kwargs = op_layers.parse_node(layer, nodes[0])
-            calls = [(refs, len(refs) > 1)]
+            calls = [(refs, len(refs) > 1, None)]
         else:
             layer = layer_from_entry(entry, custom_objects, index=index, strict=strict, _depth=_depth)
             calls = None
@@ -89,8 +89,8 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
     # tf.keras 2's lists count a nested model's own first node (its calls are 1, 2, ...); Keras 3's don't
     legacy = not any(isinstance(node, dict) for entry in inner["layers"] for node in entry.get("inbound_nodes") or [])
     nested = {name for name, layer, _ in pending if nests(layer)} if legacy else set()
-    pending = [(name, layer, [([_renumber(r, nested) for r in refs], as_list) for refs, as_list in calls])
-               for name, layer, calls in pending]
+    pending = [(name, layer, [([_renumber(r, nested) for r in refs], as_list, training)
+                              for refs, as_list, training in calls]) for name, layer, calls in pending]
     tensors, made = {}, {}
     for name, layer, calls in pending:
         if not calls:
@@ -103,11 +103,12 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
         progress = False
         for name, layer, calls in pending:
             while made[name] < len(calls) and all(ref in tensors for ref in calls[made[name]][0]):
-                refs, as_list = calls[made[name]]
+                refs, as_list, training = calls[made[name]]
                 args = [tensors[ref] for ref in refs]
                 if not as_list and len(args) == 1 and not layer.built:
                     check_kernels([layer], args[0].shape)  # refuse a huge Dense before its weights are allocated
-                out = layer(args if as_list else args[0])  # (a list: a nested model with several outputs)
+                arg = args if as_list else args[0]  # (a list: a nested model with several outputs)
+                out = layer(arg) if training is None else layer(arg, training=training)
                 for k, t in enumerate(out if isinstance(out, list) else [out]):
                     tensors[(name, made[name], k)] = t
                 made[name] += 1
@@ -151,35 +152,42 @@ def _link_nested_twins(layers, pending):
 
 
 def _calls(nodes, name):
-    """Each call of a layer as ``([(layer, node, tensor), ...], as_list)``, from either format."""
+    """Each call of a layer as ``([(layer, node, tensor), ...], as_list, training)``, from either format
+    (``training``: the call's own ``training=`` argument, None where it has none)."""
     if not isinstance(nodes, list):
         raise InvalidConfigError(f"Layer {name!r}: 'inbound_nodes' must be a list, received {type(nodes).__name__}.")
     calls = []
     for node in nodes:
         if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
             args = node.get("args") or []
-            _check_kwargs(node.get("kwargs") or {}, name)
+            training = _check_kwargs(node.get("kwargs") or {}, name)
             if len(args) != 1:
                 raise InvalidConfigError(f"Layer {name!r}: a call with {len(args)} positional arguments; gpunet's "
                                          "layers take one (a tensor or a list of tensors).")
             first = args[0]
             as_list = isinstance(first, list)
             refs = [_keras3_ref(t, name) for t in (first if as_list else [first])]
-            calls.append((refs, as_list))
+            calls.append((refs, as_list, training))
         elif isinstance(node, list):  # tf.keras 2: [[layer, node, tensor, kwargs], ...]
-            refs = []
+            refs, training = [], None
             for item in node:
                 if not isinstance(item, list) or len(item) not in (3, 4):
                     raise InvalidConfigError(f"Layer {name!r}: an inbound node entry must be [layer, node_index, "
                                              f"tensor_index, kwargs], received {str(item)[:120]}.")
                 if len(item) == 4 and isinstance(item[3], dict):
-                    _check_kwargs(item[3], name)
+                    training = _check_kwargs(item[3], name)
                 refs.append(_ref(item[:3], f"layer {name!r}'s inbound nodes"))
-            calls.append((refs, len(refs) > 1))
+            calls.append((refs, len(refs) > 1, training))
         else:
             raise InvalidConfigError(f"Layer {name!r}: an inbound node must be a list or a dict, received "
                                      f"{type(node).__name__}.")
     return calls
+
+
+def call_kwargs(node):
+    """A call's keyword arguments as tf.keras 2 writes them beside each input: ``{"training": false}``
+    for ``layer(x, training=False)``, else none."""
+    return {} if node.training is None else {"training": node.training}
 
 
 def nests(layer):
@@ -198,11 +206,17 @@ def _renumber(ref, nested):
 
 
 def _check_kwargs(kwargs, name):
-    """A call's keyword arguments: ``training`` and ``mask=None`` mean nothing here; others are refused."""
+    """A call's ``training`` argument (True, False, or None where it has none); ``mask=None`` means
+    nothing here; other keyword arguments are refused."""
     other = {k: v for k, v in kwargs.items() if k != "training" and not (k == "mask" and v is None)}
     if other:
         raise NotImplementedError(f"Layer {name!r} is called with {sorted(other)}: gpunet's functional models "
-                                  "pass no keyword arguments to their layers.")
+                                  "pass no keyword arguments to their layers but training.")
+    training = kwargs.get("training")
+    if training is not None and not isinstance(training, bool):
+        raise InvalidConfigError(f"Layer {name!r}: a call's training argument must be true, false or null, received "
+                                 f"{str(training)[:40]}.")
+    return training
 
 
 def _keras3_ref(tensor, name):

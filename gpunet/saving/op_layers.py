@@ -12,7 +12,7 @@ import inspect
 
 from .. import activations as A
 from ..autodiff import elementwise as E, nn, reductions as R, shape_ops as S
-from ..layers.base import reserve_name
+from ..layers.naming import reserve_name
 from .errors import InvalidConfigError, UnknownObjectError
 
 
