@@ -98,12 +98,31 @@ def loss_values(loss, y_true, y_pred):
     """The per-sample values of a gpunet `Loss` (``losses.mse(...)`` called on tensors), with the
     loss's own gradient for ``y_pred``. ``y_true`` is data: it gets no gradient."""
     truth, pred = lift(y_true), lift(y_pred)
-    if truth.requires_grad:
-        raise ValueError(f"gpunet's {loss.name} differentiates with respect to y_pred only, but y_true needs a "
-                         f"gradient here; write the loss with gpunet.ops (K.*) functions instead.")
+    if truth.requires_grad:  # (the Keras guide's endpoint layer passes a layer's output as y_true)
+        composed = _composed(loss, truth, pred)
+        if composed is None:
+            raise ValueError(f"gpunet's {loss.name} differentiates with respect to y_pred only, but y_true needs a "
+                             f"gradient here; write the loss with gpunet.ops (K.*) functions instead.")
+        return composed
     ops, yt, yp = loss._arrays(truth.data, pred.data)
     values, grad = loss._forward(ops, yt, yp, pred.requires_grad)
     return result(values, (pred, lambda g: grad * g.reshape(tuple(g.shape) + (1,) * (grad.ndim - g.ndim))))
+
+
+def _composed(loss, truth, pred):
+    """The per-sample values of the common losses written with differentiable ops, for a ``y_true`` that
+    needs a gradient too (None for the others): the same formulas as the losses' own."""
+    kind, axis = type(loss).__name__, getattr(loss, "axis", -1)
+    if getattr(loss, "label_smoothing", 0):
+        return None
+    if kind == "BinaryCrossentropy":
+        return R.mean(binary_crossentropy(truth, pred, loss.from_logits), axis=axis)
+    if kind == "CategoricalCrossentropy":
+        return categorical_crossentropy(truth, pred, loss.from_logits, axis=axis)
+    if kind in ("MeanSquaredError", "MeanAbsoluteError"):
+        diff = E.subtract(pred, truth)
+        return R.mean(E.square(diff) if kind == "MeanSquaredError" else E.abs(diff), axis=-1)
+    return None
 
 
 __all__ = ["activation", "binary_crossentropy", "categorical_crossentropy",

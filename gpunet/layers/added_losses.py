@@ -65,6 +65,9 @@ def add_metric(owner, value, name, aggregation):
             raise ValueError(f"add_metric on layer '{owner.name}' received the symbolic tensor {value!r}: a layer adds "
                              "metrics computed in its call(); a functional Model takes one built from its tensors.")
         adder(value, name)
+    elif _frames and getattr(value, "metric", None) is not None and hasattr(value.metric, "reset_state"):
+        # a metric object's result: the object itself is logged, under its own name (as tf.keras 2 does)
+        _frames[-1].metrics.append((value.metric.name, value.metric))
     elif _frames:
         _frames[-1].metrics.append((name, _checked(lift(value), f"'{owner.name}'")))
     else:

@@ -11,7 +11,7 @@ import threading
 from .. import backend as B
 from .. import initializers, regularizers, constraints
 from ..autodiff.tensor import Operators, is_tensor, value_of
-from . import added_losses, input_spec, sublayers, symbolic, user_code
+from . import added_losses, call_args, input_spec, sublayers, symbolic, user_code
 from .layer_args import _batch_input_shape, _dtype_name
 from .naming import snake_case, unique_name
 
@@ -220,10 +220,18 @@ class Layer(added_losses.AddLossMixin):
             return user_code.tape_backward(self, dy, need_dx)
         raise NotImplementedError(f"{type(self).__name__} defines neither call(inputs) nor forward/backward.")
 
-    def __call__(self, x, training=None):
+    def __call__(self, x, *args, training=None, **kwargs):
         """Apply the layer to an array (building it on first use); returns a backend array.
         On a tensor (inside another layer's ``call``) a user layer returns a tensor; on a symbolic
-        `KerasTensor` (``Dense(4)(Input((8,)))``) the call is recorded for a functional `Model`."""
+        `KerasTensor` (``Dense(4)(Input((8,)))``) the call is recorded for a functional `Model`.
+        A layer with ``call`` also takes more arguments, passed on to ``call`` (layers/call_args.py);
+        ``layer(x, True)`` is ``training=True``, as Keras's."""
+        if len(args) == 1 and (args[0] is None or isinstance(args[0], bool)) and training is None:
+            training, args = args[0], ()
+        if kwargs.get("mask", 0) is None:
+            del kwargs["mask"]  # (Keras's default; masks travel by themselves in gpunet's models)
+        if args or kwargs:
+            return call_args.call(self, x, args, kwargs, training)
         if symbolic.is_symbolic(x):
             return symbolic.call_layer(self, x, training)
         if isinstance(x, (list, tuple)) and x and self._uses_call:  # your layer on several tensors or arrays
@@ -272,11 +280,13 @@ class Layer(added_losses.AddLossMixin):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self.batch_input_shape is not None:
             config["batch_input_shape"] = list(self.batch_input_shape)
+        if type(self).get_config is Layer.get_config:  # your layer without get_config: what __init__ takes
+            config = user_code.accepted(type(self), config)  # (tf.keras 2 writes these only, and reads them back)
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return cls(**user_code.accepted(cls, config))
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"

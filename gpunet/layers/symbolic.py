@@ -55,6 +55,7 @@ class Node:
         # BatchNormalization in the transfer-learning guide), True always in training (Monte Carlo
         # dropout); None follows fit/predict, as Keras bakes an explicit argument into the call
         self.training = None
+        self.call_args = None  # a call with more arguments than its input: where each goes (call_args.CallArgs)
 
     @property
     def outputs(self):
@@ -131,8 +132,10 @@ def input_tensor(layer):
     return nodes[0].output
 
 
-def call_layer(layer, inputs, training=None):
-    """``layer(inputs)`` on symbolic inputs: build the layer, record the call, return its output."""
+def call_layer(layer, inputs, training=None, call_args=None):
+    """``layer(inputs)`` on symbolic inputs: build the layer, record the call, return its output.
+    ``call_args``: a `call_args.CallArgs` for a call with more arguments than its input (``inputs`` then
+    lists the call's tensors, its first argument first)."""
     from .input_layer import InputLayer
     if isinstance(layer, InputLayer):
         raise TypeError(f"InputLayer '{layer.name}' cannot be called on a tensor: Input() makes the model's inputs.")
@@ -162,16 +165,20 @@ def call_layer(layer, inputs, training=None):
     shapes = [t.shape for t in tensors]
     shape = shapes if as_list else shapes[0]
     from .input_spec import check
-    check(layer, shape)
-    if not layer.built:
-        layer.build(shape)
-        check(layer, shape)
-    else:
-        _check_built_for(layer, shape)
-    out_shape = layer.compute_output_shape(shape)
+    from .user_code import arguments
+    with arguments(layer, call_args, shapes):  # (build and the output shape see the call's other arguments)
+        first = shapes[0] if call_args is not None else shape  # (build gets its input's shape, as Keras's)
+        check(layer, first)
+        if not layer.built:
+            layer.build(first)
+            check(layer, first)
+        else:
+            _check_built_for(layer, first)
+        out_shape = layer.compute_output_shape(first)
     nodes = nodes_of(layer)
     node = Node(layer, tensors, as_list)
     node.training = None if training is None else bool(training)
+    node.call_args = call_args
     if getattr(layer, "_several_outputs", False):  # a functional model with several outputs, nested
         node.several = [KerasTensor(s, layer.dtype, KerasHistory(layer, len(nodes), k)) for k, s in enumerate(out_shape)]
         node.output = node.several[0]

@@ -6,6 +6,7 @@ and every trainable weight. gpunet's built-in layers never come here (they defin
 Inside ``call`` the layer's weights are tensors: ``K.dot(inputs, self.kernel)`` or
 ``inputs @ self.kernel`` record the product with the kernel's gradient.
 """
+import contextlib
 import functools
 import inspect
 import warnings
@@ -47,6 +48,23 @@ def takes_training(call):
     return "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+_BASE_CONFIG = ("name", "trainable", "dtype", "batch_input_shape")
+
+
+def accepted(cls, config):
+    """``config`` without the base layer keys (name, trainable, dtype, batch_input_shape) that
+    ``cls.__init__`` does not take, when it takes no ``**kwargs`` (the Keras guide's
+    ``LogisticEndpoint(name=None)``): tf.keras 2 leaves them out likewise. Other keys stay, to fail
+    loudly if they do not fit."""
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return config
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return config
+    return {k: v for k, v in config.items() if k in params or k not in _BASE_CONFIG}
+
+
 _INERT_WEIGHT_ARGS = ("use_resource", "autocast", "aggregation", "synchronization")  # tf.keras's, no effect here
 
 
@@ -85,11 +103,31 @@ def finishing_build(user_build):
     return build
 
 
+@contextlib.contextmanager
+def arguments(layer, spec, shapes):
+    """While a call with more arguments than its input is built, probed or run: ``spec`` (a
+    `call_args.CallArgs`, or None for a plain call) and the shapes of its tensors, on the layer."""
+    if spec is None:
+        yield
+        return
+    saved = getattr(layer, "_call_args", None), getattr(layer, "_call_shapes", None)
+    layer._call_args, layer._call_shapes = spec, shapes
+    try:
+        yield
+    finally:
+        layer._call_args, layer._call_shapes = saved
+
+
 def run_call(layer, x, training):
     """``layer.call(x)`` with the right ``training`` argument; returns a tensor. The losses the call
-    adds (``self.add_loss``) become the layer's ``losses`` and go to the call or step around it."""
+    adds (``self.add_loss``) become the layer's ``losses`` and go to the call or step around it. A call
+    with more arguments (`arguments`) gets them back from ``x``, the list of its tensors."""
+    spec = getattr(layer, "_call_args", None)
+    first, args, kwargs = spec.split(x) if spec is not None else (x, (), {})
+    if layer._call_takes_training:
+        kwargs["training"] = training
     with added_losses.collecting() as losses:
-        out = layer.call(x, training=training) if layer._call_takes_training else layer.call(x)
+        out = layer.call(first, *args, **kwargs)
     layer._call_losses = [t.data for t in losses]
     added_losses.hand_on(losses)
     return lift(out)
@@ -107,17 +145,41 @@ def call_on_several(layer, parts, training):
     return ops.eager(layer.forward([ops.asarray(p) for p in parts], bool(training)))
 
 
+def call_with_args(layer, x, args, kwargs, training):
+    """``layer(x, *args, **kwargs)`` run at once: on a layer's tape tensors (inside another ``call``) a
+    tensor back, on arrays an array (`Backend.eager`)."""
+    from .call_args import template
+    on_tape = is_tensor(x) or any(is_tensor(v) for v in list(args) + list(kwargs.values()))
+    ops = layer.ops
+
+    def is_data(v):  # (what becomes one of the call's tensors: arrays and tensors, not numbers or None)
+        return is_tensor(v) or hasattr(v, "shape") or (isinstance(v, (list, tuple)) and v and hasattr(v[0], "__len__"))
+    parts, spec = template(x, args, kwargs, is_data)
+    parts = [p if is_tensor(p) else ops.asarray(p) for p in parts]
+    with arguments(layer, spec, [(None,) + tuple(p.shape[1:]) for p in parts]):
+        if not layer.built:
+            layer.build((None,) + tuple(parts[0].shape[1:]))
+        if on_tape:
+            return run_call(layer, [lift(p) for p in parts], training)
+        with B.use_backend(ops):
+            out = run_call(layer, [Tensor(p) for p in parts], bool(training))
+    return ops.eager(out.data)
+
+
 def infer_output_shape(layer, input_shape):
     """The output shape from running ``call`` once on ones (one sample; unknown sizes as 1), as
     Keras infers it by tracing; the probe's values mean nothing, so warnings about them (a
     division by a zero norm, say) are not shown."""
     ops = layer.ops
+    if getattr(layer, "_call_args", None) is not None:  # a call with more arguments: all of its tensors
+        input_shape = layer._call_shapes
     several = isinstance(input_shape, list)  # a call on several tensors (the functional API)
     shapes = input_shape if several else [input_shape]
     probes = [Tensor(ops.ones(tuple(1 if d is None else d for d in (1,) + tuple(s[1:])), layer.dtype)) for s in shapes]
     # a call that updates state (the Keras guide's ComputeSum: self.total.assign_add(...)) must not keep
     # what the probe added: the state (non-trainable weights) that exists now is put back afterwards
-    saved = [(w, ops.copy(w.value)) for w in _weights_in(layer) if not w.trainable]
+    weights, metrics = _state_in(layer)
+    saved = [(w, ops.copy(w.value)) for w in weights if not w.trainable]
     try:
         with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting():  # (a probe's losses: dropped)
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -125,21 +187,26 @@ def infer_output_shape(layer, input_shape):
     finally:
         for w, value in saved:
             w.value[...] = value
+        for m in metrics:  # (metric objects the call updates, as the Keras guide's endpoint layer: they start afresh)
+            m.reset_state()
     return (shapes[0][0],) + tuple(out.shape[1:])
 
 
-def _weights_in(layer, seen=None):
-    """The weights of ``layer`` and of the layers its attributes hold, each once."""
+def _state_in(layer, seen=None):
+    """``(weights, metric objects)`` of ``layer`` and of the layers its attributes hold, each once."""
     seen = set() if seen is None else seen
     if id(layer) in seen:
-        return []
+        return [], []
     seen.add(id(layer))
-    found = list(getattr(layer, "_weights", ()))
+    weights, metrics = list(getattr(layer, "_weights", ())), []
     for value in vars(layer).values():
         for item in value if isinstance(value, (list, tuple)) else (value,):
             if hasattr(item, "_weights") and hasattr(item, "call"):
-                found += _weights_in(item, seen)
-    return found
+                more = _state_in(item, seen)
+                weights, metrics = weights + more[0], metrics + more[1]
+            elif all(hasattr(item, a) for a in ("update_state", "reset_state", "result")):
+                metrics.append(item)
+    return weights, metrics
 
 
 def tape_forward(layer, x, training):

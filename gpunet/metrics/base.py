@@ -69,8 +69,11 @@ class Metric:
             self.update(ops, y_true[lo:hi], y_pred[lo:hi], None if sample_weight is None else sample_weight[lo:hi])
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        """Keras-style update with array-likes, on the current backend."""
+        """Keras-style update with array-likes (or a layer's tape tensors, in its call), on the current backend."""
+        from ..autodiff.tensor import value_of
         ops = B.get_backend()
+        y_true, y_pred = value_of(y_true), value_of(y_pred)
+        sample_weight = None if sample_weight is None else value_of(sample_weight)
         y_pred = ops.asarray(y_pred)
         if y_pred.dtype.kind != "f":
             y_pred = ops.asarray(y_pred, dtype=B.floatx())
@@ -89,9 +92,15 @@ class Metric:
         return float(self._total) / count if count else 0.0
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """Keras's stateful call: update, then return the result."""
+        """Keras's stateful call: update, then return the result (which remembers this metric: given to a
+        layer's ``add_metric``, the metric itself is logged and reset each epoch, as in tf.keras 2)."""
         self.update_state(y_true, y_pred, sample_weight)
-        return self.result()
+        value = self.result()
+        if isinstance(value, float):
+            from .added import MetricResult
+            value = MetricResult(value)
+            value.metric = self
+        return value
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}
@@ -255,15 +264,3 @@ def _loss_kind(loss):
     if isinstance(loss, losses.SparseCategoricalCrossentropy) or getattr(loss, "sparse_labels", False):
         return "sparse"
     return None
-
-
-class AddedMean(Metric):
-    """A value a layer or model logs with ``add_metric``: the mean of its values over the epoch's
-    batches (tf.keras 2's ``Mean``), fed by the step (`add_values`), not from targets and outputs."""
-
-    def update(self, ops, y_true, y_pred, sample_weight=None):
-        pass  # (the training loop's per-batch call: this metric's values come from the forward pass)
-
-    def add_values(self, ops, values):
-        self._total = self._total + ops.xp.sum(values, dtype="float64")
-        self._count += values.size

@@ -9,7 +9,8 @@ from ..backend.dense_plan import build_plan
 from ..backend.gpu_plan import build_gpu_plan
 from ..autodiff.tensor import value_of
 from ..layers import added_losses, masking
-from ..metrics.base import AddedMean
+from ..metrics.added import AddedMean, TrackedMetric
+from ..metrics.base import Metric
 
 
 class EngineMixin:
@@ -161,7 +162,10 @@ class EngineMixin:
         `AddedMean` metrics. Raises ValueError when ``compile(loss=None)`` left nothing to train on."""
         self._last_added = [t.data for t in added]
         for name, value in added.metrics:
-            self._added_metric(name).add_values(self.ops, value.data)
+            if isinstance(value, Metric):  # a metric object the call updated (its result given to add_metric)
+                self._added_metric(name, value)
+            else:
+                self._added_metric(name).add_values(self.ops, value.data)
         fns = added_losses.callables(self)  # (trainable_weights only then: this runs every step of the layer path)
         terms = [added_losses.total(self.ops, added),
                  added_losses.callable_terms(self.ops, fns, self.trainable_weights, train) if fns else None]
@@ -173,18 +177,19 @@ class EngineMixin:
             loss = loss + t.astype(loss.dtype, copy=False)
         return loss
 
-    def _added_metric(self, name):
-        """The `AddedMean` logging ``name`` (``add_metric``), made at its first value, after the compiled
-        metrics (as tf.keras 2 lists them)."""
+    def _added_metric(self, name, tracked=None):
+        """The `AddedMean` logging ``name`` (``add_metric``), or the `TrackedMetric` logging the metric
+        object ``tracked``, made at its first value, after the compiled metrics (as tf.keras 2 lists them)."""
+        kind = AddedMean if tracked is None else TrackedMetric
         for m in self._metrics:
             if m.name == name:
-                if not isinstance(m, AddedMean):
+                if type(m) is not kind:
                     raise ValueError(f"add_metric's name {name!r} is already a compiled metric's of model "
                                      f"'{self.name}'.")
                 return m
         if name == "loss":
             raise ValueError("add_metric cannot log a metric named 'loss': History keeps that name for the loss.")
-        metric = AddedMean(name)
+        metric = AddedMean(name) if tracked is None else TrackedMetric(name, tracked)
         self._metrics.append(metric)
         self._metric_weighted.append(False)
         return metric

@@ -109,7 +109,7 @@ class Functional(MultiIOMixin, Model):
         # one input, one output, no merge layer: each call takes the one before it, a chain the fused plans run
         self._chain = (len(self._inputs) == 1 and len(self._outputs) == 1 and not self._shared
                        and not self._loss_tensors and not self._metric_tensors
-                       and all(not n.as_list and n.training is None for n in self._nodes))
+                       and all(not n.as_list and n.training is None and n.call_args is None for n in self._nodes))
 
     def _add_symbolic_loss(self, tensor):
         """``model.add_loss(t)`` for a tensor ``t`` computed from the model's inputs (``K.mean(kl)``): its

@@ -32,7 +32,9 @@ def forward(model, x, training, penalty=True):
         if on_tape:  # (a loss function on the model's input: y_true, needing no gradient; for this call only)
             runner._data_inputs = [t.node.is_input for t in node.inputs]
         mode = training if node.training is None else node.training  # (a training= given in the call: kept)
+        runner._call_args = node.call_args  # (a call with more arguments than its input: layers/call_args.py)
         out, masks[id(node.output)] = _call(runner, node, args, [masks.get(id(t)) for t in node.inputs], mode)
+        runner._call_args = None
         if on_tape:
             runner._data_inputs = None
         if node.several is not None:  # a nested model with several outputs: a list of them

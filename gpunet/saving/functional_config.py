@@ -17,6 +17,7 @@ from ..layers.naming import reserve_name
 from ..layers.symbolic import input_tensor
 from ..layers.symbolic_ops import OpLayer
 from . import op_layers
+from .call_arguments import make, needed, node_kwargs, parse
 from .errors import InvalidConfigError
 from .weight_matching import check_kernels
 
@@ -39,7 +40,7 @@ def functional_config(model):
                            "inbound_nodes": [op_layers.node_entry(layer, n, ref) for n in nodes]})
             continue
         layers.append({"class_name": type(layer).__name__, "config": layer.get_config(), "name": layer.name,
-                       "inbound_nodes": [[ref(t) + [call_kwargs(n)] for t in n.inputs] for n in nodes]})
+                       "inbound_nodes": [[ref(t) + [node_kwargs(n, ref)] for t in _written(n)] for n in nodes]})
     # model.add_loss(t) and add_metric(t, name): tf.keras 2's AddLoss and AddMetric layers, last
     added = [("AddLoss", "add_loss", t, {"unconditional": False}) for t in model._loss_tensors]
     added += [("AddMetric", "add_metric", t, {"aggregation": "mean", "metric_name": metric})
@@ -76,7 +77,7 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
             if len(nodes) != 1:
                 raise InvalidConfigError(f"Op layer {layer.name!r} must have one inbound node, it has {len(nodes)}.")
             refs, layer.args, layer.kwargs = op_layers.parse_node(layer, nodes[0])
-            calls = [(refs, len(refs) > 1, None)]
+            calls = [(refs, len(refs) > 1, None, None)]
         else:
             layer = layer_from_entry(entry, custom_objects, index=index, strict=strict, _depth=_depth)
             calls = None
@@ -89,8 +90,7 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
     # tf.keras 2's lists count a nested model's own first node (its calls are 1, 2, ...); Keras 3's don't
     legacy = not any(isinstance(node, dict) for entry in inner["layers"] for node in entry.get("inbound_nodes") or [])
     nested = {name for name, layer, _ in pending if nests(layer)} if legacy else set()
-    pending = [(name, layer, [([_renumber(r, nested) for r in refs], as_list, training)
-                              for refs, as_list, training in calls]) for name, layer, calls in pending]
+    pending = [(name, layer, [_renumbered(call, nested) for call in calls]) for name, layer, calls in pending]
     tensors, made = {}, {}
     for name, layer, calls in pending:
         if not calls:
@@ -102,13 +102,13 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
     while any(made[name] < len(calls) for name, _, calls in pending):
         progress = False
         for name, layer, calls in pending:
-            while made[name] < len(calls) and all(ref in tensors for ref in calls[made[name]][0]):
-                refs, as_list, training = calls[made[name]]
+            while made[name] < len(calls) and all(ref in tensors for ref in needed(calls[made[name]])):
+                refs, as_list = calls[made[name]][:2]
                 args = [tensors[ref] for ref in refs]
                 if not as_list and len(args) == 1 and not layer.built:
                     check_kernels([layer], args[0].shape)  # refuse a huge Dense before its weights are allocated
                 arg = args if as_list else args[0]  # (a list: a nested model with several outputs)
-                out = layer(arg) if training is None else layer(arg, training=training)
+                out = make(layer, arg, calls[made[name]], tensors)  # (with its training= and other arguments)
                 for k, t in enumerate(out if isinstance(out, list) else [out]):
                     tensors[(name, made[name], k)] = t
                 made[name] += 1
@@ -152,42 +152,73 @@ def _link_nested_twins(layers, pending):
 
 
 def _calls(nodes, name):
-    """Each call of a layer as ``([(layer, node, tensor), ...], as_list, training)``, from either format
-    (``training``: the call's own ``training=`` argument, None where it has none)."""
+    """Each call of a layer as ``([(layer, node, tensor), ...], as_list, training, extras)``, from either
+    format: ``training`` the call's own ``training=`` argument (None where it has none), ``extras`` its
+    other arguments (saving/call_arguments.py)."""
     if not isinstance(nodes, list):
         raise InvalidConfigError(f"Layer {name!r}: 'inbound_nodes' must be a list, received {type(nodes).__name__}.")
     calls = []
     for node in nodes:
         if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
             args = node.get("args") or []
-            training = _check_kwargs(node.get("kwargs") or {}, name)
-            if len(args) != 1:
-                raise InvalidConfigError(f"Layer {name!r}: a call with {len(args)} positional arguments; gpunet's "
-                                         "layers take one (a tensor or a list of tensors).")
+            training, extras = parse(node.get("kwargs") or {}, name, lambda v: _keras3_tensor(v, name))
+            if not args:
+                raise InvalidConfigError(f"Layer {name!r}: a call without positional arguments.")
+            if len(args) > 1:  # (a layer with call() given more: layers/call_args.py)
+                extras[None] = [("ref", _keras3_tensor(a, name)) if _keras3_tensor(a, name) else ("value", a)
+                                for a in args[1:]]
             first = args[0]
             as_list = isinstance(first, list)
             refs = [_keras3_ref(t, name) for t in (first if as_list else [first])]
-            calls.append((refs, as_list, training))
+            calls.append((refs, as_list, training, extras or None))
         elif isinstance(node, list):  # tf.keras 2: [[layer, node, tensor, kwargs], ...]
-            refs, training = [], None
+            refs, training, extras = [], None, {}
             for item in node:
                 if not isinstance(item, list) or len(item) not in (3, 4):
                     raise InvalidConfigError(f"Layer {name!r}: an inbound node entry must be [layer, node_index, "
                                              f"tensor_index, kwargs], received {str(item)[:120]}.")
                 if len(item) == 4 and isinstance(item[3], dict):
-                    training = _check_kwargs(item[3], name)
+                    training, extras = parse(item[3], name, _keras2_tensor)
                 refs.append(_ref(item[:3], f"layer {name!r}'s inbound nodes"))
-            calls.append((refs, len(refs) > 1, training))
+            if extras and len(refs) > 1:
+                raise NotImplementedError(f"Layer {name!r}: a call on a list of tensors with more arguments is not "
+                                          "supported.")
+            calls.append((refs, len(refs) > 1, training, extras or None))
         else:
             raise InvalidConfigError(f"Layer {name!r}: an inbound node must be a list or a dict, received "
                                      f"{type(node).__name__}.")
     return calls
 
 
-def call_kwargs(node):
-    """A call's keyword arguments as tf.keras 2 writes them beside each input: ``{"training": false}``
-    for ``layer(x, training=False)``, else none."""
-    return {} if node.training is None else {"training": node.training}
+def _written(node):
+    """The tensors a call's entry lists: its inputs, or its first argument's alone for a call with more
+    arguments (the others go into its keyword arguments)."""
+    return node.inputs[:1] if node.call_args is not None else node.inputs
+
+
+def _renumbered(call, nested):
+    refs, as_list, training, extras = call
+    if extras:
+        extras = {k: ([_renumbered_slot(x, nested) for x in v] if k is None else _renumbered_slot(v, nested))
+                  for k, v in extras.items()}
+    return [_renumber(r, nested) for r in refs], as_list, training, extras
+
+
+def _renumbered_slot(slot, nested):
+    return ("ref", _renumber(slot[1], nested)) if slot[0] == "ref" else slot
+
+
+def _keras2_tensor(value):
+    """The reference a tf.keras 2 keyword argument ``[layer, node, index]`` stands for, else None."""
+    if (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:])):
+        return _ref(value, "a call's keyword argument")
+    return None
+
+
+def _keras3_tensor(value, name):
+    return _keras3_ref(value, name) if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__" \
+        else None
 
 
 def nests(layer):
@@ -203,20 +234,6 @@ def _renumber(ref, nested):
         raise InvalidConfigError(f"The config refers to {list(ref)}: tf.keras 2 numbers a nested model's calls "
                                  "from 1 (node 0 is the model's own).")
     return (ref[0], ref[1] - 1, ref[2])
-
-
-def _check_kwargs(kwargs, name):
-    """A call's ``training`` argument (True, False, or None where it has none); ``mask=None`` means
-    nothing here; other keyword arguments are refused."""
-    other = {k: v for k, v in kwargs.items() if k != "training" and not (k == "mask" and v is None)}
-    if other:
-        raise NotImplementedError(f"Layer {name!r} is called with {sorted(other)}: gpunet's functional models "
-                                  "pass no keyword arguments to their layers but training.")
-    training = kwargs.get("training")
-    if training is not None and not isinstance(training, bool):
-        raise InvalidConfigError(f"Layer {name!r}: a call's training argument must be true, false or null, received "
-                                 f"{str(training)[:40]}.")
-    return training
 
 
 def _keras3_ref(tensor, name):

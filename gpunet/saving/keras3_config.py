@@ -67,6 +67,11 @@ def _keras3_functional(inner, model):
     def args(call):
         refs = [tensors[(ref[0], ref[1], ref[2])] for ref in call]
         return [refs if len(refs) > 1 else refs[0]]
+
+    def kwargs(call):  # (training=, and a layer's other arguments: a tensor as Keras 3's tensor dict)
+        given = dict(call[0][3]) if call and len(call[0]) > 3 else {}
+        return {k: tensors[tuple(v)] if isinstance(v, list) and len(v) == 3 and tuple(v) in tensors else v
+                for k, v in given.items()}
     layers = []
     for entry in inner["layers"]:
         cls, cfg = entry["class_name"], dict(entry.get("config", {}))
@@ -76,8 +81,7 @@ def _keras3_functional(inner, model):
             layer = _keras3_functional(cfg, model.get_layer(entry["name"]))
         else:
             layer = _keras3_layer(cls, cfg, entry.get("registered_name"))
-        layer.update(name=entry["name"], inbound_nodes=[{"args": args(call), "kwargs": dict(call[0][3])
-                                                         if call and len(call[0]) > 3 else {}}
+        layer.update(name=entry["name"], inbound_nodes=[{"args": args(call), "kwargs": kwargs(call)}
                                                         for call in entry["inbound_nodes"]])
         layers.append(layer)
 

@@ -1,0 +1,68 @@
+"""A functional call's keyword arguments in configs: its ``training`` argument (symbolic.Node.training)
+and the arguments beyond its input that a layer with ``call`` was given (layers/call_args.py).
+
+tf.keras 2 writes them beside the call's first input: ``[["dense", 0, 0, {"training": false}]]``,
+``[["dense", 0, 0, {"logits": ["targets", 0, 0]}]]`` (a tensor as ``[layer, node, index]``, a constant
+as itself, positional arguments under ``call``'s parameter names). Keras 3 writes
+``{"args": [<first>, <more>...], "kwargs": {"logits": <keras tensor>}}``.
+"""
+from .errors import InvalidConfigError
+
+
+def node_kwargs(node, ref):
+    """The keyword arguments of ``node``'s entry in tf.keras 2's format (``ref(tensor)``: a tensor's
+    ``[layer, node, index]``)."""
+    kwargs = {} if node.training is None else {"training": node.training}
+    spec = node.call_args
+    if spec is not None:
+        for arg, slot in spec.keyword_slots(node.layer).items():
+            kwargs[arg] = ref(node.inputs[slot[1]]) if slot[0] == "tensor" else slot[1]
+    return kwargs
+
+
+def parse(kwargs, name, to_ref):
+    """``(training, extras)`` from a call's keyword arguments: ``training`` True, False or None, and
+    ``extras`` ``{argument: ("ref", ref) or ("value", constant)}`` (``to_ref(value)``: the reference a
+    value stands for, or None for a constant). ``mask=None`` means nothing here."""
+    training = kwargs.get("training")
+    if training is not None and not isinstance(training, bool):
+        raise InvalidConfigError(f"Layer {name!r}: a call's training argument must be true, false or null, received "
+                                 f"{str(training)[:40]}.")
+    extras = {}
+    for key, value in kwargs.items():
+        if key == "training" or (key == "mask" and value is None):
+            continue
+        if not isinstance(key, str) or not key.isidentifier():
+            raise InvalidConfigError(f"Layer {name!r}: a call's keyword argument must be a name, received {key!r}.")
+        ref = to_ref(value)
+        if ref is not None:
+            extras[key] = ("ref", ref)
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            extras[key] = ("value", value)
+        else:
+            raise NotImplementedError(f"Layer {name!r} is called with {key}={str(value)[:60]}: gpunet reads a call's "
+                                      "extra arguments as tensors or plain constants only.")
+    return training, extras
+
+
+def needed(call):
+    """Every tensor reference a parsed call reads: its inputs', then its extra arguments'."""
+    refs, _, _, extras = call
+    return list(refs) + [slot[1] for slot in _slots(extras) if slot[0] == "ref"]
+
+
+def make(layer, arg, call, tensors):
+    """Call ``layer`` on ``arg`` (its first argument, a tensor or a list) as the parsed ``call`` says."""
+    _, _, training, extras = call
+    def value(slot):
+        return tensors[slot[1]] if slot[0] == "ref" else slot[1]
+    positional = [value(s) for s in (extras or {}).get(None, ())]
+    keywords = {k: value(s) for k, s in (extras or {}).items() if k is not None}
+    if training is not None:
+        keywords["training"] = training
+    return layer(arg, *positional, **keywords)
+
+
+def _slots(extras):
+    for key, slot in (extras or {}).items():
+        yield from (slot if key is None else [slot])
