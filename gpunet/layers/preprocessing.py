@@ -189,8 +189,8 @@ def _listed(values):
     """``mean``/``variance`` as given, in the form a config holds (a float or nested lists)."""
     if values is None or isinstance(values, (int, float)):
         return None if values is None else float(values)
-    tolist = getattr(B.get_backend().to_host(B.get_backend().asarray(values, dtype="float64")), "tolist")
-    return tolist()
+    ops = B.get_backend()
+    return ops.to_host(ops.asarray(values, dtype="float64")).tolist()
 
 
 class Rescaling(Layer):
@@ -210,10 +210,7 @@ class Rescaling(Layer):
         return self.ops.asarray(x, dtype=self.dtype) * self._scale + self._offset
 
     def backward(self, dy, need_dx=True):
-        if not need_dx:
-            return None
-        # a scale with more axes than one sample's values would have broadcast the batch: summed back
-        return self.ops.sum_to_shape(dy * self._scale, dy.shape)
+        return dy * self._scale if need_dx else None
 
     def get_config(self):
         config = super().get_config()
