@@ -29,13 +29,17 @@ def pytest_addoption(parser):
     parser.addoption("--gpu-dryrun", action="store_true",
                      help="run the gpu-marked tests without a GPU, on CupyBackend's code with the kernels "
                           "emulated (tests/gpu_dryrun.py); tests marked real_gpu stay skipped")
+    parser.addoption("--gpu-dryrun-auto", action="store_true",
+                     help="--gpu-dryrun with the default backend ('auto') the emulated CuPy too, as on a GPU "
+                          "machine: the whole suite then finds tests that assume NumPy (GPUNET's CUDA runtime "
+                          "calls, e.g. gpunet.distribute's device count, still need a real GPU)")
 
 
 def pytest_configure(config):
     global _CUPY_REASON
-    if config.getoption("--gpu-dryrun"):
+    if config.getoption("--gpu-dryrun") or config.getoption("--gpu-dryrun-auto"):
         import gpu_dryrun
-        gpu_dryrun.install(config)
+        gpu_dryrun.install(config, auto=config.getoption("--gpu-dryrun-auto"))
         _CUPY_REASON = None
 
 
@@ -46,7 +50,8 @@ def pytest_runtest_setup(item):
     rather than one line per test; the count still shows them all as skipped."""
     if _CUPY_REASON is not None and _needs_cuda(item):
         pytest.skip(f"no CUDA: {_CUPY_REASON}")
-    if item.get_closest_marker("real_gpu") is not None and item.config.getoption("--gpu-dryrun"):
+    if item.get_closest_marker("real_gpu") is not None and (item.config.getoption("--gpu-dryrun")
+                                                           or item.config.getoption("--gpu-dryrun-auto")):
         pytest.skip("needs a real GPU (streams, pinned memory, graph capture, NCCL or the driver): "
                     "the --gpu-dryrun emulation has none")
 

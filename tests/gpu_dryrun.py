@@ -14,7 +14,7 @@ import gpunet.backend as B
 _installed = {}
 
 
-def install(config):
+def install(config, auto=False):
     """Make ``resolve("cupy")`` the emulated backend and report CuPy as usable; "auto" and the
     default backend stay NumPy. Called from conftest's pytest_configure, before any test module
     is imported (they read ``cupy_unavailable_reason()`` at import)."""
@@ -24,6 +24,8 @@ def install(config):
     original = B.resolve
 
     def resolve(name=None):
+        if auto and (name is None or (isinstance(name, str) and name.lower() == "auto")):
+            name = "cupy"  # (--gpu-dryrun-auto: "auto" is the GPU, as on a GPU machine)
         if name == "cupy":
             if "cupy" not in _installed:
                 _installed["cupy"] = EmulatedCupyBackend(KernelEmulator(build_dir))

@@ -200,3 +200,16 @@ def test_dropout_one_launch_step_draws_the_multi_launch_steps_masks(cupy_ops, mo
     numpy.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-11)
     for a, b in zip(runs[0][1], runs[1][1]):
         numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
+def test_predict_on_a_column_slice_reads_it_as_laid_out(cupy_ops):
+    """A non-contiguous x (a column slice of another model's outputs, as the VAE example passes its
+    encoder's z_mean) is copied before the forward plan's kernels read its rows."""
+    x, _, _ = data("pima")
+    x = x.astype("float32")  # (the model's dtype: no conversion that would copy it anyway)
+    wide = numpy.concatenate([x, x[:, :3]], axis=1)
+    net = model("pima", cupy_ops)
+    with B.use_backend(cupy_ops):
+        got = net.predict(wide[:, :8], verbose=0)
+        want = net.predict(x, verbose=0)
+    numpy.testing.assert_array_equal(got, want)

@@ -138,3 +138,15 @@ def test_the_gpu_plan_writes_each_steps_scheduled_rate_ahead():
     opt.iterations = 1
     rows = StepOptimizer(opt, None, None, 1).scalars(first_t=opt.iterations + 1, count=3)
     assert rows == [(0.5 / 2, 0.5), (0.25 / 3, 0.5), (0.125 / 4, 0.5)]  # the schedule, then Keras 2's decay
+
+
+@pytest.mark.gpu
+def test_a_scheduled_rate_reads_as_the_next_steps_after_the_gpu_plan_trains():
+    """The GPU step plan writes the schedule's rates into its device table ahead of the epoch; the
+    optimizer's rate on the host still follows the iterations (callbacks and TensorBoard log it)."""
+    from gpunet.backend.gpu_plan import GpuPlan
+    with B.use_backend(B.resolve("cupy")):
+        model = build()
+        model.fit(X, Y, batch_size=8, epochs=2, verbose=0)
+    assert isinstance(model._plan, GpuPlan) and model.optimizer.iterations == 16
+    assert float(model.optimizer.learning_rate) == pytest.approx(schedules.CosineDecay(0.05, 40, alpha=0.1)(16))

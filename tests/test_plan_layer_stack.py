@@ -194,17 +194,24 @@ def _plan_and_layer_path(make, x, y, batch_size, monkeypatch):
     for plan in (True, False):
         if not plan:
             monkeypatch.setattr(engine, "build_plan", lambda model: None)
-        gpunet.utils.set_random_seed(5)
-        net = make()
-        gpunet.utils.set_random_seed(9)
-        history = net.fit(x, y, batch_size=batch_size, epochs=3, verbose=0).history
-        runs.append((history, net.get_weights(), net._plan))
+        with B.use_backend("numpy"):  # (NumPy's plan by name: "auto" picks CuPy on a GPU machine)
+            gpunet.utils.set_random_seed(5)
+            net = make()
+            gpunet.utils.set_random_seed(9)
+            history = net.fit(x, y, batch_size=batch_size, epochs=3, verbose=0).history
+            runs.append((history, net.get_weights(), net._plan))
     assert isinstance(runs[0][2], DensePlan) and runs[1][2] is False
     for key in runs[1][0]:
         numpy.testing.assert_allclose(runs[0][0][key], runs[1][0][key], rtol=1e-12, err_msg=key)
     for p, l in zip(runs[0][1], runs[1][1]):
         numpy.testing.assert_allclose(p, l, rtol=1e-10, atol=1e-12)
     return runs
+
+
+@pytest.fixture
+def numpy_backend():
+    with B.use_backend("numpy") as backend:  # (NumPy's plan by name: "auto" picks CuPy on a GPU machine)
+        yield backend
 
 
 @pytest.mark.parametrize("rates", [(0.3,), (0.5, 0.0), (0.2, 0.4)], ids=["one", "rate-0", "two"])
@@ -241,7 +248,7 @@ def test_dropout_on_the_input_trains_on_the_numpy_plan_as_layer_by_layer(rates, 
     assert sorted(map(tuple, runs[0][2].x[:, :8])) == sorted(map(tuple, x))  # the last epoch's shuffle of x, whole
 
 
-def test_dropout_on_the_output_keeps_the_numpy_layer_path():
+def test_dropout_on_the_output_keeps_the_numpy_layer_path(numpy_backend):
     x, y, _ = data("pima")
     for layers in ([Dense(4, input_dim=8), Dense(1, activation="sigmoid"), Dropout(0.2)],
                    [Dense(4, input_dim=8), Dropout(0.2, noise_shape=(None, 1)), Dense(1, activation="sigmoid")]):

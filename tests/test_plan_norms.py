@@ -10,6 +10,13 @@ from gpunet.backend.dense_plan import DensePlan
 from gpunet.layers import Activation, BatchNormalization, Dense, Dropout
 from gpunet.models import Sequential, load_model
 
+@pytest.fixture(autouse=True)
+def numpy_backend():
+    """These tests are about NumPy's fused step by name ("auto" picks CuPy on a GPU machine)."""
+    with B.use_backend("numpy") as backend:
+        yield backend
+
+
 MODELS = {
     "dense-bn-relu": lambda: [Dense(12, input_dim=8), BatchNormalization(), Activation("relu"),
                               Dense(8), BatchNormalization(momentum=0.9), Activation("tanh"),

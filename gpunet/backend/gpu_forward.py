@@ -76,7 +76,8 @@ class GpuForward:
         """Every batch of ``x`` (n, K), or (n, ...) of K values a sample, through the layers into
         ``out`` (n, units), on ``stream``."""
         with stream if stream is not None else nullcontext():
-            x = as_rows(run_prelude(self.prelude, x))
+            # (the kernels read rows as laid out: a column slice of another output, say, is copied first)
+            x = self.ops.xp.ascontiguousarray(as_rows(run_prelude(self.prelude, x)))
             if self.fused is not None:  # rows are independent: batches need not be launches
                 if x.shape[0]:
                     self.ops.launch(self.fused.launch(x, out))

@@ -110,15 +110,17 @@ class StepOptimizer:
         return 0.0 if self.kind in ("adam", "adagrad", "adamax", "nadam") else float(self.optimizer.momentum)
 
     def advance(self, count):
-        """The host's record of ``count`` steps run on the device: the iteration count, and
-        Nadam's schedule product (saved with the model, and read by the next table)."""
+        """The host's record of ``count`` steps run on the device: the iteration count, Nadam's
+        schedule product (saved with the model, and read by the next table) and a schedule's rate."""
         o = self.optimizer
         if self.kind == "nadam":
             for _ in range(count):
                 o.m_schedule *= o.beta_1 * (1.0 - 0.5 * 0.96 ** (o.iterations + 1))
                 o.iterations += 1
-            return
-        o.iterations += count
+        else:
+            o.iterations += count
+        # a scheduled rate reads as the next step's, as after the layer path's steps (callbacks log it)
+        o._learning_rate.follow(o.iterations)
 
     def per_step(self):
         """What the tables hold, as the optimizer has it now: a change means rewriting them."""
