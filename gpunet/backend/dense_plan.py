@@ -33,7 +33,7 @@ from . import norm_chain as NC
 from .base import Backend
 from .dense_plan_buffers import BatchBuffers, DenseLayerView
 from .layer_stack import (Folded, FoldedNorm, as_rows, dense_entries, dense_stack, input_prelude, loss_settings,
-                          run_prelude, same_stack, takes_rows)
+                          run_prelude, same_prelude, same_stack, takes_rows)
 from ..layers.core import Dropout
 from ..losses.crossentropy import BinaryCrossentropy
 
@@ -140,9 +140,8 @@ class DensePlan:
         """Whether the model still is what the plan was built for (same layers, weight
         arrays, activations, loss and optimizer); else it must be built again."""
         stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=NC.NORMS, prelude=True)
-        prelude = input_prelude(model._layers)
         return (model._params is self.params and model._loss_fn is self.loss
-                and len(prelude) == len(self.prelude) and all(a is b for a, b in zip(prelude, self.prelude))
+                and same_prelude(model._layers, self.prelude)
                 and loss_settings(self.loss) == self._loss_settings
                 and model.optimizer.apply == self.apply
                 and same_stack(stack, [p.source for p in self.layers], self.others)

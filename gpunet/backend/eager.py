@@ -16,6 +16,13 @@ class EagerArray(numpy.ndarray):
         return self.view(numpy.ndarray)
 
 
+class EagerFloat(float):
+    """A Python float with ``.numpy()`` (a metric's result from calling it, as tf.keras 2's scalar tensors)."""
+
+    def numpy(self):
+        return numpy.float32(self)
+
+
 _subclasses = {numpy: EagerArray}
 
 

@@ -71,9 +71,10 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y"):
         return to_device(ops, sparse_labels(arr, loss_fn, out_shape[-1], what), "int64")
     # (several outputs' targets come packed side by side: their loss says the packed width)
     want = tuple(getattr(loss_fn, "packed_target_shape", None) or out_shape[1:])
-    if arr.ndim == 1 and (want == (1,) or _users_loss(loss_fn)):
+    users = _users_loss(loss_fn)
+    if arr.ndim == 1 and (want == (1,) or users):
         arr = arr.reshape(-1, 1)  # (a user's loss gets 1-D targets as a column, as tf.keras 2's expand_1d)
-    if tuple(arr.shape[1:]) != want and not _users_loss(loss_fn):  # (a user's loss may take any targets)
+    if tuple(arr.shape[1:]) != want and not users:  # (a user's loss may take any targets)
         raise ValueError(f"Targets y have shape {arr.shape} but the model's output has shape "
                          f"{(None,) + want} (loss {loss_fn.name}).")
     return to_device(ops, arr, dtype)

@@ -16,7 +16,7 @@ from . import dense_launch as DL
 from . import gpu_batch_norm as BN
 from .gpu_fused_forward import build_fused_forward
 from .gpu_step import workspace
-from .layer_stack import Folded, as_rows, dense_stack, input_prelude, run_prelude, same_stack, takes_rows
+from .layer_stack import Folded, as_rows, dense_stack, input_prelude, run_prelude, same_prelude, same_stack, takes_rows
 
 
 def build_gpu_forward(model):
@@ -63,9 +63,8 @@ class GpuForward:
         self.fused = build_fused_forward(self)  # a small model: every row in one launch
 
     def matches(self, model):
-        prelude = input_prelude(model._layers)
         return (model.ops is self.ops and len(model._layers) == self.count
-                and len(prelude) == len(self.prelude) and all(a is b for a, b in zip(prelude, self.prelude))
+                and same_prelude(model._layers, self.prelude)
                 and same_stack(_stack(model), self.sources, self.norms))
 
     def accepts(self, x):

@@ -34,7 +34,7 @@ from .gpu_graphs import GraphRunner
 from .gpu_regularizers import StepConstraints, StepPenalties, constrained_weights, regularized_weights
 from .gpu_step import DenseEntry, DropoutEntry, Step
 from .layer_stack import (Folded, FoldedNorm, dense_entries, dense_stack, input_prelude, loss_settings, run_prelude,
-                          same_stack, takes_rows)
+                          same_prelude, same_stack, takes_rows)
 
 
 def build_gpu_plan(model):
@@ -147,9 +147,8 @@ class GpuPlan(FollowChanges):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
         from ..layers.core import Dropout
         stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True, prelude=True)
-        prelude = input_prelude(model._layers)
         return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
-                and len(prelude) == len(self.prelude) and all(a is b for a, b in zip(prelude, self.prelude))
+                and same_prelude(model._layers, self.prelude)
                 and loss_settings(self.loss) == self._loss_settings  # (label smoothing, Huber's delta, ...)
                 and model.optimizer.apply == self.apply
                 and same_stack(stack, [p.source for p in self.layers], self._others)

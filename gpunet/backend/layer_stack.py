@@ -76,6 +76,12 @@ def input_prelude(layers):
     return prelude
 
 
+def same_prelude(layers, prelude):
+    """Whether ``layers``' `input_prelude` is ``prelude`` (the same layer objects): a plan's check."""
+    now = input_prelude(layers)
+    return len(now) == len(prelude) and all(a is b for a, b in zip(now, prelude))
+
+
 def run_prelude(prelude, x):
     """``x`` through the `input_prelude` layers, in inference mode (``x`` itself when there are none)."""
     for layer in prelude:

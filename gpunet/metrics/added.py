@@ -1,16 +1,13 @@
 """The metrics a layer or model adds with ``add_metric``: `AddedMean` (the mean of the values a
 step gives it) and `TrackedMetric` (a metric object the layer's call updates, whose result it
 handed over as a `MetricResult`)."""
+from ..backend.eager import EagerFloat
 from .base import Metric
 
 
-class MetricResult(float):
+class MetricResult(EagerFloat):
     """A metric's result from calling it (``acc = self.accuracy_fn(targets, logits)``): the value, the
     ``metric`` it came from, and tf.keras 2's ``.numpy()``."""
-
-    def numpy(self):
-        import numpy
-        return numpy.float32(self)
 
 
 class TrackedMetric(Metric):
