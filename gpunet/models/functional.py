@@ -28,7 +28,8 @@ Masks (Embedding(mask_zero=True), Masking) pass from call to call by tf.keras 2'
 """
 from .. import backend as B
 from ..backend.io_packing import packed, unpacked
-from ..layers.naming import unique_name
+from ..layers.base import Layer
+from ..layers.naming import snake_case, unique_name
 from ..layers.symbolic import shapes_agree
 from . import graph as _graph
 from . import graph_run as _run
@@ -62,11 +63,17 @@ class Functional(AddedTensorsMixin, MultiIOMixin, Model):
             raise NotImplementedError("gpunet.models.Model needs inputs= and outputs= (the functional API), or "
                                       "a subclass of Model that writes call() (models/model.py).")
         kwargs.pop("dynamic", None)  # tf.keras 2's, no meaning here
+        kwargs.pop("dtype", None)  # (Keras 3 writes a model's dtype policy; its layers keep their own)
         if kwargs:
             raise TypeError(f"Model() got unexpected keyword argument(s): {sorted(kwargs)}")
+        if type(self).call is not Layer.call:  # (gpunet runs the graph itself, never a call() over it)
+            raise NotImplementedError(f"{type(self).__name__} hands Model inputs= and outputs= and also defines call(): "
+                                      "gpunet runs a functional model's graph, not a call() of yours over it. Build "
+                                      "the computation into outputs, or write a subclassed model (call() alone).")
         ins, outs = _graph.as_tensor_list(inputs, "inputs"), _graph.as_tensor_list(outputs, "outputs")
         nodes, ordered = _graph.map_graph(ins, outs)
-        Sequential.__init__(self, name=name or unique_name("model"))
+        default = "model" if type(self) is Functional else snake_case(type(self).__name__)
+        Sequential.__init__(self, name=name or unique_name(default))
         self._inputs, self._outputs = ins, outs
         self._in_layout = _graph.packed_layout(ins, "input") if len(ins) > 1 else None
         self._out_layout = _graph.packed_layout(outs, "output") if len(outs) > 1 else None
@@ -267,14 +274,21 @@ class Functional(AddedTensorsMixin, MultiIOMixin, Model):
 
     # ---- config -----------------------------------------------------------------
     def get_config(self):
-        """tf.keras 2's functional config: layers with their ``inbound_nodes``, ``input_layers``, ``output_layers``."""
+        """tf.keras 2's functional config: layers with their ``inbound_nodes``, ``input_layers``, ``output_layers``
+        (a subclass whose ``__init__`` does not take the graph: see models/functional_subclass.py)."""
         from ..saving.functional_config import functional_config
+        from .functional_subclass import subclass_config, takes_graph
+        if type(self) is not Functional and not takes_graph(type(self)):
+            return subclass_config(self)
         return functional_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         from ..saving.functional_config import functional_from_config
+        if cls is not Functional:
+            from .functional_subclass import from_config
+            return from_config(cls, config, custom_objects)
         return functional_from_config(config, custom_objects)
 
     def __repr__(self):
-        return f"<Functional name={self.name}, {len(self._layers)} layers>"
+        return f"<{type(self).__name__} name={self.name}, {len(self._layers)} layers>"

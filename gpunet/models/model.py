@@ -38,14 +38,23 @@ class Model(Sequential):
     def __new__(cls, *args, **kwargs):
         if cls is Model:
             from .functional import Functional
-            cls = Functional  # (Python then runs Functional.__init__ with the same arguments)
-        return object.__new__(cls)
+            return object.__new__(Functional)  # (Python then runs Functional.__init__ with the same arguments)
+        model = object.__new__(cls)
+        # a subclass's constructor arguments, which a config without a get_config of its own records
+        # (tf.keras 2 records them likewise: models/functional_subclass.py)
+        object.__setattr__(model, "_init_arguments", (args, kwargs))
+        return model
 
     def __init__(self, *args, name=None, trainable=True, **kwargs):
         if args or kwargs.get("inputs") is not None or kwargs.get("outputs") is not None:
-            raise NotImplementedError("A subclass of Model built from inputs= and outputs= is not supported: "
-                                      "use Model(inputs, outputs) itself, or write call().")
+            # a subclass handing Model a graph is a functional model, as in Keras (functional_subclass.py)
+            from .functional import Functional
+            from .functional_subclass import make_functional
+            make_functional(type(self))
+            Functional.__init__(self, *args, name=name, trainable=trainable, **kwargs)
+            return
         kwargs.pop("dynamic", None)
+        kwargs.pop("dtype", None)  # (Keras 3 writes a model's dtype policy; its layers keep their own)
         if kwargs:
             raise TypeError(f"Model() got unexpected keyword argument(s): {sorted(kwargs)}")
         if type(self).call is Layer.call:
@@ -92,13 +101,14 @@ class Model(Sequential):
         """Keras's ``Model.from_config``: a functional model's config (``model.get_config()``, with
         ``layers``, ``input_layers`` and ``output_layers``) builds that graph again; a subclass's own
         config (its ``get_config()``) goes to its constructor."""
-        if isinstance(config, dict) and "input_layers" in config and "layers" in config:
+        if cls is Model and isinstance(config, dict) and "input_layers" in config and "layers" in config:
             from .functional import Functional
             return Functional.from_config(config, custom_objects)
         if cls is Model:
             raise ValueError("Model.from_config expects a functional model's config (keys 'layers', 'input_layers' "
                              f"and 'output_layers'), received keys {sorted(config) if isinstance(config, dict) else config!r}.")
-        return cls(**config)
+        from .functional_subclass import from_config
+        return from_config(cls, config, custom_objects)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name} (subclassed)>"

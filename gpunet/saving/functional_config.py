@@ -54,8 +54,9 @@ def functional_config(model):
             "input_layers": [ref(t) for t in model._inputs], "output_layers": [ref(t) for t in model._outputs]}
 
 
-def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
-    """A `Functional` model from its inner config (tf.keras 2's or Keras 3's, see the module doc)."""
+def functional_from_config(inner, custom_objects=None, strict=False, _depth=0, model_class=None):
+    """A `Functional` model from its inner config (tf.keras 2's or Keras 3's, see the module doc);
+    ``model_class``: a subclass of Model whose constructor takes the rebuilt inputs and outputs instead."""
     from ..models.functional import Functional
     from .config import layer_from_entry
     if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
@@ -122,8 +123,8 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0):
     name = inner.get("name")
     if name is not None:
         reserve_name(name)
-    model = Functional(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
-                       name=name)
+    model = (model_class or Functional)(inputs=inputs if len(inputs) > 1 else inputs[0],
+                                        outputs=outputs if len(outputs) > 1 else outputs[0], name=name)
     for ref, metric in added:
         tensor = _tensor(tensors, _renumber(ref, nested), "AddMetric" if metric else "AddLoss")
         if metric:

@@ -34,10 +34,18 @@ def _object(key, value):
 def keras3_config(model_config, compile_config=None, model=None):
     """Keras 3's config (``config.json``) from a Keras 2 Sequential or Functional config dict of
     ``model`` (a functional model's call records give the tensors' shapes Keras 3's nodes name)."""
-    if model_config.get("class_name") == "Functional":
+    cls = model_config.get("class_name")
+    if cls == "Functional":
         out = _keras3_functional(model_config["config"], model)
-    else:
+    elif cls == "Sequential":
         out = _keras3_sequential(model_config["config"], model)
+    else:  # a subclass of Model built from a graph (models/functional_subclass.py): its own class and config
+        inner = model_config["config"]
+        out = _keras3_functional(inner, model) if "input_layers" in inner else {"config": inner}
+        out.update(module=model_config.get("module"), class_name=cls,
+                   registered_name=model_config.get("registered_name") or cls)
+        if "input_layers" not in inner:  # (Keras 3 builds a model from this before loading its weights)
+            out["build_config"] = {"input_shape": list(model.input_shape)}
     if compile_config is not None:
         out["compile_config"] = compile_config
     return out

@@ -253,6 +253,7 @@ def _optimizer_items(model, contents, pairs):
     if contents.get("optimizer_positional"):
         return optimizer_state.positional(model, contents["optimizer_positional"])
     table = optimizer_names.aliases([(fw.name, w.path) for w, fw, _ in pairs])
+    table = optimizer_state.saved_paths(model, contents.get("optimizer") or [], table)
     found = []
     for name, fw, param, slot in contents.get("optimizer") or []:
         if param is not None:  # gpunet's own layout: the file's parameter path (a layer renamed: matched by position)

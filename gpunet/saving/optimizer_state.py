@@ -79,6 +79,19 @@ def _params(model):
     return out
 
 
+def saved_paths(model, tagged, table):
+    """``table`` (a file weight's name -> this model's parameter path) completed for gpunet's tagged
+    slots (``[(name, FileWeight, path, slot)]``): where a tag's path is none of the model's (its layers
+    were named afresh: a functional subclass's constructor names them on load, and a .keras file's
+    weights carry no name to alias), the saver's paths map to the model's in the order both listed their
+    parameters, which the weights' positional match has already found to be the same architecture."""
+    saved = list(dict.fromkeys(path for _, _, path, _ in tagged if path is not None))
+    own = [path for path, *_ in _params(model)]
+    if all(table.get(path, path) in own for path in saved) or len(saved) != len(own):
+        return table
+    return {**table, **dict(zip(saved, own))}
+
+
 def _slot_order(optimizer):
     names = tuple(optimizer.slot_names)
     groups = [tuple(s for s in g if s in names) for g in _GROUPS.get(keras_class(optimizer), [names])]
@@ -170,6 +183,8 @@ def positional(model, arrays):
         out.append(("learning_rate", None, items.pop(0)))
     expected = [(path, slot, shape) for group in _slot_order(opt) for path, _, shape, _, _ in _params(model)
                 for slot in group]
+    if not items and expected:  # Keras 3 makes the slots at the first step: a model compiled, never trained
+        return out
     if len(items) < len(expected):
         raise ValueError(f"the file's optimizer has {len(items)} slot arrays, {type(opt).__name__} "
                          f"({', '.join(opt.slot_names) or 'no slots'}) over {len(_params(model))} trainable "
@@ -244,6 +259,8 @@ def build_state(model, found, meta=None, strict=True):
             n = int(np.prod(shape, dtype=np.int64))
             item.read_into(slots[slot][off:off + n])
             done.add((path, slot))
+    if meta is not None:  # (gpunet's own count of steps: a file that says it stepped must hold every slot)
+        state.update({k: v for k, v in meta.items() if k not in ("class_name", "slot_names")})
     for path, (_, off, shape, _, _) in params.items():
         n = int(np.prod(shape, dtype=np.int64))
         for slot in opt.slot_names:
@@ -253,8 +270,6 @@ def build_state(model, found, meta=None, strict=True):
             if strict and (done or state["iterations"] != 0):
                 raise ValueError(f"the file has no optimizer slot {slot!r} for weight {path}")
             slots[slot][off:off + n] = current[slot][off:off + n]
-    if meta is not None:
-        state.update({k: v for k, v in meta.items() if k not in ("class_name", "slot_names")})
     if built:
         state["slots"] = slots
     return state, sorted({path for path, _ in done})
