@@ -86,11 +86,14 @@ def test_a_chain_runs_the_fused_plan_and_equals_sequential():
         np.testing.assert_array_equal(got, want)
 
 
-def test_merge_graph_takes_the_layer_path():
-    model = _skip_graph(gpunet)
-    model.compile(loss="mse", optimizer="sgd")
-    model.fit(np.ones((4, 8), "float32"), np.ones((4, 1), "float32"), verbose=0)
-    assert model._train_plan() is None
+def test_merge_graph_takes_the_graph_step_on_numpy():
+    from gpunet import backend as B
+    from gpunet.backend.graph_plan import GraphPlan
+    with B.use_backend("numpy"):  # (tests/test_graph_plan.py: it trains as the layer path)
+        model = _skip_graph(gpunet)
+        model.compile(loss="mse", optimizer="sgd")
+        model.fit(np.ones((4, 8), "float32"), np.ones((4, 1), "float32"), verbose=0)
+        assert isinstance(model._train_plan(), GraphPlan)
 
 
 def test_a_sequential_inside_a_graph():

@@ -123,10 +123,15 @@ class DensePlan:
         self._dropping = any(self.drops)
         self._normalizing = any(self.norms)
         loss, last = self.loss, self.layers[-1]
+        self.out_units = last.units
         self._loss_settings = loss_settings(loss)
-        self.fused = (type(loss) is BinaryCrossentropy and not loss.from_logits and not loss.label_smoothing
-                      and last.act == "sigmoid" and loss.reduction != "mean_with_sample_weight")
+        self.fused = fuses_sigmoid_crossentropy(loss, last.act)
         self.apply = model.optimizer.apply
+        self._epoch_state()
+
+    def _epoch_state(self):
+        """The epoch's data (`load`), the step's penalties, the buffers per batch size, and the
+        constants of the working dtype."""
         self.x = self.y = self.sw = self.outputs = None
         self.penalties = []
         self._buffers = {}
@@ -160,7 +165,7 @@ class DensePlan:
         if self.x is None or self.x.shape[0] != n or self.y.shape[1:] != y.shape[1:] or self.y.dtype != y.dtype:
             self.x = numpy.ones((n, width + 1), self.dtype)
             self.y = numpy.empty(y.shape, y.dtype)
-            self.outputs = numpy.empty((n, self.layers[-1].units), self.dtype)
+            self.outputs = numpy.empty((n, self.out_units), self.dtype)
         self.sw = None if sample_weight is None else numpy.empty(sample_weight.shape, sample_weight.dtype)
         for src, dst in ((x, self.x[:, :width]), (y, self.y), (sample_weight, self.sw)):
             if src is None:
@@ -216,6 +221,10 @@ class DensePlan:
             else:
                 dz = ops.activation_backward(below.act, da, b.z[i], b.y[i], below.params)
         _dot(x.T, dz, out=self.layers[0].g)
+        self._update()
+
+    def _update(self):
+        """The step's regularizer penalties (and their gradients), the optimizer's update, the constraints."""
         model = self.model
         if model._regularized:
             self.penalties.append(model._weight_penalty(True))
@@ -243,25 +252,37 @@ class DensePlan:
             _copyto(p, y)
             dy = self.loss.compute(self.ops, self.y[lo:hi], p, sw)[1]
             return self.ops.activation_backward(layer.act, dy, z, p, layer.params)
-        # sigmoid as the backend computes it, 1 / (1 + exp(-z)), with -z clamped (no overflow)
-        _negative(z, out=p)
-        _minimum(p, self.exp_max, out=p)
-        _exp(p, out=p)
-        _add(p, self.one, out=p)
-        _reciprocal(p, out=p)
-        dz, low, high = b.dz[-1], b.clipped, b.mask[-1]
-        _subtract(p, self.y[lo:hi], out=dz)
-        _less(p, self.eps, out=low)  # the loss clips p to [eps, 1 - eps]: no gradient there
-        _greater(p, self.one_minus_eps, out=high)
-        _logical_or(low, high, out=low)
-        _putmask(dz, low, self.zero)
-        if sw is not None:
-            _multiply(dz, sw.reshape((-1,) + (1,) * (dz.ndim - 1)), out=dz)
-        _multiply(dz, b.scale, out=dz)
-        return dz
+        return sigmoid_crossentropy_gradient(self, z, p, self.y[lo:hi], sw, b.dz[-1], b.clipped, b.mask[-1], b.scale)
 
     def _allocate(self, size):
         if len(self._buffers) >= 4:  # fit needs two sizes (full and last batch); keep a few, not every size seen
             del self._buffers[next(iter(self._buffers))]
         b = self._buffers[size] = BatchBuffers(self, size)
         return b
+
+
+def fuses_sigmoid_crossentropy(loss, activation):
+    """Whether an output of ``activation`` (a name) and ``loss`` take `sigmoid_crossentropy_gradient`."""
+    return (type(loss) is BinaryCrossentropy and not loss.from_logits and not loss.label_smoothing
+            and activation == "sigmoid" and loss.reduction != "mean_with_sample_weight")
+
+
+def sigmoid_crossentropy_gradient(plan, z, p, y, sw, dz, low, high, scale):
+    """A sigmoid output's values into ``p`` and binary cross-entropy's gradient with respect to its
+    pre-activation ``z`` into ``dz`` (see the module docstring); ``low``, ``high``: boolean buffers
+    of p's shape; ``scale``: 1 / n over the outputs. ``plan`` holds the constants (DensePlan's)."""
+    # sigmoid as the backend computes it, 1 / (1 + exp(-z)), with -z clamped (no overflow)
+    _negative(z, out=p)
+    _minimum(p, plan.exp_max, out=p)
+    _exp(p, out=p)
+    _add(p, plan.one, out=p)
+    _reciprocal(p, out=p)
+    _subtract(p, y, out=dz)
+    _less(p, plan.eps, out=low)  # the loss clips p to [eps, 1 - eps]: no gradient there
+    _greater(p, plan.one_minus_eps, out=high)
+    _logical_or(low, high, out=low)
+    _putmask(dz, low, plan.zero)
+    if sw is not None:
+        _multiply(dz, sw.reshape((-1,) + (1,) * (dz.ndim - 1)), out=dz)
+    _multiply(dz, scale, out=dz)
+    return dz

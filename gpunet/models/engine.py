@@ -52,8 +52,11 @@ class EngineMixin:
         if plan is False or getattr(self._loss_fn, "takes_no_targets", False) or added_losses.callables(self):
             return None  # (the plans compute the compiled loss only; added losses take the layer path)
         if plan is None or not plan.matches(self):
-            plan = self._plan = build_plan(self) or build_gpu_plan(self) or False
+            plan = self._plan = self._build_plan() or False
         return plan or None
+
+    def _build_plan(self):
+        return build_plan(self) or build_gpu_plan(self)
 
     def _ensure_ready(self, x_shape, train):
         if not self.built:

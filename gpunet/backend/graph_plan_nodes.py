@@ -1,0 +1,208 @@
+"""The layer calls `GraphPlan` (graph_plan.py) runs, each as a node over numbered tensors.
+
+Each node reads its inputs' values from ``val`` (a list indexed by tensor number) and puts its
+output there, in buffers of the batch size's `Buffers`; its backward takes the gradient of its
+output and hands one to each input through `Buffers.give`: the first gradient a tensor receives is
+kept as it is (an Add hands the same array to each of its inputs, a Concatenate a column view of
+its own), any later one is added into the tensor's own buffer, so no array a node handed on is
+ever written to. The arithmetic is the layer path's (backend/base.py's dense_forward and
+dense_backward, the merge layers'), in preallocated buffers.
+"""
+import numpy
+
+_dot, _add, _subtract, _multiply, _maximum, _greater, _copyto, _reduce = (
+    numpy.dot, numpy.add, numpy.subtract, numpy.multiply, numpy.maximum, numpy.greater, numpy.copyto,
+    numpy.add.reduce)
+
+
+class Buffers:
+    """Every array one batch size needs: per tensor its own gradient buffer (``own``), per node what
+    its `Node.allocate` made; ``grads`` the gradients received in the current step."""
+
+    def __init__(self, plan, rows):
+        dtype = plan.dtype
+        self.rows, self.first = rows, plan.n_inputs  # tensors below ``first`` are the model's inputs
+        self.own = [numpy.empty((rows, width), dtype) for width in plan.widths]
+        self.val = [None] * len(plan.widths)
+        self.grads = [None] * len(plan.widths)
+        self.node = [node.allocate(rows, dtype) for node in plan.nodes]
+        self.scale = numpy.empty((), dtype)  # the fused output gradient's 1 / n, before sample weights
+
+    def give(self, t, g):
+        """Hand the gradient ``g`` to tensor ``t`` (nothing for the model's inputs)."""
+        if t < self.first:
+            return
+        have = self.grads[t]
+        if have is None:
+            self.grads[t] = g
+            return
+        own = self.own[t]
+        _add(have, g, out=own)  # (``have`` may be another tensor's: never written in place)
+        self.grads[t] = own
+
+
+class Node:
+    """One layer call: ``ins`` and ``out`` are tensor numbers (the model's inputs come first and take no
+    gradient); ``k`` is the node's index in the plan, ``width`` its output's."""
+
+    def __init__(self, k, ins, out, width):
+        self.k, self.ins, self.out, self.width = k, ins, out, width
+
+    def allocate(self, rows, dtype):
+        return None
+
+
+class DenseNode(Node):
+    """A Dense layer: ``val[out] = act(val[in] @ kernel + bias)``; with ``fused`` the output layer
+    of a fused sigmoid + binary cross-entropy step, left linear here (the plan computes the rest)."""
+
+    def __init__(self, k, ins, out, layer, ops, fused=False):
+        super().__init__(k, ins, out, layer.units)
+        self.w, self.b = layer.kernel.value, None if layer.bias is None else layer.bias.value
+        self.wt = self.w.T
+        self.gw, self.gb = layer.kernel.grad, None if layer.bias is None else layer.bias.grad
+        act = layer.activation
+        self.act, self.params, self.ops = ("linear" if fused else act.name), act.params, ops
+        self.relu = self.act == "relu" and not self.params
+        self.units = self.w.shape[1]
+        self.zero = None
+
+    def allocate(self, rows, dtype):
+        self.zero = numpy.zeros((), dtype)
+        return (numpy.empty((rows, self.units), dtype), numpy.empty((rows, self.units), dtype),
+                numpy.empty((rows, self.units), bool), [None])  # z, dz, relu's mask, the activation's output
+
+    def forward(self, b, val):
+        z, _, _, y = b.node[self.k]
+        _dot(val[self.ins[0]], self.w, out=z)
+        if self.b is not None:
+            _add(z, self.b, out=z)
+        if self.relu:  # in place: relu(z) > 0 exactly where z > 0, all its backward needs
+            _maximum(z, self.zero, out=z)
+            val[self.out] = z
+        elif self.act == "linear":
+            val[self.out] = z
+        else:
+            val[self.out] = y[0] = self.ops.activation_forward(self.act, z, self.params)
+
+    def backward(self, b, val, g):
+        z, dz, mask, y = b.node[self.k]
+        if self.relu:
+            _greater(z, self.zero, out=mask)
+            _multiply(g, mask, out=dz)
+        elif self.act == "linear":
+            dz = g
+        else:
+            dz = self.ops.activation_backward(self.act, g, z, y[0], self.params)
+        self.backward_dz(b, val, dz)
+
+    def backward_dz(self, b, val, dz):
+        """From the gradient with respect to the pre-activation."""
+        t = self.ins[0]
+        _dot(val[t].T, dz, out=self.gw)
+        if self.gb is not None:
+            _reduce(dz, axis=0, out=self.gb)
+        if t < b.first:
+            return
+        if b.grads[t] is None:  # (the usual case: straight into the tensor's own buffer)
+            _dot(dz, self.wt, out=b.own[t])
+            b.grads[t] = b.own[t]
+        else:
+            b.give(t, _dot(dz, self.wt))
+
+
+class MergeNode(Node):
+    """Add, Subtract or Average over inputs of one shape."""
+
+    def __init__(self, k, ins, out, width, kind):
+        super().__init__(k, ins, out, width)
+        self.kind, self.n = kind, len(ins)
+
+    def allocate(self, rows, dtype):
+        return numpy.empty((rows, self.width), dtype), numpy.array(1.0 / self.n, dtype)
+
+    def forward(self, b, val):
+        y, inv = b.node[self.k]
+        if self.kind == "Subtract":
+            _subtract(val[self.ins[0]], val[self.ins[1]], out=y)
+        else:
+            _add(val[self.ins[0]], val[self.ins[1]], out=y)
+            for t in self.ins[2:]:
+                _add(y, val[t], out=y)
+            if self.kind == "Average":
+                _multiply(y, inv, out=y)
+        val[self.out] = y
+
+    def backward(self, b, val, g):
+        _, inv = b.node[self.k]
+        if self.kind == "Average":
+            g = g * inv
+        b.give(self.ins[0], g)
+        if self.kind == "Subtract":
+            b.give(self.ins[1], -g)
+            return
+        for t in self.ins[1:]:
+            b.give(t, g)
+
+
+class ConcatNode(Node):
+    """Concatenate along the features: each input a column block of the output."""
+
+    def __init__(self, k, ins, out, widths):
+        super().__init__(k, ins, out, sum(widths))
+        edges = numpy.cumsum([0] + list(widths)).tolist()
+        self.blocks = list(zip(edges[:-1], edges[1:]))
+
+    def allocate(self, rows, dtype):
+        return numpy.empty((rows, self.blocks[-1][1]), dtype)
+
+    def forward(self, b, val):
+        y = b.node[self.k]
+        for t, (lo, hi) in zip(self.ins, self.blocks):
+            _copyto(y[:, lo:hi], val[t])
+        val[self.out] = y
+
+    def backward(self, b, val, g):
+        for t, (lo, hi) in zip(self.ins, self.blocks):
+            b.give(t, g[:, lo:hi])
+
+
+class DropoutNode(Node):
+    """Dropout (rate > 0, no noise_shape): its mask drawn as the layer draws it."""
+
+    def __init__(self, k, ins, out, width, layer, ops):
+        super().__init__(k, ins, out, width)
+        self.layer, self.ops = layer, ops
+
+    def allocate(self, rows, dtype):
+        return numpy.empty((rows, self.width), dtype), [None]
+
+    def forward(self, b, val):
+        y, mask = b.node[self.k]
+        a = val[self.ins[0]]
+        mask[0] = self.ops.dropout_mask(a.shape, self.layer.rate, a.dtype, self.layer._generator)
+        _multiply(a, mask[0], out=y)
+        val[self.out] = y
+
+    def backward(self, b, val, g):
+        b.give(self.ins[0], g * b.node[self.k][1][0])
+
+
+class ActivationNode(Node):
+    """An activation layer of its own (Activation, LeakyReLU, ReLU, ...)."""
+
+    def __init__(self, k, ins, out, width, layer, ops):
+        super().__init__(k, ins, out, width)
+        act = layer.activation
+        self.act, self.params, self.ops = act.name, act.params, ops
+
+    def allocate(self, rows, dtype):
+        return [None]
+
+    def forward(self, b, val):
+        y = b.node[self.k]
+        val[self.out] = y[0] = self.ops.activation_forward(self.act, val[self.ins[0]], self.params)
+
+    def backward(self, b, val, g):
+        b.give(self.ins[0], self.ops.activation_backward(self.act, g, val[self.ins[0]], b.node[self.k][0],
+                                                         self.params))
