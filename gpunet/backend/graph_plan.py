@@ -10,17 +10,19 @@ graph_plan_nodes.py) in graph order and back; a sigmoid output with binary cross
 fused gradient of dense_plan.py. The epoch's outputs are kept, so loss and metrics are computed once
 an epoch (`EpochTally`), as for a chain.
 
-It takes Dense layers (trainable, built-in activations), the activation layers, Dropout (no
-noise_shape), and Add, Subtract, Average and Concatenate over 2-D tensors; one output, inputs of
-one feature axis each (several are read side by side from the packed x), no shared layer, no call
-with training= or extra arguments, no activity regularizer, no added loss or metric. Anything else
-trains layer by layer, as before.
+Dense layers (trainable, built-in activations), the activation layers, Dropout, and Add, Subtract,
+Average and Concatenate over 2-D tensors run in the plan's own buffers; any other built-in layer
+(BatchNormalization, Embedding, Multiply, a frozen Dense, a call with ``training=``, ...) runs by its
+own forward and backward inside the step. The model has one output, inputs of one feature axis each
+(several are read side by side from the packed x), no shared layer, no activity regularizer, no added
+loss or metric, no mask, no nested model, Lambda or layer of your own: those train layer by layer,
+as before.
 """
 import numpy
 
 from .base import Backend
 from .dense_plan import _FLOATS, DensePlan, fuses_sigmoid_crossentropy, sigmoid_crossentropy_gradient
-from .graph_plan_nodes import ActivationNode, Buffers, ConcatNode, DenseNode, DropoutNode, MergeNode
+from .graph_plan_nodes import ActivationNode, Buffers, ConcatNode, DenseNode, DropoutNode, LayerNode, MergeNode
 from .layer_stack import loss_settings
 
 _MERGES = ("Add", "Subtract", "Average")
@@ -33,43 +35,44 @@ def build_graph_plan(model):
     if (ops.xp is not numpy or type(ops).dense_forward is not Backend.dense_forward
             or type(ops).dense_backward is not Backend.dense_backward):
         return None
-    if params is None or params.dtype not in _FLOATS or len(model._outputs) != 1:
+    if params is None or params.dtype not in _FLOATS or len(model._outputs) != 1 or len(model._outputs[0].shape) != 2:
         return None
     if model._shared or model._loss_tensors or model._metric_tensors or model._activity:
         return None
-    if any(len(t.shape) != 2 for t in model._inputs) or not any(_kind(n) == "Dense" for n in model._nodes):
+    if any(len(t.shape) != 2 for t in model._inputs) or any(_kind(node) is None for node in model._nodes):
         return None
-    for node in model._nodes:
-        if (node.training is not None or node.call_args is not None or node.several is not None
-                or _kind(node) is None or any(len(t.shape) != 2 for t in node.inputs)):
-            return None
     return GraphPlan(model)
 
 
 def _kind(node):
-    """What the plan runs ``node`` as, or None where it cannot."""
+    """What the plan runs ``node`` as (a node kind of graph_plan_nodes.py), or None where it cannot."""
+    from ..layers import masking
     from ..layers.advanced_activations import FOLDABLE
     from ..layers.core import Activation, Dense, Dropout
+    from ..layers.lambda_layer import Lambda
     from ..layers.merge import Add, Average, Subtract
     from ..layers.merge_concat import Concatenate
-    layer = node.layer
-    if getattr(layer, "activity_regularizer", None) is not None:
-        return None
-    kind = type(layer)
-    if kind is Dense:
-        ok = (layer.trainable and not layer.activation.custom and layer.kernel.grad is not None
-              and layer.kernel.value.dtype == layer.kernel.grad.dtype)
-        return "Dense" if ok else None
-    if kind is Activation or kind in FOLDABLE:
-        return None if layer.activation.custom else "Activation"
-    if kind is Dropout:
-        return "Dropout" if layer.noise_shape is None else None
-    if kind in (Add, Subtract, Average):
-        shapes = {tuple(t.shape) for t in node.inputs}
-        return kind.__name__ if node.as_list and len(shapes) == 1 else None
-    if kind is Concatenate:
-        return "Concatenate" if node.as_list and layer.axis in (-1, 1) else None
-    return None
+    from ..layers.symbolic_ops import OpLayer
+    layer, kind = node.layer, type(node.layer)
+    if (getattr(layer, "activity_regularizer", None) is not None or node.call_args is not None
+            or node.several is not None or masking.makes_mask(layer) or layer._uses_call
+            or not kind.__module__.startswith("gpunet.layers.") or kind in (Lambda, OpLayer)):
+        return None  # (a nested model, your own layer, a Lambda: the layer path)
+    flat = all(len(t.shape) == 2 for t in node.inputs) and len(node.output.shape) == 2
+    if node.training is not None or not flat:
+        return "Layer"
+    if kind is Dense and (layer.trainable and not layer.activation.custom and layer.kernel.grad is not None
+                          and layer.kernel.value.dtype == layer.kernel.grad.dtype):
+        return "Dense"
+    if (kind is Activation or kind in FOLDABLE) and not layer.activation.custom:
+        return "Activation"
+    if kind is Dropout and layer.noise_shape is None:
+        return "Dropout"
+    if kind in (Add, Subtract, Average) and node.as_list and len({tuple(t.shape) for t in node.inputs}) == 1:
+        return kind.__name__
+    if kind is Concatenate and node.as_list and layer.axis in (-1, 1):
+        return "Concatenate"
+    return "Layer"
 
 
 def _sources(model):
@@ -98,7 +101,7 @@ class GraphPlan(DensePlan):
         self.in_cols = [(off, width) for off, width, *_ in layout]
         self.n_inputs = len(model._inputs)
         number = {id(t): i for i, t in enumerate(model._inputs)}
-        self.widths = [t.shape[1] for t in model._inputs]
+        self.shapes = [tuple(t.shape[1:]) for t in model._inputs]  # each tensor's, after the batch axis
         out_tensor = model._outputs[0]
         producer = out_tensor.node.layer
         self.fused = (_kind(out_tensor.node) == "Dense" and not producer.activation.params
@@ -110,22 +113,26 @@ class GraphPlan(DensePlan):
             if kind == "Dropout" and not layer.rate:
                 number[id(node.output)] = ins[0]  # (Dropout(0) is the identity)
                 continue
-            k, out, width = len(self.nodes), len(self.widths), node.output.shape[1]
-            if kind == "Dense":
+            k, out, width = len(self.nodes), len(self.shapes), node.output.shape[-1]
+            if kind == "Layer":
+                need = any(t >= self.n_inputs for t in ins)
+                made = LayerNode(k, ins, out, layer, node.as_list, True if node.training is None else node.training,
+                                 need)
+            elif kind == "Dense":
                 made = DenseNode(k, ins, out, layer, ops, fused=self.fused and node is out_tensor.node)
             elif kind == "Activation":
                 made = ActivationNode(k, ins, out, width, layer, ops)
             elif kind == "Dropout":
                 made = DropoutNode(k, ins, out, width, layer, ops)
             elif kind == "Concatenate":
-                made = ConcatNode(k, ins, out, [self.widths[t] for t in ins])
+                made = ConcatNode(k, ins, out, [self.shapes[t][-1] for t in ins])
             else:
                 made = MergeNode(k, ins, out, width, kind)
             self.nodes.append(made)
             number[id(node.output)] = out
-            self.widths.append(width)
+            self.shapes.append(tuple(node.output.shape[1:]))
         self.out = number[id(out_tensor)]
-        self.out_units = self.widths[self.out]
+        self.out_units = self.shapes[self.out][-1]
         self._last = [n for n in self.nodes if n.out == self.out]
         self._backward = [n for n in reversed(self.nodes) if not (self.fused and n.out == self.out)]
         self._sources = _sources(model)
@@ -167,7 +174,7 @@ class GraphPlan(DensePlan):
         if len(self._buffers) >= 4:  # fit needs two sizes (full and last batch); keep a few, not every size seen
             del self._buffers[next(iter(self._buffers))]
         b = self._buffers[size] = Buffers(self, size)
-        b.none = [None] * len(self.widths)
+        b.none = [None] * len(self.shapes)
         if self.fused:
             shape = (size, self.out_units)
             b.fused = (numpy.empty(shape, self.dtype), numpy.empty(shape, bool), numpy.empty(shape, bool), b.scale)

@@ -22,9 +22,9 @@ class Buffers:
     def __init__(self, plan, rows):
         dtype = plan.dtype
         self.rows, self.first = rows, plan.n_inputs  # tensors below ``first`` are the model's inputs
-        self.own = [numpy.empty((rows, width), dtype) for width in plan.widths]
-        self.val = [None] * len(plan.widths)
-        self.grads = [None] * len(plan.widths)
+        self.own = [numpy.empty((rows,) + shape, dtype) for shape in plan.shapes]
+        self.val = [None] * len(plan.shapes)
+        self.grads = [None] * len(plan.shapes)
         self.node = [node.allocate(rows, dtype) for node in plan.nodes]
         self.scale = numpy.empty((), dtype)  # the fused output gradient's 1 / n, before sample weights
 
@@ -43,7 +43,7 @@ class Buffers:
 
 class Node:
     """One layer call: ``ins`` and ``out`` are tensor numbers (the model's inputs come first and take no
-    gradient); ``k`` is the node's index in the plan, ``width`` its output's."""
+    gradient); ``k`` is the node's index in the plan, ``width`` its output's features."""
 
     def __init__(self, k, ins, out, width):
         self.k, self.ins, self.out, self.width = k, ins, out, width
@@ -206,3 +206,23 @@ class ActivationNode(Node):
     def backward(self, b, val, g):
         b.give(self.ins[0], self.ops.activation_backward(self.act, g, val[self.ins[0]], b.node[self.k][0],
                                                          self.params))
+
+
+class LayerNode(Node):
+    """Any other built-in layer (BatchNormalization, Embedding, Multiply, a frozen Dense, ...), run by
+    its own forward and backward, as the layer path runs it; ``training``: the mode of its calls
+    (a call's own ``training=``, else True); ``need``: whether any of its inputs takes a gradient."""
+
+    def __init__(self, k, ins, out, layer, as_list, training, need):
+        super().__init__(k, ins, out, None)
+        self.layer, self.as_list, self.training, self.need = layer, as_list, training, need
+
+    def forward(self, b, val):
+        args = [val[t] for t in self.ins]
+        val[self.out] = self.layer.forward(args if self.as_list else args[0], self.training)
+
+    def backward(self, b, val, g):
+        dx = self.layer.backward(g, self.need)
+        if self.need:
+            for t, d in zip(self.ins, dx if self.as_list else [dx]):
+                b.give(t, d)
