@@ -27,7 +27,7 @@ def model(kind, seed, floatx="float64"):
     if kind == "plan":
         return Sequential([Dense(16, input_dim=8, activation="relu"), Dense(1, activation="sigmoid")])
     if kind in ("syncbn", "syncbn-plan"):  # the global batch's statistics on every rank
-        # (without a bias before it, the layer path; with one, NumPy's fused plan)
+        # (without a bias before it, NumPy's graph step; with one, NumPy's fused plan of the chain)
         return Sequential([Dense(12, input_dim=8, use_bias=kind == "syncbn-plan"),
                            BatchNormalization(synchronized=True, momentum=0.8), Activation("tanh"),
                            Dense(1, activation="sigmoid")])

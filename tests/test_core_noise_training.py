@@ -1,6 +1,7 @@
 """Training, saving and Keras interop of ActivityRegularization, GaussianNoise, GaussianDropout,
 AlphaDropout, SpatialDropout1D, RepeatVector and Permute: the fused plans (NumPy's and the GPU's,
-kernels emulated) decline a model holding one, which trains as on the forced layer path; the
+kernels emulated) decline a model holding one, which trains as on the forced layer path (on NumPy
+through the graph step, which runs the layer by its own code); the
 activity penalty enters the loss and gradient as Dense's activity_regularizer does; save + load +
 fit resumes the noise bit for bit; real Keras 3 loads gpunet's files and gpunet loads Keras 3's."""
 import numpy as np
@@ -48,19 +49,26 @@ def _train(net, ops, epochs=3):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("backend", ["numpy", "gpu"])
-def test_the_plans_decline_and_training_is_the_layer_paths(emulator, f64, backend, case):
+def test_the_chain_plans_decline_and_training_is_the_layer_paths(emulator, f64, backend, case):
     ops = OPS[backend](emulator)
     assert _net(ops, [Dropout(0.0)])._train_plan(), "without the layer the model takes a fused plan"
     net, forced = _net(ops, CASES[case]()), _net(ops, CASES[case]())
     forced._train_plan = lambda: None  # what fit does for a model no plan covers
     got, want = _train(net, ops), _train(forced, ops)
-    assert net._plan is False
+    # NumPy's graph step runs the layer by its own code (no activity regularizer there): as the layer
+    # path to rounding; elsewhere the layer path itself, bit for bit
+    graph = backend == "numpy" and case != "activity"
+    assert type(net._plan).__name__ == "GraphPlan" if graph else net._plan is False
     # predict and evaluate: the GPU forward plan leaves out the layers that are the identity there
     assert bool(getattr(net, "_gpu_forward", None)) == (backend == "gpu" and case in INFERENCE_IDENTITY)
-    assert got[0] == want[0] and got[2] == want[2]  # histories and evaluate, bit for bit
-    np.testing.assert_array_equal(got[1], want[1])
-    for a, b in zip(got[3], want[3]):
-        np.testing.assert_array_equal(a, b)
+    if graph:
+        for key in want[0]:
+            np.testing.assert_allclose(got[0][key], want[0][key], rtol=1e-12, err_msg=key)
+        np.testing.assert_allclose(got[2], want[2], rtol=1e-12)
+    else:
+        assert got[0] == want[0] and got[2] == want[2]  # histories and evaluate, bit for bit
+    for a, b in zip([got[1]] + list(got[3]), [want[1]] + list(want[3])):
+        np.testing.assert_allclose(a, b, rtol=0 if not graph else 1e-11, atol=0 if not graph else 1e-13)
     assert got[0]["loss"][-1] < got[0]["loss"][0]
     if backend == "gpu":  # the same noise on the GPU: it is drawn from the same host generator
         reference = _train(_net(B.resolve("numpy"), CASES[case]()), B.resolve("numpy"))

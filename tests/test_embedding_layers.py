@@ -187,7 +187,8 @@ def test_outputs_and_training_match_keras3_and_tf_keras(both64, tfk, k3, case, o
         history = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
         runs[name] = (history["loss"], [np.asarray(w) for w in model.get_weights()])
     losses, weights = runs.pop("gpunet")
-    assert losses[-1] < losses[0] and got._plan is False  # trained, layer by layer
+    # trained layer by layer, or (no mask, NumPy) by the graph step running the Embedding by its own code
+    assert losses[-1] < losses[0] and (got._plan is False or type(got._plan).__name__ == "GraphPlan")
     for name, (ref_losses, ref_weights) in runs.items():
         np.testing.assert_allclose(ref_losses, losses, **TOLERANCES[name], err_msg=name)
         for i, (r, g) in enumerate(zip(ref_weights, weights)):
@@ -438,9 +439,11 @@ def test_the_fused_plans_decline_and_the_layer_path_trains(emulator, backend):
         for case in ("flatten", "average", "max", "first"):
             model = Sequential(CASES[case](gpunet.layers, {"input_length": LEN}))
             model.compile(optimizer="sgd", loss="binary_crossentropy")
-            assert model._train_plan() is None
+            # NumPy's graph step takes an Embedding without a mask (by the layer's own code)
+            graph = backend == "numpy" and not any(getattr(layer, "mask_zero", False) for layer in model.layers)
+            assert type(model._train_plan()).__name__ == "GraphPlan" if graph else model._train_plan() is None
             history = model.fit(X[_rows(case)], Y[_rows(case)], epochs=3, batch_size=16, verbose=0).history
-            assert model._plan is False and history["loss"][-1] < history["loss"][0]
+            assert bool(model._plan) == graph and history["loss"][-1] < history["loss"][0]
 
 
 def _imdb_like(n, seed):

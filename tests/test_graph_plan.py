@@ -1,6 +1,7 @@
 """A functional model that is not a chain (residual, wide-and-deep, several inputs, merges,
-activation and dropout layers between) trains on NumPy's fused graph step (backend/graph_plan.py)
-as it trains layer by layer: the same histories, weights and predictions."""
+activation and dropout layers between), or a Sequential model the chain's step does not take,
+trains on NumPy's fused graph step (backend/graph_plan.py) as it trains layer by layer: the same
+histories, weights and predictions."""
 import numpy as np
 import pytest
 
@@ -59,6 +60,25 @@ def embedded():
     return Model(i, L.Dense(1, activation="sigmoid")(L.Concatenate()([e, L.Dense(3, activation="relu")(e)])))
 
 
+def sequential_text():
+    """A Sequential the chain's step does not take: token ids through an Embedding, averaged."""
+    return gpunet.Sequential([gpunet.Input((6,)), L.Embedding(20, 4), L.GlobalAveragePooling1D(),
+                              L.Dense(8, activation="relu"), L.Dense(3, activation="softmax")])
+
+
+def sequential_unbuilt():
+    """The same without an input shape: built at fit, its sequence length unknown (None) in its graph."""
+    return gpunet.Sequential([L.Embedding(20, 4), L.GlobalAveragePooling1D(), L.Dense(8, activation="relu"),
+                              L.Dense(3, activation="softmax")])
+
+
+def sequential_noise():
+    """GaussianNoise, a Dense without bias, a LayerNormalization first and a frozen layer."""
+    frozen = L.Dense(5, activation="tanh", trainable=False)
+    return gpunet.Sequential([gpunet.Input((8,)), L.LayerNormalization(), L.GaussianNoise(0.2),
+                              L.Dense(10, activation="relu", use_bias=False), frozen, L.Dense(1)])
+
+
 CASES = {  # model, loss, metrics, batch size
     "residual": (residual, "binary_crossentropy", ["accuracy"], 10),
     "residual-smoothed": (residual, gpunet.losses.BinaryCrossentropy(label_smoothing=0.1), ["accuracy"], 16),
@@ -67,6 +87,9 @@ CASES = {  # model, loss, metrics, batch size
     "fan-out": (fan_out, "mse", ["mae"], 9),
     "others": (others, "binary_crossentropy", ["accuracy"], 10),
     "embedded": (embedded, "binary_crossentropy", ["accuracy"], 10),
+    "sequential-text": (sequential_text, "sparse_categorical_crossentropy", ["accuracy"], 8),
+    "sequential-noise": (sequential_noise, "mse", ["mae"], 10),
+    "sequential-unbuilt": (sequential_unbuilt, "sparse_categorical_crossentropy", ["accuracy"], 8),
 }
 
 
@@ -79,6 +102,10 @@ def data(case):
         return x, rng.normal(size=(61, 2)), rng.uniform(0.5, 2.0, 61)
     if case == "embedded":
         return rng.integers(0, 12, (61, 4)), (x[:, :1] > 0).astype(float), None
+    if case in ("sequential-text", "sequential-unbuilt"):
+        return rng.integers(0, 20, (61, 6)), rng.integers(0, 3, 61), None
+    if case == "sequential-noise":
+        return x, x[:, :1] * 2 - x[:, 1:2], None
     return x, (x[:, :1] + x[:, 1:2] > 0).astype(float), None
 
 

@@ -11,6 +11,7 @@ from gpunet import backend as B
 from gpunet.backend import cupy_unavailable_reason
 from gpunet.backend.dense_plan import DensePlan
 from gpunet.backend.gpu_plan import GpuPlan
+from gpunet.backend.graph_plan import GraphPlan
 from gpunet.layers import Activation, Dense, Dropout, Flatten
 from gpunet.models import Sequential
 from plan_cases import CASES, data
@@ -84,8 +85,9 @@ def test_an_activation_that_cannot_fold_runs_layer_by_layer(emulator, backend):
             net.compile(optimizer="sgd", loss="binary_crossentropy")
             net.fit(x, y, batch_size=10, epochs=2, verbose=0)
         nets.append(net)
-    assert nets[0]._plan is False
-    assert backend == "numpy" or nets[1]._plan is False  # (the NumPy plan takes no Dropout at all)
+    # (on NumPy the graph step takes them: tests/test_graph_plan.py compares it with the layer path)
+    assert nets[0]._plan is False if backend != "numpy" else isinstance(nets[0]._plan, GraphPlan)
+    assert backend == "numpy" or nets[1]._plan is False
 
 
 @pytest.mark.parametrize("backend", ["numpy", "gpu"])
@@ -194,6 +196,7 @@ def _plan_and_layer_path(make, x, y, batch_size, monkeypatch):
     for plan in (True, False):
         if not plan:
             monkeypatch.setattr(engine, "build_plan", lambda model: None)
+            monkeypatch.setattr(engine, "build_graph_plan", lambda model: None)
         with B.use_backend("numpy"):  # (NumPy's plan by name: "auto" picks CuPy on a GPU machine)
             gpunet.utils.set_random_seed(5)
             net = make()
@@ -248,11 +251,21 @@ def test_dropout_on_the_input_trains_on_the_numpy_plan_as_layer_by_layer(rates, 
     assert sorted(map(tuple, runs[0][2].x[:, :8])) == sorted(map(tuple, x))  # the last epoch's shuffle of x, whole
 
 
-def test_dropout_on_the_output_keeps_the_numpy_layer_path(numpy_backend):
+def test_dropout_on_the_output_leaves_the_chain_plan_for_the_graph_step(numpy_backend):
+    """Dropout on the output, or with a noise_shape: not the chain's plan; the graph step (its masks
+    drawn as the layer path draws them) trains it as the layer path does."""
     x, y, _ = data("pima")
-    for layers in ([Dense(4, input_dim=8), Dense(1, activation="sigmoid"), Dropout(0.2)],
-                   [Dense(4, input_dim=8), Dropout(0.2, noise_shape=(None, 1)), Dense(1, activation="sigmoid")]):
-        net = Sequential(layers)
-        net.compile(optimizer="sgd", loss="binary_crossentropy")
-        net.fit(x, y, epochs=1, verbose=0)
-        assert net._plan is False
+    for layers in (lambda: [Dense(4, input_dim=8), Dense(1, activation="sigmoid"), Dropout(0.2)],
+                   lambda: [Dense(4, input_dim=8), Dropout(0.2, noise_shape=(None, 1)), Dense(1, activation="sigmoid")]):
+        runs = []
+        for planned in (True, False):
+            gpunet.utils.set_random_seed(5)
+            net = Sequential(layers())
+            net.compile(optimizer="sgd", loss="binary_crossentropy")
+            if not planned:
+                net._build_plan = lambda: None
+            runs.append((net.fit(x, y, epochs=2, verbose=0).history["loss"], net.get_weights(), net._plan))
+        assert isinstance(runs[0][2], GraphPlan) and runs[1][2] is False
+        numpy.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-6)
+        for a, b in zip(runs[0][1], runs[1][1]):
+            numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

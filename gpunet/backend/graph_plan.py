@@ -29,19 +29,35 @@ _MERGES = ("Add", "Subtract", "Average")
 
 
 def build_graph_plan(model):
-    """A `GraphPlan` for the functional ``model`` (compiled and packed), or None where the layer path
-    must run (see the module docstring)."""
-    ops, params = model.ops, model._params
+    """A `GraphPlan` for ``model`` (compiled and packed): a functional model, or a Sequential one the
+    chain's plan does not take (an Embedding, a frozen layer, a Dense without bias, ...); None where
+    the layer path must run (see the module docstring)."""
+    ops, params, graph = model.ops, model._params, graph_of(model)
     if (ops.xp is not numpy or type(ops).dense_forward is not Backend.dense_forward
-            or type(ops).dense_backward is not Backend.dense_backward):
+            or type(ops).dense_backward is not Backend.dense_backward or graph is None):
         return None
-    if params is None or params.dtype not in _FLOATS or len(model._outputs) != 1 or len(model._outputs[0].shape) != 2:
+    inputs, nodes, outputs, _ = graph
+    if params is None or params.dtype not in _FLOATS or len(outputs) != 1 or len(outputs[0].shape) != 2:
         return None
-    if model._shared or model._loss_tensors or model._metric_tensors or model._activity:
+    if (getattr(model, "_shared", None) or getattr(model, "_loss_tensors", None)
+            or getattr(model, "_metric_tensors", None) or model._activity
+            or len({id(n.layer) for n in nodes}) != len(nodes)):
         return None
-    if any(len(t.shape) != 2 for t in model._inputs) or any(_kind(node) is None for node in model._nodes):
-        return None
+    kinds = [_kind(node) for node in nodes]
+    if any(len(t.shape) != 2 for t in inputs) or None in kinds or "Dense" not in kinds:
+        return None  # (without a Dense layer of its own the step would save nothing)
     return GraphPlan(model)
+
+
+def graph_of(model):
+    """``(inputs, nodes, outputs, packed input layout)``: a functional model's graph, or a built
+    Sequential's chain of calls on its symbolic tensors; None where there is none."""
+    if getattr(model, "_is_graph", False):
+        return model._inputs, model._nodes, model._outputs, model._in_layout
+    tensors = getattr(model, "_chain_tensors", None)
+    if not tensors or len(tensors) != len(model._layers) + 1:
+        return None
+    return tensors[:1], [t.node for t in tensors[1:]], tensors[-1:], None
 
 
 def _kind(node):
@@ -58,7 +74,7 @@ def _kind(node):
             or node.several is not None or masking.makes_mask(layer) or layer._uses_call
             or not kind.__module__.startswith("gpunet.layers.") or kind in (Lambda, OpLayer)):
         return None  # (a nested model, your own layer, a Lambda: the layer path)
-    flat = all(len(t.shape) == 2 for t in node.inputs) and len(node.output.shape) == 2
+    flat = all(len(t.shape) == 2 and t.shape[1] is not None for t in node.inputs + [node.output])
     if node.training is not None or not flat:
         return "Layer"
     if kind is Dense and (layer.trainable and not layer.activation.custom and layer.kernel.grad is not None
@@ -77,11 +93,12 @@ def _kind(node):
 
 def _sources(model):
     """What a plan built for ``model`` depends on, node by node (compared by identity in ``matches``)."""
+    graph = graph_of(model)
     out = []
-    for node in model._nodes:
+    for node in graph[1] if graph is not None else ():
         layer = node.layer
         kernel, bias = getattr(layer, "kernel", None), getattr(layer, "bias", None)
-        out.append((node, layer, getattr(kernel, "value", None), getattr(bias, "value", None),
+        out.append((node, layer, layer.trainable, getattr(kernel, "value", None), getattr(bias, "value", None),
                     getattr(layer, "activation", None), getattr(layer, "rate", None)))
     return out
 
@@ -97,17 +114,18 @@ class GraphPlan(DensePlan):
         self.prelude, self.input_drops = [], []
         self.apply = model.optimizer.apply
         self._loss_settings = loss_settings(self.loss)
-        layout = model._in_layout or [(0, model._inputs[0].shape[1], None)]
+        inputs, nodes, outputs, layout = graph_of(model)
+        layout = layout or [(0, inputs[0].shape[1], None)]
         self.in_cols = [(off, width) for off, width, *_ in layout]
-        self.n_inputs = len(model._inputs)
-        number = {id(t): i for i, t in enumerate(model._inputs)}
-        self.shapes = [tuple(t.shape[1:]) for t in model._inputs]  # each tensor's, after the batch axis
-        out_tensor = model._outputs[0]
+        self.n_inputs = len(inputs)
+        number = {id(t): i for i, t in enumerate(inputs)}
+        self.shapes = [tuple(t.shape[1:]) for t in inputs]  # each tensor's, after the batch axis
+        out_tensor = outputs[0]
         producer = out_tensor.node.layer
         self.fused = (_kind(out_tensor.node) == "Dense" and not producer.activation.params
                       and fuses_sigmoid_crossentropy(self.loss, producer.activation.name))
         self.nodes = []
-        for node in model._nodes:
+        for node in nodes:
             kind, layer = _kind(node), node.layer
             ins = [number[id(t)] for t in node.inputs]
             if kind == "Dropout" and not layer.rate:
@@ -152,8 +170,8 @@ class GraphPlan(DensePlan):
         """Train on loaded samples ``lo:hi``: forward, gradient, backward, optimizer step."""
         b = self._buffers.get(hi - lo) or self._allocate(hi - lo)
         val, grads, x = b.val, b.grads, self.x[lo:hi]
-        for i, (off, width) in enumerate(self.in_cols):
-            val[i] = x[:, off:off + width]
+        for i, (off, width) in enumerate(self.in_cols):  # (a width of None: one input, the whole row)
+            val[i] = x[:, off:off + width] if width is not None else x[:, :-1]
         for node in self.nodes:
             node.forward(b, val)
         grads[:] = b.none

@@ -16,13 +16,14 @@ _dot, _add, _subtract, _multiply, _maximum, _greater, _copyto, _reduce = (
 
 
 class Buffers:
-    """Every array one batch size needs: per tensor its own gradient buffer (``own``), per node what
-    its `Node.allocate` made; ``grads`` the gradients received in the current step."""
+    """Every array one batch size needs: per tensor its own gradient buffer (`own`, made on first use:
+    a sequence's length may be known only then), per node what its `Node.allocate` made; ``grads``
+    the gradients received in the current step."""
 
     def __init__(self, plan, rows):
         dtype = plan.dtype
-        self.rows, self.first = rows, plan.n_inputs  # tensors below ``first`` are the model's inputs
-        self.own = [numpy.empty((rows,) + shape, dtype) for shape in plan.shapes]
+        self.rows, self.first, self.dtype = rows, plan.n_inputs, dtype  # tensors below ``first``: the model's inputs
+        self._own = [None] * len(plan.shapes)
         self.val = [None] * len(plan.shapes)
         self.grads = [None] * len(plan.shapes)
         self.node = [node.allocate(rows, dtype) for node in plan.nodes]
@@ -36,9 +37,16 @@ class Buffers:
         if have is None:
             self.grads[t] = g
             return
-        own = self.own[t]
+        own = self.own(t, have.shape)
         _add(have, g, out=own)  # (``have`` may be another tensor's: never written in place)
         self.grads[t] = own
+
+    def own(self, t, shape):
+        """Tensor ``t``'s own gradient buffer, of ``shape``."""
+        own = self._own[t]
+        if own is None or own.shape != shape:
+            own = self._own[t] = numpy.empty(shape, self.dtype)
+        return own
 
 
 class Node:
@@ -105,8 +113,7 @@ class DenseNode(Node):
         if t < b.first:
             return
         if b.grads[t] is None:  # (the usual case: straight into the tensor's own buffer)
-            _dot(dz, self.wt, out=b.own[t])
-            b.grads[t] = b.own[t]
+            b.grads[t] = _dot(dz, self.wt, out=b.own(t, (b.rows, self.wt.shape[1])))
         else:
             b.give(t, _dot(dz, self.wt))
 

@@ -7,6 +7,7 @@ operations whatever the number of layers.
 from .. import backend as B
 from ..backend.dense_plan import build_plan
 from ..backend.gpu_plan import build_gpu_plan
+from ..backend.graph_plan import build_graph_plan
 from ..autodiff.tensor import value_of
 from ..layers import added_losses, masking
 from ..metrics.added import AddedMean, TrackedMetric
@@ -56,7 +57,7 @@ class EngineMixin:
         return plan or None
 
     def _build_plan(self):
-        return build_plan(self) or build_gpu_plan(self)
+        return build_plan(self) or build_gpu_plan(self) or build_graph_plan(self)
 
     def _ensure_ready(self, x_shape, train):
         if not self.built:

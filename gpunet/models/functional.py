@@ -204,7 +204,7 @@ class Functional(AddedTensorsMixin, MultiIOMixin, Model):
         graph = not self._chain  # (a chain takes the Sequential's plans; any other graph, backend/graph_plan.py's)
         if graph and (self._loss_tensors or self._metric_tensors):
             return None
-        if self._plan and isinstance(self._plan, GraphPlan) != graph:
+        if graph and self._plan and not isinstance(self._plan, GraphPlan):  # (a chain's plan, from before an add_loss)
             self._plan = None
         return super()._train_plan()
 
