@@ -13,8 +13,9 @@ an epoch (`EpochTally`), as for a chain.
 Dense layers (trainable, built-in activations), the activation layers, Dropout, and Add, Subtract,
 Average and Concatenate over 2-D tensors run in the plan's own buffers; any other built-in layer
 (BatchNormalization, Embedding, Multiply, a frozen Dense, a call with ``training=``, ...) runs by its
-own forward and backward inside the step. The model has one output, inputs of one feature axis each
-(several are read side by side from the packed x), no shared layer, no activity regularizer, no added
+own forward and backward inside the step. The model's inputs and outputs have one feature axis each
+(several are packed side by side: the inputs read from x, the outputs written for the loss over
+them, models/multi_output.py, each output taking its columns of the gradient), no shared layer, no activity regularizer, no added
 loss or metric, no mask, no nested model, Lambda or layer of your own: those train layer by layer,
 as before.
 """
@@ -37,8 +38,8 @@ def build_graph_plan(model):
             or type(ops).dense_backward is not Backend.dense_backward or graph is None):
         return None
     inputs, nodes, outputs, _ = graph
-    if params is None or params.dtype not in _FLOATS or len(outputs) != 1 or len(outputs[0].shape) != 2:
-        return None
+    if params is None or params.dtype not in _FLOATS or any(len(t.shape) != 2 or t.shape[1] is None for t in outputs):
+        return None  # (several outputs: packed side by side, 2-D each)
     if (getattr(model, "_shared", None) or getattr(model, "_loss_tensors", None)
             or getattr(model, "_metric_tensors", None) or model._activity
             or len({id(n.layer) for n in nodes}) != len(nodes)):
@@ -122,7 +123,7 @@ class GraphPlan(DensePlan):
         self.shapes = [tuple(t.shape[1:]) for t in inputs]  # each tensor's, after the batch axis
         out_tensor = outputs[0]
         producer = out_tensor.node.layer
-        self.fused = (_kind(out_tensor.node) == "Dense" and not producer.activation.params
+        self.fused = (len(outputs) == 1 and _kind(out_tensor.node) == "Dense" and not producer.activation.params
                       and fuses_sigmoid_crossentropy(self.loss, producer.activation.name))
         self.nodes = []
         for node in nodes:
@@ -150,7 +151,10 @@ class GraphPlan(DensePlan):
             number[id(node.output)] = out
             self.shapes.append(tuple(node.output.shape[1:]))
         self.out = number[id(out_tensor)]
-        self.out_units = self.shapes[self.out][-1]
+        self.outs = [number[id(t)] for t in outputs]  # several: side by side in ``outputs`` (and the targets)
+        edges = numpy.cumsum([0] + [self.shapes[t][-1] for t in self.outs]).tolist()
+        self.out_cols = list(zip(self.outs, edges[:-1], edges[1:]))
+        self.out_units = edges[-1]
         self._last = [n for n in self.nodes if n.out == self.out]
         self._backward = [n for n in reversed(self.nodes) if not (self.fused and n.out == self.out)]
         self._sources = _sources(model)
@@ -179,9 +183,15 @@ class GraphPlan(DensePlan):
         sw = None if self.sw is None else self.sw[lo:hi]
         if self.fused:
             self._last[0].backward_dz(b, val, sigmoid_crossentropy_gradient(self, val[self.out], p, y, sw, *b.fused))
-        else:
+        elif len(self.outs) == 1:
             numpy.copyto(p, val[self.out])
             grads[self.out] = self.loss.compute(self.ops, y, p, sw)[1]
+        else:  # (the packed outputs' loss: models/multi_output.py; each output its columns of the gradient)
+            for t, lo_col, hi_col in self.out_cols:
+                numpy.copyto(p[:, lo_col:hi_col], val[t])
+            dy = self.loss.compute(self.ops, y, p, sw)[1]
+            for t, lo_col, hi_col in self.out_cols:
+                b.give(t, dy[:, lo_col:hi_col])
         for node in self._backward:
             g = grads[node.out]
             if g is not None:

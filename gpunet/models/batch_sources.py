@@ -5,8 +5,9 @@ data, reshuffled each pass, as tf.keras's data handler does). Keras 2's ``fit_ge
 ``evaluate_generator`` and ``predict_generator`` are these calls under their old names.
 
 Each batch is ``(x, y)`` or ``(x, y, sample_weight)`` (predict: ``x``, or a tuple whose first item
-is x) and trains layer by layer, as ``train_on_batch`` would, with the epoch's running loss and
-metrics, callbacks, History and validation as in an array fit.
+is x) and trains as ``train_on_batch`` would (on the CPU through the model's fused step where it has
+one: models/source_steps.py; else layer by layer), with the epoch's running loss and metrics,
+callbacks, History and validation as in an array fit.
 """
 import warnings
 
@@ -16,6 +17,7 @@ from ..distribute import sharding as _dist
 from .batch_logs import running_logs
 from .checked_input import checked_input
 from .engine import LossSum
+from .source_steps import SourceSteps
 
 
 def is_batch_source(x):
@@ -106,9 +108,16 @@ def fit_source(model, batches, epochs, verbose, callbacks, validation, validatio
         for batch in batches.epoch():
             xs, ys, sws = _data.prepare(model.ops, model, *_unpack(batch, "fit"), class_weight)
             model._ensure_ready(xs.shape, train=True)
+            if step == 0 and model.ops.device != "gpu":  # (looked up once an epoch, as an array fit does)
+                plan = model._train_plan()
+                if plan is not None:  # the CPU's fused step, tallied a run of batches at a time
+                    losses = SourceSteps(model, plan, per_batch=want and not defer)
             if want:
                 cbs.on_train_batch_begin(step)
-            losses.add(*model._train_batch_terms(xs, ys, sws), xs.shape[0])
+            if isinstance(losses, SourceSteps):
+                losses.train(xs, ys, sws)
+            else:
+                losses.add(*model._train_batch_terms(xs, ys, sws), xs.shape[0])
             if want:
                 cbs.on_train_batch_end(step, running_logs(model, losses, defer))
             step += 1

@@ -52,6 +52,7 @@ class MultiOutputLoss:
         self.names, self.losses, self.weights, self.out_layout = names, losses, weights, out_layout
         self.target_layout = None  # set when targets are packed (their widths: a sparse label is one column)
         self.last = [None] * len(names)
+        self.last_batches = None  # per output, its loss over each batch of the last `batch_losses` (an epoch's tally)
         self._labels = [(None, None)] * len(names)  # per sparse output: (the batch's targets, its int64 labels)
 
     @property
@@ -81,10 +82,27 @@ class MultiOutputLoss:
             return sample_weight
         return sample_weight[:, i]
 
+    def batch_losses(self, ops, y, out, sample_weight, batch_size):
+        """`compute`'s total loss for each consecutive batch of ``batch_size`` samples, from each output's
+        own `batch_losses` (kept in ``last_batches`` for the ``<output>_loss`` logs): how a fused plan's
+        epoch of packed outputs is tallied."""
+        self._labels = [(None, None)] * len(self.names)
+        totals = [0.0] * (-(-out.shape[0] // batch_size))
+        self.last_batches = [None] * len(self.names)
+        for i, (loss, weight) in enumerate(zip(self.losses, self.weights)):
+            if loss is None:
+                continue
+            values = loss.batch_losses(ops, self.target_part(ops, y, i), self.output_part(out, i),
+                                       self.weight_part(sample_weight, i), batch_size)
+            self.last_batches[i] = values
+            totals = [t + v * weight for t, v in zip(totals, values)]
+        return totals
+
     def compute(self, ops, y, out, sample_weight=None):
         # a new batch: labels converted for an earlier one are dropped, even where the targets come in the same
         # (refilled) buffer; this batch's metrics then reuse this batch's
         self._labels = [(None, None)] * len(self.names)
+        self.last_batches = None
         total, grads, n = None, [], out.shape[0]
         for i, (loss, weight) in enumerate(zip(self.losses, self.weights)):
             if loss is None:
@@ -114,6 +132,17 @@ class OutputLoss(Metric):
             n = y_pred.shape[0]
             self._total = self._total + value * n
             self._count += n
+
+    def update_batches(self, ops, y_true, y_pred, sample_weight, batch_size):
+        """After the composite's `batch_losses` over the same batches (`EpochTally`): its values per batch."""
+        values = None if self._composite.last_batches is None else self._composite.last_batches[self._index]
+        if values is None:
+            return super().update_batches(ops, y_true, y_pred, sample_weight, batch_size)
+        n = y_pred.shape[0]
+        for k, value in enumerate(values):
+            size = min(batch_size, n - k * batch_size)
+            self._total = self._total + value * size
+            self._count += size
 
 
 class OutputMetric(Metric):

@@ -1,0 +1,115 @@
+"""fit on a generator or Sequence trains through the model's fused step on the CPU, its batches'
+loss and metrics tallied a run at a time (models/source_steps.py): the same histories, batch logs
+and weights as the layer path, with uneven batches, sample weights, regularizers, batch callbacks,
+a progress bar and a stop mid-epoch."""
+import numpy as np
+import pytest
+
+import gpunet
+from gpunet import backend as B, layers as L
+from gpunet.backend.dense_plan import DensePlan
+from gpunet.backend.graph_plan import GraphPlan
+from gpunet.models import source_steps
+
+RNG = np.random.default_rng(5)
+X = RNG.standard_normal((47, 6))
+Y = (X[:, :1] - X[:, 1:2] > 0).astype("float64")
+SW = RNG.uniform(0.5, 2.0, 47)
+
+
+@pytest.fixture(autouse=True)
+def numpy_f64():
+    B.set_floatx("float64")  # (conftest sets float32 back after each test)
+    with B.use_backend("numpy"):  # (the CPU's plans by name: "auto" picks CuPy on a GPU machine)
+        yield
+
+
+def chain():
+    return gpunet.Sequential([gpunet.Input((6,)), L.Dense(8, activation="relu", kernel_regularizer="l2"),
+                              L.Dense(1, activation="sigmoid")])
+
+
+def residual():
+    i = gpunet.Input((6,))
+    h = L.Dense(8, activation="relu")(i)
+    return gpunet.Model(i, L.Dense(1, activation="sigmoid")(L.Add()([h, L.Dense(8, activation="tanh")(h)])))
+
+
+def batches(weighted, size=10):
+    """A generator of (x, y[, sample_weight]) batches, the last of each pass 7 rows."""
+    while True:
+        for lo in range(0, 47, size):
+            part = slice(lo, lo + size)
+            yield (X[part], Y[part], SW[part]) if weighted else (X[part], Y[part])
+
+
+def run(make, planned, weighted=False, callbacks=(), verbose=0, epochs=3):
+    gpunet.utils.set_random_seed(2)
+    model = make()
+    model.compile(optimizer=gpunet.optimizers.Adam(0.02), loss="binary_crossentropy", metrics=["accuracy"])
+    if not planned:
+        model._build_plan = lambda: None
+    history = model.fit(batches(weighted), steps_per_epoch=5, epochs=epochs, verbose=verbose,
+                        callbacks=list(callbacks)).history
+    return model, history
+
+
+def assert_alike(a, b):
+    (model, history), (ref, want) = a, b
+    assert sorted(history) == sorted(want)
+    for key in want:
+        np.testing.assert_allclose(history[key], want[key], rtol=1e-12, err_msg=key)
+    for got, expected in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("make, plan", [(chain, DensePlan), (residual, GraphPlan)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_generator_trains_on_the_fused_step_as_on_the_layer_path(make, plan, weighted):
+    got, want = run(make, True, weighted), run(make, False, weighted)
+    assert isinstance(got[0]._plan, plan) and want[0]._plan is False
+    assert_alike(got, want)
+
+
+@pytest.mark.parametrize("make", [chain, residual])
+def test_batch_logs_a_progress_bar_and_a_stop_mid_epoch(make, capsys):
+    def logger(seen):
+        return gpunet.callbacks.LambdaCallback(on_batch_end=lambda b, logs: seen.append(dict(logs)))
+
+    seen, ref_seen = [], []
+    got, want = run(make, True, callbacks=[logger(seen)]), run(make, False, callbacks=[logger(ref_seen)])
+    assert_alike(got, want)
+    assert len(seen) == len(ref_seen) == 15
+    for logs, ref_logs in zip(seen, ref_seen):
+        for key in ref_logs:
+            assert logs[key] == pytest.approx(ref_logs[key], rel=1e-12), key
+    got, want = run(make, True, verbose=1), run(make, False, verbose=1)  # the bar's redraws read the logs
+    assert_alike(got, want)
+    bars = capsys.readouterr().out
+    assert bars.count("5/5") == 6
+
+    class StopAtThird(gpunet.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                self.model.stop_training = True
+
+    got, want = run(make, True, callbacks=[StopAtThird()]), run(make, False, callbacks=[StopAtThird()])
+    assert_alike(got, want)
+    assert got[0].optimizer.iterations == 3
+
+
+def test_a_run_is_tallied_whenever_its_outputs_reach_the_bound(monkeypatch):
+    want = run(residual, True)
+    monkeypatch.setattr(source_steps, "_RUN_BYTES", 1)  # every batch tallied alone
+    assert_alike(run(residual, True), want)
+
+
+def test_a_batch_the_plan_does_not_take_trains_layer_by_layer_in_between(monkeypatch):
+    """Where the plan refuses a batch (NumPy's plans take every batch; a GPU plan checks widths), that
+    batch trains layer by layer between the plan's runs, in order: here the short last batch of each
+    pass is refused."""
+    accepts = GraphPlan.accepts
+    monkeypatch.setattr(GraphPlan, "accepts", lambda plan, x, y: x.shape[0] != 7 and accepts(plan, x, y))
+    got, want = run(residual, True), run(residual, False)
+    assert isinstance(got[0]._plan, GraphPlan)
+    assert_alike(got, want)
