@@ -10,7 +10,8 @@ doing ``work`` units of ``unit``. Implementations: "gpunet cupy" (the default pa
 CUDA graphs where gpunet captures them), "gpunet cupy eager" (``GPUNET_CUDA_GRAPHS=0``
 during the call), "torch cuda" (eager), "torch cuda graph" (the Pima step replayed
 from a CUDA graph on a static batch already on the GPU: PyTorch's best case, as
-../shared/measurements/h200-2026-11-29/scripts/gpu_probe.py timed it).
+../shared/measurements/h200-2026-11-29/scripts/gpu_probe.py timed it). "residual" is the seed's data
+through a functional graph (residual.py): gpunet's graph step (gpu_graph_plan.py) against PyTorch.
 """
 import os
 from contextlib import contextmanager, nullcontext
@@ -19,14 +20,15 @@ from dataclasses import dataclass
 import numpy
 
 from . import peers
-from .workloads import BIG, PIMA, WIDE, initial_weights, mnist_like, pima_data
+from .residual import residual_model
+from .workloads import BIG, PIMA, RESIDUAL, WIDE, initial_weights, mnist_like, pima_data
 
 IMPLS = ("gpunet cupy", "gpunet cupy eager", "torch cuda", "torch cuda graph")
 FRAMEWORK = {"gpunet cupy": "gpunet", "gpunet cupy eager": "gpunet", "torch cuda": "torch",
              "torch cuda graph": "torch"}  # the report's process groups
 CASES = [("seed", impl) for impl in IMPLS] + [
     (key, impl) for key in ("wide_b128", "wide_b1024", "big", "predict_first", "predict_warm")
-    for impl in ("gpunet cupy", "torch cuda")]
+    for impl in ("gpunet cupy", "torch cuda")] + [("residual", impl) for impl in IMPLS[:3]]
 
 
 @dataclass
@@ -82,9 +84,9 @@ def _graphs(impl):
 
 def _training(key, sizes):
     """(spec, x, y, batch, epochs) of a training workload."""
-    if key == "seed":
+    if key in ("seed", "residual"):
         x, y = pima_data(768)
-        return PIMA, x, y, 10, sizes.gpu_seed_epochs
+        return (PIMA if key == "seed" else RESIDUAL), x, y, 10, sizes.gpu_seed_epochs
     if key in ("wide_b128", "wide_b1024"):
         rows = sizes.gpu_wide_b128_rows if key == "wide_b128" else sizes.gpu_wide_b1024_rows
         x, y = mnist_like(rows)
@@ -112,7 +114,7 @@ def prepare(key, impl, sizes, peer=None):
         return Timed(lambda: call(*model), x.shape[0], "samples/s")
     spec, x, y, batch, epochs = _training(key, sizes)
     steps = epochs * ((x.shape[0] + batch - 1) // batch)
-    unit, work = ("us/step", steps) if key == "seed" else ("samples/s", epochs * x.shape[0])
+    unit, work = ("us/step", steps) if key in ("seed", "residual") else ("samples/s", epochs * x.shape[0])
     if key == "big":
         unit, work = "TFLOP/s", 6 * spec.n_params * epochs * x.shape[0] / 1e12
     if impl == "torch cuda graph":
@@ -124,7 +126,7 @@ def prepare(key, impl, sizes, peer=None):
                 replay()
             peer.sync()
         return Timed(replays, steps, unit)
-    model = peer.mlp(spec, initial_weights(spec))
+    model = residual_model(peer, initial_weights(spec)) if key == "residual" else peer.mlp(spec, initial_weights(spec))
 
     def fit():
         with _graphs(impl):

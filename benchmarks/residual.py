@@ -3,9 +3,7 @@ the second hidden layer's output added to the first's before the output layer (K
 built as each framework builds a graph: gpunet's and Keras's functional API, a PyTorch module."""
 import numpy
 
-from .workloads import ADAM, MLP
-
-RESIDUAL = MLP("residual 8-12-12-1 (Add)", 8, ((12, "relu"), (12, "relu"), (1, "sigmoid")), "binary_crossentropy")
+from .workloads import ADAM, RESIDUAL
 
 
 def residual_model(framework, weights):
@@ -48,6 +46,8 @@ def _torch(framework, weights):
         for i, lin in enumerate((net.l1, net.l2, net.l3)):
             lin.weight.copy_(torch.from_numpy(numpy.ascontiguousarray(weights[2 * i].T)))
             lin.bias.copy_(torch.from_numpy(weights[2 * i + 1]))
+    if framework.device is not None:  # (PyTorch on CUDA: the module moved before its optimizer is made)
+        net.to(framework.device)
     opt = torch.optim.Adam(net.parameters(), lr=ADAM["learning_rate"], betas=(ADAM["beta_1"], ADAM["beta_2"]),
                            eps=ADAM["epsilon"])
     return {"net": net, "loss": nn.BCEWithLogitsLoss(), "opt": opt, "last_act": "sigmoid"}

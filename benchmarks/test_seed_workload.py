@@ -1,8 +1,8 @@
 """Suite 1, the seed workload: the Pima MLP 8-12-8-1 (relu, relu, sigmoid), binary
 cross-entropy, Adam, batch 10, shuffled, ``seed_epochs`` epochs per call: us/step; and the same
 data through a functional graph with a residual connection (residual.py)."""
-from .residual import RESIDUAL, residual_model
-from .workloads import PIMA, initial_weights, pima_data
+from .residual import residual_model
+from .workloads import PIMA, RESIDUAL, initial_weights, pima_data
 
 
 def _run(benchmark, framework, sizes, run_bench, spec, model):

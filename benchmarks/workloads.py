@@ -77,6 +77,8 @@ class MLP:
 
 
 PIMA = MLP("pima 8-12-8-1", 8, ((12, "relu"), (8, "relu"), (1, "sigmoid")), "binary_crossentropy")
+# the seed's data through a functional graph: the two hidden layers' outputs added (benchmarks/residual.py)
+RESIDUAL = MLP("residual 8-12-12-1 (Add)", 8, ((12, "relu"), (12, "relu"), (1, "sigmoid")), "binary_crossentropy")
 WIDE = MLP("wide 784-512-512-10", 784, ((512, "relu"), (512, "relu"), (10, "softmax")),
            "categorical_crossentropy")
 
@@ -165,7 +167,7 @@ GPU_SUITE = "gpu workloads"
 GPU_CASES = {"seed": f"{PIMA.name} batch 10", "wide_b128": f"{WIDE.name} batch 128",
              "wide_b1024": f"{WIDE.name} batch 1024", "big": f"{BIG.name} batch 4096 fp32",
              "predict_first": "predict 60k x 784 batch 1024, first call",
-             "predict_warm": "predict 60k x 784 batch 1024, warm"}
+             "predict_warm": "predict 60k x 784 batch 1024, warm", "residual": f"{RESIDUAL.name} batch 10"}
 
 
 def _gpu(key, peer, text, min_speedup=None, max_value=None, subject="gpunet cupy"):

@@ -92,11 +92,36 @@ class GpuPlan(FollowChanges):
     """A model's GPU training step. ``load`` an epoch's data, then ``step(lo, hi)`` per batch;
     ``outputs[lo:hi]`` holds each batch's outputs (on the device) for `EpochTally`."""
 
+    step_class = Step  # (gpu_graph_plan.GpuGraphPlan's: GraphStep)
+
     def __init__(self, model, loss_kernel, optimizer, stack, regs=(), cons=()):
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.loss_kernel, self.optimizer = loss_kernel, optimizer
         self._loss_settings = loss_settings(self.loss)
         self.params, self.dtype = model._params, model._params.dtype
+        self._take(model, stack, loss_kernel)
+        self.apply = model.optimizer.apply
+        xp = self.ops.xp
+        self.state = xp.zeros((3,), dtype="int64")  # step.cu: [next batch, current batch, dropout seed]
+        self.table = None  # per-step optimizer scalars of the epoch: (steps, optimizer.table_width)
+        # x, y_src, sw_src: the data the gather reads; y, sw: the epoch's targets and weights in
+        # training order, and outputs the model's outputs, which EpochTally reads
+        self.x = self.y_src = self.sw_src = self.order = self.outputs = self.y = self.sw = None
+        self.regs = StepPenalties(self.ops, regs) if regs else None
+        self.constraints = StepConstraints(self.ops, cons) if cons else None
+        self.weighted = False
+        self.y_width = 1
+        self._steps = {}
+        self._graphs = GraphRunner(self.ops)
+        self.stream = self._graphs.stream
+        self.eps = 1e-7
+        self._next = 0
+        self._per_step, self._baked = None, optimizer.baked()
+        self._order_buf, self._layout, self._converted = None, None, {}
+
+    def _take(self, model, stack, loss_kernel):
+        """The plan's layers from ``stack`` (layer_stack.dense_stack's): ``sequence``, ``layers`` (the
+        Dense ones, the output last), ``dropouts``, ``norms``, and the input ``width``."""
         self.prelude = input_prelude(model._layers)  # Normalization/Rescaling run over x as it is loaded
         self.sequence = []  # DenseEntry / DropoutEntry in model order (Dropout(0) left out)
         for entry in stack:  # layer_stack.dense_stack's: Folded Dense layers, FoldedNorm and Dropout layers
@@ -116,25 +141,7 @@ class GpuPlan(FollowChanges):
         self.dropouts = [e for e in self.sequence if isinstance(e, DropoutEntry)]
         self.norms = [e for e in self.sequence if isinstance(e, BN.NormEntry)]
         self._others = [e for e in stack if not isinstance(e, Folded)]  # Dropout layers and FoldedNorm
-        self.apply = model.optimizer.apply
         self.width = self.layers[0].w.shape[0]
-        xp = self.ops.xp
-        self.state = xp.zeros((3,), dtype="int64")  # step.cu: [next batch, current batch, dropout seed]
-        self.table = None  # per-step optimizer scalars of the epoch: (steps, optimizer.table_width)
-        # x, y_src, sw_src: the data the gather reads; y, sw: the epoch's targets and weights in
-        # training order, and outputs the model's outputs, which EpochTally reads
-        self.x = self.y_src = self.sw_src = self.order = self.outputs = self.y = self.sw = None
-        self.regs = StepPenalties(self.ops, regs) if regs else None
-        self.constraints = StepConstraints(self.ops, cons) if cons else None
-        self.weighted = False
-        self.y_width = 1
-        self._steps = {}
-        self._graphs = GraphRunner(self.ops)
-        self.stream = self._graphs.stream
-        self.eps = 1e-7
-        self._next = 0
-        self._per_step, self._baked = None, optimizer.baked()
-        self._order_buf, self._layout, self._converted = None, None, {}
 
     # ---- what fit sees ----------------------------------------------------------------------------
     @property
@@ -263,7 +270,7 @@ class GpuPlan(FollowChanges):
         if len(self._steps) >= 4:
             del self._steps[next(iter(self._steps))]
         with self._stream():
-            step = self._steps[key] = Step(self, key[0], key[1], x_batch)
+            step = self._steps[key] = self.step_class(self, key[0], key[1], x_batch)
         return step
 
     def _resident(self, name, array, shape):

@@ -108,6 +108,8 @@ class GraphPlan(DensePlan):
     """A functional model's fused training step (see the module docstring): ``load`` an epoch's data,
     then ``step(lo, hi)`` per batch; ``outputs[lo:hi]`` keeps each batch's outputs."""
 
+    is_graph_plan = True  # (a functional model's, of any graph: models/functional.py)
+
     def __init__(self, model):
         ops = model.ops
         self.model, self.ops, self.loss = model, ops, model._loss_fn

@@ -27,7 +27,8 @@ Masks (Embedding(mask_zero=True), Masking) pass from call to call by tf.keras 2'
 (layers/masking.py; merge layers combine them).
 """
 from .. import backend as B
-from ..backend.graph_plan import GraphPlan, build_graph_plan
+from ..backend.gpu_graph_plan import build_gpu_graph_plan
+from ..backend.graph_plan import build_graph_plan
 from ..backend.io_packing import packed, unpacked
 from ..layers.base import Layer
 from ..layers.naming import snake_case, unique_name
@@ -204,12 +205,12 @@ class Functional(AddedTensorsMixin, MultiIOMixin, Model):
         graph = not self._chain  # (a chain takes the Sequential's plans; any other graph, backend/graph_plan.py's)
         if graph and (self._loss_tensors or self._metric_tensors):
             return None
-        if graph and self._plan and not isinstance(self._plan, GraphPlan):  # (a chain's plan, from before an add_loss)
+        if graph and self._plan and not getattr(self._plan, "is_graph_plan", False):  # (a chain's, before an add_loss)
             self._plan = None
         return super()._train_plan()
 
     def _build_plan(self):
-        return super()._build_plan() if self._chain else build_graph_plan(self)
+        return super()._build_plan() if self._chain else build_graph_plan(self) or build_gpu_graph_plan(self)
 
     def _forward(self, x, training, penalty=True):
         """The output for ``x``, each layer call in graph order, and the activity penalty (as the engine's)."""

@@ -1,0 +1,214 @@
+"""One GPU training step of a `GpuGraphPlan` (gpu_graph_plan.py): its buffers and entries.
+
+`GraphStep` lays out, once per (rows, stride), what a step of a functional graph runs: the batch
+gather (and, for several inputs, each input's columns copied out), each call's forward in graph
+order (a Dense layer: gpu_step.forward_entries, a merge: an `Elementwise` entry), the loss kernel,
+each call's backward in reverse (gpu_step.backward_entries; a merge hands its gradient on), the
+regularizers, the optimizer's update and the constraints. `_Gradients` decides, from the graph
+alone, which gradient a tensor keeps as handed and which are added into a buffer of its own.
+"""
+import numpy
+
+from . import cuda_kernels as K
+from . import step_kernels as S
+from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries
+from .graph_plan import _kind
+
+
+class Elementwise:
+    """A step entry that is a CuPy elementwise operation into the plan's buffers (no allocation): run
+    as it is, and captured with the kernels."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self):
+        self.fn()
+
+
+class GraphStep:
+    """The buffers and entries of ``rows`` samples a step in an epoch of batches of ``stride``
+    (``x_batch``: a streamed epoch's batch buffer), for a `GpuGraphPlan`."""
+
+    def __init__(self, plan, rows, stride, x_batch=None):
+        xp, dtype, sm = plan.ops.xp, plan.dtype, plan.ops.sm_count
+        empty = lambda shape, dt=dtype: xp.empty(shape, dtype=dt)  # noqa: E731
+        self.rows, self.stride, self.x_batch = rows, stride, x_batch
+        self.graphs, self.eager_runs, self.unrolled, self.masks = None, 0, None, []
+        self.sources = empty((4,), "uint64")
+        self.point_at(plan)
+        self.xb, self.yb = empty((rows, plan.width)), empty((rows, plan.y_width))
+        self.swb = empty((rows,)) if plan.weighted else None
+        entries = [S.plan_batch_gather(self.sources, self.xb, self.yb, self.swb, plan.state, rows, stride, sm,
+                                       None if x_batch is None else 0)]
+        inputs, nodes, outputs, layout = plan.graph
+        val, edges = {}, numpy.cumsum([0] + [t.shape[1] for t in inputs]).tolist()
+        for t, lo, hi in zip(inputs, edges[:-1], edges[1:]):
+            if len(inputs) == 1:
+                val[id(t)] = self.xb
+                continue
+            part = val[id(t)] = empty((rows, hi - lo))  # (the kernels read contiguous rows)
+            entries.append(Elementwise(_copy(xp, part, self.xb[:, lo:hi])))
+        records = []
+        for node in nodes:  # forward
+            kind, ins = _kind(node), [val[id(t)] for t in node.inputs]
+            if kind == "Dense":
+                entry = plan.entries[id(node)]
+                out = empty((rows, entry.units))
+                keep = _keep(entry.spec, out.shape, empty)
+                entries += forward_entries(plan, ins[0], entry, out, keep)
+                records.append((node, entry, keep))
+            else:
+                out = empty((rows, node.output.shape[1]))
+                entries.append(Elementwise(_merge(xp, kind, ins, out)))
+                records.append((node, kind, None))
+            val[id(node.output)] = out
+        grads = _Gradients(xp, empty, entries, {id(t) for t in inputs})
+        out_t = outputs[0]
+        grads.own(out_t, (rows, plan.output_entry.units))
+        entries.append(S.plan_loss_grad(plan.loss_kernel, val[id(out_t)], self.yb, self.swb, plan.outputs,
+                                        grads.of[id(out_t)], plan.state, stride, plan.eps, 1.0 / rows, sm))
+        for node, what, keep in reversed(records):  # backward: each call once its output's gradient is whole
+            g = grads.of.get(id(node.output))
+            if g is None:
+                continue
+            if isinstance(what, DenseEntry):
+                if what.spec.softmax and g is not grads._own.get(id(node.output)):  # (worked on in place)
+                    g = grads.owned_copy(node.output, g)
+                t = node.inputs[0]
+                dx = grads.target(t, (rows, t.shape[1]))
+                entries += backward_entries(plan, g, val[id(t)], what, keep, val[id(node.output)], dx)
+                grads.written(t, dx)
+            else:
+                grads.merge_backward(what, node.inputs, g)
+        if plan.regs is not None:
+            entries += plan.regs.launches(plan.state)
+        entries += plan.optimizer.launches(plan.ops, plan.table, plan.state[1:2])
+        if plan.constraints is not None:
+            entries += plan.constraints.launches(plan.eps)
+        self.entries = entries
+        self.launches = sum(1 for e in entries if isinstance(e, K.Launch))
+        # launches and elementwise operations only: no cuBLAS call, which CuPy refuses inside a capture
+        self.capturable = all(isinstance(e, (K.Launch, Elementwise)) for e in entries)
+
+    def point_at(self, plan):
+        """See gpu_step.Step.point_at."""
+        x = plan.x if self.x_batch is None else self.x_batch
+        plan._write(self.sources, S.source_addresses(x, plan.y_src, plan.sw_src, plan.order))
+
+
+class _Gradients:
+    """Each tensor's gradient buffer while the step's backward is laid out (statically: the graph
+    fixes which call hands a tensor its first gradient and which add to it). The first gradient is
+    kept as handed where it is a whole buffer (an Add's inputs share their output's); a later one is
+    added into a buffer of the tensor's own, so no buffer handed on is written again."""
+
+    def __init__(self, xp, empty, entries, inputs):
+        self.xp, self.empty, self.entries, self.inputs = xp, empty, entries, inputs
+        self.of, self._own = {}, {}
+
+    def own(self, t, shape):
+        buf = self._own.get(id(t))
+        if buf is None:
+            buf = self._own[id(t)] = self.empty(shape)
+        self.of[id(t)] = buf
+        return buf
+
+    def owned_copy(self, t, g):
+        """``g`` copied into ``t``'s own buffer (for a backward that works on it in place)."""
+        buf = self._own.get(id(t))
+        if buf is None or buf is g:
+            buf = self._own[id(t)] = self.empty(g.shape)
+        self.entries.append(Elementwise(_copy(self.xp, buf, g)))
+        self.of[id(t)] = buf
+        return buf
+
+    def target(self, t, shape):
+        """Where a Dense backward writes the gradient of its input ``t``: None for a model input, the
+        tensor's own buffer for its first gradient, else a scratch buffer `written` then adds."""
+        if id(t) in self.inputs:
+            return None
+        if id(t) not in self.of:
+            return self.own(t, shape)
+        return self.empty(shape)
+
+    def written(self, t, dx):
+        """After a Dense backward wrote ``dx`` for ``t`` (see `target`)."""
+        if dx is not None and dx is not self.of.get(id(t)):
+            self.give(t, dx)
+
+    def give(self, t, g):
+        """Hand ``t`` the gradient ``g`` (a buffer, or a column view of one)."""
+        if id(t) in self.inputs:
+            return
+        have = self.of.get(id(t))
+        contiguous = g.flags.c_contiguous
+        if have is None and contiguous:
+            self.of[id(t)] = g
+            return
+        mine = self._own.get(id(t))
+        if have is None:
+            self.entries.append(Elementwise(_copy(self.xp, self.own(t, g.shape), g)))
+            return
+        dst = mine if mine is not None else self.own(t, g.shape)
+        self.of[id(t)] = dst
+        self.entries.append(Elementwise(_add_into(self.xp, have, g, dst)))
+
+    def merge_backward(self, kind, inputs, g):
+        if kind == "Concatenate":
+            lo = 0
+            for t in inputs:
+                width = t.shape[1]
+                self.give(t, g[:, lo:lo + width])
+                lo += width
+            return
+        if kind == "Average":
+            scaled = self.empty(g.shape)
+            self.entries.append(Elementwise(_scale(self.xp, g, 1.0 / len(inputs), scaled)))
+            g = scaled
+        self.give(inputs[0], g)
+        if kind == "Subtract":
+            negated = self.empty(g.shape)
+            self.entries.append(Elementwise(_negate(self.xp, g, negated)))
+            self.give(inputs[1], negated)
+            return
+        for t in inputs[1:]:
+            self.give(t, g)
+
+
+def _copy(xp, dst, src):
+    return lambda: xp.copyto(dst, src)
+
+
+def _add_into(xp, a, b, out):
+    return lambda: xp.add(a, b, out=out)
+
+
+def _scale(xp, a, factor, out):
+    return lambda: xp.multiply(a, factor, out=out)
+
+
+def _negate(xp, a, out):
+    return lambda: xp.negative(a, out=out)
+
+
+def _merge(xp, kind, ins, out):
+    if kind == "Concatenate":
+        edges = numpy.cumsum([0] + [a.shape[1] for a in ins]).tolist()
+
+        def concatenate():
+            for a, lo, hi in zip(ins, edges[:-1], edges[1:]):
+                xp.copyto(out[:, lo:hi], a)
+        return concatenate
+    if kind == "Subtract":
+        return lambda: xp.subtract(ins[0], ins[1], out=out)
+
+    def add():
+        xp.add(ins[0], ins[1], out=out)
+        for a in ins[2:]:
+            xp.add(out, a, out=out)
+        if kind == "Average":
+            xp.multiply(out, 1.0 / len(ins), out=out)
+    return add

@@ -1,0 +1,171 @@
+"""The GPU step of a functional graph that is not a chain (backend/gpu_graph_plan.py), through the
+CPU emulation of its kernels with NumPy standing in for CuPy: whole trainings against NumPy's layer
+path, a fixed number of device reads an epoch, capture-ready steps; and, marked `gpu`, on a real GPU:
+graph replay equals eager bit for bit, CuPy equals NumPy."""
+import numpy as np
+import pytest
+
+import gpunet
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from gpunet import backend as B, layers as L
+from gpunet.backend import cupy_unavailable_reason
+from gpunet.backend.gpu_graph_plan import GpuGraphPlan
+from gpunet.models import Model
+
+_NO_CUDA = cupy_unavailable_reason()
+
+
+def residual():
+    i = gpunet.Input((8,))
+    h = L.Dense(12, activation="relu")(i)
+    h2 = L.Dense(12, activation="tanh", kernel_regularizer="l2")(h)
+    return Model(i, L.Dense(1, activation="sigmoid")(L.Add()([h, h2])))
+
+
+def wide_and_deep():
+    i = gpunet.Input((8,))
+    d = L.Dense(6, activation="relu", kernel_constraint=gpunet.constraints.MaxNorm(1.0))(i)
+    return Model(i, L.Dense(1, activation="sigmoid")(L.Concatenate()([i, d])))
+
+
+def two_inputs():
+    a, b = gpunet.Input((5,), name="a"), gpunet.Input((3,), name="b")
+    ha, hb = L.Dense(6, activation="elu")(a), L.Dense(6, use_bias=False)(b)
+    merged = L.Average()([ha, hb, L.Subtract()([ha, hb])])
+    return Model([a, b], L.Dense(3, activation="softmax")(merged))
+
+
+def fan_out():
+    """One tensor read by four calls, an Add of three, a hidden softmax, a linear output (MSE)."""
+    i = gpunet.Input((8,))
+    h = L.Dense(10, activation="sigmoid")(i)
+    s = L.Add()([h, L.Dense(10, activation="relu")(h), L.Dense(10, activation="softmax")(h)])
+    return Model(i, L.Dense(2)(L.Concatenate()([s, h])))
+
+
+CASES = {  # model, loss, metrics, batch size
+    "residual": (residual, "binary_crossentropy", ["accuracy"], 8),
+    "wide-and-deep": (wide_and_deep, "binary_crossentropy", ["accuracy"], 7),
+    "two-inputs": (two_inputs, "categorical_crossentropy", ["accuracy"], 12),
+    "fan-out": (fan_out, "mse", ["mae"], 9),
+}
+
+
+def data(case):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(61, 8))
+    if case == "two-inputs":
+        return [x[:, :5], x[:, 5:]], np.eye(3)[rng.integers(0, 3, 61)], None
+    if case == "fan-out":
+        return x, rng.normal(size=(61, 2)), rng.uniform(0.5, 2.0, 61)
+    return x, (x[:, :1] + x[:, 1:2] > 0).astype(float), None
+
+
+def trained(case, ops, layer_path=False, epochs=3):
+    make, loss, metrics, batch = CASES[case]
+    x, y, sw = data(case)
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(11)
+        model = make()
+        model.compile(optimizer=gpunet.optimizers.Adam(0.01), loss=loss, metrics=list(metrics))
+        if layer_path:
+            model._build_plan = lambda: None
+        gpunet.utils.set_random_seed(12)
+        history = model.fit(x, y, sample_weight=sw, batch_size=batch, epochs=epochs, verbose=0).history
+        return model, history, model.predict(x, verbose=0)
+
+
+def assert_alike(got, want, dtype):
+    tol = 2e-5 if dtype == "float32" else 1e-10
+    (model, history, predicted), (ref, expected_history, expected) = got, want
+    assert sorted(history) == sorted(expected_history)
+    for key in expected_history:
+        np.testing.assert_allclose(history[key], expected_history[key], rtol=tol, atol=tol, err_msg=key)
+    for a, b in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    np.testing.assert_allclose(predicted, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_gpu_graph_step_trains_as_numpys_layer_path(emulator, case, dtype):
+    B.set_floatx(dtype)
+    emulator.launches.clear()
+    got = trained(case, EmulatedCupyBackend(emulator))
+    assert isinstance(got[0]._plan, GpuGraphPlan)
+    kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
+    assert {"batch_gather", "loss_grad", "dense_forward", "dense_backward", "adam_update"} <= kernels
+    assert_alike(got, trained(case, B.resolve("numpy"), layer_path=True), dtype)
+
+
+def test_an_epoch_reads_the_device_a_fixed_number_of_times_and_its_steps_can_be_captured(emulator):
+    ops = EmulatedCupyBackend(emulator)
+    x, y, _ = data("residual")
+    with B.use_backend(ops):
+        model = residual()
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        reads = []
+        for batch in (4, 8, 8):
+            before = ops.host_reads
+            model.fit(x, y, batch_size=batch, epochs=2, verbose=0)
+            reads.append(ops.host_reads - before)
+    plan = model._plan
+    assert isinstance(plan, GpuGraphPlan)
+    assert reads[1] == reads[2] and reads[0] == reads[1], "the same reads whatever the number of steps"
+    steps = list(plan._steps.values())
+    assert steps and all(step.capturable for step in steps), "kernels and elementwise operations only"
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (lambda i: Model(i, L.Dense(1, activation="sigmoid")(L.Add()([L.Dropout(0.2)(L.Dense(4)(i)),
+                                                                            L.Dense(4)(i)]))))(gpunet.Input((8,))),
+    lambda: (lambda i: Model(i, L.Dense(1, activation="sigmoid")(L.Add()([L.BatchNormalization()(L.Dense(4)(i)),
+                                                                            L.Dense(4)(i)]))))(gpunet.Input((8,))),
+    lambda: (lambda i: Model(i, L.Add()([L.Dense(1)(i), L.Dense(1)(i)])))(gpunet.Input((8,))),
+], ids=["dropout", "batch-norm", "merge-output"])
+def test_what_the_gpu_graph_step_does_not_take_trains_layer_by_layer(emulator, make):
+    x, y, _ = data("residual")
+    with B.use_backend(EmulatedCupyBackend(emulator)):
+        model = make()
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        history = model.fit(x, y, epochs=2, verbose=0).history
+    assert model._plan is False and np.isfinite(history["loss"]).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.real_gpu
+@pytest.mark.skipif(_NO_CUDA is not None, reason=f"no CUDA: {_NO_CUDA}")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_graph_replay_equals_eager_bit_for_bit_and_cupy_equals_numpy(case, monkeypatch):
+    from gpunet.backend import gpu_graphs
+    monkeypatch.setattr(gpu_graphs, "UNROLL", 3)
+    cupy_ops = B.resolve("cupy")
+    monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "0")
+    eager = trained(case, cupy_ops)
+    monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "1")
+    graphed = trained(case, cupy_ops)
+    assert isinstance(graphed[0]._plan, GpuGraphPlan) and graphed[0]._plan._graphs.captures >= 1
+    assert eager[1] == graphed[1]
+    for a, b in zip(eager[0].get_weights(), graphed[0].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert_alike(graphed, trained(case, B.resolve("numpy"), layer_path=True), "float32")
+
+
+@pytest.mark.parametrize("case", ["residual", "two-inputs"])
+def test_streamed_x_trains_exactly_as_resident(emulator, monkeypatch, case):
+    """x larger than the device's share: each batch is brought in, the step reads it from its buffer."""
+    from gpunet.backend import upload
+    from gpunet.models import streaming
+    B.set_floatx("float64")
+    runs = []
+    for free in (1024, 1 << 40):
+        transport = upload.SimulatedTransport(free_bytes=free)
+        monkeypatch.setattr(upload, "transport_for", lambda o: transport)
+        monkeypatch.setattr(streaming, "transport_for", lambda o: transport)
+        model, history, predicted = trained(case, EmulatedCupyBackend(emulator))
+        runs.append((model, history, predicted, len(transport.queue)))
+    (streamed, history, predicted, copies), (resident, want, expected, _) = runs
+    assert isinstance(streamed._plan, GpuGraphPlan) and copies > 0, "x went through the double-buffered uploads"
+    assert history == want
+    for a, b in zip(streamed.get_weights(), resident.get_weights()):
+        np.testing.assert_array_equal(a, b)
