@@ -43,11 +43,20 @@ def fan_out():
     return Model(i, L.Dense(2)(L.Concatenate()([s, h])))
 
 
+def activation_layers():
+    """Keras 2's Dense(n) then Activation(...): folded into the Dense layer, the output's too."""
+    i = gpunet.Input((8,))
+    h = L.Activation("relu")(L.Dense(12)(i))
+    h2 = L.LeakyReLU(0.1)(L.Dense(12)(h))
+    return Model(i, L.Activation("sigmoid")(L.Dense(1)(L.Add()([h, h2]))))
+
+
 CASES = {  # model, loss, metrics, batch size
     "residual": (residual, "binary_crossentropy", ["accuracy"], 8),
     "wide-and-deep": (wide_and_deep, "binary_crossentropy", ["accuracy"], 7),
     "two-inputs": (two_inputs, "categorical_crossentropy", ["accuracy"], 12),
     "fan-out": (fan_out, "mse", ["mae"], 9),
+    "activation-layers": (activation_layers, "binary_crossentropy", ["accuracy"], 8),
 }
 
 
@@ -59,6 +68,13 @@ def data(case):
     if case == "fan-out":
         return x, rng.normal(size=(61, 2)), rng.uniform(0.5, 2.0, 61)
     return x, (x[:, :1] + x[:, 1:2] > 0).astype(float), None
+
+
+def dropout_chain(rate):
+    i = gpunet.Input((8,))
+    h = L.Dropout(rate / 2)(i)  # (dropout on the input too)
+    h = L.Dropout(rate)(L.Dense(12, activation="relu")(h))
+    return Model(i, L.Dense(1, activation="sigmoid")(L.Dense(6, activation="tanh")(h)))
 
 
 def trained(case, ops, layer_path=False, epochs=3):
@@ -117,12 +133,12 @@ def test_an_epoch_reads_the_device_a_fixed_number_of_times_and_its_steps_can_be_
 
 
 @pytest.mark.parametrize("make", [
-    lambda: (lambda i: Model(i, L.Dense(1, activation="sigmoid")(L.Add()([L.Dropout(0.2)(L.Dense(4)(i)),
-                                                                            L.Dense(4)(i)]))))(gpunet.Input((8,))),
+    lambda: (lambda i: Model(i, L.Dense(1, activation="sigmoid")(L.Activation("relu")(L.Add()([
+        L.Dense(4)(i), L.Dense(4)(i)])))))(gpunet.Input((8,))),
     lambda: (lambda i: Model(i, L.Dense(1, activation="sigmoid")(L.Add()([L.BatchNormalization()(L.Dense(4)(i)),
                                                                             L.Dense(4)(i)]))))(gpunet.Input((8,))),
     lambda: (lambda i: Model(i, L.Add()([L.Dense(1)(i), L.Dense(1)(i)])))(gpunet.Input((8,))),
-], ids=["dropout", "batch-norm", "merge-output"])
+], ids=["activation-after-a-merge", "batch-norm", "merge-output"])
 def test_what_the_gpu_graph_step_does_not_take_trains_layer_by_layer(emulator, make):
     x, y, _ = data("residual")
     with B.use_backend(EmulatedCupyBackend(emulator)):
@@ -169,3 +185,54 @@ def test_streamed_x_trains_exactly_as_resident(emulator, monkeypatch, case):
     assert history == want
     for a, b in zip(streamed.get_weights(), resident.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_dropout_draws_the_chain_plans_masks(emulator, monkeypatch):
+    """Dropout in the graph step: the chain plan's kernel, salts and seeds, so a chain trained through
+    the graph step equals the chain plan's training bit for bit (the GPU's masks are its own hash's,
+    not NumPy's: the two plans are compared with each other)."""
+    from gpunet.backend.gpu_graph_plan import build_gpu_graph_plan
+    from gpunet.backend.gpu_plan import GpuPlan
+    monkeypatch.setenv("GPUNET_FUSED_STEP", "0")  # (the chain plan's multi-launch step)
+    B.set_floatx("float64")
+    ops = EmulatedCupyBackend(emulator)
+    x, y, _ = data("residual")
+    runs = []
+    for graph in (False, True):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(21)
+            model = dropout_chain(0.3)
+            model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+            if graph:
+                model._build_plan = lambda model=model: build_gpu_graph_plan(model)
+            gpunet.utils.set_random_seed(22)
+            runs.append((model.fit(x, y, batch_size=8, epochs=3, verbose=0).history, model.get_weights(), model._plan))
+    assert type(runs[0][2]) is GpuPlan and isinstance(runs[1][2], GpuGraphPlan)
+    assert len(runs[1][2]._steps) and all(len(s.masks) == 2 for s in runs[1][2]._steps.values())
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dropout_in_a_residual_graph_is_repeatable_and_drops(emulator):
+    def residual_dropout(rate):
+        i = gpunet.Input((8,))
+        h = L.Dense(12, activation="relu")(i)
+        h2 = L.Dropout(rate)(L.Dense(12, activation="relu")(h))
+        return Model(i, L.Dense(1, activation="sigmoid")(L.Add()([h, h2])))
+
+    ops = EmulatedCupyBackend(emulator)
+    x, y, _ = data("residual")
+    weights = []
+    for rate in (0.4, 0.4, 0.0):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(5)
+            model = residual_dropout(rate)
+            model.compile(optimizer="adam", loss="binary_crossentropy")
+            gpunet.utils.set_random_seed(6)
+            model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        assert isinstance(model._plan, GpuGraphPlan)
+        weights.append(model.get_weights())
+    for a, b in zip(weights[0], weights[1]):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(weights[0], weights[2]))

@@ -16,10 +16,12 @@ several calls are CuPy elementwise operations into the plan's buffers (`Elementw
 allocation, so they are captured with the kernels). Where capture fails the step runs eagerly
 (gpu_graphs.py warns once).
 
-It takes Dense layers (trainable, activations with a kernel) and those merges over 2-D tensors, the
-output a Dense layer whose activation and loss have a loss kernel; one output, no shared layer, no
-call with ``training=``; the weights' regularizers, constraints and the optimizer as the chain's
-plan takes them. Anything else trains layer by layer.
+It takes Dense layers (trainable, activations with a kernel; an activation layer right after a
+linear one folded into it, as the chain's plans fold one), Dropout (the chain plan's kernel, salts
+and seeds: the same masks), and those merges over 2-D tensors, the output a Dense layer whose
+activation and loss have a loss kernel; one output, no shared layer, no call with ``training=``; the
+weights' regularizers, constraints and the optimizer as the chain's plan takes them. Anything else
+trains layer by layer.
 """
 from . import cuda_kernels as K
 from . import step_kernels as S
@@ -27,7 +29,7 @@ from .gpu_optimizer import StepOptimizer
 from .gpu_plan import GpuPlan
 from .gpu_regularizers import constrained_weights, regularized_weights
 from .gpu_graph_step import GraphStep
-from .gpu_step import DenseEntry
+from .gpu_step import DenseEntry, DropoutEntry
 from .graph_plan import _kind, _sources, graph_of
 from .layer_stack import Folded
 
@@ -46,19 +48,22 @@ def build_gpu_graph_plan(model):
             or getattr(model, "_loss_tensors", None) or getattr(model, "_metric_tensors", None)
             or any(len(t.shape) != 2 or t.shape[1] is None for t in inputs)):
         return None
+    folds = folded_activations(nodes, outputs)
+    ends = {id(n): n for n in folds.values()}  # the activation nodes folded into the Dense before them
+    last = outputs[0].node
+    last = next((d for d, a in _pairs(nodes, folds) if a is last), last)  # (an output Activation: its Dense)
     for node in nodes:
         kind = _kind(node)
-        if kind not in ("Dense",) + _MERGES:
+        if kind not in ("Dense", "Dropout") + _MERGES and id(node) not in ends:
             return None
         if kind == "Dense":
-            act = node.layer.activation
+            act = activation_of(node, folds)
             if node.layer.kernel.value.dtype != params.dtype or (
-                    node is not outputs[0].node and K.activation_spec(act.name, act.params) is None):
+                    node is not last and K.activation_spec(act.name, act.params) is None):
                 return None
-    last = outputs[0].node
     if _kind(last) != "Dense":
         return None  # (the loss kernel takes the output layer's activation)
-    act = last.layer.activation
+    act = activation_of(last, folds)
     loss = S.loss_kernel(act.name, act.params, model._loss_fn)
     if loss is None or (loss.fused is None and K.activation_spec(act.name, act.params) is None):
         return None
@@ -69,6 +74,36 @@ def build_gpu_graph_plan(model):
     if not opt.ready(ops):
         return None
     return GpuGraphPlan(model, loss, opt, regs, cons)
+
+
+def folded_activations(nodes, outputs):
+    """``{id(Dense node): Activation node}``: an activation layer (Activation, LeakyReLU, ...) right
+    after a linear Dense layer whose output nothing else reads, folded into it as the chain's plans
+    fold one (layer_stack.py); Keras 2's ``Dense(64)(x)`` then ``Activation('relu')``."""
+    readers = {}
+    for node in nodes:
+        for t in node.inputs:
+            readers[id(t)] = readers.get(id(t), 0) + 1
+    folds = {}
+    for node in nodes:
+        src = node.inputs[0].node if node.inputs else None
+        act = getattr(node.layer, "activation", None)
+        if (_kind(node) == "Activation" and src is not None and _kind(src) == "Dense"
+                and src.layer.activation.name == "linear" and not src.layer.activation.custom
+                and readers.get(id(src.output)) == 1 and all(src.output is not t for t in outputs)
+                and K.activation_spec(act.name, act.params) is not None):
+            folds[id(src)] = node
+    return folds
+
+
+def _pairs(nodes, folds):
+    return [(n, folds[id(n)]) for n in nodes if id(n) in folds]
+
+
+def activation_of(node, folds):
+    """The activation a Dense node applies: its own, or the one folded into it."""
+    folded = folds.get(id(node))
+    return (folded or node).layer.activation
 
 
 class GpuGraphPlan(GpuPlan):
@@ -82,14 +117,24 @@ class GpuGraphPlan(GpuPlan):
         self._sources = _sources(model)
 
     def _take(self, model, stack, loss_kernel):
-        """The graph's Dense layers as `DenseEntry`s (``entries`` by node; ``layers``, the output's last)."""
+        """The graph's Dense layers as `DenseEntry`s (``entries`` by node; ``layers``, the output's last;
+        ``folds``: the activation nodes folded into them) and its Dropout layers (``dropouts``)."""
         inputs, nodes, outputs, layout = self.graph = graph_of(model)
+        self.folds = folds = folded_activations(nodes, outputs)
         last = outputs[0].node
-        self.output_entry = DenseEntry(Folded(last.layer, last.layer.activation), _spec(last.layer, loss_kernel))
-        self.entries = {id(n): self.output_entry if n is last else DenseEntry(Folded(n.layer, n.layer.activation),
-                                                                              _spec(n.layer, None))
-                        for n in nodes if _kind(n) == "Dense"}
-        self.prelude, self.dropouts, self.norms, self._others = [], [], [], []
+        last = next((d for d, a in _pairs(nodes, folds) if a is last), last)
+        self.entries = {}
+        for n in nodes:
+            if _kind(n) == "Dense":
+                folded = folds.get(id(n))
+                act = activation_of(n, folds)
+                spec = _spec(act, loss_kernel if n is last else None)
+                self.entries[id(n)] = DenseEntry(Folded(n.layer, act, None if folded is None else folded.layer), spec)
+        self.output_entry = self.entries[id(last)]
+        self.dropout_entries = {id(n): DropoutEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
+                                for n in nodes if _kind(n) == "Dropout" and n.layer.rate}  # (the chain plan's salts)
+        self.dropouts = list(self.dropout_entries.values())
+        self.prelude, self.norms, self._others = [], [], []
         self.sequence = [self.entries[id(n)] for n in nodes if id(n) in self.entries]
         self.layers = [e for e in self.sequence if e is not self.output_entry] + [self.output_entry]
         self.width = sum(t.shape[1] for t in inputs)
@@ -105,9 +150,8 @@ class GpuGraphPlan(GpuPlan):
                 and (self.constraints.matches(model) if self.constraints is not None else not model._constrained))
 
 
-def _spec(layer, loss_kernel):
-    """The activation the layer's kernels apply: the output layer's is the loss kernel's where it fuses it."""
-    act = layer.activation
+def _spec(act, loss_kernel):
+    """The activation a Dense layer's kernels apply: the output layer's is the loss kernel's where it fuses it."""
     if loss_kernel is not None and loss_kernel.fused:
         return K.activation_spec("linear", {})
     return K.activation_spec(act.name, act.params)

@@ -2,8 +2,9 @@
 
 `GraphStep` lays out, once per (rows, stride), what a step of a functional graph runs: the batch
 gather (and, for several inputs, each input's columns copied out), each call's forward in graph
-order (a Dense layer: gpu_step.forward_entries, a merge: an `Elementwise` entry), the loss kernel,
-each call's backward in reverse (gpu_step.backward_entries; a merge hands its gradient on), the
+order (a Dense layer: gpu_step.forward_entries, its folded activation layer with it; a Dropout layer:
+step.cu's kernel; a merge: an `Elementwise` entry), the loss kernel, each call's backward in reverse
+(gpu_step.backward_entries; a Dropout multiplies by its mask; a merge hands its gradient on), the
 regularizers, the optimizer's update and the constraints. `_Gradients` decides, from the graph
 alone, which gradient a tensor keeps as handed and which are added into a buffer of its own.
 """
@@ -36,7 +37,8 @@ class GraphStep:
         xp, dtype, sm = plan.ops.xp, plan.dtype, plan.ops.sm_count
         empty = lambda shape, dt=dtype: xp.empty(shape, dtype=dt)  # noqa: E731
         self.rows, self.stride, self.x_batch = rows, stride, x_batch
-        self.graphs, self.eager_runs, self.unrolled, self.masks = None, 0, None, []
+        self.graphs, self.eager_runs, self.unrolled = None, 0, None
+        self.masks = []  # each Dropout layer's mask, in forward order
         self.sources = empty((4,), "uint64")
         self.point_at(plan)
         self.xb, self.yb = empty((rows, plan.width)), empty((rows, plan.y_width))
@@ -51,36 +53,56 @@ class GraphStep:
                 continue
             part = val[id(t)] = empty((rows, hi - lo))  # (the kernels read contiguous rows)
             entries.append(Elementwise(_copy(xp, part, self.xb[:, lo:hi])))
-        records = []
+        records, folded = [], {id(a) for a in plan.folds.values()}
         for node in nodes:  # forward
+            if id(node) in folded:
+                continue  # (its Dense layer applies it: that layer's output is this node's)
             kind, ins = _kind(node), [val[id(t)] for t in node.inputs]
+            output = node.output
             if kind == "Dense":
                 entry = plan.entries[id(node)]
                 out = empty((rows, entry.units))
                 keep = _keep(entry.spec, out.shape, empty)
                 entries += forward_entries(plan, ins[0], entry, out, keep)
-                records.append((node, entry, keep))
+                output = plan.folds[id(node)].output if id(node) in plan.folds else output
+                records.append((node, output, entry, keep))
+            elif kind == "Dropout":
+                drop = plan.dropout_entries.get(id(node))
+                if drop is None:  # (rate 0: the identity)
+                    val[id(output)] = ins[0]
+                    records.append((node, output, "Identity", None))
+                    continue
+                out, mask = empty(ins[0].shape), empty(ins[0].shape)
+                entries.append(S.plan_dropout_forward(ins[0], out, mask, drop.rate, plan.state, drop.salt, sm))
+                self.masks.append(mask)
+                records.append((node, output, "Dropout", mask))
             else:
-                out = empty((rows, node.output.shape[1]))
+                out = empty((rows, output.shape[1]))
                 entries.append(Elementwise(_merge(xp, kind, ins, out)))
-                records.append((node, kind, None))
-            val[id(node.output)] = out
+                records.append((node, output, kind, None))
+            val[id(output)] = out
         grads = _Gradients(xp, empty, entries, {id(t) for t in inputs})
         out_t = outputs[0]
         grads.own(out_t, (rows, plan.output_entry.units))
         entries.append(S.plan_loss_grad(plan.loss_kernel, val[id(out_t)], self.yb, self.swb, plan.outputs,
                                         grads.of[id(out_t)], plan.state, stride, plan.eps, 1.0 / rows, sm))
-        for node, what, keep in reversed(records):  # backward: each call once its output's gradient is whole
-            g = grads.of.get(id(node.output))
+        for node, output, what, keep in reversed(records):  # backward: each call once its output's gradient is whole
+            g = grads.of.get(id(output))
             if g is None:
                 continue
             if isinstance(what, DenseEntry):
-                if what.spec.softmax and g is not grads._own.get(id(node.output)):  # (worked on in place)
-                    g = grads.owned_copy(node.output, g)
+                if what.spec.softmax and g is not grads._own.get(id(output)):  # (worked on in place)
+                    g = grads.owned_copy(output, g)
                 t = node.inputs[0]
                 dx = grads.target(t, (rows, t.shape[1]))
-                entries += backward_entries(plan, g, val[id(t)], what, keep, val[id(node.output)], dx)
+                entries += backward_entries(plan, g, val[id(t)], what, keep, val[id(output)], dx)
                 grads.written(t, dx)
+            elif what == "Identity":
+                grads.give(node.inputs[0], g)
+            elif what == "Dropout":  # g times the mask: the dropout kernel's arithmetic, into a buffer of its own
+                masked = empty(g.shape)
+                entries.append(Elementwise(_multiply(xp, g, keep, masked)))
+                grads.give(node.inputs[0], masked)
             else:
                 grads.merge_backward(what, node.inputs, g)
         if plan.regs is not None:
@@ -180,6 +202,10 @@ class _Gradients:
 
 def _copy(xp, dst, src):
     return lambda: xp.copyto(dst, src)
+
+
+def _multiply(xp, a, b, out):
+    return lambda: xp.multiply(a, b, out=out)
 
 
 def _add_into(xp, a, b, out):
