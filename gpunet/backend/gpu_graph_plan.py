@@ -17,13 +17,15 @@ allocation, so they are captured with the kernels). Where capture fails the step
 (gpu_graphs.py warns once).
 
 It takes Dense layers (trainable, activations with a kernel; an activation layer right after a
-linear one folded into it, as the chain's plans fold one), Dropout (the chain plan's kernel, salts
+linear one folded into it, as the chain's plans fold one), BatchNormalization (gpu_batch_norm.py's
+launches, an activation layer after it folded in likewise), Dropout (the chain plan's kernel, salts
 and seeds: the same masks), and those merges over 2-D tensors, the output a Dense layer whose
 activation and loss have a loss kernel; one output, no shared layer, no call with ``training=``; the
 weights' regularizers, constraints and the optimizer as the chain's plan takes them. Anything else
 trains layer by layer.
 """
 from . import cuda_kernels as K
+from . import gpu_batch_norm as BN
 from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_plan import GpuPlan
@@ -31,7 +33,7 @@ from .gpu_regularizers import constrained_weights, regularized_weights
 from .gpu_graph_step import GraphStep
 from .gpu_step import DenseEntry, DropoutEntry
 from .graph_plan import _kind, _sources, graph_of
-from .layer_stack import Folded
+from .layer_stack import _LINEAR, Folded, FoldedNorm
 
 _MERGES = ("Add", "Subtract", "Average", "Concatenate")
 
@@ -54,6 +56,10 @@ def build_gpu_graph_plan(model):
     last = next((d for d, a in _pairs(nodes, folds) if a is last), last)  # (an output Activation: its Dense)
     for node in nodes:
         kind = _kind(node)
+        if is_norm(node):
+            if not BN.plannable(norm_entry(node, folds), params.dtype):
+                return None
+            continue
         if kind not in ("Dense", "Dropout") + _MERGES and id(node) not in ends:
             return None
         if kind == "Dense":
@@ -88,8 +94,9 @@ def folded_activations(nodes, outputs):
     for node in nodes:
         src = node.inputs[0].node if node.inputs else None
         act = getattr(node.layer, "activation", None)
-        if (_kind(node) == "Activation" and src is not None and _kind(src) == "Dense"
-                and src.layer.activation.name == "linear" and not src.layer.activation.custom
+        linear = src is not None and (is_norm(src) or _kind(src) == "Dense" and src.layer.activation.name == "linear"
+                                      and not src.layer.activation.custom)
+        if (_kind(node) == "Activation" and linear
                 and readers.get(id(src.output)) == 1 and all(src.output is not t for t in outputs)
                 and K.activation_spec(act.name, act.params) is not None):
             folds[id(src)] = node
@@ -101,9 +108,22 @@ def _pairs(nodes, folds):
 
 
 def activation_of(node, folds):
-    """The activation a Dense node applies: its own, or the one folded into it."""
+    """The activation a Dense or BatchNormalization node applies: its own, or the one folded into it."""
     folded = folds.get(id(node))
-    return (folded or node).layer.activation
+    return (folded or node).layer.activation if folded is not None or not is_norm(node) else _LINEAR
+
+
+def is_norm(node):
+    """Whether ``node`` calls a BatchNormalization layer over 2-D tensors in the mode fit gives it."""
+    from ..layers.normalization import BatchNormalization
+    return (type(node.layer) is BatchNormalization and node.training is None
+            and all(len(t.shape) == 2 for t in node.inputs + [node.output]))
+
+
+def norm_entry(node, folds):
+    """A BatchNormalization node as gpu_batch_norm.py runs it (its folded activation with it)."""
+    folded, act = folds.get(id(node)), activation_of(node, folds)
+    return FoldedNorm(node.layer, act, None if folded is None else folded.layer)
 
 
 class GpuGraphPlan(GpuPlan):
@@ -134,7 +154,14 @@ class GpuGraphPlan(GpuPlan):
         self.dropout_entries = {id(n): DropoutEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
                                 for n in nodes if _kind(n) == "Dropout" and n.layer.rate}  # (the chain plan's salts)
         self.dropouts = list(self.dropout_entries.values())
-        self.prelude, self.norms, self._others = [], [], []
+        self.norm_entries = {}
+        for n in nodes:
+            if is_norm(n):
+                entry = norm_entry(n, folds)
+                self.norm_entries[id(n)] = BN.NormEntry(entry, K.activation_spec(entry.activation.name,
+                                                                                  entry.activation.params))
+        self.norms = list(self.norm_entries.values())  # (a momentum or epsilon changed: GpuPlan rebuilds the steps)
+        self.prelude, self._others = [], []
         self.sequence = [self.entries[id(n)] for n in nodes if id(n) in self.entries]
         self.layers = [e for e in self.sequence if e is not self.output_entry] + [self.output_entry]
         self.width = sum(t.shape[1] for t in inputs)

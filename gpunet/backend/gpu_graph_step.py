@@ -2,7 +2,8 @@
 
 `GraphStep` lays out, once per (rows, stride), what a step of a functional graph runs: the batch
 gather (and, for several inputs, each input's columns copied out), each call's forward in graph
-order (a Dense layer: gpu_step.forward_entries, its folded activation layer with it; a Dropout layer:
+order (a Dense layer: gpu_step.forward_entries, its folded activation layer with it; a
+BatchNormalization layer: gpu_batch_norm.py's launch; a Dropout layer:
 step.cu's kernel; a merge: an `Elementwise` entry), the loss kernel, each call's backward in reverse
 (gpu_step.backward_entries; a Dropout multiplies by its mask; a merge hands its gradient on), the
 regularizers, the optimizer's update and the constraints. `_Gradients` decides, from the graph
@@ -11,6 +12,7 @@ alone, which gradient a tensor keeps as handed and which are added into a buffer
 import numpy
 
 from . import cuda_kernels as K
+from . import gpu_batch_norm as BN
 from . import step_kernels as S
 from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries
 from .graph_plan import _kind
@@ -58,13 +60,18 @@ class GraphStep:
             if id(node) in folded:
                 continue  # (its Dense layer applies it: that layer's output is this node's)
             kind, ins = _kind(node), [val[id(t)] for t in node.inputs]
-            output = node.output
-            if kind == "Dense":
+            output = plan.folds[id(node)].output if id(node) in plan.folds else node.output
+            if id(node) in plan.norm_entries:
+                entry = plan.norm_entries[id(node)]
+                out, xhat, inv = empty((rows, entry.units)), empty((rows, entry.units)), empty((entry.units,))
+                keep = _keep(entry.spec, out.shape, empty)
+                entries.append(BN.forward_launch(entry, ins[0], out, xhat, inv, keep, sm))
+                records.append((node, output, entry, (xhat, inv, keep)))
+            elif kind == "Dense":
                 entry = plan.entries[id(node)]
                 out = empty((rows, entry.units))
                 keep = _keep(entry.spec, out.shape, empty)
                 entries += forward_entries(plan, ins[0], entry, out, keep)
-                output = plan.folds[id(node)].output if id(node) in plan.folds else output
                 records.append((node, output, entry, keep))
             elif kind == "Dropout":
                 drop = plan.dropout_entries.get(id(node))
@@ -96,6 +103,11 @@ class GraphStep:
                 t = node.inputs[0]
                 dx = grads.target(t, (rows, t.shape[1]))
                 entries += backward_entries(plan, g, val[id(t)], what, keep, val[id(output)], dx)
+                grads.written(t, dx)
+            elif isinstance(what, BN.NormEntry):
+                t = node.inputs[0]
+                dx = grads.target(t, (rows, t.shape[1]))
+                entries.append(BN.backward_launch(what, g, *keep, val[id(output)], dx))
                 grads.written(t, dx)
             elif what == "Identity":
                 grads.give(node.inputs[0], g)
