@@ -32,7 +32,7 @@ from .gpu_plan import GpuPlan
 from .gpu_regularizers import constrained_weights, regularized_weights
 from .gpu_graph_step import GraphStep
 from .gpu_step import DenseEntry, DropoutEntry
-from .graph_plan import _kind, _sources, graph_of
+from .graph_plan import graph_of, node_kind, plan_sources, same_sources
 from .layer_stack import _LINEAR, Folded, FoldedNorm
 
 _MERGES = ("Add", "Subtract", "Average", "Concatenate")
@@ -55,7 +55,7 @@ def build_gpu_graph_plan(model):
     last = outputs[0].node
     last = next((d for d, a in _pairs(nodes, folds) if a is last), last)  # (an output Activation: its Dense)
     for node in nodes:
-        kind = _kind(node)
+        kind = node_kind(node)
         if is_norm(node):
             if not BN.plannable(norm_entry(node, folds), params.dtype):
                 return None
@@ -67,7 +67,7 @@ def build_gpu_graph_plan(model):
             if node.layer.kernel.value.dtype != params.dtype or (
                     node is not last and K.activation_spec(act.name, act.params) is None):
                 return None
-    if _kind(last) != "Dense":
+    if node_kind(last) != "Dense":
         return None  # (the loss kernel takes the output layer's activation)
     act = activation_of(last, folds)
     loss = S.loss_kernel(act.name, act.params, model._loss_fn)
@@ -94,9 +94,9 @@ def folded_activations(nodes, outputs):
     for node in nodes:
         src = node.inputs[0].node if node.inputs else None
         act = getattr(node.layer, "activation", None)
-        linear = src is not None and (is_norm(src) or _kind(src) == "Dense" and src.layer.activation.name == "linear"
+        linear = src is not None and (is_norm(src) or node_kind(src) == "Dense" and src.layer.activation.name == "linear"
                                       and not src.layer.activation.custom)
-        if (_kind(node) == "Activation" and linear
+        if (node_kind(node) == "Activation" and linear
                 and readers.get(id(src.output)) == 1 and all(src.output is not t for t in outputs)
                 and K.activation_spec(act.name, act.params) is not None):
             folds[id(src)] = node
@@ -134,7 +134,7 @@ class GpuGraphPlan(GpuPlan):
 
     def __init__(self, model, loss_kernel, optimizer, regs=(), cons=()):
         super().__init__(model, loss_kernel, optimizer, [], regs, cons)
-        self._sources = _sources(model)
+        self._sources = plan_sources(model)
 
     def _take(self, model, stack, loss_kernel):
         """The graph's Dense layers as `DenseEntry`s (``entries`` by node; ``layers``, the output's last;
@@ -145,14 +145,14 @@ class GpuGraphPlan(GpuPlan):
         last = next((d for d, a in _pairs(nodes, folds) if a is last), last)
         self.entries = {}
         for n in nodes:
-            if _kind(n) == "Dense":
+            if node_kind(n) == "Dense":
                 folded = folds.get(id(n))
                 act = activation_of(n, folds)
                 spec = _spec(act, loss_kernel if n is last else None)
                 self.entries[id(n)] = DenseEntry(Folded(n.layer, act, None if folded is None else folded.layer), spec)
         self.output_entry = self.entries[id(last)]
         self.dropout_entries = {id(n): DropoutEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
-                                for n in nodes if _kind(n) == "Dropout" and n.layer.rate}  # (the chain plan's salts)
+                                for n in nodes if node_kind(n) == "Dropout" and n.layer.rate}  # (the chain plan's salts)
         self.dropouts = list(self.dropout_entries.values())
         self.norm_entries = {}
         for n in nodes:
@@ -168,11 +168,8 @@ class GpuGraphPlan(GpuPlan):
 
     def matches(self, model):
         """Whether the model still is what the plan was built for (see graph_plan.GraphPlan.matches)."""
-        now = _sources(model)
         return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
-                and model.optimizer.apply == self.apply and len(now) == len(self._sources)
-                and all(all(a is b or (type(a) is float and a == b) for a, b in zip(s, t))
-                        for s, t in zip(now, self._sources))
+                and model.optimizer.apply == self.apply and same_sources(plan_sources(model), self._sources)
                 and (self.regs.matches(model) if self.regs is not None else not model._regularized)
                 and (self.constraints.matches(model) if self.constraints is not None else not model._constrained))
 

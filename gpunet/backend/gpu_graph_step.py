@@ -15,7 +15,7 @@ from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
 from . import step_kernels as S
 from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries
-from .graph_plan import _kind
+from .graph_plan import node_kind
 
 
 class Elementwise:
@@ -59,7 +59,7 @@ class GraphStep:
         for node in nodes:  # forward
             if id(node) in folded:
                 continue  # (its Dense layer applies it: that layer's output is this node's)
-            kind, ins = _kind(node), [val[id(t)] for t in node.inputs]
+            kind, ins = node_kind(node), [val[id(t)] for t in node.inputs]
             output = plan.folds[id(node)].output if id(node) in plan.folds else node.output
             if id(node) in plan.norm_entries:
                 entry = plan.norm_entries[id(node)]
@@ -98,7 +98,7 @@ class GraphStep:
             if g is None:
                 continue
             if isinstance(what, DenseEntry):
-                if what.spec.softmax and g is not grads._own.get(id(output)):  # (worked on in place)
+                if what.spec.softmax and not grads.is_own(output, g):  # (worked on in place)
                     g = grads.owned_copy(output, g)
                 t = node.inputs[0]
                 dx = grads.target(t, (rows, t.shape[1]))
@@ -149,6 +149,10 @@ class _Gradients:
             buf = self._own[id(t)] = self.empty(shape)
         self.of[id(t)] = buf
         return buf
+
+    def is_own(self, t, g):
+        """Whether ``g`` is ``t``'s own buffer (no other tensor's gradient)."""
+        return self._own.get(id(t)) is g
 
     def owned_copy(self, t, g):
         """``g`` copied into ``t``'s own buffer (for a backward that works on it in place)."""

@@ -44,7 +44,7 @@ def build_graph_plan(model):
             or getattr(model, "_metric_tensors", None) or model._activity
             or len({id(n.layer) for n in nodes}) != len(nodes)):
         return None
-    kinds = [_kind(node) for node in nodes]
+    kinds = [node_kind(node) for node in nodes]
     if any(len(t.shape) != 2 for t in inputs) or None in kinds or "Dense" not in kinds:
         return None  # (without a Dense layer of its own the step would save nothing)
     return GraphPlan(model)
@@ -61,7 +61,7 @@ def graph_of(model):
     return tensors[:1], [t.node for t in tensors[1:]], tensors[-1:], None
 
 
-def _kind(node):
+def node_kind(node):
     """What the plan runs ``node`` as (a node kind of graph_plan_nodes.py), or None where it cannot."""
     from ..layers import masking
     from ..layers.advanced_activations import FOLDABLE
@@ -92,7 +92,7 @@ def _kind(node):
     return "Layer"
 
 
-def _sources(model):
+def plan_sources(model):
     """What a plan built for ``model`` depends on, node by node (compared by identity in ``matches``)."""
     graph = graph_of(model)
     out = []
@@ -102,6 +102,12 @@ def _sources(model):
         out.append((node, layer, layer.trainable, getattr(kernel, "value", None), getattr(bias, "value", None),
                     getattr(layer, "activation", None), getattr(layer, "rate", None)))
     return out
+
+
+def same_sources(now, then):
+    """Whether two `plan_sources` lists name the same calls, layers, arrays, activations and rates."""
+    return len(now) == len(then) and all(all(a is b or (type(a) is float and a == b) for a, b in zip(s, t))
+                                         for s, t in zip(now, then))
 
 
 class GraphPlan(DensePlan):
@@ -125,11 +131,11 @@ class GraphPlan(DensePlan):
         self.shapes = [tuple(t.shape[1:]) for t in inputs]  # each tensor's, after the batch axis
         out_tensor = outputs[0]
         producer = out_tensor.node.layer
-        self.fused = (len(outputs) == 1 and _kind(out_tensor.node) == "Dense" and not producer.activation.params
+        self.fused = (len(outputs) == 1 and node_kind(out_tensor.node) == "Dense" and not producer.activation.params
                       and fuses_sigmoid_crossentropy(self.loss, producer.activation.name))
         self.nodes = []
         for node in nodes:
-            kind, layer = _kind(node), node.layer
+            kind, layer = node_kind(node), node.layer
             ins = [number[id(t)] for t in node.inputs]
             if kind == "Dropout" and not layer.rate:
                 number[id(node.output)] = ins[0]  # (Dropout(0) is the identity)
@@ -159,18 +165,15 @@ class GraphPlan(DensePlan):
         self.out_units = edges[-1]
         self._last = [n for n in self.nodes if n.out == self.out]
         self._backward = [n for n in reversed(self.nodes) if not (self.fused and n.out == self.out)]
-        self._sources = _sources(model)
+        self._sources = plan_sources(model)
         self._epoch_state()
 
     def matches(self, model):
         """Whether the model still is what the plan was built for (same calls, layers, weight arrays,
         activations and rates, loss and optimizer); else it must be built again."""
-        now = _sources(model)
         return (model._params is self.params and model._loss_fn is self.loss
                 and loss_settings(self.loss) == self._loss_settings and model.optimizer.apply == self.apply
-                and len(now) == len(self._sources)
-                and all(all(a is b or (type(a) is float and a == b) for a, b in zip(s, t))
-                        for s, t in zip(now, self._sources)))
+                and same_sources(plan_sources(model), self._sources))
 
     def step(self, lo, hi):
         """Train on loaded samples ``lo:hi``: forward, gradient, backward, optimizer step."""
