@@ -59,6 +59,17 @@ def normalized():
     return Model(i, L.Dense(1, activation="sigmoid")(L.Add()([h, h2])))
 
 
+def resnet_block():
+    """The ResNet pattern: the activation after the Add (a launch of its own), a LeakyReLU after a
+    Concatenate, an ELU (it keeps its input for the backward) after a Subtract."""
+    i = gpunet.Input((8,))
+    h = L.Dense(12, activation="relu")(i)
+    x = L.Activation("relu")(L.Add()([L.Dense(12)(h), h]))
+    y = L.LeakyReLU(0.2)(L.Concatenate()([x, L.Dense(4)(i)]))
+    z = L.ELU()(L.Subtract()([L.Dense(6)(y), L.Dense(6)(i)]))
+    return Model(i, L.Dense(1, activation="sigmoid")(z))
+
+
 CASES = {  # model, loss, metrics, batch size
     "residual": (residual, "binary_crossentropy", ["accuracy"], 8),
     "wide-and-deep": (wide_and_deep, "binary_crossentropy", ["accuracy"], 7),
@@ -66,6 +77,7 @@ CASES = {  # model, loss, metrics, batch size
     "fan-out": (fan_out, "mse", ["mae"], 9),
     "activation-layers": (activation_layers, "binary_crossentropy", ["accuracy"], 8),
     "normalized": (normalized, "binary_crossentropy", ["accuracy"], 8),
+    "resnet-block": (resnet_block, "binary_crossentropy", ["accuracy"], 8),
 }
 
 
@@ -142,12 +154,12 @@ def test_an_epoch_reads_the_device_a_fixed_number_of_times_and_its_steps_can_be_
 
 
 @pytest.mark.parametrize("make", [
-    lambda: (lambda i: Model(i, L.Dense(1, activation="sigmoid")(L.Activation("relu")(L.Add()([
+    lambda: (lambda i: Model(i, L.Dense(1, activation="sigmoid")(L.Softmax()(L.Add()([
         L.Dense(4)(i), L.Dense(4)(i)])))))(gpunet.Input((8,))),
     lambda: (lambda i: Model(i, L.Dense(1, activation="sigmoid")(L.Add()([
         L.BatchNormalization(trainable=False)(L.Dense(4)(i)), L.Dense(4)(i)]))))(gpunet.Input((8,))),
     lambda: (lambda i: Model(i, L.Add()([L.Dense(1)(i), L.Dense(1)(i)])))(gpunet.Input((8,))),
-], ids=["activation-after-a-merge", "frozen-batch-norm", "merge-output"])
+], ids=["softmax-after-a-merge", "frozen-batch-norm", "merge-output"])
 def test_what_the_gpu_graph_step_does_not_take_trains_layer_by_layer(emulator, make):
     x, y, _ = data("residual")
     with B.use_backend(EmulatedCupyBackend(emulator)):

@@ -17,7 +17,8 @@ allocation, so they are captured with the kernels). Where capture fails the step
 (gpu_graphs.py warns once).
 
 It takes Dense layers (trainable, activations with a kernel; an activation layer right after a
-linear one folded into it, as the chain's plans fold one), BatchNormalization (gpu_batch_norm.py's
+linear one folded into it, as the chain's plans fold one), activation layers elsewhere (after a merge,
+the ResNet pattern: a bias+activation launch each way over a copy; softmax excepted), BatchNormalization (gpu_batch_norm.py's
 launches, an activation layer after it folded in likewise), Dropout (the chain plan's kernel, salts
 and seeds: the same masks), and those merges over 2-D tensors, the output a Dense layer whose
 activation and loss have a loss kernel; one output, no shared layer, no call with ``training=``; the
@@ -58,6 +59,11 @@ def build_gpu_graph_plan(model):
         kind = node_kind(node)
         if is_norm(node):
             if not BN.plannable(norm_entry(node, folds), params.dtype):
+                return None
+            continue
+        if kind == "Activation" and id(node) not in ends:  # (after a merge, say: a launch of its own)
+            spec = K.activation_spec(node.layer.activation.name, node.layer.activation.params)
+            if spec is None or spec.softmax:
                 return None
             continue
         if kind not in ("Dense", "Dropout") + _MERGES and id(node) not in ends:

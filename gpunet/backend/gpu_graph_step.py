@@ -3,7 +3,8 @@
 `GraphStep` lays out, once per (rows, stride), what a step of a functional graph runs: the batch
 gather (and, for several inputs, each input's columns copied out), each call's forward in graph
 order (a Dense layer: gpu_step.forward_entries, its folded activation layer with it; a
-BatchNormalization layer: gpu_batch_norm.py's launch; a Dropout layer:
+BatchNormalization layer: gpu_batch_norm.py's launch; an activation layer of its own: its input
+copied, then bias_act in place (act_backward_db back); a Dropout layer:
 step.cu's kernel; a merge: an `Elementwise` entry), the loss kernel, each call's backward in reverse
 (gpu_step.backward_entries; a Dropout multiplies by its mask; a merge hands its gradient on), the
 regularizers, the optimizer's update and the constraints. `_Gradients` decides, from the graph
@@ -73,6 +74,15 @@ class GraphStep:
                 keep = _keep(entry.spec, out.shape, empty)
                 entries += forward_entries(plan, ins[0], entry, out, keep)
                 records.append((node, output, entry, keep))
+            elif kind == "Activation":  # (not folded: its input copied, then activated in place)
+                act = node.layer.activation
+                spec = K.activation_spec(act.name, act.params)
+                out = empty(ins[0].shape)
+                keep = _keep(spec, out.shape, empty)
+                entries.append(Elementwise(_copy(xp, out, ins[0])))
+                entries.append(K.plan_bias_act(out, None, keep if spec.keep == "z" else None,
+                                               keep if spec.keep == "mask" else None, spec, sm))
+                records.append((node, output, spec, keep))
             elif kind == "Dropout":
                 drop = plan.dropout_entries.get(id(node))
                 if drop is None:  # (rate 0: the identity)
@@ -109,6 +119,12 @@ class GraphStep:
                 dx = grads.target(t, (rows, t.shape[1]))
                 entries.append(BN.backward_launch(what, g, *keep, val[id(output)], dx))
                 grads.written(t, dx)
+            elif isinstance(what, K.ActSpec):
+                dz = empty(g.shape)
+                entries.append(K.plan_act_backward_db(g, keep if what.keep == "z" else None,
+                                                      val[id(output)] if what.needs_y else None,
+                                                      keep if what.keep == "mask" else None, dz, None, what, 1))
+                grads.give(node.inputs[0], dz)
             elif what == "Identity":
                 grads.give(node.inputs[0], g)
             elif what == "Dropout":  # g times the mask: the dropout kernel's arithmetic, into a buffer of its own
