@@ -70,6 +70,19 @@ def resnet_block():
     return Model(i, L.Dense(1, activation="sigmoid")(z))
 
 
+def ensemble():
+    """Two sigmoid heads averaged: a merge as the model's output."""
+    i = gpunet.Input((8,))
+    heads = [L.Dense(1, activation="sigmoid")(L.Dense(6, activation="relu")(i)) for _ in range(2)]
+    return Model(i, L.Average()(heads))
+
+
+def summed_regression():
+    """Two linear heads added (MSE)."""
+    i = gpunet.Input((8,))
+    return Model(i, L.Add()([L.Dense(2)(i), L.Dense(2)(L.Dense(5, activation="tanh")(i))]))
+
+
 CASES = {  # model, loss, metrics, batch size
     "residual": (residual, "binary_crossentropy", ["accuracy"], 8),
     "wide-and-deep": (wide_and_deep, "binary_crossentropy", ["accuracy"], 7),
@@ -78,6 +91,8 @@ CASES = {  # model, loss, metrics, batch size
     "activation-layers": (activation_layers, "binary_crossentropy", ["accuracy"], 8),
     "normalized": (normalized, "binary_crossentropy", ["accuracy"], 8),
     "resnet-block": (resnet_block, "binary_crossentropy", ["accuracy"], 8),
+    "ensemble": (ensemble, "binary_crossentropy", ["accuracy"], 8),
+    "summed-regression": (summed_regression, "mse", ["mae"], 9),
 }
 
 
@@ -86,7 +101,7 @@ def data(case):
     x = rng.normal(size=(61, 8))
     if case == "two-inputs":
         return [x[:, :5], x[:, 5:]], np.eye(3)[rng.integers(0, 3, 61)], None
-    if case == "fan-out":
+    if case in ("fan-out", "summed-regression"):
         return x, rng.normal(size=(61, 2)), rng.uniform(0.5, 2.0, 61)
     return x, (x[:, :1] + x[:, 1:2] > 0).astype(float), None
 
@@ -158,8 +173,8 @@ def test_an_epoch_reads_the_device_a_fixed_number_of_times_and_its_steps_can_be_
         L.Dense(4)(i), L.Dense(4)(i)])))))(gpunet.Input((8,))),
     lambda: (lambda i: Model(i, L.Dense(1, activation="sigmoid")(L.Add()([
         L.BatchNormalization(trainable=False)(L.Dense(4)(i)), L.Dense(4)(i)]))))(gpunet.Input((8,))),
-    lambda: (lambda i: Model(i, L.Add()([L.Dense(1)(i), L.Dense(1)(i)])))(gpunet.Input((8,))),
-], ids=["softmax-after-a-merge", "frozen-batch-norm", "merge-output"])
+    lambda: (lambda i: Model(i, L.Activation("sigmoid")(L.Add()([L.Dense(1)(i), L.Dense(1)(i)]))))(gpunet.Input((8,))),
+], ids=["softmax-after-a-merge", "frozen-batch-norm", "activation-output"])
 def test_what_the_gpu_graph_step_does_not_take_trains_layer_by_layer(emulator, make):
     x, y, _ = data("residual")
     with B.use_backend(EmulatedCupyBackend(emulator)):

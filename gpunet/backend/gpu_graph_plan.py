@@ -21,7 +21,8 @@ linear one folded into it, as the chain's plans fold one), activation layers els
 the ResNet pattern: a bias+activation launch each way over a copy; softmax excepted), BatchNormalization (gpu_batch_norm.py's
 launches, an activation layer after it folded in likewise), Dropout (the chain plan's kernel, salts
 and seeds: the same masks), and those merges over 2-D tensors, the output a Dense layer whose
-activation and loss have a loss kernel; one output, no shared layer, no call with ``training=``; the
+activation and loss have a loss kernel, or a merge (an ensemble's Average: the loss kernel over it as
+a linear output); one output, no shared layer, no call with ``training=``; the
 weights' regularizers, constraints and the optimizer as the chain's plan takes them. Anything else
 trains layer by layer.
 """
@@ -73,9 +74,12 @@ def build_gpu_graph_plan(model):
             if node.layer.kernel.value.dtype != params.dtype or (
                     node is not last and K.activation_spec(act.name, act.params) is None):
                 return None
-    if node_kind(last) != "Dense":
+    if node_kind(last) in _MERGES:  # (an ensemble's Average, say: the loss kernel over the merged, linear output)
+        act = _LINEAR
+    elif node_kind(last) != "Dense":
         return None  # (the loss kernel takes the output layer's activation)
-    act = activation_of(last, folds)
+    else:
+        act = activation_of(last, folds)
     loss = S.loss_kernel(act.name, act.params, model._loss_fn)
     if loss is None or (loss.fused is None and K.activation_spec(act.name, act.params) is None):
         return None
@@ -132,6 +136,13 @@ def norm_entry(node, folds):
     return FoldedNorm(node.layer, act, None if folded is None else folded.layer)
 
 
+class MergedOutput:
+    """The model's output when a merge makes it: what the plan reads of an output layer (its width)."""
+
+    def __init__(self, units):
+        self.units = units
+
+
 class GpuGraphPlan(GpuPlan):
     """A functional graph's GPU training step: GpuPlan's epochs, data and graphs, `GraphStep`'s steps."""
 
@@ -156,7 +167,7 @@ class GpuGraphPlan(GpuPlan):
                 act = activation_of(n, folds)
                 spec = _spec(act, loss_kernel if n is last else None)
                 self.entries[id(n)] = DenseEntry(Folded(n.layer, act, None if folded is None else folded.layer), spec)
-        self.output_entry = self.entries[id(last)]
+        self.output_entry = self.entries.get(id(last)) or MergedOutput(last.output.shape[1])
         self.dropout_entries = {id(n): DropoutEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
                                 for n in nodes if node_kind(n) == "Dropout" and n.layer.rate}  # (the chain plan's salts)
         self.dropouts = list(self.dropout_entries.values())
