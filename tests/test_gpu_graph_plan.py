@@ -272,3 +272,20 @@ def test_dropout_in_a_residual_graph_is_repeatable_and_drops(emulator):
     for a, b in zip(weights[0], weights[1]):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for a, b in zip(weights[0], weights[2]))
+
+
+def test_a_loss_changed_in_place_rebuilds_the_plan(emulator):
+    """The loss kernel bakes the loss's settings in (Huber's delta here): a change builds the plan again."""
+    x, y, _ = data("summed-regression")
+    with B.use_backend(EmulatedCupyBackend(emulator)):
+        model = summed_regression()
+        loss = gpunet.losses.Huber(delta=1.0)
+        model.compile(optimizer="adam", loss=loss)
+        model.fit(x, y, epochs=1, verbose=0)
+        first = model._plan
+        model.fit(x, y, epochs=1, verbose=0)
+        assert isinstance(first, GpuGraphPlan) and model._plan is first
+        loss.delta = 0.5
+        model.fit(x, y, epochs=1, verbose=0)
+    assert isinstance(model._plan, GpuGraphPlan) and model._plan is not first
+    assert model._plan.loss_kernel.delta == 0.5

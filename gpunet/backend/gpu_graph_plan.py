@@ -185,10 +185,7 @@ class GpuGraphPlan(GpuPlan):
 
     def matches(self, model):
         """Whether the model still is what the plan was built for (see graph_plan.GraphPlan.matches)."""
-        return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
-                and model.optimizer.apply == self.apply and same_sources(plan_sources(model), self._sources)
-                and (self.regs.matches(model) if self.regs is not None else not model._regularized)
-                and (self.constraints.matches(model) if self.constraints is not None else not model._constrained))
+        return self._same_setup(model) and same_sources(plan_sources(model), self._sources)
 
 
 def _spec(act, loss_kernel):

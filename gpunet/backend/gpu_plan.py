@@ -154,12 +154,15 @@ class GpuPlan(FollowChanges):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
         from ..layers.core import Dropout
         stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True, prelude=True)
-        return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
-                and same_prelude(model._layers, self.prelude)
-                and loss_settings(self.loss) == self._loss_settings  # (label smoothing, Huber's delta, ...)
-                and model.optimizer.apply == self.apply
+        return (self._same_setup(model) and same_prelude(model._layers, self.prelude)
                 and same_stack(stack, [p.source for p in self.layers], self._others)
-                and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts)
+                and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts))
+
+    def _same_setup(self, model):
+        """What every GPU step plan depends on beyond its layers: arrays, loss (and its settings: label
+        smoothing, Huber's delta, ...), backend, optimizer, regularizers and constraints."""
+        return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
+                and loss_settings(self.loss) == self._loss_settings and model.optimizer.apply == self.apply
                 and (self.regs.matches(model) if self.regs is not None else not model._regularized)
                 and (self.constraints.matches(model) if self.constraints is not None else not model._constrained))
 
