@@ -286,19 +286,13 @@ class Functional(AddedTensorsMixin, MultiIOMixin, Model):
     def get_config(self):
         """tf.keras 2's functional config: layers with their ``inbound_nodes``, ``input_layers``, ``output_layers``
         (a subclass whose ``__init__`` does not take the graph: see models/functional_subclass.py)."""
-        from ..saving.functional_config import functional_config
-        from .functional_subclass import subclass_config, takes_graph
-        if type(self) is not Functional and not takes_graph(type(self)):
-            return subclass_config(self)
-        return functional_config(self)
+        from .functional_subclass import config_of
+        return config_of(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from ..saving.functional_config import functional_from_config
-        if cls is not Functional:
-            from .functional_subclass import from_config
-            return from_config(cls, config, custom_objects)
-        return functional_from_config(config, custom_objects)
+        from .functional_subclass import from_config
+        return from_config(cls, config, custom_objects)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, {len(self._layers)} layers>"

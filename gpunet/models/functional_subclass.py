@@ -85,10 +85,24 @@ def _plain(value):
     return isinstance(value, dict) and all(isinstance(k, str) and _plain(v) for k, v in value.items())
 
 
+def config_of(model):
+    """A functional model's config: its graph (tf.keras 2's form), or `subclass_config` for a subclass
+    whose ``__init__`` does not take the graph."""
+    from ..saving.functional_config import functional_config
+    from .functional import Functional
+    if type(model) is not Functional and not takes_graph(type(model)):
+        return subclass_config(model)
+    return functional_config(model)
+
+
 def from_config(cls, config, custom_objects=None):
-    """``cls`` (a subclass of Model) from ``config``: a graph config goes to a constructor that takes
-    the graph (`takes_graph`), rebuilt layer by layer; any other config is ``cls(**config)``."""
+    """``cls`` (Functional, or a subclass of Model) from ``config``: a graph config goes to Functional,
+    or to a subclass's constructor that takes the graph (`takes_graph`), rebuilt layer by layer; any
+    other config is ``cls(**config)``."""
     from ..saving.functional_config import functional_from_config
+    from .functional import Functional
+    if cls is Functional:
+        return functional_from_config(config, custom_objects)
     graph = isinstance(config, dict) and "input_layers" in config and "layers" in config
     if graph and takes_graph(cls):
         return functional_from_config(config, custom_objects, model_class=cls)
