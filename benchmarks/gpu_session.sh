@@ -8,7 +8,8 @@
 #    workload phase by phase, the upload every way, the one-launch step's size limits.
 # Without pip (as on a bare GPU image) it runs from the source tree: PYTHONPATH is the checkout.
 # PARTS picks parts (default "suite report check diagnose"; e.g. PARTS="check diagnose" for a
-# second call where one call may run 10 minutes at most); T_SUITE, T_REPORT, T_CHECK, T_DIAG cap each.
+# second call where one call may run 10 minutes at most); T_SUITE, T_REPORT, T_CHECK, T_DIAG cap each,
+# T_TEST one test (with pytest-timeout); SUITE_WORKERS sets pytest-xdist's workers (default 8).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${1:-gpu-session-logs}
@@ -18,12 +19,21 @@ PY=${PYTHON:-python3}
 { date; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
   "$PY" -c "import cupy, numpy; print('cupy', cupy.__version__, 'numpy', numpy.__version__)"; } > "$OUT/env.txt" 2>&1
 PARTS=" ${PARTS:-suite report check diagnose} "
-XDIST=$("$PY" -c "import xdist" 2>/dev/null && echo "-n 8")
+XDIST=$("$PY" -c "import xdist" 2>/dev/null && echo "-n ${SUITE_WORKERS:-8}")
 if [[ $PARTS == *" suite "* ]]; then
   echo "== suite"; SECONDS=0
   if [[ -n $XDIST ]]; then
-    timeout "${T_SUITE:-300}" "$PY" -m pytest -q $XDIST -p no:cacheprovider -rfE tests > "$OUT/suite.log" 2>&1
-    echo "suite rc=$? in ${SECONDS}s" | tee -a "$OUT/suite.log"
+    # -v: each test's outcome on its own line as it ends, so a run cut off by T_SUITE still names
+    # its failures; pytest-timeout (where installed) fails a test that hangs past T_TEST seconds
+    # with its stack instead of letting it hold the run (2026-12-05: an H100 run of 14 workers
+    # was cut off at 98% after 220 s with 6 failures it never got to name).
+    TO=$("$PY" -c "import pytest_timeout" 2>/dev/null && echo "--timeout=${T_TEST:-90}")
+    timeout "${T_SUITE:-300}" "$PY" -m pytest -v $XDIST $TO -p no:cacheprovider -rfE --durations=25 tests \
+        > "$OUT/suite.full.log" 2>&1
+    rc=$?
+    { grep -E "^\[gw[0-9]+\].* (FAILED|ERROR) " "$OUT/suite.full.log" | sort -u
+      sed -n '/slowest .*durations/,$p' "$OUT/suite.full.log"
+      echo "suite rc=$rc in ${SECONDS}s"; } > "$OUT/suite.log"
   else
     # No pytest-xdist (a bare GPU image has no pip): SUITE_SHARDS pytest processes over the test
     # files, dealt round-robin, side by side (the suite in one process outlasts T_SUITE). Each

@@ -10,7 +10,7 @@ def residual_model(framework, weights):
     """The residual network for ``framework`` (a peers.py adapter), with ``weights`` in Keras's order
     (the three Dense layers' kernels and biases), compiled with Adam as the adapters compile an MLP;
     trained by the adapter's ``fit``."""
-    if framework.name == "torch":
+    if framework.name.startswith("torch"):  # "torch" and "torch cuda"
         return _torch(framework, weights)
     if framework.name == "gpunet":
         with framework.B.use_backend(framework.backend):

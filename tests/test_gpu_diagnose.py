@@ -13,6 +13,7 @@ from benchmarks_import import benchmarks_module
 from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
 from gpunet.backend import gpu_fused_step as FS
+from gpunet.backend import upload as U
 from gpunet.backend.upload import SimulatedTransport
 
 def test_big_breakdown_times_every_phase_of_both_frameworks(capsys):
@@ -61,7 +62,7 @@ def test_upload_sweep_tries_every_chunk_size_and_thread_count(capsys):
                         "chunks of 4 MB, 2 copy threads"}
     assert all(v > 0 for v in got.values())
     assert os.environ.get("GPUNET_UPLOAD_THREADS") == threads_before
-    assert "to_device uses 16 MB chunks" in capsys.readouterr().out
+    assert f"to_device uses {U.CHUNK_BYTES >> 20} MB chunks" in capsys.readouterr().out
 
 
 def test_fused_step_sweep_times_both_step_forms_and_restores_the_limits(emulator, capsys):  # noqa: F811

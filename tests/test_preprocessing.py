@@ -346,7 +346,7 @@ def test_errors(call, error, match):
         call()
 
 
-@pytest.mark.parametrize("doc,match", [
+MALFORMED_TOKENIZER_JSON = [
     ("{not json", "the text is not valid JSON"),
     ("[1, 2]", 'expected {"class_name": "Tokenizer", "config": {...}} .*received list'),
     ('{"class_name": "Tokenizer"}', "received an object with keys \\['class_name'\\]"),
@@ -362,7 +362,13 @@ def test_errors(call, error, match):
     (config_json(word_index='{"a": "1"}'), "config\\['word_index'\\]\\['a'\\] must be an index .int >= 0., received '1'"),
     (config_json(index_word='{"x": "a"}'), "config\\['index_word'\\] keys must be int indices, received 'x'"),
     (config_json(index_docs='{"1": -3}'), "must be a count .int >= 0., received -3"),
-])
+]
+
+
+# Ids from the expected message: the documents hold a fitted tokenizer's sets, whose order changes
+# from one process to the next, and pytest-xdist needs every worker to collect the same ids.
+@pytest.mark.parametrize("doc,match", MALFORMED_TOKENIZER_JSON, ids=[f"{i}-{m[:40]}" for i, (_, m) in
+                                                                      enumerate(MALFORMED_TOKENIZER_JSON)])
 def test_tokenizer_from_json_refuses_malformed_text(doc, match):
     with pytest.raises(ValueError, match=match):
         tokenizer_from_json(doc)

@@ -157,7 +157,7 @@ def test_upload_overlaps_queued_compute_and_orders_later_work():
 
 def test_staging_grows_for_a_row_above_the_chunk_size_and_stays_usable_for_any_dtype():
     tr = U.SimulatedTransport()
-    wide = numpy.arange(2 * (U.CHUNK_BYTES // 4 + 1), dtype="float32").reshape(2, -1)  # a row of 16 MiB + 4 bytes
+    wide = numpy.arange(2 * (U.CHUNK_BYTES // 4 + 1), dtype="float32").reshape(2, -1)  # a row of CHUNK_BYTES + 4 bytes
     numpy.testing.assert_array_equal(U.upload_chunked(tr, wide).ready(), wide)
     assert tr.staging(0).nbytes >= wide[0].nbytes and tr.staging(0).nbytes % 64 == 0
     labels = numpy.arange(1001, dtype="int64")

@@ -23,8 +23,11 @@ MASKS = 4096          # GN_MLP_MASKS: the relu family's masks and the dropouts' 
 META = 22             # GN_MLP_META: ints per layer
 ACTP = 10             # GN_MLP_ACTP: values per layer
 MAX_LAYERS = 8
+# Both limits from gpu_diagnose.py part 6c (H100 80GB HBM3, 2026-12-05; gpu_plan_sweeps.py): the
+# one launch won up to 60-60-30-1 at batch 16 (260,640 MACs, 5,521 parameters: 49.5 against 55.6
+# us/step) and lost at 64-128-64-1 at batch 4 (16,641 parameters: 84.5 against 65.8).
 MAX_MACS = 1 << 18    # one block's arithmetic per step: above this the multi-launch step is faster
-MAX_PARAMS = 1 << 16  # the optimizer's loop over the flat buffer, on one block
+MAX_PARAMS = 1 << 13  # the optimizer's loop over the flat buffer, on one block
 _OPT_KIND = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "adamax": 4, "nadam": 5}
 
 

@@ -30,7 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 
-CHUNK_BYTES = 16 << 20    # per staging buffer: ~0.3 ms of DMA, ~1-2 ms of host memcpy
+# 64 MB chunks from gpu_diagnose.py part 6b (H100 80GB HBM3, 16 cores, 2026-12-05): a 537 MB array
+# went at 25.1 GiB/s with 8 copy threads (16 MB chunks: 16.8; 4 MB: 6.0; pageable copy: 8.7).
+CHUNK_BYTES = 64 << 20    # per staging buffer: ~2.5 ms of DMA, about as long as its host memcpy
 SMALL_BYTES = 1 << 20     # below this, one plain (pageable) copy
 PARALLEL_BYTES = 4 << 20  # below this, one thread fills a staging buffer
 
@@ -84,9 +86,12 @@ class _Staging:
 
 def copy_threads():
     """Host threads that fill a staging buffer: one memcpy thread reaches a fraction of a
-    server's memory bandwidth (NumPy releases the GIL while it copies); half the cores, at most 8."""
+    server's memory bandwidth (NumPy releases the GIL while it copies); every core but the one
+    that launches the kernels, at most 16 (``GPUNET_UPLOAD_THREADS`` overrides). On an H100 host
+    with 16 cores, 64 MB chunks went at 25.9-28.0 GiB/s with 16 threads, 22.2-25.1 with 8
+    (gpu_diagnose.py part 6b, two runs, 2026-12-05)."""
     env = os.environ.get("GPUNET_UPLOAD_THREADS")
-    return max(1, int(env)) if env else max(1, min(8, (os.cpu_count() or 1) // 2))
+    return max(1, int(env)) if env else max(1, min(16, (os.cpu_count() or 1) - 1))
 
 
 _pool, _pool_threads = None, 0
