@@ -96,14 +96,28 @@ def test_files_both_ways_and_resume(tmp_path, tfk, ext):
                                atol=1e-6)
 
 
-def test_a_layer_applied_twice_in_a_row_takes_the_layer_path():
-    x = gpunet.Input((4,))
-    d = gpunet.layers.Dense(4, activation="relu")
-    model = gpunet.Model(x, gpunet.layers.Dense(1)(d(d(x))))
-    model.compile(loss="mse", optimizer="sgd")
+def test_a_layer_applied_twice_in_a_row_trains_on_numpys_graph_step_as_on_the_layer_path():
+    """The shared Dense's weight gradients summed over its two calls (backend/graph_plan.py), as the
+    layer path sums them."""
+    from gpunet import backend as B
+    from gpunet.backend.graph_plan import GraphPlan
     data = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
-    model.fit(data, data[:, :1], verbose=0)
-    assert model._train_plan() is None and len(model.weights) == 4
+
+    def trained(planned):
+        gpunet.utils.set_random_seed(3)
+        x = gpunet.Input((4,))
+        d = gpunet.layers.Dense(4, activation="relu")
+        model = gpunet.Model(x, gpunet.layers.Dense(1)(d(d(x))))
+        model.compile(loss="mse", optimizer="sgd")
+        if not planned:
+            model._build_plan = lambda: None
+        model.fit(data, data[:, :1], epochs=3, batch_size=4, verbose=0)
+        return model, d
+    with B.use_backend("numpy"):  # (the GPU's graph step leaves shared layers to the layer path)
+        (model, d), (ref, _) = trained(True), trained(False)
+    assert isinstance(model._plan, GraphPlan) and ref._plan is False and len(model.weights) == 4
+    for got, want in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     w, bias = d.get_weights()
     expected = np.maximum(np.maximum(data @ w + bias, 0) @ w + bias, 0) @ model.layers[-1].get_weights()[0]
     np.testing.assert_allclose(model.predict(data, verbose=0), expected + model.layers[-1].get_weights()[1],

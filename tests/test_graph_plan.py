@@ -88,6 +88,15 @@ def two_outputs():
     return Model(i, [score, value])
 
 
+def siamese():
+    """One Dense layer called on both inputs and again on its own output (its weight gradients the
+    sum over its three calls), their difference scored."""
+    a, b = gpunet.Input((4,), name="left"), gpunet.Input((4,), name="right")
+    embed = L.Dense(4, activation="tanh", kernel_regularizer="l2")
+    ea, eb = embed(a), embed(embed(b))
+    return Model([a, b], L.Dense(1, activation="sigmoid")(L.Concatenate()([L.Subtract()([ea, eb]), ea])))
+
+
 CASES = {  # model, loss (or compile's arguments), metrics, batch size
     "residual": (residual, "binary_crossentropy", ["accuracy"], 10),
     "residual-smoothed": (residual, gpunet.losses.BinaryCrossentropy(label_smoothing=0.1), ["accuracy"], 16),
@@ -99,6 +108,7 @@ CASES = {  # model, loss (or compile's arguments), metrics, batch size
     "sequential-text": (sequential_text, "sparse_categorical_crossentropy", ["accuracy"], 8),
     "sequential-noise": (sequential_noise, "mse", ["mae"], 10),
     "sequential-unbuilt": (sequential_unbuilt, "sparse_categorical_crossentropy", ["accuracy"], 8),
+    "siamese": (siamese, "binary_crossentropy", ["accuracy"], 10),
     "two-outputs": (two_outputs, {"loss": {"score": "binary_crossentropy", "value": "mse"},
                                   "loss_weights": [1.0, 0.5]}, ["mae"], 9),
 }
@@ -109,6 +119,8 @@ def data(case):
     x = rng.normal(size=(61, 8))
     if case == "two-inputs":
         return [x[:, :5], x[:, 5:]], np.eye(3)[rng.integers(0, 3, 61)], None
+    if case == "siamese":
+        return [x[:, :4], x[:, 4:]], (x[:, :1] > x[:, 4:5]).astype(float), None
     if case == "two-outputs":
         return x, [(x[:, :1] > 0).astype(float), x[:, 2:4]], [rng.uniform(0.5, 2.0, 61), np.ones(61)]
     if case == "fan-out":
@@ -173,9 +185,11 @@ def test_train_on_batch_and_fit_take_the_same_step():
 
 
 def shared_layer():
+    """A shared layer other than Dense (the plan sums the gradients of shared Dense layers alone)."""
     i = gpunet.Input((8,))
     d = L.Dense(8, activation="relu")
-    return Model(i, L.Dense(1, activation="sigmoid")(L.Add()([d(i), d(d(i))])))
+    norm = L.BatchNormalization()
+    return Model(i, L.Dense(1, activation="sigmoid")(L.Add()([norm(d(i)), norm(i)])))
 
 
 def with_lambda():

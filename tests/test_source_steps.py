@@ -7,7 +7,10 @@ import pytest
 
 import gpunet
 from gpunet import backend as B, layers as L
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 from gpunet.backend.dense_plan import DensePlan
+from gpunet.backend.gpu_graph_plan import GpuGraphPlan
+from gpunet.backend.gpu_plan import GpuPlan
 from gpunet.backend.graph_plan import GraphPlan
 from gpunet.models import source_steps
 
@@ -54,13 +57,13 @@ def run(make, planned, weighted=False, callbacks=(), verbose=0, epochs=3):
     return model, history
 
 
-def assert_alike(a, b):
+def assert_alike(a, b, rtol=1e-12):
     (model, history), (ref, want) = a, b
     assert sorted(history) == sorted(want)
     for key in want:
-        np.testing.assert_allclose(history[key], want[key], rtol=1e-12, err_msg=key)
+        np.testing.assert_allclose(history[key], want[key], rtol=rtol, err_msg=key)
     for got, expected in zip(model.get_weights(), ref.get_weights()):
-        np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(got, expected, rtol=10 * rtol, atol=1e-13)
 
 
 @pytest.mark.parametrize("make, plan", [(chain, DensePlan), (residual, GraphPlan)])
@@ -113,3 +116,46 @@ def test_a_batch_the_plan_does_not_take_trains_layer_by_layer_in_between(monkeyp
     got, want = run(residual, True), run(residual, False)
     assert isinstance(got[0]._plan, GraphPlan)
     assert_alike(got, want)
+
+
+@pytest.mark.parametrize("make, plan", [(chain, GpuPlan), (residual, GpuGraphPlan)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_on_a_gpu_a_generator_trains_on_the_gpu_plan_as_numpys_layer_path(emulator, make, plan, weighted):  # noqa: F811
+    """The emulated CuPy (g++ kernels, float64): the GPU plans' step for each batch, outputs, targets
+    and the chain's L2 penalty kept on the device until the tally; the short last batch of each pass
+    is a second batch size (its own step) and the batch logs are read through a callback."""
+    seen, ref_seen = [], []
+    logger = lambda seen: gpunet.callbacks.LambdaCallback(on_batch_end=lambda b, logs: seen.append(dict(logs)))  # noqa: E731
+    with B.use_backend(EmulatedCupyBackend(emulator)):
+        got = run(make, True, weighted)
+        got_logged = run(make, True, weighted, callbacks=[logger(seen)])
+    want, want_logged = run(make, False, weighted), run(make, False, weighted, callbacks=[logger(ref_seen)])
+    assert type(got[0]._plan) is plan and isinstance(got[0].ops, EmulatedCupyBackend) and want[0]._plan is False
+    assert_alike(got, want, rtol=1e-10)
+    assert_alike(got_logged, want_logged, rtol=1e-10)
+    assert len(seen) == len(ref_seen) == 15
+    for logs, ref_logs in zip(seen, ref_seen):
+        for key in ref_logs:
+            assert logs[key] == pytest.approx(ref_logs[key], rel=1e-10), key
+
+
+def test_on_a_gpu_the_plan_reads_the_device_once_an_epoch_whatever_the_number_of_batches(emulator):  # noqa: F811
+    """The backend's reads (to_host, to_scalar) of an epoch from a generator: the plan's loss,
+    metrics and L2 penalty wait on the device for the tally (a fixed number of reads), where the layer
+    path reads each batch's penalty."""
+    ops = EmulatedCupyBackend(emulator)
+
+    def reads(planned, steps):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(2)
+            model = chain()
+            model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+            if not planned:
+                model._build_plan = lambda: None
+            model.fit(batches(False), steps_per_epoch=1, epochs=1, verbose=0)  # builds, compiles
+            before = ops.host_reads
+            model.fit(batches(False, size=8), steps_per_epoch=steps, epochs=1, verbose=0)
+            assert (model._plan is False) != planned
+            return ops.host_reads - before
+    assert reads(True, 3) == reads(True, 4) == reads(True, 5)
+    assert reads(False, 5) - reads(False, 4) >= 1

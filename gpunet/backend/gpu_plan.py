@@ -19,7 +19,8 @@ some 60 CuPy launches, 587 us on an H200, for 4.5 us of launch floor each). The 
 A layer whose GEMMs run faster on cuBLAS (the backend's dispatch rule) runs there, at
 the cost of a few more launches and of capture: CuPy refuses cuBLAS inside a capture.
 A model small enough for one block's shared memory runs each step as a single launch
-(gpu_fused_step.py) with the same buffers, tables and bookkeeping.
+(gpu_fused_step.py) with the same buffers, tables and bookkeeping. Which models a plan takes:
+gpu_plan_build.py.
 """
 from contextlib import nullcontext
 
@@ -28,64 +29,12 @@ import numpy
 from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
 from . import step_kernels as S
-from .gpu_optimizer import StepOptimizer
 from .gpu_plan_follow import FollowChanges
 from .gpu_graphs import GraphRunner
-from .gpu_regularizers import StepConstraints, StepPenalties, constrained_weights, regularized_weights
+from .gpu_regularizers import StepConstraints, StepPenalties
 from .gpu_step import DenseEntry, DropoutEntry, Step
-from .layer_stack import (Folded, FoldedNorm, dense_entries, dense_stack, input_prelude, loss_settings, run_prelude,
-                          same_prelude, same_stack, takes_rows)
-
-
-def build_gpu_plan(model):
-    """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
-    layer path must run: a layer other than Dense, Dropout and BatchNormalization (layer_stack.py;
-    gpu_batch_norm.py for which BatchNormalization layers qualify), activity
-    regularizers, a regularizer or constraint without a kernel (gpu_regularizers.py), an
-    activation or loss without a kernel, an optimizer without a fused update, float16."""
-    from ..layers.core import Dropout
-    from .cupy_backend import CupyBackend
-    ops, params, layers = model.ops, model._params, model._layers
-    if not isinstance(ops, CupyBackend) or params is None or not layers:
-        return None
-    if params.dtype not in K.KERNEL_DTYPES or not takes_rows(layers):
-        return None
-    if model._activity:
-        return None
-    regs = regularized_weights(model)  # L1 / L2 kernel and bias regularizers: a launch each (gpu_regularizers.py)
-    cons = constrained_weights(model)  # MaxNorm, NonNeg, UnitNorm, MinMaxNorm: likewise
-    if regs is None or cons is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
-        return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
-    # an Activation layer after a linear Dense or a BatchNormalization layer: folded into it
-    stack = dense_stack(layers, passthrough=(Dropout,), normalization=True, prelude=True)
-    if stack is None:
-        return None
-    for entry in stack:
-        if isinstance(entry, Dropout):
-            if entry.noise_shape is not None:
-                return None
-        elif isinstance(entry, FoldedNorm):
-            if not BN.plannable(entry, params.dtype):
-                return None
-        elif not entry.layer.trainable or entry.layer.kernel.value.dtype != params.dtype:
-            return None
-    dense = dense_entries(stack)
-    if not dense or dense[-1] is not stack[-1]:
-        return None  # dropout on the output: left to the layer path
-    *hidden, last = dense
-    if any(K.activation_spec(e.activation.name, e.activation.params) is None for e in hidden):
-        return None
-    act = last.activation
-    loss = S.loss_kernel(act.name, act.params, model._loss_fn)
-    if loss is None or (loss.fused is None and K.activation_spec(act.name, act.params) is None):
-        return None  # (a softmax output with another loss: a softmax launch each way around the loss kernel)
-    # A data-parallel wrapper (gpunet.distribute) hands over the optimizer it wraps, and
-    # averages the gradients between the backward pass and the update.
-    inner = getattr(model.optimizer, "inner", model.optimizer)
-    opt = StepOptimizer(inner, params, model._grads, ops.sm_count)
-    if not opt.ready(ops):
-        return None
-    return GpuPlan(model, loss, opt, stack, regs, cons)
+from .layer_stack import (Folded, FoldedNorm, dense_stack, input_prelude, loss_settings, run_prelude, same_prelude,
+                          same_stack)
 
 
 class GpuPlan(FollowChanges):
@@ -149,6 +98,10 @@ class GpuPlan(FollowChanges):
         """The regularizers' penalty of each step trained so far this epoch, as `EpochTally` adds
         them to the batch losses ([] without regularizers)."""
         return [] if self.regs is None else self.regs.values(self._next)
+
+    def step_penalty(self):
+        """The regularizers' penalty of the step just trained, a device scalar (no read), or None."""
+        return None if self.regs is None else self.regs.partial[self._next - 1].sum()
 
     def matches(self, model):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""

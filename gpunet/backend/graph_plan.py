@@ -15,9 +15,10 @@ Average and Concatenate over 2-D tensors run in the plan's own buffers; any othe
 (BatchNormalization, Embedding, Multiply, a frozen Dense, a call with ``training=``, ...) runs by its
 own forward and backward inside the step. The model's inputs and outputs have one feature axis each
 (several are packed side by side: the inputs read from x, the outputs written for the loss over
-them, models/multi_output.py, each output taking its columns of the gradient), no shared layer, no activity regularizer, no added
-loss or metric, no mask, no nested model, Lambda or layer of your own: those train layer by layer,
-as before.
+them, models/multi_output.py, each output taking its columns of the gradient). A layer called more
+than once (a Siamese network's shared Dense) is a Dense layer whose calls add their weight
+gradients. No other shared layer, no activity regularizer, no added loss or metric, no mask, no
+nested model, Lambda or layer of your own: those train layer by layer, as before.
 """
 import numpy
 
@@ -40,14 +41,22 @@ def build_graph_plan(model):
     inputs, nodes, outputs, _ = graph
     if params is None or params.dtype not in _FLOATS or any(len(t.shape) != 2 or t.shape[1] is None for t in outputs):
         return None  # (several outputs: packed side by side, 2-D each)
-    if (getattr(model, "_shared", None) or getattr(model, "_loss_tensors", None)
-            or getattr(model, "_metric_tensors", None) or model._activity
-            or len({id(n.layer) for n in nodes}) != len(nodes)):
+    if (getattr(model, "_copied", None) or getattr(model, "_loss_tensors", None)
+            or getattr(model, "_metric_tensors", None) or model._activity):
         return None
     kinds = [node_kind(node) for node in nodes]
     if any(len(t.shape) != 2 for t in inputs) or None in kinds or "Dense" not in kinds:
         return None  # (without a Dense layer of its own the step would save nothing)
+    shared = shared_layers(nodes)
+    if any(kind != "Dense" for node, kind in zip(nodes, kinds) if id(node.layer) in shared):
+        return None  # (a shared layer: Dense alone, its weight gradients summed over its calls)
     return GraphPlan(model)
+
+
+def shared_layers(nodes):
+    """The ids of the layers called more than once (a Siamese network's shared Dense)."""
+    calls = [id(n.layer) for n in nodes]
+    return {key for key in calls if calls.count(key) > 1}
 
 
 def graph_of(model):
@@ -158,6 +167,13 @@ class GraphPlan(DensePlan):
             self.nodes.append(made)
             number[id(node.output)] = out
             self.shapes.append(tuple(node.output.shape[1:]))
+        # a shared Dense layer's weight gradients: the first of its calls the backward pass reaches (the
+        # last called) writes them, the others add theirs, as the layer path sums them from zero
+        written = set()
+        for made in reversed(self.nodes):
+            if isinstance(made, DenseNode):
+                made.adds = id(made.layer) in written
+                written.add(id(made.layer))
         self.out = number[id(out_tensor)]
         self.outs = [number[id(t)] for t in outputs]  # several: side by side in ``outputs`` (and the targets)
         edges = numpy.cumsum([0] + [self.shapes[t][-1] for t in self.outs]).tolist()

@@ -66,6 +66,7 @@ class DenseNode(Node):
 
     def __init__(self, k, ins, out, layer, ops, fused=False):
         super().__init__(k, ins, out, layer.units)
+        self.layer, self.adds = layer, False  # adds: a shared layer's call that adds its weight gradients
         self.w, self.b = layer.kernel.value, None if layer.bias is None else layer.bias.value
         self.wt = self.w.T
         self.gw, self.gb = layer.kernel.grad, None if layer.bias is None else layer.bias.grad
@@ -107,9 +108,14 @@ class DenseNode(Node):
     def backward_dz(self, b, val, dz):
         """From the gradient with respect to the pre-activation."""
         t = self.ins[0]
-        _dot(val[t].T, dz, out=self.gw)
-        if self.gb is not None:
-            _reduce(dz, axis=0, out=self.gb)
+        if self.adds:
+            _add(self.gw, _dot(val[t].T, dz), out=self.gw)
+            if self.gb is not None:
+                _add(self.gb, _reduce(dz, axis=0), out=self.gb)
+        else:
+            _dot(val[t].T, dz, out=self.gw)
+            if self.gb is not None:
+                _reduce(dz, axis=0, out=self.gb)
         if t < b.first:
             return
         if b.grads[t] is None:  # (the usual case: straight into the tensor's own buffer)

@@ -108,9 +108,9 @@ def fit_source(model, batches, epochs, verbose, callbacks, validation, validatio
         for batch in batches.epoch():
             xs, ys, sws = _data.prepare(model.ops, model, *_unpack(batch, "fit"), class_weight)
             model._ensure_ready(xs.shape, train=True)
-            if step == 0 and model.ops.device != "gpu":  # (looked up once an epoch, as an array fit does)
+            if step == 0:  # (looked up once an epoch, as an array fit does)
                 plan = model._train_plan()
-                if plan is not None:  # the CPU's fused step, tallied a run of batches at a time
+                if plan is not None:  # the fused step, tallied a run of batches at a time
                     losses = SourceSteps(model, plan, per_batch=want and not defer)
             if want:
                 cbs.on_train_batch_begin(step)

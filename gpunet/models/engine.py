@@ -6,7 +6,7 @@ operations whatever the number of layers.
 """
 from .. import backend as B
 from ..backend.dense_plan import build_plan
-from ..backend.gpu_plan import build_gpu_plan
+from ..backend.gpu_plan_build import build_gpu_plan
 from ..backend.graph_plan import build_graph_plan
 from ..autodiff.tensor import value_of
 from ..layers import added_losses, masking

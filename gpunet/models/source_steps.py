@@ -1,5 +1,5 @@
-"""fit on batches from a generator or a `Sequence` through the model's fused step on the CPU
-(NumPy's chain or graph plan), as ``train_on_batch`` trains one batch.
+"""fit on batches from a generator or a `Sequence` through the model's fused step (NumPy's chain
+or graph plan, CuPy's step plans), as ``train_on_batch`` trains one batch.
 
 Why: the step is the plan's, but tallying each batch's loss and metrics on its own costs about as
 much again as the step (a loss call and a metric call per batch). The outputs of a run of batches
@@ -9,8 +9,9 @@ take (trained layer by layer), or when logs are read (a callback's batch logs, a
 redraw), or once the kept outputs reach 8 MB. The values are the per-batch ones, summed in the same
 order.
 
-On a GPU the plans' tally would read the device every batch: batches from a source train layer by
-layer there, their loss kept on the device (models/engine.py's LossSum).
+On a GPU the kept outputs, targets and penalties stay on the device (copies queued after the
+plan's step) and are read once, at the tally: a batch costs its upload and the plan's step (one
+captured graph where the batch size repeats), not the layer path's launches per layer.
 """
 from types import SimpleNamespace
 
@@ -41,9 +42,15 @@ class SourceSteps:
             self.flush()
         plan.load(xs, ys, sws)
         plan.step(0, n)
+        device_penalty = getattr(plan, "step_penalty", None)  # (a GPU plan's, kept on the device)
+        if device_penalty is not None:
+            plan.publish()  # what follows runs on the caller's stream, after the plan's step
+            penalty = device_penalty()
+        else:
+            penalty = plan.penalties[0] if plan.penalties else None
         # (copies: the plan refills its buffers with the next batch)
         self._run.append((plan.y.copy(), plan.outputs[:n].copy(), None if plan.sw is None else plan.sw.copy(),
-                          plan.penalties[0] if plan.penalties else None))
+                          penalty))
         if self.per_batch or len(self._run) * self._run[0][1].nbytes >= _RUN_BYTES:
             self.flush()
 
@@ -52,12 +59,15 @@ class SourceSteps:
         run, self._run = self._run, []
         if not run:
             return
-        xp, size = self.plan.ops.xp, run[0][1].shape[0]
-        join = (lambda parts: parts[0]) if len(run) == 1 else (lambda parts: xp.concatenate(parts))
+        ops, size = self.plan.ops, run[0][1].shape[0]
+        join = (lambda parts: parts[0]) if len(run) == 1 else (lambda parts: ops.xp.concatenate(parts))
+        penalties = [r[3] for r in run] if run[0][3] is not None else []
+        if penalties and getattr(self.plan, "step_penalty", None) is not None:
+            penalties = [float(v) for v in ops.to_host(ops.xp.stack(penalties))]  # (one read of the device)
         done = SimpleNamespace(
             y=join([r[0] for r in run]), outputs=join([r[1] for r in run]),
             sw=None if run[0][2] is None else join([r[2] for r in run]),
-            penalties=[r[3] for r in run] if run[0][3] is not None else [], loss=self.plan.loss, ops=self.plan.ops)
+            penalties=penalties, loss=self.plan.loss, ops=ops)
         tally = EpochTally(self.model, done, size)
         tally.add(0, size * len(run))
         self.total += tally.total

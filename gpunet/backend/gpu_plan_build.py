@@ -1,0 +1,61 @@
+"""`build_gpu_plan`: whether a model trains through `GpuPlan` (gpu_plan.py) on the CuPy backend,
+and the plan's kernels for it (the loss kernel, the optimizer's fused update), decided once from
+the model's layers, loss, optimizer, regularizers and constraints."""
+from . import cuda_kernels as K
+from . import gpu_batch_norm as BN
+from . import step_kernels as S
+from .gpu_optimizer import StepOptimizer
+from .gpu_plan import GpuPlan
+from .gpu_regularizers import constrained_weights, regularized_weights
+from .layer_stack import FoldedNorm, dense_entries, dense_stack, takes_rows
+
+
+def build_gpu_plan(model):
+    """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
+    layer path must run: a layer other than Dense, Dropout and BatchNormalization (layer_stack.py;
+    gpu_batch_norm.py for which BatchNormalization layers qualify), activity
+    regularizers, a regularizer or constraint without a kernel (gpu_regularizers.py), an
+    activation or loss without a kernel, an optimizer without a fused update, float16."""
+    from ..layers.core import Dropout
+    from .cupy_backend import CupyBackend
+    ops, params, layers = model.ops, model._params, model._layers
+    if not isinstance(ops, CupyBackend) or params is None or not layers:
+        return None
+    if params.dtype not in K.KERNEL_DTYPES or not takes_rows(layers):
+        return None
+    if model._activity:
+        return None
+    regs = regularized_weights(model)  # L1 / L2 kernel and bias regularizers: a launch each (gpu_regularizers.py)
+    cons = constrained_weights(model)  # MaxNorm, NonNeg, UnitNorm, MinMaxNorm: likewise
+    if regs is None or cons is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
+        return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
+    # an Activation layer after a linear Dense or a BatchNormalization layer: folded into it
+    stack = dense_stack(layers, passthrough=(Dropout,), normalization=True, prelude=True)
+    if stack is None:
+        return None
+    for entry in stack:
+        if isinstance(entry, Dropout):
+            if entry.noise_shape is not None:
+                return None
+        elif isinstance(entry, FoldedNorm):
+            if not BN.plannable(entry, params.dtype):
+                return None
+        elif not entry.layer.trainable or entry.layer.kernel.value.dtype != params.dtype:
+            return None
+    dense = dense_entries(stack)
+    if not dense or dense[-1] is not stack[-1]:
+        return None  # dropout on the output: left to the layer path
+    *hidden, last = dense
+    if any(K.activation_spec(e.activation.name, e.activation.params) is None for e in hidden):
+        return None
+    act = last.activation
+    loss = S.loss_kernel(act.name, act.params, model._loss_fn)
+    if loss is None or (loss.fused is None and K.activation_spec(act.name, act.params) is None):
+        return None  # (a softmax output with another loss: a softmax launch each way around the loss kernel)
+    # A data-parallel wrapper (gpunet.distribute) hands over the optimizer it wraps, and
+    # averages the gradients between the backward pass and the update.
+    inner = getattr(model.optimizer, "inner", model.optimizer)
+    opt = StepOptimizer(inner, params, model._grads, ops.sm_count)
+    if not opt.ready(ops):
+        return None
+    return GpuPlan(model, loss, opt, stack, regs, cons)
