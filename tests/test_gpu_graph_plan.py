@@ -83,6 +83,15 @@ def summed_regression():
     return Model(i, L.Add()([L.Dense(2)(i), L.Dense(2)(L.Dense(5, activation="tanh")(i))]))
 
 
+def siamese():
+    """One Dense layer on both inputs and again on its own output: its weight gradients summed over
+    its three calls (the earlier calls' into buffers of their own, then added)."""
+    a, b = gpunet.Input((4,), name="left"), gpunet.Input((4,), name="right")
+    embed = L.Dense(4, activation="tanh", kernel_regularizer="l2")
+    ea, eb = embed(a), embed(embed(b))
+    return Model([a, b], L.Dense(1, activation="sigmoid")(L.Concatenate()([L.Subtract()([ea, eb]), ea])))
+
+
 CASES = {  # model, loss, metrics, batch size
     "residual": (residual, "binary_crossentropy", ["accuracy"], 8),
     "wide-and-deep": (wide_and_deep, "binary_crossentropy", ["accuracy"], 7),
@@ -93,6 +102,7 @@ CASES = {  # model, loss, metrics, batch size
     "resnet-block": (resnet_block, "binary_crossentropy", ["accuracy"], 8),
     "ensemble": (ensemble, "binary_crossentropy", ["accuracy"], 8),
     "summed-regression": (summed_regression, "mse", ["mae"], 9),
+    "siamese": (siamese, "binary_crossentropy", ["accuracy"], 8),
 }
 
 
@@ -101,6 +111,8 @@ def data(case):
     x = rng.normal(size=(61, 8))
     if case == "two-inputs":
         return [x[:, :5], x[:, 5:]], np.eye(3)[rng.integers(0, 3, 61)], None
+    if case == "siamese":
+        return [x[:, :4], x[:, 4:]], (x[:, :1] > x[:, 4:5]).astype(float), None
     if case in ("fan-out", "summed-regression"):
         return x, rng.normal(size=(61, 2)), rng.uniform(0.5, 2.0, 61)
     return x, (x[:, :1] + x[:, 1:2] > 0).astype(float), None
@@ -174,7 +186,9 @@ def test_an_epoch_reads_the_device_a_fixed_number_of_times_and_its_steps_can_be_
     lambda: (lambda i: Model(i, L.Dense(1, activation="sigmoid")(L.Add()([
         L.BatchNormalization(trainable=False)(L.Dense(4)(i)), L.Dense(4)(i)]))))(gpunet.Input((8,))),
     lambda: (lambda i: Model(i, L.Activation("sigmoid")(L.Add()([L.Dense(1)(i), L.Dense(1)(i)]))))(gpunet.Input((8,))),
-], ids=["softmax-after-a-merge", "frozen-batch-norm", "activation-output"])
+    lambda: (lambda i, norm: Model(i, L.Dense(1, activation="sigmoid")(L.Add()([
+        norm(L.Dense(8)(i)), norm(i)]))))(gpunet.Input((8,)), L.BatchNormalization()),
+], ids=["softmax-after-a-merge", "frozen-batch-norm", "activation-output", "shared-batch-norm"])
 def test_what_the_gpu_graph_step_does_not_take_trains_layer_by_layer(emulator, make):
     x, y, _ = data("residual")
     with B.use_backend(EmulatedCupyBackend(emulator)):

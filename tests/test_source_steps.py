@@ -159,3 +159,15 @@ def test_on_a_gpu_the_plan_reads_the_device_once_an_epoch_whatever_the_number_of
             return ops.host_reads - before
     assert reads(True, 3) == reads(True, 4) == reads(True, 5)
     assert reads(False, 5) - reads(False, 4) >= 1
+
+
+def test_on_a_gpu_each_batch_size_builds_its_step_once(emulator, monkeypatch):  # noqa: F811
+    """A generator's batches are loaded into the plan one by one (10 rows, then the pass's last 7):
+    each size's step is built once, then reused (on a GPU: its CUDA graph replayed)."""
+    built = []
+    build = GpuPlan._build
+    monkeypatch.setattr(GpuPlan, "_build", lambda plan, key, x_batch=None: built.append(key) or build(plan, key, x_batch))
+    with B.use_backend(EmulatedCupyBackend(emulator)):
+        model, _ = run(residual, True, epochs=4)
+    assert type(model._plan) is GpuGraphPlan
+    assert sorted(built) == [(7, 7, None), (10, 10, None)]

@@ -22,7 +22,9 @@ the ResNet pattern: a bias+activation launch each way over a copy; softmax excep
 launches, an activation layer after it folded in likewise), Dropout (the chain plan's kernel, salts
 and seeds: the same masks), and those merges over 2-D tensors, the output a Dense layer whose
 activation and loss have a loss kernel, or a merge (an ensemble's Average: the loss kernel over it as
-a linear output); one output, no shared layer, no call with ``training=``; the
+a linear output); one output, no call with ``training=``, no shared layer but a Dense one (a
+Siamese network's: its earlier calls' weight gradients go to buffers of their own, then are added
+to what its last call wrote, `GraphStep`); the
 weights' regularizers, constraints and the optimizer as the chain's plan takes them. Anything else
 trains layer by layer.
 """
@@ -34,7 +36,7 @@ from .gpu_plan import GpuPlan
 from .gpu_regularizers import constrained_weights, regularized_weights
 from .gpu_graph_step import GraphStep
 from .gpu_step import DenseEntry, DropoutEntry
-from .graph_plan import graph_of, node_kind, plan_sources, same_sources
+from .graph_plan import graph_of, node_kind, plan_sources, same_sources, shared_layers
 from .layer_stack import _LINEAR, Folded, FoldedNorm
 
 _MERGES = ("Add", "Subtract", "Average", "Concatenate")
@@ -48,10 +50,13 @@ def build_gpu_graph_plan(model):
     if not isinstance(ops, CupyBackend) or params is None or graph is None or params.dtype not in K.KERNEL_DTYPES:
         return None
     inputs, nodes, outputs, _ = graph
-    if (len(outputs) != 1 or model._activity or getattr(model, "_shared", None)
+    if (len(outputs) != 1 or model._activity or getattr(model, "_copied", None)
             or getattr(model, "_loss_tensors", None) or getattr(model, "_metric_tensors", None)
             or any(len(t.shape) != 2 or t.shape[1] is None for t in inputs)):
         return None
+    shared = shared_layers(nodes)
+    if any(node_kind(n) != "Dense" for n in nodes if id(n.layer) in shared):
+        return None  # (a shared Dense layer alone: its calls' weight gradients added, GraphStep)
     folds = folded_activations(nodes, outputs)
     ends = {id(n): n for n in folds.values()}  # the activation nodes folded into the Dense before them
     last = outputs[0].node

@@ -10,6 +10,8 @@ step.cu's kernel; a merge: an `Elementwise` entry), the loss kernel, each call's
 regularizers, the optimizer's update and the constraints. `_Gradients` decides, from the graph
 alone, which gradient a tensor keeps as handed and which are added into a buffer of its own.
 """
+import copy
+
 import numpy
 
 from . import cuda_kernels as K
@@ -103,6 +105,7 @@ class GraphStep:
         grads.own(out_t, (rows, plan.output_entry.units))
         entries.append(S.plan_loss_grad(plan.loss_kernel, val[id(out_t)], self.yb, self.swb, plan.outputs,
                                         grads.of[id(out_t)], plan.state, stride, plan.eps, 1.0 / rows, sm))
+        written = set()  # the shared Dense layers whose weight gradients a later call has written
         for node, output, what, keep in reversed(records):  # backward: each call once its output's gradient is whole
             g = grads.of.get(id(output))
             if g is None:
@@ -112,7 +115,13 @@ class GraphStep:
                     g = grads.owned_copy(output, g)
                 t = node.inputs[0]
                 dx = grads.target(t, (rows, t.shape[1]))
-                entries += backward_entries(plan, g, val[id(t)], what, keep, val[id(output)], dx)
+                adds = id(what.dw) in written
+                written.add(id(what.dw))
+                into = _shadow(what, empty) if adds else what  # (an earlier call of a shared layer: added after)
+                entries += backward_entries(plan, g, val[id(t)], into, keep, val[id(output)], dx)
+                if adds:
+                    entries += [Elementwise(_add_into(xp, what.dw, into.dw, what.dw))] + (
+                        [] if what.db is None else [Elementwise(_add_into(xp, what.db, into.db, what.db))])
                 grads.written(t, dx)
             elif isinstance(what, BN.NormEntry):
                 t = node.inputs[0]
@@ -238,6 +247,15 @@ def _copy(xp, dst, src):
 
 def _multiply(xp, a, b, out):
     return lambda: xp.multiply(a, b, out=out)
+
+
+def _shadow(entry, empty):
+    """``entry`` with weight gradients of its own: a shared layer's earlier call, whose gradients
+    are added to those its later call wrote (the layer path sums them over its calls)."""
+    shadow = copy.copy(entry)
+    shadow.dw = empty(entry.dw.shape)
+    shadow.db = None if entry.db is None else empty(entry.db.shape)
+    return shadow
 
 
 def _add_into(xp, a, b, out):

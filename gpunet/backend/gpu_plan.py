@@ -154,9 +154,11 @@ class GpuPlan(FollowChanges):
             # kept alive here: the steps' gathers read them through their address tables
             self.x, self.y_src, self.sw_src, self.order = x_src, y_src, sw_src, order_dev
             # steps built (and graphs captured) for the same layout serve this epoch's data, wherever
-            # it lies (fit called again on fresh arrays, a rank's new shard): only their tables change
-            layout = (n, self.y_width, self.weighted, B.epsilon())
-            if layout != self._layout or self.outputs is None:
+            # it lies (fit called again on fresh arrays, a rank's new shard): only their tables change;
+            # the outputs hold the most samples loaded so far (a generator's batches are loaded one by
+            # one, its short last batch among them, without a rebuild each time)
+            layout = (self.y_width, self.weighted, B.epsilon())
+            if layout != self._layout or self.outputs is None or self.outputs.shape[0] < n:
                 self._layout = layout
                 self.outputs = xp.empty((n, self.layers[-1].units), dtype=self.dtype)
                 self._steps.clear()
