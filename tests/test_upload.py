@@ -114,7 +114,7 @@ def test_to_device_on_numpy_returns_the_host_array_when_the_dtype_matches():
 @pytest.mark.real_gpu
 @pytest.mark.gpu
 @pytest.mark.skipif(_REASON is not None, reason=f"no CUDA: {_REASON}")
-@pytest.mark.parametrize("nbytes", [4 << 10, 48 << 20], ids=["small", "chunked"])
+@pytest.mark.parametrize("nbytes", [4 << 10, 4 * U.CHUNK_BYTES], ids=["small", "chunked"])  # (float64 host bytes)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_to_device_on_cupy_uploads_host_arrays(nbytes, dtype):
     import cupy
@@ -146,7 +146,8 @@ def test_upload_overlaps_queued_compute_and_orders_later_work():
     a kernel on the compute stream reading the array right after the call."""
     import cupy
     ops = B.resolve("cupy")
-    host = numpy.random.default_rng(2).standard_normal((1 << 16, 256)).astype("float32")  # 64 MiB: 4 chunks
+    rows = 4 * U.CHUNK_BYTES // (256 * 4)  # 4 chunks of float32
+    host = numpy.random.default_rng(2).standard_normal((rows, 256)).astype("float32")
     busy = cupy.ones((4096, 4096), "float32")
     for _ in range(3):
         busy = busy @ busy * 1e-4  # the compute stream is busy while the chunks upload
