@@ -11,6 +11,7 @@ from gpunet import backend as B, layers as L
 from gpunet.backend import cupy_unavailable_reason
 from gpunet.backend.gpu_graph_plan import GpuGraphPlan
 from gpunet.models import Model
+from test_graph_plan import siamese, siamese_data  # one Dense layer on both inputs, shared
 
 _NO_CUDA = cupy_unavailable_reason()
 
@@ -83,15 +84,6 @@ def summed_regression():
     return Model(i, L.Add()([L.Dense(2)(i), L.Dense(2)(L.Dense(5, activation="tanh")(i))]))
 
 
-def siamese():
-    """One Dense layer on both inputs and again on its own output: its weight gradients summed over
-    its three calls (the earlier calls' into buffers of their own, then added)."""
-    a, b = gpunet.Input((4,), name="left"), gpunet.Input((4,), name="right")
-    embed = L.Dense(4, activation="tanh", kernel_regularizer="l2")
-    ea, eb = embed(a), embed(embed(b))
-    return Model([a, b], L.Dense(1, activation="sigmoid")(L.Concatenate()([L.Subtract()([ea, eb]), ea])))
-
-
 CASES = {  # model, loss, metrics, batch size
     "residual": (residual, "binary_crossentropy", ["accuracy"], 8),
     "wide-and-deep": (wide_and_deep, "binary_crossentropy", ["accuracy"], 7),
@@ -112,7 +104,7 @@ def data(case):
     if case == "two-inputs":
         return [x[:, :5], x[:, 5:]], np.eye(3)[rng.integers(0, 3, 61)], None
     if case == "siamese":
-        return [x[:, :4], x[:, 4:]], (x[:, :1] > x[:, 4:5]).astype(float), None
+        return siamese_data(x)
     if case in ("fan-out", "summed-regression"):
         return x, rng.normal(size=(61, 2)), rng.uniform(0.5, 2.0, 61)
     return x, (x[:, :1] + x[:, 1:2] > 0).astype(float), None

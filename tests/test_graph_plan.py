@@ -90,11 +90,16 @@ def two_outputs():
 
 def siamese():
     """One Dense layer called on both inputs and again on its own output (its weight gradients the
-    sum over its three calls), their difference scored."""
+    sum over its three calls), their difference scored (test_gpu_graph_plan.py trains it too)."""
     a, b = gpunet.Input((4,), name="left"), gpunet.Input((4,), name="right")
     embed = L.Dense(4, activation="tanh", kernel_regularizer="l2")
     ea, eb = embed(a), embed(embed(b))
     return Model([a, b], L.Dense(1, activation="sigmoid")(L.Concatenate()([L.Subtract()([ea, eb]), ea])))
+
+
+def siamese_data(x):
+    """The two inputs from x's columns, and whether the first's first feature is the larger."""
+    return [x[:, :4], x[:, 4:]], (x[:, :1] > x[:, 4:5]).astype(float), None
 
 
 CASES = {  # model, loss (or compile's arguments), metrics, batch size
@@ -120,7 +125,7 @@ def data(case):
     if case == "two-inputs":
         return [x[:, :5], x[:, 5:]], np.eye(3)[rng.integers(0, 3, 61)], None
     if case == "siamese":
-        return [x[:, :4], x[:, 4:]], (x[:, :1] > x[:, 4:5]).astype(float), None
+        return siamese_data(x)
     if case == "two-outputs":
         return x, [(x[:, :1] > 0).astype(float), x[:, 2:4]], [rng.uniform(0.5, 2.0, 61), np.ones(61)]
     if case == "fan-out":

@@ -36,7 +36,7 @@ from .gpu_plan import GpuPlan
 from .gpu_regularizers import constrained_weights, regularized_weights
 from .gpu_graph_step import GraphStep
 from .gpu_step import DenseEntry, DropoutEntry
-from .graph_plan import graph_of, node_kind, plan_sources, same_sources, shared_layers
+from .graph_plan import graph_of, node_kind, plan_sources, same_sources, shares_dense_only
 from .layer_stack import _LINEAR, Folded, FoldedNorm
 
 _MERGES = ("Add", "Subtract", "Average", "Concatenate")
@@ -54,9 +54,8 @@ def build_gpu_graph_plan(model):
             or getattr(model, "_loss_tensors", None) or getattr(model, "_metric_tensors", None)
             or any(len(t.shape) != 2 or t.shape[1] is None for t in inputs)):
         return None
-    shared = shared_layers(nodes)
-    if any(node_kind(n) != "Dense" for n in nodes if id(n.layer) in shared):
-        return None  # (a shared Dense layer alone: its calls' weight gradients added, GraphStep)
+    if not shares_dense_only(nodes, [node_kind(n) for n in nodes]):
+        return None  # (a shared Dense layer's calls' weight gradients are added: GraphStep)
     folds = folded_activations(nodes, outputs)
     ends = {id(n): n for n in folds.values()}  # the activation nodes folded into the Dense before them
     last = outputs[0].node

@@ -47,16 +47,17 @@ def build_graph_plan(model):
     kinds = [node_kind(node) for node in nodes]
     if any(len(t.shape) != 2 for t in inputs) or None in kinds or "Dense" not in kinds:
         return None  # (without a Dense layer of its own the step would save nothing)
-    shared = shared_layers(nodes)
-    if any(kind != "Dense" for node, kind in zip(nodes, kinds) if id(node.layer) in shared):
-        return None  # (a shared layer: Dense alone, its weight gradients summed over its calls)
+    if not shares_dense_only(nodes, kinds):
+        return None
     return GraphPlan(model)
 
 
-def shared_layers(nodes):
-    """The ids of the layers called more than once (a Siamese network's shared Dense)."""
+def shares_dense_only(nodes, kinds):
+    """Whether each layer called more than once (a Siamese network's shared embedding) runs as a Dense
+    layer (``kinds``: `node_kind` of each node) at every call: the plans add such a layer's weight
+    gradients over its calls; any other shared layer takes the layer path."""
     calls = [id(n.layer) for n in nodes]
-    return {key for key in calls if calls.count(key) > 1}
+    return all(kind == "Dense" for key, kind in zip(calls, kinds) if calls.count(key) > 1)
 
 
 def graph_of(model):

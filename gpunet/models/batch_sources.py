@@ -5,8 +5,8 @@ data, reshuffled each pass, as tf.keras's data handler does). Keras 2's ``fit_ge
 ``evaluate_generator`` and ``predict_generator`` are these calls under their old names.
 
 Each batch is ``(x, y)`` or ``(x, y, sample_weight)`` (predict: ``x``, or a tuple whose first item
-is x) and trains as ``train_on_batch`` would (on the CPU through the model's fused step where it has
-one: models/source_steps.py; else layer by layer), with the epoch's running loss and metrics,
+is x) and trains as ``train_on_batch`` would (through the model's fused step, NumPy's or the GPU's,
+where it has one: models/source_steps.py; else layer by layer), with the epoch's running loss and metrics,
 callbacks, History and validation as in an array fit.
 """
 import warnings

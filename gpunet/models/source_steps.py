@@ -26,6 +26,7 @@ class SourceSteps:
 
     def __init__(self, model, plan, per_batch):
         self.model, self.plan, self.per_batch = model, plan, per_batch
+        self._device_penalty = getattr(plan, "step_penalty", None)  # (a GPU plan's: kept on the device)
         self.total, self.seen = 0.0, 0
         self._run = []  # (y, outputs, sample weights, penalty) of each batch not yet tallied, all one size
 
@@ -42,10 +43,9 @@ class SourceSteps:
             self.flush()
         plan.load(xs, ys, sws)
         plan.step(0, n)
-        device_penalty = getattr(plan, "step_penalty", None)  # (a GPU plan's, kept on the device)
-        if device_penalty is not None:
+        if self._device_penalty is not None:
             plan.publish()  # what follows runs on the caller's stream, after the plan's step
-            penalty = device_penalty()
+            penalty = self._device_penalty()
         else:
             penalty = plan.penalties[0] if plan.penalties else None
         # (copies: the plan refills its buffers with the next batch)
@@ -62,7 +62,7 @@ class SourceSteps:
         ops, size = self.plan.ops, run[0][1].shape[0]
         join = (lambda parts: parts[0]) if len(run) == 1 else (lambda parts: ops.xp.concatenate(parts))
         penalties = [r[3] for r in run] if run[0][3] is not None else []
-        if penalties and getattr(self.plan, "step_penalty", None) is not None:
+        if penalties and self._device_penalty is not None:
             penalties = [float(v) for v in ops.to_host(ops.xp.stack(penalties))]  # (one read of the device)
         done = SimpleNamespace(
             y=join([r[0] for r in run]), outputs=join([r[1] for r in run]),
