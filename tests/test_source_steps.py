@@ -142,7 +142,8 @@ def test_on_a_gpu_a_generator_trains_on_the_gpu_plan_as_numpys_layer_path(emulat
 def test_on_a_gpu_the_plan_reads_the_device_once_an_epoch_whatever_the_number_of_batches(emulator):  # noqa: F811
     """The backend's reads (to_host, to_scalar) of an epoch from a generator: the plan's loss,
     metrics and L2 penalty wait on the device for the tally (a fixed number of reads), where the layer
-    path reads each batch's penalty."""
+    path reads each batch's penalty. Each batch's NaN/inf check runs on its host arrays, before the
+    upload (its check on the device would read it: wait for the steps queued before)."""
     ops = EmulatedCupyBackend(emulator)
 
     def reads(planned, steps):

@@ -28,7 +28,7 @@ def _with(array, row, value, col=0):
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # 1e300 in float32
-@pytest.mark.parametrize("call", ["fit", "train_on_batch", "evaluate", "validation_data"])
+@pytest.mark.parametrize("call", ["fit", "train_on_batch", "evaluate", "validation_data", "generator"])
 @pytest.mark.parametrize("where, value, kind", [("x", np.nan, "NaN"), ("y", np.inf, "inf"),
                                                 ("sample_weight", -np.inf, "-inf"), ("x", 1e300, "inf")])
 def test_non_finite_data_is_refused_naming_the_array_and_first_bad_row(ops, call, where, value, kind):
@@ -47,6 +47,8 @@ def test_non_finite_data_is_refused_naming_the_array_and_first_bad_row(ops, call
             model.train_on_batch(data["x"], data["y"], **kwargs)
         elif call == "evaluate":
             model.evaluate(data["x"], data["y"], verbose=0, **kwargs)
+        elif call == "generator":  # (checked on the host before its upload: no device read per batch)
+            model.fit(iter([(data["x"], data["y"], data["sample_weight"])]), steps_per_epoch=1, verbose=0)
         else:
             name = "validation_data " + where
             model.fit(X, Y, epochs=1, verbose=0, validation_data=(data["x"], data["y"], data["sample_weight"]))

@@ -42,14 +42,30 @@ def _host(x, what):
     return arr
 
 
-def to_input(ops, x, dtype):
-    """User inputs as a backend array of ``dtype`` with at least 2 dimensions."""
+def to_input(ops, x, dtype, finite_as=None):
+    """User inputs as a backend array of ``dtype`` with at least 2 dimensions; ``finite_as``: the
+    name under which they are checked for NaN and inf (`checked_upload`), None for no check."""
     arr = _host(x, "x")
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim == 0:
         raise ValueError(f"x must be an array with a batch dimension, received a scalar {x!r}")
-    return to_device(ops, arr, dtype)
+    return checked_upload(ops, arr, dtype, finite_as)
+
+
+def checked_upload(ops, arr, dtype, finite_as):
+    """``arr`` on ``ops``'s device as ``dtype``, checked for NaN and inf under the name ``finite_as``
+    (None: not checked) where it is: host data on the host, cast first (1e300 is inf in float32),
+    since on a GPU the check of its upload reads the device and so waits for every step queued
+    before it (once per batch of a generator); a device array on the device."""
+    if finite_as is not None and isinstance(arr, numpy.ndarray):
+        arr = arr.astype(dtype, copy=False)
+        input_checks.check_finite(None, arr, finite_as)
+        return to_device(ops, arr, dtype)
+    out = to_device(ops, arr, dtype)
+    if finite_as is not None:
+        input_checks.check_finite(ops, out, finite_as)
+    return out
 
 
 def to_output(ops, y):
@@ -57,7 +73,7 @@ def to_output(ops, y):
     return ops.to_host(y)
 
 
-def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y"):
+def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y", finite=False):
     if getattr(loss_fn, "takes_no_targets", False):  # compile(loss=None): y is not read, as in Keras
         rows = n if y is None else len(_host(y, what))
         if rows != n:
@@ -77,7 +93,7 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y"):
     if tuple(arr.shape[1:]) != want and not users:  # (a user's loss may take any targets)
         raise ValueError(f"Targets y have shape {arr.shape} but the model's output has shape "
                          f"{(None,) + want} (loss {loss_fn.name}).")
-    return to_device(ops, arr, dtype)
+    return checked_upload(ops, arr, dtype, what if finite else None)
 
 
 def _users_loss(loss_fn):
@@ -116,16 +132,12 @@ def prepare(ops, model, x, y, sample_weight, class_weight, role="", finite=True)
     the arrays' names in messages ("validation_data "). ``finite=False`` leaves x and y's finite
     check to the caller (who checks them on the device once uploaded: `check_finite_uploaded`)."""
     dtype = model._input_dtype()
-    xs = to_input(ops, x, dtype)
+    xs = to_input(ops, x, dtype, f"{role}x" if finite else None)
     n = xs.shape[0]
     input_checks.check_not_empty(n, f"{role}x")
-    if finite:
-        input_checks.check_finite(ops, xs, f"{role}x")  # after the cast: 1e300 is inf in float32
     if not model.built:
         model.build((None,) + tuple(xs.shape[1:]))
-    ys = _targets(ops, y, model._loss_fn, model.output_shape, n, dtype, f"{role}y")
-    if finite:
-        input_checks.check_finite(ops, ys, f"{role}y")
+    ys = _targets(ops, y, model._loss_fn, model.output_shape, n, dtype, f"{role}y", finite)
     sw = None
     if sample_weight is not None:
         sw = _sample_weights(ops, sample_weight, n, f"{role}sample_weight",
@@ -149,7 +161,7 @@ def _sample_weights(ops, sample_weight, n, what, columns=None):
         sw = sw.reshape(-1)
     if sw.shape != (n,) and not (columns and sw.shape == (n, columns)):
         raise ValueError(f"{what} must have shape ({n},), received {tuple(sw.shape)}")
-    input_checks.check_finite(ops, sw, what)
+    input_checks.check_finite(None if isinstance(sw, numpy.ndarray) else ops, sw, what)  # (read where it is)
     return sw
 
 

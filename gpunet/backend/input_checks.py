@@ -33,7 +33,7 @@ def _bad_rows(bad):
 def check_finite(ops, arr, what):
     """Raise ValueError naming ``what`` and the first row holding NaN or inf (float arrays only;
     backend or NumPy arrays). Skipped when ``GPUNET_CHECK_FINITE=0``."""
-    if not _to_check(arr) or sum_is_finite(arr):
+    if not _to_check(arr) or sum_is_finite(arr, ops):
         return
     host = numpy.asarray(ops.to_host(arr)) if ops is not None else numpy.asarray(arr)
     rows = _bad_rows(~numpy.isfinite(host))
@@ -47,11 +47,13 @@ def check_finite(ops, arr, what):
                      f"GPUNET_CHECK_FINITE=0 to skip this check.")
 
 
-def sum_is_finite(arr):
+def sum_is_finite(arr, ops=None):
     """Whether ``arr``'s sum is finite, so that it holds no NaN or inf: one reduction, on the
-    array's own device (a sum of huge finite values may overflow: then the caller searches)."""
+    array's own device (a sum of huge finite values may overflow: then the caller searches).
+    ``ops``: the backend whose array it is, which reads the sum (on a GPU a device read)."""
     with numpy.errstate(over="ignore", invalid="ignore"):
-        return math.isfinite(float(arr.sum(dtype="float32" if arr.dtype.itemsize < 4 else None)))  # float16: 65504
+        total = arr.sum(dtype="float32" if arr.dtype.itemsize < 4 else None)  # float16: 65504
+        return math.isfinite(float(total) if ops is None else ops.to_scalar(total))
 
 
 def check_finite_uploaded(parts, host, what):

@@ -136,7 +136,8 @@ def pack_weights(ops, sample_weight, names, rows, what="sample_weight"):
         if arr.ndim == 0 or arr.shape[0] != rows or (arr.ndim > 1 and arr.shape[1:] != (1,)):
             raise ValueError(f"{what} for output {name!r} must have shape ({rows},), one weight per sample; "
                              f"received {tuple(arr.shape)}.")
-        check_finite(ops, arr, f"{what} for output {name!r}")  # (the packed array's check could not name it)
+        # (the packed array's check could not name it; a host array is read on the host)
+        check_finite(None if isinstance(arr, numpy.ndarray) else ops, arr, f"{what} for output {name!r}")
         columns.append(arr.reshape(rows, 1))
     if all(c is None or isinstance(c, numpy.ndarray) for c in columns):
         return numpy.concatenate([numpy.ones((rows, 1)) if c is None else c.astype(numpy.float64, copy=False)
