@@ -57,7 +57,7 @@ class GraphStep:
                 val[id(t)] = self.xb
                 continue
             part = val[id(t)] = empty((rows, hi - lo))  # (the kernels read contiguous rows)
-            entries.append(Elementwise(_copy(xp, part, self.xb[:, lo:hi])))
+            entries.append(Elementwise(copy_into(xp, part, self.xb[:, lo:hi])))
         records, folded = [], {id(a) for a in plan.folds.values()}
         for node in nodes:  # forward
             if id(node) in folded:
@@ -81,7 +81,7 @@ class GraphStep:
                 spec = K.activation_spec(act.name, act.params)
                 out = empty(ins[0].shape)
                 keep = _keep(spec, out.shape, empty)
-                entries.append(Elementwise(_copy(xp, out, ins[0])))
+                entries.append(Elementwise(copy_into(xp, out, ins[0])))
                 entries.append(K.plan_bias_act(out, None, keep if spec.keep == "z" else None,
                                                keep if spec.keep == "mask" else None, spec, sm))
                 records.append((node, output, spec, keep))
@@ -97,7 +97,7 @@ class GraphStep:
                 records.append((node, output, "Dropout", mask))
             else:
                 out = empty((rows, output.shape[1]))
-                entries.append(Elementwise(_merge(xp, kind, ins, out)))
+                entries.append(Elementwise(merge_into(xp, kind, ins, out)))
                 records.append((node, output, kind, None))
             val[id(output)] = out
         grads = _Gradients(xp, empty, entries, {id(t) for t in inputs})
@@ -184,7 +184,7 @@ class _Gradients:
         buf = self._own.get(id(t))
         if buf is None or buf is g:
             buf = self._own[id(t)] = self.empty(g.shape)
-        self.entries.append(Elementwise(_copy(self.xp, buf, g)))
+        self.entries.append(Elementwise(copy_into(self.xp, buf, g)))
         self.of[id(t)] = buf
         return buf
 
@@ -213,7 +213,7 @@ class _Gradients:
             return
         mine = self._own.get(id(t))
         if have is None:
-            self.entries.append(Elementwise(_copy(self.xp, self.own(t, g.shape), g)))
+            self.entries.append(Elementwise(copy_into(self.xp, self.own(t, g.shape), g)))
             return
         dst = mine if mine is not None else self.own(t, g.shape)
         self.of[id(t)] = dst
@@ -241,7 +241,8 @@ class _Gradients:
             self.give(t, g)
 
 
-def _copy(xp, dst, src):
+def copy_into(xp, dst, src):
+    """The operation ``dst[...] = src`` (no allocation), to run later."""
     return lambda: xp.copyto(dst, src)
 
 
@@ -270,7 +271,9 @@ def _negate(xp, a, out):
     return lambda: xp.negative(a, out=out)
 
 
-def _merge(xp, kind, ins, out):
+def merge_into(xp, kind, ins, out):
+    """The operation writing the merge ``kind`` (Add, Subtract, Average, Concatenate) of the 2-D
+    arrays ``ins`` into ``out`` (no allocation), to run later."""
     if kind == "Concatenate":
         edges = numpy.cumsum([0] + [a.shape[1] for a in ins]).tolist()
 

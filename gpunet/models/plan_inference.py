@@ -1,4 +1,5 @@
-"""predict and evaluate through `GpuForward` (backend/gpu_forward.py) on the CuPy backend:
+"""predict and evaluate through `GpuForward` (backend/gpu_forward.py; a functional graph's:
+backend/gpu_graph_forward.py) on the CuPy backend:
 the model's outputs for all batches written into one device array, the loss and metrics
 computed from them as fit's epochs compute them (`EpochTally`), then read once; the layer
 path batch by batch otherwise. x may be resident or streamed batch by batch (`DeviceData`)."""
@@ -6,18 +7,19 @@ from types import SimpleNamespace
 
 from ..backend.epoch_tally import EpochTally
 from ..backend.gpu_forward import build_gpu_forward
+from ..backend.gpu_graph_forward import build_gpu_graph_forward
 from ..layers import added_losses
 from .batch_logs import TallyCursor, running_logs
 from .engine import LossSum
 
 
 def forward_plan(model, xs):
-    """The model's `GpuForward` when it serves inputs like ``xs``, else None (the layer path)."""
-    if not getattr(model, "_chain", True):  # a functional graph with merge layers: the layer path
-        return None
+    """The model's `GpuForward` (a chain of layers) or `GpuGraphForward` (any other functional graph)
+    when it serves inputs like ``xs``, else None (the layer path)."""
     fwd = getattr(model, "_gpu_forward", None)
     if fwd is None or fwd is False or not fwd.matches(model):
-        fwd = model._gpu_forward = build_gpu_forward(model) or False
+        build = build_gpu_forward if getattr(model, "_chain", True) else build_gpu_graph_forward
+        fwd = model._gpu_forward = build(model) or False
     return fwd if fwd and xs.shape[0] and fwd.accepts(xs) else None
 
 

@@ -1,0 +1,192 @@
+"""`GpuGraphForward`: predict and evaluate for a functional model that is not a chain (a residual
+connection, several inputs side by side, an ensemble's average) on the CuPy backend, the graph
+counterpart of gpu_forward.py's `GpuForward`.
+
+Why: layer by layer, each call of such a model is a few CuPy launches plus the graph walk's
+bookkeeping in Python, every batch. Here a batch is: its inputs' columns copied apart (several
+inputs), each Dense layer one launch of the training kernels (two with a softmax), an activation
+layer folded into the Dense or BatchNormalization layer before it (gpu_graph_plan.folded_activations)
+or one launch of its own over a copy, a BatchNormalization layer one launch with its moving
+statistics, a merge one CuPy elementwise operation into a buffer of the plan's, the output written
+straight into its rows of one output array; Dropout and the noise layers are the identity, as in
+inference. No host read until the caller asks; evaluate's loss and metrics are computed from the
+outputs once (models/plan_inference.py), as for a chain.
+
+Anything a node cannot run this way (a call with ``training=``, a Lambda, a nested model, masks,
+activity regularizers, tensors other than rows, several outputs) sends the model to the layer path.
+"""
+from contextlib import nullcontext
+
+from . import cuda_kernels as K
+from . import dense_launch as DL
+from . import gpu_batch_norm as BN
+from .gpu_forward import _identity_in_inference
+from .gpu_graph_plan import _MERGES, activation_of, folded_activations, norm_entry
+from .gpu_graph_step import copy_into, merge_into
+from .gpu_step import workspace
+from .graph_plan import graph_of, node_kind, plan_sources, same_sources
+
+_IDENTITY = "Identity"
+
+
+def build_gpu_graph_forward(model):
+    """A `GpuGraphForward` for the functional ``model`` (built) on a CuPy backend, or None where
+    the layer path must run (see the module docstring)."""
+    from .cupy_backend import CupyBackend
+    graph = graph_of(model)
+    if not isinstance(model.ops, CupyBackend) or graph is None:
+        return None
+    inputs, nodes, outputs, _ = graph
+    if (len(outputs) != 1 or getattr(model, "_loss_tensors", None) or getattr(model, "_metric_tensors", None)
+            or any(len(t.shape) != 2 or t.shape[1] is None for t in inputs + outputs)):
+        return None
+    kinds = [inference_kind(n) for n in nodes]
+    dense = [n for n, k in zip(nodes, kinds) if k == "Dense"]
+    if None in kinds or not dense:
+        return None
+    dtype = dense[0].layer.kernel.value.dtype
+    if dtype not in K.KERNEL_DTYPES:
+        return None
+    folds = folded_activations(nodes, outputs)
+    folded = {id(a) for a in folds.values()}
+    for node, kind in zip(nodes, kinds):
+        if id(node) in folded:
+            continue
+        if kind == "BatchNormalization":
+            if not BN.inferable(norm_entry(node, folds), dtype):
+                return None
+        elif kind in ("Dense", "Activation"):
+            act = activation_of(node, folds) if kind == "Dense" else node.layer.activation
+            if K.activation_spec(act.name, act.params) is None or (
+                    kind == "Dense" and any(w.value.dtype != dtype for w in node.layer.weights)):
+                return None
+    return GpuGraphForward(model, graph, kinds, folds, dtype)
+
+
+def inference_kind(node):
+    """What the forward plan runs ``node`` as ("Dense", "BatchNormalization", "Activation", a merge,
+    or the identity), or None where the layer path must run it."""
+    from ..layers.core import Dense
+    from ..layers.normalization import BatchNormalization
+    kind = node_kind(node)
+    if kind is None or kind in ("Dense", "Activation") + _MERGES:
+        return kind
+    if node.training is not None or any(len(t.shape) != 2 or t.shape[1] is None for t in node.inputs + [node.output]):
+        return None  # (training=True keeps a Dropout dropping in predict; other shapes: the layer path)
+    layer = type(node.layer)
+    if kind == "Dropout" or layer in _identity_in_inference():
+        return _IDENTITY
+    if layer is Dense and not node.layer.activation.custom:  # (frozen: training takes it layer by layer, inference as any Dense layer)
+        return "Dense"
+    return "BatchNormalization" if layer is BatchNormalization else None
+
+
+class GpuGraphForward:
+    """``run(x, out, batch_size)``: ``out[:] = model(x)`` batch by batch (device arrays; several
+    inputs packed side by side in ``x``)."""
+
+    def __init__(self, model, graph, kinds, folds, dtype):
+        self.model, self.ops, self.dtype = model, model.ops, dtype
+        self.graph, self.kinds, self.folds = graph, kinds, folds
+        inputs, _, outputs, _ = graph
+        self.widths = [t.shape[1] for t in inputs]
+        self.units = outputs[0].shape[1]
+        self._sources = plan_sources(model)
+        self._buffers = {}
+        self.launch_count = None  # the kernel launches of the last batch (tests count them)
+
+    def matches(self, model):
+        """Whether the model still is what the plan was built for: the same calls, layers, weight
+        arrays and activations (the weights' values are read at each launch)."""
+        return model.ops is self.ops and same_sources(plan_sources(model), self._sources)
+
+    def accepts(self, x):
+        return x.ndim == 2 and x.shape[1] == sum(self.widths) and x.dtype == self.dtype
+
+    def run(self, x, out, batch_size, stream=None):
+        """Every batch of ``x`` (n, inputs' widths) through the graph into ``out`` (n, units), on ``stream``."""
+        with stream if stream is not None else nullcontext():
+            x = self.ops.xp.ascontiguousarray(x)  # (the kernels read rows as laid out)
+            for lo in range(0, x.shape[0], batch_size):
+                hi = min(x.shape[0], lo + batch_size)
+                entries = self.entries(x[lo:hi], out[lo:hi])
+                for entry in entries:
+                    if isinstance(entry, K.Launch):
+                        self.ops.launch(entry)
+                    else:
+                        entry()
+                self.launch_count = sum(isinstance(e, K.Launch) for e in entries)
+
+    def entries(self, x, out):
+        """One batch's launches and elementwise operations, in order (x and out contiguous rows)."""
+        inputs, nodes, outputs, _ = self.graph
+        xp, rows, sm = self.ops.xp, x.shape[0], self.ops.sm_count
+        buffers = self._allocate(rows)
+        entries, val, lo = [], {}, 0
+        for t, width in zip(inputs, self.widths):
+            if len(inputs) == 1:
+                val[id(t)] = x
+                break
+            val[id(t)] = buffers[id(t)]
+            entries.append(copy_into(xp, val[id(t)], x[:, lo:lo + width]))
+            lo += width
+        folded = {id(a) for a in self.folds.values()}
+        final = outputs[0]
+        for node, kind in zip(nodes, self.kinds):
+            if id(node) in folded:
+                continue  # (the layer before applies it: that layer's output is this node's)
+            output = self.folds[id(node)].output if id(node) in self.folds else node.output
+            ins = [val[id(t)] for t in node.inputs]
+            if kind == _IDENTITY:
+                val[id(output)] = ins[0]
+                continue
+            y = out if output is final else buffers[id(output)]
+            if kind == "Dense":
+                layer, act = node.layer, activation_of(node, self.folds)
+                spec = K.activation_spec(act.name, act.params)
+                b = None if layer.bias is None else layer.bias.value
+                entries.append(DL.dense_forward_launch(ins[0], layer.kernel.value, b, y, None, None, spec, sm,
+                                                       buffers[id(node)]))
+                if spec.softmax:
+                    entries.append(K.plan_softmax_forward(y, y, sm))
+            elif kind == "BatchNormalization":
+                entry = norm_entry(node, self.folds)
+                spec = K.activation_spec(entry.activation.name, entry.activation.params)
+                entries.append(BN.inference_launch(entry, spec, ins[0], y, sm))
+            elif kind == "Activation":
+                spec = K.activation_spec(node.layer.activation.name, node.layer.activation.params)
+                if spec.softmax:
+                    entries.append(K.plan_softmax_forward(ins[0], y, sm))
+                else:
+                    entries += [copy_into(xp, y, ins[0]), K.plan_bias_act(y, None, None, None, spec, sm)]
+            else:
+                entries.append(merge_into(xp, kind, ins, y))
+            val[id(output)] = y
+        if val[id(final)] is not out:  # (the output is an input or passes through identities)
+            entries.append(copy_into(xp, out, val[id(final)]))
+        return entries
+
+    def _allocate(self, rows):
+        """Each inner tensor's buffer and each Dense call's workspace for batches of ``rows``, by id."""
+        got = self._buffers.get(rows)
+        if got is not None:
+            return got
+        if len(self._buffers) >= 4:
+            del self._buffers[next(iter(self._buffers))]
+        inputs, nodes, outputs, _ = self.graph
+        xp, sm, got = self.ops.xp, self.ops.sm_count, {}
+        empty = lambda t: xp.empty((rows, t.shape[1]), dtype=self.dtype)  # noqa: E731
+        if len(inputs) > 1:
+            got.update((id(t), empty(t)) for t in inputs)
+        folded = {id(a) for a in self.folds.values()}
+        for node, kind in zip(nodes, self.kinds):
+            if kind == _IDENTITY or id(node) in folded:
+                continue
+            output = self.folds[id(node)].output if id(node) in self.folds else node.output
+            if output is not outputs[0]:  # (the output is written into the caller's array)
+                got[id(output)] = empty(output)
+            if kind == "Dense":
+                k, n = node.layer.kernel.value.shape
+                got[id(node)] = workspace(self, DL.forward_workspace(rows, n, k, self.dtype, sm))
+        self._buffers[rows] = got
+        return got

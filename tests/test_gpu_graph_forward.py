@@ -1,0 +1,174 @@
+"""predict and evaluate of a functional graph that is not a chain on a GPU (backend/gpu_graph_forward.py),
+through the CPU emulation of its kernels with NumPy standing in for CuPy: the same outputs, loss and
+metrics as NumPy's layer path, one launch per Dense layer, a fixed number of device reads whatever the
+number of batches; what it does not take runs layer by layer."""
+import numpy as np
+import pytest
+
+import gpunet
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from gpunet import backend as B, layers as L
+from gpunet.backend.gpu_graph_forward import GpuGraphForward
+from gpunet.callbacks import Callback
+from gpunet.models import Model
+from test_gpu_graph_plan import CASES, data
+
+
+def softmax_after_a_merge():
+    i = gpunet.Input((8,))
+    return Model(i, L.Softmax()(L.Add()([L.Dense(3)(i), L.Dense(3, activation="relu")(i)])))
+
+
+def frozen_layers():
+    """A frozen Dense layer and a frozen BatchNormalization (both layer by layer in training),
+    noise layers (the identity in inference) and an activation layer as the output after a merge."""
+    i = gpunet.Input((8,))
+    h = L.GaussianNoise(0.5)(L.Dense(6, activation="tanh", trainable=False)(i))
+    h2 = L.BatchNormalization(trainable=False)(L.Dense(6)(L.Dropout(0.4)(i)))
+    return Model(i, L.Activation("sigmoid")(L.Add()([L.Dense(1)(h), L.Dense(1)(h2)])))
+
+
+def shared_batch_norm():
+    i = gpunet.Input((8,))
+    norm = L.BatchNormalization()
+    return Model(i, L.Dense(1, activation="sigmoid")(L.Add()([norm(L.Dense(8)(i)), norm(i)])))
+
+
+EXTRA = {  # model, loss, metrics, batch size: graphs only inference takes whole
+    "softmax-after-a-merge": (softmax_after_a_merge, "categorical_crossentropy", ["accuracy"], 8),
+    "frozen-layers": (frozen_layers, "binary_crossentropy", ["accuracy"], 8),
+    "shared-batch-norm": (shared_batch_norm, "binary_crossentropy", ["accuracy"], 8),
+}
+ALL = {**CASES, **EXTRA}
+
+
+def case_data(case):
+    if case == "softmax-after-a-merge":
+        x, y, _ = data("residual")
+        return x, np.eye(3)[(x[:, 0] > 0).astype(int) + (x[:, 1] > 0)], np.linspace(0.5, 2.0, 61)
+    return data("residual") if case in EXTRA else data(case)
+
+
+def on_both(case):
+    """(model, predicted, evaluated) on NumPy's layer path after 2 epochs of training there (BatchNormalization's
+    moving statistics moved), and the same on the emulated GPU with those weights."""
+    make, loss, metrics, batch = ALL[case]
+    x, y, sw = case_data(case)
+    runs = []
+    for ops in (B.resolve("numpy"), gpu()):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(5)
+            model = make()
+            model.compile(optimizer="adam", loss=loss, metrics=list(metrics))
+            if runs:
+                model.set_weights(runs[0][0].get_weights())
+            else:
+                model.fit(x, y, sample_weight=sw, batch_size=batch, epochs=2, verbose=0)
+            runs.append((model, model.predict(x, batch_size=batch, verbose=0),
+                         model.evaluate(x, y, sample_weight=sw, batch_size=batch, verbose=0)))
+    return runs
+
+
+_KERNELS = {}
+
+
+@pytest.fixture(autouse=True)
+def _emulator(emulator):  # noqa: F811
+    _KERNELS["emulator"] = emulator
+
+
+def gpu():
+    """The emulated CuPy backend (the session's kernel builds)."""
+    return EmulatedCupyBackend(_KERNELS["emulator"])
+
+
+@pytest.mark.parametrize("case", sorted(ALL))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_and_evaluate_equal_numpys_layer_path(case, dtype):
+    B.set_floatx(dtype)
+    (_, want, want_eval), (model, got, got_eval) = on_both(case)
+    assert isinstance(model._gpu_forward, GpuGraphForward)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    assert got.dtype == want.dtype == np.dtype(dtype) and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(got_eval, want_eval, rtol=tol, atol=tol)
+
+
+def test_a_batch_is_a_launch_per_dense_layer_and_the_merges_are_elementwise():
+    (_, want, _), (model, got, _) = on_both("residual")
+    fwd = model._gpu_forward
+    assert fwd.launch_count == 3  # three Dense layers; the Add is a CuPy operation into a buffer
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    (_, want, _), (model, got, _) = on_both("resnet-block")
+    assert model._gpu_forward.launch_count == 6 + 3  # six Dense layers, three activation layers after merges
+
+
+def test_evaluate_reads_the_device_a_fixed_number_of_times_whatever_the_batches():
+    x, y, _ = data("residual")
+    ops = gpu()
+    with B.use_backend(ops):
+        model = CASES["residual"][0]()
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        reads = []
+        for batch in (4, 8, 61):
+            before = ops.host_reads
+            model.evaluate(x, y, batch_size=batch, verbose=0)
+            reads.append(ops.host_reads - before)
+    assert isinstance(model._gpu_forward, GpuGraphForward) and reads[0] == reads[1] == reads[2]
+
+
+def test_batch_logs_of_evaluate_equal_numpys():
+    class Logs(Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.seen.append(dict(logs))
+    x, y, _ = data("two-inputs")
+    seen = []
+    for model, _, _ in on_both("two-inputs"):
+        logs = Logs()
+        with B.use_backend(model.ops):
+            model.evaluate(x, y, batch_size=12, verbose=0, callbacks=[logs])
+        seen.append(logs.seen)
+    assert isinstance(model._gpu_forward, GpuGraphForward)
+    assert len(seen[0]) == len(seen[1]) == 6
+    for a, b in zip(*seen):
+        assert sorted(a) == sorted(b)
+        for key in a:
+            np.testing.assert_allclose(b[key], a[key], rtol=1e-5, atol=1e-6)
+
+
+def test_new_weights_and_a_new_activation_are_taken():
+    x, _, _ = data("residual")
+    (ref, _, _), (model, _, _) = on_both("residual")
+    fwd = model._gpu_forward
+    weights = [w * 0.5 for w in ref.get_weights()]
+    for m in (ref, model):
+        m.set_weights(weights)
+    np.testing.assert_allclose(model.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    for m in (ref, model):
+        m.layers[-1].activation = gpunet.activations.get("linear")
+    np.testing.assert_allclose(model.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    assert model._gpu_forward is not fwd and isinstance(model._gpu_forward, GpuGraphForward)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (lambda i: Model(i, L.Dense(1)(L.Add()([L.Lambda(lambda t: t * 2.0)(L.Dense(4)(i)), L.Dense(4)(i)]))))(
+        gpunet.Input((8,))),
+    lambda: (lambda i: Model(i, L.Dense(1)(L.Add()([L.Dropout(0.5)(L.Dense(4)(i), training=True), L.Dense(4)(i)]))))(
+        gpunet.Input((8,))),
+    lambda: (lambda i: Model(i, [L.Dense(1)(i), L.Dense(2)(L.Dense(3)(i))]))(gpunet.Input((8,))),
+], ids=["lambda", "dropout-training-true", "two-outputs"])
+def test_what_it_does_not_take_runs_layer_by_layer(make):
+    x = data("residual")[0]
+    outs = []
+    for ops in (B.resolve("numpy"), gpu()):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(9)
+            model = make()
+            outs.append(model.predict(x, verbose=0))
+    assert model._gpu_forward is False
+    if not isinstance(outs[0], list) and "Dropout" not in str([type(l).__name__ for l in model.layers]):
+        np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6)
