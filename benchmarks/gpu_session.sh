@@ -27,11 +27,14 @@ if [[ $PARTS == *" suite "* ]]; then
     # its failures; pytest-timeout (where installed) fails a test that hangs past T_TEST seconds
     # with its stack instead of letting it hold the run (2026-12-05: an H100 run of 14 workers
     # was cut off at 98% after 220 s with 6 failures it never got to name).
-    TO=$("$PY" -c "import pytest_timeout" 2>/dev/null && echo "--timeout=${T_TEST:-90}")
-    timeout "${T_SUITE:-300}" "$PY" -m pytest -v $XDIST $TO -p no:cacheprovider -rfE --durations=25 tests \
+    # (T_TEST well above the slowest CPU-bound tests: 4 workers on 2 cores took 225 s for the
+    # kernel emulation's reverse-order run; a test cut off by T_SUITE is named below anyway)
+    TO=$("$PY" -c "import pytest_timeout" 2>/dev/null && echo "--timeout=${T_TEST:-300}")
+    timeout "${T_SUITE:-420}" "$PY" -m pytest -v $XDIST $TO -p no:cacheprovider -rfE --durations=25 tests \
         > "$OUT/suite.full.log" 2>&1
     rc=$?
     { grep -E "^\[gw[0-9]+\].* (FAILED|ERROR) " "$OUT/suite.full.log" | sort -u
+      "$PY" benchmarks/unfinished_tests.py "$OUT/suite.full.log"
       sed -n '/slowest .*durations/,$p' "$OUT/suite.full.log"
       echo "suite rc=$rc in ${SECONDS}s"; } > "$OUT/suite.log"
   else

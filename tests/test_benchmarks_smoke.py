@@ -254,3 +254,13 @@ def test_a_group_that_measured_nothing_contributes_nothing(tmp_path):
     (tmp_path / "bad.json").write_text('{"benchmarks": [')
     with pytest.raises(SystemExit, match=r"bad.json is not pytest-benchmark JSON \(Expecting value"):
         report.read_group_json(str(tmp_path / "bad.json"))
+
+
+def test_a_cut_off_xdist_log_names_the_tests_still_running():
+    """gpu_session.sh's suite part: what a `pytest -v -n N` log shows started with no outcome after."""
+    unfinished = benchmarks_module("unfinished_tests").unfinished
+    log = ["tests/test_a.py::test_one ", "tests/test_a.py::test_two[x y] ", "tests/test_b.py::test_three ",
+           "[gw0] [ 33%] PASSED tests/test_a.py::test_one ", "tests/test_c.py::test_four ",
+           "[gw1] [ 66%] FAILED tests/test_b.py::test_three ", "E   assert 1 == 2", "tests/test_a.py::test_two[x y] "]
+    assert unfinished(log) == ["tests/test_a.py::test_two[x y]", "tests/test_c.py::test_four"]
+    assert unfinished(log + ["[gw1] [100%] ERROR tests/test_c.py::test_four "]) == ["tests/test_a.py::test_two[x y]"]
