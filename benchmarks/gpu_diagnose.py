@@ -19,6 +19,8 @@
     whether batch_norm.cu's column-per-thread kernels hold up on tall batches.
 6e. predict through the one-launch forward (gpu_fused_forward.py) against the forward plan's
     launches per batch, over model sizes, its MAX_PARAMS limit lifted, to set it from measurements.
+6f. predict of a residual graph through its forward plan (gpu_graph_forward.py) against the layer
+    path it took before, at the Pima network's size and a wide one.
 
 Every part takes the backend and the device synchronization as arguments, so that
 tests/test_gpu_diagnose.py runs the same code on the CPU (NumPy, the kernels' emulation).
@@ -39,8 +41,8 @@ import numpy  # noqa: E402
 
 from benchmarks import gpu_workloads as G  # noqa: E402
 from benchmarks.gpu_workloads import median_seconds  # noqa: E402
-from benchmarks.gpu_plan_sweeps import (FORWARD_CASES, FUSED_CASES, beyond_dense_sweep,  # noqa: E402
-                                     fused_forward_sweep, fused_step_sweep)
+from benchmarks.gpu_plan_sweeps import (FORWARD_CASES, FUSED_CASES, GRAPH_CASES, beyond_dense_sweep,  # noqa: E402
+                                     fused_forward_sweep, fused_step_sweep, graph_forward_sweep)
 
 GIB = float(1 << 30)
 CHUNKS_MB = (4, 16, 64)
@@ -192,6 +194,9 @@ def main(argv=None):
     beyond_dense_sweep(ops, sync, (128,) if args.quick else (128, 2048), rounds=rounds)
     print("\n6e. predict: the one-launch forward against the per-batch launches")
     fused_forward_sweep(ops, sync, FORWARD_CASES[:2] if args.quick else FORWARD_CASES,
+                        rows=2000 if args.quick else 20000, rounds=rounds)
+    print("\n6f. predict of a residual graph: its forward plan against the layer path")
+    graph_forward_sweep(ops, sync, GRAPH_CASES[:1] if args.quick else GRAPH_CASES,
                         rows=2000 if args.quick else 20000, rounds=rounds)
     return 0
 

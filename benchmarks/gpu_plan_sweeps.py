@@ -143,3 +143,43 @@ def fused_forward_sweep(ops, sync, cases=FORWARD_CASES, rows=20000, batch=32, ro
     finally:
         FF.MAX_PARAMS = saved
     return out
+
+
+# ---- 6f ------------------------------------------------------------------------------------------
+
+# (input width, the two residual layers' width, output units): the residual Pima network, a wider one
+GRAPH_CASES = [(8, 12, 1), (784, 256, 10)]
+
+
+def graph_forward_sweep(ops, sync, cases=GRAPH_CASES, rows=20000, batch=32, rounds=3):
+    """Print and return {(case, "plan"|"layers"): us per predict call} of ``rows`` resident rows at
+    ``batch`` of a residual graph (Dense, Dense, their Add, the output Dense): its forward plan
+    (gpu_graph_forward.py) against the layer path it ran on before."""
+    from gpunet import Input, backend as B
+    from gpunet.layers import Add, Dense
+    from gpunet.models import Model, plan_inference
+    rng = numpy.random.default_rng(0)
+    out = {}
+    print(f"  us per predict of {rows} rows at batch {batch} (median of {rounds})")
+    print(f"  {'residual graph':>20} {'plan':>10} {'layers':>10}  plan taken?")
+    build = plan_inference.build_gpu_graph_forward
+    try:
+        for width, hidden, units in cases:
+            x = ops.asarray(rng.standard_normal((rows, width)).astype("float32"))
+            row, used = {}, None
+            for path in ("plan", "layers"):
+                plan_inference.build_gpu_graph_forward = build if path == "plan" else (lambda model: None)
+                with B.use_backend(ops):
+                    i = Input((width,))
+                    h = Dense(hidden, activation="relu")(i)
+                    last = "sigmoid" if units == 1 else "softmax"
+                    model = Model(i, Dense(units, activation=last)(Add()([h, Dense(hidden, activation="relu")(h)])))
+                    predict = lambda: model.predict(x, batch_size=batch, verbose=0)  # noqa: E731
+                    row[path] = out[(width, hidden, units), path] = median_seconds(predict, rounds, sync) * 1e6
+                    if path == "plan":
+                        used = bool(model._gpu_forward)
+            name = f"{width}-{hidden}-{hidden}-{units}"
+            print(f"  {name:>20} {row['plan']:10.1f} {row['layers']:10.1f}  {'yes' if used else 'no'}", flush=True)
+    finally:
+        plan_inference.build_gpu_graph_forward = build
+    return out

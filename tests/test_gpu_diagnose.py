@@ -146,3 +146,16 @@ def test_gpu_session_runs_the_suite_in_shards_without_xdist(tmp_path):
     log = (tmp_path / "suite.log").read_text()
     assert "shard 0 rc=0 (2 files)" in log and "shard 1 rc=0 (1 files)" in log and "suite (2 shards)" in log
     assert all(" passed" in (tmp_path / f"suite.{k}.log").read_text() for k in (0, 1))
+
+
+def test_graph_forward_sweep_times_the_plan_and_the_layer_path(emulator, capsys):  # noqa: F811
+    S = benchmarks_module("gpu_plan_sweeps")
+    from gpunet.models import plan_inference
+    build = plan_inference.build_gpu_graph_forward
+    B.set_floatx("float32")
+    got = S.graph_forward_sweep(EmulatedCupyBackend(emulator), lambda: None, [(8, 12, 1), (16, 8, 3)], rows=50,
+                                batch=16, rounds=1)
+    assert set(got) == {(c, p) for c in [(8, 12, 1), (16, 8, 3)] for p in ("plan", "layers")}
+    assert all(v > 0 for v in got.values()) and plan_inference.build_gpu_graph_forward is build
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.strip().startswith(("8-12-12-1", "16-8-8-3"))]
+    assert len(lines) == 2 and all(l.rstrip().endswith("yes") for l in lines), lines
