@@ -14,7 +14,7 @@ from gpunet.models import Model
 from test_gpu_graph_plan import CASES, data
 
 
-def softmax_after_a_merge():
+def softmax_output():
     i = gpunet.Input((8,))
     return Model(i, L.Softmax()(L.Add()([L.Dense(3)(i), L.Dense(3, activation="relu")(i)])))
 
@@ -35,7 +35,7 @@ def shared_batch_norm():
 
 
 EXTRA = {  # model, loss, metrics, batch size: graphs only inference takes whole
-    "softmax-after-a-merge": (softmax_after_a_merge, "categorical_crossentropy", ["accuracy"], 8),
+    "softmax-output": (softmax_output, "categorical_crossentropy", ["accuracy"], 8),
     "frozen-layers": (frozen_layers, "binary_crossentropy", ["accuracy"], 8),
     "shared-batch-norm": (shared_batch_norm, "binary_crossentropy", ["accuracy"], 8),
 }
@@ -43,7 +43,7 @@ ALL = {**CASES, **EXTRA}
 
 
 def case_data(case):
-    if case == "softmax-after-a-merge":
+    if case == "softmax-output":
         x, y, _ = data("residual")
         return x, np.eye(3)[(x[:, 0] > 0).astype(int) + (x[:, 1] > 0)], np.linspace(0.5, 2.0, 61)
     return data("residual") if case in EXTRA else data(case)

@@ -18,7 +18,8 @@ allocation, so they are captured with the kernels). Where capture fails the step
 
 It takes Dense layers (trainable, activations with a kernel; an activation layer right after a
 linear one folded into it, as the chain's plans fold one), activation layers elsewhere (after a merge,
-the ResNet pattern: a bias+activation launch each way over a copy; softmax excepted), BatchNormalization (gpu_batch_norm.py's
+the ResNet pattern: a bias+activation launch each way over a copy; a softmax: the row-softmax launch
+each way; as the output, the loss kernel's when it fuses that activation), BatchNormalization (gpu_batch_norm.py's
 launches, an activation layer after it folded in likewise), Dropout (the chain plan's kernel, salts
 and seeds: the same masks), and those merges over 2-D tensors, the output a Dense layer whose
 activation and loss have a loss kernel, or a merge (an ensemble's Average: the loss kernel over it as
@@ -67,8 +68,7 @@ def build_gpu_graph_plan(model):
                 return None
             continue
         if kind == "Activation" and id(node) not in ends:  # (after a merge, say: a launch of its own)
-            spec = K.activation_spec(node.layer.activation.name, node.layer.activation.params)
-            if spec is None or spec.softmax:
+            if K.activation_spec(node.layer.activation.name, node.layer.activation.params) is None:
                 return None
             continue
         if kind not in ("Dense", "Dropout") + _MERGES and id(node) not in ends:
@@ -80,6 +80,8 @@ def build_gpu_graph_plan(model):
                 return None
     if node_kind(last) in _MERGES:  # (an ensemble's Average, say: the loss kernel over the merged, linear output)
         act = _LINEAR
+    elif node_kind(last) == "Activation":  # (after a merge: the loss kernel applies it, or it runs as any other)
+        act = last.layer.activation
     elif node_kind(last) != "Dense":
         return None  # (the loss kernel takes the output layer's activation)
     else:
@@ -172,6 +174,9 @@ class GpuGraphPlan(GpuPlan):
                 spec = _spec(act, loss_kernel if n is last else None)
                 self.entries[id(n)] = DenseEntry(Folded(n.layer, act, None if folded is None else folded.layer), spec)
         self.output_entry = self.entries.get(id(last)) or MergedOutput(last.output.shape[1])
+        # an output activation layer after a merge whose activation the loss kernel fuses (sigmoid with
+        # binary cross-entropy, say): the loss kernel takes its input, and its gradient is its input's
+        self.loss_activation = last if node_kind(last) == "Activation" and loss_kernel.fused else None
         self.dropout_entries = {id(n): DropoutEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
                                 for n in nodes if node_kind(n) == "Dropout" and n.layer.rate}  # (the chain plan's salts)
         self.dropouts = list(self.dropout_entries.values())

@@ -76,14 +76,21 @@ class GraphStep:
                 keep = _keep(entry.spec, out.shape, empty)
                 entries += forward_entries(plan, ins[0], entry, out, keep)
                 records.append((node, output, entry, keep))
+            elif node is plan.loss_activation:  # (the loss kernel applies it: it reads the activation's input)
+                val[id(output)] = ins[0]
+                records.append((node, output, "Identity", None))
+                continue
             elif kind == "Activation":  # (not folded: its input copied, then activated in place)
                 act = node.layer.activation
                 spec = K.activation_spec(act.name, act.params)
                 out = empty(ins[0].shape)
-                keep = _keep(spec, out.shape, empty)
-                entries.append(Elementwise(copy_into(xp, out, ins[0])))
-                entries.append(K.plan_bias_act(out, None, keep if spec.keep == "z" else None,
-                                               keep if spec.keep == "mask" else None, spec, sm))
+                keep = None if spec.softmax else _keep(spec, out.shape, empty)
+                if spec.softmax:  # (the row softmax: its backward reads its output)
+                    entries.append(K.plan_softmax_forward(ins[0], out, sm))
+                else:
+                    entries.append(Elementwise(copy_into(xp, out, ins[0])))
+                    entries.append(K.plan_bias_act(out, None, keep if spec.keep == "z" else None,
+                                                   keep if spec.keep == "mask" else None, spec, sm))
                 records.append((node, output, spec, keep))
             elif kind == "Dropout":
                 drop = plan.dropout_entries.get(id(node))
@@ -130,9 +137,12 @@ class GraphStep:
                 grads.written(t, dx)
             elif isinstance(what, K.ActSpec):
                 dz = empty(g.shape)
-                entries.append(K.plan_act_backward_db(g, keep if what.keep == "z" else None,
-                                                      val[id(output)] if what.needs_y else None,
-                                                      keep if what.keep == "mask" else None, dz, None, what, 1))
+                if what.softmax:
+                    entries.append(K.plan_softmax_backward(g, val[id(output)], dz, sm))
+                else:
+                    entries.append(K.plan_act_backward_db(g, keep if what.keep == "z" else None,
+                                                          val[id(output)] if what.needs_y else None,
+                                                          keep if what.keep == "mask" else None, dz, None, what, 1))
                 grads.give(node.inputs[0], dz)
             elif what == "Identity":
                 grads.give(node.inputs[0], g)
