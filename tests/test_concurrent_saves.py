@@ -48,7 +48,9 @@ def test_sigkill_during_save_leaves_a_loadable_file(tmp_path):
     script.write_text(_KILL_CHILD.format(repo=REPO))
     killed_mid_save = 0
     for delay in (0.0, 0.003, 0.008):
-        child = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True)
+        # (NumPy in the child whatever "auto" picks: a GPU's device-to-host copy would move the save's timing)
+        child = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True,
+                                 env=dict(os.environ, GPUNET_BACKEND="numpy"))
         try:
             for _ in range(3):  # two whole saves, then the kill lands during the third (an 8 MB write)
                 line = child.stdout.readline()
@@ -78,6 +80,8 @@ count = 0
 while not os.path.exists(sys.argv[2]):
     load_model(sys.argv[1])
     count += 1
+    if count == 1:
+        open(sys.argv[3], "w").close()  # loading: the saves may start
 print(count)
 """
 
@@ -88,11 +92,15 @@ def test_readers_never_fail_while_the_file_is_resaved(tmp_path):
     model.save(path)
     script = tmp_path / "reader.py"
     script.write_text(_READER.format(repo=REPO))
-    env = dict(os.environ)
+    env = dict(os.environ, GPUNET_BACKEND="numpy")  # (no CUDA context per reader on a GPU machine)
     env.pop("HDF5_USE_FILE_LOCKING", None)
-    readers = [subprocess.Popen([sys.executable, str(script), str(path), str(stop)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env) for _ in range(4)]
-    time.sleep(1.0)
+    ready = [tmp_path / f"ready{i}" for i in range(4)]
+    readers = [subprocess.Popen([sys.executable, str(script), str(path), str(stop), str(r)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env) for r in ready]
+    deadline = time.monotonic() + 120  # every reader loading before the saves start, however busy the machine
+    while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+        assert all(reader.poll() is None for reader in readers), "a reader died before its first load"
+        time.sleep(0.05)
     for _ in range(50):
         model.save(path)
     stop.write_text("")

@@ -106,7 +106,8 @@ def test_activity_regularization_is_dense_activity_regularizer(f64):
     out = 1 / (1 + np.exp(-(hidden @ got[3][2] + got[3][3])))
     bce = -np.mean(Y * np.log(out) + (1 - Y) * np.log(1 - out))
     penalty = (0.01 * np.abs(hidden).sum() + 0.02 * (hidden ** 2).sum()) / len(X)
-    loss, _ = layer.evaluate(X, Y, batch_size=len(X), verbose=0)
+    with B.use_backend(ops):  # (the regularizers compute on the current backend: the model's)
+        loss, _ = layer.evaluate(X, Y, batch_size=len(X), verbose=0)
     assert loss == pytest.approx(bce + penalty, rel=1e-9) and penalty > 0.1 * bce
 
 

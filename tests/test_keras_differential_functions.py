@@ -139,12 +139,15 @@ def test_class_axis_and_ignore_class_gradients():
     ops = B.get_backend()
     y_pred = torch.tensor(PROB.T.copy(), requires_grad=True)  # classes on axis 0
     keras.losses.CategoricalCrossentropy(axis=0)(ONEHOT.T, y_pred).backward()
-    value, grad = losses.CategoricalCrossentropy(axis=0).compute(ops, ONEHOT.T.copy(), PROB.T.copy())
+    # (the backend's own arrays: Loss.compute is the backend-level call, CuPy's on a GPU)
+    value, grad = losses.CategoricalCrossentropy(axis=0).compute(ops, ops.asarray(ONEHOT.T.copy()),
+                                                                 ops.asarray(PROB.T.copy()))
     close(value, k3(keras.losses.CategoricalCrossentropy(axis=0)(ONEHOT.T, PROB.T)))
     close(grad, k3(y_pred.grad))
     logits = torch.tensor(LOGITS, requires_grad=True)
     keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=1)(SPARSE, logits).backward()
-    value, grad = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=1).compute(ops, SPARSE, LOGITS)
+    value, grad = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=1).compute(
+        ops, ops.asarray(SPARSE), ops.asarray(LOGITS))
     close(grad, k3(logits.grad))
     assert not host(grad)[SPARSE == 1].any()  # the ignored samples get no gradient
     # an ignored label may lie outside the classes (e.g. -1 or 255 for "no label")
@@ -218,9 +221,10 @@ def test_activation_values_and_gradients(name, kwargs):
     close(getattr(activations, name)(x, **kwargs), k3(y), atol=1e-6)
     spec, ops = activations.get(name), B.get_backend()
     params = {"alpha": kwargs["negative_slope"]} if "negative_slope" in kwargs else dict(kwargs)
-    out = ops.activation_forward(spec.name, x, params)
+    xd, dyd = ops.asarray(x), ops.asarray(dy)  # (the backend's own arrays: CuPy's on a GPU)
+    out = ops.activation_forward(spec.name, xd, params)
     # 5e-6 absolute: approximate gelu's derivative deep in the left tail is float32 cancellation
-    grad, want = host(ops.activation_backward(spec.name, dy, x, out, params)), k3(xt.grad)
+    grad, want = host(ops.activation_backward(spec.name, dyd, xd, out, params)), k3(xt.grad)
     if name == "selu":  # at 0 exactly torch takes the left slope, tf.keras the scale (see the kink test)
         grad, want = grad[x != 0], want[x != 0]
     close(grad, want, atol=5e-6)
@@ -235,8 +239,8 @@ def test_activation_values_and_gradients(name, kwargs):
     ("relu", {"alpha": 0.2, "threshold": -1.0}, -1.0, 0.0),
 ])
 def test_tf_keras_subgradients_at_kinks(name, params, x, want):
-    ops, x = B.get_backend(), np.array([x], dtype=F32)
-    dy = np.ones(1, F32)
+    ops = B.get_backend()
+    x, dy = ops.asarray(np.array([x], dtype=F32)), ops.ones((1,), "float32")
     assert host(ops.activation_backward(name, dy, x, ops.activation_forward(name, x, params), params))[0] == pytest.approx(want)
 
 
