@@ -239,7 +239,7 @@ class _Gradients:
             return
         if kind == "Average":
             scaled = self.empty(g.shape)
-            self.entries.append(Elementwise(_scale(self.xp, g, 1.0 / len(inputs), scaled)))
+            self.entries.append(Elementwise(_multiply(self.xp, g, 1.0 / len(inputs), scaled)))
             g = scaled
         self.give(inputs[0], g)
         if kind == "Subtract":
@@ -271,10 +271,6 @@ def _shadow(entry, empty):
 
 def _add_into(xp, a, b, out):
     return lambda: xp.add(a, b, out=out)
-
-
-def _scale(xp, a, factor, out):
-    return lambda: xp.multiply(a, factor, out=out)
 
 
 def _negate(xp, a, out):
