@@ -33,13 +33,17 @@ def pytest_addoption(parser):
                      help="--gpu-dryrun with the default backend ('auto') the emulated CuPy too, as on a GPU "
                           "machine: the whole suite then finds tests that assume NumPy (GPUNET's CUDA runtime "
                           "calls, e.g. gpunet.distribute's device count, still need a real GPU)")
+    parser.addoption("--gpu-dryrun-strict", action="store_true",
+                     help="--gpu-dryrun-auto with device arrays that follow CuPy's rules (tests/strict_cupy.py): "
+                          "a NumPy array mixed with one, or one converted to NumPy implicitly, raises TypeError")
 
 
 def pytest_configure(config):
     global _CUPY_REASON
-    if config.getoption("--gpu-dryrun") or config.getoption("--gpu-dryrun-auto"):
+    strict = config.getoption("--gpu-dryrun-strict")
+    if config.getoption("--gpu-dryrun") or config.getoption("--gpu-dryrun-auto") or strict:
         import gpu_dryrun
-        gpu_dryrun.install(config, auto=config.getoption("--gpu-dryrun-auto"))
+        gpu_dryrun.install(config, auto=config.getoption("--gpu-dryrun-auto") or strict, strict=strict)
         _CUPY_REASON = None
 
 
@@ -50,8 +54,8 @@ def pytest_runtest_setup(item):
     rather than one line per test; the count still shows them all as skipped."""
     if _CUPY_REASON is not None and _needs_cuda(item):
         pytest.skip(f"no CUDA: {_CUPY_REASON}")
-    if item.get_closest_marker("real_gpu") is not None and (item.config.getoption("--gpu-dryrun")
-                                                           or item.config.getoption("--gpu-dryrun-auto")):
+    if item.get_closest_marker("real_gpu") is not None and any(
+            item.config.getoption(o) for o in ("--gpu-dryrun", "--gpu-dryrun-auto", "--gpu-dryrun-strict")):
         pytest.skip("needs a real GPU (streams, pinned memory, graph capture, NCCL or the driver): "
                     "the --gpu-dryrun emulation has none")
 

@@ -14,11 +14,14 @@ import gpunet.backend as B
 _installed = {}
 
 
-def install(config, auto=False):
+def install(config, auto=False, strict=False):
     """Make ``resolve("cupy")`` the emulated backend and report CuPy as usable; "auto" and the
-    default backend stay NumPy. Called from conftest's pytest_configure, before any test module
+    default backend stay NumPy (``auto``: the emulated GPU too; ``strict``: its device arrays follow
+    CuPy's rules, strict_cupy.py). Called from conftest's pytest_configure, before any test module
     is imported (they read ``cupy_unavailable_reason()`` at import)."""
     from cuda_emulator import EmulatedCupyBackend, KernelEmulator
+    if strict:
+        from strict_cupy import StrictCupyBackend as EmulatedCupyBackend  # noqa: F811
     cache = getattr(config, "cache", None)
     build_dir = str(cache.mkdir("gpunet-kernel-emulator")) if cache else tempfile.mkdtemp(prefix="gpunet-emu-")
     original = B.resolve
