@@ -31,8 +31,7 @@ def pytest_addoption(parser):
                           "emulated (tests/gpu_dryrun.py); tests marked real_gpu stay skipped")
     parser.addoption("--gpu-dryrun-auto", action="store_true",
                      help="--gpu-dryrun with the default backend ('auto') the emulated CuPy too, as on a GPU "
-                          "machine: the whole suite then finds tests that assume NumPy (GPUNET's CUDA runtime "
-                          "calls, e.g. gpunet.distribute's device count, still need a real GPU)")
+                          "machine: the whole suite then finds tests that assume NumPy")
     parser.addoption("--gpu-dryrun-strict", action="store_true",
                      help="--gpu-dryrun-auto with device arrays that follow CuPy's rules (tests/strict_cupy.py): "
                           "a NumPy array mixed with one, or one converted to NumPy implicitly, raises TypeError")

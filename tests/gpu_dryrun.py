@@ -37,3 +37,7 @@ def install(config, auto=False, strict=False):
 
     B.resolve = resolve
     B.cupy_unavailable_reason = lambda: None
+    # gpunet.distribute.init picks this rank's GPU through the CUDA runtime (and NCCL between GPUs):
+    # the emulation is one GPU with no runtime, so a process's one-rank world keeps it as it is
+    from gpunet.distribute import runtime
+    runtime._use_gpus = lambda world, nccl: None
