@@ -13,7 +13,8 @@ inference. No host read until the caller asks; evaluate's loss and metrics are c
 outputs once (models/plan_inference.py), as for a chain.
 
 Anything a node cannot run this way (a call with ``training=``, a Lambda, a nested model, masks,
-activity regularizers, tensors other than rows, several outputs) sends the model to the layer path.
+activity regularizers, tensors other than rows) sends the model to the layer path. Several outputs are
+packed side by side in the output array, as the layer path packs them.
 """
 from contextlib import nullcontext
 
@@ -37,7 +38,7 @@ def build_gpu_graph_forward(model):
     if not isinstance(model.ops, CupyBackend) or graph is None:
         return None
     inputs, nodes, outputs, _ = graph
-    if (len(outputs) != 1 or getattr(model, "_loss_tensors", None) or getattr(model, "_metric_tensors", None)
+    if (getattr(model, "_loss_tensors", None) or getattr(model, "_metric_tensors", None)
             or any(len(t.shape) != 2 or t.shape[1] is None for t in inputs + outputs)):
         return None
     kinds = [inference_kind(n) for n in nodes]
@@ -90,7 +91,7 @@ class GpuGraphForward:
         self.graph, self.kinds, self.folds = graph, kinds, folds
         inputs, _, outputs, _ = graph
         self.widths = [t.shape[1] for t in inputs]
-        self.units = outputs[0].shape[1]
+        self.units = sum(t.shape[1] for t in outputs)  # (several outputs: packed side by side, as the layer path's)
         self._sources = plan_sources(model)
         self._buffers = {}
         self.launch_count = None  # the kernel launches of the last batch (tests count them)
@@ -131,7 +132,7 @@ class GpuGraphForward:
             entries.append(copy_into(xp, val[id(t)], x[:, lo:lo + width]))
             lo += width
         folded = {id(a) for a in self.folds.values()}
-        final = outputs[0]
+        final = outputs[0] if len(outputs) == 1 else None  # (one output: written straight into ``out``)
         for node, kind in zip(nodes, self.kinds):
             if id(node) in folded:
                 continue  # (the layer before applies it: that layer's output is this node's)
@@ -162,8 +163,11 @@ class GpuGraphForward:
             else:
                 entries.append(merge_into(xp, kind, ins, y))
             val[id(output)] = y
-        if val[id(final)] is not out:  # (the output is an input or passes through identities)
-            entries.append(copy_into(xp, out, val[id(final)]))
+        lo = 0
+        for t in outputs:  # (several outputs, an input or an identity's output: copied into their columns)
+            if val[id(t)] is not out:
+                entries.append(copy_into(xp, out[:, lo:lo + t.shape[1]], val[id(t)]))
+            lo += t.shape[1]
         return entries
 
     def _allocate(self, rows):
@@ -183,7 +187,7 @@ class GpuGraphForward:
             if kind == _IDENTITY or id(node) in folded:
                 continue
             output = self.folds[id(node)].output if id(node) in self.folds else node.output
-            if output is not outputs[0]:  # (the output is written into the caller's array)
+            if len(outputs) > 1 or output is not outputs[0]:  # (one output is written into the caller's array)
                 got[id(output)] = empty(output)
             if kind == "Dense":
                 k, n = node.layer.kernel.value.shape
