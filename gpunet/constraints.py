@@ -10,8 +10,8 @@ from . import backend as B
 from .config_checks import check_config_keys, serialize_object
 
 
-def _ops():
-    return B.get_backend()
+def _ops(array):
+    return B.backend_for(array)  # (the weights' own backend, whatever the current one)
 
 
 def _axis(axis):
@@ -51,7 +51,7 @@ class MaxNorm(Constraint):
         self.max_value, self.axis = max_value, axis
 
     def __call__(self, w):
-        ops = _ops()
+        ops = _ops(w)
         norms = _norms(ops, w, self.axis)
         desired = ops.clip(norms, 0, self.max_value)
         return (w * (desired / (B.epsilon() + norms))).astype(w.dtype, copy=False)
@@ -74,7 +74,7 @@ class UnitNorm(Constraint):
         self.axis = axis
 
     def __call__(self, w):
-        ops = _ops()
+        ops = _ops(w)
         return (w / (B.epsilon() + _norms(ops, w, self.axis))).astype(w.dtype, copy=False)
 
     def get_config(self):
@@ -92,7 +92,7 @@ class MinMaxNorm(Constraint):
         self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
 
     def __call__(self, w):
-        ops = _ops()
+        ops = _ops(w)
         norms = _norms(ops, w, self.axis)
         desired = self.rate * ops.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
         return (w * (desired / (B.epsilon() + norms))).astype(w.dtype, copy=False)

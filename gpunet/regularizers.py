@@ -17,8 +17,8 @@ from .config_checks import check_config_keys, serialize_object
 _STRUCT_FORMAT = {"float16": "e", "float32": "f", "float64": "d"}
 
 
-def _ops():
-    return B.get_backend()
+def _ops(array):
+    return B.backend_for(array)  # (the weights' own backend, whatever the current one)
 
 
 def _penalty_factor(value, name):
@@ -70,7 +70,7 @@ class L1L2(Regularizer):
         self.l2 = _penalty_factor(0.0 if l2 is None else l2, "l2")
 
     def __call__(self, x):
-        ops = _ops()
+        ops = _ops(x)
         total = 0.0
         if self.l1:
             total = total + self.l1 * ops.sum(ops.abs(x))
@@ -79,7 +79,7 @@ class L1L2(Regularizer):
         return _scalar(ops, total, x)
 
     def gradient(self, x):
-        ops = _ops()
+        ops = _ops(x)
         grad = ops.zeros(x.shape, x.dtype)
         if self.l1:
             grad += self.l1 * ops.sign(x)
@@ -137,7 +137,7 @@ class OrthogonalRegularizer(Regularizer):
         if v.shape[0] < 2:
             raise ValueError(f"OrthogonalRegularizer (mode={self.mode!r}) needs at least 2 {self.mode}, "
                              f"received a weight of shape {tuple(x.shape)}.")
-        ops = _ops()
+        ops = _ops(x)
         # tf.math.l2_normalize: x / sqrt(max(sum(x**2), 1e-12))
         norm = ops.sqrt(ops.maximum(ops.sum(v * v, axis=1, keepdims=True), 1e-12))
         n = v / norm

@@ -46,3 +46,20 @@ def test_a_model_trains_on_the_strict_backend_as_on_numpy(emulator):  # noqa: F8
     np.testing.assert_allclose(h1["loss"], h0["loss"], rtol=1e-5)
     np.testing.assert_allclose(p1, p0, rtol=1e-5, atol=1e-6)
     assert isinstance(p1, np.ndarray) and all(isinstance(w, np.ndarray) for w in w1)
+
+
+def test_a_numpy_model_used_under_the_gpu_backend_regularizes_and_constrains_on_numpy(emulator):  # noqa: F811
+    """Built under NumPy, trained and evaluated while the current backend is a (strict) GPU one: the
+    regularizers and constraints compute on the weights' own backend (they took the current one)."""
+    x = np.random.default_rng(1).normal(size=(20, 4)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    with B.use_backend("numpy"):
+        gpunet.utils.set_random_seed(4)
+        model = Sequential([Dense(5, input_dim=4, kernel_regularizer="l2", kernel_constraint="max_norm",
+                                  activity_regularizer="l1"), Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        want = model.evaluate(x, y, verbose=0)
+    with B.use_backend(StrictCupyBackend(emulator)):
+        assert model.evaluate(x, y, verbose=0) == want
+        model.fit(x, y, epochs=1, verbose=0)
+    assert all(isinstance(w, np.ndarray) for w in model.get_weights())

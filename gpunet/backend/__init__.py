@@ -52,6 +52,21 @@ def get_backend():
     return _current
 
 
+def backend_for(array):
+    """The backend that computes on ``array``: the current one where its arrays are of that kind,
+    else NumPy's for a NumPy array and CuPy's for a CuPy array (a model built under one backend
+    and used under another: its regularizers and constraints follow its weights)."""
+    import numpy
+    current = get_backend()
+    if isinstance(array, current.xp.ndarray):
+        return current
+    if isinstance(array, numpy.ndarray):
+        return resolve("numpy")
+    if type(array).__module__.startswith("cupy"):
+        return resolve("cupy")
+    return current
+
+
 def backend():
     """Keras's ``backend.backend()``: the current backend's name."""
     return get_backend().name
