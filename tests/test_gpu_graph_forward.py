@@ -34,19 +34,10 @@ def shared_batch_norm():
     return Model(i, L.Dense(1, activation="sigmoid")(L.Add()([norm(L.Dense(8)(i)), norm(i)])))
 
 
-def two_heads():
-    """Two outputs: a sigmoid head and a regression head over an Add (packed side by side)."""
-    i = gpunet.Input((8,))
-    h = L.Dense(6, activation="relu")(i)
-    b = L.Add(name="b")([L.Dense(2)(i), L.Dense(2, activation="tanh")(h)])
-    return Model(i, [L.Dense(1, activation="sigmoid", name="a")(h), b])
-
-
 EXTRA = {  # model, loss, metrics, batch size: graphs only inference takes whole
     "softmax-output": (softmax_output, "categorical_crossentropy", ["accuracy"], 8),
     "frozen-layers": (frozen_layers, "binary_crossentropy", ["accuracy"], 8),
     "shared-batch-norm": (shared_batch_norm, "binary_crossentropy", ["accuracy"], 8),
-    "two-heads": (two_heads, ["binary_crossentropy", "mse"], ["mae"], 8),
 }
 ALL = {**CASES, **EXTRA}
 
@@ -55,9 +46,6 @@ def case_data(case):
     if case == "softmax-output":
         x, y, _ = data("residual")
         return x, np.eye(3)[(x[:, 0] > 0).astype(int) + (x[:, 1] > 0)], np.linspace(0.5, 2.0, 61)
-    if case == "two-heads":
-        x, y, _ = data("residual")
-        return x, [y, np.stack([x[:, 2] - x[:, 3], x[:, 4]], axis=1)], np.linspace(0.5, 2.0, 61)
     return data("residual") if case in EXTRA else data(case)
 
 

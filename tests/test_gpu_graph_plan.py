@@ -102,6 +102,14 @@ def softmax_output_mse():
     return Model(i, L.Softmax()(L.Add()([L.Dense(2)(i), L.Dense(2, activation="tanh")(i)])))
 
 
+def two_heads():
+    """Two outputs (models/multi_output.py's packed loss): a sigmoid head, a regression head over an Add."""
+    i = gpunet.Input((8,))
+    h = L.Dense(6, activation="relu")(i)
+    b = L.Add(name="b")([L.Dense(2)(i), L.Dense(2, activation="tanh")(h)])
+    return Model(i, [L.Dense(1, activation="sigmoid", name="a")(h), b])
+
+
 CASES = {  # model, loss, metrics, batch size
     "residual": (residual, "binary_crossentropy", ["accuracy"], 8),
     "wide-and-deep": (wide_and_deep, "binary_crossentropy", ["accuracy"], 7),
@@ -116,6 +124,7 @@ CASES = {  # model, loss, metrics, batch size
     "softmax-after-a-merge": (softmax_after_a_merge, "binary_crossentropy", ["accuracy"], 8),
     "activation-output": (activation_output, "binary_crossentropy", ["accuracy"], 8),
     "softmax-output-mse": (softmax_output_mse, "mse", ["mae"], 9),
+    "two-heads": (two_heads, ["binary_crossentropy", "mse"], ["mae"], 8),
 }
 
 
@@ -126,6 +135,9 @@ def data(case):
         return [x[:, :5], x[:, 5:]], np.eye(3)[rng.integers(0, 3, 61)], None
     if case == "siamese":
         return siamese_data(x)
+    if case == "two-heads":
+        y = (x[:, :1] + x[:, 1:2] > 0).astype(float)
+        return x, [y, np.stack([x[:, 2] - x[:, 3], x[:, 4]], axis=1)], rng.uniform(0.5, 2.0, 61)
     if case in ("fan-out", "summed-regression", "softmax-output-mse"):
         return x, rng.normal(size=(61, 2)), rng.uniform(0.5, 2.0, 61)
     return x, (x[:, :1] + x[:, 1:2] > 0).astype(float), None
@@ -144,7 +156,8 @@ def trained(case, ops, layer_path=False, epochs=3):
     with B.use_backend(ops):
         gpunet.utils.set_random_seed(11)
         model = make()
-        model.compile(optimizer=gpunet.optimizers.Adam(0.01), loss=loss, metrics=list(metrics))
+        model.compile(optimizer=gpunet.optimizers.Adam(0.01), loss=loss, metrics=list(metrics),
+                      loss_weights=None if isinstance(loss, str) else [1.0, 0.5])
         if layer_path:
             model._build_plan = lambda: None
         gpunet.utils.set_random_seed(12)
@@ -160,7 +173,8 @@ def assert_alike(got, want, dtype):
         np.testing.assert_allclose(history[key], expected_history[key], rtol=tol, atol=tol, err_msg=key)
     for a, b in zip(model.get_weights(), ref.get_weights()):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-    np.testing.assert_allclose(predicted, expected, rtol=tol, atol=tol)
+    for p, e in zip(*((list(v) if isinstance(v, list) else [v]) for v in (predicted, expected))):  # (several outputs)
+        np.testing.assert_allclose(p, e, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

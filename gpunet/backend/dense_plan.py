@@ -153,7 +153,7 @@ class DensePlan:
                 and [(d.rate, d.noise_shape) for d in self.dropouts] == self._rates
                 and all(e.layer.activity_regularizer is None for e in dense_entries(stack)))
 
-    def accepts(self, x, y):
+    def accepts(self, x, y, sample_weight=None):
         """Every shape the layer path accepts (GpuPlan's is narrower)."""
         return True
 

@@ -23,7 +23,9 @@ each way; as the output, the loss kernel's when it fuses that activation), Batch
 launches, an activation layer after it folded in likewise), Dropout (the chain plan's kernel, salts
 and seeds: the same masks), and those merges over 2-D tensors, the output a Dense layer whose
 activation and loss have a loss kernel, or a merge (an ensemble's Average: the loss kernel over it as
-a linear output); one output, no call with ``training=``, no shared layer but a Dense one (a
+a linear output) or, for several outputs (models/multi_output.py's packed loss), each a Dense layer
+or a merge that no other layer reads, with a loss of its own that is not sparse nor Huber (each its
+loss kernel; the epoch's outputs packed when read); no call with ``training=``, no shared layer but a Dense one (a
 Siamese network's: its earlier calls' weight gradients go to buffers of their own, then are added
 to what its last call wrote, `GraphStep`); the
 weights' regularizers, constraints and the optimizer as the chain's plan takes them. Anything else
@@ -51,16 +53,15 @@ def build_gpu_graph_plan(model):
     if not isinstance(ops, CupyBackend) or params is None or graph is None or params.dtype not in K.KERNEL_DTYPES:
         return None
     inputs, nodes, outputs, _ = graph
-    if (len(outputs) != 1 or model._activity or getattr(model, "_copied", None)
+    if (model._activity or getattr(model, "_copied", None)
             or getattr(model, "_loss_tensors", None) or getattr(model, "_metric_tensors", None)
-            or any(len(t.shape) != 2 or t.shape[1] is None for t in inputs)):
+            or any(len(t.shape) != 2 or t.shape[1] is None for t in inputs + outputs)):
         return None
     if not shares_dense_only(nodes, [node_kind(n) for n in nodes]):
         return None  # (a shared Dense layer's calls' weight gradients are added: GraphStep)
     folds = folded_activations(nodes, outputs)
     ends = {id(n): n for n in folds.values()}  # the activation nodes folded into the Dense before them
-    last = outputs[0].node
-    last = next((d for d, a in _pairs(nodes, folds) if a is last), last)  # (an output Activation: its Dense)
+    lasts = output_nodes(nodes, outputs, folds)  # (an output Activation folded: its Dense)
     for node in nodes:
         kind = node_kind(node)
         if is_norm(node):
@@ -76,18 +77,10 @@ def build_gpu_graph_plan(model):
         if kind == "Dense":
             act = activation_of(node, folds)
             if node.layer.kernel.value.dtype != params.dtype or (
-                    node is not last and K.activation_spec(act.name, act.params) is None):
+                    all(node is not l for l in lasts) and K.activation_spec(act.name, act.params) is None):
                 return None
-    if node_kind(last) in _MERGES:  # (an ensemble's Average, say: the loss kernel over the merged, linear output)
-        act = _LINEAR
-    elif node_kind(last) == "Activation":  # (after a merge: the loss kernel applies it, or it runs as any other)
-        act = last.layer.activation
-    elif node_kind(last) != "Dense":
-        return None  # (the loss kernel takes the output layer's activation)
-    else:
-        act = activation_of(last, folds)
-    loss = S.loss_kernel(act.name, act.params, model._loss_fn)
-    if loss is None or (loss.fused is None and K.activation_spec(act.name, act.params) is None):
+    kernels = output_kernels(model, nodes, outputs, lasts, folds)
+    if kernels is None:
         return None
     regs, cons = regularized_weights(model), constrained_weights(model)
     if regs is None or cons is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
@@ -95,7 +88,42 @@ def build_gpu_graph_plan(model):
     opt = StepOptimizer(getattr(model.optimizer, "inner", model.optimizer), params, model._grads, ops.sm_count)
     if not opt.ready(ops):
         return None
-    return GpuGraphPlan(model, loss, opt, regs, cons)
+    return GpuGraphPlan(model, kernels, opt, regs, cons)
+
+
+def output_nodes(nodes, outputs, folds):
+    """Each output's last node the plan runs: the Dense layer an output activation layer is folded into."""
+    pairs = _pairs(nodes, folds)
+    return [next((d for d, a in pairs if a is t.node), t.node) for t in outputs]
+
+
+def output_kernels(model, nodes, outputs, lasts, folds):
+    """Each output's loss kernel (its activation and loss), or None where one is missing. Several
+    outputs (models/multi_output.py's packed loss): each a Dense layer or a merge, read by no other
+    layer, with a loss of its own that is not sparse (packed targets are columns of floats)."""
+    from ..models.multi_output import MultiOutputLoss
+    several = len(outputs) > 1
+    losses = model._loss_fn.losses if isinstance(model._loss_fn, MultiOutputLoss) else [model._loss_fn]
+    if len(losses) != len(outputs):
+        return None
+    read = {id(t) for n in nodes for t in n.inputs}
+    kernels = []
+    for last, t, loss in zip(lasts, outputs, losses):
+        if node_kind(last) in _MERGES:  # (an ensemble's Average, say: the loss kernel over the merged, linear output)
+            act = _LINEAR
+        elif node_kind(last) == "Activation" and not several:  # (after a merge: the loss kernel applies it, or it
+            act = last.layer.activation                         # runs as any other)
+        elif node_kind(last) != "Dense":
+            return None  # (the loss kernel takes the output layer's activation)
+        else:
+            act = activation_of(last, folds)
+        kernel = None if loss is None else S.loss_kernel(act.name, act.params, loss)
+        if kernel is None or (kernel.fused is None and K.activation_spec(act.name, act.params) is None):
+            return None
+        if several and (kernel.sparse or kernel.kind == S.HUBER or id(t) in read):
+            return None  # (Huber's delta is followed for the model's one loss: gpu_plan_follow.py)
+        kernels.append(kernel)
+    return kernels
 
 
 def folded_activations(nodes, outputs):
@@ -155,27 +183,35 @@ class GpuGraphPlan(GpuPlan):
     is_graph_plan = True
     step_class = GraphStep
 
-    def __init__(self, model, loss_kernel, optimizer, regs=(), cons=()):
-        super().__init__(model, loss_kernel, optimizer, [], regs, cons)
+    def __init__(self, model, loss_kernels, optimizer, regs=(), cons=()):
+        self.loss_kernels = loss_kernels  # one per output (the first is GpuPlan's ``loss_kernel``)
+        self.output_parts, self._packed = None, True  # several outputs: each one's epoch outputs (below)
+        super().__init__(model, loss_kernels[0], optimizer, [], regs, cons)
         self._sources = plan_sources(model)
+        losses = getattr(model._loss_fn, "weights", None)
+        self.loss_weights = list(losses) if len(loss_kernels) > 1 else [1.0]  # (each output's gradient scale)
 
     def _take(self, model, stack, loss_kernel):
         """The graph's Dense layers as `DenseEntry`s (``entries`` by node; ``layers``, the output's last;
         ``folds``: the activation nodes folded into them) and its Dropout layers (``dropouts``)."""
         inputs, nodes, outputs, layout = self.graph = graph_of(model)
         self.folds = folds = folded_activations(nodes, outputs)
-        last = outputs[0].node
-        last = next((d for d, a in _pairs(nodes, folds) if a is last), last)
+        self.lasts = lasts = output_nodes(nodes, outputs, folds)
+        kernel_of = {id(n): k for n, k in zip(lasts, self.loss_kernels)}
         self.entries = {}
         for n in nodes:
             if node_kind(n) == "Dense":
                 folded = folds.get(id(n))
                 act = activation_of(n, folds)
-                spec = _spec(act, loss_kernel if n is last else None)
+                spec = _spec(act, kernel_of.get(id(n)))
                 self.entries[id(n)] = DenseEntry(Folded(n.layer, act, None if folded is None else folded.layer), spec)
-        self.output_entry = self.entries.get(id(last)) or MergedOutput(last.output.shape[1])
+        self.output_entries = [self.entries.get(id(n)) or MergedOutput(t.shape[1]) for n, t in zip(lasts, outputs)]
+        # (several outputs: packed side by side in ``outputs``, as the layer path packs them)
+        self.output_entry = self.output_entries[0] if len(outputs) == 1 else MergedOutput(
+            sum(t.shape[1] for t in outputs))
         # an output activation layer after a merge whose activation the loss kernel fuses (sigmoid with
         # binary cross-entropy, say): the loss kernel takes its input, and its gradient is its input's
+        last = lasts[0]
         self.loss_activation = last if node_kind(last) == "Activation" and loss_kernel.fused else None
         self.dropout_entries = {id(n): DropoutEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
                                 for n in nodes if node_kind(n) == "Dropout" and n.layer.rate}  # (the chain plan's salts)
@@ -189,12 +225,45 @@ class GpuGraphPlan(GpuPlan):
         self.norms = list(self.norm_entries.values())  # (a momentum or epsilon changed: GpuPlan rebuilds the steps)
         self.prelude, self._others = [], []
         self.sequence = [self.entries[id(n)] for n in nodes if id(n) in self.entries]
-        self.layers = [e for e in self.sequence if e is not self.output_entry] + [self.output_entry]
+        self.layers = [e for e in self.sequence if all(e is not o for o in self.output_entries)] + [self.output_entry]
         self.width = sum(t.shape[1] for t in inputs)
 
     def matches(self, model):
         """Whether the model still is what the plan was built for (see graph_plan.GraphPlan.matches)."""
         return self._same_setup(model) and same_sources(plan_sources(model), self._sources)
+
+    # ---- several outputs: each loss kernel writes its own epoch outputs (a row pitch of its width);
+    # what EpochTally reads, ``outputs``, is packed from them when read after new steps
+    @property
+    def outputs(self):
+        if self.output_parts is not None and not self._packed:
+            lo = 0
+            for part in self.output_parts:
+                self.ops.xp.copyto(self._outputs[:, lo:lo + part.shape[1]], part)
+                lo += part.shape[1]
+            self._packed = True
+        return self._outputs
+
+    @outputs.setter
+    def outputs(self, value):
+        self._outputs = value
+
+    def load(self, *args, **kwargs):
+        super().load(*args, **kwargs)
+        if len(self.loss_kernels) > 1 and (self.output_parts is None
+                                           or self.output_parts[0].shape[0] != self._outputs.shape[0]):
+            rows = self._outputs.shape[0]
+            self.output_parts = [self.ops.xp.empty((rows, t.shape[1]), dtype=self.dtype) for t in self.graph[2]]
+            self._steps.clear()  # (the steps' loss kernels point at the parts)
+        self._packed = self.output_parts is None
+
+    def step(self, *args, **kwargs):
+        super().step(*args, **kwargs)
+        self._packed = self.output_parts is None
+
+    def run_steps(self, *args, **kwargs):
+        super().run_steps(*args, **kwargs)
+        self._packed = self.output_parts is None
 
 
 def _spec(act, loss_kernel):

@@ -3,9 +3,9 @@
 `GraphStep` lays out, once per (rows, stride), what a step of a functional graph runs: the batch
 gather (and, for several inputs, each input's columns copied out), each call's forward in graph
 order (a Dense layer: gpu_step.forward_entries, its folded activation layer with it; a
-BatchNormalization layer: gpu_batch_norm.py's launch; an activation layer of its own: its input
-copied, then bias_act in place (act_backward_db back); a Dropout layer:
-step.cu's kernel; a merge: an `Elementwise` entry), the loss kernel, each call's backward in reverse
+BatchNormalization layer: gpu_batch_norm.py's launch; an activation layer of its own: its input copied,
+then bias_act in place; a Dropout layer: step.cu's kernel; a merge: an `Elementwise` entry), each
+output's loss kernel (several: each its targets' columns, its epoch outputs), each call's backward
 (gpu_step.backward_entries; a Dropout multiplies by its mask; a merge hands its gradient on), the
 regularizers, the optimizer's update and the constraints. `_Gradients` decides, from the graph
 alone, which gradient a tensor keeps as handed and which are added into a buffer of its own.
@@ -108,10 +108,13 @@ class GraphStep:
                 records.append((node, output, kind, None))
             val[id(output)] = out
         grads = _Gradients(xp, empty, entries, {id(t) for t in inputs})
-        out_t = outputs[0]
-        grads.own(out_t, (rows, plan.output_entry.units))
-        entries.append(S.plan_loss_grad(plan.loss_kernel, val[id(out_t)], self.yb, self.swb, plan.outputs,
-                                        grads.of[id(out_t)], plan.state, stride, plan.eps, 1.0 / rows, sm))
+        for i, (out_t, lo) in enumerate(zip(outputs, numpy.cumsum([0] + [t.shape[1] for t in outputs]).tolist())):
+            y = self.yb if len(outputs) == 1 else empty((rows, out_t.shape[1]))  # (several: their columns apart)
+            if y is not self.yb:
+                entries.append(Elementwise(copy_into(xp, y, self.yb[:, lo:lo + out_t.shape[1]])))
+            entries.append(S.plan_loss_grad(plan.loss_kernels[i], val[id(out_t)], y, self.swb, plan.output_parts[i]
+                                            if plan.output_parts else plan.outputs, grads.own(out_t, y.shape),
+                                            plan.state, stride, plan.eps, plan.loss_weights[i] / rows, sm))
         written = set()  # the shared Dense layers whose weight gradients a later call has written
         for node, output, what, keep in reversed(records):  # backward: each call once its output's gradient is whole
             g = grads.of.get(id(output))

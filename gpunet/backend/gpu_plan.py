@@ -119,12 +119,14 @@ class GpuPlan(FollowChanges):
                 and (self.regs.matches(model) if self.regs is not None else not model._regularized)
                 and (self.constraints.matches(model) if self.constraints is not None else not model._constrained))
 
-    def accepts(self, x, y):
+    def accepts(self, x, y, sample_weight=None):
         """Whether arrays of these shapes fit the kernels (else the layer path runs, and reports
-        any mismatch as the loss does)."""
+        any mismatch as the loss does); sample weights one per sample (not one column per output)."""
         n = x.shape[0]
         if n == 0 or y.shape[0] != n or x.ndim < 2 or int(numpy.prod(x.shape[1:])) != self.width:
             return False  # (more than 2-D: a leading Flatten's input, read as rows)
+        if sample_weight is not None and sample_weight.ndim != 1:
+            return False  # (weights per output: the layer path)
         width = 1 if y.ndim == 1 else int(numpy.prod(y.shape[1:]))
         return width == (1 if self.loss_kernel.sparse else self.layers[-1].units)
 

@@ -33,7 +33,7 @@ class SourceSteps:
     def train(self, xs, ys, sws):
         """Train on one batch (the plan's step, else the layer path's)."""
         plan, n = self.plan, xs.shape[0]
-        if not plan.accepts(xs, ys):
+        if not plan.accepts(xs, ys, sws):
             self.flush()
             loss, penalty = self.model._train_batch_terms(xs, ys, sws)
             self.total += (self.model.ops.to_scalar(loss) + penalty) * n

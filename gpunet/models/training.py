@@ -167,9 +167,9 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
             exs, eys, esws, order = shard.epoch(xs, ys, sws, order) if shard else (xs, ys, sws, order)
             plan = self._train_plan()
             if stream is not None and not shard:  # x too large for the device: batches stream in
-                usable = plan if plan is not None and plan.accepts(exs, eys) else None
+                usable = plan if plan is not None and plan.accepts(exs, eys, esws) else None
                 loss = _stream.run_epoch(self, usable, stream, eys, esws, order, batch_size, cbs)
-            elif plan is not None and plan.accepts(exs, eys):
+            elif plan is not None and plan.accepts(exs, eys, esws):
                 loss = self._plan_epoch(plan, exs, eys, esws, order, batch_size, steps, cbs)
             else:
                 loss = self._layer_epoch(exs, eys, esws, order, batch_size, steps, cbs)
@@ -249,7 +249,7 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
             self.reset_metrics()
         n = xs.shape[0]
         plan = self._train_plan() if n else None
-        if plan is None or not plan.accepts(xs, ys):
+        if plan is None or not plan.accepts(xs, ys, sws):
             with checked_input(self):  # one batch: its layers check it as they go
                 loss = self._train_batch(xs, ys, sws)
         else:  # as fit would train this batch, so the two agree bit for bit
