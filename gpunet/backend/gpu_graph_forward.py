@@ -77,7 +77,7 @@ def inference_kind(node):
     layer = type(node.layer)
     if kind == "Dropout" or layer in _identity_in_inference():
         return _IDENTITY
-    if layer is Dense and not node.layer.activation.custom:  # (frozen: training takes it layer by layer, inference as any Dense layer)
+    if layer is Dense and not node.layer.activation.custom:  # (frozen: training takes it layer by layer)
         return "Dense"
     return "BatchNormalization" if layer is BatchNormalization else None
 
