@@ -172,3 +172,17 @@ def test_on_a_gpu_each_batch_size_builds_its_step_once(emulator, monkeypatch):  
         model, _ = run(residual, True, epochs=4)
     assert type(model._plan) is GpuGraphPlan
     assert sorted(built) == [(7, 7, None), (10, 10, None)]
+
+
+@pytest.mark.parametrize("make", [chain, residual], ids=["regularized-chain", "graph"])
+def test_on_a_gpu_each_batchs_outputs_are_read_after_the_plans_stream_is_published(emulator, monkeypatch, make):  # noqa: F811
+    """A GPU plan works on a stream of its own: each batch's outputs and targets are copied on the
+    caller's stream after `publish` (an event it waits on), with or without a regularizer's penalty
+    to read (the emulation has no streams: a missing publish would race the step only on a GPU)."""
+    after_steps = []
+    publish = GpuPlan.publish
+    monkeypatch.setattr(GpuPlan, "publish", lambda plan: after_steps.append(plan._next) or publish(plan))
+    with B.use_backend(EmulatedCupyBackend(emulator)):
+        model, _ = run(make, True, epochs=2)
+    assert isinstance(model._plan, GpuPlan)
+    assert after_steps.count(1) >= 2 * 5 and all(n == 1 for n in after_steps)  # (each batch is a plan's one step)
