@@ -9,7 +9,7 @@ import gpunet
 from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 from gpunet import backend as B, layers as L
 from gpunet.backend.gpu_graph_forward import GpuGraphForward
-from gpunet.callbacks import Callback
+from gpunet.callbacks import LambdaCallback
 from gpunet.models import Model
 from test_gpu_graph_plan import CASES, data
 
@@ -99,12 +99,15 @@ def test_predict_and_evaluate_equal_numpys_layer_path(case, dtype):
 
 
 def test_a_batch_is_a_launch_per_dense_layer_and_the_merges_are_elementwise():
-    (_, want, _), (model, got, _) = on_both("residual")
-    fwd = model._gpu_forward
-    assert fwd.launch_count == 3  # three Dense layers; the Add is a CuPy operation into a buffer
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    (_, want, _), (model, got, _) = on_both("resnet-block")
-    assert model._gpu_forward.launch_count == 6 + 3  # six Dense layers, three activation layers after merges
+    emulator = _KERNELS["emulator"]
+    for case, launches in (("residual", 3), ("resnet-block", 6 + 3)):  # (resnet: 3 activation layers after merges)
+        (_, want, _), (model, got, _) = on_both(case)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        x = case_data(case)[0]
+        emulator.launches.clear()
+        with B.use_backend(model.ops):
+            model.predict(x, batch_size=len(x), verbose=0)  # one batch
+        assert isinstance(model._gpu_forward, GpuGraphForward) and len(emulator.launches) == launches
 
 
 def test_evaluate_reads_the_device_a_fixed_number_of_times_whatever_the_batches():
@@ -122,20 +125,13 @@ def test_evaluate_reads_the_device_a_fixed_number_of_times_whatever_the_batches(
 
 
 def test_batch_logs_of_evaluate_equal_numpys():
-    class Logs(Callback):
-        def __init__(self):
-            super().__init__()
-            self.seen = []
-
-        def on_test_batch_end(self, batch, logs=None):
-            self.seen.append(dict(logs))
     x, y, _ = data("two-inputs")
     seen = []
     for model, _, _ in on_both("two-inputs"):
-        logs = Logs()
+        seen.append([])
+        logs = LambdaCallback(on_test_batch_end=lambda batch, logs, kept=seen[-1]: kept.append(dict(logs)))
         with B.use_backend(model.ops):
             model.evaluate(x, y, batch_size=12, verbose=0, callbacks=[logs])
-        seen.append(logs.seen)
     assert isinstance(model._gpu_forward, GpuGraphForward)
     assert len(seen[0]) == len(seen[1]) == 6
     for a, b in zip(*seen):

@@ -18,12 +18,14 @@ packed side by side in the output array, as the layer path packs them.
 """
 from contextlib import nullcontext
 
+import numpy
+
 from . import cuda_kernels as K
 from . import dense_launch as DL
 from . import gpu_batch_norm as BN
 from .gpu_forward import _identity_in_inference
 from .gpu_graph_plan import _MERGES, activation_of, folded_activations, norm_entry
-from .gpu_graph_step import copy_into, merge_into
+from .gpu_elementwise import copy_into, merge_into
 from .gpu_step import workspace
 from .graph_plan import graph_of, node_kind, plan_sources, same_sources
 
@@ -87,14 +89,30 @@ class GpuGraphForward:
     inputs packed side by side in ``x``)."""
 
     def __init__(self, model, graph, kinds, folds, dtype):
-        self.model, self.ops, self.dtype = model, model.ops, dtype
-        self.graph, self.kinds, self.folds = graph, kinds, folds
-        inputs, _, outputs, _ = graph
+        self.model, self.ops, self.dtype, self.graph = model, model.ops, dtype, graph
+        inputs, nodes, outputs, _ = graph
         self.widths = [t.shape[1] for t in inputs]
         self.units = sum(t.shape[1] for t in outputs)  # (several outputs: packed side by side, as the layer path's)
         self._sources = plan_sources(model)
         self._buffers = {}
-        self.launch_count = None  # the kernel launches of the last batch (tests count them)
+        # (node, kind, the tensor it writes, what it runs: an activation spec, or a BatchNormalization's
+        # (entry, spec)) in graph order; an activation layer folded into the layer before is that layer's
+        folded = {id(a) for a in folds.values()}
+        self.calls = []
+        for node, kind in zip(nodes, kinds):
+            if id(node) in folded:
+                continue
+            output = folds[id(node)].output if id(node) in folds else node.output
+            what = None
+            if kind == "Dense":
+                act = activation_of(node, folds)
+                what = K.activation_spec(act.name, act.params)
+            elif kind == "BatchNormalization":
+                entry = norm_entry(node, folds)
+                what = (entry, K.activation_spec(entry.activation.name, entry.activation.params))
+            elif kind == "Activation":
+                what = K.activation_spec(node.layer.activation.name, node.layer.activation.params)
+            self.calls.append((node, kind, output, what))
 
     def matches(self, model):
         """Whether the model still is what the plan was built for: the same calls, layers, weight
@@ -110,56 +128,45 @@ class GpuGraphForward:
             x = self.ops.xp.ascontiguousarray(x)  # (the kernels read rows as laid out)
             for lo in range(0, x.shape[0], batch_size):
                 hi = min(x.shape[0], lo + batch_size)
-                entries = self.entries(x[lo:hi], out[lo:hi])
-                for entry in entries:
+                for entry in self.entries(x[lo:hi], out[lo:hi]):
                     if isinstance(entry, K.Launch):
                         self.ops.launch(entry)
                     else:
                         entry()
-                self.launch_count = sum(isinstance(e, K.Launch) for e in entries)
 
     def entries(self, x, out):
         """One batch's launches and elementwise operations, in order (x and out contiguous rows)."""
-        inputs, nodes, outputs, _ = self.graph
+        inputs, _, outputs, _ = self.graph
         xp, rows, sm = self.ops.xp, x.shape[0], self.ops.sm_count
         buffers = self._allocate(rows)
-        entries, val, lo = [], {}, 0
-        for t, width in zip(inputs, self.widths):
-            if len(inputs) == 1:
-                val[id(t)] = x
-                break
-            val[id(t)] = buffers[id(t)]
-            entries.append(copy_into(xp, val[id(t)], x[:, lo:lo + width]))
-            lo += width
-        folded = {id(a) for a in self.folds.values()}
+        entries, val = [], {}
+        if len(inputs) == 1:
+            val[id(inputs[0])] = x
+        else:
+            for t, lo in zip(inputs, numpy.cumsum([0] + self.widths).tolist()):
+                val[id(t)] = buffers[id(t)]
+                entries.append(copy_into(xp, val[id(t)], x[:, lo:lo + t.shape[1]]))
         final = outputs[0] if len(outputs) == 1 else None  # (one output: written straight into ``out``)
-        for node, kind in zip(nodes, self.kinds):
-            if id(node) in folded:
-                continue  # (the layer before applies it: that layer's output is this node's)
-            output = self.folds[id(node)].output if id(node) in self.folds else node.output
+        for node, kind, output, what in self.calls:
             ins = [val[id(t)] for t in node.inputs]
             if kind == _IDENTITY:
                 val[id(output)] = ins[0]
                 continue
             y = out if output is final else buffers[id(output)]
             if kind == "Dense":
-                layer, act = node.layer, activation_of(node, self.folds)
-                spec = K.activation_spec(act.name, act.params)
+                layer = node.layer
                 b = None if layer.bias is None else layer.bias.value
-                entries.append(DL.dense_forward_launch(ins[0], layer.kernel.value, b, y, None, None, spec, sm,
+                entries.append(DL.dense_forward_launch(ins[0], layer.kernel.value, b, y, None, None, what, sm,
                                                        buffers[id(node)]))
-                if spec.softmax:
+                if what.softmax:
                     entries.append(K.plan_softmax_forward(y, y, sm))
             elif kind == "BatchNormalization":
-                entry = norm_entry(node, self.folds)
-                spec = K.activation_spec(entry.activation.name, entry.activation.params)
-                entries.append(BN.inference_launch(entry, spec, ins[0], y, sm))
+                entries.append(BN.inference_launch(*what, ins[0], y, sm))
             elif kind == "Activation":
-                spec = K.activation_spec(node.layer.activation.name, node.layer.activation.params)
-                if spec.softmax:
+                if what.softmax:
                     entries.append(K.plan_softmax_forward(ins[0], y, sm))
                 else:
-                    entries += [copy_into(xp, y, ins[0]), K.plan_bias_act(y, None, None, None, spec, sm)]
+                    entries += [copy_into(xp, y, ins[0]), K.plan_bias_act(y, None, None, None, what, sm)]
             else:
                 entries.append(merge_into(xp, kind, ins, y))
             val[id(output)] = y
@@ -177,16 +184,14 @@ class GpuGraphForward:
             return got
         if len(self._buffers) >= 4:
             del self._buffers[next(iter(self._buffers))]
-        inputs, nodes, outputs, _ = self.graph
+        inputs, _, outputs, _ = self.graph
         xp, sm, got = self.ops.xp, self.ops.sm_count, {}
         empty = lambda t: xp.empty((rows, t.shape[1]), dtype=self.dtype)  # noqa: E731
         if len(inputs) > 1:
             got.update((id(t), empty(t)) for t in inputs)
-        folded = {id(a) for a in self.folds.values()}
-        for node, kind in zip(nodes, self.kinds):
-            if kind == _IDENTITY or id(node) in folded:
+        for node, kind, output, _ in self.calls:
+            if kind == _IDENTITY:
                 continue
-            output = self.folds[id(node)].output if id(node) in self.folds else node.output
             if len(outputs) > 1 or output is not outputs[0]:  # (one output is written into the caller's array)
                 got[id(output)] = empty(output)
             if kind == "Dense":

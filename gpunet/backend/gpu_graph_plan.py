@@ -12,7 +12,7 @@ so the step is captured as a CUDA graph and replayed (gpu_graphs.py), and the lo
 tallied once an epoch (`EpochTally`).
 
 The merges (Add, Subtract, Average, Concatenate) and the gradients' sums where a tensor feeds
-several calls are CuPy elementwise operations into the plan's buffers (`Elementwise` entries: no
+several calls are CuPy elementwise operations into the plan's buffers (gpu_elementwise.py: no
 allocation, so they are captured with the kernels). Where capture fails the step runs eagerly
 (gpu_graphs.py warns once).
 
@@ -188,15 +188,15 @@ class GpuGraphPlan(GpuPlan):
         self.output_parts, self._packed = None, True  # several outputs: each one's epoch outputs (below)
         super().__init__(model, loss_kernels[0], optimizer, [], regs, cons)
         self._sources = plan_sources(model)
-        losses = getattr(model._loss_fn, "weights", None)
-        self.loss_weights = list(losses) if len(loss_kernels) > 1 else [1.0]  # (each output's gradient scale)
+        # each output's gradient scale: its loss weight (models/multi_output.py's MultiOutputLoss)
+        self.loss_weights = list(model._loss_fn.weights) if len(loss_kernels) > 1 else [1.0]
 
     def _take(self, model, stack, loss_kernel):
         """The graph's Dense layers as `DenseEntry`s (``entries`` by node; ``layers``, the output's last;
         ``folds``: the activation nodes folded into them) and its Dropout layers (``dropouts``)."""
         inputs, nodes, outputs, layout = self.graph = graph_of(model)
         self.folds = folds = folded_activations(nodes, outputs)
-        self.lasts = lasts = output_nodes(nodes, outputs, folds)
+        lasts = output_nodes(nodes, outputs, folds)
         kernel_of = {id(n): k for n, k in zip(lasts, self.loss_kernels)}
         self.entries = {}
         for n in nodes:
@@ -255,15 +255,15 @@ class GpuGraphPlan(GpuPlan):
             rows = self._outputs.shape[0]
             self.output_parts = [self.ops.xp.empty((rows, t.shape[1]), dtype=self.dtype) for t in self.graph[2]]
             self._steps.clear()  # (the steps' loss kernels point at the parts)
-        self._packed = self.output_parts is None
+        self._packed = False
 
     def step(self, *args, **kwargs):
         super().step(*args, **kwargs)
-        self._packed = self.output_parts is None
+        self._packed = False
 
     def run_steps(self, *args, **kwargs):
         super().run_steps(*args, **kwargs)
-        self._packed = self.output_parts is None
+        self._packed = False
 
 
 def _spec(act, loss_kernel):

@@ -17,21 +17,9 @@ import numpy
 from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
 from . import step_kernels as S
+from .gpu_elementwise import Elementwise, add_into, copy_into, merge_into, multiply_into, negate_into
 from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries
 from .graph_plan import node_kind
-
-
-class Elementwise:
-    """A step entry that is a CuPy elementwise operation into the plan's buffers (no allocation): run
-    as it is, and captured with the kernels."""
-
-    __slots__ = ("fn",)
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def __call__(self):
-        self.fn()
 
 
 class GraphStep:
@@ -130,8 +118,8 @@ class GraphStep:
                 into = _shadow(what, empty) if adds else what  # (an earlier call of a shared layer: added after)
                 entries += backward_entries(plan, g, val[id(t)], into, keep, val[id(output)], dx)
                 if adds:
-                    entries += [Elementwise(_add_into(xp, what.dw, into.dw, what.dw))] + (
-                        [] if what.db is None else [Elementwise(_add_into(xp, what.db, into.db, what.db))])
+                    entries += [Elementwise(add_into(xp, what.dw, into.dw, what.dw))] + (
+                        [] if what.db is None else [Elementwise(add_into(xp, what.db, into.db, what.db))])
                 grads.written(t, dx)
             elif isinstance(what, BN.NormEntry):
                 t = node.inputs[0]
@@ -151,7 +139,7 @@ class GraphStep:
                 grads.give(node.inputs[0], g)
             elif what == "Dropout":  # g times the mask: the dropout kernel's arithmetic, into a buffer of its own
                 masked = empty(g.shape)
-                entries.append(Elementwise(_multiply(xp, g, keep, masked)))
+                entries.append(Elementwise(multiply_into(xp, g, keep, masked)))
                 grads.give(node.inputs[0], masked)
             else:
                 grads.merge_backward(what, node.inputs, g)
@@ -230,7 +218,7 @@ class _Gradients:
             return
         dst = mine if mine is not None else self.own(t, g.shape)
         self.of[id(t)] = dst
-        self.entries.append(Elementwise(_add_into(self.xp, have, g, dst)))
+        self.entries.append(Elementwise(add_into(self.xp, have, g, dst)))
 
     def merge_backward(self, kind, inputs, g):
         if kind == "Concatenate":
@@ -242,25 +230,16 @@ class _Gradients:
             return
         if kind == "Average":
             scaled = self.empty(g.shape)
-            self.entries.append(Elementwise(_multiply(self.xp, g, 1.0 / len(inputs), scaled)))
+            self.entries.append(Elementwise(multiply_into(self.xp, g, 1.0 / len(inputs), scaled)))
             g = scaled
         self.give(inputs[0], g)
         if kind == "Subtract":
             negated = self.empty(g.shape)
-            self.entries.append(Elementwise(_negate(self.xp, g, negated)))
+            self.entries.append(Elementwise(negate_into(self.xp, g, negated)))
             self.give(inputs[1], negated)
             return
         for t in inputs[1:]:
             self.give(t, g)
-
-
-def copy_into(xp, dst, src):
-    """The operation ``dst[...] = src`` (no allocation), to run later."""
-    return lambda: xp.copyto(dst, src)
-
-
-def _multiply(xp, a, b, out):
-    return lambda: xp.multiply(a, b, out=out)
 
 
 def _shadow(entry, empty):
@@ -270,33 +249,3 @@ def _shadow(entry, empty):
     shadow.dw = empty(entry.dw.shape)
     shadow.db = None if entry.db is None else empty(entry.db.shape)
     return shadow
-
-
-def _add_into(xp, a, b, out):
-    return lambda: xp.add(a, b, out=out)
-
-
-def _negate(xp, a, out):
-    return lambda: xp.negative(a, out=out)
-
-
-def merge_into(xp, kind, ins, out):
-    """The operation writing the merge ``kind`` (Add, Subtract, Average, Concatenate) of the 2-D
-    arrays ``ins`` into ``out`` (no allocation), to run later."""
-    if kind == "Concatenate":
-        edges = numpy.cumsum([0] + [a.shape[1] for a in ins]).tolist()
-
-        def concatenate():
-            for a, lo, hi in zip(ins, edges[:-1], edges[1:]):
-                xp.copyto(out[:, lo:hi], a)
-        return concatenate
-    if kind == "Subtract":
-        return lambda: xp.subtract(ins[0], ins[1], out=out)
-
-    def add():
-        xp.add(ins[0], ins[1], out=out)
-        for a in ins[2:]:
-            xp.add(out, a, out=out)
-        if kind == "Average":
-            xp.multiply(out, 1.0 / len(ins), out=out)
-    return add
