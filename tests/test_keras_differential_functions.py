@@ -4,7 +4,10 @@ outputs, a batch of 1, large logits; reductions, sample weights of every shape K
 class axis other than the last, ``ignore_class``; stateful metrics over several weighted updates.
 
 Tolerance: 1e-6 relative (plus 1e-6 absolute for values near 0, where float32 rounding of
-exp/tanh differs between NumPy and torch). Where tf.keras 2.21 (gpunet's reference) differs from
+exp/tanh differs between NumPy and torch); 4e-6 relative for what runs on CUDA (CuPy as the
+backend): its float32 expf, tanhf and log1pf are within 2 ulp and erfcf within 4 (CUDA C++
+Programming Guide, mathematical functions), against NumPy's correctly rounded or 1 ulp, and an
+activation's gradient composes several of them. Where tf.keras 2.21 (gpunet's reference) differs from
 Keras 3, the tf.keras values are constants measured with tf_keras 2.21.0 (named at each use).
 """
 import numpy as np
@@ -40,7 +43,12 @@ def host(a):
     return np.asarray(B.get_backend().to_host(B.get_backend().asarray(a)), dtype=np.float64)
 
 
-def close(got, want, rtol=1e-6, atol=1e-6):
+def default_rtol():
+    return 1e-6 if B.get_backend().name == "numpy" else 4e-6
+
+
+def close(got, want, rtol=None, atol=1e-6):
+    rtol = default_rtol() if rtol is None else rtol
     want = np.asarray(want, dtype=np.float64)
     np.testing.assert_allclose(host(got).reshape(want.shape), want, rtol=rtol, atol=atol)
 
@@ -119,7 +127,8 @@ def test_loss_class_reductions_and_weights(cls, kwargs, y_true, y_pred, reductio
     if "ignore_class" in kwargs:  # Keras 3 fails on scalar weights and reshapes (N, 1) ones there
         weights = [None, SW]
     for sw in weights:  # (N, 1) weights are squeezed against (N,) losses, as Keras does
-        close(ours(y_true, y_pred, sample_weight=sw), k3(theirs(y_true, y_pred, sample_weight=sw)), rtol=2e-6)
+        close(ours(y_true, y_pred, sample_weight=sw), k3(theirs(y_true, y_pred, sample_weight=sw)),
+              rtol=max(2e-6, default_rtol()))
 
 
 @pytest.mark.parametrize("cls", ["MeanSquaredError", "BinaryCrossentropy", "CategoricalCrossentropy"])

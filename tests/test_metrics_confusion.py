@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import gpunet
-from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from cuda_emulator import emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
 from gpunet import metrics
 from gpunet.layers import Dense
 from gpunet.metrics import AUC, Precision, Recall
 from gpunet.models import Sequential, load_model
+from metric_paths import assert_paths_agree, assert_two_ranks_sum_to_the_whole, run_on_every_path
 
 Y_TRUE = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0, 0, 0], [1, 0, 1],
                    [0, 1, 1], [1, 0, 0], [0, 1, 0], [1, 1, 1], [0, 0, 1], [1, 0, 0]], "float32")
@@ -192,22 +193,8 @@ def test_names_strings_and_configs():
 def test_distributed_ranks_sum_the_counts():
     """gpunet.distribute sums every add_weight variable over the ranks (sharding._sum_variables):
     two ranks' counts summed give the metric of all the data."""
-    from gpunet.distribute.sharding import _sum_variables
-
-    class TwoRanks:  # rank 0's view: the other rank's variable values are added in place
-        def __init__(self, other):
-            self.other = iter(v.value for v in other._variables)
-
-        def allreduce_(self, buf, what):
-            buf += next(self.other)
-
     for make in (Precision, Recall, AUC, lambda: AUC(curve="PR", multi_label=True, num_labels=3)):
-        whole, rank0, rank1 = make(), make(), make()
-        whole.update_state(Y_TRUE, Y_PRED, SW)
-        rank0.update_state(Y_TRUE[:5], Y_PRED[:5], SW[:5])
-        rank1.update_state(Y_TRUE[5:], Y_PRED[5:], SW[5:])
-        _sum_variables(rank0, TwoRanks(rank1), "test")
-        assert rank0.result() == pytest.approx(whole.result(), rel=1e-12)
+        assert_two_ranks_sum_to_the_whole(make, Y_TRUE, Y_PRED, SW, 5)
 
 
 # ---- in compile / fit / evaluate -------------------------------------------------------------------
@@ -217,26 +204,16 @@ Y = (X[:, :1] + 0.8 * RNG.standard_normal((90, 1)) > 0).astype("float64")
 W = RNG.uniform(0.2, 2.0, 90)
 
 
-def _run(ops, path, weighted=False):
-    with B.use_backend(ops):
-        gpunet.utils.set_random_seed(1)
-        net = Sequential([Dense(6, input_dim=4, activation="tanh"), Dense(1, activation="sigmoid")])
-        net.compile(optimizer=gpunet.optimizers.SGD(0.1), loss="binary_crossentropy",
-                    metrics=["AUC", "Precision", Recall(thresholds=0.4), AUC(curve="PR", name="pr_auc")])
-        if path == "layer-path":
-            net._train_plan = lambda: None
-        history = net.fit(X, Y, sample_weight=W if weighted else None, batch_size=16, epochs=3, verbose=0,
-                          validation_data=(X[:30], Y[:30])).history
-        logs = net.evaluate(X, Y, batch_size=16, verbose=0, return_dict=True)
-        predictions = net.predict(X, verbose=0)
-    return net, history, logs, predictions
+def _build():
+    net = Sequential([Dense(6, input_dim=4, activation="tanh"), Dense(1, activation="sigmoid")])
+    net.compile(optimizer=gpunet.optimizers.SGD(0.1), loss="binary_crossentropy",
+                metrics=["AUC", "Precision", Recall(thresholds=0.4), AUC(curve="PR", name="pr_auc")])
+    return net
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
 def test_fit_and_evaluate_report_them_on_every_path(emulator, weighted):
-    B.set_floatx("float64")
-    runs = {path: _run(EmulatedCupyBackend(emulator) if path == "emulated-gpu-plan" else B.resolve("numpy"), path,
-                       weighted) for path in ("numpy-plan", "layer-path", "emulated-gpu-plan")}
+    runs = run_on_every_path(emulator, _build, X, Y, W if weighted else None)
     net, history, logs, predictions = runs["numpy-plan"]
     assert net.metrics_names == ["loss", "auc", "precision", "recall", "pr_auc"]
     assert set(history) == {"loss", "auc", "precision", "recall", "pr_auc",
@@ -246,15 +223,7 @@ def test_fit_and_evaluate_report_them_on_every_path(emulator, weighted):
     for m, key in ((AUC(), "auc"), (Precision(), "precision"), (Recall(thresholds=0.4), "recall")):
         m.update_state(Y, predictions)
         assert logs[key] == pytest.approx(m.result(), rel=1e-12), key
-    assert isinstance(runs["numpy-plan"][0]._plan, gpunet.backend.dense_plan.DensePlan)
-    assert not runs["layer-path"][0]._plan
-    assert isinstance(runs["emulated-gpu-plan"][0]._plan, gpunet.backend.gpu_plan.GpuPlan)
-    for path in ("layer-path", "emulated-gpu-plan"):
-        other = runs[path]
-        for key in history:
-            np.testing.assert_allclose(other[1][key], history[key], rtol=1e-9, err_msg=f"{path} {key}")
-        for key in logs:
-            assert other[2][key] == pytest.approx(logs[key], rel=1e-9), (path, key)
+    assert_paths_agree(runs)
 
 
 def test_train_and_test_on_batch(ops):

@@ -256,3 +256,23 @@ def test_builtin_initializer_with_bad_arguments_is_not_called_unknown():
     with pytest.raises(ValueError, match=r"initializer 'RandomUniform' in layer 2 'e'.*spread") as info:
         model_from_config(_with_layer(entry))
     assert not isinstance(info.value, UnknownObjectError)
+
+
+def test_keras_import_lines_for_the_registry_and_saving_work(tmp_path):
+    """``keras.utils.register_keras_serializable`` (tf.keras 2) and ``keras.saving.*`` (Keras 3) as a
+    user's program spells them, with gpunet in the import line."""
+    import gpunet
+    from gpunet.saving import get_registered_object, load_model, register_keras_serializable, save_model
+
+    assert gpunet.utils.register_keras_serializable is register_keras_serializable
+    register_keras_serializable(package="app")(Scale)
+    assert gpunet.utils.get_registered_name(Scale) == "app>Scale" and get_registered_object("app>Scale") is Scale
+    assert gpunet.utils.get_registered_object("nothing", module_objects={"nothing": Dense}) is Dense
+    assert gpunet.utils.get_registered_object("nothing") is None
+    model = Sequential([Dense(2, input_shape=(3,), name="d"), Scale(5.0, name="s")])
+    save_model(model, tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras", compile=False)
+    assert isinstance(again.layers[1], Scale) and again.layers[1].factor == 5.0
+    np.testing.assert_array_equal(again.get_weights()[0], model.get_weights()[0])
+    with pytest.raises(AttributeError, match="module 'gpunet.saving' has no attribute 'nonsense'"):
+        gpunet.saving.nonsense

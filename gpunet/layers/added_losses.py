@@ -56,7 +56,8 @@ def add_metric(owner, value, name, aggregation):
     if aggregation not in (None, "mean"):
         raise ValueError(f"add_metric on '{owner.name}': gpunet logs the mean of the values (aggregation='mean'), "
                          f"received aggregation={aggregation!r}.")
-    if not isinstance(name, str) or not name:
+    from_metric = getattr(value, "metric", None) is not None and hasattr(value.metric, "reset_state")
+    if not from_metric and (not isinstance(name, str) or not name):  # (a metric object's result has its name)
         raise ValueError(f"add_metric on '{owner.name}' needs a name for the metric (add_metric(value, name='kl')), "
                          f"received name={name!r}.")
     if symbolic.is_symbolic(value):
@@ -65,7 +66,7 @@ def add_metric(owner, value, name, aggregation):
             raise ValueError(f"add_metric on layer '{owner.name}' received the symbolic tensor {value!r}: a layer adds "
                              "metrics computed in its call(); a functional Model takes one built from its tensors.")
         adder(value, name)
-    elif _frames and getattr(value, "metric", None) is not None and hasattr(value.metric, "reset_state"):
+    elif _frames and from_metric:
         # a metric object's result: the object itself is logged, under its own name (as tf.keras 2 does)
         _frames[-1].metrics.append((value.metric.name, value.metric))
     elif _frames:

@@ -15,9 +15,11 @@ as a function returning per-sample values::
     model.compile("adam", loss="mse")                         # or losses.MeanSquaredError()
 """
 from .base import Loss, REDUCTIONS, AddedLossesOnly
+from .reduction import Reduction
 from ..layers.symbolic import accepts_symbolic  # (on Input()'s tensors, a loss function is a layer of the graph)
 from .function_loss import FunctionLoss
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
+from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
 from .regression import (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
                          MeanSquaredLogarithmicError, LogCosh, Huber, CosineSimilarity, Hinge, SquaredHinge,
                          CategoricalHinge, KLDivergence, Poisson)
@@ -27,6 +29,8 @@ _FUNCTIONS = {
     "binary_crossentropy": (BinaryCrossentropy, ("bce", "BCE")),
     "categorical_crossentropy": (CategoricalCrossentropy, ()),
     "sparse_categorical_crossentropy": (SparseCategoricalCrossentropy, ()),
+    "binary_focal_crossentropy": (BinaryFocalCrossentropy, ()),
+    "categorical_focal_crossentropy": (CategoricalFocalCrossentropy, ()),
     "mean_squared_error": (MeanSquaredError, ("mse", "MSE")),
     "mean_absolute_error": (MeanAbsoluteError, ("mae", "MAE")),
     "mean_absolute_percentage_error": (MeanAbsolutePercentageError, ("mape", "MAPE")),
@@ -79,6 +83,21 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, ignore_class=None):
     """Per-sample categorical crossentropy for integer labels ``y_true``."""
     return SparseCategoricalCrossentropy(from_logits, axis, ignore_class=ignore_class).call(y_true, y_pred)
+
+
+@accepts_symbolic
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    """Per-sample binary crossentropy scaled by ``(1 - p_t) ** gamma`` (mean over ``axis``)."""
+    return BinaryFocalCrossentropy(apply_class_balancing, alpha, gamma, from_logits, label_smoothing,
+                                   axis).call(y_true, y_pred)
+
+
+@accepts_symbolic
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """Per-sample ``sum(alpha * (1 - p) ** gamma * -y_true * log(p))`` for one-hot ``y_true``."""
+    return CategoricalFocalCrossentropy(alpha, gamma, from_logits, label_smoothing, axis).call(y_true, y_pred)
 
 
 @accepts_symbolic(symbolic=_ops_mean_error(square=True))
@@ -163,7 +182,8 @@ logcosh = log_cosh
 huber_loss = huber
 
 _FUNCTION_OBJECTS = {f.__name__: f for f in (
-    binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, mean_squared_error,
+    binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, binary_focal_crossentropy,
+    categorical_focal_crossentropy, mean_squared_error,
     mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error, hinge, squared_hinge,
     categorical_hinge, log_cosh, kl_divergence, poisson, cosine_similarity, huber)}
 
@@ -254,7 +274,7 @@ def deserialize(config):
     return get(config)
 
 
-__all__ = (["Loss", "FunctionLoss", "REDUCTIONS", "get", "serialize", "deserialize", "VALID_NAMES"]
+__all__ = (["Loss", "FunctionLoss", "REDUCTIONS", "Reduction", "get", "serialize", "deserialize", "VALID_NAMES"]
            + sorted(_CLASSES) + sorted(_FUNCTION_OBJECTS)
            + ["bce", "BCE", "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD",
               "kullback_leibler_divergence", "logcosh", "huber_loss"])

@@ -21,12 +21,18 @@ from .classes import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCateg
                       CategoricalCrossentropy, SparseCategoricalCrossentropy)
 from .confusion import Precision, Recall
 from .auc import AUC
+from .fscore import FBetaScore, F1Score
+from .regression import R2Score
+from .reduce import Mean, Sum, compile_refusal
+from .counts import (TruePositives, FalsePositives, TrueNegatives, FalseNegatives, SensitivityAtSpecificity,
+                     SpecificityAtSensitivity, PrecisionAtRecall, RecallAtPrecision)
 from .functions import (accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
                         top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, cosine_similarity,
                         PUBLIC as _PUBLIC, ALIASES as _ALIASES)
 
 # Keras's metrics module re-exports these loss functions.
 from ..losses import (binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy,
+                      binary_focal_crossentropy, categorical_focal_crossentropy,
                       mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
                       mean_squared_logarithmic_error, hinge, squared_hinge, categorical_hinge, poisson,
                       kl_divergence, log_cosh, huber)
@@ -46,7 +52,9 @@ _CLASSES = {cls.__name__: cls for cls in (
     SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError, RootMeanSquaredError, Hinge, SquaredHinge, CategoricalHinge, LogCoshError,
     KLDivergence, Poisson, CosineSimilarity, BinaryCrossentropy, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy, Precision, Recall, AUC)}
+    SparseCategoricalCrossentropy, Precision, Recall, AUC,
+    TruePositives, FalsePositives, TrueNegatives, FalseNegatives, SensitivityAtSpecificity, SpecificityAtSensitivity,
+    PrecisionAtRecall, RecallAtPrecision, Mean, Sum, FBetaScore, F1Score, R2Score)}
 # Keras 3 also takes these classes by their snake-case names (tf.keras 2 only as "AUC", ...).
 _SNAKE_CLASSES = {"precision": Precision, "recall": Recall, "auc": AUC}
 _AUTO = {"accuracy": "accuracy", "acc": "accuracy", "crossentropy": "crossentropy", "ce": "crossentropy"}
@@ -134,6 +142,9 @@ def compiled(metrics, weighted_metrics, loss=None):
     tf.keras 2 does). Raises ValueError on duplicate names (or "loss") and on one object in both."""
     plain = [get(m, loss) for m in metrics or []]
     weighted = [get(m, loss) for m in weighted_metrics or []]
+    for m in plain + weighted:
+        if isinstance(m, (Mean, Sum)):
+            raise ValueError(compile_refusal(m))
     if any(w is m for w in weighted for m in plain):
         raise ValueError("A Metric object cannot be in both metrics and weighted_metrics (it would be updated "
                          "twice per batch): pass two instances.")
@@ -187,4 +198,4 @@ __all__ = (["Metric", "MeanMetricWrapper", "get", "serialize", "deserialize", "V
               "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
               "mean_squared_logarithmic_error", "hinge", "squared_hinge", "categorical_hinge", "poisson",
               "kl_divergence", "log_cosh", "huber", "acc", "bce", "mse", "mae", "mape", "msle", "kld",
-              "logcosh", "cosine_proximity"])
+              "logcosh", "cosine_proximity", "binary_focal_crossentropy", "categorical_focal_crossentropy"])

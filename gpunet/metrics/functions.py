@@ -149,6 +149,8 @@ PUBLIC = {
     "cosine_similarity": cosine_similarity, "binary_crossentropy": _losses.binary_crossentropy,
     "categorical_crossentropy": _losses.categorical_crossentropy,
     "sparse_categorical_crossentropy": _losses.sparse_categorical_crossentropy, "huber": _losses.huber,
+    "binary_focal_crossentropy": _losses.binary_focal_crossentropy,
+    "categorical_focal_crossentropy": _losses.categorical_focal_crossentropy,
 }
 ALIASES = {"mse": "mean_squared_error", "MSE": "mean_squared_error", "mae": "mean_absolute_error",
            "MAE": "mean_absolute_error", "mape": "mean_absolute_percentage_error",

@@ -212,7 +212,7 @@ class EngineMixin:
             if not isinstance(result, float):
                 host = self.ops.to_host(value_of(result))
                 # one value per threshold (Precision(thresholds=[...])) stays an array, as tf.keras logs it
-                result = float(host) if getattr(host, "size", 1) == 1 else host.copy()
+                result = float(host.reshape(())) if getattr(host, "size", 1) == 1 else host.copy()
             logs[prefix + m.name] = result
         return logs
 

@@ -61,6 +61,23 @@ def register_serializable(package="Custom", name=None):
     return _register(package=package, name=name)
 
 
+register_keras_serializable = register_serializable  # Keras's own name (tf.keras 2.x utils, Keras 3 saving)
+
+
+def get_registered_name(obj):
+    """The name a config records for ``obj``: ``"package>name"`` when registered, else its ``__name__``."""
+    from ..saving.registry import get_registered_name as _name
+    return _name(obj)
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """The class or function ``name`` stands for in ``custom_objects``, the active scopes, the registered
+    objects, then ``module_objects``; None when none has it (Keras's ``get_registered_object``)."""
+    from ..saving.registry import get_registered_object as _object
+    found = _object(name, custom_objects)
+    return found if found is not None else (module_objects or {}).get(name)
+
+
 def custom_object_scope(*scopes):
     """Context manager in which the given ``{"Name": cls}`` dicts resolve like ``custom_objects``."""
     from ..saving.registry import custom_object_scope as _scope
