@@ -10,8 +10,8 @@ Subgradients at non-differentiable points are TensorFlow's; see each function.
 """
 from .autodiff import Tensor, is_tensor, gradients, vjp, grad
 from .autodiff.elementwise import (add, subtract, multiply, divide, power, negative, square, sqrt, abs, exp,
-                                   log, clip, maximum, minimum, where, switch, sign, cast, ones_like, zeros_like,
-                                   greater, greater_equal, less, less_equal, equal, not_equal, round,
+                                   log, sin, cos, clip, maximum, minimum, where, switch, sign, cast, ones_like,
+                                   zeros_like, greater, greater_equal, less, less_equal, equal, not_equal, round,
                                    stop_gradient)
 from .autodiff.reductions import (sum, mean, max, min, prod, var, std, any, all, argmax, argmin, cumsum, cumprod,
                                   logsumexp)
@@ -47,7 +47,7 @@ def _on_symbolic_tensors():
 pow = power  # noqa: A001 (Keras's K.pow)
 
 __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor", "add", "subtract", "multiply",
-           "divide", "power", "pow", "negative", "square", "sqrt", "abs", "exp", "log", "clip", "maximum",
+           "divide", "power", "pow", "negative", "square", "sqrt", "abs", "exp", "log", "sin", "cos", "clip", "maximum",
            "minimum", "where", "switch", "sign", "cast", "ones_like", "zeros_like", "greater", "greater_equal",
            "less", "less_equal", "equal", "not_equal", "sum", "mean", "max", "min", "prod", "var", "std", "any",
            "all", "argmax", "argmin", "reshape", "flatten", "batch_flatten", "expand_dims", "squeeze",

@@ -132,6 +132,20 @@ def exp(a):
     return result(out, (t, lambda g: g * out))
 
 
+def sin(a):
+    """Sine; gradient ``cos(a)``."""
+    t = _floating(a)
+    xp = _xp()
+    return result(xp.sin(t.data), (t, lambda g: g * xp.cos(t.data)))
+
+
+def cos(a):
+    """Cosine; gradient ``-sin(a)``."""
+    t = _floating(a)
+    xp = _xp()
+    return result(xp.cos(t.data), (t, lambda g: -g * xp.sin(t.data)))
+
+
 def log(a):
     """Natural logarithm; gradient ``1 / a`` (``inf`` at 0)."""
     t = _floating(a)

@@ -86,10 +86,13 @@ def use_backend(name):
 
 def clear_session():
     """Keras's ``K.clear_session()``: forget generated layer names (the next model's layers are
-    ``dense``, ``dense_1``, ... again), as K-fold and grid-search loops expect. Models already made
-    keep working; gpunet has no graph to reset."""
-    from ..layers.naming import reset_names
-    reset_names()
+    ``dense``, ``dense_1``, ... again), as K-fold and grid-search loops expect, the ``K.get_uid``
+    counters and a learning phase set with ``K.set_learning_phase``. Models already made keep
+    working; gpunet has no graph to reset."""
+    from .phase_functions import reset_phase
+    from .variable_functions import reset_uids
+    reset_uids()
+    reset_phase()
 
 
 def floatx():
@@ -131,8 +134,12 @@ def set_value(obj, value):
 from . import keras_functions as _keras_functions  # noqa: E402
 from .keras_functions import *  # noqa: E402,F401,F403
 from .graph_functions import function, learning_phase  # noqa: E402
+from . import keras_functions_more as _more, variable_functions as _variables, phase_functions as _phases  # noqa: E402
+from .keras_functions_more import *  # noqa: E402,F401,F403
+from .variable_functions import *  # noqa: E402,F401,F403
+from .phase_functions import *  # noqa: E402,F401,F403
 
-__all__ = _keras_functions.__all__ + [
+__all__ = _keras_functions.__all__ + _more.__all__ + _variables.__all__ + _phases.__all__ + [
     "Backend", "NumpyBackend", "CupyBackend", "set_backend", "get_backend", "use_backend", "floatx", "set_floatx",
     "epsilon", "set_epsilon", "random", "backend", "resolve", "get_value", "set_value", "cupy_unavailable_reason",
     "clear_session", "function", "learning_phase"]

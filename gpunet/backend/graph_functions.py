@@ -15,6 +15,15 @@ class _LearningPhase:
     def __repr__(self):
         return "<learning_phase>"
 
+    # read as a value (``if K.learning_phase():``) it is tf.keras 2's eager K.learning_phase(): the phase
+    # set with K.set_learning_phase, else 0
+    def __int__(self):
+        from .phase_functions import phase_value
+        return phase_value()
+
+    def __bool__(self):
+        return bool(int(self))
+
 
 _PHASE = _LearningPhase()
 
@@ -40,7 +49,8 @@ class GraphFunction:
 
     def __call__(self, values):
         values = list(values) if isinstance(values, (list, tuple)) else [values]
-        training = bool(values[self._phase_at[0]]) if self._phase_at else False
+        # without a phase among the inputs: the one set with K.set_learning_phase, else inference
+        training = bool(values[self._phase_at[0]]) if self._phase_at else None
         arrays = [v for i, v in enumerate(values) if i not in self._phase_at]
         model = self.model
         out = model(arrays if len(arrays) > 1 else arrays[0], training=training)

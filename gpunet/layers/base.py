@@ -247,7 +247,8 @@ class Layer(added_losses.AddLossMixin):
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
             input_spec.check(self, x.shape)  # (a spec build() sets, as Keras's Dense does)
-        return self.ops.eager(self.forward(x, bool(training)))  # (with tf.keras 2's .numpy())
+        training = B.phase_functions.default_training(training)  # (K.set_learning_phase's, if set)
+        return self.ops.eager(self.forward(x, training))  # (with tf.keras 2's .numpy())
 
     # ---- the functional API's view of the layer's calls ---------------------------
     @property

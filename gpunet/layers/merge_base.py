@@ -3,6 +3,7 @@ multi-input interface the functional engine relies on (see merge.py's docstring)
 import operator
 
 from ..autodiff.tensor import is_tensor
+from ..backend.phase_functions import default_training
 from .base import Layer
 
 
@@ -110,7 +111,8 @@ class _Merge(Layer):
         xs = [self.ops.asarray(x) for x in inputs]
         if not self.built:
             self.build([(None,) + tuple(x.shape[1:]) for x in xs])
-        return self.ops.eager(self.forward(xs, bool(training)))  # (with tf.keras 2's .numpy())
+        training = default_training(training)  # (K.set_learning_phase's, if set)
+        return self.ops.eager(self.forward(xs, training))  # (with tf.keras 2's .numpy())
 
     def _check_inputs(self, xs):
         """``xs`` as a list of arrays with a batch axis, as many as the layer was built for; returns

@@ -108,3 +108,8 @@ def training_scope(training):
 
 def reset_training(token):
     _TRAINING.reset(token)
+
+
+def enclosing_training():
+    """The ``training`` of the layer call running now (tf.keras 2's call context), or None outside one."""
+    return _TRAINING.get(None)

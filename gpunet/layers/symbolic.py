@@ -6,10 +6,29 @@ that shape, records a `Node` (which tensors went in) on the layer, and returns t
 (models/graph.py). No arithmetic happens here: a KerasTensor has a shape and a dtype only; an op
 on one (``K.square(x)``, ``2 * x``) is recorded as a layer (symbolic_ops.py).
 """
+import contextlib
+import contextvars
 import functools
 from collections import namedtuple
 
 KerasHistory = namedtuple("KerasHistory", ["layer", "node_index", "tensor_index"])
+_PROBING = contextvars.ContextVar("gpunet_probing_output_shape", default=False)
+
+
+@contextlib.contextmanager
+def probing():
+    """While a call runs on probe values to find its output shape (an op's or a Lambda's): tf.keras 2
+    traces such calls in a graph, so side effects on values (``K.print_tensor``) do not happen then."""
+    token = _PROBING.set(True)
+    try:
+        yield
+    finally:
+        _PROBING.reset(token)
+
+
+def is_probing():
+    """True inside `probing`."""
+    return _PROBING.get()
 
 
 class KerasTensor:

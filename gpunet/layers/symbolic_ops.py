@@ -16,7 +16,7 @@ from .. import backend as B
 from ..autodiff import Tensor
 from .base import Layer
 from .naming import unique_name
-from .symbolic import KerasTensor, call_layer
+from .symbolic import KerasTensor, call_layer, probing
 
 
 class Slot:
@@ -82,7 +82,7 @@ class OpLayer(Layer):
         probes = [Tensor(ops.ones(tuple((n if i == 0 else n + 2) if d is None else d for i, d in enumerate(s)),
                                   self.dtype)) for s in shapes]
         from . import added_losses
-        with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting():
+        with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting(), probing():
             warnings.simplefilter("ignore", RuntimeWarning)
             out = self.call(probes if len(probes) > 1 else probes[0])
         return tuple(getattr(out, "shape", ()))

@@ -14,7 +14,7 @@ import warnings
 from .. import backend as B
 from ..autodiff import Tensor, gradients, lift
 from ..autodiff.tensor import is_tensor
-from . import added_losses, sublayers
+from . import added_losses, sublayers, symbolic
 
 
 def setup_subclass(cls, base):
@@ -142,7 +142,8 @@ def call_on_several(layer, parts, training):
     if any(is_tensor(p) for p in parts):
         return run_call(layer, type(parts)(lift(p) for p in parts), training)
     ops = layer.ops
-    return ops.eager(layer.forward([ops.asarray(p) for p in parts], bool(training)))
+    training = B.phase_functions.default_training(training)
+    return ops.eager(layer.forward([ops.asarray(p) for p in parts], training))
 
 
 def call_with_args(layer, x, args, kwargs, training):
@@ -162,7 +163,7 @@ def call_with_args(layer, x, args, kwargs, training):
         if on_tape:
             return run_call(layer, [lift(p) for p in parts], training)
         with B.use_backend(ops):
-            out = run_call(layer, [Tensor(p) for p in parts], bool(training))
+            out = run_call(layer, [Tensor(p) for p in parts], B.phase_functions.default_training(training))
     return ops.eager(out.data)
 
 
@@ -181,7 +182,8 @@ def infer_output_shape(layer, input_shape):
     weights, metrics = _state_in(layer)
     saved = [(w, ops.copy(w.value)) for w in weights if not w.trainable]
     try:
-        with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting():  # (a probe's losses: dropped)
+        with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting(), symbolic.probing():
+            # (a probe's losses are dropped)
             warnings.simplefilter("ignore", RuntimeWarning)
             out = run_call(layer, probes if several else probes[0], False)
     finally:

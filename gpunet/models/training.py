@@ -235,7 +235,7 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         xs = _data.to_input(self.ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
         with checked_input(self), added_losses.collecting() as added:  # one batch: its layers check it as they go
-            out = self._forward(xs, bool(training), False)[0]
+            out = self._forward(xs, B.phase_functions.default_training(training), False)[0]
         self._last_added = [t.data for t in added]  # (model.losses: this call's, as in Keras)
         return self.ops.eager(out)  # (with tf.keras 2's .numpy())
 
