@@ -2,6 +2,8 @@
 foldr, print_tensor, truncated_normal, type queries, variable updates, uids, name scopes) against tf.keras
 2.21 on the same float32 inputs, and their gradients by central differences; the learning-phase functions
 are in test_keras_backend_phase.py."""
+import json
+
 import numpy as np
 import pytest
 
@@ -287,8 +289,30 @@ def test_a_lambda_of_the_functions_saves_and_loads(ops, tmp_path):
         np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     theirs = tf_keras.models.load_model(str(tmp_path / "m.h5"), custom_objects={"wave": _wave_for(TK)})
     np.testing.assert_allclose(theirs.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
-    with pytest.raises(NotImplementedError, match=r"op cos applied to symbolic tensors.*Wrap the op in a Lambda"):
+    with pytest.raises(NotImplementedError, match=r"op bias_add applied to symbolic tensors.*Wrap the op in a Lambda"):
         _symbolic_model(gpunet).save(tmp_path / "op.h5")
+
+
+def test_sin_and_cos_on_symbolic_tensors_save_as_tf_keras_ops(tmp_path):
+    """tf.keras 2 writes K.sin/K.cos of symbolic tensors as TFOpLambda layers of math.sin/math.cos: gpunet
+    writes and reads them so, both ways."""
+    x = _f32(8, 3)
+
+    def wave(lib):
+        inputs = lib.Input((3,))
+        h = lib.layers.Dense(4)(inputs)
+        return lib.Model(inputs, lib.layers.Dense(1)(lib.backend.cos(h) + lib.backend.sin(h)))
+
+    ours, theirs = wave(gpunet), wave(tf_keras)
+    ours.set_weights(theirs.get_weights())
+    ours.save(tmp_path / "ours.h5")
+    theirs.save(tmp_path / "theirs.h5")
+    functions = [layer["config"]["function"] for layer in json.loads(ours.to_json())["config"]["layers"]
+                 if layer["class_name"] == "TFOpLambda"]
+    assert functions == ["math.cos", "math.sin", "__operators__.add"]
+    for model in (gpunet.models.load_model(tmp_path / "theirs.h5"),
+                  tf_keras.models.load_model(str(tmp_path / "ours.h5"))):
+        np.testing.assert_allclose(model.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
 
 
 def test_bad_input_is_named(ops):

@@ -29,6 +29,7 @@ _OPS = [
     ("math.minimum", E.minimum, ("x", "y")),
     ("math.negative", E.negative, ("x",)), ("math.abs", E.abs, ("x",)), ("math.square", E.square, ("x",)),
     ("math.sqrt", E.sqrt, ("x",)), ("math.exp", E.exp, ("x",)), ("math.log", E.log, ("x",)),
+    ("math.sin", E.sin, ("x",)), ("math.cos", E.cos, ("x",)),
     ("math.reduce_sum", R.sum, ("input_tensor", "axis", "keepdims")),
     ("math.reduce_mean", R.mean, ("input_tensor", "axis", "keepdims")),
     ("math.reduce_max", R.max, ("input_tensor", "axis", "keepdims")),
