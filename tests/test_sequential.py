@@ -97,6 +97,22 @@ def test_get_set_weights_and_trainable():
     assert model.trainable_weights == [] and len(model.non_trainable_weights) == 6
 
 
+def test_tf_keras_variable_and_input_output_names():
+    """tf.keras 2's other names: ``variables``/``trainable_variables``/``non_trainable_variables`` (the
+    weights' lists, on models and layers) and a Sequential's ``input_names``/``output_names``."""
+    model = Sequential([Dense(4, input_shape=(3,)), BatchNormalization(), Dense(1, name="out")])
+    assert model.input_names == ["dense_input"] and model.output_names == ["out"]
+    assert [w.shape for w in model.trainable_variables] == [(3, 4), (4,), (4,), (4,), (4, 1), (1,)]
+    assert [w.shape for w in model.non_trainable_variables] == [(4,), (4,)]  # the moving statistics
+    assert [id(w) for w in model.variables] == [id(w) for w in model.weights]
+    bn = model.layers[1]
+    assert bn.trainable_variables == bn.trainable_weights and len(bn.variables) == 4
+    model.layers[0].trainable = False
+    assert len(model.trainable_variables) == 4 and len(model.non_trainable_variables) == 4
+    functional = gpunet.Model(model.input, model.output)
+    assert functional.input_names == ["dense_input"] and functional.output_names == ["out"]
+
+
 def test_fit_before_compile_says_compile():
     model = seed_model()
     x, y = toy_data()

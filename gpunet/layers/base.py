@@ -160,6 +160,12 @@ class Layer(added_losses.AddLossMixin):
         return [w for w in self._weights
                 if not (w.trainable and self.trainable and (w.layer is self or w.layer.trainable))]
 
+    # tf.keras 2's names for the same lists (also on models)
+    variables = property(lambda self: self.weights, doc="The same as ``weights``.")
+    trainable_variables = property(lambda self: self.trainable_weights, doc="The same as ``trainable_weights``.")
+    non_trainable_variables = property(lambda self: self.non_trainable_weights,
+                                       doc="The same as ``non_trainable_weights``.")
+
     def get_weights(self):
         """The weights as a list of NumPy arrays, in Keras's order."""
         return [w.numpy() for w in self.weights]

@@ -192,6 +192,16 @@ class Sequential(SymbolicChainMixin, NestingMixin, TrainingMixin, LegacyPredictM
         return [w for layer in self._layers for w in layer.non_trainable_weights]
 
     @property
+    def input_names(self):
+        """The input layer's name in a list (``["dense_input"]``), as tf.keras 2's Sequential has it."""
+        return [self.input.node.layer.name]
+
+    @property
+    def output_names(self):
+        """The last layer's name in a list, as tf.keras 2's Sequential has it."""
+        return [self.output.node.layer.name]
+
+    @property
     def _weights(self):
         """Every `Weight` object of every layer below (regularizers are found through it)."""
         return [w for layer in self._layers for w in layer._weights]
