@@ -293,6 +293,7 @@ def test_a_lambda_of_the_functions_saves_and_loads(ops, tmp_path):
         _symbolic_model(gpunet).save(tmp_path / "op.h5")
 
 
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")  # (tf_keras's advice)
 def test_sin_and_cos_on_symbolic_tensors_save_as_tf_keras_ops(tmp_path):
     """tf.keras 2 writes K.sin/K.cos of symbolic tensors as TFOpLambda layers of math.sin/math.cos: gpunet
     writes and reads them so, both ways."""
