@@ -59,7 +59,7 @@ class GpuPlan(FollowChanges):
         self.regs = StepPenalties(self.ops, regs) if regs else None
         self.constraints = StepConstraints(self.ops, cons) if cons else None
         self.weighted = False
-        self.y_width = 1
+        self.y_width, self.y_tail = 1, (1,)
         self._steps = {}
         self._graphs = GraphRunner(self.ops)
         self.stream = self._graphs.stream
@@ -148,6 +148,7 @@ class GpuPlan(FollowChanges):
             y_src = self._resident("y", y, (n, -1))
             sw_src = None if sample_weight is None else self._resident("sw", sample_weight, (n,))
             self.weighted, self.y_width = sw_src is not None, y_src.shape[1]
+            self.y_tail = tuple(y.shape[1:])  # (a loss without a kernel sees the targets' own shape)
             if order is not None and (self._order_buf is None or self._order_buf.shape[0] != n):
                 self._order_buf = xp.empty((n,), dtype="int64")
             if order is not None:
@@ -159,7 +160,7 @@ class GpuPlan(FollowChanges):
             # it lies (fit called again on fresh arrays, a rank's new shard): only their tables change;
             # the outputs hold the most samples loaded so far (a generator's batches are loaded one by
             # one, its short last batch among them, without a rebuild each time)
-            layout = (self.y_width, self.weighted, B.epsilon())
+            layout = (self.y_width, self.y_tail, self.weighted, B.epsilon())
             if layout != self._layout or self.outputs is None or self.outputs.shape[0] < n:
                 self._layout = layout
                 self.outputs = xp.empty((n, self.layers[-1].units), dtype=self.dtype)

@@ -15,7 +15,8 @@ def build_gpu_plan(model):
     layer path must run: a layer other than Dense, Dropout and BatchNormalization (layer_stack.py;
     gpu_batch_norm.py for which BatchNormalization layers qualify), activity
     regularizers, a regularizer or constraint without a kernel (gpu_regularizers.py), an
-    activation or loss without a kernel, an optimizer without a fused update, float16."""
+    activation without a kernel, an optimizer without a fused update, float16. A loss without a
+    kernel of its own runs its ``compute`` inside the step (step_kernels.generic_loss_kernel)."""
     from ..layers.core import Dropout
     from .cupy_backend import CupyBackend
     ops, params, layers = model.ops, model._params, model._layers
@@ -49,7 +50,7 @@ def build_gpu_plan(model):
     if any(K.activation_spec(e.activation.name, e.activation.params) is None for e in hidden):
         return None
     act = last.activation
-    loss = S.loss_kernel(act.name, act.params, model._loss_fn)
+    loss = S.loss_kernel(act.name, act.params, model._loss_fn) or S.generic_loss_kernel(model._loss_fn)
     if loss is None or (loss.fused is None and K.activation_spec(act.name, act.params) is None):
         return None  # (a softmax output with another loss: a softmax launch each way around the loss kernel)
     # A data-parallel wrapper (gpunet.distribute) hands over the optimizer it wraps, and

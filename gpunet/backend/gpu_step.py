@@ -84,8 +84,11 @@ class Step:
             out_grad = empty(out.shape)
             done.append((entry, a, grad, keep, out, out_grad))
             a, grad = out, out_grad
-        entries.append(S.plan_loss_grad(plan.loss_kernel, a, self.yb, self.swb, plan.outputs, grad, plan.state, stride,
-                                        plan.eps, 1.0 / rows, sm))
+        if plan.loss_kernel.generic:
+            entries += generic_loss_entries(plan, a, self.yb, self.swb, grad, stride, sm)
+        else:
+            entries.append(S.plan_loss_grad(plan.loss_kernel, a, self.yb, self.swb, plan.outputs, grad, plan.state,
+                                            stride, plan.eps, 1.0 / rows, sm))
         for record in reversed(done):  # backward
             if isinstance(record[0], DropoutEntry):
                 _, g, mask = record
@@ -117,6 +120,20 @@ class Step:
         the step runs): a step built, or captured, for one epoch's arrays serves the next one's."""
         x = plan.x if self.x_batch is None else self.x_batch
         plan._write(self.sources, S.source_addresses(x, plan.y_src, plan.sw_src, plan.order))
+
+
+def generic_loss_entries(plan, a, yb, swb, grad, stride, sm):
+    """A loss without a kernel: the MSE kernel, reading the outputs ``a`` as its targets, copies them
+    into the epoch's outputs at the batch's place (which only the device knows: the step may run
+    in a graph-free loop of many) and zeroes ``grad``; then the loss's own ``compute`` on the batch's
+    targets (their shape as loaded) and weights gives the gradient, as the layer path's does."""
+    copy = S.plan_loss_grad(plan.loss_kernel, a, a, None, plan.outputs, grad, plan.state, stride, plan.eps,
+                            1.0, sm)
+    y = yb.reshape((yb.shape[0],) + plan.y_tail)
+
+    def loss_gradient():
+        grad[...] = plan.loss.compute(plan.ops, y, a, swb)[1]
+    return [copy, loss_gradient]
 
 
 def _keep(spec, shape, empty):

@@ -20,14 +20,17 @@ WHOLE_BATCH_KINDS = (HINGE, SQUARED_HINGE)
 class LossKernel:
     """How a plan ends its forward pass: ``kind`` (step.cu's LossKind) and ``fused``, the
     activation the loss kernel applies itself (then the last Dense layer runs linear);
-    ``delta``: Huber's."""
+    ``delta``: Huber's. ``generic``: no kernel computes the loss; the kernel of ``kind`` (MSE)
+    only copies the outputs into the epoch's, and the loss's own ``compute`` gives the gradient
+    (`generic_loss_kernel`); ``sparse_labels``: its targets are one label per sample."""
 
-    def __init__(self, kind, fused, delta=0.0):
+    def __init__(self, kind, fused, delta=0.0, generic=False, sparse_labels=False):
         self.kind, self.fused, self.delta = kind, fused, delta
+        self.generic, self.sparse_labels = generic, sparse_labels
 
     @property
     def sparse(self):
-        return self.kind in SPARSE_KINDS
+        return self.kind in SPARSE_KINDS or self.sparse_labels
 
 
 def loss_kernel(activation, params, loss):
@@ -67,6 +70,19 @@ def loss_kernel(activation, params, loss):
     if activation == fusable and not params:
         return LossKernel(fused_kind, activation)
     return LossKernel(plain, None)
+
+
+def generic_loss_kernel(loss):
+    """The `LossKernel` of a compiled loss that no kernel computes (label smoothing, focal losses, a
+    reduction other than Keras's default, a user's own loss or function, ...): the plan's step
+    then runs the loss's ``compute`` on the batch's device arrays between the forward and
+    backward kernels (a few CuPy launches, not captured in a CUDA graph). None for what is no
+    per-batch loss of the outputs (``compile(loss=None)`` with added losses only)."""
+    from ..losses import AddedLossesOnly, Loss, SparseCategoricalCrossentropy
+    if not isinstance(loss, Loss) or isinstance(loss, AddedLossesOnly):
+        return None
+    sparse = isinstance(loss, SparseCategoricalCrossentropy) or getattr(loss, "sparse_labels", False)
+    return LossKernel(MSE, None, generic=True, sparse_labels=sparse)
 
 
 def write_host(dst, values):

@@ -8,7 +8,8 @@ factor is taken from the unclipped ``y_pred`` (or its sigmoid), as tf.keras does
 gradient where the clip removes the crossentropy's.
 
 Neither loss has a fused GPU loss kernel (`backend.step_kernels.loss_kernel` knows only the
-classes in its table): training with one runs the generic path, on any backend.
+classes in its table): on a GPU the step plan runs their ``compute`` between its kernels
+(`step_kernels.generic_loss_kernel`), on NumPy the fused step does likewise.
 """
 import contextlib
 import numbers
