@@ -4,19 +4,24 @@
 ``get(Adam(...))`` return an `Optimizer`; ``serialize(opt)`` gives Keras's
 ``{"class_name", "config"}``. Update rules are Keras's (tf.keras 2.11+ and
 Keras 3, which agree); slot names and the ``lr=`` / ``decay=`` arguments are
-Keras 2's. See `Optimizer` for the contract models use (``build``, ``apply``,
-``slots``, ``get_state`` / ``set_state``).
+Keras 2's (the slots of Lion and Adafactor, which Keras 2 lacked: tf.keras 2.11+'s).
+See `Optimizer` for the contract models use (``build``, ``apply``, ``slots``,
+``get_state`` / ``set_state``).
 """
 from .hyperparameter import Hyperparameter
 from .base import Optimizer
 from .gradient_descent import SGD
 from .adaptive import RMSprop, Adagrad, Adadelta
 from .adam import Adam, AdamW, Adamax, Nadam
+from .lion import Lion
+from .adafactor import Adafactor
+from .ftrl import Ftrl
 from . import schedules
 
 RMSProp = RMSprop  # tf.keras alias
 
-_CLASSES = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam)}
+_CLASSES = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam, Lion,
+                                                  Adafactor, Ftrl)}
 
 
 def _unknown(identifier):
@@ -68,4 +73,4 @@ def get(identifier):
 
 
 __all__ = ["Optimizer", "Hyperparameter", "SGD", "RMSprop", "RMSProp", "Adagrad", "Adadelta", "Adam", "AdamW",
-           "Adamax", "Nadam", "get", "serialize", "deserialize", "schedules"]
+           "Adamax", "Nadam", "Lion", "Adafactor", "Ftrl", "get", "serialize", "deserialize", "schedules"]

@@ -79,6 +79,7 @@ class Optimizer(OptimizerState):
         self._dormant = {}  # slots whose setting was switched off after build (see _sync_slots)
         self._size = self._dtype = None
         self._bounds = []
+        self._shapes = []
         self._paths = []
         self._gbuf = None
         self._exclude = None
@@ -122,6 +123,27 @@ class Optimizer(OptimizerState):
     def _slot_init(self, name):
         return 0.0
 
+    def slot_shape(self, name, shape):
+        """The shape of slot ``name``'s array for a weight of ``shape`` (Keras's slot variable), or
+        None where Keras makes no such variable. The weight's own shape here; Adafactor's factored
+        ``"r"`` and ``"c"`` differ. A slot's flat buffer holds its arrays in layout order."""
+        return tuple(shape)
+
+    def slot_segments(self, name, shapes=None):
+        """``[(offset, shape) or None]``, one per weight: where slot ``name``'s flat buffer holds
+        that weight's array (`slot_shape`). ``shapes``: the weights' shapes, the built layout's by default."""
+        out, offset = [], 0
+        for shape in self._shapes if shapes is None else shapes:
+            own = self.slot_shape(name, shape)
+            out.append(None if own is None else (offset, own))
+            offset += 0 if own is None else _size(own)
+        return out
+
+    def _slot_size(self, name):
+        """The length of slot ``name``'s flat buffer over the built layout."""
+        ends = [off + _size(shape) for off, shape in filter(None, self.slot_segments(name))]
+        return ends[-1] if ends else 0
+
     # ---- build and step --------------------------------------------------------------------
     def build(self, ops, params, layout=None):
         """Allocate the slots over the flat buffer ``params`` (``layout``: ``(path, offset, shape)``
@@ -135,15 +157,16 @@ class Optimizer(OptimizerState):
         if sum(b - a for a, b in bounds) != n:
             raise ValueError(f"{self.name}.build: layout covers {sum(b - a for a, b in bounds)} parameters, "
                              f"the flat buffer has {n}.")
+        self._shapes = [tuple(int(d) for d in shape) for _, _, shape in layout]
         slots = {}
         for name in self.slot_names:
-            old = self._slots.get(name)
-            if old is not None and old.shape == (n,):
+            old, size = self._slots.get(name), self._slot_size(name)
+            if old is not None and old.shape == (size,):
                 if self.ops is not ops or old.dtype != dtype:
                     old = ops.asarray(self.ops.to_host(old), dtype=dtype)
                 slots[name] = old
             else:
-                slots[name] = ops.full((n,), self._slot_init(name), dtype)
+                slots[name] = ops.full((size,), self._slot_init(name), dtype)
         self.ops, self._slots, self._size, self._bounds, self._dtype = ops, slots, n, bounds, dtype
         self._dormant = {}
         self._paths = [path for path, _, _ in layout]

@@ -30,7 +30,7 @@ class OptimizerState:
             if name not in self._slots:
                 kept = self._dormant.pop(name, None)
                 self._slots[name] = (kept if kept is not None
-                                     else self.ops.full((self._size,), self._slot_init(name), self._dtype))
+                                     else self.ops.full((self._slot_size(name),), self._slot_init(name), self._dtype))
 
     def get_state(self):
         """Everything a resume needs: ``{"iterations", "learning_rate", <scalar state>,
@@ -78,10 +78,12 @@ class OptimizerState:
 
     def _check_slots(self, slots):
         for name, arr in slots.items():
-            size = getattr(arr, "size", None)
-            if size != self._size:
-                raise ValueError(f"{self.name}: optimizer slot '{name}' holds {size} values, the model has "
-                                 f"{self._size} trainable parameters; the saved optimizer state does not match.")
+            size, want = getattr(arr, "size", None), self._slot_size(name)
+            if size != want:
+                over = (f"the model has {self._size} trainable parameters" if want == self._size else
+                        f"this {type(self).__name__} needs {want} over the model's {self._size} trainable parameters")
+                raise ValueError(f"{self.name}: optimizer slot '{name}' holds {size} values, {over}; the saved "
+                                 f"optimizer state does not match.")
 
     def _assign_slots(self, slots):
         for name, arr in slots.items():

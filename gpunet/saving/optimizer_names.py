@@ -1,6 +1,6 @@
 """Optimizer variable names in files -> gpunet parameter paths and slots (the naming schemes each
 Keras wrote are listed in optimizer_state.py's docstring)."""
-from .optimizer_state import _ALIASES, keras_class
+from .optimizer_layouts import ALIASES, keras_class
 
 
 def aliases(pairs):
@@ -38,7 +38,7 @@ def parse_name(name, optimizer, table):
 
 def _parse_slot(rest, optimizer, table):
     """``(path, slot)`` for a slot variable's name without its optimizer prefix, or None."""
-    slots = _ALIASES.get(keras_class(optimizer), {})
+    slots = ALIASES.get(keras_class(optimizer), {})
     names = [s for s in optimizer.slot_names]
     parts = rest.split("/")
     if len(parts) >= 2 and parts[-1] in names and "/".join(parts[:-1]) in table:  # Keras 2

@@ -10,62 +10,30 @@ named the way some Keras wrote them:
 * Keras 3 (legacy .h5):          ``adam/iteration``, ``adam/sequential_dense_kernel_momentum``
 * Keras 3 (.keras/.weights.h5):  positional ``optimizer/vars/0..N``
 
+A slot's array has its weight's shape except Adafactor's factored ``r`` and ``c``
+(`Optimizer.slot_shape`): none for a weight of fewer than 2 dimensions, where Keras 3 keeps an
+int32 scalar placeholder in its list (tf.keras keeps none), which gpunet writes too and skips.
+
 gpunet's ``.h5`` lists them in the layout tf.keras 2.21 restores. Its load_model rebuilds
 a config without ``is_legacy_optimizer`` (gpunet's, which Keras 3 needs: it rejects that
 key) as tf.keras's *legacy* optimizer, and restores ``optimizer_weights`` by position:
 ``set_weights`` needs exactly ``[iter] + one group per slot, over every trainable weight``
-(legacy Adam: all ``m``, then all ``v``), same length, same shapes. So gpunet writes that,
-with those names (``Adam/dense/kernel/m:0``), for the optimizers whose legacy form has no
-other variable. Nadam (legacy keeps a ``momentum_cache`` scalar where Keras 3 reads its
-learning rate) and AdamW (tf.keras has no legacy AdamW: it cannot load the file) keep
-Keras 3's order, ``[iter, learning_rate] + slots (+ u_product)``, which tf.keras rejects
-whole. Keras 3 builds no slots from a legacy .h5, only iteration and learning rate: it
-restores the iteration from either layout (the learning rate is in the config too). The
-``.keras`` archive keeps Keras 3's order (`keras3_vars`). gpunet itself reads names
-(parameter path and slot) and ``gpunet_optimizer``'s scalars, never list positions.
+(legacy Adam: all ``m``, then all ``v``; legacy Ftrl interleaves its two), same length, same
+shapes. So gpunet writes that, with those names (``Adam/dense/kernel/m:0``), for the optimizers
+whose legacy form has no other variable. Nadam (legacy keeps a ``momentum_cache`` scalar where
+Keras 3 reads its learning rate), AdamW, Lion and Adafactor (tf.keras has no legacy form of
+them: it cannot load the file) keep Keras 3's order, ``[iter, learning_rate] + slots
+(+ u_product)``, which tf.keras rejects whole. Keras 3 builds no slots from a legacy .h5,
+only iteration and learning rate: it restores the iteration from either layout (the learning
+rate is in the config too). The ``.keras`` archive keeps Keras 3's order (`keras3_vars`).
+gpunet itself reads names (parameter path and slot) and ``gpunet_optimizer``'s scalars, never
+list positions.
 """
 import numpy as np
 
+from . import optimizer_layouts as L
 from .hdf5_legacy import escape
-
-# Keras 2 slot name -> (tf.keras 2.11+ name, Keras 3 name), per optimizer class.
-_ALIASES = {
-    "Adam": {"m": ("m", "momentum"), "v": ("v", "velocity"), "vhat": ("vhat", "velocity_hat")},
-    "AdamW": {"m": ("m", "momentum"), "v": ("v", "velocity"), "vhat": ("vhat", "velocity_hat")},
-    "Adamax": {"m": ("m", "momentum"), "v": ("u", "norm")},
-    "Nadam": {"m": ("m", "momentum"), "v": ("v", "velocity")},
-    "SGD": {"momentum": ("m", "momentum")},
-    "RMSprop": {"rms": ("velocity", "velocity"), "momentum": ("momentum", "momentum"),
-                "mg": ("average_gradient", "average_gradient")},
-    "Adagrad": {"accumulator": ("accumulator", "accumulator")},
-    "Adadelta": {"accum_grad": ("accumulated_grad", "accumulated_grad"),
-                 "accum_var": ("accumulated_delta_var", "accumulated_delta_var")},
-}
-# The order Keras 3 (and tf.keras 2.11+) creates slot variables: groups of slots
-# interleaved per parameter, one group after the other.
-_GROUPS = {
-    "Adam": [("m", "v"), ("vhat",)], "AdamW": [("m", "v"), ("vhat",)], "Adamax": [("m", "v")],
-    "Nadam": [("m", "v")], "SGD": [("momentum",)], "RMSprop": [("rms",), ("momentum",), ("mg",)],
-    "Adagrad": [("accumulator",)], "Adadelta": [("accum_grad", "accum_var")],
-}
-# Keras 3 tracks one scalar after the slots for these (Nadam's momentum-schedule product).
-_TRAILING_SCALARS = {"Nadam": "m_schedule"}
-# The classes tf.keras 2.21 restores from gpunet's .h5 (as its legacy optimizer): not Nadam, not AdamW.
-_TF_KERAS_LEGACY = ("SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "Adamax")
-_CLASS_BY_KERAS_NAME = {k.lower().replace("_", ""): k for k in _ALIASES}
-
-
-def keras_class(optimizer):
-    """The Keras class name gpunet's optimizer corresponds to ("Adam", "SGD", ...)."""
-    for cls in type(optimizer).__mro__:
-        if cls.__name__ in _ALIASES:
-            return cls.__name__
-    return type(optimizer).__name__
-
-
-def class_from_keras_name(name):
-    """"adam", "rm_sprop", "SGD" -> the Keras class name, or None."""
-    return _CLASS_BY_KERAS_NAME.get(str(name).lower().replace("_", ""))
+from .optimizer_layouts import keras_class
 
 
 def _params(model):
@@ -92,14 +60,6 @@ def saved_paths(model, tagged, table):
     return {**table, **dict(zip(saved, own))}
 
 
-def _slot_order(optimizer):
-    names = tuple(optimizer.slot_names)
-    groups = [tuple(s for s in g if s in names) for g in _GROUPS.get(keras_class(optimizer), [names])]
-    groups = [g for g in groups if g]
-    missing = [s for s in names if not any(s in g for g in groups)]
-    return groups + ([tuple(missing)] if missing else [])
-
-
 def scalar_state(optimizer):
     """The optimizer's state without slots: iterations, learning rate and scalar extras (JSON-ready)."""
     state = {"iterations": int(optimizer.iterations), "learning_rate": float(optimizer.learning_rate)}
@@ -114,22 +74,28 @@ def _host_slots(model):
     return {name: model.ops.to_host(buf) for name, buf in opt.slots().items()}
 
 
-def _ordered(model, groups=None):
+def _ordered(model, groups=None, placeholders=True):
     """``[(path, slot, host_view, layer_name, weight_name)]`` in Keras 3's variable order (slot ``groups``
-    interleaved per parameter, one group after the other), or in that of the ``groups`` given."""
-    slots = _host_slots(model)
-    params = _params(model)
+    interleaved per parameter, one group after the other; its scalar placeholders where a slot has no
+    array), or in that of the ``groups`` given (no placeholders without ``placeholders``)."""
+    slots, params = _host_slots(model), _params(model)
+    segments = L.segments(model.optimizer, params)
+    keeps = L.PLACEHOLDERS.get(keras_class(model.optimizer), ()) if placeholders else ()
     out = []
-    for group in groups or _slot_order(model.optimizer):
-        for path, off, shape, lname, wname in params:
-            n = int(np.prod(shape, dtype=np.int64))
+    for group in groups or L.slot_order(model.optimizer):
+        for i, (path, _, _, lname, wname) in enumerate(params):
             for slot in group:
-                out.append((path, slot, slots[slot][off:off + n].reshape(shape), lname, wname))
+                if segments[slot][i] is not None:
+                    off, shape = segments[slot][i]
+                    n = int(np.prod(shape, dtype=np.int64))
+                    out.append((path, slot, slots[slot][off:off + n].reshape(shape), lname, wname))
+                elif slot in keeps:
+                    out.append((path, slot, np.array(0, np.int32), lname, wname))
     return out
 
 
 def _trailing(opt):
-    extra = _TRAILING_SCALARS.get(keras_class(opt))
+    extra = L.TRAILING_SCALARS.get(keras_class(opt))
     scalars = scalar_state(opt)
     return [(extra, np.array(scalars[extra], np.float32))] if extra and extra in scalars else []
 
@@ -149,7 +115,7 @@ def _tf_keras_layout(model):
     """Whether ``optimizer_weights`` can take tf.keras 2.21's legacy layout (see the module docstring).
     Not when the first trainable weight is a scalar: Keras 3 would read its first slot as the rate."""
     params = _params(model)
-    return keras_class(model.optimizer) in _TF_KERAS_LEGACY and not (params and params[0][2] == ())
+    return keras_class(model.optimizer) in L.TF_KERAS_LEGACY and not (params and params[0][2] == ())
 
 
 def h5_entries(model):
@@ -158,7 +124,8 @@ def h5_entries(model):
     prefix = escape(opt.name)
     entries = [(f"{prefix}/iter:0", np.array(opt.iterations, np.int64), None, None)]
     if _tf_keras_layout(model):
-        ordered = _ordered(model, [(slot,) for slot in opt.slot_names])
+        legacy = L.LEGACY_GROUPS.get(keras_class(opt), [(slot,) for slot in opt.slot_names])
+        ordered = _ordered(model, legacy, placeholders=False)
     else:
         if getattr(opt, "_lr_schedule", None) is None:  # (Keras has no rate variable for a scheduled one)
             entries.append((f"{prefix}/learning_rate:0", np.array(float(opt.learning_rate), np.float32), None, None))
@@ -181,8 +148,7 @@ def positional(model, arrays):
         out.append(("iterations", None, items.pop(0)))
     if items and items[0].shape == () and items[0].dtype.kind == "f":
         out.append(("learning_rate", None, items.pop(0)))
-    expected = [(path, slot, shape) for group in _slot_order(opt) for path, _, shape, _, _ in _params(model)
-                for slot in group]
+    expected = L.expected_arrays(opt, _params(model), len(items))
     if not items and expected:  # Keras 3 makes the slots at the first step: a model compiled, never trained
         return out
     if len(items) < len(expected):
@@ -192,12 +158,12 @@ def positional(model, arrays):
     for (path, slot, shape), item in zip(expected, items):
         if tuple(item.shape) != tuple(shape):
             raise ValueError(f"optimizer slot {slot!r} of {path} has shape {tuple(item.shape)} in the file, "
-                             f"the model's weight has shape {tuple(shape)}")
+                             f"the model's optimizer keeps shape {tuple(shape)}")
         out.append(("slot", (path, slot), item))
     extra = items[len(expected):]
     if keras_class(opt) == "SGD" and not expected and _unused_momentum(model, extra):
         extra = []  # tf.keras 2.11+'s SGD keeps "m" at momentum=0 too (the last step, times 0 next step)
-    trailing = _TRAILING_SCALARS.get(keras_class(opt))
+    trailing = L.TRAILING_SCALARS.get(keras_class(opt))
     if trailing and len(extra) == 1 and extra[0].shape == ():
         out.append(("scalar", trailing, extra[0]))
     elif extra:
@@ -235,10 +201,12 @@ def build_state(model, found, meta=None, strict=True):
         raise ValueError(f"the file holds {meta['class_name']} state, the model's optimizer is "
                          f"{keras_class(opt)}")
     built = model._params is not None  # an unbuilt model has no slots yet: scalars only
-    params = {p[0]: p for p in _params(model)} if built else {}
+    listed = _params(model) if built else []
+    segments = L.segments(opt, listed)
+    # {path: {slot: (offset, shape) or None}}: where each (parameter, slot) array goes
+    params = {p[0]: {slot: segments[slot][i] for slot in opt.slot_names} for i, p in enumerate(listed)}
     current = _host_slots(model) if built else {}
-    total = sum(int(np.prod(p[2], dtype=np.int64)) for p in params.values())
-    slots = {name: np.empty((total,), current[name].dtype) for name in opt.slot_names} if built else {}
+    slots = {name: np.empty(current[name].shape, current[name].dtype) for name in opt.slot_names} if built else {}
     done = set()
     state = {"iterations": int(opt.iterations), "learning_rate": float(opt.learning_rate)}
     for kind, value, item in found:
@@ -252,20 +220,25 @@ def build_state(model, found, meta=None, strict=True):
             path, slot = value
             if path not in params or slot not in slots:
                 continue
-            _, off, shape, _, _ = params[path]
+            if params[path][slot] is None:  # Keras 3's placeholder: nothing to restore
+                if tuple(item.shape) != ():
+                    raise ValueError(f"the file has an optimizer slot {slot!r} of shape {tuple(item.shape)} for "
+                                     f"{path}, where {keras_class(opt)} keeps none (a scalar placeholder at most)")
+                continue
+            off, shape = params[path][slot]
             if tuple(item.shape) != tuple(shape):
                 raise ValueError(f"optimizer slot {slot!r} of {path} has shape {tuple(item.shape)} in the file, "
-                                 f"the weight has shape {tuple(shape)}")
+                                 f"the model's optimizer keeps shape {tuple(shape)}")
             n = int(np.prod(shape, dtype=np.int64))
             item.read_into(slots[slot][off:off + n])
             done.add((path, slot))
     if meta is not None:  # (gpunet's own count of steps: a file that says it stepped must hold every slot)
         state.update({k: v for k, v in meta.items() if k not in ("class_name", "slot_names")})
-    for path, (_, off, shape, _, _) in params.items():
-        n = int(np.prod(shape, dtype=np.int64))
-        for slot in opt.slot_names:
-            if (path, slot) in done:
+    for path, where in params.items():
+        for slot, segment in where.items():
+            if (path, slot) in done or segment is None:
                 continue
+            off, n = segment[0], int(np.prod(segment[1], dtype=np.int64))
             # (an optimizer that never stepped has no slots in tf.keras's files, just iteration 0: fresh is exact)
             if strict and (done or state["iterations"] != 0):
                 raise ValueError(f"the file has no optimizer slot {slot!r} for weight {path}")

@@ -8,7 +8,7 @@ resolved raises an error naming it and the two ways out: ``custom_objects`` or `
 """
 import logging
 
-from . import optimizer_state
+from . import optimizer_layouts
 from .errors import UnknownObjectError
 
 log = logging.getLogger("gpunet.saving")
@@ -194,7 +194,7 @@ def _unresolved(kind, identifier, exc):
 def _inferred_optimizer(contents):
     """Keras 3 sometimes saves no optimizer in ``compile_config``; its weights file still names it."""
     name = contents.get("optimizer_name")
-    cls = optimizer_state.class_from_keras_name(name) if name else None
+    cls = optimizer_layouts.class_from_keras_name(name) if name else None
     if cls is None:
         return "rmsprop"  # what Keras 3's compile() uses by default
     config = {}
