@@ -166,3 +166,41 @@ def test_on_cupy_the_generic_step_trains_as_numpy(case):
         numpy.testing.assert_allclose(history[key], ref_history[key], rtol=2e-5, atol=2e-5, err_msg=key)
     for got, want in zip(net.get_weights(), ref.get_weights()):
         numpy.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4, err_msg="weights")
+
+
+# ---- functional graphs (the GPU graph step, gpu_graph_step.py) -------------------------------------------
+GRAPH_LOSSES = {
+    "sparse": lambda: "sparse_categorical_crossentropy",  # a kernel's; its gradient buffer was one column wide
+    "sparse-ignore-class": lambda: losses.SparseCategoricalCrossentropy(ignore_class=1),
+    "cce-smoothing": lambda: losses.CategoricalCrossentropy(label_smoothing=0.1),
+    "categorical-focal": lambda: losses.CategoricalFocalCrossentropy(),
+    "user-function": lambda: twice_mse,
+}
+
+
+def _fit_graph(case, ops):
+    from gpunet.layers import Add, Input
+    rng = numpy.random.default_rng(4)
+    x, labels = rng.standard_normal((N, 5)), rng.integers(0, 4, N)
+    y = labels if "sparse" in case else numpy.eye(4)[labels]
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(1)
+        inputs = Input((5,))
+        merged = Add()([Dense(6, activation="relu")(inputs), Dense(6, activation="tanh")(inputs)])
+        net = gpunet.Model(inputs, Dense(4, activation="softmax")(merged))
+        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.02), loss=GRAPH_LOSSES[case]())
+        gpunet.utils.set_random_seed(9)
+        history = net.fit(x, y, batch_size=BATCH, epochs=3, verbose=0).history
+    return net, history
+
+
+@pytest.mark.parametrize("case", sorted(GRAPH_LOSSES))
+def test_the_gpu_graph_step_trains_with_the_loss_as_numpy(emulator, case):
+    from gpunet.backend.gpu_graph_plan import GpuGraphPlan
+    B.set_floatx("float64")
+    net, history = _fit_graph(case, EmulatedCupyBackend(emulator))
+    assert isinstance(net._plan, GpuGraphPlan) and net._plan.loss_kernel.generic == (case != "sparse")
+    ref, ref_history = _fit_graph(case, B.resolve("numpy"))
+    numpy.testing.assert_allclose(history["loss"], ref_history["loss"], rtol=1e-10)
+    for got, want in zip(net.get_weights(), ref.get_weights()):
+        numpy.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)

@@ -117,7 +117,9 @@ def output_kernels(model, nodes, outputs, lasts, folds):
             return None  # (the loss kernel takes the output layer's activation)
         else:
             act = activation_of(last, folds)
-        kernel = None if loss is None else S.loss_kernel(act.name, act.params, loss)
+        # a loss without a kernel: its compute between the kernels (one output only: several pack their losses)
+        kernel = None if loss is None else (S.loss_kernel(act.name, act.params, loss)
+                                            or (None if several else S.generic_loss_kernel(loss)))
         if kernel is None or (kernel.fused is None and K.activation_spec(act.name, act.params) is None):
             return None
         if several and (kernel.sparse or kernel.kind == S.HUBER or id(t) in read):

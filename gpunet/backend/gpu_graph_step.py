@@ -18,7 +18,7 @@ from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
 from . import step_kernels as S
 from .gpu_elementwise import Elementwise, add_into, copy_into, merge_into, multiply_into, negate_into
-from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries
+from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries, generic_loss_entries
 from .graph_plan import node_kind
 
 
@@ -100,8 +100,13 @@ class GraphStep:
             y = self.yb if len(outputs) == 1 else empty((rows, out_t.shape[1]))  # (several: their columns apart)
             if y is not self.yb:
                 entries.append(Elementwise(copy_into(xp, y, self.yb[:, lo:lo + out_t.shape[1]])))
+            # (the gradient is as wide as the output: sparse targets are one column)
+            grad = grads.own(out_t, (rows, out_t.shape[1]))
+            if plan.loss_kernels[i].generic:  # (one output: gpu_graph_plan.output_kernels)
+                entries += generic_loss_entries(plan, val[id(out_t)], y, self.swb, grad, stride, sm)
+                continue
             entries.append(S.plan_loss_grad(plan.loss_kernels[i], val[id(out_t)], y, self.swb, plan.output_parts[i]
-                                            if plan.output_parts else plan.outputs, grads.own(out_t, y.shape),
+                                            if plan.output_parts else plan.outputs, grad,
                                             plan.state, stride, plan.eps, plan.loss_weights[i] / rows, sm))
         written = set()  # the shared Dense layers whose weight gradients a later call has written
         for node, output, what, keep in reversed(records):  # backward: each call once its output's gradient is whole
