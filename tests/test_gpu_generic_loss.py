@@ -190,7 +190,8 @@ def _fit_graph(case, ops):
         net = gpunet.Model(inputs, Dense(4, activation="softmax")(merged))
         net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.02), loss=GRAPH_LOSSES[case]())
         gpunet.utils.set_random_seed(9)
-        history = net.fit(x, y, batch_size=BATCH, epochs=3, verbose=0).history
+        history = net.fit(x, y, batch_size=BATCH, epochs=3, verbose=0, validation_data=(x[:20], y[:20])).history
+        history["evaluate"] = net.evaluate(x, y, batch_size=BATCH, verbose=0)
     return net, history
 
 
@@ -201,6 +202,7 @@ def test_the_gpu_graph_step_trains_with_the_loss_as_numpy(emulator, case):
     net, history = _fit_graph(case, EmulatedCupyBackend(emulator))
     assert isinstance(net._plan, GpuGraphPlan) and net._plan.loss_kernel.generic == (case != "sparse")
     ref, ref_history = _fit_graph(case, B.resolve("numpy"))
-    numpy.testing.assert_allclose(history["loss"], ref_history["loss"], rtol=1e-10)
+    for key in ("loss", "val_loss", "evaluate"):
+        numpy.testing.assert_allclose(history[key], ref_history[key], rtol=1e-10, err_msg=key)
     for got, want in zip(net.get_weights(), ref.get_weights()):
         numpy.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
