@@ -3,7 +3,7 @@ from .. import backend as B
 from ..layers.base import Layer
 from ..layers.naming import unique_name
 from ..layers.input_layer import InputLayer
-from ..layers.symbolic import KerasTensor
+from ..layers.symbolic import KerasTensor, shapes_agree
 from ..layers import input_spec, masking
 from .training import TrainingMixin
 from .legacy_predict import LegacyPredictMixin
@@ -163,7 +163,7 @@ class Sequential(SymbolicChainMixin, NestingMixin, TrainingMixin, LegacyPredictM
             if not layer.built:
                 layer.build(shape)
                 input_spec.check(layer, shape)
-            elif layer.input_shape is not None and tuple(layer.input_shape[1:]) != shape[1:]:
+            elif layer.input_shape is not None and not shapes_agree(tuple(layer.input_shape), shape):  # (None: any)
                 raise ValueError(f"Layer '{layer.name}' was built for input shape {layer.input_shape}, "
                                  f"received {shape}.")
             shape = layer.compute_output_shape(shape)

@@ -88,7 +88,7 @@ def _keras3_functional(inner, model):
         elif cls in ("Functional", "Model"):
             layer = _keras3_functional(cfg, model.get_layer(entry["name"]))
         else:
-            layer = _keras3_layer(cls, cfg, entry.get("registered_name"))
+            layer = _keras3_layer(cls, cfg, entry.get("registered_name"), _named(model, entry["name"]))
         layer.update(name=entry["name"], inbound_nodes=[{"args": args(call), "kwargs": kwargs(call)}
                                                         for call in entry["inbound_nodes"]])
         layers.append(layer)
@@ -102,14 +102,22 @@ def _keras3_functional(inner, model):
             "config": config}
 
 
-def _keras3_layer(cls, cfg, registered_name):
+def _named(model, name):
+    """``model``'s layer called ``name`` (None without a model or such a layer)."""
+    return next((layer for layer in getattr(model, "layers", ()) if layer.name == name), None)
+
+
+def _keras3_layer(cls, cfg, registered_name, layer=None):
     """One layer's Keras 3 entry, its input shape dropped unless it is an InputLayer (Keras 3's
-    layers take theirs from the InputLayer before them)."""
+    layers take theirs from the InputLayer before them). A ``layer`` whose Keras 3 config differs
+    from its tf.keras 2 one (the preprocessing layers' state and dtype) gives it by ``keras3_config``."""
     shape = cfg.pop("batch_input_shape", None) or cfg.pop("batch_shape", None)
     if cls == "InputLayer":
         cfg = {"batch_shape": list(shape), "dtype": cfg.get("dtype") or "float32", "sparse": False,
                "ragged": False, "name": cfg["name"]}
     else:
+        if hasattr(layer, "keras3_config"):
+            cfg = layer.keras3_config(cfg)
         renamed = _RENAMED.get(cls, {})
         cfg = {renamed.get(k, k): _object(k, v) for k, v in cfg.items()}
         cfg["dtype"] = _policy(cfg.get("dtype"))
@@ -133,7 +141,7 @@ def _keras3_sequential(inner, model=None):
                                                        "name": cfg["name"] + "_input"}, None))
         if shape is not None and input_shape is None:
             input_shape = list(shape)
-        layers.append(_keras3_layer(cls, cfg, entry.get("registered_name")))
+        layers.append(_keras3_layer(cls, cfg, entry.get("registered_name"), _named(model, cfg.get("name"))))
     if input_shape is None and isinstance(inner, dict) and inner.get("build_input_shape"):
         input_shape = list(inner["build_input_shape"])  # built by fit/build without an input shape
     name = inner.get("name", "sequential") if isinstance(inner, dict) else "sequential"

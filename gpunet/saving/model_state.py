@@ -8,7 +8,7 @@ own layer), Keras 3's layout one group per layer at every level.
 import numpy as np
 
 from .keras_zip import layer_keys
-from .weight_matching import hdf5_layers, legacy_order, sublayers
+from .weight_matching import hdf5_layers, keras3_weights, legacy_order, sublayers
 
 
 def ready(model):
@@ -62,7 +62,7 @@ def keras3_layers(layers, host):
         if inner is not None:
             out.append((key, layer.name, [], keras3_layers(inner, host)))
         else:
-            out.append((key, layer.name, [host(w) for w in layer.weights], None))
+            out.append((key, layer.name, [host(w) for w in keras3_weights(layer)], None))
     return out
 
 

@@ -26,7 +26,7 @@ _LAYER_NAMES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Resh
                 "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
                 "GlobalMaxPooling1D", "Masking", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
                 "Concatenate", "Dot", "Identity", "LayerNormalization", "UnitNormalization", "Normalization",
-                "Rescaling")
+                "Rescaling", "Discretization", "CategoryEncoding", "IntegerLookup")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 

@@ -81,6 +81,12 @@ def _paths(layer):
     return [w.path for w in layer.weights]
 
 
+def keras3_weights(layer):
+    """The weights Keras 3's layouts hold for ``layer``: all but those Keras 3 keeps elsewhere
+    (Discretization's quantile summary: Keras 3 has its boundaries in the config)."""
+    return [w for w in layer.weights if getattr(w, "in_keras3", True)]
+
+
 def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshape=False, v3=False):
     """``(pairs, report)``: ``pairs`` is ``[(Weight, FileWeight, target_shape)]``.
 
@@ -96,9 +102,9 @@ def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshap
         table = {fl.name: fl for fl in file_layers if fl.weights}
         couples = []
         for layer in layers:
-            fl = table.pop(layer.name, None) if layer.weights else None
+            fl = table.pop(layer.name, None) if (keras3_weights(layer) if v3 else layer.weights) else None
             if fl is None:
-                report.missing_in_file.extend(_paths(layer))
+                report.missing_in_file.extend(w.path for w in (keras3_weights(layer) if v3 else layer.weights))
             else:
                 couples.append((layer, fl))
         report.unexpected_in_file.extend(f"{fl.name}/{fw.short}" for fl in table.values() for fw in fl.weights)
@@ -135,9 +141,10 @@ def _v3_couples(owner, layers, file_layers):
     couples, missing = [], []
     for key, layer in zip(layer_keys(layers), layers):
         fl = table.pop(key, None)
-        if layer.weights and (fl is None or not fl.weights):
+        weights = keras3_weights(layer)
+        if weights and (fl is None or not fl.weights):
             missing.append(f"{layer.name} ({key})")
-        elif layer.weights:
+        elif weights:
             couples.append((layer, fl))
         elif fl is not None and fl.weights:
             table[key] = fl
@@ -196,6 +203,8 @@ def _pair(layer, fl, pairs, report, skip_mismatch, reshape):
         elif reshape and limits.count(fw.shape) == limits.count(w.shape):
             pairs.append((w, fw, w.shape))
             report.reshaped.append(w.path)
+        elif getattr(w, "resizable", False) and len(fw.shape) == len(w.shape) and fw.shape[:-1] == w.shape[:-1]:
+            pairs.append((w, fw, tuple(fw.shape)))  # state whose length is the file's (layers/categorical.py)
         elif skip_mismatch:
             report.shape_mismatch.append((w.path, tuple(w.shape), tuple(fw.shape)))
         else:
