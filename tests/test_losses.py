@@ -296,3 +296,23 @@ def test_training_with_softmax_crossentropy_lowers_the_loss(ops):
     # integer labels train exactly as one-hot labels do (same seed, same order)
     np.testing.assert_allclose(sparse["loss"], dense["loss"], rtol=1e-5)
     np.testing.assert_allclose(sparse["accuracy"], dense["accuracy"])
+
+
+@pytest.mark.parametrize("make", [lambda: losses.CategoricalCrossentropy(axis=1), lambda: losses.BinaryCrossentropy(axis=0),
+                                  lambda: losses.CosineSimilarity(axis=1), lambda: losses.CategoricalFocalCrossentropy(axis=1),
+                                  lambda: losses.KLDivergence(), lambda: losses.CategoricalCrossentropy(axis=-2)],
+                         ids=["cce-axis1", "bce-axis0", "cosine-axis1", "focal-axis1", "kld-last", "cce-axis-2"])
+def test_a_loss_called_on_tensors_sends_the_gradient_back_along_its_axis(make):
+    """``loss_fn(y_true, y_pred)`` on tape tensors (a user's layer or loss) reduces over the loss's axis:
+    the upstream gradient of each value returns along that axis (it was broadcast along the last)."""
+    from gpunet.autodiff import Tensor, gradients, nn
+    from gpunet.testing import numeric_gradient
+    loss = make()
+    rng = np.random.default_rng(2)
+    y_true, y_pred = rng.uniform(0, 1, (2, 3, 4)), rng.uniform(0.1, 0.9, (2, 3, 4))
+    pred = Tensor(y_pred.copy(), requires_grad=True)
+    values = nn.loss_values(loss, y_true, pred)
+    upstream = rng.standard_normal(values.shape)
+    got = gradients(values, [pred], upstream=upstream)[0]
+    want = numeric_gradient(lambda: float(np.sum(loss.per_sample(B.get_backend(), y_true, y_pred) * upstream)), y_pred, 1e-6)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)

@@ -106,7 +106,15 @@ def loss_values(loss, y_true, y_pred):
         return composed
     ops, yt, yp = loss._arrays(truth.data, pred.data)
     values, grad = loss._forward(ops, yt, yp, pred.requires_grad)
-    return result(values, (pred, lambda g: grad * g.reshape(tuple(g.shape) + (1,) * (grad.ndim - g.ndim))))
+    # each value reduces y_pred over the loss's axis (the last unless it has another): the upstream
+    # gradient comes back along that axis
+    axis = getattr(loss, "axis", -1)
+
+    def vjp(g):
+        if g.ndim == grad.ndim - 1:
+            return grad * ops.xp.expand_dims(g, axis % grad.ndim if isinstance(axis, int) else -1)
+        return grad * g.reshape(tuple(g.shape) + (1,) * (grad.ndim - g.ndim))
+    return result(values, (pred, vjp))
 
 
 def _composed(loss, truth, pred):
