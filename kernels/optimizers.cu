@@ -155,6 +155,26 @@ __global__ void adamax_update(T* __restrict__ p, const T* __restrict__ g, T* __r
         adamax_element(p, g, m, v, i, lr_t, one_minus_beta_1, beta_2, epsilon);
 }
 
+// Keras Lion: p -= lr sign(m beta_1 + g (1 - beta_1)); m = m beta_2 + g (1 - beta_2); sign(NaN) is NaN,
+// as numpy.sign's. (NVRTC may fuse a product and a sum: within an ulp of the reference's two roundings.)
+template <typename T>
+__device__ __forceinline__ T lion_sign(T x) {
+    return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x);
+}
+
+template <typename T>
+__global__ void lion_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, long long n, T lr,
+                            T beta_1, T one_minus_beta_1, T beta_2, T one_minus_beta_2, const T* table,
+                            const long long* index) {
+    if (table) lr = gn_table_rate(table, *index);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const T gi = g[i], mi = m[i];
+        p[i] -= lion_sign(mi * beta_1 + gi * one_minus_beta_1) * lr;
+        m[i] = mi * beta_2 + gi * one_minus_beta_2;
+    }
+}
+
 // Keras Nadam: Adam's moments, then p -= lr (m a + g b) / (sqrt(v c) + epsilon), where the host folds
 // the momentum schedule into a = u_next / (1 - u_product u_next), b = (1 - u_t) / (1 - u_product)
 // and c = 1 / (1 - beta_2^t), as the reference rounds them. Its table rows are 4 wide:

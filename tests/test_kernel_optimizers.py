@@ -146,3 +146,38 @@ def test_constraint_kernel_matches_the_reference(emulator, make, dtype, shape):
     assert intact(w.reshape(-1))
     tol = 1e-6 if dtype == numpy.float32 else 1e-13
     numpy.testing.assert_allclose(w, expected, rtol=tol, atol=tol)  # NaN where the reference has NaN
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+def test_lion_kernel_matches_the_optimizer_on_numpy(emulator, dtype, n):
+    """lion_update (the GPU step plan's Lion) against gpunet.optimizers.Lion's NumPy update, 3 steps, the
+    rate read from a device table as the plan does; NaN and +-inf in the gradients where n allows
+    (sign(NaN) is NaN: the parameter becomes NaN, as on NumPy); nothing written outside the buffers."""
+    from gpunet.backend import cuda_kernels as K
+    from gpunet.optimizers import Lion
+    rng = numpy.random.default_rng(n)
+    start = rng.standard_normal(n).astype(dtype)
+    grads = [rng.standard_normal(n).astype(dtype) for _ in range(STEPS)]
+    if n > 60:
+        grads[1][[3, 50, 51]] = [numpy.nan, numpy.inf, -numpy.inf]
+    rates = [0.01, 0.005, 0.02]
+    ref = Lion(0.01, beta_1=0.8, beta_2=0.95)
+    p_ref = start.copy()
+    ref.build(NumpyBackend(), p_ref, None)
+    p, m = guarded(start.copy()), guarded(numpy.zeros(n, dtype))
+    table = numpy.array([[r, 0.0] for r in rates], dtype=dtype)
+    index = numpy.zeros(1, numpy.int64)
+    emulator.launches.clear()
+    for step, (g, rate) in enumerate(zip(grads, rates)):
+        ref.learning_rate = rate
+        with numpy.errstate(invalid="ignore", over="ignore"):
+            ref.apply(p_ref, g.copy())
+        index[0] = step
+        emulator(K.plan_lion(p, guarded(g), m, 0.0, 0.8, 0.95, 132, table, index))
+    assert [k for k, _, _ in emulator.launches] == [f"lion_update<{'float' if dtype == numpy.float32 else 'double'}>"] * 3
+    assert intact(p) and intact(m)
+    rtol = 1e-6 if dtype == numpy.float32 else 1e-14
+    numpy.testing.assert_allclose(p, p_ref, rtol=rtol, atol=rtol)
+    numpy.testing.assert_allclose(m, ref.slots()["m"], rtol=rtol, atol=rtol)
+    assert numpy.isnan(p).any() == (n > 60)

@@ -25,6 +25,7 @@ KERNELS = {
     "dense": ("dense_forward", "dense_backward", "bias_act", "act_backward_db", "softmax_forward",
               "softmax_backward"),
     "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update", "nadam_update",
+                   "lion_update",
                    "constrain_columns", "clip_value", "segment_sum_squares", "segment_clip_norm", "weight_decay"),
     # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
     "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step", "reg_grad", "bn_forward",
@@ -206,6 +207,16 @@ def plan_adamax(p, g, m, v, lr_t, beta_1, beta_2, epsilon, sm_count, table=None,
                   (ELEMENTWISE_BLOCK, 1, 1),
                   (p, g, m, v, numpy.int64(p.size), t(lr_t), t(1.0 - beta_1), t(beta_2), t(epsilon), _ptr(table),
                    _ptr(index)))
+
+
+def plan_lion(p, g, m, lr, beta_1, beta_2, sm_count, table=None, index=None):
+    """Lion's update (``beta_1``, ``beta_2`` as the reference rounds them to ``p``'s dtype, and their
+    complements computed from those); ``lr`` as `plan_sgd`'s."""
+    t = p.dtype.type
+    b1, b2 = t(beta_1), t(beta_2)
+    return Launch("optimizers", _kernel("lion_update", p.dtype), _grid_stride(p.size, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1), (p, g, m, numpy.int64(p.size), t(lr), b1, t(1.0 - float(b1)), b2,
+                                               t(1.0 - float(b2)), _ptr(table), _ptr(index)))
 
 
 def nadam_scalars(lr, beta_1, beta_2, t, u_t, u_next, u_product):

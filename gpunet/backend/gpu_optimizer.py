@@ -11,11 +11,11 @@ from .gpu_grad_transforms import StepGradTransforms
 
 # AdamW is Adam after the decay launch (gpu_grad_transforms.py), as its layer path does
 _KINDS = {"SGD": "sgd", "Adam": "adam", "AdamW": "adam", "RMSprop": "rmsprop", "Adagrad": "adagrad",
-          "Adamax": "adamax", "Nadam": "nadam"}
+          "Adamax": "adamax", "Nadam": "nadam", "Lion": "lion"}
 
 
 def optimizer_kind(optimizer):
-    """"sgd", "adam", "rmsprop", "adagrad", "adamax" or "nadam" where a fused update with a device table
+    """"sgd", "adam", "rmsprop", "adagrad", "adamax", "nadam" or "lion" where a fused update with a device table
     serves this optimizer (its clipping and weight decay as launches before it), else None
     (other optimizers, and subclasses: a user's subclass may change what apply does)."""
     kind = _KINDS.get(type(optimizer).__name__)
@@ -74,6 +74,8 @@ class StepOptimizer:
             return K.plan_adagrad(p, g, s["accumulator"], 0.0, o.epsilon, sm, table, index)
         if self.kind == "adamax":
             return K.plan_adamax(p, g, s["m"], s["v"], 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
+        if self.kind == "lion":
+            return K.plan_lion(p, g, s["m"], 0.0, o.beta_1, o.beta_2, sm, table, index)
         if self.kind == "nadam":
             return K.plan_nadam(p, g, s["m"], s["v"], (0.0,) * 4, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
         mg = s.get("mg") if o.centered else None
@@ -107,7 +109,7 @@ class StepOptimizer:
         return out
 
     def momentum(self):
-        return 0.0 if self.kind in ("adam", "adagrad", "adamax", "nadam") else float(self.optimizer.momentum)
+        return 0.0 if self.kind in ("adam", "adagrad", "adamax", "nadam", "lion") else float(self.optimizer.momentum)
 
     def advance(self, count):
         """The host's record of ``count`` steps run on the device: the iteration count, Nadam's
@@ -140,6 +142,8 @@ class StepOptimizer:
             own = (o.epsilon,)
         elif self.kind in ("adamax", "nadam"):
             own = o.beta_1, o.beta_2, o.epsilon
+        elif self.kind == "lion":
+            own = o.beta_1, o.beta_2
         else:
             own = o.rho, o.epsilon, o.centered
         return own + tuple(o.slot_names) + StepGradTransforms.key(o)
