@@ -175,7 +175,8 @@ def test_lion_kernel_matches_the_optimizer_on_numpy(emulator, dtype, n):
             ref.apply(p_ref, g.copy())
         index[0] = step
         emulator(K.plan_lion(p, guarded(g), m, 0.0, 0.8, 0.95, 132, table, index))
-    assert [k for k, _, _ in emulator.launches] == [f"lion_update<{'float' if dtype == numpy.float32 else 'double'}>"] * 3
+    name = f"lion_update<{'float' if dtype == numpy.float32 else 'double'}>"
+    assert [k for k, _, _ in emulator.launches] == [name] * 3
     assert intact(p) and intact(m)
     rtol = 1e-6 if dtype == numpy.float32 else 1e-14
     numpy.testing.assert_allclose(p, p_ref, rtol=rtol, atol=rtol)
