@@ -199,10 +199,12 @@ def test_names_and_keras_configs_resolve():
     assert "'lion'" in str(pytest.raises(ValueError, optimizers.get, "lionn").value)
 
 
-def test_the_gpu_step_plan_leaves_them_to_the_layer_path():
-    # no fused kernel knows these updates: the GPU plan must not build (it would run another optimizer's)
-    for opt in (Lion(), Adafactor(), Ftrl()):
+def test_the_gpu_step_plan_knows_lion_and_leaves_the_others_to_the_layer_path():
+    # no fused kernel knows Adafactor's and Ftrl's updates: the GPU plan must not build (it would run
+    # another optimizer's); Lion has its own (lion_update), not a user's subclass of it
+    for opt in (Adafactor(), Ftrl(), type("MyLion", (Lion,), {})()):
         assert optimizer_kind(opt) is None
+    assert optimizer_kind(Lion()) == "lion"
 
 
 # ---- bad arguments ----------------------------------------------------------------------------------------
