@@ -7,9 +7,10 @@ from .early_stopping import EarlyStopping
 from .lambda_callback import LambdaCallback
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .progbar_logger import ProgbarLogger
+from .remote_monitor import RemoteMonitor
 from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "LambdaCallback",
-           "ModelCheckpoint", "BackupAndRestore", "TensorBoard"]
+           "ModelCheckpoint", "BackupAndRestore", "TensorBoard", "RemoteMonitor"]
