@@ -63,3 +63,21 @@ def assert_two_ranks_sum_to_the_whole(make, y_true, y_pred, sample_weight, split
     rank1.update_state(y_true[split:], y_pred[split:], sample_weight[split:])
     _sum_variables(rank0, TwoRanks(rank1), "test")
     np.testing.assert_allclose(rank0.result(), whole.result(), rtol=1e-12)
+
+
+def assert_epoch_at_once_equals_batchwise(ops, make, y_true, y_pred, sample_weight, batch_sizes):
+    """The fused plans hand over an epoch's outputs at once (``update_batches``): the state is then what
+    updating batch by batch gives (the layer path, batch logs), bit for bit, over two epochs (the second
+    adds to the first's state), for each of ``batch_sizes``; and so is the result."""
+    n = y_pred.shape[0]
+    for batch in batch_sizes:
+        batchwise, at_once = make(), make()
+        for _ in range(2):
+            for lo in range(0, n, batch):
+                batchwise.update(ops, y_true[lo:lo + batch], y_pred[lo:lo + batch],
+                                 None if sample_weight is None else sample_weight[lo:lo + batch])
+            at_once.update_batches(ops, y_true, y_pred, sample_weight, batch)
+        assert [v.name for v in batchwise._variables] == [v.name for v in at_once._variables]
+        for a, b in zip(batchwise._variables, at_once._variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{a.name}, batches of {batch}")
+        np.testing.assert_array_equal(batchwise.result(), at_once.result())

@@ -12,7 +12,8 @@ from gpunet import metrics
 from gpunet.layers import Dense
 from gpunet.metrics import AUC, Precision, Recall
 from gpunet.models import Sequential, load_model
-from metric_paths import assert_paths_agree, assert_two_ranks_sum_to_the_whole, run_on_every_path
+from metric_paths import (assert_epoch_at_once_equals_batchwise, assert_paths_agree, assert_two_ranks_sum_to_the_whole,
+                          run_on_every_path)
 
 Y_TRUE = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0, 0, 0], [1, 0, 1],
                    [0, 1, 1], [1, 0, 0], [0, 1, 0], [1, 1, 1], [0, 0, 1], [1, 0, 0]], "float32")
@@ -129,16 +130,7 @@ def test_an_epoch_at_once_counts_what_batch_by_batch_counts(ops, case, weighted)
     y_true, y_pred = (rng.random((101, 3)) > 0.5).astype("float64"), rng.random((101, 3))
     sw = rng.uniform(0.1, 2.0, 101) if weighted else None
     y_true, y_pred, sw = (None if a is None else ops.asarray(a) for a in (y_true, y_pred, sw))
-    for batch in (16, 101, 7):
-        batchwise, at_once = EPOCH_METRICS[case](), EPOCH_METRICS[case]()
-        for _ in range(2):  # (two epochs: the second adds to the first's state)
-            for lo in range(0, 101, batch):
-                batchwise.update(ops, y_true[lo:lo + batch], y_pred[lo:lo + batch],
-                                 None if sw is None else sw[lo:lo + batch])
-            at_once.update_batches(ops, y_true, y_pred, sw, batch)
-        for a, b in zip(batchwise._variables, at_once._variables):
-            assert a.name == b.name
-            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{a.name}, batches of {batch}")
+    assert_epoch_at_once_equals_batchwise(ops, EPOCH_METRICS[case], y_true, y_pred, sw, (16, 101, 7))
 
 
 def test_shapes_labels_and_state():

@@ -14,7 +14,8 @@ from gpunet import metrics
 from gpunet.layers import Dense
 from gpunet.metrics import F1Score, FBetaScore, R2Score
 from gpunet.models import Sequential, load_model
-from metric_paths import assert_paths_agree, assert_two_ranks_sum_to_the_whole, run_on_every_path
+from metric_paths import (assert_epoch_at_once_equals_batchwise, assert_paths_agree, assert_two_ranks_sum_to_the_whole,
+                          run_on_every_path)
 from keras_support import tf_keras_or_skip
 
 tf_keras = tf_keras_or_skip()
@@ -239,17 +240,7 @@ def test_an_epoch_at_once_counts_what_batch_by_batch_counts(ops, case, weighted,
     y_true = (rng.random((101, 3)) > 0.5) * 1.0 if case[0] == "f" else y_pred + rng.standard_normal((101, 3))
     sw = rng.uniform(0.1, 2.0, 101) if weighted else None
     y_true, y_pred, sw = (None if a is None else ops.asarray(a) for a in (y_true, y_pred, sw))
-    for batch in (16, 101, 7, 200):
-        batchwise, at_once = EPOCH_METRICS[case](), EPOCH_METRICS[case]()
-        for _ in range(2):  # (two epochs: the second adds to the first's state)
-            for lo in range(0, 101, batch):
-                batchwise.update(ops, y_true[lo:lo + batch], y_pred[lo:lo + batch],
-                                 None if sw is None else sw[lo:lo + batch])
-            at_once.update_batches(ops, y_true, y_pred, sw, batch)
-        assert [v.name for v in batchwise._variables] == [v.name for v in at_once._variables]
-        for a, b in zip(batchwise._variables, at_once._variables):
-            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{a.name}, batches of {batch}")
-        np.testing.assert_array_equal(batchwise.result(), at_once.result())
+    assert_epoch_at_once_equals_batchwise(ops, EPOCH_METRICS[case], y_true, y_pred, sw, (16, 101, 7, 200))
 
 
 def test_names_strings_and_configs():

@@ -6,10 +6,10 @@ Each activation ``name`` has ``name(x, **params)`` and
 says whether backward needs only ``y`` (then callers may pass ``x=None``).
 The formulas are Keras 2's (tf-keras); a fused CUDA kernel must match them.
 """
-import contextlib
 import math
 
 from .erfc import erfc
+from .fp_quiet import fp_quiet
 
 # Activations whose derivative is a function of the output alone.
 _OUTPUT_ONLY = frozenset({"linear", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax",
@@ -57,8 +57,7 @@ class ActivationOps:
 
     def _quiet(self):
         # exp overflowing to inf gives the right limit in these formulas; NumPy would warn.
-        errstate = getattr(self.xp, "errstate", None)
-        return errstate(over="ignore") if errstate else contextlib.nullcontext()
+        return fp_quiet(self.xp, over="ignore")
 
     def linear(self, x):
         return x

@@ -154,20 +154,22 @@ class Backend(ActivationOps, OptimizerOps, InitOps):
             return _numpy.add.reduce(x, axis=axis, keepdims=keepdims)
         return self.xp.sum(x, axis=axis, keepdims=keepdims)
 
-    def batch_sums(self, x, batch_size, dtype=None):
+    def batch_sums(self, x, batch_size, dtype=None, by_rows=False):
         """Sums of ``x`` over consecutive batches of ``batch_size`` rows (the last may be
         shorter), as a 1-D array: each equals summing that batch alone (the same pairwise
-        reduction over the same values), for a whole epoch in one or two calls."""
+        reduction over the same values), for a whole epoch in one or two calls. ``by_rows``:
+        each batch's rows summed, its other axes kept (shape ``(batches,) + x.shape[1:]``)."""
         xp, n = self.xp, x.shape[0]
+        tail = tuple(x.shape[1:]) if by_rows else ()
         full = n - n % batch_size
         parts = []
         if full:
-            parts.append(x[:full].reshape(full // batch_size, -1).sum(axis=1, dtype=dtype))
+            parts.append(x[:full].reshape((full // batch_size, -1) + tail).sum(axis=1, dtype=dtype))
         if n > full:
-            parts.append(x[full:].reshape(1, -1).sum(axis=1, dtype=dtype))
+            parts.append(x[full:].reshape((1, -1) + tail).sum(axis=1, dtype=dtype))
         if len(parts) == 1:
             return parts[0]
-        return xp.concatenate(parts) if parts else xp.zeros((0,), dtype or x.dtype)
+        return xp.concatenate(parts) if parts else xp.zeros((0,) + tail, dtype or x.dtype)
 
     def mean(self, x, axis=None, keepdims=False):
         return self.xp.mean(x, axis=axis, keepdims=keepdims)

@@ -4,7 +4,7 @@ NumPy has no erf; written against an array module it runs unchanged on CuPy too.
 W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23
 (1969), as in Netlib SPECFUN CALERF: about 1e-16 relative error in float64.
 """
-import contextlib
+from .fp_quiet import fp_quiet
 
 _A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03,
       1.85777706184603153e-1)
@@ -32,9 +32,8 @@ def _rational(t, num, den):
 
 def erfc(xp, x):
     """``erfc(x)`` elementwise for a float array ``x`` of array module ``xp``, in ``x``'s dtype."""
-    errstate = getattr(xp, "errstate", None)
     # every interval's formula is evaluated everywhere; the unused ones may overflow or divide by 0
-    with errstate(over="ignore", invalid="ignore", divide="ignore") if errstate else contextlib.nullcontext():
+    with fp_quiet(xp, over="ignore", invalid="ignore", divide="ignore"):
         # |x| capped where erfc has long underflowed (erfc(27) < 1e-308): erfc(+-inf) is then
         # 0 and 2, not the NaN of exp(-inf) * exp(inf - inf); NaN stays NaN
         a = xp.minimum(xp.abs(x), 40.0)

@@ -18,8 +18,10 @@ _manual_init = False
 
 
 def _host(value):
-    getter = getattr(value, "get", None)  # a CuPy array's copy to the host
-    return getter() if callable(getter) and hasattr(value, "shape") else value
+    """A backend array (NumPy's or CuPy's) as a NumPy array; anything else as it is."""
+    from . import backend_for
+    ops = backend_for(value)
+    return ops.to_host(value) if isinstance(value, ops.xp.ndarray) else value
 
 
 def batch_get_value(tensors):

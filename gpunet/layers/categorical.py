@@ -165,13 +165,10 @@ def host_batches(data, batch_size, steps):
     """``adapt``'s data as NumPy arrays, batch by batch, as tf.keras's adapt reads it: an array in
     batches of ``batch_size`` samples (32 by default, in order), or the batches a generator or
     `gpunet.utils.Sequence` yields (of ``(x, y)`` tuples, x); ``steps``: at most that many batches."""
-    from ..models.batch_sources import is_batch_source  # (models import layers)
+    from ..models.batch_sources import adapt_batches, is_batch_source  # (models import layers)
     if is_batch_source(data):
-        source = iter(data) if hasattr(data, "__next__") else (data[i] for i in range(len(data)))
-        for i, batch in enumerate(source):
-            if steps is not None and i >= steps:
-                return
-            yield host_array(batch[0] if isinstance(batch, tuple) else batch)
+        for batch in adapt_batches(data, steps):
+            yield host_array(batch)
         return
     arr = host_array(data)
     if arr.ndim == 0:

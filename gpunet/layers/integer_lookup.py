@@ -218,7 +218,7 @@ class IntegerLookup(Layer):
         ops = self.ops
         if self.output_mode != cat.INT:
             depth = self._depth()
-        ids = self._integers(x)
+        ids = lv.as_tokens(ops, x, f"IntegerLookup layer '{self.name}'")
         if self._tokens is None and (self._frozen_vocab_size or 0) > self._token_start_index():
             raise ValueError(f"IntegerLookup layer '{self.name}' was saved with a vocabulary of "
                              f"{self._frozen_vocab_size} entries that its config does not hold (Keras 3 keeps an "
@@ -262,20 +262,6 @@ class IntegerLookup(Layer):
                              f"the model's {self.dtype}, which holds integers exactly only below "
                              f"{lv._EXACT[self.dtype]}; its vocabulary has {self._biggest}. Build the model in float64 "
                              f"(gpunet.backend.set_floatx('float64')), or call the layer directly (int64 tokens).")
-
-    def _integers(self, x):
-        """``x`` as int64 tokens (or indices); floats must hold whole numbers their dtype holds exactly."""
-        xp = self.ops.xp
-        if x.dtype.kind in "iub":
-            return x.astype("int64", copy=False)
-        if x.dtype.kind == "f" and x.size:
-            limit = lv._EXACT.get(x.dtype.name, 2 ** 53)
-            if bool((~(xp.abs(x) < limit) | (x != xp.floor(x))).any()):
-                lv.integer_values(self.ops.to_host(x), f"IntegerLookup layer '{self.name}'")  # raises, naming it
-        elif x.dtype.kind != "f":
-            raise ValueError(f"IntegerLookup layer '{self.name}' expects integer tokens, received an array of dtype "
-                             f"{x.dtype}.")
-        return x.astype("int64")
 
     def backward(self, dy, need_dx=True):
         return cat.no_input_gradient(self, self._x) if need_dx else None

@@ -30,6 +30,21 @@ def integer_values(arr, what):
     return arr.astype("int64")
 
 
+def as_tokens(ops, x, what):
+    """A backend array of tokens (or indices) as int64; floats must hold whole numbers their dtype holds
+    exactly (else a ValueError naming ``what`` and the first bad value), other dtypes are refused."""
+    xp = ops.xp
+    if x.dtype.kind in "iub":
+        return x.astype("int64", copy=False)
+    if x.dtype.kind == "f" and x.size:
+        limit = _EXACT.get(x.dtype.name, 2 ** 53)
+        if bool((~(xp.abs(x) < limit) | (x != xp.floor(x))).any()):
+            integer_values(ops.to_host(x), what)  # raises, naming it
+    elif x.dtype.kind != "f":
+        raise ValueError(f"{what} expects integer tokens, received an array of dtype {x.dtype}.")
+    return x.astype("int64")
+
+
 def _precision_note(dtype, value):
     if math.isfinite(value) and value == math.floor(value):
         return (f" ({dtype} holds integers exactly only below {_EXACT[dtype]}: the token may have been rounded; "

@@ -174,15 +174,12 @@ class Normalization(Layer):
 
 def _batches(data, steps, ops):
     """``adapt``'s data as float64 backend arrays: the data itself, or the batches it yields."""
-    from ..models.batch_sources import is_batch_source  # (models import layers)
+    from ..models.batch_sources import adapt_batches, is_batch_source  # (models import layers)
     if not is_batch_source(data):
         yield ops.asarray(data, dtype="float64")
         return
-    source = iter(data) if hasattr(data, "__next__") else (data[i] for i in range(len(data)))
-    for i, batch in enumerate(source):
-        if steps is not None and i >= steps:
-            return
-        yield ops.asarray(batch[0] if isinstance(batch, tuple) else batch, dtype="float64")
+    for batch in adapt_batches(data, steps):
+        yield ops.asarray(batch, dtype="float64")
 
 
 def _listed(values):

@@ -11,11 +11,11 @@ Neither loss has a fused GPU loss kernel (`backend.step_kernels.loss_kernel` kno
 classes in its table): on a GPU the step plan runs their ``compute`` between its kernels
 (`step_kernels.generic_loss_kernel`), on NumPy the fused step does likewise.
 """
-import contextlib
 import numbers
 import warnings
 
 from .. import backend as B
+from ..backend.fp_quiet import fp_quiet
 from .base import Loss, along_axis
 from .crossentropy import _check_axis, _mean_last
 
@@ -103,7 +103,7 @@ class BinaryFocalCrossentropy(Loss):
                 dbce *= (y_pred >= eps) & (y_pred <= 1.0 - eps)
             grad = focal * dbce
             if self.gamma:  # gamma = 0: no focal term (TensorFlow's pow gradient makes 0 * 0 ** -1 = NaN there)
-                with _quiet(xp):
+                with fp_quiet(xp, divide="ignore", invalid="ignore"):  # (NumPy's 0 ** negative)
                     # d focal / ds = gamma * miss ** (gamma - 1) * (1 - 2y): unbounded where miss = 0 and
                     # gamma < 1, a true infinity in probability space (NaN or inf, as TensorFlow gives)
                     dfocal = xp.power(miss, dt(self.gamma - 1.0))
@@ -211,8 +211,3 @@ class CategoricalFocalCrossentropy(Loss):
                       label_smoothing=self.label_smoothing, axis=self.axis)
         return config
 
-
-def _quiet(xp):
-    """NumPy's errstate for ``0 ** negative`` (the true, unbounded derivative); CuPy does not warn."""
-    errstate = getattr(xp, "errstate", None)
-    return errstate(divide="ignore", invalid="ignore") if errstate else contextlib.nullcontext()

@@ -51,6 +51,12 @@ class Metric:
 
     reset_states = reset_state  # Keras 2's older name
 
+    def _variables_on(self, ops):
+        """Move the `add_weight` variables to the backend ``ops`` (a metric may be made under one
+        backend and updated under another)."""
+        for v in getattr(self, "_variables", ()):
+            v.to_backend(ops)
+
     def update(self, ops, y_true, y_pred, sample_weight=None):
         """Accumulate one batch of backend arrays; no host synchronization. A Keras-style
         subclass defines ``update_state`` instead, which the training loop then calls."""

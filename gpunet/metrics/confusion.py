@@ -147,20 +147,12 @@ class ConfusionMetric(Metric):
         """`confusion_counts` with this metric's settings."""
         raise NotImplementedError
 
-    def _variables_on(self, ops):
-        for v in getattr(self, "_variables", ()):
-            v.to_backend(ops)
-
     def _add(self, ops, runs):
         """Add each run's per-batch counts (`confusion_counts`'s) to the variables, batch after batch."""
         self._variables_on(ops)
         for i, key in enumerate(("true_positives", "false_positives", "true_negatives", "false_negatives")):
             if key in self._keys:
-                variable = getattr(self, key)
-                parts = [variable.value[None]] + [counts[i] for counts in runs]
-                # a cumulative sum adds row after row, as adding batch after batch does (a sum over
-                # the axis may add in another order)
-                variable.assign(ops.xp.cumsum(ops.xp.concatenate(parts), axis=0)[-1])
+                getattr(self, key).add_in_order(*(counts[i] for counts in runs))
 
     def update(self, ops, y_true, y_pred, sample_weight=None):
         self._add(ops, [self._counts(ops, y_true, y_pred, sample_weight)])

@@ -61,33 +61,18 @@ class RowSumMetric(Metric):
     def _rows(self, ops, y_true, y_pred, sample_weight):
         raise NotImplementedError
 
-    def _sums(self, ops, rows, batch_size):
-        """The terms summed per batch of ``batch_size`` rows, (batches, terms...): each batch's
-        sum is made as if it came alone (the same reduction over the same values)."""
-        n, tail = rows.shape[0], tuple(rows.shape[1:])
-        full = n - n % batch_size
-        parts = []
-        if full:
-            parts.append(rows[:full].reshape((full // batch_size, batch_size) + tail).sum(axis=1))
-        if n > full:
-            parts.append(rows[full:].reshape((1, n - full) + tail).sum(axis=1))
-        return parts[0] if len(parts) == 1 else ops.xp.concatenate(parts)
-
     def _add(self, ops, sums, sizes):
-        """Add each batch's sums to the variables, batch after batch (``sizes``: its rows)."""
-        xp = ops.xp
-        for v in getattr(self, "_variables", ()):
-            v.to_backend(ops)  # (the metric may be made under one backend and used under another)
+        """Add each batch's sums (``ops.batch_sums``'s, by rows) to the variables, batch after batch
+        (``sizes``: its rows)."""
+        self._variables_on(ops)
         for i, (key, _) in enumerate(self._keys):
-            variable = getattr(self, key)
-            # a cumulative sum adds row after row, as updating batch after batch does
-            variable.assign(xp.cumsum(xp.concatenate([variable.value[None], sums[:, i]]), axis=0)[-1])
+            getattr(self, key).add_in_order(sums[:, i])
 
     def update(self, ops, y_true, y_pred, sample_weight=None):
         self._check(y_true, y_pred, sample_weight)
         n = y_pred.shape[0]
         if n:
-            self._add(ops, self._sums(ops, self._rows(ops, y_true, y_pred, sample_weight), n), [n])
+            self._add(ops, ops.batch_sums(self._rows(ops, y_true, y_pred, sample_weight), n, by_rows=True), [n])
 
     def update_batches(self, ops, y_true, y_pred, sample_weight, batch_size):
         """`update` for each batch of ``batch_size`` rows in turn, with a few passes over the
@@ -100,7 +85,8 @@ class RowSumMetric(Metric):
             hi = min(n, lo + step)
             sw = None if sample_weight is None else sample_weight[lo:hi]
             sizes = [min(batch_size, hi - b) for b in range(lo, hi, batch_size)]
-            self._add(ops, self._sums(ops, self._rows(ops, y_true[lo:hi], y_pred[lo:hi], sw), batch_size), sizes)
+            rows = self._rows(ops, y_true[lo:hi], y_pred[lo:hi], sw)
+            self._add(ops, ops.batch_sums(rows, batch_size, by_rows=True), sizes)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Keras's update with array-likes: 2-D ``y_true`` and ``y_pred`` of one shape."""

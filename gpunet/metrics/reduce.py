@@ -10,7 +10,6 @@ They take ``update_state(values, sample_weight=None)``, not ``(y_true, y_pred)``
 ``compile(metrics=...)`` they are refused with a message (tf.keras 2 fails there with a TypeError
 about its arguments).
 """
-from .. import backend as B
 from .base import Metric
 
 
@@ -56,7 +55,7 @@ class _Reduce(Metric):
     def update_state(self, values, sample_weight=None):
         """Add ``values`` (any shape; weighted by ``sample_weight``, broadcast as tf.keras does)."""
         from ..autodiff.tensor import value_of
-        ops = self.total.ops if getattr(self, "total", None) is not None else B.get_backend()
+        ops = self.total.ops
         values = ops.asarray(value_of(values), dtype=self.dtype)
         xp = ops.xp
         if sample_weight is None:

@@ -1,10 +1,10 @@
 """`R2Score`: the coefficient of determination, as tf.keras 2 computes it
 (tf_keras/src/metrics/regression_metrics.py), from per-output sums kept in `add_weight`
 variables (float64), so that `gpunet.distribute` sums them over the ranks."""
-import contextlib
 import numbers
 import warnings
 
+from ..backend.fp_quiet import fp_quiet
 from .fscore import RowSumMetric
 
 _AGGREGATIONS = (None, "uniform_average", "variance_weighted_average")
@@ -87,8 +87,7 @@ class R2Score(RowSumMetric):
         ops, (squared_sum, total_sum, residual, count) = self._values()
         xp = ops.xp
         # IEEE division as tf's: 0/0 is NaN, x/0 infinite (then 0); NumPy is kept from warning of it
-        errstate = getattr(xp, "errstate", None)
-        with errstate(divide="ignore", invalid="ignore") if errstate else contextlib.nullcontext():
+        with fp_quiet(xp, divide="ignore", invalid="ignore"):
             mean = total_sum / count
             total = squared_sum - total_sum * mean
             raw = 1.0 - residual / total

@@ -31,6 +31,13 @@ class MetricVariable(Operators):
     def assign_sub(self, value):
         return self.assign(self.value - self.ops.asarray(value_of(value), dtype=self.value.dtype))
 
+    def add_in_order(self, *batches):
+        """Add each row of ``batches`` (arrays whose first axis is the batches, each row one batch's
+        sums) to the value, one after another: a cumulative sum adds row after row, as updating
+        batch after batch does (a sum over the axis may add in another order)."""
+        xp = self.ops.xp
+        self.assign(xp.cumsum(xp.concatenate([self.value[None], *batches]), axis=0)[-1])
+
     def reset(self):
         self.value[...] = self._initial
 

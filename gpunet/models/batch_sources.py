@@ -30,6 +30,16 @@ def is_batch_source(x):
     return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
 
 
+def adapt_batches(source, steps):
+    """The x of each batch a batch source yields (the first of an ``(x, y)`` tuple), at most ``steps``
+    batches (None: all): what a preprocessing layer's ``adapt`` reads from a generator or `Sequence`."""
+    batches = iter(source) if hasattr(source, "__next__") else (source[i] for i in range(len(source)))
+    for i, batch in enumerate(batches):
+        if steps is not None and i >= steps:
+            return
+        yield batch[0] if isinstance(batch, tuple) else batch
+
+
 class _Batches:
     """An epoch at a time of a batch source; ``steps`` per epoch (None: until the source ends)."""
 
