@@ -58,6 +58,7 @@ def _keras3_functional(inner, model):
     from ..models.graph import call_indices
     from .functional_config import nests
     from .op_layers import OP_CLASSES
+    by_name = _layers_by_name(model)
     ops = [e["name"] for e in inner["layers"] if e.get("class_name") in OP_CLASSES + ("AddLoss", "AddMetric")]
     if ops:
         raise NotImplementedError(f"Model '{model.name}' holds ops on symbolic tensors or an added loss or metric "
@@ -88,7 +89,7 @@ def _keras3_functional(inner, model):
         elif cls in ("Functional", "Model"):
             layer = _keras3_functional(cfg, model.get_layer(entry["name"]))
         else:
-            layer = _keras3_layer(cls, cfg, entry.get("registered_name"), _named(model, entry["name"]))
+            layer = _keras3_layer(cls, cfg, entry.get("registered_name"), by_name.get(entry["name"]))
         layer.update(name=entry["name"], inbound_nodes=[{"args": args(call), "kwargs": kwargs(call)}
                                                         for call in entry["inbound_nodes"]])
         layers.append(layer)
@@ -102,9 +103,10 @@ def _keras3_functional(inner, model):
             "config": config}
 
 
-def _named(model, name):
-    """``model``'s layer called ``name`` (None without a model or such a layer)."""
-    return next((layer for layer in getattr(model, "layers", ()) if layer.name == name), None)
+def _layers_by_name(model):
+    """``{name: layer}`` of ``model``'s layers (empty without a model), made once per config: a lookup
+    per entry through the list would make saving a model of many layers quadratic."""
+    return {layer.name: layer for layer in getattr(model, "layers", ())}
 
 
 def _keras3_layer(cls, cfg, registered_name, layer=None):
@@ -126,7 +128,7 @@ def _keras3_layer(cls, cfg, registered_name, layer=None):
 
 def _keras3_sequential(inner, model=None):
     entries = inner if isinstance(inner, list) else inner.get("layers", [])
-    layers, input_shape = [], None
+    layers, input_shape, by_name = [], None, _layers_by_name(model)
     for entry in entries:
         cls, cfg = entry["class_name"], dict(entry.get("config", {}))
         if cls == "Sequential":  # a nested model
@@ -141,7 +143,7 @@ def _keras3_sequential(inner, model=None):
                                                        "name": cfg["name"] + "_input"}, None))
         if shape is not None and input_shape is None:
             input_shape = list(shape)
-        layers.append(_keras3_layer(cls, cfg, entry.get("registered_name"), _named(model, cfg.get("name"))))
+        layers.append(_keras3_layer(cls, cfg, entry.get("registered_name"), by_name.get(cfg.get("name"))))
     if input_shape is None and isinstance(inner, dict) and inner.get("build_input_shape"):
         input_shape = list(inner["build_input_shape"])  # built by fit/build without an input shape
     name = inner.get("name", "sequential") if isinstance(inner, dict) else "sequential"

@@ -77,10 +77,6 @@ def legacy_order(layer):
     return layer.trainable_weights + layer.non_trainable_weights
 
 
-def _paths(layer):
-    return [w.path for w in layer.weights]
-
-
 def keras3_weights(layer):
     """The weights Keras 3's layouts hold for ``layer``: all but those Keras 3 keeps elsewhere
     (Discretization's quantile summary: Keras 3 has its boundaries in the config)."""
@@ -102,9 +98,10 @@ def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshap
         table = {fl.name: fl for fl in file_layers if fl.weights}
         couples = []
         for layer in layers:
-            fl = table.pop(layer.name, None) if (keras3_weights(layer) if v3 else layer.weights) else None
+            weights = keras3_weights(layer) if v3 else layer.weights
+            fl = table.pop(layer.name, None) if weights else None
             if fl is None:
-                report.missing_in_file.extend(w.path for w in (keras3_weights(layer) if v3 else layer.weights))
+                report.missing_in_file.extend(w.path for w in weights)
             else:
                 couples.append((layer, fl))
         report.unexpected_in_file.extend(f"{fl.name}/{fw.short}" for fl in table.values() for fw in fl.weights)
