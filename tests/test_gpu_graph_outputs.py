@@ -40,16 +40,13 @@ def test_several_outputs_train_on_the_step_with_batch_logs_as_numpys_layer_path(
             np.testing.assert_allclose(got[key], ref[key], rtol=2e-5, atol=2e-6, err_msg=key)
 
 
-@pytest.mark.parametrize("what", ["weights-per-output", "an-output-without-loss", "sparse-output", "output-read"])
+@pytest.mark.parametrize("what", ["weights-per-output", "an-output-without-loss", "output-read"])
 def test_several_outputs_the_step_does_not_take_train_layer_by_layer(emulator, what):
-    """Weights per output (the plan is built, its epochs not taken), an output with no loss, a sparse
-    output's packed labels, an output another layer reads: the layer path's training, as on NumPy."""
+    """Weights per output (the plan is built, its epochs not taken), an output with no loss, an output
+    another layer reads: the layer path's training, as on NumPy."""
     x, y, sw = data("two-heads")
     loss, weights = ["binary_crossentropy", "mse"], [sw, sw[::-1].copy()] if what == "weights-per-output" else sw
-    if what == "sparse-output":
-        y, loss = [y[0], (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)], ["binary_crossentropy",
-                                                                        "sparse_categorical_crossentropy"]
-    elif what == "an-output-without-loss":
+    if what == "an-output-without-loss":
         loss = {"a": "binary_crossentropy"}
     runs = []
     for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
@@ -59,14 +56,87 @@ def test_several_outputs_the_step_does_not_take_train_layer_by_layer(emulator, w
             if what == "output-read":  # (its sigmoid is fused into the loss kernel: the reader needs it applied)
                 a = L.Dense(1, activation="sigmoid", name="a")(i)
                 model = Model(i, [a, L.Dense(2, name="b")(L.Concatenate()([a, i]))])
-            elif what == "sparse-output":
-                model = Model(i, [L.Dense(1, activation="sigmoid", name="a")(i),
-                                  L.Dense(3, activation="softmax", name="b")(i)])
             else:
                 model = two_heads()
             model.compile(optimizer="adam", loss=loss)
             runs.append((model, model.fit(x, y, sample_weight=weights, batch_size=16, epochs=2, verbose=0).history))
     (gpu, history), (_, want) = runs
     assert what == "weights-per-output" or not isinstance(gpu._plan, GpuGraphPlan)
+    for key in want:
+        np.testing.assert_allclose(history[key], want[key], rtol=2e-5, atol=2e-6, err_msg=key)
+
+
+def _twice_mae(y_true, y_pred):
+    """A user's loss function."""
+    return 2.0 * gpunet.ops.mean(gpunet.ops.abs(y_true - y_pred), axis=-1)
+
+
+GENERIC = {  # output a's loss, output b's loss: at least one without a kernel of its own
+    "smoothing-and-huber": (lambda: gpunet.losses.BinaryCrossentropy(label_smoothing=0.1),
+                            lambda: gpunet.losses.Huber(delta=0.3)),
+    "focal-and-user-function": (lambda: gpunet.losses.BinaryFocalCrossentropy(gamma=2.0), lambda: _twice_mae),
+    "kernel-and-sum-reduction": (lambda: "binary_crossentropy",
+                                 lambda: gpunet.losses.MeanSquaredError(reduction="sum")),
+    # sparse labels (one packed column for a two-unit output): a kernel's, and one without
+    "sparse-logits": (lambda: "binary_crossentropy",
+                      lambda: gpunet.losses.SparseCategoricalCrossentropy(from_logits=True)),
+    "sparse-ignore-class": (lambda: gpunet.losses.BinaryCrossentropy(label_smoothing=0.2),
+                            lambda: gpunet.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)),
+}
+
+
+def _fit_generic(case, ops, sw):
+    x, y, weights = data("two-heads")
+    if "sparse" in case:
+        y = [y[0], (x[:, 2] > x[:, 3]).astype(int)]
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(11)
+        model = two_heads()
+        model.compile(optimizer="adam", loss=[make() for make in GENERIC[case]], loss_weights=[0.5, 2.0],
+                      metrics={"a": ["accuracy"]})
+        history = model.fit(x, y, sample_weight=weights if sw else None, batch_size=16, epochs=3, verbose=0,
+                            validation_split=0.2).history
+        history["evaluate"] = model.evaluate(x, y, batch_size=16, verbose=0)
+    return model, history
+
+
+@pytest.mark.parametrize("sw", [True, False], ids=["weighted", "unweighted"])
+@pytest.mark.parametrize("case", sorted(GENERIC))
+def test_several_outputs_with_losses_no_kernel_computes_train_on_the_step_as_numpy(emulator, case, sw):
+    """An output whose loss has no kernel (label smoothing, focal, a user's function, another reduction;
+    Huber, whose delta a model of several outputs does not bake in) runs its loss's compute inside the
+    graph step, times its loss weight; before, the whole model trained layer by layer on a GPU."""
+    B.set_floatx("float64")
+    gpu, history = _fit_generic(case, EmulatedCupyBackend(emulator), sw)
+    plan = gpu._plan
+    assert isinstance(plan, GpuGraphPlan) and plan.target_widths == [1, 1 if "sparse" in case else 2]
+    kernel_losses = ("kernel-and-sum-reduction", "sparse-logits")
+    assert [k.generic for k in plan.loss_kernels] == [case not in kernel_losses, case != "sparse-logits"]
+    ref, want = _fit_generic(case, B.resolve("numpy"), sw)
+    assert sorted(history) == sorted(want)
+    for key in want:
+        np.testing.assert_allclose(history[key], want[key], rtol=1e-10, atol=1e-12, err_msg=key)
+    for got, ref_w in zip(gpu.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(got, ref_w, rtol=1e-9, atol=1e-12)
+
+
+def test_an_outputs_loss_changed_in_place_rebuilds_the_step(emulator):
+    """Label smoothing set on one output's loss object between two fits: the step built for the loss
+    kernel is rebuilt with the loss's own compute (the plan compares each output's loss config),
+    and training goes on as NumPy's layer path does."""
+    x, y, _ = data("two-heads")
+    runs = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(3)
+            model, first = two_heads(), gpunet.losses.BinaryCrossentropy()
+            model.compile(optimizer="adam", loss=[first, "mse"])
+            history = model.fit(x, y, batch_size=16, epochs=1, verbose=0).history
+            kernels = [k.generic for k in getattr(model._plan, "loss_kernels", [])]
+            first.label_smoothing = 0.3
+            history["after"] = model.fit(x, y, batch_size=16, epochs=2, verbose=0).history["loss"]
+            runs.append((model, history, kernels))
+    (gpu, history, kernels), (_, want, _) = runs
+    assert kernels == [False, False] and [k.generic for k in gpu._plan.loss_kernels] == [True, False]
     for key in want:
         np.testing.assert_allclose(history[key], want[key], rtol=2e-5, atol=2e-6, err_msg=key)

@@ -24,10 +24,12 @@ launches, an activation layer after it folded in likewise), Dropout (the chain p
 and seeds: the same masks), and those merges over 2-D tensors, the output a Dense layer whose
 activation and loss have a loss kernel, or a merge (an ensemble's Average: the loss kernel over it as
 a linear output) or, for several outputs (models/multi_output.py's packed loss), each a Dense layer
-or a merge that no other layer reads, with a loss of its own that is not sparse nor Huber (each its
-loss kernel; the epoch's outputs packed when read); no call with ``training=``, no shared layer but a Dense one (a
-Siamese network's: its earlier calls' weight gradients go to buffers of their own, then are added
-to what its last call wrote, `GraphStep`); the
+or a merge that no other layer reads, with a loss of its own (each its loss kernel, or its own
+compute where none has it, Huber's among them; the packed targets split by their widths, a sparse
+label one column; the epoch's outputs
+packed when read); no call with ``training=``, no shared layer but a Dense one (a Siamese network's:
+its earlier calls' weight gradients go to buffers of their own, then are added to what its last call
+wrote, `GraphStep`); the
 weights' regularizers, constraints and the optimizer as the chain's plan takes them. Anything else
 trains layer by layer.
 """
@@ -98,9 +100,9 @@ def output_nodes(nodes, outputs, folds):
 
 
 def output_kernels(model, nodes, outputs, lasts, folds):
-    """Each output's loss kernel (its activation and loss), or None where one is missing. Several
-    outputs (models/multi_output.py's packed loss): each a Dense layer or a merge, read by no other
-    layer, with a loss of its own that is not sparse (packed targets are columns of floats)."""
+    """Each output's loss kernel (its activation and loss; a loss no kernel computes: the generic
+    one), or None where one is missing. Several outputs (models/multi_output.py's packed loss): each a
+    Dense layer or a merge, read by no other layer, with a loss of its own."""
     from ..models.multi_output import MultiOutputLoss
     several = len(outputs) > 1
     losses = model._loss_fn.losses if isinstance(model._loss_fn, MultiOutputLoss) else [model._loss_fn]
@@ -117,13 +119,14 @@ def output_kernels(model, nodes, outputs, lasts, folds):
             return None  # (the loss kernel takes the output layer's activation)
         else:
             act = activation_of(last, folds)
-        # a loss without a kernel: its compute between the kernels (one output only: several pack their losses)
-        kernel = None if loss is None else (S.loss_kernel(act.name, act.params, loss)
-                                            or (None if several else S.generic_loss_kernel(loss)))
+        # a loss without a kernel: its compute between the kernels
+        kernel = None if loss is None else S.loss_kernel(act.name, act.params, loss) or S.generic_loss_kernel(loss)
+        if several and kernel is not None and kernel.kind == S.HUBER:  # (Huber's delta is followed for a
+            kernel = S.generic_loss_kernel(loss)                      # model's one loss: gpu_plan_follow.py)
         if kernel is None or (kernel.fused is None and K.activation_spec(act.name, act.params) is None):
             return None
-        if several and (kernel.sparse or kernel.kind == S.HUBER or id(t) in read):
-            return None  # (Huber's delta is followed for the model's one loss: gpu_plan_follow.py)
+        if several and id(t) in read:
+            return None
         kernels.append(kernel)
     return kernels
 
@@ -192,6 +195,17 @@ class GpuGraphPlan(GpuPlan):
         self._sources = plan_sources(model)
         # each output's gradient scale: its loss weight (models/multi_output.py's MultiOutputLoss)
         self.loss_weights = list(model._loss_fn.weights) if len(loss_kernels) > 1 else [1.0]
+        self.output_losses = list(model._loss_fn.losses) if len(loss_kernels) > 1 else [model._loss_fn]
+        # each output's columns of the packed targets (io_packing.py's: a sparse label is one column)
+        self.target_widths = [1 if k.sparse else t.shape[1] for k, t in zip(loss_kernels, graph_of(model)[2])]
+
+    def accepts(self, x, y, sample_weight=None):
+        """GpuPlan's; for several outputs, the packed targets as wide as their columns together."""
+        if len(self.loss_kernels) == 1:
+            return super().accepts(x, y, sample_weight)
+        n = x.shape[0]
+        return (n > 0 and y.shape[0] == n and y.ndim == 2 and y.shape[1] == sum(self.target_widths)
+                and x.ndim == 2 and x.shape[1] == self.width and (sample_weight is None or sample_weight.ndim == 1))
 
     def _take(self, model, stack, loss_kernel):
         """The graph's Dense layers as `DenseEntry`s (``entries`` by node; ``layers``, the output's last;

@@ -96,17 +96,21 @@ class GraphStep:
                 records.append((node, output, kind, None))
             val[id(output)] = out
         grads = _Gradients(xp, empty, entries, {id(t) for t in inputs})
-        for i, (out_t, lo) in enumerate(zip(outputs, numpy.cumsum([0] + [t.shape[1] for t in outputs]).tolist())):
-            y = self.yb if len(outputs) == 1 else empty((rows, out_t.shape[1]))  # (several: their columns apart)
+        widths = plan.target_widths
+        for i, (out_t, lo, width) in enumerate(zip(outputs, numpy.cumsum([0] + widths).tolist(), widths)):
+            y = self.yb if len(outputs) == 1 else empty((rows, width))  # (several: their columns apart)
             if y is not self.yb:
-                entries.append(Elementwise(copy_into(xp, y, self.yb[:, lo:lo + out_t.shape[1]])))
+                entries.append(Elementwise(copy_into(xp, y, self.yb[:, lo:lo + width])))
             # (the gradient is as wide as the output: sparse targets are one column)
             grad = grads.own(out_t, (rows, out_t.shape[1]))
-            if plan.loss_kernels[i].generic:  # (one output: gpu_graph_plan.output_kernels)
-                entries += generic_loss_entries(plan, val[id(out_t)], y, self.swb, grad, stride, sm)
+            epoch_out = plan.output_parts[i] if plan.output_parts else plan.outputs
+            if plan.loss_kernels[i].generic:  # (in their shape as loaded; several: as MultiOutputLoss.target_part)
+                tail = plan.y_tail if y is self.yb else () if plan.loss_kernels[i].sparse else (width,)
+                entries += generic_loss_entries(plan, plan.loss_kernels[i], plan.output_losses[i], val[id(out_t)],
+                                                y.reshape((rows,) + tail), self.swb, grad, epoch_out, stride, sm,
+                                                plan.loss_weights[i])
                 continue
-            entries.append(S.plan_loss_grad(plan.loss_kernels[i], val[id(out_t)], y, self.swb, plan.output_parts[i]
-                                            if plan.output_parts else plan.outputs, grad,
+            entries.append(S.plan_loss_grad(plan.loss_kernels[i], val[id(out_t)], y, self.swb, epoch_out, grad,
                                             plan.state, stride, plan.eps, plan.loss_weights[i] / rows, sm))
         written = set()  # the shared Dense layers whose weight gradients a later call has written
         for node, output, what, keep in reversed(records):  # backward: each call once its output's gradient is whole

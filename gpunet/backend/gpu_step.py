@@ -85,7 +85,9 @@ class Step:
             done.append((entry, a, grad, keep, out, out_grad))
             a, grad = out, out_grad
         if plan.loss_kernel.generic:
-            entries += generic_loss_entries(plan, a, self.yb, self.swb, grad, stride, sm)
+            y = self.yb.reshape((rows,) + plan.y_tail)
+            entries += generic_loss_entries(plan, plan.loss_kernel, plan.loss, a, y, self.swb, grad, plan.outputs,
+                                            stride, sm)
         else:
             entries.append(S.plan_loss_grad(plan.loss_kernel, a, self.yb, self.swb, plan.outputs, grad, plan.state,
                                             stride, plan.eps, 1.0 / rows, sm))
@@ -122,17 +124,17 @@ class Step:
         plan._write(self.sources, S.source_addresses(x, plan.y_src, plan.sw_src, plan.order))
 
 
-def generic_loss_entries(plan, a, yb, swb, grad, stride, sm):
-    """A loss without a kernel: the MSE kernel, reading the outputs ``a`` as its targets, copies them
-    into the epoch's outputs at the batch's place (which only the device knows: the step may run
-    in a graph-free loop of many) and zeroes ``grad``; then the loss's own ``compute`` on the batch's
-    targets (their shape as loaded) and weights gives the gradient, as the layer path's does."""
-    copy = S.plan_loss_grad(plan.loss_kernel, a, a, None, plan.outputs, grad, plan.state, stride, plan.eps,
-                            1.0, sm)
-    y = yb.reshape((yb.shape[0],) + plan.y_tail)
+def generic_loss_entries(plan, kernel, loss, a, y, swb, grad, outputs, stride, sm, weight=1.0):
+    """A loss without a kernel: ``kernel`` (the MSE kernel, reading the outputs ``a`` as its targets)
+    copies them into the epoch's ``outputs`` at the batch's place (which only the device knows: the
+    step may run in a graph-free loop of many) and zeroes ``grad``; then ``loss``'s own ``compute``
+    on the batch's targets ``y`` (their shape as loaded) and weights gives the gradient, as the layer
+    path's does; times ``weight``, an output's loss weight where the model has several."""
+    copy = S.plan_loss_grad(kernel, a, a, None, outputs, grad, plan.state, stride, plan.eps, 1.0, sm)
 
     def loss_gradient():
-        grad[...] = plan.loss.compute(plan.ops, y, a, swb)[1]
+        g = loss.compute(plan.ops, y, a, swb)[1]
+        grad[...] = g if weight == 1.0 else g * weight
     return [copy, loss_gradient]
 
 

@@ -143,7 +143,9 @@ def _foldable(previous, layer):
 def loss_settings(loss):
     """What a plan bakes in of its compiled loss: its config (label smoothing, reduction,
     from_logits, Huber's delta, ...), compared by `matches` so that a loss changed in place
-    rebuilds the plan."""
+    rebuilds the plan; several outputs' (models/multi_output.py): each one's, and their weights."""
+    if isinstance(getattr(loss, "losses", None), list):
+        return [None if l is None else loss_settings(l) for l in loss.losses], list(loss.weights)
     try:
         return loss.get_config()
     except Exception:  # noqa: BLE001 - a user's loss whose config fails: compared by identity alone
