@@ -1,5 +1,6 @@
 """The GPU step plan with a loss no kernel computes (step_kernels.generic_loss_kernel): label
-smoothing, the focal losses, ignore_class, another reduction, a user's function or Loss subclass.
+the focal losses, ignore_class, another reduction than Keras's default or "sum", a user's function or
+Loss subclass (label smoothing of the plain cross-entropies has kernels: test_gpu_label_smoothing.py).
 The step runs the loss's own ``compute`` between its forward and backward kernels (before, such a
 model left the plan for the layer path). Through the kernels' CPU emulation, against the NumPy
 backend: same histories and weights, float32 and float64."""
@@ -29,18 +30,20 @@ class ScaledAbsolute(losses.Loss):
 
 # name: (units, output activation, loss, target kind, weighted, dropout)
 CASES = {
-    "bce-smoothing": (1, "sigmoid", lambda: losses.BinaryCrossentropy(label_smoothing=0.1), "binary", True, False),
-    "cce-smoothing": (3, "softmax", lambda: losses.CategoricalCrossentropy(label_smoothing=0.2), "onehot", False,
-                      False),
+    "focal-smoothing": (1, "sigmoid", lambda: losses.BinaryFocalCrossentropy(label_smoothing=0.1), "binary", True,
+                        False),
+    "cce-mean-with-sample-weight": (3, "softmax", lambda: losses.CategoricalCrossentropy(
+        reduction="mean_with_sample_weight"), "onehot", True, False),
     "binary-focal": (1, "sigmoid", lambda: losses.BinaryFocalCrossentropy(gamma=1.5, apply_class_balancing=True),
                      "binary", False, False),
     "categorical-focal": (4, "softmax", lambda: losses.CategoricalFocalCrossentropy(alpha=0.3), "onehot", True, False),
     "sparse-ignore-class": (3, "softmax", lambda: losses.SparseCategoricalCrossentropy(ignore_class=0), "sparse",
                             False, False),
-    "mse-sum": (2, "linear", lambda: losses.MeanSquaredError(reduction="sum"), "real", True, False),
+    "mse-none": (2, "linear", lambda: losses.MeanSquaredError(reduction="none"), "real", True, False),
     "user-function": (2, "tanh", lambda: twice_mse, "real", False, False),
     # (the GPU's dropout masks are not NumPy's: this case is checked on its own below)
-    "dropout": (3, "softmax", lambda: losses.CategoricalCrossentropy(label_smoothing=0.2), "onehot", False, True),
+    "dropout": (3, "softmax", lambda: losses.CategoricalFocalCrossentropy(label_smoothing=0.2), "onehot", False,
+                True),
     "user-loss-class": (2, "linear", lambda: ScaledAbsolute(), "real", True, False),
 }
 N = 67  # not a multiple of the batch size: every epoch ends with a short batch
@@ -104,11 +107,11 @@ def test_dropout_trains_on_the_generic_step(emulator):
 
 
 def test_the_epoch_reads_the_device_a_fixed_number_of_times(emulator):
-    """The loss's compute runs on the device arrays: no read per step (label smoothing here)."""
+    """The loss's compute runs on the device arrays: no read per step (a focal loss here)."""
     B.set_floatx("float32")
     ops = EmulatedCupyBackend(emulator)
-    x, y, sw = _data("bce-smoothing")
-    _, _, make_loss, _, _, _ = CASES["bce-smoothing"]
+    x, y, sw = _data("focal-smoothing")
+    _, _, make_loss, _, _, _ = CASES["focal-smoothing"]
     with B.use_backend(ops):
         net = Sequential([Dense(7, input_dim=5, activation="relu"), Dense(1, activation="sigmoid")])
         net.compile(optimizer="adam", loss=make_loss())
@@ -154,7 +157,7 @@ _NO_CUDA = B.cupy_unavailable_reason()
 
 @pytest.mark.gpu
 @pytest.mark.skipif(_NO_CUDA is not None, reason=f"no CUDA: {_NO_CUDA}")
-@pytest.mark.parametrize("case", ["bce-smoothing", "categorical-focal", "sparse-ignore-class", "user-loss-class"])
+@pytest.mark.parametrize("case", ["focal-smoothing", "categorical-focal", "sparse-ignore-class", "user-loss-class"])
 def test_on_cupy_the_generic_step_trains_as_numpy(case):
     """On a GPU: the loss's compute runs on the plan's stream between its kernels (eagerly: no capture)."""
     B.set_floatx("float32")
@@ -172,7 +175,7 @@ def test_on_cupy_the_generic_step_trains_as_numpy(case):
 GRAPH_LOSSES = {
     "sparse": lambda: "sparse_categorical_crossentropy",  # a kernel's; its gradient buffer was one column wide
     "sparse-ignore-class": lambda: losses.SparseCategoricalCrossentropy(ignore_class=1),
-    "cce-smoothing": lambda: losses.CategoricalCrossentropy(label_smoothing=0.1),
+    "cce-mean-with-sample-weight": lambda: losses.CategoricalCrossentropy(reduction="mean_with_sample_weight"),
     "categorical-focal": lambda: losses.CategoricalFocalCrossentropy(),
     "user-function": lambda: twice_mse,
 }

@@ -71,17 +71,20 @@ def _twice_mae(y_true, y_pred):
     return 2.0 * gpunet.ops.mean(gpunet.ops.abs(y_true - y_pred), axis=-1)
 
 
-GENERIC = {  # output a's loss, output b's loss: at least one without a kernel of its own
-    "smoothing-and-huber": (lambda: gpunet.losses.BinaryCrossentropy(label_smoothing=0.1),
-                            lambda: gpunet.losses.Huber(delta=0.3)),
-    "focal-and-user-function": (lambda: gpunet.losses.BinaryFocalCrossentropy(gamma=2.0), lambda: _twice_mae),
-    "kernel-and-sum-reduction": (lambda: "binary_crossentropy",
-                                 lambda: gpunet.losses.MeanSquaredError(reduction="sum")),
+GENERIC = {  # output a's loss, output b's loss (at least one without a kernel), which run their own compute
+    "smoothing-and-huber": (lambda: gpunet.losses.BinaryFocalCrossentropy(label_smoothing=0.1),
+                            lambda: gpunet.losses.Huber(delta=0.3), [True, True]),
+    "focal-and-user-function": (lambda: gpunet.losses.BinaryFocalCrossentropy(gamma=2.0), lambda: _twice_mae,
+                                [True, True]),
+    "kernel-and-mean-with-sample-weight": (
+        lambda: "binary_crossentropy", lambda: gpunet.losses.MeanSquaredError(reduction="mean_with_sample_weight"),
+        [False, True]),
     # sparse labels (one packed column for a two-unit output): a kernel's, and one without
-    "sparse-logits": (lambda: "binary_crossentropy",
-                      lambda: gpunet.losses.SparseCategoricalCrossentropy(from_logits=True)),
+    "sparse-logits": (lambda: gpunet.losses.BinaryCrossentropy(label_smoothing=0.2),
+                      lambda: gpunet.losses.SparseCategoricalCrossentropy(from_logits=True), [False, False]),
     "sparse-ignore-class": (lambda: gpunet.losses.BinaryCrossentropy(label_smoothing=0.2),
-                            lambda: gpunet.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)),
+                            lambda: gpunet.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
+                            [False, True]),
 }
 
 
@@ -92,7 +95,7 @@ def _fit_generic(case, ops, sw):
     with B.use_backend(ops):
         gpunet.utils.set_random_seed(11)
         model = two_heads()
-        model.compile(optimizer="adam", loss=[make() for make in GENERIC[case]], loss_weights=[0.5, 2.0],
+        model.compile(optimizer="adam", loss=[make() for make in GENERIC[case][:2]], loss_weights=[0.5, 2.0],
                       metrics={"a": ["accuracy"]})
         history = model.fit(x, y, sample_weight=weights if sw else None, batch_size=16, epochs=3, verbose=0,
                             validation_split=0.2).history
@@ -103,15 +106,15 @@ def _fit_generic(case, ops, sw):
 @pytest.mark.parametrize("sw", [True, False], ids=["weighted", "unweighted"])
 @pytest.mark.parametrize("case", sorted(GENERIC))
 def test_several_outputs_with_losses_no_kernel_computes_train_on_the_step_as_numpy(emulator, case, sw):
-    """An output whose loss has no kernel (label smoothing, focal, a user's function, another reduction;
+    """An output whose loss has no kernel (focal, a user's function, another reduction, ignore_class;
     Huber, whose delta a model of several outputs does not bake in) runs its loss's compute inside the
-    graph step, times its loss weight; before, the whole model trained layer by layer on a GPU."""
+    graph step, times its loss weight; before, the whole model trained layer by layer on a GPU. Beside
+    kernel losses, one with label smoothing (the plan smooths its columns of the targets)."""
     B.set_floatx("float64")
     gpu, history = _fit_generic(case, EmulatedCupyBackend(emulator), sw)
     plan = gpu._plan
     assert isinstance(plan, GpuGraphPlan) and plan.target_widths == [1, 1 if "sparse" in case else 2]
-    kernel_losses = ("kernel-and-sum-reduction", "sparse-logits")
-    assert [k.generic for k in plan.loss_kernels] == [case not in kernel_losses, case != "sparse-logits"]
+    assert [k.generic for k in plan.loss_kernels] == GENERIC[case][2]
     ref, want = _fit_generic(case, B.resolve("numpy"), sw)
     assert sorted(history) == sorted(want)
     for key in want:
@@ -120,23 +123,24 @@ def test_several_outputs_with_losses_no_kernel_computes_train_on_the_step_as_num
         np.testing.assert_allclose(got, ref_w, rtol=1e-9, atol=1e-12)
 
 
-def test_an_outputs_loss_changed_in_place_rebuilds_the_step(emulator):
-    """Label smoothing set on one output's loss object between two fits: the step built for the loss
-    kernel is rebuilt with the loss's own compute (the plan compares each output's loss config),
-    and training goes on as NumPy's layer path does."""
+def test_an_outputs_loss_changed_in_place_is_followed(emulator):
+    """One output's loss objects changed between two fits: label smoothing set (the plan smooths that
+    output's targets afresh) and another reduction (the steps, which bake the gradient's scale in,
+    are rebuilt: the plan compares each output's loss config); training goes on as NumPy's layer path."""
     x, y, _ = data("two-heads")
     runs = []
     for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
         with B.use_backend(ops):
             gpunet.utils.set_random_seed(3)
-            model, first = two_heads(), gpunet.losses.BinaryCrossentropy()
-            model.compile(optimizer="adam", loss=[first, "mse"])
+            model, first, second = two_heads(), gpunet.losses.BinaryCrossentropy(), gpunet.losses.MeanSquaredError()
+            model.compile(optimizer="adam", loss=[first, second])
             history = model.fit(x, y, batch_size=16, epochs=1, verbose=0).history
-            kernels = [k.generic for k in getattr(model._plan, "loss_kernels", [])]
-            first.label_smoothing = 0.3
+            first.label_smoothing, second.reduction = 0.3, "sum"
             history["after"] = model.fit(x, y, batch_size=16, epochs=2, verbose=0).history["loss"]
-            runs.append((model, history, kernels))
-    (gpu, history, kernels), (_, want, _) = runs
-    assert kernels == [False, False] and [k.generic for k in gpu._plan.loss_kernels] == [True, False]
+            runs.append((model, history))
+    (gpu, history), (_, want) = runs
+    kernels = gpu._plan.loss_kernels
+    assert [k.generic for k in kernels] == [False, False] and [k.per_row for k in kernels] == [True, False]
+    assert gpu._plan._smoothing == (0.3, 0.0)
     for key in want:
         np.testing.assert_allclose(history[key], want[key], rtol=2e-5, atol=2e-6, err_msg=key)

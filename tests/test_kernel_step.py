@@ -167,8 +167,13 @@ def test_batch_gather_takes_the_batch_in_state(emulator, shuffled, weighted):
     ("softmax", losses.CategoricalCrossentropy(), (S.CCE_SOFTMAX, "softmax")),
     ("relu", losses.MeanSquaredError(), (S.MSE, None)),
     ("linear", losses.BinaryCrossentropy(from_logits=True), (S.BCE_LOGITS, None)),
-    ("sigmoid", losses.BinaryCrossentropy(label_smoothing=0.1), None),
-    ("sigmoid", losses.BinaryCrossentropy(reduction="sum"), None),
+    # (label smoothing: the plan smooths the targets; "sum": the gradient not divided by the rows)
+    ("sigmoid", losses.BinaryCrossentropy(label_smoothing=0.1), (S.BCE_SIGMOID, "sigmoid")),
+    ("softmax", losses.CategoricalCrossentropy(label_smoothing=0.1, from_logits=True), (S.CCE_LOGITS, None)),
+    ("sigmoid", losses.BinaryCrossentropy(reduction="sum"), (S.BCE_SIGMOID, "sigmoid")),
+    ("sigmoid", losses.BinaryCrossentropy(reduction="mean_with_sample_weight"), None),
+    ("sigmoid", losses.BinaryFocalCrossentropy(label_smoothing=0.1), None),
+    ("softmax", losses.SparseCategoricalCrossentropy(ignore_class=0), None),
     ("linear", losses.Huber(delta=0.5), (S.HUBER, None)),
     ("linear", losses.LogCosh(), (S.LOG_COSH, None)),
     ("relu", losses.Poisson(), (S.POISSON, None)),
@@ -180,6 +185,9 @@ def test_batch_gather_takes_the_batch_in_state(emulator, shuffled, weighted):
 def test_loss_kernel_choice(activation, loss, expected):
     got = S.loss_kernel(activation, {}, loss)
     assert (None if got is None else (got.kind, got.fused)) == expected
+    if got is not None:  # (the gradient's scale: Keras's default reduction divides by the batch's rows)
+        assert got.scale(8) == (1.0 if loss.reduction == "sum" else 1.0 / 8)
+        assert got.smoothing_of(loss) == getattr(loss, "label_smoothing", 0.0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)

@@ -33,6 +33,8 @@ wrote, `GraphStep`); the
 weights' regularizers, constraints and the optimizer as the chain's plan takes them. Anything else
 trains layer by layer.
 """
+import numpy
+
 from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
 from . import step_kernels as S
@@ -198,6 +200,11 @@ class GpuGraphPlan(GpuPlan):
         self.output_losses = list(model._loss_fn.losses) if len(loss_kernels) > 1 else [model._loss_fn]
         # each output's columns of the packed targets (io_packing.py's: a sparse label is one column)
         self.target_widths = [1 if k.sparse else t.shape[1] for k, t in zip(loss_kernels, graph_of(model)[2])]
+
+    def _target_columns(self):
+        """Each output's loss kernel, loss and columns of the packed targets (gpu_plan_follow.py)."""
+        edges = numpy.cumsum([0] + self.target_widths).tolist()
+        return list(zip(self.loss_kernels, self.output_losses, edges[:-1], edges[1:]))
 
     def accepts(self, x, y, sample_weight=None):
         """GpuPlan's; for several outputs, the packed targets as wide as their columns together."""

@@ -111,7 +111,8 @@ class GraphStep:
                                                 plan.loss_weights[i])
                 continue
             entries.append(S.plan_loss_grad(plan.loss_kernels[i], val[id(out_t)], y, self.swb, epoch_out, grad,
-                                            plan.state, stride, plan.eps, plan.loss_weights[i] / rows, sm))
+                                            plan.state, stride, plan.eps, plan.loss_kernels[i].scale(rows, plan.loss_weights[i]),
+                                            sm))
         written = set()  # the shared Dense layers whose weight gradients a later call has written
         for node, output, what, keep in reversed(records):  # backward: each call once its output's gradient is whole
             g = grads.of.get(id(output))

@@ -67,6 +67,7 @@ class GpuPlan(FollowChanges):
         self._next = 0
         self._per_step, self._baked = None, optimizer.baked()
         self._order_buf, self._layout, self._converted = None, None, {}
+        self._y_plain, self._smoothing = None, ()  # the loaded targets before label smoothing (gpu_plan_follow.py)
 
     def _take(self, model, stack, loss_kernel):
         """The plan's layers from ``stack`` (layer_stack.dense_stack's): ``sequence``, ``layers`` (the
@@ -148,6 +149,7 @@ class GpuPlan(FollowChanges):
             y_src = self._resident("y", y, (n, -1))
             sw_src = None if sample_weight is None else self._resident("sw", sample_weight, (n,))
             self.weighted, self.y_width = sw_src is not None, y_src.shape[1]
+            y_src = self._smoothed_targets(y_src)  # (label smoothing: what the loss kernels read)
             self.y_tail = tuple(y.shape[1:])  # (a loss without a kernel sees the targets' own shape)
             if order is not None and (self._order_buf is None or self._order_buf.shape[0] != n):
                 self._order_buf = xp.empty((n,), dtype="int64")

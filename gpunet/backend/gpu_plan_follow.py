@@ -3,8 +3,11 @@ optimizer or the model since the last step, applied from the next step on, as th
 applies it. Values the steps read from device tables (the learning rate, the momentum) are
 rewritten there; values the launches bake in (the optimizer's other hyperparameters and slots, a
 BatchNormalization layer's momentum or epsilon, Keras's epsilon, Huber's delta, a regularizer's
-factors, a constraint's bounds) mean building the steps again (and capturing them anew).
+factors, a constraint's bounds) mean building the steps again (and capturing them anew); a loss's
+label smoothing means smoothing the epoch's targets again (the steps read them where they are).
 """
+import copy
+
 from .. import backend as B
 from . import step_kernels as S
 
@@ -35,8 +38,40 @@ class FollowChanges:
         changed = (self.constraints is not None and self.constraints.refresh(self.model)) or changed
         delta = getattr(self.loss, "delta", 0.0)
         if delta != self.loss_kernel.delta and self.loss_kernel.kind == S.HUBER:
-            self.loss_kernel, changed = S.LossKernel(S.HUBER, None, delta), True
+            self.loss_kernel, changed = copy.copy(self.loss_kernel), True
+            self.loss_kernel.delta = delta
         if B.epsilon() != self.eps:
             self.eps, changed = B.epsilon(), True
         if changed:
             self._steps.clear()
+        if self._y_plain is not None and self._smoothings() != self._smoothing:  # the steps read new targets
+            with self._stream():
+                self.y_src = self._smoothed_targets(self._y_plain)
+                for built in self._steps.values():
+                    built.point_at(self)
+
+    # ---- label smoothing: the cross-entropies' loss kernels read smoothed targets -----------------
+    def _target_columns(self):
+        """``[(loss kernel, loss, first column, end column)]`` of the targets the steps read."""
+        return [(self.loss_kernel, self.loss, 0, self.y_width)]
+
+    def _smoothings(self):
+        return tuple(kernel.smoothing_of(loss) for kernel, loss, _, _ in self._target_columns())
+
+    def _smoothed_targets(self, y):
+        """The targets ``y`` (n, columns) the loss kernels read: where a loss smooths its labels
+        (Keras's label smoothing of a binary or categorical cross-entropy: the plain loss of
+        smoothed targets), smoothed into a buffer of the plan's, refilled each load (the caller's
+        array untouched; `EpochTally` reads it, the loss smoothing it itself); else ``y``."""
+        self._y_plain, self._smoothing = y, self._smoothings()
+        if not any(self._smoothing):
+            return y
+        buf = self._converted.get("smoothed")
+        if buf is None or buf.shape != y.shape:
+            buf = self._converted["smoothed"] = self.ops.xp.empty(y.shape, dtype=y.dtype)
+        for (kernel, _, lo, hi), smoothing in zip(self._target_columns(), self._smoothing):
+            if smoothing:
+                S.smooth_targets(self.ops.xp, kernel, smoothing, y[:, lo:hi], buf[:, lo:hi])
+            else:
+                buf[:, lo:hi] = y[:, lo:hi]
+        return buf

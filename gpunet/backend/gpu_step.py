@@ -90,7 +90,7 @@ class Step:
                                             stride, sm)
         else:
             entries.append(S.plan_loss_grad(plan.loss_kernel, a, self.yb, self.swb, plan.outputs, grad, plan.state,
-                                            stride, plan.eps, 1.0 / rows, sm))
+                                            stride, plan.eps, plan.loss_kernel.scale(rows), sm))
         for record in reversed(done):  # backward
             if isinstance(record[0], DropoutEntry):
                 _, g, mask = record

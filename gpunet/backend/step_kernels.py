@@ -13,6 +13,9 @@ from .cuda_kernels import ELEMENTWISE_BLOCK, Launch, _grid_stride, _kernel, _ptr
 (BCE_SIGMOID, CCE_SOFTMAX, SCCE_SOFTMAX, BCE, CCE, SCCE, MSE, MAE, BCE_LOGITS, CCE_LOGITS, SCCE_LOGITS, HUBER,
  LOG_COSH, MAPE, MSLE, KLD, POISSON, HINGE, SQUARED_HINGE, CATEGORICAL_HINGE, COSINE) = range(21)
 SPARSE_KINDS = (SCCE_SOFTMAX, SCCE, SCCE_LOGITS)
+BINARY_KINDS = (BCE_SIGMOID, BCE, BCE_LOGITS)
+# Keras's label smoothing is the plain loss of smoothed targets: the plan smooths them once an epoch
+SMOOTHABLE_KINDS = BINARY_KINDS + (CCE_SOFTMAX, CCE, CCE_LOGITS)
 # Keras's hinge losses decide per batch whether 0/1 labels mean -1/1: their loss kernel runs as one block
 WHOLE_BATCH_KINDS = (HINGE, SQUARED_HINGE)
 
@@ -22,30 +25,49 @@ class LossKernel:
     activation the loss kernel applies itself (then the last Dense layer runs linear);
     ``delta``: Huber's. ``generic``: no kernel computes the loss; the kernel of ``kind`` (MSE)
     only copies the outputs into the epoch's, and the loss's own ``compute`` gives the gradient
-    (`generic_loss_kernel`); ``sparse_labels``: its targets are one label per sample."""
+    (`generic_loss_kernel`); ``sparse_labels``: its targets are one label per sample; ``per_row``:
+    the gradient divided by the batch's rows (Keras's default reduction; False for ``"sum"``)."""
 
-    def __init__(self, kind, fused, delta=0.0, generic=False, sparse_labels=False):
+    def __init__(self, kind, fused, delta=0.0, generic=False, sparse_labels=False, per_row=True):
         self.kind, self.fused, self.delta = kind, fused, delta
-        self.generic, self.sparse_labels = generic, sparse_labels
+        self.generic, self.sparse_labels, self.per_row = generic, sparse_labels, per_row
 
     @property
     def sparse(self):
         return self.kind in SPARSE_KINDS or self.sparse_labels
 
+    def scale(self, rows, weight=1.0):
+        """The gradient's scale for a batch of ``rows`` (``weight``: an output's loss weight)."""
+        return weight / rows if self.per_row else weight
+
+    def smoothing_of(self, loss):
+        """The label smoothing the plan applies to this kernel's targets: ``loss``'s now (0: none)."""
+        return getattr(loss, "label_smoothing", 0.0) if self.kind in SMOOTHABLE_KINDS and not self.generic else 0.0
+
+
+def smooth_targets(xp, kernel, smoothing, y, out):
+    """Keras's label smoothing of targets ``y`` into ``out``: ``y (1 - ls) + ls / 2`` for the binary
+    cross-entropies, ``+ ls / classes`` for the categorical ones, computed as the losses compute it."""
+    shift = 0.5 * smoothing if kernel.kind in BINARY_KINDS else smoothing / y.shape[-1]
+    xp.multiply(y, 1.0 - smoothing, out=out)
+    xp.add(out, shift, out=out)
+
 
 def loss_kernel(activation, params, loss):
     """The `LossKernel` for a last layer's activation (name, params) and a compiled loss
-    object, or None where no loss kernel computes it (the plan is then not used):
-    label smoothing, another reduction than Keras's default, an axis other than the last,
-    ignore_class, a loss without a kernel (a user's own)."""
+    object, or None where no loss kernel computes it (`generic_loss_kernel` then): label smoothing
+    but the cross-entropies' (whose targets the plan smooths, `smooth_targets`), a reduction other
+    than Keras's default or ``"sum"``, an axis other than the last, ignore_class, a loss without a
+    kernel (a user's own)."""
     from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, CosineSimilarity, Hinge,
                           Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
                           MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy,
                           SquaredHinge)
     cls = type(loss)
-    if getattr(loss, "reduction", None) not in ("auto", "sum_over_batch_size"):
+    reduction = getattr(loss, "reduction", None)
+    if reduction not in ("auto", "sum_over_batch_size", "sum") or getattr(loss, "axis", -1) != -1:
         return None
-    if getattr(loss, "label_smoothing", 0.0) or getattr(loss, "axis", -1) != -1:
+    if getattr(loss, "label_smoothing", 0.0) and cls not in (BinaryCrossentropy, CategoricalCrossentropy):
         return None
     if getattr(loss, "ignore_class", None) is not None:  # the sparse kernels know no ignored label
         return None
@@ -63,13 +85,14 @@ def loss_kernel(activation, params, loss):
     if cls not in table:
         return None
     plain, from_logits, fusable, fused_kind = table[cls]
+    per_row = reduction != "sum"
     if cls is Huber:
-        return LossKernel(HUBER, None, loss.delta)
+        return LossKernel(HUBER, None, loss.delta, per_row=per_row)
     if logits:
-        return LossKernel(from_logits, None)
+        return LossKernel(from_logits, None, per_row=per_row)
     if activation == fusable and not params:
-        return LossKernel(fused_kind, activation)
-    return LossKernel(plain, None)
+        return LossKernel(fused_kind, activation, per_row=per_row)
+    return LossKernel(plain, None, per_row=per_row)
 
 
 def generic_loss_kernel(loss):
