@@ -18,6 +18,8 @@ __device__ __forceinline__ float gn_erfc(float v) { return erfcf(v); }
 __device__ __forceinline__ double gn_erfc(double v) { return erfc(v); }
 __device__ __forceinline__ float gn_sqrt(float v) { return sqrtf(v); }
 __device__ __forceinline__ double gn_sqrt(double v) { return sqrt(v); }
+__device__ __forceinline__ float gn_pow(float a, float b) { return powf(a, b); }
+__device__ __forceinline__ double gn_pow(double a, double b) { return pow(a, b); }
 __device__ __forceinline__ float gn_abs(float v) { return fabsf(v); }
 __device__ __forceinline__ double gn_abs(double v) { return fabs(v); }
 // NaN in either operand gives NaN, as numpy.maximum / minimum (and PyTorch, TensorFlow)

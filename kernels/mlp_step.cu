@@ -36,13 +36,14 @@
 // The loss takes A_L (the last layer's output as the plan computes it: linear when the loss
 // kernel applies the activation itself) and writes dL/dA_L into d0; each layer's dZ is then
 // act_backward of its dA, in place.
-// The optimizer (opt_kind 0 SGD, 1 Adam, 2 RMSprop, 3 Adagrad, 4 Adamax, 5 Nadam) reads this step's scalars
-// from table (two per step, as the multi-launch plan's: the rate or Adam's alpha, and the momentum;
-// Nadam's rows are 4 wide: lr, a, b, c);
+// The optimizer (opt_kind 0 SGD, 1 Adam, 2 RMSprop, 3 Adagrad, 4 Adamax, 5 Nadam, 6 Lion, 7 Adadelta)
+// reads this step's scalars from table (two per step, as the multi-launch plan's: the rate or Adam's
+// alpha, and the momentum; Nadam's rows are 4 wide: lr, a, b, c);
 // s1, s2, s3: its slots (SGD velocity; Adam m, v, vhat; RMSprop rms, momentum, mg), null
 // where unused (Adagrad: s1 its accumulator); c1, c2, c3: Adam 1 - beta_1, 1 - beta_2, epsilon;
 // RMSprop rho, 1 - rho, epsilon; Adagrad c3 epsilon; Adamax (s1 m, s2 v) 1 - beta_1, beta_2,
-// epsilon; Nadam (s1 m, s2 v) 1 - beta_1, 1 - beta_2, epsilon; flag: SGD's nesterov.
+// epsilon; Nadam (s1 m, s2 v) 1 - beta_1, 1 - beta_2, epsilon; Lion (s1 m) beta_1, beta_2; Adadelta
+// (s1 accum_grad, s2 accum_var) rho, 1 - rho, epsilon; flag: SGD's nesterov.
 // Before the update, as grad_transforms.cu's launches in the optimizer's order: clip_flags bit 0,
 // g = clip(g, -clip_value, clip_value); then n_segs norm clips, each a row (lo, hi, -, -) of wmeta
 // after the weights' rows (clipnorm: one per weight; global_clipnorm: the whole buffer), g *=
@@ -278,6 +279,10 @@ mlp_step(const unsigned long long* __restrict__ sources, T* params, T* grads, co
             adamax_element(params, grads, s1, s2, i, scalar, c1, c2, c3);
         else if (opt_kind == 5)
             nadam_element(params, grads, s1, s2, i, table + 4 * b, c1, c2, c3);
+        else if (opt_kind == 6)  // (1 - beta in T is what the multi-launch plan passes: exact either way)
+            lion_element(params, grads, s1, i, scalar, c1, T(1) - c1, c2, T(1) - c2);
+        else if (opt_kind == 7)
+            adadelta_element(params, grads, s1, s2, i, scalar, c1, c2, c3);
         else
             rmsprop_element(params, grads, s1, s2, s3, i, scalar, c1, c2, momentum, c3);
     }

@@ -163,15 +163,67 @@ __device__ __forceinline__ T lion_sign(T x) {
 }
 
 template <typename T>
+__device__ __forceinline__ void lion_element(T* p, const T* g, T* m, long long i, T lr, T beta_1, T one_minus_beta_1,
+                                             T beta_2, T one_minus_beta_2) {
+    const T gi = g[i], mi = m[i];
+    p[i] -= lion_sign(mi * beta_1 + gi * one_minus_beta_1) * lr;
+    m[i] = mi * beta_2 + gi * one_minus_beta_2;
+}
+
+template <typename T>
 __global__ void lion_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, long long n, T lr,
                             T beta_1, T one_minus_beta_1, T beta_2, T one_minus_beta_2, const T* table,
                             const long long* index) {
     if (table) lr = gn_table_rate(table, *index);
     const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        lion_element(p, g, m, i, lr, beta_1, one_minus_beta_1, beta_2, one_minus_beta_2);
+}
+
+// Keras Adadelta: accum_grad = rho accum_grad + (1 - rho) g^2; delta = sqrt(accum_var + epsilon) g /
+// sqrt(accum_grad + epsilon); accum_var = rho accum_var + (1 - rho) delta^2; p -= lr delta.
+template <typename T>
+__device__ __forceinline__ void adadelta_element(T* p, const T* g, T* accum_grad, T* accum_var, long long i, T lr,
+                                                 T rho, T one_minus_rho, T epsilon) {
+    const T gi = g[i];
+    const T ag = accum_grad[i] * rho + gi * gi * one_minus_rho;
+    const T delta = gn_sqrt(accum_var[i] + epsilon) * gi / gn_sqrt(ag + epsilon);
+    accum_grad[i] = ag;
+    accum_var[i] = accum_var[i] * rho + delta * delta * one_minus_rho;
+    p[i] -= delta * lr;
+}
+
+template <typename T>
+__global__ void adadelta_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ accum_grad,
+                                T* __restrict__ accum_var, long long n, T lr, T rho, T one_minus_rho, T epsilon,
+                                const T* table, const long long* index) {
+    if (table) lr = gn_table_rate(table, *index);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        adadelta_element(p, g, accum_grad, accum_var, i, lr, rho, one_minus_rho, epsilon);
+}
+
+// Keras Ftrl (gpunet/optimizers/ftrl.py), power = -learning_rate_power:
+//   accum_new = accum + g^2; linear += (g + 2 shrinkage w) - (accum_new^power - accum^power) / lr w;
+//   w = (clip(linear, -l1, l1) - linear) / (accum_new^power / lr + 2 (l2 + beta / (2 lr)))
+// with the rate from the table (a schedule's, decayed), so l2 + beta / (2 lr) is folded here, in T,
+// as the reference rounds it; two_shrinkage = 2 l2_shrinkage (exact in T).
+template <typename T>
+__global__ void ftrl_update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ accum, T* __restrict__ linear,
+                            long long n, T lr, T power, T l1, T l2, T beta, T two_shrinkage, const T* table,
+                            const long long* index) {
+    if (table) lr = gn_table_rate(table, *index);
+    const T two_l2 = T(2) * (l2 + beta / (T(2) * lr));
+    const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        const T gi = g[i], mi = m[i];
-        p[i] -= lion_sign(mi * beta_1 + gi * one_minus_beta_1) * lr;
-        m[i] = mi * beta_2 + gi * one_minus_beta_2;
+        const T gi = g[i], wi = p[i];
+        const T before = gn_pow(accum[i], power);
+        const T grown = accum[i] + gi * gi;
+        const T after = gn_pow(grown, power);
+        accum[i] = grown;
+        const T lin = linear[i] + ((wi * two_shrinkage + gi) - (after - before) / lr * wi);
+        linear[i] = lin;
+        p[i] = (gn_min(gn_max(lin, -l1), l1) - lin) / (after / lr + two_l2);
     }
 }
 

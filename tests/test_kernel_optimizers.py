@@ -25,9 +25,11 @@ CASES = [
     ("adagrad_update", ("accumulator",), dict(lr=0.05, epsilon=1e-7)),
     ("adamax_update", ("m", "v"), dict(lr=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
     ("nadam_update", ("m", "v"), dict(lr=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
+    ("adadelta_update", ("accum_grad", "accum_var"), dict(lr=1.0, rho=0.95, epsilon=1e-6)),
 ]
 ALL_SLOTS = {"sgd_update": ("velocity",), "adam_update": ("m", "v", "vhat"), "rmsprop_update": ("rms", "mom", "mg"),
-             "adagrad_update": ("accumulator",), "adamax_update": ("m", "v"), "nadam_update": ("m", "v")}
+             "adagrad_update": ("accumulator",), "adamax_update": ("m", "v"), "nadam_update": ("m", "v"),
+             "adadelta_update": ("accum_grad", "accum_var")}
 
 
 def call(ops, method, p, g, args, hyper, t):
@@ -181,4 +183,56 @@ def test_lion_kernel_matches_the_optimizer_on_numpy(emulator, dtype, n):
     rtol = 1e-6 if dtype == numpy.float32 else 1e-14
     numpy.testing.assert_allclose(p, p_ref, rtol=rtol, atol=rtol)
     numpy.testing.assert_allclose(m, ref.slots()["m"], rtol=rtol, atol=rtol)
+    assert numpy.isnan(p).any() == (n > 60)
+
+
+FTRL = {  # (the float32 values are exact in float32, so the reference's and the kernel's roundings agree)
+    "defaults": {},
+    "l1-l2": dict(l1_regularization_strength=0.0625, l2_regularization_strength=0.25, initial_accumulator_value=0.125),
+    "shrinkage-beta": dict(l2_shrinkage_regularization_strength=0.125, beta=0.5, initial_accumulator_value=0.25),
+    "power-0": dict(learning_rate_power=0.0, l1_regularization_strength=0.125, initial_accumulator_value=0.0),
+    "power-quarter": dict(learning_rate_power=-0.25, l1_regularization_strength=0.01, beta=0.1),
+}
+
+
+@pytest.mark.parametrize("n", SIZES[:2])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+@pytest.mark.parametrize("case", sorted(FTRL))
+def test_ftrl_kernel_matches_the_optimizer_on_numpy(emulator, case, dtype, n):
+    """ftrl_update (the GPU step plan's Ftrl) against gpunet.optimizers.Ftrl's NumPy update, 3 steps, the
+    rate read from a device table as the plan does (l2 + beta / (2 lr) folded in the kernel from it);
+    NaN and +-inf in a gradient where n allows; nothing written outside the buffers."""
+    from gpunet.backend import cuda_kernels as K
+    from gpunet.optimizers import Ftrl
+    rng = numpy.random.default_rng(n)
+    start = rng.standard_normal(n).astype(dtype)
+    grads = [(rng.standard_normal(n) * rng.choice([0.01, 0.3, 3.0], n)).astype(dtype) for _ in range(STEPS)]
+    if n > 60:
+        grads[1][[3, 50, 51]] = [numpy.nan, numpy.inf, -numpy.inf]
+    rates = [0.125, 0.0625, 0.25]
+    ref = Ftrl(0.125, **FTRL[case])
+    p_ref = start.copy()
+    ref.build(NumpyBackend(), p_ref, None)
+    p = guarded(start.copy())
+    accum = guarded(numpy.full(n, ref.initial_accumulator_value, dtype))
+    linear = guarded(numpy.zeros(n, dtype))
+    table = numpy.array([[r, 0.0] for r in rates], dtype=dtype)
+    index = numpy.zeros(1, numpy.int64)
+    emulator.launches.clear()
+    for step, (g, rate) in enumerate(zip(grads, rates)):
+        ref.learning_rate = rate
+        with numpy.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            ref.apply(p_ref, g.copy())
+        index[0] = step
+        emulator(K.plan_ftrl(p, guarded(g), accum, linear, 0.0, ref, 132, table, index))
+    name = f"ftrl_update<{'float' if dtype == numpy.float32 else 'double'}>"
+    assert [k for k, _, _ in emulator.launches] == [name] * 3
+    assert intact(p) and intact(accum) and intact(linear)
+    rtol = 2e-6 if dtype == numpy.float32 else 1e-13  # (powf / pow: the CPU's libm against NumPy's)
+    # (accum_new^power - accum^power cancels where g^2 is small against the accumulator, and so does
+    # clip(linear, -l1, l1) - linear where |linear| is near l1: an ulp of powf there is an absolute error)
+    atol = 1e-5 if dtype == numpy.float32 else 1e-12
+    numpy.testing.assert_allclose(p, p_ref, rtol=rtol, atol=atol)
+    numpy.testing.assert_allclose(accum, ref.slots()["accumulator"], rtol=rtol, atol=rtol)
+    numpy.testing.assert_allclose(linear, ref.slots()["linear"], rtol=rtol, atol=atol)
     assert numpy.isnan(p).any() == (n > 60)

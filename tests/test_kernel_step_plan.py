@@ -373,9 +373,13 @@ def test_fits_on_fresh_arrays_reuse_the_steps_and_read_the_new_data(emulator):
     lambda o: o.Adamax(learning_rate=0.01), lambda o: o.Nadam(learning_rate=0.01),
     lambda o: o.Adam(learning_rate=o.schedules.CosineDecayRestarts(0.02, 7, alpha=0.1)),
     lambda o: o.AdamW(learning_rate=o.schedules.PiecewiseConstantDecay([5, 11], [0.03, 0.01, 0.002]),
-                      weight_decay=0.1, clipnorm=0.5)],
+                      weight_decay=0.1, clipnorm=0.5),
+    lambda o: o.Adadelta(learning_rate=1.0, rho=0.9, decay=0.01), lambda o: o.Lion(learning_rate=0.003),
+    lambda o: o.Ftrl(learning_rate=0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.01, beta=0.1),
+    lambda o: o.Ftrl(learning_rate=o.schedules.InverseTimeDecay(0.2, 5, 0.5), learning_rate_power=-0.25,
+                     l2_shrinkage_regularization_strength=0.01, clipvalue=1.0)],
     ids=["sgd", "sgd-nesterov", "adam-amsgrad", "rmsprop", "rmsprop-centered-momentum", "adagrad", "adamax", "nadam",
-         "adam-cosine-restarts", "adamw-piecewise-clipped"])
+         "adam-cosine-restarts", "adamw-piecewise-clipped", "adadelta-decay", "lion", "ftrl", "ftrl-schedule-clipped"])
 def test_every_fused_optimizer_trains_like_numpy_in_both_step_forms(emulator, make, fused_step, monkeypatch):
     monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
 
@@ -384,7 +388,12 @@ def test_every_fused_optimizer_trains_like_numpy_in_both_step_forms(emulator, ma
         gpunet.utils.set_random_seed(3)
         history = net.fit(x, y, batch_size=10, epochs=2, verbose=0).history
         return [dict(history, state=[net.optimizer.iterations, getattr(net.optimizer, "m_schedule", 0.0)])]
-    _agree_with_numpy(emulator, "pima", train)
+    emulator.launches.clear()
+    net = _agree_with_numpy(emulator, "pima", train)
+    kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
+    # every optimizer but Ftrl (its six scalars: the multi-launch step's ftrl_update) has a place in mlp_step
+    one_launch = fused_step == "1" and type(net.optimizer).__name__ != "Ftrl"
+    assert ("mlp_step" in kernels) == one_launch and ("dense_forward" in kernels) != one_launch, kernels
 
 
 def _agree_with_numpy(emulator, case, train):

@@ -199,12 +199,12 @@ def test_names_and_keras_configs_resolve():
     assert "'lion'" in str(pytest.raises(ValueError, optimizers.get, "lionn").value)
 
 
-def test_the_gpu_step_plan_knows_lion_and_leaves_the_others_to_the_layer_path():
-    # no fused kernel knows Adafactor's and Ftrl's updates: the GPU plan must not build (it would run
-    # another optimizer's); Lion has its own (lion_update), not a user's subclass of it
-    for opt in (Adafactor(), Ftrl(), type("MyLion", (Lion,), {})()):
+def test_the_gpu_step_plan_knows_lion_and_ftrl_and_leaves_adafactor_to_the_layer_path():
+    # no fused kernel knows Adafactor's update: the GPU plan must not build (it would run another
+    # optimizer's); Lion and Ftrl have their own (lion_update, ftrl_update), not a user's subclass of them
+    for opt in (Adafactor(), type("MyLion", (Lion,), {})(), type("MyFtrl", (Ftrl,), {})()):
         assert optimizer_kind(opt) is None
-    assert optimizer_kind(Lion()) == "lion"
+    assert optimizer_kind(Lion()) == "lion" and optimizer_kind(Ftrl()) == "ftrl"
 
 
 # ---- bad arguments ----------------------------------------------------------------------------------------

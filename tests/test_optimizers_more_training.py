@@ -1,5 +1,5 @@
-"""Lion, Adafactor and Ftrl in training: a Dense model fit on NumPy and on the emulated GPU (Lion: the GPU
-step plan with its fused update; Adafactor and Ftrl, which no fused kernel knows: the layer path) gives the
+"""Lion, Adafactor and Ftrl in training: a Dense model fit on NumPy and on the emulated GPU (Lion and Ftrl: the
+GPU step plan with their fused updates; Adafactor, which no fused kernel knows: the layer path) gives the
 same weights and History, saving to .h5 / .keras in the middle of
 training and going on from the loaded file equals training without the stop, and their state round trips."""
 import h5py
@@ -63,7 +63,7 @@ def test_numpy_and_the_emulated_gpu_train_alike(emulator, name, dtype, rtol):
     assert isinstance(ref._plan, DensePlan) and state["iterations"] == 15
     for ops in (EmulatedCupyBackend(emulator), StrictCupyBackend(emulator)):  # (strict: CuPy's rules for arrays)
         model, other, got, other_state = fit(ops, make, dtype)
-        if name.startswith("lion"):  # (its fused update: kernels/optimizers.cu's lion_update)
+        if not name.startswith("adafactor"):  # (their fused updates: kernels/optimizers.cu's lion/ftrl_update)
             assert isinstance(model._plan, GpuPlan)
         else:
             assert not model._plan, "no fused kernel knows this optimizer: the layer path trains"
@@ -74,8 +74,11 @@ def test_numpy_and_the_emulated_gpu_train_alike(emulator, name, dtype, rtol):
             assert a.dtype == np.dtype(dtype)
             np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-2)
         assert other_state["iterations"] == 15
+        # (Ftrl's linear slot adds accum_new^power - accum^power, which cancels: an ulp of the kernel's pow
+        # against NumPy's is an absolute error there)
+        slot_atol = rtol * (0.1 if name.startswith("ftrl") else 1e-2)
         for slot, values in state["slots"].items():
-            np.testing.assert_allclose(other_state["slots"][slot], values, rtol=rtol, atol=rtol * 1e-2)
+            np.testing.assert_allclose(other_state["slots"][slot], values, rtol=rtol, atol=slot_atol)
 
 
 def test_the_same_model_with_adam_takes_the_gpu_plan(emulator):
@@ -105,7 +108,7 @@ def test_a_graph_the_gpu_graph_plan_takes_with_adam_trains_them_alike(emulator, 
         assert isinstance(adam._plan, GpuGraphPlan)
         gpu = residual_model(OPTIMIZERS[name]())
         gpu_history = gpu.fit(x, y, batch_size=8, epochs=2, verbose=0).history
-        assert isinstance(gpu._plan, GpuGraphPlan) if name == "lion" else not gpu._plan
+        assert isinstance(gpu._plan, GpuGraphPlan) if name != "adafactor" else not gpu._plan
     with B.use_backend("numpy"):
         ref = residual_model(OPTIMIZERS[name]())
         history = ref.fit(x, y, batch_size=8, epochs=2, verbose=0).history

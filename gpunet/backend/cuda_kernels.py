@@ -25,7 +25,7 @@ KERNELS = {
     "dense": ("dense_forward", "dense_backward", "bias_act", "act_backward_db", "softmax_forward",
               "softmax_backward"),
     "optimizers": ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update", "nadam_update",
-                   "lion_update",
+                   "lion_update", "adadelta_update", "ftrl_update",
                    "constrain_columns", "clip_value", "segment_sum_squares", "segment_clip_norm", "weight_decay"),
     # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
     "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "mlp_step", "reg_grad", "bn_forward",
@@ -217,6 +217,24 @@ def plan_lion(p, g, m, lr, beta_1, beta_2, sm_count, table=None, index=None):
     return Launch("optimizers", _kernel("lion_update", p.dtype), _grid_stride(p.size, sm_count),
                   (ELEMENTWISE_BLOCK, 1, 1), (p, g, m, numpy.int64(p.size), t(lr), b1, t(1.0 - float(b1)), b2,
                                                t(1.0 - float(b2)), _ptr(table), _ptr(index)))
+
+
+def plan_adadelta(p, g, accum_grad, accum_var, lr, rho, epsilon, sm_count, table=None, index=None):
+    """Adadelta's update; ``lr`` as `plan_sgd`'s."""
+    t = p.dtype.type
+    return Launch("optimizers", _kernel("adadelta_update", p.dtype), _grid_stride(p.size, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1), (p, g, accum_grad, accum_var, numpy.int64(p.size), t(lr), t(rho),
+                                               t(1.0 - rho), t(epsilon), _ptr(table), _ptr(index)))
+
+
+def plan_ftrl(p, g, accum, linear, lr, optimizer, sm_count, table=None, index=None):
+    """Ftrl's update with ``optimizer``'s (a gpunet Ftrl's) hyperparameters; ``lr`` as `plan_sgd`'s."""
+    t, o = p.dtype.type, optimizer
+    return Launch("optimizers", _kernel("ftrl_update", p.dtype), _grid_stride(p.size, sm_count),
+                  (ELEMENTWISE_BLOCK, 1, 1),
+                  (p, g, accum, linear, numpy.int64(p.size), t(lr), -t(o.learning_rate_power),
+                   t(o.l1_regularization_strength), t(o.l2_regularization_strength), t(o.beta),
+                   t(2.0 * float(t(o.l2_shrinkage_regularization_strength))), _ptr(table), _ptr(index)))
 
 
 def nadam_scalars(lr, beta_1, beta_2, t, u_t, u_next, u_product):

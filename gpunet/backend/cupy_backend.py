@@ -292,3 +292,8 @@ class CupyBackend(Backend):
         if not self._flat_ready(p, g, accumulator):
             return super().adagrad_update(p, g, accumulator, lr, epsilon)
         self.launch(K.plan_adagrad(p, g, accumulator, lr, epsilon, self.sm_count))
+
+    def adadelta_update(self, p, g, accum_grad, accum_var, lr, rho, epsilon):
+        if not self._flat_ready(p, g, accum_grad, accum_var):
+            return super().adadelta_update(p, g, accum_grad, accum_var, lr, rho, epsilon)
+        self.launch(K.plan_adadelta(p, g, accum_grad, accum_var, lr, rho, epsilon, self.sm_count))

@@ -28,7 +28,7 @@ MAX_LAYERS = 8
 # us/step) and lost at 64-128-64-1 at batch 4 (16,641 parameters: 84.5 against 65.8).
 MAX_MACS = 1 << 18    # one block's arithmetic per step: above this the multi-launch step is faster
 MAX_PARAMS = 1 << 13  # the optimizer's loop over the flat buffer, on one block
-_OPT_KIND = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "adamax": 4, "nadam": 5}
+_OPT_KIND = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "adamax": 4, "nadam": 5, "lion": 6, "adadelta": 7}
 
 
 def enabled():
@@ -200,6 +200,10 @@ def _optimizer_args(step_optimizer):
         slots, c = (s["m"], s["v"], None), (1.0 - o.beta_1, o.beta_2, o.epsilon)
     elif kind == "nadam":
         slots, c = (s["m"], s["v"], None), (1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon)
+    elif kind == "lion":
+        slots, c = (s["m"], None, None), (o.beta_1, o.beta_2, 0.0)
+    elif kind == "adadelta":
+        slots, c = (s["accum_grad"], s["accum_var"], None), (o.rho, 1.0 - o.rho, o.epsilon)
     else:
         slots, c = (s["rms"], s.get("momentum"), s.get("mg") if o.centered else None), (o.rho, 1.0 - o.rho, o.epsilon)
     return _OPT_KIND[kind], slots, c, flag

@@ -11,11 +11,13 @@ from .gpu_grad_transforms import StepGradTransforms
 
 # AdamW is Adam after the decay launch (gpu_grad_transforms.py), as its layer path does
 _KINDS = {"SGD": "sgd", "Adam": "adam", "AdamW": "adam", "RMSprop": "rmsprop", "Adagrad": "adagrad",
-          "Adamax": "adamax", "Nadam": "nadam", "Lion": "lion"}
+          "Adamax": "adamax", "Nadam": "nadam", "Lion": "lion", "Adadelta": "adadelta", "Ftrl": "ftrl"}
+# the kinds without a momentum in the table (its second value stays 0)
+_NO_MOMENTUM = ("adam", "adagrad", "adamax", "nadam", "lion", "adadelta", "ftrl")
 
 
 def optimizer_kind(optimizer):
-    """"sgd", "adam", "rmsprop", "adagrad", "adamax", "nadam" or "lion" where a fused update with a device table
+    """The `_KINDS` value ("sgd", "adam", ...) where a fused update with a device table
     serves this optimizer (its clipping and weight decay as launches before it), else None
     (other optimizers, and subclasses: a user's subclass may change what apply does)."""
     kind = _KINDS.get(type(optimizer).__name__)
@@ -37,7 +39,8 @@ class StepOptimizer:
 
     def ready(self, ops):
         s = self.optimizer.slots()
-        slots = [s.get(n) for n in ("m", "v", "vhat", "momentum", "rms", "mg", "accumulator")]
+        slots = [s.get(n) for n in ("m", "v", "vhat", "momentum", "rms", "mg", "accumulator", "accum_grad",
+                                    "accum_var", "linear")]
         return self.kind is not None and ops._flat_ready(self.params, self.grads, *slots)
 
     def transforms(self, ops):
@@ -76,6 +79,10 @@ class StepOptimizer:
             return K.plan_adamax(p, g, s["m"], s["v"], 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
         if self.kind == "lion":
             return K.plan_lion(p, g, s["m"], 0.0, o.beta_1, o.beta_2, sm, table, index)
+        if self.kind == "adadelta":
+            return K.plan_adadelta(p, g, s["accum_grad"], s["accum_var"], 0.0, o.rho, o.epsilon, sm, table, index)
+        if self.kind == "ftrl":
+            return K.plan_ftrl(p, g, s["accumulator"], s["linear"], 0.0, o, sm, table, index)
         if self.kind == "nadam":
             return K.plan_nadam(p, g, s["m"], s["v"], (0.0,) * 4, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
         mg = s.get("mg") if o.centered else None
@@ -109,7 +116,7 @@ class StepOptimizer:
         return out
 
     def momentum(self):
-        return 0.0 if self.kind in ("adam", "adagrad", "adamax", "nadam", "lion") else float(self.optimizer.momentum)
+        return 0.0 if self.kind in _NO_MOMENTUM else float(self.optimizer.momentum)
 
     def advance(self, count):
         """The host's record of ``count`` steps run on the device: the iteration count, Nadam's
@@ -144,6 +151,10 @@ class StepOptimizer:
             own = o.beta_1, o.beta_2, o.epsilon
         elif self.kind == "lion":
             own = o.beta_1, o.beta_2
+        elif self.kind == "adadelta":
+            own = o.rho, o.epsilon
+        elif self.kind == "ftrl":
+            own = tuple(getattr(o, name) for name in o._hyper_names)
         else:
             own = o.rho, o.epsilon, o.centered
         return own + tuple(o.slot_names) + StepGradTransforms.key(o)
