@@ -114,7 +114,8 @@ def time_optimizers(ops, n, repeats):
              "adagrad_update": ((p, g, z()), dict(lr=1e-3, epsilon=1e-7)),
              "adamax_update": ((p, g, z(), z()), dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, t=3)),
              "nadam_update": ((p, g, z(), z()), dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, t=3, u_t=0.86,
-                                                     u_next=0.87, u_product=0.65))}
+                                                     u_next=0.87, u_product=0.65)),
+             "adadelta_update": ((p, g, z(), z()), dict(lr=1.0, rho=0.95, epsilon=1e-7))}
     for method, (args, hyper) in cases.items():
         fused = gpu_time(lambda: getattr(ops, method)(*args, **hyper), repeats)
         reference = gpu_time(lambda: getattr(Backend, method)(ops, *args, **hyper), repeats)
