@@ -323,9 +323,9 @@ def test_layer_normalization_between_dense_layers_runs_in_the_numpy_plan(f64):
 
 
 @pytest.mark.gpu
-def test_the_gpu_plans_leave_layer_normalization_to_the_layer_path():
-    """Its kernels are BatchNormalization's: a model with a LayerNormalization trains layer by layer on
-    CuPy, as NumPy's plan trains it."""
+def test_the_gpu_plan_trains_layer_normalization_as_numpys_plan():
+    """The GPU step plan runs a LayerNormalization with its own kernels (kernels/layer_norm.cu), and
+    trains and predicts as NumPy's plan does."""
     x, y = _pima_like()
     x = ((x - 50) / 20).astype("float32")
     runs = []
@@ -338,7 +338,8 @@ def test_the_gpu_plans_leave_layer_normalization_to_the_layer_path():
             gpunet.utils.set_random_seed(6)
             history = model.fit(x, y, batch_size=10, epochs=2, verbose=0, shuffle=False).history
             runs.append((history, model.get_weights(), model._plan, model.predict(x, verbose=0)))
-    assert runs[0][2] is False or runs[0][2] is None
+    from gpunet.backend.gpu_plan import GpuPlan
+    assert isinstance(runs[0][2], GpuPlan)
     np.testing.assert_allclose(runs[0][0]["loss"], runs[1][0]["loss"], rtol=1e-5)
     for a, b in zip(runs[0][1] + [runs[0][3]], runs[1][1] + [runs[1][3]]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

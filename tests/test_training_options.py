@@ -56,6 +56,28 @@ def test_activity_regularizer_adds_mean_penalty_to_loss_in_fit_and_evaluate():
     assert first == pytest.approx(want + penalty, rel=1e-5)
 
 
+@pytest.mark.parametrize("layer", ["LayerNormalization", "Activation", "Dropout"])
+def test_any_layer_takes_an_activity_regularizer_as_tf_keras_base_layer_does(layer):
+    """tf.keras 2's base Layer takes ``activity_regularizer=`` for every layer: its penalty on the layer's
+    output (sum / batch size) enters the loss, as Dense's does."""
+    x, y = data(10)
+    make = {"LayerNormalization": lambda **k: gpunet.layers.LayerNormalization(**k),
+            "Activation": lambda **k: gpunet.layers.Activation("tanh", **k),
+            "Dropout": lambda **k: gpunet.layers.Dropout(0.5, **k)}[layer]
+    losses = []
+    for kwargs in ({"activity_regularizer": "l2"}, {}):
+        model = Sequential([Dense(2, input_dim=3, kernel_initializer="ones"), make(**kwargs),
+                            Dense(1, activation="sigmoid", kernel_initializer="ones")])
+        model.compile(loss="binary_crossentropy", optimizer="sgd")
+        losses.append(model.evaluate(x, y, batch_size=10, verbose=0))
+        if kwargs:
+            assert model.layers[1].activity_regularizer.get_config()["l2"] == pytest.approx(0.01)
+            hidden = np.asarray(model.layers[1](model.layers[0](x)))  # (inference: Dropout is the identity)
+    assert losses[0] == pytest.approx(losses[1] + 0.01 * (hidden ** 2).sum() / len(x), rel=1e-5)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        make(activity_regulariser="l2")
+
+
 def test_activity_regularizer_gradient_pulls_activations_down():
     x, y = data(30)
     after = {}

@@ -6,7 +6,8 @@ batch's output written straight into its rows of one output array:
 no per-layer allocations, no concatenation, no host read until the caller asks.
 The same kernels as training (`dense_launch.dense_forward_launch`), each layer with
 its own activation; a BatchNormalization layer is one elementwise launch with its
-moving statistics (gpu_batch_norm.inference_launch); Dropout and the noise layers are left out.
+moving statistics (gpu_batch_norm.inference_launch), a LayerNormalization layer one row launch
+(gpu_layer_norm.inference_launch); Dropout and the noise layers are left out.
 """
 from contextlib import nullcontext
 
@@ -14,6 +15,8 @@ from . import cuda_kernels as K
 
 from . import dense_launch as DL
 from . import gpu_batch_norm as BN
+from . import gpu_layer_norm as LN
+from .norm_chain import NORMS
 from .gpu_fused_forward import build_fused_forward
 from .gpu_step import workspace
 from .layer_stack import Folded, as_rows, dense_stack, input_prelude, run_prelude, same_prelude, same_stack, takes_rows
@@ -36,7 +39,7 @@ def build_gpu_forward(model):
     for entry in stack:
         layer, act = entry.layer, entry.activation
         if not isinstance(entry, Folded):
-            if not BN.inferable(entry, dtype):
+            if not (LN.inferable if LN.is_layer_norm(entry) else BN.inferable)(entry, dtype):
                 return None
         elif layer.kernel.value.dtype != dtype or layer.activity_regularizer is not None:
             return None
@@ -94,7 +97,7 @@ class GpuForward:
         for i, (entry, spec) in enumerate(zip(self.stack, self.specs)):
             y = out if i == len(self.specs) - 1 else hidden[i]
             if not isinstance(entry, Folded):
-                plans.append(BN.inference_launch(entry, spec, a, y, sm))
+                plans.append((LN if LN.is_layer_norm(entry) else BN).inference_launch(entry, spec, a, y, sm))
                 a = y
                 continue
             w, b = entry.source[:2]
@@ -120,11 +123,11 @@ class GpuForward:
 
 
 def _stack(model):
-    """The model's Dense and BatchNormalization layers with their activations (Activation layers
+    """The model's Dense, BatchNormalization and LayerNormalization layers with their activations (Activation layers
     folded in), leaving out the layers that are the identity in inference (Dropout, the noise
     layers); None where another layer needs the layer path."""
     skipped = _identity_in_inference()
-    return dense_stack([l for l in model._layers if type(l) not in skipped], normalization=True, prelude=True)
+    return dense_stack([l for l in model._layers if type(l) not in skipped], normalization=NORMS, prelude=True)
 
 
 def _identity_in_inference():
@@ -141,4 +144,4 @@ def _width(entry, side):
     """An entry's input (``side`` 0) or output (1) width."""
     if isinstance(entry, Folded):
         return entry.layer.kernel.value.shape[side]
-    return entry.layer.moving_mean.value.shape[0]
+    return entry.layer.input_shape[-1]  # (a normalization keeps the width)

@@ -5,6 +5,7 @@ them out. The arithmetic is bn_forward's and bn_backward's (gpu_batch_norm.py), 
 carries the layer's momentum and epsilon as forward_launch does; a change to either rebuilds the
 steps (gpu_plan_follow.py: NormEntry.changed), this launch with them."""
 from . import step_kernels as S
+from .gpu_batch_norm import NormEntry
 
 NO_NORM = ([-1, -1, 0, 0], [0.0] * 6, [0, 0])  # gamma_off, beta_off, act code, flags; values; addresses
 
@@ -14,7 +15,7 @@ def stages(plan):
     NormEntry right after it (None: none); None where mlp_step has no stage for the sequence: two
     Dropout layers in front of one layer (room for one mask there), a BatchNormalization not
     right after a Dense layer (first in the model, after a Dropout or another BatchNormalization)
-    or whose activation is softmax."""
+    or whose activation is softmax, a LayerNormalization (gpu_layer_norm.py: multi-launch only)."""
     dropped, normed, pending, last = [], [], None, None
     for entry in plan.sequence:
         if entry in plan.dropouts:
@@ -22,7 +23,8 @@ def stages(plan):
                 return None
             pending = entry
         elif entry in plan.norms:
-            if last is None or last not in plan.layers or entry.spec.softmax:
+            if (last is None or last not in plan.layers or entry.spec.softmax
+                    or not isinstance(entry, NormEntry)):  # (mlp_step normalizes as BatchNormalization only)
                 return None
             normed[-1] = entry
         else:

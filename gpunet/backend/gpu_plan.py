@@ -28,11 +28,13 @@ import numpy
 
 from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
+from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_plan_follow import FollowChanges
 from .gpu_graphs import GraphRunner
 from .gpu_regularizers import StepConstraints, StepPenalties
 from .gpu_step import DenseEntry, DropoutEntry, Step
+from .norm_chain import NORMS
 from .layer_stack import (Folded, FoldedNorm, dense_stack, input_prelude, loss_settings, run_prelude, same_prelude,
                           same_stack)
 
@@ -77,7 +79,8 @@ class GpuPlan(FollowChanges):
         for entry in stack:  # layer_stack.dense_stack's: Folded Dense layers, FoldedNorm and Dropout layers
             if isinstance(entry, FoldedNorm):
                 act = entry.activation
-                self.sequence.append(BN.NormEntry(entry, K.activation_spec(act.name, act.params)))
+                kind = LN.LayerNormEntry if LN.is_layer_norm(entry) else BN.NormEntry
+                self.sequence.append(kind(entry, K.activation_spec(act.name, act.params)))
                 continue
             if not isinstance(entry, Folded):
                 if entry.rate:  # the salt keeps the model position it always had
@@ -89,7 +92,7 @@ class GpuPlan(FollowChanges):
             self.sequence.append(DenseEntry(entry, spec))
         self.layers = [e for e in self.sequence if isinstance(e, DenseEntry)]
         self.dropouts = [e for e in self.sequence if isinstance(e, DropoutEntry)]
-        self.norms = [e for e in self.sequence if isinstance(e, BN.NormEntry)]
+        self.norms = [e for e in self.sequence if isinstance(e, (BN.NormEntry, LN.LayerNormEntry))]
         self._others = [e for e in stack if not isinstance(e, Folded)]  # Dropout layers and FoldedNorm
         self.width = self.layers[0].w.shape[0]
 
@@ -107,7 +110,7 @@ class GpuPlan(FollowChanges):
     def matches(self, model):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
         from ..layers.core import Dropout
-        stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=True, prelude=True)
+        stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=NORMS, prelude=True)
         return (self._same_setup(model) and same_prelude(model._layers, self.prelude)
                 and same_stack(stack, [p.source for p in self.layers], self._others)
                 and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts))

@@ -3,17 +3,19 @@ and the plan's kernels for it (the loss kernel, the optimizer's fused update), d
 the model's layers, loss, optimizer, regularizers and constraints."""
 from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
+from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_plan import GpuPlan
 from .gpu_regularizers import constrained_weights, regularized_weights
 from .layer_stack import FoldedNorm, dense_entries, dense_stack, takes_rows
+from .norm_chain import NORMS
 
 
 def build_gpu_plan(model):
     """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
-    layer path must run: a layer other than Dense, Dropout and BatchNormalization (layer_stack.py;
-    gpu_batch_norm.py for which BatchNormalization layers qualify), activity
+    layer path must run: a layer other than Dense, Dropout, BatchNormalization and LayerNormalization
+    (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py for which qualify), activity
     regularizers, a regularizer or constraint without a kernel (gpu_regularizers.py), an
     activation without a kernel, an optimizer without a fused update, float16. A loss without a
     kernel of its own runs its ``compute`` inside the step (step_kernels.generic_loss_kernel)."""
@@ -31,7 +33,7 @@ def build_gpu_plan(model):
     if regs is None or cons is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
         return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
     # an Activation layer after a linear Dense or a BatchNormalization layer: folded into it
-    stack = dense_stack(layers, passthrough=(Dropout,), normalization=True, prelude=True)
+    stack = dense_stack(layers, passthrough=(Dropout,), normalization=NORMS, prelude=True)
     if stack is None:
         return None
     for entry in stack:
@@ -39,7 +41,7 @@ def build_gpu_plan(model):
             if entry.noise_shape is not None:
                 return None
         elif isinstance(entry, FoldedNorm):
-            if not BN.plannable(entry, params.dtype):
+            if not (LN.plannable if LN.is_layer_norm(entry) else BN.plannable)(entry, params.dtype):
                 return None
         elif not entry.layer.trainable or entry.layer.kernel.value.dtype != params.dtype:
             return None

@@ -2,7 +2,8 @@
 
 A `Step` is built once per (rows, stride) and holds, in order, what one step runs:
 the batch gather; per layer its forward (a Dense layer: one launch, or a cuBLAS GEMM and
-a bias+activation launch; a Dropout or BatchNormalization layer: one launch); the loss
+a bias+activation launch; a Dropout, BatchNormalization or LayerNormalization layer: one
+launch; LayerNormalization two backward); the loss
 kernel; per layer in reverse its backward; the regularizers' gradients; the gradient average
 of a data-parallel run (if any); gradient clipping and weight decay; the optimizer's update;
 the constraints. Entries are `cuda_kernels.Launch` tuples or, for cuBLAS and
@@ -12,6 +13,7 @@ captured as CUDA graphs, one with a cuBLAS call cannot.
 from . import cuda_kernels as K
 from . import dense_launch as DL
 from . import gpu_batch_norm as BN
+from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_fused_step import fused_step_launch
 from .gpu_graphs import Between
@@ -70,10 +72,12 @@ class Step:
                 done.append((entry, grad, mask))
                 a = out  # the gradient with respect to out lands in `grad`, then is masked in place
                 continue
-            if isinstance(entry, BN.NormEntry):
-                out, xhat, inv = empty((rows, entry.units)), empty((rows, entry.units)), empty((entry.units,))
+            if isinstance(entry, (BN.NormEntry, LN.LayerNormEntry)):
+                kernels = LN if isinstance(entry, LN.LayerNormEntry) else BN
+                out, xhat = empty((rows, entry.units)), empty((rows, entry.units))
+                inv = empty((rows,) if kernels is LN else (entry.units,))  # (statistics per row, or per column)
                 keep = _keep(entry.spec, out.shape, empty)
-                entries.append(BN.forward_launch(entry, a, out, xhat, inv, keep, sm))
+                entries.append(kernels.forward_launch(entry, a, out, xhat, inv, keep, sm))
                 out_grad = empty(out.shape)
                 done.append((entry, grad, xhat, inv, keep, out, out_grad))
                 a, grad = out, out_grad
@@ -100,6 +104,10 @@ class Step:
             if isinstance(record[0], BN.NormEntry):
                 entry, x_grad, xhat, inv, keep, out, out_grad = record
                 entries.append(BN.backward_launch(entry, out_grad, xhat, inv, keep, out, x_grad))
+                continue
+            if isinstance(record[0], LN.LayerNormEntry):  # (two launches: column sums, then rows)
+                entry, x_grad, xhat, inv, keep, out, out_grad = record
+                entries += LN.backward_launches(entry, out_grad, xhat, inv, keep, out, x_grad, sm)
                 continue
             entry, x, x_grad, keep, out, out_grad = record
             entries += backward_entries(plan, out_grad, x, entry, keep, out, x_grad)

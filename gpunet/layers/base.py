@@ -101,7 +101,9 @@ class Layer(added_losses.AddLossMixin):
     layers instead define ``forward``/``backward`` by hand.
     """
 
-    _allowed_kwargs = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "batch_shape")
+    # (tf.keras 2's base Layer takes an activity_regularizer for any layer: LayerNormalization's, say)
+    _allowed_kwargs = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "batch_shape",
+                       "activity_regularizer")
     _uses_call = False
     _call_takes_training = False
     _in_user_build = False
@@ -125,7 +127,7 @@ class Layer(added_losses.AddLossMixin):
         self.input_shape = None
         self.output_shape = None
         self.batch_input_shape = _batch_input_shape(kwargs)
-        self.activity_regularizer = None
+        self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
 
     # ---- weights ------------------------------------------------------------
     def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, trainable=True,
