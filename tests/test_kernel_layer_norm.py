@@ -234,3 +234,47 @@ def test_on_cupy_a_layer_normalized_model_is_captured_and_trains_as_numpy(monkey
     ref = run(B.resolve("numpy"), "dense-ln-gelu")
     assert isinstance(got[0]._plan, GpuPlan) and got[0]._plan._graphs.captures > 0
     numpy.testing.assert_allclose(got[1]["loss"], ref[1]["loss"], rtol=3e-5)
+
+
+def pre_norm_residual():
+    """A pre-norm residual MLP block (a transformer's feed-forward half) and a normalized head."""
+    from gpunet.layers import Add, Input
+    i = Input((8,))
+    h = Dense(12)(i)
+    block = Dense(12, activation="gelu")(LayerNormalization(epsilon=1e-5)(h))
+    h = Add()([h, Dense(12)(block)])
+    out = Dense(1, activation="sigmoid")(Activation("relu")(LayerNormalization(center=False)(h)))
+    return gpunet.Model(i, out)
+
+
+@pytest.mark.parametrize("floatx", ["float64", "float32"])
+def test_a_pre_norm_residual_graph_trains_and_predicts_on_the_graph_plans_as_numpy(emulator, floatx):
+    """The graph step runs each LayerNormalization as the chain's plan does (an activation layer after
+    it folded in), and predict and evaluate run through the graph forward plan."""
+    from gpunet.backend.gpu_graph_forward import GpuGraphForward
+    from gpunet.backend.gpu_graph_plan import GpuGraphPlan
+    B.set_floatx(floatx)
+    x, y, _ = data("pima")
+    results = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(5)
+            net = pre_norm_residual()
+            net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
+            gpunet.utils.set_random_seed(9)
+            emulator.launches.clear()
+            history = net.fit(x, y, batch_size=10, epochs=2, verbose=0, validation_split=0.2).history
+            trained = [k.split("<")[0] for k, _, _ in emulator.launches]
+            emulator.launches.clear()
+            pred = net.predict(x, batch_size=64, verbose=0)
+            results.append((net, history, pred, trained, [k.split("<")[0] for k, _, _ in emulator.launches]))
+    (gpu, history, pred, trained, predicted), (ref, want, ref_pred, _, _) = results
+    assert isinstance(gpu._plan, GpuGraphPlan) and isinstance(gpu._gpu_forward, GpuGraphForward)
+    assert {"ln_forward", "ln_param_grads", "ln_backward"} <= set(trained)
+    assert predicted.count("ln_forward") == 2 * -(-len(x) // 64) and "ln_backward" not in predicted
+    tol = 1e-9 if floatx == "float64" else 3e-5
+    for key in want:
+        numpy.testing.assert_allclose(history[key], want[key], rtol=tol, err_msg=key)
+    numpy.testing.assert_allclose(pred, ref_pred, rtol=tol * 10, atol=tol)
+    for g, r in zip(gpu.get_weights(), ref.get_weights()):
+        numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)

@@ -7,8 +7,8 @@ bookkeeping in Python, every batch. Here a batch is: its inputs' columns copied 
 inputs), each Dense layer one launch of the training kernels (two with a softmax), an activation
 layer folded into the Dense or BatchNormalization layer before it (gpu_graph_plan.folded_activations)
 or one launch of its own over a copy, a BatchNormalization layer one launch with its moving
-statistics, a merge one CuPy elementwise operation into a buffer of the plan's, the output written
-straight into its rows of one output array; Dropout and the noise layers are the identity, as in
+statistics, a LayerNormalization layer one row launch, a merge one CuPy elementwise operation into
+a buffer of the plan's, the output written straight into its rows of one output array; Dropout and the noise layers are the identity, as in
 inference. No host read until the caller asks; evaluate's loss and metrics are computed from the
 outputs once (models/plan_inference.py), as for a chain.
 
@@ -23,6 +23,7 @@ import numpy
 from . import cuda_kernels as K
 from . import dense_launch as DL
 from . import gpu_batch_norm as BN
+from . import gpu_layer_norm as LN
 from .gpu_forward import _identity_in_inference
 from .gpu_graph_plan import _MERGES, activation_of, folded_activations, norm_entry
 from .gpu_elementwise import copy_into, merge_into
@@ -30,6 +31,7 @@ from .gpu_step import workspace
 from .graph_plan import graph_of, node_kind, plan_sources, same_sources
 
 _IDENTITY = "Identity"
+_NORM_KINDS = {"BatchNormalization": BN, "LayerNormalization": LN}  # each kind's inferable and inference_launch
 
 
 def build_gpu_graph_forward(model):
@@ -55,8 +57,8 @@ def build_gpu_graph_forward(model):
     for node, kind in zip(nodes, kinds):
         if id(node) in folded:
             continue
-        if kind == "BatchNormalization":
-            if not BN.inferable(norm_entry(node, folds), dtype):
+        if kind in _NORM_KINDS:
+            if not _NORM_KINDS[kind].inferable(norm_entry(node, folds), dtype):
                 return None
         elif kind in ("Dense", "Activation"):
             act = activation_of(node, folds) if kind == "Dense" else node.layer.activation
@@ -67,9 +69,10 @@ def build_gpu_graph_forward(model):
 
 
 def inference_kind(node):
-    """What the forward plan runs ``node`` as ("Dense", "BatchNormalization", "Activation", a merge,
+    """What the forward plan runs ``node`` as ("Dense", a normalization layer's class name, "Activation", a merge,
     or the identity), or None where the layer path must run it."""
     from ..layers.core import Dense
+    from ..layers.layer_normalization import LayerNormalization
     from ..layers.normalization import BatchNormalization
     kind = node_kind(node)
     if kind is None or kind in ("Dense", "Activation") + _MERGES:
@@ -81,7 +84,7 @@ def inference_kind(node):
         return _IDENTITY
     if layer is Dense and not node.layer.activation.custom:  # (frozen: training takes it layer by layer)
         return "Dense"
-    return "BatchNormalization" if layer is BatchNormalization else None
+    return layer.__name__ if layer in (BatchNormalization, LayerNormalization) else None
 
 
 class GpuGraphForward:
@@ -107,7 +110,7 @@ class GpuGraphForward:
             if kind == "Dense":
                 act = activation_of(node, folds)
                 what = K.activation_spec(act.name, act.params)
-            elif kind == "BatchNormalization":
+            elif kind in _NORM_KINDS:
                 entry = norm_entry(node, folds)
                 what = (entry, K.activation_spec(entry.activation.name, entry.activation.params))
             elif kind == "Activation":
@@ -160,8 +163,8 @@ class GpuGraphForward:
                                                        buffers[id(node)]))
                 if what.softmax:
                     entries.append(K.plan_softmax_forward(y, y, sm))
-            elif kind == "BatchNormalization":
-                entries.append(BN.inference_launch(*what, ins[0], y, sm))
+            elif kind in _NORM_KINDS:
+                entries.append(_NORM_KINDS[kind].inference_launch(*what, ins[0], y, sm))
             elif kind == "Activation":
                 if what.softmax:
                     entries.append(K.plan_softmax_forward(ins[0], y, sm))

@@ -19,8 +19,9 @@ allocation, so they are captured with the kernels). Where capture fails the step
 It takes Dense layers (trainable, activations with a kernel; an activation layer right after a
 linear one folded into it, as the chain's plans fold one), activation layers elsewhere (after a merge,
 the ResNet pattern: a bias+activation launch each way over a copy; a softmax: the row-softmax launch
-each way; as the output, the loss kernel's when it fuses that activation), BatchNormalization (gpu_batch_norm.py's
-launches, an activation layer after it folded in likewise), Dropout (the chain plan's kernel, salts
+each way; as the output, the loss kernel's when it fuses that activation), BatchNormalization and
+LayerNormalization (gpu_batch_norm.py's and gpu_layer_norm.py's launches, an activation layer after
+it folded in likewise), Dropout (the chain plan's kernel, salts
 and seeds: the same masks), and those merges over 2-D tensors, the output a Dense layer whose
 activation and loss have a loss kernel, or a merge (an ensemble's Average: the loss kernel over it as
 a linear output) or, for several outputs (models/multi_output.py's packed loss), each a Dense layer
@@ -29,14 +30,14 @@ compute where none has it, Huber's among them; the packed targets split by their
 label one column; the epoch's outputs
 packed when read); no call with ``training=``, no shared layer but a Dense one (a Siamese network's:
 its earlier calls' weight gradients go to buffers of their own, then are added to what its last call
-wrote, `GraphStep`); the
-weights' regularizers, constraints and the optimizer as the chain's plan takes them. Anything else
-trains layer by layer.
+wrote, `GraphStep`); the weights' regularizers, constraints and the optimizer as the chain's plan
+takes them. Anything else trains layer by layer.
 """
 import numpy
 
 from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
+from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_plan import GpuPlan
@@ -69,7 +70,8 @@ def build_gpu_graph_plan(model):
     for node in nodes:
         kind = node_kind(node)
         if is_norm(node):
-            if not BN.plannable(norm_entry(node, folds), params.dtype):
+            entry = norm_entry(node, folds)
+            if not (LN.plannable if LN.is_layer_norm(entry) else BN.plannable)(entry, params.dtype):
                 return None
             continue
         if kind == "Activation" and id(node) not in ends:  # (after a merge, say: a launch of its own)
@@ -165,14 +167,15 @@ def activation_of(node, folds):
 
 
 def is_norm(node):
-    """Whether ``node`` calls a BatchNormalization layer over 2-D tensors in the mode fit gives it."""
-    from ..layers.normalization import BatchNormalization
-    return (type(node.layer) is BatchNormalization and node.training is None
+    """Whether ``node`` calls a BatchNormalization or LayerNormalization layer over 2-D tensors in
+    the mode fit gives it."""
+    from .norm_chain import NORMS
+    return (type(node.layer) in NORMS and node.training is None
             and all(len(t.shape) == 2 for t in node.inputs + [node.output]))
 
 
 def norm_entry(node, folds):
-    """A BatchNormalization node as gpu_batch_norm.py runs it (its folded activation with it)."""
+    """A normalization node as gpu_batch_norm.py or gpu_layer_norm.py runs it (its folded activation with it)."""
     folded, act = folds.get(id(node)), activation_of(node, folds)
     return FoldedNorm(node.layer, act, None if folded is None else folded.layer)
 
@@ -243,8 +246,9 @@ class GpuGraphPlan(GpuPlan):
         for n in nodes:
             if is_norm(n):
                 entry = norm_entry(n, folds)
-                self.norm_entries[id(n)] = BN.NormEntry(entry, K.activation_spec(entry.activation.name,
-                                                                                  entry.activation.params))
+                kind = LN.LayerNormEntry if LN.is_layer_norm(entry) else BN.NormEntry
+                spec = K.activation_spec(entry.activation.name, entry.activation.params)
+                self.norm_entries[id(n)] = kind(entry, spec)
         self.norms = list(self.norm_entries.values())  # (a momentum or epsilon changed: GpuPlan rebuilds the steps)
         self.prelude, self._others = [], []
         self.sequence = [self.entries[id(n)] for n in nodes if id(n) in self.entries]

@@ -3,8 +3,9 @@
 `GraphStep` lays out, once per (rows, stride), what a step of a functional graph runs: the batch
 gather (and, for several inputs, each input's columns copied out), each call's forward in graph
 order (a Dense layer: gpu_step.forward_entries, its folded activation layer with it; a
-BatchNormalization layer: gpu_batch_norm.py's launch; an activation layer of its own: its input copied,
-then bias_act in place; a Dropout layer: step.cu's kernel; a merge: an `Elementwise` entry), each
+BatchNormalization or LayerNormalization layer: gpu_batch_norm.py's or gpu_layer_norm.py's launch;
+an activation layer of its own: its input copied, then bias_act in place; a Dropout layer: step.cu's
+kernel; a merge: an `Elementwise` entry), each
 output's loss kernel (several: each its targets' columns, its epoch outputs), each call's backward
 (gpu_step.backward_entries; a Dropout multiplies by its mask; a merge hands its gradient on), the
 regularizers, the optimizer's update and the constraints. `_Gradients` decides, from the graph
@@ -16,6 +17,7 @@ import numpy
 
 from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
+from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_elementwise import Elementwise, add_into, copy_into, merge_into, multiply_into, negate_into
 from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries, generic_loss_entries
@@ -54,9 +56,11 @@ class GraphStep:
             output = plan.folds[id(node)].output if id(node) in plan.folds else node.output
             if id(node) in plan.norm_entries:
                 entry = plan.norm_entries[id(node)]
-                out, xhat, inv = empty((rows, entry.units)), empty((rows, entry.units)), empty((entry.units,))
+                kernels = LN if isinstance(entry, LN.LayerNormEntry) else BN
+                out, xhat = empty((rows, entry.units)), empty((rows, entry.units))
+                inv = empty((rows,) if kernels is LN else (entry.units,))  # (statistics per row, or per column)
                 keep = _keep(entry.spec, out.shape, empty)
-                entries.append(BN.forward_launch(entry, ins[0], out, xhat, inv, keep, sm))
+                entries.append(kernels.forward_launch(entry, ins[0], out, xhat, inv, keep, sm))
                 records.append((node, output, entry, (xhat, inv, keep)))
             elif kind == "Dense":
                 entry = plan.entries[id(node)]
@@ -111,8 +115,8 @@ class GraphStep:
                                                 plan.loss_weights[i])
                 continue
             entries.append(S.plan_loss_grad(plan.loss_kernels[i], val[id(out_t)], y, self.swb, epoch_out, grad,
-                                            plan.state, stride, plan.eps, plan.loss_kernels[i].scale(rows, plan.loss_weights[i]),
-                                            sm))
+                                            plan.state, stride, plan.eps,
+                                            plan.loss_kernels[i].scale(rows, plan.loss_weights[i]), sm))
         written = set()  # the shared Dense layers whose weight gradients a later call has written
         for node, output, what, keep in reversed(records):  # backward: each call once its output's gradient is whole
             g = grads.of.get(id(output))
@@ -131,10 +135,13 @@ class GraphStep:
                     entries += [Elementwise(add_into(xp, what.dw, into.dw, what.dw))] + (
                         [] if what.db is None else [Elementwise(add_into(xp, what.db, into.db, what.db))])
                 grads.written(t, dx)
-            elif isinstance(what, BN.NormEntry):
+            elif isinstance(what, (BN.NormEntry, LN.LayerNormEntry)):
                 t = node.inputs[0]
                 dx = grads.target(t, (rows, t.shape[1]))
-                entries.append(BN.backward_launch(what, g, *keep, val[id(output)], dx))
+                if isinstance(what, LN.LayerNormEntry):
+                    entries += LN.backward_launches(what, g, *keep, val[id(output)], dx, sm)
+                else:
+                    entries.append(BN.backward_launch(what, g, *keep, val[id(output)], dx))
                 grads.written(t, dx)
             elif isinstance(what, K.ActSpec):
                 dz = empty(g.shape)
