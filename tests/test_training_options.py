@@ -118,3 +118,18 @@ def test_freezing_a_layer_then_recompiling_keeps_it_fixed():
     model.fit(x, y, epochs=2, verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(frozen, model.layers[0].get_weights()))
     assert not np.array_equal(model.layers[1].get_weights()[0], np.zeros((4, 1)))
+
+
+def test_any_layer_takes_initial_weights_as_keras_2s_base_layer_does():
+    """Keras 2's ``Dense(2, weights=[w, b])``: the layer's weights once built (tf.keras 2 sets them after
+    build); a list that does not fit says what was expected, when the layer is built."""
+    w, b = np.arange(6.0).reshape(3, 2), np.array([0.5, -0.5])
+    gamma, beta = np.full(2, 2.0), np.full(2, 0.25)
+    model = Sequential([Dense(2, input_dim=3, weights=[w, b]),
+                        gpunet.layers.LayerNormalization(weights=[gamma, beta])])
+    got = model.get_weights()
+    for a, want in zip(got, [w, b, gamma, beta]):
+        np.testing.assert_array_equal(a, want)
+    assert model.layers[0]._initial_weights is None  # (set once, not again at a rebuild)
+    with pytest.raises(ValueError, match="expects 2 weight arrays, received 1"):
+        Sequential([Dense(2, input_dim=3, weights=[w])])

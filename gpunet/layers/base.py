@@ -6,13 +6,14 @@ what ``backward(dy)`` needs; ``backward`` writes weight gradients into
 ``weight.grad`` and returns the gradient with respect to the input.
 """
 import contextlib
+import math
 import threading
 
 from .. import backend as B
 from .. import initializers, regularizers, constraints
 from ..autodiff.tensor import Operators, is_tensor, value_of
 from . import added_losses, call_args, input_spec, sublayers, symbolic, user_code
-from .layer_args import _batch_input_shape, _dtype_name
+from .layer_args import _batch_input_shape, _dtype_name, set_initial_weights
 from .naming import snake_case, unique_name
 
 _skip = threading.local()
@@ -101,9 +102,9 @@ class Layer(added_losses.AddLossMixin):
     layers instead define ``forward``/``backward`` by hand.
     """
 
-    # (tf.keras 2's base Layer takes an activity_regularizer for any layer: LayerNormalization's, say)
+    # (tf.keras 2's base Layer takes an activity_regularizer and initial weights for any layer)
     _allowed_kwargs = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "batch_shape",
-                       "activity_regularizer")
+                       "activity_regularizer", "weights")
     _uses_call = False
     _call_takes_training = False
     _in_user_build = False
@@ -128,6 +129,7 @@ class Layer(added_losses.AddLossMixin):
         self.output_shape = None
         self.batch_input_shape = _batch_input_shape(kwargs)
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
+        self._initial_weights = kwargs.get("weights")  # set once built (Keras 2's ``Dense(2, weights=[w, b])``)
 
     # ---- weights ------------------------------------------------------------
     def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, trainable=True,
@@ -186,13 +188,7 @@ class Layer(added_losses.AddLossMixin):
             w.assign(a)
 
     def count_params(self):
-        total = 0
-        for w in self._weights:
-            n = 1
-            for d in w.shape:
-                n *= d
-            total += n
-        return total
+        return sum(math.prod(w.shape) for w in self._weights)
 
     # ---- building and running ------------------------------------------------
     def build(self, input_shape):
@@ -203,6 +199,7 @@ class Layer(added_losses.AddLossMixin):
             return
         self.output_shape = self.compute_output_shape(self.input_shape)
         self.built = True
+        set_initial_weights(self)
         if self._uses_call:  # a user layer without its own build: its sublayers' weights are its own too
             sublayers.adopt_weights(self)
 

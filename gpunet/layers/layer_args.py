@@ -1,4 +1,5 @@
-"""A layer's constructor arguments as Keras spells them: ``dtype`` and the input-shape arguments."""
+"""A layer's constructor arguments as Keras spells them: ``dtype``, the input-shape arguments and
+``weights``."""
 from .. import backend as B
 
 
@@ -37,3 +38,11 @@ def _batch_input_shape(kwargs):
     if kwargs.get("input_dim") is not None:
         return (batch, int(kwargs["input_dim"]))
     return None
+
+
+def set_initial_weights(layer):
+    """The ``weights=`` a layer was made with (Keras 2's base-Layer argument), set once its build made
+    its weights, as tf.keras 2 sets them; a list that does not match says what was expected."""
+    weights, layer._initial_weights = getattr(layer, "_initial_weights", None), None
+    if weights is not None:
+        layer.set_weights(weights)
