@@ -82,6 +82,34 @@ __global__ void dropout_forward(const T* __restrict__ x, T* __restrict__ y, T* _
     }
 }
 
+// GaussianNoise and GaussianDropout inside a step: z_i a standard normal draw (Box-Muller over two
+// draws of the hash above, keyed as dropout's: fresh for every batch and layer, the same again for a
+// seeded run); multiplicative 0 (GaussianNoise): y = x + stddev z, its gradient passes unchanged;
+// 1 (GaussianDropout): m = 1 + stddev z, y = x m, m kept for the backward (dropout_backward).
+__device__ __forceinline__ double gn_normal(unsigned long long key, long long i) {
+    const double u1 = ((double)(gn_splitmix(key ^ (unsigned long long)(2 * i)) >> 11) + 1.0) *
+                      (1.0 / 9007199254740992.0);  // (0, 1]: its log is finite
+    const double u2 = (double)(gn_splitmix(key ^ (unsigned long long)(2 * i + 1)) >> 11) * (1.0 / 9007199254740992.0);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+template <typename T>
+__global__ void noise_forward(const T* __restrict__ x, T* __restrict__ y, T* __restrict__ m, long long n, double stddev,
+                              int multiplicative, const long long* state, long long salt) {
+    const unsigned long long key = gn_dropout_key(state[2], salt, state[1]);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const T z = T(stddev * gn_normal(key, i));
+        if (multiplicative) {
+            const T mi = T(1) + z;
+            m[i] = mi;
+            y[i] = x[i] * mi;
+        } else {
+            y[i] = x[i] + z;
+        }
+    }
+}
+
 // g *= m in place: the gradient through the dropout of the forward pass.
 template <typename T>
 __global__ void dropout_backward(T* g, const T* __restrict__ m, long long n) {

@@ -1,6 +1,7 @@
 """Training, saving and Keras interop of ActivityRegularization, GaussianNoise, GaussianDropout,
 AlphaDropout, SpatialDropout1D, RepeatVector and Permute: the fused plans (NumPy's and the GPU's,
-kernels emulated) decline a model holding one, which trains as on the forced layer path (on NumPy
+kernels emulated; the GPU's takes GaussianNoise and GaussianDropout, drawing their noise itself:
+tests/test_kernel_noise.py) decline a model holding one, which trains as on the forced layer path (on NumPy
 through the graph step, which runs the layer by its own code); the
 activity penalty enters the loss and gradient as Dense's activity_regularizer does; save + load +
 fit resumes the noise bit for bit; real Keras 3 loads gpunet's files and gpunet loads Keras 3's."""
@@ -29,6 +30,7 @@ CASES = {
     "permute": lambda: [RepeatVector(2), Permute((2, 1)), Flatten()],
 }
 INFERENCE_IDENTITY = ("gaussian_noise", "gaussian_dropout", "alpha_dropout")
+GPU_DRAWN = ("gaussian_noise", "gaussian_dropout")  # (the GPU step plan's noise_forward kernel)
 OPS = {"numpy": lambda emu: B.resolve("numpy"), "gpu": lambda emu: EmulatedCupyBackend(emu)}
 
 
@@ -52,6 +54,11 @@ def _train(net, ops, epochs=3):
 def test_the_chain_plans_decline_and_training_is_the_layer_paths(emulator, f64, backend, case):
     ops = OPS[backend](emulator)
     assert _net(ops, [Dropout(0.0)])._train_plan(), "without the layer the model takes a fused plan"
+    if backend == "gpu" and case in GPU_DRAWN:  # the GPU step plan draws their noise itself
+        net = _net(ops, CASES[case]())
+        loss = _train(net, ops)[0]["loss"]
+        assert type(net._plan).__name__ == "GpuPlan" and loss[-1] < loss[0]  # (tests/test_kernel_noise.py)
+        return
     net, forced = _net(ops, CASES[case]()), _net(ops, CASES[case]())
     forced._train_plan = lambda: None  # what fit does for a model no plan covers
     got, want = _train(net, ops), _train(forced, ops)

@@ -27,6 +27,8 @@ def stages(plan):
                     or not isinstance(entry, NormEntry)):  # (mlp_step normalizes as BatchNormalization only)
                 return None
             normed[-1] = entry
+        elif entry not in plan.layers:  # (a noise layer: mlp_step draws no Gaussian noise)
+            return None
         else:
             dropped.append(pending)
             normed.append(None)

@@ -33,7 +33,7 @@ from . import step_kernels as S
 from .gpu_plan_follow import FollowChanges
 from .gpu_graphs import GraphRunner
 from .gpu_regularizers import StepConstraints, StepPenalties
-from .gpu_step import DenseEntry, DropoutEntry, Step
+from .gpu_step import NOISES, DenseEntry, DropoutEntry, NoiseEntry, Step
 from .norm_chain import NORMS
 from .layer_stack import (Folded, FoldedNorm, dense_stack, input_prelude, loss_settings, run_prelude, same_prelude,
                           same_stack)
@@ -75,7 +75,8 @@ class GpuPlan(FollowChanges):
         """The plan's layers from ``stack`` (layer_stack.dense_stack's): ``sequence``, ``layers`` (the
         Dense ones, the output last), ``dropouts``, ``norms``, and the input ``width``."""
         self.prelude = input_prelude(model._layers)  # Normalization/Rescaling run over x as it is loaded
-        self.sequence = []  # DenseEntry / DropoutEntry in model order (Dropout(0) left out)
+        self.sequence = []  # DenseEntry / DropoutEntry / NoiseEntry in model order (Dropout(0) left out)
+        self.noises = []  # every GaussianNoise and GaussianDropout layer's NoiseEntry (active or not)
         for entry in stack:  # layer_stack.dense_stack's: Folded Dense layers, FoldedNorm and Dropout layers
             if isinstance(entry, FoldedNorm):
                 act = entry.activation
@@ -83,8 +84,13 @@ class GpuPlan(FollowChanges):
                 self.sequence.append(kind(entry, K.activation_spec(act.name, act.params)))
                 continue
             if not isinstance(entry, Folded):
-                if entry.rate:  # the salt keeps the model position it always had
-                    self.sequence.append(DropoutEntry(entry, model._layers.index(entry) * 7919 + (entry.seed or 0)))
+                salt = model._layers.index(entry) * 7919 + (entry.seed or 0)  # (the model position it always had)
+                if type(entry) in NOISES:
+                    self.noises.append(NoiseEntry(entry, salt))
+                    if self.noises[-1].active:
+                        self.sequence.append(self.noises[-1])
+                elif entry.rate:
+                    self.sequence.append(DropoutEntry(entry, salt))
                 continue
             act = entry.activation
             fused = loss_kernel.fused and entry is stack[-1]  # the loss kernel activates it
@@ -110,10 +116,11 @@ class GpuPlan(FollowChanges):
     def matches(self, model):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
         from ..layers.core import Dropout
-        stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=NORMS, prelude=True)
+        stack = dense_stack(model._layers, passthrough=(Dropout,) + NOISES, normalization=NORMS, prelude=True)
         return (self._same_setup(model) and same_prelude(model._layers, self.prelude)
                 and same_stack(stack, [p.source for p in self.layers], self._others)
-                and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts))
+                and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts)
+                and not any(e.changed() for e in self.noises))
 
     def _same_setup(self, model):
         """What every GPU step plan depends on beyond its layers: arrays, loss (and its settings: label
@@ -258,7 +265,7 @@ class GpuPlan(FollowChanges):
     def _dropout_seed(self):
         """A fresh seed per epoch for the Dropout kernels, from gpunet's generator (repeatable
         with set_random_seed); none is drawn without Dropout, so other runs' draws are unchanged."""
-        if not self.dropouts:
+        if not self.dropouts and not any(e.active for e in self.noises):
             return 0
         from . import random as _random
         return int(_random.generator().integers(0, 2**62))

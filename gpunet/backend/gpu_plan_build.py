@@ -7,6 +7,7 @@ from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_plan import GpuPlan
+from .gpu_step import NOISES
 from .gpu_regularizers import constrained_weights, regularized_weights
 from .layer_stack import FoldedNorm, dense_entries, dense_stack, takes_rows
 from .norm_chain import NORMS
@@ -14,8 +15,9 @@ from .norm_chain import NORMS
 
 def build_gpu_plan(model):
     """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
-    layer path must run: a layer other than Dense, Dropout, BatchNormalization and LayerNormalization
-    (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py for which qualify), activity
+    layer path must run: a layer other than Dense, Dropout, GaussianNoise, GaussianDropout,
+    BatchNormalization and LayerNormalization (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py
+    for which qualify), activity
     regularizers, a regularizer or constraint without a kernel (gpu_regularizers.py), an
     activation without a kernel, an optimizer without a fused update, float16. A loss without a
     kernel of its own runs its ``compute`` inside the step (step_kernels.generic_loss_kernel)."""
@@ -33,13 +35,15 @@ def build_gpu_plan(model):
     if regs is None or cons is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
         return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
     # an Activation layer after a linear Dense or a BatchNormalization layer: folded into it
-    stack = dense_stack(layers, passthrough=(Dropout,), normalization=NORMS, prelude=True)
+    stack = dense_stack(layers, passthrough=(Dropout,) + NOISES, normalization=NORMS, prelude=True)
     if stack is None:
         return None
     for entry in stack:
         if isinstance(entry, Dropout):
             if entry.noise_shape is not None:
                 return None
+        elif type(entry) in NOISES:
+            continue
         elif isinstance(entry, FoldedNorm):
             if not (LN.plannable if LN.is_layer_norm(entry) else BN.plannable)(entry, params.dtype):
                 return None

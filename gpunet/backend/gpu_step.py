@@ -10,6 +10,8 @@ the constraints. Entries are `cuda_kernels.Launch` tuples or, for cuBLAS and
 collectives, callables; a step of launches (and collectives, run between graphs) can be
 captured as CUDA graphs, one with a cuBLAS call cannot.
 """
+import math
+
 from . import cuda_kernels as K
 from . import dense_launch as DL
 from . import gpu_batch_norm as BN
@@ -17,6 +19,9 @@ from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_fused_step import fused_step_launch
 from .gpu_graphs import Between
+from ..layers.noise import GaussianDropout, GaussianNoise
+
+NOISES = (GaussianNoise, GaussianDropout)  # the noise layers the chain's step draws itself (noise_forward)
 
 
 class DenseEntry:
@@ -37,6 +42,23 @@ class DropoutEntry:
     def __init__(self, layer, salt):
         self.rate, self.salt = layer.rate, salt
         self.source = (layer, layer.rate, layer.noise_shape)
+
+
+class NoiseEntry:
+    """A GaussianNoise or GaussianDropout layer as the plan runs it (``active``: it adds noise; a
+    stddev or rate of 0 is the identity); ``salt`` tells its draws from other layers'."""
+
+    def __init__(self, layer, salt):
+        self.multiplicative = hasattr(layer, "rate")  # GaussianDropout's
+        value = layer.rate if self.multiplicative else float(layer.stddev)
+        self.active = 0.0 < value < 1.0 if self.multiplicative else value > 0.0
+        self.stddev = math.sqrt(value / (1.0 - value)) if self.multiplicative and self.active else value
+        self.salt, self.source = salt, (layer, value)
+
+    def changed(self):
+        """Whether the layer's stddev or rate is no longer what the plan was built with."""
+        layer = self.source[0]
+        return (layer.rate if self.multiplicative else float(layer.stddev)) != self.source[1]
 
 
 class Step:
@@ -72,6 +94,14 @@ class Step:
                 done.append((entry, grad, mask))
                 a = out  # the gradient with respect to out lands in `grad`, then is masked in place
                 continue
+            if isinstance(entry, NoiseEntry):  # (added noise: the gradient passes unchanged, no backward)
+                out, mask = empty(a.shape), empty(a.shape) if entry.multiplicative else None
+                entries.append(S.plan_noise_forward(a, out, mask, entry.stddev, entry.multiplicative, plan.state,
+                                                    entry.salt, sm))
+                if mask is not None:
+                    done.append((entry, grad, mask))  # (multiplied: the gradient too, as Dropout's)
+                a = out
+                continue
             if isinstance(entry, (BN.NormEntry, LN.LayerNormEntry)):
                 kernels = LN if isinstance(entry, LN.LayerNormEntry) else BN
                 out, xhat = empty((rows, entry.units)), empty((rows, entry.units))
@@ -96,7 +126,7 @@ class Step:
             entries.append(S.plan_loss_grad(plan.loss_kernel, a, self.yb, self.swb, plan.outputs, grad, plan.state,
                                             stride, plan.eps, plan.loss_kernel.scale(rows), sm))
         for record in reversed(done):  # backward
-            if isinstance(record[0], DropoutEntry):
+            if isinstance(record[0], (DropoutEntry, NoiseEntry)):
                 _, g, mask = record
                 if g is not None:
                     entries.append(S.plan_dropout_backward(g, mask, sm))

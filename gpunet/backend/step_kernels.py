@@ -178,6 +178,14 @@ def plan_dropout_forward(x, y, m, rate, state, salt, sm_count):
                    numpy.int64(salt)))
 
 
+def plan_noise_forward(x, y, m, stddev, multiplicative, state, salt, sm_count):
+    """GaussianNoise's ``y = x + stddev z`` or GaussianDropout's ``y = x m``, ``m = 1 + stddev z`` (``m``
+    kept; None for GaussianNoise), ``z`` fresh standard normal draws per batch (see step.cu)."""
+    return Launch("step", _kernel("noise_forward", x.dtype), _grid_stride(x.size, sm_count), (ELEMENTWISE_BLOCK, 1, 1),
+                  (x, y, _ptr(m), numpy.int64(x.size), numpy.float64(stddev), numpy.int32(bool(multiplicative)), state,
+                   numpy.int64(salt)))
+
+
 def plan_dropout_backward(g, m, sm_count):
     """``g *= m``: the gradient through the forward pass's dropout, in place."""
     return Launch("step", _kernel("dropout_backward", g.dtype), _grid_stride(g.size, sm_count),

@@ -1,0 +1,112 @@
+"""GaussianNoise and GaussianDropout inside the GPU step plan (kernels/step.cu noise_forward): the
+draws are standard normal (Box-Muller over the dropout kernel's counter hash), fresh per batch and
+layer and the same again for a seeded run; models with them train on the plan (before, such a model
+trained layer by layer on a GPU). The GPU's draws are not NumPy's (as Dropout's masks are not): with
+noise too small to matter the plan trains as NumPy does, and with real noise a seeded run repeats."""
+import numpy
+import pytest
+
+import gpunet
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from gpunet import backend as B
+from gpunet.backend import step_kernels as S
+from gpunet.backend.gpu_plan import GpuPlan
+from gpunet.layers import Dense, Dropout, GaussianDropout, GaussianNoise
+from gpunet.models import Sequential
+from kernel_cases import DTYPES, guarded, intact
+from plan_cases import data
+
+N = 200_003  # odd, past a wave of the emulated grid: the grid-stride loop
+
+
+def draw(emulator, dtype, stddev, multiplicative, batch=3, seed=77, salt=5):
+    x = numpy.random.default_rng(1).standard_normal(N).astype(dtype)
+    y, m = guarded(numpy.empty(N, dtype)), guarded(numpy.empty(N, dtype)) if multiplicative else None
+    state = numpy.array([0, batch, seed], numpy.int64)
+    emulator(S.plan_noise_forward(x, y, m, stddev, multiplicative, state, salt, 132))
+    assert intact(y) and (m is None or intact(m))
+    return x, y.copy(), None if m is None else m.copy()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+def test_gaussian_noise_draws_are_normal_fresh_per_batch_and_layer_and_repeatable(emulator, dtype):
+    x, y, _ = draw(emulator, dtype, 0.5, False)
+    z = (y.astype(numpy.float64) - x) / 0.5
+    assert abs(z.mean()) < 5 / numpy.sqrt(N) and abs(z.std() - 1.0) < 0.01
+    assert abs(numpy.mean(numpy.abs(z) < 1.0) - 0.6827) < 0.005 and abs(numpy.mean(numpy.abs(z) < 2.0) - 0.9545) < 0.003
+    assert numpy.isfinite(z).all()
+    again = draw(emulator, dtype, 0.5, False)[1]
+    numpy.testing.assert_array_equal(y, again)  # the same (seed, layer, batch): the same draws
+    for other in (dict(batch=4), dict(salt=6), dict(seed=78)):
+        assert numpy.mean(draw(emulator, dtype, 0.5, False, **other)[1] == y) < 0.001, other
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: numpy.dtype(d).name)
+def test_gaussian_dropout_multiplies_by_one_centered_draws_and_keeps_them(emulator, dtype):
+    stddev = numpy.sqrt(0.2 / 0.8)  # GaussianDropout(0.2)'s
+    x, y, m = draw(emulator, dtype, stddev, True)
+    numpy.testing.assert_array_equal(y, x * m)
+    assert abs(m.mean() - 1.0) < 5 * stddev / numpy.sqrt(N) and abs(m.std() / stddev - 1.0) < 0.01
+    g = guarded(numpy.ones(N, dtype))
+    emulator(S.plan_dropout_backward(g, m, 132))  # the backward multiplies by the same draws
+    numpy.testing.assert_array_equal(g, m)
+
+
+def model(noise, rate):
+    return [GaussianNoise(noise, input_shape=(8,)), Dense(12, activation="relu"), GaussianDropout(rate),
+            Dense(6, activation="tanh"), Dropout(0.0), Dense(1, activation="sigmoid")]
+
+
+def run(ops, noise, rate, seed=9, epochs=3):
+    x, y, _ = data("pima")
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(5)
+        net = Sequential(model(noise, rate))
+        net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
+        gpunet.utils.set_random_seed(seed)
+        # (unshuffled: NumPy's noise layers draw from the generator the shuffles draw from, the plan once an epoch)
+        history = net.fit(x, y, batch_size=10, epochs=epochs, verbose=0, shuffle=False).history
+    return net, history
+
+
+@pytest.mark.parametrize("fused_step", ["1", "0"], ids=["one-launch-allowed", "multi-launch"])
+def test_with_noise_too_small_to_matter_the_plan_trains_as_numpy(emulator, fused_step, monkeypatch):
+    """stddev 1e-13 and GaussianDropout's 1e-13 (rate 1e-26): the plumbing (the noise launch, the
+    gradient passed unchanged or times the draws) against NumPy's layer path, in float64."""
+    monkeypatch.setenv("GPUNET_FUSED_STEP", fused_step)
+    B.set_floatx("float64")
+    emulator.launches.clear()
+    gpu, history = run(EmulatedCupyBackend(emulator), 1e-13, 1e-26)
+    kernels = [k.split("<")[0] for k, _, _ in emulator.launches]
+    assert isinstance(gpu._plan, GpuPlan) and "mlp_step" not in kernels  # (mlp_step draws no Gaussian noise)
+    assert kernels.count("noise_forward") == 2 * kernels.count("batch_gather")
+    assert kernels.count("dropout_backward") == kernels.count("batch_gather")  # (GaussianDropout's alone)
+    ref, want = run(B.resolve("numpy"), 1e-13, 1e-26)
+    numpy.testing.assert_allclose(history["loss"], want["loss"], rtol=1e-10)
+    for g, r in zip(gpu.get_weights(), ref.get_weights()):
+        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+
+
+def test_real_noise_trains_repeats_with_a_seed_and_is_off_at_zero(emulator):
+    B.set_floatx("float32")
+    first, h1 = run(EmulatedCupyBackend(emulator), 0.3, 0.2)
+    _, h2 = run(EmulatedCupyBackend(emulator), 0.3, 0.2)
+    _, h3 = run(EmulatedCupyBackend(emulator), 0.3, 0.2, seed=10)
+    assert h1["loss"] == h2["loss"] and h1["loss"] != h3["loss"] and h1["loss"][-1] < h1["loss"][0]
+    assert [e.stddev for e in first._plan.noises] == [0.3, pytest.approx(0.5)]
+    emulator.launches.clear()
+    off, _ = run(EmulatedCupyBackend(emulator), 0.0, 0.0, epochs=1)  # stddev and rate 0: the identity
+    assert isinstance(off._plan, GpuPlan) and not any(k.startswith("noise_forward") for k, _, _ in emulator.launches)
+
+
+def test_a_changed_stddev_rebuilds_the_plan_at_the_next_fit(emulator):
+    B.set_floatx("float64")
+    x, y, _ = data("pima")
+    with B.use_backend(EmulatedCupyBackend(emulator)):
+        net = Sequential(model(0.1, 0.1))
+        net.compile(optimizer="adam", loss="binary_crossentropy")
+        net.fit(x, y, batch_size=10, epochs=1, verbose=0)
+        plan = net._plan
+        net.layers[0].stddev, net.layers[2].rate = 0.4, 0.5
+        net.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    assert net._plan is not plan and [e.stddev for e in net._plan.noises] == [0.4, 1.0]
