@@ -144,3 +144,34 @@ def test_an_outputs_loss_changed_in_place_is_followed(emulator):
     assert gpu._plan._smoothing == (0.3, 0.0)
     for key in want:
         np.testing.assert_allclose(history[key], want[key], rtol=2e-5, atol=2e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("losses", [("binary_crossentropy", "mse"),
+                                    ("smoothed", "user")], ids=["kernels", "smoothing-and-a-users-function"])
+def test_sample_weights_per_output_train_on_the_step_as_numpy(emulator, losses):
+    """fit's weights per output (a dict of arrays): each output's loss kernel (or its loss's compute)
+    reads its own column, gathered with the targets; before, such an epoch trained layer by layer."""
+    x, y, sw = data("two-heads")
+    weights = {"a": sw, "b": np.linspace(0.2, 3.0, len(sw))}
+    make = {"binary_crossentropy": lambda: "binary_crossentropy", "mse": lambda: "mse", "user": lambda: _twice_mae,
+            "smoothed": lambda: gpunet.losses.BinaryCrossentropy(label_smoothing=0.2)}
+    B.set_floatx("float64")
+    runs = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(11)
+            model = two_heads()
+            model.compile(optimizer="adam", loss=[make[name]() for name in losses], loss_weights=[1.0, 0.5],
+                          weighted_metrics={"a": ["accuracy"]})
+            emulator.launches.clear()
+            history = model.fit(x, y, sample_weight=weights, batch_size=16, epochs=2, verbose=0).history
+            history["evaluate"] = model.evaluate(x, y, sample_weight=weights, batch_size=16, verbose=0)
+            runs.append((model, history, [k.split("<")[0] for k, _, _ in emulator.launches]))
+    (gpu, history, kernels), (ref, want, _) = runs
+    assert isinstance(gpu._plan, GpuGraphPlan) and gpu._plan.weight_columns == 2
+    assert kernels.count("batch_gather") == 2 * 4  # (61 rows in batches of 16: every step on the plan)
+    assert sorted(history) == sorted(want)
+    for key in want:
+        np.testing.assert_allclose(history[key], want[key], rtol=1e-10, atol=1e-12, err_msg=key)
+    for a, b in zip(gpu.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

@@ -33,8 +33,6 @@ its earlier calls' weight gradients go to buffers of their own, then are added t
 wrote, `GraphStep`); the weights' regularizers, constraints and the optimizer as the chain's plan
 takes them. Anything else trains layer by layer.
 """
-import numpy
-
 from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
 from . import gpu_layer_norm as LN
@@ -42,6 +40,7 @@ from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_plan import GpuPlan
 from .gpu_regularizers import constrained_weights, regularized_weights
+from .gpu_graph_outputs import SeveralOutputs
 from .gpu_graph_step import GraphStep
 from .gpu_step import DenseEntry, DropoutEntry
 from .graph_plan import graph_of, node_kind, plan_sources, same_sources, shares_dense_only
@@ -187,8 +186,9 @@ class MergedOutput:
         self.units = units
 
 
-class GpuGraphPlan(GpuPlan):
-    """A functional graph's GPU training step: GpuPlan's epochs, data and graphs, `GraphStep`'s steps."""
+class GpuGraphPlan(SeveralOutputs, GpuPlan):
+    """A functional graph's GPU training step: GpuPlan's epochs, data and graphs, `GraphStep`'s steps;
+    several outputs' targets, weights and epoch outputs: `SeveralOutputs`."""
 
     is_graph_plan = True
     step_class = GraphStep
@@ -203,19 +203,6 @@ class GpuGraphPlan(GpuPlan):
         self.output_losses = list(model._loss_fn.losses) if len(loss_kernels) > 1 else [model._loss_fn]
         # each output's columns of the packed targets (io_packing.py's: a sparse label is one column)
         self.target_widths = [1 if k.sparse else t.shape[1] for k, t in zip(loss_kernels, graph_of(model)[2])]
-
-    def _target_columns(self):
-        """Each output's loss kernel, loss and columns of the packed targets (gpu_plan_follow.py)."""
-        edges = numpy.cumsum([0] + self.target_widths).tolist()
-        return list(zip(self.loss_kernels, self.output_losses, edges[:-1], edges[1:]))
-
-    def accepts(self, x, y, sample_weight=None):
-        """GpuPlan's; for several outputs, the packed targets as wide as their columns together."""
-        if len(self.loss_kernels) == 1:
-            return super().accepts(x, y, sample_weight)
-        n = x.shape[0]
-        return (n > 0 and y.shape[0] == n and y.ndim == 2 and y.shape[1] == sum(self.target_widths)
-                and x.ndim == 2 and x.shape[1] == self.width and (sample_weight is None or sample_weight.ndim == 1))
 
     def _take(self, model, stack, loss_kernel):
         """The graph's Dense layers as `DenseEntry`s (``entries`` by node; ``layers``, the output's last;
@@ -258,39 +245,6 @@ class GpuGraphPlan(GpuPlan):
     def matches(self, model):
         """Whether the model still is what the plan was built for (see graph_plan.GraphPlan.matches)."""
         return self._same_setup(model) and same_sources(plan_sources(model), self._sources)
-
-    # ---- several outputs: each loss kernel writes its own epoch outputs (a row pitch of its width);
-    # what EpochTally reads, ``outputs``, is packed from them when read after new steps
-    @property
-    def outputs(self):
-        if self.output_parts is not None and not self._packed:
-            lo = 0
-            for part in self.output_parts:
-                self.ops.xp.copyto(self._outputs[:, lo:lo + part.shape[1]], part)
-                lo += part.shape[1]
-            self._packed = True
-        return self._outputs
-
-    @outputs.setter
-    def outputs(self, value):
-        self._outputs = value
-
-    def load(self, *args, **kwargs):
-        super().load(*args, **kwargs)
-        if len(self.loss_kernels) > 1 and (self.output_parts is None
-                                           or self.output_parts[0].shape[0] != self._outputs.shape[0]):
-            rows = self._outputs.shape[0]
-            self.output_parts = [self.ops.xp.empty((rows, t.shape[1]), dtype=self.dtype) for t in self.graph[2]]
-            self._steps.clear()  # (the steps' loss kernels point at the parts)
-        self._packed = False
-
-    def step(self, *args, **kwargs):
-        super().step(*args, **kwargs)
-        self._packed = False
-
-    def run_steps(self, *args, **kwargs):
-        super().run_steps(*args, **kwargs)
-        self._packed = False
 
 
 def _spec(act, loss_kernel):

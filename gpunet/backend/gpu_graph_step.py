@@ -105,16 +105,20 @@ class GraphStep:
             y = self.yb if len(outputs) == 1 else empty((rows, width))  # (several: their columns apart)
             if y is not self.yb:
                 entries.append(Elementwise(copy_into(xp, y, self.yb[:, lo:lo + width])))
+            sw = self.swb
+            if plan.weight_columns:  # (weights per output: its column, after the targets')
+                sw = empty((rows,))
+                entries.append(Elementwise(copy_into(xp, sw, self.yb[:, sum(widths) + i])))
             # (the gradient is as wide as the output: sparse targets are one column)
             grad = grads.own(out_t, (rows, out_t.shape[1]))
             epoch_out = plan.output_parts[i] if plan.output_parts else plan.outputs
             if plan.loss_kernels[i].generic:  # (in their shape as loaded; several: as MultiOutputLoss.target_part)
                 tail = plan.y_tail if y is self.yb else () if plan.loss_kernels[i].sparse else (width,)
                 entries += generic_loss_entries(plan, plan.loss_kernels[i], plan.output_losses[i], val[id(out_t)],
-                                                y.reshape((rows,) + tail), self.swb, grad, epoch_out, stride, sm,
+                                                y.reshape((rows,) + tail), sw, grad, epoch_out, stride, sm,
                                                 plan.loss_weights[i])
                 continue
-            entries.append(S.plan_loss_grad(plan.loss_kernels[i], val[id(out_t)], y, self.swb, epoch_out, grad,
+            entries.append(S.plan_loss_grad(plan.loss_kernels[i], val[id(out_t)], y, sw, epoch_out, grad,
                                             plan.state, stride, plan.eps,
                                             plan.loss_kernels[i].scale(rows, plan.loss_weights[i]), sm))
         written = set()  # the shared Dense layers whose weight gradients a later call has written

@@ -44,6 +44,7 @@ class GpuPlan(FollowChanges):
     ``outputs[lo:hi]`` holds each batch's outputs (on the device) for `EpochTally`."""
 
     step_class = Step  # (gpu_graph_plan.GpuGraphPlan's: GraphStep)
+    noises = ()  # the chain's GaussianNoise / GaussianDropout entries (`_take`; a graph's noise layers: the layer path)
 
     def __init__(self, model, loss_kernel, optimizer, stack, regs=(), cons=()):
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn

@@ -69,9 +69,8 @@ class FollowChanges:
         buf = self._converted.get("smoothed")
         if buf is None or buf.shape != y.shape:
             buf = self._converted["smoothed"] = self.ops.xp.empty(y.shape, dtype=y.dtype)
+        buf[...] = y  # (the columns no loss smooths: another output's, weights per output)
         for (kernel, _, lo, hi), smoothing in zip(self._target_columns(), self._smoothing):
             if smoothing:
                 S.smooth_targets(self.ops.xp, kernel, smoothing, y[:, lo:hi], buf[:, lo:hi])
-            else:
-                buf[:, lo:hi] = y[:, lo:hi]
         return buf
