@@ -1,9 +1,9 @@
-"""The GPU step plan with a loss no kernel computes (step_kernels.generic_loss_kernel): label
-the focal losses, ignore_class, another reduction than Keras's default or "sum", a user's function or
-Loss subclass (label smoothing of the plain cross-entropies has kernels: test_gpu_label_smoothing.py).
-The step runs the loss's own ``compute`` between its forward and backward kernels (before, such a
-model left the plan for the layer path). Through the kernels' CPU emulation, against the NumPy
-backend: same histories and weights, float32 and float64."""
+"""The GPU step plan with a loss no kernel computes (step_kernels.generic_loss_kernel): the focal
+losses, ignore_class, another reduction than Keras's default or "sum", a user's function or Loss
+subclass (label smoothing of the plain cross-entropies has kernels: test_gpu_label_smoothing.py).
+The step runs the loss's own ``compute`` between its forward and backward kernels, between two
+captured graphs (before, such a model left the plan for the layer path). Through the kernels' CPU
+emulation, against the NumPy backend: same histories and weights, float32 and float64."""
 import numpy
 import pytest
 
@@ -11,6 +11,7 @@ import gpunet
 from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
 from gpunet import losses
+from gpunet.backend.gpu_graphs import Between
 from gpunet.backend.gpu_plan import GpuPlan
 from gpunet.layers import Dense, Dropout
 from gpunet.models import Sequential
@@ -87,6 +88,9 @@ def test_the_gpu_plan_trains_with_the_loss_as_numpy(emulator, case, floatx, fuse
     kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
     assert {"batch_gather", "loss_grad", "dense_forward", "dense_backward", "adam_update"} <= kernels
     assert "mlp_step" not in kernels  # (the one-launch step has no place for a loss computed outside it)
+    # captured in two graphs around the loss's compute (a Between entry: its CuPy operations allocate)
+    assert all(step.capturable and sum(isinstance(e, Between) for e in step.entries) == 1
+               for step in net._plan._steps.values())
     ref, ref_history, ref_logs = _fit(case, B.resolve("numpy"))
     tol = 1e-10 if floatx == "float64" else 2e-5
     assert history.keys() == ref_history.keys() and len(history) == 2
@@ -156,14 +160,19 @@ _NO_CUDA = B.cupy_unavailable_reason()
 
 
 @pytest.mark.gpu
+@pytest.mark.real_gpu
 @pytest.mark.skipif(_NO_CUDA is not None, reason=f"no CUDA: {_NO_CUDA}")
 @pytest.mark.parametrize("case", ["focal-smoothing", "categorical-focal", "sparse-ignore-class", "user-loss-class"])
-def test_on_cupy_the_generic_step_trains_as_numpy(case):
-    """On a GPU: the loss's compute runs on the plan's stream between its kernels (eagerly: no capture)."""
+def test_on_cupy_the_generic_step_trains_as_numpy(case, monkeypatch):
+    """On a GPU: the loss's compute runs on the plan's stream between two captured graphs."""
+    from gpunet.backend import gpu_graphs
+    monkeypatch.setattr(gpu_graphs, "UNROLL", 2)  # (graphs of 2 steps within these short epochs too)
+    monkeypatch.setenv("GPUNET_CUDA_GRAPHS", "1")
+    monkeypatch.setenv("GPUNET_FUSED_STEP", "0")
     B.set_floatx("float32")
     net, history, logs = _fit(case, B.resolve("cupy"))
     assert isinstance(net._plan, GpuPlan) and net._plan.loss_kernel.generic
-    assert net._plan._graphs.captures == 0
+    assert net._plan._graphs.captures > 0
     ref, ref_history, ref_logs = _fit(case, B.resolve("numpy"))
     for key in ref_history:
         numpy.testing.assert_allclose(history[key], ref_history[key], rtol=2e-5, atol=2e-5, err_msg=key)

@@ -20,6 +20,7 @@ from . import gpu_batch_norm as BN
 from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_elementwise import Elementwise, add_into, copy_into, merge_into, multiply_into, negate_into
+from .gpu_graphs import Between
 from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries, generic_loss_entries
 from .graph_plan import node_kind
 
@@ -171,8 +172,9 @@ class GraphStep:
             entries += plan.constraints.launches(plan.eps)
         self.entries = entries
         self.launches = sum(1 for e in entries if isinstance(e, K.Launch))
-        # launches and elementwise operations only: no cuBLAS call, which CuPy refuses inside a capture
-        self.capturable = all(isinstance(e, (K.Launch, Elementwise)) for e in entries)
+        # launches and elementwise operations (and a loss's compute between graphs) only: no cuBLAS call,
+        # which CuPy refuses inside a capture
+        self.capturable = all(isinstance(e, (K.Launch, Elementwise, Between)) for e in entries)
 
     def point_at(self, plan):
         """See gpu_step.Step.point_at."""

@@ -165,15 +165,18 @@ class Step:
 def generic_loss_entries(plan, kernel, loss, a, y, swb, grad, outputs, stride, sm, weight=1.0):
     """A loss without a kernel: ``kernel`` (the MSE kernel, reading the outputs ``a`` as its targets)
     copies them into the epoch's ``outputs`` at the batch's place (which only the device knows: the
-    step may run in a graph-free loop of many) and zeroes ``grad``; then ``loss``'s own ``compute``
-    on the batch's targets ``y`` (their shape as loaded) and weights gives the gradient, as the layer
-    path's does; times ``weight``, an output's loss weight where the model has several."""
+    step may run in a graph-free loop of many) and zeroes ``grad``; then (a `Between` entry: the
+    step's launches before and after it are captured) ``loss``'s own ``compute`` on the batch's
+    targets ``y`` (their shape as loaded) and weights gives the gradient, as the layer path's does;
+    times ``weight``, an output's loss weight where the model has several."""
     copy = S.plan_loss_grad(kernel, a, a, None, outputs, grad, plan.state, stride, plan.eps, 1.0, sm)
 
     def loss_gradient():
         g = loss.compute(plan.ops, y, a, swb)[1]
         grad[...] = g if weight == 1.0 else g * weight
-    return [copy, loss_gradient]
+    # run between two captured graphs (its CuPy operations allocate, which a capture must not), on
+    # the plan's stream: the launches before and after it are still captured and replayed
+    return [copy, Between(loss_gradient)]
 
 
 def _keep(spec, shape, empty):
