@@ -35,8 +35,8 @@ CASES = {
                         False),
     "cce-mean-with-sample-weight": (3, "softmax", lambda: losses.CategoricalCrossentropy(
         reduction="mean_with_sample_weight"), "onehot", True, False),
-    "binary-focal": (1, "sigmoid", lambda: losses.BinaryFocalCrossentropy(gamma=1.5, apply_class_balancing=True),
-                     "binary", False, False),
+    "binary-focal-mean-with-sample-weight": (1, "sigmoid", lambda: losses.BinaryFocalCrossentropy(
+        gamma=1.5, apply_class_balancing=True, reduction="mean_with_sample_weight"), "binary", True, False),
     "categorical-focal": (4, "softmax", lambda: losses.CategoricalFocalCrossentropy(alpha=0.3), "onehot", True, False),
     "sparse-ignore-class": (3, "softmax", lambda: losses.SparseCategoricalCrossentropy(ignore_class=0), "sparse",
                             False, False),

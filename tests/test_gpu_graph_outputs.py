@@ -75,7 +75,7 @@ GENERIC = {  # output a's loss, output b's loss (at least one without a kernel),
     "smoothing-and-huber": (lambda: gpunet.losses.BinaryFocalCrossentropy(label_smoothing=0.1),
                             lambda: gpunet.losses.Huber(delta=0.3), [True, True]),
     "focal-and-user-function": (lambda: gpunet.losses.BinaryFocalCrossentropy(gamma=2.0), lambda: _twice_mae,
-                                [True, True]),
+                                [False, True]),  # (the binary focal loss: its own kernel)
     "kernel-and-mean-with-sample-weight": (
         lambda: "binary_crossentropy", lambda: gpunet.losses.MeanSquaredError(reduction="mean_with_sample_weight"),
         [False, True]),

@@ -173,6 +173,8 @@ def test_batch_gather_takes_the_batch_in_state(emulator, shuffled, weighted):
     ("sigmoid", losses.BinaryCrossentropy(reduction="sum"), (S.BCE_SIGMOID, "sigmoid")),
     ("sigmoid", losses.BinaryCrossentropy(reduction="mean_with_sample_weight"), None),
     ("sigmoid", losses.BinaryFocalCrossentropy(label_smoothing=0.1), None),
+    ("sigmoid", losses.BinaryFocalCrossentropy(), (S.BFOCAL, None)),
+    ("linear", losses.BinaryFocalCrossentropy(from_logits=True, reduction="sum"), (S.BFOCAL_LOGITS, None)),
     ("softmax", losses.SparseCategoricalCrossentropy(ignore_class=0), None),
     ("linear", losses.Huber(delta=0.5), (S.HUBER, None)),
     ("linear", losses.LogCosh(), (S.LOG_COSH, None)),

@@ -28,7 +28,7 @@ KERNELS = {
                    "lion_update", "adadelta_update", "ftrl_update",
                    "constrain_columns", "clip_value", "segment_sum_squares", "segment_clip_norm", "weight_decay"),
     # the GPU step plan's own (gpu_plan.py, step_kernels.py, gpu_fused_step.py)
-    "step": ("batch_gather", "loss_grad", "dropout_forward", "dropout_backward", "noise_forward", "mlp_step", "reg_grad", "bn_forward",
+    "step": ("batch_gather", "loss_grad", "focal_loss_grad", "dropout_forward", "dropout_backward", "noise_forward", "mlp_step", "reg_grad", "bn_forward",
              "bn_backward", "bn_inference", "mlp_forward", "ln_forward", "ln_param_grads", "ln_backward"),
 }
 _CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}

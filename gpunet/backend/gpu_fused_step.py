@@ -76,12 +76,12 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
     after a Dropout or after another BatchNormalization: mlp_step normalizes a layer's output in
     its stage), or whose gamma or beta is not a view of the flat buffers; the hinge losses and
     cosine similarity in float64 (left out of mlp_step<double>'s loss rows), a data-parallel
-    gradient average, a loss without a kernel (its ``compute`` runs between launches), shared
-    memory or arithmetic too large for one block, or
+    gradient average, a loss without a kernel (its ``compute`` runs between launches) or a focal
+    one (its own kernel), shared memory or arithmetic too large for one block, or
     ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
     staged = stages(plan)
-    if (not enabled() or staged is None or plan.loss_kernel.generic
+    if (not enabled() or staged is None or plan.loss_kernel.generic or plan.loss_kernel.kind in S.FOCAL_KINDS
             or (plan.loss_kernel.kind in (S.HINGE, S.SQUARED_HINGE, S.CATEGORICAL_HINGE, S.COSINE)
                 and numpy.dtype(plan.dtype) != numpy.float32)
             or plan.optimizer.kind not in _OPT_KIND

@@ -12,6 +12,9 @@ from .cuda_kernels import ELEMENTWISE_BLOCK, Launch, _grid_stride, _kernel, _ptr
 # kernels/loss.cu's LossKind
 (BCE_SIGMOID, CCE_SOFTMAX, SCCE_SOFTMAX, BCE, CCE, SCCE, MSE, MAE, BCE_LOGITS, CCE_LOGITS, SCCE_LOGITS, HUBER,
  LOG_COSH, MAPE, MSLE, KLD, POISSON, HINGE, SQUARED_HINGE, CATEGORICAL_HINGE, COSINE) = range(21)
+# focal_loss_grad's (a kernel of its own: loss.cu's LossKind stops at COSINE)
+BFOCAL, BFOCAL_LOGITS = 21, 22
+FOCAL_KINDS = (BFOCAL, BFOCAL_LOGITS)
 SPARSE_KINDS = (SCCE_SOFTMAX, SCCE, SCCE_LOGITS)
 BINARY_KINDS = (BCE_SIGMOID, BCE, BCE_LOGITS)
 # Keras's label smoothing is the plain loss of smoothed targets: the plan smooths them once an epoch
@@ -26,11 +29,13 @@ class LossKernel:
     ``delta``: Huber's. ``generic``: no kernel computes the loss; the kernel of ``kind`` (MSE)
     only copies the outputs into the epoch's, and the loss's own ``compute`` gives the gradient
     (`generic_loss_kernel`); ``sparse_labels``: its targets are one label per sample; ``per_row``:
-    the gradient divided by the batch's rows (Keras's default reduction; False for ``"sum"``)."""
+    the gradient divided by the batch's rows (Keras's default reduction; False for ``"sum"``);
+    ``focal``: the binary focal kinds' (gamma, alpha, apply_class_balancing)."""
 
-    def __init__(self, kind, fused, delta=0.0, generic=False, sparse_labels=False, per_row=True):
+    def __init__(self, kind, fused, delta=0.0, generic=False, sparse_labels=False, per_row=True, focal=None):
         self.kind, self.fused, self.delta = kind, fused, delta
         self.generic, self.sparse_labels, self.per_row = generic, sparse_labels, per_row
+        self.focal = focal  # the focal kinds' (gamma, alpha, apply_class_balancing)
 
     @property
     def sparse(self):
@@ -59,14 +64,17 @@ def loss_kernel(activation, params, loss):
     but the cross-entropies' (whose targets the plan smooths, `smooth_targets`), a reduction other
     than Keras's default or ``"sum"``, an axis other than the last, ignore_class, a loss without a
     kernel (a user's own)."""
-    from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, CosineSimilarity, Hinge,
-                          Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
-                          MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy,
-                          SquaredHinge)
+    from ..losses import (BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy, CategoricalHinge,
+                          CosineSimilarity, Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError,
+                          MeanAbsolutePercentageError, MeanSquaredError, MeanSquaredLogarithmicError, Poisson,
+                          SparseCategoricalCrossentropy, SquaredHinge)
     cls = type(loss)
     reduction = getattr(loss, "reduction", None)
     if reduction not in ("auto", "sum_over_batch_size", "sum") or getattr(loss, "axis", -1) != -1:
         return None
+    if cls is BinaryFocalCrossentropy and not loss.label_smoothing:  # (its smoothing rounds as tf.keras's)
+        return LossKernel(BFOCAL_LOGITS if loss.from_logits else BFOCAL, None, per_row=reduction != "sum",
+                          focal=(loss.gamma, loss.alpha, loss.apply_class_balancing))
     if getattr(loss, "label_smoothing", 0.0) and cls not in (BinaryCrossentropy, CategoricalCrossentropy):
         return None
     if getattr(loss, "ignore_class", None) is not None:  # the sparse kernels know no ignored label
@@ -148,6 +156,13 @@ def plan_loss_grad(kernel, z, y, sw, out, dz, state, stride, eps, scale, sm_coun
     gradient into ``dz``, for a batch of ``z.shape[0]`` rows; see loss.cu."""
     M, N = z.shape
     t = z.dtype.type
+    if kernel.kind in FOCAL_KINDS:
+        gamma, alpha, balanced = kernel.focal
+        return Launch("step", _kernel("focal_loss_grad", z.dtype), _grid_stride(M * N, sm_count),
+                      (ELEMENTWISE_BLOCK, 1, 1),
+                      (z, y, _ptr(sw), out, dz, state, numpy.int32(M), numpy.int32(N), numpy.int64(stride), t(eps),
+                       t(scale), t(gamma), t(gamma - 1.0), t(alpha), t(1.0 / N), numpy.int32(bool(balanced)),
+                       numpy.int32(kernel.kind == BFOCAL_LOGITS)))
     exp_max = numpy.floor(numpy.log(numpy.finfo(z.dtype).max))
     grid = (1, 1, 1) if kernel.kind in WHOLE_BATCH_KINDS else _row_grid(M, sm_count)
     return Launch("step", _kernel("loss_grad", z.dtype), grid, (32, 8, 1),
