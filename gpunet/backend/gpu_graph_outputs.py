@@ -18,9 +18,12 @@ class SeveralOutputs:
     weight_columns = 0  # sample weights per output: their number (after the targets' columns); else 0
 
     def _target_columns(self):
-        """Each output's loss kernel, loss and columns of the packed targets (gpu_plan_follow.py)."""
-        edges = numpy.cumsum([0] + self.target_widths).tolist()
-        return list(zip(self.loss_kernels, self.output_losses, edges[:-1], edges[1:]))
+        """Each output's loss kernel, loss and columns of the packed targets (gpu_plan_follow.py: read
+        before every run of steps)."""
+        if getattr(self, "_columns", None) is None:
+            edges = numpy.cumsum([0] + self.target_widths).tolist()
+            self._columns = list(zip(self.loss_kernels, self.output_losses, edges[:-1], edges[1:]))
+        return self._columns
 
     def accepts(self, x, y, sample_weight=None):
         """GpuPlan's; for several outputs, the packed targets as wide as their columns together, and

@@ -49,7 +49,7 @@ class NoiseEntry:
     stddev or rate of 0 is the identity); ``salt`` tells its draws from other layers'."""
 
     def __init__(self, layer, salt):
-        self.multiplicative = hasattr(layer, "rate")  # GaussianDropout's
+        self.multiplicative = isinstance(layer, GaussianDropout)
         value = layer.rate if self.multiplicative else float(layer.stddev)
         self.active = 0.0 < value < 1.0 if self.multiplicative else value > 0.0
         self.stddev = math.sqrt(value / (1.0 - value)) if self.multiplicative and self.active else value
