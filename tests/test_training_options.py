@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import gpunet
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from gpunet import backend as B
 from gpunet.models import Sequential
 from gpunet.layers import Dense
 from gpunet import regularizers
@@ -133,3 +135,18 @@ def test_any_layer_takes_initial_weights_as_keras_2s_base_layer_does():
     assert model.layers[0]._initial_weights is None  # (set once, not again at a rebuild)
     with pytest.raises(ValueError, match="expects 2 weight arrays, received 1"):
         Sequential([Dense(2, input_dim=3, weights=[w])])
+
+
+def test_on_the_gpu_a_dropout_with_an_activity_regularizer_keeps_its_penalty_in_evaluate(emulator):
+    """The GPU forward plan leaves out the layers that are the identity in inference, but not one with an
+    activity regularizer: its penalty enters evaluate's loss there too (emulated kernels, as NumPy)."""
+    x, y = data(10)
+    got = []
+    for ops, reg in ((EmulatedCupyBackend(emulator), "l2"), (B.resolve("numpy"), "l2"), (B.resolve("numpy"), None)):
+        with B.use_backend(ops):
+            model = Sequential([Dense(2, input_dim=3, kernel_initializer="ones"),
+                                gpunet.layers.Dropout(0.5, activity_regularizer=reg),
+                                Dense(1, activation="sigmoid", kernel_initializer="ones")])
+            model.compile(loss="binary_crossentropy", optimizer="sgd")
+            got.append(model.evaluate(x, y, batch_size=10, verbose=0))
+    assert got[0] == pytest.approx(got[1], rel=1e-6) and got[1] > got[2] + 0.01

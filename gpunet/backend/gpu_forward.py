@@ -127,7 +127,9 @@ def _stack(model):
     folded in), leaving out the layers that are the identity in inference (Dropout, the noise
     layers); None where another layer needs the layer path."""
     skipped = _identity_in_inference()
-    return dense_stack([l for l in model._layers if type(l) not in skipped], normalization=NORMS, prelude=True)
+    # (one with an activity regularizer is kept: its penalty enters evaluate's loss, and dense_stack refuses it)
+    kept = [l for l in model._layers if type(l) not in skipped or getattr(l, "activity_regularizer", None) is not None]
+    return dense_stack(kept, normalization=NORMS, prelude=True)
 
 
 def _identity_in_inference():
