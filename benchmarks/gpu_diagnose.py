@@ -15,7 +15,8 @@
 6c. The one-launch step (gpu_fused_step.py) against the multi-launch step over model sizes,
     with its MAX_MACS / MAX_PARAMS limits lifted, to set them from measurements.
 6d. Models the step plan took in after the last GPU run (BatchNormalization, AdamW with
-    clipnorm, Nadam, Huber) on the plan and on the layer path: what the plan saves there, and
+    clipnorm, Nadam, Huber; session 16's LayerNormalization, noise layers, Adadelta, Ftrl and a
+    user's loss between two captured graphs) on the plan and on the layer path: what the plan saves there, and
     whether batch_norm.cu's column-per-thread kernels hold up on tall batches.
 6e. predict through the one-launch forward (gpu_fused_forward.py) against the forward plan's
     launches per batch, over model sizes, its MAX_PARAMS limit lifted, to set it from measurements.

@@ -63,14 +63,29 @@ def fused_step_sweep(ops, sync, cases=FUSED_CASES, steps=64, epochs=2, rounds=3)
 # name: (layers (a list of constructors), optimizer, loss); all on 784 inputs, 10 outputs
 def _beyond_dense_cases():
     from gpunet import losses, optimizers
-    from gpunet.layers import Activation, BatchNormalization, Dense
+    from gpunet.layers import Activation, BatchNormalization, Dense, GaussianDropout, GaussianNoise, LayerNormalization
     dense_bn = lambda: [Dense(256, input_dim=784), BatchNormalization(), Activation("relu"),  # noqa: E731
                         Dense(256), BatchNormalization(), Activation("relu"), Dense(10)]
+    dense_ln = lambda: [Dense(256, input_dim=784), LayerNormalization(), Activation("gelu"),  # noqa: E731
+                        Dense(256), LayerNormalization(), Activation("gelu"), Dense(10)]
+    noisy = lambda: [GaussianNoise(0.1, input_shape=(784,)), Dense(256, activation="relu"),  # noqa: E731
+                     GaussianDropout(0.2), Dense(256, activation="relu"), Dense(10)]
     plain = lambda: [Dense(256, input_dim=784, activation="relu"), Dense(256, activation="relu"),  # noqa: E731
                      Dense(10)]
     return {"dense-bn-relu, adam": (dense_bn, lambda: optimizers.Adam(), "mse"),
             "adamw + clipnorm": (plain, lambda: optimizers.AdamW(clipnorm=1.0), "mse"),
-            "nadam, huber": (plain, lambda: optimizers.Nadam(), losses.Huber())}
+            "nadam, huber": (plain, lambda: optimizers.Nadam(), losses.Huber()),
+            # session 16's: LayerNormalization, the noise layers, Adadelta, Ftrl, "sum", a user's loss
+            "dense-ln-gelu, adam": (dense_ln, lambda: optimizers.Adam(), "mse"),
+            "noise layers, adadelta": (noisy, lambda: optimizers.Adadelta(1.0), "mse"),
+            "ftrl, mse sum": (plain, lambda: optimizers.Ftrl(0.05), losses.MeanSquaredError(reduction="sum")),
+            "adam, a user's loss": (plain, lambda: optimizers.Adam(), _users_loss)}
+
+
+def _users_loss(y_true, y_pred):
+    """A loss no kernel computes: its compute runs between the step's two captured graphs."""
+    from gpunet import ops
+    return ops.mean(ops.abs(y_true - y_pred), axis=-1) * 0.5
 
 
 def beyond_dense_sweep(ops, sync, batches=(128, 2048), steps=16, epochs=2, rounds=3, cases=None):
