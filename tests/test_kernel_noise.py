@@ -110,3 +110,47 @@ def test_a_changed_stddev_rebuilds_the_plan_at_the_next_fit(emulator):
         net.layers[0].stddev, net.layers[2].rate = 0.4, 0.5
         net.fit(x, y, batch_size=10, epochs=1, verbose=0)
     assert net._plan is not plan and [e.stddev for e in net._plan.noises] == [0.4, 1.0]
+
+
+def residual(noise, rate):
+    """A residual graph with GaussianNoise on its input and a GaussianDropout in one branch."""
+    from gpunet.layers import Add, Input
+    i = Input((8,))
+    h = Dense(12, activation="relu")(GaussianNoise(noise)(i))
+    h = Add()([h, Dense(12, activation="tanh")(GaussianDropout(rate)(h))])
+    return gpunet.Model(i, Dense(1, activation="sigmoid")(h))
+
+
+def test_the_graph_step_runs_the_noise_layers_as_the_chain_step(emulator):
+    """The graph plan draws as the chain's (noise_forward; GaussianDropout's gradient times its draws,
+    GaussianNoise's passed on): with noise too small to matter, as NumPy in float64; with real noise
+    repeatable with a seed; a changed stddev rebuilds the plan."""
+    from gpunet.backend.gpu_graph_plan import GpuGraphPlan
+    B.set_floatx("float64")
+    x, y, _ = data("pima")
+    runs = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(5)
+            net = residual(1e-13, 1e-26)
+            net.compile(optimizer=gpunet.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
+            emulator.launches.clear()
+            history = net.fit(x, y, batch_size=10, epochs=2, verbose=0, shuffle=False).history
+            runs.append((net, history, [k.split("<")[0] for k, _, _ in emulator.launches]))
+    (gpu, history, kernels), (ref, want, _) = runs
+    assert isinstance(gpu._plan, GpuGraphPlan) and kernels.count("noise_forward") == 2 * kernels.count("batch_gather")
+    numpy.testing.assert_allclose(history["loss"], want["loss"], rtol=1e-10)
+    for g, r in zip(gpu.get_weights(), ref.get_weights()):
+        numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
+    losses = []
+    for _ in range(2):
+        with B.use_backend(EmulatedCupyBackend(emulator)):
+            gpunet.utils.set_random_seed(5)
+            net = residual(0.3, 0.2)
+            net.compile(optimizer="adam", loss="binary_crossentropy")
+            losses.append(net.fit(x, y, batch_size=10, epochs=2, verbose=0).history["loss"])
+            plan = net._plan
+            net.layers[1].stddev = 0.5
+            net.fit(x, y, batch_size=10, epochs=1, verbose=0)
+            assert net._plan is not plan and 0.5 in [e.stddev for e in net._plan.noises]
+    assert losses[0] == losses[1]

@@ -22,7 +22,8 @@ the ResNet pattern: a bias+activation launch each way over a copy; a softmax: th
 each way; as the output, the loss kernel's when it fuses that activation), BatchNormalization and
 LayerNormalization (gpu_batch_norm.py's and gpu_layer_norm.py's launches, an activation layer after
 it folded in likewise), Dropout (the chain plan's kernel, salts
-and seeds: the same masks), and those merges over 2-D tensors, the output a Dense layer whose
+and seeds: the same masks), GaussianNoise and GaussianDropout (the chain plan's noise_forward), and
+those merges over 2-D tensors, the output a Dense layer whose
 activation and loss have a loss kernel, or a merge (an ensemble's Average: the loss kernel over it as
 a linear output) or, for several outputs (models/multi_output.py's packed loss), each a Dense layer
 or a merge that no other layer reads, with a loss of its own (each its loss kernel, or its own
@@ -42,7 +43,7 @@ from .gpu_plan import GpuPlan
 from .gpu_regularizers import constrained_weights, regularized_weights
 from .gpu_graph_outputs import SeveralOutputs
 from .gpu_graph_step import GraphStep
-from .gpu_step import DenseEntry, DropoutEntry
+from .gpu_step import NOISES, DenseEntry, DropoutEntry, NoiseEntry
 from .graph_plan import graph_of, node_kind, plan_sources, same_sources, shares_dense_only
 from .layer_stack import _LINEAR, Folded, FoldedNorm
 
@@ -72,6 +73,8 @@ def build_gpu_graph_plan(model):
             entry = norm_entry(node, folds)
             if not (LN.plannable if LN.is_layer_norm(entry) else BN.plannable)(entry, params.dtype):
                 return None
+            continue
+        if is_noise(node):  # (GaussianNoise, GaussianDropout: step.cu's noise_forward)
             continue
         if kind == "Activation" and id(node) not in ends:  # (after a merge, say: a launch of its own)
             if K.activation_spec(node.layer.activation.name, node.layer.activation.params) is None:
@@ -132,6 +135,13 @@ def output_kernels(model, nodes, outputs, lasts, folds):
             return None
         kernels.append(kernel)
     return kernels
+
+
+def is_noise(node):
+    """Whether ``node`` calls a GaussianNoise or GaussianDropout layer (these types exactly) over rows, in
+    the mode fit gives it."""
+    return (type(node.layer) in NOISES and node.training is None
+            and all(len(t.shape) == 2 for t in node.inputs + [node.output]))
 
 
 def folded_activations(nodes, outputs):
@@ -229,6 +239,9 @@ class GpuGraphPlan(SeveralOutputs, GpuPlan):
         self.dropout_entries = {id(n): DropoutEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
                                 for n in nodes if node_kind(n) == "Dropout" and n.layer.rate}  # (the chain plan's salts)
         self.dropouts = list(self.dropout_entries.values())
+        self.noise_entries = {id(n): NoiseEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
+                              for n in nodes if is_noise(n)}
+        self.noises = list(self.noise_entries.values())
         self.norm_entries = {}
         for n in nodes:
             if is_norm(n):
@@ -244,7 +257,8 @@ class GpuGraphPlan(SeveralOutputs, GpuPlan):
 
     def matches(self, model):
         """Whether the model still is what the plan was built for (see graph_plan.GraphPlan.matches)."""
-        return self._same_setup(model) and same_sources(plan_sources(model), self._sources)
+        return (self._same_setup(model) and same_sources(plan_sources(model), self._sources)
+                and not any(e.changed() for e in self.noises))
 
 
 def _spec(act, loss_kernel):

@@ -63,6 +63,16 @@ class GraphStep:
                 keep = _keep(entry.spec, out.shape, empty)
                 entries.append(kernels.forward_launch(entry, ins[0], out, xhat, inv, keep, sm))
                 records.append((node, output, entry, (xhat, inv, keep)))
+            elif id(node) in plan.noise_entries:  # (GaussianDropout's draws kept: its backward multiplies by them)
+                noise = plan.noise_entries[id(node)]
+                if not noise.active:  # (a stddev or rate of 0: the identity)
+                    val[id(output)] = ins[0]
+                    records.append((node, output, "Identity", None))
+                    continue
+                out, mask = empty(ins[0].shape), empty(ins[0].shape) if noise.multiplicative else None
+                entries.append(S.plan_noise_forward(ins[0], out, mask, noise.stddev, noise.multiplicative, plan.state,
+                                                    noise.salt, sm))
+                records.append((node, output, "Dropout" if mask is not None else "Identity", mask))
             elif kind == "Dense":
                 entry = plan.entries[id(node)]
                 out = empty((rows, entry.units))
