@@ -137,3 +137,16 @@ def assert_same_training(got, ref, floatx):
     assert len(got[1]) == len(ref[1])
     for g, r in zip(got[1], ref[1]):
         numpy.testing.assert_allclose(g, r, rtol=tol, atol=tol, err_msg="weights")
+
+
+def assert_same_fit(got, ref, tol):
+    """``(model, History dict, evaluate's logs dict, ...)`` of a run against the reference run's: the same
+    History keys, every History and logs value within ``tol``, every weight within 10 ``tol``."""
+    (net, history, logs), (ref_net, ref_history, ref_logs) = got[:3], ref[:3]
+    assert history.keys() == ref_history.keys()
+    for key in ref_history:
+        numpy.testing.assert_allclose(history[key], ref_history[key], rtol=tol, atol=tol, err_msg=key)
+    for key in ref_logs:
+        numpy.testing.assert_allclose(logs[key], ref_logs[key], rtol=tol, atol=tol, err_msg=key)
+    for a, b in zip(net.get_weights(), ref_net.get_weights()):
+        numpy.testing.assert_allclose(a, b, rtol=tol * 10, atol=tol * 10, err_msg="weights")

@@ -14,6 +14,7 @@ from gpunet import losses
 from gpunet.backend.gpu_plan import GpuPlan
 from gpunet.layers import Dense
 from gpunet.models import Sequential
+from kernel_cases import assert_same_fit
 
 # name: (units, output activation, loss, targets, weighted)
 CASES = {
@@ -54,17 +55,6 @@ def _fit(case, ops, callbacks=()):
     return net, history.history, logs, y
 
 
-def _same(got, want, tol):
-    (net, history, logs, _), (ref, ref_history, ref_logs, _) = got, want
-    assert history.keys() == ref_history.keys()
-    for key in ref_history:
-        numpy.testing.assert_allclose(history[key], ref_history[key], rtol=tol, atol=tol, err_msg=key)
-    for key in ref_logs:
-        numpy.testing.assert_allclose(logs[key], ref_logs[key], rtol=tol, atol=tol, err_msg=key)
-    for a, b in zip(net.get_weights(), ref.get_weights()):
-        numpy.testing.assert_allclose(a, b, rtol=tol * 10, atol=tol * 10, err_msg="weights")
-
-
 @pytest.mark.parametrize("fused_step", ["1", "0"], ids=["one-launch-allowed", "multi-launch"])
 @pytest.mark.parametrize("floatx", ["float32", "float64"])
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -80,7 +70,7 @@ def test_the_loss_kernel_trains_with_smoothing_and_sum_as_numpy(emulator, case, 
     assert ("mlp_step" in kernels) == (fused_step == "1")
     assert fused_step == "1" or {"batch_gather", "loss_grad", "dense_forward", "dense_backward"} <= kernels
     assert all(step.capturable for step in plan._steps.values()), "no callable entry: captured as a CUDA graph"
-    _same(got, _fit(case, B.resolve("numpy")), 1e-10 if floatx == "float64" else 3e-5)
+    assert_same_fit(got, _fit(case, B.resolve("numpy")), 1e-10 if floatx == "float64" else 3e-5)
     numpy.testing.assert_array_equal(got[3], _data(case, floatx)[1])  # (the caller's targets untouched)
 
 
@@ -132,4 +122,4 @@ def test_on_cupy_smoothing_and_sum_steps_are_captured_and_train_as_numpy(case, m
     B.set_floatx("float32")
     got = _fit(case, B.resolve("cupy"))
     assert not got[0]._plan.loss_kernel.generic and got[0]._plan._graphs.captures > 0
-    _same(got, _fit(case, B.resolve("numpy")), 3e-5)
+    assert_same_fit(got, _fit(case, B.resolve("numpy")), 3e-5)
