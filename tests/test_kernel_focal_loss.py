@@ -1,4 +1,4 @@
-"""The binary focal cross-entropy's own loss kernel (kernels/loss.cu focal_loss_grad): its gradient and
+"""The binary focal cross-entropy's own loss kernel (kernels/focal_loss.cu focal_loss_grad): its gradient and
 outputs against gpunet's BinaryFocalCrossentropy.compute on NumPy (tf.keras 2.21's arithmetic), from
 probabilities and from logits, gamma 0, below 1 and 2, class balancing on and off, at the clip's edges
 and with NaN; and models trained with it on the GPU step plan as on NumPy. Before, the focal loss ran

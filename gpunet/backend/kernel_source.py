@@ -16,8 +16,8 @@ MODULE_FILES = {
     "optimizers": ("gn_math.cuh", "optimizers.cu", "grad_transforms.cu"),
     # softmax.cu for its row_reduce; activations.cuh and optimizers.cu for the single-block step;
     # batch_norm.cu before mlp_step.cu, which runs its column functions, and layer_norm.cu (its column total)
-    "step": ("gn_math.cuh", "activations.cuh", "softmax.cu", "optimizers.cu", "step.cu", "loss.cu", "batch_norm.cu",
-             "layer_norm.cu", "mlp_step.cu", "mlp_forward.cu"),
+    "step": ("gn_math.cuh", "activations.cuh", "softmax.cu", "optimizers.cu", "step.cu", "loss.cu", "focal_loss.cu",
+             "batch_norm.cu", "layer_norm.cu", "mlp_step.cu", "mlp_forward.cu"),
 }
 
 _HERE = os.path.dirname(os.path.abspath(__file__))

@@ -12,7 +12,7 @@ from .cuda_kernels import ELEMENTWISE_BLOCK, Launch, _grid_stride, _kernel, _ptr
 # kernels/loss.cu's LossKind
 (BCE_SIGMOID, CCE_SOFTMAX, SCCE_SOFTMAX, BCE, CCE, SCCE, MSE, MAE, BCE_LOGITS, CCE_LOGITS, SCCE_LOGITS, HUBER,
  LOG_COSH, MAPE, MSLE, KLD, POISSON, HINGE, SQUARED_HINGE, CATEGORICAL_HINGE, COSINE) = range(21)
-# focal_loss_grad's (a kernel of its own: loss.cu's LossKind stops at COSINE)
+# focal_loss_grad's (kernels/focal_loss.cu: loss.cu's LossKind stops at COSINE)
 BFOCAL, BFOCAL_LOGITS = 21, 22
 FOCAL_KINDS = (BFOCAL, BFOCAL_LOGITS)
 SPARSE_KINDS = (SCCE_SOFTMAX, SCCE, SCCE_LOGITS)

@@ -7,8 +7,8 @@ keeps tf.keras 2's ``log(clip(p) + eps)``: at probabilities of exactly 0 or 1 th
 factor is taken from the unclipped ``y_pred`` (or its sigmoid), as tf.keras does, so it keeps a
 gradient where the clip removes the crossentropy's.
 
-On a GPU the binary loss without label smoothing has a loss kernel of its own (kernels/loss.cu
-focal_loss_grad, `backend.step_kernels.loss_kernel`); the step plan runs the others' ``compute``
+On a GPU the binary loss without label smoothing has a loss kernel of its own
+(kernels/focal_loss.cu, `backend.step_kernels.loss_kernel`); the step plan runs the others' ``compute``
 between its kernels (`step_kernels.generic_loss_kernel`), and on NumPy the fused step does likewise.
 """
 import numbers
