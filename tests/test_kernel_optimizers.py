@@ -156,7 +156,7 @@ def test_lion_kernel_matches_the_optimizer_on_numpy(emulator, dtype, n):
     """lion_update (the GPU step plan's Lion) against gpunet.optimizers.Lion's NumPy update, 3 steps, the
     rate read from a device table as the plan does; NaN and +-inf in the gradients where n allows
     (sign(NaN) is NaN: the parameter becomes NaN, as on NumPy); nothing written outside the buffers."""
-    from gpunet.backend import cuda_kernels as K
+    from gpunet.backend import optimizer_launches as OL
     from gpunet.optimizers import Lion
     rng = numpy.random.default_rng(n)
     start = rng.standard_normal(n).astype(dtype)
@@ -176,7 +176,7 @@ def test_lion_kernel_matches_the_optimizer_on_numpy(emulator, dtype, n):
         with numpy.errstate(invalid="ignore", over="ignore"):
             ref.apply(p_ref, g.copy())
         index[0] = step
-        emulator(K.plan_lion(p, guarded(g), m, 0.0, 0.8, 0.95, 132, table, index))
+        emulator(OL.plan_lion(p, guarded(g), m, 0.0, 0.8, 0.95, 132, table, index))
     name = f"lion_update<{'float' if dtype == numpy.float32 else 'double'}>"
     assert [k for k, _, _ in emulator.launches] == [name] * 3
     assert intact(p) and intact(m)
@@ -202,7 +202,7 @@ def test_ftrl_kernel_matches_the_optimizer_on_numpy(emulator, case, dtype, n):
     """ftrl_update (the GPU step plan's Ftrl) against gpunet.optimizers.Ftrl's NumPy update, 3 steps, the
     rate read from a device table as the plan does (l2 + beta / (2 lr) folded in the kernel from it);
     NaN and +-inf in a gradient where n allows; nothing written outside the buffers."""
-    from gpunet.backend import cuda_kernels as K
+    from gpunet.backend import optimizer_launches as OL
     from gpunet.optimizers import Ftrl
     rng = numpy.random.default_rng(n)
     start = rng.standard_normal(n).astype(dtype)
@@ -224,7 +224,7 @@ def test_ftrl_kernel_matches_the_optimizer_on_numpy(emulator, case, dtype, n):
         with numpy.errstate(invalid="ignore", over="ignore", divide="ignore"):
             ref.apply(p_ref, g.copy())
         index[0] = step
-        emulator(K.plan_ftrl(p, guarded(g), accum, linear, 0.0, ref, 132, table, index))
+        emulator(OL.plan_ftrl(p, guarded(g), accum, linear, 0.0, ref, 132, table, index))
     name = f"ftrl_update<{'float' if dtype == numpy.float32 else 'double'}>"
     assert [k for k, _, _ in emulator.launches] == [name] * 3
     assert intact(p) and intact(accum) and intact(linear)

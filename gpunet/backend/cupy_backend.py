@@ -28,6 +28,7 @@ derivative needs it, None where y suffices; both paths keep the same.
 import os
 
 from . import cuda_kernels as K
+from . import optimizer_launches as OL
 
 from . import dense_launch as DL
 from .base import Backend
@@ -263,37 +264,37 @@ class CupyBackend(Backend):
     def sgd_update(self, p, g, velocity, lr, momentum, nesterov):
         if not self._flat_ready(p, g, velocity):
             return super().sgd_update(p, g, velocity, lr, momentum, nesterov)
-        self.launch(K.plan_sgd(p, g, velocity, lr, momentum, nesterov, self.sm_count))
+        self.launch(OL.plan_sgd(p, g, velocity, lr, momentum, nesterov, self.sm_count))
 
     def adam_update(self, p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, t):
         if not self._flat_ready(p, g, m, v, vhat):
             return super().adam_update(p, g, m, v, vhat, lr, beta_1, beta_2, epsilon, t)
         alpha = lr * (1.0 - beta_2**t) ** 0.5 / (1.0 - beta_1**t)  # as the reference folds it
-        self.launch(K.plan_adam(p, g, m, v, vhat, alpha, beta_1, beta_2, epsilon, self.sm_count))
+        self.launch(OL.plan_adam(p, g, m, v, vhat, alpha, beta_1, beta_2, epsilon, self.sm_count))
 
     def rmsprop_update(self, p, g, rms, mom, mg, lr, rho, momentum, epsilon, centered):
         mg = mg if centered else None
         if not self._flat_ready(p, g, rms, mom, mg):
             return super().rmsprop_update(p, g, rms, mom, mg, lr, rho, momentum, epsilon, centered)
-        self.launch(K.plan_rmsprop(p, g, rms, mom, mg, lr, rho, momentum, epsilon, self.sm_count))
+        self.launch(OL.plan_rmsprop(p, g, rms, mom, mg, lr, rho, momentum, epsilon, self.sm_count))
 
     def adamax_update(self, p, g, m, v, lr, beta_1, beta_2, epsilon, t):
         if not self._flat_ready(p, g, m, v):
             return super().adamax_update(p, g, m, v, lr, beta_1, beta_2, epsilon, t)
-        self.launch(K.plan_adamax(p, g, m, v, lr / (1.0 - beta_1**t), beta_1, beta_2, epsilon, self.sm_count))
+        self.launch(OL.plan_adamax(p, g, m, v, lr / (1.0 - beta_1**t), beta_1, beta_2, epsilon, self.sm_count))
 
     def nadam_update(self, p, g, m, v, lr, beta_1, beta_2, epsilon, t, u_t, u_next, u_product):
         if not self._flat_ready(p, g, m, v):
             return super().nadam_update(p, g, m, v, lr, beta_1, beta_2, epsilon, t, u_t, u_next, u_product)
-        scalars = K.nadam_scalars(lr, beta_1, beta_2, t, u_t, u_next, u_product)
-        self.launch(K.plan_nadam(p, g, m, v, scalars, beta_1, beta_2, epsilon, self.sm_count))
+        scalars = OL.nadam_scalars(lr, beta_1, beta_2, t, u_t, u_next, u_product)
+        self.launch(OL.plan_nadam(p, g, m, v, scalars, beta_1, beta_2, epsilon, self.sm_count))
 
     def adagrad_update(self, p, g, accumulator, lr, epsilon):
         if not self._flat_ready(p, g, accumulator):
             return super().adagrad_update(p, g, accumulator, lr, epsilon)
-        self.launch(K.plan_adagrad(p, g, accumulator, lr, epsilon, self.sm_count))
+        self.launch(OL.plan_adagrad(p, g, accumulator, lr, epsilon, self.sm_count))
 
     def adadelta_update(self, p, g, accum_grad, accum_var, lr, rho, epsilon):
         if not self._flat_ready(p, g, accum_grad, accum_var):
             return super().adadelta_update(p, g, accum_grad, accum_var, lr, rho, epsilon)
-        self.launch(K.plan_adadelta(p, g, accum_grad, accum_var, lr, rho, epsilon, self.sm_count))
+        self.launch(OL.plan_adadelta(p, g, accum_grad, accum_var, lr, rho, epsilon, self.sm_count))

@@ -6,7 +6,7 @@ The scalars are computed on the host exactly as `Optimizer.apply` and
 `CupyBackend.adam_update` compute them (Keras 2's inverse-time ``decay`` included), so a
 plan's step and the layer path's step do the same arithmetic.
 """
-from . import cuda_kernels as K
+from . import optimizer_launches as OL
 from .gpu_grad_transforms import StepGradTransforms
 
 # AdamW is Adam after the decay launch (gpu_grad_transforms.py), as its layer path does
@@ -69,24 +69,24 @@ class StepOptimizer:
     def launch(self, table, index):
         o, p, g, s, sm = self.optimizer, self.params, self.grads, self.optimizer.slots(), self.sm_count
         if self.kind == "sgd":
-            return K.plan_sgd(p, g, s.get("momentum"), 0.0, o.momentum, o.nesterov, sm, table, index)
+            return OL.plan_sgd(p, g, s.get("momentum"), 0.0, o.momentum, o.nesterov, sm, table, index)
         if self.kind == "adam":
-            return K.plan_adam(p, g, s["m"], s["v"], s.get("vhat"), 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table,
+            return OL.plan_adam(p, g, s["m"], s["v"], s.get("vhat"), 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table,
                                index)
         if self.kind == "adagrad":
-            return K.plan_adagrad(p, g, s["accumulator"], 0.0, o.epsilon, sm, table, index)
+            return OL.plan_adagrad(p, g, s["accumulator"], 0.0, o.epsilon, sm, table, index)
         if self.kind == "adamax":
-            return K.plan_adamax(p, g, s["m"], s["v"], 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
+            return OL.plan_adamax(p, g, s["m"], s["v"], 0.0, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
         if self.kind == "lion":
-            return K.plan_lion(p, g, s["m"], 0.0, o.beta_1, o.beta_2, sm, table, index)
+            return OL.plan_lion(p, g, s["m"], 0.0, o.beta_1, o.beta_2, sm, table, index)
         if self.kind == "adadelta":
-            return K.plan_adadelta(p, g, s["accum_grad"], s["accum_var"], 0.0, o.rho, o.epsilon, sm, table, index)
+            return OL.plan_adadelta(p, g, s["accum_grad"], s["accum_var"], 0.0, o.rho, o.epsilon, sm, table, index)
         if self.kind == "ftrl":
-            return K.plan_ftrl(p, g, s["accumulator"], s["linear"], 0.0, o, sm, table, index)
+            return OL.plan_ftrl(p, g, s["accumulator"], s["linear"], 0.0, o, sm, table, index)
         if self.kind == "nadam":
-            return K.plan_nadam(p, g, s["m"], s["v"], (0.0,) * 4, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
+            return OL.plan_nadam(p, g, s["m"], s["v"], (0.0,) * 4, o.beta_1, o.beta_2, o.epsilon, sm, table, index)
         mg = s.get("mg") if o.centered else None
-        return K.plan_rmsprop(p, g, s["rms"], s.get("momentum"), mg, 0.0, o.rho, o.momentum, o.epsilon, sm, table,
+        return OL.plan_rmsprop(p, g, s["rms"], s.get("momentum"), mg, 0.0, o.rho, o.momentum, o.epsilon, sm, table,
                               index)
 
     @property
@@ -95,7 +95,7 @@ class StepOptimizer:
         return 4 if self.kind == "nadam" else 2
 
     def scalars(self, first_t, count):
-        """The table's rows, [scalar, momentum] per step (Nadam: `cuda_kernels.nadam_scalars`),
+        """The table's rows, [scalar, momentum] per step (Nadam: `optimizer_launches.nadam_scalars`),
         Python floats; ``t`` is the iteration count after the step (1 first)."""
         o = self.optimizer
         momentum = self.momentum()
@@ -106,7 +106,7 @@ class StepOptimizer:
             if self.kind == "nadam":  # the schedule as Nadam._update runs it, step after step
                 u_t, u_next = o.beta_1 * (1.0 - 0.5 * 0.96**t), o.beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
                 u_product *= u_t
-                out.append(K.nadam_scalars(lr, o.beta_1, o.beta_2, t, u_t, u_next, u_product))
+                out.append(OL.nadam_scalars(lr, o.beta_1, o.beta_2, t, u_t, u_next, u_product))
                 continue
             if self.kind == "adam":
                 lr = lr * (1.0 - o.beta_2**t) ** 0.5 / (1.0 - o.beta_1**t)
