@@ -7,7 +7,10 @@ no per-layer allocations, no concatenation, no host read until the caller asks.
 The same kernels as training (`dense_launch.dense_forward_launch`), each layer with
 its own activation; a BatchNormalization layer is one elementwise launch with its
 moving statistics (gpu_batch_norm.inference_launch), a LayerNormalization layer one row launch
-(gpu_layer_norm.inference_launch); Dropout and the noise layers are left out.
+(gpu_layer_norm.inference_launch); Dropout and the noise layers are left out. A Dense layer's
+activity regularizer is nothing to predict; for evaluate, which adds its penalty to each batch's
+loss as Keras does, ``run`` computes it from the layer's output after each batch (CuPy operations,
+read once with the epoch's other values).
 """
 from contextlib import nullcontext
 
@@ -41,7 +44,7 @@ def build_gpu_forward(model):
         if not isinstance(entry, Folded):
             if not (LN.inferable if LN.is_layer_norm(entry) else BN.inferable)(entry, dtype):
                 return None
-        elif layer.kernel.value.dtype != dtype or layer.activity_regularizer is not None:
+        elif layer.kernel.value.dtype != dtype:
             return None
         spec = K.activation_spec(act.name, act.params)
         if spec is None:
@@ -64,22 +67,31 @@ class GpuForward:
         self.count = len(model._layers)
         self.prelude = input_prelude(model._layers)  # Normalization/Rescaling run over x first
         self.fused = build_fused_forward(self)  # a small model: every row in one launch
+        # the Dense layers with an activity regularizer: (their place in the stack, the layer)
+        self.activity = [(i, e.layer) for i, e in enumerate(stack)
+                         if isinstance(e, Folded) and e.layer.activity_regularizer is not None]
+        self._regularizers = _regularizers(model)
 
     def matches(self, model):
         return (model.ops is self.ops and len(model._layers) == self.count
                 and same_prelude(model._layers, self.prelude)
-                and same_stack(_stack(model), self.sources, self.norms))
+                and same_stack(_stack(model), self.sources, self.norms) and _regularizers(model) == self._regularizers)
 
     def accepts(self, x):
         width = self.widths[0]  # the first layer's input: a row per sample, whatever x's shape
         return x.ndim >= 2 and x.shape[0] * width == x.size and x.dtype == self.dtype
 
-    def run(self, x, out, batch_size, stream=None):
+    def run(self, x, out, batch_size, stream=None, penalties=None):
         """Every batch of ``x`` (n, K), or (n, ...) of K values a sample, through the layers into
-        ``out`` (n, units), on ``stream``."""
+        ``out`` (n, units), on ``stream``; with a list ``penalties``, each batch's activity penalty
+        (a 0-d device array: the regularizers' penalties over the batch's rows) appended to it."""
         with stream if stream is not None else nullcontext():
             # (the kernels read rows as laid out: a column slice of another output, say, is copied first)
             x = self.ops.xp.ascontiguousarray(as_rows(run_prelude(self.prelude, x)))
+            if penalties is not None and self.activity:
+                for lo in range(0, x.shape[0], batch_size):  # (the hidden outputs of each batch are needed)
+                    penalties.append(self._batch_penalty(x[lo:lo + batch_size], out[lo:lo + batch_size]))
+                return
             if self.fused is not None:  # rows are independent: batches need not be launches
                 if x.shape[0]:
                     self.ops.launch(self.fused.launch(x, out))
@@ -88,6 +100,17 @@ class GpuForward:
                 hi = min(x.shape[0], lo + batch_size)
                 for launch in self.launches(x[lo:hi], out[lo:hi]):
                     self.ops.launch(launch)
+
+    def _batch_penalty(self, x, out):
+        """One batch through the layers, then its activity penalty, as the layer path adds it:
+        each regularizer's penalty on its layer's output over the batch's rows."""
+        for launch in self.launches(x, out):
+            self.ops.launch(launch)
+        hidden, total = self._allocate(x.shape[0])[0], 0.0
+        for i, layer in self.activity:
+            y = out if i == len(self.specs) - 1 else hidden[i]
+            total = total + layer.activity_regularizer(y) / x.shape[0]
+        return total
 
     def launches(self, x, out):
         """The launches of one batch (x and out contiguous row blocks)."""
@@ -129,7 +152,11 @@ def _stack(model):
     skipped = _identity_in_inference()
     # (one with an activity regularizer is kept: its penalty enters evaluate's loss, and dense_stack refuses it)
     kept = [l for l in model._layers if type(l) not in skipped or getattr(l, "activity_regularizer", None) is not None]
-    return dense_stack(kept, normalization=NORMS, prelude=True)
+    return dense_stack(kept, normalization=NORMS, prelude=True, activity=True)
+
+
+def _regularizers(model):
+    return [id(getattr(layer, "activity_regularizer", None)) for layer in model._layers]
 
 
 def _identity_in_inference():

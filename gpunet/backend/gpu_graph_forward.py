@@ -91,6 +91,8 @@ class GpuGraphForward:
     """``run(x, out, batch_size)``: ``out[:] = model(x)`` batch by batch (device arrays; several
     inputs packed side by side in ``x``)."""
 
+    activity = ()  # (a graph with activity regularizers: the layer path)
+
     def __init__(self, model, graph, kinds, folds, dtype):
         self.model, self.ops, self.dtype, self.graph = model, model.ops, dtype, graph
         inputs, nodes, outputs, _ = graph
@@ -125,8 +127,9 @@ class GpuGraphForward:
     def accepts(self, x):
         return x.ndim == 2 and x.shape[1] == sum(self.widths) and x.dtype == self.dtype
 
-    def run(self, x, out, batch_size, stream=None):
-        """Every batch of ``x`` (n, inputs' widths) through the graph into ``out`` (n, units), on ``stream``."""
+    def run(self, x, out, batch_size, stream=None, penalties=None):
+        """Every batch of ``x`` (n, inputs' widths) through the graph into ``out`` (n, units), on ``stream``
+        (``penalties``: GpuForward.run's; a graph plan has no activity regularizer to add to it)."""
         with stream if stream is not None else nullcontext():
             x = self.ops.xp.ascontiguousarray(x)  # (the kernels read rows as laid out)
             for lo in range(0, x.shape[0], batch_size):

@@ -32,7 +32,7 @@ from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_plan_follow import FollowChanges
 from .gpu_graphs import GraphRunner
-from .gpu_regularizers import StepConstraints, StepPenalties
+from .gpu_regularizers import StepConstraints, StepPenalties, activity_regularized
 from .gpu_step import NOISES, DenseEntry, DropoutEntry, NoiseEntry, Step
 from .norm_chain import NORMS
 from .layer_stack import (Folded, FoldedNorm, dense_stack, input_prelude, loss_settings, run_prelude, same_prelude,
@@ -46,7 +46,7 @@ class GpuPlan(FollowChanges):
     step_class = Step  # (gpu_graph_plan.GpuGraphPlan's: GraphStep)
     noises = ()  # the chain's GaussianNoise / GaussianDropout entries (`_take`; a graph's noise layers: the layer path)
 
-    def __init__(self, model, loss_kernel, optimizer, stack, regs=(), cons=()):
+    def __init__(self, model, loss_kernel, optimizer, stack, regs=(), cons=(), activity=()):
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
         self.loss_kernel, self.optimizer = loss_kernel, optimizer
         self._loss_settings = loss_settings(self.loss)
@@ -59,7 +59,8 @@ class GpuPlan(FollowChanges):
         # x, y_src, sw_src: the data the gather reads; y, sw: the epoch's targets and weights in
         # training order, and outputs the model's outputs, which EpochTally reads
         self.x = self.y_src = self.sw_src = self.order = self.outputs = self.y = self.sw = None
-        self.regs = StepPenalties(self.ops, regs) if regs else None
+        # weight regularizers and hidden Dense layers' activity regularizers (gpu_regularizers.py)
+        self.regs = StepPenalties(self.ops, regs, activity, self.dtype) if regs or activity else None
         self.constraints = StepConstraints(self.ops, cons) if cons else None
         self.weighted = False
         self.y_width, self.y_tail = 1, (1,)
@@ -117,7 +118,8 @@ class GpuPlan(FollowChanges):
     def matches(self, model):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
         from ..layers.core import Dropout
-        stack = dense_stack(model._layers, passthrough=(Dropout,) + NOISES, normalization=NORMS, prelude=True)
+        stack = dense_stack(model._layers, passthrough=(Dropout,) + NOISES, normalization=NORMS, prelude=True,
+                            activity=True)
         return (self._same_setup(model) and same_prelude(model._layers, self.prelude)
                 and same_stack(stack, [p.source for p in self.layers], self._others)
                 and all(e.source[1:] == (e.source[0].rate, e.source[0].noise_shape) for e in self.dropouts)
@@ -128,7 +130,8 @@ class GpuPlan(FollowChanges):
         smoothing, Huber's delta, ...), backend, optimizer, regularizers and constraints."""
         return (model._params is self.params and model._loss_fn is self.loss and model.ops is self.ops
                 and loss_settings(self.loss) == self._loss_settings and model.optimizer.apply == self.apply
-                and (self.regs.matches(model) if self.regs is not None else not model._regularized)
+                and (self.regs.matches(model) if self.regs is not None
+                     else not model._regularized and activity_regularized(model._layers) == [])
                 and (self.constraints.matches(model) if self.constraints is not None else not model._constrained))
 
     def accepts(self, x, y, sample_weight=None):
@@ -187,7 +190,7 @@ class GpuPlan(FollowChanges):
             if self.table is None or self.table.shape[0] < steps:
                 self.table = xp.empty((max(steps, 1), self.optimizer.table_width), dtype=self.dtype)  # scalars' rows
                 self._steps.clear()
-            if self.regs is not None and self.regs.ensure(steps):
+            if self.regs is not None and self.regs.ensure(steps, batch_size):
                 self._steps.clear()
             self.eps = B.epsilon()
             self._write(self.state, [0, 0, self._dropout_seed()])

@@ -8,7 +8,7 @@ from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
 from .gpu_plan import GpuPlan
 from .gpu_step import NOISES
-from .gpu_regularizers import constrained_weights, regularized_weights
+from .gpu_regularizers import activity_regularized, constrained_weights, regularized_weights
 from .layer_stack import FoldedNorm, dense_entries, dense_stack, takes_rows
 from .norm_chain import NORMS
 
@@ -17,8 +17,8 @@ def build_gpu_plan(model):
     """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
     layer path must run: a layer other than Dense, Dropout, GaussianNoise, GaussianDropout,
     BatchNormalization and LayerNormalization (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py
-    for which qualify), activity
-    regularizers, a regularizer or constraint without a kernel (gpu_regularizers.py), an
+    for which qualify), an activity regularizer on another layer than a hidden Dense one, a
+    regularizer or constraint without a kernel (gpu_regularizers.py), an
     activation without a kernel, an optimizer without a fused update, float16. A loss without a
     kernel of its own runs its ``compute`` inside the step (step_kernels.generic_loss_kernel)."""
     from ..layers.core import Dropout
@@ -28,16 +28,16 @@ def build_gpu_plan(model):
         return None
     if params.dtype not in K.KERNEL_DTYPES or not takes_rows(layers):
         return None
-    if model._activity:
-        return None
     regs = regularized_weights(model)  # L1 / L2 kernel and bias regularizers: a launch each (gpu_regularizers.py)
     cons = constrained_weights(model)  # MaxNorm, NonNeg, UnitNorm, MinMaxNorm: likewise
-    if regs is None or cons is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
-        return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
     # an Activation layer after a linear Dense or a BatchNormalization layer: folded into it
-    stack = dense_stack(layers, passthrough=(Dropout,) + NOISES, normalization=NORMS, prelude=True)
+    stack = dense_stack(layers, passthrough=(Dropout,) + NOISES, normalization=NORMS, prelude=True, activity=True)
     if stack is None:
         return None
+    activity = activity_regularized(layers, dense_entries(stack)[-1].layer if dense_entries(stack) else None)
+    if regs is None or cons is None or activity is None or (
+            (regs or activity) and getattr(model.optimizer, "allreduce_gradients", None) is not None):
+        return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
     for entry in stack:
         if isinstance(entry, Dropout):
             if entry.noise_shape is not None:
@@ -65,4 +65,4 @@ def build_gpu_plan(model):
     opt = StepOptimizer(inner, params, model._grads, ops.sm_count)
     if not opt.ready(ops):
         return None
-    return GpuPlan(model, loss, opt, stack, regs, cons)
+    return GpuPlan(model, loss, opt, stack, regs, cons, activity)

@@ -29,7 +29,7 @@ class DenseEntry:
     activation it applies); ``spec``: that activation's kernel form."""
 
     def __init__(self, folded, spec):
-        layer = folded.layer
+        layer = self.layer = folded.layer
         self.w, self.b = layer.kernel.value, None if layer.bias is None else layer.bias.value
         self.dw, self.db = layer.kernel.grad, None if layer.bias is None else layer.bias.grad
         self.spec, self.units = spec, self.w.shape[1]
@@ -140,6 +140,8 @@ class Step:
                 entries += LN.backward_launches(entry, out_grad, xhat, inv, keep, out, x_grad, sm)
                 continue
             entry, x, x_grad, keep, out, out_grad = record
+            if plan.regs is not None:  # an activity regularizer's gradient, once out_grad is complete
+                entries += plan.regs.activity_launches(entry.layer, out, out_grad, plan.state)
             entries += backward_entries(plan, out_grad, x, entry, keep, out, x_grad)
         if plan.regs is not None:  # the regularizers' gradients, before any averaging (as the layer path)
             entries += plan.regs.launches(plan.state)

@@ -89,7 +89,7 @@ def run_prelude(prelude, x):
     return x
 
 
-def dense_stack(layers, passthrough=(), normalization=False, prelude=False):
+def dense_stack(layers, passthrough=(), normalization=False, prelude=False, activity=False):
     """``layers`` as the plans run them: a `Folded` per Dense layer, an Activation layer (or an
     advanced activation layer: LeakyReLU, ReLU, ...) that directly follows a Dense layer with a
     linear activation folded into it, and layers whose type is in ``passthrough`` (Dropout, for
@@ -100,13 +100,15 @@ def dense_stack(layers, passthrough=(), normalization=False, prelude=False):
     penalty and gradient are the layer path's): the layer path runs it. With ``prelude`` the
     `input_prelude` layers are left out (the caller runs them over its input). ``normalization``
     may also name the normalization layer types to take (NumPy's plan takes LayerNormalization
-    too, by the layer's own code; the GPU plans' kernels are BatchNormalization's)."""
+    too, by the layer's own code; the GPU plans' kernels are BatchNormalization's). With ``activity``
+    (the GPU training plan: gpu_regularizers.py) a Dense layer's activity regularizer is the caller's
+    to take or refuse (no Activation layer is folded into such a layer: it regularizes its own output)."""
     norms = (BatchNormalization,) if normalization is True else tuple(normalization or ())
     stack = []
     for layer in layers[len(input_prelude(layers)):] if prelude else layers:
-        if getattr(layer, "activity_regularizer", None) is not None:
-            return None
         kind = type(layer)
+        if getattr(layer, "activity_regularizer", None) is not None and not (activity and kind is Dense):
+            return None
         if kind is Dense:
             stack.append(Folded(layer, layer.activation))
         elif kind in norms:

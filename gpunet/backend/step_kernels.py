@@ -175,11 +175,13 @@ def reg_blocks(n, sm_count):
     return _grid_stride(n, sm_count)[0]
 
 
-def plan_reg_grad(w, g, l1, l2, partial, state, col, sm_count):
+def plan_reg_grad(w, g, l1, l2, partial, state, col, sm_count, blocks=None):
     """``g += l1 sign(w) + 2 l2 w`` and the penalty ``l1 |w| + l2 w^2`` summed per block into
-    ``partial[state[1], col:col + reg_blocks(w.size)]`` (see step.cu)."""
+    ``partial[state[1], col:col + reg_blocks(w.size)]`` (see step.cu); on ``blocks`` blocks where
+    given (the extra ones write 0)."""
     t = w.dtype.type
-    return Launch("step", _kernel("reg_grad", w.dtype), _grid_stride(w.size, sm_count), (ELEMENTWISE_BLOCK, 1, 1),
+    grid = _grid_stride(w.size, sm_count) if blocks is None else (blocks, 1, 1)
+    return Launch("step", _kernel("reg_grad", w.dtype), grid, (ELEMENTWISE_BLOCK, 1, 1),
                   (w, g, numpy.int64(w.size), t(l1), t(l2), partial, state, numpy.int64(partial.shape[1]),
                    numpy.int64(col)))
 

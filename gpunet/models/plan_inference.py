@@ -3,8 +3,6 @@ backend/gpu_graph_forward.py) on the CuPy backend:
 the model's outputs for all batches written into one device array, the loss and metrics
 computed from them as fit's epochs compute them (`EpochTally`), then read once; the layer
 path batch by batch otherwise. x may be resident or streamed batch by batch (`DeviceData`)."""
-from types import SimpleNamespace
-
 from ..backend.epoch_tally import EpochTally
 from ..backend.gpu_forward import build_gpu_forward
 from ..backend.gpu_graph_forward import build_gpu_graph_forward
@@ -66,17 +64,17 @@ def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs, whole=None
     defer = cbs is not None and cbs.defers_test_batches  # logs computed only for a progress bar's redraws
     if fwd is not None:
         out = model.ops.xp.empty((n, fwd.units), dtype=fwd.dtype)
-        outputs = SimpleNamespace(y=y, outputs=out, sw=sw, penalties=[], loss=model._loss_fn, ops=model.ops)
-        cursor = TallyCursor(model, EpochTally(model, outputs, batch_size))
+        pending = [] if fwd.activity else None  # each batch's activity penalty (device), read as the tally needs
+        cursor = TallyCursor(model, EpochTally(model, _Evaluated(model, y, out, sw, pending), batch_size))
     losses = LossSum(model.ops, per_batch=cbs is not None and not defer)
     if fwd is not None and cbs is None and whole is not None:
-        fwd.run(whole, out, batch_size)  # the same outputs as batch by batch, in fewer calls
+        fwd.run(whole, out, batch_size, penalties=pending)  # the same outputs as batch by batch, in fewer calls
         batches = ()
     for step, (lo, hi, xb) in enumerate(batches):
         if cbs is not None:
             cbs.on_test_batch_begin(step)
         if fwd is not None:
-            fwd.run(xb, out[lo:hi], batch_size)
+            fwd.run(xb, out[lo:hi], batch_size, penalties=pending)
         else:
             losses.add(*model._test_batch_terms(xb, y[lo:hi], None if sw is None else sw[lo:hi]), hi - lo)
         if cbs is not None:
@@ -86,3 +84,20 @@ def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs, whole=None
     if model._regularized:
         loss += model._weight_penalty(False)
     return model._logs(loss)
+
+
+class _Evaluated:
+    """What `EpochTally` reads of evaluate's run through the forward plan. Each batch's activity
+    penalty (device values in ``pending``) is read when the tally first needs it: once at the end,
+    or as a callback's logs ask for batches so far."""
+
+    def __init__(self, model, y, outputs, sw, pending):
+        self.y, self.outputs, self.sw, self.loss, self.ops = y, outputs, sw, model._loss_fn, model.ops
+        self.pending, self.read = pending, []
+
+    @property
+    def penalties(self):
+        if self.pending:
+            self.read += [float(v) for v in self.ops.to_host(self.ops.xp.stack(self.pending))]
+            self.pending.clear()
+        return self.read
