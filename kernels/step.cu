@@ -82,10 +82,12 @@ __global__ void dropout_forward(const T* __restrict__ x, T* __restrict__ y, T* _
     }
 }
 
-// GaussianNoise and GaussianDropout inside a step: z_i a standard normal draw (Box-Muller over two
-// draws of the hash above, keyed as dropout's: fresh for every batch and layer, the same again for a
-// seeded run); multiplicative 0 (GaussianNoise): y = x + stddev z, its gradient passes unchanged;
-// 1 (GaussianDropout): m = 1 + stddev z, y = x m, m kept for the backward (dropout_backward).
+// GaussianNoise, GaussianDropout and AlphaDropout inside a step: z_i a standard normal draw (Box-Muller
+// over two draws of the hash above, keyed as dropout's: fresh for every batch and layer, the same again
+// for a seeded run). mode 0 (GaussianNoise): y = x + value z, its gradient passes unchanged; 1
+// (GaussianDropout): m = 1 + value z, y = x m, m kept for the backward (dropout_backward); 2
+// (AlphaDropout, value its rate): k_i = dropout's keep flag, y = a (x k + alpha_p (1 - k)) + b in
+// tf.keras's order of operations, m = a k kept for the backward (a, b, alpha_p: SELU's constants).
 __device__ __forceinline__ double gn_normal(unsigned long long key, long long i) {
     const double u1 = ((double)(gn_splitmix(key ^ (unsigned long long)(2 * i)) >> 11) + 1.0) *
                       (1.0 / 9007199254740992.0);  // (0, 1]: its log is finite
@@ -94,13 +96,22 @@ __device__ __forceinline__ double gn_normal(unsigned long long key, long long i)
 }
 
 template <typename T>
-__global__ void noise_forward(const T* __restrict__ x, T* __restrict__ y, T* __restrict__ m, long long n, double stddev,
-                              int multiplicative, const long long* state, long long salt) {
+__global__ void noise_forward(const T* __restrict__ x, T* __restrict__ y, T* __restrict__ m, long long n, double value,
+                              int mode, const long long* state, long long salt) {
     const unsigned long long key = gn_dropout_key(state[2], salt, state[1]);
     const long long stride = (long long)gridDim.x * blockDim.x;
+    const double alpha_p = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946;
+    const double a = mode == 2 ? pow((1.0 - value) * (1.0 + value * alpha_p * alpha_p), -0.5) : 0.0;
+    const T ta = T(a), tb = T(-a * alpha_p * value), tp = T(alpha_p);
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        const T z = T(stddev * gn_normal(key, i));
-        if (multiplicative) {
+        if (mode == 2) {
+            const T k = gn_dropout_keep(key, i, value) ? T(1) : T(0);
+            m[i] = k * ta;
+            y[i] = ta * (x[i] * k + tp * (T(1) - k)) + tb;
+            continue;
+        }
+        const T z = T(value * gn_normal(key, i));
+        if (mode == 1) {
             const T mi = T(1) + z;
             m[i] = mi;
             y[i] = x[i] * mi;

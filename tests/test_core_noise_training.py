@@ -1,6 +1,6 @@
 """Training, saving and Keras interop of ActivityRegularization, GaussianNoise, GaussianDropout,
 AlphaDropout, SpatialDropout1D, RepeatVector and Permute: the fused plans (NumPy's and the GPU's,
-kernels emulated; the GPU's takes GaussianNoise and GaussianDropout, drawing their noise itself:
+kernels emulated; the GPU's takes GaussianNoise, GaussianDropout and AlphaDropout, drawing their noise itself:
 tests/test_kernel_noise.py) decline a model holding one, which trains as on the forced layer path (on NumPy
 through the graph step, which runs the layer by its own code); the
 activity penalty enters the loss and gradient as Dense's activity_regularizer does; save + load +
@@ -30,7 +30,7 @@ CASES = {
     "permute": lambda: [RepeatVector(2), Permute((2, 1)), Flatten()],
 }
 INFERENCE_IDENTITY = ("gaussian_noise", "gaussian_dropout", "alpha_dropout")
-GPU_DRAWN = ("gaussian_noise", "gaussian_dropout")  # (the GPU step plan's noise_forward kernel)
+GPU_DRAWN = ("gaussian_noise", "gaussian_dropout", "alpha_dropout")  # (the GPU step plan's noise_forward kernel)
 OPS = {"numpy": lambda emu: B.resolve("numpy"), "gpu": lambda emu: EmulatedCupyBackend(emu)}
 
 

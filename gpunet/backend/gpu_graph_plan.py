@@ -74,7 +74,7 @@ def build_gpu_graph_plan(model):
             if not (LN.plannable if LN.is_layer_norm(entry) else BN.plannable)(entry, params.dtype):
                 return None
             continue
-        if is_noise(node):  # (GaussianNoise, GaussianDropout: step.cu's noise_forward)
+        if is_noise(node):  # (GaussianNoise, GaussianDropout, AlphaDropout: step.cu's noise_forward)
             continue
         if kind == "Activation" and id(node) not in ends:  # (after a merge, say: a launch of its own)
             if K.activation_spec(node.layer.activation.name, node.layer.activation.params) is None:
@@ -138,9 +138,9 @@ def output_kernels(model, nodes, outputs, lasts, folds):
 
 
 def is_noise(node):
-    """Whether ``node`` calls a GaussianNoise or GaussianDropout layer (these types exactly) over rows, in
-    the mode fit gives it."""
-    return (type(node.layer) in NOISES and node.training is None
+    """Whether ``node`` calls a GaussianNoise, GaussianDropout or AlphaDropout layer (these types exactly;
+    an AlphaDropout without noise_shape) over rows, in the mode fit gives it."""
+    return (type(node.layer) in NOISES and node.training is None and getattr(node.layer, "noise_shape", None) is None
             and all(len(t.shape) == 2 for t in node.inputs + [node.output]))
 
 

@@ -15,8 +15,8 @@ from .norm_chain import NORMS
 
 def build_gpu_plan(model):
     """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
-    layer path must run: a layer other than Dense, Dropout, GaussianNoise, GaussianDropout,
-    BatchNormalization and LayerNormalization (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py
+    layer path must run: a layer other than Dense, Dropout, GaussianNoise, GaussianDropout, AlphaDropout
+    (neither Dropout one with a ``noise_shape``), BatchNormalization and LayerNormalization (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py
     for which qualify), an activity regularizer on another layer than a hidden Dense one, a
     regularizer or constraint without a kernel (gpu_regularizers.py), an
     activation without a kernel, an optimizer without a fused update, float16. A loss without a
@@ -39,11 +39,9 @@ def build_gpu_plan(model):
             (regs or activity) and getattr(model.optimizer, "allreduce_gradients", None) is not None):
         return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
     for entry in stack:
-        if isinstance(entry, Dropout):
-            if entry.noise_shape is not None:
+        if isinstance(entry, Dropout) or type(entry) in NOISES:
+            if getattr(entry, "noise_shape", None) is not None:  # (a mask shared along axes: the layer path)
                 return None
-        elif type(entry) in NOISES:
-            continue
         elif isinstance(entry, FoldedNorm):
             if not (LN.plannable if LN.is_layer_norm(entry) else BN.plannable)(entry, params.dtype):
                 return None

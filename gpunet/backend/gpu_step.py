@@ -19,9 +19,10 @@ from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_fused_step import fused_step_launch
 from .gpu_graphs import Between
-from ..layers.noise import GaussianDropout, GaussianNoise
+from ..layers.noise import AlphaDropout, GaussianDropout, GaussianNoise
 
-NOISES = (GaussianNoise, GaussianDropout)  # the noise layers the chain's step draws itself (noise_forward)
+# the noise layers the steps draw themselves (noise_forward; an AlphaDropout without noise_shape)
+NOISES = (GaussianNoise, GaussianDropout, AlphaDropout)
 
 
 class DenseEntry:
@@ -45,20 +46,24 @@ class DropoutEntry:
 
 
 class NoiseEntry:
-    """A GaussianNoise or GaussianDropout layer as the plan runs it (``active``: it adds noise; a
-    stddev or rate of 0 is the identity); ``salt`` tells its draws from other layers'."""
+    """A GaussianNoise, GaussianDropout or AlphaDropout layer as the plan runs it (``mode``: step.cu
+    noise_forward's; ``active``: it changes its input, where a stddev of 0 or a rate outside (0, 1)
+    is the identity; ``multiplicative``: its gradient is multiplied by what the forward kept);
+    ``salt`` tells its draws from other layers'."""
 
     def __init__(self, layer, salt):
-        self.multiplicative = isinstance(layer, GaussianDropout)
-        value = layer.rate if self.multiplicative else float(layer.stddev)
-        self.active = 0.0 < value < 1.0 if self.multiplicative else value > 0.0
-        self.stddev = math.sqrt(value / (1.0 - value)) if self.multiplicative and self.active else value
+        self.mode = S.NOISE_MODES[type(layer).__name__]
+        self.multiplicative = self.mode != 0
+        value = float(layer.stddev) if self.mode == 0 else layer.rate
+        self.active = value > 0.0 if self.mode == 0 else 0.0 < value < 1.0
+        # (GaussianDropout's stddev; the others' value as the kernel takes it: a stddev, AlphaDropout's rate)
+        self.value = math.sqrt(value / (1.0 - value)) if self.mode == 1 and self.active else value
         self.salt, self.source = salt, (layer, value)
 
     def changed(self):
         """Whether the layer's stddev or rate is no longer what the plan was built with."""
         layer = self.source[0]
-        return (layer.rate if self.multiplicative else float(layer.stddev)) != self.source[1]
+        return (float(layer.stddev) if self.mode == 0 else layer.rate) != self.source[1]
 
 
 class Step:
@@ -96,8 +101,7 @@ class Step:
                 continue
             if isinstance(entry, NoiseEntry):  # (added noise: the gradient passes unchanged, no backward)
                 out, mask = empty(a.shape), empty(a.shape) if entry.multiplicative else None
-                entries.append(S.plan_noise_forward(a, out, mask, entry.stddev, entry.multiplicative, plan.state,
-                                                    entry.salt, sm))
+                entries.append(S.plan_noise_forward(a, out, mask, entry.value, entry.mode, plan.state, entry.salt, sm))
                 if mask is not None:
                     done.append((entry, grad, mask))  # (multiplied: the gradient too, as Dropout's)
                 a = out

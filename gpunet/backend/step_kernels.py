@@ -195,11 +195,15 @@ def plan_dropout_forward(x, y, m, rate, state, salt, sm_count):
                    numpy.int64(salt)))
 
 
-def plan_noise_forward(x, y, m, stddev, multiplicative, state, salt, sm_count):
-    """GaussianNoise's ``y = x + stddev z`` or GaussianDropout's ``y = x m``, ``m = 1 + stddev z`` (``m``
-    kept; None for GaussianNoise), ``z`` fresh standard normal draws per batch (see step.cu)."""
+NOISE_MODES = {"GaussianNoise": 0, "GaussianDropout": 1, "AlphaDropout": 2}  # step.cu noise_forward's ``mode``
+
+
+def plan_noise_forward(x, y, m, value, mode, state, salt, sm_count):
+    """GaussianNoise's ``y = x + value z`` (mode 0, ``m`` None), GaussianDropout's ``y = x m``, ``m = 1 +
+    value z`` (1), or AlphaDropout's of rate ``value`` (2: ``m`` its gradient), ``z`` fresh standard
+    normal draws per batch, AlphaDropout's keep flags Dropout's (see step.cu); ``m`` kept for the backward."""
     return Launch("step", _kernel("noise_forward", x.dtype), _grid_stride(x.size, sm_count), (ELEMENTWISE_BLOCK, 1, 1),
-                  (x, y, _ptr(m), numpy.int64(x.size), numpy.float64(stddev), numpy.int32(bool(multiplicative)), state,
+                  (x, y, _ptr(m), numpy.int64(x.size), numpy.float64(value), numpy.int32(mode), state,
                    numpy.int64(salt)))
 
 
