@@ -80,6 +80,11 @@ def extras_model(seed, norm=False):
     return m
 
 
+def per_class_metrics():
+    """Metrics whose variables their first update makes, one per class (a rank without rows has none)."""
+    return [gpunet.metrics.F1Score(threshold=0.5), gpunet.metrics.R2Score()]
+
+
 def hinge_evaluation_data():
     """29 samples whose labels are 0/1 but for one soft label in the fourth batch of 4 (Keras converts
     0/1 hinge labels batch by batch): evaluate must batch exactly as one process does."""

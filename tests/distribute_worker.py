@@ -139,6 +139,9 @@ def extras(out):
     results["evaluate"] = m.evaluate(xe, ye, batch_size=5, verbose=0)
     m.compile(optimizer=dist.DistributedOptimizer(gpunet.optimizers.Adam(0.01)), loss="hinge")
     results["hinge_evaluate"] = m.evaluate(*C.hinge_evaluation_data(), batch_size=4, verbose=0)
+    m.compile(optimizer=dist.DistributedOptimizer(gpunet.optimizers.Adam(0.01)), loss="binary_crossentropy",
+              metrics=C.per_class_metrics())
+    results["one_batch_evaluate"] = m.evaluate(xe[:4], ye[:4], batch_size=5, verbose=0)  # (rank 1: no rows)
     scheduled = C.extras_model(7 + r)  # a LearningRateSchedule: the broadcast must not assign the rate
     scheduled.compile(optimizer=dist.DistributedOptimizer(gpunet.optimizers.Adam(
         gpunet.optimizers.schedules.ExponentialDecay(0.01, 5, 0.5))), loss="binary_crossentropy")

@@ -218,6 +218,11 @@ def test_stateful_metrics_and_evaluate_batches_equal_one_process(extras_run, num
     hinge = ref.evaluate(*C.hinge_evaluation_data(), batch_size=4, verbose=0)
     assert r0["hinge_evaluate"] == r1["hinge_evaluate"]
     numpy.testing.assert_allclose(r0["hinge_evaluate"], hinge, rtol=1e-12)
+    # one batch on 2 ranks: rank 1 sees no rows, and makes F1Score's and R2Score's variables to sum
+    ref.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=C.per_class_metrics())
+    one = ref.evaluate(xe[:4], ye[:4], batch_size=5, verbose=0)
+    assert r0["one_batch_evaluate"] == r1["one_batch_evaluate"] and len(one) == 3
+    numpy.testing.assert_allclose(r0["one_batch_evaluate"], one, rtol=1e-12)
 
 
 def test_unsynchronized_moving_statistics_are_averaged_so_every_rank_predicts_alike(extras_run, numpy_here):

@@ -227,6 +227,7 @@ class FitShard:
 
 
 def _reduced_logs(model, world, loss_sum, count, what="evaluate's loss and metrics"):
+    _build_everywhere(model, world, what)
     values = [loss_sum, count]
     for m in model._metrics:
         values += [float(m._total), float(m._count)]
@@ -235,6 +236,19 @@ def _reduced_logs(model, world, loss_sum, count, what="evaluate's loss and metri
         m._total, m._count = sums[2 + 2 * i], sums[3 + 2 * i]
         _sum_variables(m, world, what)
     return model._logs(sums[0] / max(sums[1], 1.0))
+
+
+def _build_everywhere(model, world, what):
+    """A metric whose variables its first update makes (F1Score, FBetaScore, R2Score: one per class)
+    has none on a rank that saw no rows (evaluate on fewer batches than ranks): made there for the
+    other ranks' number of classes, so that every rank sums the same variables."""
+    lazy = [m for m in model._metrics if hasattr(m, "_classes") and hasattr(m, "_build")]
+    if not lazy:
+        return
+    sums = world.sum_floats([v for m in lazy for v in (m._classes or 0, m._classes is not None)], what)
+    for m, classes, built in zip(lazy, sums[::2], sums[1::2]):
+        if m._classes is None and built:
+            m._build(int(round(classes / built)))
 
 
 def _sum_variables(metric, world, what):
