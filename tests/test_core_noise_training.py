@@ -2,7 +2,7 @@
 AlphaDropout, SpatialDropout1D, RepeatVector and Permute: the fused plans (NumPy's and the GPU's,
 kernels emulated; the GPU's takes GaussianNoise, GaussianDropout and AlphaDropout, drawing their noise itself:
 tests/test_kernel_noise.py) decline a model holding one, which trains as on the forced layer path (on NumPy
-through the graph step, which runs the layer by its own code); the
+through the graph step, on a GPU through the chain step, which run the layer by its own code); the
 activity penalty enters the loss and gradient as Dense's activity_regularizer does; save + load +
 fit resumes the noise bit for bit; real Keras 3 loads gpunet's files and gpunet loads Keras 3's."""
 import numpy as np
@@ -62,12 +62,13 @@ def test_the_chain_plans_decline_and_training_is_the_layer_paths(emulator, f64, 
     net, forced = _net(ops, CASES[case]()), _net(ops, CASES[case]())
     forced._train_plan = lambda: None  # what fit does for a model no plan covers
     got, want = _train(net, ops), _train(forced, ops)
-    # NumPy's graph step runs the layer by its own code (no activity regularizer there): as the layer
-    # path to rounding; elsewhere the layer path itself, bit for bit
-    graph = backend == "numpy" and case != "activity"
-    assert type(net._plan).__name__ == "GraphPlan" if graph else net._plan is False
-    # predict and evaluate: the GPU forward plan leaves out the layers that are the identity there
-    assert bool(getattr(net, "_gpu_forward", None)) == (backend == "gpu" and case in INFERENCE_IDENTITY)
+    # NumPy's graph step, and the GPU's chain step (gpu_own_layers.py), run the layer by its own code (no
+    # activity regularizer there): as the layer path to rounding; elsewhere the layer path itself, bit for bit
+    graph = case != "activity"
+    assert type(net._plan).__name__ == ("GraphPlan" if backend == "numpy" else "GpuPlan") if graph else net._plan is False
+    # predict and evaluate: the GPU forward plan leaves out the layers that are the identity there, and runs
+    # the others' own forward between its launches
+    assert bool(getattr(net, "_gpu_forward", None)) == (backend == "gpu" and case != "activity")
     if graph:
         for key in want[0]:
             np.testing.assert_allclose(got[0][key], want[0][key], rtol=1e-12, err_msg=key)

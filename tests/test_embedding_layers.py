@@ -187,8 +187,9 @@ def test_outputs_and_training_match_keras3_and_tf_keras(both64, tfk, k3, case, o
         history = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
         runs[name] = (history["loss"], [np.asarray(w) for w in model.get_weights()])
     losses, weights = runs.pop("gpunet")
-    # trained layer by layer, or (no mask, NumPy) by the graph step running the Embedding by its own code
-    assert losses[-1] < losses[0] and (got._plan is False or type(got._plan).__name__ == "GraphPlan")
+    # trained layer by layer, or (no mask) by NumPy's graph step or the GPU's chain step running the Embedding
+    # by its own code
+    assert losses[-1] < losses[0] and (got._plan is False or type(got._plan).__name__ in ("GraphPlan", "GpuPlan"))
     for name, (ref_losses, ref_weights) in runs.items():
         np.testing.assert_allclose(ref_losses, losses, **TOLERANCES[name], err_msg=name)
         for i, (r, g) in enumerate(zip(ref_weights, weights)):
@@ -430,7 +431,7 @@ def test_gpunet_loads_keras3_and_tf_keras_files(tmp_path, k3, tfk, case):
 
 # ---- plans, end to end, summary ------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", ["numpy", "gpu"])
-def test_the_fused_plans_decline_and_the_layer_path_trains(emulator, backend):
+def test_the_fused_plans_take_a_text_model_without_a_mask(emulator, backend):
     ops = B.resolve("numpy") if backend == "numpy" else cuda_emulator.EmulatedCupyBackend(emulator)
     with B.use_backend(ops):
         dense = Sequential([Flatten(input_shape=(LEN,)), Dense(1, activation="sigmoid")])
@@ -439,11 +440,13 @@ def test_the_fused_plans_decline_and_the_layer_path_trains(emulator, backend):
         for case in ("flatten", "average", "max", "first"):
             model = Sequential(CASES[case](gpunet.layers, {"input_length": LEN}))
             model.compile(optimizer="sgd", loss="binary_crossentropy")
-            # NumPy's graph step takes an Embedding without a mask (by the layer's own code)
-            graph = backend == "numpy" and not any(getattr(layer, "mask_zero", False) for layer in model.layers)
-            assert type(model._train_plan()).__name__ == "GraphPlan" if graph else model._train_plan() is None
+            # an Embedding without a mask, its Dense layers over rows: NumPy's graph step, the GPU's chain
+            # step (both run the layer by its own code); a mask: the layer path
+            plan = None if any(getattr(layer, "mask_zero", False) for layer in model.layers) else (
+                "GraphPlan" if backend == "numpy" else "GpuPlan")
+            assert type(model._train_plan()).__name__ == plan if plan else model._train_plan() is None
             history = model.fit(X[_rows(case)], Y[_rows(case)], epochs=3, batch_size=16, verbose=0).history
-            assert bool(model._plan) == graph and history["loss"][-1] < history["loss"][0]
+            assert bool(model._plan) == bool(plan) and history["loss"][-1] < history["loss"][0]
 
 
 def _imdb_like(n, seed):

@@ -50,7 +50,8 @@ CASES = {
 
 
 def fit(ops, case, batch_sizes=(10,), batch_logs=False, epochs=2):
-    build, regs, loss, reconstruct = CASES[case]
+    """``case``: a CASES name, or such an entry."""
+    build, regs, loss, reconstruct = CASES[case] if isinstance(case, str) else case
     x, y, _ = data("pima")
     y = (1.0 / (1.0 + numpy.exp(-x))) if reconstruct else y
     seen, histories = [], []
@@ -108,11 +109,7 @@ def test_the_penalty_is_in_the_loss_and_its_gradient_in_the_weights(emulator):
     """Against the same model without its activity regularizers, on the plan: a larger loss, other weights."""
     B.set_floatx("float64")
     with_regs = fit(EmulatedCupyBackend(emulator), "l1-and-l2")
-    CASES["plain"] = (pima_net, (None, None, None), "binary_crossentropy", False)
-    try:
-        plain = fit(EmulatedCupyBackend(emulator), "plain")
-    finally:
-        del CASES["plain"]
+    plain = fit(EmulatedCupyBackend(emulator), (pima_net, (None, None, None), "binary_crossentropy", False))
     assert isinstance(with_regs[0]._plan, GpuPlan) and isinstance(plain[0]._plan, GpuPlan)
     assert with_regs[1][0]["loss"][0] > plain[1][0]["loss"][0]
     assert not numpy.allclose(with_regs[0].get_weights()[0], plain[0].get_weights()[0])
@@ -126,13 +123,9 @@ def test_what_the_plan_leaves_to_the_layer_path_trains_there_as_on_numpy(emulato
     regs = {"output-layer": (None, None, L2(0.01)), "dropout-layer": (None, None, None),
             "users-regularizer": (None, Halved(l2=0.02), None)}[where]
     build = (lambda r: pima_net(r, dropout=L1(0.01))) if where == "dropout-layer" else pima_net
-    CASES[where] = (build, regs, "binary_crossentropy", False)
+    case = (build, regs, "binary_crossentropy", False)
     emulator.launches.clear()
-    try:
-        got = fit(EmulatedCupyBackend(emulator), where)
-        ref = fit(B.resolve("numpy"), where)
-    finally:
-        del CASES[where]
+    got, ref = fit(EmulatedCupyBackend(emulator), case), fit(B.resolve("numpy"), case)
     assert not isinstance(got[0]._plan, GpuPlan), "the layer path trained it"
     assert reg_grad_launches(emulator) == []  # (the layer path's penalty: CuPy operations, no plan launch)
     assert_same(got, ref, 1e-10)

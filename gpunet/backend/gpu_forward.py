@@ -7,11 +7,13 @@ no per-layer allocations, no concatenation, no host read until the caller asks.
 The same kernels as training (`dense_launch.dense_forward_launch`), each layer with
 its own activation; a BatchNormalization layer is one elementwise launch with its
 moving statistics (gpu_batch_norm.inference_launch), a LayerNormalization layer one row launch
-(gpu_layer_norm.inference_launch); Dropout and the noise layers are left out. A Dense layer's
+(gpu_layer_norm.inference_launch); Dropout and the noise layers are left out; an Embedding, a
+pooling, a Reshape, ... (gpu_own_layers.py) runs its own forward between the launches. A Dense layer's
 activity regularizer is nothing to predict; for evaluate, which adds its penalty to each batch's
 loss as Keras does, ``run`` computes it from the layer's output after each batch (CuPy operations,
 read once with the epoch's other values).
 """
+import math
 from contextlib import nullcontext
 
 from . import cuda_kernels as K
@@ -21,6 +23,8 @@ from . import gpu_batch_norm as BN
 from . import gpu_layer_norm as LN
 from .norm_chain import NORMS
 from .gpu_fused_forward import build_fused_forward
+from .gpu_own_layers import plannable as own_plannable
+from .gpu_plan import OWN
 from .gpu_step import workspace
 from .layer_stack import Folded, as_rows, dense_stack, input_prelude, run_prelude, same_prelude, same_stack, takes_rows
 
@@ -38,13 +42,20 @@ def build_gpu_forward(model):
     dtype = dense[0].layer.kernel.value.dtype
     if dtype not in K.KERNEL_DTYPES:
         return None
+    if type(stack[-1]) in OWN:
+        return None  # (the outputs the caller allocates are rows of the last Dense or normalization layer)
     specs = []
     for entry in stack:
+        if type(entry) in OWN:  # (its own forward, between the launches: gpu_own_layers.py)
+            if not own_plannable(entry, dtype, training=False):
+                return None
+            specs.append(None)
+            continue
         layer, act = entry.layer, entry.activation
         if not isinstance(entry, Folded):
             if not (LN.inferable if LN.is_layer_norm(entry) else BN.inferable)(entry, dtype):
                 return None
-        elif layer.kernel.value.dtype != dtype:
+        elif layer.kernel.value.dtype != dtype or len(layer.input_shape) != 2:
             return None
         spec = K.activation_spec(act.name, act.params)
         if spec is None:
@@ -99,13 +110,13 @@ class GpuForward:
             for lo in range(0, x.shape[0], batch_size):
                 hi = min(x.shape[0], lo + batch_size)
                 for launch in self.launches(x[lo:hi], out[lo:hi]):
-                    self.ops.launch(launch)
+                    launch() if callable(launch) else self.ops.launch(launch)
 
     def _batch_penalty(self, x, out):
         """One batch through the layers, then its activity penalty, as the layer path adds it:
         each regularizer's penalty on its layer's output over the batch's rows."""
         for launch in self.launches(x, out):
-            self.ops.launch(launch)
+            launch() if callable(launch) else self.ops.launch(launch)
         hidden, total = self._allocate(x.shape[0])[0], 0.0
         for i, layer in self.activity:
             y = out if i == len(self.specs) - 1 else hidden[i]
@@ -119,6 +130,11 @@ class GpuForward:
         plans, a = [], x
         for i, (entry, spec) in enumerate(zip(self.stack, self.specs)):
             y = out if i == len(self.specs) - 1 else hidden[i]
+            if spec is None:  # a layer's own forward (a callable: `run` calls it in order)
+                plans.append(_own_forward(entry, a.reshape((rows,) + tuple(entry.input_shape[1:])),
+                                          y.reshape((rows,) + tuple(entry.output_shape[1:]))))
+                a = y
+                continue
             if not isinstance(entry, Folded):
                 plans.append((LN if LN.is_layer_norm(entry) else BN).inference_launch(entry, spec, a, y, sm))
                 a = y
@@ -152,7 +168,7 @@ def _stack(model):
     skipped = _identity_in_inference()
     # (one with an activity regularizer is kept: its penalty enters evaluate's loss, and dense_stack refuses it)
     kept = [l for l in model._layers if type(l) not in skipped or getattr(l, "activity_regularizer", None) is not None]
-    return dense_stack(kept, normalization=NORMS, prelude=True, activity=True)
+    return dense_stack(kept, passthrough=OWN, normalization=NORMS, prelude=True, activity=True)
 
 
 def _regularizers(model):
@@ -170,7 +186,15 @@ def _identity_in_inference():
 
 
 def _width(entry, side):
-    """An entry's input (``side`` 0) or output (1) width."""
+    """An entry's input (``side`` 0) or output (1) width (a layer run by its own code: its values per sample)."""
     if isinstance(entry, Folded):
         return entry.layer.kernel.value.shape[side]
+    if type(entry) in OWN:
+        return math.prod((entry.output_shape if side else entry.input_shape)[1:])
     return entry.layer.input_shape[-1]  # (a normalization keeps the width)
+
+
+def _own_forward(layer, x, y):
+    def run():
+        y[...] = layer.forward(x, False)
+    return run

@@ -33,10 +33,13 @@ from . import step_kernels as S
 from .gpu_plan_follow import FollowChanges
 from .gpu_graphs import GraphRunner
 from .gpu_regularizers import StepConstraints, StepPenalties, activity_regularized
+from .gpu_own_layers import OwnEntry, own_layer_types
 from .gpu_step import NOISES, DenseEntry, DropoutEntry, NoiseEntry, Step
 from .norm_chain import NORMS
 from .layer_stack import (Folded, FoldedNorm, dense_stack, input_prelude, loss_settings, run_prelude, same_prelude,
                           same_stack)
+
+OWN = own_layer_types()  # the layers the step runs by their own code (gpu_own_layers.py)
 
 
 class GpuPlan(FollowChanges):
@@ -85,6 +88,9 @@ class GpuPlan(FollowChanges):
                 kind = LN.LayerNormEntry if LN.is_layer_norm(entry) else BN.NormEntry
                 self.sequence.append(kind(entry, K.activation_spec(act.name, act.params)))
                 continue
+            if type(entry) in OWN:  # (an Embedding, a pooling, a Reshape, ...: its own code, between graphs)
+                self.sequence.append(OwnEntry(entry))
+                continue
             if not isinstance(entry, Folded):
                 salt = model._layers.index(entry) * 7919 + (entry.seed or 0)  # (the model position it always had)
                 if type(entry) in NOISES:
@@ -102,7 +108,8 @@ class GpuPlan(FollowChanges):
         self.dropouts = [e for e in self.sequence if isinstance(e, DropoutEntry)]
         self.norms = [e for e in self.sequence if isinstance(e, (BN.NormEntry, LN.LayerNormEntry))]
         self._others = [e for e in stack if not isinstance(e, Folded)]  # Dropout layers and FoldedNorm
-        self.width = self.layers[0].w.shape[0]
+        first = self.sequence[0] if self.sequence else None
+        self.width = first.width if isinstance(first, OwnEntry) else self.layers[0].w.shape[0]
 
     # ---- what fit sees ----------------------------------------------------------------------------
     @property
@@ -118,7 +125,7 @@ class GpuPlan(FollowChanges):
     def matches(self, model):
         """Whether the model is still what the plan was built for (see DensePlan.matches)."""
         from ..layers.core import Dropout
-        stack = dense_stack(model._layers, passthrough=(Dropout,) + NOISES, normalization=NORMS, prelude=True,
+        stack = dense_stack(model._layers, passthrough=(Dropout,) + NOISES + OWN, normalization=NORMS, prelude=True,
                             activity=True)
         return (self._same_setup(model) and same_prelude(model._layers, self.prelude)
                 and same_stack(stack, [p.source for p in self.layers], self._others)

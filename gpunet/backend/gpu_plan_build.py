@@ -6,7 +6,8 @@ from . import gpu_batch_norm as BN
 from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_optimizer import StepOptimizer
-from .gpu_plan import GpuPlan
+from .gpu_own_layers import plannable as own_plannable
+from .gpu_plan import OWN, GpuPlan
 from .gpu_step import NOISES
 from .gpu_regularizers import activity_regularized, constrained_weights, regularized_weights
 from .layer_stack import FoldedNorm, dense_entries, dense_stack, takes_rows
@@ -15,8 +16,9 @@ from .norm_chain import NORMS
 
 def build_gpu_plan(model):
     """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
-    layer path must run: a layer other than Dense, Dropout, GaussianNoise, GaussianDropout, AlphaDropout
-    (neither Dropout one with a ``noise_shape``), BatchNormalization and LayerNormalization (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py
+    layer path must run: a layer other than Dense (over rows), Dropout, GaussianNoise, GaussianDropout,
+    AlphaDropout (neither Dropout one with a ``noise_shape``), the layers the step runs by their own
+    code (gpu_own_layers.py: Embedding, Flatten, Reshape, the 1-D global poolings, ...), BatchNormalization and LayerNormalization (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py
     for which qualify), an activity regularizer on another layer than a hidden Dense one, a
     regularizer or constraint without a kernel (gpu_regularizers.py), an
     activation without a kernel, an optimizer without a fused update, float16. A loss without a
@@ -31,7 +33,7 @@ def build_gpu_plan(model):
     regs = regularized_weights(model)  # L1 / L2 kernel and bias regularizers: a launch each (gpu_regularizers.py)
     cons = constrained_weights(model)  # MaxNorm, NonNeg, UnitNorm, MinMaxNorm: likewise
     # an Activation layer after a linear Dense or a BatchNormalization layer: folded into it
-    stack = dense_stack(layers, passthrough=(Dropout,) + NOISES, normalization=NORMS, prelude=True, activity=True)
+    stack = dense_stack(layers, passthrough=(Dropout,) + NOISES + OWN, normalization=NORMS, prelude=True, activity=True)
     if stack is None:
         return None
     activity = activity_regularized(layers, dense_entries(stack)[-1].layer if dense_entries(stack) else None)
@@ -39,13 +41,17 @@ def build_gpu_plan(model):
             (regs or activity) and getattr(model.optimizer, "allreduce_gradients", None) is not None):
         return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
     for entry in stack:
-        if isinstance(entry, Dropout) or type(entry) in NOISES:
+        if type(entry) in OWN:
+            if not own_plannable(entry, params.dtype):
+                return None
+        elif isinstance(entry, Dropout) or type(entry) in NOISES:
             if getattr(entry, "noise_shape", None) is not None:  # (a mask shared along axes: the layer path)
                 return None
         elif isinstance(entry, FoldedNorm):
             if not (LN.plannable if LN.is_layer_norm(entry) else BN.plannable)(entry, params.dtype):
                 return None
-        elif not entry.layer.trainable or entry.layer.kernel.value.dtype != params.dtype:
+        elif (not entry.layer.trainable or entry.layer.kernel.value.dtype != params.dtype
+              or len(entry.layer.input_shape) != 2):  # (a Dense layer over a sequence's steps: the layer path)
             return None
     dense = dense_entries(stack)
     if not dense or dense[-1] is not stack[-1]:

@@ -3,7 +3,8 @@
 A `Step` is built once per (rows, stride) and holds, in order, what one step runs:
 the batch gather; per layer its forward (a Dense layer: one launch, or a cuBLAS GEMM and
 a bias+activation launch; a Dropout, BatchNormalization or LayerNormalization layer: one
-launch; LayerNormalization two backward); the loss
+launch; LayerNormalization two backward; an Embedding, a pooling, ...: its own code between
+graphs, gpu_own_layers.py); the loss
 kernel; per layer in reverse its backward; the regularizers' gradients; the gradient average
 of a data-parallel run (if any); gradient clipping and weight decay; the optimizer's update;
 the constraints. Entries are `cuda_kernels.Launch` tuples or, for cuBLAS and
@@ -19,6 +20,7 @@ from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_fused_step import fused_step_launch
 from .gpu_graphs import Between
+from .gpu_own_layers import OwnEntry
 from ..layers.noise import AlphaDropout, GaussianDropout, GaussianNoise
 
 # the noise layers the steps draw themselves (noise_forward; an AlphaDropout without noise_shape)
@@ -106,6 +108,13 @@ class Step:
                     done.append((entry, grad, mask))  # (multiplied: the gradient too, as Dropout's)
                 a = out
                 continue
+            if isinstance(entry, OwnEntry):  # (its own code between the graphs: gpu_own_layers.py)
+                x_in = a.reshape((rows,) + entry.in_shape)
+                out, out_grad = empty((rows,) + entry.out_shape), empty((rows,) + entry.out_shape)
+                entries.append(entry.forward(x_in, out))
+                done.append((entry, None if grad is None else grad.reshape(x_in.shape), out_grad))
+                a, grad = out, out_grad
+                continue
             if isinstance(entry, (BN.NormEntry, LN.LayerNormEntry)):
                 kernels = LN if isinstance(entry, LN.LayerNormEntry) else BN
                 out, xhat = empty((rows, entry.units)), empty((rows, entry.units))
@@ -130,6 +139,10 @@ class Step:
             entries.append(S.plan_loss_grad(plan.loss_kernel, a, self.yb, self.swb, plan.outputs, grad, plan.state,
                                             stride, plan.eps, plan.loss_kernel.scale(rows), sm))
         for record in reversed(done):  # backward
+            if isinstance(record[0], OwnEntry):
+                entry, x_grad, out_grad = record
+                entries.append(entry.backward(out_grad, x_grad))
+                continue
             if isinstance(record[0], (DropoutEntry, NoiseEntry)):
                 _, g, mask = record
                 if g is not None:

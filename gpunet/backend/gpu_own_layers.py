@@ -1,0 +1,72 @@
+"""Built-in layers without kernels of their own inside the GPU chain step (gpu_step.py).
+
+Keras's text classifiers are Dense stacks after an ``Embedding`` and a pooling or a ``Flatten``
+(the TensorFlow text classification tutorial's ``Embedding``, ``Dropout``,
+``GlobalAveragePooling1D``, ``Dense``; Keras 2's word-embedding example's ``Embedding``,
+``Flatten``, ``Dense``); other models put a ``Reshape``, a ``PReLU`` or a ``UnitNormalization``
+between Dense layers. Any of them used to send the whole model layer by layer on a GPU: every
+Dense layer as CuPy operations, the loss read on the host each step, no CUDA graph.
+
+In the step such a layer runs its own forward and backward, the layer path's code (so the same
+values, and the same draws for a SpatialDropout), as `Between` entries: its CuPy operations
+allocate, so they run between the captured graphs of the step's launches, on the plan's stream.
+Its output, and the gradient with respect to its input, are copied into the step's buffers, which
+the launches around it read; the Dense layers, the loss and the optimizer keep their kernels.
+A layer that makes a mask (``Embedding(mask_zero=True)``, ``Masking``), a frozen layer with
+weights, or one whose shapes are not all known keeps the layer path for the whole model.
+"""
+import math
+
+from .gpu_graphs import Between
+
+
+def own_layer_types():
+    """The layer types (these exactly: a subclass may do more) the step runs by their own code."""
+    from ..layers.advanced_activations import PReLU
+    from ..layers.core import Flatten, Identity, Reshape
+    from ..layers.embedding import Embedding
+    from ..layers.layer_normalization import UnitNormalization
+    from ..layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
+    from ..layers.regularization import SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
+    from ..layers.reshaping import Permute, RepeatVector
+    return (Embedding, Flatten, Reshape, Identity, RepeatVector, Permute, GlobalAveragePooling1D, GlobalMaxPooling1D,
+            UnitNormalization, PReLU, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
+
+
+def plannable(layer, dtype, training=True):
+    """Whether the step (or, not ``training``, the forward plan) runs ``layer`` (of an `own_layer_types`
+    type) by its own code: no mask made, its shapes known past the batch, its weights of the plan's
+    ``dtype`` (and trainable, for the step)."""
+    from ..layers import masking
+    shapes = (layer.input_shape, layer.output_shape) if layer.built else (None, None)
+    if any(s is None or any(d is None for d in s[1:]) for s in shapes) or masking.makes_mask(layer):
+        return False
+    return not layer.weights or ((layer.trainable or not training) and all(w.value.dtype == dtype for w in layer.weights))
+
+
+class OwnEntry:
+    """A layer the step runs by its own forward and backward: ``in_shape`` and ``out_shape`` per sample."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.in_shape, self.out_shape = tuple(layer.input_shape[1:]), tuple(layer.output_shape[1:])
+        self.width = math.prod(self.in_shape)  # (the model's input width, when the layer comes first)
+
+    def forward(self, x, out):
+        """The entry writing ``layer(x)`` (training) into ``out``."""
+        layer = self.layer
+
+        def run():
+            out[...] = layer.forward(x, True)
+        return Between(run)
+
+    def backward(self, out_grad, x_grad):
+        """The entry writing the layer's weight gradients and, unless ``x_grad`` is None (the model's
+        input), the gradient with respect to its input, from ``out_grad``."""
+        layer = self.layer
+
+        def run():
+            g = layer.backward(out_grad, x_grad is not None)
+            if x_grad is not None:
+                x_grad[...] = g
+        return Between(run)

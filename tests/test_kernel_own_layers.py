@@ -1,0 +1,122 @@
+"""Built-in layers without kernels inside the GPU chain step (gpunet/backend/gpu_own_layers.py): an
+Embedding with a pooling or a Flatten (Keras's text classifiers), Reshape, RepeatVector, Permute,
+PReLU, UnitNormalization and SpatialDropout1D between Dense layers run their own forward and backward
+between the step's kernels; kernels emulated on the CPU, the model trains through the plan as NumPy
+trains it (histories, weights, evaluate; float64 and float32, a short last batch); what the step
+leaves to the layer path still trains there."""
+import numpy
+import pytest
+
+import gpunet
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from gpunet import backend as B
+from gpunet.backend.gpu_forward import GpuForward
+from gpunet.backend.gpu_graphs import Between
+from gpunet.backend.gpu_plan import GpuPlan
+from gpunet.layers import (Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, Permute,
+                           PReLU, RepeatVector, Reshape, SpatialDropout1D, UnitNormalization)
+from gpunet.models import Sequential
+
+N, STEPS, VOCAB = 101, 10, 40  # (101 samples: a short last batch at any batch size used here)
+
+
+def text_data(classes=2):
+    rng = numpy.random.default_rng(4)
+    x = rng.integers(0, VOCAB, (N, STEPS)).astype("float64")
+    score = (x < VOCAB // 2).mean(axis=1)
+    y = (score > 0.5).astype("float64") if classes == 2 else numpy.minimum((score * classes).astype(int), classes - 1)
+    return x, y
+
+
+def rows_data():
+    rng = numpy.random.default_rng(5)
+    x = rng.standard_normal((N, 8))
+    return x, (x[:, :3].sum(1, keepdims=True) + 0.1 * rng.standard_normal((N, 1)))
+
+
+# name: (layers, loss, data, how many layers run their own code)
+CASES = {
+    "embedding-pooling": (lambda: [Embedding(VOCAB, 8, input_length=STEPS), Dropout(0.0), GlobalAveragePooling1D(),
+                                   Dense(16, activation="relu"), Dense(1, activation="sigmoid")],
+                          "binary_crossentropy", text_data, 2),
+    "embedding-flatten": (lambda: [Embedding(VOCAB, 4, input_length=STEPS), Flatten(), Dense(1, activation="sigmoid")],
+                          "binary_crossentropy", text_data, 2),
+    "embedding-maxpool-softmax": (lambda: [Embedding(VOCAB, 6, input_length=STEPS), GlobalMaxPooling1D(),
+                                           Dense(3, activation="softmax")],
+                                  "sparse_categorical_crossentropy", lambda: text_data(3), 2),
+    "reshape-repeat-permute": (lambda: [Dense(12, input_dim=8, activation="tanh"), Reshape((3, 4)), Flatten(),
+                                        Dense(6), RepeatVector(2), Permute((2, 1)), Flatten(), Dense(1)],
+                               "mse", rows_data, 5),
+    "prelu-unit-norm": (lambda: [Dense(12, input_dim=8), PReLU(), Dense(8, activation="relu"), UnitNormalization(),
+                                 Dense(1)], "mse", rows_data, 2),
+    "spatial-dropout": (lambda: [Embedding(VOCAB, 8, input_length=STEPS), SpatialDropout1D(0.3),
+                                 GlobalAveragePooling1D(), Dense(1, activation="sigmoid")],
+                        "binary_crossentropy", text_data, 3),
+}
+
+
+def fit(ops, case, batch_size=16, epochs=3):
+    """``case``: a CASES name, or such an entry."""
+    layers, loss, data, _ = CASES[case] if isinstance(case, str) else case
+    x, y = data()
+    with B.use_backend(ops):
+        gpunet.utils.set_random_seed(3)
+        net = Sequential(layers())
+        net.compile(optimizer=gpunet.optimizers.Adam(0.01), loss=loss, metrics=["accuracy"])
+        history = net.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0).history
+        evaluated = net.evaluate(x, y, verbose=0)
+        predicted = ops.to_host(net.predict(x, verbose=0))
+    return net, history, evaluated, predicted
+
+
+@pytest.mark.parametrize("floatx", ["float64", "float32"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_layers_without_kernels_train_inside_the_gpu_step_as_on_numpy(emulator, case, floatx):
+    """Each such layer is two `Between` entries of the step (forward, backward: its own code), the
+    Dense layers, loss and optimizer the step's kernels; the results are NumPy's (SpatialDropout1D's
+    draws too: the layer's own, from the same generator)."""
+    B.set_floatx(floatx)
+    emulator.launches.clear()
+    got = fit(EmulatedCupyBackend(emulator), case)
+    ref = fit(B.resolve("numpy"), case)
+    plan = got[0]._plan
+    assert isinstance(plan, GpuPlan), "the GPU step plan trained it"
+    own = CASES[case][3]
+    for step in plan._steps.values():  # (the full batches' and the short last batch's)
+        assert sum(isinstance(e, Between) for e in step.entries) == 2 * own
+    kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
+    assert {"batch_gather", "loss_grad", "adam_update"} <= kernels and "mlp_step" not in kernels
+    # predict and evaluate: the forward plan, the layer's own forward between its launches
+    assert isinstance(getattr(got[0], "_gpu_forward", None), GpuForward) and "dense_forward" in kernels
+    tol = 1e-10 if floatx == "float64" else 2e-5
+    for key in ref[1]:
+        numpy.testing.assert_allclose(got[1][key], ref[1][key], rtol=tol, atol=tol, err_msg=key)
+    numpy.testing.assert_allclose(got[2], ref[2], rtol=tol, atol=tol)
+    numpy.testing.assert_allclose(got[3], ref[3], rtol=tol * 10, atol=tol)
+    for g, r in zip(got[0].get_weights(), ref[0].get_weights()):
+        numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)
+    assert got[1]["loss"][-1] < got[1]["loss"][0]
+
+
+@pytest.mark.parametrize("what", ["mask-zero", "dense-over-steps", "frozen-embedding"])
+def test_what_the_step_leaves_to_the_layer_path_trains_there_as_on_numpy(emulator, what):
+    """An Embedding that makes a mask (the masked mean is the layer path's), a Dense layer applied
+    to every step of a sequence (not rows), a frozen Embedding (predict's forward plan takes it):
+    training on the layer path, as NumPy."""
+    B.set_floatx("float64")
+    layers = {
+        "mask-zero": lambda: [Embedding(VOCAB, 8, mask_zero=True, input_length=STEPS), GlobalAveragePooling1D(),
+                              Dense(1, activation="sigmoid")],
+        "dense-over-steps": lambda: [Embedding(VOCAB, 8, input_length=STEPS), Dense(4, activation="tanh"),
+                                     GlobalAveragePooling1D(), Dense(1, activation="sigmoid")],
+        "frozen-embedding": lambda: [Embedding(VOCAB, 8, input_length=STEPS, trainable=False),
+                                     GlobalAveragePooling1D(), Dense(1, activation="sigmoid")],
+    }[what]
+    case = (layers, "binary_crossentropy", text_data, 0)
+    got, ref = fit(EmulatedCupyBackend(emulator), case), fit(B.resolve("numpy"), case)
+    assert not isinstance(got[0]._plan, GpuPlan), "the layer path trained it"
+    assert bool(getattr(got[0], "_gpu_forward", None)) == (what == "frozen-embedding")
+    for key in ref[1]:
+        numpy.testing.assert_allclose(got[1][key], ref[1][key], rtol=1e-10, err_msg=key)
+    numpy.testing.assert_allclose(got[2], ref[2], rtol=1e-10)
+    numpy.testing.assert_allclose(got[3], ref[3], rtol=1e-9, atol=1e-12)
