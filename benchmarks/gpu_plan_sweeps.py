@@ -60,10 +60,11 @@ def fused_step_sweep(ops, sync, cases=FUSED_CASES, steps=64, epochs=2, rounds=3)
 
 # ---- 6d ------------------------------------------------------------------------------------------
 
-# name: (layers (a list of constructors), optimizer, loss); all on 784 inputs, 10 outputs
+# name: (layers (a list of constructors), optimizer, loss[, inputs(rng, n)]); on 784 inputs unless given, 10 outputs
 def _beyond_dense_cases():
-    from gpunet import losses, optimizers
-    from gpunet.layers import Activation, BatchNormalization, Dense, GaussianDropout, GaussianNoise, LayerNormalization
+    from gpunet import losses, optimizers, regularizers
+    from gpunet.layers import (Activation, AlphaDropout, BatchNormalization, Dense, Dropout, Embedding, GaussianDropout,
+                               GaussianNoise, GlobalAveragePooling1D, LayerNormalization)
     dense_bn = lambda: [Dense(256, input_dim=784), BatchNormalization(), Activation("relu"),  # noqa: E731
                         Dense(256), BatchNormalization(), Activation("relu"), Dense(10)]
     dense_ln = lambda: [Dense(256, input_dim=784), LayerNormalization(), Activation("gelu"),  # noqa: E731
@@ -79,7 +80,19 @@ def _beyond_dense_cases():
             "dense-ln-gelu, adam": (dense_ln, lambda: optimizers.Adam(), "mse"),
             "noise layers, adadelta": (noisy, lambda: optimizers.Adadelta(1.0), "mse"),
             "ftrl, mse sum": (plain, lambda: optimizers.Ftrl(0.05), losses.MeanSquaredError(reduction="sum")),
-            "adam, a user's loss": (plain, lambda: optimizers.Adam(), _users_loss)}
+            "adam, a user's loss": (plain, lambda: optimizers.Adam(), _users_loss),
+            # session 17's: an activity regularizer (the sparse autoencoder's), AlphaDropout in a SELU stack
+            "activity l1, adam": (lambda: [Dense(256, input_dim=784, activation="relu",
+                                                 activity_regularizer=regularizers.l1(1e-5)),
+                                           Dense(256, activation="relu"), Dense(10)], lambda: optimizers.Adam(), "mse"),
+            "selu + alpha dropout": (lambda: [Dense(256, input_dim=784, activation="selu"), AlphaDropout(0.1),
+                                              Dense(256, activation="selu"), AlphaDropout(0.1), Dense(10)],
+                                     lambda: optimizers.Adam(), "mse"),
+            # TensorFlow's text classification tutorial's model (the Embedding and pooling by their own code)
+            "text: embedding + pool": (lambda: [Embedding(10000, 16, input_length=256), Dropout(0.2),
+                                                GlobalAveragePooling1D(), Dense(16, activation="relu"), Dense(10)],
+                                       lambda: optimizers.Adam(), "mse",
+                                       lambda rng, n: rng.integers(0, 10000, (n, 256)).astype("float32"))}
 
 
 def _users_loss(y_true, y_pred):
@@ -98,9 +111,10 @@ def beyond_dense_sweep(ops, sync, batches=(128, 2048), steps=16, epochs=2, round
     out = {}
     print(f"  us per training step ({steps} steps x {epochs} epochs a call, median of {rounds})")
     print(f"  {'model':>22} {'batch':>5} {'plan':>9} {'layers':>9}")
-    for name, (layers, optimizer, loss) in cases.items():
+    for name, (layers, optimizer, loss, *inputs) in cases.items():
         for batch in batches:
-            x = rng.standard_normal((steps * batch, 784)).astype("float32")
+            # (a text model's case gives its inputs: ids of a vocabulary)
+            x = inputs[0](rng, steps * batch) if inputs else rng.standard_normal((steps * batch, 784)).astype("float32")
             y = rng.standard_normal((steps * batch, 10)).astype("float32")
             row = {}
             for path in ("plan", "layers"):
