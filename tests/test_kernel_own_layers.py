@@ -1,6 +1,7 @@
 """Built-in layers without kernels inside the GPU chain step (gpunet/backend/gpu_own_layers.py): an
 Embedding with a pooling or a Flatten (Keras's text classifiers), Reshape, RepeatVector, Permute,
-PReLU, UnitNormalization and SpatialDropout1D between Dense layers run their own forward and backward
+PReLU, UnitNormalization, SpatialDropout1D and activation layers that cannot be folded between Dense
+layers run their own forward and backward
 between the step's kernels; kernels emulated on the CPU, the model trains through the plan as NumPy
 trains it (histories, weights, evaluate; float64 and float32, a short last batch); what the step
 leaves to the layer path still trains there."""
@@ -13,8 +14,8 @@ from gpunet import backend as B
 from gpunet.backend.gpu_forward import GpuForward
 from gpunet.backend.gpu_graphs import Between
 from gpunet.backend.gpu_plan import GpuPlan
-from gpunet.layers import (Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, Permute,
-                           PReLU, RepeatVector, Reshape, SpatialDropout1D, UnitNormalization)
+from gpunet.layers import (Activation, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                           LeakyReLU, Permute, PReLU, RepeatVector, Reshape, SpatialDropout1D, UnitNormalization)
 from gpunet.models import Sequential
 
 N, STEPS, VOCAB = 101, 10, 40  # (101 samples: a short last batch at any batch size used here)
@@ -49,6 +50,8 @@ CASES = {
                                "mse", rows_data, 5),
     "prelu-unit-norm": (lambda: [Dense(12, input_dim=8), PReLU(), Dense(8, activation="relu"), UnitNormalization(),
                                  Dense(1)], "mse", rows_data, 2),
+    "activations-not-folded": (lambda: [Dense(12, input_dim=8), Dropout(0.0), Activation("relu"), Dense(6),
+                                        Reshape((2, 3)), LeakyReLU(0.2), Flatten(), Dense(1)], "mse", rows_data, 4),
     "spatial-dropout": (lambda: [Embedding(VOCAB, 8, input_length=STEPS), SpatialDropout1D(0.3),
                                  GlobalAveragePooling1D(), Dense(1, activation="sigmoid")],
                         "binary_crossentropy", text_data, 3),

@@ -70,24 +70,27 @@ def test_an_activation_layer_trains_folded_into_the_dense_before_it(emulator, ba
 
 
 @pytest.mark.parametrize("backend", ["numpy", "gpu"])
-def test_an_activation_that_cannot_fold_runs_layer_by_layer(emulator, backend):
+def test_an_activation_that_cannot_fold_runs_by_its_own_code(emulator, backend):
     """After a Dense with an activation of its own (relu then tanh), or after a Dropout (on the
-    GPU plan's training step), the Activation layer is run as a layer: the same values as
-    the layer path gives, no plan."""
+    GPU plan's training step), the Activation layer is run as a layer, by its own code: inside
+    NumPy's graph step, or between the GPU chain step's kernels (gpu_own_layers.py), trained as
+    the layer path trains it."""
     B.set_floatx("float64")
     ops = OPS[backend](emulator)
     x, y, _ = data("pima")
-    nets = []
     for extra in ([Activation("tanh")], [Dropout(0.0), Activation("relu")]):
-        with B.use_backend(ops):
-            gpunet.utils.set_random_seed(5)
-            net = Sequential([Dense(6, input_dim=8, activation="relu")] + extra + [Dense(1, activation="sigmoid")])
-            net.compile(optimizer="sgd", loss="binary_crossentropy")
-            net.fit(x, y, batch_size=10, epochs=2, verbose=0)
-        nets.append(net)
-    # (on NumPy the graph step takes them: tests/test_graph_plan.py compares it with the layer path)
-    assert nets[0]._plan is False if backend != "numpy" else isinstance(nets[0]._plan, GraphPlan)
-    assert backend == "numpy" or nets[1]._plan is False
+        nets = []
+        for forced in (False, True):
+            with B.use_backend(ops):
+                gpunet.utils.set_random_seed(5)
+                net = Sequential([Dense(6, input_dim=8, activation="relu")] + extra + [Dense(1, activation="sigmoid")])
+                net.compile(optimizer="sgd", loss="binary_crossentropy")
+                if forced:
+                    net._train_plan = lambda: None  # what fit does for a model no plan covers
+                nets.append((net, net.fit(x, y, batch_size=10, epochs=2, verbose=0).history["loss"]))
+        (net, got), (_, want) = nets
+        assert type(net._plan).__name__ == ("GraphPlan" if backend == "numpy" else "GpuPlan"), extra
+        numpy.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "gpu"])

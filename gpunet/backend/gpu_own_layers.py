@@ -4,7 +4,8 @@ Keras's text classifiers are Dense stacks after an ``Embedding`` and a pooling o
 (the TensorFlow text classification tutorial's ``Embedding``, ``Dropout``,
 ``GlobalAveragePooling1D``, ``Dense``; Keras 2's word-embedding example's ``Embedding``,
 ``Flatten``, ``Dense``); other models put a ``Reshape``, a ``PReLU`` or a ``UnitNormalization``
-between Dense layers. Any of them used to send the whole model layer by layer on a GPU: every
+between Dense layers, or an ``Activation`` where the plans cannot fold it into the layer before it
+(after a ``Dropout``, say). Any of them used to send the whole model layer by layer on a GPU: every
 Dense layer as CuPy operations, the loss read on the host each step, no CUDA graph.
 
 In the step such a layer runs its own forward and backward, the layer path's code (so the same
@@ -22,15 +23,16 @@ from .gpu_graphs import Between
 
 def own_layer_types():
     """The layer types (these exactly: a subclass may do more) the step runs by their own code."""
-    from ..layers.advanced_activations import PReLU
-    from ..layers.core import Flatten, Identity, Reshape
+    from ..layers.advanced_activations import FOLDABLE, PReLU
+    from ..layers.core import Activation, Flatten, Identity, Reshape
     from ..layers.embedding import Embedding
     from ..layers.layer_normalization import UnitNormalization
     from ..layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
     from ..layers.regularization import SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
     from ..layers.reshaping import Permute, RepeatVector
+    # (an Activation or LeakyReLU, ... that cannot be folded into the layer before it: after a Dropout, say)
     return (Embedding, Flatten, Reshape, Identity, RepeatVector, Permute, GlobalAveragePooling1D, GlobalMaxPooling1D,
-            UnitNormalization, PReLU, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
+            UnitNormalization, PReLU, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, Activation) + FOLDABLE
 
 
 def plannable(layer, dtype, training=True):
