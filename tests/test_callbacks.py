@@ -332,3 +332,23 @@ def test_history_with_validation_split():
     history = _model().fit(x, y, epochs=3, verbose=0, validation_split=0.25)
     assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
     assert all(len(v) == 3 for v in history.history.values()) and history.epoch == [0, 1, 2]
+
+
+def test_base_logger_leaves_the_epoch_averages_as_they_are():
+    """Keras 2's BaseLogger (a script may name it; tf.keras 2's raises KeyError 'metrics' at the first
+    epoch's end): fit runs with it and History is what it is without it, the epoch's averages."""
+    from gpunet.callbacks import BaseLogger
+    from gpunet.utils import set_random_seed
+    x, y = _data()
+    runs = []
+    for callbacks in ([], [BaseLogger(stateful_metrics=["accuracy"])]):
+        set_random_seed(3)
+        model = _model()
+        seen = []
+        record = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(dict(logs)))
+        history = model.fit(x, y, batch_size=8, epochs=3, validation_split=0.25, verbose=0,
+                            callbacks=callbacks + [record]).history
+        runs.append((history, seen))
+    assert runs[0] == runs[1] and set(runs[0][0]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    logger = BaseLogger(stateful_metrics=("accuracy",))
+    assert logger.stateful_metrics == {"accuracy"} and BaseLogger().stateful_metrics == set()

@@ -1,6 +1,7 @@
 """Keras callbacks (``from gpunet.callbacks import EarlyStopping``)."""
 from .backup_and_restore import BackupAndRestore
 from .base import Callback, CallbackList, History
+from .base_logger import BaseLogger
 from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
@@ -13,4 +14,4 @@ from .terminate_on_nan import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "LambdaCallback",
-           "ModelCheckpoint", "BackupAndRestore", "TensorBoard", "RemoteMonitor"]
+           "ModelCheckpoint", "BackupAndRestore", "TensorBoard", "RemoteMonitor", "BaseLogger"]
