@@ -123,3 +123,62 @@ def test_what_the_step_leaves_to_the_layer_path_trains_there_as_on_numpy(emulato
         numpy.testing.assert_allclose(got[1][key], ref[1][key], rtol=1e-10, err_msg=key)
     numpy.testing.assert_allclose(got[2], ref[2], rtol=1e-10)
     numpy.testing.assert_allclose(got[3], ref[3], rtol=1e-9, atol=1e-12)
+
+
+# ---- functional graphs that are not chains (gpu_graph_plan.py, gpu_graph_step.py) -------------------------
+def recommender():
+    """Two ids (a user's, an item's), their embeddings, their dot product beside them, a small MLP."""
+    from gpunet.layers import Concatenate, Dot, Input
+    user, item = Input((1,)), Input((1,))
+    eu, ei = Flatten()(Embedding(20, 6)(user)), Flatten()(Embedding(30, 6)(item))
+    h = Concatenate()([eu, ei, Dot(axes=1)([eu, ei])])
+    return gpunet.Model([user, item], Dense(1, activation="sigmoid")(Dense(8, activation="relu")(h)))
+
+
+def text_residual():
+    """A text model's pooled embedding with a residual Dense block, normalized by a BatchNormalization
+    called with training=False (a frozen one's call in transfer learning)."""
+    from gpunet.layers import Add, BatchNormalization, Input
+    tokens = Input((STEPS,))
+    pooled = GlobalAveragePooling1D()(Embedding(VOCAB, 8)(tokens))
+    h = Add()([Dense(8, activation="relu")(pooled), pooled])
+    return gpunet.Model(tokens, Dense(1, activation="sigmoid")(BatchNormalization()(h, training=False)))
+
+
+def graph_data(name):
+    rng = numpy.random.default_rng(6)
+    y = rng.integers(0, 2, (N, 1)).astype("float64")
+    if name == "recommender":
+        return [rng.integers(0, 20, (N, 1)).astype("float64"), rng.integers(0, 30, (N, 1)).astype("float64")], y
+    return rng.integers(0, VOCAB, (N, STEPS)).astype("float64"), y
+
+
+@pytest.mark.parametrize("floatx", ["float64", "float32"])
+@pytest.mark.parametrize("name,build,own", [("recommender", recommender, 5), ("text-residual", text_residual, 3)],
+                         ids=["recommender", "text-residual"])
+def test_graph_layers_without_kernels_train_inside_the_gpu_graph_step_as_on_numpy(emulator, name, build, own, floatx):
+    """The graph step runs each such call (Embedding, Flatten, Dot; GlobalAveragePooling1D, a call with
+    training=False) by its layer's own code between its graphs, its inputs' gradients handed on as the
+    merges' are; NumPy's graph step trains the same."""
+    from gpunet.backend.gpu_graph_plan import GpuGraphPlan
+    B.set_floatx(floatx)
+    x, y = graph_data(name)
+    runs = []
+    for ops in (EmulatedCupyBackend(emulator), B.resolve("numpy")):
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(3)
+            net = build()
+            net.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
+            history = net.fit(x, y, batch_size=16, epochs=3, verbose=0).history
+            runs.append((net, history, net.evaluate(x, y, verbose=0), ops.to_host(net.predict(x, verbose=0))))
+    (gpu, got, got_eval, got_pred), (ref, want, want_eval, want_pred) = runs
+    assert isinstance(gpu._plan, GpuGraphPlan)
+    for step in gpu._plan._steps.values():
+        assert sum(isinstance(e, Between) for e in step.entries) == 2 * own
+    tol = 1e-10 if floatx == "float64" else 2e-5
+    for key in want:
+        numpy.testing.assert_allclose(got[key], want[key], rtol=tol, atol=tol, err_msg=key)
+    numpy.testing.assert_allclose(got_eval, want_eval, rtol=tol, atol=tol)
+    numpy.testing.assert_allclose(got_pred, want_pred, rtol=tol * 10, atol=tol)
+    for g, r in zip(gpu.get_weights(), ref.get_weights()):
+        numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)

@@ -23,13 +23,15 @@ each way; as the output, the loss kernel's when it fuses that activation), Batch
 LayerNormalization (gpu_batch_norm.py's and gpu_layer_norm.py's launches, an activation layer after
 it folded in likewise), Dropout (the chain plan's kernel, salts
 and seeds: the same masks), GaussianNoise and GaussianDropout (the chain plan's noise_forward), and
-those merges over 2-D tensors, the output a Dense layer whose
+those merges over 2-D tensors; any other built-in layer (an Embedding, a Multiply, a Dot, a pooling,
+a call with ``training=``, ...) by its own forward and backward between the step's graphs
+(gpu_own_layers.py); the output a Dense layer whose
 activation and loss have a loss kernel, or a merge (an ensemble's Average: the loss kernel over it as
 a linear output) or, for several outputs (models/multi_output.py's packed loss), each a Dense layer
 or a merge that no other layer reads, with a loss of its own (each its loss kernel, or its own
 compute where none has it, Huber's among them; the packed targets split by their widths, a sparse
 label one column; the epoch's outputs
-packed when read); no call with ``training=``, no shared layer but a Dense one (a Siamese network's:
+packed when read); no shared layer but a Dense one (a Siamese network's:
 its earlier calls' weight gradients go to buffers of their own, then are added to what its last call
 wrote, `GraphStep`); the weights' regularizers, constraints and the optimizer as the chain's plan
 takes them. Anything else trains layer by layer.
@@ -76,6 +78,10 @@ def build_gpu_graph_plan(model):
             continue
         if is_noise(node):  # (GaussianNoise, GaussianDropout, AlphaDropout: step.cu's noise_forward)
             continue
+        if kind == "Layer":  # (an Embedding, a Multiply, a pooling, ...: its own code, between graphs)
+            if not own_node(node, params.dtype, outputs):
+                return None
+            continue
         if kind == "Activation" and id(node) not in ends:  # (after a merge, say: a launch of its own)
             if K.activation_spec(node.layer.activation.name, node.layer.activation.params) is None:
                 return None
@@ -97,6 +103,18 @@ def build_gpu_graph_plan(model):
     if not opt.ready(ops):
         return None
     return GpuGraphPlan(model, kernels, opt, regs, cons)
+
+
+def own_node(node, dtype, outputs):
+    """Whether the step runs ``node`` (graph_plan.node_kind's "Layer": another built-in layer) by the
+    layer's own forward and backward between its graphs (gpu_own_layers.py): not an output, its shapes
+    known past the batch, its trainable weights of the plan's ``dtype``."""
+    layer = node.layer
+    if any(node.output is t for t in outputs) or not layer.built:
+        return False
+    if any(d is None for t in node.inputs + [node.output] for d in t.shape[1:]):
+        return False
+    return all(w.value.dtype == dtype for w in layer.trainable_weights)
 
 
 def output_nodes(nodes, outputs, folds):

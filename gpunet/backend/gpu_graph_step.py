@@ -5,7 +5,7 @@ gather (and, for several inputs, each input's columns copied out), each call's f
 order (a Dense layer: gpu_step.forward_entries, its folded activation layer with it; a
 BatchNormalization or LayerNormalization layer: gpu_batch_norm.py's or gpu_layer_norm.py's launch;
 an activation layer of its own: its input copied, then bias_act in place; a Dropout layer: step.cu's
-kernel; a merge: an `Elementwise` entry), each
+kernel; a merge: an `Elementwise` entry; any other built-in layer: its own code between graphs), each
 output's loss kernel (several: each its targets' columns, its epoch outputs), each call's backward
 (gpu_step.backward_entries; a Dropout multiplies by its mask; a merge hands its gradient on), the
 regularizers, the optimizer's update and the constraints. `_Gradients` decides, from the graph
@@ -21,6 +21,7 @@ from . import gpu_layer_norm as LN
 from . import step_kernels as S
 from .gpu_elementwise import Elementwise, add_into, copy_into, merge_into, multiply_into, negate_into
 from .gpu_graphs import Between
+from .gpu_own_layers import own_backward, own_forward
 from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries, generic_loss_entries
 from .graph_plan import node_kind
 
@@ -104,6 +105,10 @@ class GraphStep:
                 entries.append(S.plan_dropout_forward(ins[0], out, mask, drop.rate, plan.state, drop.salt, sm))
                 self.masks.append(mask)
                 records.append((node, output, "Dropout", mask))
+            elif kind == "Layer":  # (its own forward between the graphs: gpu_own_layers.py)
+                out = empty((rows,) + tuple(output.shape[1:]))
+                entries.append(own_forward(node, ins, out))
+                records.append((node, output, "Layer", None))
             else:
                 out = empty((rows, output.shape[1]))
                 entries.append(Elementwise(merge_into(xp, kind, ins, out)))
@@ -166,6 +171,12 @@ class GraphStep:
                                                           val[id(output)] if what.needs_y else None,
                                                           keep if what.keep == "mask" else None, dz, None, what, 1))
                 grads.give(node.inputs[0], dz)
+            elif what == "Layer":  # (its own backward between the graphs, into buffers handed on)
+                dxs = [None if id(t) in grads.inputs else empty((rows,) + tuple(t.shape[1:])) for t in node.inputs]
+                entries.append(own_backward(node, g, dxs))
+                for t, dx in zip(node.inputs, dxs):
+                    if dx is not None:
+                        grads.give(t, dx)
             elif what == "Identity":
                 grads.give(node.inputs[0], g)
             elif what == "Dropout":  # g times the mask: the dropout kernel's arithmetic, into a buffer of its own

@@ -72,3 +72,28 @@ class OwnEntry:
             if x_grad is not None:
                 x_grad[...] = g
         return Between(run)
+
+
+def own_forward(node, ins, out):
+    """The graph step's entry writing a layer call's output (``node``'s, of graph_plan.node_kind "Layer")
+    into ``out``, from its inputs' buffers ``ins``, in the mode of the call (``training=``, else True)."""
+    layer, as_list = node.layer, node.as_list
+    training = True if node.training is None else node.training
+
+    def run():
+        out[...] = layer.forward(ins if as_list else ins[0], training)
+    return Between(run)
+
+
+def own_backward(node, g, dxs):
+    """The graph step's entry running a layer call's backward from ``g``: its weight gradients, and each
+    input's gradient into ``dxs`` (None where that input is the model's: no gradient)."""
+    layer, as_list, need = node.layer, node.as_list, any(d is not None for d in dxs)
+
+    def run():
+        got = layer.backward(g, need)
+        if need:
+            for d, into in zip(got if as_list else [got], dxs):
+                if into is not None:
+                    into[...] = d
+    return Between(run)
