@@ -142,8 +142,9 @@ def test_a_callback_changing_a_factor_or_removing_a_regularizer_is_followed(emul
             gpunet.utils.set_random_seed(5)
             net = pima_net((L1(0.01), None, None))
             net.compile(optimizer="rmsprop", loss="binary_crossentropy")
+            regularizer = net.layers[0].activity_regularizer
             raise_l1 = gpunet.callbacks.LambdaCallback(
-                on_batch_end=lambda b, logs: setattr(net.layers[0].activity_regularizer, "l1", 0.2) if b == 20 else None)
+                on_batch_end=lambda b, logs: setattr(regularizer, "l1", 0.2) if b == 20 else None)
             first = net.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[raise_l1]).history["loss"]
             plan = net._plan
             net.layers[0].activity_regularizer = None

@@ -77,8 +77,8 @@ def fused_step_launch(plan, step, rows, stride, x_stride):
     its stage), or whose gamma or beta is not a view of the flat buffers; the hinge losses and
     cosine similarity in float64 (left out of mlp_step<double>'s loss rows), a data-parallel
     gradient average, a loss without a kernel (its ``compute`` runs between launches) or a focal
-    one (its own kernel), an activity regularizer (its own launch), shared memory or arithmetic too large for one block, or
-    ``GPUNET_FUSED_STEP=0``."""
+    one (its own kernel), an activity regularizer (its own launch), shared memory or arithmetic too
+    large for one block, or ``GPUNET_FUSED_STEP=0``."""
     opt = plan.optimizer
     staged = stages(plan)
     if (not enabled() or staged is None or plan.loss_kernel.generic or plan.loss_kernel.kind in S.FOCAL_KINDS

@@ -71,7 +71,8 @@ class GraphStep:
                     records.append((node, output, "Identity", None))
                     continue
                 out, mask = empty(ins[0].shape), empty(ins[0].shape) if noise.multiplicative else None
-                entries.append(S.plan_noise_forward(ins[0], out, mask, noise.value, noise.mode, plan.state, noise.salt, sm))
+                entries.append(S.plan_noise_forward(ins[0], out, mask, noise.value, noise.mode, plan.state, noise.salt,
+                                                    sm))
                 records.append((node, output, "Dropout" if mask is not None else "Identity", mask))
             elif kind == "Dense":
                 entry = plan.entries[id(node)]

@@ -43,7 +43,9 @@ def plannable(layer, dtype, training=True):
     shapes = (layer.input_shape, layer.output_shape) if layer.built else (None, None)
     if any(s is None or any(d is None for d in s[1:]) for s in shapes) or masking.makes_mask(layer):
         return False
-    return not layer.weights or ((layer.trainable or not training) and all(w.value.dtype == dtype for w in layer.weights))
+    if layer.weights and training and not layer.trainable:
+        return False
+    return all(w.value.dtype == dtype for w in layer.weights)
 
 
 class OwnEntry:

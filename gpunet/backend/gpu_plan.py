@@ -47,7 +47,7 @@ class GpuPlan(FollowChanges):
     ``outputs[lo:hi]`` holds each batch's outputs (on the device) for `EpochTally`."""
 
     step_class = Step  # (gpu_graph_plan.GpuGraphPlan's: GraphStep)
-    noises = ()  # the chain's GaussianNoise / GaussianDropout entries (`_take`; a graph's noise layers: the layer path)
+    noises = ()  # the chain's GaussianNoise / GaussianDropout / AlphaDropout entries (`_take`)
 
     def __init__(self, model, loss_kernel, optimizer, stack, regs=(), cons=(), activity=()):
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
@@ -81,7 +81,7 @@ class GpuPlan(FollowChanges):
         Dense ones, the output last), ``dropouts``, ``norms``, and the input ``width``."""
         self.prelude = input_prelude(model._layers)  # Normalization/Rescaling run over x as it is loaded
         self.sequence = []  # DenseEntry / DropoutEntry / NoiseEntry in model order (Dropout(0) left out)
-        self.noises = []  # every GaussianNoise and GaussianDropout layer's NoiseEntry (active or not)
+        self.noises = []  # every GaussianNoise, GaussianDropout and AlphaDropout layer's NoiseEntry (active or not)
         for entry in stack:  # layer_stack.dense_stack's: Folded Dense layers, FoldedNorm and Dropout layers
             if isinstance(entry, FoldedNorm):
                 act = entry.activation
@@ -107,7 +107,7 @@ class GpuPlan(FollowChanges):
         self.layers = [e for e in self.sequence if isinstance(e, DenseEntry)]
         self.dropouts = [e for e in self.sequence if isinstance(e, DropoutEntry)]
         self.norms = [e for e in self.sequence if isinstance(e, (BN.NormEntry, LN.LayerNormEntry))]
-        self._others = [e for e in stack if not isinstance(e, Folded)]  # Dropout layers and FoldedNorm
+        self._others = [e for e in stack if not isinstance(e, Folded)]  # Dropout, noise, own-code layers, FoldedNorm
         first = self.sequence[0] if self.sequence else None
         self.width = first.width if isinstance(first, OwnEntry) else self.layers[0].w.shape[0]
 

@@ -17,11 +17,12 @@ from .norm_chain import NORMS
 def build_gpu_plan(model):
     """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
     layer path must run: a layer other than Dense (over rows), Dropout, GaussianNoise, GaussianDropout,
-    AlphaDropout (neither Dropout one with a ``noise_shape``), the layers the step runs by their own
-    code (gpu_own_layers.py: Embedding, Flatten, Reshape, the 1-D global poolings, ...), BatchNormalization and LayerNormalization (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py
-    for which qualify), an activity regularizer on another layer than a hidden Dense one, a
-    regularizer or constraint without a kernel (gpu_regularizers.py), an
-    activation without a kernel, an optimizer without a fused update, float16. A loss without a
+    AlphaDropout (neither Dropout one with a ``noise_shape``), BatchNormalization and LayerNormalization
+    (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py for which qualify) and the layers the step
+    runs by their own code (gpu_own_layers.py: Embedding, Flatten, Reshape, the 1-D global poolings,
+    ...); an activity regularizer on another layer than a hidden Dense one, a regularizer or
+    constraint without a kernel (gpu_regularizers.py), an activation without a kernel, an optimizer
+    without a fused update, float16. A loss without a
     kernel of its own runs its ``compute`` inside the step (step_kernels.generic_loss_kernel)."""
     from ..layers.core import Dropout
     from .cupy_backend import CupyBackend
