@@ -160,6 +160,7 @@ def test_graph_layers_without_kernels_train_inside_the_gpu_graph_step_as_on_nump
     """The graph step runs each such call (Embedding, Flatten, Dot; GlobalAveragePooling1D, a call with
     training=False) by its layer's own code between its graphs, its inputs' gradients handed on as the
     merges' are; NumPy's graph step trains the same."""
+    from gpunet.backend.gpu_graph_forward import GpuGraphForward
     from gpunet.backend.gpu_graph_plan import GpuGraphPlan
     B.set_floatx(floatx)
     x, y = graph_data(name)
@@ -173,6 +174,8 @@ def test_graph_layers_without_kernels_train_inside_the_gpu_graph_step_as_on_nump
             runs.append((net, history, net.evaluate(x, y, verbose=0), ops.to_host(net.predict(x, verbose=0))))
     (gpu, got, got_eval, got_pred), (ref, want, want_eval, want_pred) = runs
     assert isinstance(gpu._plan, GpuGraphPlan)
+    # predict and evaluate: the graph's forward plan, the same layers' own forward between its launches
+    assert isinstance(getattr(gpu, "_gpu_forward", None), GpuGraphForward)
     for step in gpu._plan._steps.values():
         assert sum(isinstance(e, Between) for e in step.entries) == 2 * own
     tol = 1e-10 if floatx == "float64" else 2e-5

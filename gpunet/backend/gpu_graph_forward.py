@@ -8,12 +8,14 @@ inputs), each Dense layer one launch of the training kernels (two with a softmax
 layer folded into the Dense or BatchNormalization layer before it (gpu_graph_plan.folded_activations)
 or one launch of its own over a copy, a BatchNormalization layer one launch with its moving
 statistics, a LayerNormalization layer one row launch, a merge one CuPy elementwise operation into
-a buffer of the plan's, the output written straight into its rows of one output array; Dropout and the noise layers are the identity, as in
-inference. No host read until the caller asks; evaluate's loss and metrics are computed from the
-outputs once (models/plan_inference.py), as for a chain.
+a buffer of the plan's, the output written straight into its rows of one output array; Dropout and
+the noise layers are the identity, as in inference; any other built-in layer (an Embedding, a Dot,
+a pooling, a call with ``training=``) its own forward in the call's mode, between the launches. No
+host read until the caller asks; evaluate's loss and metrics are computed from the outputs once
+(models/plan_inference.py), as for a chain.
 
-Anything a node cannot run this way (a call with ``training=``, a Lambda, a nested model, masks,
-activity regularizers, tensors other than rows) sends the model to the layer path. Several outputs are
+A Lambda, a nested model, your own layer, masks or activity regularizers send the model to the
+layer path. Several outputs are
 packed side by side in the output array, as the layer path packs them.
 """
 from contextlib import nullcontext
@@ -27,6 +29,7 @@ from . import gpu_layer_norm as LN
 from .gpu_forward import _identity_in_inference
 from .gpu_graph_plan import _MERGES, activation_of, folded_activations, norm_entry
 from .gpu_elementwise import copy_into, merge_into
+from .gpu_own_layers import own_inference
 from .gpu_step import workspace
 from .graph_plan import graph_of, node_kind, plan_sources, same_sources
 
@@ -77,14 +80,19 @@ def inference_kind(node):
     kind = node_kind(node)
     if kind is None or kind in ("Dense", "Activation") + _MERGES:
         return kind
-    if node.training is not None or any(len(t.shape) != 2 or t.shape[1] is None for t in node.inputs + [node.output]):
-        return None  # (training=True keeps a Dropout dropping in predict; other shapes: the layer path)
+    if any(d is None for t in node.inputs + [node.output] for d in t.shape[1:]):
+        return None
     layer = type(node.layer)
-    if kind == "Dropout" or layer in _identity_in_inference():
-        return _IDENTITY
-    if layer is Dense and not node.layer.activation.custom:  # (frozen: training takes it layer by layer)
-        return "Dense"
-    return layer.__name__ if layer in (BatchNormalization, LayerNormalization) else None
+    if node.training is None and all(len(t.shape) == 2 for t in node.inputs + [node.output]):
+        if kind == "Dropout" or layer in _identity_in_inference():
+            return _IDENTITY
+        if layer is Dense and not node.layer.activation.custom:  # (frozen: training takes it layer by layer)
+            return "Dense"
+        if layer in (BatchNormalization, LayerNormalization):
+            return layer.__name__
+    # any other built-in layer, a call with training= (a Dropout that keeps dropping), tensors other
+    # than rows: the layer's own forward in the call's mode, between the launches (gpu_own_layers.py)
+    return "Layer"
 
 
 class GpuGraphForward:
@@ -173,6 +181,8 @@ class GpuGraphForward:
                     entries.append(K.plan_softmax_forward(ins[0], y, sm))
                 else:
                     entries += [copy_into(xp, y, ins[0]), K.plan_bias_act(y, None, None, None, what, sm)]
+            elif kind == "Layer":
+                entries.append(own_inference(node, ins, y))
             else:
                 entries.append(merge_into(xp, kind, ins, y))
             val[id(output)] = y
@@ -192,7 +202,7 @@ class GpuGraphForward:
             del self._buffers[next(iter(self._buffers))]
         inputs, _, outputs, _ = self.graph
         xp, sm, got = self.ops.xp, self.ops.sm_count, {}
-        empty = lambda t: xp.empty((rows, t.shape[1]), dtype=self.dtype)  # noqa: E731
+        empty = lambda t: xp.empty((rows,) + tuple(t.shape[1:]), dtype=self.dtype)  # noqa: E731
         if len(inputs) > 1:
             got.update((id(t), empty(t)) for t in inputs)
         for node, kind, output, _ in self.calls:

@@ -99,3 +99,13 @@ def own_backward(node, g, dxs):
                 if into is not None:
                     into[...] = d
     return Between(run)
+
+
+def own_inference(node, ins, out):
+    """The forward plan's entry (a callable) writing a layer call's output into ``out`` in the call's
+    mode (``training=``, else inference)."""
+    layer, as_list, training = node.layer, node.as_list, bool(node.training)
+
+    def run():
+        out[...] = layer.forward(ins if as_list else ins[0], training)
+    return run
