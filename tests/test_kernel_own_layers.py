@@ -87,6 +87,7 @@ def test_layers_without_kernels_train_inside_the_gpu_step_as_on_numpy(emulator, 
     own = CASES[case][3]
     for step in plan._steps.values():  # (the full batches' and the short last batch's)
         assert sum(isinstance(e, Between) for e in step.entries) == 2 * own
+        assert step.capturable  # (launches between them: captured in segments, gpu_graphs.py)
     kernels = {k.split("<")[0] for k, _, _ in emulator.launches}
     assert {"batch_gather", "loss_grad", "adam_update"} <= kernels and "mlp_step" not in kernels
     # predict and evaluate: the forward plan, the layer's own forward between its launches
@@ -177,7 +178,7 @@ def test_graph_layers_without_kernels_train_inside_the_gpu_graph_step_as_on_nump
     # predict and evaluate: the graph's forward plan, the same layers' own forward between its launches
     assert isinstance(getattr(gpu, "_gpu_forward", None), GpuGraphForward)
     for step in gpu._plan._steps.values():
-        assert sum(isinstance(e, Between) for e in step.entries) == 2 * own
+        assert sum(isinstance(e, Between) for e in step.entries) == 2 * own and step.capturable
     tol = 1e-10 if floatx == "float64" else 2e-5
     for key in want:
         numpy.testing.assert_allclose(got[key], want[key], rtol=tol, atol=tol, err_msg=key)

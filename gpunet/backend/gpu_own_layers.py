@@ -1,4 +1,6 @@
-"""Built-in layers without kernels of their own inside the GPU chain step (gpu_step.py).
+"""Built-in layers without kernels of their own inside the GPU step plans: the chain's step
+(gpu_step.py) and forward plan (gpu_forward.py), the graph's step (gpu_graph_step.py) and forward
+plan (gpu_graph_forward.py).
 
 Keras's text classifiers are Dense stacks after an ``Embedding`` and a pooling or a ``Flatten``
 (the TensorFlow text classification tutorial's ``Embedding``, ``Dropout``,
@@ -14,7 +16,9 @@ allocate, so they run between the captured graphs of the step's launches, on the
 Its output, and the gradient with respect to its input, are copied into the step's buffers, which
 the launches around it read; the Dense layers, the loss and the optimizer keep their kernels.
 A layer that makes a mask (``Embedding(mask_zero=True)``, ``Masking``), a frozen layer with
-weights, or one whose shapes are not all known keeps the layer path for the whole model.
+weights, or one whose shapes are not all known keeps the layer path for the whole model. The chain
+takes the `own_layer_types` below; the graph plans any built-in layer graph_plan.node_kind calls
+"Layer" (a Dot, a Multiply, a preprocessing layer, a call with ``training=``), not at an output.
 """
 import math
 
