@@ -72,6 +72,17 @@ def fit(ops, case, batch_size=16, epochs=3):
     return net, history, evaluated, predicted
 
 
+def assert_like_numpy(got, ref, tol):
+    """``(model, History dict, evaluate's results, predictions)`` of the emulated GPU's run against NumPy's:
+    History, evaluate within ``tol``; predictions and weights within 10 ``tol`` relative (``tol`` absolute)."""
+    for key in ref[1]:
+        numpy.testing.assert_allclose(got[1][key], ref[1][key], rtol=tol, atol=tol, err_msg=key)
+    numpy.testing.assert_allclose(got[2], ref[2], rtol=tol, atol=tol)
+    numpy.testing.assert_allclose(got[3], ref[3], rtol=tol * 10, atol=tol)
+    for g, r in zip(got[0].get_weights(), ref[0].get_weights()):
+        numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)
+
+
 @pytest.mark.parametrize("floatx", ["float64", "float32"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_layers_without_kernels_train_inside_the_gpu_step_as_on_numpy(emulator, case, floatx):
@@ -92,13 +103,7 @@ def test_layers_without_kernels_train_inside_the_gpu_step_as_on_numpy(emulator, 
     assert {"batch_gather", "loss_grad", "adam_update"} <= kernels and "mlp_step" not in kernels
     # predict and evaluate: the forward plan, the layer's own forward between its launches
     assert isinstance(getattr(got[0], "_gpu_forward", None), GpuForward) and "dense_forward" in kernels
-    tol = 1e-10 if floatx == "float64" else 2e-5
-    for key in ref[1]:
-        numpy.testing.assert_allclose(got[1][key], ref[1][key], rtol=tol, atol=tol, err_msg=key)
-    numpy.testing.assert_allclose(got[2], ref[2], rtol=tol, atol=tol)
-    numpy.testing.assert_allclose(got[3], ref[3], rtol=tol * 10, atol=tol)
-    for g, r in zip(got[0].get_weights(), ref[0].get_weights()):
-        numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)
+    assert_like_numpy(got, ref, 1e-10 if floatx == "float64" else 2e-5)
     assert got[1]["loss"][-1] < got[1]["loss"][0]
 
 
@@ -173,16 +178,10 @@ def test_graph_layers_without_kernels_train_inside_the_gpu_graph_step_as_on_nump
             net.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
             history = net.fit(x, y, batch_size=16, epochs=3, verbose=0).history
             runs.append((net, history, net.evaluate(x, y, verbose=0), ops.to_host(net.predict(x, verbose=0))))
-    (gpu, got, got_eval, got_pred), (ref, want, want_eval, want_pred) = runs
+    gpu = runs[0][0]
     assert isinstance(gpu._plan, GpuGraphPlan)
     # predict and evaluate: the graph's forward plan, the same layers' own forward between its launches
     assert isinstance(getattr(gpu, "_gpu_forward", None), GpuGraphForward)
     for step in gpu._plan._steps.values():
         assert sum(isinstance(e, Between) for e in step.entries) == 2 * own and step.capturable
-    tol = 1e-10 if floatx == "float64" else 2e-5
-    for key in want:
-        numpy.testing.assert_allclose(got[key], want[key], rtol=tol, atol=tol, err_msg=key)
-    numpy.testing.assert_allclose(got_eval, want_eval, rtol=tol, atol=tol)
-    numpy.testing.assert_allclose(got_pred, want_pred, rtol=tol * 10, atol=tol)
-    for g, r in zip(gpu.get_weights(), ref.get_weights()):
-        numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)
+    assert_like_numpy(*runs, 1e-10 if floatx == "float64" else 2e-5)

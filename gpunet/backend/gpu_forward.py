@@ -23,7 +23,7 @@ from . import gpu_batch_norm as BN
 from . import gpu_layer_norm as LN
 from .norm_chain import NORMS
 from .gpu_fused_forward import build_fused_forward
-from .gpu_own_layers import plannable as own_plannable
+from .gpu_own_layers import forward_call, plannable as own_plannable
 from .gpu_plan import OWN
 from .gpu_step import workspace
 from .layer_stack import Folded, as_rows, dense_stack, input_prelude, run_prelude, same_prelude, same_stack, takes_rows
@@ -108,15 +108,16 @@ class GpuForward:
                     self.ops.launch(self.fused.launch(x, out))
                 return
             for lo in range(0, x.shape[0], batch_size):
-                hi = min(x.shape[0], lo + batch_size)
-                for launch in self.launches(x[lo:hi], out[lo:hi]):
-                    launch() if callable(launch) else self.ops.launch(launch)
+                self._run_batch(x[lo:lo + batch_size], out[lo:lo + batch_size])
+
+    def _run_batch(self, x, out):
+        for launch in self.launches(x, out):
+            launch() if callable(launch) else self.ops.launch(launch)  # (a callable: a layer's own forward)
 
     def _batch_penalty(self, x, out):
         """One batch through the layers, then its activity penalty, as the layer path adds it:
         each regularizer's penalty on its layer's output over the batch's rows."""
-        for launch in self.launches(x, out):
-            launch() if callable(launch) else self.ops.launch(launch)
+        self._run_batch(x, out)
         hidden, total = self._allocate(x.shape[0])[0], 0.0
         for i, layer in self.activity:
             y = out if i == len(self.specs) - 1 else hidden[i]
@@ -131,8 +132,8 @@ class GpuForward:
         for i, (entry, spec) in enumerate(zip(self.stack, self.specs)):
             y = out if i == len(self.specs) - 1 else hidden[i]
             if spec is None:  # a layer's own forward (a callable: `run` calls it in order)
-                plans.append(_own_forward(entry, a.reshape((rows,) + tuple(entry.input_shape[1:])),
-                                          y.reshape((rows,) + tuple(entry.output_shape[1:]))))
+                plans.append(forward_call(entry, a.reshape((rows,) + tuple(entry.input_shape[1:])),
+                                          y.reshape((rows,) + tuple(entry.output_shape[1:])), False))
                 a = y
                 continue
             if not isinstance(entry, Folded):
@@ -193,8 +194,3 @@ def _width(entry, side):
         return math.prod((entry.output_shape if side else entry.input_shape)[1:])
     return entry.layer.input_shape[-1]  # (a normalization keeps the width)
 
-
-def _own_forward(layer, x, y):
-    def run():
-        y[...] = layer.forward(x, False)
-    return run

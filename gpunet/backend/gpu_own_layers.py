@@ -62,39 +62,44 @@ class OwnEntry:
 
     def forward(self, x, out):
         """The entry writing ``layer(x)`` (training) into ``out``."""
-        layer = self.layer
-
-        def run():
-            out[...] = layer.forward(x, True)
-        return Between(run)
+        return Between(forward_call(self.layer, x, out, True))
 
     def backward(self, out_grad, x_grad):
         """The entry writing the layer's weight gradients and, unless ``x_grad`` is None (the model's
         input), the gradient with respect to its input, from ``out_grad``."""
-        layer = self.layer
-
-        def run():
-            g = layer.backward(out_grad, x_grad is not None)
-            if x_grad is not None:
-                x_grad[...] = g
-        return Between(run)
+        return Between(_backward_call(self.layer, out_grad, [x_grad], False))
 
 
 def own_forward(node, ins, out):
     """The graph step's entry writing a layer call's output (``node``'s, of graph_plan.node_kind "Layer")
     into ``out``, from its inputs' buffers ``ins``, in the mode of the call (``training=``, else True)."""
-    layer, as_list = node.layer, node.as_list
     training = True if node.training is None else node.training
-
-    def run():
-        out[...] = layer.forward(ins if as_list else ins[0], training)
-    return Between(run)
+    return Between(forward_call(node.layer, ins if node.as_list else ins[0], out, training))
 
 
 def own_backward(node, g, dxs):
     """The graph step's entry running a layer call's backward from ``g``: its weight gradients, and each
     input's gradient into ``dxs`` (None where that input is the model's: no gradient)."""
-    layer, as_list, need = node.layer, node.as_list, any(d is not None for d in dxs)
+    return Between(_backward_call(node.layer, g, dxs, node.as_list))
+
+
+def own_inference(node, ins, out):
+    """The graph forward plan's entry (a callable) writing a layer call's output into ``out`` in the
+    call's mode (``training=``, else inference)."""
+    return forward_call(node.layer, ins if node.as_list else ins[0], out, bool(node.training))
+
+
+def forward_call(layer, args, out, training):
+    """A callable writing ``layer.forward(args, training)`` into the buffer ``out``."""
+    def run():
+        out[...] = layer.forward(args, training)
+    return run
+
+
+def _backward_call(layer, g, dxs, as_list):
+    """A callable running ``layer.backward(g)``: its weight gradients, and its inputs' gradients into
+    ``dxs`` (a list, one per input when ``as_list``; None where no gradient is wanted)."""
+    need = any(d is not None for d in dxs)
 
     def run():
         got = layer.backward(g, need)
@@ -102,14 +107,4 @@ def own_backward(node, g, dxs):
             for d, into in zip(got if as_list else [got], dxs):
                 if into is not None:
                     into[...] = d
-    return Between(run)
-
-
-def own_inference(node, ins, out):
-    """The forward plan's entry (a callable) writing a layer call's output into ``out`` in the call's
-    mode (``training=``, else inference)."""
-    layer, as_list, training = node.layer, node.as_list, bool(node.training)
-
-    def run():
-        out[...] = layer.forward(ins if as_list else ins[0], training)
     return run

@@ -37,7 +37,10 @@ def build_gpu_plan(model):
     stack = dense_stack(layers, passthrough=(Dropout,) + NOISES + OWN, normalization=NORMS, prelude=True, activity=True)
     if stack is None:
         return None
-    activity = activity_regularized(layers, dense_entries(stack)[-1].layer if dense_entries(stack) else None)
+    dense = dense_entries(stack)
+    if not dense or dense[-1] is not stack[-1]:
+        return None  # dropout on the output: left to the layer path
+    activity = activity_regularized(layers, dense[-1].layer)
     if regs is None or cons is None or activity is None or (
             (regs or activity) and getattr(model.optimizer, "allreduce_gradients", None) is not None):
         return None  # (a data-parallel run's padding step tallies penalties on the host: the layer path)
@@ -54,9 +57,6 @@ def build_gpu_plan(model):
         elif (not entry.layer.trainable or entry.layer.kernel.value.dtype != params.dtype
               or len(entry.layer.input_shape) != 2):  # (a Dense layer over a sequence's steps: the layer path)
             return None
-    dense = dense_entries(stack)
-    if not dense or dense[-1] is not stack[-1]:
-        return None  # dropout on the output: left to the layer path
     *hidden, last = dense
     if any(K.activation_spec(e.activation.name, e.activation.params) is None for e in hidden):
         return None
