@@ -46,9 +46,9 @@ def assert_paths_agree(runs, rtol=1e-9):
 
 
 def assert_two_ranks_sum_to_the_whole(make, y_true, y_pred, sample_weight, split):
-    """gpunet.distribute sums every add_weight variable over the ranks (sharding._sum_variables): two
+    """gpunet.distribute sums every add_weight variable over the ranks (metric_sums.sum_variables): two
     ranks' states (rows before and after ``split``) summed give the metric of all the data."""
-    from gpunet.distribute.sharding import _sum_variables
+    from gpunet.distribute.metric_sums import sum_variables
 
     class TwoRanks:  # rank 0's view: the other rank's variable values are added in place
         def __init__(self, other):
@@ -61,7 +61,7 @@ def assert_two_ranks_sum_to_the_whole(make, y_true, y_pred, sample_weight, split
     whole.update_state(y_true, y_pred, sample_weight)
     rank0.update_state(y_true[:split], y_pred[:split], sample_weight[:split])
     rank1.update_state(y_true[split:], y_pred[split:], sample_weight[split:])
-    _sum_variables(rank0, TwoRanks(rank1), "test")
+    sum_variables(rank0, TwoRanks(rank1), "test")
     np.testing.assert_allclose(rank0.result(), whole.result(), rtol=1e-12)
 
 

@@ -183,7 +183,7 @@ def test_names_strings_and_configs():
 
 
 def test_distributed_ranks_sum_the_counts():
-    """gpunet.distribute sums every add_weight variable over the ranks (sharding._sum_variables):
+    """gpunet.distribute sums every add_weight variable over the ranks (metric_sums.sum_variables):
     two ranks' counts summed give the metric of all the data."""
     for make in (Precision, Recall, AUC, lambda: AUC(curve="PR", multi_label=True, num_labels=3)):
         assert_two_ranks_sum_to_the_whole(make, Y_TRUE, Y_PRED, SW, 5)

@@ -211,7 +211,7 @@ def test_integer_weights_count_as_repeated_rows():
 
 
 def test_distributed_ranks_sum_the_state():
-    """gpunet.distribute sums every add_weight variable over the ranks (sharding._sum_variables)."""
+    """gpunet.distribute sums every add_weight variable over the ranks (metric_sums.sum_variables)."""
     for make, y_true, y_pred in ((lambda: F1Score(average="macro"), Y_TRUE, Y_PRED),
                                  (lambda: FBetaScore(beta=2.0, average="micro"), Y_TRUE, Y_PRED),
                                  (lambda: R2Score(num_regressors=3), REG_TRUE, REG_PRED)):

@@ -28,6 +28,7 @@ import numpy
 
 from . import runtime, watchdog
 from .batch_stats import average_moving_statistics, unsynchronized_norms
+from .metric_sums import reduced_logs
 from .optimizer import StepWeights, is_distributed
 
 _local = threading.local()  # set while a rank evaluates or predicts its own block
@@ -222,40 +223,8 @@ class FitShard:
         seen = self.local_n if seen is None else seen
         padded = self.padded if seen == self.local_n else 0  # (the padding sample is the epoch's last)
         average_moving_statistics(model, self.world)
-        return _reduced_logs(model, self.world, loss * seen - (self.pad_loss if padded else 0.0), seen - padded,
+        return reduced_logs(model, self.world, loss * seen - (self.pad_loss if padded else 0.0), seen - padded,
                              "the epoch's loss and metrics")
-
-
-def _reduced_logs(model, world, loss_sum, count, what="evaluate's loss and metrics"):
-    _build_everywhere(model, world, what)
-    values = [loss_sum, count]
-    for m in model._metrics:
-        values += [float(m._total), float(m._count)]
-    sums = world.sum_floats(values, what)
-    for i, m in enumerate(model._metrics):
-        m._total, m._count = sums[2 + 2 * i], sums[3 + 2 * i]
-        _sum_variables(m, world, what)
-    return model._logs(sums[0] / max(sums[1], 1.0))
-
-
-def _build_everywhere(model, world, what):
-    """A metric whose variables its first update makes (F1Score, FBetaScore, R2Score: one per class)
-    has none on a rank that saw no rows (evaluate on fewer batches than ranks): made there for the
-    other ranks' number of classes, so that every rank sums the same variables."""
-    lazy = [m for m in model._metrics if hasattr(m, "_classes") and hasattr(m, "_build")]
-    if not lazy:
-        return
-    sums = world.sum_floats([v for m in lazy for v in (m._classes or 0, m._classes is not None)], what)
-    for m, classes, built in zip(lazy, sums[::2], sums[1::2]):
-        if m._classes is None and built:
-            m._build(int(round(classes / built)))
-
-
-def _sum_variables(metric, world, what):
-    """A Keras-style metric's state variables (``add_weight``: contiguous arrays) summed over the
-    ranks, in place."""
-    for variable in getattr(metric, "_variables", ()):
-        world.allreduce_(variable.value, what)
 
 
 def evaluate(model, x, y, sw, batch_size, cbs):
@@ -273,7 +242,7 @@ def evaluate(model, x, y, sw, batch_size, cbs):
                                           cbs)["loss"]
         finally:
             _local.inside = False
-    return _reduced_logs(model, world, loss * (hi - lo), hi - lo)
+    return reduced_logs(model, world, loss * (hi - lo), hi - lo)
 
 
 def predict(model, xs, batch_size):
