@@ -122,3 +122,24 @@ def test_bias_add_broadcasts_over_rows_and_writes_out(ops):
     res = ops.bias_add(x, b, out=out)
     assert ops.to_host(res).tolist() == [[10, 21, 32], [13, 24, 35]]
     assert ops.to_host(out).tolist() == [[10, 21, 32], [13, 24, 35]]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_scatter_add_rows_adds_repeated_rows_as_add_at_does(ops, dtype):
+    """An Embedding's gradient: every id's rows summed, in the ids' order (the same bits as NumPy's add.at
+    over rows, on NumPy), into a contiguous buffer and into a strided view alike, rows of several axes too."""
+    rng = np.random.default_rng(2)
+    ids = rng.integers(0, 7, (5, 40))
+    values = rng.standard_normal((5, 40, 3, 2)).astype(dtype)
+    want = np.zeros((7, 3, 2), dtype)
+    np.add.at(want, ids.reshape(-1), values.reshape(-1, 3, 2))
+    out = ops.zeros((7, 3, 2), dtype)
+    ops.scatter_add_rows(out, ops.asarray(ids), ops.asarray(values))
+    strided = ops.zeros((7, 3, 4), dtype)[:, :, ::2]  # (not contiguous: the rows' own add.at)
+    ops.scatter_add_rows(strided, ops.asarray(ids), ops.asarray(values))
+    for got in (out, strided):
+        if ops.xp is np:
+            np.testing.assert_array_equal(ops.to_host(got), want)
+        else:  # (atomics: another order of additions)
+            np.testing.assert_allclose(ops.to_host(got), want, rtol=1e-5, atol=1e-5)
+    assert np.count_nonzero(want) == want.size  # (every id drawn: each row a sum of several)
