@@ -17,8 +17,9 @@
 6d. Models the step plan took in after the last GPU run (BatchNormalization, AdamW with
     clipnorm, Nadam, Huber; session 16's LayerNormalization, noise layers, Adadelta, Ftrl and a
     user's loss between two captured graphs; session 17's activity regularizer, AlphaDropout and a
-    text classifier's Embedding and pooling run by their own code inside the step) on the plan and
-    on the layer path: what the plan saves there, and
+    text classifier's Embedding and pooling run by their own code inside the step; session 18's
+    masked text classifier, frozen nested base model and frozen first Dense layer on the graph step)
+    on the plan and on the layer path: what the plan saves there, and
     whether batch_norm.cu's column-per-thread kernels hold up on tall batches.
 6e. predict through the one-launch forward (gpu_fused_forward.py) against the forward plan's
     launches per batch, over model sizes, its MAX_PARAMS limit lifted, to set it from measurements.

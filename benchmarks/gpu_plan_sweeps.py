@@ -92,7 +92,32 @@ def _beyond_dense_cases():
             "text: embedding + pool": (lambda: [Embedding(10000, 16, input_length=256), Dropout(0.2),
                                                 GlobalAveragePooling1D(), Dense(16, activation="relu"), Dense(10)],
                                        lambda: optimizers.Adam(), "mse",
-                                       lambda rng, n: rng.integers(0, 10000, (n, 256)).astype("float32"))}
+                                       lambda rng, n: rng.integers(0, 10000, (n, 256)).astype("float32")),
+            # session 18's, on the graph step: the masked text classifier (its mask between own-code calls), a
+            # frozen nested base model (its forward only) and a frozen first Dense layer
+            "masked text": (lambda: [Embedding(10000, 16, mask_zero=True, input_length=256), GlobalAveragePooling1D(),
+                                     Dense(16, activation="relu"), Dense(10)], lambda: optimizers.Adam(), "mse",
+                            _padded_ids),
+            "frozen nested base": (lambda: [_frozen_base(), Dense(256, activation="relu"), Dense(10)],
+                                   lambda: optimizers.Adam(), "mse"),
+            "frozen first dense": (lambda: [Dense(256, input_dim=784, activation="relu", trainable=False),
+                                            Dense(256, activation="relu"), Dense(10)], lambda: optimizers.Adam(), "mse")}
+
+
+def _padded_ids(rng, n):
+    """Word ids of sequences of 32 to 256 words, zero-padded after (what mask_zero masks)."""
+    ids = rng.integers(1, 10000, (n, 256))
+    ids[numpy.arange(256)[None, :] >= rng.integers(32, 257, (n, 1))] = 0
+    return ids.astype("float32")
+
+
+def _frozen_base():
+    """A transfer-learning base (Dense, BatchNormalization, relu) as a nested Sequential, frozen."""
+    from gpunet.layers import Activation, BatchNormalization, Dense, Input
+    from gpunet.models import Sequential
+    base = Sequential([Input((784,)), Dense(256), BatchNormalization(), Activation("relu")])
+    base.trainable = False
+    return base
 
 
 def _users_loss(y_true, y_pred):
@@ -103,7 +128,7 @@ def _users_loss(y_true, y_pred):
 
 def beyond_dense_sweep(ops, sync, batches=(128, 2048), steps=16, epochs=2, rounds=3, cases=None):
     """Print and return {(case, batch, "plan"|"layers"): us per step}: each case trained on the GPU
-    step plan and, forced, on the layer path."""
+    step plan (the chain's or the graph's) and, forced, on the layer path."""
     from gpunet import backend as B
     from gpunet.models import Sequential
     cases = cases or _beyond_dense_cases()

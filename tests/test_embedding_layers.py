@@ -187,9 +187,9 @@ def test_outputs_and_training_match_keras3_and_tf_keras(both64, tfk, k3, case, o
         history = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
         runs[name] = (history["loss"], [np.asarray(w) for w in model.get_weights()])
     losses, weights = runs.pop("gpunet")
-    # trained layer by layer, or (no mask) by NumPy's graph step or the GPU's chain step running the Embedding
-    # by its own code
-    assert losses[-1] < losses[0] and (got._plan is False or type(got._plan).__name__ in ("GraphPlan", "GpuPlan"))
+    # trained by NumPy's graph step, or the GPU's chain step (no mask) or graph step (a mask), each running the
+    # Embedding by its own code
+    assert losses[-1] < losses[0] and type(got._plan).__name__ in ("GraphPlan", "GpuPlan", "GpuGraphPlan")
     for name, (ref_losses, ref_weights) in runs.items():
         np.testing.assert_allclose(ref_losses, losses, **TOLERANCES[name], err_msg=name)
         for i, (r, g) in enumerate(zip(ref_weights, weights)):
@@ -431,7 +431,7 @@ def test_gpunet_loads_keras3_and_tf_keras_files(tmp_path, k3, tfk, case):
 
 # ---- plans, end to end, summary ------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", ["numpy", "gpu"])
-def test_the_fused_plans_take_a_text_model_without_a_mask(emulator, backend):
+def test_the_fused_plans_take_text_models(emulator, backend):
     ops = B.resolve("numpy") if backend == "numpy" else cuda_emulator.EmulatedCupyBackend(emulator)
     with B.use_backend(ops):
         dense = Sequential([Flatten(input_shape=(LEN,)), Dense(1, activation="sigmoid")])
@@ -441,12 +441,12 @@ def test_the_fused_plans_take_a_text_model_without_a_mask(emulator, backend):
             model = Sequential(CASES[case](gpunet.layers, {"input_length": LEN}))
             model.compile(optimizer="sgd", loss="binary_crossentropy")
             # an Embedding without a mask, its Dense layers over rows: NumPy's graph step, the GPU's chain
-            # step (both run the layer by its own code); a mask: the layer path
-            plan = None if any(getattr(layer, "mask_zero", False) for layer in model.layers) else (
-                "GraphPlan" if backend == "numpy" else "GpuPlan")
-            assert type(model._train_plan()).__name__ == plan if plan else model._train_plan() is None
+            # step (both run the layer by its own code); with a mask, the GPU's graph step, which hands it on
+            masked = any(getattr(layer, "mask_zero", False) for layer in model.layers)
+            plan = "GraphPlan" if backend == "numpy" else "GpuGraphPlan" if masked else "GpuPlan"
+            assert type(model._train_plan()).__name__ == plan
             history = model.fit(X[_rows(case)], Y[_rows(case)], epochs=3, batch_size=16, verbose=0).history
-            assert bool(model._plan) == bool(plan) and history["loss"][-1] < history["loss"][0]
+            assert type(model._plan).__name__ == plan and history["loss"][-1] < history["loss"][0]
 
 
 def _imdb_like(n, seed):

@@ -204,14 +204,16 @@ def with_lambda():
 
 
 def masked():
+    """A mask into a merge (masks between calls run by their own code train on the step: test_masked_plans.py)."""
     i = gpunet.Input((5,))
-    e = L.Embedding(10, 3, mask_zero=True)(i)
-    return Model(i, L.Dense(1, activation="sigmoid")(L.GlobalAveragePooling1D()(e)))
+    e, f = L.Embedding(10, 3, mask_zero=True)(i), L.Embedding(10, 3)(i)
+    return Model(i, L.Dense(1, activation="sigmoid")(L.GlobalAveragePooling1D()(L.Add()([e, f]))))
 
 
 def nested():
+    """A nested model holding a Lambda (one of built-in layers only trains on the step: test_nested_plans.py)."""
     i = gpunet.Input((8,))
-    inner = gpunet.Sequential([L.Dense(4, activation="relu")])
+    inner = gpunet.Sequential([L.Dense(4, activation="relu"), L.Lambda(lambda t: t * 0.5)])
     return Model(i, L.Dense(1, activation="sigmoid")(L.Add()([inner(i), L.Dense(4)(i)])))
 
 

@@ -11,6 +11,8 @@ import gpunet
 from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
 from gpunet.backend import step_kernels as S
+from gpunet.backend.gpu_graph_plan import GpuGraphPlan
+from gpunet.backend.gpu_graphs import Between
 from gpunet.backend.gpu_plan import GpuPlan
 from gpunet.layers import AlphaDropout, Dense, Dropout, GaussianDropout, GaussianNoise
 from gpunet.models import Sequential
@@ -125,7 +127,6 @@ def residual(noise, rate):
 def graph_as_numpy(emulator, build):
     """``build()``'s graph (noise too small to matter) trained on the GPU graph plan and on NumPy in
     float64: the same losses and weights; the plan's noise launches per step."""
-    from gpunet.backend.gpu_graph_plan import GpuGraphPlan
     B.set_floatx("float64")
     x, y, _ = data("pima")
     runs = []
@@ -212,7 +213,8 @@ def fit_selu(ops, rate, seed=9, noise_shape=None):
 def test_a_selu_network_with_alpha_dropout_trains_on_the_plan(emulator):
     """Rate 1e-13 (float64): the plan's plumbing (a noise launch per layer, the gradient times ``a``)
     against NumPy's layer path; rate 0.1 (float32): repeatable with a seed, other draws with another,
-    the loss falls; a noise_shape (a mask shared along axes) keeps the layer path."""
+    the loss falls; one with a noise_shape (a mask shared along axes) runs its own code inside the graph step
+    (a Sequential the chain step does not take is a graph: gpu_graph_plan.py), as on NumPy."""
     B.set_floatx("float64")
     emulator.launches.clear()
     gpu, got = fit_selu(EmulatedCupyBackend(emulator), 1e-13)
@@ -226,8 +228,12 @@ def test_a_selu_network_with_alpha_dropout_trains_on_the_plan(emulator):
     B.set_floatx("float32")
     runs = [fit_selu(EmulatedCupyBackend(emulator), 0.1, seed)[1] for seed in (9, 9, 10)]
     assert runs[0] == runs[1] and runs[0] != runs[2] and runs[0][-1] < runs[0][0]
-    shared, _ = fit_selu(EmulatedCupyBackend(emulator), 0.1, noise_shape=(None, 1))
-    assert shared._plan is False
+    B.set_floatx("float64")
+    shared, got = fit_selu(EmulatedCupyBackend(emulator), 1e-13, noise_shape=(None, 1))
+    assert isinstance(shared._plan, GpuGraphPlan)
+    assert all(sum(isinstance(e, Between) for e in step.entries) == 2 for step in shared._plan._steps.values())
+    ref, want = fit_selu(B.resolve("numpy"), 1e-13, noise_shape=(None, 1))
+    numpy.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 def test_the_graph_step_runs_alpha_dropout_as_the_chain_step(emulator):

@@ -53,12 +53,15 @@ def _same_weights(a, b):
 
 
 def test_nested_model_trains_exactly_like_the_flat_one():
-    gpunet.utils.set_random_seed(7)
-    a = nested()
-    history_a = a.fit(X, Y, epochs=3, batch_size=8, verbose=0)
-    gpunet.utils.set_random_seed(7)
-    b = flat()
-    history_b = b.fit(X, Y, epochs=3, batch_size=8, verbose=0)
+    """On NumPy: on a GPU the flat model's Dropout is the step's kernel, whose masks are its own, while the
+    nested model's runs inside the nested model's own code (the layer path's masks)."""
+    with gpunet.backend.use_backend("numpy"):
+        gpunet.utils.set_random_seed(7)
+        a = nested()
+        history_a = a.fit(X, Y, epochs=3, batch_size=8, verbose=0)
+        gpunet.utils.set_random_seed(7)
+        b = flat()
+        history_b = b.fit(X, Y, epochs=3, batch_size=8, verbose=0)
     assert history_a.history["loss"] == history_b.history["loss"]
     assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
     assert [w.path for w in a.trainable_weights] == ["bn/gamma", "bn/beta", "deep/kernel", "deep/bias",

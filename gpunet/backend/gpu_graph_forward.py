@@ -14,8 +14,10 @@ a pooling, a call with ``training=``) its own forward in the call's mode, betwee
 host read until the caller asks; evaluate's loss and metrics are computed from the outputs once
 (models/plan_inference.py), as for a chain.
 
-A Lambda, a nested model, your own layer, masks or activity regularizers send the model to the
-layer path. Several outputs are
+A nested model of built-in layers runs its own forward, as the other layers without kernels, and
+so do the calls a mask goes between (an ``Embedding(mask_zero=True)`` to a ``GlobalAveragePooling1D``:
+`Masks`); a Lambda, your own layer (or a nested model holding one), a mask reaching any other call,
+or activity regularizers send the model to the layer path. Several outputs are
 packed side by side in the output array, as the layer path packs them.
 """
 from contextlib import nullcontext
@@ -29,8 +31,9 @@ from . import gpu_layer_norm as LN
 from .gpu_forward import _identity_in_inference
 from .gpu_graph_plan import _MERGES, activation_of, folded_activations, norm_entry
 from .gpu_elementwise import copy_into, merge_into
-from .gpu_own_layers import own_inference
+from .gpu_own_layers import Masks, own_inference
 from .gpu_step import workspace
+from .graph_flow import masked_tensors
 from .graph_plan import graph_of, node_kind, plan_sources, same_sources
 
 _IDENTITY = "Identity"
@@ -50,7 +53,8 @@ def build_gpu_graph_forward(model):
         return None
     kinds = [inference_kind(n) for n in nodes]
     dense = [n for n, k in zip(nodes, kinds) if k == "Dense"]
-    if None in kinds or not dense:
+    masked = masked_tensors(nodes, outputs, inference_kind, training=False)
+    if None in kinds or not dense or masked is None:
         return None
     dtype = dense[0].layer.kernel.value.dtype
     if dtype not in K.KERNEL_DTYPES:
@@ -68,7 +72,7 @@ def build_gpu_graph_forward(model):
             if K.activation_spec(act.name, act.params) is None or (
                     kind == "Dense" and any(w.value.dtype != dtype for w in node.layer.weights)):
                 return None
-    return GpuGraphForward(model, graph, kinds, folds, dtype)
+    return GpuGraphForward(model, graph, kinds, folds, dtype, masked)
 
 
 def inference_kind(node):
@@ -101,8 +105,9 @@ class GpuGraphForward:
 
     activity = ()  # (a graph with activity regularizers: the layer path)
 
-    def __init__(self, model, graph, kinds, folds, dtype):
+    def __init__(self, model, graph, kinds, folds, dtype, masked=()):
         self.model, self.ops, self.dtype, self.graph = model, model.ops, dtype, graph
+        self.masked = masked  # (the tensors that carry a mask between own-code calls: graph_flow.masked_tensors)
         inputs, nodes, outputs, _ = graph
         self.widths = [t.shape[1] for t in inputs]
         self.units = sum(t.shape[1] for t in outputs)  # (several outputs: packed side by side, as the layer path's)
@@ -161,6 +166,7 @@ class GpuGraphForward:
                 val[id(t)] = buffers[id(t)]
                 entries.append(copy_into(xp, val[id(t)], x[:, lo:lo + t.shape[1]]))
         final = outputs[0] if len(outputs) == 1 else None  # (one output: written straight into ``out``)
+        masks = Masks(self.masked) if self.masked else None  # (the batch's masks, between own-code calls)
         for node, kind, output, what in self.calls:
             ins = [val[id(t)] for t in node.inputs]
             if kind == _IDENTITY:
@@ -182,7 +188,7 @@ class GpuGraphForward:
                 else:
                     entries += [copy_into(xp, y, ins[0]), K.plan_bias_act(y, None, None, None, what, sm)]
             elif kind == "Layer":
-                entries.append(own_inference(node, ins, y))
+                entries.append(own_inference(node, ins, y, masks))
             else:
                 entries.append(merge_into(xp, kind, ins, y))
             val[id(output)] = y

@@ -34,7 +34,9 @@ label one column; the epoch's outputs
 packed when read); no shared layer but a Dense one (a Siamese network's:
 its earlier calls' weight gradients go to buffers of their own, then are added to what its last call
 wrote, `GraphStep`); the weights' regularizers, constraints and the optimizer as the chain's plan
-takes them. Anything else trains layer by layer.
+takes them. Anything else trains layer by layer. A Sequential whose layers the chain's plan does not
+take (a frozen layer, a lookup layer, a Dense over a sequence's steps) is a graph of calls too, and
+trains here when this plan takes it (models/engine.py).
 """
 from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
@@ -46,6 +48,7 @@ from .gpu_regularizers import constrained_weights, regularized_weights
 from .gpu_graph_outputs import SeveralOutputs
 from .gpu_graph_step import GraphStep
 from .gpu_step import NOISES, DenseEntry, DropoutEntry, NoiseEntry
+from .graph_flow import masked_tensors, step_kinds
 from .graph_plan import graph_of, node_kind, plan_sources, same_sources, shares_dense_only
 from .layer_stack import _LINEAR, Folded, FoldedNorm
 
@@ -66,12 +69,15 @@ def build_gpu_graph_plan(model):
         return None
     if not shares_dense_only(nodes, [node_kind(n) for n in nodes]):
         return None  # (a shared Dense layer's calls' weight gradients are added: GraphStep)
-    folds = folded_activations(nodes, outputs)
+    if masked_tensors(nodes, outputs, node_kind) is None:
+        return None  # (masks go between calls run by their own code only)
+    folds = folded_activations(nodes, outputs, training=True)
     ends = {id(n): n for n in folds.values()}  # the activation nodes folded into the Dense before them
     lasts = output_nodes(nodes, outputs, folds)  # (an output Activation folded: its Dense)
+    kinds = step_kinds(inputs, nodes, params.dtype)  # (a frozen Dense only the inputs reach: "Dense")
     for node in nodes:
-        kind = node_kind(node)
-        if is_norm(node):
+        kind = kinds[id(node)]
+        if is_norm(node, training=True):
             entry = norm_entry(node, folds)
             if not (LN.plannable if LN.is_layer_norm(entry) else BN.plannable)(entry, params.dtype):
                 return None
@@ -162,10 +168,11 @@ def is_noise(node):
             and all(len(t.shape) == 2 for t in node.inputs + [node.output]))
 
 
-def folded_activations(nodes, outputs):
+def folded_activations(nodes, outputs, training=False):
     """``{id(Dense node): Activation node}``: an activation layer (Activation, LeakyReLU, ...) right
-    after a linear Dense layer whose output nothing else reads, folded into it as the chain's plans
-    fold one (layer_stack.py); Keras 2's ``Dense(64)(x)`` then ``Activation('relu')``."""
+    after a linear Dense layer (or a normalization layer: `is_norm`) whose output nothing else reads,
+    folded into it as the chain's plans fold one (layer_stack.py); Keras 2's ``Dense(64)(x)`` then
+    ``Activation('relu')``."""
     readers = {}
     for node in nodes:
         for t in node.inputs:
@@ -174,7 +181,8 @@ def folded_activations(nodes, outputs):
     for node in nodes:
         src = node.inputs[0].node if node.inputs else None
         act = getattr(node.layer, "activation", None)
-        linear = src is not None and (is_norm(src) or node_kind(src) == "Dense" and src.layer.activation.name == "linear"
+        linear = src is not None and (is_norm(src, training) or node_kind(src) == "Dense"
+                                      and src.layer.activation.name == "linear"
                                       and not src.layer.activation.custom)
         if (node_kind(node) == "Activation" and linear
                 and readers.get(id(src.output)) == 1 and all(src.output is not t for t in outputs)
@@ -193,11 +201,13 @@ def activation_of(node, folds):
     return (folded or node).layer.activation if folded is not None or not is_norm(node) else _LINEAR
 
 
-def is_norm(node):
+def is_norm(node, training=False):
     """Whether ``node`` calls a BatchNormalization or LayerNormalization layer over 2-D tensors in
-    the mode fit gives it."""
+    the mode fit gives it, which the plans run by their normalization launches: in the ``training``
+    step, a trainable one (a frozen one runs by its own code there, gpu_own_layers.py; in the forward
+    plan, a frozen one's launches are a trainable one's)."""
     from .norm_chain import NORMS
-    return (type(node.layer) in NORMS and node.training is None
+    return (type(node.layer) in NORMS and node.training is None and (node.layer.trainable or not training)
             and all(len(t.shape) == 2 for t in node.inputs + [node.output]))
 
 
@@ -236,12 +246,14 @@ class GpuGraphPlan(SeveralOutputs, GpuPlan):
         """The graph's Dense layers as `DenseEntry`s (``entries`` by node; ``layers``, the output's last;
         ``folds``: the activation nodes folded into them) and its Dropout layers (``dropouts``)."""
         inputs, nodes, outputs, layout = self.graph = graph_of(model)
-        self.folds = folds = folded_activations(nodes, outputs)
+        self.folds = folds = folded_activations(nodes, outputs, training=True)
+        self.masked = masked_tensors(nodes, outputs, node_kind)  # (tensors with a mask, between own-code calls)
+        self.kinds = step_kinds(inputs, nodes, self.dtype)  # (what the step runs each call as: GraphStep)
         lasts = output_nodes(nodes, outputs, folds)
         kernel_of = {id(n): k for n, k in zip(lasts, self.loss_kernels)}
         self.entries = {}
         for n in nodes:
-            if node_kind(n) == "Dense":
+            if self.kinds[id(n)] == "Dense":
                 folded = folds.get(id(n))
                 act = activation_of(n, folds)
                 spec = _spec(act, kernel_of.get(id(n)))
@@ -262,7 +274,7 @@ class GpuGraphPlan(SeveralOutputs, GpuPlan):
         self.noises = list(self.noise_entries.values())
         self.norm_entries = {}
         for n in nodes:
-            if is_norm(n):
+            if is_norm(n, training=True):
                 entry = norm_entry(n, folds)
                 kind = LN.LayerNormEntry if LN.is_layer_norm(entry) else BN.NormEntry
                 spec = K.activation_spec(entry.activation.name, entry.activation.params)

@@ -8,8 +8,10 @@ an activation layer of its own: its input copied, then bias_act in place; a Drop
 kernel; a merge: an `Elementwise` entry; any other built-in layer: its own code between graphs), each
 output's loss kernel (several: each its targets' columns, its epoch outputs), each call's backward
 (gpu_step.backward_entries; a Dropout multiplies by its mask; a merge hands its gradient on), the
-regularizers, the optimizer's update and the constraints. `_Gradients` decides, from the graph
-alone, which gradient a tensor keeps as handed and which are added into a buffer of its own.
+regularizers, the optimizer's update and the constraints. `Gradients` (gpu_graph_gradients.py)
+decides, from the graph alone, which gradient a tensor keeps as handed and which are added into a
+buffer of its own; no gradient flows to the inputs and what only they make with no trainable
+weights (graph_flow.constant_tensors: a frozen base model's calls run no backward).
 """
 import copy
 
@@ -19,11 +21,12 @@ from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
 from . import gpu_layer_norm as LN
 from . import step_kernels as S
-from .gpu_elementwise import Elementwise, add_into, copy_into, merge_into, multiply_into, negate_into
+from .gpu_elementwise import Elementwise, add_into, copy_into, merge_into, multiply_into
+from .gpu_graph_gradients import Gradients
 from .gpu_graphs import Between
-from .gpu_own_layers import own_backward, own_forward
+from .gpu_own_layers import Masks, own_backward, own_forward
 from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries, generic_loss_entries
-from .graph_plan import node_kind
+from .graph_flow import constant_tensors
 
 
 class GraphStep:
@@ -51,10 +54,11 @@ class GraphStep:
             part = val[id(t)] = empty((rows, hi - lo))  # (the kernels read contiguous rows)
             entries.append(Elementwise(copy_into(xp, part, self.xb[:, lo:hi])))
         records, folded = [], {id(a) for a in plan.folds.values()}
+        masks = Masks(plan.masked) if plan.masked else None  # (the step's masks, between own-code calls)
         for node in nodes:  # forward
             if id(node) in folded:
                 continue  # (its Dense layer applies it: that layer's output is this node's)
-            kind, ins = node_kind(node), [val[id(t)] for t in node.inputs]
+            kind, ins = plan.kinds[id(node)], [val[id(t)] for t in node.inputs]
             output = plan.folds[id(node)].output if id(node) in plan.folds else node.output
             if id(node) in plan.norm_entries:
                 entry = plan.norm_entries[id(node)]
@@ -108,14 +112,14 @@ class GraphStep:
                 records.append((node, output, "Dropout", mask))
             elif kind == "Layer":  # (its own forward between the graphs: gpu_own_layers.py)
                 out = empty((rows,) + tuple(output.shape[1:]))
-                entries.append(own_forward(node, ins, out))
+                entries.append(own_forward(node, ins, out, masks))
                 records.append((node, output, "Layer", None))
             else:
                 out = empty((rows, output.shape[1]))
                 entries.append(Elementwise(merge_into(xp, kind, ins, out)))
                 records.append((node, output, kind, None))
             val[id(output)] = out
-        grads = _Gradients(xp, empty, entries, {id(t) for t in inputs})
+        grads = Gradients(xp, empty, entries, constant_tensors(inputs, nodes))  # (no gradient flows to these)
         widths = plan.target_widths
         for i, (out_t, lo, width) in enumerate(zip(outputs, numpy.cumsum([0] + widths).tolist(), widths)):
             y = self.yb if len(outputs) == 1 else empty((rows, width))  # (several: their columns apart)
@@ -201,89 +205,6 @@ class GraphStep:
         """See gpu_step.Step.point_at."""
         x = plan.x if self.x_batch is None else self.x_batch
         plan._write(self.sources, S.source_addresses(x, plan.y_src, plan.sw_src, plan.order))
-
-
-class _Gradients:
-    """Each tensor's gradient buffer while the step's backward is laid out (statically: the graph
-    fixes which call hands a tensor its first gradient and which add to it). The first gradient is
-    kept as handed where it is a whole buffer (an Add's inputs share their output's); a later one is
-    added into a buffer of the tensor's own, so no buffer handed on is written again."""
-
-    def __init__(self, xp, empty, entries, inputs):
-        self.xp, self.empty, self.entries, self.inputs = xp, empty, entries, inputs
-        self.of, self._own = {}, {}
-
-    def own(self, t, shape):
-        buf = self._own.get(id(t))
-        if buf is None:
-            buf = self._own[id(t)] = self.empty(shape)
-        self.of[id(t)] = buf
-        return buf
-
-    def is_own(self, t, g):
-        """Whether ``g`` is ``t``'s own buffer (no other tensor's gradient)."""
-        return self._own.get(id(t)) is g
-
-    def owned_copy(self, t, g):
-        """``g`` copied into ``t``'s own buffer (for a backward that works on it in place)."""
-        buf = self._own.get(id(t))
-        if buf is None or buf is g:
-            buf = self._own[id(t)] = self.empty(g.shape)
-        self.entries.append(Elementwise(copy_into(self.xp, buf, g)))
-        self.of[id(t)] = buf
-        return buf
-
-    def target(self, t, shape):
-        """Where a Dense backward writes the gradient of its input ``t``: None for a model input, the
-        tensor's own buffer for its first gradient, else a scratch buffer `written` then adds."""
-        if id(t) in self.inputs:
-            return None
-        if id(t) not in self.of:
-            return self.own(t, shape)
-        return self.empty(shape)
-
-    def written(self, t, dx):
-        """After a Dense backward wrote ``dx`` for ``t`` (see `target`)."""
-        if dx is not None and dx is not self.of.get(id(t)):
-            self.give(t, dx)
-
-    def give(self, t, g):
-        """Hand ``t`` the gradient ``g`` (a buffer, or a column view of one)."""
-        if id(t) in self.inputs:
-            return
-        have = self.of.get(id(t))
-        contiguous = g.flags.c_contiguous
-        if have is None and contiguous:
-            self.of[id(t)] = g
-            return
-        mine = self._own.get(id(t))
-        if have is None:
-            self.entries.append(Elementwise(copy_into(self.xp, self.own(t, g.shape), g)))
-            return
-        dst = mine if mine is not None else self.own(t, g.shape)
-        self.of[id(t)] = dst
-        self.entries.append(Elementwise(add_into(self.xp, have, g, dst)))
-
-    def merge_backward(self, kind, inputs, g):
-        if kind == "Concatenate":
-            lo = 0
-            for t in inputs:
-                width = t.shape[1]
-                self.give(t, g[:, lo:lo + width])
-                lo += width
-            return
-        if kind == "Average":
-            scaled = self.empty(g.shape)
-            self.entries.append(Elementwise(multiply_into(self.xp, g, 1.0 / len(inputs), scaled)))
-            g = scaled
-        self.give(inputs[0], g)
-        if kind == "Subtract":
-            negated = self.empty(g.shape)
-            self.entries.append(Elementwise(negate_into(self.xp, g, negated)))
-            self.give(inputs[1], negated)
-            return
-        for t in inputs[1:]:
-            self.give(t, g)
 
 
 def _shadow(entry, empty):

@@ -15,10 +15,12 @@ values, and the same draws for a SpatialDropout), as `Between` entries: its CuPy
 allocate, so they run between the captured graphs of the step's launches, on the plan's stream.
 Its output, and the gradient with respect to its input, are copied into the step's buffers, which
 the launches around it read; the Dense layers, the loss and the optimizer keep their kernels.
-A layer that makes a mask (``Embedding(mask_zero=True)``, ``Masking``), a frozen layer with
-weights, or one whose shapes are not all known keeps the layer path for the whole model. The chain
-takes the `own_layer_types` below; the graph plans any built-in layer graph_plan.node_kind calls
-"Layer" (a Dot, a Multiply, a preprocessing layer, a call with ``training=``), not at an output.
+The chain takes the `own_layer_types` below (trainable, if they have weights; no mask made; their
+shapes known); the graph plans any built-in layer graph_plan.node_kind calls "Layer" (a Dot, a
+Multiply, a preprocessing layer, a frozen layer, a nested model of built-in layers, a call with
+``training=``), not at an output, and hand masks from call to call (`Masks`) where they go only
+between such calls. A Sequential the chain refuses is a graph of calls too: the graph plans take it
+(models/engine.py).
 """
 import math
 
@@ -70,10 +72,13 @@ class OwnEntry:
         return Between(_backward_call(self.layer, out_grad, [x_grad], False))
 
 
-def own_forward(node, ins, out):
+def own_forward(node, ins, out, masks=None):
     """The graph step's entry writing a layer call's output (``node``'s, of graph_plan.node_kind "Layer")
-    into ``out``, from its inputs' buffers ``ins``, in the mode of the call (``training=``, else True)."""
+    into ``out``, from its inputs' buffers ``ins``, in the mode of the call (``training=``, else True);
+    ``masks``: the step's `Masks`, for a call that makes, takes or hands on a mask."""
     training = True if node.training is None else node.training
+    if masks is not None and masks.involve(node):
+        return Between(masks.forward_call(node, ins[0], out, training))
     return Between(forward_call(node.layer, ins if node.as_list else ins[0], out, training))
 
 
@@ -83,10 +88,39 @@ def own_backward(node, g, dxs):
     return Between(_backward_call(node.layer, g, dxs, node.as_list))
 
 
-def own_inference(node, ins, out):
+def own_inference(node, ins, out, masks=None):
     """The graph forward plan's entry (a callable) writing a layer call's output into ``out`` in the
-    call's mode (``training=``, else inference)."""
+    call's mode (``training=``, else inference); ``masks``: the batch's `Masks`."""
+    if masks is not None and masks.involve(node):
+        return masks.forward_call(node, ins[0], out, bool(node.training))
     return forward_call(node.layer, ins if node.as_list else ins[0], out, bool(node.training))
+
+
+class Masks:
+    """The masks a graph's own-code calls hand each other in a step or a batch (an
+    ``Embedding(mask_zero=True)``'s to a ``GlobalAveragePooling1D``, through a Dropout, say), by tensor;
+    ``masked``: the ids of the tensors that carry one (graph_flow.masked_tensors)."""
+
+    def __init__(self, masked):
+        self.masked, self.values = masked, {}
+
+    def involve(self, node):
+        """Whether ``node`` (one input) makes, takes or hands on a mask."""
+        return id(node.inputs[0]) in self.masked or id(node.output) in self.masked
+
+    def forward_call(self, node, x, out, training):
+        """A callable writing the call's output into ``out`` as the layer path runs it with masks
+        (layers/masking.py's forward), keeping the mask it hands on for the calls after it."""
+        from ..layers import masking
+        layer, key_in, key_out = node.layer, id(node.inputs[0]), id(node.output)
+        takes, hands_on = key_in in self.masked, key_out in self.masked
+
+        def run():
+            y, mask = masking.forward(layer, x, self.values[key_in] if takes else None, training)
+            if hands_on:
+                self.values[key_out] = mask
+            out[...] = y
+        return run
 
 
 def forward_call(layer, args, out, training):

@@ -15,9 +15,10 @@ from .norm_chain import NORMS
 
 
 def build_gpu_plan(model):
-    """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the
-    layer path must run: a layer other than Dense (over rows), Dropout, GaussianNoise, GaussianDropout,
-    AlphaDropout (neither Dropout one with a ``noise_shape``), BatchNormalization and LayerNormalization
+    """A `GpuPlan` for ``model`` (compiled and packed) on a CuPy backend, or None where the chain's
+    step cannot run (then the graph step may: gpu_graph_plan.py; else the layer path): a layer other
+    than Dense (over rows), Dropout, GaussianNoise, GaussianDropout, AlphaDropout (neither Dropout one
+    with a ``noise_shape``), BatchNormalization and LayerNormalization
     (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py for which qualify) and the layers the step
     runs by their own code (gpu_own_layers.py: Embedding, Flatten, Reshape, the 1-D global poolings,
     ...); an activity regularizer on another layer than a hidden Dense one, a regularizer or

@@ -110,8 +110,12 @@ class Step:
                 continue
             if isinstance(entry, OwnEntry):  # (its own code between the graphs: gpu_own_layers.py)
                 x_in = a.reshape((rows,) + entry.in_shape)
-                out, out_grad = empty((rows,) + entry.out_shape), empty((rows,) + entry.out_shape)
+                out = empty((rows,) + entry.out_shape)
                 entries.append(entry.forward(x_in, out))
+                if grad is None and not entry.layer.trainable_weights:  # (a Reshape on the input: no backward)
+                    a = out
+                    continue
+                out_grad = empty((rows,) + entry.out_shape)
                 done.append((entry, None if grad is None else grad.reshape(x_in.shape), out_grad))
                 a, grad = out, out_grad
                 continue

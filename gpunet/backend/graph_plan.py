@@ -12,18 +12,23 @@ an epoch (`EpochTally`), as for a chain.
 
 Dense layers (trainable, built-in activations), the activation layers, Dropout, and Add, Subtract,
 Average and Concatenate over 2-D tensors run in the plan's own buffers; any other built-in layer
-(BatchNormalization, Embedding, Multiply, a frozen Dense, a call with ``training=``, ...) runs by its
-own forward and backward inside the step. The model's inputs and outputs have one feature axis each
-(several are packed side by side: the inputs read from x, the outputs written for the loss over
-them, models/multi_output.py, each output taking its columns of the gradient). A layer called more
-than once (a Siamese network's shared Dense) is a Dense layer whose calls add their weight
-gradients. No other shared layer, no activity regularizer, no added loss or metric, no mask, no
-nested model, Lambda or layer of your own: those train layer by layer, as before.
+(BatchNormalization, Embedding, Multiply, a frozen Dense, a call with ``training=``, ...), and a nested
+model of built-in layers (a transfer-learning base model), runs by its own forward and backward inside
+the step, with the masks an ``Embedding(mask_zero=True)`` or ``Masking`` hands such calls (as the layer
+path hands them on); no gradient flows to what only the inputs make through layers without trainable
+weights (a frozen base runs its forward only): graph_flow.py. The model's inputs and outputs have one
+feature axis each (several are packed side by side: the inputs read from x, the outputs written for
+the loss over them, models/multi_output.py, each output taking its columns of the gradient). A layer
+called more than once (a Siamese network's shared Dense) is a Dense layer whose calls add their weight
+gradients. No other shared layer, no activity regularizer, no added loss or metric, no mask reaching a
+layer that runs in the plan's buffers (or the output), no Lambda or layer of your own (nor a nested
+model holding one): those train layer by layer, as before.
 """
 import numpy
 
 from .base import Backend
 from .dense_plan import _FLOATS, DensePlan, fuses_sigmoid_crossentropy, sigmoid_crossentropy_gradient
+from .graph_flow import constant_tensors, masked_tensors, nested_plannable, step_kinds
 from .graph_plan_nodes import ActivationNode, Buffers, ConcatNode, DenseNode, DropoutNode, LayerNode, MergeNode
 from .layer_stack import loss_settings
 
@@ -47,6 +52,8 @@ def build_graph_plan(model):
     kinds = [node_kind(node) for node in nodes]
     if any(len(t.shape) != 2 for t in inputs) or None in kinds or "Dense" not in kinds:
         return None  # (without a Dense layer of its own the step would save nothing)
+    if masked_tensors(nodes, outputs, node_kind) is None:
+        return None
     if not shares_dense_only(nodes, kinds):
         return None
     return GraphPlan(model)
@@ -82,9 +89,13 @@ def node_kind(node):
     from ..layers.symbolic_ops import OpLayer
     layer, kind = node.layer, type(node.layer)
     if (getattr(layer, "activity_regularizer", None) is not None or node.call_args is not None
-            or node.several is not None or masking.makes_mask(layer) or layer._uses_call
-            or not kind.__module__.startswith("gpunet.layers.") or kind in (Lambda, OpLayer)):
-        return None  # (a nested model, your own layer, a Lambda: the layer path)
+            or node.several is not None or layer._uses_call):
+        return None
+    if masking.makes_mask(layer):
+        return "Layer"  # (an Embedding(mask_zero=True), a Masking: where its mask may go, graph_flow.masked_tensors)
+    if not kind.__module__.startswith("gpunet.layers.") or kind in (Lambda, OpLayer):
+        # (your own layer, a Lambda: the layer path; a nested model of built-in layers: its own code)
+        return "Layer" if nested_plannable(layer) else None
     flat = all(len(t.shape) == 2 and t.shape[1] is not None for t in node.inputs + [node.output])
     if node.training is not None or not flat:
         return "Layer"
@@ -139,22 +150,27 @@ class GraphPlan(DensePlan):
         self.n_inputs = len(inputs)
         number = {id(t): i for i, t in enumerate(inputs)}
         self.shapes = [tuple(t.shape[1:]) for t in inputs]  # each tensor's, after the batch axis
+        constant, masked = constant_tensors(inputs, nodes), masked_tensors(nodes, outputs, node_kind)
+        kinds = step_kinds(inputs, nodes, self.dtype)  # (a frozen Dense only the inputs reach: a DenseNode)
+        self.fixed = [True] * len(inputs)  # per tensor: whether it takes no gradient (graph_flow.constant_tensors)
         out_tensor = outputs[0]
         producer = out_tensor.node.layer
         self.fused = (len(outputs) == 1 and node_kind(out_tensor.node) == "Dense" and not producer.activation.params
                       and fuses_sigmoid_crossentropy(self.loss, producer.activation.name))
         self.nodes = []
         for node in nodes:
-            kind, layer = node_kind(node), node.layer
+            kind, layer = kinds[id(node)], node.layer
             ins = [number[id(t)] for t in node.inputs]
             if kind == "Dropout" and not layer.rate:
                 number[id(node.output)] = ins[0]  # (Dropout(0) is the identity)
                 continue
             k, out, width = len(self.nodes), len(self.shapes), node.output.shape[-1]
             if kind == "Layer":
-                need = any(t >= self.n_inputs for t in ins)
+                need = not all(self.fixed[t] for t in ins)
                 made = LayerNode(k, ins, out, layer, node.as_list, True if node.training is None else node.training,
                                  need)
+                if id(node.inputs[0]) in masked or id(node.output) in masked:  # (its mask in and out: Buffers.masks)
+                    made.masked = (id(node.inputs[0]) in masked, id(node.output) in masked)
             elif kind == "Dense":
                 made = DenseNode(k, ins, out, layer, ops, fused=self.fused and node is out_tensor.node)
             elif kind == "Activation":
@@ -168,6 +184,7 @@ class GraphPlan(DensePlan):
             self.nodes.append(made)
             number[id(node.output)] = out
             self.shapes.append(tuple(node.output.shape[1:]))
+            self.fixed.append(id(node.output) in constant)
         # a shared Dense layer's weight gradients: the first of its calls the backward pass reaches (the
         # last called) writes them, the others add theirs, as the layer path sums them from zero
         written = set()

@@ -10,6 +10,8 @@ dense_backward, the merge layers'), in preallocated buffers.
 """
 import numpy
 
+from ..layers import masking
+
 _dot, _add, _subtract, _multiply, _maximum, _greater, _copyto, _reduce = (
     numpy.dot, numpy.add, numpy.subtract, numpy.multiply, numpy.maximum, numpy.greater, numpy.copyto,
     numpy.add.reduce)
@@ -22,16 +24,18 @@ class Buffers:
 
     def __init__(self, plan, rows):
         dtype = plan.dtype
-        self.rows, self.first, self.dtype = rows, plan.n_inputs, dtype  # tensors below ``first``: the model's inputs
+        self.rows, self.fixed, self.dtype = rows, plan.fixed, dtype  # fixed: the tensors that take no gradient
         self._own = [None] * len(plan.shapes)
         self.val = [None] * len(plan.shapes)
         self.grads = [None] * len(plan.shapes)
         self.node = [node.allocate(rows, dtype) for node in plan.nodes]
+        self.masks = {}  # the current step's masks, by tensor (an Embedding(mask_zero=True)'s, ...)
         self.scale = numpy.empty((), dtype)  # the fused output gradient's 1 / n, before sample weights
 
     def give(self, t, g):
-        """Hand the gradient ``g`` to tensor ``t`` (nothing for the model's inputs)."""
-        if t < self.first:
+        """Hand the gradient ``g`` to tensor ``t`` (nothing for the model's inputs and what only they make:
+        graph_flow.constant_tensors)."""
+        if self.fixed[t]:
             return
         have = self.grads[t]
         if have is None:
@@ -116,7 +120,7 @@ class DenseNode(Node):
             _dot(val[t].T, dz, out=self.gw)
             if self.gb is not None:
                 _reduce(dz, axis=0, out=self.gb)
-        if t < b.first:
+        if b.fixed[t]:
             return
         if b.grads[t] is None:  # (the usual case: straight into the tensor's own buffer)
             b.grads[t] = _dot(dz, self.wt, out=b.own(t, (b.rows, self.wt.shape[1])))
@@ -226,13 +230,22 @@ class LayerNode(Node):
     its own forward and backward, as the layer path runs it; ``training``: the mode of its calls
     (a call's own ``training=``, else True); ``need``: whether any of its inputs takes a gradient."""
 
+    masked = None  # (whether its input takes a mask, whether its output hands one on): graph_flow.masked_tensors
+
     def __init__(self, k, ins, out, layer, as_list, training, need):
         super().__init__(k, ins, out, None)
         self.layer, self.as_list, self.training, self.need = layer, as_list, training, need
 
     def forward(self, b, val):
         args = [val[t] for t in self.ins]
-        val[self.out] = self.layer.forward(args if self.as_list else args[0], self.training)
+        if self.masked is None:
+            val[self.out] = self.layer.forward(args if self.as_list else args[0], self.training)
+            return
+        takes, hands_on = self.masked
+        val[self.out], mask = masking.forward(self.layer, args[0], b.masks[self.ins[0]] if takes else None,
+                                              self.training)
+        if hands_on:
+            b.masks[self.out] = mask
 
     def backward(self, b, val, g):
         dx = self.layer.backward(g, self.need)

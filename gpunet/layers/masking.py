@@ -58,6 +58,22 @@ def forward(layer, x, mask, training):
         if both is not None:
             return both(x, training, mask)
         return layer.forward(x, training, mask=mask), layer.compute_mask(x, mask)
+    passes = _passes(layer, training)
+    return layer.forward(x, training), (mask if passes else None)
+
+
+def carries_mask(layer, masked, training):
+    """Whether ``layer``'s output carries a mask, its input carrying one (``masked``) or not: the rule
+    `forward` follows, known before running (the fused steps check with it where masks go); raises
+    forward's NotImplementedError where it would."""
+    if getattr(layer, "_mask_aware", False):
+        return makes_mask(layer)  # (an Embedding or Masking makes its own; GlobalAveragePooling1D ends it)
+    return masked and _passes(layer, training)
+
+
+def _passes(layer, training):
+    """Whether a layer that is not mask-aware hands its input's mask on (else drops it); raises where
+    gpunet does not implement what tf.keras does with it."""
     if getattr(layer, "_nests_layers", False):
         raise _refuse(layer, "masks do not cross into a nested model in gpunet")
     for name, cls in zip(_WHY, _classes(tuple(_WHY))):
@@ -65,11 +81,8 @@ def forward(layer, x, mask, training):
             raise _refuse(layer, _WHY[name])
     if getattr(layer, "_uses_call", False) and _call_takes_mask(type(layer)):
         raise _refuse(layer, "its call() takes the mask, which gpunet does not pass")
-    y = layer.forward(x, training)
     passes = getattr(layer, "supports_masking", None)
-    if passes is None:
-        passes = isinstance(layer, _classes(_PASSING))
-    return y, (mask if passes else None)
+    return isinstance(layer, _classes(_PASSING)) if passes is None else bool(passes)
 
 
 def output_mask_error(model):

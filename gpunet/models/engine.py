@@ -6,6 +6,7 @@ operations whatever the number of layers.
 """
 from .. import backend as B
 from ..backend.dense_plan import build_plan
+from ..backend.gpu_graph_plan import build_gpu_graph_plan
 from ..backend.gpu_plan_build import build_gpu_plan
 from ..backend.graph_plan import build_graph_plan
 from ..autodiff.tensor import value_of
@@ -47,8 +48,9 @@ class EngineMixin:
 
     def _train_plan(self):
         """The fused step when the model qualifies (backend/dense_plan.py on NumPy, backend/gpu_plan.py
-        on CuPy), else None (the layer path). Built on first use after each pack; rebuilt if the
-        model changed since."""
+        on CuPy; a chain's plans refuse a layer the graph plans take: backend/graph_plan.py,
+        backend/gpu_graph_plan.py), else None (the layer path). Built on first use after each pack;
+        rebuilt if the model changed since."""
         plan = self._plan
         if plan is False or getattr(self._loss_fn, "takes_no_targets", False) or added_losses.callables(self):
             return None  # (the plans compute the compiled loss only; added losses take the layer path)
@@ -57,7 +59,7 @@ class EngineMixin:
         return plan or None
 
     def _build_plan(self):
-        return build_plan(self) or build_gpu_plan(self) or build_graph_plan(self)
+        return build_plan(self) or build_gpu_plan(self) or build_graph_plan(self) or build_gpu_graph_plan(self)
 
     def _ensure_ready(self, x_shape, train):
         if not self.built:

@@ -12,12 +12,13 @@ from .engine import LossSum
 
 
 def forward_plan(model, xs):
-    """The model's `GpuForward` (a chain of layers) or `GpuGraphForward` (any other functional graph)
-    when it serves inputs like ``xs``, else None (the layer path)."""
+    """The model's `GpuForward` (a chain of layers) or `GpuGraphForward` (any other functional graph, and
+    a chain that GpuForward does not take: its calls are a graph too) when it serves inputs like ``xs``,
+    else None (the layer path)."""
     fwd = getattr(model, "_gpu_forward", None)
     if fwd is None or fwd is False or not fwd.matches(model):
-        build = build_gpu_forward if getattr(model, "_chain", True) else build_gpu_graph_forward
-        fwd = model._gpu_forward = build(model) or False
+        chain = getattr(model, "_chain", True)
+        fwd = model._gpu_forward = (chain and build_gpu_forward(model)) or build_gpu_graph_forward(model) or False
     return fwd if fwd and xs.shape[0] and fwd.accepts(xs) else None
 
 

@@ -1,0 +1,79 @@
+"""What flows where in a graph the fused steps run (graph_plan.py, gpu_graph_plan.py and their forward
+plans): which nested models they run by their own code, which tensors carry masks between calls, and
+which take no gradient."""
+
+
+def nested_plannable(model):
+    """Whether a model nested in another (gpunet's Sequential or functional model itself, not a subclass:
+    a transfer-learning base model) can run by its own forward and backward inside the outer model's
+    plans, as the layer path runs it: built-in layers all the way down (no Lambda, no layer of your own),
+    no added loss or metric, no activity regularizer, each call of it one tensor in and out (a mask
+    cannot cross a nested model: models/sequential.py refuses to nest one that makes masks)."""
+    from ..layers.lambda_layer import Lambda
+    from ..layers.symbolic_ops import OpLayer
+    from ..models.functional import Functional
+    from ..models.sequential import Sequential
+    if (type(model) not in (Sequential, Functional) or getattr(model, "_loss_tensors", None)
+            or getattr(model, "_metric_tensors", None) or getattr(model, "_in_layout", None)
+            or getattr(model, "_out_layout", None)):
+        return False
+    for layer in model._layers:
+        if isinstance(layer, (Sequential, Functional)):
+            if not nested_plannable(layer):
+                return False
+        elif (not type(layer).__module__.startswith("gpunet.layers.") or type(layer) in (Lambda, OpLayer)
+              or layer._uses_call or getattr(layer, "activity_regularizer", None) is not None):
+            return False
+    return True
+
+
+def masked_tensors(nodes, outputs, kind_of, training=True):
+    """The ids of the tensors that carry a mask (an ``Embedding(mask_zero=True)``'s or a ``Masking``'s, and
+    what the layers after it hand on: layers/masking.py), where a plan can run them: each call that makes,
+    takes or hands on a mask runs by its layer's own code (``kind_of`` the node: "Layer", one input), as
+    the layer path runs it, mask and all; none reaches an output. None where a mask goes anywhere else
+    (the layer path, which refuses what gpunet does not implement). ``training``: the step's mode, or
+    the forward plan's."""
+    from ..layers import masking
+    masked = set()
+    for node in nodes:
+        into = any(id(t) in masked for t in node.inputs)
+        if not (into or masking.makes_mask(node.layer)):
+            continue
+        if node.as_list or kind_of(node) != "Layer":
+            return None
+        try:
+            if masking.carries_mask(node.layer, into, training if node.training is None else node.training):
+                masked.add(id(node.output))
+        except NotImplementedError:
+            return None
+    return None if any(id(t) in masked for t in outputs) else masked
+
+
+def constant_tensors(inputs, nodes):
+    """The ids of the tensors no gradient flows to: the model's inputs, and the output of every call whose
+    inputs are all such and whose layer has no trainable weights (a frozen base model, a lookup layer, a
+    frozen Embedding): the plans skip their gradients, and a call whose output is one runs no backward."""
+    constant = {id(t) for t in inputs}
+    for node in nodes:
+        if all(id(t) in constant for t in node.inputs) and not node.layer.trainable_weights:
+            constant.add(id(node.output))
+    return constant
+
+
+def step_kinds(inputs, nodes, dtype):
+    """Each node's kind in a training step (graph_plan.node_kind's, by id), but a frozen Dense layer that
+    only the inputs reach (a frozen feature extractor: its output one of `constant_tensors`, so no
+    backward runs for it) is a "Dense" the plans run in their own buffers and kernels, forward only,
+    rather than by the layer's own code (on a GPU: inside the step's captured graph)."""
+    from ..layers.core import Dense
+    from .graph_plan import node_kind
+    constant, kinds = constant_tensors(inputs, nodes), {}
+    for node in nodes:
+        kind, layer = node_kind(node), node.layer
+        if (kind == "Layer" and type(layer) is Dense and node.training is None and id(node.output) in constant
+                and not layer.activation.custom and layer.kernel.value.dtype == dtype
+                and all(len(t.shape) == 2 and t.shape[1] is not None for t in node.inputs + [node.output])):
+            kind = "Dense"
+        kinds[id(node)] = kind
+    return kinds
