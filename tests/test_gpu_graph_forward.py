@@ -154,10 +154,16 @@ def test_new_weights_and_a_new_activation_are_taken():
     assert model._gpu_forward is not fwd and isinstance(model._gpu_forward, GpuGraphForward)
 
 
+class Twice(L.Layer):
+    """A layer of your own (a Lambda runs by its own code in the forward plan: test_op_layer_plans.py)."""
+
+    def call(self, inputs):
+        return inputs * 2.0
+
+
 @pytest.mark.parametrize("make", [
-    lambda: (lambda i: Model(i, L.Dense(1)(L.Add()([L.Lambda(lambda t: t * 2.0)(L.Dense(4)(i)), L.Dense(4)(i)]))))(
-        gpunet.Input((8,))),
-], ids=["lambda"])
+    lambda: (lambda i: Model(i, L.Dense(1)(L.Add()([Twice()(L.Dense(4)(i)), L.Dense(4)(i)]))))(gpunet.Input((8,))),
+], ids=["users-layer"])
 def test_what_it_does_not_take_runs_layer_by_layer(make):
     x = data("residual")[0]
     outs = []

@@ -25,6 +25,7 @@ between such calls. A Sequential the chain refuses is a graph of calls too: the 
 import math
 
 from .gpu_graphs import Between
+from .graph_flow import forward_marked, tape_inputs
 
 
 def own_layer_types():
@@ -79,7 +80,7 @@ def own_forward(node, ins, out, masks=None):
     training = True if node.training is None else node.training
     if masks is not None and masks.involve(node):
         return Between(masks.forward_call(node, ins[0], out, training))
-    return Between(forward_call(node.layer, ins if node.as_list else ins[0], out, training))
+    return Between(forward_call(node.layer, ins if node.as_list else ins[0], out, training, tape_inputs(node)))
 
 
 def own_backward(node, g, dxs):
@@ -93,7 +94,7 @@ def own_inference(node, ins, out, masks=None):
     call's mode (``training=``, else inference); ``masks``: the batch's `Masks`."""
     if masks is not None and masks.involve(node):
         return masks.forward_call(node, ins[0], out, bool(node.training))
-    return forward_call(node.layer, ins if node.as_list else ins[0], out, bool(node.training))
+    return forward_call(node.layer, ins if node.as_list else ins[0], out, bool(node.training), tape_inputs(node))
 
 
 class Masks:
@@ -114,19 +115,22 @@ class Masks:
         from ..layers import masking
         layer, key_in, key_out = node.layer, id(node.inputs[0]), id(node.output)
         takes, hands_on = key_in in self.masked, key_out in self.masked
+        data = tape_inputs(node)
 
         def run():
-            y, mask = masking.forward(layer, x, self.values[key_in] if takes else None, training)
+            y, mask = forward_marked(layer, data, lambda: masking.forward(
+                layer, x, self.values[key_in] if takes else None, training))
             if hands_on:
                 self.values[key_out] = mask
             out[...] = y
         return run
 
 
-def forward_call(layer, args, out, training):
-    """A callable writing ``layer.forward(args, training)`` into the buffer ``out``."""
+def forward_call(layer, args, out, training, data=None):
+    """A callable writing ``layer.forward(args, training)`` into the buffer ``out`` (``data``: a tape layer's
+    inputs that are the model's own, graph_flow.tape_inputs)."""
     def run():
-        out[...] = layer.forward(args, training)
+        out[...] = forward_marked(layer, data, lambda: layer.forward(args, training))
     return run
 
 

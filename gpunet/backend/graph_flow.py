@@ -6,9 +6,10 @@ which take no gradient."""
 def nested_plannable(model):
     """Whether a model nested in another (gpunet's Sequential or functional model itself, not a subclass:
     a transfer-learning base model) can run by its own forward and backward inside the outer model's
-    plans, as the layer path runs it: built-in layers all the way down (no Lambda, no layer of your own),
-    no added loss or metric, no activity regularizer, each call of it one tensor in and out (a mask
-    cannot cross a nested model: models/sequential.py refuses to nest one that makes masks)."""
+    plans, as the layer path runs it: built-in layers all the way down (Lambda and ops on symbolic tensors
+    included, no layer of your own), no added loss or metric, no activity regularizer, each call of it one
+    tensor in and out (a mask cannot cross a nested model: models/sequential.py refuses to nest one that
+    makes masks)."""
     from ..layers.lambda_layer import Lambda
     from ..layers.symbolic_ops import OpLayer
     from ..models.functional import Functional
@@ -21,10 +22,29 @@ def nested_plannable(model):
         if isinstance(layer, (Sequential, Functional)):
             if not nested_plannable(layer):
                 return False
-        elif (not type(layer).__module__.startswith("gpunet.layers.") or type(layer) in (Lambda, OpLayer)
-              or layer._uses_call or getattr(layer, "activity_regularizer", None) is not None):
+        elif (not type(layer).__module__.startswith("gpunet.layers.") or getattr(layer, "activity_regularizer", None)
+              is not None or (layer._uses_call and type(layer) not in (Lambda, OpLayer))):
             return False
     return True
+
+
+def tape_inputs(node):
+    """For a call of a layer whose ``call`` runs on the tape (a Lambda, an op on symbolic tensors): which of
+    its inputs are the model's own, which take no gradient (a loss function's ``y_true``), as
+    models/graph_run.py marks them (`forward_marked`); None for any other layer."""
+    return [t.node.is_input for t in node.inputs] if node.layer._uses_call else None
+
+
+def forward_marked(layer, data, run):
+    """``run()`` with the tape layer's inputs marked as `tape_inputs` gives them (``data``; None: unmarked),
+    unmarked again after, as models/graph_run.py does around each call."""
+    if data is None:
+        return run()
+    layer._data_inputs = data
+    try:
+        return run()
+    finally:
+        layer._data_inputs = None
 
 
 def masked_tensors(nodes, outputs, kind_of, training=True):

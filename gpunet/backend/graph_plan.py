@@ -21,14 +21,15 @@ feature axis each (several are packed side by side: the inputs read from x, the 
 the loss over them, models/multi_output.py, each output taking its columns of the gradient). A layer
 called more than once (a Siamese network's shared Dense) is a Dense layer whose calls add their weight
 gradients. No other shared layer, no activity regularizer, no added loss or metric, no mask reaching a
-layer that runs in the plan's buffers (or the output), no Lambda or layer of your own (nor a nested
-model holding one): those train layer by layer, as before.
+layer that runs in the plan's buffers (or the output), no layer of your own (nor a nested model
+holding one: its call may add a loss the step would not see): those train layer by layer, as before.
+A Lambda and the ops on symbolic tensors (tf.keras 2's TFOpLambda) run by their own code on the tape.
 """
 import numpy
 
 from .base import Backend
 from .dense_plan import _FLOATS, DensePlan, fuses_sigmoid_crossentropy, sigmoid_crossentropy_gradient
-from .graph_flow import constant_tensors, masked_tensors, nested_plannable, step_kinds
+from .graph_flow import constant_tensors, masked_tensors, nested_plannable, step_kinds, tape_inputs
 from .graph_plan_nodes import ActivationNode, Buffers, ConcatNode, DenseNode, DropoutNode, LayerNode, MergeNode
 from .layer_stack import loss_settings
 
@@ -89,12 +90,11 @@ def node_kind(node):
     from ..layers.symbolic_ops import OpLayer
     layer, kind = node.layer, type(node.layer)
     if (getattr(layer, "activity_regularizer", None) is not None or node.call_args is not None
-            or node.several is not None or layer._uses_call):
-        return None
+            or node.several is not None or (layer._uses_call and kind not in (Lambda, OpLayer))):
+        return None  # (your own layer's call may add losses the step would not see: the layer path)
     if masking.makes_mask(layer):
         return "Layer"  # (an Embedding(mask_zero=True), a Masking: where its mask may go, graph_flow.masked_tensors)
-    if not kind.__module__.startswith("gpunet.layers.") or kind in (Lambda, OpLayer):
-        # (your own layer, a Lambda: the layer path; a nested model of built-in layers: its own code)
+    if not kind.__module__.startswith("gpunet.layers."):  # (a nested model of built-in layers: its own code)
         return "Layer" if nested_plannable(layer) else None
     flat = all(len(t.shape) == 2 and t.shape[1] is not None for t in node.inputs + [node.output])
     if node.training is not None or not flat:
@@ -169,6 +169,7 @@ class GraphPlan(DensePlan):
                 need = not all(self.fixed[t] for t in ins)
                 made = LayerNode(k, ins, out, layer, node.as_list, True if node.training is None else node.training,
                                  need)
+                made.data = tape_inputs(node)
                 if id(node.inputs[0]) in masked or id(node.output) in masked:  # (its mask in and out: Buffers.masks)
                     made.masked = (id(node.inputs[0]) in masked, id(node.output) in masked)
             elif kind == "Dense":

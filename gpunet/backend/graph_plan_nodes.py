@@ -11,6 +11,7 @@ dense_backward, the merge layers'), in preallocated buffers.
 import numpy
 
 from ..layers import masking
+from .graph_flow import forward_marked
 
 _dot, _add, _subtract, _multiply, _maximum, _greater, _copyto, _reduce = (
     numpy.dot, numpy.add, numpy.subtract, numpy.multiply, numpy.maximum, numpy.greater, numpy.copyto,
@@ -231,12 +232,16 @@ class LayerNode(Node):
     (a call's own ``training=``, else True); ``need``: whether any of its inputs takes a gradient."""
 
     masked = None  # (whether its input takes a mask, whether its output hands one on): graph_flow.masked_tensors
+    data = None  # (a tape layer's inputs that are the model's own: graph_flow.tape_inputs)
 
     def __init__(self, k, ins, out, layer, as_list, training, need):
         super().__init__(k, ins, out, None)
         self.layer, self.as_list, self.training, self.need = layer, as_list, training, need
 
     def forward(self, b, val):
+        forward_marked(self.layer, self.data, lambda: self._forward(b, val))
+
+    def _forward(self, b, val):
         args = [val[t] for t in self.ins]
         if self.masked is None:
             val[self.out] = self.layer.forward(args if self.as_list else args[0], self.training)
