@@ -8,6 +8,7 @@ import numpy
 import pytest
 
 import distribute_cases as C
+from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 import gpunet
 import gpunet.distribute as dist
 from gpunet.distribute import launcher, watchdog
@@ -124,3 +125,32 @@ def test_gpunet_run_wraps_the_installed_mpiexec(tmp_path):
 def test_gpunet_run_refuses_bad_arguments(args, says):
     proc = _gpunet("run", *args)
     assert proc.returncode == 2 and says in proc.stderr
+
+
+def test_the_gpu_graph_step_averages_the_gradient_between_backward_and_update(emulator):
+    """Under several ranks the wrapped optimizer has ``allreduce_gradients``: the GPU graph step (a functional
+    graph, or a Sequential the chain's step does not take) calls it on the flat gradient once a step, between
+    the backward pass and the update, as the chain's step does. A peer whose gradient is zero halves ours:
+    plain SGD then trains as at half the learning rate (kernels emulated on the CPU)."""
+    from gpunet import backend as B
+    from gpunet.backend.gpu_graph_plan import GpuGraphPlan
+    B.set_floatx("float64")
+    x, y = C.data(45)
+    calls, runs = [], []
+    for lr, averaged in ((0.1, True), (0.05, False)):
+        with B.use_backend(EmulatedCupyBackend(emulator)):
+            gpunet.utils.set_random_seed(3)
+            i = gpunet.Input((x.shape[1],))
+            h = gpunet.layers.Dense(6, activation="tanh")(i)
+            model = gpunet.Model(i, gpunet.layers.Dense(1, activation="sigmoid")(
+                gpunet.layers.Add()([h, gpunet.layers.Dense(6)(i)])))
+            opt = gpunet.optimizers.SGD(lr)
+            if averaged:  # (what DistributedOptimizer gives an optimizer on several ranks)
+                opt.allreduce_gradients = lambda grads: calls.append(grads is model._grads) or grads.__imul__(0.5)
+            model.compile(optimizer=opt, loss="binary_crossentropy")
+            runs.append((model.fit(x, y, batch_size=10, epochs=2, verbose=0).history["loss"], model.get_weights()))
+        assert isinstance(model._plan, GpuGraphPlan)
+    assert calls == [True] * 10  # (5 steps an epoch, 2 epochs)
+    numpy.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-12)
+    for a, b in zip(runs[0][1], runs[1][1]):
+        numpy.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)

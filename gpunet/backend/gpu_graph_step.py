@@ -25,7 +25,7 @@ from .gpu_elementwise import Elementwise, add_into, copy_into, merge_into, multi
 from .gpu_graph_gradients import Gradients
 from .gpu_graphs import Between
 from .gpu_own_layers import Masks, own_backward, own_forward
-from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries, generic_loss_entries
+from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries, generic_loss_entries, gradient_average
 from .graph_flow import constant_tensors
 
 
@@ -192,6 +192,7 @@ class GraphStep:
                 grads.merge_backward(what, node.inputs, g)
         if plan.regs is not None:
             entries += plan.regs.launches(plan.state)
+        entries += gradient_average(plan)  # (several ranks: before the update, as the chain's step)
         entries += plan.optimizer.launches(plan.ops, plan.table, plan.state[1:2])
         if plan.constraints is not None:
             entries += plan.constraints.launches(plan.eps)

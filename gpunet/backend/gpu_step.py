@@ -166,9 +166,7 @@ class Step:
             entries += backward_entries(plan, out_grad, x, entry, keep, out, x_grad)
         if plan.regs is not None:  # the regularizers' gradients, before any averaging (as the layer path)
             entries += plan.regs.launches(plan.state)
-        reduce = getattr(plan.model.optimizer, "allreduce_gradients", None)
-        if reduce is not None:  # a collective between backward and update: between two graphs
-            entries.append(Between(lambda: reduce(plan.model._grads)))
+        entries += gradient_average(plan)
         entries += plan.optimizer.launches(plan.ops, plan.table, plan.state[1:2])
         if plan.constraints is not None:  # projected after the update, as the layer path does
             entries += plan.constraints.launches(plan.eps)
@@ -183,6 +181,13 @@ class Step:
         the step runs): a step built, or captured, for one epoch's arrays serves the next one's."""
         x = plan.x if self.x_batch is None else self.x_batch
         plan._write(self.sources, S.source_addresses(x, plan.y_src, plan.sw_src, plan.order))
+
+
+def gradient_average(plan):
+    """Under gpunet.distribute (several ranks), the entry averaging the flat gradient over the ranks
+    between the backward pass and the update (a collective: between two captured graphs); else none."""
+    reduce = getattr(plan.model.optimizer, "allreduce_gradients", None)
+    return [] if reduce is None else [Between(lambda: reduce(plan.model._grads))]
 
 
 def generic_loss_entries(plan, kernel, loss, a, y, swb, grad, outputs, stride, sm, weight=1.0):
