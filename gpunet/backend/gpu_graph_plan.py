@@ -48,7 +48,7 @@ from .gpu_regularizers import constrained_weights, regularized_weights
 from .gpu_graph_outputs import SeveralOutputs
 from .gpu_graph_step import GraphStep
 from .gpu_step import NOISES, DenseEntry, DropoutEntry, NoiseEntry
-from .graph_flow import masked_tensors, step_kinds
+from .graph_flow import constant_tensors, masked_tensors, step_kinds
 from .graph_plan import graph_of, node_kind, plan_sources, same_sources, shares_dense_only
 from .layer_stack import _LINEAR, Folded, FoldedNorm
 
@@ -74,7 +74,7 @@ def build_gpu_graph_plan(model):
     folds = folded_activations(nodes, outputs, training=True)
     ends = {id(n): n for n in folds.values()}  # the activation nodes folded into the Dense before them
     lasts = output_nodes(nodes, outputs, folds)  # (an output Activation folded: its Dense)
-    kinds = step_kinds(inputs, nodes, params.dtype)  # (a frozen Dense only the inputs reach: "Dense")
+    kinds = step_kinds(nodes, constant_tensors(inputs, nodes), params.dtype)  # (a frozen first Dense: "Dense")
     for node in nodes:
         kind = kinds[id(node)]
         if is_norm(node, training=True):
@@ -248,7 +248,8 @@ class GpuGraphPlan(SeveralOutputs, GpuPlan):
         inputs, nodes, outputs, layout = self.graph = graph_of(model)
         self.folds = folds = folded_activations(nodes, outputs, training=True)
         self.masked = masked_tensors(nodes, outputs, node_kind)  # (tensors with a mask, between own-code calls)
-        self.kinds = step_kinds(inputs, nodes, self.dtype)  # (what the step runs each call as: GraphStep)
+        self.constant = constant_tensors(inputs, nodes)  # (the tensors no gradient flows to: GraphStep)
+        self.kinds = step_kinds(nodes, self.constant, self.dtype)  # (what the step runs each call as)
         lasts = output_nodes(nodes, outputs, folds)
         kernel_of = {id(n): k for n, k in zip(lasts, self.loss_kernels)}
         self.entries = {}

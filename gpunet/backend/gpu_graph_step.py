@@ -26,7 +26,6 @@ from .gpu_graph_gradients import Gradients
 from .gpu_graphs import Between
 from .gpu_own_layers import Masks, own_backward, own_forward
 from .gpu_step import DenseEntry, _keep, backward_entries, forward_entries, generic_loss_entries, gradient_average
-from .graph_flow import constant_tensors
 
 
 class GraphStep:
@@ -119,7 +118,7 @@ class GraphStep:
                 entries.append(Elementwise(merge_into(xp, kind, ins, out)))
                 records.append((node, output, kind, None))
             val[id(output)] = out
-        grads = Gradients(xp, empty, entries, constant_tensors(inputs, nodes))  # (no gradient flows to these)
+        grads = Gradients(xp, empty, entries, plan.constant)  # (no gradient flows to these)
         widths = plan.target_widths
         for i, (out_t, lo, width) in enumerate(zip(outputs, numpy.cumsum([0] + widths).tolist(), widths)):
             y = self.yb if len(outputs) == 1 else empty((rows, width))  # (several: their columns apart)

@@ -77,10 +77,7 @@ def own_forward(node, ins, out, masks=None):
     """The graph step's entry writing a layer call's output (``node``'s, of graph_plan.node_kind "Layer")
     into ``out``, from its inputs' buffers ``ins``, in the mode of the call (``training=``, else True);
     ``masks``: the step's `Masks`, for a call that makes, takes or hands on a mask."""
-    training = True if node.training is None else node.training
-    if masks is not None and masks.involve(node):
-        return Between(masks.forward_call(node, ins[0], out, training))
-    return Between(forward_call(node.layer, ins if node.as_list else ins[0], out, training, tape_inputs(node)))
+    return Between(_call_forward(node, ins, out, True if node.training is None else node.training, masks))
 
 
 def own_backward(node, g, dxs):
@@ -92,9 +89,15 @@ def own_backward(node, g, dxs):
 def own_inference(node, ins, out, masks=None):
     """The graph forward plan's entry (a callable) writing a layer call's output into ``out`` in the
     call's mode (``training=``, else inference); ``masks``: the batch's `Masks`."""
+    return _call_forward(node, ins, out, bool(node.training), masks)
+
+
+def _call_forward(node, ins, out, training, masks):
+    """A callable writing a graph call's output into ``out`` in ``training`` mode, by way of ``masks``
+    where the call makes, takes or hands on a mask."""
     if masks is not None and masks.involve(node):
-        return masks.forward_call(node, ins[0], out, bool(node.training))
-    return forward_call(node.layer, ins if node.as_list else ins[0], out, bool(node.training), tape_inputs(node))
+        return masks.forward_call(node, ins[0], out, training)
+    return forward_call(node.layer, ins if node.as_list else ins[0], out, training, tape_inputs(node))
 
 
 class Masks:
@@ -118,8 +121,8 @@ class Masks:
         data = tape_inputs(node)
 
         def run():
-            y, mask = forward_marked(layer, data, lambda: masking.forward(
-                layer, x, self.values[key_in] if takes else None, training))
+            y, mask = forward_marked(layer, data, masking.forward, layer, x, self.values[key_in] if takes else None,
+                                     training)
             if hands_on:
                 self.values[key_out] = mask
             out[...] = y
@@ -130,7 +133,7 @@ def forward_call(layer, args, out, training, data=None):
     """A callable writing ``layer.forward(args, training)`` into the buffer ``out`` (``data``: a tape layer's
     inputs that are the model's own, graph_flow.tape_inputs)."""
     def run():
-        out[...] = forward_marked(layer, data, lambda: layer.forward(args, training))
+        out[...] = forward_marked(layer, data, layer.forward, args, training)
     return run
 
 

@@ -35,14 +35,14 @@ def tape_inputs(node):
     return [t.node.is_input for t in node.inputs] if node.layer._uses_call else None
 
 
-def forward_marked(layer, data, run):
-    """``run()`` with the tape layer's inputs marked as `tape_inputs` gives them (``data``; None: unmarked),
-    unmarked again after, as models/graph_run.py does around each call."""
+def forward_marked(layer, data, run, *args):
+    """``run(*args)`` with the tape layer's inputs marked as `tape_inputs` gives them (``data``; None:
+    unmarked), unmarked again after, as models/graph_run.py does around each call."""
     if data is None:
-        return run()
+        return run(*args)
     layer._data_inputs = data
     try:
-        return run()
+        return run(*args)
     finally:
         layer._data_inputs = None
 
@@ -81,19 +81,18 @@ def constant_tensors(inputs, nodes):
     return constant
 
 
-def step_kinds(inputs, nodes, dtype):
+def step_kinds(nodes, constant, dtype):
     """Each node's kind in a training step (graph_plan.node_kind's, by id), but a frozen Dense layer that
-    only the inputs reach (a frozen feature extractor: its output one of `constant_tensors`, so no
-    backward runs for it) is a "Dense" the plans run in their own buffers and kernels, forward only,
-    rather than by the layer's own code (on a GPU: inside the step's captured graph)."""
+    only the inputs reach (a frozen feature extractor: its output one of ``constant``, the
+    `constant_tensors`, so no backward runs for it) is a "Dense" the plans run in their own buffers and
+    kernels, forward only, rather than by the layer's own code (on a GPU: inside the step's captured graph)."""
     from ..layers.core import Dense
-    from .graph_plan import node_kind
-    constant, kinds = constant_tensors(inputs, nodes), {}
+    from .graph_plan import node_kind, over_rows
+    kinds = {}
     for node in nodes:
         kind, layer = node_kind(node), node.layer
         if (kind == "Layer" and type(layer) is Dense and node.training is None and id(node.output) in constant
-                and not layer.activation.custom and layer.kernel.value.dtype == dtype
-                and all(len(t.shape) == 2 and t.shape[1] is not None for t in node.inputs + [node.output])):
+                and not layer.activation.custom and layer.kernel.value.dtype == dtype and over_rows(node)):
             kind = "Dense"
         kinds[id(node)] = kind
     return kinds

@@ -96,8 +96,7 @@ def node_kind(node):
         return "Layer"  # (an Embedding(mask_zero=True), a Masking: where its mask may go, graph_flow.masked_tensors)
     if not kind.__module__.startswith("gpunet.layers."):  # (a nested model of built-in layers: its own code)
         return "Layer" if nested_plannable(layer) else None
-    flat = all(len(t.shape) == 2 and t.shape[1] is not None for t in node.inputs + [node.output])
-    if node.training is not None or not flat:
+    if node.training is not None or not over_rows(node):
         return "Layer"
     if kind is Dense and (layer.trainable and not layer.activation.custom and layer.kernel.grad is not None
                           and layer.kernel.value.dtype == layer.kernel.grad.dtype):
@@ -111,6 +110,11 @@ def node_kind(node):
     if kind is Concatenate and node.as_list and layer.axis in (-1, 1):
         return "Concatenate"
     return "Layer"
+
+
+def over_rows(node):
+    """Whether every tensor of the call is rows of known width (batch, features)."""
+    return all(len(t.shape) == 2 and t.shape[1] is not None for t in node.inputs + [node.output])
 
 
 def plan_sources(model):
@@ -151,7 +155,7 @@ class GraphPlan(DensePlan):
         number = {id(t): i for i, t in enumerate(inputs)}
         self.shapes = [tuple(t.shape[1:]) for t in inputs]  # each tensor's, after the batch axis
         constant, masked = constant_tensors(inputs, nodes), masked_tensors(nodes, outputs, node_kind)
-        kinds = step_kinds(inputs, nodes, self.dtype)  # (a frozen Dense only the inputs reach: a DenseNode)
+        kinds = step_kinds(nodes, constant, self.dtype)  # (a frozen Dense only the inputs reach: a DenseNode)
         self.fixed = [True] * len(inputs)  # per tensor: whether it takes no gradient (graph_flow.constant_tensors)
         out_tensor = outputs[0]
         producer = out_tensor.node.layer

@@ -239,7 +239,7 @@ class LayerNode(Node):
         self.layer, self.as_list, self.training, self.need = layer, as_list, training, need
 
     def forward(self, b, val):
-        forward_marked(self.layer, self.data, lambda: self._forward(b, val))
+        forward_marked(self.layer, self.data, self._forward, b, val)
 
     def _forward(self, b, val):
         args = [val[t] for t in self.ins]
