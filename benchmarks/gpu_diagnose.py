@@ -18,7 +18,8 @@
     clipnorm, Nadam, Huber; session 16's LayerNormalization, noise layers, Adadelta, Ftrl and a
     user's loss between two captured graphs; session 17's activity regularizer, AlphaDropout and a
     text classifier's Embedding and pooling run by their own code inside the step; session 18's
-    masked text classifier, frozen nested base model and frozen first Dense layer on the graph step)
+    masked text classifier, frozen nested base model and frozen first Dense layer on the graph step;
+    session 19's layer of your own, its call on the tape between the graph step's graphs)
     on the plan and on the layer path: what the plan saves there, and
     whether batch_norm.cu's column-per-thread kernels hold up on tall batches.
 6e. predict through the one-launch forward (gpu_fused_forward.py) against the forward plan's

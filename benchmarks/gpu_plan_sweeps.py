@@ -101,7 +101,24 @@ def _beyond_dense_cases():
             "frozen nested base": (lambda: [_frozen_base(), Dense(256, activation="relu"), Dense(10)],
                                    lambda: optimizers.Adam(), "mse"),
             "frozen first dense": (lambda: [Dense(256, input_dim=784, activation="relu", trainable=False),
-                                            Dense(256, activation="relu"), Dense(10)], lambda: optimizers.Adam(), "mse")}
+                                            Dense(256, activation="relu"), Dense(10)], lambda: optimizers.Adam(), "mse"),
+            # session 19's, on the graph step: a layer of your own (its call on the tape between the graphs)
+            "a user's layer": (lambda: [Dense(256, input_dim=784, activation="relu"), _users_layer(),
+                                        Dense(256, activation="relu"), Dense(10)], lambda: optimizers.Adam(), "mse")}
+
+
+def _users_layer():
+    """The Keras guide's subclassed layer: a weight of its own, ``call`` on the tape."""
+    from gpunet import ops
+    from gpunet.layers import Layer
+
+    class Scale(Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(name="scale", shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, inputs):
+            return ops.tanh(inputs * self.scale)
+    return Scale()
 
 
 def _padded_ids(rng, n):

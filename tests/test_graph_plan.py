@@ -198,9 +198,11 @@ def shared_layer():
 
 
 class Twice(L.Layer):
-    """A layer of your own (its call might add a loss the step would not see: the layer path)."""
+    """A layer of your own whose call adds a loss, which the step would not see: the layer path (one adding
+    none trains on the step: test_user_layer_plans.py)."""
 
     def call(self, inputs):
+        self.add_loss(0.0 * gpunet.ops.sum(inputs))
         return 2.0 * inputs
 
 
@@ -219,7 +221,7 @@ def masked():
 
 
 def nested():
-    """A nested model holding a layer of your own (one of built-in layers trains on the step:
+    """A nested model holding a layer of your own that adds a loss (one of built-in layers trains on the step:
     test_nested_plans.py)."""
     i = gpunet.Input((8,))
     inner = gpunet.Sequential([L.Dense(4, activation="relu"), Twice()])

@@ -44,7 +44,7 @@ def loss_of_the_input():
 CASES = {"arithmetic": (arithmetic, (4, 3)), "loss-of-the-input": (loss_of_the_input, (3, 3))}
 
 
-def run(path, build, emulator=None):
+def run(path, build, emulator=None, data=data):
     """(model, History dict, predictions, evaluate's results) on ``path``: test_masked_plans.run's."""
     return masked_plans_run(path, build, data, emulator)
 
@@ -58,20 +58,25 @@ def assert_alike(got, ref, tol):
         numpy.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_ops_and_lambdas_train_inside_the_graph_steps_as_on_the_layer_path(emulator, case):
+def assert_graph_steps_train_as_the_layer_path(emulator, build, own_calls, data=data):
+    """float64: ``build()`` trains on NumPy's graph plan and the emulated GPU's graph step and forward plan as
+    on the layer path, the GPU step holding ``own_calls`` (forward entries, backward entries) of own code."""
     B.set_floatx("float64")
-    build, (forwards, backwards) = CASES[case]
-    ref = run("layer-path", build)
-    got = {path: run(path, build, emulator) for path in ("numpy", "emulated-gpu")}
+    ref = run("layer-path", build, data=data)
+    got = {path: run(path, build, emulator, data) for path in ("numpy", "emulated-gpu")}
     assert type(got["numpy"][0]._plan).__name__ == "GraphPlan"
     gpu = got["emulated-gpu"][0]
     assert type(gpu._plan).__name__ == "GpuGraphPlan" and type(gpu._gpu_forward).__name__ == "GpuGraphForward"
     for step in gpu._plan._steps.values():
-        assert sum(isinstance(e, Between) for e in step.entries) == forwards + backwards and step.capturable
-    for path, run_ in got.items():
+        assert sum(isinstance(e, Between) for e in step.entries) == sum(own_calls) and step.capturable
+    for run_ in got.values():
         assert_alike(run_, ref, 1e-10)
     assert ref[1]["loss"][-1] < ref[1]["loss"][0]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ops_and_lambdas_train_inside_the_graph_steps_as_on_the_layer_path(emulator, case):
+    assert_graph_steps_train_as_the_layer_path(emulator, *CASES[case])
 
 
 @pytest.mark.gpu

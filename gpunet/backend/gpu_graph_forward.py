@@ -16,8 +16,9 @@ host read until the caller asks; evaluate's loss and metrics are computed from t
 
 A nested model of built-in layers runs its own forward, as the other layers without kernels, and
 so do the calls a mask goes between (an ``Embedding(mask_zero=True)`` to a ``GlobalAveragePooling1D``:
-`Masks`), a Lambda and the ops on symbolic tensors; your own layer (or a nested model holding one), a
-mask reaching any other call, or activity regularizers send the model to the layer path. Several outputs are
+`Masks`), a Lambda, the ops on symbolic tensors and a layer of your own whose code adds no loss
+(layers/user_terms.py); one that may add one (or a nested model holding it), a mask reaching any other
+call, or activity regularizers send the model to the layer path. Several outputs are
 packed side by side in the output array, as the layer path packs them.
 """
 from contextlib import nullcontext

@@ -16,10 +16,10 @@ allocate, so they run between the captured graphs of the step's launches, on the
 Its output, and the gradient with respect to its input, are copied into the step's buffers, which
 the launches around it read; the Dense layers, the loss and the optimizer keep their kernels.
 The chain takes the `own_layer_types` below (trainable, if they have weights; no mask made; their
-shapes known); the graph plans any built-in layer graph_plan.node_kind calls "Layer" (a Dot, a
-Multiply, a preprocessing layer, a frozen layer, a nested model of built-in layers, a call with
-``training=``), not at an output, and hand masks from call to call (`Masks`) where they go only
-between such calls. A Sequential the chain refuses is a graph of calls too: the graph plans take it
+shapes known); the graph plans any layer graph_plan.node_kind calls "Layer" (a Dot, a Multiply, a
+preprocessing layer, a frozen layer, a nested model of built-in layers, a call with ``training=``, a
+Lambda, a layer of your own adding no loss: layers/user_terms.py), not at an output, and hand masks
+from call to call (`Masks`) where they go only between such calls. A Sequential the chain refuses is a graph of calls too: the graph plans take it
 (models/engine.py).
 """
 import math

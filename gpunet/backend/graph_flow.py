@@ -7,11 +7,12 @@ def nested_plannable(model):
     """Whether a model nested in another (gpunet's Sequential or functional model itself, not a subclass:
     a transfer-learning base model) can run by its own forward and backward inside the outer model's
     plans, as the layer path runs it: built-in layers all the way down (Lambda and ops on symbolic tensors
-    included, no layer of your own), no added loss or metric, no activity regularizer, each call of it one
-    tensor in and out (a mask cannot cross a nested model: models/sequential.py refuses to nest one that
-    makes masks)."""
+    included, and layers of your own whose code adds no loss: layers/user_terms.py), no added loss or
+    metric, no activity regularizer, each call of it one tensor in and out (a mask cannot cross a nested
+    model: models/sequential.py refuses to nest one that makes masks)."""
     from ..layers.lambda_layer import Lambda
     from ..layers.symbolic_ops import OpLayer
+    from ..layers.user_terms import may_add_terms
     from ..models.functional import Functional
     from ..models.sequential import Sequential
     if (type(model) not in (Sequential, Functional) or getattr(model, "_loss_tensors", None)
@@ -22,29 +23,43 @@ def nested_plannable(model):
         if isinstance(layer, (Sequential, Functional)):
             if not nested_plannable(layer):
                 return False
-        elif (not type(layer).__module__.startswith("gpunet.layers.") or getattr(layer, "activity_regularizer", None)
-              is not None or (layer._uses_call and type(layer) not in (Lambda, OpLayer))):
+        elif layer._uses_call and type(layer) not in (Lambda, OpLayer):  # (a layer of your own: on the tape)
+            if may_add_terms(layer):
+                return False
+        elif (not type(layer).__module__.startswith("gpunet.layers.")
+              or getattr(layer, "activity_regularizer", None) is not None):
             return False
     return True
 
 
 def tape_inputs(node):
-    """For a call of a layer whose ``call`` runs on the tape (a Lambda, an op on symbolic tensors): which of
-    its inputs are the model's own, which take no gradient (a loss function's ``y_true``), as
-    models/graph_run.py marks them (`forward_marked`); None for any other layer."""
+    """For a call of a layer whose ``call`` runs on the tape (a Lambda, an op on symbolic tensors, a layer of
+    your own): which of its inputs are the model's own, which take no gradient (a loss function's
+    ``y_true``), as models/graph_run.py marks them (`forward_marked`); None for any other layer."""
     return [t.node.is_input for t in node.inputs] if node.layer._uses_call else None
 
 
 def forward_marked(layer, data, run, *args):
     """``run(*args)`` with the tape layer's inputs marked as `tape_inputs` gives them (``data``; None:
-    unmarked), unmarked again after, as models/graph_run.py does around each call."""
-    if data is None:
-        return run(*args)
-    layer._data_inputs = data
+    unmarked), unmarked again after, as models/graph_run.py does around each call. Raises RuntimeError
+    where the call added a loss or a metric: the steps compute the compiled loss only (layers/user_terms.py
+    keeps the layers whose code shows one on the layer path)."""
+    from ..layers import added_losses
+    if data is not None:
+        layer._data_inputs = data
     try:
-        return run(*args)
+        with added_losses.collecting() as added:
+            out = run(*args)
     finally:
-        layer._data_inputs = None
+        if data is not None:
+            layer._data_inputs = None
+    if added or added.metrics:
+        what = "a loss (add_loss)" if added else "a metric (add_metric)"
+        raise RuntimeError(f"Layer '{layer.name}' added {what} in a step gpunet fuses, which adds none: its "
+                           "class's code does not name add_loss/add_metric, so gpunet took it for a layer that adds "
+                           "no term (layers/user_terms.py). Call self.add_loss/self.add_metric in a method of the "
+                           "layer's class rather than through a function outside it, and it trains layer by layer.")
+    return out
 
 
 def masked_tensors(nodes, outputs, kind_of, training=True):

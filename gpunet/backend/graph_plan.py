@@ -21,9 +21,10 @@ feature axis each (several are packed side by side: the inputs read from x, the 
 the loss over them, models/multi_output.py, each output taking its columns of the gradient). A layer
 called more than once (a Siamese network's shared Dense) is a Dense layer whose calls add their weight
 gradients. No other shared layer, no activity regularizer, no added loss or metric, no mask reaching a
-layer that runs in the plan's buffers (or the output), no layer of your own (nor a nested model
-holding one: its call may add a loss the step would not see): those train layer by layer, as before.
-A Lambda and the ops on symbolic tensors (tf.keras 2's TFOpLambda) run by their own code on the tape.
+layer that runs in the plan's buffers (or the output), no layer of your own whose code may add a loss or
+a metric (nor a nested model holding one: the step computes the compiled loss only, layers/user_terms.py):
+those train layer by layer, as before. A Lambda, the ops on symbolic tensors (tf.keras 2's TFOpLambda)
+and any other layer of your own run by their own code on the tape.
 """
 import numpy
 
@@ -88,10 +89,13 @@ def node_kind(node):
     from ..layers.merge import Add, Average, Subtract
     from ..layers.merge_concat import Concatenate
     from ..layers.symbolic_ops import OpLayer
+    from ..layers.user_terms import may_add_terms
     layer, kind = node.layer, type(node.layer)
     if (getattr(layer, "activity_regularizer", None) is not None or node.call_args is not None
-            or node.several is not None or (layer._uses_call and kind not in (Lambda, OpLayer))):
-        return None  # (your own layer's call may add losses the step would not see: the layer path)
+            or node.several is not None):
+        return None
+    if layer._uses_call and kind not in (Lambda, OpLayer):  # (a layer of your own: its call on the tape)
+        return None if may_add_terms(layer) else "Layer"  # (a loss it adds: the layer path, layers/user_terms.py)
     if masking.makes_mask(layer):
         return "Layer"  # (an Embedding(mask_zero=True), a Masking: where its mask may go, graph_flow.masked_tensors)
     if not kind.__module__.startswith("gpunet.layers."):  # (a nested model of built-in layers: its own code)

@@ -182,10 +182,12 @@ def infer_output_shape(layer, input_shape):
     weights, metrics = _state_in(layer)
     saved = [(w, ops.copy(w.value)) for w in weights if not w.trainable]
     try:
-        with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting(), symbolic.probing():
-            # (a probe's losses are dropped)
+        with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting() as added, symbolic.probing():
+            # (a probe's losses are dropped; that it added some keeps the layer off the fused steps: user_terms.py)
             warnings.simplefilter("ignore", RuntimeWarning)
             out = run_call(layer, probes if several else probes[0], False)
+        if added or added.metrics:
+            layer._probe_added = True
     finally:
         for w, value in saved:
             w.value[...] = value

@@ -1,0 +1,75 @@
+"""Whether a layer of your own may add a loss or a metric when it is called (``self.add_loss(...)``,
+``self.add_metric(...)`` in its ``call``).
+
+The fused training steps (backend/graph_plan.py, backend/gpu_graph_plan.py) run a user's layer by its
+own code on the tape, as the layer path runs it: its forward and its backward, its weights' gradients
+and its input's. What they do not do is add a loss term or a metric value that the call hands to the
+model: they compute the compiled loss only. So a layer whose call may add one keeps the layer path.
+
+"May" is decided without running anything (a training call would draw random numbers, update moving
+statistics or a metric's state): the names ``add_loss`` and ``add_metric`` in the code of the layer's
+own classes (every method: ``call`` may reach them through a helper method), any of its sublayers that
+may (a built-in one with an activity regularizer, or of your own in turn), or a loss its output-shape
+probe (a call in inference, run when it was built) added. The steps check each call as it runs as
+well (backend/graph_flow.forward_marked): a term added through code outside the layer's classes (a
+module function given ``self``) stops training with an error naming the layer, never a silently
+smaller loss.
+"""
+import inspect
+import weakref
+
+_NAMES = frozenset(("add_loss", "add_metric"))
+_by_class = weakref.WeakKeyDictionary()  # (classes made in a loop go with their layers)
+
+
+def may_add_terms(layer):
+    """Whether calling ``layer`` (a layer of your own, with the layers it holds) may add a loss or a metric."""
+    return _may_add(layer, set())
+
+
+def _may_add(layer, seen):
+    from . import sublayers
+    if id(layer) in seen:
+        return False
+    seen.add(id(layer))
+    if getattr(layer, "activity_regularizer", None) is not None or layer.__dict__.get("_probe_added"):
+        return True
+    if getattr(layer, "_loss_tensors", None) or getattr(layer, "_metric_tensors", None):  # (a model it holds)
+        return True
+    if _class_names(type(layer)) & _NAMES:
+        return True
+    inner = sublayers.found_in(layer) + list(getattr(layer, "_layers", None) or ())
+    return any(_may_add(sub, seen) for sub in inner)
+
+
+def _class_names(cls):
+    """The global and attribute names the code of ``cls``'s own classes (not gpunet's) uses."""
+    names = _by_class.get(cls)
+    if names is None:
+        names = set()
+        for klass in cls.__mro__:
+            if klass.__module__.split(".")[0] in ("gpunet", "builtins"):
+                continue
+            for value in vars(klass).values():
+                for fn in _functions(value):
+                    names |= _code_names(fn.__code__)
+        _by_class[cls] = names = frozenset(names)
+    return names
+
+
+def _functions(value):
+    """The plain functions behind a class attribute (a method, static or class method, property)."""
+    if isinstance(value, (staticmethod, classmethod)):
+        value = value.__func__
+    if isinstance(value, property):
+        return [f for fn in (value.fget, value.fset, value.fdel) if fn is not None for f in _functions(fn)]
+    value = inspect.unwrap(value) if callable(value) else value  # (a wrapped build: the user's own)
+    return [value] if inspect.isfunction(value) else []
+
+
+def _code_names(code):
+    names = set(code.co_names)
+    for const in code.co_consts:  # (functions and comprehensions defined inside)
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names

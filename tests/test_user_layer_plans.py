@@ -1,0 +1,199 @@
+"""Layers of your own (``build`` with ``add_weight``, ``call`` on the tape: the Keras guide's subclassed
+layers) inside the fused graph steps: NumPy's graph plan and the GPU's graph step and forward plan (kernels
+emulated on the CPU) run each such call by its own code on the tape, forward and backward, as the layer
+path runs it, and the Dense layers around it in their own buffers and kernels. Such a model trained layer
+by layer before, whatever its layer did. A layer whose code may add a loss or a metric (``self.add_loss``,
+``self.add_metric``: the steps compute the compiled loss only) keeps the layer path
+(layers/user_terms.py); one that adds a term its code does not show stops with an error naming it."""
+import numpy
+import pytest
+
+import gpunet
+from cuda_emulator import emulator  # noqa: F401 (fixture)
+from gpunet import backend as B
+from gpunet import backend as K
+from gpunet.layers import Dense, Dropout, Input, Layer
+from gpunet.layers.user_terms import may_add_terms
+from gpunet.models import Sequential
+import test_op_layer_plans as op_plans
+
+N = 101
+
+
+def data():
+    rng = numpy.random.default_rng(6)
+    x = rng.standard_normal((N, 8))
+    return x, (x[:, :3].sum(1, keepdims=True) > 0).astype("float64")
+
+
+class Linear(Layer):
+    """The Keras guide's ``Linear``: ``w`` and ``b`` made in build, ``inputs @ w + b`` in call."""
+
+    def __init__(self, units=8, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(name="w", shape=(input_shape[-1], self.units), initializer="random_normal")
+        self.b = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
+
+    def call(self, inputs):
+        return K.tanh(K.dot(inputs, self.w) + self.b)
+
+
+class Gate(Layer):
+    """A block holding built-in layers (their own backward on the tape) and a Dropout that follows ``training``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner, self.drop = Dense(12, activation="sigmoid"), Dropout(0.25)
+
+    def call(self, x, training=None):
+        return x * self.inner(self.drop(x, training=training))
+
+
+class Penalized(Layer):
+    """The Keras guide's ``ActivityRegularizationLayer``: its call adds a loss."""
+
+    def call(self, x):
+        self.add_loss(1e-2 * K.sum(K.square(x)))
+        return x
+
+
+class Logged(Layer):
+    """A call adding a metric through a helper method, in training only."""
+
+    def call(self, x, training=None):
+        if training:
+            self._log(x)
+        return x
+
+    def _log(self, x):
+        self.add_metric(K.mean(x), name="mean_activation")
+
+
+def functional_linear():
+    i = Input((8,))
+    h = Linear(12)(Dense(12, activation="relu")(i))
+    return gpunet.Model(i, Dense(1, activation="sigmoid")(h + Dense(12)(i)))  # (the + an op: its own code too)
+
+
+def sequential_gate():
+    return Sequential([Dense(12, activation="relu", input_shape=(8,)), Gate(), Dense(1, activation="sigmoid")])
+
+
+def nested_linear():
+    """A nested model holding a layer of your own (a transfer-learning base written with one)."""
+    base = Sequential([Dense(12, activation="relu", input_shape=(8,)), Linear(12)])
+    i = Input((8,))
+    return gpunet.Model(i, Dense(1, activation="sigmoid")(Dense(6, activation="relu")(base(i))))
+
+
+# name: (builder, calls by their own code in the GPU step: forward entries, backward entries)
+CASES = {"functional-linear": (functional_linear, (2, 2)), "sequential-gate": (sequential_gate, (1, 1)),
+         "nested-linear": (nested_linear, (1, 1))}
+
+
+def run(path, build, emulator=None):
+    """(model, History dict, predictions, evaluate's results) on ``path``: test_masked_plans.run's."""
+    return op_plans.run(path, build, emulator, data)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_layers_of_your_own_train_inside_the_graph_steps_as_on_the_layer_path(emulator, case):
+    op_plans.assert_graph_steps_train_as_the_layer_path(emulator, *CASES[case], data=data)
+
+
+@pytest.mark.parametrize("layer", [Penalized, Logged])
+def test_a_layer_whose_code_adds_a_loss_or_a_metric_keeps_the_layer_path(emulator, layer):
+    """Its term is in the loss (or logs): the steps compute the compiled loss only."""
+    B.set_floatx("float64")
+
+    def build():
+        i = Input((8,))
+        return gpunet.Model(i, Dense(1, activation="sigmoid")(layer()(Dense(12, activation="relu")(i))))
+    for path in ("numpy", "emulated-gpu"):
+        model, history = run(path, build, emulator)[:2]
+        assert model._train_plan() is None and may_add_terms(model.layers[2])
+        assert ("mean_activation" in history) is (layer is Logged)
+
+
+def _add_quietly(layer, x):
+    """A loss added by a function outside the layer's class (which user_terms.py cannot see)."""
+    layer.add_loss(K.mean(x))
+
+
+class Sneaky(Layer):
+    def call(self, x, training=None):
+        if training:
+            _add_quietly(self, x)
+        return x
+
+
+def test_a_loss_added_outside_the_layers_code_stops_the_step_with_its_name():
+    """A fused step would leave the term out of the loss: an error naming the layer, not a wrong loss;
+    the failed first step changed no weight."""
+    B.set_floatx("float64")
+    x, y = data()
+    with B.use_backend(B.resolve("numpy")):
+        gpunet.utils.set_random_seed(3)
+        i = Input((8,))
+        model = gpunet.Model(i, Dense(1, activation="sigmoid")(Sneaky(name="sneaky")(Dense(12)(i))))
+        model.compile("adam", "binary_crossentropy")
+        before = model.get_weights()
+        with pytest.raises(RuntimeError, match="Layer 'sneaky' added a loss \\(add_loss\\) in a step gpunet fuses"):
+            model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+        for b, a in zip(before, model.get_weights()):
+            numpy.testing.assert_array_equal(a, b)
+
+
+def test_may_add_terms_reads_every_method_sublayers_and_the_probe():
+    class Helper(Layer):  # add_loss in a method call() reaches
+        def call(self, x):
+            return self.more(x)
+
+        def more(self, x):
+            self.add_loss(K.sum(x))
+            return x
+
+    class Holder(Layer):  # a sublayer that adds one
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Penalized()
+
+        def call(self, x):
+            return self.inner(x)
+
+    class Quiet(Layer):
+        def call(self, x):
+            return x * 2.0
+
+    class Regularized(Layer):  # a built-in sublayer with an activity regularizer
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Dense(3, activity_regularizer="l2")
+
+        def call(self, x):
+            return self.inner(x)
+
+    class Probed(Layer):  # a loss through a function: the output-shape probe (inference) sees it
+        def call(self, x):
+            _add_quietly(self, x)
+            return x
+    i = Input((12,))
+    made = {cls: cls() for cls in (Helper, Holder, Quiet, Regularized, Probed, Sneaky, Linear, Gate)}
+    for layer in made.values():
+        layer(i)
+    got = {cls.__name__: may_add_terms(layer) for cls, layer in made.items()}
+    assert got == {"Helper": True, "Holder": True, "Quiet": False, "Regularized": True, "Probed": True,
+                   "Sneaky": False, "Linear": False, "Gate": False}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_on_a_gpu_layers_of_your_own_train_on_the_graph_step_as_on_the_layer_path(case):
+    B.set_floatx("float32")
+    build = CASES[case][0]
+    got, ref = run("cupy", build), run("layer-path", build)
+    assert type(got[0]._plan).__name__ == "GpuGraphPlan"
+    op_plans.assert_alike(got, ref, 2e-5)
