@@ -4,7 +4,7 @@ import numpy
 
 import gpunet
 from gpunet import backend as B
-from gpunet.layers import Activation, BatchNormalization, Dense
+from gpunet.layers import Activation, Add, BatchNormalization, Dense, Input
 from gpunet.models import Sequential
 from metric_cases import TotalAbsoluteError
 
@@ -21,11 +21,16 @@ def data(n, width=8, seed=0, dtype="float64"):
 def model(kind, seed, floatx="float64"):
     """``"plan"``: Dense only (NumPy's fused plan); ``"layers"``: with regularizers, which the layer
     path trains (activity regularizer) and whose penalties enter the loss; ``"syncbn"``: a
-    BatchNormalization(synchronized=True) between Dense layers."""
+    BatchNormalization(synchronized=True) between Dense layers; ``"residual"``: a functional graph that is
+    not a chain (the graph steps: NumPy's and the GPU's)."""
     B.set_floatx(floatx)
     gpunet.utils.set_random_seed(seed)
     if kind == "plan":
         return Sequential([Dense(16, input_dim=8, activation="relu"), Dense(1, activation="sigmoid")])
+    if kind == "residual":
+        i = Input((8,))
+        h = Dense(12, activation="relu")(i)
+        return gpunet.Model(i, Dense(1, activation="sigmoid")(Add()([h, Dense(12, activation="tanh")(h)])))
     if kind in ("syncbn", "syncbn-plan"):  # the global batch's statistics on every rank
         # (without a bias before it, NumPy's graph step; with one, NumPy's fused plan of the chain)
         return Sequential([Dense(12, input_dim=8, use_bias=kind == "syncbn-plan"),
@@ -51,6 +56,7 @@ CASES = {
     "syncbn-padded64": ("syncbn", "adam", 2 * BATCH * 32 + 1, 2, "float64"),
     "syncbn-uneven64": ("syncbn", "sgd", 2 * BATCH * 32 + 3, 2, "float64"),
     "syncbn-plan64": ("syncbn-plan", "adam", 2 * BATCH * 32 + 1, 2, "float64"),
+    "residual64": ("residual", "adam", 2 * BATCH * 32 + 3, 2, "float64"),
 }
 
 

@@ -82,8 +82,8 @@ def test_two_ranks_equal_one_process_on_the_global_batch(trained, numpy_here, ca
         tol = 1e-10
     ref, ref_history = C.reference(case)
     r0, r1 = _load(trained, case, 0), _load(trained, case, 1)
-    assert str(r0["path"]) == {"plan": "DensePlan", "syncbn-plan": "DensePlan", "syncbn": "GraphPlan"}.get(
-        C.CASES[case][0], "bool")  # (the synchronized normalization after a Dense without bias: the graph step)
+    assert str(r0["path"]) == {"plan": "DensePlan", "syncbn-plan": "DensePlan", "syncbn": "GraphPlan",
+                               "residual": "GraphPlan"}.get(C.CASES[case][0], "bool")  # (the synchronized normalization after a Dense without bias: the graph step)
     # the broadcast repaired different initial weights (seeds 7 and 107), then every step kept them equal
     assert numpy.array_equal(r0["params"], r1["params"])
     assert r0["params"].dtype == numpy.dtype(floatx)
@@ -306,12 +306,12 @@ def test_a_stop_at_a_batch_on_one_rank_stops_every_rank_there(tmp_path, numpy_he
 # ---- GPU: NCCL and host staging (CuPy) ---------------------------------------------------------------
 
 
-def _gpu_run(n, code, out, **env):
+def _gpu_run(n, code, out, kind="plan", **env):
     script = os.path.join(out, "gpu_case.py")
     with open(script, "w") as f:
         f.write(code)
     cmd = launcher.command(n, [script])
-    cmd = cmd[:cmd.index(sys.executable)] + [sys.executable, script, out]
+    cmd = cmd[:cmd.index(sys.executable)] + [sys.executable, script, out, kind]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
                           env=_env(GPUNET_BACKEND="cupy", **env))
 
@@ -322,7 +322,7 @@ sys.path.insert(0, {HERE!r})
 import gpunet.distribute as dist, distribute_cases as C
 world = dist.init()
 x, y = C.data(2 * C.BATCH * 8 + 3)
-m = C.model("plan", 7, "float64")
+m = C.model(sys.argv[2], 7, "float64")  # ("residual": the GPU's graph step, which averages as the chain's does)
 m.compile(optimizer=dist.DistributedOptimizer(C.optimizer("adam")), loss="binary_crossentropy")
 m.fit(x, y, batch_size=C.BATCH * 2 // dist.size(), epochs=2, verbose=0,
       callbacks=[dist.BroadcastGlobalVariablesCallback(0)])
@@ -340,11 +340,11 @@ def _nccl_available():
     return nccl.available
 
 
-def _numpy_reference():
+def _numpy_reference(kind="plan"):
     """The GPU ranks' training in one process on the NumPy backend (not "auto", which is CuPy there)."""
     x, y = C.data(2 * C.BATCH * 8 + 3)
     with B.use_backend("numpy"):
-        m = C.model("plan", 7, "float64")
+        m = C.model(kind, 7, "float64")
         m.compile(optimizer=C.optimizer("adam"), loss="binary_crossentropy")
         m.fit(x, y, batch_size=2 * C.BATCH, epochs=2, verbose=0)
     return m.ops.to_host(m._params)
@@ -362,13 +362,14 @@ def test_gpu_one_rank_nccl_end_to_end(tmp_path):
 
 @pytest.mark.real_gpu
 @pytest.mark.gpu
-def test_gpu_two_ranks_through_host_staging_on_one_gpu_match_numpy(tmp_path):
-    proc = _gpu_run(2, _GPU_CASE, str(tmp_path), GPUNET_DIST_NCCL="0", CUDA_VISIBLE_DEVICES="0")
+@pytest.mark.parametrize("kind", ["plan", "residual"])
+def test_gpu_two_ranks_through_host_staging_on_one_gpu_match_numpy(tmp_path, kind):
+    proc = _gpu_run(2, _GPU_CASE, str(tmp_path), kind, GPUNET_DIST_NCCL="0", CUDA_VISIBLE_DEVICES="0")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("nccl False mean [0.0, 1.5, 3.0, 4.5]") == 2  # (1x + 2x) / 2 on both ranks
     r0, r1 = numpy.load(tmp_path / "gpu_r0.npy"), numpy.load(tmp_path / "gpu_r1.npy")
     numpy.testing.assert_array_equal(r0, r1)
-    numpy.testing.assert_allclose(r0, _numpy_reference(), rtol=0, atol=1e-10)
+    numpy.testing.assert_allclose(r0, _numpy_reference(kind), rtol=0, atol=1e-10)
 
 
 @pytest.mark.real_gpu
