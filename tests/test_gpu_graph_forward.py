@@ -155,11 +155,11 @@ def test_new_weights_and_a_new_activation_are_taken():
 
 
 class Twice(L.Layer):
-    """A layer of your own whose call adds a loss (one adding none runs by its own code in the forward plan,
-    as a Lambda does: test_user_layer_plans.py, test_op_layer_plans.py)."""
+    """A layer of your own whose call adds a metric (one adding none, or a loss, runs by its own code in the
+    forward plan, as a Lambda does: test_user_layer_plans.py, test_op_layer_plans.py)."""
 
     def call(self, inputs):
-        self.add_loss(0.0 * gpunet.ops.sum(inputs))
+        self.add_metric(gpunet.ops.mean(inputs), name="twice_mean")
         return inputs * 2.0
 
 

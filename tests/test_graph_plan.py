@@ -198,11 +198,11 @@ def shared_layer():
 
 
 class Twice(L.Layer):
-    """A layer of your own whose call adds a loss, which the step would not see: the layer path (one adding
-    none trains on the step: test_user_layer_plans.py)."""
+    """A layer of your own whose call adds a metric, which the step would not log: the layer path (one adding
+    none, or a loss, trains on the step: test_user_layer_plans.py)."""
 
     def call(self, inputs):
-        self.add_loss(0.0 * gpunet.ops.sum(inputs))
+        self.add_metric(gpunet.ops.mean(inputs), name="twice_mean")
         return 2.0 * inputs
 
 
@@ -221,8 +221,8 @@ def masked():
 
 
 def nested():
-    """A nested model holding a layer of your own that adds a loss (one of built-in layers trains on the step:
-    test_nested_plans.py)."""
+    """A nested model holding a layer of your own that adds a metric (one of built-in layers trains on the
+    step: test_nested_plans.py)."""
     i = gpunet.Input((8,))
     inner = gpunet.Sequential([L.Dense(4, activation="relu"), Twice()])
     return Model(i, L.Dense(1, activation="sigmoid")(L.Add()([inner(i), L.Dense(4)(i)])))

@@ -2,9 +2,11 @@
 layers) inside the fused graph steps: NumPy's graph plan and the GPU's graph step and forward plan (kernels
 emulated on the CPU) run each such call by its own code on the tape, forward and backward, as the layer
 path runs it, and the Dense layers around it in their own buffers and kernels. Such a model trained layer
-by layer before, whatever its layer did. A layer whose code may add a loss or a metric (``self.add_loss``,
-``self.add_metric``: the steps compute the compiled loss only) keeps the layer path
-(layers/user_terms.py); one that adds a term its code does not show stops with an error naming it."""
+by layer before, whatever its layer did. The losses such a layer adds (``self.add_loss`` in ``call``: the
+Keras guide's ``ActivityRegularizationLayer``) join each step's loss (their gradients come back through its
+tape), in fit's epoch and batch logs, train_on_batch, evaluate and ``model.losses``; one whose code may add
+a metric keeps the layer path (layers/user_terms.py); one that adds a term its code does not show stops
+with an error naming it."""
 import numpy
 import pytest
 
@@ -13,9 +15,10 @@ from cuda_emulator import emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
 from gpunet import backend as K
 from gpunet.layers import Dense, Dropout, Input, Layer
-from gpunet.layers.user_terms import may_add_terms
+from gpunet.layers.user_terms import added_terms
 from gpunet.models import Sequential
 import test_op_layer_plans as op_plans
+from test_masked_plans import backend as path_backend
 
 N = 101
 
@@ -60,6 +63,18 @@ class Penalized(Layer):
         return x
 
 
+class ScaledPenalty(Layer):
+    """A weight of its own, and a loss of its output added in every call (training or not)."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(name="scale", shape=(input_shape[-1],), initializer="ones")
+
+    def call(self, x):
+        y = K.tanh(x * self.scale)
+        self.add_loss(1e-2 * K.mean(K.sum(K.square(y), axis=-1)))
+        return y
+
+
 class Logged(Layer):
     """A call adding a metric through a helper method, in training only."""
 
@@ -89,9 +104,24 @@ def nested_linear():
     return gpunet.Model(i, Dense(1, activation="sigmoid")(Dense(6, activation="relu")(base(i))))
 
 
+def adds_losses():
+    """Two layers adding losses (one holding a weight), beside a regularized Dense layer's penalty."""
+    i = Input((8,))
+    h = ScaledPenalty()(Dense(12, activation="relu", kernel_regularizer="l2")(i))
+    return gpunet.Model(i, Dense(1, activation="sigmoid")(Penalized()(Dense(6)(h))))
+
+
+def nested_adds_a_loss():
+    """A nested base model holding a layer that adds a loss."""
+    base = Sequential([Dense(12, activation="relu", input_shape=(8,)), ScaledPenalty()])
+    i = Input((8,))
+    return gpunet.Model(i, Dense(1, activation="sigmoid")(base(i)))
+
+
 # name: (builder, calls by their own code in the GPU step: forward entries, backward entries)
 CASES = {"functional-linear": (functional_linear, (2, 2)), "sequential-gate": (sequential_gate, (1, 1)),
-         "nested-linear": (nested_linear, (1, 1))}
+         "nested-linear": (nested_linear, (1, 1)), "adds-losses": (adds_losses, (2, 2)),
+         "nested-adds-a-loss": (nested_adds_a_loss, (1, 1))}
 
 
 def run(path, build, emulator=None):
@@ -104,18 +134,40 @@ def test_layers_of_your_own_train_inside_the_graph_steps_as_on_the_layer_path(em
     op_plans.assert_graph_steps_train_as_the_layer_path(emulator, *CASES[case], data=data)
 
 
-@pytest.mark.parametrize("layer", [Penalized, Logged])
-def test_a_layer_whose_code_adds_a_loss_or_a_metric_keeps_the_layer_path(emulator, layer):
-    """Its term is in the loss (or logs): the steps compute the compiled loss only."""
+def test_a_layer_whose_code_adds_a_metric_keeps_the_layer_path(emulator):
+    """The metric is in the logs, which the steps do not write."""
     B.set_floatx("float64")
 
     def build():
         i = Input((8,))
-        return gpunet.Model(i, Dense(1, activation="sigmoid")(layer()(Dense(12, activation="relu")(i))))
+        return gpunet.Model(i, Dense(1, activation="sigmoid")(Logged()(Dense(12, activation="relu")(i))))
     for path in ("numpy", "emulated-gpu"):
         model, history = run(path, build, emulator)[:2]
-        assert model._train_plan() is None and may_add_terms(model.layers[2])
-        assert ("mean_activation" in history) is (layer is Logged)
+        assert model._train_plan() is None and added_terms(model.layers[2]) == {"other"}
+        assert "mean_activation" in history
+
+
+@pytest.mark.parametrize("path", ["numpy", "emulated-gpu"])
+def test_added_losses_are_in_every_batch_log_train_on_batch_and_model_losses_as_on_the_layer_path(emulator, path):
+    B.set_floatx("float64")
+    x, y = data()
+    got = {}
+    for which in ("layer-path", path):
+        with B.use_backend(path_backend(which, emulator)):
+            gpunet.utils.set_random_seed(3)
+            model = adds_losses()
+            model.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="binary_crossentropy")
+            if which == "layer-path":
+                model._train_plan = lambda: None
+            logs = []
+            seen = gpunet.callbacks.LambdaCallback(on_train_batch_end=lambda b, l: logs.append(l["loss"]))
+            model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False, callbacks=[seen])
+            one = model.train_on_batch(x[:20], y[:20])
+            got[which] = (logs, one, [float(v) for v in model.losses], model._plan)
+    numpy.testing.assert_allclose(got[path][0], got["layer-path"][0], rtol=1e-10)
+    numpy.testing.assert_allclose(got[path][1], got["layer-path"][1], rtol=1e-10)
+    numpy.testing.assert_allclose(got[path][2], got["layer-path"][2], rtol=1e-10)  # (the last batch's terms)
+    assert type(got[path][3]).__name__ == ("GraphPlan" if path == "numpy" else "GpuGraphPlan")
 
 
 def _add_quietly(layer, x):
@@ -181,12 +233,12 @@ def test_may_add_terms_reads_every_method_sublayers_and_the_probe():
             _add_quietly(self, x)
             return x
     i = Input((12,))
-    made = {cls: cls() for cls in (Helper, Holder, Quiet, Regularized, Probed, Sneaky, Linear, Gate)}
+    made = {cls: cls() for cls in (Helper, Holder, Quiet, Regularized, Probed, Sneaky, Linear, Gate, Logged)}
     for layer in made.values():
         layer(i)
-    got = {cls.__name__: may_add_terms(layer) for cls, layer in made.items()}
-    assert got == {"Helper": True, "Holder": True, "Quiet": False, "Regularized": True, "Probed": True,
-                   "Sneaky": False, "Linear": False, "Gate": False}
+    got = {cls.__name__: added_terms(layer) for cls, layer in made.items()}
+    assert got == {"Helper": {"loss"}, "Holder": {"loss"}, "Quiet": set(), "Regularized": {"other"},
+                   "Probed": {"loss"}, "Sneaky": set(), "Linear": set(), "Gate": set(), "Logged": {"other"}}
 
 
 @pytest.mark.gpu

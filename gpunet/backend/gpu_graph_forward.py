@@ -5,7 +5,7 @@ counterpart of gpu_forward.py's `GpuForward`.
 Why: layer by layer, each call of such a model is a few CuPy launches plus the graph walk's
 bookkeeping in Python, every batch. Here a batch is: its inputs' columns copied apart (several
 inputs), each Dense layer one launch of the training kernels (two with a softmax), an activation
-layer folded into the Dense or BatchNormalization layer before it (gpu_graph_plan.folded_activations)
+layer folded into the Dense or BatchNormalization layer before it (gpu_graph_folds.folded_activations)
 or one launch of its own over a copy, a BatchNormalization layer one launch with its moving
 statistics, a LayerNormalization layer one row launch, a merge one CuPy elementwise operation into
 a buffer of the plan's, the output written straight into its rows of one output array; Dropout and
@@ -30,9 +30,10 @@ from . import dense_launch as DL
 from . import gpu_batch_norm as BN
 from . import gpu_layer_norm as LN
 from .gpu_forward import _identity_in_inference
-from .gpu_graph_plan import _MERGES, activation_of, folded_activations, norm_entry
+from .gpu_graph_folds import _MERGES, activation_of, folded_activations, norm_entry
 from .gpu_elementwise import copy_into, merge_into
 from .gpu_own_layers import Masks, own_inference
+from .step_terms import terms_for
 from .gpu_step import workspace
 from .graph_flow import masked_tensors
 from .graph_plan import graph_of, node_kind, plan_sources, same_sources
@@ -114,6 +115,7 @@ class GpuGraphForward:
         self.units = sum(t.shape[1] for t in outputs)  # (several outputs: packed side by side, as the layer path's)
         self._sources = plan_sources(model)
         self._buffers = {}
+        self.terms, self.adding = terms_for(model, nodes, dtype)  # (the losses layers of your own add: evaluate's)
         # (node, kind, the tensor it writes, what it runs: an activation spec, or a BatchNormalization's
         # (entry, spec)) in graph order; an activation layer folded into the layer before is that layer's
         folded = {id(a) for a in folds.values()}
@@ -143,7 +145,10 @@ class GpuGraphForward:
 
     def run(self, x, out, batch_size, stream=None, penalties=None):
         """Every batch of ``x`` (n, inputs' widths) through the graph into ``out`` (n, units), on ``stream``
-        (``penalties``: GpuForward.run's; a graph plan has no activity regularizer to add to it)."""
+        (``penalties``: GpuForward.run's list, where each batch's losses that layers of your own added go; a
+        graph plan has no activity regularizer)."""
+        if self.terms is not None:
+            self.terms.reset()
         with stream if stream is not None else nullcontext():
             x = self.ops.xp.ascontiguousarray(x)  # (the kernels read rows as laid out)
             for lo in range(0, x.shape[0], batch_size):
@@ -153,6 +158,8 @@ class GpuGraphForward:
                         self.ops.launch(entry)
                     else:
                         entry()
+                if penalties is not None and self.terms is not None:  # (the batch's added losses: evaluate's)
+                    penalties.append(self.terms.values[-1])
 
     def entries(self, x, out):
         """One batch's launches and elementwise operations, in order (x and out contiguous rows)."""
@@ -189,7 +196,7 @@ class GpuGraphForward:
                 else:
                     entries += [copy_into(xp, y, ins[0]), K.plan_bias_act(y, None, None, None, what, sm)]
             elif kind == "Layer":
-                entries.append(own_inference(node, ins, y, masks))
+                entries.append(own_inference(node, ins, y, masks, self.terms if id(node) in self.adding else None))
             else:
                 entries.append(merge_into(xp, kind, ins, y))
             val[id(output)] = y

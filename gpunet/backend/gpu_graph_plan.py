@@ -47,13 +47,12 @@ from .gpu_plan import GpuPlan
 from .gpu_regularizers import constrained_weights, regularized_weights
 from .gpu_graph_outputs import SeveralOutputs
 from .gpu_graph_step import GraphStep
-from .gpu_step import NOISES, DenseEntry, DropoutEntry, NoiseEntry
+from .gpu_step import DenseEntry, DropoutEntry, NoiseEntry
+from .gpu_graph_folds import _MERGES, activation_of, folded_activations, is_noise, is_norm, norm_entry, _pairs
 from .graph_flow import constant_tensors, masked_tensors, step_kinds
 from .graph_plan import graph_of, node_kind, plan_sources, same_sources, shares_dense_only
-from .layer_stack import _LINEAR, Folded, FoldedNorm
-
-_MERGES = ("Add", "Subtract", "Average", "Concatenate")
-
+from .layer_stack import _LINEAR, Folded
+from .step_terms import TermsInPenalties, terms_for
 
 def build_gpu_graph_plan(model):
     """A `GpuGraphPlan` for the functional ``model`` (compiled and packed) on a CuPy backend, or None
@@ -161,62 +160,6 @@ def output_kernels(model, nodes, outputs, lasts, folds):
     return kernels
 
 
-def is_noise(node):
-    """Whether ``node`` calls a GaussianNoise, GaussianDropout or AlphaDropout layer (these types exactly;
-    an AlphaDropout without noise_shape) over rows, in the mode fit gives it."""
-    return (type(node.layer) in NOISES and node.training is None and getattr(node.layer, "noise_shape", None) is None
-            and all(len(t.shape) == 2 for t in node.inputs + [node.output]))
-
-
-def folded_activations(nodes, outputs, training=False):
-    """``{id(Dense node): Activation node}``: an activation layer (Activation, LeakyReLU, ...) right
-    after a linear Dense layer (or a normalization layer: `is_norm`) whose output nothing else reads,
-    folded into it as the chain's plans fold one (layer_stack.py); Keras 2's ``Dense(64)(x)`` then
-    ``Activation('relu')``."""
-    readers = {}
-    for node in nodes:
-        for t in node.inputs:
-            readers[id(t)] = readers.get(id(t), 0) + 1
-    folds = {}
-    for node in nodes:
-        src = node.inputs[0].node if node.inputs else None
-        act = getattr(node.layer, "activation", None)
-        linear = src is not None and (is_norm(src, training) or node_kind(src) == "Dense"
-                                      and src.layer.activation.name == "linear"
-                                      and not src.layer.activation.custom)
-        if (node_kind(node) == "Activation" and linear
-                and readers.get(id(src.output)) == 1 and all(src.output is not t for t in outputs)
-                and K.activation_spec(act.name, act.params) is not None):
-            folds[id(src)] = node
-    return folds
-
-
-def _pairs(nodes, folds):
-    return [(n, folds[id(n)]) for n in nodes if id(n) in folds]
-
-
-def activation_of(node, folds):
-    """The activation a Dense or BatchNormalization node applies: its own, or the one folded into it."""
-    folded = folds.get(id(node))
-    return (folded or node).layer.activation if folded is not None or not is_norm(node) else _LINEAR
-
-
-def is_norm(node, training=False):
-    """Whether ``node`` calls a BatchNormalization or LayerNormalization layer over 2-D tensors in
-    the mode fit gives it, which the plans run by their normalization launches: in the ``training``
-    step, a trainable one (a frozen one runs by its own code there, gpu_own_layers.py; in the forward
-    plan, a frozen one's launches are a trainable one's)."""
-    from .norm_chain import NORMS
-    return (type(node.layer) in NORMS and node.training is None and (node.layer.trainable or not training)
-            and all(len(t.shape) == 2 for t in node.inputs + [node.output]))
-
-
-def norm_entry(node, folds):
-    """A normalization node as gpu_batch_norm.py or gpu_layer_norm.py runs it (its folded activation with it)."""
-    folded, act = folds.get(id(node)), activation_of(node, folds)
-    return FoldedNorm(node.layer, act, None if folded is None else folded.layer)
-
-
 class MergedOutput:
     """The model's output when a merge makes it: what the plan reads of an output layer (its width)."""
 
@@ -224,9 +167,10 @@ class MergedOutput:
         self.units = units
 
 
-class GpuGraphPlan(SeveralOutputs, GpuPlan):
+class GpuGraphPlan(TermsInPenalties, SeveralOutputs, GpuPlan):
     """A functional graph's GPU training step: GpuPlan's epochs, data and graphs, `GraphStep`'s steps;
-    several outputs' targets, weights and epoch outputs: `SeveralOutputs`."""
+    several outputs' targets, weights and epoch outputs: `SeveralOutputs`; the losses layers of your own
+    add: `TermsInPenalties`."""
 
     is_graph_plan = True
     step_class = GraphStep
@@ -250,6 +194,7 @@ class GpuGraphPlan(SeveralOutputs, GpuPlan):
         self.masked = masked_tensors(nodes, outputs, node_kind)  # (tensors with a mask, between own-code calls)
         self.constant = constant_tensors(inputs, nodes)  # (the tensors no gradient flows to: GraphStep)
         self.kinds = step_kinds(nodes, self.constant, self.dtype)  # (what the step runs each call as)
+        self.terms, self.adding = terms_for(model, nodes, self.dtype)  # (the losses layers of your own add)
         lasts = output_nodes(nodes, outputs, folds)
         kernel_of = {id(n): k for n, k in zip(lasts, self.loss_kernels)}
         self.entries = {}
@@ -268,7 +213,7 @@ class GpuGraphPlan(SeveralOutputs, GpuPlan):
         last = lasts[0]
         self.loss_activation = last if node_kind(last) == "Activation" and loss_kernel.fused else None
         self.dropout_entries = {id(n): DropoutEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
-                                for n in nodes if node_kind(n) == "Dropout" and n.layer.rate}  # (the chain plan's salts)
+                                for n in nodes if node_kind(n) == "Dropout" and n.layer.rate}  # (the chain's salts)
         self.dropouts = list(self.dropout_entries.values())
         self.noise_entries = {id(n): NoiseEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
                               for n in nodes if is_noise(n)}

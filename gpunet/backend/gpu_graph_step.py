@@ -111,7 +111,7 @@ class GraphStep:
                 records.append((node, output, "Dropout", mask))
             elif kind == "Layer":  # (its own forward between the graphs: gpu_own_layers.py)
                 out = empty((rows,) + tuple(output.shape[1:]))
-                entries.append(own_forward(node, ins, out, masks))
+                entries.append(own_forward(node, ins, out, masks, plan.terms if id(node) in plan.adding else None))
                 records.append((node, output, "Layer", None))
             else:
                 out = empty((rows, output.shape[1]))

@@ -18,8 +18,9 @@ the launches around it read; the Dense layers, the loss and the optimizer keep t
 The chain takes the `own_layer_types` below (trainable, if they have weights; no mask made; their
 shapes known); the graph plans any layer graph_plan.node_kind calls "Layer" (a Dot, a Multiply, a
 preprocessing layer, a frozen layer, a nested model of built-in layers, a call with ``training=``, a
-Lambda, a layer of your own adding no loss: layers/user_terms.py), not at an output, and hand masks
-from call to call (`Masks`) where they go only between such calls. A Sequential the chain refuses is a graph of calls too: the graph plans take it
+Lambda, a layer of your own adding no metric: layers/user_terms.py; the losses it adds go to the plan's
+step_terms.StepTerms), not at an output, and hand masks from call to call (`Masks`) where they go only
+between such calls. A Sequential the chain refuses is a graph of calls too: the graph plans take it
 (models/engine.py).
 """
 import math
@@ -73,11 +74,12 @@ class OwnEntry:
         return Between(_backward_call(self.layer, out_grad, [x_grad], False))
 
 
-def own_forward(node, ins, out, masks=None):
+def own_forward(node, ins, out, masks=None, terms=None):
     """The graph step's entry writing a layer call's output (``node``'s, of graph_plan.node_kind "Layer")
     into ``out``, from its inputs' buffers ``ins``, in the mode of the call (``training=``, else True);
-    ``masks``: the step's `Masks`, for a call that makes, takes or hands on a mask."""
-    return Between(_call_forward(node, ins, out, True if node.training is None else node.training, masks))
+    ``masks``: the step's `Masks`, for a call that makes, takes or hands on a mask; ``terms``: the plan's
+    step_terms.StepTerms, where the losses a layer of your own adds go."""
+    return Between(_call_forward(node, ins, out, True if node.training is None else node.training, masks, terms))
 
 
 def own_backward(node, g, dxs):
@@ -86,18 +88,18 @@ def own_backward(node, g, dxs):
     return Between(_backward_call(node.layer, g, dxs, node.as_list))
 
 
-def own_inference(node, ins, out, masks=None):
+def own_inference(node, ins, out, masks=None, terms=None):
     """The graph forward plan's entry (a callable) writing a layer call's output into ``out`` in the
-    call's mode (``training=``, else inference); ``masks``: the batch's `Masks`."""
-    return _call_forward(node, ins, out, bool(node.training), masks)
+    call's mode (``training=``, else inference); ``masks``: the batch's `Masks`; ``terms``: `own_forward`'s."""
+    return _call_forward(node, ins, out, bool(node.training), masks, terms)
 
 
-def _call_forward(node, ins, out, training, masks):
+def _call_forward(node, ins, out, training, masks, terms):
     """A callable writing a graph call's output into ``out`` in ``training`` mode, by way of ``masks``
-    where the call makes, takes or hands on a mask."""
+    where the call makes, takes or hands on a mask, the losses it adds into ``terms``."""
     if masks is not None and masks.involve(node):
-        return masks.forward_call(node, ins[0], out, training)
-    return forward_call(node.layer, ins if node.as_list else ins[0], out, training, tape_inputs(node))
+        return masks.forward_call(node, ins[0], out, training, terms)
+    return forward_call(node.layer, ins if node.as_list else ins[0], out, training, tape_inputs(node), terms)
 
 
 class Masks:
@@ -112,7 +114,7 @@ class Masks:
         """Whether ``node`` (one input) makes, takes or hands on a mask."""
         return id(node.inputs[0]) in self.masked or id(node.output) in self.masked
 
-    def forward_call(self, node, x, out, training):
+    def forward_call(self, node, x, out, training, terms=None):
         """A callable writing the call's output into ``out`` as the layer path runs it with masks
         (layers/masking.py's forward), keeping the mask it hands on for the calls after it."""
         from ..layers import masking
@@ -122,18 +124,18 @@ class Masks:
 
         def run():
             y, mask = forward_marked(layer, data, masking.forward, layer, x, self.values[key_in] if takes else None,
-                                     training)
+                                     training, terms=terms)
             if hands_on:
                 self.values[key_out] = mask
             out[...] = y
         return run
 
 
-def forward_call(layer, args, out, training, data=None):
+def forward_call(layer, args, out, training, data=None, terms=None):
     """A callable writing ``layer.forward(args, training)`` into the buffer ``out`` (``data``: a tape layer's
-    inputs that are the model's own, graph_flow.tape_inputs)."""
+    inputs that are the model's own, graph_flow.tape_inputs; ``terms``: where the losses it adds go)."""
     def run():
-        out[...] = forward_marked(layer, data, layer.forward, args, training)
+        out[...] = forward_marked(layer, data, layer.forward, args, training, terms=terms)
     return run
 
 

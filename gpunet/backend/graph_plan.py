@@ -33,6 +33,7 @@ from .dense_plan import _FLOATS, DensePlan, fuses_sigmoid_crossentropy, sigmoid_
 from .graph_flow import constant_tensors, masked_tensors, nested_plannable, step_kinds, tape_inputs
 from .graph_plan_nodes import ActivationNode, Buffers, ConcatNode, DenseNode, DropoutNode, LayerNode, MergeNode
 from .layer_stack import loss_settings
+from .step_terms import terms_for
 
 _MERGES = ("Add", "Subtract", "Average")
 
@@ -89,13 +90,13 @@ def node_kind(node):
     from ..layers.merge import Add, Average, Subtract
     from ..layers.merge_concat import Concatenate
     from ..layers.symbolic_ops import OpLayer
-    from ..layers.user_terms import may_add_terms
+    from ..layers.user_terms import added_terms
     layer, kind = node.layer, type(node.layer)
     if (getattr(layer, "activity_regularizer", None) is not None or node.call_args is not None
             or node.several is not None):
         return None
     if layer._uses_call and kind not in (Lambda, OpLayer):  # (a layer of your own: its call on the tape)
-        return None if may_add_terms(layer) else "Layer"  # (a loss it adds: the layer path, layers/user_terms.py)
+        return None if "other" in added_terms(layer) else "Layer"  # (a metric it adds: the layer path's)
     if masking.makes_mask(layer):
         return "Layer"  # (an Embedding(mask_zero=True), a Masking: where its mask may go, graph_flow.masked_tensors)
     if not kind.__module__.startswith("gpunet.layers."):  # (a nested model of built-in layers: its own code)
@@ -165,6 +166,8 @@ class GraphPlan(DensePlan):
         producer = out_tensor.node.layer
         self.fused = (len(outputs) == 1 and node_kind(out_tensor.node) == "Dense" and not producer.activation.params
                       and fuses_sigmoid_crossentropy(self.loss, producer.activation.name))
+        # the losses layers of your own add in their calls: each step's sum, added to its loss (step_terms.py)
+        self.terms, adding = terms_for(model, nodes, self.dtype)
         self.nodes = []
         for node in nodes:
             kind, layer = kinds[id(node)], node.layer
@@ -178,6 +181,7 @@ class GraphPlan(DensePlan):
                 made = LayerNode(k, ins, out, layer, node.as_list, True if node.training is None else node.training,
                                  need)
                 made.data = tape_inputs(node)
+                made.terms = self.terms if id(node) in adding else None
                 if id(node.inputs[0]) in masked or id(node.output) in masked:  # (its mask in and out: Buffers.masks)
                     made.masked = (id(node.inputs[0]) in masked, id(node.output) in masked)
             elif kind == "Dense":
@@ -245,6 +249,16 @@ class GraphPlan(DensePlan):
             if g is not None:
                 node.backward(b, val, g)
         self._update()
+
+    def _update(self):
+        """DensePlan's, and the step's added losses in its penalty (`EpochTally` adds it to the batch's loss)."""
+        super()._update()
+        if self.terms is not None:
+            added = float(self.terms.values.pop())
+            if self.model._regularized:
+                self.penalties[-1] += added
+            else:
+                self.penalties.append(added)
 
     def _allocate(self, size):
         if len(self._buffers) >= 4:  # fit needs two sizes (full and last batch); keep a few, not every size seen

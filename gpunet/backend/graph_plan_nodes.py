@@ -233,13 +233,14 @@ class LayerNode(Node):
 
     masked = None  # (whether its input takes a mask, whether its output hands one on): graph_flow.masked_tensors
     data = None  # (a tape layer's inputs that are the model's own: graph_flow.tape_inputs)
+    terms = None  # (the plan's step_terms.StepTerms, where the losses a layer of your own adds go)
 
     def __init__(self, k, ins, out, layer, as_list, training, need):
         super().__init__(k, ins, out, None)
         self.layer, self.as_list, self.training, self.need = layer, as_list, training, need
 
     def forward(self, b, val):
-        forward_marked(self.layer, self.data, self._forward, b, val)
+        forward_marked(self.layer, self.data, self._forward, b, val, terms=self.terms)
 
     def _forward(self, b, val):
         args = [val[t] for t in self.ins]

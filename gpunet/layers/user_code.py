@@ -187,7 +187,7 @@ def infer_output_shape(layer, input_shape):
             warnings.simplefilter("ignore", RuntimeWarning)
             out = run_call(layer, probes if several else probes[0], False)
         if added or added.metrics:
-            layer._probe_added = True
+            layer._probe_terms = ({"loss"} if added else set()) | ({"other"} if added.metrics else set())
     finally:
         for w, value in saved:
             w.value[...] = value
@@ -224,7 +224,8 @@ def tape_forward(layer, x, training):
         several = isinstance(x, list)  # a call on several tensors (the functional API)
         data = getattr(layer, "_data_inputs", None) or ()  # which inputs are a model's own (graph_run.py): no gradient
         needs = [bool(training) and not (i < len(data) and data[i]) for i in range(len(x) if several else 1)]
-        inputs = [Tensor(a, requires_grad=n) for a, n in zip(x, needs)] if several else Tensor(x, requires_grad=needs[0])
+        inputs = ([Tensor(a, requires_grad=n) for a, n in zip(x, needs)] if several
+                  else Tensor(x, requires_grad=needs[0]))
         x = x[0] if several else x
         try:
             with added_losses.collecting() as losses:  # what call() adds with self.add_loss

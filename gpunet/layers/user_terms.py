@@ -1,15 +1,16 @@
-"""Whether a layer of your own may add a loss or a metric when it is called (``self.add_loss(...)``,
+"""What a layer of your own may add to the model's loss or logs when it is called (``self.add_loss(...)``,
 ``self.add_metric(...)`` in its ``call``).
 
 The fused training steps (backend/graph_plan.py, backend/gpu_graph_plan.py) run a user's layer by its
-own code on the tape, as the layer path runs it: its forward and its backward, its weights' gradients
-and its input's. What they do not do is add a loss term or a metric value that the call hands to the
-model: they compute the compiled loss only. So a layer whose call may add one keeps the layer path.
+own code on the tape, as the layer path runs it: its forward and its backward (which sends back the
+gradients of the losses its call added, too), its weights' gradients and its input's. The losses it
+adds, they add to each step's loss (backend/step_terms.py) where its code says it may add one; a metric
+(``add_metric``), or an activity regularizer of a layer it holds, keeps the layer path.
 
 "May" is decided without running anything (a training call would draw random numbers, update moving
 statistics or a metric's state): the names ``add_loss`` and ``add_metric`` in the code of the layer's
 own classes (every method: ``call`` may reach them through a helper method), any of its sublayers that
-may (a built-in one with an activity regularizer, or of your own in turn), or a loss its output-shape
+may (a built-in one with an activity regularizer, or of your own in turn), or what its output-shape
 probe (a call in inference, run when it was built) added. The steps check each call as it runs as
 well (backend/graph_flow.forward_marked): a term added through code outside the layer's classes (a
 module function given ``self``) stops training with an error naming the layer, never a silently
@@ -18,28 +19,40 @@ smaller loss.
 import inspect
 import weakref
 
-_NAMES = frozenset(("add_loss", "add_metric"))
 _by_class = weakref.WeakKeyDictionary()  # (classes made in a loop go with their layers)
 
 
+def added_terms(layer):
+    """What calling ``layer`` (a layer of your own, with the layers it holds) may add: a set of "loss"
+    (``add_loss``: the plans add it, step_terms.py) and "other" (``add_metric``, an activity regularizer's
+    penalty, a held model's symbolic losses or metrics: the layer path's alone)."""
+    found = set()
+    _collect(layer, set(), found)
+    return found
+
+
 def may_add_terms(layer):
-    """Whether calling ``layer`` (a layer of your own, with the layers it holds) may add a loss or a metric."""
-    return _may_add(layer, set())
+    """Whether calling ``layer`` may add a loss or a metric."""
+    return bool(added_terms(layer))
 
 
-def _may_add(layer, seen):
+def _collect(layer, seen, found):
     from . import sublayers
     if id(layer) in seen:
-        return False
+        return
     seen.add(id(layer))
-    if getattr(layer, "activity_regularizer", None) is not None or layer.__dict__.get("_probe_added"):
-        return True
+    found |= layer.__dict__.get("_probe_terms", set())
+    if getattr(layer, "activity_regularizer", None) is not None:
+        found.add("other")
     if getattr(layer, "_loss_tensors", None) or getattr(layer, "_metric_tensors", None):  # (a model it holds)
-        return True
-    if _class_names(type(layer)) & _NAMES:
-        return True
-    inner = sublayers.found_in(layer) + list(getattr(layer, "_layers", None) or ())
-    return any(_may_add(sub, seen) for sub in inner)
+        found.add("other")
+    names = _class_names(type(layer))
+    if "add_loss" in names:
+        found.add("loss")
+    if "add_metric" in names:
+        found.add("other")
+    for sub in sublayers.found_in(layer) + list(getattr(layer, "_layers", None) or ()):
+        _collect(sub, seen, found)
 
 
 def _class_names(cls):

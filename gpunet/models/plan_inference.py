@@ -65,7 +65,8 @@ def evaluate_batches(model, batches, n, like, y, sw, batch_size, cbs, whole=None
     defer = cbs is not None and cbs.defers_test_batches  # logs computed only for a progress bar's redraws
     if fwd is not None:
         out = model.ops.xp.empty((n, fwd.units), dtype=fwd.dtype)
-        pending = [] if fwd.activity else None  # each batch's activity penalty (device), read as the tally needs
+        # each batch's activity penalty, or the losses layers of your own added (device), read as the tally needs
+        pending = [] if fwd.activity or getattr(fwd, "terms", None) is not None else None
         cursor = TallyCursor(model, EpochTally(model, _Evaluated(model, y, out, sw, pending), batch_size))
     losses = LossSum(model.ops, per_batch=cbs is not None and not defer)
     if fwd is not None and cbs is None and whole is not None:
