@@ -1,7 +1,7 @@
 """fit on a generator or Sequence trains through the model's fused step on the CPU, its batches'
 loss and metrics tallied a run at a time (models/source_steps.py): the same histories, batch logs
 and weights as the layer path, with uneven batches, sample weights, regularizers, batch callbacks,
-a progress bar and a stop mid-epoch."""
+a progress bar and a stop mid-epoch, and the losses a layer of your own adds in its call."""
 import numpy as np
 import pytest
 
@@ -38,6 +38,19 @@ def residual():
     return gpunet.Model(i, L.Dense(1, activation="sigmoid")(L.Add()([h, L.Dense(8, activation="tanh")(h)])))
 
 
+class Penalized(L.Layer):
+    """A layer of your own adding a loss in its call (the fused steps add it: backend/step_terms.py)."""
+
+    def call(self, x):
+        self.add_loss(1e-2 * gpunet.ops.sum(gpunet.ops.square(x)))
+        return x
+
+
+def adds_a_loss():
+    i = gpunet.Input((6,))
+    return gpunet.Model(i, L.Dense(1, activation="sigmoid")(Penalized()(L.Dense(8, activation="tanh")(i))))
+
+
 def batches(weighted, size=10):
     """A generator of (x, y[, sample_weight]) batches, the last of each pass 7 rows."""
     while True:
@@ -66,7 +79,7 @@ def assert_alike(a, b, rtol=1e-12):
         np.testing.assert_allclose(got, expected, rtol=10 * rtol, atol=1e-13)
 
 
-@pytest.mark.parametrize("make, plan", [(chain, DensePlan), (residual, GraphPlan)])
+@pytest.mark.parametrize("make, plan", [(chain, DensePlan), (residual, GraphPlan), (adds_a_loss, GraphPlan)])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_a_generator_trains_on_the_fused_step_as_on_the_layer_path(make, plan, weighted):
     got, want = run(make, True, weighted), run(make, False, weighted)
@@ -118,7 +131,7 @@ def test_a_batch_the_plan_does_not_take_trains_layer_by_layer_in_between(monkeyp
     assert_alike(got, want)
 
 
-@pytest.mark.parametrize("make, plan", [(chain, GpuPlan), (residual, GpuGraphPlan)])
+@pytest.mark.parametrize("make, plan", [(chain, GpuPlan), (residual, GpuGraphPlan), (adds_a_loss, GpuGraphPlan)])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_on_a_gpu_a_generator_trains_on_the_gpu_plan_as_numpys_layer_path(emulator, make, plan, weighted):  # noqa: F811
     """The emulated CuPy (g++ kernels, float64): the GPU plans' step for each batch, outputs, targets
