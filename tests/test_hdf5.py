@@ -148,8 +148,8 @@ def test_long_name_lists_are_chunked_like_keras(tmp_path):
         assert h5l.load_attributes(f, "layer_names") == names
 
 
-def test_five_thousand_long_named_layers_with_adam_save_and_load(tmp_path):
-    names = [f"L{i:04d}_" + "x" * 194 for i in range(5000)]  # 200 characters each
+def test_a_thousand_long_named_layers_with_adam_save_and_load(tmp_path):
+    names = [f"L{i:04d}_" + "x" * 194 for i in range(1000)]  # 200 characters each: 200 KB of names, 4 chunks
     model = Sequential([Dense(1, use_bias=False, name=n) for n in names])
     model.build((None, 1))
     model.compile(loss="mse", optimizer="adam")
@@ -159,7 +159,7 @@ def test_five_thousand_long_named_layers_with_adam_save_and_load(tmp_path):
     with h5py.File(tmp_path / "big.h5", "r") as f:
         assert "layer_names0" in f["model_weights"].attrs  # over 64 KB: Keras's chunks
         assert h5l.load_attributes(f["model_weights"], "layer_names") == names
-        assert len(h5l.load_attributes(f["optimizer_weights"], "weight_names")) == 1 + 2 * 5000
+        assert len(h5l.load_attributes(f["optimizer_weights"], "weight_names")) == 1 + 2 * 1000
         assert len(h5s.text(f.attrs["model_config"])) > 64 * 1024
     loaded = load_model(tmp_path / "big.h5")
     assert [l.name for l in loaded.layers] == names and loaded.optimizer.iterations == 1
@@ -169,7 +169,7 @@ def test_five_thousand_long_named_layers_with_adam_save_and_load(tmp_path):
     fresh = Sequential([Dense(1, use_bias=False, name=n) for n in names])
     fresh.build((None, 1))
     report = fresh.load_weights(tmp_path / "w.h5")
-    assert len(report.loaded) == 5000 and report.complete
+    assert len(report.loaded) == 1000 and report.complete
 
 
 def test_big_endian_weights_are_written_little_endian(tmp_path):
