@@ -1,8 +1,9 @@
 """Random graphs built from what the graph steps run by their layers' own code (graph_flow.py): a nested
 base model (frozen or not, called with training=False or not), a frozen Dense, a lookup of ids, a masked
-embedding with its pooling, a Lambda, ops on symbolic tensors, a residual Add, drawn by hypothesis. Whatever
-the draw, NumPy's graph plan and the GPU's graph step (kernels emulated on the CPU) train it, or leave it to
-the layer path, exactly as the layer path trains it (float64: histories, weights, predictions)."""
+embedding with its pooling, a Lambda, ops on symbolic tensors, a layer of your own (adding a loss or not), a
+residual Add, drawn by hypothesis. Whatever the draw, NumPy's graph plan and the GPU's graph step (kernels
+emulated on the CPU) train it, or leave it to the layer path, exactly as the layer path trains it (float64:
+histories, weights, predictions)."""
 import numpy
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -10,7 +11,8 @@ import gpunet
 from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
 from gpunet import backend as K
-from gpunet.layers import Activation, Add, BatchNormalization, Dense, Embedding, GlobalAveragePooling1D, Input, Lambda
+from gpunet.layers import (Activation, Add, BatchNormalization, Dense, Embedding, GlobalAveragePooling1D, Input, Lambda,
+                           Layer)
 from gpunet.models import Sequential
 
 N, WIDTH, VOCAB = 37, 6, 9
@@ -22,10 +24,27 @@ spec = st.fixed_dictionaries({
     "base": st.sampled_from([None, "frozen", "trainable"]),  # a nested Sequential of Dense, BatchNormalization
     "base_training_false": st.booleans(),
     "frozen_dense": st.booleans(),  # a frozen Dense right after the input part
-    "op": st.sampled_from([None, "scale", "tanh", "lambda-square"]),
+    "op": st.sampled_from([None, "scale", "tanh", "lambda-square", "users-layer", "users-layer-adding-a-loss"]),
     "residual": st.booleans(),
     "batch": st.sampled_from([5, 16]),
 })
+
+
+class Scaled(Layer):
+    """A layer of your own: a weight per feature; its call may add a loss (the steps add it to each step's)."""
+
+    def __init__(self, adds_loss=False, **kwargs):
+        super().__init__(**kwargs)
+        self.adds_loss = adds_loss
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(name="scale", shape=(input_shape[-1],), initializer="ones")
+
+    def call(self, x):
+        y = x * self.scale
+        if self.adds_loss:
+            self.add_loss(1e-2 * K.sum(K.square(y)))
+        return y
 
 
 def build(s):
@@ -39,7 +58,9 @@ def build(s):
         h = Dense(5, activation="tanh", trainable=False)(h)
     if s["base"]:
         width = h.shape[-1]
-        base = Sequential([Input((width,)), Dense(5), BatchNormalization(), Activation("tanh")])
+        # (no bias before the normalization: its gradient would be rounding noise alone, which Adam's steps
+        # make values of 1e-10 that differ with the order of a sum: a weight of noise, not a test of the plans)
+        base = Sequential([Input((width,)), Dense(5, use_bias=False), BatchNormalization(), Activation("tanh")])
         base.trainable = s["base"] == "trainable"
         h = base(h, training=False) if s["base_training_false"] else base(h)
     if s["op"] == "scale":
@@ -48,6 +69,8 @@ def build(s):
         h = K.tanh(h)
     elif s["op"] == "lambda-square":
         h = Lambda(lambda t: t * t)(h)
+    elif s["op"] is not None:
+        h = Scaled(adds_loss=s["op"] == "users-layer-adding-a-loss")(h)
     hidden = Dense(6, activation="tanh")(h)
     if s["residual"]:
         hidden = Add()([hidden, Dense(6)(h)])
@@ -84,5 +107,5 @@ def test_random_graphs_train_on_the_graph_steps_as_on_the_layer_path(emulator, s
         assert type(model._plan).__name__ in plans, (path, s)  # (a chain's plan, or the graph's)
         numpy.testing.assert_allclose(losses, ref[1], rtol=1e-9, err_msg=f"{path} {s}")
         numpy.testing.assert_allclose(predicted, ref[2], rtol=1e-8, atol=1e-12, err_msg=f"{path} {s}")
-        for g, r in zip(model.get_weights(), ref[0].get_weights()):  # (atol: a bias before a BatchNormalization
-            numpy.testing.assert_allclose(g, r, rtol=1e-8, atol=1e-10, err_msg=f"{path} {s}")  # is noise)
+        for g, r in zip(model.get_weights(), ref[0].get_weights()):
+            numpy.testing.assert_allclose(g, r, rtol=1e-8, atol=1e-10, err_msg=f"{path} {s}")
