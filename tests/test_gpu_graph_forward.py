@@ -155,12 +155,15 @@ def test_new_weights_and_a_new_activation_are_taken():
 
 
 class Twice(L.Layer):
-    """A layer of your own whose call adds a metric (one adding none, or a loss, runs by its own code in the
-    forward plan, as a Lambda does: test_user_layer_plans.py, test_op_layer_plans.py)."""
+    """A layer of your own holding one with an activity regularizer, which the plans do not take (one without
+    runs by its own code in the forward plan, as a Lambda does: test_user_layer_plans.py, test_op_layer_plans.py)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.penalty = L.ActivityRegularization(l2=1e-3)
 
     def call(self, inputs):
-        self.add_metric(gpunet.ops.mean(inputs), name="twice_mean")
-        return inputs * 2.0
+        return self.penalty(inputs * 2.0)
 
 
 @pytest.mark.parametrize("make", [

@@ -198,12 +198,15 @@ def shared_layer():
 
 
 class Twice(L.Layer):
-    """A layer of your own whose call adds a metric, which the step would not log: the layer path (one adding
-    none, or a loss, trains on the step: test_user_layer_plans.py)."""
+    """A layer of your own holding one with an activity regularizer, which the step does not take: the layer
+    path (one without, adding a loss or a metric or not, trains on the step: test_user_layer_plans.py)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.penalty = L.ActivityRegularization(l2=1e-3)
 
     def call(self, inputs):
-        self.add_metric(gpunet.ops.mean(inputs), name="twice_mean")
-        return 2.0 * inputs
+        return self.penalty(2.0 * inputs)
 
 
 def with_users_layer():
@@ -221,8 +224,8 @@ def masked():
 
 
 def nested():
-    """A nested model holding a layer of your own that adds a metric (one of built-in layers trains on the
-    step: test_nested_plans.py)."""
+    """A nested model holding a layer of your own that holds an activity regularizer (one of built-in layers
+    trains on the step: test_nested_plans.py)."""
     i = gpunet.Input((8,))
     inner = gpunet.Sequential([L.Dense(4, activation="relu"), Twice()])
     return Model(i, L.Dense(1, activation="sigmoid")(L.Add()([inner(i), L.Dense(4)(i)])))

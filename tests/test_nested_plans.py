@@ -132,15 +132,18 @@ def test_a_frozen_prefix_runs_no_backward_on_numpy(monkeypatch):
 
 
 @pytest.mark.parametrize("what", ["lambda", "users-layer"])
-def test_a_nested_model_holding_a_layer_adding_a_metric_keeps_the_layer_path(emulator, what):
-    """A layer of your own inside the nested model whose call adds a metric: the layer path, on both
-    backends, training as before; a Lambda there runs inside the nested model's own code on the plans (as a
-    layer of your own adding none does: test_user_layer_plans.py; a mask cannot cross a nested model at all:
-    gpunet refuses to nest it)."""
+def test_a_nested_model_holding_an_activity_regularizer_keeps_the_layer_path(emulator, what):
+    """A layer of your own inside the nested model, holding one with an activity regularizer: the layer path,
+    on both backends, training as before; a Lambda there runs inside the nested model's own code on the plans
+    (as a layer of your own without one does: test_user_layer_plans.py; a mask cannot cross a nested model at
+    all: gpunet refuses to nest it)."""
     class Twice(gpunet.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.penalty = gpunet.layers.ActivityRegularization(l2=1e-3)
+
         def call(self, inputs):
-            self.add_metric(gpunet.ops.mean(inputs), name="twice_mean")
-            return inputs * 2.0
+            return self.penalty(inputs * 2.0)
 
     inner = {"lambda": lambda: [Dense(16, activation="relu"), Lambda(lambda t: t * 0.5)],
              "users-layer": lambda: [Dense(16, activation="relu"), Twice()]}[what]

@@ -4,9 +4,10 @@ emulated on the CPU) run each such call by its own code on the tape, forward and
 path runs it, and the Dense layers around it in their own buffers and kernels. Such a model trained layer
 by layer before, whatever its layer did. The losses such a layer adds (``self.add_loss`` in ``call``: the
 Keras guide's ``ActivityRegularizationLayer``) join each step's loss (their gradients come back through its
-tape), in fit's epoch and batch logs, train_on_batch, evaluate and ``model.losses``; one whose code may add
-a metric keeps the layer path (layers/user_terms.py); one that adds a term its code does not show stops
-with an error naming it."""
+tape), in fit's epoch and batch logs, train_on_batch, evaluate and ``model.losses``, and the metrics it logs
+(``self.add_metric``) are the model's as on the layer path; one holding a layer with an activity regularizer
+keeps the layer path (layers/user_terms.py); one that adds a term its code does not show stops with an
+error naming it."""
 import numpy
 import pytest
 
@@ -87,6 +88,29 @@ class Logged(Layer):
         self.add_metric(K.mean(x), name="mean_activation")
 
 
+class LoggedAlways(Layer):
+    """A weight, and a metric of its output logged in every call (fit, evaluate)."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(name="scale", shape=(input_shape[-1],), initializer="ones")
+
+    def call(self, x):
+        y = x * self.scale
+        self.add_metric(K.mean(K.abs(y)), name="mean_abs")
+        return y
+
+
+class HoldsActivityPenalty(Layer):
+    """A layer holding one with an activity regularizer (its penalty the layer path's alone)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = Dense(12, activity_regularizer="l2")
+
+    def call(self, x):
+        return self.inner(x)
+
+
 def functional_linear():
     i = Input((8,))
     h = Linear(12)(Dense(12, activation="relu")(i))
@@ -118,10 +142,17 @@ def nested_adds_a_loss():
     return gpunet.Model(i, Dense(1, activation="sigmoid")(base(i)))
 
 
+def logs_metrics():
+    """A metric logged in every call beside one logged in training only, and a loss added."""
+    i = Input((8,))
+    h = Logged()(LoggedAlways()(Dense(12, activation="relu")(i)))
+    return gpunet.Model(i, Dense(1, activation="sigmoid")(Penalized()(h)))
+
+
 # name: (builder, calls by their own code in the GPU step: forward entries, backward entries)
 CASES = {"functional-linear": (functional_linear, (2, 2)), "sequential-gate": (sequential_gate, (1, 1)),
          "nested-linear": (nested_linear, (1, 1)), "adds-losses": (adds_losses, (2, 2)),
-         "nested-adds-a-loss": (nested_adds_a_loss, (1, 1))}
+         "nested-adds-a-loss": (nested_adds_a_loss, (1, 1)), "logs-metrics": (logs_metrics, (3, 3))}
 
 
 def run(path, build, emulator=None):
@@ -134,39 +165,45 @@ def test_layers_of_your_own_train_inside_the_graph_steps_as_on_the_layer_path(em
     op_plans.assert_graph_steps_train_as_the_layer_path(emulator, *CASES[case], data=data)
 
 
-def test_a_layer_whose_code_adds_a_metric_keeps_the_layer_path(emulator):
-    """The metric is in the logs, which the steps do not write."""
+def test_a_layer_holding_an_activity_regularizer_keeps_the_layer_path(emulator):
+    """Its penalty is the layer path's alone: the steps do not compute it."""
     B.set_floatx("float64")
 
     def build():
         i = Input((8,))
-        return gpunet.Model(i, Dense(1, activation="sigmoid")(Logged()(Dense(12, activation="relu")(i))))
+        return gpunet.Model(i, Dense(1, activation="sigmoid")(HoldsActivityPenalty()(Dense(12, activation="relu")(i))))
     for path in ("numpy", "emulated-gpu"):
         model, history = run(path, build, emulator)[:2]
         assert model._train_plan() is None and added_terms(model.layers[2]) == {"other"}
-        assert "mean_activation" in history
+        assert numpy.isfinite(history["loss"]).all()
 
 
+@pytest.mark.parametrize("build", [adds_losses, logs_metrics])
 @pytest.mark.parametrize("path", ["numpy", "emulated-gpu"])
-def test_added_losses_are_in_every_batch_log_train_on_batch_and_model_losses_as_on_the_layer_path(emulator, path):
+def test_added_terms_are_in_every_batch_log_train_on_batch_and_model_losses_as_on_the_layer_path(emulator, path,
+                                                                                                 build):
     B.set_floatx("float64")
     x, y = data()
     got = {}
     for which in ("layer-path", path):
         with B.use_backend(path_backend(which, emulator)):
             gpunet.utils.set_random_seed(3)
-            model = adds_losses()
+            model = build()
             model.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="binary_crossentropy")
             if which == "layer-path":
                 model._train_plan = lambda: None
             logs = []
-            seen = gpunet.callbacks.LambdaCallback(on_train_batch_end=lambda b, l: logs.append(l["loss"]))
+            seen = gpunet.callbacks.LambdaCallback(on_train_batch_end=lambda b, l: logs.append(dict(l)))
             model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False, callbacks=[seen])
-            one = model.train_on_batch(x[:20], y[:20])
+            one = model.train_on_batch(x[:20], y[:20], return_dict=True)
             got[which] = (logs, one, [float(v) for v in model.losses], model._plan)
-    numpy.testing.assert_allclose(got[path][0], got["layer-path"][0], rtol=1e-10)
-    numpy.testing.assert_allclose(got[path][1], got["layer-path"][1], rtol=1e-10)
-    numpy.testing.assert_allclose(got[path][2], got["layer-path"][2], rtol=1e-10)  # (the last batch's terms)
+    want = got["layer-path"]
+    assert len(got[path][0]) == len(want[0]) == 14 and set(got[path][1]) == set(want[1])
+    for logs, ref in zip(got[path][0] + [got[path][1]], want[0] + [want[1]]):
+        assert sorted(logs) == sorted(ref)
+        for key in ref:
+            numpy.testing.assert_allclose(logs[key], ref[key], rtol=1e-10, err_msg=key)
+    numpy.testing.assert_allclose(got[path][2], want[2], rtol=1e-10)  # (the last batch's terms)
     assert type(got[path][3]).__name__ == ("GraphPlan" if path == "numpy" else "GpuGraphPlan")
 
 
@@ -238,7 +275,7 @@ def test_may_add_terms_reads_every_method_sublayers_and_the_probe():
         layer(i)
     got = {cls.__name__: added_terms(layer) for cls, layer in made.items()}
     assert got == {"Helper": {"loss"}, "Holder": {"loss"}, "Quiet": set(), "Regularized": {"other"},
-                   "Probed": {"loss"}, "Sneaky": set(), "Linear": set(), "Gate": set(), "Logged": {"other"}}
+                   "Probed": {"loss"}, "Sneaky": set(), "Linear": set(), "Gate": set(), "Logged": {"metric"}}
 
 
 @pytest.mark.gpu

@@ -16,9 +16,10 @@ host read until the caller asks; evaluate's loss and metrics are computed from t
 
 A nested model of built-in layers runs its own forward, as the other layers without kernels, and
 so do the calls a mask goes between (an ``Embedding(mask_zero=True)`` to a ``GlobalAveragePooling1D``:
-`Masks`), a Lambda, the ops on symbolic tensors and a layer of your own whose code adds no loss
-(layers/user_terms.py); one that may add one (or a nested model holding it), a mask reaching any other
-call, or activity regularizers send the model to the layer path. Several outputs are
+`Masks`), a Lambda, the ops on symbolic tensors and a layer of your own (for evaluate, each batch's
+losses and metrics it adds: step_terms.py); one holding an activity regularizer (or a nested model
+holding it: layers/user_terms.py), a mask reaching any other call, or activity regularizers send the
+model to the layer path. Several outputs are
 packed side by side in the output array, as the layer path packs them.
 """
 from contextlib import nullcontext
@@ -115,7 +116,7 @@ class GpuGraphForward:
         self.units = sum(t.shape[1] for t in outputs)  # (several outputs: packed side by side, as the layer path's)
         self._sources = plan_sources(model)
         self._buffers = {}
-        self.terms, self.adding = terms_for(model, nodes, dtype)  # (the losses layers of your own add: evaluate's)
+        self.terms, self.adding = terms_for(model, nodes, dtype)  # (what layers of your own add: evaluate's)
         # (node, kind, the tensor it writes, what it runs: an activation spec, or a BatchNormalization's
         # (entry, spec)) in graph order; an activation layer folded into the layer before is that layer's
         folded = {id(a) for a in folds.values()}
@@ -149,6 +150,7 @@ class GpuGraphForward:
         graph plan has no activity regularizer)."""
         if self.terms is not None:
             self.terms.reset()
+            self.terms.log_metrics = penalties is not None  # (evaluate's run logs them; predict's does not)
         with stream if stream is not None else nullcontext():
             x = self.ops.xp.ascontiguousarray(x)  # (the kernels read rows as laid out)
             for lo in range(0, x.shape[0], batch_size):

@@ -18,7 +18,7 @@ the launches around it read; the Dense layers, the loss and the optimizer keep t
 The chain takes the `own_layer_types` below (trainable, if they have weights; no mask made; their
 shapes known); the graph plans any layer graph_plan.node_kind calls "Layer" (a Dot, a Multiply, a
 preprocessing layer, a frozen layer, a nested model of built-in layers, a call with ``training=``, a
-Lambda, a layer of your own adding no metric: layers/user_terms.py; the losses it adds go to the plan's
+Lambda, a layer of your own: layers/user_terms.py; the losses and metrics it adds go to the plan's
 step_terms.StepTerms), not at an output, and hand masks from call to call (`Masks`) where they go only
 between such calls. A Sequential the chain refuses is a graph of calls too: the graph plans take it
 (models/engine.py).
@@ -78,7 +78,7 @@ def own_forward(node, ins, out, masks=None, terms=None):
     """The graph step's entry writing a layer call's output (``node``'s, of graph_plan.node_kind "Layer")
     into ``out``, from its inputs' buffers ``ins``, in the mode of the call (``training=``, else True);
     ``masks``: the step's `Masks`, for a call that makes, takes or hands on a mask; ``terms``: the plan's
-    step_terms.StepTerms, where the losses a layer of your own adds go."""
+    step_terms.StepTerms, where the losses and metrics a layer of your own adds go."""
     return Between(_call_forward(node, ins, out, True if node.training is None else node.training, masks, terms))
 
 

@@ -7,7 +7,7 @@ def nested_plannable(model):
     """Whether a model nested in another (gpunet's Sequential or functional model itself, not a subclass:
     a transfer-learning base model) can run by its own forward and backward inside the outer model's
     plans, as the layer path runs it: built-in layers all the way down (Lambda and ops on symbolic tensors
-    included, and layers of your own whose code adds no metric: layers/user_terms.py), no added loss or
+    included, and layers of your own: layers/user_terms.py), no added loss or
     metric of the model itself, no activity regularizer, each call of it one tensor in and out (a mask
     cannot cross a nested model: models/sequential.py refuses to nest one that makes masks)."""
     from ..layers.lambda_layer import Lambda
@@ -24,7 +24,7 @@ def nested_plannable(model):
             if not nested_plannable(layer):
                 return False
         elif layer._uses_call and type(layer) not in (Lambda, OpLayer):  # (a layer of your own: on the tape)
-            if "other" in added_terms(layer):  # (a metric: the layer path's; a loss: the plans add it)
+            if "other" in added_terms(layer):  # (an activity regularizer in it: the layer path's)
                 return False
         elif (not type(layer).__module__.startswith("gpunet.layers.")
               or getattr(layer, "activity_regularizer", None) is not None):
@@ -41,10 +41,10 @@ def tape_inputs(node):
 
 def forward_marked(layer, data, run, *args, terms=None):
     """``run(*args)`` with the tape layer's inputs marked as `tape_inputs` gives them (``data``; None:
-    unmarked), unmarked again after, as models/graph_run.py does around each call; the losses the call
-    adds (none, perhaps) go to ``terms`` (a step_terms.StepTerms: the plan adds them to the step's loss). Raises
-    RuntimeError where it adds a metric, or a loss with no ``terms``: layers/user_terms.py keeps such
-    layers on the layer path when their code shows it."""
+    unmarked), unmarked again after, as models/graph_run.py does around each call; the losses and metrics the
+    call adds (none, perhaps) go to ``terms`` (a step_terms.StepTerms: the plan adds them to the step's loss
+    and the model's metrics). Raises RuntimeError where it adds one with no ``terms``: layers/user_terms.py
+    gives a call ``terms`` where its code shows it may add one."""
     from ..layers import added_losses
     if data is not None:
         layer._data_inputs = data
@@ -54,9 +54,9 @@ def forward_marked(layer, data, run, *args, terms=None):
     finally:
         if data is not None:
             layer._data_inputs = None
-    if added.metrics or (added and terms is None):
-        what = "a metric (add_metric)" if added.metrics else "a loss (add_loss)"
-        raise RuntimeError(f"Layer '{layer.name}' added {what} in a step gpunet fuses, which does not take it: its "
+    if terms is None and (added or added.metrics):
+        what = "a loss (add_loss)" if added else "a metric (add_metric)"
+        raise RuntimeError(f"Layer '{layer.name}' added {what} in a step gpunet fuses, which did not expect one: its "
                            "class's code does not name add_loss/add_metric, so gpunet took it for a layer that adds "
                            "no such term (layers/user_terms.py). Call self.add_loss/self.add_metric in a method of "
                            "the layer's class rather than through a function outside it.")

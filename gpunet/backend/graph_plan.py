@@ -20,11 +20,12 @@ weights (a frozen base runs its forward only): graph_flow.py. The model's inputs
 feature axis each (several are packed side by side: the inputs read from x, the outputs written for
 the loss over them, models/multi_output.py, each output taking its columns of the gradient). A layer
 called more than once (a Siamese network's shared Dense) is a Dense layer whose calls add their weight
-gradients. No other shared layer, no activity regularizer, no added loss or metric, no mask reaching a
-layer that runs in the plan's buffers (or the output), no layer of your own whose code may add a loss or
-a metric (nor a nested model holding one: the step computes the compiled loss only, layers/user_terms.py):
-those train layer by layer, as before. A Lambda, the ops on symbolic tensors (tf.keras 2's TFOpLambda)
-and any other layer of your own run by their own code on the tape.
+gradients. No other shared layer, no activity regularizer (nor a layer of your own holding one, nor a
+nested model holding that: layers/user_terms.py), no loss or metric added to the model itself, no mask
+reaching a layer that runs in the plan's buffers (or the output): those train layer by layer, as before.
+A Lambda, the ops on symbolic tensors (tf.keras 2's TFOpLambda) and any other layer of your own run by
+their own code on the tape; the losses and metrics such a layer's call adds go to each step's loss and
+the model's metrics (step_terms.py).
 """
 import numpy
 
@@ -96,7 +97,7 @@ def node_kind(node):
             or node.several is not None):
         return None
     if layer._uses_call and kind not in (Lambda, OpLayer):  # (a layer of your own: its call on the tape)
-        return None if "other" in added_terms(layer) else "Layer"  # (a metric it adds: the layer path's)
+        return None if "other" in added_terms(layer) else "Layer"  # (an activity regularizer in it: the layer path)
     if masking.makes_mask(layer):
         return "Layer"  # (an Embedding(mask_zero=True), a Masking: where its mask may go, graph_flow.masked_tensors)
     if not kind.__module__.startswith("gpunet.layers."):  # (a nested model of built-in layers: its own code)
@@ -166,7 +167,7 @@ class GraphPlan(DensePlan):
         producer = out_tensor.node.layer
         self.fused = (len(outputs) == 1 and node_kind(out_tensor.node) == "Dense" and not producer.activation.params
                       and fuses_sigmoid_crossentropy(self.loss, producer.activation.name))
-        # the losses layers of your own add in their calls: each step's sum, added to its loss (step_terms.py)
+        # the losses (and metrics) layers of your own add in their calls: each step's sum (step_terms.py)
         self.terms, adding = terms_for(model, nodes, self.dtype)
         self.nodes = []
         for node in nodes:

@@ -1,6 +1,7 @@
 """`StepTerms`: the loss terms layers of your own add in their calls (``self.add_loss(...)`` in ``call``:
 the Keras guide's ``ActivityRegularizationLayer``) while a fused plan runs them by their own code, one
-sum per step, as the layer path adds them to each batch's loss.
+sum per step, as the layer path adds them to each batch's loss; and the values they log
+(``self.add_metric``), given to the model's metrics as the layer path gives them.
 
 Their gradients need nothing here: a layer's tape holds the terms its call added, and its backward sends
 them back with an upstream gradient of 1 (layers/user_code.tape_backward), in the plans as on the layer
@@ -17,7 +18,7 @@ def terms_for(model, nodes, dtype):
     """``(StepTerms, the nodes whose calls hand it their losses)`` for a plan over ``nodes`` (graph calls), or
     ``(None, set())`` where no call run by its own code may add a loss (layers/user_terms.py)."""
     from ..layers.user_terms import added_terms
-    adding = {id(n) for n in nodes if "loss" in added_terms(n.layer)}
+    adding = {id(n) for n in nodes if added_terms(n.layer) & {"loss", "metric"}}
     return (StepTerms(model, len(adding), dtype) if adding else None), adding
 
 
@@ -26,13 +27,17 @@ class StepTerms:
     that may add one hands what it added (`collect`, once per call, graph_flow.forward_marked); the last
     of them closes the step. ``values``: each closed step's sum, a 0-d device array of ``dtype``."""
 
+    log_metrics = True  # (False for predict: its calls' metrics go nowhere, as on the layer path)
+
     def __init__(self, model, calls, dtype):
         self.model, self.ops, self.calls, self.dtype = model, model.ops, calls, dtype
         self.reset()
 
     def collect(self, frame):
-        """Take the loss tensors one call added (an `added_losses.Frame`, perhaps empty)."""
+        """Take the loss tensors one call added (an `added_losses.Frame`, perhaps empty), and log its metrics."""
         self.running.extend(frame)
+        if frame.metrics and self.log_metrics:  # (device sums: AddedMean.add_values reads nothing)
+            self.model._log_added_metrics(frame.metrics)
         self.seen += 1
         if self.seen == self.calls:  # (the step's last such call: its terms' sum, 0 when none was added)
             total = added_losses.total(self.ops, self.running)

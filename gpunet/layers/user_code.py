@@ -187,7 +187,7 @@ def infer_output_shape(layer, input_shape):
             warnings.simplefilter("ignore", RuntimeWarning)
             out = run_call(layer, probes if several else probes[0], False)
         if added or added.metrics:
-            layer._probe_terms = ({"loss"} if added else set()) | ({"other"} if added.metrics else set())
+            layer._probe_terms = ({"loss"} if added else set()) | ({"metric"} if added.metrics else set())
     finally:
         for w, value in saved:
             w.value[...] = value

@@ -4,8 +4,8 @@
 The fused training steps (backend/graph_plan.py, backend/gpu_graph_plan.py) run a user's layer by its
 own code on the tape, as the layer path runs it: its forward and its backward (which sends back the
 gradients of the losses its call added, too), its weights' gradients and its input's. The losses it
-adds, they add to each step's loss (backend/step_terms.py) where its code says it may add one; a metric
-(``add_metric``), or an activity regularizer of a layer it holds, keeps the layer path.
+adds they add to each step's loss, the metrics it logs to the model's (backend/step_terms.py), where its
+code says it may add one; an activity regularizer of a layer it holds keeps the layer path.
 
 "May" is decided without running anything (a training call would draw random numbers, update moving
 statistics or a metric's state): the names ``add_loss`` and ``add_metric`` in the code of the layer's
@@ -24,8 +24,8 @@ _by_class = weakref.WeakKeyDictionary()  # (classes made in a loop go with their
 
 def added_terms(layer):
     """What calling ``layer`` (a layer of your own, with the layers it holds) may add: a set of "loss"
-    (``add_loss``: the plans add it, step_terms.py) and "other" (``add_metric``, an activity regularizer's
-    penalty, a held model's symbolic losses or metrics: the layer path's alone)."""
+    (``add_loss``), "metric" (``add_metric``: the plans take both, backend/step_terms.py) and "other" (an
+    activity regularizer's penalty, a held model's symbolic losses or metrics: the layer path's alone)."""
     found = set()
     _collect(layer, set(), found)
     return found
@@ -50,7 +50,7 @@ def _collect(layer, seen, found):
     if "add_loss" in names:
         found.add("loss")
     if "add_metric" in names:
-        found.add("other")
+        found.add("metric")
     for sub in sublayers.found_in(layer) + list(getattr(layer, "_layers", None) or ()):
         _collect(sub, seen, found)
 

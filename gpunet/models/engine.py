@@ -167,11 +167,7 @@ class EngineMixin:
         on the device. The values the forward gave ``add_metric`` (``added.metrics``) update their
         `AddedMean` metrics. Raises ValueError when ``compile(loss=None)`` left nothing to train on."""
         self._last_added = [t.data for t in added]
-        for name, value in added.metrics:
-            if isinstance(value, Metric):  # a metric object the call updated (its result given to add_metric)
-                self._added_metric(name, value)
-            else:
-                self._added_metric(name).add_values(self.ops, value.data)
+        self._log_added_metrics(added.metrics)
         fns = added_losses.callables(self)  # (trainable_weights only then: this runs every step of the layer path)
         terms = [added_losses.total(self.ops, added),
                  added_losses.callable_terms(self.ops, fns, self.trainable_weights, train) if fns else None]
@@ -182,6 +178,16 @@ class EngineMixin:
         for t in terms:
             loss = loss + t.astype(loss.dtype, copy=False)
         return loss
+
+    def _log_added_metrics(self, metrics):
+        """Update the metrics ``add_metric`` logs with one batch's ``(name, value)`` pairs (a tensor, or a
+        metric object the call updated, whose result it gave to add_metric); the fused steps call it too
+        (backend/step_terms.py)."""
+        for name, value in metrics:
+            if isinstance(value, Metric):
+                self._added_metric(name, value)
+            else:
+                self._added_metric(name).add_values(self.ops, value.data)
 
     def _added_metric(self, name, tracked=None):
         """The `AddedMean` logging ``name`` (``add_metric``), or the `TrackedMetric` logging the metric
