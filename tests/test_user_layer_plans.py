@@ -207,6 +207,21 @@ def test_added_terms_are_in_every_batch_log_train_on_batch_and_model_losses_as_o
     assert type(got[path][3]).__name__ == ("GraphPlan" if path == "numpy" else "GpuGraphPlan")
 
 
+def test_predict_on_the_gpu_forward_plan_logs_no_metric_as_on_the_layer_path(emulator):
+    """evaluate's forward plan gives the model's metrics each batch's values; predict's run gives them none."""
+    B.set_floatx("float64")
+    x, y = data()
+    with B.use_backend(path_backend("emulated-gpu", emulator)):
+        gpunet.utils.set_random_seed(3)
+        model = logs_metrics()
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        logs = model.evaluate(x, y, verbose=0, return_dict=True)
+        assert type(model._gpu_forward).__name__ == "GpuGraphForward" and "mean_abs" in logs
+        before = {m.name: m.result() for m in model.metrics}
+        model.predict(x, verbose=0)
+        assert {m.name: m.result() for m in model.metrics} == before
+
+
 def _add_quietly(layer, x):
     """A loss added by a function outside the layer's class (which user_terms.py cannot see)."""
     layer.add_loss(K.mean(x))
