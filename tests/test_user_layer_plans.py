@@ -251,7 +251,7 @@ def test_a_loss_added_outside_the_layers_code_stops_the_step_with_its_name():
             numpy.testing.assert_array_equal(a, b)
 
 
-def test_may_add_terms_reads_every_method_sublayers_and_the_probe():
+def test_added_terms_reads_every_method_sublayers_and_the_probe():
     class Helper(Layer):  # add_loss in a method call() reaches
         def call(self, x):
             return self.more(x)

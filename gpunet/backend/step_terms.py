@@ -15,8 +15,8 @@ from ..layers import added_losses
 
 
 def terms_for(model, nodes, dtype):
-    """``(StepTerms, the nodes whose calls hand it their losses)`` for a plan over ``nodes`` (graph calls), or
-    ``(None, set())`` where no call run by its own code may add a loss (layers/user_terms.py)."""
+    """``(StepTerms, the nodes whose calls hand it their terms)`` for a plan over ``nodes`` (graph calls), or
+    ``(None, set())`` where no call run by its own code may add a loss or a metric (layers/user_terms.py)."""
     from ..layers.user_terms import added_terms
     adding = {id(n) for n in nodes if added_terms(n.layer) & {"loss", "metric"}}
     return (StepTerms(model, len(adding), dtype) if adding else None), adding

@@ -31,11 +31,6 @@ def added_terms(layer):
     return found
 
 
-def may_add_terms(layer):
-    """Whether calling ``layer`` may add a loss or a metric."""
-    return bool(added_terms(layer))
-
-
 def _collect(layer, seen, found):
     from . import sublayers
     if id(layer) in seen:
