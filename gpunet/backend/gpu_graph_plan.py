@@ -84,7 +84,7 @@ def build_gpu_graph_plan(model):
         if is_noise(node):  # (GaussianNoise, GaussianDropout, AlphaDropout: step.cu's noise_forward)
             continue
         if kind == "Layer":  # (an Embedding, a Multiply, a pooling, ...: its own code, between graphs)
-            if not own_node(node, params.dtype, outputs):
+            if not own_node(node, params.dtype, outputs if len(outputs) > 1 else ()):  # (one output: may be its)
                 return None
             continue
         if kind == "Activation" and id(node) not in ends:  # (after a merge, say: a launch of its own)
@@ -111,9 +111,9 @@ def build_gpu_graph_plan(model):
 
 
 def own_node(node, dtype, outputs):
-    """Whether the step runs ``node`` (graph_plan.node_kind's "Layer": another built-in layer) by the
-    layer's own forward and backward between its graphs (gpu_own_layers.py): not an output, its shapes
-    known past the batch, its trainable weights of the plan's ``dtype``."""
+    """Whether the step runs ``node`` (graph_plan.node_kind's "Layer": another built-in layer, a layer of your
+    own) by the layer's own forward and backward between its graphs (gpu_own_layers.py): not one of
+    ``outputs``, its shapes known past the batch, its trainable weights of the plan's ``dtype``."""
     layer = node.layer
     if any(node.output is t for t in outputs) or not layer.built:
         return False
@@ -130,8 +130,9 @@ def output_nodes(nodes, outputs, folds):
 
 def output_kernels(model, nodes, outputs, lasts, folds):
     """Each output's loss kernel (its activation and loss; a loss no kernel computes: the generic
-    one), or None where one is missing. Several outputs (models/multi_output.py's packed loss): each a
-    Dense layer or a merge, read by no other layer, with a loss of its own."""
+    one), or None where one is missing. One output made by a layer run by its own code: the loss over its
+    values as a linear output's. Several outputs (models/multi_output.py's packed loss): each a Dense layer
+    or a merge, read by no other layer, with a loss of its own."""
     from ..models.multi_output import MultiOutputLoss
     several = len(outputs) > 1
     losses = model._loss_fn.losses if isinstance(model._loss_fn, MultiOutputLoss) else [model._loss_fn]
@@ -144,6 +145,8 @@ def output_kernels(model, nodes, outputs, lasts, folds):
             act = _LINEAR
         elif node_kind(last) == "Activation" and not several:  # (after a merge: the loss kernel applies it, or it
             act = last.layer.activation                         # runs as any other)
+        elif node_kind(last) == "Layer" and not several and not (is_norm(last, True) or is_noise(last)):
+            act = _LINEAR  # (a layer of your own, a Multiply, ...: its own code, then the loss kernel as a linear one's)
         elif node_kind(last) != "Dense":
             return None  # (the loss kernel takes the output layer's activation)
         else:

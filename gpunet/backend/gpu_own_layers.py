@@ -19,8 +19,8 @@ The chain takes the `own_layer_types` below (trainable, if they have weights; no
 shapes known); the graph plans any layer graph_plan.node_kind calls "Layer" (a Dot, a Multiply, a
 preprocessing layer, a frozen layer, a nested model of built-in layers, a call with ``training=``, a
 Lambda, a layer of your own: layers/user_terms.py; the losses and metrics it adds go to the plan's
-step_terms.StepTerms), not at an output, and hand masks from call to call (`Masks`) where they go only
-between such calls. A Sequential the chain refuses is a graph of calls too: the graph plans take it
+step_terms.StepTerms), at an output only where the model has one, and hand masks from call to call
+(`Masks`) where they go only between such calls. A Sequential the chain refuses is a graph of calls too: the graph plans take it
 (models/engine.py).
 """
 import math
