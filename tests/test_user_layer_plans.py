@@ -15,7 +15,7 @@ import gpunet
 from cuda_emulator import emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
 from gpunet import backend as K
-from gpunet.layers import Dense, Dropout, Input, Layer, Multiply
+from gpunet.layers import Dense, Dropout, Input, Layer
 from gpunet.layers.user_terms import added_terms
 from gpunet.models import Sequential
 import test_op_layer_plans as op_plans
@@ -149,34 +149,10 @@ def logs_metrics():
     return gpunet.Model(i, Dense(1, activation="sigmoid")(Penalized()(h)))
 
 
-class SigmoidHead(Layer):
-    """An output layer of your own: a kernel of its own, the sigmoid in its call."""
-
-    def build(self, input_shape):
-        self.w = self.add_weight(name="w", shape=(input_shape[-1], 1), initializer="random_normal")
-
-    def call(self, x):
-        return K.sigmoid(K.dot(x, self.w))
-
-
-def own_output():
-    """The output made by a layer of your own: its call, then the loss over its values as a linear output's."""
-    i = Input((8,))
-    return gpunet.Model(i, SigmoidHead()(Dense(12, activation="relu")(i)))
-
-
-def gated_output():
-    """The output made by a built-in layer without kernels (a Multiply of two sigmoid Dense layers)."""
-    i = Input((8,))
-    h = Dense(12, activation="relu")(i)
-    return gpunet.Model(i, Multiply()([Dense(1, activation="sigmoid")(h), Dense(1, activation="sigmoid")(h)]))
-
-
 # name: (builder, calls by their own code in the GPU step: forward entries, backward entries)
 CASES = {"functional-linear": (functional_linear, (2, 2)), "sequential-gate": (sequential_gate, (1, 1)),
          "nested-linear": (nested_linear, (1, 1)), "adds-losses": (adds_losses, (2, 2)),
-         "nested-adds-a-loss": (nested_adds_a_loss, (1, 1)), "logs-metrics": (logs_metrics, (3, 3)),
-         "own-output": (own_output, (1, 1)), "gated-output": (gated_output, (1, 1))}
+         "nested-adds-a-loss": (nested_adds_a_loss, (1, 1)), "logs-metrics": (logs_metrics, (3, 3))}
 
 
 def run(path, build, emulator=None):
