@@ -24,10 +24,11 @@ LayerNormalization (gpu_batch_norm.py's and gpu_layer_norm.py's launches, an act
 it folded in likewise), Dropout (the chain plan's kernel, salts
 and seeds: the same masks), GaussianNoise and GaussianDropout (the chain plan's noise_forward), and
 those merges over 2-D tensors; any other built-in layer (an Embedding, a Multiply, a Dot, a pooling,
-a call with ``training=``, ...) by its own forward and backward between the step's graphs
-(gpu_own_layers.py); the output a Dense layer whose
-activation and loss have a loss kernel, or a merge (an ensemble's Average: the loss kernel over it as
-a linear output) or, for several outputs (models/multi_output.py's packed loss), each a Dense layer
+a call with ``training=``, ...) and a layer of your own (the losses and metrics it adds: step_terms.py)
+by its own forward and backward between the step's graphs (gpu_own_layers.py); the output a Dense layer
+whose activation and loss have a loss kernel, a merge (an ensemble's Average: the loss kernel over it as
+a linear output), a layer run by its own code (a recommender's Dot, a layer of your own: likewise) or,
+for several outputs (models/multi_output.py's packed loss), each a Dense layer
 or a merge that no other layer reads, with a loss of its own (each its loss kernel, or its own
 compute where none has it, Huber's among them; the packed targets split by their widths, a sparse
 label one column; the epoch's outputs
@@ -146,7 +147,7 @@ def output_kernels(model, nodes, outputs, lasts, folds):
         elif node_kind(last) == "Activation" and not several:  # (after a merge: the loss kernel applies it, or it
             act = last.layer.activation                         # runs as any other)
         elif node_kind(last) == "Layer" and not several and not (is_norm(last, True) or is_noise(last)):
-            act = _LINEAR  # (a layer of your own, a Multiply, ...: its own code, then the loss kernel as a linear one's)
+            act = _LINEAR  # (a layer of your own, a Dot, ...: its own code, then the loss kernel as a linear one's)
         elif node_kind(last) != "Dense":
             return None  # (the loss kernel takes the output layer's activation)
         else:
