@@ -20,8 +20,8 @@ shapes known); the graph plans any layer graph_plan.node_kind calls "Layer" (a D
 preprocessing layer, a frozen layer, a nested model of built-in layers, a call with ``training=``, a
 Lambda, a layer of your own: layers/user_terms.py; the losses and metrics it adds go to the plan's
 step_terms.StepTerms), at an output only where the model has one, and hand masks from call to call
-(`Masks`) where they go only between such calls. A Sequential the chain refuses is a graph of calls too: the graph plans take it
-(models/engine.py).
+(`Masks`) where they go only between such calls. A Sequential the chain refuses is a graph of calls
+too: the graph plans take it (models/engine.py).
 """
 import math
 

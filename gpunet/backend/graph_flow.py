@@ -10,8 +10,6 @@ def nested_plannable(model):
     included, and layers of your own: layers/user_terms.py), no added loss or
     metric of the model itself, no activity regularizer, each call of it one tensor in and out (a mask
     cannot cross a nested model: models/sequential.py refuses to nest one that makes masks)."""
-    from ..layers.lambda_layer import Lambda
-    from ..layers.symbolic_ops import OpLayer
     from ..layers.user_terms import added_terms
     from ..models.functional import Functional
     from ..models.sequential import Sequential
@@ -23,13 +21,21 @@ def nested_plannable(model):
         if isinstance(layer, (Sequential, Functional)):
             if not nested_plannable(layer):
                 return False
-        elif layer._uses_call and type(layer) not in (Lambda, OpLayer):  # (a layer of your own: on the tape)
+        elif users_layer(layer):
             if "other" in added_terms(layer):  # (an activity regularizer in it: the layer path's)
                 return False
         elif (not type(layer).__module__.startswith("gpunet.layers.")
               or getattr(layer, "activity_regularizer", None) is not None):
             return False
     return True
+
+
+def users_layer(layer):
+    """Whether ``layer`` is a layer of your own, its ``call`` run on the tape (not a Lambda nor an op on
+    symbolic tensors, which gpunet makes)."""
+    from ..layers.lambda_layer import Lambda
+    from ..layers.symbolic_ops import OpLayer
+    return layer._uses_call and type(layer) not in (Lambda, OpLayer)
 
 
 def tape_inputs(node):
@@ -46,6 +52,8 @@ def forward_marked(layer, data, run, *args, terms=None):
     and the model's metrics). Raises RuntimeError where it adds one with no ``terms``: layers/user_terms.py
     gives a call ``terms`` where its code shows it may add one."""
     from ..layers import added_losses
+    if terms is None and not (layer._uses_call or not type(layer).__module__.startswith("gpunet.layers.")):
+        return run(*args)  # (a built-in layer adds no term: no frame to collect in, every step)
     if data is not None:
         layer._data_inputs = data
     try:

@@ -31,7 +31,7 @@ import numpy
 
 from .base import Backend
 from .dense_plan import _FLOATS, DensePlan, fuses_sigmoid_crossentropy, sigmoid_crossentropy_gradient
-from .graph_flow import constant_tensors, masked_tensors, nested_plannable, step_kinds, tape_inputs
+from .graph_flow import constant_tensors, masked_tensors, nested_plannable, step_kinds, tape_inputs, users_layer
 from .graph_plan_nodes import ActivationNode, Buffers, ConcatNode, DenseNode, DropoutNode, LayerNode, MergeNode
 from .layer_stack import loss_settings
 from .step_terms import terms_for
@@ -87,17 +87,15 @@ def node_kind(node):
     from ..layers import masking
     from ..layers.advanced_activations import FOLDABLE
     from ..layers.core import Activation, Dense, Dropout
-    from ..layers.lambda_layer import Lambda
     from ..layers.merge import Add, Average, Subtract
     from ..layers.merge_concat import Concatenate
-    from ..layers.symbolic_ops import OpLayer
     from ..layers.user_terms import added_terms
     layer, kind = node.layer, type(node.layer)
     if (getattr(layer, "activity_regularizer", None) is not None or node.call_args is not None
             or node.several is not None):
         return None
-    if layer._uses_call and kind not in (Lambda, OpLayer):  # (a layer of your own: its call on the tape)
-        return None if "other" in added_terms(layer) else "Layer"  # (an activity regularizer in it: the layer path)
+    if users_layer(layer):  # (its call on the tape; an activity regularizer in it: the layer path)
+        return None if "other" in added_terms(layer) else "Layer"
     if masking.makes_mask(layer):
         return "Layer"  # (an Embedding(mask_zero=True), a Masking: where its mask may go, graph_flow.masked_tensors)
     if not kind.__module__.startswith("gpunet.layers."):  # (a nested model of built-in layers: its own code)

@@ -183,7 +183,7 @@ def infer_output_shape(layer, input_shape):
     saved = [(w, ops.copy(w.value)) for w in weights if not w.trainable]
     try:
         with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting() as added, symbolic.probing():
-            # (a probe's losses are dropped; that it added some keeps the layer off the fused steps: user_terms.py)
+            # (a probe's losses are dropped; that it added some tells the fused steps to take them: user_terms.py)
             warnings.simplefilter("ignore", RuntimeWarning)
             out = run_call(layer, probes if several else probes[0], False)
         if added or added.metrics:
