@@ -104,7 +104,28 @@ def _beyond_dense_cases():
                                             Dense(256, activation="relu"), Dense(10)], lambda: optimizers.Adam(), "mse"),
             # session 19's, on the graph step: a layer of your own (its call on the tape between the graphs)
             "a user's layer": (lambda: [Dense(256, input_dim=784, activation="relu"), _users_layer(),
-                                        Dense(256, activation="relu"), Dense(10)], lambda: optimizers.Adam(), "mse")}
+                                        Dense(256, activation="relu"), Dense(10)], lambda: optimizers.Adam(), "mse"),
+            # session 20's: a subclassed model (its call traced into a graph: the graph step)
+            "a subclassed model": (_subclassed, lambda: optimizers.Adam(), "mse")}
+
+
+def _subclassed():
+    """The wide MLP written as a subclass of Model with a residual ``+`` (built: the layer path's run stays
+    off the plan)."""
+    from gpunet.layers import Dense
+    from gpunet.models import Model
+
+    class Wide(Model):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.out = Dense(256, activation="relu"), Dense(256, activation="relu"), Dense(10)
+
+        def call(self, x, training=None):
+            h = self.a(x)
+            return self.out(h + self.b(h))
+    model = Wide()
+    model.build((None, 784))
+    return model
 
 
 def _users_layer():
@@ -147,7 +168,7 @@ def beyond_dense_sweep(ops, sync, batches=(128, 2048), steps=16, epochs=2, round
     """Print and return {(case, batch, "plan"|"layers"): us per step}: each case trained on the GPU
     step plan (the chain's or the graph's) and, forced, on the layer path."""
     from gpunet import backend as B
-    from gpunet.models import Sequential
+    from gpunet.models import Model, Sequential
     cases = cases or _beyond_dense_cases()
     rng = numpy.random.default_rng(0)
     out = {}
@@ -161,7 +182,8 @@ def beyond_dense_sweep(ops, sync, batches=(128, 2048), steps=16, epochs=2, round
             row = {}
             for path in ("plan", "layers"):
                 with B.use_backend(ops):
-                    model = Sequential(layers())
+                    made = layers()
+                    model = made if isinstance(made, Model) else Sequential(made)
                     model.compile(optimizer=optimizer(), loss=loss)
                     if path == "layers":
                         model._plan = False  # what a model outside the plan gets

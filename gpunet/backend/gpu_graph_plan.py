@@ -51,7 +51,7 @@ from .gpu_graph_step import GraphStep
 from .gpu_step import DenseEntry, DropoutEntry, NoiseEntry
 from .gpu_graph_folds import _MERGES, activation_of, folded_activations, is_noise, is_norm, norm_entry, _pairs
 from .graph_flow import constant_tensors, masked_tensors, step_kinds
-from .graph_plan import graph_of, node_kind, plan_sources, same_sources, shares_dense_only
+from .graph_plan import graph_of, node_kind, plan_sources, salt, same_sources, shares_dense_only
 from .layer_stack import _LINEAR, Folded
 from .step_terms import TermsInPenalties, terms_for
 
@@ -216,10 +216,10 @@ class GpuGraphPlan(TermsInPenalties, SeveralOutputs, GpuPlan):
         # binary cross-entropy, say): the loss kernel takes its input, and its gradient is its input's
         last = lasts[0]
         self.loss_activation = last if node_kind(last) == "Activation" and loss_kernel.fused else None
-        self.dropout_entries = {id(n): DropoutEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
+        self.dropout_entries = {id(n): DropoutEntry(n.layer, salt(model, n.layer))
                                 for n in nodes if node_kind(n) == "Dropout" and n.layer.rate}  # (the chain's salts)
         self.dropouts = list(self.dropout_entries.values())
-        self.noise_entries = {id(n): NoiseEntry(n.layer, model._layers.index(n.layer) * 7919 + (n.layer.seed or 0))
+        self.noise_entries = {id(n): NoiseEntry(n.layer, salt(model, n.layer))
                               for n in nodes if is_noise(n)}
         self.noises = list(self.noise_entries.values())
         self.norm_entries = {}

@@ -72,14 +72,26 @@ def shares_dense_only(nodes, kinds):
 
 
 def graph_of(model):
-    """``(inputs, nodes, outputs, packed input layout)``: a functional model's graph, or a built
-    Sequential's chain of calls on its symbolic tensors; None where there is none."""
+    """``(inputs, nodes, outputs, packed input layout)``: a functional model's graph, a subclassed model's
+    traced ``call``, or a built Sequential's chain of calls on its symbolic tensors; None where there is none."""
     if getattr(model, "_is_graph", False):
         return model._inputs, model._nodes, model._outputs, model._in_layout
+    traced = getattr(model, "_plan_graph", None)  # (a subclassed model: its call traced, models/call_trace.py)
+    if traced is not None:
+        return traced()
     tensors = getattr(model, "_chain_tensors", None)
     if not tensors or len(tensors) != len(model._layers) + 1:
         return None
     return tensors[:1], [t.node for t in tensors[1:]], tensors[-1:], None
+
+
+def salt(model, layer):
+    """A Dropout or noise layer's random stream in a model's plans: from its position among the model's
+    layers (a subclassed model's: among the layers its traced call calls) and its seed."""
+    layers = model._layers
+    if not any(l is layer for l in layers):
+        layers = list({id(n.layer): n.layer for n in graph_of(model)[1]}.values())
+    return next(k for k, l in enumerate(layers) if l is layer) * 7919 + (layer.seed or 0)
 
 
 def node_kind(node):

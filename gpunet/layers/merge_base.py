@@ -104,10 +104,9 @@ class _Merge(Layer):
         if any(hasattr(x, "_keras_history") for x in inputs):
             # Functional API: the engine (models/functional.py) records the node on symbolic inputs.
             return super().__call__(inputs, training)
-        if any(is_tensor(x) for x in inputs):
-            raise NotImplementedError(f"{self._what()} cannot run on the tape tensors of a layer's call(): "
-                                      "gpunet's merge layers work on arrays and in models. Inside call() use "
-                                      "operators (a + b, a * b) or gpunet.ops functions instead.")
+        if any(is_tensor(x) for x in inputs):  # inside a layer's or a subclassed model's call()
+            from .sublayers import merge_on_tape
+            return merge_on_tape(self, inputs, training)
         xs = [self.ops.asarray(x) for x in inputs]
         if not self.built:
             self.build([(None,) + tuple(x.shape[1:]) for x in xs])

@@ -94,6 +94,28 @@ def call_on_tape(layer, x, training=None):
     return Tensor(y, requires_grad=True, parents=((parent, vjp),))
 
 
+def merge_on_tape(layer, parts, training=None):
+    """A merge layer (``Concatenate()([a, b])``, Add, Dot...: no weights) called on tape tensors inside a
+    user's ``call``: one backward gives each input its gradient (copies: a later backward may work in
+    place on its dy, and Add hands one array to every input)."""
+    xs = [lift(p) for p in parts]
+    if not layer.built:
+        layer.build([(None,) + tuple(x.shape[1:]) for x in xs])
+    runner = call_copy(layer)
+    y = runner.forward([x.data for x in xs], _TRAINING.get() if training is None else bool(training))
+    if not any(x.requires_grad for x in xs):
+        return Tensor(y)
+    done = {}
+
+    def vjp_of(k):
+        def vjp(g):
+            if done.get("g") is not g:  # (the tape hands every input the same upstream gradient)
+                done["g"], done["dx"] = g, runner.backward(runner.ops.xp.array(g, copy=True), True)
+            return runner.ops.xp.array(done["dx"][k], copy=True)
+        return vjp
+    return Tensor(y, requires_grad=True, parents=tuple((x, vjp_of(k)) for k, x in enumerate(xs) if x.requires_grad))
+
+
 def zero_grads(layer):
     """Before a user layer's backward: its built-in sublayers' gradients start from 0 (summed over calls)."""
     for w in layer._weights:

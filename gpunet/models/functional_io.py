@@ -158,8 +158,9 @@ class MultiIOMixin:
 
     def __call__(self, x, training=None):
         from ..layers import symbolic
-        if symbolic.is_symbolic(x):
-            return TrainingMixin.__call__(self, x, training)
+        from ..autodiff.tensor import is_tensor
+        if symbolic.is_symbolic(x) or (is_tensor(x) and not self._in_layout and not self._out_layout):
+            return TrainingMixin.__call__(self, x, training)  # (a tape tensor: inside a call(), on the tape)
         return self._split_outputs(TrainingMixin.__call__(self, self._pack_x(x), training))
 
     def _split_outputs(self, out):

@@ -20,6 +20,8 @@ for Python code.
 """
 import weakref
 
+from .. import backend as B
+
 from ..layers.base import Layer
 from ..layers.naming import snake_case, unique_name
 from ..layers import sublayers
@@ -79,8 +81,23 @@ class Model(Sequential):
             self._layer_names.add(holder.name)
         self._layers[0].build(tuple(input_shape))
         self.built = True
+        self._trace, self._call_shape = None, (None,) + tuple(input_shape)[1:]
         if self.optimizer is not None:
             self._pack()
+
+    def _plan_graph(self):
+        """``call`` as a graph of layer calls for the fused steps (models/call_trace.py; traced at its first
+        use, again if the model's layers changed since), or None: the tape runs it (graph_plan.graph_of)."""
+        if getattr(self, "run_eagerly", False):  # (Keras's: call runs at every step)
+            return None
+        key, shape = tuple(id(layer) for layer in self.layers), self.__dict__.get("_call_shape")
+        trace = self.__dict__.get("_trace")
+        if (trace is None or self._traced_for != key) and self._layers and shape is not None:
+            from .call_trace import trace as traced
+            dtype = self._params.dtype if self._params is not None else B.floatx()
+            trace = self._trace = traced(self, self._layers[0], shape, str(dtype)) or False
+            self._traced_for = key
+        return trace or None
 
     def _ensure_ready(self, x_shape, train):
         if not self._layers:

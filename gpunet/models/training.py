@@ -8,7 +8,8 @@ from ..callbacks import CallbackList, History
 from ..backend import edge as _data
 from ..distribute import sharding as _dist
 from ..backend.epoch_tally import EpochTally
-from ..layers import added_losses, symbolic
+from ..autodiff.tensor import is_tensor
+from ..layers import added_losses, sublayers, symbolic
 from .callback_setup import default_callbacks, one_pass_callbacks
 from .checked_input import checked_input
 from .epochs import EpochMixin
@@ -54,7 +55,9 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
                 under their names (a function's ``__name__``); each sample counts once, whatever its weight.
             weighted_metrics: likewise, weighted by ``sample_weight`` and ``class_weight``; logged after
                 ``metrics``, one named as a metric there is renamed ``weighted_<name>`` (as in tf.keras 2).
-            loss_weights, run_eagerly, steps_per_execution, jit_compile: accepted for Keras compatibility.
+            run_eagerly: True (or ``model.run_eagerly = True``) runs a subclassed model's ``call`` at every
+                step, as Keras does, instead of its trace on the fused steps (models/call_trace.py).
+            loss_weights, steps_per_execution, jit_compile: accepted for Keras compatibility.
 
         Raises:
             ValueError: metrics without a loss, metrics given as a dict, duplicate metric names (or "loss"), an unknown name.
@@ -66,6 +69,7 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         if isinstance(metrics, dict):
             raise ValueError("Sequential models have one output: pass metrics as a list, e.g. ['accuracy'].")
         ms, weighted = _metrics.compiled(metric_ids, weighted_metrics, loss_fn)
+        self.run_eagerly = bool(run_eagerly)
         self._set_compiled(opt, loss, loss_fn, ms, weighted, metric_ids, weighted_metrics, loss_weights)
 
     def _set_compiled(self, optimizer, loss, loss_fn, metric_objects, weighted, metrics, weighted_metrics,
@@ -232,6 +236,8 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
         (``training=False`` there: that call always runs in inference, as in Keras)."""
         if symbolic.is_symbolic(x):
             return symbolic.call_layer(self, x, training)
+        if is_tensor(x):  # inside a layer's or a subclassed model's call(): on the tape, its gradients too
+            return sublayers.call_on_tape(self, x, training)
         xs = _data.to_input(self.ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
         with checked_input(self), added_losses.collecting() as added:  # one batch: its layers check it as they go
