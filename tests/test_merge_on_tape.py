@@ -21,9 +21,9 @@ def test_a_merge_on_tape_tensors_gives_each_input_its_finite_difference_gradient
     B.set_floatx("float64")
     rng = numpy.random.default_rng(1)
     a, b = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
-    layer = MERGES[name]()
-    want = numpy.asarray(layer([a, b]))
-    with B.use_backend(B.resolve("numpy")):
+    with B.use_backend(B.resolve("numpy")):  # (the tape's arithmetic, NumPy's: the finite differences' too)
+        layer = MERGES[name]()
+        want = numpy.asarray(layer([a, b]))
         ta, tb = Tensor(a.copy(), requires_grad=True), Tensor(b.copy(), requires_grad=True)
         out = layer([ta * 1.0, tb])  # (one input made by an op on the tape, one a leaf)
         numpy.testing.assert_allclose(out.data, want, rtol=1e-12)
@@ -36,7 +36,8 @@ def test_a_merge_on_tape_tensors_gives_each_input_its_finite_difference_gradient
             hi, lo = [v.copy() for v in (a, b)], [v.copy() for v in (a, b)]
             hi[k][i] += eps
             lo[k][i] -= eps
-            fd[i] = ((numpy.asarray(layer(hi)) - numpy.asarray(layer(lo))) * upstream).sum() / (2 * eps)
+            with B.use_backend(B.resolve("numpy")):
+                fd[i] = ((numpy.asarray(layer(hi)) - numpy.asarray(layer(lo))) * upstream).sum() / (2 * eps)
         numpy.testing.assert_allclose(got[k], fd, rtol=1e-6, atol=1e-8, err_msg=f"input {k}")
 
 
@@ -60,12 +61,13 @@ def test_a_subclassed_model_with_merges_trains_on_the_tape_and_on_the_graph_plan
     y = (x[:, :2].sum(1, keepdims=True) > 0).astype("float64")
     histories = {}
     for path in ("tape", "plan"):
-        gpunet.utils.set_random_seed(4)
-        model = TwoTowers()
-        model.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="binary_crossentropy")
-        if path == "tape":
-            model._train_plan = lambda: None
-        histories[path] = model.fit(x, y, batch_size=16, epochs=3, verbose=0, shuffle=False).history["loss"]
+        with B.use_backend(B.resolve("numpy")):  # (NumPy's graph plan; the GPU's: tests/test_subclassed_plans.py)
+            gpunet.utils.set_random_seed(4)
+            model = TwoTowers()
+            model.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="binary_crossentropy")
+            if path == "tape":
+                model._train_plan = lambda: None
+            histories[path] = model.fit(x, y, batch_size=16, epochs=3, verbose=0, shuffle=False).history["loss"]
         if path == "plan":
             assert type(model._plan).__name__ == "GraphPlan"
     numpy.testing.assert_allclose(histories["plan"], histories["tape"], rtol=1e-10)
