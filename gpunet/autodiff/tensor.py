@@ -101,7 +101,9 @@ class Tensor(Operators):
     backwards. ``numpy()`` (or ``float(t)`` for one value) gives host values.
     """
 
-    __slots__ = ("data", "requires_grad", "parents", "__weakref__")
+    # _keras_mask: the mask an Embedding(mask_zero=True) or Masking layer called inside a call() put on its
+    # output (as on tf.keras's tensors), handed from layer to layer by layers/masking.py's rules
+    __slots__ = ("data", "requires_grad", "parents", "_keras_mask", "__weakref__")
     __array_priority__ = 1000  # numpy_array + tensor calls Tensor.__radd__, not NumPy's broadcasting
 
     def __init__(self, data, requires_grad=False, parents=()):
@@ -109,6 +111,7 @@ class Tensor(Operators):
         self.requires_grad = bool(requires_grad)
         #: ``((parent, vjp), ...)``: ``vjp(g)`` is the gradient for ``parent`` given this tensor's ``g``.
         self.parents = parents
+        self._keras_mask = None
 
     @property
     def shape(self):

@@ -12,6 +12,7 @@ import contextvars
 import copy
 
 from ..autodiff import Tensor, lift
+from . import masking
 
 _TRAINING = contextvars.ContextVar("gpunet_outer_call_training", default=False)
 
@@ -80,9 +81,12 @@ def call_on_tape(layer, x, training=None):
         layer.build((None,) + tuple(x.shape[1:]))
     training = _TRAINING.get() if training is None else bool(training)
     runner = call_copy(layer)
-    y = runner.forward(x.data, training)
+    if x._keras_mask is None and not masking.makes_mask(layer):
+        y, mask = runner.forward(x.data, training), None
+    else:  # (an Embedding(mask_zero=True)'s mask, and the layers after it: tf.keras 2's rules)
+        y, mask = masking.forward(runner, x.data, x._keras_mask, training)
     if not (training or x.requires_grad):
-        return Tensor(y)
+        return masked(Tensor(y), mask)
     weights = summed_weights(layer)
     ops = layer.ops
 
@@ -91,7 +95,13 @@ def call_on_tape(layer, x, training=None):
         return dx if x.requires_grad else ops.zeros((), g.dtype)
     # without an input gradient to pass, a leaf of its own keeps the call on the tape for its weights
     parent = x if x.requires_grad else Tensor(ops.zeros((), y.dtype), requires_grad=True)
-    return Tensor(y, requires_grad=True, parents=((parent, vjp),))
+    return masked(Tensor(y, requires_grad=True, parents=((parent, vjp),)), mask)
+
+
+def masked(tensor, mask):
+    """``tensor`` carrying ``mask`` (None: none) on to the next layer called in the same call()."""
+    tensor._keras_mask = mask
+    return tensor
 
 
 def merge_on_tape(layer, parts, training=None):
@@ -103,8 +113,10 @@ def merge_on_tape(layer, parts, training=None):
         layer.build([(None,) + tuple(x.shape[1:]) for x in xs])
     runner = call_copy(layer)
     y = runner.forward([x.data for x in xs], _TRAINING.get() if training is None else bool(training))
+    masks = [x._keras_mask for x in xs]
+    mask = None if all(m is None for m in masks) else runner.compute_mask([x.data for x in xs], masks)
     if not any(x.requires_grad for x in xs):
-        return Tensor(y)
+        return masked(Tensor(y), mask)
     done = {}
 
     def vjp_of(k):
@@ -113,7 +125,8 @@ def merge_on_tape(layer, parts, training=None):
                 done["g"], done["dx"] = g, runner.backward(runner.ops.xp.array(g, copy=True), True)
             return runner.ops.xp.array(done["dx"][k], copy=True)
         return vjp
-    return Tensor(y, requires_grad=True, parents=tuple((x, vjp_of(k)) for k, x in enumerate(xs) if x.requires_grad))
+    return masked(Tensor(y, requires_grad=True, parents=tuple((x, vjp_of(k)) for k, x in enumerate(xs)
+                                                              if x.requires_grad)), mask)
 
 
 def zero_grads(layer):

@@ -14,7 +14,7 @@ import warnings
 from .. import backend as B
 from ..autodiff import Tensor, gradients, lift
 from ..autodiff.tensor import is_tensor
-from . import added_losses, sublayers, symbolic
+from . import added_losses, masking, sublayers, symbolic
 
 
 def setup_subclass(cls, base):
@@ -126,11 +126,24 @@ def run_call(layer, x, training):
     first, args, kwargs = spec.split(x) if spec is not None else (x, (), {})
     if layer._call_takes_training:
         kwargs["training"] = training
+    mask = getattr(first, "_keras_mask", None)
+    passes = mask is not None and masking._passes(layer, training)  # (raises where the graphs' rule does)
     with added_losses.collecting() as losses:
         out = layer.call(first, *args, **kwargs)
     layer._call_losses = [t.data for t in losses]
     added_losses.hand_on(losses)
-    return lift(out)
+    out = lift(out)
+    # its output's mask: its input's where it passes masks on, as in a functional graph (whatever the layers
+    # inside made); a subclassed model's call keeps what its layers made (models/model.py checks it)
+    want = out._keras_mask if getattr(layer, "_keeps_call_mask", False) else (mask if passes else None)
+    if out._keras_mask is not want:  # (a tensor of its own: the one returned may be its input, or used elsewhere)
+        out = Tensor(out.data, requires_grad=out.requires_grad, parents=((out, _same),) if out.requires_grad else ())
+        out._keras_mask = want
+    return out
+
+
+def _same(g):
+    return g
 
 
 def call_on_several(layer, parts, training):
@@ -236,6 +249,8 @@ def tape_forward(layer, x, training):
                 w.tensor = None
             sublayers.reset_training(token)
     layer._tape = (out, inputs, recorded, losses) if training else None
+    if getattr(layer, "_keeps_call_mask", False):
+        layer._call_mask = out._keras_mask  # (a subclassed model's output mask: models/model.py)
     added_losses.hand_on(losses)
     y = out.data
     if y.dtype.kind == "f" and y.dtype != x.dtype and x.dtype.kind == "f":

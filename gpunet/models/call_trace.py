@@ -19,8 +19,6 @@ took):
   (``if training: x = noise(x)``) keeps the tape.
 - Values cannot steer it: a symbolic tensor has no truth value (``if K.sum(x) > 0`` raises, and the
   tape takes the model).
-- No layer makes a mask (an ``Embedding(mask_zero=True)``, a ``Masking``): the tape hands none on
-  between the calls in ``call``, where a graph would.
 - Each layer with weights must be one the model holds (a layer made inside ``call`` gets new weights
   at each call, which the steps would not train as the tape does), and an op may not take a weight as
   an argument (``K.dot(x, self.dense.kernel)``): the graph would keep it as a constant, without a
@@ -32,7 +30,6 @@ import warnings
 
 from ..autodiff.tensor import Operators
 from ..layers import naming, sublayers
-from ..layers.masking import makes_mask
 from ..layers.input_layer import Input
 from ..layers.symbolic import KerasTensor, nodes_of
 from ..layers.symbolic_ops import OpLayer, Slot
@@ -160,8 +157,6 @@ def _trainable_as_traced(model, nodes, own):
         if type(layer) is OpLayer and _holds_weight((layer.args, layer.kwargs)):
             return False
         if id(layer) not in own and not isinstance(layer, OpLayer) and layer.weights:
-            return False
-        if makes_mask(layer):  # (the tape hands no masks between the calls in call(); a graph would)
             return False
         if getattr(type(layer), "_nests_layers", False):
             nested |= {id(inner) for inner in layer._layers_in_tree()}

@@ -22,6 +22,7 @@ import weakref
 
 from .. import backend as B
 
+from ..layers import masking
 from ..layers.base import Layer
 from ..layers.naming import snake_case, unique_name
 from ..layers import sublayers
@@ -99,6 +100,12 @@ class Model(Sequential):
             self._traced_for = key
         return trace or None
 
+    def _forward(self, x, training, penalty=True):
+        out = super()._forward(x, training, penalty)
+        if penalty and self._layers and self._layers[0].__dict__.get("_call_mask") is not None:
+            raise masking.output_mask_error(self)  # (as a functional model's: tf.keras would weight the loss by it)
+        return out
+
     def _ensure_ready(self, x_shape, train):
         if not self._layers:
             self.build((None,) + tuple(x_shape[1:]))
@@ -133,6 +140,8 @@ class Model(Sequential):
 
 class _CallLayer(Layer):
     """The layer that runs a subclassed model's ``call`` on the tape; the model's layers are its sublayers."""
+
+    _keeps_call_mask = True  # (its output's mask is what the layers in call made: user_code.run_call)
 
     def __init__(self, model):
         super().__init__(name=model.name + "_call")
