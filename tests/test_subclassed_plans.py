@@ -15,7 +15,7 @@ from gpunet.layers import (Activation, BatchNormalization, Dense, Dropout, Gauss
 from gpunet.layers.symbolic import nodes_of
 from gpunet.models import Model, Sequential
 import test_op_layer_plans as op_plans
-from test_user_layer_plans import Linear
+from test_user_layer_plans import Linear, ScaledPenalty
 from test_masked_plans import backend as path_backend
 
 N = 101
@@ -79,9 +79,54 @@ class SharedAndNested(Model):
         return self.out(self.twice(self.twice(self.base(x))))
 
 
+class Encoder(Model):
+    """A subclassed model to nest: its call runs on the tape inside the outer model's steps."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = Dense(12, activation="relu"), Dense(6, activation="tanh")
+
+    def call(self, x, training=None):
+        return self.b(self.a(x))
+
+
+class HoldsAModel(Model):
+    """A subclassed model holding one (an encoder), beside a Dense layer of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder, self.out = Encoder(), Dense(1, activation="sigmoid")
+
+    def call(self, x, training=None):
+        return self.out(self.encoder(x, training=training))
+
+
+class PenalizedEncoder(Encoder):
+    """An encoder holding a layer that adds a loss at each call (the steps add it to each step's)."""
+
+    def __init__(self):
+        super().__init__()
+        self.penalty = ScaledPenalty()
+
+    def call(self, x, training=None):
+        return self.penalty(super().call(x))
+
+
+def holds_an_encoder_adding_a_loss():
+    i = Input((8,))
+    return Model(i, Dense(1, activation="sigmoid")(PenalizedEncoder()(i)))
+
+
+def functional_over_a_subclassed_model():
+    i = Input((8,))
+    return Model(i, Dense(1, activation="sigmoid")(Dense(6, activation="relu")(Encoder()(i))))
+
+
 # name: (model class, calls by their own code in the GPU step: forward entries, backward entries)
 CASES = {"mlp": (MLP, (0, 0)), "residual": (Residual, (3, 3)), "normalized": (Normalized, (1, 1)),
-         "shared-and-nested": (SharedAndNested, (1, 1))}
+         "shared-and-nested": (SharedAndNested, (1, 1)), "holds-a-subclassed-model": (HoldsAModel, (1, 1)),
+         "functional-over-a-subclassed-model": (functional_over_a_subclassed_model, (1, 1)),
+         "nested-adding-a-loss": (holds_an_encoder_adding_a_loss, (1, 1))}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -4,15 +4,19 @@ which take no gradient."""
 
 
 def nested_plannable(model):
-    """Whether a model nested in another (gpunet's Sequential or functional model itself, not a subclass:
-    a transfer-learning base model) can run by its own forward and backward inside the outer model's
+    """Whether a model nested in another (gpunet's Sequential or functional model itself: a transfer-learning
+    base model; or a subclassed model, its call on the tape, where neither the model adds terms or weights of
+    its own nor its layers an activity penalty) can run by its own forward and backward inside the outer model's
     plans, as the layer path runs it: built-in layers all the way down (Lambda and ops on symbolic tensors
     included, and layers of your own: layers/user_terms.py), no added loss or
     metric of the model itself, no activity regularizer, each call of it one tensor in and out (a mask
     cannot cross a nested model: models/sequential.py refuses to nest one that makes masks)."""
-    from ..layers.user_terms import added_terms
+    from ..layers.user_terms import added_terms, model_names_its_own
     from ..models.functional import Functional
+    from ..models.model import Model
     from ..models.sequential import Sequential
+    if isinstance(model, Model) and not getattr(model, "_is_graph", False):  # a subclassed model: its call on the tape
+        return model.built and "other" not in added_terms(model) and not model_names_its_own(model)
     if (type(model) not in (Sequential, Functional) or getattr(model, "_loss_tensors", None)
             or getattr(model, "_metric_tensors", None) or getattr(model, "_in_layout", None)
             or getattr(model, "_out_layout", None)):

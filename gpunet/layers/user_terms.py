@@ -31,6 +31,14 @@ def added_terms(layer):
     return found
 
 
+def model_names_its_own(model):
+    """Whether the code of a subclassed ``model``'s own classes names ``add_loss``, ``add_metric`` or
+    ``add_weight``: terms or weights of the model itself, which neither its trace (models/call_trace.py)
+    nor a plan running it nested (backend/graph_flow.py) follows; the tape runs such a model."""
+    names = _class_names(type(model))
+    return any(name in names for name in ("add_loss", "add_metric", "add_weight"))
+
+
 def _collect(layer, seen, found):
     from . import sublayers
     if id(layer) in seen:

@@ -23,8 +23,8 @@ took):
   at each call, which the steps would not train as the tape does), and an op may not take a weight as
   an argument (``K.dot(x, self.dense.kernel)``): the graph would keep it as a constant, without a
   gradient.
-- The model has no weights of its own and its class's code names none of ``add_loss``,
-  ``add_metric``, ``add_weight``; ``call`` returns one tensor.
+- The model's class's code names none of ``add_loss``, ``add_metric``, ``add_weight`` (terms or
+  weights of the model itself); ``call`` returns one tensor.
 """
 import warnings
 
@@ -33,17 +33,14 @@ from ..layers import naming, sublayers
 from ..layers.input_layer import Input
 from ..layers.symbolic import KerasTensor, nodes_of
 from ..layers.symbolic_ops import OpLayer, Slot
-from ..layers.user_terms import _class_names
+from ..layers.user_terms import model_names_its_own
 from .graph import map_graph
-
-_MODEL_TERMS = ("add_loss", "add_metric", "add_weight")
 
 
 def trace(model, holder, input_shape, dtype):
     """``(inputs, nodes, outputs, None)``: ``model.call`` (run by ``holder``, its `_CallLayer`) on inputs
     of ``input_shape`` as a graph the fused steps run, or None where the tape must (module docstring)."""
-    if (not isinstance(input_shape, tuple) or model.__dict__.get("_weights")
-            or any(name in _class_names(type(model)) for name in _MODEL_TERMS)):
+    if not isinstance(input_shape, tuple) or model_names_its_own(model):
         return None
     own = _tree(model)
     counts = {id(layer): len(nodes_of(layer)) for layer in own.values()}
