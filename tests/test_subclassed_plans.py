@@ -354,3 +354,17 @@ def test_run_eagerly_runs_call_at_every_step_as_in_keras(eagerly):
     assert model.calls > steps if eagerly else model.calls < 5  # (the build's probe and the two traces)
     model.run_eagerly = not eagerly  # (settable, as Keras's attribute)
     assert (model._plan_graph() is None) is not eagerly
+
+
+def test_a_models_own_weight_is_refused_by_name_rather_than_left_untrained():
+    """It used to be made, used in call, and never trained nor saved."""
+    class Tempered(Model):
+        def __init__(self):
+            super().__init__()
+            self.out = Dense(1)
+            self.temperature = self.add_weight(name="temperature", shape=(1,), initializer="ones")
+
+        def call(self, x):
+            return self.out(x) * self.temperature
+    with pytest.raises(NotImplementedError, match="add_weight\\('temperature'\\) on a model: gpunet does not train"):
+        Tempered()

@@ -111,6 +111,14 @@ class Model(Sequential):
             self.build((None,) + tuple(x_shape[1:]))
         super()._ensure_ready(x_shape, train)
 
+    def add_weight(self, name=None, *args, **kwargs):
+        """Refused: gpunet neither trains nor saves a model's own weights yet (tf.keras 2 does both,
+        ``top_level_model_weights`` in its .h5); it used to make one that stayed at its initial value."""
+        raise NotImplementedError(f"Model '{self.name}' ({type(self).__name__}): add_weight({name!r}) on a model: "
+                                  "gpunet does not train or save a model's own weights yet. Make the weight in a layer "
+                                  "of your own (a Layer subclass whose build calls add_weight) and hold that layer in "
+                                  "the model.")
+
     def add(self, layer):
         raise TypeError(f"Model '{self.name}' is a subclassed model: set its layers as attributes in __init__.")
 
