@@ -105,8 +105,10 @@ def _beyond_dense_cases():
             # session 19's, on the graph step: a layer of your own (its call on the tape between the graphs)
             "a user's layer": (lambda: [Dense(256, input_dim=784, activation="relu"), _users_layer(),
                                         Dense(256, activation="relu"), Dense(10)], lambda: optimizers.Adam(), "mse"),
-            # session 20's: a subclassed model (its call traced into a graph: the graph step)
-            "a subclassed model": (_subclassed, lambda: optimizers.Adam(), "mse")}
+            # session 20's: a subclassed model (its call traced into a graph: the graph step); Adafactor, which
+            # updates by its own apply between the step's graphs
+            "a subclassed model": (_subclassed, lambda: optimizers.Adam(), "mse"),
+            "adafactor, own update": (plain, lambda: optimizers.Adafactor(), "mse")}
 
 
 def _subclassed():

@@ -1,5 +1,6 @@
 """Lion, Adafactor and Ftrl in training: a Dense model fit on NumPy and on the emulated GPU (Lion and Ftrl: the
-GPU step plan with their fused updates; Adafactor, which no fused kernel knows: the layer path) gives the
+GPU step plan with their fused updates; Adafactor, which no fused kernel knows, by its own apply between the
+step's captured graphs: backend/gpu_optimizer.py) gives the
 same weights and History, saving to .h5 / .keras in the middle of
 training and going on from the loaded file equals training without the stop, and their state round trips."""
 import h5py
@@ -63,10 +64,9 @@ def test_numpy_and_the_emulated_gpu_train_alike(emulator, name, dtype, rtol):
     assert isinstance(ref._plan, DensePlan) and state["iterations"] == 15
     for ops in (EmulatedCupyBackend(emulator), StrictCupyBackend(emulator)):  # (strict: CuPy's rules for arrays)
         model, other, got, other_state = fit(ops, make, dtype)
-        if not name.startswith("adafactor"):  # (their fused updates: kernels/optimizers.cu's lion/ftrl_update)
-            assert isinstance(model._plan, GpuPlan)
-        else:
-            assert not model._plan, "no fused kernel knows this optimizer: the layer path trains"
+        # (Lion's, Ftrl's fused updates: kernels/optimizers.cu's lion/ftrl_update; Adafactor's own apply)
+        assert isinstance(model._plan, GpuPlan)
+        assert (model._plan.optimizer.kind == "own") == name.startswith("adafactor")
         assert set(other) == set(history)
         for key in history:
             np.testing.assert_allclose(other[key], history[key], rtol=rtol, err_msg=key)
@@ -82,7 +82,7 @@ def test_numpy_and_the_emulated_gpu_train_alike(emulator, name, dtype, rtol):
 
 
 def test_the_same_model_with_adam_takes_the_gpu_plan(emulator):
-    # (so that the test above sees the optimizer send the model to the layer path, not the model)
+    # (the model the tests above train takes the plan with a fused update too)
     with B.use_backend(EmulatedCupyBackend(emulator)):
         model = dense_model("adam")
         model.fit(X.astype("float32"), Y.astype("float32"), batch_size=8, epochs=1, verbose=0)
@@ -108,7 +108,7 @@ def test_a_graph_the_gpu_graph_plan_takes_with_adam_trains_them_alike(emulator, 
         assert isinstance(adam._plan, GpuGraphPlan)
         gpu = residual_model(OPTIMIZERS[name]())
         gpu_history = gpu.fit(x, y, batch_size=8, epochs=2, verbose=0).history
-        assert isinstance(gpu._plan, GpuGraphPlan) if name != "adafactor" else not gpu._plan
+        assert isinstance(gpu._plan, GpuGraphPlan) and (gpu._plan.optimizer.kind == "own") == (name == "adafactor")
     with B.use_backend("numpy"):
         ref = residual_model(OPTIMIZERS[name]())
         history = ref.fit(x, y, batch_size=8, epochs=2, verbose=0).history

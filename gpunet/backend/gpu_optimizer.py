@@ -5,8 +5,14 @@ the momentum) read from a device table so that a captured step replays with each
 The scalars are computed on the host exactly as `Optimizer.apply` and
 `CupyBackend.adam_update` compute them (Keras 2's inverse-time ``decay`` included), so a
 plan's step and the layer path's step do the same arithmetic.
+
+An optimizer without a fused update (Adafactor, your subclass of an optimizer, Adam with
+``adaptive_epsilon``) updates by its own ``apply`` (kind "own"), the layer path's code and values,
+between the step's captured graphs (a `Between` entry): the layers, the loss and the rest of the
+step keep their kernels and graphs.
 """
 from . import optimizer_launches as OL
+from .gpu_graphs import Between
 from .gpu_grad_transforms import StepGradTransforms
 
 # AdamW is Adam after the decay launch (gpu_grad_transforms.py), as its layer path does
@@ -33,11 +39,13 @@ class StepOptimizer:
     values for the steps whose iteration counts are ``first_t, first_t + 1, ...``."""
 
     def __init__(self, optimizer, params, grads, sm_count):
-        self.optimizer, self.kind = optimizer, optimizer_kind(optimizer)
+        self.optimizer, self.kind = optimizer, optimizer_kind(optimizer) or "own"
         self.params, self.grads, self.sm_count = params, grads, sm_count
         self._transforms, self._transforms_key = None, None
 
     def ready(self, ops):
+        if self.kind == "own":
+            return ops._flat_ready(self.params, self.grads)
         s = self.optimizer.slots()
         slots = [s.get(n) for n in ("m", "v", "vhat", "momentum", "rms", "mg", "accumulator", "accum_grad",
                                     "accum_var", "linear")]
@@ -47,7 +55,7 @@ class StepOptimizer:
         """The clip and weight-decay launches' owner (`StepGradTransforms`), rebuilt when what they
         bake in changed; None when the optimizer neither clips nor decays."""
         o = self.optimizer
-        if not StepGradTransforms.needed(o):
+        if self.kind == "own" or not StepGradTransforms.needed(o):  # (apply clips and decays itself)
             self._transforms = self._transforms_key = None
             return None
         key = StepGradTransforms.key(o)
@@ -67,6 +75,8 @@ class StepOptimizer:
         return transforms is not None and transforms.write(first, count, rows)
 
     def launch(self, table, index):
+        if self.kind == "own":  # (its iteration count and scheduled rate kept on the host by apply itself)
+            return Between(lambda: self.optimizer.apply(self.params, self.grads))
         o, p, g, s, sm = self.optimizer, self.params, self.grads, self.optimizer.slots(), self.sm_count
         if self.kind == "sgd":
             return OL.plan_sgd(p, g, s.get("momentum"), 0.0, o.momentum, o.nesterov, sm, table, index)
@@ -98,6 +108,8 @@ class StepOptimizer:
         """The table's rows, [scalar, momentum] per step (Nadam: `optimizer_launches.nadam_scalars`),
         Python floats; ``t`` is the iteration count after the step (1 first)."""
         o = self.optimizer
+        if self.kind == "own":
+            return [(0.0, 0.0)] * count  # (apply reads its own)
         momentum = self.momentum()
         out, u_product = [], getattr(o, "m_schedule", 1.0)
         for t in range(first_t, first_t + count):
@@ -116,12 +128,14 @@ class StepOptimizer:
         return out
 
     def momentum(self):
-        return 0.0 if self.kind in _NO_MOMENTUM else float(self.optimizer.momentum)
+        return 0.0 if self.kind in _NO_MOMENTUM + ("own",) else float(self.optimizer.momentum)
 
     def advance(self, count):
         """The host's record of ``count`` steps run on the device: the iteration count, Nadam's
         schedule product (saved with the model, and read by the next table) and a schedule's rate."""
         o = self.optimizer
+        if self.kind == "own":
+            return  # (apply counted its steps)
         if self.kind == "nadam":
             for _ in range(count):
                 o.m_schedule *= o.beta_1 * (1.0 - 0.5 * 0.96 ** (o.iterations + 1))
@@ -134,6 +148,8 @@ class StepOptimizer:
     def per_step(self):
         """What the tables hold, as the optimizer has it now: a change means rewriting them."""
         o = self.optimizer
+        if self.kind == "own":
+            return ()  # (the tables hold nothing of it)
         rate = o.learning_rate.value if o._lr_schedule is None else o._lr_schedule  # (a schedule: the object)
         return rate, self.momentum(), o.weight_decay, o.decay
 
@@ -141,6 +157,8 @@ class StepOptimizer:
         """The hyperparameters the launches bake in, and the slots they use: a change means
         rebuilding the steps."""
         o = self.optimizer
+        if self.kind == "own":
+            return (type(o),)  # (nothing baked in: apply reads its hyperparameters at each step)
         if self.kind == "sgd":
             own = (o.nesterov,)
         elif self.kind == "adam":

@@ -22,9 +22,9 @@ def build_gpu_plan(model):
     (layer_stack.py; gpu_batch_norm.py and gpu_layer_norm.py for which qualify) and the layers the step
     runs by their own code (gpu_own_layers.py: Embedding, Flatten, Reshape, the 1-D global poolings,
     ...); an activity regularizer on another layer than a hidden Dense one, a regularizer or
-    constraint without a kernel (gpu_regularizers.py), an activation without a kernel, an optimizer
-    without a fused update, float16. A loss without a
-    kernel of its own runs its ``compute`` inside the step (step_kernels.generic_loss_kernel)."""
+    constraint without a kernel (gpu_regularizers.py), an activation without a kernel, float16. A loss
+    without a kernel of its own runs its ``compute`` inside the step (step_kernels.generic_loss_kernel),
+    an optimizer without a fused update its own ``apply`` (gpu_optimizer.py)."""
     from ..layers.core import Dropout
     from .cupy_backend import CupyBackend
     ops, params, layers = model.ops, model._params, model._layers
