@@ -368,3 +368,25 @@ def test_a_models_own_weight_is_refused_by_name_rather_than_left_untrained():
             return self.out(x) * self.temperature
     with pytest.raises(NotImplementedError, match="add_weight\\('temperature'\\) on a model: gpunet does not train"):
         Tempered()
+
+
+class CallsAnEncodersLayerToo(Model):
+    """A layer of a model it holds called directly as well (its gradients the nested model's and its own)."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder, self.out = Encoder(), Dense(1, activation="sigmoid")
+
+    def call(self, x):
+        return self.out(self.encoder(x) + self.encoder.b(self.encoder.a(x)))
+
+
+def test_a_nested_models_layer_called_directly_too_keeps_the_tape():
+    B.set_floatx("float64")
+    model = CallsAnEncodersLayerToo()
+    model.build((None, 8))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model._pack()
+    assert model._plan_graph() is None
+    history = _fit(model)
+    assert numpy.isfinite(history["loss"]).all()

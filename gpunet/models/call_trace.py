@@ -48,7 +48,7 @@ def trace(model, holder, input_shape, dtype):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            graph = _traced(model, holder, input_shape, dtype, own, counts)
+            graph = _traced(model, holder, input_shape, dtype, own)
     except Exception:  # (code the trace cannot follow: the tape runs it as it always has)
         graph = None
     finally:
@@ -60,7 +60,7 @@ def trace(model, holder, input_shape, dtype):
     return graph
 
 
-def _traced(model, holder, input_shape, dtype, own, counts):
+def _traced(model, holder, input_shape, dtype, own):
     modes = (True, False) if holder._model_takes_training else (None,)
     runs = []
     for mode in modes:
@@ -155,8 +155,8 @@ def _trainable_as_traced(model, nodes, own):
             return False
         if id(layer) not in own and not isinstance(layer, OpLayer) and layer.weights:
             return False
-        if getattr(type(layer), "_nests_layers", False):
-            nested |= {id(inner) for inner in layer._layers_in_tree()}
+        if getattr(type(layer), "_nests_layers", False):  # (a subclassed one's: its attributes')
+            nested |= set(_tree(layer))
     return not any(id(node.layer) in nested for node in nodes)
 
 
