@@ -74,3 +74,16 @@ def test_an_optimizer_without_a_kernel_updates_by_its_own_apply_inside_the_gpu_s
         numpy.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
     assert model.optimizer.iterations == ref.optimizer.iterations == 15
     assert float(model.optimizer.learning_rate.numpy()) == float(ref.optimizer.learning_rate.numpy())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["adafactor", "adam-adaptive-epsilon"])
+def test_on_a_gpu_an_optimizer_without_a_kernel_updates_inside_the_step(name):
+    B.set_floatx("float32")
+    ref, ref_history = run("layer-path", chain, OPTIMIZERS[name], None)
+    model, history = run("cupy", chain, OPTIMIZERS[name], None)
+    assert type(model._plan).__name__ == "GpuPlan" and model._plan.optimizer.kind == "own"
+    for key in ref_history:
+        numpy.testing.assert_allclose(history[key], ref_history[key], rtol=2e-5, atol=1e-6, err_msg=key)
+    for g, r in zip(model.get_weights(), ref.get_weights()):
+        numpy.testing.assert_allclose(g, r, rtol=2e-4, atol=1e-5)

@@ -65,7 +65,8 @@ def _traced(model, holder, input_shape, dtype, own):
     runs = []
     for mode in modes:
         inputs = Input(batch_shape=input_shape, dtype=dtype, name=f"{model.name}_input")
-        out = model.call(inputs) if mode is None else model.call(inputs, training=mode)
+        given = model._call_arguments(inputs)  # (several inputs: the packed input's parts)
+        out = model.call(given) if mode is None else model.call(given, training=mode)
         if not isinstance(out, KerasTensor):
             return None
         nodes = [n for n in map_graph([inputs], [out])[0] if not n.is_input]

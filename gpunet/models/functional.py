@@ -37,12 +37,11 @@ from . import graph as _graph
 from . import graph_run as _run
 from . import summary as _summary
 from .added_tensors import AddedTensorsMixin
-from .functional_io import MultiIOMixin
 from .model import Model
 from .sequential import Sequential
 
 
-class Functional(AddedTensorsMixin, MultiIOMixin, Model):
+class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bases)
     """A model from symbolic tensors: ``Model(inputs=Input((8,)), outputs=<a layer's output>)``.
 
     Args:

@@ -27,13 +27,14 @@ from ..layers.base import Layer
 from ..layers.naming import snake_case, unique_name
 from ..layers import sublayers
 from .sequential import Sequential
+from .subclass_inputs import SeveralInputsMixin
 
 _NO_CONFIG = ("Model '{name}' is a subclassed model: its architecture is Python code, which Keras's "
               "formats cannot hold (tf.keras 2 refuses too). Save its weights with save_weights() and "
               "rebuild it in code, or write it as a Sequential or functional model.")
 
 
-class Model(Sequential):
+class Model(SeveralInputsMixin, Sequential):
     """``Model(inputs, outputs)``: a `Functional` model; subclass it with ``call`` for a subclassed model."""
 
     _builds_on_call = True  # (its layers exist once call has run: it may be nested before that)
@@ -64,6 +65,7 @@ class Model(Sequential):
             raise NotImplementedError(f"{type(self).__name__} subclasses Model but defines no call(inputs): write "
                                       "call(), or build the model with Model(inputs, outputs).")
         super().__init__(name=name or unique_name(snake_case(type(self).__name__)), trainable=trainable)
+        self._setup_inputs()  # (one, until fit, predict or build is given several: subclass_inputs.py)
 
     @property
     def layers(self):
@@ -75,6 +77,9 @@ class Model(Sequential):
         if input_shape is None:
             raise ValueError(f"Model '{self.name}' is a subclassed model: build() needs an input_shape, e.g. "
                              "model.build((None, 8)).")
+        if isinstance(input_shape, list) and input_shape and all(isinstance(s, (list, tuple)) for s in input_shape):
+            self._take_shapes(input_shape, list)  # (several inputs: call receives a list of them)
+            input_shape = self._data_input_shape()
         if not self._layers:
             holder = _CallLayer(self)
             holder.ops = self.ops
@@ -158,6 +163,7 @@ class _CallLayer(Layer):
 
     def call(self, inputs, training=None):
         model = self._owner()
+        inputs = model._call_arguments(inputs)  # (several inputs: the parts, as fit was given them)
         return model.call(inputs, training=training) if self._model_takes_training else model.call(inputs)
 
     def _tracked_layers(self):
