@@ -85,3 +85,39 @@ def test_a_different_number_of_inputs_later_is_refused_by_name():
         with pytest.raises(ValueError, match=r"The model has 2 inputs \['input_1', 'input_2'\]: pass x input as a "
                                              r"list of 2 arrays"):
             model.predict([wide, deep, deep], verbose=0)
+
+
+class Keyed(Model):
+    """A call reading its inputs by name (Keras hands it the dict it was given)."""
+
+    def __init__(self):
+        super().__init__()
+        self.deep, self.out = Dense(6, activation="relu"), Dense(1, activation="sigmoid")
+        self.keys = []
+
+    def call(self, inputs):
+        self.keys.append(sorted(inputs))
+        if "wide" in inputs:
+            return self.out(K.concatenate([inputs["wide"], self.deep(inputs["deep"])]))
+        return self.out(self.deep(inputs["deep"]))
+
+
+@pytest.mark.parametrize("keys", [("deep", "wide"), ("deep",)])
+def test_a_dict_of_inputs_comes_to_call_as_a_dict_and_trains_as_on_the_tape(keys):
+    B.set_floatx("float64")
+    wide, deep, y = data()
+    x = {"wide": wide, "deep": deep.reshape(len(deep), -1)}
+    x = {k: x[k] for k in keys}
+    histories = []
+    for path in ("layer-path", "numpy"):
+        with B.use_backend(B.resolve("numpy")):
+            gpunet.utils.set_random_seed(4)
+            model = Keyed()
+            model.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="binary_crossentropy")
+            if path == "layer-path":
+                model._train_plan = lambda: None
+            histories.append(model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False).history["loss"])
+            assert model.predict(x, verbose=0).shape == (90, 1) and model.input_names == sorted(keys)
+            assert all(seen == sorted(keys) for seen in model.keys)
+    assert type(model._plan).__name__ == "GraphPlan"
+    numpy.testing.assert_allclose(histories[1], histories[0], rtol=1e-10)

@@ -14,14 +14,15 @@ model, as in Keras::
 A subclassed model is built at its first call (fit, predict, ``model(x)``, ``build``): its ``call``
 runs on the tape (gpunet.autodiff) through a hidden layer that holds it, each built-in layer
 recording its hand-written backward (layers/sublayers.py), so it trains, evaluates, predicts and
-saves its weights (``save_weights``/``load_weights``) as a Sequential does, layer by layer. As in
+saves its weights (``save_weights``/``load_weights``) as a Sequential does, layer by layer. The fused
+steps run ``call`` traced once into a graph of the same layers where the trace trains as the tape
+does (models/call_trace.py); several inputs come as a list or tuple (models/subclass_inputs.py). As in
 tf.keras 2, its architecture cannot be saved (``save`` to .h5, ``to_json``): Keras has no config
 for Python code.
 """
 import weakref
 
 from .. import backend as B
-
 from ..layers import masking
 from ..layers.base import Layer
 from ..layers.naming import snake_case, unique_name

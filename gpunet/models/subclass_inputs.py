@@ -2,7 +2,8 @@
 that unpacks them (``input_a, input_b = inputs``: the Wide & Deep model of Hands-On Machine Learning).
 
 The first call given a list or tuple of arrays (or ``build`` given a list of shapes) sets the model's
-inputs, one per array, shaped as its rows; later calls must agree. The loops then take them packed side
+inputs, one per array, shaped as its rows; a dict of arrays (one entry or more) likewise, named by its
+keys in sorted order (as Keras flattens a dict), and ``call`` then receives a dict; later calls must agree. The loops then take them packed side
 by side, as a functional model's several inputs (models/functional_io.py: batching, shuffling,
 validation, streaming are the single-input ones), and the model's call holder hands ``call`` the parts
 again, in a list or a tuple as they came, on the tape and in the trace (models/call_trace.py) alike.
@@ -28,15 +29,29 @@ class SeveralInputsMixin(MultiIOMixin):
         self._inputs, self._outputs = [_Input("input_1", None)], [_Input("output_1", None)]
         self._in_layout = self._out_layout = self._in_kind = None
 
-    def _take_inputs(self, x):
-        """Set the inputs from ``x``, a list or tuple of arrays, where the model is not built yet."""
-        if (getattr(self, "_is_graph", False) or self._layers or not isinstance(x, (list, tuple)) or len(x) < 2
-                or not all(len(getattr(a, "shape", ())) >= 1 for a in x)):
-            return
-        self._take_shapes([(None,) + tuple(a.shape[1:]) for a in x], type(x))
+    @property
+    def _multi_in(self):
+        return len(self._inputs) > 1 or getattr(self, "_in_kind", None) is dict  # (a dict of one: still a dict)
 
-    def _take_shapes(self, shapes, kind):
-        self._inputs = [_Input(f"input_{k + 1}", tuple(s)) for k, s in enumerate(shapes)]
+    def _take_inputs(self, x):
+        """Set the inputs from ``x``, a list or tuple of arrays or a dict of them, where the model is not
+        built yet."""
+        if getattr(self, "_is_graph", False) or self._layers:
+            return
+        if isinstance(x, dict) and x and all(isinstance(k, str) for k in x):
+            names = sorted(x)
+            arrays = [x[k] for k in names]
+        elif isinstance(x, (list, tuple)) and len(x) >= 2:
+            names, arrays = None, list(x)
+        else:
+            return
+        if all(len(getattr(a, "shape", ())) >= 1 for a in arrays):
+            self._take_shapes([(None,) + tuple(a.shape[1:]) for a in arrays], type(x) if names is None else dict,
+                              names)
+
+    def _take_shapes(self, shapes, kind, names=None):
+        names = names or [f"input_{k + 1}" for k in range(len(shapes))]
+        self._inputs = [_Input(name, tuple(s)) for name, s in zip(names, shapes)]
         self._in_layout, self._in_kind = layout_of([s[1:] for s in shapes]), kind
 
     def _pack_call(self, method, args, kwargs, targets=True):
@@ -56,4 +71,6 @@ class SeveralInputsMixin(MultiIOMixin):
             return x
         parts = [x[:, offset:offset + width] if len(shape) == 1 else K.reshape(x[:, offset:offset + width], (-1,) + shape)
                  for offset, width, shape in self._in_layout]
+        if self._in_kind is dict:
+            return dict(zip(self.input_names, parts))
         return self._in_kind(parts)
