@@ -43,7 +43,7 @@ from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
 from . import gpu_layer_norm as LN
 from . import step_kernels as S
-from .gpu_optimizer import StepOptimizer
+from .gpu_optimizer import step_optimizer
 from .gpu_plan import GpuPlan
 from .gpu_regularizers import constrained_weights, regularized_weights
 from .gpu_graph_outputs import SeveralOutputs
@@ -105,7 +105,7 @@ def build_gpu_graph_plan(model):
     regs, cons = regularized_weights(model), constrained_weights(model)
     if regs is None or cons is None or (regs and getattr(model.optimizer, "allreduce_gradients", None) is not None):
         return None
-    opt = StepOptimizer(getattr(model.optimizer, "inner", model.optimizer), params, model._grads, ops.sm_count)
+    opt = step_optimizer(getattr(model.optimizer, "inner", model.optimizer), params, model._grads, ops.sm_count)
     if not opt.ready(ops):
         return None
     return GpuGraphPlan(model, kernels, opt, regs, cons)

@@ -34,18 +34,23 @@ def optimizer_kind(optimizer):
     return kind
 
 
+def step_optimizer(optimizer, params, grads, sm_count):
+    """The update of a GPU step for ``optimizer``: its fused kernel (`StepOptimizer`), else its own
+    ``apply`` (`OwnUpdate`)."""
+    cls = StepOptimizer if optimizer_kind(optimizer) is not None else OwnUpdate
+    return cls(optimizer, params, grads, sm_count)
+
+
 class StepOptimizer:
     """`launch(table, index)`: the update of one step; `scalars(first_t, count)`: the table's
     values for the steps whose iteration counts are ``first_t, first_t + 1, ...``."""
 
     def __init__(self, optimizer, params, grads, sm_count):
-        self.optimizer, self.kind = optimizer, optimizer_kind(optimizer) or "own"
+        self.optimizer, self.kind = optimizer, optimizer_kind(optimizer)
         self.params, self.grads, self.sm_count = params, grads, sm_count
         self._transforms, self._transforms_key = None, None
 
     def ready(self, ops):
-        if self.kind == "own":
-            return ops._flat_ready(self.params, self.grads)
         s = self.optimizer.slots()
         slots = [s.get(n) for n in ("m", "v", "vhat", "momentum", "rms", "mg", "accumulator", "accum_grad",
                                     "accum_var", "linear")]
@@ -55,7 +60,7 @@ class StepOptimizer:
         """The clip and weight-decay launches' owner (`StepGradTransforms`), rebuilt when what they
         bake in changed; None when the optimizer neither clips nor decays."""
         o = self.optimizer
-        if self.kind == "own" or not StepGradTransforms.needed(o):  # (apply clips and decays itself)
+        if not StepGradTransforms.needed(o):
             self._transforms = self._transforms_key = None
             return None
         key = StepGradTransforms.key(o)
@@ -75,8 +80,6 @@ class StepOptimizer:
         return transforms is not None and transforms.write(first, count, rows)
 
     def launch(self, table, index):
-        if self.kind == "own":  # (its iteration count and scheduled rate kept on the host by apply itself)
-            return Between(lambda: self.optimizer.apply(self.params, self.grads))
         o, p, g, s, sm = self.optimizer, self.params, self.grads, self.optimizer.slots(), self.sm_count
         if self.kind == "sgd":
             return OL.plan_sgd(p, g, s.get("momentum"), 0.0, o.momentum, o.nesterov, sm, table, index)
@@ -108,8 +111,6 @@ class StepOptimizer:
         """The table's rows, [scalar, momentum] per step (Nadam: `optimizer_launches.nadam_scalars`),
         Python floats; ``t`` is the iteration count after the step (1 first)."""
         o = self.optimizer
-        if self.kind == "own":
-            return [(0.0, 0.0)] * count  # (apply reads its own)
         momentum = self.momentum()
         out, u_product = [], getattr(o, "m_schedule", 1.0)
         for t in range(first_t, first_t + count):
@@ -128,14 +129,12 @@ class StepOptimizer:
         return out
 
     def momentum(self):
-        return 0.0 if self.kind in _NO_MOMENTUM + ("own",) else float(self.optimizer.momentum)
+        return 0.0 if self.kind in _NO_MOMENTUM else float(self.optimizer.momentum)
 
     def advance(self, count):
         """The host's record of ``count`` steps run on the device: the iteration count, Nadam's
         schedule product (saved with the model, and read by the next table) and a schedule's rate."""
         o = self.optimizer
-        if self.kind == "own":
-            return  # (apply counted its steps)
         if self.kind == "nadam":
             for _ in range(count):
                 o.m_schedule *= o.beta_1 * (1.0 - 0.5 * 0.96 ** (o.iterations + 1))
@@ -148,8 +147,6 @@ class StepOptimizer:
     def per_step(self):
         """What the tables hold, as the optimizer has it now: a change means rewriting them."""
         o = self.optimizer
-        if self.kind == "own":
-            return ()  # (the tables hold nothing of it)
         rate = o.learning_rate.value if o._lr_schedule is None else o._lr_schedule  # (a schedule: the object)
         return rate, self.momentum(), o.weight_decay, o.decay
 
@@ -157,8 +154,6 @@ class StepOptimizer:
         """The hyperparameters the launches bake in, and the slots they use: a change means
         rebuilding the steps."""
         o = self.optimizer
-        if self.kind == "own":
-            return (type(o),)  # (nothing baked in: apply reads its hyperparameters at each step)
         if self.kind == "sgd":
             own = (o.nesterov,)
         elif self.kind == "adam":
@@ -176,3 +171,37 @@ class StepOptimizer:
         else:
             own = o.rho, o.epsilon, o.centered
         return own + tuple(o.slot_names) + StepGradTransforms.key(o)
+
+
+class OwnUpdate(StepOptimizer):
+    """An optimizer without a fused update (kind "own"): its ``apply`` runs between the step's captured
+    graphs, clipping, decaying, counting its iterations and following its schedule on the host as the
+    layer path's does; the device table holds nothing of it."""
+
+    def __init__(self, optimizer, params, grads, sm_count):
+        super().__init__(optimizer, params, grads, sm_count)
+        self.kind = "own"
+
+    def ready(self, ops):
+        return ops._flat_ready(self.params, self.grads)
+
+    def transforms(self, ops):
+        return None  # (apply clips and decays itself)
+
+    def launch(self, table, index):
+        return Between(lambda: self.optimizer.apply(self.params, self.grads))
+
+    def scalars(self, first_t, count):
+        return [(0.0, 0.0)] * count
+
+    def momentum(self):
+        return 0.0
+
+    def advance(self, count):
+        pass  # (apply counted its steps)
+
+    def per_step(self):
+        return ()
+
+    def baked(self):
+        return (type(self.optimizer),)  # (nothing baked in: apply reads its hyperparameters at each step)

@@ -5,7 +5,7 @@ from . import cuda_kernels as K
 from . import gpu_batch_norm as BN
 from . import gpu_layer_norm as LN
 from . import step_kernels as S
-from .gpu_optimizer import StepOptimizer
+from .gpu_optimizer import step_optimizer
 from .gpu_own_layers import plannable as own_plannable
 from .gpu_plan import OWN, GpuPlan
 from .gpu_step import NOISES
@@ -68,7 +68,7 @@ def build_gpu_plan(model):
     # A data-parallel wrapper (gpunet.distribute) hands over the optimizer it wraps, and
     # averages the gradients between the backward pass and the update.
     inner = getattr(model.optimizer, "inner", model.optimizer)
-    opt = StepOptimizer(inner, params, model._grads, ops.sm_count)
+    opt = step_optimizer(inner, params, model._grads, ops.sm_count)
     if not opt.ready(ops):
         return None
     return GpuPlan(model, loss, opt, stack, regs, cons, activity)
