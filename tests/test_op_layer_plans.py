@@ -74,6 +74,14 @@ def assert_graph_steps_train_as_the_layer_path(emulator, build, own_calls, data=
     assert ref[1]["loss"][-1] < ref[1]["loss"][0]
 
 
+def assert_gpu_graph_step_trains_as_the_layer_path(build, data=data):
+    """float32 on a real GPU: ``build()`` trains on the GPU graph step as on the layer path."""
+    B.set_floatx("float32")
+    got, ref = run("cupy", build, data=data), run("layer-path", build, data=data)
+    assert type(got[0]._plan).__name__ == "GpuGraphPlan"
+    assert_alike(got, ref, 2e-5)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_ops_and_lambdas_train_inside_the_graph_steps_as_on_the_layer_path(emulator, case):
     assert_graph_steps_train_as_the_layer_path(emulator, *CASES[case])
@@ -81,7 +89,4 @@ def test_ops_and_lambdas_train_inside_the_graph_steps_as_on_the_layer_path(emula
 
 @pytest.mark.gpu
 def test_on_a_gpu_ops_and_lambdas_train_on_the_graph_step_as_on_the_layer_path():
-    B.set_floatx("float32")
-    got, ref = run("cupy", arithmetic), run("layer-path", arithmetic)
-    assert type(got[0]._plan).__name__ == "GpuGraphPlan"
-    assert_alike(got, ref, 2e-5)
+    assert_gpu_graph_step_trains_as_the_layer_path(arithmetic)

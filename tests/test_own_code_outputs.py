@@ -77,8 +77,4 @@ def test_a_recommenders_dot_product_output_trains_on_the_gpu_graph_step_as_on_th
 @pytest.mark.gpu
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_on_a_gpu_an_output_run_by_its_own_code_trains_on_the_graph_step_as_on_the_layer_path(case):
-    B.set_floatx("float32")
-    build = CASES[case][0]
-    got, ref = op_plans.run("cupy", build, data=data), op_plans.run("layer-path", build, data=data)
-    assert type(got[0]._plan).__name__ == "GpuGraphPlan"
-    op_plans.assert_alike(got, ref, 2e-5)
+    op_plans.assert_gpu_graph_step_trains_as_the_layer_path(CASES[case][0], data=data)

@@ -288,11 +288,7 @@ def test_a_call_returning_a_list_keeps_the_tape():
 @pytest.mark.gpu
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_on_a_gpu_a_subclassed_model_trains_on_the_graph_step_as_on_the_tape(case):
-    B.set_floatx("float32")
-    build = CASES[case][0]
-    got, ref = op_plans.run("cupy", build, data=data), op_plans.run("layer-path", build, data=data)
-    assert type(got[0]._plan).__name__ == "GpuGraphPlan"
-    op_plans.assert_alike(got, ref, 2e-5)
+    op_plans.assert_gpu_graph_step_trains_as_the_layer_path(CASES[case][0], data=data)
 
 
 class HoldsABase(Layer):

@@ -296,8 +296,4 @@ def test_added_terms_reads_every_method_sublayers_and_the_probe():
 @pytest.mark.gpu
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_on_a_gpu_layers_of_your_own_train_on_the_graph_step_as_on_the_layer_path(case):
-    B.set_floatx("float32")
-    build = CASES[case][0]
-    got, ref = run("cupy", build), run("layer-path", build)
-    assert type(got[0]._plan).__name__ == "GpuGraphPlan"
-    op_plans.assert_alike(got, ref, 2e-5)
+    op_plans.assert_gpu_graph_step_trains_as_the_layer_path(CASES[case][0], data=data)

@@ -30,6 +30,12 @@ def found_in(layer, skip=()):
     return out
 
 
+def held(layer):
+    """The layers ``layer`` holds, to walk down a tree of them: those in its attributes (`found_in`) and a
+    model's own list (perhaps again: walkers skip what they have seen)."""
+    return found_in(layer) + list(getattr(layer, "_layers", None) or ())
+
+
 def adopt_weights(layer):
     """Append the weights of ``layer``'s sublayers (their own sublayers' included) to its own, in
     the order Keras lists them: the layer's own first, then each sublayer's in attribute order."""

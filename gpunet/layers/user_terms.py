@@ -54,7 +54,7 @@ def _collect(layer, seen, found):
         found.add("loss")
     if "add_metric" in names:
         found.add("metric")
-    for sub in sublayers.found_in(layer) + list(getattr(layer, "_layers", None) or ()):
+    for sub in sublayers.held(layer):
         _collect(sub, seen, found)
 
 

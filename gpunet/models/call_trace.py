@@ -179,5 +179,5 @@ def _tree(model):
         if id(layer) in found:
             continue
         found[id(layer)] = layer
-        todo += sublayers.found_in(layer) + list(getattr(layer, "_layers", None) or ())
+        todo += sublayers.held(layer)
     return found

@@ -153,10 +153,6 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
         shapes = [t.shape for t in self._outputs]
         return shapes if len(shapes) > 1 else shapes[0]
 
-    def _data_input_shape(self):
-        """The shape of the x the loops see: several inputs come packed side by side (functional_io.py)."""
-        return (None, self._in_layout[-1][0] + self._in_layout[-1][1]) if self._in_layout else self.input_shape
-
     def _data_output_shape(self):
         return (None, self._out_layout[-1][0] + self._out_layout[-1][1]) if self._out_layout else self.output_shape
 

@@ -63,6 +63,8 @@ class SeveralInputsMixin(MultiIOMixin):
         return super()._pack_x(x)
 
     def _data_input_shape(self):
+        """The shape of the x the loops see: several inputs come packed side by side (a functional model's
+        too: this serves both)."""
         return (None, self._in_layout[-1][0] + self._in_layout[-1][1]) if self._in_layout else self.input_shape
 
     def _call_arguments(self, x):
