@@ -3,7 +3,6 @@
 The per-batch work (flat parameters, forward, backward, optimizer step) is in engine.py.
 """
 from .. import backend as B
-from .. import losses as _losses, metrics as _metrics, optimizers as _optimizers
 from ..callbacks import CallbackList, History
 from ..backend import edge as _data
 from ..distribute import sharding as _dist
@@ -12,17 +11,13 @@ from ..autodiff.tensor import is_tensor
 from ..layers import added_losses, sublayers, symbolic
 from .callback_setup import default_callbacks, one_pass_callbacks
 from .checked_input import checked_input
+from .compiling import CompileMixin
 from .epochs import EpochMixin
 from .predict_loop import PredictMixin
 from . import batch_sources as _src
 from . import streaming as _stream
 
-_NOT_COMPILED = ("You must compile your model before {what}: call "
-                 "`model.compile(optimizer, loss, metrics)` first (a model built by model_from_json, "
-                 "model_from_yaml or load_model(compile=False) is not compiled).")
-
-
-class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
+class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin):
     def _init_training_state(self):
         self.optimizer = None
         self.loss = None
@@ -40,61 +35,6 @@ class TrainingMixin(EpochMixin, PredictMixin, _src.GeneratorMixin):
     def _invalidate(self):
         self._params = self._grads = None
         self._plan = None
-
-    # ---- compile ------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
-                run_eagerly=None, steps_per_execution=None, jit_compile=None, **kwargs):
-        """Configure training (Keras 2's arguments).
-
-        Args:
-            optimizer: a name (``"adam"``), a `gpunet.optimizers.Optimizer` or a config dict.
-            loss: a name, a `gpunet.losses.Loss`, or your ``f(y_true, y_pred)`` of tensors returning
-                per-sample values or a scalar (trained through gpunet.autodiff); None: the model trains on
-                the losses its layers add (``add_loss``) alone, and fit takes no ``y``.
-            metrics: names (``"accuracy"`` is resolved from the loss), `Metric` objects or functions, logged
-                under their names (a function's ``__name__``); each sample counts once, whatever its weight.
-            weighted_metrics: likewise, weighted by ``sample_weight`` and ``class_weight``; logged after
-                ``metrics``, one named as a metric there is renamed ``weighted_<name>`` (as in tf.keras 2).
-            run_eagerly: True (or ``model.run_eagerly = True``) runs a subclassed model's ``call`` at every
-                step, as Keras does, instead of its trace on the fused steps (models/call_trace.py).
-            loss_weights, steps_per_execution, jit_compile: accepted for Keras compatibility.
-
-        Raises:
-            ValueError: metrics without a loss, metrics given as a dict, duplicate metric names (or "loss"), an unknown name.
-            TypeError: an identifier that is neither a name, a function nor a gpunet object.
-        """
-        loss_fn = _losses.get(loss) if loss is not None else _losses.AddedLossesOnly.checked(metrics, weighted_metrics)
-        opt = _optimizers.get(optimizer)
-        metric_ids = list(metrics or [])
-        if isinstance(metrics, dict):
-            raise ValueError("Sequential models have one output: pass metrics as a list, e.g. ['accuracy'].")
-        ms, weighted = _metrics.compiled(metric_ids, weighted_metrics, loss_fn)
-        self.run_eagerly = bool(run_eagerly)
-        self._set_compiled(opt, loss, loss_fn, ms, weighted, metric_ids, weighted_metrics, loss_weights)
-
-    def _set_compiled(self, optimizer, loss, loss_fn, metric_objects, weighted, metrics, weighted_metrics,
-                      loss_weights):
-        """compile's outcome: the optimizer, the loss as given and as a loss object, the metric objects and
-        which of them take the sample weights, and compile's arguments as saving writes them back."""
-        self.optimizer, self.loss, self._loss_fn, self._metrics = optimizer, loss, loss_fn, metric_objects
-        self._metric_weighted = weighted  # which metrics take the sample (and class) weights
-        self._compile_args = {"loss": loss, "metrics": metrics, "weighted_metrics": weighted_metrics,
-                              "loss_weights": loss_weights}
-        if self.built:
-            self._pack()
-
-    @property
-    def metrics_names(self):
-        """``['loss', <metric names>]`` as Keras 2 prints them."""
-        return ["loss"] + [m.name for m in self._metrics]
-
-    @property
-    def metrics(self):
-        return list(self._metrics)
-
-    def _check_compiled(self, what):
-        if self._loss_fn is None or self.optimizer is None:
-            raise RuntimeError(_NOT_COMPILED.format(what=what))
 
     # ---- public loops ----------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
