@@ -277,12 +277,14 @@ def test_a_trace_keeps_one_call_per_layer_and_takes_no_name():
     assert model._plan_graph()[2][0].node.layer is model.out
 
 
-def test_a_call_returning_a_list_keeps_the_tape():
+def test_a_call_returning_a_list_of_one_tensor_is_traced_as_that_tensor():
+    """(Several tensors: tests/test_subclassed_outputs.py.)"""
     model = ReturnsTwo()
     model.build((None, 8))
     model.compile(optimizer="adam", loss="binary_crossentropy")
     model._pack()
-    assert model._plan_graph() is None
+    outputs = model._plan_graph()[2]
+    assert len(outputs) == 1 and outputs[0].node.layer is model.out and model.output_shape == (None, 1)
 
 
 @pytest.mark.gpu

@@ -16,7 +16,8 @@ took):
   both must make the same calls of the same layers on the same tensors, with the same arguments (an
   op's constants included), each layer's ``training=`` either the mode itself (the graph then follows
   the step's mode) or the same value in both. A branch on ``training`` that changes the graph
-  (``if training: x = noise(x)``) keeps the tape.
+  (``if training: x = noise(x)``) keeps the tape, and so do other outputs (several: a list, tuple or dict
+  of tensors, as the call holder packs them, models/subclass_outputs.py).
 - Values cannot steer it: a symbolic tensor has no truth value (``if K.sum(x) > 0`` raises, and the
   tape takes the model).
 - Each layer with weights must be one the model holds (a layer made inside ``call`` gets new weights
@@ -24,7 +25,7 @@ took):
   an argument (``K.dot(x, self.dense.kernel)``): the graph would keep it as a constant, without a
   gradient.
 - The model's class's code names none of ``add_loss``, ``add_metric``, ``add_weight`` (terms or
-  weights of the model itself); ``call`` returns one tensor.
+  weights of the model itself).
 """
 import warnings
 
@@ -66,11 +67,11 @@ def _traced(model, holder, input_shape, dtype, own):
     for mode in modes:
         inputs = Input(batch_shape=input_shape, dtype=dtype, name=f"{model.name}_input")
         given = model._call_arguments(inputs)  # (several inputs: the packed input's parts)
-        out = model.call(given) if mode is None else model.call(given, training=mode)
-        if not isinstance(out, KerasTensor):
+        outs = _outputs(model, model.call(given) if mode is None else model.call(given, training=mode))
+        if outs is None:
             return None
-        nodes = [n for n in map_graph([inputs], [out])[0] if not n.is_input]
-        runs.append(([inputs], nodes, [out]))
+        nodes = [n for n in map_graph([inputs], outs)[0] if not n.is_input]
+        runs.append(([inputs], nodes, outs))
         if mode is True:
             kept = {id(layer): len(nodes_of(layer)) for layer in own.values()}
     if len(runs) == 2:
@@ -84,11 +85,29 @@ def _traced(model, holder, input_shape, dtype, own):
     return inputs, nodes, outputs, None
 
 
+def _outputs(model, out):
+    """The traced outputs in the order the call holder packs them (models/subclass_outputs.py): a symbolic
+    tensor, or a list, tuple or dict (by sorted key) of them, as the model's outputs are; None for anything
+    else (the tape then says what differs)."""
+    names = sorted(out) if isinstance(out, dict) else None
+    outs = [out[k] for k in names] if names else list(out) if isinstance(out, (list, tuple)) else [out]
+    if not outs or not all(isinstance(t, KerasTensor) for t in outs):
+        return None
+    layout = model._out_layout or [None]
+    if len(layout) != len(outs) or (names and names != model.output_names):
+        return None
+    for t, part in zip(outs, layout):  # (where the trace knows a size, the one the tape packs)
+        if part and any(d is not None and d != e for d, e in zip(t.shape[1:], part[2])):
+            return None
+    return outs
+
+
 def _same_graph(one, other):
-    """Whether two traces call the same layers on the same tensors alike; then the first one's calls given
-    ``training=`` as the trace's mode take the step's mode instead (Node.training None)."""
-    (ins, nodes, _), (ins2, nodes2, _) = one, other
-    if len(nodes) != len(nodes2):
+    """Whether two traces call the same layers on the same tensors alike and return the same tensors; then
+    the first one's calls given ``training=`` as the trace's mode take the step's mode instead (Node.training
+    None)."""
+    (ins, nodes, outs), (ins2, nodes2, outs2) = one, other
+    if len(nodes) != len(nodes2) or len(outs) != len(outs2):
         return False
     number, number2 = {id(ins[0]): 0}, {id(ins2[0]): 0}
     follow = []
@@ -102,6 +121,8 @@ def _same_graph(one, other):
                 return False
             follow.append(a)
         number[id(a.output)], number2[id(b.output)] = k + 1, k + 1
+    if [number.get(id(t)) for t in outs] != [number2.get(id(t)) for t in outs2]:
+        return False  # (``return y if training else x``: the same calls, another output)
     for node in follow:
         node.training = None
     return True

@@ -13,7 +13,7 @@ column per output (`io_packing.pack_weights`), which the loss and per-output met
 import inspect
 
 from ..backend import io_packing
-from .multi_output import compile_outputs
+from .multi_output import compile_outputs, one_output
 from .batch_sources import is_batch_source
 from .training import TrainingMixin
 
@@ -38,12 +38,19 @@ class MultiIOMixin:
     def _multi_out(self):
         return len(self._outputs) > 1
 
+    @property
+    def _several_io(self):
+        """Whether fit's data need packing (or, for a subclassed model not built yet, may)."""
+        return self._multi_in or self._multi_out
+
     # ---- compile --------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 **kwargs):
         if not self._multi_out:
+            loss, metrics, weighted_metrics = one_output(self.output_names, loss, metrics, weighted_metrics)
             return super().compile(optimizer, loss, metrics, loss_weights, weighted_metrics, **kwargs)
         from .. import optimizers as _optimizers
+        self.run_eagerly = bool(kwargs.get("run_eagerly"))
         loss_fn, objects, flags = compile_outputs(self.output_names, self._out_layout, loss, loss_weights, metrics,
                                                   weighted_metrics)
         self._set_compiled(_optimizers.get(optimizer), loss, loss_fn, objects, flags, metrics, weighted_metrics,
@@ -112,7 +119,7 @@ class MultiIOMixin:
 
     def _pack_call(self, method, args, kwargs, targets=True):
         a = _arguments(method, args, kwargs)
-        if not (self._multi_in or self._multi_out):
+        if not self._several_io:
             if not is_batch_source(a.get("x")):  # one input and output: Keras takes them in a dict or a list of one too
                 a["x"] = self._pack_x(a.get("x"))
                 if targets:

@@ -16,7 +16,8 @@ runs on the tape (gpunet.autodiff) through a hidden layer that holds it, each bu
 recording its hand-written backward (layers/sublayers.py), so it trains, evaluates, predicts and
 saves its weights (``save_weights``/``load_weights``) as a Sequential does, layer by layer. The fused
 steps run ``call`` traced once into a graph of the same layers where the trace trains as the tape
-does (models/call_trace.py); several inputs come as a list or tuple (models/subclass_inputs.py). As in
+does (models/call_trace.py); several inputs come as a list or tuple (models/subclass_inputs.py), several
+outputs as call returns them (models/subclass_outputs.py). As in
 tf.keras 2, its architecture cannot be saved (``save`` to .h5, ``to_json``): Keras has no config
 for Python code.
 """
@@ -28,14 +29,14 @@ from ..layers.base import Layer
 from ..layers.naming import snake_case, unique_name
 from ..layers import sublayers
 from .sequential import Sequential
-from .subclass_inputs import SeveralInputsMixin
+from .subclass_outputs import SeveralOutputsMixin, packed_outputs
 
 _NO_CONFIG = ("Model '{name}' is a subclassed model: its architecture is Python code, which Keras's "
               "formats cannot hold (tf.keras 2 refuses too). Save its weights with save_weights() and "
               "rebuild it in code, or write it as a Sequential or functional model.")
 
 
-class Model(SeveralInputsMixin, Sequential):
+class Model(SeveralOutputsMixin, Sequential):
     """``Model(inputs, outputs)``: a `Functional` model; subclass it with ``call`` for a subclassed model."""
 
     _builds_on_call = True  # (its layers exist once call has run: it may be nested before that)
@@ -89,7 +90,7 @@ class Model(SeveralInputsMixin, Sequential):
         self._layers[0].build(tuple(input_shape))
         self.built = True
         self._trace, self._call_shape = None, (None,) + tuple(input_shape)[1:]
-        if self.optimizer is not None:
+        if not self._finish_compile() and self.optimizer is not None:  # (call has told its outputs now)
             self._pack()
 
     def _plan_graph(self):
@@ -165,7 +166,8 @@ class _CallLayer(Layer):
     def call(self, inputs, training=None):
         model = self._owner()
         inputs = model._call_arguments(inputs)  # (several inputs: the parts, as fit was given them)
-        return model.call(inputs, training=training) if self._model_takes_training else model.call(inputs)
+        out = model.call(inputs, training=training) if self._model_takes_training else model.call(inputs)
+        return packed_outputs(model, out)  # (several outputs: side by side, models/subclass_outputs.py)
 
     def _tracked_layers(self):
         return self._owner().layers

@@ -202,6 +202,26 @@ def compile_outputs(names, out_layout, loss, loss_weights, metrics, weighted_met
     return composite, objects, flags
 
 
+def one_output(names, loss, metrics, weighted_metrics):
+    """compile's ``loss``, ``metrics`` and ``weighted_metrics`` for a model with one output (``names``), where
+    they may come per output as for several (``loss=["mse"]``, ``metrics={"dense_1": ["mae"]}``): tf.keras 2
+    takes those too."""
+    if (isinstance(loss, dict) and not is_config(loss)) or (isinstance(loss, (list, tuple)) and len(loss) == 1):
+        loss = per_output(loss, names, "loss")[0]
+    return (loss,) + tuple(m if m is None or not _per_output_metrics(m) else _metric_lists(m, names)[0]
+                           for m in (metrics, weighted_metrics))
+
+
+def is_config(value):
+    """Whether a dict is one identifier's config (``{"class_name": ..., "config": ...}``), not one per output."""
+    return isinstance(value, dict) and "class_name" in value
+
+
+def _per_output_metrics(ids):
+    return isinstance(ids, dict) or (isinstance(ids, (list, tuple)) and len(ids) == 1
+                                     and isinstance(ids[0], (list, tuple)))
+
+
 def _metric_lists(ids, names):
     """Each output's metric identifiers: a flat list applies to every output (tf.keras 2)."""
     if ids is None:
