@@ -52,41 +52,63 @@ def nvcc_path():
     return shutil.which("nvcc")
 
 
-def nvcc_ptx(source, names, arch, workdir, lowered=None):
-    """PTX from ``nvcc --ptx``; warnings count as errors. Host code that takes each
-    kernel's address makes nvcc instantiate every name expression."""
-    refs = ", ".join(f"(void*)&{name}" for name in names)
-    path = os.path.join(workdir, f"gpunet_kernels_{arch}.cu")
-    with open(path, "w") as f:
-        f.write(source + f"\n\nvoid* gpunet_instantiate[] = {{{refs}}};\n")
-    out = path[:-3] + ".ptx"
-    proc = subprocess.run([nvcc_path(), "--ptx", f"-arch={arch}", "-std=c++17", "-Werror", "all-warnings",
-                           "-o", out, path], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CompileError(f"nvcc ({arch}): exit {proc.returncode}\n{proc.stderr[-4000:]}")
-    with open(out) as f:
-        ptx = f.read()
-    if lowered:
-        missing = [n for n, low in lowered.items() if low not in _entries(ptx)]
-        if missing:
-            raise CompileError(f"nvcc ({arch}): no kernel entry for {missing}")
-    return ptx
+def _side_by_side(commands):
+    """Run the commands at once (nvcc is single-threaded: two cores, two compiles); ``[(rc, stdout + stderr)]``."""
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
+    logs = ["".join(p.communicate()) for p in procs]
+    return [(p.returncode, log) for p, log in zip(procs, logs)]
 
 
-def nvcc_resources(source, names, sm, workdir):
-    """ptxas's resource report for each kernel compiled for a real GPU (``sm`` e.g.
-    "sm_90"): {mangled name: {"registers", "smem", "spill", "entry"}}; ``entry`` is False for a
-    device function ptxas kept as a call (``__noinline__``)."""
+def _instantiating(source, names, workdir, tag):
+    """The source written to ``workdir`` with host code taking each kernel's address, which makes nvcc
+    instantiate every name expression; returns its path."""
     refs = ", ".join(f"(void*)&{name}" for name in names)
-    path = os.path.join(workdir, f"gpunet_kernels_{sm}.cu")
+    path = os.path.join(workdir, f"gpunet_kernels_{tag}.cu")
     with open(path, "w") as f:
         f.write(source + f"\n\nvoid* gpunet_instantiate[] = {{{refs}}};\n")
-    proc = subprocess.run([nvcc_path(), "-cubin", f"-arch={sm}", "-std=c++17", "--resource-usage", "-o",
-                           path[:-3] + ".cubin", path], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CompileError(f"nvcc ({sm}): exit {proc.returncode}\n{proc.stderr[-4000:]}")
+    return path
+
+
+def nvcc_ptx(source, names, archs, workdir, lowered=None):
+    """PTX from ``nvcc --ptx`` for each of ``archs`` (one name, or several compiled side by side): one PTX
+    text, or a list in ``archs``' order; warnings count as errors."""
+    several = not isinstance(archs, str)
+    archs = list(archs) if several else [archs]
+    paths = [_instantiating(source, names, workdir, arch) for arch in archs]
+    runs = _side_by_side([[nvcc_path(), "--ptx", f"-arch={arch}", "-std=c++17", "-Werror", "all-warnings",
+                           "-o", path[:-3] + ".ptx", path] for arch, path in zip(archs, paths)])
+    ptxs = []
+    for arch, path, (rc, log) in zip(archs, paths, runs):
+        if rc != 0:
+            raise CompileError(f"nvcc ({arch}): exit {rc}\n{log[-4000:]}")
+        with open(path[:-3] + ".ptx") as f:
+            ptx = f.read()
+        if lowered:
+            missing = [n for n, low in lowered.items() if low not in _entries(ptx)]
+            if missing:
+                raise CompileError(f"nvcc ({arch}): no kernel entry for {missing}")
+        ptxs.append(ptx)
+    return ptxs if several else ptxs[0]
+
+
+def nvcc_resources(source, names, sms, workdir):
+    """ptxas's resource report for each kernel compiled for real GPUs (``sms`` e.g. ["sm_80", "sm_90"],
+    compiled side by side): {sm: {mangled name: {"registers", "smem", "spill", "entry"}}}; ``entry`` is
+    False for a device function ptxas kept as a call (``__noinline__``)."""
+    paths = [_instantiating(source, names, workdir, sm) for sm in sms]
+    runs = _side_by_side([[nvcc_path(), "-cubin", f"-arch={sm}", "-std=c++17", "--resource-usage", "-o",
+                           path[:-3] + ".cubin", path] for sm, path in zip(sms, paths)])
+    reports = {}
+    for sm, (rc, log) in zip(sms, runs):
+        if rc != 0:
+            raise CompileError(f"nvcc ({sm}): exit {rc}\n{log[-4000:]}")
+        reports[sm] = _usage(log)
+    return reports
+
+
+def _usage(log):
     usage, current, entries = {}, None, set()
-    for line in (proc.stdout + proc.stderr).splitlines():
+    for line in log.splitlines():
         if (m := re.search(r"Compiling entry function '([^']+)'", line)):
             entries.add(m.group(1))
         m = re.search(r"Function properties for (\S+)", line)

@@ -1,6 +1,8 @@
 """Every kernel module compiles for sm_80 and sm_90 class GPUs with every name
 expression instantiated: through CuPy's own NVRTC (what runs on a user's GPU) and
 through nvcc --ptx. The checker is tested too: broken kernels must fail it."""
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from gpunet.backend import cuda_kernels
@@ -27,23 +29,26 @@ def nvrtc_results():
     return {}
 
 
-@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("module", MODULES)
-def test_kernel_module_compiles_with_nvrtc(module, arch, nvrtc_results):
+def test_kernel_module_compiles_with_nvrtc(module, nvrtc_results):
+    """For every arch of ARCHS, compiled side by side (NVRTC lets go of the GIL while it compiles)."""
     names = cuda_kernels.name_expressions(module)
-    ptx, lowered = nvrtc_ptx(module_source(module), names, arch)
-    assert set(lowered) == set(names)
-    assert f".target sm_{arch.split('_')[1]}" in ptx
-    nvrtc_results[module] = lowered
+    with ThreadPoolExecutor(len(ARCHS)) as pool:
+        results = list(pool.map(lambda arch: nvrtc_ptx(module_source(module), names, arch), ARCHS))
+    for arch, (ptx, lowered) in zip(ARCHS, results):
+        assert set(lowered) == set(names), arch
+        assert f".target sm_{arch.split('_')[1]}" in ptx
+    nvrtc_results[module] = results[0][1]
 
 
 @needs_nvcc
-@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("module", MODULES)
-def test_kernel_module_compiles_with_nvcc(module, arch, tmp_path, nvrtc_results):
+def test_kernel_module_compiles_with_nvcc(module, tmp_path, nvrtc_results):
+    """For every arch of ARCHS (compiled side by side)."""
     names = cuda_kernels.name_expressions(module)
-    lowered = nvrtc_results.get(module) or nvrtc_ptx(module_source(module), names, arch)[1]
-    nvcc_ptx(module_source(module), names, arch, str(tmp_path), lowered)
+    lowered = nvrtc_results.get(module) or nvrtc_ptx(module_source(module), names, ARCHS[0])[1]
+    ptxs = nvcc_ptx(module_source(module), names, ARCHS, str(tmp_path), lowered)
+    assert [f".target sm_{arch.split('_')[1]}" in ptx for arch, ptx in zip(ARCHS, ptxs)] == [True] * len(ARCHS)
 
 
 BROKEN = [(BROKEN_ON_DOUBLE, "Only<double>"), (SYNTAX_ERROR, "expected a"), (NEEDS_A_HEADER, "cuda_fp16.h")]
@@ -51,20 +56,18 @@ BROKEN_IDS = ["broken-on-double", "syntax-error", "toolkit-header"]
 
 
 @needs_nvcc
-@pytest.mark.parametrize("sm", ["sm_80", "sm_90"])
 @pytest.mark.parametrize("module", MODULES)
-def test_kernel_resources_fit_their_launches(module, sm, tmp_path):
-    """What ptxas allots each kernel lets its block launch on these GPUs: every
-    kernel runs 256 threads a block, an SM has 64K registers, and static shared
-    memory stops at 48 KiB; and no kernel (nor a device function it calls) spills registers to
-    local memory."""
+def test_kernel_resources_fit_their_launches(module, tmp_path):
+    """What ptxas allots each kernel lets its block launch on sm_80 and sm_90 GPUs (compiled side by side):
+    every kernel runs 256 threads a block, an SM has 64K registers, and static shared memory stops at 48 KiB;
+    and no kernel (nor a device function it calls) spills registers to local memory."""
     names = cuda_kernels.name_expressions(module)
-    usage = nvcc_resources(module_source(module), names, sm, str(tmp_path))
-    assert sum(u["entry"] for u in usage.values()) == len(names)
-    for kernel, u in usage.items():
-        assert u["registers"] * 256 <= 65536, (kernel, u)
-        assert u["smem"] <= 48 * 1024, (kernel, u)
-        assert u["spill"] == 0, (kernel, u)
+    for sm, usage in nvcc_resources(module_source(module), names, ["sm_80", "sm_90"], str(tmp_path)).items():
+        assert sum(u["entry"] for u in usage.values()) == len(names), sm
+        for kernel, u in usage.items():
+            assert u["registers"] * 256 <= 65536, (sm, kernel, u)
+            assert u["smem"] <= 48 * 1024, (sm, kernel, u)
+            assert u["spill"] == 0, (sm, kernel, u)
 
 
 @pytest.mark.parametrize("source, why", BROKEN, ids=BROKEN_IDS)

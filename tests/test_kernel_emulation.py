@@ -122,18 +122,21 @@ def test_kernels_agree_with_numpy_with_threads_run_in_reverse_order():
     """The kernel tests that check numerics (Dense, the step kernels, the one-launch step, the
     optimizers, streaming, regularizers) pass with each block's threads run in reverse order too: no kernel
     leans on forward order to hide a missing barrier. Their float64 cases only: the float32 ones run the same
-    templates, so the order of their threads is the same, and the suite keeps within its time (40 s, not 75)."""
+    templates, so the order of their threads is the same, and the suite keeps within its time (40 s, not 75). Two
+    processes side by side, each half of the modules: the suite itself waits on them, and CI has two cores."""
     modules = ["test_kernel_dense.py", "test_kernel_dense_splits.py", "test_kernel_step.py", "test_kernel_step_plan.py",
                "test_kernel_optimizers.py", "test_kernel_streaming.py", "test_kernel_regularizers.py",
                "test_kernel_fused_forward.py", "test_kernel_batch_norm.py", "test_kernel_fused_batch_norm.py"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GN_EMU_"))}
     env["GN_EMU_REVERSE"] = "1"
     # (-m "not gpu": on a GPU machine the gpu-marked cases run on the device, not the emulator: nothing to reverse)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-m", "not gpu",
-                           "-k", "not float32", *modules],
-                          cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
-    summary = proc.stdout.strip().splitlines()[-1]
-    assert proc.returncode == 0 and re.search(r"^\d+ passed", summary), proc.stdout[-6000:]
+    procs = [subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-m", "not gpu",
+                               "-k", "not float32", *half], cwd=HERE, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for half in (modules[0::2], modules[1::2])]
+    for proc in procs:
+        out = proc.communicate(timeout=900)[0]
+        summary = out.strip().splitlines()[-1]
+        assert proc.returncode == 0 and re.search(r"^\d+ passed", summary), out[-6000:]
 
 
 @pytest.mark.parametrize("kernel", ["divergent<float>", "early_exit<float>"])
