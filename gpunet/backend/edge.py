@@ -100,6 +100,7 @@ def _users_loss(loss_fn):
     """Whether the compiled loss is the user's (a function, or a `Loss` subclass of theirs): its targets
     need not have the output's shape (sparse labels for a softmax output, say), as in tf.keras."""
     from ..losses.function_loss import FunctionLoss
+    loss_fn = getattr(loss_fn, "unweighted", loss_fn)  # (compile's loss_weights: losses/weighted.py)
     return isinstance(loss_fn, FunctionLoss) or not type(loss_fn).__module__.startswith("gpunet.")
 
 

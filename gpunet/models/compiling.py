@@ -1,6 +1,7 @@
 """``compile``: a model's optimizer, loss and metrics, as Keras 2 takes them (models/training.py's
 loops read what it sets)."""
 from .. import losses as _losses, metrics as _metrics, optimizers as _optimizers
+from ..losses.weighted import WeightedLoss, one_weight
 
 _NOT_COMPILED = ("You must compile your model before {what}: call "
                  "`model.compile(optimizer, loss, metrics)` first (a model built by model_from_json, "
@@ -25,7 +26,9 @@ class CompileMixin:
                 ``metrics``, one named as a metric there is renamed ``weighted_<name>`` (as in tf.keras 2).
             run_eagerly: True (or ``model.run_eagerly = True``) runs a subclassed model's ``call`` at every
                 step, as Keras does, instead of its trace on the fused steps (models/call_trace.py).
-            loss_weights, steps_per_execution, jit_compile: accepted for Keras compatibility.
+            loss_weights: the loss's weight (a number, or a list or dict of one), as in tf.keras 2: the loss
+                trained and logged is the loss times it.
+            steps_per_execution, jit_compile: accepted for Keras compatibility.
 
         Raises:
             ValueError: metrics without a loss, metrics given as a dict, duplicate metric names (or "loss"), an
@@ -33,11 +36,14 @@ class CompileMixin:
             TypeError: an identifier that is neither a name, a function nor a gpunet object.
         """
         loss_fn = _losses.get(loss) if loss is not None else _losses.AddedLossesOnly.checked(metrics, weighted_metrics)
+        weight = one_weight(loss_weights)
         opt = _optimizers.get(optimizer)
         metric_ids = list(metrics or [])
         if isinstance(metrics, dict):
             raise ValueError("Sequential models have one output: pass metrics as a list, e.g. ['accuracy'].")
         ms, weighted = _metrics.compiled(metric_ids, weighted_metrics, loss_fn)
+        if weight != 1.0 and loss is not None:  # (as tf.keras 2: the loss times its weight, logged so too)
+            loss_fn = WeightedLoss(loss_fn, weight)
         self.run_eagerly = bool(run_eagerly)
         self._set_compiled(opt, loss, loss_fn, ms, weighted, metric_ids, weighted_metrics, loss_weights)
 
