@@ -517,3 +517,24 @@ def test_adaptive_epsilon_keeps_adam_off_the_fused_gpu_update():
     assert optimizer_kind(Adam(adaptive_epsilon=True)) is None
     with pytest.raises(AttributeError):
         Adam().adaptive_epsilon = True  # set at construction only: a built plan could not see a change
+
+
+@pytest.mark.parametrize("name", [n for n in optimizers.legacy.__all__ if n != "Optimizer"])
+def test_code_naming_tf_keras_legacy_optimizers_trains_and_saves_as_it(name, tmp_path):
+    """``tf.keras.optimizers.legacy.Adam(lr=0.01, decay=1e-4)`` (tf.keras 2.11+'s name for the Keras 2.10
+    optimizers): it trains, and its file names the class and the decay as tf.keras writes them."""
+    import h5py
+    import json
+    from gpunet.layers import Dense
+    from gpunet.models import Sequential, load_model
+
+    x = np.random.RandomState(0).uniform(-1, 1, (32, 3)).astype("float32")
+    model = Sequential([Dense(1, input_dim=3)])
+    decay = 0.004 if name == "Nadam" else 1e-4  # (Nadam's decay: tf.keras's momentum schedule's, 0.004)
+    model.compile(optimizer=getattr(optimizers.legacy, name)(lr=0.01, decay=decay), loss="mse")
+    model.fit(x, x[:, :1], epochs=2, batch_size=8, verbose=0)
+    model.save(tmp_path / "legacy.h5")
+    with h5py.File(tmp_path / "legacy.h5") as f:
+        written = json.loads(f.attrs["training_config"])["optimizer_config"]
+    assert written["class_name"] == name and written["config"].get("decay", 0.004) == decay
+    assert load_model(tmp_path / "legacy.h5").optimizer.iterations == 8

@@ -17,6 +17,7 @@ from .lion import Lion
 from .adafactor import Adafactor
 from .ftrl import Ftrl
 from . import schedules
+from . import legacy  # (tf.keras 2.11+'s names for the Keras 2.10 optimizers)
 
 RMSProp = RMSprop  # tf.keras alias
 
@@ -72,5 +73,5 @@ def get(identifier):
     raise _unknown(identifier)
 
 
-__all__ = ["Optimizer", "Hyperparameter", "SGD", "RMSprop", "RMSProp", "Adagrad", "Adadelta", "Adam", "AdamW",
+__all__ = ["legacy", "Optimizer", "Hyperparameter", "SGD", "RMSprop", "RMSProp", "Adagrad", "Adadelta", "Adam", "AdamW",
            "Adamax", "Nadam", "Lion", "Adafactor", "Ftrl", "get", "serialize", "deserialize", "schedules"]
