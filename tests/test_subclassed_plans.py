@@ -354,8 +354,9 @@ def test_run_eagerly_runs_call_at_every_step_as_in_keras(eagerly):
     assert (model._plan_graph() is None) is not eagerly
 
 
-def test_a_models_own_weight_is_refused_by_name_rather_than_left_untrained():
-    """It used to be made, used in call, and never trained nor saved."""
+def test_a_models_own_weight_keeps_the_tape_and_trains():
+    """It used to be made, used in call, and never trained nor saved (tests/test_model_own_weights.py: as
+    tf.keras trains it)."""
     class Tempered(Model):
         def __init__(self):
             super().__init__()
@@ -364,8 +365,12 @@ def test_a_models_own_weight_is_refused_by_name_rather_than_left_untrained():
 
         def call(self, x):
             return self.out(x) * self.temperature
-    with pytest.raises(NotImplementedError, match="add_weight\\('temperature'\\) on a model: gpunet does not train"):
-        Tempered()
+    x, y = data()
+    model = Tempered()
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model._plan_graph() is None and model.weights[-1] is model.temperature
+    assert float(model.temperature.numpy()[0]) != 1.0
 
 
 class CallsAnEncodersLayerToo(Model):

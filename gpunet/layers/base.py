@@ -136,6 +136,13 @@ class Layer(added_losses.AddLossMixin):
                    dtype=None, **kwargs):
         """Create a weight (Keras's arguments; ``name`` defaults to ``variable``, ``variable_1``, ...).
         A None initializer is Keras's default, glorot_uniform. ``dtype`` must be the layer's."""
+        w = self._new_weight(name, shape, initializer, regularizer, constraint, trainable, dtype, **kwargs)
+        self._weights.append(w)
+        return w
+
+    def _new_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, trainable=True,
+                    dtype=None, **kwargs):
+        """`add_weight`'s new weight, not yet held (a model keeps its own apart: models/own_weights.py)."""
         if dtype is not None and _dtype_name(dtype) != self.dtype:
             raise ValueError(f"Layer '{self.name}': add_weight dtype {dtype!r} differs from the layer's dtype "
                              f"{self.dtype!r}; gpunet keeps one dtype per layer (pass dtype= to the layer).")
@@ -145,9 +152,7 @@ class Layer(added_losses.AddLossMixin):
             value = self.ops.zeros(tuple(shape), self.dtype)
         else:
             value = self.ops.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
-        w = Weight(self, name, value, trainable, regularizers.get(regularizer), constraints.get(constraint))
-        self._weights.append(w)
-        return w
+        return Weight(self, name, value, trainable, regularizers.get(regularizer), constraints.get(constraint))
 
     @property
     def weights(self):

@@ -40,18 +40,17 @@ def adopt_weights(layer):
     """Append the weights of ``layer``'s sublayers (their own sublayers' included) to its own, in
     the order Keras lists them: the layer's own first, then each sublayer's in attribute order."""
     known = {id(w) for w in layer._weights}
-    tracked = getattr(layer, "_tracked_layers", None)  # (a subclassed model's call holder: the model's layers)
-    for sub in tracked() if tracked is not None else found_in(layer):
-        for w in sub._weights:
-            if id(w) not in known:
-                layer._weights.append(w)
-                known.add(id(w))
+    tracked = getattr(layer, "_tracked_weights", None)  # (a subclassed model's call holder: models/model.py)
+    for w in tracked() if tracked is not None else [w for sub in found_in(layer) for w in sub._weights]:
+        if id(w) not in known:
+            layer._weights.append(w)
+            known.add(id(w))
 
 
 def on_tape(weight):
     """Whether a weight takes part in the tape as a tensor (a user layer's), rather than through a
     built-in sublayer's hand-written backward."""
-    return getattr(weight.layer, "_uses_call", False)
+    return getattr(weight.layer, "_uses_call", False) or getattr(weight.layer, "_own_weights_on_tape", False)
 
 
 def call_copy(layer):

@@ -17,7 +17,8 @@ recording its hand-written backward (layers/sublayers.py), so it trains, evaluat
 saves its weights (``save_weights``/``load_weights``) as a Sequential does, layer by layer. The fused
 steps run ``call`` traced once into a graph of the same layers where the trace trains as the tape
 does (models/call_trace.py); several inputs come as a list or tuple (models/subclass_inputs.py), several
-outputs as call returns them (models/subclass_outputs.py). As in
+outputs as call returns them (models/subclass_outputs.py), and the model may have weights of its own
+(models/own_weights.py). As in
 tf.keras 2, its architecture cannot be saved (``save`` to .h5, ``to_json``): Keras has no config
 for Python code.
 """
@@ -29,6 +30,7 @@ from ..layers.base import Layer
 from ..layers.naming import snake_case, unique_name
 from ..layers import sublayers
 from .sequential import Sequential
+from .own_weights import OwnWeightsMixin
 from .subclass_outputs import SeveralOutputsMixin, packed_outputs
 
 _NO_CONFIG = ("Model '{name}' is a subclassed model: its architecture is Python code, which Keras's "
@@ -36,7 +38,7 @@ _NO_CONFIG = ("Model '{name}' is a subclassed model: its architecture is Python 
               "rebuild it in code, or write it as a Sequential or functional model.")
 
 
-class Model(SeveralOutputsMixin, Sequential):
+class Model(OwnWeightsMixin, SeveralOutputsMixin, Sequential):
     """``Model(inputs, outputs)``: a `Functional` model; subclass it with ``call`` for a subclassed model."""
 
     _builds_on_call = True  # (its layers exist once call has run: it may be nested before that)
@@ -118,14 +120,6 @@ class Model(SeveralOutputsMixin, Sequential):
             self.build((None,) + tuple(x_shape[1:]))
         super()._ensure_ready(x_shape, train)
 
-    def add_weight(self, name=None, *args, **kwargs):
-        """Refused: gpunet neither trains nor saves a model's own weights yet (tf.keras 2 does both,
-        ``top_level_model_weights`` in its .h5); it used to make one that stayed at its initial value."""
-        raise NotImplementedError(f"Model '{self.name}' ({type(self).__name__}): add_weight({name!r}) on a model: "
-                                  "gpunet does not train or save a model's own weights yet. Make the weight in a layer "
-                                  "of your own (a Layer subclass whose build calls add_weight) and hold that layer in "
-                                  "the model.")
-
     def add(self, layer):
         raise TypeError(f"Model '{self.name}' is a subclassed model: set its layers as attributes in __init__.")
 
@@ -169,8 +163,23 @@ class _CallLayer(Layer):
         out = model.call(inputs, training=training) if self._model_takes_training else model.call(inputs)
         return packed_outputs(model, out)  # (several outputs: side by side, models/subclass_outputs.py)
 
-    def _tracked_layers(self):
-        return self._owner().layers
+    def _tracked_weights(self):
+        """The holder's weights (layers/sublayers.py `adopt_weights`): the model's layers', then its own
+        (models/own_weights.py)."""
+        model = self._owner()
+        return [w for layer in model.layers for w in layer._weights] + model.__dict__.get("_own_weights", [])
+
+    @property
+    def weights(self):
+        """tf.keras 2's ``Model.weights`` order: each layer's weights (its trainable first), then the model's
+        own (trainable first); ``get_weights``/``set_weights`` follow it."""
+        model, out, seen = self._owner(), [], set()
+        own = [w for w in self._weights if w.layer is model]
+        for w in [w for layer in model.layers for w in layer.weights] + [w for w in own if w.trainable] + own:
+            if id(w) not in seen and any(w is mine for mine in self._weights):
+                out.append(w)
+                seen.add(id(w))
+        return out + [w for w in Layer.weights.fget(self) if id(w) not in seen]
 
 
 def _parameters(fn):

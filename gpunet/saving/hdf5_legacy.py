@@ -77,10 +77,11 @@ def unescape(name):
 
 
 # ---- weights (model_weights group or a weights-only file) -------------------------------------
-def write_weights(group, layers, keras_version, backend):
+def write_weights(group, layers, keras_version, backend, top=()):
     """Write ``layers`` in Keras's layout: ``[(layer_name, [(weight_name, host_array)])]``, where a weight
     may also be ``(owner_layer_name, weight_name, host_array)``: a nested model's weights are named after
-    their own layer, ``<nested>/<inner>/kernel:0``, as tf.keras 2 writes them."""
+    their own layer, ``<nested>/<inner>/kernel:0``, as tf.keras 2 writes them. ``top``: a subclassed model's
+    own weights, ``[(model_name, weight_name, host_array)]``, in ``top_level_model_weights``."""
     save_attributes(group, "layer_names", [escape(name) for name, _ in layers])
     group.attrs["backend"] = backend.encode("utf-8")
     group.attrs["keras_version"] = keras_version.encode("utf-8")
@@ -91,8 +92,19 @@ def write_weights(group, layers, keras_version, backend):
         names = [f"{escape(owner)}/{escape(wname)}:0" for owner, wname, _ in items]
         save_attributes(g, "weight_names", names)
         write_arrays(g, [(wname, array) for wname, (_, _, array) in zip(names, items)])
-    top = group.create_group("top_level_model_weights")
-    save_attributes(top, "weight_names", [])
+    own = group.create_group("top_level_model_weights")
+    names = [f"{escape(owner)}/{escape(wname)}:0" for owner, wname, _ in top]
+    save_attributes(own, "weight_names", names)
+    write_arrays(own, [(wname, array) for wname, (_, _, array) in zip(names, top)])
+
+
+def read_top(group):
+    """The `FileWeight` list of ``top_level_model_weights`` (a subclassed model's own weights; none: [])."""
+    own = group.get("top_level_model_weights")
+    if own is None or not has_attributes(own, "weight_names"):
+        return []
+    names = load_attributes(own, "weight_names")
+    return [FileWeight(w, own[w], c) for w, c in zip(names, checksums(own, len(names)))]
 
 
 def read_weights(group, escaped):
@@ -183,6 +195,7 @@ def read_model_file(h5):
         "rng": json_attr(h5, "gpunet_rng"),
         "optimizer_meta": json_attr(h5, "gpunet_optimizer"),
         "layers": read_weights(h5["model_weights"], gpunet),
+        "own": read_top(h5["model_weights"]),
         "optimizer": read_optimizer(h5, gpunet),
         "optimizer_positional": None,
         "v3": False,

@@ -126,7 +126,7 @@ def save_weights(model, filepath, overwrite=True, save_format=None, **kwargs):
         return
     with files.atomic_h5(filepath, overwrite) as h5:
         hdf5_legacy.write_weights(h5, model_state.legacy_layers(model, host), _config.KERAS_VERSION,
-                                  _config.BACKEND)
+                                  _config.BACKEND, model_state.legacy_top(model, host))
         hdf5_legacy.stamp(h5, _version())
 
 
@@ -170,7 +170,7 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=Fa
             if not model.built:
                 model.build(input_shape_for(model, contents, by_name))
             pairs, report = match_weights(model, contents["layers"], by_name, skip_mismatch, reshape,
-                                          v3=contents["v3"])
+                                          v3=contents["v3"], own=contents.get("own", []))
         with readers.reading(src):
             arrays = [fw.read() for _, fw, _ in pairs]
     for (w, _, shape), array in zip(pairs, arrays):

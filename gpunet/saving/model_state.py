@@ -8,7 +8,7 @@ own layer), Keras 3's layout one group per layer at every level.
 import numpy as np
 
 from .keras_zip import layer_keys
-from .weight_matching import hdf5_layers, keras3_weights, legacy_order, sublayers
+from .weight_matching import hdf5_layers, keras3_weights, legacy_order, own_weights, sublayers
 
 
 def ready(model):
@@ -52,6 +52,11 @@ def check_unique_paths(model):
 def legacy_layers(model, host):
     """``[(layer_name, [(owner_layer_name, weight_name, host_array)])]`` for Keras's HDF5 layout."""
     return [(layer.name, [(w.layer.name, w.name, host(w)) for w in legacy_order(layer)]) for layer in hdf5_layers(model)]
+
+
+def legacy_top(model, host):
+    """``[(model_name, weight_name, host_array)]``: a subclassed model's own weights for ``top_level_model_weights``."""
+    return [(model.name, w.name, host(w)) for w in own_weights(model)]
 
 
 def keras3_layers(layers, host):

@@ -87,6 +87,7 @@ def weights_only(h5):
         return {"layers": keras_zip.read_weights(h5), "config": None, "v3": True, "optimizer": named,
                 "optimizer_positional": positional, "optimizer_meta": h5_store.json_attr(h5, "gpunet_optimizer")}
     escaped = h5_store.gpunet_version_of(h5.file) is not None  # h5 may be a group of a gpunet file
-    return {"layers": hdf5_legacy.read_weights(h5, escaped), "config": None, "v3": False,
+    return {"layers": hdf5_legacy.read_weights(h5, escaped), "own": hdf5_legacy.read_top(h5), "config": None,
+            "v3": False,
             "optimizer": hdf5_legacy.read_optimizer(h5, escaped), "optimizer_positional": None,
             "optimizer_meta": None}

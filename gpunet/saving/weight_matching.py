@@ -16,6 +16,7 @@ all shapes have been checked, so a mismatch never leaves a half-loaded model.
 """
 from . import limits
 from .hdf5_legacy import unescape
+from .h5_store import FileLayer
 from .keras_zip import layer_keys
 
 # Layers whose output shape equals their input shape (an input shape can be seen through them).
@@ -83,8 +84,16 @@ def keras3_weights(layer):
     return [w for w in layer.weights if getattr(w, "in_keras3", True)]
 
 
-def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshape=False, v3=False):
-    """``(pairs, report)``: ``pairs`` is ``[(Weight, FileWeight, target_shape)]``.
+def own_weights(model):
+    """A subclassed model's own weights (models/own_weights.py) in the order files keep them: trainable, then
+    the rest (tf.keras 2's ``_trainable_weights + _non_trainable_weights``)."""
+    own = model.__dict__.get("_own_weights", [])
+    return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
+
+
+def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshape=False, v3=False, own=()):
+    """``(pairs, report)``: ``pairs`` is ``[(Weight, FileWeight, target_shape)]``; ``own``: the file's
+    weights of the model itself (a subclassed model's), matched by position.
 
     Raises ValueError naming layer, weight and both shapes on a mismatch (unless
     ``skip_mismatch``), and naming the layers that differ when the structures do not fit.
@@ -122,6 +131,10 @@ def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshap
     pairs = []
     for layer, fl in couples:
         _pair(layer, fl, pairs, report, skip_mismatch, reshape)
+    mine = own_weights(model)
+    if mine or own:
+        _pair(model, FileLayer(model.name, "top_level_model_weights", list(own)), pairs, report, skip_mismatch,
+              reshape, mine)
     report.loaded = [w.path for w, _, _ in pairs]
     return pairs, report
 
@@ -171,8 +184,9 @@ def _by_owner(weights, stored, escaped):
     return out
 
 
-def _pair(layer, fl, pairs, report, skip_mismatch, reshape):
-    inner = sublayers(layer)
+def _pair(layer, fl, pairs, report, skip_mismatch, reshape, weights=None):
+    """``layer``'s weights (``weights``: these of it only) paired with the file's layer ``fl``'s."""
+    inner = None if weights is not None else sublayers(layer)
     label = fl.name or fl.key
     if fl.children is not None and inner is not None:  # Keras 3 layout: the nested model's layers by key
         for sub, child in _v3_couples(layer.name, inner, fl.children):
@@ -184,7 +198,9 @@ def _pair(layer, fl, pairs, report, skip_mismatch, reshape):
             return
         raise ValueError(f"Layer '{layer.name}' is a {type(layer).__name__}, the file's layer '{label}' is a "
                          f"nested model with layers {[c.name or c.key for c in fl.children]}.")
-    weights, stored = (legacy_order(layer) if inner is not None else layer.weights), fl.weights
+    if weights is None:
+        weights = legacy_order(layer) if inner is not None else layer.weights
+    stored = fl.weights
     if len(weights) != len(stored):
         if skip_mismatch:
             report.shape_mismatch.extend((w.path, w.shape, None) for w in weights)
