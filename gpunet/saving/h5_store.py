@@ -190,11 +190,12 @@ class FileLayer:
     ``key`` (its group in the file) and ``weights`` (list of `FileWeight`).
 
     A nested model in Keras 3's layout has ``children`` (its layers, as FileLayers; ``weights``
-    then lists theirs, in order); elsewhere ``children`` is None. ``escaped``: gpunet wrote the
-    names (see `hdf5_legacy.escape`)."""
+    then lists theirs, in order); elsewhere ``children`` is None. A subclassed model's layers and a layer
+    of your own's sublayers are its ``attrs`` (FileLayers keyed by path: saving/keras3_attrs.py; its own
+    ``weights`` only). ``escaped``: gpunet wrote the names (see `hdf5_legacy.escape`)."""
 
-    def __init__(self, name, key, weights, children=None, escaped=False):
-        self.name, self.key, self.children, self.escaped = name, key, children, escaped
+    def __init__(self, name, key, weights, children=None, escaped=False, attrs=None):
+        self.name, self.key, self.children, self.escaped, self.attrs = name, key, children, escaped, attrs
         self.weights = weights if children is None else weights + [w for c in children for w in c.weights]
 
 

@@ -54,16 +54,23 @@ def keys_for_classes(class_names):
 
 
 # ---- the weights layout -------------------------------------------------------------------------
-def write_weights(h5, model_name, layers, optimizer=None, meta=None, gpunet_version="0"):
+def write_weights(h5, model_name, layers, optimizer=None, meta=None, gpunet_version="0", own=(), attrs=()):
     """Write the Keras 3 layout.
 
-    ``layers``: ``[(key, layer_name, [host_array, ...], children)]`` where ``children`` is None, or for
-    a nested model the same list for its layers (written under ``layers/<key>/layers/...``, as Keras 3
-    does); ``optimizer``: ``(name, [(array, path, slot)])`` or None; ``meta``: gpunet attributes to add
-    (``{"gpunet_rng": ..., "gpunet_optimizer": ...}``).
+    ``layers``: ``[(key, layer_name, [host_array, ...], children[, attrs])]`` where ``children`` is None, or
+    for a nested model the same list for its layers (written under ``layers/<key>/layers/...``, as Keras 3
+    does), and ``attrs`` the same list for the layers a layer of your own holds (keyed by path, written in its
+    group: saving/keras3_attrs.py); None for a subclassed model, whose own weights are ``own`` (the root
+    ``vars``) and its layers ``attrs``; ``optimizer``: ``(name, [(array, path, slot)])`` or None; ``meta``:
+    gpunet attributes to add (``{"gpunet_rng": ..., "gpunet_optimizer": ...}``).
     """
-    h5.create_group("vars").attrs["name"] = model_name
-    _write_layers(h5.create_group("layers"), layers)
+    root = h5.create_group("vars")
+    root.attrs["name"] = model_name
+    h5s.write_arrays(root, [(str(i), array) for i, array in enumerate(own)])
+    if layers is not None:
+        _write_layers(h5.create_group("layers"), layers)
+    for entry in attrs:
+        _write_entry(h5.create_group(entry[0]), entry)
     if optimizer is not None:
         opt_name, entries = optimizer
         vars_ = h5.create_group("optimizer").create_group("vars")
@@ -81,13 +88,19 @@ def write_weights(h5, model_name, layers, optimizer=None, meta=None, gpunet_vers
 
 
 def _write_layers(group, layers):
-    for key, name, arrays, *children in layers:
-        layer_group = group.create_group(key)
-        vars_ = layer_group.create_group("vars")
-        vars_.attrs["name"] = name
-        h5s.write_arrays(vars_, [(str(i), array) for i, array in enumerate(arrays)])
-        if children and children[0] is not None:
-            _write_layers(layer_group.create_group("layers"), children[0])
+    for entry in layers:
+        _write_entry(group.create_group(entry[0]), entry)
+
+
+def _write_entry(layer_group, entry):
+    _, name, arrays, children, *attrs = entry
+    vars_ = layer_group.create_group("vars")
+    vars_.attrs["name"] = name
+    h5s.write_arrays(vars_, [(str(i), array) for i, array in enumerate(arrays)])
+    if children is not None:
+        _write_layers(layer_group.create_group("layers"), children)
+    for sub in attrs[0] if attrs else ():
+        _write_entry(layer_group.create_group(sub[0]), sub)  # (a path: its containers' groups come with it)
 
 
 def is_v3_weights(h5):
@@ -106,10 +119,22 @@ def _vars(group):
 
 
 def read_weights(h5):
-    """The `FileLayer` list of a Keras 3 weights file (``name`` None where the file has no names)."""
+    """The `FileLayer` list of a Keras 3 weights file's ``layers`` (``name`` None where the file has no
+    names; a subclassed model's are `read_attrs`)."""
     h5s.gpunet_version_of(h5)
     h5s.check_json_sums(h5)
-    return _read_layers(_layers_group(h5) or {}, depth=0)
+    layers = _layers_group(h5)
+    return _read_layers(layers, depth=0) if layers is not None else []
+
+
+def read_own(h5):
+    """The file's root ``vars``: a subclassed model's own weights (none for other models)."""
+    return _vars(h5["vars"]) if isinstance(h5.get("vars"), h5py.Group) else []
+
+
+def read_attrs(h5):
+    """The layers under the root's attributes, keyed by path (a subclassed model's: saving/keras3_attrs.py)."""
+    return _read_attrs(h5, 0, ("vars", "optimizer"))
 
 
 def _layers_group(group):
@@ -120,19 +145,42 @@ def _layers_group(group):
 
 
 def _read_layers(root, depth):
+    return [_read_node(_group(root, key), key, depth) for key in root.keys()]
+
+
+def _group(parent, key):
+    group = parent[key]
+    if not isinstance(group, h5py.Group):
+        raise ValueError(f"{group.name} is not a group")
+    return group
+
+
+def _read_node(group, key, depth):
     if depth > 64:
-        raise ValueError(f"{root.name}: models nested more than 64 deep")
-    layers = []
-    for key in root.keys():
-        group = root[key]
-        if not isinstance(group, h5py.Group):
-            raise ValueError(f"{group.name} is not a group")
-        vars_ = group.get("vars")
-        name = h5s.text(h5s.attr(vars_, "name")) if vars_ is not None and "name" in vars_.attrs else None
-        inner = _layers_group(group)
-        children = _read_layers(inner, depth + 1) if isinstance(inner, h5py.Group) else None
-        layers.append(h5s.FileLayer(name, key, _vars(vars_) if vars_ is not None else [], children))
-    return layers
+        raise ValueError(f"{group.name}: models nested more than 64 deep")
+    vars_ = group.get("vars")
+    name = h5s.text(h5s.attr(vars_, "name")) if vars_ is not None and "name" in vars_.attrs else None
+    inner = _layers_group(group)
+    children = _read_layers(inner, depth + 1) if isinstance(inner, h5py.Group) else None
+    attrs = _read_attrs(group, depth + 1)
+    return h5s.FileLayer(name, key, _vars(vars_) if vars_ is not None else [], children, attrs=attrs or None)
+
+
+def _read_attrs(group, depth, skip=("vars", "layers", "_layer_checkpoint_dependencies"), prefix=""):
+    """The layers under ``group``'s attribute groups (saving/keras3_attrs.py), keyed by path: a group with
+    ``vars`` is a layer, one without a container of them."""
+    if depth > 64:
+        raise ValueError(f"{group.name}: layers nested more than 64 deep")
+    nodes = []
+    for key in group.keys():
+        if key in skip:
+            continue
+        sub = _group(group, key)
+        if "vars" in sub:
+            nodes.append(_read_node(sub, prefix + key, depth + 1))
+        else:
+            nodes += _read_attrs(sub, depth + 1, (), prefix + key + "/")
+    return nodes
 
 
 def read_optimizer(h5):

@@ -76,11 +76,11 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     slots = with_opt and model._params is not None
     if fmt == "keras":
         archive_config = keras3_config.keras3_config(model_config, keras3_compile_config(training, model), model)
-        layers = model_state.keras3_layers(model.layers, host)
+        layers, own, attrs = model_state.keras3_root(model, host)
         opt = (model.optimizer.name, optimizer_state.keras3_vars(model)) if slots else None
 
         def fill(h5):
-            keras_zip.write_weights(h5, model.name, layers, opt, meta, _version())
+            keras_zip.write_weights(h5, model.name, layers, opt, meta, _version(), own, attrs)
         _write_archive(filepath, overwrite, archive_config, keras3_config.metadata(_version()), fill)
         return
     meta.update(model_config=model_config, training_config=training, keras_version=cfg["keras_version"],
@@ -116,13 +116,13 @@ def save_weights(model, filepath, overwrite=True, save_format=None, **kwargs):
     model_state.check_unique_paths(model)
     host = model_state.host_reader(model)
     if fmt == "keras":
-        layers = model_state.keras3_layers(model.layers, host)
+        layers, own, attrs = model_state.keras3_root(model, host)
         opt = None
         if model.optimizer is not None and model._params is not None:
             opt = (model.optimizer.name, optimizer_state.keras3_vars(model))
         meta = {"gpunet_optimizer": optimizer_state.scalar_state(model.optimizer) if opt else None}
         with files.atomic_h5(filepath, overwrite) as h5:
-            keras_zip.write_weights(h5, model.name, layers, opt, meta, _version())
+            keras_zip.write_weights(h5, model.name, layers, opt, meta, _version(), own, attrs)
         return
     with files.atomic_h5(filepath, overwrite) as h5:
         hdf5_legacy.write_weights(h5, model_state.legacy_layers(model, host), _config.KERAS_VERSION,
@@ -170,7 +170,8 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=Fa
             if not model.built:
                 model.build(input_shape_for(model, contents, by_name))
             pairs, report = match_weights(model, contents["layers"], by_name, skip_mismatch, reshape,
-                                          v3=contents["v3"], own=contents.get("own", []))
+                                          v3=contents["v3"], own=contents.get("own", []),
+                                          attrs=contents.get("attrs"))
         with readers.reading(src):
             arrays = [fw.read() for _, fw, _ in pairs]
     for (w, _, shape), array in zip(pairs, arrays):

@@ -7,8 +7,9 @@ own layer), Keras 3's layout one group per layer at every level.
 """
 import numpy as np
 
+from . import keras3_attrs
 from .keras_zip import layer_keys
-from .weight_matching import hdf5_layers, keras3_weights, legacy_order, own_weights, sublayers
+from .weight_matching import hdf5_layers, keras3_weights, legacy_order, sublayers
 
 
 def ready(model):
@@ -56,19 +57,35 @@ def legacy_layers(model, host):
 
 def legacy_top(model, host):
     """``[(model_name, weight_name, host_array)]``: a subclassed model's own weights for ``top_level_model_weights``."""
-    return [(model.name, w.name, host(w)) for w in own_weights(model)]
+    return [(model.name, w.name, host(w)) for w in keras3_attrs.own_weights(model)]
 
 
-def keras3_layers(layers, host):
-    """``[(key, layer_name, [host_array], children)]`` for Keras 3's layout (children: a nested model's)."""
-    out = []
-    for key, layer in zip(layer_keys(layers), layers):
-        inner = sublayers(layer)
-        if inner is not None:
-            out.append((key, layer.name, [], keras3_layers(inner, host)))
-        else:
-            out.append((key, layer.name, [host(w) for w in keras3_weights(layer)], None))
-    return out
+def keras3_root(model, host):
+    """``(layers, own, attrs)`` for keras_zip.write_weights: a Sequential's or functional model's layers
+    (`keras3_layers`), or a subclassed model's own weights and the layers its attributes hold."""
+    if not keras3_attrs.is_subclassed(model):
+        return keras3_layers(model.layers, host), (), ()
+    seen = set()
+    return (None, [host(w) for w in keras3_attrs.own_weights(model)],
+            [_keras3_entry(path, layer, host, seen) for path, layer in keras3_attrs.attribute_layers(model, seen)])
+
+
+def keras3_layers(layers, host, seen=None):
+    """``[(key, layer_name, [host_array], children[, attrs])]`` for Keras 3's layout (children: a nested
+    model's layers; attrs: a layer of your own's or a subclassed model's, saving/keras3_attrs.py)."""
+    seen = set() if seen is None else seen
+    return [_keras3_entry(key, layer, host, seen) for key, layer in zip(layer_keys(layers), layers)]
+
+
+def _keras3_entry(key, layer, host, seen):
+    seen.add(id(layer))
+    if keras3_attrs.by_attributes(layer):  # (each attribute's layer written whole before the next: depth first)
+        attrs = [_keras3_entry(path, sub, host, seen) for path, sub in keras3_attrs.attribute_layers(layer, seen)]
+        return key, layer.name, [host(w) for w in keras3_attrs.own_weights(layer)], None, attrs
+    inner = sublayers(layer)
+    if inner is not None:
+        return key, layer.name, [], keras3_layers(inner, host, seen)
+    return key, layer.name, [host(w) for w in keras3_weights(layer)], None
 
 
 def all_layers(layers):

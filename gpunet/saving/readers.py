@@ -84,7 +84,8 @@ def weights_only(h5):
     """`contents` of a weights file (Keras 2 legacy layout or Keras 3 ``.weights.h5`` layout)."""
     if keras_zip.is_v3_weights(h5):
         named, positional, _ = keras_zip.read_optimizer(h5)
-        return {"layers": keras_zip.read_weights(h5), "config": None, "v3": True, "optimizer": named,
+        return {"layers": keras_zip.read_weights(h5), "own": keras_zip.read_own(h5), "config": None, "v3": True,
+                "attrs": keras_zip.read_attrs(h5), "optimizer": named,
                 "optimizer_positional": positional, "optimizer_meta": h5_store.json_attr(h5, "gpunet_optimizer")}
     escaped = h5_store.gpunet_version_of(h5.file) is not None  # h5 may be a group of a gpunet file
     return {"layers": hdf5_legacy.read_weights(h5, escaped), "own": hdf5_legacy.read_top(h5), "config": None,

@@ -14,7 +14,9 @@ all fit, else by position (Keras's way).
 Nothing is read or assigned here: the caller reads every matched array once
 all shapes have been checked, so a mismatch never leaves a half-loaded model.
 """
-from . import limits
+from . import keras3_attrs, limits
+from .keras3_attrs import own_weights
+from .load_report import LoadReport
 from .hdf5_legacy import unescape
 from .h5_store import FileLayer
 from .keras_zip import layer_keys
@@ -23,48 +25,6 @@ from .keras_zip import layer_keys
 _SHAPE_PRESERVING = ("Dropout", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU",
                      "ActivityRegularization", "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
                      "SpatialDropout2D", "SpatialDropout3D")
-
-
-class LoadReport:
-    """What ``load_weights`` did.
-
-    Attributes:
-        loaded: parameter paths (``"dense/kernel"``) that received values.
-        missing_in_file: model weights the file has no value for (``by_name=True``).
-        unexpected_in_file: weights in the file that no model weight took (``by_name=True``).
-        shape_mismatch: ``(path, model_shape, file_shape)`` for weights skipped with
-            ``skip_mismatch=True`` (``file_shape`` is None when the weight counts differ).
-        reshaped: paths loaded through ``reshape=True``.
-        source: the file.
-    """
-
-    def __init__(self):
-        self.loaded, self.missing_in_file, self.unexpected_in_file = [], [], []
-        self.shape_mismatch, self.reshaped = [], []
-        self.source = None
-
-    @property
-    def complete(self):
-        """True when every model weight was loaded and nothing in the file was left over."""
-        return not (self.missing_in_file or self.unexpected_in_file or self.shape_mismatch)
-
-    def summary(self):
-        """One line: counts, with the names of what was not loaded."""
-        def names(items, n=5):
-            items = [i[0] if isinstance(i, tuple) else i for i in items]
-            more = f", +{len(items) - n} more" if len(items) > n else ""
-            return f" ({', '.join(items[:n])}{more})" if items else ""
-        return (f"Loaded {len(self.loaded)} weights from {self.source}; "
-                f"{len(self.missing_in_file)} missing in file{names(self.missing_in_file)}, "
-                f"{len(self.unexpected_in_file)} unexpected in file{names(self.unexpected_in_file)}, "
-                f"{len(self.shape_mismatch)} shape mismatches{names(self.shape_mismatch)}"
-                + (f", {len(self.reshaped)} reshaped" if self.reshaped else ""))
-
-    def log(self, logger):
-        logger.log(20 if self.complete else 30, "%s", self.summary())
-
-    def __repr__(self):
-        return f"<LoadReport {self.summary()}>"
 
 
 def sublayers(layer):
@@ -84,16 +44,12 @@ def keras3_weights(layer):
     return [w for w in layer.weights if getattr(w, "in_keras3", True)]
 
 
-def own_weights(model):
-    """A subclassed model's own weights (models/own_weights.py) in the order files keep them: trainable, then
-    the rest (tf.keras 2's ``_trainable_weights + _non_trainable_weights``)."""
-    own = model.__dict__.get("_own_weights", [])
-    return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
-
-
-def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshape=False, v3=False, own=()):
+def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshape=False, v3=False, own=(),
+                  attrs=None):
     """``(pairs, report)``: ``pairs`` is ``[(Weight, FileWeight, target_shape)]``; ``own``: the file's
-    weights of the model itself (a subclassed model's), matched by position.
+    weights of the model itself (a subclassed model's), matched by position; ``attrs``: a Keras 3 file's
+    layers under its root's attributes, where a subclassed model's are (saving/keras3_attrs.py; gpunet wrote
+    them as ``file_layers`` before, which load as they did where the attributes do not fit).
 
     Raises ValueError naming layer, weight and both shapes on a mismatch (unless
     ``skip_mismatch``), and naming the layers that differ when the structures do not fit.
@@ -104,7 +60,7 @@ def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshap
         if v3 and any(fl.name is None for fl in file_layers if fl.weights):
             raise ValueError("This Keras 3 weights file records no layer names (written by an older Keras): "
                              "load it with by_name=False, which matches layers by class and position.")
-        table = {fl.name: fl for fl in file_layers if fl.weights}
+        table = {fl.name: fl for fl in file_layers if keras3_attrs.stored(fl)}
         couples = []
         for layer in layers:
             weights = keras3_weights(layer) if v3 else layer.weights
@@ -114,6 +70,8 @@ def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshap
             else:
                 couples.append((layer, fl))
         report.unexpected_in_file.extend(f"{fl.name}/{fw.short}" for fl in table.values() for fw in fl.weights)
+    elif v3 and attrs is not None and keras3_attrs.is_subclassed(model) and keras3_attrs.fits(model, attrs):
+        couples = None  # (paired below, as the model's attributes hold its layers)
     elif v3:
         couples = _v3_couples(model.name, layers, file_layers)
     else:
@@ -128,9 +86,15 @@ def match_weights(model, file_layers, by_name=False, skip_mismatch=False, reshap
                 f"{[n for n in mine_names if n not in their_names]}; only in the file: "
                 f"{[n for n in their_names if n not in mine_names]} (model: {mine_names}; file: {their_names}).")
         couples = list(zip(mine, theirs))
-    pairs = []
-    for layer, fl in couples:
-        _pair(layer, fl, pairs, report, skip_mismatch, reshape)
+    pairs, seen = [], set()  # (seen: layers met already in Keras 3's walk, written once)
+
+    def pair(layer, fl):
+        _pair(layer, fl, pairs, report, skip_mismatch, reshape, seen=seen)
+    if couples is None:
+        keras3_attrs.pair_attributes(model, attrs, seen, pair, model.name)
+    for layer, fl in couples or ():
+        seen.add(id(layer))
+        pair(layer, fl)
     mine = own_weights(model)
     if mine or own:
         _pair(model, FileLayer(model.name, "top_level_model_weights", list(own)), pairs, report, skip_mismatch,
@@ -152,13 +116,13 @@ def _v3_couples(owner, layers, file_layers):
     for key, layer in zip(layer_keys(layers), layers):
         fl = table.pop(key, None)
         weights = keras3_weights(layer)
-        if weights and (fl is None or not fl.weights):
+        if weights and (fl is None or not keras3_attrs.stored(fl)):
             missing.append(f"{layer.name} ({key})")
         elif weights:
             couples.append((layer, fl))
-        elif fl is not None and fl.weights:
+        elif fl is not None and keras3_attrs.stored(fl):
             table[key] = fl
-    extra = [key for key, fl in table.items() if fl.weights]
+    extra = [key for key, fl in table.items() if keras3_attrs.stored(fl)]
     if missing or extra:
         raise ValueError(f"The weights file does not fit model '{owner}': model layers with no weights "
                          f"in the file: {missing}; layers in the file the model does not have: {extra}. "
@@ -184,8 +148,15 @@ def _by_owner(weights, stored, escaped):
     return out
 
 
-def _pair(layer, fl, pairs, report, skip_mismatch, reshape, weights=None):
+def _pair(layer, fl, pairs, report, skip_mismatch, reshape, weights=None, seen=None):
     """``layer``'s weights (``weights``: these of it only) paired with the file's layer ``fl``'s."""
+    if weights is None and fl.attrs and keras3_attrs.by_attributes(layer):  # (Keras 3: its own, then attributes')
+        seen = set() if seen is None else seen
+        _pair(layer, FileLayer(fl.name, fl.key, fl.weights), pairs, report, skip_mismatch, reshape,
+              own_weights(layer))
+        keras3_attrs.pair_attributes(layer, fl.attrs, seen, lambda sub, node: _pair(
+            sub, node, pairs, report, skip_mismatch, reshape, seen=seen), layer.name)
+        return
     inner = None if weights is not None else sublayers(layer)
     label = fl.name or fl.key
     if fl.children is not None and inner is not None:  # Keras 3 layout: the nested model's layers by key
