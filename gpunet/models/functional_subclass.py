@@ -63,18 +63,37 @@ def subclass_config(model):
     params = _parameters(type(model).__init__) or {}
     open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     config = {k: v for k, v in (("name", model.name), ("trainable", model.trainable)) if open_ended or k in params}
+    for name, value in _named_arguments(model):
+        if name not in config and _plain(value):
+            config[name] = value
+    return config
+
+
+def unsaved_arguments(model):
+    """The names of the constructor arguments ``model`` was made with that `subclass_config` leaves out (not
+    plain values: a layer, a function...; ``*args`` given)."""
+    return [name for name, value in _named_arguments(model, positional=True) if not _plain(value)]
+
+
+def _named_arguments(model, positional=False):
+    """``(name, value)`` for each argument the constructor of ``model`` was called with (``**kwargs`` each by its
+    own name; ``*args`` as one entry where ``positional`` and given, a tuple no config takes by name)."""
+    params = _parameters(type(model).__init__) or {}
     args, kwargs = getattr(model, "_init_arguments", ((), {}))
     try:
         bound = inspect.signature(type(model).__init__).bind_partial(None, *args, **kwargs).arguments
     except TypeError:
-        return config
+        return []
+    out = []
     for name, value in list(bound.items())[1:]:
         kind = params[name].kind
-        if kind is inspect.Parameter.VAR_POSITIONAL:
-            continue  # (not passable by name)
-        given = value if kind is inspect.Parameter.VAR_KEYWORD else {name: value}
-        config.update({k: v for k, v in given.items() if k not in config and _plain(v)})
-    return config
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            out += list(value.items())
+        elif kind is not inspect.Parameter.VAR_POSITIONAL:
+            out.append((name, value))
+        elif positional and value:
+            out.append((name, object()))  # (not passable by name: never plain)
+    return out
 
 
 def _plain(value):

@@ -18,9 +18,9 @@ saves its weights (``save_weights``/``load_weights``) as a Sequential does, laye
 steps run ``call`` traced once into a graph of the same layers where the trace trains as the tape
 does (models/call_trace.py); several inputs come as a list or tuple (models/subclass_inputs.py), several
 outputs as call returns them (models/subclass_outputs.py), and the model may have weights of its own
-(models/own_weights.py). As in
-tf.keras 2, its architecture cannot be saved (``save`` to .h5, ``to_json``): Keras has no config
-for Python code.
+(models/own_weights.py). As in Keras 3, ``save`` to a ``.keras`` archive keeps its class's name and its
+constructor's arguments (its ``get_config``), and ``load_model`` with the class in ``custom_objects`` (or
+registered) makes it again; as in tf.keras 2, ``.h5`` and ``to_json`` cannot hold it.
 """
 import weakref
 
@@ -32,11 +32,6 @@ from ..layers import sublayers
 from .sequential import Sequential
 from .own_weights import OwnWeightsMixin
 from .subclass_outputs import SeveralOutputsMixin, packed_outputs
-
-_NO_CONFIG = ("Model '{name}' is a subclassed model: its architecture is Python code, which Keras's "
-              "formats cannot hold (tf.keras 2 refuses too). Save its weights with save_weights() and "
-              "rebuild it in code, or write it as a Sequential or functional model.")
-
 
 class Model(OwnWeightsMixin, SeveralOutputsMixin, Sequential):
     """``Model(inputs, outputs)``: a `Functional` model; subclass it with ``call`` for a subclassed model."""
@@ -127,7 +122,18 @@ class Model(OwnWeightsMixin, SeveralOutputsMixin, Sequential):
         raise TypeError(f"Model '{self.name}' is a subclassed model: it has no pop().")
 
     def get_config(self):
-        raise NotImplementedError(_NO_CONFIG.format(name=self.name))
+        """Keras 3's config of a subclassed model without a ``get_config`` of its own: the arguments its
+        constructor was called with (plain values; models/functional_subclass.py), which a ``.keras`` archive
+        keeps (``load_model`` calls the constructor with them). Raises NotImplementedError where an argument
+        is not a plain value (a layer, a function): write ``get_config`` (and ``from_config``) for it."""
+        from .functional_subclass import subclass_config, unsaved_arguments
+        unsaved = unsaved_arguments(self)
+        if unsaved:
+            raise NotImplementedError(f"Model '{self.name}' ({type(self).__name__}) was made with arguments a config "
+                                      f"cannot hold: {unsaved} (not numbers, strings, lists or dicts of them). Define "
+                                      "get_config() (and from_config()) to say how to save them, or save its weights "
+                                      "with save_weights().")
+        return subclass_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

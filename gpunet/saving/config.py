@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from . import config_safety, limits, registry
+from . import config_safety, keras3_attrs, limits, registry
 from ..layers.naming import reserve_name
 from .errors import InvalidConfigError, SavingError
 from .layer_kwargs import normalize_layer_config
@@ -27,15 +27,24 @@ KERAS_VERSION = "2.15.0"
 BACKEND = "tensorflow"
 
 
-def model_to_config(model):
+_SUBCLASSED = ("Model '{name}' is a subclassed model: its architecture is Python code, which Keras 2's formats "
+               "(.h5, JSON, YAML) cannot hold (tf.keras 2 refuses too). Save it to a .keras file (Keras 3's format "
+               "keeps its class's name and its constructor's arguments; load_model(path, custom_objects={{"
+               "'{cls}': {cls}}}) makes it again), or its weights with save_weights() and rebuild it in code.")
+
+
+def model_to_config(model, keras3=False):
     """``{"class_name", "config", "keras_version", "backend", "module"}`` for ``model``, in plain JSON values.
 
     ``config`` is ``model.get_config()``. ``"module": "keras"`` makes Keras 3's
     ``model_from_json`` find ``Sequential``; the layer entries carry no ``module`` so
-    that Keras 3 reads them with its Keras 2 reader (which accepts ``batch_input_shape``).
+    that Keras 3 reads them with its Keras 2 reader (which accepts ``batch_input_shape``). A subclassed
+    model's config is for Keras 3's archive only (``keras3``); elsewhere NotImplementedError says so.
     """
     if not hasattr(model, "get_config"):
         raise TypeError(f"model_to_config expects a gpunet model, received {type(model).__name__}: {model!r}")
+    if not keras3 and keras3_attrs.is_subclassed(model):
+        raise NotImplementedError(_SUBCLASSED.format(name=model.name, cls=type(model).__name__))
     _refuse_nameless_functions(model)
     inner = to_plain(model.get_config(), "config")
     _annotate(inner, list(getattr(model, "layers", [])))

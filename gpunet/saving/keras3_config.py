@@ -45,7 +45,9 @@ def keras3_config(model_config, compile_config=None, model=None):
         out.update(module=model_config.get("module"), class_name=cls,
                    registered_name=model_config.get("registered_name") or cls)
         if "input_layers" not in inner:  # (Keras 3 builds a model from this before loading its weights)
-            out["build_config"] = {"input_shape": list(model.input_shape)}
+            several = getattr(model, "_in_layout", None) and getattr(model, "_in_kind", None) in (list, tuple)
+            out["build_config"] = {"input_shape": [list(t.shape) for t in model._inputs] if several
+                                   else list(model.input_shape)}
     if compile_config is not None:
         out["compile_config"] = compile_config
     return out

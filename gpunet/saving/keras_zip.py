@@ -280,6 +280,8 @@ def read_archive_contents(config, meta, h5):
         "gpunet": h5s.gpunet_version_of(h5) is not None,
         "gpunet_version": meta.get("gpunet_version"),
         "layers": read_weights(h5),
+        "own": read_own(h5),
+        "attrs": read_attrs(h5),
         "rng": h5s.json_attr(h5, "gpunet_rng"),
         "optimizer_meta": h5s.json_attr(h5, "gpunet_optimizer"),
         "optimizer": named,

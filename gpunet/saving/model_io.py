@@ -64,9 +64,12 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     """
     _no_kwargs("save_model", kwargs)
     fmt = _format(filepath, save_format, weights=False)
+    if fmt == "keras" and not model.built:
+        raise ValueError(f"Model '{model.name}' is not built yet: it has no weights to save. Call it on data, fit "
+                         "it, or build(input_shape) first.")
     model_state.ready(model)
     model_state.check_unique_paths(model)
-    cfg = _config.model_to_config(model)
+    cfg = _config.model_to_config(model, keras3=fmt == "keras")
     model_config = {k: v for k, v in cfg.items() if k not in ("keras_version", "backend")}
     training = training_config(model) if include_optimizer else None
     with_opt = include_optimizer and model.optimizer is not None
@@ -212,7 +215,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, stri
         with readers.naming(src.name, "model_weights"):
             if not model.built and any(layer.weights for layer in contents["layers"]):
                 model.build(input_shape_for(model, contents, False))
-            pairs, _ = match_weights(model, contents["layers"], False, False, False, v3=contents["v3"])
+            pairs, _ = match_weights(model, contents["layers"], False, False, False, v3=contents["v3"],
+                                     own=contents.get("own", []), attrs=contents.get("attrs"))
         with readers.reading(src):
             for w, fw, shape in pairs:
                 if isinstance(w.value, np.ndarray) and tuple(w.value.shape) == tuple(fw.shape):

@@ -31,7 +31,7 @@ list positions.
 """
 import numpy as np
 
-from . import optimizer_layouts as L
+from . import keras3_attrs, optimizer_layouts as L
 from .hdf5_legacy import escape
 from .optimizer_layouts import keras_class
 
@@ -54,7 +54,8 @@ def saved_paths(model, tagged, table):
     weights carry no name to alias), the saver's paths map to the model's in the order both listed their
     parameters, which the weights' positional match has already found to be the same architecture."""
     saved = list(dict.fromkeys(path for _, _, path, _ in tagged if path is not None))
-    own = [path for path, *_ in _params(model)]
+    params = _params(model)
+    own = [params[i][0] for i in _keras3_order(model, params)]  # (the order gpunet writes them: `_ordered`)
     if all(table.get(path, path) in own for path in saved) or len(saved) != len(own):
         return table
     return {**table, **dict(zip(saved, own))}
@@ -81,9 +82,11 @@ def _ordered(model, groups=None, placeholders=True):
     slots, params = _host_slots(model), _params(model)
     segments = L.segments(model.optimizer, params)
     keeps = L.PLACEHOLDERS.get(keras_class(model.optimizer), ()) if placeholders else ()
+    order = _keras3_order(model, params) if groups is None else range(len(params))
     out = []
     for group in groups or L.slot_order(model.optimizer):
-        for i, (path, _, _, lname, wname) in enumerate(params):
+        for i in order:
+            path, _, _, lname, wname = params[i]
             for slot in group:
                 if segments[slot][i] is not None:
                     off, shape = segments[slot][i]
@@ -92,6 +95,13 @@ def _ordered(model, groups=None, placeholders=True):
                 elif slot in keeps:
                     out.append((path, slot, np.array(0, np.int32), lname, wname))
     return out
+
+
+def _keras3_order(model, params):
+    """Indices of ``params`` in Keras 3's variable order: a subclassed model's own weights first (they are its
+    first variables there; tf.keras 2 lists them last, as gpunet's layout does)."""
+    own = {w.path for w in keras3_attrs.own_weights(model)}
+    return sorted(range(len(params)), key=lambda i: params[i][0] not in own)
 
 
 def _trailing(opt):
@@ -148,7 +158,8 @@ def positional(model, arrays):
         out.append(("iterations", None, items.pop(0)))
     if items and items[0].shape == () and items[0].dtype.kind == "f":
         out.append(("learning_rate", None, items.pop(0)))
-    expected = L.expected_arrays(opt, _params(model), len(items))
+    params = _params(model)
+    expected = L.expected_arrays(opt, [params[i] for i in _keras3_order(model, params)], len(items))
     if not items and expected:  # Keras 3 makes the slots at the first step: a model compiled, never trained
         return out
     if len(items) < len(expected):
