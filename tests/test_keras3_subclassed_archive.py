@@ -110,3 +110,25 @@ def test_what_cannot_be_saved_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="not built yet"):
         unbuilt.save(str(tmp_path / "unbuilt.keras"))
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_several_inputs_and_outputs_come_back(tmp_path):
+    """build_config keeps one shape per input (Keras 3's list), compile_config a loss per output."""
+    from test_subclassed_inputs import WideAndDeep, data as wide_deep
+    from test_subclassed_outputs import TwoHeads, data as two_heads
+    x, main, aux = two_heads()
+    heads = TwoHeads()
+    heads.compile("adam", loss=["binary_crossentropy", "sparse_categorical_crossentropy"], metrics=["accuracy"])
+    heads.fit(x, [main, aux], epochs=1, verbose=0)
+    heads.save(str(tmp_path / "heads.keras"))
+    back = gpunet.models.load_model(str(tmp_path / "heads.keras"), custom_objects={"TwoHeads": TwoHeads})
+    assert back.metrics_names == heads.metrics_names
+    assert back.evaluate(x, [main, aux], verbose=0) == heads.evaluate(x, [main, aux], verbose=0)
+    wide, deep, y = wide_deep()
+    model = WideAndDeep()
+    model.compile("adam", "binary_crossentropy")
+    model.fit([wide, deep], y, epochs=1, verbose=0)
+    model.save(str(tmp_path / "wd.keras"))
+    again = gpunet.models.load_model(str(tmp_path / "wd.keras"), custom_objects={"WideAndDeep": WideAndDeep})
+    assert again.input_names == ["input_1", "input_2"]
+    np.testing.assert_array_equal(again.predict([wide, deep], verbose=0), model.predict([wide, deep], verbose=0))

@@ -171,7 +171,11 @@ def model_from_config(config, custom_objects=None, strict=False):
             model = cls.from_config(config["config"])
     build_config = config.get("build_config")
     if isinstance(build_config, dict) and build_config.get("input_shape") and not getattr(model, "built", True):
-        model.build(limits.check_shape(build_config["input_shape"], "build_config.input_shape"))
+        shape = build_config["input_shape"]
+        if isinstance(shape, list) and shape and all(isinstance(s, list) for s in shape):  # (several inputs)
+            model.build([limits.check_shape(s, f"build_config.input_shape[{k}]") for k, s in enumerate(shape)])
+        else:
+            model.build(limits.check_shape(shape, "build_config.input_shape"))
     return model
 
 
