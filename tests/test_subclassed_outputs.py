@@ -1,8 +1,8 @@
 """A subclassed model whose ``call`` returns several tensors (a tuple, a list or a dict), as in Keras: compile
 per output (before or after the build), fit/evaluate with a target per output, tf.keras 2's names
 (``output_1_loss``; a dict's keys), predict and ``model(x)`` in call's structure, generators, nesting in another
-call; it trains on NumPy's graph plan and the emulated GPU's graph step as on the tape
-(models/subclass_outputs.py)."""
+call, or in a functional model; it trains on NumPy's graph plan and the emulated GPU's graph step as on the
+tape (models/subclass_outputs.py)."""
 import numpy
 import pytest
 
@@ -191,6 +191,23 @@ def test_a_model_of_several_outputs_called_inside_a_call_hands_its_tensors_and_t
     assert type(model.inner(x[:3])) is tuple
 
 
+def test_a_model_of_several_outputs_in_a_functional_graph_gives_a_tensor_each(f64, ops):
+    """``main, aux = heads(inputs)`` in a functional model: one symbolic tensor per output, gradients through
+    both by finite differences, and it trains on the layer path."""
+    from graph_gradients import check_model_gradients
+    heads = TwoHeads(list)
+    inputs = Input((6,))
+    main, aux = heads(inputs)
+    model = Model(inputs, [main, Dense(2)(aux)])
+    assert [tuple(t.shape) for t in model.outputs] == [(None, 1), (None, 2)]
+    model.compile(optimizer="sgd", loss="mse")
+    rng = numpy.random.default_rng(3)
+    check_model_gradients(model, ops, ops.asarray(rng.standard_normal((5, 6))), rng.standard_normal((5, 3)))
+    x, y, _ = data()
+    history = model.fit(x, [y, numpy.hstack([y, 1 - y])], epochs=3, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]
+
+
 def test_outputs_that_change_or_do_not_fit_are_refused_by_name():
     x, main, aux = data()
     model = TwoHeads()
@@ -203,12 +220,6 @@ def test_outputs_that_change_or_do_not_fit_are_refused_by_name():
     model.kind = lambda parts: [parts[1], parts[0]]
     with pytest.raises(ValueError, match="keep their number, names and shapes"):
         model.predict(x, verbose=0)
-    model.kind = tuple
-    from gpunet.layers.symbolic import nodes_of
-    known = len(nodes_of(model))
-    with pytest.raises(NotImplementedError, match="returns several tensors from call"):
-        model(Input((6,)))
-    assert len(nodes_of(model)) == known
 
 
 class TrainOrInfer(Model):

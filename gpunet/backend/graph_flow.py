@@ -16,7 +16,8 @@ def nested_plannable(model):
     from ..models.model import Model
     from ..models.sequential import Sequential
     if isinstance(model, Model) and not getattr(model, "_is_graph", False):  # a subclassed model: its call on the tape
-        return model.built and "other" not in added_terms(model) and not model_names_its_own(model)
+        return (model.built and "other" not in added_terms(model) and not model_names_its_own(model)
+                and not model._out_layout)  # (several outputs: the layer path, as a functional model's)
     if (type(model) not in (Sequential, Functional) or getattr(model, "_loss_tensors", None)
             or getattr(model, "_metric_tensors", None) or getattr(model, "_in_layout", None)
             or getattr(model, "_out_layout", None)):

@@ -38,6 +38,8 @@ def forward(model, x, training, penalty=True):
         if on_tape:
             runner._data_inputs = None
         if node.several is not None:  # a nested model with several outputs: a list of them
+            if not isinstance(out, list):  # (a subclassed model's, side by side as its call holder packs them)
+                out = unpacked(out, runner._out_layout)
             if layer.activity_regularizer is not None:
                 raise NotImplementedError(f"Model '{layer.name}' has several outputs and activity regularizers: "
                                           "gpunet does not nest such a model yet.")

@@ -21,8 +21,7 @@ its first step likewise); a single loss given to several outputs serves each, as
 from .. import optimizers as _optimizers
 from ..autodiff.shape_ops import batch_flatten, concatenate, reshape
 from ..autodiff.tensor import is_tensor, lift
-from ..backend.io_packing import layout_of, unpacked
-from ..layers.symbolic import KerasTensor, nodes_of
+from ..backend.io_packing import layout_of, packed, unpacked
 from .batch_sources import is_batch_source
 from .functional_io import _arguments
 from .multi_output import is_config
@@ -144,13 +143,21 @@ class SeveralOutputsMixin(SeveralInputsMixin):
         return self._out_kind(parts)
 
     def __call__(self, x, training=None):
-        known = len(nodes_of(self))
         out = super().__call__(x, training)
         if is_tensor(out):  # (inside another model's call, on the tape)
             return self._split_outputs(out)
-        if self._out_layout and isinstance(out, KerasTensor):  # (a subclassed model's: one packed tensor)
-            del nodes_of(self)[known:]
-            raise NotImplementedError(f"Model '{self.name}' returns several tensors from call: gpunet cannot call "
-                                      "it on symbolic tensors (in a functional model) yet. Call it inside a "
-                                      "subclassed model's call, or write it as a functional model.")
         return out
+
+    # ---- as a layer of a functional model: one symbolic tensor per output (layers/symbolic.py) -------------
+    @property
+    def _several_outputs(self):
+        return bool(self._out_layout)
+
+    def compute_output_shape(self, input_shape):
+        if self._out_layout:
+            return [(tuple(input_shape)[0],) + shape for _, _, shape in self._out_layout]
+        return super().compute_output_shape(input_shape)
+
+    def backward(self, dy, need_dx=True):
+        """(Several outputs' gradients come as a list, as a functional model's: packed as call's outputs are.)"""
+        return super().backward(packed(self.ops, dy) if isinstance(dy, list) else dy, need_dx)
