@@ -153,9 +153,6 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
         shapes = [t.shape for t in self._outputs]
         return shapes if len(shapes) > 1 else shapes[0]
 
-    def _data_output_shape(self):
-        return (None, self._out_layout[-1][0] + self._out_layout[-1][1]) if self._out_layout else self.output_shape
-
     def add(self, layer):
         raise TypeError(f"Model '{self.name}' is a functional model: it has no add(); call the layer on a tensor "
                         "and build a new Model(inputs, outputs).")

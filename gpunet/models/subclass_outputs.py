@@ -43,7 +43,8 @@ def packed_outputs(model, out):
     shapes = [tuple(p.shape[1:]) for p in parts]
     if not model._out_layout:
         model._outputs = [_Input(name, (None,) + shape) for name, shape in zip(names, shapes)]
-        model._out_layout, model._out_kind = layout_of(shapes), type(out) if not isinstance(out, dict) else dict
+        model._out_layout = layout_of(shapes)
+        model._out_kind = dict if isinstance(out, dict) else list if isinstance(out, list) else tuple
     elif names != model.output_names or [s for _, _, s in model._out_layout] != shapes:
         raise ValueError(f"Model '{model.name}': call returned outputs {dict(zip(names, shapes))}, but "
                          f"{dict(zip(model.output_names, (s for _, _, s in model._out_layout)))} when the model "
@@ -126,6 +127,8 @@ class SeveralOutputsMixin(SeveralInputsMixin):
         return super().output_shape
 
     def _data_output_shape(self):
+        """The shape of what predict's loops see: several outputs come packed side by side (a functional
+        model's too: this serves both)."""
         return (None, self._out_layout[-1][0] + self._out_layout[-1][1]) if self._out_layout else self.output_shape
 
     def _split_outputs(self, out):
