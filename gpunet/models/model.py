@@ -180,9 +180,9 @@ class _CallLayer(Layer):
         """tf.keras 2's ``Model.weights`` order: each layer's weights (its trainable first), then the model's
         own (trainable first); ``get_weights``/``set_weights`` follow it."""
         model, out, seen = self._owner(), [], set()
-        own = [w for w in self._weights if w.layer is model]
+        own, mine = [w for w in self._weights if w.layer is model], {id(w) for w in self._weights}
         for w in [w for layer in model.layers for w in layer.weights] + [w for w in own if w.trainable] + own:
-            if id(w) not in seen and any(w is mine for mine in self._weights):
+            if id(w) not in seen and id(w) in mine:
                 out.append(w)
                 seen.add(id(w))
         return out + [w for w in Layer.weights.fget(self) if id(w) not in seen]

@@ -32,7 +32,8 @@ class OwnWeightsMixin:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         build = cls.__dict__.get("build")
-        if build is not None and not getattr(build, "finishes_model_build", False):
+        if build is not None and not getattr(cls, "_is_graph", False) and not getattr(build, "finishes_model_build",
+                                                                                       False):
             cls.build = _finishing_model_build(build)
 
     def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, trainable=True,
