@@ -173,9 +173,9 @@ def _read_attrs(group, depth, skip=("vars", "layers", "_layer_checkpoint_depende
         raise ValueError(f"{group.name}: layers nested more than 64 deep")
     nodes = []
     for key in group.keys():
-        if key in skip:
+        sub = group[key]
+        if key in skip or not isinstance(sub, h5py.Group):  # (a dataset there is no layer of Keras 3's walk)
             continue
-        sub = _group(group, key)
         if "vars" in sub:
             nodes.append(_read_node(sub, prefix + key, depth + 1))
         else:
