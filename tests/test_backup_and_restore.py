@@ -125,3 +125,38 @@ def test_a_damaged_backup_falls_back_to_the_previous_one_or_says_which_file(tmp_
 def test_arguments_are_checked(kwargs, says):
     with pytest.raises(ValueError, match=says):
         BackupAndRestore(**kwargs)
+
+
+class Heads(gpunet.models.Model):
+    """A subclassed model (no config a file of Keras 2's layout holds): two outputs, Dropout, a weight of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.drop = Dense(8, activation="relu"), Dropout(0.3)
+        self.main, self.aux = Dense(1, activation="sigmoid"), Dense(2)
+        self.gain = self.add_weight(name="gain", shape=(), initializer="ones")
+
+    def call(self, inputs, training=None):
+        hidden = self.drop(self.body(inputs), training=training) * self.gain
+        return self.main(hidden), self.aux(hidden)
+
+
+def test_a_subclassed_model_resumes_as_the_uninterrupted_fit(tmp_path):
+    """It used to fail at the first backup (its architecture cannot go in an .h5): its backup holds its weights
+    in Keras 3's layout, its optimizer and its random state."""
+    def build():
+        gpunet.utils.set_random_seed(5)
+        model = Heads()
+        model.compile(optimizer="adam", loss=["binary_crossentropy", "mse"])
+        return model
+    targets = [Y, np.stack([X[:, 0], X[:, 1]], axis=1)]
+    full = build().fit(X, targets, batch_size=8, epochs=5, verbose=0).history
+    backup = BackupAndRestore(tmp_path / "backup")
+    with pytest.raises(KeyboardInterrupt):
+        build().fit(X, targets, batch_size=8, epochs=5, verbose=0, callbacks=[backup, Interrupt(3)])
+    gpunet.utils.set_random_seed(99)
+    model = build()
+    rest = model.fit(X, targets, batch_size=8, epochs=5, verbose=0, callbacks=[backup]).history
+    assert model.history.epoch == [3, 4]
+    for key, values in full.items():
+        assert rest[key] == values[3:], key

@@ -93,15 +93,18 @@ nothing else is in it.
 
     def _save(self, epoch, batch):
         from ..distribute import runtime
-        from ..saving import files
-        from ..saving.model_io import save_model
+        from ..saving import files, keras3_attrs
+        from ..saving.model_io import save_model, save_weights
         if not runtime.is_root():  # gpunet.distribute: rank 0 writes the one backup every rank restores
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._path):
             os.replace(self._path, self._previous)
         with files.atomic_h5(self._path) as h5:
-            save_model(self.model, h5)
+            if keras3_attrs.is_subclassed(self.model):  # (no config holds it: its weights, optimizer, random state)
+                save_weights(self.model, h5, save_format="keras")
+            else:
+                save_model(self.model, h5)
             h5.attrs[_EPOCH_ATTR] = json.dumps({"epoch": epoch, "batch": batch})
 
     def on_train_end(self, logs=None):

@@ -123,7 +123,8 @@ def save_weights(model, filepath, overwrite=True, save_format=None, **kwargs):
         opt = None
         if model.optimizer is not None and model._params is not None:
             opt = (model.optimizer.name, optimizer_state.keras3_vars(model))
-        meta = {"gpunet_optimizer": optimizer_state.scalar_state(model.optimizer) if opt else None}
+        meta = {"gpunet_optimizer": optimizer_state.scalar_state(model.optimizer) if opt else None,
+                "gpunet_rng": model_state.rng_state(model)}  # (BackupAndRestore resumes a subclassed model from it)
         with files.atomic_h5(filepath, overwrite) as h5:
             keras_zip.write_weights(h5, model.name, layers, opt, meta, _version(), own, attrs)
         return
@@ -282,6 +283,7 @@ def load_optimizer_state(model, filepath, strict=False, by_name=True):
         raise RuntimeError("load_optimizer_state needs a compiled model (call model.compile first).")
     with files.open_source(filepath) as src, readers.contents(src, whole_model=False) as contents:
         with readers.naming(src.name, "model_weights"):
-            pairs, _ = match_weights(model, contents["layers"], by_name, by_name, False, v3=contents["v3"])
+            pairs, _ = match_weights(model, contents["layers"], by_name, by_name, False, v3=contents["v3"],
+                                     own=contents.get("own", []), attrs=contents.get("attrs"))
         with readers.reading(src):
             return _restore_optimizer(model, contents, pairs, strict=strict, name=src.name)
