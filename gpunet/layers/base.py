@@ -148,10 +148,8 @@ class Layer(added_losses.AddLossMixin):
                              f"{self.dtype!r}; gpunet keeps one dtype per layer (pass dtype= to the layer).")
         name, shape = user_code.weight_name_and_shape(self, name, shape, kwargs)
         init = initializers.get(initializer) or initializers.get("glorot_uniform")
-        if getattr(_skip, "on", False):
-            value = self.ops.zeros(tuple(shape), self.dtype)
-        else:
-            value = self.ops.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
+        value = (self.ops.zeros(tuple(shape), self.dtype) if getattr(_skip, "on", False)  # (a file fills it)
+                 else self.ops.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype))
         return Weight(self, name, value, trainable, regularizers.get(regularizer), constraints.get(constraint))
 
     @property
