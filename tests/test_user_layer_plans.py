@@ -174,7 +174,7 @@ def test_a_layer_holding_an_activity_regularizer_keeps_the_layer_path(emulator):
         return gpunet.Model(i, Dense(1, activation="sigmoid")(HoldsActivityPenalty()(Dense(12, activation="relu")(i))))
     for path in ("numpy", "emulated-gpu"):
         model, history = run(path, build, emulator)[:2]
-        assert model._train_plan() is None and added_terms(model.layers[2]) == {"other"}
+        assert model._train_plan() is None and added_terms(model.layers[2]) == {"loss", "other"}
         assert numpy.isfinite(history["loss"]).all()
 
 
@@ -289,7 +289,8 @@ def test_added_terms_reads_every_method_sublayers_and_the_probe():
     for layer in made.values():
         layer(i)
     got = {cls.__name__: added_terms(layer) for cls, layer in made.items()}
-    assert got == {"Helper": {"loss"}, "Holder": {"loss"}, "Quiet": set(), "Regularized": {"other"},
+    # (Regularized: its sublayer's activity penalty is a loss its call adds, layers/sublayers.py `_penalized`)
+    assert got == {"Helper": {"loss"}, "Holder": {"loss"}, "Quiet": set(), "Regularized": {"loss", "other"},
                    "Probed": {"loss"}, "Sneaky": set(), "Linear": set(), "Gate": set(), "Logged": {"metric"}}
 
 

@@ -43,6 +43,11 @@ def collecting():
         _frames.pop()
 
 
+def collecting_now():
+    """Whether a call or step around collects the losses added now."""
+    return bool(_frames)
+
+
 def hand_on(frame):
     """Pass a finished call's `Frame` to the call or the model step around it, if any."""
     if _frames:

@@ -1,0 +1,101 @@
+"""An activity regularizer on a layer called inside a ``call`` (a subclassed model's, a layer of your own's)
+counts in the loss as tf.keras 2 counts it (``model.losses``): its penalty over the batch size, and its
+gradient. It used to be left out silently (layers/sublayers.py `_penalized`)."""
+import numpy as np
+import pytest
+
+import gpunet
+from gpunet import regularizers
+from gpunet.layers import Dense, Input, Layer
+from gpunet.models import Sequential
+
+from graph_gradients import assert_trains_alike, check_loss_gradient
+
+
+def _encoder_class(lib):
+    class Encoder(lib.Model):
+        """The Keras blog's sparse autoencoder as a subclass: an L1 activity penalty on the code."""
+
+        def __init__(self):
+            super().__init__()
+            self.code = lib.layers.Dense(3, activation="relu", activity_regularizer=lib.regularizers.l1(0.05))
+            self.decode = lib.layers.Dense(6, activation="sigmoid")
+
+        def call(self, inputs):
+            return self.decode(self.code(inputs))
+    return Encoder
+
+
+Encoder = _encoder_class(gpunet)
+
+
+class Block(Layer):
+    """A layer of your own holding a Dense with an L2 activity penalty."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = Dense(4, activation="tanh", activity_regularizer=regularizers.l2(0.1))
+
+    def call(self, inputs):
+        return self.inner(inputs)
+
+
+def _data():
+    rng = np.random.default_rng(9)
+    return rng.uniform(0, 1, (40, 6))
+
+
+def _flat_twin(model):
+    """The same computation as a Sequential (the layer path the engine adds activity penalties on)."""
+    twin = Sequential([Input((6,)), Dense(3, activation="relu", activity_regularizer=regularizers.l1(0.05)),
+                       Dense(6, activation="sigmoid")])
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def test_a_subclassed_models_layer_penalty_trains_as_the_sequentials(f64):
+    x = _data()
+    model = Encoder()
+    model.build((None, 6))
+    twin = _flat_twin(model)
+    for m in (model, twin):
+        m.compile(optimizer=gpunet.optimizers.SGD(0.5), loss="binary_crossentropy")
+    plain = Encoder()
+    plain.build((None, 6))
+    plain.code.activity_regularizer = None
+    plain.set_weights(model.get_weights())
+    plain.compile(optimizer="sgd", loss="binary_crossentropy")
+    assert model.evaluate(x, x, verbose=0) > plain.evaluate(x, x, verbose=0) + 1e-3  # (the penalty counts)
+    histories = [m.fit(x, x, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"] for m in (model, twin)]
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-10)
+    for a, b in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_the_penalty_gradient_matches_finite_differences(f64):
+    x = _data()
+    model = Sequential([Input((6,)), Block(), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    check_loss_gradient(model, x, x[:, :1], points=2)
+    held = Encoder()
+    held.compile(optimizer="sgd", loss="mse")
+    check_loss_gradient(held, x, x, points=2)
+
+
+def test_trains_as_tf_keras(tfk):
+    x = _data().astype("float32")
+    model, ref = Encoder(), _encoder_class(tfk)()
+    model.build((None, 6))
+    ref(x[:1])
+    model.set_weights(ref.get_weights())
+    for m, lib in ((model, gpunet), (ref, tfk)):
+        m.compile(optimizer=lib.optimizers.SGD(0.5), loss="binary_crossentropy")
+    assert_trains_alike(model, ref, x, x)
+
+
+@pytest.mark.parametrize("where", ["predict", "call"])
+def test_predicting_adds_nothing_and_needs_no_loss(where):
+    x = _data().astype("float32")
+    model = Encoder()
+    out = model.predict(x, verbose=0) if where == "predict" else model(x)
+    assert tuple(out.shape) == (40, 6)
