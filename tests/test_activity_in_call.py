@@ -1,6 +1,6 @@
 """An activity regularizer on a layer called inside a ``call`` (a subclassed model's, a layer of your own's)
 counts in the loss as tf.keras 2 counts it (``model.losses``): its penalty over the batch size, and its
-gradient. It used to be left out silently (layers/sublayers.py `_penalized`)."""
+gradient. It used to be left out silently (layers/sublayers.py `penalized`)."""
 import numpy as np
 import pytest
 
@@ -99,3 +99,26 @@ def test_predicting_adds_nothing_and_needs_no_loss(where):
     model = Encoder()
     out = model.predict(x, verbose=0) if where == "predict" else model(x)
     assert tuple(out.shape) == (40, 6)
+
+
+def test_a_layer_of_your_own_with_a_penalty_inside_a_call_counts_once(f64):
+    """Top level, the engine adds its penalty; inside a subclassed model's call, the call does (once)."""
+    x = _data()
+
+    class Outer(gpunet.models.Model):
+        def __init__(self):
+            super().__init__()
+            self.block = Block(activity_regularizer=regularizers.l1(0.2))
+            self.out = Dense(1)
+
+        def call(self, inputs):
+            return self.out(self.block(inputs))
+    outer = Outer()
+    outer.build((None, 6))
+    flat = Sequential([Input((6,)), Block(activity_regularizer=regularizers.l1(0.2)), Dense(1)])
+    flat.set_weights(outer.get_weights())
+    for m in (outer, flat):
+        m.compile(optimizer="sgd", loss="mse")
+    np.testing.assert_allclose(outer.evaluate(x, x[:, :1], verbose=0), flat.evaluate(x, x[:, :1], verbose=0),
+                               rtol=1e-12)
+    check_loss_gradient(outer, x, x[:, :1], points=2)

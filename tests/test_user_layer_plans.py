@@ -289,7 +289,7 @@ def test_added_terms_reads_every_method_sublayers_and_the_probe():
     for layer in made.values():
         layer(i)
     got = {cls.__name__: added_terms(layer) for cls, layer in made.items()}
-    # (Regularized: its sublayer's activity penalty is a loss its call adds, layers/sublayers.py `_penalized`)
+    # (Regularized: its sublayer's activity penalty is a loss its call adds, layers/sublayers.py `penalized`)
     assert got == {"Helper": {"loss"}, "Holder": {"loss"}, "Quiet": set(), "Regularized": {"loss", "other"},
                    "Probed": {"loss"}, "Sneaky": set(), "Linear": set(), "Gate": set(), "Logged": {"metric"}}
 

@@ -244,10 +244,10 @@ class Layer(added_losses.AddLossMixin):
             return symbolic.call_layer(self, x, training)
         if isinstance(x, (list, tuple)) and x and self._uses_call:  # your layer on several tensors or arrays
             return user_code.call_on_several(self, x, training)
-        if is_tensor(x) and self._uses_call:
+        if is_tensor(x) and self._uses_call:  # (inside another call: its activity penalty is that call's loss)
             if not self.built:
                 self.build((None,) + tuple(x.shape[1:]))
-            return user_code.run_call(self, x, training)
+            return sublayers.penalized(self, user_code.run_call(self, x, training))
         if is_tensor(x):  # a built-in layer inside a user's call(): on the tape too
             return sublayers.call_on_tape(self, x, training)
         x = self.ops.asarray(x)

@@ -91,7 +91,7 @@ def call_on_tape(layer, x, training=None):
     else:  # (an Embedding(mask_zero=True)'s mask, and the layers after it: tf.keras 2's rules)
         y, mask = masking.forward(runner, x.data, x._keras_mask, training)
     if not (training or x.requires_grad):
-        return _penalized(layer, masked(Tensor(y), mask))
+        return penalized(layer, masked(Tensor(y), mask))
     weights = summed_weights(layer)
     ops = layer.ops
 
@@ -100,10 +100,10 @@ def call_on_tape(layer, x, training=None):
         return dx if x.requires_grad else ops.zeros((), g.dtype)
     # without an input gradient to pass, a leaf of its own keeps the call on the tape for its weights
     parent = x if x.requires_grad else Tensor(ops.zeros((), y.dtype), requires_grad=True)
-    return _penalized(layer, masked(Tensor(y, requires_grad=True, parents=((parent, vjp),)), mask))
+    return penalized(layer, masked(Tensor(y, requires_grad=True, parents=((parent, vjp),)), mask))
 
 
-def _penalized(layer, out):
+def penalized(layer, out):
     """``out``, the layer's activity penalty on it (its regularizer's value over the batch size, as the engine
     takes a model's own layers') added as a loss of the call around (tf.keras 2 adds it to ``model.losses``);
     it used to be left out of the loss. A nested model's inner layers add their gradients in its backward."""
