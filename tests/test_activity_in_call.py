@@ -122,3 +122,27 @@ def test_a_layer_of_your_own_with_a_penalty_inside_a_call_counts_once(f64):
     np.testing.assert_allclose(outer.evaluate(x, x[:, :1], verbose=0), flat.evaluate(x, x[:, :1], verbose=0),
                                rtol=1e-12)
     check_loss_gradient(outer, x, x[:, :1], points=2)
+
+
+def test_a_merge_layers_penalty_inside_a_call_counts_as_in_a_functional_graph(f64):
+    x = _data()
+
+    class Joined(gpunet.models.Model):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.out = Dense(3), Dense(3), Dense(1)
+            self.add = gpunet.layers.Add(activity_regularizer=regularizers.l2(0.3))
+
+        def call(self, inputs):
+            return self.out(self.add([self.a(inputs), self.b(inputs)]))
+    joined = Joined()
+    joined.build((None, 6))
+    i = Input((6,))
+    graph = gpunet.models.Model(i, Dense(1)(gpunet.layers.Add(activity_regularizer=regularizers.l2(0.3))(
+        [Dense(3)(i), Dense(3)(i)])))
+    graph.set_weights(joined.get_weights())
+    for m in (joined, graph):
+        m.compile(optimizer="sgd", loss="mse")
+    np.testing.assert_allclose(joined.evaluate(x, x[:, :1], verbose=0), graph.evaluate(x, x[:, :1], verbose=0),
+                               rtol=1e-12)
+    check_loss_gradient(joined, x, x[:, :1], points=2)

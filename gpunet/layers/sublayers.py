@@ -136,7 +136,7 @@ def merge_on_tape(layer, parts, training=None):
     masks = [x._keras_mask for x in xs]
     mask = None if all(m is None for m in masks) else runner.compute_mask([x.data for x in xs], masks)
     if not any(x.requires_grad for x in xs):
-        return masked(Tensor(y), mask)
+        return penalized(layer, masked(Tensor(y), mask))
     done = {}
 
     def vjp_of(k):
@@ -145,8 +145,8 @@ def merge_on_tape(layer, parts, training=None):
                 done["g"], done["dx"] = g, runner.backward(runner.ops.xp.array(g, copy=True), True)
             return runner.ops.xp.array(done["dx"][k], copy=True)
         return vjp
-    return masked(Tensor(y, requires_grad=True, parents=tuple((x, vjp_of(k)) for k, x in enumerate(xs)
-                                                              if x.requires_grad)), mask)
+    return penalized(layer, masked(Tensor(y, requires_grad=True, parents=tuple((x, vjp_of(k)) for k, x in enumerate(xs)
+                                                                               if x.requires_grad)), mask))
 
 
 def zero_grads(layer):
