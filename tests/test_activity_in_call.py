@@ -146,3 +146,30 @@ def test_a_merge_layers_penalty_inside_a_call_counts_as_in_a_functional_graph(f6
     np.testing.assert_allclose(joined.evaluate(x, x[:, :1], verbose=0), graph.evaluate(x, x[:, :1], verbose=0),
                                rtol=1e-12)
     check_loss_gradient(joined, x, x[:, :1], points=2)
+
+
+def test_a_layer_of_your_own_on_several_tensors_inside_a_call_adds_its_penalty(f64):
+    x = _data()
+
+    class Mix(Layer):
+        def call(self, inputs):
+            a, b = inputs
+            return a * b
+
+    class Mixed(gpunet.models.Model):
+        def __init__(self, reg):
+            super().__init__()
+            self.a, self.b, self.out = Dense(3), Dense(3), Dense(1)
+            self.mix = Mix(activity_regularizer=regularizers.l1(0.4) if reg else None)
+
+        def call(self, inputs):
+            return self.out(self.mix([self.a(inputs), self.b(inputs)]))
+    models = [Mixed(reg) for reg in (True, False)]
+    for m in models:
+        m.build((None, 6))
+        m.compile(optimizer="sgd", loss="mse")
+    models[1].set_weights(models[0].get_weights())
+    hidden = models[0].a(x).numpy() * models[0].b(x).numpy()
+    np.testing.assert_allclose(models[0].evaluate(x, x[:, :1], verbose=0) - models[1].evaluate(x, x[:, :1], verbose=0),
+                               0.4 * np.abs(hidden).sum() / len(x), rtol=1e-10)
+    check_loss_gradient(models[0], x, x[:, :1], points=2)
