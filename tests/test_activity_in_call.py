@@ -53,6 +53,14 @@ def _flat_twin(model):
     return twin
 
 
+def _same_loss_and_its_gradient(model, twin, x):
+    """``model``'s loss (its penalties inside call) equals ``twin``'s (the engine's), and its gradient finite
+    differences of it."""
+    np.testing.assert_allclose(model.evaluate(x, x[:, :1], verbose=0), twin.evaluate(x, x[:, :1], verbose=0),
+                               rtol=1e-12)
+    check_loss_gradient(model, x, x[:, :1], points=2)
+
+
 def test_a_subclassed_models_layer_penalty_trains_as_the_sequentials(f64):
     x = _data()
     model = Encoder()
@@ -119,9 +127,7 @@ def test_a_layer_of_your_own_with_a_penalty_inside_a_call_counts_once(f64):
     flat.set_weights(outer.get_weights())
     for m in (outer, flat):
         m.compile(optimizer="sgd", loss="mse")
-    np.testing.assert_allclose(outer.evaluate(x, x[:, :1], verbose=0), flat.evaluate(x, x[:, :1], verbose=0),
-                               rtol=1e-12)
-    check_loss_gradient(outer, x, x[:, :1], points=2)
+    _same_loss_and_its_gradient(outer, flat, x)
 
 
 def test_a_merge_layers_penalty_inside_a_call_counts_as_in_a_functional_graph(f64):
@@ -143,9 +149,7 @@ def test_a_merge_layers_penalty_inside_a_call_counts_as_in_a_functional_graph(f6
     graph.set_weights(joined.get_weights())
     for m in (joined, graph):
         m.compile(optimizer="sgd", loss="mse")
-    np.testing.assert_allclose(joined.evaluate(x, x[:, :1], verbose=0), graph.evaluate(x, x[:, :1], verbose=0),
-                               rtol=1e-12)
-    check_loss_gradient(joined, x, x[:, :1], points=2)
+    _same_loss_and_its_gradient(joined, graph, x)
 
 
 def test_a_layer_of_your_own_on_several_tensors_inside_a_call_adds_its_penalty(f64):

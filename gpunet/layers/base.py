@@ -243,8 +243,7 @@ class Layer(added_losses.AddLossMixin):
         if symbolic.is_symbolic(x):
             return symbolic.call_layer(self, x, training)
         if isinstance(x, (list, tuple)) and x and self._uses_call:  # your layer on several tensors or arrays
-            out = user_code.call_on_several(self, x, training)
-            return sublayers.penalized(self, out) if is_tensor(out) else out
+            return sublayers.penalized(self, user_code.call_on_several(self, x, training))
         if is_tensor(x) and self._uses_call:  # (inside another call: its activity penalty is that call's loss)
             if not self.built:
                 self.build((None,) + tuple(x.shape[1:]))

@@ -108,7 +108,7 @@ def penalized(layer, out):
     takes a model's own layers') added as a loss of the call around (tf.keras 2 adds it to ``model.losses``);
     it used to be left out of the loss. A nested model's inner layers add their gradients in its backward."""
     reg = getattr(layer, "activity_regularizer", None)
-    if reg is None or not added_losses.collecting_now():
+    if reg is None or not isinstance(out, Tensor) or not added_losses.collecting_now():  # (arrays: a call outside)
         return out
     n, data = out.shape[0], out.data
     value = layer.ops.asarray(reg(data), dtype=data.dtype) / n
