@@ -54,8 +54,12 @@ def _flat_twin(model):
 
 
 def _same_loss_and_its_gradient(model, twin, x):
-    """``model``'s loss (its penalties inside call) equals ``twin``'s (the engine's), and its gradient finite
-    differences of it."""
+    """``model`` (built here) with ``twin``'s weights: its loss (its penalties inside call) equals ``twin``'s (the
+    engine's), and its gradient finite differences of it."""
+    model.build((None, 6))
+    twin.set_weights(model.get_weights())
+    for m in (model, twin):
+        m.compile(optimizer="sgd", loss="mse")
     np.testing.assert_allclose(model.evaluate(x, x[:, :1], verbose=0), twin.evaluate(x, x[:, :1], verbose=0),
                                rtol=1e-12)
     check_loss_gradient(model, x, x[:, :1], points=2)
@@ -122,11 +126,7 @@ def test_a_layer_of_your_own_with_a_penalty_inside_a_call_counts_once(f64):
         def call(self, inputs):
             return self.out(self.block(inputs))
     outer = Outer()
-    outer.build((None, 6))
     flat = Sequential([Input((6,)), Block(activity_regularizer=regularizers.l1(0.2)), Dense(1)])
-    flat.set_weights(outer.get_weights())
-    for m in (outer, flat):
-        m.compile(optimizer="sgd", loss="mse")
     _same_loss_and_its_gradient(outer, flat, x)
 
 
@@ -142,13 +142,9 @@ def test_a_merge_layers_penalty_inside_a_call_counts_as_in_a_functional_graph(f6
         def call(self, inputs):
             return self.out(self.add([self.a(inputs), self.b(inputs)]))
     joined = Joined()
-    joined.build((None, 6))
     i = Input((6,))
     graph = gpunet.models.Model(i, Dense(1)(gpunet.layers.Add(activity_regularizer=regularizers.l2(0.3))(
         [Dense(3)(i), Dense(3)(i)])))
-    graph.set_weights(joined.get_weights())
-    for m in (joined, graph):
-        m.compile(optimizer="sgd", loss="mse")
     _same_loss_and_its_gradient(joined, graph, x)
 
 
