@@ -9,6 +9,7 @@ resolved raises an error naming it and the two ways out: ``custom_objects`` or `
 import logging
 
 from . import optimizer_layouts
+from ..models.multi_output import is_config as _is_object_config
 from .errors import UnknownObjectError
 
 log = logging.getLogger("gpunet.saving")
@@ -154,10 +155,6 @@ def _nested_custom(value, custom):
     if isinstance(value, dict) and not _is_object_config(value):
         return {k: _nested_custom(v, custom) for k, v in value.items()}
     return None if value is None else _custom(value, custom)
-
-
-def _is_object_config(value):
-    return isinstance(value, dict) and "class_name" in value
 
 
 def _name_of(identifier):
