@@ -262,3 +262,31 @@ def test_one_output_takes_compile_arguments_given_per_output(loss, metrics):
     model.compile("sgd", loss=loss, metrics=metrics)
     assert model.loss == "mse" and model.metrics_names == ["loss", "mae"]
     assert list(model.fit(x, main, epochs=1, verbose=0).history) == ["loss", "mae"]
+
+
+class OneInList(Model):
+    def __init__(self, kind):
+        super().__init__()
+        self.kind, self.dense = kind, Dense(2)
+
+    def call(self, inputs):
+        return self.kind([self.dense(inputs)])
+
+
+@pytest.mark.parametrize("kind", [list, tuple])
+@pytest.mark.parametrize("build_first", [False, True])
+def test_call_returning_one_tensor_in_a_list_gives_it_back_in_one(kind, build_first):
+    """tf.keras 2.21 (checked by hand): predict and ``model(x)`` give ``[array]``; fit takes one target, History
+    has ``loss`` alone."""
+    x, main, _ = data()
+    model = OneInList(kind)
+    if build_first:
+        model.build((None, 6))
+    predicted = model.predict(x, verbose=0)
+    assert type(predicted) is kind and len(predicted) == 1 and predicted[0].shape == (80, 2)
+    called = model(x[:5])
+    assert type(called) is kind and len(called) == 1
+    numpy.testing.assert_allclose(model.ops.to_host(called[0]), predicted[0][:5], rtol=1e-6)
+    model.compile("sgd", "mse")
+    assert list(model.fit(x, numpy.hstack([main, main]), epochs=1, verbose=0).history) == ["loss"]
+    assert type(model.predict_on_batch(x[:3])) is kind

@@ -32,6 +32,8 @@ def packed_outputs(model, out):
     """What the call holder hands on for ``call``'s return value ``out``: one tensor as it is, several
     (a list, tuple or dict of them) side by side in one; the first call sets the model's outputs."""
     if isinstance(out, (list, tuple)) and len(out) == 1:
+        if not model.built:  # (predict and model(x) give it back in its list, as tf.keras 2 does)
+            model._one_output_in = type(out)
         out = out[0]
     if not isinstance(out, (list, tuple, dict)):
         if model._out_layout:
@@ -69,6 +71,7 @@ class SeveralOutputsMixin(SeveralInputsMixin):
     derives from Model) are its graph's, built when it is made: for it these change nothing."""
 
     _out_kind = list  # (what predict returns several outputs in: a functional model's list)
+    _one_output_in = None  # (list or tuple where call returns its one tensor in one)
     _compile_call, _compile_pending = None, False
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
@@ -134,7 +137,7 @@ class SeveralOutputsMixin(SeveralInputsMixin):
     def _split_outputs(self, out):
         """Packed outputs (arrays, or tensors on the tape) in the structure ``call`` returned them."""
         if not self._out_layout:
-            return out
+            return out if self._one_output_in is None else self._one_output_in([out])
         if is_tensor(out):
             parts = [out[:, offset:offset + width] for offset, width, _ in self._out_layout]
             parts = [p if len(shape) == 1 else reshape(p, (-1,) + shape)
