@@ -185,3 +185,30 @@ def test_a_streamed_epoch_defers_the_bars_logs_too(emulator, monkeypatch, layer_
     assert len(results[0][2]) < len(results[1][2]) or layer_path  # fewer tallies when deferred (plan)
     lazy = _by_epoch_and_step(results[0][1])
     assert lazy and all(_by_epoch_and_step(results[1][1])[key] == v for key, v in lazy.items())
+
+
+@pytest.mark.parametrize("chunk", [1, 64, 1000])
+def test_a_host_tally_in_chunks_of_whole_batches_gives_the_epochs_values(monkeypatch, chunk):
+    """The NumPy plan's tally takes an epoch some CHUNK_VALUES outputs at a time (a wide output's loss over the
+    whole epoch left the cache): a batch (1), several (64: 3 batches of 5 by 4 outputs, a short one last), or the
+    epoch at once, the same logs and the same losses per batch, bit for bit."""
+    def run(values):
+        monkeypatch.setattr(epoch_tally, "CHUNK_VALUES", values)
+        rng = numpy.random.default_rng(3)
+        x, y = rng.standard_normal((47, 6)), rng.random((47, 4))
+        gpunet.utils.set_random_seed(5)
+        net = Sequential([Dense(9, input_dim=6, activation="relu"), Dense(4, activation="sigmoid")])
+        net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["mae", "accuracy"])
+        spans = []
+        monkeypatch.setattr(epoch_tally.EpochTally, "_add", lambda self, lo, hi, add=epoch_tally.EpochTally._add:
+                            (spans.append((lo, hi)), add(self, lo, hi))[1])
+        history = net.fit(x, y, batch_size=5, epochs=2, verbose=0).history
+        monkeypatch.undo()
+        return history, spans
+
+    whole, spans = run(1 << 16)
+    chunked, chunk_spans = run(chunk)
+    assert spans == [(0, 47)] * 2
+    rows = {1: 5, 64: 15, 1000: 47}[chunk]
+    assert chunk_spans == [(lo, min(47, lo + rows)) for lo in range(0, 47, rows)] * 2
+    assert chunked == whole

@@ -1,6 +1,8 @@
 """`EpochTally`: an epoch's loss and metrics from the outputs a fused plan kept (dense_plan.py on
 NumPy, gpu_plan.py on CuPy), computed once per epoch, or per batch when a callback asks."""
 
+CHUNK_VALUES = 1 << 16  # (outputs a host tally takes at a time: `EpochTally.add`)
+
 
 class EpochTally:
     """The loss and metrics of batches trained by a plan, as the layer path reports them:
@@ -17,10 +19,20 @@ class EpochTally:
 
     def add(self, lo, hi):
         """Count the batches of samples ``lo:hi`` (``lo`` at a batch boundary)."""
-        plan, bs, ops = self.plan, self.batch_size, self.plan.ops
+        plan, bs = self.plan, self.batch_size
         publish = getattr(plan, "publish", None)  # a GPU plan's outputs come from its own stream
         if publish is not None:
             publish()
+            return self._add(lo, hi)
+        # On the host, a run of whole batches at a time of some 64K values: a loss's temporaries over a
+        # whole epoch of wide outputs (an autoencoder's 784 columns) leave the cache, and cost more than
+        # the steps (3x the batch by batch sums, in order: the same values)
+        rows = max(1, CHUNK_VALUES // max(1, bs * plan.outputs[:1].size)) * bs
+        for start in range(lo, hi, rows):
+            self._add(start, min(hi, start + rows))
+
+    def _add(self, lo, hi):
+        plan, bs, ops = self.plan, self.batch_size, self.plan.ops
         y, p = plan.y[lo:hi], plan.outputs[lo:hi]
         sw = None if plan.sw is None else plan.sw[lo:hi]
         losses = plan.loss.batch_losses(ops, y, p, sw, bs)
