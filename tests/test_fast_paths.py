@@ -15,7 +15,7 @@ import gpunet
 from gpunet import backend as B
 from gpunet import constraints, losses, metrics, regularizers
 from gpunet.callbacks import Callback
-from gpunet.layers import BatchNormalization, Dense, Dropout
+from gpunet.layers import Activation, BatchNormalization, Dense, Dropout
 from gpunet.models import Sequential, load_model
 from gpunet.backend.dense_plan import DensePlan, build_plan
 from gpunet.testing import numeric_gradient
@@ -442,7 +442,9 @@ def test_models_the_plan_does_not_cover_train_layer_by_layer():
     assert build_plan(compiled(BatchNormalization(input_shape=(4,)), Dense(3), Dense(1))) is None
     assert build_plan(compiled(Dense(3, input_dim=4), Dense(1), BatchNormalization())) is None
     assert build_plan(compiled(Dense(3, input_dim=4, use_bias=False), Dense(1))) is None
-    assert build_plan(compiled(Dense(3, input_dim=4, activity_regularizer="l2"), Dense(1))) is None
+    assert build_plan(compiled(Dense(3, input_dim=4, activity_regularizer="l2"), Dense(1))) is not None
+    assert build_plan(compiled(Dense(3, input_dim=4), Dropout(0.5, activity_regularizer="l2"), Dense(1))) is None
+    assert build_plan(compiled(Dense(3, input_dim=4, activity_regularizer="l2"), Activation("relu"), Dense(1))) is None
     assert build_plan(compiled(Dense(3, input_shape=(2, 4)), Dense(1), loss="mse")) is None
     frozen = Dense(3, input_dim=4)
     frozen.trainable = False
@@ -459,7 +461,11 @@ def test_plan_follows_changes_to_the_model():
     model.layers[0].activation = gpunet.activations.get("tanh")
     model.fit(x, y, epochs=1, verbose=0)
     assert model._plan is not first and model._plan.layers[0].act == "tanh"
-    model.layers[0].activity_regularizer = regularizers.l2(0.1)
+    second = model._plan
+    model.layers[0].activity_regularizer = regularizers.l2(0.1)  # (the plan adds its penalty: test_plan_activity)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model._plan is not second and model._plan.activity[0] is model.layers[0].activity_regularizer
+    model.layers[0].activation = gpunet.activations.get(lambda t: t * 2.0)  # (a user's activation: the tape's)
     model.fit(x, y, epochs=1, verbose=0)
     assert model._train_plan() is None
     model.compile(optimizer="sgd", loss="binary_crossentropy")

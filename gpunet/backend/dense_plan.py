@@ -21,7 +21,11 @@ values and metrics of every batch. The plan instead
   Keras's "dropout on the visible layer"), drawing its masks as the layer path does;
 - runs a BatchNormalization between Dense layers (with the activation folded after it) through
   the layer's own forward and backward, so a Keras ``Dense(64)``, ``BatchNormalization()``,
-  ``Activation('relu')`` stack keeps the fused step (a Dropout may follow it, not precede it).
+  ``Activation('relu')`` stack keeps the fused step (a Dropout may follow it, not precede it);
+- adds a Dense layer's ``activity_regularizer`` (Keras's blog's sparse autoencoder,
+  ``Dense(32, activation='relu', activity_regularizer=l1(1e-5))``) as the layer path does: the
+  penalty of the layer's output over the batch's rows in the step's loss (`penalties`), its
+  gradient over the rows added to the output's before the activation's backward.
 
 It computes what the layer path computes up to rounding (the folded bias is summed in
 another order). fit and train_on_batch both use it, so runs stay repeatable bit for bit.
@@ -34,15 +38,13 @@ from .base import Backend
 from .dense_plan_buffers import BatchBuffers, DenseLayerView
 from .layer_stack import (Folded, FoldedNorm, as_rows, dense_entries, dense_stack, input_prelude, loss_settings,
                           run_prelude, same_prelude, same_stack, takes_rows)
+from .sigmoid_crossentropy import fuses_sigmoid_crossentropy, sigmoid_crossentropy_gradient
 from ..layers.core import Dropout
-from ..losses.crossentropy import BinaryCrossentropy
 
 _FLOATS = (numpy.dtype("float32"), numpy.dtype("float64"))
 # Bound once: a step makes some 30 of these calls, each a little cheaper without the attribute lookup.
-_dot, _maximum, _minimum, _copyto, _putmask = numpy.dot, numpy.maximum, numpy.minimum, numpy.copyto, numpy.putmask
-_add, _subtract, _multiply, _negative = numpy.add, numpy.subtract, numpy.multiply, numpy.negative
-_exp, _reciprocal, _logical_or = numpy.exp, numpy.reciprocal, numpy.logical_or
-_less, _greater = numpy.less, numpy.greater
+_dot, _maximum, _copyto, _add, _multiply, _greater = (numpy.dot, numpy.maximum, numpy.copyto, numpy.add, numpy.multiply,
+                                                      numpy.greater)
 
 
 def build_plan(model):
@@ -50,7 +52,7 @@ def build_plan(model):
     another backend or kernels, a layer other than Dense, Dropout and BatchNormalization between
     Dense layers (an Activation layer right after a linear Dense or a BatchNormalization is folded
     into it, a leading Flatten reads rows: layer_stack.py), no bias, a frozen layer, an activity
-    regularizer, a user's activation, float16."""
+    regularizer on another layer than a Dense one, a user's activation, float16."""
     ops, params = model.ops, model._params
     if (ops.xp is not numpy or type(ops).dense_forward is not Backend.dense_forward
             or type(ops).dense_backward is not Backend.dense_backward):
@@ -59,7 +61,7 @@ def build_plan(model):
     if not layers or params is None or params.dtype not in _FLOATS or not takes_rows(layers):
         return None
     offsets = {path: offset for path, offset, _ in model._layout}
-    stack = dense_stack(layers, passthrough=(Dropout,), normalization=NC.NORMS, prelude=True)
+    stack = _stack(layers)
     if stack is None or not dense_entries(stack) or not _between(stack):
         return None  # (no Dense layer at all: the layer path)
     for entry in stack:
@@ -67,13 +69,17 @@ def build_plan(model):
             return None
     for entry in dense_entries(stack):
         layer = entry.layer
-        if (layer.bias is None or layer.activity_regularizer is not None
-                or entry.activation.custom):  # a user's activation runs on the tape: the layer path
+        if layer.bias is None or entry.activation.custom:  # a user's activation runs on the tape: the layer path
             return None
         kernel = offsets.get(layer.kernel.path)
         if kernel is None or offsets.get(layer.bias.path) != kernel + layer.kernel.value.size:
             return None
     return DensePlan(model, offsets, stack)
+
+
+def _stack(layers):
+    """The plan's `dense_stack` of ``layers`` (a Dense layer's activity regularizer taken)."""
+    return dense_stack(layers, passthrough=(Dropout,), normalization=NC.NORMS, prelude=True, activity=True)
 
 
 def _between(stack):
@@ -96,6 +102,8 @@ def _between(stack):
 class DensePlan:
     """A model's fused training step (see the module docstring). ``load`` the data of an
     epoch, then ``step(lo, hi)`` per batch; ``outputs[lo:hi]`` keeps each batch's outputs."""
+
+    _penalized, _activity_penalty = False, 0.0  # (GraphPlan's steps: no activity regularizer)
 
     def __init__(self, model, offsets, stack):
         self.model, self.ops, self.loss = model, model.ops, model._loss_fn
@@ -125,7 +133,10 @@ class DensePlan:
         loss, last = self.loss, self.layers[-1]
         self.out_units = last.units
         self._loss_settings = loss_settings(loss)
-        self.fused = fuses_sigmoid_crossentropy(loss, last.act)
+        # each Dense layer's activity regularizer (None for most), and whether any is there
+        self.activity = [e.layer.activity_regularizer for e in dense_entries(stack)]
+        self._penalized = any(r is not None for r in self.activity)
+        self.fused = fuses_sigmoid_crossentropy(loss, last.act) and self.activity[-1] is None
         self.apply = model.optimizer.apply
         self._epoch_state()
 
@@ -144,14 +155,14 @@ class DensePlan:
     def matches(self, model):
         """Whether the model still is what the plan was built for (same layers, weight
         arrays, activations, loss and optimizer); else it must be built again."""
-        stack = dense_stack(model._layers, passthrough=(Dropout,), normalization=NC.NORMS, prelude=True)
+        stack = _stack(model._layers)
         return (model._params is self.params and model._loss_fn is self.loss
                 and same_prelude(model._layers, self.prelude)
                 and loss_settings(self.loss) == self._loss_settings
                 and model.optimizer.apply == self.apply
                 and same_stack(stack, [p.source for p in self.layers], self.others)
                 and [(d.rate, d.noise_shape) for d in self.dropouts] == self._rates
-                and all(e.layer.activity_regularizer is None for e in dense_entries(stack)))
+                and all(e.layer.activity_regularizer is r for e, r in zip(dense_entries(stack), self.activity)))
 
     def accepts(self, x, y, sample_weight=None):
         """Every shape the layer path accepts (GpuPlan's is narrower)."""
@@ -189,14 +200,17 @@ class DensePlan:
         zero, ops = self.zero, self.ops
         masks = [()] * len(self.layers) if self._dropping else None  # each hidden layer's dropout masks
         chains = [()] * len(self.layers) if self._normalizing else None  # each one's normalizations
+        self._activity_penalty = 0.0
         for i, layer, z, out, nxt in b.forward:  # hidden layers, into the next one's input
             _dot(a, layer.w, out=z)
             if layer.relu:  # z becomes relu(z), contiguous then copied (faster than writing out directly)
                 _maximum(z, zero, out=z)
+                self._penalize(i, z)
                 _copyto(out, z)
             else:
                 b.y[i] = ops.activation_forward(layer.act, z, layer.params)
                 h = b.y[i]
+                self._penalize(i, h)
                 if chains and self.norms[i]:
                     chains[i], h = NC.forward(ops, self.norms[i], h)
                 _copyto(out, h)
@@ -214,6 +228,8 @@ class DensePlan:
             below = self.layers[i]
             if chains and chains[i]:
                 da = NC.backward(ops, chains[i], da)
+            if self.activity[i] is not None:  # (the gradient over the rows of the layer's output: z, or y)
+                _add(da, self.activity[i].gradient(b.z[i] if below.relu else b.y[i]) / da.shape[0], out=da)
             if below.relu:  # da * (z > 0), as the reference: a NaN in da or z stays NaN (putmask would not)
                 _greater(b.z[i], zero, out=b.mask[i])
                 _multiply(da, b.mask[i], out=da)
@@ -223,11 +239,16 @@ class DensePlan:
         _dot(x.T, dz, out=self.layers[0].g)
         self._update()
 
+    def _penalize(self, i, y):
+        """Layer ``i``'s activity penalty on its output ``y`` into the step's, as the layer path adds it."""
+        if self.activity[i] is not None:
+            self._activity_penalty += self.ops.to_scalar(self.activity[i](y)) / y.shape[0]
+
     def _update(self):
         """The step's regularizer penalties (and their gradients), the optimizer's update, the constraints."""
         model = self.model
-        if model._regularized:
-            self.penalties.append(model._weight_penalty(True))
+        if model._regularized or self._penalized:  # (the layer path's sum: the activity penalties, then the weights')
+            self.penalties.append(self._activity_penalty + model._weight_penalty(True))
         self.apply(self.params, self.grads)
         for w in model._constrained:
             w.value[...] = w.constraint(w.value)
@@ -251,6 +272,9 @@ class DensePlan:
             y = self.ops.activation_forward(layer.act, z, layer.params)
             _copyto(p, y)
             dy = self.loss.compute(self.ops, self.y[lo:hi], p, sw)[1]
+            if self.activity[-1] is not None:
+                self._penalize(len(self.layers) - 1, y)
+                dy = dy + self.activity[-1].gradient(y) / dy.shape[0]
             return self.ops.activation_backward(layer.act, dy, z, p, layer.params)
         return sigmoid_crossentropy_gradient(self, z, p, self.y[lo:hi], sw, b.dz[-1], b.clipped, b.mask[-1], b.scale)
 
@@ -259,30 +283,3 @@ class DensePlan:
             del self._buffers[next(iter(self._buffers))]
         b = self._buffers[size] = BatchBuffers(self, size)
         return b
-
-
-def fuses_sigmoid_crossentropy(loss, activation):
-    """Whether an output of ``activation`` (a name) and ``loss`` take `sigmoid_crossentropy_gradient`."""
-    return (type(loss) is BinaryCrossentropy and not loss.from_logits and not loss.label_smoothing
-            and activation == "sigmoid" and loss.reduction != "mean_with_sample_weight")
-
-
-def sigmoid_crossentropy_gradient(plan, z, p, y, sw, dz, low, high, scale):
-    """A sigmoid output's values into ``p`` and binary cross-entropy's gradient with respect to its
-    pre-activation ``z`` into ``dz`` (see the module docstring); ``low``, ``high``: boolean buffers
-    of p's shape; ``scale``: 1 / n over the outputs. ``plan`` holds the constants (DensePlan's)."""
-    # sigmoid as the backend computes it, 1 / (1 + exp(-z)), with -z clamped (no overflow)
-    _negative(z, out=p)
-    _minimum(p, plan.exp_max, out=p)
-    _exp(p, out=p)
-    _add(p, plan.one, out=p)
-    _reciprocal(p, out=p)
-    _subtract(p, y, out=dz)
-    _less(p, plan.eps, out=low)  # the loss clips p to [eps, 1 - eps]: no gradient there
-    _greater(p, plan.one_minus_eps, out=high)
-    _logical_or(low, high, out=low)
-    _putmask(dz, low, plan.zero)
-    if sw is not None:
-        _multiply(dz, sw.reshape((-1,) + (1,) * (dz.ndim - 1)), out=dz)
-    _multiply(dz, scale, out=dz)
-    return dz

@@ -30,7 +30,8 @@ the model's metrics (step_terms.py).
 import numpy
 
 from .base import Backend
-from .dense_plan import _FLOATS, DensePlan, fuses_sigmoid_crossentropy, sigmoid_crossentropy_gradient
+from .dense_plan import _FLOATS, DensePlan
+from .sigmoid_crossentropy import fuses_sigmoid_crossentropy, sigmoid_crossentropy_gradient
 from .graph_flow import constant_tensors, masked_tensors, nested_plannable, step_kinds, tape_inputs, users_layer
 from .graph_plan_nodes import ActivationNode, Buffers, ConcatNode, DenseNode, DropoutNode, LayerNode, MergeNode
 from .layer_stack import loss_settings
