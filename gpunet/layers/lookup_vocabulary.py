@@ -109,13 +109,18 @@ def read_vocabulary_file(path):
     if not os.path.exists(path):
         raise ValueError(f"Vocabulary file {path} does not exist.")
     with open(path) as f:
-        lines = f.read().splitlines()
+        return integer_lines(f.read(), f"Vocabulary file {path}")
+
+
+def integer_lines(text, what):
+    """The integers of ``text``, one a line (trailing empty lines ignored), as an int64 array."""
+    lines = text.splitlines()
     while lines and lines[-1] == "":
         lines.pop()
     try:
         return _np().asarray([int(line) for line in lines], dtype="int64")
-    except ValueError:
-        raise ValueError(f"Vocabulary file {path} must hold one integer per line.") from None
+    except (ValueError, OverflowError):
+        raise ValueError(f"{what} must hold one integer per line.") from None
 
 
 def checked_tokens(vocab, special, mask_token, oov_token, max_tokens):

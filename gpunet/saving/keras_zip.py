@@ -24,6 +24,7 @@ from . import file_guards, limits, h5_store as h5s
 
 CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME = "config.json", "metadata.json", "model.weights.h5"
 _MEMBERS = (CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME)
+_NAMED_VARS = ("idf_weights",)  # (Keras 3's IntegerLookup keeps its tf-idf weights under a name)
 _MAX_EXPANSION = 100  # deflate of real configs and weights stays far below this ratio
 
 
@@ -96,7 +97,8 @@ def _write_entry(layer_group, entry):
     _, name, arrays, children, *attrs = entry
     vars_ = layer_group.create_group("vars")
     vars_.attrs["name"] = name
-    h5s.write_arrays(vars_, [(str(i), array) for i, array in enumerate(arrays)])
+    # (an array may come keyed: ``(name, array)``, where Keras 3 names it: IntegerLookup's idf_weights)
+    h5s.write_arrays(vars_, [a if isinstance(a, tuple) else (str(i), a) for i, a in enumerate(arrays)])
     if children is not None:
         _write_layers(layer_group.create_group("layers"), children)
     for sub in attrs[0] if attrs else ():
@@ -110,9 +112,9 @@ def is_v3_weights(h5):
 
 
 def _vars(group):
-    """The datasets of a ``vars`` group in numeric order."""
-    keys = sorted(group.keys(), key=lambda k: (len(k), k))
-    if any(not k.isdigit() for k in keys):
+    """The datasets of a ``vars`` group in numeric order (then those Keras 3 names: `_NAMED_VARS`)."""
+    keys = sorted(group.keys(), key=lambda k: (not k.isdigit(), len(k), k))
+    if any(not k.isdigit() and k not in _NAMED_VARS for k in keys):
         raise ValueError(f"unexpected entries in {group.name}: {keys[:5]}")
     sums = h5s.checksums(group, len(keys))
     return [h5s.FileWeight(f"{group.name}/{k}", group[k], c) for k, c in zip(keys, sums)]
@@ -222,10 +224,10 @@ def _check_members(zf):
                          f"depends on the reader)")
     if CONFIG_NAME not in names:
         raise ValueError(f"the archive has no {CONFIG_NAME} (members: {names[:10]})")
-    unexpected = [n for n in names if n not in _MEMBERS]
+    unexpected = [n for n in names if n not in _MEMBERS and not n.startswith("assets/")]
     if unexpected:
         raise ValueError(f"unexpected archive member(s) {unexpected[:10]}: a .keras archive holds only "
-                         f"{list(_MEMBERS)}")
+                         f"{list(_MEMBERS)} and Keras 3's assets/")
 
 
 def _member(zf, name):
@@ -251,20 +253,23 @@ def _json_member(zf, name):
 
 @contextlib.contextmanager
 def open_archive(fileobj, name="<archive>"):
-    """Yield ``(config, metadata, h5)`` of a ``.keras`` archive; ``h5`` is its open weights file."""
+    """Yield ``(config, metadata, h5, assets)`` of a ``.keras`` archive; ``h5`` is its open weights file,
+    ``assets`` Keras 3's ``assets/`` files (saving/keras3_assets.py)."""
+    from .keras3_assets import read as read_assets
     with zipfile.ZipFile(fileobj, "r") as zf:
         _check_members(zf)
         config = _json_member(zf, CONFIG_NAME)
         meta = _json_member(zf, METADATA_NAME) if METADATA_NAME in zf.namelist() else {}
         weights = io.BytesIO(_member(zf, WEIGHTS_NAME))
+        assets = read_assets(zf)
     if not isinstance(config, dict):
         raise ValueError(f"{CONFIG_NAME} holds a {type(config).__name__}, not a model config")
     with h5py.File(weights, "r") as h5:
         file_guards.check_links(h5, f"{name}, member {WEIGHTS_NAME}")
-        yield config, meta, h5
+        yield config, meta, h5, assets
 
 
-def read_archive_contents(config, meta, h5):
+def read_archive_contents(config, meta, h5, assets=None):
     """The same dict as `hdf5_legacy.read_model_file`, from an open archive."""
     if not isinstance(meta, dict):
         meta = {}
@@ -288,4 +293,5 @@ def read_archive_contents(config, meta, h5):
         "optimizer_positional": positional,
         "optimizer_name": opt_name,
         "v3": True,
+        "assets": assets or {},
     }

@@ -17,7 +17,7 @@ import logging
 import numpy as np
 
 from . import config as _config, files, h5_store, hdf5_legacy, keras3_config, keras_zip, model_state, optimizer_state
-from . import optimizer_names, readers
+from . import keras3_assets, optimizer_names, readers
 from .errors import CorruptModelFileError, SavingError
 from .training_config import compile_from_training_config, keras3_compile_config, training_config
 from .weight_matching import LoadReport, input_shape_for, match_weights
@@ -176,10 +176,21 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=Fa
             pairs, report = match_weights(model, contents["layers"], by_name, skip_mismatch, reshape,
                                           v3=contents["v3"], own=contents.get("own", []),
                                           attrs=contents.get("attrs"))
+        with readers.naming(src.name, "assets"):
+            loads = keras3_assets.prepare(model, contents.get("assets"))
         with readers.reading(src):
             arrays = [fw.read() for _, fw, _ in pairs]
+    before = [w.layer.ops.copy(w.value) for w, _, _ in pairs] if loads else None
     for (w, _, shape), array in zip(pairs, arrays):
         w.assign(array.reshape(shape))
+    try:
+        with readers.naming(src.name, "assets"):
+            for load in loads:
+                load()
+    except Exception:
+        for (w, _, _), value in zip(pairs, before or ()):  # (a failed load changes nothing)
+            w.assign(value)
+        raise
     report.source = src.name
     report.log(log)
     return report
@@ -226,6 +237,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, stri
                     w.assign(fw.read().reshape(shape))
             if training and model.optimizer is not None:
                 _restore_optimizer(model, contents, pairs, strict=True, name=src.name)
+        with readers.naming(src.name, "assets"):
+            for load in keras3_assets.prepare(model, contents.get("assets")):
+                load()  # (after the weights, as Keras 3 loads them: tf-idf's weights are there)
     if contents.get("rng") is not None:
         with readers.naming(src.name, "gpunet_rng"):
             model_state.restore_rng(model, contents["rng"])

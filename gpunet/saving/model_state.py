@@ -85,7 +85,13 @@ def _keras3_entry(key, layer, host, seen):
     inner = sublayers(layer)
     if inner is not None:
         return key, layer.name, [], keras3_layers(inner, host, seen)
-    return key, layer.name, [host(w) for w in keras3_weights(layer)], None
+    return key, layer.name, [_keyed(w, host) for w in keras3_weights(layer)], None
+
+
+def _keyed(w, host):
+    """``w``'s host array, keyed ``(name, array)`` where Keras 3 keeps it under a name (``keras3_key``)."""
+    key = getattr(w, "keras3_key", None)
+    return (key, host(w)) if key else host(w)
 
 
 def all_layers(layers):

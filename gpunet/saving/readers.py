@@ -71,8 +71,8 @@ def contents(src, whole_model):
     with contextlib.ExitStack() as stack:
         with reading(src):
             if src.kind == "zip":
-                config, meta, h5 = stack.enter_context(keras_zip.open_archive(src.fileobj, src.name))
-                parsed = keras_zip.read_archive_contents(config, meta, h5)
+                config, meta, h5, assets = stack.enter_context(keras_zip.open_archive(src.fileobj, src.name))
+                parsed = keras_zip.read_archive_contents(config, meta, h5, assets)
             elif whole_model or "model_weights" in src.h5:
                 parsed = hdf5_legacy.read_model_file(src.h5)
             else:
