@@ -89,7 +89,7 @@ class IntegerLookup(Layer):
         self._table = self._biggest = None
         self.idf_weights = None
         if output_mode == cat.TF_IDF:
-            self.idf_weights = _IdfWeights(self, "idf_weights", self.ops.zeros(self._token_start_index(),
+            self.idf_weights = lv.IdfWeights(self, "idf_weights", self.ops.zeros(self._token_start_index(),
                                                                                    self.dtype), trainable=False)
             self._weights.append(self.idf_weights)
         if vocabulary is not None:
@@ -195,24 +195,8 @@ class IntegerLookup(Layer):
                                                     np.zeros(back, self.dtype)]))
 
     def read_keras3_assets(self, files):
-        """An adapted vocabulary from a Keras 3 archive's assets (saving/keras3_assets.py): ``vocabulary.txt``,
-        one token a line, the special tokens first. Returns ``(the names read, the function setting it)``:
-        set after the weights, which hold tf-idf's ``idf_weights``. A constructor's vocabulary (the config's)
-        stays, as in Keras 3, which writes no asset then."""
-        text = files.get("vocabulary.txt")
-        if text is None or self._has_input_vocabulary:
-            return (), None
-        try:
-            tokens = lv.integer_lines(text.decode("utf-8"), f"IntegerLookup '{self.name}': vocabulary.txt")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"IntegerLookup '{self.name}': vocabulary.txt is not UTF-8 text ({exc.reason})") from None
-
-        def load():
-            if self.output_mode == cat.TF_IDF:  # (its length the vocabulary's, as Keras 3 gives it back)
-                self.set_vocabulary(tokens, self.ops.to_host(self.idf_weights.value)[:tokens.size])
-            else:
-                self.set_vocabulary(tokens)
-        return ("vocabulary.txt",), load
+        """An adapted vocabulary from a Keras 3 archive's assets: see `lookup_vocabulary.keras3_asset`."""
+        return lv.keras3_asset(self, files)
 
     # ---- calling ----------------------------------------------------------------------------
     def compute_output_shape(self, input_shape):
@@ -308,9 +292,3 @@ class IntegerLookup(Layer):
         """Keras 3's form of `get_config`'s (saving/keras3_config.py): its float dtype."""
         return dict(config, dtype=self.dtype)
 
-
-class _IdfWeights(cat.StateWeight):
-    """tf-idf's weights, which Keras 3 keeps under the name ``idf_weights`` in its weights layout."""
-
-    __slots__ = ()
-    keras3_key = "idf_weights"

@@ -5,7 +5,7 @@ import math
 import os
 
 from .. import backend as B
-from .categorical import host_array
+from .categorical import StateWeight, host_array
 
 _EXACT = {"float16": 2 ** 11, "float32": 2 ** 24, "float64": 2 ** 53}  # integers each float holds exactly
 
@@ -188,3 +188,31 @@ def check_keras3_options(oov_method, salt):
     if oov_method != "floormod" or salt is not None:
         raise ValueError(f"IntegerLookup: only Keras 3's oov_method='floormod' without a salt is supported (tf.keras "
                          f"2's behaviour), received oov_method={oov_method!r}, salt={salt!r}.")
+
+
+def keras3_asset(layer, files):
+    """An adapted vocabulary from a Keras 3 archive's assets (saving/keras3_assets.py): ``vocabulary.txt``,
+    one token a line, the special tokens first. Returns ``(the names read, the function setting it)``: set
+    after the weights, which hold tf-idf's ``idf_weights``. A constructor's vocabulary (the config's) stays,
+    as in Keras 3, which writes no asset then."""
+    text = files.get("vocabulary.txt")
+    if text is None or layer._has_input_vocabulary:
+        return (), None
+    try:
+        tokens = integer_lines(text.decode("utf-8"), f"IntegerLookup '{layer.name}': vocabulary.txt")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"IntegerLookup '{layer.name}': vocabulary.txt is not UTF-8 text ({exc.reason})") from None
+
+    def load():
+        if layer.idf_weights is not None:  # (tf-idf: its length the vocabulary's, as Keras 3 gives it back)
+            layer.set_vocabulary(tokens, layer.ops.to_host(layer.idf_weights.value)[:tokens.size])
+        else:
+            layer.set_vocabulary(tokens)
+    return ("vocabulary.txt",), load
+
+
+class IdfWeights(StateWeight):
+    """tf-idf's weights, which Keras 3 keeps under the name ``idf_weights`` in its weights layout."""
+
+    __slots__ = ()
+    keras3_key = "idf_weights"

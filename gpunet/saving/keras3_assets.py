@@ -76,3 +76,18 @@ def prepare(model, assets):
         raise ValueError(f"assets no layer of model '{model.name}' reads: {[PREFIX + n for n in unused[:10]]} "
                          "(Keras 3 keeps an adapted lookup layer's vocabulary there; gpunet reads IntegerLookup's)")
     return loads
+
+
+def assign_then_load(pairs, arrays, loads):
+    """Assign ``arrays`` to the ``pairs``' weights, then run the assets' ``loads``; where one fails, the
+    weights go back to what they were (a failed load_weights changes nothing)."""
+    before = [w.layer.ops.copy(w.value) for w, _, _ in pairs] if loads else ()
+    for (w, _, shape), array in zip(pairs, arrays):
+        w.assign(array.reshape(shape))
+    try:
+        for load in loads:
+            load()
+    except Exception:
+        for (w, _, _), value in zip(pairs, before):
+            w.assign(value)
+        raise

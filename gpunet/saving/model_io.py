@@ -180,17 +180,8 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=Fa
             loads = keras3_assets.prepare(model, contents.get("assets"))
         with readers.reading(src):
             arrays = [fw.read() for _, fw, _ in pairs]
-    before = [w.layer.ops.copy(w.value) for w, _, _ in pairs] if loads else None
-    for (w, _, shape), array in zip(pairs, arrays):
-        w.assign(array.reshape(shape))
-    try:
-        with readers.naming(src.name, "assets"):
-            for load in loads:
-                load()
-    except Exception:
-        for (w, _, _), value in zip(pairs, before or ()):  # (a failed load changes nothing)
-            w.assign(value)
-        raise
+    with readers.naming(src.name, "assets"):
+        keras3_assets.assign_then_load(pairs, arrays, loads)
     report.source = src.name
     report.log(log)
     return report
