@@ -4,7 +4,7 @@ import numpy
 
 import gpunet
 from gpunet import backend as B
-from gpunet.layers import Activation, Add, BatchNormalization, Dense, Input
+from gpunet.layers import Activation, ActivityRegularization, Add, BatchNormalization, Dense, Input
 from gpunet.models import Sequential
 from metric_cases import TotalAbsoluteError
 
@@ -20,7 +20,8 @@ def data(n, width=8, seed=0, dtype="float64"):
 
 def model(kind, seed, floatx="float64"):
     """``"plan"``: Dense only (NumPy's fused plan); ``"layers"``: with regularizers, which the layer
-    path trains (activity regularizer) and whose penalties enter the loss; ``"syncbn"``: a
+    path trains (an ActivityRegularization layer) and whose penalties enter the loss; ``"activity-plan"``: the
+    same penalties from the Dense layer's own regularizers, on NumPy's fused plan; ``"syncbn"``: a
     BatchNormalization(synchronized=True) between Dense layers; ``"residual"``: a functional graph that is
     not a chain (the graph steps: NumPy's and the GPU's)."""
     B.set_floatx(floatx)
@@ -36,9 +37,12 @@ def model(kind, seed, floatx="float64"):
         return Sequential([Dense(12, input_dim=8, use_bias=kind == "syncbn-plan"),
                            BatchNormalization(synchronized=True, momentum=0.8), Activation("tanh"),
                            Dense(1, activation="sigmoid")])
-    return Sequential([Dense(12, input_dim=8, activation="tanh", kernel_regularizer="l2",
-                             activity_regularizer=gpunet.regularizers.l1(1e-3)),
-                       Dense(1, activation="sigmoid")])
+    if kind == "activity-plan":
+        return Sequential([Dense(12, input_dim=8, activation="tanh", kernel_regularizer="l2",
+                                 activity_regularizer=gpunet.regularizers.l1(1e-3)),
+                           Dense(1, activation="sigmoid")])
+    return Sequential([Dense(12, input_dim=8, activation="tanh", kernel_regularizer="l2"),
+                       ActivityRegularization(l1=1e-3), Dense(1, activation="sigmoid")])
 
 
 def optimizer(name):
@@ -52,6 +56,7 @@ def optimizer(name):
 CASES = {
     "adam64": ("plan", "adam", 2 * BATCH * 32 + 3, 2, "float64"),
     "sgd64": ("layers", "sgd", 2 * BATCH * 32 + 1, 2, "float64"),
+    "activity-plan64": ("activity-plan", "sgd", 2 * BATCH * 32 + 1, 2, "float64"),
     "adam32": ("plan", "adam", 2 * BATCH * 30, 1, "float32"),
     "syncbn-padded64": ("syncbn", "adam", 2 * BATCH * 32 + 1, 2, "float64"),
     "syncbn-uneven64": ("syncbn", "sgd", 2 * BATCH * 32 + 3, 2, "float64"),

@@ -74,6 +74,13 @@ def fit(case, plan, batch_logs=False, regs=None):
     return net, histories, seen, net.evaluate(x, y, verbose=0), on_batch, steps
 
 
+@pytest.fixture(autouse=True)
+def numpy_backend():
+    """NumPy's plan whatever "auto" picks (the GPU's: tests/test_kernel_activity_regularizers.py)."""
+    with B.use_backend(B.resolve("numpy")):
+        yield
+
+
 @pytest.mark.parametrize("batch_logs", [False, True], ids=["epoch-logs", "batch-logs"])
 @pytest.mark.parametrize("floatx", ["float64", "float32"])
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -135,6 +135,7 @@ class DensePlan:
         self._loss_settings = loss_settings(loss)
         # each Dense layer's activity regularizer (None for most), and whether any is there
         self.activity = [e.layer.activity_regularizer for e in dense_entries(stack)]
+        self._dense = [e.layer for e in dense_entries(stack)]
         self._penalized = any(r is not None for r in self.activity)
         self.fused = fuses_sigmoid_crossentropy(loss, last.act) and self.activity[-1] is None
         self.apply = model.optimizer.apply
@@ -243,6 +244,7 @@ class DensePlan:
         """Layer ``i``'s activity penalty on its output ``y`` into the step's, as the layer path adds it."""
         if self.activity[i] is not None:
             self._activity_penalty += self.ops.to_scalar(self.activity[i](y)) / y.shape[0]
+            self._dense[i]._activity_output = y  # (a data-parallel fit's padding step reads it: distribute/sharding.py)
 
     def _update(self):
         """The step's regularizer penalties (and their gradients), the optimizer's update, the constraints."""
