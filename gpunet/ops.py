@@ -20,6 +20,13 @@ from .autodiff.shape_ops import (reshape, flatten, batch_flatten, expand_dims, s
                                  reverse, tile, repeat_elements, gather)
 from .autodiff.nn import (activation, binary_crossentropy, categorical_crossentropy,
                           sparse_categorical_crossentropy, l2_normalize, one_hot)
+from .autodiff.math_ops import (log1p, expm1, erf, rsqrt, reciprocal, relu6, log_sigmoid, nan_to_num, floor, ceil,
+                                floor_divide, isnan, isinf, isfinite, logical_and, logical_or, logical_xor,
+                                logical_not, count_nonzero, mod, norm, moments, normalize)
+from .autodiff.array_ops import (ones, zeros, full, full_like, eye, arange, take, take_along_axis, split, repeat, flip,
+                                 moveaxis, swapaxes, broadcast_to, pad, tril, triu, argsort, sort, top_k, slice,
+                                 slice_update, einsum, outer, diagonal)
+from .autodiff.control import cond, while_loop, fori_loop, vectorized_map
 # On tensors these record their Backend backward (autodiff.nn.activation); on arrays they return arrays.
 from .activations import (relu, sigmoid, hard_sigmoid, tanh, softmax, log_softmax, softplus, softsign, elu, selu,
                           gelu, swish, leaky_relu)
@@ -37,7 +44,8 @@ def _on_symbolic_tensors():
     ``Dense(activation=K.relu)`` still finds the built-in (activations.get)."""
     from .layers.symbolic import accepts_symbolic
     from .layers.symbolic_ops import install_operators
-    skip = {"Tensor", "is_tensor", "gradients", "vjp", "grad"}
+    skip = {"Tensor", "is_tensor", "gradients", "vjp", "grad", "cond", "while_loop", "fori_loop", "vectorized_map",
+            "ones", "zeros", "full", "eye", "arange", "size", "ndim"}
     for name in __all__:
         if name not in skip:
             globals()[name] = accepts_symbolic(globals()[name])
@@ -45,6 +53,37 @@ def _on_symbolic_tensors():
 
 
 pow = power  # noqa: A001 (Keras's K.pow)
+absolute, amax, amin, silu = abs, max, min, swish  # (Keras 3's other names)
+
+
+def size(x):
+    """How many entries ``x`` has."""
+    from .autodiff import lift
+    return int(lift(x).data.size)
+
+
+def ndim(x):
+    """How many axes ``x`` has."""
+    from .autodiff import lift
+    return int(lift(x).data.ndim)
+
+
+def average(x, axis=None, weights=None):
+    """The mean of ``x`` over ``axis``, weighted by ``weights`` (as long as that axis, or ``x``'s shape)."""
+    if weights is None:
+        return mean(x, axis=axis)
+    from .autodiff import lift
+    w = lift(weights)
+    if axis is not None and w.data.ndim == 1:
+        shape = [1] * len(shape_of(x))
+        shape[axis] = -1
+        w = reshape(w, shape)
+    return divide(sum(multiply(x, w), axis=axis), sum(multiply(ones_like(x), w), axis=axis))
+
+
+def shape_of(x):
+    from .autodiff import lift
+    return tuple(lift(x).data.shape)
 
 __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor", "add", "subtract", "multiply",
            "divide", "power", "pow", "negative", "square", "sqrt", "abs", "exp", "log", "sin", "cos", "clip", "maximum",
@@ -56,5 +95,13 @@ __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor
            "softmax", "log_softmax", "softplus",
            "softsign", "elu", "binary_crossentropy", "categorical_crossentropy",
            "sparse_categorical_crossentropy", "round", "stop_gradient", "cumsum", "cumprod", "logsumexp", "shape",
-           "reverse", "tile", "repeat_elements", "gather", "l2_normalize", "one_hot"]
+           "reverse", "tile", "repeat_elements", "gather", "l2_normalize", "one_hot",
+           # Keras 3's (autodiff/math_ops.py, array_ops.py, control.py)
+           "log1p", "expm1", "erf", "rsqrt", "reciprocal", "relu6", "log_sigmoid", "nan_to_num", "floor", "ceil",
+           "floor_divide", "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_xor", "logical_not",
+           "count_nonzero", "mod", "norm", "moments", "normalize", "ones", "zeros", "full", "full_like", "eye",
+           "arange", "take", "take_along_axis", "split", "repeat", "flip", "moveaxis", "swapaxes", "broadcast_to",
+           "pad", "tril", "triu", "argsort", "sort", "top_k", "slice", "slice_update", "einsum", "outer", "diagonal",
+           "cond", "while_loop", "fori_loop", "vectorized_map", "absolute", "amax", "amin", "silu", "size", "ndim",
+           "average"]
 _on_symbolic_tensors()

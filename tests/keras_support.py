@@ -1,5 +1,6 @@
 """Real Keras 3 on its torch backend for the interop tests (CI's interop extra), or a module-level
 skip saying why not."""
+import contextlib
 import os
 
 import pytest
@@ -21,3 +22,38 @@ def tf_keras_or_skip():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "torch")
     return pytest.importorskip("tf_keras", reason="tf_keras 2.x is not installed (pip install tf_keras)")
+
+
+def matches_torch(mine, theirs, arrays, tol=1e-9):
+    """``mine`` (gpunet ops on Tensors) against ``theirs`` (Keras 3 ops on torch tensors) on ``arrays`` in
+    float64: the value, and the gradient of every input through torch autograd with a random upstream gradient
+    (the same for a case whatever ran before it). Where Keras 3 on torch computes in float32 the tolerance is
+    2e-6."""
+    import numpy as np
+    import torch
+    from gpunet.autodiff import Tensor, gradients
+    g_in = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
+    t_in = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+    got, expected = mine(*g_in), theirs(*t_in)
+    if expected.ndim == 0 and got.ndim:  # Keras 3 on torch drops keepdims for axis=None; NumPy and TF keep it
+        expected = expected.reshape(got.shape)
+    tol = tol if expected.dtype == torch.float64 else 2e-6
+    np.testing.assert_allclose(np.asarray(got.data), expected.detach().numpy(), rtol=tol, atol=tol * 1e-3)
+    upstream = np.random.default_rng(5).standard_normal(tuple(expected.shape))
+    wanted = torch.autograd.grad(expected, t_in, torch.as_tensor(upstream, dtype=expected.dtype))
+    for g, w in zip(gradients(got, g_in, upstream), wanted):
+        np.testing.assert_allclose(np.asarray(g), w.numpy(), rtol=tol, atol=tol * 1e-3)
+
+
+@contextlib.contextmanager
+def keras_float64_on_numpy(keras):
+    """Keras 3 in float64 (it computes mean/var/prod/... in floatx even for float64 input) and gpunet on NumPy
+    (the ops' semantics are the backend interface's; the tests hand tensors host arrays), for a 1e-9 comparison."""
+    from gpunet import backend as B
+    previous = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        with B.use_backend("numpy"):
+            yield
+    finally:
+        keras.config.set_floatx(previous)

@@ -5,7 +5,7 @@ with tf.keras 2.21 values where TensorFlow's conventions are the reference."""
 import numpy as np
 import pytest
 
-from keras_support import keras_on_torch
+from keras_support import keras_float64_on_numpy, keras_on_torch, matches_torch
 
 import gpunet.backend as K
 from gpunet.autodiff import Tensor, gradients
@@ -15,14 +15,9 @@ keras = keras_on_torch()
 
 @pytest.fixture(autouse=True)
 def _keras_in_float64():
-    # Keras 3 computes mean/var/prod/... in floatx even for float64 input: float64 for a 1e-9 comparison;
-    # the semantics are the backend interface's, checked on NumPy (the tests hand Tensors host arrays)
-    from gpunet import backend as B
-    previous = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    with B.use_backend("numpy"):
+    with keras_float64_on_numpy(keras):
         yield
-    keras.config.set_floatx(previous)
+
 
 kops = keras.ops
 torch = pytest.importorskip("torch")
@@ -93,18 +88,7 @@ CASES.update(CALLS)
 @pytest.mark.parametrize("name", list(CASES))
 def test_value_and_gradient_match_keras3(name):
     mine, theirs, arrays = CASES[name]
-    g_in = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
-    t_in = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
-    got, expected = mine(*g_in), theirs(*t_in)
-    if expected.ndim == 0 and got.ndim:  # Keras 3 on torch drops keepdims for axis=None; NumPy and TF keep it
-        expected = expected.reshape(got.shape)
-    # Keras 3 on torch computes some ops (prod, var, maximum, ...) in float32 even for float64 input
-    tol = 1e-9 if expected.dtype == torch.float64 else 2e-6
-    np.testing.assert_allclose(np.asarray(got.data), expected.detach().numpy(), rtol=tol, atol=tol * 1e-3)
-    upstream = RNG.standard_normal(tuple(expected.shape))
-    wanted = torch.autograd.grad(expected, t_in, torch.as_tensor(upstream, dtype=expected.dtype))
-    for g, w in zip(gradients(got, g_in, upstream), wanted):
-        np.testing.assert_allclose(np.asarray(g), w.numpy(), rtol=tol, atol=tol * 1e-3)
+    matches_torch(mine, theirs, arrays)
 
 
 I32, I64, BOOL, F32 = np.array([1, 2], np.int32), np.array([1, 2]), np.array([True, False]), np.ones(2, np.float32)

@@ -11,7 +11,7 @@ resolved from this table by name (no code is read from a file); another op is re
 import inspect
 
 from .. import activations as A
-from ..autodiff import elementwise as E, nn, reductions as R, shape_ops as S
+from ..autodiff import elementwise as E, math_ops as MO, nn, reductions as R, shape_ops as S
 from ..layers.naming import reserve_name
 from .errors import InvalidConfigError, UnknownObjectError
 
@@ -42,6 +42,11 @@ _OPS = [
     ("nn.relu", A.relu, ("features",)), ("math.sigmoid", A.sigmoid, ("x",)), ("math.tanh", A.tanh, ("x",)),
     ("nn.softmax", A.softmax, ("logits", "axis")),
     ("cast", E.cast, ("x", "dtype")),
+    # Keras 3's ops.* beyond Keras 2's (autodiff/math_ops.py), under TensorFlow's names
+    ("math.log1p", MO.log1p, ("x",)), ("math.expm1", MO.expm1, ("x",)), ("math.erf", MO.erf, ("x",)),
+    ("math.rsqrt", MO.rsqrt, ("x",)), ("math.reciprocal", MO.reciprocal, ("x",)), ("nn.relu6", MO.relu6, ("features",)),
+    ("math.log_sigmoid", MO.log_sigmoid, ("x",)), ("math.floor", MO.floor, ("x",)), ("math.ceil", MO.ceil, ("x",)),
+    ("math.floormod", MO.mod, ("x", "y")), ("math.floordiv", MO.floor_divide, ("x", "y")),
     ("convert_to_tensor", _identity, ("value", "dtype", "dtype_hint")),
 ]
 _BY_TF = {name: (fn, params) for name, fn, params in _OPS}
