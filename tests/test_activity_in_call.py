@@ -173,3 +173,40 @@ def test_a_layer_of_your_own_on_several_tensors_inside_a_call_adds_its_penalty(f
     np.testing.assert_allclose(models[0].evaluate(x, x[:, :1], verbose=0) - models[1].evaluate(x, x[:, :1], verbose=0),
                                0.4 * np.abs(hidden).sum() / len(x), rtol=1e-10)
     check_loss_gradient(models[0], x, x[:, :1], points=2)
+
+
+class Scaled(Layer):
+    """A layer of your own taking an extra argument: ``scale``."""
+
+    def call(self, inputs, scale=1.0):
+        return inputs * scale
+
+
+@pytest.mark.parametrize("where", ["inside-a-call", "functional-graph"])
+def test_a_layer_of_your_own_called_with_more_arguments_adds_its_penalty_once(f64, where):
+    x = _data()
+
+    def build(reg):
+        scaled = Scaled(activity_regularizer=regularizers.l1(0.4) if reg else None)
+        if where == "functional-graph":
+            i = Input((6,))
+            return gpunet.models.Model(i, Dense(1)(scaled(Dense(3)(i), scale=2.0)))
+
+        class Outer(gpunet.models.Model):
+            def __init__(self):
+                super().__init__()
+                self.a, self.scaled, self.out = Dense(3), scaled, Dense(1)
+
+            def call(self, inputs):
+                return self.out(self.scaled(self.a(inputs), scale=2.0))
+        return Outer()
+    models = [build(reg) for reg in (True, False)]
+    for m in models:
+        m.build((None, 6))
+        m.compile(optimizer="sgd", loss="mse")
+    models[1].set_weights(models[0].get_weights())
+    dense = models[0].layers[1] if where == "functional-graph" else models[0].a
+    hidden = 2.0 * dense(x).numpy()
+    np.testing.assert_allclose(models[0].evaluate(x, x[:, :1], verbose=0) - models[1].evaluate(x, x[:, :1], verbose=0),
+                               0.4 * np.abs(hidden).sum() / len(x), rtol=1e-10)
+    check_loss_gradient(models[0], x, x[:, :1], points=2)

@@ -67,7 +67,8 @@ def call(layer, x, args, kwargs, training):
     """``layer(x, *args, **kwargs)`` for a layer with ``call``: recorded in the functional API when a
     symbolic tensor is among them, else run at once (on arrays: an array back; on a layer's tape
     tensors, inside another ``call``: a tensor back)."""
-    from . import symbolic, user_code
+    from . import sublayers, symbolic, user_code
+    from ..autodiff.tensor import is_tensor
     if not getattr(layer, "_uses_call", False):
         raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}) takes one input (and training=); received "
                         f"more arguments: {len(args)} positional, keywords {sorted(kwargs)}. Only a layer written "
@@ -81,4 +82,6 @@ def call(layer, x, args, kwargs, training):
             raise TypeError(f"Layer '{layer.name}' was called on symbolic tensors mixed with arrays: every tensor input "
                             "of a functional model must come from Input() or another layer's call.")
         return symbolic.call_layer(layer, inputs, training, call_args=spec)
-    return user_code.call_with_args(layer, x, args, kwargs, training)
+    out = user_code.call_with_args(layer, x, args, kwargs, training)
+    # (inside another call: its activity penalty is that call's loss, as for a call on one tensor: base.py)
+    return sublayers.penalized(layer, out) if is_tensor(out) else out
