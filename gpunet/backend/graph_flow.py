@@ -112,7 +112,7 @@ def constant_tensors(inputs, nodes):
     return constant
 
 
-def step_kinds(nodes, constant, dtype):
+def step_kinds(nodes, constant, dtype, kind_of=None):
     """Each node's kind in a training step (graph_plan.node_kind's, by id), but a frozen Dense layer that
     only the inputs reach (a frozen feature extractor: its output one of ``constant``, the
     `constant_tensors`, so no backward runs for it) is a "Dense" the plans run in their own buffers and
@@ -121,7 +121,7 @@ def step_kinds(nodes, constant, dtype):
     from .graph_plan import node_kind, over_rows
     kinds = {}
     for node in nodes:
-        kind, layer = node_kind(node), node.layer
+        kind, layer = (kind_of or node_kind)(node), node.layer
         if (kind == "Layer" and type(layer) is Dense and node.training is None and id(node.output) in constant
                 and not layer.activation.custom and layer.kernel.value.dtype == dtype and over_rows(node)):
             kind = "Dense"

@@ -20,9 +20,10 @@ weights (a frozen base runs its forward only): graph_flow.py. The model's inputs
 feature axis each (several are packed side by side: the inputs read from x, the outputs written for
 the loss over them, models/multi_output.py, each output taking its columns of the gradient). A layer
 called more than once (a Siamese network's shared Dense) is a Dense layer whose calls add their weight
-gradients. No other shared layer, no activity regularizer (nor a layer of your own holding one, nor a
-nested model holding that: layers/user_terms.py), no loss or metric added to the model itself, no mask
-reaching a layer that runs in the plan's buffers (or the output): those train layer by layer, as before.
+gradients. No other shared layer, no activity regularizer but a Dense call's (added as the layer path adds
+it; not on a layer of your own, nor one it holds, nor in a nested model: layers/user_terms.py), no loss or
+metric added to the model itself, no mask reaching a layer that runs in the plan's buffers (or the
+output): those train layer by layer, as before.
 A Lambda, the ops on symbolic tensors (tf.keras 2's TFOpLambda) and any other layer of your own run by
 their own code on the tape; the losses and metrics such a layer's call adds go to each step's loss and
 the model's metrics (step_terms.py).
@@ -51,13 +52,13 @@ def build_graph_plan(model):
     inputs, nodes, outputs, _ = graph
     if params is None or params.dtype not in _FLOATS or any(len(t.shape) != 2 or t.shape[1] is None for t in outputs):
         return None  # (several outputs: packed side by side, 2-D each)
-    if (getattr(model, "_copied", None) or getattr(model, "_loss_tensors", None)
-            or getattr(model, "_metric_tensors", None) or model._activity):
+    if (any(getattr(model, name, None) for name in ("_copied", "_loss_tensors", "_metric_tensors"))
+            or any(sum(n.layer is layer for n in nodes) > 1 for layer in model._activity)):  # (a shared one's penalty)
         return None
-    kinds = [node_kind(node) for node in nodes]
+    kinds = [_kind(node) for node in nodes]
     if any(len(t.shape) != 2 for t in inputs) or None in kinds or "Dense" not in kinds:
         return None  # (without a Dense layer of its own the step would save nothing)
-    if masked_tensors(nodes, outputs, node_kind) is None:
+    if masked_tensors(nodes, outputs, _kind) is None:
         return None
     if not shares_dense_only(nodes, kinds):
         return None
@@ -95,8 +96,19 @@ def salt(model, layer):
     return next(k for k, l in enumerate(layers) if l is layer) * 7919 + (layer.seed or 0)
 
 
-def node_kind(node):
-    """What the plan runs ``node`` as (a node kind of graph_plan_nodes.py), or None where it cannot."""
+def node_kind(node, activity=False):
+    """What the plan runs ``node`` as (a node kind of graph_plan_nodes.py), or None where it cannot; with
+    ``activity`` (NumPy's graph step, for the model's own calls) a Dense layer's activity regularizer is taken."""
+    kind = _node_kind(node, activity)
+    regularized = getattr(node.layer, "activity_regularizer", None) is not None
+    return None if regularized and kind != "Dense" else kind
+
+
+def _kind(node):  # (`node_kind` for the model NumPy's graph step plans: a Dense layer's activity regularizer taken)
+    return node_kind(node, activity=True)
+
+
+def _node_kind(node, activity):
     from ..layers import masking
     from ..layers.advanced_activations import FOLDABLE
     from ..layers.core import Activation, Dense, Dropout
@@ -104,8 +116,8 @@ def node_kind(node):
     from ..layers.merge_concat import Concatenate
     from ..layers.user_terms import added_terms
     layer, kind = node.layer, type(node.layer)
-    if (getattr(layer, "activity_regularizer", None) is not None or node.call_args is not None
-            or node.several is not None):
+    if ((getattr(layer, "activity_regularizer", None) is not None and not (activity and kind is Dense))
+            or node.call_args is not None or node.several is not None):
         return None
     if users_layer(layer):  # (its call on the tape; an activity regularizer in it: the layer path)
         return None if "other" in added_terms(layer) else "Layer"
@@ -142,7 +154,8 @@ def plan_sources(model):
         layer = node.layer
         kernel, bias = getattr(layer, "kernel", None), getattr(layer, "bias", None)
         out.append((node, layer, layer.trainable, getattr(kernel, "value", None), getattr(bias, "value", None),
-                    getattr(layer, "activation", None), getattr(layer, "rate", None)))
+                    getattr(layer, "activation", None), getattr(layer, "rate", None),
+                    getattr(layer, "activity_regularizer", None)))
     return out
 
 
@@ -171,13 +184,13 @@ class GraphPlan(DensePlan):
         self.n_inputs = len(inputs)
         number = {id(t): i for i, t in enumerate(inputs)}
         self.shapes = [tuple(t.shape[1:]) for t in inputs]  # each tensor's, after the batch axis
-        constant, masked = constant_tensors(inputs, nodes), masked_tensors(nodes, outputs, node_kind)
-        kinds = step_kinds(nodes, constant, self.dtype)  # (a frozen Dense only the inputs reach: a DenseNode)
+        constant, masked = constant_tensors(inputs, nodes), masked_tensors(nodes, outputs, _kind)
+        kinds = step_kinds(nodes, constant, self.dtype, _kind)  # (a frozen Dense only the inputs reach: a DenseNode)
         self.fixed = [True] * len(inputs)  # per tensor: whether it takes no gradient (graph_flow.constant_tensors)
         out_tensor = outputs[0]
         producer = out_tensor.node.layer
         self.fused = (len(outputs) == 1 and node_kind(out_tensor.node) == "Dense" and not producer.activation.params
-                      and fuses_sigmoid_crossentropy(self.loss, producer.activation.name))
+                      and fuses_sigmoid_crossentropy(self.loss, producer.activation.name))  # (none with a penalty)
         # the losses (and metrics) layers of your own add in their calls: each step's sum (step_terms.py)
         self.terms, adding = terms_for(model, nodes, self.dtype)
         self.nodes = []
@@ -223,6 +236,7 @@ class GraphPlan(DensePlan):
         self.out_cols = list(zip(self.outs, edges[:-1], edges[1:]))
         self.out_units = edges[-1]
         self._last = [n for n in self.nodes if n.out == self.out]
+        self._penalized = any(getattr(n, "activity", None) is not None for n in self.nodes)
         self._backward = [n for n in reversed(self.nodes) if not (self.fused and n.out == self.out)]
         self._sources = plan_sources(model)
         self._epoch_state()
@@ -240,8 +254,10 @@ class GraphPlan(DensePlan):
         val, grads, x = b.val, b.grads, self.x[lo:hi]
         for i, (off, width) in enumerate(self.in_cols):  # (a width of None: one input, the whole row)
             val[i] = x[:, off:off + width] if width is not None else x[:, :-1]
+        b.penalty = 0.0  # (the Dense calls' activity penalties, in graph order: graph_plan_nodes.DenseNode)
         for node in self.nodes:
             node.forward(b, val)
+        self._activity_penalty = b.penalty
         grads[:] = b.none
         p, y = self.outputs[lo:hi], self.y[lo:hi]
         sw = None if self.sw is None else self.sw[lo:hi]
@@ -258,7 +274,7 @@ class GraphPlan(DensePlan):
                 b.give(t, dy[:, lo_col:hi_col])
         for node in self._backward:
             g = grads[node.out]
-            if g is not None:
+            if g is not None or getattr(node, "activity", None) is not None:
                 node.backward(b, val, g)
         self._update()
 
@@ -267,7 +283,7 @@ class GraphPlan(DensePlan):
         super()._update()
         if self.terms is not None:
             added = float(self.terms.values.pop())
-            if self.model._regularized:
+            if self.model._regularized or self._penalized:
                 self.penalties[-1] += added
             else:
                 self.penalties.append(added)

@@ -80,6 +80,7 @@ class DenseNode(Node):
         self.relu = self.act == "relu" and not self.params
         self.units = self.w.shape[1]
         self.zero = None
+        self.activity = layer.activity_regularizer  # (NumPy's graph step takes it: graph_plan.node_kind)
 
     def allocate(self, rows, dtype):
         self.zero = numpy.zeros((), dtype)
@@ -98,9 +99,17 @@ class DenseNode(Node):
             val[self.out] = z
         else:
             val[self.out] = y[0] = self.ops.activation_forward(self.act, z, self.params)
+        if self.activity is not None:  # (its penalty in the step's, as the layer path adds it: graph_run.py)
+            out = val[self.out]
+            b.penalty += self.ops.to_scalar(self.activity(out)) / out.shape[0]
+            self.layer._activity_output = out  # (a data-parallel fit's padding step reads it)
 
     def backward(self, b, val, g):
         z, dz, mask, y = b.node[self.k]
+        if self.activity is not None:  # (the penalty's gradient over the rows, at the output: g may be None)
+            out = val[self.out]
+            penalty = self.activity.gradient(out) / out.shape[0]
+            g = penalty if g is None else g + penalty
         if self.relu:
             _greater(z, self.zero, out=mask)
             _multiply(g, mask, out=dz)
