@@ -82,10 +82,11 @@ def eye(size, dtype=None, name=None):
 
 
 def _generator(seed):
-    """A generator of its own for an explicit ``seed`` (the same values every call), else None: gpunet's
-    global generator, which ``gpunet.utils.set_random_seed`` re-seeds."""
+    """A generator of its own for an explicit ``seed`` (the same values every call), a `gpunet.random.SeedGenerator`'s
+    (advancing at every call), else None: gpunet's global generator, which ``gpunet.utils.set_random_seed`` re-seeds."""
     from . import random as _random
-    return None if seed is None else _random.make_generator(seed)
+    own = getattr(seed, "_generator", None)
+    return own if own is not None else None if seed is None else _random.make_generator(seed)
 
 
 def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):

@@ -1,0 +1,96 @@
+"""Keras 3's ``keras.random``: random tensors drawn from gpunet's generator (backend/random.py), so that
+``gpunet.utils.set_random_seed`` makes them repeatable and a saved model's random state resumes them.
+
+``seed`` follows Keras 3: None draws from the global generator; an int gives the same values at every call
+(a generator of its own, made afresh); a `SeedGenerator` (the Keras guide's ``Sampling`` layer keeps one)
+advances at every call, so successive calls differ and the sequence repeats from the same seed. The
+results are constant tensors (no gradient), in floatx unless ``dtype`` says otherwise. Keras 3's values
+themselves differ (another generator); their distributions are the same.
+"""
+import numpy
+
+from . import backend as B
+from .autodiff import Tensor, lift
+from .backend import keras_functions as K, random as _random
+from .backend.keras_functions_more import truncated_normal as truncated
+
+
+class SeedGenerator:
+    """A generator of random seeds that advances at every draw (Keras 3's ``keras.random.SeedGenerator``):
+    ``SeedGenerator(1337)`` gives the same sequence of draws in every run; ``seed=None`` starts from a seed
+    drawn from gpunet's generator (repeatable after ``gpunet.utils.set_random_seed``)."""
+
+    def __init__(self, seed=None, name=None, **kwargs):
+        if seed is None:
+            seed = int(_random.generator().integers(0, 2 ** 31 - 1))
+        self.seed, self.name = seed, name
+        self._generator = _random.make_generator(seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _generator(seed):
+    return K._generator(seed)
+
+
+def _shape(shape):
+    return tuple(int(d) for d in (shape if isinstance(shape, (list, tuple)) else (shape,)))
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Normal values."""
+    return K.random_normal(shape, mean, stddev, dtype, seed)
+
+
+def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    """Uniform values in ``[minval, maxval)``."""
+    return K.random_uniform(shape, minval, maxval, dtype, seed)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Normal values, those more than two ``stddev`` from ``mean`` drawn again."""
+    return truncated(shape, mean, stddev, dtype, seed)
+
+
+def randint(shape, minval, maxval, dtype="int32", seed=None):
+    """Integers in ``[minval, maxval)``."""
+    gen = _generator(seed) or _random.generator()
+    return Tensor(B.get_backend().asarray(gen.integers(int(minval), int(maxval), size=_shape(shape)), dtype))
+
+
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """``num_samples`` class indices per row of ``logits`` (unnormalized log-probabilities), drawn from
+    their softmax: shape ``(rows, num_samples)``."""
+    ops = B.get_backend()
+    values = numpy.asarray(ops.to_host(lift(logits).data), dtype="float64")
+    if values.ndim != 2:
+        raise ValueError(f"categorical: logits must be 2-D (rows, classes), received shape {values.shape}")
+    p = numpy.exp(values - values.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    gen = _generator(seed) or _random.generator()
+    cumulative = numpy.cumsum(p, axis=1)
+    draws = gen.random((values.shape[0], int(num_samples)))
+    picks = (draws[:, :, None] >= cumulative[:, None, :-1]).sum(axis=2)
+    return Tensor(ops.asarray(picks, dtype))
+
+
+def dropout(inputs, rate, noise_shape=None, seed=None):
+    """``inputs`` with each value zeroed with probability ``rate`` and the rest scaled by ``1 / (1 - rate)``;
+    the gradient passes through the kept values (``K.dropout``)."""
+    return K.dropout(inputs, rate, noise_shape, seed)
+
+
+def shuffle(x, axis=0, seed=None):
+    """``x`` with its entries along ``axis`` in a random order (the gradient follows them back)."""
+    from .autodiff.array_ops import take
+    t = lift(x)
+    gen = _generator(seed) or _random.generator()
+    return take(t, gen.permutation(t.shape[axis]), axis=axis)
+
+
+__all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical", "dropout", "shuffle"]
