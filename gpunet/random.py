@@ -7,6 +7,8 @@ advances at every call, so successive calls differ and the sequence repeats from
 results are constant tensors (no gradient), in floatx unless ``dtype`` says otherwise. Keras 3's values
 themselves differ (another generator); their distributions are the same.
 """
+import contextlib
+
 import numpy
 
 from . import backend as B
@@ -91,6 +93,35 @@ def shuffle(x, axis=0, seed=None):
     t = lift(x)
     gen = _generator(seed) or _random.generator()
     return take(t, gen.permutation(t.shape[axis]), axis=axis)
+
+
+@contextlib.contextmanager
+def untouched(layer):
+    """Draws inside leave gpunet's generator and the SeedGenerators ``layer`` holds (its sublayers' too) as they
+    were: a probe of a layer's call for its output shape (Keras 3 traces it symbolically, drawing nothing) must
+    not move them, or a model built anew (a resumed fit) would draw other values than one built before."""
+    held = []
+    _seed_generators_in(layer, held, set())
+    states = [(g, g._generator.bit_generator.state) for g in held]
+    outer = _random.get_state()
+    try:
+        yield
+    finally:
+        _random.set_state(outer)
+        for g, state in states:
+            g._generator.bit_generator.state = state
+
+
+def _seed_generators_in(obj, found, seen):
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    for value in vars(obj).values() if hasattr(obj, "__dict__") else ():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, SeedGenerator):
+                found.append(item)
+            elif hasattr(item, "_weights") and hasattr(item, "call"):  # (a layer it holds)
+                _seed_generators_in(item, found, seen)
 
 
 __all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical", "dropout", "shuffle"]

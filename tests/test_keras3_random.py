@@ -122,3 +122,40 @@ def test_the_keras3_guides_variational_autoencoder_trains_with_gpunets_imports()
     assert run()[1] == losses, "repeatable: the sampling's SeedGenerator and the weights from the seed"
     reconstruction = float(np.mean((vae.predict(x, verbose=0) - x) ** 2))
     assert vae.evaluate(x, x, verbose=0) > reconstruction + 1e-4, "the KL term is in the loss"
+
+
+def test_a_resumed_fit_draws_on_from_the_saved_seed_generators(tmp_path):
+    """fit 2 epochs, save, load, fit 2 more == 4 epochs straight: the Sampling layer's SeedGenerator state travels
+    in the file with the rest of the random state (the Keras guide's structure: the layer inside a layer)."""
+    class Encoder(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense_mean, self.dense_log_var, self.sampling = layers.Dense(4), layers.Dense(4), Sampling()
+
+        def call(self, inputs):
+            return self.sampling((self.dense_mean(inputs), self.dense_log_var(inputs)))
+
+    class Net(gpunet.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder, self.out = Encoder(), layers.Dense(6)
+
+        def call(self, inputs):
+            return self.out(self.encoder(inputs))
+    x = np.random.default_rng(2).random((64, 6))
+
+    def start():
+        gpunet.utils.set_random_seed(4)
+        net = Net()
+        net.compile(optimizer="adam", loss="mse")
+        net.fit(x, x, epochs=2, batch_size=16, verbose=0)
+        return net
+    straight = start()
+    straight.fit(x, x, epochs=4, initial_epoch=2, batch_size=16, verbose=0)
+    start().save(tmp_path / "net.keras")
+    gpunet.utils.set_random_seed(99)  # (what runs in between must not matter)
+    resumed = gpunet.models.load_model(tmp_path / "net.keras",
+                                       custom_objects={"Net": Net, "Encoder": Encoder, "Sampling": Sampling})
+    resumed.fit(x, x, epochs=4, initial_epoch=2, batch_size=16, verbose=0)
+    for a, b in zip(resumed.get_weights(), straight.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -183,7 +183,8 @@ def call_with_args(layer, x, args, kwargs, training):
 def infer_output_shape(layer, input_shape):
     """The output shape from running ``call`` once on ones (one sample; unknown sizes as 1), as
     Keras infers it by tracing; the probe's values mean nothing, so warnings about them (a
-    division by a zero norm, say) are not shown."""
+    division by a zero norm, say) are not shown, and its random draws are undone."""
+    from ..random import untouched as random_untouched
     ops = layer.ops
     if getattr(layer, "_call_args", None) is not None:  # a call with more arguments: all of its tensors
         input_shape = layer._call_shapes
@@ -195,7 +196,8 @@ def infer_output_shape(layer, input_shape):
     weights, metrics = _state_in(layer)
     saved = [(w, ops.copy(w.value)) for w in weights if not w.trainable]
     try:
-        with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting() as added, symbolic.probing():
+        with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting() as added, symbolic.probing(), \
+                random_untouched(layer):
             # (a probe's losses are dropped; that it added some tells the fused steps to take them: user_terms.py)
             warnings.simplefilter("ignore", RuntimeWarning)
             out = run_call(layer, probes if several else probes[0], False)

@@ -107,7 +107,19 @@ def rng_state(model):
     from ..backend import random as _random
     layers = {l.name: l._generator.bit_generator.state for l in all_layers(model.layers)
               if getattr(l, "_generator", None) is not None}
-    return {"global": _random.get_state(), "layers": layers}
+    seeds = {key: g._generator.bit_generator.state for key, g in _seed_generators(model)}
+    return {"global": _random.get_state(), "layers": layers, **({"seed_generators": seeds} if seeds else {})}
+
+
+def _seed_generators(model):
+    """``(layer name/attribute, SeedGenerator)`` for the `gpunet.random.SeedGenerator`s the model's layers hold
+    (the Keras 3 guide's Sampling layer keeps one): their state is saved, so a resumed fit draws on as before."""
+    from ..random import SeedGenerator
+    from .keras3_assets import layer_paths
+    for path, layer in layer_paths(model):  # (every layer, those a layer of your own holds too, by its place)
+        for attr, value in sorted(vars(layer).items()):
+            if isinstance(value, SeedGenerator):
+                yield f"{path}/{attr}", value
 
 
 def restore_rng(model, state):
@@ -117,5 +129,9 @@ def restore_rng(model, state):
         saved = saved_layers.get(layer.name)
         if saved is not None and getattr(layer, "_generator", None) is not None:
             layer._generator.bit_generator.state = saved
+    saved_seeds = state.get("seed_generators", {})
+    for key, g in _seed_generators(model):
+        if key in saved_seeds:
+            g._generator.bit_generator.state = saved_seeds[key]
     if state.get("global") is not None:
         _random.set_state(state["global"])
