@@ -4,9 +4,10 @@ vocabulary, one token per line, the special tokens first).
 
 Keras 3 hands each layer its folder after the weights are loaded (``load_assets``); gpunet does the same
 for the layers that read assets (``read_keras3_assets(files)``, given ``{file name: bytes}``, returning the
-names it read and the function that sets what they hold, run after the weights). The archive's members are read into memory, never extracted, so no member name reaches
-the file system. An asset no layer of the model reads is refused by name: the model would lack what the
-file holds (gpunet writes an adapted vocabulary in the layer's config, which Keras 3 reads too).
+names it read and the function that sets what they hold, run after the weights). The archive's members
+are read into memory, never extracted, so no member name reaches the file system. An asset no layer of the
+model reads is refused by name: the model would lack what the file holds (gpunet writes an adapted
+vocabulary in the layer's config, which Keras 3 reads too).
 """
 from . import limits
 from .keras3_attrs import attribute_layers, by_attributes, is_subclassed
