@@ -112,4 +112,5 @@ def plot_model(model, to_file="model.png", **kwargs):
 from ..preprocessing.padding import pad_sequences  # noqa: E402,F401 - keras.utils.pad_sequences (tf.keras 2.9+)
 # Keras 2's submodules, reachable as attributes after ``import gpunet`` as Keras 2's were
 from . import np_utils, generic_utils, layer_utils, vis_utils  # noqa: E402,F401
+from .py_dataset import PyDataset, pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: E402,F401 (Keras 3's)
 from .generic_utils import CustomObjectScope, serialize_keras_object, deserialize_keras_object  # noqa: E402,F401
