@@ -274,5 +274,12 @@ def test_keras_import_lines_for_the_registry_and_saving_work(tmp_path):
     again = load_model(tmp_path / "m.keras", compile=False)
     assert isinstance(again.layers[1], Scale) and again.layers[1].factor == 5.0
     np.testing.assert_array_equal(again.get_weights()[0], model.get_weights()[0])
+    gpunet.saving.save_weights(model, tmp_path / "w.weights.h5")
+    fresh = Sequential([Dense(2, input_shape=(3,), name="d"), Scale(5.0, name="s")])
+    report = gpunet.saving.load_weights(fresh, tmp_path / "w.weights.h5")
+    assert report.loaded and not report.shape_mismatch
+    np.testing.assert_array_equal(fresh.get_weights()[0], model.get_weights()[0])
+    with gpunet.saving.CustomObjectScope({"Scale": Scale}):
+        assert get_registered_object("Scale") is Scale
     with pytest.raises(AttributeError, match="module 'gpunet.saving' has no attribute 'nonsense'"):
         gpunet.saving.nonsense
