@@ -9,8 +9,6 @@ themselves differ (another generator); their distributions are the same.
 """
 import contextlib
 
-import numpy
-
 from . import backend as B
 from .autodiff import Tensor, lift
 from .backend import keras_functions as K, random as _random
@@ -69,15 +67,7 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     """``num_samples`` class indices per row of ``logits`` (unnormalized log-probabilities), drawn from
     their softmax: shape ``(rows, num_samples)``."""
     ops = B.get_backend()
-    values = numpy.asarray(ops.to_host(lift(logits).data), dtype="float64")
-    if values.ndim != 2:
-        raise ValueError(f"categorical: logits must be 2-D (rows, classes), received shape {values.shape}")
-    p = numpy.exp(values - values.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    gen = _generator(seed) or _random.generator()
-    cumulative = numpy.cumsum(p, axis=1)
-    draws = gen.random((values.shape[0], int(num_samples)))
-    picks = (draws[:, :, None] >= cumulative[:, None, :-1]).sum(axis=2)
+    picks = _random.categorical(ops.to_host(lift(logits).data), int(num_samples), _generator(seed))
     return Tensor(ops.asarray(picks, dtype))
 
 

@@ -6,9 +6,8 @@ Keras 3 on torch (tests/test_keras3_ops.py).
 """
 import builtins
 
-import numpy
-
 from .. import backend as B
+from ..backend import index_maps as I
 from .shape_ops import getitem, reshape, reverse, transpose
 from .tensor import Tensor, lift, result, unbroadcast, value_of
 
@@ -18,12 +17,9 @@ def _xp():
 
 
 def _host_ints(indices, what):
-    """Integer indices (an array, list, tensor or int) as a NumPy int64 array."""
-    array = numpy.asarray(B.get_backend().to_host(value_of(indices)) if not isinstance(indices, (int, list, tuple))
-                          else indices)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"{what} takes integer indices, received {array.dtype}")
-    return array.astype("int64")
+    """Integer indices (an array, list, tensor or int) as a host int64 array."""
+    plain = isinstance(indices, (int, list, tuple))
+    return I.host_ints(indices, B.get_backend(), None if plain else value_of(indices), what)
 
 
 def _dtype(dtype, default=None):
@@ -92,10 +88,7 @@ def take_along_axis(x, indices, axis=None):
         if d == axis:
             index.append(idx)
             continue
-        n = builtins.max(shape[d], idx.shape[d])
-        place = [1] * ndim
-        place[d] = n
-        index.append((numpy.arange(n) if shape[d] > 1 else numpy.zeros(n, "int64")).reshape(place))
+        index.append(I.axis_grid(builtins.max(shape[d], idx.shape[d]), ndim, d, shape[d] == 1))
     xp = _xp()
     return getitem(t, tuple(xp.asarray(i) for i in index))
 
@@ -124,7 +117,7 @@ def repeat(x, repeats, axis=None):
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
     n = t.data.shape[axis]
-    return take(t, numpy.repeat(numpy.arange(n), _host_ints(repeats, "repeat")), axis=axis)
+    return take(t, I.repeated(n, _host_ints(repeats, "repeat")), axis=axis)
 
 
 def flip(x, axis=None):
@@ -168,7 +161,7 @@ def pad(x, pad_width, mode="constant", constant_values=None):
     "edge", "reflect", "symmetric" or "wrap" (the padding's gradient goes back to the entries it copies)."""
     t = lift(x)
     ndim = t.data.ndim
-    widths = numpy.broadcast_to(numpy.asarray(pad_width, dtype="int64"), (ndim, 2)).tolist()
+    widths = I.pad_widths(pad_width, ndim)
     if mode == "constant":
         xp = _xp()
         out = xp.pad(t.data, widths, mode="constant", constant_values=constant_values or 0)
@@ -180,7 +173,7 @@ def pad(x, pad_width, mode="constant", constant_values=None):
         raise ValueError(f"pad: constant_values goes with mode='constant', not {mode!r}")
     for axis, (lo, hi) in enumerate(widths):  # each axis: the entries its padding copies, gathered
         if lo or hi:
-            t = take(t, numpy.pad(numpy.arange(t.data.shape[axis]), (lo, hi), mode=mode), axis=axis)
+            t = take(t, I.padded(t.data.shape[axis], lo, hi, mode), axis=axis)
     return t
 
 
@@ -284,7 +277,7 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
     t = transpose(t, [d for d in range(ndim) if d not in (a1, a2)] + [a1, a2])
     rows, cols = t.data.shape[-2:]
     n = builtins.max(0, builtins.min(rows, cols - offset) if offset >= 0 else builtins.min(rows + offset, cols))
-    i = numpy.arange(n) + builtins.max(0, -offset)
+    rows_at, cols_at = I.diagonal(n, offset)
     xp = _xp()
-    return getitem(t, (Ellipsis, xp.asarray(i), xp.asarray(i + offset)))
+    return getitem(t, (Ellipsis, xp.asarray(rows_at), xp.asarray(cols_at)))
 

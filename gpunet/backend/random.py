@@ -45,3 +45,15 @@ def make_generator(seed):
     if not isinstance(seed, (int, numpy.integer)) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, received {type(seed).__name__}: {seed!r}")
     return numpy.random.Generator(numpy.random.PCG64(int(seed)))
+
+
+def categorical(logits, num_samples, gen=None):
+    """``num_samples`` class indices per row of the host array ``logits`` (rows, classes), drawn from their
+    softmax by inverting the cumulative probabilities (gpunet.random.categorical)."""
+    values = numpy.asarray(logits, dtype="float64")
+    if values.ndim != 2:
+        raise ValueError(f"categorical: logits must be 2-D (rows, classes), received shape {values.shape}")
+    p = numpy.exp(values - values.max(axis=1, keepdims=True))
+    cumulative = numpy.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+    draws = (gen or generator()).random((values.shape[0], num_samples))
+    return (draws[:, :, None] >= cumulative[:, None, :-1]).sum(axis=2)
