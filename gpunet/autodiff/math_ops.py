@@ -9,7 +9,7 @@ import math
 
 from .. import backend as B
 from ..backend.erfc import erfc
-from .elementwise import abs, divide, maximum, minimum, multiply, power, square, subtract
+from .elementwise import _floating as _float, abs, divide, maximum, minimum, multiply, power, square, subtract
 from .reductions import max, mean, min, sum
 from .shape_ops import expand_dims, squeeze
 from .tensor import Tensor, lift, result, unbroadcast
@@ -17,12 +17,6 @@ from .tensor import Tensor, lift, result, unbroadcast
 
 def _xp():
     return B.get_backend().xp
-
-
-def _float(x):
-    """``x`` as a tensor of floats (integers computed in floatx, as Keras 3 does)."""
-    t = lift(x)
-    return t if t.data.dtype.kind in "fc" else Tensor(t.data.astype(B.floatx()))
 
 
 def _unary(x, value, slope):

@@ -206,12 +206,14 @@ class DensePlan:
             _dot(a, layer.w, out=z)
             if layer.relu:  # z becomes relu(z), contiguous then copied (faster than writing out directly)
                 _maximum(z, zero, out=z)
-                self._penalize(i, z)
+                if self._penalized:
+                    self._penalize(i, z)
                 _copyto(out, z)
             else:
                 b.y[i] = ops.activation_forward(layer.act, z, layer.params)
                 h = b.y[i]
-                self._penalize(i, h)
+                if self._penalized:
+                    self._penalize(i, h)
                 if chains and self.norms[i]:
                     chains[i], h = NC.forward(ops, self.norms[i], h)
                 _copyto(out, h)
