@@ -32,7 +32,9 @@ class Passes(Layer):
 
 
 class TakesTheMask(Layer):
+    """A layer of your own whose call takes the mask: it keeps the last one it got; its output carries none."""
     def call(self, x, mask=None):
+        self.seen = None if mask is None else numpy.asarray(mask)
         return x
 
 
@@ -131,8 +133,12 @@ def test_a_mask_reaching_a_subclassed_models_output_is_refused_in_fit_as_in_a_gr
             model.fit(x, numpy.zeros((4, 1)), verbose=0)
 
 
-def test_a_layer_whose_call_takes_the_mask_is_refused_by_name_as_in_a_graph():
+def test_a_layer_whose_call_takes_the_mask_gets_it_as_in_a_graph():
+    B.set_floatx("float64")
+    x, _ = ids()
     with B.use_backend(B.resolve("numpy")):
         model = Pooled(between=TakesTheMask(name="takes"))
-        with pytest.raises(NotImplementedError, match="Layer 'takes' \\(TakesTheMask\\) receives the mask"):
-            model.predict(ids()[0], verbose=0)
+        got = numpy.asarray(model.predict(x, verbose=0))
+        numpy.testing.assert_allclose(got, numpy.asarray(functional_twin(model).predict(x, verbose=0)), rtol=1e-12)
+        seen = model.between.seen
+        numpy.testing.assert_array_equal(seen, x[-len(seen):] != 0)  # (the last batch's mask, as tf.keras passes it)

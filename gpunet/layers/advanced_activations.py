@@ -211,8 +211,8 @@ class PReLU(Layer):
         if None in shape:
             raise ValueError(f"PReLU '{self.name}' needs known input dimensions (or shared_axes over the unknown "
                              f"ones), received input shape {tuple(input_shape)}")
-        self.alpha = self.add_weight("alpha", tuple(shape), self.alpha_initializer, self.alpha_regularizer,
-                                     self.alpha_constraint)
+        self.alpha = self.add_weight(name="alpha", shape=tuple(shape), initializer=self.alpha_initializer,
+                                     regularizer=self.alpha_regularizer, constraint=self.alpha_constraint)
         self._reduce = (0,) + tuple(sorted(set(self.shared_axes or ())))
         super().build(input_shape)
 

@@ -11,12 +11,15 @@ import threading
 
 from .. import backend as B
 from .. import initializers, regularizers, constraints
-from ..autodiff.tensor import Operators, is_tensor, value_of
+from ..autodiff.tensor import is_tensor
 from . import added_losses, call_args, input_spec, sublayers, symbolic, user_code
-from .layer_args import _batch_input_shape, _dtype_name, set_initial_weights
+from .layer_args import _batch_input_shape, _dtype_name, set_initial_weights, weight_arguments
 from .naming import snake_case, unique_name
+from .weight import Weight
 
 _skip = threading.local()
+KERAS2_WEIGHT_ARGS = ("name", "shape", "dtype", "initializer", "regularizer", "trainable", "constraint")
+KERAS3_WEIGHT_ARGS = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer", "constraint")
 
 
 @contextlib.contextmanager
@@ -30,66 +33,6 @@ def skip_initializers():
         yield
     finally:
         _skip.on = previous
-
-
-class Weight(Operators):
-    """A layer variable: its value, its gradient buffer and how it is trained.
-
-    ``value`` may be a view into the model's flat parameter buffer, so it is
-    always updated in place (`assign`), never rebound by user code. In a user
-    layer's ``call`` a weight acts as a tensor (``inputs @ self.kernel``,
-    ``K.dot(inputs, self.kernel)``): ``tensor`` is then its place on the tape.
-    """
-
-    __slots__ = ("name", "value", "grad", "trainable", "regularizer", "constraint", "layer", "tensor")
-
-    def __init__(self, layer, name, value, trainable=True, regularizer=None, constraint=None):
-        self.layer = layer
-        self.name = name
-        self.value = value
-        self.grad = None
-        self.trainable = trainable
-        self.regularizer = regularizer
-        self.constraint = constraint
-        self.tensor = None
-
-    @property
-    def dtype(self):
-        return self.value.dtype
-
-    @property
-    def path(self):
-        """``layer_name/weight_name``: the key used for saving and optimizer slots."""
-        return f"{self.layer.name}/{self.name}"
-
-    @property
-    def shape(self):
-        return tuple(self.value.shape)
-
-    def numpy(self):
-        return self.layer.ops.to_host(self.value).copy()
-
-    def assign(self, array):
-        """Copy ``array`` (or a tensor's values: no gradient flows through) into the weight in place."""
-        array = value_of(array)
-        shape = tuple(getattr(array, "shape", ()))
-        if shape != self.shape:
-            raise ValueError(f"Layer '{self.layer.name}' weight '{self.name}' has shape {self.shape}, "
-                             f"received an array of shape {shape}.")
-        self.value[...] = self.layer.ops.asarray(array, dtype=self.value.dtype)
-
-    def assign_add(self, delta):
-        """Add ``delta`` (an array, tensor or number) to the weight in place (Keras's variable method)."""
-        self.value += self.layer.ops.asarray(value_of(delta), dtype=self.value.dtype)
-        return self
-
-    def assign_sub(self, delta):
-        """Subtract ``delta`` from the weight in place."""
-        self.value -= self.layer.ops.asarray(value_of(delta), dtype=self.value.dtype)
-        return self
-
-    def __repr__(self):
-        return f"<Weight {self.path} shape={self.shape} trainable={self.trainable}>"
 
 
 class Layer(added_losses.AddLossMixin):
@@ -132,13 +75,22 @@ class Layer(added_losses.AddLossMixin):
         self._initial_weights = kwargs.get("weights")  # set once built (Keras 2's ``Dense(2, weights=[w, b])``)
 
     # ---- weights ------------------------------------------------------------
-    def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, trainable=True,
-                   dtype=None, **kwargs):
-        """Create a weight (Keras's arguments; ``name`` defaults to ``variable``, ``variable_1``, ...).
-        A None initializer is Keras's default, glorot_uniform. ``dtype`` must be the layer's."""
-        w = self._new_weight(name, shape, initializer, regularizer, constraint, trainable, dtype, **kwargs)
+    def add_weight(self, *args, **kwargs):
+        """Create a weight: ``add_weight(name=None, shape=None, dtype=None, initializer=None, regularizer=None,
+        trainable=True, constraint=None)`` as tf.keras 2 (positional arguments in that order), or in Keras 3's
+        order where the first is a shape (``add_weight(shape, initializer, dtype)``). ``name`` defaults to
+        ``variable``, ``variable_1``, ...; a None initializer is Keras's default, glorot_uniform; ``dtype``
+        must be the layer's."""
+        kwargs = weight_arguments(type(self).__name__, args, kwargs, KERAS2_WEIGHT_ARGS, KERAS3_WEIGHT_ARGS)
+        w = self._new_weight(**kwargs)
         self._weights.append(w)
         return w
+
+    def add_variable(self, shape, initializer, dtype=None, trainable=True, autocast=True, regularizer=None,
+                     constraint=None, name=None):
+        """Keras 3's name for `add_weight`, its arguments in Keras 3's order."""
+        return self.add_weight(name=name, shape=shape, initializer=initializer, regularizer=regularizer,
+                               constraint=constraint, trainable=trainable, dtype=dtype, autocast=autocast)
 
     def _new_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, trainable=True,
                     dtype=None, **kwargs):
@@ -211,6 +163,16 @@ class Layer(added_losses.AddLossMixin):
         if self._uses_call:
             return user_code.infer_output_shape(self, input_shape)
         return tuple(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask the output carries (tf.keras 2's default: the input's where the layer's
+        ``supports_masking`` is True, else None). Define it in a layer of your own to hand on another
+        mask, or to start one (layers/masking.py)."""
+        if getattr(self, "supports_masking", False):
+            return mask
+        if mask is not None and not (isinstance(mask, (list, tuple)) and all(m is None for m in mask)):
+            raise TypeError(f"Layer {self.name} does not support masking, but was passed an input_mask: {mask}")
+        return None
 
     def call(self, inputs, training=None):
         """Keras-style computation on tensors; define it (with ``build``) in your own layers."""

@@ -52,11 +52,11 @@ class Dense(Layer):
         width = input_shape[-1]
         if width is None:
             raise ValueError(f"Dense layer '{self.name}' needs a known last input dimension, received {input_shape}")
-        self.kernel = self.add_weight("kernel", (width, self.units), self.kernel_initializer,
-                                      self.kernel_regularizer, self.kernel_constraint)
+        self.kernel = self.add_weight(name="kernel", shape=(width, self.units), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
-                                        self.bias_regularizer, self.bias_constraint)
+            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):

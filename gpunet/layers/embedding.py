@@ -84,9 +84,10 @@ class Embedding(Layer):
         self.embeddings = None
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer, self.embeddings_regularizer,
-                                          self.embeddings_constraint)
+        self.embeddings = self.add_weight(name="embeddings", shape=(self.input_dim, self.output_dim),
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         super().build(input_shape)
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)

@@ -46,3 +46,18 @@ def set_initial_weights(layer):
     weights, layer._initial_weights = getattr(layer, "_initial_weights", None), None
     if weights is not None:
         layer.set_weights(weights)
+
+
+def weight_arguments(owner, args, kwargs, keras2_order, keras3_order):
+    """``add_weight``'s arguments by name, its positional ones read in tf.keras 2's order
+    (``keras2_order``: a name first) or, where the first is a shape, in Keras 3's (``keras3_order``)."""
+    order = keras3_order if args and args[0] is not None and not isinstance(args[0], str) else keras2_order
+    if len(args) > len(order):
+        raise TypeError(f"{owner}.add_weight takes at most {len(order)} positional arguments ({', '.join(order)}), "
+                        f"received {len(args)}")
+    named = dict(kwargs)
+    for key, value in zip(order, args):
+        if key in named:
+            raise TypeError(f"{owner}.add_weight got multiple values for argument {key!r}")
+        named[key] = value
+    return named

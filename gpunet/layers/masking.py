@@ -9,13 +9,16 @@ model's forward pass (models/engine.py) hands it on from layer to layer with `fo
   advanced activation layers, ActivityRegularization, SpatialDropout), and any layer whose own
   ``supports_masking`` attribute is True (a user's layer, as Keras's default ``compute_mask``),
   compute as without it and pass it on;
+* a layer of your own whose ``call`` takes a ``mask`` gets its input's mask there (None where there is
+  none), and one that defines ``compute_mask`` hands on what that returns (and may start a mask from
+  none: the masking guide's ``CustomEmbedding``), as tf.keras 2 calls them;
 * ``GlobalAveragePooling1D`` takes it: the mean over the unmasked steps (and no gradient to the
   padded ones); the mask ends there;
 * every other layer drops it, as tf.keras 2 does, silently: Flatten, Reshape, Permute, RepeatVector,
   Lambda, GlobalMaxPooling1D (its maximum covers the padded steps too);
 * where tf.keras would use the mask in a way gpunet does not implement, NotImplementedError:
   BatchNormalization in training (batch statistics over the unmasked steps only), Softmax, a
-  user's layer whose ``call`` takes a ``mask``, a nested Sequential; and a mask that reaches the
+  nested Sequential; and a mask that reaches the
   model's output in fit or evaluate (tf.keras weights the loss and metrics by it; predict works).
 """
 import functools
@@ -53,6 +56,13 @@ def _refuse(layer, why):
 def forward(layer, x, mask, training):
     """``layer``'s output for ``x`` whose mask is ``mask`` (None, or a boolean (batch, steps) array),
     and the mask after it. The model calls this only where there is a mask, or a layer makes one."""
+    if _users_mask_code(layer):  # (its call takes the mask, or its compute_mask says what goes on)
+        layer._in_mask = mask  # (user_code.tape_forward puts it on the call's input tensor)
+        try:
+            y = layer.forward(x, training)
+        finally:
+            layer._in_mask = None
+        return y, layer._call_mask
     if getattr(layer, "_mask_aware", False):  # Embedding, GlobalAveragePooling1D, Masking
         both = getattr(layer, "forward_and_mask", None)  # (a layer whose forward makes its mask anyway)
         if both is not None:
@@ -68,7 +78,48 @@ def carries_mask(layer, masked, training):
     forward's NotImplementedError where it would."""
     if getattr(layer, "_mask_aware", False):
         return makes_mask(layer)  # (an Embedding or Masking makes its own; GlobalAveragePooling1D ends it)
+    if own_compute_mask(layer):
+        return True  # (what it returns is known only when it runs: it may be None)
     return masked and _passes(layer, training)
+
+
+def own_compute_mask(layer):
+    """Whether ``layer`` is a layer of your own that defines ``compute_mask`` (tf.keras 2 then calls it
+    for the mask its output carries)."""
+    return getattr(layer, "_uses_call", False) and _defines_compute_mask(type(layer))
+
+
+@functools.lru_cache(maxsize=None)
+def _defines_compute_mask(cls):
+    from .base import Layer
+    return getattr(cls, "compute_mask", Layer.compute_mask) is not Layer.compute_mask
+
+
+def takes_mask(layer):
+    """Whether ``layer``'s ``call`` takes a ``mask`` argument (tf.keras 2 then passes the input's)."""
+    return getattr(layer, "_uses_call", False) and _call_takes_mask(type(layer))
+
+
+def _users_mask_code(layer):
+    return (takes_mask(layer) or own_compute_mask(layer)) and not getattr(layer, "_nests_layers", False)
+
+
+def mask_after(layer, inputs, mask, training):
+    """The mask a layer of your own hands on, called on tape tensor ``inputs`` with ``mask``: what its
+    ``compute_mask`` returns (a boolean array, or None) where it defines one (tf.keras 2 calls it
+    whenever the layer supports masking, as defining it says), else the input's where it passes masks on."""
+    if own_compute_mask(layer):
+        from ..autodiff.tensor import value_of
+        out = layer.compute_mask(inputs, mask)
+        if out is None:
+            return None
+        out = value_of(out)
+        if isinstance(out, (list, tuple)):
+            raise NotImplementedError(f"Layer '{layer.name}' ({type(layer).__name__}): compute_mask returned "
+                                      f"{len(out)} masks; gpunet hands on one mask per call.")
+        out = layer.ops.asarray(out)
+        return out if out.dtype == bool else out.astype(bool)
+    return mask if mask is not None and _passes(layer, training) else None
 
 
 def _passes(layer, training):
@@ -79,8 +130,6 @@ def _passes(layer, training):
     for name, cls in zip(_WHY, _classes(tuple(_WHY))):
         if isinstance(layer, cls) and (training or name != "BatchNormalization"):
             raise _refuse(layer, _WHY[name])
-    if getattr(layer, "_uses_call", False) and _call_takes_mask(type(layer)):
-        raise _refuse(layer, "its call() takes the mask, which gpunet does not pass")
     passes = getattr(layer, "supports_masking", None)
     return isinstance(layer, _classes(_PASSING)) if passes is None else bool(passes)
 
@@ -103,5 +152,7 @@ def makes_masks(layers):
 
 
 def makes_mask(layer):
-    """Whether ``layer`` starts a mask: an ``Embedding(mask_zero=True)`` or a ``Masking`` layer."""
-    return bool(getattr(layer, "mask_zero", False) or getattr(layer, "_makes_mask", False))
+    """Whether ``layer`` may start a mask: an ``Embedding(mask_zero=True)``, a ``Masking`` layer, a layer of
+    your own that defines ``compute_mask``."""
+    return bool(getattr(layer, "mask_zero", False) or getattr(layer, "_makes_mask", False)
+                or own_compute_mask(layer))

@@ -49,9 +49,10 @@ class BatchNormalization(Layer):
                              f"received input shape {input_shape}")
         shape = (dim,)
         add_gamma_beta(self, shape)
-        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer,
-                                               trainable=False)
+        self.moving_mean = self.add_weight(name="moving_mean", shape=shape, initializer=self.moving_mean_initializer,
+                                           trainable=False)
+        self.moving_variance = self.add_weight(name="moving_variance", shape=shape,
+                                               initializer=self.moving_variance_initializer, trainable=False)
         self._reduce = tuple(i for i in range(len(input_shape)) if i != axis)
         self._bshape = tuple(dim if i == axis else 1 for i in range(len(input_shape)))
         super().build(input_shape)
@@ -125,11 +126,11 @@ def add_gamma_beta(layer, shape):
     """A normalization layer's trainable scale (``gamma``, if ``layer.scale``) and offset (``beta``,
     if ``layer.center``), of ``shape``, from the layer's initializers, regularizers and constraints."""
     if layer.scale:
-        layer.gamma = layer.add_weight("gamma", shape, layer.gamma_initializer, layer.gamma_regularizer,
-                                       layer.gamma_constraint)
+        layer.gamma = layer.add_weight(name="gamma", shape=shape, initializer=layer.gamma_initializer,
+                                       regularizer=layer.gamma_regularizer, constraint=layer.gamma_constraint)
     if layer.center:
-        layer.beta = layer.add_weight("beta", shape, layer.beta_initializer, layer.beta_regularizer,
-                                      layer.beta_constraint)
+        layer.beta = layer.add_weight(name="beta", shape=shape, initializer=layer.beta_initializer,
+                                      regularizer=layer.beta_regularizer, constraint=layer.beta_constraint)
 
 
 def gamma_beta_gradients(layer, dy, xhat, axes):

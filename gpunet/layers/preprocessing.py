@@ -55,8 +55,8 @@ class Normalization(Layer):
         self._bshape = tuple(input_shape[a] if a in keep else 1 for a in range(rank)) if keep else ()
         shape = tuple(input_shape[a] for a in keep)
         if self.input_mean is None:
-            self.adapt_mean = self.add_weight("mean", shape, "zeros", trainable=False)
-            self.adapt_variance = self.add_weight("variance", shape, "ones", trainable=False)
+            self.adapt_mean = self.add_weight(name="mean", shape=shape, initializer="zeros", trainable=False)
+            self.adapt_variance = self.add_weight(name="variance", shape=shape, initializer="ones", trainable=False)
             # Keras's count is an int64 scalar (a float32 one would stop counting exactly at 2**24)
             self.count = Weight(self, "count", self.ops.zeros((), "int64"), trainable=False)
             self._weights.append(self.count)

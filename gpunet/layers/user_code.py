@@ -127,15 +127,17 @@ def run_call(layer, x, training):
     if layer._call_takes_training:
         kwargs["training"] = training
     mask = getattr(first, "_keras_mask", None)
-    passes = mask is not None and masking._passes(layer, training)  # (raises where the graphs' rule does)
+    if "mask" not in kwargs and masking.takes_mask(layer):
+        kwargs["mask"] = mask  # (tf.keras 2 passes the input's, None too)
     with added_losses.collecting() as losses:
         out = layer.call(first, *args, **kwargs)
     layer._call_losses = [t.data for t in losses]
     added_losses.hand_on(losses)
     out = lift(out)
-    # its output's mask: its input's where it passes masks on, as in a functional graph (whatever the layers
-    # inside made); a subclassed model's call keeps what its layers made (models/model.py checks it)
-    want = out._keras_mask if getattr(layer, "_keeps_call_mask", False) else (mask if passes else None)
+    # its output's mask: its compute_mask's, or its input's where it passes masks on, as in a functional graph
+    # (whatever the layers inside made); a subclassed model's call keeps what its layers made (models/model.py)
+    want = (out._keras_mask if getattr(layer, "_keeps_call_mask", False)
+            else masking.mask_after(layer, first, mask, training))
     if out._keras_mask is not want:  # (a tensor of its own: the one returned may be its input, or used elsewhere)
         out = Tensor(out.data, requires_grad=out.requires_grad, parents=((out, _same),) if out.requires_grad else ())
         out._keras_mask = want
@@ -181,16 +183,24 @@ def call_with_args(layer, x, args, kwargs, training):
 
 
 def infer_output_shape(layer, input_shape):
-    """The output shape from running ``call`` once on ones (one sample; unknown sizes as 1), as
-    Keras infers it by tracing; the probe's values mean nothing, so warnings about them (a
-    division by a zero norm, say) are not shown, and its random draws are undone."""
+    """The output shape from running ``call`` on ones (one sample; unknown sizes as 1, then as 2: an output
+    size that follows them is unknown too, as tf.keras's trace finds it), as Keras infers it by tracing;
+    the probes' values mean nothing, so warnings about them (a division by a zero norm, say) are not shown,
+    and their random draws are undone."""
     from ..random import untouched as random_untouched
     ops = layer.ops
     if getattr(layer, "_call_args", None) is not None:  # a call with more arguments: all of its tensors
         input_shape = layer._call_shapes
     several = isinstance(input_shape, list)  # a call on several tensors (the functional API)
     shapes = input_shape if several else [input_shape]
-    probes = [Tensor(ops.ones(tuple(1 if d is None else d for d in (1,) + tuple(s[1:])), layer.dtype)) for s in shapes]
+    unknown = any(d is None for s in shapes for d in s[1:])
+
+    def probe(size):
+        probes = [Tensor(ops.ones(tuple(size if d is None else d for d in (1,) + tuple(s[1:])), layer.dtype))
+                  for s in shapes]
+        if not several and masking.takes_mask(layer) and len(shapes[0]) >= 3:  # (a sequence's steps may carry a
+            probes[0]._keras_mask = ops.ones(probes[0].shape[:-1], bool)  # mask: tf.keras traces with it)
+        return run_call(layer, probes if several else probes[0], False).shape[1:]
     # a call that updates state (the Keras guide's ComputeSum: self.total.assign_add(...)) must not keep
     # what the probe added: the state (non-trainable weights) that exists now is put back afterwards
     weights, metrics = _state_in(layer)
@@ -200,7 +210,14 @@ def infer_output_shape(layer, input_shape):
                 random_untouched(layer):
             # (a probe's losses are dropped; that it added some tells the fused steps to take them: user_terms.py)
             warnings.simplefilter("ignore", RuntimeWarning)
-            out = run_call(layer, probes if several else probes[0], False)
+            dims = tuple(probe(1))
+            if unknown:
+                try:
+                    other = tuple(probe(2))
+                except Exception:  # (a call that takes only the first probe's sizes: its sizes stand)
+                    other = dims
+                if len(other) == len(dims):
+                    dims = tuple(a if a == b else None for a, b in zip(dims, other))
         if added or added.metrics:
             layer._probe_terms = ({"loss"} if added else set()) | ({"metric"} if added.metrics else set())
     finally:
@@ -208,7 +225,7 @@ def infer_output_shape(layer, input_shape):
             w.value[...] = value
         for m in metrics:  # (metric objects the call updates, as the Keras guide's endpoint layer: they start afresh)
             m.reset_state()
-    return (shapes[0][0],) + tuple(out.shape[1:])
+    return (shapes[0][0],) + dims
 
 
 def _state_in(layer, seen=None):
@@ -241,6 +258,8 @@ def tape_forward(layer, x, training):
         needs = [bool(training) and not (i < len(data) and data[i]) for i in range(len(x) if several else 1)]
         inputs = ([Tensor(a, requires_grad=n) for a, n in zip(x, needs)] if several
                   else Tensor(x, requires_grad=needs[0]))
+        if not several:  # (the mask layers/masking.py's forward hands this call)
+            inputs._keras_mask = getattr(layer, "_in_mask", None)
         x = x[0] if several else x
         try:
             with added_losses.collecting() as losses:  # what call() adds with self.add_loss
@@ -251,8 +270,7 @@ def tape_forward(layer, x, training):
                 w.tensor = None
             sublayers.reset_training(token)
     layer._tape = (out, inputs, recorded, losses) if training else None
-    if getattr(layer, "_keeps_call_mask", False):
-        layer._call_mask = out._keras_mask  # (a subclassed model's output mask: models/model.py)
+    layer._call_mask = out._keras_mask  # (a subclassed model's output mask: models/model.py; layers/masking.py's)
     added_losses.hand_on(losses)
     y = out.data
     if y.dtype.kind == "f" and y.dtype != x.dtype and x.dtype.kind == "f":

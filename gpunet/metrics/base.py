@@ -37,17 +37,36 @@ class Metric:
         for variable in getattr(self, "_variables", ()):
             variable.reset()
 
-    def add_weight(self, name, shape=(), initializer="zeros", dtype=None, **kwargs):
+    def add_weight(self, *args, **kwargs):
         """A state variable for a Keras-style subclass (``update_state`` / ``result``): a
-        `MetricVariable` of ``shape``, initialised by ``initializer`` and reset to that value by
-        `reset_state`. ``aggregation``, ``synchronization`` and the like are accepted and ignored."""
+        `MetricVariable` of ``shape``, initialised by ``initializer`` (None: zeros) and reset to that value
+        by `reset_state`. ``aggregation``, ``synchronization`` and the like are accepted and ignored.
+        Keras 3's positional order, ``add_weight(shape, initializer, dtype)``, is taken too."""
         from .. import initializers
         from .state import MetricVariable
+        from ..layers.layer_args import weight_arguments
+        kwargs = weight_arguments(type(self).__name__, args, kwargs, ("name", "shape", "aggregation", "synchronization",
+                                                                       "initializer", "dtype"),
+                                  ("shape", "initializer", "dtype", "name"))
+        name, shape, dtype = kwargs.get("name"), kwargs.get("shape", ()), kwargs.get("dtype")
+        initializer = "zeros" if kwargs.get("initializer") is None else kwargs["initializer"]
+        taken = [v.name for v in getattr(self, "_variables", ())]
+        name = name or next(n for n in (f"variable_{i}" if i else "variable" for i in range(len(taken) + 1))
+                            if n not in taken)
         ops = B.get_backend()
         value = initializers.get(initializer)(tuple(shape), dtype or self.dtype)
         variable = MetricVariable(ops, name, ops.asarray(value, dtype=dtype or self.dtype))
         self.__dict__.setdefault("_variables", []).append(variable)
         return variable
+
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        """Keras 3's name for `add_weight`, its arguments in Keras 3's order."""
+        return self.add_weight(name=name, shape=shape, initializer=initializer, dtype=dtype, aggregation=aggregation)
+
+    @property
+    def variables(self):
+        """The state variables made with `add_weight` / `add_variable`, in order (Keras's ``variables``)."""
+        return list(getattr(self, "_variables", ()))
 
     reset_states = reset_state  # Keras 2's older name
 

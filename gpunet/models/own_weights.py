@@ -21,7 +21,8 @@ model's own ``vars``. A model naming ``add_weight`` is not traced (models/call_t
 import functools
 
 from ..layers import sublayers
-from ..layers.base import Layer
+from ..layers.base import KERAS2_WEIGHT_ARGS, KERAS3_WEIGHT_ARGS, Layer
+from ..layers.layer_args import weight_arguments
 
 
 class OwnWeightsMixin:
@@ -36,13 +37,13 @@ class OwnWeightsMixin:
                                                                                        False):
             cls.build = _finishing_model_build(build)
 
-    def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, trainable=True,
-                   dtype=None, **kwargs):
+    def add_weight(self, *args, **kwargs):
         """Create a weight of the model itself (Layer.add_weight's arguments)."""
         if getattr(self, "_is_graph", False):
             raise NotImplementedError(f"Model '{self.name}' is a functional model: its weights are its layers'; "
                                       "add_weight makes weights of a subclassed model or of a layer.")
-        weight = Layer._new_weight(self, name, shape, initializer, regularizer, constraint, trainable, dtype, **kwargs)
+        kwargs = weight_arguments(type(self).__name__, args, kwargs, KERAS2_WEIGHT_ARGS, KERAS3_WEIGHT_ARGS)
+        weight = Layer._new_weight(self, **kwargs)
         self.__dict__.setdefault("_own_weights", []).append(weight)  # (a model's _weights are its layers')
         holder = self._layers[0] if self._layers else None
         if holder is not None and holder.built:  # (made after the build: the holder takes it now)
