@@ -308,3 +308,19 @@ def test_overriding_call_in_a_subclass_of_a_builtin_layer_runs_that_call():
     model.compile("sgd", "mse")
     model.fit(X, np.zeros((60, 3), "float32"), epochs=1, batch_size=20, verbose=0)
     assert not np.array_equal(model.layers[0].get_weights()[0], kernel)
+
+
+def test_an_output_size_that_follows_an_unknown_input_size_stays_unknown():
+    """A layer of your own after an Embedding over sequences of any length: its output's steps are unknown, as
+    tf.keras's trace finds them (gpunet probed unknown sizes as 1 and kept 1: the next layer refused length 7)."""
+    class DropFirst(Layer):
+        def call(self, x):
+            return x[:, 1:] * 2.0
+
+    i = gpunet.layers.Input((None,))
+    h = DropFirst()(gpunet.layers.Embedding(5, 3)(i))
+    model = gpunet.models.Model(i, Dense(2)(h))
+    assert model.layers[2].output_shape == (None, None, 3) and model.output_shape == (None, None, 2)
+    for steps in (7, 4):
+        x = np.ones((2, steps))
+        assert model.predict(x, verbose=0).shape == (2, steps - 1, 2)
