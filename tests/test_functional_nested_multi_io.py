@@ -154,3 +154,52 @@ def test_vae_files_keep_the_encoders_layers_shared(tfk, tmp_path):
     ref_sampling = _vae(tfk)[1].get_layer("z").function
     theirs = tfk.models.load_model(str(tmp_path / "vae.h5"), custom_objects={"sampling": ref_sampling})
     np.testing.assert_allclose(theirs.evaluate(x, verbose=0), vae.evaluate(x, verbose=0), rtol=1e-5)
+
+
+def _subclassed(lib, inner):
+    class Outer(lib.Model):
+        """The same model written as a subclass: its call runs the inner model on its tensors (on the tape)."""
+
+        def __init__(self):
+            super().__init__(name="outer")
+            self.inner = inner
+            self.cat = lib.layers.Concatenate(name="cat")
+            self.head = lib.layers.Dense(1, name="head")
+
+        def call(self, inputs):
+            p, q = self.inner(inputs)
+            return self.head(self.cat([p, q]))
+    return Outer()
+
+
+def test_a_subclassed_models_call_runs_a_model_of_several_inputs_and_outputs_as_tf_keras():
+    """The inner model's outputs come back one tensor each inside call (gpunet's tape took the list it returned
+    for one tensor: TypeError 'list indices must be integers')."""
+    tfk = pytest.importorskip("tf_keras")
+    x, y = _data()
+    models = []
+    for lib in (gpunet, tfk):
+        inner = _outer(lib).get_layer("inner")
+        model = _subclassed(lib, inner)
+        model(x)
+        models.append(model)
+    model, ref = models
+    model.set_weights(ref.get_weights())
+    np.testing.assert_allclose(model.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    histories = []
+    for m, lib in ((model, gpunet), (ref, tfk)):
+        m.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
+        histories.append(m.fit(x, y[0], batch_size=16, epochs=3, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)
+    for got, want in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    p, q = model.inner([gpunet.ops.convert_to_tensor(v) for v in x])  # (tensors outside any call: a list back)
+    np.testing.assert_allclose(np.concatenate([np.asarray(p), np.asarray(q)], 1),
+                               np.concatenate(model.inner.predict(x, verbose=0), 1), rtol=1e-6)
+
+
+def test_a_subclassed_call_of_a_multi_io_model_has_central_difference_gradients(f64, ops):
+    x, y = _data(8)
+    model = _subclassed(gpunet, _outer(gpunet).get_layer("inner"))
+    model.compile(optimizer="sgd", loss="mse")
+    check_loss_gradient(model, [ops.asarray(v.astype("float64")) for v in x], y[0].astype("float64"), points=2)

@@ -12,6 +12,7 @@ import contextvars
 import copy
 
 from ..autodiff import Tensor, lift
+from ..backend.io_packing import layout_of, packed, unpacked
 from . import added_losses, masking
 
 _TRAINING = contextvars.ContextVar("gpunet_outer_call_training", default=False)
@@ -80,27 +81,45 @@ def backward_adding(runner, weights, dy, need_dx):
 
 
 def call_on_tape(layer, x, training=None):
-    """A built-in layer (hand-written forward/backward) called on tape tensor ``x`` inside a user's ``call``."""
-    x = lift(x)
+    """A built-in layer (hand-written forward/backward) called on tape tensor ``x`` inside a user's ``call``;
+    a model of several inputs takes a list of them, and one of several outputs gives them packed side by side
+    (its caller splits them: models/subclass_outputs.py)."""
+    several = isinstance(x, (list, tuple))
+    xs = [lift(p) for p in x] if several else [lift(x)]
     if not layer.built:
-        layer.build((None,) + tuple(x.shape[1:]))
+        shapes = [(None,) + tuple(p.shape[1:]) for p in xs]
+        layer.build(shapes if several else shapes[0])
     training = _TRAINING.get() if training is None else bool(training)
     runner = call_copy(layer)
-    if x._keras_mask is None and not masking.makes_mask(layer):
-        y, mask = runner.forward(x.data, training), None
+    if several:
+        y, mask = runner.forward([p.data for p in xs], training), None
+    elif xs[0]._keras_mask is None and not masking.makes_mask(layer):
+        y, mask = runner.forward(xs[0].data, training), None
     else:  # (an Embedding(mask_zero=True)'s mask, and the layers after it: tf.keras 2's rules)
-        y, mask = masking.forward(runner, x.data, x._keras_mask, training)
-    if not (training or x.requires_grad):
-        return penalized(layer, masked(Tensor(y), mask))
-    weights = summed_weights(layer)
+        y, mask = masking.forward(runner, xs[0].data, xs[0]._keras_mask, training)
     ops = layer.ops
+    layout = None
+    if isinstance(y, list):  # a model of several outputs: packed side by side, as the model's caller splits them
+        layout = layout_of([p.shape[1:] for p in y])
+        y = packed(ops, y)
+    need = any(p.requires_grad for p in xs)
+    if not (training or need):
+        return penalized(layer, masked(Tensor(y), mask))
+    weights, done = summed_weights(layer), {}
 
-    def vjp(g):  # (zero_grads started the weights' gradients from 0 before the outer backward)
-        dx = backward_adding(runner, weights, g, x.requires_grad)
-        return dx if x.requires_grad else ops.zeros((), g.dtype)
+    def vjp_of(k):
+        def vjp(g):  # (zero_grads started the weights' gradients from 0 before the outer backward)
+            if done.get("g") is not g:  # (the tape hands each input the same upstream gradient: one backward)
+                dy = [part.copy() for part in unpacked(g, layout)] if layout is not None else g  # (views of g)
+                done["g"], done["dx"] = g, backward_adding(runner, weights, dy, need)
+            if k is None or not xs[k].requires_grad:
+                return ops.zeros((), y.dtype)
+            return ops.xp.array(done["dx"][k], copy=True) if several else done["dx"]
+        return vjp
     # without an input gradient to pass, a leaf of its own keeps the call on the tape for its weights
-    parent = x if x.requires_grad else Tensor(ops.zeros((), y.dtype), requires_grad=True)
-    return penalized(layer, masked(Tensor(y, requires_grad=True, parents=((parent, vjp),)), mask))
+    parents = tuple((p, vjp_of(k)) for k, p in enumerate(xs) if p.requires_grad)
+    parents = parents or ((Tensor(ops.zeros((), y.dtype), requires_grad=True), vjp_of(None)),)
+    return penalized(layer, masked(Tensor(y, requires_grad=True, parents=parents), mask))
 
 
 def penalized(layer, out):

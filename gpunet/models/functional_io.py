@@ -168,6 +168,11 @@ class MultiIOMixin:
         from ..autodiff.tensor import is_tensor
         if symbolic.is_symbolic(x) or (is_tensor(x) and not self._in_layout and not self._out_layout):
             return TrainingMixin.__call__(self, x, training)  # (a tape tensor: inside a call(), on the tape)
+        if self._multi_in and x is not None and not is_tensor(x):
+            parts = io_packing.parts_in_order(x, self.input_names, "x input")
+            if any(is_tensor(p) for p in parts):  # (tape tensors: each input its own gradient)
+                from ..layers import sublayers
+                return self._split_outputs(sublayers.call_on_tape(self, list(parts), training))
         return self._split_outputs(TrainingMixin.__call__(self, self._pack_x(x), training))
 
     def _split_outputs(self, out):
