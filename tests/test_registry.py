@@ -283,3 +283,43 @@ def test_keras_import_lines_for_the_registry_and_saving_work(tmp_path):
         assert get_registered_object("Scale") is Scale
     with pytest.raises(AttributeError, match="module 'gpunet.saving' has no attribute 'nonsense'"):
         gpunet.saving.nonsense
+
+
+def test_layers_serialize_and_deserialize_as_keras_layers_module_does():
+    """``keras.layers.serialize`` / ``deserialize`` (the Keras 3 saving guide's way to pass a layer's config): JSON
+    values, nested layers in a config of your own serialized too, configs written by tf.keras 2 and Keras 3."""
+    import gpunet
+
+    @gpunet.saving.register_keras_serializable(package="MyLayers", name="KernelMult")
+    class MyDense(Layer):
+        def __init__(self, units, *, kernel_initializer=None, nested_model=None, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.kernel_initializer, self.nested_model = units, kernel_initializer, nested_model
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units, "kernel_initializer": self.kernel_initializer,
+                    "nested_model": self.nested_model}
+
+    try:
+        config = gpunet.layers.serialize(MyDense(64, nested_model=MyDense(16, kernel_initializer="ones", name="in")))
+        json.dumps(config)  # (plain values only)
+        assert config["registered_name"] == "MyLayers>KernelMult"
+        assert config["config"]["nested_model"]["config"]["kernel_initializer"] == "ones"
+        layer = gpunet.layers.deserialize(config)
+        assert type(layer) is MyDense and layer.units == 64 and layer.nested_model["config"]["name"] == "in"
+    finally:
+        for key in ("MyLayers>KernelMult", "KernelMult"):
+            registry._GLOBAL_OBJECTS.pop(key, None)
+        registry._GLOBAL_NAMES.pop(MyDense, None)
+    dense = gpunet.layers.deserialize(gpunet.layers.serialize(Dense(3, activation="relu", name="d")))
+    assert (type(dense), dense.units, dense.name, dense.activation.name) == (Dense, 3, "d", "relu")
+    with pytest.raises(UnknownObjectError, match="Nowhere"):
+        gpunet.layers.deserialize({"class_name": "Nowhere", "config": {}})
+    from keras_support import keras_on_torch, tf_keras_or_skip
+    tf_keras = tf_keras_or_skip()
+    written = tf_keras.layers.serialize(tf_keras.layers.Dense(4, use_bias=False, name="k2"))
+    layer = gpunet.layers.deserialize(json.loads(json.dumps(written)))
+    assert (type(layer), layer.units, layer.use_bias, layer.name) == (Dense, 4, False, "k2")
+    keras = keras_on_torch()
+    layer = gpunet.layers.deserialize(keras.layers.serialize(keras.layers.Dense(5, activation="tanh", name="k3")))
+    assert (type(layer), layer.units, layer.activation.name, layer.name) == (Dense, 5, "tanh", "k3")

@@ -20,10 +20,28 @@ from .masking_layer import Masking
 from .merge import (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, add, subtract, multiply,
                     average, maximum, minimum, concatenate, dot)
 
+
+
+def serialize(layer):
+    """``{"class_name": ..., "config": ...}`` of ``layer`` (Keras's ``keras.layers.serialize``), as JSON values:
+    what `deserialize` and a saved model's config take."""
+    from ..saving.config import to_plain
+    from ..saving.registry import serialize_object
+    return to_plain(serialize_object(layer), "layer")
+
+
+def deserialize(config, custom_objects=None):
+    """The layer (or model) a `serialize` dict describes, written by gpunet or any Keras (Keras's
+    ``keras.layers.deserialize``); classes of your own from ``custom_objects`` or registered."""
+    from ..saving.registry import layer_from_config
+    return layer_from_config(config, custom_objects)
+
+
 __all__ = ["Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Identity",
            "BatchNormalization", "LayerNormalization", "UnitNormalization", "Normalization", "Rescaling", "Discretization",
            "CategoryEncoding", "IntegerLookup", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
            "GlobalMaxPooling1D", "Masking", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-           "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+           "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+           "serialize", "deserialize"]
