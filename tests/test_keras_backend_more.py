@@ -23,7 +23,8 @@ ADDED = ["cos", "sin", "dtype", "is_keras_tensor", "batch_get_value", "batch_set
          "update_sub", "moving_average_update", "in_train_phase", "in_test_phase", "set_learning_phase",
          "learning_phase_scope", "bias_add", "truncated_normal", "random_normal_variable", "random_uniform_variable",
          "repeat", "get_uid", "reset_uids", "print_tensor", "batch_normalization", "is_sparse", "to_dense",
-         "name_scope", "manual_variable_initialization", "foldl", "foldr", "map_fn"]
+         "name_scope", "manual_variable_initialization", "foldl", "foldr", "map_fn", "binary_focal_crossentropy",
+         "categorical_focal_crossentropy"]
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +49,8 @@ def test_the_functions_are_exported_and_gradients_is_not():
 
 
 X2, X3, X4 = _f32(4, 3), _f32(2, 3, 4), _f32(2, 3, 4, 5)
+LABELS, PROBS = (X2 > 0).astype("float32"), _f32(4, 3, low=0.01, high=0.99, seed=5)
+ONE_HOT = np.eye(3, dtype="float32")[[0, 2, 1, 1]]
 V3, V4, V5, POS3, POS5 = _f32(3, seed=1), _f32(4, seed=2), _f32(5), _f32(3, low=0.5, seed=4), _f32(5, low=0.5)
 VALUES = {  # name: (function of a backend module and arrays, the arrays)
     "sin": (lambda Kb, x: Kb.sin(x), [X3 * 10]),
@@ -72,6 +75,14 @@ VALUES = {  # name: (function of a backend module and arrays, the arrays)
     "foldr": (lambda Kb, x: Kb.foldr(lambda a, r: a * 0.5 - r, x, initializer=np.ones(3, "float32")), [X2]),
     "foldl pairs": (lambda Kb, x, y: Kb.foldl(lambda a, t: a + t[0] * t[1], (x, y), initializer=np.zeros(3, "float32")),
                     [X2, X2 - 1]),
+    "binary_focal_crossentropy": (lambda Kb, t, p: Kb.binary_focal_crossentropy(t, p), [LABELS, PROBS]),
+    "binary_focal_crossentropy balanced": (lambda Kb, t, p: Kb.binary_focal_crossentropy(
+        t, p, apply_class_balancing=True, alpha=0.3, gamma=1.5), [LABELS, PROBS]),
+    "binary_focal_crossentropy logits": (lambda Kb, t, z: Kb.binary_focal_crossentropy(
+        t, z, from_logits=True, gamma=3.0), [LABELS, X2 * 4]),
+    "categorical_focal_crossentropy": (lambda Kb, t, p: Kb.categorical_focal_crossentropy(t, p), [ONE_HOT, PROBS]),
+    "categorical_focal_crossentropy logits": (lambda Kb, t, z: Kb.categorical_focal_crossentropy(
+        t, z, alpha=0.5, gamma=1.0, from_logits=True), [ONE_HOT, X2 * 3]),
 }
 
 
@@ -101,6 +112,14 @@ GRADIENTS = {  # name: (function of tensors, float64 arrays): each input's gradi
     "foldl pairs": (lambda x, y: K.foldl(lambda a, t: a * t[1] + t[0], (x, y), initializer=K.ones_like(x[0])),
                     [G2, G2 + 0.5]),
     "foldr": (lambda x: K.foldr(lambda a, r: K.sin(a) * r, x), [G2]),
+    "binary_focal_crossentropy": (lambda p: K.binary_focal_crossentropy(LABELS.astype("float64"), p, gamma=2.5),
+                                  [R.uniform(0.05, 0.95, (4, 3))]),
+    "binary_focal_crossentropy logits": (lambda z: K.binary_focal_crossentropy(
+        LABELS.astype("float64"), z, apply_class_balancing=True, from_logits=True), [G2]),
+    "categorical_focal_crossentropy": (lambda p: K.categorical_focal_crossentropy(ONE_HOT.astype("float64"), p),
+                                       [R.uniform(0.05, 0.95, (4, 3))]),
+    "categorical_focal_crossentropy logits": (lambda z: K.categorical_focal_crossentropy(
+        ONE_HOT.astype("float64"), z, from_logits=True), [G2]),
 }
 
 

@@ -224,5 +224,37 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     return Tensor(draw)
 
 
+def binary_focal_crossentropy(target, output, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False):
+    """tf.keras 2's ``K.binary_focal_crossentropy``: elementwise `binary_crossentropy` times ``(1 - p_t) ** gamma``
+    (``p_t`` the probability given to the label), and ``alpha`` / ``1 - alpha`` per label with
+    ``apply_class_balancing``; on the tape, so a loss of your own written with it trains."""
+    from ..ops import binary_crossentropy, sigmoid
+    target, output = _lift(target), _lift(output)
+    p = sigmoid(output) if from_logits else output
+    p_t = target * p + (1.0 - target) * (1.0 - p)
+    values = _E.power(1.0 - p_t, gamma) * binary_crossentropy(target, output, from_logits=from_logits)
+    if apply_class_balancing:
+        values = (target * alpha + (1.0 - target) * (1.0 - alpha)) * values
+    return values
+
+
+def categorical_focal_crossentropy(target, output, alpha=0.25, gamma=2.0, from_logits=False, axis=-1):
+    """tf.keras 2's ``K.categorical_focal_crossentropy``: ``sum(alpha * (1 - p) ** gamma * -target * log(p), axis)``
+    over ``output`` renormalized to sum to 1 along ``axis`` and clipped to ``[eps, 1 - eps]`` (softmax first
+    with ``from_logits``)."""
+    from ..ops import softmax, sum as _sum
+    from . import epsilon
+    target, output = _lift(target), _lift(output)
+    if target.shape != output.shape:
+        raise ValueError(f"K.categorical_focal_crossentropy: target shape {tuple(target.shape)} and output shape "
+                         f"{tuple(output.shape)} are incompatible (they must be equal).")
+    if from_logits:
+        output = softmax(output, axis=axis)
+    output = output / _sum(output, axis=axis, keepdims=True)
+    output = _E.clip(output, epsilon(), 1.0 - epsilon())
+    return _sum(_E.power(1.0 - output, gamma) * alpha * (-target * _E.log(output)), axis=axis)
+
+
 __all__ = ["sin", "cos", "dtype", "is_keras_tensor", "is_sparse", "to_dense", "bias_add", "repeat",
-           "batch_normalization", "map_fn", "foldl", "foldr", "print_tensor", "truncated_normal"]
+           "batch_normalization", "map_fn", "foldl", "foldr", "print_tensor", "truncated_normal",
+           "binary_focal_crossentropy", "categorical_focal_crossentropy"]

@@ -57,8 +57,9 @@ def say(message):
     """Print a callback's message: on rank 0 alone under gpunet.distribute (every rank runs the
     same callbacks; one message per job, as the progress bar)."""
     from ..distribute import runtime
+    from ..utils.io_utils import print_msg
     if runtime.is_root():
-        print(message)
+        print_msg(str(message))
 
 
 class DeferredLogs:

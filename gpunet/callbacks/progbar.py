@@ -23,15 +23,15 @@ class _AllNames:
 
 
 def _is_dynamic():
+    from ..utils.io_utils import is_interactive_logging_enabled
     out = sys.stdout
-    return bool((hasattr(out, "isatty") and out.isatty()) or "ipykernel" in sys.modules
-                or "PYCHARM_HOSTED" in os.environ)
+    return bool(is_interactive_logging_enabled() and ((hasattr(out, "isatty") and out.isatty())
+                                                      or "ipykernel" in sys.modules or "PYCHARM_HOSTED" in os.environ))
 
 
 def _write(message):
-    # Looked up at call time: pytest's capsys and user redirection swap sys.stdout.
-    sys.stdout.write(message)
-    sys.stdout.flush()
+    from ..utils.io_utils import print_msg  # (standard output, or the "gpunet" logger: utils/io_utils.py)
+    print_msg(message, line_break=False)
 
 
 def _format_value(value, use_abs):

@@ -84,6 +84,24 @@ def custom_object_scope(*scopes):
     return _scope(*scopes)
 
 
+def to_ordinal(y, num_classes=None, dtype="float32"):
+    """Class indices (``(n,)`` or ``(n, 1)``) as ordinal-regression targets, tf.keras 2's ``to_ordinal``: class k
+    gives ``num_classes - 1`` columns, the first k of them 1 (``to_ordinal([0, 2], 3)`` is
+    ``[[0, 0], [1, 1]]``). ``num_classes`` defaults to the largest index + 1."""
+    y = numpy.array(y, dtype="int")
+    shape = y.shape
+    if shape and shape[-1] == 1 and len(shape) > 1:
+        shape = shape[:-1]
+    y = y.reshape(-1)
+    if y.size and (y.min() < 0 or (num_classes and y.max() >= num_classes)):
+        raise ValueError(f"to_ordinal expects class indices in [0, num_classes={num_classes}), received values "
+                         f"from {y.min()} to {y.max()}")
+    if not num_classes:
+        num_classes = int(y.max()) + 1 if y.size else 1
+    ordinal = (numpy.arange(num_classes - 1)[None, :] < y[:, None]).astype(dtype)
+    return ordinal.reshape(shape + (num_classes - 1,))
+
+
 def normalize(x, axis=-1, order=2):
     """``x`` divided by its ``order``-norm along ``axis`` (Keras's ``utils.normalize``; zero norms stay 0)."""
     x = numpy.asarray(x)
@@ -113,4 +131,7 @@ from ..preprocessing.padding import pad_sequences  # noqa: E402,F401 - keras.uti
 # Keras 2's submodules, reachable as attributes after ``import gpunet`` as Keras 2's were
 from . import np_utils, generic_utils, layer_utils, vis_utils  # noqa: E402,F401
 from .py_dataset import PyDataset, pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: E402,F401 (Keras 3's)
+from ..engine.network import get_source_inputs  # noqa: E402,F401 (tf.keras 2's keras.utils.get_source_inputs)
+from .io_utils import (disable_interactive_logging, enable_interactive_logging,  # noqa: E402,F401
+                       is_interactive_logging_enabled)
 from .generic_utils import CustomObjectScope, serialize_keras_object, deserialize_keras_object  # noqa: E402,F401
