@@ -27,6 +27,10 @@ from .autodiff.array_ops import (ones, zeros, full, full_like, eye, arange, take
                                  moveaxis, swapaxes, broadcast_to, pad, tril, triu, argsort, sort, top_k, slice,
                                  slice_update, einsum, outer, diagonal)
 from .autodiff.control import cond, while_loop, fori_loop, vectorized_map
+from .autodiff.more_ops import (tan, sinh, cosh, arcsin, arccos, arctan, arcsinh, arccosh, arctanh, log2, log10, exp2,
+                                cbrt, trunc, hypot, arctan2, logaddexp, divide_no_nan, copy, ravel, roll, tensordot,
+                                unstack, hstack, vstack, trace, linspace, meshgrid, isclose, allclose,
+                                convert_to_numpy, select)
 # On tensors these record their Backend backward (autodiff.nn.activation); on arrays they return arrays.
 from .activations import (relu, sigmoid, hard_sigmoid, tanh, softmax, log_softmax, softplus, softsign, elu, selu,
                           gelu, swish, leaky_relu)
@@ -45,7 +49,8 @@ def _on_symbolic_tensors():
     from .layers.symbolic import accepts_symbolic
     from .layers.symbolic_ops import install_operators
     skip = {"Tensor", "is_tensor", "gradients", "vjp", "grad", "cond", "while_loop", "fori_loop", "vectorized_map",
-            "ones", "zeros", "full", "eye", "arange", "size", "ndim"}
+            "ones", "zeros", "full", "eye", "arange", "size", "ndim", "linspace", "meshgrid", "unstack", "allclose",
+            "convert_to_numpy", "hstack", "vstack", "select"}
     for name in __all__:
         if name not in skip:
             globals()[name] = accepts_symbolic(globals()[name])
@@ -103,5 +108,10 @@ __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor
            "arange", "take", "take_along_axis", "split", "repeat", "flip", "moveaxis", "swapaxes", "broadcast_to",
            "pad", "tril", "triu", "argsort", "sort", "top_k", "slice", "slice_update", "einsum", "outer", "diagonal",
            "cond", "while_loop", "fori_loop", "vectorized_map", "absolute", "amax", "amin", "silu", "size", "ndim",
-           "average"]
+           "average",
+           # more of Keras 3's (autodiff/more_ops.py)
+           "tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "log2", "log10",
+           "exp2", "cbrt", "trunc", "hypot", "arctan2", "logaddexp", "divide_no_nan", "copy", "ravel", "roll",
+           "tensordot", "unstack", "hstack", "vstack", "trace", "linspace", "meshgrid", "isclose", "allclose",
+           "convert_to_numpy", "select"]
 _on_symbolic_tensors()

@@ -45,6 +45,15 @@ def matches_torch(mine, theirs, arrays, tol=1e-9):
         np.testing.assert_allclose(np.asarray(g), w.numpy(), rtol=tol, atol=tol * 1e-3)
 
 
+def assert_constants_match(pairs):
+    """Each ``(gpunet tensor, Keras 3 value on torch)`` pair: the same values and dtype."""
+    import numpy as np
+    for got, want in pairs:
+        want = want.detach().numpy() if hasattr(want, "detach") else np.asarray(want)
+        np.testing.assert_array_equal(np.asarray(got.data), want)
+        assert np.asarray(got.data).dtype == want.dtype, (got, want.dtype)
+
+
 @contextlib.contextmanager
 def keras_float64_on_numpy(keras):
     """Keras 3 in float64 (it computes mean/var/prod/... in floatx even for float64 input) and gpunet on NumPy
