@@ -71,11 +71,14 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
             raise NotImplementedError(f"{type(self).__name__} hands Model inputs= and outputs= and also defines call(): "
                                       "gpunet runs a functional model's graph, not a call() of yours over it. Build "
                                       "the computation into outputs, or write a subclassed model (call() alone).")
-        ins, outs = _graph.as_tensor_list(inputs, "inputs"), _graph.as_tensor_list(outputs, "outputs")
+        keys = _graph.input_keys(inputs)  # (a dict of inputs: tf.nest's order, its sorted keys)
+        ins = _graph.as_tensor_list([inputs[k] for k in sorted(keys)] if keys else inputs, "inputs")
+        outs = _graph.as_tensor_list(outputs, "outputs")
         nodes, ordered = _graph.map_graph(ins, outs)
         default = "model" if type(self) is Functional else snake_case(type(self).__name__)
         Sequential.__init__(self, name=name or unique_name(default))
         self._inputs, self._outputs = ins, outs
+        self._input_keys = keys  # (the dict's keys in its order, for the config; None: a tensor or a list)
         self._in_layout = _graph.packed_layout(ins, "input") if len(ins) > 1 else None
         self._out_layout = _graph.packed_layout(outs, "output") if len(outs) > 1 else None
         self._input_layer = ins[0].node.layer
@@ -136,7 +139,9 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
 
     @property
     def input(self):
-        """The input tensor (a list of them for several inputs), as in Keras."""
+        """The input tensor (a list of them for several inputs; the dict for a model made from one), as in Keras."""
+        if self._input_keys:
+            return {k: t for k, t in zip(sorted(self._input_keys), self._inputs)}
         return self._inputs[0] if len(self._inputs) == 1 else list(self._inputs)
 
     @property
@@ -188,9 +193,11 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
         dtype = self._input_layer.dtype  # integer inputs (an Embedding's ids) are read as floats, as every input
         return dtype if dtype.startswith("float") else B.floatx()
 
-    def summary(self, line_length=None, positions=None, print_fn=None):
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
         """Keras 2's functional summary: layer, output shape, parameters and the layers it is connected to."""
-        _summary.print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+        _summary.print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                              expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
 
     # ---- running ------------------------------------------------------------------
     def _train_plan(self):
@@ -267,7 +274,10 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
             args = [tensors[id(t)] for t in node.inputs]
             tensors[id(node.output)] = layer(args if node.as_list else args[0])
         ins, outs = [tensors[id(t)] for t in self._inputs], [tensors[id(t)] for t in self._outputs]
-        clone = Functional(ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0], name=self.name)
+        if self._input_keys:
+            ins = dict(zip(sorted(self._input_keys), ins))
+        clone = Functional(ins if len(ins) > 1 or self._input_keys else ins[0], outs if len(outs) > 1 else outs[0],
+                           name=self.name)
         for t in self._loss_tensors:
             clone.add_loss(tensors[id(t)])
         for name, t in self._metric_tensors:

@@ -226,9 +226,11 @@ class Sequential(SymbolicChainMixin, NestingMixin, TrainingMixin, LegacyPredictM
     def count_params(self):
         return sum(layer.count_params() for layer in self._layers)
 
-    def summary(self, line_length=None, positions=None, print_fn=None):
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
         """Print a Keras-style table of layers, output shapes and parameter counts."""
-        _summary.print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+        _summary.print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                              expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
 
     # ---- config -----------------------------------------------------------------
     def get_config(self):

@@ -15,6 +15,8 @@ def count_params(weights):
     return total
 
 
-def print_summary(model, line_length=None, positions=None, print_fn=None):
+def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                  layer_range=None):
     """``model.summary(...)``, as Keras 2's ``print_summary(model)``."""
-    model.summary(line_length=line_length, positions=positions, print_fn=print_fn)
+    model.summary(line_length=line_length, positions=positions, print_fn=print_fn, expand_nested=expand_nested,
+                  show_trainable=show_trainable, layer_range=layer_range)
