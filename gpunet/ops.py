@@ -115,3 +115,30 @@ __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor
            "tensordot", "unstack", "hstack", "vstack", "trace", "linspace", "meshgrid", "isclose", "allclose",
            "convert_to_numpy", "select"]
 _on_symbolic_tensors()
+
+
+def _namespace(name, names):
+    """Keras 3's ``keras.ops.<name>`` (``ops.nn.sigmoid``, ``from gpunet.ops import numpy as knp``): a module
+    holding the same functions as gpunet.ops, those Keras 3 files under it."""
+    import sys
+    import types
+    module = types.ModuleType(f"{__name__}.{name}", f"Keras 3's keras.ops.{name}: the same functions as gpunet.ops.")
+    for attribute in names.split():
+        setattr(module, attribute, globals()[attribute])
+    module.__all__ = names.split()
+    sys.modules[module.__name__] = module
+    return module
+
+
+nn = _namespace("nn", "binary_crossentropy categorical_crossentropy elu gelu hard_sigmoid leaky_relu log_sigmoid "
+                      "log_softmax moments normalize one_hot relu relu6 selu sigmoid silu softmax softplus softsign "
+                      "sparse_categorical_crossentropy swish")
+linalg = _namespace("linalg", "norm")
+numpy = _namespace("numpy", " ".join(n for n in __all__ if n not in {
+    "Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor", "convert_to_numpy", "pow",
+    "switch", "cast", "flatten", "batch_flatten", "permute_dimensions", "getitem", "batch_dot", "activation",
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "stop_gradient",
+    "logsumexp", "shape", "reverse", "repeat_elements", "gather", "l2_normalize", "one_hot", "erf",
+    "rsqrt", "relu6", "log_sigmoid", "norm", "moments", "normalize", "top_k", "slice", "slice_update", "cond",
+    "while_loop", "fori_loop", "vectorized_map", "silu", "selu", "gelu", "swish", "leaky_relu", "relu", "sigmoid",
+    "hard_sigmoid", "softmax", "log_softmax", "softplus", "softsign", "elu", "unstack"}))

@@ -117,3 +117,12 @@ def test_a_keras3_program_with_top_level_names_runs():
     assert all(issubclass(c, base) for c, base in ((Angle, gpunet.layers.Layer), (LogCosh, gpunet.losses.Loss),
                                                    (Seen, gpunet.metrics.Metric)))
     assert gpunet.Optimizer is gpunet.optimizers.Optimizer and gpunet.InputSpec is gpunet.layers.InputSpec
+
+
+def test_the_keras3_ops_namespaces_hold_what_keras3_files_under_them():
+    from gpunet.ops import linalg, nn, numpy as knp
+    import gpunet.ops.nn as imported
+    assert imported is nn and ops.nn.sigmoid is ops.sigmoid and knp.tensordot is ops.tensordot
+    for mine, theirs in ((nn, kops.nn), (knp, kops.numpy), (linalg, kops.linalg)):
+        assert mine.__all__ and set(mine.__all__) <= set(dir(theirs)), set(mine.__all__) - set(dir(theirs))
+    assert len(knp.__all__) > 100 and {"relu", "softmax", "one_hot", "moments"} <= set(nn.__all__)

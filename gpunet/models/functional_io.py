@@ -64,13 +64,20 @@ class MultiIOMixin:
     def input_names(self):
         return [t.node.layer.name for t in self._inputs]
 
+    @property
+    def _input_data_keys(self):
+        """The keys of ``x`` given as a dict: the model's own dict keys where it was made from a dict of inputs
+        (sorted: its inputs' order), else its input layers' names (tf.keras 2's rule)."""
+        keys = getattr(self, "_input_keys", None)
+        return sorted(keys) if keys else self.input_names
+
     # ---- packing ----------------------------------------------------------------------
     def _pack_x(self, x):
         if not self._multi_in:
-            return _single(x, self.input_names, "x input")
+            return _single(x, self._input_data_keys, "x input")
         if x is None:
             return x
-        names = self.input_names
+        names = self._input_data_keys
         parts = io_packing.parts_in_order(x, names, "x input")
         specs = [(name, t.shape[1:], None) for name, t in zip(names, self._inputs)]
         return io_packing.pack(self.ops, parts, specs, "x input", self._input_dtype())[0]
@@ -166,10 +173,13 @@ class MultiIOMixin:
     def __call__(self, x, training=None):
         from ..layers import symbolic
         from ..autodiff.tensor import is_tensor
+        if isinstance(x, dict):  # (keyed as the model's inputs: in their order)
+            x = io_packing.parts_in_order(x, self._input_data_keys, "x input")
+            x = x if self._multi_in else x[0]
         if symbolic.is_symbolic(x) or (is_tensor(x) and not self._in_layout and not self._out_layout):
             return TrainingMixin.__call__(self, x, training)  # (a tape tensor: inside a call(), on the tape)
         if self._multi_in and x is not None and not is_tensor(x):
-            parts = io_packing.parts_in_order(x, self.input_names, "x input")
+            parts = io_packing.parts_in_order(x, self._input_data_keys, "x input")
             if any(is_tensor(p) for p in parts):  # (tape tensors: each input its own gradient)
                 from ..layers import sublayers
                 return self._split_outputs(sublayers.call_on_tape(self, list(parts), training))

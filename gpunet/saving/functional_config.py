@@ -50,8 +50,13 @@ def functional_config(model):
         name = base if same == 0 else f"{base}_{same}"
         layers.append({"class_name": cls, "config": {"name": name, "trainable": True, "dtype": t.dtype, **extra},
                        "name": name, "inbound_nodes": [[ref(t) + [{}]]]})
+    inputs = [ref(t) for t in model._inputs]
+    keys = getattr(model, "_input_keys", None)
+    if keys:  # a dict of inputs: as tf.keras 2 and Keras 3 write it, in the dict's order
+        by_key = dict(zip(sorted(keys), inputs))
+        inputs = {k: by_key[k] for k in keys}
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": [ref(t) for t in model._inputs], "output_layers": [ref(t) for t in model._outputs]}
+            "input_layers": inputs, "output_layers": [ref(t) for t in model._outputs]}
 
 
 def functional_from_config(inner, custom_objects=None, strict=False, _depth=0, model_class=None):
@@ -118,12 +123,19 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0, m
             missing = sorted(n for n, _, calls in pending if made[n] < len(calls))
             raise InvalidConfigError(f"The functional config's layers {missing} take inputs that no layer of the "
                                      "config makes (or form a cycle).")
-    inputs, outputs = ([_tensor(tensors, _renumber(ref, nested), key) for ref in _refs(inner.get(key), key)]
-                       for key in ("input_layers", "output_layers"))
+    keyed = inner.get("input_layers") if isinstance(inner.get("input_layers"), dict) else None
+    if keyed is not None:  # (a dict of inputs, tf.keras 2's and Keras 3's: the model takes one)
+        inputs = {str(k): _tensor(tensors, _renumber(ref, nested), "input_layers")
+                  for k, ref in zip(keyed, _refs(list(keyed.values()), "input_layers"))}
+    else:
+        inputs = [_tensor(tensors, _renumber(ref, nested), "input_layers")
+                  for ref in _refs(inner.get("input_layers"), "input_layers")]
+    outputs = [_tensor(tensors, _renumber(ref, nested), "output_layers")
+               for ref in _refs(inner.get("output_layers"), "output_layers")]
     name = inner.get("name")
     if name is not None:
         reserve_name(name)
-    model = (model_class or Functional)(inputs=inputs if len(inputs) > 1 else inputs[0],
+    model = (model_class or Functional)(inputs=inputs if len(inputs) > 1 or keyed is not None else inputs[0],
                                         outputs=outputs if len(outputs) > 1 else outputs[0], name=name)
     for ref, metric in added:
         tensor = _tensor(tensors, _renumber(ref, nested), "AddMetric" if metric else "AddLoss")
