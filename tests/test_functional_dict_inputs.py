@@ -106,5 +106,6 @@ def test_a_dict_input_model_nests_in_graphs_and_calls():
 
 
 def test_a_dict_with_keys_that_are_not_strings_is_refused():
-    with pytest.raises(TypeError, match=r"need string keys and at least one input, received keys \[1\]"):
+    with pytest.raises(TypeError, match=r"Model inputs given as a dict need string keys and at least one tensor, "
+                                        r"received keys \[1\]"):
         gpunet.Model({1: gpunet.Input((2,))}, gpunet.layers.Dense(1)(gpunet.Input((2,))))

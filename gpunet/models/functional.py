@@ -71,14 +71,16 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
             raise NotImplementedError(f"{type(self).__name__} hands Model inputs= and outputs= and also defines call(): "
                                       "gpunet runs a functional model's graph, not a call() of yours over it. Build "
                                       "the computation into outputs, or write a subclassed model (call() alone).")
-        keys = _graph.input_keys(inputs)  # (a dict of inputs: tf.nest's order, its sorted keys)
+        keys = _graph.dict_keys(inputs, "inputs")  # (a dict of inputs: tf.nest's order, its sorted keys)
         ins = _graph.as_tensor_list([inputs[k] for k in sorted(keys)] if keys else inputs, "inputs")
-        outs = _graph.as_tensor_list(outputs, "outputs")
+        out_keys = _graph.dict_keys(outputs, "outputs")
+        outs = _graph.as_tensor_list([outputs[k] for k in sorted(out_keys)] if out_keys else outputs, "outputs")
         nodes, ordered = _graph.map_graph(ins, outs)
         default = "model" if type(self) is Functional else snake_case(type(self).__name__)
         Sequential.__init__(self, name=name or unique_name(default))
         self._inputs, self._outputs = ins, outs
         self._input_keys = keys  # (the dict's keys in its order, for the config; None: a tensor or a list)
+        self._output_keys = out_keys  # (likewise: predict and model(x) give such a dict back)
         self._in_layout = _graph.packed_layout(ins, "input") if len(ins) > 1 else None
         self._out_layout = _graph.packed_layout(outs, "output") if len(outs) > 1 else None
         self._input_layer = ins[0].node.layer
@@ -146,6 +148,8 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
 
     @property
     def output(self):
+        if self._output_keys:
+            return {k: t for k, t in zip(sorted(self._output_keys), self._outputs)}
         return self._outputs[0] if len(self._outputs) == 1 else list(self._outputs)
 
     @property
@@ -276,8 +280,10 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
         ins, outs = [tensors[id(t)] for t in self._inputs], [tensors[id(t)] for t in self._outputs]
         if self._input_keys:
             ins = dict(zip(sorted(self._input_keys), ins))
-        clone = Functional(ins if len(ins) > 1 or self._input_keys else ins[0], outs if len(outs) > 1 else outs[0],
-                           name=self.name)
+        if self._output_keys:
+            outs = dict(zip(sorted(self._output_keys), outs))
+        clone = Functional(ins if len(ins) > 1 or self._input_keys else ins[0],
+                           outs if len(outs) > 1 or self._output_keys else outs[0], name=self.name)
         for t in self._loss_tensors:
             clone.add_loss(tensors[id(t)])
         for name, t in self._metric_tensors:

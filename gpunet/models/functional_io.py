@@ -46,6 +46,8 @@ class MultiIOMixin:
     # ---- compile --------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 **kwargs):
+        loss, metrics, loss_weights, weighted_metrics = (self._by_output_name(v) for v in (loss, metrics, loss_weights,
+                                                                                           weighted_metrics))
         if not self._multi_out:
             loss, metrics, weighted_metrics = one_output(self.output_names, loss, metrics, weighted_metrics)
             return super().compile(optimizer, loss, metrics, loss_weights, weighted_metrics, **kwargs)
@@ -63,6 +65,15 @@ class MultiIOMixin:
     @property
     def input_names(self):
         return [t.node.layer.name for t in self._inputs]
+
+    def _by_output_name(self, value):
+        """A dict keyed by the keys of the dict of outputs the model was made from, keyed by its output layers'
+        names instead (what compile and the targets' packing match); anything else as it is."""
+        keys = getattr(self, "_output_keys", None)
+        if not keys or not isinstance(value, dict):
+            return value
+        names = dict(zip(sorted(keys), self.output_names))
+        return {names.get(k, k): v for k, v in value.items()}
 
     @property
     def _input_data_keys(self):
@@ -83,6 +94,7 @@ class MultiIOMixin:
         return io_packing.pack(self.ops, parts, specs, "x input", self._input_dtype())[0]
 
     def _pack_y(self, y):
+        y = self._by_output_name(y)
         if not self._multi_out:
             return _single(y, self.output_names, "y output")
         if y is None:
@@ -105,8 +117,9 @@ class MultiIOMixin:
     def _pack_weights(self, sample_weight, y, what="sample_weight"):
         """``sample_weight`` as the loops take it (``y``: the packed targets, which give the rows):
         one array for every output, or one column per output (`io_packing.pack_weights`)."""
+        sample_weight = self._by_output_name(sample_weight)
         if not self._multi_out or sample_weight is None or y is None:
-            return sample_weight  # (without y, fit says y is missing)
+            return _single(sample_weight, self.output_names, what) if isinstance(sample_weight, dict) else sample_weight
         return io_packing.pack_weights(self.ops, sample_weight, self.output_names, y.shape[0], what)
 
     def _pack_batch(self, batch, role=""):
@@ -176,8 +189,12 @@ class MultiIOMixin:
         if isinstance(x, dict):  # (keyed as the model's inputs: in their order)
             x = io_packing.parts_in_order(x, self._input_data_keys, "x input")
             x = x if self._multi_in else x[0]
-        if symbolic.is_symbolic(x) or (is_tensor(x) and not self._in_layout and not self._out_layout):
-            return TrainingMixin.__call__(self, x, training)  # (a tape tensor: inside a call(), on the tape)
+        if symbolic.is_symbolic(x):
+            out = TrainingMixin.__call__(self, x, training)
+            keys = getattr(self, "_output_keys", None)  # (a model made from a dict of outputs gives one)
+            return {k: t for k, t in zip(sorted(keys), out if isinstance(out, list) else [out])} if keys else out
+        if is_tensor(x) and not self._in_layout and not self._out_layout:
+            return self._split_outputs(TrainingMixin.__call__(self, x, training))  # (a tape tensor: on the tape)
         if self._multi_in and x is not None and not is_tensor(x):
             parts = io_packing.parts_in_order(x, self._input_data_keys, "x input")
             if any(is_tensor(p) for p in parts):  # (tape tensors: each input its own gradient)

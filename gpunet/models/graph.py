@@ -6,23 +6,20 @@ from ..layers.input_layer import InputLayer
 from ..layers.symbolic import KerasTensor, nodes_of
 
 
-def input_keys(inputs):
-    """The keys of a dict of model inputs (strings, as tf.keras 2 and Keras 3 take them), in its order; None
-    for a tensor or a list of them."""
-    if not isinstance(inputs, dict):
+def dict_keys(tensors, what):
+    """The keys of a dict of model inputs or outputs (strings, as tf.keras 2 and Keras 3 take them), in its
+    order; None for a tensor or a list of them."""
+    if not isinstance(tensors, dict):
         return None
-    if not inputs or not all(isinstance(k, str) for k in inputs):
-        raise TypeError(f"Model inputs given as a dict need string keys and at least one input, received keys "
-                        f"{list(inputs)}")
-    return list(inputs)
+    if not tensors or not all(isinstance(k, str) for k in tensors):
+        raise TypeError(f"Model {what} given as a dict need string keys and at least one tensor, received keys "
+                        f"{list(tensors)}")
+    return list(tensors)
 
 
 def as_tensor_list(tensors, what):
     """``tensors`` (one KerasTensor, or a list/tuple of them) as a list; a clear TypeError otherwise."""
     items = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
-    if isinstance(tensors, dict):
-        raise TypeError(f"Model {what} given as a dict: gpunet takes a tensor or a list of tensors (a dict for "
-                        "inputs only).")
     for t in items:
         if not isinstance(t, KerasTensor):
             raise TypeError(f"Model {what} must be symbolic tensors from Input() or from calling a layer on one, "

@@ -136,7 +136,10 @@ class SeveralOutputsMixin(SeveralInputsMixin):
 
     def _split_outputs(self, out):
         """Packed outputs (arrays, or tensors on the tape) in the structure ``call`` returned them."""
+        keys = getattr(self, "_output_keys", None)  # (a functional model made from a dict of outputs)
         if not self._out_layout:
+            if keys:
+                return {keys[0]: out}
             return out if self._one_output_in is None else self._one_output_in([out])
         if is_tensor(out):
             parts = [out[:, offset:offset + width] for offset, width, _ in self._out_layout]
@@ -144,6 +147,9 @@ class SeveralOutputsMixin(SeveralInputsMixin):
                      for p, (_, _, shape) in zip(parts, self._out_layout)]
         else:
             parts = unpacked(out, self._out_layout)
+        if keys:  # (in the dict's own order, as tf.keras 2 and Keras 3 give it back)
+            by_key = dict(zip(sorted(keys), parts))
+            return {k: by_key[k] for k in keys}
         if self._out_kind is dict:
             return dict(zip(self.output_names, parts))
         return self._out_kind(parts)

@@ -50,13 +50,18 @@ def functional_config(model):
         name = base if same == 0 else f"{base}_{same}"
         layers.append({"class_name": cls, "config": {"name": name, "trainable": True, "dtype": t.dtype, **extra},
                        "name": name, "inbound_nodes": [[ref(t) + [{}]]]})
-    inputs = [ref(t) for t in model._inputs]
-    keys = getattr(model, "_input_keys", None)
-    if keys:  # a dict of inputs: as tf.keras 2 and Keras 3 write it, in the dict's order
-        by_key = dict(zip(sorted(keys), inputs))
-        inputs = {k: by_key[k] for k in keys}
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": inputs, "output_layers": [ref(t) for t in model._outputs]}
+            "input_layers": _keyed([ref(t) for t in model._inputs], getattr(model, "_input_keys", None)),
+            "output_layers": _keyed([ref(t) for t in model._outputs], getattr(model, "_output_keys", None))}
+
+
+def _keyed(refs, keys):
+    """The refs of a model made from a dict of inputs or outputs as tf.keras 2 and Keras 3 write them: a dict, in
+    its order (``refs`` are in its sorted keys' order); else the list."""
+    if not keys:
+        return refs
+    by_key = dict(zip(sorted(keys), refs))
+    return {k: by_key[k] for k in keys}
 
 
 def functional_from_config(inner, custom_objects=None, strict=False, _depth=0, model_class=None):
@@ -123,20 +128,12 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0, m
             missing = sorted(n for n, _, calls in pending if made[n] < len(calls))
             raise InvalidConfigError(f"The functional config's layers {missing} take inputs that no layer of the "
                                      "config makes (or form a cycle).")
-    keyed = inner.get("input_layers") if isinstance(inner.get("input_layers"), dict) else None
-    if keyed is not None:  # (a dict of inputs, tf.keras 2's and Keras 3's: the model takes one)
-        inputs = {str(k): _tensor(tensors, _renumber(ref, nested), "input_layers")
-                  for k, ref in zip(keyed, _refs(list(keyed.values()), "input_layers"))}
-    else:
-        inputs = [_tensor(tensors, _renumber(ref, nested), "input_layers")
-                  for ref in _refs(inner.get("input_layers"), "input_layers")]
-    outputs = [_tensor(tensors, _renumber(ref, nested), "output_layers")
-               for ref in _refs(inner.get("output_layers"), "output_layers")]
+    inputs, outputs = (_ends(inner.get(key), key, lambda ref, key=key: _tensor(tensors, _renumber(ref, nested), key))
+                       for key in ("input_layers", "output_layers"))
     name = inner.get("name")
     if name is not None:
         reserve_name(name)
-    model = (model_class or Functional)(inputs=inputs if len(inputs) > 1 or keyed is not None else inputs[0],
-                                        outputs=outputs if len(outputs) > 1 else outputs[0], name=name)
+    model = (model_class or Functional)(inputs=inputs, outputs=outputs, name=name)
     for ref, metric in added:
         tensor = _tensor(tensors, _renumber(ref, nested), "AddMetric" if metric else "AddLoss")
         if metric:
@@ -264,6 +261,15 @@ def _ref(item, where):
         raise InvalidConfigError(f"{where}: [layer_name, node_index, tensor_index] counts from 0, received "
                                  f"{list(item)}.")
     return tuple(item)
+
+
+def _ends(value, key, tensor):
+    """A model's inputs or outputs from the config's ``input_layers``/``output_layers``: one tensor, a list of
+    them, or a dict of them where the config keys them (a model made from a dict, tf.keras 2's and Keras 3's)."""
+    if isinstance(value, dict):
+        return {str(k): tensor(ref) for k, ref in zip(value, _refs(list(value.values()), key))}
+    tensors = [tensor(ref) for ref in _refs(value, key)]
+    return tensors if len(tensors) > 1 else tensors[0]
 
 
 def _refs(value, key):

@@ -97,7 +97,7 @@ def _keras3_functional(inner, model):
         layers.append(layer)
 
     def refs(key):
-        if isinstance(inner[key], dict):  # (a dict of inputs, kept as Keras 3 writes it)
+        if isinstance(inner[key], dict):  # (a dict of inputs or outputs, kept as Keras 3 writes it)
             return {k: tensors[tuple(ref[:3])]["config"]["keras_history"] for k, ref in inner[key].items()}
         out = [tensors[(ref[0], ref[1], ref[2])]["config"]["keras_history"] for ref in inner[key]]
         return out if len(out) > 1 else out[0]  # Keras 3 writes one input or output unlisted

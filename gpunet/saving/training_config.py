@@ -180,6 +180,15 @@ def _custom(identifier, custom_objects):
     return obj
 
 
+def _no_nones(metrics):
+    """Per-output metrics without the None that tf.keras 2 writes for an output given none (``[[None], [m]]``)."""
+    if isinstance(metrics, list):
+        return [_no_nones(m) for m in metrics if m is not None]
+    if isinstance(metrics, dict):
+        return {k: _no_nones(m) for k, m in metrics.items() if m is not None}
+    return metrics
+
+
 def _unresolved(kind, identifier, exc):
     name = _name_of(identifier)
     return UnknownObjectError(
@@ -211,6 +220,7 @@ def compile_from_training_config(model, config, custom_objects=None, contents=No
     contents = contents if contents is not None else {}
     if getattr(model, "_multi_out", False):  # per-output losses and metrics: compile checks them
         resolved = {key: _nested_custom(config.get(key), custom) for key in ("loss", "metrics", "weighted_metrics")}
+        resolved.update((key, _no_nones(resolved[key])) for key in ("metrics", "weighted_metrics"))
         loss_id = resolved["loss"]
     else:
         loss_id = _custom(config.get("loss"), custom)
