@@ -38,7 +38,7 @@ def test_outputs_in_sorted_key_order_and_predict_gives_the_dict_back():
     got = model.predict(x, verbose=0)
     assert list(got) == ["score", "klass"] and got["score"].shape == (5, 1) and got["klass"].shape == (5, 2)
     called = model(x)
-    np.testing.assert_array_equal(np.asarray(called["klass"]), got["klass"])
+    np.testing.assert_array_equal(called["klass"].numpy(), got["klass"])
     compile_keyed(model, gpunet)
     history = model.fit(x, y, epochs=1, verbose=0).history
     assert sorted(history) == ["aa_klass_accuracy", "aa_klass_loss", "loss", "zz_score_loss"]
@@ -74,14 +74,14 @@ def test_files_go_both_ways_with_tf_keras_and_keras3(tmp_path, suffix):
     theirs.save(tmp_path / f"theirs{suffix}")
     mine = load_model(tmp_path / f"theirs{suffix}")
     got, want = mine.predict(x, verbose=0), theirs.predict(x, verbose=0)
-    for key in want:
-        np.testing.assert_allclose(got[key], want[key], rtol=1e-6, atol=1e-7)
+    for key in want:  # (a GPU's float32 sums round apart from the CPU's)
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-7)
     mine.fit(x, y, epochs=1, verbose=0)  # (compiled from the file's keyed losses and metrics)
     mine.save(tmp_path / f"mine{suffix}")
     back = peer.models.load_model(tmp_path / f"mine{suffix}")
     got, want = back.predict(x, verbose=0), mine.predict(x, verbose=0)
-    for key in want:
-        np.testing.assert_allclose(got[key], want[key], rtol=1e-6, atol=1e-7)
+    for key in want:  # (a GPU's float32 sums round apart from the CPU's)
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-7)
 
 
 def test_one_output_in_a_dict_and_a_nested_call():

@@ -200,7 +200,10 @@ class MultiIOMixin:
             if any(is_tensor(p) for p in parts):  # (tape tensors: each input its own gradient)
                 from ..layers import sublayers
                 return self._split_outputs(sublayers.call_on_tape(self, list(parts), training))
-        return self._split_outputs(TrainingMixin.__call__(self, self._pack_x(x), training))
+        out = self._split_outputs(TrainingMixin.__call__(self, self._pack_x(x), training))
+        if isinstance(out, dict):  # (each output with tf.keras 2's .numpy(), as one output has)
+            return {k: self.ops.eager(v) for k, v in out.items()}
+        return [self.ops.eager(v) for v in out] if isinstance(out, list) else out
 
     def _split_outputs(self, out):
         """predict's packed outputs as Keras returns them: a list, one array per output."""
