@@ -50,3 +50,7 @@ def disable_traceback_filtering():
 
 def is_traceback_filtering_enabled():
     return False
+
+
+from .utils.io_utils import (enable_interactive_logging, disable_interactive_logging,  # noqa: E402,F401 (Keras 3's
+                             is_interactive_logging_enabled)  # place for them: keras.config)

@@ -36,6 +36,11 @@ def test_disabled_interactive_logging_sends_bars_and_messages_to_the_logger(quie
     assert "Epoch 1/3" in text and "1/1 [==============================]" in text and "Epoch 2: early stopping" in text
 
 
+def test_keras3_keeps_them_in_config_too():
+    assert gpunet.config.disable_interactive_logging is gpunet.utils.disable_interactive_logging
+    assert gpunet.config.is_interactive_logging_enabled is gpunet.utils.is_interactive_logging_enabled
+
+
 def test_enabled_interactive_logging_writes_to_standard_output(capsys, caplog):
     assert gpunet.utils.is_interactive_logging_enabled()
     with caplog.at_level(logging.INFO, logger="gpunet"):
