@@ -31,6 +31,21 @@ def test_validation_data_gives_val_keys_equal_to_evaluate():
         model.fit(x, y, verbose=0, validation_data=vx)
 
 
+@pytest.mark.parametrize("weights", [False, True], ids=["class weights", "and sample weights"])
+def test_class_weights_weigh_the_training_rows_not_the_validation_split(ops, weights):
+    """tf.keras 2 weights the training loss by class, not validation_split's rows (gpunet weighted those too:
+    the fuzz against tf.keras 2.21 found it); sample weights go with their rows into validation, as there."""
+    x, y = data(50)
+    sw = np.linspace(0.5, 2.0, 50)
+    model = Sequential([Dense(1, input_dim=3, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    h = model.fit(x, y, epochs=1, batch_size=50, verbose=0, validation_split=0.2, class_weight={0: 1.0, 1: 4.0},
+                  sample_weight=sw if weights else None)
+    loss, accuracy = model.evaluate(x[40:], y[40:], sample_weight=sw[40:] if weights else None, batch_size=50,
+                                    verbose=0)
+    assert h.history["val_loss"][0] == pytest.approx(loss, rel=1e-6) and h.history["val_accuracy"][0] == accuracy
+
+
 def test_validation_freq_only_validates_on_those_epochs():
     x, y = data()
     model = Sequential([Dense(1, input_dim=3, activation="sigmoid")])

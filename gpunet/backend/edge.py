@@ -143,10 +143,18 @@ def prepare(ops, model, x, y, sample_weight, class_weight, role="", finite=True)
     if sample_weight is not None:
         sw = _sample_weights(ops, sample_weight, n, f"{role}sample_weight",
                              getattr(model._loss_fn, "weight_columns", None))
-    if class_weight:
-        cw = _class_weights(numpy.asarray(ops.to_host(ys)), class_weight)
-        sw = cw if sw is None else sw * (cw if isinstance(sw, numpy.ndarray) else ops.asarray(cw))
-    return xs, ys, None if sw is None else to_device(ops, sw, dtype)
+    return xs, ys, with_class_weight(ops, ys, None if sw is None else to_device(ops, sw, dtype), class_weight, dtype)
+
+
+def with_class_weight(ops, ys, sw, class_weight, dtype):
+    """The per-sample weights ``sw`` (None: none) times each sample's class weight (``class_weight`` None or
+    empty: ``sw`` as it is). fit applies them after validation_split takes its rows: tf.keras 2 weights the
+    training loss by class, never the validation loss."""
+    if not class_weight:
+        return sw
+    cw = _class_weights(numpy.asarray(ops.to_host(ys)), class_weight)
+    sw = cw if sw is None else sw * (cw if isinstance(sw, numpy.ndarray) else ops.asarray(cw))
+    return to_device(ops, sw, dtype)
 
 
 def _sample_weights(ops, sample_weight, n, what, columns=None):
