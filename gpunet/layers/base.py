@@ -161,7 +161,8 @@ class Layer(added_losses.AddLossMixin):
     def compute_output_shape(self, input_shape):
         """The output shape for ``input_shape``; a layer with ``call`` finds it by running ``call`` once."""
         if self._uses_call:
-            return user_code.infer_output_shape(self, input_shape)
+            from .shape_probe import infer_output_shape
+            return infer_output_shape(self, input_shape)
         return tuple(input_shape)
 
     def compute_mask(self, inputs, mask=None):

@@ -142,15 +142,11 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
     @property
     def input(self):
         """The input tensor (a list of them for several inputs; the dict for a model made from one), as in Keras."""
-        if self._input_keys:
-            return {k: t for k, t in zip(sorted(self._input_keys), self._inputs)}
-        return self._inputs[0] if len(self._inputs) == 1 else list(self._inputs)
+        return structured(self._inputs, self._input_keys)
 
     @property
     def output(self):
-        if self._output_keys:
-            return {k: t for k, t in zip(sorted(self._output_keys), self._outputs)}
-        return self._outputs[0] if len(self._outputs) == 1 else list(self._outputs)
+        return structured(self._outputs, self._output_keys)
 
     @property
     def input_shape(self):
@@ -258,37 +254,9 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
         return _run.backward(self, packed(self.ops, dy) if self._out_layout else dy, need_dx)
 
     def _clone(self, clone_function):
-        """`clone_model`: the same graph of new layers, ``clone_function(layer)`` each (one per layer,
-        however many calls it has; new Inputs of the same shapes, dtypes and names)."""
-        from ..layers.input_layer import Input
-        from ..layers.symbolic_ops import OpLayer
-        if self._copied:
-            raise NotImplementedError(f"Model '{self.name}' calls layers of a model nested in it directly: clone_model "
-                                      "cannot keep them shared with the nested model's clone.")
-        tensors, clones = {}, {}
-        for t in self._inputs:
-            old = t.node.layer
-            tensors[id(t)] = Input(batch_shape=old.batch_input_shape, dtype=old.dtype, name=old.name)
-        for node in self._nodes:
-            layer = clones.get(id(node.layer))
-            if layer is None:  # (an op's arguments are in its call, not in its config: the op is kept)
-                layer = clones[id(node.layer)] = (OpLayer(node.layer.function, node.layer.args, node.layer.kwargs,
-                                                          name=node.layer.name)
-                                                  if isinstance(node.layer, OpLayer) else clone_function(node.layer))
-            args = [tensors[id(t)] for t in node.inputs]
-            tensors[id(node.output)] = layer(args if node.as_list else args[0])
-        ins, outs = [tensors[id(t)] for t in self._inputs], [tensors[id(t)] for t in self._outputs]
-        if self._input_keys:
-            ins = dict(zip(sorted(self._input_keys), ins))
-        if self._output_keys:
-            outs = dict(zip(sorted(self._output_keys), outs))
-        clone = Functional(ins if len(ins) > 1 or self._input_keys else ins[0],
-                           outs if len(outs) > 1 or self._output_keys else outs[0], name=self.name)
-        for t in self._loss_tensors:
-            clone.add_loss(tensors[id(t)])
-        for name, t in self._metric_tensors:
-            clone.add_metric(tensors[id(t)], name)
-        return clone
+        """`clone_model`: the same graph of new layers (models/functional_clone.py)."""
+        from .functional_clone import clone_graph
+        return clone_graph(self, clone_function)
 
     # ---- config -----------------------------------------------------------------
     def get_config(self):
@@ -304,3 +272,11 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, {len(self._layers)} layers>"
+
+
+def structured(tensors, keys):
+    """A model's inputs or outputs as it was made from them: one tensor, a list, or a dict keyed by ``keys``
+    (``tensors`` in the sorted keys' order)."""
+    if keys:
+        return dict(zip(sorted(keys), tensors))
+    return tensors[0] if len(tensors) == 1 else list(tensors)
