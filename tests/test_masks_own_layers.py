@@ -201,6 +201,22 @@ def test_inside_another_layers_call_the_mask_goes_on_as_between_layers():
     assert losses[-1] < losses[0]
 
 
+def test_a_call_taking_keyword_arguments_gets_the_mask_as_in_tf_keras():
+    class Kwargs(Layer):  # (tf.keras 2 passes mask to a call that takes **kwargs, None where there is none)
+        def call(self, inputs, **kwargs):
+            self.seen = kwargs.get("mask", "not passed")
+            return inputs
+
+    x, _ = data(4)
+    i = Input((STEPS,))
+    layer = Kwargs()
+    Model(i, layer(Embedding(VOCAB, 2, mask_zero=True)(i))).predict(x, verbose=0)
+    numpy.testing.assert_array_equal(layer.ops.to_host(layer.seen), x != 0)
+    plain = Kwargs()
+    Model(i, plain(Dense(2)(i))).predict(x, verbose=0)
+    assert plain.seen is None
+
+
 def test_a_call_that_needs_a_mask_is_built_with_one_in_a_functional_graph():
     class NeedsMask(Layer):  # (the guide's TemporalSoftmax asserts it has one)
         def call(self, inputs, mask=None):

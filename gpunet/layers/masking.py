@@ -40,10 +40,12 @@ def _classes(names):
 
 @functools.lru_cache(maxsize=None)
 def _call_takes_mask(cls):
+    """``mask`` among ``call``'s arguments, or ``**kwargs`` (tf.keras 2 passes the mask to either)."""
     try:
-        return "mask" in inspect.signature(cls.call).parameters
+        params = inspect.signature(cls.call).parameters
     except (TypeError, ValueError):
         return False
+    return "mask" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _refuse(layer, why):
