@@ -192,7 +192,10 @@ class MultiIOMixin:
         if symbolic.is_symbolic(x):
             out = TrainingMixin.__call__(self, x, training)
             keys = getattr(self, "_output_keys", None)  # (a model made from a dict of outputs gives one)
-            return {k: t for k, t in zip(sorted(keys), out if isinstance(out, list) else [out])} if keys else out
+            if not keys:
+                return out
+            from .functional import structured
+            return structured(out if isinstance(out, list) else [out], keys)
         if is_tensor(x) and not self._in_layout and not self._out_layout:
             return self._split_outputs(TrainingMixin.__call__(self, x, training))  # (a tape tensor: on the tape)
         if self._multi_in and x is not None and not is_tensor(x):

@@ -17,6 +17,13 @@ def dict_keys(tensors, what):
     return list(tensors)
 
 
+def in_key_order(items, keys):
+    """``items`` (in the sorted ``keys``' order: tf.nest's, a model's inputs' or outputs') as a dict in the order of
+    ``keys`` themselves, the dict's a model was made from."""
+    by_key = dict(zip(sorted(keys), items))
+    return {k: by_key[k] for k in keys}
+
+
 def as_tensor_list(tensors, what):
     """``tensors`` (one KerasTensor, or a list/tuple of them) as a list; a clear TypeError otherwise."""
     items = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]

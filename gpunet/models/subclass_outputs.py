@@ -23,6 +23,7 @@ from ..autodiff.shape_ops import batch_flatten, concatenate, reshape
 from ..autodiff.tensor import is_tensor, lift
 from ..backend.io_packing import layout_of, packed, unpacked
 from .batch_sources import is_batch_source
+from .graph import in_key_order
 from .functional_io import _arguments
 from .multi_output import is_config
 from .subclass_inputs import SeveralInputsMixin, _Input
@@ -148,8 +149,7 @@ class SeveralOutputsMixin(SeveralInputsMixin):
         else:
             parts = unpacked(out, self._out_layout)
         if keys:  # (in the dict's own order, as tf.keras 2 and Keras 3 give it back)
-            by_key = dict(zip(sorted(keys), parts))
-            return {k: by_key[k] for k in keys}
+            return in_key_order(parts, keys)
         if self._out_kind is dict:
             return dict(zip(self.output_names, parts))
         return self._out_kind(parts)

@@ -58,10 +58,8 @@ def functional_config(model):
 def _keyed(refs, keys):
     """The refs of a model made from a dict of inputs or outputs as tf.keras 2 and Keras 3 write them: a dict, in
     its order (``refs`` are in its sorted keys' order); else the list."""
-    if not keys:
-        return refs
-    by_key = dict(zip(sorted(keys), refs))
-    return {k: by_key[k] for k in keys}
+    from ..models.graph import in_key_order
+    return in_key_order(refs, keys) if keys else refs
 
 
 def functional_from_config(inner, custom_objects=None, strict=False, _depth=0, model_class=None):
