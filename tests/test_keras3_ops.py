@@ -99,6 +99,12 @@ CASES = {
                         [M, POS[0].T]),
     "einsum summed away": (lambda a, b: ops.einsum("ij,k->j", a, b), lambda a, b: kops.einsum("ij,k->j", a, b),
                            [M, POS[0, 0]]),
+    "einsum ellipsis left": (lambda a, b: ops.einsum("...j,jk->...k", a, b),
+                             lambda a, b: kops.einsum("...j,jk->...k", a, b), [X, M.T]),
+    "einsum ellipsis right": (lambda a, b: ops.einsum("ij...,jk->ik...", a, b),
+                              lambda a, b: kops.einsum("ij...,jk->ik...", a, b), [X, POS[0]]),
+    "einsum ellipsis broadcast": (lambda a, b: ops.einsum("...ij,...jk->...ik", a, b),
+                                  lambda a, b: kops.einsum("...ij,...jk->...ik", a, b), [X, M.T]),
     "outer": (ops.outer, kops.outer, [M[0], POS[0, 0, :3]]),
     "diagonal": (lambda x: ops.diagonal(x, 1), lambda x: kops.diagonal(x, 1), [M]),
     "diagonal axes": (lambda x: ops.diagonal(x, -1, 1, 2), lambda x: kops.diagonal(x, -1, 1, 2), [X]),
@@ -157,7 +163,8 @@ def test_constants_values_and_dtypes_are_keras3s():
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: ops.einsum("...ij,jk->...ik", M, M.T), NotImplementedError, r"ellipses \('...'\) are not implemented"),
+    (lambda: ops.einsum("ij,jk->ik", X, M.T), ValueError, "subscripts 'ij' of 'ij,jk->ik' do not fit an operand of 3"),
+    (lambda: ops.einsum("i.j,jk->ik", M, M.T), ValueError, "each operand's subscripts are letters with at most one"),
     (lambda: ops.einsum("ii->i", M[:, :3]), NotImplementedError, "a diagonal"),
     (lambda: ops.einsum("ij,jk->ik", M), ValueError, "names 2 operands, received 1"),
     (lambda: ops.norm(M, ord="nuc"), NotImplementedError, "the matrix norm ord='nuc' is not implemented"),

@@ -230,37 +230,20 @@ def slice_update(inputs, start_indices, updates):
 
 
 def einsum(subscripts, *operands):
-    """Einstein summation (``"ij,jk->ik"``, implicit output too); each operand's gradient is the summation
-    of the output's gradient with the other operands. Ellipses and an index repeated within one operand
-    (a diagonal) are not implemented."""
-    if "..." in subscripts:
-        raise NotImplementedError("einsum: ellipses ('...') are not implemented; name every axis")
-    inputs, _, output = subscripts.replace(" ", "").partition("->")
-    terms = inputs.split(",")
-    if not _:
-        letters = "".join(terms)
-        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    if len(terms) != len(operands):
-        raise ValueError(f"einsum: {subscripts!r} names {len(terms)} operands, received {len(operands)}")
+    """Einstein summation (``"ij,jk->ik"``, ``"...j,jk->...k"``, implicit output too); each operand's gradient
+    is the summation of the output's gradient with the other operands. An index repeated within one operand
+    (a diagonal) is not implemented."""
+    from ..backend.einsum_ops import explicit_subscripts
+    tensors = [lift(o) for o in operands]
+    terms, output = explicit_subscripts(subscripts, [t.ndim for t in tensors])
     if builtins.any(len(set(term)) != len(term) for term in terms):
         raise NotImplementedError(f"einsum: an index repeated within one operand (a diagonal) is not implemented: "
                                   f"{subscripts!r}")
-    tensors = [lift(o) for o in operands]
-    xp = _xp()
-    out = xp.einsum(f"{','.join(terms)}->{output}", *[t.data for t in tensors])
+    ops, datas = B.get_backend(), [t.data for t in tensors]
+    out = ops.einsum(f"{','.join(terms)}->{output}", *datas)
 
     def vjp_for(i):
-        def vjp(g):
-            others = [(terms[j], tensors[j].data) for j in range(len(terms)) if j != i]
-            known = set(output).union(*[set(term) for term, _ in others])
-            target = "".join(c for c in terms[i] if c in known)
-            spec = ",".join([output] + [term for term, _ in others]) + "->" + target
-            grad = xp.einsum(spec, g, *[data for _, data in others])
-            if target != terms[i]:  # indices only this operand has (summed away): the gradient is constant there
-                grad = grad.reshape([tensors[i].shape[k] if c in known else 1 for k, c in enumerate(terms[i])])
-                grad = xp.broadcast_to(grad, tensors[i].shape)
-            return grad
-        return vjp
+        return lambda g: ops.einsum_gradient(terms, output, i, g, datas)
     return result(out, *[(t, vjp_for(i)) for i, t in enumerate(tensors)])
 
 

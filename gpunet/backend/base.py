@@ -12,10 +12,11 @@ import numpy as _numpy
 from .activation_ops import ActivationOps
 from .optimizer_ops import OptimizerOps
 from .init_ops import InitOps
+from .einsum_ops import EinsumOps
 from . import eager as _eager, random as _random
 
 
-class Backend(ActivationOps, OptimizerOps, InitOps):
+class Backend(ActivationOps, OptimizerOps, InitOps, EinsumOps):
     """Reference array operations. Subclasses set ``name`` and ``xp``."""
 
     name = "base"

@@ -3,6 +3,7 @@ from .base import Layer, Weight
 from .input_spec import InputSpec
 from .input_layer import InputLayer, Input
 from .core import Dense, Activation, Dropout, Flatten, Reshape, Identity
+from .einsum_dense import EinsumDense
 from .normalization import BatchNormalization
 from .layer_normalization import LayerNormalization, UnitNormalization
 from .preprocessing import Normalization, Rescaling
@@ -37,7 +38,7 @@ def deserialize(config, custom_objects=None):
     return layer_from_config(config, custom_objects)
 
 
-__all__ = ["Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Identity",
+__all__ = ["Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "EinsumDense", "Activation", "Dropout", "Flatten", "Reshape", "Identity",
            "BatchNormalization", "LayerNormalization", "UnitNormalization", "Normalization", "Rescaling", "Discretization",
            "CategoryEncoding", "IntegerLookup", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",

@@ -46,8 +46,6 @@ _INERT_OPTIONS = {
     "input_dtype": (_anything, ""),  # Keras 1 / 2.0 spelling; the layer's dtype is used
     "activity_regularizer": (_is_none, "only Dense supports activity_regularizer"),
 }
-# Keys of initializer configs that Keras 3 writes and gpunet does not need while None.
-_INERT_INIT_KEYS = ("input_axes", "output_axes")
 
 
 @functools.lru_cache(maxsize=None)  # signatures are slow; a 5,000-layer load asks per layer
@@ -134,11 +132,5 @@ def _normalize_value(key, value, custom_objects, where):
             return value  # a built-in name: the layer resolves it (and names it if unknown)
         return user() if isinstance(user, type) else user
     if isinstance(value, dict):
-        if kind == "initializer" and isinstance(value.get("config"), dict):
-            inner = dict(value["config"])
-            for k in _INERT_INIT_KEYS:
-                if inner.get(k, 0) is None:
-                    del inner[k]
-            value = dict(value, config=inner)
         return registry.deserialize(value, kind, custom_objects, where=f"{where}, argument {key}")
     return value

@@ -20,7 +20,7 @@ _scope = threading.local()
 # Where each kind of object lives in gpunet; their ``get()`` accepts names and config dicts.
 _KIND_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints",
                  "activation": "activations", "loss": "losses", "metric": "metrics", "optimizer": "optimizers"}
-_LAYER_NAMES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization", "Lambda",
+_LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization", "Lambda",
                 "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU", "ActivityRegularization",
                 "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
                 "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
