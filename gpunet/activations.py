@@ -18,8 +18,9 @@ from .autodiff import Tensor, is_tensor, value_of, vjp
 from .autodiff import nn as autodiff_nn
 
 # Other spellings Keras accepts for the same function.
-_ALIASES = {"silu": "swish"}
+_ALIASES = {"silu": "swish", "hard_swish": "hard_silu"}
 VALID_NAMES = tuple(sorted(set(ACTIVATION_NAMES) | set(_ALIASES)))
+_OWN_MODULES = (__name__, "gpunet.keras3_activations")  # where this module's functions are defined
 
 
 class ActivationSpec:
@@ -144,7 +145,7 @@ def get(identifier):
     if isinstance(identifier, dict):
         identifier = _name_from_dict(identifier)
     elif callable(identifier) and not isinstance(identifier, (str, type)):
-        if getattr(identifier, "__module__", None) != __name__ or identifier.__name__ not in VALID_NAMES:
+        if getattr(identifier, "__module__", None) not in _OWN_MODULES or identifier.__name__ not in VALID_NAMES:
             return FunctionActivation(identifier)
         identifier = identifier.__name__
     if not isinstance(identifier, str):
@@ -266,3 +267,14 @@ def gelu(x, approximate=False):
 def mish(x):
     """``x * tanh(softplus(x))``."""
     return _apply("mish", x)
+
+
+from .keras3_activations import (celu, hard_silu, hard_swish, hard_tanh, hard_shrink, soft_shrink,  # noqa: E402
+                                 tanh_shrink, log_sigmoid, sparse_plus, sparse_sigmoid, squareplus, sparsemax,
+                                 threshold)
+
+__all__ = ["ActivationSpec", "FunctionActivation", "get", "serialize", "deserialize", "VALID_NAMES", "linear", "relu",
+           "leaky_relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign",
+           "elu", "selu", "exponential", "swish", "silu", "gelu", "mish", "celu", "hard_silu", "hard_swish",
+           "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid", "sparse_plus", "sparse_sigmoid",
+           "squareplus", "sparsemax", "threshold"]

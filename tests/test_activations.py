@@ -52,6 +52,20 @@ CASES = [
     ("leaky_relu", {"alpha": 0.01}, lambda x: np.where(x > 0, x, 0.01 * x), [0.0]),
     ("relu6", {}, lambda x: np.clip(x, 0, 6), [0.0, 6.0]),
     ("mish", {}, lambda x: x * np.tanh(np.log(1 + np.exp(x))), []),
+    # Keras 3's (their formulas in Keras 3's docs; against Keras 3 itself in test_activations_keras3.py)
+    ("celu", {}, lambda x: np.where(x > 0, x, np.expm1(x)), [0.0]),
+    ("celu", {"alpha": 0.5}, lambda x: np.where(x > 0, x, 0.5 * np.expm1(x / 0.5)), [0.0]),
+    ("hard_silu", {}, lambda x: x * np.clip(x + 3, 0, 6) / 6, [-3.0, 3.0]),
+    ("hard_tanh", {}, lambda x: np.clip(x, -1, 1), [-1.0, 1.0]),
+    ("hard_shrink", {}, lambda x: np.where(np.abs(x) > 0.5, x, 0), [-0.5, 0.5]),
+    ("soft_shrink", {"threshold": 1.0}, lambda x: np.sign(x) * np.maximum(np.abs(x) - 1, 0), [-1.0, 1.0]),
+    ("tanh_shrink", {}, lambda x: x - np.tanh(x), []),
+    ("log_sigmoid", {}, lambda x: -np.log1p(np.exp(-x)), []),
+    ("sparse_plus", {}, lambda x: np.where(x <= -1, 0, np.where(x < 1, (x + 1) ** 2 / 4, x)), [-1.0, 1.0]),
+    ("sparse_sigmoid", {}, lambda x: np.clip((x + 1) / 2, 0, 1), [-1.0, 1.0]),
+    ("squareplus", {}, lambda x: (x + np.sqrt(x * x + 4)) / 2, []),
+    ("squareplus", {"b": 1.0}, lambda x: (x + np.sqrt(x * x + 1)) / 2, []),
+    ("threshold", {"threshold": 0.5, "default_value": -2.0}, lambda x: np.where(x > 0.5, x, -2.0), [0.5]),
 ]
 IDS = [name + "".join(f"-{k}={v}" for k, v in params.items()) for name, params, _, _ in CASES]
 

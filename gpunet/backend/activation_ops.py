@@ -8,6 +8,7 @@ The formulas are Keras 2's (tf-keras); a fused CUDA kernel must match them.
 """
 import math
 
+from .activation_ops_keras3 import KERAS3_ACTIVATION_NAMES, Keras3ActivationOps
 from .erfc import erfc
 from .fp_quiet import fp_quiet
 
@@ -17,7 +18,7 @@ _OUTPUT_ONLY = frozenset({"linear", "sigmoid", "hard_sigmoid", "tanh", "softmax"
 
 ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax",
                     "softplus", "softsign", "elu", "selu", "exponential", "swish", "gelu", "leaky_relu",
-                    "relu6", "mish")
+                    "relu6", "mish") + KERAS3_ACTIVATION_NAMES
 _KNOWN = frozenset(ACTIVATION_NAMES)
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -37,7 +38,7 @@ def _leaky(alpha, max_value, threshold):
     return alpha != 0 and max_value is None and threshold == 0
 
 
-class ActivationOps:
+class ActivationOps(Keras3ActivationOps):
     def output_suffices(self, name):
         """True when ``name``'s backward needs only the output ``y`` (``x`` may be None)."""
         return name in _OUTPUT_ONLY
