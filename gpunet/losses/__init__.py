@@ -23,6 +23,7 @@ from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
 from .regression import (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
                          MeanSquaredLogarithmicError, LogCosh, Huber, CosineSimilarity, Hinge, SquaredHinge,
                          CategoricalHinge, KLDivergence, Poisson)
+from .overlap import Dice, Tversky, dice, tversky
 
 # Keras's function names (first: the canonical one, used as Loss.name) and their aliases.
 _FUNCTIONS = {
@@ -43,6 +44,7 @@ _FUNCTIONS = {
     "poisson": (Poisson, ()),
     "cosine_similarity": (CosineSimilarity, ()),
     "huber": (Huber, ("huber_loss",)),
+    "dice": (Dice, ()), "tversky": (Tversky, ()),
 }
 _BY_NAME = {alias: (canonical, cls) for canonical, (cls, aliases) in _FUNCTIONS.items()
             for alias in (canonical,) + aliases}
@@ -185,7 +187,7 @@ _FUNCTION_OBJECTS = {f.__name__: f for f in (
     binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, binary_focal_crossentropy,
     categorical_focal_crossentropy, mean_squared_error,
     mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error, hinge, squared_hinge,
-    categorical_hinge, log_cosh, kl_divergence, poisson, cosine_similarity, huber)}
+    categorical_hinge, log_cosh, kl_divergence, poisson, cosine_similarity, huber, dice, tversky)}
 
 
 def _unknown(identifier):

@@ -23,6 +23,8 @@ from .confusion import Precision, Recall
 from .auc import AUC
 from .fscore import FBetaScore, F1Score
 from .regression import R2Score
+from .iou import IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU
+from .correlation import PearsonCorrelation, ConcordanceCorrelation, pearson_correlation, concordance_correlation
 from .reduce import Mean, Sum, compile_refusal
 from .counts import (TruePositives, FalsePositives, TrueNegatives, FalseNegatives, SensitivityAtSpecificity,
                      SpecificityAtSensitivity, PrecisionAtRecall, RecallAtPrecision)
@@ -54,7 +56,8 @@ _CLASSES = {cls.__name__: cls for cls in (
     KLDivergence, Poisson, CosineSimilarity, BinaryCrossentropy, CategoricalCrossentropy,
     SparseCategoricalCrossentropy, Precision, Recall, AUC,
     TruePositives, FalsePositives, TrueNegatives, FalseNegatives, SensitivityAtSpecificity, SpecificityAtSensitivity,
-    PrecisionAtRecall, RecallAtPrecision, Mean, Sum, FBetaScore, F1Score, R2Score)}
+    PrecisionAtRecall, RecallAtPrecision, Mean, Sum, FBetaScore, F1Score, R2Score, IoU, MeanIoU, BinaryIoU,
+    OneHotIoU, OneHotMeanIoU, PearsonCorrelation, ConcordanceCorrelation)}
 # Keras 3 also takes these classes by their snake-case names (tf.keras 2 only as "AUC", ...).
 _SNAKE_CLASSES = {"precision": Precision, "recall": Recall, "auc": AUC}
 _AUTO = {"accuracy": "accuracy", "acc": "accuracy", "crossentropy": "crossentropy", "ce": "crossentropy"}
@@ -198,4 +201,5 @@ __all__ = (["Metric", "MeanMetricWrapper", "get", "serialize", "deserialize", "V
               "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
               "mean_squared_logarithmic_error", "hinge", "squared_hinge", "categorical_hinge", "poisson",
               "kl_divergence", "log_cosh", "huber", "acc", "bce", "mse", "mae", "mape", "msle", "kld",
-              "logcosh", "cosine_proximity", "binary_focal_crossentropy", "categorical_focal_crossentropy"])
+              "logcosh", "cosine_proximity", "binary_focal_crossentropy", "categorical_focal_crossentropy",
+              "pearson_correlation", "concordance_correlation"])

@@ -7,6 +7,7 @@ take array-likes on the current backend and return floats, as ``keras.metrics.<n
 from .. import backend as B
 from .. import losses as _losses
 from ..autodiff import value_of
+from . import correlation as _correlation
 
 
 def _sparse_labels(y_true, y_pred):
@@ -151,6 +152,8 @@ PUBLIC = {
     "sparse_categorical_crossentropy": _losses.sparse_categorical_crossentropy, "huber": _losses.huber,
     "binary_focal_crossentropy": _losses.binary_focal_crossentropy,
     "categorical_focal_crossentropy": _losses.categorical_focal_crossentropy,
+    "pearson_correlation": _correlation.pearson_correlation,
+    "concordance_correlation": _correlation.concordance_correlation,
 }
 ALIASES = {"mse": "mean_squared_error", "MSE": "mean_squared_error", "mae": "mean_absolute_error",
            "MAE": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
