@@ -6,6 +6,7 @@ from .core import Dense, Activation, Dropout, Flatten, Reshape, Identity
 from .einsum_dense import EinsumDense
 from .normalization import BatchNormalization
 from .layer_normalization import LayerNormalization, UnitNormalization
+from .group_normalization import GroupNormalization, RMSNormalization
 from .preprocessing import Normalization, Rescaling
 from .discretization import Discretization
 from .category_encoding import CategoryEncoding
@@ -39,7 +40,7 @@ def deserialize(config, custom_objects=None):
 
 
 __all__ = ["Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "EinsumDense", "Activation", "Dropout", "Flatten", "Reshape", "Identity",
-           "BatchNormalization", "LayerNormalization", "UnitNormalization", "Normalization", "Rescaling", "Discretization",
+           "BatchNormalization", "LayerNormalization", "UnitNormalization", "GroupNormalization", "RMSNormalization", "Normalization", "Rescaling", "Discretization",
            "CategoryEncoding", "IntegerLookup", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",

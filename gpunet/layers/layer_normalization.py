@@ -4,7 +4,7 @@ Unlike BatchNormalization, neither keeps statistics across batches: each sample 
 by its own mean and variance (or its L2 norm), the same while training and at inference.
 """
 from .base import Layer
-from .normalization import add_gamma_beta, gamma_beta_config, gamma_beta_gradients
+from .normalization import add_gamma_beta, gamma_beta_config, gamma_beta_gradients, keep_gamma_beta_arguments
 
 
 def _axes(axis, rank, layer):
@@ -47,11 +47,7 @@ class LayerNormalization(Layer):
         super().__init__(**kwargs)
         self.axis = _check_axis_argument(axis, "LayerNormalization")
         self.epsilon = float(epsilon)
-        self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
-        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
-        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
-        self.gamma = self.beta = None
+        keep_gamma_beta_arguments(self, locals())
 
     def build(self, input_shape):
         rank = len(input_shape)

@@ -31,14 +31,10 @@ class BatchNormalization(Layer):
         self.axis = int(axis)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
-        self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        keep_gamma_beta_arguments(self, locals())
         self.moving_mean_initializer = moving_mean_initializer
         self.moving_variance_initializer = moving_variance_initializer
-        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
-        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
         self.synchronized = bool(synchronized)
-        self.gamma = self.beta = None
         self._world = None  # the ranks a synchronized training step shares its statistics with
 
     def build(self, input_shape):
@@ -120,6 +116,19 @@ class BatchNormalization(Layer):
         if self.synchronized:  # (Keras 3's key; left out when False, as Keras 2 configs have no such key)
             config["synchronized"] = True
         return config
+
+
+_GAMMA_BETA_ARGUMENTS = ("beta_initializer", "gamma_initializer", "beta_regularizer", "gamma_regularizer",
+                         "beta_constraint", "gamma_constraint")
+
+
+def keep_gamma_beta_arguments(layer, arguments):
+    """Keep a normalization layer's ``center``, ``scale`` and gamma's and beta's initializers, regularizers
+    and constraints from its ``__init__``'s arguments (``locals()``); no weights yet."""
+    layer.center, layer.scale = bool(arguments["center"]), bool(arguments["scale"])
+    for key in _GAMMA_BETA_ARGUMENTS:
+        setattr(layer, key, arguments[key])
+    layer.gamma = layer.beta = None
 
 
 def add_gamma_beta(layer, shape):

@@ -25,7 +25,7 @@ _LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "
                 "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
                 "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
                 "GlobalMaxPooling1D", "Masking", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-                "Concatenate", "Dot", "Identity", "LayerNormalization", "UnitNormalization", "Normalization",
+                "Concatenate", "Dot", "Identity", "LayerNormalization", "UnitNormalization", "GroupNormalization", "RMSNormalization", "Normalization",
                 "Rescaling", "Discretization", "CategoryEncoding", "IntegerLookup")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
