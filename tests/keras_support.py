@@ -66,3 +66,25 @@ def keras_float64_on_numpy(keras):
             yield
     finally:
         keras.config.set_floatx(previous)
+
+
+def assert_files_travel(model, x, tmp_path, tfk=None, keras3=True):
+    """``model`` (compiled) saved as .h5 and .keras reads back exactly in gpunet; tf.keras 2 (``tfk``) reads
+    the .h5 and Keras 3 the .keras with the same predictions, and what each saves again reads back in gpunet.
+    Returns gpunet's predictions."""
+    import numpy as np
+    from gpunet.models import load_model
+    want = model.predict(x, verbose=0)
+    for name in ("m.h5", "m.keras"):
+        model.save(tmp_path / name)
+        np.testing.assert_array_equal(load_model(tmp_path / name).predict(x, verbose=0), want)
+    others = [(tfk.models.load_model, "m.h5", "tf.h5")] if tfk is not None else []
+    if keras3:
+        others.append((keras_on_torch().models.load_model, "m.keras", "k3.keras"))
+    for read, mine, theirs in others:
+        ref = read(tmp_path / mine)
+        np.testing.assert_allclose(ref.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6, err_msg=mine)
+        ref.save(tmp_path / theirs)
+        np.testing.assert_allclose(load_model(tmp_path / theirs).predict(x, verbose=0), want, rtol=1e-5, atol=1e-6,
+                                   err_msg=theirs)
+    return want

@@ -10,7 +10,7 @@ from gpunet import layers
 from gpunet.models import Sequential, load_model, model_from_json
 
 from graph_gradients import assert_trains_alike, check_model_gradients
-from keras_support import keras_on_torch
+from keras_support import assert_files_travel, keras_on_torch
 
 RNG = np.random.default_rng(4)
 
@@ -125,20 +125,8 @@ def test_files_both_ways_with_tf_keras_and_keras_3(tfk, tmp_path):
     model = _sequence_model(gpunet)
     model.compile(loss="binary_crossentropy", optimizer="adam")
     model.fit(x, (x[:, 0, 0] > 0).astype("float32"), epochs=2, verbose=0)
-    want = model.predict(x, verbose=0)
-    for name in ("m.h5", "m.keras"):
-        model.save(tmp_path / name)
-        np.testing.assert_array_equal(load_model(tmp_path / name).predict(x, verbose=0), want)
+    assert_files_travel(model, x, tmp_path, tfk)
     np.testing.assert_array_equal(model_from_json(model.to_json()).layers[0].get_config()["output_shape"], [3, 8])
-    ref = tfk.models.load_model(tmp_path / "m.h5")
-    np.testing.assert_allclose(ref.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
-    ref.save(tmp_path / "tf.h5")
-    np.testing.assert_allclose(load_model(tmp_path / "tf.h5").predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
-    keras = keras_on_torch()
-    k3 = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(k3.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
-    k3.save(tmp_path / "k3.keras")
-    np.testing.assert_allclose(load_model(tmp_path / "k3.keras").predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
 
 
 def test_a_keras_3_functional_model_with_einsum_dense_loads_and_resumes(tmp_path):

@@ -7,10 +7,10 @@ import pytest
 import gpunet
 from gpunet import backend as B
 from gpunet import layers
-from gpunet.models import Sequential, load_model
+from gpunet.models import Sequential
 
 from graph_gradients import assert_trains_alike, check_model_gradients
-from keras_support import keras_on_torch
+from keras_support import assert_files_travel, keras_on_torch
 
 RNG = np.random.default_rng(12)
 
@@ -115,22 +115,8 @@ def test_files_both_ways_with_tf_keras_and_keras_3(tfk, tmp_path):
                         layers.RMSNormalization(), layers.Dense(1)])
     model.compile(loss="mse", optimizer="adam")
     model.fit(x, x[:, :1], epochs=2, verbose=0)
-    want = model.predict(x, verbose=0)
-    for name in ("m.h5", "m.keras"):
-        model.save(tmp_path / name)
-        np.testing.assert_array_equal(load_model(tmp_path / name).predict(x, verbose=0), want)
-    keras = keras_on_torch()
-    k3 = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(k3.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
-    k3.save(tmp_path / "k3.keras")
-    np.testing.assert_allclose(load_model(tmp_path / "k3.keras").predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
-    grouped = Sequential(model.layers[:2])  # (tf.keras 2 has no RMSNormalization)
-    grouped.save(tmp_path / "g.h5")
-    ref = tfk.models.load_model(tmp_path / "g.h5")
-    np.testing.assert_allclose(ref.predict(x, verbose=0), grouped.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
-    ref.save(tmp_path / "tf.h5")
-    np.testing.assert_allclose(load_model(tmp_path / "tf.h5").predict(x, verbose=0), grouped.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    assert_files_travel(model, x, tmp_path)
+    assert_files_travel(Sequential(model.layers[:2]), x, tmp_path, tfk, keras3=False)  # (tf.keras 2: no RMSNorm)
 
 
 @pytest.mark.parametrize("make, shape, error, message", [
