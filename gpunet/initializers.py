@@ -150,6 +150,7 @@ _REGISTRY = {**_PUBLIC, **{c.__name__ + "V2": c for c in _CLASSES},
 
 # Keras's function-style names: gpunet.initializers.glorot_uniform(seed=1), ...
 globals().update({name: cls for name, cls in _PUBLIC.items() if name[0].islower()})
+OrthogonalInitializer, IdentityInitializer = Orthogonal, Identity  # (Keras 3's class names)
 
 
 def deserialize(config, custom_objects=None):

@@ -71,6 +71,26 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     return Tensor(ops.asarray(picks, dtype))
 
 
+def _drawn(method, shape, dtype, seed, *args):
+    gen = _generator(seed) or _random.generator()
+    return Tensor(B.get_backend().asarray(getattr(gen, method)(*args, size=_shape(shape)), dtype or B.floatx()))
+
+
+def gamma(shape, alpha, dtype=None, seed=None):
+    """Gamma-distributed values of shape parameter ``alpha`` (scale 1)."""
+    return _drawn("gamma", shape, dtype, seed, float(alpha))
+
+
+def beta(shape, alpha, beta, dtype=None, seed=None):
+    """Beta-distributed values of parameters ``alpha`` and ``beta``."""
+    return _drawn("beta", shape, dtype, seed, float(alpha), float(beta))
+
+
+def binomial(shape, counts, probabilities, dtype=None, seed=None):
+    """Binomial counts of successes in ``counts`` trials of success probability ``probabilities`` (floatx)."""
+    return _drawn("binomial", shape, dtype, seed, int(counts), float(probabilities))
+
+
 def dropout(inputs, rate, noise_shape=None, seed=None):
     """``inputs`` with each value zeroed with probability ``rate`` and the rest scaled by ``1 / (1 - rate)``;
     the gradient passes through the kept values (``K.dropout``)."""
@@ -114,4 +134,5 @@ def _seed_generators_in(obj, found, seen):
                 _seed_generators_in(item, found, seen)
 
 
-__all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical", "dropout", "shuffle"]
+__all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical", "dropout", "shuffle",
+           "gamma", "beta", "binomial"]

@@ -6,7 +6,9 @@ for ``gpunet`` in ``from keras.preprocessing.text import Tokenizer`` or
   hashing_trick.
 - ``gpunet.preprocessing.sequence``: pad_sequences (also ``gpunet.utils.pad_sequences``),
   make_sampling_table, skipgrams, TimeseriesGenerator.
+- ``timeseries_dataset_from_array`` (Keras's; also ``gpunet.utils.timeseries_dataset_from_array``).
 """
 from . import sequence, text
+from .timeseries_dataset import timeseries_dataset_from_array
 
-__all__ = ["sequence", "text"]
+__all__ = ["sequence", "text", "timeseries_dataset_from_array"]

@@ -131,6 +131,9 @@ from ..preprocessing.padding import pad_sequences  # noqa: E402,F401 - keras.uti
 # Keras 2's submodules, reachable as attributes after ``import gpunet`` as Keras 2's were
 from . import np_utils, generic_utils, layer_utils, vis_utils  # noqa: E402,F401
 from .py_dataset import PyDataset, pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: E402,F401 (Keras 3's)
+from ..preprocessing.timeseries_dataset import timeseries_dataset_from_array  # noqa: E402,F401 (Keras's)
+from ..backend import clear_session, standardize_dtype  # noqa: E402,F401 (Keras 3's keras.utils)
+from ..layers.call_args import is_keras_tensor  # noqa: E402,F401 (Keras 3's: False for anything else)
 from ..engine.network import get_source_inputs  # noqa: E402,F401 (tf.keras 2's keras.utils.get_source_inputs)
 from .io_utils import (disable_interactive_logging, enable_interactive_logging,  # noqa: E402,F401
                        is_interactive_logging_enabled)
