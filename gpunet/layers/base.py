@@ -165,6 +165,21 @@ class Layer(added_losses.AddLossMixin):
             return infer_output_shape(self, input_shape)
         return tuple(input_shape)
 
+    def get_build_config(self):
+        """Keras 3's: ``{"input_shape": ...}`` once built (None before): what a ``.keras`` file records to
+        build the layer again. Override it with `build_from_config` where building needs more."""
+        shape = self.input_shape if self.built else None
+        if shape is None:
+            return None
+        return {"input_shape": [list(s) for s in shape] if isinstance(shape, list) else list(shape)}
+
+    def build_from_config(self, config):
+        """Keras 3's: build from what `get_build_config` gave (``load_model`` calls it when the file has it)."""
+        shape = (config or {}).get("input_shape")
+        if shape is not None and not self.built:
+            several = isinstance(shape, list) and shape and all(isinstance(s, (list, tuple)) for s in shape)
+            self.build([tuple(s) for s in shape] if several else tuple(shape))
+
     def compute_mask(self, inputs, mask=None):
         """The mask the output carries (tf.keras 2's default: the input's where the layer's
         ``supports_masking`` is True, else None). Define it in a layer of your own to hand on another

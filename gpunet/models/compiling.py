@@ -58,6 +58,19 @@ class CompileMixin:
         if self.built:
             self._pack()
 
+    def get_compile_config(self):
+        """Keras 3's: compile's arguments as a ``.keras`` file holds them (None before compile). A model of your
+        own may override it, with `compile_from_config`, to save settings of its own (``save`` writes what it
+        returns; ``load_model`` hands that to `compile_from_config`)."""
+        from ..saving.training_config import keras3_compile_config, training_config
+        return keras3_compile_config(training_config(self), self)
+
+    def compile_from_config(self, config):
+        """Keras 3's: compile as ``config`` (what `get_compile_config` gave) says."""
+        from ..saving.training_config import compile_from_training_config
+        if config:
+            compile_from_training_config(self, config)
+
     @property
     def metrics_names(self):
         """``['loss', <metric names>]`` as Keras 2 prints them."""

@@ -163,6 +163,8 @@ class Sequential(SymbolicChainMixin, NestingMixin, TrainingMixin, LegacyPredictM
             if not layer.built:
                 layer.build(shape)
                 input_spec.check(layer, shape)
+            elif tuple(layer.input_shape or ()) == shape[1:] and getattr(layer, "_uses_call", False):
+                layer.input_shape = shape  # built by hand without the batch axis (as Keras 3's saving guide does)
             elif layer.input_shape is not None and not shapes_agree(tuple(layer.input_shape), shape):  # (None: any)
                 raise ValueError(f"Layer '{layer.name}' was built for input shape {layer.input_shape}, "
                                  f"received {shape}.")

@@ -11,7 +11,8 @@ import numbers
 
 import numpy as np
 
-from . import config_safety, keras3_attrs, limits, registry
+from . import config_safety, keras3_attrs, keras3_config, limits, registry
+from ..layers.base import Layer
 from ..layers.naming import reserve_name
 from .errors import InvalidConfigError, SavingError
 from .layer_kwargs import normalize_layer_config
@@ -91,6 +92,8 @@ def _annotate(inner, layers):
         registered = registry.get_registered_name(type(layer))
         if registered != type(layer).__name__:
             entry.setdefault("registered_name", registered)
+        if keras3_config.overrides(layer, "get_build_config"):  # (Keras 3's hook; tf.keras 2.13+ writes it too)
+            entry["build_config"] = to_plain(layer.get_build_config(), "build_config")
 
 
 def to_plain(value, path="config"):
@@ -169,14 +172,23 @@ def model_from_config(config, custom_objects=None, strict=False):
             model = functional_from_config(config["config"], custom_objects, strict)
         else:
             model = cls.from_config(config["config"])
-    build_config = config.get("build_config")
-    if isinstance(build_config, dict) and build_config.get("input_shape") and not getattr(model, "built", True):
-        shape = build_config["input_shape"]
-        if isinstance(shape, list) and shape and all(isinstance(s, list) for s in shape):  # (several inputs)
-            model.build([limits.check_shape(s, f"build_config.input_shape[{k}]") for k, s in enumerate(shape)])
-        else:
-            model.build(limits.check_shape(shape, "build_config.input_shape"))
+    _build_from_config(model, config.get("build_config"))
     return model
+
+
+def _build_from_config(obj, build_config):
+    """``obj.build_from_config`` (Keras 3's hook; by default a build from the recorded input shape), once the
+    file's shapes pass the limits; nothing for an object already built."""
+    if not isinstance(build_config, dict) or getattr(obj, "built", True):
+        return
+    shape = build_config.get("input_shape")
+    if isinstance(shape, list) and shape and all(isinstance(s, list) for s in shape):  # (several inputs)
+        shape = [tuple(limits.check_shape(s, f"build_config.input_shape[{k}]")) for k, s in enumerate(shape)]
+    elif shape:
+        shape = tuple(limits.check_shape(shape, "build_config.input_shape"))  # (a tuple: one input's shape)
+    overridden = type(obj).build_from_config is not Layer.build_from_config
+    if shape or overridden:
+        obj.build_from_config({**build_config, "input_shape": shape} if shape else build_config)
 
 
 def sequential_from_inner_config(inner, custom_objects=None, strict=False, _depth=0):
@@ -246,5 +258,7 @@ def layer_from_entry(entry, custom_objects=None, index=None, strict=False, _dept
         if isinstance(exc, SavingError) or type(exc) not in (TypeError, ValueError):
             raise
         raise type(exc)(f"Cannot rebuild {where} ({class_name}): {exc}") from exc
+    if type(layer).build_from_config is not Layer.build_from_config:  # (a layer of your own's Keras 3 hook)
+        _build_from_config(layer, entry.get("build_config"))
     reserve_name(getattr(layer, "name", None))
     return layer

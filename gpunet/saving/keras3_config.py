@@ -31,6 +31,13 @@ def _object(key, value):
     return value
 
 
+def overrides(obj, method):
+    """Whether a class of your own (not gpunet's) defines ``method`` for ``obj``: Keras 3's saving hooks
+    (``get_build_config``, ``compile_from_config``, ...) and ``compile``."""
+    owner = next((k for k in type(obj).__mro__ if method in k.__dict__), None)
+    return owner is not None and not owner.__module__.startswith("gpunet.")
+
+
 def keras3_config(model_config, compile_config=None, model=None):
     """Keras 3's config (``config.json``) from a Keras 2 Sequential or Functional config dict of
     ``model`` (a functional model's call records give the tensors' shapes Keras 3's nodes name)."""
@@ -48,6 +55,8 @@ def keras3_config(model_config, compile_config=None, model=None):
             several = getattr(model, "_in_layout", None) and getattr(model, "_in_kind", None) in (list, tuple)
             out["build_config"] = {"input_shape": [list(t.shape) for t in model._inputs] if several
                                    else list(model.input_shape)}
+            if overrides(model, "get_build_config"):  # (Keras 3's hook, in a model of your own)
+                out["build_config"] = model.get_build_config()
     if compile_config is not None:
         out["compile_config"] = compile_config
     return out
@@ -131,7 +140,13 @@ def _keras3_layer(cls, cfg, registered_name, layer=None):
         renamed = _RENAMED.get(cls, {})
         cfg = {renamed.get(k, k): _object(k, v) for k, v in cfg.items()}
         cfg["dtype"] = _policy(cfg.get("dtype"))
-    return {"module": "keras.layers", "class_name": cls, "config": cfg, "registered_name": registered_name}
+    if registered_name is None and layer is not None and not type(layer).__module__.startswith("gpunet."):
+        registered_name = cls  # (a class of your own: Keras 3 finds it in custom_objects by this name)
+    out = {"module": "keras.layers", "class_name": cls, "config": cfg, "registered_name": registered_name}
+    if layer is not None and overrides(layer, "get_build_config"):  # (a layer of your own's Keras 3 hook)
+        from .config import to_plain
+        out["build_config"] = to_plain(layer.get_build_config(), "build_config")
+    return out
 
 
 def _keras3_sequential(inner, model=None):

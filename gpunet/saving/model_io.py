@@ -17,10 +17,10 @@ import logging
 import numpy as np
 
 from . import config as _config, files, h5_store, hdf5_legacy, keras3_config, keras_zip, model_state, optimizer_state
-from . import keras3_assets, optimizer_names, readers
+from . import keras3_assets, optimizer_names, readers, registry
 from .errors import CorruptModelFileError, SavingError
 from .training_config import compile_from_training_config, keras3_compile_config, training_config
-from .weight_matching import LoadReport, input_shape_for, match_weights
+from .weight_matching import LoadReport, first_layer_input_shape, input_shape_for, match_weights
 
 log = logging.getLogger("gpunet.saving")
 _FORMATS = {"h5": "h5", "hdf5": "h5", "keras": "keras"}
@@ -64,6 +64,8 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     """
     _no_kwargs("save_model", kwargs)
     fmt = _format(filepath, save_format, weights=False)
+    if not model.built and first_layer_input_shape(model) is not None:  # (its layers built by hand)
+        model.build(first_layer_input_shape(model))
     if fmt == "keras" and not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet: it has no weights to save. Call it on data, fit "
                          "it, or build(input_shape) first.")
@@ -78,7 +80,10 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     host = model_state.host_reader(model)
     slots = with_opt and model._params is not None
     if fmt == "keras":
-        archive_config = keras3_config.keras3_config(model_config, keras3_compile_config(training, model), model)
+        compile_config = keras3_compile_config(training, model)
+        if include_optimizer and keras3_config.overrides(model, "get_compile_config"):  # (your model's hook)
+            compile_config = model.get_compile_config()
+        archive_config = keras3_config.keras3_config(model_config, compile_config, model)
         layers, own, attrs = model_state.keras3_root(model, host)
         opt = (model.optimizer.name, optimizer_state.keras3_vars(model)) if slots else None
 
@@ -213,7 +218,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, stri
             with readers.naming(src.name, "compile_config" if zipped else "training_config"):
                 if not isinstance(training, dict):
                     raise TypeError(f"expected a JSON object, found {type(training).__name__}")
-                if training:
+                if training and zipped and keras3_config.overrides(model, "compile_from_config"):
+                    with registry.custom_object_scope(custom_objects or {}):
+                        model.compile_from_config(training)  # (Keras 3's hook, in a model of your own)
+                elif training and keras3_config.overrides(model, "compile"):
+                    log.warning("%s overrides compile() and not compile_from_config(): the model is loaded "
+                                "uncompiled (as Keras 3 does); define compile_from_config(config) to compile it "
+                                "from the file's compile config.", type(model).__name__)
+                elif training:
                     compile_from_training_config(model, training, custom_objects, contents)
         with readers.naming(src.name, "model_weights"):
             if not model.built and any(layer.weights for layer in contents["layers"]):

@@ -243,6 +243,16 @@ def check_kernels(layers, shape):
             return  # Flatten, Reshape...: the width after it is not known here
 
 
+def first_layer_input_shape(model):
+    """The input shape a model's first layer was built for by hand (``layer.build(input_shape=(8,))``, as
+    Keras 3's saving guide does before putting it in a Sequential), the batch axis added; else None."""
+    layers = getattr(model, "layers", None) or []
+    shape = layers[0].input_shape if layers and layers[0].built else None
+    if not isinstance(shape, tuple) or not shape:
+        return None
+    return shape if shape[0] is None else (None,) + shape
+
+
 def _input_shape_for(model, contents, by_name):
     shape = config_input_shape(contents.get("config"))
     if shape is not None:
@@ -262,5 +272,8 @@ def _input_shape_for(model, contents, by_name):
         if stored and len(stored[0].weights[0].shape) >= 1:
             width = stored[0].weights[0].shape[0]
             return (None, limits.check_dim(width, f"the input width of the file's weight {stored[0].weights[0].name!r}"))
+    built = first_layer_input_shape(model)
+    if built is not None:  # a first layer the file's build_config built (Keras 3's hook)
+        return built
     raise ValueError(f"Model '{model.name}' is not built and the file does not record its input shape: call "
                      "model.build(input_shape), e.g. model.build((None, 8)), before load_weights().")

@@ -137,4 +137,5 @@ from ..layers.call_args import is_keras_tensor  # noqa: E402,F401 (Keras 3's: Fa
 from ..engine.network import get_source_inputs  # noqa: E402,F401 (tf.keras 2's keras.utils.get_source_inputs)
 from .io_utils import (disable_interactive_logging, enable_interactive_logging,  # noqa: E402,F401
                        is_interactive_logging_enabled)
-from .generic_utils import CustomObjectScope, serialize_keras_object, deserialize_keras_object  # noqa: E402,F401
+from .generic_utils import CustomObjectScope, serialize_keras_object  # noqa: E402,F401
+from .generic_utils import keras3_deserialize_keras_object as deserialize_keras_object  # noqa: E402,F401

@@ -14,10 +14,13 @@ def serialize_keras_object(instance):
     return serialize_object(instance)
 
 
-def deserialize_keras_object(identifier, module_objects=None, custom_objects=None, printable_module_name="object"):
+def deserialize_keras_object(identifier, module_objects=None, custom_objects=None, printable_module_name="object",
+                             _plain_strings=False):
     """The object a ``{"class_name", "config"}`` dict or a name stands for, looked up in
     ``custom_objects``, then ``module_objects``, then gpunet's registered and built-in classes
-    (never imported from a module a file names)."""
+    (never imported from a module a file names). A name found nowhere is refused (tf.keras 2's
+    ``generic_utils``); `gpunet.utils.deserialize_keras_object` returns it as a plain value instead, as
+    Keras 3's ``keras.utils`` / ``keras.saving`` do, unless ``module_objects`` is given."""
     from ..saving import registry
     if identifier is None:
         return None
@@ -25,6 +28,8 @@ def deserialize_keras_object(identifier, module_objects=None, custom_objects=Non
     tables.update(custom_objects or {})
     if isinstance(identifier, str):
         found = tables.get(identifier) or registry.get_registered_object(identifier)
+        if found is None and _plain_strings and module_objects is None:
+            return identifier  # Keras 3's: a plain string is a value (a name compile resolves: "SGD", "mse")
         if found is None:
             raise ValueError(f"Unknown {printable_module_name}: {identifier!r}. Please ensure this object is passed "
                              f"to the `custom_objects` argument.")
@@ -41,3 +46,9 @@ def deserialize_keras_object(identifier, module_objects=None, custom_objects=Non
 
 __all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "Progbar", "serialize_keras_object",
            "deserialize_keras_object"]
+
+
+def keras3_deserialize_keras_object(identifier, module_objects=None, custom_objects=None, **kwargs):
+    """Keras 3's ``keras.utils.deserialize_keras_object``: `deserialize_keras_object`, a name found nowhere
+    given back as a plain value (what a model's ``get_compile_config`` holds: ``"SGD"``, ``"mse"``)."""
+    return deserialize_keras_object(identifier, module_objects, custom_objects, _plain_strings=True, **kwargs)
