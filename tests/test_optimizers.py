@@ -281,8 +281,8 @@ def test_bad_arguments_name_what_was_expected():
         Adam(learning_rate=lambda step: 0.1)
     with pytest.raises(ValueError, match="learning_rate >= 0, received learning_rate=-0.1"):
         Adam(learning_rate=-0.1)
-    with pytest.raises(ValueError, match="use_ema=True"):
-        Adam(use_ema=True)
+    with pytest.raises(ValueError, match="ema_momentum"):
+        Adam(use_ema=True, ema_momentum=2.0)
     with pytest.raises(ValueError, match="schedule_decay=0.01"):
         Nadam(schedule_decay=0.01)
     with pytest.raises(RuntimeError, match="before build"):

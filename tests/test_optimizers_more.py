@@ -130,8 +130,8 @@ def test_adafactor_factors_2d_weights_and_keeps_1d_second_moments():
 
 
 # ---- configs ----------------------------------------------------------------------------------------------
-# Keys tf.keras writes that gpunet does not, for every optimizer: what gpunet does not implement (use_ema) or
-# what Keras 3 rejects on load (jit_compile, is_legacy_optimizer); gpunet accepts them all on load.
+# Keys tf.keras writes that gpunet does not, for every optimizer: the moving average's (gpunet writes them only
+# with use_ema=True) or what Keras 3 rejects on load (jit_compile, is_legacy_optimizer); gpunet accepts them all.
 TF_ONLY = {"use_ema", "ema_momentum", "ema_overwrite_frequency", "jit_compile", "is_legacy_optimizer"}
 CONFIGS = [
     lambda O: O.Lion(), lambda O: O.Lion(0.003, beta_1=0.8, beta_2=0.95, weight_decay=0.01, name="lion_1"),
@@ -243,8 +243,8 @@ REFUSED = [
             r"Lion expects learning_rate >= 0, received learning_rate=-0.1", False),
     refused("lion-clipnorm-global_clipnorm", lambda O: O.Lion(clipnorm=1.0, global_clipnorm=1.0),
             r"Lion cannot accept both clipnorm and global_clipnorm, received clipnorm=1.0, global_clipnorm=1.0", True),
-    refused("adafactor-use_ema", lambda O: O.Adafactor(use_ema=True),
-            r"Adafactor: gpunet does not implement use_ema=True", False),
+    refused("adafactor-ema_overwrite_frequency", lambda O: O.Adafactor(use_ema=True, ema_overwrite_frequency=2.5),
+            r"Adafactor: `ema_overwrite_frequency` must be an integer >= 1 or None", True),
 ]
 
 

@@ -31,6 +31,8 @@ def optimizer_kind(optimizer):
         return None
     if getattr(optimizer, "adaptive_epsilon", False):  # epsilon varies per step; the kernels bake it in
         return None
+    if getattr(optimizer, "use_ema", False):  # the moving average follows the update (its own apply)
+        return None
     return kind
 
 

@@ -77,6 +77,13 @@ class OptimizerOps:
         p -= t
 
     # ---- updates ----------------------------------------------------------------------------
+    def moving_average_update(self, average, p, momentum):
+        """``average = momentum * average + (1 - momentum) * p`` in place (Keras 3's weight EMA)."""
+        average *= momentum
+        s = self._scratch(p)
+        self.xp.multiply(p, 1.0 - momentum, out=s)
+        average += s
+
     def sgd_update(self, p, g, velocity, lr, momentum, nesterov):
         """Keras SGD: ``v = momentum*v - lr*g``; ``p += v``, or with Nesterov
         ``p += momentum*v - lr*g``. ``velocity`` is None without momentum."""

@@ -11,7 +11,8 @@ from .progbar_logger import ProgbarLogger
 from .remote_monitor import RemoteMonitor
 from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
+from .swap_ema_weights import SwapEMAWeights
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "LambdaCallback",
-           "ModelCheckpoint", "BackupAndRestore", "TensorBoard", "RemoteMonitor", "BaseLogger"]
+           "ModelCheckpoint", "BackupAndRestore", "TensorBoard", "RemoteMonitor", "BaseLogger", "SwapEMAWeights"]

@@ -46,6 +46,8 @@ class EpochMixin(EngineMixin):
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        if epochs > 0 and self.optimizer is not None:  # (Keras 3: with use_ema, the weights' average)
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(logs)
         return history
 

@@ -57,12 +57,12 @@ class Adafactor(Optimizer):
         self.relative_step = bool(relative_step)
 
     @property
-    def slot_names(self):
+    def _slot_kinds(self):
         return ("r", "c", "v")
 
     def slot_shape(self, name, shape):
         shape = tuple(shape)
-        if name == "v":
+        if name not in ("r", "c"):  # ("v", and "average" with use_ema)
             return shape
         if len(shape) < 2:  # Keras factors only weights of 2+ dimensions (Keras 3 keeps a scalar placeholder)
             return None

@@ -17,7 +17,7 @@ class _Moments(Optimizer):
         self.epsilon = B.epsilon() if epsilon is None else check_number(epsilon, "epsilon", owner, low=0.0)
 
     @property
-    def slot_names(self):
+    def _slot_kinds(self):
         return ("m", "v")
 
 
@@ -59,7 +59,7 @@ class Adam(_Moments):
         return self._adaptive_epsilon
 
     @property
-    def slot_names(self):
+    def _slot_kinds(self):
         return ("m", "v", "vhat") if self.amsgrad else ("m", "v")
 
     def _epsilon_at(self, t):

@@ -35,7 +35,7 @@ class RMSprop(Optimizer):
         self.centered = bool(centered)
 
     @property
-    def slot_names(self):
+    def _slot_kinds(self):
         return ("rms",) + (("momentum",) if self.momentum > 0 else ()) + (("mg",) if self.centered else ())
 
     def _update(self, params, grads, lr, t):
@@ -65,11 +65,11 @@ class Adagrad(Optimizer):
         self.epsilon = _epsilon(epsilon, "Adagrad")
 
     @property
-    def slot_names(self):
+    def _slot_kinds(self):
         return ("accumulator",)
 
     def _slot_init(self, name):
-        return self.initial_accumulator_value
+        return self.initial_accumulator_value if name == "accumulator" else 0.0
 
     def _update(self, params, grads, lr, t):
         self.ops.adagrad_update(params, grads, self._slots["accumulator"], lr, self.epsilon)
@@ -97,7 +97,7 @@ class Adadelta(Optimizer):
         self.epsilon = _epsilon(epsilon, "Adadelta")
 
     @property
-    def slot_names(self):
+    def _slot_kinds(self):
         return ("accum_grad", "accum_var")
 
     def _update(self, params, grads, lr, t):

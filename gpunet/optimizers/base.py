@@ -13,21 +13,19 @@ from .hyperparameter import Hyperparameter, ScheduledRate, check_number
 from .schedules import LearningRateSchedule
 from . import schedules as _schedules
 from .state import OptimizerState
+from .ema import MovingAverageMixin
 
 # Keras 3 / tf.keras 2.11+ config keys gpunet accepts when they ask for nothing
 # (value: predicate on the received value).
 _NOOP_KWARGS = {
     "is_legacy_optimizer": lambda v: True,
     "jit_compile": lambda v: True,
-    "use_ema": lambda v: not v,
-    "ema_momentum": lambda v: True,
-    "ema_overwrite_frequency": lambda v: True,
     "loss_scale_factor": lambda v: v is None or v == 1,
     "gradient_accumulation_steps": lambda v: v is None or v == 1,
 }
 
 
-class Optimizer(OptimizerState):
+class Optimizer(MovingAverageMixin, OptimizerState):
     """Base class: common Keras arguments, state, config and the step driver.
 
     Args:
@@ -40,12 +38,13 @@ class Optimizer(OptimizerState):
         global_clipnorm: rescale all gradients so their global norm is at most this.
         weight_decay: Keras 3's decoupled decay ``p -= p * lr * weight_decay`` before each step.
         decay: Keras 2's inverse-time decay, ``lr_t = lr / (1 + decay * iterations)``.
+        use_ema, ema_momentum, ema_overwrite_frequency: Keras 3's moving average of the weights (ema.py).
     """
 
     _hyper_names = ()  # the subclass's config keys, also its attribute names
 
     def __init__(self, learning_rate, name=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 weight_decay=None, **kwargs):
+                 weight_decay=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, **kwargs):
         cls = type(self).__name__
         if "lr" in kwargs:  # Keras 2: `lr` wins over `learning_rate`
             learning_rate = kwargs.pop("lr")
@@ -56,7 +55,7 @@ class Optimizer(OptimizerState):
                 raise ValueError(f"{cls}: gpunet does not implement {key}={value!r}; leave it at its default.")
         if kwargs:
             allowed = ["learning_rate", "lr", "name", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay",
-                       "decay", *self._hyper_names]
+                       "decay", "use_ema", "ema_momentum", "ema_overwrite_frequency", *self._hyper_names]
             raise TypeError(f"{cls} got unexpected keyword argument(s) {sorted(kwargs)}. Allowed: {allowed}.")
         if isinstance(learning_rate, dict):  # a config's serialized schedule
             learning_rate = _schedules.deserialize(learning_rate)
@@ -73,6 +72,7 @@ class Optimizer(OptimizerState):
             raise ValueError(f"{cls} cannot accept both clipnorm and global_clipnorm, received "
                              f"clipnorm={self.clipnorm}, global_clipnorm={self.global_clipnorm}.")
         self.weight_decay = check_number(weight_decay, "weight_decay", cls, low=0.0, allow_none=True)
+        self._init_ema(use_ema, ema_momentum, ema_overwrite_frequency, cls)
         self.iterations = 0
         self.ops = None
         self._slots = {}
@@ -114,11 +114,6 @@ class Optimizer(OptimizerState):
         return getattr(self._learning_rate, "schedule", None)
 
     lr = learning_rate  # Keras 2's alias
-
-    @property
-    def slot_names(self):
-        """The per-parameter state buffers, by Keras 2 name (e.g. ``("m", "v")``)."""
-        return ()
 
     def _slot_init(self, name):
         return 0.0
@@ -193,6 +188,8 @@ class Optimizer(OptimizerState):
         if self.weight_decay:
             self._apply_weight_decay(params, lr)
         self._update(params, grads, lr, self.iterations)
+        if self.use_ema:
+            self._ema_step(params)
 
     def _update(self, params, grads, lr, t):
         raise NotImplementedError
@@ -241,6 +238,7 @@ class Optimizer(OptimizerState):
             config["decay"] = self.decay
         config.update(weight_decay=self.weight_decay, clipnorm=self.clipnorm,
                       global_clipnorm=self.global_clipnorm, clipvalue=self.clipvalue)
+        config.update(self._ema_config())
         return config
 
     @classmethod

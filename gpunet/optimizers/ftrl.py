@@ -61,7 +61,7 @@ class Ftrl(Optimizer):
         self.beta = _not_negative(beta, "beta")
 
     @property
-    def slot_names(self):
+    def _slot_kinds(self):
         return ("accumulator", "linear")
 
     def _slot_init(self, name):

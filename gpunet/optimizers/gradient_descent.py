@@ -30,7 +30,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     @property
-    def slot_names(self):
+    def _slot_kinds(self):
         return ("momentum",) if self.momentum > 0 else ()
 
     def _update(self, params, grads, lr, t):

@@ -41,7 +41,7 @@ class Lion(Optimizer):
         self.beta_2 = check_number(beta_2, "beta_2", "Lion", 0.0, 1.0)
 
     @property
-    def slot_names(self):
+    def _slot_kinds(self):
         return ("m",)
 
     def _update(self, params, grads, lr, t):
