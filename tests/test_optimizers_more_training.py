@@ -1,4 +1,4 @@
-"""Lion, Adafactor and Ftrl in training: a Dense model fit on NumPy and on the emulated GPU (Lion and Ftrl: the
+"""Lion, Adafactor, Ftrl and Lamb in training: a Dense model fit on NumPy and on the emulated GPU (Lion and Ftrl: the
 GPU step plan with their fused updates; Adafactor, which no fused kernel knows, by its own apply between the
 step's captured graphs: backend/gpu_optimizer.py) gives the
 same weights and History, saving to .h5 / .keras in the middle of
@@ -16,7 +16,7 @@ from gpunet.backend.gpu_graph_plan import GpuGraphPlan
 from gpunet.backend.gpu_plan import GpuPlan
 from gpunet.layers import Add, BatchNormalization, Dense
 from gpunet.models import Model, Sequential, load_model
-from gpunet.optimizers import Adafactor, Ftrl, Lion, schedules
+from gpunet.optimizers import Adafactor, Ftrl, Lamb, Lion, schedules
 from gpunet.saving import hdf5_legacy
 from strict_cupy import StrictCupyBackend
 
@@ -33,6 +33,7 @@ OPTIMIZERS = {
     "ftrl": lambda: Ftrl(0.1, l1_regularization_strength=0.001, l2_regularization_strength=0.01),
     "ftrl-shrinkage-schedule": lambda: Ftrl(schedules.InverseTimeDecay(0.2, 5, 0.5), learning_rate_power=-0.25,
                                             l2_shrinkage_regularization_strength=0.01, beta=0.1, clipvalue=1.0),
+    "lamb": lambda: Lamb(0.02, weight_decay=0.01),
 }
 NAMES = sorted(OPTIMIZERS)
 
@@ -64,9 +65,9 @@ def test_numpy_and_the_emulated_gpu_train_alike(emulator, name, dtype, rtol):
     assert isinstance(ref._plan, DensePlan) and state["iterations"] == 15
     for ops in (EmulatedCupyBackend(emulator), StrictCupyBackend(emulator)):  # (strict: CuPy's rules for arrays)
         model, other, got, other_state = fit(ops, make, dtype)
-        # (Lion's, Ftrl's fused updates: kernels/optimizers.cu's lion/ftrl_update; Adafactor's own apply)
+        # (Lion's, Ftrl's fused updates: kernels/optimizers.cu's lion/ftrl_update; Adafactor's, Lamb's own apply)
         assert isinstance(model._plan, GpuPlan)
-        assert (model._plan.optimizer.kind == "own") == name.startswith("adafactor")
+        assert (model._plan.optimizer.kind == "own") == name.startswith(("adafactor", "lamb"))
         assert set(other) == set(history)
         for key in history:
             np.testing.assert_allclose(other[key], history[key], rtol=rtol, err_msg=key)

@@ -77,6 +77,23 @@ class OptimizerOps:
         p -= t
 
     # ---- updates ----------------------------------------------------------------------------
+    def lamb_update(self, p, g, m, v, bounds, lr, beta_1, beta_2, epsilon, t):
+        """Keras 3 Lamb at step ``t``: Adam's moments, then each weight's (``bounds``: its ``(start, stop)``
+        in the flat buffer) bias-corrected step scaled by ``||w|| / ||step||`` (1 where a norm is 0)."""
+        xp = self.xp
+        s, step = self._scratch(p), self._scratch(p, 1)
+        self._moments(g, m, v, 1.0 - beta_1, 1.0 - beta_2, s)
+        xp.divide(v, 1.0 - beta_2 ** t, out=s)
+        xp.sqrt(s, out=s)
+        s += epsilon
+        xp.divide(m, 1.0 - beta_1 ** t, out=step)
+        step /= s
+        for a, b in bounds:  # (the ratios stay on the device: no host read per weight)
+            w_norm, s_norm = xp.sqrt(xp.sum(p[a:b] * p[a:b])), xp.sqrt(xp.sum(step[a:b] * step[a:b]))
+            ratio = xp.where((w_norm > 0) & (s_norm > 0), w_norm / xp.where(s_norm > 0, s_norm, 1), 1)
+            step[a:b] *= (ratio * lr).astype(p.dtype)
+        p -= step
+
     def moving_average_update(self, average, p, momentum):
         """``average = momentum * average + (1 - momentum) * p`` in place (Keras 3's weight EMA)."""
         average *= momentum

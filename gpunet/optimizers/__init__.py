@@ -16,13 +16,14 @@ from .adam import Adam, AdamW, Adamax, Nadam
 from .lion import Lion
 from .adafactor import Adafactor
 from .ftrl import Ftrl
+from .lamb import Lamb
 from . import schedules
 from . import legacy  # (tf.keras 2.11+'s names for the Keras 2.10 optimizers)
 
 RMSProp = RMSprop  # tf.keras alias
 
 _CLASSES = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam, Lion,
-                                                  Adafactor, Ftrl)}
+                                                  Adafactor, Ftrl, Lamb)}
 
 
 def _unknown(identifier):
@@ -74,4 +75,4 @@ def get(identifier):
 
 
 __all__ = ["legacy", "Optimizer", "Hyperparameter", "SGD", "RMSprop", "RMSProp", "Adagrad", "Adadelta", "Adam", "AdamW",
-           "Adamax", "Nadam", "Lion", "Adafactor", "Ftrl", "get", "serialize", "deserialize", "schedules"]
+           "Adamax", "Nadam", "Lion", "Adafactor", "Ftrl", "Lamb", "get", "serialize", "deserialize", "schedules"]

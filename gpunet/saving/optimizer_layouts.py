@@ -17,6 +17,7 @@ ALIASES = {
     "Lion": {"m": ("m", "momentum")},
     "Ftrl": {"accumulator": ("accumulator", "accumulator"), "linear": ("linear", "linear")},
     "Adafactor": {"r": ("r", "r"), "c": ("c", "c"), "v": ("v", "velocity")},  # (Keras 3 names r, c as the weight)
+    "Lamb": {"m": ("m", "momentum"), "v": ("v", "velocity")},
 }
 # The order Keras 3 (and tf.keras 2.11+) creates slot variables: groups of slots
 # interleaved per parameter, one group after the other.
@@ -24,7 +25,7 @@ GROUPS = {
     "Adam": [("m", "v"), ("vhat",)], "AdamW": [("m", "v"), ("vhat",)], "Adamax": [("m", "v")],
     "Nadam": [("m", "v")], "SGD": [("momentum",)], "RMSprop": [("rms",), ("momentum",), ("mg",)],
     "Adagrad": [("accumulator",)], "Adadelta": [("accum_grad", "accum_var")], "Lion": [("m",)],
-    "Ftrl": [("accumulator", "linear")], "Adafactor": [("r", "c", "v")],
+    "Ftrl": [("accumulator", "linear")], "Adafactor": [("r", "c", "v")], "Lamb": [("m", "v")],
 }
 # Keras 3 tracks one scalar after the slots for these (Nadam's momentum-schedule product).
 TRAILING_SCALARS = {"Nadam": "m_schedule"}
