@@ -11,6 +11,8 @@ from . import backend
 from . import activations, initializers, regularizers, constraints, losses, metrics, optimizers
 from . import layers, callbacks, models, utils, datasets, preprocessing
 from . import config, random, ops, saving  # (Keras 3's keras.config, keras.random, keras.ops, keras.saving)
+from . import mixed_precision
+from .mixed_precision import DTypePolicy, FloatDTypePolicy
 from .layers import Input, InputSpec, Layer
 from .layers.symbolic import KerasTensor
 from .losses import Loss
@@ -36,4 +38,5 @@ def name_scope(name, caller=None, deduplicate=True, override_parent=None):
 __all__ = ["backend", "activations", "initializers", "regularizers", "constraints", "losses", "metrics",
            "optimizers", "layers", "callbacks", "models", "utils", "datasets", "preprocessing", "config", "random",
            "ops", "saving", "Input", "InputSpec", "Layer", "KerasTensor", "Loss", "Metric", "Optimizer", "Initializer",
-           "Regularizer", "Sequential", "Model", "register_serializable", "version", "name_scope", "__version__"]
+           "Regularizer", "Sequential", "Model", "register_serializable", "version", "name_scope", "__version__",
+           "mixed_precision", "DTypePolicy", "FloatDTypePolicy"]

@@ -54,3 +54,5 @@ def is_traceback_filtering_enabled():
 
 from .utils.io_utils import (enable_interactive_logging, disable_interactive_logging,  # noqa: E402,F401 (Keras 3's
                              is_interactive_logging_enabled)  # place for them: keras.config)
+from .mixed_precision import (set_global_policy as set_dtype_policy,  # noqa: E402,F401 (Keras 3's names)
+                              global_policy as dtype_policy)
