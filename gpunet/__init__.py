@@ -13,6 +13,7 @@ from . import layers, callbacks, models, utils, datasets, preprocessing
 from . import config, random, ops, saving  # (Keras 3's keras.config, keras.random, keras.ops, keras.saving)
 from . import mixed_precision
 from .mixed_precision import DTypePolicy, FloatDTypePolicy
+from .variables import Variable
 from .layers import Input, InputSpec, Layer
 from .layers.symbolic import KerasTensor
 from .losses import Loss
@@ -39,4 +40,4 @@ __all__ = ["backend", "activations", "initializers", "regularizers", "constraint
            "optimizers", "layers", "callbacks", "models", "utils", "datasets", "preprocessing", "config", "random",
            "ops", "saving", "Input", "InputSpec", "Layer", "KerasTensor", "Loss", "Metric", "Optimizer", "Initializer",
            "Regularizer", "Sequential", "Model", "register_serializable", "version", "name_scope", "__version__",
-           "mixed_precision", "DTypePolicy", "FloatDTypePolicy"]
+           "mixed_precision", "DTypePolicy", "FloatDTypePolicy", "Variable"]

@@ -74,6 +74,12 @@ class Layer(added_losses.AddLossMixin):
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         self._initial_weights = kwargs.get("weights")  # set once built (Keras 2's ``Dense(2, weights=[w, b])``)
 
+    def __setattr__(self, name, value):
+        if type(value).__name__ == "Variable":  # (Keras 3's keras.Variable: it becomes this layer's weight)
+            from ..variables import adopt
+            adopt(self, value)
+        object.__setattr__(self, name, value)
+
     # ---- weights ------------------------------------------------------------
     def add_weight(self, *args, **kwargs):
         """Create a weight: ``add_weight(name=None, shape=None, dtype=None, initializer=None, regularizer=None,

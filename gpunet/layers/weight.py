@@ -42,7 +42,9 @@ class Weight(Operators):
     def assign(self, array):
         """Copy ``array`` (or a tensor's values: no gradient flows through) into the weight in place."""
         array = value_of(array)
-        shape = tuple(getattr(array, "shape", ()))
+        if not hasattr(array, "shape"):  # (a list or a number, as Keras takes them)
+            array = self.layer.ops.asarray(array, dtype=self.value.dtype)
+        shape = tuple(array.shape)
         if shape != self.shape:
             raise ValueError(f"Layer '{self.layer.name}' weight '{self.name}' has shape {self.shape}, "
                              f"received an array of shape {shape}.")

@@ -44,12 +44,16 @@ class OwnWeightsMixin:
                                       "add_weight makes weights of a subclassed model or of a layer.")
         kwargs = weight_arguments(type(self).__name__, args, kwargs, KERAS2_WEIGHT_ARGS, KERAS3_WEIGHT_ARGS)
         weight = Layer._new_weight(self, **kwargs)
+        self._keep_own_weight(weight)
+        return weight
+
+    def _keep_own_weight(self, weight):
+        """Hold ``weight`` as the model's own (from add_weight, or a ``keras.Variable`` assigned to it)."""
         self.__dict__.setdefault("_own_weights", []).append(weight)  # (a model's _weights are its layers')
         holder = self._layers[0] if self._layers else None
         if holder is not None and holder.built:  # (made after the build: the holder takes it now)
             sublayers.adopt_weights(holder)
             self._invalidate()
-        return weight
 
 
 def _finishing_model_build(user_build):
