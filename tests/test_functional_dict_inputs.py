@@ -31,7 +31,7 @@ def data(n=48):
 def test_the_inputs_are_in_sorted_key_order_and_data_goes_by_key():
     model = build(gpunet)
     assert model.input_names == ["alpha", "zeta"] and [t.name for t in model.inputs] == ["alpha", "zeta"]
-    assert list(model.input) == ["alpha_key", "zeta_key"] and model.input["zeta_key"] is model.inputs[1]
+    assert list(model.input) == ["zeta_key", "alpha_key"] and model.input["zeta_key"] is model.inputs[1]
     x, _ = data(6)
     by_key = model.predict(x, verbose=0)
     np.testing.assert_array_equal(model.predict([x["alpha_key"], x["zeta_key"]], verbose=0), by_key)
@@ -62,9 +62,9 @@ def test_the_config_keeps_the_dict_in_its_order():
     again.set_weights(model.get_weights())
     x, _ = data(5)
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
-    assert list(again.input) == ["alpha_key", "zeta_key"]
+    assert list(again.input) == ["zeta_key", "alpha_key"]
     clone = gpunet.models.clone_model(model)
-    assert list(clone.input) == ["alpha_key", "zeta_key"] and clone.input_names == ["alpha", "zeta"]
+    assert list(clone.input) == ["zeta_key", "alpha_key"] and clone.input_names == ["alpha", "zeta"]
 
 
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])
@@ -75,7 +75,7 @@ def test_files_go_both_ways_with_tf_keras_and_keras3(tmp_path, suffix):
     theirs.save(tmp_path / f"theirs{suffix}")
     mine = load_model(tmp_path / f"theirs{suffix}")
     np.testing.assert_allclose(mine.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-6)
-    assert mine.input_names == ["alpha", "zeta"] and list(mine.input) == ["alpha_key", "zeta_key"]
+    assert mine.input_names == ["alpha", "zeta"] and list(mine.input) == ["zeta_key", "alpha_key"]
     mine.save(tmp_path / f"mine{suffix}")
     back = peer.models.load_model(tmp_path / f"mine{suffix}")
     np.testing.assert_allclose(back.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-6)

@@ -33,7 +33,7 @@ def compile_keyed(model, lib):
 
 def test_outputs_in_sorted_key_order_and_predict_gives_the_dict_back():
     model = build(gpunet)
-    assert model.output_names == ["aa_klass", "zz_score"] and list(model.output) == ["klass", "score"]
+    assert model.output_names == ["aa_klass", "zz_score"] and list(model.output) == ["score", "klass"]
     x, y = data(5)
     got = model.predict(x, verbose=0)
     assert list(got) == ["score", "klass"] and got["score"].shape == (5, 1) and got["klass"].shape == (5, 2)

@@ -276,7 +276,8 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
 
 def structured(tensors, keys):
     """A model's inputs or outputs as it was made from them: one tensor, a list, or a dict keyed by ``keys``
-    (``tensors`` in the sorted keys' order)."""
+    in their own order, as tf.keras 2 gives it back (``tensors`` in the sorted keys' order)."""
     if keys:
-        return dict(zip(sorted(keys), tensors))
+        from .graph import in_key_order
+        return in_key_order(tensors, keys)
     return tensors[0] if len(tensors) == 1 else list(tensors)
