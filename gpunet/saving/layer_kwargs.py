@@ -121,7 +121,7 @@ def _normalize_value(key, value, custom_objects, where):
             raise InvalidConfigError(f"Cannot rebuild {where}: dtype policy {value.get('class_name')!r} is not "
                                        f"supported (expected one of {list(_POLICY_CLASSES)}).")
         return (value.get("config") or {}).get("name")
-    if key == "layer" and isinstance(value, dict):  # a wrapper's layer (TimeDistributed)
+    if key in ("layer", "backward_layer") and isinstance(value, dict):  # a wrapper's layer(s)
         return registry.layer_from_config(value, custom_objects)
     kind = next((k for suffix, k in _NESTED_KINDS if key.endswith(suffix)), None)
     if key == "activation":
