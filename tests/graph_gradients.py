@@ -65,3 +65,19 @@ def assert_trains_alike(model, ref, x, y, epochs=3, history_atol=1e-5, weight_at
     for got, want in zip(weights(model), weights(ref)):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=weight_atol)
     return h, r
+
+
+def assert_classifier_trains_as_tf_keras(tfk, make, x, y, epochs=3, learning_rate=0.01, input_shape=None):
+    """``make(lib)`` (a binary classifier, made with gpunet and with tf.keras: built by ``input_shape`` when it
+    has no input shape of its own) from tf.keras's initial weights, compiled alike (Adam, binary crossentropy,
+    accuracy), trained side by side by `assert_trains_alike`. Returns the two models."""
+    import gpunet
+    model, ref = make(gpunet), make(tfk)
+    if input_shape is not None:
+        ref.build(input_shape)
+        model.build(input_shape)
+    model.set_weights(ref.get_weights())
+    for m, lib in ((model, gpunet), (ref, tfk)):
+        m.compile(loss="binary_crossentropy", optimizer=lib.optimizers.Adam(learning_rate), metrics=["accuracy"])
+    assert_trains_alike(model, ref, x, y, epochs=epochs)
+    return model, ref

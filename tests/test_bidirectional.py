@@ -9,7 +9,7 @@ from gpunet import backend as B
 from gpunet import layers
 from gpunet.models import Sequential
 
-from graph_gradients import assert_trains_alike, check_model_gradients
+from graph_gradients import assert_classifier_trains_as_tf_keras, check_model_gradients
 from keras_support import assert_files_travel
 
 RNG = np.random.default_rng(41)
@@ -37,13 +37,8 @@ def test_outputs_and_weights_equal_tf_keras(tfk, mode, inner):
 
 def test_trains_as_in_tf_keras(tfk):
     y = (TOKENS[:, 0] > 6).astype("float32")[:, None]
-    model, ref = _text_model(gpunet, "concat", second=False), _text_model(tfk, "concat", second=False)
-    ref.build((None, 7))
-    model.build((None, 7))
-    model.set_weights(ref.get_weights())
-    for m, lib in ((model, gpunet), (ref, tfk)):
-        m.compile(loss="binary_crossentropy", optimizer=lib.optimizers.Adam(0.02), metrics=["accuracy"])
-    assert_trains_alike(model, ref, TOKENS, y, epochs=1)
+    assert_classifier_trains_as_tf_keras(tfk, lambda lib: _text_model(lib, "concat", second=False), TOKENS, y,
+                                         epochs=1, learning_rate=0.02, input_shape=(None, 7))
 
 
 def test_gradients_by_central_differences(ops, f64):
