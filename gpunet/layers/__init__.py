@@ -22,6 +22,8 @@ from .masking_layer import Masking
 from .time_distributed import TimeDistributed
 from .recurrent import SimpleRNN, LSTM, GRU
 from .bidirectional import Bidirectional
+from .convolutional import (Conv1D, Convolution1D, MaxPooling1D, MaxPool1D, AveragePooling1D,  # noqa: F401
+                            AvgPool1D)
 from .merge import (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, add, subtract, multiply,
                     average, maximum, minimum, concatenate, dot)
 
@@ -47,6 +49,7 @@ __all__ = ["Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "Eins
            "CategoryEncoding", "IntegerLookup", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
-           "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+           "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D",
+           "AveragePooling1D", "AvgPool1D", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
            "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
            "serialize", "deserialize"]

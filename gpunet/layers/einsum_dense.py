@@ -4,11 +4,11 @@ bias_axes="d")`` is a Dense applied at each step of a sequence; ``"...b,bc->...c
 """
 import re
 
-from .. import activations, initializers, regularizers
+from .. import activations, initializers
 from ..backend.einsum_ops import explicit_subscripts
 from ..variance_scaling import VarianceScaling
 from .base import Layer
-from .core import _serialize_constraint, _serialize_init
+from .weight_args import keep_weight_arguments, weight_arguments_config
 
 _FORMS = (("([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)", False),  # (Keras's three forms of equation)
           ("0([a-zA-Z]+),([a-zA-Z]+)->0([a-zA-Z]+)", True),
@@ -113,13 +113,7 @@ class EinsumDense(Layer):
                             f"received {bias_axes!r}")
         self.bias_axes = bias_axes
         self.activation = activations.get(activation)
-        from .. import constraints
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        initializers.get(kernel_initializer), initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        keep_weight_arguments(self, locals(), ("kernel", "bias"))
         self.kernel = self.bias = None
 
     def build(self, input_shape):
@@ -184,14 +178,8 @@ class EinsumDense(Layer):
             "equation": self.equation,
             "activation": activations.serialize(self.activation),
             "bias_axes": self.bias_axes,
-            "kernel_initializer": _serialize_init(self.kernel_initializer),
-            "bias_initializer": _serialize_init(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": _serialize_constraint(self.kernel_constraint),
-            "bias_constraint": _serialize_constraint(self.bias_constraint),
         })
+        config.update(weight_arguments_config(self, ("kernel", "bias")))
         return config
 
 

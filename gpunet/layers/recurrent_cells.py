@@ -2,8 +2,11 @@
 Keras's weights (``kernel``, ``recurrent_kernel``, ``bias``: their shapes, gate order and initializers) and
 formulas (tf.keras 2.21's, which Keras 3 keeps). A cell's ``call(x, states)`` runs on the tape, so its
 gradient (backpropagation through time) comes from gpunet.autodiff."""
-from .. import activations, constraints, initializers, regularizers
+from .. import activations
 from .base import Layer
+from .weight_args import keep_weight_arguments, weight_arguments_config
+
+_WEIGHTS = ("kernel", "recurrent", "bias")
 
 
 class _Cell(Layer):
@@ -23,15 +26,7 @@ class _Cell(Layer):
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        keep_weight_arguments(self, locals(), _WEIGHTS)
         for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0.0 <= float(rate) <= 1.0:
                 raise ValueError(f"{type(self).__name__}: `{name}` must be in [0, 1], received {rate!r}")
@@ -77,17 +72,9 @@ class _Cell(Layer):
         config = super().get_config()
         config.update({
             "units": self.units, "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation), "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout})
+            "recurrent_activation": activations.serialize(self.recurrent_activation), "use_bias": self.use_bias})
+        config.update(weight_arguments_config(self, _WEIGHTS, activity=False))
+        config.update({"dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout})
         return config
 
 

@@ -24,7 +24,7 @@ _LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "
                 "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU", "ActivityRegularization",
                 "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
                 "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
-                "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+                "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Conv1D", "MaxPooling1D", "AveragePooling1D", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
                 "Concatenate", "Dot", "Identity", "LayerNormalization", "UnitNormalization", "GroupNormalization", "RMSNormalization", "Normalization",
                 "Rescaling", "Discretization", "CategoryEncoding", "IntegerLookup")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
