@@ -17,9 +17,9 @@ import logging
 import numpy as np
 
 from . import config as _config, files, h5_store, hdf5_legacy, keras3_config, keras_zip, model_state, optimizer_state
-from . import keras3_assets, optimizer_names, readers, registry
+from . import keras3_assets, optimizer_names, readers
 from .errors import CorruptModelFileError, SavingError
-from .training_config import compile_from_training_config, keras3_compile_config, training_config
+from .training_config import compile_from_file, keras3_compile_config, training_config
 from .weight_matching import LoadReport, first_layer_input_shape, input_shape_for, match_weights
 
 log = logging.getLogger("gpunet.saving")
@@ -218,15 +218,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, stri
             with readers.naming(src.name, "compile_config" if zipped else "training_config"):
                 if not isinstance(training, dict):
                     raise TypeError(f"expected a JSON object, found {type(training).__name__}")
-                if training and zipped and keras3_config.overrides(model, "compile_from_config"):
-                    with registry.custom_object_scope(custom_objects or {}):
-                        model.compile_from_config(training)  # (Keras 3's hook, in a model of your own)
-                elif training and keras3_config.overrides(model, "compile"):
-                    log.warning("%s overrides compile() and not compile_from_config(): the model is loaded "
-                                "uncompiled (as Keras 3 does); define compile_from_config(config) to compile it "
-                                "from the file's compile config.", type(model).__name__)
-                elif training:
-                    compile_from_training_config(model, training, custom_objects, contents)
+                if training:
+                    compile_from_file(model, training, custom_objects, contents, zipped)
         with readers.naming(src.name, "model_weights"):
             if not model.built and any(layer.weights for layer in contents["layers"]):
                 model.build(input_shape_for(model, contents, False))

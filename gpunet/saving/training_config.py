@@ -253,3 +253,19 @@ def compile_from_training_config(model, config, custom_objects=None, contents=No
             raise _unresolved("optimizer", opt_config, exc) from None
     model.compile(optimizer=optimizer, loss=loss_id, metrics=resolved["metrics"],
                   weighted_metrics=resolved["weighted_metrics"] or None, loss_weights=config.get("loss_weights"))
+
+
+def compile_from_file(model, config, custom_objects, contents, keras3):
+    """Compile a loaded ``model`` from its file's ``config``: by the model's own ``compile_from_config`` where it
+    defines one (Keras 3's hook; ``.keras`` files, whose ``compile_config`` its ``get_compile_config`` wrote), not
+    at all (a warning) where it overrides ``compile`` alone, as Keras 3; else from the config."""
+    from . import keras3_config, registry
+    if keras3 and keras3_config.overrides(model, "compile_from_config"):
+        with registry.custom_object_scope(custom_objects or {}):
+            model.compile_from_config(config)
+    elif keras3_config.overrides(model, "compile"):
+        log.warning("%s overrides compile() and not compile_from_config(): the model is loaded uncompiled (as Keras 3 "
+                    "does); define compile_from_config(config) to compile it from the file's compile config.",
+                    type(model).__name__)
+    else:
+        compile_from_training_config(model, config, custom_objects, contents)
