@@ -356,8 +356,8 @@ def test_get_unknown_names_it_and_lists_valid_names():
     assert "Unknown optimizer 'adamm'" in msg
     for name in ("'adadelta'", "'adagrad'", "'adam'", "'adamax'", "'adamw'", "'nadam'", "'rmsprop'", "'sgd'"):
         assert name in msg
-    with pytest.raises(ValueError, match="Unknown optimizer 'Lamb'"):  # (Keras 3 has Lamb; gpunet does not)
-        optimizers.get({"class_name": "Lamb", "config": {}})
+    with pytest.raises(ValueError, match="Unknown optimizer 'Muon'"):  # (Keras 3 has Muon; gpunet does not)
+        optimizers.get({"class_name": "Muon", "config": {}})
     with pytest.raises(ValueError, match="Unknown optimizer 42"):
         optimizers.get(42)
 
