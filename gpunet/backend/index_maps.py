@@ -39,3 +39,26 @@ def diagonal(n, offset):
     """Rows and columns of the ``n`` entries of the ``offset``-th diagonal."""
     rows = numpy.arange(n) + max(0, -offset)
     return rows, rows + offset
+
+
+def windows(length, size, stride, dilation, padding):
+    """``(left, right, index, inside)`` for sliding windows of ``size`` steps over a sequence of ``length``
+    (Conv1D's and the 1-D poolings', Keras's output lengths): the zeros padded on each side, the ``(outputs,
+    size)`` positions each window reads in the padded sequence, and which of them are inside the sequence."""
+    span = dilation * (size - 1) + 1
+    if padding == "same":
+        out = -(-length // stride)
+        total = max((out - 1) * stride + span - length, 0)
+        left, right = total // 2, total - total // 2
+    elif padding == "causal":
+        left, right = span - 1, 0
+        out = (length + left - span) // stride + 1
+    else:
+        left = right = 0
+        out = (length - span) // stride + 1
+    if out < 1:
+        raise ValueError(f"A window of {span} step(s) does not fit a sequence of {length} ({padding} padding): "
+                         "the output would have no steps.")
+    index = numpy.arange(out)[:, None] * stride + numpy.arange(size)[None, :] * dilation
+    positions = numpy.arange(length + left + right)
+    return left, right, index, ((positions >= left) & (positions < left + length))[index]

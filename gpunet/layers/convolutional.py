@@ -3,39 +3,19 @@
 "same", and Conv1D's "causal"), ``strides`` and ``dilation_rate``. Each gathers its input's windows (one
 take of precomputed indices) and reduces them on the tape: a matrix product with the kernel, a max or a mean;
 gradients come from gpunet.autodiff (a position in several windows gets the sum of theirs)."""
-import numpy as np
+import numbers
 
 from .. import activations
+from ..backend.index_maps import windows as windows_plan
 from .base import Layer
 from .weight_args import keep_weight_arguments, weight_arguments_config
 
 
 def _int(value, name, owner, minimum=1):
     value = value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{owner}: `{name}` must be an int >= {minimum} (or a tuple of one), received {value!r}")
     return int(value)
-
-
-def windows_plan(length, size, stride, dilation, padding):
-    """``(left, right, index)`` for a sequence of ``length``: the zeros padded on each side and the
-    ``(outputs, size)`` positions each window reads in the padded sequence (Keras's output lengths)."""
-    span = dilation * (size - 1) + 1
-    if padding == "same":
-        out = -(-length // stride)
-        total = max((out - 1) * stride + span - length, 0)
-        left, right = total // 2, total - total // 2
-    elif padding == "causal":
-        left, right = span - 1, 0
-        out = (length + left - span) // stride + 1
-    else:
-        left = right = 0
-        out = (length - span) // stride + 1
-    if out < 1:
-        raise ValueError(f"A window of {span} step(s) does not fit a sequence of {length} ({padding} padding): "
-                         "the output would have no steps.")
-    index = np.arange(out)[:, None] * stride + np.arange(size)[None, :] * dilation
-    return left, right, index
 
 
 def _padding(padding, allowed, owner):
@@ -95,7 +75,8 @@ class Conv1D(Layer):
     def call(self, inputs):
         from .. import ops
         size, channels = self.kernel_size[0], inputs.shape[-1]
-        left, right, index = windows_plan(inputs.shape[1], size, self.strides[0], self.dilation_rate[0], self.padding)
+        left, right, index, _ = windows_plan(inputs.shape[1], size, self.strides[0], self.dilation_rate[0],
+                                             self.padding)
         x = ops.pad(inputs, ((0, 0), (left, right), (0, 0))) if left or right else inputs
         windows = ops.reshape(ops.take(x, index, axis=1), (inputs.shape[0], index.shape[0], size * channels))
         y = ops.matmul(windows, ops.reshape(self.kernel, (size * channels, self.filters)))
@@ -132,12 +113,11 @@ class _Pooling1D(Layer):
 
     def call(self, inputs):
         from .. import ops
-        left, right, index = windows_plan(inputs.shape[1], self.pool_size[0], self.strides[0], 1, self.padding)
+        left, right, index, inside = windows_plan(inputs.shape[1], self.pool_size[0], self.strides[0], 1,
+                                                  self.padding)
         if not (left or right):
             return self._reduce(ops.take(inputs, index, axis=1), None)
-        width = inputs.shape[1] + left + right  # (padded positions take no part: TensorFlow's "same" pooling)
-        inside = ((np.arange(width) >= left) & (np.arange(width) < width - right))[index]
-        x = ops.pad(inputs, ((0, 0), (left, right), (0, 0)))
+        x = ops.pad(inputs, ((0, 0), (left, right), (0, 0)))  # (padded steps take no part: TensorFlow's pooling)
         return self._reduce(ops.take(x, index, axis=1), inside)
 
     def get_config(self):
@@ -153,7 +133,7 @@ class MaxPooling1D(_Pooling1D):
     def _reduce(self, windows, inside):
         from .. import ops
         if inside is not None:
-            windows = ops.where(inside[None, :, :, None], windows, -np.inf)
+            windows = ops.where(inside[None, :, :, None], windows, -float("inf"))
         return ops.max(windows, axis=2)
 
 
