@@ -131,3 +131,29 @@ def test_swapping_without_a_moving_average_is_refused():
     model.compile("adam", "mse")
     with pytest.raises(ValueError, match="SwapEMAWeights must be used when `use_ema=True` is set on the optimizer"):
         model.fit(X, Y, epochs=1, verbose=0, callbacks=[gpunet.callbacks.SwapEMAWeights()])
+
+
+class _Momentum(gpunet.optimizers.Optimizer):  # (an optimizer of one's own: no Keras slot table for its class)
+    @property
+    def _slot_kinds(self):
+        return ("velocity",)
+
+    def _update(self, params, grads, lr, t):
+        velocity = self._slots["velocity"]
+        velocity *= 0.9
+        velocity += grads
+        params -= lr * velocity
+
+
+def test_an_optimizer_of_ones_own_keeps_its_average_once_in_files(tmp_path):
+    from gpunet.saving.optimizer_layouts import slot_order
+    optimizer = _Momentum(0.05, use_ema=True)
+    assert slot_order(optimizer) == [("average",), ("velocity",)]
+    model = _net(gpunet)
+    model.compile(optimizer, "mse")
+    model.fit(X, Y, epochs=1, batch_size=16, verbose=0)
+    slots = {k: B.get_backend().to_host(v).copy() for k, v in optimizer.slots().items()}
+    model.save(tmp_path / "own.keras")
+    back = load_model(tmp_path / "own.keras", custom_objects={"_Momentum": _Momentum})
+    for name, values in slots.items():
+        np.testing.assert_array_equal(B.get_backend().to_host(back.optimizer.slots()[name]), values)

@@ -53,10 +53,10 @@ def class_from_keras_name(name):
 
 def slot_order(optimizer):
     names = tuple(optimizer.slot_names)
-    groups = [tuple(s for s in g if s in names) for g in GROUPS.get(keras_class(optimizer), [names])]
-    groups = [g for g in groups if g and g != ("average",)]
-    if "average" in names:  # use_ema: Keras 3 makes every weight's average before the other slots
-        groups.insert(0, ("average",))
+    # use_ema: Keras 3 makes every weight's average before the other slots (a class without a table too)
+    groups = [tuple(s for s in g if s in names and s != "average")
+              for g in GROUPS.get(keras_class(optimizer), [names])]
+    groups = ([("average",)] if "average" in names else []) + [g for g in groups if g]
     missing = [s for s in names if not any(s in g for g in groups)]
     return groups + ([tuple(missing)] if missing else [])
 
