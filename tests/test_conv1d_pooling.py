@@ -91,7 +91,8 @@ def test_files_both_ways_with_tf_keras_and_keras_3(tfk, tmp_path):
      "`strides > 1` not supported in conjunction with `dilation_rate > 1`"),
     (lambda: layers.Conv1D(3, 2, padding="full"), None, ValueError, "`padding` must be one of"),
     (lambda: layers.Conv1D(0, 2), None, ValueError, "`filters` must be an int >= 1"),
-    (lambda: layers.MaxPooling1D(2, padding="causal"), None, ValueError, r"`padding` must be one of \['valid', 'same'\]"),
+    (lambda: layers.MaxPooling1D(2, padding="causal"), None, ValueError,
+     r"`padding` must be one of \['valid', 'same'\]"),
     (lambda: layers.Conv1D(3, 2), (None, 4), ValueError, r"expects inputs \(batch, steps, channels\)"),
 ])
 def test_refusals_name_what_was_expected(make, shape, error, message):

@@ -126,7 +126,8 @@ def test_correlations_in_fit_on_every_path(emulator):
 
 @pytest.mark.parametrize("ext", [".h5", ".keras"])
 def test_saved_models_keep_them_and_tf_keras_reads_the_h5(tmp_path, ext):
-    net = _segmenter(gpunet, [metrics.MeanIoU(3, sparse_y_pred=False), metrics.IoU(3, [0, 2], sparse_y_pred=False, name="iou_02")])
+    net = _segmenter(gpunet, [metrics.MeanIoU(3, sparse_y_pred=False),
+                              metrics.IoU(3, [0, 2], sparse_y_pred=False, name="iou_02")])
     net.fit(X, Y, epochs=1, verbose=0)
     net.save(tmp_path / ("m" + ext))
     again = load_model(tmp_path / ("m" + ext))

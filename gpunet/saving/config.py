@@ -12,7 +12,6 @@ import numbers
 import numpy as np
 
 from . import config_safety, keras3_attrs, keras3_config, limits, registry
-from ..layers.base import Layer
 from ..layers.naming import reserve_name
 from .errors import InvalidConfigError, SavingError
 from .layer_kwargs import normalize_layer_config
@@ -186,7 +185,7 @@ def _build_from_config(obj, build_config):
         shape = [tuple(limits.check_shape(s, f"build_config.input_shape[{k}]")) for k, s in enumerate(shape)]
     elif shape:
         shape = tuple(limits.check_shape(shape, "build_config.input_shape"))  # (a tuple: one input's shape)
-    overridden = type(obj).build_from_config is not Layer.build_from_config
+    overridden = keras3_config.overrides(obj, "build_from_config")
     if shape or overridden:
         obj.build_from_config({**build_config, "input_shape": shape} if shape else build_config)
 
@@ -258,7 +257,7 @@ def layer_from_entry(entry, custom_objects=None, index=None, strict=False, _dept
         if isinstance(exc, SavingError) or type(exc) not in (TypeError, ValueError):
             raise
         raise type(exc)(f"Cannot rebuild {where} ({class_name}): {exc}") from exc
-    if type(layer).build_from_config is not Layer.build_from_config:  # (a layer of your own's Keras 3 hook)
+    if keras3_config.overrides(layer, "build_from_config"):  # (a layer of your own's Keras 3 hook)
         _build_from_config(layer, entry.get("build_config"))
     reserve_name(getattr(layer, "name", None))
     return layer

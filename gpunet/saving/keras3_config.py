@@ -133,11 +133,11 @@ def _keras3_layer(cls, cfg, registered_name, layer=None):
     else:
         if hasattr(layer, "keras3_config"):
             cfg = layer.keras3_config(cfg)
-        for key, held in (("layer", "layer"), ("backward_layer", "backward_layer")):  # a wrapper's layer(s)
+        for key in ("layer", "backward_layer"):  # a wrapper's layer(s), held under the same attribute names
             inner = cfg.get(key)
             if isinstance(inner, dict) and "class_name" in inner:
                 cfg[key] = _keras3_layer(inner["class_name"], dict(inner.get("config", {})),
-                                         inner.get("registered_name"), getattr(layer, held, None))
+                                         inner.get("registered_name"), getattr(layer, key, None))
         renamed = _RENAMED.get(cls, {})
         cfg = {renamed.get(k, k): _object(k, v) for k, v in cfg.items()}
         cfg["dtype"] = _policy(cfg.get("dtype"))

@@ -64,8 +64,9 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     """
     _no_kwargs("save_model", kwargs)
     fmt = _format(filepath, save_format, weights=False)
-    if not model.built and first_layer_input_shape(model) is not None:  # (its layers built by hand)
-        model.build(first_layer_input_shape(model))
+    by_hand = None if model.built else first_layer_input_shape(model)
+    if by_hand is not None:  # (its layers built by hand)
+        model.build(by_hand)
     if fmt == "keras" and not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet: it has no weights to save. Call it on data, fit "
                          "it, or build(input_shape) first.")

@@ -20,13 +20,15 @@ _scope = threading.local()
 # Where each kind of object lives in gpunet; their ``get()`` accepts names and config dicts.
 _KIND_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints",
                  "activation": "activations", "loss": "losses", "metric": "metrics", "optimizer": "optimizers"}
-_LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization", "Lambda",
-                "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU", "ActivityRegularization",
-                "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
-                "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
-                "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Conv1D", "MaxPooling1D", "AveragePooling1D", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-                "Concatenate", "Dot", "Identity", "LayerNormalization", "UnitNormalization", "GroupNormalization", "RMSNormalization", "Normalization",
-                "Rescaling", "Discretization", "CategoryEncoding", "IntegerLookup")
+_LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "Flatten", "Reshape",
+                "BatchNormalization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU", "PReLU",
+                "ActivityRegularization", "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
+                "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding",
+                "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM",
+                "GRU", "Bidirectional", "Conv1D", "MaxPooling1D", "AveragePooling1D", "Add", "Subtract", "Multiply",
+                "Average", "Maximum", "Minimum", "Concatenate", "Dot", "Identity", "LayerNormalization",
+                "UnitNormalization", "GroupNormalization", "RMSNormalization", "Normalization", "Rescaling",
+                "Discretization", "CategoryEncoding", "IntegerLookup")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 
