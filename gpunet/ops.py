@@ -26,6 +26,7 @@ from .autodiff.math_ops import (log1p, expm1, erf, rsqrt, reciprocal, relu6, log
 from .autodiff.array_ops import (ones, zeros, full, full_like, eye, arange, take, take_along_axis, split, repeat, flip,
                                  moveaxis, swapaxes, broadcast_to, pad, tril, triu, argsort, sort, top_k, slice,
                                  slice_update, einsum, outer, diagonal)
+from .autodiff.conv_ops import conv, conv_transpose, depthwise_conv, separable_conv, max_pool, average_pool
 from .autodiff.control import cond, while_loop, fori_loop, vectorized_map
 from .autodiff.more_ops import (tan, sinh, cosh, arcsin, arccos, arctan, arcsinh, arccosh, arctanh, log2, log10, exp2,
                                 cbrt, trunc, hypot, arctan2, logaddexp, divide_no_nan, copy, ravel, roll, tensordot,
@@ -113,7 +114,9 @@ __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor
            "tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "log2", "log10",
            "exp2", "cbrt", "trunc", "hypot", "arctan2", "logaddexp", "divide_no_nan", "copy", "ravel", "roll",
            "tensordot", "unstack", "hstack", "vstack", "trace", "linspace", "meshgrid", "isclose", "allclose",
-           "convert_to_numpy", "select"]
+           "convert_to_numpy", "select",
+           # Keras 3's convolutions and poolings (autodiff/conv_ops.py)
+           "conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool", "average_pool"]
 _on_symbolic_tensors()
 
 
@@ -132,7 +135,8 @@ def _namespace(name, names):
 
 nn = _namespace("nn", "binary_crossentropy categorical_crossentropy elu gelu hard_sigmoid leaky_relu log_sigmoid "
                       "log_softmax moments normalize one_hot relu relu6 selu sigmoid silu softmax softplus softsign "
-                      "sparse_categorical_crossentropy swish")
+                      "sparse_categorical_crossentropy swish conv conv_transpose depthwise_conv separable_conv "
+                      "max_pool average_pool")
 linalg = _namespace("linalg", "norm")
 numpy = _namespace("numpy", " ".join(n for n in __all__ if n not in {
     "Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor", "convert_to_numpy", "pow",
@@ -141,4 +145,5 @@ numpy = _namespace("numpy", " ".join(n for n in __all__ if n not in {
     "logsumexp", "shape", "reverse", "repeat_elements", "gather", "l2_normalize", "one_hot", "erf",
     "rsqrt", "relu6", "log_sigmoid", "norm", "moments", "normalize", "top_k", "slice", "slice_update", "cond",
     "while_loop", "fori_loop", "vectorized_map", "silu", "selu", "gelu", "swish", "leaky_relu", "relu", "sigmoid",
-    "hard_sigmoid", "softmax", "log_softmax", "softplus", "softsign", "elu", "unstack"}))
+    "hard_sigmoid", "softmax", "log_softmax", "softplus", "softsign", "elu", "unstack", "conv", "conv_transpose",
+    "depthwise_conv", "separable_conv", "max_pool", "average_pool"}))

@@ -84,9 +84,7 @@ def test_files_both_ways_with_tf_keras_and_keras_3(tfk, tmp_path):
 
 
 @pytest.mark.parametrize("make, shape, error, message", [
-    (lambda: layers.Conv1D(3, 2, data_format="channels_first"), None, NotImplementedError,
-     r"Conv1D\(data_format='channels_first'\) is not implemented"),
-    (lambda: layers.Conv1D(3, 2, groups=2), None, NotImplementedError, r"Conv1D\(groups=2\) is not implemented"),
+    (lambda: layers.Conv1D(3, 2, groups=2), None, ValueError, "filters must be evenly divisible by the number of"),
     (lambda: layers.Conv1D(3, 2, strides=2, dilation_rate=2), None, ValueError,
      "`strides > 1` not supported in conjunction with `dilation_rate > 1`"),
     (lambda: layers.Conv1D(3, 2, padding="full"), None, ValueError, "`padding` must be one of"),

@@ -42,9 +42,9 @@ def diagonal(n, offset):
 
 
 def windows(length, size, stride, dilation, padding):
-    """``(left, right, index, inside)`` for sliding windows of ``size`` steps over a sequence of ``length``
-    (Conv1D's and the 1-D poolings', Keras's output lengths): the zeros padded on each side, the ``(outputs,
-    size)`` positions each window reads in the padded sequence, and which of them are inside the sequence."""
+    """``(left, right, index, inside)`` for sliding windows of ``size`` steps over an axis of ``length``
+    (the convolutions' and poolings', Keras's output lengths): the zeros padded on each side, the ``(outputs,
+    size)`` positions each window reads in the padded axis, and which of them are inside the axis."""
     span = dilation * (size - 1) + 1
     if padding == "same":
         out = -(-length // stride)
@@ -57,8 +57,33 @@ def windows(length, size, stride, dilation, padding):
         left = right = 0
         out = (length - span) // stride + 1
     if out < 1:
-        raise ValueError(f"A window of {span} step(s) does not fit a sequence of {length} ({padding} padding): "
-                         "the output would have no steps.")
+        raise ValueError(f"A window of {span} step(s) does not fit an axis of {length} ({padding} padding): "
+                         "the output would be empty.")
     index = numpy.arange(out)[:, None] * stride + numpy.arange(size)[None, :] * dilation
     positions = numpy.arange(length + left + right)
     return left, right, index, ((positions >= left) & (positions < left + length))[index]
+
+
+def window_plan(lengths, sizes, strides, dilations, padding):
+    """``(plan, counts)`` for windows over several axes (autodiff/windows.py's ``plan``: one ``(left, right,
+    size, stride, dilation, outputs)`` per axis) and how many positions of each window lie inside the input
+    (``outputs``-shaped, for the average pooling's divisor)."""
+    plan, counts = [], numpy.ones((), "int64")
+    for length, size, stride, dilation in zip(lengths, sizes, strides, dilations):
+        left, right, index, inside = windows(length, size, stride, dilation, padding)
+        plan.append((left, right, size, stride, dilation, index.shape[0]))
+        counts = numpy.multiply.outer(counts, inside.sum(axis=1))
+    return tuple(plan), counts
+
+
+def linear_resize(length, factor):
+    """The ``(length * factor, length)`` matrix of ``tf.image.resize(method="bilinear")`` along one axis:
+    half-pixel centres, the edges clamped."""
+    out = numpy.arange(length * factor)
+    source = numpy.clip((out + 0.5) / factor - 0.5, 0, length - 1)
+    low = numpy.floor(source).astype("int64")
+    high = numpy.minimum(low + 1, length - 1)
+    matrix = numpy.zeros((length * factor, length))
+    numpy.add.at(matrix, (out, low), 1 - (source - low))
+    numpy.add.at(matrix, (out, high), source - low)
+    return matrix

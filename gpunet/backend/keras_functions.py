@@ -181,8 +181,8 @@ def count_params(x):
 
 
 def image_data_format():
-    """Keras's image data format setting, ``'channels_last'`` unless set (gpunet's layers have no image axes;
-    the setting is kept for code that reads it)."""
+    """Keras's image data format setting, ``'channels_last'`` unless set: the convolution and pooling layers'
+    ``data_format`` when they are given None."""
     return _image_data_format
 
 

@@ -17,13 +17,22 @@ from .noise import GaussianNoise, GaussianDropout, AlphaDropout
 from .regularization import ActivityRegularization, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
 from .reshaping import RepeatVector, Permute
 from .embedding import Embedding
-from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
+from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalAvgPool1D, GlobalMaxPool1D
+from .pooling_global import (GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalAveragePooling3D,
+                             GlobalMaxPooling3D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalAvgPool3D, GlobalMaxPool3D)
+from .pooling_windows import (MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D,
+                              AveragePooling3D, MaxPool1D, MaxPool2D, MaxPool3D, AvgPool1D, AvgPool2D, AvgPool3D)
 from .masking_layer import Masking
 from .time_distributed import TimeDistributed
 from .recurrent import SimpleRNN, LSTM, GRU
 from .bidirectional import Bidirectional
-from .convolutional import (Conv1D, Convolution1D, MaxPooling1D, MaxPool1D, AveragePooling1D,  # noqa: F401
-                            AvgPool1D)
+from .convolutional import Conv1D, Conv2D, Conv3D, Convolution1D, Convolution2D, Convolution3D
+from .convolutional_transpose import (Conv1DTranspose, Conv2DTranspose, Conv3DTranspose, Convolution1DTranspose,
+                                      Convolution2DTranspose, Convolution3DTranspose)
+from .convolutional_depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
+                                      SeparableConvolution1D, SeparableConvolution2D)
+from .spatial_reshaping import (ZeroPadding1D, ZeroPadding2D, ZeroPadding3D, Cropping1D, Cropping2D, Cropping3D,
+                                UpSampling1D, UpSampling2D, UpSampling3D)
 from .merge import (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, add, subtract, multiply,
                     average, maximum, minimum, concatenate, dot)
 
@@ -50,7 +59,15 @@ __all__ = ["Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "Eins
            "CategoryEncoding", "IntegerLookup", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU",
            "PReLU", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
-           "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Conv1D",
-           "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D", "Add", "Subtract",
+           "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+           "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+           "GlobalAveragePooling3D", "GlobalMaxPooling3D", "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalAvgPool3D", "GlobalMaxPool3D",
+           "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+           "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "Conv1D", "Conv2D", "Conv3D",
+           "Convolution1D", "Convolution2D", "Convolution3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+           "Convolution1DTranspose", "Convolution2DTranspose", "Convolution3DTranspose", "DepthwiseConv1D",
+           "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D",
+           "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D",
+           "UpSampling2D", "UpSampling3D", "Add", "Subtract",
            "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract", "multiply",
            "average", "maximum", "minimum", "concatenate", "dot", "serialize", "deserialize"]

@@ -1,64 +1,117 @@
-"""Keras's 1-D convolution and pooling over sequences: `Conv1D` (``Convolution1D``), `MaxPooling1D`
-(``MaxPool1D``), `AveragePooling1D` (``AvgPool1D``), channels last, with Keras's ``padding`` ("valid",
-"same", and Conv1D's "causal"), ``strides`` and ``dilation_rate``. Each gathers its input's windows (one
-take of precomputed indices) and reduces them on the tape: a matrix product with the kernel, a max or a mean;
-gradients come from gpunet.autodiff (a position in several windows gets the sum of theirs)."""
+"""Keras's convolutions over 1, 2 or 3 spatial axes: `Conv1D`, `Conv2D`, `Conv3D` (``Convolution1D``...),
+with Keras's arguments (``padding`` "valid", "same", Conv1D's "causal"; ``strides``, ``dilation_rate``,
+``groups``, ``data_format``) and its kernel layout ``(*kernel_size, channels / groups, filters)``, so weights
+and files move to and from Keras unchanged. They compute with `gpunet.ops.conv` (autodiff/conv_ops.py):
+the input's windows times the kernel in one matrix product; gradients from the tape."""
 import numbers
 
 from .. import activations
+from ..autodiff import conv_ops
 from ..backend.index_maps import windows as windows_plan
 from .base import Layer
 from .weight_args import keep_weight_arguments, weight_arguments_config
 
 
-def _int(value, name, owner, minimum=1):
-    value = value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{owner}: `{name}` must be an int >= {minimum} (or a tuple of one), received {value!r}")
-    return int(value)
+def int_tuple(value, rank, name, owner, minimum=1):
+    """``value`` (an int, or a tuple or list of ``rank`` ints) as a tuple of ``rank`` ints >= ``minimum``."""
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
+    if len(values) != rank or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= minimum
+                                       for v in values):
+        raise ValueError(f"{owner}: `{name}` must be an int >= {minimum} or a tuple of {rank} of them, received "
+                         f"{value!r}")
+    return tuple(int(v) for v in values)
 
 
-def _padding(padding, allowed, owner):
+def padding_of(padding, allowed, owner):
+    """``padding`` lower-cased, checked to be one of ``allowed``."""
     value = padding.lower() if isinstance(padding, str) else padding
     if value not in allowed:
         raise ValueError(f"{owner}: `padding` must be one of {list(allowed)}, received {padding!r}")
     return value
 
 
-def _channels_last(data_format, owner):
-    if data_format not in (None, "channels_last"):
-        raise NotImplementedError(f"{owner}(data_format={data_format!r}) is not implemented in gpunet: give "
-                                  "inputs as (batch, steps, channels), channels last.")
+def data_format_of(data_format):
+    """Keras's ``normalize_data_format``: ``None`` is the global ``image_data_format()``."""
+    return conv_ops.data_format_of(data_format)
 
 
-class Conv1D(Layer):
-    """``activation(conv1d(inputs, kernel) + bias)`` over (batch, steps, channels); kernel (kernel_size,
-    channels, filters) as Keras keeps it."""
+def spatial_axes(data_format, rank):
+    """The positions of the spatial axes in a ``(batch, ...)`` shape, and of the channels."""
+    if data_format == "channels_last":
+        return tuple(range(1, rank + 1)), rank + 1
+    return tuple(range(2, rank + 2)), 1
+
+
+def check_input_shape(layer, input_shape, rank):
+    """The channels of ``input_shape``, which must have ``rank`` spatial axes and known channels."""
+    axes, channel = spatial_axes(layer.data_format, rank)
+    if len(input_shape) != rank + 2 or input_shape[channel] is None:
+        names = "steps" if rank == 1 else ", ".join(("depth", "height", "width")[-rank:])
+        order = f"(batch, {names}, channels)" if channel != 1 else f"(batch, channels, {names})"
+        raise ValueError(f"{type(layer).__name__} '{layer.name}' expects inputs {order} with known channels "
+                         f"(data_format='{layer.data_format}'), received input shape {tuple(input_shape)}")
+    return input_shape[channel]
+
+
+def windowed_shape(input_shape, data_format, sizes, strides, dilations, padding, channels):
+    """The output shape of windows over ``input_shape``'s spatial axes (unknown lengths stay None)."""
+    axes, channel = spatial_axes(data_format, len(sizes))
+    shape = list(input_shape)
+    for axis, size, stride, dilation in zip(axes, sizes, strides, dilations):
+        if shape[axis] is not None:
+            shape[axis] = windows_plan(shape[axis], size, stride, dilation, padding)[2].shape[0]
+    shape[channel] = channels
+    return tuple(shape)
+
+
+def add_bias(y, bias, data_format, rank):
+    """``y + bias`` along the channels."""
+    if bias is None:
+        return y
+    if data_format == "channels_last":
+        return y + bias
+    from .. import ops
+    return y + ops.reshape(bias, (-1,) + (1,) * rank)
+
+
+class Conv(Layer):
+    """``activation(conv(inputs, kernel) + bias)`` over ``rank`` spatial axes (Keras's ``Conv`` base)."""
+
+    rank = None
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1, groups=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        _channels_last(data_format, "Conv1D")
-        if groups != 1:
-            raise NotImplementedError(f"Conv1D(groups={groups!r}) is not implemented in gpunet (groups=1 only).")
-        self.filters = _int(filters, "filters", "Conv1D")
-        self.kernel_size, self.strides = (_int(kernel_size, "kernel_size", "Conv1D"),), (_int(strides, "strides",
-                                                                                                "Conv1D"),)
-        self.dilation_rate = (_int(dilation_rate, "dilation_rate", "Conv1D"),)
-        if self.strides[0] > 1 and self.dilation_rate[0] > 1:
-            raise ValueError("Conv1D: `strides > 1` not supported in conjunction with `dilation_rate > 1`.")
-        self.padding = _padding(padding, ("valid", "same", "causal"), "Conv1D")
+        owner, rank = type(self).__name__, self.rank
+        self.filters = int_tuple(filters, 1, "filters", owner)[0]
+        self.groups = int_tuple(groups, 1, "groups", owner)[0]
+        if self.filters % self.groups:
+            raise ValueError(f"{owner}: the number of filters must be evenly divisible by the number of groups. "
+                             f"Received: groups={self.groups}, filters={self.filters}")
+        self.kernel_size = int_tuple(kernel_size, rank, "kernel_size", owner)
+        self.strides = int_tuple(strides, rank, "strides", owner)
+        self.dilation_rate = int_tuple(dilation_rate, rank, "dilation_rate", owner)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{owner}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        self.padding = padding_of(padding, ("valid", "same", "causal") if rank == 1 else ("valid", "same"), owner)
+        self.data_format = data_format_of(data_format)
         self.activation, self.use_bias = activations.get(activation), bool(use_bias)
         keep_weight_arguments(self, locals(), ("kernel", "bias"))
         self.kernel = self.bias = None
 
+    def _kernel_shape(self, input_shape, channels):
+        if channels % self.groups:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the number of input channels must be evenly "
+                             f"divisible by the number of groups. Received groups={self.groups}, but the input has "
+                             f"{channels} channels (full input shape is {tuple(input_shape)}).")
+        return self.kernel_size + (channels // self.groups, self.filters)
+
     def build(self, input_shape):
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(f"Conv1D '{self.name}' expects inputs (batch, steps, channels) with known channels, "
-                             f"received input shape {tuple(input_shape)}")
-        self.kernel = self.add_weight(name="kernel", shape=(self.kernel_size[0], input_shape[-1], self.filters),
+        channels = check_input_shape(self, input_shape, self.rank)
+        self.kernel = self.add_weight(name="kernel", shape=self._kernel_shape(input_shape, channels),
                                       initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
         if self.use_bias:
@@ -66,86 +119,37 @@ class Conv1D(Layer):
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
-        steps = input_shape[1]
-        if steps is not None:
-            steps = windows_plan(steps, self.kernel_size[0], self.strides[0], self.dilation_rate[0],
-                                 self.padding)[2].shape[0]
-        return (input_shape[0], steps, self.filters)
+        return windowed_shape(input_shape, self.data_format, self.kernel_size, self.strides, self.dilation_rate,
+                              self.padding, self.filters)
 
     def call(self, inputs):
-        from .. import ops
-        size, channels = self.kernel_size[0], inputs.shape[-1]
-        left, right, index, _ = windows_plan(inputs.shape[1], size, self.strides[0], self.dilation_rate[0],
-                                             self.padding)
-        x = ops.pad(inputs, ((0, 0), (left, right), (0, 0))) if left or right else inputs
-        windows = ops.reshape(ops.take(x, index, axis=1), (inputs.shape[0], index.shape[0], size * channels))
-        y = ops.matmul(windows, ops.reshape(self.kernel, (size * channels, self.filters)))
-        if self.bias is not None:
-            y = y + self.bias
-        return self.activation(y)
+        y = conv_ops.convolve(inputs, self.kernel, self.strides, self.padding, self.data_format, self.dilation_rate)
+        return self.activation(add_bias(y, self.bias, self.data_format, self.rank))
 
     def get_config(self):
         config = super().get_config()
         config.update({
             "filters": self.filters, "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-            "padding": self.padding, "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
-            "groups": 1, "activation": activations.serialize(self.activation), "use_bias": self.use_bias})
+            "padding": self.padding, "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
+            "groups": self.groups, "activation": activations.serialize(self.activation), "use_bias": self.use_bias})
         config.update(weight_arguments_config(self, ("kernel", "bias")))
         return config
 
 
-class _Pooling1D(Layer):
-    _reduce = None
-
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        owner = type(self).__name__
-        _channels_last(data_format, owner)
-        self.pool_size = (_int(pool_size, "pool_size", owner),)
-        self.strides = (_int(strides, "strides", owner),) if strides is not None else self.pool_size
-        self.padding = _padding(padding, ("valid", "same"), owner)
-
-    def compute_output_shape(self, input_shape):
-        steps = input_shape[1]
-        if steps is not None:
-            steps = windows_plan(steps, self.pool_size[0], self.strides[0], 1, self.padding)[2].shape[0]
-        return (input_shape[0], steps, input_shape[2])
-
-    def call(self, inputs):
-        from .. import ops
-        left, right, index, inside = windows_plan(inputs.shape[1], self.pool_size[0], self.strides[0], 1,
-                                                  self.padding)
-        if not (left or right):
-            return self._reduce(ops.take(inputs, index, axis=1), None)
-        x = ops.pad(inputs, ((0, 0), (left, right), (0, 0)))  # (padded steps take no part: TensorFlow's pooling)
-        return self._reduce(ops.take(x, index, axis=1), inside)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"pool_size": list(self.pool_size), "padding": self.padding, "strides": list(self.strides),
-                       "data_format": "channels_last"})
-        return config
+class Conv1D(Conv):
+    """A convolution over the steps of ``(batch, steps, channels)``; ``padding="causal"`` pads the start only,
+    so step t sees steps <= t."""
+    rank = 1
 
 
-class MaxPooling1D(_Pooling1D):
-    """The largest value of each window of ``pool_size`` steps, every ``strides`` steps (default: pool_size)."""
-
-    def _reduce(self, windows, inside):
-        from .. import ops
-        if inside is not None:
-            windows = ops.where(inside[None, :, :, None], windows, -float("inf"))
-        return ops.max(windows, axis=2)
+class Conv2D(Conv):
+    """A convolution over the rows and columns of images ``(batch, height, width, channels)``."""
+    rank = 2
 
 
-class AveragePooling1D(_Pooling1D):
-    """The mean of each window of ``pool_size`` steps (over its steps inside the sequence)."""
-
-    def _reduce(self, windows, inside):
-        from .. import ops
-        if inside is None:
-            return ops.mean(windows, axis=2)
-        counts = inside.sum(axis=1).astype(windows.dtype)[None, :, None]
-        return ops.sum(windows, axis=2) / counts
+class Conv3D(Conv):
+    """A convolution over volumes ``(batch, depth, height, width, channels)``."""
+    rank = 3
 
 
-Convolution1D, MaxPool1D, AvgPool1D = Conv1D, MaxPooling1D, AveragePooling1D  # (Keras's other names)
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D  # (Keras's other names)

@@ -111,3 +111,6 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
         dy = dy.reshape(self._y.shape)
         ties = (self._x == self._y).astype(dy.dtype)
         return ties * (dy / self.ops.sum(ties, axis=self._axis, keepdims=True))
+
+
+GlobalAvgPool1D, GlobalMaxPool1D = GlobalAveragePooling1D, GlobalMaxPooling1D  # (Keras's other names)
