@@ -58,9 +58,9 @@ def _windows(x, sizes, strides, dilations, padding):
     return patches(x, plan), plan, counts
 
 
-def _conv_last(x, kernel, strides, padding, dilations):
-    """The convolution of channels-last ``x`` (padding may be Conv1D's "causal"); groups where the kernel
-    takes fewer channels than ``x`` has (Keras 3's rule)."""
+def _conv_last(x, kernel, strides, padding, dilations, bias=None):
+    """The convolution of channels-last ``x`` (padding may be Conv1D's "causal"), plus ``bias``; groups where
+    the kernel takes fewer channels than ``x`` has (Keras 3's rule)."""
     k = lift(kernel)
     sizes, (channels, filters) = k.data.shape[:-2], k.data.shape[-2:]
     groups = x.data.shape[-1] // channels
@@ -68,14 +68,15 @@ def _conv_last(x, kernel, strides, padding, dilations):
         raise ValueError(f"The kernel takes {channels} input channel(s) per group and gives {filters} filter(s): "
                          f"the inputs' {x.data.shape[-1]} channels and the filters must split into equal groups")
     if groups == 1:
-        return convolution(x, k, I.window_plan(x.data.shape[1:-1], sizes, strides, dilations, padding)[0])
+        return convolution(x, k, I.window_plan(x.data.shape[1:-1], sizes, strides, dilations, padding)[0], bias)
     cols, plan, _ = _windows(x, sizes, strides, dilations, padding)
     window = cols.data.shape[-2]
     outputs = cols.data.shape[:-2]
     cols = transpose(reshape(cols, (-1, window, groups, channels)), (2, 0, 1, 3))
     w = transpose(reshape(k, (window, channels, groups, filters // groups)), (2, 0, 1, 3))
     y = matmul(reshape(cols, (groups, -1, window * channels)), reshape(w, (groups, window * channels, -1)))
-    return reshape(transpose(y, (1, 0, 2)), outputs + (filters,))
+    y = reshape(transpose(y, (1, 0, 2)), outputs + (filters,))
+    return y if bias is None else E.add(y, bias)
 
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
@@ -84,12 +85,13 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     return convolve(inputs, kernel, strides, _padding(padding), data_format, dilation_rate)
 
 
-def convolve(inputs, kernel, strides, padding, data_format, dilation_rate):
-    """`conv`, whose ``padding`` may also be "causal" (Conv1D's: the start padded with ``span - 1`` zeros)."""
+def convolve(inputs, kernel, strides, padding, data_format, dilation_rate, bias=None):
+    """`conv` plus ``bias`` (a convolution layer's), whose ``padding`` may also be "causal" (Conv1D's: the start
+    padded with ``span - 1`` zeros)."""
     rank = lift(kernel).data.ndim - 2
     x, back = _to_channels_last(inputs, data_format, rank)
     return back(_conv_last(x, kernel, _ints(strides, rank, "strides"), padding,
-                           _ints(dilation_rate, rank, "dilation_rate")))
+                           _ints(dilation_rate, rank, "dilation_rate"), bias))
 
 
 def deconv_length(length, size, stride, padding, output_padding, dilation):
@@ -107,21 +109,36 @@ def conv_transpose(inputs, kernel, strides, padding="valid", output_padding=None
     ``kernel`` ``(*kernel_size, filters, channels)`` (Keras 3's ``ops.conv_transpose``)."""
     k = lift(kernel)
     rank = k.data.ndim - 2
+    sizes, strides = k.data.shape[:-2], _ints(strides, rank, "strides")
+    dilations, padding = _ints(dilation_rate, rank, "dilation_rate"), _padding(padding)
+    extra = (None,) * rank if output_padding is None else _ints_or_zero(output_padding, rank)
+    spatial = _spatial_shape(inputs, data_format, rank)
+    lengths = tuple(deconv_length(n, s, st, padding, e, d)
+                    for n, s, st, e, d in zip(spatial, sizes, strides, extra, dilations))
+    return transpose_to(inputs, kernel, lengths, strides, padding, data_format, dilations)
+
+
+def _spatial_shape(inputs, data_format, rank):
+    shape = tuple(lift(inputs).data.shape)
+    return shape[1:-1] if data_format_of(data_format) == "channels_last" else shape[2:]
+
+
+def transpose_to(inputs, kernel, lengths, strides, padding, data_format, dilations):
+    """The transposed convolution whose outputs have spatial ``lengths`` (Keras 2's ``K.conv2d_transpose``
+    takes them as its ``output_shape``): the convolution of such outputs must give the inputs' shape."""
+    k = lift(kernel)
+    rank = k.data.ndim - 2
     x, back = _to_channels_last(inputs, data_format, rank)
     sizes, (filters, channels) = k.data.shape[:-2], k.data.shape[-2:]
-    strides, dilations = _ints(strides, rank, "strides"), _ints(dilation_rate, rank, "dilation_rate")
-    padding = _padding(padding)
-    extra = (None,) * rank if output_padding is None else _ints_or_zero(output_padding, rank)
-    lengths = tuple(deconv_length(n, s, st, padding, e, d)
-                    for n, s, st, e, d in zip(x.data.shape[1:-1], sizes, strides, extra, dilations))
     plan, _ = I.window_plan(lengths, sizes, strides, dilations, padding)
     if tuple(p[5] for p in plan) != tuple(x.data.shape[1:-1]):
-        raise ValueError(f"output_padding={output_padding!r} gives outputs {lengths} whose convolution would not have "
-                         f"the inputs' shape {tuple(x.data.shape[1:-1])}: each output_padding must be below its stride")
+        raise ValueError(f"Outputs of spatial shape {tuple(lengths)} would not convolve back to the inputs' "
+                         f"{tuple(x.data.shape[1:-1])} ({padding} padding, strides {strides}): each output_padding "
+                         "must be below its stride")
     window = math.prod(sizes)
     cols = matmul(reshape(x, (-1, channels)), transpose(reshape(k, (window * filters, channels))))
     cols = reshape(cols, tuple(x.data.shape[:-1]) + (window, filters))
-    return back(fold(cols, plan, (x.data.shape[0],) + lengths + (filters,)))
+    return back(fold(cols, plan, (x.data.shape[0],) + tuple(lengths) + (filters,)))
 
 
 def _ints_or_zero(value, rank):

@@ -9,26 +9,9 @@ active backend's arrays (NumPy or CuPy), not a gather of precomputed indices, wh
 scatter with atomics. `convolution` is a convolution of one group with a leaner input gradient;
 `window_max` and `window_sum` reduce each window without gathering it (the poolings).
 """
-import itertools
-
 from .. import backend as B
+from ..backend.index_maps import kernel_slices as _kernel_slices
 from .tensor import lift, result
-
-
-def _kernel_slices(plan):
-    """For each kernel position, in row-major order, the slices of the padded input its outputs read.
-    ``plan`` has one ``(left, right, size, stride, dilation, outputs)`` per spatial axis."""
-    ranges = [range(size) for _, _, size, _, _, _ in plan]
-    for offsets in itertools.product(*ranges):
-        yield tuple(slice(o * dilation, o * dilation + stride * (out - 1) + 1, stride)
-                    for o, (_, _, _, stride, dilation, out) in zip(offsets, plan))
-
-
-def _window_count(plan):
-    count = 1
-    for _, _, size, _, _, _ in plan:
-        count *= size
-    return count
 
 
 def _padded_shape(shape, plan):
@@ -43,19 +26,18 @@ def _inner(shape, plan):
     return (slice(None),) + tuple(slice(left, left + n) for n, (left, *_) in zip(shape[1:-1], plan)) + (slice(None),)
 
 
-def _gather(data, plan, pad_value):
+def _pad(data, plan, pad_value):
     xp = B.get_backend().xp
     padded_shape = _padded_shape(data.shape, plan)
-    if padded_shape != data.shape:
-        padded = xp.full(padded_shape, pad_value, data.dtype)
-        padded[_inner(data.shape, plan)] = data
-    else:
-        padded = data
-    outputs = tuple(p[5] for p in plan)
-    out = xp.empty((data.shape[0],) + outputs + (_window_count(plan), data.shape[-1]), data.dtype)
-    for k, slices in enumerate(_kernel_slices(plan)):
-        out[(Ellipsis, k, slice(None))] = padded[(slice(None),) + slices + (slice(None),)]
-    return out
+    if padded_shape == data.shape:
+        return data
+    padded = xp.full(padded_shape, pad_value, data.dtype)
+    padded[_inner(data.shape, plan)] = data
+    return padded
+
+
+def _gather(data, plan, pad_value):
+    return B.get_backend().gather_windows(_pad(data, plan, pad_value), plan)
 
 
 def _scatter(cols, plan, shape):
@@ -83,22 +65,24 @@ def fold(cols, plan, shape):
     return result(_scatter(t.data, plan, shape), (t, lambda g: _gather(g, plan, 0.0)))
 
 
-def convolution(x, kernel, plan):
+def convolution(x, kernel, plan, bias=None):
     """``x`` ``(batch, *spatial, channels)`` convolved with ``kernel`` ``(*kernel_size, channels, filters)``
-    (one group): the windows times the kernel in one matrix product. Its input gradient is one product per
-    kernel position added into place, not the windows' whole gradient folded: a tenth of the memory for a
-    3 x 3 kernel, where that array is the largest of the step."""
+    (one group), plus ``bias`` (None: none): the windows times the kernel in one matrix product. Its input
+    gradient is one product per kernel position added into place, not the windows' whole gradient folded: a
+    tenth of the memory for a 3 x 3 kernel, where that array is the largest of the step."""
     t, k = lift(x), lift(kernel)
     data, weights = t.data, k.data
     cols = _gather(data, plan, 0.0)
     window, channels, filters = cols.shape[-2], data.shape[-1], weights.shape[-1]
     flat = cols.reshape(-1, window * channels)
-    out = (flat @ weights.reshape(window * channels, filters)).reshape(cols.shape[:-2] + (filters,))
+    out = flat @ weights.reshape(window * channels, filters)
+    if bias is not None:
+        out += lift(bias).data
+    out = out.reshape(cols.shape[:-2] + (filters,))
 
     def grad_x(g):
-        xp = B.get_backend().xp
         g2, per_position = g.reshape(-1, filters), weights.reshape(window, channels, filters)
-        padded = xp.zeros(_padded_shape(data.shape, plan), g.dtype)
+        padded = B.get_backend().xp.zeros(_padded_shape(data.shape, plan), g.dtype)
         for i, slices in enumerate(_kernel_slices(plan)):
             padded[(slice(None),) + slices + (slice(None),)] += (g2 @ per_position[i].T).reshape(
                 cols.shape[:-2] + (channels,))
@@ -106,18 +90,19 @@ def convolution(x, kernel, plan):
 
     def grad_kernel(g):
         return (flat.T @ g.reshape(-1, filters)).reshape(weights.shape)
-    return result(out, (t, grad_x), (k, grad_kernel))
+    parents = [(t, grad_x), (k, grad_kernel)]
+    if bias is not None:
+        parents.append((lift(bias), lambda g: g.reshape(-1, filters).sum(axis=0)))
+    return result(out, *parents)
 
 
 def _each_window_position(data, plan, pad_value):
-    """The padded input and, per kernel position, the slice of it that position's outputs read."""
-    xp = B.get_backend().xp
-    padded_shape = _padded_shape(data.shape, plan)
-    padded = data
-    if padded_shape != data.shape:
-        padded = xp.full(padded_shape, pad_value, data.dtype)
-        padded[_inner(data.shape, plan)] = data
-    return padded, [(slice(None),) + slices + (slice(None),) for slices in _kernel_slices(plan)]
+    """The padded input and, per kernel position, the index of the part of it that position's outputs read."""
+    return _pad(data, plan, pad_value), [(slice(None),) + slices + (slice(None),) for slices in _kernel_slices(plan)]
+
+
+def _overlapping(plan):
+    return any(stride < dilation * (size - 1) + 1 for _, _, size, stride, dilation, _ in plan)
 
 
 def window_max(x, plan):
@@ -129,16 +114,19 @@ def window_max(x, plan):
     xp = B.get_backend().xp
     padded, positions = _each_window_position(data, plan, -float("inf"))
     out = padded[positions[0]].copy()
-    for index in positions[1:]:
-        xp.maximum(out, padded[index], out=out)
+    first = xp.zeros(out.shape, "int8" if len(positions) < 128 else "int32")  # which position holds the max
+    for k, index in enumerate(positions[1:], 1):
+        xp.copyto(first, k, where=padded[index] > out)
+        xp.maximum(out, padded[index], out=out)  # (NaN propagates, as in TensorFlow)
 
     def vjp(g):
         grad = xp.zeros(padded.shape, g.dtype)
-        taken = xp.zeros(out.shape, bool)
-        for index in positions:
-            first = (padded[index] == out) & ~taken
-            taken |= first
-            grad[index] += xp.where(first, g, xp.zeros((), g.dtype))
+        zero = xp.zeros((), g.dtype)
+        for k, index in enumerate(positions):
+            if _overlapping(plan):
+                grad[index] += xp.where(first == k, g, zero)
+            else:  # (each input position is in one window at most: no addition needed)
+                grad[index] = xp.where(first == k, g, zero)
         return grad[_inner(data.shape, plan)]
     return result(out, (t, vjp))
 

@@ -139,8 +139,10 @@ from .keras_functions_more import *  # noqa: E402,F401,F403
 from .variable_functions import *  # noqa: E402,F401,F403
 from .phase_functions import *  # noqa: E402,F401,F403
 from .dtype_functions import standardize_dtype, is_float_dtype, is_int_dtype, result_type  # noqa: E402,F401
+from . import keras_image_functions as _image  # noqa: E402
+from .keras_image_functions import *  # noqa: E402,F401,F403
 
-__all__ = _keras_functions.__all__ + _more.__all__ + _variables.__all__ + _phases.__all__ + [
+__all__ = _keras_functions.__all__ + _more.__all__ + _variables.__all__ + _phases.__all__ + _image.__all__ + [
     "Backend", "NumpyBackend", "CupyBackend", "set_backend", "get_backend", "use_backend", "floatx", "set_floatx",
     "epsilon", "set_epsilon", "random", "backend", "resolve", "get_value", "set_value", "cupy_unavailable_reason",
     "clear_session", "function", "learning_phase", "standardize_dtype", "is_float_dtype", "is_int_dtype",

@@ -113,6 +113,17 @@ class Backend(ActivationOps, OptimizerOps, InitOps, EinsumOps):
         flat = (indices.reshape(-1, 1) * width + xp.arange(width)).reshape(-1)
         xp.add.at(out.reshape(-1), flat, values.reshape(-1))
 
+    def gather_windows(self, padded, plan):
+        """Every window of ``padded`` ``(batch, *spatial, channels)`` as ``(batch, *outputs, window, channels)``,
+        ``plan`` an index_maps.window_plan: one strided copy per kernel position."""
+        from .index_maps import kernel_slices
+        outputs = tuple(p[5] for p in plan)
+        out = self.xp.empty((padded.shape[0],) + outputs + (math.prod(p[2] for p in plan), padded.shape[-1]),
+                            padded.dtype)
+        for k, slices in enumerate(kernel_slices(plan)):
+            out[(Ellipsis, k, slice(None))] = padded[(slice(None),) + slices + (slice(None),)]
+        return out
+
     # ---- linear algebra -------------------------------------------------------
     def matmul(self, a, b, trans_a=False, trans_b=False, out=None):
         """``op(a) @ op(b)`` where ``op`` transposes when asked; writes into ``out``."""

@@ -87,3 +87,12 @@ def linear_resize(length, factor):
     numpy.add.at(matrix, (out, low), 1 - (source - low))
     numpy.add.at(matrix, (out, high), source - low)
     return matrix
+
+
+def kernel_slices(plan):
+    """For each kernel position of a `window_plan`, in row-major order, the slices of the padded input that
+    position's outputs read (one per spatial axis)."""
+    import itertools
+    for offsets in itertools.product(*[range(size) for _, _, size, _, _, _ in plan]):
+        yield tuple(slice(o * dilation, o * dilation + stride * (out - 1) + 1, stride)
+                    for o, (_, _, _, stride, dilation, out) in zip(offsets, plan))

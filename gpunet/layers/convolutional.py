@@ -123,8 +123,8 @@ class Conv(Layer):
                               self.padding, self.filters)
 
     def call(self, inputs):
-        y = conv_ops.convolve(inputs, self.kernel, self.strides, self.padding, self.data_format, self.dilation_rate)
-        return self.activation(add_bias(y, self.bias, self.data_format, self.rank))
+        return self.activation(conv_ops.convolve(inputs, self.kernel, self.strides, self.padding, self.data_format,
+                                                 self.dilation_rate, self.bias))
 
     def get_config(self):
         config = super().get_config()

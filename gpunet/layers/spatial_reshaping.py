@@ -117,22 +117,7 @@ class _UpSampling(_Spatial):
         return self._map_axes(input_shape, lambda i, n: n * self.size[i])
 
     def call(self, inputs):
-        from .. import ops
-        axes = spatial_axes(self.data_format, self.rank)[0]
-        if self.interpolation == "bilinear":
-            y = inputs
-            for i, axis in enumerate(axes):
-                matrix = B.get_backend().asarray(linear_resize(inputs.shape[axis], self.size[i]),
-                                                 dtype=inputs.dtype)
-                y = ops.moveaxis(ops.tensordot(y, matrix, axes=[[axis], [1]]), -1, axis)
-            return y
-        # each value repeated: an axis of length `size` after each spatial axis, broadcast, then merged
-        expanded, ones = list(inputs.shape), [1] * (len(inputs.shape) + self.rank)
-        for i, axis in reversed(list(enumerate(axes))):
-            expanded.insert(axis + 1, 1)
-            ones[axis + 1 + i] = self.size[i]
-        repeated = ops.reshape(inputs, tuple(expanded)) * ops.ones(tuple(ones), dtype=inputs.dtype)
-        return ops.reshape(repeated, self.compute_output_shape(inputs.shape))
+        return upsample(inputs, self.size, self.data_format, self.interpolation)
 
     def get_config(self):
         if self.rank == 1:
@@ -140,6 +125,28 @@ class _UpSampling(_Spatial):
         if self.rank == 2:
             return self._config("size", self.size, interpolation=self.interpolation)
         return self._config("size", self.size)
+
+
+def upsample(inputs, size, data_format, interpolation):
+    """``inputs`` enlarged ``size[i]`` times along each spatial axis: each value repeated ("nearest") or
+    interpolated ("bilinear", tf.image.resize's)."""
+    from .. import ops
+    rank = len(size)
+    axes = spatial_axes(data_format, rank)[0]
+    if interpolation == "bilinear":
+        y = inputs
+        for i, axis in enumerate(axes):
+            matrix = B.get_backend().asarray(linear_resize(inputs.shape[axis], size[i]), dtype=inputs.dtype)
+            y = ops.moveaxis(ops.tensordot(y, matrix, axes=[[axis], [1]]), -1, axis)
+        return y
+    # each value repeated: an axis of length `size` after each spatial axis, broadcast, then merged
+    expanded, ones, out = list(inputs.shape), [1] * (len(inputs.shape) + rank), list(inputs.shape)
+    for i, axis in reversed(list(enumerate(axes))):
+        expanded.insert(axis + 1, 1)
+        ones[axis + 1 + i] = size[i]
+        out[axis] *= size[i]
+    repeated = ops.reshape(inputs, tuple(expanded)) * ops.ones(tuple(ones), dtype=inputs.dtype)
+    return ops.reshape(repeated, tuple(out))
 
 
 class ZeroPadding1D(_ZeroPadding):
