@@ -153,6 +153,27 @@ def test_an_mnist_style_cnn_trains_as_in_tf_keras(tfk):
     assert_classifier_trains_as_tf_keras(tfk, _cnn, IMAGES, LABELS)
 
 
+def test_a_channels_first_cnn_trains_as_its_channels_last_twin():
+    """Flatten(data_format="channels_first") moves the channels last first, as Keras's does: the same weights
+    give the same predictions and the same training from images with their channels first."""
+    L = layers
+    last = _cnn(gpunet)
+    first = Sequential([L.Conv2D(4, 3, activation="relu", input_shape=(1, 10, 10), data_format="channels_first"),
+                        L.Conv2D(6, 3, activation="relu", data_format="channels_first"),
+                        L.MaxPooling2D(data_format="channels_first"), L.Dropout(0.0),
+                        L.Flatten(data_format="channels_first"), L.Dense(8, activation="relu"),
+                        L.Dense(1, activation="sigmoid")])
+    first.set_weights(last.get_weights())
+    moved = np.moveaxis(IMAGES, -1, 1)
+    np.testing.assert_allclose(first.predict(moved, verbose=0), last.predict(IMAGES, verbose=0), rtol=1e-5,
+                               atol=1e-6)
+    for model, x in ((last, IMAGES), (first, moved)):
+        model.compile("sgd", "binary_crossentropy")
+        model.fit(x, LABELS, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(first.get_weights(), last.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def _autoencoder(lib):
     L = lib.layers
     return lib.Sequential([L.Conv2D(4, 3, activation="relu", padding="same", input_shape=(8, 8, 1)),

@@ -115,7 +115,8 @@ def dense_stack(layers, passthrough=(), normalization=False, prelude=False, acti
             stack.append(FoldedNorm(layer))
         elif kind in _ACTIVATION_LAYERS and _foldable(stack[-1] if stack else None, layer):
             stack[-1] = type(stack[-1])(stack[-1].layer, layer.activation, layer)
-        elif kind is Flatten and (not stack or len(layer.input_shape or ()) == 2):
+        elif kind is Flatten and (not stack or len(layer.input_shape or ()) == 2) and layer.reads_rows(
+                len(layer.input_shape or ())):
             continue  # the plans read each sample as one row already
         elif kind in passthrough:
             stack.append(layer)
@@ -127,7 +128,9 @@ def dense_stack(layers, passthrough=(), normalization=False, prelude=False, acti
 def takes_rows(layers):
     """Whether the model's input reaches its first Dense layer as rows of features: 2-D input,
     or any input through a leading Flatten (the plans then read each sample as one row)."""
-    return bool(layers) and (len(layers[0].input_shape or ()) == 2 or type(layers[0]) is Flatten)
+    first = layers[0] if layers else None
+    return first is not None and (len(first.input_shape or ()) == 2 or (
+        type(first) is Flatten and first.reads_rows(len(first.input_shape or ()))))
 
 
 def as_rows(x):

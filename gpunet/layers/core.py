@@ -1,5 +1,6 @@
 """Core layers: Dense, Activation, Dropout, Flatten, Reshape (InputLayer/Input: input_layer.py)."""
 from .. import activations
+from .. import backend as B
 from .. import regularizers
 from ..backend import random as _random
 from .base import Layer
@@ -186,11 +187,21 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """Flattens every dimension but the batch."""
+    """Flattens every dimension but the batch. With ``data_format="channels_first"`` (None: the global
+    ``image_data_format()``) the channels axis is moved last first, as Keras does, so the Dense layer after it
+    sees the order a channels-last model gives it (weights move between the two formats)."""
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format
+        value = B.image_data_format() if data_format is None else str(data_format).lower()
+        if value not in ("channels_last", "channels_first"):
+            raise ValueError(f"Flatten: `data_format` must be 'channels_last' or 'channels_first', received "
+                             f"{data_format!r}")
+        self.data_format = value
+
+    def reads_rows(self, ndim):
+        """Whether flattening inputs of ``ndim`` axes keeps each sample's order (the plans' view of rows)."""
+        return self.data_format == "channels_last" or ndim <= 2
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
@@ -198,14 +209,21 @@ class Flatten(Layer):
 
     def forward(self, x, training=False):
         self._shape = x.shape
+        if not self.reads_rows(x.ndim):
+            self._order = (0,) + tuple(range(2, x.ndim)) + (1,)
+            x = x.transpose(self._order)
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dy, need_dx=True):
-        return dy.reshape(self._shape)
+        if self.reads_rows(len(self._shape)):
+            return dy.reshape(self._shape)
+        moved = tuple(self._shape[i] for i in self._order)
+        return self.ops.xp.ascontiguousarray(dy.reshape(moved).transpose((0, len(moved) - 1) + tuple(
+            range(1, len(moved) - 1))))
 
     def get_config(self):
         config = super().get_config()
-        config["data_format"] = self.data_format or "channels_last"
+        config["data_format"] = self.data_format
         return config
 
 

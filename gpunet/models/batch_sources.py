@@ -30,10 +30,17 @@ def is_batch_source(x):
     return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
 
 
+def is_iterator(source):
+    """Whether ``source`` is read with ``next`` (a generator): not a `Sequence`, read by index, even one that
+    is an iterator too (ImageDataGenerator.flow's, as Keras 2's: tf.keras reads those by index)."""
+    from ..utils import Sequence
+    return hasattr(source, "__next__") and not isinstance(source, Sequence)
+
+
 def adapt_batches(source, steps):
     """The x of each batch a batch source yields (the first of an ``(x, y)`` tuple), at most ``steps``
     batches (None: all): what a preprocessing layer's ``adapt`` reads from a generator or `Sequence`."""
-    batches = iter(source) if hasattr(source, "__next__") else (source[i] for i in range(len(source)))
+    batches = iter(source) if is_iterator(source) else (source[i] for i in range(len(source)))
     for i, batch in enumerate(batches):
         if steps is not None and i >= steps:
             return
@@ -45,7 +52,7 @@ class _Batches:
 
     def __init__(self, source, steps, shuffle=False, what="fit"):
         self.source, self.shuffle, self.exhausted = source, shuffle, False
-        self.sequence = not hasattr(source, "__next__")
+        self.sequence = not is_iterator(source)
         if steps is None and self.sequence:
             steps = len(source)
         if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps <= 0):

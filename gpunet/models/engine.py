@@ -85,11 +85,18 @@ class EngineMixin:
         """The output, and the activity regularizers' penalty (in training and in evaluation,
         as Keras adds ``model.losses`` to both; 0.0 with ``penalty=False``: predict)."""
         total, mask = 0.0, None
-        for layer in self._layers:
-            if mask is None and not masking.makes_mask(layer):
-                x = layer.forward(x, training)
-            else:  # an Embedding(mask_zero=True) or Masking and the layers after it: tf.keras 2's rules
-                x, mask = masking.forward(layer, x, mask, training)
+        for i, layer in enumerate(self._layers):
+            data_input = training and i == 0 and layer._uses_call
+            if data_input:  # its input is the data: `_backward` wants no gradient of it (user_code.tape_forward)
+                layer._data_inputs = [True]
+            try:
+                if mask is None and not masking.makes_mask(layer):
+                    x = layer.forward(x, training)
+                else:  # an Embedding(mask_zero=True) or Masking and the layers after it: tf.keras 2's rules
+                    x, mask = masking.forward(layer, x, mask, training)
+            finally:
+                if data_input:
+                    layer._data_inputs = None
             if penalty and layer.activity_regularizer is not None:
                 total += self.ops.to_scalar(layer.activity_regularizer(x)) / x.shape[0]
                 if training:

@@ -133,7 +133,8 @@ class MultiIOMixin:
     def _packed_source(self, source, with_targets=True):
         pack = self._pack_batch if with_targets else (
             lambda b: self._pack_x(b[0] if isinstance(b, tuple) and len(b) in (1, 2, 3) else b))
-        if hasattr(source, "__next__"):
+        from .batch_sources import is_iterator
+        if is_iterator(source):
             return (pack(b) for b in source)
         return _PackedSequence(source, pack)
 

@@ -7,8 +7,10 @@ for ``gpunet`` in ``from keras.preprocessing.text import Tokenizer`` or
 - ``gpunet.preprocessing.sequence``: pad_sequences (also ``gpunet.utils.pad_sequences``),
   make_sampling_table, skipgrams, TimeseriesGenerator.
 - ``timeseries_dataset_from_array`` (Keras's; also ``gpunet.utils.timeseries_dataset_from_array``).
+- ``gpunet.preprocessing.image``: ImageDataGenerator, load_img, img_to_array, array_to_img, save_img and the
+  augmentation functions (SciPy and Pillow, as Keras's: ``pip install 'gpunet[image]'``).
 """
-from . import sequence, text
+from . import image, sequence, text
 from .timeseries_dataset import timeseries_dataset_from_array
 
-__all__ = ["sequence", "text", "timeseries_dataset_from_array"]
+__all__ = ["image", "sequence", "text", "timeseries_dataset_from_array"]
