@@ -82,6 +82,39 @@ def test_file_helpers_read_and_write_as_tf_keras(tfk, tmp_path):
                                   tfk.utils.img_to_array(tfk.utils.array_to_img(pixels), data_format="channels_first"))
 
 
+def _image_folders(root):
+    """Two classes of small PNG files of different sizes, one in a subfolder, and a file that is no image."""
+    for c, name in enumerate(("cats", "dogs")):
+        (root / name / "more").mkdir(parents=True)
+        for i in range(5):
+            size = (6 + i, 9 - i)
+            where = root / name / ("more" if i == 4 else "") / f"{name}{i}.png"
+            image.save_img(where, R.random(size + (3,)) * 255 + 20 * c, scale=False)
+        (root / name / "notes.txt").write_text("not an image")
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(class_mode="binary", color_mode="grayscale", subset="validation"),
+                                    dict(class_mode="sparse", target_size=(5, 6), keep_aspect_ratio=True,
+                                         interpolation="bilinear", subset="training"),
+                                    dict(class_mode="input", color_mode="rgba"), dict(class_mode=None,
+                                                                                      classes=["dogs"])],
+                         ids=["categorical", "binary-grayscale-validation", "sparse-training", "input-rgba", "none"])
+def test_flow_from_directory_equals_tf_keras(tfk, tmp_path, capsys, kwargs):
+    _image_folders(tmp_path)
+    settings = dict(rotation_range=20, horizontal_flip=True, rescale=1 / 255.0, validation_split=0.4)
+    kwargs = dict(dict(target_size=(8, 7), batch_size=3, seed=4), **kwargs)
+    got = image.ImageDataGenerator(**settings).flow_from_directory(str(tmp_path), **kwargs)
+    mine_says = capsys.readouterr().out
+    want = tfk.preprocessing.image.ImageDataGenerator(**settings).flow_from_directory(str(tmp_path), **kwargs)
+    assert mine_says == capsys.readouterr().out and "images belonging to" in mine_says
+    assert got.filenames == want.filenames and got.class_indices == want.class_indices and len(got) == len(want)
+    np.testing.assert_array_equal(got.classes, want.classes)
+    for index in range(len(got)):
+        for a, b in zip(got[index] if kwargs.get("class_mode", 0) is not None else [got[index]],
+                        want[index] if kwargs.get("class_mode", 0) is not None else [want[index]]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def _cnn():
     L = gpunet.layers
     return gpunet.Sequential([L.Conv2D(4, 3, activation="relu", input_shape=(9, 8, 3)), L.MaxPooling2D(),
@@ -114,6 +147,10 @@ def test_a_cnn_trains_from_flow_with_fit_and_fit_generator():
      "different number of classes"),
     (lambda: image.array_to_img(np.zeros((2, 2, 2))), ValueError, "Unsupported channel number: 2"),
     (lambda: image.load_img(3), TypeError, "path should be path-like"),
+    (lambda: image.ImageDataGenerator().flow_from_directory(".", class_mode="multi"), ValueError,
+     "Invalid class_mode: multi"),
+    (lambda: image.ImageDataGenerator().flow_from_directory(".", color_mode="cmyk"), ValueError,
+     "Invalid color mode: 'cmyk'"),
 ])
 def test_refusals_name_what_was_expected(make, error, message):
     with pytest.raises(error, match=message):

@@ -81,11 +81,15 @@ def convolution(x, kernel, plan, bias=None):
     out = out.reshape(cols.shape[:-2] + (filters,))
 
     def grad_x(g):
+        xp = B.get_backend().xp
         g2, per_position = g.reshape(-1, filters), weights.reshape(window, channels, filters)
-        padded = B.get_backend().xp.zeros(_padded_shape(data.shape, plan), g.dtype)
+        padded = xp.zeros(_padded_shape(data.shape, plan), g.dtype)
+        # one buffer for every position's product: a fresh array per product costs more in page faults than
+        # its arithmetic (4x, 2 CPU cores, the MNIST CNN's second layer)
+        product = xp.empty((g2.shape[0], channels), g.dtype)
         for i, slices in enumerate(_kernel_slices(plan)):
-            padded[(slice(None),) + slices + (slice(None),)] += (g2 @ per_position[i].T).reshape(
-                cols.shape[:-2] + (channels,))
+            xp.matmul(g2, per_position[i].T, out=product)
+            padded[(slice(None),) + slices + (slice(None),)] += product.reshape(cols.shape[:-2] + (channels,))
         return padded[_inner(data.shape, plan)]
 
     def grad_kernel(g):

@@ -78,6 +78,18 @@ class ImageDataGenerator:
                                   save_prefix=save_prefix, save_format=save_format,
                                   ignore_class_split=ignore_class_split, subset=subset, dtype=self.dtype)
 
+    def flow_from_directory(self, directory, target_size=(256, 256), color_mode="rgb", classes=None,
+                            class_mode="categorical", batch_size=32, shuffle=True, seed=None, save_to_dir=None,
+                            save_prefix="", save_format="png", follow_links=False, subset=None, interpolation="nearest",
+                            keep_aspect_ratio=False):
+        """The batches of the images in ``directory``'s class subdirectories, augmented: a `DirectoryIterator`."""
+        from .image_directory import DirectoryIterator
+        return DirectoryIterator(directory, self, target_size=target_size, color_mode=color_mode, classes=classes,
+                                 class_mode=class_mode, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                 data_format=self.data_format, save_to_dir=save_to_dir, save_prefix=save_prefix,
+                                 save_format=save_format, follow_links=follow_links, subset=subset,
+                                 interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype)
+
     def standardize(self, x):
         """``x`` (an image or a batch) with preprocessing_function, rescale and the normalizations applied
         (in place where Keras's are)."""
