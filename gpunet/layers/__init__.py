@@ -8,6 +8,9 @@ from .normalization import BatchNormalization
 from .layer_normalization import LayerNormalization, UnitNormalization
 from .group_normalization import GroupNormalization, RMSNormalization
 from .preprocessing import Normalization, Rescaling
+from .image_resizing import Resizing, CenterCrop
+from .image_augmentation import (RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
+                                 RandomBrightness)
 from .discretization import Discretization
 from .category_encoding import CategoryEncoding
 from .integer_lookup import IntegerLookup
@@ -53,7 +56,8 @@ def deserialize(config, custom_objects=None):
     return layer_from_config(config, custom_objects)
 
 
-__all__ = ["Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "EinsumDense", "Activation", "Dropout",
+__all__ = ["Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+           "RandomContrast", "RandomBrightness", "Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "EinsumDense", "Activation", "Dropout",
            "Flatten", "Reshape", "Identity", "BatchNormalization", "LayerNormalization", "UnitNormalization",
            "GroupNormalization", "RMSNormalization", "Normalization", "Rescaling", "Discretization",
            "CategoryEncoding", "IntegerLookup", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU",

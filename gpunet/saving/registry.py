@@ -33,7 +33,8 @@ _LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "
                 "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "Add", "Subtract", "Multiply",
                 "Average", "Maximum", "Minimum", "Concatenate", "Dot", "Identity", "LayerNormalization",
                 "UnitNormalization", "GroupNormalization", "RMSNormalization", "Normalization", "Rescaling",
-                "Discretization", "CategoryEncoding", "IntegerLookup")
+                "Discretization", "CategoryEncoding", "IntegerLookup", "Resizing", "CenterCrop", "RandomFlip",
+                "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 
