@@ -69,7 +69,8 @@ def test_random_layers_with_a_pinned_range_give_tf_keras_training_outputs(tfk, c
     host = B.get_backend().to_host
     np.testing.assert_allclose(host(layer(IMAGES, training=True)), ref(IMAGES, training=True).numpy(), rtol=1e-5,
                                atol=1e-3)
-    np.testing.assert_array_equal(host(layer(IMAGES)), IMAGES)  # inference: the identity
+    np.testing.assert_array_equal(host(layer(IMAGES, training=False)), IMAGES)  # inference: the identity
+    np.testing.assert_allclose(host(layer(IMAGES)), ref(IMAGES).numpy(), rtol=1e-5, atol=1e-3)  # (a direct call)
     config, ref_config = json.loads(json.dumps(layer.get_config())), json.loads(json.dumps(ref.get_config()))
     assert {k: v for k, v in config.items() if k != "name"} == {k: v for k, v in ref_config.items() if k != "name"}
 
@@ -101,6 +102,21 @@ def test_random_contrast_scales_each_image_about_its_channel_means_within_the_ra
     config = layers.RandomContrast(0.2).get_config()
     assert {k: v for k, v in config.items() if k != "name"} == {
         k: v for k, v in tfk.layers.RandomContrast(0.2).get_config().items() if k != "name"}
+
+
+def test_random_crop_takes_one_window_in_training_and_resizes_as_tf_keras_otherwise(tfk):
+    host = B.get_backend().to_host
+    layer, ref = layers.RandomCrop(4, 6, seed=5), tfk.layers.RandomCrop(4, 6)
+    np.testing.assert_allclose(host(layer(IMAGES, training=False)), ref(IMAGES, training=False).numpy(), rtol=1e-5,
+                               atol=1e-3)  # inference
+    small = IMAGES[:, :3]
+    np.testing.assert_allclose(host(layer(small, training=True)), ref(small, training=True).numpy(), rtol=1e-5,
+                               atol=1e-3)
+    crop = host(layer(IMAGES, training=True))
+    windows = [(t, l) for t in range(4) for l in range(4) if np.array_equal(IMAGES[:, t:t + 4, l:l + 6], crop)]
+    assert len(windows) == 1, "one window of the input, the same for the whole batch"
+    config = {k: v for k, v in layer.get_config().items() if k != "name"}
+    assert config == {k: v for k, v in tfk.layers.RandomCrop(4, 6, seed=5).get_config().items() if k != "name"}
 
 
 def _augmented(lib):

@@ -55,11 +55,12 @@ def phase_value():
     return 0 if _phase is None else _phase
 
 
-def default_training(training):
-    """``training`` for a call on arrays: as given, else the learning phase when one was set, else False."""
+def default_training(training, fallback=False):
+    """``training`` for a call on arrays: as given, else the learning phase when one was set, else ``fallback``
+    (a layer's own default: the ``training=True`` of the image augmentation layers' ``call``, as tf.keras 2)."""
     if training is not None:
         return bool(training)
-    return bool(_phase)
+    return bool(_phase) if _phase is not None else bool(fallback)
 
 
 def reset_phase():

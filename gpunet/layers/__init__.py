@@ -10,7 +10,7 @@ from .group_normalization import GroupNormalization, RMSNormalization
 from .preprocessing import Normalization, Rescaling
 from .image_resizing import Resizing, CenterCrop
 from .image_augmentation import (RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
-                                 RandomBrightness)
+                                 RandomBrightness, RandomCrop)
 from .discretization import Discretization
 from .category_encoding import CategoryEncoding
 from .integer_lookup import IntegerLookup
@@ -56,7 +56,7 @@ def deserialize(config, custom_objects=None):
     return layer_from_config(config, custom_objects)
 
 
-__all__ = ["Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+__all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
            "RandomContrast", "RandomBrightness", "Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "EinsumDense", "Activation", "Dropout",
            "Flatten", "Reshape", "Identity", "BatchNormalization", "LayerNormalization", "UnitNormalization",
            "GroupNormalization", "RMSNormalization", "Normalization", "Rescaling", "Discretization",

@@ -50,6 +50,7 @@ class Layer(added_losses.AddLossMixin):
                        "activity_regularizer", "weights")
     _uses_call = False
     _call_takes_training = False
+    _call_training_default = False  # (a call's own ``training=True`` default: layers/user_code.py)
     _in_user_build = False
 
     def __init_subclass__(cls, **kwargs):
@@ -239,7 +240,7 @@ class Layer(added_losses.AddLossMixin):
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
             input_spec.check(self, x.shape)  # (a spec build() sets, as Keras's Dense does)
-        training = B.phase_functions.default_training(training)  # (K.set_learning_phase's, if set)
+        training = B.phase_functions.default_training(training, self._call_training_default)  # (a phase set wins)
         return self.ops.eager(self.forward(x, training))  # (with tf.keras 2's .numpy())
 
     # ---- the functional API's view of the layer's calls ---------------------------

@@ -1,6 +1,6 @@
 """tf.keras 2's image augmentation layers (``keras.layers.RandomFlip``, ``RandomRotation``, ``RandomZoom``,
-``RandomTranslation``, ``RandomContrast``, ``RandomBrightness``): random while training, the identity in
-inference, images ``(batch, height, width, channels)`` or one image ``(height, width, channels)``. The
+``RandomTranslation``, ``RandomContrast``, ``RandomBrightness``, ``RandomCrop``): random while training (and
+when called directly on images, as tf.keras 2's ``call(..., training=True)``), the identity in inference, images ``(batch, height, width, channels)`` or one image ``(height, width, channels)``. The
 rotations, zooms and translations are TensorFlow's projective transform (backend/image_sampling.py: its
 fill modes and bilinear or nearest reads, so a given transform gives TensorFlow's pixels); the random draws
 come from gpunet's generator (or the layer's, with a ``seed``), as Dropout's masks, so they repeat with
@@ -56,7 +56,7 @@ class _Random(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=True):  # (tf.keras 2's default: a direct call augments)
         from .. import ops
         if not training:
             return inputs
@@ -228,3 +228,35 @@ class RandomBrightness(_Random):
 
     def get_config(self):
         return self._config(factor=[self.lower, self.upper], value_range=self.value_range)
+
+
+class RandomCrop(_Random):
+    """A random ``height`` x ``width`` window of the batch while training (one window for the whole batch, as
+    tf.keras 2's); in inference, and for images smaller than that, the largest centred window of the target's
+    aspect ratio resized to it (Keras's ``smart_resize``)."""
+
+    def __init__(self, height, width, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        from .image_resizing import _size
+        self.height, self.width = _size(height, "height", "RandomCrop"), _size(width, "width", "RandomCrop")
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        shape[-3:-1] = [self.height, self.width]
+        return tuple(shape)
+
+    def call(self, inputs, training=True):
+        from .. import ops
+        from .image_resizing import crop_to_aspect, resize
+        single = len(inputs.shape) == 3
+        x = ops.expand_dims(inputs, 0) if single else inputs
+        rows, cols = x.shape[1] - self.height, x.shape[2] - self.width
+        if training and rows >= 0 and cols >= 0:
+            top, left = (int(v) for v in (self._generator or _random.generator()).integers(0, (rows + 1, cols + 1)))
+            y = x[:, top:top + self.height, left:left + self.width, :]
+        else:
+            y = resize(crop_to_aspect(x, self.height, self.width), self.height, self.width, "bilinear", ops)
+        return y[0] if single else y
+
+    def get_config(self):
+        return self._config(height=self.height, width=self.width)

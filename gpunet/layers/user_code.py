@@ -33,6 +33,7 @@ def setup_subclass(cls, base):
     if forward_owner is not base:  # call overrides a built-in's hand-written passes
         cls.forward, cls.backward = base.forward, base.backward
     cls._call_takes_training = takes_training(cls.call)
+    cls._call_training_default = training_default(cls.call)
     build = cls.__dict__.get("build")
     if build is not None and not getattr(build, "finishes_build", False):
         cls.build = finishing_build(build)
@@ -45,6 +46,16 @@ def takes_training(call):
     except (TypeError, ValueError):
         return False
     return "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def training_default(call):
+    """The default of ``call``'s ``training`` argument when it is a bool (tf.keras 2 uses it for a direct call
+    with no learning phase set), else False."""
+    try:
+        default = inspect.signature(call).parameters.get("training")
+    except (TypeError, ValueError):
+        return False
+    return default is not None and default.default is True
 
 
 _BASE_CONFIG = ("name", "trainable", "dtype", "batch_input_shape")
@@ -159,7 +170,7 @@ def call_on_several(layer, parts, training):
     if any(is_tensor(p) for p in parts):
         return run_call(layer, type(parts)(lift(p) for p in parts), training)
     ops = layer.ops
-    training = B.phase_functions.default_training(training)
+    training = B.phase_functions.default_training(training, layer._call_training_default)
     return ops.eager(layer.forward([ops.asarray(p) for p in parts], training))
 
 
@@ -180,7 +191,8 @@ def call_with_args(layer, x, args, kwargs, training):
         if on_tape:
             return run_call(layer, [lift(p) for p in parts], training)
         with B.use_backend(ops):
-            out = run_call(layer, [Tensor(p) for p in parts], B.phase_functions.default_training(training))
+            out = run_call(layer, [Tensor(p) for p in parts],
+                           B.phase_functions.default_training(training, layer._call_training_default))
     return ops.eager(out.data)
 
 
