@@ -34,6 +34,9 @@ class Bidirectional(Layer):
         if not isinstance(layer, _RNN):
             raise ValueError(f"Please initialize `Bidirectional` layer with a recurrent layer (SimpleRNN, LSTM or "
                              f"GRU). Received: {layer!r}")
+        if layer.return_state or getattr(backward_layer, "return_state", False):
+            raise NotImplementedError("Bidirectional over a layer with return_state=True is not implemented in gpunet "
+                                      "(its five outputs); return_state works on the recurrent layers themselves.")
         if merge_mode not in _MERGES:
             raise ValueError(f"Invalid merge mode. Received: {merge_mode!r}. Merge mode should be one of "
                              f"{list(_MERGES)} (None, which gives a list, is not implemented in gpunet).")

@@ -21,6 +21,8 @@ class CallArgs:
     def split(self, parts):
         """``(first, args, kwargs)`` for ``call`` from the node's input values, in node order."""
         def take(slot):
+            if slot[0] == "tensors":  # (a list of tensors: an RNN's initial_state)
+                return [parts[s[1]] for s in slot[1]]
             return parts[slot[1]] if slot[0] == "tensor" else slot[1]
         return parts[0], [take(s) for s in self.positional], {k: take(s) for k, s in self.keywords.items()}
 
@@ -45,9 +47,11 @@ def template(first, args, kwargs, is_tensor):
         if is_tensor(value):
             inputs.append(value)
             return ("tensor", len(inputs) - 1)
+        if isinstance(value, (list, tuple)) and value and all(is_tensor(v) for v in value):
+            return ("tensors", [slot(v) for v in value])  # (a list of tensors: an RNN's initial_state)
         if isinstance(value, (list, tuple, dict)) and _holds(value, is_tensor):
-            raise NotImplementedError("A layer's extra call argument holding tensors in a list or dict is not supported; "
-                                      "pass each tensor as its own argument.")
+            raise NotImplementedError("A layer's extra call argument holding tensors in a dict, or in a list beside "
+                                      "other values, is not supported; pass each tensor as its own argument.")
         return ("value", value)
     positional = [slot(a) for a in args]
     keywords = {name: slot(v) for name, v in kwargs.items()}

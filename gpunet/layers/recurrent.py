@@ -7,9 +7,9 @@ no fused kernel, and none of cuDNN's speed).
 per sequence, as Keras's), ``initial_state``, and masks (``Embedding(mask_zero=True)``, ``Masking``): a
 masked step keeps the previous state and output, as tf.keras 2 computes it. Weights as Keras keeps them:
 ``kernel``, ``recurrent_kernel``, ``bias`` of the layer's ``cell`` (Keras 3's .keras layout: ``<layer>/cell``).
-``stateful=True``, ``time_major=True`` and ``return_state=True`` (a layer gives one tensor in gpunet's models)
-are refused with a message; ``unroll`` and ``implementation`` only
-change how Keras computes, and are taken.
+``return_state=True`` gives ``[output, *final_states]`` (the functional API's several outputs: Keras's seq2seq
+encoder hands its states to the decoder's ``initial_state``). ``stateful=True`` and ``time_major=True`` are
+refused with a message; ``unroll`` and ``implementation`` only change how Keras computes, and are taken.
 """
 from .base import Layer
 from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
@@ -32,20 +32,22 @@ class _RNN(Layer):
         if stateful:
             raise NotImplementedError(f"{type(self).__name__}(stateful=True) is not implemented in gpunet: each "
                                       "batch starts from zero states (pass initial_state to start elsewhere).")
-        if return_state:
-            raise NotImplementedError(f"{type(self).__name__}(return_state=True) is not implemented in gpunet yet: a "
-                                      "layer gives one tensor in its models. Use return_sequences=True and take the "
-                                      "last step (x[:, -1]) for the last output.")
         if time_major:
             raise NotImplementedError(f"{type(self).__name__}(time_major=True) is not implemented in gpunet: give "
                                       "inputs as (batch, steps, features).")
         cell_kwargs = {k: kwargs.pop(k) for k in _CELL_ARGS + self._own_args if k in kwargs}
         super().__init__(**kwargs)
         self.cell = self._cell_class(units, name=f"{self.name}_cell", dtype=self.dtype, **cell_kwargs)
-        self.return_sequences, self.return_state = bool(return_sequences), False
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.stateful, self.unroll = bool(go_backwards), False, bool(unroll)
         self.implementation, self.seed = implementation, seed
         self.zero_output_for_mask = bool(zero_output_for_mask)  # (masked steps output zeros, not the last output)
+
+    def __call__(self, x, *args, **kwargs):
+        if isinstance(x, (list, tuple)) and "initial_state" not in kwargs and not args:
+            # tf.keras 2's form of initial_state (its files write it so): the inputs, then the states
+            return super().__call__(x[0], initial_state=list(x[1:]) or None, **kwargs)
+        return super().__call__(x, *args, **kwargs)
 
     def __getattr__(self, name):  # (Keras's layer.units, layer.dropout, ...: the cell's)
         if name in _CELL_ARGS + self._own_args + ("units",) and "cell" in self.__dict__:
@@ -63,9 +65,14 @@ class _RNN(Layer):
             self.cell.build((None, input_shape[-1]))
             self.cell.built = True
 
+    @property
+    def _several_outputs(self):  # (return_state: the output, then the final states, as Keras's list)
+        return self.return_state
+
     def compute_output_shape(self, input_shape):
         units = self.cell.units
-        return (input_shape[0], input_shape[1], units) if self.return_sequences else (input_shape[0], units)
+        out = (input_shape[0], input_shape[1], units) if self.return_sequences else (input_shape[0], units)
+        return [out] + [(input_shape[0], units)] * self._state_count() if self.return_state else out
 
     def _state_count(self):
         return 2 if isinstance(self.cell, LSTMCell) else 1
@@ -93,7 +100,8 @@ class _RNN(Layer):
                 new_states = [ops.where(keep, n, s) for n, s in zip(new_states, states)]
             states, last = new_states, out
             outputs.append(out)
-        return ops.stack(outputs, axis=1) if self.return_sequences else last
+        result = ops.stack(outputs, axis=1) if self.return_sequences else last
+        return [result] + list(states) if self.return_state else result
 
     def compute_mask(self, inputs, mask=None):
         if isinstance(mask, list):

@@ -146,7 +146,15 @@ def run_call(layer, x, training):
         out = layer.call(first, *args, **kwargs)
     layer._call_losses = [t.data for t in losses]
     added_losses.hand_on(losses)
-    out = lift(out)
+    if isinstance(out, (list, tuple)) and getattr(layer, "_several_outputs", False):  # (an RNN's return_state)
+        outs = [lift(o) for o in out]
+        first_out = _with_mask(outs[0], layer, first, mask, training)
+        return [first_out] + outs[1:]
+    return _with_mask(lift(out), layer, first, mask, training)
+
+
+def _with_mask(out, layer, first, mask, training):
+    """``out`` carrying the mask the call hands on."""
     # its output's mask: its compute_mask's, or its input's where it passes masks on, as in a functional graph
     # (whatever the layers inside made); a subclassed model's call keeps what its layers made (models/model.py)
     want = (out._keras_mask if getattr(layer, "_keeps_call_mask", False)
@@ -193,7 +201,7 @@ def call_with_args(layer, x, args, kwargs, training):
         with B.use_backend(ops):
             out = run_call(layer, [Tensor(p) for p in parts],
                            B.phase_functions.default_training(training, layer._call_training_default))
-    return ops.eager(out.data)
+    return [ops.eager(o.data) for o in out] if isinstance(out, list) else ops.eager(out.data)
 
 
 def tape_forward(layer, x, training):
@@ -221,12 +229,16 @@ def tape_forward(layer, x, training):
                 w.tensor = None
             sublayers.reset_training(token)
     layer._tape = (out, inputs, recorded, losses) if training else None
-    layer._call_mask = out._keras_mask  # (a subclassed model's output mask: models/model.py; layers/masking.py's)
+    outs = out if isinstance(out, list) else [out]  # (a list: a layer with several outputs, an RNN's states)
+    layer._call_mask = outs[0]._keras_mask  # (a subclassed model's output mask: models/model.py; layers/masking.py's)
     added_losses.hand_on(losses)
-    y = out.data
-    if y.dtype.kind == "f" and y.dtype != x.dtype and x.dtype.kind == "f":
-        y = y.astype(x.dtype)  # NumPy float64 constants in user code must not widen the model's dtype
-    return y
+    ys = []
+    for o in outs:
+        y = o.data
+        if y.dtype.kind == "f" and y.dtype != x.dtype and x.dtype.kind == "f":
+            y = y.astype(x.dtype)  # NumPy float64 constants in user code must not widen the model's dtype
+        ys.append(y)
+    return ys if isinstance(out, list) else ys[0]
 
 
 def tape_backward(layer, dy, need_dx):
@@ -242,8 +254,9 @@ def tape_backward(layer, dy, need_dx):
     sublayers.zero_grads(layer)
     with B.use_backend(layer.ops):
         # the losses call() added count once each in the model's loss: their upstream gradient is 1
-        grads = gradients([out] + losses, sources + [t for _, t in recorded],
-                          [dy.astype(out.dtype, copy=False)] + [None] * len(losses))
+        outs, dys = (out, dy) if isinstance(out, list) else ([out], [dy])
+        grads = gradients(outs + losses, sources + [t for _, t in recorded],
+                          [d.astype(o.dtype, copy=False) for o, d in zip(outs, dys)] + [None] * len(losses))
     for (w, _), g in zip(recorded, grads[len(sources):]):
         if w.grad is not None:
             w.grad[...] = g

@@ -16,7 +16,10 @@ def node_kwargs(node, ref):
     spec = node.call_args
     if spec is not None:
         for arg, slot in spec.keyword_slots(node.layer).items():
-            kwargs[arg] = ref(node.inputs[slot[1]]) if slot[0] == "tensor" else slot[1]
+            if slot[0] == "tensors":  # (a list of tensors: an RNN's initial_state, tf.keras 2 writes a list of refs)
+                kwargs[arg] = [ref(node.inputs[s[1]]) for s in slot[1]]
+            else:
+                kwargs[arg] = ref(node.inputs[slot[1]]) if slot[0] == "tensor" else slot[1]
     return kwargs
 
 
@@ -35,8 +38,11 @@ def parse(kwargs, name, to_ref):
         if not isinstance(key, str) or not key.isidentifier():
             raise InvalidConfigError(f"Layer {name!r}: a call's keyword argument must be a name, received {key!r}.")
         ref = to_ref(value)
+        several = [to_ref(v) for v in value] if isinstance(value, list) and value and ref is None else None
         if ref is not None:
             extras[key] = ("ref", ref)
+        elif several and all(r is not None for r in several):
+            extras[key] = ("refs", several)
         elif value is None or isinstance(value, (bool, int, float, str)):
             extras[key] = ("value", value)
         else:
@@ -48,13 +54,17 @@ def parse(kwargs, name, to_ref):
 def needed(call):
     """Every tensor reference a parsed call reads: its inputs', then its extra arguments'."""
     refs, _, _, extras = call
-    return list(refs) + [slot[1] for slot in _slots(extras) if slot[0] == "ref"]
+    slots = list(_slots(extras))
+    return (list(refs) + [slot[1] for slot in slots if slot[0] == "ref"]
+            + [r for slot in slots if slot[0] == "refs" for r in slot[1]])
 
 
 def make(layer, arg, call, tensors):
     """Call ``layer`` on ``arg`` (its first argument, a tensor or a list) as the parsed ``call`` says."""
     _, _, training, extras = call
     def value(slot):
+        if slot[0] == "refs":
+            return [tensors[r] for r in slot[1]]
         return tensors[slot[1]] if slot[0] == "ref" else slot[1]
     positional = [value(s) for s in (extras or {}).get(None, ())]
     keywords = {k: value(s) for k, s in (extras or {}).items() if k is not None}

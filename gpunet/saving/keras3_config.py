@@ -90,8 +90,16 @@ def _keras3_functional(inner, model):
 
     def kwargs(call):  # (training=, and a layer's other arguments: a tensor as Keras 3's tensor dict)
         given = dict(call[0][3]) if call and len(call[0]) > 3 else {}
-        return {k: tensors[tuple(v)] if isinstance(v, list) and len(v) == 3 and tuple(v) in tensors else v
-                for k, v in given.items()}
+        def tensor(v):
+            return tensors[tuple(v)] if isinstance(v, list) and len(v) == 3 and tuple(v) in tensors else None
+
+        def value(v):  # (a tensor, a list of tensors: an RNN's initial_state, or a constant)
+            if tensor(v) is not None:
+                return tensor(v)
+            if isinstance(v, list) and v and all(tensor(r) is not None for r in v):
+                return [tensor(r) for r in v]
+            return v
+        return {k: value(v) for k, v in given.items()}
     layers = []
     for entry in inner["layers"]:
         cls, cfg = entry["class_name"], dict(entry.get("config", {}))
