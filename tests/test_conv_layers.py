@@ -174,6 +174,16 @@ def test_a_channels_first_cnn_trains_as_its_channels_last_twin():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_a_leading_channels_first_flatten_trains_as_tf_keras(tfk):
+    """The plans read a leading Flatten as rows; a channels-first one moves the channels last first: the layer
+    path runs it, with tf.keras's values."""
+    def make(lib):
+        return lib.Sequential([lib.layers.Flatten(data_format="channels_first", input_shape=(2, 3, 4)),
+                               lib.layers.Dense(3, activation="relu"), lib.layers.Dense(1, activation="sigmoid")])
+    x = RNG.random((32, 2, 3, 4)).astype("float32")
+    assert_classifier_trains_as_tf_keras(tfk, make, x, (x[:, 0].sum((1, 2)) > x[:, 1].sum((1, 2))).astype("float32"))
+
+
 def _autoencoder(lib):
     L = lib.layers
     return lib.Sequential([L.Conv2D(4, 3, activation="relu", padding="same", input_shape=(8, 8, 1)),

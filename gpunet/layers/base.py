@@ -241,8 +241,8 @@ class Layer(added_losses.AddLossMixin):
             self.build((None,) + tuple(x.shape[1:]))
             input_spec.check(self, x.shape)  # (a spec build() sets, as Keras's Dense does)
         training = B.phase_functions.default_training(training, self._call_training_default)  # (a phase set wins)
-        out = self.forward(x, training)
-        return [self.ops.eager(o) for o in out] if isinstance(out, list) else self.ops.eager(out)  # (with tf.keras 2's .numpy())
+        out = self.forward(x, training)  # (a list from a layer with several outputs: an RNN's return_state)
+        return [self.ops.eager(o) for o in out] if isinstance(out, list) else self.ops.eager(out)  # (.numpy() too)
 
     # ---- the functional API's view of the layer's calls ---------------------------
     @property
