@@ -146,6 +146,9 @@ def test_an_augmented_cnn_trains_and_its_files_travel(tfk, tmp_path):
     (lambda: layers.RandomContrast(-0.1), ValueError, "Factor cannot have negative values"),
     (lambda: layers.Resizing(4, 4, interpolation="area"), NotImplementedError, r"interpolation='area'"),
     (lambda: layers.Resizing(0, 4), ValueError, "`height` must be an int >= 1"),
+    (lambda: layers.RandomFlip(data_format="channels_first"), NotImplementedError,
+     r"RandomFlip\(data_format='channels_first'\) is not implemented"),
+    (lambda: layers.Resizing(4, 4, antialias=True), NotImplementedError, r"Resizing\(antialias=True\)"),
 ])
 def test_refusals_name_what_was_expected(make, error, message):
     with pytest.raises(error, match=message):

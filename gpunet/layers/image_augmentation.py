@@ -32,12 +32,21 @@ def _range(factor, name, owner, bound=None, non_negative=False):
     return lower, upper
 
 
+def channels_last(kwargs, owner):
+    """Take Keras 3's ``data_format`` (its configs write it) from ``kwargs``: channels last only, as tf.keras 2's."""
+    value = kwargs.pop("data_format", None)
+    if value not in (None, "channels_last"):
+        raise NotImplementedError(f"{owner}(data_format={value!r}) is not implemented in gpunet: images are "
+                                  "(batch, height, width, channels), as tf.keras 2's image layers take them.")
+
+
 class _Random(Layer):
     """A weightless layer drawing from gpunet's generator, or its own with a ``seed`` (saved with the model)."""
 
-    _allowed_kwargs = Layer._allowed_kwargs + ("rng_type",)
+    _allowed_kwargs = Layer._allowed_kwargs + ("rng_type", "data_format")
 
     def __init__(self, seed=None, **kwargs):
+        channels_last(kwargs, type(self).__name__)
         rng_type = kwargs.pop("rng_type", None) or "stateful"  # (tf.keras 2's; gpunet draws from its generator)
         if rng_type not in ("stateful", "stateless", "legacy_stateful"):
             raise ValueError(f"Invalid `rng_type` received. Valid `rng_type` are ['stateful', 'stateless', "
@@ -193,9 +202,9 @@ class RandomContrast(_Random):
     """Each image's contrast scaled by a random factor in ``[1 - lower, 1 + upper]`` about its per-channel
     mean, then clipped to [0, 255] (tf.keras 2.21's)."""
 
-    def __init__(self, factor, seed=None, **kwargs):
+    def __init__(self, factor, seed=None, value_range=(0, 255), **kwargs):
         super().__init__(seed=seed, **kwargs)
-        self.factor = factor
+        self.factor, self.value_range = factor, list(value_range)  # (Keras 3's clip range; tf.keras 2's 0..255)
         lower, upper = factor if isinstance(factor, (tuple, list)) else (factor, factor)
         if lower < 0.0 or upper < 0.0 or lower > 1.0:
             raise ValueError(f"Factor cannot have negative values or greater than 1.0, got {factor}")
@@ -204,10 +213,13 @@ class RandomContrast(_Random):
     def _augment(self, x, ops):
         scale = self._uniform(1.0 - self.lower, 1.0 + self.upper, x.shape[0]).reshape(-1, 1, 1, 1)
         mean = ops.mean(x, axis=(1, 2), keepdims=True)
-        return ops.clip((x - mean) * scale.astype(x.dtype) + mean, 0.0, 255.0)
+        return ops.clip((x - mean) * scale.astype(x.dtype) + mean, *self.value_range)
 
     def get_config(self):
-        return self._config(factor=self.factor)
+        config = self._config(factor=self.factor)
+        if self.value_range != [0, 255]:  # (tf.keras 2 has no such argument: written only when it is not its range)
+            config["value_range"] = self.value_range
+        return config
 
 
 class RandomBrightness(_Random):

@@ -31,7 +31,11 @@ def _size(value, name, owner):
 
 
 class _Images(Layer):
+    _allowed_kwargs = Layer._allowed_kwargs + ("data_format",)
+
     def __init__(self, height, width, **kwargs):
+        from .image_augmentation import channels_last
+        channels_last(kwargs, type(self).__name__)
         super().__init__(**kwargs)
         owner = type(self).__name__
         self.height, self.width = _size(height, "height", owner), _size(width, "width", owner)
@@ -55,7 +59,13 @@ class Resizing(_Images):
     """Images resized to ``height`` x ``width``; ``crop_to_aspect_ratio`` first crops the largest centred
     window of the target's aspect ratio."""
 
+    _allowed_kwargs = _Images._allowed_kwargs + ("antialias", "pad_to_aspect_ratio", "fill_mode", "fill_value")
+
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False, **kwargs):
+        for key, inert in (("antialias", False), ("pad_to_aspect_ratio", False)):  # (Keras 3's options)
+            if kwargs.pop(key, inert) != inert:
+                raise NotImplementedError(f"Resizing({key}=True) is not implemented in gpunet.")
+        kwargs.pop("fill_mode", None), kwargs.pop("fill_value", None)  # (they go with pad_to_aspect_ratio only)
         super().__init__(height, width, **kwargs)
         if interpolation not in ("bilinear", "nearest"):
             raise NotImplementedError(f"Resizing(interpolation={interpolation!r}) is not implemented in gpunet "
