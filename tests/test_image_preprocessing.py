@@ -130,8 +130,14 @@ def test_a_cnn_trains_from_flow_with_fit_and_fit_generator():
     model.compile(gpunet.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
     history = model.fit(datagen.flow(x, y, batch_size=16, seed=1), epochs=6, verbose=0).history
     assert len(history["loss"]) == 6 and history["loss"][-1] < history["loss"][0], history
-    more = model.fit_generator(datagen.flow(x, y, batch_size=16), steps_per_epoch=4, epochs=2, verbose=0)
-    assert len(more.history["loss"]) == 2
+    more = model.fit_generator(datagen.flow(x, y, batch_size=16), steps_per_epoch=4, epochs=2, verbose=0,
+                               validation_data=image.ImageDataGenerator().flow(x, y, batch_size=16))
+    assert len(more.history["loss"]) == 2 and len(more.history["val_loss"]) == 2
+    plain = image.ImageDataGenerator(rescale=0.5)
+    np.testing.assert_allclose(model.predict(plain.flow(x, batch_size=16, shuffle=False), verbose=0),
+                               model.predict(x * 0.5, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.evaluate(plain.flow(x, y, batch_size=16, shuffle=False), verbose=0),
+                               model.evaluate(x * 0.5, y, batch_size=16, verbose=0), rtol=1e-5)
 
 
 @pytest.mark.parametrize("make, error, message", [
