@@ -125,9 +125,9 @@ def window_max(x, plan):
 
     def vjp(g):
         grad = xp.zeros(padded.shape, g.dtype)
-        zero = xp.zeros((), g.dtype)
+        zero, overlapping = xp.zeros((), g.dtype), _overlapping(plan)
         for k, index in enumerate(positions):
-            if _overlapping(plan):
+            if overlapping:
                 grad[index] += xp.where(first == k, g, zero)
             else:  # (each input position is in one window at most: no addition needed)
                 grad[index] = xp.where(first == k, g, zero)
