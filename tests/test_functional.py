@@ -122,10 +122,21 @@ def test_bad_graphs_are_refused(make, error, match):
         make()
 
 
+def test_several_inputs_of_unknown_lengths_take_arrays_of_any_length():
+    a, b = Input((None, 4)), Input((3,))
+    pooled = gpunet.layers.GlobalAveragePooling1D()(a)
+    model = Model([a, b], Dense(1)(gpunet.layers.Concatenate()([pooled, b])))
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(0)
+    short, long_, other = rng.random((8, 2, 4)), rng.random((8, 5, 4)), rng.random((8, 3))
+    model.fit([short, other], rng.random((8, 1)), epochs=1, verbose=0)
+    w, bias = model.layers[-1].get_weights()
+    for seq in (short, long_):
+        want = np.concatenate([seq.mean(axis=1), other], axis=1) @ w + bias
+        np.testing.assert_allclose(model.predict([seq, other], verbose=0), want, rtol=1e-5, atol=1e-6)
+
+
 def test_what_is_not_supported_yet_says_so():
-    a = Input((None, 4))
-    with pytest.raises(NotImplementedError, match="needs each input's shape known"):
-        Model([a, Input((3,))], Dense(1)(gpunet.layers.GlobalAveragePooling1D()(a)))
     x = Input((3,))
     model = Model(x, Dense(2)(x))
     with pytest.raises(TypeError, match="has no add"):

@@ -17,10 +17,10 @@ DEC = R.random((24, 4, 6)).astype("float32")
 TARGET = np.eye(6, dtype="float32")[R.integers(0, 6, (24, 4))]
 
 
-def _seq2seq(lib, cell="LSTM"):
-    """Keras's lstm_seq2seq training model (fixed lengths), and its layers."""
+def _seq2seq(lib, cell="LSTM", steps=(7, 4)):
+    """Keras's lstm_seq2seq training model (``steps`` None: any lengths, as the example's), and its layers."""
     L = lib.layers
-    enc_in, dec_in = lib.Input((7, 5)), lib.Input((4, 6))
+    enc_in, dec_in = lib.Input((steps[0], 5)), lib.Input((steps[1], 6))
     encoder = getattr(L, cell)(8, return_state=True)
     _, *states = encoder(enc_in)
     decoder = getattr(L, cell)(8, return_sequences=True, return_state=True)
@@ -61,6 +61,30 @@ def test_the_inference_models_reuse_the_trained_layers_as_tf_keras(tfk):
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got[0], model.predict([ENC, DEC], verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_inputs_of_any_length_as_the_example_gives_them(tfk, tmp_path):
+    """Keras's example takes Input(shape=(None, tokens)) twice: the layout of the two inputs is settled by each
+    call's arrays; its decoder inference model (several outputs of unknown lengths) predicts step by step."""
+    (model, parts), (ref, ref_parts) = _seq2seq(gpunet, steps=(None, None)), _seq2seq(tfk, steps=(None, None))
+    model.set_weights(ref.get_weights())
+    for m, lib in ((model, gpunet), (ref, tfk)):
+        m.compile(optimizer=lib.optimizers.RMSprop(0.01), loss="categorical_crossentropy")
+    assert_trains_alike(model, ref, [ENC, DEC], TARGET, epochs=1)
+    np.testing.assert_allclose(model.predict([ENC[:, :3], DEC[:, :2]], verbose=0),
+                               ref.predict([ENC[:, :3], DEC[:, :2]], verbose=0), rtol=1e-5, atol=1e-6)
+    encoder, decoder = _inference_models(gpunet, parts)
+    ref_encoder, ref_decoder = _inference_models(tfk, ref_parts)
+    states, ref_states = encoder.predict(ENC, verbose=0), ref_encoder.predict(ENC, verbose=0)
+    for step in range(3):  # (the example's decoding loop: one step at a time, the states fed back)
+        got, want = decoder.predict([DEC[:, step:step + 1]] + states, verbose=0), ref_decoder.predict(
+            [DEC[:, step:step + 1]] + ref_states, verbose=0)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        states, ref_states = got[1:], want[1:]
+    with pytest.raises(NotImplementedError, match="several outputs of unknown lengths"):
+        decoder.compile("adam", "mse")
+    assert_files_travel(model, [ENC, DEC], tmp_path, tfk)
 
 
 def test_files_both_ways_with_tf_keras_and_keras_3(tfk, tmp_path):

@@ -90,7 +90,8 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y", finite=False):
     users = _users_loss(loss_fn)
     if arr.ndim == 1 and (want == (1,) or users):
         arr = arr.reshape(-1, 1)  # (a user's loss gets 1-D targets as a column, as tf.keras 2's expand_1d)
-    if tuple(arr.shape[1:]) != want and not users:  # (a user's loss may take any targets)
+    fits = len(arr.shape[1:]) == len(want) and all(w is None or a == w for a, w in zip(arr.shape[1:], want))
+    if not fits and not users:  # (a user's loss may take any targets; None: a sequence's steps, any length)
         raise ValueError(f"Targets y have shape {arr.shape} but the model's output has shape "
                          f"{(None,) + want} (loss {loss_fn.name}).")
     return checked_upload(ops, arr, dtype, what if finite else None)

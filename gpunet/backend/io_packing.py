@@ -82,7 +82,8 @@ def pack(ops, parts, specs, what, dtype):
             shape = (1,)
         if arr.ndim == 1 and tuple(shape) == (1,):
             arr = arr.reshape(-1, 1)
-        if tuple(arr.shape[1:]) != tuple(shape):
+        if len(arr.shape[1:]) != len(shape) or any(d is not None and a != d  # (None: any length, an open input's)
+                                                   for a, d in zip(arr.shape[1:], shape)):
             raise ValueError(f"{what} {name!r} has shape {tuple(arr.shape)}, the model expects {(None,) + tuple(shape)}.")
         if rows is not None and arr.shape[0] != rows:
             raise ValueError(f"All {what} arrays must have the same number of samples: {specs[0][0]!r} has {rows}, "

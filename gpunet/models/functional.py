@@ -29,7 +29,7 @@ Masks (Embedding(mask_zero=True), Masking) pass from call to call by tf.keras 2'
 from .. import backend as B
 from ..backend.gpu_graph_plan import build_gpu_graph_plan
 from ..backend.graph_plan import build_graph_plan
-from ..backend.io_packing import packed, unpacked
+from ..backend.io_packing import layout_of, packed, unpacked
 from ..layers.base import Layer
 from ..layers.naming import snake_case, unique_name
 from ..layers.symbolic import shapes_agree
@@ -83,6 +83,9 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
         self._output_keys = out_keys  # (likewise: predict and model(x) give such a dict back)
         self._in_layout = _graph.packed_layout(ins, "input") if len(ins) > 1 else None
         self._out_layout = _graph.packed_layout(outs, "output") if len(outs) > 1 else None
+        # (several inputs or outputs of unknown lengths: each call's arrays settle the layout; the layer path runs)
+        self._open_inputs = bool(self._in_layout) and any(d is None for t in ins for d in t.shape[1:])
+        self._open_outputs = bool(self._out_layout) and any(d is None for t in outs for d in t.shape[1:])
         self._input_layer = ins[0].node.layer
         for t in ins[1:]:
             if t.node.layer.name in self._layer_names or t.node.layer.name == self._input_layer.name:
@@ -209,6 +212,8 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
         return super()._train_plan()
 
     def _build_plan(self):
+        if self._open_inputs or self._open_outputs:  # (the plans' buffers follow one layout; these change)
+            return None
         return super()._build_plan() if self._chain else build_graph_plan(self) or build_gpu_graph_plan(self)
 
     def _forward(self, x, training, penalty=True):
@@ -246,6 +251,8 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
     def forward(self, x, training=False):
         """As a nested model: several inputs come as a list (packed here as fit packs them), several
         outputs go out as a list."""
+        if self._open_inputs:  # (as a nested model: its inputs' lengths settle its layout, as fit's do)
+            self._in_layout = layout_of([tuple(a.shape[1:]) for a in x])
         out = _run.forward(self, packed(self.ops, x) if self._in_layout else x, training, penalty=False)[0]
         return unpacked(out, self._out_layout) if self._out_layout else out
 

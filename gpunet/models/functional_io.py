@@ -51,6 +51,10 @@ class MultiIOMixin:
         if not self._multi_out:
             loss, metrics, weighted_metrics = one_output(self.output_names, loss, metrics, weighted_metrics)
             return super().compile(optimizer, loss, metrics, loss_weights, weighted_metrics, **kwargs)
+        if getattr(self, "_open_outputs", False):
+            raise NotImplementedError(f"Model '{self.name}' has several outputs of unknown lengths "
+                                      f"({[t.shape for t in self._outputs]}): gpunet predicts with such a model but "
+                                      "does not train it (give the outputs' lengths, or train a model of one output).")
         from .. import optimizers as _optimizers
         self.run_eagerly = bool(kwargs.get("run_eagerly"))
         loss_fn, objects, flags = compile_outputs(self.output_names, self._out_layout, loss, loss_weights, metrics,
@@ -91,7 +95,10 @@ class MultiIOMixin:
         names = self._input_data_keys
         parts = io_packing.parts_in_order(x, names, "x input")
         specs = [(name, t.shape[1:], None) for name, t in zip(names, self._inputs)]
-        return io_packing.pack(self.ops, parts, specs, "x input", self._input_dtype())[0]
+        packed, layout = io_packing.pack(self.ops, parts, specs, "x input", self._input_dtype())
+        if getattr(self, "_open_inputs", False):  # (inputs of unknown lengths: these arrays settle them)
+            self._in_layout = layout
+        return packed
 
     def _pack_y(self, y):
         y = self._by_output_name(y)

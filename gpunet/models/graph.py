@@ -91,12 +91,11 @@ def map_graph(inputs, outputs):
 
 
 def packed_layout(tensors, what):
-    """``[(offset, width, shape)]`` of several inputs or outputs packed side by side (functional_io.py):
-    each needs a known shape after the batch axis."""
-    for t in tensors:
-        if any(d is None for d in t.shape[1:]):
-            raise NotImplementedError(f"A model with several {what}s needs each {what}'s shape known after the batch "
-                                      f"axis; {t!r} has {t.shape}.")
+    """``[(offset, width, shape)]`` of several inputs or outputs packed side by side (functional_io.py).
+    Shapes of unknown lengths (a sequence's steps) get an open layout, ``(None, None, shape)`` each, which the
+    arrays of each call settle: the inputs' in functional_io.py's ``_pack_x``, the outputs' in graph_run.py."""
+    if any(d is None for t in tensors for d in t.shape[1:]):
+        return [(None, None, tuple(t.shape[1:])) for t in tensors]
     return layout_of([t.shape[1:] for t in tensors])
 
 

@@ -7,7 +7,7 @@ of the call), and its weight gradients, which a backward writes rather than adds
 call by call and summed. A tensor read by several layers gets the sum of their gradients.
 """
 from ..autodiff import Tensor
-from ..backend.io_packing import packed, unpacked
+from ..backend.io_packing import layout_of, packed, unpacked
 from ..layers import added_losses, masking
 from ..layers.sublayers import backward_adding, call_copy, summed_weights
 
@@ -59,7 +59,10 @@ def forward(model, x, training, penalty=True):
     if penalty and any(masks.get(id(t)) is not None for t in model._outputs):  # (predict passes penalty=False)
         raise masking.output_mask_error(model)
     if model._out_layout:
-        return packed(ops, [values[id(t)] for t in model._outputs]), total
+        outs = [values[id(t)] for t in model._outputs]
+        if getattr(model, "_open_outputs", False):  # (outputs of unknown lengths: this call's settle the layout)
+            model._out_layout = layout_of([tuple(o.shape[1:]) for o in outs])
+        return packed(ops, outs), total
     return values[id(model._outputs[0])], total
 
 
