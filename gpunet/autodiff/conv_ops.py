@@ -17,18 +17,24 @@ from .tensor import lift
 from .windows import convolution, fold, patches, window_max, window_sum
 
 
-def _ints(value, rank, name):
+def int_tuple(value, rank, name, owner=None, minimum=1):
+    """``value`` (an int, or a tuple or list of ``rank`` ints) as a tuple of ``rank`` ints >= ``minimum``; the
+    error names ``owner`` (a layer's class) when given."""
     values = tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
-    if len(values) != rank or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+    if len(values) != rank or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= minimum
                                        for v in values):
-        raise ValueError(f"`{name}` must be an int >= 1 or a tuple of {rank} of them, received {value!r}")
+        where = f"{owner}: " if owner else ""
+        raise ValueError(f"{where}`{name}` must be an int >= {minimum} or a tuple of {rank} of them, received "
+                         f"{value!r}")
     return tuple(int(v) for v in values)
 
 
-def _padding(padding, allowed=("valid", "same")):
+def padding_of(padding, allowed=("valid", "same"), owner=None):
+    """``padding`` lower-cased, checked to be one of ``allowed``."""
     value = padding.lower() if isinstance(padding, str) else padding
     if value not in allowed:
-        raise ValueError(f"`padding` must be one of {list(allowed)}, received {padding!r}")
+        where = f"{owner}: " if owner else ""
+        raise ValueError(f"{where}`padding` must be one of {list(allowed)}, received {padding!r}")
     return value
 
 
@@ -54,8 +60,8 @@ def _to_channels_last(x, data_format, rank):
 
 
 def _windows(x, sizes, strides, dilations, padding):
-    plan, counts = I.window_plan(x.data.shape[1:-1], sizes, strides, dilations, padding)
-    return patches(x, plan), plan, counts
+    plan = I.window_plan(x.data.shape[1:-1], sizes, strides, dilations, padding)[0]
+    return patches(x, plan), plan
 
 
 def _conv_last(x, kernel, strides, padding, dilations, bias=None):
@@ -69,7 +75,7 @@ def _conv_last(x, kernel, strides, padding, dilations, bias=None):
                          f"the inputs' {x.data.shape[-1]} channels and the filters must split into equal groups")
     if groups == 1:
         return convolution(x, k, I.window_plan(x.data.shape[1:-1], sizes, strides, dilations, padding)[0], bias)
-    cols, plan, _ = _windows(x, sizes, strides, dilations, padding)
+    cols, plan = _windows(x, sizes, strides, dilations, padding)
     window = cols.data.shape[-2]
     outputs = cols.data.shape[:-2]
     cols = transpose(reshape(cols, (-1, window, groups, channels)), (2, 0, 1, 3))
@@ -82,7 +88,7 @@ def _conv_last(x, kernel, strides, padding, dilations, bias=None):
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """The convolution of ``inputs`` ``(batch, *spatial, channels)`` with ``kernel`` ``(*kernel_size,
     channels / groups, filters)`` (Keras 3's ``ops.conv``)."""
-    return convolve(inputs, kernel, strides, _padding(padding), data_format, dilation_rate)
+    return convolve(inputs, kernel, strides, padding_of(padding), data_format, dilation_rate)
 
 
 def convolve(inputs, kernel, strides, padding, data_format, dilation_rate, bias=None):
@@ -90,8 +96,8 @@ def convolve(inputs, kernel, strides, padding, data_format, dilation_rate, bias=
     padded with ``span - 1`` zeros)."""
     rank = lift(kernel).data.ndim - 2
     x, back = _to_channels_last(inputs, data_format, rank)
-    return back(_conv_last(x, kernel, _ints(strides, rank, "strides"), padding,
-                           _ints(dilation_rate, rank, "dilation_rate"), bias))
+    return back(_conv_last(x, kernel, int_tuple(strides, rank, "strides"), padding,
+                           int_tuple(dilation_rate, rank, "dilation_rate"), bias))
 
 
 def deconv_length(length, size, stride, padding, output_padding, dilation):
@@ -109,9 +115,9 @@ def conv_transpose(inputs, kernel, strides, padding="valid", output_padding=None
     ``kernel`` ``(*kernel_size, filters, channels)`` (Keras 3's ``ops.conv_transpose``)."""
     k = lift(kernel)
     rank = k.data.ndim - 2
-    sizes, strides = k.data.shape[:-2], _ints(strides, rank, "strides")
-    dilations, padding = _ints(dilation_rate, rank, "dilation_rate"), _padding(padding)
-    extra = (None,) * rank if output_padding is None else _ints_or_zero(output_padding, rank)
+    sizes, strides = k.data.shape[:-2], int_tuple(strides, rank, "strides")
+    dilations, padding = int_tuple(dilation_rate, rank, "dilation_rate"), padding_of(padding)
+    extra = (None,) * rank if output_padding is None else int_tuple(output_padding, rank, "output_padding", minimum=0)
     spatial = _spatial_shape(inputs, data_format, rank)
     lengths = tuple(deconv_length(n, s, st, padding, e, d)
                     for n, s, st, e, d in zip(spatial, sizes, strides, extra, dilations))
@@ -141,19 +147,12 @@ def transpose_to(inputs, kernel, lengths, strides, padding, data_format, dilatio
     return back(fold(cols, plan, (x.data.shape[0],) + tuple(lengths) + (filters,)))
 
 
-def _ints_or_zero(value, rank):
-    values = tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
-    if len(values) != rank or not all(isinstance(v, numbers.Integral) and v >= 0 for v in values):
-        raise ValueError(f"`output_padding` must be an int >= 0 or a tuple of {rank} of them, received {value!r}")
-    return tuple(int(v) for v in values)
-
-
 def _depthwise_last(x, kernel, strides, padding, dilations):
     k = lift(kernel)
     sizes, (channels, multiplier) = k.data.shape[:-2], k.data.shape[-2:]
     if channels != x.data.shape[-1]:
         raise ValueError(f"The depthwise kernel takes {channels} channel(s), the inputs have {x.data.shape[-1]}")
-    cols, plan, _ = _windows(x, sizes, strides, dilations, padding)
+    cols, plan = _windows(x, sizes, strides, dilations, padding)
     window, outputs = cols.data.shape[-2], cols.data.shape[:-2]
     per_channel = transpose(reshape(cols, (-1, window, channels)), (2, 0, 1))  # (channels, positions, window)
     y = matmul(per_channel, reshape(transpose(reshape(k, (window, channels, multiplier)), (1, 0, 2)),
@@ -166,8 +165,8 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     channels, depth_multiplier)``, outputs ``channels * depth_multiplier`` (Keras 3's ``ops.depthwise_conv``)."""
     rank = lift(kernel).data.ndim - 2
     x, back = _to_channels_last(inputs, data_format, rank)
-    return back(_depthwise_last(x, kernel, _ints(strides, rank, "strides"), _padding(padding),
-                                _ints(dilation_rate, rank, "dilation_rate")))
+    return back(_depthwise_last(x, kernel, int_tuple(strides, rank, "strides"), padding_of(padding),
+                                int_tuple(dilation_rate, rank, "dilation_rate")))
 
 
 def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
@@ -175,8 +174,8 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddin
     """`depthwise_conv` then a 1x1 convolution with ``pointwise_kernel`` (Keras 3's ``ops.separable_conv``)."""
     rank = lift(depthwise_kernel).data.ndim - 2
     x, back = _to_channels_last(inputs, data_format, rank)
-    y = _depthwise_last(x, depthwise_kernel, _ints(strides, rank, "strides"), _padding(padding),
-                        _ints(dilation_rate, rank, "dilation_rate"))
+    y = _depthwise_last(x, depthwise_kernel, int_tuple(strides, rank, "strides"), padding_of(padding),
+                        int_tuple(dilation_rate, rank, "dilation_rate"))
     p = lift(pointwise_kernel)
     return back(reshape(matmul(reshape(y, (-1, p.data.shape[-2])), reshape(p, p.data.shape[-2:])),
                         tuple(y.data.shape[:-1]) + (p.data.shape[-1],)))
@@ -184,9 +183,9 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddin
 
 def _pool_last(x, pool_size, strides, padding, reduce):
     rank = x.data.ndim - 2
-    sizes = _ints(pool_size, rank, "pool_size")
-    strides = sizes if strides is None else _ints(strides, rank, "strides")
-    padding = _padding(padding)
+    sizes = int_tuple(pool_size, rank, "pool_size")
+    strides = sizes if strides is None else int_tuple(strides, rank, "strides")
+    padding = padding_of(padding)
     plan, counts = I.window_plan(x.data.shape[1:-1], sizes, strides, (1,) * rank, padding)
     if reduce == "max":
         return window_max(x, plan)

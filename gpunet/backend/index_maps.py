@@ -76,19 +76,6 @@ def window_plan(lengths, sizes, strides, dilations, padding):
     return tuple(plan), counts
 
 
-def linear_resize(length, factor):
-    """The ``(length * factor, length)`` matrix of ``tf.image.resize(method="bilinear")`` along one axis:
-    half-pixel centres, the edges clamped."""
-    out = numpy.arange(length * factor)
-    source = numpy.clip((out + 0.5) / factor - 0.5, 0, length - 1)
-    low = numpy.floor(source).astype("int64")
-    high = numpy.minimum(low + 1, length - 1)
-    matrix = numpy.zeros((length * factor, length))
-    numpy.add.at(matrix, (out, low), 1 - (source - low))
-    numpy.add.at(matrix, (out, high), source - low)
-    return matrix
-
-
 def kernel_slices(plan):
     """For each kernel position of a `window_plan`, in row-major order, the slices of the padded input that
     position's outputs read (one per spatial axis)."""

@@ -6,14 +6,10 @@ from ..autodiff.array_ops import pad as _pad
 from ..autodiff.tensor import lift as _lift
 
 
-def _padding(padding):
-    value = str(padding).lower()
-    return "causal" if value == "causal" else _C._padding(value)
-
-
 def conv1d(x, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """1-D convolution; ``padding`` "valid", "same" or "causal"."""
-    return _C.convolve(x, kernel, strides, _padding(padding), data_format, dilation_rate)
+    return _C.convolve(x, kernel, strides, _C.padding_of(padding, ("valid", "same", "causal")), data_format,
+                       dilation_rate)
 
 
 def conv2d(x, kernel, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1)):
@@ -32,8 +28,8 @@ def _transposed(x, kernel, output_shape, strides, padding, data_format, dilation
     lengths = shape[1:-1] if _C.data_format_of(data_format) == "channels_last" else shape[2:]
     if len(lengths) != rank:
         raise ValueError(f"output_shape must be (batch, {rank} spatial lengths, channels), received {output_shape!r}")
-    return _C.transpose_to(x, kernel, lengths, _C._ints(strides, rank, "strides"), _C._padding(padding), data_format,
-                           _C._ints(dilation_rate, rank, "dilation_rate"))
+    return _C.transpose_to(x, kernel, lengths, _C.int_tuple(strides, rank, "strides"), _C.padding_of(padding),
+                           data_format, _C.int_tuple(dilation_rate, rank, "dilation_rate"))
 
 
 def conv2d_transpose(x, kernel, output_shape, strides=(1, 1), padding="valid", data_format=None,

@@ -3,31 +3,12 @@ with Keras's arguments (``padding`` "valid", "same", Conv1D's "causal"; ``stride
 ``groups``, ``data_format``) and its kernel layout ``(*kernel_size, channels / groups, filters)``, so weights
 and files move to and from Keras unchanged. They compute with `gpunet.ops.conv` (autodiff/conv_ops.py):
 the input's windows times the kernel in one matrix product; gradients from the tape."""
-import numbers
-
 from .. import activations
 from ..autodiff import conv_ops
+from ..autodiff.conv_ops import int_tuple, padding_of
 from ..backend.index_maps import windows as windows_plan
 from .base import Layer
 from .weight_args import keep_weight_arguments, weight_arguments_config
-
-
-def int_tuple(value, rank, name, owner, minimum=1):
-    """``value`` (an int, or a tuple or list of ``rank`` ints) as a tuple of ``rank`` ints >= ``minimum``."""
-    values = tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
-    if len(values) != rank or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= minimum
-                                       for v in values):
-        raise ValueError(f"{owner}: `{name}` must be an int >= {minimum} or a tuple of {rank} of them, received "
-                         f"{value!r}")
-    return tuple(int(v) for v in values)
-
-
-def padding_of(padding, allowed, owner):
-    """``padding`` lower-cased, checked to be one of ``allowed``."""
-    value = padding.lower() if isinstance(padding, str) else padding
-    if value not in allowed:
-        raise ValueError(f"{owner}: `padding` must be one of {list(allowed)}, received {padding!r}")
-    return value
 
 
 def data_format_of(data_format):

@@ -5,7 +5,7 @@ Arguments, defaults and configs as in tf.keras 2."""
 import numbers
 
 from .. import backend as B
-from ..backend.index_maps import linear_resize
+from ..backend.image_sampling import resize_reads
 from .base import Layer
 from .convolutional import check_input_shape, data_format_of, int_tuple, spatial_axes
 
@@ -136,7 +136,8 @@ def upsample(inputs, size, data_format, interpolation):
     if interpolation == "bilinear":
         y = inputs
         for i, axis in enumerate(axes):
-            matrix = B.get_backend().asarray(linear_resize(inputs.shape[axis], size[i]), dtype=inputs.dtype)
+            reads = resize_reads(inputs.shape[axis], inputs.shape[axis] * size[i], "bilinear")
+            matrix = B.get_backend().asarray(reads, dtype=inputs.dtype)
             y = ops.moveaxis(ops.tensordot(y, matrix, axes=[[axis], [1]]), -1, axis)
         return y
     # each value repeated: an axis of length `size` after each spatial axis, broadcast, then merged
