@@ -15,7 +15,17 @@ def _rebuilt(layer, name, **changes):
     from ..saving.config import to_plain
     entry = to_plain(serialize_object(layer), "layer")
     entry["config"].update(name=name, **changes)
+    _rename_cells(entry["config"], lambda cell: name.split("_")[0] + "_" + cell)
     return layer_from_config(entry)
+
+
+def _rename_cells(config, rename):
+    """An `RNN`'s cells (a stack's too) renamed in its ``config``: the forward and backward copies of one cell
+    must not share weight names (gpunet's keys are ``<cell>/<weight>``); the config written keeps Keras's."""
+    cells = [config["cell"]] if isinstance(config.get("cell"), dict) else config.get("cells") or []
+    for cell in cells:
+        cell["config"]["name"] = rename(cell["config"]["name"])
+        _rename_cells(cell["config"], rename)
 
 
 class Bidirectional(Layer):
@@ -90,6 +100,7 @@ class Bidirectional(Layer):
         config = super().get_config()
         config["layer"] = to_plain(serialize_object(self.forward_layer), "layer")
         config["layer"]["config"]["name"] = self._base_name  # (tf.keras 2 writes the wrapped layer's own name)
+        _rename_cells(config["layer"]["config"], lambda cell: cell[len("forward_"):])
         config["merge_mode"] = self.merge_mode
         if self._custom_backward:
             config["backward_layer"] = to_plain(serialize_object(self.backward_layer), "layer")

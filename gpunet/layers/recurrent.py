@@ -8,19 +8,38 @@ per sequence, as Keras's), ``initial_state``, and masks (``Embedding(mask_zero=T
 masked step keeps the previous state and output, as tf.keras 2 computes it. Weights as Keras keeps them:
 ``kernel``, ``recurrent_kernel``, ``bias`` of the layer's ``cell`` (Keras 3's .keras layout: ``<layer>/cell``).
 ``return_state=True`` gives ``[output, *final_states]`` (the functional API's several outputs: Keras's seq2seq
-encoder hands its states to the decoder's ``initial_state``). ``stateful=True`` and ``time_major=True`` are
-refused with a message; ``unroll`` and ``implementation`` only change how Keras computes, and are taken.
+encoder hands its states to the decoder's ``initial_state``). ``stateful=True`` carries the states from one
+call to the next (recurrent_state.py); ``time_major=True`` is refused with a message; ``unroll`` and
+``implementation`` only change how Keras computes, and are taken. `RNN` (rnn.py) runs any cell, yours too.
 """
 from .base import Layer
+from . import recurrent_state
 from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
+from .recurrent_state import flat_sizes, output_size
 
 _CELL_ARGS = ("activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
               "bias_initializer", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
               "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout")
 
 
+def build_cell(cell, step_shape):
+    """Build ``cell`` (unless built) for steps of ``step_shape`` ``(batch, features)``."""
+    if getattr(cell, "built", True):
+        return
+    probing = isinstance(cell, Layer) and type(cell).compute_output_shape is Layer.compute_output_shape
+    if probing:  # (a cell of your own: its call takes states, so its step's shape is known, not probed)
+        cell.compute_output_shape = lambda shape: (shape[0], output_size(cell))
+    try:
+        cell.build(step_shape)
+    finally:
+        if probing:
+            del cell.compute_output_shape
+    cell.built = True
+
+
 class _RNN(Layer):
-    """A cell over the steps of ``(batch, steps, features)`` inputs (see the module doc)."""
+    """A cell over the steps of ``(batch, steps, features)`` inputs (see the module doc); `RNN` takes any cell,
+    `SimpleRNN`, `LSTM` and `GRU` make theirs from their arguments."""
 
     supports_masking = True
     _cell_class = None
@@ -29,25 +48,37 @@ class _RNN(Layer):
 
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, time_major=False, implementation=2, seed=None, zero_output_for_mask=False, **kwargs):
-        if stateful:
-            raise NotImplementedError(f"{type(self).__name__}(stateful=True) is not implemented in gpunet: each "
-                                      "batch starts from zero states (pass initial_state to start elsewhere).")
+        cell_kwargs = {k: kwargs.pop(k) for k in _CELL_ARGS + self._own_args if k in kwargs}
+        super().__init__(**kwargs)
+        self.implementation, self.seed = implementation, seed
+        self._setup(self._cell_class(units, name=f"{self.name}_cell", dtype=self.dtype, **cell_kwargs),
+                    return_sequences, return_state, go_backwards, stateful, unroll, time_major, zero_output_for_mask)
+
+    def _setup(self, cell, return_sequences, return_state, go_backwards, stateful, unroll, time_major,
+               zero_output_for_mask):
         if time_major:
             raise NotImplementedError(f"{type(self).__name__}(time_major=True) is not implemented in gpunet: give "
                                       "inputs as (batch, steps, features).")
-        cell_kwargs = {k: kwargs.pop(k) for k in _CELL_ARGS + self._own_args if k in kwargs}
-        super().__init__(**kwargs)
-        self.cell = self._cell_class(units, name=f"{self.name}_cell", dtype=self.dtype, **cell_kwargs)
+        self.cell = cell
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
-        self.go_backwards, self.stateful, self.unroll = bool(go_backwards), False, bool(unroll)
-        self.implementation, self.seed = implementation, seed
+        self.go_backwards, self.stateful, self.unroll = bool(go_backwards), bool(stateful), bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)  # (masked steps output zeros, not the last output)
 
     def __call__(self, x, *args, **kwargs):
+        from .symbolic import is_symbolic
         if isinstance(x, (list, tuple)) and "initial_state" not in kwargs and not args:
             # tf.keras 2's form of initial_state (its files write it so): the inputs, then the states
-            return super().__call__(x[0], initial_state=list(x[1:]) or None, **kwargs)
-        return super().__call__(x, *args, **kwargs)
+            return self.__call__(x[0], initial_state=recurrent_state.flattened(x[1:]) or None, **kwargs)
+        if isinstance(kwargs.get("initial_state"), (list, tuple)):  # (a stack's, nested as its outputs give them)
+            kwargs["initial_state"] = recurrent_state.flattened(kwargs["initial_state"])
+        if is_symbolic(x):
+            recurrent_state.check_symbolic(self, x.shape)
+        elif self.stateful and not self.built and hasattr(x, "shape"):  # (a direct call: its batch is the layer's)
+            self.build(tuple(x.shape))
+        out = super().__call__(x, *args, **kwargs)
+        if not self.return_state:
+            return out
+        return [out[0]] + recurrent_state.nested(list(out[1:]), self.cell.state_size)
 
     def __getattr__(self, name):  # (Keras's layer.units, layer.dropout, ...: the cell's)
         if name in _CELL_ARGS + self._own_args + ("units",) and "cell" in self.__dict__:
@@ -61,45 +92,73 @@ class _RNN(Layer):
         if input_shape[-1] is None:
             raise ValueError(f"{type(self).__name__} '{self.name}' needs a known feature size, received input shape "
                              f"{tuple(input_shape)}")
-        if not self.cell.built:
-            self.cell.build((None, input_shape[-1]))
-            self.cell.built = True
+        recurrent_state.check_symbolic(self, input_shape)
+        build_cell(self.cell, (None, input_shape[-1]))
 
     @property
     def _several_outputs(self):  # (return_state: the output, then the final states, as Keras's list)
         return self.return_state
 
+    @property
+    def states(self):
+        """A stateful layer's carried states (Keras's ``layer.states``; None each before the first call)."""
+        return recurrent_state.current(self)
+
+    def reset_states(self, states=None):
+        """Start the next call of a stateful layer from zeros, or from ``states`` (tf.keras 2's)."""
+        recurrent_state.reset(self, states)
+
+    def reset_state(self):
+        """Start the next call of a stateful layer from zeros (Keras 3's name)."""
+        recurrent_state.reset(self)
+
     def compute_output_shape(self, input_shape):
-        units = self.cell.units
+        units = output_size(self.cell)
         out = (input_shape[0], input_shape[1], units) if self.return_sequences else (input_shape[0], units)
-        return [out] + [(input_shape[0], units)] * self._state_count() if self.return_state else out
+        return [out] + [(input_shape[0], n) for n in flat_sizes(self.cell.state_size)] if self.return_state else out
 
     def _state_count(self):
-        return 2 if isinstance(self.cell, LSTMCell) else 1
+        return len(flat_sizes(self.cell.state_size))
+
+    def _step(self, x, states, masks, training):
+        """One step of the cell: gpunet's cells take the sequence's dropout masks, a cell of your own its
+        ``training`` when its ``call`` has that argument (as Keras passes it)."""
+        from ..autodiff import lift
+        from .user_code import takes_training
+        cell = self.cell
+        if hasattr(cell, "dropout_masks"):
+            out, new = cell.call(x, states, masks)
+        else:
+            out, new = cell.call(x, list(states), **({"training": training} if takes_training(cell.call) else {}))
+        new = list(new) if isinstance(new, (list, tuple)) else [new]
+        if len(new) != len(states):
+            raise ValueError(f"The cell of '{self.name}' returned {len(new)} state(s) for {len(states)} (its "
+                             f"state_size {self.cell.state_size!r})")
+        return lift(out), [lift(s) for s in new]
 
     def call(self, inputs, mask=None, training=None, initial_state=None):
         from .. import ops
         batch, steps = inputs.shape[0], inputs.shape[1]
-        units = self.cell.units
-        if initial_state is None:
-            states = [ops.zeros((batch, units), dtype=inputs.dtype) for _ in range(self._state_count())]
-        else:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            if len(states) != self._state_count():
+        if initial_state is not None:
+            initial_state = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            if len(initial_state) != self._state_count():
                 raise ValueError(f"{type(self).__name__} '{self.name}' takes {self._state_count()} initial state "
-                                 f"tensor(s), received {len(states)}")
-        masks = self.cell.dropout_masks(batch, inputs.shape[-1], bool(training))
+                                 f"tensor(s), received {len(initial_state)}")
+        states = recurrent_state.starting(self, batch, inputs.dtype, initial_state)
+        masks = (self.cell.dropout_masks(batch, inputs.shape[-1], bool(training))
+                 if hasattr(self.cell, "dropout_masks") else None)
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
-        zeros = ops.zeros((batch, units), dtype=inputs.dtype)
+        zeros = ops.zeros((batch, output_size(self.cell)), dtype=inputs.dtype)
         outputs, last = [], zeros
         for t in order:
-            out, new_states = self.cell.call(inputs[:, t], states, masks)
+            out, new_states = self._step(inputs[:, t], states, masks, training)
             if mask is not None:  # a masked step keeps the previous output and states (tf.keras 2's rnn)
                 keep = ops.expand_dims(ops.cast(mask[:, t], "bool"), -1)
                 out = ops.where(keep, out, zeros if self.zero_output_for_mask else last)
                 new_states = [ops.where(keep, n, s) for n, s in zip(new_states, states)]
             states, last = new_states, out
             outputs.append(out)
+        recurrent_state.keep(self, states)
         result = ops.stack(outputs, axis=1) if self.return_sequences else last
         return [result] + list(states) if self.return_state else result
 
@@ -108,13 +167,17 @@ class _RNN(Layer):
             mask = mask[0]
         return mask if self.return_sequences else None  # (the sequence's mask goes on; states carry none)
 
-    def get_config(self):
+    def _loop_config(self):
         config = super().get_config()
         config.update({"return_sequences": self.return_sequences, "return_state": self.return_state,
-                       "go_backwards": self.go_backwards, "stateful": False, "unroll": self.unroll})
+                       "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll})
         if self.zero_output_for_mask:  # (tf.keras 2 writes it only then)
             config["zero_output_for_mask"] = True
         # (no time_major: tf.keras 2 reads its default, Keras 3 refuses the key)
+        return config
+
+    def get_config(self):
+        config = self._loop_config()
         cell = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):
             cell.pop(key, None)

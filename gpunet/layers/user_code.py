@@ -189,8 +189,10 @@ def call_with_args(layer, x, args, kwargs, training):
     on_tape = is_tensor(x) or any(is_tensor(v) for v in list(args) + list(kwargs.values()))
     ops = layer.ops
 
-    def is_data(v):  # (what becomes one of the call's tensors: arrays and tensors, not numbers or None)
-        return is_tensor(v) or hasattr(v, "shape") or (isinstance(v, (list, tuple)) and v and hasattr(v[0], "__len__"))
+    def is_data(v):  # (what becomes one of the call's tensors: arrays and tensors, not numbers or None; nested
+        # Python lists are one array, a list of arrays is a list of tensors: an RNN's initial_state)
+        return is_tensor(v) or hasattr(v, "shape") or (isinstance(v, (list, tuple)) and v and hasattr(v[0], "__len__")
+                                                       and not (is_tensor(v[0]) or hasattr(v[0], "shape")))
     parts, spec = template(x, args, kwargs, is_data)
     parts = [p if is_tensor(p) else ops.asarray(p) for p in parts]
     with arguments(layer, spec, [(None,) + tuple(p.shape[1:]) for p in parts]):

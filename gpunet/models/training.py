@@ -226,6 +226,18 @@ class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin)
             m.reset_state()
         self._batch_loss = (0.0, 0)
 
+    def reset_states(self):
+        """Start every stateful layer (``LSTM(..., stateful=True)``, nested models' too) from zero states again
+        (tf.keras 2's ``model.reset_states()``)."""
+        for layer in self.layers:
+            if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
+
+    @property
+    def stateful(self):
+        """Whether any layer keeps states from one batch to the next (tf.keras 2's ``model.stateful``)."""
+        return any(getattr(layer, "stateful", False) for layer in self.layers)
+
     def _running_loss(self, loss, rows):
         """The mean loss, weighted by rows, over the batches since the last `reset_metrics` (Keras
         keeps the loss in a `Mean` metric updated with the batch size as its weight)."""

@@ -141,11 +141,15 @@ def _keras3_layer(cls, cfg, registered_name, layer=None):
     else:
         if hasattr(layer, "keras3_config"):
             cfg = layer.keras3_config(cfg)
-        for key in ("layer", "backward_layer"):  # a wrapper's layer(s), held under the same attribute names
+        for key in ("layer", "backward_layer", "cell"):  # a wrapper's layer(s), an RNN's cell: the same attributes
             inner = cfg.get(key)
             if isinstance(inner, dict) and "class_name" in inner:
                 cfg[key] = _keras3_layer(inner["class_name"], dict(inner.get("config", {})),
                                          inner.get("registered_name"), getattr(layer, key, None))
+        if isinstance(cfg.get("cells"), list):  # StackedRNNCells'
+            held = getattr(layer, "cells", None) or [None] * len(cfg["cells"])
+            cfg["cells"] = [_keras3_layer(c["class_name"], dict(c.get("config", {})), c.get("registered_name"), h)
+                            for c, h in zip(cfg["cells"], held)]
         renamed = _RENAMED.get(cls, {})
         cfg = {renamed.get(k, k): _object(k, v) for k, v in cfg.items()}
         cfg["dtype"] = _policy(cfg.get("dtype"))

@@ -121,8 +121,10 @@ def _normalize_value(key, value, custom_objects, where):
             raise InvalidConfigError(f"Cannot rebuild {where}: dtype policy {value.get('class_name')!r} is not "
                                        f"supported (expected one of {list(_POLICY_CLASSES)}).")
         return (value.get("config") or {}).get("name")
-    if key in ("layer", "backward_layer") and isinstance(value, dict):  # a wrapper's layer(s)
+    if key in ("layer", "backward_layer", "cell") and isinstance(value, dict):  # a wrapper's layer(s), an RNN's cell
         return registry.layer_from_config(value, custom_objects)
+    if key == "cells" and isinstance(value, list):  # StackedRNNCells'
+        return [registry.layer_from_config(v, custom_objects) if isinstance(v, dict) else v for v in value]
     kind = next((k for suffix, k in _NESTED_KINDS if key.endswith(suffix)), None)
     if key == "activation":
         kind = "activation"

@@ -34,7 +34,8 @@ _LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "
                 "Average", "Maximum", "Minimum", "Concatenate", "Dot", "Identity", "LayerNormalization",
                 "UnitNormalization", "GroupNormalization", "RMSNormalization", "Normalization", "Rescaling",
                 "Discretization", "CategoryEncoding", "IntegerLookup", "Resizing", "CenterCrop", "RandomFlip",
-                "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness", "RandomCrop")
+                "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness", "RandomCrop",
+                "RNN", "StackedRNNCells", "SimpleRNNCell", "LSTMCell", "GRUCell")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 
