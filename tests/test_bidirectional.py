@@ -83,10 +83,51 @@ def test_a_backward_layer_of_ones_own(tfk):
 
 @pytest.mark.parametrize("make, message", [
     (lambda: layers.Bidirectional(layers.Dense(3)), "initialize `Bidirectional` layer with a recurrent layer"),
-    (lambda: layers.Bidirectional(layers.LSTM(3), merge_mode=None), r"Invalid merge mode. Received: None"),
+    (lambda: layers.Bidirectional(layers.LSTM(3), merge_mode="max"), r"Invalid merge mode. Received: 'max'"),
     (lambda: layers.Bidirectional(layers.LSTM(3), backward_layer=layers.LSTM(3)),
      "should have different `go_backwards` value"),
 ])
 def test_refusals_name_what_was_expected(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def _bidirectional_seq2seq(lib):
+    """A seq2seq model whose encoder is bidirectional: its four final states joined two by two start the decoder."""
+    L = lib.layers
+    enc_in, dec_in = lib.Input((7,)), lib.Input((5, 3))
+    emb = L.Embedding(12, 4, mask_zero=True)(enc_in)
+    _, fh, fc, bh, bc = L.Bidirectional(L.LSTM(3, return_state=True))(emb)
+    states = [L.Concatenate()([fh, bh]), L.Concatenate()([fc, bc])]
+    dec, _, _ = L.LSTM(6, return_sequences=True, return_state=True)(dec_in, initial_state=states)
+    return lib.Model([enc_in, dec_in], L.Dense(1)(dec))
+
+
+def test_return_state_trains_as_tf_keras_and_files_travel(tfk, tmp_path):
+    model, ref = _bidirectional_seq2seq(gpunet), _bidirectional_seq2seq(tfk)
+    model.set_weights(ref.get_weights())
+    dec = RNG.random((16, 5, 3)).astype("float32")
+    y = RNG.random((16, 5, 1)).astype("float32")
+    for m, lib in ((model, gpunet), (ref, tfk)):
+        m.compile(optimizer=lib.optimizers.Adam(0.01), loss="mse")
+    from graph_gradients import assert_trains_alike
+    assert_trains_alike(model, ref, [TOKENS, dec], y, epochs=2)
+    assert_files_travel(model, [TOKENS, dec], tmp_path, tfk, keras3=False)  # TODO keras3 op nodes
+
+
+def test_unmerged_outputs_states_and_initial_state_as_tf_keras(tfk):
+    x = RNG.random((4, 6, 3)).astype("float32")
+    start = [RNG.random((4, 2)).astype("float32") for _ in range(4)]
+
+    def make(lib):
+        inp, states = lib.Input((6, 3)), [lib.Input((2,)) for _ in range(4)]
+        outs = lib.layers.Bidirectional(lib.layers.LSTM(2, return_sequences=True, return_state=True),
+                                        merge_mode=None)(inp, initial_state=states)
+        return lib.Model([inp] + states, outs)
+    model, ref = make(gpunet), make(tfk)
+    model.set_weights(ref.get_weights())
+    got, want = model.predict([x] + start, verbose=0), ref.predict([x] + start, verbose=0)
+    assert [g.shape for g in got] == [(4, 6, 2), (4, 6, 2)] + [(4, 2)] * 4
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert model.layers[5].compute_output_shape((None, 6, 3)) == [(None, 6, 2)] * 2 + [(None, 2)] * 4

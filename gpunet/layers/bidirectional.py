@@ -1,5 +1,7 @@
 """`Bidirectional` (Keras's wrapper): a recurrent layer run forwards and a copy of it backwards over the same
-sequence, their outputs merged (``merge_mode``: "concat", "sum", "mul" or "ave"). As Keras does it: the two
+sequence, their outputs merged (``merge_mode``: "concat", "sum", "mul" or "ave"; None: the two as a list). With
+``return_state=True`` on the layer, the output(s) then the forward layer's final states and the backward's;
+``initial_state`` is split in halves likewise (Keras's seq2seq with a bidirectional encoder). As Keras does it: the two
 layers are rebuilt from the given layer's config (``forward_<name>``, ``backward_<name>``, ``go_backwards``
 flipped, or ``backward_layer`` as given), a masked step outputs zeros when they return sequences, and the
 backward outputs are turned back into time order before the merge. Weights: the forward layer's, then the
@@ -44,12 +46,9 @@ class Bidirectional(Layer):
         if not isinstance(layer, _RNN):
             raise ValueError(f"Please initialize `Bidirectional` layer with a recurrent layer (SimpleRNN, LSTM or "
                              f"GRU). Received: {layer!r}")
-        if layer.return_state or getattr(backward_layer, "return_state", False):
-            raise NotImplementedError("Bidirectional over a layer with return_state=True is not implemented in gpunet "
-                                      "(its five outputs); return_state works on the recurrent layers themselves.")
-        if merge_mode not in _MERGES:
+        if merge_mode is not None and merge_mode not in _MERGES:
             raise ValueError(f"Invalid merge mode. Received: {merge_mode!r}. Merge mode should be one of "
-                             f"{list(_MERGES)} (None, which gives a list, is not implemented in gpunet).")
+                             f"{list(_MERGES) + [None]}")
         super().__init__(weights=weights, **kwargs)
         base = layer.name[len("forward_"):] if layer.name.startswith("forward_") else layer.name
         sequences = layer.return_sequences
@@ -66,6 +65,20 @@ class Bidirectional(Layer):
             self.backward_layer = backward_layer
             self._custom_backward = True
         self.merge_mode, self.return_sequences, self._base_name = merge_mode, sequences, base
+        self.return_state = layer.return_state
+
+    def __call__(self, x, *args, **kwargs):
+        from .recurrent_state import flattened
+        if isinstance(x, (list, tuple)) and "initial_state" not in kwargs and not args:
+            # tf.keras 2's form of initial_state (its files write it so): the inputs, then the states
+            return self.__call__(x[0], initial_state=flattened(x[1:]) or None, **kwargs)
+        if isinstance(kwargs.get("initial_state"), (list, tuple)):
+            kwargs["initial_state"] = flattened(kwargs["initial_state"])
+        return super().__call__(x, *args, **kwargs)
+
+    @property
+    def _several_outputs(self):  # (the two directions' outputs unmerged, and/or their final states)
+        return self.return_state or self.merge_mode is None
 
     def build(self, input_shape):
         for inner in (self.forward_layer, self.backward_layer):
@@ -74,25 +87,49 @@ class Bidirectional(Layer):
                 inner.built = True
 
     def compute_output_shape(self, input_shape):
-        shape = tuple(self.forward_layer.compute_output_shape(input_shape))
-        return shape[:-1] + (shape[-1] * 2,) if self.merge_mode == "concat" else shape
+        forward, backward = (layer.compute_output_shape(input_shape)
+                             for layer in (self.forward_layer, self.backward_layer))
+        states = []
+        if self.return_state:
+            (forward, *forward_states), (backward, *backward_states) = forward, backward
+            states = [tuple(s) for s in forward_states + backward_states]
+        forward, backward = tuple(forward), tuple(backward)
+        if self.merge_mode is None:
+            outputs = [forward, backward]
+        else:
+            outputs = [forward[:-1] + (forward[-1] + backward[-1],) if self.merge_mode == "concat" else forward]
+        return outputs + states if self._several_outputs else outputs[0]
 
-    def call(self, inputs, mask=None, training=None):
+    def call(self, inputs, mask=None, training=None, initial_state=None):
         from .. import ops
-        forward = self.forward_layer.call(inputs, mask=mask, training=training)
-        backward = self.backward_layer.call(inputs, mask=mask, training=training)
+        forward_start = backward_start = None
+        if initial_state is not None:  # (the forward layer's states, then the backward's, as Keras splits them)
+            half = len(initial_state) // 2
+            forward_start, backward_start = list(initial_state[:half]), list(initial_state[half:])
+        forward = self.forward_layer.call(inputs, mask=mask, training=training, initial_state=forward_start)
+        backward = self.backward_layer.call(inputs, mask=mask, training=training, initial_state=backward_start)
+        states = []
+        if self.return_state:
+            (forward, *forward_states), (backward, *backward_states) = forward, backward
+            states = forward_states + backward_states
         if self.return_sequences:
             backward = ops.flip(backward, axis=1)
+        if self.merge_mode is None:
+            return [forward, backward] + states
         if self.merge_mode == "concat":
-            return ops.concatenate([forward, backward], axis=-1)
-        if self.merge_mode == "sum":
-            return forward + backward
-        if self.merge_mode == "mul":
-            return forward * backward
-        return (forward + backward) / 2
+            merged = ops.concatenate([forward, backward], axis=-1)
+        elif self.merge_mode == "sum":
+            merged = forward + backward
+        elif self.merge_mode == "mul":
+            merged = forward * backward
+        else:
+            merged = (forward + backward) / 2
+        return [merged] + states if self.return_state else merged
 
     def compute_mask(self, inputs, mask=None):
-        return mask if self.return_sequences else None
+        if isinstance(mask, list):
+            mask = mask[0]
+        return mask if self.return_sequences else None  # (the outputs' mask; states carry none)
 
     def get_config(self):
         from ..saving.registry import serialize_object
