@@ -112,7 +112,7 @@ def test_return_state_trains_as_tf_keras_and_files_travel(tfk, tmp_path):
         m.compile(optimizer=lib.optimizers.Adam(0.01), loss="mse")
     from graph_gradients import assert_trains_alike
     assert_trains_alike(model, ref, [TOKENS, dec], y, epochs=2)
-    assert_files_travel(model, [TOKENS, dec], tmp_path, tfk, keras3=False)  # TODO keras3 op nodes
+    assert_files_travel(model, [TOKENS, dec], tmp_path, tfk)
 
 
 def test_unmerged_outputs_states_and_initial_state_as_tf_keras(tfk):

@@ -122,8 +122,6 @@ def test_files_both_ways_with_tf_keras_and_keras_3(tfk, tmp_path):
 
 @pytest.mark.parametrize("make, error, message", [
     (lambda: layers.GRU(3, time_major=True), NotImplementedError, r"GRU\(time_major=True\) is not implemented"),
-    (lambda: layers.Bidirectional(layers.LSTM(3, return_state=True)), NotImplementedError,
-     "Bidirectional over a layer with return_state=True is not implemented"),
     (lambda: layers.SimpleRNN(0), ValueError, "expected a positive integer, got 0"),
     (lambda: layers.GRU(3, dropout=1.5), ValueError, r"`dropout` must be in \[0, 1\], received 1.5"),
 ])

@@ -70,6 +70,9 @@ def _call(runner, node, args, in_masks, training):
     """One call's output and the mask it hands on (tf.keras 2's rules: layers/masking.py)."""
     if node.as_list:
         out = runner.forward(args, training)
+        given = node.call_args.keywords.get("mask") if node.call_args is not None else None
+        if given is not None and given[0] == "tensor":  # ``layer(x, mask=m)`` (Keras 3's files write it so): the
+            return out, runner.compute_mask(args[0], args[given[1]])  # mask given, not the one x carries
         if all(m is None for m in in_masks):
             return out, None
         if not getattr(runner, "_multi_input", False):  # a Lambda or a user's layer over several tensors

@@ -70,6 +70,10 @@ def make(layer, arg, call, tensors):
     keywords = {k: value(s) for k, s in (extras or {}).items() if k is not None}
     if training is not None:
         keywords["training"] = training
+    if "mask" in keywords and not getattr(layer, "_uses_call", False):
+        # Keras 3 writes the mask a layer's input carries as the call's ``mask``; gpunet's built-in layers take
+        # it from their input, as tf.keras 2 hands masks on (layers/masking.py)
+        keywords.pop("mask")
     return layer(arg, *positional, **keywords)
 
 

@@ -46,7 +46,9 @@ def model_to_config(model, keras3=False):
     if not keras3 and keras3_attrs.is_subclassed(model):
         raise NotImplementedError(_SUBCLASSED.format(name=model.name, cls=type(model).__name__))
     _refuse_nameless_functions(model)
-    inner = to_plain(model.get_config(), "config")
+    from .keras3_modes import writing_keras3
+    with writing_keras3(keras3):  # (Keras 3's archive writes the ops its own way: saving/keras3_ops.py)
+        inner = to_plain(model.get_config(), "config")
     _annotate(inner, list(getattr(model, "layers", [])))
     cls = type(model)
     from ..models.sequential import Sequential

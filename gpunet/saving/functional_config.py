@@ -16,7 +16,8 @@ and a single input or output as ``["input_layer", 0, 0]`` rather than a list of 
 from ..layers.naming import reserve_name
 from ..layers.symbolic import input_tensor
 from ..layers.symbolic_ops import OpLayer
-from . import op_layers
+from . import keras3_ops, op_layers
+from .keras3_modes import gpunet_archive, writing_keras3_archive
 from .call_arguments import make, needed, node_kwargs, parse
 from .errors import InvalidConfigError
 from .weight_matching import check_kernels
@@ -35,6 +36,10 @@ def functional_config(model):
     layers = []
     for layer in model._ordered:  # (with the layers of a nested model it also calls directly, as tf.keras 2 lists them)
         nodes = sorted(calls.get(id(layer), []), key=lambda n: index[id(n)])
+        if isinstance(layer, OpLayer) and writing_keras3_archive():  # (its entry made from the layer: keras3_config.py)
+            layers.append({"class_name": op_layers.OP_CLASSES[0], "config": {"name": layer.name}, "name": layer.name,
+                           "inbound_nodes": []})
+            continue
         if isinstance(layer, OpLayer):  # tf.keras 2's TFOpLambda: the op's arguments are in its node
             layers.append({"class_name": op_layers.op_class(layer), "config": layer.get_config(), "name": layer.name,
                            "inbound_nodes": [op_layers.node_entry(layer, n, ref) for n in nodes]})
@@ -80,7 +85,9 @@ def functional_from_config(inner, custom_objects=None, strict=False, _depth=0, m
                 raise InvalidConfigError(f"An AddMetric layer needs a metric_name, received {str(metric)[:80]}.")
             added.extend((ref, metric) for refs, *_ in _calls(entry.get("inbound_nodes") or [], kind) for ref in refs)
             continue
-        if kind in op_layers.OP_CLASSES:
+        if keras3_ops.is_op(entry):  # (Keras 3's ops: a Mean, or the not_equal mask it hands an RNN)
+            layer, calls = keras3_ops.read(entry, _keras3_ref)
+        elif kind in op_layers.OP_CLASSES:
             layer, calls = op_layers.read_op_layer(entry), []
             nodes = entry.get("inbound_nodes") or []
             if len(nodes) != 1:
@@ -170,6 +177,11 @@ def _calls(nodes, name):
         if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
             args = node.get("args") or []
             training, extras = parse(node.get("kwargs") or {}, name, lambda v: _keras3_tensor(v, name))
+            if not gpunet_archive():
+                # Keras 3 records each call's training (False for every call as it builds a model) and overrides
+                # it with the model's own whenever that is set (fit, evaluate, predict: its operation_fn); gpunet
+                # writes a training= the call was given, kept as tf.keras 2 keeps it
+                training = None
             if not args:
                 raise InvalidConfigError(f"Layer {name!r}: a call without positional arguments.")
             if len(args) > 1:  # (a layer with call() given more: layers/call_args.py)

@@ -70,11 +70,11 @@ def _keras3_functional(inner, model):
     from .functional_config import nests
     from .op_layers import OP_CLASSES
     by_name = _layers_by_name(model)
-    ops = [e["name"] for e in inner["layers"] if e.get("class_name") in OP_CLASSES + ("AddLoss", "AddMetric")]
-    if ops:
-        raise NotImplementedError(f"Model '{model.name}' holds ops on symbolic tensors or an added loss or metric "
-                                  f"({ops[0]}): Keras 3's .keras format has no TFOpLambda, AddLoss or AddMetric "
-                                  "layer. Save it as .h5 or JSON/YAML (tf.keras 2's format), or save its weights.")
+    added = [e["name"] for e in inner["layers"] if e.get("class_name") in ("AddLoss", "AddMetric")]
+    if added:
+        raise NotImplementedError(f"Model '{model.name}' holds an added loss or metric ({added[0]}): Keras 3's "
+                                  ".keras format has no AddLoss or AddMetric layer. Save it as .h5 or JSON/YAML "
+                                  "(tf.keras 2's format), or save its weights.")
     index = call_indices(model)
     tensors = {}  # (layer, tf.keras 2's call number) -> Keras 3's tensor
     for node in [t.node for t in model._inputs] + model._nodes:
@@ -103,6 +103,9 @@ def _keras3_functional(inner, model):
     layers = []
     for entry in inner["layers"]:
         cls, cfg = entry["class_name"], dict(entry.get("config", {}))
+        if cls in OP_CLASSES:  # an op on symbolic tensors: Keras 3's own entry (saving/keras3_ops.py)
+            layers.append(_keras3_op(by_name[entry["name"]], model, index, tensors))
+            continue
         if cls == "Sequential":  # a nested model
             layer = _keras3_sequential(cfg, model.get_layer(entry["name"]))
         elif cls in ("Functional", "Model"):
@@ -160,6 +163,17 @@ def _keras3_layer(cls, cfg, registered_name, layer=None):
         from .config import to_plain
         out["build_config"] = to_plain(layer.get_build_config(), "build_config")
     return out
+
+
+def _keras3_op(layer, model, index, tensors):
+    """Keras 3's entry for the op layer ``layer`` (called once) of ``model``; ``tensors``: Keras 3's tensor
+    entries by tf.keras 2's reference (``index``: the nodes' call numbers)."""
+    from .functional_config import nests
+    from .keras3_ops import entry
+    node = next(n for n in model._nodes if n.layer is layer)
+    refs = [(t.node.layer.name, index[id(t.node)] + nests(t.node.layer), t._keras_history.tensor_index)
+            for t in node.inputs]
+    return entry(layer, [tensors[r] for r in refs])
 
 
 def _keras3_sequential(inner, model=None):

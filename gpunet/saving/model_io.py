@@ -208,7 +208,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, stri
             raise CorruptModelFileError(src.name, "no model config: this is a weights-only file; build the model "
                                         "and call model.load_weights()")
         zipped = src.kind == "zip"
-        with _no_initializers(), readers.naming(src.name, "config.json" if zipped else "model_config"):
+        from .keras3_modes import reading_gpunet_archive
+        with _no_initializers(), readers.naming(src.name, "config.json" if zipped else "model_config"), \
+                reading_gpunet_archive(zipped and contents.get("gpunet", False)):
             # every weight is overwritten from the file: no initial values are drawn
             model = _config.model_from_config(contents["config"], custom_objects, strict)
         training = None

@@ -48,6 +48,17 @@ _OPS = [
     ("math.log_sigmoid", MO.log_sigmoid, ("x",)), ("math.floor", MO.floor, ("x",)), ("math.ceil", MO.ceil, ("x",)),
     ("math.floormod", MO.mod, ("x", "y")), ("math.floordiv", MO.floor_divide, ("x", "y")),
     ("convert_to_tensor", _identity, ("value", "dtype", "dtype_hint")),
+    # comparisons, logic and shapes (Keras 3 writes an Embedding's mask as not_equal(x, 0): .h5 holds it so)
+    ("math.not_equal", E.not_equal, ("x", "y")), ("math.equal", E.equal, ("x", "y")),
+    ("math.greater", E.greater, ("x", "y")), ("math.less", E.less, ("x", "y")),
+    ("math.greater_equal", E.greater_equal, ("x", "y")), ("math.less_equal", E.less_equal, ("x", "y")),
+    ("math.logical_and", MO.logical_and, ("x", "y")), ("math.logical_or", MO.logical_or, ("x", "y")),
+    ("math.logical_not", MO.logical_not, ("x",)),
+    ("math.reduce_any", R.any, ("input_tensor", "axis", "keepdims")),
+    ("math.reduce_all", R.all, ("input_tensor", "axis", "keepdims")),
+    ("where", E.where, ("condition", "x", "y")), ("clip_by_value", E.clip, ("t", "clip_value_min", "clip_value_max")),
+    ("transpose", S.transpose, ("a", "perm")), ("squeeze", S.squeeze, ("input", "axis")),
+    ("stack", S.stack, ("values", "axis")), ("linalg.matmul", S.matmul, ("a", "b")),
 ]
 _BY_TF = {name: (fn, params) for name, fn, params in _OPS}
 _BY_FN = {}
