@@ -221,6 +221,9 @@ def tape_forward(layer, x, training):
                   else Tensor(x, requires_grad=needs[0]))
         if not several:  # (the mask layers/masking.py's forward hands this call)
             inputs._keras_mask = getattr(layer, "_in_mask", None)
+        else:  # (a layer that reads each input's mask: models/graph_run.py hands them)
+            for t, m in zip(inputs, getattr(layer, "_input_masks", None) or ()):
+                t._keras_mask = m
         x = x[0] if several else x
         try:
             with added_losses.collecting() as losses:  # what call() adds with self.add_loss

@@ -69,13 +69,19 @@ def forward(model, x, training, penalty=True):
 def _call(runner, node, args, in_masks, training):
     """One call's output and the mask it hands on (tf.keras 2's rules: layers/masking.py)."""
     if node.as_list:
-        out = runner.forward(args, training)
+        # (MultiHeadAttention reads the masks its inputs carry, as Keras's: they ride on its call's tensors)
+        masked = getattr(runner, "_reads_input_masks", False) and any(m is not None for m in in_masks)
+        runner._input_masks = in_masks if masked else None
+        try:
+            out = runner.forward(args, training)
+        finally:
+            runner._input_masks = None
         given = node.call_args.keywords.get("mask") if node.call_args is not None else None
         if given is not None and given[0] == "tensor":  # ``layer(x, mask=m)`` (Keras 3's files write it so): the
             return out, runner.compute_mask(args[0], args[given[1]])  # mask given, not the one x carries
         if all(m is None for m in in_masks):
             return out, None
-        if not getattr(runner, "_multi_input", False):  # a Lambda or a user's layer over several tensors
+        if not (masked or getattr(runner, "_multi_input", False)):  # a Lambda or a user's layer over several tensors
             raise NotImplementedError(f"Layer '{runner.name}' receives the mask of an Embedding(mask_zero=True) or "
                                       "Masking layer on one of its inputs: gpunet hands masks on through merge layers "
                                       "only.")

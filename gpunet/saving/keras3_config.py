@@ -159,7 +159,9 @@ def _keras3_layer(cls, cfg, registered_name, layer=None):
     if registered_name is None and layer is not None and not type(layer).__module__.startswith("gpunet."):
         registered_name = cls  # (a class of your own: Keras 3 finds it in custom_objects by this name)
     out = {"module": "keras.layers", "class_name": cls, "config": cfg, "registered_name": registered_name}
-    if layer is not None and overrides(layer, "get_build_config"):  # (a layer of your own's Keras 3 hook)
+    if hasattr(layer, "keras3_build_config"):  # (a built-in whose Keras 3 build config is its own)
+        out["build_config"] = layer.keras3_build_config()
+    elif layer is not None and overrides(layer, "get_build_config"):  # (a layer of your own's Keras 3 hook)
         from .config import to_plain
         out["build_config"] = to_plain(layer.get_build_config(), "build_config")
     return out
