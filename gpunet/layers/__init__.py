@@ -31,6 +31,7 @@ from .recurrent import SimpleRNN, LSTM, GRU
 from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
 from .rnn import RNN, StackedRNNCells
 from .multi_head_attention import MultiHeadAttention
+from .dense_attention import AdditiveAttention, Attention
 from .bidirectional import Bidirectional
 from .convolutional import Conv1D, Conv2D, Conv3D, Convolution1D, Convolution2D, Convolution3D
 from .convolutional_transpose import (Conv1DTranspose, Conv2DTranspose, Conv3DTranspose, Convolution1DTranspose,
@@ -67,7 +68,7 @@ __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation
            "PReLU", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
            "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-           "RNN", "StackedRNNCells", "SimpleRNNCell", "LSTMCell", "GRUCell", "MultiHeadAttention",
+           "RNN", "StackedRNNCells", "SimpleRNNCell", "LSTMCell", "GRUCell", "MultiHeadAttention", "Attention", "AdditiveAttention",
            "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
            "GlobalAveragePooling3D", "GlobalMaxPooling3D", "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalAvgPool3D", "GlobalMaxPool3D",
            "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",

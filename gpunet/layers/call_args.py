@@ -15,8 +15,9 @@ class CallArgs:
     slot is ``("tensor", k)``, the k-th input of the call's node (the first argument is input 0), or
     ``("value", v)``, a constant (a number, a string, None)."""
 
-    def __init__(self, positional, keywords):
+    def __init__(self, positional, keywords, first_count=0):
         self.positional, self.keywords = list(positional), dict(keywords)
+        self.first_count = first_count  # (n: the first argument is a list of n tensors, the node's first n inputs)
 
     def split(self, parts):
         """``(first, args, kwargs)`` for ``call`` from the node's input values, in node order."""
@@ -24,7 +25,12 @@ class CallArgs:
             if slot[0] == "tensors":  # (a list of tensors: an RNN's initial_state)
                 return [parts[s[1]] for s in slot[1]]
             return parts[slot[1]] if slot[0] == "tensor" else slot[1]
-        return parts[0], [take(s) for s in self.positional], {k: take(s) for k, s in self.keywords.items()}
+        first = list(parts[:self.first_count]) if self.first_count else parts[0]
+        return first, [take(s) for s in self.positional], {k: take(s) for k, s in self.keywords.items()}
+
+    def first_of(self, items):
+        """What the first argument is among ``items`` (in node order): one, or a list of them."""
+        return list(items[:self.first_count]) if self.first_count else items[0]
 
     def keyword_slots(self, layer):
         """Every slot by ``call``'s parameter name (positional ones named from its signature), as files write them."""
@@ -39,9 +45,10 @@ class CallArgs:
 
 
 def template(first, args, kwargs, is_tensor):
-    """``(inputs, CallArgs)``: the call's tensors (``first`` then those among ``args`` and ``kwargs``,
-    picked by ``is_tensor``) and where each argument goes."""
-    inputs = [first]
+    """``(inputs, CallArgs)``: the call's tensors (``first``, or each of a list of them, then those among
+    ``args`` and ``kwargs``, picked by ``is_tensor``) and where each argument goes."""
+    several = isinstance(first, (list, tuple))
+    inputs = list(first) if several else [first]
 
     def slot(value):
         if is_tensor(value):
@@ -55,7 +62,7 @@ def template(first, args, kwargs, is_tensor):
         return ("value", value)
     positional = [slot(a) for a in args]
     keywords = {name: slot(v) for name, v in kwargs.items()}
-    return inputs, CallArgs(positional, keywords)
+    return inputs, CallArgs(positional, keywords, len(first) if several else 0)
 
 
 def _holds(value, is_tensor):
@@ -77,9 +84,6 @@ def call(layer, x, args, kwargs, training):
         raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}) takes one input (and training=); received "
                         f"more arguments: {len(args)} positional, keywords {sorted(kwargs)}. Only a layer written "
                         "with call() takes more.")
-    if isinstance(x, (list, tuple)):
-        raise NotImplementedError(f"Layer '{layer.name}': a call on a list of tensors with more arguments is not "
-                                  "supported; pass the tensors as separate arguments.")
     if symbolic.is_symbolic(x) or any(is_keras_tensor(v) for v in list(args) + list(kwargs.values())):
         inputs, spec = template(x, args, kwargs, is_keras_tensor)
         if not all(is_keras_tensor(t) for t in inputs):

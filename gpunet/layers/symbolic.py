@@ -186,7 +186,7 @@ def call_layer(layer, inputs, training=None, call_args=None):
     from .input_spec import check
     from .user_code import arguments
     with arguments(layer, call_args, shapes):  # (build and the output shape see the call's other arguments)
-        first = shapes[0] if call_args is not None else shape  # (build gets its input's shape, as Keras's)
+        first = call_args.first_of(shapes) if call_args is not None else shape  # (build gets its input's, as Keras's)
         check(layer, first)
         if not layer.built:
             layer.build(first)

@@ -186,7 +186,8 @@ def call_with_args(layer, x, args, kwargs, training):
     """``layer(x, *args, **kwargs)`` run at once: on a layer's tape tensors (inside another ``call``) a
     tensor back, on arrays an array (`Backend.eager`)."""
     from .call_args import template
-    on_tape = is_tensor(x) or any(is_tensor(v) for v in list(args) + list(kwargs.values()))
+    firsts = list(x) if isinstance(x, (list, tuple)) else [x]
+    on_tape = any(is_tensor(v) for v in firsts + list(args) + list(kwargs.values()))
     ops = layer.ops
 
     def is_data(v):  # (what becomes one of the call's tensors: arrays and tensors, not numbers or None; nested
@@ -197,7 +198,8 @@ def call_with_args(layer, x, args, kwargs, training):
     parts = [p if is_tensor(p) else ops.asarray(p) for p in parts]
     with arguments(layer, spec, [(None,) + tuple(p.shape[1:]) for p in parts]):
         if not layer.built:
-            layer.build((None,) + tuple(parts[0].shape[1:]))
+            first = spec.first_of([(None,) + tuple(p.shape[1:]) for p in parts])
+            layer.build(first)
         if on_tape:
             return run_call(layer, [lift(p) for p in parts], training)
         with B.use_backend(ops):

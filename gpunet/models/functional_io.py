@@ -64,7 +64,17 @@ class MultiIOMixin:
 
     @property
     def output_names(self):
-        return [t.node.layer.name for t in self._outputs]
+        """The output layers' names; a layer giving several outputs (an RNN's states, attention scores) names
+        the later ones ``<name>_1``, ``<name>_2``, as tf.keras 2 does."""
+        names, counts = [], {}
+        for t in self._outputs:
+            base = proposal = t.node.layer.name
+            while proposal in names:
+                counts[base] = counts.get(base, 1)
+                proposal = f"{base}_{counts[base]}"
+                counts[base] += 1
+            names.append(proposal)
+        return names
 
     @property
     def input_names(self):

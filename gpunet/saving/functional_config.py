@@ -200,9 +200,6 @@ def _calls(nodes, name):
                 if len(item) == 4 and isinstance(item[3], dict):
                     training, extras = parse(item[3], name, _keras2_tensor)
                 refs.append(_ref(item[:3], f"layer {name!r}'s inbound nodes"))
-            if extras and len(refs) > 1:
-                raise NotImplementedError(f"Layer {name!r}: a call on a list of tensors with more arguments is not "
-                                          "supported.")
             calls.append((refs, len(refs) > 1, training, extras or None))
         else:
             raise InvalidConfigError(f"Layer {name!r}: an inbound node must be a list or a dict, received "
@@ -213,7 +210,7 @@ def _calls(nodes, name):
 def _written(node):
     """The tensors a call's entry lists: its inputs, or its first argument's alone for a call with more
     arguments (the others go into its keyword arguments)."""
-    return node.inputs[:1] if node.call_args is not None else node.inputs
+    return node.inputs[:max(1, node.call_args.first_count)] if node.call_args is not None else node.inputs
 
 
 def _renumbered(call, nested):
