@@ -106,3 +106,22 @@ def test_a_direct_call_returns_the_output_and_the_states(tfk):
     for a, b in zip(got, want):
         np.testing.assert_allclose(gpunet.backend.get_backend().to_host(a), b.numpy(), rtol=1e-5, atol=1e-6)
     assert layer.compute_output_shape((None, 7, 5)) == [(None, 3), (None, 3)]
+
+
+def test_a_masked_decoder_started_from_the_encoder_s_states_as_tf_keras(tfk):
+    """The translation tutorials' seq2seq: Embedding(mask_zero=True) on both sides, the decoder called with
+    initial_state: its sequence's mask still reaches it."""
+    enc, dec = R.integers(1, 12, (8, 7)), R.integers(1, 12, (8, 5))
+    enc[::2, 5:] = 0
+    dec[1::2, 3:] = 0
+
+    def make(lib):
+        L = lib.layers
+        enc_in, dec_in = lib.Input((7,)), lib.Input((5,))
+        _, h, c = L.LSTM(3, return_state=True)(L.Embedding(12, 4, mask_zero=True)(enc_in))
+        out = L.LSTM(3, return_sequences=True)(L.Embedding(12, 4, mask_zero=True)(dec_in), initial_state=[h, c])
+        return lib.Model([enc_in, dec_in], L.Dense(2)(out))
+    model, ref = make(gpunet), make(tfk)
+    model.set_weights(ref.get_weights())
+    np.testing.assert_allclose(model.predict([enc, dec], verbose=0), ref.predict([enc, dec], verbose=0),
+                               rtol=1e-5, atol=1e-6)

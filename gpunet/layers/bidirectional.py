@@ -34,6 +34,7 @@ class Bidirectional(Layer):
     """Runs ``layer`` (a `SimpleRNN`, `LSTM` or `GRU`) both ways over its input and merges the two outputs."""
 
     supports_masking = True
+    _reads_input_masks = True  # (called with initial_state: its sequence's mask still reaches call)
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         from .recurrent import _RNN

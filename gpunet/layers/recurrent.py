@@ -37,11 +37,22 @@ def build_cell(cell, step_shape):
     cell.built = True
 
 
+def fused(cell):
+    """Whether ``cell`` is Keras's default LSTM or GRU step, which autodiff/recurrent_sequences.py runs whole."""
+    def named(activation, name):
+        return (getattr(activation, "name", None) == name and not getattr(activation, "params", None)
+                and not getattr(activation, "custom", False))
+    default = named(cell.activation, "tanh") and named(cell.recurrent_activation, "sigmoid") if hasattr(
+        cell, "recurrent_activation") else False
+    return default and (type(cell) is LSTMCell or (type(cell) is GRUCell and cell.reset_after))
+
+
 class _RNN(Layer):
     """A cell over the steps of ``(batch, steps, features)`` inputs (see the module doc); `RNN` takes any cell,
     `SimpleRNN`, `LSTM` and `GRU` make theirs from their arguments."""
 
     supports_masking = True
+    _reads_input_masks = True  # (called with initial_state: its sequence's mask still reaches call)
     _cell_class = None
     _own_args = ()
     _allowed_kwargs = Layer._allowed_kwargs + _CELL_ARGS  # (a config's cell arguments: saving/layer_kwargs.py)
@@ -147,6 +158,10 @@ class _RNN(Layer):
         states = recurrent_state.starting(self, batch, inputs.dtype, initial_state)
         masks = (self.cell.dropout_masks(batch, inputs.shape[-1], bool(training))
                  if hasattr(self.cell, "dropout_masks") else None)
+        if fused(self.cell):  # (Keras's default LSTM and GRU: the whole sequence as one step of the tape)
+            result, *states = self._sequence(inputs, states, masks, mask)
+            recurrent_state.keep(self, states)
+            return [result] + states if self.return_state else result
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         zeros = ops.zeros((batch, output_size(self.cell)), dtype=inputs.dtype)
         outputs, last = [], zeros
@@ -161,6 +176,17 @@ class _RNN(Layer):
         recurrent_state.keep(self, states)
         result = ops.stack(outputs, axis=1) if self.return_sequences else last
         return [result] + list(states) if self.return_state else result
+
+    def _sequence(self, inputs, states, masks, mask):
+        from .. import ops
+        from ..autodiff import recurrent_sequences as sequences
+        cell = self.cell
+        keep = None if mask is None else ops.cast(mask, "bool").data
+        data = [None if m is None else m.data for m in masks]
+        run = sequences.lstm_sequence if isinstance(cell, LSTMCell) else sequences.gru_sequence
+        return run(inputs, *states, cell.kernel, cell.recurrent_kernel, cell.bias, keep=keep, input_mask=data[0],
+                   recurrent_mask=data[1], go_backwards=self.go_backwards,
+                   zero_output_for_mask=self.zero_output_for_mask, return_sequences=self.return_sequences)
 
     def compute_mask(self, inputs, mask=None):
         if isinstance(mask, list):
