@@ -109,8 +109,8 @@ def test_a_direct_call_returns_the_output_and_the_states(tfk):
 
 
 def test_a_masked_decoder_started_from_the_encoder_s_states_as_tf_keras(tfk):
-    """The translation tutorials' seq2seq: Embedding(mask_zero=True) on both sides, the decoder called with
-    initial_state: its sequence's mask still reaches it."""
+    """The translation tutorials' seq2seq: one Embedding(mask_zero=True) shared by both sides (sequences of two
+    lengths), the decoder called with initial_state: its sequence's mask still reaches it."""
     enc, dec = R.integers(1, 12, (8, 7)), R.integers(1, 12, (8, 5))
     enc[::2, 5:] = 0
     dec[1::2, 3:] = 0
@@ -118,10 +118,26 @@ def test_a_masked_decoder_started_from_the_encoder_s_states_as_tf_keras(tfk):
     def make(lib):
         L = lib.layers
         enc_in, dec_in = lib.Input((7,)), lib.Input((5,))
-        _, h, c = L.LSTM(3, return_state=True)(L.Embedding(12, 4, mask_zero=True)(enc_in))
-        out = L.LSTM(3, return_sequences=True)(L.Embedding(12, 4, mask_zero=True)(dec_in), initial_state=[h, c])
-        return lib.Model([enc_in, dec_in], L.Dense(2)(out))
+        emb = L.Embedding(12, 4, mask_zero=True)
+        _, h, c = L.LSTM(3, return_state=True)(emb(enc_in))
+        out = L.LSTM(3, return_sequences=True)(emb(dec_in), initial_state=[h, c])
+        model = lib.Model([enc_in, dec_in], L.Dense(2)(L.GlobalAveragePooling1D()(out)))  # (the mask used up)
+        model.compile(optimizer=lib.optimizers.SGD(0.1), loss="mse")
+        return model
     model, ref = make(gpunet), make(tfk)
     model.set_weights(ref.get_weights())
     np.testing.assert_allclose(model.predict([enc, dec], verbose=0), ref.predict([enc, dec], verbose=0),
                                rtol=1e-5, atol=1e-6)
+    assert_trains_alike(model, ref, [enc, dec], R.random((8, 2)).astype("float32"), epochs=2)
+
+
+def test_a_shared_layer_takes_other_lengths_not_other_widths():
+    dense, gru = gpunet.layers.Dense(2), gpunet.layers.GRU(2)
+    a, b = gpunet.Input((5, 3)), gpunet.Input((7, 3))
+    model = gpunet.Model([a, b], gpunet.layers.Concatenate()([gru(dense(a)), gru(dense(b))]))
+    x = [R.random((2, 5, 3)).astype("float32"), R.random((2, 7, 3)).astype("float32")]
+    got = model.predict(x, verbose=0)
+    np.testing.assert_allclose(got[:, :2], gpunet.Model(a, gru(dense(a))).predict(x[0], verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Layer 'dense.*' was built for input shape \(None, 5, 3\), received a tensor "
+                                         r"of shape \(None, 5, 4\)"):
+        dense(gpunet.Input((5, 4)))

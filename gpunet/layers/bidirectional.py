@@ -33,6 +33,8 @@ def _rename_cells(config, rename):
 class Bidirectional(Layer):
     """Runs ``layer`` (a `SimpleRNN`, `LSTM` or `GRU`) both ways over its input and merges the two outputs."""
 
+    _binds_last_axis = True  # (a shared call may take other sizes: layers/symbolic.py)
+
     supports_masking = True
     _reads_input_masks = True  # (called with initial_state: its sequence's mask still reaches call)
 

@@ -21,6 +21,8 @@ class Dense(Layer):
     On the CuPy backend this runs as one fused kernel.
     """
 
+    _binds_last_axis = True  # (a shared call may take other sizes: layers/symbolic.py)
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):

@@ -56,6 +56,8 @@ class Embedding(Layer):
     pretrained word vectors) and the common layer arguments.
     """
 
+    _binds_last_axis = "nothing"  # (a shared call may take other sizes: layers/symbolic.py)
+
     _mask_aware = True  # makes a mask (layers/masking.py)
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,

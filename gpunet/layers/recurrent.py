@@ -51,6 +51,8 @@ class _RNN(Layer):
     """A cell over the steps of ``(batch, steps, features)`` inputs (see the module doc); `RNN` takes any cell,
     `SimpleRNN`, `LSTM` and `GRU` make theirs from their arguments."""
 
+    _binds_last_axis = True  # (a shared call may take other sizes: layers/symbolic.py)
+
     supports_masking = True
     _reads_input_masks = True  # (called with initial_state: its sequence's mask still reaches call)
     _cell_class = None

@@ -215,12 +215,17 @@ def shapes_agree(want, got):
 
 
 def _check_built_for(layer, shape):
-    """A layer built before (by an earlier call) takes only inputs of the shape it was built for."""
+    """A layer built before (by an earlier call) takes only inputs of the shape it was built for; one whose
+    weights see the last axis alone (``_binds_last_axis``: Dense, the recurrent layers) any shape of the same
+    rank and last axis, and an Embedding any shape (a shared one over sequences of two lengths, as Keras's)."""
     built = layer.input_shape
     if built is None:
         return
+    binds = getattr(layer, "_binds_last_axis", None)
     pairs = list(zip(built, shape)) if isinstance(shape, list) else [(built, shape)]
     for want, got in pairs:
+        if binds == "nothing" or (binds and len(want) == len(got) and want[-1] in (None, got[-1])):
+            continue
         if not shapes_agree(want, got):
             raise ValueError(f"Layer '{layer.name}' was built for input shape {built}, received a tensor of "
                              f"shape {shape}.")
