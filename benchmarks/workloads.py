@@ -31,6 +31,8 @@ class Sizes:
     wide_rounds: int = 3
     cnn_samples: int = 2048        # 16 batches of 128 per round
     cnn_rounds: int = 3
+    rnn_samples: int = 2048        # 64 batches of 32 per round
+    rnn_rounds: int = 3
     predict_rows: int = 60000
     predict_rounds: int = 3
     opt_sizes: tuple = (1_000_000, 10_000_000)
@@ -50,7 +52,7 @@ class Sizes:
         if not smoke:
             return cls(smoke=False)
         return cls(smoke=True, seed_epochs=1, seed_rounds=1, wide_samples=512, wide_rounds=1,
-                   cnn_samples=256, cnn_rounds=1,
+                   cnn_samples=256, cnn_rounds=1, rnn_samples=64, rnn_rounds=1,
                    predict_rows=2048, predict_rounds=1, opt_sizes=(10_000,), save_width=128, save_rounds=1,
                    gpu_wide_samples=512, gpu_seed_epochs=1, gpu_wide_b128_rows=512, gpu_wide_b1024_rows=2048,
                    gpu_big_rows=4096, gpu_epochs=1, gpu_rounds=1)

@@ -44,7 +44,7 @@ def test_every_suite_runs_once_in_smoke_mode(smoke_run):
         assert bench["stats"]["rounds"] == 1
         by_suite.setdefault(info["suite"], set()).add(info["framework"])
     # gpunet itself always runs the suites that need nothing but gpunet's core.
-    for suite in ("seed", "predict", "optimizer", "cnn"):
+    for suite in ("seed", "predict", "optimizer", "cnn", "rnn"):
         assert "gpunet" in by_suite.get(suite, ()), (suite, by_suite)
     # the data-parallel suite (issue 10): the test extra installs mpi4py and Open MPI, so its 2 ranks run
     assert by_suite["allreduce"] == {"gpunet.distribute, 2 ranks", "copy + add bound"}, by_suite
