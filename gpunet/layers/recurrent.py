@@ -42,9 +42,9 @@ def fused(cell):
     def named(activation, name):
         return (getattr(activation, "name", None) == name and not getattr(activation, "params", None)
                 and not getattr(activation, "custom", False))
-    default = named(cell.activation, "tanh") and named(cell.recurrent_activation, "sigmoid") if hasattr(
-        cell, "recurrent_activation") else False
-    return default and (type(cell) is LSTMCell or (type(cell) is GRUCell and cell.reset_after))
+    if not (type(cell) is LSTMCell or (type(cell) is GRUCell and cell.reset_after)):
+        return False
+    return named(cell.activation, "tanh") and named(cell.recurrent_activation, "sigmoid")
 
 
 class _RNN(Layer):
@@ -52,7 +52,6 @@ class _RNN(Layer):
     `SimpleRNN`, `LSTM` and `GRU` make theirs from their arguments."""
 
     _binds_last_axis = True  # (a shared call may take other sizes: layers/symbolic.py)
-
     supports_masking = True
     _reads_input_masks = True  # (called with initial_state: its sequence's mask still reaches call)
     _cell_class = None
