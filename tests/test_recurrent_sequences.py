@@ -1,4 +1,4 @@
-"""The whole-sequence LSTM and GRU (autodiff/recurrent_sequences.py), the path of Keras's default LSTM and GRU:
+"""The whole-sequence LSTM, GRU and SimpleRNN (autodiff/recurrent_sequences.py), the path of Keras's default ones:
 outputs, states and every gradient equal the per-step cell's on the tape (a subclass of the cell takes that path)
 for masks, directions, sequences, states given and returned, and dropout; gradients by central differences in
 float64."""
@@ -26,6 +26,14 @@ class _StepGRUCell(layers.GRUCell):
     """The same cell, run step by step on the tape."""
 
 
+class _StepSimpleRNNCell(layers.SimpleRNNCell):
+    """The same cell, run step by step on the tape."""
+
+
+STEPPED = {"LSTM": _StepLSTMCell, "GRU": _StepGRUCell, "SimpleRNN": _StepSimpleRNNCell}
+CELLS = ["LSTM", "GRU", "SimpleRNN"]
+
+
 def _model(cell, whole, return_sequences, go_backwards, zero_output, states):
     gpunet.utils.set_random_seed(11)
     count = 2 if cell == "LSTM" else 1
@@ -33,8 +41,8 @@ def _model(cell, whole, return_sequences, go_backwards, zero_output, states):
     x = layers.Embedding(9, 3, mask_zero=True)(inp)
     kwargs = dict(return_sequences=return_sequences, go_backwards=go_backwards, zero_output_for_mask=zero_output,
                   return_state=True)
-    step_cell = _StepLSTMCell if cell == "LSTM" else _StepGRUCell
-    rnn = getattr(layers, cell)(4, **kwargs) if whole else layers.RNN(step_cell(4), **kwargs)
+    extra = {"activation": "relu"} if cell == "SimpleRNN" and go_backwards else {}  # (its other activation)
+    rnn = getattr(layers, cell)(4, **extra, **kwargs) if whole else layers.RNN(STEPPED[cell](4, **extra), **kwargs)
     out, *ends = rnn(x, initial_state=starts) if states else rnn(x)
     flat = layers.Flatten()(out) if return_sequences else out
     model = gpunet.Model([inp] + starts if states else inp, layers.Concatenate()([flat] + ends))
@@ -42,7 +50,7 @@ def _model(cell, whole, return_sequences, go_backwards, zero_output, states):
     return model, rnn
 
 
-@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("return_sequences, go_backwards, zero_output, states", [
     (False, False, False, False), (True, False, False, True), (True, True, True, False), (False, True, False, True)])
 def test_outputs_and_gradients_equal_the_per_step_cell(cell, return_sequences, go_backwards, zero_output, states):
@@ -61,12 +69,11 @@ def test_outputs_and_gradients_equal_the_per_step_cell(cell, return_sequences, g
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+@pytest.mark.parametrize("cell", CELLS)
 def test_dropout_masks_are_applied_as_the_per_step_cell_applies_them(cell):
     x = R.standard_normal((5, 6, 3)).astype("float32")
     whole = getattr(layers, cell)(4, dropout=0.4, recurrent_dropout=0.3, return_sequences=True)
-    step_cell = _StepLSTMCell if cell == "LSTM" else _StepGRUCell
-    stepped = layers.RNN(step_cell(4, dropout=0.4, recurrent_dropout=0.3), return_sequences=True)
+    stepped = layers.RNN(STEPPED[cell](4, dropout=0.4, recurrent_dropout=0.3), return_sequences=True)
     whole.build((None, 6, 3))
     stepped.build((None, 6, 3))
     stepped.set_weights(whole.get_weights())
@@ -78,7 +85,7 @@ def test_dropout_masks_are_applied_as_the_per_step_cell_applies_them(cell):
     assert not np.allclose(outs[0], B.get_backend().to_host(whole(x)))
 
 
-@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_gradients_by_central_differences(ops, f64, cell, return_sequences):
     with B.use_backend(ops):

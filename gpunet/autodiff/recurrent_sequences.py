@@ -1,5 +1,6 @@
-"""Whole recurrent sequences as one step of the tape: Keras's default LSTM (tanh, sigmoid) and GRU (tanh,
-sigmoid, ``reset_after=True``), the recurrent layers' path for those cells (layers/recurrent.py). The forward
+"""Whole recurrent sequences as one step of the tape: Keras's default LSTM (tanh, sigmoid), GRU (tanh,
+sigmoid, ``reset_after=True``) and SimpleRNN (tanh or relu), the recurrent layers' path for those cells
+(layers/recurrent.py). The forward
 loop keeps each step's gates; the backward loop is backpropagation through time written out. The inputs' product
 with the kernel is one matrix product for all steps, as Keras's ``implementation=2``; per step there is one
 product with the recurrent kernel forward and two backward. The values are the per-step cells'
@@ -197,6 +198,47 @@ def gru_sequence(x, h0, kernel, recurrent_kernel, bias, keep=None, input_mask=No
         if bias is not None:
             grads[-1] = xp.stack([grads[-1], d_rec_bias])
         return grads
+    return _packed(ops, ts, seq, [h], backward)
+
+
+def simple_sequence(x, h0, kernel, recurrent_kernel, bias, activation="tanh", keep=None, input_mask=None,
+                    recurrent_mask=None, go_backwards=False, zero_output_for_mask=False, return_sequences=False):
+    """``(outputs, h)`` of Keras's SimpleRNN (``activation`` "tanh" or "relu") over ``x`` from ``h0``; as
+    `lstm_sequence`."""
+    ts = [lift(t) for t in (x, h0, kernel, recurrent_kernel)] + ([lift(bias)] if bias is not None else [])
+    ops = B.get_backend()
+    xp = ops.xp
+    data, h, w, rk = (t.data for t in ts[:4])
+    batch, steps, _ = data.shape
+    u = rk.shape[0]
+    dropped = data * input_mask[:, None, :] if input_mask is not None else data
+    xw = xp.matmul(dropped, w)
+    if bias is not None:
+        xw += ts[4].data
+    loop = _Steps(xp, keep, steps, go_backwards, zero_output_for_mask, return_sequences, batch, u, data.dtype)
+    saved = []
+    for t in loop.order:
+        h_used = h * recurrent_mask if recurrent_mask is not None else h
+        a = xw[:, t] + h_used @ rk
+        h_new = xp.tanh(a) if activation == "tanh" else xp.maximum(a, 0)
+        saved.append((h_new, h_used))
+        h, = loop.forward(t, [h], [h_new])
+    seq = loop.outputs()
+
+    def backward(upstream):
+        d_seq, dh = _split_upstream(upstream, seq.shape, (u,))
+        dxw, drk = xp.zeros_like(xw), xp.zeros_like(rk)
+
+        def step(n, t, d_new):
+            nonlocal drk
+            h_new, h_used = saved[n]
+            da = d_new[0] * (1 - h_new * h_new) if activation == "tanh" else d_new[0] * (h_new > 0)
+            dxw[:, t] = da
+            drk += h_used.T @ da
+            d_h_used = da @ rk.T
+            return [d_h_used * recurrent_mask if recurrent_mask is not None else d_h_used]
+        dh, = loop.backward(d_seq, [dh], step)
+        return _input_grads(xp, dxw, w, dropped, input_mask, [dh, None, drk], bias is not None)
     return _packed(ops, ts, seq, [h], backward)
 
 

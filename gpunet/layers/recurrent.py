@@ -12,6 +12,8 @@ encoder hands its states to the decoder's ``initial_state``). ``stateful=True`` 
 call to the next (recurrent_state.py); ``time_major=True`` is refused with a message; ``unroll`` and
 ``implementation`` only change how Keras computes, and are taken. `RNN` (rnn.py) runs any cell, yours too.
 """
+import functools
+
 from .base import Layer
 from . import recurrent_state
 from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
@@ -38,10 +40,13 @@ def build_cell(cell, step_shape):
 
 
 def fused(cell):
-    """Whether ``cell`` is Keras's default LSTM or GRU step, which autodiff/recurrent_sequences.py runs whole."""
+    """Whether ``cell`` is Keras's default LSTM, GRU or SimpleRNN step (SimpleRNN's relu too), which
+    autodiff/recurrent_sequences.py runs whole."""
     def named(activation, name):
         return (getattr(activation, "name", None) == name and not getattr(activation, "params", None)
                 and not getattr(activation, "custom", False))
+    if type(cell) is SimpleRNNCell:
+        return named(cell.activation, "tanh") or named(cell.activation, "relu")
     if not (type(cell) is LSTMCell or (type(cell) is GRUCell and cell.reset_after)):
         return False
     return named(cell.activation, "tanh") and named(cell.recurrent_activation, "sigmoid")
@@ -184,7 +189,10 @@ class _RNN(Layer):
         cell = self.cell
         keep = None if mask is None else ops.cast(mask, "bool").data
         data = [None if m is None else m.data for m in masks]
-        run = sequences.lstm_sequence if isinstance(cell, LSTMCell) else sequences.gru_sequence
+        if isinstance(cell, SimpleRNNCell):
+            run = functools.partial(sequences.simple_sequence, activation=cell.activation.name)
+        else:
+            run = sequences.lstm_sequence if isinstance(cell, LSTMCell) else sequences.gru_sequence
         return run(inputs, *states, cell.kernel, cell.recurrent_kernel, cell.bias, keep=keep, input_mask=data[0],
                    recurrent_mask=data[1], go_backwards=self.go_backwards,
                    zero_output_for_mask=self.zero_output_for_mask, return_sequences=self.return_sequences)
