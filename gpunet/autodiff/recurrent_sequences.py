@@ -61,6 +61,19 @@ class _Steps:
         return d_states
 
 
+def _begin(x, states, kernel, recurrent_kernel, bias, input_mask):
+    """What every sequence starts from: the tape operands, the backend, the arrays, the inputs with their dropout
+    and their product with the kernel for all steps (without the bias)."""
+    ts = [lift(t) for t in (x, *states, kernel, recurrent_kernel)] + ([lift(bias)] if bias is not None else [])
+    ops = B.get_backend()
+    n = len(states)
+    data, w = ts[0].data, ts[1 + n].data
+    dropped = data * input_mask[:, None, :] if input_mask is not None else data
+    arrays = {"data": data, "states": [t.data for t in ts[1:1 + n]], "w": w, "rk": ts[2 + n].data,
+              "dropped": dropped, "xw": ops.xp.matmul(dropped, w), "bias": ts[3 + n].data if bias is not None else None}
+    return ts, ops, arrays
+
+
 def _packed(ops, tensors, seq, states, backward):
     """One tape tensor holding the outputs and the final states; ``backward(upstream)`` gives every operand's
     gradient, computed once for the one upstream the tape hands them all."""
@@ -101,16 +114,12 @@ def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, keep=None, input_ma
     """``(outputs, h, c)`` of Keras's LSTM over ``x`` ``(batch, steps, features)`` from ``h0``, ``c0``: outputs
     ``(batch, steps, units)`` in the order the steps ran (``return_sequences``), else the last output.
     ``keep``: the sequence mask ``(batch, steps)``."""
-    ts = [lift(t) for t in (x, h0, c0, kernel, recurrent_kernel)] + ([lift(bias)] if bias is not None else [])
-    ops = B.get_backend()
-    xp = ops.xp
-    data, h, c, w, rk = (t.data for t in ts[:5])
+    ts, ops, a = _begin(x, (h0, c0), kernel, recurrent_kernel, bias, input_mask)
+    xp, data, (h, c), w, rk, dropped, xw = ops.xp, a["data"], a["states"], a["w"], a["rk"], a["dropped"], a["xw"]
     batch, steps, _ = data.shape
     u = rk.shape[0]
-    dropped = data * input_mask[:, None, :] if input_mask is not None else data
-    xw = xp.matmul(dropped, w)
     if bias is not None:
-        xw += ts[5].data
+        xw += a["bias"]
     loop = _Steps(xp, keep, steps, go_backwards, zero_output_for_mask, return_sequences, batch, u, data.dtype)
     saved = []
     for t in loop.order:
@@ -148,18 +157,14 @@ def gru_sequence(x, h0, kernel, recurrent_kernel, bias, keep=None, input_mask=No
                  go_backwards=False, zero_output_for_mask=False, return_sequences=False):
     """``(outputs, h)`` of Keras's GRU (``reset_after=True``: ``bias`` ``(2, 3 * units)``, input then recurrent)
     over ``x`` from ``h0``; as `lstm_sequence`."""
-    ts = [lift(t) for t in (x, h0, kernel, recurrent_kernel)] + ([lift(bias)] if bias is not None else [])
-    ops = B.get_backend()
-    xp = ops.xp
-    data, h, w, rk = (t.data for t in ts[:4])
+    ts, ops, a = _begin(x, (h0,), kernel, recurrent_kernel, bias, input_mask)
+    xp, data, (h,), w, rk, dropped, xw = ops.xp, a["data"], a["states"], a["w"], a["rk"], a["dropped"], a["xw"]
     batch, steps, _ = data.shape
     u = rk.shape[0]
-    dropped = data * input_mask[:, None, :] if input_mask is not None else data
-    xw = xp.matmul(dropped, w)
     b_rec = None
     if bias is not None:
-        xw += ts[4].data[0]
-        b_rec = ts[4].data[1]
+        xw += a["bias"][0]
+        b_rec = a["bias"][1]
     loop = _Steps(xp, keep, steps, go_backwards, zero_output_for_mask, return_sequences, batch, u, data.dtype)
     saved = []
     for t in loop.order:
@@ -205,16 +210,12 @@ def simple_sequence(x, h0, kernel, recurrent_kernel, bias, activation="tanh", ke
                     recurrent_mask=None, go_backwards=False, zero_output_for_mask=False, return_sequences=False):
     """``(outputs, h)`` of Keras's SimpleRNN (``activation`` "tanh" or "relu") over ``x`` from ``h0``; as
     `lstm_sequence`."""
-    ts = [lift(t) for t in (x, h0, kernel, recurrent_kernel)] + ([lift(bias)] if bias is not None else [])
-    ops = B.get_backend()
-    xp = ops.xp
-    data, h, w, rk = (t.data for t in ts[:4])
+    ts, ops, a = _begin(x, (h0,), kernel, recurrent_kernel, bias, input_mask)
+    xp, data, (h,), w, rk, dropped, xw = ops.xp, a["data"], a["states"], a["w"], a["rk"], a["dropped"], a["xw"]
     batch, steps, _ = data.shape
     u = rk.shape[0]
-    dropped = data * input_mask[:, None, :] if input_mask is not None else data
-    xw = xp.matmul(dropped, w)
     if bias is not None:
-        xw += ts[4].data
+        xw += a["bias"]
     loop = _Steps(xp, keep, steps, go_backwards, zero_output_for_mask, return_sequences, batch, u, data.dtype)
     saved = []
     for t in loop.order:
