@@ -40,14 +40,16 @@ def test_masked_sequences_train_as_in_tf_keras(tfk, merge):
     assert list(r.history) == ["loss"]
 
 
-def test_a_mask_reaching_the_output_is_refused_in_fit_not_predict():
+def test_a_mask_reaching_the_output_weighs_the_loss():
+    """(as tf.keras 2's: the mean over the unpadded steps; tests/test_masked_outputs.py compares with tf.keras)"""
     x = gpunet.Input((5,))
     model = gpunet.Model(x, gpunet.layers.Dense(1)(gpunet.layers.Embedding(10, 3, mask_zero=True)(x)))
     model.compile(loss="mse", optimizer="sgd")
     ids = np.array([[1, 2, 0, 0, 0]], "float32")
-    assert model.predict(ids, verbose=0).shape == (1, 5, 1)
-    with pytest.raises(NotImplementedError, match="carries the mask"):
-        model.fit(ids, np.zeros((1, 5, 1)), verbose=0)
+    out = model.predict(ids, verbose=0)
+    assert out.shape == (1, 5, 1)
+    loss = model.fit(ids, np.zeros((1, 5, 1)), verbose=0).history["loss"][0]
+    np.testing.assert_allclose(loss, (out[0, :2, 0] ** 2).mean(), rtol=1e-5)
 
 
 def test_a_lambda_over_masked_tensors_is_refused():

@@ -84,13 +84,14 @@ def test_files_and_configs_both_ways_with_tf_keras(tfk, tmp_path):
 def test_what_gpunet_refuses():
     with pytest.raises(ValueError, match="Masking expects a number `mask_value`, received 'zero'"):
         Masking(mask_value="zero")
-    # a mask reaching the output: tf.keras would weight the loss by it (predict works)
+    # a mask reaching the output weighs the loss, as tf.keras 2's: a masked sample does not count
     net = Sequential([Masking(input_shape=(3,)), Dense(1)])
     net.compile(optimizer="sgd", loss="mse")
     x = RNG.standard_normal((4, 3))
-    assert net.predict(x, verbose=0).shape == (4, 1)
-    with pytest.raises(NotImplementedError, match="carries the mask of an Embedding\\(mask_zero=True\\) or a Masking"):
-        net.fit(x, np.zeros((4, 1)), verbose=0)
+    x[1] = 0.0
+    out = net.predict(x, verbose=0)
+    loss = net.fit(x, np.zeros((4, 1)), verbose=0).history["loss"][0]
+    np.testing.assert_allclose(loss, (out[[0, 2, 3], 0] ** 2).mean(), rtol=1e-5)
     flat = Sequential([Masking(input_shape=(4, 3)), Flatten(), Dense(1)])  # Flatten drops the mask
     flat.compile(optimizer="sgd", loss="mse")
     assert len(flat.fit(X, Y, verbose=0).history["loss"]) == 1

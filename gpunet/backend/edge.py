@@ -84,7 +84,8 @@ def _targets(ops, y, loss_fn, out_shape, n, dtype, what="y", finite=False):
         raise ValueError(f"x and y must have the same number of samples: x has {n}, "
                          f"y has {arr.shape[0] if arr.ndim else 'none'} (y shape {arr.shape}).")
     if getattr(loss_fn, "sparse_labels", False):
-        return to_device(ops, sparse_labels(arr, loss_fn, out_shape[-1], what), "int64")
+        steps = tuple(out_shape[1:-1])  # (a sequence's outputs: a label per step, (n, steps) or (n, steps, 1))
+        return to_device(ops, sparse_labels(arr, loss_fn, out_shape[-1], what, steps), "int64")
     # (several outputs' targets come packed side by side: their loss says the packed width)
     want = tuple(getattr(loss_fn, "packed_target_shape", None) or out_shape[1:])
     users = _users_loss(loss_fn)
@@ -105,14 +106,15 @@ def _users_loss(loss_fn):
     return isinstance(loss_fn, FunctionLoss) or not type(loss_fn).__module__.startswith("gpunet.")
 
 
-def sparse_labels(arr, loss_fn, classes, what):
-    """A sparse loss's targets as one ``(n,)`` array of class labels (``(n, 1)`` taken too), checked:
-    integers in ``[0, classes)`` or the loss's ``ignore_class`` (`input_checks.check_sparse_labels`)."""
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"{loss_fn.name} expects integer class labels of shape ({arr.shape[0]},) in {what}, "
-                         f"received {tuple(arr.shape)}")
+def sparse_labels(arr, loss_fn, classes, what, steps=()):
+    """A sparse loss's targets as one ``(n, *steps)`` array of class labels (a trailing axis of 1 taken too; ``steps``:
+    the output's axes between the batch and the classes, a sequence's), checked: integers in ``[0, classes)`` or the
+    loss's ``ignore_class`` (`input_checks.check_sparse_labels`)."""
+    if arr.ndim == 2 + len(steps) and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 1 + len(steps) or any(d is not None and a != d for a, d in zip(arr.shape[1:], steps)):
+        raise ValueError(f"{loss_fn.name} expects integer class labels of shape "
+                         f"{(arr.shape[0],) + tuple(steps)} in {what}, received {tuple(arr.shape)}")
     input_checks.check_sparse_labels(arr, classes, loss_fn.name, what, getattr(loss_fn, "ignore_class", None))
     return arr
 

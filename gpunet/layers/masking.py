@@ -137,12 +137,12 @@ def _passes(layer, training):
 
 
 def output_mask_error(model):
-    """The error for a mask that reaches ``model``'s output in fit or evaluate."""
+    """The error for masks that reach several of ``model``'s outputs in fit or evaluate."""
     return NotImplementedError(
-        f"The output of model '{model.name}' carries the mask of an Embedding(mask_zero=True) or a Masking layer: "
-        "tf.keras would "
-        "weight the loss and metrics by it (a loss per unpadded step), which gpunet does not implement. "
-        "Reduce the steps first (e.g. GlobalAveragePooling1D, which uses the mask), or use mask_zero=False.")
+        f"Outputs of model '{model.name}' carry the mask of an Embedding(mask_zero=True) or a Masking layer, and it "
+        "has several: tf.keras would weight each output's loss and metrics by its mask, which gpunet does for a "
+        "model of one output only. Reduce the steps first (e.g. GlobalAveragePooling1D, which uses the mask), or use "
+        "mask_zero=False.")
 
 
 def makes_masks(layers):

@@ -5,6 +5,7 @@ buffer) with per-layer views, so an optimizer step is a handful of vectorized
 operations whatever the number of layers.
 """
 from .. import backend as B
+from . import output_masks
 from ..backend.dense_plan import build_plan
 from ..backend.gpu_graph_plan import build_gpu_graph_plan
 from ..backend.gpu_plan_build import build_gpu_plan
@@ -101,8 +102,7 @@ class EngineMixin:
                 total += self.ops.to_scalar(layer.activity_regularizer(x)) / x.shape[0]
                 if training:
                     layer._activity_output = x
-        if mask is not None and penalty:  # (predict passes penalty=False: it computes no loss)
-            raise masking.output_mask_error(self)
+        self._output_mask = mask if penalty else None  # (the loss and metrics weigh the steps by it: output_masks.py)
         return x, total
 
     def _backward(self, dy):
@@ -144,7 +144,8 @@ class EngineMixin:
         ``plain_sw``: the weights of the metrics that are not weighted_metrics (`_update_metrics`)."""
         with added_losses.collecting() as added:
             out, penalty = self._forward(x, True)
-        loss, dy = self._loss_fn.compute(self.ops, y, out, sw)
+        loss_sw, metric_sw, plain_sw = output_masks.weights(self, out, sw, plain_sw)
+        loss, dy = self._loss_fn.compute(self.ops, y, out, loss_sw)
         self._backward(dy)
         loss = self._with_added_losses(loss, added, True)
         if self._regularized:
@@ -152,7 +153,7 @@ class EngineMixin:
         self.optimizer.apply(self._params, self._grads)
         for w in self._constrained:
             w.value[...] = w.constraint(w.value)
-        self._update_metrics(y, out, sw, plain_sw)
+        self._update_metrics(y, out, metric_sw, plain_sw)
         return loss, penalty
 
     def _test_batch(self, x, y, sw):
@@ -164,8 +165,9 @@ class EngineMixin:
         """Evaluate one batch; returns (the loss as a backend 0-d array, the penalty as a float)."""
         with added_losses.collecting() as added:
             out, penalty = self._forward(x, False)
-        loss = self._with_added_losses(self._loss_fn.compute(self.ops, y, out, sw)[0], added, False)
-        self._update_metrics(y, out, sw)
+        loss_sw, metric_sw, plain_sw = output_masks.weights(self, out, sw, None)
+        loss = self._with_added_losses(self._loss_fn.compute(self.ops, y, out, loss_sw)[0], added, False)
+        self._update_metrics(y, out, metric_sw, plain_sw)
         return loss, penalty
 
     def _with_added_losses(self, loss, added, train):

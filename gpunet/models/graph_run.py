@@ -56,8 +56,10 @@ def forward(model, x, training, penalty=True):
         model._loss_shapes = [values[id(t)].shape for t in model._loss_tensors]
         added_losses.hand_on(added_losses.Frame([Tensor(values[id(t)]) for t in model._loss_tensors],
                                                 [(name, Tensor(values[id(t)])) for name, t in model._metric_tensors]))
-    if penalty and any(masks.get(id(t)) is not None for t in model._outputs):  # (predict passes penalty=False)
+    out_masks = [masks.get(id(t)) for t in model._outputs] if penalty else []  # (predict passes penalty=False)
+    if len(out_masks) > 1 and any(m is not None for m in out_masks):
         raise masking.output_mask_error(model)
+    model._output_mask = out_masks[0] if out_masks else None  # (the loss weighs the steps by it: output_masks.py)
     if model._out_layout:
         outs = [values[id(t)] for t in model._outputs]
         if getattr(model, "_open_outputs", False):  # (outputs of unknown lengths: this call's settle the layout)

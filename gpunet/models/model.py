@@ -25,7 +25,6 @@ registered) makes it again; as in tf.keras 2, ``.h5`` and ``to_json`` cannot hol
 import weakref
 
 from .. import backend as B
-from ..layers import masking
 from ..layers.base import Layer
 from ..layers.naming import snake_case, unique_name
 from ..layers import sublayers
@@ -107,7 +106,7 @@ class Model(OwnWeightsMixin, SeveralOutputsMixin, Sequential):
     def _forward(self, x, training, penalty=True):
         out = super()._forward(x, training, penalty)
         if penalty and self._layers and self._layers[0].__dict__.get("_call_mask") is not None:
-            raise masking.output_mask_error(self)  # (as a functional model's: tf.keras would weight the loss by it)
+            self._output_mask = self._layers[0]._call_mask  # (the loss weighs the steps by it: output_masks.py)
         return out
 
     def _ensure_ready(self, x_shape, train):
