@@ -5,19 +5,14 @@ idiomatic layout: the images are transposed once, outside the timed region). Eac
 own initial weights: the suite times training, it does not compare values (the tests do)."""
 import numpy
 
-from .workloads import ADAM
+from .workloads import ADAM, model_for
 
 CNN_NAME = "mnist cnn 28x28x1 conv32-conv64-pool-128-10"
 
 
 def cnn_model(framework):
     """The network for ``framework`` (a peers.py adapter), compiled with Adam; trained by its ``fit``."""
-    if framework.name.startswith("torch"):
-        return _torch(framework)
-    if framework.name == "gpunet":
-        with framework.B.use_backend(framework.backend):
-            return _keras_like(framework.gpunet)
-    return _keras_like(framework.keras)
+    return model_for(framework, _keras_like, _torch)
 
 
 def cnn_inputs(framework, x):

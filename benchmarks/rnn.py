@@ -5,7 +5,7 @@ write it). Each framework starts from its own initial weights: the suite times t
 values (tests/test_recurrent_sequences.py)."""
 import numpy
 
-from .workloads import ADAM
+from .workloads import ADAM, model_for
 
 RNN_NAME = "imdb-sized lstm 80 steps emb64-lstm64-1"
 VOCAB, STEPS, WIDTH = 2000, 80, 64
@@ -13,12 +13,7 @@ VOCAB, STEPS, WIDTH = 2000, 80, 64
 
 def rnn_model(framework):
     """The network for ``framework`` (a peers.py adapter), compiled with Adam; trained by its ``fit``."""
-    if framework.name.startswith("torch"):
-        return _torch(framework)
-    if framework.name == "gpunet":
-        with framework.B.use_backend(framework.backend):
-            return _keras_like(framework.gpunet)
-    return _keras_like(framework.keras)
+    return model_for(framework, _keras_like, _torch)
 
 
 def sequences(rows, seed=5):

@@ -190,3 +190,14 @@ GPU_TARGETS = (
     _gpu("predict_first", "torch cuda", "predict, first call: >= 1.5x PyTorch", 1.5),
     _gpu("predict_warm", "torch cuda", "predict, warm: >= 1.5x PyTorch", 1.5),
 )
+
+
+def model_for(framework, keras_like, torch_model):
+    """A suite's network for ``framework`` (a peers.py adapter): ``torch_model(framework)`` for PyTorch, else
+    ``keras_like(K)`` with gpunet (on the adapter's backend) or Keras as ``K``."""
+    if framework.name.startswith("torch"):
+        return torch_model(framework)
+    if framework.name == "gpunet":
+        with framework.B.use_backend(framework.backend):
+            return keras_like(framework.gpunet)
+    return keras_like(framework.keras)

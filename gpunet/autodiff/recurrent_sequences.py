@@ -61,17 +61,25 @@ class _Steps:
         return d_states
 
 
-def _begin(x, states, kernel, recurrent_kernel, bias, input_mask):
-    """What every sequence starts from: the tape operands, the backend, the arrays, the inputs with their dropout
-    and their product with the kernel for all steps (without the bias)."""
+def _begin(x, states, kernel, recurrent_kernel, bias, input_mask, steps_args, input_bias=lambda b: b):
+    """What every sequence starts from: the tape operands, the backend, the arrays (the inputs with their dropout,
+    their product with the kernel for all steps plus ``input_bias(bias)``) and the loop over the steps
+    (``steps_args``: keep, go_backwards, zero_output_for_mask, return_sequences)."""
     ts = [lift(t) for t in (x, *states, kernel, recurrent_kernel)] + ([lift(bias)] if bias is not None else [])
     ops = B.get_backend()
     n = len(states)
-    data, w = ts[0].data, ts[1 + n].data
+    data, w, rk = ts[0].data, ts[1 + n].data, ts[2 + n].data
     dropped = data * input_mask[:, None, :] if input_mask is not None else data
-    arrays = {"data": data, "states": [t.data for t in ts[1:1 + n]], "w": w, "rk": ts[2 + n].data,
-              "dropped": dropped, "xw": ops.xp.matmul(dropped, w), "bias": ts[3 + n].data if bias is not None else None}
-    return ts, ops, arrays
+    xw = ops.xp.matmul(dropped, w)
+    bias_data = ts[3 + n].data if bias is not None else None
+    if bias_data is not None:
+        xw += input_bias(bias_data)
+    arrays = {"data": data, "states": [t.data for t in ts[1:1 + n]], "w": w, "rk": rk, "dropped": dropped, "xw": xw,
+              "bias": bias_data}
+    keep, go_backwards, zero_output, return_sequences = steps_args
+    loop = _Steps(ops.xp, keep, data.shape[1], go_backwards, zero_output, return_sequences, data.shape[0],
+                  rk.shape[0], data.dtype)
+    return ts, ops, arrays, loop
 
 
 def _packed(ops, tensors, seq, states, backward):
@@ -114,13 +122,10 @@ def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, keep=None, input_ma
     """``(outputs, h, c)`` of Keras's LSTM over ``x`` ``(batch, steps, features)`` from ``h0``, ``c0``: outputs
     ``(batch, steps, units)`` in the order the steps ran (``return_sequences``), else the last output.
     ``keep``: the sequence mask ``(batch, steps)``."""
-    ts, ops, a = _begin(x, (h0, c0), kernel, recurrent_kernel, bias, input_mask)
-    xp, data, (h, c), w, rk, dropped, xw = ops.xp, a["data"], a["states"], a["w"], a["rk"], a["dropped"], a["xw"]
-    batch, steps, _ = data.shape
+    ts, ops, a, loop = _begin(x, (h0, c0), kernel, recurrent_kernel, bias, input_mask,
+                              (keep, go_backwards, zero_output_for_mask, return_sequences))
+    xp, (h, c), w, rk, dropped, xw = ops.xp, a["states"], a["w"], a["rk"], a["dropped"], a["xw"]
     u = rk.shape[0]
-    if bias is not None:
-        xw += a["bias"]
-    loop = _Steps(xp, keep, steps, go_backwards, zero_output_for_mask, return_sequences, batch, u, data.dtype)
     saved = []
     for t in loop.order:
         h_used = h * recurrent_mask if recurrent_mask is not None else h
@@ -157,15 +162,11 @@ def gru_sequence(x, h0, kernel, recurrent_kernel, bias, keep=None, input_mask=No
                  go_backwards=False, zero_output_for_mask=False, return_sequences=False):
     """``(outputs, h)`` of Keras's GRU (``reset_after=True``: ``bias`` ``(2, 3 * units)``, input then recurrent)
     over ``x`` from ``h0``; as `lstm_sequence`."""
-    ts, ops, a = _begin(x, (h0,), kernel, recurrent_kernel, bias, input_mask)
+    ts, ops, a, loop = _begin(x, (h0,), kernel, recurrent_kernel, bias, input_mask,
+                              (keep, go_backwards, zero_output_for_mask, return_sequences), lambda b: b[0])
     xp, data, (h,), w, rk, dropped, xw = ops.xp, a["data"], a["states"], a["w"], a["rk"], a["dropped"], a["xw"]
-    batch, steps, _ = data.shape
     u = rk.shape[0]
-    b_rec = None
-    if bias is not None:
-        xw += a["bias"][0]
-        b_rec = a["bias"][1]
-    loop = _Steps(xp, keep, steps, go_backwards, zero_output_for_mask, return_sequences, batch, u, data.dtype)
+    b_rec = None if bias is None else a["bias"][1]
     saved = []
     for t in loop.order:
         h_used = h * recurrent_mask if recurrent_mask is not None else h
@@ -210,18 +211,15 @@ def simple_sequence(x, h0, kernel, recurrent_kernel, bias, activation="tanh", ke
                     recurrent_mask=None, go_backwards=False, zero_output_for_mask=False, return_sequences=False):
     """``(outputs, h)`` of Keras's SimpleRNN (``activation`` "tanh" or "relu") over ``x`` from ``h0``; as
     `lstm_sequence`."""
-    ts, ops, a = _begin(x, (h0,), kernel, recurrent_kernel, bias, input_mask)
-    xp, data, (h,), w, rk, dropped, xw = ops.xp, a["data"], a["states"], a["w"], a["rk"], a["dropped"], a["xw"]
-    batch, steps, _ = data.shape
+    ts, ops, a, loop = _begin(x, (h0,), kernel, recurrent_kernel, bias, input_mask,
+                              (keep, go_backwards, zero_output_for_mask, return_sequences))
+    xp, (h,), w, rk, dropped, xw = ops.xp, a["states"], a["w"], a["rk"], a["dropped"], a["xw"]
     u = rk.shape[0]
-    if bias is not None:
-        xw += a["bias"]
-    loop = _Steps(xp, keep, steps, go_backwards, zero_output_for_mask, return_sequences, batch, u, data.dtype)
     saved = []
     for t in loop.order:
         h_used = h * recurrent_mask if recurrent_mask is not None else h
-        a = xw[:, t] + h_used @ rk
-        h_new = xp.tanh(a) if activation == "tanh" else xp.maximum(a, 0)
+        pre = xw[:, t] + h_used @ rk
+        h_new = xp.tanh(pre) if activation == "tanh" else xp.maximum(pre, 0)
         saved.append((h_new, h_used))
         h, = loop.forward(t, [h], [h_new])
     seq = loop.outputs()
