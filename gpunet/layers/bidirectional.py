@@ -71,12 +71,8 @@ class Bidirectional(Layer):
         self.return_state = layer.return_state
 
     def __call__(self, x, *args, **kwargs):
-        from .recurrent_state import flattened
-        if isinstance(x, (list, tuple)) and "initial_state" not in kwargs and not args:
-            # tf.keras 2's form of initial_state (its files write it so): the inputs, then the states
-            return self.__call__(x[0], initial_state=flattened(x[1:]) or None, **kwargs)
-        if isinstance(kwargs.get("initial_state"), (list, tuple)):
-            kwargs["initial_state"] = flattened(kwargs["initial_state"])
+        from .recurrent_state import initial_state_form
+        x, kwargs = initial_state_form(x, args, kwargs)
         return super().__call__(x, *args, **kwargs)
 
     @property

@@ -13,7 +13,31 @@ from .base import Layer
 _MASKED = 1.0e9  # (Keras's: what masked scores lose before the softmax, float32)
 
 
-class _DenseAttention(Layer):
+def causal_mask(targets, sources):
+    """``(1, targets, sources)``, True where a target may attend to a source: those at or before it."""
+    from .. import ops
+    return ops.cast(ops.tril(ops.ones((1, targets, sources), dtype="float32")), "bool")
+
+
+class ReturnsScores:
+    """An attention layer whose call's ``return_attention_scores=True`` gives two outputs: its output, then the
+    scores."""
+
+    _scores_out = False
+    _first_argument = "inputs"  # (its call's first parameter, which Keras code may also pass by name)
+
+    def __call__(self, *args, **kwargs):
+        self._scores_out = bool(kwargs.get("return_attention_scores", False))
+        if not args and self._first_argument in kwargs:
+            args = (kwargs.pop(self._first_argument),)
+        return super().__call__(*args, **kwargs)
+
+    @property
+    def _several_outputs(self):
+        return self._scores_out
+
+
+class _DenseAttention(ReturnsScores, Layer):
     """What both share: the inputs, masks, softmax, dropout and the weighted sum."""
 
     supports_masking = True
@@ -25,15 +49,6 @@ class _DenseAttention(Layer):
             raise ValueError(f"Invalid value for argument `dropout`: expected a float in [0, 1], received {dropout!r}")
         self.use_scale, self.dropout, self.seed = bool(use_scale), float(dropout), seed
         self.causal = bool(causal)  # (tf.keras 2's deprecated argument: use_causal_mask in the call now)
-        self._scores_out = False
-
-    def __call__(self, inputs, *args, **kwargs):
-        self._scores_out = bool(kwargs.get("return_attention_scores", False))
-        return super().__call__(inputs, *args, **kwargs)
-
-    @property
-    def _several_outputs(self):  # (return_attention_scores: the output, then the weights)
-        return self._scores_out
 
     @staticmethod
     def _parts(shapes):
@@ -64,16 +79,16 @@ class _DenseAttention(Layer):
         scores = self._scores(query, key)
         keep = None if value_mask is None else ops.expand_dims(ops.cast(value_mask, "bool"), -2)
         if use_causal_mask or self.causal:
-            causal = ops.cast(ops.tril(ops.ones((1, scores.shape[-2], scores.shape[-1]), dtype="float32")), "bool")
+            causal = causal_mask(scores.shape[-2], scores.shape[-1])
             keep = causal if keep is None else ops.logical_and(keep, causal)
         if keep is not None:
             scores = scores - _MASKED * ops.cast(ops.logical_not(keep), scores.dtype)
         weights = ops.softmax(scores, axis=-1)
-        used = weights
         if training and self.dropout > 0:
             from .. import random
-            draw = random.uniform(tuple(weights.shape)).data >= self.dropout
-            used = weights * ops.cast(draw, weights.dtype) / (1.0 - self.dropout)
+            used = random.dropout(weights, self.dropout)
+        else:
+            used = weights
         result = ops.matmul(used, value)
         if query_mask is not None:
             result = result * ops.expand_dims(ops.cast(query_mask, result.dtype), -1)

@@ -14,6 +14,7 @@ import math
 import string
 
 from .base import Layer
+from .dense_attention import ReturnsScores, causal_mask
 from .weight_args import keep_weight_arguments, weight_arguments_config
 
 _LETTERS = string.ascii_lowercase
@@ -47,12 +48,13 @@ def _shape_list(shape):
     return None if shape is None else [None if d is None else int(d) for d in shape]
 
 
-class MultiHeadAttention(Layer):
+class MultiHeadAttention(ReturnsScores, Layer):
     """Keras's multi-head attention: ``layer(query, value, key=None, attention_mask=None,
     return_attention_scores=False, training=None, use_causal_mask=False)`` (see the module doc)."""
 
     supports_masking = True
     _reads_input_masks = True  # (the masks its query, value and key carry: models/graph_run.py)
+    _first_argument = "query"
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -81,7 +83,6 @@ class MultiHeadAttention(Layer):
         self.attention_axes = tuple(attention_axes) if attention_axes is not None else None
         keep_weight_arguments(self, locals(), ("kernel", "bias"))
         self._shapes = None
-        self._scores_out = False
         if query_shape is not None:  # (tf.keras 2's config: built from it, as tf.keras builds)
             self.build(tuple(query_shape), tuple(value_shape), tuple(key_shape) if key_shape is not None else None)
 
@@ -146,14 +147,6 @@ class MultiHeadAttention(Layer):
         return [output, tuple(batch) + (self.num_heads,) + tuple(query_shape[i] for i in axes)
                 + tuple(value_shape[i] for i in axes)]
 
-    @property
-    def _several_outputs(self):  # (return_attention_scores: the output, then the scores)
-        return self._scores_out
-
-    def __call__(self, query, *args, **kwargs):
-        self._scores_out = bool(kwargs.get("return_attention_scores", False))
-        return super().__call__(query, *args, **kwargs)
-
     # ---- the computation --------------------------------------------------------------------
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None, attention_mask=None,
              return_attention_scores=False, training=None, use_causal_mask=False):
@@ -183,8 +176,7 @@ class MultiHeadAttention(Layer):
                 m = ops.expand_dims(ops.cast(m, "bool"), axis)
                 auto = m if auto is None else ops.logical_and(auto, m)
         if causal:
-            steps, sources = query.shape[1], value.shape[1]
-            m = ops.cast(ops.tril(ops.ones((1, steps, sources), dtype="float32")), "bool")
+            m = causal_mask(query.shape[1], value.shape[1])
             auto = m if auto is None else ops.logical_and(auto, m)
         if auto is not None:
             attention_mask = auto if attention_mask is None else ops.logical_and(ops.cast(attention_mask, "bool"), auto)

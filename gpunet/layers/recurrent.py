@@ -39,6 +39,18 @@ def build_cell(cell, step_shape):
     cell.built = True
 
 
+def cell_step(cell, x, states, masks, training):
+    """One step of ``cell``: ``(output, new states)`` as tensors. gpunet's cells (and stacks) take the sequence's
+    dropout ``masks``, a cell of your own its ``training`` when its ``call`` has that argument (as Keras passes it)."""
+    from ..autodiff import lift
+    from .user_code import takes_training
+    if hasattr(cell, "dropout_masks"):
+        out, new = cell.call(x, states) if masks is None else cell.call(x, states, masks)
+    else:
+        out, new = cell.call(x, list(states), **({"training": training} if takes_training(cell.call) else {}))
+    return lift(out), [lift(s) for s in (new if isinstance(new, (list, tuple)) else [new])]
+
+
 def fused(cell):
     """Whether ``cell`` is Keras's default LSTM, GRU or SimpleRNN step (SimpleRNN's relu too), which
     autodiff/recurrent_sequences.py runs whole."""
@@ -83,11 +95,7 @@ class _RNN(Layer):
 
     def __call__(self, x, *args, **kwargs):
         from .symbolic import is_symbolic
-        if isinstance(x, (list, tuple)) and "initial_state" not in kwargs and not args:
-            # tf.keras 2's form of initial_state (its files write it so): the inputs, then the states
-            return self.__call__(x[0], initial_state=recurrent_state.flattened(x[1:]) or None, **kwargs)
-        if isinstance(kwargs.get("initial_state"), (list, tuple)):  # (a stack's, nested as its outputs give them)
-            kwargs["initial_state"] = recurrent_state.flattened(kwargs["initial_state"])
+        x, kwargs = recurrent_state.initial_state_form(x, args, kwargs)
         if is_symbolic(x):
             recurrent_state.check_symbolic(self, x.shape)
         elif self.stateful and not self.built and hasattr(x, "shape"):  # (a direct call: its batch is the layer's)
@@ -138,20 +146,11 @@ class _RNN(Layer):
         return len(flat_sizes(self.cell.state_size))
 
     def _step(self, x, states, masks, training):
-        """One step of the cell: gpunet's cells take the sequence's dropout masks, a cell of your own its
-        ``training`` when its ``call`` has that argument (as Keras passes it)."""
-        from ..autodiff import lift
-        from .user_code import takes_training
-        cell = self.cell
-        if hasattr(cell, "dropout_masks"):
-            out, new = cell.call(x, states, masks)
-        else:
-            out, new = cell.call(x, list(states), **({"training": training} if takes_training(cell.call) else {}))
-        new = list(new) if isinstance(new, (list, tuple)) else [new]
+        out, new = cell_step(self.cell, x, states, masks, training)
         if len(new) != len(states):
             raise ValueError(f"The cell of '{self.name}' returned {len(new)} state(s) for {len(states)} (its "
                              f"state_size {self.cell.state_size!r})")
-        return lift(out), [lift(s) for s in new]
+        return out, new
 
     def call(self, inputs, mask=None, training=None, initial_state=None):
         from .. import ops

@@ -50,6 +50,17 @@ def flattened(values):
     return [v for part in values for v in flattened(part)]
 
 
+def initial_state_form(x, args, kwargs):
+    """``(x, kwargs)`` of a recurrent layer's call: tf.keras 2's ``layer([x, *states])`` (its files write
+    ``initial_state`` so) as ``layer(x, initial_state=states)``, nested states (a stack's, as its outputs give them)
+    flat."""
+    if isinstance(x, (list, tuple)) and "initial_state" not in kwargs and not args:
+        return x[0], {**kwargs, "initial_state": flattened(x[1:]) or None}
+    if isinstance(kwargs.get("initial_state"), (list, tuple)):
+        return x, {**kwargs, "initial_state": flattened(kwargs["initial_state"])}
+    return x, kwargs
+
+
 def output_size(cell):
     """What one step outputs: the cell's ``output_size`` when it has one, else its first state's size (Keras's)."""
     size = getattr(cell, "output_size", None)

@@ -12,7 +12,7 @@ Configs and files as Keras writes them: the cell's entry nested under ``cell`` (
 ``cell/cells/<class>``).
 """
 from .base import Layer
-from .recurrent import _RNN, build_cell
+from .recurrent import _RNN, build_cell, cell_step
 from .recurrent_state import flat_sizes, output_size
 
 
@@ -92,19 +92,13 @@ class StackedRNNCells(Layer):
         return masks
 
     def call(self, inputs, states, masks=None, training=None):
-        from ..autodiff import lift
-        from .user_code import takes_training
         new_states, at = [], 0
         masks = masks if masks is not None else [None] * len(self.cells)
         for cell, cell_masks in zip(self.cells, masks):
             count = len(flat_sizes(cell.state_size))
-            own = list(states[at:at + count])
+            inputs, new = cell_step(cell, inputs, list(states[at:at + count]), cell_masks, training)
             at += count
-            if hasattr(cell, "dropout_masks"):
-                inputs, new = cell.call(inputs, own, cell_masks) if cell_masks is not None else cell.call(inputs, own)
-            else:
-                inputs, new = cell.call(inputs, own, **({"training": training} if takes_training(cell.call) else {}))
-            new_states.extend(lift(s) for s in (new if isinstance(new, (list, tuple)) else [new]))
+            new_states.extend(new)
         return inputs, new_states
 
     def get_config(self):

@@ -71,7 +71,8 @@ def forward(model, x, training, penalty=True):
 def _call(runner, node, args, in_masks, training):
     """One call's output and the mask it hands on (tf.keras 2's rules: layers/masking.py)."""
     if node.as_list:
-        # (MultiHeadAttention reads the masks its inputs carry, as Keras's: they ride on its call's tensors)
+        # (a layer that reads the masks its inputs carry (the attention and recurrent layers, called with more
+        # tensors than their input): they ride on its call's tensors)
         masked = getattr(runner, "_reads_input_masks", False) and any(m is not None for m in in_masks)
         runner._input_masks = in_masks if masked else None
         try:

@@ -24,6 +24,6 @@ def weights(model, out, sw, plain_sw):
 
     def times(w):
         return m if w is None else m * w.reshape(tuple(w.shape) + (1,) * (m.ndim - w.ndim)).astype(out.dtype)
-    metric_sw, plain = times(sw), times(plain_sw)
+    metric_sw = times(sw)
     scale = m.size / xp.maximum(xp.sum(m), 1.0)  # (the batch's steps over its unpadded ones: a device scalar)
-    return times(sw) * scale.astype(out.dtype), metric_sw, plain
+    return metric_sw * scale.astype(out.dtype), metric_sw, times(plain_sw)

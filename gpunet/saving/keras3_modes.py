@@ -7,23 +7,22 @@ _GPUNET_ARCHIVE = contextvars.ContextVar("gpunet_reading_its_own_archive", defau
 
 
 @contextlib.contextmanager
+def _while(var, on):
+    token = var.set(bool(on))
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
 def reading_gpunet_archive(on=True):
     """While a .keras archive gpunet wrote is read: its calls' ``training`` is the one they were given."""
-    token = _GPUNET_ARCHIVE.set(bool(on))
-    try:
-        yield
-    finally:
-        _GPUNET_ARCHIVE.reset(token)
+    return _while(_GPUNET_ARCHIVE, on)
 
 
-@contextlib.contextmanager
 def writing_keras3(on=True):
     """While a config is made for Keras 3's archive: its ops are written from the op layers themselves."""
-    token = _KERAS3.set(bool(on))
-    try:
-        yield
-    finally:
-        _KERAS3.reset(token)
+    return _while(_KERAS3, on)
 
 
 def writing_keras3_archive():
