@@ -64,6 +64,24 @@ def test_gradients_by_finite_differences_on_every_backend(ops, fn, arrays):
     check(ops, fn, *arrays)
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 200], ids=["one image a chunk", "two images a chunk"])
+def test_convolution_input_gradient_in_chunks_of_the_batch(monkeypatch, chunk_bytes):
+    """NumPy adds a convolution's input gradient a few images at a time (the CPU cache): chunks that do not
+    divide the batch give the whole batch's gradient and pass the finite differences."""
+    from gpunet.backend import get_backend, numpy_backend
+    from gpunet.ops import vjp
+    x, k = rand(5, 6, 5, 3), rand(3, 3, 3, 2)
+    fn = lambda x, k: O.conv(x, k, (2, 1), "same")  # noqa: E731
+    ops = get_backend()
+    dy = rand(5, 3, 5, 2)
+    whole = [np.asarray(g) for g in vjp(fn, ops.asarray(x), ops.asarray(k))[1](ops.asarray(dy))]
+    monkeypatch.setattr(numpy_backend.NumpyBackend, "_CHUNK_BYTES", chunk_bytes)
+    chunked = [np.asarray(g) for g in vjp(fn, ops.asarray(x), ops.asarray(k))[1](ops.asarray(dy))]
+    np.testing.assert_allclose(chunked[0], whole[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(chunked[1], whole[1])
+    check(ops, fn, x, k)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: O.conv(np.zeros((1, 5, 5, 2)), np.zeros((3, 3, 2, 4)), padding="full"), "`padding` must be one of"),
     (lambda: O.conv(np.zeros((1, 5, 5, 3)), np.zeros((3, 3, 2, 4))), "split into equal groups"),

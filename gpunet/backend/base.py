@@ -124,6 +124,19 @@ class Backend(ActivationOps, OptimizerOps, InitOps, EinsumOps):
             out[(Ellipsis, k, slice(None))] = padded[(slice(None),) + slices + (slice(None),)]
         return out
 
+    def add_window_products(self, padded, g, per_position, plan):
+        """Add into ``padded`` (a convolution's padded input shape, channels last) each kernel position's
+        share of its input gradient: ``g`` ``(batch, *outputs, filters)`` times that position's kernel
+        ``per_position[k]`` ``(channels, filters)`` transposed, added where the position's outputs read.
+        One product buffer serves every position."""
+        from .index_maps import kernel_slices
+        rows, channels = math.prod(g.shape[:-1]), per_position.shape[1]
+        g2 = g.reshape(rows, g.shape[-1])
+        product = self.xp.empty((rows, channels), g.dtype)
+        for k, slices in enumerate(kernel_slices(plan)):
+            self.xp.matmul(g2, per_position[k].T, out=product)
+            padded[(slice(None),) + slices + (slice(None),)] += product.reshape(g.shape[:-1] + (channels,))
+
     # ---- linear algebra -------------------------------------------------------
     def matmul(self, a, b, trans_a=False, trans_b=False, out=None):
         """``op(a) @ op(b)`` where ``op`` transposes when asked; writes into ``out``."""
