@@ -12,8 +12,9 @@ class EagerArray(numpy.ndarray):
     """A NumPy array with ``.numpy()``, as tf.keras 2's eager tensors have."""
 
     def numpy(self):
-        """The values as a plain NumPy array (a view of the same memory, as TensorFlow's on the CPU)."""
-        return self.view(numpy.ndarray)
+        """The values as a plain NumPy array (a view of the same memory, as TensorFlow's on the CPU); a NumPy
+        scalar where there are no axes, as TensorFlow's scalars give."""
+        return self.view(numpy.ndarray) if self.ndim else self.view(numpy.ndarray)[()]
 
 
 class EagerFloat(float):
@@ -21,6 +22,13 @@ class EagerFloat(float):
 
     def numpy(self):
         return numpy.float32(self)
+
+
+class EagerBytes(bytes):
+    """Bytes with ``.numpy()`` (one text of a dataset, as tf.data's scalar string tensors)."""
+
+    def numpy(self):
+        return bytes(self)
 
 
 _subclasses = {numpy: EagerArray}
@@ -31,7 +39,8 @@ def _cupy_subclass(xp):
         """A CuPy array with ``.numpy()``: its values copied to the host."""
 
         def numpy(self):
-            return xp.asnumpy(self)
+            host = xp.asnumpy(self)
+            return host if host.ndim else host[()]
 
     return EagerCupyArray
 

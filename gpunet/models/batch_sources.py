@@ -1,5 +1,6 @@
 """fit, evaluate and predict on data that comes batch by batch: a Python generator (or any
-iterator), a `gpunet.utils.Sequence` (Keras's ``keras.utils.Sequence``), or arrays with
+iterator), a `gpunet.utils.Sequence` (Keras's ``keras.utils.Sequence``), a `gpunet.utils.dataset.Dataset`
+(what Keras's dataset utilities return: a pass an epoch, in its order), or arrays with
 ``steps_per_epoch`` (Keras 2 then takes that many batches an epoch from one stream through the
 data, reshuffled each pass, as tf.keras's data handler does). Keras 2's ``fit_generator``,
 ``evaluate_generator`` and ``predict_generator`` are these calls under their old names.
@@ -25,9 +26,17 @@ def is_batch_source(x):
     that is no array, list or table) rather than being the data itself."""
     if x is None or isinstance(x, (list, tuple, dict, str, bytes)) or hasattr(x, "__array__"):
         return False
+    if _is_dataset(x):
+        return True
     if hasattr(x, "to_numpy") or hasattr(x, "__cuda_array_interface__") or hasattr(x, "__array_interface__"):
         return False
     return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
+
+
+def _is_dataset(source):
+    """Whether ``source`` is a gpunet `Dataset` (Keras's tf.data datasets): read a pass an epoch, in its order."""
+    from ..utils.dataset import Dataset
+    return isinstance(source, Dataset)
 
 
 def is_iterator(source):
@@ -40,7 +49,7 @@ def is_iterator(source):
 def adapt_batches(source, steps):
     """The x of each batch a batch source yields (the first of an ``(x, y)`` tuple), at most ``steps``
     batches (None: all): what a preprocessing layer's ``adapt`` reads from a generator or `Sequence`."""
-    batches = iter(source) if is_iterator(source) else (source[i] for i in range(len(source)))
+    batches = iter(source) if is_iterator(source) or _is_dataset(source) else (source[i] for i in range(len(source)))
     for i, batch in enumerate(batches):
         if steps is not None and i >= steps:
             return
@@ -52,15 +61,17 @@ class _Batches:
 
     def __init__(self, source, steps, shuffle=False, what="fit"):
         self.source, self.shuffle, self.exhausted = source, shuffle, False
-        self.sequence = not is_iterator(source)
-        if steps is None and self.sequence:
-            steps = len(source)
+        self.dataset = _is_dataset(source)
+        self.sequence = not self.dataset and not is_iterator(source)
+        if steps is None and (self.sequence or self.dataset):
+            steps = source.known_length() if self.dataset else len(source)
         if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps <= 0):
             raise ValueError(f"{what}: steps must be a positive integer, received {steps!r}")
         self.steps = None if steps is None else int(steps)
 
     def epoch(self):
-        """This epoch's batches (a Sequence's in shuffled order when asked; then its on_epoch_end)."""
+        """This epoch's batches (a Sequence's in shuffled order when asked, then its on_epoch_end; a `Dataset`'s
+        next pass)."""
         if self.sequence:
             order = list(range(len(self.source)))
             if self.shuffle:
@@ -70,10 +81,10 @@ class _Batches:
             if hasattr(self.source, "on_epoch_end"):
                 self.source.on_epoch_end()
             return
-        done = 0
+        done, stream = 0, iter(self.source) if self.dataset else self.source
         while self.steps is None or done < self.steps:
             try:
-                batch = next(self.source)
+                batch = next(stream)
             except StopIteration:
                 self.exhausted = True
                 break

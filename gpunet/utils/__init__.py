@@ -132,6 +132,8 @@ from ..preprocessing.padding import pad_sequences  # noqa: E402,F401 - keras.uti
 from . import np_utils, generic_utils, layer_utils, vis_utils  # noqa: E402,F401
 from .py_dataset import PyDataset, pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: E402,F401 (Keras 3's)
 from ..preprocessing.timeseries_dataset import timeseries_dataset_from_array  # noqa: E402,F401 (Keras's)
+from .image_dataset import image_dataset_from_directory  # noqa: E402,F401 (Keras's)
+from .text_dataset import text_dataset_from_directory  # noqa: E402,F401 (Keras's)
 from ..preprocessing.image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: E402,F401 (tf.keras 2.9+)
 from ..backend import clear_session, standardize_dtype  # noqa: E402,F401 (Keras 3's keras.utils)
 from ..layers.call_args import is_keras_tensor  # noqa: E402,F401 (Keras 3's: False for anything else)
