@@ -150,8 +150,10 @@ class NumpyArrayIterator(Iterator):
 
 from .image_generator import ImageDataGenerator  # noqa: E402 (it makes the iterators above)
 from .image_directory import DirectoryIterator  # noqa: E402
+from .image_dataframe import DataFrameIterator  # noqa: E402
 
-__all__ = ["ImageDataGenerator", "Iterator", "NumpyArrayIterator", "DirectoryIterator", "array_to_img",
-           "img_to_array", "load_img", "save_img", "apply_affine_transform", "apply_brightness_shift", "apply_channel_shift", "flip_axis",
+__all__ = ["ImageDataGenerator", "Iterator", "NumpyArrayIterator", "DirectoryIterator", "DataFrameIterator",
+           "array_to_img", "img_to_array", "load_img", "save_img", "apply_affine_transform", "apply_brightness_shift",
+           "apply_channel_shift", "flip_axis",
            "random_brightness", "random_channel_shift", "random_rotation", "random_shear", "random_shift",
            "random_zoom", "transform_matrix_offset_center"]

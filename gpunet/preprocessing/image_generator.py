@@ -90,6 +90,32 @@ class ImageDataGenerator:
                                  save_format=save_format, follow_links=follow_links, subset=subset,
                                  interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype)
 
+    def flow_from_dataframe(self, dataframe, directory=None, x_col="filename", y_col="class", weight_col=None,
+                            target_size=(256, 256), color_mode="rgb", classes=None, class_mode="categorical",
+                            batch_size=32, shuffle=True, seed=None, save_to_dir=None, save_prefix="",
+                            save_format="png", subset=None, interpolation="nearest", validate_filenames=True, **kwargs):
+        """The batches of the images a pandas DataFrame lists, augmented: a `DataFrameIterator`. Keras 2's
+        deprecated ``has_ext``, ``sort``, ``drop_duplicates`` and ``class_mode="other"`` (now "raw") warn as
+        there."""
+        from .image_dataframe import DataFrameIterator
+        for key, message in (("has_ext", "has_ext is deprecated, filenames in the dataframe have to match the exact "
+                                         "filenames in disk."),
+                             ("sort", "sort is deprecated, batches will be created in thesame order than the filenames "
+                                      "provided if shuffleis set to False."),
+                             ("drop_duplicates", "drop_duplicates is deprecated, you can drop duplicates by using the "
+                                                 "pandas.DataFrame.drop_duplicates method.")):
+            if key in kwargs:
+                warnings.warn(message, DeprecationWarning)
+        if class_mode == "other":
+            warnings.warn('`class_mode` "other" is deprecated, please use `class_mode` "raw".', DeprecationWarning)
+            class_mode = "raw"
+        return DataFrameIterator(dataframe, directory, self, x_col=x_col, y_col=y_col, weight_col=weight_col,
+                                 target_size=target_size, color_mode=color_mode, classes=classes,
+                                 class_mode=class_mode, data_format=self.data_format, batch_size=batch_size,
+                                 shuffle=shuffle, seed=seed, save_to_dir=save_to_dir, save_prefix=save_prefix,
+                                 save_format=save_format, subset=subset, interpolation=interpolation,
+                                 validate_filenames=validate_filenames, dtype=self.dtype)
+
     def standardize(self, x):
         """``x`` (an image or a batch) with preprocessing_function, rescale and the normalizations applied
         (in place where Keras's are)."""
