@@ -29,6 +29,7 @@ from .masking_layer import Masking
 from .time_distributed import TimeDistributed
 from .recurrent import SimpleRNN, LSTM, GRU
 from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .rnn import RNN, StackedRNNCells
 from .multi_head_attention import MultiHeadAttention
 from .dense_attention import AdditiveAttention, Attention
@@ -67,7 +68,8 @@ __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation
            "CategoryEncoding", "IntegerLookup", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU",
            "PReLU", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
-           "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+           "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "ConvLSTM1D",
+           "ConvLSTM2D", "ConvLSTM3D", "Bidirectional",
            "RNN", "StackedRNNCells", "SimpleRNNCell", "LSTMCell", "GRUCell", "MultiHeadAttention", "Attention", "AdditiveAttention",
            "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
            "GlobalAveragePooling3D", "GlobalMaxPooling3D", "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalAvgPool3D", "GlobalMaxPool3D",

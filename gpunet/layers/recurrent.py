@@ -168,12 +168,12 @@ class _RNN(Layer):
             recurrent_state.keep(self, states)
             return [result] + states if self.return_state else result
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
-        zeros = ops.zeros((batch, output_size(self.cell)), dtype=inputs.dtype)
+        zeros = self._step_zeros(inputs)
         outputs, last = [], zeros
         for t in order:
             out, new_states = self._step(inputs[:, t], states, masks, training)
             if mask is not None:  # a masked step keeps the previous output and states (tf.keras 2's rnn)
-                keep = ops.expand_dims(ops.cast(mask[:, t], "bool"), -1)
+                keep = ops.reshape(ops.cast(mask[:, t], "bool"), (batch,) + (1,) * (len(out.shape) - 1))
                 out = ops.where(keep, out, zeros if self.zero_output_for_mask else last)
                 new_states = [ops.where(keep, n, s) for n, s in zip(new_states, states)]
             states, last = new_states, out
@@ -181,6 +181,11 @@ class _RNN(Layer):
         recurrent_state.keep(self, states)
         result = ops.stack(outputs, axis=1) if self.return_sequences else last
         return [result] + list(states) if self.return_state else result
+
+    def _step_zeros(self, inputs):
+        """A step's output of zeros (what ``zero_output_for_mask`` puts at masked steps)."""
+        from .. import ops
+        return ops.zeros((inputs.shape[0], output_size(self.cell)), dtype=inputs.dtype)
 
     def _sequence(self, inputs, states, masks, mask):
         from .. import ops

@@ -25,18 +25,18 @@ _LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "
                 "ActivityRegularization", "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
                 "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding",
                 "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM",
-                "GRU", "Bidirectional", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
-                "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
-                "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
-                "AveragePooling3D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling3D",
-                "GlobalMaxPooling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
-                "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "Add", "Subtract", "Multiply",
-                "Average", "Maximum", "Minimum", "Concatenate", "Dot", "Identity", "LayerNormalization",
-                "UnitNormalization", "GroupNormalization", "RMSNormalization", "Normalization", "Rescaling",
-                "Discretization", "CategoryEncoding", "IntegerLookup", "Resizing", "CenterCrop", "RandomFlip",
-                "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness", "RandomCrop",
-                "RNN", "StackedRNNCells", "SimpleRNNCell", "LSTMCell", "GRUCell", "MultiHeadAttention", "Attention",
-                "AdditiveAttention")
+                "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Bidirectional", "Conv1D", "Conv2D", "Conv3D",
+                "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
+                "SeparableConv1D", "SeparableConv2D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
+                "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling2D",
+                "GlobalMaxPooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling3D", "ZeroPadding1D", "ZeroPadding2D",
+                "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D",
+                "UpSampling3D", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+                "Identity", "LayerNormalization", "UnitNormalization", "GroupNormalization", "RMSNormalization",
+                "Normalization", "Rescaling", "Discretization", "CategoryEncoding", "IntegerLookup", "Resizing",
+                "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+                "RandomBrightness", "RandomCrop", "RNN", "StackedRNNCells", "SimpleRNNCell", "LSTMCell", "GRUCell",
+                "MultiHeadAttention", "Attention", "AdditiveAttention")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 
