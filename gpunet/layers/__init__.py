@@ -14,6 +14,8 @@ from .image_augmentation import (RandomFlip, RandomRotation, RandomZoom, RandomT
 from .discretization import Discretization
 from .category_encoding import CategoryEncoding
 from .integer_lookup import IntegerLookup
+from .string_lookup import StringLookup
+from .text_vectorization import TextVectorization
 from .lambda_layer import Lambda
 from .advanced_activations import LeakyReLU, ReLU, ELU, Softmax, ThresholdedReLU, PReLU
 from .noise import GaussianNoise, GaussianDropout, AlphaDropout
@@ -65,7 +67,8 @@ __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation
            "RandomContrast", "RandomBrightness", "Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "EinsumDense", "Activation", "Dropout",
            "Flatten", "Reshape", "Identity", "BatchNormalization", "LayerNormalization", "UnitNormalization",
            "GroupNormalization", "RMSNormalization", "Normalization", "Rescaling", "Discretization",
-           "CategoryEncoding", "IntegerLookup", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU",
+           "CategoryEncoding", "IntegerLookup", "StringLookup",
+           "TextVectorization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU",
            "PReLU", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
            "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "ConvLSTM1D",

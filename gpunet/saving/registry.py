@@ -33,7 +33,8 @@ _LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "
                 "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D",
                 "UpSampling3D", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
                 "Identity", "LayerNormalization", "UnitNormalization", "GroupNormalization", "RMSNormalization",
-                "Normalization", "Rescaling", "Discretization", "CategoryEncoding", "IntegerLookup", "Resizing",
+                "Normalization", "Rescaling", "Discretization", "CategoryEncoding", "IntegerLookup", "StringLookup",
+                "TextVectorization", "Resizing",
                 "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
                 "RandomBrightness", "RandomCrop", "RNN", "StackedRNNCells", "SimpleRNNCell", "LSTMCell", "GRUCell",
                 "MultiHeadAttention", "Attention", "AdditiveAttention")
