@@ -7,6 +7,8 @@ NumPy array of ``str``, ``bytes`` or objects, as a `Dataset` of texts gives them
 dataset's ``map``, and give the model their numbers. Inside a model (a symbolic input) they are refused with
 a message. Results are NumPy arrays with ``.numpy()``. ``num_oov_indices`` above 1 is refused (TensorFlow
 spreads unknown strings by its FarmHash fingerprint), as is ``sparse=True``."""
+import collections
+
 from .. import backend as B
 from ..backend import eager
 from . import categorical as cat
@@ -92,7 +94,7 @@ class StringVocabulary:
         special = self.special()
         found = vocab[:len(special)] == special
         tokens = vocab[len(special):] if found else vocab
-        repeated = sorted({t for t in tokens if tokens.count(t) > 1})
+        repeated = sorted(t for t, n in collections.Counter(tokens).items() if n > 1)
         if repeated:
             raise ValueError(f"The passed vocabulary has at least one repeated term. Please uniquify your dataset. "
                              f"The repeated terms are {repeated}")
