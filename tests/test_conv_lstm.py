@@ -164,3 +164,19 @@ def test_files_both_ways_with_tf_keras_and_keras_3(tfk, tmp_path):
 def test_refusals_name_what_was_expected(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_bidirectional_equals_tf_keras_and_files_travel(tfk, tmp_path):
+    x = RNG.random((4, 3, 6, 6, 1)).astype("float32")
+
+    def make(lib):
+        L = lib.layers
+        return lib.Sequential([lib.Input((3, 6, 6, 1)), L.Bidirectional(L.ConvLSTM2D(2, 3, padding="same",
+                                                                                  return_sequences=True,
+                                                                                  recurrent_activation="sigmoid")),
+                               L.Flatten(), L.Dense(1)])
+    ref, mine = make(tfk), make(gpunet)
+    mine.set_weights(ref.get_weights())
+    np.testing.assert_allclose(mine.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    mine.compile(loss="mse", optimizer="adam")
+    assert_files_travel(mine, x, tmp_path, tfk)
