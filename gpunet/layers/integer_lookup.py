@@ -50,14 +50,7 @@ class IntegerLookup(Layer):
         frozen = kwargs.pop("vocabulary_size", None)
         self._has_input_vocabulary = bool(kwargs.pop("has_input_vocabulary", vocabulary is not None))
         kwargs.pop("has_static_table", None)
-        if max_tokens is not None and max_tokens <= 1:
-            raise ValueError(f"If `max_tokens` is set for `IntegerLookup`, it must be greater than 1. Received: "
-                             f"max_tokens={max_tokens}.")
-        if num_oov_indices < 0:
-            raise ValueError(f"The value of `num_oov_indices` argument for `IntegerLookup` must >= 0. Received "
-                             f"num_oov_indices={num_oov_indices}.")
-        if pad_to_max_tokens and max_tokens is None:
-            raise ValueError(f"If pad_to_max_tokens is True, must set `max_tokens`. Received: max_tokens={max_tokens}")
+        lv.check_sizes("IntegerLookup", max_tokens, num_oov_indices, pad_to_max_tokens)
         if output_mode == "binary":
             output_mode = cat.MULTI_HOT
         if output_mode == "tf-idf":

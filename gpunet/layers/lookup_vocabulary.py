@@ -104,6 +104,19 @@ class Counts:
         return np.log(1 + self.documents / (1 + in_docs))
 
 
+def check_sizes(name, max_tokens, num_oov_indices, pad_to_max_tokens):
+    """tf.keras's checks of a lookup layer's ``max_tokens``, ``num_oov_indices`` and ``pad_to_max_tokens``,
+    its messages naming the layer's class ``name``."""
+    if max_tokens is not None and max_tokens <= 1:
+        raise ValueError(f"If `max_tokens` is set for `{name}`, it must be greater than 1. Received: "
+                         f"max_tokens={max_tokens}.")
+    if num_oov_indices < 0:
+        raise ValueError(f"The value of `num_oov_indices` argument for `{name}` must >= 0. Received "
+                         f"num_oov_indices={num_oov_indices}.")
+    if pad_to_max_tokens and max_tokens is None:
+        raise ValueError(f"If pad_to_max_tokens is True, must set `max_tokens`. Received: max_tokens={max_tokens}")
+
+
 def read_vocabulary_file(path):
     """The integer tokens of a vocabulary file, one a line (tf.keras's ``vocabulary="path"``)."""
     if not os.path.exists(path):

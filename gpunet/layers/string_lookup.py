@@ -12,6 +12,7 @@ import collections
 from .. import backend as B
 from ..backend import eager
 from . import categorical as cat
+from . import lookup_vocabulary as lv
 from .base import Layer
 
 _MODES = (cat.INT, cat.ONE_HOT, cat.MULTI_HOT, cat.COUNT, cat.TF_IDF)
@@ -52,17 +53,10 @@ class StringVocabulary:
     def __init__(self, owner, max_tokens, num_oov_indices, mask_token, oov_token, output_mode, pad_to_max_tokens,
                  invert=False):
         name = type(owner).__name__
-        if max_tokens is not None and max_tokens <= 1:
-            raise ValueError(f"If `max_tokens` is set for `{name}`, it must be greater than 1. Received: "
-                             f"max_tokens={max_tokens}.")
-        if num_oov_indices < 0:
-            raise ValueError(f"The value of `num_oov_indices` argument for `{name}` must >= 0. Received "
-                             f"num_oov_indices={num_oov_indices}.")
+        lv.check_sizes(name, max_tokens, num_oov_indices, pad_to_max_tokens)
         if num_oov_indices > 1:
             raise NotImplementedError(f"{name}(num_oov_indices={num_oov_indices}) is not implemented in gpunet: "
                                       "TensorFlow spreads unknown strings by its FarmHash fingerprint.")
-        if pad_to_max_tokens and max_tokens is None:
-            raise ValueError(f"If pad_to_max_tokens is True, must set `max_tokens`. Received: max_tokens={max_tokens}")
         cat.validate_string_arg(output_mode, _MODES, name, "output_mode")
         self.max_tokens, self.num_oov_indices, self.mask_token, self.oov_token = (max_tokens, num_oov_indices,
                                                                                   mask_token, oov_token)
