@@ -3,6 +3,7 @@ files: file order (shuffled with the seed), labels in every mode, subsets, messa
 bit but for JPEG's DCT); the dataset methods the tutorials use; fit/evaluate/predict on such datasets train as
 tf.keras does on its own."""
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -283,3 +284,31 @@ def test_the_training_set_is_reshuffled_each_epoch_and_the_validation_set_not(pn
     passes = [[float(x.numpy().sum()) for batch, _ in train for x in batch] for _ in range(2)]
     assert sorted(passes[0]) == sorted(passes[1]) and passes[0] != passes[1]
     assert [y.numpy().tolist() for _, y in val] == [y.numpy().tolist() for _, y in val]
+
+
+@pytest.mark.parametrize("kwargs", [dict(epochs=3), dict(epochs=3, steps_per_epoch=2, repeat=True),
+                                    dict(epochs=2, steps_per_epoch=7, repeat=True), dict(epochs=3, steps_per_epoch=2)],
+                         ids=["a pass an epoch", "repeat, fewer steps", "repeat, more steps", "steps below its length"])
+def test_repeat_and_steps_per_epoch_as_tf_keras(tfk, kwargs):
+    """A new pass each epoch, unless steps_per_epoch is not the dataset's length: then one pass runs on across the
+    epochs (tf.keras's DataHandler), until a finite dataset runs out."""
+    import tensorflow as tf
+    from gpunet.utils.dataset import from_elements
+    x = np.arange(10, dtype="float32")[:, None]
+    kwargs = dict(kwargs)
+    repeat = kwargs.pop("repeat", False)
+    mine = from_elements(lambda i: (x[i], 2 * x[i]), list(range(10))).batch(2)
+    ref = tf.data.Dataset.from_tensor_slices((x, 2 * x)).batch(2)
+    histories = []
+    for lib, ds in ((gpunet, mine.repeat() if repeat else mine), (tfk, ref.repeat() if repeat else ref)):
+        model = lib.Sequential([lib.Input((1,)), lib.layers.Dense(1, kernel_initializer="ones", use_bias=False)])
+        model.compile(lib.optimizers.SGD(0.01), "mse")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (the finite dataset's last epoch runs out of data, in both)
+            histories.append(model.fit(ds, verbose=0, **kwargs).history["loss"])
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)
+    assert len(mine.repeat(3)) == 15 and int(mine.repeat().cardinality().numpy()) == -1
+    endless = gpunet.Sequential([gpunet.Input((1,)), gpunet.layers.Dense(1)])
+    endless.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="infinitely repeating dataset, please specify a `steps_per_epoch`"):
+        endless.fit(mine.repeat(), verbose=0)

@@ -63,6 +63,13 @@ class _Batches:
         self.source, self.shuffle, self.exhausted = source, shuffle, False
         self.dataset = _is_dataset(source)
         self.sequence = not self.dataset and not is_iterator(source)
+        if self.dataset:
+            if steps is None and source.endless:
+                raise ValueError(f"{what}: when passing an infinitely repeating dataset, please specify a "
+                                 f"`steps_per_epoch` value (`steps` for evaluate and predict).")
+            # (tf.keras: a new pass each epoch unless the steps asked for are not the dataset's length; then one
+            # pass runs on across the epochs)
+            self.new_pass, self.stream = steps is None or steps == source.known_length(), None
         if steps is None and (self.sequence or self.dataset):
             steps = source.known_length() if self.dataset else len(source)
         if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps <= 0):
@@ -81,7 +88,11 @@ class _Batches:
             if hasattr(self.source, "on_epoch_end"):
                 self.source.on_epoch_end()
             return
-        done, stream = 0, iter(self.source) if self.dataset else self.source
+        done, stream = 0, self.source
+        if self.dataset:
+            if self.new_pass or self.stream is None:
+                self.stream = iter(self.source)
+            stream = self.stream
         while self.steps is None or done < self.steps:
             try:
                 batch = next(stream)

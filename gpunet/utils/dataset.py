@@ -1,6 +1,6 @@
 """What Keras's dataset utilities return (``image_dataset_from_directory``, ``text_dataset_from_directory``):
 a ``tf.data.Dataset`` in Keras, here a `Dataset` with the methods the Keras tutorials call on one (``take``,
-``skip``, ``map``, ``cache``, ``shuffle``, ``prefetch``, ``batch``, ``unbatch``, ``cardinality``,
+``skip``, ``map``, ``cache``, ``shuffle``, ``prefetch``, ``batch``, ``unbatch``, ``repeat``, ``cardinality``,
 ``as_numpy_iterator``, ``len``, iteration). gpunet has no TensorFlow.
 
 A dataset is a recipe for one pass over its elements, run again for each pass (each epoch of ``fit``), so a
@@ -71,11 +71,18 @@ class Dataset:
     def __len__(self):
         if self._cardinality == UNKNOWN:
             raise TypeError("The dataset length is unknown.")
+        if self._cardinality == INFINITE:
+            raise TypeError("The dataset is infinite.")
         return self._cardinality
 
     def known_length(self):
-        """The number of elements, None where it depends on the data (after ``unbatch``)."""
-        return None if self._cardinality == UNKNOWN else self._cardinality
+        """The number of elements, None where it depends on the data (after ``unbatch``) or is endless."""
+        return None if self._cardinality in (UNKNOWN, INFINITE) else self._cardinality
+
+    @property
+    def endless(self):
+        """Whether the dataset repeats forever (``repeat()``)."""
+        return self._cardinality == INFINITE
 
     def cardinality(self):
         """The number of elements (``UNKNOWN`` = -2 where it depends on the data), as tf.data's (``.numpy()``)."""
@@ -186,6 +193,20 @@ class Dataset:
         n = self._cardinality
         count = n if n == UNKNOWN else (n // size if drop_remainder else -(-n // size))
         return self._then(batches, count)
+
+    def repeat(self, count=None, name=None):
+        """The elements ``count`` times over, each time a new pass (reshuffled, remapped); forever for None or
+        -1 (then fit needs ``steps_per_epoch``)."""
+        count = -1 if count is None else _count(count, "count")
+
+        def passes():
+            done = 0
+            while count == -1 or done < count:
+                yield from self._passes()
+                done += 1
+        n = self._cardinality
+        endless = count == -1 and n != 0
+        return Dataset(passes, INFINITE if endless else n if n == UNKNOWN else n * max(count, 0))
 
     def unbatch(self, name=None):
         """Each batch's rows as elements."""
