@@ -15,6 +15,7 @@ from ..autodiff.conv_ops import int_tuple, padding_of
 from .base import Layer
 from .convolutional import add_bias, data_format_of, windowed_shape
 from .recurrent import _RNN
+from .recurrent_cells import dropout_rates, forget_bias
 from .weight_args import keep_weight_arguments, weight_arguments_config
 
 _WEIGHTS = ("kernel", "recurrent", "bias")
@@ -42,10 +43,7 @@ class ConvLSTMCell(Layer):
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias, self.unit_forget_bias = bool(use_bias), bool(unit_forget_bias)
         keep_weight_arguments(self, locals(), _WEIGHTS)
-        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= float(rate) <= 1.0:
-                raise ValueError(f"{owner}: `{name}` must be in [0, 1], received {rate!r}")
-        self.dropout, self.recurrent_dropout = min(1.0, float(dropout)), min(1.0, float(recurrent_dropout))
+        self.dropout, self.recurrent_dropout = dropout_rates(owner, dropout, recurrent_dropout)
         self.state_size = [self.filters, self.filters]
         self.input_spatial = None  # (the steps' spatial shape, set by the layer at each call: the states' shape)
 
@@ -65,16 +63,8 @@ class ConvLSTMCell(Layer):
                                                 constraint=self.recurrent_constraint)
         self.bias = None
         if self.use_bias:
-            initializer, filters = self.bias_initializer, self.filters
-            if self.unit_forget_bias:
-                base = initializer
-
-                def initializer(shape, dtype=None, **kwargs):  # (Keras's: [init(f), ones(f), init(2f)])
-                    from .. import backend as B
-                    ops = B.get_backend()
-                    return ops.concatenate([ops.asarray(base((filters,), dtype=dtype), dtype),
-                                            ops.ones((filters,), dtype), ops.asarray(base((2 * filters,), dtype=dtype),
-                                                                                     dtype)])
+            initializer = (forget_bias(self.bias_initializer, self.filters) if self.unit_forget_bias
+                           else self.bias_initializer)
             self.bias = self.add_weight(name="bias", shape=(width,), initializer=initializer,
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 

@@ -9,6 +9,24 @@ from .weight_args import keep_weight_arguments, weight_arguments_config
 _WEIGHTS = ("kernel", "recurrent", "bias")
 
 
+def dropout_rates(owner, dropout, recurrent_dropout):
+    """``(dropout, recurrent_dropout)`` checked to lie in [0, 1], as floats; the error names ``owner``."""
+    for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+        if not 0.0 <= float(rate) <= 1.0:
+            raise ValueError(f"{owner}: `{name}` must be in [0, 1], received {rate!r}")
+    return min(1.0, float(dropout)), min(1.0, float(recurrent_dropout))
+
+
+def forget_bias(base, units):
+    """Keras's ``unit_forget_bias`` initializer: ``[base(units), ones(units), base(2 * units)]`` (gates i, f, c, o)."""
+    def forget_ones(shape, dtype=None, **kwargs):
+        from .. import backend as B
+        ops = B.get_backend()
+        return ops.concatenate([ops.asarray(base((units,), dtype=dtype), dtype), ops.ones((units,), dtype),
+                                ops.asarray(base((2 * units,), dtype=dtype), dtype)])
+    return forget_ones
+
+
 class _Cell(Layer):
     """What the three cells share: their arguments, weights and dropout masks."""
 
@@ -31,10 +49,7 @@ class _Cell(Layer):
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
         keep_weight_arguments(self, locals(), _WEIGHTS)
-        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= float(rate) <= 1.0:
-                raise ValueError(f"{type(self).__name__}: `{name}` must be in [0, 1], received {rate!r}")
-        self.dropout, self.recurrent_dropout = min(1.0, float(dropout)), min(1.0, float(recurrent_dropout))
+        self.dropout, self.recurrent_dropout = dropout_rates(type(self).__name__, dropout, recurrent_dropout)
         self.state_size = units
 
     def _bias_shape(self):
@@ -116,16 +131,7 @@ class LSTMCell(_Cell):
         self.state_size = [units, units]
 
     def _bias_initializer(self):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        base, units = self.bias_initializer, self.units
-
-        def forget_ones(shape, dtype=None, **kwargs):  # (Keras's: [init(u), ones(u), init(2u)])
-            from .. import backend as B
-            ops = B.get_backend()
-            return ops.concatenate([ops.asarray(base((units,), dtype=dtype), dtype), ops.ones((units,), dtype),
-                                    ops.asarray(base((2 * units,), dtype=dtype), dtype)])
-        return forget_ones
+        return forget_bias(self.bias_initializer, self.units) if self.unit_forget_bias else self.bias_initializer
 
     def call(self, x, states, masks=(None, None)):
         from .. import ops

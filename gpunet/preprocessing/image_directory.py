@@ -8,6 +8,7 @@ import warnings
 import numpy
 
 from .. import backend as B
+from ..utils.directory_index import sorted_files
 from .image import Iterator
 from .image_utils import array_to_img, img_to_array, load_img
 
@@ -17,13 +18,10 @@ _CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
 
 def _image_files(directory, follow_links):
     """``(root, name)`` of the image files under ``directory``, folders and names sorted (Keras's order)."""
-    for root, _, files in sorted(os.walk(directory, followlinks=follow_links), key=lambda entry: entry[0]):
-        for name in sorted(files):
-            if name.lower().endswith(".tiff"):
-                warnings.warn('Using ".tiff" files with multiple bands will cause distortion. Please verify your '
-                              "output.")
-            if name.lower().endswith(_FORMATS):
-                yield root, name
+    for root, name in sorted_files(directory, follow_links, _FORMATS):
+        if name.lower().endswith(".tiff"):
+            warnings.warn('Using ".tiff" files with multiple bands will cause distortion. Please verify your output.')
+        yield root, name
 
 
 class FilesIterator(Iterator):

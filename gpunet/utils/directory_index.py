@@ -41,7 +41,9 @@ def check_labels(labels, label_mode, class_names, files, samples):
     return (None, None) if labels is None or label_mode is None else (labels, label_mode)
 
 
-def _files(directory, follow_links, formats):
+def sorted_files(directory, follow_links, formats):
+    """``(root, name)`` of the files under ``directory`` whose names end in ``formats`` (any case), folders and
+    names sorted (Keras's order)."""
     for root, _, files in sorted(os.walk(directory, followlinks=follow_links), key=lambda entry: entry[0]):
         for name in sorted(files):
             if name.lower().endswith(formats):
@@ -69,7 +71,7 @@ def index_directory(directory, labels, formats, class_names=None, shuffle=True, 
     for subdir in subdirs:
         path = os.path.join(directory, subdir)
         name = os.path.basename(path)
-        for root, fname in _files(path, follow_links, formats):
+        for root, fname in sorted_files(path, follow_links, formats):
             filenames.append(os.path.join(name, os.path.relpath(os.path.join(root, fname), path)))
             found.append(class_indices[name])
     if labels not in ("inferred", None):
