@@ -44,14 +44,6 @@ def _resize(image, height, width, interpolation):
     return upper + (lower - upper) * y_lerp[:, None, None]
 
 
-def _crop_to_aspect(image, height, width):
-    """Keras's ``smart_resize`` crop: the largest centred window with the target's aspect ratio."""
-    rows, cols = image.shape[:2]
-    crop_rows, crop_cols = min(rows, int(float(cols * height) / width)), min(cols, int(float(rows * width) / height))
-    top, left = int(float(rows - crop_rows) / 2), int(float(cols - crop_cols) / 2)
-    return image[top:top + crop_rows, left:left + crop_cols]
-
-
 def _decode(path, channels):
     """The image file at ``path`` as uint8 ``(rows, cols, channels)``, converted as TensorFlow's decoders
     convert (a GIF's first frame)."""
@@ -73,8 +65,9 @@ def _loader(image_size, channels, interpolation, crop_to_aspect_ratio):
 
     def load(path):
         image = _decode(path, channels)
-        if crop_to_aspect_ratio:
-            image = _crop_to_aspect(image, height, width)
+        if crop_to_aspect_ratio:  # (Keras's smart_resize crop, the Resizing layer's)
+            from ..layers.image_resizing import crop_to_aspect
+            image = crop_to_aspect(image[None], height, width)[0]
         return _resize(image, height, width, interpolation)
     return load
 
