@@ -46,6 +46,14 @@ def pytest_configure(config):
         _CUPY_REASON = None
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (the README's command): a worker per core, at most 8. On a GPU machine every worker holds
+    its own CUDA context and kernel cache on the one device, and past 8 the suite ends no sooner."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """Without CUDA every GPU test is skipped from this one line, so that ``pytest -ra``
