@@ -16,10 +16,12 @@ from . import backend as B
 from .backend.activation_ops import ACTIVATION_NAMES
 from .autodiff import Tensor, is_tensor, value_of, vjp
 from .autodiff import nn as autodiff_nn
+from .saving import keras3_modes
 
 # Other spellings Keras accepts for the same function.
 _ALIASES = {"silu": "swish", "hard_swish": "hard_silu"}
 VALID_NAMES = tuple(sorted(set(ACTIVATION_NAMES) | set(_ALIASES)))
+_KERAS2_FILE_NAMES = {v: k for k, v in keras3_modes.KERAS2_FILE_NAMES.items()}  # ("keras2_hard_sigmoid")
 _OWN_MODULES = (__name__, "gpunet.keras3_activations")  # where this module's functions are defined
 
 
@@ -151,6 +153,10 @@ def get(identifier):
     if not isinstance(identifier, str):
         raise TypeError(f"Could not interpret activation function identifier {identifier!r}: expected a name "
                         f"such as 'relu', None, a dict config or a function.")
+    if identifier in _KERAS2_FILE_NAMES:  # what gpunet's .keras archives write for Keras 2's hard_sigmoid
+        identifier = _KERAS2_FILE_NAMES[identifier]
+    elif identifier in keras3_modes.KERAS3_MEANINGS and keras3_modes.keras3_names():
+        identifier = keras3_modes.KERAS3_MEANINGS[identifier]  # a config Keras 3 wrote: its function of that name
     name = _ALIASES.get(identifier, identifier)
     if name not in ACTIVATION_NAMES:
         from .saving.registry import get_registered_object
@@ -269,12 +275,12 @@ def mish(x):
     return _apply("mish", x)
 
 
-from .keras3_activations import (celu, hard_silu, hard_swish, hard_tanh, hard_shrink, soft_shrink,  # noqa: E402
-                                 tanh_shrink, log_sigmoid, sparse_plus, sparse_sigmoid, squareplus, sparsemax,
-                                 threshold)
+from .keras3_activations import (keras3_hard_sigmoid, celu, hard_silu, hard_swish, hard_tanh,  # noqa: E402
+                                 hard_shrink, soft_shrink, tanh_shrink, log_sigmoid, sparse_plus, sparse_sigmoid,
+                                 squareplus, sparsemax, threshold)
 
 __all__ = ["ActivationSpec", "FunctionActivation", "get", "serialize", "deserialize", "VALID_NAMES", "linear", "relu",
            "leaky_relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign",
-           "elu", "selu", "exponential", "swish", "silu", "gelu", "mish", "celu", "hard_silu", "hard_swish",
-           "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid", "sparse_plus", "sparse_sigmoid",
-           "squareplus", "sparsemax", "threshold"]
+           "elu", "selu", "exponential", "swish", "silu", "gelu", "mish", "keras3_hard_sigmoid", "celu", "hard_silu",
+           "hard_swish", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid", "sparse_plus",
+           "sparse_sigmoid", "squareplus", "sparsemax", "threshold"]

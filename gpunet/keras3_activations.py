@@ -4,6 +4,13 @@ its name works wherever an activation is named: ``Dense(8, activation="celu")``.
 from .activations import _apply
 
 
+def keras3_hard_sigmoid(x):
+    """Keras 3's ``hard_sigmoid``: ``relu6(x + 3) / 6``. gpunet's ``hard_sigmoid`` is Keras 2's,
+    ``clip(0.2 x + 0.5, 0, 1)``; ``gpunet.ops.hard_sigmoid`` (Keras 3's ``keras.ops``) is this one, and a Keras 3
+    file's "hard_sigmoid" loads as it."""
+    return _apply("keras3_hard_sigmoid", x)
+
+
 def celu(x, alpha=1.0):
     """Continuously differentiable ELU: ``max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)``."""
     return _apply("celu", x, alpha=alpha)

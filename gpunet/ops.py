@@ -33,8 +33,9 @@ from .autodiff.more_ops import (tan, sinh, cosh, arcsin, arccos, arctan, arcsinh
                                 unstack, hstack, vstack, trace, linspace, meshgrid, isclose, allclose,
                                 convert_to_numpy, select)
 # On tensors these record their Backend backward (autodiff.nn.activation); on arrays they return arrays.
-from .activations import (relu, sigmoid, hard_sigmoid, tanh, softmax, log_softmax, softplus, softsign, elu, selu,
+from .activations import (relu, sigmoid, tanh, softmax, log_softmax, softplus, softsign, elu, selu,
                           gelu, swish, leaky_relu)
+from .keras3_activations import keras3_hard_sigmoid as hard_sigmoid  # keras.ops's: relu6(x + 3) / 6, not Keras 2's
 
 
 def convert_to_tensor(x, dtype=None):

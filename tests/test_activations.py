@@ -53,6 +53,7 @@ CASES = [
     ("relu6", {}, lambda x: np.clip(x, 0, 6), [0.0, 6.0]),
     ("mish", {}, lambda x: x * np.tanh(np.log(1 + np.exp(x))), []),
     # Keras 3's (their formulas in Keras 3's docs; against Keras 3 itself in test_activations_keras3.py)
+    ("keras3_hard_sigmoid", {}, lambda x: np.clip(x + 3, 0, 6) / 6, [-3.0, 3.0]),
     ("celu", {}, lambda x: np.where(x > 0, x, np.expm1(x)), [0.0]),
     ("celu", {"alpha": 0.5}, lambda x: np.where(x > 0, x, 0.5 * np.expm1(x / 0.5)), [0.0]),
     ("hard_silu", {}, lambda x: x * np.clip(x + 3, 0, 6) / 6, [-3.0, 3.0]),
@@ -218,8 +219,8 @@ def test_unknown_activation_names_it_and_lists_valid_names():
 
 
 def test_output_suffices_only_where_backward_uses_the_output(ops):
-    expected = {"linear", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax", "exponential", "softplus",
-                "selu", "relu6"}
+    expected = {"linear", "sigmoid", "hard_sigmoid", "keras3_hard_sigmoid", "tanh", "softmax", "log_softmax",
+                "exponential", "softplus", "selu", "relu6"}
     names = {c[0] for c in CASES}
     assert {n for n in names if ops.output_suffices(n)} == expected
 

@@ -79,7 +79,9 @@ def test_convolution_input_gradient_in_chunks_of_the_batch(monkeypatch, chunk_by
     chunked = [np.asarray(g) for g in vjp(fn, ops.asarray(x), ops.asarray(k))[1](ops.asarray(dy))]
     np.testing.assert_allclose(chunked[0], whole[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(chunked[1], whole[1])
-    check(ops, fn, x, k)
+    # (linear in each input: a wide step costs no truncation error, and a 1e-6 one's rounding error reached the
+    # tolerance for some of the random upstream gradients that the tests run before it leave the generator at)
+    check(ops, fn, x, k, eps=1e-3)
 
 
 @pytest.mark.parametrize("call, message", [

@@ -13,7 +13,7 @@ from .erfc import erfc
 from .fp_quiet import fp_quiet
 
 # Activations whose derivative is a function of the output alone.
-_OUTPUT_ONLY = frozenset({"linear", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax",
+_OUTPUT_ONLY = frozenset({"linear", "sigmoid", "hard_sigmoid", "keras3_hard_sigmoid", "tanh", "softmax", "log_softmax",
                           "exponential", "softplus", "selu", "relu6"})
 
 ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax",

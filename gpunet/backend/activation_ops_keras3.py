@@ -4,11 +4,20 @@ backward passes, as `ActivationOps` methods: the same contract (``name(x, **para
 no fused CUDA kernel implements them, so on the GPU they run as this reference code.
 """
 
-KERAS3_ACTIVATION_NAMES = ("celu", "hard_silu", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink",
-                           "log_sigmoid", "sparse_plus", "sparse_sigmoid", "squareplus", "sparsemax", "threshold")
+KERAS3_ACTIVATION_NAMES = ("keras3_hard_sigmoid", "celu", "hard_silu", "hard_tanh", "hard_shrink", "soft_shrink",
+                           "tanh_shrink", "log_sigmoid", "sparse_plus", "sparse_sigmoid", "squareplus", "sparsemax",
+                           "threshold")
 
 
 class Keras3ActivationOps:
+    def keras3_hard_sigmoid(self, x):
+        """Keras 3's ``hard_sigmoid``, ``relu6(x + 3) / 6`` (Keras 2's, gpunet's ``hard_sigmoid``, is
+        ``clip(0.2 x + 0.5, 0, 1)``): a Keras 3 file's "hard_sigmoid" reads as this one."""
+        return self.xp.clip(x + 3, 0, 6) / 6
+
+    def keras3_hard_sigmoid_backward(self, dy, x, y):
+        return dy * ((y > 0) & (y < 1)) / 6
+
     def celu(self, x, alpha=1.0):
         """``max(x, 0) + alpha * expm1(min(x, 0) / alpha)``."""
         xp = self.xp

@@ -8,10 +8,11 @@ from ..ops import (Tensor, is_tensor, add, subtract, multiply, divide, power, po
                    exp, log, clip, maximum, minimum, where, switch, sign, cast, ones_like, zeros_like, greater,
                    greater_equal, less, less_equal, equal, not_equal, sum, mean, max, min, prod, var, std, any, all,
                    argmax, argmin, reshape, flatten, batch_flatten, expand_dims, squeeze, transpose,
-                   permute_dimensions, concatenate, stack, matmul, dot, batch_dot, relu, sigmoid, hard_sigmoid, tanh,
+                   permute_dimensions, concatenate, stack, matmul, dot, batch_dot, relu, sigmoid, tanh,
                    softmax, softplus, softsign, elu, binary_crossentropy, categorical_crossentropy,
                    sparse_categorical_crossentropy, convert_to_tensor, round, stop_gradient, cumsum, cumprod,
                    logsumexp, shape, reverse, tile, repeat_elements, gather, l2_normalize, one_hot)
+from ..activations import hard_sigmoid  # Keras 2's backend function (keras.ops's, gpunet.ops's, is Keras 3's)
 from ..autodiff.tensor import lift as _lift, value_of as _value_of
 from ..autodiff.shape_ops import _ints
 

@@ -60,7 +60,9 @@ def deserialize(config, custom_objects=None):
     """The layer (or model) a `serialize` dict describes, written by gpunet or any Keras (Keras's
     ``keras.layers.deserialize``); classes of your own from ``custom_objects`` or registered."""
     from ..saving.registry import layer_from_config
-    return layer_from_config(config, custom_objects)
+    from ..saving.keras3_modes import reading_config
+    with reading_config(config):  # (a Keras 3 config's "hard_sigmoid" is Keras 3's)
+        return layer_from_config(config, custom_objects)
 
 
 __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from . import config_safety, keras3_attrs, keras3_config, limits, registry
+from . import config_safety, keras3_attrs, keras3_config, keras3_modes, limits, registry
 from ..layers.naming import reserve_name
 from .errors import InvalidConfigError, SavingError
 from .layer_kwargs import normalize_layer_config
@@ -166,7 +166,7 @@ def model_from_config(config, custom_objects=None, strict=False):
     else:
         cls = registry.resolve(class_name, "model", module, config.get("registered_name"), custom_objects,
                                where="the model config")
-    with registry.custom_object_scope(custom_objects or {}):
+    with registry.custom_object_scope(custom_objects or {}), keras3_modes.reading_config(config):
         if cls is Sequential:
             model = sequential_from_inner_config(config["config"], custom_objects, strict)
         elif cls is Functional:

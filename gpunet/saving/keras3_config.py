@@ -3,6 +3,9 @@ Sequential config (the archive itself and its weights: keras_zip.py)."""
 import datetime
 
 from . import h5_store as h5s
+from .keras3_modes import KERAS2_FILE_NAMES, KERAS3_MEANINGS, NAMES_KEY, NAMES_KERAS3
+
+KERAS3_NAMES = {v: k for k, v in KERAS3_MEANINGS.items()}  # gpunet's name for a Keras 3 function: Keras 3's
 
 KERAS3_VERSION = "3.0.0"  # the schema gpunet writes: Keras 3's, readable by every 3.x
 _OBJECT_MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers",
@@ -20,6 +23,14 @@ def _policy(dtype):
 
 def _object(key, value):
     from ..activations import VALID_NAMES
+    named = key.endswith("activation") and isinstance(value, str)
+    if named and value in KERAS3_NAMES:
+        return KERAS3_NAMES[value]  # (gpunet's "keras3_hard_sigmoid" is Keras 3's "hard_sigmoid")
+    if named and value in KERAS2_FILE_NAMES:
+        # Keras 2's function of a name Keras 3 gave another: Keras 3 computing its own would differ silently, so
+        # the file names it as a function Keras 3 must be given (custom_objects={"keras2_hard_sigmoid": ...}).
+        name = KERAS2_FILE_NAMES[value]
+        return {"class_name": "function", "config": name, "registered_name": name}
     if key == "activation" and isinstance(value, str) and value not in VALID_NAMES:
         # A user's function: Keras 3 resolves a plain string only among its built-ins, a function
         # reference through custom_objects / its registry (no module: nothing for it to import).
@@ -210,4 +221,4 @@ def _keras3_sequential(inner, model=None):
 
 def metadata(gpunet_version):
     return {"keras_version": KERAS3_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-            "gpunet_version": gpunet_version, "gpunet_format_version": h5s.FORMAT_VERSION}
+            "gpunet_version": gpunet_version, "gpunet_format_version": h5s.FORMAT_VERSION, NAMES_KEY: NAMES_KERAS3}

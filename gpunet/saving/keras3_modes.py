@@ -33,3 +33,41 @@ def writing_keras3_archive():
 def gpunet_archive():
     """True while an archive gpunet wrote is read (`reading_gpunet_archive`)."""
     return _GPUNET_ARCHIVE.get()
+
+
+# Names Keras 3 kept for another function: in a config Keras 3 wrote, each means the second one.
+KERAS3_MEANINGS = {"hard_sigmoid": "keras3_hard_sigmoid"}
+# What gpunet's .keras archives write for the first ones (Keras 3 has no such built-in: it stops, naming it).
+KERAS2_FILE_NAMES = {"hard_sigmoid": "keras2_hard_sigmoid"}
+# metadata.json's key saying a gpunet archive's names mean Keras 3's functions (archives from before it: Keras 2's)
+NAMES_KEY, NAMES_KERAS3 = "gpunet_activation_names", "keras3"
+_KERAS3_NAMES = contextvars.ContextVar("gpunet_reading_keras3_names", default=None)
+
+
+def reading_keras3_names(on):
+    """While a config is read whose names Keras 3 wrote (`keras3_wrote`): ``hard_sigmoid`` is Keras 3's."""
+    return _while(_KERAS3_NAMES, on)
+
+
+def keras3_names():
+    """True while a Keras 3 config is read, False while another is, None outside any (`reading_keras3_names`)."""
+    return _KERAS3_NAMES.get()
+
+
+def keras3_wrote(keras_version, by_gpunet=False, names=None):
+    """Whether a file's built-in names mean Keras 3's functions: Keras 3 (``keras_version`` 3 or later) wrote
+    it, or gpunet did with `NAMES_KEY` saying so (gpunet's other files: Keras 2's, as its own names)."""
+    if by_gpunet:
+        return names == NAMES_KERAS3
+    major = str(keras_version or "").split(".")[0]
+    return major.isdigit() and int(major) >= 3
+
+
+def reading_config(config):
+    """`reading_keras3_names` for a model or layer config read on its own (JSON, YAML, a dict), unless a file's
+    reader has decided: Keras 3's names when its ``keras_version`` says so or, with none, when it has the key
+    ``registered_name`` that only Keras 3 writes."""
+    if keras3_names() is not None or not isinstance(config, dict):
+        return contextlib.nullcontext()
+    version = config.get("keras_version")
+    return reading_keras3_names(keras3_wrote(version) if version else "registered_name" in config)

@@ -21,6 +21,7 @@ import zipfile
 
 import h5py
 from . import file_guards, limits, h5_store as h5s
+from .keras3_modes import NAMES_KEY
 
 CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME = "config.json", "metadata.json", "model.weights.h5"
 _MEMBERS = (CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME)
@@ -284,6 +285,7 @@ def read_archive_contents(config, meta, h5, assets=None):
         "keras_version": str(meta.get("keras_version", "3")),
         "gpunet": h5s.gpunet_version_of(h5) is not None,
         "gpunet_version": meta.get("gpunet_version"),
+        "activation_names": meta.get(NAMES_KEY),
         "layers": read_weights(h5),
         "own": read_own(h5),
         "attrs": read_attrs(h5),
