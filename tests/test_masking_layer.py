@@ -95,6 +95,12 @@ def test_what_gpunet_refuses():
     flat = Sequential([Masking(input_shape=(4, 3)), Flatten(), Dense(1)])  # Flatten drops the mask
     flat.compile(optimizer="sgd", loss="mse")
     assert len(flat.fit(X, Y, verbose=0).history["loss"]) == 1
-    inner = Sequential([Masking(input_shape=(4, 3)), Dense(2)])
-    with pytest.raises(NotImplementedError, match="masks do not cross nested models"):
-        Sequential([inner, Dropout(0.1)])
+    inner = Sequential([Masking(input_shape=(4, 3)), Dense(2)])  # (nested, its mask crosses out: the loss weighs
+    outer = Sequential([inner, Dropout(0.1)])                      # the steps by it, as tf.keras 2's)
+    outer.compile(optimizer="sgd", loss="mse")
+    x = RNG.standard_normal((2, 4, 3))
+    x[0, 1:] = 0.0
+    out = outer.predict(x, verbose=0)
+    kept = [(0, 0), (1, 0), (1, 1), (1, 2), (1, 3)]
+    np.testing.assert_allclose(outer.evaluate(x, np.zeros((2, 4, 2)), verbose=0),
+                               np.mean([(out[i, j] ** 2).mean() for i, j in kept]), rtol=1e-5)

@@ -10,7 +10,7 @@ def nested_plannable(model):
     plans, as the layer path runs it: built-in layers all the way down (Lambda and ops on symbolic tensors
     included, and layers of your own: layers/user_terms.py), no added loss or
     metric of the model itself, no activity regularizer, each call of it one tensor in and out (a mask
-    cannot cross a nested model: models/sequential.py refuses to nest one that makes masks)."""
+    entering or leaving it: the layer path's, `masked_tensors`)."""
     from ..layers.user_terms import added_terms, model_names_its_own
     from ..models.functional import Functional
     from ..models.model import Model

@@ -17,9 +17,9 @@ model's forward pass (models/engine.py) hands it on from layer to layer with `fo
 * every other layer drops it, as tf.keras 2 does, silently: Flatten, Reshape, Permute, RepeatVector,
   Lambda, GlobalMaxPooling1D (its maximum covers the padded steps too);
 * where tf.keras would use the mask in a way gpunet does not implement, NotImplementedError:
-  BatchNormalization in training (batch statistics over the unmasked steps only), Softmax, a
-  nested Sequential; and a mask that reaches the
-  model's output in fit or evaluate (tf.keras weights the loss and metrics by it; predict works).
+  BatchNormalization in training (batch statistics over the unmasked steps only), Softmax;
+* a nested model (Sequential or functional, one input) takes its input's mask on through its layers by
+  these rules, and its output carries what its last layer hands on, as in tf.keras 2.
 """
 import functools
 import inspect
@@ -58,6 +58,8 @@ def _refuse(layer, why):
 def forward(layer, x, mask, training):
     """``layer``'s output for ``x`` whose mask is ``mask`` (None, or a boolean (batch, steps) array),
     and the mask after it. The model calls this only where there is a mask, or a layer makes one."""
+    if getattr(layer, "_nests_layers", False):  # a nested model: its layers take the mask on, by these rules
+        return layer.forward_and_mask(x, training, mask)
     if _users_mask_code(layer):  # (its call takes the mask, or its compute_mask says what goes on)
         layer._in_mask = mask  # (user_code.tape_forward puts it on the call's input tensor)
         try:
@@ -77,7 +79,10 @@ def forward(layer, x, mask, training):
 def carries_mask(layer, masked, training):
     """Whether ``layer``'s output carries a mask, its input carrying one (``masked``) or not: the rule
     `forward` follows, known before running (the fused steps check with it where masks go); raises
-    forward's NotImplementedError where it would."""
+    forward's NotImplementedError where it would, and for a nested model that a mask enters or leaves (the
+    layer path runs it, mask and all, by `forward`; the fused steps leave such a model to it)."""
+    if getattr(layer, "_nests_layers", False):
+        raise NotImplementedError(f"Model '{layer.name}': the fused steps do not run masks through a nested model.")
     if getattr(layer, "_mask_aware", False):
         return makes_mask(layer)  # (an Embedding or Masking makes its own; GlobalAveragePooling1D ends it)
     if own_compute_mask(layer):
@@ -127,8 +132,6 @@ def mask_after(layer, inputs, mask, training):
 def _passes(layer, training):
     """Whether a layer that is not mask-aware hands its input's mask on (else drops it); raises where
     gpunet does not implement what tf.keras does with it."""
-    if getattr(layer, "_nests_layers", False):
-        raise _refuse(layer, "masks do not cross into a nested model in gpunet")
     for name, cls in zip(_WHY, _classes(tuple(_WHY))):
         if isinstance(layer, cls) and (training or name != "BatchNormalization"):
             raise _refuse(layer, _WHY[name])
@@ -157,4 +160,5 @@ def makes_mask(layer):
     """Whether ``layer`` may start a mask: an ``Embedding(mask_zero=True)``, a ``Masking`` layer, a layer of
     your own that defines ``compute_mask``."""
     return bool(getattr(layer, "mask_zero", False) or getattr(layer, "_makes_mask", False)
-                or own_compute_mask(layer))
+                or own_compute_mask(layer)
+                or (getattr(layer, "_nests_layers", False) and makes_masks(getattr(layer, "_layers", ()))))

@@ -251,10 +251,17 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
     def forward(self, x, training=False):
         """As a nested model: several inputs come as a list (packed here as fit packs them), several
         outputs go out as a list."""
+        return self.forward_and_mask(x, training, None)[0]
+
+    def forward_and_mask(self, x, training, mask):
+        """`forward`, its one input carrying ``mask`` (None: none), and the mask its output carries (a list of
+        them for several outputs), as tf.keras 2 hands masks into a nested model and out of it."""
         if self._open_inputs:  # (as a nested model: its inputs' lengths settle its layout, as fit's do)
             self._in_layout = layout_of([tuple(a.shape[1:]) for a in x])
-        out = _run.forward(self, packed(self.ops, x) if self._in_layout else x, training, penalty=False)[0]
-        return unpacked(out, self._out_layout) if self._out_layout else out
+        out = _run.forward(self, packed(self.ops, x) if self._in_layout else x, training, penalty=False,
+                           in_mask=mask)[0]
+        masks = self._nested_out_masks
+        return (unpacked(out, self._out_layout), masks) if self._out_layout else (out, masks[0])
 
     def backward(self, dy, need_dx=True):
         # (one gradient per output: packed as the outputs were)

@@ -12,15 +12,18 @@ from ..layers import added_losses, masking
 from ..layers.sublayers import backward_adding, call_copy, summed_weights
 
 
-def forward(model, x, training, penalty=True):
+def forward(model, x, training, penalty=True, in_mask=None):
     """``(output, activity penalty)`` as the engine's ``_forward``; several inputs come packed side
-    by side in ``x`` and several outputs go out packed (models/functional_io.py)."""
+    by side in ``x`` and several outputs go out packed (models/functional_io.py). ``in_mask``: the mask
+    of its one input (a nested model's, handed in by the model around it); the outputs' go to
+    ``model._nested_out_masks``."""
     ops = model.ops
     if model._in_layout:
         values = {id(t): part for t, part in zip(model._inputs, unpacked(x, model._in_layout))}
     else:
         values = {id(model._inputs[0]): x}
-    total, runners, seen, masks = 0.0, [], set(), {}
+    total, runners, seen = 0.0, [], set()
+    masks = {} if in_mask is None else {id(model._inputs[0]): in_mask}
     copies = getattr(model, "_inner_copies", False)  # this model is itself a copy: a nested model's 2nd call
     for node in model._nodes:
         layer = node.layer
@@ -56,7 +59,9 @@ def forward(model, x, training, penalty=True):
         model._loss_shapes = [values[id(t)].shape for t in model._loss_tensors]
         added_losses.hand_on(added_losses.Frame([Tensor(values[id(t)]) for t in model._loss_tensors],
                                                 [(name, Tensor(values[id(t)])) for name, t in model._metric_tensors]))
-    out_masks = [masks.get(id(t)) for t in model._outputs] if penalty else []  # (predict passes penalty=False)
+    model._nested_out_masks = out_masks = [masks.get(id(t)) for t in model._outputs]
+    if not penalty:  # (predict, or a nested model: no loss here)
+        out_masks = []
     if len(out_masks) > 1 and any(m is not None for m in out_masks):
         raise masking.output_mask_error(model)
     model._output_mask = out_masks[0] if out_masks else None  # (the loss weighs the steps by it: output_masks.py)

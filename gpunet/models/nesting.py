@@ -68,12 +68,21 @@ class NestingMixin:
         return self._layers
 
     def forward(self, x, training=False):
+        return self.forward_and_mask(x, training, None)[0]
+
+    def forward_and_mask(self, x, training, mask):
+        """The output for ``x`` whose mask is ``mask`` (None: none), and the mask the output carries: as tf.keras 2
+        hands a mask into a nested model and its last layer's out (layers/masking.py's rules within)."""
+        from ..layers import masking
         self._ran = layers = self._layers_to_run()
         for layer in layers:
-            x = layer.forward(x, training)
+            if mask is None and not masking.makes_mask(layer):
+                x = layer.forward(x, training)
+            else:
+                x, mask = masking.forward(layer, x, mask, training)
             if layer.activity_regularizer is not None:
                 layer._activity_output = x  # for the penalty (computed only if asked) and backward
-        return x
+        return x, mask
 
     def _activity_penalty(self):
         """The inner layers' activity penalties on their last outputs (nested models' included),

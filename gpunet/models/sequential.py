@@ -4,7 +4,7 @@ from ..layers.base import Layer
 from ..layers.naming import unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import KerasTensor, shapes_agree
-from ..layers import input_spec, masking
+from ..layers import input_spec
 from .training import TrainingMixin
 from .legacy_predict import LegacyPredictMixin
 from .nesting import NestingMixin, InnerActivity
@@ -114,10 +114,6 @@ class Sequential(SymbolicChainMixin, NestingMixin, TrainingMixin, LegacyPredictM
                                  "several inputs or outputs. Call it on tensors in a functional model instead "
                                  "(outputs = model([a, b])).")
             inner = self._check_nested(layer)
-            if masking.makes_masks(layer._layers):
-                raise NotImplementedError(f"Cannot nest model '{layer.name}': it holds an Embedding(mask_zero=True) "
-                                          "or Masking, and gpunet's masks do not cross nested models "
-                                          "(layers/masking.py).")
             if layer.ops is not self.ops:
                 layer.to_backend(self.ops)
             layer._invalidate()  # its weights move into this model's buffer when it packs
