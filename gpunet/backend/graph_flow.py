@@ -93,8 +93,11 @@ def masked_tensors(nodes, outputs, kind_of, training=True):
             continue
         if node.as_list or kind_of(node) != "Layer":
             return None
+        mode = training if node.training is None else node.training
+        if into and getattr(node.layer, "_reads_mask", False) and mode:
+            return None  # (a BatchNormalization's statistics over the unmasked steps: its own code, on the layer path)
         try:
-            if masking.carries_mask(node.layer, into, training if node.training is None else node.training):
+            if masking.carries_mask(node.layer, into, mode):
                 masked.add(id(node.output))
         except NotImplementedError:
             return None

@@ -5,10 +5,11 @@ does a ``Masking`` layer (True where a step holds a value other than its ``mask_
 model's forward pass (models/engine.py) hands it on from layer to layer with `forward`:
 
 * layers that tf.keras 2 lets a mask through unchanged (``supports_masking`` and the default
-  ``compute_mask``: Dense, Activation, Dropout, BatchNormalization in inference, the noise and
+  ``compute_mask``: Dense, Activation, Dropout, BatchNormalization, the noise and
   advanced activation layers, ActivityRegularization, SpatialDropout), and any layer whose own
   ``supports_masking`` attribute is True (a user's layer, as Keras's default ``compute_mask``),
-  compute as without it and pass it on;
+  compute as without it and pass it on (BatchNormalization in training takes its batch statistics over the
+  unmasked steps, as tf.keras 2.21's);
 * a layer of your own whose ``call`` takes a ``mask`` gets its input's mask there (None where there is
   none), and one that defines ``compute_mask`` hands on what that returns (and may start a mask from
   none: the masking guide's ``CustomEmbedding``), as tf.keras 2 calls them;
@@ -16,8 +17,7 @@ model's forward pass (models/engine.py) hands it on from layer to layer with `fo
   padded ones); the mask ends there;
 * every other layer drops it, as tf.keras 2 does, silently: Flatten, Reshape, Permute, RepeatVector,
   Lambda, GlobalMaxPooling1D (its maximum covers the padded steps too);
-* where tf.keras would use the mask in a way gpunet does not implement, NotImplementedError:
-  BatchNormalization in training (batch statistics over the unmasked steps only), Softmax;
+* where tf.keras would use the mask in a way gpunet does not implement, NotImplementedError: Softmax;
 * a nested model (Sequential or functional, one input) takes its input's mask on through its layers by
   these rules, and its output carries what its last layer hands on, as in tf.keras 2.
 """
@@ -28,8 +28,7 @@ import inspect
 _PASSING = ("Dense", "Activation", "Dropout", "BatchNormalization", "GaussianNoise", "GaussianDropout",
             "AlphaDropout", "LeakyReLU", "ReLU", "ELU", "ThresholdedReLU", "PReLU", "ActivityRegularization",
             "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
-_WHY = {"BatchNormalization": "tf.keras computes the batch statistics over the unmasked steps only",
-        "Softmax": "tf.keras adds a large negative number to the masked entries first"}
+_WHY = {"Softmax": "tf.keras adds a large negative number to the masked entries first"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -72,6 +71,8 @@ def forward(layer, x, mask, training):
         if both is not None:
             return both(x, training, mask)
         return layer.forward(x, training, mask=mask), layer.compute_mask(x, mask)
+    if getattr(layer, "_reads_mask", False):  # BatchNormalization: its statistics over the unmasked steps
+        return layer.forward(x, training, mask=mask), (mask if _passes(layer, training) else None)
     passes = _passes(layer, training)
     return layer.forward(x, training), (mask if passes else None)
 
@@ -133,7 +134,7 @@ def _passes(layer, training):
     """Whether a layer that is not mask-aware hands its input's mask on (else drops it); raises where
     gpunet does not implement what tf.keras does with it."""
     for name, cls in zip(_WHY, _classes(tuple(_WHY))):
-        if isinstance(layer, cls) and (training or name != "BatchNormalization"):
+        if isinstance(layer, cls):
             raise _refuse(layer, _WHY[name])
     passes = getattr(layer, "supports_masking", None)
     return isinstance(layer, _classes(_PASSING)) if passes is None else bool(passes)

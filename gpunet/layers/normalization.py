@@ -53,7 +53,12 @@ class BatchNormalization(Layer):
         self._bshape = tuple(dim if i == axis else 1 for i in range(len(input_shape)))
         super().build(input_shape)
 
-    def forward(self, x, training=False):
+    _reads_mask = True  # in training its statistics are the unmasked steps' (layers/masking.py hands it the mask)
+
+    def forward(self, x, training=False, mask=None):
+        """``mask`` (None, or a boolean array of ``x``'s shape less the features axis, the last): in training the
+        batch statistics are the unmasked steps' (tf.keras 2's ``tf.nn.weighted_moments``); every step is
+        normalized by them."""
         ops, bshape = self.ops, self._bshape
         if x.ndim != len(bshape) or x.shape[self.axis] != self.moving_mean.shape[0]:
             # Keras's input-spec check; without it the moving averages fail on a reshape deep inside
@@ -62,11 +67,13 @@ class BatchNormalization(Layer):
                              f"{tuple(x.shape)}.")
         gamma = None if self.gamma is None else self.gamma.value.reshape(bshape)
         beta = None if self.beta is None else self.beta.value.reshape(bshape)
-        self._world = None
+        self._world = self._step_weights = None
         if training and self.trainable:
             from ..distribute.batch_stats import moments, synchronized_world
             self._world = synchronized_world(self)
-            if self._world is not None:  # the global batch's statistics (distribute/batch_stats.py)
+            if mask is not None:
+                mean, var, xc = self._masked_moments(x, mask)
+            elif self._world is not None:  # the global batch's statistics (distribute/batch_stats.py)
                 mean, var, xc = moments(ops, self._world, x, self._reduce, bshape)
             else:
                 mean = ops.mean(x, axis=self._reduce, keepdims=True)
@@ -99,11 +106,31 @@ class BatchNormalization(Layer):
         dxhat = dy if self.gamma is None else dy * self.gamma.value.reshape(self._bshape)
         if not self._training:
             return dxhat * inv
+        if self._step_weights is not None:  # (the statistics of the unmasked steps: each step's share of them)
+            share = self._step_weights / ops.sum(self._step_weights, axis=axes, keepdims=True)
+            return inv * (dxhat - share * (ops.sum(dxhat, axis=axes, keepdims=True)
+                                           + xhat * ops.sum(dxhat * xhat, axis=axes, keepdims=True)))
         if self._world is not None:
             from ..distribute.batch_stats import dx
             return dx(ops, self._world, dxhat, xhat, inv, axes, self._bshape)
         return inv * (dxhat - ops.mean(dxhat, axis=axes, keepdims=True)
                       - xhat * ops.mean(dxhat * xhat, axis=axes, keepdims=True))
+
+    def _masked_moments(self, x, mask):
+        """The mean and variance of the steps ``mask`` keeps (weights 1, the others 0: a mean over none is NaN,
+        as TensorFlow's), and ``x`` less the mean."""
+        ops, axes = self.ops, self._reduce
+        if (self.axis % x.ndim != x.ndim - 1 or tuple(mask.shape) != tuple(x.shape[:-1])
+                or self._world is not None):
+            raise NotImplementedError(
+                f"BatchNormalization '{self.name}' receives a mask of shape {tuple(mask.shape)} for inputs of shape "
+                f"{tuple(x.shape)}: gpunet takes a mask over every axis but the features', with axis=-1 (received "
+                f"axis={self.axis}), in one process (tf.keras computes the batch statistics over the unmasked steps).")
+        self._step_weights = w = ops.asarray(mask).astype(x.dtype)[..., None]
+        count = ops.sum(w, axis=axes, keepdims=True)  # (the same for every feature)
+        mean = ops.sum(w * x, axis=axes, keepdims=True) / count
+        xc = x - mean
+        return mean, ops.sum(w * (xc * xc), axis=axes, keepdims=True) / count, xc
 
     def get_config(self):
         from .. import initializers
