@@ -132,8 +132,26 @@ class ELU(_ActivationLayer):
 
 class Softmax(_ActivationLayer):
     """``exp(x) / sum(exp(x))`` along ``axis`` (an int, or a list of axes normalized together).
-    Keras's masks do not exist in gpunet, so ``robust_masking`` changes nothing; it is kept in
-    the config as Keras writes it (only when true)."""
+    ``layer(x, mask=m)`` (tf.keras 2's): where ``m`` is 0 (False) ``x`` is lowered by 1e9 first (float16:
+    to its lowest value), so those places get no share; ``robust_masking`` sets them to that value instead
+    (and takes ``m > 0.5`` of a float mask)."""
+
+    _computes_with_mask = True  # (a file's call with mask=: saving/call_arguments.py keeps it)
+
+    def __call__(self, x, *args, mask=None, **kwargs):
+        if mask is not None:  # (computed by the ops, on arrays, tape tensors or symbolic ones alike)
+            from .. import ops
+            from .symbolic import is_symbolic
+            from ..autodiff.tensor import is_tensor
+            if not (is_symbolic(mask) or is_tensor(mask)):
+                mask = self.ops.asarray(mask)  # (an array: onto this layer's device)
+            low = -65504.0 if str(x.dtype) == "float16" else -1e9  # (float16's lowest: tf.keras's choice)
+            if self.robust_masking:
+                keep = mask if str(mask.dtype) == "bool" else ops.greater(mask, 0.5)
+                x = ops.where(keep, x, ops.cast(low, x.dtype))
+            else:
+                x = x + (1.0 - ops.cast(mask, x.dtype)) * low
+        return super().__call__(x, *args, **kwargs)
 
     def __init__(self, axis=-1, robust_masking=False, **kwargs):
         super().__init__(**kwargs)

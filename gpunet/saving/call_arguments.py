@@ -70,9 +70,10 @@ def make(layer, arg, call, tensors):
     keywords = {k: value(s) for k, s in (extras or {}).items() if k is not None}
     if training is not None:
         keywords["training"] = training
-    if "mask" in keywords and not getattr(layer, "_uses_call", False):
+    takes = getattr(layer, "_uses_call", False) or getattr(layer, "_computes_with_mask", False)
+    if "mask" in keywords and not takes:
         # Keras 3 writes the mask a layer's input carries as the call's ``mask``; gpunet's built-in layers take
-        # it from their input, as tf.keras 2 hands masks on (layers/masking.py)
+        # it from their input, as tf.keras 2 hands masks on (layers/masking.py); Softmax's computes with it
         keywords.pop("mask")
     return layer(arg, *positional, **keywords)
 
