@@ -150,9 +150,12 @@ def test_archives_gpunet_wrote_before_the_marker_keep_keras2_s_function(tmp_path
     np.testing.assert_array_equal(load_model(tmp_path / "old.keras").predict(X, verbose=0), want)
 
 
-def test_layer_configs_read_on_their_own_follow_their_writer():
+def test_layer_configs_read_on_their_own_follow_their_writer(tfk):
     keras = keras_on_torch()
     k3 = keras.layers.serialize(keras.layers.Dense(2, activation="hard_sigmoid"))
     assert gpunet.layers.deserialize(k3).activation.name == "keras3_hard_sigmoid"
+    # (tf.keras 2.21's dict has Keras 3's keys, module and registered_name, and a dtype name)
+    tf2 = tfk.layers.serialize(tfk.layers.Dense(2, activation="hard_sigmoid"))
+    assert "registered_name" in tf2 and gpunet.layers.deserialize(tf2).activation.name == "hard_sigmoid"
     mine = gpunet.layers.serialize(gpunet.layers.Dense(2, activation="hard_sigmoid"))
     assert gpunet.layers.deserialize(mine).activation.name == "hard_sigmoid"

@@ -63,11 +63,31 @@ def keras3_wrote(keras_version, by_gpunet=False, names=None):
     return major.isdigit() and int(major) >= 3
 
 
+def reading_file(contents):
+    """`reading_keras3_names` for a model file's config (``contents``: saving/readers.py's dict of the file)."""
+    return reading_keras3_names(keras3_wrote(contents["keras_version"], contents.get("gpunet", False),
+                                             contents.get("activation_names")))
+
+
 def reading_config(config):
     """`reading_keras3_names` for a model or layer config read on its own (JSON, YAML, a dict), unless a file's
-    reader has decided: Keras 3's names when its ``keras_version`` says so or, with none, when it has the key
-    ``registered_name`` that only Keras 3 writes."""
+    reader has decided: Keras 3's names when its ``keras_version`` says so or, with none (Keras 3's ``to_json``
+    and ``serialize`` write none; tf.keras 2's ``to_json`` does), when a layer's ``dtype`` in it is Keras 3's
+    ``DTypePolicy`` (tf.keras 2.21's ``layers.serialize`` writes ``registered_name`` too, and a dtype name)."""
     if keras3_names() is not None or not isinstance(config, dict):
         return contextlib.nullcontext()
     version = config.get("keras_version")
-    return reading_keras3_names(keras3_wrote(version) if version else "registered_name" in config)
+    return reading_keras3_names(keras3_wrote(version) if version else _keras3_policy(config))
+
+
+def _keras3_policy(entry, depth=0):
+    """Whether a layer entry (or one of the layers in it) has Keras 3's ``DTypePolicy`` dict as its dtype."""
+    inner = entry.get("config") if isinstance(entry, dict) else None
+    if not isinstance(inner, dict) or depth > 8:
+        return False
+    dtype = inner.get("dtype")
+    if isinstance(dtype, dict) and str(dtype.get("class_name", "")).endswith("DTypePolicy"):
+        return True
+    layers = inner.get("layers")
+    inside = [inner.get(k) for k in ("layer", "cell")] + (layers if isinstance(layers, list) else [])
+    return any(_keras3_policy(e, depth + 1) for e in inside)

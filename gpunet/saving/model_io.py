@@ -18,7 +18,7 @@ import numpy as np
 
 from . import config as _config, files, h5_store, hdf5_legacy, keras3_config, keras_zip, model_state, optimizer_state
 from . import keras3_assets, optimizer_names, readers
-from .keras3_modes import keras3_wrote, reading_gpunet_archive, reading_keras3_names
+from .keras3_modes import reading_file, reading_gpunet_archive
 from .errors import CorruptModelFileError, SavingError
 from .training_config import compile_from_file, keras3_compile_config, training_config
 from .weight_matching import LoadReport, first_layer_input_shape, input_shape_for, match_weights
@@ -209,10 +209,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, stri
             raise CorruptModelFileError(src.name, "no model config: this is a weights-only file; build the model "
                                         "and call model.load_weights()")
         zipped = src.kind == "zip"
-        keras3 = keras3_wrote(contents["keras_version"], contents.get("gpunet", False),
-                              contents.get("activation_names"))
         with _no_initializers(), readers.naming(src.name, "config.json" if zipped else "model_config"), \
-                reading_gpunet_archive(zipped and contents.get("gpunet", False)), reading_keras3_names(keras3):
+                reading_gpunet_archive(zipped and contents.get("gpunet", False)), reading_file(contents):
             # every weight is overwritten from the file: no initial values are drawn
             model = _config.model_from_config(contents["config"], custom_objects, strict)
         training = None
