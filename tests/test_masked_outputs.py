@@ -101,13 +101,38 @@ def test_a_batch_of_padding_alone_has_loss_zero_not_nan():
     assert model.evaluate(padded, Y_DENSE[:4], verbose=0)[0] == 0.0
 
 
+def _two_heads(lib):
+    """Two masked outputs per step (a tag and a value) and one pooled, unmasked: each output's loss and metrics
+    weighed by its own mask."""
+    L = lib.layers
+    inp = lib.Input((5,))
+    seq = L.GRU(4, return_sequences=True)(L.Embedding(9, 3, mask_zero=True)(inp))
+    tags, values = L.Dense(3, activation="softmax", name="tags")(seq), L.Dense(2, name="values")(seq)
+    pooled = L.Dense(1, name="pooled")(L.GlobalAveragePooling1D()(seq))
+    model = lib.Model(inp, [tags, values, pooled])
+    model.compile(optimizer=lib.optimizers.SGD(0.1), loss=["categorical_crossentropy", "mse", "mse"],
+                  loss_weights=[1.0, 0.5, 2.0], metrics=[["accuracy"], ["mae"], ["mae"]])
+    return model
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "sample weights"])
+def test_several_masked_outputs_weigh_each_by_its_mask_as_tf_keras(tfk, weighted):
+    model, ref = _two_heads(gpunet), _two_heads(tfk)
+    model.set_weights(ref.get_weights())
+    y = [np.eye(3, dtype="float32")[R.integers(0, 3, (16, 5))], Y_DENSE, R.random((16, 1)).astype("float32")]
+    sw = R.random(16).astype("float32") if weighted else None
+    h = model.fit(TOKENS, y, sample_weight=sw, epochs=2, batch_size=4, shuffle=False, verbose=0).history
+    r = ref.fit(TOKENS, y, sample_weight=sw, epochs=2, batch_size=4, shuffle=False, verbose=0).history
+    assert set(r) <= set(h), (sorted(h), sorted(r))
+    for key in r:
+        np.testing.assert_allclose(h[key], r[key], rtol=1e-4, atol=1e-6, err_msg=key)
+    for a, b in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(model.evaluate(TOKENS, y, batch_size=8, verbose=0),
+                               ref.evaluate(TOKENS, y, batch_size=8, verbose=0), rtol=1e-5, atol=1e-6)
+
+
 def test_refusals_name_what_was_expected():
-    inp = gpunet.Input((5,))
-    seq = gpunet.layers.LSTM(2, return_sequences=True)(gpunet.layers.Embedding(9, 3, mask_zero=True)(inp))
-    model = gpunet.Model(inp, [gpunet.layers.Dense(1)(seq), gpunet.layers.Dense(2)(seq)])
-    model.compile("sgd", "mse")
-    with pytest.raises(NotImplementedError, match="carry the mask of an Embedding.*for a model of one output only"):
-        model.fit(TOKENS, [Y_DENSE[..., :1], Y_DENSE], verbose=0)
     tagger = _tagger(gpunet, "sparse_categorical_crossentropy", False)
     with pytest.raises(ValueError, match=r"expects integer class labels of shape \(16, 5\) in y, received \(16, 4\)"):
         tagger.fit(TOKENS, Y_SPARSE[:, :4], verbose=0)

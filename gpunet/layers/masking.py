@@ -140,15 +140,6 @@ def _passes(layer, training):
     return isinstance(layer, _classes(_PASSING)) if passes is None else bool(passes)
 
 
-def output_mask_error(model):
-    """The error for masks that reach several of ``model``'s outputs in fit or evaluate."""
-    return NotImplementedError(
-        f"Outputs of model '{model.name}' carry the mask of an Embedding(mask_zero=True) or a Masking layer, and it "
-        "has several: tf.keras would weight each output's loss and metrics by its mask, which gpunet does for a "
-        "model of one output only. Reduce the steps first (e.g. GlobalAveragePooling1D, which uses the mask), or use "
-        "mask_zero=False.")
-
-
 def makes_masks(layers):
     """Whether any of ``layers`` (nested models' included) makes a mask."""
     for layer in layers:

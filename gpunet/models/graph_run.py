@@ -62,9 +62,9 @@ def forward(model, x, training, penalty=True, in_mask=None):
     model._nested_out_masks = out_masks = [masks.get(id(t)) for t in model._outputs]
     if not penalty:  # (predict, or a nested model: no loss here)
         out_masks = []
-    if len(out_masks) > 1 and any(m is not None for m in out_masks):
-        raise masking.output_mask_error(model)
-    model._output_mask = out_masks[0] if out_masks else None  # (the loss weighs the steps by it: output_masks.py)
+    several = len(out_masks) > 1 and any(m is not None for m in out_masks)  # (then one per output, None for some)
+    # (the loss and the metrics weigh the steps by them: output_masks.py)
+    model._output_mask = out_masks if several else out_masks[0] if out_masks else None
     if model._out_layout:
         outs = [values[id(t)] for t in model._outputs]
         if getattr(model, "_open_outputs", False):  # (outputs of unknown lengths: this call's settle the layout)

@@ -77,7 +77,10 @@ class MultiOutputLoss:
 
     @staticmethod
     def weight_part(sample_weight, i):
-        """Output ``i``'s sample weights: None, one array ``(n,)`` for every output, or column ``i``."""
+        """Output ``i``'s sample weights: None, one array ``(n,)`` for every output, column ``i``, or item ``i`` of a
+        list of them (each output's own: the weights of masked outputs, models/output_masks.py)."""
+        if isinstance(sample_weight, list):
+            return sample_weight[i]
         if sample_weight is None or sample_weight.ndim == 1:
             return sample_weight
         return sample_weight[:, i]

@@ -4,14 +4,25 @@ its steps kept by ``return_sequences``): the loss and the metrics weigh each ste
 tf.keras 2.21 turns the mask into sample weights: the metrics are weighted by it (a masked step does not count),
 and the loss by it scaled by ``steps / valid steps`` of the batch, so that the batch loss is
 ``sum(loss_t * mask_t) / sum(mask_t)``: the mean over the unpadded steps (times the sample weights, if any). A
-batch with no unpadded step has loss 0 here (tf.keras's 0 / 0 is NaN).
+batch with no unpadded step has loss 0 here (tf.keras's 0 / 0 is NaN). A model of several outputs weighs each
+by its own mask and sample weights (models/multi_output.py takes a list of them, one per output).
 """
 
 
 def weights(model, out, sw, plain_sw):
     """``(loss weights, metric weights, plain metric weights)`` for a batch whose outputs ``out`` the model's
-    forward just computed (it left the output's mask, if any, on the model)."""
+    forward just computed (it left the output's mask, if any, on the model; several outputs: a list of them,
+    and then each of the three is a list too, an output's weights from its own mask and sample weights)."""
     mask = model.__dict__.pop("_output_mask", None)
+    if isinstance(mask, list):
+        loss = model._loss_fn  # (models/multi_output.py's: the outputs packed side by side)
+        parts = [_weights(model, loss.output_part(out, i), loss.weight_part(sw, i), loss.weight_part(plain_sw, i), m)
+                 for i, m in enumerate(mask)]
+        return tuple(list(column) for column in zip(*parts))
+    return _weights(model, out, sw, plain_sw, mask)
+
+
+def _weights(model, out, sw, plain_sw, mask):
     if mask is None:
         return sw, sw, plain_sw
     ops = model.ops
