@@ -101,7 +101,7 @@ def test_a_batch_of_padding_alone_has_loss_zero_not_nan():
     assert model.evaluate(padded, Y_DENSE[:4], verbose=0)[0] == 0.0
 
 
-def _two_heads(lib):
+def _two_heads(lib, sparse=False):
     """Two masked outputs per step (a tag and a value) and one pooled, unmasked: each output's loss and metrics
     weighed by its own mask."""
     L = lib.layers
@@ -110,16 +110,19 @@ def _two_heads(lib):
     tags, values = L.Dense(3, activation="softmax", name="tags")(seq), L.Dense(2, name="values")(seq)
     pooled = L.Dense(1, name="pooled")(L.GlobalAveragePooling1D()(seq))
     model = lib.Model(inp, [tags, values, pooled])
-    model.compile(optimizer=lib.optimizers.SGD(0.1), loss=["categorical_crossentropy", "mse", "mse"],
+    tag_loss = "sparse_categorical_crossentropy" if sparse else "categorical_crossentropy"
+    model.compile(optimizer=lib.optimizers.SGD(0.1), loss=[tag_loss, "mse", "mse"],
                   loss_weights=[1.0, 0.5, 2.0], metrics=[["accuracy"], ["mae"], ["mae"]])
     return model
 
 
-@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "sample weights"])
-def test_several_masked_outputs_weigh_each_by_its_mask_as_tf_keras(tfk, weighted):
-    model, ref = _two_heads(gpunet), _two_heads(tfk)
+@pytest.mark.parametrize("weighted, sparse", [(False, False), (True, False), (True, True)],
+                         ids=["plain", "sample weights", "sample weights, a sparse label per step"])
+def test_several_masked_outputs_weigh_each_by_its_mask_as_tf_keras(tfk, weighted, sparse):
+    model, ref = _two_heads(gpunet, sparse), _two_heads(tfk, sparse)
     model.set_weights(ref.get_weights())
-    y = [np.eye(3, dtype="float32")[R.integers(0, 3, (16, 5))], Y_DENSE, R.random((16, 1)).astype("float32")]
+    tags = R.integers(0, 3, (16, 5))
+    y = [tags if sparse else np.eye(3, dtype="float32")[tags], Y_DENSE, R.random((16, 1)).astype("float32")]
     sw = R.random(16).astype("float32") if weighted else None
     h = model.fit(TOKENS, y, sample_weight=sw, epochs=2, batch_size=4, shuffle=False, verbose=0).history
     r = ref.fit(TOKENS, y, sample_weight=sw, epochs=2, batch_size=4, shuffle=False, verbose=0).history

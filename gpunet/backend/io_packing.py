@@ -69,7 +69,8 @@ def pack(ops, parts, specs, what, dtype):
 
     ``specs``: per part ``(name, trailing_shape, sparse)``, ``trailing_shape`` the shape after the
     batch axis the part must have; ``sparse``: None, or ``(classes, loss)`` for integer labels of a
-    sparse loss (shape ``(n,)`` or ``(n, 1)``, checked as edge.py checks them, kept as one column). A 1-D part where one column
+    sparse loss (shape ``(n,)`` or ``(n, 1)``, or ``(n, *steps)`` for an output over steps, checked as edge.py checks
+    them, kept as one column a step). A 1-D part where one column
     is expected becomes that column. Returns ``(packed, layout)``, layout ``[(offset, width, shape)]``.
     """
     arrays, rows = [], None
@@ -77,9 +78,10 @@ def pack(ops, parts, specs, what, dtype):
         arr = _host(part, f"{what} {name!r}")
         if arr.ndim == 0:
             raise ValueError(f"{what} {name!r} must be an array with a batch dimension, received a scalar.")
-        if sparse is not None:
-            arr = sparse_labels(arr, sparse[1], sparse[0], f"{what} {name!r}")
-            shape = (1,)
+        if sparse is not None:  # (a label per sample, or per step of an output over a sequence's steps)
+            steps = tuple(shape[:-1])
+            arr = sparse_labels(arr, sparse[1], sparse[0], f"{what} {name!r}", steps)
+            shape = steps or (1,)
         if arr.ndim == 1 and tuple(shape) == (1,):
             arr = arr.reshape(-1, 1)
         if len(arr.shape[1:]) != len(shape) or any(d is not None and a != d  # (None: any length, an open input's)

@@ -50,7 +50,7 @@ class MultiOutputLoss:
 
     def __init__(self, names, losses, weights, out_layout):
         self.names, self.losses, self.weights, self.out_layout = names, losses, weights, out_layout
-        self.target_layout = None  # set when targets are packed (their widths: a sparse label is one column)
+        self.target_layout = None  # set when targets are packed (their widths: a sparse label is a column, a step's)
         self.last = [None] * len(names)
         self.last_batches = None  # per output, its loss over each batch of the last `batch_losses` (an epoch's tally)
         self._labels = [(None, None)] * len(names)  # per sparse output: (the batch's targets, its int64 labels)
@@ -65,8 +65,10 @@ class MultiOutputLoss:
         part = y[:, offset:offset + width]
         if getattr(self.losses[i], "sparse_labels", False):  # converted once a batch (`compute` starts it)
             seen, labels = self._labels[i]
-            if seen is not y:
-                labels = ops.asarray(part[:, 0], dtype="int64")
+            if seen is not y:  # (one column, or one a step: a label per step of a sequence output)
+                over_steps = len(self.out_layout[i][2]) > 1  # (an output (steps, classes): a label per step)
+                steps = part.reshape((part.shape[0],) + tuple(shape)) if over_steps else part[:, 0]
+                labels = ops.asarray(steps, dtype="int64")
                 self._labels[i] = (y, labels)
             return labels
         return part.reshape((part.shape[0],) + tuple(shape))
