@@ -138,6 +138,46 @@ def test_max_pooling_sends_a_tied_windows_gradient_to_its_first_maximum_as_tenso
     assert np.count_nonzero(want) == 4
 
 
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda L: L.MaxPooling2D(3, 2, padding="same"), (1, 5, 6, 2)),  # (windows overlap; padded places never win)
+    (lambda L: L.MaxPooling1D(3, 1), (2, 7, 3))], ids=["2d overlapping same", "1d stride 1"])
+def test_max_pooling_gradients_with_many_ties_equal_tensorflows(tfk, make, shape):
+    import tensorflow as tf
+    x = np.maximum(RNG.integers(-2, 3, shape), 0).astype("float32")  # (relu'd whole numbers: most windows tie)
+    t = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(t)
+        y = make(tfk.layers)(t)
+    upstream = RNG.standard_normal(tuple(y.shape)).astype("float32")
+    want = tape.gradient(y, t, output_gradients=tf.constant(upstream)).numpy()
+    got, = gpunet.ops.grad(lambda v: gpunet.ops.sum(make(layers)(v) * upstream))(B.get_backend().asarray(x))
+    np.testing.assert_allclose(B.get_backend().to_host(got), want, rtol=1e-6, atol=1e-6)
+
+
+def test_max_pooling_3d_gradients_with_ties_equal_pytorchs():
+    """In 3D too a tied window's gradient goes to its first maximum, as PyTorch's max_pool3d sends it (and
+    TensorFlow's 2D kernel; its 3D kernel gives the whole gradient to every tied place, so a window's
+    gradient is counted as many times as it has ties)."""
+    torch = pytest.importorskip("torch")
+    x = np.maximum(RNG.integers(-2, 3, (2, 4, 4, 5, 3)), 0).astype("float32")
+    upstream = RNG.standard_normal((2, 2, 2, 2, 3)).astype("float32")
+    t = torch.tensor(x.transpose(0, 4, 1, 2, 3), requires_grad=True)
+    torch.nn.functional.max_pool3d(t, 2).backward(torch.tensor(upstream.transpose(0, 4, 1, 2, 3)))
+    got, = gpunet.ops.grad(lambda v: gpunet.ops.sum(layers.MaxPooling3D(2)(v) * upstream))(B.get_backend().asarray(x))
+    np.testing.assert_array_equal(B.get_backend().to_host(got), t.grad.numpy().transpose(0, 2, 3, 4, 1))
+
+
+def test_max_pooling_propagates_nan_and_sends_its_gradient_to_the_windows_first_place():
+    """A NaN in a window makes its maximum NaN (PyTorch's rule, so TerminateOnNaN sees it: TensorFlow's CPU
+    kernel passes over it); that window's gradient goes to its first place, the other windows' as always."""
+    x = np.array([[1., 5., 2., 0.], [np.nan, 0., 7., 7.]], "float32")[None, :, :, None]
+    out, pull = gpunet.ops.vjp(lambda v: layers.MaxPooling2D()(v), B.get_backend().asarray(x))
+    host = B.get_backend().to_host
+    assert np.isnan(host(out)[0, 0, 0, 0]) and host(out)[0, 0, 1, 0] == 7.0
+    grad = host(pull(B.get_backend().asarray(np.array([2., 3.], "float32").reshape(1, 1, 2, 1)))[0])
+    np.testing.assert_array_equal(grad[0, :, :, 0], [[2., 0., 0., 0.], [0., 0., 3., 0.]])
+
 def _cnn(lib):
     return lib.Sequential([lib.layers.Conv2D(4, 3, activation="relu", input_shape=(10, 10, 1)),
                            lib.layers.Conv2D(6, 3, activation="relu"), lib.layers.MaxPooling2D(),
