@@ -1,6 +1,7 @@
 """fit, evaluate and predict on data that comes batch by batch: a Python generator (or any
 iterator), a `gpunet.utils.Sequence` (Keras's ``keras.utils.Sequence``), a `gpunet.utils.dataset.Dataset`
-(what Keras's dataset utilities return: a pass an epoch, in its order), or arrays with
+(what Keras's dataset utilities return: a pass an epoch, in its order; TensorFlow's tf.data datasets and
+PyTorch's DataLoaders likewise: foreign_datasets.py), or arrays with
 ``steps_per_epoch`` (Keras 2 then takes that many batches an epoch from one stream through the
 data, reshuffled each pass, as tf.keras's data handler does). Keras 2's ``fit_generator``,
 ``evaluate_generator`` and ``predict_generator`` are these calls under their old names.
@@ -18,6 +19,7 @@ from ..distribute import sharding as _dist
 from .batch_logs import running_logs
 from .checked_input import checked_input
 from .engine import LossSum
+from .foreign_datasets import as_dataset, is_dataset
 from .source_steps import SourceSteps
 
 
@@ -26,17 +28,11 @@ def is_batch_source(x):
     that is no array, list or table) rather than being the data itself."""
     if x is None or isinstance(x, (list, tuple, dict, str, bytes)) or hasattr(x, "__array__"):
         return False
-    if _is_dataset(x):
+    if is_dataset(x):
         return True
     if hasattr(x, "to_numpy") or hasattr(x, "__cuda_array_interface__") or hasattr(x, "__array_interface__"):
         return False
     return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
-
-
-def _is_dataset(source):
-    """Whether ``source`` is a gpunet `Dataset` (Keras's tf.data datasets): read a pass an epoch, in its order."""
-    from ..utils.dataset import Dataset
-    return isinstance(source, Dataset)
 
 
 def is_iterator(source):
@@ -49,7 +45,10 @@ def is_iterator(source):
 def adapt_batches(source, steps):
     """The x of each batch a batch source yields (the first of an ``(x, y)`` tuple), at most ``steps``
     batches (None: all): what a preprocessing layer's ``adapt`` reads from a generator or `Sequence`."""
-    batches = iter(source) if is_iterator(source) or _is_dataset(source) else (source[i] for i in range(len(source)))
+    if is_dataset(source):
+        batches = iter(as_dataset(source))
+    else:
+        batches = iter(source) if is_iterator(source) else (source[i] for i in range(len(source)))
     for i, batch in enumerate(batches):
         if steps is not None and i >= steps:
             return
@@ -60,8 +59,10 @@ class _Batches:
     """An epoch at a time of a batch source; ``steps`` per epoch (None: until the source ends)."""
 
     def __init__(self, source, steps, shuffle=False, what="fit"):
-        self.source, self.shuffle, self.exhausted = source, shuffle, False
-        self.dataset = _is_dataset(source)
+        self.dataset = is_dataset(source)
+        if self.dataset:
+            source = as_dataset(source)
+        self.source, self.shuffle, self.exhausted, self.what = source, shuffle, False, what
         self.sequence = not self.dataset and not is_iterator(source)
         if self.dataset:
             if steps is None and source.endless:
@@ -91,6 +92,9 @@ class _Batches:
         done, stream = 0, self.source
         if self.dataset:
             if self.new_pass or self.stream is None:
+                if self.new_pass and (self.stream is None or self.what != "fit") and hasattr(self.source,
+                                                                                            "open_unread_pass"):
+                    self.source.open_unread_pass()  # (tf.keras's order of tf.data's passes: foreign_datasets.py)
                 self.stream = iter(self.source)
             stream = self.stream
         while self.steps is None or done < self.steps:

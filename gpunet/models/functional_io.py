@@ -151,6 +151,9 @@ class MultiIOMixin:
         pack = self._pack_batch if with_targets else (
             lambda b: self._pack_x(b[0] if isinstance(b, tuple) and len(b) in (1, 2, 3) else b))
         from .batch_sources import is_iterator
+        from .foreign_datasets import is_dataset, packed_dataset
+        if is_dataset(source):
+            return packed_dataset(source, pack)
         if is_iterator(source):
             return (pack(b) for b in source)
         return _PackedSequence(source, pack)
