@@ -85,7 +85,21 @@ def test_a_repeating_tf_dataset_needs_steps_and_then_runs_on_across_epochs(tf, t
         model.fit(tf.data.Dataset.from_tensor_slices((X, Y)).batch(8), validation_split=0.2, verbose=0)
 
 
-def test_tf_data_with_named_inputs_in_a_dict_trains_as_the_arrays(tf):
+def _tf_data_of_named_inputs(tf):
+    return tf.data.Dataset.from_tensor_slices(({"a": X[:, :3], "b": X[:, 3:]}, Y)).batch(16)
+
+
+def _gpunet_dataset_of_named_inputs(tf):
+    from gpunet.utils.dataset import from_elements  # (gpunet's own, as image_dataset_from_directory gives)
+    return from_elements(lambda i: ({"a": X[i, :3], "b": X[i, 3:]}, Y[i]), range(64)).batch(16)
+
+
+@pytest.mark.parametrize("make", [_tf_data_of_named_inputs, _gpunet_dataset_of_named_inputs], ids=["tf.data", "gpunet"])
+def test_a_dataset_of_named_inputs_in_a_dict_trains_as_the_arrays(make, request):
+    """(A model of several inputs read gpunet's own datasets by index, and failed, before datasets were packed a
+    batch at a time.)"""
+    tf = request.getfixturevalue("tf") if make is _tf_data_of_named_inputs else None
+
     def build():
         a, b = gpunet.Input((3,), name="a"), gpunet.Input((2,), name="b")
         h = gpunet.layers.Concatenate()([gpunet.layers.Dense(4, activation="relu")(a), b])
@@ -94,8 +108,7 @@ def test_tf_data_with_named_inputs_in_a_dict_trains_as_the_arrays(tf):
         return model
     model, twin = build(), build()
     twin.set_weights(model.get_weights())
-    ds = tf.data.Dataset.from_tensor_slices(({"a": X[:, :3], "b": X[:, 3:]}, Y)).batch(16)
-    h = model.fit(ds, epochs=2, verbose=0)
+    h = model.fit(make(tf), epochs=2, verbose=0)
     t = twin.fit({"a": X[:, :3], "b": X[:, 3:]}, Y, batch_size=16, epochs=2, shuffle=False, verbose=0)
     np.testing.assert_allclose(h.history["loss"], t.history["loss"], rtol=1e-6)
     _close(model.get_weights(), twin.get_weights())
