@@ -9,6 +9,7 @@ from ..callbacks.base import DeferredLogs
 from ..distribute import sharding as _dist
 from .callback_setup import one_pass_callbacks
 from .checked_input import checked_input
+from .own_steps import refuse_own_steps
 from .plan_inference import forward_plan, plan_predict, predict_batches
 from . import batch_sources as _src
 from . import streaming as _stream
@@ -40,6 +41,7 @@ class PredictMixin:
         Raises:
             ValueError: ``x`` is not numeric, is a scalar, or does not match the model's input shape.
         """
+        refuse_own_steps(self, "predict")
         batch_size = _data.check_batch_size(batch_size, 32)
         verbose = 1 if verbose == "auto" else int(verbose)
         if _src.is_batch_source(x):
@@ -103,6 +105,7 @@ class PredictMixin:
 
     def predict_on_batch(self, x):
         """Outputs for one batch, as NumPy."""
+        refuse_own_steps(self, "predict_on_batch")
         xs = _data.to_input(self.ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
         with checked_input(self):  # one batch: its layers check it as they go

@@ -13,6 +13,7 @@ from .callback_setup import default_callbacks, one_pass_callbacks
 from .checked_input import checked_input
 from .compiling import CompileMixin
 from .epochs import EpochMixin
+from .own_steps import refuse_own_steps
 from .predict_loop import PredictMixin
 from . import batch_sources as _src
 from . import streaming as _stream
@@ -80,6 +81,7 @@ class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin)
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword argument(s): {sorted(kwargs)}")
         self._check_compiled("training it (fit)")
+        refuse_own_steps(self, "fit")
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = _data.check_batch_size(batch_size, 32)
         epochs, initial_epoch = _data.check_epochs(epochs, initial_epoch)
@@ -145,6 +147,7 @@ class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin)
             ValueError: inputs, targets or weights of the wrong shape, or a bad ``batch_size``.
         """
         self._check_compiled("evaluating it (evaluate)")
+        refuse_own_steps(self, "evaluate")
         batch_size = _data.check_batch_size(batch_size, 32)
         for ignored in ("max_queue_size", "workers", "use_multiprocessing"):
             kwargs.pop(ignored, None)
@@ -189,6 +192,7 @@ class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin)
                        return_dict=False):
         """One gradient step on one batch; returns the loss (and metrics) for it."""
         self._check_compiled("training it (train_on_batch)")
+        refuse_own_steps(self, "train_on_batch")
         xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, class_weight)
         self._ensure_ready(xs.shape, train=True)
         if reset_metrics:
@@ -209,6 +213,7 @@ class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin)
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
         """Loss (and metrics) for one batch, without training."""
         self._check_compiled("evaluating it (test_on_batch)")
+        refuse_own_steps(self, "test_on_batch")
         xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, None)
         self._ensure_ready(xs.shape, train=False)
         if reset_metrics:
