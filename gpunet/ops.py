@@ -36,6 +36,13 @@ from .autodiff.more_ops import (tan, sinh, cosh, arcsin, arccos, arctan, arcsinh
 from .activations import (relu, sigmoid, tanh, softmax, log_softmax, softplus, softsign, elu, selu,
                           gelu, swish, leaky_relu)
 from .keras3_activations import keras3_hard_sigmoid as hard_sigmoid  # keras.ops's: relu6(x + 3) / 6, not Keras 2's
+from .autodiff import (keras3_constant_ops, keras3_index_ops, keras3_nan_ops, keras3_nn_ops, keras3_numpy_constants,
+                       keras3_numpy_ops)
+
+# The rest of Keras 3's ops, each module's __all__ (checked against Keras 3 on torch: tests/test_keras3_*_ops.py)
+_KERAS3_MODULES = (keras3_nn_ops, keras3_numpy_ops, keras3_numpy_constants, keras3_nan_ops, keras3_index_ops,
+                   keras3_constant_ops)
+globals().update({name: getattr(module, name) for module in _KERAS3_MODULES for name in module.__all__})
 
 
 def convert_to_tensor(x, dtype=None):
@@ -52,7 +59,10 @@ def _on_symbolic_tensors():
     from .layers.symbolic_ops import install_operators
     skip = {"Tensor", "is_tensor", "gradients", "vjp", "grad", "cond", "while_loop", "fori_loop", "vectorized_map",
             "ones", "zeros", "full", "eye", "arange", "size", "ndim", "linspace", "meshgrid", "unstack", "allclose",
-            "convert_to_numpy", "hstack", "vstack", "select"}
+            "convert_to_numpy", "hstack", "vstack", "select",
+            # (they make arrays from numbers, or tell a dtype: nothing to record in a graph)
+            "identity", "tri", "empty", "array", "logspace", "geomspace", "bartlett", "blackman", "hamming", "hanning",
+            "kaiser", "dtype"}
     for name in __all__:
         if name not in skip:
             globals()[name] = accepts_symbolic(globals()[name])
@@ -118,6 +128,7 @@ __all__ = ["Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor
            "convert_to_numpy", "select",
            # Keras 3's convolutions and poolings (autodiff/conv_ops.py)
            "conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool", "average_pool"]
+__all__ += [name for module in _KERAS3_MODULES for name in module.__all__]
 _on_symbolic_tensors()
 
 
@@ -137,7 +148,10 @@ def _namespace(name, names):
 nn = _namespace("nn", "binary_crossentropy categorical_crossentropy elu gelu hard_sigmoid leaky_relu log_sigmoid "
                       "log_softmax moments normalize one_hot relu relu6 selu sigmoid silu softmax softplus softsign "
                       "sparse_categorical_crossentropy swish conv conv_transpose depthwise_conv separable_conv "
-                      "max_pool average_pool")
+                      "max_pool average_pool glu layer_normalization rms_normalization batch_normalization "
+                      "dot_product_attention psnr depth_to_space space_to_depth multi_hot celu hard_shrink hard_silu "
+                      "hard_swish hard_tanh soft_shrink sparse_plus sparse_sigmoid sparsemax squareplus tanh_shrink "
+                      "threshold")
 linalg = _namespace("linalg", "norm")
 numpy = _namespace("numpy", " ".join(n for n in __all__ if n not in {
     "Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor", "convert_to_numpy", "pow",
@@ -147,4 +161,5 @@ numpy = _namespace("numpy", " ".join(n for n in __all__ if n not in {
     "rsqrt", "relu6", "log_sigmoid", "norm", "moments", "normalize", "top_k", "slice", "slice_update", "cond",
     "while_loop", "fori_loop", "vectorized_map", "silu", "selu", "gelu", "swish", "leaky_relu", "relu", "sigmoid",
     "hard_sigmoid", "softmax", "log_softmax", "softplus", "softsign", "elu", "unstack", "conv", "conv_transpose",
-    "depthwise_conv", "separable_conv", "max_pool", "average_pool"}))
+    "depthwise_conv", "separable_conv", "max_pool", "average_pool", *nn.__all__, "in_top_k", "saturate_cast",
+    "segment_sum", "segment_max", "segment_min", "segment_prod", "scatter", "scatter_update", "dtype"}))
