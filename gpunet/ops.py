@@ -36,12 +36,13 @@ from .autodiff.more_ops import (tan, sinh, cosh, arcsin, arccos, arctan, arcsinh
 from .activations import (relu, sigmoid, tanh, softmax, log_softmax, softplus, softsign, elu, selu,
                           gelu, swish, leaky_relu)
 from .keras3_activations import keras3_hard_sigmoid as hard_sigmoid  # keras.ops's: relu6(x + 3) / 6, not Keras 2's
-from .autodiff import (keras3_constant_ops, keras3_index_ops, keras3_nan_ops, keras3_nn_ops, keras3_numpy_constants,
+from .autodiff import (keras3_constant_ops, keras3_control_ops, keras3_index_ops, keras3_linalg_more,
+                       keras3_linalg_ops, keras3_misc_ops, keras3_nan_ops, keras3_nn_ops, keras3_numpy_constants,
                        keras3_numpy_ops)
 
 # The rest of Keras 3's ops, each module's __all__ (checked against Keras 3 on torch: tests/test_keras3_*_ops.py)
 _KERAS3_MODULES = (keras3_nn_ops, keras3_numpy_ops, keras3_numpy_constants, keras3_nan_ops, keras3_index_ops,
-                   keras3_constant_ops)
+                   keras3_constant_ops, keras3_misc_ops, keras3_control_ops, keras3_linalg_ops, keras3_linalg_more)
 globals().update({name: getattr(module, name) for module in _KERAS3_MODULES for name in module.__all__})
 
 
@@ -62,7 +63,7 @@ def _on_symbolic_tensors():
             "convert_to_numpy", "hstack", "vstack", "select",
             # (they make arrays from numbers, or tell a dtype: nothing to record in a graph)
             "identity", "tri", "empty", "array", "logspace", "geomspace", "bartlett", "blackman", "hamming", "hanning",
-            "kaiser", "dtype"}
+            "kaiser", "dtype", "custom_gradient", "scan", "associative_scan", "map", "vectorize"}
     for name in __all__:
         if name not in skip:
             globals()[name] = accepts_symbolic(globals()[name])
@@ -151,8 +152,9 @@ nn = _namespace("nn", "binary_crossentropy categorical_crossentropy elu gelu har
                       "max_pool average_pool glu layer_normalization rms_normalization batch_normalization "
                       "dot_product_attention psnr depth_to_space space_to_depth multi_hot celu hard_shrink hard_silu "
                       "hard_swish hard_tanh soft_shrink sparse_plus sparse_sigmoid sparsemax squareplus tanh_shrink "
-                      "threshold")
-linalg = _namespace("linalg", "norm")
+                      "threshold adaptive_average_pool adaptive_max_pool fold unfold")
+linalg = _namespace("linalg", "norm inv solve solve_triangular det cholesky cholesky_inverse pinv lstsq matrix_rank "
+                              "qr svd eigh lu_factor")
 numpy = _namespace("numpy", " ".join(n for n in __all__ if n not in {
     "Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor", "convert_to_numpy", "pow",
     "switch", "cast", "flatten", "batch_flatten", "permute_dimensions", "getitem", "batch_dot", "activation",
@@ -162,4 +164,6 @@ numpy = _namespace("numpy", " ".join(n for n in __all__ if n not in {
     "while_loop", "fori_loop", "vectorized_map", "silu", "selu", "gelu", "swish", "leaky_relu", "relu", "sigmoid",
     "hard_sigmoid", "softmax", "log_softmax", "softplus", "softsign", "elu", "unstack", "conv", "conv_transpose",
     "depthwise_conv", "separable_conv", "max_pool", "average_pool", *nn.__all__, "in_top_k", "saturate_cast",
-    "segment_sum", "segment_max", "segment_min", "segment_prod", "scatter", "scatter_update", "dtype"}))
+    "segment_sum", "segment_max", "segment_min", "segment_prod", "scatter", "scatter_update", "dtype", *linalg.__all__,
+    "erfc", "erfinv", "cdist", "extract_sequences", "rearrange", "custom_gradient", "scan", "associative_scan", "map",
+    "logdet"}))
