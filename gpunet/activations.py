@@ -277,10 +277,10 @@ def mish(x):
 
 from .keras3_activations import (keras3_hard_sigmoid, celu, hard_silu, hard_swish, hard_tanh,  # noqa: E402
                                  hard_shrink, soft_shrink, tanh_shrink, log_sigmoid, sparse_plus, sparse_sigmoid,
-                                 squareplus, sparsemax, threshold)
+                                 squareplus, sparsemax, threshold, glu)
 
 __all__ = ["ActivationSpec", "FunctionActivation", "get", "serialize", "deserialize", "VALID_NAMES", "linear", "relu",
            "leaky_relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign",
            "elu", "selu", "exponential", "swish", "silu", "gelu", "mish", "keras3_hard_sigmoid", "celu", "hard_silu",
            "hard_swish", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid", "sparse_plus",
-           "sparse_sigmoid", "squareplus", "sparsemax", "threshold"]
+           "sparse_sigmoid", "squareplus", "sparsemax", "threshold", "glu"]

@@ -75,5 +75,16 @@ def threshold(x, threshold, default_value):
     return _apply("threshold", x, threshold=threshold, default_value=default_value)
 
 
+def glu(x, axis=-1):
+    """Keras 3's gated linear unit: ``a * sigmoid(b)`` for the halves ``a``, ``b`` of ``x`` along ``axis`` (whose
+    size must be even): the output has half that size. A function only, not an activation name: gpunet's
+    layers take activations that keep their input's shape, so ``Dense(8, activation=glu)`` is refused with a
+    message (Keras 3's Dense gives 4 units); call it on a layer's output instead (``Lambda(glu)``)."""
+    from . import ops
+    from .autodiff import is_tensor, value_of
+    y = ops.glu(x, axis=axis)  # (the tape's op: gradients flow when x is a tensor)
+    return y if is_tensor(x) else value_of(y)
+
+
 NAMES = ("celu", "hard_silu", "hard_swish", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid",
          "sparse_plus", "sparse_sigmoid", "squareplus", "sparsemax", "threshold")

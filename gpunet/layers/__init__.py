@@ -11,6 +11,7 @@ from .preprocessing import Normalization, Rescaling
 from .image_resizing import Resizing, CenterCrop
 from .image_augmentation import (RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
                                  RandomBrightness, RandomCrop)
+from .image_random_size import RandomHeight, RandomWidth
 from .discretization import Discretization
 from .category_encoding import CategoryEncoding
 from .integer_lookup import IntegerLookup
@@ -29,6 +30,7 @@ from .pooling_windows import (MaxPooling1D, MaxPooling2D, MaxPooling3D, AverageP
                               AveragePooling3D, MaxPool1D, MaxPool2D, MaxPool3D, AvgPool1D, AvgPool2D, AvgPool3D)
 from .masking_layer import Masking
 from .time_distributed import TimeDistributed
+from .wrapper import Wrapper
 from .recurrent import SimpleRNN, LSTM, GRU
 from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
@@ -66,14 +68,15 @@ def deserialize(config, custom_objects=None):
 
 
 __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
-           "RandomContrast", "RandomBrightness", "Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "EinsumDense", "Activation", "Dropout",
+           "RandomContrast", "RandomBrightness", "RandomHeight", "RandomWidth",
+           "Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "EinsumDense", "Activation", "Dropout",
            "Flatten", "Reshape", "Identity", "BatchNormalization", "LayerNormalization", "UnitNormalization",
            "GroupNormalization", "RMSNormalization", "Normalization", "Rescaling", "Discretization",
            "CategoryEncoding", "IntegerLookup", "StringLookup",
            "TextVectorization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU",
            "PReLU", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
-           "GlobalMaxPooling1D", "Masking", "TimeDistributed", "SimpleRNN", "LSTM", "GRU", "ConvLSTM1D",
+           "GlobalMaxPooling1D", "Masking", "TimeDistributed", "Wrapper", "SimpleRNN", "LSTM", "GRU", "ConvLSTM1D",
            "ConvLSTM2D", "ConvLSTM3D", "Bidirectional",
            "RNN", "StackedRNNCells", "SimpleRNNCell", "LSTMCell", "GRUCell", "MultiHeadAttention", "Attention", "AdditiveAttention",
            "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",

@@ -8,6 +8,8 @@ from .base import Layer
 
 def resize(x, height, width, interpolation, ops):
     """``x`` ``(batch, rows, cols, channels)`` resized to ``height`` x ``width``."""
+    if x.dtype.kind != "f":  # (integer pixels: interpolate in float32, as tf.image.resize does,
+        x = ops.cast(x, "float32")  # not through a weight matrix truncated to the integer type)
     for axis, size in ((1, height), (2, width)):
         if x.shape[axis] != size:
             matrix = ops.convert_to_tensor(resize_reads(x.shape[axis], size, interpolation).astype(x.dtype))

@@ -26,6 +26,8 @@ from .regression import R2Score
 from .iou import IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU
 from .correlation import PearsonCorrelation, ConcordanceCorrelation, pearson_correlation, concordance_correlation
 from .reduce import Mean, Sum, compile_refusal
+from .relative_error import MeanRelativeError
+from .mean_tensor import MeanTensor
 from .counts import (TruePositives, FalsePositives, TrueNegatives, FalseNegatives, SensitivityAtSpecificity,
                      SpecificityAtSensitivity, PrecisionAtRecall, RecallAtPrecision)
 from .functions import (accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
@@ -57,7 +59,7 @@ _CLASSES = {cls.__name__: cls for cls in (
     SparseCategoricalCrossentropy, Precision, Recall, AUC,
     TruePositives, FalsePositives, TrueNegatives, FalseNegatives, SensitivityAtSpecificity, SpecificityAtSensitivity,
     PrecisionAtRecall, RecallAtPrecision, Mean, Sum, FBetaScore, F1Score, R2Score, IoU, MeanIoU, BinaryIoU,
-    OneHotIoU, OneHotMeanIoU, PearsonCorrelation, ConcordanceCorrelation)}
+    OneHotIoU, OneHotMeanIoU, PearsonCorrelation, ConcordanceCorrelation, MeanRelativeError, MeanTensor)}
 # Keras 3 also takes these classes by their snake-case names (tf.keras 2 only as "AUC", ...).
 _SNAKE_CLASSES = {"precision": Precision, "recall": Recall, "auc": AUC}
 _AUTO = {"accuracy": "accuracy", "acc": "accuracy", "crossentropy": "crossentropy", "ce": "crossentropy"}
@@ -146,7 +148,8 @@ def compiled(metrics, weighted_metrics, loss=None):
     plain = [get(m, loss) for m in metrics or []]
     weighted = [get(m, loss) for m in weighted_metrics or []]
     for m in plain + weighted:
-        if isinstance(m, (Mean, Sum)):
+        # (MeanRelativeError is a Mean that takes (y_true, y_pred): a compile metric, as in tf.keras 2)
+        if isinstance(m, (Mean, Sum, MeanTensor)) and not isinstance(m, MeanRelativeError):
             raise ValueError(compile_refusal(m))
     if any(w is m for w in weighted for m in plain):
         raise ValueError("A Metric object cannot be in both metrics and weighted_metrics (it would be updated "
@@ -186,7 +189,8 @@ def serialize(metric):
         config = {"name": metric.name, "dtype": metric.dtype, "fn": fn}
         config.update(metric._fn_kwargs)
         return {"class_name": "MeanMetricWrapper", "config": config}
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    from ..saving.config import to_plain  # (a config may hold arrays: MeanRelativeError's normalizer)
+    return {"class_name": type(metric).__name__, "config": to_plain(metric.get_config(), "metric")}
 
 
 def deserialize(config, loss=None):

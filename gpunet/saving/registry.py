@@ -36,8 +36,8 @@ _LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "
                 "Normalization", "Rescaling", "Discretization", "CategoryEncoding", "IntegerLookup", "StringLookup",
                 "TextVectorization", "Resizing",
                 "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
-                "RandomBrightness", "RandomCrop", "RNN", "StackedRNNCells", "SimpleRNNCell", "LSTMCell", "GRUCell",
-                "MultiHeadAttention", "Attention", "AdditiveAttention")
+                "RandomBrightness", "RandomCrop", "RandomHeight", "RandomWidth", "RNN", "StackedRNNCells",
+                "SimpleRNNCell", "LSTMCell", "GRUCell", "MultiHeadAttention", "Attention", "AdditiveAttention")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 

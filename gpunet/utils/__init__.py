@@ -134,6 +134,7 @@ from .py_dataset import PyDataset, pack_x_y_sample_weight, unpack_x_y_sample_wei
 from ..preprocessing.timeseries_dataset import timeseries_dataset_from_array  # noqa: E402,F401 (Keras's)
 from .image_dataset import image_dataset_from_directory  # noqa: E402,F401 (Keras's)
 from .text_dataset import text_dataset_from_directory  # noqa: E402,F401 (Keras's)
+from .dataset_split import split_dataset  # noqa: E402,F401 (Keras's)
 from ..preprocessing.image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: E402,F401 (tf.keras 2.9+)
 from ..backend import clear_session, standardize_dtype  # noqa: E402,F401 (Keras 3's keras.utils)
 from ..layers.call_args import is_keras_tensor  # noqa: E402,F401 (Keras 3's: False for anything else)
