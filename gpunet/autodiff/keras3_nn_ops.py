@@ -9,7 +9,7 @@ import math
 from .. import backend as B
 from ..keras3_activations import (celu, hard_shrink, hard_silu, hard_swish, hard_tanh, soft_shrink, sparse_plus,
                                   sparse_sigmoid, sparsemax, squareplus, tanh_shrink, threshold)
-from .array_ops import repeat, split
+from .array_ops import eye, repeat, split
 from .elementwise import _floating, add, cast, clip, multiply, square, subtract
 from .math_ops import _xp, rsqrt
 from .more_ops import log10
@@ -294,7 +294,7 @@ def identity(n, dtype=None):
     """The ``n`` x ``n`` identity matrix (floatx unless ``dtype``), a constant."""
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"identity: expected a non-negative int n, received {n!r}")
-    return Tensor(_xp().eye(n, dtype=_dtype_name(dtype)))
+    return eye(n, dtype=dtype)
 
 
 __all__ = ["glu", "layer_normalization", "rms_normalization", "batch_normalization", "dot_product_attention",
