@@ -14,6 +14,7 @@ from . import config, random, ops, saving  # (Keras 3's keras.config, keras.rand
 from . import mixed_precision
 from .mixed_precision import DTypePolicy, FloatDTypePolicy
 from .variables import Variable
+from .autodiff import GradientTape  # (TensorFlow's tf.GradientTape, for a training loop of your own)
 from .layers import Input, InputSpec, Layer
 from .layers.symbolic import KerasTensor
 from .losses import Loss
@@ -40,4 +41,4 @@ __all__ = ["backend", "activations", "initializers", "regularizers", "constraint
            "optimizers", "layers", "callbacks", "models", "utils", "datasets", "preprocessing", "config", "random",
            "ops", "saving", "Input", "InputSpec", "Layer", "KerasTensor", "Loss", "Metric", "Optimizer", "Initializer",
            "Regularizer", "Sequential", "Model", "register_serializable", "version", "name_scope", "__version__",
-           "mixed_precision", "DTypePolicy", "FloatDTypePolicy", "Variable"]
+           "mixed_precision", "DTypePolicy", "FloatDTypePolicy", "Variable", "GradientTape"]

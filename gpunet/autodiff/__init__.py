@@ -11,5 +11,6 @@ The functions are public as `gpunet.ops` and in Keras 2's spelling as
 """
 from .tensor import Tensor, is_tensor, lift, value_of
 from .tape import gradients, vjp, grad
+from .gradient_tape import GradientTape
 
-__all__ = ["Tensor", "is_tensor", "lift", "value_of", "gradients", "vjp", "grad"]
+__all__ = ["Tensor", "is_tensor", "lift", "value_of", "gradients", "vjp", "grad", "GradientTape"]

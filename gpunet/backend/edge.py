@@ -27,7 +27,7 @@ def _host(x, what):
         raise ValueError(f"{what} is required, received None.")
     if hasattr(x, "to_numpy"):
         x = x.to_numpy()
-    if type(x).__module__.startswith("cupy"):
+    if any(k.__module__.startswith("cupy") for k in type(x).__mro__[:2]):  # (a CuPy array; a model's eager output)
         return x
     if not isinstance(x, (numpy.ndarray, numpy.generic, list, tuple, numbers.Number)) and not hasattr(x, "__array__"):
         # (numpy.asarray on an object that indexes without end, a Sequence say, fills memory)

@@ -11,6 +11,7 @@ import threading
 
 from .. import backend as B
 from .. import initializers, regularizers, constraints
+from ..autodiff import gradient_tape
 from ..autodiff.tensor import is_tensor
 from . import added_losses, call_args, input_spec, sublayers, symbolic, user_code
 from .layer_args import _batch_input_shape, _dtype_name, set_initial_weights, weight_arguments
@@ -223,6 +224,10 @@ class Layer(added_losses.AddLossMixin):
             training, args = args[0], ()
         if kwargs.get("mask", 0) is None:
             del kwargs["mask"]  # (Keras's default; masks travel by themselves in gpunet's models)
+        if gradient_tape.recording() and not (args or kwargs or symbolic.is_symbolic(x)):  # (tape tensors too)
+            training = B.phase_functions.default_training(training, self._call_training_default)
+            step = (lambda t, tr: sublayers.call_on_tape(self, t, tr)) if self._uses_call else self.__call__
+            return gradient_tape.record_call(self, x, training, step)
         if args or kwargs:
             return call_args.call(self, x, args, kwargs, training)
         if symbolic.is_symbolic(x):

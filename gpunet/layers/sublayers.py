@@ -11,7 +11,7 @@ unless the call passes its own.
 import contextvars
 import copy
 
-from ..autodiff import Tensor, lift
+from ..autodiff import Tensor, gradient_tape, lift
 from ..backend.io_packing import layout_of, packed, unpacked
 from . import added_losses, masking
 
@@ -89,6 +89,7 @@ def call_on_tape(layer, x, training=None):
     if not layer.built:
         shapes = [(None,) + tuple(p.shape[1:]) for p in xs]
         layer.build(shapes if several else shapes[0])
+    tape_leaf = gradient_tape.take_call_leaf(layer)  # (a call a GradientTape records: models/tape_steps.py)
     training = _TRAINING.get() if training is None else bool(training)
     runner = call_copy(layer)
     if several:
@@ -103,7 +104,7 @@ def call_on_tape(layer, x, training=None):
         layout = layout_of([p.shape[1:] for p in y])
         y = packed(ops, y)
     need = any(p.requires_grad for p in xs)
-    if not (training or need):
+    if not (training or need or tape_leaf is not None):
         return penalized(layer, masked(Tensor(y), mask))
     weights, done = summed_weights(layer), {}
 
@@ -118,6 +119,7 @@ def call_on_tape(layer, x, training=None):
         return vjp
     # without an input gradient to pass, a leaf of its own keeps the call on the tape for its weights
     parents = tuple((p, vjp_of(k)) for k, p in enumerate(xs) if p.requires_grad)
+    parents += ((tape_leaf, vjp_of(None)),) if tape_leaf is not None else ()
     parents = parents or ((Tensor(ops.zeros((), y.dtype), requires_grad=True), vjp_of(None)),)
     return penalized(layer, masked(Tensor(y, requires_grad=True, parents=parents), mask))
 

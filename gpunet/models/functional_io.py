@@ -207,6 +207,9 @@ class MultiIOMixin:
     def __call__(self, x, training=None):
         from ..layers import symbolic
         from ..autodiff.tensor import is_tensor
+        from ..autodiff import gradient_tape
+        if gradient_tape.recording() and not symbolic.is_symbolic(x):  # (arrays in a tape, and its tensors)
+            return gradient_tape.record_call(self, x, training, self.__call__)
         if isinstance(x, dict):  # (keyed as the model's inputs: in their order)
             x = io_packing.parts_in_order(x, self._input_data_keys, "x input")
             x = x if self._multi_in else x[0]
@@ -217,7 +220,7 @@ class MultiIOMixin:
                 return out
             from .functional import structured
             return structured(out if isinstance(out, list) else [out], keys)
-        if is_tensor(x) and not self._in_layout and not self._out_layout:
+        if is_tensor(x) and not self._in_layout:
             return self._split_outputs(TrainingMixin.__call__(self, x, training))  # (a tape tensor: on the tape)
         if self._multi_in and x is not None and not is_tensor(x):
             parts = io_packing.parts_in_order(x, self._input_data_keys, "x input")
@@ -230,7 +233,12 @@ class MultiIOMixin:
         return [self.ops.eager(v) for v in out] if isinstance(out, list) else out
 
     def _split_outputs(self, out):
-        """predict's packed outputs as Keras returns them: a list, one array per output."""
+        """predict's packed outputs as Keras returns them: a list, one array per output (tensors, on a tape)."""
+        from ..autodiff.tensor import is_tensor
+        if self._multi_out and is_tensor(out):
+            from ..autodiff.shape_ops import reshape
+            return [reshape(out[:, offset:offset + width], (-1,) + tuple(shape))
+                    for offset, width, shape in self._out_layout]
         return io_packing.unpacked(out, self._out_layout) if self._multi_out else out
 
 

@@ -7,6 +7,7 @@ from ..callbacks import CallbackList, History
 from ..backend import edge as _data
 from ..distribute import sharding as _dist
 from ..backend.epoch_tally import EpochTally
+from ..autodiff import gradient_tape
 from ..autodiff.tensor import is_tensor
 from ..layers import added_losses, sublayers, symbolic
 from .callback_setup import default_callbacks, one_pass_callbacks
@@ -179,6 +180,8 @@ class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin)
         (``training=False`` there: that call always runs in inference, as in Keras)."""
         if symbolic.is_symbolic(x):
             return symbolic.call_layer(self, x, training)
+        if gradient_tape.recording():  # (arrays in a GradientTape become its tensors; its tensors too)
+            return gradient_tape.record_call(self, x, B.phase_functions.default_training(training), self.__call__)
         if is_tensor(x):  # inside a layer's or a subclassed model's call(): on the tape, its gradients too
             return sublayers.call_on_tape(self, x, training)
         xs = _data.to_input(self.ops, x, self._input_dtype())

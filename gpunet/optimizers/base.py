@@ -14,6 +14,7 @@ from .schedules import LearningRateSchedule
 from . import schedules as _schedules
 from .state import OptimizerState
 from .ema import MovingAverageMixin
+from .gradient_apply import ApplyGradientsMixin
 
 # Keras 3 / tf.keras 2.11+ config keys gpunet accepts when they ask for nothing
 # (value: predicate on the received value).
@@ -25,7 +26,7 @@ _NOOP_KWARGS = {
 }
 
 
-class Optimizer(MovingAverageMixin, OptimizerState):
+class Optimizer(ApplyGradientsMixin, MovingAverageMixin, OptimizerState):
     """Base class: common Keras arguments, state, config and the step driver.
 
     Args:

@@ -1,0 +1,242 @@
+"""`gpunet.GradientTape` and `Optimizer.apply_gradients`: Keras's guide "Writing a training loop from scratch" on
+gpunet. Gradients against finite differences in float64 (a GAN's two tapes, inputs, several outputs), a loop
+against train_on_batch on the same model, and against tf.keras 2.21's tf.GradientTape loop."""
+import warnings
+
+import numpy as np
+import pytest
+
+import gpunet
+from gpunet import layers, losses, models, optimizers, regularizers
+
+RS = np.random.RandomState(0)
+X = RS.rand(32, 8)
+Y = (X.sum(1, keepdims=True) > 4).astype("float64")
+
+
+def _host(ops, a):
+    return ops.to_host(a)
+
+
+def _fd(loss_of, weight, index, eps=1e-6):
+    """The central difference of ``loss_of()`` (a float, computed without a tape) in one element of ``weight``."""
+    v = weight.value
+    old = float(v[index])
+    v[index] = old + eps
+    up = loss_of()
+    v[index] = old - eps
+    down = loss_of()
+    v[index] = old
+    return (up - down) / (2 * eps)
+
+
+class _Scaled(layers.Layer):
+    """A layer of yours: a weight of its own, run on the tape."""
+
+    def build(self, shape):
+        self.w = self.add_weight(name="w", shape=(shape[-1], 4), initializer="glorot_uniform")
+
+    def call(self, x):
+        return gpunet.ops.tanh(x @ self.w)
+
+
+class _Net(models.Model):
+    def __init__(self):
+        super().__init__()
+        self.mine = _Scaled()
+        self.norm = layers.BatchNormalization()
+        self.out = layers.Dense(1, activation="sigmoid", kernel_regularizer=regularizers.l2(0.01))
+
+    def call(self, x, training=False):
+        return self.out(self.norm(self.mine(x), training=training))
+
+
+@pytest.mark.parametrize("make_opt", [lambda: optimizers.SGD(0.1, momentum=0.9), lambda: optimizers.Adam(0.01)],
+                         ids=["sgd", "adam"])
+def test_tape_loop_trains_as_train_on_batch(ops, make_opt):
+    x, y = X.astype("float32"), Y.astype("float32")
+
+    def run(own_loop):
+        gpunet.utils.set_random_seed(3)
+        model, opt, loss_fn = _Net(), make_opt(), losses.BinaryCrossentropy()
+        model(x[:2])
+        if not own_loop:
+            model.compile(opt, loss_fn)
+            return [float(model.train_on_batch(x[i:i + 8], y[i:i + 8])) for i in range(0, 32, 8)], model
+        logged = []
+        for i in range(0, 32, 8):
+            with gpunet.GradientTape() as tape:
+                pred = model(x[i:i + 8], training=True)
+                loss = loss_fn(y[i:i + 8], pred) + sum(model.losses)
+            grads = tape.gradient(loss, model.trainable_weights)
+            opt.apply_gradients(zip(grads, model.trainable_weights))
+            logged.append(float(loss))
+        return logged, model
+    (mine, a), (keras_like, b) = run(True), run(False)
+    np.testing.assert_allclose(mine, keras_like, rtol=1e-5)
+    for p, q in zip(a.get_weights(), b.get_weights()):  # (BatchNormalization's moving statistics too)
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_two_tapes_of_a_gan_give_each_network_its_gradient(ops, f64):
+    rs = np.random.RandomState(1)
+    gen = models.Sequential([layers.Input((4,)), layers.Dense(8, activation="tanh"), layers.Dense(8)])
+    disc = models.Sequential([layers.Input((8,)), layers.Dense(6, activation="tanh"), layers.Dense(1)])
+    bce = losses.BinaryCrossentropy(from_logits=True)
+    real, z = rs.rand(16, 8), rs.randn(16, 4)
+    ones, zeros = np.ones((16, 1)), np.zeros((16, 1))
+    with gpunet.GradientTape() as gen_tape, gpunet.GradientTape() as disc_tape:
+        fake = gen(z, training=True)
+        real_out, fake_out = disc(real, training=True), disc(fake, training=True)  # (disc called twice)
+        gen_loss = bce(ones, fake_out)
+        disc_loss = bce(ones, real_out) + bce(zeros, fake_out)
+    gen_grads = gen_tape.gradient(gen_loss, gen.trainable_weights)
+    disc_grads = disc_tape.gradient(disc_loss, disc.trainable_weights)
+
+    def gen_value():
+        return float(bce(ones, disc(gen(z))))
+
+    def disc_value():
+        return float(bce(ones, disc(real)) + bce(zeros, disc(gen(z))))
+    for value, weights, grads in ((gen_value, gen.trainable_weights, gen_grads),
+                                  (disc_value, disc.trainable_weights, disc_grads)):
+        for w, g in zip(weights, grads):
+            index = tuple(min(1, n - 1) for n in w.shape)
+            assert _fd(value, w, index) == pytest.approx(float(_host(ops, g)[index]), rel=1e-6, abs=1e-9)
+
+
+def test_gradient_of_watched_inputs_and_several_outputs(ops, f64):
+    rs = np.random.RandomState(2)
+    inp = layers.Input((8,))
+    hidden = layers.Dense(5, activation="tanh")(inp)
+    model = models.Model(inp, [layers.Dense(1)(hidden), layers.Dense(2)(hidden)])
+    x, up1, up2 = rs.rand(6, 8), rs.randn(6, 1), rs.randn(6, 2)  # (random upstream gradients)
+
+    def value():
+        a, b = model(x)
+        return float(np.sum(_host(ops, a) * up1) + np.sum(_host(ops, b) ** 2 * up2))
+    with gpunet.GradientTape() as tape:
+        tape.watch(x)
+        a, b = model(x)
+        loss = gpunet.ops.sum(a * up1) + gpunet.ops.sum(b * b * up2)
+    grads = tape.gradient(loss, {"x": x, "kernel": model.trainable_weights[0], "last": model.trainable_weights[-1]})
+    assert set(grads) == {"x", "kernel", "last"}
+    x_grad = _host(ops, grads["x"])
+    assert x_grad.shape == (6, 8)
+    for i in [(0, 0), (3, 5)]:
+        old = x[i]
+        x[i] = old + 1e-6
+        up = value()
+        x[i] = old - 1e-6
+        down = value()
+        x[i] = old
+        assert (up - down) / 2e-6 == pytest.approx(x_grad[i], rel=1e-6, abs=1e-9)
+    assert _fd(value, model.trainable_weights[0], (2, 3)) == pytest.approx(_host(ops, grads["kernel"])[2, 3], rel=1e-6)
+    assert _fd(value, model.trainable_weights[-1], (1,)) == pytest.approx(_host(ops, grads["last"])[1], rel=1e-6)
+
+
+def test_dict_and_list_inputs_and_a_layer_alone(ops):
+    first, second = layers.Input((3,), name="p"), layers.Input((2,), name="q")
+    model = models.Model([first, second], layers.Dense(1)(layers.Concatenate()([first, second])))
+    x = X.astype("float32")
+    for given in ({"p": x[:, :3], "q": x[:, 3:5]}, [x[:, :3], x[:, 3:5]]):
+        with gpunet.GradientTape() as tape:
+            loss = gpunet.ops.sum(model(given))
+        kernel, bias = tape.gradient(loss, model.trainable_weights)
+        np.testing.assert_allclose(_host(ops, kernel)[:, 0], x[:, :5].sum(0), rtol=1e-5)
+        assert float(_host(ops, bias)[0]) == pytest.approx(32)
+    dense = layers.Dense(3)
+    with gpunet.GradientTape() as tape:
+        loss = gpunet.ops.sum(dense(x))
+    kernel, bias = tape.gradient(loss, dense.trainable_weights)
+    np.testing.assert_allclose(_host(ops, kernel), np.repeat(x.sum(0)[:, None], 3, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(_host(ops, bias), [32, 32, 32])
+
+
+def test_unconnected_sources_and_the_tape_rules(ops):
+    a = models.Sequential([layers.Input((8,)), layers.Dense(2)])
+    b = models.Sequential([layers.Input((8,)), layers.Dense(2)])
+    x = X.astype("float32")
+    b(x)
+    with gpunet.GradientTape() as tape:
+        loss = gpunet.ops.sum(a(x))
+        with tape.stop_recording():
+            unrecorded = b(x)
+    assert not isinstance(unrecorded, gpunet.autodiff.Tensor)
+    grads = tape.gradient(loss, a.trainable_weights + b.trainable_weights)
+    assert grads[2] is None and grads[3] is None and grads[0].shape == (8, 2)
+    with pytest.raises(RuntimeError, match="only be used to compute one set of gradients"):
+        tape.gradient(loss, a.trainable_weights)
+    with gpunet.GradientTape() as tape:
+        loss = gpunet.ops.sum(a(x))
+    zero = tape.gradient(loss, b.trainable_weights, unconnected_gradients="zero")
+    assert all(float(np.abs(_host(ops, g)).max()) == 0 for g in zero)
+    with gpunet.GradientTape() as tape:
+        loss = gpunet.ops.sum(a(x))
+    with pytest.raises(ValueError, match="neither a weight nor watched"):
+        tape.gradient(loss, [x])
+    with gpunet.GradientTape() as tape:
+        a(x)
+    with pytest.raises(TypeError, match="computed inside the tape"):
+        tape.gradient(float(np.sum(x)), a.trainable_weights)
+    with pytest.raises(NotImplementedError, match="persistent=True"):
+        gpunet.GradientTape(persistent=True)
+
+
+def test_outside_a_tape_calls_give_arrays_as_before(ops):
+    model = models.Sequential([layers.Input((8,)), layers.Dense(2)])
+    out = model(X.astype("float32"))
+    assert not isinstance(out, gpunet.autodiff.Tensor) and out.shape == (32, 2)
+
+
+def test_apply_gradients_checks_and_constraints(ops):
+    dense = layers.Dense(2, kernel_constraint=gpunet.constraints.NonNeg())
+    dense.build((None, 3))
+    dense.kernel.assign(np.full((3, 2), 0.05, "float32"))
+    opt = optimizers.SGD(1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opt.apply_gradients([(np.full((3, 2), 0.1, "float32"), dense.kernel), (None, dense.bias)])
+    assert any("Gradients do not exist" in str(w.message) for w in caught)
+    assert float(np.abs(_host(ops, dense.kernel.value)).max()) == 0  # (0.05 - 0.1 clipped to 0 by NonNeg)
+    assert opt.iterations == 1
+    with pytest.raises(ValueError, match="No gradients provided"):
+        opt.apply_gradients([(None, dense.kernel)])
+    with pytest.raises(ValueError, match=r"has shape \(2,\), the variable \(3, 2\)"):
+        opt.apply_gradients([(np.zeros(2, "float32"), dense.kernel)])
+    with pytest.raises(TypeError, match="is not a weight"):
+        opt.apply_gradients([(np.zeros(2, "float32"), np.zeros(2))])
+
+
+def test_minimize_with_a_callable_loss(ops):
+    dense = layers.Dense(1, use_bias=False, kernel_initializer="ones")
+    x = np.ones((4, 2), "float32")
+    opt = optimizers.SGD(0.25)
+    opt.minimize(lambda: gpunet.ops.mean(dense(x)), lambda: [dense.kernel])  # (built by the loss); d/dk = 1
+    np.testing.assert_allclose(_host(ops, dense.kernel.value), [[0.75], [0.75]])
+
+
+def test_the_keras_guide_loop_matches_tf_keras(tfk):
+    import tensorflow as tf
+    x, y = X.astype("float32"), Y.astype("float32")
+
+    def build(lib):
+        return lib.Sequential([lib.layers.Input((8,)), lib.layers.Dense(6, activation="relu"),
+                               lib.layers.Dropout(0.0), lib.layers.Dense(1, activation="sigmoid")])
+    ours, theirs = build(gpunet), build(tfk)
+    ours.set_weights(theirs.get_weights())
+    loops = ((ours, gpunet.GradientTape, optimizers.Adam(0.05), losses.BinaryCrossentropy()),
+             (theirs, tf.GradientTape, tfk.optimizers.Adam(0.05), tfk.losses.BinaryCrossentropy()))
+    logged = []
+    for model, Tape, opt, loss_fn in loops:
+        values = []
+        for i in range(0, 32, 8):
+            with Tape() as tape:
+                loss = loss_fn(y[i:i + 8], model(x[i:i + 8], training=True))
+            grads = tape.gradient(loss, model.trainable_weights)
+            opt.apply_gradients(zip(grads, model.trainable_weights))
+            values.append(float(loss))
+        logged.append(values)
+    np.testing.assert_allclose(logged[0], logged[1], rtol=1e-5)
+    for p, q in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)
