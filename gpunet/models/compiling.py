@@ -80,6 +80,7 @@ class CompileMixin:
     def metrics(self):
         return list(self._metrics)
 
-    def _check_compiled(self, what):
-        if self._loss_fn is None or self.optimizer is None:
+    def _check_compiled(self, what, own_steps=False):
+        """(A model that runs its own steps needs compile to have run, not a loss: its steps may take none.)"""
+        if (self._loss_fn is None and not own_steps) or self.optimizer is None:
             raise RuntimeError(_NOT_COMPILED.format(what=what))

@@ -15,6 +15,7 @@ import inspect
 from ..backend import io_packing
 from .multi_output import compile_outputs, one_output
 from .batch_sources import is_batch_source
+from .own_steps import refuse_own_steps
 from .training import TrainingMixin
 
 
@@ -182,26 +183,38 @@ class MultiIOMixin:
             a["validation_data"] = self._packed_source(val)
         return a
 
-    # ---- the loops ---------------------------------------------------------------------
+    # ---- the loops (a model running steps of yours takes the data as it came: models/step_loops.py) ----------
     def fit(self, *args, **kwargs):
+        if refuse_own_steps(self, "fit"):
+            return TrainingMixin.fit(self, *args, **kwargs)
         return TrainingMixin.fit(self, **self._pack_call(TrainingMixin.fit, args, kwargs))
 
     def evaluate(self, *args, **kwargs):
+        if refuse_own_steps(self, "evaluate"):
+            return TrainingMixin.evaluate(self, *args, **kwargs)
         return TrainingMixin.evaluate(self, **self._pack_call(TrainingMixin.evaluate, args, kwargs))
 
     def train_on_batch(self, *args, **kwargs):
+        if refuse_own_steps(self, "train_on_batch"):
+            return TrainingMixin.train_on_batch(self, *args, **kwargs)
         return TrainingMixin.train_on_batch(self, **self._pack_call(TrainingMixin.train_on_batch, args, kwargs))
 
     def test_on_batch(self, *args, **kwargs):
+        if refuse_own_steps(self, "test_on_batch"):
+            return TrainingMixin.test_on_batch(self, *args, **kwargs)
         return TrainingMixin.test_on_batch(self, **self._pack_call(TrainingMixin.test_on_batch, args, kwargs))
 
     def predict(self, *args, **kwargs):
         from .predict_loop import PredictMixin
+        if refuse_own_steps(self, "predict"):
+            return PredictMixin.predict(self, *args, **kwargs)
         a = self._pack_call(PredictMixin.predict, args, kwargs, targets=False)
         return self._split_outputs(PredictMixin.predict(self, **a))
 
     def predict_on_batch(self, x):
         from .predict_loop import PredictMixin
+        if refuse_own_steps(self, "predict_on_batch"):
+            return PredictMixin.predict_on_batch(self, x)
         return self._split_outputs(PredictMixin.predict_on_batch(self, self._pack_x(x)))
 
     def __call__(self, x, training=None):

@@ -41,9 +41,13 @@ class PredictMixin:
         Raises:
             ValueError: ``x`` is not numeric, is a scalar, or does not match the model's input shape.
         """
-        refuse_own_steps(self, "predict")
+        own_steps = refuse_own_steps(self, "predict")
         batch_size = _data.check_batch_size(batch_size, 32)
         verbose = 1 if verbose == "auto" else int(verbose)
+        if own_steps:  # (a predict_step of yours)
+            from . import step_loops
+            source = step_loops.batches(self, x, None, None, batch_size, False, steps, "predict")
+            return step_loops.predict(self, source, one_pass_callbacks(self, callbacks, verbose, source.steps))
         if _src.is_batch_source(x):
             batches = _src._Batches(x, steps, what="predict")
             return _src.predict_source(self, batches, one_pass_callbacks(self, callbacks, verbose, batches.steps))
@@ -105,7 +109,10 @@ class PredictMixin:
 
     def predict_on_batch(self, x):
         """Outputs for one batch, as NumPy."""
-        refuse_own_steps(self, "predict_on_batch")
+        if refuse_own_steps(self, "predict_on_batch"):
+            from . import step_loops
+            return step_loops.predict(self, step_loops.batches(self, x, None, None, 1 << 62, False, None,
+                                                               "predict_on_batch"), None)
         xs = _data.to_input(self.ops, x, self._input_dtype())
         self._ensure_ready(xs.shape, train=False)
         with checked_input(self):  # one batch: its layers check it as they go

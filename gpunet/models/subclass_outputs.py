@@ -94,9 +94,9 @@ class SeveralOutputsMixin(SeveralInputsMixin):
         self.compile(self.optimizer, loss, metrics, loss_weights, weighted_metrics, **kwargs)
         return True
 
-    def _check_compiled(self, what):
+    def _check_compiled(self, what, own_steps=False):
         if not self._compile_pending:  # (a pending compile completes at the build, at the first batch)
-            super()._check_compiled(what)
+            super()._check_compiled(what, own_steps)
 
     @property
     def _several_io(self):

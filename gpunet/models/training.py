@@ -15,11 +15,13 @@ from .checked_input import checked_input
 from .compiling import CompileMixin
 from .epochs import EpochMixin
 from .own_steps import refuse_own_steps
+from . import step_loops
+from .tape_steps import StepMethodsMixin
 from .predict_loop import PredictMixin
 from . import batch_sources as _src
 from . import streaming as _stream
 
-class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin):
+class TrainingMixin(StepMethodsMixin, CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin):
     def _init_training_state(self):
         self.optimizer = None
         self.loss = None
@@ -81,11 +83,15 @@ class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin)
             kwargs.pop(ignored, None)
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword argument(s): {sorted(kwargs)}")
-        self._check_compiled("training it (fit)")
-        refuse_own_steps(self, "fit")
+        own_steps = refuse_own_steps(self, "fit")  # (a train_step of yours: step_loops.py runs it)
+        self._check_compiled("training it (fit)", own_steps)
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = _data.check_batch_size(batch_size, 32)
         epochs, initial_epoch = _data.check_epochs(epochs, initial_epoch)
+        if own_steps:
+            return step_loops.fit(self, x, y, sample_weight, batch_size, epochs, verbose, callbacks, validation_split,
+                                  validation_data, shuffle, class_weight, initial_epoch, steps_per_epoch,
+                                  validation_steps, validation_batch_size, validation_freq)
         if _src.is_batch_source(x) or steps_per_epoch is not None:
             return self._fit_batches(x, y, sample_weight, batch_size, epochs, verbose, callbacks, validation_split,
                                      validation_data, shuffle, class_weight, initial_epoch, steps_per_epoch,
@@ -147,12 +153,21 @@ class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin)
             RuntimeError: the model is not compiled.
             ValueError: inputs, targets or weights of the wrong shape, or a bad ``batch_size``.
         """
-        self._check_compiled("evaluating it (evaluate)")
-        refuse_own_steps(self, "evaluate")
+        own_steps = refuse_own_steps(self, "evaluate")
+        self._check_compiled("evaluating it (evaluate)", own_steps)
         batch_size = _data.check_batch_size(batch_size, 32)
         for ignored in ("max_queue_size", "workers", "use_multiprocessing"):
             kwargs.pop(ignored, None)
         verbose = 1 if verbose == "auto" else int(verbose)
+        if own_steps:  # (a test_step of yours)
+            source = step_loops.batches(self, x, y, sample_weight, batch_size, False, steps, "evaluate")
+            cbs = one_pass_callbacks(self, callbacks, verbose, source.steps)
+            if cbs is not None:
+                cbs.on_test_begin()
+            logs = step_loops.evaluate(self, source, cbs)
+            if cbs is not None:
+                cbs.on_test_end(logs)
+            return step_loops.results(self, logs, return_dict)
         self._batch_loss = (0.0, 0)
         whole = ()  # the arrays to check once (a generator's batches are checked one by one)
         if _src.is_batch_source(x):
@@ -194,8 +209,10 @@ class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin)
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True,
                        return_dict=False):
         """One gradient step on one batch; returns the loss (and metrics) for it."""
+        if refuse_own_steps(self, "train_on_batch"):
+            self._check_compiled("training it (train_on_batch)", True)
+            return step_loops.on_batch(self, self.train_step, x, y, sample_weight, reset_metrics, return_dict)
         self._check_compiled("training it (train_on_batch)")
-        refuse_own_steps(self, "train_on_batch")
         xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, class_weight)
         self._ensure_ready(xs.shape, train=True)
         if reset_metrics:
@@ -215,8 +232,10 @@ class TrainingMixin(CompileMixin, EpochMixin, PredictMixin, _src.GeneratorMixin)
 
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
         """Loss (and metrics) for one batch, without training."""
+        if refuse_own_steps(self, "test_on_batch"):
+            self._check_compiled("evaluating it (test_on_batch)", True)
+            return step_loops.on_batch(self, self.test_step, x, y, sample_weight, reset_metrics, return_dict)
         self._check_compiled("evaluating it (test_on_batch)")
-        refuse_own_steps(self, "test_on_batch")
         xs, ys, sws = _data.prepare(self.ops, self, x, y, sample_weight, None)
         self._ensure_ready(xs.shape, train=False)
         if reset_metrics:
