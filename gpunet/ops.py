@@ -133,14 +133,14 @@ __all__ += [name for module in _KERAS3_MODULES for name in module.__all__]
 _on_symbolic_tensors()
 
 
-def _namespace(name, names):
+def _namespace(name, names, functions=None):
     """Keras 3's ``keras.ops.<name>`` (``ops.nn.sigmoid``, ``from gpunet.ops import numpy as knp``): a module
-    holding the same functions as gpunet.ops, those Keras 3 files under it."""
+    holding the same functions as gpunet.ops, those Keras 3 files under it (or ``functions``, a dict, its own)."""
     import sys
     import types
     module = types.ModuleType(f"{__name__}.{name}", f"Keras 3's keras.ops.{name}: the same functions as gpunet.ops.")
     for attribute in names.split():
-        setattr(module, attribute, globals()[attribute])
+        setattr(module, attribute, (functions or globals())[attribute])
     module.__all__ = names.split()
     sys.modules[module.__name__] = module
     return module
@@ -155,6 +155,17 @@ nn = _namespace("nn", "binary_crossentropy categorical_crossentropy elu gelu har
                       "threshold adaptive_average_pool adaptive_max_pool fold unfold")
 linalg = _namespace("linalg", "norm inv solve solve_triangular det cholesky cholesky_inverse pinv lstsq matrix_rank "
                               "qr svd eigh lu_factor")
+
+
+def _image_functions():
+    from .autodiff import keras3_image_ops
+    from .layers.symbolic import accepts_symbolic
+    return {n: accepts_symbolic(getattr(keras3_image_ops, n)) for n in keras3_image_ops.__all__}
+
+
+_IMAGE = _image_functions()
+# Keras 3's keras.ops.image (autodiff/keras3_image_ops.py): only under ops.image, as in Keras 3
+image = _namespace("image", " ".join(_IMAGE), _IMAGE)
 numpy = _namespace("numpy", " ".join(n for n in __all__ if n not in {
     "Tensor", "is_tensor", "gradients", "vjp", "grad", "convert_to_tensor", "convert_to_numpy", "pow",
     "switch", "cast", "flatten", "batch_flatten", "permute_dimensions", "getitem", "batch_dot", "activation",

@@ -1,6 +1,7 @@
 """Real Keras 3 on its torch backend for the interop tests (CI's interop extra), or a module-level
 skip saying why not."""
 import contextlib
+import json
 import os
 
 import pytest
@@ -96,3 +97,14 @@ def assert_files_travel(model, x, tmp_path, tfk=None, keras3=True):
         ref.save(tmp_path / theirs)
         each(load_model(tmp_path / theirs).predict(x, verbose=0), want, err_msg=theirs)
     return want
+
+
+def configs_agree(config, ref_config):
+    """A layer's config equals tf.keras's key for key (as JSON values; initializers by class name, names aside)."""
+    config, ref_config = json.loads(json.dumps(config)), json.loads(json.dumps(ref_config))
+    assert list(config) == list(ref_config)
+    for key in ref_config:
+        if key.endswith("_initializer"):
+            assert config[key]["class_name"] == ref_config[key]["class_name"], key
+        elif key != "name":
+            assert config[key] == ref_config[key], key

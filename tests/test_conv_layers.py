@@ -3,7 +3,6 @@ poolings, global poolings, zero padding, cropping and upsampling): values, outpu
 tf.keras 2.21 for Keras's arguments; channels_first as channels_last transposed; gradients by central
 differences in float64; a small MNIST-style CNN and a convolutional autoencoder trained side by side with
 tf.keras; files both ways with tf.keras (.h5) and Keras 3 (.keras); refusals."""
-import json
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from gpunet import layers
 from gpunet.models import Sequential
 
 from graph_gradients import assert_classifier_trains_as_tf_keras, assert_trains_alike, check_model_gradients
-from keras_support import assert_files_travel
+from keras_support import assert_files_travel, configs_agree
 
 RNG = np.random.default_rng(52)
 INPUTS = {1: RNG.standard_normal((2, 9, 3)).astype("float32"), 2: RNG.standard_normal((2, 9, 8, 3)).astype("float32"),
@@ -48,16 +47,6 @@ CASES = [("Conv2D", 2, dict(filters=4, kernel_size=3)),
 IDS = [f"{c}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for c, _, kw in CASES]
 
 
-def _configs_agree(config, ref_config):
-    config, ref_config = json.loads(json.dumps(config)), json.loads(json.dumps(ref_config))
-    assert list(config) == list(ref_config)
-    for key in ref_config:
-        if key.endswith("_initializer"):
-            assert config[key]["class_name"] == ref_config[key]["class_name"], key
-        elif key != "name":
-            assert config[key] == ref_config[key], key
-
-
 @pytest.mark.parametrize("cls, rank, kwargs", CASES, ids=IDS)
 def test_values_shapes_and_configs_equal_tf_keras(tfk, ops, cls, rank, kwargs):
     x = INPUTS[rank]
@@ -73,7 +62,7 @@ def test_values_shapes_and_configs_equal_tf_keras(tfk, ops, cls, rank, kwargs):
         got = ops.to_host(layer(ops.asarray(x)))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert layer.compute_output_shape(shape) == tuple(ref.compute_output_shape(shape))
-    _configs_agree(layer.get_config(), ref.get_config())
+    configs_agree(layer.get_config(), ref.get_config())
     again = type(layer).from_config(layer.get_config())
     assert again.get_config() == layer.get_config()
 

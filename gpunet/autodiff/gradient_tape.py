@@ -26,6 +26,14 @@ _TAPES = contextvars.ContextVar("gpunet_gradient_tapes", default=())
 _CALL_LEAF = contextvars.ContextVar("gpunet_gradient_tape_call_leaf", default=None)
 
 
+_KEEP_RECORDS = contextvars.ContextVar("gpunet_gradient_tape_keeps_records", default=False)
+
+
+def keeps_records():
+    """Whether a backward running now must keep its call's record (a persistent tape's `gradient`)."""
+    return _KEEP_RECORDS.get()
+
+
 def recording():
     """Whether a `GradientTape` is open and recording here."""
     return bool(_TAPES.get())
@@ -36,17 +44,14 @@ class GradientTape:
     gradients with ``tape.gradient(target, sources)`` (TensorFlow's API).
 
     Args:
-        persistent: TensorFlow's: a tape that gives gradients more than once. gpunet's layers keep one
-            backward record per call, so only ``False`` is taken.
+        persistent: TensorFlow's: a tape that gives gradients more than once (each call keeps its backward
+            record until the tape is deleted; release it with ``del tape``).
         watch_accessed_variables: TensorFlow's; every weight of a layer called inside the tape is watched
             (``False`` is refused, as gpunet cannot leave them out).
     """
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
-        if persistent:
-            raise NotImplementedError(
-                "GradientTape(persistent=True): gpunet's layers keep one backward record per call, so a tape gives "
-                "gradients once. Open one tape per target (two tapes may record the same calls, as a GAN's do).")
+        self.persistent = bool(persistent)
         if not watch_accessed_variables:
             raise NotImplementedError("GradientTape(watch_accessed_variables=False): gpunet watches every weight "
                                       "of the layers called inside the tape; leave it at True.")
@@ -98,11 +103,9 @@ class GradientTape:
         ``unconnected_gradients="zero"``. ``output_gradients``: the target's upstream gradient (ones)."""
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero', received {unconnected_gradients!r}")
-        if self._used:
+        if self._used and not self.persistent:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
                                "(TensorFlow's rule): open a new tape for another.")
-        if self._token is not None and _TAPES.get() and _TAPES.get()[-1] is self:
-            pass  # (TensorFlow allows gradient() inside the block; the call below is not recorded either way)
         self._used = True
         flat, rebuild = _flatten(sources)
         targets = [_target(t) for t in (target if isinstance(target, (list, tuple)) else [target])]
@@ -115,7 +118,11 @@ class GradientTape:
         for w in self._weights.values():  # the backwards write (and sum) into these
             if w.grad is not None:
                 w.grad[...] = 0
-        reached = _run_backward(targets, ups, inputs)
+        token = _KEEP_RECORDS.set(self.persistent)  # (a layer of yours keeps its call's tape for the next one)
+        try:
+            reached = _run_backward(targets, ups, inputs)
+        finally:
+            _KEEP_RECORDS.reset(token)
         out = []
         for s, leaf in zip(flat, leaves):
             if leaf is not None:

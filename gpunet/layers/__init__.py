@@ -23,6 +23,9 @@ from .noise import GaussianNoise, GaussianDropout, AlphaDropout
 from .regularization import ActivityRegularization, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
 from .reshaping import RepeatVector, Permute
 from .embedding import Embedding
+from .locally_connected import LocallyConnected1D, LocallyConnected2D
+from .spectral_normalization import SpectralNormalization
+from .abstract_rnn_cell import AbstractRNNCell
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalAvgPool1D, GlobalMaxPool1D
 from .pooling_global import (GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalAveragePooling3D,
                              GlobalMaxPooling3D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalAvgPool3D, GlobalMaxPool3D)
@@ -75,7 +78,9 @@ __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation
            "CategoryEncoding", "IntegerLookup", "StringLookup",
            "TextVectorization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU",
            "PReLU", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
-           "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding", "GlobalAveragePooling1D",
+           "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding",
+           "LocallyConnected1D", "LocallyConnected2D", "SpectralNormalization", "AbstractRNNCell",
+           "GlobalAveragePooling1D",
            "GlobalMaxPooling1D", "Masking", "TimeDistributed", "Wrapper", "SimpleRNN", "LSTM", "GRU", "ConvLSTM1D",
            "ConvLSTM2D", "ConvLSTM3D", "Bidirectional",
            "RNN", "StackedRNNCells", "SimpleRNNCell", "LSTMCell", "GRUCell", "MultiHeadAttention", "Attention", "AdditiveAttention",

@@ -11,7 +11,7 @@ import functools
 import inspect
 
 from .. import backend as B
-from ..autodiff import Tensor, gradients, lift
+from ..autodiff import Tensor, gradient_tape, gradients, lift
 from ..autodiff.tensor import is_tensor
 from . import added_losses, masking, sublayers
 
@@ -255,7 +255,8 @@ def tape_backward(layer, dy, need_dx):
     if tape is None:
         raise RuntimeError(f"Layer '{layer.name}': backward() needs a forward(x, training=True) first.")
     out, inputs, recorded, losses = tape
-    layer._tape = None
+    if not gradient_tape.keeps_records():  # (a persistent GradientTape runs this backward again)
+        layer._tape = None
     several = isinstance(inputs, list)
     sources = inputs if several else [inputs]
     sublayers.zero_grads(layer)

@@ -173,9 +173,12 @@ class Optimizer(ApplyGradientsMixin, MovingAverageMixin, OptimizerState):
             self._check_slots(pending)
             self._assign_slots(pending)
 
-    def apply(self, params, grads):
+    def apply(self, params, grads=None):
         """One step in place: clip ``grads`` (into a private buffer), then update ``params``
-        and the slots; ``iterations`` counts the steps."""
+        and the slots; ``iterations`` counts the steps. Keras 3's ``apply(grads, trainable_variables)`` (lists)
+        is `apply_gradients` over the pairs."""
+        if isinstance(params, (list, tuple)):
+            return self._keras3_apply(params, grads)
         if self.ops is None:
             raise RuntimeError(f"{self.name}.apply called before build(ops, params, layout).")
         self._sync_slots()

@@ -47,6 +47,15 @@ class ApplyGradientsMixin:
                 v.value[...] = v.constraint(v.value)
         return self.iterations
 
+    def _keras3_apply(self, grads, trainable_variables):
+        if trainable_variables is None:
+            raise ValueError(f"{self.name}.apply(grads, trainable_variables): pass the variables the gradients are "
+                             f"for (gpunet's optimizers are not built over variables before a step).")
+        grads, variables = list(grads), list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"{self.name}.apply: {len(grads)} gradients for {len(variables)} variables.")
+        self.apply_gradients(zip(grads, variables))
+
     def minimize(self, loss, var_list, tape=None):
         """tf.keras 2's ``minimize``: ``loss`` a zero-argument callable (run inside a new tape), or a tensor
         recorded by ``tape``; ``var_list`` the weights (or a callable giving them). One step; returns

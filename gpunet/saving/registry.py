@@ -37,7 +37,8 @@ _LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "
                 "TextVectorization", "Resizing",
                 "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
                 "RandomBrightness", "RandomCrop", "RandomHeight", "RandomWidth", "RNN", "StackedRNNCells",
-                "SimpleRNNCell", "LSTMCell", "GRUCell", "MultiHeadAttention", "Attention", "AdditiveAttention")
+                "SimpleRNNCell", "LSTMCell", "GRUCell", "MultiHeadAttention", "Attention", "AdditiveAttention",
+                "LocallyConnected1D", "LocallyConnected2D", "SpectralNormalization")
 # Module prefixes under which Keras (all flavours) and gpunet record their own classes.
 _LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "gpunet")
 
