@@ -26,6 +26,11 @@ PEERS = ("torch", "keras3", "tf_keras")
 FRAMEWORKS = ("gpunet",) + PEERS
 
 
+_LOSSES = {"binary_crossentropy": lambda losses: losses.BinaryCrossentropy(),
+           "categorical_crossentropy": lambda losses: losses.CategoricalCrossentropy(),
+           "mse": lambda losses: losses.MeanSquaredError()}
+
+
 class Missing(Exception):
     """A framework that is not installed or cannot run here."""
 
@@ -68,6 +73,21 @@ class GpunetPeer:
 
     def predict(self, model, x, batch_size):
         return model.predict(x, batch_size=batch_size, verbose=0)
+
+    def own_loop(self, model, x, y, epochs, batch_size):
+        """Keras's guide "Writing a training loop from scratch" (`GradientTape`, ``apply_gradients``), the loss
+        read every step; the model's compiled optimizer and loss."""
+        gpunet, opt, loss_fn = self.gpunet, model.optimizer, _LOSSES[model.loss](self.gpunet.losses)
+        n = x.shape[0]
+        for _ in range(epochs):
+            order = numpy.random.permutation(n)
+            ex, ey = x[order], y[order]
+            for lo in range(0, n, batch_size):
+                with gpunet.GradientTape() as tape:
+                    loss = loss_fn(ey[lo:lo + batch_size], model(ex[lo:lo + batch_size], training=True))
+                grads = tape.gradient(loss, model.trainable_weights)
+                opt.apply_gradients(zip(grads, model.trainable_weights))
+                float(loss)
 
     def sync(self):
         """Wait for the device's queued work (a no-op on the CPU)."""
@@ -150,6 +170,10 @@ class TorchPeer:
                 opt.step()
                 total += (loss.item() if dev is None else loss.detach()) * xb.shape[0]
             float(total)
+
+    def own_loop(self, model, x, y, epochs, batch_size):
+        """PyTorch's idiomatic loop is a loop of your own: `fit`'s."""
+        self.fit(model, x, y, epochs, batch_size)
 
     def predict(self, model, x, batch_size):
         torch = self.torch
@@ -279,6 +303,28 @@ class TfKerasPeer(_KerasPeer):
         import tf_keras
         import tensorflow as tf
         self.keras, self.tf = tf_keras, tf
+
+    def own_loop(self, model, x, y, epochs, batch_size):
+        """Keras's guide "Writing a training loop from scratch" at its fastest: the step a ``tf.function`` (traced
+        once per batch shape, before the timed rounds too), the loss read every step."""
+        tf, opt = self.tf, model.optimizer
+        loss_fn = _LOSSES[model.loss](self.keras.losses)
+        step = getattr(model, "_bench_step", None)
+        if step is None:
+            @tf.function
+            def step(xb, yb):
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(yb, model(xb, training=True))
+                grads = tape.gradient(loss, model.trainable_weights)
+                opt.apply_gradients(zip(grads, model.trainable_weights))
+                return loss
+            model._bench_step = step
+        n = x.shape[0]
+        for _ in range(epochs):
+            order = numpy.random.permutation(n)
+            ex, ey = x[order], y[order]
+            for lo in range(0, n, batch_size):
+                float(step(ex[lo:lo + batch_size], ey[lo:lo + batch_size]))
 
     def adam_step(self, shapes, grads):
         """As ``fit`` runs it: ``apply_gradients`` inside a ``tf.function``."""

@@ -4,9 +4,10 @@ import re
 
 from .workloads import TARGETS
 
-SUITE_ORDER = ["seed", "wide", "cnn", "rnn", "predict", "optimizer", "save_load", "gpu workloads",
+SUITE_ORDER = ["seed", "own loop", "wide", "cnn", "rnn", "predict", "optimizer", "save_load", "gpu workloads",
                "gpu dense forward", "gpu dense backward", "gpu training steps"]
-SUITE_TITLES = {"seed": "Seed workload (Pima MLPs, batch 10, Adam)", "wide": "Wide MLP training (batch 128, Adam)",
+SUITE_TITLES = {"seed": "Seed workload (Pima MLPs, batch 10, Adam)",
+                "own loop": "A training loop of your own (GradientTape; Pima MLP, batch 10, Adam)", "wide": "Wide MLP training (batch 128, Adam)",
                 "cnn": "MNIST CNN training (batch 128, Adam)", "rnn": "IMDB-sized LSTM training (batch 32, Adam)",
                 "predict": "predict (batch 1024)", "optimizer": "Adam step", "save_load": "save + load_model",
                 "gpu workloads": "GPU workloads (from host arrays, upload timed)",

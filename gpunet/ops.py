@@ -36,13 +36,16 @@ from .autodiff.more_ops import (tan, sinh, cosh, arcsin, arccos, arctan, arcsinh
 from .activations import (relu, sigmoid, tanh, softmax, log_softmax, softplus, softsign, elu, selu,
                           gelu, swish, leaky_relu)
 from .keras3_activations import keras3_hard_sigmoid as hard_sigmoid  # keras.ops's: relu6(x + 3) / 6, not Keras 2's
-from .autodiff import (keras3_constant_ops, keras3_control_ops, keras3_index_ops, keras3_linalg_more,
+from .autodiff import (keras3_constant_ops, keras3_control_ops, keras3_ctc_ops, keras3_index_ops, keras3_linalg_more,
                        keras3_linalg_ops, keras3_misc_ops, keras3_nan_ops, keras3_nn_ops, keras3_numpy_constants,
                        keras3_numpy_ops)
 
 # The rest of Keras 3's ops, each module's __all__ (checked against Keras 3 on torch: tests/test_keras3_*_ops.py)
 _KERAS3_MODULES = (keras3_nn_ops, keras3_numpy_ops, keras3_numpy_constants, keras3_nan_ops, keras3_index_ops,
-                   keras3_constant_ops, keras3_misc_ops, keras3_control_ops, keras3_linalg_ops, keras3_linalg_more)
+                   keras3_constant_ops, keras3_misc_ops, keras3_control_ops, keras3_linalg_ops, keras3_linalg_more,
+                   keras3_ctc_ops)
+from .autodiff import keras3_complex_ops, keras3_fft_ops  # noqa: E402 (Fourier transforms on (real, imag) pairs)
+_KERAS3_MODULES += (keras3_fft_ops, keras3_complex_ops)
 globals().update({name: getattr(module, name) for module in _KERAS3_MODULES for name in module.__all__})
 
 
@@ -152,9 +155,10 @@ nn = _namespace("nn", "binary_crossentropy categorical_crossentropy elu gelu har
                       "max_pool average_pool glu layer_normalization rms_normalization batch_normalization "
                       "dot_product_attention psnr depth_to_space space_to_depth multi_hot celu hard_shrink hard_silu "
                       "hard_swish hard_tanh soft_shrink sparse_plus sparse_sigmoid sparsemax squareplus tanh_shrink "
-                      "threshold adaptive_average_pool adaptive_max_pool fold unfold")
+                      "threshold adaptive_average_pool adaptive_max_pool fold unfold polar "
+                      "ctc_loss ctc_decode")
 linalg = _namespace("linalg", "norm inv solve solve_triangular det cholesky cholesky_inverse pinv lstsq matrix_rank "
-                              "qr svd eigh lu_factor")
+                              "qr svd eigh lu_factor eig jvp")
 
 
 def _image_functions():
@@ -177,4 +181,4 @@ numpy = _namespace("numpy", " ".join(n for n in __all__ if n not in {
     "depthwise_conv", "separable_conv", "max_pool", "average_pool", *nn.__all__, "in_top_k", "saturate_cast",
     "segment_sum", "segment_max", "segment_min", "segment_prod", "scatter", "scatter_update", "dtype", *linalg.__all__,
     "erfc", "erfinv", "cdist", "extract_sequences", "rearrange", "custom_gradient", "scan", "associative_scan", "map",
-    "logdet"}))
+    "logdet", "fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft", "view_as_complex", "view_as_real"}))

@@ -26,19 +26,28 @@ def _dtype(dtype, default=None):
     return dtype or default or B.floatx()
 
 
+def _sizes(shape):
+    """``shape`` as Python ints: sizes given as 0-d tensors or arrays too (``ops.shape(x)[0]``, as Keras 3's
+    OCR example passes them)."""
+    if isinstance(shape, (list, tuple)):
+        return tuple(int(value_of(d)) if hasattr(value_of(d), "shape") else d for d in shape)
+    data = value_of(shape)
+    return int(data) if getattr(data, "ndim", None) == 0 else shape
+
+
 def ones(shape, dtype=None):
     """Ones (floatx unless ``dtype``), a constant."""
-    return Tensor(_xp().ones(shape, _dtype(dtype)))
+    return Tensor(_xp().ones(_sizes(shape), _dtype(dtype)))
 
 
 def zeros(shape, dtype=None):
     """Zeros (floatx unless ``dtype``), a constant."""
-    return Tensor(_xp().zeros(shape, _dtype(dtype)))
+    return Tensor(_xp().zeros(_sizes(shape), _dtype(dtype)))
 
 
 def full(shape, fill_value, dtype=None):
     """``shape`` filled with ``fill_value`` (floatx unless ``dtype``), a constant."""
-    return Tensor(_xp().full(shape, fill_value, _dtype(dtype)))
+    return Tensor(_xp().full(_sizes(shape), fill_value, _dtype(dtype)))
 
 
 def full_like(x, fill_value, dtype=None):

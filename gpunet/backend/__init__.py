@@ -147,3 +147,5 @@ __all__ = _keras_functions.__all__ + _more.__all__ + _variables.__all__ + _phase
     "epsilon", "set_epsilon", "random", "backend", "resolve", "get_value", "set_value", "cupy_unavailable_reason",
     "clear_session", "function", "learning_phase", "standardize_dtype", "is_float_dtype", "is_int_dtype",
     "result_type"]
+__all__ += ["ctc_batch_cost", "ctc_decode"]
+from .keras_ctc_functions import ctc_batch_cost, ctc_decode  # noqa: E402 (tf.keras 2's K.ctc_*)

@@ -85,6 +85,10 @@ class OpLayer(Layer):
         with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting(), probing():
             warnings.simplefilter("ignore", RuntimeWarning)
             out = self.call(probes if len(probes) > 1 else probes[0])
+        if isinstance(out, (tuple, list)):  # (rfft's (real, imag) pair: one layer of a graph has one output here)
+            raise TypeError(f"ops.{self.function.__name__} gives {len(out)} tensors, which gpunet cannot record as "
+                            f"one layer of a functional model: call it inside a Lambda layer or a layer of yours "
+                            f"that returns one tensor.")
         return tuple(getattr(out, "shape", ()))
 
     def get_config(self):
