@@ -91,17 +91,23 @@ def nvcc_ptx(source, names, archs, workdir, lowered=None):
     return ptxs if several else ptxs[0]
 
 
-def nvcc_resources(source, names, sms, workdir):
-    """ptxas's resource report for each kernel compiled for real GPUs (``sms`` e.g. ["sm_80", "sm_90"],
-    compiled side by side): {sm: {mangled name: {"registers", "smem", "spill", "entry"}}}; ``entry`` is
-    False for a device function ptxas kept as a call (``__noinline__``)."""
-    paths = [_instantiating(source, names, workdir, sm) for sm in sms]
-    runs = _side_by_side([[nvcc_path(), "-cubin", f"-arch={sm}", "-std=c++17", "--resource-usage", "-o",
-                           path[:-3] + ".cubin", path] for sm, path in zip(sms, paths)])
+def ptxas_resources(ptxs, sms, workdir):
+    """ptxas's resource report for each kernel of the PTX texts ``ptxs`` (`nvcc_ptx`'s, for the virtual archs of
+    ``sms``: compute_80's PTX for sm_80...) compiled for those real GPUs side by side: what ``nvcc -cubin -arch=sm_XX
+    --resource-usage`` reports, without compiling the C++ again. {sm: {mangled name: {"registers", "smem",
+    "spill", "entry"}}}; ``entry`` is False for a device function ptxas kept as a call (``__noinline__``)."""
+    paths = []
+    for sm, ptx in zip(sms, ptxs):
+        paths.append(os.path.join(workdir, f"gpunet_kernels_{sm}.ptx"))
+        with open(paths[-1], "w") as f:
+            f.write(ptx)
+    ptxas = os.path.join(os.path.dirname(nvcc_path()), "ptxas")
+    runs = _side_by_side([[ptxas if os.path.exists(ptxas) else "ptxas", f"-arch={sm}", "-v", "-o", path[:-4] + ".cubin",
+                           path] for sm, path in zip(sms, paths)])
     reports = {}
     for sm, (rc, log) in zip(sms, runs):
         if rc != 0:
-            raise CompileError(f"nvcc ({sm}): exit {rc}\n{log[-4000:]}")
+            raise CompileError(f"ptxas ({sm}): exit {rc}\n{log[-4000:]}")
         reports[sm] = _usage(log)
     return reports
 
