@@ -270,3 +270,34 @@ def test_a_persistent_tape_gives_gradients_again(ops, f64):
         loss = loss_fn(y, net(x, training=True)) + sum(net.losses)
     for a, b in zip(once, plain.gradient(loss, net.trainable_weights)):
         np.testing.assert_allclose(_host(ops, b), a, rtol=1e-9)
+
+
+def test_the_guides_added_losses_in_a_loop_match_tf_keras(tfk):
+    """The guide's ActivityRegularizationLayer (``self.add_loss`` in call) and a kernel regularizer, with
+    ``loss += sum(model.losses)`` inside the tape: the loss and every gradient are tf.keras 2.21's."""
+    import tensorflow as tf
+
+    def build(lib, reduce_sum):
+        class ActivityRegularizationLayer(lib.layers.Layer):
+            def call(self, inputs):
+                self.add_loss(1e-2 * reduce_sum(inputs))
+                return inputs
+        inputs = lib.Input(shape=(6,))
+        h = ActivityRegularizationLayer()(lib.layers.Dense(5, activation="relu")(inputs))
+        h = lib.layers.Dense(5, activation="relu", kernel_regularizer=lib.regularizers.l2(0.1))(h)
+        return lib.Model(inputs, lib.layers.Dense(3)(h))
+    rs = np.random.RandomState(0)
+    x, y = rs.rand(8, 6).astype("float32"), rs.randint(0, 3, 8)
+    theirs, ours = build(tfk, tf.reduce_sum), build(gpunet, gpunet.ops.sum)
+    ours.set_weights(theirs.get_weights())
+    results = []
+    for lib, Tape, model in ((tfk, tf.GradientTape, theirs), (gpunet, gpunet.GradientTape, ours)):
+        loss_fn = lib.losses.SparseCategoricalCrossentropy(from_logits=True)
+        with Tape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+            loss += sum(model.losses)
+        results.append((float(loss), [np.asarray(g) for g in tape.gradient(loss, model.trainable_weights)]))
+    (their_loss, their_grads), (our_loss, our_grads) = results
+    assert our_loss == pytest.approx(their_loss, rel=1e-6)
+    for a, b in zip(our_grads, their_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
