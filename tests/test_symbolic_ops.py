@@ -200,3 +200,28 @@ def test_clone_model_keeps_the_ops_and_the_added_loss():
     for m in (model, clone):
         m.compile(optimizer="sgd")
     np.testing.assert_allclose(clone.evaluate(x, verbose=0), model.evaluate(x, verbose=0), rtol=1e-6)
+
+
+def test_an_op_giving_several_tensors_is_one_layer_of_several_outputs(ops, tmp_path):
+    """Keras 3's ``a, b = ops.split(x, 2, axis=-1)`` (a gated unit), ``ops.top_k`` and ``ops.moments`` on symbolic
+    tensors: each a layer whose outputs the graph reads one by one (they used to make one output of shape ())."""
+    from gpunet import ops as O
+    inputs = gpunet.Input((8,))
+    a, b = O.split(inputs, 2, axis=1)
+    values, _ = O.top_k(inputs, 2)
+    mean, variance = O.moments(inputs, axes=[1])
+    gated = gpunet.layers.Dense(3, name="gated")(a * O.sigmoid(b))
+    model = gpunet.Model(inputs, [gated, values, O.stack([mean, variance], axis=1)])
+    assert model.output_shape == [(None, 3), (None, 2), (None, 2)]
+    x = np.random.default_rng(0).random((16, 8)).astype("float32")
+    got = model.predict(x, verbose=0)
+    kernel, bias = model.get_layer("gated").get_weights()
+    np.testing.assert_allclose(got[0], (x[:, :4] / (1 + np.exp(-x[:, 4:]))) @ kernel + bias, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], -np.sort(-x, axis=1)[:, :2], rtol=1e-6)
+    np.testing.assert_allclose(got[2], np.stack([x.mean(1), x.var(1)], axis=1), rtol=1e-5, atol=1e-6)
+    model.compile("sgd", ["mse", "mse", "mse"])
+    history = model.fit(x, [np.zeros((16, 3)), np.zeros((16, 2)), np.zeros((16, 2))], epochs=3, verbose=0)
+    assert history.history["gated_loss"][-1] < history.history["gated_loss"][0]  # (the gradient flows through)
+    with pytest.raises(NotImplementedError, match="the op split applied to symbolic tensors"):
+        model.save(tmp_path / "m.h5")
+    assert not (tmp_path / "m.h5").exists()

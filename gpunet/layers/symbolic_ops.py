@@ -67,15 +67,29 @@ class OpLayer(Layer):
         return self.function(*[filled(a, arrays) for a in self.args],
                              **{k: filled(v, arrays) for k, v in self.kwargs.items()})
 
+    @property
+    def _several_outputs(self):  # (an op giving a list or tuple: ops.split, top_k, moments...)
+        return self.__dict__.get("_outputs", 0) > 0
+
     def compute_output_shape(self, input_shape):
         """Run the op on probes of two sizes: an axis whose size follows the unknown sizes' is unknown
-        (None), so a reduction over the batch (``K.mean(x)``: a scalar) keeps no batch axis."""
+        (None), so a reduction over the batch (``K.mean(x)``: a scalar) keeps no batch axis. An op giving
+        several tensors (``a, b = ops.split(x, 2, axis=-1)``) gives their shapes, a list."""
         several = isinstance(input_shape, list)
         shapes = input_shape if several else [input_shape]
         outs = [self._probe(shapes, n) for n in (2, 3)]
-        if len(outs[0]) != len(outs[1]):
+        lists = [o for o in outs if isinstance(o, list)]
+        if lists:
+            if len(lists) != 2 or len(outs[0]) != len(outs[1]):
+                raise ValueError(f"Layer '{self.name}': the op's number of outputs depends on the batch size.")
+            self._outputs = len(outs[0])
+            return [self._settled(a, b) for a, b in zip(*outs)]
+        return self._settled(*outs)
+
+    def _settled(self, small, large):
+        if len(small) != len(large):
             raise ValueError(f"Layer '{self.name}': the op's output rank depends on the batch size.")
-        return tuple(a if a == b else None for a, b in zip(*outs))
+        return tuple(a if a == b else None for a, b in zip(small, large))
 
     def _probe(self, shapes, n):
         ops = self.ops
@@ -85,10 +99,8 @@ class OpLayer(Layer):
         with B.use_backend(ops), warnings.catch_warnings(), added_losses.collecting(), probing():
             warnings.simplefilter("ignore", RuntimeWarning)
             out = self.call(probes if len(probes) > 1 else probes[0])
-        if isinstance(out, (tuple, list)):  # (rfft's (real, imag) pair: one layer of a graph has one output here)
-            raise TypeError(f"ops.{self.function.__name__} gives {len(out)} tensors, which gpunet cannot record as "
-                            f"one layer of a functional model: call it inside a Lambda layer or a layer of yours "
-                            f"that returns one tensor.")
+        if isinstance(out, (tuple, list)):  # (several outputs: their shapes)
+            return [tuple(getattr(o, "shape", ())) for o in out]
         return tuple(getattr(out, "shape", ()))
 
     def get_config(self):
