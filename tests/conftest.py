@@ -1,4 +1,5 @@
 import os
+import sys
 
 import pytest
 
@@ -37,8 +38,24 @@ def pytest_addoption(parser):
                           "a NumPy array mixed with one, or one converted to NumPy implicitly, raises TypeError")
 
 
+def _bytecode_in_pytest_cache(config):
+    """Where PYTHONDONTWRITEBYTECODE is set (CI's machines set it), every Python process of the suite compiled
+    gpunet and rewrote the tests' asserts from source again: both workers and the ~60 processes the tests start
+    (MPI ranks, the CLI, nested pytest runs), some 40 s of CPU. The suite keeps its bytecode in pytest's cache
+    folder instead, never beside the sources, where the workers and those processes find it. Not where the
+    cache is off (-p no:cacheprovider) or PYTHONPYCACHEPREFIX is yours."""
+    cache = getattr(config, "cache", None)
+    if cache is None or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    prefix = str(cache.mkdir("pycache"))
+    os.environ["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix = prefix  # the workers and subprocesses inherit it
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
+
+
 def pytest_configure(config):
     global _CUPY_REASON
+    _bytecode_in_pytest_cache(config)
     strict = config.getoption("--gpu-dryrun-strict")
     if config.getoption("--gpu-dryrun") or config.getoption("--gpu-dryrun-auto") or strict:
         import gpu_dryrun

@@ -8,6 +8,7 @@ the CuPy backend launches.
     EmulatedCupyBackend(emu)      # CupyBackend's own code, on NumPy arrays and emu
 """
 import ctypes
+import fcntl
 import hashlib
 import os
 import shutil
@@ -57,8 +58,15 @@ def compile_library(source, build_dir, tag):
         header = f.read()
     key = hashlib.sha256(source.encode() + header + " ".join([CXX] + CXXFLAGS).encode()).hexdigest()[:16]
     lib = os.path.join(build_dir, f"{tag}-{key}.so")
+    os.makedirs(build_dir, exist_ok=True)
+    with open(os.path.join(build_dir, f"{tag}.lock"), "w") as lock:
+        # pytest-xdist's workers start together on a fresh clone: one builds, the others wait and load its build
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(source, build_dir, tag, key, lib)
+
+
+def _build(source, build_dir, tag, key, lib):
     if not os.path.exists(lib):
-        os.makedirs(build_dir, exist_ok=True)
         cpp = os.path.join(build_dir, f"{tag}-{key}.cpp")
         with open(cpp, "w") as f:
             f.write(source)
@@ -145,12 +153,13 @@ class EmulatedCupyBackend(CupyBackend):
 
 
 def build_dir(request, tmp_path_factory):
-    """pytest's cache directory (builds survive across runs), or a session temp dir
-    when the cache is off (-p no:cacheprovider)."""
+    """pytest's cache directory (builds survive across runs), or one temp dir for the session when the cache is
+    off (-p no:cacheprovider): each test module that imports `emulator` holds a fixture of its own, which must
+    find the first one's builds there rather than compile them again."""
     if not have_compiler():
         pytest.fail(f"{CXX} not found: the kernel tests compile kernels/*.cu with g++ (CXX to choose another)")
     cache = getattr(request.config, "cache", None)
-    return str(cache.mkdir("gpunet-kernel-emulator") if cache else tmp_path_factory.mktemp("kernel-emulator"))
+    return str(cache.mkdir("gpunet-kernel-emulator") if cache else tmp_path_factory.getbasetemp() / "kernel-emulator")
 
 
 @pytest.fixture(scope="session")

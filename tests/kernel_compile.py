@@ -83,17 +83,20 @@ def nvcc_ptx(source, names, archs, workdir, lowered=None):
             raise CompileError(f"nvcc ({arch}): exit {rc}\n{log[-4000:]}")
         with open(path[:-3] + ".ptx") as f:
             ptx = f.read()
-        if lowered:
-            missing = [n for n, low in lowered.items() if low not in _entries(ptx)]
-            if missing:
-                raise CompileError(f"nvcc ({arch}): no kernel entry for {missing}")
+        if lowered and (missing := nvcc_entries_missing(ptx, lowered)):
+            raise CompileError(f"nvcc ({arch}): no kernel entry for {missing}")
         ptxs.append(ptx)
     return ptxs if several else ptxs[0]
 
 
+def nvcc_entries_missing(ptx, lowered):
+    """The name expressions of ``lowered`` (NVRTC's {name: mangled name}) that have no kernel entry in ``ptx``."""
+    return [n for n, low in lowered.items() if low not in _entries(ptx)]
+
+
 def ptxas_resources(ptxs, sms, workdir):
-    """ptxas's resource report for each kernel of the PTX texts ``ptxs`` (`nvcc_ptx`'s, for the virtual archs of
-    ``sms``: compute_80's PTX for sm_80...) compiled for those real GPUs side by side: what ``nvcc -cubin -arch=sm_XX
+    """ptxas's resource report for each kernel of the PTX texts ``ptxs`` (for the virtual archs of ``sms``:
+    compute_80's PTX for sm_80...) compiled for those real GPUs side by side: what ``nvcc -cubin -arch=sm_XX
     --resource-usage`` reports, without compiling the C++ again. {sm: {mangled name: {"registers", "smem",
     "spill", "entry"}}}; ``entry`` is False for a device function ptxas kept as a call (``__noinline__``)."""
     paths = []

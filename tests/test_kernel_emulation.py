@@ -119,13 +119,16 @@ def test_kernel_emulation_reverse_order_exposes_a_race_forward_order_hides(emu, 
 
 
 def test_kernels_agree_with_numpy_with_threads_run_in_reverse_order():
-    """The kernel tests that check numerics (Dense, the step kernels, the one-launch step, the
-    optimizers, streaming, regularizers) pass with each block's threads run in reverse order too: no kernel
-    leans on forward order to hide a missing barrier. Their float64 cases only: the float32 ones run the same
-    templates, so the order of their threads is the same, and the suite keeps within its time (40 s, not 75). Two
-    processes side by side, each half of the modules: the suite itself waits on them, and CI has two cores."""
+    """The kernel tests that check numerics (Dense, the step kernels, the one-launch step with every optimizer,
+    streaming, regularizers) pass with each block's threads run in reverse order too: no kernel leans on forward
+    order to hide a missing barrier. Their float64 cases only: the float32 ones run the same templates, so the
+    order of their threads is the same, and the suite keeps within its time (40 s, not 75). Not
+    test_kernel_optimizers.py: optimizers.cu has no barrier (one thread, one element), so its threads' order
+    changes nothing. Two processes side by side, each half of the modules: the suite waits on them, and CI has
+    two cores."""
+    assert "__syncthreads" not in open(os.path.join(HERE, "..", "kernels", "optimizers.cu")).read()
     modules = ["test_kernel_dense.py", "test_kernel_dense_splits.py", "test_kernel_step.py", "test_kernel_step_plan.py",
-               "test_kernel_optimizers.py", "test_kernel_streaming.py", "test_kernel_regularizers.py",
+               "test_kernel_streaming.py", "test_kernel_regularizers.py",
                "test_kernel_fused_forward.py", "test_kernel_batch_norm.py", "test_kernel_fused_batch_norm.py"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GN_EMU_"))}
     env["GN_EMU_REVERSE"] = "1"
