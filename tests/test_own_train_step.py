@@ -199,5 +199,57 @@ def test_errors_name_what_is_wrong(ops):
     model.compile("sgd", "mse")
     with pytest.raises(TypeError, match="must return a dict of logs"):
         model.fit(X, Y, verbose=0)
-    with pytest.raises(ValueError, match="class_weight"):
-        model.fit(X, Y, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+    with pytest.raises(TypeError, match="class_weight must be a dict"):
+        model.fit(X, Y, class_weight=[1.0, 2.0], verbose=0)
+    with pytest.raises(ValueError, match="only supported for models with a single output.*missing"):
+        model.fit(X, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+    with pytest.raises(ValueError, match="no entry for class 1"):
+        model.fit(X, Y, class_weight={0: 1.0}, verbose=0)
+
+
+def _weighted_guide_class(lib, Tape):
+    """The guide's "Supporting sample_weight & class_weight" model: the step reads a third element when fit
+    gives one."""
+    class CustomModel(lib.Model):
+        def train_step(self, data):
+            if len(data) == 3:
+                x, y, sample_weight = data
+            else:
+                sample_weight = None
+                x, y = data
+            with Tape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compiled_loss(y, y_pred, sample_weight=sample_weight, regularization_losses=self.losses)
+            trainable_vars = self.trainable_variables
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, trainable_vars), trainable_vars))
+            self.compiled_metrics.update_state(y, y_pred, sample_weight=sample_weight)
+            return {m.name: m.result() for m in self.metrics}
+    return CustomModel
+
+
+@pytest.mark.parametrize("with_sample_weight", [False, True], ids=["class-weight", "class-and-sample-weight"])
+def test_class_weight_reaches_the_step_as_sample_weights_as_in_tf_keras(tfk, with_sample_weight):
+    """tf.keras 2 folds class_weight into the batch's sample weights before the step sees it (times the
+    sample_weight given); the validation data is not weighed by class. (tf.keras 2.21 cannot take
+    validation_split with both sample_weight and class_weight, "Cannot convert a partially known TensorShape",
+    even for a model of its own steps: that case validates on validation_data.)"""
+    import tensorflow as tf
+    sw = RS.uniform(0.5, 2.0, len(X)).astype("float32") if with_sample_weight else None
+    runs = []
+    for lib, Tape in ((tfk, tf.GradientTape), (gpunet, gpunet.GradientTape)):
+        model = _functional(lib, _weighted_guide_class(lib, Tape))
+        if runs:
+            model.set_weights(runs[0][2])
+        start = model.get_weights()
+        model.compile(optimizer=lib.optimizers.SGD(0.1), loss="binary_crossentropy",
+                      metrics=["accuracy"], weighted_metrics=["mae"])
+        history = model.fit(X, Y, sample_weight=sw, class_weight={0: 0.25, 1: 3.0}, batch_size=8, epochs=3,
+                            shuffle=False, verbose=0,
+                            **({"validation_data": (X[:12], Y[:12])} if with_sample_weight else {"validation_split": 0.25}))
+        runs.append((model, history.history, start))
+    (theirs, their_history, _), (ours, our_history, _) = runs
+    assert sorted(our_history) == sorted(their_history)
+    for key in their_history:
+        np.testing.assert_allclose(our_history[key], their_history[key], rtol=1e-5, err_msg=key)
+    for p, q in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)

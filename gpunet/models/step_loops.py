@@ -72,6 +72,34 @@ class ArrayBatches:
                 yield _tree(lambda a: self.ops.take(a, rows), self.data)
 
 
+class ClassWeighted:
+    """fit's batches with ``class_weight`` folded into their sample weights, as tf.keras 2 hands them to a
+    train_step of yours: ``(x, y, sample_weight)``, the weight of each row's class (y's argmax where y has several
+    columns, its value where it has one) times the row's own sample weight where it had one."""
+
+    def __init__(self, batches, class_weight):
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"fit: class_weight must be a dict {{class index: weight}}, received "
+                            f"{type(class_weight).__name__}.")
+        self.batches, self.class_weight, self.steps = batches, class_weight, batches.steps
+
+    def epoch(self):
+        from ..backend.edge import _class_weights
+        from ..utils.py_dataset import unpack_x_y_sample_weight
+        ops = B.get_backend()
+        for data in self.batches.epoch():
+            x, y, sw = unpack_x_y_sample_weight(data)
+            if y is None or isinstance(y, (list, tuple, dict)):
+                raise ValueError("fit: class_weight is only supported for models with a single output (as in "
+                                 f"tf.keras): the batch's y is {'missing' if y is None else type(y).__name__}.")
+            host_y = ops.to_host(getattr(y, "data", y))
+            if host_y.ndim > 2:
+                raise ValueError(f"fit: class_weight is not supported for targets of 3 or more dimensions, "
+                                 f"received y of shape {tuple(host_y.shape)}.")
+            weights = ops.asarray(_class_weights(host_y, self.class_weight).astype(B.floatx()))
+            yield x, y, weights if sw is None else ops.asarray(sw).reshape(-1) * weights
+
+
 def one_batch(model, x, y, sample_weight):
     """``train_on_batch``'s (and the like's) data for the step, as fit's batches come."""
     return next(ArrayBatches(model.ops, pack_x_y_sample_weight(x, y, sample_weight), 1 << 62, False).epoch())
@@ -132,9 +160,6 @@ def fit(model, x, y, sample_weight, batch_size, epochs, verbose, callbacks, vali
         validation_freq):
     """Keras's fit loop around the model's ``train_step`` (the module docstring)."""
     from .epochs import _validates
-    if class_weight is not None:
-        raise ValueError("fit: class_weight with a train_step of your own: weigh the samples in the step, or pass "
-                         "sample_weight (the step receives it in its data).")
     train = batches(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, "fit")
     val = None
     if validation_data is not None:
@@ -147,6 +172,8 @@ def fit(model, x, y, sample_weight, batch_size, epochs, verbose, callbacks, vali
         if not isinstance(train, ArrayBatches):
             raise ValueError("fit: validation_split needs arrays; with a generator or Sequence pass validation_data.")
         val = train.split(validation_split)
+    if class_weight:  # (after validation_split took its rows: the validation loss is never weighed by class)
+        train = ClassWeighted(train, class_weight)
     history = History()
     cbs = CallbackList(default_callbacks(callbacks, verbose, history), model,
                        {"verbose": verbose, "epochs": epochs, "steps": train.steps, "do_validation": val is not None})

@@ -46,14 +46,17 @@ class CompiledLoss:
 
 class CompiledMetrics:
     """tf.keras 2's ``model.compiled_metrics``: ``update_state(y, y_pred, sample_weight)`` updates compile's
-    metrics; ``reset_state()`` resets them."""
+    metrics (``sample_weight`` reaches its weighted_metrics only, as in tf.keras 2); ``reset_state()`` resets
+    them."""
 
     def __init__(self, model):
         self._model = model
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        for metric in self._model._metrics:
-            metric.update_state(y_true, value_of(y_pred), sample_weight)
+        model = self._model
+        weighted = getattr(model, "_metric_weighted", None) or [False] * len(model._metrics)
+        for metric, takes_weights in zip(model._metrics, weighted, strict=True):
+            metric.update_state(y_true, value_of(y_pred), sample_weight if takes_weights else None)
 
     def reset_state(self):
         for metric in self._model._metrics:
