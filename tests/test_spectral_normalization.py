@@ -192,3 +192,49 @@ def test_h5_models_both_ways(ops, ref, tmp_path, custom):
     np.testing.assert_allclose(back.predict(IMAGES, verbose=0), want, rtol=1e-5, atol=1e-6)
     for a, b in zip(back.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def _named(model):
+    """Every weight of ``model`` by layer and name, each once (Keras 3 lists the wrapped kernel twice, and in
+    another order than tf.keras's)."""
+    out = {}
+    for i, layer in enumerate(model.layers):
+        for w in layer.weights:
+            out.setdefault((i, w.name.split("/")[-1].split(":")[0]), np.array(w.numpy()))
+    return out
+
+
+def _assert_same(ours, theirs, **tol):
+    a, b = _named(ours), _named(theirs)
+    assert sorted(a) == sorted(b)
+    for key in a:
+        if tol:
+            np.testing.assert_allclose(a[key], b[key], **tol, err_msg=str(key))
+        else:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=str(key))
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv2d"])
+def test_keras_files_both_ways_with_keras_3_and_training_resumes_alike(ops, tmp_path, kind):
+    """Keras 3 keeps the wrapped layer's weights under ``layer/vars`` and the kernel again, with vector_u, in the
+    wrapper's own ``vars``: gpunet reads such a file (after Keras 3 trained it), resumes training as Keras 3 does
+    from it, and writes the same layout back, which Keras 3 reads."""
+    from keras_support import keras_on_torch
+    keras = keras_on_torch()
+    x, y = _data(kind)
+    theirs = _model(keras, kind, power_iterations=2)
+    theirs.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    theirs.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    theirs.save(tmp_path / "theirs.keras")
+    ours = gpunet.models.load_model(tmp_path / "theirs.keras")
+    assert type(ours.layers[0]) is SpectralNormalization and ours.layers[0].power_iterations == 2
+    _assert_same(ours, theirs)
+    assert int(ours.optimizer.iterations) == int(theirs.optimizer.iterations) == len(x) // 8
+    for model in (theirs, ours):
+        model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    _assert_same(ours, theirs, rtol=2e-5, atol=1e-6)  # (vector_u included)
+    ours.save(tmp_path / "ours.keras")
+    back = keras.models.load_model(tmp_path / "ours.keras")
+    np.testing.assert_allclose(back.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    _assert_same(ours, back)
+    assert int(back.optimizer.iterations) == 2 * (len(x) // 8)

@@ -132,7 +132,8 @@ class GradientTape:
                 out.append(B.get_backend().xp.array(s.grad, copy=True))
             else:
                 out.append(_finish(None, s.shape, s.value.dtype, unconnected_gradients) if _is_weight(s) else None)
-        return rebuild(out)
+        # Tensors, as TensorFlow's are: np.asarray(g) and g.numpy() copy a GPU's gradient to the host
+        return rebuild([None if g is None else Tensor(g) for g in out])
 
     def _source_tensor(self, s):
         if isinstance(s, Tensor):

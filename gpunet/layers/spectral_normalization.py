@@ -15,7 +15,9 @@ the normalized kernel. In inference the kernel is used as it is. Forward and bac
 
 Weights: the wrapped layer's (trainable first), then ``vector_u``: tf.keras's order in its ``.h5`` group (which
 names them ``<wrapper>/kernel:0``, ``<wrapper>/bias:0``, ``<wrapper>/vector_u:0`` and reads them by position).
-The config holds the wrapped layer's under ``"layer"`` and ``power_iterations``, as tf.keras writes it.
+The config holds the wrapped layer's under ``"layer"`` and ``power_iterations``, as tf.keras writes it. A ``.keras``
+file keeps them as Keras 3 does: the wrapper's ``vars`` the kernel and ``vector_u``, the wrapped layer's weights
+under ``layer/vars``.
 """
 from .base import Layer
 from .wrapper import Wrapper
@@ -54,6 +56,9 @@ class SpectralNormalization(Wrapper):
     """Normalizes the wrapped ``layer``'s kernel by its spectral norm (``power_iterations`` steps of the power
     iteration a training call) before the layer runs; see the module doc."""
 
+    _keras3_by_attributes = True  # (a .keras file holds the wrapped layer under "layer", as Keras 3 writes it)
+    _keras3_skip = ("_runner",)  # (a call's copy of the wrapped layer: not Keras 3's)
+
     def __init__(self, layer, power_iterations=1, **kwargs):
         super().__init__(layer, **kwargs)
         self.power_iterations = _checked_iterations(power_iterations)
@@ -83,6 +88,11 @@ class SpectralNormalization(Wrapper):
         weight = Weight(self, "vector_u", self.ops.asarray(init(shape, dtype=dtype), dtype=dtype), trainable=False)
         self._weights.append(weight)
         return weight
+
+    def keras3_own_weights(self):
+        """What Keras 3 keeps in a ``.keras`` file's ``vars`` of this layer: the kernel (its attribute there too,
+        so written twice, as Keras 3 does: read back from the wrapped layer's group), then ``vector_u``."""
+        return [self.kernel, self.vector_u] if self.built else []
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)

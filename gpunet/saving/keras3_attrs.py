@@ -17,8 +17,10 @@ _SKIP = ("_layers",)  # (a model's list of what it runs: its call holder, or a S
 
 def by_attributes(layer):
     """Whether Keras 3 keeps ``layer``'s sublayers under its attributes: a layer of your own (its ``call``
-    on the tape), or a subclassed model."""
-    return getattr(layer, "_uses_call", False) or is_subclassed(layer)
+    on the tape), a subclassed model, or a built-in layer that says so (``_keras3_by_attributes``:
+    SpectralNormalization's wrapped layer)."""
+    return (getattr(layer, "_uses_call", False) or is_subclassed(layer)
+            or getattr(type(layer), "_keras3_by_attributes", False))
 
 
 def is_subclassed(model):
@@ -26,7 +28,10 @@ def is_subclassed(model):
 
 
 def own_weights(layer):
-    """The weights ``layer`` made itself, as Keras 3 keeps them in its ``vars``: trainable, then the rest."""
+    """The weights ``layer`` made itself, as Keras 3 keeps them in its ``vars``: trainable, then the rest (a
+    built-in layer's ``keras3_own_weights()`` where Keras 3 keeps others there too)."""
+    if hasattr(layer, "keras3_own_weights"):
+        return layer.keras3_own_weights()
     if is_subclassed(layer):
         own = layer.__dict__.get("_own_weights", [])
     else:
@@ -42,7 +47,7 @@ def attribute_layers(obj, seen):
     if is_subclassed(obj):  # (Keras 3 walks its Model's ``layers`` property too: what is not met before it)
         attrs.setdefault("layers", obj.layers)
     for attr in sorted(attrs, key=lambda a: "~" + a if a.startswith("_") else a):
-        if attr not in _SKIP:
+        if attr not in _SKIP and attr not in getattr(type(obj), "_keras3_skip", ()):
             yield from _layers_in(attr, attrs[attr], seen)
 
 
