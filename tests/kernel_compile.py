@@ -42,7 +42,7 @@ def nvrtc_ptx(source, names, arch):
         ptx = ptx.decode() if isinstance(ptx, bytes) else ptx
     finally:
         nvrtc.destroyProgram(prog)
-    missing = [n for n, low in lowered.items() if low not in _entries(ptx)]
+    missing = missing_entries(ptx, lowered)
     if missing:
         raise CompileError(f"NVRTC ({arch}): no kernel entry for {missing}")
     return ptx, lowered
@@ -83,14 +83,14 @@ def nvcc_ptx(source, names, archs, workdir, lowered=None):
             raise CompileError(f"nvcc ({arch}): exit {rc}\n{log[-4000:]}")
         with open(path[:-3] + ".ptx") as f:
             ptx = f.read()
-        if lowered and (missing := nvcc_entries_missing(ptx, lowered)):
+        if lowered and (missing := missing_entries(ptx, lowered)):
             raise CompileError(f"nvcc ({arch}): no kernel entry for {missing}")
         ptxs.append(ptx)
     return ptxs if several else ptxs[0]
 
 
-def nvcc_entries_missing(ptx, lowered):
-    """The name expressions of ``lowered`` (NVRTC's {name: mangled name}) that have no kernel entry in ``ptx``."""
+def missing_entries(ptx, lowered):
+    """The name expressions of ``lowered`` (NVRTC's {name: mangled name}) with no kernel entry in ``ptx``."""
     return [n for n, low in lowered.items() if low not in _entries(ptx)]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from gpunet.backend import cuda_kernels
 from gpunet.backend.kernel_source import MODULE_FILES, kernel_dir, module_source
-from kernel_compile import ARCHS, CompileError, nvcc_entries_missing, nvcc_path, nvcc_ptx, nvrtc_ptx, ptxas_resources
+from kernel_compile import ARCHS, CompileError, missing_entries, nvcc_path, nvcc_ptx, nvrtc_ptx, ptxas_resources
 
 MODULES = sorted(cuda_kernels.KERNELS)
 needs_nvcc = pytest.mark.skipif(nvcc_path() is None, reason="nvcc is not on the PATH")
@@ -47,7 +47,7 @@ def test_kernel_module_compiles_and_its_resources_fit_their_launches(module, tmp
                         "CUDA toolkit")
         assert f".target sm_{ARCHS[0].split('_')[1]}" in nvcc.result()
     lowered = results[0][1]
-    assert nvcc_entries_missing(nvcc.result(), lowered) == []
+    assert missing_entries(nvcc.result(), lowered) == []
     sms = ["sm_" + arch.split("_")[1] for arch in ARCHS]
     for sm, usage in ptxas_resources([ptx for ptx, _ in results], sms, str(tmp_path)).items():
         assert sum(u["entry"] for u in usage.values()) == len(names), sm

@@ -54,8 +54,7 @@ class CompiledMetrics:
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         model = self._model
-        weighted = getattr(model, "_metric_weighted", None) or [False] * len(model._metrics)
-        for metric, takes_weights in zip(model._metrics, weighted, strict=True):
+        for metric, takes_weights in zip(model._metrics, model._metric_weighted, strict=True):
             metric.update_state(y_true, value_of(y_pred), sample_weight if takes_weights else None)
 
     def reset_state(self):
