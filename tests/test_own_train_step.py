@@ -253,3 +253,34 @@ def test_class_weight_reaches_the_step_as_sample_weights_as_in_tf_keras(tfk, wit
         np.testing.assert_allclose(our_history[key], their_history[key], rtol=1e-5, err_msg=key)
     for p, q in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)
+
+
+def test_class_weight_of_one_hot_targets_from_a_sequence_weighs_each_row_by_its_class(ops):
+    """One-hot targets take the weight of their argmax's class; batches from a Sequence are weighed as arrays'
+    are: the same training as the rows' class weights given as sample_weight."""
+    classes = np.eye(3, dtype="float32")[RS.randint(0, 3, len(X))]
+    weights = {0: 0.5, 1: 2.0, 2: 1.25}
+
+    class Rows(gpunet.utils.Sequence):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return X[i * 16:(i + 1) * 16], classes[i * 16:(i + 1) * 16]
+    runs = []
+    for how in ("class_weight", "sample_weight"):
+        gpunet.utils.set_random_seed(3)
+        inputs = gpunet.layers.Input((6,))
+        model = _weighted_guide_class(gpunet, gpunet.GradientTape)(
+            inputs, gpunet.layers.Dense(3, activation="softmax")(inputs))
+        model.compile(optimizer=gpunet.optimizers.SGD(0.5), loss="categorical_crossentropy")
+        if how == "class_weight":
+            history = model.fit(Rows(), class_weight=weights, epochs=2, shuffle=False, verbose=0)
+        else:
+            rows = np.array([weights[c] for c in classes.argmax(1)], "float32")
+            history = model.fit(X, classes, sample_weight=rows, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        runs.append((history.history["loss"], model.get_weights()))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-6)
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert runs[0][0][0] != pytest.approx(runs[0][0][1])  # (it trained)
