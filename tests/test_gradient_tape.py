@@ -301,3 +301,40 @@ def test_the_guides_added_losses_in_a_loop_match_tf_keras(tfk):
     assert our_loss == pytest.approx(their_loss, rel=1e-6)
     for a, b in zip(our_grads, their_grads):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("training", [None, False], ids=["training-unset", "training-false"])
+def test_a_layer_of_yours_in_a_model_called_for_inference_gives_gradients_as_tf_keras(tfk, training):
+    """``model(x)`` inside a tape without training=True (TensorFlow's FGSM and saliency tutorials call it so): the
+    call runs in inference (Dropout off) and still gives the weights' and the watched input's gradients. A layer of
+    yours inside the model kept no record of such a call before ("backward() needs a forward(x, training=True)")."""
+    import tensorflow as tf
+
+    def build(lib):
+        class Scale(lib.layers.Layer):
+            def build(self, shape):
+                self.scale = self.add_weight(name="scale", shape=(shape[-1],), initializer="ones")
+
+            def call(self, x, training=None):
+                return x * self.scale
+        inputs = lib.Input((4,))
+        h = lib.layers.Dropout(0.5)(Scale()(lib.layers.Dense(3, activation="tanh")(inputs)))
+        return lib.Model(inputs, lib.layers.Dense(1)(h))
+    x = RS.rand(5, 4).astype("float32")
+    theirs, ours = build(tfk), build(gpunet)
+    theirs.layers[2].scale.assign(np.array([0.5, 2.0, -1.0], "float32"))
+    ours.set_weights(theirs.get_weights())
+    results = []
+    for Tape, model, source in ((tf.GradientTape, theirs, tf.constant(x)), (gpunet.GradientTape, ours, x)):
+        with Tape(persistent=True) as tape:
+            tape.watch(source)
+            prediction = model(source, training=training)
+            loss = (prediction - 1.0) ** 2
+        grads = tape.gradient(loss, model.trainable_weights)
+        results.append((np.asarray(prediction), [np.asarray(g) for g in grads], np.asarray(tape.gradient(loss, source))))
+    (p_theirs, g_theirs, x_theirs), (p_ours, g_ours, x_ours) = results
+    np.testing.assert_allclose(p_ours, p_theirs, rtol=1e-6)  # (Dropout off: inference)
+    assert len(g_ours) == len(g_theirs) == 5
+    for a, b in zip(g_ours, g_theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-7)

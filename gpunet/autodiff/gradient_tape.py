@@ -39,6 +39,12 @@ def recording():
     return bool(_TAPES.get())
 
 
+def in_recorded_call():
+    """Whether the layer call running now is one a `GradientTape` records (`record_call`): its backward may run
+    even where the call is not a training one (``model(x)`` inside a tape, as in TensorFlow)."""
+    return _CALL_LEAF.get() is not None
+
+
 class GradientTape:
     """Record the layer calls and tensor operations run inside ``with GradientTape() as tape:`` and give
     gradients with ``tape.gradient(target, sources)`` (TensorFlow's API).

@@ -209,16 +209,18 @@ def call_with_args(layer, x, args, kwargs, training):
 
 
 def tape_forward(layer, x, training):
-    """The output array of ``call``; in training, the tape is kept for `tape_backward`."""
+    """The output array of ``call``; in training, or in a call a GradientTape records, the tape is kept for
+    `tape_backward`."""
     weights = [w for w in layer._weights if sublayers.on_tape(w)]  # (built-in sublayers' go through their backward)
-    trainable = {id(w) for w in layer.trainable_weights} if training else ()
+    keep = bool(training) or gradient_tape.in_recorded_call()  # (model(x) in a GradientTape: inference, gradients)
+    trainable = {id(w) for w in layer.trainable_weights} if keep else ()
     token = sublayers.training_scope(training)
     with B.use_backend(layer.ops):
         for w in weights:
             w.tensor = Tensor(w.value, requires_grad=id(w) in trainable)
         several = isinstance(x, list)  # a call on several tensors (the functional API)
         data = getattr(layer, "_data_inputs", None) or ()  # which inputs are a model's own (graph_run.py): no gradient
-        needs = [bool(training) and not (i < len(data) and data[i]) for i in range(len(x) if several else 1)]
+        needs = [keep and not (i < len(data) and data[i]) for i in range(len(x) if several else 1)]
         inputs = ([Tensor(a, requires_grad=n) for a, n in zip(x, needs)] if several
                   else Tensor(x, requires_grad=needs[0]))
         if not several:  # (the mask layers/masking.py's forward hands this call)
@@ -235,7 +237,7 @@ def tape_forward(layer, x, training):
             for w in weights:
                 w.tensor = None
             sublayers.reset_training(token)
-    layer._tape = (out, inputs, recorded, losses) if training else None
+    layer._tape = (out, inputs, recorded, losses) if keep else None
     outs = out if isinstance(out, list) else [out]  # (a list: a layer with several outputs, an RNN's states)
     layer._call_mask = outs[0]._keras_mask  # (a subclassed model's output mask: models/model.py; layers/masking.py's)
     added_losses.hand_on(losses)
