@@ -338,3 +338,39 @@ def test_a_layer_of_yours_in_a_model_called_for_inference_gives_gradients_as_tf_
     for a, b in zip(g_ours, g_theirs):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("include", [False, True], ids=["target-without-model-losses", "target-with-model-losses"])
+def test_a_layer_of_yours_adds_its_loss_only_where_the_target_includes_it_as_tf_keras(tfk, include):
+    """A loss a layer of yours adds inside a model enters the gradients of a target that includes
+    ``model.losses``, and no other (an input gradient for a saliency map, a loss left without them), as in
+    TensorFlow; gradients of the weights and of the watched input, twice from a persistent tape."""
+    import tensorflow as tf
+
+    def build(lib, reduce_sum):
+        class Scaled(lib.layers.Layer):
+            def build(self, shape):
+                self.scale = self.add_weight(name="scale", shape=(shape[-1],), initializer="ones")
+
+            def call(self, x):
+                self.add_loss(0.5 * reduce_sum(x * self.scale))
+                return x * self.scale
+        inputs = lib.Input((4,))
+        return lib.Model(inputs, lib.layers.Dense(1)(Scaled()(lib.layers.Dense(3)(inputs))))
+    x = RS.rand(5, 4).astype("float32")
+    theirs, ours = build(tfk, tf.reduce_sum), build(gpunet, gpunet.ops.sum)
+    ours.set_weights(theirs.get_weights())
+    results = []
+    for Tape, model, source, total in ((tf.GradientTape, theirs, tf.constant(x), tf.add_n),
+                                       (gpunet.GradientTape, ours, x, sum)):
+        with Tape(persistent=True) as tape:
+            tape.watch(source)
+            target = (model(source) ** 2) * 0.5
+            if include:
+                target = target + total(model.losses)
+        results.append(([np.asarray(g) for g in tape.gradient(target, model.trainable_weights)],
+                        np.asarray(tape.gradient(target, source))))
+    (w_theirs, x_theirs), (w_ours, x_ours) = results
+    for a, b in zip(w_ours, w_theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-6)

@@ -27,6 +27,14 @@ _CALL_LEAF = contextvars.ContextVar("gpunet_gradient_tape_call_leaf", default=No
 
 
 _KEEP_RECORDS = contextvars.ContextVar("gpunet_gradient_tape_keeps_records", default=False)
+_LOSS_UPSTREAMS = contextvars.ContextVar("gpunet_gradient_tape_loss_upstreams", default=None)
+
+
+def added_loss_upstreams():
+    """While a tape's `gradient` runs: ``{id(loss): upstream}`` for the losses layers of yours added inside
+    recorded calls that the target reached through ``model.losses`` (`tape_backward` counts those only, as
+    TensorFlow does); None elsewhere (``fit``'s steps, where each added loss counts once)."""
+    return _LOSS_UPSTREAMS.get()
 
 
 def keeps_records():
@@ -125,10 +133,12 @@ class GradientTape:
             if w.grad is not None:
                 w.grad[...] = 0
         token = _KEEP_RECORDS.set(self.persistent)  # (a layer of yours keeps its call's tape for the next one)
+        loss_token = _LOSS_UPSTREAMS.set({})
         try:
             reached = _run_backward(targets, ups, inputs)
         finally:
             _KEEP_RECORDS.reset(token)
+            _LOSS_UPSTREAMS.reset(loss_token)
         out = []
         for s, leaf in zip(flat, leaves):
             if leaf is not None:
@@ -237,6 +247,9 @@ def record_call(layer, x, training, call):
         _TAPES.reset(token)
         _CALL_LEAF.reset(leaf_token)
     layer._tape_added = list(added)  # (``model.losses`` inside the tape: `losses`)
+    # (a call through its hand-written backward: the losses its layers of yours added count through it, `_counted`)
+    layer._tape_out = next(iter(out), None) if isinstance(out, (list, tuple)) else out
+    layer._tape_out = layer._tape_out if holder["taken"] else None
     weights = layer.trainable_weights
     if not holder["taken"] and weights:
         raise NotImplementedError(f"Layer '{layer.name}' ({type(layer).__name__}) called inside a GradientTape "
@@ -300,6 +313,24 @@ def penalty_tensor(weight):
 def losses(layer, regularized):
     """``layer.losses`` read while a tape records: the penalties of the ``regularized`` weights as tape tensors
     (`penalty_tensor`), then the losses the layer's last recorded call added (``add_loss``, activity
-    regularizers), tensors of the tape too. (A layer of yours trains what its ``call`` adds with ``add_loss``
-    whether or not the loss includes ``model.losses``: its backward counts them, as fit does.)"""
-    return [penalty_tensor(w) for w in regularized] + list(layer.__dict__.get("_tape_added", ()))
+    regularizers), tensors of the tape too (`_counted`)."""
+    out = layer.__dict__.get("_tape_out")
+    return [penalty_tensor(w) for w in regularized] + [_counted(a, out) for a in layer.__dict__.get("_tape_added", ())]
+
+
+def _counted(added, out):
+    """A loss a layer of yours added inside a recorded call that ran its hand-written backward (a model's), as a
+    tape tensor after the call's output ``out``: the upstream gradient the target gives it is kept for that
+    backward (which runs after it, ``out`` being its input), and the layer's `tape_backward` counts the loss by
+    it, as TensorFlow counts an added loss only where the target includes it (a target without ``model.losses``:
+    not at all). ``added`` itself where the call ran on this tape (a layer of yours called alone)."""
+    if not isinstance(out, Tensor) or not out.requires_grad or not isinstance(added, Tensor):
+        return added
+    ops = B.get_backend()
+
+    def vjp(g):
+        ups = _LOSS_UPSTREAMS.get()
+        if ups is not None:
+            ups[id(added)] = g + ups[id(added)] if id(added) in ups else g
+        return ops.zeros(out.data.shape, out.data.dtype)
+    return Tensor(added.data, requires_grad=True, parents=((out, vjp),))

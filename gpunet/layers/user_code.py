@@ -262,11 +262,14 @@ def tape_backward(layer, dy, need_dx):
     several = isinstance(inputs, list)
     sources = inputs if several else [inputs]
     sublayers.zero_grads(layer)
+    ups = gradient_tape.added_loss_upstreams()
+    # in fit the losses call() added count once each in the model's loss: their upstream gradient is 1; in a
+    # GradientTape's gradient, what the target gave them through model.losses (those it left out: nothing)
+    counted = [(t, None) for t in losses] if ups is None else [(t, ups[id(t)]) for t in losses if id(t) in ups]
     with B.use_backend(layer.ops):
-        # the losses call() added count once each in the model's loss: their upstream gradient is 1
         outs, dys = (out, dy) if isinstance(out, list) else ([out], [dy])
-        grads = gradients(outs + losses, sources + [t for _, t in recorded],
-                          [d.astype(o.dtype, copy=False) for o, d in zip(outs, dys)] + [None] * len(losses))
+        grads = gradients(outs + [t for t, _ in counted], sources + [t for _, t in recorded],
+                          [d.astype(o.dtype, copy=False) for o, d in zip(outs, dys)] + [u for _, u in counted])
     for (w, _), g in zip(recorded, grads[len(sources):]):
         if w.grad is not None:
             w.grad[...] = g
