@@ -340,6 +340,25 @@ def test_a_layer_of_yours_in_a_model_called_for_inference_gives_gradients_as_tf_
     np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-7)
 
 
+def _both_tapes(theirs, ours, include, target_of):
+    """For tf.keras's model and gpunet's: ``(sum of model.losses, the weights' gradients, the input's)`` of
+    ``target_of(model(x))`` (plus ``model.losses`` where ``include``), from a persistent tape each."""
+    import tensorflow as tf
+    x = np.random.RandomState(4).rand(5, 4).astype("float32")
+    results = []
+    for Tape, model, source, total in ((tf.GradientTape, theirs, tf.constant(x), tf.add_n),
+                                       (gpunet.GradientTape, ours, x, sum)):
+        with Tape(persistent=True) as tape:
+            tape.watch(source)
+            target = target_of(model(source))
+            penalty = float(total(model.losses))
+            if include:
+                target = target + total(model.losses)
+        results.append((penalty, [np.asarray(g) for g in tape.gradient(target, model.trainable_weights)],
+                        np.asarray(tape.gradient(target, source))))
+    return results
+
+
 @pytest.mark.parametrize("include", [False, True], ids=["target-without-model-losses", "target-with-model-losses"])
 def test_a_layer_of_yours_adds_its_loss_only_where_the_target_includes_it_as_tf_keras(tfk, include):
     """A loss a layer of yours adds inside a model enters the gradients of a target that includes
@@ -357,20 +376,30 @@ def test_a_layer_of_yours_adds_its_loss_only_where_the_target_includes_it_as_tf_
                 return x * self.scale
         inputs = lib.Input((4,))
         return lib.Model(inputs, lib.layers.Dense(1)(Scaled()(lib.layers.Dense(3)(inputs))))
-    x = RS.rand(5, 4).astype("float32")
     theirs, ours = build(tfk, tf.reduce_sum), build(gpunet, gpunet.ops.sum)
     ours.set_weights(theirs.get_weights())
-    results = []
-    for Tape, model, source, total in ((tf.GradientTape, theirs, tf.constant(x), tf.add_n),
-                                       (gpunet.GradientTape, ours, x, sum)):
-        with Tape(persistent=True) as tape:
-            tape.watch(source)
-            target = (model(source) ** 2) * 0.5
-            if include:
-                target = target + total(model.losses)
-        results.append(([np.asarray(g) for g in tape.gradient(target, model.trainable_weights)],
-                        np.asarray(tape.gradient(target, source))))
-    (w_theirs, x_theirs), (w_ours, x_ours) = results
+    (_, w_theirs, x_theirs), (_, w_ours, x_ours) = _both_tapes(theirs, ours, include, lambda p: (p ** 2) * 0.5)
+    for a, b in zip(w_ours, w_theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("include", [False, True], ids=["target-without-model-losses", "target-with-model-losses"])
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_activity_regularizers_in_a_model_count_as_the_target_includes_them_as_tf_keras(tfk, kind, include):
+    """An inner layer's activity penalty is in ``model.losses`` inside a tape with its value (a Sequential's call
+    failed: "'Dense' object has no attribute '_activity_output'"; a functional model's gave 0) and enters only a
+    target that includes it, as in TensorFlow."""
+    def build(lib):
+        dense = lib.layers.Dense(3, activity_regularizer=lib.regularizers.l2(0.5))
+        if kind == "sequential":
+            return lib.Sequential([lib.Input((4,)), dense, lib.layers.Dense(1)])
+        inputs = lib.Input((4,))
+        return lib.Model(inputs, lib.layers.Dense(1)(dense(inputs)))
+    theirs, ours = build(tfk), build(gpunet)
+    ours.set_weights(theirs.get_weights())
+    (p_theirs, w_theirs, x_theirs), (p_ours, w_ours, x_ours) = _both_tapes(theirs, ours, include, lambda p: p * 1.5)
+    assert p_ours == pytest.approx(p_theirs, rel=1e-6) and p_ours > 0
     for a, b in zip(w_ours, w_theirs):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-6)

@@ -20,6 +20,7 @@ import contextvars
 
 from .. import backend as B
 from .tape import _reverse_topological
+from .tape_losses import _LOSS_UPSTREAMS
 from .tensor import Tensor, lift
 
 _TAPES = contextvars.ContextVar("gpunet_gradient_tapes", default=())
@@ -27,16 +28,6 @@ _CALL_LEAF = contextvars.ContextVar("gpunet_gradient_tape_call_leaf", default=No
 
 
 _KEEP_RECORDS = contextvars.ContextVar("gpunet_gradient_tape_keeps_records", default=False)
-_LOSS_UPSTREAMS = contextvars.ContextVar("gpunet_gradient_tape_loss_upstreams", default=None)
-
-
-def added_loss_upstreams():
-    """While a tape's `gradient` runs: ``{id(loss): upstream}`` for the losses layers of yours added inside
-    recorded calls that the target reached through ``model.losses`` (`tape_backward` counts those only, as
-    TensorFlow does); None elsewhere (``fit``'s steps, where each added loss counts once)."""
-    return _LOSS_UPSTREAMS.get()
-
-
 def keeps_records():
     """Whether a backward running now must keep its call's record (a persistent tape's `gradient`)."""
     return _KEEP_RECORDS.get()
@@ -291,46 +282,3 @@ def _lift_inputs(tapes, ops, x, input_dtype):
         from ..backend import edge
         return Tensor(edge.to_input(ops, x, input_dtype()))
     return lift(ops.asarray(x))
-
-
-def penalty_tensor(weight):
-    """A weight regularizer's penalty as a tape tensor (``model.losses`` inside a tape): its backward adds the
-    regularizer's gradient to the weight's, through a leaf every open tape knows."""
-    ops = B.get_backend()
-    value = ops.asarray(weight.regularizer(weight.value), dtype=weight.value.dtype)
-    if weight.grad is None:
-        weight.grad = ops.zeros(weight.shape, weight.value.dtype)
-    leaf = Tensor(ops.zeros((), value.dtype), requires_grad=True)
-
-    def vjp(g):
-        weight.grad += g * weight.regularizer.gradient(weight.value)
-        return ops.zeros((), value.dtype)
-    for tape in _TAPES.get():
-        tape._add_leaf(leaf, [weight])
-    return Tensor(value, requires_grad=True, parents=((leaf, vjp),))
-
-
-def losses(layer, regularized):
-    """``layer.losses`` read while a tape records: the penalties of the ``regularized`` weights as tape tensors
-    (`penalty_tensor`), then the losses the layer's last recorded call added (``add_loss``, activity
-    regularizers), tensors of the tape too (`_counted`)."""
-    out = layer.__dict__.get("_tape_out")
-    return [penalty_tensor(w) for w in regularized] + [_counted(a, out) for a in layer.__dict__.get("_tape_added", ())]
-
-
-def _counted(added, out):
-    """A loss a layer of yours added inside a recorded call that ran its hand-written backward (a model's), as a
-    tape tensor after the call's output ``out``: the upstream gradient the target gives it is kept for that
-    backward (which runs after it, ``out`` being its input), and the layer's `tape_backward` counts the loss by
-    it, as TensorFlow counts an added loss only where the target includes it (a target without ``model.losses``:
-    not at all). ``added`` itself where the call ran on this tape (a layer of yours called alone)."""
-    if not isinstance(out, Tensor) or not out.requires_grad or not isinstance(added, Tensor):
-        return added
-    ops = B.get_backend()
-
-    def vjp(g):
-        ups = _LOSS_UPSTREAMS.get()
-        if ups is not None:
-            ups[id(added)] = g + ups[id(added)] if id(added) in ups else g
-        return ops.zeros(out.data.shape, out.data.dtype)
-    return Tensor(added.data, requires_grad=True, parents=((out, vjp),))

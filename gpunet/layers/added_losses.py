@@ -15,7 +15,7 @@ scalars). Unlike the compiled loss it is not divided by the batch size: write ``
 from contextlib import contextmanager
 
 from .. import backend as B
-from ..autodiff import Tensor, gradient_tape, gradients, lift
+from ..autodiff import Tensor, gradient_tape, gradients, lift, tape_losses
 from ..autodiff.tensor import Operators
 from . import symbolic
 
@@ -196,6 +196,6 @@ class AddLossMixin:
         """Keras's ``layer.losses``: the weight regularizers' penalties on the current weights, the
         losses the layer's last call added, and its callable losses computed now (0-d arrays)."""
         if gradient_tape.recording():  # (tensors of the tape: their gradients flow)
-            return gradient_tape.losses(self, [w for w in self._weights if w.regularizer is not None])
+            return tape_losses.losses(self, [w for w in self._weights if w.regularizer is not None])
         out = [w.regularizer(w.value) for w in self._weights if w.regularizer is not None]
         return out + listed(self.ops, self.__dict__.get("_call_losses", ()), self.__dict__.get("_callable_losses", ()))

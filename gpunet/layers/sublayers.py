@@ -11,7 +11,7 @@ unless the call passes its own.
 import contextvars
 import copy
 
-from ..autodiff import Tensor, gradient_tape, lift
+from ..autodiff import Tensor, gradient_tape, lift, tape_losses
 from ..backend.io_packing import layout_of, packed, unpacked
 from . import added_losses, masking
 
@@ -105,14 +105,15 @@ def call_on_tape(layer, x, training=None):
         y = packed(ops, y)
     need = any(p.requires_grad for p in xs)
     if not (training or need or tape_leaf is not None):
-        return penalized(layer, masked(Tensor(y), mask))
+        return penalized(layer, masked(Tensor(y), mask), runner)
     weights, done = summed_weights(layer), {}
 
     def vjp_of(k):
         def vjp(g):  # (zero_grads started the weights' gradients from 0 before the outer backward)
             if done.get("g") is not g:  # (the tape hands each input the same upstream gradient: one backward)
                 dy = [part.copy() for part in unpacked(g, layout)] if layout is not None else g  # (views of g)
-                done["g"], done["dx"] = g, backward_adding(runner, weights, dy, need)
+                with tape_losses.activity_counted(runner):
+                    done["g"], done["dx"] = g, backward_adding(runner, weights, dy, need)
             if k is None or not xs[k].requires_grad:
                 return ops.zeros((), y.dtype)
             return ops.xp.array(done["dx"][k], copy=True) if several else done["dx"]
@@ -121,21 +122,28 @@ def call_on_tape(layer, x, training=None):
     parents = tuple((p, vjp_of(k)) for k, p in enumerate(xs) if p.requires_grad)
     parents += ((tape_leaf, vjp_of(None)),) if tape_leaf is not None else ()
     parents = parents or ((Tensor(ops.zeros((), y.dtype), requires_grad=True), vjp_of(None)),)
-    return penalized(layer, masked(Tensor(y, requires_grad=True, parents=parents), mask))
+    return penalized(layer, masked(Tensor(y, requires_grad=True, parents=parents), mask), runner)
 
 
-def penalized(layer, out):
+def penalized(layer, out, runner=None):
     """``out``, the layer's activity penalty on it (its regularizer's value over the batch size, as the engine
     takes a model's own layers') added as a loss of the call around (tf.keras 2 adds it to ``model.losses``);
-    it used to be left out of the loss. A nested model's inner layers add their gradients in its backward."""
+    it used to be left out of the loss. A nested model's inner layers add their gradients in its backward: their
+    penalties are those of the ``runner`` that ran the call (the model's copy), which keeps the loss added as its
+    ``_activity_marker`` (a GradientTape counts them by it: tape_losses.activity_counted)."""
     reg = getattr(layer, "activity_regularizer", None)
     if reg is None or not isinstance(out, Tensor) or not added_losses.collecting_now():  # (arrays: a call outside)
         return out
     n, data = out.shape[0], out.data
-    value = layer.ops.asarray(reg(data), dtype=data.dtype) / n
-    follows = out.requires_grad and not getattr(type(layer), "_nests_layers", False)
-    added_losses.add(layer, Tensor(value, requires_grad=follows,
-                                   parents=((out, lambda g: g * (reg.gradient(data) / n)),) if follows else ()))
+    nests = getattr(type(layer), "_nests_layers", False)
+    total = runner._activity_penalty() if nests and runner is not None else reg(data)
+    value = layer.ops.asarray(total, dtype=data.dtype) / n
+    follows = out.requires_grad and not nests
+    added = Tensor(value, requires_grad=follows,
+                   parents=((out, lambda g: g * (reg.gradient(data) / n)),) if follows else ())
+    if nests and runner is not None:
+        runner._activity_marker = added
+    added_losses.add(layer, added)
     return out
 
 

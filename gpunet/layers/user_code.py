@@ -11,7 +11,7 @@ import functools
 import inspect
 
 from .. import backend as B
-from ..autodiff import Tensor, gradient_tape, gradients, lift
+from ..autodiff import Tensor, gradient_tape, gradients, lift, tape_losses
 from ..autodiff.tensor import is_tensor
 from . import added_losses, masking, sublayers
 
@@ -262,7 +262,7 @@ def tape_backward(layer, dy, need_dx):
     several = isinstance(inputs, list)
     sources = inputs if several else [inputs]
     sublayers.zero_grads(layer)
-    ups = gradient_tape.added_loss_upstreams()
+    ups = tape_losses.added_loss_upstreams()
     # in fit the losses call() added count once each in the model's loss: their upstream gradient is 1; in a
     # GradientTape's gradient, what the target gave them through model.losses (those it left out: nothing)
     counted = [(t, None) for t in losses] if ups is None else [(t, ups[id(t)]) for t in losses if id(t) in ups]

@@ -10,7 +10,7 @@ from ..backend.dense_plan import build_plan
 from ..backend.gpu_graph_plan import build_gpu_graph_plan
 from ..backend.gpu_plan_build import build_gpu_plan
 from ..backend.graph_plan import build_graph_plan
-from ..autodiff import gradient_tape
+from ..autodiff import gradient_tape, tape_losses
 from ..autodiff.tensor import value_of
 from ..layers import added_losses, masking
 from ..metrics.added import AddedMean, TrackedMetric
@@ -124,7 +124,7 @@ class EngineMixin:
         fit and evaluate, computed from that batch's outputs)."""
         regularized = [w for layer in self._layers for w in layer._weights if w.regularizer is not None]
         if gradient_tape.recording():  # (tensors of the tape: their gradients flow)
-            return gradient_tape.losses(self, regularized)
+            return tape_losses.losses(self, regularized)
         out = [w.regularizer(w.value) for w in regularized]
         return out + added_losses.listed(self.ops, self.__dict__.get("_last_added", ()), added_losses.callables(self))
 

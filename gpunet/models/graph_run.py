@@ -6,7 +6,7 @@ later calls on shallow copies of itself (`copy.copy`: the same `Weight` objects,
 of the call), and its weight gradients, which a backward writes rather than adds, are gathered
 call by call and summed. A tensor read by several layers gets the sum of their gradients.
 """
-from ..autodiff import Tensor
+from ..autodiff import Tensor, tape_losses
 from ..backend.io_packing import layout_of, packed, unpacked
 from ..layers import added_losses, masking
 from ..layers.sublayers import backward_adding, call_copy, summed_weights
@@ -116,6 +116,7 @@ def backward(model, dy, need_dx=False):
     for layer in shared.values():  # a shared layer's weight gradients: summed over its calls from 0
         for w in summed_weights(layer):
             w.grad[...] = 0
+    counted = tape_losses.activity_upstream()
     for node, runner in zip(reversed(model._nodes), reversed(model._ran)):
         layer = node.layer
         if node.several is not None:
@@ -125,8 +126,9 @@ def backward(model, dy, need_dx=False):
             g = grads.pop(id(node.output))
         else:  # a call only a metric reads (model.add_metric): nothing flows back
             continue
-        if node.several is None and layer.activity_regularizer is not None:
-            g = g + layer.activity_regularizer.gradient(runner._activity_output) / g.shape[0]
+        if node.several is None and layer.activity_regularizer is not None and counted is not None:
+            term = layer.activity_regularizer.gradient(runner._activity_output) / g.shape[0]
+            g = g + (term if counted is tape_losses.COUNTED_ONCE else term * counted)  # (a GradientTape's factor)
         need = need_dx or any(not t.node.is_input for t in node.inputs)
         is_shared = id(layer) in shared
         dx = backward_adding(runner, summed_weights(layer), g, need) if is_shared else runner.backward(g, need)

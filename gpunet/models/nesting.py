@@ -6,6 +6,7 @@ with paths ``"<inner layer>/<weight>"``, unique because layer names are unique a
 whole model), and activity regularizers inside it are applied by it.
 """
 from .. import backend as B
+from ..autodiff import tape_losses
 
 
 class NestingMixin:
@@ -95,10 +96,12 @@ class NestingMixin:
 
     def backward(self, dy, need_dx=True):
         layers = getattr(self, "_ran", self._layers)
+        counted = tape_losses.activity_upstream()  # (1; in a GradientTape, as the target counts the penalty)
         for i in range(len(layers) - 1, -1, -1):
             layer = layers[i]
-            if layer.activity_regularizer is not None:  # as the engine does for the outer model's layers
-                dy = dy + layer.activity_regularizer.gradient(layer._activity_output) / dy.shape[0]
+            if layer.activity_regularizer is not None and counted is not None:  # as the engine does (outer layers)
+                term = layer.activity_regularizer.gradient(layer._activity_output) / dy.shape[0]
+                dy = dy + (term if counted is tape_losses.COUNTED_ONCE else term * counted)
             dy = layer.backward(dy, need_dx or i > 0)
         return dy
 
