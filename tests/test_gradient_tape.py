@@ -340,6 +340,14 @@ def test_a_layer_of_yours_in_a_model_called_for_inference_gives_gradients_as_tf_
     np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-7)
 
 
+def _assert_same_penalty_and_gradients(theirs, ours):
+    (p_theirs, w_theirs, x_theirs), (p_ours, w_ours, x_ours) = theirs, ours
+    assert p_ours == pytest.approx(p_theirs, rel=1e-6) and p_ours > 0
+    for a, b in zip(w_ours, w_theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-6)
+
+
 def _both_tapes(theirs, ours, include, target_of):
     """For tf.keras's model and gpunet's: ``(sum of model.losses, the weights' gradients, the input's)`` of
     ``target_of(model(x))`` (plus ``model.losses`` where ``include``), from a persistent tape each."""
@@ -398,8 +406,19 @@ def test_activity_regularizers_in_a_model_count_as_the_target_includes_them_as_t
         return lib.Model(inputs, lib.layers.Dense(1)(dense(inputs)))
     theirs, ours = build(tfk), build(gpunet)
     ours.set_weights(theirs.get_weights())
-    (p_theirs, w_theirs, x_theirs), (p_ours, w_ours, x_ours) = _both_tapes(theirs, ours, include, lambda p: p * 1.5)
-    assert p_ours == pytest.approx(p_theirs, rel=1e-6) and p_ours > 0
-    for a, b in zip(w_ours, w_theirs):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-6)
+    _assert_same_penalty_and_gradients(*_both_tapes(theirs, ours, include, lambda p: p * 1.5))
+
+
+@pytest.mark.parametrize("include", [False, True], ids=["target-without-model-losses", "target-with-model-losses"])
+def test_a_functional_models_add_loss_counts_as_the_target_includes_it_as_tf_keras(tfk, include):
+    """``model.add_loss(symbolic tensor)`` on a functional model (Keras's VAE): in ``model.losses`` inside a tape,
+    entering only a target that includes it, as in TensorFlow (it entered every gradient through the model)."""
+    def build(lib):
+        inputs = lib.Input((4,))
+        hidden = lib.layers.Dense(3, activation="tanh")(inputs)
+        model = lib.Model(inputs, lib.layers.Dense(1)(hidden))
+        model.add_loss(0.25 * lib.backend.mean(lib.backend.square(hidden)))
+        return model
+    theirs, ours = build(tfk), build(gpunet)
+    ours.set_weights(theirs.get_weights())
+    _assert_same_penalty_and_gradients(*_both_tapes(theirs, ours, include, lambda p: p * 1.5))

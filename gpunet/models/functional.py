@@ -95,6 +95,7 @@ class Functional(AddedTensorsMixin, Model):  # (MultiIOMixin through Model's bas
             t.node.layer.ops = self.ops
         self._loss_tensors = []  # symbolic losses given to add_loss: computed with the outputs, summed into the loss
         self._loss_shapes = []  # (their values' shapes in the last forward)
+        self._loss_values = []  # (and their values, as the step around and model.losses got them)
         self._metric_tensors = []  # (name, symbolic tensor) given to add_metric: logged as their means
         self._all_layers = []
         self._set_graph(nodes, ordered)

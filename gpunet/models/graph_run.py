@@ -57,7 +57,8 @@ def forward(model, x, training, penalty=True, in_mask=None):
     model._ran = runners  # (NestingMixin's _activity_penalty reads them, as a nested model's)
     if model._loss_tensors or model._metric_tensors:  # model.add_loss/add_metric: to the step around (if any)
         model._loss_shapes = [values[id(t)].shape for t in model._loss_tensors]
-        added_losses.hand_on(added_losses.Frame([Tensor(values[id(t)]) for t in model._loss_tensors],
+        model._loss_values = [Tensor(values[id(t)]) for t in model._loss_tensors]  # (a GradientTape counts by them)
+        added_losses.hand_on(added_losses.Frame(list(model._loss_values),
                                                 [(name, Tensor(values[id(t)])) for name, t in model._metric_tensors]))
     model._nested_out_masks = out_masks = [masks.get(id(t)) for t in model._outputs]
     if not penalty:  # (predict, or a nested model: no loss here)
@@ -109,8 +110,14 @@ def backward(model, dy, need_dx=False):
             grads[id(t)] = grads[id(t)] + part if id(t) in grads else part
     else:
         grads[id(model._outputs[0])] = dy
-    for t, shape in zip(model._loss_tensors, model._loss_shapes):  # each added loss counts once in the loss
-        one = ops.ones(shape, dy.dtype)
+    ups = tape_losses.added_loss_upstreams()  # (in a GradientTape, what the target gave each through model.losses)
+    for t, shape, value in zip(model._loss_tensors, model._loss_shapes, model._loss_values, strict=True):
+        if ups is None:  # (each added loss counts once in fit's loss)
+            one = ops.ones(shape, dy.dtype)
+        elif id(value) in ups:
+            one = ops.xp.broadcast_to(ops.asarray(ups[id(value)], dtype=dy.dtype), shape)
+        else:
+            continue
         grads[id(t)] = grads[id(t)] + one if id(t) in grads else one
     shared = {id(n.layer): n.layer for n in model._nodes if id(n.layer) in model._shared}
     for layer in shared.values():  # a shared layer's weight gradients: summed over its calls from 0
