@@ -239,8 +239,8 @@ def record_call(layer, x, training, call):
         _CALL_LEAF.reset(leaf_token)
     layer._tape_added = list(added)  # (``model.losses`` inside the tape: `losses`)
     # (a call through its hand-written backward: the losses its layers of yours added count through it, `_counted`)
-    layer._tape_out = next(iter(out), None) if isinstance(out, (list, tuple)) else out
-    layer._tape_out = layer._tape_out if holder["taken"] else None
+    first = next(iter(out), None) if isinstance(out, (list, tuple)) else out
+    layer._tape_out = first if holder["taken"] else None
     weights = layer.trainable_weights
     if not holder["taken"] and weights:
         raise NotImplementedError(f"Layer '{layer.name}' ({type(layer).__name__}) called inside a GradientTape "
