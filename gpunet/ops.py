@@ -16,7 +16,7 @@ from .autodiff.elementwise import (add, subtract, multiply, divide, power, negat
 from .autodiff.reductions import (sum, mean, max, min, prod, var, std, any, all, argmax, argmin, cumsum, cumprod,
                                   logsumexp)
 from .autodiff.shape_ops import (reshape, flatten, batch_flatten, expand_dims, squeeze, transpose,
-                                 permute_dimensions, concatenate, stack, getitem, matmul, dot, batch_dot, shape,
+                                 permute_dimensions, concatenate, stack, getitem, matmul, dot, batch_dot,
                                  reverse, tile, repeat_elements, gather)
 from .autodiff.nn import (activation, binary_crossentropy, categorical_crossentropy,
                           sparse_categorical_crossentropy, l2_normalize, one_hot)
@@ -63,7 +63,7 @@ def _on_symbolic_tensors():
     from .layers.symbolic_ops import install_operators
     skip = {"Tensor", "is_tensor", "gradients", "vjp", "grad", "cond", "while_loop", "fori_loop", "vectorized_map",
             "ones", "zeros", "full", "eye", "arange", "size", "ndim", "linspace", "meshgrid", "unstack", "allclose",
-            "convert_to_numpy", "hstack", "vstack", "select",
+            "convert_to_numpy", "hstack", "vstack", "select", "shape",
             # (they make arrays from numbers, or tell a dtype: nothing to record in a graph)
             "identity", "tri", "empty", "array", "logspace", "geomspace", "bartlett", "blackman", "hamming", "hanning",
             "kaiser", "dtype", "custom_gradient", "scan", "associative_scan", "map", "vectorize"}
@@ -75,6 +75,17 @@ def _on_symbolic_tensors():
 
 pow = power  # noqa: A001 (Keras's K.pow)
 absolute, amax, amin, silu = abs, max, min, swish  # (Keras 3's other names)
+
+
+def shape(x):
+    """Keras 3's ``keras.ops.shape``: the shape of ``x`` as a tuple of ints, None for a symbolic tensor's unknown
+    sizes (``ops.reshape(x, ops.shape(x)[:-1] + (heads, depth))``). Keras 2's ``K.shape`` (gpunet.backend) is
+    a 1-D int32 tensor instead."""
+    from .layers.symbolic import is_symbolic
+    if is_symbolic(x):
+        return tuple(x.shape)
+    from .autodiff import lift
+    return tuple(int(d) for d in lift(x).data.shape)
 
 
 def size(x):

@@ -11,10 +11,13 @@ from ..ops import (Tensor, is_tensor, add, subtract, multiply, divide, power, po
                    permute_dimensions, concatenate, stack, matmul, dot, batch_dot, relu, sigmoid, tanh,
                    softmax, softplus, softsign, elu, binary_crossentropy, categorical_crossentropy,
                    sparse_categorical_crossentropy, convert_to_tensor, round, stop_gradient, cumsum, cumprod,
-                   logsumexp, shape, reverse, tile, repeat_elements, gather, l2_normalize, one_hot)
+                   logsumexp, reverse, tile, repeat_elements, gather, l2_normalize, one_hot)
 from ..activations import hard_sigmoid  # Keras 2's backend function (keras.ops's, gpunet.ops's, is Keras 3's)
 from ..autodiff.tensor import lift as _lift, value_of as _value_of
-from ..autodiff.shape_ops import _ints
+from ..autodiff.shape_ops import _ints, shape as _shape
+from ..layers.symbolic import accepts_symbolic as _accepts_symbolic
+
+shape = _accepts_symbolic(_shape)  # Keras 2's K.shape: a 1-D int32 tensor (keras.ops.shape, gpunet.ops's, a tuple)
 
 _image_data_format = "channels_last"
 
