@@ -86,3 +86,21 @@ def dropout_net(ops, layers=None):
 def dropout_data():
     rng = numpy.random.default_rng(0)
     return rng.standard_normal((45, 6)), (rng.random((45, 1)) > 0.5).astype(float)
+
+
+def fit_on_every_path(emulator, net, optimizer, x, y):
+    """``[(loss history, weights)]`` of ``net(gpunet)`` compiled with ``optimizer()`` and mse, fit on ``x, y`` on the
+    NumPy plan, the layer path and the emulated GPU step plan from the same seed (the same start)."""
+    from cuda_emulator import EmulatedCupyBackend
+    finals = []
+    for path in ("numpy-plan", "layer-path", "emulated-gpu-plan"):
+        ops = EmulatedCupyBackend(emulator) if path == "emulated-gpu-plan" else B.resolve("numpy")
+        with B.use_backend(ops):
+            gpunet.utils.set_random_seed(1)
+            trained = net(gpunet)
+            trained.compile(optimizer(), "mse")
+            if path == "layer-path":
+                trained._train_plan = lambda: None
+            loss = trained.fit(x, y, epochs=2, batch_size=16, verbose=0).history["loss"]
+            finals.append((loss, trained.get_weights()))
+    return finals

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 import gpunet
-from cuda_emulator import EmulatedCupyBackend, emulator  # noqa: F401 (fixture)
+from cuda_emulator import emulator  # noqa: F401 (fixture)
 from gpunet import backend as B
 from gpunet.models import load_model
 
 from keras_support import keras_on_torch
+from plan_cases import fit_on_every_path
 
 RNG = np.random.default_rng(6)
 X = RNG.standard_normal((64, 5)).astype("float32")
@@ -63,17 +64,7 @@ def test_the_average_by_hand_and_the_weights_at_the_end_of_fit(f64):
 
 
 def test_every_training_path_trains_alike(emulator):
-    finals = []
-    for path in ("numpy-plan", "layer-path", "emulated-gpu-plan"):
-        ops = EmulatedCupyBackend(emulator) if path == "emulated-gpu-plan" else B.resolve("numpy")
-        with B.use_backend(ops):
-            gpunet.utils.set_random_seed(1)
-            model = _net(gpunet)
-            model.compile(gpunet.optimizers.Adam(0.05, use_ema=True, ema_overwrite_frequency=5), "mse")
-            if path == "layer-path":
-                model._train_plan = lambda: None
-            loss = model.fit(X, Y, epochs=2, batch_size=16, verbose=0).history["loss"]
-            finals.append((loss, model.get_weights()))
+    finals = fit_on_every_path(emulator, _net, lambda: gpunet.optimizers.Adam(0.05, use_ema=True, ema_overwrite_frequency=5), X, Y)
     for loss, weights in finals[1:]:
         np.testing.assert_allclose(loss, finals[0][0], rtol=1e-5)
         for got, want in zip(weights, finals[0][1]):

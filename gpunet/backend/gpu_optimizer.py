@@ -33,6 +33,8 @@ def optimizer_kind(optimizer):
         return None
     if getattr(optimizer, "use_ema", False):  # the moving average follows the update (its own apply)
         return None
+    if getattr(optimizer, "gradient_accumulation_steps", None):  # most steps only accumulate (its own apply)
+        return None
     return kind
 
 

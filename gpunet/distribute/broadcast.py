@@ -63,16 +63,16 @@ def broadcast_optimizer_state(optimizer, root=0):
     world = runtime.world()
     if world.size == 1:
         return
-    scalars = {"iterations": int(optimizer.iterations), "learning_rate": float(optimizer.learning_rate),
+    scalars = {"iterations": int(optimizer._iteration_count), "learning_rate": float(optimizer.learning_rate),
                **optimizer._scalar_state(), "slots": sorted(optimizer.slots())}
     scalars = world.bcast_object(scalars, root, "broadcast_weights")
     if sorted(optimizer.slots()) != scalars["slots"]:
         raise RuntimeError(f"broadcast_weights: rank {world.rank}'s optimizer has slots {sorted(optimizer.slots())}, "
                            f"rank {root}'s has {scalars['slots']}: the ranks compiled different optimizers.")
-    optimizer.iterations = scalars["iterations"]
+    optimizer._set_iteration_count(scalars["iterations"])
     if optimizer._lr_schedule is None:
         optimizer.learning_rate = scalars["learning_rate"]
-    optimizer._learning_rate.follow(optimizer.iterations)  # (a schedule's rate follows the iterations)
-    optimizer._set_scalar_state(optimizer._check_scalar_state(scalars, scalars["iterations"]))
+    optimizer._learning_rate.follow(optimizer._iteration_count)  # (a schedule's rate follows the iterations)
+    optimizer._set_scalar_state(optimizer._check_scalar_state(scalars, optimizer.iterations))
     for name in scalars["slots"]:
         world.bcast_(optimizer.slots()[name], root)

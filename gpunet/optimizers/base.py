@@ -15,6 +15,7 @@ from . import schedules as _schedules
 from .state import OptimizerState
 from .ema import MovingAverageMixin
 from .gradient_apply import ApplyGradientsMixin
+from .accumulation import GradientAccumulationMixin
 
 # Keras 3 / tf.keras 2.11+ config keys gpunet accepts when they ask for nothing
 # (value: predicate on the received value).
@@ -22,11 +23,10 @@ _NOOP_KWARGS = {
     "is_legacy_optimizer": lambda v: True,
     "jit_compile": lambda v: True,
     "loss_scale_factor": lambda v: v is None or v == 1,
-    "gradient_accumulation_steps": lambda v: v is None or v == 1,
 }
 
 
-class Optimizer(ApplyGradientsMixin, MovingAverageMixin, OptimizerState):
+class Optimizer(ApplyGradientsMixin, MovingAverageMixin, GradientAccumulationMixin, OptimizerState):
     """Base class: common Keras arguments, state, config and the step driver.
 
     Args:
@@ -40,12 +40,15 @@ class Optimizer(ApplyGradientsMixin, MovingAverageMixin, OptimizerState):
         weight_decay: Keras 3's decoupled decay ``p -= p * lr * weight_decay`` before each step.
         decay: Keras 2's inverse-time decay, ``lr_t = lr / (1 + decay * iterations)``.
         use_ema, ema_momentum, ema_overwrite_frequency: Keras 3's moving average of the weights (ema.py).
+        gradient_accumulation_steps: Keras 3's: update every n-th step with the mean of n steps' gradients
+            (accumulation.py).
     """
 
     _hyper_names = ()  # the subclass's config keys, also its attribute names
 
     def __init__(self, learning_rate, name=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 weight_decay=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, **kwargs):
+                 weight_decay=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 gradient_accumulation_steps=None, **kwargs):
         cls = type(self).__name__
         if "lr" in kwargs:  # Keras 2: `lr` wins over `learning_rate`
             learning_rate = kwargs.pop("lr")
@@ -56,7 +59,8 @@ class Optimizer(ApplyGradientsMixin, MovingAverageMixin, OptimizerState):
                 raise ValueError(f"{cls}: gpunet does not implement {key}={value!r}; leave it at its default.")
         if kwargs:
             allowed = ["learning_rate", "lr", "name", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay",
-                       "decay", "use_ema", "ema_momentum", "ema_overwrite_frequency", *self._hyper_names]
+                       "decay", "use_ema", "ema_momentum", "ema_overwrite_frequency", "gradient_accumulation_steps",
+                       *self._hyper_names]
             raise TypeError(f"{cls} got unexpected keyword argument(s) {sorted(kwargs)}. Allowed: {allowed}.")
         if isinstance(learning_rate, dict):  # a config's serialized schedule
             learning_rate = _schedules.deserialize(learning_rate)
@@ -74,6 +78,7 @@ class Optimizer(ApplyGradientsMixin, MovingAverageMixin, OptimizerState):
                              f"clipnorm={self.clipnorm}, global_clipnorm={self.global_clipnorm}.")
         self.weight_decay = check_number(weight_decay, "weight_decay", cls, low=0.0, allow_none=True)
         self._init_ema(use_ema, ema_momentum, ema_overwrite_frequency, cls)
+        self._init_accumulation(gradient_accumulation_steps, cls)
         self.iterations = 0
         self.ops = None
         self._slots = {}
@@ -82,7 +87,7 @@ class Optimizer(ApplyGradientsMixin, MovingAverageMixin, OptimizerState):
         self._bounds = []
         self._shapes = []
         self._paths = []
-        self._gbuf = None
+        self._gbuf = self._abuf = None
         self._exclude = None
         self._decay_mask = None
         self._pending = None
@@ -100,7 +105,7 @@ class Optimizer(ApplyGradientsMixin, MovingAverageMixin, OptimizerState):
     def learning_rate(self, value):
         if isinstance(value, LearningRateSchedule):  # Keras 3 lets a schedule replace the rate
             self._learning_rate = ScheduledRate(value, type(self).__name__)
-            self._learning_rate.follow(self.iterations)
+            self._learning_rate.follow(self._iteration_count)
         else:
             self._learning_rate.assign(value)
 
@@ -182,13 +187,18 @@ class Optimizer(ApplyGradientsMixin, MovingAverageMixin, OptimizerState):
         if self.ops is None:
             raise RuntimeError(f"{self.name}.apply called before build(ops, params, layout).")
         self._sync_slots()
+        count = self._iteration_count  # (a schedule reads the calls, Keras 3's `_iterations`: accumulation.py)
+        if self.gradient_accumulation_steps:
+            grads = self._accumulate(params, grads)
+            if grads is None:
+                return
         if self.clipvalue is not None or self.clipnorm is not None or self.global_clipnorm is not None:
             grads = self._clip(grads)
-        lr = self._learning_rate.follow(self.iterations)
+        lr = self._learning_rate.follow(count)
         if self.decay:
             lr = lr / (1.0 + self.decay * self.iterations)
         self.iterations += 1
-        self._learning_rate.follow(self.iterations)
+        self._learning_rate.follow(self._iteration_count)
         if self.weight_decay:
             self._apply_weight_decay(params, lr)
         self._update(params, grads, lr, self.iterations)
@@ -243,6 +253,7 @@ class Optimizer(ApplyGradientsMixin, MovingAverageMixin, OptimizerState):
         config.update(weight_decay=self.weight_decay, clipnorm=self.clipnorm,
                       global_clipnorm=self.global_clipnorm, clipvalue=self.clipvalue)
         config.update(self._ema_config())
+        config.update(self._accumulation_config())
         return config
 
     @classmethod

@@ -24,20 +24,23 @@ class MovingAverageMixin:
     @property
     def slot_names(self):
         """The per-parameter state buffers, by Keras 2 name (e.g. ``("m", "v")``); ``"average"`` first when
-        ``use_ema`` (Keras 3 makes the averages before the other slots)."""
-        return (("average",) if self.use_ema else ()) + tuple(self._slot_kinds)
+        ``use_ema``, then ``"gradient_accumulator"`` with gradient accumulation (Keras 3 makes them in that order,
+        before the optimizer's own)."""
+        return (("average",) if self.use_ema else ()) + self._accumulation_slots + tuple(self._slot_kinds)
 
     @property
     def _slot_kinds(self):
         """The optimizer's own slots (a subclass's)."""
         return ()
 
-    def _ema_step(self, params):
-        """After a step (``iterations`` already counts it): fold ``params`` into the average."""
+    def _ema_step(self, params, step=None):
+        """After a step (``iterations`` already counts it; ``step``: the count Keras 3 reads instead, one past
+        ``iterations`` on a call that only accumulates gradients): fold ``params`` into the average."""
+        step = self.iterations if step is None else step
         average = self._slots["average"]
-        self.ops.moving_average_update(average, params, 0.0 if self.iterations == 1 else self.ema_momentum)
+        self.ops.moving_average_update(average, params, 0.0 if step == 1 else self.ema_momentum)
         self._ema_params = params
-        if self.ema_overwrite_frequency and self.iterations % self.ema_overwrite_frequency == 0:
+        if self.ema_overwrite_frequency and step % self.ema_overwrite_frequency == 0:
             params[...] = average
 
     def finalize_variable_values(self, var_list=None):

@@ -34,8 +34,9 @@ class OptimizerState:
 
     def get_state(self):
         """Everything a resume needs: ``{"iterations", "learning_rate", <scalar state>,
-        "slots": {name: NumPy flat array}}``."""
-        state = {"iterations": int(self.iterations), "learning_rate": self._learning_rate.value}
+        "slots": {name: NumPy flat array}}`` (``"iterations"`` counts apply calls, Keras 3's ``iteration``
+        variable: with gradient accumulation, more than the updates `iterations` counts)."""
+        state = {"iterations": int(self._iteration_count), "learning_rate": self._learning_rate.value}
         state.update(self._scalar_state())
         state["slots"] = {n: self.ops.to_host(b).copy() for n, b in self.slots().items()}
         return state
@@ -57,7 +58,8 @@ class OptimizerState:
         lr = self._learning_rate.value
         if state.get("learning_rate") is not None:
             lr = check_number(state["learning_rate"], "learning_rate", f"{self.name}.set_state", low=0.0)
-        scalars = self._check_scalar_state(state, int(iterations))
+        steps = self.gradient_accumulation_steps  # (the state counts apply calls: accumulation.py)
+        scalars = self._check_scalar_state(state, int(iterations) // steps if steps else int(iterations))
         slots = state.get("slots") or {}
         if not isinstance(slots, dict):
             raise ValueError(f"{self.name}.set_state: 'slots' must be a dict of arrays, "
@@ -67,9 +69,9 @@ class OptimizerState:
                              f" ({self._describe()}) has {sorted(self.slot_names)}.")
         if slots and self.ops is not None:
             self._check_slots(slots)
-        self.iterations = int(iterations)
+        self._set_iteration_count(iterations)
         self._learning_rate.value = lr
-        self._learning_rate.follow(self.iterations)  # a scheduled rate: from the iterations, not the state
+        self._learning_rate.follow(self._iteration_count)  # a scheduled rate: from the iterations, not the state
         self._set_scalar_state(scalars)
         if slots and self.ops is not None:
             self._assign_slots(slots)

@@ -53,10 +53,11 @@ def class_from_keras_name(name):
 
 def slot_order(optimizer):
     names = tuple(optimizer.slot_names)
-    # use_ema: Keras 3 makes every weight's average before the other slots (a class without a table too)
-    groups = [tuple(s for s in g if s in names and s != "average")
-              for g in GROUPS.get(keras_class(optimizer), [names])]
-    groups = ([("average",)] if "average" in names else []) + [g for g in groups if g]
+    # use_ema: Keras 3 makes every weight's average before the other slots (a class without a table too), then
+    # with gradient accumulation every weight's accumulator
+    first = [slot for slot in ("average", "gradient_accumulator") if slot in names]
+    groups = [tuple(s for s in g if s in names and s not in first) for g in GROUPS.get(keras_class(optimizer), [names])]
+    groups = [(slot,) for slot in first] + [g for g in groups if g]
     missing = [s for s in names if not any(s in g for g in groups)]
     return groups + ([tuple(missing)] if missing else [])
 

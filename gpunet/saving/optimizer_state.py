@@ -63,7 +63,7 @@ def saved_paths(model, tagged, table):
 
 def scalar_state(optimizer):
     """The optimizer's state without slots: iterations, learning rate and scalar extras (JSON-ready)."""
-    state = {"iterations": int(optimizer.iterations), "learning_rate": float(optimizer.learning_rate)}
+    state = {"iterations": int(optimizer._iteration_count), "learning_rate": float(optimizer.learning_rate)}
     extra = getattr(optimizer, "_scalar_state", None)  # avoids get_state()'s copy of every slot
     state.update(extra() if extra is not None else
                  {k: v for k, v in optimizer.get_state().items() if k not in state and k != "slots"})
@@ -114,7 +114,7 @@ def keras3_vars(model):
     """``optimizer/vars`` of the Keras 3 layout: ``[(array, path, slot)]``, positional, Keras 3's order:
     iteration, learning rate (none for a schedule), slots, trailing scalars."""
     opt = model.optimizer
-    out = [(np.array(opt.iterations, np.int64), None, None)]
+    out = [(np.array(opt._iteration_count, np.int64), None, None)]
     if getattr(opt, "_lr_schedule", None) is None:
         out.append((np.array(float(opt.learning_rate), np.float32), None, None))
     out += [(array, path, slot) for path, slot, array, _, _ in _ordered(model)]
@@ -132,7 +132,7 @@ def h5_entries(model):
     """What ``optimizer_weights`` holds for a gpunet model: ``[(keras2_name, array, path, slot)]``, in order."""
     opt = model.optimizer
     prefix = escape(opt.name)
-    entries = [(f"{prefix}/iter:0", np.array(opt.iterations, np.int64), None, None)]
+    entries = [(f"{prefix}/iter:0", np.array(opt._iteration_count, np.int64), None, None)]
     if _tf_keras_layout(model):
         legacy = L.LEGACY_GROUPS.get(keras_class(opt), [(slot,) for slot in opt.slot_names])
         ordered = _ordered(model, legacy, placeholders=False)
@@ -219,7 +219,7 @@ def build_state(model, found, meta=None, strict=True):
     current = _host_slots(model) if built else {}
     slots = {name: np.empty(current[name].shape, current[name].dtype) for name in opt.slot_names} if built else {}
     done = set()
-    state = {"iterations": int(opt.iterations), "learning_rate": float(opt.learning_rate)}
+    state = {"iterations": int(opt._iteration_count), "learning_rate": float(opt.learning_rate)}
     for kind, value, item in found:
         if kind == "iterations":
             state["iterations"] = int(_scalar(item, "iterations"))
