@@ -12,6 +12,7 @@ from . import activations, initializers, regularizers, constraints, losses, metr
 from . import layers, callbacks, models, utils, datasets, preprocessing
 from . import config, random, ops, saving  # (Keras 3's keras.config, keras.random, keras.ops, keras.saving)
 from . import mixed_precision
+from . import applications
 from .mixed_precision import DTypePolicy, FloatDTypePolicy
 from .variables import Variable
 from .autodiff import GradientTape  # (TensorFlow's tf.GradientTape, for a training loop of your own)
