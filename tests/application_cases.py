@@ -1,5 +1,8 @@
 """What the tests of ``gpunet.applications`` share: the same application built by gpunet and by tf.keras 2.21, and
 the check that they are the same model."""
+import hashlib
+import json
+
 import numpy as np
 
 from keras_support import tf_keras_or_skip
@@ -23,3 +26,12 @@ def assert_same_model(ours, theirs, x, predict=True):
     ours.set_weights(theirs.get_weights())
     if predict:
         np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def structure(model):
+    """``(layers, weights, parameters, digest)`` of ``model``: the digest is that of its name, its layers' names in
+    their order and its weights' shapes in theirs, everything a weights file's loading depends on."""
+    names = [layer.name for layer in model.layers]
+    shapes = [[int(n) for n in w.shape] for w in model.weights]
+    digest = hashlib.sha256(json.dumps([model.name, names, shapes]).encode()).hexdigest()[:16]
+    return len(names), len(shapes), sum(int(np.prod(shape)) for shape in shapes), digest

@@ -5,8 +5,15 @@ and name for name, so Keras's pretrained weights (``weights="imagenet"``: Keras'
 import sys
 import types
 
-from . import imagenet_utils
+from . import densenet, imagenet_utils, inception_v3, mobilenet, mobilenet_v2, resnet, resnet_v2, xception
+from .densenet import DenseNet121, DenseNet169, DenseNet201
+from .inception_v3 import InceptionV3
+from .mobilenet import MobileNet
+from .mobilenet_v2 import MobileNetV2
+from .resnet import ResNet50, ResNet101, ResNet152
+from .resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from .vgg import VGG16, VGG19
+from .xception import Xception
 
 
 def _module(name, **functions):
@@ -26,5 +33,10 @@ def _vgg_module(name, constructor):
 
 vgg16 = _vgg_module("vgg16", VGG16)
 vgg19 = _vgg_module("vgg19", VGG19)
+resnet50 = _module("resnet50", ResNet50=ResNet50, preprocess_input=resnet.preprocess_input,
+                   decode_predictions=resnet.decode_predictions)
 
-__all__ = ["imagenet_utils", "VGG16", "VGG19", "vgg16", "vgg19"]
+__all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "InceptionV3", "MobileNet", "MobileNetV2", "ResNet50",
+           "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2", "VGG16", "VGG19", "Xception",
+           "densenet", "imagenet_utils", "inception_v3", "mobilenet", "mobilenet_v2", "resnet", "resnet50",
+           "resnet_v2", "vgg16", "vgg19", "xception"]

@@ -158,6 +158,16 @@ def obtain_input_shape(input_shape, default_size, min_size, data_format, require
     return input_shape
 
 
+def begin(include_top, weights, input_tensor, input_shape, classes, classifier_activation, default_size=224,
+          min_size=32):
+    """``(inputs, x)`` of an application after Keras's checks of its arguments (`check_weights`, the input shape
+    `obtain_input_shape` gives): the model's inputs and the tensor its first layer takes."""
+    check_weights(weights, include_top, classes, classifier_activation)
+    input_shape = obtain_input_shape(input_shape, default_size=default_size, min_size=min_size,
+                                     data_format=B.image_data_format(), require_flatten=include_top, weights=weights)
+    return image_input(input_shape, input_tensor)
+
+
 def image_input(input_shape, input_tensor):
     """``(inputs of the model, the tensor its layers start from)``: a new ``Input`` of ``input_shape``, or
     ``input_tensor`` (a symbolic tensor: the model's inputs are its source's)."""
@@ -167,7 +177,7 @@ def image_input(input_shape, input_tensor):
         x = Input(shape=input_shape)
         return x, x
     from ..layers.symbolic import KerasTensor
-    if not isinstance(input_tensor, KerasTensor):  # (tf.keras wraps a TensorFlow tensor in an Input: no such tensors here)
+    if not isinstance(input_tensor, KerasTensor):  # (tf.keras wraps a TensorFlow tensor in an Input: none here)
         raise ValueError("`input_tensor` must be a symbolic tensor (`gpunet.Input(...)` or a layer's output on one), "
                          f"received {type(input_tensor).__name__}")
     return get_source_inputs(input_tensor), input_tensor
@@ -181,6 +191,16 @@ def pooled(x, pooling, name=None):
     if pooling == "max":
         return layers.GlobalMaxPooling2D(name=name)(x)
     return x
+
+
+def averaged_head(x, include_top, pooling, classes, classifier_activation, pool_names=False, top_pool="avg_pool"):
+    """The head of the models ending in a global average: with the top, that pooling (named ``top_pool``) and the
+    "predictions" Dense layer; without, `pooled` (named "avg_pool" or "max_pool" where ``pool_names``)."""
+    from .. import layers
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name=top_pool)(x)
+        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    return pooled(x, pooling, name={"avg": "avg_pool", "max": "max_pool"}.get(pooling) if pool_names else None)
 
 
 def load_weights(model, weights, file_name=None, origin=None, file_hash=None):

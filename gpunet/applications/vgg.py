@@ -1,7 +1,6 @@
 """Keras's VGG16 and VGG19 (``keras.applications.vgg16`` / ``vgg19``): the same layers under the same names as
 Keras builds them, so Keras's ImageNet weights (``weights="imagenet"``, its own files) and weight files of
 yours load as they do in Keras."""
-from .. import backend as B
 from .. import layers
 from . import imagenet_utils as U
 
@@ -17,10 +16,7 @@ _VARIANTS = {
 
 def _vgg(name, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation):
     from ..models import Model
-    U.check_weights(weights, include_top, classes, classifier_activation)
-    input_shape = U.obtain_input_shape(input_shape, default_size=224, min_size=32, data_format=B.image_data_format(),
-                                       require_flatten=include_top, weights=weights)
-    inputs, x = U.image_input(input_shape, input_tensor)
+    inputs, x = U.begin(include_top, weights, input_tensor, input_shape, classes, classifier_activation)
     depths, top, no_top = _VARIANTS[name]
     for block, (depth, filters) in enumerate(zip(depths, (64, 128, 256, 512, 512)), start=1):
         for k in range(1, depth + 1):
