@@ -35,3 +35,38 @@ def structure(model):
     shapes = [[int(n) for n in w.shape] for w in model.weights]
     digest = hashlib.sha256(json.dumps([model.name, names, shapes]).encode()).hexdigest()[:16]
     return len(names), len(shapes), sum(int(np.prod(shape)) for shape in shapes), digest
+
+
+def with_trained_statistics(model, rng, variance=None):
+    """``model`` (tf.keras's) with its batch normalizations' scale, offset, mean and variance drawn from ``rng``
+    away from their initial values, and its Normalization's mean and variance (``variance``, or drawn) set, so a
+    prediction depends on each of them (and on the axis they apply to)."""
+    tfk = tf_keras_or_skip()
+    for layer in model.layers:
+        if isinstance(layer, tfk.layers.BatchNormalization):
+            shape = layer.get_weights()[-1].shape
+            values = [rng.uniform(0.5, 1.5, shape)] if layer.scale else []  # (InceptionResNetV2's have no scale)
+            layer.set_weights(values + [rng.uniform(-0.2, 0.2, shape), rng.uniform(-0.2, 0.2, shape),
+                                        rng.uniform(0.5, 1.5, shape)])
+        elif isinstance(layer, tfk.layers.Normalization):  # (set_weights updates the statistics it applies)
+            layer.set_weights([np.array([0.485, 0.456, 0.406]) + rng.uniform(-0.05, 0.05, 3),
+                               np.array(variance if variance is not None else rng.uniform(0.03, 0.09, 3)),
+                               np.array(1000, "int64")])
+    return model
+
+
+def requested_weights_file(monkeypatch, constructor, **kwargs):
+    """What ``constructor(**kwargs)`` asks `gpunet.utils.data_utils.get_file` for (its arguments, a dict), the
+    download stopped there."""
+    from gpunet.utils import data_utils
+    asked = {}
+
+    def get_file(fname, origin, **more):
+        asked.update(more, fname=fname, origin=origin)
+        raise InterruptedError  # (the model is built; nothing is downloaded)
+    monkeypatch.setattr(data_utils, "get_file", get_file)
+    try:
+        constructor(**kwargs)
+    except InterruptedError:
+        return asked
+    raise AssertionError(f"{constructor.__name__}({kwargs}) asked for no weights file")

@@ -8,22 +8,11 @@ import numpy as np
 import pytest
 
 from gpunet.applications import resnet, resnet_v2
-from application_cases import assert_same_model, both, structure
+from application_cases import assert_same_model, both, requested_weights_file, structure, with_trained_statistics
 from keras_support import tf_keras_or_skip
 
 tfk = tf_keras_or_skip()
 RNG = np.random.default_rng(11)
-
-
-def with_trained_statistics(model):
-    """``model`` (tf.keras's) with its batch normalizations' scale, offset, mean and variance away from their
-    initial values, so a prediction depends on each of them (and on the axis they apply to)."""
-    for layer in model.layers:
-        if isinstance(layer, tfk.layers.BatchNormalization):
-            gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([RNG.uniform(0.5, 1.5, gamma.shape), RNG.uniform(-0.2, 0.2, beta.shape),
-                               RNG.uniform(-0.2, 0.2, mean.shape), RNG.uniform(0.5, 1.5, variance.shape)])
-    return model
 
 
 @pytest.mark.parametrize("ours, theirs, activation", [
@@ -34,7 +23,7 @@ def test_resnet50_with_its_classifier_is_keras_layer_for_layer(ours, theirs, act
     model, keras_model = both(ours, theirs, weights=None, input_shape=(32, 32, 3), classes=5,
                               classifier_activation=activation)
     x = RNG.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
-    assert_same_model(model, with_trained_statistics(keras_model), x)
+    assert_same_model(model, with_trained_statistics(keras_model, RNG), x)
     assert model.output_shape == (None, 5) and model.layers[-1].name == "predictions"
 
 
@@ -44,7 +33,7 @@ def test_a_weights_file_keras_writes_loads_into_the_pooled_model(tmp_path):
     kwargs = dict(include_top=False, weights=None, input_shape=(48, 36, 3), pooling="avg")
     model, keras_model = both(resnet_v2.ResNet50V2, tfk.applications.ResNet50V2, **kwargs)
     x = RNG.uniform(-1, 1, (2, 48, 36, 3)).astype("float32")
-    assert_same_model(model, with_trained_statistics(keras_model), x)
+    assert_same_model(model, with_trained_statistics(keras_model, RNG), x)
     assert model.output_shape == (None, 2048) and model.layers[-1].name == "avg_pool"
     keras_model.save_weights(tmp_path / "resnet50v2_notop.h5")  # (the form of Keras's published files)
     loaded = resnet_v2.ResNet50V2(**dict(kwargs, weights=str(tmp_path / "resnet50v2_notop.h5")))
@@ -84,16 +73,8 @@ def test_input_tensor_max_pooling_and_the_default_shapes():
     (resnet_v2.ResNet152V2, False, "resnet152v2_weights_tf_dim_ordering_tf_kernels_notop.h5"),
 ])
 def test_imagenet_weights_are_keras_files(ours, include_top, file_name, monkeypatch):
-    from gpunet.utils import data_utils
     from tf_keras.src.applications import resnet as keras_resnet
-    asked = {}
-
-    def get_file(fname, origin, **kwargs):
-        asked.update(kwargs, fname=fname, origin=origin)
-        raise InterruptedError  # (the model is built; nothing is downloaded)
-    monkeypatch.setattr(data_utils, "get_file", get_file)
-    with pytest.raises(InterruptedError):
-        ours(include_top=include_top)
+    asked = requested_weights_file(monkeypatch, ours, include_top=include_top)
     model_name = file_name.split("_")[0]
     assert asked == dict(fname=file_name, origin=keras_resnet.BASE_WEIGHTS_PATH + file_name, cache_subdir="models",
                          file_hash=keras_resnet.WEIGHTS_HASHES[model_name][0 if include_top else 1])

@@ -336,8 +336,9 @@ def test_a_layer_of_yours_in_a_model_called_for_inference_gives_gradients_as_tf_
     np.testing.assert_allclose(p_ours, p_theirs, rtol=1e-6)  # (Dropout off: inference)
     assert len(g_ours) == len(g_theirs) == 5
     for a, b in zip(g_ours, g_theirs):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * np.abs(b).max())
+    # (float32 rounding: a row's small entries carry the error of the largest, up to ~6 here)
+    np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-5, atol=1e-6 * np.abs(x_theirs).max())
 
 
 def _assert_same_penalty_and_gradients(theirs, ours):

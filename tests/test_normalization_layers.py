@@ -343,3 +343,23 @@ def test_the_gpu_plan_trains_layer_normalization_as_numpys_plan():
     np.testing.assert_allclose(runs[0][0]["loss"], runs[1][0]["loss"], rtol=1e-5)
     for a, b in zip(runs[0][1] + [runs[0][3]], runs[1][1] + [runs[1][3]]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_rescaling_by_channel_follows_the_data_format_as_keras_3(data_format):
+    keras = keras_on_torch()
+    shape = (2, 3, 4, 3) if data_format == "channels_first" else (2, 4, 3, 3)  # (width 3: the channels' count)
+    x = np.random.default_rng(2).standard_normal(shape).astype("float32")
+    scale = [1.0, 2.0, 3.0]
+    before = B.image_data_format()
+    try:
+        B.set_image_data_format(data_format)
+        keras.config.set_image_data_format(data_format)
+        got = np.asarray(layers.Rescaling(scale, offset=0.5)(x))
+        want = np.asarray(keras.layers.Rescaling(scale, offset=0.5)(x))
+    finally:
+        B.set_image_data_format(before)
+        keras.config.set_image_data_format(before)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    channel = 1 if data_format == "channels_first" else -1
+    np.testing.assert_allclose(np.take(got, 2, axis=channel), np.take(x, 2, axis=channel) * 3.0 + 0.5, rtol=1e-6)

@@ -191,7 +191,9 @@ def _listed(values):
 
 
 class Rescaling(Layer):
-    """``x * scale + offset``: ``Rescaling(1 / 255)`` maps 0..255 to 0..1. Weightless."""
+    """``x * scale + offset``: ``Rescaling(1 / 255)`` maps 0..255 to 0..1. Weightless. A ``scale`` per channel
+    applies to the channels under ``channels_first`` too, as in Keras 3 (tf.keras 2 broadcasts it over the
+    width)."""
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -200,6 +202,8 @@ class Rescaling(Layer):
     def build(self, input_shape):
         ops = self.ops
         self._scale = ops.asarray(self.scale, dtype=self.dtype)
+        if self._scale.ndim and B.image_data_format() == "channels_first":  # (Keras 3's: a scale per channel)
+            self._scale = self._scale.reshape(self._scale.shape + (1,) * (3 - self._scale.ndim))
         self._offset = ops.asarray(self.offset, dtype=self.dtype)
         super().build(input_shape)
 

@@ -45,12 +45,13 @@ def filled(value, arrays):
     return value
 
 
-def apply(fn, args, kwargs):
-    """Record ``fn(*args, **kwargs)`` (some arguments symbolic) as an `OpLayer` call."""
+def apply(fn, args, kwargs, name=None):
+    """Record ``fn(*args, **kwargs)`` (some arguments symbolic) as an `OpLayer` call, the layer named after ``name``
+    (numbered if taken; ``ops.<fn>`` by default)."""
     tensors = []
     args = [_template(a, tensors) for a in args]
     kwargs = {k: _template(v, tensors) for k, v in kwargs.items()}
-    layer = OpLayer(fn, args, kwargs, name=unique_name(f"ops.{fn.__name__}"))
+    layer = OpLayer(fn, args, kwargs, name=unique_name(name or f"ops.{fn.__name__}"))
     return call_layer(layer, tensors if len(tensors) > 1 else tensors[0])
 
 
