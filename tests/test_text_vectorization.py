@@ -56,7 +56,10 @@ LOOKUP = [(dict(), ["a", "b", "b", "c", "c", "c", "d", "e"], [["a", "z"], ["c", 
           (dict(vocabulary=["[UNK]", "x", "y"], output_mode="count"), None, [["x", "q", "x"], ["y", "y", "y"]]),
           (dict(vocabulary=["x", "y"], output_mode="tf_idf", idf_weights=[0.5, 2.0]), None, [["x", "q"], ["y", "y"]]),
           (dict(output_mode="tf_idf"), ["a", "b", "b", "c", "b"], [["a", "b", "b"]]),
-          (dict(num_oov_indices=0, vocabulary=["p", "q"]), None, [["q", "p"]])]
+          (dict(num_oov_indices=0, vocabulary=["p", "q"]), None, [["q", "p"]]),
+          # several OOV indices: an unknown string to the one its FarmHash fingerprint picks, as tf's
+          (dict(num_oov_indices=3, mask_token=""), ["a", "b", "b"], [["a", "zz", "", "qq"], ["x", "b", "yyy", "é"]]),
+          (dict(num_oov_indices=2, vocabulary=["x"], output_mode="count"), None, [["x", "q", "w", "x"]])]
 
 
 @pytest.mark.parametrize("kwargs, adapt, call", LOOKUP, ids=[str(i) for i in range(len(LOOKUP))])
@@ -131,7 +134,6 @@ def test_text_classification_from_scratch_trains_as_tf_keras(tfk, tmp_path):
     (lambda: layers.TextVectorization()(gpunet.Input((1,))), NotImplementedError, "cannot be part of a gpunet model"),
     (lambda: layers.StringLookup()(gpunet.Input((3,))), NotImplementedError, "tensors hold numbers, not strings"),
     (lambda: layers.TextVectorization(ragged=True), NotImplementedError, r"ragged=True\) is not implemented"),
-    (lambda: layers.StringLookup(num_oov_indices=2), NotImplementedError, "FarmHash"),
     (lambda: layers.TextVectorization(standardize="upper"), ValueError, "`standardize` must be one of"),
     (lambda: layers.TextVectorization(output_mode="multi_hot", output_sequence_length=4), ValueError,
      "`output_sequence_length` must not be set"),

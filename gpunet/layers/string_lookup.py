@@ -5,11 +5,13 @@
 gpunet's tensors hold numbers, so these layers run on the host, on Python strings or bytes (a list, or a
 NumPy array of ``str``, ``bytes`` or objects, as a `Dataset` of texts gives them): call them directly or in a
 dataset's ``map``, and give the model their numbers. Inside a model (a symbolic input) they are refused with
-a message. Results are NumPy arrays with ``.numpy()``. ``num_oov_indices`` above 1 is refused (TensorFlow
-spreads unknown strings by its FarmHash fingerprint), as is ``sparse=True``."""
+a message. Results are NumPy arrays with ``.numpy()``. With ``num_oov_indices`` above 1 an unknown string goes
+to the OOV index its FarmHash fingerprint picks, as TensorFlow's (backend/string_hash.py; needs pyfarmhash);
+``sparse=True`` is refused."""
 import collections
 
 from .. import backend as B
+from ..backend import string_hash as H
 from ..backend import eager
 from . import categorical as cat
 from . import lookup_vocabulary as lv
@@ -54,9 +56,6 @@ class StringVocabulary:
                  invert=False):
         name = type(owner).__name__
         lv.check_sizes(name, max_tokens, num_oov_indices, pad_to_max_tokens)
-        if num_oov_indices > 1:
-            raise NotImplementedError(f"{name}(num_oov_indices={num_oov_indices}) is not implemented in gpunet: "
-                                      "TensorFlow spreads unknown strings by its FarmHash fingerprint.")
         cat.validate_string_arg(output_mode, _MODES, name, "output_mode")
         self.max_tokens, self.num_oov_indices, self.mask_token, self.oov_token = (max_tokens, num_oov_indices,
                                                                                   mask_token, oov_token)
@@ -148,8 +147,10 @@ class StringVocabulary:
                 flat[i] = 0 if self.output_mode == cat.INT else -1  # (the vector modes count it nowhere, as tf's)
             elif token in self._index:
                 flat[i] = self._index[token]
-            elif self.num_oov_indices:
+            elif self.num_oov_indices == 1:
                 flat[i] = oov
+            elif self.num_oov_indices:  # (tf.keras: to_hash_bucket_fast over the OOV indices)
+                flat[i] = oov + int(H.hash_bins(H.as_tokens([token]), self.num_oov_indices)[0])
             else:
                 raise ValueError(f"{type(owner).__name__} '{owner.name}': the token {token!r} is not in the "
                                  "vocabulary and there is no OOV index (num_oov_indices=0).")
