@@ -1,6 +1,7 @@
-"""tf.keras 2's `Hashing` against tf.keras 2.21's: the bins of strings (unicode and bytes), integers (large ones
-too), with a salt (SipHash-2-4 against TensorFlow's keyed hash for every tail length), a mask value, the output
-modes; inside a functional model on integer inputs (trains, configs read both ways); the refusals."""
+"""tf.keras 2's `Hashing` and `HashedCrossing` against tf.keras 2.21's: the bins of strings (unicode and bytes),
+integers (large and negative ones too), with a salt (SipHash-2-4 against TensorFlow's keyed hash for every tail
+length), a mask value, the output modes, crosses of strings and integers of each accepted shape; inside functional
+models on integer inputs (trains, configs read both ways); the refusals."""
 import json
 
 import numpy as np
@@ -72,7 +73,46 @@ def test_inside_a_model_integers_hash_as_called_directly_and_configs_travel(tmp_
                                model.predict(x, verbose=0))
 
 
+@pytest.mark.parametrize("shape", [(3,), (3, 1)])
+@pytest.mark.parametrize("output_mode", ["int", "one_hot"])
+def test_crosses_hash_to_tf_keras_bins(shape, output_mode):
+    import tensorflow as tf
+    words = np.array(["x", "héllo", "y"]).reshape(shape)
+    ints = np.array([3, -7, 12345678901]).reshape(shape)
+    more = np.array(["a", "b", "c"]).reshape(shape)
+    got = gpunet.layers.HashedCrossing(17, output_mode=output_mode)((words, ints, more))
+    want = tfk.layers.HashedCrossing(17, output_mode=output_mode)(
+        (tf.constant(words), tf.constant(ints, tf.int64), tf.constant(more))).numpy()
+    np.testing.assert_array_equal(np.asarray(got), want)
+    assert np.asarray(got).dtype == want.dtype
+
+
+def _crossed_model(lib):
+    first, second = lib.Input((1,), dtype="int64"), lib.Input((1,), dtype="int64")
+    crossed = lib.layers.HashedCrossing(20)([first, second])
+    x = lib.layers.Flatten()(lib.layers.Embedding(20, 2)(crossed))
+    return lib.Model([first, second], lib.layers.Dense(1)(x))
+
+
+def test_a_cross_inside_a_model_equals_the_direct_one_and_travels_to_tf_keras():
+    model = _crossed_model(gpunet)
+    model.compile("adam", "mse")
+    x = [np.array([[1], [2], [3]]), np.array([[4], [5], [-6]])]
+    bins = gpunet.Model(model.inputs, model.layers[2].output).predict(x, verbose=0)
+    np.testing.assert_array_equal(bins, np.asarray(gpunet.layers.HashedCrossing(20)(x)))
+    model.fit(x, np.ones((3, 1)), epochs=2, verbose=0)
+    theirs = tfk.models.model_from_json(model.to_json())
+    theirs.set_weights(model.get_weights())
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5)
+    config = _crossed_model(tfk).layers[2].get_config()
+    assert gpunet.layers.HashedCrossing.from_config(config).get_config() == config
+
+
 @pytest.mark.parametrize("call, message", [
+    (lambda: gpunet.layers.HashedCrossing(4)(np.array([1, 2])), "should be called on a list or tuple of inputs"),
+    (lambda: gpunet.layers.HashedCrossing(4)([np.array([1, 2])]), "should be called on at least two inputs"),
+    (lambda: gpunet.layers.HashedCrossing(4)([np.ones((2, 2), "int64")] * 2), r"should have shape `\[\]`"),
+    (lambda: gpunet.layers.HashedCrossing(4, output_mode="count"), "Unkown value for `output_mode`"),
     (lambda: gpunet.layers.Hashing(0), "The `num_bins` for `Hashing` cannot be `None` or non-positive values"),
     (lambda: gpunet.layers.Hashing(4, salt="x"), "can only be a tuple of size 2 integers, or a single integer"),
     (lambda: gpunet.layers.Hashing(4, output_mode="int", sparse=True), "`sparse` may only be true if"),

@@ -222,8 +222,8 @@ def test_user_lambda_class_is_allowed_when_the_user_supplies_it():
 
 
 def test_keras_layer_gpunet_lacks_lists_gpunet_layers():
-    entry = {"module": "keras.layers", "class_name": "HashedCrossing", "config": {"name": "conv", "num_bins": 3}}
-    with pytest.raises(UnknownObjectError, match=r"'HashedCrossing' \(saved from module 'keras.layers'\) in layer 2 "
+    entry = {"module": "keras.layers", "class_name": "DenseFeatures", "config": {"name": "conv", "num_bins": 3}}
+    with pytest.raises(UnknownObjectError, match=r"'DenseFeatures' \(saved from module 'keras.layers'\) in layer 2 "
                                                  r"'conv'\. gpunet's built-in layers are \[.*'Dense'"):
         model_from_config(_with_layer(entry))
 

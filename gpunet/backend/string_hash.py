@@ -1,8 +1,9 @@
 """Host-side hashing of strings and integers into bins as TensorFlow computes them for Keras's `Hashing` layer:
 ``tf.strings.to_hash_bucket_fast`` (FarmHash's Fingerprint64, from pyfarmhash) and, with a salt,
 ``to_hash_bucket_strong`` (SipHash-2-4 keyed by two 64-bit integers), each modulo the number of bins; integers
-are hashed as their decimal text (``tf.as_string``). Kept at the backend's edge: the layer imports no array
-library."""
+are hashed as their decimal text (``tf.as_string``). And `HashedCrossing`'s: ``tf.sparse.cross_hashed``, each
+feature (a string's fingerprint, an integer itself) folded into the default key by TensorFlow's
+``FingerprintCat64``. Kept at the backend's edge: the layers import no array library."""
 import numpy
 
 _MASK = 0xFFFFFFFFFFFFFFFF
@@ -46,6 +47,20 @@ def siphash24(k0, k1, data):
     return v0 ^ v1 ^ v2 ^ v3
 
 
+def _whole(array):
+    """``array`` with whole-number floats (integers as a model's float arrays carry them) as int64; other floats
+    are refused."""
+    array = numpy.asarray(array)
+    if array.dtype.kind == "f":
+        whole = numpy.isfinite(array) & (array == numpy.floor(array))
+        if not numpy.all(whole):
+            raise ValueError(f"Hashing takes strings or integers, received the float {float(array[~whole].flat[0])!r}")
+        return array.astype("int64")
+    if array.dtype.kind not in "iuUSO":
+        raise ValueError(f"Hashing takes strings or integers, received an array of dtype {array.dtype}")
+    return array
+
+
 def _token(value):
     """One value as the bytes TensorFlow hashes: a string's UTF-8, an integer's decimal text."""
     if isinstance(value, bytes):
@@ -58,14 +73,7 @@ def _token(value):
 def as_tokens(values):
     """``values`` (strings, bytes or integers; whole-number floats, as integers travel inside a model) as a NumPy
     object array of what TensorFlow hashes; other floats are refused."""
-    array = numpy.asarray(values)
-    if array.dtype.kind == "f":
-        if not numpy.all(numpy.isfinite(array) & (array == numpy.floor(array))):
-            bad = array[~(numpy.isfinite(array) & (array == numpy.floor(array)))].reshape(-1)[0]
-            raise ValueError(f"Hashing takes strings or integers, received the float {float(bad)!r}")
-        array = array.astype("int64")
-    elif array.dtype.kind not in "iuUSO":
-        raise ValueError(f"Hashing takes strings or integers, received an array of dtype {array.dtype}")
+    array = _whole(values)
     out = numpy.empty(array.shape, dtype=object)
     out.reshape(-1)[:] = [_token(v) for v in array.reshape(-1).tolist()]
     return out
@@ -82,3 +90,41 @@ def hash_bins(tokens, num_bins, salt=None):
         k0, k1 = (int(s) & _MASK for s in salt)
         bins = [siphash24(k0, k1, t) % num_bins for t in flat]
     return numpy.array(bins, dtype="int64").reshape(tokens.shape)
+
+
+_CROSS_KEY = 0xDECAFCAFFE  # tf.sparse.cross_hashed's default hash_key
+_MUL = 0xC6A4A7935BD1E995
+
+
+def _shift_mix(value):
+    return value ^ (value >> 47)
+
+
+def fingerprint_cat64(fp1, fp2):
+    """TensorFlow's ``FingerprintCat64``: two 64-bit fingerprints combined into one."""
+    result = fp1 ^ _MUL
+    result ^= (_shift_mix((fp2 * _MUL) & _MASK) * _MUL) & _MASK
+    result = (result * _MUL) & _MASK
+    result = (_shift_mix(result) * _MUL) & _MASK
+    return _shift_mix(result)
+
+
+def cross_bins(columns, num_bins):
+    """The bin in ``[0, num_bins)`` of each row's cross of ``columns`` (arrays of one shape: strings, integers or
+    whole-number floats), as ``tf.sparse.cross_hashed`` computes it, as an int64 array of that shape."""
+    fingerprint = _fingerprint64()
+    features = []
+    for column in columns:
+        array = _whole(column)
+        flat = array.reshape(-1).tolist()
+        if array.dtype.kind in "iu":
+            features.append([int(v) & _MASK for v in flat])
+        else:
+            features.append([fingerprint(_token(v)) for v in flat])
+    bins = []
+    for row in zip(*features):
+        crossed = _CROSS_KEY
+        for feature in row:
+            crossed = fingerprint_cat64(crossed, feature)
+        bins.append(crossed % num_bins)
+    return numpy.array(bins, dtype="int64").reshape(numpy.shape(columns[0]))

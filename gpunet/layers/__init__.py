@@ -16,7 +16,7 @@ from .discretization import Discretization
 from .category_encoding import CategoryEncoding
 from .integer_lookup import IntegerLookup
 from .string_lookup import StringLookup
-from .hashing import Hashing
+from .hashing import HashedCrossing, Hashing
 from .text_vectorization import TextVectorization
 from .lambda_layer import Lambda
 from .advanced_activations import LeakyReLU, ReLU, ELU, Softmax, ThresholdedReLU, PReLU
@@ -76,7 +76,7 @@ __all__ = ["Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation
            "Layer", "Weight", "InputSpec", "InputLayer", "Input", "Dense", "EinsumDense", "Activation", "Dropout",
            "Flatten", "Reshape", "Identity", "BatchNormalization", "LayerNormalization", "UnitNormalization",
            "GroupNormalization", "RMSNormalization", "Normalization", "Rescaling", "Discretization",
-           "CategoryEncoding", "IntegerLookup", "StringLookup", "Hashing",
+           "CategoryEncoding", "IntegerLookup", "StringLookup", "Hashing", "HashedCrossing",
            "TextVectorization", "Lambda", "LeakyReLU", "ReLU", "ELU", "Softmax", "ThresholdedReLU",
            "PReLU", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "RepeatVector", "Permute", "Embedding",

@@ -78,3 +78,62 @@ class Hashing(Layer):
 
 def _host(data):
     return data.numpy() if hasattr(data, "numpy") and not hasattr(data, "__array_interface__") else data
+
+
+class HashedCrossing(Layer):
+    """Crosses two or more features (strings or integers, each of shape ``()``, ``(batch,)`` or ``(batch, 1)``)
+    into ``num_bins`` bins as tf.keras 2 does (``tf.sparse.cross_hashed``: each string's FarmHash fingerprint, each
+    integer itself, folded together by TensorFlow's ``FingerprintCat64``). ``output_mode``: "int" or "one_hot".
+    Called on a list or tuple of inputs: strings on the host, integers in a model too. Needs pyfarmhash."""
+
+    _multi_input = True  # (a list of tensors in a functional model, as the merge layers)
+
+    def __init__(self, num_bins, output_mode="int", sparse=False, **kwargs):
+        int_dtype = cat.split_dtype(kwargs)
+        super().__init__(**kwargs)
+        cat.validate_string_arg(output_mode, (cat.INT, cat.ONE_HOT), "HashedCrossing", "output_mode")
+        cat.refuse_sparse(sparse, "HashedCrossing")
+        self.num_bins, self.output_mode, self.sparse = num_bins, output_mode, False
+        self.output_dtype = int_dtype or ("int64" if output_mode == cat.INT else self.dtype)
+
+    def __call__(self, inputs, *args, **kwargs):
+        from .symbolic import is_symbolic
+        _check_crossed(inputs)
+        if any(is_symbolic(x) for x in inputs):
+            return super().__call__(list(inputs), *args, **kwargs)
+        with cat.called_directly():
+            return eager.view(self.ops.xp, self._encode([_host(x) for x in inputs]))
+
+    def forward(self, xs, training=False):
+        self._xs = xs
+        return self._encode([self.ops.to_host(x) for x in xs])
+
+    def backward(self, dy, need_dx=True):
+        return [cat.no_input_gradient(self, x) for x in self._xs] if need_dx else None
+
+    def _encode(self, columns):
+        shapes = {tuple(getattr(c, "shape", ())) or None for c in columns}
+        shape = tuple(getattr(columns[0], "shape", ()))
+        if len(shapes) > 1 or len(shape) > 2 or (len(shape) == 2 and shape[-1] != 1):
+            raise ValueError("All `HashedCrossing` inputs should have shape `[]`, `[batch_size]` or `[batch_size, 1]`. "
+                             f"Received: inputs of shapes {[tuple(getattr(c, 'shape', ())) for c in columns]}")
+        ops = self.ops
+        bins = ops.asarray(H.cross_bins(columns, self.num_bins))
+        return cat.encode(ops, bins, self.output_mode, self.num_bins, cat.result_dtype(self))
+
+    def compute_output_shape(self, input_shape):
+        _check_crossed(input_shape)
+        return cat.encoded_shape(input_shape[0], self.output_mode, self.num_bins)
+
+    def get_config(self):
+        config = super().get_config()
+        config["dtype"] = self.output_dtype
+        config.update({"num_bins": self.num_bins, "output_mode": self.output_mode, "sparse": self.sparse})
+        return config
+
+
+def _check_crossed(inputs):
+    if not isinstance(inputs, (list, tuple)):
+        raise ValueError(f"`HashedCrossing` should be called on a list or tuple of inputs. Received: inputs={inputs}")
+    if len(inputs) < 2:
+        raise ValueError(f"`HashedCrossing` should be called on at least two inputs. Received: inputs={inputs}")

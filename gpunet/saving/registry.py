@@ -34,7 +34,7 @@ _LAYER_NAMES = ("InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "
                 "UpSampling3D", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
                 "Identity", "LayerNormalization", "UnitNormalization", "GroupNormalization", "RMSNormalization",
                 "Normalization", "Rescaling", "Discretization", "CategoryEncoding", "IntegerLookup", "StringLookup",
-                "Hashing", "TextVectorization", "Resizing",
+                "Hashing", "HashedCrossing", "TextVectorization", "Resizing",
                 "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
                 "RandomBrightness", "RandomCrop", "RandomHeight", "RandomWidth", "RNN", "StackedRNNCells",
                 "SimpleRNNCell", "LSTMCell", "GRUCell", "MultiHeadAttention", "Attention", "AdditiveAttention",
