@@ -12,8 +12,8 @@ class Hashing(Layer):
     ``to_hash_bucket_strong`` computes. With ``mask_value``, that value goes to 0 and the others to ``[1,
     num_bins)``. ``output_mode``: "int" (int64 indices), "one_hot", "multi_hot", "count".
 
-    Strings are hashed on the host, outside models (gpunet's tensors hold numbers): call the layer on the data.
-    Integers may also come through a model (as the whole numbers its float arrays carry). ``sparse=True`` is
+    Called on data (strings, integers), it hashes on the host and returns a NumPy array, as `StringLookup` does;
+    integers may also come through a model (as the whole numbers its float arrays carry, on its device). ``sparse=True`` is
     refused: gpunet has no sparse tensors. Needs pyfarmhash (``pip install 'gpunet[hashing]'``) for the unsalted
     hash."""
 
@@ -46,23 +46,22 @@ class Hashing(Layer):
         if is_symbolic(inputs):
             return super().__call__(inputs, *args, **kwargs)
         with cat.called_directly():
-            return eager.view(self.ops.xp, self._encode(H.as_tokens(_host(inputs))))
+            return _on_host(self._encode(H.as_tokens(_host(inputs)), _host_ops()))
 
     def forward(self, x, training=False):
         self._x = x
-        return self._encode(H.as_tokens(self.ops.to_host(x)))
+        return self._encode(H.as_tokens(self.ops.to_host(x)), self.ops)
 
     def backward(self, dy, need_dx=True):
         return cat.no_input_gradient(self, self._x) if need_dx else None
 
-    def _encode(self, tokens):
+    def _encode(self, tokens, ops):
         bins = self.num_bins
         masked = self.mask_value is not None and bins > 1
         indices = H.hash_bins(tokens, bins - 1 if masked else bins, self.salt)
         if masked:  # (the mask value to bin 0, the others one up, as tf.keras)
             mask = tokens == H.as_tokens([self.mask_value])[0]
             indices = (indices + 1) * ~mask
-        ops = self.ops
         return cat.encode(ops, ops.asarray(indices), self.output_mode, bins, cat.result_dtype(self))
 
     def compute_output_shape(self, input_shape):
@@ -76,7 +75,20 @@ class Hashing(Layer):
         return config
 
 
+def _host_ops():
+    from .. import backend as B
+    return B.resolve("numpy")
+
+
+def _on_host(array):
+    """A direct call's result: computed on the host, a NumPy array with ``.numpy()`` (as StringLookup's)."""
+    return eager.view(_host_ops().xp, array)
+
+
 def _host(data):
+    """``data`` as the host holds it: a tensor's or a device array's values, else itself (text, lists, arrays)."""
+    if hasattr(data, "__cuda_array_interface__"):
+        return cat.host_array(data)
     return data.numpy() if hasattr(data, "numpy") and not hasattr(data, "__array_interface__") else data
 
 
@@ -102,22 +114,21 @@ class HashedCrossing(Layer):
         if any(is_symbolic(x) for x in inputs):
             return super().__call__(list(inputs), *args, **kwargs)
         with cat.called_directly():
-            return eager.view(self.ops.xp, self._encode([_host(x) for x in inputs]))
+            return _on_host(self._encode([_host(x) for x in inputs], _host_ops()))
 
     def forward(self, xs, training=False):
         self._xs = xs
-        return self._encode([self.ops.to_host(x) for x in xs])
+        return self._encode([self.ops.to_host(x) for x in xs], self.ops)
 
     def backward(self, dy, need_dx=True):
         return [cat.no_input_gradient(self, x) for x in self._xs] if need_dx else None
 
-    def _encode(self, columns):
+    def _encode(self, columns, ops):
         shapes = {tuple(getattr(c, "shape", ())) or None for c in columns}
         shape = tuple(getattr(columns[0], "shape", ()))
         if len(shapes) > 1 or len(shape) > 2 or (len(shape) == 2 and shape[-1] != 1):
             raise ValueError("All `HashedCrossing` inputs should have shape `[]`, `[batch_size]` or `[batch_size, 1]`. "
                              f"Received: inputs of shapes {[tuple(getattr(c, 'shape', ())) for c in columns]}")
-        ops = self.ops
         bins = ops.asarray(H.cross_bins(columns, self.num_bins))
         return cat.encode(ops, bins, self.output_mode, self.num_bins, cat.result_dtype(self))
 
