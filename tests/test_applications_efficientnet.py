@@ -46,7 +46,7 @@ def test_b0_with_its_classifier_is_keras_layer_for_layer():
     assert len(drops) == 9 and drops[0][1] == pytest.approx(0.2 * 2 / 16) and drops[0][2] == (None, 1, 1, 1)
     assert "block7a_project_bn" in names and "block7a_drop" not in names  # (B0's last block: no skip, no drop)
     drop = model.get_layer("block6d_drop")
-    per_sample = np.asarray(drop(np.ones((64, 2, 2, 3), "float32"), training=True)).reshape(64, -1)
+    per_sample = drop(np.ones((64, 2, 2, 3), "float32"), training=True).numpy().reshape(64, -1)
     assert np.all(per_sample == per_sample[:, :1])  # (each sample kept or dropped whole)
     np.testing.assert_allclose(np.unique(per_sample), [0.0, 1 / (1 - drop.rate)], rtol=1e-6)
 

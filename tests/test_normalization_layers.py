@@ -355,7 +355,7 @@ def test_rescaling_by_channel_follows_the_data_format_as_keras_3(data_format):
     try:
         B.set_image_data_format(data_format)
         keras.config.set_image_data_format(data_format)
-        got = np.asarray(layers.Rescaling(scale, offset=0.5)(x))
+        got = layers.Rescaling(scale, offset=0.5)(x).numpy()
         want = np.asarray(keras.layers.Rescaling(scale, offset=0.5)(x))
     finally:
         B.set_image_data_format(before)
