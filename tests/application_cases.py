@@ -70,3 +70,11 @@ def requested_weights_file(monkeypatch, constructor, **kwargs):
     except InterruptedError:
         return asked
     raise AssertionError(f"{constructor.__name__}({kwargs}) asked for no weights file")
+
+
+def assert_same_predictions(model, keras_model, x):
+    """``model``'s predictions on ``x`` equal tf.keras's (``keras_model`` called eagerly: its ``predict`` traces a
+    graph for seconds); returns tf.keras's."""
+    want = keras_model(x, training=False).numpy()
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-4, atol=1e-5)
+    return want

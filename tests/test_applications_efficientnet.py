@@ -10,7 +10,8 @@ import pytest
 
 import gpunet
 from gpunet.applications import efficientnet, imagenet_utils
-from application_cases import assert_same_model, both, requested_weights_file, structure, with_trained_statistics
+from application_cases import (assert_same_model, assert_same_predictions, both,
+                               requested_weights_file, structure, with_trained_statistics)
 from keras_support import tf_keras_or_skip
 
 tfk = tf_keras_or_skip()
@@ -18,13 +19,6 @@ from tf_keras.src.applications import efficientnet as keras_efficientnet  # noqa
 RNG = np.random.default_rng(11)
 # ImageNet's statistics as Keras's published files hold them: the deviations (not their squares) as the variance
 IMAGENET_MEAN, IMAGENET_STDDEV = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-
-
-def assert_same_predictions(model, keras_model, x):
-    # (tf.keras called eagerly: its `predict` traces a graph for seconds)
-    want = keras_model(x, training=False).numpy()
-    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-4, atol=1e-5)
-    return want
 
 
 def pixels(shape):
