@@ -1,7 +1,6 @@
 """Keras's DenseNet121, DenseNet169 and DenseNet201 (``keras.applications.densenet``; Huang et al., CVPR 2017):
 the same layers under the same names, in the same order, as Keras builds them, so Keras's ImageNet weights
 (``weights="imagenet"``, its own files) and weight files of yours load as they do in Keras."""
-from .. import backend as B
 from .. import layers
 from . import imagenet_utils as U
 
@@ -16,13 +15,10 @@ _VARIANTS = {
 }
 
 
-def _channel_axis():
-    return 3 if B.image_data_format() == "channels_last" else 1
-
 
 def _bn_relu(x, name):
     """Batch normalization (DenseNet's epsilon) and ReLU, named ``<name>_bn`` and ``<name>_relu``."""
-    x = layers.BatchNormalization(axis=_channel_axis(), epsilon=_EPSILON, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(), epsilon=_EPSILON, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
@@ -33,7 +29,7 @@ def _conv_block(x, name):
     y = layers.Conv2D(4 * _GROWTH_RATE, 1, use_bias=False, name=f"{name}_1_conv")(y)
     y = _bn_relu(y, f"{name}_1")
     y = layers.Conv2D(_GROWTH_RATE, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
-    return layers.Concatenate(axis=_channel_axis(), name=f"{name}_concat")([x, y])
+    return layers.Concatenate(axis=U.channel_axis(), name=f"{name}_concat")([x, y])
 
 
 def _dense_block(x, blocks, name):
@@ -45,7 +41,7 @@ def _dense_block(x, blocks, name):
 def _transition_block(x, name, reduction=0.5):
     """Between dense blocks: a 1x1 convolution to ``reduction`` of the channels, then 2x2 average pooling."""
     x = _bn_relu(x, name)
-    x = layers.Conv2D(int(x.shape[_channel_axis()] * reduction), 1, use_bias=False, name=f"{name}_conv")(x)
+    x = layers.Conv2D(int(x.shape[U.channel_axis()] * reduction), 1, use_bias=False, name=f"{name}_conv")(x)
     return layers.AveragePooling2D(2, strides=2, name=f"{name}_pool")(x)
 
 
@@ -54,7 +50,7 @@ def _stem(x):
     own, unnamed in Keras)."""
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)))(x)
     x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1/conv")(x)
-    x = layers.BatchNormalization(axis=_channel_axis(), epsilon=_EPSILON, name="conv1/bn")(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(), epsilon=_EPSILON, name="conv1/bn")(x)
     x = layers.Activation("relu", name="conv1/relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)))(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
@@ -69,7 +65,7 @@ def _densenet(name, include_top, weights, input_tensor, input_shape, pooling, cl
         x = _dense_block(x, count, f"conv{stage}")
         if stage < 5:
             x = _transition_block(x, f"pool{stage}")
-    x = layers.BatchNormalization(axis=_channel_axis(), epsilon=_EPSILON, name="bn")(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(), epsilon=_EPSILON, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
     x = U.averaged_head(x, include_top, pooling, classes, classifier_activation, pool_names=True)
     model = Model(inputs, x, name=name)

@@ -40,9 +40,6 @@ def _channels_first():
     return B.image_data_format() == "channels_first"
 
 
-def _bn_axis():
-    return 1 if _channels_first() else 3
-
 
 def _conv(x, filters, name, activation=None, use_bias=False):
     """A 1x1 convolution ("same" padding) with EfficientNet's initializer."""
@@ -51,7 +48,7 @@ def _conv(x, filters, name, activation=None, use_bias=False):
 
 
 def _bn_activation(x, activation, bn_name, activation_name):
-    x = layers.BatchNormalization(axis=_bn_axis(), name=bn_name)(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(), name=bn_name)(x)
     return layers.Activation(activation, name=activation_name)(x)
 
 
@@ -79,7 +76,7 @@ def _stem(x, weights, filters, activation):
     """The preprocessing layers ([0, 255] to [0, 1], then standardized per channel) and the strided 3x3
     convolution, its "same" padding a layer of its own."""
     x = layers.Rescaling(1.0 / 255.0)(x)
-    x = layers.Normalization(axis=_bn_axis())(x)
+    x = layers.Normalization(axis=U.channel_axis())(x)
     if weights == "imagenet":
         x = _imagenet_deviations(x)
     x = layers.ZeroPadding2D(padding=correct_pad(x, 3), name="stem_conv_pad")(x)
@@ -116,7 +113,7 @@ def _block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, fi
     if 0 < se_ratio <= 1:
         x = _squeeze_excite(x, filters, max(1, int(filters_in * se_ratio)), activation, name)
     x = _conv(x, filters_out, name + "project_conv")
-    x = layers.BatchNormalization(axis=_bn_axis(), name=name + "project_bn")(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(), name=name + "project_bn")(x)
     if id_skip and strides == 1 and filters_in == filters_out:
         if drop_rate > 0:
             x = layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=name + "drop")(x)

@@ -25,9 +25,6 @@ _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 
 
-def _channel_axis():
-    return 3 if B.image_data_format() == "channels_last" else 1
-
 
 def round_filters(filters, width_coefficient):
     """``filters`` scaled by ``width_coefficient`` and rounded to the nearest multiple of 8 (at least 8)."""
@@ -41,7 +38,7 @@ def round_repeats(repeats, depth_coefficient):
 
 
 def _batch_norm(x, name):
-    return layers.BatchNormalization(axis=_channel_axis(), momentum=_BN_MOMENTUM, name=name)(x)
+    return layers.BatchNormalization(axis=U.channel_axis(), momentum=_BN_MOMENTUM, name=name)(x)
 
 
 def _conv_bn(x, filters, kernel_size, strides, name, bn_name, activation_name=None):
@@ -58,7 +55,7 @@ def _squeeze_excite(x, filters, reduced, name):
     """Squeeze and excitation: ``x``'s ``filters`` channels scaled by a sigmoid gate computed from their global
     average through a ``reduced``-channel bottleneck."""
     se = layers.GlobalAveragePooling2D(name=name + "se_squeeze")(x)
-    se_shape = (1, 1, filters) if _channel_axis() == 3 else (filters, 1, 1)
+    se_shape = (1, 1, filters) if U.channel_axis() == 3 else (filters, 1, 1)
     se = layers.Reshape(se_shape, name=name + "se_reshape")(se)
     se = layers.Conv2D(reduced, 1, padding="same", activation=_ACTIVATION, kernel_initializer=_CONV_INITIALIZER,
                        name=name + "se_reduce")(se)
@@ -116,10 +113,10 @@ def _stages(x, stages, width_coefficient, depth_coefficient):
 def _preprocessing(x, model_name, input_shape):
     """The B variants' (on 3 channels): scaled to [0, 1] and standardized by ImageNet's mean and deviation (unnamed
     layers, as in Keras); the others': scaled to [-1, 1)."""
-    channels = input_shape[_channel_axis() - 1]
+    channels = input_shape[U.channel_axis() - 1]
     if model_name.split("-")[-1].startswith("b") and channels == 3:
         x = layers.Rescaling(scale=1.0 / 255)(x)
-        return layers.Normalization(mean=list(_MEAN), variance=[s ** 2 for s in _STD], axis=_channel_axis())(x)
+        return layers.Normalization(mean=list(_MEAN), variance=[s ** 2 for s in _STD], axis=U.channel_axis())(x)
     return layers.Rescaling(scale=1.0 / 128.0, offset=-1)(x)
 
 

@@ -33,6 +33,12 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     return _preprocess_tensor(x, data_format, mode)
 
 
+def channel_axis(last=3):
+    """The channel axis of the images a model builds on: 1 under ``channels_first``, else ``last`` (3 or -1, as
+    each Keras model writes it in its layers' configs)."""
+    return 1 if B.image_data_format() == "channels_first" else last
+
+
 def _channel_axis(ndim, data_format):
     return (0 if ndim == 3 else 1) if data_format == "channels_first" else -1
 

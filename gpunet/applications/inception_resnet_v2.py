@@ -20,9 +20,6 @@ _BRANCHES = {
 }
 
 
-def _channel_axis():
-    return 1 if B.image_data_format() == "channels_first" else 3
-
 
 @register_keras_serializable()  # (as tf.keras registers it: "Custom>CustomScaleLayer")
 class CustomScaleLayer(layers.Layer):
@@ -46,7 +43,7 @@ def conv2d_bn(x, filters, kernel_size, strides=1, padding="same", activation="re
     (none for None): ``name``, ``name_bn`` and ``name_ac``, or Keras's counters' names without ``name``."""
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, name=name)(x)
     if not use_bias:
-        x = layers.BatchNormalization(axis=_channel_axis(), scale=False,
+        x = layers.BatchNormalization(axis=U.channel_axis(), scale=False,
                                       name=None if name is None else name + "_bn")(x)
     if activation is not None:
         x = layers.Activation(activation, name=None if name is None else name + "_ac")(x)
@@ -60,7 +57,7 @@ def _chain(x, convolutions):
 
 
 def _concat(branches, name):
-    return layers.Concatenate(axis=_channel_axis(), name=name)(branches)
+    return layers.Concatenate(axis=U.channel_axis(), name=name)(branches)
 
 
 def inception_resnet_block(x, scale, block_type, block_idx, activation="relu"):
@@ -73,7 +70,8 @@ def inception_resnet_block(x, scale, block_type, block_idx, activation="relu"):
                          + str(block_type))
     block_name = f"{block_type}_{block_idx}"
     mixed = _concat([_chain(x, branch) for branch in _BRANCHES[block_type]], block_name + "_mixed")
-    up = conv2d_bn(mixed, B.int_shape(x)[_channel_axis()], 1, activation=None, use_bias=True, name=block_name + "_conv")
+    up = conv2d_bn(mixed, B.int_shape(x)[U.channel_axis()], 1, activation=None, use_bias=True,
+                   name=block_name + "_conv")
     x = CustomScaleLayer(scale)([x, up])
     if activation is not None:
         x = layers.Activation(activation, name=block_name + "_ac")(x)

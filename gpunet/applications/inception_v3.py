@@ -2,7 +2,6 @@
 the same names, in the same order, as Keras builds them (its convolutions, batch normalizations and activations
 are named by Keras's counters, ``conv2d_5``, so build it from fresh names to load a file by name), so Keras's
 ImageNet weights (``weights="imagenet"``, its own files) and weight files of yours load as they do in Keras."""
-from .. import backend as B
 from .. import layers
 from . import imagenet_utils as U
 
@@ -11,14 +10,11 @@ _TOP = ("inception_v3_weights_tf_dim_ordering_tf_kernels.h5", "9a0d58056eeedaa3f
 _NO_TOP = ("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", "bcbd6486424b2319ff4ef7d526e38f63")
 
 
-def _channel_axis():
-    return 1 if B.image_data_format() == "channels_first" else 3
-
 
 def _conv_bn(x, filters, rows, cols, padding="same", strides=(1, 1)):
     """A convolution without bias, batch normalization without scale, and ReLU: three auto-named layers."""
     x = layers.Conv2D(filters, (rows, cols), strides=strides, padding=padding, use_bias=False)(x)
-    x = layers.BatchNormalization(axis=_channel_axis(), scale=False)(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(), scale=False)(x)
     return layers.Activation("relu")(x)
 
 
@@ -36,7 +32,7 @@ def _pool_branch(x, filters):
 
 
 def _concat(branches, name=None):
-    return layers.concatenate(branches, axis=_channel_axis(), name=name)
+    return layers.concatenate(branches, axis=U.channel_axis(), name=name)
 
 
 def _stem(x):

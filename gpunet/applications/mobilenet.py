@@ -83,14 +83,11 @@ def _check_imagenet(alpha, depth_multiplier):
                          f"only.  Received alpha={alpha}")
 
 
-def _channel_axis():
-    return 1 if B.image_data_format() == "channels_first" else -1
-
 
 def _conv_block(x, filters):
     """The first block: a strided 3x3 convolution, batch normalization and ReLU6."""
     x = layers.Conv2D(filters, (3, 3), padding="same", use_bias=False, strides=(2, 2), name="conv1")(x)
-    x = layers.BatchNormalization(axis=_channel_axis(), name="conv1_bn")(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(-1), name="conv1_bn")(x)
     return layers.ReLU(6.0, name="conv1_relu")(x)
 
 
@@ -102,10 +99,10 @@ def _depthwise_block(x, filters, depth_multiplier, stride, block_id):
         x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{block_id}")(x)
     x = layers.DepthwiseConv2D((3, 3), padding="same" if stride == 1 else "valid", depth_multiplier=depth_multiplier,
                                strides=(stride, stride), use_bias=False, name=f"conv_dw_{block_id}")(x)
-    x = layers.BatchNormalization(axis=_channel_axis(), name=f"conv_dw_{block_id}_bn")(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(-1), name=f"conv_dw_{block_id}_bn")(x)
     x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
     x = layers.Conv2D(filters, (1, 1), padding="same", use_bias=False, strides=(1, 1), name=f"conv_pw_{block_id}")(x)
-    x = layers.BatchNormalization(axis=_channel_axis(), name=f"conv_pw_{block_id}_bn")(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(-1), name=f"conv_pw_{block_id}_bn")(x)
     return layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
 
 

@@ -79,7 +79,7 @@ def _mobilenet_v3(blocks, last_point_ch, model_type, input_shape, alpha, minimal
     for block_id, (expansion, filters, size, stride, se, hard) in enumerate(blocks):
         x = _inverted_res_block(x, expansion, _depth(filters * alpha), size or kernel, stride, se and se_ratio,
                                 activation if hard else _relu, block_id)
-    x = activation(_conv_bn(x, _depth(B.int_shape(x)[_channel_axis()] * 6), 1, "Conv_1"))
+    x = activation(_conv_bn(x, _depth(B.int_shape(x)[U.channel_axis(-1)] * 6), 1, "Conv_1"))
     if include_top:
         x = _top(x, _depth(last_point_ch * alpha) if alpha > 1.0 else last_point_ch, activation, dropout_rate,
                  classes, classifier_activation)
@@ -98,9 +98,6 @@ def _depth(value):
     """``value`` rounded to a multiple of 8 (MobileNetV2's rounding of filters)."""
     return _make_divisible(value, 8)
 
-
-def _channel_axis():
-    return 1 if B.image_data_format() == "channels_first" else -1
 
 
 def _check_weights(weights, include_top, classes):
@@ -148,7 +145,7 @@ def _check_imagenet(input_shape, alpha, minimalistic):
 
 
 def _batch_norm(x, name):
-    return layers.BatchNormalization(axis=_channel_axis(), epsilon=1e-3, momentum=0.999, name=name)(x)
+    return layers.BatchNormalization(axis=U.channel_axis(-1), epsilon=1e-3, momentum=0.999, name=name)(x)
 
 
 def _conv_bn(x, filters, kernel_size, name, strides=(1, 1)):
@@ -193,7 +190,7 @@ def _inverted_res_block(inputs, expansion, filters, kernel_size, stride, se_rati
     convolution of ``kernel_size`` and ``stride`` (padded as TensorFlow pads when strided), squeeze-and-excite
     (where ``se_ratio``), a linear 1x1 projection to ``filters``, and the input added where the block keeps its
     shape."""
-    in_filters = B.int_shape(inputs)[_channel_axis()]
+    in_filters = B.int_shape(inputs)[U.channel_axis(-1)]
     prefix = f"expanded_conv_{block_id}/" if block_id else "expanded_conv/"
     x = inputs
     if block_id:

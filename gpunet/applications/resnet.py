@@ -2,7 +2,6 @@
 same layers under the same names, in the same order, as Keras builds them, so Keras's ImageNet weights
 (``weights="imagenet"``, its own files) and weight files of yours load as they do in Keras. What ResNet v2
 (`gpunet.applications.resnet_v2`) shares with v1, the stem and the head, is built here."""
-from .. import backend as B
 from .. import layers
 from . import imagenet_utils as U
 
@@ -21,12 +20,9 @@ _EPSILON = 1.001e-5
 _DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
-def _bn_axis():
-    return 3 if B.image_data_format() == "channels_last" else 1
-
 
 def _batch_norm(x, name):
-    return layers.BatchNormalization(axis=_bn_axis(), epsilon=_EPSILON, name=name)(x)
+    return layers.BatchNormalization(axis=U.channel_axis(), epsilon=_EPSILON, name=name)(x)
 
 
 def _refuse_unknown(kwargs):

@@ -2,7 +2,6 @@
 in the same order, as Keras builds them (its shortcut convolutions, their batch normalizations and the additions
 are named by Keras's counters, ``conv2d_1``, so build it from fresh names to load a file by name), so Keras's
 ImageNet weights (``weights="imagenet"``, its own files) and weight files of yours load as they do in Keras."""
-from .. import backend as B
 from .. import layers
 from . import imagenet_utils as U
 
@@ -10,9 +9,6 @@ _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
 _TOP = ("xception_weights_tf_dim_ordering_tf_kernels.h5", "0a58e3b7378bc2990ea3b43d5981f1f6")
 _NO_TOP = ("xception_weights_tf_dim_ordering_tf_kernels_notop.h5", "b0042744bf5b25fce3cb969f33bebb97")
 
-
-def _channel_axis():
-    return 1 if B.image_data_format() == "channels_first" else -1
 
 
 def _relu(x, name):
@@ -22,16 +18,16 @@ def _relu(x, name):
 def _separable_bn(x, filters, name):
     """A 3x3 depthwise-separable convolution without bias, then batch normalization (``<name>_bn``)."""
     x = layers.SeparableConv2D(filters, (3, 3), padding="same", use_bias=False, name=name)(x)
-    return layers.BatchNormalization(axis=_channel_axis(), name=f"{name}_bn")(x)
+    return layers.BatchNormalization(axis=U.channel_axis(-1), name=f"{name}_bn")(x)
 
 
 def _entry(x):
     """Two plain 3x3 convolutions, the second without padding: 299x299 down to 147x147 with 64 channels."""
     x = layers.Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name="block1_conv1")(x)
-    x = layers.BatchNormalization(axis=_channel_axis(), name="block1_conv1_bn")(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(-1), name="block1_conv1_bn")(x)
     x = _relu(x, "block1_conv1_act")
     x = layers.Conv2D(64, (3, 3), use_bias=False, name="block1_conv2")(x)
-    x = layers.BatchNormalization(axis=_channel_axis(), name="block1_conv2_bn")(x)
+    x = layers.BatchNormalization(axis=U.channel_axis(-1), name="block1_conv2_bn")(x)
     return _relu(x, "block1_conv2_act")
 
 
@@ -40,7 +36,7 @@ def _downsampling_block(x, block, filters, first_relu=True):
     strided 1x1 convolution of the input. Keras makes the shortcut's layers first, unnamed; the entry flow's first
     block starts without ReLU (its input has just had one)."""
     shortcut = layers.Conv2D(filters[1], (1, 1), strides=(2, 2), padding="same", use_bias=False)(x)
-    shortcut = layers.BatchNormalization(axis=_channel_axis())(shortcut)
+    shortcut = layers.BatchNormalization(axis=U.channel_axis(-1))(shortcut)
     prefix = f"block{block}"
     if first_relu:
         x = _relu(x, f"{prefix}_sepconv1_act")
